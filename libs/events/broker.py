@@ -1,0 +1,100 @@
+"""JetStream wiring through FastStream: streams, publishing envelopes, and the broker factory."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream.nats import JStream, NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from nats.js import api
+from opentelemetry.trace import TracerProvider
+
+from libs.events.envelope import Envelope
+from libs.events.subjects import (
+    DEAD_LETTER_STREAM,
+    DEAD_LETTER_SUBJECTS,
+    EVENT_STREAM,
+    EVENT_SUBJECTS,
+    subject_for,
+)
+
+DAY = 24 * 3600.0
+
+# Streams are declared explicitly by `ensure_streams`, so FastStream must not redeclare them
+# with different settings.
+EVENTS = JStream(EVENT_STREAM, subjects=[EVENT_SUBJECTS], declare=False)
+DEAD_LETTERS = JStream(DEAD_LETTER_STREAM, subjects=[DEAD_LETTER_SUBJECTS], declare=False)
+
+_STREAM_CONFIGS = (
+    api.StreamConfig(
+        name=EVENT_STREAM,
+        description="TalentLedger integration events",
+        subjects=[EVENT_SUBJECTS],
+        storage=api.StorageType.FILE,
+        retention=api.RetentionPolicy.LIMITS,
+        max_age=365 * DAY,
+        # The relay may republish after a crash: JetStream drops repeats of a
+        # Nats-Msg-Id seen within this window, and consumers' inboxes catch the rest.
+        duplicate_window=10 * 60.0,
+    ),
+    api.StreamConfig(
+        name=DEAD_LETTER_STREAM,
+        description="Events a consumer gave up on, with the error; see replay-dead-letters",
+        subjects=[DEAD_LETTER_SUBJECTS],
+        storage=api.StorageType.FILE,
+        retention=api.RetentionPolicy.LIMITS,
+        max_age=365 * DAY,
+        duplicate_window=10 * 60.0,
+    ),
+)
+
+
+def make_broker(
+    nats_url: str, *, client_name: str, tracer_provider: TracerProvider | None = None
+) -> NatsBroker:
+    """A broker that reconnects forever: a NATS outage delays work, it never ends a process."""
+    return NatsBroker(
+        nats_url,
+        name=client_name,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
+        log_level=logging.WARNING,
+        graceful_timeout=15,
+    )
+
+
+async def ensure_streams(broker: NatsBroker) -> None:
+    """Create the event and dead-letter streams, or bring their settings up to date."""
+    js = broker.connection.jetstream()
+    for config in _STREAM_CONFIGS:
+        try:
+            await js.update_stream(config)
+        except Exception:
+            await js.add_stream(config)
+
+
+def subject_of_envelope(envelope: Envelope) -> str:
+    return subject_for(envelope.source, envelope.event_type, envelope.schema_version)
+
+
+async def publish_envelope(broker: NatsBroker, envelope: Envelope) -> None:
+    """Publish to JetStream and wait for its acknowledgement.
+
+    The event id is the `Nats-Msg-Id`, so JetStream keeps one copy of a republished event.
+    """
+    await broker.publish(
+        envelope.model_dump_json().encode(),
+        subject_of_envelope(envelope),
+        headers={
+            "Nats-Msg-Id": str(envelope.event_id),
+            "content-type": "application/json",
+            "tl-event-type": envelope.event_type,
+            "tl-schema-version": str(envelope.schema_version),
+        },
+        correlation_id=str(envelope.correlation_id),
+        stream=EVENT_STREAM,
+        timeout=5,
+    )

@@ -1,0 +1,104 @@
+"""Payload schemas registered by (type, version), and the upcaster chain that reads old versions.
+
+Stored events are never rewritten: an event recorded as `X v1` stays `X v1` in the log.
+When the current schema of `X` is v2, reading a v1 event runs the registered v1->v2 upcaster
+on the payload dict before validating it against the v2 model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+Payload = dict[str, Any]
+Upcaster = Callable[[Payload], Payload]
+
+
+class IntegrationEvent(BaseModel):
+    """Base of every event payload. Subclasses declare their name, version and context."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int]
+    context: ClassVar[str]
+
+
+E = TypeVar("E", bound=type[IntegrationEvent])
+
+
+class UnknownEventType(LookupError):
+    """An event type or version that no schema is registered for."""
+
+
+class InvalidPayload(ValueError):
+    """A payload that does not validate against its registered schema."""
+
+
+@dataclass
+class EventRegistry:
+    """Maps (type, version) to payload models and upcasters. One instance: `registry`."""
+
+    _models: dict[tuple[str, int], type[IntegrationEvent]] = field(default_factory=dict)
+    _upcasters: dict[tuple[str, int], Upcaster] = field(default_factory=dict)
+
+    def event(self, model: E) -> E:
+        """Class decorator registering a payload model under its type and version."""
+        key = (model.event_type, model.schema_version)
+        if key in self._models and self._models[key] is not model:
+            raise ValueError(f"{key[0]} v{key[1]} is registered twice")
+        self._models[key] = model
+        return model
+
+    def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        """Decorator registering the function that turns `from_version` into the next one."""
+
+        def register(fn: Upcaster) -> Upcaster:
+            self._upcasters[(event_type, from_version)] = fn
+            return fn
+
+        return register
+
+    def current_version(self, event_type: str) -> int:
+        versions = [v for (t, v) in self._models if t == event_type]
+        if not versions:
+            raise UnknownEventType(f"no schema is registered for event type {event_type!r}")
+        return max(versions)
+
+    def model(self, event_type: str, version: int | None = None) -> type[IntegrationEvent]:
+        version = self.current_version(event_type) if version is None else version
+        try:
+            return self._models[(event_type, version)]
+        except KeyError:
+            raise UnknownEventType(f"no schema is registered for {event_type} v{version}") from None
+
+    def models(self) -> list[type[IntegrationEvent]]:
+        return sorted(
+            self._models.values(), key=lambda m: (m.context, m.event_type, m.schema_version)
+        )
+
+    def decode(self, event_type: str, version: int, payload: Payload) -> IntegrationEvent:
+        """Validate a stored or received payload, upcasting it to the current version first."""
+        current = self.current_version(event_type)
+        if version > current:
+            raise UnknownEventType(
+                f"{event_type} v{version} is newer than this service knows (v{current})"
+            )
+        data = payload
+        for step in range(version, current):
+            try:
+                data = self._upcasters[(event_type, step)](data)
+            except KeyError:
+                raise UnknownEventType(
+                    f"no upcaster from {event_type} v{step} to v{step + 1}"
+                ) from None
+        try:
+            return self.model(event_type, current).model_validate(data)
+        except ValidationError as error:
+            raise InvalidPayload(f"{event_type} v{version}: {error}") from error
+
+
+registry = EventRegistry()

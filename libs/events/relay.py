@@ -1,0 +1,141 @@
+"""The outbox relay: tails a service's event log and publishes it to JetStream.
+
+Events are committed in the service's own transaction (the log *is* the outbox); the relay
+publishes them in position order, each with its event id as `Nats-Msg-Id`, and then
+records the last published position in `relay_checkpoints`. A crash between publish and
+checkpoint republishes a few events, which JetStream de-duplicates; a broker outage stops
+the relay at the first unpublished event until the broker is back. It wakes on the log's
+NOTIFY channel and also polls, so a missed notification only delays.
+
+Only one relay per service schema is active at a time (a PostgreSQL advisory lock), so
+extra replicas wait as hot standbys.
+
+Services run it in their own process; `talentledger events relay --schema NAME` runs it alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from faststream.nats import NatsBroker
+from opentelemetry import propagate, trace
+from psycopg import AsyncConnection, sql
+
+from libs.events.broker import publish_envelope, subject_of_envelope
+from libs.events.envelope import Envelope
+from libs.events.store import EventStore
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        store: EventStore,
+        broker: NatsBroker,
+        *,
+        name: str = "jetstream",
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.broker = broker
+        self.name = name
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        table = sql.Identifier(store.schema, "relay_checkpoints")
+        self._read_checkpoint = sql.SQL("SELECT position FROM {} WHERE relay = %s").format(table)
+        self._save_checkpoint = sql.SQL(
+            "INSERT INTO {t} (relay, position) VALUES (%s, %s) ON CONFLICT (relay) DO UPDATE "
+            "SET position = excluded.position, updated_at = now() "
+            "WHERE {t}.position < excluded.position"
+        ).format(t=table)
+        self.position = 0
+
+    async def checkpoint(self) -> int:
+        async with self.store.pool.connection() as conn:
+            row = await (await conn.execute(self._read_checkpoint, (self.name,))).fetchone()
+            return int(row[0]) if row else 0
+
+    async def relay_once(self) -> int:
+        """Publish the next batch after the checkpoint; return how many were published."""
+        events = await self.store.read_log(after=self.position, limit=self.batch_size)
+        published = 0
+        try:
+            for envelope in events:
+                await self._publish(envelope)
+                published += 1
+        finally:
+            if published:
+                self.position = events[published - 1].global_position
+                async with self.store.pool.connection() as conn:
+                    await conn.execute(self._save_checkpoint, (self.name, self.position))
+        return published
+
+    async def _publish(self, envelope: Envelope) -> None:
+        # The span continues the trace of the request that caused the event.
+        parent = propagate.extract(envelope.trace_context)
+        with tracer.start_as_current_span(
+            f"relay {envelope.event_type}",
+            context=parent,
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.destination.name": subject_of_envelope(envelope),
+                "messaging.message.id": str(envelope.event_id),
+                "talentledger.global_position": envelope.global_position,
+            },
+        ):
+            await publish_envelope(self.broker, envelope)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set, holding leadership for this schema while active."""
+        async with await AsyncConnection.connect(
+            self.store.pool.conninfo, autocommit=True
+        ) as listener:
+            await self._lead(listener, stop)
+            if stop.is_set():
+                return
+            await listener.execute(
+                sql.SQL("LISTEN {}").format(sql.Identifier(self.store.notify_channel))
+            )
+            self.position = await self.checkpoint()
+            failures = 0
+            while not stop.is_set():
+                try:
+                    if await self.relay_once() == self.batch_size:
+                        continue
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    log.warning(
+                        "relay %s: publish failed, retrying", self.store.schema, exc_info=True
+                    )
+                    await _sleep_or_stop(stop, min(5.0, 0.1 * 2**failures))
+                    continue
+                await self._wait_for_notify(listener, stop)
+
+    async def _lead(self, conn: AsyncConnection[Any], stop: asyncio.Event) -> None:
+        key = f"relay:{self.store.schema}:{self.name}"
+        while not stop.is_set():
+            row = await (
+                await conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,))
+            ).fetchone()
+            if row and row[0]:
+                return
+            await _sleep_or_stop(stop, self.poll_interval)
+
+    async def _wait_for_notify(self, conn: AsyncConnection[Any], stop: asyncio.Event) -> None:
+        if stop.is_set():
+            return
+        # Any notification, or the poll interval, ends the wait; the log is the truth.
+        async for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
+            break
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -1,0 +1,8 @@
+"""The published language: every integration event payload, one module per owning context.
+
+Importing this package registers every schema in `libs.events.registry.registry`.
+"""
+
+from libs.events.schemas import framework
+
+__all__ = ["framework"]

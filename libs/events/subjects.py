@@ -1,0 +1,49 @@
+"""The one naming rule for JetStream subjects.
+
+    talentledger.<context>.<event_name>.v<version>
+
+`context` is the bounded context that owns the event (framework, assessment, development,
+promotion, cycles) or the outside system that emits it (hris, lms); `event_name` is the
+event type in snake_case; `version` is the payload schema version. Examples:
+`talentledger.framework.framework_published.v1`, `talentledger.hris.employee_hired.v1`.
+
+Dead letters live in a separate stream so that ordinary consumers never see them:
+
+    deadletter.<consumer>.<original subject>
+"""
+
+from __future__ import annotations
+
+import re
+
+from libs.events.registry import IntegrationEvent
+
+EVENT_STREAM = "TALENTLEDGER"
+EVENT_SUBJECTS = "talentledger.>"
+DEAD_LETTER_STREAM = "TALENTLEDGER_DEADLETTER"
+DEAD_LETTER_SUBJECTS = "deadletter.>"
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def snake_case(event_type: str) -> str:
+    return _CAMEL_BOUNDARY.sub("_", event_type).lower()
+
+
+def subject_for(context: str, event_type: str, version: int) -> str:
+    return f"talentledger.{context}.{snake_case(event_type)}.v{version}"
+
+
+def subject_of(model: type[IntegrationEvent]) -> str:
+    return subject_for(model.context, model.event_type, model.schema_version)
+
+
+def dead_letter_subject(consumer: str, subject: str) -> str:
+    return f"deadletter.{consumer}.{subject}"
+
+
+def original_subject(dead_letter: str, consumer: str) -> str:
+    prefix = f"deadletter.{consumer}."
+    if not dead_letter.startswith(prefix):
+        raise ValueError(f"{dead_letter!r} is not a dead letter of consumer {consumer!r}")
+    return dead_letter.removeprefix(prefix)

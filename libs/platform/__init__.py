@@ -1,0 +1,1 @@
+"""What every service process shares: settings, authentication, telemetry, HTTP and runtime."""

@@ -1,0 +1,181 @@
+"""Runs one service as one OS process: HTTP API, event consumers, outbox relay, Temporal worker.
+
+A service describes itself with a `ServiceDefinition`; `serve()` wires it to the servers
+named in the settings and runs until SIGTERM or SIGINT, then stops each part in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from faststream.nats import NatsBroker
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from psycopg_pool import AsyncConnectionPool
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from libs.events.broker import ensure_streams, make_broker
+from libs.events.consumer import EventHandler, subscribe
+from libs.events.migrations import migrate
+from libs.events.relay import OutboxRelay
+from libs.events.store import ConcurrencyError, EventStore
+from libs.platform import temporal
+from libs.platform.auth import TokenVerifier
+from libs.platform.settings import Settings
+from libs.platform.telemetry import setup_tracing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The live connections a service's adapters use."""
+
+    name: str
+    settings: Settings
+    pool: AsyncConnectionPool
+    store: EventStore
+    broker: NatsBroker
+    temporal: Client
+
+
+@dataclass
+class ServiceParts:
+    """What a service contributes; built once the runtime's connections exist."""
+
+    api: FastAPI
+    handlers: Sequence[EventHandler] = ()
+    activities: Sequence[Callable[..., Any]] = ()
+    workflows: Sequence[type] = ()
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    build: Callable[[Runtime], ServiceParts]
+    migrations: Sequence[Path] = field(default_factory=tuple)
+
+
+def create_api(title: str, description: str) -> FastAPI:
+    """A FastAPI app with the error shapes every service shares."""
+    app = FastAPI(title=title, description=description, version="1")
+
+    @app.exception_handler(ConcurrencyError)
+    async def _conflict(_: Request, error: ConcurrencyError) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(error)})
+
+    @app.get("/health", tags=["operations"], summary="liveness, no authentication")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": title}
+
+    return app
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"{what} not found")
+
+
+async def _retry(what: str, attempt: Callable[[], Awaitable[Any]], stop: asyncio.Event) -> Any:
+    """Servers may still be starting: keep trying, loudly, until they answer or we stop."""
+    delay = 0.2
+    while True:
+        try:
+            return await attempt()
+        except Exception as error:
+            if stop.is_set():
+                raise
+            log.warning("%s not reachable yet (%s); retrying in %.1fs", what, error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def serve(definition: ServiceDefinition, settings: Settings | None = None) -> None:
+    settings = settings or Settings()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    name = definition.name
+    tracer_provider = setup_tracing(name, settings)
+    database_url = settings.require_database_url()
+    await _retry(
+        "PostgreSQL",
+        lambda: asyncio.to_thread(migrate, database_url, name, *definition.migrations),
+        stop,
+    )
+    async with AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False) as pool:
+        broker = make_broker(
+            settings.require_nats_url(), client_name=name, tracer_provider=tracer_provider
+        )
+        client = await _retry(
+            "Temporal",
+            lambda: temporal.connect(
+                settings.require_temporal_address(), settings.temporal_namespace
+            ),
+            stop,
+        )
+        runtime = Runtime(name, settings, pool, EventStore(pool, name), broker, client)
+        parts = definition.build(runtime)
+        for handler in parts.handlers:
+            subscribe(broker, runtime.store, handler)
+        await _retry("NATS", broker.connect, stop)
+        await ensure_streams(broker)
+        await broker.start()
+
+        api = parts.api
+        api.state.runtime = runtime
+        api.state.token_verifier = TokenVerifier(settings)
+        FastAPIInstrumentor.instrument_app(api, tracer_provider=tracer_provider)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                api,
+                host=settings.http_host,
+                port=settings.http_port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        worker = Worker(
+            client,
+            task_queue=name,
+            activities=list(parts.activities),
+            workflows=list(parts.workflows),
+        )
+        relay = OutboxRelay(runtime.store, broker)
+        tasks = [
+            asyncio.create_task(server.serve(), name="http"),
+            asyncio.create_task(worker.run(), name="temporal-worker"),
+            asyncio.create_task(relay.run(stop), name="outbox-relay"),
+        ]
+        log.info("%s serving on http://%s:%s", name, settings.http_host, settings.http_port)
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopped and task.exception():
+                log.error("%s stopped: %s failed", name, task.get_name(), exc_info=task.exception())
+        stop.set()
+        server.should_exit = True
+        await worker.shutdown()
+        await broker.stop()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 15)
+        tracer_provider.shutdown()
+
+
+def main(definition: ServiceDefinition) -> None:
+    """Process entry point (`python -m services.<name>`)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(serve(definition))

@@ -1,0 +1,134 @@
+"""Which framework versions have been published, kept from `FrameworkPublished` events.
+
+Consumers pin their work (campaigns, gaps, criteria) to a version they hold; a cycle starts
+only once every service confirms it holds the version (`confirm_framework` activity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from psycopg import AsyncConnection, sql
+from psycopg.rows import class_row
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from libs.events.activities import FrameworkConfirmation, FrameworkRef, confirm_framework
+from libs.events.consumer import EventHandler
+from libs.events.envelope import Envelope
+from libs.events.schemas.framework import FrameworkPublished
+from libs.platform.auth import CurrentActor
+from libs.platform.runtime import Runtime, ServiceParts
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class KnownFrameworkVersion(BaseModel):
+    framework_id: str
+    version: int
+    name: str
+    revision: str
+    published_at: datetime
+    levels: int
+    competencies: int
+
+
+class FrameworkVersions:
+    """The replica in one service's schema."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        table = sql.Identifier(service, "framework_versions")
+        self._insert = sql.SQL(
+            "INSERT INTO {} (framework_id, version, name, revision, published_at, levels, "
+            "competencies, event_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (framework_id, version) DO NOTHING"
+        ).format(table)
+        self._select = sql.SQL(
+            "SELECT framework_id, version, name, revision, published_at, levels, competencies "
+            "FROM {} ORDER BY framework_id, version"
+        ).format(table)
+        self._select_one = sql.SQL(
+            "SELECT max(version) FROM {} WHERE framework_id = %s AND (%s::int IS NULL OR version = %s)"
+        ).format(table)
+
+    async def apply(
+        self, conn: AsyncConnection[Any], envelope: Envelope, event: FrameworkPublished
+    ) -> None:
+        await conn.execute(
+            self._insert,
+            (
+                event.framework_id,
+                event.version,
+                event.name,
+                event.revision,
+                event.published_at,
+                len(event.levels),
+                len(event.competencies),
+                envelope.event_id,
+            ),
+        )
+
+    def handler(self) -> EventHandler:
+        return EventHandler(
+            service=self.service,
+            name="framework-versions",
+            event=FrameworkPublished,
+            apply=self.apply,
+        )
+
+    async def all(self, conn: AsyncConnection[Any]) -> list[KnownFrameworkVersion]:
+        async with conn.cursor(row_factory=class_row(KnownFrameworkVersion)) as cur:
+            await cur.execute(self._select)
+            return await cur.fetchall()
+
+    async def holds(self, conn: AsyncConnection[Any], ref: FrameworkRef) -> int | None:
+        cur = await conn.execute(self._select_one, (ref.framework_id, ref.version, ref.version))
+        row = await cur.fetchone()
+        return row[0] if row else None
+
+    def router(self) -> APIRouter:
+        router = APIRouter(tags=["framework versions"])
+
+        @router.get("/framework-versions", response_model=list[KnownFrameworkVersion])
+        async def known_versions(
+            actor: CurrentActor, request: Request
+        ) -> list[KnownFrameworkVersion]:
+            """Framework versions this service has received."""
+            async with request.app.state.runtime.pool.connection() as conn:
+                return await self.all(conn)
+
+        return router
+
+    def install(self, api: FastAPI, runtime: Runtime) -> ServiceParts:
+        """Everything a service needs to keep and serve the replica."""
+        api.include_router(self.router())
+        return ServiceParts(
+            api=api, handlers=[self.handler()], activities=[self.confirm_activity(runtime.pool)]
+        )
+
+    def confirm_activity(self, pool: AsyncConnectionPool) -> Callable[..., Any]:
+        service = self.service
+
+        @activity.defn(name=confirm_framework(service))
+        async def confirm(ref: FrameworkRef) -> FrameworkConfirmation:
+            """Retried by Temporal until the FrameworkPublished event has arrived here."""
+            async with pool.connection() as conn:
+                version = await self.holds(conn, ref)
+            if version is None:
+                raise ApplicationError(
+                    f"{service} has not received framework {ref.framework_id!r} "
+                    f"version {ref.version} yet",
+                    type="FrameworkNotReplicated",
+                )
+            return FrameworkConfirmation(
+                service=service, framework_id=ref.framework_id, version=version
+            )
+
+        return confirm

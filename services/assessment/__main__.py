@@ -1,0 +1,4 @@
+from libs.platform.runtime import main
+from services.assessment.service import definition
+
+main(definition)

@@ -1,0 +1,4 @@
+from libs.platform.runtime import main
+from services.development.service import definition
+
+main(definition)

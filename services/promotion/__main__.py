@@ -1,0 +1,4 @@
+from libs.platform.runtime import main
+from services.promotion.service import definition
+
+main(definition)

@@ -1,0 +1,94 @@
+"""Fixtures for tests on real servers (see tests/support/servers.py for which ones)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import psycopg
+import pytest
+from faststream.nats import NatsBroker
+from psycopg_pool import AsyncConnectionPool
+
+from libs.events.broker import ensure_streams, make_broker
+from libs.events.migrations import migrate
+from libs.events.store import EventStore
+from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM
+from tests.support import servers
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def server_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def postgres_url(server_stack: ExitStack, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return server_stack.enter_context(
+        servers.postgres_server(server_stack, tmp_path_factory.mktemp("pg"))
+    )
+
+
+@pytest.fixture(scope="session")
+def nats_url(server_stack: ExitStack, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return server_stack.enter_context(
+        servers.nats_server(server_stack, tmp_path_factory.mktemp("nats"))
+    )
+
+
+@pytest.fixture(scope="session")
+def temporal_address(server_stack: ExitStack, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return server_stack.enter_context(
+        servers.temporal_server(server_stack, tmp_path_factory.mktemp("temporal"))
+    )
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> Iterator[str]:
+    """A fresh database for each test, dropped afterwards."""
+    name = f"tl_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    async with AsyncConnectionPool(database_url, min_size=1, max_size=12, open=False) as pool:
+        yield pool
+
+
+@pytest.fixture
+def schema(database_url: str) -> str:
+    """A migrated service schema with the event log, inbox and checkpoints."""
+    migrate(database_url, "svc")
+    return "svc"
+
+
+@pytest.fixture
+def store(pool: AsyncConnectionPool, schema: str) -> EventStore:
+    return EventStore(pool, schema)
+
+
+@pytest.fixture
+async def broker(nats_url: str) -> AsyncIterator[NatsBroker]:
+    """A connected broker on freshly created streams (old streams and consumers removed)."""
+    broker = make_broker(nats_url, client_name="tests")
+    await broker.connect()
+    js = broker.connection.jetstream()
+    for stream in (EVENT_STREAM, DEAD_LETTER_STREAM):
+        try:
+            await js.delete_stream(stream)
+        except Exception:  # noqa: BLE001, S110 - absent is what we want
+            pass
+    await ensure_streams(broker)
+    yield broker
+    await broker.stop()

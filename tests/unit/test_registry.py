@@ -1,0 +1,71 @@
+"""Payload schemas by (type, version) and the upcaster chain (ARCHITECTURE.md section 3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from libs.events.registry import EventRegistry, IntegrationEvent, InvalidPayload, UnknownEventType
+
+registry = EventRegistry()
+
+
+@registry.event
+class RatedV1(IntegrationEvent):
+    event_type = "Rated"
+    schema_version = 1
+    context = "test"
+    score: int
+
+
+@registry.event
+class RatedV2(IntegrationEvent):
+    event_type = "Rated"
+    schema_version = 2
+    context = "test"
+    score: int
+    scale: str
+
+
+@registry.event
+class RatedV3(IntegrationEvent):
+    event_type = "Rated"
+    schema_version = 3
+    context = "test"
+    score: float
+    scale: str
+    not_observed: bool
+
+
+@registry.upcaster("Rated", 1)
+def _v1_to_v2(payload: dict) -> dict:
+    return {**payload, "scale": "0..5"}
+
+
+@registry.upcaster("Rated", 2)
+def _v2_to_v3(payload: dict) -> dict:
+    return {**payload, "not_observed": False}
+
+
+def test_old_versions_are_upcast_through_the_chain_to_the_current_one() -> None:
+    assert registry.decode("Rated", 1, {"score": 3}) == RatedV3(score=3, scale="0..5", not_observed=False)
+    assert registry.decode("Rated", 2, {"score": 4, "scale": "1..5"}).scale == "1..5"
+    assert registry.decode("Rated", 3, {"score": 2.5, "scale": "1..5", "not_observed": True}).not_observed
+
+
+def test_unknown_types_and_versions_and_bad_payloads_are_typed_errors() -> None:
+    with pytest.raises(UnknownEventType, match="no schema is registered for event type 'Nope'"):
+        registry.decode("Nope", 1, {})
+    with pytest.raises(UnknownEventType, match="newer than this service knows"):
+        registry.decode("Rated", 4, {})
+    with pytest.raises(InvalidPayload, match="Rated v1"):
+        registry.decode("Rated", 1, {"score": "high"})
+
+
+def test_a_type_version_cannot_be_registered_twice() -> None:
+    with pytest.raises(ValueError, match="registered twice"):
+
+        @registry.event
+        class Again(IntegrationEvent):
+            event_type = "Rated"
+            schema_version = 1
+            context = "test"
