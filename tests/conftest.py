@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -22,30 +24,34 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture(scope="session")
-def server_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExitStack]:
+def server_dir() -> Iterator[Path]:
+    """Embedded servers' data, outside pytest's tmp_path: pytest makes that private to root
+    (mode 0700) at each session start, and PostgreSQL runs as its own system user."""
+    path = Path(tempfile.mkdtemp(prefix="talentledger-tests-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server_stack(server_dir: Path) -> Iterator[ExitStack]:
     with ExitStack() as stack:
         yield stack
 
 
 @pytest.fixture(scope="session")
-def postgres_url(server_stack: ExitStack, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return server_stack.enter_context(
-        servers.postgres_server(server_stack, tmp_path_factory.mktemp("pg"))
-    )
+def postgres_url(server_stack: ExitStack, server_dir: Path) -> str:
+    return server_stack.enter_context(servers.postgres_server(server_stack, server_dir))
 
 
 @pytest.fixture(scope="session")
-def nats_url(server_stack: ExitStack, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return server_stack.enter_context(
-        servers.nats_server(server_stack, tmp_path_factory.mktemp("nats"))
-    )
+def nats_url(server_stack: ExitStack, server_dir: Path) -> str:
+    return server_stack.enter_context(servers.nats_server(server_stack, server_dir))
 
 
 @pytest.fixture(scope="session")
-def temporal_address(server_stack: ExitStack, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return server_stack.enter_context(
-        servers.temporal_server(server_stack, tmp_path_factory.mktemp("temporal"))
-    )
+def temporal_address(server_stack: ExitStack, server_dir: Path) -> str:
+    return server_stack.enter_context(servers.temporal_server(server_stack, server_dir))
 
 
 @pytest.fixture
@@ -87,7 +93,7 @@ async def broker(nats_url: str) -> AsyncIterator[NatsBroker]:
     for stream in (EVENT_STREAM, DEAD_LETTER_STREAM):
         try:
             await js.delete_stream(stream)
-        except Exception:  # noqa: BLE001, S110 - absent is what we want
+        except Exception:
             pass
     await ensure_streams(broker)
     yield broker

@@ -61,7 +61,7 @@ def make_broker(
         reconnect_time_wait=0.5,
         connect_timeout=5,
         middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
-        log_level=logging.WARNING,
+        log_level=logging.DEBUG,  # per-message access logs only when debugging
         graceful_timeout=15,
     )
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.nats import NatsBroker, NatsMessage, PullSub
+from faststream.nats import NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
 from nats.js import api
 from opentelemetry import trace
 from psycopg import AsyncConnection, sql
@@ -118,9 +119,18 @@ def backoff(attempt: int) -> float:
 
 
 def subscribe(
-    broker: NatsBroker, store: EventStore, handler: EventHandler, *, max_attempts: int = 5
+    broker: NatsBroker,
+    store: EventStore,
+    handler: EventHandler,
+    *,
+    max_attempts: int = 5,
+    ack_wait: float = 60.0,
 ) -> None:
-    """Register `handler` on the broker: its event subject and its replay subject."""
+    """Register `handler` on the broker: its event subject and its replay subject.
+
+    `ack_wait` is how long JetStream waits for the ack of a delivered message before it
+    redelivers it (a consumer that died mid-message).
+    """
     inbox = Inbox(store.schema)
 
     async def dead_letter(message: NatsMessage, reason: str, attempts: int) -> None:
@@ -176,7 +186,7 @@ def subscribe(
             return
         await message.ack()
 
-    config = api.ConsumerConfig(max_deliver=-1, ack_wait=60)
+    config = api.ConsumerConfig(max_deliver=-1, ack_wait=ack_wait)
     for subject, durable in (
         (handler.subject, handler.consumer),
         (handler.replay_subject, f"{handler.consumer}-replay"),

@@ -92,31 +92,28 @@ class OutboxRelay:
             await publish_envelope(self.broker, envelope)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until `stop` is set, holding leadership for this schema while active."""
-        async with await AsyncConnection.connect(
-            self.store.pool.conninfo, autocommit=True
-        ) as listener:
+        """Relay until `stop` is set. Database or broker outages are waited out, never fatal."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self._run_connected(stop)
+            except Exception:  # noqa: BLE001 - restart from the checkpoint, skipping nothing
+                failures += 1
+                log.warning("relay %s failed; restarting", self.store.schema, exc_info=True)
+                await _sleep_or_stop(stop, min(5.0, 0.1 * 2**failures))
+
+    async def _run_connected(self, stop: asyncio.Event) -> None:
+        conninfo = self.store.pool.conninfo
+        async with await AsyncConnection.connect(conninfo, autocommit=True) as listener:
             await self._lead(listener, stop)
             if stop.is_set():
                 return
-            await listener.execute(
-                sql.SQL("LISTEN {}").format(sql.Identifier(self.store.notify_channel))
-            )
+            channel = sql.Identifier(self.store.notify_channel)
+            await listener.execute(sql.SQL("LISTEN {}").format(channel))
             self.position = await self.checkpoint()
-            failures = 0
             while not stop.is_set():
-                try:
-                    if await self.relay_once() == self.batch_size:
-                        continue
-                    failures = 0
-                except Exception:
-                    failures += 1
-                    log.warning(
-                        "relay %s: publish failed, retrying", self.store.schema, exc_info=True
-                    )
-                    await _sleep_or_stop(stop, min(5.0, 0.1 * 2**failures))
-                    continue
-                await self._wait_for_notify(listener, stop)
+                if await self.relay_once() < self.batch_size:
+                    await self._wait_for_notify(listener, stop)
 
     async def _lead(self, conn: AsyncConnection[Any], stop: asyncio.Event) -> None:
         key = f"relay:{self.store.schema}:{self.name}"

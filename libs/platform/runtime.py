@@ -20,6 +20,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -99,12 +100,41 @@ async def _retry(what: str, attempt: Callable[[], Awaitable[Any]], stop: asyncio
             delay = min(delay * 2, 5.0)
 
 
-async def serve(definition: ServiceDefinition, settings: Settings | None = None) -> None:
-    settings = settings or Settings()
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _connected_broker(
+    settings: Settings, client_name: str, stop: asyncio.Event, tracer_provider: TracerProvider
+) -> NatsBroker:
+    broker = make_broker(
+        settings.require_nats_url(), client_name=client_name, tracer_provider=tracer_provider
+    )
+    await _retry("NATS", broker.connect, stop)
+    await ensure_streams(broker)
+    return broker
+
+
+async def run_relay(settings: Settings, schema: str, batch_size: int = 500) -> None:
+    """Run only the outbox relay of one service schema, until SIGTERM or SIGINT."""
+    stop = _stop_on_signals()
+    tracer_provider = setup_tracing(f"{schema}-relay", settings)
+    async with AsyncConnectionPool(
+        settings.require_database_url(), min_size=1, max_size=2, open=False
+    ) as pool:
+        broker = await _connected_broker(settings, f"{schema}-relay", stop, tracer_provider)
+        await OutboxRelay(EventStore(pool, schema), broker, batch_size=batch_size).run(stop)
+        await broker.stop()
+    tracer_provider.shutdown()
+
+
+async def serve(definition: ServiceDefinition, settings: Settings | None = None) -> None:
+    settings = settings or Settings()
+    stop = _stop_on_signals()
 
     name = definition.name
     tracer_provider = setup_tracing(name, settings)
@@ -115,9 +145,6 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         stop,
     )
     async with AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False) as pool:
-        broker = make_broker(
-            settings.require_nats_url(), client_name=name, tracer_provider=tracer_provider
-        )
         client = await _retry(
             "Temporal",
             lambda: temporal.connect(
@@ -125,12 +152,11 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
             ),
             stop,
         )
+        broker = await _connected_broker(settings, name, stop, tracer_provider)
         runtime = Runtime(name, settings, pool, EventStore(pool, name), broker, client)
         parts = definition.build(runtime)
         for handler in parts.handlers:
             subscribe(broker, runtime.store, handler)
-        await _retry("NATS", broker.connect, stop)
-        await ensure_streams(broker)
         await broker.start()
 
         api = parts.api

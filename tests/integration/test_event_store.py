@@ -70,15 +70,25 @@ async def test_appends_in_one_transaction_are_atomic_and_ordered(store: EventSto
     assert log[0].global_position + 2 == log[2].global_position
 
 
-@pytest.mark.parametrize("statement", ["UPDATE svc.events SET actor = 'mallory'", "DELETE FROM svc.events", "TRUNCATE svc.events"])
-async def test_database_refuses_to_change_events(store: EventStore, database_url: str, statement: str) -> None:
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE svc.events SET actor = 'mallory'", "DELETE FROM svc.events", "TRUNCATE svc.events"],
+)
+async def test_database_refuses_to_change_events(
+    store: EventStore, database_url: str, statement: str
+) -> None:
     await store.append("s-1", 0, [Probe(n=1)], ALICE)
-    with psycopg.connect(database_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+    with (
+        psycopg.connect(database_url) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+    ):
         conn.execute(statement)
     assert [e.actor for e in await store.read_log()] == ["alice"]
 
 
-async def test_tailing_reader_never_skips_while_writers_commit_out_of_order(store: EventStore) -> None:
+async def test_tailing_reader_never_skips_while_writers_commit_out_of_order(
+    store: EventStore,
+) -> None:
     """8 writers append 4,000 events, each in its own transaction held open for a random
     moment so that transactions commit in a different order than they took positions.
     A reader tailing the log by position sees every event exactly once, in position order."""
@@ -91,7 +101,9 @@ async def test_tailing_reader_never_skips_while_writers_commit_out_of_order(stor
             stream = f"w{w}-{i % 25}"
             async with store.transaction() as conn:
                 version = await store.stream_version(stream, conn=conn)
-                [recorded] = await store.append(stream, version, [Probe(n=i, writer=w)], ALICE, conn=conn)
+                [recorded] = await store.append(
+                    stream, version, [Probe(n=i, writer=w)], ALICE, conn=conn
+                )
                 if rng.random() < 0.3:
                     await asyncio.sleep(rng.random() * 0.004)
             commit_order.append(recorded.global_position)
@@ -121,6 +133,8 @@ async def test_tailing_reader_never_skips_while_writers_commit_out_of_order(stor
     assert commit_order != sorted(commit_order), "the scenario needs out-of-order commits"
     positions = [p for p, _, _ in seen]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
-    assert sorted((w, n) for _, w, n in seen) == [(w, n) for w in range(writers) for n in range(per_writer)]
+    assert sorted((w, n) for _, w, n in seen) == [
+        (w, n) for w in range(writers) for n in range(per_writer)
+    ]
     everything = await store.read_log(limit=10_000)
     assert [e.global_position for e in everything] == positions

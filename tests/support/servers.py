@@ -16,10 +16,10 @@ def docker_available() -> bool:
     if os.environ.get("TALENTLEDGER_TEST_CONTAINERS") != "1" or not shutil.which("docker"):
         return False
     try:
-        import docker  # noqa: PLC0415
+        import docker
 
         docker.from_env().ping()
-    except Exception:  # noqa: BLE001 - no engine: fall back to embedded servers
+    except Exception:
         return False
     return True
 
@@ -27,7 +27,9 @@ def docker_available() -> bool:
 def answers(url: str, default_port: int) -> bool:
     parsed = urlparse(url if "://" in url else f"tcp://{url}")
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
+        ):
             return True
     except OSError:
         return False
@@ -38,12 +40,12 @@ def postgres_server(stack: ExitStack, base: Path) -> Iterator[str]:
     if url := os.environ.get("DATABASE_URL"):
         yield url
     elif docker_available():
-        from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
+        from testcontainers.postgres import PostgresContainer
 
         container = stack.enter_context(PostgresContainer("postgres:17", driver=None))
         yield container.get_connection_url()
     else:
-        from talentledger.stack.servers import EmbeddedPostgres  # noqa: PLC0415
+        from talentledger.stack.servers import EmbeddedPostgres
 
         server = EmbeddedPostgres(base / "postgres")
         try:
@@ -57,12 +59,12 @@ def nats_server(stack: ExitStack, base: Path) -> Iterator[str]:
     if url := os.environ.get("NATS_URL"):
         yield url
     elif docker_available():
-        from testcontainers.nats import NatsContainer  # noqa: PLC0415
+        from testcontainers.nats import NatsContainer
 
         container = stack.enter_context(NatsContainer("nats:2.11").with_command("-js"))
         yield container.nats_uri()
     else:
-        from talentledger.stack.servers import EmbeddedNats  # noqa: PLC0415
+        from talentledger.stack.servers import EmbeddedNats
 
         server = EmbeddedNats(base / "nats")
         try:
@@ -76,8 +78,8 @@ def temporal_server(stack: ExitStack, base: Path) -> Iterator[str]:
     if address := os.environ.get("TEMPORAL_ADDRESS"):
         yield address
     elif docker_available():
-        from testcontainers.core.container import DockerContainer  # noqa: PLC0415
-        from testcontainers.core.waiting_utils import wait_for_logs  # noqa: PLC0415
+        from testcontainers.core.container import DockerContainer
+        from testcontainers.core.waiting_utils import wait_for_logs
 
         container = stack.enter_context(
             DockerContainer("temporalio/temporal:latest")
@@ -87,7 +89,7 @@ def temporal_server(stack: ExitStack, base: Path) -> Iterator[str]:
         wait_for_logs(container, "Temporal Server")
         yield f"{container.get_container_host_ip()}:{container.get_exposed_port(7233)}"
     else:
-        from talentledger.stack.servers import EmbeddedTemporal  # noqa: PLC0415
+        from talentledger.stack.servers import EmbeddedTemporal
 
         server = EmbeddedTemporal(base / "temporal")
         try:

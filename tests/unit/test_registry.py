@@ -47,9 +47,13 @@ def _v2_to_v3(payload: dict) -> dict:
 
 
 def test_old_versions_are_upcast_through_the_chain_to_the_current_one() -> None:
-    assert registry.decode("Rated", 1, {"score": 3}) == RatedV3(score=3, scale="0..5", not_observed=False)
+    assert registry.decode("Rated", 1, {"score": 3}) == RatedV3(
+        score=3, scale="0..5", not_observed=False
+    )
     assert registry.decode("Rated", 2, {"score": 4, "scale": "1..5"}).scale == "1..5"
-    assert registry.decode("Rated", 3, {"score": 2.5, "scale": "1..5", "not_observed": True}).not_observed
+    assert registry.decode(
+        "Rated", 3, {"score": 2.5, "scale": "1..5", "not_observed": True}
+    ).not_observed
 
 
 def test_unknown_types_and_versions_and_bad_payloads_are_typed_errors() -> None:

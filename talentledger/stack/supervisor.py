@@ -1,0 +1,259 @@
+"""`talentledger up / down / status`: the embedded stack and the service processes.
+
+Everything lives under `TALENTLEDGER_HOME` (default `./.talentledger`):
+
+    postgres/   PostgreSQL data        nats/      JetStream store      temporal/  Temporal DB
+    keys/       development JWT key    logs/      one log a service    traces/    spans
+    stack.json  what runs where (addresses, ports, pids)
+
+A server whose address is given (`DATABASE_URL`, `NATS_URL`, `TEMPORAL_ADDRESS`) is used as
+it is and never started or stopped here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from libs.platform.auth import ensure_dev_keypair
+from libs.platform.settings import Settings
+from talentledger.stack.servers import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    EmbeddedTemporal,
+    ServerError,
+    free_port,
+)
+
+SERVICES = ("framework", "assessment", "development", "promotion", "cycles")
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    pid: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def running(self) -> bool:
+        return _alive(self.pid, f"services.{self.name}")
+
+
+@dataclass
+class StackState:
+    database_url: str
+    nats_url: str
+    temporal_address: str
+    nats_monitor_url: str | None = None
+    temporal_ui_url: str | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, home: Path) -> StackState | None:
+        path = home / "stack.json"
+        if not path.exists():
+            return None
+        raw = json.loads(path.read_text())
+        raw["services"] = {n: ServiceProcess(**s) for n, s in raw.get("services", {}).items()}
+        return cls(**raw)
+
+    def save(self, home: Path) -> None:
+        (home / "stack.json").write_text(json.dumps(asdict(self), indent=2))
+
+
+def _alive(pid: int | None, marker: str) -> bool:
+    if not pid:
+        return False
+    try:
+        process = psutil.Process(pid)
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE and any(
+            marker in part for part in process.cmdline()
+        )
+    except psutil.Error:
+        return False
+
+
+def with_stack_addresses(settings: Settings) -> Settings:
+    """Fill server addresses not given in the environment from the running stack."""
+    state = StackState.load(settings.home.absolute())
+    if state is None:
+        return settings
+    keys = settings.home.absolute() / "keys"
+    return settings.model_copy(
+        update={
+            "database_url": settings.database_url or state.database_url,
+            "nats_url": settings.nats_url or state.nats_url,
+            "temporal_address": settings.temporal_address or state.temporal_address,
+            "jwt_public_key_file": settings.jwt_public_key_file
+            or (keys / "dev-signing-key.pub.pem"),
+        }
+    )
+
+
+class Stack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.home.absolute()
+        self.postgres = EmbeddedPostgres(self.home / "postgres")
+        self.nats = EmbeddedNats(self.home / "nats")
+        self.temporal = EmbeddedTemporal(self.home / "temporal")
+
+    def up(self, progress: Callable[[str], None] | None = None) -> StackState:
+        """Start what is not running yet; return where everything is."""
+        note = progress or (lambda _: None)
+        self.home.mkdir(parents=True, exist_ok=True)
+        previous = StackState.load(self.home)
+        note("PostgreSQL")
+        database_url = self.settings.database_url or self.postgres.start()
+        note("NATS JetStream")
+        nats_url = self.settings.nats_url or self.nats.start()
+        note("Temporal")
+        temporal_address = self.settings.temporal_address or self.temporal.start()
+        _, public_key = ensure_dev_keypair(self.home / "keys")
+        state = StackState(
+            database_url=database_url,
+            nats_url=nats_url,
+            temporal_address=temporal_address,
+            nats_monitor_url=None if self.settings.nats_url else self.nats.monitor_url,
+            temporal_ui_url=None if self.settings.temporal_address else self.temporal.ui_url,
+            services=previous.services if previous else {},
+        )
+        state.save(self.home)
+        for name in SERVICES:
+            note(f"{name} service")
+            state.services[name] = self._start_service(name, state, public_key)
+            state.save(self.home)
+        for name in SERVICES:
+            self._wait_healthy(state.services[name])
+        return state
+
+    def _start_service(self, name: str, state: StackState, public_key: Path) -> ServiceProcess:
+        known = state.services.get(name)
+        if known and known.running():
+            return known
+        port = known.port if known and _port_free(known.port) else free_port()
+        logs = self.home / "logs"
+        logs.mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            "DATABASE_URL": state.database_url,
+            "NATS_URL": state.nats_url,
+            "TEMPORAL_ADDRESS": state.temporal_address,
+            "TALENTLEDGER_HOME": str(self.home),
+            "TALENTLEDGER_HTTP_PORT": str(port),
+        }
+        if not self.settings.jwks_url:
+            env.setdefault("TALENTLEDGER_JWT_PUBLIC_KEY_FILE", str(public_key))
+        with (logs / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return ServiceProcess(name=name, port=port, pid=process.pid)
+
+    def _wait_healthy(self, service: ServiceProcess, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not service.running():
+                raise ServerError(
+                    f"the {service.name} service exited at start; its log:\n"
+                    + _tail(self.home / "logs" / f"{service.name}.log")
+                )
+            try:
+                if httpx.get(f"{service.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise ServerError(
+            f"the {service.name} service did not become healthy in {timeout:.0f}s; its log:\n"
+            + _tail(self.home / "logs" / f"{service.name}.log")
+        )
+
+    def stop_service(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
+        state = StackState.load(self.home)
+        service = state.services.get(name) if state else None
+        if service is None or not service.running():
+            return
+        process = psutil.Process(service.pid)
+        process.send_signal(sig)
+        try:
+            process.wait(30)
+        except psutil.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+    def start_service(self, name: str) -> ServiceProcess:
+        """(Re)start one service process on its previous port."""
+        state = StackState.load(self.home)
+        if state is None:
+            raise ServerError("the stack is not up: run `talentledger up` first")
+        _, public_key = ensure_dev_keypair(self.home / "keys")
+        state.services[name] = self._start_service(name, state, public_key)
+        state.save(self.home)
+        self._wait_healthy(state.services[name])
+        return state.services[name]
+
+    def down(self) -> None:
+        """Stop the services, then the embedded servers; all data stays."""
+        for name in reversed(SERVICES):
+            self.stop_service(name)
+        self.temporal.stop()
+        self.nats.stop()
+        self.postgres.stop()
+
+    def status(self) -> list[tuple[str, str, str]]:
+        """(component, state, where) for each part of the stack."""
+        state = StackState.load(self.home)
+        rows: list[tuple[str, str, str]] = []
+        for label, server, external in (
+            ("postgres", self.postgres, self.settings.database_url),
+            ("nats", self.nats, self.settings.nats_url),
+            ("temporal", self.temporal, self.settings.temporal_address),
+        ):
+            if external:
+                rows.append((label, "external", external))
+            else:
+                rows.append((label, _word(server.is_running()), server.url or "-"))
+        for name in SERVICES:
+            service = state.services.get(name) if state else None
+            running = bool(service and service.running())
+            rows.append((name, _word(running), f"{service.url}/docs" if service else "-"))
+        return rows
+
+
+def _word(running: bool) -> str:
+    return "running" if running else "stopped"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -1,0 +1,238 @@
+"""Embedded PostgreSQL, NATS and Temporal: real processes, real clients, no mocks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import nats
+import psutil
+import psycopg
+import pytest
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
+from temporalio.client import Client
+
+from talentledger.stack.servers import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    EmbeddedTemporal,
+    ServerError,
+    free_port,
+)
+
+Server = TypeVar("Server", EmbeddedPostgres, EmbeddedNats, EmbeddedTemporal)
+
+
+@pytest.fixture
+def make() -> Iterator[Callable[[type[Server], Path], Server]]:
+    """Build servers and stop every one of them at teardown, even when the test failed."""
+    created: list[EmbeddedPostgres | EmbeddedNats | EmbeddedTemporal] = []
+
+    def factory(cls: type[Server], data_dir: Path) -> Server:
+        server = cls(data_dir)
+        created.append(server)
+        return server
+
+    yield factory
+    errors = []
+    for server in reversed(created):
+        try:
+            server.stop()
+        except Exception as exc:
+            errors.append(exc)
+    assert not errors, errors
+
+
+def test_free_port_is_bindable_on_loopback():
+    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_postgres_keeps_data_across_restart(make, tmp_path):
+    pg = make(EmbeddedPostgres, tmp_path / "pg")
+    assert not pg.is_running()
+    assert pg.url is None
+
+    url = pg.start()
+    assert url.startswith("postgresql://postgres@127.0.0.1:")
+    assert url.endswith("/talentledger")
+    assert pg.start() == url  # idempotent
+    assert pg.url == url
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL)")
+        conn.execute("INSERT INTO people VALUES (1, 'Ada')")
+
+    pg.stop()
+    assert not pg.is_running()
+    assert pg.pid is None
+    pg.stop()  # idempotent
+
+    assert pg.start() == url  # same port again
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT name FROM people WHERE id = 1").fetchone() == ("Ada",)
+
+
+def test_postgres_is_found_and_stopped_by_another_instance(make, tmp_path):
+    # Long enough that the unix socket cannot live in the data dir.
+    data_dir = tmp_path / ("d" * 60) / "pg"
+    pg = make(EmbeddedPostgres, data_dir)
+    url = pg.start()
+
+    other = make(EmbeddedPostgres, data_dir)
+    assert other.is_running()
+    assert other.url == url
+    assert other.pid == pg.pid is not None
+    assert other.start() == url  # no second server
+    other.stop()
+    assert not pg.is_running()
+    assert pg.url is None
+
+
+def test_postgres_start_on_busy_port_fails_clearly(make, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(ServerError, match="in use"):
+            make(EmbeddedPostgres, tmp_path / "pg").start(port=port)
+
+
+def test_postgres_start_failure_reports_log_tail(make, tmp_path):
+    pg = make(EmbeddedPostgres, tmp_path / "pg")
+    pg.start()
+    pg.stop()
+    with (pg.pgdata / "postgresql.conf").open("a") as conf:
+        conf.write("\nnot_a_real_setting = 1\n")
+    with pytest.raises(
+        ServerError, match='unrecognized configuration parameter "not_a_real_setting"'
+    ):
+        pg.start(timeout=20)
+    assert not pg.is_running()
+
+
+async def test_nats_jetstream_keeps_messages_across_restart(make, tmp_path):
+    server = make(EmbeddedNats, tmp_path / "nats")
+    port = free_port()
+    url = server.start(port=port)
+    assert url == f"nats://127.0.0.1:{port}"
+    assert server.monitor_url is not None
+    assert server.start() == url
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="EVENTS", subjects=["events.>"])
+        ack = await js.publish("events.hired", b"ada")
+    finally:
+        await nc.close()
+
+    server.stop()
+    assert not server.is_running()
+    assert server.url is None
+    assert server.monitor_url is None
+
+    assert server.start() == url
+    nc = await nats.connect(url)
+    try:
+        msg = await nc.jetstream().get_msg("EVENTS", ack.seq)
+        assert msg.data == b"ada"
+    finally:
+        await nc.close()
+
+
+def test_nats_is_found_and_stopped_by_another_process(make, tmp_path):
+    data_dir = tmp_path / "nats"
+    server = make(EmbeddedNats, data_dir)
+    url = server.start()
+    pid = server.pid
+
+    # A separate interpreter, as `talentledger down` would be.
+    script = (
+        "import sys; from pathlib import Path;"
+        "from talentledger.stack.servers import EmbeddedNats;"
+        "s = EmbeddedNats(Path(sys.argv[1]));"
+        "print(s.is_running(), s.url, s.pid); s.stop(); print(s.is_running())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    assert out == ["True", url, str(pid), "False"]
+    assert not server.is_running()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_nats_recovers_from_crash_and_ignores_recycled_pid(make, tmp_path):
+    server = make(EmbeddedNats, tmp_path / "nats")
+    url = server.start()
+    pid = server.pid
+    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(pid).wait(10)
+    assert not server.is_running()
+
+    # A live process that is not nats-server behind the recorded pid must not count.
+    state = json.loads(server.state_file.read_text())
+    state["pid"] = os.getpid()
+    server.state_file.write_text(json.dumps(state))
+    assert not server.is_running()
+    assert server.url is None
+
+    assert server.start() == url
+    assert server.is_running()
+
+
+async def test_temporal_serves_and_restarts_on_same_db(make, tmp_path):
+    server = make(EmbeddedTemporal, tmp_path / "temporal")
+    address = server.start()
+    assert address.startswith("127.0.0.1:")
+    assert server.ui_url is not None
+    assert server.ui_url.startswith("http://127.0.0.1:")
+    assert server.start() == address
+
+    client = await Client.connect(address)
+    default = await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace="default")
+    )
+    assert default.namespace_info.name == "default"
+    await client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace="persisted", workflow_execution_retention_period=Duration(seconds=86400)
+        )
+    )
+
+    server.stop()
+    assert not server.is_running()
+    assert server.ui_url is None
+
+    assert server.start() == address
+    client = await Client.connect(address)
+    persisted = await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace="persisted")
+    )
+    assert persisted.namespace_info.name == "persisted"
+
+
+def test_temporal_is_found_and_stopped_by_another_instance(make, tmp_path):
+    server = make(EmbeddedTemporal, tmp_path / "temporal")
+    address = server.start()
+
+    other = make(EmbeddedTemporal, tmp_path / "temporal")
+    assert other.is_running()
+    assert other.url == address
+    assert other.pid == server.pid is not None
+    other.stop()
+    assert not server.is_running()

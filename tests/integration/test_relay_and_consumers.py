@@ -1,0 +1,254 @@
+"""Outbox relay, inbox and dead letters on real PostgreSQL and NATS JetStream
+(ARCHITECTURE.md section 3: committed once, published at least once, applied exactly once)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from faststream.nats import NatsBroker
+
+from libs.events.broker import ensure_streams, make_broker
+from libs.events.consumer import replay_dead_letters
+from libs.events.envelope import EventMetadata
+from libs.events.relay import OutboxRelay
+from libs.events.store import EventStore
+from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM
+from talentledger.stack.servers import EmbeddedNats
+from tests.support.backbone import create_effects_table, effect_counts, start_consumer, wait_until
+from tests.support.events import Probe
+
+pytestmark = pytest.mark.backbone
+ACTOR = EventMetadata(actor="tests")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def append_probes(store: EventStore, numbers: range, *, delay: float = 0.0) -> None:
+    for n in numbers:
+        await store.append(f"probe-{n}", 0, [Probe(n=n)], ACTOR)
+        if delay:
+            await asyncio.sleep(delay)
+
+
+@pytest.fixture
+async def relays() -> AsyncIterator[list[tuple[asyncio.Event, asyncio.Task[None]]]]:
+    """Relays started by a test, stopped after it whatever happens."""
+    started: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+    yield started
+    for stop, task in started:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+def start_relay(
+    relays: list[tuple[asyncio.Event, asyncio.Task[None]]],
+) -> Callable[[EventStore, NatsBroker], None]:
+    def start(store: EventStore, broker: NatsBroker) -> None:
+        stop = asyncio.Event()
+        relay = OutboxRelay(store, broker, poll_interval=0.2)
+        relays.append((stop, asyncio.create_task(relay.run(stop))))
+
+    return start
+
+
+async def test_appended_events_reach_a_consumer_once(
+    store: EventStore,
+    broker: NatsBroker,
+    database_url: str,
+    start_relay: Callable[[EventStore, NatsBroker], None],
+) -> None:
+    create_effects_table(database_url)
+    start_consumer(broker, store)
+    await broker.start()
+    start_relay(store, broker)
+    await append_probes(store, range(50))
+    await wait_until(lambda: len(effect_counts(database_url)) == 50, 30, "50 effects")
+    assert set(effect_counts(database_url).values()) == {1}
+
+
+async def test_nats_outage_during_appends_delays_but_loses_nothing(
+    store: EventStore,
+    database_url: str,
+    tmp_path: Path,
+    start_relay: Callable[[EventStore, NatsBroker], None],
+) -> None:
+    """NATS is stopped while 1,000 events are appended and restarted later: every event
+    reaches the consumer and is applied exactly once."""
+    create_effects_table(database_url)
+    nats = EmbeddedNats(tmp_path / "nats")
+    url = nats.start()
+    port = int(url.rsplit(":", 1)[1])
+    relay_broker = make_broker(url, client_name="relay")
+    consumer_broker = make_broker(url, client_name="consumer")
+    await relay_broker.connect()
+    await ensure_streams(relay_broker)
+    start_consumer(consumer_broker, store)
+    await consumer_broker.start()
+    start_relay(store, relay_broker)
+    try:
+        appends = asyncio.create_task(append_probes(store, range(1000), delay=0.002))
+        await wait_until(lambda: len(effect_counts(database_url)) > 50, 30, "some effects")
+        nats.stop()
+        await asyncio.sleep(2)
+        nats.start(port=port)
+        await appends
+        await wait_until(lambda: len(effect_counts(database_url)) == 1000, 90, "all 1,000 effects")
+        assert set(effect_counts(database_url).values()) == {1}
+    finally:
+        await consumer_broker.stop()
+        await relay_broker.stop()
+        nats.stop()
+
+
+async def test_relay_killed_mid_batch_resumes_without_loss_or_duplicates(
+    store: EventStore, broker: NatsBroker, database_url: str, nats_url: str
+) -> None:
+    create_effects_table(database_url)
+    start_consumer(broker, store)
+    await broker.start()
+    await append_probes(store, range(3000))
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "NATS_URL": nats_url,
+        "TALENTLEDGER_TRACE_DIR": str(Path(database_url.rsplit("/", 1)[1]).absolute()),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "talentledger.cli",
+        "events",
+        "relay",
+        "--schema",
+        "svc",
+        "--batch-size",
+        "100",
+    ]
+    first = subprocess.Popen(command, env=env, cwd=ROOT)
+    try:
+        await wait_until(
+            lambda: len(effect_counts(database_url)) >= 300, 60, "the relay to get going"
+        )
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        delivered_at_kill = len(effect_counts(database_url))
+        assert delivered_at_kill < 3000, (
+            "the relay must be killed mid-way for this test to mean anything"
+        )
+        second = subprocess.Popen(command, env=env, cwd=ROOT)
+        try:
+            await wait_until(
+                lambda: len(effect_counts(database_url)) == 3000, 60, "all 3,000 effects"
+            )
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(20) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert set(effect_counts(database_url).values()) == {1}
+    stream = await broker.connection.jetstream().stream_info(EVENT_STREAM)
+    assert stream.state.messages == 3000, "JetStream de-duplicated republished events by id"
+
+
+async def test_consumer_crash_after_effect_before_ack_has_no_second_effect(
+    store: EventStore,
+    broker: NatsBroker,
+    database_url: str,
+    nats_url: str,
+    start_relay: Callable[[EventStore, NatsBroker], None],
+) -> None:
+    create_effects_table(database_url)
+    await append_probes(store, range(1))
+    start_relay(store, broker)
+    env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url}
+    crashing = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.support.crashing_consumer", env=env, cwd=ROOT
+    )
+    await asyncio.wait_for(crashing.wait(), 60)
+    assert crashing.returncode == 17, "the consumer died between its commit and its ack"
+    assert effect_counts(database_url) == {0: 1}
+    start_consumer(broker, store, ack_wait=2.0)
+    await broker.start()
+    info = None
+    for _ in range(100):
+        info = await broker.connection.jetstream().consumer_info(EVENT_STREAM, "svc-effects")
+        if info.num_ack_pending == 0 and info.num_pending == 0 and info.delivered.consumer_seq >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert info is not None and info.delivered.consumer_seq >= 2, "the event was redelivered"
+    assert info.num_ack_pending == 0, "and acknowledged this time"
+    assert effect_counts(database_url) == {0: 1}, "without a second effect"
+
+
+async def test_malformed_message_is_dead_lettered_and_the_consumer_keeps_serving(
+    store: EventStore,
+    broker: NatsBroker,
+    database_url: str,
+    start_relay: Callable[[EventStore, NatsBroker], None],
+) -> None:
+    create_effects_table(database_url)
+    start_consumer(broker, store)
+    await broker.start()
+    js = broker.connection.jetstream()
+    await js.publish(
+        "talentledger.svc.backbone_probe.v1", b"{not json", headers={"Nats-Msg-Id": "garbage-1"}
+    )
+    await js.publish(
+        "talentledger.svc.backbone_probe.v1",
+        b'{"event_type": "BackboneProbe"}',
+        headers={"Nats-Msg-Id": "garbage-2"},
+    )
+    start_relay(store, broker)
+    await append_probes(store, range(3))
+    await wait_until(lambda: len(effect_counts(database_url)) == 3, 30, "the good events")
+    dead = await js.pull_subscribe("deadletter.>", stream=DEAD_LETTER_STREAM)
+    letters = await dead.fetch(2, timeout=5)
+    reasons = sorted(m.headers["tl-dead-letter-reason"] for m in letters)
+    assert all(r.startswith("malformed: not an event envelope") for r in reasons)
+    assert {m.subject for m in letters} == {
+        "deadletter.svc-effects.talentledger.svc.backbone_probe.v1"
+    }
+    assert letters[0].data in (b"{not json", b'{"event_type": "BackboneProbe"}')
+
+
+async def test_failing_event_is_retried_then_dead_lettered_and_replayed_once(
+    store: EventStore,
+    broker: NatsBroker,
+    database_url: str,
+    start_relay: Callable[[EventStore, NatsBroker], None],
+) -> None:
+    import psycopg
+
+    create_effects_table(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO svc.failures VALUES (1)")
+    start_consumer(broker, store, max_attempts=3)
+    await broker.start()
+    start_relay(store, broker)
+    await append_probes(store, range(3))
+    js = broker.connection.jetstream()
+    await wait_until(lambda: len(effect_counts(database_url)) == 2, 30, "the good events")
+    for _ in range(100):
+        if (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == 1:
+            break
+        await asyncio.sleep(0.1)
+    [letter] = await (await js.pull_subscribe("deadletter.>", stream=DEAD_LETTER_STREAM)).fetch(
+        1, timeout=5
+    )
+    assert letter.headers["tl-attempts"] == "3"
+    assert "RuntimeError: probe 1 is set to fail" in letter.headers["tl-dead-letter-reason"]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM svc.failures")
+    assert await replay_dead_letters(broker) == 1
+    await wait_until(
+        lambda: effect_counts(database_url) == {0: 1, 1: 1, 2: 1}, 30, "the replayed event"
+    )
+    assert await replay_dead_letters(broker) == 0, "a replayed dead letter is not replayed again"

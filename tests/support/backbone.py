@@ -1,0 +1,58 @@
+"""A consumer whose effect can be counted, for proving exactly-once application."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import psycopg
+from faststream.nats import NatsBroker
+from psycopg import AsyncConnection
+
+from libs.events.consumer import EventHandler, subscribe
+from libs.events.envelope import Envelope
+from libs.events.store import EventStore
+from tests.support.events import Probe
+
+
+def create_effects_table(database_url: str) -> None:
+    """No unique key on purpose: a second application of an event shows as a second row."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS svc.effects (event_id uuid NOT NULL, writer int, n int)"
+        )
+        conn.execute("CREATE TABLE IF NOT EXISTS svc.failures (n int PRIMARY KEY)")
+
+
+async def record_effect(conn: AsyncConnection[Any], envelope: Envelope, event: Probe) -> None:
+    failing = await (
+        await conn.execute("SELECT 1 FROM svc.failures WHERE n = %s", (event.n,))
+    ).fetchone()
+    if failing:
+        raise RuntimeError(f"probe {event.n} is set to fail")
+    await conn.execute(
+        "INSERT INTO svc.effects (event_id, writer, n) VALUES (%s, %s, %s)",
+        (envelope.event_id, event.writer, event.n),
+    )
+
+
+HANDLER = EventHandler(service="svc", name="effects", event=Probe, apply=record_effect)
+
+
+def start_consumer(broker: NatsBroker, store: EventStore, **options: Any) -> None:
+    subscribe(broker, store, HANDLER, **options)
+
+
+def effect_counts(database_url: str) -> dict[int, int]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT n, count(*) FROM svc.effects GROUP BY n").fetchall()
+    return {n: count for n, count in rows}
+
+
+async def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.1)
