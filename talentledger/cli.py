@@ -12,7 +12,9 @@ from rich.console import Console
 from libs.platform.settings import Settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
-events_app = typer.Typer(help="The event backbone: AsyncAPI, dead letters, relays.", no_args_is_help=True)
+events_app = typer.Typer(
+    help="The event backbone: AsyncAPI, dead letters, relays.", no_args_is_help=True
+)
 app.add_typer(events_app, name="events")
 console = Console()
 err = Console(stderr=True)
@@ -85,7 +87,11 @@ def token(
     try:
         print(
             mint_token(
-                private, sub, role, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                private,
+                sub,
+                role,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
                 ttl=timedelta(hours=hours),
             )
         )
@@ -95,7 +101,9 @@ def token(
 
 @events_app.command("asyncapi")
 def asyncapi(
-    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")] = Path("asyncapi.yaml"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")] = Path(
+        "asyncapi.yaml"
+    ),
 ) -> None:
     """Write the AsyncAPI document of every integration event."""
     from libs.events.asyncapi import as_yaml

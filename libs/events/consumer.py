@@ -39,7 +39,7 @@ from libs.events.store import EventStore
 from libs.events.subjects import (
     DEAD_LETTER_STREAM,
     dead_letter_subject,
-    original_subject,
+    consumer_and_subject,
     snake_case,
 )
 
@@ -142,7 +142,8 @@ def subscribe(
             dead_letter_subject(handler.consumer, subject),
             headers={
                 "Nats-Msg-Id": f"{handler.consumer}:{message.raw_message.metadata.sequence.stream}",
-                "tl-dead-letter-reason": reason[:4000],
+                # NATS headers are single lines: a newline would cut off the rest.
+                "tl-dead-letter-reason": " ".join(reason.split())[:4000],
                 "tl-consumer": handler.consumer,
                 "tl-original-subject": subject,
                 "tl-attempts": str(attempts),
@@ -222,8 +223,8 @@ async def replay_dead_letters(broker: NatsBroker, consumer: str | None = None) -
                 return replayed
             for msg in batch:
                 headers = dict(msg.headers or {})
-                owner = headers["tl-consumer"]
-                target = f"talentledger.replay.{owner}.{original_subject(msg.subject, owner)}"
+                owner, original = consumer_and_subject(msg.subject)
+                target = f"talentledger.replay.{owner}.{original}"
                 for name in (*DEAD_LETTER_HEADERS, "Nats-Msg-Id"):
                     headers.pop(name, None)
                 headers["Nats-Msg-Id"] = f"replay:{msg.metadata.sequence.stream}"

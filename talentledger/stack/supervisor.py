@@ -80,8 +80,10 @@ def _alive(pid: int | None, marker: str) -> bool:
         return False
     try:
         process = psutil.Process(pid)
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE and any(
-            marker in part for part in process.cmdline()
+        return (
+            process.is_running()
+            and process.status() != psutil.STATUS_ZOMBIE
+            and any(marker in part for part in process.cmdline())
         )
     except psutil.Error:
         return False

@@ -8,6 +8,7 @@ written without schema names: `env.py` sets `search_path` to the target schema.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -31,7 +32,7 @@ def migrate(database_url: str, schema: str, *service_versions: Path) -> None:
     config.set_main_option("script_location", str(HERE))
     config.set_main_option("path_separator", "os")
     locations = [HERE / "versions", *service_versions]
-    config.set_main_option("version_locations", " ".join(str(p) for p in locations))
+    config.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
     config.attributes["url"] = sqlalchemy_url(database_url)
     config.attributes["schema"] = schema
     command.upgrade(config, "heads")
