@@ -6,7 +6,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import psycopg
@@ -91,10 +91,8 @@ async def broker(nats_url: str) -> AsyncIterator[NatsBroker]:
     await broker.connect()
     js = broker.connection.jetstream()
     for stream in (EVENT_STREAM, DEAD_LETTER_STREAM):
-        try:
+        with suppress(Exception):
             await js.delete_stream(stream)
-        except Exception:
-            pass
     await ensure_streams(broker)
     yield broker
     await broker.stop()

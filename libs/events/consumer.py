@@ -38,8 +38,8 @@ from libs.events.registry import IntegrationEvent, InvalidPayload, UnknownEventT
 from libs.events.store import EventStore
 from libs.events.subjects import (
     DEAD_LETTER_STREAM,
-    dead_letter_subject,
     consumer_and_subject,
+    dead_letter_subject,
     snake_case,
 )
 

@@ -97,7 +97,7 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 await self._run_connected(stop)
-            except Exception:  # noqa: BLE001 - restart from the checkpoint, skipping nothing
+            except Exception:
                 failures += 1
                 log.warning("relay %s failed; restarting", self.store.schema, exc_info=True)
                 await _sleep_or_stop(stop, min(5.0, 0.1 * 2**failures))

@@ -44,7 +44,7 @@ def dead_letter_subject(consumer: str, subject: str) -> str:
 
 def consumer_and_subject(dead_letter: str) -> tuple[str, str]:
     """Split a dead-letter subject into the consumer that gave up and the original subject."""
-    prefix, consumer, original = (dead_letter.split(".", 2) + ["", ""])[:3]
+    prefix, consumer, original = ([*dead_letter.split(".", 2), "", ""])[:3]
     if prefix != "deadletter" or not consumer or not original:
         raise ValueError(f"{dead_letter!r} is not a dead-letter subject")
     return consumer, original

@@ -55,7 +55,8 @@ class FrameworkVersions:
             "FROM {} ORDER BY framework_id, version"
         ).format(table)
         self._select_one = sql.SQL(
-            "SELECT max(version) FROM {} WHERE framework_id = %s AND (%s::int IS NULL OR version = %s)"
+            "SELECT max(version) FROM {} "
+            "WHERE framework_id = %s AND (%s::int IS NULL OR version = %s)"
         ).format(table)
 
     async def apply(

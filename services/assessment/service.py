@@ -1,4 +1,6 @@
-"""The assessment service. 360 campaigns, raters, submissions, anonymity, aggregation and calibration.
+"""The assessment service.
+
+360 campaigns, raters, submissions, anonymity, aggregation and calibration.
 
 Thin slice so far: it keeps the published framework versions it will pin its work to.
 """

@@ -1,4 +1,6 @@
-"""The development service. Gaps, 70/20/10 development plans, the L&D catalog and re-assessment.
+"""The development service.
+
+Gaps, 70/20/10 development plans, the L&D catalog and re-assessment.
 
 Thin slice so far: it keeps the published framework versions it will pin its work to.
 """

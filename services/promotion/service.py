@@ -1,4 +1,6 @@
-"""The promotion service. Promotion criteria, readiness, decisions and the tamper-evident decision log.
+"""The promotion service.
+
+Promotion criteria, readiness, decisions and the tamper-evident decision log.
 
 Thin slice so far: it keeps the published framework versions it will pin its work to.
 """

@@ -80,7 +80,8 @@ def test_publish_reaches_every_consumer_and_a_cycle_runs_across_all_services(
         json={**DRAFT, "scale_max": 7},
         headers=hr,
     )
-    assert bad.status_code == 422 and "scale 0..7" in bad.json()["detail"]["message"]
+    assert bad.status_code == 422
+    assert "scale 0..7" in bad.json()["detail"]["message"]
 
     published = httpx.post(
         stack.url("framework") + "/frameworks/eng/versions", json=DRAFT, headers=hr, timeout=10

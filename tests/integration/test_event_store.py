@@ -29,7 +29,8 @@ async def test_append_and_read_a_stream_with_full_envelope(store: EventStore) ->
     first = read[0]
     assert first.actor == "alice"
     assert first.correlation_id == ALICE.correlation_id
-    assert first.event_type == "BackboneProbe" and first.schema_version == 1
+    assert first.event_type == "BackboneProbe"
+    assert first.schema_version == 1
     assert first.event_id < read[1].event_id, "event ids are time-ordered (UUIDv7)"
     trace_id = format(span.get_span_context().trace_id, "032x")
     assert trace_id in first.trace_context["traceparent"]
@@ -56,11 +57,14 @@ async def test_wrong_expected_version_is_typed_and_writes_nothing(store: EventSt
 
 
 async def test_appends_in_one_transaction_are_atomic_and_ordered(store: EventStore) -> None:
-    with pytest.raises(ConcurrencyError):
+    async def conflicting_transaction() -> None:
         async with store.transaction() as conn:
             await store.append("a", 0, [Probe(n=1)], ALICE, conn=conn)
             await store.append("b", 0, [Probe(n=2)], ALICE, conn=conn)
             await store.append("a", 0, [Probe(n=3)], ALICE, conn=conn)
+
+    with pytest.raises(ConcurrencyError):
+        await conflicting_transaction()
     assert await store.read_log() == [], "a failed transaction leaves nothing behind"
     async with store.transaction() as conn:
         await store.append("a", 0, [Probe(n=1)], ALICE, conn=conn)
@@ -132,7 +136,8 @@ async def test_tailing_reader_never_skips_while_writers_commit_out_of_order(
 
     assert commit_order != sorted(commit_order), "the scenario needs out-of-order commits"
     positions = [p for p, _, _ in seen]
-    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    assert positions == sorted(positions)
+    assert len(set(positions)) == len(positions)
     assert sorted((w, n) for _, w, n in seen) == [
         (w, n) for w in range(writers) for n in range(per_writer)
     ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -108,7 +107,7 @@ async def test_nats_outage_during_appends_delays_but_loses_nothing(
 
 
 async def test_relay_killed_mid_batch_resumes_without_loss_or_duplicates(
-    store: EventStore, broker: NatsBroker, database_url: str, nats_url: str
+    store: EventStore, broker: NatsBroker, database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     create_effects_table(database_url)
     start_consumer(broker, store)
@@ -118,41 +117,22 @@ async def test_relay_killed_mid_batch_resumes_without_loss_or_duplicates(
         **os.environ,
         "DATABASE_URL": database_url,
         "NATS_URL": nats_url,
-        "TALENTLEDGER_TRACE_DIR": str(Path(database_url.rsplit("/", 1)[1]).absolute()),
+        "TALENTLEDGER_TRACE_DIR": str(tmp_path),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "talentledger.cli",
-        "events",
-        "relay",
-        "--schema",
-        "svc",
-        "--batch-size",
-        "100",
-    ]
-    first = subprocess.Popen(command, env=env, cwd=ROOT)
+    relay = ("-m", "talentledger.cli", "events", "relay", "--schema", "svc", "--batch-size", "100")
+    first = await asyncio.create_subprocess_exec(sys.executable, *relay, env=env, cwd=ROOT)
     try:
-        await wait_until(
-            lambda: len(effect_counts(database_url)) >= 300, 60, "the relay to get going"
-        )
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        delivered_at_kill = len(effect_counts(database_url))
-        assert delivered_at_kill < 3000, (
-            "the relay must be killed mid-way for this test to mean anything"
-        )
-        second = subprocess.Popen(command, env=env, cwd=ROOT)
-        try:
-            await wait_until(
-                lambda: len(effect_counts(database_url)) == 3000, 60, "all 3,000 effects"
-            )
-        finally:
-            second.send_signal(signal.SIGTERM)
-            assert second.wait(20) == 0
+        await wait_until(lambda: len(effect_counts(database_url)) >= 300, 60, "relay progress")
     finally:
-        if first.poll() is None:
-            first.kill()
+        first.kill()
+        await first.wait()
+    assert len(effect_counts(database_url)) < 3000, "killed mid-way, or the test means nothing"
+    second = await asyncio.create_subprocess_exec(sys.executable, *relay, env=env, cwd=ROOT)
+    try:
+        await wait_until(lambda: len(effect_counts(database_url)) == 3000, 60, "all effects")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(second.wait(), 20) == 0, "SIGTERM stops the relay cleanly"
     assert set(effect_counts(database_url).values()) == {1}
     stream = await broker.connection.jetstream().stream_info(EVENT_STREAM)
     assert stream.state.messages == 3000, "JetStream de-duplicated republished events by id"
@@ -183,7 +163,8 @@ async def test_consumer_crash_after_effect_before_ack_has_no_second_effect(
         if info.num_ack_pending == 0 and info.num_pending == 0 and info.delivered.consumer_seq >= 2:
             break
         await asyncio.sleep(0.1)
-    assert info is not None and info.delivered.consumer_seq >= 2, "the event was redelivered"
+    assert info is not None
+    assert info.delivered.consumer_seq >= 2, "the event was redelivered"
     assert info.num_ack_pending == 0, "and acknowledged this time"
     assert effect_counts(database_url) == {0: 1}, "without a second effect"
 

@@ -50,9 +50,9 @@ def effect_counts(database_url: str) -> dict[int, int]:
     return {n: count for n, count in rows}
 
 
-async def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_until(predicate: Any, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.1)

@@ -21,7 +21,8 @@ class FrameworkActivities:
         known = {v.version for v in versions}
         if not known or (ref.version is not None and ref.version not in known):
             raise ApplicationError(
-                f"framework {ref.framework_id!r} has no published version {ref.version or ''}".strip(),
+                f"framework {ref.framework_id!r} has no published version "
+                + (str(ref.version) if ref.version else "yet"),
                 type="FrameworkNotPublished",
                 non_retryable=True,
             )

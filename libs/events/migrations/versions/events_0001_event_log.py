@@ -42,7 +42,8 @@ def upgrade() -> None:
         """
         CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            RAISE EXCEPTION '%.% is append-only: % is refused', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
+            RAISE EXCEPTION '%.% is append-only: % is refused',
+                TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
                 USING ERRCODE = 'insufficient_privilege',
                       HINT = 'record a new event that corrects or supersedes the old one';
         END

@@ -1,0 +1,116 @@
+"""Servers given by environment variables are used instead of embedded ones.
+
+Runs against this machine's own PostgreSQL and NATS when they answer on their standard
+ports (`EXTERNAL_DATABASE_URL` and `EXTERNAL_NATS_URL` name others), and skips, saying
+so, when they do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import nats
+import nats.js.errors
+import psycopg
+import pytest
+
+from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM
+from tests.support.servers import answers
+from tests.support.stack import ROOT, running_stack
+
+EXTERNAL_DATABASE_URL = os.environ.get(
+    "EXTERNAL_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+EXTERNAL_NATS_URL = os.environ.get("EXTERNAL_NATS_URL", "nats://127.0.0.1:4222")
+
+pytestmark = [
+    pytest.mark.skipif(
+        os.environ.get("TALENTLEDGER_EXTERNAL_RUN") == "1", reason="already the external run"
+    ),
+    pytest.mark.skipif(
+        not (answers(EXTERNAL_DATABASE_URL, 5432) and answers(EXTERNAL_NATS_URL, 4222)),
+        reason=f"no external PostgreSQL and NATS answer at {EXTERNAL_DATABASE_URL} and "
+        f"{EXTERNAL_NATS_URL}",
+    ),
+]
+
+
+@pytest.fixture
+def external_nats() -> Iterator[str]:
+    """Leaves the external NATS without this test's streams and durable consumers."""
+    yield EXTERNAL_NATS_URL
+
+    async def delete_streams() -> None:
+        client = await nats.connect(EXTERNAL_NATS_URL)
+        for stream in (EVENT_STREAM, DEAD_LETTER_STREAM):
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await client.jetstream().delete_stream(stream)
+        await client.close()
+
+    asyncio.run(delete_streams())
+
+
+@pytest.fixture
+def external_database() -> Iterator[str]:
+    name = f"tl_external_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(EXTERNAL_DATABASE_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield EXTERNAL_DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(EXTERNAL_DATABASE_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_backbone_tests_pass_against_external_servers() -> None:
+    """The event store, relay and inbox tests, rerun with DATABASE_URL and NATS_URL set."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": EXTERNAL_DATABASE_URL,
+        "NATS_URL": EXTERNAL_NATS_URL,
+        "TALENTLEDGER_EXTERNAL_RUN": "1",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "backbone", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout.splitlines()[-1]
+
+
+def test_stack_runs_on_external_servers(external_database: str, external_nats: str) -> None:
+    with running_stack(DATABASE_URL=external_database, NATS_URL=external_nats) as stack:
+        status = stack.cli("status")
+        assert "external" in status
+        assert not (stack.home / "postgres").exists(), "no embedded PostgreSQL was started"
+        assert not (stack.home / "nats").exists(), "no embedded NATS was started"
+        hr = stack.token("hr_admin", "alice")
+        published = httpx.post(
+            stack.url("framework") + "/frameworks/external/versions",
+            headers=hr,
+            json={
+                "name": "External check",
+                "levels": [{"code": "L1", "name": "One", "track": "ic", "rank": 1}],
+                "competencies": [
+                    {"key": "c", "name": "C", "kind": "core", "nature": "behavioural"}
+                ],
+            },
+            timeout=10,
+        )
+        assert published.status_code == 201, published.text
+        stack.wait_for(
+            lambda: stack.get("promotion", "/framework-versions", hr).json(), 30, "the replica"
+        )
+    with psycopg.connect(external_database) as conn:
+        [(count,)] = conn.execute("SELECT count(*) FROM framework.events").fetchall()
+    assert count == 1, "the framework's event log lives in the external database"
