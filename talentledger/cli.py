@@ -46,6 +46,18 @@ def up() -> None:
 
 
 @app.command()
+def demo() -> None:
+    """Start the embedded stack and run a review cycle through the real APIs and events."""
+    from talentledger import demo as main_job
+    from talentledger.stack.servers import ServerError
+
+    try:
+        main_job.run(Settings(), console)
+    except (ServerError, main_job.DemoFailed) as error:
+        raise _fail(str(error)) from None
+
+
+@app.command()
 def down() -> None:
     """Stop every service and the embedded servers. Data is kept."""
     from talentledger.stack.supervisor import Stack

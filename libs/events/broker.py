@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from faststream.nats import JStream, NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js import api
+from nats.js.errors import NotFoundError
 from opentelemetry.trace import TracerProvider
 
 from libs.events.envelope import Envelope
@@ -54,7 +56,7 @@ def make_broker(
 ) -> NatsBroker:
     """A broker that reconnects forever: a NATS outage delays work, it never ends a process."""
     return NatsBroker(
-        nats_url,
+        [server.strip() for server in nats_url.split(",")],  # a cluster: comma-separated
         name=client_name,
         allow_reconnect=True,
         max_reconnect_attempts=-1,
@@ -66,13 +68,17 @@ def make_broker(
     )
 
 
-async def ensure_streams(broker: NatsBroker) -> None:
-    """Create the event and dead-letter streams, or bring their settings up to date."""
+async def ensure_streams(broker: NatsBroker, replicas: int = 1) -> None:
+    """Create the event and dead-letter streams, or bring their settings up to date.
+
+    `replicas`: 3 on a 3-node JetStream cluster, so a node can fail without losing events.
+    """
     js = broker.connection.jetstream()
-    for config in _STREAM_CONFIGS:
+    for template in _STREAM_CONFIGS:
+        config = dataclasses.replace(template, num_replicas=replicas)
         try:
             await js.update_stream(config)
-        except Exception:
+        except NotFoundError:
             await js.add_stream(config)
 
 

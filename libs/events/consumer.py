@@ -164,7 +164,7 @@ def subscribe(
             async with store.transaction() as conn:
                 if await inbox.claim(conn, handler.consumer, envelope):
                     await handler.apply(conn, envelope, payload)
-        except Exception as error:
+        except Exception as error:  # whatever failed is retried, then dead-lettered
             log.exception(
                 "%s failed on %s (attempt %d)", handler.consumer, envelope.event_id, attempts
             )
@@ -181,7 +181,7 @@ def subscribe(
             return
         try:
             await dead_letter(message, reason, attempts)
-        except Exception:
+        except Exception:  # keep the original until its dead letter is stored
             log.exception("%s could not dead-letter a message; will retry", handler.consumer)
             await message.nack(delay=backoff(attempts))
             return

@@ -55,6 +55,7 @@ class OutboxRelay:
             "WHERE {t}.position < excluded.position"
         ).format(t=table)
         self.position = 0
+        self.failures = 0  # consecutive, for backoff
 
     async def checkpoint(self) -> int:
         async with self.store.pool.connection() as conn:
@@ -74,6 +75,7 @@ class OutboxRelay:
                 self.position = events[published - 1].global_position
                 async with self.store.pool.connection() as conn:
                     await conn.execute(self._save_checkpoint, (self.name, self.position))
+        self.failures = 0
         return published
 
     async def _publish(self, envelope: Envelope) -> None:
@@ -93,14 +95,13 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set. Database or broker outages are waited out, never fatal."""
-        failures = 0
         while not stop.is_set():
             try:
                 await self._run_connected(stop)
-            except Exception:
-                failures += 1
+            except Exception:  # database or broker down: restart from the checkpoint
+                self.failures += 1
                 log.warning("relay %s failed; restarting", self.store.schema, exc_info=True)
-                await _sleep_or_stop(stop, min(5.0, 0.1 * 2**failures))
+                await _sleep_or_stop(stop, min(5.0, 0.1 * 2**self.failures))
 
     async def _run_connected(self, stop: asyncio.Event) -> None:
         conninfo = self.store.pool.conninfo

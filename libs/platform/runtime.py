@@ -92,7 +92,7 @@ async def _retry(what: str, attempt: Callable[[], Awaitable[Any]], stop: asyncio
     while True:
         try:
             return await attempt()
-        except Exception as error:
+        except Exception as error:  # any failure: the server is not up yet
             if stop.is_set():
                 raise
             log.warning("%s not reachable yet (%s); retrying in %.1fs", what, error, delay)
@@ -115,7 +115,7 @@ async def _connected_broker(
         settings.require_nats_url(), client_name=client_name, tracer_provider=tracer_provider
     )
     await _retry("NATS", broker.connect, stop)
-    await ensure_streams(broker)
+    await ensure_streams(broker, settings.nats_stream_replicas)
     return broker
 
 

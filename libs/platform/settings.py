@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(
         None, alias="TEMPORAL_ADDRESS", description="host:port of Temporal; embedded when unset"
     )
+    nats_stream_replicas: int = Field(
+        1, alias="NATS_STREAM_REPLICAS", ge=1, le=5, description="3 on a JetStream cluster"
+    )
     temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
     home: Path = Field(
         Path(".talentledger"),

@@ -516,7 +516,7 @@ async def _probe_temporal(address: str, deadline: float, alive: Callable[[], boo
             await client.workflow_service.describe_namespace(
                 request, timeout=timedelta(seconds=attempt)
             )
-        except Exception as exc:  # any failure here just means "not ready yet"
+        except Exception as exc:  # noqa: BLE001 - any failure here means "not ready yet"
             _log.debug("temporal at %s not ready: %s", address, exc)
             await asyncio.sleep(0.2)
         else:

@@ -129,6 +129,36 @@ def test_publish_reaches_every_consumer_and_a_cycle_runs_across_all_services(
     )
 
 
+def test_a_cycle_on_an_unpublished_framework_fails_with_the_reason(stack: RunningStack) -> None:
+    hr = stack.token("hr_admin", "alice")
+    started = httpx.post(
+        stack.url("cycles") + "/cycles",
+        json={"framework": {"framework_id": "nowhere"}},
+        headers=hr,
+        timeout=10,
+    )
+    cycle_id = started.json()["cycle_id"]
+    ended = stack.wait_for(
+        lambda: (
+            (s := stack.get("cycles", f"/cycles/{cycle_id}", hr).json())["status"] != "RUNNING"
+            and s
+        ),
+        30,
+        "the cycle to fail",
+    )
+    assert ended["status"] == "FAILED"
+    assert "framework 'nowhere' has no published version yet" in ended["failure"]
+    unknown = stack.get("cycles", "/cycles/cycle-unknown", hr)
+    assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "cycle 'cycle-unknown' not found"}
+
+
+def test_the_demo_runs_a_cycle_on_the_running_stack(stack: RunningStack) -> None:
+    output = stack.cli("demo")
+    assert "COMPLETED" in output
+    assert "pinned by        assessment, development, promotion" in output
+
+
 def test_restarting_the_stack_keeps_all_data(stack: RunningStack) -> None:
     hr = stack.token("hr_admin", "alice")
     before = stack.get("assessment", "/framework-versions", hr).json()

@@ -47,7 +47,7 @@ def make() -> Iterator[Callable[[type[Server], Path], Server]]:
     for server in reversed(created):
         try:
             server.stop()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - stop the others, report all
             errors.append(exc)
     assert not errors, errors
 

@@ -19,7 +19,7 @@ def docker_available() -> bool:
         import docker
 
         docker.from_env().ping()
-    except Exception:
+    except Exception:  # noqa: BLE001
         return False
     return True
 

@@ -35,6 +35,13 @@ class CycleStatus(BaseModel):
     failure: str | None = None
 
 
+def _root_cause(error: BaseException) -> BaseException:
+    """Temporal wraps the failing activity's error in workflow and activity errors."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
 def _client(request: Request) -> Client:
     return request.app.state.runtime.temporal
 
@@ -72,6 +79,6 @@ async def cycle_status(cycle_id: str, actor: CurrentActor, request: Request) -> 
     else:
         try:
             await handle.result()
-        except Exception as error:
-            result["failure"] = str(error.__cause__ or error)
+        except Exception as error:  # noqa: BLE001 - report why the cycle ended
+            result["failure"] = str(_root_cause(error))
     return CycleStatus(**result)
