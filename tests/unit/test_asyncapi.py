@@ -1,0 +1,23 @@
+"""The AsyncAPI document integrators read is generated from the registered schemas."""
+
+from __future__ import annotations
+
+from libs.events.asyncapi import as_dict, as_yaml
+from libs.events.registry import registry
+from libs.events.subjects import subject_of
+
+
+def test_every_registered_event_has_a_channel_with_its_envelope_and_payload_schema() -> None:
+    document = as_dict()
+    assert document["asyncapi"].startswith("3.")
+    schemas = document["components"]["schemas"]
+    for model in registry.models():
+        assert subject_of(model) in document["channels"]
+        envelope = schemas[f"{model.event_type}V{model.schema_version}Envelope"]
+        assert {"event_id", "actor", "trace_context", "payload"} <= set(envelope["properties"])
+    assert "FrameworkPublished" in schemas
+    assert "talentledger.<context>.<event_name>.v<version>" in document["info"]["description"]
+
+
+def test_the_document_renders_as_yaml() -> None:
+    assert "talentledger.framework.framework_published.v1:" in as_yaml()
