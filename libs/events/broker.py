@@ -27,26 +27,27 @@ DAY = 24 * 3600.0
 EVENTS = JStream(EVENT_STREAM, subjects=[EVENT_SUBJECTS], declare=False)
 DEAD_LETTERS = JStream(DEAD_LETTER_STREAM, subjects=[DEAD_LETTER_SUBJECTS], declare=False)
 
-_STREAM_CONFIGS = (
-    api.StreamConfig(
-        name=EVENT_STREAM,
-        description="TalentLedger integration events",
-        subjects=[EVENT_SUBJECTS],
+
+def _stream(name: str, description: str, subjects: str) -> api.StreamConfig:
+    return api.StreamConfig(
+        name=name,
+        description=description,
+        subjects=[subjects],
         storage=api.StorageType.FILE,
         retention=api.RetentionPolicy.LIMITS,
         max_age=365 * DAY,
         # The relay may republish after a crash: JetStream drops repeats of a
         # Nats-Msg-Id seen within this window, and consumers' inboxes catch the rest.
         duplicate_window=10 * 60.0,
-    ),
-    api.StreamConfig(
-        name=DEAD_LETTER_STREAM,
-        description="Events a consumer gave up on, with the error; see replay-dead-letters",
-        subjects=[DEAD_LETTER_SUBJECTS],
-        storage=api.StorageType.FILE,
-        retention=api.RetentionPolicy.LIMITS,
-        max_age=365 * DAY,
-        duplicate_window=10 * 60.0,
+    )
+
+
+_STREAM_CONFIGS = (
+    _stream(EVENT_STREAM, "TalentLedger integration events", EVENT_SUBJECTS),
+    _stream(
+        DEAD_LETTER_STREAM,
+        "Events a consumer gave up on, with the error; see replay-dead-letters",
+        DEAD_LETTER_SUBJECTS,
     ),
 )
 

@@ -24,7 +24,7 @@ from libs.events.consumer import EventHandler
 from libs.events.envelope import Envelope
 from libs.events.schemas.framework import FrameworkPublished
 from libs.platform.auth import CurrentActor
-from libs.platform.runtime import Runtime, ServiceParts
+from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -133,3 +133,12 @@ class FrameworkVersions:
             )
 
         return confirm
+
+
+def replica_service(name: str, description: str) -> ServiceDefinition:
+    """A service that, so far, only keeps and serves the published framework versions."""
+
+    def build(runtime: Runtime) -> ServiceParts:
+        return FrameworkVersions(name).install(create_api(name, description), runtime)
+
+    return ServiceDefinition(name=name, build=build, migrations=[MIGRATIONS])
