@@ -80,8 +80,10 @@ def schema(database_url: str) -> str:
 
 
 @pytest.fixture
-def store(pool: AsyncConnectionPool, schema: str) -> EventStore:
-    return EventStore(pool, schema)
+async def store(pool: AsyncConnectionPool, schema: str) -> AsyncIterator[EventStore]:
+    store = EventStore(pool, schema)
+    yield store
+    await store.close()
 
 
 @pytest.fixture

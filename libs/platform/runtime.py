@@ -195,6 +195,7 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         server.should_exit = True
         await worker.shutdown()
         await broker.stop()
+        await runtime.store.close()
         for task in tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 15)
