@@ -87,21 +87,12 @@ def subject_of_envelope(envelope: Envelope) -> str:
     return subject_for(envelope.source, envelope.event_type, envelope.schema_version)
 
 
-async def publish_envelope(broker: NatsBroker, envelope: Envelope) -> None:
-    """Publish to JetStream and wait for its acknowledgement.
-
-    The event id is the `Nats-Msg-Id`, so JetStream keeps one copy of a republished event.
-    """
-    await broker.publish(
-        envelope.model_dump_json().encode(),
-        subject_of_envelope(envelope),
-        headers={
-            "Nats-Msg-Id": str(envelope.event_id),
-            "content-type": "application/json",
-            "tl-event-type": envelope.event_type,
-            "tl-schema-version": str(envelope.schema_version),
-        },
-        correlation_id=str(envelope.correlation_id),
-        stream=EVENT_STREAM,
-        timeout=5,
-    )
+def headers_of(envelope: Envelope) -> dict[str, str]:
+    """The event id is the `Nats-Msg-Id`, so JetStream keeps one copy of a republished event."""
+    return {
+        "Nats-Msg-Id": str(envelope.event_id),
+        "content-type": "application/json",
+        "correlation_id": str(envelope.correlation_id),
+        "tl-event-type": envelope.event_type,
+        "tl-schema-version": str(envelope.schema_version),
+    }

@@ -21,14 +21,22 @@ import logging
 from typing import Any
 
 from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
 from psycopg import AsyncConnection, sql
 
-from libs.events.broker import publish_envelope, subject_of_envelope
+from libs.events.broker import headers_of, subject_of_envelope
 from libs.events.envelope import Envelope
 from libs.events.store import EventStore
+from libs.events.subjects import EVENT_STREAM
 
 log = logging.getLogger(__name__)
+
+
+class RelayStalled(RuntimeError):
+    """JetStream did not acknowledge part of a batch; it is sent again from the checkpoint."""
+
+
 tracer = trace.get_tracer(__name__)
 
 
@@ -54,8 +62,10 @@ class OutboxRelay:
             "SET position = excluded.position, updated_at = now() "
             "WHERE {t}.position < excluded.position"
         ).format(t=table)
+        self.ack_timeout = 10.0
         self.position = 0
         self.failures = 0  # consecutive, for backoff
+        self._js: JetStreamContext | None = None
 
     async def checkpoint(self) -> int:
         async with self.store.pool.connection() as conn:
@@ -63,35 +73,58 @@ class OutboxRelay:
             return int(row[0]) if row else 0
 
     async def relay_once(self) -> int:
-        """Publish the next batch after the checkpoint; return how many were published."""
+        """Publish the next batch after the checkpoint; return how many were published.
+
+        Publishes are pipelined: sent one after another in position order on one connection,
+        then their acknowledgements awaited together. The checkpoint moves to the last event
+        of the unbroken run of acknowledged ones; anything after it is sent again next time.
+        """
         events = await self.store.read_log(after=self.position, limit=self.batch_size)
-        published = 0
+        if not events:
+            self.failures = 0
+            return 0
+        if self._js is None:
+            self._js = self.broker.connection.jetstream()
+        acks: list[asyncio.Future[Any]] = []
         try:
             for envelope in events:
-                await self._publish(envelope)
-                published += 1
-        finally:
-            if published:
-                self.position = events[published - 1].global_position
-                async with self.store.pool.connection() as conn:
-                    await conn.execute(self._save_checkpoint, (self.name, self.position))
+                acks.append(await self._send(self._js, envelope))
+            await asyncio.wait_for(asyncio.gather(*acks), self.ack_timeout)
+        except Exception:  # noqa: BLE001 - refused, lost or late: keep what was acknowledged
+            for ack in acks:
+                ack.cancel()
+        published = next(
+            (n for n, ack in enumerate(acks) if ack.cancelled() or ack.exception()), len(acks)
+        )
+        if published:
+            self.position = events[published - 1].global_position
+            async with self.store.pool.connection() as conn:
+                await conn.execute(self._save_checkpoint, (self.name, self.position))
+        if published < len(events):
+            raise RelayStalled(f"JetStream acknowledged {published} of {len(events)} events")
         self.failures = 0
         return published
 
-    async def _publish(self, envelope: Envelope) -> None:
-        # The span continues the trace of the request that caused the event.
-        parent = propagate.extract(envelope.trace_context)
+    async def _send(self, js: JetStreamContext, envelope: Envelope) -> asyncio.Future[Any]:
+        subject = subject_of_envelope(envelope)
+        headers = headers_of(envelope)
+        # The span continues the trace of the request that caused the event, and travels on
+        # in the message headers to every consumer.
         with tracer.start_as_current_span(
-            f"relay {envelope.event_type}",
-            context=parent,
+            f"{subject} publish",
+            context=propagate.extract(envelope.trace_context),
             kind=trace.SpanKind.PRODUCER,
             attributes={
-                "messaging.destination.name": subject_of_envelope(envelope),
+                "messaging.system": "nats",
+                "messaging.destination.name": subject,
                 "messaging.message.id": str(envelope.event_id),
                 "talentledger.global_position": envelope.global_position,
             },
         ):
-            await publish_envelope(self.broker, envelope)
+            propagate.inject(headers)
+            return await js.publish_async(
+                subject, envelope.model_dump_json().encode(), headers=headers, stream=EVENT_STREAM
+            )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set. Database or broker outages are waited out, never fatal."""
