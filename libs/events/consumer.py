@@ -3,7 +3,9 @@
 A handler's effects and the inbox row recording the event id commit in one transaction,
 and the message is acknowledged only after that commit. A crash before the commit leaves
 nothing; a crash after it (before the ack) brings a redelivery that the inbox recognises
-and acknowledges without a second effect.
+and acknowledges without a second effect. Events are pulled in batches, and a batch is
+applied in order in one transaction (one commit for many events); when that fails, its
+events are applied one by one so that only the failing one is retried.
 
 Failures:
 * a message that cannot be an event (not JSON, not an envelope, an unknown type or
@@ -21,14 +23,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from faststream import AckPolicy
 from faststream.nats import NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
+from nats.aio.msg import Msg
 from nats.js import api
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from psycopg import AsyncConnection, sql
 from pydantic import ValidationError
 
@@ -47,6 +52,11 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 Apply = Callable[[AsyncConnection[Any], Envelope, Any], Awaitable[None]]
+
+# Small batches fill fast under load, and a pull that has begun waits at most MAX_WAIT for
+# the rest: measured in bench/, 10 and 50 ms keep p99 latency far below 100 ms at 500/s.
+BATCH_SIZE = 10
+MAX_WAIT = 0.05
 
 DEAD_LETTER_HEADERS = ("tl-dead-letter-reason", "tl-consumer", "tl-original-subject", "tl-attempts")
 
@@ -88,13 +98,16 @@ class Inbox:
 
     def __init__(self, schema: str) -> None:
         self._claim = sql.SQL(
-            "INSERT INTO {} (consumer, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+            "INSERT INTO {} (consumer, event_id) SELECT %s, unnest(%s::uuid[]) "
+            "ON CONFLICT DO NOTHING RETURNING event_id"
         ).format(sql.Identifier(schema, "inbox"))
 
-    async def claim(self, conn: AsyncConnection[Any], consumer: str, envelope: Envelope) -> bool:
-        """True the first time, inside the caller's transaction; False if already handled."""
-        cur = await conn.execute(self._claim, (consumer, envelope.event_id))
-        return cur.rowcount == 1
+    async def claim_all(
+        self, conn: AsyncConnection[Any], consumer: str, envelopes: list[Envelope]
+    ) -> set[UUID]:
+        """The ids among `envelopes` not handled before, claimed in the caller's transaction."""
+        cur = await conn.execute(self._claim, (consumer, [e.event_id for e in envelopes]))
+        return {row[0] for row in await cur.fetchall()}
 
 
 def parse(
@@ -118,6 +131,114 @@ def backoff(attempt: int) -> float:
     return min(30.0, 0.2 * 2 ** (attempt - 1))
 
 
+class _Consumer:
+    """Applies one handler's events: a pulled batch in one transaction, and one by one when
+    that transaction fails, so that a failing event is retried and dead-lettered alone."""
+
+    def __init__(
+        self, broker: NatsBroker, store: EventStore, handler: EventHandler, max_attempts: int
+    ) -> None:
+        self.broker = broker
+        self.store = store
+        self.handler = handler
+        self.max_attempts = max_attempts
+        self.inbox = Inbox(store.schema)
+
+    async def on_batch(self, message: NatsMessage) -> None:
+        parsed: list[tuple[Msg, Envelope, IntegrationEvent]] = []
+        for msg in message.raw_message:
+            try:
+                parsed.append((msg, *parse(msg.data, self.handler, self.store)))
+            except MalformedEvent as error:
+                await self.settle_failure(msg, f"malformed: {error}", final=True)
+        if not parsed:
+            return
+        try:
+            async with self.store.transaction() as conn:
+                fresh = await self.inbox.claim_all(
+                    conn, self.handler.consumer, [envelope for _, envelope, _ in parsed]
+                )
+                for msg, envelope, payload in parsed:
+                    if envelope.event_id in fresh:
+                        with self._span(msg, envelope):
+                            await self.handler.apply(conn, envelope, payload)
+                    fresh.discard(envelope.event_id)  # a repeat within the batch
+        except Exception:  # noqa: BLE001 - find the failing event: each in its own transaction
+            log.info("%s: a batch failed; applying it event by event", self.handler.consumer)
+            for msg, envelope, payload in parsed:
+                await self.on_event(msg, envelope, payload)
+            return
+        for msg, _, _ in parsed:
+            await msg.ack()
+
+    async def on_event(self, msg: Msg, envelope: Envelope, payload: IntegrationEvent) -> None:
+        try:
+            async with self.store.transaction() as conn:
+                if await self.inbox.claim_all(conn, self.handler.consumer, [envelope]):
+                    with self._span(msg, envelope):
+                        await self.handler.apply(conn, envelope, payload)
+        except Exception as error:  # whatever failed is retried, then dead-lettered
+            attempts = _attempts(msg)
+            log.exception(
+                "%s failed on %s (attempt %d)", self.handler.consumer, envelope.event_id, attempts
+            )
+            reason = f"{type(error).__name__}: {error}"
+            await self.settle_failure(msg, reason, final=attempts >= self.max_attempts)
+            return
+        await msg.ack()
+
+    def _span(self, msg: Msg, envelope: Envelope) -> AbstractContextManager[Any]:
+        # Each event continues the trace that caused it, whatever batch it arrived in.
+        return tracer.start_as_current_span(
+            f"{msg.subject} process",
+            context=propagate.extract(dict(msg.headers or {})),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.consumer.group.name": self.handler.consumer,
+                "messaging.message.id": str(envelope.event_id),
+            },
+        )
+
+    async def settle_failure(self, msg: Msg, reason: str, *, final: bool) -> None:
+        attempts = _attempts(msg)
+        if not final:
+            await msg.nak(delay=backoff(attempts))
+            return
+        try:
+            await self.dead_letter(msg, reason, attempts)
+        except Exception:  # keep the original until its dead letter is stored
+            log.exception("%s could not dead-letter a message; will retry", self.handler.consumer)
+            await msg.nak(delay=backoff(attempts))
+            return
+        await msg.ack()
+
+    async def dead_letter(self, msg: Msg, reason: str, attempts: int) -> None:
+        consumer = self.handler.consumer
+        subject = msg.subject
+        if subject.startswith("talentledger.replay."):
+            subject = subject.split(".", 3)[3]
+        await self.broker.publish(
+            msg.data,
+            dead_letter_subject(consumer, subject),
+            headers={
+                "Nats-Msg-Id": f"{consumer}:{msg.metadata.sequence.stream}",
+                # NATS headers are single lines: a newline would cut off the rest.
+                "tl-dead-letter-reason": " ".join(reason.split())[:4000],
+                "tl-consumer": consumer,
+                "tl-original-subject": subject,
+                "tl-attempts": str(attempts),
+            },
+            stream=DEAD_LETTER_STREAM,
+            timeout=5,
+        )
+        log.warning("%s dead-lettered a message from %s: %s", consumer, subject, reason)
+
+
+def _attempts(msg: Msg) -> int:
+    return msg.metadata.num_delivered or 1
+
+
 def subscribe(
     broker: NatsBroker,
     store: EventStore,
@@ -125,68 +246,18 @@ def subscribe(
     *,
     max_attempts: int = 5,
     ack_wait: float = 60.0,
+    batch_size: int = BATCH_SIZE,
+    max_wait: float = MAX_WAIT,
 ) -> None:
     """Register `handler` on the broker: its event subject and its replay subject.
 
     `ack_wait` is how long JetStream waits for the ack of a delivered message before it
-    redelivers it (a consumer that died mid-message).
+    redelivers it (a consumer that died mid-message). Events are pulled up to `batch_size`
+    at a time and applied in order. A pull that has begun receiving waits at most
+    `max_wait` seconds for the batch to fill: this bounds the latency a trickle of events
+    adds, at the price of that many polls a second while idle.
     """
-    inbox = Inbox(store.schema)
-
-    async def dead_letter(message: NatsMessage, reason: str, attempts: int) -> None:
-        subject = message.raw_message.subject
-        if subject.startswith("talentledger.replay."):
-            subject = subject.split(".", 3)[3]
-        await broker.publish(
-            message.body,
-            dead_letter_subject(handler.consumer, subject),
-            headers={
-                "Nats-Msg-Id": f"{handler.consumer}:{message.raw_message.metadata.sequence.stream}",
-                # NATS headers are single lines: a newline would cut off the rest.
-                "tl-dead-letter-reason": " ".join(reason.split())[:4000],
-                "tl-consumer": handler.consumer,
-                "tl-original-subject": subject,
-                "tl-attempts": str(attempts),
-            },
-            stream=DEAD_LETTER_STREAM,
-            timeout=5,
-        )
-        log.warning("%s dead-lettered a message from %s: %s", handler.consumer, subject, reason)
-
-    async def on_message(message: NatsMessage) -> None:
-        attempts = message.raw_message.metadata.num_delivered or 1
-        try:
-            envelope, payload = parse(message.body, handler, store)
-        except MalformedEvent as error:
-            await settle_failure(message, f"malformed: {error}", attempts, final=True)
-            return
-        try:
-            async with store.transaction() as conn:
-                if await inbox.claim(conn, handler.consumer, envelope):
-                    await handler.apply(conn, envelope, payload)
-        except Exception as error:  # whatever failed is retried, then dead-lettered
-            log.exception(
-                "%s failed on %s (attempt %d)", handler.consumer, envelope.event_id, attempts
-            )
-            final = attempts >= max_attempts
-            await settle_failure(message, f"{type(error).__name__}: {error}", attempts, final=final)
-            return
-        await message.ack()
-
-    async def settle_failure(
-        message: NatsMessage, reason: str, attempts: int, *, final: bool
-    ) -> None:
-        if not final:
-            await message.nack(delay=backoff(attempts))
-            return
-        try:
-            await dead_letter(message, reason, attempts)
-        except Exception:  # keep the original until its dead letter is stored
-            log.exception("%s could not dead-letter a message; will retry", handler.consumer)
-            await message.nack(delay=backoff(attempts))
-            return
-        await message.ack()
-
+    consumer = _Consumer(broker, store, handler, max_attempts)
     config = api.ConsumerConfig(max_deliver=-1, ack_wait=ack_wait)
     for subject, durable in (
         (handler.subject, handler.consumer),
@@ -197,11 +268,11 @@ def subscribe(
             stream=EVENTS,
             durable=durable,
             config=config,
-            pull_sub=PullSub(batch_size=64, timeout=1.0),
+            pull_sub=PullSub(batch_size=batch_size, timeout=max_wait, batch=True),
             ack_policy=AckPolicy.MANUAL,
             title=f"{durable}:{subject}",
             description=f"{handler.service} applies {handler.event.event_type} ({handler.name})",
-        )(on_message)
+        )(consumer.on_batch)
 
 
 async def replay_dead_letters(broker: NatsBroker, consumer: str | None = None) -> int:
