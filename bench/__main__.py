@@ -1,0 +1,105 @@
+"""`python -m bench` (`./tl bench`): run the benchmarks and print a markdown report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from bench import appends, latency
+from bench.report import render
+from bench.stack import bench_stack, machine_info
+
+
+@dataclass(frozen=True)
+class Sizes:
+    events: int
+    """Appends per timed run."""
+    repeats: int
+    """Timed runs per configuration; the best counts."""
+    seconds: float
+    """Duration of each latency measurement."""
+
+
+FULL = Sizes(events=4000, repeats=3, seconds=10.0)
+QUICK = Sizes(events=400, repeats=3, seconds=2.0)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark event appends and append-to-consumer latency. Uses DATABASE_URL "
+        "and NATS_URL when set, else starts embedded servers for the run.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a short smoke run (400 events per run, 2 s)"
+    )
+    parser.add_argument(
+        "--output", type=Path, metavar="PATH", help="also write the markdown report here"
+    )
+    parser.add_argument(
+        "--only", choices=("appends", "latency"), help="run one benchmark instead of both"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=latency.RATE,
+        metavar="N",
+        help=f"events per second for the latency benchmark (default {latency.RATE:g})",
+    )
+    return parser.parse_args(argv)
+
+
+async def main(args: argparse.Namespace, console: Console) -> str:
+    sizes = QUICK if args.quick else FULL
+    with bench_stack(console) as stack:
+        machine = await machine_info(stack)
+        append_results = latency_results = None
+        if args.only in (None, "appends"):
+            append_results = await appends.run(
+                stack.database_url, console, events=sizes.events, repeats=sizes.repeats
+            )
+        if args.only in (None, "latency"):
+            latency_results = await latency.run(
+                stack.database_url,
+                stack.nats_url,
+                console,
+                seconds=sizes.seconds,
+                rate=args.rate,
+            )
+    command = shlex.join(["./tl", "bench", *sys.argv[1:]])
+    return render(machine, append_results, latency_results, command)
+
+
+def run() -> int:
+    args = parse_args()
+    # stdout carries the report alone: progress goes to stderr, and so does whatever a
+    # library writes to stdout (FastStream's access logger does).
+    report_out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    console = Console(stderr=True)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        report = asyncio.run(main(args, console))
+    except KeyboardInterrupt:
+        console.print("[red]interrupted; servers and the benchmark database were cleaned up[/]")
+        return 130
+    with report_out:
+        report_out.write(report)
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(report)
+        console.print(f"report written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

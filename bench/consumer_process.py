@@ -1,0 +1,69 @@
+"""The latency benchmark's consumer in a process of its own, as a consuming service runs.
+
+Started by `bench.latency` with BENCH_DATABASE_URL, BENCH_NATS_URL and BENCH_CONSUMER set.
+It writes "ready" to stdout once subscribed, then "<event id> <time.perf_counter()>" for
+every effect committed, and stops when its stdin is closed. On Linux perf_counter reads
+CLOCK_MONOTONIC, one clock for all processes, so the parent can compare the readings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from typing import TextIO
+from uuid import UUID
+
+from psycopg_pool import AsyncConnectionPool
+
+from bench.events import LATENCY_SCHEMA
+from bench.latency import (
+    POOL_MAX,
+    POOL_MIN,
+    CommitClockStore,
+    latency_handler,
+    quiet_faststream,
+)
+from libs.events.broker import make_broker
+from libs.events.consumer import subscribe
+
+
+async def serve(out: TextIO) -> None:
+    database_url = os.environ["BENCH_DATABASE_URL"]
+    nats_url = os.environ["BENCH_NATS_URL"]
+    name = os.environ["BENCH_CONSUMER"]
+
+    def committed(event_id: UUID, at: float) -> None:
+        out.write(f"{event_id} {at!r}\n")
+
+    broker = make_broker(nats_url, client_name="bench-consumer")
+    async with AsyncConnectionPool(
+        database_url, min_size=POOL_MIN, max_size=POOL_MAX, open=False
+    ) as pool:
+        await pool.wait()
+        subscribe(broker, CommitClockStore(pool, LATENCY_SCHEMA, committed), latency_handler(name))
+        await broker.start()
+        try:
+            out.write("ready\n")
+            # Returns when the parent closes our stdin.
+            await asyncio.to_thread(sys.stdin.readline)
+        finally:
+            await broker.stop()
+
+
+def main() -> None:
+    # stdout carries the protocol alone: whatever else writes to it (FastStream's access
+    # logger does) goes to stderr instead.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    logging.basicConfig(
+        level=logging.WARNING, format="consumer %(levelname)s %(name)s: %(message)s"
+    )
+    quiet_faststream()
+    with out:
+        asyncio.run(serve(out))
+
+
+if __name__ == "__main__":
+    main()
