@@ -15,18 +15,7 @@ import sys
 from typing import TextIO
 from uuid import UUID
 
-from psycopg_pool import AsyncConnectionPool
-
-from bench.events import LATENCY_SCHEMA
-from bench.latency import (
-    POOL_MAX,
-    POOL_MIN,
-    CommitClockStore,
-    latency_handler,
-    quiet_faststream,
-)
-from libs.events.broker import make_broker
-from libs.events.consumer import subscribe
+from bench.latency import quiet_faststream, running_consumer
 
 
 async def serve(out: TextIO) -> None:
@@ -37,19 +26,10 @@ async def serve(out: TextIO) -> None:
     def committed(event_id: UUID, at: float) -> None:
         out.write(f"{event_id} {at!r}\n")
 
-    broker = make_broker(nats_url, client_name="bench-consumer")
-    async with AsyncConnectionPool(
-        database_url, min_size=POOL_MIN, max_size=POOL_MAX, open=False
-    ) as pool:
-        await pool.wait()
-        subscribe(broker, CommitClockStore(pool, LATENCY_SCHEMA, committed), latency_handler(name))
-        await broker.start()
-        try:
-            out.write("ready\n")
-            # Returns when the parent closes our stdin.
-            await asyncio.to_thread(sys.stdin.readline)
-        finally:
-            await broker.stop()
+    async with running_consumer(database_url, nats_url, name, committed):
+        out.write("ready\n")
+        # Returns when the parent closes our stdin.
+        await asyncio.to_thread(sys.stdin.readline)
 
 
 def main() -> None:

@@ -175,6 +175,25 @@ def quiet_faststream() -> None:
 
 
 @asynccontextmanager
+async def running_consumer(
+    database_url: str, nats_url: str, name: str, on_commit: Callable[[UUID, float], None]
+) -> AsyncIterator[None]:
+    """The benchmark's consumer, subscribed and started on the running event loop."""
+    broker = make_broker(nats_url, client_name="bench-consumer")
+    async with AsyncConnectionPool(
+        database_url, min_size=POOL_MIN, max_size=POOL_MAX, open=False
+    ) as pool:
+        await pool.wait()
+        store = CommitClockStore(pool, LATENCY_SCHEMA, on_commit)
+        subscribe(broker, store, latency_handler(name))
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+
+
+@asynccontextmanager
 async def consumer_here(database_url: str, nats_url: str, name: str) -> AsyncIterator[Consumer]:
     """The consumer on this process's event loop."""
     committed: dict[UUID, float] = {}
@@ -182,17 +201,8 @@ async def consumer_here(database_url: str, nats_url: str, name: str) -> AsyncIte
     def record(event_id: UUID, at: float) -> None:
         committed.setdefault(event_id, at)
 
-    broker = make_broker(nats_url, client_name="bench-consumer")
-    async with AsyncConnectionPool(
-        database_url, min_size=POOL_MIN, max_size=POOL_MAX, open=False
-    ) as pool:
-        await pool.wait()
-        subscribe(broker, CommitClockStore(pool, LATENCY_SCHEMA, record), latency_handler(name))
-        await broker.start()
-        try:
-            yield Consumer(committed, [])
-        finally:
-            await broker.stop()
+    async with running_consumer(database_url, nats_url, name, record):
+        yield Consumer(committed, [])
 
 
 @asynccontextmanager
