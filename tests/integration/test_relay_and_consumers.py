@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faststream.nats import NatsBroker
@@ -33,6 +34,16 @@ async def append_probes(store: EventStore, numbers: range, *, delay: float = 0.0
         await store.append(f"probe-{n}", 0, [Probe(n=n)], ACTOR)
         if delay:
             await asyncio.sleep(delay)
+
+
+@pytest.fixture(autouse=True)
+def effects_table(database_url: str, schema: str) -> None:
+    create_effects_table(database_url)
+
+
+async def consume(broker: NatsBroker, store: EventStore, **options: Any) -> None:
+    start_consumer(broker, store, **options)
+    await broker.start()
 
 
 @pytest.fixture
@@ -63,9 +74,7 @@ async def test_appended_events_reach_a_consumer_once(
     database_url: str,
     start_relay: Callable[[EventStore, NatsBroker], None],
 ) -> None:
-    create_effects_table(database_url)
-    start_consumer(broker, store)
-    await broker.start()
+    await consume(broker, store)
     start_relay(store, broker)
     await append_probes(store, range(50))
     await wait_until(lambda: len(effect_counts(database_url)) == 50, 30, "50 effects")
@@ -80,7 +89,6 @@ async def test_nats_outage_during_appends_delays_but_loses_nothing(
 ) -> None:
     """NATS is stopped while 1,000 events are appended and restarted later: every event
     reaches the consumer and is applied exactly once."""
-    create_effects_table(database_url)
     nats = EmbeddedNats(tmp_path / "nats")
     url = nats.start()
     port = int(url.rsplit(":", 1)[1])
@@ -109,9 +117,7 @@ async def test_nats_outage_during_appends_delays_but_loses_nothing(
 async def test_relay_killed_mid_batch_resumes_without_loss_or_duplicates(
     store: EventStore, broker: NatsBroker, database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
-    create_effects_table(database_url)
-    start_consumer(broker, store)
-    await broker.start()
+    await consume(broker, store)
     await append_probes(store, range(3000))
     env = {
         **os.environ,
@@ -145,7 +151,6 @@ async def test_consumer_crash_after_effect_before_ack_has_no_second_effect(
     nats_url: str,
     start_relay: Callable[[EventStore, NatsBroker], None],
 ) -> None:
-    create_effects_table(database_url)
     await append_probes(store, range(1))
     start_relay(store, broker)
     env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url}
@@ -155,8 +160,7 @@ async def test_consumer_crash_after_effect_before_ack_has_no_second_effect(
     await asyncio.wait_for(crashing.wait(), 60)
     assert crashing.returncode == 17, "the consumer died between its commit and its ack"
     assert effect_counts(database_url) == {0: 1}
-    start_consumer(broker, store, ack_wait=2.0)
-    await broker.start()
+    await consume(broker, store, ack_wait=2.0)
     info = None
     for _ in range(100):
         info = await broker.connection.jetstream().consumer_info(EVENT_STREAM, "svc-effects")
@@ -175,9 +179,7 @@ async def test_malformed_message_is_dead_lettered_and_the_consumer_keeps_serving
     database_url: str,
     start_relay: Callable[[EventStore, NatsBroker], None],
 ) -> None:
-    create_effects_table(database_url)
-    start_consumer(broker, store)
-    await broker.start()
+    await consume(broker, store)
     js = broker.connection.jetstream()
     await js.publish(
         "talentledger.svc.backbone_probe.v1", b"{not json", headers={"Nats-Msg-Id": "garbage-1"}
@@ -208,11 +210,9 @@ async def test_failing_event_is_retried_then_dead_lettered_and_replayed_once(
 ) -> None:
     import psycopg
 
-    create_effects_table(database_url)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("INSERT INTO svc.failures VALUES (1)")
-    start_consumer(broker, store, max_attempts=3)
-    await broker.start()
+    await consume(broker, store, max_attempts=3)
     start_relay(store, broker)
     await append_probes(store, range(3))
     js = broker.connection.jetstream()
