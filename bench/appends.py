@@ -44,7 +44,6 @@ RAW_SCHEMA = "bench_raw"
 _RAW_TABLE = """
 CREATE TABLE {table} (
     global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    transaction_id  xid8 NOT NULL DEFAULT pg_current_xact_id(),
     event_id        uuid NOT NULL UNIQUE,
     event_type      text NOT NULL,
     schema_version  integer NOT NULL,

@@ -24,7 +24,7 @@ through its WAL flush, which would serialise every writer (see `CommitNotifier`)
 
 The cost: a long-running writing transaction anywhere in the cluster holds readers back
 until it ends (it delays, never loses). One transaction may write at most 65,535 events;
-a CHECK constraint refuses more rather than letting positions overlap.
+a CHECK constraint refuses more rather than letting positions overlap (events_0003).
 """
 
 from __future__ import annotations

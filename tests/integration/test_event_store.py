@@ -143,3 +143,19 @@ async def test_tailing_reader_never_skips_while_writers_commit_out_of_order(
     ]
     everything = await store.read_log(limit=10_000)
     assert [e.global_position for e in everything] == positions
+
+
+async def test_one_transaction_cannot_overflow_into_the_next_ones_positions(
+    store: EventStore,
+) -> None:
+    """The low 16 bits of a position number a transaction's events: 65,535 at most."""
+    many = [Probe(n=i) for i in range(40_000)]
+
+    async def too_many_in_one_transaction() -> None:
+        async with store.transaction() as conn:
+            await store.append("a", 0, many, ALICE, conn=conn)
+            await store.append("b", 0, many, ALICE, conn=conn)
+
+    with pytest.raises(psycopg.errors.CheckViolation, match="events_ordinal_in_range"):
+        await too_many_in_one_transaction()
+    assert await store.read_log(limit=1) == []
