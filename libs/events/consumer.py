@@ -4,14 +4,18 @@ A handler's effects and the inbox row recording the event id commit in one trans
 and the message is acknowledged only after that commit. A crash before the commit leaves
 nothing; a crash after it (before the ack) brings a redelivery that the inbox recognises
 and acknowledges without a second effect. Events are pulled in batches, and a batch is
-applied in order in one transaction (one commit for many events); when that fails, its
-events are applied one by one so that only the failing one is retried.
+applied in one transaction (one commit for many events); when that fails, its events are
+applied one by one so that only the failing one is retried. Order is mostly, not strictly,
+kept (a retried event lands after later ones): handlers that need order per stream check
+`stream_version`.
 
 Failures:
 * a message that cannot be an event (not JSON, not an envelope, an unknown type or
   version, a payload its schema refuses) will never succeed: it goes to the dead-letter
   subject at once, with the reason;
-* any other error (database down, a bug) is retried with backoff, `max_attempts` times in
+* the database being unreachable is waited out: retried with backoff for as long as it
+  lasts;
+* any other error (a bug, a constraint) is retried with backoff, `max_attempts` times in
   all, then dead-lettered with the error. A dead letter is published before the original
   is acknowledged, so an event is never dropped, even when publishing the dead letter fails.
 
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from faststream import AckPolicy
 from faststream.nats import NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
@@ -35,6 +40,7 @@ from nats.aio.msg import Msg
 from nats.js import api
 from opentelemetry import propagate, trace
 from psycopg import AsyncConnection, sql
+from psycopg_pool import PoolTimeout
 from pydantic import ValidationError
 
 from libs.events.broker import DEAD_LETTERS, EVENTS
@@ -125,6 +131,8 @@ def parse(
         return envelope, store.decode(envelope)
     except (UnknownEventType, InvalidPayload) as error:
         raise MalformedEvent(str(error)) from error
+    except Exception as error:  # an upcaster choking on an odd old payload: never succeeds
+        raise MalformedEvent(f"cannot upcast: {type(error).__name__}: {error}") from error
 
 
 def backoff(attempt: int) -> float:
@@ -183,7 +191,8 @@ class _Consumer:
                 "%s failed on %s (attempt %d)", self.handler.consumer, envelope.event_id, attempts
             )
             reason = f"{type(error).__name__}: {error}"
-            await self.settle_failure(msg, reason, final=attempts >= self.max_attempts)
+            final = attempts >= self.max_attempts and not isinstance(error, TRANSIENT)
+            await self.settle_failure(msg, reason, final=final)
             return
         await msg.ack()
 
@@ -222,6 +231,7 @@ class _Consumer:
             msg.data,
             dead_letter_subject(consumer, subject),
             headers={
+                **{k: v for k, v in (msg.headers or {}).items() if k != "Nats-Msg-Id"},
                 "Nats-Msg-Id": f"{consumer}:{msg.metadata.sequence.stream}",
                 # NATS headers are single lines: a newline would cut off the rest.
                 "tl-dead-letter-reason": " ".join(reason.split())[:4000],
@@ -237,6 +247,17 @@ class _Consumer:
 
 def _attempts(msg: Msg) -> int:
     return msg.metadata.num_delivered or 1
+
+
+def _undecoded(message: Any) -> None:
+    """FastStream must not decode bodies: a body that is not what its content type says
+    would fail before our handler could dead-letter it, and come back forever."""
+    return None
+
+
+# Errors that say the database is unreachable, not that the event is bad: retried for as
+# long as the outage lasts, never dead-lettered.
+TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 
 
 def subscribe(
@@ -269,6 +290,7 @@ def subscribe(
             durable=durable,
             config=config,
             pull_sub=PullSub(batch_size=batch_size, timeout=max_wait, batch=True),
+            decoder=_undecoded,
             ack_policy=AckPolicy.MANUAL,
             title=f"{durable}:{subject}",
             description=f"{handler.service} applies {handler.event.event_type} ({handler.name})",

@@ -77,7 +77,9 @@ class OutboxRelay:
 
         Publishes are pipelined: sent one after another in position order on one connection,
         then their acknowledgements awaited together. The checkpoint moves to the last event
-        of the unbroken run of acknowledged ones; anything after it is sent again next time.
+        of the unbroken run of acknowledged ones; anything after it is sent again next time
+        (JetStream drops the repeats of those it had stored, so a resent event can land after
+        a later one: publication order is position order except around failures).
         """
         events = await self.store.read_log(after=self.position, limit=self.batch_size)
         if not events:
@@ -89,10 +91,14 @@ class OutboxRelay:
         try:
             for envelope in events:
                 acks.append(await self._send(self._js, envelope))
-            await asyncio.wait_for(asyncio.gather(*acks), self.ack_timeout)
-        except Exception:  # noqa: BLE001 - refused, lost or late: keep what was acknowledged
-            for ack in acks:
-                ack.cancel()
+        except Exception:
+            log.warning("relay %s: sending failed", self.store.schema, exc_info=True)
+            # nats-py leaves its pending-publish bookkeeping behind: start afresh.
+            self._js = None
+        # Whatever was sent may still be acknowledged: wait for it, then give up on the rest.
+        await asyncio.wait(acks or [asyncio.sleep(0)], timeout=self.ack_timeout)
+        for ack in acks:
+            ack.cancel()
         published = next(
             (n for n, ack in enumerate(acks) if ack.cancelled() or ack.exception()), len(acks)
         )
@@ -123,7 +129,11 @@ class OutboxRelay:
         ):
             propagate.inject(headers)
             return await js.publish_async(
-                subject, envelope.model_dump_json().encode(), headers=headers, stream=EVENT_STREAM
+                subject,
+                envelope.model_dump_json().encode(),
+                headers=headers,
+                stream=EVENT_STREAM,
+                wait_stall=self.ack_timeout,
             )
 
     async def run(self, stop: asyncio.Event) -> None:

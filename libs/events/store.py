@@ -30,6 +30,7 @@ a CHECK constraint refuses more rather than letting positions overlap (events_00
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -48,6 +49,13 @@ from libs.events.registry import EventRegistry, IntegrationEvent, registry
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_TRANSACTION = 65_535
+# JetStream refuses messages over its max_payload (1 MiB by default); an event the relay
+# could never publish would hold back every event after it, so it is refused at append.
+MAX_PAYLOAD_BYTES = 512 * 1024
+
+
+class EventTooLarge(ValueError):
+    """An event payload over MAX_PAYLOAD_BYTES; nothing was written."""
 
 
 class ConcurrencyError(Exception):
@@ -110,7 +118,7 @@ _APPEND_ONE = (
     + """
 SELECT base.position + 1, %(event_id)s, %(event_type)s, %(schema_version)s, %(stream_id)s,
        current.version + 1, %(occurred_at)s, %(actor)s, %(correlation_id)s,
-       %(causation_id)s, %(trace_context)s, %(payload)s
+       %(causation_id)s, %(trace_context)s, %(payload)s::jsonb
 FROM current, base
 WHERE current.version = %(expected_version)s
 RETURNING {appended}
@@ -210,6 +218,7 @@ class EventStore:
                 "event_type": e.event_type,
                 "schema_version": e.schema_version,
                 "payload": e.model_dump(mode="json"),
+                "payload_json": _payload_json(e),
             }
             for e in events
         ]
@@ -226,7 +235,14 @@ class EventStore:
                 )
         return [
             Envelope.model_construct(
-                **shared, **event, global_position=pos, stream_version=version, recorded_at=at
+                **shared,
+                event_id=event["event_id"],
+                event_type=event["event_type"],
+                schema_version=event["schema_version"],
+                payload=event["payload"],
+                global_position=pos,
+                stream_version=version,
+                recorded_at=at,
             )
             for event, (pos, version, at) in zip(pending, rows, strict=True)
         ]
@@ -252,15 +268,21 @@ class EventStore:
             "trace_context": Jsonb(shared["trace_context"]),
         }
         if len(pending) == 1:
+            [event] = pending
             statement = self._append_one
-            params |= {**pending[0], "payload": Jsonb(pending[0]["payload"])}
+            params |= {
+                "event_id": event["event_id"],
+                "event_type": event["event_type"],
+                "schema_version": event["schema_version"],
+                "payload": event["payload_json"],
+            }
         else:
             statement = self._append
             params |= {
                 "event_ids": [e["event_id"] for e in pending],
                 "event_types": [e["event_type"] for e in pending],
                 "schema_versions": [e["schema_version"] for e in pending],
-                "payloads": [Jsonb(e["payload"]) for e in pending],
+                "payloads": [e["payload_json"] for e in pending],
             }
         stream_id = shared["stream_id"]
         try:
@@ -319,14 +341,25 @@ class EventStore:
         return Envelope.model_construct(source=self.schema, **row)
 
 
+def _payload_json(event: IntegrationEvent) -> str:
+    payload = event.model_dump_json()
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise EventTooLarge(
+            f"{event.event_type} payload is {len(payload):,} bytes; at most "
+            f"{MAX_PAYLOAD_BYTES:,} fit an event: split it or store the bulk elsewhere"
+        )
+    return payload
+
+
 class CommitNotifier:
     """Announces committed appends on the log's channel with NOTIFY, coalesced.
 
-    Each `poke()` after a commit guarantees a NOTIFY that starts after it. Pokes that come
-    while one is being sent, or within `interval` of the last, share the next one, so a busy
-    writer costs a few notifications a second rather than one a commit. NOTIFY runs on its
-    own connection in its own tiny transaction: writers never hold PostgreSQL's notify lock
-    through their WAL flush. A lost notification only delays the relay until its next poll.
+    A `poke()` after a commit is followed by a NOTIFY attempt that starts after it. Pokes
+    that come while one is being sent, or within `interval` of the last, share the next, so
+    a busy writer costs a few notifications a second rather than one a commit. NOTIFY runs
+    on its own connection in its own tiny transaction: writers never hold PostgreSQL's
+    notify lock through their WAL flush. A failed or lost notification only delays the
+    relay until its next poll.
     """
 
     def __init__(self, conninfo: str, channel: str, interval: float = 0.005) -> None:
@@ -336,15 +369,18 @@ class CommitNotifier:
         self._pending = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._conn: AsyncConnection[Any] | None = None
+        self._closed = False
 
     def poke(self) -> None:
+        if self._closed:
+            return
         self._pending.set()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
         try:
-            while self._pending.is_set():
+            while self._pending.is_set() and not self._closed:
                 self._pending.clear()
                 try:
                     if self._conn is None or self._conn.closed:
@@ -358,6 +394,11 @@ class CommitNotifier:
             self._task = None
 
     async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         if self._conn is not None:
             await self._conn.close()
             self._conn = None

@@ -29,7 +29,7 @@ from libs.events.broker import ensure_streams, make_broker
 from libs.events.consumer import EventHandler, subscribe
 from libs.events.migrations import migrate
 from libs.events.relay import OutboxRelay
-from libs.events.store import ConcurrencyError, EventStore
+from libs.events.store import ConcurrencyError, EventStore, EventTooLarge
 from libs.platform import temporal
 from libs.platform.auth import TokenVerifier
 from libs.platform.settings import Settings
@@ -75,6 +75,10 @@ def create_api(title: str, description: str) -> FastAPI:
     async def _conflict(_: Request, error: ConcurrencyError) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(error)})
 
+    @app.exception_handler(EventTooLarge)
+    async def _too_large(_: Request, error: EventTooLarge) -> JSONResponse:
+        return JSONResponse(status_code=413, content={"detail": str(error)})
+
     @app.get("/health", tags=["operations"], summary="liveness, no authentication")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": title}
@@ -115,7 +119,8 @@ async def _connected_broker(
         settings.require_nats_url(), client_name=client_name, tracer_provider=tracer_provider
     )
     await _retry("NATS", broker.connect, stop)
-    await ensure_streams(broker, settings.nats_stream_replicas)
+    # JetStream may still be electing its leader after NATS accepts connections.
+    await _retry("JetStream", lambda: ensure_streams(broker, settings.nats_stream_replicas), stop)
     return broker
 
 
@@ -157,7 +162,7 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         parts = definition.build(runtime)
         for handler in parts.handlers:
             subscribe(broker, runtime.store, handler)
-        await broker.start()
+        await _retry("JetStream consumers", broker.start, stop)
 
         api = parts.api
         api.state.runtime = runtime
@@ -191,14 +196,18 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         for task in done:
             if task is not stopped and task.exception():
                 log.error("%s stopped: %s failed", name, task.get_name(), exc_info=task.exception())
+        # Stop taking work, let what is in flight finish, then close connections.
         stop.set()
         server.should_exit = True
+        http, worker_task, relay_task = tasks
+        for task in (http, relay_task):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 10)
         await worker.shutdown()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(worker_task, 5)
         await broker.stop()
         await runtime.store.close()
-        for task in tasks:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 15)
         tracer_provider.shutdown()
 
 

@@ -195,13 +195,16 @@ class Stack:
         service = state.services.get(name) if state else None
         if service is None or not service.running():
             return
-        process = psutil.Process(service.pid)
-        process.send_signal(sig)
         try:
-            process.wait(30)
+            process = psutil.Process(service.pid)
+            process.send_signal(sig)
+            # The service drains HTTP, relay, worker and consumers in about 30 s at most.
+            process.wait(45)
         except psutil.TimeoutExpired:
             process.kill()
             process.wait(10)
+        except psutil.NoSuchProcess:
+            pass  # it ended on its own meanwhile
 
     def start_service(self, name: str) -> ServiceProcess:
         """(Re)start one service process on its previous port."""

@@ -159,3 +159,23 @@ async def test_one_transaction_cannot_overflow_into_the_next_ones_positions(
     with pytest.raises(psycopg.errors.CheckViolation, match="events_ordinal_in_range"):
         await too_many_in_one_transaction()
     assert await store.read_log(limit=1) == []
+
+
+async def test_an_event_too_large_to_publish_is_refused_at_append(store: EventStore) -> None:
+    from libs.events.schemas.framework import FrameworkPublished, PublishedCompetency
+    from libs.events.store import MAX_PAYLOAD_BYTES, EventTooLarge
+
+    huge = FrameworkPublished(
+        framework_id="huge",
+        version=1,
+        name="x" * MAX_PAYLOAD_BYTES,
+        revision="initial",
+        scale_min=0,
+        scale_max=5,
+        levels=[],
+        competencies=[PublishedCompetency(key="k", name="K", kind="core", nature="behavioural")],
+        published_at="2026-01-01T00:00:00Z",
+    )
+    with pytest.raises(EventTooLarge, match="split it or store the bulk elsewhere"):
+        await store.append("huge", 0, [huge], ALICE)
+    assert await store.read_log() == []
