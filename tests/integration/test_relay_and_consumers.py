@@ -21,7 +21,13 @@ from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
 from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM
 from talentledger.stack.servers import EmbeddedNats
-from tests.support.backbone import create_effects_table, effect_counts, start_consumer, wait_until
+from tests.support.backbone import (
+    create_effects_table,
+    effect_counts,
+    effect_counts_or_none,
+    start_consumer,
+    wait_until,
+)
 from tests.support.events import Probe
 
 pytestmark = pytest.mark.backbone
@@ -233,3 +239,50 @@ async def test_failing_event_is_retried_then_dead_lettered_and_replayed_once(
         lambda: effect_counts(database_url) == {0: 1, 1: 1, 2: 1}, 30, "the replayed event"
     )
     assert await replay_dead_letters(broker) == 0, "a replayed dead letter is not replayed again"
+
+
+async def test_database_outage_is_waited_out_by_consumers_not_dead_lettered(
+    broker: NatsBroker, store: EventStore, server_dir: Path
+) -> None:
+    """The consumer's own PostgreSQL stops while events arrive, for longer than its retry
+    budget: every event is applied once it is back, and nothing is dead-lettered."""
+    from psycopg_pool import AsyncConnectionPool
+
+    from libs.events.migrations import migrate
+    from talentledger.stack.servers import EmbeddedPostgres
+
+    await append_probes(store, range(20))
+    relay = OutboxRelay(store, broker)
+    while await relay.relay_once():
+        pass
+
+    postgres = EmbeddedPostgres(server_dir / f"outage-{id(relay)}")
+    url = postgres.start()
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    try:
+        await asyncio.to_thread(migrate, url, "svc")
+        create_effects_table(url)
+        postgres.stop()
+        # A short pool timeout, so that the outage shows as errors, not only as waiting.
+        async with AsyncConnectionPool(
+            url, min_size=0, max_size=4, timeout=0.2, open=False
+        ) as pool:
+            consumer_store = EventStore(pool, "svc")
+            await consume(broker, consumer_store, max_attempts=2)
+            js = broker.connection.jetstream()
+            # Until the first batch of 10 was delivered 3 times: beyond max_attempts.
+            for _ in range(300):
+                info = await js.consumer_info(EVENT_STREAM, "svc-effects")
+                if info.delivered.consumer_seq >= 30 and info.num_redelivered >= 10:
+                    break
+                await asyncio.sleep(0.1)
+            assert info.delivered.consumer_seq >= 30, "the outage outlasted the retry budget"
+            assert effect_counts_or_none(url) is None, "the database really was down"
+            postgres.start(port=port)
+            await wait_until(lambda: len(effect_counts(url)) == 20, 60, "all effects")
+            await consumer_store.close()
+        assert set(effect_counts(url).values()) == {1}
+        dead = await js.stream_info(DEAD_LETTER_STREAM)
+        assert dead.state.messages == 0, "an outage is not the events' fault"
+    finally:
+        postgres.stop()

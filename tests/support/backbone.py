@@ -50,6 +50,14 @@ def effect_counts(database_url: str) -> dict[int, int]:
     return {n: count for n, count in rows}
 
 
+def effect_counts_or_none(database_url: str) -> dict[int, int] | None:
+    """None while the database does not answer."""
+    try:
+        return effect_counts(database_url)
+    except psycopg.OperationalError:
+        return None
+
+
 async def wait_until(predicate: Any, within: float, what: str) -> None:
     deadline = time.monotonic() + within
     while not predicate():
