@@ -53,9 +53,3 @@ class EventMetadata(BaseModel):
     actor: str = Field(min_length=1)
     correlation_id: UUID = Field(default_factory=new_event_id)
     causation_id: UUID | None = None
-
-    def caused_by(self, cause: Envelope, actor: str) -> EventMetadata:
-        """Metadata for events written in reaction to `cause`: same correlation, new actor."""
-        return EventMetadata(
-            actor=actor, correlation_id=cause.correlation_id, causation_id=cause.event_id
-        )

@@ -198,24 +198,14 @@ class Stack:
         try:
             process = psutil.Process(service.pid)
             process.send_signal(sig)
+        except psutil.NoSuchProcess:
+            return  # it ended on its own meanwhile
+        try:
             # The service drains HTTP, relay, worker and consumers in about 30 s at most.
             process.wait(45)
         except psutil.TimeoutExpired:
             process.kill()
             process.wait(10)
-        except psutil.NoSuchProcess:
-            pass  # it ended on its own meanwhile
-
-    def start_service(self, name: str) -> ServiceProcess:
-        """(Re)start one service process on its previous port."""
-        state = StackState.load(self.home)
-        if state is None:
-            raise ServerError("the stack is not up: run `talentledger up` first")
-        _, public_key = ensure_dev_keypair(self.home / "keys")
-        state.services[name] = self._start_service(name, state, public_key)
-        state.save(self.home)
-        self._wait_healthy(state.services[name])
-        return state.services[name]
 
     def down(self) -> None:
         """Stop the services, then the embedded servers; all data stays."""
