@@ -30,6 +30,8 @@ DESCRIPTION = "\n\n".join(
 def document(events: EventRegistry = registry) -> AsyncAPI:
     broker = NatsBroker()
     for model in events.models():
+        if model.private:
+            continue
         message = create_model(
             f"{model.event_type}V{model.schema_version}Envelope",
             __base__=Envelope,

@@ -25,6 +25,16 @@ class IntegrationEvent(BaseModel):
     event_type: ClassVar[str]
     schema_version: ClassVar[int]
     context: ClassVar[str]
+    private: ClassVar[bool] = False
+
+
+class PrivateEvent(IntegrationEvent):
+    """An event that stays in its service's own log: the relay never publishes it.
+
+    For facts only the owning service may see, such as edits to an unpublished draft.
+    """
+
+    private = True
 
 
 E = TypeVar("E", bound=type[IntegrationEvent])
@@ -74,6 +84,13 @@ class EventRegistry:
             return self._models[(event_type, version)]
         except KeyError:
             raise UnknownEventType(f"no schema is registered for {event_type} v{version}") from None
+
+    def is_private(self, event_type: str) -> bool:
+        """Unknown types count as public: consumers dead-letter what they cannot read."""
+        try:
+            return self.model(event_type).private
+        except UnknownEventType:
+            return False
 
     def models(self) -> list[type[IntegrationEvent]]:
         return sorted(

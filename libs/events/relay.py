@@ -27,6 +27,7 @@ from psycopg import AsyncConnection, sql
 
 from libs.events.broker import headers_of, subject_of_envelope
 from libs.events.envelope import Envelope
+from libs.events.registry import registry
 from libs.events.store import EventStore
 from libs.events.subjects import EVENT_STREAM
 
@@ -90,7 +91,10 @@ class OutboxRelay:
         acks: list[asyncio.Future[Any]] = []
         try:
             for envelope in events:
-                acks.append(await self._send(self._js, envelope))
+                if registry.is_private(envelope.event_type):
+                    acks.append(_already_done())
+                else:
+                    acks.append(await self._send(self._js, envelope))
         except Exception:
             log.warning("relay %s: sending failed", self.store.schema, exc_info=True)
             # nats-py leaves its pending-publish bookkeeping behind: start afresh.
@@ -175,6 +179,13 @@ class OutboxRelay:
         # Any notification, or the poll interval, ends the wait; the log is the truth.
         async for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
             break
+
+
+def _already_done() -> asyncio.Future[Any]:
+    """Stands in for the acknowledgement of a private event, which is never sent."""
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
