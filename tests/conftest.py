@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from libs.events.broker import ensure_streams, make_broker
 from libs.events.migrations import migrate
 from libs.events.store import EventStore
-from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM
+from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM, PAYLOAD_BUCKET
 from tests.support import servers
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -95,6 +95,8 @@ async def broker(nats_url: str) -> AsyncIterator[NatsBroker]:
     for stream in (EVENT_STREAM, DEAD_LETTER_STREAM):
         with suppress(Exception):
             await js.delete_stream(stream)
+    with suppress(Exception):
+        await js.delete_object_store(PAYLOAD_BUCKET)
     await ensure_streams(broker)
     yield broker
     await broker.stop()

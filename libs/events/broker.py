@@ -8,7 +8,7 @@ import logging
 from faststream.nats import JStream, NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js import api
-from nats.js.errors import NotFoundError
+from nats.js.errors import BucketNotFoundError, NotFoundError
 from opentelemetry.trace import TracerProvider
 
 from libs.events.envelope import Envelope
@@ -17,10 +17,16 @@ from libs.events.subjects import (
     DEAD_LETTER_SUBJECTS,
     EVENT_STREAM,
     EVENT_SUBJECTS,
+    PAYLOAD_BUCKET,
     subject_for,
 )
 
 DAY = 24 * 3600.0
+RETENTION = 365 * DAY
+# Message bodies above this go to the payload object store and the message carries a claim
+# check (`BODY_OBJECT` header): NATS refuses messages over its max_payload (1 MiB by default).
+INLINE_LIMIT = 512 * 1024
+BODY_OBJECT = "tl-body-object"
 
 # Streams are declared explicitly by `ensure_streams`, so FastStream must not redeclare them
 # with different settings.
@@ -35,7 +41,7 @@ def _stream(name: str, description: str, subjects: str) -> api.StreamConfig:
         subjects=[subjects],
         storage=api.StorageType.FILE,
         retention=api.RetentionPolicy.LIMITS,
-        max_age=365 * DAY,
+        max_age=RETENTION,
         # The relay may republish after a crash: JetStream drops repeats of a
         # Nats-Msg-Id seen within this window, and consumers' inboxes catch the rest.
         duplicate_window=10 * 60.0,
@@ -81,6 +87,36 @@ async def ensure_streams(broker: NatsBroker, replicas: int = 1) -> None:
             await js.update_stream(config)
         except NotFoundError:
             await js.add_stream(config)
+    try:
+        await js.object_store(PAYLOAD_BUCKET)
+    except (NotFoundError, BucketNotFoundError):
+        await js.create_object_store(
+            PAYLOAD_BUCKET,
+            config=api.ObjectStoreConfig(
+                description="Bodies of events too large for one message, by event id",
+                ttl=RETENTION,
+                storage=api.StorageType.FILE,
+                replicas=replicas,
+            )
+        )
+
+
+async def stash_body(broker: NatsBroker, envelope: Envelope, body: bytes) -> tuple[bytes, str]:
+    """Store a body too large for one message; return the stand-in body and the object name.
+
+    The object is named by the event id, so a republish after a crash rewrites the same
+    object with the same bytes. The stand-in is the envelope without its payload.
+    """
+    name = str(envelope.event_id)
+    store = await broker.connection.jetstream().object_store(PAYLOAD_BUCKET)
+    await store.put(name, body)
+    return envelope.model_copy(update={"payload": {}}).model_dump_json().encode(), name
+
+
+async def claimed_body(broker: NatsBroker, name: str) -> bytes:
+    """The body stored for a message that carries a claim check."""
+    store = await broker.connection.jetstream().object_store(PAYLOAD_BUCKET)
+    return (await store.get(name)).data or b""
 
 
 def subject_of_envelope(envelope: Envelope) -> str:

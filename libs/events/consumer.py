@@ -37,13 +37,15 @@ from faststream import AckPolicy
 from faststream.nats import NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import api
+from nats.js.errors import ObjectDeletedError, ObjectNotFoundError
 from opentelemetry import propagate, trace
 from psycopg import AsyncConnection, sql
 from psycopg_pool import PoolTimeout
 from pydantic import ValidationError
 
-from libs.events.broker import DEAD_LETTERS, EVENTS
+from libs.events.broker import BODY_OBJECT, DEAD_LETTERS, EVENTS, claimed_body
 from libs.events.envelope import Envelope
 from libs.events.registry import IntegrationEvent, InvalidPayload, UnknownEventType
 from libs.events.store import EventStore
@@ -156,9 +158,13 @@ class _Consumer:
         parsed: list[tuple[Msg, Envelope, IntegrationEvent]] = []
         for msg in message.raw_message:
             try:
-                parsed.append((msg, *parse(msg.data, self.handler, self.store)))
+                body = await self.body_of(msg)
+                parsed.append((msg, *parse(body, self.handler, self.store)))
             except MalformedEvent as error:
                 await self.settle_failure(msg, f"malformed: {error}", final=True)
+            except (NatsError, TimeoutError) as error:  # the payload store did not answer
+                log.warning("%s: cannot fetch a message body: %s", self.handler.consumer, error)
+                await self.settle_failure(msg, f"{type(error).__name__}: {error}", final=False)
         if not parsed:
             return
         try:
@@ -178,6 +184,16 @@ class _Consumer:
             return
         for msg, _, _ in parsed:
             await msg.ack()
+
+    async def body_of(self, msg: Msg) -> bytes:
+        """The message's body, fetched from the payload store when it carries a claim check."""
+        name = (msg.headers or {}).get(BODY_OBJECT)
+        if name is None:
+            return msg.data
+        try:
+            return await claimed_body(self.broker, name)
+        except (ObjectNotFoundError, ObjectDeletedError) as error:
+            raise MalformedEvent(f"its body {name!r} is not in the payload store") from error
 
     async def on_event(self, msg: Msg, envelope: Envelope, payload: IntegrationEvent) -> None:
         try:

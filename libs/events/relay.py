@@ -25,7 +25,13 @@ from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
 from psycopg import AsyncConnection, sql
 
-from libs.events.broker import headers_of, subject_of_envelope
+from libs.events.broker import (
+    BODY_OBJECT,
+    INLINE_LIMIT,
+    headers_of,
+    stash_body,
+    subject_of_envelope,
+)
 from libs.events.envelope import Envelope
 from libs.events.registry import registry
 from libs.events.store import EventStore
@@ -118,6 +124,9 @@ class OutboxRelay:
     async def _send(self, js: JetStreamContext, envelope: Envelope) -> asyncio.Future[Any]:
         subject = subject_of_envelope(envelope)
         headers = headers_of(envelope)
+        body = envelope.model_dump_json().encode()
+        if len(body) > INLINE_LIMIT:
+            body, headers[BODY_OBJECT] = await stash_body(self.broker, envelope, body)
         # The span continues the trace of the request that caused the event, and travels on
         # in the message headers to every consumer.
         with tracer.start_as_current_span(
@@ -134,7 +143,7 @@ class OutboxRelay:
             propagate.inject(headers)
             return await js.publish_async(
                 subject,
-                envelope.model_dump_json().encode(),
+                body,
                 headers=headers,
                 stream=EVENT_STREAM,
                 wait_stall=self.ack_timeout,

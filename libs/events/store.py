@@ -49,9 +49,11 @@ from libs.events.registry import EventRegistry, IntegrationEvent, registry
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_TRANSACTION = 65_535
-# JetStream refuses messages over its max_payload (1 MiB by default); an event the relay
-# could never publish would hold back every event after it, so it is refused at append.
-MAX_PAYLOAD_BYTES = 512 * 1024
+# Bodies too large for one NATS message travel through JetStream's object store (see
+# libs.events.broker), so this cap is about memory: every reader holds a whole event at once.
+# An event that could never be published would hold back every event after it, so it is
+# refused at append.
+MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 
 
 class EventTooLarge(ValueError):
@@ -103,9 +105,10 @@ SELECT base.position + e.n, e.event_id, e.event_type, e.schema_version, %(stream
        current.version + e.n, %(occurred_at)s, %(actor)s, %(correlation_id)s,
        %(causation_id)s, %(trace_context)s, e.payload
 FROM current, base,
+     -- payloads go binary: a text-format array escapes every quote of every document
      unnest(%(event_ids)s::uuid[], %(event_types)s::text[], %(schema_versions)s::int[],
-            %(payloads)s::jsonb[]) WITH ORDINALITY AS e(event_id, event_type, schema_version,
-                                                         payload, n)
+            %(payloads)b::text[]::jsonb[])
+       WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, n)
 WHERE current.version = %(expected_version)s
 RETURNING {appended}
 """
@@ -128,6 +131,7 @@ RETURNING {appended}
 _READ_STREAM = """
 SELECT {columns} FROM {events}
 WHERE stream_id = %(stream_id)s AND stream_version > %(after)s
+  AND (%(until)s::int IS NULL OR stream_version <= %(until)s)
 ORDER BY stream_version
 """
 
@@ -140,6 +144,10 @@ LIMIT %(limit)s
 """
 
 _STREAM_VERSION = "SELECT coalesce(max(stream_version), 0) FROM {events} WHERE stream_id = %s"
+_LAST_OF_TYPES = (
+    "SELECT coalesce(max(stream_version), 0) FROM {events} "
+    "WHERE stream_id = %s AND event_type = ANY(%s)"
+)
 
 
 class EventStore:
@@ -163,6 +171,7 @@ class EventStore:
         self._read_stream = sql.SQL(_READ_STREAM).format(**fmt)
         self._read_log = sql.SQL(_READ_LOG).format(**fmt)
         self._stream_version = sql.SQL(_STREAM_VERSION).format(**fmt)
+        self._last_of_types = sql.SQL(_LAST_OF_TYPES).format(**fmt)
         self.notifier = CommitNotifier(pool.conninfo, self.notify_channel)
 
     @property
@@ -305,11 +314,29 @@ class EventStore:
             return int(row[0]) if row else 0
 
     async def read_stream(
-        self, stream_id: str, *, after_version: int = 0, conn: AsyncConnection[Any] | None = None
+        self,
+        stream_id: str,
+        *,
+        after_version: int = 0,
+        until_version: int | None = None,
+        conn: AsyncConnection[Any] | None = None,
     ) -> list[Envelope]:
+        """The stream's events after `after_version`, up to `until_version` if given."""
+        params = {"stream_id": stream_id, "after": after_version, "until": until_version}
         async with self._conn(conn) as c, c.cursor(row_factory=dict_row) as cur:
-            await cur.execute(self._read_stream, {"stream_id": stream_id, "after": after_version})
+            await cur.execute(self._read_stream, params)
             return [self._envelope(r) for r in await cur.fetchall()]
+
+    async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
+        """The stream version of its latest event of these types; 0 when there is none.
+
+        Lets an aggregate whose state some events replace whole (a snapshot-like event)
+        read its stream from the latest of them instead of from the start.
+        """
+        async with self.pool.connection() as c:
+            cur = await c.execute(self._last_of_types, (stream_id, list(event_types)))
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
 
     async def read_log(self, after: int = 0, limit: int = 500) -> list[Envelope]:
         """Events after position `after`, in position order, from finished transactions only.
@@ -343,9 +370,10 @@ class EventStore:
 
 def _payload_json(event: IntegrationEvent) -> str:
     payload = event.model_dump_json()
-    if len(payload) > MAX_PAYLOAD_BYTES:
+    size = len(payload.encode())
+    if size > MAX_PAYLOAD_BYTES:
         raise EventTooLarge(
-            f"{event.event_type} payload is {len(payload):,} bytes; at most "
+            f"{event.event_type} payload is {size:,} bytes; at most "
             f"{MAX_PAYLOAD_BYTES:,} fit an event: split it or store the bulk elsewhere"
         )
     return payload

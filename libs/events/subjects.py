@@ -21,6 +21,8 @@ from libs.events.registry import IntegrationEvent
 EVENT_STREAM = "TALENTLEDGER"
 EVENT_SUBJECTS = "talentledger.>"
 DEAD_LETTER_STREAM = "TALENTLEDGER_DEADLETTER"
+# Bodies of events too large for one message (see libs.events.broker.INLINE_LIMIT).
+PAYLOAD_BUCKET = "TALENTLEDGER_PAYLOADS"
 DEAD_LETTER_SUBJECTS = "deadletter.>"
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

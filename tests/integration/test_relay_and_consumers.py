@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from faststream.nats import NatsBroker
 
-from libs.events.broker import ensure_streams, make_broker
+from libs.events.broker import BODY_OBJECT, ensure_streams, make_broker
 from libs.events.consumer import replay_dead_letters
-from libs.events.envelope import EventMetadata
+from libs.events.envelope import Envelope, EventMetadata
 from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
-from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM
+from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM, PAYLOAD_BUCKET
 from talentledger.stack.servers import EmbeddedNats
 from tests.support.backbone import (
     create_effects_table,
@@ -286,3 +286,30 @@ async def test_database_outage_is_waited_out_by_consumers_not_dead_lettered(
         assert dead.state.messages == 0, "an outage is not the events' fault"
     finally:
         postgres.stop()
+
+
+async def test_an_event_too_large_for_one_message_travels_by_claim_check(
+    store: EventStore, broker: NatsBroker, database_url: str
+) -> None:
+    """NATS refuses messages over 1 MiB: the body goes to the payload object store and the
+    message carries its name; consumers fetch it, and a republish rewrites the same object."""
+    await consume(broker, store)
+    note = "é" * (2 * 1024 * 1024)  # 4 MiB of UTF-8
+    await store.append("large", 0, [Probe(n=1, note=note), Probe(n=2)], ACTOR)
+    relay = OutboxRelay(store, broker)
+    assert await relay.relay_once() == 2
+    await wait_until(lambda: effect_counts(database_url) == {1: 1, 2: 1}, 30, "both effects")
+
+    js = broker.connection.jetstream()
+    first = await js.get_msg(EVENT_STREAM, seq=1)
+    assert len(first.data) < 4096, "the message holds the envelope without its payload"
+    [event] = await store.read_stream("large", after_version=0, until_version=1)
+    assert first.headers[BODY_OBJECT] == str(event.event_id)
+    stored = await (await js.object_store(PAYLOAD_BUCKET)).get(str(event.event_id))
+    assert Envelope.model_validate_json(stored.data).payload["note"] == note
+
+    relay.position = 0  # as after a crash before the checkpoint: everything is sent again
+    assert await relay.relay_once() == 2
+    assert (await js.stream_info(EVENT_STREAM)).state.messages == 2, "JetStream de-duplicated"
+    await asyncio.sleep(1)
+    assert effect_counts(database_url) == {1: 1, 2: 1}
