@@ -6,8 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from libs.platform.settings import Settings
 
@@ -16,12 +18,16 @@ events_app = typer.Typer(
     help="The event backbone: AsyncAPI, dead letters, relays.", no_args_is_help=True
 )
 app.add_typer(events_app, name="events")
+framework_app = typer.Typer(
+    help="Career frameworks: import, export and publish files.", no_args_is_help=True
+)
+app.add_typer(framework_app, name="framework")
 console = Console()
 err = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(1)
 
 
@@ -153,7 +159,174 @@ def relay(
     """Run one service's outbox relay on its own (services also run it in-process)."""
     from libs.platform.runtime import run_relay
 
+    # Importing the services registers their private event types, which the relay withholds.
+    from talentledger.stack.supervisor import import_services
+
+    import_services()
+
     asyncio.run(run_relay(_stack_settings(), schema, batch_size))
+
+
+ActorOption = Annotated[
+    str,
+    typer.Option(
+        "--as",
+        envvar="USER",
+        help="who you are: recorded as the actor of every change (development tokens only; "
+        "with TALENTLEDGER_TOKEN the token's subject is the actor)",
+    ),
+]
+FrameworkUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TALENTLEDGER_FRAMEWORK_URL",
+        help="the framework service; default: the running embedded stack's",
+    ),
+]
+
+
+def _framework_client(actor: str, url: str | None) -> tuple[httpx.Client, str]:
+    """An HTTP client for the framework service, authenticated as `actor` (hr_admin)."""
+    import os
+
+    from libs.platform.auth import ensure_dev_keypair, mint_token
+    from talentledger.stack.supervisor import StackState
+
+    settings = Settings()
+    if url is None:
+        state = StackState.load(settings.home.absolute())
+        if state is None or "framework" not in state.services:
+            raise _fail("no running stack found: start one with `talentledger up`, or pass --url")
+        url = state.services["framework"].url
+    token = os.environ.get("TALENTLEDGER_TOKEN")
+    if token is None:
+        private, _ = ensure_dev_keypair(settings.home.absolute() / "keys")
+        token = mint_token(
+            private,
+            actor,
+            ["hr_admin"],
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    return httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=120), url
+
+
+@framework_app.command("import")
+def framework_import(
+    path: Annotated[Path, typer.Argument(exists=True, help="a file, or a directory of files")],
+    actor: ActorOption,
+    framework_id: Annotated[
+        str | None,
+        typer.Option("--id", help="framework id (one file only); default: from the file's path"),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="yaml, json, csv, monzo or engineering-ladders; default: detected"
+        ),
+    ] = None,
+    publish: Annotated[bool, typer.Option(help="publish each imported draft")] = False,
+    url: FrameworkUrl = None,
+) -> None:
+    """Import framework files as drafts (and publish them), reporting what could not be mapped."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from services.framework.adapters.files.report import slug
+    from talentledger.framework_files import (
+        FrameworkRequestFailed,
+        format_issues,
+        framework_files,
+        import_file,
+    )
+
+    files, skipped = framework_files(path)
+    if framework_id and len(files) != 1:
+        raise _fail("--id names one framework: import a single file with it")
+    base = path if path.is_dir() else path.parent
+    http, base_url = _framework_client(actor, url)
+    failures = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    with http, Progress(*columns, console=console) as progress:
+        total = progress.add_task("importing", total=sum(f.stat().st_size for f in files))
+        for file in files:
+            target = framework_id or slug(str(file.relative_to(base).with_suffix("")))
+            progress.update(total, description=f"{file.name} -> {target}")
+            try:
+                imported = import_file(
+                    http,
+                    base_url,
+                    file,
+                    target,
+                    fmt=fmt,
+                    publish=publish,
+                    advance=lambda n: progress.advance(total, n),
+                )
+            except FrameworkRequestFailed as error:
+                failures += 1
+                progress.console.print(f"[red]✗[/] {escape(str(error))}", soft_wrap=True)
+                continue
+            version = f" v{imported.version} ({imported.revision})" if imported.version else ""
+            progress.console.print(f"[green]✓[/] {file} -> {target}{version}", soft_wrap=True)
+            for line in format_issues(imported.issues):
+                progress.console.print(line, soft_wrap=True, markup=False)
+    for file in skipped:
+        console.print(f"[yellow]-[/] {file}: skipped, not a framework file", soft_wrap=True)
+    if failures:
+        raise _fail(f"{failures} of {len(files)} file(s) could not be imported")
+
+
+@framework_app.command("export")
+def framework_export(
+    framework_id: Annotated[str, typer.Argument(help="the framework's id")],
+    actor: ActorOption,
+    fmt: Annotated[str, typer.Option("--format", help="yaml, json or csv")] = "yaml",
+    version: Annotated[int | None, typer.Option(min=1, help="a published version")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="the version in force at this ISO 8601 instant")
+    ] = None,
+    draft: Annotated[bool, typer.Option(help="export the draft instead")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file to write; default: stdout")
+    ] = None,
+    url: FrameworkUrl = None,
+) -> None:
+    """Export a framework: the latest published version unless told otherwise."""
+    from talentledger.framework_files import FrameworkRequestFailed, export
+
+    http, base_url = _framework_client(actor, url)
+    try:
+        with http:
+            text = export(
+                http, base_url, framework_id, fmt, version=version, as_of=as_of, draft=draft
+            )
+    except FrameworkRequestFailed as error:
+        raise _fail(str(error)) from None
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+
+
+@framework_app.command("publish")
+def framework_publish(
+    framework_id: Annotated[str, typer.Argument(help="the framework's id")],
+    actor: ActorOption,
+    major: Annotated[bool, typer.Option(help="declare the revision major")] = False,
+    url: FrameworkUrl = None,
+) -> None:
+    """Publish a framework's draft as its next version."""
+    from talentledger.framework_files import FrameworkRequestFailed, publish_draft
+
+    http, base_url = _framework_client(actor, url)
+    try:
+        with http:
+            version, revision = publish_draft(
+                http, base_url, framework_id, "major" if major else None
+            )
+    except FrameworkRequestFailed as error:
+        raise _fail(str(error)) from None
+    console.print(f"{framework_id} v{version} ({revision}) is in force")
 
 
 def _stack_settings() -> Settings:

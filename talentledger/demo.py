@@ -11,7 +11,6 @@ from importlib import resources
 from typing import Any
 
 import httpx
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,9 +18,11 @@ from rich.table import Table
 from libs.platform.auth import ensure_dev_keypair, mint_token
 from libs.platform.settings import Settings
 from libs.platform.telemetry import read_spans
+from talentledger.framework_files import FrameworkRequestFailed, import_file
 from talentledger.stack.supervisor import SERVICES, Stack, StackState
 
 FRAMEWORK_ID = "product-engineering"
+SAMPLE = "engineering-framework.yaml"
 CONSUMERS = ("assessment", "development", "promotion")
 
 
@@ -68,17 +69,17 @@ def _url(state: StackState, service: str) -> str:
 
 
 def _cycle(state: StackState, http: httpx.Client, progress: Progress) -> tuple[dict[str, Any], int]:
-    draft = yaml.safe_load(
-        resources.files("talentledger.samples").joinpath("engineering-framework.yaml").read_text()
-    )
     task = progress.add_task("publishing the sample framework", total=3 + len(CONSUMERS))
-    response = http.post(
-        f"{_url(state, 'framework')}/frameworks/{FRAMEWORK_ID}/versions", json=draft
-    )
-    if response.status_code != 201:
-        raise DemoFailed(f"publishing the framework failed: {response.text}")
-    version = response.json()["version"]
-    progress.update(task, advance=1, description=f"framework v{version} published")
+    with resources.as_file(resources.files("talentledger.samples") / SAMPLE) as sample:
+        try:
+            imported = import_file(
+                http, _url(state, "framework"), sample, FRAMEWORK_ID, publish=True
+            )
+        except FrameworkRequestFailed as error:
+            raise DemoFailed(str(error)) from None
+    version = imported.version
+    assert version is not None
+    progress.update(task, advance=1, description=f"framework v{version} in force")
     for service in CONSUMERS:
         _wait(
             lambda s=service: any(

@@ -67,11 +67,11 @@ class FrameworkVersions:
             (
                 event.framework_id,
                 event.version,
-                event.name,
+                event.framework.name,
                 event.revision,
                 event.published_at,
-                len(event.levels),
-                len(event.competencies),
+                sum(len(t.levels) for f in event.framework.families for t in f.tracks),
+                len(event.framework.competencies),
                 envelope.event_id,
             ),
         )

@@ -5,13 +5,23 @@ from __future__ import annotations
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from services.framework.adapters import http
 from services.framework.adapters.activities import FrameworkActivities
+from services.framework.adapters.postgres.published_versions import (
+    MIGRATIONS,
+    PublishedVersions,
+)
 
 
 def build(runtime: Runtime) -> ServiceParts:
-    api = create_api("framework", "Career frameworks and competency models, versioned.")
-    api.include_router(http.router)
-    activities = FrameworkActivities(runtime.store)
+    api = create_api(
+        "framework",
+        "Career frameworks and competency models: drafts, published versions, as-of queries, "
+        "diffs, effective role profiles, import and export.",
+    )
+    http.install(api)
+    versions = PublishedVersions(runtime.pool, runtime.name)
+    api.state.published_versions = versions
+    activities = FrameworkActivities(versions)
     return ServiceParts(api=api, activities=[activities.resolve_published_version])
 
 
-definition = ServiceDefinition(name="framework", build=build)
+definition = ServiceDefinition(name="framework", build=build, migrations=[MIGRATIONS])

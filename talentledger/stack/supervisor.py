@@ -12,6 +12,7 @@ it is and never started or stopped here.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -37,6 +38,12 @@ from talentledger.stack.servers import (
 )
 
 SERVICES = ("framework", "assessment", "development", "promotion", "cycles")
+
+
+def import_services() -> None:
+    """Load every service's definition, and with it every event type the services record."""
+    for name in SERVICES:
+        importlib.import_module(f"services.{name}.service")
 
 
 @dataclass

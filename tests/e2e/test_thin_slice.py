@@ -6,33 +6,20 @@ cycle workflow calling an activity on each service's task queue; one trace acros
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from libs.platform.telemetry import read_spans
-from tests.support.stack import RunningStack, running_stack
+from tests.support.stack import ROOT, RunningStack, running_stack
 
 CONSUMERS = ("assessment", "development", "promotion")
-DRAFT = {
-    "name": "Engineering",
-    "levels": [
-        {"code": "L1", "name": "Engineer", "track": "ic", "rank": 1},
-        {"code": "L2", "name": "Senior engineer", "track": "ic", "rank": 2},
-        {"code": "M1", "name": "Engineering manager", "track": "manager", "rank": 1},
-    ],
-    "competencies": [
-        {"key": "collaboration", "name": "Collaboration", "kind": "core", "nature": "behavioural"},
-        {
-            "key": "system-design",
-            "name": "System design",
-            "kind": "functional",
-            "nature": "technical",
-        },
-    ],
-}
+SAMPLE = ROOT / "talentledger" / "samples" / "engineering-framework.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +42,7 @@ def test_every_endpoint_needs_a_bearer_token(stack: RunningStack) -> None:
         paths = [p for p in response.json()["paths"] if p != "/health"]
         assert paths, f"{service} has an API"
         for path in paths:
-            concrete = path.replace("{framework_id}", "eng").replace("{cycle_id}", "c-1")
+            concrete = re.sub(r"\{[a-z_]+\}", "x", path)
             denied = httpx.get(stack.url(service) + concrete, timeout=10)
             assert denied.status_code in (401, 405), (service, path)
             if denied.status_code == 401:
@@ -69,25 +56,19 @@ def test_publish_reaches_every_consumer_and_a_cycle_runs_across_all_services(
 ) -> None:
     hr = stack.token("hr_admin", "alice")
     employee = stack.token("employee", "bob")
-    assert (
-        httpx.post(
-            stack.url("framework") + "/frameworks/eng/versions", json=DRAFT, headers=employee
-        ).status_code
-        == 403
-    )
-    bad = httpx.post(
-        stack.url("framework") + "/frameworks/eng/versions",
-        json={**DRAFT, "scale_max": 7},
-        headers=hr,
-    )
-    assert bad.status_code == 422
-    assert "scale 0..7" in bad.json()["detail"]["message"]
+    draft = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    framework = {k: v for k, v in draft.items() if k not in {"format", "id"}}
+    drafts = stack.url("framework") + "/frameworks/eng/draft"
+    assert httpx.put(drafts, json=framework, headers=employee, timeout=10).status_code == 403
+    broken = {**framework, "scale": "0..7"}
+    assert httpx.put(drafts, json=broken, headers=hr, timeout=10).status_code == 422
 
-    published = httpx.post(
-        stack.url("framework") + "/frameworks/eng/versions", json=DRAFT, headers=hr, timeout=10
+    imported = stack.cli(
+        "framework", "import", str(SAMPLE), "--id", "eng", "--publish", "--as", "alice"
     )
-    assert published.status_code == 201, published.text
-    assert published.json()["version"] == 1
+    assert "-> eng v1 (initial)" in imported
+    history = stack.get("framework", "/frameworks/eng/versions", employee).json()
+    assert [(v["version"], v["actor"]) for v in history] == [(1, "alice")]
 
     for service in CONSUMERS:
         versions = stack.wait_for(
@@ -168,3 +149,26 @@ def test_restarting_the_stack_keeps_all_data(stack: RunningStack) -> None:
     stack.cli("up")
     assert stack.get("assessment", "/framework-versions", hr).json() == before
     assert stack.get("framework", "/frameworks/eng/versions", hr).json()[0]["version"] == 1
+
+
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "frameworks"
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is not present")
+def test_public_frameworks_import_from_the_cli_and_export_back(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """DOMAIN.md §2 Import and export: whole directories in, every framework back out."""
+    hr = stack.token("hr_admin", "alice")
+    for source in ("monzo/frameworks", "engineeringladders"):
+        report = stack.cli("framework", "import", str(FIXTURES / source), "--as", "alice")
+        assert "✗" not in report, report
+    assert "skipped, not a framework file" in report, "LICENSE and PROVENANCE are reported"
+    draft = stack.get("framework", "/frameworks/engineering-backend/draft", hr).json()
+    exported = tmp_path / "backend.yaml"
+    stack.cli(
+        "framework", "export", "engineering-backend", "--draft", "-o", str(exported), "--as", "a"
+    )
+    stack.cli("framework", "import", str(exported), "--id", "backend-copy", "--as", "alice")
+    copy = stack.get("framework", "/frameworks/backend-copy/draft", hr).json()
+    assert copy["framework"] == draft["framework"]

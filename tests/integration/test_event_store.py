@@ -162,20 +162,9 @@ async def test_one_transaction_cannot_overflow_into_the_next_ones_positions(
 
 
 async def test_an_event_too_large_to_publish_is_refused_at_append(store: EventStore) -> None:
-    from libs.events.schemas.framework import FrameworkPublished, PublishedCompetency
     from libs.events.store import MAX_PAYLOAD_BYTES, EventTooLarge
 
-    huge = FrameworkPublished(
-        framework_id="huge",
-        version=1,
-        name="x" * MAX_PAYLOAD_BYTES,
-        revision="initial",
-        scale_min=0,
-        scale_max=5,
-        levels=[],
-        competencies=[PublishedCompetency(key="k", name="K", kind="core", nature="behavioural")],
-        published_at="2026-01-01T00:00:00Z",
-    )
+    huge = Probe(n=1, note="x" * MAX_PAYLOAD_BYTES)
     with pytest.raises(EventTooLarge, match="split it or store the bulk elsewhere"):
         await store.append("huge", 0, [huge], ALICE)
     assert await store.read_log() == []

@@ -7,7 +7,7 @@ from libs.events.registry import IntegrationEvent, registry
 
 @registry.event
 class Probe(IntegrationEvent):
-    """A minimal event: `n` identifies it, `writer` who appended it."""
+    """A minimal event: `n` identifies it, `writer` who appended it, `note` pads it."""
 
     event_type = "BackboneProbe"
     schema_version = 1
@@ -15,3 +15,4 @@ class Probe(IntegrationEvent):
 
     n: int
     writer: int = 0
+    note: str = ""

@@ -7,14 +7,14 @@ from libs.events.subjects import consumer_and_subject, dead_letter_subject, subj
 
 
 def test_subjects_name_context_event_and_version() -> None:
-    assert subject_of(FrameworkPublished) == "talentledger.framework.framework_published.v1"
+    assert subject_of(FrameworkPublished) == "talentledger.framework.framework_published.v2"
 
 
 def test_dead_letter_subjects_round_trip() -> None:
     subject = dead_letter_subject("assessment-framework-versions", subject_of(FrameworkPublished))
     assert consumer_and_subject(subject) == (
         "assessment-framework-versions",
-        "talentledger.framework.framework_published.v1",
+        "talentledger.framework.framework_published.v2",
     )
     with pytest.raises(ValueError, match="not a dead-letter subject"):
-        consumer_and_subject("talentledger.framework.framework_published.v1")
+        consumer_and_subject("talentledger.framework.framework_published.v2")

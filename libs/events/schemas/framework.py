@@ -1,47 +1,308 @@
-"""Events the framework service publishes."""
+"""The career framework as other contexts see it, and the events the framework service publishes.
+
+`Framework` is the whole model of DOMAIN.md section 2 as one document: it is the content of a
+published version (carried in `FrameworkPublished`, so consumers never call the framework
+service) and the service's documented exchange format (YAML / JSON, JSON Schema published).
+Lists of keyed items keep their order; keys are stable slugs, names are what people read.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from libs.events.registry import IntegrationEvent, registry
 
+Key = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80),
+    Field(description="stable identifier: lower-case letters, digits, '.', '_' or '-'"),
+]
+Text = Annotated[str, StringConstraints(max_length=4000)]
+Behaviour = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=4000, pattern=r"^[^\r\n]+$"),
+    Field(description="one observable behaviour, on one line"),
+]
+TrackKind = Literal["ic", "manager"]
+Tier = Literal["individual_contributor", "manager", "director"]
+Scale = Literal["0..5", "1..5"]
+CompetencyKind = Literal["core", "functional", "leadership"]
+Nature = Literal["behavioural", "technical"]
+Revision = Literal["initial", "minor", "major"]
+Granularity = Literal["competency", "sub_skill"]
 
-class PublishedLevel(BaseModel):
+SCALE_RANGE: dict[str, range] = {"0..5": range(0, 6), "1..5": range(1, 6)}
+
+
+class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    code: str = Field(description="level code, e.g. L3 or M1")
+
+class LevelDescriptor(_Part):
+    """Scope, autonomy and impact at a level: not a competency statement."""
+
+    scope: Text = ""
+    autonomy: Text = ""
+    impact: Text = ""
+
+
+class Level(_Part):
+    code: str = Field(min_length=1, max_length=40, description="e.g. L3, IC5, M1")
+    name: str = Field(min_length=1, max_length=200)
+    grade: int = Field(
+        ge=1,
+        le=50,
+        description="organisation-wide band: comparable across tracks and families, "
+        "rising with seniority; level deployment rules and the track-height rule use it",
+    )
+    tier: Tier | None = Field(
+        None,
+        description="caps the role profile size; default: individual_contributor on the IC "
+        "track, manager on the manager track",
+    )
+    descriptor: LevelDescriptor = LevelDescriptor()
+
+
+class Crossover(_Part):
+    """Where an individual contributor may enter the manager track."""
+
+    from_level: str = Field(
+        min_length=1, max_length=40, description="code of the IC level one must operate at"
+    )
+    leadership_competencies: list[Key] = Field(
+        default_factory=list, description="leadership competencies required on top"
+    )
+
+
+class Track(_Part):
+    kind: TrackKind
+    levels: list[Level] = Field(min_length=1, description="junior to senior")
+    crossover: Crossover | None = Field(None, description="manager track only")
+
+
+class JobFamily(_Part):
+    key: Key
+    name: str = Field(min_length=1, max_length=200)
+    description: Text = ""
+    tracks: list[Track] = Field(min_length=1)
+
+    def track(self, kind: TrackKind) -> Track | None:
+        return next((t for t in self.tracks if t.kind == kind), None)
+
+
+class LateralPath(_Part):
+    """A sideways move between families: what carries over and what must be learned."""
+
+    from_family: Key
+    to_family: Key
+    transferable: list[Key] = Field(default_factory=list)
+    gaps: list[Key] = Field(default_factory=list)
+
+
+class CompetencyCategory(_Part):
+    key: Key
+    name: str = Field(min_length=1, max_length=200)
+
+
+class SubSkill(_Part):
+    """An observable behaviour under a competency ("gives credit to others")."""
+
+    key: Key
+    name: Text = Field(min_length=1)
+
+
+class Anchor(_Part):
+    """One observable sentence for one proficiency level, per track."""
+
+    track: TrackKind
+    proficiency: int = Field(ge=0, le=5)
+    text: Text = Field(min_length=1)
+
+
+class Competency(_Part):
+    key: Key
+    name: str = Field(min_length=1, max_length=200)
+    category: Key | None = None
+    kind: CompetencyKind
+    nature: Nature
+    family: Key | None = Field(None, description="owning job family of a functional competency")
+    description: Text = ""
+    sub_skills: list[SubSkill] = Field(default_factory=list)
+    anchors: list[Anchor] = Field(default_factory=list)
+    standard_term: str | None = Field(
+        None,
+        max_length=200,
+        description="the standard taxonomy term this organisation term maps to; both stay valid",
+    )
+
+    def anchor(self, track: TrackKind, proficiency: int) -> Anchor | None:
+        return next(
+            (a for a in self.anchors if a.track == track and a.proficiency == proficiency), None
+        )
+
+
+class Requirement(_Part):
+    """A competency in a role profile: its target proficiency and the expected behaviours."""
+
+    competency: Key
+    target: int | None = Field(None, ge=0, le=5, description="on the framework's scale")
+    behaviours: list[Behaviour] = Field(
+        default_factory=list, description="what the competency looks like at this level"
+    )
+    origin: Literal["role", "push"] = Field(
+        "role", description="push: assigned once to selected roles, no standing rule"
+    )
+
+
+class RoleProfile(_Part):
+    """A position: job family + track + level + the competencies that apply."""
+
+    key: Key
+    name: str = Field(min_length=1, max_length=200)
+    family: Key
+    track: TrackKind
+    level: str = Field(min_length=1, max_length=40, description="level code in the family's track")
+    requirements: list[Requirement] = Field(default_factory=list)
+
+
+class DeploymentRule(_Part):
+    """A standing rule putting a competency into role profiles, including future ones.
+
+    core: every role. level: every role from `from_grade` up (optionally one track or family).
+    One-time pushes are not rules: they are recorded in the role profiles they reached.
+    """
+
+    key: Key
+    scope: Literal["core", "level"]
+    competency: Key
+    target: int | None = Field(None, ge=0, le=5)
+    from_grade: int | None = Field(
+        None, ge=1, le=50, description="level rules: lowest grade reached"
+    )
+    track: TrackKind | None = None
+    family: Key | None = None
+
+
+class Framework(_Part):
+    """A career framework and competency model: the document HR edits, publishes and exports."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: Text = ""
+    scale: Scale = Field("0..5", description="Dreyfus 0..5 (default) or 1..5")
+    granularity: Granularity = Field(
+        "competency", description="assess at competency level or at sub-skill level"
+    )
+    taxonomy: str | None = Field(
+        None, max_length=200, description="the standard taxonomy competencies map to"
+    )
+    categories: list[CompetencyCategory] = Field(default_factory=list)
+    families: list[JobFamily] = Field(default_factory=list)
+    lateral_paths: list[LateralPath] = Field(default_factory=list)
+    competencies: list[Competency] = Field(default_factory=list)
+    roles: list[RoleProfile] = Field(default_factory=list)
+    rules: list[DeploymentRule] = Field(default_factory=list)
+
+    def family(self, key: str) -> JobFamily | None:
+        return next((f for f in self.families if f.key == key), None)
+
+    def competency(self, key: str) -> Competency | None:
+        return next((c for c in self.competencies if c.key == key), None)
+
+    def role(self, key: str) -> RoleProfile | None:
+        return next((r for r in self.roles if r.key == key), None)
+
+
+class EffectiveRequirement(_Part):
+    competency: Key
     name: str
-    track: Literal["ic", "manager"]
-    rank: int = Field(ge=1, description="order within the track, 1 = most junior")
+    kind: CompetencyKind
+    nature: Nature
+    target: int | None
+    behaviours: list[str] = Field(default_factory=list)
+    origins: list[str] = Field(
+        description="why it applies: 'role', 'push', 'core:<rule>' or 'level:<rule>'"
+    )
 
 
-class PublishedCompetency(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class EffectiveRoleProfile(_Part):
+    """A role profile with every deployment rule applied, as assessed in a cycle."""
 
-    key: str
+    key: Key
     name: str
-    kind: Literal["core", "functional", "leadership"]
-    nature: Literal["behavioural", "technical"]
+    family: Key
+    track: TrackKind
+    level: str
+    grade: int
+    tier: Tier
+    requirements: list[EffectiveRequirement]
 
 
 @registry.event
 class FrameworkPublished(IntegrationEvent):
-    """A framework version was published: immutable from now on, and citable by number."""
+    """A framework version was published: immutable from now on, and citable by number.
+
+    Carries the whole framework, so every consumer builds its read model from the event alone.
+    """
 
     event_type = "FrameworkPublished"
+    schema_version = 2
+    context = "framework"
+
+    framework_id: str
+    version: int = Field(ge=1)
+    revision: Revision
+    published_at: datetime
+    framework: Framework
+
+
+@registry.upcaster("FrameworkPublished", 1)
+def _framework_published_v1(payload: dict) -> dict:  # type: ignore[type-arg]
+    """v1 carried levels and competencies only: they become one family's tracks."""
+    levels = payload["levels"]
+    tracks = [
+        {
+            "kind": kind,
+            "levels": [
+                {"code": lv["code"], "name": lv["name"], "grade": lv["rank"]}
+                for lv in sorted(levels, key=lambda lv: lv["rank"])
+                if lv["track"] == kind
+            ],
+        }
+        for kind in ("ic", "manager")
+        if any(lv["track"] == kind for lv in levels)
+    ]
+    scale = f"{payload['scale_min']}..{payload['scale_max']}"
+    return {
+        "framework_id": payload["framework_id"],
+        "version": payload["version"],
+        "revision": payload["revision"],
+        "published_at": payload["published_at"],
+        "framework": {
+            "name": payload["name"],
+            "scale": scale,
+            "families": [{"key": "default", "name": payload["name"], "tracks": tracks}]
+            if tracks
+            else [],
+            "competencies": [
+                {k: c[k] for k in ("key", "name", "kind", "nature")}
+                for c in payload["competencies"]
+            ],
+        },
+    }
+
+
+@registry.event
+class RoleProfileChanged(IntegrationEvent):
+    """A published version changed a role's effective profile (or added or removed the role)."""
+
+    event_type = "RoleProfileChanged"
     schema_version = 1
     context = "framework"
 
     framework_id: str
     version: int = Field(ge=1)
-    name: str
-    revision: Literal["initial", "minor", "major"]
-    scale_min: int
-    scale_max: int
-    levels: list[PublishedLevel]
-    competencies: list[PublishedCompetency]
-    published_at: datetime
+    change: Literal["added", "changed", "removed"]
+    role: EffectiveRoleProfile

@@ -6,24 +6,22 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from libs.events.activities import RESOLVE_FRAMEWORK, FrameworkRef
-from libs.events.store import EventStore
-from services.framework.application import publishing
+from services.framework.adapters.postgres.published_versions import PublishedVersions
 
 
 class FrameworkActivities:
-    def __init__(self, store: EventStore) -> None:
-        self.store = store
+    def __init__(self, versions: PublishedVersions) -> None:
+        self.versions = versions
 
     @activity.defn(name=RESOLVE_FRAMEWORK)
     async def resolve_published_version(self, ref: FrameworkRef) -> FrameworkRef:
         """Pin a cycle to a published version: the requested one, or the latest."""
-        _, versions = await publishing.load(self.store, ref.framework_id)
-        known = {v.version for v in versions}
-        if not known or (ref.version is not None and ref.version not in known):
+        found = await self.versions.find(ref.framework_id, ref.version)
+        if found is None:
             raise ApplicationError(
                 f"framework {ref.framework_id!r} has no published version "
                 + (str(ref.version) if ref.version else "yet"),
                 type="FrameworkNotPublished",
                 non_retryable=True,
             )
-        return FrameworkRef(framework_id=ref.framework_id, version=ref.version or max(known))
+        return FrameworkRef(framework_id=ref.framework_id, version=found.version)

@@ -1,49 +1,505 @@
-"""HTTP API of the framework service."""
+"""HTTP API of the framework service.
+
+Authorisation: `hr_admin` edits drafts and publishes; drafts are visible to `hr_admin` only;
+every authenticated caller reads published versions. Published versions are addressed by
+number (`version`), by instant (`as_of`: the version in force then), or default to the latest.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from libs.events.schemas.framework import FrameworkPublished
-from libs.platform.auth import CurrentActor, require_role
-from libs.platform.runtime import Runtime, not_found
-from services.framework.application import publishing
-from services.framework.domain.publication import FrameworkDraft, PublicationRefused
+from libs.events.schemas.framework import (
+    Competency,
+    CompetencyCategory,
+    DeploymentRule,
+    EffectiveRequirement,
+    EffectiveRoleProfile,
+    Framework,
+    Granularity,
+    JobFamily,
+    Key,
+    LateralPath,
+    Revision,
+    RoleProfile,
+    Scale,
+    TrackKind,
+)
+from libs.events.store import EventStore
+from libs.platform.auth import Actor, CurrentActor, require_role
+from libs.platform.runtime import not_found
+from services.framework.adapters.files import formats, native
+from services.framework.adapters.files.report import ImportIssue
+from services.framework.adapters.postgres.published_versions import (
+    PublishedVersion,
+    PublishedVersions,
+    VersionSummary,
+)
+from services.framework.application import commands
+from services.framework.domain.drafting import (
+    DraftExists,
+    FrameworkAggregate,
+    FrameworkError,
+    NoDraft,
+    PublicationRefused,
+    UnknownElement,
+    identity,
+)
+from services.framework.domain.profiles import effective_profile, grid
+from services.framework.domain.rules import Problem, validate
+from services.framework.domain.versions import Change, diff
 
 router = APIRouter(prefix="/frameworks", tags=["frameworks"])
-FrameworkId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="slug")]
+format_router = APIRouter(tags=["framework format"])
+FrameworkId = Annotated[
+    str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="the framework's slug")
+]
+VersionNumber = Annotated[int | None, Query(ge=1, description="a published version number")]
+AsOf = Annotated[
+    datetime | None, Query(description="the version in force at this instant (ISO 8601)")
+]
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-@router.post("/{framework_id}/versions", status_code=201, response_model=FrameworkPublished)
-async def publish_version(
-    framework_id: FrameworkId, draft: FrameworkDraft, actor: CurrentActor, request: Request
-) -> FrameworkPublished:
-    """Publish the next immutable version of a framework (hr_admin)."""
+def _hr_admin(actor: CurrentActor) -> Actor:
     require_role(actor, "hr_admin")
-    store = _runtime(request).store
-    try:
-        recorded = await publishing.publish(store, framework_id, draft, actor.subject)
-    except PublicationRefused as refused:
+    return actor
+
+
+HrAdmin = Annotated[Actor, Depends(_hr_admin)]
+
+
+def _store(request: Request) -> EventStore:
+    return request.app.state.runtime.store
+
+
+def _versions(request: Request) -> PublishedVersions:
+    return request.app.state.published_versions
+
+
+class NewFramework(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class SettingsPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = None
+    scale: Scale | None = None
+    granularity: Granularity | None = None
+    taxonomy: str | None = None
+
+
+class Push(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    competency: Key
+    target: int | None = Field(None, ge=0, le=5)
+    roles: list[Key] = Field(min_length=1)
+
+
+class PublishRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    revision: Literal["minor", "major"] | None = Field(
+        None, description="declare the revision major; the service never lowers what it finds"
+    )
+
+
+class DraftView(BaseModel):
+    framework_id: str
+    stream_version: int
+    based_on_version: int | None = Field(description="the published version it started from")
+    framework: Framework
+    problems: list[Problem] = Field(description="what publishing it now would report")
+
+
+class Publication(BaseModel):
+    framework_id: str
+    version: int
+    revision: Revision
+    published_at: datetime
+    warnings: list[Problem]
+
+
+class ImportOutcome(BaseModel):
+    framework_id: str
+    format: str
+    issues: list[ImportIssue]
+    draft: DraftView
+
+
+class GridView(BaseModel):
+    framework_id: str
+    version: int
+    family: str
+    track: TrackKind
+    levels: list[str] = Field(description="column order: junior to senior")
+    rows: dict[str, dict[str, EffectiveRequirement]] = Field(
+        description="competency -> level code -> the leveled expectation"
+    )
+
+
+class Diff(BaseModel):
+    framework_id: str
+    from_version: int
+    to_version: int
+    changes: list[Change]
+
+
+def _view(aggregate: FrameworkAggregate) -> DraftView:
+    draft = aggregate.draft
+    if draft is None:
+        raise not_found(f"framework {aggregate.framework_id!r}")
+    return DraftView(
+        framework_id=aggregate.framework_id,
+        stream_version=aggregate.stream_version,
+        based_on_version=aggregate.latest.version if aggregate.latest else None,
+        framework=draft,
+        problems=validate(draft),
+    )
+
+
+async def _published(
+    request: Request, framework_id: str, version: int | None, as_of: datetime | None
+) -> PublishedVersion:
+    found = await _versions(request).find(framework_id, version, as_of)
+    if found is None:
+        which = (
+            f"version {version}"
+            if version
+            else f"a version in force at {as_of.isoformat()}"
+            if as_of
+            else "a published version"
+        )
+        raise not_found(f"framework {framework_id!r} {which}")
+    return found
+
+
+def _export(framework: Framework, framework_id: str, fmt: formats.ExportFormat) -> Any:
+    return PlainTextResponse(
+        formats.write(framework, framework_id, fmt),
+        media_type=formats.MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{framework_id}.{fmt}"'},
+    )
+
+
+# -- drafts (hr_admin) ---------------------------------------------------------------------
+
+
+@router.post("", status_code=201, response_model=DraftView)
+async def create_framework(body: NewFramework, actor: HrAdmin, request: Request) -> DraftView:
+    """Start a new, empty draft framework."""
+    aggregate = await commands.execute(
+        _store(request), body.id, actor.subject, lambda a: a.start(body.name)
+    )
+    return _view(aggregate)
+
+
+@router.get("/{framework_id}/draft", response_model=DraftView)
+async def get_draft(framework_id: FrameworkId, actor: HrAdmin, request: Request) -> DraftView:
+    """The draft as it stands, with what publishing it would report."""
+    return _view(await commands.load(_store(request), framework_id))
+
+
+@router.put("/{framework_id}/draft", response_model=DraftView)
+async def replace_draft(
+    framework_id: FrameworkId, framework: Framework, actor: HrAdmin, request: Request
+) -> DraftView:
+    """Replace the whole draft (creating the framework if it is new)."""
+    aggregate = await commands.execute(
+        _store(request), framework_id, actor.subject, lambda a: a.replace(framework, None)
+    )
+    return _view(aggregate)
+
+
+@router.post("/{framework_id}/draft/import", response_model=ImportOutcome)
+async def import_draft(
+    framework_id: FrameworkId,
+    actor: HrAdmin,
+    request: Request,
+    content: Annotated[str, Body(media_type="text/plain", description="the file's text")],
+    source: Annotated[str, Query(description="the file's name: shown in issues, picks format")],
+    format: Annotated[formats.ImportFormat | None, Query()] = None,
+) -> ImportOutcome:
+    """Import a file as the draft. Issues point at file, line and field; with any error the
+    draft is left as it was (HTTP 422)."""
+    # Parsing a large file takes a while: off the event loop, so other requests go on.
+    result = await asyncio.to_thread(formats.read, content, source, format)
+    if result.framework is None or result.errors:
         raise HTTPException(
-            422, detail={"message": str(refused), "problems": refused.problems}
-        ) from None
-    event = store.decode(recorded)
-    assert isinstance(event, FrameworkPublished)
-    return event
+            422,
+            detail={
+                "message": f"{source} cannot be imported: fix the errors listed",
+                "issues": [i.model_dump() for i in result.issues],
+            },
+        )
+    framework = result.framework
+    aggregate = await commands.execute(
+        _store(request), framework_id, actor.subject, lambda a: a.replace(framework, source)
+    )
+    return ImportOutcome(
+        framework_id=framework_id,
+        format=result.format,
+        issues=result.issues,
+        draft=_view(aggregate),
+    )
 
 
-@router.get("/{framework_id}/versions", response_model=list[FrameworkPublished])
-async def list_versions(
+@router.patch("/{framework_id}/draft/settings", response_model=DraftView)
+async def change_settings(
+    framework_id: FrameworkId, patch: SettingsPatch, actor: HrAdmin, request: Request
+) -> DraftView:
+    """Name, description, proficiency scale, granularity and taxonomy."""
+    settings = patch.model_dump(exclude_unset=True)
+    aggregate = await commands.execute(
+        _store(request), framework_id, actor.subject, lambda a: a.change_settings(settings)
+    )
+    return _view(aggregate)
+
+
+@router.post("/{framework_id}/draft/pushes", response_model=DraftView)
+async def push_competency(
+    framework_id: FrameworkId, push: Push, actor: HrAdmin, request: Request
+) -> DraftView:
+    """Assign a competency once to the roles named; roles created later do not receive it."""
+    aggregate = await commands.execute(
+        _store(request),
+        framework_id,
+        actor.subject,
+        lambda a: a.push(push.competency, push.target, push.roles),
+    )
+    return _view(aggregate)
+
+
+def _element_routes(collection: str, segment: str, model: type[BaseModel]) -> None:
+    """PUT (create or replace) and DELETE for one keyed collection of the draft."""
+
+    async def define(
+        framework_id: FrameworkId,
+        key: str,
+        element: BaseModel,
+        actor: HrAdmin,
+        request: Request,
+    ) -> DraftView:
+        if identity(collection, element) != key:
+            raise HTTPException(
+                422,
+                detail=f"the {segment} in the body is {identity(collection, element)!r}, "
+                f"the URL names {key!r}",
+            )
+        aggregate = await commands.execute(
+            _store(request), framework_id, actor.subject, lambda a: a.define(collection, element)
+        )
+        return _view(aggregate)
+
+    async def remove(
+        framework_id: FrameworkId, key: str, actor: HrAdmin, request: Request
+    ) -> DraftView:
+        aggregate = await commands.execute(
+            _store(request), framework_id, actor.subject, lambda a: a.remove(collection, key)
+        )
+        return _view(aggregate)
+
+    # Annotations are strings here (postponed evaluation) and `model` is a local: give FastAPI
+    # the class itself, so the body is parsed and documented as that element.
+    define.__annotations__["element"] = model
+    path = f"/{{framework_id}}/draft/{segment}/{{key}}"
+    router.put(path, response_model=DraftView, summary=f"Define one of the draft's {segment}")(
+        define
+    )
+    router.delete(path, response_model=DraftView, summary=f"Remove one of the draft's {segment}")(
+        remove
+    )
+
+
+for _collection, _segment, _model in (
+    ("categories", "categories", CompetencyCategory),
+    ("families", "families", JobFamily),
+    ("lateral_paths", "lateral-paths", LateralPath),
+    ("competencies", "competencies", Competency),
+    ("roles", "roles", RoleProfile),
+    ("rules", "rules", DeploymentRule),
+):
+    _element_routes(_collection, _segment, _model)
+
+
+@router.get("/{framework_id}/draft/roles/{role}/effective", response_model=EffectiveRoleProfile)
+async def draft_effective_role(
+    framework_id: FrameworkId, role: str, actor: HrAdmin, request: Request
+) -> EffectiveRoleProfile:
+    """The role profile with every deployment rule applied, each competency's origins shown."""
+    draft = _view(await commands.load(_store(request), framework_id)).framework
+    return _effective(draft, framework_id, role)
+
+
+@router.get("/{framework_id}/draft/export")
+async def export_draft(
+    framework_id: FrameworkId,
+    actor: HrAdmin,
+    request: Request,
+    format: formats.ExportFormat = "yaml",
+) -> PlainTextResponse:
+    draft = _view(await commands.load(_store(request), framework_id)).framework
+    return _export(draft, framework_id, format)
+
+
+@router.post("/{framework_id}/versions", status_code=201, response_model=Publication)
+async def publish_version(
+    framework_id: FrameworkId, body: PublishRequest, actor: HrAdmin, request: Request
+) -> Publication:
+    """Publish the draft as the next immutable version; refused (422) with every problem."""
+    published, problems = await commands.publish(
+        _store(request), _versions(request), framework_id, actor.subject, body.revision
+    )
+    return Publication(
+        framework_id=framework_id,
+        version=published.version,
+        revision=published.revision,
+        published_at=published.published_at,
+        warnings=problems,
+    )
+
+
+# -- published versions (any authenticated caller) ------------------------------------------
+
+
+@router.get("", response_model=list[VersionSummary])
+async def list_frameworks(actor: CurrentActor, request: Request) -> list[VersionSummary]:
+    """Every published framework with its latest version."""
+    return await _versions(request).latest_of_each()
+
+
+@router.get("/{framework_id}/versions", response_model=list[VersionSummary])
+async def version_history(
     framework_id: FrameworkId, actor: CurrentActor, request: Request
-) -> list[FrameworkPublished]:
-    """Every published version, oldest first."""
-    _, versions = await publishing.load(_runtime(request).store, framework_id)
-    if not versions:
-        raise not_found(f"framework {framework_id!r}")
-    return versions
+) -> list[VersionSummary]:
+    """Version history, oldest first: number, minor or major, when and by whom."""
+    history = await _versions(request).history(framework_id)
+    if not history:
+        raise not_found(f"framework {framework_id!r} published versions")
+    return history
+
+
+@router.get("/{framework_id}/published", response_model=PublishedVersion)
+async def published_framework(
+    framework_id: FrameworkId,
+    actor: CurrentActor,
+    request: Request,
+    version: VersionNumber = None,
+    as_of: AsOf = None,
+) -> PublishedVersion:
+    """The framework exactly as published: by version, in force at an instant, or latest."""
+    return await _published(request, framework_id, version, as_of)
+
+
+@router.get("/{framework_id}/published/roles/{role}", response_model=EffectiveRoleProfile)
+async def published_role(
+    framework_id: FrameworkId,
+    role: str,
+    actor: CurrentActor,
+    request: Request,
+    version: VersionNumber = None,
+    as_of: AsOf = None,
+) -> EffectiveRoleProfile:
+    """A role's effective profile as published, with each competency's origins."""
+    found = await _published(request, framework_id, version, as_of)
+    return _effective(found.framework, framework_id, role)
+
+
+@router.get("/{framework_id}/published/grid", response_model=GridView)
+async def published_grid(
+    framework_id: FrameworkId,
+    family: str,
+    track: TrackKind,
+    actor: CurrentActor,
+    request: Request,
+    version: VersionNumber = None,
+    as_of: AsOf = None,
+) -> GridView:
+    """Competencies by career level for one family's track, as published."""
+    found = await _published(request, framework_id, version, as_of)
+    job_family = found.framework.family(family)
+    levels = job_family.track(track) if job_family else None
+    if levels is None:
+        raise not_found(f"{track} track of family {family!r} in version {found.version}")
+    return GridView(
+        framework_id=framework_id,
+        version=found.version,
+        family=family,
+        track=track,
+        levels=[lv.code for lv in levels.levels],
+        rows=grid(found.framework, family, track),
+    )
+
+
+@router.get("/{framework_id}/published/export")
+async def export_published(
+    framework_id: FrameworkId,
+    actor: CurrentActor,
+    request: Request,
+    format: formats.ExportFormat = "yaml",
+    version: VersionNumber = None,
+    as_of: AsOf = None,
+) -> PlainTextResponse:
+    """The published version as a file: YAML or JSON (lossless) or the CSV grid."""
+    found = await _published(request, framework_id, version, as_of)
+    return _export(found.framework, framework_id, format)
+
+
+@router.get("/{framework_id}/diff", response_model=Diff)
+async def version_diff(
+    framework_id: FrameworkId,
+    from_version: Annotated[int, Query(ge=1)],
+    to_version: Annotated[int, Query(ge=1)],
+    actor: CurrentActor,
+    request: Request,
+) -> Diff:
+    """What changed between two published versions (reworded anchors included)."""
+    before = await _published(request, framework_id, from_version, None)
+    after = await _published(request, framework_id, to_version, None)
+    return Diff(
+        framework_id=framework_id,
+        from_version=from_version,
+        to_version=to_version,
+        changes=diff(before.framework, after.framework),
+    )
+
+
+@format_router.get("/framework-format/schema.json", response_model=dict[str, Any])
+async def format_schema(actor: CurrentActor) -> dict[str, Any]:
+    """The JSON Schema of the framework file format (YAML and JSON)."""
+    return native.json_schema()
+
+
+def _effective(framework: Framework, framework_id: str, role: str) -> EffectiveRoleProfile:
+    found = framework.role(role)
+    profile = effective_profile(framework, found) if found else None
+    if profile is None:
+        raise not_found(f"role {role!r} of framework {framework_id!r}")
+    return profile
+
+
+STATUS = {NoDraft: 404, UnknownElement: 404, DraftExists: 409}
+
+
+def install(api: FastAPI) -> None:
+    """Mount the routes and turn the framework's typed errors into 4xx answers."""
+    api.include_router(router)
+    api.include_router(format_router)
+
+    @api.exception_handler(FrameworkError)
+    async def _refused(_: Request, error: FrameworkError) -> JSONResponse:
+        content: dict[str, Any] = {"detail": str(error)}
+        if isinstance(error, PublicationRefused):
+            content["problems"] = [p.model_dump() for p in error.problems]
+        return JSONResponse(status_code=STATUS.get(type(error), 422), content=content)

@@ -1,0 +1,441 @@
+"""The framework as a CSV grid, for people who keep their framework in a spreadsheet.
+
+DOMAIN.md section 2, "the grid": one row per cell, that is per (role profile, requirement),
+with the facts of the family, level, role and competency repeated on every row:
+
+    family, family_name, track, level, level_name, grade, tier, role, role_name,
+    competency, competency_name, category, kind, nature, target, behaviours, anchor
+
+`behaviours` holds one behaviour per line (a quoted multi-line cell); `anchor` is the
+competency's behavioural anchor for the row's track at the row's target. Three other kinds of row
+keep what has no cell: a level without roles (level columns only), a role without requirements
+(no competency), a competency no role requires (competency columns only).
+
+Reading: things appear in the order of their first row. A family, level or competency is
+defined by a row giving any of its facts (name, grade, tier; name, category, kind, nature); a
+blank fact says nothing, and two rows giving different values for one fact are an error naming
+both lines. A role's family, track and level are read as written, blank included. A category is
+named in the cell; its key is the slug of its name. Rows pointing at an undefined family, level
+or competency stay references (dangling ones are for the publication rules to report).
+
+What the grid holds: `load(dump(f)).framework == f` exactly when `f`
+- has the default description, scale, granularity and taxonomy, and no lateral paths nor rules
+  (the framework's name is not in the grid either: pass it to `load`);
+- has families without description, tracks without crossover, levels without descriptor;
+- has competencies without family, description, sub-skills nor standard term, whose anchors are
+  exactly those the grid shows (per track and target of a requirement of a role on that track,
+  one per track and proficiency), in the order of the rows that show them;
+- has only categories used by a competency, keyed by the slug of their name, in the order of
+  first use, and no competency in a category that does not exist;
+- has requirements of origin "role" only;
+- is in grid order: roles grouped by family, track and level in that order (roles at a level
+  that does not exist last), competencies in the order of first requirement (unrequired ones
+  last);
+- has unique keys in every list (family tracks unique by kind, track levels by code): the grid
+  identifies things by key.
+For any framework with unique keys, `dump(load(dump(f)).framework) == dump(f)`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from pydantic import ValidationError
+
+from libs.events.schemas.framework import Framework, RoleProfile
+from services.framework.adapters.files.native import Loc, nearest, validation_issues
+from services.framework.adapters.files.report import ImportIssue, ImportResult, slug
+
+COLUMNS = (
+    "family",
+    "family_name",
+    "track",
+    "level",
+    "level_name",
+    "grade",
+    "tier",
+    "role",
+    "role_name",
+    "competency",
+    "competency_name",
+    "category",
+    "kind",
+    "nature",
+    "target",
+    "behaviours",
+    "anchor",
+)
+OPTIONAL = ("tier", "category", "behaviours", "anchor")
+REQUIRED = tuple(column for column in COLUMNS if column not in OPTIONAL)
+# keys, enumerations and numbers cannot hold spaces: stray ones from spreadsheets are dropped
+_TRIMMED = frozenset(
+    ("family", "track", "tier", "role", "competency", "kind", "nature", "grade", "target")
+)
+
+# model field -> grid column, per kind of thing the rows describe
+_FAMILY = {"key": "family", "name": "family_name"}
+_TRACK = {"kind": "track"}
+_LEVEL = {"code": "level", "name": "level_name", "grade": "grade", "tier": "tier"}
+_ROLE = {"key": "role", "name": "role_name", "family": "family", "track": "track", "level": "level"}
+_COMPETENCY = {
+    "key": "competency",
+    "name": "competency_name",
+    "category": "category",
+    "kind": "kind",
+    "nature": "nature",
+}
+_REQUIREMENT = {"competency": "competency", "target": "target", "behaviours": "behaviours"}
+_ANCHOR = {"track": "track", "proficiency": "target", "text": "anchor"}
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def dump(framework: Framework) -> str:
+    """The grid of `framework`, header first; see the module docstring for what it leaves out."""
+    out = io.StringIO()
+    # csv's default "\r\n" row end makes it quote any cell holding "\r" or "\n"
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    writer.writerows(_rows(framework))
+    return out.getvalue()
+
+
+def _rows(framework: Framework) -> Iterator[list[str]]:
+    levels: set[tuple[str, str, str]] = set()
+    for family in framework.families:
+        for track in family.tracks:
+            for level in track.levels:
+                spot = (family.key, track.kind, level.code)
+                levels.add(spot)
+                where = [family.key, family.name, track.kind, level.code, level.name]
+                where += [str(level.grade), level.tier or ""]
+                roles = [r for r in framework.roles if (r.family, r.track, r.level) == spot]
+                if not roles:
+                    yield [*where, *[""] * 10]
+                for role in roles:
+                    yield from _role_rows(framework, where, role)
+    for role in framework.roles:
+        if (role.family, role.track, role.level) not in levels:
+            family = framework.family(role.family)
+            where = [role.family, family.name if family else "", role.track, role.level, "", "", ""]
+            yield from _role_rows(framework, where, role)
+    required = {r.competency for role in framework.roles for r in role.requirements}
+    for competency in framework.competencies:
+        if competency.key not in required:
+            yield [*[""] * 9, *_competency_cells(framework, competency.key), "", "", ""]
+
+
+def _role_rows(framework: Framework, where: list[str], role: RoleProfile) -> Iterator[list[str]]:
+    head = [*where, role.key, role.name]
+    if not role.requirements:
+        yield [*head, *[""] * 8]
+    for requirement in role.requirements:
+        competency = framework.competency(requirement.competency)
+        target = requirement.target
+        anchor = (
+            competency.anchor(role.track, target) if competency and target is not None else None
+        )
+        yield [
+            *head,
+            *_competency_cells(framework, requirement.competency),
+            "" if target is None else str(target),
+            "\n".join(requirement.behaviours),
+            anchor.text if anchor else "",
+        ]
+
+
+def _competency_cells(framework: Framework, key: str) -> list[str]:
+    competency = framework.competency(key)
+    if competency is None:
+        return [key, "", "", "", ""]
+    category = competency.category
+    if category is not None:
+        known = next((c for c in framework.categories if c.key == category), None)
+        category = known.name if known else category
+    return [key, competency.name, category or "", competency.kind, competency.nature]
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Thing:
+    """Something the rows describe: its facts, and the line and column each one came from."""
+
+    what: str
+    columns: dict[str, str]
+    line: int
+    facts: dict[str, Any]
+    spots: dict[str, tuple[int, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # a fact no row gives is reported at the thing's first row, in the column it belongs in
+        self.spots = {name: (self.line, column) for name, column in self.columns.items()}
+
+
+class _Reader:
+    """Collects the things the rows describe, in order of first appearance, and the problems."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.issues: list[ImportIssue] = []
+        self.families: dict[str, _Thing] = {}
+        self.tracks: dict[tuple[str, str], _Thing] = {}
+        self.levels: dict[tuple[str, str, str], _Thing] = {}
+        self.competencies: dict[str, _Thing] = {}
+        self.anchors: dict[tuple[str, str, str], _Thing] = {}
+        self.roles: dict[str, _Thing] = {}
+        self.requirements: dict[str, list[_Thing]] = {}
+
+    def issue(
+        self, line: int | None, column: str | None, message: str, warning: bool = False
+    ) -> None:
+        severity = "warning" if warning else "error"
+        self.issues.append(
+            ImportIssue(file=self.file, line=line, field=column, severity=severity, message=message)
+        )
+
+    def read(self, text: str) -> bool:
+        """Read every row; False when the header does not allow reading them."""
+        rows = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+        try:
+            header = [cell.strip().lower() for cell in next(rows, [])]
+            if not self._header_ok(header):
+                return False
+            index = {column: header.index(column) for column in COLUMNS if column in header}
+            start = rows.line_num + 1
+            for cells in rows:
+                # a row starts on the line after the previous one ended: cells may span lines
+                line, start = start, rows.line_num + 1
+                if any(cell.strip() for cell in cells[len(header) :]):
+                    self.issue(line, None, "cells right of the last column ignored", warning=True)
+                padded = cells + [""] * len(header)
+                row = {
+                    column: padded[index[column]] if column in index else "" for column in COLUMNS
+                }
+                row = {column: v.strip() if column in _TRIMMED else v for column, v in row.items()}
+                if any(row.values()):
+                    self._add(row, line)
+        except csv.Error as error:
+            self.issue(rows.line_num, None, f"not readable as CSV: {error}")
+        return True
+
+    def _header_ok(self, header: list[str]) -> bool:
+        if missing := [column for column in REQUIRED if column not in header]:
+            self.issue(
+                1,
+                None,
+                f"missing required columns: {', '.join(missing)}; a grid has the columns "
+                f"{', '.join(COLUMNS)} (any order; {', '.join(OPTIONAL)} may be left out)",
+            )
+            return False
+        repeated = [column for column in dict.fromkeys(header) if header.count(column) > 1]
+        for column in repeated:
+            self.issue(1, column, "the column appears more than once: keep one")
+        for column in dict.fromkeys(header):
+            if column not in COLUMNS:
+                self.issue(1, column, "unknown column, ignored", warning=True)
+        return not repeated
+
+    def _thing(
+        self,
+        things: dict[Any, _Thing],
+        key: Any,
+        line: int,
+        columns: dict[str, str],
+        what: str,
+        identity: dict[str, Any],
+    ) -> _Thing:
+        if key not in things:
+            things[key] = _Thing(what, columns, line, dict(identity))
+        return things[key]
+
+    def _state(self, thing: _Thing, name: str, value: Any, line: int) -> None:
+        """Record a fact; another value for it on another row is a conflict."""
+        column = thing.columns[name]
+        if name not in thing.facts:
+            thing.facts[name] = value
+            thing.spots[name] = (line, column)
+        elif thing.facts[name] != value:
+            earlier = thing.spots[name][0]
+            self.issue(
+                line,
+                column,
+                f"{thing.what} has {column} {value!r} here but {thing.facts[name]!r} on line "
+                f"{earlier}: give one value",
+            )
+
+    def _add(self, row: dict[str, str], line: int) -> None:
+        family, track, level = row["family"], row["track"], row["level"]
+        role, competency = row["role"], row["competency"]
+        level_facts = {n: row[_LEVEL[n]] for n in ("name", "grade", "tier") if row[_LEVEL[n]]}
+        if row["family_name"] or level_facts:
+            what = f"family {family!r}"
+            found = self._thing(self.families, family, line, _FAMILY, what, {"key": family})
+            if row["family_name"]:
+                self._state(found, "name", row["family_name"], line)
+        if level_facts:
+            what = f"track {track!r} of {family!r}"
+            self._thing(self.tracks, (family, track), line, _TRACK, what, {"kind": track})
+            what = f"level {level!r} of {family}/{track}"
+            found = self._thing(
+                self.levels, (family, track, level), line, _LEVEL, what, {"code": level}
+            )
+            for name, value in level_facts.items():
+                self._state(found, name, value, line)
+        if role or row["role_name"]:
+            found = self._thing(self.roles, role, line, _ROLE, f"role {role!r}", {"key": role})
+            for name in ("family", "track", "level"):
+                self._state(found, name, row[name], line)  # blank is a value: "no level"
+            if row["role_name"]:
+                self._state(found, "name", row["role_name"], line)
+        names = ("name", "category", "kind", "nature")
+        if competency_facts := {n: row[_COMPETENCY[n]] for n in names if row[_COMPETENCY[n]]}:
+            what, identity = f"competency {competency!r}", {"key": competency}
+            found = self._thing(self.competencies, competency, line, _COMPETENCY, what, identity)
+            for name, value in competency_facts.items():
+                self._state(found, name, value, line)
+        if role and competency:
+            self._add_cell(row, line)
+        elif cell := [column for column in ("target", "behaviours", "anchor") if row[column]]:
+            message = (
+                "a target, behaviours or an anchor belong to a cell: give a role and a competency"
+            )
+            self.issue(line, cell[0], message)
+
+    def _add_cell(self, row: dict[str, str], line: int) -> None:
+        competency, track, target = row["competency"], row["track"], row["target"]
+        requirement = _Thing("requirement", _REQUIREMENT, line, {"competency": competency})
+        if target:
+            self._state(requirement, "target", target, line)
+        if row["behaviours"]:
+            self._state(requirement, "behaviours", row["behaviours"].split("\n"), line)
+        self.requirements.setdefault(row["role"], []).append(requirement)
+        if not row["anchor"]:
+            return
+        if not target:
+            self.issue(line, "anchor", "an anchor describes a target proficiency: give the target")
+            return
+        what = f"the {track} anchor of {competency!r} at {target}"
+        identity = {"track": track, "proficiency": target}
+        found = self._thing(
+            self.anchors, (competency, track, target), line, _ANCHOR, what, identity
+        )
+        self._state(found, "text", row["anchor"], line)
+
+    def document(self, name: str) -> tuple[dict[str, Any], dict[Loc, tuple[int | None, str]]]:
+        """The framework as data for the model, and the row and column of each of its fields."""
+        spots: dict[Loc, tuple[int | None, str]] = {("name",): (None, "name")}
+
+        def place(loc: Loc, thing: _Thing, **members: Any) -> dict[str, Any]:
+            spots[loc] = thing.spots[next(iter(thing.columns))]
+            spots.update({(*loc, name): spot for name, spot in thing.spots.items()})
+            return {**thing.facts, **members}
+
+        families = []
+        for f, (family, found) in enumerate(self.families.items()):
+            tracks = []
+            for t, ((_, kind), track) in enumerate(_under(self.tracks, (family,))):
+                loc: Loc = ("families", f, "tracks", t)
+                levels = [
+                    place((*loc, "levels", i), level)
+                    for i, (_, level) in enumerate(_under(self.levels, (family, kind)))
+                ]
+                tracks.append(place(loc, track, levels=levels))
+            families.append(place(("families", f), found, tracks=tracks))
+
+        categories: dict[str, dict[str, str]] = {}
+        competencies = []
+        for c, (competency, found) in enumerate(self.competencies.items()):
+            anchors = [
+                place(("competencies", c, "anchors", i), anchor)
+                for i, (_, anchor) in enumerate(_under(self.anchors, (competency,)))
+            ]
+            facts = place(("competencies", c), found, anchors=anchors)
+            if (named := facts.get("category")) is not None:
+                if named not in categories:
+                    spots[("categories", len(categories))] = found.spots["category"]
+                    taken = {category["key"] for category in categories.values()}
+                    categories[named] = {"key": _new_key(named, taken), "name": named}
+                facts["category"] = categories[named]["key"]
+            competencies.append(facts)
+        for (competency, _, _), anchor in self.anchors.items():
+            if competency not in self.competencies:
+                self.issue(
+                    anchor.line,
+                    "anchor",
+                    f"competency {competency!r} has an anchor but no definition: "
+                    "give its competency_name, kind and nature",
+                )
+
+        roles = []
+        for r, (role, found) in enumerate(self.roles.items()):
+            requirements = [
+                place(("roles", r, "requirements", i), requirement)
+                for i, requirement in enumerate(self.requirements.get(role, []))
+            ]
+            roles.append(place(("roles", r), found, requirements=requirements))
+        data = {
+            "name": name,
+            "categories": list(categories.values()),
+            "families": families,
+            "competencies": competencies,
+            "roles": roles,
+        }
+        return data, spots
+
+
+def _under(things: dict[Any, _Thing], prefix: tuple[str, ...]) -> list[tuple[Any, _Thing]]:
+    """The things whose key starts with `prefix`, in order."""
+    return [(key, thing) for key, thing in things.items() if key[: len(prefix)] == prefix]
+
+
+def _new_key(name: str, taken: set[str]) -> str:
+    """A category key: the slug of its name, numbered when another name has the same slug."""
+    base = key = slug(name, fallback="category")
+    number = 1
+    while key in taken:
+        number += 1
+        key = f"{base[: 80 - len(str(number)) - 1]}-{number}"
+    return key
+
+
+def _name_from(file: str) -> str:
+    """'engineering_ladder.csv' -> 'Engineering ladder'."""
+    words = re.sub(r"[\s_-]+", " ", PurePath(file).stem).strip()
+    return words[:1].upper() + words[1:] if words else "Framework"
+
+
+def load(text: str, file: str, name: str | None = None) -> ImportResult:
+    """Read a grid; `name` is the framework's name, by default made from the file name.
+
+    Any error leaves `framework` None; every issue names the line and the column.
+    """
+    name = _name_from(file) if name is None else name
+    reader = _Reader(file)
+    framework = None
+    if reader.read(text):
+        data, spots = reader.document(name)
+        try:
+            framework = Framework.model_validate(data)
+        except ValidationError as invalid:
+            located = validation_issues(
+                invalid, file, lambda loc: nearest(spots, loc) or (None, None)
+            )
+            reader.issues += located
+    issues = reader.issues
+    failed = any(issue.severity == "error" for issue in issues)
+    return ImportResult(
+        source=file,
+        format="csv",
+        framework_id=slug(name, fallback="framework"),
+        framework=None if failed else framework,
+        issues=issues,
+    )

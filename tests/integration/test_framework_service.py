@@ -1,0 +1,301 @@
+"""The framework service on PostgreSQL through its HTTP API (DOMAIN.md section 2).
+
+Drafts, publication, authorisation, as-of queries, diffs, effective profiles, file import and
+export; and that draft edits never leave the service while published versions do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from faststream.nats import NatsBroker
+
+from libs.events.relay import OutboxRelay
+from libs.events.schemas.framework import Anchor, Framework
+from libs.events.subjects import EVENT_STREAM
+from services.framework.adapters.files import native
+from tests.support.framework_api import SCHEMA, FrameworkApi, framework_api
+from tests.support.sample_frameworks import valid_framework
+
+ID = "eng"
+
+
+@pytest.fixture
+async def api(database_url: str, tmp_path: Path) -> AsyncIterator[FrameworkApi]:
+    async with framework_api(database_url, tmp_path / "keys") as api:
+        yield api
+
+
+def body(framework: Framework) -> dict[str, Any]:
+    return framework.model_dump(mode="json")
+
+
+def reworded(framework: Framework, text: str) -> Framework:
+    """The first competency's first anchor reworded: a minor revision."""
+    first = framework.competencies[0]
+    anchor = first.anchors[0]
+    anchors = [Anchor(track=anchor.track, proficiency=anchor.proficiency, text=text)]
+    changed = first.model_copy(update={"anchors": anchors + first.anchors[1:]})
+    return framework.model_copy(update={"competencies": [changed, *framework.competencies[1:]]})
+
+
+async def publish(api: FrameworkApi, framework: Framework) -> dict[str, Any]:
+    await api.ok("PUT", f"/frameworks/{ID}/draft", json=body(framework))
+    return await api.ok("POST", f"/frameworks/{ID}/versions", 201, json={})
+
+
+async def test_drafts_are_hr_admin_only_and_published_versions_are_for_everyone(
+    api: FrameworkApi,
+) -> None:
+    """DOMAIN.md §2 Versions; the issue's authorisation: hr_admin edits, publishes, sees drafts."""
+    framework = valid_framework()
+    await api.ok("PUT", f"/frameworks/{ID}/draft", 403, json=body(framework), headers=api.employee)
+    await api.ok("PUT", f"/frameworks/{ID}/draft", json=body(framework))
+    await api.ok("GET", f"/frameworks/{ID}/draft", 403, headers=api.employee)
+    await api.ok("GET", f"/frameworks/{ID}/published", 404, headers=api.employee)
+    await api.ok("POST", f"/frameworks/{ID}/versions", 403, json={}, headers=api.employee)
+    published = await api.ok("POST", f"/frameworks/{ID}/versions", 201, json={})
+    assert (published["version"], published["revision"]) == (1, "initial")
+    read = await api.ok("GET", f"/frameworks/{ID}/published", headers=api.employee)
+    assert Framework.model_validate(read["framework"]) == framework
+    assert read["actor"] == "hannah-hr", "every command carries the actor who issued it"
+    response = await api.client.get(f"/frameworks/{ID}/published")
+    assert response.status_code == 401
+
+
+async def test_a_refused_publication_names_the_rule_and_publishes_nothing(
+    api: FrameworkApi,
+) -> None:
+    """DOMAIN.md §2 Role profile: breaking a cap fails with the role, rule and numbers."""
+    framework = valid_framework()
+    role = framework.roles[0]
+    extra = [
+        c for c in framework.competencies if c.key not in {q.competency for q in role.requirements}
+    ]
+    crowded = role.model_copy(
+        update={
+            "requirements": role.requirements
+            + [
+                q.model_copy(update={"competency": c.key})
+                for q in role.requirements[:1]
+                for c in extra
+            ]
+        }
+    )
+    broken = framework.model_copy(update={"roles": [crowded, *framework.roles[1:]]})
+    await api.ok("PUT", f"/frameworks/{ID}/draft", json=body(broken))
+    response = await api.client.post(f"/frameworks/{ID}/versions", json={}, headers=api.hr)
+    assert response.status_code == 422, response.text
+    rules = {p["rule"] for p in response.json()["problems"] if p["severity"] == "error"}
+    assert "role-cap" in rules
+    assert role.key in response.json()["detail"]
+    await api.ok("GET", f"/frameworks/{ID}/versions", 404)
+    stream = await api.store.read_stream(f"framework-{ID}")
+    assert [e.event_type for e in stream] == ["FrameworkDraftReplaced"]
+
+
+async def test_as_of_queries_return_each_version_exactly_and_diffs_list_changed_anchors(
+    api: FrameworkApi,
+) -> None:
+    """DOMAIN.md §2 Versions: the version in force at any past date can be reconstructed."""
+    versions = [valid_framework()]
+    versions.append(reworded(versions[0], "Explains trade-offs plainly, in writing and aloud."))
+    versions.append(reworded(versions[1], "Explains trade-offs plainly to any audience."))
+    instants: list[datetime] = []
+    published = []
+    for framework in versions:
+        published.append(await publish(api, framework))
+        instants.append(datetime.fromisoformat(published[-1]["published_at"]))
+        await asyncio.sleep(0.01)
+    assert [p["revision"] for p in published] == ["initial", "minor", "minor"]
+
+    async def as_of(instant: datetime) -> Any:
+        params = {"as_of": instant.isoformat()}
+        return await api.client.get(
+            f"/frameworks/{ID}/published", params=params, headers=api.employee
+        )
+
+    assert (await as_of(instants[0] - timedelta(microseconds=1))).status_code == 404
+    for n, framework in enumerate(versions):
+        for instant in (
+            instants[n],
+            instants[n] + (instants[n + 1] - instants[n]) / 2
+            if n + 1 < len(instants)
+            else instants[n] + timedelta(days=365),
+        ):
+            found = (await as_of(instant)).json()
+            assert found["version"] == n + 1
+            assert Framework.model_validate(found["framework"]) == framework
+    history = await api.ok("GET", f"/frameworks/{ID}/versions", headers=api.employee)
+    assert [(v["version"], v["actor"]) for v in history] == [
+        (1, "hannah-hr"),
+        (2, "hannah-hr"),
+        (3, "hannah-hr"),
+    ]
+
+    changes = (
+        await api.ok("GET", f"/frameworks/{ID}/diff", params={"from_version": 1, "to_version": 3})
+    )["changes"]
+    first = versions[0].competencies[0]
+    anchor = first.anchors[0]
+    assert [c["path"] for c in changes] == [
+        f"competencies[{first.key}].anchors[{anchor.track}/{anchor.proficiency}].text"
+    ]
+    assert changes[0]["before"] == anchor.text
+
+
+async def test_effective_profiles_and_the_grid_show_where_each_competency_comes_from(
+    api: FrameworkApi,
+) -> None:
+    """DOMAIN.md §2 Deployment scopes and The grid."""
+    framework = valid_framework()
+    await publish(api, framework)
+    role = framework.roles[-1]
+    profile = await api.ok(
+        "GET", f"/frameworks/{ID}/published/roles/{role.key}", headers=api.employee
+    )
+    origins = {q["competency"]: q["origins"] for q in profile["requirements"]}
+    core = [r for r in framework.rules if r.scope == "core"]
+    assert core, "the sample deploys core competencies by rule"
+    for rule in core:
+        assert f"core:{rule.key}" in origins[rule.competency]
+    grid = await api.ok(
+        "GET",
+        f"/frameworks/{ID}/published/grid",
+        params={"family": role.family, "track": role.track},
+        headers=api.employee,
+    )
+    assert role.level in grid["levels"]
+    assert all(role.level in grid["rows"][c] for c in origins)
+
+
+async def test_files_export_and_import_back_identically(api: FrameworkApi) -> None:
+    """DOMAIN.md §2 Import and export: plain files without loss."""
+    framework = valid_framework()
+    await publish(api, framework)
+    for fmt in ("yaml", "json"):
+        exported = await api.response(
+            "GET", f"/frameworks/{ID}/published/export", params={"format": fmt}
+        )
+        imported = await api.ok(
+            "POST",
+            f"/frameworks/{ID}-copy/draft/import",
+            params={"source": f"exported.{fmt}"},
+            content=exported.text,
+            headers={**api.hr, "Content-Type": "text/plain"},
+        )
+        assert Framework.model_validate(imported["draft"]["framework"]) == framework
+    grid = await api.response("GET", f"/frameworks/{ID}/published/export", params={"format": "csv"})
+    assert grid.headers["content-type"].startswith("text/csv")
+
+
+async def test_a_bad_file_is_refused_with_file_line_and_field_and_leaves_the_draft_alone(
+    api: FrameworkApi,
+) -> None:
+    framework = valid_framework()
+    await api.ok("PUT", f"/frameworks/{ID}/draft", json=body(framework))
+    text = native.dump(framework, ID, "yaml").replace("grade: 2", "grade: two", 1)
+    response = await api.client.post(
+        f"/frameworks/{ID}/draft/import",
+        params={"source": "broken.yaml"},
+        content=text,
+        headers={**api.hr, "Content-Type": "text/plain"},
+    )
+    assert response.status_code == 422, response.text
+    [issue] = response.json()["detail"]["issues"]
+    assert issue["file"] == "broken.yaml"
+    assert (
+        issue["line"]
+        == text.splitlines().index(next(line for line in text.splitlines() if "grade: two" in line))
+        + 1
+    )
+    assert issue["field"].endswith(".grade")
+    draft = await api.ok("GET", f"/frameworks/{ID}/draft")
+    assert Framework.model_validate(draft["framework"]) == framework
+
+
+async def test_element_edits_and_pushes_are_events_of_the_draft(api: FrameworkApi) -> None:
+    """DOMAIN.md §2 Deployment scopes: push is a one-time assignment to explicit roles."""
+    framework = valid_framework()
+    await api.ok("PUT", f"/frameworks/{ID}/draft", json=body(framework))
+    competency = framework.competencies[-1]
+    renamed = competency.model_copy(update={"name": competency.name + " (renamed)"})
+    draft = await api.ok(
+        "PUT", f"/frameworks/{ID}/draft/competencies/{competency.key}", json=body_of(renamed)
+    )
+    assert Framework.model_validate(draft["framework"]).competency(competency.key) == renamed
+    await api.ok(
+        "PUT", f"/frameworks/{ID}/draft/competencies/other-key", 422, json=body_of(renamed)
+    )
+    role = framework.roles[0]
+    pushed = await api.ok(
+        "POST",
+        f"/frameworks/{ID}/draft/pushes",
+        json={"competency": competency.key, "target": 2, "roles": [role.key]},
+    )
+    assert competency.key not in {q.competency for q in role.requirements}
+    after = Framework.model_validate(pushed["framework"]).role(role.key)
+    assert after is not None
+    assert [q.origin for q in after.requirements if q.competency == competency.key] == ["push"]
+    await api.ok("DELETE", f"/frameworks/{ID}/draft/roles/nobody", 404)
+    types = [e.event_type for e in await api.store.read_stream(f"framework-{ID}")]
+    assert types == ["FrameworkDraftReplaced", "CompetencyDefined", "CompetencyPushed"]
+
+
+def body_of(element: Any) -> dict[str, Any]:
+    return element.model_dump(mode="json")
+
+
+async def test_concurrent_edits_of_one_draft_cannot_both_land(api: FrameworkApi) -> None:
+    framework = valid_framework()
+    await api.ok("PUT", f"/frameworks/{ID}/draft", json=body(framework))
+    responses = await asyncio.gather(
+        *(
+            api.client.put(f"/frameworks/{ID}/draft", json=body(framework), headers=api.hr)
+            for _ in range(8)
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {200, 409}
+    assert 200 in statuses
+    stream = await api.store.read_stream(f"framework-{ID}")
+    assert len(stream) == 1 + statuses.count(200), "a refused edit wrote nothing"
+
+
+async def test_published_versions_cannot_be_changed_in_the_database(
+    api: FrameworkApi, database_url: str
+) -> None:
+    await publish(api, valid_framework())
+    with (
+        psycopg.connect(database_url) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+    ):
+        conn.execute(f"UPDATE {SCHEMA}.published_versions SET revision = 'major'")
+
+
+async def test_draft_edits_stay_in_the_service_and_publications_reach_the_broker(
+    api: FrameworkApi, broker: NatsBroker
+) -> None:
+    """Drafts are visible to hr_admin only, so their events are never relayed."""
+    framework = valid_framework()
+    await publish(api, framework)
+    await api.ok("PATCH", f"/frameworks/{ID}/draft/settings", json={"description": "draft only"})
+    relay = OutboxRelay(api.store, broker)
+    while await relay.relay_once():
+        pass
+    js = broker.connection.jetstream()
+    info = await js.stream_info(EVENT_STREAM)
+    subjects = []
+    sub = await js.pull_subscribe("talentledger.>", stream=EVENT_STREAM)
+    for message in await sub.fetch(info.state.messages, timeout=5):
+        subjects.append(message.subject)
+    assert subjects[0] == "talentledger.framework.framework_published.v2"
+    assert set(subjects[1:]) == {"talentledger.framework.role_profile_changed.v1"}
+    assert len(subjects) == 1 + len(framework.roles)
+    assert await relay.checkpoint() == (await api.store.read_log())[-1].global_position
