@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import appends, latency
+from bench import appends, framework, latency
 from bench.report import render
 from bench.stack import bench_stack, machine_info
 
@@ -26,26 +26,32 @@ class Sizes:
     """Timed runs per configuration; the best counts."""
     seconds: float
     """Duration of each latency measurement."""
+    framework: framework.FrameworkSizes
 
 
-FULL = Sizes(events=4000, repeats=3, seconds=10.0)
-QUICK = Sizes(events=400, repeats=3, seconds=2.0)
+FULL = Sizes(events=4000, repeats=3, seconds=10.0, framework=framework.FULL)
+QUICK = Sizes(events=400, repeats=3, seconds=2.0, framework=framework.QUICK)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark event appends and append-to-consumer latency. Uses DATABASE_URL "
-        "and NATS_URL when set, else starts embedded servers for the run.",
+        description="Benchmark event appends, append-to-consumer latency and the framework "
+        "service on a large framework. Uses DATABASE_URL and NATS_URL when set, else starts "
+        "embedded servers for the run.",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a short smoke run (400 events per run, 2 s)"
+        "--quick",
+        action="store_true",
+        help="a short smoke run (400 events per run, 2 s, framework history of 10 versions)",
     )
     parser.add_argument(
         "--output", type=Path, metavar="PATH", help="also write the markdown report here"
     )
     parser.add_argument(
-        "--only", choices=("appends", "latency"), help="run one benchmark instead of both"
+        "--only",
+        choices=("appends", "latency", "framework"),
+        help="run one benchmark instead of all three",
     )
     parser.add_argument(
         "--rate",
@@ -59,14 +65,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def main(args: argparse.Namespace, console: Console) -> str:
     sizes = QUICK if args.quick else FULL
-    with bench_stack(console) as stack:
+    with bench_stack(console, with_nats=args.only != "framework") as stack:
         machine = await machine_info(stack)
-        append_results = latency_results = None
+        append_results = latency_results = framework_results = None
         if args.only in (None, "appends"):
             append_results = await appends.run(
                 stack.database_url, console, events=sizes.events, repeats=sizes.repeats
             )
         if args.only in (None, "latency"):
+            assert stack.nats_url is not None
             latency_results = await latency.run(
                 stack.database_url,
                 stack.nats_url,
@@ -74,8 +81,10 @@ async def main(args: argparse.Namespace, console: Console) -> str:
                 seconds=sizes.seconds,
                 rate=args.rate,
             )
+        if args.only in (None, "framework"):
+            framework_results = await framework.run(stack.database_url, console, sizes.framework)
     command = shlex.join(["./tl", "bench", *sys.argv[1:]])
-    return render(machine, append_results, latency_results, command)
+    return render(machine, append_results, latency_results, framework_results, command)
 
 
 def run() -> int:

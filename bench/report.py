@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 
 from bench.appends import TARGET_RATIO, AppendResults, Throughput
+from bench.framework import FrameworkResults, Written
+from bench.framework_model import REWORDED_PER_VERSION
 from bench.latency import (
     CONSUMER_FETCH_BATCH,
     CONSUMER_FETCH_TIMEOUT,
@@ -15,6 +18,7 @@ from bench.latency import (
     LatencyResults,
     Pipeline,
 )
+from libs.events.store import MAX_PAYLOAD_BYTES
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> str:
@@ -183,10 +187,200 @@ def cpu_table(pipelines: Sequence[Pipeline]) -> str:
     return table(["Setup", *groups, "Machine busy"], rows, "l" + "r" * (len(groups) + 1))
 
 
+def _kb(value: int) -> str:
+    return f"{value / 1024:,.0f} KiB" if value < 1024**2 else f"{value / 1024**2:,.1f} MiB"
+
+
+def _fms(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def _x(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def framework_section(results: FrameworkResults) -> str:
+    ours, raw = results.best_import, results.best_baseline
+    import_rows = [
+        [
+            "parse",
+            "`formats.read` (YAML, line map, model validation)",
+            _fms(ours.parse * 1000),
+            "`yaml.load` (same loader)",
+            _fms(raw.parse * 1000),
+            _x(ours.parse / raw.parse),
+        ],
+        [
+            "write",
+            "replace the draft, then publish version 1",
+            _fms((ours.replace + ours.publish) * 1000),
+            "one transaction: document row + a row per role",
+            _fms(raw.store * 1000),
+            _x((ours.replace + ours.publish) / raw.store),
+        ],
+        ["↳ replace", "`commands.execute(… replace …)`", _fms(ours.replace * 1000), "", "", ""],
+        ["↳ publish", "`commands.publish`", _fms(ours.publish * 1000), "", "", ""],
+        [
+            "**total**",
+            "",
+            f"**{_fms(ours.total * 1000)}**",
+            "",
+            f"**{_fms(raw.total * 1000)}**",
+            f"**{_x(results.ratio)}**",
+        ],
+    ]
+    runs = ", ".join(_fms(r.total * 1000) for r in results.imports)
+    baseline_runs = ", ".join(_fms(r.total * 1000) for r in results.baselines)
+    written_rows = [
+        [w.what, f"{w.rows:,}", f"{w.json_bytes:,}", f"{w.stored_bytes:,}"] for w in results.written
+    ]
+    written_rows.append(_written_total("**service, total**", results.written))
+    written_rows += [
+        [f"baseline: {w.what}", f"{w.rows:,}", f"{w.json_bytes:,}", f"{w.stored_bytes:,}"]
+        for w in results.baseline_written
+    ]
+    written_rows.append(_written_total("**baseline, total**", results.baseline_written))
+    wal_ours = statistics.median(r.wal_bytes for r in results.imports)
+    wal_raw = statistics.median(r.wal_bytes for r in results.baselines)
+    events = sum(w.rows for w in results.written if w.what.startswith("event "))
+    domain = "; ".join(f"{name} {_fms(s * 1000)} ms" for name, s in results.domain.items())
+    event_type, event_bytes = results.largest_event
+    parts = [
+        "## 3. Framework service: import, publish, as-of",
+        "",
+        "A generated framework (bench/framework_model.py), valid by `rules.validate` (warnings "
+        f"only: {', '.join(results.warnings) or 'none'}):",
+        "",
+        table(["Framework", ""], [[k, f"{v:,}"] for k, v in results.shape.items()], "lr"),
+        "",
+        f"Its YAML export (`formats.write`) is {results.yaml_bytes:,} bytes.",
+        "",
+        "### Import and publish version 1",
+        "",
+        f"Best of {len(results.imports)} runs each, in turns with the baseline (order reversed "
+        "every round), after a warm-up; each run on a fresh framework id. Ratio = service time / "
+        "baseline time (how many times the baseline's time; lower is better). The baseline is "
+        "plain PyYAML and psycopg, with no validation, no events and no read model.",
+        "",
+        table(
+            ["Step", "Service", "ms", "Baseline", "ms", "Ratio"],
+            import_rows,
+            "llrlrr",
+        ),
+        "",
+        f"All runs (ms): service {runs}; baseline {baseline_runs}; the machine "
+        f"{results.busy.get('import', 0):.0%} busy.",
+        "",
+        f"CPU-only steps inside publish (no database, best of 3): {domain}.",
+        "",
+        f"Longest event-loop stall during the service's import and publish: "
+        f"{_fms(ours.stall * 1000)} ms (the whole process serves nothing else meanwhile).",
+        "",
+        f"Written by one import and publish ({events} events, one transaction for the draft and "
+        "one for the publication):",
+        "",
+        table(
+            ["Rows", "Count", "JSON bytes", "Stored bytes (pg_column_size)"], written_rows, "lrrr"
+        ),
+        "",
+        f"WAL per run (median): service {_kb(int(wal_ours))}, baseline {_kb(int(wal_raw))}: "
+        f"ratio **{_x(wal_ours / wal_raw)}**.",
+        "",
+        f"FrameworkPublished payload: {results.published_bytes:,} bytes, "
+        f"**{results.published_bytes / MAX_PAYLOAD_BYTES:.1%}** of `MAX_PAYLOAD_BYTES` "
+        f"({MAX_PAYLOAD_BYTES:,}); the largest event is {event_type} at {event_bytes:,} bytes.",
+        "",
+        _history_part(results),
+    ]
+    return "\n".join(parts)
+
+
+def _written_total(label: str, written: Sequence[Written]) -> list[str]:
+    return [
+        label,
+        f"{sum(w.rows for w in written):,}",
+        f"{sum(w.json_bytes for w in written):,}",
+        f"{sum(w.stored_bytes for w in written):,}",
+    ]
+
+
+def _history_part(results: FrameworkResults) -> str:
+    n = results.versions
+    history = results.history
+    as_of, by_key = results.as_of, results.by_key
+    assert as_of is not None
+    assert by_key is not None
+    revisions = ", ".join(f"{count} {kind}" for kind, count in sorted(results.revisions.items()))
+    query_rows = [
+        [
+            label,
+            f"{spread.samples:,}",
+            _fms(spread.p50),
+            _fms(spread.p99),
+            _fms(spread.max),
+            _fms(spread.mean),
+        ]
+        for label, spread in (
+            ("`PublishedVersions.find(id, as_of=t)`", as_of),
+            ("baseline: `SELECT framework … WHERE framework_id, version` (PK)", by_key),
+        )
+    ]
+    milestones = sorted({2, *range(10, n, 10), n})
+    loads = sorted(results.loads, key=lambda r: r.total)
+    best = loads[0]
+    median = statistics.median(r.total for r in loads)
+    return "\n".join(
+        [
+            f"### History of {n} versions, as-of queries and the aggregate's load",
+            "",
+            f"Versions 2 to {n} of one framework, each a draft replace then publish through the "
+            f"same commands, rewording {REWORDED_PER_VERSION} anchors (revisions found: "
+            f"{revisions}); {sum(history):,.1f} s in all, the machine "
+            f"{results.busy.get('history', 0):.0%} busy. The framework's stream then holds "
+            f"{results.stream_events:,} events, {_kb(results.stream_json_bytes)} of payload "
+            "JSON (as jsonb text).",
+            "",
+            table(
+                ["Version", *(str(v) for v in milestones)],
+                [
+                    [
+                        "replace + publish, ms",
+                        *(f"{history[v - 2] * 1000:,.0f}" for v in milestones),
+                    ]
+                ],
+                "l" + "r" * len(milestones),
+            ),
+            "",
+            "As-of queries at random instants spread over the history (and a little past it), "
+            "each checked against the version in force; in turns with the baseline, which "
+            "fetches the same row by primary key through the same pool. Ratio = ours / baseline.",
+            "",
+            table(
+                ["Query", "Samples", "p50 ms", "p99 ms", "max ms", "mean ms"], query_rows, "lrrrrr"
+            ),
+            "",
+            f"Ratio: p50 **{_x(as_of.p50 / by_key.p50)}**, p99 **{_x(as_of.p99 / by_key.p99)}**. "
+            f"Longest event-loop stall while querying: {_fms(results.as_of_stall * 1000)} ms; "
+            f"machine {results.busy.get('as-of', 0):.0%} busy.",
+            "",
+            f"`commands.load` at version {n} (absolute; every draft command and every publish "
+            f"loads the aggregate first): best {_fms(best.total * 1000)} ms, median "
+            f"{_fms(median * 1000)} ms of {len(loads)}. Baseline: replaying the whole stream "
+            f"from its start (what a load without whole-document events would do), "
+            f"`read_stream` {_fms(best.read * 1000)} ms + decoding and applying every event "
+            f"{_fms(best.decode * 1000)} ms; ratio "
+            f"**{_x(best.total / (best.read + best.decode))}**. With Python's cyclic garbage "
+            f"collector paused, the same load takes {_fms(min(r.without_gc for r in loads) * 1000)}"
+            f" ms (best). Longest event-loop stall: {_fms(max(r.stall for r in loads) * 1000)} ms.",
+        ]
+    )
+
+
 def render(
     machine: Mapping[str, str],
     appends: AppendResults | None,
     latency: LatencyResults | None,
+    framework: FrameworkResults | None,
     command: str,
 ) -> str:
     parts = [
@@ -200,4 +394,6 @@ def render(
         parts += ["", appends_section(appends)]
     if latency is not None:
         parts += ["", latency_section(latency)]
+    if framework is not None:
+        parts += ["", framework_section(framework)]
     return "\n".join(parts) + "\n"

@@ -27,7 +27,8 @@ class Stack:
     """Where a run sends its load: a fresh database and a NATS server."""
 
     database_url: str
-    nats_url: str
+    nats_url: str | None
+    """None when the run needs no NATS (`--only framework`)."""
     postgres_origin: str  # "embedded" or "external (DATABASE_URL)"
     nats_origin: str
 
@@ -38,23 +39,25 @@ def with_database(url: str, database: str) -> str:
 
 
 @contextlib.contextmanager
-def bench_stack(console: Console) -> Iterator[Stack]:
-    """Use DATABASE_URL / NATS_URL when set, else embedded servers in a temp dir.
+def bench_stack(console: Console, *, with_nats: bool = True) -> Iterator[Stack]:
+    """Use DATABASE_URL / NATS_URL when set, else embedded servers in a temp dir; without
+    `with_nats`, no NATS at all.
 
     Everything started or created here is stopped, dropped or removed on exit, including
     on errors and Ctrl-C.
     """
     with contextlib.ExitStack() as cleanup:
         admin_url = os.environ.get("DATABASE_URL")
-        nats_url = os.environ.get("NATS_URL")
+        nats_url = os.environ.get("NATS_URL") if with_nats else None
         base: Path | None = None
-        if not (admin_url and nats_url):
+        if not admin_url or (with_nats and not nats_url):
             base = Path(tempfile.mkdtemp(prefix="talentledger-bench-"))
             # PostgreSQL runs as its own system user when we are root: it must reach its
             # data dir through this one.
             base.chmod(0o755)
             cleanup.callback(shutil.rmtree, base, ignore_errors=True)
-        pg_origin = nats_origin = "external"
+        pg_origin = "external"
+        nats_origin = "external" if with_nats else "not used"
         if not admin_url:
             assert base is not None
             postgres = EmbeddedPostgres(base / "postgres", database="postgres")
@@ -62,7 +65,7 @@ def bench_stack(console: Console) -> Iterator[Stack]:
                 admin_url = postgres.start()
             cleanup.callback(_stop, console, "PostgreSQL", postgres.stop)
             pg_origin = "embedded"
-        if not nats_url:
+        if with_nats and not nats_url:
             assert base is not None
             server = EmbeddedNats(base / "nats")
             with console.status("starting embedded NATS"):
@@ -74,7 +77,8 @@ def bench_stack(console: Console) -> Iterator[Stack]:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         cleanup.callback(_drop_database, admin_url, name)
         console.print(
-            f"[dim]PostgreSQL: {pg_origin}, database {name}; NATS: {nats_origin} {nats_url}[/]"
+            f"[dim]PostgreSQL: {pg_origin}, database {name}; NATS: {nats_origin} "
+            f"{nats_url or ''}[/]"
         )
         yield Stack(with_database(admin_url, name), nats_url, pg_origin, nats_origin)
 
@@ -109,12 +113,15 @@ async def machine_info(stack: Stack) -> dict[str, str]:
             cur = await conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name)))
             row = await cur.fetchone()
             settings[name] = str(row[0]) if row else "?"
-    client = await nats.connect(stack.nats_url, name="bench-info")
-    try:
-        version = client.connected_server_version
-        nats_version = f"{version.major}.{version.minor}.{version.patch}"
-    finally:
-        await client.close()
+    nats_info = "not used"
+    if stack.nats_url is not None:
+        client = await nats.connect(stack.nats_url, name="bench-info")
+        try:
+            version = client.connected_server_version
+            nats_version = f"{version.major}.{version.minor}.{version.patch}"
+        finally:
+            await client.close()
+        nats_info = f"{nats_version} ({stack.nats_origin}; JetStream file storage)"
     return {
         "Date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "Cores (nproc)": str(len(os.sched_getaffinity(0))),
@@ -128,7 +135,7 @@ async def machine_info(stack: Stack) -> dict[str, str]:
             f"{settings['synchronous_commit']}, fsync={settings['fsync']}, "
             f"shared_buffers={settings['shared_buffers']})"
         ),
-        "NATS": f"{nats_version} ({stack.nats_origin}; JetStream file storage)",
+        "NATS": nats_info,
     }
 
 

@@ -185,6 +185,21 @@ async def _published(
     return found
 
 
+async def _selected(
+    framework_id: FrameworkId,
+    actor: CurrentActor,
+    request: Request,
+    version: VersionNumber = None,
+    as_of: AsOf = None,
+) -> PublishedVersion:
+    return await _published(request, framework_id, version, as_of)
+
+
+# A published version chosen by the `version` or `as_of` query parameter (else the latest),
+# for any authenticated caller.
+Selected = Annotated[PublishedVersion, Depends(_selected)]
+
+
 def _export(framework: Framework, framework_id: str, fmt: formats.ExportFormat) -> Any:
     return PlainTextResponse(
         formats.write(framework, framework_id, fmt),
@@ -391,49 +406,26 @@ async def version_history(
 
 
 @router.get("/{framework_id}/published", response_model=PublishedVersion)
-async def published_framework(
-    framework_id: FrameworkId,
-    actor: CurrentActor,
-    request: Request,
-    version: VersionNumber = None,
-    as_of: AsOf = None,
-) -> PublishedVersion:
+async def published_framework(found: Selected) -> PublishedVersion:
     """The framework exactly as published: by version, in force at an instant, or latest."""
-    return await _published(request, framework_id, version, as_of)
+    return found
 
 
 @router.get("/{framework_id}/published/roles/{role}", response_model=EffectiveRoleProfile)
-async def published_role(
-    framework_id: FrameworkId,
-    role: str,
-    actor: CurrentActor,
-    request: Request,
-    version: VersionNumber = None,
-    as_of: AsOf = None,
-) -> EffectiveRoleProfile:
+async def published_role(role: str, found: Selected) -> EffectiveRoleProfile:
     """A role's effective profile as published, with each competency's origins."""
-    found = await _published(request, framework_id, version, as_of)
-    return _effective(found.framework, framework_id, role)
+    return _effective(found.framework, found.framework_id, role)
 
 
 @router.get("/{framework_id}/published/grid", response_model=GridView)
-async def published_grid(
-    framework_id: FrameworkId,
-    family: str,
-    track: TrackKind,
-    actor: CurrentActor,
-    request: Request,
-    version: VersionNumber = None,
-    as_of: AsOf = None,
-) -> GridView:
+async def published_grid(family: str, track: TrackKind, found: Selected) -> GridView:
     """Competencies by career level for one family's track, as published."""
-    found = await _published(request, framework_id, version, as_of)
     job_family = found.framework.family(family)
     levels = job_family.track(track) if job_family else None
     if levels is None:
         raise not_found(f"{track} track of family {family!r} in version {found.version}")
     return GridView(
-        framework_id=framework_id,
+        framework_id=found.framework_id,
         version=found.version,
         family=family,
         track=track,
@@ -444,16 +436,10 @@ async def published_grid(
 
 @router.get("/{framework_id}/published/export")
 async def export_published(
-    framework_id: FrameworkId,
-    actor: CurrentActor,
-    request: Request,
-    format: formats.ExportFormat = "yaml",
-    version: VersionNumber = None,
-    as_of: AsOf = None,
+    found: Selected, format: formats.ExportFormat = "yaml"
 ) -> PlainTextResponse:
     """The published version as a file: YAML or JSON (lossless) or the CSV grid."""
-    found = await _published(request, framework_id, version, as_of)
-    return _export(found.framework, framework_id, format)
+    return _export(found.framework, found.framework_id, format)
 
 
 @router.get("/{framework_id}/diff", response_model=Diff)
