@@ -97,7 +97,7 @@ async def ensure_streams(broker: NatsBroker, replicas: int = 1) -> None:
                 ttl=RETENTION,
                 storage=api.StorageType.FILE,
                 replicas=replicas,
-            )
+            ),
         )
 
 
