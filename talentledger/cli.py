@@ -217,7 +217,7 @@ def framework_import(
     actor: ActorOption,
     framework_id: Annotated[
         str | None,
-        typer.Option("--id", help="framework id (one file only); default: from the file's path"),
+        typer.Option("--id", help="framework id (one file only); default: what the file names"),
     ] = None,
     fmt: Annotated[
         str | None,
@@ -231,7 +231,6 @@ def framework_import(
     """Import framework files as drafts (and publish them), reporting what could not be mapped."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from services.framework.adapters.files.report import slug
     from talentledger.framework_files import (
         FrameworkRequestFailed,
         format_issues,
@@ -242,21 +241,19 @@ def framework_import(
     files, skipped = framework_files(path)
     if framework_id and len(files) != 1:
         raise _fail("--id names one framework: import a single file with it")
-    base = path if path.is_dir() else path.parent
     http, base_url = _framework_client(actor, url)
     failures = 0
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
     with http, Progress(*columns, console=console) as progress:
         total = progress.add_task("importing", total=sum(f.stat().st_size for f in files))
         for file in files:
-            target = framework_id or slug(str(file.relative_to(base).with_suffix("")))
-            progress.update(total, description=f"{file.name} -> {target}")
+            progress.update(total, description=file.name)
             try:
                 imported = import_file(
                     http,
                     base_url,
                     file,
-                    target,
+                    framework_id,
                     fmt=fmt,
                     publish=publish,
                     advance=lambda n: progress.advance(total, n),
@@ -266,7 +263,9 @@ def framework_import(
                 progress.console.print(f"[red]✗[/] {escape(str(error))}", soft_wrap=True)
                 continue
             version = f" v{imported.version} ({imported.revision})" if imported.version else ""
-            progress.console.print(f"[green]✓[/] {file} -> {target}{version}", soft_wrap=True)
+            progress.console.print(
+                f"[green]✓[/] {file} -> {imported.framework_id}{version}", soft_wrap=True
+            )
             for line in format_issues(imported.issues):
                 progress.console.print(line, soft_wrap=True, markup=False)
     for file in skipped:

@@ -7,6 +7,7 @@ large files.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,13 +77,16 @@ def import_file(
     http: httpx.Client,
     base_url: str,
     path: Path,
-    framework_id: str,
+    framework_id: str | None,
     *,
     fmt: str | None = None,
     publish: bool = False,
     advance: Callable[[int], None] = lambda _: None,
 ) -> Imported:
-    """Upload one file as the framework's draft; publish it too when asked.
+    """Upload one file as a framework's draft; publish it too when asked.
+
+    Without `framework_id` the file names its framework (the native format's `id`, a Monzo
+    file's `path`, else its file name).
 
     Publishing a draft identical to the latest version is not an error here: that version
     is the one in force, so it is returned.
@@ -96,19 +100,21 @@ def import_file(
                 yield chunk
 
     params = {"source": path.name, **({"format": fmt} if fmt else {})}
+    where = f"{quote(framework_id)}/draft/import" if framework_id else "import"
     response = http.post(
-        f"{base_url}/frameworks/{quote(framework_id)}/draft/import",
+        f"{base_url}/frameworks/{where}",
         params=params,
         content=chunks(),
         headers={"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(size)},
     )
     if response.status_code != 200:
         raise FrameworkRequestFailed(f"{path}: {_explain(response)}")
-    issues = response.json()["issues"]
+    body = response.json()
+    imported = Imported(path, body["framework_id"], body["issues"])
     if not publish:
-        return Imported(path, framework_id, issues)
-    version, revision = publish_draft(http, base_url, framework_id)
-    return Imported(path, framework_id, issues, version, revision)
+        return imported
+    version, revision = publish_draft(http, base_url, imported.framework_id)
+    return dataclasses.replace(imported, version=version, revision=revision)
 
 
 def publish_draft(

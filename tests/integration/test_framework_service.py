@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,21 @@ def body(framework: Framework) -> dict[str, Any]:
     return framework.model_dump(mode="json")
 
 
-def reworded(framework: Framework, text: str) -> Framework:
-    """The first competency's first anchor reworded: a minor revision."""
-    first = framework.competencies[0]
-    anchor = first.anchors[0]
+def reworded(framework: Framework, text: str, competency: int = 0) -> Framework:
+    """A competency's first anchor reworded: a minor revision."""
+    chosen = framework.competencies[competency]
+    anchor = chosen.anchors[0]
     anchors = [Anchor(track=anchor.track, proficiency=anchor.proficiency, text=text)]
-    changed = first.model_copy(update={"anchors": anchors + first.anchors[1:]})
-    return framework.model_copy(update={"competencies": [changed, *framework.competencies[1:]]})
+    changed = chosen.model_copy(update={"anchors": anchors + chosen.anchors[1:]})
+    competencies = list(framework.competencies)
+    competencies[competency] = changed
+    return framework.model_copy(update={"competencies": competencies})
+
+
+def anchor_path(framework: Framework, competency: int) -> str:
+    chosen = framework.competencies[competency]
+    anchor = chosen.anchors[0]
+    return f"competencies[{chosen.key}].anchors[{anchor.track}/{anchor.proficiency}].text"
 
 
 async def publish(api: FrameworkApi, framework: Framework) -> dict[str, Any]:
@@ -106,7 +114,7 @@ async def test_as_of_queries_return_each_version_exactly_and_diffs_list_changed_
     """DOMAIN.md §2 Versions: the version in force at any past date can be reconstructed."""
     versions = [valid_framework()]
     versions.append(reworded(versions[0], "Explains trade-offs plainly, in writing and aloud."))
-    versions.append(reworded(versions[1], "Explains trade-offs plainly to any audience."))
+    versions.append(reworded(versions[1], "Keeps promises or says early why not.", 1))
     instants: list[datetime] = []
     published = []
     for framework in versions:
@@ -122,6 +130,9 @@ async def test_as_of_queries_return_each_version_exactly_and_diffs_list_changed_
         )
 
     assert (await as_of(instants[0] - timedelta(microseconds=1))).status_code == 404
+    naive = instants[1].astimezone(UTC).replace(tzinfo=None)
+    found = await api.ok("GET", f"/frameworks/{ID}/published", params={"as_of": naive.isoformat()})
+    assert found["version"] == 2, "an instant without a zone is read as UTC"
     for n, framework in enumerate(versions):
         for instant in (
             instants[n],
@@ -139,15 +150,21 @@ async def test_as_of_queries_return_each_version_exactly_and_diffs_list_changed_
         (3, "hannah-hr"),
     ]
 
-    changes = (
-        await api.ok("GET", f"/frameworks/{ID}/diff", params={"from_version": 1, "to_version": 3})
-    )["changes"]
-    first = versions[0].competencies[0]
-    anchor = first.anchors[0]
-    assert [c["path"] for c in changes] == [
-        f"competencies[{first.key}].anchors[{anchor.track}/{anchor.proficiency}].text"
+    async def changes(first: int, last: int) -> list[dict[str, Any]]:
+        params = {"from_version": first, "to_version": last}
+        return (await api.ok("GET", f"/frameworks/{ID}/diff", params=params))["changes"]
+
+    assert [c["path"] for c in await changes(1, 2)] == [anchor_path(versions[0], 0)]
+    assert [c["path"] for c in await changes(2, 3)] == [anchor_path(versions[0], 1)]
+    both = await changes(1, 3)
+    assert [c["path"] for c in both] == [anchor_path(versions[0], 0), anchor_path(versions[0], 1)]
+    assert [(c["before"], c["after"]) for c in both] == [
+        (versions[0].competencies[0].anchors[0].text, versions[2].competencies[0].anchors[0].text),
+        (versions[0].competencies[1].anchors[0].text, versions[2].competencies[1].anchors[0].text),
     ]
-    assert changes[0]["before"] == anchor.text
+    assert await changes(3, 1) == [
+        {**c, "before": c["after"], "after": c["before"]} for c in both
+    ], "a diff reads both ways"
 
 
 async def test_effective_profiles_and_the_grid_show_where_each_competency_comes_from(
@@ -299,3 +316,32 @@ async def test_draft_edits_stay_in_the_service_and_publications_reach_the_broker
     assert set(subjects[1:]) == {"talentledger.framework.role_profile_changed.v1"}
     assert len(subjects) == 1 + len(framework.roles)
     assert await relay.checkpoint() == (await api.store.read_log())[-1].global_position
+
+
+async def test_settings_are_checked_like_the_framework_and_a_bad_edit_writes_nothing(
+    api: FrameworkApi,
+) -> None:
+    """No edit may leave a draft that a later publication or reader cannot read."""
+    framework = valid_framework()
+    await api.ok("PUT", f"/frameworks/{ID}/draft", json=body(framework))
+    settings = f"/frameworks/{ID}/draft/settings"
+    refused = await api.ok("PATCH", settings, 422, json={"description": "x" * 5000})
+    assert "description" in refused["detail"]
+    await api.ok("PATCH", settings, 422, json={"name": None})
+    changed = await api.ok("PATCH", settings, json={"scale": "1..5", "taxonomy": "Skills"})
+    assert (changed["framework"]["scale"], changed["framework"]["taxonomy"]) == ("1..5", "Skills")
+    types = [e.event_type for e in await api.store.read_stream(f"framework-{ID}")]
+    assert types == ["FrameworkDraftReplaced", "FrameworkSettingsChanged"]
+
+
+async def test_a_file_names_its_framework_when_no_id_is_given(api: FrameworkApi) -> None:
+    text = native.dump(valid_framework(), "named-in-file", "yaml")
+    imported = await api.ok(
+        "POST",
+        "/frameworks/import",
+        params={"source": "whatever.yaml"},
+        content=text,
+        headers={**api.hr, "Content-Type": "text/plain"},
+    )
+    assert imported["framework_id"] == "named-in-file"
+    await api.ok("GET", "/frameworks/named-in-file/draft")

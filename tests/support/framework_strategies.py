@@ -39,7 +39,9 @@ _ALNUM = string.ascii_lowercase + string.digits
 KEYS = st.builds(operator.add, st.sampled_from(_ALNUM), st.text(_ALNUM + "._-", max_size=7))
 NAMES = st.text(_CHARACTERS, min_size=1, max_size=12)
 TEXTS = st.text(_CHARACTERS, max_size=24)
-LINES = st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), min_size=1, max_size=12)
+LINES = st.text(
+    st.characters(codec="utf-8", exclude_characters="\r\n"), min_size=1, max_size=12
+).filter(lambda text: not text.isspace())
 CODES = st.builds("{}{}".format, st.sampled_from(["L", "IC", "M"]), st.integers(1, 9)) | NAMES
 TRACK_KINDS = st.sampled_from(["ic", "manager"])
 PROFICIENCIES = st.integers(0, 5)

@@ -23,7 +23,7 @@ Key = Annotated[
 Text = Annotated[str, StringConstraints(max_length=4000)]
 Behaviour = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=4000, pattern=r"^[^\r\n]+$"),
+    StringConstraints(max_length=4000, pattern=r"^[^\r\n]*[^\s][^\r\n]*$"),
     Field(description="one observable behaviour, on one line"),
 ]
 TrackKind = Literal["ic", "manager"]

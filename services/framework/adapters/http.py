@@ -8,7 +8,8 @@ number (`version`), by instant (`as_of`: the version in force then), or default 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request
@@ -57,12 +58,12 @@ from services.framework.domain.versions import Change, diff
 
 router = APIRouter(prefix="/frameworks", tags=["frameworks"])
 format_router = APIRouter(tags=["framework format"])
-FrameworkId = Annotated[
-    str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="the framework's slug")
-]
+FRAMEWORK_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+FrameworkId = Annotated[str, Path(pattern=FRAMEWORK_ID, description="the framework's slug")]
 VersionNumber = Annotated[int | None, Query(ge=1, description="a published version number")]
 AsOf = Annotated[
-    datetime | None, Query(description="the version in force at this instant (ISO 8601)")
+    datetime | None,
+    Query(description="the version in force at this instant (ISO 8601; UTC unless zoned)"),
 ]
 
 
@@ -85,7 +86,7 @@ def _versions(request: Request) -> PublishedVersions:
 class NewFramework(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    id: str = Field(pattern=FRAMEWORK_ID)
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -192,6 +193,8 @@ async def _selected(
     version: VersionNumber = None,
     as_of: AsOf = None,
 ) -> PublishedVersion:
+    if as_of is not None and as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)  # an instant without a zone is read as UTC
     return await _published(request, framework_id, version, as_of)
 
 
@@ -237,19 +240,24 @@ async def replace_draft(
     return _view(aggregate)
 
 
-@router.post("/{framework_id}/draft/import", response_model=ImportOutcome)
-async def import_draft(
-    framework_id: FrameworkId,
-    actor: HrAdmin,
+FileText = Annotated[str, Body(media_type="text/plain", description="the file's text")]
+Source = Annotated[str, Query(description="the file's name: shown in issues, picks the format")]
+Format = Annotated[formats.ImportFormat | None, Query(description="default: from `source`")]
+MAX_IMPORT_CHARACTERS = 16 * 1024 * 1024
+
+
+async def _import(
     request: Request,
-    content: Annotated[str, Body(media_type="text/plain", description="the file's text")],
-    source: Annotated[str, Query(description="the file's name: shown in issues, picks format")],
-    format: Annotated[formats.ImportFormat | None, Query()] = None,
+    actor: Actor,
+    framework_id: str | None,
+    content: str,
+    source: str,
+    fmt: formats.ImportFormat | None,
 ) -> ImportOutcome:
-    """Import a file as the draft. Issues point at file, line and field; with any error the
-    draft is left as it was (HTTP 422)."""
+    if len(content) > MAX_IMPORT_CHARACTERS:
+        raise HTTPException(413, detail=f"{source} is over {MAX_IMPORT_CHARACTERS:,} characters")
     # Parsing a large file takes a while: off the event loop, so other requests go on.
-    result = await asyncio.to_thread(formats.read, content, source, format)
+    result = await asyncio.to_thread(formats.read, content, source, fmt)
     if result.framework is None or result.errors:
         raise HTTPException(
             422,
@@ -259,15 +267,43 @@ async def import_draft(
             },
         )
     framework = result.framework
+    target = framework_id or result.framework_id
+    if re.fullmatch(FRAMEWORK_ID, target) is None:
+        raise HTTPException(
+            422,
+            detail=f"{source} names framework {target!r}, which is not a framework id "
+            "(lower-case letters, digits and '-', at most 63): import it under an id you choose",
+        )
     aggregate = await commands.execute(
-        _store(request), framework_id, actor.subject, lambda a: a.replace(framework, source)
+        _store(request), target, actor.subject, lambda a: a.replace(framework, source)
     )
     return ImportOutcome(
-        framework_id=framework_id,
-        format=result.format,
-        issues=result.issues,
-        draft=_view(aggregate),
+        framework_id=target, format=result.format, issues=result.issues, draft=_view(aggregate)
     )
+
+
+@router.post("/import", response_model=ImportOutcome)
+async def import_framework(
+    actor: HrAdmin, request: Request, content: FileText, source: Source, format: Format = None
+) -> ImportOutcome:
+    """Import a file as the draft of the framework it names (the native format's `id`, a
+    Monzo file's `path`), else of the one its file name names. Issues point at file, line
+    and field; with any error nothing is written (HTTP 422)."""
+    return await _import(request, actor, None, content, source, format)
+
+
+@router.post("/{framework_id}/draft/import", response_model=ImportOutcome)
+async def import_draft(
+    framework_id: FrameworkId,
+    actor: HrAdmin,
+    request: Request,
+    content: FileText,
+    source: Source,
+    format: Format = None,
+) -> ImportOutcome:
+    """Import a file as this framework's draft. Issues point at file, line and field; with
+    any error the draft is left as it was (HTTP 422)."""
+    return await _import(request, actor, framework_id, content, source, format)
 
 
 @router.patch("/{framework_id}/draft/settings", response_model=DraftView)
@@ -421,15 +457,15 @@ async def published_role(role: str, found: Selected) -> EffectiveRoleProfile:
 async def published_grid(family: str, track: TrackKind, found: Selected) -> GridView:
     """Competencies by career level for one family's track, as published."""
     job_family = found.framework.family(family)
-    levels = job_family.track(track) if job_family else None
-    if levels is None:
+    ladder = job_family.track(track) if job_family else None
+    if ladder is None:
         raise not_found(f"{track} track of family {family!r} in version {found.version}")
     return GridView(
         framework_id=found.framework_id,
         version=found.version,
         family=family,
         track=track,
-        levels=[lv.code for lv in levels.levels],
+        levels=[lv.code for lv in ladder.levels],
         rows=grid(found.framework, family, track),
     )
 

@@ -9,18 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from libs.events.envelope import EventMetadata
+from psycopg import AsyncConnection
+
+from libs.events.envelope import Envelope, EventMetadata
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.framework import FrameworkPublished, Revision
 from libs.events.store import EventStore
-from services.framework.adapters.postgres.published_versions import PublishedVersions
 from services.framework.domain.drafting import FrameworkAggregate
 from services.framework.domain.events import DraftReplaced, DraftStarted
 from services.framework.domain.rules import Problem
 
 # Events that set the whole draft: nothing before the latest of them shapes it.
 WHOLE_DRAFT = (DraftStarted.event_type, DraftReplaced.event_type)
+
+
+class VersionRecord(Protocol):
+    """Where published versions are kept for history and as-of queries (a read model)."""
+
+    async def record(
+        self, conn: AsyncConnection[Any], envelope: Envelope, event: FrameworkPublished
+    ) -> None: ...
+
+
 Decision = Callable[[FrameworkAggregate], list[IntegrationEvent]]
 
 
@@ -66,7 +78,7 @@ async def execute(
 
 async def publish(
     store: EventStore,
-    versions: PublishedVersions,
+    versions: VersionRecord,
     framework_id: str,
     actor: str,
     requested: Revision | None = None,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.framework import (
@@ -106,9 +106,18 @@ class FrameworkAggregate:
         return [DraftReplaced(framework=framework, source=source)]
 
     def change_settings(self, settings: dict[str, Any]) -> list[IntegrationEvent]:
-        draft = self._draft()
-        current = draft.model_dump(include=set(DraftSettingsChanged.model_fields))
-        return [DraftSettingsChanged(**{**current, **settings})]
+        """Settings checked as the framework checks them, so no edit makes a draft invalid."""
+        fields = set(DraftSettingsChanged.model_fields)
+        if unknown := sorted(set(settings) - fields):
+            raise FrameworkError(f"unknown settings {unknown}; settings are {sorted(fields)}")
+        try:
+            changed = Framework.model_validate({**self._draft().model_dump(), **settings})
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+            )
+            raise FrameworkError(f"invalid settings: {problems}") from None
+        return [DraftSettingsChanged(**changed.model_dump(include=fields))]
 
     def define(self, collection: str, element: BaseModel) -> list[IntegrationEvent]:
         self._draft()
@@ -134,7 +143,8 @@ class FrameworkAggregate:
         self, now: datetime, requested: Revision | None = None
     ) -> tuple[list[IntegrationEvent], list[rules.Problem]]:
         """The events of publishing the draft as the next version, and the warnings."""
-        draft = self._draft()
+        # Revalidated whole: what is published is read back by every consumer, forever.
+        draft = Framework.model_validate(self._draft().model_dump())
         problems = rules.validate(draft)
         previous = self.latest.framework if self.latest else None
         changes = diff(previous, draft) if previous is not None else None

@@ -26,6 +26,7 @@ from libs.events.schemas.framework import (
     LateralPath,
     RoleProfile,
     Scale,
+    Text,
 )
 
 
@@ -63,12 +64,14 @@ class DraftReplaced(DraftEvent):
 
 @registry.event
 class DraftSettingsChanged(DraftEvent):
+    """The framework-wide settings, all of them as they now stand."""
+
     event_type = "FrameworkSettingsChanged"
-    name: str
-    description: str
+    name: str = Field(min_length=1, max_length=200)
+    description: Text
     scale: Scale
     granularity: Granularity
-    taxonomy: str | None
+    taxonomy: str | None = Field(max_length=200)
 
 
 @registry.event

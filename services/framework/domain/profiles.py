@@ -102,14 +102,14 @@ def grid(
     no cell there.
     """
     job_family = framework.family(family)
-    levels = job_family.track(track) if job_family else None
+    ladder = job_family.track(track) if job_family else None
     profiles = {
         p.level: p
         for p in effective_profiles(framework).values()
         if p.family == family and p.track == track
     }
     rows: dict[str, dict[str, EffectiveRequirement]] = {}
-    for level in levels.levels if levels else []:  # columns junior to senior
+    for level in ladder.levels if ladder else []:  # columns junior to senior
         if (profile := profiles.get(level.code)) is not None:
             for requirement in profile.requirements:
                 rows.setdefault(requirement.competency, {})[level.code] = requirement

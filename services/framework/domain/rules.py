@@ -120,6 +120,14 @@ def _families(framework: Framework) -> Iterator[Problem]:
         if dupes := _repeated(lv.code for t in family.tracks for lv in t.levels):
             yield _error("levels", f"family {family.key!r} repeats level codes {dupes}", path)
         for t, track in enumerate(family.tracks):
+            for lv in track.levels:
+                if track.kind == "ic" and lv.tier not in (None, "individual_contributor"):
+                    yield _error(
+                        "tiers",
+                        f"family {family.key!r} IC level {lv.code!r} has tier {lv.tier!r}: "
+                        "IC levels are individual contributors (cap 8), however senior",
+                        f"{path}.tracks[{t}].levels",
+                    )
             grades = [lv.grade for lv in track.levels]
             if grades != sorted(set(grades)):
                 yield _error(
@@ -279,8 +287,18 @@ def _deployment_rules(framework: Framework) -> Iterator[Problem]:
 
 def _lateral_paths(framework: Framework) -> Iterator[Problem]:
     families = {f.key for f in framework.families}
+    pairs = [(p.from_family, p.to_family) for p in framework.lateral_paths]
+    if dupes := _repeated(f"{a}->{b}" for a, b in pairs):
+        yield _error("lateral-paths", f"lateral paths are given twice: {dupes}", "lateral_paths")
     for p, lateral in enumerate(framework.lateral_paths):
         path = f"lateral_paths[{p}]"
+        if lateral.from_family == lateral.to_family:
+            yield _error(
+                "lateral-paths",
+                f"lateral path from {lateral.from_family!r} to itself: a lateral path "
+                "joins two families",
+                path,
+            )
         for family in (lateral.from_family, lateral.to_family):
             if family not in families:
                 yield _error("references", f"lateral path: unknown family {family!r}", path)
@@ -340,7 +358,8 @@ def _target_on_scale(
 
 def _effective_profiles(framework: Framework) -> Iterator[Problem]:
     unanchored: dict[tuple[str, str, int], list[str]] = {}
-    for profile in effective_profiles(framework).values():
+    profiles = effective_profiles(framework)
+    for profile in profiles.values():
         yield from _role_size(profile)
         yield from _competency_scope(framework, profile)
         for requirement in profile.requirements:
@@ -357,6 +376,7 @@ def _effective_profiles(framework: Framework) -> Iterator[Problem]:
             if competency is not None and competency.anchor(profile.track, target) is None:
                 place = (competency.key, profile.track, target)
                 unanchored.setdefault(place, []).append(profile.key)
+    yield from _core_everywhere(framework, profiles)
     # Every proficiency level a role expects must be described on that role's track.
     for (competency, track, target), roles in unanchored.items():
         yield _error(
@@ -365,6 +385,27 @@ def _effective_profiles(framework: Framework) -> Iterator[Problem]:
             f"which roles {roles} expect",
             role=roles[0],
         )
+
+
+def _core_everywhere(
+    framework: Framework, profiles: dict[str, EffectiveRoleProfile]
+) -> Iterator[Problem]:
+    """A core competency is for everyone: say which roles it does not reach (a core rule
+    deploys it to all, including roles created later)."""
+    for competency in framework.competencies:
+        if competency.kind != "core":
+            continue
+        missing = [
+            key
+            for key, profile in profiles.items()
+            if all(q.competency != competency.key for q in profile.requirements)
+        ]
+        if missing:
+            yield _warning(
+                "core-everywhere",
+                f"core competency {competency.key!r} does not reach {len(missing)} role(s) "
+                f"{missing[:5]}{'...' if len(missing) > 5 else ''}: deploy it with a core rule",
+            )
 
 
 def _competency_scope(framework: Framework, profile: EffectiveRoleProfile) -> Iterator[Problem]:

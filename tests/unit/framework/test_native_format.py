@@ -392,4 +392,14 @@ def test_the_documented_examples_are_what_export_writes():
 def test_a_self_referencing_yaml_file_is_an_issue_not_a_crash():
     text = "format: talentledger.framework/1\nname: Loop\ndescription: &loop [*loop]\n"
     [issue] = native.load(text, "loop.yaml").issues
-    assert issue.message == "nested too deeply, or refers to itself"
+    assert (issue.line, issue.severity) == (3, "error")
+    assert "aliases are not supported" in issue.message
+
+
+def test_nested_aliases_are_refused_before_they_expand():
+    """A few hundred bytes of nested aliases would expand to billions of values."""
+    rows = ["format: talentledger.framework/1", 'a0: &a0 ["x", "x", "x", "x", "x", "x", "x"]']
+    rows += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 7)}]" for n in range(1, 12)]
+    [issue] = native.load("\n".join(rows) + "\n", "bomb.yaml").issues
+    assert issue.line == 2, "where the repeated value is anchored"
+    assert "aliases are not supported" in issue.message

@@ -450,3 +450,40 @@ def test_a_warning_does_not_block_publishing() -> None:
     assert [p.rule for p in problems] == ["functional-per-family"]
     assert isinstance(events[0], FrameworkPublished)
     assert events[0].version == 1
+
+
+def test_an_ic_level_cannot_claim_a_larger_cap_through_its_tier() -> None:
+    """DOMAIN.md §2, Role profile: at most 8 competencies for individual contributors,
+    however senior; a director tier on the IC track would lift the cap to 12."""
+    framework = replace_level(valid_framework(), "eng", "ic", "L4", tier="director")
+
+    [problem] = only(validate(framework), "tiers")
+
+    assert problem.severity == "error"
+    assert "'L4'" in problem.message
+    assert "cap 8" in problem.message
+
+
+def test_a_lateral_path_joins_two_families_once() -> None:
+    """DOMAIN.md §2, Track: lateral paths are between families."""
+    framework = with_data_family(valid_framework())
+    looped = framework.model_copy(
+        update={"lateral_paths": [LateralPath(from_family="eng", to_family="eng")]}
+    )
+    twice = framework.model_copy(
+        update={"lateral_paths": [LateralPath(from_family="eng", to_family="data")] * 2}
+    )
+
+    assert [p.severity for p in only(validate(looped), "lateral-paths")] == ["error"]
+    assert "to itself" in only(validate(looped), "lateral-paths")[0].message
+    assert "given twice" in only(validate(twice), "lateral-paths")[0].message
+
+
+def test_a_core_competency_that_misses_roles_is_a_warning() -> None:
+    """DOMAIN.md §2, Competency category: core means everyone in the organisation."""
+    framework = without_rules(valid_framework(), "core-collaboration")
+
+    [problem] = only(validate(framework), "core-everywhere")
+
+    assert problem.severity == "warning"
+    assert "'collaboration' does not reach 6 role(s)" in problem.message

@@ -54,6 +54,7 @@ from libs.events.schemas.framework import (
     TrackKind,
 )
 from services.framework.adapters.files.markdown import (
+    MAX_GRADE,
     ImportLog,
     Line,
     Section,
@@ -204,6 +205,10 @@ def _ladder(pages: list[Section], table: Table, log: ImportLog) -> Framework:
         requirements[code] = _axes(section, anchors, log)
     # Sorted by grade: a position added from its section joins the table's order.
     for code, (name, grade, line) in sorted(rows.items(), key=lambda row: row[1][1]):
+        if not 1 <= grade <= MAX_GRADE:
+            log.warn(line, code, f"grade {grade} is outside 1..{MAX_GRADE}: not imported")
+            requirements.pop(code, None)
+            continue
         levels.append(Level(code=code, name=name, grade=grade))
         if code not in requirements:
             log.warn(line, code, "no section for this position: no role profile")

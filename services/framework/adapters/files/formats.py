@@ -40,6 +40,14 @@ def detect(file: str, text: str) -> ImportFormat | None:
 
 
 def read(text: str, file: str, fmt: ImportFormat | None = None) -> ImportResult:
+    """Never raises: a reader that breaks on odd input still yields an error issue."""
+    try:
+        return _read(text, file, fmt)
+    except Exception as error:  # noqa: BLE001 - bad input must not crash the service
+        return _unreadable(file, str(fmt), f"cannot be read: {type(error).__name__}: {error}")
+
+
+def _read(text: str, file: str, fmt: ImportFormat | None) -> ImportResult:
     fmt = fmt or detect(file, text)
     match fmt:
         case "yaml" | "json":
@@ -50,19 +58,20 @@ def read(text: str, file: str, fmt: ImportFormat | None = None) -> ImportResult:
             return monzo.load(text, file)
         case "engineering-ladders":
             return engineering_ladders.load(text, file)
+    return _unreadable(
+        file,
+        "unknown",
+        f"cannot tell the format from the file name; name one of {list(IMPORT_FORMATS)}",
+    )
+
+
+def _unreadable(file: str, fmt: str, message: str) -> ImportResult:
     return ImportResult(
         source=file,
-        format="unknown",
+        format=fmt,
         framework_id=slug(PurePath(file).stem, "framework"),
         framework=None,
-        issues=[
-            ImportIssue(
-                file=file,
-                severity="error",
-                message="cannot tell the format from the file name; name one of "
-                f"{list(IMPORT_FORMATS)}",
-            )
-        ],
+        issues=[ImportIssue(file=file, severity="error", message=message)],
     )
 
 

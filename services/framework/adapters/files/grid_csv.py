@@ -316,7 +316,9 @@ class _Reader:
         if target:
             self._state(requirement, "target", target, line)
         if row["behaviours"]:
-            self._state(requirement, "behaviours", row["behaviours"].split("\n"), line)
+            lines = row["behaviours"].replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            behaviours = [b for b in lines if b]  # a blank line separates, it is no behaviour
+            self._state(requirement, "behaviours", behaviours, line)
         self.requirements.setdefault(row["role"], []).append(requirement)
         if not row["anchor"]:
             return

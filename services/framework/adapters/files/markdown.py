@@ -19,8 +19,10 @@ from libs.events.schemas.framework import Framework
 from services.framework.adapters.files.report import ImportFailed, ImportIssue, ImportResult, slug
 
 TEXT_LIMIT = 4000  # libs.events.schemas.framework.Text
+MAX_GRADE = 50  # libs.events.schemas.framework.Level.grade
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_CLOSING_HASHES = re.compile(r"\s#+$")
 _RULE = re.compile(r"^ {0,3}([-*_])(?:\s*\1){2,}\s*$")
 _BULLET = re.compile(r"^\s*[*+-]\s+(.*)$")
 _NUMBERED = re.compile(r"^\s*(\d+)[.)]\s+(.*)$")
@@ -31,6 +33,11 @@ _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$")
 class Line:
     number: int
     text: str
+
+
+def one_line(text: str) -> str:
+    """A behaviour is one line: a YAML block scalar's line breaks become spaces."""
+    return " ".join(text.split())
 
 
 def lines_of(text: str) -> list[Line]:
@@ -74,7 +81,11 @@ class Section:
 
 def _heading(text: str) -> tuple[int, str] | None:
     match = _HEADING.match(text)
-    return (len(match.group(1)), match.group(2)) if match else None
+    if match is None:
+        return None
+    # Closing hashes ("## Title ##") are markup; stripped apart from the match so that no
+    # regex backtracks over a long line.
+    return len(match.group(1)), _CLOSING_HASHES.sub("", match.group(2).rstrip()).rstrip()
 
 
 def sections(lines: list[Line], level: int) -> tuple[list[Line], list[Section]]:

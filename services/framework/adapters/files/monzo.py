@@ -50,9 +50,11 @@ from libs.events.schemas.framework import (
     TrackKind,
 )
 from services.framework.adapters.files.markdown import (
+    MAX_GRADE,
     FrontMatter,
     ImportLog,
     Line,
+    one_line,
     paragraphs,
     run_import,
     sections,
@@ -86,7 +88,6 @@ _SITE_FIELDS = {"sidebarGroup", "homepage"}
 _TOPIC_FIELDS = {"name", "title", "content"}
 _CONTENT_FIELDS = {"level", "criteria", "exampleCriteria"}
 _EXAMPLE_FIELDS = {"criteria", "examples"}
-_MAX_GRADE = 50  # Level.grade
 _LEVEL_HEADING = re.compile(r"^level\s+(\d+)$", re.IGNORECASE)
 _TAB_AFTER_DASH = re.compile(r"^(\s*-)\t[\t ]*")
 # Emoji and their joiners, variation selectors and skin tones lead Monzo's titles.
@@ -311,8 +312,8 @@ def _texts(value: Any, where: str, doc: _Yaml, log: ImportLog) -> list[str]:
         at = f"{where}[{i}]"
         if not isinstance(item, str) or not item.strip():
             log.warn(doc.line(at), at, f"expected text, found {item!r}: skipped")
-        elif log.fits(item.strip(), doc.line(at), at):
-            texts.append(item.strip())
+        elif log.fits(one_line(item), doc.line(at), at):
+            texts.append(one_line(item))
     return texts
 
 
@@ -346,8 +347,8 @@ def _yaml_topics(doc: _Yaml, log: ImportLog) -> list[_Topic]:
 
 def _read_content(entry: Any, where: str, topic: _Topic, doc: _Yaml, log: ImportLog) -> None:
     level = entry.get("level") if isinstance(entry, dict) else None
-    if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= _MAX_GRADE:
-        log.warn(doc.line(where), where, f"needs a level from 1 to {_MAX_GRADE}: skipped")
+    if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= MAX_GRADE:
+        log.warn(doc.line(where), where, f"needs a level from 1 to {MAX_GRADE}: skipped")
         return
     _unmapped(entry, _CONTENT_FIELDS, where, doc, log)
     texts = topic.by_level.setdefault(level, [])
@@ -361,7 +362,7 @@ def _read_content(entry: Any, where: str, topic: _Topic, doc: _Yaml, log: Import
             continue
         _unmapped(example, _EXAMPLE_FIELDS, at, doc, log)
         cases = _texts(example.get("examples"), f"{at}.examples", doc, log)
-        text = criteria.strip() + (f" (for example: {'; '.join(cases)})" if cases else "")
+        text = one_line(criteria) + (f" (for example: {'; '.join(cases)})" if cases else "")
         if log.fits(text, doc.line(at), at):
             texts.append(text)
 
@@ -374,7 +375,7 @@ def _markdown_topics(body: list[Line], log: ImportLog) -> list[_Topic]:
     topics: dict[str, _Topic] = {}
     for section in levels:
         match = _LEVEL_HEADING.match(section.title.strip())
-        if match is None or not 1 <= int(match.group(1)) <= _MAX_GRADE:
+        if match is None or not 1 <= int(match.group(1)) <= MAX_GRADE:
             log.warn(section.line, section.title, "not a '## Level N' section: not imported")
             continue
         n = int(match.group(1))

@@ -78,9 +78,12 @@ def _describe(detail: ErrorDetails) -> str:
     if detail["type"] == "extra_forbidden":
         return f"unknown field {loc[-1]!r}; allowed here: {', '.join(_fields_at(loc[:-1]))}"
     message = detail["msg"]
-    if detail["type"] == "string_pattern_mismatch":  # only keys have a pattern
+    if detail["type"] == "string_pattern_mismatch":
         message = (
-            "a key is lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+            "one line of text: no line breaks"
+            if "\\n" in str(detail.get("ctx", {}).get("pattern", ""))
+            else "a key is lower-case letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit"
         )
     found = detail["input"]
     shown = isinstance(found, str | int | float | bool) or found is None
