@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import pytest
 
 from libs.events.schemas.framework import Framework
-from services.framework.adapters.files import engineering_ladders, monzo
+from services.framework.adapters.files import engineering_ladders, formats, monzo
 from services.framework.adapters.files.report import ImportResult
 
 FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "frameworks"
@@ -191,12 +191,33 @@ def test_a_file_that_is_not_a_framework_gives_no_framework_and_an_error(name: st
     assert [(i.line, i.severity) for i in result.issues] == [(1, "error")]
 
 
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_every_imported_framework_round_trips_through_json(name: str) -> None:
+def test_every_imported_framework_exports_and_imports_back_identically(
+    name: str, fmt: Literal["yaml", "json"]
+) -> None:
+    """DOMAIN.md §2, Import and export: the service's own format loses nothing."""
     framework = framework_of(name)
+    exported = formats.write(framework, imported(name).framework_id, fmt)
 
-    assert Framework.model_validate(framework.model_dump()) == framework
-    assert Framework.model_validate_json(framework.model_dump_json()) == framework
+    again = formats.read(exported, f"{name}.{fmt}")
+
+    assert again.issues == []
+    assert again.framework == framework
+    assert again.framework_id == imported(name).framework_id
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_imported_framework_exports_its_grid_and_reads_it_back_unchanged(
+    name: str,
+) -> None:
+    """The CSV grid keeps what a grid holds: exported again, it is the same file."""
+    grid = formats.write(framework_of(name), "x", "csv")
+
+    again = formats.read(grid, f"{name}.csv")
+
+    assert again.framework is not None
+    assert formats.write(again.framework, "x", "csv") == grid
 
 
 # --- Monzo -------------------------------------------------------------------------------------
