@@ -22,6 +22,8 @@ framework_app = typer.Typer(
     help="Career frameworks: import, export and publish files.", no_args_is_help=True
 )
 app.add_typer(framework_app, name="framework")
+hris_app = typer.Typer(help="The HRIS integration: the org chart as events.", no_args_is_help=True)
+app.add_typer(hris_app, name="hris")
 console = Console()
 err = Console(stderr=True)
 
@@ -326,6 +328,52 @@ def framework_publish(
     except FrameworkRequestFailed as error:
         raise _fail(str(error)) from None
     console.print(f"{framework_id} v{version} ({revision}) is in force")
+
+
+@hris_app.command("load")
+def hris_load(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="people CSV export")],
+    actor: ActorOption,
+) -> None:
+    """Publish an HRIS export as EmployeeHired events: the first load of the org chart.
+
+    Columns: employee_id, name, department, job_family, track, level, manager_id, hired_on.
+    Bad rows are reported with their line and column; the good ones are published anyway.
+    Loading the same file again publishes nothing new.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from libs.events.broker import ensure_streams, make_broker
+    from talentledger.hris_load import publish_hires, read_people
+
+    people = read_people(path.read_text(encoding="utf-8"))
+    settings = _stack_settings()
+
+    async def publish() -> int:
+        broker = make_broker(settings.require_nats_url(), client_name="hris-load")
+        await broker.connect()
+        try:
+            await ensure_streams(broker, settings.nats_stream_replicas)
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+            with Progress(*columns, console=console) as progress:
+                task = progress.add_task("publishing hires", total=len(people.hires))
+                return await publish_hires(
+                    broker,
+                    people.hires,
+                    f"hris-load:{actor}",
+                    advance=lambda n: progress.advance(task, n),
+                )
+        finally:
+            await broker.stop()
+
+    published = asyncio.run(publish())
+    for warning in people.warnings:
+        console.print(f"[yellow]![/] {path.name} {escape(str(warning))}", soft_wrap=True)
+    for bad in people.bad_rows:
+        console.print(f"[red]✗[/] {path.name} {escape(str(bad))}", soft_wrap=True)
+    console.print(f"published {published} hire(s); {len(people.bad_rows)} row(s) refused")
+    if people.bad_rows:
+        raise typer.Exit(1)
 
 
 def _stack_settings() -> Settings:

@@ -1,12 +1,29 @@
 """The assessment service.
 
-360 campaigns, raters, submissions, anonymity, aggregation and calibration.
-
-Thin slice so far: it keeps the published framework versions it will pin its work to.
+360 campaigns, raters, submissions, anonymity, aggregation and calibration. So far: the
+published framework versions it pins its work to, and the org chart kept from HRIS events.
 """
 
 from __future__ import annotations
 
-from libs.replicas.framework_versions import replica_service
+from dataclasses import replace
 
-definition = replica_service("assessment", __doc__ or "")
+from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
+from libs.replicas.framework_versions import MIGRATIONS as REPLICA_MIGRATIONS
+from libs.replicas.framework_versions import FrameworkVersions
+from services.assessment.adapters import http
+from services.assessment.adapters.postgres.org_chart import MIGRATIONS, OrgChart
+
+NAME = "assessment"
+
+
+def build(runtime: Runtime) -> ServiceParts:
+    api = create_api(NAME, __doc__ or "")
+    api.include_router(http.router)
+    org_chart = OrgChart(runtime.name)
+    api.state.org_chart = org_chart
+    parts = FrameworkVersions(NAME).install(api, runtime)
+    return replace(parts, handlers=[*parts.handlers, *org_chart.handlers(NAME)])
+
+
+definition = ServiceDefinition(name=NAME, build=build, migrations=[REPLICA_MIGRATIONS, MIGRATIONS])

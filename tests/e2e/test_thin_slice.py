@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from libs.platform.telemetry import read_spans
+from tests.support.org_chart import as_csv, org_chart
 from tests.support.stack import ROOT, RunningStack, running_stack
 
 CONSUMERS = ("assessment", "development", "promotion")
@@ -172,3 +173,33 @@ def test_public_frameworks_import_from_the_cli_and_export_back(
     stack.cli("framework", "import", str(exported), "--id", "backend-copy", "--as", "alice")
     copy = stack.get("framework", "/frameworks/backend-copy/draft", hr).json()
     assert copy["framework"] == draft["framework"]
+
+
+def test_an_hris_export_becomes_the_assessment_org_chart(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """DOMAIN.md §3: direct reports and manager come from the org chart (HRIS)."""
+    chart = org_chart(60)
+    export = tmp_path / "people.csv"
+    export.write_text(as_csv(chart), encoding="utf-8")
+    report = stack.cli("hris", "load", str(export), "--as", "alice")
+    assert "published 60 hire(s); 0 row(s) refused" in report
+    hr = stack.token("hr_admin", "alice")
+    last = chart[-1]
+    person = stack.wait_for(
+        lambda: (
+            (r := stack.get("assessment", f"/org-chart/people/{last.employee_id}", hr)).status_code
+            == 200
+            and r.json()
+        ),
+        30,
+        "the last hire in the org chart",
+    )
+    assert (person["manager_id"], person["level"]) == (last.manager_id, last.level)
+    head = chart[0].employee_id
+    reports = stack.get("assessment", f"/org-chart/people/{head}/reports", hr).json()
+    assert sorted(p["employee_id"] for p in reports) == sorted(
+        e.employee_id for e in chart if e.manager_id == head
+    )
+    employee = stack.token("employee", "bob")
+    assert stack.get("assessment", f"/org-chart/people/{head}", employee).status_code == 403

@@ -1,0 +1,183 @@
+"""The org chart read model, kept from the HRIS events (people, positions, reporting lines).
+
+Each event type has its own durable consumer, so one employee's events may be applied out
+of order: every aspect (position, manager) keeps the stream version of the event that last
+set it, and an older event never overwrites a newer one. A person first seen through a
+later event is recorded with what that event says, and completed when the hiring arrives.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import class_row
+from pydantic import BaseModel
+
+from libs.events.consumer import EventHandler
+from libs.events.envelope import Envelope
+from libs.events.schemas.hris import (
+    EmployeeHired,
+    EmployeeLeft,
+    EmployeeManagerChanged,
+    EmployeeRoleChanged,
+)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+_POSITION = ("department", "job_family", "track", "level")
+
+
+class Person(BaseModel):
+    employee_id: str
+    name: str | None
+    department: str | None
+    job_family: str | None
+    track: str | None
+    level: str | None
+    manager_id: str | None
+    hired_on: date | None
+    left_on: date | None
+
+    @property
+    def active(self) -> bool:
+        return self.hired_on is not None and self.left_on is None
+
+
+def _newer(column: str, version: str) -> sql.Composable:
+    """`column` takes the incoming value only when the incoming event is newer."""
+    return sql.SQL(
+        "{c} = CASE WHEN people.{v} < excluded.{v} THEN excluded.{c} ELSE people.{c} END"
+    ).format(c=sql.Identifier(column), v=sql.Identifier(version))
+
+
+class OrgChart:
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        table = sql.Identifier(schema, "people")
+        position = [_newer(c, "role_version") for c in _POSITION]
+        self._upserts = {
+            "hired": self._upsert(
+                table,
+                ["name", "hired_on", *_POSITION, "role_version", "manager_id", "manager_version"],
+                [
+                    sql.SQL("name = excluded.name"),
+                    sql.SQL("hired_on = excluded.hired_on"),
+                    *position,
+                    _newer("manager_id", "manager_version"),
+                    sql.SQL("role_version = greatest(people.role_version, excluded.role_version)"),
+                    sql.SQL(
+                        "manager_version = greatest(people.manager_version, "
+                        "excluded.manager_version)"
+                    ),
+                ],
+            ),
+            "role": self._upsert(
+                table,
+                [*_POSITION, "role_version"],
+                [
+                    *position,
+                    sql.SQL("role_version = greatest(people.role_version, excluded.role_version)"),
+                ],
+            ),
+            "manager": self._upsert(
+                table,
+                ["manager_id", "manager_version"],
+                [
+                    _newer("manager_id", "manager_version"),
+                    sql.SQL(
+                        "manager_version = greatest(people.manager_version, "
+                        "excluded.manager_version)"
+                    ),
+                ],
+            ),
+            "left": self._upsert(table, ["left_on"], [sql.SQL("left_on = excluded.left_on")]),
+        }
+        columns = sql.SQL(", ").join(map(sql.Identifier, Person.model_fields))
+        self._select = sql.SQL("SELECT {} FROM {} ").format(columns, table)
+
+    @staticmethod
+    def _upsert(
+        table: sql.Identifier, columns: list[str], updates: list[sql.Composable]
+    ) -> sql.Composed:
+        names = ["employee_id", *columns]
+        return sql.SQL(
+            "INSERT INTO {t} AS people ({cols}) VALUES ({vals}) "
+            "ON CONFLICT (employee_id) DO UPDATE SET {updates}"
+        ).format(
+            t=table,
+            cols=sql.SQL(", ").join(map(sql.Identifier, names)),
+            vals=sql.SQL(", ").join(sql.Placeholder(n) for n in names),
+            updates=sql.SQL(", ").join(updates),
+        )
+
+    async def hired(self, conn: AsyncConnection[Any], envelope: Envelope, e: EmployeeHired) -> None:
+        await conn.execute(
+            self._upserts["hired"],
+            {
+                **e.model_dump(include={"employee_id", "name", "manager_id", *_POSITION}),
+                "hired_on": e.effective_on,
+                "role_version": envelope.stream_version,
+                "manager_version": envelope.stream_version,
+            },
+        )
+
+    async def role_changed(
+        self, conn: AsyncConnection[Any], envelope: Envelope, e: EmployeeRoleChanged
+    ) -> None:
+        await conn.execute(
+            self._upserts["role"],
+            {
+                **e.model_dump(include={"employee_id", *_POSITION}),
+                "role_version": envelope.stream_version,
+            },
+        )
+
+    async def manager_changed(
+        self, conn: AsyncConnection[Any], envelope: Envelope, e: EmployeeManagerChanged
+    ) -> None:
+        await conn.execute(
+            self._upserts["manager"],
+            {
+                "employee_id": e.employee_id,
+                "manager_id": e.manager_id,
+                "manager_version": envelope.stream_version,
+            },
+        )
+
+    async def left(self, conn: AsyncConnection[Any], envelope: Envelope, e: EmployeeLeft) -> None:
+        await conn.execute(
+            self._upserts["left"], {"employee_id": e.employee_id, "left_on": e.effective_on}
+        )
+
+    def handlers(self, service: str) -> list[EventHandler]:
+        return [
+            EventHandler(service, "org-chart-hired", EmployeeHired, self.hired),
+            EventHandler(service, "org-chart-role", EmployeeRoleChanged, self.role_changed),
+            EventHandler(
+                service, "org-chart-manager", EmployeeManagerChanged, self.manager_changed
+            ),
+            EventHandler(service, "org-chart-left", EmployeeLeft, self.left),
+        ]
+
+    async def person(self, conn: AsyncConnection[Any], employee_id: str) -> Person | None:
+        async with conn.cursor(row_factory=class_row(Person)) as cur:
+            await cur.execute(self._select + sql.SQL("WHERE employee_id = %s"), (employee_id,))
+            return await cur.fetchone()
+
+    async def reports_of(self, conn: AsyncConnection[Any], manager_id: str) -> list[Person]:
+        """Direct reports still employed."""
+        async with conn.cursor(row_factory=class_row(Person)) as cur:
+            await cur.execute(
+                self._select
+                + sql.SQL("WHERE manager_id = %s AND left_on IS NULL ORDER BY employee_id"),
+                (manager_id,),
+            )
+            return await cur.fetchall()
+
+    async def everyone(self, conn: AsyncConnection[Any]) -> list[Person]:
+        async with conn.cursor(row_factory=class_row(Person)) as cur:
+            await cur.execute(self._select + sql.SQL("ORDER BY employee_id"))
+            return await cur.fetchall()

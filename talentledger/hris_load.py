@@ -1,0 +1,201 @@
+"""`talentledger hris load people.csv`: the first load of the org chart, as HRIS events.
+
+Each good row becomes an `EmployeeHired` event in the standard envelope, published on
+JetStream as an HRIS integration would. Bad rows are reported with their line and column
+and never stop the good ones. Event ids are derived from the employee id, so loading the
+same file again publishes nothing new (JetStream and every consumer's inbox drop repeats).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from faststream.nats import NatsBroker
+from pydantic import ValidationError
+
+from libs.events.broker import headers_of, subject_of_envelope
+from libs.events.envelope import Envelope, new_event_id
+from libs.events.schemas.hris import EmployeeHired
+from libs.events.subjects import EVENT_STREAM
+
+COLUMNS = (
+    "employee_id",
+    "name",
+    "department",
+    "job_family",
+    "track",
+    "level",
+    "manager_id",
+    "hired_on",
+)
+# Fixed, so that the same employee's hiring always has the same event id.
+NAMESPACE = uuid.UUID("5b0f8a52-54c4-4f0e-9d63-1c1e5a7b2f10")
+
+
+@dataclass(frozen=True)
+class BadRow:
+    line: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: " + (f"{self.column}: " if self.column else "") + self.message
+
+
+@dataclass
+class OrgChartFile:
+    """What a CSV export holds: the hires to publish, the rows refused, and warnings."""
+
+    hires: list[EmployeeHired] = field(default_factory=list)
+    bad_rows: list[BadRow] = field(default_factory=list)
+    warnings: list[BadRow] = field(default_factory=list)
+
+
+def read_people(text: str) -> OrgChartFile:
+    """Parse and check every row; reporting lines are checked across the whole file."""
+    result = OrgChartFile()
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        result.bad_rows.append(BadRow(1, None, f"missing columns {missing}; expected {COLUMNS}"))
+        return result
+    lines: dict[str, int] = {}
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            result.bad_rows.append(BadRow(line, None, f"not valid CSV: {error}"))
+            break
+        hire = _hire(row, line, result)
+        if hire is None:
+            continue
+        if hire.employee_id in lines:
+            result.bad_rows.append(
+                BadRow(
+                    line,
+                    "employee_id",
+                    f"{hire.employee_id!r} is already on line {lines[hire.employee_id]}",
+                )
+            )
+            continue
+        lines[hire.employee_id] = line
+        result.hires.append(hire)
+    _check_reporting_lines(result, lines)
+    return result
+
+
+def _hire(row: dict[str, str | None], line: int, result: OrgChartFile) -> EmployeeHired | None:
+    values = {k: (v or "").strip() for k, v in row.items() if k in COLUMNS}
+    try:
+        return EmployeeHired(
+            employee_id=values["employee_id"],
+            effective_on=date.fromisoformat(values["hired_on"]) if values["hired_on"] else None,
+            name=values["name"],
+            department=values["department"],
+            job_family=values["job_family"],
+            track=values["track"],
+            level=values["level"],
+            manager_id=values["manager_id"] or None,
+        )
+    except ValueError as error:  # ValidationError is one; so is a bad date
+        for problem in error.errors() if isinstance(error, ValidationError) else []:
+            field_name = str(problem["loc"][0]) if problem["loc"] else None
+            column = "hired_on" if field_name == "effective_on" else field_name
+            found = values.get(column or "", "")
+            result.bad_rows.append(BadRow(line, column, f"{problem['msg']} (found {found!r})"))
+        if not isinstance(error, ValidationError):
+            result.bad_rows.append(BadRow(line, "hired_on", f"not a date (YYYY-MM-DD): {error}"))
+        return None
+
+
+def _check_reporting_lines(result: OrgChartFile, lines: dict[str, int]) -> None:
+    """Managers outside the file are warnings (they may come later); cycles are refused."""
+    managers = {h.employee_id: h.manager_id for h in result.hires}
+    for hire in result.hires:
+        if hire.manager_id is not None and hire.manager_id not in managers:
+            result.warnings.append(
+                BadRow(
+                    lines[hire.employee_id],
+                    "manager_id",
+                    f"manager {hire.manager_id!r} is not in the file",
+                )
+            )
+    in_cycle = set()
+    for start in managers:
+        seen: list[str] = []
+        current: str | None = start
+        while current is not None and current in managers and current not in seen:
+            seen.append(current)
+            current = managers[current]
+        if current is not None and current in seen:
+            in_cycle.update(seen[seen.index(current) :])
+    for employee in sorted(in_cycle, key=lines.__getitem__):
+        result.bad_rows.append(
+            BadRow(lines[employee], "manager_id", "reporting lines loop back to this person")
+        )
+    result.hires = [h for h in result.hires if h.employee_id not in in_cycle]
+
+
+def envelope_of(hire: EmployeeHired, actor: str, correlation_id: uuid.UUID) -> Envelope:
+    """The hiring as an HRIS publishes it: the first event of the employee's stream."""
+    now = datetime.now(UTC)
+    return Envelope(
+        event_id=uuid.uuid5(NAMESPACE, f"{hire.employee_id}:{EmployeeHired.event_type}"),
+        event_type=EmployeeHired.event_type,
+        schema_version=EmployeeHired.schema_version,
+        source=EmployeeHired.context,
+        stream_id=f"employee-{hire.employee_id}",
+        stream_version=1,
+        global_position=0,  # events from outside have no place in a TalentLedger log
+        occurred_at=now,
+        recorded_at=now,
+        actor=actor,
+        correlation_id=correlation_id,
+        payload=hire.model_dump(mode="json"),
+    )
+
+
+async def publish_hires(
+    broker: NatsBroker,
+    hires: Iterable[EmployeeHired],
+    actor: str,
+    advance: Callable[[int], None] = lambda _: None,
+    window: int = 256,
+) -> int:
+    """Publish every hire, a window of acknowledgements in flight at a time; return how many."""
+    js = broker.connection.jetstream()
+    correlation_id = new_event_id()
+    pending: list[asyncio.Future[Any]] = []
+    published = 0
+    for hire in hires:
+        envelope = envelope_of(hire, actor, correlation_id)
+        pending.append(
+            await js.publish_async(
+                subject_of_envelope(envelope),
+                envelope.model_dump_json().encode(),
+                headers=headers_of(envelope),
+                stream=EVENT_STREAM,
+            )
+        )
+        if len(pending) >= window:
+            published += await _settle(pending, advance)
+    return published + await _settle(pending, advance)
+
+
+async def _settle(pending: list[asyncio.Future[Any]], advance: Callable[[int], None]) -> int:
+    for ack in pending:
+        await ack
+    advance(len(pending))
+    count = len(pending)
+    pending.clear()
+    return count

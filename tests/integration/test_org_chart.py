@@ -1,0 +1,138 @@
+"""The org chart from HRIS events, on PostgreSQL and NATS JetStream (DOMAIN.md §3: direct
+reports and manager come from the org chart, HRIS)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from faststream.nats import NatsBroker
+from psycopg_pool import AsyncConnectionPool
+
+from libs.events.consumer import subscribe
+from libs.events.envelope import Envelope
+from libs.events.migrations import migrate
+from libs.events.registry import IntegrationEvent
+from libs.events.schemas.hris import EmployeeHired, EmployeeManagerChanged, EmployeeRoleChanged
+from libs.events.store import EventStore
+from libs.events.subjects import EVENT_STREAM
+from libs.replicas.framework_versions import MIGRATIONS as REPLICA_MIGRATIONS
+from services.assessment.adapters.postgres.org_chart import MIGRATIONS, OrgChart
+from talentledger.hris_load import publish_hires, read_people
+from tests.support.backbone import wait_until
+from tests.support.org_chart import as_csv, org_chart
+
+SCHEMA = "assessment"
+
+
+@pytest.fixture
+async def assessment_store(database_url: str) -> AsyncIterator[EventStore]:
+    migrate(database_url, SCHEMA, REPLICA_MIGRATIONS, MIGRATIONS)
+    async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
+        store = EventStore(pool, SCHEMA)
+        yield store
+        await store.close()
+
+
+def people_rows(database_url: str) -> dict[str, tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            f"SELECT employee_id, manager_id, department, level FROM {SCHEMA}.people"
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+async def test_a_csv_of_500_people_becomes_the_org_chart_once(
+    broker: NatsBroker, assessment_store: EventStore, database_url: str
+) -> None:
+    chart = org_chart(500)
+    loaded = read_people(as_csv(chart))
+    assert (loaded.bad_rows, loaded.warnings, len(loaded.hires)) == ([], [], 500)
+    for handler in OrgChart(SCHEMA).handlers(SCHEMA):
+        subscribe(broker, assessment_store, handler)
+    await broker.start()
+
+    assert await publish_hires(broker, loaded.hires, "hris-load:tests") == 500
+    await wait_until(lambda: len(people_rows(database_url)) == 500, 60, "500 people")
+
+    rows = people_rows(database_url)
+    for employee in random.Random(3).sample(chart, 25):
+        manager, department, level = rows[employee.employee_id]
+        assert (manager or "", department, level) == (
+            employee.manager_id,
+            employee.department,
+            employee.level,
+        )
+    org = OrgChart(SCHEMA)
+    async with assessment_store.pool.connection() as conn:
+        for manager in random.Random(4).sample([e for e in chart if e.track == "manager"], 10):
+            reports = await org.reports_of(conn, manager.employee_id)
+            expected = sorted(e.employee_id for e in chart if e.manager_id == manager.employee_id)
+            assert [p.employee_id for p in reports] == expected
+
+    # Loading the same file again publishes the same event ids: nothing new anywhere.
+    assert await publish_hires(broker, loaded.hires, "hris-load:tests") == 500
+    info = await broker.connection.jetstream().stream_info(EVENT_STREAM)
+    assert info.state.messages == 500
+    assert people_rows(database_url) == rows
+
+
+def envelope(event: IntegrationEvent, version: int) -> Envelope:
+    now = datetime.now(UTC)
+    employee = event.employee_id  # type: ignore[attr-defined]
+    return Envelope(
+        event_id=uuid.uuid4(),
+        event_type=event.event_type,
+        schema_version=event.schema_version,
+        source="hris",
+        stream_id=f"employee-{employee}",
+        stream_version=version,
+        global_position=0,
+        occurred_at=now,
+        recorded_at=now,
+        actor="hris",
+        correlation_id=uuid.uuid4(),
+        payload=event.model_dump(mode="json"),
+    )
+
+
+async def test_a_late_event_never_overwrites_a_newer_one(
+    assessment_store: EventStore, database_url: str
+) -> None:
+    """Each event type has its own consumer, so one employee's events may cross."""
+    org = OrgChart(SCHEMA)
+    day = date(2026, 1, 5)
+    hired = EmployeeHired(
+        employee_id="E1",
+        effective_on=day,
+        name="Ada",
+        department="Platform",
+        job_family="product-engineering",
+        track="ic",
+        level="E2",
+        manager_id="M1",
+    )
+    promoted = EmployeeRoleChanged(
+        employee_id="E1",
+        effective_on=day,
+        department="Platform",
+        job_family="product-engineering",
+        track="ic",
+        level="E3",
+    )
+    moved = EmployeeManagerChanged(employee_id="E1", effective_on=day, manager_id="M2")
+    async with assessment_store.transaction() as conn:
+        # Versions 2 and 3 arrive before the hiring (version 1).
+        await org.manager_changed(conn, envelope(moved, 3), moved)
+        await org.role_changed(conn, envelope(promoted, 2), promoted)
+        await org.hired(conn, envelope(hired, 1), hired)
+    async with assessment_store.pool.connection() as conn:
+        person = await org.person(conn, "E1")
+    assert person is not None
+    assert (person.name, person.level, person.manager_id) == ("Ada", "E3", "M2")
+    assert person.active
