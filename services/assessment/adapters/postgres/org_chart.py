@@ -8,13 +8,11 @@ later event is recorded with what that event says, and completed when the hiring
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
-from pydantic import BaseModel
 
 from libs.events.consumer import EventHandler
 from libs.events.envelope import Envelope
@@ -24,26 +22,11 @@ from libs.events.schemas.hris import (
     EmployeeManagerChanged,
     EmployeeRoleChanged,
 )
+from services.assessment.domain.org_chart import Person
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 _POSITION = ("department", "job_family", "track", "level")
-
-
-class Person(BaseModel):
-    employee_id: str
-    name: str | None
-    department: str | None
-    job_family: str | None
-    track: str | None
-    level: str | None
-    manager_id: str | None
-    hired_on: date | None
-    left_on: date | None
-
-    @property
-    def active(self) -> bool:
-        return self.hired_on is not None and self.left_on is None
 
 
 def _newer(column: str, version: str) -> sql.Composable:

@@ -1,0 +1,27 @@
+"""People as the org chart knows them (DOMAIN.md §3: manager and direct reports come from the
+HRIS). The assessment service keeps this copy; the HRIS owns the facts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Person(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    employee_id: str
+    name: str | None
+    department: str | None
+    job_family: str | None
+    track: str | None
+    level: str | None
+    manager_id: str | None
+    hired_on: date | None
+    left_on: date | None
+
+    @property
+    def active(self) -> bool:
+        """Hired (the hiring has arrived) and not gone."""
+        return self.hired_on is not None and self.left_on is None

@@ -1,0 +1,24 @@
+"""Ratings as the 360 collects them (DOMAIN.md §3): who rated whom, in which rater group."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RaterGroup = Literal["self", "manager", "peer", "direct_report"]
+# Peers and direct reports are never attributed to the subject (DOMAIN.md §3, Anonymity).
+ANONYMOUS_GROUPS: frozenset[RaterGroup] = frozenset({"peer", "direct_report"})
+
+
+class Rating(BaseModel):
+    """One item of one submission: a value on the framework's scale, or not observed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    rater: str
+    group: RaterGroup
+    competency: str
+    value: int | None = Field(description="None: not observed (excluded, never a zero)")
+    comment: str | None = None
