@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 from temporalio import activity
@@ -22,7 +23,12 @@ from temporalio.exceptions import ApplicationError
 from libs.events.activities import FrameworkConfirmation, FrameworkRef, confirm_framework
 from libs.events.consumer import EventHandler
 from libs.events.envelope import Envelope
-from libs.events.schemas.framework import FrameworkPublished
+from libs.events.schemas.framework import (
+    EffectiveRoleProfile,
+    Framework,
+    FrameworkPublished,
+    RoleProfileChanged,
+)
 from libs.platform.auth import CurrentActor
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 
@@ -47,8 +53,23 @@ class FrameworkVersions:
         table = sql.Identifier(service, "framework_versions")
         self._insert = sql.SQL(
             "INSERT INTO {} (framework_id, version, name, revision, published_at, levels, "
-            "competencies, event_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "competencies, event_id, framework) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (framework_id, version) DO NOTHING"
+        ).format(table)
+        roles = sql.Identifier(service, "role_profiles")
+        self._insert_role = sql.SQL(
+            "INSERT INTO {} (framework_id, role, version, change, family, track, level, "
+            "profile, event_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (framework_id, role, version) DO NOTHING"
+        ).format(roles)
+        self._role_at = sql.SQL(
+            "SELECT change, profile FROM {} WHERE framework_id = %s AND family = %s "
+            "AND track = %s AND level = %s AND version <= %s "
+            # a role renamed in a version is removed and added there: the addition wins
+            "ORDER BY version DESC, change = 'removed' LIMIT 1"
+        ).format(roles)
+        self._document = sql.SQL(
+            "SELECT framework FROM {} WHERE framework_id = %s AND version = %s"
         ).format(table)
         self._select = sql.SQL(
             "SELECT framework_id, version, name, revision, published_at, levels, competencies "
@@ -73,16 +94,56 @@ class FrameworkVersions:
                 sum(len(t.levels) for f in event.framework.families for t in f.tracks),
                 len(event.framework.competencies),
                 envelope.event_id,
+                Jsonb(event.framework.model_dump(mode="json")),
             ),
         )
 
-    def handler(self) -> EventHandler:
-        return EventHandler(
-            service=self.service,
-            name="framework-versions",
-            event=FrameworkPublished,
-            apply=self.apply,
+    async def apply_role(
+        self, conn: AsyncConnection[Any], envelope: Envelope, event: RoleProfileChanged
+    ) -> None:
+        role = event.role
+        await conn.execute(
+            self._insert_role,
+            (
+                event.framework_id,
+                role.key,
+                event.version,
+                event.change,
+                role.family,
+                role.track,
+                role.level,
+                Jsonb(role.model_dump(mode="json")),
+                envelope.event_id,
+            ),
         )
+
+    def handlers(self) -> list[EventHandler]:
+        return [
+            EventHandler(self.service, "framework-versions", FrameworkPublished, self.apply),
+            EventHandler(self.service, "role-profiles", RoleProfileChanged, self.apply_role),
+        ]
+
+    async def framework(
+        self, conn: AsyncConnection[Any], framework_id: str, version: int
+    ) -> Framework | None:
+        """The framework exactly as that version published it."""
+        row = await (await conn.execute(self._document, (framework_id, version))).fetchone()
+        return Framework.model_validate(row[0]) if row and row[0] is not None else None
+
+    async def role_profile(
+        self,
+        conn: AsyncConnection[Any],
+        framework_id: str,
+        version: int,
+        position: tuple[str, str, str],
+    ) -> EffectiveRoleProfile | None:
+        """The effective role profile at a (family, track, level) as of that version."""
+        family, track, level = position
+        cur = await conn.execute(self._role_at, (framework_id, family, track, level, version))
+        row = await cur.fetchone()
+        if row is None or row[0] == "removed":
+            return None
+        return EffectiveRoleProfile.model_validate(row[1])
 
     async def all(self, conn: AsyncConnection[Any]) -> list[KnownFrameworkVersion]:
         async with conn.cursor(row_factory=class_row(KnownFrameworkVersion)) as cur:
@@ -111,7 +172,7 @@ class FrameworkVersions:
         """Everything a service needs to keep and serve the replica."""
         api.include_router(self.router())
         return ServiceParts(
-            api=api, handlers=[self.handler()], activities=[self.confirm_activity(runtime.pool)]
+            api=api, handlers=self.handlers(), activities=[self.confirm_activity(runtime.pool)]
         )
 
     def confirm_activity(self, pool: AsyncConnectionPool) -> Callable[..., Any]:

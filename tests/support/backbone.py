@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -64,3 +65,13 @@ async def wait_until(predicate: Any, within: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
+    """Await `check` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + within
+    while not (result := await check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.1)
+    return result

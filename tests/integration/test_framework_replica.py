@@ -1,0 +1,85 @@
+"""What a consuming service holds of the framework, from events alone (issue: framework
+service: consumers never need to call its API)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from faststream.nats import NatsBroker
+from psycopg_pool import AsyncConnectionPool
+
+from libs.events.consumer import subscribe
+from libs.events.migrations import migrate
+from libs.events.relay import OutboxRelay
+from libs.events.store import EventStore
+from libs.replicas.framework_versions import MIGRATIONS, FrameworkVersions
+from tests.support.backbone import eventually
+from tests.support.framework_api import FrameworkApi, framework_api
+from tests.support.sample_frameworks import replace_role, valid_framework, without_roles
+
+CONSUMER = "assessment"
+
+
+@pytest.fixture
+async def api(database_url: str, tmp_path: Path) -> AsyncIterator[FrameworkApi]:
+    async with framework_api(database_url, tmp_path / "keys") as api:
+        yield api
+
+
+@pytest.fixture
+async def consumer_store(database_url: str) -> AsyncIterator[EventStore]:
+    migrate(database_url, CONSUMER, MIGRATIONS)
+    async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
+        store = EventStore(pool, CONSUMER)
+        yield store
+        await store.close()
+
+
+async def test_role_profiles_and_documents_are_kept_per_version(
+    api: FrameworkApi, broker: NatsBroker, consumer_store: EventStore
+) -> None:
+    replica = FrameworkVersions(CONSUMER)
+    for handler in replica.handlers():
+        subscribe(broker, consumer_store, handler)
+    await broker.start()
+    first = valid_framework()
+    raised = [q.model_copy(update={"target": 2}) for q in first.roles[0].requirements]
+    second = without_roles(replace_role(first, first.roles[0].key, requirements=raised), "eng-m2")
+    for framework in (first, second):
+        await api.ok("PUT", "/frameworks/eng/draft", json=framework.model_dump(mode="json"))
+        await api.ok("POST", "/frameworks/eng/versions", 201, json={})
+    relay = OutboxRelay(api.store, broker)
+    while await relay.relay_once():
+        pass
+
+    async def all_rows_held() -> bool:
+        async with consumer_store.pool.connection() as conn:
+            cur = await conn.execute(f"SELECT count(*) FROM {CONSUMER}.role_profiles")
+            row = await cur.fetchone()
+        # version 1 announces every role; version 2 one changed and one removed
+        return row is not None and row[0] == len(first.roles) + 2
+
+    await eventually(all_rows_held, 30, "every RoleProfileChanged in the replica")
+    role = first.roles[0]
+    async with consumer_store.pool.connection() as conn:
+        at_1 = await replica.role_profile(conn, "eng", 1, (role.family, role.track, role.level))
+        at_2 = await replica.role_profile(conn, "eng", 2, (role.family, role.track, role.level))
+        gone_1 = await replica.role_profile(conn, "eng", 1, ("eng", "manager", "M2"))
+        gone_2 = await replica.role_profile(conn, "eng", 2, ("eng", "manager", "M2"))
+        unchanged = first.roles[1]
+        kept = await replica.role_profile(
+            conn, "eng", 2, (unchanged.family, unchanged.track, unchanged.level)
+        )
+        document = await replica.framework(conn, "eng", 2)
+    assert at_1 is not None
+    assert at_2 is not None
+    own = {q.competency for q in role.requirements}
+    assert {q.target for q in at_1.requirements if q.competency in own} != {2}
+    assert {q.target for q in at_2.requirements if q.competency in own} == {2}
+    assert gone_1 is not None
+    assert gone_2 is None, "a removed role is gone from its version on"
+    assert kept is not None
+    assert kept.key == unchanged.key, "unchanged roles carry over"
+    assert document == second
