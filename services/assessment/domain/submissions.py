@@ -1,0 +1,91 @@
+"""Submissions (DOMAIN.md §3): one per (campaign, subject, rater), rating each item on the
+framework's scale or marking it not observed, revisable until finalised or the campaign
+closes. A refused submission names every problem at once, so a rater fixes them in one go.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.assessment.domain.questionnaires import Questionnaire
+from services.assessment.domain.raters import Assignment
+
+
+class SubmissionRefused(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("submission refused: " + "; ".join(problems))
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item: str
+    value: int | None = Field(description="on the framework's scale; null: not observed")
+    comment: str | None = Field(None, max_length=2000)
+
+
+class Submission(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    campaign: str
+    subject: str
+    rater: str
+    answers: list[Answer] = Field(min_length=1)
+    final: bool = Field(False, description="finalised: no further revision")
+
+
+def check(
+    submission: Submission,
+    questionnaire: Questionnaire,
+    assignments: Iterable[Assignment],
+    *,
+    campaign_open: bool,
+    finalised: bool,
+) -> Assignment:
+    """The rater's assignment when the submission may be recorded; else SubmissionRefused."""
+    if not campaign_open:
+        raise SubmissionRefused([f"campaign {submission.campaign!r} is closed"])
+    assignment = next(
+        (
+            a
+            for a in assignments
+            if a.subject == submission.subject and a.rater == submission.rater
+        ),
+        None,
+    )
+    if assignment is None:
+        raise SubmissionRefused(
+            [f"{submission.rater!r} is not an assigned rater of {submission.subject!r}"]
+        )
+    if finalised:
+        raise SubmissionRefused(
+            [f"{submission.rater!r} has finalised this submission: it can no longer be revised"]
+        )
+    problems: list[str] = []
+    low, high = questionnaire.scale[0], questionnaire.scale[-1]
+    for item, count in Counter(a.item for a in submission.answers).items():
+        if count > 1:
+            problems.append(f"item {item!r} is answered {count} times")
+    for answer in submission.answers:
+        if questionnaire.item(answer.item) is None:
+            problems.append(
+                f"unknown item {answer.item!r}: this questionnaire asks about "
+                f"{[i.id for i in questionnaire.items]}"
+            )
+        elif answer.value is not None and not low <= answer.value <= high:
+            problems.append(
+                f"item {answer.item!r}: {answer.value} is off the scale {low}..{high} "
+                "(or null for not observed)"
+            )
+    if problems:
+        raise SubmissionRefused(problems)
+    return assignment
+
+
+def unchanged(previous: Submission | None, submission: Submission) -> bool:
+    """The same submission sent again: it changes nothing and records nothing."""
+    return previous is not None and previous.model_dump() == submission.model_dump()

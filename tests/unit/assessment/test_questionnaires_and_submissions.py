@@ -1,0 +1,100 @@
+"""Questionnaires and submissions (DOMAIN.md §3): items from the effective role profile, at
+competency or sub-skill granularity; ratings on the framework's scale or not observed;
+refused after close, from non-raters, off the scale, for unknown items, after finalising."""
+
+from __future__ import annotations
+
+import pytest
+
+from libs.events.schemas.framework import Framework, SubSkill
+from services.assessment.domain.questionnaires import Questionnaire, questionnaire
+from services.assessment.domain.raters import Assignment
+from services.assessment.domain.submissions import (
+    Answer,
+    Submission,
+    SubmissionRefused,
+    check,
+    unchanged,
+)
+from services.framework.domain.profiles import effective_profiles
+from tests.support.sample_frameworks import replace_competency, valid_framework
+
+ROLE = "eng-m1"
+
+
+def form(framework: Framework) -> Questionnaire:
+    profile = effective_profiles(framework)[ROLE]
+    return questionnaire("eng", 1, framework, profile)
+
+
+def test_items_follow_the_effective_role_profile_with_the_tracks_anchors() -> None:
+    framework = valid_framework()
+    questions = form(framework)
+    profile = effective_profiles(framework)[ROLE]
+    assert [i.competency for i in questions.items] == [q.competency for q in profile.requirements]
+    first = framework.competency(questions.items[0].competency)
+    assert first is not None
+    manager_anchors = {a.proficiency: a.text for a in first.anchors if a.track == "manager"}
+    assert questions.items[0].anchors == manager_anchors, "a manager sees manager anchors"
+    assert questions.scale == [0, 1, 2, 3, 4, 5]
+
+
+def test_at_sub_skill_granularity_each_sub_skill_is_an_item() -> None:
+    framework = replace_competency(
+        valid_framework(),
+        "design",
+        sub_skills=[SubSkill(key="apis", name="Designs APIs"), SubSkill(key="data", name="Data")],
+    ).model_copy(update={"granularity": "sub_skill"})
+    ids = [i.id for i in form(framework).items]
+    assert "design/apis" in ids
+    assert "design/data" in ids
+    assert "design" not in ids
+
+
+SUBJECT, RATER = "ann", "bob"
+ASSIGNED = [Assignment(subject=SUBJECT, rater=RATER, group="peer")]
+
+
+def submission(*answers: Answer) -> Submission:
+    return Submission(campaign="c1", subject=SUBJECT, rater=RATER, answers=list(answers))
+
+
+def test_a_valid_submission_with_not_observed_items_is_accepted() -> None:
+    questions = form(valid_framework())
+    first, second = questions.items[0].id, questions.items[1].id
+    given = submission(Answer(item=first, value=3), Answer(item=second, value=None))
+    assert check(given, questions, ASSIGNED, campaign_open=True, finalised=False) == ASSIGNED[0]
+
+
+@pytest.mark.parametrize(
+    ("rater", "answers", "open_", "finalised", "problem"),
+    [
+        (RATER, [("first", 3)], False, False, "campaign 'c1' is closed"),
+        ("mallory", [("first", 3)], True, False, "'mallory' is not an assigned rater of 'ann'"),
+        (RATER, [("first", 3)], True, True, "has finalised this submission"),
+        (RATER, [("first", 9)], True, False, "9 is off the scale 0..5"),
+        (RATER, [("nothing", 3)], True, False, "unknown item 'nothing'"),
+        (RATER, [("first", 3), ("first", 2)], True, False, "answered 2 times"),
+    ],
+)
+def test_a_refused_submission_names_the_problem(
+    rater: str, answers: list[tuple[str, int]], open_: bool, finalised: bool, problem: str
+) -> None:
+    questions = form(valid_framework())
+    first = questions.items[0].id
+    given = Submission(
+        campaign="c1",
+        subject=SUBJECT,
+        rater=rater,
+        answers=[Answer(item=first if i == "first" else i, value=v) for i, v in answers],
+    )
+    with pytest.raises(SubmissionRefused, match=problem):
+        check(given, questions, ASSIGNED, campaign_open=open_, finalised=finalised)
+
+
+def test_the_same_submission_twice_changes_nothing() -> None:
+    questions = form(valid_framework())
+    given = submission(Answer(item=questions.items[0].id, value=3))
+    assert unchanged(given, submission(Answer(item=questions.items[0].id, value=3)))
+    assert not unchanged(given, submission(Answer(item=questions.items[0].id, value=4)))
+    assert not unchanged(None, given)
