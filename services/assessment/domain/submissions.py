@@ -50,11 +50,7 @@ def check(
     if not campaign_open:
         raise SubmissionRefused([f"campaign {submission.campaign!r} is closed"])
     assignment = next(
-        (
-            a
-            for a in assignments
-            if a.subject == submission.subject and a.rater == submission.rater
-        ),
+        (a for a in assignments if a.subject == submission.subject and a.rater == submission.rater),
         None,
     )
     if assignment is None:

@@ -1,0 +1,285 @@
+"""Aggregated 360 results per subject and competency (DOMAIN.md §3, Aggregation and Anonymity).
+
+`aggregate` is the HR-side result: a mean per rater group, its number of responses and a
+weighted overall score. `subject_view` is what the subject may see of it: anonymous groups
+below the anonymity threshold suppressed, the overall recomputed without them, and no rater
+identifiers at all.
+
+"Not observed" (a rating whose value is None) is left out of every mean and count: a rater who
+did not see the behaviour says nothing about it, and counting a zero would punish the subject
+for the rater's lack of contact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.assessment.domain.anonymity import AnonymityPolicy, group_visible
+from services.assessment.domain.ratings import ANONYMOUS_GROUPS, RaterGroup, Rating
+
+# Display order of rater groups, attributed groups first.
+GROUP_ORDER: tuple[RaterGroup, ...] = ("self", "manager", "peer", "direct_report")
+
+
+class DuplicateRating(ValueError):
+    """One rater rated one subject on one competency twice: the input mixes submissions.
+
+    DOMAIN.md §3 allows one submission per (cycle, subject, rater), so aggregating one cycle's
+    submissions never meets this; averaging both ratings would silently give that rater a double
+    vote. The message names no rater, since errors end up in logs.
+    """
+
+    def __init__(self, subject: str, competency: str) -> None:
+        super().__init__(
+            f"a rater rated {subject!r} on {competency!r} more than once: aggregate one cycle's "
+            "submissions, one per subject and rater"
+        )
+
+
+class GroupWeights(BaseModel):
+    """How much each rater group counts in the overall score (DOMAIN.md §3: configurable).
+
+    Default: manager 0.4, peer 0.3, direct_report 0.3, self 0.0. The manager holds the largest
+    single share because the manager sees the whole of the role against its profile; peers and
+    direct reports together outweigh the manager, as several independent observers. Self-ratings
+    are shown to the subject and to calibration but not counted: self-assessments tend to run
+    high, and counting them would inflate scores and shrink gaps (DOMAIN.md §5).
+    Weights are renormalised over the groups that responded, so they need not sum to 1.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    self: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    manager: float = Field(default=0.4, ge=0, allow_inf_nan=False)
+    peer: float = Field(default=0.3, ge=0, allow_inf_nan=False)
+    direct_report: float = Field(default=0.3, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def some_group_counts(self) -> GroupWeights:
+        """All weights zero would leave every overall score undefined."""
+        if not any(self.of(group) for group in GROUP_ORDER):
+            raise ValueError("group weights are all zero: at least one rater group must count")
+        return self
+
+    def of(self, group: RaterGroup) -> float:
+        """The weight of `group`."""
+        return float(getattr(self, group))
+
+
+DEFAULT_WEIGHTS = GroupWeights()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupScore:
+    """One rater group's ratings of one subject on one competency.
+
+    A dataclass, as is CompetencyResult: a cycle yields hundreds of thousands of them, and
+    validating values this module computed itself would cost more than the aggregation.
+    """
+
+    group: RaterGroup
+    # None when every rater in the group marked the competency not observed.
+    mean: float | None
+    # Distinct raters in the group with an observed rating.
+    responses: int
+    # Sorted by text, so their order reveals no author.
+    comments: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompetencyResult:
+    """The aggregated result for one subject and competency, as HR and calibration see it.
+
+    It names no rater: per-rater analysis (leniency, spread) works on the ratings themselves.
+    """
+
+    subject: str
+    competency: str
+    # The groups that rated, in GROUP_ORDER.
+    groups: tuple[GroupScore, ...]
+    # None when no weighted group has an observed rating.
+    overall: float | None
+
+    def group(self, group: RaterGroup) -> GroupScore | None:
+        """The score of `group`, or None when nobody in it rated this competency."""
+        return next((score for score in self.groups if score.group == group), None)
+
+
+class GroupView(BaseModel):
+    """One rater group as the subject sees it: suppressed groups show neither mean nor count."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group: RaterGroup
+    suppressed: bool
+    mean: float | None
+    responses: int | None
+    comments: tuple[str, ...]
+
+
+class SubjectCompetencyView(BaseModel):
+    """What the subject may see of one competency's result. It holds no rater identifier."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    competency: str
+    groups: tuple[GroupView, ...]
+    overall: float | None = Field(description="weighted over the visible groups only")
+
+
+def by_subject_and_competency(
+    ratings: Iterable[Rating],
+) -> dict[tuple[str, str], dict[str, Rating]]:
+    """Ratings grouped per (subject, competency), then keyed by rater: one pass, dicts only.
+
+    Raises DuplicateRating when a rater appears twice for the same subject and competency.
+    """
+    items: dict[tuple[str, str], dict[str, Rating]] = {}
+    for rating in ratings:
+        key = (rating.subject, rating.competency)
+        raters = items.get(key)
+        if raters is None:
+            items[key] = {rating.rater: rating}
+        elif rating.rater in raters:
+            raise DuplicateRating(rating.subject, rating.competency)
+        else:
+            raters[rating.rater] = rating
+    return items
+
+
+def weighted_overall(
+    means: Iterable[tuple[RaterGroup, float | None]], weights: GroupWeights
+) -> float | None:
+    """Weighted mean of group means, renormalised over the groups with a mean and weight > 0.
+
+    Renormalising keeps the score on the framework's scale when a group is absent (someone
+    without direct reports), instead of pulling it towards zero.
+    """
+    total = 0.0
+    weight_sum = 0.0
+    for group, mean in means:
+        weight = weights.of(group)
+        if mean is not None and weight > 0:
+            total += weight * mean
+            weight_sum += weight
+    return total / weight_sum if weight_sum else None
+
+
+DEFAULT_POLICY = AnonymityPolicy()
+
+
+def aggregate(
+    ratings: Iterable[Rating],
+    weights: GroupWeights = DEFAULT_WEIGHTS,
+    policy: AnonymityPolicy = DEFAULT_POLICY,
+) -> list[CompetencyResult]:
+    """Per subject and competency: each group's mean and responses, and the weighted overall.
+
+    `ratings` are one cycle's finalised submissions. Results are sorted by subject, then
+    competency. Responses count distinct raters with an observed value; not-observed ratings
+    only contribute their comments. Group means are for HR and calibration; the overall
+    counts only groups the subject may see, because it travels on (calibrated scores, gaps,
+    plans) to where the subject reads it: a suppressed group inside it could be worked out
+    from the attributed ones.
+    """
+    return [
+        _result(subject, competency, raters.values(), weights, policy)
+        for (subject, competency), raters in sorted(by_subject_and_competency(ratings).items())
+    ]
+
+
+def _result(
+    subject: str,
+    competency: str,
+    ratings: Iterable[Rating],
+    weights: GroupWeights,
+    policy: AnonymityPolicy,
+) -> CompetencyResult:
+    totals: dict[RaterGroup, float] = {}
+    counts: dict[RaterGroup, int] = {}
+    comments: dict[RaterGroup, list[str]] = {}
+    for rating in ratings:
+        group = rating.group
+        if group not in counts:
+            counts[group] = 0
+            totals[group] = 0.0
+        if rating.value is not None:
+            totals[group] += rating.value
+            counts[group] += 1
+        if rating.comment and not rating.comment.isspace():
+            comments.setdefault(group, []).append(rating.comment)
+    groups = tuple(
+        GroupScore(
+            group=group,
+            mean=totals[group] / counts[group] if counts[group] else None,
+            responses=counts[group],
+            comments=tuple(sorted(comments.get(group, ()))),
+        )
+        for group in GROUP_ORDER
+        if group in counts
+    )
+    return CompetencyResult(
+        subject=subject,
+        competency=competency,
+        groups=groups,
+        overall=weighted_overall(
+            (
+                (score.group, score.mean)
+                for score in groups
+                if group_visible(score.group, score.responses, policy)
+            ),
+            weights,
+        ),
+    )
+
+
+def subject_view(
+    results: Iterable[CompetencyResult],
+    policy: AnonymityPolicy,
+    weights: GroupWeights = DEFAULT_WEIGHTS,
+) -> list[SubjectCompetencyView]:
+    """The results as their subject may see them (DOMAIN.md §3, Anonymity).
+
+    - Self and manager are attributed by group, with their comments.
+    - Peer and direct-report groups are listed for every competency, visible only when their
+      responses reach `policy.minimum_responses`, otherwise flagged suppressed with no mean, no
+      count and no comment. A group with no response at all is listed as suppressed too, so the
+      subject cannot tell "nobody answered" from "one or two answered".
+    - The overall is recomputed from the visible groups with the same `weights` as `aggregate`
+      used: the HR overall would let the subject solve for a suppressed group's mean.
+    """
+    return [_view(result, policy, weights) for result in results]
+
+
+def _view(
+    result: CompetencyResult, policy: AnonymityPolicy, weights: GroupWeights
+) -> SubjectCompetencyView:
+    views: list[GroupView] = []
+    for group in GROUP_ORDER:
+        score = result.group(group)
+        if score is not None and group_visible(group, score.responses, policy):
+            views.append(
+                GroupView(
+                    group=group,
+                    suppressed=False,
+                    mean=score.mean,
+                    responses=score.responses,
+                    comments=score.comments,
+                )
+            )
+        elif group in ANONYMOUS_GROUPS:
+            views.append(
+                GroupView(group=group, suppressed=True, mean=None, responses=None, comments=())
+            )
+    return SubjectCompetencyView(
+        subject=result.subject,
+        competency=result.competency,
+        groups=tuple(views),
+        overall=weighted_overall(
+            ((view.group, view.mean) for view in views if not view.suppressed), weights
+        ),
+    )

@@ -1,0 +1,303 @@
+"""What a calibration session reviews and what it decides (DOMAIN.md §4).
+
+The session looks at three signals before adjusting anything:
+
+- rater leniency/severity: a rater who sits consistently above or below the other raters of the
+  same subjects (`rater_offsets`);
+- inconsistent anchors: raters far apart on the same subject and competency, a sign the anchor
+  wording reads differently to different people, counted per competency so the next minor
+  framework revision knows which anchors to reword (`inconsistent_anchors`);
+- outliers: subjects far from the population on a competency (`outliers`).
+
+Then it records adjustments, each with who, old and new value and a mandatory justification,
+and `calibrated_scores` yields the final score per subject and competency that
+CalibrationCompleted carries.
+
+Self-ratings take no part in the rater signals: calibration compares raters who observe someone
+else, and self-assessments tend to run high, which would make everybody else look severe and
+every item look inconsistent. These outputs name raters and are for HR and the calibration
+session only, never for the subject (DOMAIN.md §3, Anonymity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from statistics import fmean, pstdev
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from services.assessment.domain.aggregation import CompetencyResult, by_subject_and_competency
+from services.assessment.domain.ratings import Rating
+
+# A rater whose mean offset reaches half a scale point is worth discussing: on a 0..5 or 1..5
+# scale, half a point can move a competency across the 3.5 promotion bar (DOMAIN.md §6).
+DEFAULT_OFFSET_THRESHOLD = 0.5
+# Fewer compared items than this and one unusual subject decides the rater's tendency.
+DEFAULT_MIN_SHARED = 3
+# On an integer scale, 1.5 flags raters two or more points apart on the same behaviour.
+DEFAULT_SPREAD = 1.5
+DEFAULT_Z = 2.0
+# The Dreyfus scale, the framework default (DOMAIN.md §2); a 1..5 framework passes (1, 5).
+DREYFUS_SCALE = (0, 5)
+
+Tendency = Literal["lenient", "severe", "neutral", "undetermined"]
+
+
+class RaterOffset(BaseModel):
+    """How far one rater sits from the other raters of the same subjects and competencies.
+
+    `offset` is the mean, over compared items, of the rater's value minus the mean of the other
+    raters' values on that item. `tendency` is "undetermined" below `min_shared` compared items.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    rater: str
+    compared_items: int
+    offset: float
+    tendency: Tendency
+
+
+class InconsistentAnchor(BaseModel):
+    """A competency whose anchors raters read differently: candidates for rewording.
+
+    `share` is flagged_items / compared_items, so HR can pick the worst 10 to 20 percent of
+    anchors for the next minor revision (DOMAIN.md §2, Versions).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    competency: str
+    flagged_items: int
+    compared_items: int
+    share: float
+
+
+class Outlier(BaseModel):
+    """A subject whose overall score on a competency is far from the population's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    competency: str
+    overall: float
+    population_mean: float
+    z_score: float
+
+
+class AdjustmentRefused(Exception):
+    """An adjustment that breaks a calibration rule (DOMAIN.md §4).
+
+    Not a ValueError on purpose: pydantic would wrap a ValueError into a ValidationError, and
+    callers should be able to catch this refusal by its own type.
+    """
+
+
+class Adjustment(BaseModel):
+    """One change of a score in a calibration session: who, old and new value, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    competency: str
+    old_value: float
+    new_value: float
+    justification: str
+    actor: str
+    scale: tuple[int, int] = DREYFUS_SCALE
+
+    @model_validator(mode="before")
+    @classmethod
+    def justified_and_attributed(cls, data: Any) -> Any:
+        """DOMAIN.md §4: every adjustment records who made it and a mandatory justification."""
+        if isinstance(data, Mapping):
+            item = f"{data.get('subject')!r} on {data.get('competency')!r}"
+            if not _filled(data.get("justification")):
+                raise AdjustmentRefused(
+                    f"adjustment of {item} refused: a justification is mandatory for every "
+                    "calibration adjustment"
+                )
+            if not _filled(data.get("actor")):
+                raise AdjustmentRefused(
+                    f"adjustment of {item} refused: the actor who adjusts the score is mandatory"
+                )
+        return data
+
+    @model_validator(mode="after")
+    def on_the_scale(self) -> Adjustment:
+        """The new value must be a proficiency the framework's scale can express."""
+        low, high = self.scale
+        if low >= high:
+            raise ValueError(f"scale {self.scale} is empty: its low end must be below its high end")
+        if not low <= self.new_value <= high:
+            raise AdjustmentRefused(
+                f"adjustment of {self.subject!r} on {self.competency!r} refused: new value "
+                f"{self.new_value} is outside the scale {low}..{high}"
+            )
+        return self
+
+
+class CalibratedScore(BaseModel):
+    """The final score of one subject on one competency, and every adjustment behind it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    competency: str
+    aggregated: float | None
+    calibrated: float | None
+    adjustments: tuple[Adjustment, ...]
+
+
+def _filled(text: object) -> bool:
+    return isinstance(text, str) and bool(text.strip())
+
+
+def _compared_values(raters: Mapping[str, Rating]) -> list[tuple[str, int]]:
+    """The observed (rater, value) pairs of one item that calibration compares: no self."""
+    return [
+        (rater, rating.value)
+        for rater, rating in raters.items()
+        if rating.value is not None and rating.group != "self"
+    ]
+
+
+def rater_offsets(
+    ratings: Iterable[Rating],
+    min_shared: int = DEFAULT_MIN_SHARED,
+    threshold: float = DEFAULT_OFFSET_THRESHOLD,
+) -> list[RaterOffset]:
+    """Each rater's mean offset against the others on the same subject and competency.
+
+    An item counts for a rater when at least one other (non-self) rater gave it an observed
+    value. Comparing item by item, rather than a rater's mean against the population mean,
+    keeps a rater of strong subjects from looking lenient. A rater is lenient when the offset
+    is at least +threshold, severe when at most -threshold, with `min_shared` compared items
+    or more. Raters never compared with anyone are left out. Sorted by rater.
+    """
+    totals: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for raters in by_subject_and_competency(ratings).values():
+        values = _compared_values(raters)
+        if len(values) < 2:
+            continue
+        item_total = sum(value for _, value in values)
+        others = len(values) - 1
+        for rater, value in values:
+            totals[rater] = totals.get(rater, 0.0) + value - (item_total - value) / others
+            counts[rater] = counts.get(rater, 0) + 1
+    return [
+        RaterOffset(
+            rater=rater,
+            compared_items=counts[rater],
+            offset=totals[rater] / counts[rater],
+            tendency=_tendency(totals[rater] / counts[rater], counts[rater], min_shared, threshold),
+        )
+        for rater in sorted(totals)
+    ]
+
+
+def _tendency(offset: float, compared: int, min_shared: int, threshold: float) -> Tendency:
+    if compared < min_shared:
+        return "undetermined"
+    if offset >= threshold:
+        return "lenient"
+    if offset <= -threshold:
+        return "severe"
+    return "neutral"
+
+
+def inconsistent_anchors(
+    ratings: Iterable[Rating], spread: float = DEFAULT_SPREAD
+) -> list[InconsistentAnchor]:
+    """Competencies with items (subject x competency) whose raters are `spread` or more apart.
+
+    Spread is the range (highest minus lowest observed value, self excluded), not the standard
+    deviation: anchors are inconsistent when two people read the same behaviour at levels far
+    apart, which the range says directly in scale points, and it does not shrink as more
+    raters agree around the two who disagree. Only items with two or more observed ratings are
+    compared. Competencies without a flagged item are left out; the rest are sorted by share,
+    highest first, then by competency.
+    """
+    compared: dict[str, int] = {}
+    flagged: dict[str, int] = {}
+    for (_, competency), raters in by_subject_and_competency(ratings).items():
+        values = [value for _, value in _compared_values(raters)]
+        if len(values) < 2:
+            continue
+        compared[competency] = compared.get(competency, 0) + 1
+        if max(values) - min(values) >= spread:
+            flagged[competency] = flagged.get(competency, 0) + 1
+    anchors = [
+        InconsistentAnchor(
+            competency=competency,
+            flagged_items=count,
+            compared_items=compared[competency],
+            share=count / compared[competency],
+        )
+        for competency, count in flagged.items()
+    ]
+    return sorted(anchors, key=lambda anchor: (-anchor.share, anchor.competency))
+
+
+def outliers(results: Iterable[CompetencyResult], z: float = DEFAULT_Z) -> list[Outlier]:
+    """Subjects whose overall score is more than `z` standard deviations from the competency mean.
+
+    The population is every subject in `results` with an overall score for that competency; the
+    standard deviation is the population one, since the session sees the whole population, not
+    a sample of it. A competency where everyone scores the same has no outlier. Sorted by
+    competency, then subject.
+    """
+    scores: dict[str, list[tuple[str, float]]] = {}
+    for result in results:
+        if result.overall is not None:
+            scores.setdefault(result.competency, []).append((result.subject, result.overall))
+    found: list[Outlier] = []
+    for competency, subjects in scores.items():
+        values = [overall for _, overall in subjects]
+        mean = fmean(values)
+        deviation = pstdev(values, mean)
+        if deviation == 0:
+            continue
+        found.extend(
+            Outlier(
+                subject=subject,
+                competency=competency,
+                overall=overall,
+                population_mean=mean,
+                z_score=(overall - mean) / deviation,
+            )
+            for subject, overall in subjects
+            if abs(overall - mean) > z * deviation
+        )
+    return sorted(found, key=lambda outlier: (outlier.competency, outlier.subject))
+
+
+def calibrated_scores(
+    results: Iterable[CompetencyResult], adjustments: Iterable[Adjustment]
+) -> dict[tuple[str, str], CalibratedScore]:
+    """The final score per (subject, competency): the latest adjustment, else the aggregate.
+
+    `adjustments` come in the order they were made; every one applied to an item is kept on
+    its score, so CalibrationCompleted can say who changed what and why. An adjustment of an
+    item absent from `results` is refused rather than dropped.
+    """
+    applied: dict[tuple[str, str], list[Adjustment]] = {}
+    for adjustment in adjustments:
+        applied.setdefault((adjustment.subject, adjustment.competency), []).append(adjustment)
+    scores: dict[tuple[str, str], CalibratedScore] = {}
+    for result in results:
+        key = (result.subject, result.competency)
+        item_adjustments = tuple(applied.pop(key, ()))
+        scores[key] = CalibratedScore(
+            subject=result.subject,
+            competency=result.competency,
+            aggregated=result.overall,
+            calibrated=item_adjustments[-1].new_value if item_adjustments else result.overall,
+            adjustments=item_adjustments,
+        )
+    if applied:
+        unknown = ", ".join(f"{subject!r} on {competency!r}" for subject, competency in applied)
+        raise AdjustmentRefused(f"adjustments refused: no aggregated score for {unknown}")
+    return scores
