@@ -20,5 +20,8 @@ class Rating(BaseModel):
     rater: str
     group: RaterGroup
     competency: str
-    value: int | None = Field(description="None: not observed (excluded, never a zero)")
+    value: float | None = Field(
+        description="on the scale; a rater's mean over the competency's sub-skills at sub-skill "
+        "granularity; None: not observed (excluded, never a zero)"
+    )
     comment: str | None = None
