@@ -1,7 +1,8 @@
 """The assessment service.
 
 360 campaigns, raters, submissions, anonymity, aggregation and calibration. So far: the
-published framework versions it pins its work to, and the org chart kept from HRIS events.
+published framework versions it pins its work to, the org chart kept from HRIS events, and
+campaigns (open, rate, close, anonymised results; no peer nominations yet).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from dataclasses import replace
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.replicas.framework_versions import MIGRATIONS as REPLICA_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
-from services.assessment.adapters import http
+from services.assessment.adapters import http, http_campaigns
 from services.assessment.adapters.postgres.org_chart import MIGRATIONS, OrgChart
+from services.assessment.application.campaigns import Campaigns
 
 NAME = "assessment"
 
@@ -20,9 +22,12 @@ NAME = "assessment"
 def build(runtime: Runtime) -> ServiceParts:
     api = create_api(NAME, __doc__ or "")
     api.include_router(http.router)
+    http_campaigns.install(api)
     org_chart = OrgChart(runtime.name)
     api.state.org_chart = org_chart
-    parts = FrameworkVersions(NAME).install(api, runtime)
+    replica = FrameworkVersions(NAME)
+    api.state.campaigns = Campaigns(runtime.store, org_chart, replica)
+    parts = replica.install(api, runtime)
     return replace(parts, handlers=[*parts.handlers, *org_chart.handlers(NAME)])
 
 

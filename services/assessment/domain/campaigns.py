@@ -25,6 +25,10 @@ class CampaignError(ValueError):
     """A command the campaign's state does not allow; the message says why."""
 
 
+class InvalidCampaign(CampaignError):
+    """A campaign that cannot be opened as described (no one in it, a past close date)."""
+
+
 @registry.event
 class SubmissionRecorded(PrivateEvent):
     """The submission itself, rater and answers: it never leaves the assessment service."""
@@ -67,9 +71,9 @@ class Campaign:
         if self.opened is not None:
             raise CampaignError(f"campaign {self.campaign_id!r} is already open")
         if not population:
-            raise CampaignError("a campaign needs at least one person to assess")
+            raise InvalidCampaign("a campaign needs at least one person to assess")
         if closes_at <= now:
-            raise CampaignError(f"the close date {closes_at.isoformat()} has passed")
+            raise InvalidCampaign(f"the close date {closes_at.isoformat()} has passed")
         return [
             CampaignOpened(
                 campaign_id=self.campaign_id,
@@ -97,6 +101,8 @@ class Campaign:
             raise SubmissionRefused(
                 [f"{submission.subject!r} is not assessed in campaign {self.campaign_id!r}"]
             )
+        if not self.is_open(now):
+            raise SubmissionRefused([f"campaign {self.campaign_id!r} is closed"])
         previous = self.submissions.get((submission.subject, submission.rater))
         if previous is not None and unchanged(previous.submission, submission):
             return []

@@ -68,6 +68,9 @@ def test_the_same_submission_sent_twice_counts_once_and_a_revision_replaces_it()
 
 def test_finalised_and_late_submissions_are_refused() -> None:
     campaign = opened()
+    apply(campaign, campaign.submit(sent("mgr"), FORM, ASSIGNED, NOW))
+    with pytest.raises(SubmissionRefused, match="closed"):  # even sent again as it was
+        campaign.submit(sent("mgr"), FORM, ASSIGNED, CLOSES)
     apply(campaign, campaign.submit(sent("bob", final=True), FORM, ASSIGNED, NOW))
     with pytest.raises(SubmissionRefused, match="finalised"):
         campaign.submit(sent("bob", value=1), FORM, ASSIGNED, NOW)

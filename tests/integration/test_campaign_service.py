@@ -1,0 +1,163 @@
+"""360 campaigns through the assessment service's HTTP API, on PostgreSQL (DOMAIN.md §3).
+
+Opening a campaign on a framework version the service holds, raters from the org chart,
+submissions recorded once and refused with every problem named, closing, and results the
+subject sees without any rater being identifiable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.assessment_api import AssessmentApi, assessment_api, hired
+from tests.support.sample_frameworks import valid_framework
+
+CAMPAIGN = "spring-360"
+BOSS, SUBJECT, REPORT_1, REPORT_2, OUTSIDER = "emp-boss", "emp-mgr", "emp-r1", "emp-r2", "emp-x"
+ITEMS = ["design", "collaboration", "ownership", "communication", "coaching"]
+
+
+@pytest.fixture
+async def api(database_url: str, tmp_path: Path) -> AsyncIterator[AssessmentApi]:
+    async with assessment_api(database_url, tmp_path / "keys") as api:
+        await api.publish("eng", 1, valid_framework())
+        await api.hire(
+            hired(BOSS, None, "manager", "M2"),
+            hired(SUBJECT, BOSS, "manager", "M1"),
+            hired(REPORT_1, SUBJECT, "ic", "L2"),
+            hired(REPORT_2, SUBJECT, "ic", "L3"),
+            hired(OUTSIDER, BOSS, "ic", "L1", department="Insights"),
+            hired("emp-odd", BOSS, "ic", "L9"),  # a level the framework does not have
+        )
+        yield api
+
+
+def new_campaign(**population: Any) -> dict[str, Any]:
+    closes_at = datetime.now(UTC) + timedelta(days=14)
+    return {
+        "id": CAMPAIGN,
+        "framework_id": "eng",
+        "framework_version": 1,
+        "closes_at": closes_at.isoformat(),
+        **population,
+    }
+
+
+def answers(value: int | None, comment: str | None = None) -> dict[str, Any]:
+    return {"answers": [{"item": i, "value": value, "comment": comment} for i in ITEMS]}
+
+
+async def submit(
+    api: AssessmentApi, rater: str, body: dict[str, Any], status: int = 200, subject: str = SUBJECT
+) -> Any:
+    path = f"/campaigns/{CAMPAIGN}/submissions/{subject}"
+    return await api.ok("PUT", path, status, json=body, headers=api.as_(rater, "employee"))
+
+
+async def test_raters_submit_once_and_the_subject_sees_small_groups_suppressed(
+    api: AssessmentApi,
+) -> None:
+    employee = api.as_(REPORT_1, "employee")
+    await api.ok("POST", "/campaigns", 403, json=new_campaign(), headers=employee)
+    opened = await api.ok("POST", "/campaigns", 201, json=new_campaign(department="Platform"))
+    assert opened["population"] == sorted([BOSS, SUBJECT, REPORT_1, REPORT_2, "emp-odd"])
+
+    mine = await api.ok("GET", f"/campaigns/{CAMPAIGN}/assignments/mine", headers=employee)
+    assert {(a["subject"], a["group"]) for a in mine} == {
+        (REPORT_1, "self"),
+        (SUBJECT, "direct_report"),
+    }
+    asked = await api.ok("GET", f"/campaigns/{CAMPAIGN}/questionnaires/{SUBJECT}", headers=employee)
+    assert [i["id"] for i in asked["items"]] == ITEMS
+    assert asked["role"] == "eng-m1"
+    outsider = api.as_(OUTSIDER, "employee")
+    await api.ok("GET", f"/campaigns/{CAMPAIGN}/questionnaires/{SUBJECT}", 403, headers=outsider)
+
+    assert (await submit(api, BOSS, answers(4, "boss says clear")))["recorded"] is True
+    assert (await submit(api, REPORT_1, answers(1, "report one's remark")))["recorded"] is True
+    assert (await submit(api, REPORT_1, answers(1, "report one's remark")))["recorded"] is False
+    await submit(api, REPORT_2, answers(5, "report two's remark") | {"final": True})
+    stream = await api.store.read_stream(f"campaign-{CAMPAIGN}")
+    recorded = [e for e in stream if e.event_type == "SubmissionRecorded"]
+    assert len(recorded) == 3, "the same submission twice is recorded once"
+    assert [e.actor for e in recorded] == [BOSS, REPORT_1, REPORT_2], "who submitted"
+    announced = [e.model_dump_json() for e in stream if e.event_type == "AssessmentSubmitted"]
+    assert len(announced) == 3
+    assert not [e for e in announced if REPORT_1 in e or REPORT_2 in e], (
+        "the public event, envelope included, names no rater"
+    )
+    publics = [e for e in stream if e.event_type == "AssessmentSubmitted"]
+    assert {e.actor for e in publics} == {"service:assessment"}
+    assert [e.causation_id for e in publics] == [e.event_id for e in recorded]
+
+    me = api.as_(SUBJECT, "manager")
+    await api.ok("GET", f"/campaigns/{CAMPAIGN}/results/me", 409, headers=me)
+    await api.ok("GET", f"/campaigns/{CAMPAIGN}/non-responders", 403, headers=employee)
+    waiting = await api.ok("GET", f"/campaigns/{CAMPAIGN}/non-responders")
+    assert {(a["subject"], a["rater"]) for a in waiting} >= {(SUBJECT, BOSS), (SUBJECT, REPORT_1)}
+    assert (SUBJECT, REPORT_2) not in {(a["subject"], a["rater"]) for a in waiting}
+    await api.ok("POST", f"/campaigns/{CAMPAIGN}/close", 403, headers=employee)
+    closed = await api.ok("POST", f"/campaigns/{CAMPAIGN}/close")
+    assert closed["submissions"] == 3
+
+    late = await submit(api, REPORT_1, answers(3), 422)
+    assert any("closed" in p for p in late["problems"]), late
+
+    response = await api.client.get(f"/campaigns/{CAMPAIGN}/results/me", headers=me)
+    assert response.status_code == 200, response.text
+    for rater in (BOSS, REPORT_1, REPORT_2):
+        assert rater not in response.text, "no rater id anywhere in the subject's results"
+    assert "report one" not in response.text
+    assert "report two" not in response.text
+    results = response.json()
+    assert [r["competency"] for r in results] == sorted(ITEMS)
+    for result in results:
+        groups = {g["group"]: g for g in result["groups"]}
+        assert groups["manager"]["mean"] == 4
+        assert groups["manager"]["comments"] == ["boss says clear"]
+        reports = groups["direct_report"]
+        assert reports == {
+            "group": "direct_report",
+            "suppressed": True,
+            "mean": None,
+            "responses": None,
+            "comments": [],
+        }, "2 direct reports are below the threshold of 3"
+        assert result["overall"] == 4, "the suppressed group does not count in the overall"
+
+
+async def test_refused_submissions_and_campaigns_name_the_problem(api: AssessmentApi) -> None:
+    unknown_version = new_campaign(employee_ids=[SUBJECT]) | {"framework_version": 9}
+    refused = await api.ok("POST", "/campaigns", 422, json=unknown_version)
+    assert "version 9" in refused["detail"]
+    refused = await api.ok("POST", "/campaigns", 422, json=new_campaign(employee_ids=["nobody"]))
+    assert "nobody" in refused["detail"]
+    await api.ok("POST", "/campaigns", 201, json=new_campaign(employee_ids=[SUBJECT, "emp-odd"]))
+    again = await api.ok("POST", "/campaigns", 409, json=new_campaign(employee_ids=[SUBJECT]))
+    assert "already open" in again["detail"]
+
+    stranger = await submit(api, OUTSIDER, answers(3), 422)
+    assert stranger["problems"] == [f"{OUTSIDER!r} is not an assigned rater of {SUBJECT!r}"]
+
+    body = answers(3)
+    body["answers"][0]["value"] = 7
+    body["answers"].append({"item": "juggling", "value": 2})
+    wrong = await submit(api, REPORT_1, body, 422)
+    assert len(wrong["problems"]) == 2, "every problem at once"
+    assert "'design': 7 is off the scale 0..5" in wrong["problems"][0]
+    assert "unknown item 'juggling'" in wrong["problems"][1]
+
+    no_profile = await submit(api, "emp-odd", answers(3), 422, subject="emp-odd")
+    assert "no role profile" in no_profile["detail"]
+    assert "eng/ic/L9" in no_profile["detail"]
+    await submit(api, REPORT_1, answers(3), 404, subject=OUTSIDER)
+    assert not [
+        e
+        for e in await api.store.read_stream(f"campaign-{CAMPAIGN}")
+        if e.event_type == "SubmissionRecorded"
+    ], "nothing refused was recorded"
