@@ -4,9 +4,8 @@ reports and manager come from the org chart, HRIS)."""
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -15,9 +14,7 @@ from faststream.nats import NatsBroker
 from psycopg_pool import AsyncConnectionPool
 
 from libs.events.consumer import subscribe
-from libs.events.envelope import Envelope
 from libs.events.migrations import migrate
-from libs.events.registry import IntegrationEvent
 from libs.events.schemas.hris import EmployeeHired, EmployeeManagerChanged, EmployeeRoleChanged
 from libs.events.store import EventStore
 from libs.events.subjects import EVENT_STREAM
@@ -26,6 +23,7 @@ from services.assessment.adapters.postgres.org_chart import MIGRATIONS, OrgChart
 from talentledger.hris_load import publish_hires, read_people
 from tests.support.backbone import wait_until
 from tests.support.org_chart import as_csv, org_chart
+from tests.support.service_api import envelope
 
 SCHEMA = "assessment"
 
@@ -82,25 +80,6 @@ async def test_a_csv_of_500_people_becomes_the_org_chart_once(
     assert people_rows(database_url) == rows
 
 
-def envelope(event: IntegrationEvent, version: int) -> Envelope:
-    now = datetime.now(UTC)
-    employee = event.employee_id  # type: ignore[attr-defined]
-    return Envelope(
-        event_id=uuid.uuid4(),
-        event_type=event.event_type,
-        schema_version=event.schema_version,
-        source="hris",
-        stream_id=f"employee-{employee}",
-        stream_version=version,
-        global_position=0,
-        occurred_at=now,
-        recorded_at=now,
-        actor="hris",
-        correlation_id=uuid.uuid4(),
-        payload=event.model_dump(mode="json"),
-    )
-
-
 async def test_a_late_event_never_overwrites_a_newer_one(
     assessment_store: EventStore, database_url: str
 ) -> None:
@@ -128,9 +107,9 @@ async def test_a_late_event_never_overwrites_a_newer_one(
     moved = EmployeeManagerChanged(employee_id="E1", effective_on=day, manager_id="M2")
     async with assessment_store.transaction() as conn:
         # Versions 2 and 3 arrive before the hiring (version 1).
-        await org.manager_changed(conn, envelope(moved, 3), moved)
-        await org.role_changed(conn, envelope(promoted, 2), promoted)
-        await org.hired(conn, envelope(hired, 1), hired)
+        await org.manager_changed(conn, envelope(moved, "employee-E1", 3), moved)
+        await org.role_changed(conn, envelope(promoted, "employee-E1", 2), promoted)
+        await org.hired(conn, envelope(hired, "employee-E1", 1), hired)
     async with assessment_store.pool.connection() as conn:
         person = await org.person(conn, "E1")
     assert person is not None

@@ -6,19 +6,11 @@ events HRIS and the framework service publish, as the consumers would.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
-import httpx
-from psycopg_pool import AsyncConnectionPool
-
-from libs.events.envelope import Envelope
-from libs.events.migrations import migrate
-from libs.events.registry import IntegrationEvent
 from libs.events.schemas.framework import (
     Framework,
     FrameworkPublished,
@@ -26,66 +18,18 @@ from libs.events.schemas.framework import (
     TrackKind,
 )
 from libs.events.schemas.hris import EmployeeHired
-from libs.events.store import EventStore
-from libs.platform.auth import TokenVerifier, ensure_dev_keypair, mint_token
-from libs.platform.runtime import Runtime
-from libs.platform.settings import Settings
 from libs.replicas.framework_versions import MIGRATIONS as REPLICA_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from services.assessment.adapters.postgres.org_chart import MIGRATIONS, OrgChart
 from services.assessment.service import build
 from services.framework.domain.profiles import effective_profiles
+from tests.support.service_api import ServiceApi, envelope, in_process
 
 SCHEMA = "assessment"
 
 
-def envelope(event: IntegrationEvent, stream_id: str, version: int = 1) -> Envelope:
-    now = datetime.now(UTC)
-    return Envelope(
-        event_id=uuid.uuid4(),
-        event_type=event.event_type,
-        schema_version=event.schema_version,
-        source=event.context,
-        stream_id=stream_id,
-        stream_version=version,
-        global_position=0,
-        occurred_at=now,
-        recorded_at=now,
-        actor="tests",
-        correlation_id=uuid.uuid4(),
-        payload=event.model_dump(mode="json"),
-    )
-
-
-class AssessmentApi:
-    """An HTTP client for the service, tokens for any subject, and seeding of its read models."""
-
-    def __init__(self, client: httpx.AsyncClient, private_key: Path, store: EventStore) -> None:
-        self.client = client
-        self.private_key = private_key
-        self.store = store
-
-    def as_(self, sub: str, *roles: str) -> dict[str, str]:
-        settings = Settings()
-        token = mint_token(
-            self.private_key,
-            sub,
-            list(roles),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-    @property
-    def hr(self) -> dict[str, str]:
-        return self.as_("hannah-hr", "hr_admin")
-
-    async def ok(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-        """Send as HR unless headers are given; assert the status; return the JSON body."""
-        kwargs.setdefault("headers", self.hr)
-        response = await self.client.request(method, path, **kwargs)
-        assert response.status_code == status, f"{method} {path}: {response.text}"
-        return response.json()
+class AssessmentApi(ServiceApi):
+    """The service's API, with seeding of its read models."""
 
     async def hire(self, *people: EmployeeHired) -> None:
         org_chart = OrgChart(SCHEMA)
@@ -136,17 +80,6 @@ def hired(
 
 @asynccontextmanager
 async def assessment_api(database_url: str, keys_dir: Path) -> AsyncIterator[AssessmentApi]:
-    migrate(database_url, SCHEMA, REPLICA_MIGRATIONS, MIGRATIONS)
-    private, public = ensure_dev_keypair(keys_dir)
-    settings = Settings.model_validate({"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": public})
-    async with AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False) as pool:
-        store = EventStore(pool, SCHEMA)
-        # The HTTP API uses neither the broker nor Temporal.
-        runtime = Runtime(SCHEMA, settings, pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
-        api = build(runtime).api
-        api.state.runtime = runtime
-        api.state.token_verifier = TokenVerifier(settings)
-        transport = httpx.ASGITransport(app=api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://assessment") as client:
-            yield AssessmentApi(client, private, store)
-        await store.close()
+    migrations = [REPLICA_MIGRATIONS, MIGRATIONS]
+    async with in_process(AssessmentApi, build, SCHEMA, migrations, database_url, keys_dir) as api:
+        yield api
