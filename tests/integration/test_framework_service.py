@@ -15,13 +15,14 @@ from typing import Any
 import psycopg
 import pytest
 from faststream.nats import NatsBroker
+from pydantic import BaseModel
 
 from libs.events.relay import OutboxRelay
-from libs.events.schemas.framework import Anchor, Framework
+from libs.events.schemas.framework import Framework
 from libs.events.subjects import EVENT_STREAM
 from services.framework.adapters.files import native
 from tests.support.framework_api import SCHEMA, FrameworkApi, framework_api
-from tests.support.sample_frameworks import valid_framework
+from tests.support.sample_frameworks import reword_anchor, valid_framework
 
 ID = "eng"
 
@@ -32,19 +33,15 @@ async def api(database_url: str, tmp_path: Path) -> AsyncIterator[FrameworkApi]:
         yield api
 
 
-def body(framework: Framework) -> dict[str, Any]:
-    return framework.model_dump(mode="json")
+def body(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
 
 
 def reworded(framework: Framework, text: str, competency: int = 0) -> Framework:
     """A competency's first anchor reworded: a minor revision."""
     chosen = framework.competencies[competency]
     anchor = chosen.anchors[0]
-    anchors = [Anchor(track=anchor.track, proficiency=anchor.proficiency, text=text)]
-    changed = chosen.model_copy(update={"anchors": anchors + chosen.anchors[1:]})
-    competencies = list(framework.competencies)
-    competencies[competency] = changed
-    return framework.model_copy(update={"competencies": competencies})
+    return reword_anchor(framework, chosen.key, anchor.track, anchor.proficiency, text)
 
 
 def anchor_path(framework: Framework, competency: int) -> str:
@@ -244,12 +241,10 @@ async def test_element_edits_and_pushes_are_events_of_the_draft(api: FrameworkAp
     competency = framework.competencies[-1]
     renamed = competency.model_copy(update={"name": competency.name + " (renamed)"})
     draft = await api.ok(
-        "PUT", f"/frameworks/{ID}/draft/competencies/{competency.key}", json=body_of(renamed)
+        "PUT", f"/frameworks/{ID}/draft/competencies/{competency.key}", json=body(renamed)
     )
     assert Framework.model_validate(draft["framework"]).competency(competency.key) == renamed
-    await api.ok(
-        "PUT", f"/frameworks/{ID}/draft/competencies/other-key", 422, json=body_of(renamed)
-    )
+    await api.ok("PUT", f"/frameworks/{ID}/draft/competencies/other-key", 422, json=body(renamed))
     role = framework.roles[0]
     pushed = await api.ok(
         "POST",
@@ -263,10 +258,6 @@ async def test_element_edits_and_pushes_are_events_of_the_draft(api: FrameworkAp
     await api.ok("DELETE", f"/frameworks/{ID}/draft/roles/nobody", 404)
     types = [e.event_type for e in await api.store.read_stream(f"framework-{ID}")]
     assert types == ["FrameworkDraftReplaced", "CompetencyDefined", "CompetencyPushed"]
-
-
-def body_of(element: Any) -> dict[str, Any]:
-    return element.model_dump(mode="json")
 
 
 async def test_concurrent_edits_of_one_draft_cannot_both_land(api: FrameworkApi) -> None:

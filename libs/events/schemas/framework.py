@@ -20,10 +20,12 @@ Key = Annotated[
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80),
     Field(description="stable identifier: lower-case letters, digits, '.', '_' or '-'"),
 ]
-Text = Annotated[str, StringConstraints(max_length=4000)]
+TEXT_LIMIT = 4000
+MAX_GRADE = 50
+Text = Annotated[str, StringConstraints(max_length=TEXT_LIMIT)]
 Behaviour = Annotated[
     str,
-    StringConstraints(max_length=4000, pattern=r"^[^\r\n]*[^\s][^\r\n]*$"),
+    StringConstraints(max_length=TEXT_LIMIT, pattern=r"^[^\r\n]*[^\s][^\r\n]*$"),
     Field(description="one observable behaviour, on one line"),
 ]
 TrackKind = Literal["ic", "manager"]
@@ -54,7 +56,7 @@ class Level(_Part):
     name: str = Field(min_length=1, max_length=200)
     grade: int = Field(
         ge=1,
-        le=50,
+        le=MAX_GRADE,
         description="organisation-wide band: comparable across tracks and families, "
         "rising with seniority; level deployment rules and the track-height rule use it",
     )
@@ -180,7 +182,7 @@ class DeploymentRule(_Part):
     competency: Key
     target: int | None = Field(None, ge=0, le=5)
     from_grade: int | None = Field(
-        None, ge=1, le=50, description="level rules: lowest grade reached"
+        None, ge=1, le=MAX_GRADE, description="level rules: lowest grade reached"
     )
     track: TrackKind | None = None
     family: Key | None = None

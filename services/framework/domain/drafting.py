@@ -145,7 +145,8 @@ class FrameworkAggregate:
         """The events of publishing the draft as the next version, and the warnings."""
         # Revalidated whole: what is published is read back by every consumer, forever.
         draft = Framework.model_validate(self._draft().model_dump())
-        problems = rules.validate(draft)
+        after = effective_profiles(draft)
+        problems = rules.validate(draft, after)
         previous = self.latest.framework if self.latest else None
         changes = diff(previous, draft) if previous is not None else None
         if changes == []:
@@ -173,7 +174,6 @@ class FrameworkAggregate:
             )
         ]
         before = effective_profiles(previous) if previous else {}
-        after = effective_profiles(draft)
         for key, profile in after.items():
             if key not in before or before[key] != profile:
                 change = "added" if key not in before else "changed"

@@ -47,8 +47,13 @@ class Problem(BaseModel):
         return f"[{self.rule}] {self.message}"
 
 
-def validate(framework: Framework) -> list[Problem]:
-    """Every problem with the framework, errors first, in document order within each."""
+def validate(
+    framework: Framework, profiles: dict[str, EffectiveRoleProfile] | None = None
+) -> list[Problem]:
+    """Every problem with the framework, errors first, in document order within each.
+
+    `profiles`: its effective role profiles, when the caller has them already.
+    """
     problems = [
         *_unique_keys(framework),
         *_families(framework),
@@ -56,7 +61,9 @@ def validate(framework: Framework) -> list[Problem]:
         *_deployment_rules(framework),
         *_lateral_paths(framework),
         *_roles(framework),
-        *_effective_profiles(framework),
+        *_effective_profiles(
+            framework, effective_profiles(framework) if profiles is None else profiles
+        ),
     ]
     return sorted(problems, key=lambda p: p.severity != "error")
 
@@ -356,9 +363,10 @@ def _target_on_scale(
         )
 
 
-def _effective_profiles(framework: Framework) -> Iterator[Problem]:
+def _effective_profiles(
+    framework: Framework, profiles: dict[str, EffectiveRoleProfile]
+) -> Iterator[Problem]:
     unanchored: dict[tuple[str, str, int], list[str]] = {}
-    profiles = effective_profiles(framework)
     for profile in profiles.values():
         yield from _role_size(profile)
         yield from _competency_scope(framework, profile)

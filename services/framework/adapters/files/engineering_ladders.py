@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from libs.events.schemas.framework import (
+    MAX_GRADE,
     Anchor,
     Competency,
     CompetencyKind,
@@ -54,7 +55,6 @@ from libs.events.schemas.framework import (
     TrackKind,
 )
 from services.framework.adapters.files.markdown import (
-    MAX_GRADE,
     ImportLog,
     Line,
     Section,

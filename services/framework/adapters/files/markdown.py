@@ -15,11 +15,8 @@ from pathlib import PurePath
 
 from pydantic import ValidationError
 
-from libs.events.schemas.framework import Framework
+from libs.events.schemas.framework import TEXT_LIMIT, Framework
 from services.framework.adapters.files.report import ImportFailed, ImportIssue, ImportResult, slug
-
-TEXT_LIMIT = 4000  # libs.events.schemas.framework.Text
-MAX_GRADE = 50  # libs.events.schemas.framework.Level.grade
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _CLOSING_HASHES = re.compile(r"\s#+$")

@@ -39,6 +39,7 @@ from typing import Any
 import yaml
 
 from libs.events.schemas.framework import (
+    MAX_GRADE,
     Competency,
     Framework,
     JobFamily,
@@ -50,7 +51,6 @@ from libs.events.schemas.framework import (
     TrackKind,
 )
 from services.framework.adapters.files.markdown import (
-    MAX_GRADE,
     FrontMatter,
     ImportLog,
     Line,
