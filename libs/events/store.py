@@ -327,13 +327,19 @@ class EventStore:
             await cur.execute(self._read_stream, params)
             return [self._envelope(r) for r in await cur.fetchall()]
 
-    async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
+    async def last_version_of(
+        self,
+        stream_id: str,
+        event_types: Sequence[str],
+        *,
+        conn: AsyncConnection[Any] | None = None,
+    ) -> int:
         """The stream version of its latest event of these types; 0 when there is none.
 
         Lets an aggregate whose state some events replace whole (a snapshot-like event)
         read its stream from the latest of them instead of from the start.
         """
-        async with self.pool.connection() as c:
+        async with self._conn(conn) as c:
             cur = await c.execute(self._last_of_types, (stream_id, list(event_types)))
             row = await cur.fetchone()
             return int(row[0]) if row else 0

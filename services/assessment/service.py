@@ -1,8 +1,7 @@
 """The assessment service.
 
-360 campaigns, raters, submissions, anonymity, aggregation and calibration. So far: the
-published framework versions it pins its work to, the org chart kept from HRIS events, and
-campaigns (open, rate, close, anonymised results; no peer nominations yet).
+360 campaigns, raters, submissions, anonymity, aggregation and calibration, on the published
+framework versions it pins its work to and the org chart it keeps from HRIS events.
 """
 
 from __future__ import annotations
@@ -13,7 +12,9 @@ from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, crea
 from libs.replicas.framework_versions import MIGRATIONS as REPLICA_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from services.assessment.adapters import http, http_campaigns
-from services.assessment.adapters.postgres.org_chart import MIGRATIONS, OrgChart
+from services.assessment.adapters.postgres import MIGRATIONS
+from services.assessment.adapters.postgres.campaign_records import CampaignRecords
+from services.assessment.adapters.postgres.org_chart import OrgChart
 from services.assessment.application.campaigns import Campaigns
 
 NAME = "assessment"
@@ -26,7 +27,9 @@ def build(runtime: Runtime) -> ServiceParts:
     org_chart = OrgChart(runtime.name)
     api.state.org_chart = org_chart
     replica = FrameworkVersions(NAME)
-    api.state.campaigns = Campaigns(runtime.store, org_chart, replica)
+    api.state.campaigns = Campaigns(
+        runtime.store, org_chart, replica, CampaignRecords(runtime.name)
+    )
     parts = replica.install(api, runtime)
     return replace(parts, handlers=[*parts.handlers, *org_chart.handlers(NAME)])
 

@@ -82,7 +82,7 @@ async def test_raters_submit_once_and_the_subject_sees_small_groups_suppressed(
     assert (await submit(api, REPORT_1, answers(1, "report one's remark")))["recorded"] is True
     assert (await submit(api, REPORT_1, answers(1, "report one's remark")))["recorded"] is False
     await submit(api, REPORT_2, answers(5, "report two's remark") | {"final": True})
-    stream = await api.store.read_stream(f"campaign-{CAMPAIGN}")
+    stream = await api.store.read_stream(f"campaign-{CAMPAIGN}:subject-{SUBJECT}")
     recorded = [e for e in stream if e.event_type == "SubmissionRecorded"]
     assert len(recorded) == 3, "the same submission twice is recorded once"
     assert [e.actor for e in recorded] == [BOSS, REPORT_1, REPORT_2], "who submitted"
@@ -158,6 +158,7 @@ async def test_refused_submissions_and_campaigns_name_the_problem(api: Assessmen
     await submit(api, REPORT_1, answers(3), 404, subject=OUTSIDER)
     assert not [
         e
-        for e in await api.store.read_stream(f"campaign-{CAMPAIGN}")
+        for subject in (SUBJECT, "emp-odd")
+        for e in await api.store.read_stream(f"campaign-{CAMPAIGN}:subject-{subject}")
         if e.event_type == "SubmissionRecorded"
     ], "nothing refused was recorded"

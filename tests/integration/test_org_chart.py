@@ -19,7 +19,8 @@ from libs.events.schemas.hris import EmployeeHired, EmployeeManagerChanged, Empl
 from libs.events.store import EventStore
 from libs.events.subjects import EVENT_STREAM
 from libs.replicas.framework_versions import MIGRATIONS as REPLICA_MIGRATIONS
-from services.assessment.adapters.postgres.org_chart import MIGRATIONS, OrgChart
+from services.assessment.adapters.postgres import MIGRATIONS
+from services.assessment.adapters.postgres.org_chart import OrgChart
 from talentledger.hris_load import publish_hires, read_people
 from tests.support.backbone import wait_until
 from tests.support.org_chart import as_csv, org_chart

@@ -20,7 +20,8 @@ from libs.events.schemas.framework import (
 from libs.events.schemas.hris import EmployeeHired
 from libs.replicas.framework_versions import MIGRATIONS as REPLICA_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
-from services.assessment.adapters.postgres.org_chart import MIGRATIONS, OrgChart
+from services.assessment.adapters.postgres import MIGRATIONS
+from services.assessment.adapters.postgres.org_chart import OrgChart
 from services.assessment.service import build
 from services.framework.domain.profiles import effective_profiles
 from tests.support.service_api import ServiceApi, envelope, in_process

@@ -1,15 +1,16 @@
-"""Events the assessment service publishes about 360 campaigns.
+"""Events the assessment service publishes about 360 campaigns and calibration.
 
-None of them identifies a peer or a direct report: those raters appear only as their rater
-group (DOMAIN.md §3, Anonymity). Ratings themselves never leave the service; what other
-contexts use are calibrated scores.
+None of them identifies a peer or a direct report as the rater of anyone: those raters appear
+only as their rater group, or as a count (DOMAIN.md §3, Anonymity). Ratings themselves never
+leave the service; what other contexts use are calibrated scores, computed from the groups the
+subject may see.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import IntegrationEvent, registry
 from libs.events.schemas.framework import Key
@@ -24,7 +25,11 @@ class _CampaignEvent(IntegrationEvent):
 
 @registry.event
 class CampaignOpened(_CampaignEvent):
-    """A 360 campaign opened for a population, pinned to one published framework version."""
+    """A 360 campaign opened for a population, pinned to one published framework version.
+
+    The settings fields were added with defaults, so events recorded before them read as a
+    campaign on the documented defaults.
+    """
 
     event_type = "CampaignOpened"
 
@@ -32,6 +37,30 @@ class CampaignOpened(_CampaignEvent):
     framework_version: int = Field(ge=1)
     population: list[str] = Field(description="employee ids of the people assessed")
     closes_at: datetime
+    minimum_responses: int = Field(
+        3, ge=2, description="responses a peer or direct-report group needs to be shown"
+    )
+    group_weights: dict[str, float] = Field(
+        default_factory=lambda: {"self": 0.0, "manager": 0.4, "peer": 0.3, "direct_report": 0.3},
+        description="weight of each rater group in the overall score",
+    )
+    peers_minimum: int = Field(3, ge=0, description="approved peers each person needs")
+    peers_maximum: int = Field(8, ge=1, description="peers one may have nominated")
+
+
+@registry.event
+class RatersNominated(_CampaignEvent):
+    """A subject's manager approved or rejected a peer: where the subject's peer group stands.
+
+    Counts only: who the peers are stays in the service.
+    """
+
+    event_type = "RatersNominated"
+
+    subject: str
+    approved_peers: int = Field(ge=0)
+    pending_peers: int = Field(ge=0)
+    peers_needed: int = Field(ge=0, description="approved peers still missing to the minimum")
 
 
 @registry.event
@@ -46,6 +75,26 @@ class AssessmentSubmitted(_CampaignEvent):
     answered: int = Field(ge=0, description="items rated or marked not observed")
 
 
+class PendingRater(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rater: str
+    pending: int = Field(ge=1, description="assessments the rater has not finalised")
+
+
+@registry.event
+class RemindersSent(_CampaignEvent):
+    """Raters with assessments still to finalise, for a notification system to remind.
+
+    It names raters and how many assessments each owes, never whom they rate.
+    """
+
+    event_type = "RemindersSent"
+
+    raters: list[PendingRater]
+    closes_at: datetime
+
+
 @registry.event
 class CampaignClosed(_CampaignEvent):
     """Submissions are no longer accepted; the campaign moves on to calibration."""
@@ -54,3 +103,70 @@ class CampaignClosed(_CampaignEvent):
 
     submissions: int = Field(ge=0)
     non_responders: int = Field(ge=0, description="assignments without a final submission")
+
+
+class CalibrationAdjustment(BaseModel):
+    """One change a calibration session made to a score: who, from what, to what, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    competency: str
+    old_value: float | None
+    new_value: float
+    justification: str
+    actor: str
+    adjusted_at: datetime
+
+
+class SubjectScores(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    scores: dict[str, float | None] = Field(
+        description="calibrated score per competency; null: nobody observed it"
+    )
+
+
+@registry.event
+class CalibrationCompleted(IntegrationEvent):
+    """The final calibrated scores of a session's population (DOMAIN.md §4).
+
+    One entry per subject with a score per competency (the aggregate, or the latest
+    adjustment of it), and every adjustment with who made it and why.
+    """
+
+    event_type = "CalibrationCompleted"
+    context = "assessment"
+    schema_version = 1
+
+    session_id: Key
+    campaign_id: Key
+    framework_id: str
+    framework_version: int = Field(ge=1)
+    scores: list[SubjectScores]
+    adjustments: list[CalibrationAdjustment]
+
+
+class AnchorSpread(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    competency: str
+    flagged_items: int = Field(ge=1, description="subjects whose raters were far apart on it")
+    compared_items: int = Field(ge=1)
+    share: float = Field(ge=0, le=1)
+
+
+@registry.event
+class InconsistentAnchorsFound(IntegrationEvent):
+    """Competencies whose anchors raters read differently, found by a calibration session:
+    candidates for rewording in the framework's next minor revision (DOMAIN.md §4)."""
+
+    event_type = "InconsistentAnchorsFound"
+    context = "assessment"
+    schema_version = 1
+
+    session_id: Key
+    framework_id: str
+    framework_version: int = Field(ge=1)
+    anchors: list[AnchorSpread] = Field(min_length=1)

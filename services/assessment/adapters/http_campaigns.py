@@ -1,21 +1,24 @@
 """HTTP API of 360 campaigns.
 
-Authorisation: `hr_admin` opens and closes campaigns and sees non-responders. Everyone else
-acts as the token's subject, their employee id: a rater sees their own assignments and the
-questionnaires of the people they rate, and submits as themself; a subject sees only their
-own results, anonymised (DOMAIN.md §3, Anonymity).
+Authorisation: `hr_admin` opens, reminds and closes campaigns, sees non-responders and the
+HR-side results. Everyone else acts as the token's subject, their employee id: a rater sees
+their own assignments and the questionnaires of the people they rate, and submits as
+themself; an employee or their manager nominates peers, and the manager decides them; a
+subject and their manager see the subject's results, anonymised (DOMAIN.md §3, Anonymity).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from libs.events.schemas.assessment import CampaignClosed, CampaignOpened
+from libs.events.schemas.assessment import CampaignClosed, CampaignOpened, RemindersSent
 from libs.events.schemas.framework import Key
 from libs.platform.auth import Actor, CurrentActor, require_role
 from services.assessment.application.campaigns import (
@@ -23,16 +26,22 @@ from services.assessment.application.campaigns import (
     CampaignNotFound,
     Campaigns,
     NoRoleProfile,
+    NotAllowed,
     NotARater,
     NotInCampaign,
     Population,
     UnknownFrameworkVersion,
     UnknownPopulation,
 )
-from services.assessment.domain.aggregation import SubjectCompetencyView
-from services.assessment.domain.campaigns import CampaignError, InvalidCampaign
+from services.assessment.domain.aggregation import CompetencyResult, SubjectCompetencyView
+from services.assessment.domain.campaigns import CampaignError, CampaignSettings, InvalidCampaign
 from services.assessment.domain.questionnaires import Questionnaire
-from services.assessment.domain.raters import Assignment
+from services.assessment.domain.raters import (
+    Assignment,
+    Nomination,
+    NominationRefused,
+    NotEntitled,
+)
 from services.assessment.domain.submissions import Answer, SubmissionRefused
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
@@ -59,12 +68,32 @@ class NewCampaign(BaseModel):
     closes_at: datetime
     employee_ids: list[str] | None = Field(None, min_length=1, description="these people")
     department: str | None = Field(None, min_length=1, description="everyone active in it")
+    job_family: str | None = Field(None, min_length=1, description="everyone active in it")
+    settings: CampaignSettings = Field(
+        default_factory=CampaignSettings,
+        description="anonymity threshold, group weights and peer limits; defaults documented",
+    )
 
     @model_validator(mode="after")
     def _one_population(self) -> NewCampaign:
-        if self.employee_ids is not None and self.department is not None:
-            raise ValueError("give employee_ids or department, not both (neither: everyone)")
+        if self.employee_ids is not None and (self.department or self.job_family):
+            raise ValueError(
+                "give employee_ids, or department and/or job_family, not both (none: everyone)"
+            )
         return self
+
+
+class NewNomination(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(description="whom the peer would rate")
+    peer: str
+
+
+class NominationDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool
 
 
 class SubmissionBody(BaseModel):
@@ -86,10 +115,48 @@ async def open_campaign(body: NewCampaign, actor: HrAdmin, request: Request) -> 
         body.id,
         body.framework_id,
         body.framework_version,
-        Population(employee_ids=body.employee_ids, department=body.department),
+        Population(
+            employee_ids=body.employee_ids, department=body.department, job_family=body.job_family
+        ),
         closes_at,
         actor.subject,
         datetime.now(UTC),
+        body.settings,
+    )
+
+
+@router.post("/{campaign_id}/nominations", status_code=201, response_model=Nomination)
+async def nominate(
+    campaign_id: str, body: NewNomination, actor: CurrentActor, request: Request
+) -> Nomination:
+    """Nominate a peer to rate the subject: by the subject or their manager."""
+    return await _campaigns(request).nominate(
+        campaign_id, body.subject, body.peer, actor.subject, datetime.now(UTC)
+    )
+
+
+@router.post("/{campaign_id}/nominations/{subject}/{peer}", response_model=Nomination)
+async def decide_nomination(
+    campaign_id: str,
+    subject: str,
+    peer: str,
+    body: NominationDecision,
+    actor: CurrentActor,
+    request: Request,
+) -> Nomination:
+    """Approve or reject a nominated peer: by the subject's manager only."""
+    return await _campaigns(request).decide_nomination(
+        campaign_id, subject, peer, body.approve, actor.subject, datetime.now(UTC)
+    )
+
+
+@router.get("/{campaign_id}/nominations/{subject}", response_model=list[Nomination])
+async def nominations(
+    campaign_id: str, subject: str, actor: CurrentActor, request: Request
+) -> list[Nomination]:
+    """The subject's peer nominations (the subject sees only those they made)."""
+    return await _campaigns(request).nominations(
+        campaign_id, subject, actor.subject, actor.has("hr_admin")
     )
 
 
@@ -120,6 +187,12 @@ async def submit(
     return SubmissionReceipt(recorded=recorded)
 
 
+@router.post("/{campaign_id}/reminders", response_model=RemindersSent | None)
+async def remind(campaign_id: str, actor: HrAdmin, request: Request) -> RemindersSent | None:
+    """Announce the raters who still owe a final submission (hr_admin); null when none do."""
+    return await _campaigns(request).remind(campaign_id, actor.subject, datetime.now(UTC))
+
+
 @router.post("/{campaign_id}/close", response_model=CampaignClosed)
 async def close(campaign_id: str, actor: HrAdmin, request: Request) -> CampaignClosed:
     """Stop accepting submissions (hr_admin)."""
@@ -137,7 +210,63 @@ async def my_results(
     campaign_id: str, actor: CurrentActor, request: Request
 ) -> list[SubjectCompetencyView]:
     """The caller's own results once the campaign has closed, anonymised."""
-    return await _campaigns(request).results_for_subject(campaign_id, actor.subject)
+    return await _campaigns(request).results_for_subject(campaign_id, actor.subject, actor.subject)
+
+
+@router.get("/{campaign_id}/results/me/export", response_model=None)
+async def export_my_results(
+    campaign_id: str,
+    actor: CurrentActor,
+    request: Request,
+    format: Literal["csv", "json"] = "csv",
+) -> Response:
+    """The caller's own results as a file: the same anonymised view, nothing more."""
+    views = await _campaigns(request).results_for_subject(campaign_id, actor.subject, actor.subject)
+    name = f"{campaign_id}-{actor.subject}-results.{format}"
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "json":
+        body = "[" + ",".join(v.model_dump_json() for v in views) + "]"
+        return Response(body, media_type="application/json", headers=disposition)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["competency", "overall", "group", "suppressed", "mean", "responses", "comments"]
+    )
+    for view in views:
+        for group in view.groups:
+            writer.writerow(
+                [
+                    view.competency,
+                    "" if view.overall is None else round(view.overall, 2),
+                    group.group,
+                    group.suppressed,
+                    "" if group.mean is None else round(group.mean, 2),
+                    "" if group.responses is None else group.responses,
+                    " | ".join(group.comments),
+                ]
+            )
+    return Response(out.getvalue(), media_type="text/csv", headers=disposition)
+
+
+@router.get("/{campaign_id}/results", response_model=list[CompetencyResult])
+async def hr_results(
+    campaign_id: str, actor: HrAdmin, request: Request, subject: str | None = None
+) -> list[CompetencyResult]:
+    """Every group's mean and responses per subject and competency (hr_admin): no rater
+    is named; anonymous groups below the threshold are shown to HR but left out of the
+    overall."""
+    _, results = await _campaigns(request).results(
+        campaign_id, None if subject is None else [subject]
+    )
+    return results
+
+
+@router.get("/{campaign_id}/results/{subject}", response_model=list[SubjectCompetencyView])
+async def results_of(
+    campaign_id: str, subject: str, actor: CurrentActor, request: Request
+) -> list[SubjectCompetencyView]:
+    """A subject's results as they see them: for the subject and their manager."""
+    return await _campaigns(request).results_for_subject(campaign_id, subject, actor.subject)
 
 
 # Campaign errors not listed conflict with the campaign's state: 409.
@@ -145,6 +274,7 @@ STATUS: dict[type[CampaignError], int] = {
     CampaignNotFound: 404,
     NotInCampaign: 404,
     NotARater: 403,
+    NotAllowed: 403,
     InvalidCampaign: 422,
     UnknownFrameworkVersion: 422,
     UnknownPopulation: 422,
@@ -161,6 +291,11 @@ def install(api: FastAPI) -> None:
         return JSONResponse(
             status_code=422, content={"detail": str(error), "problems": error.problems}
         )
+
+    @api.exception_handler(NominationRefused)
+    async def _nomination(_: Request, error: NominationRefused) -> JSONResponse:
+        status = 403 if isinstance(error, NotEntitled) else 409
+        return JSONResponse(status_code=status, content={"detail": str(error)})
 
     @api.exception_handler(CampaignError)
     async def _campaign(_: Request, error: CampaignError) -> JSONResponse:

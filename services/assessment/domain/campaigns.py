@@ -1,22 +1,45 @@
-"""The 360 campaign aggregate (DOMAIN.md §3): opened for a population on one framework
-version, collecting one submission per (subject, rater), closed at its deadline.
+"""The 360 campaign (DOMAIN.md §3), as two kinds of aggregate.
 
-State is rebuilt from the campaign's stream; commands check against it and return the events
-to append. A submission is recorded privately with its rater and answers (the service needs
-them to aggregate) and announced publicly without the rater.
+- `Campaign`: opened for a population on one framework version with its settings (anonymity
+  threshold, group weights, peer limits), reminded, closed. Its stream is short.
+- `SubjectAssessment`: everything about one subject in one campaign: their peer nominations
+  and the submissions of their raters. Raters of different subjects never contend, and a
+  command reads a handful of events instead of a whole campaign's.
+
+Submissions and nominations are recorded privately with the rater (the service needs them to
+aggregate) and announced publicly without them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import IntegrationEvent, PrivateEvent, registry
-from libs.events.schemas.assessment import AssessmentSubmitted, CampaignClosed, CampaignOpened
+from libs.events.schemas.assessment import (
+    AssessmentSubmitted,
+    CampaignClosed,
+    CampaignOpened,
+    PendingRater,
+    RatersNominated,
+    RemindersSent,
+)
+from services.assessment.domain.aggregation import GroupWeights
+from services.assessment.domain.anonymity import AnonymityPolicy
 from services.assessment.domain.questionnaires import Questionnaire
-from services.assessment.domain.raters import Assignment
+from services.assessment.domain.raters import (
+    Assignment,
+    Nomination,
+    NominationRefused,
+    OrgChartView,
+    PeerPolicy,
+    assignments,
+    decide,
+    nominate,
+)
 from services.assessment.domain.ratings import RaterGroup, Rating
 from services.assessment.domain.submissions import Submission, SubmissionRefused, check, unchanged
 
@@ -27,6 +50,24 @@ class CampaignError(ValueError):
 
 class InvalidCampaign(CampaignError):
     """A campaign that cannot be opened as described (no one in it, a past close date)."""
+
+
+class CampaignSettings(BaseModel):
+    """What HR may set per campaign; every part has a documented default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    anonymity: AnonymityPolicy = AnonymityPolicy()
+    weights: GroupWeights = GroupWeights()
+    peers: PeerPolicy = PeerPolicy()
+
+    @classmethod
+    def of(cls, opened: CampaignOpened) -> CampaignSettings:
+        return cls(
+            anonymity=AnonymityPolicy(minimum_responses=opened.minimum_responses),
+            weights=GroupWeights.model_validate(opened.group_weights),
+            peers=PeerPolicy(minimum=opened.peers_minimum, maximum=opened.peers_maximum),
+        )
 
 
 @registry.event
@@ -42,23 +83,52 @@ class SubmissionRecorded(PrivateEvent):
     recorded_at: datetime = Field(description="when the campaign accepted it")
 
 
+@registry.event
+class PeerNominated(PrivateEvent):
+    """A peer proposed to rate the subject, pending their manager's decision."""
+
+    event_type = "PeerNominated"
+    context = "assessment"
+    schema_version = 1
+
+    campaign_id: str
+    subject: str
+    peer: str
+    nominated_by: str
+
+
+@registry.event
+class PeerNominationDecided(PrivateEvent):
+    """The subject's manager approved or rejected a nominated peer."""
+
+    event_type = "PeerNominationDecided"
+    context = "assessment"
+    schema_version = 1
+
+    campaign_id: str
+    subject: str
+    peer: str
+    approved: bool
+    decided_by: str
+
+
 @dataclass
 class Campaign:
     campaign_id: str
     stream_version: int = 0
     opened: CampaignOpened | None = None
     closed: bool = False
-    submissions: dict[tuple[str, str], SubmissionRecorded] = field(default_factory=dict)
 
     def apply(self, event: IntegrationEvent, stream_version: int) -> None:
         self.stream_version = stream_version
         if isinstance(event, CampaignOpened):
             self.opened = event
-        elif isinstance(event, SubmissionRecorded):
-            s = event.submission
-            self.submissions[(s.subject, s.rater)] = event
         elif isinstance(event, CampaignClosed):
             self.closed = True
+
+    @property
+    def settings(self) -> CampaignSettings:
+        return CampaignSettings.of(self.opened) if self.opened else CampaignSettings()
 
     def open(
         self,
@@ -67,6 +137,7 @@ class Campaign:
         population: list[str],
         closes_at: datetime,
         now: datetime,
+        settings: CampaignSettings | None = None,
     ) -> list[IntegrationEvent]:
         if self.opened is not None:
             raise CampaignError(f"campaign {self.campaign_id!r} is already open")
@@ -74,6 +145,7 @@ class Campaign:
             raise InvalidCampaign("a campaign needs at least one person to assess")
         if closes_at <= now:
             raise InvalidCampaign(f"the close date {closes_at.isoformat()} has passed")
+        chosen = settings or CampaignSettings()
         return [
             CampaignOpened(
                 campaign_id=self.campaign_id,
@@ -81,36 +153,156 @@ class Campaign:
                 framework_version=framework_version,
                 population=sorted(set(population)),
                 closes_at=closes_at,
+                minimum_responses=chosen.anonymity.minimum_responses,
+                group_weights=chosen.weights.model_dump(),
+                peers_minimum=chosen.peers.minimum,
+                peers_maximum=chosen.peers.maximum,
             )
         ]
 
     def is_open(self, now: datetime) -> bool:
         return self.opened is not None and not self.closed and now < self.opened.closes_at
 
+    def assesses(self, subject: str) -> bool:
+        return self.opened is not None and subject in self.opened.population
+
+    def remind(self, pending: Iterable[Assignment], now: datetime) -> list[IntegrationEvent]:
+        """Remind every rater who owes a final submission; nothing when nobody does."""
+        if self.opened is None or not self.is_open(now):
+            raise CampaignError(f"campaign {self.campaign_id!r} is not open: nobody to remind")
+        owed: dict[str, int] = {}
+        for assignment in pending:
+            owed[assignment.rater] = owed.get(assignment.rater, 0) + 1
+        if not owed:
+            return []
+        raters = [PendingRater(rater=r, pending=n) for r, n in sorted(owed.items())]
+        return [
+            RemindersSent(
+                campaign_id=self.campaign_id, raters=raters, closes_at=self.opened.closes_at
+            )
+        ]
+
+    def close(self, submissions: int, non_responders: int) -> list[IntegrationEvent]:
+        if self.opened is None or self.closed:
+            raise CampaignError(f"campaign {self.campaign_id!r} is not open")
+        return [
+            CampaignClosed(
+                campaign_id=self.campaign_id,
+                submissions=submissions,
+                non_responders=non_responders,
+            )
+        ]
+
+
+@dataclass
+class SubjectAssessment:
+    """One subject in one campaign: their peers and the submissions about them."""
+
+    campaign_id: str
+    subject: str
+    stream_version: int = 0
+    nominations: list[Nomination] = field(default_factory=list)
+    submissions: dict[str, SubmissionRecorded] = field(default_factory=dict)
+
+    def apply(self, event: IntegrationEvent, stream_version: int) -> None:
+        self.stream_version = stream_version
+        if isinstance(event, SubmissionRecorded):
+            self.submissions[event.submission.rater] = event
+        elif isinstance(event, PeerNominated):
+            self.nominations.append(Nomination(event.subject, event.peer, event.nominated_by))
+        elif isinstance(event, PeerNominationDecided):
+            for i, n in enumerate(self.nominations):
+                if n.peer == event.peer and n.state == "pending":
+                    self.nominations[i] = Nomination(
+                        n.subject,
+                        n.peer,
+                        n.nominated_by,
+                        "approved" if event.approved else "rejected",
+                        event.decided_by,
+                    )
+
+    def _require_open(self, campaign: Campaign, now: datetime) -> None:
+        if not campaign.assesses(self.subject):
+            raise CampaignError(
+                f"{self.subject!r} is not assessed in campaign {self.campaign_id!r}"
+            )
+        if not campaign.is_open(now):
+            raise NominationRefused(f"campaign {self.campaign_id!r} is closed")
+
+    def nominate(
+        self, peer: str, by: str, org: OrgChartView, campaign: Campaign, now: datetime
+    ) -> list[IntegrationEvent]:
+        self._require_open(campaign, now)
+        n = nominate(self.subject, peer, by, org, self.nominations, campaign.settings.peers)
+        return [
+            PeerNominated(
+                campaign_id=self.campaign_id, subject=n.subject, peer=n.peer, nominated_by=by
+            )
+        ]
+
+    def decide(
+        self,
+        peer: str,
+        approve: bool,
+        by: str,
+        org: OrgChartView,
+        campaign: Campaign,
+        now: datetime,
+    ) -> list[IntegrationEvent]:
+        self._require_open(campaign, now)
+        pending = next(
+            (n for n in self.nominations if n.peer == peer and n.state == "pending"), None
+        )
+        if pending is None:
+            raise NominationRefused(f"{peer!r} has no pending nomination for {self.subject!r}")
+        decided = decide(pending, approve, by, org)
+        after = [decided if n is pending else n for n in self.nominations]
+        approved = sum(1 for n in after if n.state == "approved")
+        return [
+            PeerNominationDecided(
+                campaign_id=self.campaign_id,
+                subject=self.subject,
+                peer=peer,
+                approved=approve,
+                decided_by=by,
+            ),
+            RatersNominated(
+                campaign_id=self.campaign_id,
+                subject=self.subject,
+                approved_peers=approved,
+                pending_peers=sum(1 for n in after if n.state == "pending"),
+                peers_needed=max(0, campaign.settings.peers.minimum - approved),
+            ),
+        ]
+
+    def assignments(self, org: OrgChartView) -> list[Assignment]:
+        return assignments(self.subject, org, self.nominations)
+
     def submit(
         self,
         submission: Submission,
         questionnaire: Questionnaire,
-        assignments: list[Assignment],
+        org: OrgChartView,
+        campaign: Campaign,
         now: datetime,
     ) -> list[IntegrationEvent]:
         """Record a submission or its revision; nothing at all when it is sent again as is."""
-        if self.opened is None:
-            raise SubmissionRefused([f"campaign {self.campaign_id!r} is not open"])
-        if submission.subject not in self.opened.population:
+        if not campaign.assesses(submission.subject):
             raise SubmissionRefused(
                 [f"{submission.subject!r} is not assessed in campaign {self.campaign_id!r}"]
             )
-        if not self.is_open(now):
-            raise SubmissionRefused([f"campaign {self.campaign_id!r} is closed"])
-        previous = self.submissions.get((submission.subject, submission.rater))
-        if previous is not None and unchanged(previous.submission, submission):
+        previous = self.submissions.get(submission.rater)
+        if (
+            campaign.is_open(now)
+            and previous is not None
+            and unchanged(previous.submission, submission)
+        ):
             return []
         assignment = check(
             submission,
             questionnaire,
-            assignments,
-            campaign_open=self.is_open(now),
+            self.assignments(org),
+            campaign_open=campaign.is_open(now),
             finalised=previous is not None and previous.submission.final,
         )
         return [
@@ -124,48 +316,57 @@ class Campaign:
             ),
         ]
 
-    def close(self, expected: list[Assignment]) -> list[IntegrationEvent]:
-        if self.opened is None or self.closed:
-            raise CampaignError(f"campaign {self.campaign_id!r} is not open")
-        return [
-            CampaignClosed(
-                campaign_id=self.campaign_id,
-                submissions=len(self.submissions),
-                non_responders=len(self.non_responders(expected)),
-            )
-        ]
-
-    def non_responders(self, expected: list[Assignment]) -> list[Assignment]:
+    def non_responders(self, org: OrgChartView) -> list[Assignment]:
         """Assignments without a final submission: whom the reminders go to."""
         return [
             a
-            for a in expected
-            if (done := self.submissions.get((a.subject, a.rater))) is None
-            or not done.submission.final
+            for a in self.assignments(org)
+            if (done := self.submissions.get(a.rater)) is None or not done.submission.final
         ]
 
-    def ratings(self) -> list[Rating]:
-        """Every rating of the campaign, one per rater and competency, for aggregation and
-        calibration. At sub-skill granularity a rater's competency rating is the mean of
-        their observed sub-skill ratings, and not observed when they observed none."""
-        found: list[Rating] = []
-        for recorded in self.submissions.values():
-            s = recorded.submission
-            by_competency: dict[str, list[tuple[int | None, str | None]]] = {}
-            for answer in s.answers:
-                competency = answer.item.split("/", 1)[0]
-                by_competency.setdefault(competency, []).append((answer.value, answer.comment))
-            for competency, answers in by_competency.items():
-                observed = [v for v, _ in answers if v is not None]
-                comments = [c for _, c in answers if c]
-                found.append(
-                    Rating(
-                        subject=s.subject,
-                        rater=s.rater,
-                        group=recorded.group,
-                        competency=competency,
-                        value=sum(observed) / len(observed) if observed else None,
-                        comment=" / ".join(comments) or None,
-                    )
-                )
-        return found
+
+def ratings_of(recorded: Iterable[SubmissionRecorded]) -> list[Rating]:
+    """Every rating in these submissions, for aggregation and calibration."""
+    return [
+        rating
+        for r in recorded
+        for rating in submission_ratings(
+            r.submission.subject,
+            r.submission.rater,
+            r.group,
+            ((a.item, a.value, a.comment) for a in r.submission.answers),
+        )
+    ]
+
+
+def submission_ratings(
+    subject: str,
+    rater: str,
+    group: RaterGroup,
+    answers: Iterable[tuple[str, int | None, str | None]],
+) -> list[Rating]:
+    """One submission's ratings, one per competency, from its (item, value, comment) answers.
+
+    At sub-skill granularity a rater's competency rating is the mean of their observed
+    sub-skill ratings, and not observed when they observed none.
+    """
+    by_competency: dict[str, list[tuple[int | None, str | None]]] = {}
+    for item, value, comment in answers:
+        by_competency.setdefault(item.split("/", 1)[0], []).append((value, comment))
+    found: list[Rating] = []
+    for competency, given in by_competency.items():
+        observed = [v for v, _ in given if v is not None]
+        comments = [c for _, c in given if c]
+        # Built unvalidated: the values come from checked submissions, and a campaign has
+        # hundreds of thousands of them.
+        found.append(
+            Rating.model_construct(
+                subject=subject,
+                rater=rater,
+                group=group,
+                competency=competency,
+                value=sum(observed) / len(observed) if observed else None,
+                comment=" / ".join(comments) or None,
+            )
+        )
+    return found

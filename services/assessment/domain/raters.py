@@ -23,6 +23,10 @@ class NominationRefused(ValueError):
     """A peer nomination or decision the rules do not allow; the message says why."""
 
 
+class NotEntitled(NominationRefused):
+    """The person is not the one who may nominate or decide this subject's peers."""
+
+
 class PeerPolicy(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -109,7 +113,7 @@ def nominate(
     if subject not in org.people:
         raise NominationRefused(f"{subject!r} is not in the org chart (or has left)")
     if by not in (subject, manager):
-        raise NominationRefused(
+        raise NotEntitled(
             f"only {subject!r} or their manager may nominate their peers; {by!r} is neither"
         )
     if peer not in org.people:
@@ -135,7 +139,7 @@ def decide(nomination: Nomination, approve: bool, by: str, org: OrgChartView) ->
     """The subject's manager approves or rejects a pending nomination."""
     manager = org.manager_of(nomination.subject)
     if by != manager:
-        raise NominationRefused(
+        raise NotEntitled(
             f"only the manager of {nomination.subject!r} ({manager!r}) decides their peers"
         )
     if nomination.state != "pending":

@@ -1,20 +1,36 @@
 """The 360 campaign (DOMAIN.md §3): one submission per (subject, rater), revisable until
-finalised or closed, the same submission twice counted once, non-responders known; no public
-event identifies a peer or a report."""
+finalised or closed, the same submission twice counted once, non-responders known and
+reminded, peers nominated and approved by the manager; no public event identifies a peer or
+a report."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from libs.events.registry import IntegrationEvent
-from libs.events.schemas.assessment import AssessmentSubmitted, CampaignClosed
+from libs.events.schemas.assessment import (
+    AssessmentSubmitted,
+    CampaignClosed,
+    RatersNominated,
+    RemindersSent,
+)
 from libs.events.schemas.framework import SubSkill
-from services.assessment.domain.aggregation import aggregate
-from services.assessment.domain.campaigns import Campaign, CampaignError, SubmissionRecorded
+from services.assessment.domain.aggregation import GroupWeights, aggregate
+from services.assessment.domain.anonymity import AnonymityPolicy
+from services.assessment.domain.campaigns import (
+    Campaign,
+    CampaignError,
+    CampaignSettings,
+    PeerNominated,
+    SubjectAssessment,
+    SubmissionRecorded,
+    ratings_of,
+)
+from services.assessment.domain.org_chart import Person
 from services.assessment.domain.questionnaires import questionnaire
-from services.assessment.domain.raters import Assignment
+from services.assessment.domain.raters import NominationRefused, NotEntitled, OrgChartView
 from services.assessment.domain.submissions import Answer, Submission, SubmissionRefused
 from services.framework.domain.profiles import effective_profiles
 from tests.support.sample_frameworks import replace_competency, valid_framework
@@ -23,22 +39,51 @@ NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 CLOSES = NOW + timedelta(days=14)
 FRAMEWORK = valid_framework()
 FORM = questionnaire("eng", 1, FRAMEWORK, effective_profiles(FRAMEWORK)["eng-l3"])
-ASSIGNED = [
-    Assignment(subject="ann", rater="ann", group="self"),
-    Assignment(subject="ann", rater="mgr", group="manager"),
-    Assignment(subject="ann", rater="bob", group="peer"),
-]
 
 
-def opened() -> Campaign:
+def person(employee_id: str, manager: str | None) -> Person:
+    return Person(
+        employee_id=employee_id,
+        name=None,
+        department="Platform",
+        job_family="eng",
+        track="ic",
+        level="L3",
+        manager_id=manager,
+        hired_on=date(2024, 1, 2),
+        left_on=None,
+    )
+
+
+# ann and cat report to mgr; bob and dan are ann's colleagues elsewhere.
+ORG = OrgChartView.of(
+    [
+        person("mgr", None),
+        person("ann", "mgr"),
+        person("cat", "mgr"),
+        person("bob", "lead"),
+        person("dan", "lead"),
+        person("lead", None),
+    ]
+)
+
+
+def apply(aggregate: Campaign | SubjectAssessment, events: list[IntegrationEvent]) -> None:
+    for event in events:
+        aggregate.apply(event, aggregate.stream_version + 1)
+
+
+def opened(settings: CampaignSettings | None = None) -> Campaign:
     campaign = Campaign("c1")
-    apply(campaign, campaign.open("eng", 1, ["ann", "cat"], CLOSES, NOW))
+    apply(campaign, campaign.open("eng", 1, ["ann", "cat"], CLOSES, NOW, settings))
     return campaign
 
 
-def apply(campaign: Campaign, events: list[IntegrationEvent]) -> None:
-    for event in events:
-        campaign.apply(event, campaign.stream_version + 1)
+def with_peer(campaign: Campaign, peer: str = "bob") -> SubjectAssessment:
+    ann = SubjectAssessment("c1", "ann")
+    apply(ann, ann.nominate(peer, "ann", ORG, campaign, NOW))
+    apply(ann, ann.decide(peer, True, "mgr", ORG, campaign, NOW))
+    return ann
 
 
 def sent(rater: str, value: int | None = 3, final: bool = False) -> Submission:
@@ -48,7 +93,8 @@ def sent(rater: str, value: int | None = 3, final: bool = False) -> Submission:
 
 def test_a_submission_is_recorded_privately_and_announced_without_the_rater() -> None:
     campaign = opened()
-    recorded, announced = campaign.submit(sent("bob"), FORM, ASSIGNED, NOW)
+    ann = with_peer(campaign)
+    recorded, announced = ann.submit(sent("bob"), FORM, ORG, campaign, NOW)
     assert isinstance(recorded, SubmissionRecorded)
     assert recorded.private, "ratings and raters never leave the service"
     assert isinstance(announced, AssessmentSubmitted)
@@ -59,35 +105,83 @@ def test_a_submission_is_recorded_privately_and_announced_without_the_rater() ->
 
 def test_the_same_submission_sent_twice_counts_once_and_a_revision_replaces_it() -> None:
     campaign = opened()
-    apply(campaign, campaign.submit(sent("bob"), FORM, ASSIGNED, NOW))
-    assert campaign.submit(sent("bob"), FORM, ASSIGNED, NOW) == []
-    apply(campaign, campaign.submit(sent("bob", value=4), FORM, ASSIGNED, NOW))
-    assert len(campaign.submissions) == 1
-    assert {r.value for r in campaign.ratings()} == {4}
+    ann = with_peer(campaign)
+    apply(ann, ann.submit(sent("bob"), FORM, ORG, campaign, NOW))
+    assert ann.submit(sent("bob"), FORM, ORG, campaign, NOW) == []
+    apply(ann, ann.submit(sent("bob", value=4), FORM, ORG, campaign, NOW))
+    assert len(ann.submissions) == 1
+    assert {r.value for r in ratings_of(ann.submissions.values())} == {4}
 
 
 def test_finalised_and_late_submissions_are_refused() -> None:
     campaign = opened()
-    apply(campaign, campaign.submit(sent("mgr"), FORM, ASSIGNED, NOW))
+    ann = with_peer(campaign)
+    apply(ann, ann.submit(sent("mgr"), FORM, ORG, campaign, NOW))
     with pytest.raises(SubmissionRefused, match="closed"):  # even sent again as it was
-        campaign.submit(sent("mgr"), FORM, ASSIGNED, CLOSES)
-    apply(campaign, campaign.submit(sent("bob", final=True), FORM, ASSIGNED, NOW))
+        ann.submit(sent("mgr"), FORM, ORG, campaign, CLOSES)
+    apply(ann, ann.submit(sent("bob", final=True), FORM, ORG, campaign, NOW))
     with pytest.raises(SubmissionRefused, match="finalised"):
-        campaign.submit(sent("bob", value=1), FORM, ASSIGNED, NOW)
+        ann.submit(sent("bob", value=1), FORM, ORG, campaign, NOW)
+    apply(campaign, campaign.close(submissions=2, non_responders=1))
     with pytest.raises(SubmissionRefused, match="closed"):
-        campaign.submit(sent("mgr"), FORM, ASSIGNED, CLOSES + timedelta(seconds=1))
+        ann.submit(sent("mgr", value=5), FORM, ORG, campaign, NOW)
     with pytest.raises(SubmissionRefused, match="'cat' is not an assigned rater"):
-        campaign.submit(sent("mgr").model_copy(update={"rater": "cat"}), FORM, ASSIGNED, NOW)
+        ann.submit(sent("cat"), FORM, ORG, opened(), NOW)
 
 
-def test_non_responders_are_those_without_a_final_submission() -> None:
+def test_non_responders_are_those_without_a_final_submission_and_are_reminded() -> None:
     campaign = opened()
-    apply(campaign, campaign.submit(sent("ann", final=True), FORM, ASSIGNED, NOW))
-    apply(campaign, campaign.submit(sent("bob"), FORM, ASSIGNED, NOW))
-    assert [a.rater for a in campaign.non_responders(ASSIGNED)] == ["mgr", "bob"]
-    [closed] = campaign.close(ASSIGNED)
+    ann = with_peer(campaign)
+    apply(ann, ann.submit(sent("ann", final=True), FORM, ORG, campaign, NOW))
+    apply(ann, ann.submit(sent("bob"), FORM, ORG, campaign, NOW))
+    waiting = ann.non_responders(ORG)
+    assert [a.rater for a in waiting] == ["mgr", "bob"]
+    [sent_reminders] = campaign.remind(waiting + waiting[:1], NOW)
+    assert isinstance(sent_reminders, RemindersSent)
+    assert [(r.rater, r.pending) for r in sent_reminders.raters] == [("bob", 1), ("mgr", 2)]
+    assert "ann" not in sent_reminders.model_dump_json(), "reminders never name whom one rates"
+    assert campaign.remind([], NOW) == [], "nobody to remind: nothing sent"
+    [closed] = campaign.close(submissions=2, non_responders=2)
     assert isinstance(closed, CampaignClosed)
-    assert (closed.submissions, closed.non_responders) == (2, 2)
+    apply(campaign, [closed])
+    with pytest.raises(CampaignError, match="not open"):
+        campaign.remind(waiting, NOW)
+
+
+def test_peers_are_nominated_by_the_subject_or_manager_and_decided_by_the_manager() -> None:
+    """DOMAIN.md §3, Rater groups: peers are nominated by the employee or manager and
+    approved by the manager. The public event counts peers and names none."""
+    settings = CampaignSettings(peers={"minimum": 2, "maximum": 2})
+    campaign = opened(settings)
+    ann = SubjectAssessment("c1", "ann")
+    [nominated] = ann.nominate("bob", "ann", ORG, campaign, NOW)
+    assert isinstance(nominated, PeerNominated)
+    assert nominated.private
+    apply(ann, [nominated])
+    apply(ann, ann.nominate("dan", "mgr", ORG, campaign, NOW))
+    with pytest.raises(NominationRefused, match="at most 2"):
+        ann.nominate("lead", "ann", ORG, campaign, NOW)
+    with pytest.raises(NotEntitled, match="only 'ann' or their manager"):
+        ann.nominate("lead", "cat", ORG, campaign, NOW)
+    assert [a.group for a in ann.assignments(ORG)] == ["self", "manager"], "pending: no rater"
+    with pytest.raises(NotEntitled, match="only the manager"):
+        ann.decide("bob", True, "ann", ORG, campaign, NOW)
+    decided, counted = ann.decide("bob", True, "mgr", ORG, campaign, NOW)
+    assert isinstance(counted, RatersNominated)
+    assert not counted.private
+    assert (counted.approved_peers, counted.pending_peers, counted.peers_needed) == (1, 1, 1)
+    assert "bob" not in counted.model_dump_json()
+    assert "dan" not in counted.model_dump_json()
+    apply(ann, [decided, counted])
+    apply(ann, ann.decide("dan", False, "mgr", ORG, campaign, NOW))
+    assert [(a.rater, a.group) for a in ann.assignments(ORG) if a.group == "peer"] == [
+        ("bob", "peer")
+    ]
+    with pytest.raises(NominationRefused, match="no pending nomination"):
+        ann.decide("dan", True, "mgr", ORG, campaign, NOW)
+    apply(campaign, campaign.close(0, 0))
+    with pytest.raises(NominationRefused, match="closed"):
+        ann.nominate("lead", "ann", ORG, campaign, NOW)
 
 
 def test_a_campaign_opens_once_for_someone_before_its_close_date() -> None:
@@ -100,11 +194,23 @@ def test_a_campaign_opens_once_for_someone_before_its_close_date() -> None:
         Campaign("c3").open("eng", 1, [], CLOSES, NOW)
 
 
+def test_a_campaign_keeps_its_settings_in_its_opening_event() -> None:
+    chosen = CampaignSettings(
+        anonymity=AnonymityPolicy(minimum_responses=4),
+        weights=GroupWeights(manager=0.5, peer=0.5, direct_report=0.0),
+        peers={"minimum": 1, "maximum": 4},
+    )
+    campaign = opened(chosen)
+    assert campaign.settings == chosen
+    assert opened().settings == CampaignSettings(), "the documented defaults"
+
+
 def test_campaign_ratings_feed_aggregation() -> None:
     campaign = opened()
-    apply(campaign, campaign.submit(sent("mgr", value=4), FORM, ASSIGNED, NOW))
-    apply(campaign, campaign.submit(sent("bob", value=None), FORM, ASSIGNED, NOW))
-    results = aggregate(campaign.ratings())
+    ann = with_peer(campaign)
+    apply(ann, ann.submit(sent("mgr", value=4), FORM, ORG, campaign, NOW))
+    apply(ann, ann.submit(sent("bob", value=None), FORM, ORG, campaign, NOW))
+    results = aggregate(ratings_of(ann.submissions.values()))
     assert {r.overall for r in results} == {4}, "not observed is excluded, never a zero"
 
 
@@ -119,7 +225,8 @@ def test_at_sub_skill_granularity_a_raters_competency_rating_is_their_sub_skill_
     values = {"coding/reads": 2, "coding/tests": 4}
     answers = [Answer(item=i.id, value=values.get(i.id, 3)) for i in form.items]
     campaign = opened()
+    ann = SubjectAssessment("c1", "ann")
     submission = Submission(campaign="c1", subject="ann", rater="mgr", answers=answers)
-    apply(campaign, campaign.submit(submission, form, ASSIGNED, NOW))
-    [coding] = [r for r in campaign.ratings() if r.competency == "coding"]
+    apply(ann, ann.submit(submission, form, ORG, campaign, NOW))
+    [coding] = [r for r in ratings_of(ann.submissions.values()) if r.competency == "coding"]
     assert coding.value == 3

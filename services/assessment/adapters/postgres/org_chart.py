@@ -8,7 +8,7 @@ later event is recorded with what that event says, and completed when the hiring
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -23,8 +23,6 @@ from libs.events.schemas.hris import (
     EmployeeRoleChanged,
 )
 from services.assessment.domain.org_chart import Person
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 _POSITION = ("department", "job_family", "track", "level")
 
@@ -163,4 +161,23 @@ class OrgChart:
     async def everyone(self, conn: AsyncConnection[Any]) -> list[Person]:
         async with conn.cursor(row_factory=class_row(Person)) as cur:
             await cur.execute(self._select + sql.SQL("ORDER BY employee_id"))
+            return await cur.fetchall()
+
+    async def around(
+        self, conn: AsyncConnection[Any], subject: str, also: Iterable[str] = ()
+    ) -> list[Person]:
+        """The subject, their manager, their current reports and `also`, in one query: what
+        one subject's raters and nominations need."""
+        async with conn.cursor(row_factory=class_row(Person)) as cur:
+            await cur.execute(
+                self._select
+                + sql.SQL(
+                    "WHERE employee_id = ANY(%(ids)s) "
+                    "OR employee_id = (SELECT manager_id FROM {people} "
+                    "                  WHERE employee_id = %(subject)s) "
+                    "OR (manager_id = %(subject)s AND left_on IS NULL) "
+                    "ORDER BY employee_id"
+                ).format(people=sql.Identifier(self.schema, "people")),
+                {"ids": [subject, *also], "subject": subject},
+            )
             return await cur.fetchall()

@@ -1,0 +1,122 @@
+"""Campaign-wide tables written in the same transaction as the events they follow.
+
+The event log stays the record; these tables answer the questions that span a whole campaign
+(every submission, for aggregation and calibration; whom a peer rates) in one query, where
+replaying the streams would read one stream per subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.types.json import Jsonb
+
+from services.assessment.domain.campaigns import SubmissionRecorded, submission_ratings
+from services.assessment.domain.raters import Nomination
+from services.assessment.domain.ratings import Rating
+
+
+class CampaignRecords:
+    def __init__(self, schema: str) -> None:
+        def q(text: str) -> sql.Composed:
+            return sql.SQL(text).format(
+                submissions=sql.Identifier(schema, "submissions"),
+                nominations=sql.Identifier(schema, "peer_nominations"),
+            )
+
+        self._record_submission = q(
+            "INSERT INTO {submissions} (campaign_id, subject, rater, rater_group, final, "
+            "answers, stream_version) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (campaign_id, subject, rater) DO UPDATE SET "
+            "rater_group = excluded.rater_group, final = excluded.final, "
+            "answers = excluded.answers, stream_version = excluded.stream_version"
+        )
+        self._record_nomination = q(
+            "INSERT INTO {nominations} (campaign_id, subject, peer, state) "
+            "VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (campaign_id, subject, peer) DO UPDATE SET state = excluded.state"
+        )
+        self._submissions = q(
+            "SELECT subject, rater, rater_group, answers FROM {submissions} "
+            "WHERE campaign_id = %s AND (%s::text[] IS NULL OR subject = ANY(%s))"
+        )
+        self._finals = q(
+            "SELECT subject, rater FROM {submissions} WHERE campaign_id = %s AND final"
+        )
+        self._count = q("SELECT count(*) FROM {submissions} WHERE campaign_id = %s")
+        self._approved = q(
+            "SELECT subject, peer FROM {nominations} WHERE campaign_id = %s AND state = 'approved'"
+        )
+        self._rated_as_peer = q(
+            "SELECT subject FROM {nominations} "
+            "WHERE campaign_id = %s AND peer = %s AND state = 'approved' ORDER BY subject"
+        )
+
+    async def record_submission(
+        self, conn: AsyncConnection[Any], recorded: SubmissionRecorded, stream_version: int
+    ) -> None:
+        s = recorded.submission
+        answers = [[a.item, a.value, a.comment] for a in s.answers]
+        await conn.execute(
+            self._record_submission,
+            (
+                s.campaign,
+                s.subject,
+                s.rater,
+                recorded.group,
+                s.final,
+                Jsonb(answers),
+                stream_version,
+            ),
+        )
+
+    async def record_nomination(
+        self, conn: AsyncConnection[Any], campaign_id: str, nomination: Nomination
+    ) -> None:
+        await conn.execute(
+            self._record_nomination,
+            (campaign_id, nomination.subject, nomination.peer, nomination.state),
+        )
+
+    async def ratings(
+        self,
+        conn: AsyncConnection[Any],
+        campaign_id: str,
+        subjects: Iterable[str] | None = None,
+    ) -> list[Rating]:
+        """Every rating of the campaign's latest submissions, or only of these subjects'."""
+        wanted = None if subjects is None else list(subjects)
+        cur = await conn.execute(self._submissions, (campaign_id, wanted, wanted))
+        return [
+            rating
+            for subject, rater, group, answers in await cur.fetchall()
+            for rating in submission_ratings(subject, rater, group, answers)
+        ]
+
+    async def submission_count(self, conn: AsyncConnection[Any], campaign_id: str) -> int:
+        cur = await conn.execute(self._count, (campaign_id,))
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def finalised(self, conn: AsyncConnection[Any], campaign_id: str) -> set[tuple[str, str]]:
+        """(subject, rater) of every final submission."""
+        cur = await conn.execute(self._finals, (campaign_id,))
+        return {(subject, rater) for subject, rater in await cur.fetchall()}
+
+    async def approved_peers(
+        self, conn: AsyncConnection[Any], campaign_id: str
+    ) -> list[Nomination]:
+        cur = await conn.execute(self._approved, (campaign_id,))
+        return [
+            Nomination(subject, peer, nominated_by="", state="approved")
+            for subject, peer in await cur.fetchall()
+        ]
+
+    async def rated_as_peer(
+        self, conn: AsyncConnection[Any], campaign_id: str, peer: str
+    ) -> list[str]:
+        """Subjects whose manager approved `peer` to rate them."""
+        cur = await conn.execute(self._rated_as_peer, (campaign_id, peer))
+        return [subject for (subject,) in await cur.fetchall()]
