@@ -11,10 +11,11 @@ from dataclasses import replace
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.replicas.framework_versions import MIGRATIONS as REPLICA_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
-from services.assessment.adapters import http, http_campaigns
+from services.assessment.adapters import http, http_calibration, http_campaigns
 from services.assessment.adapters.postgres import MIGRATIONS
 from services.assessment.adapters.postgres.campaign_records import CampaignRecords
 from services.assessment.adapters.postgres.org_chart import OrgChart
+from services.assessment.application.calibration import Calibrations
 from services.assessment.application.campaigns import Campaigns
 
 NAME = "assessment"
@@ -24,12 +25,13 @@ def build(runtime: Runtime) -> ServiceParts:
     api = create_api(NAME, __doc__ or "")
     api.include_router(http.router)
     http_campaigns.install(api)
+    http_calibration.install(api)
     org_chart = OrgChart(runtime.name)
     api.state.org_chart = org_chart
     replica = FrameworkVersions(NAME)
-    api.state.campaigns = Campaigns(
-        runtime.store, org_chart, replica, CampaignRecords(runtime.name)
-    )
+    campaigns = Campaigns(runtime.store, org_chart, replica, CampaignRecords(runtime.name))
+    api.state.campaigns = campaigns
+    api.state.calibrations = Calibrations(runtime.store, campaigns)
     parts = replica.install(api, runtime)
     return replace(parts, handlers=[*parts.handlers, *org_chart.handlers(NAME)])
 

@@ -44,7 +44,7 @@ from services.assessment.domain.campaigns import (
 from services.assessment.domain.org_chart import Person
 from services.assessment.domain.questionnaires import Questionnaire, questionnaire
 from services.assessment.domain.raters import Assignment, Nomination, OrgChartView, assignments
-from services.assessment.domain.ratings import RaterGroup
+from services.assessment.domain.ratings import RaterGroup, Rating
 from services.assessment.domain.submissions import Answer, Submission
 
 # The public AssessmentSubmitted is relayed in its whole envelope, actor included, so naming
@@ -473,18 +473,24 @@ class Campaigns:
 
     # -- results ---------------------------------------------------------------------------
 
-    async def results(
+    async def ratings(
         self, campaign_id: str, subjects: Iterable[str] | None = None
-    ) -> tuple[Campaign, list[CompetencyResult]]:
-        """The HR-side aggregate of a closed campaign, for some subjects or all."""
+    ) -> tuple[Campaign, list[Rating]]:
+        """A closed campaign and its ratings, of some subjects or all."""
         campaign = await self.campaign(campaign_id)
         if not campaign.closed:
             raise ResultsNotReady(
                 f"campaign {campaign_id!r} is still open: results are released when it closes"
             )
-        settings = campaign.settings
         async with self.store.pool.connection() as conn:
-            ratings = await self.records.ratings(conn, campaign_id, subjects)
+            return campaign, await self.records.ratings(conn, campaign_id, subjects)
+
+    async def results(
+        self, campaign_id: str, subjects: Iterable[str] | None = None
+    ) -> tuple[Campaign, list[CompetencyResult]]:
+        """The HR-side aggregate of a closed campaign, for some subjects or all."""
+        campaign, ratings = await self.ratings(campaign_id, subjects)
+        settings = campaign.settings
         return campaign, aggregate(ratings, settings.weights, settings.anonymity)
 
     async def results_for_subject(

@@ -101,7 +101,8 @@ class Adjustment(BaseModel):
 
     subject: str
     competency: str
-    old_value: float
+    # None when nobody had observed the competency: calibration may still set a score.
+    old_value: float | None
     new_value: float
     justification: str
     actor: str

@@ -1,0 +1,108 @@
+"""HTTP API of calibration sessions (hr_admin only: the review names raters' offsets)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.framework import Key
+from libs.platform.auth import Actor, CurrentActor, require_role
+from services.assessment.application.calibration import Calibrations, SessionNotFound, SessionReview
+from services.assessment.domain.calibration import Adjustment, AdjustmentRefused
+from services.assessment.domain.calibration_sessions import CalibrationError
+
+router = APIRouter(prefix="/calibrations", tags=["calibration"])
+
+
+def _hr_admin(actor: CurrentActor) -> Actor:
+    require_role(actor, "hr_admin")
+    return actor
+
+
+HrAdmin = Annotated[Actor, Depends(_hr_admin)]
+
+
+def _calibrations(request: Request) -> Calibrations:
+    return request.app.state.calibrations
+
+
+class NewSession(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Key
+    campaign_id: str
+    subjects: list[str] | None = Field(
+        None, min_length=1, description="part of the campaign's population; none: all of it"
+    )
+
+
+class NewAdjustment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str
+    competency: str
+    new_value: float = Field(allow_inf_nan=False)
+    # Optional here so that a missing one gets the calibration rule's own explanation.
+    justification: str | None = Field(None, description="mandatory: why the score changes")
+    seen_value: float | None = Field(
+        None, description="the value you adjusted from; refused if it has changed since"
+    )
+
+
+@router.post("", status_code=201, response_model=SessionReview)
+async def open_session(body: NewSession, actor: HrAdmin, request: Request) -> SessionReview:
+    """Open a session on a closed campaign's population (or part of it)."""
+    return await _calibrations(request).open(
+        body.id, body.campaign_id, body.subjects, actor.subject
+    )
+
+
+@router.get("/{session_id}", response_model=SessionReview)
+async def review(
+    session_id: str, actor: HrAdmin, request: Request, subject: str | None = None
+) -> SessionReview:
+    """Scores as calibrated so far (one subject's with `subject`), rater leniency and
+    severity, inconsistent anchors and outliers."""
+    return await _calibrations(request).review(session_id, subject)
+
+
+@router.post("/{session_id}/adjustments", status_code=201, response_model=Adjustment)
+async def adjust(
+    session_id: str, body: NewAdjustment, actor: HrAdmin, request: Request
+) -> Adjustment:
+    """Adjust one score, with a justification; the caller is recorded as who adjusted it."""
+    return await _calibrations(request).adjust(
+        session_id,
+        body.subject,
+        body.competency,
+        body.new_value,
+        body.justification,
+        actor.subject,
+        datetime.now(UTC),
+        body.seen_value,
+    )
+
+
+@router.post("/{session_id}/complete", response_model=CalibrationCompleted)
+async def complete(session_id: str, actor: HrAdmin, request: Request) -> CalibrationCompleted:
+    """Publish the final calibrated scores (CalibrationCompleted)."""
+    return await _calibrations(request).complete(session_id, actor.subject)
+
+
+def install(api: FastAPI) -> None:
+    """Mount the routes and turn session errors into 4xx answers."""
+    api.include_router(router)
+
+    @api.exception_handler(AdjustmentRefused)
+    async def _refused(_: Request, error: AdjustmentRefused) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(error)})
+
+    @api.exception_handler(CalibrationError)
+    async def _session(_: Request, error: CalibrationError) -> JSONResponse:
+        status = 404 if isinstance(error, SessionNotFound) else 409
+        return JSONResponse(status_code=status, content={"detail": str(error)})

@@ -1,0 +1,178 @@
+"""Command and query handlers of calibration sessions (DOMAIN.md §4).
+
+A session is opened on a closed campaign, for its whole population or part of it (one
+department's session, say). Its review shows the aggregated scores as calibrated so far and
+the three signals (rater leniency/severity, inconsistent anchors, outliers); adjustments are
+appended one by one; completing it publishes CalibrationCompleted, and InconsistentAnchorsFound
+for the framework's next minor revision.
+
+The review names raters (their offsets): it is for HR's session only, never for a subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from libs.events.envelope import EventMetadata
+from libs.events.registry import IntegrationEvent
+from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.framework import SCALE_RANGE
+from libs.events.store import EventStore
+from services.assessment.application.campaigns import Campaigns, UnknownFrameworkVersion
+from services.assessment.domain.aggregation import CompetencyResult, aggregate
+from services.assessment.domain.calibration import (
+    Adjustment,
+    CalibratedScore,
+    InconsistentAnchor,
+    Outlier,
+    RaterOffset,
+    inconsistent_anchors,
+    outliers,
+    rater_offsets,
+)
+from services.assessment.domain.calibration_sessions import (
+    CalibrationError,
+    CalibrationSession,
+    ScoreAdjusted,
+)
+from services.assessment.domain.ratings import Rating
+
+
+class SessionNotFound(CalibrationError):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"calibration session {session_id!r} not found")
+
+
+@dataclass(frozen=True)
+class SessionReview:
+    """What the session looks at: scores as calibrated so far, and the signals."""
+
+    session_id: str
+    campaign_id: str
+    completed: bool
+    scores: list[CalibratedScore]
+    rater_offsets: list[RaterOffset]
+    inconsistent_anchors: list[InconsistentAnchor]
+    outliers: list[Outlier]
+
+
+def stream_of(session_id: str) -> str:
+    return f"calibration-{session_id}"
+
+
+class Calibrations:
+    def __init__(self, store: EventStore, campaigns: Campaigns) -> None:
+        self.store = store
+        self.campaigns = campaigns
+
+    async def _load(self, session_id: str) -> CalibrationSession:
+        session = CalibrationSession(session_id)
+        for envelope in await self.store.read_stream(stream_of(session_id)):
+            session.apply(self.store.decode(envelope), envelope.stream_version)
+        if session.opened is None:
+            raise SessionNotFound(session_id)
+        return session
+
+    async def _inputs(
+        self, session: CalibrationSession
+    ) -> tuple[list[Rating], list[CompetencyResult]]:
+        """The session's subjects' ratings and their aggregate, on the campaign's settings."""
+        assert session.opened is not None
+        campaign, ratings = await self.campaigns.ratings(
+            session.opened.campaign_id, session.opened.subjects
+        )
+        settings = campaign.settings
+        return ratings, aggregate(ratings, settings.weights, settings.anonymity)
+
+    async def _append(
+        self, session: CalibrationSession, events: list[IntegrationEvent], actor: str
+    ) -> None:
+        await self.store.append(
+            stream_of(session.session_id),
+            session.stream_version,
+            events,
+            EventMetadata(actor=actor),
+        )
+
+    async def open(
+        self, session_id: str, campaign_id: str, subjects: Iterable[str] | None, actor: str
+    ) -> SessionReview:
+        campaign = await self.campaigns.campaign(campaign_id)
+        assert campaign.opened is not None
+        population = campaign.opened.population
+        chosen = population if subjects is None else list(subjects)
+        outside = sorted(set(chosen) - set(population))
+        if outside:
+            raise CalibrationError(f"not assessed in campaign {campaign_id!r}: {outside}")
+        opened = campaign.opened
+        async with self.store.pool.connection() as conn:
+            framework = await self.campaigns.replica.framework(
+                conn, opened.framework_id, opened.framework_version
+            )
+        if framework is None:
+            raise UnknownFrameworkVersion(
+                f"framework {opened.framework_id!r} version {opened.framework_version} is "
+                "missing from the assessment service"
+            )
+        scale = SCALE_RANGE[framework.scale]
+        session = CalibrationSession(session_id)
+        for envelope in await self.store.read_stream(stream_of(session_id)):
+            session.apply(self.store.decode(envelope), envelope.stream_version)
+        events = session.open(
+            campaign_id,
+            campaign.closed,
+            opened.framework_id,
+            opened.framework_version,
+            chosen,
+            (scale[0], scale[-1]),
+        )
+        await self._append(session, events, actor)
+        return await self.review(session_id)
+
+    async def review(self, session_id: str, subject: str | None = None) -> SessionReview:
+        """The session's scores (of one subject, if given) and the population's signals."""
+        session = await self._load(session_id)
+        ratings, results = await self._inputs(session)
+        scores = session.scores(results)
+        assert session.opened is not None
+        return SessionReview(
+            session_id=session_id,
+            campaign_id=session.opened.campaign_id,
+            completed=session.completed,
+            scores=[s for s in scores.values() if subject is None or s.subject == subject],
+            rater_offsets=rater_offsets(ratings),
+            inconsistent_anchors=inconsistent_anchors(ratings),
+            outliers=outliers(results),
+        )
+
+    async def adjust(
+        self,
+        session_id: str,
+        subject: str,
+        competency: str,
+        new_value: float,
+        justification: str | None,
+        actor: str,
+        now: datetime,
+        seen_value: float | None = None,
+    ) -> Adjustment:
+        session = await self._load(session_id)
+        _, results = await self._inputs(session)
+        events = session.adjust(
+            subject, competency, new_value, justification, actor, results, now, seen_value
+        )
+        await self._append(session, events, actor)
+        adjusted = events[0]
+        assert isinstance(adjusted, ScoreAdjusted)
+        return adjusted.adjustment
+
+    async def complete(self, session_id: str, actor: str) -> CalibrationCompleted:
+        session = await self._load(session_id)
+        ratings, results = await self._inputs(session)
+        events = session.complete(results, inconsistent_anchors(ratings))
+        await self._append(session, events, actor)
+        completed = events[0]
+        assert isinstance(completed, CalibrationCompleted)
+        return completed

@@ -1,0 +1,212 @@
+"""The calibration session (DOMAIN.md §4): opened on a closed campaign's population, it
+records adjustments, each with who, the old and new value and a mandatory justification, and
+completes with the final calibrated score per subject and competency.
+
+The scores themselves are computed from the campaign's ratings each time they are needed;
+the session's stream holds only what the session decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from libs.events.registry import IntegrationEvent, PrivateEvent, registry
+from libs.events.schemas.assessment import (
+    AnchorSpread,
+    CalibrationAdjustment,
+    CalibrationCompleted,
+    InconsistentAnchorsFound,
+    SubjectScores,
+)
+from services.assessment.domain.aggregation import CompetencyResult
+from services.assessment.domain.calibration import (
+    Adjustment,
+    AdjustmentRefused,
+    CalibratedScore,
+    InconsistentAnchor,
+    calibrated_scores,
+)
+
+
+class CalibrationError(ValueError):
+    """A session command its state does not allow; the message says why."""
+
+
+class StaleAdjustment(CalibrationError):
+    """The adjuster saw an older value than the score holds now: someone adjusted it since."""
+
+
+@registry.event
+class CalibrationSessionOpened(PrivateEvent):
+    event_type = "CalibrationSessionOpened"
+    context = "assessment"
+    schema_version = 1
+
+    session_id: str
+    campaign_id: str
+    framework_id: str
+    framework_version: int
+    subjects: list[str]
+    scale: tuple[int, int]
+
+
+@registry.event
+class ScoreAdjusted(PrivateEvent):
+    event_type = "ScoreAdjusted"
+    context = "assessment"
+    schema_version = 1
+
+    session_id: str
+    adjustment: Adjustment
+    adjusted_at: datetime
+
+
+@dataclass
+class CalibrationSession:
+    session_id: str
+    stream_version: int = 0
+    opened: CalibrationSessionOpened | None = None
+    adjustments: list[ScoreAdjusted] = field(default_factory=list)
+    completed: bool = False
+
+    def apply(self, event: IntegrationEvent, stream_version: int) -> None:
+        self.stream_version = stream_version
+        if isinstance(event, CalibrationSessionOpened):
+            self.opened = event
+        elif isinstance(event, ScoreAdjusted):
+            self.adjustments.append(event)
+        elif isinstance(event, CalibrationCompleted):
+            self.completed = True
+
+    def open(
+        self,
+        campaign_id: str,
+        campaign_closed: bool,
+        framework_id: str,
+        framework_version: int,
+        subjects: list[str],
+        scale: tuple[int, int],
+    ) -> list[IntegrationEvent]:
+        if self.opened is not None:
+            raise CalibrationError(f"calibration session {self.session_id!r} already exists")
+        if not campaign_closed:
+            raise CalibrationError(
+                f"campaign {campaign_id!r} is still open: calibrate once it has closed"
+            )
+        if not subjects:
+            raise CalibrationError("a calibration session needs at least one subject")
+        return [
+            CalibrationSessionOpened(
+                session_id=self.session_id,
+                campaign_id=campaign_id,
+                framework_id=framework_id,
+                framework_version=framework_version,
+                subjects=sorted(set(subjects)),
+                scale=scale,
+            )
+        ]
+
+    def _require_open(self) -> CalibrationSessionOpened:
+        if self.opened is None:
+            raise CalibrationError(f"calibration session {self.session_id!r} not found")
+        if self.completed:
+            raise CalibrationError(f"calibration session {self.session_id!r} is completed")
+        return self.opened
+
+    def scores(self, results: Iterable[CompetencyResult]) -> dict[tuple[str, str], CalibratedScore]:
+        return calibrated_scores(results, [a.adjustment for a in self.adjustments])
+
+    def adjust(
+        self,
+        subject: str,
+        competency: str,
+        new_value: float,
+        justification: str | None,
+        actor: str,
+        results: Iterable[CompetencyResult],
+        now: datetime,
+        seen_value: float | None = None,
+    ) -> list[IntegrationEvent]:
+        """Adjust one score. `seen_value`, when given, is the value the adjuster saw: if the
+        score has changed since, the adjustment is refused rather than silently replacing a
+        colleague's."""
+        opened = self._require_open()
+        if subject not in opened.subjects:
+            raise AdjustmentRefused(
+                f"{subject!r} is not in calibration session {self.session_id!r}"
+            )
+        current = self.scores(results).get((subject, competency))
+        if current is None:
+            raise AdjustmentRefused(
+                f"adjustment of {subject!r} on {competency!r} refused: no such score in this "
+                "session (the competency is not in their role profile, or nobody rated it)"
+            )
+        if seen_value is not None and seen_value != current.calibrated:
+            raise StaleAdjustment(
+                f"{subject!r} on {competency!r} is now {current.calibrated}, not {seen_value}: "
+                "it was adjusted since you looked; review it and adjust again"
+            )
+        adjustment = Adjustment.model_validate(
+            {
+                "subject": subject,
+                "competency": competency,
+                "old_value": current.calibrated,
+                "new_value": new_value,
+                "justification": justification,
+                "actor": actor,
+                "scale": opened.scale,
+            }
+        )
+        return [ScoreAdjusted(session_id=self.session_id, adjustment=adjustment, adjusted_at=now)]
+
+    def complete(
+        self, results: Iterable[CompetencyResult], anchors: Iterable[InconsistentAnchor]
+    ) -> list[IntegrationEvent]:
+        """CalibrationCompleted with every subject's final scores and the adjustments behind
+        them, and InconsistentAnchorsFound when raters read some anchors differently."""
+        opened = self._require_open()
+        per_subject: dict[str, dict[str, float | None]] = {s: {} for s in opened.subjects}
+        for (subject, competency), score in sorted(self.scores(results).items()):
+            per_subject.setdefault(subject, {})[competency] = score.calibrated
+        events: list[IntegrationEvent] = [
+            CalibrationCompleted(
+                session_id=self.session_id,
+                campaign_id=opened.campaign_id,
+                framework_id=opened.framework_id,
+                framework_version=opened.framework_version,
+                scores=[SubjectScores(subject=s, scores=c) for s, c in per_subject.items()],
+                adjustments=[
+                    CalibrationAdjustment(
+                        subject=a.adjustment.subject,
+                        competency=a.adjustment.competency,
+                        old_value=a.adjustment.old_value,
+                        new_value=a.adjustment.new_value,
+                        justification=a.adjustment.justification,
+                        actor=a.adjustment.actor,
+                        adjusted_at=a.adjusted_at,
+                    )
+                    for a in self.adjustments
+                ],
+            )
+        ]
+        flagged = [
+            AnchorSpread(
+                competency=a.competency,
+                flagged_items=a.flagged_items,
+                compared_items=a.compared_items,
+                share=a.share,
+            )
+            for a in anchors
+        ]
+        if flagged:
+            events.append(
+                InconsistentAnchorsFound(
+                    session_id=self.session_id,
+                    framework_id=opened.framework_id,
+                    framework_version=opened.framework_version,
+                    anchors=flagged,
+                )
+            )
+        return events

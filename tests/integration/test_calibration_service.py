@@ -1,0 +1,284 @@
+"""Calibration sessions and anonymity end to end, through the assessment service's HTTP API on
+PostgreSQL (DOMAIN.md §3, Anonymity and Aggregation; §4, Calibration).
+
+Raters are real campaign raters: the subjects' manager and peers nominated and approved
+through the API. What the subject may read (their view, their export) and what leaves the
+service (every public event in its log, which is exactly what the relay publishes) are
+checked for any trace of a peer's rating, comment or identity.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from libs.events.registry import registry
+from tests.support.assessment_api import AssessmentApi, assessment_api, hired
+from tests.support.sample_frameworks import valid_framework
+
+MANAGER = "emp-lead"
+SUBJECTS = ["emp-a", "emp-b", "emp-c", "emp-d"]
+PEERS = ["emp-p1", "emp-p2", "emp-p3"]
+LENIENT = "emp-kind"
+# What each subject deserves, per competency index, as the fair peers see it.
+BASE = {"emp-a": 2, "emp-b": 3, "emp-c": 1, "emp-d": 2}
+
+
+@pytest.fixture
+async def api(database_url: str, tmp_path: Path) -> AsyncIterator[AssessmentApi]:
+    async with assessment_api(database_url, tmp_path / "keys") as api:
+        await api.publish("eng", 1, valid_framework())
+        await api.hire(
+            hired(MANAGER, None, "manager", "M1"),
+            *(hired(s, MANAGER, "ic", "L3") for s in SUBJECTS),
+            # Peers work elsewhere: they rate the subjects only once nominated and approved.
+            hired("emp-other-lead", None, "manager", "M2", department="Insights"),
+            *(
+                hired(p, "emp-other-lead", "ic", "L3", department="Insights")
+                for p in [*PEERS, LENIENT]
+            ),
+        )
+        yield api
+
+
+async def open_campaign(
+    api: AssessmentApi, campaign: str, subjects: list[str], peers: list[str]
+) -> list[str]:
+    """Open a campaign, nominate and approve `peers` for every subject; the items asked."""
+    await api.ok(
+        "POST",
+        "/campaigns",
+        201,
+        json={
+            "id": campaign,
+            "framework_id": "eng",
+            "framework_version": 1,
+            "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+            "employee_ids": subjects,
+            "settings": {"peers": {"minimum": 2, "maximum": 5}},
+        },
+    )
+    manager = api.as_(MANAGER, "manager")
+    for subject in subjects:
+        for peer in peers:
+            by = api.as_(subject, "employee")
+            nomination = {"subject": subject, "peer": peer}
+            await api.ok(
+                "POST", f"/campaigns/{campaign}/nominations", 201, json=nomination, headers=by
+            )
+            await api.ok(
+                "POST",
+                f"/campaigns/{campaign}/nominations/{subject}/{peer}",
+                json={"approve": True},
+                headers=manager,
+            )
+    form = await api.ok(
+        "GET", f"/campaigns/{campaign}/questionnaires/{subjects[0]}", headers=manager
+    )
+    return [item["id"] for item in form["items"]]
+
+
+async def rate(
+    api: AssessmentApi,
+    campaign: str,
+    subject: str,
+    rater: str,
+    values: dict[str, int | None],
+    comment: str | None = None,
+) -> None:
+    answers = [{"item": i, "value": v, "comment": comment} for i, v in values.items()]
+    await api.ok(
+        "PUT",
+        f"/campaigns/{campaign}/submissions/{subject}",
+        json={"answers": answers, "final": True},
+        headers=api.as_(rater, "employee"),
+    )
+
+
+async def public_payloads(api: AssessmentApi) -> list[str]:
+    """Every event the service publishes, envelope included, as the relay sends it."""
+    async with api.store.pool.connection() as conn:
+        cur = await conn.execute("SELECT max(global_position) FROM assessment.events")
+        row = await cur.fetchone()
+    last = row[0] if row else 0
+    found: list[str] = []
+    after = 0
+    while after < (last or 0):
+        batch = await api.store.read_log(after, limit=1000)
+        if not batch:
+            break
+        found += [e.model_dump_json() for e in batch if not registry.is_private(e.event_type)]
+        after = batch[-1].global_position
+    return found
+
+
+async def test_a_lenient_rater_is_found_and_adjustments_carry_who_and_why(
+    api: AssessmentApi,
+) -> None:
+    """DOMAIN.md §4: a rater who rates everyone 1 point higher than the others is lenient;
+    an adjustment without a justification is refused; CalibrationCompleted carries the
+    adjusted values and who made each adjustment."""
+    items = await open_campaign(api, "autumn", SUBJECTS, [*PEERS, LENIENT])
+    for subject in SUBJECTS:
+        fair = {item: BASE[subject] + i % 2 for i, item in enumerate(items)}
+        await rate(api, "autumn", subject, MANAGER, fair)
+        for peer in PEERS:
+            await rate(api, "autumn", subject, peer, fair)
+        await rate(api, "autumn", subject, LENIENT, {i: v + 1 for i, v in fair.items()})
+    session = {"id": "autumn-eng", "campaign_id": "autumn"}
+    refused = await api.ok("POST", "/calibrations", 409, json=session)
+    assert "still open" in refused["detail"]
+    await api.ok("POST", "/campaigns/autumn/close")
+
+    manager = api.as_(MANAGER, "manager")
+    await api.ok("POST", "/calibrations", 403, json=session, headers=manager)
+    review = await api.ok("POST", "/calibrations", 201, json=session)
+    tendency = {o["rater"]: o["tendency"] for o in review["rater_offsets"]}
+    assert tendency[LENIENT] == "lenient"
+    assert {tendency[r] for r in [*PEERS, MANAGER]} == {"neutral"}
+    [kind] = [o for o in review["rater_offsets"] if o["rater"] == LENIENT]
+    assert kind["offset"] == pytest.approx(1.0)
+    await api.ok("GET", "/calibrations/autumn-eng", 403, headers=manager)
+
+    item = items[0]
+    [score] = [
+        s
+        for s in (await api.ok("GET", "/calibrations/autumn-eng?subject=emp-a"))["scores"]
+        if s["competency"] == item
+    ]
+    before = score["calibrated"]
+    adjustment = {"subject": "emp-a", "competency": item, "new_value": 2}
+    unjustified = await api.ok("POST", "/calibrations/autumn-eng/adjustments", 422, json=adjustment)
+    assert "justification is mandatory" in unjustified["detail"]
+    off_scale = adjustment | {"new_value": 9, "justification": "typo"}
+    assert (
+        "outside the scale 0..5"
+        in (await api.ok("POST", "/calibrations/autumn-eng/adjustments", 422, json=off_scale))[
+            "detail"
+        ]
+    )
+    justified = adjustment | {
+        "justification": "Peer scores were inflated by one lenient rater",
+        "seen_value": before,
+    }
+    made = await api.ok("POST", "/calibrations/autumn-eng/adjustments", 201, json=justified)
+    assert (made["old_value"], made["new_value"], made["actor"]) == (before, 2, "hannah-hr")
+    stale = await api.ok("POST", "/calibrations/autumn-eng/adjustments", 409, json=justified)
+    assert "adjusted since" in stale["detail"]
+    second = justified | {"new_value": 2.5, "seen_value": 2, "justification": "Agreed at 2.5"}
+    await api.ok(
+        "POST",
+        "/calibrations/autumn-eng/adjustments",
+        201,
+        json=second,
+        headers=api.as_("hr-omar", "hr_admin"),
+    )
+
+    completed = await api.ok("POST", "/calibrations/autumn-eng/complete")
+    scores = {s["subject"]: s["scores"] for s in completed["scores"]}
+    assert sorted(scores) == SUBJECTS
+    assert scores["emp-a"][item] == 2.5
+    assert [
+        (a["old_value"], a["new_value"], a["actor"], a["justification"])
+        for a in completed["adjustments"]
+    ] == [
+        (before, 2, "hannah-hr", "Peer scores were inflated by one lenient rater"),
+        (2, 2.5, "hr-omar", "Agreed at 2.5"),
+    ]
+    assert (completed["framework_id"], completed["framework_version"]) == ("eng", 1)
+    assert completed["session_id"] == "autumn-eng"
+    await api.ok("POST", "/calibrations/autumn-eng/complete", 409)
+    await api.ok("POST", "/calibrations/autumn-eng/adjustments", 409, json=second)
+
+    published = [json.loads(p) for p in await public_payloads(api)]
+    [event] = [e for e in published if e["event_type"] == "CalibrationCompleted"]
+    assert event["payload"]["adjustments"][1]["actor"] == "hr-omar"
+    assert event["actor"] == "hannah-hr"
+
+
+def export_text(response: Any) -> str:
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+async def test_small_peer_groups_never_leave_the_service_and_large_ones_only_as_a_mean(
+    api: AssessmentApi,
+) -> None:
+    """DOMAIN.md §3, Anonymity: with 2 peer responses and threshold 3, the subject's view,
+    export and every event payload contain no peer rating or comment; at 3 they contain only
+    the aggregate."""
+    subject = "emp-a"
+    me = api.as_(subject, "employee")
+    views: dict[str, Any] = {}
+    for campaign, responding in (("small", PEERS[:2]), ("large", PEERS)):
+        items = await open_campaign(api, campaign, [subject], PEERS)
+        await rate(api, campaign, subject, MANAGER, dict.fromkeys(items, 4), "clear designs")
+        for n, peer in enumerate(responding):
+            # Peers rate 1 and 2, never the manager's 4, so any trace of them shows.
+            values = dict.fromkeys(items, 1 + n % 2)
+            await rate(api, campaign, subject, peer, values, f"{campaign} peer remark {n}")
+        await api.ok("POST", f"/campaigns/{campaign}/close")
+        await api.ok("POST", "/calibrations", 201, json={"id": campaign, "campaign_id": campaign})
+        completed = await api.ok("POST", f"/calibrations/{campaign}/complete")
+
+        view = await api.client.get(f"/campaigns/{campaign}/results/me", headers=me)
+        assert view.status_code == 200, view.text
+        views[campaign] = view.json()
+        exports = [
+            export_text(
+                await api.client.get(
+                    f"/campaigns/{campaign}/results/me/export?format={fmt}", headers=me
+                )
+            )
+            for fmt in ("csv", "json")
+        ]
+        events = await public_payloads(api)
+        for text in [view.text, *exports, *events]:
+            for peer in PEERS:
+                assert peer not in text, f"{peer} identified in {text[:300]}"
+        for text in events:
+            assert "peer remark" not in text, "comments never leave the service"
+        peers_view = [
+            {g["group"]: g for g in result["groups"]}["peer"] for result in views[campaign]
+        ]
+        rows = list(csv.DictReader(io.StringIO(exports[0])))
+        peer_rows = [r for r in rows if r["group"] == "peer"]
+        calibrated = {v for scores in completed["scores"] for v in scores["scores"].values()}
+        if campaign == "small":
+            for text in [view.text, *exports]:
+                assert "peer remark" not in text
+            assert all(g["suppressed"] and g["mean"] is None for g in peers_view)
+            assert all(g["comments"] == [] and g["responses"] is None for g in peers_view)
+            assert {(r["suppressed"], r["mean"], r["comments"]) for r in peer_rows} == {
+                ("True", "", "")
+            }
+            assert calibrated == {4}, "the calibrated score carries no suppressed peer rating"
+            assert {float(r["overall"]) for r in rows} == {4.0}
+        else:
+            mean = (1 + 2 + 1) / 3
+            assert [g["mean"] for g in peers_view] == [pytest.approx(mean)] * len(items)
+            assert {g["responses"] for g in peers_view} == {3}
+            assert {tuple(g["comments"]) for g in peers_view} == {
+                ("large peer remark 0", "large peer remark 1", "large peer remark 2")
+            }, "comments of a large enough group, sorted so their order names no one"
+            overall = (0.4 * 4 + 0.3 * mean) / 0.7
+            assert [pytest.approx(overall)] == list(calibrated)
+
+    # HR sees group means and counts for calibration, still without a rater id.
+    hr_view = await api.client.get("/campaigns/small/results?subject=emp-a", headers=api.hr)
+    assert hr_view.status_code == 200, hr_view.text
+    assert not [p for p in PEERS if p in hr_view.text]
+    await api.ok("GET", "/campaigns/small/results", 403, headers=me)
+    # The manager sees their report's results as the report does; nobody else does.
+    as_manager = api.as_(MANAGER, "manager")
+    assert (
+        await api.ok("GET", "/campaigns/small/results/emp-a", headers=as_manager) == views["small"]
+    )
+    await api.ok("GET", "/campaigns/small/results/emp-a", 403, headers=api.as_("emp-b", "employee"))
