@@ -162,3 +162,32 @@ async def test_refused_submissions_and_campaigns_name_the_problem(api: Assessmen
         for e in await api.store.read_stream(f"campaign-{CAMPAIGN}:subject-{subject}")
         if e.event_type == "SubmissionRecorded"
     ], "nothing refused was recorded"
+
+
+async def test_populations_by_job_family_and_reminders_to_those_who_owe(api: AssessmentApi) -> None:
+    """DOMAIN.md §3: a cycle runs for a department, a job family, a pilot group or everyone;
+    reminders go to the non-responders, naming no one they rate."""
+    await api.hire(hired("emp-ds", BOSS, "ic", "L2", department="Insights", job_family="data"))
+    eng = await api.ok("POST", "/campaigns", 201, json=new_campaign(job_family="eng"))
+    assert "emp-ds" not in eng["population"]
+    assert OUTSIDER in eng["population"], "the job family spans departments"
+    narrow = new_campaign(job_family="eng", department="Insights") | {"id": "insights-eng"}
+    assert (await api.ok("POST", "/campaigns", 201, json=narrow))["population"] == [OUTSIDER]
+    nobody = new_campaign(job_family="sales") | {"id": "sales"}
+    assert "job family 'sales'" in (await api.ok("POST", "/campaigns", 422, json=nobody))["detail"]
+    both = new_campaign(employee_ids=[SUBJECT], department="Platform") | {"id": "both"}
+    await api.ok("POST", "/campaigns", 422, json=both)
+
+    await submit(api, REPORT_1, answers(3) | {"final": True})
+    await api.ok("POST", f"/campaigns/{CAMPAIGN}/reminders", 403, headers=api.employee)
+    sent = await api.ok("POST", f"/campaigns/{CAMPAIGN}/reminders")
+    owed = {r["rater"]: r["pending"] for r in sent["raters"]}
+    assert REPORT_1 in owed, "still owes their self-assessment"
+    assert owed[REPORT_1] == 1, "the finalised one is not owed"
+    assert owed[SUBJECT] == 4, "themself, their two reports and their own manager"
+    [event] = [
+        e
+        for e in await api.store.read_stream(f"campaign-{CAMPAIGN}")
+        if e.event_type == "RemindersSent"
+    ]
+    assert event.actor == "hannah-hr"

@@ -66,13 +66,14 @@ def hired(
     track: TrackKind,
     level: str,
     department: str = "Platform",
+    job_family: str = "eng",
 ) -> EmployeeHired:
     return EmployeeHired(
         employee_id=employee_id,
         effective_on=date(2024, 1, 2),
         name=f"Person {employee_id}",
         department=department,
-        job_family="eng",
+        job_family=job_family,
         track=track,
         level=level,
         manager_id=manager_id,
