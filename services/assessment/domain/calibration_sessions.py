@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from math import isclose
 
 from libs.events.registry import IntegrationEvent, PrivateEvent, registry
 from libs.events.schemas.assessment import (
@@ -28,6 +29,9 @@ from services.assessment.domain.calibration import (
     InconsistentAnchor,
     calibrated_scores,
 )
+
+# A client shows and sends back scores through decimal text; this absorbs the rounding.
+SEEN_TOLERANCE = 1e-6
 
 
 class CalibrationError(ValueError):
@@ -143,7 +147,10 @@ class CalibrationSession:
                 f"adjustment of {subject!r} on {competency!r} refused: no such score in this "
                 "session (the competency is not in their role profile, or nobody rated it)"
             )
-        if seen_value is not None and seen_value != current.calibrated:
+        if seen_value is not None and (
+            current.calibrated is None
+            or not isclose(seen_value, current.calibrated, abs_tol=SEEN_TOLERANCE)
+        ):
             raise StaleAdjustment(
                 f"{subject!r} on {competency!r} is now {current.calibrated}, not {seen_value}: "
                 "it was adjusted since you looked; review it and adjust again"
