@@ -194,6 +194,11 @@ async def test_a_lenient_rater_is_found_and_adjustments_carry_who_and_why(
     ]
     assert (completed["framework_id"], completed["framework_version"]) == ("eng", 1)
     assert completed["session_id"] == "autumn-eng"
+    assert {s["subject"]: s["position"] for s in completed["scores"]}["emp-a"] == [
+        "eng",
+        "ic",
+        "L3",
+    ]
     await api.ok("POST", "/calibrations/autumn-eng/complete", 409)
     await api.ok("POST", "/calibrations/autumn-eng/adjustments", 409, json=second)
 

@@ -123,6 +123,11 @@ class SubjectScores(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     subject: str
+    position: tuple[str, str, str] | None = Field(
+        None,
+        description="(job family, track, level) the subject was assessed in: the role "
+        "profile whose targets their gaps are measured against",
+    )
     scores: dict[str, float | None] = Field(
         description="calibrated score per competency; null: nobody observed it"
     )

@@ -86,6 +86,18 @@ class Calibrations:
         settings = campaign.settings
         return ratings, aggregate(ratings, settings.weights, settings.anonymity)
 
+    async def _positions(self, session: CalibrationSession) -> dict[str, tuple[str, str, str]]:
+        """Each subject's position as the org chart holds it at completion."""
+        assert session.opened is not None
+        wanted = set(session.opened.subjects)
+        async with self.store.pool.connection() as conn:
+            people = await self.campaigns.org_chart.everyone(conn)
+        return {
+            p.employee_id: (p.job_family, p.track, p.level)
+            for p in people
+            if p.employee_id in wanted and p.job_family and p.track and p.level
+        }
+
     async def _append(
         self, session: CalibrationSession, events: list[IntegrationEvent], actor: str
     ) -> None:
@@ -171,7 +183,9 @@ class Calibrations:
     async def complete(self, session_id: str, actor: str) -> CalibrationCompleted:
         session = await self._load(session_id)
         ratings, results = await self._inputs(session)
-        events = session.complete(results, inconsistent_anchors(ratings))
+        events = session.complete(
+            results, inconsistent_anchors(ratings), await self._positions(session)
+        )
         await self._append(session, events, actor)
         completed = events[0]
         assert isinstance(completed, CalibrationCompleted)

@@ -8,7 +8,7 @@ the session's stream holds only what the session decided.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import isclose
@@ -169,7 +169,10 @@ class CalibrationSession:
         return [ScoreAdjusted(session_id=self.session_id, adjustment=adjustment, adjusted_at=now)]
 
     def complete(
-        self, results: Iterable[CompetencyResult], anchors: Iterable[InconsistentAnchor]
+        self,
+        results: Iterable[CompetencyResult],
+        anchors: Iterable[InconsistentAnchor],
+        positions: Mapping[str, tuple[str, str, str]] | None = None,
     ) -> list[IntegrationEvent]:
         """CalibrationCompleted with every subject's final scores and the adjustments behind
         them, and InconsistentAnchorsFound when raters read some anchors differently."""
@@ -183,7 +186,10 @@ class CalibrationSession:
                 campaign_id=opened.campaign_id,
                 framework_id=opened.framework_id,
                 framework_version=opened.framework_version,
-                scores=[SubjectScores(subject=s, scores=c) for s, c in per_subject.items()],
+                scores=[
+                    SubjectScores(subject=s, position=(positions or {}).get(s), scores=c)
+                    for s, c in per_subject.items()
+                ],
                 adjustments=[
                     CalibrationAdjustment(
                         subject=a.adjustment.subject,
