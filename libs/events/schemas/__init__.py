@@ -3,6 +3,6 @@
 Importing this package registers every schema in `libs.events.registry.registry`.
 """
 
-from libs.events.schemas import assessment, framework, hris
+from libs.events.schemas import assessment, development, framework, hris, lms
 
-__all__ = ["assessment", "framework", "hris"]
+__all__ = ["assessment", "development", "framework", "hris", "lms"]
