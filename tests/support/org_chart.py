@@ -18,6 +18,9 @@ DEPARTMENTS = {
     "Product": "product-engineering",
     "Insights": "data-analytics",
 }
+# Only product engineering has a manager track in the sample framework: every manager,
+# analytics teams' too, is on it.
+MANAGERS = "product-engineering"
 IC_LEVELS = {
     "product-engineering": ["E1", "E2", "E2", "E3", "E3", "E3", "E4", "E4", "E5", "E6"],
     "data-analytics": ["A1", "A2", "A2", "A3", "A3", "A4", "A5"],
@@ -70,13 +73,13 @@ def org_chart(people: int, seed: int = 7) -> list[Employee]:
         shares = [rest // managers + (i < rest % managers) for i in range(managers)]
         for share in shares:
             level = "EM1" if share <= 8 else "EM2"
-            report = hire(department, family, "manager", level, manager)
+            report = hire(department, MANAGERS, "manager", level, manager)
             team(department, family, report, share)
 
-    head = hire("Platform", "product-engineering", "manager", "EM3", "")
+    head = hire("Platform", MANAGERS, "manager", "EM3", "")
     below = people - 1 - len(DEPARTMENTS)
     for i, (department, family) in enumerate(DEPARTMENTS.items()):
-        lead = hire(department, family, "manager", "EM2", head)
+        lead = hire(department, MANAGERS, "manager", "EM2", head)
         team(department, family, lead, below // len(DEPARTMENTS) + (i < below % len(DEPARTMENTS)))
     return chart
 

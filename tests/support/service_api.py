@@ -47,16 +47,21 @@ class ServiceApi:
         self.client = client
         self.private_key = private_key
         self.store = store
+        # Minting reads and parses the signing key (tens of ms): one token per caller.
+        self._tokens: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def as_(self, sub: str, *roles: str) -> dict[str, str]:
-        settings = Settings()
-        token = mint_token(
-            self.private_key,
-            sub,
-            list(roles),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
+        token = self._tokens.get((sub, roles))
+        if token is None:
+            settings = Settings()
+            token = mint_token(
+                self.private_key,
+                sub,
+                list(roles),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
+            self._tokens[(sub, roles)] = token
         return {"Authorization": f"Bearer {token}"}
 
     @property
@@ -74,7 +79,8 @@ class ServiceApi:
     async def response(
         self, method: str, path: str, status: int = 200, **kwargs: Any
     ) -> httpx.Response:
-        kwargs.setdefault("headers", self.hr)
+        if "headers" not in kwargs:
+            kwargs["headers"] = self.hr
         response = await self.client.request(method, path, **kwargs)
         assert response.status_code == status, f"{method} {path}: {response.text}"
         return response
