@@ -32,7 +32,7 @@ from libs.events.schemas.framework import (
 from libs.platform.auth import CurrentActor
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent / "migrations" / "framework_versions"
 
 
 class KnownFrameworkVersion(BaseModel):

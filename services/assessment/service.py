@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
-from libs.replicas.framework_versions import MIGRATIONS as REPLICA_MIGRATIONS
+from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
+from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
+from libs.replicas.org_chart import OrgChart
 from services.assessment.adapters import http, http_calibration, http_campaigns
 from services.assessment.adapters.postgres import MIGRATIONS
 from services.assessment.adapters.postgres.campaign_records import CampaignRecords
-from services.assessment.adapters.postgres.org_chart import OrgChart
 from services.assessment.application.calibration import Calibrations
 from services.assessment.application.campaigns import Campaigns
 
@@ -36,4 +37,8 @@ def build(runtime: Runtime) -> ServiceParts:
     return replace(parts, handlers=[*parts.handlers, *org_chart.handlers(NAME)])
 
 
-definition = ServiceDefinition(name=NAME, build=build, migrations=[REPLICA_MIGRATIONS, MIGRATIONS])
+definition = ServiceDefinition(
+    name=NAME,
+    build=build,
+    migrations=[FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS],
+)

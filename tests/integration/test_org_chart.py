@@ -18,9 +18,10 @@ from libs.events.migrations import migrate
 from libs.events.schemas.hris import EmployeeHired, EmployeeManagerChanged, EmployeeRoleChanged
 from libs.events.store import EventStore
 from libs.events.subjects import EVENT_STREAM
-from libs.replicas.framework_versions import MIGRATIONS as REPLICA_MIGRATIONS
+from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
+from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
+from libs.replicas.org_chart import OrgChart
 from services.assessment.adapters.postgres import MIGRATIONS
-from services.assessment.adapters.postgres.org_chart import OrgChart
 from talentledger.hris_load import publish_hires, read_people
 from tests.support.backbone import wait_until
 from tests.support.org_chart import as_csv, org_chart
@@ -31,7 +32,7 @@ SCHEMA = "assessment"
 
 @pytest.fixture
 async def assessment_store(database_url: str) -> AsyncIterator[EventStore]:
-    migrate(database_url, SCHEMA, REPLICA_MIGRATIONS, MIGRATIONS)
+    migrate(database_url, SCHEMA, FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS)
     async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
         store = EventStore(pool, SCHEMA)
         yield store

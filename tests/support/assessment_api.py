@@ -18,10 +18,11 @@ from libs.events.schemas.framework import (
     TrackKind,
 )
 from libs.events.schemas.hris import EmployeeHired
-from libs.replicas.framework_versions import MIGRATIONS as REPLICA_MIGRATIONS
+from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
+from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
+from libs.replicas.org_chart import OrgChart
 from services.assessment.adapters.postgres import MIGRATIONS
-from services.assessment.adapters.postgres.org_chart import OrgChart
 from services.assessment.service import build
 from services.framework.domain.profiles import effective_profiles
 from tests.support.service_api import ServiceApi, envelope, in_process
@@ -82,6 +83,6 @@ def hired(
 
 @asynccontextmanager
 async def assessment_api(database_url: str, keys_dir: Path) -> AsyncIterator[AssessmentApi]:
-    migrations = [REPLICA_MIGRATIONS, MIGRATIONS]
+    migrations = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS]
     async with in_process(AssessmentApi, build, SCHEMA, migrations, database_url, keys_dir) as api:
         yield api

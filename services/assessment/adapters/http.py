@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 
 from libs.platform.auth import CurrentActor, require_role
 from libs.platform.runtime import not_found
-from services.assessment.adapters.postgres.org_chart import OrgChart
-from services.assessment.domain.org_chart import Person
+from libs.replicas.org_chart import OrgChart
+from libs.replicas.people import Person
 
 router = APIRouter(prefix="/org-chart", tags=["org chart"])
 

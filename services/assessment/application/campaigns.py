@@ -25,6 +25,7 @@ from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CampaignClosed, CampaignOpened, RemindersSent
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.store import ConcurrencyError, EventStore
+from libs.replicas.people import Person
 from services.assessment.adapters.postgres.campaign_records import CampaignRecords
 from services.assessment.domain.aggregation import (
     CompetencyResult,
@@ -41,7 +42,6 @@ from services.assessment.domain.campaigns import (
     SubjectAssessment,
     SubmissionRecorded,
 )
-from services.assessment.domain.org_chart import Person
 from services.assessment.domain.questionnaires import Questionnaire, questionnaire
 from services.assessment.domain.raters import Assignment, Nomination, OrgChartView, assignments
 from services.assessment.domain.ratings import RaterGroup, Rating

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.assessment.domain.org_chart import Person
+from libs.replicas.people import Person
 from services.assessment.domain.ratings import RaterGroup
 
 NominationState = Literal["pending", "approved", "rejected"]

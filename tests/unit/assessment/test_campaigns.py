@@ -17,6 +17,7 @@ from libs.events.schemas.assessment import (
     RemindersSent,
 )
 from libs.events.schemas.framework import SubSkill
+from libs.replicas.people import Person
 from services.assessment.domain.aggregation import GroupWeights, aggregate
 from services.assessment.domain.anonymity import AnonymityPolicy
 from services.assessment.domain.campaigns import (
@@ -28,7 +29,6 @@ from services.assessment.domain.campaigns import (
     SubmissionRecorded,
     ratings_of,
 )
-from services.assessment.domain.org_chart import Person
 from services.assessment.domain.questionnaires import questionnaire
 from services.assessment.domain.raters import NominationRefused, NotEntitled, OrgChartView
 from services.assessment.domain.submissions import Answer, Submission, SubmissionRefused

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from services.assessment.domain.org_chart import Person
+from libs.replicas.people import Person
 from services.assessment.domain.raters import (
     Nomination,
     NominationRefused,

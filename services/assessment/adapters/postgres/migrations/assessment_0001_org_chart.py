@@ -1,10 +1,9 @@
-"""The org chart as the HRIS reports it: people, their positions and reporting lines.
+"""Formerly the org chart, now the shared replica's `org_chart` branch (replica_oc_0001).
 
 Revision ID: assessment_0001
-"""
 
-import sqlalchemy as sa
-from alembic import op
+Kept, empty, so that databases which applied it keep a consistent history.
+"""
 
 revision = "assessment_0001"
 down_revision = None
@@ -13,21 +12,4 @@ depends_on = "events_0001"
 
 
 def upgrade() -> None:
-    # Each aspect keeps the stream version of the HRIS event that last set it: the events
-    # of one employee arrive through several consumers, so a late one must not win.
-    op.create_table(
-        "people",
-        sa.Column("employee_id", sa.Text, primary_key=True),
-        sa.Column("name", sa.Text),
-        sa.Column("hired_on", sa.Date),
-        sa.Column("department", sa.Text),
-        sa.Column("job_family", sa.Text),
-        sa.Column("track", sa.Text),
-        sa.Column("level", sa.Text),
-        sa.Column("role_version", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("manager_id", sa.Text),
-        sa.Column("manager_version", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("left_on", sa.Date),
-    )
-    op.create_index("people_by_manager", "people", ["manager_id"])
-    op.create_index("people_by_department", "people", ["department"])
+    """Nothing: the table is created by the org chart replica's branch."""

@@ -1,4 +1,6 @@
-"""The org chart read model, kept from the HRIS events (people, positions, reporting lines).
+"""The org chart read model, kept from the HRIS events (people, positions, reporting lines),
+in the schema of each service that needs it (assessment for raters, development for mentors
+and team views).
 
 Each event type has its own durable consumer, so one employee's events may be applied out
 of order: every aspect (position, manager) keeps the stream version of the event that last
@@ -9,6 +11,7 @@ later event is recorded with what that event says, and completed when the hiring
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -22,7 +25,9 @@ from libs.events.schemas.hris import (
     EmployeeManagerChanged,
     EmployeeRoleChanged,
 )
-from services.assessment.domain.org_chart import Person
+from libs.replicas.people import Person
+
+MIGRATIONS = Path(__file__).parent / "migrations" / "org_chart"
 
 _POSITION = ("department", "job_family", "track", "level")
 

@@ -1,5 +1,6 @@
 """People as the org chart knows them (DOMAIN.md §3: manager and direct reports come from the
-HRIS). The assessment service keeps this copy; the HRIS owns the facts."""
+HRIS). Services keep a copy (libs.replicas.org_chart); the HRIS owns the facts. Pure, so that
+domain code may use it."""
 
 from __future__ import annotations
 
