@@ -1,12 +1,47 @@
 """The development service.
 
-Gaps, 70/20/10 development plans, the L&D catalog and re-assessment.
-
-Thin slice so far: it keeps the published framework versions it will pin its work to.
+Gaps, 70/20/10 development plans, the L&D catalog from the LMS, and re-assessment: whether
+people's scores moved between cycles, and which courses did not move them.
 """
 
 from __future__ import annotations
 
-from libs.replicas.framework_versions import replica_service
+from dataclasses import replace
 
-definition = replica_service("development", __doc__ or "")
+from libs.events.consumer import EventHandler
+from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
+from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
+from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
+from libs.replicas.framework_versions import FrameworkVersions
+from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
+from libs.replicas.org_chart import OrgChart
+from services.development.adapters import http
+from services.development.adapters.postgres import MIGRATIONS
+from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.application.development import Development
+
+NAME = "development"
+
+
+def build(runtime: Runtime) -> ServiceParts:
+    api = create_api(NAME, __doc__ or "")
+    http.install(api)
+    org_chart = OrgChart(runtime.name)
+    replica = FrameworkVersions(NAME)
+    development = Development(runtime.store, DevelopmentRecords(runtime.name), org_chart, replica)
+    api.state.development = development
+    parts = replica.install(api, runtime)
+    handlers = [
+        EventHandler(NAME, "calibrations", CalibrationCompleted, development.on_calibration),
+        EventHandler(NAME, "course-catalog", CourseCatalogUpdated, development.on_catalog),
+        EventHandler(NAME, "course-completions", CourseCompleted, development.on_completion),
+    ]
+    return replace(parts, handlers=[*parts.handlers, *org_chart.handlers(NAME), *handlers])
+
+
+definition = ServiceDefinition(
+    name=NAME,
+    build=build,
+    migrations=[FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS],
+)

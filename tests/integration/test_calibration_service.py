@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from libs.events.registry import registry
-from tests.support.assessment_api import AssessmentApi, assessment_api, hired
+from tests.support.assessment_api import AssessmentApi, assessment_api
+from tests.support.replica_seeding import hired
 from tests.support.sample_frameworks import valid_framework
 
 MANAGER = "emp-lead"

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.assessment_api import AssessmentApi, assessment_api, hired
+from tests.support.assessment_api import AssessmentApi, assessment_api
+from tests.support.replica_seeding import hired
 from tests.support.sample_frameworks import valid_framework
 
 CAMPAIGN = "spring-360"

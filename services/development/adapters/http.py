@@ -1,0 +1,104 @@
+"""HTTP API of the development service.
+
+Authorisation: an employee sees their own gaps and plan; a manager those of everyone below
+them in the reporting line; `hr_admin` everything, including departments, catalog coverage
+and course effectiveness.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from libs.events.schemas.framework import TrackKind
+from libs.platform.auth import Actor, CurrentActor, require_role
+from services.development.application.development import (
+    Development,
+    DevelopmentError,
+    GroupGaps,
+    NotAllowed,
+    NotFound,
+    PersonGaps,
+)
+from services.development.domain.coverage import CoverageReport
+from services.development.domain.effectiveness import CourseEffect
+from services.development.domain.plans import DevelopmentPlan
+
+router = APIRouter(tags=["development"])
+
+
+def _hr_admin(actor: CurrentActor) -> Actor:
+    require_role(actor, "hr_admin")
+    return actor
+
+
+HrAdmin = Annotated[Actor, Depends(_hr_admin)]
+
+
+def _development(request: Request) -> Development:
+    return request.app.state.development
+
+
+@router.get("/gaps/{employee_id}", response_model=PersonGaps)
+async def gaps(employee_id: str, actor: CurrentActor, request: Request) -> PersonGaps:
+    """The employee's gaps after their latest calibration."""
+    return await _development(request).gaps_of(employee_id, actor.subject, actor.has("hr_admin"))
+
+
+@router.get("/gaps/{employee_id}/against", response_model=PersonGaps)
+async def gaps_against(
+    employee_id: str,
+    family: str,
+    track: TrackKind,
+    level: str,
+    actor: CurrentActor,
+    request: Request,
+) -> PersonGaps:
+    """The employee's latest scores against another role: the next level, the manager
+    track, or a lateral move."""
+    return await _development(request).gaps_against(
+        employee_id, (family, track, level), actor.subject, actor.has("hr_admin")
+    )
+
+
+@router.get("/teams/{manager_id}/gaps", response_model=GroupGaps)
+async def team_gaps(manager_id: str, actor: CurrentActor, request: Request) -> GroupGaps:
+    """Gaps of everyone below the manager (the manager or hr_admin)."""
+    return await _development(request).team_gaps(manager_id, actor.subject, actor.has("hr_admin"))
+
+
+@router.get("/departments/{department}/gaps", response_model=GroupGaps)
+async def department_gaps(department: str, actor: HrAdmin, request: Request) -> GroupGaps:
+    """Gaps across a department (hr_admin)."""
+    return await _development(request).department_gaps(department)
+
+
+@router.get("/plans/{employee_id}", response_model=DevelopmentPlan)
+async def plan(employee_id: str, actor: CurrentActor, request: Request) -> DevelopmentPlan:
+    """The employee's latest development plan."""
+    return await _development(request).plan_of(employee_id, actor.subject, actor.has("hr_admin"))
+
+
+@router.get("/coverage", response_model=CoverageReport)
+async def coverage(actor: HrAdmin, request: Request, by_department: bool = False) -> CoverageReport:
+    """Which open gaps have matching training and which need a new programme (hr_admin)."""
+    return await _development(request).coverage(by_department)
+
+
+@router.get("/courses/effectiveness", response_model=list[CourseEffect])
+async def effectiveness(actor: HrAdmin, request: Request) -> list[CourseEffect]:
+    """Per course: score movement of completers against others with the same gap (hr_admin)."""
+    return await _development(request).effectiveness()
+
+
+def install(api: FastAPI) -> None:
+    api.include_router(router)
+
+    @api.exception_handler(DevelopmentError)
+    async def _refused(_: Request, error: DevelopmentError) -> JSONResponse:
+        status = (
+            404 if isinstance(error, NotFound) else 403 if isinstance(error, NotAllowed) else 422
+        )
+        return JSONResponse(status_code=status, content={"detail": str(error)})

@@ -1,0 +1,255 @@
+"""The development service's tables: what it received (calibrated scores, the catalog,
+completions) and what it decided (gaps, plans), written in the transaction of the event that
+caused them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.types.json import Jsonb
+
+from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.development import PlannedAction
+from libs.events.schemas.lms import Course
+from services.development.domain.gaps import Gap
+from services.development.domain.plans import DevelopmentPlan
+
+
+class DevelopmentRecords:
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+
+    def _t(self, table: str) -> sql.Identifier:
+        return sql.Identifier(self.schema, table)
+
+    async def _run(self, conn: AsyncConnection[Any], query: str, params: Any = None) -> Any:
+        names = ("calibrations", "scores", "gaps", "plans", "courses", "completions")
+        composed = sql.SQL(query).format(**{n: self._t(n) for n in names})
+        return await conn.execute(composed, params)
+
+    # -- calibrations and scores --------------------------------------------------------
+
+    async def record_calibration(
+        self, conn: AsyncConnection[Any], event: CalibrationCompleted, at: datetime
+    ) -> bool:
+        """Record the session and its scores; False when the session was recorded before."""
+        cur = await self._run(
+            conn,
+            "INSERT INTO {calibrations} VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (event.session_id, event.campaign_id, event.framework_id, event.framework_version, at),
+        )
+        if cur.rowcount == 0:
+            return False
+        rows = [
+            (event.session_id, s.subject, competency, score, at)
+            for s in event.scores
+            for competency, score in s.scores.items()
+        ]
+        async with conn.cursor() as cur:
+            query = sql.SQL(
+                "COPY {} (session_id, employee_id, competency, score, completed_at) FROM STDIN"
+            ).format(self._t("scores"))
+            async with cur.copy(query) as copy:
+                for row in rows:
+                    await copy.write_row(row)
+        return True
+
+    async def latest_scores(self, conn: AsyncConnection[Any]) -> dict[str, dict[str, float | None]]:
+        """Everyone's latest calibrated score per competency: who the experts are."""
+        cur = await self._run(
+            conn,
+            "SELECT DISTINCT ON (employee_id, competency) employee_id, competency, score "
+            "FROM {scores} ORDER BY employee_id, competency, completed_at DESC",
+        )
+        found: dict[str, dict[str, float | None]] = {}
+        for employee, competency, score in await cur.fetchall():
+            found.setdefault(employee, {})[competency] = score
+        return found
+
+    async def sessions_of(self, conn: AsyncConnection[Any], employee_id: str) -> list[str]:
+        """The sessions that scored the employee, newest first."""
+        cur = await self._run(
+            conn,
+            "SELECT DISTINCT session_id, completed_at FROM {scores} WHERE employee_id = %s "
+            "ORDER BY completed_at DESC",
+            (employee_id,),
+        )
+        return [session for session, _ in await cur.fetchall()]
+
+    async def two_latest_scores(
+        self, conn: AsyncConnection[Any]
+    ) -> tuple[
+        dict[str, dict[str, float | None]], dict[str, dict[str, float | None]], dict[str, str]
+    ]:
+        """Per person: the scores of their previous and latest calibration, and the session
+        of the previous one (whose gaps were the plan's starting point)."""
+        cur = await self._run(
+            conn,
+            "SELECT employee_id, competency, score, session_id, rank FROM ("
+            "  SELECT s.*, dense_rank() OVER (PARTITION BY employee_id "
+            "                                  ORDER BY completed_at DESC) AS rank"
+            "  FROM {scores} s) ranked WHERE rank <= 2",
+        )
+        before: dict[str, dict[str, float | None]] = {}
+        after: dict[str, dict[str, float | None]] = {}
+        previous: dict[str, str] = {}
+        for employee, competency, score, session, rank in await cur.fetchall():
+            (after if rank == 1 else before).setdefault(employee, {})[competency] = score
+            if rank == 2:
+                previous[employee] = session
+        return before, {e: after[e] for e in before}, previous
+
+    # -- gaps ---------------------------------------------------------------------------
+
+    async def record_gaps(
+        self,
+        conn: AsyncConnection[Any],
+        session_id: str,
+        at: datetime,
+        found: Iterable[tuple[str, str, Sequence[Gap]]],
+    ) -> None:
+        """`found`: (employee, role, gaps) per person."""
+        async with conn.cursor() as cur:
+            query = sql.SQL(
+                "COPY {} (session_id, employee_id, competency, role, nature, target, current, "
+                "completed_at) FROM STDIN"
+            ).format(self._t("gaps"))
+            async with cur.copy(query) as copy:
+                for employee, role, gaps in found:
+                    for g in gaps:
+                        await copy.write_row(
+                            (
+                                session_id,
+                                employee,
+                                g.competency,
+                                role,
+                                g.nature,
+                                g.target,
+                                g.current,
+                                at,
+                            )
+                        )
+
+    async def latest_gaps(
+        self, conn: AsyncConnection[Any], employees: Sequence[str] | None = None
+    ) -> dict[str, tuple[str, str, list[Gap]]]:
+        """Per employee: (session, role, gaps) of their latest calibration."""
+        cur = await self._run(
+            conn,
+            "SELECT employee_id, session_id, role, competency, nature, target, current FROM ("
+            "  SELECT g.*, dense_rank() OVER (PARTITION BY employee_id "
+            "                                  ORDER BY completed_at DESC) AS rank"
+            "  FROM {gaps} g WHERE %(all)s OR employee_id = ANY(%(ids)s)) ranked "
+            "WHERE rank = 1 ORDER BY employee_id",
+            {"all": employees is None, "ids": list(employees or [])},
+        )
+        found: dict[str, tuple[str, str, list[Gap]]] = {}
+        for employee, session, role, competency, nature, target, current in await cur.fetchall():
+            entry = found.setdefault(employee, (session, role, []))
+            entry[2].append(Gap(competency, nature, target, current))
+        return found
+
+    async def gaps_of_sessions(
+        self, conn: AsyncConnection[Any], sessions: dict[str, str]
+    ) -> dict[str, list[Gap]]:
+        """Per employee, their gaps in the given session (employee -> session)."""
+        cur = await self._run(
+            conn,
+            "SELECT employee_id, competency, nature, target, current FROM {gaps} g "
+            "JOIN unnest(%s::text[], %s::text[]) AS w(employee_id, session_id) "
+            "USING (employee_id, session_id)",
+            (list(sessions), list(sessions.values())),
+        )
+        found: dict[str, list[Gap]] = {}
+        for employee, competency, nature, target, current in await cur.fetchall():
+            found.setdefault(employee, []).append(Gap(competency, nature, target, current))
+        return found
+
+    # -- plans --------------------------------------------------------------------------
+
+    async def record_plans(
+        self, conn: AsyncConnection[Any], plans: Iterable[DevelopmentPlan], at: datetime
+    ) -> None:
+        async with conn.cursor() as cur:
+            query = sql.SQL(
+                "COPY {} (plan_id, employee_id, session_id, actions, stream_version, "
+                "completed_at) FROM STDIN"
+            ).format(self._t("plans"))
+            async with cur.copy(query) as copy:
+                for plan in plans:
+                    actions = Jsonb([a.model_dump(mode="json") for a in plan.actions])
+                    await copy.write_row(
+                        (plan.plan_id, plan.employee_id, plan.session_id, actions, 0, at)
+                    )
+
+    async def latest_plan(
+        self, conn: AsyncConnection[Any], employee_id: str
+    ) -> tuple[str, str, list[PlannedAction]] | None:
+        """(plan id, session, actions) of the employee's latest plan."""
+        cur = await self._run(
+            conn,
+            "SELECT plan_id, session_id, actions FROM {plans} WHERE employee_id = %s "
+            "ORDER BY completed_at DESC LIMIT 1",
+            (employee_id,),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        plan_id, session, actions = row
+        return plan_id, session, [PlannedAction.model_validate(a) for a in actions]
+
+    # -- the catalog and completions --------------------------------------------------------
+
+    async def record_courses(
+        self, conn: AsyncConnection[Any], courses: Iterable[Course], at: datetime
+    ) -> None:
+        for course in courses:
+            await self._run(
+                conn,
+                "INSERT INTO {courses} VALUES (%s, %s, %s) ON CONFLICT (course_id) DO UPDATE "
+                "SET course = excluded.course, updated_at = excluded.updated_at "
+                "WHERE courses.updated_at <= excluded.updated_at",
+                (course.course_id, Jsonb(course.model_dump(mode="json")), at),
+            )
+
+    async def catalog(self, conn: AsyncConnection[Any]) -> list[Course]:
+        cur = await self._run(conn, "SELECT course FROM {courses} ORDER BY course_id")
+        return [Course.model_validate(c) for (c,) in await cur.fetchall()]
+
+    async def record_completion(
+        self, conn: AsyncConnection[Any], employee_id: str, course_id: str, on: date
+    ) -> None:
+        await self._run(
+            conn,
+            "INSERT INTO {completions} VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (employee_id, course_id, on),
+        )
+
+    async def completions(self, conn: AsyncConnection[Any]) -> list[tuple[str, str]]:
+        cur = await self._run(conn, "SELECT employee_id, course_id FROM {completions}")
+        return [(e, c) for e, c in await cur.fetchall()]
+
+    async def calibration(self, conn: AsyncConnection[Any], session_id: str) -> tuple[str, int]:
+        """(framework id, version) a recorded session was calibrated on."""
+        cur = await self._run(
+            conn,
+            "SELECT framework_id, framework_version FROM {calibrations} WHERE session_id = %s",
+            (session_id,),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise LookupError(f"calibration session {session_id!r} was never recorded")
+        return row[0], row[1]
+
+    async def scores_of(
+        self, conn: AsyncConnection[Any], session_id: str, employee_id: str
+    ) -> dict[str, float | None]:
+        cur = await self._run(
+            conn,
+            "SELECT competency, score FROM {scores} WHERE session_id = %s AND employee_id = %s",
+            (session_id, employee_id),
+        )
+        return dict(await cur.fetchall())

@@ -1,0 +1,348 @@
+"""The development service's use cases (DOMAIN.md §5).
+
+On CalibrationCompleted: record the calibrated scores, compute each person's gaps against
+the role profile of the framework version the campaign used, generate the population's
+development plans (70/20/10, mentors shared population-wide), and publish GapsIdentified,
+DevelopmentPlanGenerated and one EnrolmentRequested per course action, all in the
+transaction that records the event in the inbox. A redelivered event stops at the inbox; a
+repeated one (another event id for the same session) stops at the session's row and at the
+session stream's expected version: no second plan either way.
+
+Queries serve the person, their managers up the chain, and HR: gaps per person, team and
+department, gaps against a target role, plans, catalog coverage and course effectiveness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from psycopg import AsyncConnection
+
+from libs.events.envelope import Envelope, EventMetadata
+from libs.events.registry import IntegrationEvent
+from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.development import CompetencyGap, GapsIdentified
+from libs.events.schemas.framework import EffectiveRoleProfile, Framework
+from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted, EnrolmentRequested
+from libs.events.store import EventStore
+from libs.replicas.people import Person
+from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.domain.coverage import CoverageReport, coverage
+from services.development.domain.effectiveness import CourseEffect, course_effectiveness, movements
+from services.development.domain.gaps import Gap, gaps
+from services.development.domain.plans import (
+    DevelopmentPlan,
+    PlanPolicy,
+    PlanSubject,
+    generate_plans,
+)
+
+ACTOR = "service:development"
+
+
+class People(Protocol):
+    async def person(self, conn: AsyncConnection[Any], employee_id: str) -> Person | None: ...
+
+    async def everyone(self, conn: AsyncConnection[Any]) -> list[Person]: ...
+
+
+class Frameworks(Protocol):
+    async def framework(
+        self, conn: AsyncConnection[Any], framework_id: str, version: int
+    ) -> Framework | None: ...
+
+    async def role_profile(
+        self,
+        conn: AsyncConnection[Any],
+        framework_id: str,
+        version: int,
+        position: tuple[str, str, str],
+    ) -> EffectiveRoleProfile | None: ...
+
+
+class DevelopmentError(ValueError):
+    """A request this service cannot answer as asked; the message says why."""
+
+
+class NotFound(DevelopmentError):
+    pass
+
+
+class NotAllowed(DevelopmentError):
+    pass
+
+
+class FrameworkVersionMissing(RuntimeError):
+    """The calibration's framework version has not reached this service yet: the consumer
+    retries the event (and dead-letters it, with this message, if it never arrives)."""
+
+
+@dataclass(frozen=True)
+class PersonGaps:
+    employee_id: str
+    session_id: str
+    role: str
+    gaps: list[CompetencyGap]
+
+
+@dataclass(frozen=True)
+class GroupGap:
+    """One competency across a group of people: who has an open gap and how large."""
+
+    competency: str
+    people: int
+    open_gaps: int
+    mean_gap: float | None
+
+
+@dataclass(frozen=True)
+class GroupGaps:
+    group: str
+    people: int
+    competencies: list[GroupGap]
+
+
+def session_stream(session_id: str) -> str:
+    return f"development-session-{session_id}"
+
+
+def _published(g: Gap) -> CompetencyGap:
+    return CompetencyGap(competency=g.competency, target=g.target, current=g.current, gap=g.size)
+
+
+class Development:
+    def __init__(
+        self,
+        store: EventStore,
+        records: DevelopmentRecords,
+        org_chart: People,
+        replica: Frameworks,
+        policy: PlanPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.records = records
+        self.org_chart = org_chart
+        self.replica = replica
+        self.policy = policy or PlanPolicy()
+
+    # -- reacting to events ------------------------------------------------------------
+
+    async def on_calibration(
+        self, conn: AsyncConnection[Any], envelope: Envelope, event: CalibrationCompleted
+    ) -> None:
+        at = envelope.occurred_at
+        pinned = (event.framework_id, event.framework_version)
+        if await self.replica.framework(conn, *pinned) is None:
+            raise FrameworkVersionMissing(
+                f"framework {pinned[0]!r} version {pinned[1]} has not reached the development "
+                "service yet"
+            )
+        if not await self.records.record_calibration(conn, event, at):
+            return  # this session was planned already
+        managers = {p.employee_id: p.manager_id for p in await self.org_chart.everyone(conn)}
+        profiles: dict[tuple[str, str, str], EffectiveRoleProfile | None] = {}
+        found: list[tuple[str, str, list[Gap]]] = []
+        for scored in event.scores:
+            if scored.position is None:
+                continue  # assessed without a position: no profile to measure against
+            position = scored.position
+            if position not in profiles:
+                profiles[position] = await self.replica.role_profile(conn, *pinned, position)
+            profile = profiles[position]
+            if profile is not None:
+                found.append((scored.subject, profile.key, gaps(profile, scored.scores)))
+        await self.records.record_gaps(conn, event.session_id, at, found)
+        plans = generate_plans(
+            event.session_id,
+            (PlanSubject(e, managers.get(e), g) for e, _, g in found),
+            await self.records.latest_scores(conn),
+            await self.records.catalog(conn),
+            self.policy,
+        )
+        await self.records.record_plans(conn, plans.values(), at)
+        events: list[IntegrationEvent] = [
+            GapsIdentified(
+                employee_id=employee,
+                session_id=event.session_id,
+                framework_id=event.framework_id,
+                framework_version=event.framework_version,
+                role=role,
+                gaps=[_published(g) for g in person_gaps],
+            )
+            for employee, role, person_gaps in found
+        ]
+        for plan in plans.values():
+            events.append(plan.event())
+            events += _enrolments(plan)
+        await self.store.append(
+            session_stream(event.session_id),
+            0,
+            events,
+            EventMetadata(
+                actor=ACTOR,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.event_id,
+            ),
+            conn=conn,
+        )
+
+    async def on_catalog(
+        self, conn: AsyncConnection[Any], envelope: Envelope, event: CourseCatalogUpdated
+    ) -> None:
+        await self.records.record_courses(conn, event.courses, envelope.occurred_at)
+
+    async def on_completion(
+        self, conn: AsyncConnection[Any], envelope: Envelope, event: CourseCompleted
+    ) -> None:
+        await self.records.record_completion(
+            conn, event.employee_id, event.course_id, event.completed_on
+        )
+
+    # -- who may see whom --------------------------------------------------------------
+
+    async def _may_see(
+        self, conn: AsyncConnection[Any], viewer: str, employee_id: str, hr: bool
+    ) -> None:
+        """The person themself, anyone above them in the reporting line, and HR."""
+        if hr or viewer == employee_id:
+            return
+        chain = {p.employee_id: p.manager_id for p in await self.org_chart.everyone(conn)}
+        above, seen = chain.get(employee_id), set()
+        while above is not None and above not in seen:
+            if above == viewer:
+                return
+            seen.add(above)
+            above = chain.get(above)
+        raise NotAllowed(f"{viewer!r} may not see {employee_id!r}'s development")
+
+    # -- queries -------------------------------------------------------------------------
+
+    async def gaps_of(self, employee_id: str, viewer: str, hr: bool) -> PersonGaps:
+        async with self.store.pool.connection() as conn:
+            await self._may_see(conn, viewer, employee_id, hr)
+            found = (await self.records.latest_gaps(conn, [employee_id])).get(employee_id)
+        if found is None:
+            raise NotFound(f"no calibrated gaps for {employee_id!r} yet")
+        session, role, person_gaps = found
+        return PersonGaps(employee_id, session, role, [_published(g) for g in person_gaps])
+
+    async def gaps_against(
+        self,
+        employee_id: str,
+        position: tuple[str, str, str],
+        viewer: str,
+        hr: bool,
+    ) -> PersonGaps:
+        """The employee's latest calibrated scores against another role: the next level, the
+        manager track, or a lateral move, in the framework version of their last calibration."""
+        async with self.store.pool.connection() as conn:
+            await self._may_see(conn, viewer, employee_id, hr)
+            found = (await self.records.latest_gaps(conn, [employee_id])).get(employee_id)
+            if found is None:
+                raise NotFound(f"no calibrated scores for {employee_id!r} yet")
+            session = found[0]
+            calibration = await self.records.calibration(conn, session)
+            profile = await self.replica.role_profile(conn, *calibration, position)
+            scores = await self.records.scores_of(conn, session, employee_id)
+        if profile is None:
+            raise NotFound(
+                f"framework {calibration[0]!r} version {calibration[1]} has no role at "
+                f"{'/'.join(position)}"
+            )
+        return PersonGaps(
+            employee_id, session, profile.key, [_published(g) for g in gaps(profile, scores)]
+        )
+
+    async def _group(self, group: str, members: list[str]) -> GroupGaps:
+        async with self.store.pool.connection() as conn:
+            latest = await self.records.latest_gaps(conn, members)
+        per: dict[str, list[Gap]] = {}
+        for _, _, person_gaps in latest.values():
+            for g in person_gaps:
+                per.setdefault(g.competency, []).append(g)
+        rows = []
+        for competency, found in sorted(per.items()):
+            open_gaps = [g.size for g in found if g.open and g.size is not None]
+            rows.append(
+                GroupGap(
+                    competency=competency,
+                    people=len(found),
+                    open_gaps=len(open_gaps),
+                    mean_gap=sum(open_gaps) / len(open_gaps) if open_gaps else None,
+                )
+            )
+        return GroupGaps(group=group, people=len(latest), competencies=rows)
+
+    async def team_gaps(self, manager_id: str, viewer: str, hr: bool) -> GroupGaps:
+        """Gaps of everyone below the manager, however many levels down."""
+        if not hr and viewer != manager_id:
+            raise NotAllowed(f"only {manager_id!r} and HR see their team's gaps")
+        async with self.store.pool.connection() as conn:
+            people = await self.org_chart.everyone(conn)
+        reports: dict[str, list[str]] = {}
+        for p in people:
+            if p.active and p.manager_id:
+                reports.setdefault(p.manager_id, []).append(p.employee_id)
+        team: list[str] = []
+        stack = list(reports.get(manager_id, []))
+        while stack:
+            member = stack.pop()
+            if member not in team:
+                team.append(member)
+                stack += reports.get(member, [])
+        return await self._group(f"team of {manager_id}", sorted(team))
+
+    async def department_gaps(self, department: str) -> GroupGaps:
+        async with self.store.pool.connection() as conn:
+            people = await self.org_chart.everyone(conn)
+        members = sorted(p.employee_id for p in people if p.active and p.department == department)
+        if not members:
+            raise NotFound(f"nobody active in department {department!r}")
+        return await self._group(department, members)
+
+    async def plan_of(self, employee_id: str, viewer: str, hr: bool) -> DevelopmentPlan:
+        async with self.store.pool.connection() as conn:
+            await self._may_see(conn, viewer, employee_id, hr)
+            found = await self.records.latest_plan(conn, employee_id)
+        if found is None:
+            raise NotFound(
+                f"no development plan for {employee_id!r}: no open gap, or not calibrated yet"
+            )
+        plan_id, session, actions = found
+        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions))
+
+    async def coverage(self, by_department: bool) -> CoverageReport:
+        """Which open gaps have matching training and which need a new programme."""
+        async with self.store.pool.connection() as conn:
+            latest = await self.records.latest_gaps(conn)
+            catalog = await self.records.catalog(conn)
+            people = await self.org_chart.everyone(conn)
+        departments = {p.employee_id: p.department for p in people} if by_department else None
+        open_gaps = {e: [g for g in found if g.open] for e, (_, _, found) in latest.items()}
+        return coverage(open_gaps, catalog, departments)
+
+    async def effectiveness(self) -> list[CourseEffect]:
+        """Per course and competency: did completers who had the gap move more than those
+        with the same gap who did not complete it, between their last two calibrations."""
+        async with self.store.pool.connection() as conn:
+            before, after, previous = await self.records.two_latest_scores(conn)
+            gaps_before = await self.records.gaps_of_sessions(conn, previous)
+            completions = await self.records.completions(conn)
+            catalog = await self.records.catalog(conn)
+        open_before = {e: [g for g in found if g.open] for e, found in gaps_before.items()}
+        return course_effectiveness(movements(before, after), open_before, completions, catalog)
+
+
+def _enrolments(plan: DevelopmentPlan) -> Iterable[EnrolmentRequested]:
+    return (
+        EnrolmentRequested(
+            employee_id=plan.employee_id,
+            course_id=action.course_id,
+            plan_id=plan.plan_id,
+            competency=action.competency,
+        )
+        for action in plan.of_kind("course")
+        if action.course_id is not None
+    )

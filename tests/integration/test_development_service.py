@@ -1,0 +1,208 @@
+"""The development service on PostgreSQL (DOMAIN.md §5): gaps and 70/20/10 plans from a
+calibration, mentors and courses, coverage, re-assessment, and who may see what.
+
+Events arrive through the service's own handlers, as its consumers deliver them, each in a
+transaction of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from libs.events.registry import IntegrationEvent
+from libs.events.schemas.assessment import CalibrationCompleted, SubjectScores
+from libs.events.schemas.lms import Course, CourseCatalogUpdated, CourseCompetency, CourseCompleted
+from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
+from libs.replicas.framework_versions import FrameworkVersions
+from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
+from libs.replicas.org_chart import OrgChart
+from services.development.adapters.postgres import MIGRATIONS
+from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.application.development import Development, session_stream
+from services.development.service import build
+from tests.support.replica_seeding import hire, hired, publish
+from tests.support.sample_frameworks import valid_framework
+from tests.support.service_api import ServiceApi, envelope, in_process
+
+SCHEMA = "development"
+MANAGER, OTHER_MANAGER = "emp-lead", "emp-other"
+ANN, BEN, CAT, EXPERT = "emp-ann", "emp-ben", "emp-cat", "emp-expert"
+
+
+def course(course_id: str, competency: str, to_level: int = 3) -> Course:
+    return Course(
+        course_id=course_id,
+        title=f"Course {course_id}",
+        format="online",
+        duration_hours=6,
+        builds=[CourseCompetency(competency=competency, from_level=0, to_level=to_level)],
+    )
+
+
+def calibration(session: str, scores: dict[str, dict[str, float | None]]) -> CalibrationCompleted:
+    return CalibrationCompleted(
+        session_id=session,
+        campaign_id=f"campaign-{session}",
+        framework_id="eng",
+        framework_version=1,
+        scores=[
+            SubjectScores(subject=s, position=("eng", "ic", "L3"), scores=c)
+            for s, c in scores.items()
+        ],
+        adjustments=[],
+    )
+
+
+# Targets at L3: coding 3, testing 3 (role); collaboration, ownership, communication 2 (core).
+FIRST = {
+    ANN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": None, "communication": 1},
+    BEN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
+    CAT: {"coding": 2, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
+    EXPERT: {"coding": 4, "testing": 4.5, "collaboration": 4, "ownership": 3, "communication": 4},
+}
+
+
+@dataclass
+class Stack:
+    api: ServiceApi
+    development: Development
+
+    async def deliver(self, event: IntegrationEvent, stream: str) -> None:
+        handler = {
+            CalibrationCompleted: self.development.on_calibration,
+            CourseCatalogUpdated: self.development.on_catalog,
+            CourseCompleted: self.development.on_completion,
+        }[type(event)]
+        async with self.api.store.transaction() as conn:
+            await handler(conn, envelope(event, stream), event)  # type: ignore[operator]
+
+    async def get(self, path: str, status: int = 200, who: str | None = None) -> Any:
+        headers = self.api.hr if who is None else self.api.as_(who, "employee")
+        return await self.api.ok("GET", path, status, headers=headers)
+
+
+@pytest.fixture
+async def stack(database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    migrations = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS]
+    async with in_process(ServiceApi, build, SCHEMA, migrations, database_url, tmp_path) as api:
+        await publish(api.store, "eng", 1, valid_framework())
+        await hire(
+            api.store,
+            hired(MANAGER, None, "manager", "M2"),
+            *(hired(e, MANAGER, "ic", "L3") for e in (ANN, BEN, CAT)),
+            hired(OTHER_MANAGER, None, "manager", "M2", department="Insights"),
+            hired(EXPERT, OTHER_MANAGER, "ic", "L3", department="Insights"),
+        )
+        development = Development(
+            api.store, DevelopmentRecords(SCHEMA), OrgChart(SCHEMA), FrameworkVersions(SCHEMA)
+        )
+        yield Stack(api, development)
+
+
+async def test_a_calibration_becomes_gaps_plans_and_enrolments_once(stack: Stack) -> None:
+    """DOMAIN.md §5: gap = target - calibrated score; plans 70/20/10 with an internal expert
+    who is not the manager and a course matched to competency and level; a duplicated
+    CalibrationCompleted produces no second plan."""
+    await stack.deliver(CourseCatalogUpdated(courses=[course("testing-101", "testing")]), "lms")
+    await stack.deliver(calibration("s1", FIRST), "calibration-s1")
+
+    events = await stack.api.store.read_stream(session_stream("s1"))
+    kinds = [e.event_type for e in events]
+    assert kinds.count("GapsIdentified") == 4
+    assert kinds.count("DevelopmentPlanGenerated") == 3, "the expert has no open gap: no plan"
+    enrolments = [e.payload for e in events if e.event_type == "EnrolmentRequested"]
+    assert {(e["employee_id"], e["course_id"]) for e in enrolments} == {
+        (ANN, "testing-101"),
+        (BEN, "testing-101"),
+        (CAT, "testing-101"),
+    }
+    assert {e.actor for e in events} == {"service:development"}
+
+    gaps = await stack.get(f"/gaps/{ANN}", who=ANN)
+    assert gaps["role"] == "eng-l3"
+    assert {g["competency"]: g["gap"] for g in gaps["gaps"]} == {
+        "coding": 0,
+        "testing": 2,
+        "collaboration": 0,
+        "ownership": None,  # not observed: no gap claimed
+        "communication": 1,  # core rule: deployed to every role
+    }
+    plan = await stack.get(f"/plans/{ANN}", who=MANAGER)
+    actions = plan["actions"]
+    assert [a["kind"] for a in actions].count("on_the_job") == 7
+    mentoring = [a for a in actions if a["kind"] == "mentoring"]
+    assert len(mentoring) == 2
+    assert {a["mentor"] for a in mentoring} <= {EXPERT, None}
+    assert EXPERT in {a["mentor"] for a in mentoring}, "the only expert, not the manager"
+    [course_action] = [a for a in actions if a["kind"] == "course"]
+    assert (course_action["competency"], course_action["course_id"]) == ("testing", "testing-101")
+    assert {a["competency"] for a in actions} <= {"testing", "communication"}
+
+    await stack.deliver(calibration("s1", FIRST), "calibration-s1")  # a new event id
+    again = await stack.api.store.read_stream(session_stream("s1"))
+    assert len(again) == len(events), "the same session is planned once"
+    assert (await stack.get(f"/plans/{ANN}"))["actions"] == actions
+
+
+async def test_views_follow_the_reporting_line_and_coverage_names_missing_programmes(
+    stack: Stack,
+) -> None:
+    """An employee sees their own gaps and plan, a manager their reports', HR everything."""
+    await stack.deliver(CourseCatalogUpdated(courses=[course("testing-101", "testing")]), "lms")
+    await stack.deliver(calibration("s1", FIRST), "calibration-s1")
+    await stack.get(f"/gaps/{ANN}", 403, who=BEN)
+    await stack.get(f"/plans/{ANN}", 403, who=OTHER_MANAGER)
+    await stack.get(f"/plans/{EXPERT}", 404)  # no open gap: no plan
+    team = await stack.get(f"/teams/{MANAGER}/gaps", who=MANAGER)
+    assert team["people"] == 3
+    testing = next(c for c in team["competencies"] if c["competency"] == "testing")
+    assert (testing["open_gaps"], testing["mean_gap"]) == (3, 2)
+    await stack.get(f"/teams/{MANAGER}/gaps", 403, who=ANN)
+    await stack.get("/departments/Platform/gaps", 403, who=MANAGER)
+    assert (await stack.get("/departments/Platform/gaps"))["people"] == 3
+
+    against = await stack.get(f"/gaps/{ANN}/against?family=eng&track=ic&level=L4", who=ANN)
+    assert against["role"] == "eng-l4"
+    assert {g["competency"]: g["gap"] for g in against["gaps"]}["coding"] == 1
+
+    report = await stack.get("/coverage")
+    rows = {row["competency"]: row for row in report["rows"]}
+    assert rows["testing"]["needs_new_programme"] is False
+    assert rows["testing"]["courses"] == ["testing-101"]
+    assert rows["communication"]["needs_new_programme"] is True, "no course builds it"
+    await stack.get("/coverage", 403, who=MANAGER)
+
+
+async def test_the_next_cycle_flags_the_course_whose_completers_did_not_move(
+    stack: Stack,
+) -> None:
+    """DOMAIN.md §5, Re-assessment: score movement between cycles, not completion."""
+    catalog = [course("testing-101", "testing"), course("comms-201", "communication")]
+    await stack.deliver(CourseCatalogUpdated(courses=catalog), "lms")
+    await stack.deliver(calibration("s1", FIRST), "calibration-s1")
+    today = date(2026, 6, 1)
+    await stack.deliver(
+        CourseCompleted(employee_id=ANN, course_id="testing-101", completed_on=today), "lms-ann"
+    )
+    await stack.deliver(
+        CourseCompleted(employee_id=BEN, course_id="comms-201", completed_on=today), "lms-ben"
+    )
+    second = {e: dict(s) for e, s in FIRST.items()}
+    second[ANN]["testing"] = 3  # moved two points after the course
+    await stack.deliver(calibration("s2", second), "calibration-s2")
+
+    effects = {
+        (e["course_id"], e["competency"]): e for e in await stack.get("/courses/effectiveness")
+    }
+    assert effects[("testing-101", "testing")]["working"] is True
+    assert effects[("comms-201", "communication")]["working"] is False
+    assert effects[("comms-201", "communication")]["completers"] == 1
+    gaps = await stack.get(f"/gaps/{ANN}")
+    assert gaps["session_id"] == "s2"
+    assert {g["competency"]: g["gap"] for g in gaps["gaps"]}["testing"] == 0
