@@ -206,3 +206,56 @@ async def test_the_next_cycle_flags_the_course_whose_completers_did_not_move(
     gaps = await stack.get(f"/gaps/{ANN}")
     assert gaps["session_id"] == "s2"
     assert {g["competency"]: g["gap"] for g in gaps["gaps"]}["testing"] == 0
+
+
+async def test_managers_edit_plans_by_events_under_the_same_rules(stack: Stack) -> None:
+    """DOMAIN.md §5 via the plan rules: an edit is an event, not an overwrite; a mentor is
+    an expert and not the manager; a course builds the competency; only the manager edits."""
+    await stack.deliver(CourseCatalogUpdated(courses=[course("testing-101", "testing")]), "lms")
+    await stack.deliver(calibration("s1", FIRST), "calibration-s1")
+    as_manager = stack.api.as_(MANAGER, "manager")
+    path = f"/plans/{ANN}/actions"
+    pairing = {"kind": "mentoring", "competency": "testing", "description": "Pair on test design"}
+    refused = await stack.api.ok(
+        "POST", path, 422, json=pairing | {"mentor": MANAGER}, headers=as_manager
+    )
+    assert "their own manager" in refused["detail"]
+    refused = await stack.api.ok(
+        "POST", path, 422, json=pairing | {"mentor": BEN}, headers=as_manager
+    )
+    assert "needs 4.0 or more" in refused["detail"]
+    wrong_course = {
+        "kind": "course",
+        "competency": "communication",
+        "description": "Course",
+        "course_id": "testing-101",
+    }
+    refused = await stack.api.ok("POST", path, 422, json=wrong_course, headers=as_manager)
+    assert "not 'communication'" in refused["detail"]
+    await stack.api.ok(
+        "POST", path, 403, json=pairing | {"mentor": EXPERT}, headers=stack.api.as_(ANN, "employee")
+    )
+
+    before = await stack.get(f"/plans/{ANN}")
+    edited = await stack.api.ok(
+        "POST", path, 201, json=pairing | {"mentor": EXPERT}, headers=as_manager
+    )
+    added = edited["actions"][-1]
+    assert (added["action_id"], added["mentor"]) == ("a11", EXPERT)
+    first = before["actions"][0]["action_id"]
+    removal = f"/plans/{ANN}/actions/{first}/removal"
+    edited = await stack.api.ok(
+        "POST", removal, json={"reason": "Project cancelled"}, headers=as_manager
+    )
+    assert first not in [a["action_id"] for a in edited["actions"]]
+    assert await stack.get(f"/plans/{ANN}", who=ANN) == edited
+
+    history = await stack.api.store.read_stream(f"plan-{before['plan_id']}")
+    assert [(e.event_type, e.actor) for e in history] == [
+        ("PlanActionAdded", MANAGER),
+        ("PlanActionRemoved", MANAGER),
+    ]
+    generated = await stack.api.store.read_stream(session_stream("s1"))
+    assert any(e.payload.get("plan_id") == before["plan_id"] for e in generated), (
+        "the generated plan stays on record"
+    )

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.framework import TrackKind
 from libs.platform.auth import Actor, CurrentActor, require_role
@@ -24,6 +25,7 @@ from services.development.application.development import (
 )
 from services.development.domain.coverage import CoverageReport
 from services.development.domain.effectiveness import CourseEffect
+from services.development.domain.plan_edits import EditRefused, NewAction
 from services.development.domain.plans import DevelopmentPlan
 
 router = APIRouter(tags=["development"])
@@ -81,6 +83,33 @@ async def plan(employee_id: str, actor: CurrentActor, request: Request) -> Devel
     return await _development(request).plan_of(employee_id, actor.subject, actor.has("hr_admin"))
 
 
+class Removal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000, description="kept in the plan's history")
+
+
+@router.post("/plans/{employee_id}/actions", status_code=201, response_model=DevelopmentPlan)
+async def add_action(
+    employee_id: str, body: NewAction, actor: CurrentActor, request: Request
+) -> DevelopmentPlan:
+    """Add an action to the plan (the employee's manager or hr_admin); a course action
+    also requests the enrolment from the LMS."""
+    return await _development(request).add_action(
+        employee_id, body, actor.subject, actor.has("hr_admin")
+    )
+
+
+@router.post("/plans/{employee_id}/actions/{action_id}/removal", response_model=DevelopmentPlan)
+async def remove_action(
+    employee_id: str, action_id: str, body: Removal, actor: CurrentActor, request: Request
+) -> DevelopmentPlan:
+    """Remove an action, saying why (the employee's manager or hr_admin)."""
+    return await _development(request).remove_action(
+        employee_id, action_id, body.reason, actor.subject, actor.has("hr_admin")
+    )
+
+
 @router.get("/coverage", response_model=CoverageReport)
 async def coverage(actor: HrAdmin, request: Request, by_department: bool = False) -> CoverageReport:
     """Which open gaps have matching training and which need a new programme (hr_admin)."""
@@ -95,6 +124,10 @@ async def effectiveness(actor: HrAdmin, request: Request) -> list[CourseEffect]:
 
 def install(api: FastAPI) -> None:
     api.include_router(router)
+
+    @api.exception_handler(EditRefused)
+    async def _edit_refused(_: Request, error: EditRefused) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(error)})
 
     @api.exception_handler(DevelopmentError)
     async def _refused(_: Request, error: DevelopmentError) -> JSONResponse:

@@ -14,7 +14,7 @@ department, gaps against a target role, plans, catalog coverage and course effec
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,12 +23,13 @@ from psycopg import AsyncConnection
 from libs.events.envelope import Envelope, EventMetadata
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
-from libs.events.schemas.development import CompetencyGap, GapsIdentified
+from libs.events.schemas.development import CompetencyGap, GapsIdentified, PlannedAction
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted, EnrolmentRequested
 from libs.events.store import EventStore
 from libs.replicas.people import Person
 from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.domain import plan_edits
 from services.development.domain.coverage import CoverageReport, coverage
 from services.development.domain.effectiveness import CourseEffect, course_effectiveness, movements
 from services.development.domain.gaps import Gap, gaps
@@ -106,6 +107,10 @@ class GroupGaps:
 
 def session_stream(session_id: str) -> str:
     return f"development-session-{session_id}"
+
+
+def plan_stream(plan_id: str) -> str:
+    return f"plan-{plan_id}"
 
 
 def _published(g: Gap) -> CompetencyGap:
@@ -305,13 +310,80 @@ class Development:
     async def plan_of(self, employee_id: str, viewer: str, hr: bool) -> DevelopmentPlan:
         async with self.store.pool.connection() as conn:
             await self._may_see(conn, viewer, employee_id, hr)
-            found = await self.records.latest_plan(conn, employee_id)
+            found = await self.records.plan_state(conn, employee_id)
         if found is None:
             raise NotFound(
                 f"no development plan for {employee_id!r}: no open gap, or not calibrated yet"
             )
-        plan_id, session, actions = found
+        plan_id, session, actions, _ = found
         return DevelopmentPlan(plan_id, employee_id, session, tuple(actions))
+
+    async def _edit(
+        self,
+        employee_id: str,
+        by: str,
+        hr: bool,
+        decide: Callable[
+            [str, list[PlannedAction], AsyncConnection[Any]], Awaitable[list[IntegrationEvent]]
+        ],
+    ) -> DevelopmentPlan:
+        """Apply one manager edit to the employee's latest plan, as events on its stream."""
+        async with self.store.transaction() as conn:
+            person = await self.org_chart.person(conn, employee_id)
+            manager = person.manager_id if person else None
+            if not hr and by != manager:
+                raise NotAllowed(
+                    f"only {employee_id!r}'s manager ({manager!r}) or HR edits their plan"
+                )
+            state = await self.records.plan_state(conn, employee_id)
+            if state is None:
+                raise NotFound(f"no development plan for {employee_id!r} to edit")
+            plan_id, session, actions, version = state
+            events = await decide(plan_id, actions, conn)
+            envelopes = await self.store.append(
+                plan_stream(plan_id), version, events, EventMetadata(actor=by), conn=conn
+            )
+            for event in events:
+                actions = plan_edits.apply(actions, event)
+            await self.records.update_plan(conn, plan_id, actions, envelopes[-1].stream_version)
+        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions))
+
+    async def add_action(
+        self, employee_id: str, new: plan_edits.NewAction, by: str, hr: bool
+    ) -> DevelopmentPlan:
+        """A manager adds an action to their report's plan."""
+
+        async def decide(
+            plan_id: str, actions: list[PlannedAction], conn: AsyncConnection[Any]
+        ) -> list[IntegrationEvent]:
+            person = await self.org_chart.person(conn, employee_id)
+            latest = (await self.records.latest_gaps(conn, [employee_id])).get(employee_id)
+            catalog = {c.course_id: c for c in await self.records.catalog(conn)}
+            return plan_edits.add(
+                plan_id,
+                employee_id,
+                person.manager_id if person else None,
+                actions,
+                new,
+                latest[2] if latest else [],
+                await self.records.latest_scores(conn),
+                catalog,
+                self.policy.expert_score,
+            )
+
+        return await self._edit(employee_id, by, hr, decide)
+
+    async def remove_action(
+        self, employee_id: str, action_id: str, reason: str, by: str, hr: bool
+    ) -> DevelopmentPlan:
+        """A manager removes an action from their report's plan, saying why."""
+
+        async def decide(
+            plan_id: str, actions: list[PlannedAction], conn: AsyncConnection[Any]
+        ) -> list[IntegrationEvent]:
+            return plan_edits.remove(plan_id, actions, action_id, reason)
+
+        return await self._edit(employee_id, by, hr, decide)
 
     async def coverage(self, by_department: bool) -> CoverageReport:
         """Which open gaps have matching training and which need a new programme."""

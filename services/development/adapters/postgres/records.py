@@ -185,22 +185,6 @@ class DevelopmentRecords:
                         (plan.plan_id, plan.employee_id, plan.session_id, actions, 0, at)
                     )
 
-    async def latest_plan(
-        self, conn: AsyncConnection[Any], employee_id: str
-    ) -> tuple[str, str, list[PlannedAction]] | None:
-        """(plan id, session, actions) of the employee's latest plan."""
-        cur = await self._run(
-            conn,
-            "SELECT plan_id, session_id, actions FROM {plans} WHERE employee_id = %s "
-            "ORDER BY completed_at DESC LIMIT 1",
-            (employee_id,),
-        )
-        row = await cur.fetchone()
-        if row is None:
-            return None
-        plan_id, session, actions = row
-        return plan_id, session, [PlannedAction.model_validate(a) for a in actions]
-
     # -- the catalog and completions --------------------------------------------------------
 
     async def record_courses(
@@ -253,3 +237,32 @@ class DevelopmentRecords:
             (session_id, employee_id),
         )
         return dict(await cur.fetchall())
+
+    async def plan_state(
+        self, conn: AsyncConnection[Any], employee_id: str
+    ) -> tuple[str, str, list[PlannedAction], int] | None:
+        """(plan id, session, actions, edit stream version) of the employee's latest plan."""
+        cur = await self._run(
+            conn,
+            "SELECT plan_id, session_id, actions, stream_version FROM {plans} "
+            "WHERE employee_id = %s ORDER BY completed_at DESC LIMIT 1",
+            (employee_id,),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        plan_id, session, actions, version = row
+        return plan_id, session, [PlannedAction.model_validate(a) for a in actions], version
+
+    async def update_plan(
+        self,
+        conn: AsyncConnection[Any],
+        plan_id: str,
+        actions: Sequence[PlannedAction],
+        stream_version: int,
+    ) -> None:
+        await self._run(
+            conn,
+            "UPDATE {plans} SET actions = %s, stream_version = %s WHERE plan_id = %s",
+            (Jsonb([a.model_dump(mode="json") for a in actions]), stream_version, plan_id),
+        )
