@@ -5,6 +5,7 @@ from __future__ import annotations
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from services.framework.adapters import http
 from services.framework.adapters.activities import FrameworkActivities
+from services.framework.adapters.postgres.anchor_reviews import AnchorReviews
 from services.framework.adapters.postgres.published_versions import (
     MIGRATIONS,
     PublishedVersions,
@@ -20,8 +21,14 @@ def build(runtime: Runtime) -> ServiceParts:
     http.install(api)
     versions = PublishedVersions(runtime.pool, runtime.name)
     api.state.published_versions = versions
+    reviews = AnchorReviews(runtime.name)
+    api.state.anchor_reviews = reviews
     activities = FrameworkActivities(versions)
-    return ServiceParts(api=api, activities=[activities.resolve_published_version])
+    return ServiceParts(
+        api=api,
+        handlers=reviews.handlers("framework"),
+        activities=[activities.resolve_published_version],
+    )
 
 
 definition = ServiceDefinition(name="framework", build=build, migrations=[MIGRATIONS])

@@ -37,6 +37,7 @@ from libs.platform.auth import Actor, CurrentActor, require_role
 from libs.platform.runtime import not_found
 from services.framework.adapters.files import formats, native
 from services.framework.adapters.files.report import ImportIssue
+from services.framework.adapters.postgres.anchor_reviews import AnchorReview
 from services.framework.adapters.postgres.published_versions import (
     PublishedVersion,
     PublishedVersions,
@@ -512,6 +513,19 @@ def _effective(framework: Framework, framework_id: str, role: str) -> EffectiveR
 
 
 STATUS = {NoDraft: 404, UnknownElement: 404, DraftExists: 409}
+
+
+@router.get("/{framework_id}/anchor-reviews", response_model=list[AnchorReview])
+async def anchor_reviews(
+    framework_id: FrameworkId,
+    actor: HrAdmin,
+    request: Request,
+    since_version: Annotated[int, Query(ge=1)] = 1,
+) -> list[AnchorReview]:
+    """Anchors calibration sessions found raters reading differently, worst first: what to
+    reword in the next minor revision (hr_admin)."""
+    async with request.app.state.runtime.pool.connection() as conn:
+        return await request.app.state.anchor_reviews.of(conn, framework_id, since_version)
 
 
 def install(api: FastAPI) -> None:
