@@ -147,6 +147,12 @@ async def test_a_lenient_rater_is_found_and_adjustments_carry_who_and_why(
     [kind] = [o for o in review["rater_offsets"] if o["rater"] == LENIENT]
     assert kind["offset"] == pytest.approx(1.0)
     await api.ok("GET", "/calibrations/autumn-eng", 403, headers=manager)
+    overlapping = {"id": "autumn-again", "campaign_id": "autumn", "subjects": ["emp-b"]}
+    refused = await api.ok("POST", "/calibrations", 422, json=overlapping)
+    assert "'emp-b' ('autumn-eng')" in refused["detail"], "one session per subject"
+    outside = overlapping | {"subjects": [MANAGER]}
+    refused = await api.ok("POST", "/calibrations", 422, json=outside)
+    assert "not assessed" in refused["detail"]
 
     item = items[0]
     [score] = [
@@ -172,7 +178,7 @@ async def test_a_lenient_rater_is_found_and_adjustments_carry_who_and_why(
     made = await api.ok("POST", "/calibrations/autumn-eng/adjustments", 201, json=justified)
     assert (made["old_value"], made["new_value"], made["actor"]) == (before, 2, "hannah-hr")
     stale = await api.ok("POST", "/calibrations/autumn-eng/adjustments", 409, json=justified)
-    assert "adjusted since" in stale["detail"]
+    assert "review the current score" in stale["detail"]
     second = justified | {"new_value": 2.5, "seen_value": 2, "justification": "Agreed at 2.5"}
     await api.ok(
         "POST",

@@ -8,14 +8,15 @@ subject sees without any rater being identifiable.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from libs.events.schemas.hris import EmployeeManagerChanged, EmployeeRoleChanged
 from tests.support.assessment_api import AssessmentApi, assessment_api
-from tests.support.replica_seeding import hired
+from tests.support.replica_seeding import change, hired
 from tests.support.sample_frameworks import valid_framework
 
 CAMPAIGN = "spring-360"
@@ -192,3 +193,67 @@ async def test_populations_by_job_family_and_reminders_to_those_who_owe(api: Ass
         if e.event_type == "RemindersSent"
     ]
     assert event.actor == "hannah-hr"
+
+
+async def test_a_campaign_keeps_the_positions_it_opened_with_and_counts_current_raters(
+    api: AssessmentApi,
+) -> None:
+    """DOMAIN.md §3: the questionnaire comes from the role profile the person is assessed
+    in; a move during the campaign changes neither it nor the scores' role. A former
+    manager's submission stops counting once another manager rates: the manager group is
+    one person."""
+
+    def ic_answers(value: int) -> dict[str, Any]:
+        items = ["coding", "testing", "collaboration", "ownership", "communication"]
+        return {"answers": [{"item": i, "value": value} for i in items]}
+
+    await api.ok("POST", "/campaigns", 201, json=new_campaign(employee_ids=[REPORT_1]))
+    await api.hire(hired("emp-newboss", BOSS, "manager", "M1"))
+    await submit(api, SUBJECT, ic_answers(1), subject=REPORT_1)
+    on = date(2026, 5, 1)
+    await change(
+        api.store,
+        2,
+        EmployeeRoleChanged(
+            employee_id=REPORT_1,
+            effective_on=on,
+            department="Platform",
+            job_family="eng",
+            track="ic",
+            level="L4",
+        ),
+        EmployeeManagerChanged(employee_id=REPORT_1, effective_on=on, manager_id="emp-newboss"),
+    )
+    asked = await api.ok(
+        "GET", f"/campaigns/{CAMPAIGN}/questionnaires/{REPORT_1}", headers=api.as_(REPORT_1)
+    )
+    assert asked["role"] == "eng-l2", "assessed in the position the campaign opened with"
+    former = await submit(api, SUBJECT, ic_answers(1) | {"final": True}, 422, subject=REPORT_1)
+    assert former["problems"] == [f"{SUBJECT!r} is not an assigned rater of {REPORT_1!r}"]
+    await submit(api, "emp-newboss", ic_answers(4), subject=REPORT_1)
+    await api.ok("POST", f"/campaigns/{CAMPAIGN}/close")
+    results = await api.ok("GET", f"/campaigns/{CAMPAIGN}/results?subject={REPORT_1}")
+    managers = [g for r in results for g in r["groups"] if g["group"] == "manager"]
+    assert {(g["mean"], g["responses"]) for g in managers} == {(4, 1)}
+
+
+async def test_deciding_a_peer_is_refused_to_others_before_anything_is_revealed(
+    api: AssessmentApi,
+) -> None:
+    """DOMAIN.md §3, Anonymity: nobody but the manager learns whom the subject may be rated
+    by, not even from which refusal they get."""
+    await api.ok("POST", "/campaigns", 201, json=new_campaign(department="Platform"))
+    nomination = {"subject": REPORT_1, "peer": REPORT_2}
+    path = f"/campaigns/{CAMPAIGN}/nominations"
+    await api.ok("POST", path, 201, json=nomination, headers=api.as_(SUBJECT, "manager"))
+    for peer in (REPORT_2, "emp-odd"):  # pending, and never nominated: the same answer
+        decided = await api.ok(
+            "POST",
+            f"{path}/{REPORT_1}/{peer}",
+            403,
+            json={"approve": True},
+            headers=api.as_(OUTSIDER),
+        )
+        assert "only the manager" in decided["detail"]
+    mine = await api.ok("GET", f"{path}/{REPORT_1}", headers=api.as_(REPORT_1))
+    assert mine == [], "the subject sees only the nominations they made"

@@ -12,7 +12,7 @@ from libs.events.schemas.framework import (
     RoleProfileChanged,
     TrackKind,
 )
-from libs.events.schemas.hris import EmployeeHired
+from libs.events.schemas.hris import EmployeeHired, EmployeeManagerChanged, EmployeeRoleChanged
 from libs.events.store import EventStore
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import OrgChart
@@ -25,6 +25,20 @@ async def hire(store: EventStore, *people: EmployeeHired) -> None:
     async with store.transaction() as conn:
         for person in people:
             await org_chart.hired(conn, envelope(person, f"employee-{person.employee_id}"), person)
+
+
+async def change(
+    store: EventStore, version: int, *changes: EmployeeRoleChanged | EmployeeManagerChanged
+) -> None:
+    """Later HRIS facts about hired people, as each employee's `version`-th event."""
+    org_chart = OrgChart(store.schema)
+    async with store.transaction() as conn:
+        for e in changes:
+            delivered = envelope(e, f"employee-{e.employee_id}", version)
+            if isinstance(e, EmployeeRoleChanged):
+                await org_chart.role_changed(conn, delivered, e)
+            else:
+                await org_chart.manager_changed(conn, delivered, e)
 
 
 async def publish(store: EventStore, framework_id: str, version: int, framework: Framework) -> None:

@@ -46,6 +46,11 @@ class CampaignOpened(_CampaignEvent):
     )
     peers_minimum: int = Field(3, ge=0, description="approved peers each person needs")
     peers_maximum: int = Field(8, ge=1, description="peers one may have nominated")
+    positions: dict[str, tuple[str, str, str]] = Field(
+        default_factory=dict,
+        description="each assessed person's (job family, track, level) when the campaign "
+        "opened: the role profile they are assessed against, whatever moves follow",
+    )
 
 
 @registry.event

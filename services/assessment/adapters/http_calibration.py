@@ -12,7 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import Key
 from libs.platform.auth import Actor, CurrentActor, require_role
-from services.assessment.application.calibration import Calibrations, SessionNotFound, SessionReview
+from services.assessment.application.calibration import (
+    Calibrations,
+    InvalidSession,
+    SessionNotFound,
+    SessionReview,
+)
 from services.assessment.domain.calibration import Adjustment, AdjustmentRefused
 from services.assessment.domain.calibration_sessions import CalibrationError
 
@@ -94,6 +99,10 @@ async def complete(session_id: str, actor: HrAdmin, request: Request) -> Calibra
     return await _calibrations(request).complete(session_id, actor.subject)
 
 
+# Session errors not listed conflict with the session's state: 409.
+STATUS: dict[type[CalibrationError], int] = {SessionNotFound: 404, InvalidSession: 422}
+
+
 def install(api: FastAPI) -> None:
     """Mount the routes and turn session errors into 4xx answers."""
     api.include_router(router)
@@ -104,5 +113,5 @@ def install(api: FastAPI) -> None:
 
     @api.exception_handler(CalibrationError)
     async def _session(_: Request, error: CalibrationError) -> JSONResponse:
-        status = 404 if isinstance(error, SessionNotFound) else 409
+        status = STATUS.get(type(error), 409)
         return JSONResponse(status_code=status, content={"detail": str(error)})

@@ -40,6 +40,10 @@ from services.assessment.domain.calibration_sessions import (
 from services.assessment.domain.ratings import Rating
 
 
+class InvalidSession(CalibrationError):
+    """A session that cannot be opened on these subjects."""
+
+
 class SessionNotFound(CalibrationError):
     def __init__(self, session_id: str) -> None:
         super().__init__(f"calibration session {session_id!r} not found")
@@ -87,16 +91,11 @@ class Calibrations:
         return ratings, aggregate(ratings, settings.weights, settings.anonymity)
 
     async def _positions(self, session: CalibrationSession) -> dict[str, tuple[str, str, str]]:
-        """Each subject's position as the org chart holds it at completion."""
+        """Each subject's position as the campaign assessed them."""
         assert session.opened is not None
-        wanted = set(session.opened.subjects)
-        async with self.store.pool.connection() as conn:
-            people = await self.campaigns.org_chart.everyone(conn)
-        return {
-            p.employee_id: (p.job_family, p.track, p.level)
-            for p in people
-            if p.employee_id in wanted and p.job_family and p.track and p.level
-        }
+        campaign = await self.campaigns.campaign(session.opened.campaign_id)
+        assert campaign.opened is not None
+        return {s: p for s, p in campaign.opened.positions.items() if s in session.opened.subjects}
 
     async def _append(
         self, session: CalibrationSession, events: list[IntegrationEvent], actor: str
@@ -117,7 +116,7 @@ class Calibrations:
         chosen = population if subjects is None else list(subjects)
         outside = sorted(set(chosen) - set(population))
         if outside:
-            raise CalibrationError(f"not assessed in campaign {campaign_id!r}: {outside}")
+            raise InvalidSession(f"not assessed in campaign {campaign_id!r}: {outside}")
         opened = campaign.opened
         async with self.store.pool.connection() as conn:
             framework = await self.campaigns.replica.framework(
@@ -140,7 +139,22 @@ class Calibrations:
             chosen,
             (scale[0], scale[-1]),
         )
-        await self._append(session, events, actor)
+        async with self.store.transaction() as conn:
+            taken = await self.campaigns.records.claim_for_calibration(
+                conn, campaign_id, session_id, chosen
+            )
+            if taken:
+                raise InvalidSession(
+                    "already calibrated in another session of this campaign: "
+                    + ", ".join(f"{s!r} ({taken[s]!r})" for s in sorted(taken))
+                )
+            await self.store.append(
+                stream_of(session_id),
+                session.stream_version,
+                events,
+                EventMetadata(actor=actor),
+                conn=conn,
+            )
         return await self.review(session_id)
 
     async def review(self, session_id: str, subject: str | None = None) -> SessionReview:

@@ -63,7 +63,7 @@ _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
 
 class People(Protocol):
-    """The org chart read model (adapters.postgres.org_chart.OrgChart)."""
+    """The org chart replica (libs.replicas.org_chart.OrgChart)."""
 
     async def person(self, conn: AsyncConnection[Any], employee_id: str) -> Person | None: ...
 
@@ -200,10 +200,9 @@ class Campaigns:
     ) -> Questionnaire:
         opened = _opened(campaign)
         pinned = (opened.framework_id, opened.framework_version)
-        person = await self.org_chart.person(conn, subject)
-        if person is None or not (person.job_family and person.track and person.level):
-            raise NoRoleProfile(f"the org chart has no position for {subject!r}")
-        position = (person.job_family, person.track, person.level)
+        position = campaign.position_of(subject)
+        if position is None:
+            raise NoRoleProfile(f"the org chart had no position for {subject!r} at opening")
         key = (*pinned, position)
         if (cached := self._questionnaires.get(key)) is not None:
             return cached
@@ -315,8 +314,19 @@ class Campaigns:
         campaign = Campaign(campaign_id)
         for envelope in await self.store.read_stream(stream_of(campaign_id)):
             campaign.apply(self.store.decode(envelope), envelope.stream_version)
+        positions = {
+            p.employee_id: (p.job_family, p.track, p.level)
+            for p in org.people.values()
+            if p.job_family and p.track and p.level
+        }
         events = campaign.open(
-            framework_id, framework_version, _members(population, org), closes_at, now, settings
+            framework_id,
+            framework_version,
+            _members(population, org),
+            closes_at,
+            now,
+            settings,
+            positions,
         )
         await self.store.append(
             stream_of(campaign_id), campaign.stream_version, events, EventMetadata(actor=actor)
@@ -343,15 +353,19 @@ class Campaigns:
         self, campaign_id: str, subject: str, peer: str, approve: bool, by: str, now: datetime
     ) -> Nomination:
         """The subject's manager approves or rejects a pending peer."""
+        nominated_by: list[str] = []
 
         async def decide(
             campaign: Campaign, assessment: SubjectAssessment, conn: AsyncConnection[Any]
         ) -> list[IntegrationEvent]:
             org = await self._org_around(conn, assessment)
-            return assessment.decide(peer, approve, by, org, campaign, now)
+            events = assessment.decide(peer, approve, by, org, campaign, now)
+            nominated_by[:] = [n.nominated_by for n in assessment.nominations if n.peer == peer]
+            return events
 
         await self._on_subject(campaign_id, subject, decide, by)
-        return Nomination(subject, peer, "", "approved" if approve else "rejected", by)
+        state = "approved" if approve else "rejected"
+        return Nomination(subject, peer, nominated_by[-1], state, by)
 
     async def nominations(
         self, campaign_id: str, subject: str, viewer: str, hr: bool
@@ -476,14 +490,21 @@ class Campaigns:
     async def ratings(
         self, campaign_id: str, subjects: Iterable[str] | None = None
     ) -> tuple[Campaign, list[Rating]]:
-        """A closed campaign and its ratings, of some subjects or all."""
+        """A closed campaign and its ratings, of some subjects or all.
+
+        Every recorded submission counts, finalised or not: closing ends revisions. Only
+        raters still assigned count: after a change of manager, the former manager's
+        submission would make the manager group a mean of two.
+        """
         campaign = await self.campaign(campaign_id)
         if not campaign.closed:
             raise ResultsNotReady(
                 f"campaign {campaign_id!r} is still open: results are released when it closes"
             )
         async with self.store.pool.connection() as conn:
-            return campaign, await self.records.ratings(conn, campaign_id, subjects)
+            assigned = {(a.subject, a.rater) for a in await self._expected(conn, campaign)}
+            ratings = await self.records.ratings(conn, campaign_id, subjects)
+        return campaign, [r for r in ratings if (r.subject, r.rater) in assigned]
 
     async def results(
         self, campaign_id: str, subjects: Iterable[str] | None = None
@@ -498,14 +519,14 @@ class Campaigns:
     ) -> list[SubjectCompetencyView]:
         """The subject's results as they may see them: anonymous groups under the threshold
         suppressed, no rater named. For the subject and their manager only."""
-        campaign = await self.campaign(campaign_id)
-        if not campaign.assesses(subject):
-            raise NotInCampaign(f"{subject!r} is not assessed in campaign {campaign_id!r}")
         if viewer != subject:
             async with self.store.pool.connection() as conn:
                 person = await self.org_chart.person(conn, subject)
             if person is None or person.manager_id != viewer:
                 raise NotAllowed(f"only {subject!r} and their manager see their results")
+        campaign = await self.campaign(campaign_id)
+        if not campaign.assesses(subject):
+            raise NotInCampaign(f"{subject!r} is not assessed in campaign {campaign_id!r}")
         campaign, results = await self.results(campaign_id, [subject])
         settings = campaign.settings
         return subject_view(results, settings.anonymity, settings.weights)

@@ -179,12 +179,12 @@ def aggregate(
 ) -> list[CompetencyResult]:
     """Per subject and competency: each group's mean and responses, and the weighted overall.
 
-    `ratings` are one cycle's finalised submissions. Results are sorted by subject, then
-    competency. Responses count distinct raters with an observed value; not-observed ratings
-    only contribute their comments. Group means are for HR and calibration; the overall
-    counts only groups the subject may see, because it travels on (calibrated scores, gaps,
-    plans) to where the subject reads it: a suppressed group inside it could be worked out
-    from the attributed ones.
+    `ratings` are one cycle's submissions, one per subject and rater. Results are sorted
+    by subject, then competency. Responses count distinct raters with an observed value;
+    not-observed ratings only contribute their comments. Group means are for HR and
+    calibration; the overall counts only groups the subject may see, because it travels on
+    (calibrated scores, gaps, plans) to where the subject reads it: a suppressed group
+    inside it could be worked out from the attributed ones.
     """
     return [
         _result(subject, competency, raters.values(), weights, policy)

@@ -30,6 +30,8 @@ from services.assessment.domain.calibration import (
     calibrated_scores,
 )
 
+# Fewest compared items (subject x competency) behind a published anchor finding.
+MIN_COMPARED_ITEMS = 5
 # A client shows and sends back scores through decimal text; this absorbs the rounding.
 SEEN_TOLERANCE = 1e-6
 
@@ -151,9 +153,10 @@ class CalibrationSession:
             current.calibrated is None
             or not isclose(seen_value, current.calibrated, abs_tol=SEEN_TOLERANCE)
         ):
+            now_reads = "unscored" if current.calibrated is None else current.calibrated
             raise StaleAdjustment(
-                f"{subject!r} on {competency!r} is now {current.calibrated}, not {seen_value}: "
-                "it was adjusted since you looked; review it and adjust again"
+                f"{subject!r} on {competency!r} is {now_reads}, not {seen_value}: review the "
+                "current score and adjust from it"
             )
         adjustment = Adjustment.model_validate(
             {
@@ -204,6 +207,8 @@ class CalibrationSession:
                 ],
             )
         ]
+        # Published only over enough compared items: over one or two, "flagged" would say
+        # how far a suppressed peer sat from the manager the subject can see.
         flagged = [
             AnchorSpread(
                 competency=a.competency,
@@ -212,6 +217,7 @@ class CalibrationSession:
                 share=a.share,
             )
             for a in anchors
+            if a.compared_items >= MIN_COMPARED_ITEMS
         ]
         if flagged:
             events.append(

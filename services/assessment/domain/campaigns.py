@@ -12,11 +12,11 @@ aggregate) and announced publicly without them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.events.registry import IntegrationEvent, PrivateEvent, registry
 from libs.events.schemas.assessment import (
@@ -34,6 +34,7 @@ from services.assessment.domain.raters import (
     Assignment,
     Nomination,
     NominationRefused,
+    NotEntitled,
     OrgChartView,
     PeerPolicy,
     assignments,
@@ -60,6 +61,16 @@ class CampaignSettings(BaseModel):
     anonymity: AnonymityPolicy = AnonymityPolicy()
     weights: GroupWeights = GroupWeights()
     peers: PeerPolicy = PeerPolicy()
+
+    @model_validator(mode="after")
+    def _peers_can_be_shown(self) -> CampaignSettings:
+        """A peer group capped below the anonymity threshold could never be shown."""
+        if self.peers.maximum < self.anonymity.minimum_responses:
+            raise ValueError(
+                f"peers.maximum {self.peers.maximum} is below anonymity.minimum_responses "
+                f"{self.anonymity.minimum_responses}: the peer group could never be shown"
+            )
+        return self
 
     @classmethod
     def of(cls, opened: CampaignOpened) -> CampaignSettings:
@@ -138,6 +149,7 @@ class Campaign:
         closes_at: datetime,
         now: datetime,
         settings: CampaignSettings | None = None,
+        positions: Mapping[str, tuple[str, str, str]] | None = None,
     ) -> list[IntegrationEvent]:
         if self.opened is not None:
             raise CampaignError(f"campaign {self.campaign_id!r} is already open")
@@ -157,11 +169,16 @@ class Campaign:
                 group_weights=chosen.weights.model_dump(),
                 peers_minimum=chosen.peers.minimum,
                 peers_maximum=chosen.peers.maximum,
+                positions={p: pos for p, pos in (positions or {}).items() if p in population},
             )
         ]
 
     def is_open(self, now: datetime) -> bool:
         return self.opened is not None and not self.closed and now < self.opened.closes_at
+
+    def position_of(self, subject: str) -> tuple[str, str, str] | None:
+        """The position the subject is assessed in: as the campaign opened."""
+        return self.opened.positions.get(subject) if self.opened else None
 
     def assesses(self, subject: str) -> bool:
         return self.opened is not None and subject in self.opened.population
@@ -232,12 +249,23 @@ class SubjectAssessment:
     def nominate(
         self, peer: str, by: str, org: OrgChartView, campaign: Campaign, now: datetime
     ) -> list[IntegrationEvent]:
+        """A pending peer nomination; nothing when the peer is already nominated.
+
+        Accepting a repeat silently matters for anonymity: refusing it would tell the
+        subject whom their manager nominated, which the nominations view keeps from them.
+        """
         self._require_open(campaign, now)
+        if by in (self.subject, org.manager_of(self.subject)) and any(
+            n.peer == peer and n.state != "rejected" for n in self.nominations
+        ):
+            return []
         n = nominate(self.subject, peer, by, org, self.nominations, campaign.settings.peers)
+        after = [*self.nominations, n]
         return [
             PeerNominated(
                 campaign_id=self.campaign_id, subject=n.subject, peer=n.peer, nominated_by=by
-            )
+            ),
+            self._peer_group(after, campaign),
         ]
 
     def decide(
@@ -250,6 +278,12 @@ class SubjectAssessment:
         now: datetime,
     ) -> list[IntegrationEvent]:
         self._require_open(campaign, now)
+        manager = org.manager_of(self.subject)
+        # Who may decide is checked before anything about the nominations is revealed.
+        if by != manager:
+            raise NotEntitled(
+                f"only the manager of {self.subject!r} ({manager!r}) decides their peers"
+            )
         pending = next(
             (n for n in self.nominations if n.peer == peer and n.state == "pending"), None
         )
@@ -257,7 +291,6 @@ class SubjectAssessment:
             raise NominationRefused(f"{peer!r} has no pending nomination for {self.subject!r}")
         decided = decide(pending, approve, by, org)
         after = [decided if n is pending else n for n in self.nominations]
-        approved = sum(1 for n in after if n.state == "approved")
         return [
             PeerNominationDecided(
                 campaign_id=self.campaign_id,
@@ -266,14 +299,19 @@ class SubjectAssessment:
                 approved=approve,
                 decided_by=by,
             ),
-            RatersNominated(
-                campaign_id=self.campaign_id,
-                subject=self.subject,
-                approved_peers=approved,
-                pending_peers=sum(1 for n in after if n.state == "pending"),
-                peers_needed=max(0, campaign.settings.peers.minimum - approved),
-            ),
+            self._peer_group(after, campaign),
         ]
+
+    def _peer_group(self, nominations: list[Nomination], campaign: Campaign) -> RatersNominated:
+        """Where the subject's peer group stands, in counts only."""
+        approved = sum(1 for n in nominations if n.state == "approved")
+        return RatersNominated(
+            campaign_id=self.campaign_id,
+            subject=self.subject,
+            approved_peers=approved,
+            pending_peers=sum(1 for n in nominations if n.state == "pending"),
+            peers_needed=max(0, campaign.settings.peers.minimum - approved),
+        )
 
     def assignments(self, org: OrgChartView) -> list[Assignment]:
         return assignments(self.subject, org, self.nominations)
@@ -290,6 +328,10 @@ class SubjectAssessment:
         if not campaign.assesses(submission.subject):
             raise SubmissionRefused(
                 [f"{submission.subject!r} is not assessed in campaign {self.campaign_id!r}"]
+            )
+        if not any(a.rater == submission.rater for a in self.assignments(org)):
+            raise SubmissionRefused(
+                [f"{submission.rater!r} is not an assigned rater of {submission.subject!r}"]
             )
         previous = self.submissions.get(submission.rater)
         if (
@@ -315,28 +357,6 @@ class SubjectAssessment:
                 answered=len(submission.answers),
             ),
         ]
-
-    def non_responders(self, org: OrgChartView) -> list[Assignment]:
-        """Assignments without a final submission: whom the reminders go to."""
-        return [
-            a
-            for a in self.assignments(org)
-            if (done := self.submissions.get(a.rater)) is None or not done.submission.final
-        ]
-
-
-def ratings_of(recorded: Iterable[SubmissionRecorded]) -> list[Rating]:
-    """Every rating in these submissions, for aggregation and calibration."""
-    return [
-        rating
-        for r in recorded
-        for rating in submission_ratings(
-            r.submission.subject,
-            r.submission.rater,
-            r.group,
-            ((a.item, a.value, a.comment) for a in r.submission.answers),
-        )
-    ]
 
 
 def submission_ratings(

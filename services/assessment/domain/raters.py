@@ -129,8 +129,8 @@ def nominate(
         raise NominationRefused(f"{peer!r} is already nominated for {subject!r}")
     if len(open_ones) >= policy.maximum:
         raise NominationRefused(
-            f"{subject!r} has {len(open_ones)} peers nominated; the campaign allows at most "
-            f"{policy.maximum}: reject one first"
+            f"the campaign allows at most {policy.maximum} peers nominated for {subject!r}: "
+            "reject one first"
         )
     return Nomination(subject=subject, peer=peer, nominated_by=by)
 
@@ -151,14 +151,3 @@ def decide(nomination: Nomination, approve: bool, by: str, org: OrgChartView) ->
         state="approved" if approve else "rejected",
         decided_by=by,
     )
-
-
-def short_of_peers(
-    subjects: Iterable[str], nominations: Iterable[Nomination], policy: PeerPolicy
-) -> dict[str, int]:
-    """Subjects with fewer approved peers than the campaign needs, and how many they have."""
-    approved: dict[str, int] = {}
-    for n in nominations:
-        if n.state == "approved":
-            approved[n.subject] = approved.get(n.subject, 0) + 1
-    return {s: approved.get(s, 0) for s in subjects if approved.get(s, 0) < policy.minimum}

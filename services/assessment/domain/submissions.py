@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from services.assessment.domain.questionnaires import Questionnaire
 from services.assessment.domain.raters import Assignment
@@ -24,7 +24,7 @@ class Answer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     item: str
-    value: int | None = Field(description="on the framework's scale; null: not observed")
+    value: StrictInt | None = Field(description="on the framework's scale; null: not observed")
     comment: str | None = Field(None, max_length=2000)
 
 

@@ -63,7 +63,7 @@ def test_adjustments_chain_old_values_and_refuse_what_the_rules_forbid() -> None
     apply(session, [first])
     [second] = session.adjust("ann", "coding", 2.5, "Second look", "hr-2", RESULTS, NOW, 3)
     assert second.adjustment.old_value == 3, "the old value is the score as adjusted so far"
-    with pytest.raises(StaleAdjustment, match="adjusted since"):
+    with pytest.raises(StaleAdjustment, match="review the current score"):
         session.adjust("ann", "coding", 4, "Seen stale", "hr-3", RESULTS, NOW, seen_value=3.5)
     with pytest.raises(AdjustmentRefused, match="justification is mandatory"):
         session.adjust("ann", "coding", 4, "  ", "hr-3", RESULTS, NOW)
@@ -78,7 +78,14 @@ def test_adjustments_chain_old_values_and_refuse_what_the_rules_forbid() -> None
 def test_completion_carries_final_scores_adjustments_and_inconsistent_anchors() -> None:
     session = opened()
     apply(session, session.adjust("bob", "coding", 3.5, "Scope was smaller", "hr-1", RESULTS, NOW))
-    completed, anchors = session.complete(RESULTS, inconsistent_anchors(RATINGS))
+    found = inconsistent_anchors(RATINGS)
+    assert [(a.competency, a.compared_items) for a in found] == [("coding", 1)]
+    [withheld] = session.complete(RESULTS, found)
+    assert isinstance(withheld, CalibrationCompleted), (
+        "one compared item would tell how far a suppressed peer sat from the manager"
+    )
+    wide = [found[0].model_copy(update={"compared_items": 5, "share": 0.2})]
+    completed, anchors = session.complete(RESULTS, wide)
     assert isinstance(completed, CalibrationCompleted)
     assert {s.subject: s.scores for s in completed.scores} == {
         "ann": {"coding": pytest.approx(3.0), "design": pytest.approx(2.0)},

@@ -5,6 +5,7 @@ a report."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -27,10 +28,11 @@ from services.assessment.domain.campaigns import (
     PeerNominated,
     SubjectAssessment,
     SubmissionRecorded,
-    ratings_of,
+    submission_ratings,
 )
 from services.assessment.domain.questionnaires import questionnaire
 from services.assessment.domain.raters import NominationRefused, NotEntitled, OrgChartView
+from services.assessment.domain.ratings import Rating
 from services.assessment.domain.submissions import Answer, Submission, SubmissionRefused
 from services.framework.domain.profiles import effective_profiles
 from tests.support.sample_frameworks import replace_competency, valid_framework
@@ -86,6 +88,19 @@ def with_peer(campaign: Campaign, peer: str = "bob") -> SubjectAssessment:
     return ann
 
 
+def ratings_of(recorded: Iterable[SubmissionRecorded]) -> list[Rating]:
+    return [
+        rating
+        for r in recorded
+        for rating in submission_ratings(
+            r.submission.subject,
+            r.submission.rater,
+            r.group,
+            ((a.item, a.value, a.comment) for a in r.submission.answers),
+        )
+    ]
+
+
 def sent(rater: str, value: int | None = 3, final: bool = False) -> Submission:
     answers = [Answer(item=item.id, value=value) for item in FORM.items]
     return Submission(campaign="c1", subject="ann", rater=rater, answers=answers, final=final)
@@ -134,7 +149,11 @@ def test_non_responders_are_those_without_a_final_submission_and_are_reminded() 
     ann = with_peer(campaign)
     apply(ann, ann.submit(sent("ann", final=True), FORM, ORG, campaign, NOW))
     apply(ann, ann.submit(sent("bob"), FORM, ORG, campaign, NOW))
-    waiting = ann.non_responders(ORG)
+    waiting = [
+        a
+        for a in ann.assignments(ORG)
+        if a.rater not in ann.submissions or not ann.submissions[a.rater].submission.final
+    ]
     assert [a.rater for a in waiting] == ["mgr", "bob"]
     [sent_reminders] = campaign.remind(waiting + waiting[:1], NOW)
     assert isinstance(sent_reminders, RemindersSent)
@@ -151,14 +170,21 @@ def test_non_responders_are_those_without_a_final_submission_and_are_reminded() 
 def test_peers_are_nominated_by_the_subject_or_manager_and_decided_by_the_manager() -> None:
     """DOMAIN.md §3, Rater groups: peers are nominated by the employee or manager and
     approved by the manager. The public event counts peers and names none."""
-    settings = CampaignSettings(peers={"minimum": 2, "maximum": 2})
+    settings = CampaignSettings(
+        anonymity={"minimum_responses": 2}, peers={"minimum": 2, "maximum": 2}
+    )
     campaign = opened(settings)
     ann = SubjectAssessment("c1", "ann")
-    [nominated] = ann.nominate("bob", "ann", ORG, campaign, NOW)
+    nominated, counted = ann.nominate("bob", "ann", ORG, campaign, NOW)
+    assert isinstance(counted, RatersNominated)
+    assert (counted.approved_peers, counted.pending_peers) == (0, 1)
     assert isinstance(nominated, PeerNominated)
     assert nominated.private
-    apply(ann, [nominated])
+    apply(ann, [nominated, counted])
     apply(ann, ann.nominate("dan", "mgr", ORG, campaign, NOW))
+    assert ann.nominate("dan", "ann", ORG, campaign, NOW) == [], (
+        "a repeat is accepted silently: refusing it would tell ann whom her manager nominated"
+    )
     with pytest.raises(NominationRefused, match="at most 2"):
         ann.nominate("lead", "ann", ORG, campaign, NOW)
     with pytest.raises(NotEntitled, match="only 'ann' or their manager"):
@@ -166,6 +192,8 @@ def test_peers_are_nominated_by_the_subject_or_manager_and_decided_by_the_manage
     assert [a.group for a in ann.assignments(ORG)] == ["self", "manager"], "pending: no rater"
     with pytest.raises(NotEntitled, match="only the manager"):
         ann.decide("bob", True, "ann", ORG, campaign, NOW)
+    with pytest.raises(NotEntitled, match="only the manager"):  # before revealing anything
+        ann.decide("nobody-nominated", True, "cat", ORG, campaign, NOW)
     decided, counted = ann.decide("bob", True, "mgr", ORG, campaign, NOW)
     assert isinstance(counted, RatersNominated)
     assert not counted.private
@@ -192,6 +220,11 @@ def test_a_campaign_opens_once_for_someone_before_its_close_date() -> None:
         Campaign("c2").open("eng", 1, ["ann"], NOW, NOW)
     with pytest.raises(CampaignError, match="at least one person"):
         Campaign("c3").open("eng", 1, [], CLOSES, NOW)
+
+
+def test_a_peer_group_capped_below_the_anonymity_threshold_is_refused() -> None:
+    with pytest.raises(ValueError, match="could never be shown"):
+        CampaignSettings(anonymity={"minimum_responses": 5}, peers={"minimum": 1, "maximum": 2})
 
 
 def test_a_campaign_keeps_its_settings_in_its_opening_event() -> None:

@@ -19,7 +19,6 @@ from services.assessment.domain.raters import (
     assignments,
     decide,
     nominate,
-    short_of_peers,
 )
 from tests.support.org_chart import org_chart
 
@@ -118,11 +117,6 @@ def test_only_the_manager_decides_and_only_once() -> None:
     approved = decide(nomination, approve=True, by="mgr", org=ORG)
     with pytest.raises(NominationRefused, match="already approved"):
         decide(approved, approve=False, by="mgr", org=ORG)
-
-
-def test_people_short_of_approved_peers_are_listed() -> None:
-    approved = [Nomination("ann", "bob", "ann", "approved")]
-    assert short_of_peers(["ann", "bob"], approved, POLICY) == {"ann": 1, "bob": 0}
 
 
 def test_a_peer_policy_cannot_need_more_than_it_allows() -> None:

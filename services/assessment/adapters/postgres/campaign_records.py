@@ -24,6 +24,7 @@ class CampaignRecords:
             return sql.SQL(text).format(
                 submissions=sql.Identifier(schema, "submissions"),
                 nominations=sql.Identifier(schema, "peer_nominations"),
+                calibrated=sql.Identifier(schema, "calibration_subjects"),
             )
 
         self._record_submission = q(
@@ -45,6 +46,14 @@ class CampaignRecords:
         self._finals = q(
             "SELECT subject, rater FROM {submissions} WHERE campaign_id = %s AND final"
         )
+        self._claimed = q(
+            "SELECT subject, session_id FROM {calibrated} "
+            "WHERE campaign_id = %s AND subject = ANY(%s) FOR UPDATE"
+        )
+        self._claim = q(
+            "INSERT INTO {calibrated} (campaign_id, subject, session_id) "
+            "SELECT %s, unnest(%s::text[]), %s"
+        )
         self._count = q("SELECT count(*) FROM {submissions} WHERE campaign_id = %s")
         self._approved = q(
             "SELECT subject, peer FROM {nominations} WHERE campaign_id = %s AND state = 'approved'"
@@ -53,6 +62,17 @@ class CampaignRecords:
             "SELECT subject FROM {nominations} "
             "WHERE campaign_id = %s AND peer = %s AND state = 'approved' ORDER BY subject"
         )
+
+    async def claim_for_calibration(
+        self, conn: AsyncConnection[Any], campaign_id: str, session_id: str, subjects: list[str]
+    ) -> dict[str, str]:
+        """Give the subjects to this session; those another session already has, and which."""
+        cur = await conn.execute(self._claimed, (campaign_id, subjects))
+        taken = {subject: session for subject, session in await cur.fetchall()}
+        await conn.execute(
+            self._claim, (campaign_id, [s for s in subjects if s not in taken], session_id)
+        )
+        return taken
 
     async def record_submission(
         self, conn: AsyncConnection[Any], recorded: SubmissionRecorded, stream_version: int
