@@ -24,6 +24,8 @@ framework_app = typer.Typer(
 app.add_typer(framework_app, name="framework")
 hris_app = typer.Typer(help="The HRIS integration: the org chart as events.", no_args_is_help=True)
 app.add_typer(hris_app, name="hris")
+lms_app = typer.Typer(help="The LMS integration: the L&D catalog as events.", no_args_is_help=True)
+app.add_typer(lms_app, name="lms")
 console = Console()
 err = Console(stderr=True)
 
@@ -374,6 +376,91 @@ def hris_load(
     console.print(f"published {published} hire(s); {len(people.bad_rows)} row(s) refused")
     if people.bad_rows:
         raise typer.Exit(1)
+
+
+@lms_app.command("load")
+def lms_load(
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="course catalog CSV export")
+    ],
+    actor: ActorOption,
+) -> None:
+    """Publish an LMS export as CourseCatalogUpdated events: the first load of the catalog.
+
+    One row per course and competency it builds, with the columns course_id, title, format,
+    duration_hours, competency, from_level, to_level and optionally retired (true/false).
+    A course building two competencies has two rows repeating its course fields. format is
+    one of classroom, online, blended, workshop, self_paced; duration_hours a number above
+    0; levels whole numbers, to_level (1-5) above from_level (0-5).
+
+    Bad rows are reported with their line and column; a course with any bad row is left
+    out, the good ones are published anyway, 200 courses per event. Loading the same file
+    again publishes nothing new. Fails only when the file is unreadable or no course is good.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from libs.events.broker import ensure_streams, make_broker
+    from libs.platform.settings import MissingSetting
+    from talentledger.lms_load import (
+        CatalogUnreadable,
+        Published,
+        publish_catalog,
+        read_catalog,
+    )
+
+    try:
+        catalog = read_catalog(path)
+    except CatalogUnreadable as error:
+        raise _fail(str(error)) from None
+
+    def report() -> None:
+        for warning in catalog.warnings:
+            console.print(f"[yellow]![/] {path.name} {escape(str(warning))}", soft_wrap=True)
+        for bad in catalog.bad_rows:
+            console.print(f"[red]✗[/] {path.name} {escape(str(bad))}", soft_wrap=True)
+        if catalog.left_out:
+            left_out = catalog.left_out
+            shown = ", ".join(left_out[:20]) + (" …" if len(left_out) > 20 else "")
+            console.print(
+                f"left out {len(left_out)} course(s) with bad rows: {escape(shown)}",
+                soft_wrap=True,
+            )
+
+    if not catalog.courses:
+        report()
+        raise _fail(f"{path.name}: no course to publish; fix the rows above and load it again")
+    settings = _stack_settings()
+    try:
+        nats_url = settings.require_nats_url()
+    except MissingSetting as error:
+        raise _fail(str(error)) from None
+
+    async def publish() -> Published:
+        broker = make_broker(nats_url, client_name="lms-load")
+        try:
+            await asyncio.wait_for(broker.connect(), 15)
+        except TimeoutError:
+            raise _fail(f"cannot reach NATS at {nats_url}: is the stack up?") from None
+        try:
+            await ensure_streams(broker, settings.nats_stream_replicas)
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+            with Progress(*columns, console=console) as progress:
+                task = progress.add_task("publishing courses", total=len(catalog.courses))
+                return await publish_catalog(
+                    broker,
+                    catalog.courses,
+                    f"lms-load:{actor}",
+                    advance=lambda n: progress.advance(task, n),
+                )
+        finally:
+            await broker.stop()
+
+    published = asyncio.run(publish())
+    report()
+    console.print(
+        f"published {published.courses} course(s) in {published.events} event(s), "
+        f"{published.new} new; {len(catalog.bad_rows)} row(s) refused"
+    )
 
 
 def _stack_settings() -> Settings:
