@@ -1,0 +1,357 @@
+"""Promotion criteria per transition, versioned (DOMAIN.md §6).
+
+A transition is a move from one level of a job family's track to another: the next level in
+the same track, a crossover from the IC track into the manager track, or a move from the manager
+track back to the IC track (allowed, and not a demotion: DOMAIN.md §2). Transitions are derived
+from a published `Framework`, so nobody can be evaluated for a move the framework does not have.
+
+Criteria are the objective, recorded bar a move is judged against (DOMAIN.md §6): a minimum
+calibrated average, a floor no competency may fall below, time operating at the next level,
+named scope-evidence items, manager endorsement and confirmation in a calibration session.
+
+Scale. Thresholds are on the framework's own scale (DOMAIN.md §2). DOMAIN.md gives the
+defaults on a 1..5 scale (average 3.5, floor 3); on a 0..5 (Dreyfus) framework the same numbers
+apply unchanged. Both scales share their top (5, expert) and every proficiency number names the
+same anchored level (3 competent, 4 proficient), so 3.5 still means "above competent, on the way
+to proficient" and 3 still means "competent". A linear rescaling would turn 3.5 into 3.125 on
+0..5, a point no anchor describes, and make the bar easier only because the scale gained a
+"not demonstrated" step at the bottom. Each `CriteriaSet` names its scale, and thresholds
+outside that scale are refused.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from libs.events.schemas.framework import (
+    SCALE_RANGE,
+    Framework,
+    JobFamily,
+    Key,
+    Level,
+    Scale,
+    Track,
+    TrackKind,
+)
+
+# DOMAIN.md §6 defaults, on the framework's own scale (see the module docstring).
+DEFAULT_MINIMUM_AVERAGE = 3.5
+DEFAULT_COMPETENCY_FLOOR = 3.0
+# DOMAIN.md §6 says "at least 1 to 2 quarters": the default takes the lower end, an
+# organisation that wants two raises it per transition.
+DEFAULT_QUARTERS_AT_NEXT_LEVEL = 1
+
+TransitionKind = Literal["next_level", "ic_to_manager", "manager_to_ic"]
+LevelCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+EvidenceItem = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=400, pattern=r"^[^\r\n]*[^\s][^\r\n]*$"),
+    Field(description="a named piece of scope evidence, on one line"),
+]
+
+
+class TransitionError(ValueError):
+    """A move the framework does not have: unknown family, track or level, top of a track."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Transition(_Frozen):
+    """A move from (family, from_track, from_level) to (to_track, to_level) in one family.
+
+    `leadership_competencies` are the competencies a crossover into the manager track
+    requires on top of the target role profile (the framework's `Crossover`); empty otherwise.
+    """
+
+    family: Key
+    from_track: TrackKind
+    from_level: LevelCode
+    to_track: TrackKind
+    to_level: LevelCode
+    leadership_competencies: tuple[Key, ...] = ()
+
+    @property
+    def kind(self) -> TransitionKind:
+        if self.from_track == self.to_track:
+            return "next_level"
+        return "ic_to_manager" if self.from_track == "ic" else "manager_to_ic"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.family}: {self.from_track} {self.from_level} -> {self.to_track} {self.to_level}"
+        )
+
+    @model_validator(mode="after")
+    def _a_move(self) -> Transition:
+        if (self.from_track, self.from_level) == (self.to_track, self.to_level):
+            raise ValueError(f"transition {self} goes nowhere: from and to are the same level")
+        if self.leadership_competencies and self.kind != "ic_to_manager":
+            raise ValueError(
+                f"transition {self}: leadership competencies belong to a crossover into the "
+                "manager track only"
+            )
+        return self
+
+
+class Criteria(_Frozen):
+    """What one transition requires (DOMAIN.md §6); defaults are DOMAIN.md's."""
+
+    minimum_average: float = Field(
+        DEFAULT_MINIMUM_AVERAGE,
+        ge=0,
+        le=5,
+        description="lowest calibrated average over the target profile's competencies",
+    )
+    competency_floor: float = Field(
+        DEFAULT_COMPETENCY_FLOOR,
+        ge=0,
+        le=5,
+        description="no competency of the target profile may be calibrated below this",
+    )
+    quarters_at_next_level: int = Field(
+        DEFAULT_QUARTERS_AT_NEXT_LEVEL,
+        ge=0,
+        le=12,
+        description="whole quarters operating at the next level; 0: no time requirement",
+    )
+    evidence: tuple[EvidenceItem, ...] = Field(
+        (),
+        description='named scope evidence, e.g. "has led a project with 3 or more '
+        'cross-team stakeholders"',
+    )
+    endorsement_required: bool = True
+    calibration_confirmation_required: bool = True
+
+    @model_validator(mode="after")
+    def _evidence_named_once(self) -> Criteria:
+        repeated = sorted(item for item, n in Counter(self.evidence).items() if n > 1)
+        if repeated:
+            raise ValueError(f"evidence items must be named once; repeated: {repeated}")
+        return self
+
+
+class CriteriaOverride(_Frozen):
+    """Criteria for the transitions matching every field given (None matches anything).
+
+    Level codes are per family, so an override naming levels should name the family too.
+    """
+
+    family: Key | None = None
+    kind: TransitionKind | None = None
+    from_level: LevelCode | None = None
+    to_level: LevelCode | None = None
+    criteria: Criteria
+
+    def _pattern(self) -> tuple[str | None, ...]:
+        return (self.from_level, self.to_level, self.family, self.kind)
+
+    def matches(self, transition: Transition) -> bool:
+        actual = (transition.from_level, transition.to_level, transition.family, transition.kind)
+        return all(p is None or p == a for p, a in zip(self._pattern(), actual, strict=True))
+
+    def specificity(self) -> tuple[bool, ...]:
+        """Which fields are pinned, most telling first: levels, then family, then kind."""
+        return tuple(p is not None for p in self._pattern())
+
+
+class CriteriaSet(_Frozen):
+    """One numbered version of an organisation's promotion criteria, on one scale.
+
+    `criteria_for` picks the most specific matching override, else the default. Specificity
+    compares which fields an override pins, in the order from_level, to_level, family, kind:
+    an override naming a level beats one naming a family, which beats one naming a kind. Two
+    overrides pinning the same fields to the same values are refused, so the choice is never
+    left to list order. An override replaces the default as a whole: what a transition
+    requires is readable in one place.
+    """
+
+    version: int = Field(ge=1)
+    scale: Scale = Field("0..5", description="the framework's scale the thresholds are on")
+    default: Criteria = Criteria()
+    overrides: tuple[CriteriaOverride, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CriteriaSet:
+        scale = SCALE_RANGE[self.scale]
+        low, high = scale.start, scale.stop - 1
+        for where, criteria in [("default", self.default)] + [
+            (f"override {o._pattern()}", o.criteria) for o in self.overrides
+        ]:
+            for name in ("minimum_average", "competency_floor"):
+                value = getattr(criteria, name)
+                if not low <= value <= high:
+                    raise ValueError(
+                        f"criteria version {self.version}, {where}: {name} {value} is outside "
+                        f"the scale {self.scale}"
+                    )
+        patterns = [o._pattern() for o in self.overrides]
+        repeated = sorted({p for p in patterns if patterns.count(p) > 1}, key=str)
+        if repeated:
+            raise ValueError(
+                f"criteria version {self.version}: overrides repeat the same match {repeated}"
+            )
+        return self
+
+    def criteria_for(self, transition: Transition) -> Criteria:
+        matching = [o for o in self.overrides if o.matches(transition)]
+        if not matching:
+            return self.default
+        return max(matching, key=CriteriaOverride.specificity).criteria
+
+
+# -- transitions derived from a framework ------------------------------------------------------
+
+
+def _family(framework: Framework, family: str) -> JobFamily:
+    found = framework.family(family)
+    if found is None:
+        known = [f.key for f in framework.families]
+        raise TransitionError(f"framework has no job family {family!r}; families: {known}")
+    return found
+
+
+def _track(family: JobFamily, kind: TrackKind) -> Track:
+    track = family.track(kind)
+    if track is None:
+        raise TransitionError(f"family {family.key!r} has no {kind} track")
+    return track
+
+
+def _levels(track: Track) -> list[Level]:
+    """Junior to senior, by grade (a published framework lists them so already)."""
+    return sorted(track.levels, key=lambda lv: lv.grade)
+
+
+def _level(family: JobFamily, track: Track, code: str) -> Level:
+    found = next((lv for lv in track.levels if lv.code == code), None)
+    if found is None:
+        codes = [lv.code for lv in _levels(track)]
+        raise TransitionError(
+            f"family {family.key!r} {track.kind} track has no level {code!r}; levels: {codes}"
+        )
+    return found
+
+
+def next_level(framework: Framework, family: str, track: TrackKind, level: str) -> Transition:
+    """The move to the next level (by grade) of the same track.
+
+    Raises TransitionError at the top of the track: there is no next level to promote to.
+    """
+    fam = _family(framework, family)
+    trk = _track(fam, track)
+    current = _level(fam, trk, level)
+    above = [lv for lv in _levels(trk) if lv.grade > current.grade]
+    if not above:
+        raise TransitionError(
+            f"level {level!r} is the top of the {track} track of family {family!r}: "
+            "there is no next level in this track"
+        )
+    return Transition(
+        family=fam.key, from_track=track, from_level=level, to_track=track, to_level=above[0].code
+    )
+
+
+def _across(
+    family: JobFamily, current: Level, target: Track, to_level: str | None, what: str
+) -> Level:
+    """The target level of a move across tracks: the one named, else the lowest level of the
+    target track whose grade is not below the current one. Moving across tracks never lowers
+    the grade: going back to IC is not a demotion (DOMAIN.md §2)."""
+    if to_level is not None:
+        named = _level(family, target, to_level)
+        if named.grade < current.grade:
+            raise TransitionError(
+                f"family {family.key!r}: {what} from {current.code!r} (grade {current.grade}) "
+                f"to {named.code!r} (grade {named.grade}) would lower the grade"
+            )
+        return named
+    reachable = [lv for lv in _levels(target) if lv.grade >= current.grade]
+    if not reachable:
+        raise TransitionError(
+            f"family {family.key!r}: {what} from {current.code!r} (grade {current.grade}) has "
+            f"no {target.kind} level at grade {current.grade} or above"
+        )
+    return reachable[0]
+
+
+def crossover(
+    framework: Framework, family: str, from_level: str, to_level: str | None = None
+) -> Transition:
+    """The move from an IC level into the family's manager track.
+
+    Allowed from the crossover point (the IC level the manager track's `Crossover` names) or
+    any IC level above it. The target is `to_level` when given, else the lowest manager level
+    at the IC level's grade or above (at the crossover point: the entry level of the manager
+    track). The crossover's leadership competencies travel with the transition.
+    """
+    fam = _family(framework, family)
+    ic, manager = _track(fam, "ic"), _track(fam, "manager")
+    if manager.crossover is None:
+        raise TransitionError(
+            f"family {family!r}: the manager track names no crossover point, so there is no "
+            "move from the IC track into it"
+        )
+    point = _level(fam, ic, manager.crossover.from_level)
+    current = _level(fam, ic, from_level)
+    if current.grade < point.grade:
+        raise TransitionError(
+            f"family {family!r}: the manager track is entered from IC {point.code!r} or above; "
+            f"{from_level!r} is below the crossover point"
+        )
+    target = _across(fam, current, manager, to_level, "a crossover")
+    return Transition(
+        family=fam.key,
+        from_track="ic",
+        from_level=from_level,
+        to_track="manager",
+        to_level=target.code,
+        leadership_competencies=tuple(manager.crossover.leadership_competencies),
+    )
+
+
+def back_to_ic(
+    framework: Framework, family: str, from_level: str, to_level: str | None = None
+) -> Transition:
+    """The move from a manager level back to the IC track: not a demotion (DOMAIN.md §2).
+
+    The target is `to_level` when given, else the IC level of the same grade, or failing that
+    the nearest one above (the IC track reaches as high as the manager track, so one exists in
+    a valid framework).
+    """
+    fam = _family(framework, family)
+    ic, manager = _track(fam, "ic"), _track(fam, "manager")
+    current = _level(fam, manager, from_level)
+    target = _across(fam, current, ic, to_level, "a move back to the IC track")
+    return Transition(
+        family=fam.key,
+        from_track="manager",
+        from_level=from_level,
+        to_track="ic",
+        to_level=target.code,
+    )
+
+
+def transitions_from(
+    framework: Framework, family: str, track: TrackKind, level: str
+) -> list[Transition]:
+    """Every move the framework offers from a level: the next level in the track (unless at
+    the top), then the crossover (IC at or above the crossover point, when the family has a
+    manager track) or the move back to IC (manager). Unknown family, track or level raise."""
+    fam = _family(framework, family)
+    _level(fam, _track(fam, track), level)
+    moves: list[Transition] = []
+    across = crossover if track == "ic" else back_to_ic
+    for make in (
+        lambda: next_level(framework, family, track, level),
+        lambda: across(framework, family, level),
+    ):
+        try:
+            moves.append(make())
+        except TransitionError:
+            continue
+    return moves

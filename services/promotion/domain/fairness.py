@@ -1,0 +1,151 @@
+"""Fairness monitoring: promotion rates per group and the adverse-impact ratio, per cycle.
+
+DOMAIN.md §6 (legal context): Title VII covers promotions, and disparate impact is judged on
+selection rates. The four-fifths rule (US Uniform Guidelines on Employee Selection Procedures)
+flags a group whose selection rate is below four fifths of the rate of the group with the
+highest rate. This module computes it from decisions and an optional, separately protected
+attribute the HRIS supplies.
+
+Choices:
+
+- Selected means approved. A deferral counts as considered and not selected: the person was
+  up for promotion in that cycle and was not promoted. Leaving deferrals out would let a group
+  that is deferred rather than denied keep a high rate, hiding exactly the pattern to watch.
+- One decision counts per person and cycle: the last one given (an appeal outcome replaces
+  the decision it appealed).
+- A person with no value for the attribute (none supplied, not known, blank) is counted in
+  the "undisclosed" group, never dropped: dropping them would change every rate.
+- Groups with fewer than `min_group_size` people considered (default 5) are reported with their
+  rate but marked too small to judge: they are never flagged and never serve as the reference,
+  since one person's outcome would swing the rate by 20 points or more. The reference is the
+  highest rate among the groups large enough to judge; "undisclosed" takes part like any group.
+  When no group is large enough, or the reference rate is 0 (nobody promoted), no ratio exists.
+- Ratios are computed on exact fractions and flagged when strictly below the threshold, so a
+  ratio of exactly 0.8 is not flagged.
+- Outputs name groups only, never people. They are for `hr_admin` and `auditor` (the issue):
+  with small groups a rate can still reveal an outcome, which is why access stays restricted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+UNDISCLOSED = "undisclosed"
+FOUR_FIFTHS = 0.8
+DEFAULT_MIN_GROUP_SIZE = 5
+
+Outcome = Literal["approve", "deny", "defer"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Decision(_Frozen):
+    """A promotion decision as fairness monitoring sees it."""
+
+    person: str = Field(min_length=1)
+    cycle: str = Field(min_length=1)
+    outcome: Outcome
+
+
+class GroupRate(_Frozen):
+    """One group's selection rate in one cycle, against the reference group."""
+
+    group: str
+    considered: int = Field(ge=1, description="people with a decision in the cycle")
+    selected: int = Field(ge=0, description="of them, approved")
+    rate: float = Field(ge=0, le=1)
+    impact_ratio: float | None = Field(
+        description="rate / reference rate; null when there is no reference or its rate is 0"
+    )
+    adverse_impact: bool = Field(description="judged and below the threshold")
+    too_small: bool = Field(description="fewer people than the minimum size: not judged")
+
+
+class CycleFairness(_Frozen):
+    cycle: str
+    reference_group: str | None = Field(description="highest rate among the judged groups")
+    threshold: float
+    min_group_size: int
+    groups: tuple[GroupRate, ...]
+
+    @property
+    def flagged(self) -> list[str]:
+        return [g.group for g in self.groups if g.adverse_impact]
+
+
+def _group(value: str | None) -> str:
+    return (value or "").strip() or UNDISCLOSED
+
+
+def _cycle(
+    cycle: str,
+    outcomes: Mapping[str, Outcome],
+    attributes: Mapping[str, str | None],
+    threshold: Fraction,
+    min_group_size: int,
+) -> CycleFairness:
+    considered: dict[str, int] = {}
+    selected: dict[str, int] = {}
+    for person, outcome in outcomes.items():
+        group = _group(attributes.get(person))
+        considered[group] = considered.get(group, 0) + 1
+        selected[group] = selected.get(group, 0) + (outcome == "approve")
+    rates = {g: Fraction(selected[g], considered[g]) for g in considered}
+    judged = [g for g in rates if considered[g] >= min_group_size]
+    # Highest rate first; ties go to the larger group, then the label, for a stable answer.
+    reference = min(judged, key=lambda g: (-rates[g], -considered[g], g), default=None)
+    best = rates[reference] if reference is not None else Fraction(0)
+    groups = []
+    for g in sorted(rates):
+        ratio = rates[g] / best if best > 0 else None
+        too_small = considered[g] < min_group_size
+        groups.append(
+            GroupRate(
+                group=g,
+                considered=considered[g],
+                selected=selected[g],
+                rate=float(rates[g]),
+                impact_ratio=None if ratio is None else float(ratio),
+                adverse_impact=not too_small and ratio is not None and ratio < threshold,
+                too_small=too_small,
+            )
+        )
+    return CycleFairness(
+        cycle=cycle,
+        reference_group=reference if best > 0 else None,
+        threshold=float(threshold),
+        min_group_size=min_group_size,
+        groups=tuple(groups),
+    )
+
+
+def adverse_impact(
+    decisions: Iterable[Decision],
+    attributes: Mapping[str, str | None] | None = None,
+    *,
+    threshold: float = FOUR_FIFTHS,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+) -> list[CycleFairness]:
+    """Selection rates and adverse-impact ratios per group, one entry per cycle (sorted).
+
+    `attributes` maps a person to their group for the protected attribute, or None; without
+    it everyone is "undisclosed".
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold {threshold} must be in (0, 1]")
+    if min_group_size < 1:
+        raise ValueError(f"min_group_size {min_group_size} must be at least 1")
+    by_cycle: dict[str, dict[str, Outcome]] = {}
+    for d in decisions:
+        by_cycle.setdefault(d.cycle, {})[d.person] = d.outcome
+    exact = Fraction(str(threshold))
+    return [
+        _cycle(cycle, by_cycle[cycle], attributes or {}, exact, min_group_size)
+        for cycle in sorted(by_cycle)
+    ]
