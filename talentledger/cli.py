@@ -401,12 +401,8 @@ def lms_load(
 
     from libs.events.broker import ensure_streams, make_broker
     from libs.platform.settings import MissingSetting
-    from talentledger.lms_load import (
-        CatalogUnreadable,
-        Published,
-        publish_catalog,
-        read_catalog,
-    )
+    from talentledger.inbound import Published
+    from talentledger.lms_load import CatalogUnreadable, publish_catalog, read_catalog
 
     try:
         catalog = read_catalog(path)
@@ -458,7 +454,7 @@ def lms_load(
     published = asyncio.run(publish())
     report()
     console.print(
-        f"published {published.courses} course(s) in {published.events} event(s), "
+        f"published {published.items} course(s) in {published.events} event(s), "
         f"{published.new} new; {len(catalog.bad_rows)} row(s) refused"
     )
 

@@ -8,22 +8,19 @@ same file again publishes nothing new (JetStream and every consumer's inbox drop
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
 
 from faststream.nats import NatsBroker
 from pydantic import ValidationError
 
-from libs.events.broker import headers_of, subject_of_envelope
 from libs.events.envelope import Envelope, new_event_id
 from libs.events.schemas.hris import EmployeeHired
-from libs.events.subjects import EVENT_STREAM
+from talentledger.inbound import BadRow, outside_envelope, publish
 
 COLUMNS = (
     "employee_id",
@@ -37,16 +34,6 @@ COLUMNS = (
 )
 # Fixed, so that the same employee's hiring always has the same event id.
 NAMESPACE = uuid.UUID("5b0f8a52-54c4-4f0e-9d63-1c1e5a7b2f10")
-
-
-@dataclass(frozen=True)
-class BadRow:
-    line: int
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: " + (f"{self.column}: " if self.column else "") + self.message
 
 
 @dataclass
@@ -148,20 +135,12 @@ def _check_reporting_lines(result: OrgChartFile, lines: dict[str, int]) -> None:
 
 def envelope_of(hire: EmployeeHired, actor: str, correlation_id: uuid.UUID) -> Envelope:
     """The hiring as an HRIS publishes it: the first event of the employee's stream."""
-    now = datetime.now(UTC)
-    return Envelope(
-        event_id=uuid.uuid5(NAMESPACE, f"{hire.employee_id}:{EmployeeHired.event_type}"),
-        event_type=EmployeeHired.event_type,
-        schema_version=EmployeeHired.schema_version,
-        source=EmployeeHired.context,
-        stream_id=f"employee-{hire.employee_id}",
-        stream_version=1,
-        global_position=0,  # events from outside have no place in a TalentLedger log
-        occurred_at=now,
-        recorded_at=now,
-        actor=actor,
-        correlation_id=correlation_id,
-        payload=hire.model_dump(mode="json"),
+    return outside_envelope(
+        hire,
+        uuid.uuid5(NAMESPACE, f"{hire.employee_id}:{EmployeeHired.event_type}"),
+        f"employee-{hire.employee_id}",
+        actor,
+        correlation_id,
     )
 
 
@@ -173,29 +152,6 @@ async def publish_hires(
     window: int = 256,
 ) -> int:
     """Publish every hire, a window of acknowledgements in flight at a time; return how many."""
-    js = broker.connection.jetstream()
     correlation_id = new_event_id()
-    pending: list[asyncio.Future[Any]] = []
-    published = 0
-    for hire in hires:
-        envelope = envelope_of(hire, actor, correlation_id)
-        pending.append(
-            await js.publish_async(
-                subject_of_envelope(envelope),
-                envelope.model_dump_json().encode(),
-                headers=headers_of(envelope),
-                stream=EVENT_STREAM,
-            )
-        )
-        if len(pending) >= window:
-            published += await _settle(pending, advance)
-    return published + await _settle(pending, advance)
-
-
-async def _settle(pending: list[asyncio.Future[Any]], advance: Callable[[int], None]) -> int:
-    for ack in pending:
-        await ack
-    advance(len(pending))
-    count = len(pending)
-    pending.clear()
-    return count
+    envelopes = ((envelope_of(hire, actor, correlation_id), 1) for hire in hires)
+    return (await publish(broker, envelopes, advance, window)).events

@@ -26,7 +26,6 @@ consumer's inbox drop repeats) and a changed course only republishes its own bat
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import hashlib
 import io
@@ -36,17 +35,15 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
 
 from faststream.nats import NatsBroker
 from pydantic import ValidationError
 
-from libs.events.broker import headers_of, subject_of_envelope
 from libs.events.envelope import Envelope, new_event_id
 from libs.events.schemas.lms import Course, CourseCatalogUpdated, CourseCompetency, CourseFormat
-from libs.events.subjects import EVENT_STREAM
+from talentledger.inbound import BadRow, Published, outside_envelope, publish
 
 COLUMNS = (
     "course_id",
@@ -74,16 +71,6 @@ _FALSE = {"false", "no", "n", "0", ""}
 
 class CatalogUnreadable(Exception):
     """The file cannot be read as UTF-8 text at all."""
-
-
-@dataclass(frozen=True)
-class BadRow:
-    line: int
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: " + (f"{self.column}: " if self.column else "") + self.message
 
 
 @dataclass
@@ -403,36 +390,10 @@ def event_id_of(batch: list[Course]) -> uuid.UUID:
 
 
 def envelope_of(batch: list[Course], actor: str, correlation_id: uuid.UUID) -> Envelope:
-    """A batch of the catalog as an LMS integration publishes it."""
+    """A batch of the catalog as an LMS integration publishes it: each batch upserts its own
+    courses, in no sequence, so each is the first event of the catalog stream."""
     event = CourseCatalogUpdated(courses=batch)
-    now = datetime.now(UTC)
-    return Envelope(
-        event_id=event_id_of(batch),
-        event_type=CourseCatalogUpdated.event_type,
-        schema_version=CourseCatalogUpdated.schema_version,
-        source=CourseCatalogUpdated.context,
-        stream_id=STREAM_ID,
-        stream_version=1,  # each batch is an upsert of its own courses, in no sequence
-        global_position=0,  # events from outside have no place in a TalentLedger log
-        occurred_at=now,
-        recorded_at=now,
-        actor=actor,
-        correlation_id=correlation_id,
-        payload=event.model_dump(mode="json"),
-    )
-
-
-@dataclass(frozen=True)
-class Published:
-    """What a load sent: events acknowledged, of which JetStream already had `repeats`."""
-
-    events: int = 0
-    repeats: int = 0
-    courses: int = 0
-
-    @property
-    def new(self) -> int:
-        return self.events - self.repeats
+    return outside_envelope(event, event_id_of(batch), STREAM_ID, actor, correlation_id)
 
 
 async def publish_catalog(
@@ -444,36 +405,9 @@ async def publish_catalog(
 ) -> Published:
     """Publish the courses in batches, a window of acknowledgements in flight at a time.
 
-    `advance` is called with the number of courses of each acknowledged batch.
+    `advance` is called with the number of courses of each acknowledged batch; the result
+    counts courses as its items.
     """
-    js = broker.connection.jetstream()
     correlation_id = new_event_id()
-    pending: list[tuple[asyncio.Future[Any], int]] = []
-    total = Published()
-    for batch in batches(courses):
-        envelope = envelope_of(batch, actor, correlation_id)
-        ack = await js.publish_async(
-            subject_of_envelope(envelope),
-            envelope.model_dump_json().encode(),
-            headers=headers_of(envelope),
-            stream=EVENT_STREAM,
-        )
-        pending.append((ack, len(batch)))
-        if len(pending) >= window:
-            total = await _settle(pending, total, advance)
-    return await _settle(pending, total, advance)
-
-
-async def _settle(
-    pending: list[tuple[asyncio.Future[Any], int]],
-    total: Published,
-    advance: Callable[[int], None],
-) -> Published:
-    for future, size in pending:
-        ack = await future
-        total = Published(
-            total.events + 1, total.repeats + (1 if ack.duplicate else 0), total.courses + size
-        )
-        advance(size)
-    pending.clear()
-    return total
+    envelopes = ((envelope_of(b, actor, correlation_id), len(b)) for b in batches(courses))
+    return await publish(broker, envelopes, advance, window)

@@ -143,3 +143,12 @@ def require_role(actor: Actor, role: str) -> None:
             detail=f"this needs the {role!r} role; the token of {actor.subject!r} has "
             f"{sorted(actor.roles) or 'none'}",
         )
+
+
+def _hr_admin(actor: CurrentActor) -> Actor:
+    require_role(actor, "hr_admin")
+    return actor
+
+
+HrAdmin = Annotated[Actor, Depends(_hr_admin)]
+"""The caller, who must hold the `hr_admin` role (403 otherwise)."""

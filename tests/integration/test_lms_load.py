@@ -50,7 +50,7 @@ async def test_a_catalog_is_published_in_batches_and_a_second_load_adds_nothing(
     advanced: list[int] = []
 
     first = await publish_catalog(broker, catalog.courses, "lms-load:tests", advanced.append)
-    assert (first.events, first.new, first.courses) == (5, 5, 1000)
+    assert (first.events, first.new, first.items) == (5, 5, 1000)
     assert sum(advanced) == 1000
 
     envelopes = await stream_envelopes(broker)
@@ -73,7 +73,7 @@ async def test_a_catalog_is_published_in_batches_and_a_second_load_adds_nothing(
 
     # Loading the same file again publishes the same event ids: JetStream keeps one copy.
     again = await publish_catalog(broker, read_catalog(catalog_csv(1000)).courses, "lms-load:b")
-    assert (again.events, again.new, again.courses) == (5, 0, 1000)
+    assert (again.events, again.new, again.items) == (5, 0, 1000)
     info = await broker.connection.jetstream().stream_info(EVENT_STREAM)
     assert info.state.messages == 5
 

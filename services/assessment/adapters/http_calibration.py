@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import Key
-from libs.platform.auth import Actor, CurrentActor, require_role
+from libs.platform.auth import HrAdmin
 from services.assessment.application.calibration import (
     Calibrations,
     InvalidSession,
@@ -22,14 +21,6 @@ from services.assessment.domain.calibration import Adjustment, AdjustmentRefused
 from services.assessment.domain.calibration_sessions import CalibrationError
 
 router = APIRouter(prefix="/calibrations", tags=["calibration"])
-
-
-def _hr_admin(actor: CurrentActor) -> Actor:
-    require_role(actor, "hr_admin")
-    return actor
-
-
-HrAdmin = Annotated[Actor, Depends(_hr_admin)]
 
 
 def _calibrations(request: Request) -> Calibrations:

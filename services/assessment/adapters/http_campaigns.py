@@ -12,15 +12,15 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.events.schemas.assessment import CampaignClosed, CampaignOpened, RemindersSent
 from libs.events.schemas.framework import Key
-from libs.platform.auth import Actor, CurrentActor, require_role
+from libs.platform.auth import CurrentActor, HrAdmin
 from services.assessment.application.campaigns import (
     AssignmentStatus,
     CampaignNotFound,
@@ -45,14 +45,6 @@ from services.assessment.domain.raters import (
 from services.assessment.domain.submissions import Answer, SubmissionRefused
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
-
-
-def _hr_admin(actor: CurrentActor) -> Actor:
-    require_role(actor, "hr_admin")
-    return actor
-
-
-HrAdmin = Annotated[Actor, Depends(_hr_admin)]
 
 
 def _campaigns(request: Request) -> Campaigns:

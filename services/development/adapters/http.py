@@ -7,14 +7,12 @@ and course effectiveness.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.framework import TrackKind
-from libs.platform.auth import Actor, CurrentActor, require_role
+from libs.platform.auth import CurrentActor, HrAdmin
 from services.development.application.development import (
     Development,
     DevelopmentError,
@@ -29,14 +27,6 @@ from services.development.domain.plan_edits import EditRefused, NewAction
 from services.development.domain.plans import DevelopmentPlan
 
 router = APIRouter(tags=["development"])
-
-
-def _hr_admin(actor: CurrentActor) -> Actor:
-    require_role(actor, "hr_admin")
-    return actor
-
-
-HrAdmin = Annotated[Actor, Depends(_hr_admin)]
 
 
 def _development(request: Request) -> Development:

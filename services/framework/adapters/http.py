@@ -33,7 +33,7 @@ from libs.events.schemas.framework import (
     TrackKind,
 )
 from libs.events.store import EventStore
-from libs.platform.auth import Actor, CurrentActor, require_role
+from libs.platform.auth import Actor, CurrentActor, HrAdmin
 from libs.platform.runtime import not_found
 from services.framework.adapters.files import formats, native
 from services.framework.adapters.files.report import ImportIssue
@@ -66,14 +66,6 @@ AsOf = Annotated[
     datetime | None,
     Query(description="the version in force at this instant (ISO 8601; UTC unless zoned)"),
 ]
-
-
-def _hr_admin(actor: CurrentActor) -> Actor:
-    require_role(actor, "hr_admin")
-    return actor
-
-
-HrAdmin = Annotated[Actor, Depends(_hr_admin)]
 
 
 def _store(request: Request) -> EventStore:
