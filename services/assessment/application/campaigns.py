@@ -16,16 +16,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from psycopg import AsyncConnection
 
 from libs.events.envelope import EventMetadata
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CampaignClosed, CampaignOpened, RemindersSent
-from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.store import ConcurrencyError, EventStore
-from libs.replicas.people import Person
+from libs.replicas.framework_versions import FrameworkVersions
+from libs.replicas.org_chart import OrgChart
 from services.assessment.adapters.postgres.campaign_records import CampaignRecords
 from services.assessment.domain.aggregation import (
     CompetencyResult,
@@ -60,34 +60,6 @@ QUESTIONNAIRE_CACHE = 2048
 
 _LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))"
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
-
-
-class People(Protocol):
-    """The org chart replica (libs.replicas.org_chart.OrgChart)."""
-
-    async def person(self, conn: AsyncConnection[Any], employee_id: str) -> Person | None: ...
-
-    async def around(
-        self, conn: AsyncConnection[Any], subject: str, also: Iterable[str] = ()
-    ) -> list[Person]: ...
-
-    async def everyone(self, conn: AsyncConnection[Any]) -> list[Person]: ...
-
-
-class Frameworks(Protocol):
-    """The framework replica (libs.replicas.framework_versions.FrameworkVersions)."""
-
-    async def framework(
-        self, conn: AsyncConnection[Any], framework_id: str, version: int
-    ) -> Framework | None: ...
-
-    async def role_profile(
-        self,
-        conn: AsyncConnection[Any],
-        framework_id: str,
-        version: int,
-        position: tuple[str, str, str],
-    ) -> EffectiveRoleProfile | None: ...
 
 
 class CampaignNotFound(CampaignError):
@@ -156,8 +128,8 @@ class Campaigns:
     def __init__(
         self,
         store: EventStore,
-        org_chart: People,
-        replica: Frameworks,
+        org_chart: OrgChart,
+        replica: FrameworkVersions,
         records: CampaignRecords,
     ) -> None:
         self.store = store

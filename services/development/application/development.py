@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from psycopg import AsyncConnection
 
@@ -24,10 +24,11 @@ from libs.events.envelope import Envelope, EventMetadata
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import CompetencyGap, GapsIdentified, PlannedAction
-from libs.events.schemas.framework import EffectiveRoleProfile, Framework
+from libs.events.schemas.framework import EffectiveRoleProfile
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted, EnrolmentRequested
 from libs.events.store import EventStore
-from libs.replicas.people import Person
+from libs.replicas.framework_versions import FrameworkVersions
+from libs.replicas.org_chart import OrgChart
 from services.development.adapters.postgres.records import DevelopmentRecords
 from services.development.domain import plan_edits
 from services.development.domain.coverage import CoverageReport, coverage
@@ -41,26 +42,6 @@ from services.development.domain.plans import (
 )
 
 ACTOR = "service:development"
-
-
-class People(Protocol):
-    async def person(self, conn: AsyncConnection[Any], employee_id: str) -> Person | None: ...
-
-    async def everyone(self, conn: AsyncConnection[Any]) -> list[Person]: ...
-
-
-class Frameworks(Protocol):
-    async def framework(
-        self, conn: AsyncConnection[Any], framework_id: str, version: int
-    ) -> Framework | None: ...
-
-    async def role_profile(
-        self,
-        conn: AsyncConnection[Any],
-        framework_id: str,
-        version: int,
-        position: tuple[str, str, str],
-    ) -> EffectiveRoleProfile | None: ...
 
 
 class DevelopmentError(ValueError):
@@ -122,8 +103,8 @@ class Development:
         self,
         store: EventStore,
         records: DevelopmentRecords,
-        org_chart: People,
-        replica: Frameworks,
+        org_chart: OrgChart,
+        replica: FrameworkVersions,
         policy: PlanPolicy | None = None,
     ) -> None:
         self.store = store
