@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,11 @@ hris_app = typer.Typer(help="The HRIS integration: the org chart as events.", no
 app.add_typer(hris_app, name="hris")
 lms_app = typer.Typer(help="The LMS integration: the L&D catalog as events.", no_args_is_help=True)
 app.add_typer(lms_app, name="lms")
+audit_app = typer.Typer(
+    help="The promotion decision log: verify it, and sign checkpoints of its head.",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
 console = Console()
 err = Console(stderr=True)
 
@@ -456,6 +462,95 @@ def lms_load(
     console.print(
         f"published {published.items} course(s) in {published.events} event(s), "
         f"{published.new} new; {len(catalog.bad_rows)} row(s) refused"
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="also check the log against this exported checkpoint")
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option(help="the PEM public key the checkpoint was signed with")
+    ] = None,
+    schema: Annotated[str, typer.Option(help="the promotion service's schema")] = "promotion",
+) -> None:
+    """Verify every entry of the decision log: its hash, its link to the one before, and every
+    column against what was hashed. Names the first entry that fails."""
+    import psycopg
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from services.promotion.adapters.postgres.decision_log import DecisionLog
+    from services.promotion.domain import decision_log
+
+    if (checkpoint is None) != (public_key is None):
+        raise _fail("give --checkpoint and --public-key together")
+    url = _stack_settings().require_database_url()
+    log = DecisionLog(schema)
+    with psycopg.connect(url) as conn:
+        total = conn.execute(f'SELECT count(*) FROM "{schema}".decision_log').fetchone()
+    columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("verify", total=total[0] if total else None)
+
+        def counted() -> Iterator[decision_log.LogEntry]:
+            for n, entry in enumerate(log.entries(url), 1):
+                if n % 1000 == 0:
+                    progress.update(task, completed=n)
+                yield entry
+
+        if checkpoint is None or public_key is None:
+            result = decision_log.verify(counted())
+            if not result.ok:
+                assert result.failure is not None
+                failure = result.failure
+                raise _fail(
+                    f"entry {failure.sequence} ({failure.entry_id}) fails: {failure.reason}: "
+                    f"{failure.detail}"
+                )
+            against = None
+        else:
+            key = decision_log.public_key_from_pem(public_key.read_bytes())
+            signed = decision_log.Checkpoint.from_json(checkpoint.read_text(encoding="utf-8"))
+            against = decision_log.verify_checkpoint(key, signed, counted())
+            if not against.ok:
+                raise _fail(
+                    f"the log does not match the checkpoint: {against.problem}: {against.detail}"
+                )
+            result = against.chain
+    assert result is not None
+    head = f"; head {result.head.sequence} {result.head.hash}" if result.head else ""
+    also = f", and matches the checkpoint at {checkpoint}" if against else ""
+    console.print(f"verified {result.entries} entries{head}{also}", soft_wrap=True)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    key: Annotated[Path, typer.Option(help="Ed25519 private key (PEM); created if missing")],
+    out: Annotated[Path, typer.Option(help="where to write the signed checkpoint (JSON)")],
+    schema: Annotated[str, typer.Option(help="the promotion service's schema")] = "promotion",
+) -> None:
+    """Sign the current head of the verified decision log; keep the file (and the public key
+    next to the private one) out of the database's reach."""
+    from services.promotion.adapters.postgres.decision_log import DecisionLog
+    from services.promotion.domain import decision_log
+
+    if key.exists():
+        private = decision_log.private_key_from_pem(key.read_bytes())
+    else:
+        private = decision_log.generate_private_key()
+        key.write_bytes(decision_log.private_key_to_pem(private))
+        key.chmod(0o600)
+    public = key.with_suffix(".pub.pem")
+    public.write_bytes(decision_log.public_key_to_pem(private))
+    url = _stack_settings().require_database_url()
+    result = decision_log.verify(DecisionLog(schema).entries(url))
+    if not result.ok or result.head is None:
+        raise _fail("nothing to sign: the log is empty" if result.ok else "the log fails verify")
+    signed = decision_log.sign_checkpoint(private, result.head)
+    out.write_text(signed.to_json(), encoding="utf-8")
+    console.print(
+        f"signed entry {signed.sequence} ({signed.head_hash}) into {out}; public key {public}"
     )
 
 

@@ -30,7 +30,7 @@ from libs.events.schemas.framework import (
     RoleProfileChanged,
 )
 from libs.platform.auth import CurrentActor
-from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
+from libs.platform.runtime import Runtime, ServiceParts
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "framework_versions"
 
@@ -194,12 +194,3 @@ class FrameworkVersions:
             )
 
         return confirm
-
-
-def replica_service(name: str, description: str) -> ServiceDefinition:
-    """A service that, so far, only keeps and serves the published framework versions."""
-
-    def build(runtime: Runtime) -> ServiceParts:
-        return FrameworkVersions(name).install(create_api(name, description), runtime)
-
-    return ServiceDefinition(name=name, build=build, migrations=[MIGRATIONS])

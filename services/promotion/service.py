@@ -1,12 +1,24 @@
 """The promotion service.
 
-Promotion criteria, readiness, decisions and the tamper-evident decision log.
-
-Thin slice so far: it keeps the published framework versions it will pin its work to.
+Promotion criteria, readiness, decisions and the tamper-evident decision log. So far: the
+published framework versions it pins its work to, and the decision log's storage, verified
+with `talentledger audit verify`.
 """
 
 from __future__ import annotations
 
-from libs.replicas.framework_versions import replica_service
+from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
+from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
+from libs.replicas.framework_versions import FrameworkVersions
+from services.promotion.adapters.postgres import MIGRATIONS
 
-definition = replica_service("promotion", __doc__ or "")
+NAME = "promotion"
+
+
+def build(runtime: Runtime) -> ServiceParts:
+    return FrameworkVersions(NAME).install(create_api(NAME, __doc__ or ""), runtime)
+
+
+definition = ServiceDefinition(
+    name=NAME, build=build, migrations=[FRAMEWORK_MIGRATIONS, MIGRATIONS]
+)

@@ -1,0 +1,114 @@
+"""The decision log in PostgreSQL: appended in the transaction of the step it records,
+read back in order for verification, audit queries and exports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from services.promotion.domain.decision_log import EntryKind, LogEntry, next_entry, parse_body
+
+_COLUMNS = (
+    "sequence, entry_id, kind, case_id, employee_id, actor, recorded_at, payload, "
+    "previous_hash, hash, body"
+)
+# Entries read per round trip when streaming the whole log.
+FETCH = 5_000
+
+
+class DecisionLog:
+    def __init__(self, schema: str) -> None:
+        table = sql.Identifier(schema, "decision_log")
+        self._lock = sql.SQL("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))").format(
+            sql.Literal(f"{schema}.decision_log")
+        )
+        self._head = sql.SQL("SELECT {} FROM {} ORDER BY sequence DESC LIMIT 1").format(
+            sql.SQL(_COLUMNS), table
+        )
+        self._insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            table, sql.SQL(_COLUMNS), sql.SQL(", ".join(["%s"] * 11))
+        )
+        self._all = sql.SQL("SELECT {} FROM {} ORDER BY sequence").format(sql.SQL(_COLUMNS), table)
+
+    async def append(
+        self,
+        conn: AsyncConnection[Any],
+        *,
+        kind: EntryKind,
+        case_id: str,
+        employee_id: str,
+        actor: str,
+        recorded_at: datetime,
+        payload: Mapping[str, Any],
+    ) -> LogEntry:
+        """Append one entry after the current head, in the caller's transaction.
+
+        Appends are serialised (an advisory lock until commit): a chain has one head, and two
+        entries claiming the same predecessor would fork it.
+        """
+        await conn.execute(self._lock)
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(self._head)
+            row = await cur.fetchone()
+        previous = _entry(row) if row else None
+        entry = next_entry(
+            previous,
+            kind=kind,
+            case_id=case_id,
+            employee_id=employee_id,
+            actor=actor,
+            recorded_at=recorded_at,
+            payload=payload,
+        )
+        assert entry.body is not None
+        await conn.execute(
+            self._insert,
+            (
+                entry.sequence,
+                entry.entry_id,
+                entry.kind,
+                entry.case_id,
+                entry.employee_id,
+                entry.actor,
+                entry.recorded_at,
+                # From the body, so the column says exactly what was hashed.
+                Jsonb(parse_body(entry.body)["payload"]),
+                entry.previous_hash,
+                entry.hash,
+                entry.body,
+            ),
+        )
+        return entry
+
+    def entries(self, conninfo: str) -> Iterator[LogEntry]:
+        """Every entry in sequence order, streamed through a server-side cursor."""
+        with (
+            psycopg.connect(conninfo) as conn,
+            conn.cursor(name="decision_log_stream", row_factory=dict_row) as cur,
+        ):
+            cur.itersize = FETCH
+            cur.execute(self._all)
+            for row in cur:
+                yield _entry(row)
+
+
+def _entry(row: Mapping[str, Any]) -> LogEntry:
+    return LogEntry(
+        sequence=row["sequence"],
+        entry_id=row["entry_id"],
+        kind=row["kind"],
+        case_id=row["case_id"],
+        employee_id=row["employee_id"],
+        actor=row["actor"],
+        recorded_at=row["recorded_at"],
+        payload=row["payload"],
+        previous_hash=row["previous_hash"],
+        hash=row["hash"],
+        body=bytes(row["body"]),
+    )
