@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import appends, framework, latency
+from bench import appends, assessment, framework, latency
 from bench.report import render
 from bench.stack import bench_stack, machine_info
 
@@ -27,31 +27,45 @@ class Sizes:
     seconds: float
     """Duration of each latency measurement."""
     framework: framework.FrameworkSizes
+    assessment: assessment.AssessmentSizes
 
 
-FULL = Sizes(events=4000, repeats=3, seconds=10.0, framework=framework.FULL)
-QUICK = Sizes(events=400, repeats=3, seconds=2.0, framework=framework.QUICK)
+FULL = Sizes(
+    events=4000,
+    repeats=3,
+    seconds=10.0,
+    framework=framework.FULL,
+    assessment=assessment.FULL,
+)
+QUICK = Sizes(
+    events=400,
+    repeats=3,
+    seconds=2.0,
+    framework=framework.QUICK,
+    assessment=assessment.QUICK,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark event appends, append-to-consumer latency and the framework "
-        "service on a large framework. Uses DATABASE_URL and NATS_URL when set, else starts "
-        "embedded servers for the run.",
+        description="Benchmark event appends, append-to-consumer latency, the framework "
+        "service on a large framework and the assessment service on a 10,000-person campaign. "
+        "Uses DATABASE_URL and NATS_URL when set, else starts embedded servers for the run.",
     )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a short smoke run (400 events per run, 2 s, framework history of 10 versions)",
+        help="a short smoke run (400 events per run, 2 s, framework history of 5 versions, "
+        "a campaign of 300 people)",
     )
     parser.add_argument(
         "--output", type=Path, metavar="PATH", help="also write the markdown report here"
     )
     parser.add_argument(
         "--only",
-        choices=("appends", "latency", "framework"),
-        help="run one benchmark instead of all three",
+        choices=("appends", "latency", "framework", "assessment"),
+        help="run one benchmark instead of all four",
     )
     parser.add_argument(
         "--rate",
@@ -67,7 +81,7 @@ async def main(args: argparse.Namespace, console: Console) -> str:
     sizes = QUICK if args.quick else FULL
     with bench_stack(console, with_nats=args.only != "framework") as stack:
         machine = await machine_info(stack)
-        append_results = latency_results = framework_results = None
+        append_results = latency_results = framework_results = assessment_results = None
         if args.only in (None, "appends"):
             append_results = await appends.run(
                 stack.database_url, console, events=sizes.events, repeats=sizes.repeats
@@ -83,8 +97,15 @@ async def main(args: argparse.Namespace, console: Console) -> str:
             )
         if args.only in (None, "framework"):
             framework_results = await framework.run(stack.database_url, console, sizes.framework)
+        if args.only in (None, "assessment"):
+            assert stack.nats_url is not None
+            assessment_results = await assessment.run(
+                stack.database_url, stack.nats_url, console, sizes.assessment
+            )
     command = shlex.join(["./tl", "bench", *sys.argv[1:]])
-    return render(machine, append_results, latency_results, framework_results, command)
+    return render(
+        machine, append_results, latency_results, framework_results, assessment_results, command
+    )
 
 
 def run() -> int:

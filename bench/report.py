@@ -6,6 +6,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 
 from bench.appends import TARGET_RATIO, AppendResults, Throughput
+from bench.assessment import AssessmentResults, Delivery, Rate
 from bench.framework import FrameworkResults, Written
 from bench.framework_model import REWORDED_PER_VERSION
 from bench.latency import (
@@ -376,11 +377,308 @@ def _history_part(results: FrameworkResults) -> str:
     )
 
 
+def _per_s(rate: Rate) -> str:
+    return f"{rate.rate:,.0f}"
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _s(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _mib(value: int) -> str:
+    return f"{value / 2**20:,.0f} MiB"
+
+
+def _machine(rate: Rate | Delivery, cores: int) -> str:
+    """How busy the machine was, and the share of it no measured process accounts for:
+    other work on a shared machine, which the figures of that row carry as noise."""
+    if rate.cpu is None:
+        return "-"
+    wall = rate.seconds if isinstance(rate, Rate) else rate.delivered
+    measured = sum(s for s in rate.cpu.seconds.values() if s is not None) / (wall * cores)
+    return f"{rate.cpu.machine_busy:.0%} ({max(0.0, rate.cpu.machine_busy - measured):.0%})"
+
+
+# CPU groups of the ingest measurements (bench.assessment).
+HERE, POSTGRES = "benchmark process", "PostgreSQL"
+
+
+def _seeding_row(what: str, rate: Rate | None, cores: int) -> list[str]:
+    assert rate is not None
+    return [
+        what,
+        f"{rate.count:,}",
+        _s(rate.seconds),
+        f"**{_per_s(rate)}**",
+        _us(rate.cpu_us(HERE)),
+        _us(rate.cpu_us(POSTGRES)),
+        _machine(rate, cores),
+    ]
+
+
+def _ingest_row(
+    what: str, runs: Sequence[Rate], best: Rate, per_submission: int, cores: int
+) -> list[str]:
+    return [
+        what,
+        f"**{_per_s(best)}**",
+        f"{best.rate * per_submission:,.0f}",
+        ", ".join(_per_s(r) for r in runs),
+        _us(best.cpu_us(HERE)),
+        _us(best.cpu_us(POSTGRES)),
+        _machine(best, cores),
+    ]
+
+
+def assessment_section(results: AssessmentResults) -> str:
+    api, raw, seeded, health = results.api_best, results.raw_best, results.seeded, results.health
+    assert seeded is not None
+    assert health is not None
+    per_submission = results.ratings // max(results.submissions, 1)
+    cores = results.cores
+    groups = ", ".join(f"{group} {count:,}" for group, count in sorted(results.groups.items()))
+    command_header = [
+        "Through `Campaigns` (8 tasks)",
+        "Commands",
+        "Seconds",
+        "Commands/s",
+        "µs CPU here each",
+        "µs PostgreSQL each",
+        "Machine busy (others)",
+    ]
+    parts = [
+        "## 4. Assessment: a 360 campaign, from submissions to results",
+        "",
+        f"{results.people:,} people x 6 raters x 10 competencies: {results.submissions:,} "
+        f"submissions, {results.ratings:,} ratings (by group: {groups}; the peers nominated "
+        "by their subject and approved by their manager). Everything runs through the "
+        "assessment service's code in this process, on a pool configured as the service's, "
+        "in the schema `bench_assessment`. Machine busy, in every table: all cores; in "
+        "brackets, the share no measured process accounts for (other work on the machine). "
+        "Setup, not compared with anything: "
+        + "; ".join(f"{name} {_s(seconds)} s" for name, seconds in results.setup.items())
+        + ".",
+        "",
+        table(
+            command_header,
+            [
+                _seeding_row("nominate, then approve, every peer", results.nominations, cores),
+                _seeding_row("submissions outside the API sample (`submit`)", seeded, cores),
+            ],
+            "lrrrrrr",
+        ),
+        "",
+        "### Submission ingest through the API",
+        "",
+        f"{sum(r.count for r in results.api):,} submissions (a random sample of the "
+        f"campaign's) as `PUT /campaigns/{{id}}/submissions/{{subject}}`, in "
+        f"{len(results.api)} parts taking turns with the baseline (the order reversed every "
+        "round); 8 concurrent clients; the outbox relay not running. The app is the service's "
+        "FastAPI app (`build`) behind httpx's ASGI transport in this process, with an RS256 "
+        "token per rater. Baseline: the same submissions as plain psycopg INSERTs into a "
+        "table shaped like `submissions` (the service's upsert, answers as JSONB), one "
+        "transaction each, 8 tasks. Ratio = API rate / baseline rate, best parts (higher is "
+        "better).",
+        "",
+        table(
+            [
+                "Path",
+                "Submissions/s",
+                "Ratings/s",
+                "All parts",
+                "µs CPU here each",
+                "µs PostgreSQL each",
+                "Machine busy (others)",
+            ],
+            [
+                _ingest_row("HTTP API", results.api, api, per_submission, cores),
+                _ingest_row("baseline: raw INSERT", results.raw, raw, per_submission, cores),
+                _ingest_row(
+                    "`Campaigns.submit` (seeding, no HTTP)", [seeded], seeded, per_submission, cores
+                ),
+            ],
+            "lrrrrrr",
+        ),
+        "",
+        f"Ratio API / raw INSERT: **{api.rate / raw.rate:.3f}** (1 to "
+        f"{raw.rate / api.rate:,.1f}); `Campaigns.submit` / raw INSERT: "
+        f"{seeded.rate / raw.rate:.3f}. The HTTP stack alone, `GET /health` through the same "
+        f"client and app (no database, no token): {_per_s(health)} requests/s, about "
+        f"{1e6 / health.rate:,.0f} µs of this process per request.",
+        "",
+        _events_part(results),
+        "",
+        _aggregation_part(results),
+    ]
+    return "\n".join(parts)
+
+
+def _delivery_row(label: str, delivery: Delivery, cores: int) -> list[str]:
+    return [
+        label,
+        f"{delivery.events:,}",
+        _s(delivery.published),
+        f"{delivery.publish_rate:,.0f}",
+        _s(delivery.delivered),
+        f"**{delivery.rate:,.0f}**",
+        _machine(delivery, cores),
+    ]
+
+
+def _cpu_per_event(delivery: Delivery) -> str:
+    seconds = delivery.cpu.seconds.items() if delivery.cpu else []
+    return ", ".join(
+        f"{group} {_us(None if s is None else s / delivery.events * 1e6)}" for group, s in seconds
+    )
+
+
+def _events_part(results: AssessmentResults) -> str:
+    events, jetstream = results.events, results.jetstream
+    assert events is not None
+    assert jetstream is not None
+    return "\n".join(
+        [
+            "### Submission ingest through events",
+            "",
+            "The API sample's `AssessmentSubmitted` events, waiting in the log (each beside the "
+            "private `SubmissionRecorded`, which the relay reads and skips): from the start of "
+            "an `OutboxRelay` in this process, as `runtime.serve` runs it, until a consumer "
+            "process registered with `subscribe` has committed the last one (a row per event "
+            "in a response-rate table, with its inbox claim). Baseline: JetStream alone, as "
+            f"many {results.message_bytes:,}-byte messages (the envelope's size) published "
+            "500 at a time without waiting for each acknowledgement, as the relay does, on a "
+            "scratch stream, and pulled by a process of its own in batches of 10, each "
+            "acknowledged, as the consumers do. Ratio = ours / baseline (rates; higher is "
+            "better).",
+            "",
+            table(
+                [
+                    "Path",
+                    "Events",
+                    "Published after s",
+                    "Published/s",
+                    "Consumed after s",
+                    "Consumed/s",
+                    "Machine busy (others)",
+                ],
+                [
+                    _delivery_row("relay → JetStream → consumer", events, results.cores),
+                    _delivery_row("baseline: JetStream alone", jetstream, results.cores),
+                ],
+                "lrrrrrr",
+            ),
+            "",
+            f"Ratio: **{events.rate / jetstream.rate:.2f}** publish to consumed, "
+            f"{events.publish_rate / jetstream.publish_rate:.2f} for publishing alone. CPU "
+            f"per event (µs): {_cpu_per_event(events)}; baseline: {_cpu_per_event(jetstream)}.",
+        ]
+    )
+
+
+def _aggregation_part(results: AssessmentResults) -> str:
+    steps, baseline, memory = results.steps, results.baseline, results.memory
+    assert memory is not None
+    best = {name: min(values) for name, values in steps.items()}
+    floor = {name: min(values) for name, values in baseline.items()}
+    ours_total = best["read"] + best["aggregate"]
+    raw_total = floor["read"] + floor["aggregate"]
+    extra = {
+        "subject_view": "every subject's anonymised view",
+        "rater_offsets": "calibration: each rater's leniency",
+        "inconsistent_anchors": "calibration: raters far apart, per competency",
+        "outliers": "calibration: z-scores against the population",
+    }
+    rows = [
+        [
+            "read",
+            "`Campaigns.ratings`: the campaign, the query, a `Rating` per rating",
+            _s(best["read"]),
+            "the same query, a tuple per rating",
+            _s(floor["read"]),
+            _x(best["read"] / floor["read"]),
+        ],
+        [
+            "aggregate",
+            "`aggregate`: group means and responses, comments, weighted overall",
+            _s(best["aggregate"]),
+            "a mean per (subject, competency) in a dict",
+            _s(floor["aggregate"]),
+            _x(best["aggregate"] / floor["aggregate"]),
+        ],
+        [
+            "**read + aggregate**",
+            "",
+            f"**{_s(ours_total)}**",
+            "",
+            f"**{_s(raw_total)}**",
+            f"**{_x(ours_total / raw_total)}**",
+        ],
+        *([name, text, _s(best[name]), "", "", ""] for name, text in extra.items()),
+    ]
+    runs = "; ".join(f"{name} {', '.join(_s(v) for v in values)}" for name, values in steps.items())
+    floor_runs = "; ".join(
+        f"{name} {', '.join(_s(v) for v in values)}" for name, values in baseline.items()
+    )
+    found = ", ".join(f"{name} {count:,}" for name, count in results.found.items())
+    seconds, size = results.results_http
+    return "\n".join(
+        [
+            f"### Aggregating {results.ratings:,} ratings",
+            "",
+            f"After closing the campaign (`Campaigns.close`, {_s(results.close)} s). Best of "
+            f"{results.sizes.aggregation_runs} runs, in turns with the baseline, the garbage "
+            "collected before each; seconds. Ratio = service / baseline (lower is better).",
+            "",
+            table(["Step", "Service", "s", "Baseline", "s", "Ratio"], rows, "llrlrr"),
+            "",
+            f"All runs (s): {runs}; baseline {floor_runs}. The machine was "
+            f"{results.busy.get('aggregation', 0):.0%} busy. Found: {found}.",
+            "",
+            f"HR's `GET /campaigns/{{id}}/results` for everyone (`Campaigns.results`, then "
+            f"FastAPI's response model): {_s(seconds)} s, {size / 2**20:,.1f} MiB of JSON.",
+            "",
+            "Memory: Python allocations traced with tracemalloc, in a run of its own (tracing "
+            "slows the code down). Ratio = size / the raw tuples' size.",
+            "",
+            table(
+                ["What", "Size", "Ratio"],
+                [
+                    [
+                        "peak while reading, aggregating and viewing everything",
+                        f"**{_mib(memory.peak)}**",
+                        f"**{_x(memory.peak / memory.raw_tuples)}**",
+                    ],
+                    [
+                        "kept: the `Rating` list",
+                        _mib(memory.ratings),
+                        _x(memory.ratings / memory.raw_tuples),
+                    ],
+                    [
+                        "kept: the results and subject views",
+                        _mib(memory.results),
+                        _x(memory.results / memory.raw_tuples),
+                    ],
+                    ["baseline: the ratings as plain tuples", _mib(memory.raw_tuples), "1.00"],
+                ],
+                "lrr",
+            ),
+            "",
+            f"The process's maximum resident set rose by {_mib(memory.maxrss_delta)} during the "
+            f"first (untraced) aggregation run; {_mib(memory.maxrss)} at the end of the run.",
+        ]
+    )
+
+
 def render(
     machine: Mapping[str, str],
     appends: AppendResults | None,
     latency: LatencyResults | None,
     framework: FrameworkResults | None,
+    assessment: AssessmentResults | None,
     command: str,
 ) -> str:
     parts = [
@@ -396,4 +694,6 @@ def render(
         parts += ["", latency_section(latency)]
     if framework is not None:
         parts += ["", framework_section(framework)]
+    if assessment is not None:
+        parts += ["", assessment_section(assessment)]
     return "\n".join(parts) + "\n"
