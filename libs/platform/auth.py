@@ -18,7 +18,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from libs.platform.settings import Settings
 
-ROLES = ("hr_admin", "manager", "employee", "rater", "auditor", "integration")
+ROLES = (
+    "hr_admin",
+    "manager",
+    "employee",
+    "rater",
+    "auditor",
+    "integration",
+    # Decides promotions (DOMAIN.md §6: "a person entitled to decide"); the promotion service
+    # takes the role its settings name, this one by default.
+    "promotion_committee",
+)
 ALGORITHM = "RS256"
 PRIVATE_KEY = "dev-signing-key.pem"
 PUBLIC_KEY = "dev-signing-key.pub.pem"

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     )
     jwt_issuer: str = Field("talentledger-dev", alias="TALENTLEDGER_JWT_ISSUER")
     jwt_audience: str = Field("talentledger", alias="TALENTLEDGER_JWT_AUDIENCE")
+    promotion_decider_role: str = Field(
+        "promotion_committee",
+        alias="TALENTLEDGER_PROMOTION_DECIDER_ROLE",
+        description="the token role entitled to decide promotions and appeals",
+    )
     trace_dir: Path | None = Field(
         None, alias="TALENTLEDGER_TRACE_DIR", description="span files; default <home>/traces"
     )

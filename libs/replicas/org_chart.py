@@ -168,6 +168,24 @@ class OrgChart:
             await cur.execute(self._select + sql.SQL("ORDER BY employee_id"))
             return await cur.fetchall()
 
+    async def managers_of(self, conn: AsyncConnection[Any], employee_id: str) -> list[str]:
+        """Everyone above the employee in the reporting line, nearest first (a cycle in
+        what the HRIS sent stops the walk rather than looping)."""
+        cur = await conn.execute(
+            sql.SQL(
+                "WITH RECURSIVE up(employee_id, depth, path) AS ("
+                "  SELECT manager_id, 1, ARRAY[employee_id] FROM {people} "
+                "  WHERE employee_id = %s AND manager_id IS NOT NULL"
+                "  UNION ALL"
+                "  SELECT p.manager_id, up.depth + 1, up.path || p.employee_id "
+                "  FROM up JOIN {people} p ON p.employee_id = up.employee_id "
+                "  WHERE p.manager_id IS NOT NULL AND NOT p.employee_id = ANY(up.path)"
+                ") SELECT employee_id FROM up ORDER BY depth"
+            ).format(people=sql.Identifier(self.schema, "people")),
+            (employee_id,),
+        )
+        return list(dict.fromkeys(row[0] for row in await cur.fetchall()))
+
     async def around(
         self, conn: AsyncConnection[Any], subject: str, also: Iterable[str] = ()
     ) -> list[Person]:

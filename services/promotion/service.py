@@ -1,24 +1,66 @@
 """The promotion service.
 
-Promotion criteria, readiness, decisions and the tamper-evident decision log. So far: the
-published framework versions it pins its work to, and the decision log's storage, verified
-with `talentledger audit verify`.
+Promotion criteria, readiness, cases (nomination, endorsement, evidence, evaluation,
+calibration confirmation, decision, appeal) and the tamper-evident decision log every step
+lands in, with audit queries, exports and fairness monitoring.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from libs.events.consumer import EventHandler
+from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.hris import ProtectedAttributeRecorded
+from libs.platform.auth import ROLES
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
+from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
+from libs.replicas.org_chart import OrgChart
+from services.promotion.adapters import http
 from services.promotion.adapters.postgres import MIGRATIONS
+from services.promotion.adapters.postgres.decision_log import DecisionLog
+from services.promotion.adapters.postgres.records import PromotionRecords
+from services.promotion.application.promotion import Promotion
 
 NAME = "promotion"
 
 
 def build(runtime: Runtime) -> ServiceParts:
-    return FrameworkVersions(NAME).install(create_api(NAME, __doc__ or ""), runtime)
+    decider = runtime.settings.promotion_decider_role
+    if decider not in ROLES:
+        raise ValueError(
+            f"TALENTLEDGER_PROMOTION_DECIDER_ROLE={decider!r} is not a role; choose from {ROLES}"
+        )
+    api = create_api(NAME, __doc__ or "")
+    http.install(api)
+    org_chart = OrgChart(runtime.name)
+    replica = FrameworkVersions(NAME)
+    promotion = Promotion(
+        runtime.store,
+        DecisionLog(runtime.name),
+        PromotionRecords(runtime.name),
+        org_chart,
+        replica,
+        decider,
+    )
+    api.state.promotion = promotion
+    parts = replica.install(api, runtime)
+    handlers = [
+        EventHandler(NAME, "calibrations", CalibrationCompleted, promotion.on_calibration),
+        EventHandler(
+            NAME,
+            "protected-attributes",
+            ProtectedAttributeRecorded,
+            promotion.on_protected_attribute,
+        ),
+    ]
+    return replace(parts, handlers=[*parts.handlers, *org_chart.handlers(NAME), *handlers])
 
 
 definition = ServiceDefinition(
-    name=NAME, build=build, migrations=[FRAMEWORK_MIGRATIONS, MIGRATIONS]
+    name=NAME,
+    build=build,
+    migrations=[FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS],
 )

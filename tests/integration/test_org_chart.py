@@ -117,3 +117,36 @@ async def test_a_late_event_never_overwrites_a_newer_one(
     assert person is not None
     assert (person.name, person.level, person.manager_id) == ("Ada", "E3", "M2")
     assert person.active
+
+
+async def test_managers_of_walks_the_reporting_line_and_stops_at_a_cycle(
+    assessment_store: EventStore,
+) -> None:
+    """Who is above whom decides who may see and act for whom (a manager sees their reports,
+    however many levels down). A cycle in what the HRIS sent must not loop forever."""
+    org = OrgChart(SCHEMA)
+    day = date(2026, 1, 5)
+
+    def hire(employee: str, manager: str | None) -> EmployeeHired:
+        return EmployeeHired(
+            employee_id=employee,
+            effective_on=day,
+            name=employee,
+            department="Platform",
+            job_family="product-engineering",
+            track="ic",
+            level="E2",
+            manager_id=manager,
+        )
+
+    async with assessment_store.transaction() as conn:
+        for employee, manager in [("TOP", None), ("MID", "TOP"), ("E1", "MID"), ("X", "Y")]:
+            event = hire(employee, manager)
+            await org.hired(conn, envelope(event, f"employee-{employee}"), event)
+        looped = hire("Y", "X")
+        await org.hired(conn, envelope(looped, "employee-Y"), looped)
+    async with assessment_store.pool.connection() as conn:
+        assert await org.managers_of(conn, "E1") == ["MID", "TOP"]
+        assert await org.managers_of(conn, "TOP") == []
+        assert await org.managers_of(conn, "nobody") == []
+        assert set(await org.managers_of(conn, "X")) == {"Y", "X"}

@@ -3,6 +3,6 @@
 Importing this package registers every schema in `libs.events.registry.registry`.
 """
 
-from libs.events.schemas import assessment, development, framework, hris, lms
+from libs.events.schemas import assessment, development, framework, hris, lms, promotion
 
-__all__ = ["assessment", "development", "framework", "hris", "lms"]
+__all__ = ["assessment", "development", "framework", "hris", "lms", "promotion"]

@@ -69,3 +69,20 @@ class EmployeeManagerChanged(_HrisEvent):
 @registry.event
 class EmployeeLeft(_HrisEvent):
     event_type = "EmployeeLeft"
+
+
+@registry.event
+class ProtectedAttributeRecorded(_HrisEvent):
+    """A person's value for the protected attribute fairness monitoring compares groups on
+    (DOMAIN.md §6, Title VII). Optional: people without one count as "undisclosed".
+
+    Only the promotion service keeps it, in a table of its own that only its fairness report
+    reads, and that report names groups, never people.
+    """
+
+    event_type = "ProtectedAttributeRecorded"
+
+    attribute: Key = Field(description="which attribute, e.g. 'sex' or 'ethnicity'")
+    value: str | None = Field(
+        None, max_length=100, description="the group; None: withdrawn or not disclosed"
+    )

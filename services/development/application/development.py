@@ -194,13 +194,8 @@ class Development:
         """The person themself, anyone above them in the reporting line, and HR."""
         if hr or viewer == employee_id:
             return
-        chain = {p.employee_id: p.manager_id for p in await self.org_chart.everyone(conn)}
-        above, seen = chain.get(employee_id), set()
-        while above is not None and above not in seen:
-            if above == viewer:
-                return
-            seen.add(above)
-            above = chain.get(above)
+        if viewer in await self.org_chart.managers_of(conn, employee_id):
+            return
         raise NotAllowed(f"{viewer!r} may not see {employee_id!r}'s development")
 
     # -- queries -------------------------------------------------------------------------

@@ -35,6 +35,42 @@ class DecisionLog:
             table, sql.SQL(_COLUMNS), sql.SQL(", ".join(["%s"] * 11))
         )
         self._all = sql.SQL("SELECT {} FROM {} ORDER BY sequence").format(sql.SQL(_COLUMNS), table)
+        select = sql.SQL("SELECT {} FROM {} ").format(sql.SQL(_COLUMNS), table)
+        self._where = {
+            "case": select + sql.SQL("WHERE case_id = %s ORDER BY sequence"),
+            "employee": select + sql.SQL("WHERE employee_id = %s ORDER BY sequence"),
+            # A cycle's cases are those nominated for it; then every entry of theirs.
+            "cycle": select
+            + sql.SQL(
+                "WHERE case_id IN (SELECT case_id FROM {} WHERE kind = 'nomination' "
+                "AND payload->>'cycle_id' = %s) ORDER BY sequence"
+            ).format(table),
+            "decisions": select
+            + sql.SQL("WHERE kind IN ('decision', 'appeal_outcome') ORDER BY sequence"),
+        }
+
+    async def lock(self, conn: AsyncConnection[Any]) -> None:
+        """Hold the log's append lock until the transaction ends: a command that reads a
+        case, checks it and appends to it must not interleave with another on that case."""
+        await conn.execute(self._lock)
+
+    async def _select(self, conn: AsyncConnection[Any], which: str, *params: Any) -> list[LogEntry]:
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(self._where[which], params)
+            return [_entry(row) for row in await cur.fetchall()]
+
+    async def of_case(self, conn: AsyncConnection[Any], case_id: str) -> list[LogEntry]:
+        return await self._select(conn, "case", case_id)
+
+    async def of_employee(self, conn: AsyncConnection[Any], employee_id: str) -> list[LogEntry]:
+        return await self._select(conn, "employee", employee_id)
+
+    async def of_cycle(self, conn: AsyncConnection[Any], cycle_id: str) -> list[LogEntry]:
+        return await self._select(conn, "cycle", cycle_id)
+
+    async def decisions(self, conn: AsyncConnection[Any]) -> list[LogEntry]:
+        """Every decision and appeal outcome, in order."""
+        return await self._select(conn, "decisions")
 
     async def append(
         self,
@@ -52,7 +88,7 @@ class DecisionLog:
         Appends are serialised (an advisory lock until commit): a chain has one head, and two
         entries claiming the same predecessor would fork it.
         """
-        await conn.execute(self._lock)
+        await self.lock(conn)
         async with conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(self._head)
             row = await cur.fetchone()

@@ -1,0 +1,280 @@
+"""HTTP API of the promotion service.
+
+Authorisation (DOMAIN.md §6): managers nominate and endorse for the people below them; HR
+records calibration confirmations and publishes criteria; only the configured decider role
+decides and hears appeals; `auditor` reads everything and changes nothing; an employee sees
+their own readiness, cases and decisions. Fairness figures are for `hr_admin` and `auditor`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.events.schemas.framework import TrackKind
+from libs.platform.auth import CurrentActor
+from services.promotion.application.promotion import (
+    AsDecided,
+    CaseView,
+    EntryView,
+    NotFound,
+    Promotion,
+)
+from services.promotion.domain import audit_report
+from services.promotion.domain.cases import (
+    AppealResult,
+    CaseRefused,
+    NotEntitled,
+    Outcome,
+    WrongState,
+)
+from services.promotion.domain.criteria import (
+    Criteria,
+    CriteriaOverride,
+    CriteriaSet,
+    TransitionError,
+)
+from services.promotion.domain.decision_log import EntryRefused
+from services.promotion.domain.fairness import CycleFairness
+from services.promotion.domain.readiness import Readiness
+
+router = APIRouter(tags=["promotion"])
+Text = Field("", max_length=10_000)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Nomination(_Body):
+    employee_id: str = Field(min_length=1, max_length=64)
+    cycle_id: str = Field(min_length=1, max_length=200, description="the review cycle")
+    to_track: TrackKind | None = Field(None, description="default: the person's own track")
+    to_level: str | None = Field(None, description="default: the next level of that track")
+    framework_id: str | None = Field(None, description="needed only when several have the family")
+    operating_since: date | None = Field(
+        None, description="since when the person operates at the target level"
+    )
+    note: str = Text
+
+
+class Endorsement(_Body):
+    note: str = Text
+
+
+class Evidence(_Body):
+    item: str = Field(min_length=1, max_length=400, description="an item the criteria name")
+    note: str = Field(min_length=1, max_length=4_000, description="what shows it, where")
+
+
+class Confirmation(_Body):
+    session_id: str = Field(min_length=1)
+    confirmed: bool
+    note: str = Text
+
+
+class DecisionBody(_Body):
+    outcome: Outcome
+    rationale: str = Field(max_length=10_000, description="required, written for the record")
+
+
+class Appeal(_Body):
+    grounds: str = Field(max_length=10_000)
+
+
+class AppealOutcome(_Body):
+    result: AppealResult
+    outcome: Outcome | None = Field(None, description="the new outcome when overturned")
+    rationale: str = Field(max_length=10_000)
+
+
+class CriteriaDraft(_Body):
+    """A new criteria version; the service numbers it."""
+
+    scale: Literal["0..5", "1..5"] = "0..5"
+    default: Criteria = Criteria()
+    overrides: list[CriteriaOverride] = []
+
+
+def _promotion(request: Request) -> Promotion:
+    return request.app.state.promotion
+
+
+@router.get("/criteria", response_model=CriteriaSet)
+async def criteria(_: CurrentActor, request: Request, version: int | None = None) -> CriteriaSet:
+    """The promotion criteria in force (or a past version): what each move requires."""
+    return await _promotion(request).criteria(version)
+
+
+@router.post("/criteria", status_code=201, response_model=CriteriaSet)
+async def publish_criteria(
+    body: CriteriaDraft, actor: CurrentActor, request: Request
+) -> CriteriaSet:
+    """Publish the next criteria version (hr_admin); past versions never change."""
+    return await _promotion(request).publish_criteria(body.model_dump(mode="json"), actor)
+
+
+@router.get("/people/{employee_id}/readiness", response_model=Readiness)
+async def readiness(
+    employee_id: str,
+    actor: CurrentActor,
+    request: Request,
+    to_track: TrackKind | None = None,
+    to_level: str | None = None,
+) -> Readiness:
+    """Which criteria of a move (default: the next level) the person meets, with evidence."""
+    return await _promotion(request).readiness_of(employee_id, actor, to_track, to_level)
+
+
+@router.get("/people/{employee_id}/history", response_model=list[EntryView])
+async def person_history(
+    employee_id: str, actor: CurrentActor, request: Request
+) -> list[EntryView]:
+    """Every decision-log entry about the person."""
+    entries = await _promotion(request).entries("employee", employee_id, actor)
+    return [EntryView.of(e) for e in entries]
+
+
+@router.get("/cycles/{cycle_id}/history", response_model=list[EntryView])
+async def cycle_history(cycle_id: str, actor: CurrentActor, request: Request) -> list[EntryView]:
+    """Every entry of the cases nominated in the cycle (hr_admin, auditor)."""
+    entries = await _promotion(request).entries("cycle", cycle_id, actor)
+    return [EntryView.of(e) for e in entries]
+
+
+@router.post("/cases", status_code=201, response_model=CaseView)
+async def nominate(body: Nomination, actor: CurrentActor, request: Request) -> CaseView:
+    """Nominate someone (a manager above them, or hr_admin)."""
+    return await _promotion(request).nominate(
+        body.employee_id,
+        body.cycle_id,
+        actor,
+        to_track=body.to_track,
+        to_level=body.to_level,
+        framework_id=body.framework_id,
+        operating_since=body.operating_since,
+        note=body.note,
+    )
+
+
+@router.get("/cases/{case_id}", response_model=CaseView)
+async def case(case_id: str, actor: CurrentActor, request: Request) -> CaseView:
+    return await _promotion(request).case(case_id, actor)
+
+
+@router.post("/cases/{case_id}/endorsement", response_model=CaseView)
+async def endorse(
+    case_id: str, body: Endorsement, actor: CurrentActor, request: Request
+) -> CaseView:
+    """The employee's manager endorses the nomination."""
+    return await _promotion(request).endorse(case_id, actor, body.note)
+
+
+@router.post("/cases/{case_id}/evidence", response_model=CaseView)
+async def evidence(case_id: str, body: Evidence, actor: CurrentActor, request: Request) -> CaseView:
+    """Attach scope evidence for an item the criteria name."""
+    return await _promotion(request).attach_evidence(case_id, body.item, body.note, actor)
+
+
+@router.post("/cases/{case_id}/confirmation", response_model=CaseView)
+async def confirm(
+    case_id: str, body: Confirmation, actor: CurrentActor, request: Request
+) -> CaseView:
+    """Record a calibration session's confirmation or rejection (hr_admin)."""
+    return await _promotion(request).confirm(
+        case_id, body.session_id, body.confirmed, body.note, actor
+    )
+
+
+@router.post("/cases/{case_id}/evaluation", response_model=CaseView)
+async def evaluate(case_id: str, actor: CurrentActor, request: Request) -> CaseView:
+    """Evaluate readiness now and record it."""
+    return await _promotion(request).evaluate(case_id, actor)
+
+
+@router.post("/cases/{case_id}/decision", response_model=CaseView)
+async def decide(
+    case_id: str, body: DecisionBody, actor: CurrentActor, request: Request
+) -> CaseView:
+    """Approve, deny or defer, with a written rationale (the decider role)."""
+    return await _promotion(request).decide(case_id, body.outcome, body.rationale, actor)
+
+
+@router.post("/cases/{case_id}/appeal", response_model=CaseView)
+async def appeal(case_id: str, body: Appeal, actor: CurrentActor, request: Request) -> CaseView:
+    """Appeal an approval or denial (the employee, or a manager above them)."""
+    return await _promotion(request).appeal(case_id, body.grounds, actor)
+
+
+@router.post("/cases/{case_id}/appeal/outcome", response_model=CaseView)
+async def appeal_outcome(
+    case_id: str, body: AppealOutcome, actor: CurrentActor, request: Request
+) -> CaseView:
+    """Uphold or overturn the decision appealed (the decider role, not the first decider)."""
+    return await _promotion(request).decide_appeal(
+        case_id, body.result, body.outcome, body.rationale, actor
+    )
+
+
+@router.get("/cases/{case_id}/as-decided", response_model=AsDecided)
+async def as_decided(
+    case_id: str, actor: CurrentActor, request: Request, sequence: int | None = None
+) -> AsDecided:
+    """The decision as it was made: framework version, criteria and scores of that instant."""
+    return await _promotion(request).as_decided(case_id, actor, sequence)
+
+
+@router.get("/audit/export", response_class=Response)
+async def export(
+    scope: Literal["case", "employee", "cycle"],
+    key: str,
+    actor: CurrentActor,
+    request: Request,
+    format: Literal["jsonl", "report"] = "jsonl",
+) -> Response:
+    """A case's, a person's or a cycle's entries: JSON lines (each line verifiable on its
+    own) or a report for legal review (Markdown)."""
+    promotion = _promotion(request)
+    if format == "report":
+        text = await promotion.report(scope, key, actor)
+        return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+    entries = await promotion.entries(scope, key, actor)
+    return Response(b"".join(audit_report.json_lines(entries)), media_type="application/x-ndjson")
+
+
+@router.get("/fairness", response_model=list[CycleFairness])
+async def fairness(
+    attribute: str,
+    actor: CurrentActor,
+    request: Request,
+    min_group_size: int | None = Query(None, ge=1),
+) -> list[CycleFairness]:
+    """Promotion rates per group and the four-fifths adverse-impact ratio, per cycle
+    (hr_admin, auditor)."""
+    return await _promotion(request).fairness(attribute, actor, min_group_size)
+
+
+def install(api: FastAPI) -> None:
+    api.include_router(router)
+
+    @api.exception_handler(CaseRefused)
+    async def _refused(_: Request, error: CaseRefused) -> JSONResponse:
+        status = (
+            403
+            if isinstance(error, NotEntitled)
+            else 404
+            if isinstance(error, NotFound)
+            else 409
+            if isinstance(error, WrongState)
+            else 422
+        )
+        return JSONResponse(status_code=status, content={"detail": str(error)})
+
+    @api.exception_handler(TransitionError)
+    @api.exception_handler(EntryRefused)
+    async def _invalid(_: Request, error: ValueError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(error)})

@@ -1,0 +1,193 @@
+"""The promotion service's read models: calibrated scores from `CalibrationCompleted`, the
+criteria versions HR published, and the protected attribute from the HRIS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.types.json import Jsonb
+
+from libs.events.envelope import Envelope
+from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.hris import ProtectedAttributeRecorded
+from services.promotion.domain.criteria import CriteriaSet
+from services.promotion.domain.readiness import CalibratedScores
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """One person's scores from one calibration session, with where they come from."""
+
+    campaign_id: str
+    completed_at: datetime
+    position: tuple[str, str, str] | None
+    scores: CalibratedScores
+
+
+@dataclass(frozen=True)
+class PublishedCriteria:
+    criteria: CriteriaSet
+    published_by: str
+    published_at: datetime
+
+
+_CALIBRATED = (
+    "SELECT c.campaign_id, c.completed_at, s.position, s.scores, c.session_id, "
+    "c.framework_id, c.framework_version, s.employee_id "
+    "FROM {scores} s JOIN {calibrations} c USING (session_id) "
+)
+
+
+class PromotionRecords:
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        # Serialises criteria publications: versions are numbered without gaps.
+        self._criteria_lock = sql.SQL(
+            "SELECT pg_advisory_xact_lock(hashtextextended({}, 0))"
+        ).format(sql.Literal(f"{schema}.criteria_versions"))
+
+    def _q(self, query: str) -> sql.Composed:
+        names = ("calibrations", "calibrated_scores", "criteria_versions", "protected_attributes")
+        tables = {n: sql.Identifier(self.schema, n) for n in names}
+        return sql.SQL(query).format(scores=tables["calibrated_scores"], **tables)
+
+    # -- calibrations ------------------------------------------------------------------
+
+    async def record_calibration(
+        self, conn: AsyncConnection[Any], event: CalibrationCompleted, at: datetime
+    ) -> bool:
+        """Keep a session's scores as they were; False when the session was recorded before
+        (a repeated event: the scores a decision relied on never change)."""
+        cur = await conn.execute(
+            self._q(
+                "INSERT INTO {calibrations} VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+            ),
+            (event.session_id, event.campaign_id, event.framework_id, event.framework_version, at),
+        )
+        if cur.rowcount == 0:
+            return False
+        async with conn.cursor() as c:
+            await c.executemany(
+                self._q("INSERT INTO {calibrated_scores} VALUES (%s, %s, %s, %s, %s)"),
+                [
+                    (
+                        event.session_id,
+                        s.subject,
+                        Jsonb(list(s.position)) if s.position else None,
+                        Jsonb(s.scores),
+                        at,
+                    )
+                    for s in event.scores
+                ],
+            )
+        return True
+
+    def _calibrated(self, row: tuple[Any, ...]) -> Calibrated:
+        campaign, at, position, scores, session, framework_id, version, employee = row
+        return Calibrated(
+            campaign_id=campaign,
+            completed_at=at,
+            position=tuple(position) if position else None,  # type: ignore[arg-type]
+            scores=CalibratedScores(
+                session_id=session,
+                framework_id=framework_id,
+                framework_version=version,
+                subject=employee,
+                scores=scores,
+            ),
+        )
+
+    async def latest_calibration(
+        self, conn: AsyncConnection[Any], employee_id: str, framework_id: str | None = None
+    ) -> Calibrated | None:
+        """The newest session that scored the employee (on that framework, when given)."""
+        cur = await conn.execute(
+            self._q(
+                _CALIBRATED + "WHERE s.employee_id = %s AND (%s::text IS NULL OR "
+                "c.framework_id = %s) ORDER BY c.completed_at DESC, c.session_id DESC LIMIT 1"
+            ),
+            (employee_id, framework_id, framework_id),
+        )
+        row = await cur.fetchone()
+        return self._calibrated(row) if row else None
+
+    async def calibration_of(
+        self, conn: AsyncConnection[Any], session_id: str, employee_id: str
+    ) -> Calibrated | None:
+        cur = await conn.execute(
+            self._q(_CALIBRATED + "WHERE s.session_id = %s AND s.employee_id = %s"),
+            (session_id, employee_id),
+        )
+        row = await cur.fetchone()
+        return self._calibrated(row) if row else None
+
+    # -- criteria versions -------------------------------------------------------------
+
+    async def criteria(
+        self, conn: AsyncConnection[Any], version: int | None = None
+    ) -> PublishedCriteria | None:
+        """The given version, else the latest."""
+        cur = await conn.execute(
+            self._q(
+                "SELECT criteria, published_by, published_at FROM {criteria_versions} "
+                "WHERE %s::int IS NULL OR version = %s ORDER BY version DESC LIMIT 1"
+            ),
+            (version, version),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        return PublishedCriteria(CriteriaSet.model_validate(row[0]), row[1], row[2])
+
+    async def publish_criteria(
+        self,
+        conn: AsyncConnection[Any],
+        draft: dict[str, Any],
+        by: str,
+        at: datetime,
+    ) -> CriteriaSet:
+        """Number `draft` (a `CriteriaSet` without its version) as the next version."""
+        await conn.execute(self._criteria_lock)
+        cur = await conn.execute(
+            self._q("SELECT coalesce(max(version), 0) FROM {criteria_versions}")
+        )
+        row = await cur.fetchone()
+        published = CriteriaSet.model_validate({**draft, "version": (row[0] if row else 0) + 1})
+        await conn.execute(
+            self._q("INSERT INTO {criteria_versions} VALUES (%s, %s, %s, %s)"),
+            (published.version, Jsonb(published.model_dump(mode="json")), by, at),
+        )
+        return published
+
+    # -- the protected attribute -------------------------------------------------------
+
+    async def record_attribute(
+        self, conn: AsyncConnection[Any], envelope: Envelope, event: ProtectedAttributeRecorded
+    ) -> None:
+        """Keep the newest value per person and attribute: an older event never overwrites
+        a newer one (events of one employee may arrive out of order)."""
+        await conn.execute(
+            self._q(
+                "INSERT INTO {protected_attributes} AS a VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (employee_id, attribute) DO UPDATE SET value = excluded.value, "
+                "effective_on = excluded.effective_on, stream_version = excluded.stream_version "
+                "WHERE a.stream_version < excluded.stream_version"
+            ),
+            (
+                event.employee_id,
+                event.attribute,
+                event.value,
+                event.effective_on,
+                envelope.stream_version,
+            ),
+        )
+
+    async def attribute(self, conn: AsyncConnection[Any], attribute: str) -> dict[str, str | None]:
+        cur = await conn.execute(
+            self._q("SELECT employee_id, value FROM {protected_attributes} WHERE attribute = %s"),
+            (attribute,),
+        )
+        return dict(await cur.fetchall())

@@ -1,0 +1,179 @@
+"""Exports of the decision log for audits and legal review (DOMAIN.md §6).
+
+Two forms of the same entries:
+
+- JSON lines (`json_lines`): one entry per line, each the entry's hashed fields plus its
+  `hash`, written canonically. Anyone can check a line without this software: drop `hash`,
+  serialise the rest with RFC 8785 (JCS), and its SHA-256 is `hash`; each line's
+  `previous_hash` names the entry before it in the whole log.
+- A report an employment lawyer can read (`report`): per case, the move, the timeline of
+  every step with who took it and when, and for each decision the criteria it was judged on,
+  with the evidence for each, under the framework and criteria versions named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from services.promotion.domain.decision_log import LogEntry, canonical, hashed_fields
+
+STEP_NAMES = {
+    "nomination": "Nomination",
+    "endorsement": "Manager endorsement",
+    "evidence": "Evidence attached",
+    "readiness_evaluated": "Readiness evaluated",
+    "calibration_confirmation": "Calibration confirmation",
+    "decision": "Decision",
+    "appeal": "Appeal lodged",
+    "appeal_outcome": "Appeal outcome",
+}
+
+
+def json_lines(entries: Iterable[LogEntry]) -> Iterable[bytes]:
+    """Each entry as one canonical JSON line: its hashed fields and `hash`."""
+    for entry in entries:
+        yield canonical({**_fields(entry), "hash": entry.hash}) + b"\n"
+
+
+def _fields(entry: LogEntry) -> dict[str, Any]:
+    """The hashed fields as they were hashed: from the stored body when there is one."""
+    if entry.body is not None:
+        return LogEntry.from_body(entry.body, entry.hash).hashed_fields()
+    return hashed_fields(entry)
+
+
+def intact(entry: LogEntry) -> bool:
+    """The entry's hash matches its content (chain links need the whole log: `verify`)."""
+    body = entry.body if entry.body is not None else canonical(hashed_fields(entry))
+    return hashlib.sha256(body).hexdigest() == entry.hash
+
+
+def _when(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC") if at.utcoffset() is not None else str(at)
+
+
+def _move(move: Mapping[str, str]) -> str:
+    return (
+        f"{move['family']}: {move['from_track']} {move['from_level']} to "
+        f"{move['to_track']} {move['to_level']}"
+    )
+
+
+def _quote(text: str) -> str:
+    return "> " + "\n> ".join(text.splitlines() or [""])
+
+
+def _cell(value: Any) -> str:
+    text = (
+        "not found" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    )
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _step(entry: LogEntry) -> list[str]:
+    p = entry.payload
+    step, when = STEP_NAMES[entry.kind], _when(entry.recorded_at)
+    lines = [f"{entry.sequence}. **{step}**, {when}, by {entry.actor}"]
+    if entry.kind == "nomination":
+        lines.append(f"   - move: {_move(p['move'])}; cycle {p['cycle_id']}")
+        if p.get("operating_since"):
+            lines.append(f"   - operating at the target level since {p['operating_since']}")
+    elif entry.kind == "evidence":
+        lines.append(f"   - item: {p['item']}")
+        lines.append(f"   - {p['note']}")
+    elif entry.kind == "calibration_confirmation":
+        verdict = "confirmed" if p["confirmed"] else "rejected"
+        lines.append(f"   - {verdict} in calibration session {p['session_id']}")
+    elif entry.kind == "readiness_evaluated":
+        r = p["readiness"]
+        verdict = "ready" if r["ready"] else "not ready"
+        unmet = [x["name"] for x in r["results"] if not x["met"]]
+        lines.append(
+            f"   - {verdict} under criteria version {r['criteria_version']}"
+            + (f"; not met: {', '.join(unmet)}" if unmet else "")
+        )
+    elif entry.kind in ("decision", "appeal_outcome"):
+        result = f" (appeal {p['result']})" if entry.kind == "appeal_outcome" else ""
+        lines.append(f"   - outcome: **{p['outcome'].upper()}**{result}")
+    elif entry.kind == "appeal":
+        lines.append("   - grounds:")
+        lines.append("     " + _quote(p["grounds"]).replace("\n", "\n     "))
+    note = p.get("note")
+    if note and entry.kind != "evidence":
+        lines.append(f"   - note: {note}")
+    return lines
+
+
+def _basis(entry: LogEntry) -> list[str]:
+    """What a decision was judged on: versions, scores, and every criterion."""
+    p = entry.payload
+    r = p["readiness"]
+    calibration = r["calibration"]
+    title = "Appeal outcome" if entry.kind == "appeal_outcome" else "Decision"
+    lines = [
+        "",
+        f"#### {title} of {_when(entry.recorded_at)}: {p['outcome']}, by {entry.actor}",
+        "",
+        "Rationale, as written:",
+        "",
+        _quote(p["rationale"]),
+        "",
+        f"- Framework {calibration['framework_id']} version {calibration['framework_version']}; "
+        f"promotion criteria version {r['criteria_version']} (scale {r['scale']}).",
+        f"- Scores from calibration session {calibration['session_id']}"
+        f" (campaign {p.get('campaign_id', 'not recorded')}), as they were at the decision.",
+        f"- Judged as of {r['as_of']}; overall: "
+        + ("every criterion met." if r["ready"] else "criteria not met."),
+        "",
+        "| Criterion | Required | Found | Met | Evidence |",
+        "|---|---|---|---|---|",
+    ]
+    for result in r["results"]:
+        lines.append(
+            f"| {_cell(result['name'])} | {_cell(result['expected'])} | "
+            f"{_cell(result['actual'])} | {'yes' if result['met'] else 'no'} | "
+            f"{_cell(result['evidence'])} |"
+        )
+    return lines
+
+
+def report(title: str, entries: Sequence[LogEntry], generated_at: datetime) -> str:
+    """A Markdown report of the entries, grouped by case in the order cases began."""
+    by_case: dict[str, list[LogEntry]] = {}
+    for entry in entries:
+        by_case.setdefault(entry.case_id, []).append(entry)
+    whole = sum(intact(e) for e in entries)
+    lines = [
+        f"# Promotion decision record: {title}",
+        "",
+        f"Generated {_when(generated_at)} from the promotion decision log: {len(entries)} "
+        f"entries in {len(by_case)} case(s). Entries are append-only and hash-chained; "
+        f"{whole} of {len(entries)} entries match their recorded hash here, and the whole "
+        "chain is checked with `talentledger audit verify`.",
+    ]
+    for case_id, steps in by_case.items():
+        first = steps[0]
+        move = first.payload.get("move") if first.kind == "nomination" else None
+        lines += ["", f"## Case {case_id}: {first.employee_id}"]
+        if move:
+            lines += ["", f"Move: {_move(move)}. Cycle: {first.payload['cycle_id']}."]
+        lines += ["", "### Timeline", ""]
+        for entry in steps:
+            lines += _step(entry)
+        decisions = [e for e in steps if e.kind in ("decision", "appeal_outcome")]
+        if decisions:
+            lines += ["", "### What each decision was based on"]
+            for entry in decisions:
+                lines += _basis(entry)
+    lines += [
+        "",
+        "## Entry hashes",
+        "",
+        "| Sequence | Kind | Hash (SHA-256) | Previous hash |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {e.sequence} | {e.kind} | `{e.hash}` | `{e.previous_hash}` |" for e in entries]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,402 @@
+"""The promotion service on PostgreSQL (DOMAIN.md §6): cases from nomination to appeal, each
+step a decision-log entry and the published steps events; who may do what; decisions as
+they were made; exports; fairness.
+
+Calibrations, the org chart and framework versions arrive through the service's own
+handlers, as its consumers deliver them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from libs.events.schemas.assessment import CalibrationCompleted, SubjectScores
+from libs.events.schemas.hris import ProtectedAttributeRecorded
+from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
+from libs.replicas.framework_versions import FrameworkVersions
+from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
+from libs.replicas.org_chart import OrgChart
+from services.promotion.adapters.postgres import MIGRATIONS
+from services.promotion.adapters.postgres.decision_log import DecisionLog
+from services.promotion.adapters.postgres.records import PromotionRecords
+from services.promotion.application.promotion import Promotion, case_stream
+from services.promotion.domain.decision_log import canonical, verify
+from services.promotion.service import build
+from tests.support.replica_seeding import hire, hired, publish
+from tests.support.sample_frameworks import add_requirements, valid_framework
+from tests.support.service_api import ServiceApi, envelope, in_process
+
+SCHEMA = "promotion"
+LEAD, OTHER_LEAD = "emp-lead", "emp-other-lead"
+ANN, BEN = "emp-ann", "emp-ben"
+COMMITTEE, SECOND_COMMITTEE = "cara-committee", "dan-committee"
+AUDITOR = "aud-auditor"
+# Everyone at L3 is judged for L4 on coding 4, testing 3 and the three core competencies.
+STRONG = {"coding": 4, "testing": 4, "collaboration": 3.5, "ownership": 3, "communication": 3}
+WEAK = {"coding": 2.5, "testing": 3, "collaboration": 3, "ownership": 3, "communication": 3}
+
+
+def calibration(
+    session: str, scores: dict[str, dict[str, float | None]], version: int = 1
+) -> CalibrationCompleted:
+    return CalibrationCompleted(
+        session_id=session,
+        campaign_id=f"campaign-{session}",
+        framework_id="eng",
+        framework_version=version,
+        scores=[
+            SubjectScores(subject=s, position=("eng", "ic", "L3"), scores=c)
+            for s, c in scores.items()
+        ],
+        adjustments=[],
+    )
+
+
+@dataclass
+class Stack:
+    api: ServiceApi
+    promotion: Promotion
+
+    async def calibrate(self, event: CalibrationCompleted) -> None:
+        async with self.api.store.transaction() as conn:
+            await self.promotion.on_calibration(
+                conn, envelope(event, f"calibration-{event.session_id}"), event
+            )
+
+    def who(self, subject: str) -> dict[str, str]:
+        roles = {
+            COMMITTEE: ("promotion_committee",),
+            SECOND_COMMITTEE: ("promotion_committee",),
+            AUDITOR: ("auditor",),
+            LEAD: ("manager",),
+            OTHER_LEAD: ("manager",),
+        }.get(subject, ("employee",))
+        return self.api.as_(subject, *roles)
+
+    async def call(
+        self, method: str, path: str, status: int = 200, who: str | None = None, **body: Any
+    ) -> Any:
+        headers = self.api.hr if who is None else self.who(who)
+        kwargs: dict[str, Any] = {"headers": headers}
+        if method == "POST":
+            kwargs["json"] = body
+        return await self.api.ok(method, path, status, **kwargs)
+
+    async def nominate(self, employee: str, cycle: str = "2026-h1", **extra: Any) -> str:
+        case = await self.call(
+            "POST",
+            "/cases",
+            201,
+            who=LEAD,
+            employee_id=employee,
+            cycle_id=cycle,
+            operating_since="2025-06-01",
+            **extra,
+        )
+        return str(case["case_id"])
+
+    async def ready_case(self, employee: str, session: str = "s1") -> str:
+        """Nominated, endorsed and confirmed: every default criterion can be met."""
+        case = await self.nominate(employee)
+        await self.call("POST", f"/cases/{case}/endorsement", who=LEAD, note="ready")
+        await self.call(
+            "POST", f"/cases/{case}/confirmation", session_id=session, confirmed=True, note=""
+        )
+        return case
+
+
+@pytest.fixture
+async def stack(database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    migrations = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS]
+    async with in_process(ServiceApi, build, SCHEMA, migrations, database_url, tmp_path) as api:
+        await publish(api.store, "eng", 1, valid_framework())
+        await hire(
+            api.store,
+            hired(LEAD, None, "manager", "M2"),
+            hired(ANN, LEAD, "ic", "L3"),
+            hired(BEN, LEAD, "ic", "L3"),
+            hired(OTHER_LEAD, None, "manager", "M2", department="Insights"),
+        )
+        promotion = Promotion(
+            api.store,
+            DecisionLog(SCHEMA),
+            PromotionRecords(SCHEMA),
+            OrgChart(SCHEMA),
+            FrameworkVersions(SCHEMA),
+            "promotion_committee",
+        )
+        yield Stack(api, promotion)
+
+
+async def test_a_case_from_nomination_to_decision_is_logged_published_and_verifiable(
+    stack: Stack,
+) -> None:
+    """DOMAIN.md §6: nomination, endorsement, readiness, calibration confirmation and a
+    decision with rationale, each an entry; the decision records the framework version, the
+    criteria version, the calibration and the scores as they were."""
+    await stack.calibrate(calibration("s1", {ANN: STRONG, BEN: WEAK}))
+    case = await stack.ready_case(ANN)
+    evaluated = await stack.call("POST", f"/cases/{case}/evaluation", who=LEAD)
+    assert evaluated["ready"] is True
+    decided = await stack.call(
+        "POST",
+        f"/cases/{case}/decision",
+        who=COMMITTEE,
+        outcome="approve",
+        rationale="Meets every criterion; led the payments migration across three teams.",
+    )
+    assert (decided["status"], decided["outcome"]) == ("approved", "approve")
+    kinds = [e["kind"] for e in decided["entries"]]
+    assert kinds == [
+        "nomination",
+        "endorsement",
+        "calibration_confirmation",
+        "readiness_evaluated",
+        "decision",
+    ]
+    decision = decided["entries"][-1]
+    assert decision["actor"] == COMMITTEE
+    readiness = decision["payload"]["readiness"]
+    assert readiness["criteria_version"] == 1
+    assert readiness["calibration"]["session_id"] == "s1"
+    assert readiness["calibration"]["framework_version"] == 1
+    assert readiness["calibration"]["scores"]["coding"] == 4
+    assert readiness["criteria"]["minimum_average"] == 3.5
+
+    events = await stack.api.store.read_stream(case_stream(case))
+    assert [e.event_type for e in events] == [
+        "PromotionNominated",
+        "PromotionEvaluated",
+        "PromotionDecided",
+    ]
+    assert events[-1].actor == COMMITTEE
+    assert events[-1].payload["outcome"] == "approve"
+    assert "rationale" not in events[-1].payload, "the rationale stays in the decision log"
+
+    log = DecisionLog(SCHEMA)
+    async with stack.api.store.pool.connection() as conn:
+        entries = await log.of_case(conn, case)
+    assert verify(entries), "one unbroken chain from the first entry"
+
+    # The employee sees their own record, a colleague does not, an auditor reads it.
+    mine = await stack.call("GET", f"/people/{ANN}/history", who=ANN)
+    assert [e["kind"] for e in mine] == kinds
+    await stack.call("GET", f"/people/{ANN}/history", 403, who=BEN)
+    await stack.call("GET", f"/cases/{case}", 403, who=OTHER_LEAD)
+    assert (await stack.call("GET", f"/cases/{case}", who=AUDITOR))["outcome"] == "approve"
+
+
+async def test_decisions_are_refused_without_rationale_by_non_deciders_and_without_endorsement(
+    stack: Stack,
+) -> None:
+    """The issue's acceptance: each refusal is a 4xx saying why, and writes nothing."""
+    await stack.calibrate(calibration("s1", {ANN: STRONG, BEN: WEAK}))
+    case = await stack.nominate(ANN)
+    path = f"/cases/{case}/decision"
+    missing = await stack.api.ok(
+        "POST", path, 422, headers=stack.who(COMMITTEE), json={"outcome": "deny"}
+    )
+    assert "rationale" in json.dumps(missing)
+    blank = await stack.call("POST", path, 422, who=COMMITTEE, outcome="deny", rationale="  ")
+    assert "rationale" in blank["detail"]
+    by_manager = await stack.call("POST", path, 403, who=LEAD, outcome="deny", rationale="No.")
+    assert "promotion_committee" in by_manager["detail"]
+    by_hr = await stack.call("POST", path, 403, outcome="deny", rationale="No.")
+    assert "promotion_committee" in by_hr["detail"]
+    unendorsed = await stack.call(
+        "POST", path, 409, who=COMMITTEE, outcome="deny", rationale="Not yet."
+    )
+    assert "endorsement" in unendorsed["detail"]
+
+    # Endorsed but not ready (no calibration confirmation): approval names what is missing.
+    await stack.call("POST", f"/cases/{case}/endorsement", who=LEAD)
+    not_ready = await stack.call(
+        "POST", path, 409, who=COMMITTEE, outcome="approve", rationale="Feels ready."
+    )
+    assert "calibration_confirmation" in not_ready["detail"]
+    after = await stack.call("GET", f"/cases/{case}")
+    assert [e["kind"] for e in after["entries"]] == ["nomination", "endorsement"]
+    assert len(await stack.api.store.read_stream(case_stream(case))) == 1
+
+    # Only the manager endorses; a manager elsewhere neither nominates nor endorses.
+    await stack.call("POST", f"/cases/{case}/endorsement", 403, who=OTHER_LEAD)
+    await stack.call("POST", "/cases", 403, who=OTHER_LEAD, employee_id=BEN, cycle_id="2026-h1")
+    # One open case per person.
+    again = await stack.call("POST", "/cases", 409, who=LEAD, employee_id=ANN, cycle_id="x")
+    assert case in again["detail"]
+    # Evidence must be an item the criteria name (the defaults name none).
+    await stack.call("POST", f"/cases/{case}/evidence", 422, who=ANN, item="led things", note="yes")
+
+
+async def test_an_auditor_reads_everything_and_changes_nothing(stack: Stack) -> None:
+    await stack.calibrate(calibration("s1", {ANN: STRONG}))
+    case = await stack.ready_case(ANN)
+    for path, body in [
+        ("/cases", {"employee_id": ANN, "cycle_id": "c"}),
+        (f"/cases/{case}/endorsement", {}),
+        (f"/cases/{case}/confirmation", {"session_id": "s1", "confirmed": True}),
+        (f"/cases/{case}/evaluation", {}),
+        (f"/cases/{case}/decision", {"outcome": "approve", "rationale": "Fine by me."}),
+        (f"/cases/{case}/appeal", {"grounds": "none"}),
+        ("/criteria", {}),
+    ]:
+        await stack.api.ok("POST", path, 403, headers=stack.who(AUDITOR), json=body)
+    assert (await stack.call("GET", f"/cases/{case}", who=AUDITOR))["status"] == "open"
+    assert await stack.call("GET", "/cycles/2026-h1/history", who=AUDITOR)
+    assert await stack.call("GET", "/fairness?attribute=sex", who=AUDITOR) == []
+    await stack.call("GET", "/fairness?attribute=sex", 403, who=LEAD)
+
+
+async def test_a_decision_made_under_version_2_reads_as_it_was_after_version_3(
+    stack: Stack,
+) -> None:
+    """The issue's acceptance: reconstruction shows version 2's criteria and scores."""
+    framework = valid_framework()
+    await publish(stack.api.store, "eng", 2, framework)
+    await stack.calibrate(calibration("s2", {ANN: STRONG}, version=2))
+    case = await stack.ready_case(ANN, session="s2")
+    await stack.call(
+        "POST",
+        f"/cases/{case}/decision",
+        who=COMMITTEE,
+        outcome="approve",
+        rationale="Consistently operating at L4 for three quarters.",
+    )
+    # Afterwards: version 3 asks more of L4, and HR raises the bar in criteria version 2.
+    await publish(stack.api.store, "eng", 3, add_requirements(framework, "eng-l4", {"design": 3}))
+    await stack.calibrate(calibration("s3", {ANN: WEAK}, version=3))
+    raised = await stack.call(
+        "POST", "/criteria", 201, default={"minimum_average": 4.5, "competency_floor": 4}
+    )
+    assert raised["version"] == 2
+
+    then = await stack.call("GET", f"/cases/{case}/as-decided", who=AUDITOR)
+    assert (then["framework_version"], then["latest_framework_version"]) == (2, 3)
+    assert then["criteria_version"] == 1
+    assert then["readiness"]["criteria"]["minimum_average"] == 3.5
+    assert then["readiness"]["calibration"]["session_id"] == "s2"
+    assert then["readiness"]["calibration"]["scores"] == dict(sorted(STRONG.items()))
+    targets = {r["competency"] for r in then["target_profile"]["requirements"]}
+    assert "design" not in targets, "version 2's L4 profile, not version 3's"
+    assert then["decision"]["payload"]["rationale"].startswith("Consistently")
+    # Today the same person, on version 3's scores and criteria 2, is nowhere near.
+    now = await stack.call("GET", f"/people/{ANN}/readiness", who=ANN)
+    assert (now["criteria_version"], now["calibration"]["framework_version"]) == (2, 3)
+    assert now["ready"] is False
+
+
+async def test_appeal_is_heard_by_another_decider_and_exports_verify_line_by_line(
+    stack: Stack,
+) -> None:
+    await stack.calibrate(calibration("s1", {BEN: WEAK}))
+    case = await stack.ready_case(BEN)
+    await stack.call(
+        "POST",
+        f"/cases/{case}/decision",
+        who=COMMITTEE,
+        outcome="deny",
+        rationale="Coding at 2.5 is below the floor of 3 for L4.",
+    )
+    await stack.call("POST", f"/cases/{case}/appeal", 403, who=ANN, grounds="for Ben")
+    await stack.call("POST", f"/cases/{case}/appeal", who=BEN, grounds="My coding was misread.")
+    outcome = {"result": "upheld", "rationale": "Scores reviewed again; they stand."}
+    same = await stack.call("POST", f"/cases/{case}/appeal/outcome", 403, who=COMMITTEE, **outcome)
+    assert "someone other" in same["detail"]
+    closed = await stack.call(
+        "POST", f"/cases/{case}/appeal/outcome", who=SECOND_COMMITTEE, **outcome
+    )
+    assert (closed["status"], closed["outcome"]) == ("closed", "deny")
+    await stack.call("POST", f"/cases/{case}/appeal", 409, who=BEN, grounds="again")
+
+    response = await stack.api.response(
+        "GET", f"/audit/export?scope=employee&key={BEN}", headers=stack.who(AUDITOR)
+    )
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert [line["kind"] for line in lines][-2:] == ["appeal", "appeal_outcome"]
+    for line in lines:  # each line checks out on its own: RFC 8785 and SHA-256
+        stated = line.pop("hash")
+        assert hashlib.sha256(canonical(line)).hexdigest() == stated
+
+    report = await stack.api.response(
+        "GET", f"/audit/export?scope=case&key={case}&format=report", headers=stack.who(BEN)
+    )
+    text = report.text
+    assert f"## Case {case}: {BEN}" in text
+    assert "Coding at 2.5 is below the floor of 3 for L4." in text
+    assert "| competency_floor:coding | 3 | 2.5 | no |" in text
+    assert "Appeal outcome" in text
+    assert "My coding was misread." in text
+
+
+async def test_the_adverse_impact_ratio_matches_a_hand_computation(stack: Stack) -> None:
+    """DOMAIN.md §6 and the four-fifths rule. Cycle 2026-h1: group a, 5 considered, 4
+    approved (rate 0.8, the reference); group b, 5 considered, 2 approved (rate 0.4): impact
+    ratio 0.4 / 0.8 = 0.5, below 0.8, flagged. A deferral counts as not selected."""
+    people = [f"emp-{n}" for n in range(10)]
+    await hire(stack.api.store, *(hired(p, LEAD, "ic", "L3") for p in people))
+    await stack.calibrate(calibration("s1", dict.fromkeys(people, STRONG)))
+    outcomes = ["approve"] * 4 + ["deny"] + ["approve"] * 2 + ["deny", "defer", "deny"]
+    async with stack.api.store.transaction() as conn:
+        for n, person in enumerate(people):
+            attribute = ProtectedAttributeRecorded(
+                employee_id=person,
+                effective_on=date(2026, 1, 1),
+                attribute="sex",
+                value="a" if n < 5 else "b",
+            )
+            await stack.promotion.on_protected_attribute(
+                conn, envelope(attribute, f"employee-{person}"), attribute
+            )
+    for person, outcome in zip(people, outcomes, strict=True):
+        case = await stack.ready_case(person)
+        await stack.call(
+            "POST",
+            f"/cases/{case}/decision",
+            who=COMMITTEE,
+            outcome=outcome,
+            rationale=f"Scripted {outcome} for the fairness check.",
+        )
+    [cycle] = await stack.call("GET", "/fairness?attribute=sex")
+    groups = {g["group"]: g for g in cycle["groups"]}
+    assert cycle["reference_group"] == "a"
+    assert (groups["a"]["considered"], groups["a"]["selected"]) == (5, 4)
+    assert (groups["b"]["considered"], groups["b"]["selected"]) == (5, 2)
+    assert groups["b"]["impact_ratio"] == pytest.approx(0.5)
+    assert groups["b"]["adverse_impact"] is True
+    assert groups["a"]["adverse_impact"] is False
+    assert not any(p in json.dumps(cycle) for p in people), "groups only, never people"
+
+
+async def test_readiness_for_the_next_level_shows_each_criterion_with_its_evidence(
+    stack: Stack,
+) -> None:
+    """DOMAIN.md §6 defaults: average 3.5, no competency below 3; before any case the
+    endorsement and confirmation are shown as missing, and time at level as unknown."""
+    await stack.calibrate(calibration("s1", {ANN: STRONG, BEN: WEAK}))
+    ann = await stack.call("GET", f"/people/{ANN}/readiness", who=ANN)
+    results = {r["name"]: r for r in ann["results"]}
+    assert ann["transition"]["to_level"] == "L4"
+    assert results["average"]["met"] is True
+    assert results["average"]["actual"] == pytest.approx(3.5)
+    assert results["competency_floor:ownership"]["met"] is True  # exactly 3
+    assert not results["endorsement"]["met"]
+    assert not results["time_at_level"]["met"]
+    ben = await stack.call("GET", f"/people/{BEN}/readiness", who=LEAD)
+    assert {r["name"] for r in ben["results"] if not r["met"]} >= {
+        "average",
+        "competency_floor:coding",
+    }
+    await stack.call("GET", f"/people/{BEN}/readiness", 403, who=ANN)
+    # A repeated CalibrationCompleted for the same session changes nothing.
+    await stack.calibrate(calibration("s1", {ANN: WEAK}))
+    again = await stack.call("GET", f"/people/{ANN}/readiness", who=ANN)
+    assert again["calibration"]["scores"]["coding"] == 4
