@@ -32,6 +32,10 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(audit_app, name="audit")
+cycle_app = typer.Typer(
+    help="Review cycles on Temporal: start, follow and steer them.", no_args_is_help=True
+)
+app.add_typer(cycle_app, name="cycle")
 console = Console()
 err = Console(stderr=True)
 
@@ -65,11 +69,12 @@ def up() -> None:
 def demo() -> None:
     """Start the embedded stack and run a review cycle through the real APIs and events."""
     from talentledger import demo as main_job
+    from talentledger.simulation import SimulationFailed
     from talentledger.stack.servers import ServerError
 
     try:
         main_job.run(Settings(), console)
-    except (ServerError, main_job.DemoFailed) as error:
+    except (ServerError, main_job.DemoFailed, SimulationFailed) as error:
         raise _fail(str(error)) from None
 
 
@@ -195,8 +200,9 @@ FrameworkUrl = Annotated[
 ]
 
 
-def _framework_client(actor: str, url: str | None) -> tuple[httpx.Client, str]:
-    """An HTTP client for the framework service, authenticated as `actor` (hr_admin)."""
+def _service_client(service: str, actor: str, url: str | None) -> tuple[httpx.Client, str]:
+    """An HTTP client for a service, authenticated as `actor` (hr_admin) with a development
+    token, or with TALENTLEDGER_TOKEN when it is set."""
     import os
 
     from libs.platform.auth import ensure_dev_keypair, mint_token
@@ -205,9 +211,9 @@ def _framework_client(actor: str, url: str | None) -> tuple[httpx.Client, str]:
     settings = Settings()
     if url is None:
         state = StackState.load(settings.home.absolute())
-        if state is None or "framework" not in state.services:
+        if state is None or service not in state.services:
             raise _fail("no running stack found: start one with `talentledger up`, or pass --url")
-        url = state.services["framework"].url
+        url = state.services[service].url
     token = os.environ.get("TALENTLEDGER_TOKEN")
     if token is None:
         private, _ = ensure_dev_keypair(settings.home.absolute() / "keys")
@@ -219,6 +225,10 @@ def _framework_client(actor: str, url: str | None) -> tuple[httpx.Client, str]:
             audience=settings.jwt_audience,
         )
     return httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=120), url
+
+
+def _framework_client(actor: str, url: str | None) -> tuple[httpx.Client, str]:
+    return _service_client("framework", actor, url)
 
 
 @framework_app.command("import")
@@ -560,6 +570,112 @@ def _stack_settings() -> Settings:
     from talentledger.stack.supervisor import with_stack_addresses
 
     return with_stack_addresses(settings)
+
+
+CyclesUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TALENTLEDGER_CYCLES_URL",
+        help="the cycles service; default: the running embedded stack's",
+    ),
+]
+CYCLE_SIGNALS = (
+    "pause",
+    "resume",
+    "close-campaign",
+    "start-next-cycle",
+    "acknowledge-gaps",
+    "calibration-completed",
+)
+
+
+def _answer(response: httpx.Response) -> dict[str, object]:
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        raise _fail(f"{response.request.method} {response.request.url.path}: {detail}")
+    return dict(response.json())
+
+
+@cycle_app.command("start")
+def cycle_start(
+    framework_id: Annotated[str, typer.Option("--framework", help="the framework to pin")],
+    actor: ActorOption,
+    version: Annotated[int | None, typer.Option(help="default: the latest published")] = None,
+    department: Annotated[str | None, typer.Option(help="only this department")] = None,
+    job_family: Annotated[str | None, typer.Option(help="only this job family")] = None,
+    cycles: Annotated[
+        int | None, typer.Option(min=1, help="stop after this many cycles; default: recur")
+    ] = None,
+    url: CyclesUrl = None,
+) -> None:
+    """Start a review cycle for everyone active (or a department / job family)."""
+    client, base = _service_client("cycles", actor, url)
+    body = {
+        "framework": {"framework_id": framework_id, "version": version},
+        "population": {"department": department, "job_family": job_family},
+        "last_number": cycles,
+    }
+    with client:
+        started = _answer(client.post(f"{base}/cycles", json=body))
+    console.print(f"started {started['cycle_id']}")
+
+
+@cycle_app.command("status")
+def cycle_status(cycle_id: str, actor: ActorOption, url: CyclesUrl = None) -> None:
+    """Where a cycle is, whom it waits on, and what it counted."""
+    client, base = _service_client("cycles", actor, url)
+    with client:
+        status = _answer(client.get(f"{base}/cycles/{cycle_id}"))
+    console.print(f"{cycle_id}: {status['status']}, stage {status.get('stage') or '-'}")
+    progress = status.get("progress")
+    if isinstance(progress, dict):
+        console.print(f"cycle {progress['number']} ({progress['round_id']})")
+        if progress["paused"]:
+            console.print("[yellow]paused[/]: resume with `talentledger cycle signal ID resume`")
+        for name, count in sorted(progress["counts"].items()):
+            console.print(f"  {name:<18} {count}")
+        for waiting in progress["waiting_on"]:
+            console.print(f"  waiting on {escape(waiting)}", soft_wrap=True)
+    if status.get("failure"):
+        console.print(f"[red]failed[/]: {escape(str(status['failure']))}", soft_wrap=True)
+
+
+@cycle_app.command("signal")
+def cycle_signal(
+    cycle_id: str,
+    signal: Annotated[str, typer.Argument(help=f"one of: {', '.join(CYCLE_SIGNALS)}")],
+    actor: ActorOption,
+    manager: Annotated[str | None, typer.Option(help="acknowledge-gaps: for this manager")] = None,
+    session: Annotated[str | None, typer.Option(help="calibration-completed: the session")] = None,
+    url: CyclesUrl = None,
+) -> None:
+    """Steer a running cycle: pause, resume, close the campaign early, start the next cycle
+    now, acknowledge a manager's gap review, or report a completed calibration."""
+    if signal not in CYCLE_SIGNALS:
+        raise _fail(f"unknown signal {signal!r}; choose from {', '.join(CYCLE_SIGNALS)}")
+    client, base = _service_client("cycles", actor, url)
+    path, body = f"{base}/cycles/{cycle_id}/{signal}", None
+    if signal == "acknowledge-gaps":
+        path, body = f"{base}/cycles/{cycle_id}/gap-review/acknowledgements", {"manager": manager}
+    elif signal == "calibration-completed":
+        if session is None:
+            raise _fail("calibration-completed needs --session")
+        body = {"session_id": session}
+    with client:
+        _answer(client.post(path, json=body))
+    console.print(f"{cycle_id}: {signal} sent")
+
+
+@cycle_app.command("cancel")
+def cycle_cancel(cycle_id: str, actor: ActorOption, url: CyclesUrl = None) -> None:
+    """Cancel a running cycle; the cancellation is recorded as its last stage."""
+    client, base = _service_client("cycles", actor, url)
+    with client:
+        _answer(client.delete(f"{base}/cycles/{cycle_id}"))
+    console.print(f"{cycle_id}: cancellation requested")
 
 
 if __name__ == "__main__":

@@ -1,138 +1,346 @@
-"""The main job: a review cycle on the embedded stack, through the real APIs and events.
+"""The main job: a full review cycle on the embedded stack, through the real APIs and events.
 
-So far the cycle runs its first stage (the framework version every service pins to); the
-stages after it arrive with the services' domains.
+Starts the stack, publishes the sample framework through the framework import, loads a
+generated organisation through the HRIS path and an L&D catalog through the LMS path, then
+runs one review cycle on Temporal: simulated people nominate peers and rate, HR closes the
+campaign and calibrates, managers acknowledge gaps (some stay silent, and the cycle records
+it), plans are generated, managers nominate promotions and a committee decides. Ends with a
+summary and where to look: the APIs, the Temporal UI, the traces.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
-from libs.platform.auth import ensure_dev_keypair, mint_token
+from libs.events.broker import ensure_streams, make_broker
+from libs.platform.auth import TokenMinter, ensure_dev_keypair
 from libs.platform.settings import Settings
 from libs.platform.telemetry import read_spans
+from services.promotion.adapters.postgres.decision_log import DecisionLog
+from services.promotion.domain.decision_log import verify
 from talentledger.framework_files import FrameworkRequestFailed, import_file
+from talentledger.hris_load import publish_hires, read_people
+from talentledger.lms_load import publish_catalog, read_catalog
+from talentledger.samples.organisation import as_csv, catalog_csv, org_chart
+from talentledger.simulation import HR, Simulation, Urls
 from talentledger.stack.supervisor import SERVICES, Stack, StackState
 
 FRAMEWORK_ID = "product-engineering"
 SAMPLE = "engineering-framework.yaml"
 CONSUMERS = ("assessment", "development", "promotion")
+PEOPLE = 240
+# Real time on the embedded Temporal server: the campaign is closed by HR once everyone has
+# rated, and calibration completes as soon as HR has adjusted; the gap review waits briefly
+# for the managers who stay silent.
+SCHEDULE = {
+    "campaign": timedelta(days=14).total_seconds(),
+    "reminders": [timedelta(days=7).total_seconds()],
+    "calibration_escalation": timedelta(days=3).total_seconds(),
+    "gap_review": 20,
+    "between_cycles": timedelta(days=90).total_seconds(),
+}
+ACKNOWLEDGING = 0.8
 
 
 class DemoFailed(RuntimeError):
     pass
 
 
-def _wait(check: Any, timeout: float, what: str) -> Any:
+def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if result := check():
             return result
-        time.sleep(0.2)
+        time.sleep(0.25)
     raise DemoFailed(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def run(settings: Settings, console: Console) -> None:
-    stack = Stack(settings)
-    steps = ["PostgreSQL", "NATS JetStream", "Temporal", *(f"{s} service" for s in SERVICES)]
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        starting = progress.add_task("starting the stack", total=len(steps))
-        state = stack.up(
-            progress=lambda part: progress.update(
-                starting, advance=1, description=f"starting {part}"
+class Demo:
+    def __init__(self, settings: Settings, console: Console) -> None:
+        self.settings = settings
+        self.console = console
+        self.stack = Stack(settings)
+        self.people = org_chart(PEOPLE)
+        self.facts: dict[str, Any] = {}
+
+    def run(self) -> None:
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=self.console) as progress:
+            self.progress = progress
+            state = self._up()
+            self.state = state
+            keys = ensure_dev_keypair(self.stack.home / "keys")[0]
+            minter = TokenMinter(
+                keys, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience
+            )
+            self.http = httpx.Client(
+                headers={"Authorization": f"Bearer {minter.mint(HR, ['hr_admin'])}"}, timeout=30
+            )
+            with self.http:
+                version = self._framework()
+                asyncio.run(self._organisation())
+                asyncio.run(self._cycle(minter, version))
+        self._summary()
+
+    # -- setting the scene ---------------------------------------------------------------
+
+    def _up(self) -> StackState:
+        steps = ["PostgreSQL", "NATS JetStream", "Temporal", *(f"{s} service" for s in SERVICES)]
+        task = self.progress.add_task("starting the stack", total=len(steps))
+        state = self.stack.up(
+            progress=lambda part: self.progress.update(
+                task, advance=1, description=f"starting {part}"
             )
         )
-        progress.update(starting, completed=len(steps), description="stack is up")
-        private_key, _ = ensure_dev_keypair(stack.home / "keys")
-        token = mint_token(
-            private_key,
-            "demo-hr",
-            ["hr_admin"],
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
-        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=15) as http:
-            outcome, version = _cycle(state, http, progress)
-    _summary(console, stack, state, outcome, version)
+        self.progress.update(task, completed=len(steps), description="stack is up")
+        return state
 
+    def url(self, service: str) -> str:
+        return self.state.services[service].url
 
-def _url(state: StackState, service: str) -> str:
-    return state.services[service].url
+    def _framework(self) -> int:
+        task = self.progress.add_task("publishing the sample framework", total=1 + len(CONSUMERS))
+        with resources.as_file(resources.files("talentledger.samples") / SAMPLE) as sample:
+            try:
+                imported = import_file(
+                    self.http, self.url("framework"), sample, FRAMEWORK_ID, publish=True
+                )
+            except FrameworkRequestFailed as error:
+                raise DemoFailed(str(error)) from None
+        version = imported.version
+        assert version is not None
+        self.progress.update(task, advance=1, description=f"framework v{version} in force")
+        for service in CONSUMERS:
+            _wait(
+                lambda s=service: any(
+                    v["framework_id"] == FRAMEWORK_ID and v["version"] == version
+                    for v in self.http.get(f"{self.url(s)}/framework-versions").json()
+                ),
+                60,
+                f"{service} to receive FrameworkPublished",
+            )
+            self.progress.update(task, advance=1, description=f"{service} holds v{version}")
+        self.facts["framework"] = f"{FRAMEWORK_ID} v{version}"
+        return version
 
-
-def _cycle(state: StackState, http: httpx.Client, progress: Progress) -> tuple[dict[str, Any], int]:
-    task = progress.add_task("publishing the sample framework", total=3 + len(CONSUMERS))
-    with resources.as_file(resources.files("talentledger.samples") / SAMPLE) as sample:
+    async def _organisation(self) -> None:
+        """The org chart through the HRIS path and the catalog through the LMS path, as
+        `talentledger hris load` and `lms load` publish them."""
+        folder = self.stack.home / "demo"
+        folder.mkdir(exist_ok=True)
+        people_csv, courses_csv = folder / "people.csv", folder / "catalog.csv"
+        people_csv.write_text(as_csv(self.people), encoding="utf-8")
+        courses_csv.write_text(catalog_csv(), encoding="utf-8")
+        hires, catalog = read_people(people_csv.read_text()), read_catalog(courses_csv)
+        broker = make_broker(self.state.nats_url, client_name="demo")
+        await broker.connect()
         try:
-            imported = import_file(
-                http, _url(state, "framework"), sample, FRAMEWORK_ID, publish=True
+            await ensure_streams(broker, self.settings.nats_stream_replicas)
+            task = self.progress.add_task("loading the org chart (HRIS)", total=len(hires.hires))
+            await publish_hires(broker, hires.hires, "hris-load:demo", self._advance(task))
+            courses = self.progress.add_task(
+                "loading the catalog (LMS)", total=len(catalog.courses)
             )
-        except FrameworkRequestFailed as error:
-            raise DemoFailed(str(error)) from None
-    version = imported.version
-    assert version is not None
-    progress.update(task, advance=1, description=f"framework v{version} in force")
-    for service in CONSUMERS:
+            await publish_catalog(broker, catalog.courses, "lms-load:demo", self._advance(courses))
+        finally:
+            await broker.stop()
+        last = self.people[-1].employee_id
         _wait(
-            lambda s=service: any(
-                v["framework_id"] == FRAMEWORK_ID and v["version"] == version
-                for v in http.get(f"{_url(state, s)}/framework-versions").json()
+            lambda: (
+                self.http.get(f"{self.url('assessment')}/org-chart/people/{last}").status_code
+                == 200
             ),
             60,
-            f"{service} to receive FrameworkPublished",
+            "the org chart to reach the assessment service",
         )
-        progress.update(task, advance=1, description=f"{service} holds v{version}")
-    started = http.post(
-        f"{_url(state, 'cycles')}/cycles",
-        json={"framework": {"framework_id": FRAMEWORK_ID, "version": version}},
-    )
-    if started.status_code != 202:
-        raise DemoFailed(f"starting the cycle failed: {started.text}")
-    cycle_id = started.json()["cycle_id"]
-    progress.update(task, advance=1, description=f"{cycle_id} running")
+        self.facts["people"] = len(self.people)
+        self.facts["courses"] = len(catalog.courses)
+        self.facts["files"] = folder
 
-    def finished() -> dict[str, Any] | None:
-        status = http.get(f"{_url(state, 'cycles')}/cycles/{cycle_id}").json()
-        progress.update(task, description=f"cycle: {status.get('stage') or status['status']}")
-        return status if status["status"] != "RUNNING" else None
+    def _advance(self, task: TaskID) -> Callable[[int], None]:
+        return lambda n: self.progress.advance(task, n)
 
-    outcome = _wait(finished, 120, "the review cycle")
-    if outcome["status"] != "COMPLETED":
-        raise DemoFailed(f"the cycle ended {outcome['status']}: {outcome.get('failure')}")
-    progress.update(task, advance=1, description="cycle completed")
-    return outcome, version
+    # -- the cycle -----------------------------------------------------------------------
+
+    def _status(self, cycle: str) -> dict[str, Any]:
+        return self.http.get(f"{self.url('cycles')}/cycles/{cycle}").json()
+
+    def _at(self, cycle: str, task: TaskID, *stages: str, timeout: float = 180) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            status = self._status(cycle)
+            self.progress.update(
+                task, description=f"cycle: {status.get('stage') or status['status']}"
+            )
+            if status["status"] not in ("RUNNING", "COMPLETED"):
+                raise DemoFailed(f"the cycle ended {status['status']}: {status.get('failure')}")
+            return status if status.get("stage") in stages else None
+
+        return _wait(reached, timeout, f"the cycle to reach {' or '.join(stages)}")
+
+    async def _cycle(self, minter: TokenMinter, version: int) -> None:
+        urls = Urls(*(self.url(s) for s in ("assessment", "development", "promotion", "cycles")))
+        simulation = Simulation(urls, minter, self.people)
+        try:
+            await self._run_cycle(simulation, version)
+        finally:
+            await simulation.close()
+
+    async def _run_cycle(self, simulation: Simulation, version: int) -> None:
+        stages = self.progress.add_task("review cycle", total=7)
+        started = self.http.post(
+            f"{self.url('cycles')}/cycles",
+            json={
+                "framework": {"framework_id": FRAMEWORK_ID, "version": version},
+                "schedule": SCHEDULE,
+                "last_number": 1,
+            },
+        )
+        if started.status_code != 202:
+            raise DemoFailed(f"starting the cycle failed: {started.text}")
+        cycle = started.json()["cycle_id"]
+        self.facts["cycle"] = cycle
+        campaign = f"{cycle}.1"
+        await asyncio.to_thread(self._at, cycle, stages, "campaign open")
+        self.progress.advance(stages)
+
+        pairs = sum(len(simulation.peers_of(p.employee_id)) for p in self.people if p.manager_id)
+        task = self.progress.add_task("peers nominated and approved", total=pairs)
+        await simulation.nominate_peers(campaign, self._advance(task))
+        raters = simulation.responders(share=0.93)
+        task = self.progress.add_task("raters submitting", total=len(raters))
+        ratings = await simulation.rate(campaign, raters, self._advance(task))
+        self.facts["ratings"] = ratings
+        self.progress.advance(stages)
+
+        closing = self.http.post(f"{self.url('cycles')}/cycles/{cycle}/close-campaign")
+        if closing.status_code != 202:
+            raise DemoFailed(f"closing the campaign failed: {closing.text}")
+        status = await asyncio.to_thread(self._at, cycle, stages, "calibration")
+        self.progress.advance(stages)
+        session = f"{campaign}.calibration"
+        calibration = await simulation.calibrate(session)
+        self.facts["calibration"] = calibration
+        status = await asyncio.to_thread(self._at, cycle, stages, "gap review")
+        self.progress.advance(stages)
+
+        cases = await simulation.nominate_promotions(campaign, session, calibration.averages)
+        waiting = status["progress"]["waiting_on"]
+        managers = [w.split()[1] for w in waiting if w.startswith("manager ")]
+        self.facts["acknowledged"] = await simulation.acknowledge(cycle, managers, ACKNOWLEDGING)
+        self.facts["managers"] = len(managers)
+        status = await asyncio.to_thread(self._at, cycle, stages, "completed", timeout=240)
+        self.progress.advance(stages)
+        self.facts["outcome"] = status["outcome"]
+        self.facts["decisions"] = await simulation.decide(cases)
+        self.progress.advance(stages)
+        self.facts["log"] = await asyncio.to_thread(self._verify_log)
+        self.progress.advance(stages)
+
+    def _verify_log(self) -> str:
+        result = verify(DecisionLog("promotion").entries(self.state.database_url))
+        if not result.ok:
+            raise DemoFailed(f"the decision log does not verify: {result.failure}")
+        head = f", head {result.head.hash[:16]}…" if result.head else ""
+        return f"{result.entries} entries verified{head}"
+
+    # -- the summary ---------------------------------------------------------------------
+
+    def _summary(self) -> None:
+        console, facts = self.console, self.facts
+        outcome = facts["outcome"]
+        campaign = outcome["campaign"]
+        review = outcome["gap_review"]
+        calibration = facts["calibration"]
+        answered = campaign["assignments"] - campaign["outstanding"]
+        console.rule("Review cycle")
+        rows = [
+            ("cycle", f"{facts['cycle']}: COMPLETED"),
+            ("framework", facts["framework"]),
+            (
+                "organisation",
+                f"{facts['people']} people, {facts['courses']} courses ({facts['files']})",
+            ),
+            (
+                "responses",
+                f"{answered} of {campaign['assignments']} assignments "
+                f"({answered / max(campaign['assignments'], 1):.0%}); "
+                f"{facts['ratings'].answers} ratings",
+            ),
+            (
+                "calibration",
+                f"{calibration.adjustments} adjustments with justification; "
+                f"{calibration.lenient_or_severe} lenient or severe raters; "
+                f"{calibration.outliers} outliers",
+            ),
+            ("gaps", f"{review['open_gaps']} open gaps across {review['people']} people"),
+            ("gap review", f"{facts['acknowledged']} of {facts['managers']} managers acknowledged"),
+            ("plans", f"{review['plans']} development plans (70/20/10)"),
+            ("promotions", _outcomes(facts["decisions"])),
+            ("decision log", facts["log"]),
+        ]
+        for name, value in rows:
+            console.print(f"{name:<16} {value}", soft_wrap=True)
+        traces = self.settings.traces.absolute()
+        console.print(f"{'widest trace':<16} {_widest_trace(traces)}", soft_wrap=True)
+        console.print(f"{'spans':<16} {traces}/<service>.jsonl", soft_wrap=True)
+        table = Table("where", "address")
+        for service in SERVICES:
+            table.add_row(f"{service} API", f"{self.state.services[service].url}/docs")
+        table.add_row("Temporal UI", self.state.temporal_ui_url or self.state.temporal_address)
+        table.add_row("NATS monitoring", self.state.nats_monitor_url or self.state.nats_url)
+        table.add_row("data", str(self.stack.home))
+        console.print(table)
+        console.print(
+            "The stack keeps running: `./tl status`, `./tl token --role hr_admin --sub you`,"
+        )
+        console.print("`./tl down` to stop it (data is kept).")
 
 
-def _summary(
-    console: Console, stack: Stack, state: StackState, outcome: dict[str, Any], version: int
-) -> None:
-    console.rule("Review cycle")
-    console.print(f"cycle            {outcome['cycle_id']}: {outcome['status']}")
-    console.print(f"framework        {FRAMEWORK_ID} v{version}")
-    confirmed = ", ".join(c["service"] for c in outcome["outcome"]["confirmations"])
-    console.print(f"pinned by        {confirmed}")
+def _outcomes(decisions: Counter[str]) -> str:
+    if not decisions:
+        return "no nominations"
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(decisions.items()))
+
+
+def _spans(traces: Path) -> Iterator[dict[str, Any]]:
     time.sleep(1)  # spans are exported in batches every half second
-    traces: dict[str, set[str]] = {}
-    for span in read_spans(stack.settings.traces.absolute()):
+    yield from read_spans(traces)
+
+
+def _widest_trace(traces: Path) -> str:
+    services: dict[str, set[str]] = {}
+    for span in _spans(traces):
         trace_id = str(span["context"]["trace_id"])  # type: ignore[index]
-        traces.setdefault(trace_id, set()).add(span["resource"]["attributes"]["service.name"])  # type: ignore[index]
-    widest = max(traces.items(), key=lambda item: len(item[1]), default=("-", set()))
-    console.print(f"widest trace     {widest[0]} across {', '.join(sorted(widest[1]))}")
-    console.print(f"spans            {stack.settings.traces.absolute()}/<service>.jsonl")
-    table = Table("where", "address")
-    for service in SERVICES:
-        table.add_row(f"{service} API", f"{state.services[service].url}/docs")
-    table.add_row("Temporal UI", state.temporal_ui_url or state.temporal_address)
-    table.add_row("NATS monitoring", state.nats_monitor_url or state.nats_url)
-    table.add_row("data", str(stack.home))
-    console.print(table)
-    console.print("The stack keeps running: `./tl status`, `./tl token --role hr_admin --sub you`,")
-    console.print("`./tl down` to stop it (data is kept).")
+        services.setdefault(trace_id, set()).add(span["resource"]["attributes"]["service.name"])  # type: ignore[index]
+    trace, names = max(services.items(), key=lambda item: len(item[1]), default=("-", set()))
+    return f"{trace} across {', '.join(sorted(names))}"
+
+
+def run(settings: Settings, console: Console) -> None:
+    Demo(settings, console).run()

@@ -6,6 +6,8 @@ never imports a service; both sides share only these names and models.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 SERVICES = ("framework", "assessment", "development", "promotion")
@@ -36,3 +38,145 @@ RESOLVE_FRAMEWORK = "framework.resolve_published_version"
 def confirm_framework(service: str) -> str:
     """Name of the activity by which `service` confirms it has a framework version."""
     return f"{service}.confirm_framework_version"
+
+
+# -- the review cycle's stages ------------------------------------------------------------
+# Each activity is idempotent: Temporal retries it after a timeout or a worker crash, so a
+# repeat must find the work done and report it, never do it twice.
+
+
+class Population(BaseModel):
+    """Whom a cycle assesses: these employees, or everyone active in a department and/or a
+    job family, or (all None) everyone active."""
+
+    model_config = ConfigDict(frozen=True)
+
+    employee_ids: list[str] | None = None
+    department: str | None = None
+    job_family: str | None = None
+
+
+class OpenCampaign(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    campaign_id: str
+    framework: FrameworkRef
+    population: Population
+    closes_at: datetime
+    actor: str
+
+
+class CampaignStarted(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    campaign_id: str
+    subjects: int
+    assignments: int
+
+
+class CampaignStep(BaseModel):
+    """A step on a campaign (remind, close, open its calibration) by an actor."""
+
+    model_config = ConfigDict(frozen=True)
+
+    campaign_id: str
+    actor: str
+
+
+class ResponseCount(BaseModel):
+    """Where a campaign's responses stand: what reminders and the progress query show."""
+
+    model_config = ConfigDict(frozen=True)
+
+    campaign_id: str
+    assignments: int
+    outstanding: int
+    closed: bool
+
+
+class CalibrationOpened(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    subjects: int
+
+
+class SessionRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+
+
+class GapReview(BaseModel):
+    """What a calibration left for the development service: gaps, plans, and the managers
+    whose reports have open gaps (who review them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    people: int
+    open_gaps: int
+    plans: int
+    managers: list[str]
+
+
+class MovementRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    previous_session_id: str
+    session_id: str
+
+
+class GapMovement(BaseModel):
+    """How scores moved between two cycles' calibrations (DOMAIN.md §5, re-assessment)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    previous_session_id: str
+    session_id: str
+    people: int = Field(description="people calibrated in both")
+    compared: int = Field(description="(person, competency) pairs observed in both")
+    improved: int
+    declined: int
+    mean_change: float | None
+
+
+class CycleCases(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    cycle_id: str
+    actor: str
+
+
+class PromotionEvaluations(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    cycle_id: str
+    cases: int = Field(description="open cases nominated in the cycle")
+    evaluated: int = Field(description="evaluated by this call (a repeat finds them done)")
+    ready: int
+
+
+class StageChange(BaseModel):
+    """One stage transition of a cycle, published so integrators can follow cycles without
+    access to Temporal. `sequence` numbers the transitions of one cycle from 1: a repeated
+    activity finds the stage recorded and records nothing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cycle_id: str
+    series_id: str
+    sequence: int = Field(ge=1)
+    stage: str
+    detail: str = ""
+    at: datetime
+
+
+OPEN_CAMPAIGN = "assessment.open_campaign"
+SEND_REMINDERS = "assessment.send_reminders"
+CLOSE_CAMPAIGN = "assessment.close_campaign"
+OPEN_CALIBRATION = "assessment.open_calibration"
+GAP_REVIEW = "development.gap_review"
+GAP_MOVEMENT = "development.gap_movement"
+EVALUATE_CYCLE = "promotion.evaluate_cycle"
+RECORD_STAGE = "cycles.record_stage"

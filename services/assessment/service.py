@@ -14,6 +14,7 @@ from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.assessment.adapters import http, http_calibration, http_campaigns
+from services.assessment.adapters.activities import AssessmentActivities
 from services.assessment.adapters.postgres import MIGRATIONS
 from services.assessment.adapters.postgres.campaign_records import CampaignRecords
 from services.assessment.application.calibration import Calibrations
@@ -32,9 +33,14 @@ def build(runtime: Runtime) -> ServiceParts:
     replica = FrameworkVersions(NAME)
     campaigns = Campaigns(runtime.store, org_chart, replica, CampaignRecords(runtime.name))
     api.state.campaigns = campaigns
-    api.state.calibrations = Calibrations(runtime.store, campaigns)
+    calibrations = Calibrations(runtime.store, campaigns)
+    api.state.calibrations = calibrations
     parts = replica.install(api, runtime)
-    return replace(parts, handlers=[*parts.handlers, *org_chart.handlers(NAME)])
+    return replace(
+        parts,
+        handlers=[*parts.handlers, *org_chart.handlers(NAME)],
+        activities=[*parts.activities, *AssessmentActivities(campaigns, calibrations).all()],
+    )
 
 
 definition = ServiceDefinition(

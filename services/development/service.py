@@ -17,6 +17,7 @@ from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.development.adapters import http
+from services.development.adapters.activities import DevelopmentActivities
 from services.development.adapters.postgres import MIGRATIONS
 from services.development.adapters.postgres.records import DevelopmentRecords
 from services.development.application.development import Development
@@ -37,7 +38,11 @@ def build(runtime: Runtime) -> ServiceParts:
         EventHandler(NAME, "course-catalog", CourseCatalogUpdated, development.on_catalog),
         EventHandler(NAME, "course-completions", CourseCompleted, development.on_completion),
     ]
-    return replace(parts, handlers=[*parts.handlers, *org_chart.handlers(NAME), *handlers])
+    return replace(
+        parts,
+        handlers=[*parts.handlers, *org_chart.handlers(NAME), *handlers],
+        activities=[*parts.activities, *DevelopmentActivities(development).all()],
+    )
 
 
 definition = ServiceDefinition(

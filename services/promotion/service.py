@@ -19,6 +19,7 @@ from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.promotion.adapters import http
+from services.promotion.adapters.activities import PromotionActivities
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.adapters.postgres.records import PromotionRecords
@@ -56,7 +57,11 @@ def build(runtime: Runtime) -> ServiceParts:
             promotion.on_protected_attribute,
         ),
     ]
-    return replace(parts, handlers=[*parts.handlers, *org_chart.handlers(NAME), *handlers])
+    return replace(
+        parts,
+        handlers=[*parts.handlers, *org_chart.handlers(NAME), *handlers],
+        activities=[*parts.activities, *PromotionActivities(promotion).all()],
+    )
 
 
 definition = ServiceDefinition(

@@ -28,8 +28,8 @@ import pytest
 from services.framework.adapters.files import native
 from services.framework.domain.profiles import effective_profiles
 from talentledger.hris_load import read_people
+from talentledger.samples.organisation import as_csv, org_chart
 from tests.support.assessment_api import AssessmentApi, assessment_api
-from tests.support.org_chart import as_csv, org_chart
 
 PEOPLE = 500
 SEED = 20250301

@@ -23,8 +23,8 @@ from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.assessment.adapters.postgres import MIGRATIONS
 from talentledger.hris_load import publish_hires, read_people
+from talentledger.samples.organisation import as_csv, org_chart
 from tests.support.backbone import wait_until
-from tests.support.org_chart import as_csv, org_chart
 from tests.support.service_api import envelope
 
 SCHEMA = "assessment"

@@ -3,6 +3,6 @@
 Importing this package registers every schema in `libs.events.registry.registry`.
 """
 
-from libs.events.schemas import assessment, development, framework, hris, lms, promotion
+from libs.events.schemas import assessment, cycles, development, framework, hris, lms, promotion
 
-__all__ = ["assessment", "development", "framework", "hris", "lms", "promotion"]
+__all__ = ["assessment", "cycles", "development", "framework", "hris", "lms", "promotion"]

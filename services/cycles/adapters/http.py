@@ -1,38 +1,67 @@
-"""HTTP API of the cycle orchestrator: start a cycle and follow it."""
+"""HTTP API of the cycle orchestrator: start cycles, follow them, and steer them.
+
+HR (`hr_admin`) starts, pauses, resumes, cancels and signals cycles; a manager acknowledges
+their own gap review; anyone signed in may follow a cycle's progress.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
-from temporalio.client import Client, WorkflowExecutionStatus
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from libs.events.activities import FrameworkRef
+from libs.events.activities import FrameworkRef, Population
 from libs.events.envelope import new_event_id
 from libs.platform.auth import CurrentActor, require_role
 from libs.platform.runtime import not_found
 from services.cycles.workflows.review_cycle import (
     TASK_QUEUE,
     CycleOutcome,
+    CycleProgress,
     CycleRequest,
     ReviewCycleWorkflow,
+    Schedule,
 )
 
 router = APIRouter(prefix="/cycles", tags=["cycles"])
 
 
 class StartCycle(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     framework: FrameworkRef
+    population: Population = Population()
+    schedule: Schedule = Schedule()
+    last_number: int | None = Field(
+        None, ge=1, description="run this many cycles; unset: recur until cancelled"
+    )
 
 
 class CycleStatus(BaseModel):
     cycle_id: str
     status: str
     stage: str | None = None
+    progress: CycleProgress | None = None
     outcome: CycleOutcome | None = None
     failure: str | None = None
+
+
+Control = Literal["pause", "resume", "close-campaign", "start-next-cycle"]
+
+
+class Acknowledgement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    manager: str | None = Field(None, description="default: the caller (hr_admin may name one)")
+
+
+class CalibrationDone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -46,14 +75,35 @@ def _client(request: Request) -> Client:
     return request.app.state.runtime.temporal
 
 
+async def _running(request: Request, cycle_id: str) -> WorkflowHandle[Any, Any]:
+    handle = _client(request).get_workflow_handle_for(ReviewCycleWorkflow.run, cycle_id)
+    try:
+        description = await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise not_found(f"cycle {cycle_id!r}") from None
+        raise
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        status = description.status.name if description.status else "UNKNOWN"
+        raise HTTPException(409, f"cycle {cycle_id!r} is {status}: it takes no more signals")
+    return handle
+
+
 @router.post("", status_code=202, response_model=CycleStatus)
 async def start_cycle(body: StartCycle, actor: CurrentActor, request: Request) -> CycleStatus:
     """Start a review cycle (hr_admin); follow it with GET /cycles/{cycle_id}."""
     require_role(actor, "hr_admin")
-    cycle_id = f"cycle-{new_event_id()}"
+    cycle_id = f"cycle-{new_event_id().hex}"
     await _client(request).start_workflow(
         ReviewCycleWorkflow.run,
-        CycleRequest(cycle_id=cycle_id, framework=body.framework, requested_by=actor.subject),
+        CycleRequest(
+            cycle_id=cycle_id,
+            framework=body.framework,
+            requested_by=actor.subject,
+            population=body.population,
+            schedule=body.schedule,
+            last_number=body.last_number,
+        ),
         id=cycle_id,
         task_queue=TASK_QUEUE,
     )
@@ -62,6 +112,7 @@ async def start_cycle(body: StartCycle, actor: CurrentActor, request: Request) -
 
 @router.get("/{cycle_id}", response_model=CycleStatus)
 async def cycle_status(cycle_id: str, actor: CurrentActor, request: Request) -> CycleStatus:
+    """Where the cycle is, whom it waits on, and how it ended."""
     handle = _client(request).get_workflow_handle_for(ReviewCycleWorkflow.run, cycle_id)
     try:
         description = await handle.describe()
@@ -72,7 +123,8 @@ async def cycle_status(cycle_id: str, actor: CurrentActor, request: Request) -> 
     status = description.status
     result: dict[str, Any] = {"cycle_id": cycle_id, "status": status.name if status else "UNKNOWN"}
     if status == WorkflowExecutionStatus.RUNNING:
-        result["stage"] = await handle.query(ReviewCycleWorkflow.progress)
+        progress = await handle.query(ReviewCycleWorkflow.progress)
+        result.update(stage=progress.stage, progress=progress)
     elif status == WorkflowExecutionStatus.COMPLETED:
         result["stage"] = "completed"
         result["outcome"] = await handle.result()
@@ -82,3 +134,53 @@ async def cycle_status(cycle_id: str, actor: CurrentActor, request: Request) -> 
         except Exception as error:  # noqa: BLE001 - report why the cycle ended
             result["failure"] = str(_root_cause(error))
     return CycleStatus(**result)
+
+
+@router.post("/{cycle_id}/calibration-completed", status_code=202, response_model=CycleStatus)
+async def calibration_completed(
+    cycle_id: str, body: CalibrationDone, actor: CurrentActor, request: Request
+) -> CycleStatus:
+    """Tell the cycle a calibration session completed, when its event cannot reach it
+    (hr_admin); normally `CalibrationCompleted` does this."""
+    require_role(actor, "hr_admin")
+    handle = await _running(request, cycle_id)
+    await handle.signal(ReviewCycleWorkflow.calibration_completed, body.session_id)
+    return CycleStatus(cycle_id=cycle_id, status="RUNNING", stage="calibration signalled")
+
+
+@router.post("/{cycle_id}/{control}", status_code=202, response_model=CycleStatus)
+async def steer(
+    cycle_id: str, control: Control, actor: CurrentActor, request: Request
+) -> CycleStatus:
+    """Pause (at the next stage boundary), resume, close the campaign before its date, or
+    start the next cycle without waiting (hr_admin)."""
+    require_role(actor, "hr_admin")
+    handle = await _running(request, cycle_id)
+    signal = {
+        "pause": ReviewCycleWorkflow.pause,
+        "resume": ReviewCycleWorkflow.resume,
+        "close-campaign": ReviewCycleWorkflow.close_campaign,
+        "start-next-cycle": ReviewCycleWorkflow.start_next_cycle,
+    }[control]
+    await handle.signal(signal)  # type: ignore[arg-type]
+    return CycleStatus(cycle_id=cycle_id, status="RUNNING", stage=f"{control} requested")
+
+
+@router.delete("/{cycle_id}", status_code=202, response_model=CycleStatus)
+async def cancel(cycle_id: str, actor: CurrentActor, request: Request) -> CycleStatus:
+    """Cancel the cycle (hr_admin); the cancellation is recorded as its last stage."""
+    require_role(actor, "hr_admin")
+    await (await _running(request, cycle_id)).cancel()
+    return CycleStatus(cycle_id=cycle_id, status="CANCEL_REQUESTED")
+
+
+@router.post("/{cycle_id}/gap-review/acknowledgements", status_code=202, response_model=CycleStatus)
+async def acknowledge(
+    cycle_id: str, body: Acknowledgement, actor: CurrentActor, request: Request
+) -> CycleStatus:
+    """A manager acknowledges the gaps of their reports (hr_admin may on their behalf)."""
+    manager = body.manager or actor.subject
+    if manager != actor.subject:
+        require_role(actor, "hr_admin")
+    await (await _running(request, cycle_id)).signal(ReviewCycleWorkflow.acknowledge_gaps, manager)
+    return CycleStatus(cycle_id=cycle_id, status="RUNNING", stage=f"{manager} acknowledged")

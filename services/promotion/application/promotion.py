@@ -15,6 +15,7 @@ readiness, so the decision entry alone shows what it was judged on.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal, cast, get_args
 from uuid import uuid4
@@ -61,6 +62,7 @@ from services.promotion.domain.fairness import CycleFairness, Decision, adverse_
 from services.promotion.domain.readiness import Readiness, evaluate, target_competencies
 
 ACTOR = "service:promotion"
+_TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))"
 
 
 class NotFound(CaseRefused):
@@ -133,6 +135,19 @@ class AsDecided(BaseModel):
     target_profile: EffectiveRoleProfile | None
     criteria_version: int
     readiness: Readiness
+
+
+@dataclass(frozen=True)
+class CycleEvaluation:
+    """Where a cycle's open cases stand after `evaluate_cycle`."""
+
+    cases: int
+    evaluated: int
+    ready: int
+
+
+class EvaluationInProgress(RuntimeError):
+    """Another run is evaluating the same cycle right now: try again once it has finished."""
 
 
 class Promotion:
@@ -496,6 +511,54 @@ class Promotion:
             return case.evaluated(readiness, calibrated.campaign_id), event
 
         return await self._step(case_id, actor, "readiness_evaluated", decide)
+
+    async def evaluate_cycle(
+        self, cycle_id: str, actor: Actor, progress: Callable[[int], None] | None = None
+    ) -> CycleEvaluation:
+        """Record the readiness (DOMAIN.md §6) of every open case nominated for the cycle,
+        on each person's latest calibration; `progress(n)` after each of the n cases.
+
+        Idempotent, for the cycle workflow's retries: a case whose last entry already is an
+        evaluation on that latest calibration is not evaluated again, and runs on one cycle
+        never overlap (an overlapping one raises EvaluationInProgress, having done nothing),
+        so no case gets two evaluations. A case the evaluation refuses (not calibrated yet,
+        no role profile at the target) is left as it is and counted as not evaluated.
+        """
+        self._require(actor, "hr_admin", "evaluating a cycle's promotion cases")
+        evaluated = ready = 0
+        # The transaction holds the lock until it ends, however the run ends; the cases are
+        # read once it is held, so they include what an earlier run recorded.
+        async with self.store.pool.connection() as conn, conn.transaction():
+            key = f"{self.records.schema}.evaluate-cycle.{cycle_id}"
+            cur = await conn.execute(_TRY_LOCK, (key,))
+            row = await cur.fetchone()
+            if not (row and row[0]):
+                raise EvaluationInProgress(f"cycle {cycle_id!r} is being evaluated already")
+            entries = await self.log.of_cycle(conn, cycle_id)
+            last_kind = {e.case_id: e.kind for e in entries}  # in log order: the last stays
+            cases = [c for c in _cases(entries) if c.open]
+            for done, case in enumerate(cases, 1):
+                latest = await self.records.latest_calibration(
+                    conn, case.employee_id, case.framework_id
+                )
+                if (
+                    last_kind[case.case_id] == "readiness_evaluated"
+                    and case.readiness is not None
+                    and latest is not None
+                    and case.readiness["calibration"]["session_id"] == latest.scores.session_id
+                ):
+                    ready += bool(case.readiness["ready"])
+                else:
+                    try:
+                        view = await self.evaluate(case.case_id, actor)
+                    except (CaseRefused, TransitionError):
+                        pass  # not judged: the case waits for what it lacks
+                    else:
+                        evaluated += 1
+                        ready += bool(view.ready)
+                if progress is not None:
+                    progress(done)
+        return CycleEvaluation(cases=len(cases), evaluated=evaluated, ready=ready)
 
     async def decide(
         self, case_id: str, outcome: Outcome, rationale: str, actor: Actor

@@ -20,7 +20,7 @@ from services.assessment.domain.raters import (
     decide,
     nominate,
 )
-from tests.support.org_chart import org_chart
+from talentledger.samples.organisation import org_chart
 
 
 def person(employee_id: str, manager: str | None, left: bool = False) -> Person:

@@ -228,6 +228,51 @@ class DevelopmentRecords:
             raise LookupError(f"calibration session {session_id!r} was never recorded")
         return row[0], row[1]
 
+    async def recorded(self, conn: AsyncConnection[Any], session_id: str) -> bool:
+        """The session's CalibrationCompleted has been processed here (scores, gaps and plans
+        are written in its transaction)."""
+        cur = await self._run(
+            conn, "SELECT 1 FROM {calibrations} WHERE session_id = %s", (session_id,)
+        )
+        return await cur.fetchone() is not None
+
+    async def session_scores(
+        self, conn: AsyncConnection[Any], session_id: str
+    ) -> dict[str, dict[str, float | None]]:
+        """Everyone's calibrated scores in one session, per person and competency."""
+        cur = await self._run(
+            conn,
+            "SELECT employee_id, competency, score FROM {scores} WHERE session_id = %s",
+            (session_id,),
+        )
+        found: dict[str, dict[str, float | None]] = {}
+        for employee, competency, score in await cur.fetchall():
+            found.setdefault(employee, {})[competency] = score
+        return found
+
+    async def session_gaps(
+        self, conn: AsyncConnection[Any], session_id: str
+    ) -> dict[str, list[Gap]]:
+        """Per employee, their gaps as one session's calibration left them."""
+        cur = await self._run(
+            conn,
+            "SELECT employee_id, competency, nature, target, current FROM {gaps} "
+            "WHERE session_id = %s",
+            (session_id,),
+        )
+        found: dict[str, list[Gap]] = {}
+        for employee, competency, nature, target, current in await cur.fetchall():
+            found.setdefault(employee, []).append(Gap(competency, nature, target, current))
+        return found
+
+    async def plan_count(self, conn: AsyncConnection[Any], session_id: str) -> int:
+        """How many plans one session's calibration generated."""
+        cur = await self._run(
+            conn, "SELECT count(*) FROM {plans} WHERE session_id = %s", (session_id,)
+        )
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
     async def scores_of(
         self, conn: AsyncConnection[Any], session_id: str, employee_id: str
     ) -> dict[str, float | None]:

@@ -1,7 +1,11 @@
-"""A realistic, generated org chart as an HRIS CSV export (positions from the sample framework).
+"""The sample organisation of the demo and the tests: a generated org chart as an HRIS CSV
+export, and an L&D catalog as an LMS CSV export, both in positions and competencies of the
+sample framework (engineering-framework.yaml).
 
-One head; a lead per department; managers with 4 to 8 direct reports, managers of managers
-above large teams; individual contributors at levels spread like a real company.
+The org chart: one head; a lead per department; managers with 4 to 8 direct reports,
+managers of managers above large teams; individual contributors at levels spread like a
+real company. The catalog: courses for most competencies at two levels, and none for a few,
+so that coverage has programmes to ask for.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import random
 from dataclasses import dataclass
 
 from talentledger.hris_load import COLUMNS
+from talentledger.lms_load import COLUMNS as CATALOG_COLUMNS
+from talentledger.lms_load import OPTIONAL_COLUMNS
 
 DEPARTMENTS = {
     "Platform": "product-engineering",
@@ -39,8 +45,9 @@ class Employee:
     hired_on: str
 
 
-def org_chart(people: int, seed: int = 7) -> list[Employee]:
-    """`people` employees, the first the head of the chart; everyone else has a manager."""
+def org_chart(people: int, seed: int = 7, prefix: str = "E") -> list[Employee]:
+    """`people` employees, the first the head of the chart; everyone else has a manager.
+    Their ids are `prefix` and a number: another prefix makes another organisation."""
     rng = random.Random(seed)
     chart: list[Employee] = []
 
@@ -49,7 +56,7 @@ def org_chart(people: int, seed: int = 7) -> list[Employee]:
         year, month, day = rng.randint(2015, 2025), rng.randint(1, 12), rng.randint(1, 28)
         chart.append(
             Employee(
-                employee_id=f"E{number:05d}",
+                employee_id=f"{prefix}{number:05d}",
                 name=f"Person {number}",
                 department=department,
                 job_family=family,
@@ -90,4 +97,32 @@ def as_csv(chart: list[Employee]) -> str:
     writer.writerow(COLUMNS)
     for e in chart:
         writer.writerow([getattr(e, column) for column in COLUMNS])
+    return out.getvalue()
+
+
+# Competencies of the sample framework with courses, and the formats they come in. The
+# others (e.g. developing-people) have none: the coverage report asks for a programme.
+COURSES = {
+    "code-craft": ("Readable code, reviewed", "workshop"),
+    "testing-and-quality": ("Testing that catches what matters", "online"),
+    "operating-in-production": ("Running services in production", "blended"),
+    "system-design": ("Designing systems that last", "classroom"),
+    "product-thinking": ("From problem to product bet", "workshop"),
+    "statistical-analysis": ("Statistics for decisions", "online"),
+    "data-modelling": ("Modelling data at the right grain", "self_paced"),
+    "clear-communication": ("Writing that needs no meeting", "online"),
+    "shared-ownership": ("Owning outcomes together", "workshop"),
+}
+
+
+def catalog_csv() -> str:
+    """The sample L&D catalog: a foundation (0 to 3) and an advanced (2 to 5) course each."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*CATALOG_COLUMNS, *OPTIONAL_COLUMNS])
+    for competency, (title, format_) in COURSES.items():
+        for suffix, low, high, hours in (("foundations", 0, 3, 6), ("advanced", 2, 5, 12)):
+            course = f"{competency}-{suffix}"
+            name = f"{title} ({suffix})"
+            writer.writerow([course, name, format_, hours, competency, low, high, "false"])
     return out.getvalue()

@@ -1,0 +1,36 @@
+"""Events the cycle orchestrator publishes: where each review cycle stands (DOMAIN.md §3).
+
+Integrators follow cycles through these without access to Temporal. Each cycle's stream is
+`cycle-<cycle_id>`; `sequence` numbers its stage transitions from 1.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from libs.events.registry import IntegrationEvent, registry
+
+
+class _CycleEvent(IntegrationEvent):
+    context = "cycles"
+    schema_version = 1
+
+    cycle_id: str = Field(description="this cycle: the series and its number, '<series>.<n>'")
+    series_id: str = Field(description="the recurring cycle it belongs to")
+    sequence: int = Field(ge=1)
+    stage: str
+    detail: str = ""
+
+
+@registry.event
+class CycleStarted(_CycleEvent):
+    """A review cycle began: the first stage transition of the cycle."""
+
+    event_type = "CycleStarted"
+
+
+@registry.event
+class CycleStageChanged(_CycleEvent):
+    """A review cycle moved to another stage, was escalated, paused or ended."""
+
+    event_type = "CycleStageChanged"

@@ -1,0 +1,62 @@
+"""Temporal activities the promotion service runs on its own task queue for the review-cycle
+workflow (ARCHITECTURE.md §4): the readiness of the cycle's promotion cases.
+
+Idempotent: `Promotion.evaluate_cycle` skips a case already evaluated on its latest
+calibration and never runs twice at once on one cycle, so a retry after a timeout or a
+worker crash carries on where the earlier attempt stopped and evaluates nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from libs.events.activities import EVALUATE_CYCLE, CycleCases, PromotionEvaluations
+from libs.platform.auth import Actor
+from services.promotion.application.promotion import EvaluationInProgress, Promotion
+
+# Cases between heartbeats: each evaluation is one short transaction, so this many take well
+# under the workflow's heartbeat timeout.
+HEARTBEAT_EVERY = 50
+
+
+class PromotionActivities:
+    def __init__(self, promotion: Promotion, heartbeat_every: int = HEARTBEAT_EVERY) -> None:
+        self.promotion = promotion
+        self.heartbeat_every = heartbeat_every
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.evaluate_cycle]
+
+    def _progress(self, done: int) -> None:
+        if done % self.heartbeat_every == 0 and activity.in_activity():
+            activity.heartbeat(done)
+
+    @activity.defn(name=EVALUATE_CYCLE)
+    async def evaluate_cycle(self, request: CycleCases) -> PromotionEvaluations:
+        """Readiness (DOMAIN.md §6: criteria met and not, with the evidence) of every open
+        case nominated for the cycle, as HR on behalf of the actor who runs the cycle. A case
+        that cannot be judged yet (no calibration) is counted, not evaluated, and does not
+        fail the activity."""
+        if not request.cycle_id.strip() or not request.actor.strip():
+            raise ApplicationError(
+                f"evaluating a cycle needs a cycle id and an actor; got {request.cycle_id!r} "
+                f"and {request.actor!r}",
+                type="InvalidRequest",
+                non_retryable=True,
+            )
+        actor = Actor(subject=request.actor, roles=frozenset({"hr_admin"}))
+        try:
+            result = await self.promotion.evaluate_cycle(request.cycle_id, actor, self._progress)
+        except EvaluationInProgress as error:
+            # An earlier attempt is still running: retry once it has finished.
+            raise ApplicationError(str(error), type="EvaluationInProgress") from None
+        return PromotionEvaluations(
+            cycle_id=request.cycle_id,
+            cases=result.cases,
+            evaluated=result.evaluated,
+            ready=result.ready,
+        )

@@ -1,0 +1,350 @@
+"""People acting in a review cycle, through the services' real HTTP APIs: employees nominate
+peers and rate, managers approve peers, nominate and endorse promotions and acknowledge gaps,
+HR calibrates and confirms, a promotion committee decides.
+
+The demo runs one cycle with it; the end-to-end tests run it on a time-skipping Temporal
+server. Every call carries the acting person's own token, so every event names its actor.
+Behaviour is seeded: the same organisation and seed give the same ratings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+
+from libs.platform.auth import TokenMinter
+from talentledger.samples.organisation import Employee
+
+HR = "demo-hr"
+COMMITTEE = "demo-promotion-committee"
+PEERS = 3
+# Raters who rate everyone a point high or low: what calibration is there to find.
+LENIENT_SHARE, SEVERE_SHARE = 0.08, 0.04
+NOT_OBSERVED = 0.04
+COMMENTS = (
+    "Clear examples from the last quarter.",
+    "Would like to see this more often in planning.",
+    "Consistently strong here; others ask for their help.",
+    "Growing quickly; still needs support on harder cases.",
+)
+
+Advance = Callable[[int], None]
+
+
+class SimulationFailed(RuntimeError):
+    """A call the simulated people made was refused: the message says which and why."""
+
+
+@dataclass
+class Urls:
+    assessment: str
+    development: str
+    promotion: str
+    cycles: str
+
+
+@dataclass
+class Ratings:
+    nominations: int = 0
+    submissions: int = 0
+    answers: int = 0
+
+
+@dataclass
+class Calibration:
+    session_id: str
+    subjects: int
+    adjustments: int
+    lenient_or_severe: int
+    outliers: int
+    averages: dict[str, float] = field(default_factory=dict)
+
+
+class Simulation:
+    def __init__(
+        self,
+        urls: Urls,
+        minter: TokenMinter,
+        people: Sequence[Employee],
+        *,
+        seed: int = 11,
+        concurrency: int = 8,
+    ) -> None:
+        self.urls = urls
+        self.minter = minter
+        self.people = {p.employee_id: p for p in people}
+        self.rng = random.Random(seed)
+        self.gate = asyncio.Semaphore(concurrency)
+        self.client = httpx.AsyncClient(timeout=60)
+        self._tokens: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
+        # Each person's true level per competency, relative to their target, and each
+        # rater's leniency: the ratings scatter around these.
+        self.level = {p: self.rng.gauss(-0.4, 0.8) for p in self.people}
+        self.leniency = {p: self._leniency() for p in self.people}
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    def _leniency(self) -> int:
+        draw = self.rng.random()
+        return 1 if draw < LENIENT_SHARE else -1 if draw < LENIENT_SHARE + SEVERE_SHARE else 0
+
+    def as_(self, subject: str, *roles: str) -> dict[str, str]:
+        key = (subject, roles)
+        if key not in self._tokens:
+            token = self.minter.mint(subject, list(roles or ("employee",)))
+            self._tokens[key] = {"Authorization": f"Bearer {token}"}
+        return self._tokens[key]
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        who: dict[str, str],
+        ok: Iterable[int] = (200, 201, 202),
+        **kw: Any,
+    ) -> Any:
+        async with self.gate:
+            response = await self.client.request(method, url, headers=who, **kw)
+        if response.status_code not in ok:
+            raise SimulationFailed(f"{method} {url}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    async def _all(self, calls: Iterable[Awaitable[Any]], advance: Advance) -> list[Any]:
+        async def one(call: Awaitable[Any]) -> Any:
+            result = await call
+            advance(1)
+            return result
+
+        return list(await asyncio.gather(*(one(c) for c in calls)))
+
+    # -- the campaign --------------------------------------------------------------------
+
+    def peers_of(self, subject: str) -> list[str]:
+        """Colleagues under the same manager first, then others in the department."""
+        me = self.people[subject]
+        same_team = [
+            p.employee_id
+            for p in self.people.values()
+            if p.manager_id == me.manager_id and p.employee_id != subject
+        ]
+        department = [
+            p.employee_id
+            for p in self.people.values()
+            if p.department == me.department
+            and p.employee_id not in same_team
+            and p.employee_id not in (subject, me.manager_id)
+            and p.manager_id != subject  # their reports rate them as reports already
+        ]
+        rng = random.Random(f"{subject}-peers")
+        rng.shuffle(same_team)
+        rng.shuffle(department)
+        return (same_team + department)[:PEERS]
+
+    async def nominate_peers(self, campaign_id: str, advance: Advance) -> int:
+        """Each person nominates three peers; their manager approves them."""
+        base = f"{self.urls.assessment}/campaigns/{campaign_id}/nominations"
+        pairs = [
+            (s, peer)
+            for s, person in self.people.items()
+            if person.manager_id  # nobody approves peers for the top of the chart
+            for peer in self.peers_of(s)
+        ]
+
+        async def nominate(subject: str, peer: str) -> None:
+            body = {"subject": subject, "peer": peer}
+            await self.call("POST", base, self.as_(subject), json=body)
+            manager = self.people[subject].manager_id
+            await self.call(
+                "POST",
+                f"{base}/{subject}/{peer}",
+                self.as_(manager, "manager"),
+                json={"approve": True},
+            )
+
+        await self._all((nominate(s, p) for s, p in pairs), advance)
+        return len(pairs)
+
+    def _answer(
+        self, rater: str, subject: str, item: dict[str, Any], scale: list[int]
+    ) -> dict[str, Any]:
+        if self.rng.random() < NOT_OBSERVED:
+            return {"item": item["id"], "value": None}
+        target = item.get("target") or (scale[0] + scale[-1]) / 2
+        value = target + self.level[subject] + self.leniency[rater] + self.rng.gauss(0, 0.5)
+        answer: dict[str, Any] = {
+            "item": item["id"],
+            "value": min(scale[-1], max(scale[0], round(value))),
+        }
+        if self.rng.random() < 0.1:
+            answer["comment"] = self.rng.choice(COMMENTS)
+        return answer
+
+    def responders(self, share: float = 1.0) -> list[str]:
+        """The given share of the people, who will answer; the rest stay non-responders."""
+        return [p for p in self.people if random.Random(f"{p}-responds").random() < share]
+
+    async def rate(self, campaign_id: str, raters: Iterable[str], advance: Advance) -> Ratings:
+        """Each rater submits a final answer to everything assigned to them."""
+        base = f"{self.urls.assessment}/campaigns/{campaign_id}"
+        ratings = Ratings()
+
+        async def rater(rater_id: str) -> None:
+            who = self.as_(rater_id)
+            for assignment in await self.call("GET", f"{base}/assignments/mine", who):
+                subject = assignment["subject"]
+                questionnaire = await self.call("GET", f"{base}/questionnaires/{subject}", who)
+                scale = questionnaire["scale"]
+                answers = [
+                    self._answer(rater_id, subject, i, scale) for i in questionnaire["items"]
+                ]
+                body = {"answers": answers, "final": True}
+                await self.call("PUT", f"{base}/submissions/{subject}", who, json=body)
+                ratings.submissions += 1
+                ratings.answers += len(answers)
+
+        await self._all((rater(r) for r in raters), advance)
+        return ratings
+
+    # -- calibration ---------------------------------------------------------------------
+
+    async def calibrate(self, session_id: str, max_adjustments: int = 5) -> Calibration:
+        """HR reviews the session, pulls the most extreme outliers a step towards the
+        population, each with a justification, and completes it."""
+        hr = self.as_(HR, "hr_admin")
+        url = f"{self.urls.assessment}/calibrations/{session_id}"
+        review = await self.call("GET", url, hr)
+        outliers = sorted(review["outliers"], key=lambda o: -abs(o["z_score"]))
+        adjusted = 0
+        scores = {(s["subject"], s["competency"]): s for s in review["scores"]}
+        for outlier in outliers[:max_adjustments]:
+            current = scores.get((outlier["subject"], outlier["competency"]))
+            if current is None or current["calibrated"] is None:
+                continue
+            step = -1 if outlier["z_score"] > 0 else 1
+            new = min(5.0, max(0.0, round(current["calibrated"]) + step))
+            if new == current["calibrated"]:
+                continue
+            await self.call(
+                "POST",
+                f"{url}/adjustments",
+                hr,
+                json={
+                    "subject": outlier["subject"],
+                    "competency": outlier["competency"],
+                    "new_value": new,
+                    "justification": "Panel compared the evidence with peers at the same "
+                    "level; the anchors support the adjusted score.",
+                    "seen_value": current["calibrated"],
+                },
+            )
+            adjusted += 1
+        completed = await self.call("POST", f"{url}/complete", hr)
+        averages: dict[str, float] = {}
+        for scored in completed["scores"]:
+            values = [v for v in scored["scores"].values() if v is not None]
+            if values:
+                averages[scored["subject"]] = sum(values) / len(values)
+        return Calibration(
+            session_id=session_id,
+            subjects=len(completed["scores"]),
+            adjustments=adjusted,
+            lenient_or_severe=sum(
+                1 for r in review["rater_offsets"] if r["tendency"] in ("lenient", "severe")
+            ),
+            outliers=len(review["outliers"]),
+            averages=averages,
+        )
+
+    # -- promotions ----------------------------------------------------------------------
+
+    async def nominate_promotions(
+        self, cycle_id: str, session_id: str, averages: dict[str, float], limit: int = 8
+    ) -> list[str]:
+        """Managers nominate their strongest individual contributors below the top level;
+        the manager endorses, HR records the calibration session's confirmation."""
+        candidates = sorted(
+            (
+                p
+                for p in self.people.values()
+                if p.track == "ic" and p.manager_id and p.employee_id in averages
+            ),
+            key=lambda p: -averages[p.employee_id],
+        )
+        cases: list[str] = []
+        base = f"{self.urls.promotion}/cases"
+        since = (date.today() - timedelta(days=200)).isoformat()
+        for person in candidates:
+            if len(cases) == limit:
+                break
+            manager = self.as_(person.manager_id, "manager")
+            body = {
+                "employee_id": person.employee_id,
+                "cycle_id": cycle_id,
+                "operating_since": since,
+            }
+            async with self.gate:
+                response = await self.client.post(base, headers=manager, json=body)
+            if response.status_code in (409, 422):
+                continue  # at the top of their track, or already nominated: not a candidate
+            if response.status_code != 201:
+                raise SimulationFailed(f"POST {base}: {response.status_code} {response.text}")
+            case = response.json()["case_id"]
+            note = {"note": "Operating at the next level for two quarters."}
+            await self.call("POST", f"{base}/{case}/endorsement", manager, json=note)
+            confirmation = {"session_id": session_id, "confirmed": True, "note": "Panel agreed."}
+            await self.call(
+                "POST", f"{base}/{case}/confirmation", self.as_(HR, "hr_admin"), json=confirmation
+            )
+            cases.append(case)
+        return cases
+
+    async def decide(self, cases: Iterable[str]) -> Counter[str]:
+        """The committee approves the ready and defers the others, saying why."""
+        committee = self.as_(COMMITTEE, "promotion_committee")
+        outcomes: Counter[str] = Counter()
+        for case in cases:
+            url = f"{self.urls.promotion}/cases/{case}"
+            view = await self.call("GET", url, committee)
+            if view["ready"]:
+                body = {
+                    "outcome": "approve",
+                    "rationale": "Every criterion is met: calibrated average and floor, time at "
+                    "the next level, endorsement and the panel's confirmation.",
+                }
+            else:
+                unmet = _unmet(view)
+                body = {
+                    "outcome": "defer",
+                    "rationale": "Not yet: "
+                    + (", ".join(unmet) or "readiness not shown")
+                    + ". To be revisited next cycle.",
+                }
+            decided = await self.call("POST", f"{url}/decision", committee, json=body)
+            outcomes[decided["outcome"]] += 1
+        return outcomes
+
+    # -- the cycle -----------------------------------------------------------------------
+
+    async def acknowledge(self, cycle: str, managers: Iterable[str], share: float) -> int:
+        """A share of the managers acknowledge their reports' gaps; the others stay silent."""
+        url = f"{self.urls.cycles}/cycles/{cycle}/gap-review/acknowledgements"
+        chosen = [m for m in sorted(managers) if self.rng.random() < share]
+        for manager in chosen:
+            await self.call("POST", url, self.as_(manager, "manager"), json={})
+        return len(chosen)
+
+
+def _unmet(view: dict[str, Any]) -> list[str]:
+    for entry in reversed(view["entries"]):
+        readiness = entry["payload"].get("readiness")
+        if readiness:
+            return [r["name"] for r in readiness["results"] if not r["met"]]
+    return []

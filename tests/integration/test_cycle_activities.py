@@ -1,0 +1,548 @@
+"""The activities the review-cycle workflow calls on the services' task queues, on PostgreSQL
+(ARCHITECTURE.md §4: activities are idempotent and run on the owning service's queue).
+
+Each activity is taken from its service's `build()`, as the service's Temporal worker gets
+it, and called as a plain async function, or inside `ActivityEnvironment` where it reads its
+activity info or heartbeats. Every one is shown to do its work once: a repeat (a Temporal
+retry) gives the same answer and appends nothing, checked on the event streams; two attempts
+at once leave one result; what retrying can fix is a retryable ApplicationError, what it
+cannot is non-retryable and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from libs.events.activities import (
+    CLOSE_CAMPAIGN,
+    EVALUATE_CYCLE,
+    GAP_MOVEMENT,
+    GAP_REVIEW,
+    OPEN_CALIBRATION,
+    OPEN_CAMPAIGN,
+    SEND_REMINDERS,
+    CalibrationOpened,
+    CampaignStarted,
+    CampaignStep,
+    CycleCases,
+    FrameworkRef,
+    GapReview,
+    MovementRequest,
+    OpenCampaign,
+    Population,
+    PromotionEvaluations,
+    ResponseCount,
+    SessionRef,
+    confirm_framework,
+)
+from libs.events.schemas.assessment import CalibrationCompleted, SubjectScores
+from libs.events.store import EventStore
+from libs.platform.auth import Actor
+from libs.platform.runtime import Runtime, ServiceParts
+from libs.platform.settings import Settings
+from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
+from libs.replicas.framework_versions import FrameworkVersions
+from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
+from libs.replicas.org_chart import OrgChart
+from services.assessment import service as assessment_service
+from services.development import service as development_service
+from services.development.adapters.postgres import MIGRATIONS as DEVELOPMENT_MIGRATIONS
+from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.application.development import Development, session_stream
+from services.promotion import service as promotion_service
+from services.promotion.adapters.activities import PromotionActivities
+from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATIONS
+from services.promotion.adapters.postgres.decision_log import DecisionLog
+from services.promotion.adapters.postgres.records import PromotionRecords
+from services.promotion.application.promotion import Promotion, case_stream
+from tests.support.assessment_api import AssessmentApi, assessment_api
+from tests.support.replica_seeding import hire, hired, publish
+from tests.support.sample_frameworks import valid_framework
+from tests.support.service_api import ServiceApi, envelope, in_process
+
+Activity = Callable[[Any], Any]
+MIGRATIONS = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS]
+
+
+def wired(build: Callable[[Runtime], ServiceParts], store: EventStore) -> dict[str, Activity]:
+    """The service's activities by name, as its worker registers them."""
+    runtime = Runtime(store.schema, Settings(), store.pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
+    return {
+        activity._Definition.must_from_callable(fn).name: fn for fn in build(runtime).activities
+    }
+
+
+def attempt(number: int = 1, scheduled: datetime | None = None) -> ActivityEnvironment:
+    """An activity context for the `number`-th attempt of an activity first scheduled at
+    `scheduled` (default: now), starting now."""
+    env = ActivityEnvironment()
+    now = datetime.now(UTC)
+    env.info = dataclasses.replace(
+        env.info,
+        attempt=number,
+        scheduled_time=scheduled or now,
+        current_attempt_scheduled_time=now,
+        started_time=now,
+    )
+    return env
+
+
+async def refused(call: Any) -> ApplicationError:
+    with pytest.raises(ApplicationError) as raised:
+        await call
+    return raised.value
+
+
+async def kinds(store: EventStore, stream: str) -> list[str]:
+    return [e.event_type for e in await store.read_stream(stream)]
+
+
+# -- assessment: open the campaign, remind, close, open its calibration ----------------------
+
+CAMPAIGN = "2026-h1-r1"
+BOSS, LEAD, R1, R2, OUTSIDER = "emp-boss", "emp-lead", "emp-r1", "emp-r2", "emp-x"
+HR = "hannah-hr"
+
+
+@pytest.fixture
+async def assessment(database_url: str, tmp_path: Path) -> AsyncIterator[AssessmentApi]:
+    async with assessment_api(database_url, tmp_path / "keys") as api:
+        await api.publish("eng", 1, valid_framework())
+        await api.hire(
+            hired(BOSS, None, "manager", "M2"),
+            hired(LEAD, BOSS, "manager", "M1"),
+            hired(R1, LEAD, "ic", "L2"),
+            hired(R2, LEAD, "ic", "L3"),
+            hired("emp-far", None, "manager", "M2", department="Insights"),
+            hired(OUTSIDER, "emp-far", "ic", "L1", department="Insights"),
+        )
+        yield api
+
+
+def open_request(**changes: Any) -> OpenCampaign:
+    request = OpenCampaign(
+        campaign_id=CAMPAIGN,
+        framework=FrameworkRef(framework_id="eng", version=1),
+        population=Population(department="Platform"),
+        closes_at=datetime.now(UTC) + timedelta(days=14),
+        actor=HR,
+    )
+    return request.model_copy(update=changes)
+
+
+STEP = CampaignStep(campaign_id=CAMPAIGN, actor=HR)
+# Self, manager and direct reports (DOMAIN.md §3) of the four people in Platform: the boss
+# (self, 1 report), the lead (self, manager, 2 reports), two reports (self, manager).
+SUBJECTS, ASSIGNMENTS = 4, 2 + 4 + 2 + 2
+
+
+async def test_opening_a_campaign_twice_opens_it_once(assessment: AssessmentApi) -> None:
+    """A retried OPEN_CAMPAIGN, and two attempts at once, find the campaign open and report
+    it: one CampaignOpened, on the framework version the workflow pinned (DOMAIN.md §2)."""
+    run = wired(assessment_service.build, assessment.store)
+    expected = CampaignStarted(campaign_id=CAMPAIGN, subjects=SUBJECTS, assignments=ASSIGNMENTS)
+
+    first, alongside = await asyncio.gather(
+        attempt().run(run[OPEN_CAMPAIGN], open_request()),
+        attempt().run(run[OPEN_CAMPAIGN], open_request()),
+    )
+    assert first == alongside == expected
+    assert await run[OPEN_CAMPAIGN](open_request()) == expected, "a direct call, a repeat"
+    assert await kinds(assessment.store, f"campaign-{CAMPAIGN}") == ["CampaignOpened"]
+    [opened] = await assessment.store.read_stream(f"campaign-{CAMPAIGN}")
+    assert (opened.payload["framework_id"], opened.payload["framework_version"]) == ("eng", 1)
+    assert opened.actor == HR
+    assert OUTSIDER not in opened.payload["population"]
+
+    other_version = open_request(framework=FrameworkRef(framework_id="eng", version=2))
+    conflict = await refused(run[OPEN_CAMPAIGN](other_version))
+    assert conflict.non_retryable
+    assert "version 1, not 'eng' version 2" in conflict.message
+
+
+async def test_opening_refuses_what_retrying_cannot_fix_and_waits_for_a_version(
+    assessment: AssessmentApi,
+) -> None:
+    run = wired(assessment_service.build, assessment.store)[OPEN_CAMPAIGN]
+
+    nobody = await refused(run(open_request(population=Population(employee_ids=["emp-ghost"]))))
+    assert (nobody.non_retryable, nobody.type) == (True, "UnknownPopulation")
+    assert "emp-ghost" in nobody.message
+    empty = await refused(run(open_request(population=Population(job_family="sales"))))
+    assert empty.non_retryable
+    assert "job family 'sales'" in empty.message
+    past = await refused(run(open_request(closes_at=datetime.now(UTC) - timedelta(days=1))))
+    assert past.non_retryable
+    assert "has passed" in past.message
+    unpinned = await refused(run(open_request(framework=FrameworkRef(framework_id="eng"))))
+    assert (unpinned.non_retryable, unpinned.type) == (True, "FrameworkNotPinned")
+
+    on_its_way = open_request(framework=FrameworkRef(framework_id="eng", version=2))
+    waiting = await refused(run(on_its_way))
+    assert (waiting.non_retryable, waiting.type) == (False, "FrameworkNotReplicated")
+    assert "version 2" in waiting.message
+    assert await kinds(assessment.store, f"campaign-{CAMPAIGN}") == [], "nothing opened"
+
+    await assessment.publish("eng", 2, valid_framework())
+    started = await run(on_its_way)  # the retry once the version has arrived
+    assert started.subjects == SUBJECTS
+
+
+async def test_reminders_close_and_calibration_each_happen_once(
+    assessment: AssessmentApi,
+) -> None:
+    """DOMAIN.md §3 (reminders to non-responders, close) and §4 (the calibration session of
+    the population): retries report and append nothing."""
+    run = wired(assessment_service.build, assessment.store)
+    await run[OPEN_CAMPAIGN](open_request())
+    rater = assessment.as_(R1, "employee")
+    form = await assessment.ok("GET", f"/campaigns/{CAMPAIGN}/questionnaires/{R1}", headers=rater)
+    answers = [{"item": item["id"], "value": 3} for item in form["items"]]
+    await assessment.ok(
+        "PUT",
+        f"/campaigns/{CAMPAIGN}/submissions/{R1}",
+        json={"answers": answers, "final": True},
+        headers=rater,
+    )
+    waiting = ResponseCount(
+        campaign_id=CAMPAIGN, assignments=ASSIGNMENTS, outstanding=ASSIGNMENTS - 1, closed=False
+    )
+    stream = f"campaign-{CAMPAIGN}"
+
+    first = attempt()
+    assert await first.run(run[SEND_REMINDERS], STEP) == waiting
+    scheduled = first.info.scheduled_time
+    retry = attempt(2, scheduled=scheduled)
+    assert await retry.run(run[SEND_REMINDERS], STEP) == waiting
+    assert (await kinds(assessment.store, stream)).count("RemindersSent") == 1, (
+        "the retry found its first attempt's reminder"
+    )
+    [reminder] = [e for e in await assessment.store.read_stream(stream) if e.payload.get("raters")]
+    owed = {r["rater"]: r["pending"] for r in reminder.payload["raters"]}
+    assert owed[R1] == 1, "R1 finalised their self-assessment; their lead is still owed"
+    later = attempt(scheduled=datetime.now(UTC))
+    assert await later.run(run[SEND_REMINDERS], STEP) == waiting
+    assert (await kinds(assessment.store, stream)).count("RemindersSent") == 2, (
+        "the next reminder of the schedule is another activity: it reminds"
+    )
+
+    closed = waiting.model_copy(update={"closed": True})
+    both = await asyncio.gather(run[CLOSE_CAMPAIGN](STEP), run[CLOSE_CAMPAIGN](STEP))
+    assert both == [closed, closed]
+    assert await run[CLOSE_CAMPAIGN](STEP) == closed
+    assert await attempt().run(run[SEND_REMINDERS], STEP) == closed, "closed: only reports"
+    assert await kinds(assessment.store, stream) == [
+        "CampaignOpened",
+        "RemindersSent",
+        "RemindersSent",
+        "CampaignClosed",
+    ]
+
+    session = f"{CAMPAIGN}.calibration"
+    expected = CalibrationOpened(session_id=session, subjects=SUBJECTS)
+    both_sessions = await asyncio.gather(run[OPEN_CALIBRATION](STEP), run[OPEN_CALIBRATION](STEP))
+    assert both_sessions == [expected, expected]
+    assert await run[OPEN_CALIBRATION](STEP) == expected
+    assert await kinds(assessment.store, f"calibration-{session}") == ["CalibrationSessionOpened"]
+    review = await assessment.ok("GET", f"/calibrations/{session}")
+    assert review["campaign_id"] == CAMPAIGN
+
+
+async def test_steps_on_a_campaign_that_is_not_there_or_still_open_are_refused(
+    assessment: AssessmentApi,
+) -> None:
+    run = wired(assessment_service.build, assessment.store)
+    unknown = CampaignStep(campaign_id="no-such-campaign", actor=HR)
+    for name in (SEND_REMINDERS, CLOSE_CAMPAIGN, OPEN_CALIBRATION):
+        error = await refused(run[name](unknown))
+        assert (error.non_retryable, error.type) == (True, "CampaignNotFound"), name
+        assert "'no-such-campaign' not found" in error.message
+
+    await run[OPEN_CAMPAIGN](open_request())
+    still_open = await refused(run[OPEN_CALIBRATION](STEP))
+    assert still_open.non_retryable
+    assert "still open" in still_open.message
+    assert await kinds(assessment.store, f"calibration-{CAMPAIGN}.calibration") == []
+
+
+# -- development: gap review and re-assessment ---------------------------------------------
+
+MANAGER, OTHER_MANAGER, THIRD_MANAGER = "emp-lead", "emp-other", "emp-third"
+ANN, BEN, CAT, EXPERT = "emp-ann", "emp-ben", "emp-cat", "emp-expert"
+# Targets at L3: coding 3, testing 3 (role); collaboration, ownership, communication 2 (core).
+FIRST: dict[str, dict[str, float | None]] = {
+    ANN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": None, "communication": 1},
+    BEN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
+    CAT: {"coding": 2, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
+    EXPERT: {"coding": 4, "testing": 4.5, "collaboration": 4, "ownership": 3, "communication": 4},
+}
+
+
+def calibration(session: str, scores: dict[str, dict[str, float | None]]) -> CalibrationCompleted:
+    return CalibrationCompleted(
+        session_id=session,
+        campaign_id=f"campaign-{session}",
+        framework_id="eng",
+        framework_version=1,
+        scores=[
+            SubjectScores(subject=s, position=("eng", "ic", "L3"), scores=c)
+            for s, c in scores.items()
+        ],
+        adjustments=[],
+    )
+
+
+@pytest.fixture
+async def development(database_url: str, tmp_path: Path) -> AsyncIterator[ServiceApi]:
+    migrations = [*MIGRATIONS, DEVELOPMENT_MIGRATIONS]
+    async with in_process(
+        ServiceApi, development_service.build, "development", migrations, database_url, tmp_path
+    ) as api:
+        await publish(api.store, "eng", 1, valid_framework())
+        await hire(
+            api.store,
+            hired(MANAGER, None, "manager", "M2"),
+            hired(ANN, MANAGER, "ic", "L3"),
+            hired(BEN, MANAGER, "ic", "L3"),
+            hired(OTHER_MANAGER, None, "manager", "M2", department="Insights"),
+            hired(CAT, OTHER_MANAGER, "ic", "L3", department="Insights"),
+            hired(THIRD_MANAGER, None, "manager", "M2"),
+            hired(EXPERT, THIRD_MANAGER, "ic", "L3"),
+        )
+        yield api
+
+
+async def deliver(store: EventStore, event: CalibrationCompleted) -> None:
+    """CalibrationCompleted as the development service's consumer hands it over."""
+    schema = store.schema
+    handler = Development(
+        store, DevelopmentRecords(schema), OrgChart(schema), FrameworkVersions(schema)
+    )
+    async with store.transaction() as conn:
+        await handler.on_calibration(
+            conn, envelope(event, f"calibration-{event.session_id}"), event
+        )
+
+
+async def test_gap_review_waits_for_the_calibration_then_reports_it_unchanged(
+    development: ServiceApi,
+) -> None:
+    """DOMAIN.md §5: gaps (target - calibrated) and plans come from CalibrationCompleted;
+    the review names the direct managers of the people with an open gap."""
+    run = wired(development_service.build, development.store)[GAP_REVIEW]
+    early = await refused(run(SessionRef(session_id="s1")))
+    assert (early.non_retryable, early.type) == (False, "CalibrationNotReceived")
+    assert "'s1'" in early.message
+
+    await deliver(development.store, calibration("s1", FIRST))
+    expected = GapReview(
+        session_id="s1",
+        people=4,
+        # Ann: testing, communication; Ben: the same; Cat: coding too; the expert none.
+        open_gaps=2 + 2 + 3,
+        plans=3,
+        managers=[MANAGER, OTHER_MANAGER],  # not the expert's: nothing to review there
+    )
+    events = await kinds(development.store, session_stream("s1"))
+    assert await run(SessionRef(session_id="s1")) == expected
+    assert await attempt().run(run, SessionRef(session_id="s1")) == expected
+    assert await kinds(development.store, session_stream("s1")) == events, "nothing generated"
+
+
+async def test_gap_movement_compares_two_sessions_once_both_have_arrived(
+    development: ServiceApi,
+) -> None:
+    """DOMAIN.md §5, Re-assessment: the metric is score movement between cycles, per person
+    and competency observed in both."""
+    run = wired(development_service.build, development.store)[GAP_MOVEMENT]
+    request = MovementRequest(previous_session_id="s1", session_id="s2")
+    await deliver(development.store, calibration("s1", FIRST))
+    early = await refused(run(request))
+    assert (early.non_retryable, early.type) == (False, "CalibrationNotReceived")
+    assert "'s2'" in early.message
+
+    second = {e: dict(s) for e, s in FIRST.items() if e != CAT}  # Cat was not calibrated
+    second[ANN]["testing"] = 3
+    second[BEN]["communication"] = 0.5
+    await deliver(development.store, calibration("s2", second))
+    moved = await run(request)
+    assert moved.model_dump(exclude={"mean_change"}) == {
+        "previous_session_id": "s1",
+        "session_id": "s2",
+        "people": 3,
+        "compared": 4 + 5 + 5,  # Ann's ownership was observed in neither
+        "improved": 1,
+        "declined": 1,
+    }
+    assert moved.mean_change == pytest.approx((2 - 0.5) / 14)
+    assert await run(request) == moved
+
+    same = await refused(run(MovementRequest(previous_session_id="s2", session_id="s2")))
+    assert (same.non_retryable, same.type) == (True, "SameSession")
+
+
+# -- promotion: the cycle's cases evaluated ------------------------------------------------
+
+CYCLE = "2026-h1"
+COMMITTEE, DAN, EVE = "cara-committee", "emp-dan", "emp-eve"
+RUNNER = "cycle-runner"
+STRONG: dict[str, float | None] = {
+    "coding": 4,
+    "testing": 4,
+    "collaboration": 3.5,
+    "ownership": 3,
+    "communication": 3,
+}
+WEAK: dict[str, float | None] = {
+    "coding": 2.5,
+    "testing": 3,
+    "collaboration": 3,
+    "ownership": 3,
+    "communication": 3,
+}
+
+
+@dataclasses.dataclass
+class PromotionStack:
+    store: EventStore
+    promotion: Promotion
+    cases: dict[str, str]
+
+    async def calibrate(self, session: str, scores: dict[str, dict[str, float | None]]) -> None:
+        event = calibration(session, scores)
+        async with self.store.transaction() as conn:
+            await self.promotion.on_calibration(
+                conn, envelope(event, f"calibration-{session}"), event
+            )
+
+    async def evaluations(self) -> dict[str, int]:
+        """PromotionEvaluated events per person."""
+        return {
+            person: (await kinds(self.store, case_stream(case))).count("PromotionEvaluated")
+            for person, case in self.cases.items()
+        }
+
+
+@pytest.fixture
+async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[PromotionStack]:
+    migrations = [*MIGRATIONS, PROMOTION_MIGRATIONS]
+    async with in_process(
+        ServiceApi, promotion_service.build, "promotion", migrations, database_url, tmp_path
+    ) as api:
+        await publish(api.store, "eng", 1, valid_framework())
+        await hire(
+            api.store,
+            hired(MANAGER, None, "manager", "M2"),
+            *(hired(e, MANAGER, "ic", "L3") for e in (ANN, BEN, CAT, DAN, EVE)),
+        )
+        schema = api.store.schema
+        stack = PromotionStack(
+            api.store,
+            Promotion(
+                api.store,
+                DecisionLog(schema),
+                PromotionRecords(schema),
+                OrgChart(schema),
+                FrameworkVersions(schema),
+                "promotion_committee",
+            ),
+            {},
+        )
+        await stack.calibrate("s1", {ANN: STRONG, BEN: WEAK, EVE: WEAK})
+        lead = Actor(MANAGER, frozenset({"manager"}))
+        hr = Actor(HR, frozenset({"hr_admin"}))
+        for person in (ANN, BEN, CAT, EVE):
+            case = await stack.promotion.nominate(
+                person, CYCLE, lead, operating_since=date(2025, 6, 1)
+            )
+            stack.cases[person] = case.case_id
+        other = await stack.promotion.nominate(DAN, "2025-h2", lead)
+        stack.cases[DAN] = other.case_id
+        # Ann has everything the default criteria ask for; Eve's case is decided (closed).
+        await stack.promotion.endorse(stack.cases[ANN], lead)
+        await stack.promotion.confirm(stack.cases[ANN], "s1", True, "", hr)
+        await stack.promotion.endorse(stack.cases[EVE], lead)
+        committee = Actor(COMMITTEE, frozenset({"promotion_committee"}))
+        await stack.promotion.decide(stack.cases[EVE], "deny", "Not at L4 yet.", committee)
+        yield stack
+
+
+async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
+    promotion: PromotionStack,
+) -> None:
+    """DOMAIN.md §6: readiness of every open case of the cycle, recorded in the decision log
+    and published; a case without a calibration waits; a repeat evaluates nothing again."""
+    request = CycleCases(cycle_id=CYCLE, actor=RUNNER)
+    env = attempt()
+    beats: list[tuple[Any, ...]] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+    activities = PromotionActivities(promotion.promotion, heartbeat_every=2)
+    first = await env.run(activities.evaluate_cycle, request)
+    # Ann, Ben and Cat are open (Eve's is decided, Dan's another cycle's); Cat has no
+    # calibration yet: not evaluated, and the activity does not fail for it.
+    assert first == PromotionEvaluations(cycle_id=CYCLE, cases=3, evaluated=2, ready=1)
+    assert beats == [(2,)], "a heartbeat every 2 cases here"
+    assert await promotion.evaluations() == {ANN: 1, BEN: 1, CAT: 0, DAN: 0, EVE: 0}
+    [evaluated] = [
+        e
+        for e in await promotion.store.read_stream(case_stream(promotion.cases[ANN]))
+        if e.event_type == "PromotionEvaluated"
+    ]
+    assert (evaluated.actor, evaluated.payload["ready"]) == (RUNNER, True)
+
+    run = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+    again = await run(request)
+    assert again == first.model_copy(update={"evaluated": 0}), "found done"
+    assert await promotion.evaluations() == {ANN: 1, BEN: 1, CAT: 0, DAN: 0, EVE: 0}
+
+    # Cat's calibration arrives, then a newer one of Ben's: each is evaluated once more.
+    await promotion.calibrate("s2", {CAT: WEAK})
+    assert await run(request) == PromotionEvaluations(cycle_id=CYCLE, cases=3, evaluated=1, ready=1)
+    await promotion.calibrate("s3", {BEN: WEAK})
+    both = await asyncio.gather(run(request), run(request), return_exceptions=True)
+    done = [r for r in both if isinstance(r, PromotionEvaluations)]
+    busy = [r for r in both if isinstance(r, ApplicationError)]
+    assert len(done) + len(busy) == 2, both
+    assert sum(r.evaluated for r in done) == 1, "two attempts at once evaluate Ben once"
+    assert all((b.type, b.non_retryable) == ("EvaluationInProgress", False) for b in busy)
+    assert await promotion.evaluations() == {ANN: 1, BEN: 2, CAT: 1, DAN: 0, EVE: 0}
+    assert await run(request) == PromotionEvaluations(cycle_id=CYCLE, cases=3, evaluated=0, ready=1)
+
+
+async def test_evaluating_a_cycle_without_an_id_is_refused(promotion: PromotionStack) -> None:
+    run = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+    error = await refused(run(CycleCases(cycle_id=" ", actor=RUNNER)))
+    assert (error.non_retryable, error.type) == (True, "InvalidRequest")
+    empty = await run(CycleCases(cycle_id="no-cases-cycle", actor=RUNNER))
+    assert empty == PromotionEvaluations(cycle_id="no-cases-cycle", cases=0, evaluated=0, ready=0)
+
+
+async def test_each_service_registers_its_cycle_activities(
+    assessment: AssessmentApi,
+) -> None:
+    """The names the workflow calls are the names the services' workers register."""
+    names = set(wired(assessment_service.build, assessment.store))
+    assert names == {
+        confirm_framework("assessment"),
+        OPEN_CAMPAIGN,
+        SEND_REMINDERS,
+        CLOSE_CAMPAIGN,
+        OPEN_CALIBRATION,
+    }
+    # The other services' builds need only a store to list theirs.
+    for build, service, expected in (
+        (development_service.build, "development", {GAP_REVIEW, GAP_MOVEMENT}),
+        (promotion_service.build, "promotion", {EVALUATE_CYCLE}),
+    ):
+        store = EventStore(assessment.store.pool, service)
+        assert set(wired(build, store)) == {confirm_framework(service), *expected}
