@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import appends, assessment, framework, latency
+from bench import appends, assessment, decision_log, framework, latency
 from bench.report import render
 from bench.stack import bench_stack, machine_info
 
@@ -28,6 +28,7 @@ class Sizes:
     """Duration of each latency measurement."""
     framework: framework.FrameworkSizes
     assessment: assessment.AssessmentSizes
+    decision_log: decision_log.DecisionLogSizes
 
 
 FULL = Sizes(
@@ -36,6 +37,7 @@ FULL = Sizes(
     seconds=10.0,
     framework=framework.FULL,
     assessment=assessment.FULL,
+    decision_log=decision_log.FULL,
 )
 QUICK = Sizes(
     events=400,
@@ -43,6 +45,7 @@ QUICK = Sizes(
     seconds=2.0,
     framework=framework.QUICK,
     assessment=assessment.QUICK,
+    decision_log=decision_log.QUICK,
 )
 
 
@@ -64,8 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("appends", "latency", "framework", "assessment"),
-        help="run one benchmark instead of all four",
+        choices=("appends", "latency", "framework", "assessment", "decision_log"),
+        help="run one benchmark instead of all five",
     )
     parser.add_argument(
         "--rate",
@@ -79,9 +82,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def main(args: argparse.Namespace, console: Console) -> str:
     sizes = QUICK if args.quick else FULL
-    with bench_stack(console, with_nats=args.only != "framework") as stack:
+    without_nats = args.only in ("framework", "decision_log")
+    with bench_stack(console, with_nats=not without_nats) as stack:
         machine = await machine_info(stack)
         append_results = latency_results = framework_results = assessment_results = None
+        sections: list[str] = []
         if args.only in (None, "appends"):
             append_results = await appends.run(
                 stack.database_url, console, events=sizes.events, repeats=sizes.repeats
@@ -102,9 +107,17 @@ async def main(args: argparse.Namespace, console: Console) -> str:
             assessment_results = await assessment.run(
                 stack.database_url, stack.nats_url, console, sizes.assessment
             )
+        if args.only in (None, "decision_log"):
+            sections.append(await decision_log.run(stack.database_url, console, sizes.decision_log))
     command = shlex.join(["./tl", "bench", *sys.argv[1:]])
     return render(
-        machine, append_results, latency_results, framework_results, assessment_results, command
+        machine,
+        append_results,
+        latency_results,
+        framework_results,
+        assessment_results,
+        command,
+        sections,
     )
 
 

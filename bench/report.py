@@ -680,6 +680,7 @@ def render(
     framework: FrameworkResults | None,
     assessment: AssessmentResults | None,
     command: str,
+    sections: Sequence[str] = (),
 ) -> str:
     parts = [
         "# TalentLedger benchmarks",
@@ -696,4 +697,6 @@ def render(
         parts += ["", framework_section(framework)]
     if assessment is not None:
         parts += ["", assessment_section(assessment)]
+    for section in sections:
+        parts += ["", section]
     return "\n".join(parts) + "\n"

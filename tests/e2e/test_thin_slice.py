@@ -98,7 +98,7 @@ def test_publish_reaches_every_consumer_and_a_cycle_pins_it_across_all_services(
         "the cycle to stop at the campaign",
     )
     assert ended["status"] == "FAILED"
-    assert "a campaign needs at least one person to assess" in ended["failure"]
+    assert "nobody active in the org chart" in ended["failure"]
 
     # The HTTP call, workflow, activities, relay and consumers share trace ids.
     publish_trace = {"framework", *CONSUMERS}
