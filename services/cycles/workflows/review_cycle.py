@@ -29,7 +29,7 @@ patch marker that tells their histories from new ones, so both replay on this co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -315,8 +315,11 @@ class ReviewCycleWorkflow:
             retry_policy=REPLICATION_RETRY,
         )
         session = opened.session_id
-        await self._enter("calibration", f"session {session}, {opened.subjects} people")
-        self.waiting_on = [f"calibration session {session} (hr_admin completes it)"]
+        await self._enter(
+            "calibration",
+            f"session {session}, {opened.subjects} people",
+            [f"calibration session {session} (hr_admin completes it)"],
+        )
         escalate = request.schedule.calibration_escalation
         while not await self._until(lambda: session in self.completed_sessions, escalate):
             # A slow committee is escalated, not failed: the cycle keeps waiting.
@@ -340,12 +343,15 @@ class ReviewCycleWorkflow:
         )
         self.counts.update(open_gaps=review.open_gaps, plans=review.plans)
         managers = set(review.managers)
-        await self._enter("gap review", f"{len(managers)} managers to acknowledge")
 
         def pending() -> list[str]:
             return sorted(managers - self.acknowledged)
 
-        self.waiting_on = [f"manager {m} (acknowledge gaps)" for m in pending()]
+        await self._enter(
+            "gap review",
+            f"{len(managers)} managers to acknowledge",
+            [f"manager {m} (acknowledge gaps)" for m in pending()],
+        )
         if managers and not await self._until(lambda: not pending(), request.schedule.gap_review):
             silent = pending()
             await self._record(
@@ -388,11 +394,12 @@ class ReviewCycleWorkflow:
         if self.paused:
             await workflow.wait_condition(lambda: not self.paused)
 
-    async def _enter(self, stage: str, detail: str = "") -> None:
-        """Move to a stage (after any pause) and publish the transition."""
+    async def _enter(self, stage: str, detail: str = "", waiting_on: Sequence[str] = ()) -> None:
+        """Move to a stage (after any pause) and publish the transition. Whom the stage waits
+        on is set with it, so that a query never sees the stage without them."""
         await self._hold_while_paused()
         self.stage = stage
-        self.waiting_on = []
+        self.waiting_on = list(waiting_on)
         await self._record(stage, detail)
 
     async def _record(self, stage: str, detail: str) -> None:
