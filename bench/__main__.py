@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import appends, assessment, decision_log, framework, latency
+from bench import appends, assessment, decision_log, development, framework, latency
 from bench.report import render
 from bench.stack import bench_stack, machine_info
 
@@ -29,6 +29,7 @@ class Sizes:
     framework: framework.FrameworkSizes
     assessment: assessment.AssessmentSizes
     decision_log: decision_log.DecisionLogSizes
+    development: development.DevelopmentSizes
 
 
 FULL = Sizes(
@@ -38,6 +39,7 @@ FULL = Sizes(
     framework=framework.FULL,
     assessment=assessment.FULL,
     decision_log=decision_log.FULL,
+    development=development.FULL,
 )
 QUICK = Sizes(
     events=400,
@@ -46,6 +48,7 @@ QUICK = Sizes(
     framework=framework.QUICK,
     assessment=assessment.QUICK,
     decision_log=decision_log.QUICK,
+    development=development.QUICK,
 )
 
 
@@ -67,8 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("appends", "latency", "framework", "assessment", "decision_log"),
-        help="run one benchmark instead of all five",
+        choices=("appends", "latency", "framework", "assessment", "decision_log", "development"),
+        help="run one benchmark instead of all six",
     )
     parser.add_argument(
         "--rate",
@@ -82,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def main(args: argparse.Namespace, console: Console) -> str:
     sizes = QUICK if args.quick else FULL
-    without_nats = args.only in ("framework", "decision_log")
+    without_nats = args.only in ("framework", "decision_log", "development")
     with bench_stack(console, with_nats=not without_nats) as stack:
         machine = await machine_info(stack)
         append_results = latency_results = framework_results = assessment_results = None
@@ -107,6 +110,8 @@ async def main(args: argparse.Namespace, console: Console) -> str:
             assessment_results = await assessment.run(
                 stack.database_url, stack.nats_url, console, sizes.assessment
             )
+        if args.only in (None, "development"):
+            sections.append(await development.run(stack.database_url, console, sizes.development))
         if args.only in (None, "decision_log"):
             sections.append(await decision_log.run(stack.database_url, console, sizes.decision_log))
     command = shlex.join(["./tl", "bench", *sys.argv[1:]])

@@ -366,19 +366,19 @@ async def prepare(database_url: str) -> None:
         )
 
 
-async def seed_org_chart(store: EventStore, org: Organisation) -> None:
+async def seed_org_chart(store: EventStore, org: Organisation, schema: str = SCHEMA) -> None:
     """Every person hired, through the org chart's EmployeeHired handler."""
-    org_chart = OrgChart(SCHEMA)
+    org_chart = OrgChart(schema)
     for start in range(0, len(org.hires), ORG_CHART_BATCH):
         async with store.transaction() as conn:
             for hire in org.hires[start : start + ORG_CHART_BATCH]:
                 await org_chart.hired(conn, envelope(hire, f"employee-{hire.employee_id}"), hire)
 
 
-async def seed_framework(store: EventStore, framework: Framework) -> None:
+async def seed_framework(store: EventStore, framework: Framework, schema: str = SCHEMA) -> None:
     """Version 1 as the framework service's FrameworkPublished and RoleProfileChanged deliver
     it, through the replica's handlers."""
-    replica = FrameworkVersions(SCHEMA)
+    replica = FrameworkVersions(schema)
     stream = f"framework-{FRAMEWORK_ID}"
     published = FrameworkPublished(
         framework_id=FRAMEWORK_ID,
