@@ -45,7 +45,7 @@ from libs.events.activities import (
     SessionRef,
     confirm_framework,
 )
-from libs.events.schemas.assessment import CalibrationCompleted, SubjectScores
+from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.store import EventStore
 from libs.platform.auth import Actor
 from libs.platform.runtime import Runtime, ServiceParts
@@ -66,6 +66,7 @@ from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.adapters.postgres.records import PromotionRecords
 from services.promotion.application.promotion import Promotion, case_stream
 from tests.support.assessment_api import AssessmentApi, assessment_api
+from tests.support.calibrations import calibration
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import valid_framework
 from tests.support.service_api import ServiceApi, envelope, in_process
@@ -286,20 +287,6 @@ FIRST: dict[str, dict[str, float | None]] = {
     CAT: {"coding": 2, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
     EXPERT: {"coding": 4, "testing": 4.5, "collaboration": 4, "ownership": 3, "communication": 4},
 }
-
-
-def calibration(session: str, scores: dict[str, dict[str, float | None]]) -> CalibrationCompleted:
-    return CalibrationCompleted(
-        session_id=session,
-        campaign_id=f"campaign-{session}",
-        framework_id="eng",
-        framework_version=1,
-        scores=[
-            SubjectScores(subject=s, position=("eng", "ic", "L3"), scores=c)
-            for s, c in scores.items()
-        ],
-        adjustments=[],
-    )
 
 
 @pytest.fixture

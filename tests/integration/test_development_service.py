@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from libs.events.registry import IntegrationEvent
-from libs.events.schemas.assessment import CalibrationCompleted, SubjectScores
+from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.lms import Course, CourseCatalogUpdated, CourseCompetency, CourseCompleted
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
@@ -26,6 +26,7 @@ from services.development.adapters.postgres import MIGRATIONS
 from services.development.adapters.postgres.records import DevelopmentRecords
 from services.development.application.development import Development, session_stream
 from services.development.service import build
+from tests.support.calibrations import calibration
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import valid_framework
 from tests.support.service_api import ServiceApi, envelope, in_process
@@ -42,20 +43,6 @@ def course(course_id: str, competency: str, to_level: int = 3) -> Course:
         format="online",
         duration_hours=6,
         builds=[CourseCompetency(competency=competency, from_level=0, to_level=to_level)],
-    )
-
-
-def calibration(session: str, scores: dict[str, dict[str, float | None]]) -> CalibrationCompleted:
-    return CalibrationCompleted(
-        session_id=session,
-        campaign_id=f"campaign-{session}",
-        framework_id="eng",
-        framework_version=1,
-        scores=[
-            SubjectScores(subject=s, position=("eng", "ic", "L3"), scores=c)
-            for s, c in scores.items()
-        ],
-        adjustments=[],
     )
 
 

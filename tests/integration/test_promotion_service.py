@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from libs.events.schemas.assessment import CalibrationCompleted, SubjectScores
+from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
@@ -30,6 +30,7 @@ from services.promotion.adapters.postgres.records import PromotionRecords
 from services.promotion.application.promotion import Promotion, case_stream
 from services.promotion.domain.decision_log import canonical, verify
 from services.promotion.service import build
+from tests.support.calibrations import calibration
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import add_requirements, valid_framework
 from tests.support.service_api import ServiceApi, envelope, in_process
@@ -42,22 +43,6 @@ AUDITOR = "aud-auditor"
 # Everyone at L3 is judged for L4 on coding 4, testing 3 and the three core competencies.
 STRONG = {"coding": 4, "testing": 4, "collaboration": 3.5, "ownership": 3, "communication": 3}
 WEAK = {"coding": 2.5, "testing": 3, "collaboration": 3, "ownership": 3, "communication": 3}
-
-
-def calibration(
-    session: str, scores: dict[str, dict[str, float | None]], version: int = 1
-) -> CalibrationCompleted:
-    return CalibrationCompleted(
-        session_id=session,
-        campaign_id=f"campaign-{session}",
-        framework_id="eng",
-        framework_version=version,
-        scores=[
-            SubjectScores(subject=s, position=("eng", "ic", "L3"), scores=c)
-            for s, c in scores.items()
-        ],
-        adjustments=[],
-    )
 
 
 @dataclass

@@ -75,7 +75,10 @@ def _client(request: Request) -> Client:
     return request.app.state.runtime.temporal
 
 
-async def _running(request: Request, cycle_id: str) -> WorkflowHandle[Any, Any]:
+async def _described(
+    request: Request, cycle_id: str
+) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionStatus | None]:
+    """The cycle's workflow and its status; 404 when there is no such cycle."""
     handle = _client(request).get_workflow_handle_for(ReviewCycleWorkflow.run, cycle_id)
     try:
         description = await handle.describe()
@@ -83,9 +86,14 @@ async def _running(request: Request, cycle_id: str) -> WorkflowHandle[Any, Any]:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise not_found(f"cycle {cycle_id!r}") from None
         raise
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        status = description.status.name if description.status else "UNKNOWN"
-        raise HTTPException(409, f"cycle {cycle_id!r} is {status}: it takes no more signals")
+    return handle, description.status
+
+
+async def _running(request: Request, cycle_id: str) -> WorkflowHandle[Any, Any]:
+    handle, status = await _described(request, cycle_id)
+    if status != WorkflowExecutionStatus.RUNNING:
+        name = status.name if status else "UNKNOWN"
+        raise HTTPException(409, f"cycle {cycle_id!r} is {name}: it takes no more signals")
     return handle
 
 
@@ -113,14 +121,7 @@ async def start_cycle(body: StartCycle, actor: CurrentActor, request: Request) -
 @router.get("/{cycle_id}", response_model=CycleStatus)
 async def cycle_status(cycle_id: str, actor: CurrentActor, request: Request) -> CycleStatus:
     """Where the cycle is, whom it waits on, and how it ended."""
-    handle = _client(request).get_workflow_handle_for(ReviewCycleWorkflow.run, cycle_id)
-    try:
-        description = await handle.describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise not_found(f"cycle {cycle_id!r}") from None
-        raise
-    status = description.status
+    handle, status = await _described(request, cycle_id)
     result: dict[str, Any] = {"cycle_id": cycle_id, "status": status.name if status else "UNKNOWN"}
     if status == WorkflowExecutionStatus.RUNNING:
         progress = await handle.query(ReviewCycleWorkflow.progress)
