@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.promotion.domain.decision_log import LogEntry, canonical, hashed_fields
@@ -46,13 +46,18 @@ def _fields(entry: LogEntry) -> dict[str, Any]:
 
 
 def intact(entry: LogEntry) -> bool:
-    """The entry's hash matches its content (chain links need the whole log: `verify`)."""
-    body = entry.body if entry.body is not None else canonical(hashed_fields(entry))
-    return hashlib.sha256(body).hexdigest() == entry.hash
+    """The entry's hash matches its content, and its columns (what the report prints) match
+    the hashed body. Chain links need the whole log: `verify`."""
+    columns = canonical(hashed_fields(entry))
+    if entry.body is not None and entry.body != columns:
+        return False
+    return hashlib.sha256(columns).hexdigest() == entry.hash
 
 
 def _when(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC") if at.utcoffset() is not None else str(at)
+    if at.utcoffset() is None:
+        return str(at)
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _move(move: Mapping[str, str]) -> str:

@@ -290,6 +290,9 @@ class Case:
                 raise CaseRefused(
                     f"overturning needs an outcome other than {self.decision.outcome!r}"
                 )
+            if outcome == "defer":
+                # An appeal ends the case: a deferral would leave it with no decision to come.
+                raise CaseRefused("an appeal is decided: overturn to approve or deny, not defer")
             final = outcome
         # Upholding confirms a decision already judged; overturning to approval is judged now.
         payload = self._decision(
