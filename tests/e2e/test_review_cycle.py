@@ -78,7 +78,8 @@ async def test_two_cycles_for_50_people_run_every_stage_and_report_movement(
             await run_two_cycles(env, stack, tmp_path)
 
 
-async def run_two_cycles(env: WorkflowEnvironment, stack: RunningStack, folder: Path) -> None:
+async def prepare(stack: RunningStack, folder: Path, last_number: int) -> tuple[Cycle, Simulation]:
+    """The sample framework, 50 people and the catalog through the CLI; a cycle started."""
     cli: Callable[..., Any] = lambda *args: asyncio.to_thread(stack.cli, *args)  # noqa: E731
     people = org_chart(PEOPLE, prefix="C")
     (folder / "people.csv").write_text(as_csv(people), encoding="utf-8")
@@ -95,29 +96,71 @@ async def run_two_cycles(env: WorkflowEnvironment, stack: RunningStack, folder: 
         60,
         "the org chart",
     )
-
     async with httpx.AsyncClient(headers=hr, timeout=10) as client:
         response = await client.post(
             stack.url("cycles") + "/cycles",
-            json={"framework": {"framework_id": "product-engineering"}, "last_number": 2},
+            json={
+                "framework": {"framework_id": "product-engineering"},
+                "last_number": last_number,
+            },
         )
-    started = response.json()
-    cycle = Cycle(stack, started["cycle_id"])
+    cycle = Cycle(stack, response.json()["cycle_id"])
     settings = Settings()
     minter = TokenMinter(
         stack.home / "keys" / "dev-signing-key.pem",
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
-    urls = Urls(*(stack.url(s) for s in ("assessment", "development", "promotion", "cycles")))
-    simulation = Simulation(urls, minter, people, seed=5)
+    return cycle, Simulation(urls_of(stack), minter, people, seed=5)
+
+
+def urls_of(stack: RunningStack) -> Urls:
+    return Urls(*(stack.url(s) for s in ("assessment", "development", "promotion", "cycles")))
+
+
+def assert_each_effect_once(database: str, cycle_id: str, cycles: int) -> None:
+    """No duplicated plan, decision or event effect, whatever was retried or redelivered."""
+    with psycopg.connect(database) as conn:
+
+        def rows(query: str) -> list[tuple[Any, ...]]:
+            return conn.execute(query).fetchall()  # type: ignore[arg-type]
+
+        plans = rows(
+            "SELECT session_id, employee_id FROM development.plans GROUP BY 1, 2 "
+            "HAVING count(*) > 1"
+        )
+        stages = rows("SELECT DISTINCT stream_id FROM cycles.events ORDER BY 1")
+        assessment = rows(
+            "SELECT event_type, count(*) FROM assessment.events WHERE event_type IN "
+            "('CampaignOpened', 'CampaignClosed', 'CalibrationCompleted') GROUP BY 1"
+        )
+        steps = rows(
+            "SELECT case_id, kind FROM promotion.decision_log "
+            "WHERE kind IN ('nomination', 'decision', 'readiness_evaluated') "
+            "GROUP BY 1, 2 HAVING count(*) > 1"
+        )
+    assert plans == [], "one plan per person and calibration"
+    assert [s for (s,) in stages] == [f"cycle-{cycle_id}.{n}" for n in range(1, cycles + 1)], (
+        "each cycle's stage transitions, published for integrators"
+    )
+    assert dict(assessment) == {
+        "CampaignOpened": cycles,
+        "CampaignClosed": cycles,
+        "CalibrationCompleted": cycles,
+    }
+    assert steps == [], "one nomination, evaluation and decision per case"
+    assert verify(DecisionLog("promotion").entries(database)).ok
+
+
+async def run_two_cycles(env: WorkflowEnvironment, stack: RunningStack, folder: Path) -> None:
+    cycle, simulation = await prepare(stack, folder, last_number=2)
     try:
         first = await one_cycle(env, cycle, simulation, 1)
         assert first["stage"] == "waiting for the next cycle"
         assert first["progress"]["counts"]["plans"] > 0
         assert first["progress"]["counts"]["promotion_cases"] >= 1
 
-        # Development works: everyone's level rises half a point before the next cycle.
+        # Development works: everyone's level rises before the next cycle.
         simulation.level = {p: level + 0.6 for p, level in simulation.level.items()}
         await env.sleep(timedelta(days=91))
         await cycle.at("campaign open", number=2)
@@ -133,26 +176,14 @@ async def run_two_cycles(env: WorkflowEnvironment, stack: RunningStack, folder: 
     assert movement["people"] == PEOPLE
     assert movement["improved"] > movement["declined"]
     assert movement["mean_change"] > 0
-
-    database = stack.state["database_url"]
-    with psycopg.connect(database) as conn:
-        plans = conn.execute(
-            "SELECT session_id, employee_id, count(*) FROM development.plans "
-            "GROUP BY 1, 2 HAVING count(*) > 1"
-        ).fetchall()
-        stages = conn.execute(
-            "SELECT stream_id, count(*) FROM cycles.events GROUP BY 1 ORDER BY 1"
-        ).fetchall()
-    assert plans == [], "one plan per person and calibration"
-    assert [s for s, _ in stages] == [
-        f"cycle-{cycle.cycle_id}.1",
-        f"cycle-{cycle.cycle_id}.2",
-    ], "each cycle's stage transitions, published for integrators"
-    assert verify(DecisionLog("promotion").entries(database)).ok
+    assert_each_effect_once(stack.state["database_url"], cycle.cycle_id, 2)
 
 
 async def one_cycle(
-    env: WorkflowEnvironment, cycle: Cycle, simulation: Simulation, number: int
+    env: WorkflowEnvironment,
+    cycle: Cycle,
+    simulation: Simulation,
+    number: int,
 ) -> dict[str, Any]:
     """Rate, let the 21 days pass, calibrate, nominate, acknowledge: what people do."""
     campaign = f"{cycle.cycle_id}.{number}"

@@ -6,6 +6,7 @@ their own gap review; anyone signed in may follow a cycle's progress.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -27,6 +28,7 @@ from services.cycles.workflows.review_cycle import (
 )
 
 router = APIRouter(prefix="/cycles", tags=["cycles"])
+QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class StartCycle(BaseModel):
@@ -124,8 +126,13 @@ async def cycle_status(cycle_id: str, actor: CurrentActor, request: Request) -> 
     handle, status = await _described(request, cycle_id)
     result: dict[str, Any] = {"cycle_id": cycle_id, "status": status.name if status else "UNKNOWN"}
     if status == WorkflowExecutionStatus.RUNNING:
-        progress = await handle.query(ReviewCycleWorkflow.progress)
-        result.update(stage=progress.stage, progress=progress)
+        try:
+            progress = await handle.query(ReviewCycleWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as error:
+            # No worker answers while the orchestrator restarts: say so rather than hang.
+            result["failure"] = f"progress not available right now ({error.message}); retry"
+        else:
+            result.update(stage=progress.stage, progress=progress)
     elif status == WorkflowExecutionStatus.COMPLETED:
         result["stage"] = "completed"
         result["outcome"] = await handle.result()

@@ -154,9 +154,12 @@ REPLICATION_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=10),
 )
-# Activities over a whole population: long enough for thousands of people, with heartbeats.
+# An attempt lost with its worker (a crash, a deploy) is retried once this passes, so it is
+# kept short for the activities that are a few statements each, even for thousands of
+# people; the one that walks every case heartbeats instead.
+STEP_TIMEOUT = timedelta(minutes=1)
 BATCH_TIMEOUT = timedelta(minutes=30)
-HEARTBEAT = timedelta(minutes=2)
+HEARTBEAT = timedelta(seconds=30)
 
 
 @workflow.defn
@@ -243,7 +246,7 @@ class ReviewCycleWorkflow:
                 ),
                 task_queue="development",
                 result_type=GapMovement,
-                start_to_close_timeout=BATCH_TIMEOUT,
+                start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=REPLICATION_RETRY,
             )
         if request.last_number is not None and request.number >= request.last_number:
@@ -275,7 +278,7 @@ class ReviewCycleWorkflow:
             ),
             task_queue="assessment",
             result_type=CampaignStarted,
-            start_to_close_timeout=BATCH_TIMEOUT,
+            start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=REPLICATION_RETRY,
         )
         self.counts.update(subjects=started.subjects, assignments=started.assignments)
@@ -300,7 +303,7 @@ class ReviewCycleWorkflow:
             step,
             task_queue="assessment",
             result_type=ResponseCount,
-            start_to_close_timeout=BATCH_TIMEOUT,
+            start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=REPLICATION_RETRY,
         )
 
@@ -311,7 +314,7 @@ class ReviewCycleWorkflow:
             step,
             task_queue="assessment",
             result_type=CalibrationOpened,
-            start_to_close_timeout=BATCH_TIMEOUT,
+            start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=REPLICATION_RETRY,
         )
         session = opened.session_id
@@ -337,7 +340,7 @@ class ReviewCycleWorkflow:
             SessionRef(session_id=session),
             task_queue="development",
             result_type=GapReview,
-            start_to_close_timeout=BATCH_TIMEOUT,
+            start_to_close_timeout=STEP_TIMEOUT,
             schedule_to_close_timeout=timedelta(days=1),
             retry_policy=REPLICATION_RETRY,
         )
