@@ -549,11 +549,12 @@ class Promotion:
                 ):
                     ready += bool(case.readiness["ready"])
                 else:
+                    view: CaseView | None
                     try:
                         view = await self.evaluate(case.case_id, actor)
                     except (CaseRefused, TransitionError):
-                        pass  # not judged: the case waits for what it lacks
-                    else:
+                        view = None  # not judged: the case waits for what it lacks
+                    if view is not None:
                         evaluated += 1
                         ready += bool(view.ready)
                 if progress is not None:
