@@ -1,0 +1,198 @@
+"""Drive review cycles on a running stack the way people do: the CLI, HTTP and the simulation."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from libs.platform.auth import TokenMinter
+from libs.platform.settings import Settings
+from services.promotion.adapters.postgres.decision_log import DecisionLog
+from services.promotion.domain.decision_log import verify
+from talentledger.samples.organisation import as_csv, catalog_csv, org_chart
+from talentledger.simulation import HR, Simulation, Urls
+from talentledger.stack.supervisor import Stack, StackState
+from tests.support.stack import ROOT, RunningStack
+
+SAMPLE = ROOT / "talentledger" / "samples" / "engineering-framework.yaml"
+
+
+async def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        if result := await asyncio.to_thread(check):
+            return result
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
+class Cycle:
+    def __init__(self, stack: RunningStack, cycle_id: str) -> None:
+        self.stack, self.cycle_id = stack, cycle_id
+        self.hr = stack.token("hr_admin", HR)
+
+    def status(self) -> dict[str, Any]:
+        return self.stack.get("cycles", f"/cycles/{self.cycle_id}", self.hr).json()
+
+    async def control(self, action: str) -> None:
+        url = f"{self.stack.url('cycles')}/cycles/{self.cycle_id}/{action}"
+        async with httpx.AsyncClient(headers=self.hr, timeout=10) as client:
+            response = await client.post(url)
+        assert response.status_code == 202, response.text
+
+    async def at(
+        self, stage: str, number: int | None = None, seconds: float = 120
+    ) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            status = self.status()
+            assert status["status"] in ("RUNNING", "COMPLETED"), status
+            if status.get("stage") != stage:
+                return None
+            progress = status.get("progress")
+            if number is not None and progress and progress["number"] != number:
+                return None
+            return status
+
+        return await wait_for(reached, seconds, f"stage {stage!r}")
+
+
+async def prepare(
+    stack: RunningStack,
+    folder: Path,
+    people_count: int,
+    last_number: int,
+    schedule: dict[str, Any] | None = None,
+) -> tuple[Cycle, Simulation]:
+    """The sample framework, the people and the catalog through the CLI; a cycle started."""
+    cli: Callable[..., Any] = lambda *args: asyncio.to_thread(stack.cli, *args)  # noqa: E731
+    people = org_chart(people_count, prefix="C")
+    (folder / "people.csv").write_text(as_csv(people), encoding="utf-8")
+    (folder / "catalog.csv").write_text(catalog_csv(), encoding="utf-8")
+    await cli(
+        "framework", "import", str(SAMPLE), "--id", "product-engineering", "--publish", "--as", HR
+    )
+    await cli("hris", "load", str(folder / "people.csv"), "--as", "hris")
+    await cli("lms", "load", str(folder / "catalog.csv"), "--as", "lms")
+    hr = stack.token("hr_admin", HR)
+    last = people[-1].employee_id
+    await wait_for(
+        lambda: stack.get("assessment", f"/org-chart/people/{last}", hr).status_code == 200,
+        60,
+        "the org chart",
+    )
+    body: dict[str, Any] = {
+        "framework": {"framework_id": "product-engineering"},
+        "last_number": last_number,
+    }
+    if schedule is not None:
+        body["schedule"] = schedule
+    async with httpx.AsyncClient(headers=hr, timeout=10) as client:
+        response = await client.post(stack.url("cycles") + "/cycles", json=body)
+    assert response.status_code == 202, response.text
+    cycle = Cycle(stack, response.json()["cycle_id"])
+    settings = Settings()
+    minter = TokenMinter(
+        stack.home / "keys" / "dev-signing-key.pem",
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    return cycle, Simulation(urls_of(stack), minter, people, seed=5)
+
+
+def urls_of(stack: RunningStack) -> Urls:
+    return Urls(*(stack.url(s) for s in ("assessment", "development", "promotion", "cycles")))
+
+
+async def kill(stack: RunningStack, *services: str) -> None:
+    """SIGKILL the services' processes: HTTP API, outbox relay, consumers and Temporal worker
+    die at once, whatever they were writing or running."""
+    supervisor = Stack(Settings.model_validate({"TALENTLEDGER_HOME": str(stack.home)}))
+    for service in services:
+        process = StackState.load(stack.home).services[service]  # type: ignore[union-attr]
+        assert process.running(), f"{service} should be running before it is killed"
+        await asyncio.to_thread(supervisor.stop_service, service, signal.SIGKILL)
+        assert not process.running(), f"{service} survived SIGKILL"
+
+
+async def restart(stack: RunningStack, simulation: Simulation) -> None:
+    """`talentledger up` starts what is not running. A restarted service may listen on
+    another port, so the simulation learns the addresses again."""
+    await asyncio.to_thread(stack.cli, "up")
+    simulation.urls = urls_of(stack)
+
+
+def assert_each_effect_once(database: str, cycle_id: str, cycles: int) -> None:
+    """No duplicated plan, decision or event effect, whatever was retried or redelivered."""
+    with psycopg.connect(database) as conn:
+
+        def rows(query: str) -> list[tuple[Any, ...]]:
+            return conn.execute(query).fetchall()  # type: ignore[arg-type]
+
+        plans = rows(
+            "SELECT session_id, employee_id FROM development.plans GROUP BY 1, 2 "
+            "HAVING count(*) > 1"
+        )
+        stages = rows("SELECT DISTINCT stream_id FROM cycles.events ORDER BY 1")
+        assessment = rows(
+            "SELECT event_type, count(*) FROM assessment.events WHERE event_type IN "
+            "('CampaignOpened', 'CampaignClosed', 'CalibrationCompleted') GROUP BY 1"
+        )
+        steps = rows(
+            "SELECT case_id, kind FROM promotion.decision_log "
+            "WHERE kind IN ('nomination', 'decision', 'readiness_evaluated') "
+            "GROUP BY 1, 2 HAVING count(*) > 1"
+        )
+    assert plans == [], "one plan per person and calibration"
+    assert [s for (s,) in stages] == [f"cycle-{cycle_id}.{n}" for n in range(1, cycles + 1)], (
+        "each cycle's stage transitions, published for integrators"
+    )
+    assert dict(assessment) == {
+        "CampaignOpened": cycles,
+        "CampaignClosed": cycles,
+        "CalibrationCompleted": cycles,
+    }
+    assert steps == [], "one nomination, evaluation and decision per case"
+    assert repeated_events(database) == [], "each effect published once"
+    assert verify(DecisionLog("promotion").entries(database)).ok
+
+
+# What makes each effect one: an event repeated with the same key is an effect done twice.
+ONCE_PER_KEY = {
+    "development": {
+        "GapsIdentified": ("session_id", "employee_id"),
+        "DevelopmentPlanGenerated": ("session_id", "employee_id"),
+        "EnrolmentRequested": ("plan_id", "course_id"),
+    },
+    "promotion": {
+        "PromotionNominated": ("case_id",),
+        "PromotionEvaluated": ("case_id", "session_id"),
+        "PromotionDecided": ("case_id",),
+    },
+    "cycles": {
+        "CycleStarted": ("cycle_id",),
+        "CycleStageChanged": ("cycle_id", "sequence"),
+    },
+}
+
+
+def repeated_events(database: str) -> list[tuple[Any, ...]]:
+    """(schema, event type, key, count) of every business event written more than once."""
+    found: list[tuple[Any, ...]] = []
+    with psycopg.connect(database) as conn:
+        for schema, types in ONCE_PER_KEY.items():
+            for event_type, fields in types.items():
+                key = ", ".join(f"payload->>'{f}'" for f in fields)
+                query = (
+                    f"SELECT {key}, count(*) FROM {schema}.events WHERE event_type = %s "
+                    f"GROUP BY {key} HAVING count(*) > 1"
+                )
+                for row in conn.execute(query, (event_type,)):  # type: ignore[arg-type]
+                    found.append((schema, event_type, row[:-1], row[-1]))
+    return found
