@@ -160,7 +160,8 @@ class PromotionEvaluations(BaseModel):
 class StageChange(BaseModel):
     """One stage transition of a cycle, published so integrators can follow cycles without
     access to Temporal. `sequence` numbers the transitions of one cycle from 1: a repeated
-    activity finds the stage recorded and records nothing."""
+    activity finds the stage recorded and records nothing. The activity returns the stage's
+    trace as a W3C trace context (`{"traceparent": ...}`), or None when it traces nothing."""
 
     model_config = ConfigDict(frozen=True)
 

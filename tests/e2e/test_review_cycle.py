@@ -3,11 +3,13 @@
 Every service runs as its own process on embedded PostgreSQL and NATS; Temporal is the
 time-skipping test server, so the 21-day campaigns and the 90-day wait between cycles take
 seconds. Simulated people act through the HTTP APIs (talentledger/simulation.py); HRIS and
-LMS data arrive through the CLI loaders. The second cycle reports how scores moved.
+LMS data arrive through the CLI loaders. The second cycle reports how scores moved, and each
+stage of each cycle is a trace of its own across the services (docs/cycles.md, Tracing).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,10 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from libs.events.activities import CLOSE_CAMPAIGN, EVALUATE_CYCLE, GAP_REVIEW, OPEN_CAMPAIGN
+from libs.platform.telemetry import read_spans
 from talentledger.simulation import Simulation
-from tests.support.cycles import Cycle, assert_each_effect_once, prepare
+from tests.support.cycles import Cycle, assert_each_effect_once, prepare, wait_for
 from tests.support.stack import ROOT, RunningStack, running_stack
 
 TEST_SERVER = ROOT / ".venv" / "bin" / "temporal-test-server"
@@ -62,6 +66,8 @@ async def run_two_cycles(env: WorkflowEnvironment, stack: RunningStack, folder: 
     assert movement["improved"] > movement["declined"]
     assert movement["mean_change"] > 0
     assert_each_effect_once(stack.state["database_url"], cycle.cycle_id, 2)
+    # Spans leave each service in batches every half second.
+    await wait_for(lambda: stage_traces(stack.home / "traces", 2), 15, "every stage's trace")
 
 
 async def one_cycle(
@@ -91,3 +97,50 @@ async def one_cycle(
         decided = await simulation.decide(cases)
         assert sum(decided.values()) == len(cases)
     return reached
+
+
+def stage_traces(traces: Path, cycles: int) -> bool:
+    """Each stage of each cycle is a trace of its own, rooted at its stage span and linked to
+    the trace that started the cycle. The campaign's trace goes from the workflow through the
+    assessment service's activities and relay to the cycles service's consumer, which signals
+    the workflow that the campaign closed; the gap review and the promotion evaluation run in
+    the traces of their stages. False while spans are still missing."""
+    spans = read_spans(traces)
+    by_trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    roots: dict[tuple[str, int], str] = {}
+    for span in spans:
+        by_trace[span["context"]["trace_id"]].append(span)
+        if span["name"].startswith("cycle stage: "):
+            assert span["parent_id"] is None, span
+            assert len(span["links"]) == 1, span
+            stage = span["name"].removeprefix("cycle stage: ")
+            roots[stage, span["attributes"]["talentledger.cycle.number"]] = span["context"][
+                "trace_id"
+            ]
+
+    def names(stage: str, number: int) -> set[tuple[str, str]]:
+        trace_id = roots.get((stage, number))
+        return {(_service(s), s["name"]) for s in by_trace[trace_id]} if trace_id else set()
+
+    closed = "talentledger.assessment.campaign_closed.v1"
+    for number in range(1, cycles + 1):
+        expected = {
+            "campaign open": {
+                ("assessment", f"RunActivity:{OPEN_CAMPAIGN}"),
+                ("assessment", f"RunActivity:{CLOSE_CAMPAIGN}"),
+                ("assessment", f"{closed} publish"),
+                ("cycles", f"{closed} process"),
+                ("cycles", "SignalWorkflow:campaign_closed"),
+            },
+            "calibration": {("development", f"RunActivity:{GAP_REVIEW}")},
+            "promotion evaluation": {("promotion", f"RunActivity:{EVALUATE_CYCLE}")},
+        }
+        for stage, wanted in expected.items():
+            if not wanted <= names(stage, number):
+                return False
+    assert len(set(roots.values())) == len(roots), "a trace per stage"
+    return True
+
+
+def _service(span: dict[str, Any]) -> str:
+    return str(span["resource"]["attributes"]["service.name"])

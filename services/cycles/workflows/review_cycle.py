@@ -177,6 +177,9 @@ class ReviewCycleWorkflow:
         self.escalations = 0
         self.movement: GapMovement | None = None
         self.next_now = False
+        # The current stage's trace (W3C context), in which the activities of the stage run
+        # (libs/platform/temporal.py, TRACE_CARRIER); None: the workflow's own trace.
+        self.trace_carrier: dict[str, str] | None = None
 
     # -- the cycle ---------------------------------------------------------------------
 
@@ -408,7 +411,10 @@ class ReviewCycleWorkflow:
     async def _record(self, stage: str, detail: str) -> None:
         assert self.request is not None
         self.sequence += 1
-        await workflow.execute_activity(
+        # The transition runs in the workflow's trace, which the new stage's trace links to;
+        # histories from before stage traces return None here: no stage trace.
+        self.trace_carrier = None
+        self.trace_carrier = await workflow.execute_activity(
             RECORD_STAGE,
             StageChange(
                 cycle_id=self.request.round_id,
@@ -419,6 +425,7 @@ class ReviewCycleWorkflow:
                 at=workflow.now(),
             ),
             task_queue=TASK_QUEUE,
+            result_type=dict[str, str] | None,  # type: ignore[arg-type]
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=REPLICATION_RETRY,
         )
