@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import appends, assessment, decision_log, development, framework, latency
+from bench import appends, assessment, cycle, decision_log, development, framework, latency
 from bench.report import render
 from bench.stack import bench_stack, machine_info
 
@@ -30,6 +30,7 @@ class Sizes:
     assessment: assessment.AssessmentSizes
     decision_log: decision_log.DecisionLogSizes
     development: development.DevelopmentSizes
+    cycle: cycle.CycleSizes
 
 
 FULL = Sizes(
@@ -40,6 +41,7 @@ FULL = Sizes(
     assessment=assessment.FULL,
     decision_log=decision_log.FULL,
     development=development.FULL,
+    cycle=cycle.FULL,
 )
 QUICK = Sizes(
     events=400,
@@ -49,6 +51,7 @@ QUICK = Sizes(
     assessment=assessment.QUICK,
     decision_log=decision_log.QUICK,
     development=development.QUICK,
+    cycle=cycle.QUICK,
 )
 
 
@@ -56,22 +59,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmark event appends, append-to-consumer latency, the framework "
-        "service on a large framework and the assessment service on a 10,000-person campaign. "
-        "Uses DATABASE_URL and NATS_URL when set, else starts embedded servers for the run.",
+        "service on a large framework, the assessment service on a 10,000-person campaign "
+        "and whole review cycles on the embedded stack. Uses DATABASE_URL and NATS_URL when "
+        "set, else starts embedded servers for the run (review cycles: always embedded).",
     )
     parser.add_argument(
         "--quick",
         action="store_true",
         help="a short smoke run (400 events per run, 2 s, framework history of 5 versions, "
-        "a campaign of 300 people)",
+        "a campaign of 300 people, review cycles of 300 and 1,000 people)",
     )
     parser.add_argument(
         "--output", type=Path, metavar="PATH", help="also write the markdown report here"
     )
     parser.add_argument(
         "--only",
-        choices=("appends", "latency", "framework", "assessment", "decision_log", "development"),
-        help="run one benchmark instead of all six",
+        choices=(
+            "appends",
+            "latency",
+            "framework",
+            "assessment",
+            "decision_log",
+            "development",
+            "cycle",
+        ),
+        help="run one benchmark instead of all seven",
     )
     parser.add_argument(
         "--rate",
@@ -85,6 +97,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def main(args: argparse.Namespace, console: Console) -> str:
     sizes = QUICK if args.quick else FULL
+    command = shlex.join(["./tl", "bench", *sys.argv[1:]])
+    if args.only == "cycle":
+        # Each size starts a whole stack of its own: no shared benchmark servers.
+        machine, section = await cycle.run(console, sizes.cycle)
+        return render(machine, None, None, None, None, command, [section])
     without_nats = args.only in ("framework", "decision_log", "development")
     with bench_stack(console, with_nats=not without_nats) as stack:
         machine = await machine_info(stack)
@@ -114,7 +131,9 @@ async def main(args: argparse.Namespace, console: Console) -> str:
             sections.append(await development.run(stack.database_url, console, sizes.development))
         if args.only in (None, "decision_log"):
             sections.append(await decision_log.run(stack.database_url, console, sizes.decision_log))
-    command = shlex.join(["./tl", "bench", *sys.argv[1:]])
+    if args.only is None:
+        # After the shared servers are gone, so that they take no memory or CPU from it.
+        sections.append((await cycle.run(console, sizes.cycle))[1])
     return render(
         machine,
         append_results,

@@ -84,6 +84,14 @@ class Simulation:
         self.gate = asyncio.Semaphore(concurrency)
         self.client = httpx.AsyncClient(timeout=60)
         self._tokens: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
+        # Teams and departments indexed once, in the people's order: looking them up by
+        # scanning everyone made choosing peers quadratic in the head count.
+        self._teams: dict[str, list[str]] = {}
+        self._departments: dict[str, list[str]] = {}
+        for p in people:
+            self._teams.setdefault(p.manager_id, []).append(p.employee_id)
+            self._departments.setdefault(p.department, []).append(p.employee_id)
+        self._peers: dict[str, list[str]] = {}
         # Each person's true level per competency, relative to their target, and each
         # rater's leniency: the ratings scatter around these.
         self.level = {p: self.rng.gauss(-0.4, 0.8) for p in self.people}
@@ -129,24 +137,23 @@ class Simulation:
 
     def peers_of(self, subject: str) -> list[str]:
         """Colleagues under the same manager first, then others in the department."""
+        if subject in self._peers:  # seeded by the subject: the same answer every time
+            return list(self._peers[subject])
         me = self.people[subject]
-        same_team = [
-            p.employee_id
-            for p in self.people.values()
-            if p.manager_id == me.manager_id and p.employee_id != subject
-        ]
+        same_team = [p for p in self._teams[me.manager_id] if p != subject]
+        teammates = set(same_team)
         department = [
-            p.employee_id
-            for p in self.people.values()
-            if p.department == me.department
-            and p.employee_id not in same_team
-            and p.employee_id not in (subject, me.manager_id)
-            and p.manager_id != subject  # their reports rate them as reports already
+            p
+            for p in self._departments[me.department]
+            if p not in teammates
+            and p not in (subject, me.manager_id)
+            and self.people[p].manager_id != subject  # their reports rate them as reports already
         ]
         rng = random.Random(f"{subject}-peers")
         rng.shuffle(same_team)
         rng.shuffle(department)
-        return (same_team + department)[:PEERS]
+        self._peers[subject] = (same_team + department)[:PEERS]
+        return list(self._peers[subject])
 
     async def nominate_peers(self, campaign_id: str, advance: Advance) -> int:
         """Each person nominates three peers; their manager approves them."""
@@ -266,15 +273,22 @@ class Simulation:
     # -- promotions ----------------------------------------------------------------------
 
     async def nominate_promotions(
-        self, cycle_id: str, session_id: str, averages: dict[str, float], limit: int = 8
+        self,
+        cycle_id: str,
+        session_id: str,
+        averages: dict[str, float],
+        limit: int = 8,
+        *,
+        track: str = "ic",
     ) -> list[str]:
-        """Managers nominate their strongest individual contributors below the top level;
-        the manager endorses, HR records the calibration session's confirmation."""
+        """Managers nominate their strongest people of `track` (individual contributors
+        unless told) below the top level; the manager endorses, HR records the calibration
+        session's confirmation."""
         candidates = sorted(
             (
                 p
                 for p in self.people.values()
-                if p.track == "ic" and p.manager_id and p.employee_id in averages
+                if p.track == track and p.manager_id and p.employee_id in averages
             ),
             key=lambda p: -averages[p.employee_id],
         )
