@@ -187,17 +187,21 @@ async def test_a_lenient_rater_is_found_and_adjustments_carry_who_and_why(
         json=second,
         headers=api.as_("hr-omar", "hr_admin"),
     )
+    # Another subject after emp-a's two: an adjustment reads its own subject's ratings only.
+    other = {"subject": "emp-b", "competency": item, "new_value": 3, "justification": "Agreed"}
+    await api.ok("POST", "/calibrations/autumn-eng/adjustments", 201, json=other)
 
     completed = await api.ok("POST", "/calibrations/autumn-eng/complete")
     scores = {s["subject"]: s["scores"] for s in completed["scores"]}
     assert sorted(scores) == SUBJECTS
-    assert scores["emp-a"][item] == 2.5
+    assert (scores["emp-a"][item], scores["emp-b"][item]) == (2.5, 3)
     assert [
         (a["old_value"], a["new_value"], a["actor"], a["justification"])
         for a in completed["adjustments"]
     ] == [
         (before, 2, "hannah-hr", "Peer scores were inflated by one lenient rater"),
         (2, 2.5, "hr-omar", "Agreed at 2.5"),
+        (completed["adjustments"][2]["old_value"], 3, "hannah-hr", "Agreed"),
     ]
     assert (completed["framework_id"], completed["framework_version"]) == ("eng", 1)
     assert completed["session_id"] == "autumn-eng"

@@ -80,12 +80,13 @@ class Calibrations:
         return session
 
     async def _inputs(
-        self, session: CalibrationSession
+        self, session: CalibrationSession, subjects: Iterable[str] | None = None
     ) -> tuple[list[Rating], list[CompetencyResult]]:
-        """The session's subjects' ratings and their aggregate, on the campaign's settings."""
+        """The ratings of the session's subjects (or of those given) and their aggregate, on
+        the campaign's settings."""
         assert session.opened is not None
         campaign, ratings = await self.campaigns.ratings(
-            session.opened.campaign_id, session.opened.subjects
+            session.opened.campaign_id, session.opened.subjects if subjects is None else subjects
         )
         settings = campaign.settings
         return ratings, aggregate(ratings, settings.weights, settings.anonymity)
@@ -185,7 +186,9 @@ class Calibrations:
         seen_value: float | None = None,
     ) -> Adjustment:
         session = await self._load(session_id)
-        _, results = await self._inputs(session)
+        # One subject's ratings, not the population's: at 10,000 people re-aggregating every
+        # rating took seconds per adjustment, with the service's event loop busy throughout.
+        _, results = await self._inputs(session, [subject])
         events = session.adjust(
             subject, competency, new_value, justification, actor, results, now, seen_value
         )

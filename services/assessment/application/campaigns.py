@@ -419,16 +419,21 @@ class Campaigns:
 
         return bool(await self._on_subject(campaign_id, subject, decide, rater))
 
-    async def _expected(self, conn: AsyncConnection[Any], campaign: Campaign) -> list[Assignment]:
-        """Every assignment of the campaign: org chart raters and approved peers."""
+    async def _expected(
+        self, conn: AsyncConnection[Any], campaign: Campaign, subjects: Iterable[str] | None = None
+    ) -> list[Assignment]:
+        """Every assignment of the campaign (of the subjects given, if any): org chart raters
+        and approved peers."""
         org = OrgChartView.of(await self.org_chart.everyone(conn))
         peers: dict[str, list[Nomination]] = {}
         for n in await self.records.approved_peers(conn, campaign.campaign_id):
             peers.setdefault(n.subject, []).append(n)
+        population = _opened(campaign).population
+        if subjects is not None:
+            wanted = set(subjects)
+            population = [s for s in population if s in wanted]
         return [
-            a
-            for subject in _opened(campaign).population
-            for a in assignments(subject, org, peers.get(subject, []))
+            a for subject in population for a in assignments(subject, org, peers.get(subject, []))
         ]
 
     async def non_responders(self, campaign_id: str) -> list[Assignment]:
@@ -488,8 +493,10 @@ class Campaigns:
                 f"campaign {campaign_id!r} is still open: results are released when it closes"
             )
         async with self.store.pool.connection() as conn:
-            assigned = {(a.subject, a.rater) for a in await self._expected(conn, campaign)}
-            ratings = await self.records.ratings(conn, campaign_id, subjects)
+            chosen = None if subjects is None else list(subjects)
+            expected = await self._expected(conn, campaign, chosen)
+            assigned = {(a.subject, a.rater) for a in expected}
+            ratings = await self.records.ratings(conn, campaign_id, chosen)
         return campaign, [r for r in ratings if (r.subject, r.rater) in assigned]
 
     async def results(

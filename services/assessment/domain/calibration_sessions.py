@@ -137,13 +137,17 @@ class CalibrationSession:
     ) -> list[IntegrationEvent]:
         """Adjust one score. `seen_value`, when given, is the value the adjuster saw: if the
         score has changed since, the adjustment is refused rather than silently replacing a
-        colleague's."""
+        colleague's. Only the subject's `results` count, so a caller may pass only theirs:
+        the population's are not needed to change one score."""
         opened = self._require_open()
         if subject not in opened.subjects:
             raise AdjustmentRefused(
                 f"{subject!r} is not in calibration session {self.session_id!r}"
             )
-        current = self.scores(results).get((subject, competency))
+        current = calibrated_scores(
+            (r for r in results if r.subject == subject),
+            (a.adjustment for a in self.adjustments if a.adjustment.subject == subject),
+        ).get((subject, competency))
         if current is None:
             raise AdjustmentRefused(
                 f"adjustment of {subject!r} on {competency!r} refused: no such score in this "

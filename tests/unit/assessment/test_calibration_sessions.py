@@ -75,6 +75,20 @@ def test_adjustments_chain_old_values_and_refuse_what_the_rules_forbid() -> None
         session.adjust("cat", "coding", 3, "Not here", "hr-3", RESULTS, NOW)
 
 
+def test_an_adjustment_needs_only_the_subjects_results() -> None:
+    """The service passes one subject's aggregate, not the population's: other subjects'
+    adjustments must not make it fail, and the result is the same."""
+    session = opened()
+    apply(session, session.adjust("bob", "coding", 3.5, "Scope was smaller", "hr-1", RESULTS, NOW))
+    anns = [r for r in RESULTS if r.subject == "ann"]
+    [alone] = session.adjust("ann", "coding", 3, "Agreed in session", "hr-1", anns, NOW)
+    [among_all] = session.adjust("ann", "coding", 3, "Agreed in session", "hr-1", RESULTS, NOW)
+    assert alone == among_all
+    bobs = [r for r in RESULTS if r.subject == "bob"]
+    [again] = session.adjust("bob", "coding", 3, "Second look", "hr-2", bobs, NOW, seen_value=3.5)
+    assert again.adjustment.old_value == 3.5, "the subject's own adjustments still count"
+
+
 def test_completion_carries_final_scores_adjustments_and_inconsistent_anchors() -> None:
     session = opened()
     apply(session, session.adjust("bob", "coding", 3.5, "Scope was smaller", "hr-1", RESULTS, NOW))
