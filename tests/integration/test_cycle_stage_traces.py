@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +21,10 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from temporalio import activity
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 
 from libs.events.activities import (
     CLOSE_CAMPAIGN,
@@ -35,20 +34,7 @@ from libs.events.activities import (
     OPEN_CAMPAIGN,
     RECORD_STAGE,
     RESOLVE_FRAMEWORK,
-    SEND_REMINDERS,
-    SERVICES,
-    CalibrationOpened,
-    CampaignStarted,
-    CampaignStep,
-    CycleCases,
-    FrameworkConfirmation,
     FrameworkRef,
-    GapReview,
-    OpenCampaign,
-    PromotionEvaluations,
-    ResponseCount,
-    SessionRef,
-    confirm_framework,
 )
 from libs.events.store import EventStore
 from libs.platform.temporal import interceptors
@@ -99,80 +85,14 @@ async def traced(store: EventStore) -> AsyncIterator[Traced]:
         test_server_existing_path=str(TEST_SERVER),
     )
     async with env:
-        workers = [
-            Worker(
-                env.client,
-                task_queue=TASK_QUEUE,
-                workflows=[ReviewCycleWorkflow],
-                activities=[stage_activity(store, "service:cycles", tracer)],
-            ),
-            *_stand_ins(env),
-        ]
+        services = Services()
+        workers = services.workers(env, stage_activity(store, "service:cycles", tracer))
         tasks = [asyncio.create_task(w.run()) for w in workers]
-        yield Traced(Cycles(env, Services()), exporter, provider, store)
+        yield Traced(Cycles(env, services), exporter, provider, store)
         for worker in workers:
             await worker.shutdown()
         await asyncio.gather(*tasks, return_exceptions=True)
     provider.shutdown()
-
-
-def _stand_ins(env: WorkflowEnvironment) -> list[Worker]:
-    """The other services' activities, answering as a small organisation would."""
-
-    @activity.defn(name=RESOLVE_FRAMEWORK)
-    async def resolve(ref: FrameworkRef) -> FrameworkRef:
-        return FrameworkRef(framework_id=ref.framework_id, version=ref.version or 4)
-
-    def confirmer(service: str) -> Callable[..., Any]:
-        @activity.defn(name=confirm_framework(service))
-        async def confirm(ref: FrameworkRef) -> FrameworkConfirmation:
-            return FrameworkConfirmation(
-                service=service, framework_id=ref.framework_id, version=ref.version or 0
-            )
-
-        return confirm
-
-    @activity.defn(name=OPEN_CAMPAIGN)
-    async def open_campaign(request: OpenCampaign) -> CampaignStarted:
-        return CampaignStarted(campaign_id=request.campaign_id, subjects=5, assignments=30)
-
-    def campaign_step(name: str) -> Callable[..., Any]:
-        @activity.defn(name=name)
-        async def step(request: CampaignStep) -> ResponseCount:
-            closed = name == CLOSE_CAMPAIGN
-            return ResponseCount(
-                campaign_id=request.campaign_id, assignments=30, outstanding=3, closed=closed
-            )
-
-        return step
-
-    @activity.defn(name=OPEN_CALIBRATION)
-    async def open_calibration(request: CampaignStep) -> CalibrationOpened:
-        return CalibrationOpened(session_id=f"{request.campaign_id}.calibration", subjects=5)
-
-    @activity.defn(name=GAP_REVIEW)
-    async def gap_review(request: SessionRef) -> GapReview:
-        return GapReview(
-            session_id=request.session_id, people=5, open_gaps=8, plans=4, managers=MANAGERS
-        )
-
-    @activity.defn(name=EVALUATE_CYCLE)
-    async def evaluate(request: CycleCases) -> PromotionEvaluations:
-        return PromotionEvaluations(cycle_id=request.cycle_id, cases=1, evaluated=1, ready=1)
-
-    queues: dict[str, list[Callable[..., Any]]] = {
-        service: [confirmer(service)] for service in SERVICES if service != "framework"
-    }
-    queues["framework"] = [resolve]
-    queues["assessment"] += [
-        open_campaign,
-        campaign_step(SEND_REMINDERS),
-        campaign_step(CLOSE_CAMPAIGN),
-        open_calibration,
-    ]
-    queues["development"] += [gap_review]
-    queues["promotion"] += [evaluate]
-    return [Worker(env.client, task_queue=q, activities=a) for q, a in queues.items()]
 
 
 def _by_name(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:

@@ -71,7 +71,12 @@ class Services:
     stages: list[StageChange] = field(default_factory=list)
     opened: set[str] = field(default_factory=set)
 
-    def workers(self, env: WorkflowEnvironment) -> list[Worker]:
+    def workers(
+        self, env: WorkflowEnvironment, record_stage: Callable[..., Any] | None = None
+    ) -> list[Worker]:
+        """The workflow's worker and the stand-ins; `record_stage`: the cycles service's real
+        stage activity instead of the recording stand-in."""
+
         @activity.defn(name=RESOLVE_FRAMEWORK)
         async def resolve(ref: FrameworkRef) -> FrameworkRef:
             return FrameworkRef(framework_id=ref.framework_id, version=ref.version or 4)
@@ -141,7 +146,10 @@ class Services:
         client = env.client
         return [
             Worker(
-                client, task_queue=TASK_QUEUE, workflows=[ReviewCycleWorkflow], activities=[record]
+                client,
+                task_queue=TASK_QUEUE,
+                workflows=[ReviewCycleWorkflow],
+                activities=[record_stage or record],
             ),
             Worker(client, task_queue="framework", activities=[resolve]),
             Worker(
