@@ -374,6 +374,8 @@ class CycleRun:
             )
             if status["status"] not in ("RUNNING", "COMPLETED"):
                 raise CycleFailed(f"the cycle ended {status['status']}: {status.get('failure')}")
+            if status.get("stage") == "completed" and status["status"] != "COMPLETED":
+                return None  # the last stage is recorded a moment before the outcome exists
             return status if status.get("stage") in stages else None
 
         try:

@@ -199,6 +199,8 @@ class Demo:
             )
             if status["status"] not in ("RUNNING", "COMPLETED"):
                 raise DemoFailed(f"the cycle ended {status['status']}: {status.get('failure')}")
+            if status.get("stage") == "completed" and status["status"] != "COMPLETED":
+                return None  # the last stage is recorded a moment before the outcome exists
             return status if status.get("stage") in stages else None
 
         return _wait(reached, timeout, f"the cycle to reach {' or '.join(stages)}")

@@ -55,6 +55,8 @@ class Cycle:
             assert status["status"] in ("RUNNING", "COMPLETED"), status
             if status.get("stage") != stage:
                 return None
+            if stage == "completed" and status["status"] != "COMPLETED":
+                return None  # the last stage is recorded a moment before the outcome exists
             progress = status.get("progress")
             if number is not None and progress and progress["number"] != number:
                 return None
