@@ -128,7 +128,7 @@ class MovementRequest(BaseModel):
 
 
 class GapMovement(BaseModel):
-    """How scores moved between two cycles' calibrations (DOMAIN.md §5, re-assessment)."""
+    """How scores moved between two cycles' calibrations (docs/domain.md §5, re-assessment)."""
 
     model_config = ConfigDict(frozen=True)
 

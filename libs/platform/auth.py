@@ -25,7 +25,7 @@ ROLES = (
     "rater",
     "auditor",
     "integration",
-    # Decides promotions (DOMAIN.md §6: "a person entitled to decide"); the promotion service
+    # Decides promotions (docs/domain.md §6: "a person entitled to decide"); the promotion service
     # takes the role its settings name, this one by default.
     "promotion_committee",
 )

@@ -1,4 +1,4 @@
-"""People as the org chart knows them (DOMAIN.md §3: manager and direct reports come from the
+"""People as the org chart knows them (docs/domain.md §3: manager and direct reports come from the
 HRIS). Services keep a copy (libs.replicas.org_chart); the HRIS owns the facts. Pure, so that
 domain code may use it."""
 

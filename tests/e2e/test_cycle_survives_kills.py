@@ -1,5 +1,5 @@
 """A review cycle survives its services being killed in every stage (issue: full review cycles
-on Temporal; ARCHITECTURE.md §4).
+on Temporal; docs/architecture.md §4).
 
 Every service runs as its own process on the embedded stack, Temporal included (the dev
 server, on the wall clock: a killed worker's sticky queue times out in seconds there). In each

@@ -162,7 +162,7 @@ FIXTURES = ROOT.parent / "shared" / "fixtures" / "frameworks"
 def test_public_frameworks_import_from_the_cli_and_export_back(
     stack: RunningStack, tmp_path: Path
 ) -> None:
-    """DOMAIN.md §2 Import and export: whole directories in, every framework back out."""
+    """docs/domain.md §2 Import and export: whole directories in, every framework back out."""
     hr = stack.token("hr_admin", "alice")
     for source in ("monzo/frameworks", "engineeringladders"):
         report = stack.cli("framework", "import", str(FIXTURES / source), "--as", "alice")
@@ -181,7 +181,7 @@ def test_public_frameworks_import_from_the_cli_and_export_back(
 def test_an_hris_export_becomes_the_assessment_org_chart(
     stack: RunningStack, tmp_path: Path
 ) -> None:
-    """DOMAIN.md §3: direct reports and manager come from the org chart (HRIS)."""
+    """docs/domain.md §3: direct reports and manager come from the org chart (HRIS)."""
     chart = org_chart(60, prefix="H")  # not the demo's people
     export = tmp_path / "people.csv"
     export.write_text(as_csv(chart), encoding="utf-8")

@@ -1,5 +1,5 @@
 """Calibration sessions and anonymity end to end, through the assessment service's HTTP API on
-PostgreSQL (DOMAIN.md §3, Anonymity and Aggregation; §4, Calibration).
+PostgreSQL (docs/domain.md §3, Anonymity and Aggregation; §4, Calibration).
 
 Raters are real campaign raters: the subjects' manager and peers nominated and approved
 through the API. What the subject may read (their view, their export) and what leaves the
@@ -123,7 +123,7 @@ async def public_payloads(api: AssessmentApi) -> list[str]:
 async def test_a_lenient_rater_is_found_and_adjustments_carry_who_and_why(
     api: AssessmentApi,
 ) -> None:
-    """DOMAIN.md §4: a rater who rates everyone 1 point higher than the others is lenient;
+    """docs/domain.md §4: a rater who rates everyone 1 point higher than the others is lenient;
     an adjustment without a justification is refused; CalibrationCompleted carries the
     adjusted values and who made each adjustment."""
     items = await open_campaign(api, "autumn", SUBJECTS, [*PEERS, LENIENT])
@@ -227,7 +227,7 @@ def export_text(response: Any) -> str:
 async def test_small_peer_groups_never_leave_the_service_and_large_ones_only_as_a_mean(
     api: AssessmentApi,
 ) -> None:
-    """DOMAIN.md §3, Anonymity: with 2 peer responses and threshold 3, the subject's view,
+    """docs/domain.md §3, Anonymity: with 2 peer responses and threshold 3, the subject's view,
     export and every event payload contain no peer rating or comment; at 3 they contain only
     the aggregate."""
     subject = "emp-a"

@@ -1,14 +1,14 @@
-"""A 360 campaign over a population loaded from an HRIS CSV of 500 people (DOMAIN.md §3).
+"""A 360 campaign over a population loaded from an HRIS CSV of 500 people (docs/domain.md §3).
 
 The org chart is the realistic generated one (tests/support/org_chart.py), read with
 `read_people` as `talentledger hris load people.csv` reads it, and applied through the
 assessment service's org chart handler. Raters are then checked through the HTTP API against
 what the CSV rows say, computed here independently of the service:
 
-- DOMAIN.md §3, Rater groups: "self, manager, peers, direct reports. Direct reports and
+- docs/domain.md §3, Rater groups: "self, manager, peers, direct reports. Direct reports and
   manager come from the org chart (HRIS). Peers are nominated (by the employee or manager)
   and approved by the manager."
-- DOMAIN.md §3: "A cycle runs for a population (a department, a job family, a pilot group,
+- docs/domain.md §3: "A cycle runs for a population (a department, a job family, a pilot group,
   or everyone)", and "non-responders are known".
 """
 
@@ -168,7 +168,7 @@ def sample_subjects(chart: Chart, rng: random.Random) -> list[str]:
 async def test_the_csv_loads_and_each_campaign_assesses_the_population_it_names(
     population: Population,
 ) -> None:
-    """DOMAIN.md §3: a cycle runs for everyone, a department or a job family; its population
+    """docs/domain.md §3: a cycle runs for everyone, a department or a job family; its population
     is exactly the CSV rows that match."""
     rows = population.chart.rows
     everyone = await population.ok("POST", "/campaigns", 201, json=campaign(EVERYONE))
@@ -208,7 +208,7 @@ async def test_the_csv_loads_and_each_campaign_assesses_the_population_it_names(
 async def test_sampled_subjects_are_rated_by_themself_their_manager_and_their_reports(
     population: Population,
 ) -> None:
-    """DOMAIN.md §3, Rater groups: manager and direct reports come from the org chart (HRIS):
+    """docs/domain.md §3, Rater groups: manager and direct reports come from the org chart (HRIS):
     for 25 sampled people every rater the CSV implies, and no one else, is asked; each of
     them sees the subject in the right group; non-responders are exactly those raters; an
     outsider may not open the subject's questionnaire."""
@@ -261,7 +261,7 @@ async def test_sampled_subjects_are_rated_by_themself_their_manager_and_their_re
 async def test_peers_rate_a_subject_once_their_manager_approves_them(
     population: Population,
 ) -> None:
-    """DOMAIN.md §3, Rater groups: peers are nominated by the employee or the manager and
+    """docs/domain.md §3, Rater groups: peers are nominated by the employee or the manager and
     approved by the manager. Approved peers rate the subject as `peer`; rejected and pending
     ones do not; only the manager decides; the manager and reports already rate the subject
     and cannot be nominated as peers."""

@@ -1,4 +1,4 @@
-"""360 campaigns through the assessment service's HTTP API, on PostgreSQL (DOMAIN.md §3).
+"""360 campaigns through the assessment service's HTTP API, on PostgreSQL (docs/domain.md §3).
 
 Opening a campaign on a framework version the service holds, raters from the org chart,
 submissions recorded once and refused with every problem named, closing, and results the
@@ -167,7 +167,7 @@ async def test_refused_submissions_and_campaigns_name_the_problem(api: Assessmen
 
 
 async def test_populations_by_job_family_and_reminders_to_those_who_owe(api: AssessmentApi) -> None:
-    """DOMAIN.md §3: a cycle runs for a department, a job family, a pilot group or everyone;
+    """docs/domain.md §3: a cycle runs for a department, a job family, a pilot group or everyone;
     reminders go to the non-responders, naming no one they rate."""
     await api.hire(hired("emp-ds", BOSS, "ic", "L2", department="Insights", job_family="data"))
     eng = await api.ok("POST", "/campaigns", 201, json=new_campaign(job_family="eng"))
@@ -198,7 +198,7 @@ async def test_populations_by_job_family_and_reminders_to_those_who_owe(api: Ass
 async def test_a_campaign_keeps_the_positions_it_opened_with_and_counts_current_raters(
     api: AssessmentApi,
 ) -> None:
-    """DOMAIN.md §3: the questionnaire comes from the role profile the person is assessed
+    """docs/domain.md §3: the questionnaire comes from the role profile the person is assessed
     in; a move during the campaign changes neither it nor the scores' role. A former
     manager's submission stops counting once another manager rates: the manager group is
     one person."""
@@ -240,7 +240,7 @@ async def test_a_campaign_keeps_the_positions_it_opened_with_and_counts_current_
 async def test_deciding_a_peer_is_refused_to_others_before_anything_is_revealed(
     api: AssessmentApi,
 ) -> None:
-    """DOMAIN.md §3, Anonymity: nobody but the manager learns whom the subject may be rated
+    """docs/domain.md §3, Anonymity: nobody but the manager learns whom the subject may be rated
     by, not even from which refusal they get."""
     await api.ok("POST", "/campaigns", 201, json=new_campaign(department="Platform"))
     nomination = {"subject": REPORT_1, "peer": REPORT_2}

@@ -1,5 +1,5 @@
 """The activities the review-cycle workflow calls on the services' task queues, on PostgreSQL
-(ARCHITECTURE.md §4: activities are idempotent and run on the owning service's queue).
+(docs/architecture.md §4: activities are idempotent and run on the owning service's queue).
 
 Each activity is taken from its service's `build()`, as the service's Temporal worker gets
 it, and called as a plain async function, or inside `ActivityEnvironment` where it reads its
@@ -142,14 +142,14 @@ def open_request(**changes: Any) -> OpenCampaign:
 
 
 STEP = CampaignStep(campaign_id=CAMPAIGN, actor=HR)
-# Self, manager and direct reports (DOMAIN.md §3) of the four people in Platform: the boss
+# Self, manager and direct reports (docs/domain.md §3) of the four people in Platform: the boss
 # (self, 1 report), the lead (self, manager, 2 reports), two reports (self, manager).
 SUBJECTS, ASSIGNMENTS = 4, 2 + 4 + 2 + 2
 
 
 async def test_opening_a_campaign_twice_opens_it_once(assessment: AssessmentApi) -> None:
     """A retried OPEN_CAMPAIGN, and two attempts at once, find the campaign open and report
-    it: one CampaignOpened, on the framework version the workflow pinned (DOMAIN.md §2)."""
+    it: one CampaignOpened, on the framework version the workflow pinned (docs/domain.md §2)."""
     run = wired(assessment_service.build, assessment.store)
     expected = CampaignStarted(campaign_id=CAMPAIGN, subjects=SUBJECTS, assignments=ASSIGNMENTS)
 
@@ -202,7 +202,7 @@ async def test_opening_refuses_what_retrying_cannot_fix_and_waits_for_a_version(
 async def test_reminders_close_and_calibration_each_happen_once(
     assessment: AssessmentApi,
 ) -> None:
-    """DOMAIN.md §3 (reminders to non-responders, close) and §4 (the calibration session of
+    """docs/domain.md §3 (reminders to non-responders, close) and §4 (the calibration session of
     the population): retries report and append nothing."""
     run = wired(assessment_service.build, assessment.store)
     await run[OPEN_CAMPAIGN](open_request())
@@ -324,7 +324,7 @@ async def deliver(store: EventStore, event: CalibrationCompleted) -> None:
 async def test_gap_review_waits_for_the_calibration_then_reports_it_unchanged(
     development: ServiceApi,
 ) -> None:
-    """DOMAIN.md §5: gaps (target - calibrated) and plans come from CalibrationCompleted;
+    """docs/domain.md §5: gaps (target - calibrated) and plans come from CalibrationCompleted;
     the review names the direct managers of the people with an open gap."""
     run = wired(development_service.build, development.store)[GAP_REVIEW]
     early = await refused(run(SessionRef(session_id="s1")))
@@ -349,7 +349,7 @@ async def test_gap_review_waits_for_the_calibration_then_reports_it_unchanged(
 async def test_gap_movement_compares_two_sessions_once_both_have_arrived(
     development: ServiceApi,
 ) -> None:
-    """DOMAIN.md §5, Re-assessment: the metric is score movement between cycles, per person
+    """docs/domain.md §5, Re-assessment: the metric is score movement between cycles, per person
     and competency observed in both."""
     run = wired(development_service.build, development.store)[GAP_MOVEMENT]
     request = MovementRequest(previous_session_id="s1", session_id="s2")
@@ -467,7 +467,7 @@ async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[Promotio
 async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
     promotion: PromotionStack,
 ) -> None:
-    """DOMAIN.md §6: readiness of every open case of the cycle, recorded in the decision log
+    """docs/domain.md §6: readiness of every open case of the cycle, recorded in the decision log
     and published; a case without a calibration waits; a repeat evaluates nothing again."""
     request = CycleCases(cycle_id=CYCLE, actor=RUNNER)
     env = attempt()

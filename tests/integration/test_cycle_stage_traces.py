@@ -1,4 +1,4 @@
-"""A trace per cycle stage (ARCHITECTURE.md §5): ReviewCycleWorkflow on Temporal's
+"""A trace per cycle stage (docs/architecture.md §5): ReviewCycleWorkflow on Temporal's
 time-skipping server with the project's tracing interceptors (libs/platform/temporal.py) and
 the cycles service's real stage activity on PostgreSQL, spans kept in memory.
 

@@ -1,4 +1,4 @@
-"""The decision log on PostgreSQL (DOMAIN.md §6): append-only for real, and tamper-evident
+"""The decision log on PostgreSQL (docs/domain.md §6): append-only for real, and tamper-evident
 even against someone who can switch the protection off.
 
 "The decision log is append-only and tamper-evident: entries ... can never be edited or

@@ -1,4 +1,4 @@
-"""The development service on PostgreSQL (DOMAIN.md §5): gaps and 70/20/10 plans from a
+"""The development service on PostgreSQL (docs/domain.md §5): gaps and 70/20/10 plans from a
 calibration, mentors and courses, coverage, re-assessment, and who may see what.
 
 Events arrive through the service's own handlers, as its consumers deliver them, each in a
@@ -93,7 +93,7 @@ async def stack(database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
 
 
 async def test_a_calibration_becomes_gaps_plans_and_enrolments_once(stack: Stack) -> None:
-    """DOMAIN.md §5: gap = target - calibrated score; plans 70/20/10 with an internal expert
+    """docs/domain.md §5: gap = target - calibrated score; plans 70/20/10 with an internal expert
     who is not the manager and a course matched to competency and level; a duplicated
     CalibrationCompleted produces no second plan."""
     await stack.deliver(CourseCatalogUpdated(courses=[course("testing-101", "testing")]), "lms")
@@ -169,7 +169,7 @@ async def test_views_follow_the_reporting_line_and_coverage_names_missing_progra
 async def test_the_next_cycle_flags_the_course_whose_completers_did_not_move(
     stack: Stack,
 ) -> None:
-    """DOMAIN.md §5, Re-assessment: score movement between cycles, not completion."""
+    """docs/domain.md §5, Re-assessment: score movement between cycles, not completion."""
     catalog = [course("testing-101", "testing"), course("comms-201", "communication")]
     await stack.deliver(CourseCatalogUpdated(courses=catalog), "lms")
     await stack.deliver(calibration("s1", FIRST), "calibration-s1")
@@ -196,7 +196,7 @@ async def test_the_next_cycle_flags_the_course_whose_completers_did_not_move(
 
 
 async def test_managers_edit_plans_by_events_under_the_same_rules(stack: Stack) -> None:
-    """DOMAIN.md §5 via the plan rules: an edit is an event, not an overwrite; a mentor is
+    """docs/domain.md §5 via the plan rules: an edit is an event, not an overwrite; a mentor is
     an expert and not the manager; a course builds the competency; only the manager edits."""
     await stack.deliver(CourseCatalogUpdated(courses=[course("testing-101", "testing")]), "lms")
     await stack.deliver(calibration("s1", FIRST), "calibration-s1")

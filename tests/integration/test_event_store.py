@@ -1,4 +1,4 @@
-"""The event store on real PostgreSQL (ARCHITECTURE.md section 3: append, order, append-only)."""
+"""The event store on real PostgreSQL (docs/architecture.md §3: append, order, append-only)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The framework service on PostgreSQL through its HTTP API (DOMAIN.md section 2).
+"""The framework service on PostgreSQL through its HTTP API (docs/domain.md §2).
 
 Drafts, publication, authorisation, as-of queries, diffs, effective profiles, file import and
 export; and that draft edits never leave the service while published versions do.
@@ -61,7 +61,7 @@ async def publish(api: FrameworkApi, framework: Framework) -> dict[str, Any]:
 async def test_drafts_are_hr_admin_only_and_published_versions_are_for_everyone(
     api: FrameworkApi,
 ) -> None:
-    """DOMAIN.md §2 Versions; the issue's authorisation: hr_admin edits, publishes, sees drafts."""
+    """docs/domain.md §2, Versions; authorisation: hr_admin edits, publishes, sees drafts."""
     framework = valid_framework()
     await api.ok("PUT", f"/frameworks/{ID}/draft", 403, json=body(framework), headers=api.employee)
     await api.ok("PUT", f"/frameworks/{ID}/draft", json=body(framework))
@@ -80,7 +80,7 @@ async def test_drafts_are_hr_admin_only_and_published_versions_are_for_everyone(
 async def test_a_refused_publication_names_the_rule_and_publishes_nothing(
     api: FrameworkApi,
 ) -> None:
-    """DOMAIN.md §2 Role profile: breaking a cap fails with the role, rule and numbers."""
+    """docs/domain.md §2 Role profile: breaking a cap fails with the role, rule and numbers."""
     framework = valid_framework()
     role = framework.roles[0]
     extra = [
@@ -111,7 +111,7 @@ async def test_a_refused_publication_names_the_rule_and_publishes_nothing(
 async def test_as_of_queries_return_each_version_exactly_and_diffs_list_changed_anchors(
     api: FrameworkApi,
 ) -> None:
-    """DOMAIN.md §2 Versions: the version in force at any past date can be reconstructed."""
+    """docs/domain.md §2 Versions: the version in force at any past date can be reconstructed."""
     versions = [valid_framework()]
     versions.append(reworded(versions[0], "Explains trade-offs plainly, in writing and aloud."))
     versions.append(reworded(versions[1], "Keeps promises or says early why not.", 1))
@@ -170,7 +170,7 @@ async def test_as_of_queries_return_each_version_exactly_and_diffs_list_changed_
 async def test_effective_profiles_and_the_grid_show_where_each_competency_comes_from(
     api: FrameworkApi,
 ) -> None:
-    """DOMAIN.md §2 Deployment scopes and The grid."""
+    """docs/domain.md §2 Deployment scopes and The grid."""
     framework = valid_framework()
     await publish(api, framework)
     role = framework.roles[-1]
@@ -193,7 +193,7 @@ async def test_effective_profiles_and_the_grid_show_where_each_competency_comes_
 
 
 async def test_files_export_and_import_back_identically(api: FrameworkApi) -> None:
-    """DOMAIN.md §2 Import and export: plain files without loss."""
+    """docs/domain.md §2 Import and export: plain files without loss."""
     framework = valid_framework()
     await publish(api, framework)
     for fmt in ("yaml", "json"):
@@ -238,7 +238,7 @@ async def test_a_bad_file_is_refused_with_file_line_and_field_and_leaves_the_dra
 
 
 async def test_element_edits_and_pushes_are_events_of_the_draft(api: FrameworkApi) -> None:
-    """DOMAIN.md §2 Deployment scopes: push is a one-time assignment to explicit roles."""
+    """docs/domain.md §2 Deployment scopes: push is a one-time assignment to explicit roles."""
     framework = valid_framework()
     await api.ok("PUT", f"/frameworks/{ID}/draft", json=body(framework))
     competency = framework.competencies[-1]
@@ -344,7 +344,7 @@ async def test_a_file_names_its_framework_when_no_id_is_given(api: FrameworkApi)
 async def test_anchors_calibration_found_inconsistent_wait_for_the_next_revision(
     api: FrameworkApi,
 ) -> None:
-    """DOMAIN.md §4: inconsistent anchors feed the next minor framework revision. The
+    """docs/domain.md §4: inconsistent anchors feed the next minor framework revision. The
     assessment service's InconsistentAnchorsFound lands in a worklist HR reads, once."""
     found = InconsistentAnchorsFound(
         session_id="autumn",

@@ -1,4 +1,4 @@
-"""The org chart from HRIS events, on PostgreSQL and NATS JetStream (DOMAIN.md §3: direct
+"""The org chart from HRIS events, on PostgreSQL and NATS JetStream (docs/domain.md §3: direct
 reports and manager come from the org chart, HRIS)."""
 
 from __future__ import annotations

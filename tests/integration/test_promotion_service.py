@@ -1,4 +1,4 @@
-"""The promotion service on PostgreSQL (DOMAIN.md §6): cases from nomination to appeal, each
+"""The promotion service on PostgreSQL (docs/domain.md §6): cases from nomination to appeal, each
 step a decision-log entry and the published steps events; who may do what; decisions as
 they were made; exports; fairness.
 
@@ -124,7 +124,7 @@ async def stack(database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
 async def test_a_case_from_nomination_to_decision_is_logged_published_and_verifiable(
     stack: Stack,
 ) -> None:
-    """DOMAIN.md §6: nomination, endorsement, readiness, calibration confirmation and a
+    """docs/domain.md §6: nomination, endorsement, readiness, calibration confirmation and a
     decision with rationale, each an entry; the decision records the framework version, the
     criteria version, the calibration and the scores as they were."""
     await stack.calibrate(calibration("s1", {ANN: STRONG, BEN: WEAK}))
@@ -323,7 +323,7 @@ async def test_appeal_is_heard_by_another_decider_and_exports_verify_line_by_lin
 
 
 async def test_the_adverse_impact_ratio_matches_a_hand_computation(stack: Stack) -> None:
-    """DOMAIN.md §6 and the four-fifths rule. Cycle 2026-h1: group a, 5 considered, 4
+    """docs/domain.md §6 and the four-fifths rule. Cycle 2026-h1: group a, 5 considered, 4
     approved (rate 0.8, the reference); group b, 5 considered, 2 approved (rate 0.4): impact
     ratio 0.4 / 0.8 = 0.5, below 0.8, flagged. A deferral counts as not selected."""
     people = [f"emp-{n}" for n in range(10)]
@@ -364,7 +364,7 @@ async def test_the_adverse_impact_ratio_matches_a_hand_computation(stack: Stack)
 async def test_readiness_for_the_next_level_shows_each_criterion_with_its_evidence(
     stack: Stack,
 ) -> None:
-    """DOMAIN.md §6 defaults: average 3.5, no competency below 3; before any case the
+    """docs/domain.md §6 defaults: average 3.5, no competency below 3; before any case the
     endorsement and confirmation are shown as missing, and time at level as unknown."""
     await stack.calibrate(calibration("s1", {ANN: STRONG, BEN: WEAK}))
     ann = await stack.call("GET", f"/people/{ANN}/readiness", who=ANN)

@@ -1,5 +1,5 @@
 """Outbox relay, inbox and dead letters on real PostgreSQL and NATS JetStream
-(ARCHITECTURE.md section 3: committed once, published at least once, applied exactly once)."""
+(docs/architecture.md §3: committed once, published at least once, applied exactly once)."""
 
 from __future__ import annotations
 

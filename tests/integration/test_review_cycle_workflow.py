@@ -1,4 +1,4 @@
-"""ReviewCycleWorkflow on Temporal's time-skipping test server (ARCHITECTURE.md §4): the
+"""ReviewCycleWorkflow on Temporal's time-skipping test server (docs/architecture.md §4): the
 stages, the 21-day campaign, the calibration escalation, the gap-review deadline and the
 90-day wait between cycles, in seconds of real time.
 
@@ -223,9 +223,9 @@ async def cycles() -> AsyncIterator[Cycles]:
 
 
 async def test_two_cycles_run_every_stage_and_the_second_reports_movement(cycles: Cycles) -> None:
-    """ARCHITECTURE.md §4 and DOMAIN.md §5: campaign with reminders, calibration, gap review
-    (one manager silent: recorded, not blocking), plans, promotion readiness, 90 days, then
-    the next cycle measures score movement against the previous calibration."""
+    """docs/architecture.md §4 and docs/domain.md §5: campaign with reminders, calibration,
+    gap review (one manager silent: recorded, not blocking), plans, promotion readiness, 90 days,
+    then the next cycle measures score movement against the previous calibration."""
     handle = await cycles.start("cycle-a", last_number=2)
     await cycles.reach(handle, "campaign open")
     await cycles.env.sleep(timedelta(days=22))  # reminders at 7 and 14 days, close at 21

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for random, model-valid `Framework` documents (DOMAIN.md section 2).
+"""Hypothesis strategies for random, model-valid `Framework` documents (docs/domain.md §2).
 
 Random families, tracks, levels, competencies, anchors, roles, requirements and deployment rules,
 with any text a UTF-8 file can hold (line breaks, control characters, emoji), empty lists and

@@ -1,4 +1,4 @@
-"""Payload schemas by (type, version) and the upcaster chain (ARCHITECTURE.md section 3)."""
+"""Payload schemas by (type, version) and the upcaster chain (docs/architecture.md §3)."""
 
 from __future__ import annotations
 

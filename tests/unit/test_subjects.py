@@ -1,4 +1,4 @@
-"""The one subject naming rule (ARCHITECTURE.md section 3, Subjects)."""
+"""The one subject naming rule (docs/architecture.md §3, Subjects)."""
 
 import pytest
 

@@ -1,7 +1,7 @@
 """Events the assessment service publishes about 360 campaigns and calibration.
 
 None of them identifies a peer or a direct report as the rater of anyone: those raters appear
-only as their rater group, or as a count (DOMAIN.md §3, Anonymity). Ratings themselves never
+only as their rater group, or as a count (docs/domain.md §3, Anonymity). Ratings themselves never
 leave the service; what other contexts use are calibrated scores, computed from the groups the
 subject may see.
 """
@@ -140,7 +140,7 @@ class SubjectScores(BaseModel):
 
 @registry.event
 class CalibrationCompleted(IntegrationEvent):
-    """The final calibrated scores of a session's population (DOMAIN.md §4).
+    """The final calibrated scores of a session's population (docs/domain.md §4).
 
     One entry per subject with a score per competency (the aggregate, or the latest
     adjustment of it), and every adjustment with who made it and why.
@@ -170,7 +170,7 @@ class AnchorSpread(BaseModel):
 @registry.event
 class InconsistentAnchorsFound(IntegrationEvent):
     """Competencies whose anchors raters read differently, found by a calibration session:
-    candidates for rewording in the framework's next minor revision (DOMAIN.md §4)."""
+    candidates for rewording in the framework's next minor revision (docs/domain.md §4)."""
 
     event_type = "InconsistentAnchorsFound"
     context = "assessment"

@@ -1,4 +1,4 @@
-"""Events the cycle orchestrator publishes: where each review cycle stands (DOMAIN.md §3).
+"""Events the cycle orchestrator publishes: where each review cycle stands (docs/domain.md §3).
 
 Integrators follow cycles through these without access to Temporal. Each cycle's stream is
 `cycle-<cycle_id>`; `sequence` numbers its stage transitions from 1.

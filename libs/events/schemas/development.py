@@ -1,4 +1,4 @@
-"""Events the development service publishes: gaps and development plans (DOMAIN.md §5)."""
+"""Events the development service publishes: gaps and development plans (docs/domain.md §5)."""
 
 from __future__ import annotations
 

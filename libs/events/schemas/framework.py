@@ -1,6 +1,6 @@
 """The career framework as other contexts see it, and the events the framework service publishes.
 
-`Framework` is the whole model of DOMAIN.md section 2 as one document: it is the content of a
+`Framework` is the whole model of docs/domain.md §2 as one document: it is the content of a
 published version (carried in `FrameworkPublished`, so consumers never call the framework
 service) and the service's documented exchange format (YAML / JSON, JSON Schema published).
 Lists of keyed items keep their order; keys are stable slugs, names are what people read.

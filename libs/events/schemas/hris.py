@@ -74,7 +74,7 @@ class EmployeeLeft(_HrisEvent):
 @registry.event
 class ProtectedAttributeRecorded(_HrisEvent):
     """A person's value for the protected attribute fairness monitoring compares groups on
-    (DOMAIN.md §6, Title VII). Optional: people without one count as "undisclosed".
+    (docs/domain.md §6, Fairness). Optional: people without one count as "undisclosed".
 
     Only the promotion service keeps it, in a table of its own that only its fairness report
     reads, and that report names groups, never people.

@@ -1,4 +1,4 @@
-"""Events the promotion service publishes about promotion cases (DOMAIN.md §6).
+"""Events the promotion service publishes about promotion cases (docs/domain.md §6).
 
 They tell other systems (the HRIS, the cycle orchestrator, reporting) where a case stands.
 The full record, with the evidence, the rationale and the scores as they were, is the

@@ -1,5 +1,5 @@
 """Temporal activities the assessment service runs on its own task queue for the review-cycle
-workflow (ARCHITECTURE.md §4): open the 360 campaign, remind, close, open its calibration.
+workflow (docs/architecture.md §4): open the 360 campaign, remind, close, open its calibration.
 
 Each is idempotent: Temporal retries an activity after a timeout or a worker crash, so a
 repeat finds the work done (the campaign opened or closed, the session there) and reports it
@@ -93,7 +93,7 @@ class AssessmentActivities:
         return found
 
     async def _count(self, campaign: Campaign) -> ResponseCount:
-        """Expected assignments (org chart raters and approved peers, DOMAIN.md §3) and those
+        """Expected assignments (org chart raters and approved peers, docs/domain.md §3) and those
         still without a final submission: the non-responders."""
         campaign_id = campaign.campaign_id
         async with self.campaigns.store.pool.connection() as conn:
@@ -118,7 +118,7 @@ class AssessmentActivities:
     @activity.defn(name=OPEN_CAMPAIGN)
     async def open_campaign(self, request: OpenCampaign) -> CampaignStarted:
         """Open the 360 campaign for the cycle's population on the pinned framework version
-        (DOMAIN.md §2 Versions, §3); a repeat finds it open and reports its counts."""
+        (docs/domain.md §2 Versions, §3); a repeat finds it open and reports its counts."""
         version = request.framework.version
         if version is None:
             raise ApplicationError(
@@ -173,7 +173,7 @@ class AssessmentActivities:
 
     @activity.defn(name=SEND_REMINDERS)
     async def send_reminders(self, step: CampaignStep) -> ResponseCount:
-        """Remind the raters who owe a final submission (DOMAIN.md §3, Deadlines and
+        """Remind the raters who owe a final submission (docs/domain.md §3, Deadlines and
         reminders). Past the close date, or once closed, nobody is reminded: it only reports.
 
         A retry finds the reminder an earlier attempt of the same activity sent (a
@@ -205,7 +205,7 @@ class AssessmentActivities:
 
     @activity.defn(name=CLOSE_CAMPAIGN)
     async def close_campaign(self, step: CampaignStep) -> ResponseCount:
-        """Close the campaign: revisions end and results are released (DOMAIN.md §3). A
+        """Close the campaign: revisions end and results are released (docs/domain.md §3). A
         repeat finds it closed and reports."""
         campaign = await self._campaign(step.campaign_id)
         if not campaign.closed:
@@ -220,7 +220,7 @@ class AssessmentActivities:
 
     @activity.defn(name=OPEN_CALIBRATION)
     async def open_calibration(self, step: CampaignStep) -> CalibrationOpened:
-        """Open the calibration session of the campaign's whole population (DOMAIN.md §4),
+        """Open the calibration session of the campaign's whole population (docs/domain.md §4),
         `<campaign id>.calibration`; a repeat finds the session and reports it."""
         session_id = calibration_session_of(step.campaign_id)
         session = await self._session(session_id)

@@ -4,7 +4,7 @@ Authorisation: `hr_admin` opens, reminds and closes campaigns, sees non-responde
 HR-side results. Everyone else acts as the token's subject, their employee id: a rater sees
 their own assignments and the questionnaires of the people they rate, and submits as
 themself; an employee or their manager nominates peers, and the manager decides them; a
-subject and their manager see the subject's results, anonymised (DOMAIN.md §3, Anonymity).
+subject and their manager see the subject's results, anonymised (docs/domain.md §3, Anonymity).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Command and query handlers of calibration sessions (DOMAIN.md §4).
+"""Command and query handlers of calibration sessions (docs/domain.md §4).
 
 A session is opened on a closed campaign, for its whole population or part of it (one
 department's session, say). Its review shows the aggregated scores as calibrated so far and

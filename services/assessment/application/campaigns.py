@@ -50,7 +50,7 @@ from services.assessment.domain.ratings import RaterGroup, Rating
 from services.assessment.domain.submissions import Answer, Submission
 
 # The public AssessmentSubmitted is relayed in its whole envelope, actor included, so naming
-# the rater there would expose peers and direct reports (DOMAIN.md §3, Anonymity). The rater
+# the rater there would expose peers and direct reports (docs/domain.md §3, Anonymity). The rater
 # is the actor of the private SubmissionRecorded; the announcement is the service's own,
 # caused by it, in the same transaction.
 ANNOUNCER = "service:assessment"

@@ -1,4 +1,4 @@
-"""Aggregated 360 results per subject and competency (DOMAIN.md §3, Aggregation and Anonymity).
+"""Aggregated 360 results per subject and competency (docs/domain.md §3, Aggregation and Anonymity).
 
 `aggregate` is the HR-side result: a mean per rater group, its number of responses and a
 weighted overall score. `subject_view` is what the subject may see of it: anonymous groups
@@ -27,7 +27,7 @@ GROUP_ORDER: tuple[RaterGroup, ...] = ("self", "manager", "peer", "direct_report
 class DuplicateRating(ValueError):
     """One rater rated one subject on one competency twice: the input mixes submissions.
 
-    DOMAIN.md §3 allows one submission per (cycle, subject, rater), so aggregating one cycle's
+    docs/domain.md §3 allows one submission per (cycle, subject, rater), so aggregating one cycle's
     submissions never meets this; averaging both ratings would silently give that rater a double
     vote. The message names no rater, since errors end up in logs.
     """
@@ -40,13 +40,13 @@ class DuplicateRating(ValueError):
 
 
 class GroupWeights(BaseModel):
-    """How much each rater group counts in the overall score (DOMAIN.md §3: configurable).
+    """How much each rater group counts in the overall score (docs/domain.md §3: configurable).
 
     Default: manager 0.4, peer 0.3, direct_report 0.3, self 0.0. The manager holds the largest
     single share because the manager sees the whole of the role against its profile; peers and
     direct reports together outweigh the manager, as several independent observers. Self-ratings
     are shown to the subject and to calibration but not counted: self-assessments tend to run
-    high, and counting them would inflate scores and shrink gaps (DOMAIN.md §5).
+    high, and counting them would inflate scores and shrink gaps (docs/domain.md §5).
     Weights are renormalised over the groups that responded, so they need not sum to 1.
     """
 
@@ -242,7 +242,7 @@ def subject_view(
     policy: AnonymityPolicy,
     weights: GroupWeights = DEFAULT_WEIGHTS,
 ) -> list[SubjectCompetencyView]:
-    """The results as their subject may see them (DOMAIN.md §3, Anonymity).
+    """The results as their subject may see them (docs/domain.md §3, Anonymity).
 
     - Self and manager are attributed by group, with their comments.
     - Peer and direct-report groups are listed for every competency, visible only when their

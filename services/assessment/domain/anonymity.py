@@ -1,4 +1,4 @@
-"""When the subject may see an anonymous rater group (DOMAIN.md §3, Anonymity).
+"""When the subject may see an anonymous rater group (docs/domain.md §3, Anonymity).
 
 Peer and direct-report ratings reach the subject only aggregated per group, and only when the
 group has enough responses that no single rater can be singled out. Self and manager ratings
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from services.assessment.domain.ratings import ANONYMOUS_GROUPS, RaterGroup
 
-# DOMAIN.md §3: "at least 3 responses (configurable, never below 2)".
+# docs/domain.md §3: "at least 3 responses (configurable, never below 2)".
 DEFAULT_MINIMUM_RESPONSES = 3
 LOWEST_MINIMUM_RESPONSES = 2
 

@@ -1,4 +1,4 @@
-"""What a calibration session reviews and what it decides (DOMAIN.md §4).
+"""What a calibration session reviews and what it decides (docs/domain.md §4).
 
 The session looks at three signals before adjusting anything:
 
@@ -16,7 +16,7 @@ CalibrationCompleted carries.
 Self-ratings take no part in the rater signals: calibration compares raters who observe someone
 else, and self-assessments tend to run high, which would make everybody else look severe and
 every item look inconsistent. These outputs name raters and are for HR and the calibration
-session only, never for the subject (DOMAIN.md §3, Anonymity).
+session only, never for the subject (docs/domain.md §3, Anonymity).
 """
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ from services.assessment.domain.aggregation import CompetencyResult, by_subject_
 from services.assessment.domain.ratings import Rating
 
 # A rater whose mean offset reaches half a scale point is worth discussing: on a 0..5 or 1..5
-# scale, half a point can move a competency across the 3.5 promotion bar (DOMAIN.md §6).
+# scale, half a point can move a competency across the 3.5 promotion bar (docs/domain.md §6).
 DEFAULT_OFFSET_THRESHOLD = 0.5
 # Fewer compared items than this and one unusual subject decides the rater's tendency.
 DEFAULT_MIN_SHARED = 3
 # On an integer scale, 1.5 flags raters two or more points apart on the same behaviour.
 DEFAULT_SPREAD = 1.5
 DEFAULT_Z = 2.0
-# The Dreyfus scale, the framework default (DOMAIN.md §2); a 1..5 framework passes (1, 5).
+# The Dreyfus scale, the framework default (docs/domain.md §2); a 1..5 framework passes (1, 5).
 DREYFUS_SCALE = (0, 5)
 
 Tendency = Literal["lenient", "severe", "neutral", "undetermined"]
@@ -63,7 +63,7 @@ class InconsistentAnchor(BaseModel):
     """A competency whose anchors raters read differently: candidates for rewording.
 
     `share` is flagged_items / compared_items, so HR can pick the worst 10 to 20 percent of
-    anchors for the next minor revision (DOMAIN.md §2, Versions).
+    anchors for the next minor revision (docs/domain.md §2, Versions).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -87,7 +87,7 @@ class Outlier(BaseModel):
 
 
 class AdjustmentRefused(Exception):
-    """An adjustment that breaks a calibration rule (DOMAIN.md §4).
+    """An adjustment that breaks a calibration rule (docs/domain.md §4).
 
     Not a ValueError on purpose: pydantic would wrap a ValueError into a ValidationError, and
     callers should be able to catch this refusal by its own type.
@@ -111,7 +111,7 @@ class Adjustment(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def justified_and_attributed(cls, data: Any) -> Any:
-        """DOMAIN.md §4: every adjustment records who made it and a mandatory justification."""
+        """docs/domain.md §4: every adjustment records who made it and a mandatory justification."""
         if isinstance(data, Mapping):
             item = f"{data.get('subject')!r} on {data.get('competency')!r}"
             if not _filled(data.get("justification")):

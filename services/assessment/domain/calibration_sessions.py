@@ -1,4 +1,4 @@
-"""The calibration session (DOMAIN.md §4): opened on a closed campaign's population, it
+"""The calibration session (docs/domain.md §4): opened on a closed campaign's population, it
 records adjustments, each with who, the old and new value and a mandatory justification, and
 completes with the final calibrated score per subject and competency.
 

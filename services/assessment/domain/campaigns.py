@@ -1,4 +1,4 @@
-"""The 360 campaign (DOMAIN.md §3), as two kinds of aggregate.
+"""The 360 campaign (docs/domain.md §3), as two kinds of aggregate.
 
 - `Campaign`: opened for a population on one framework version with its settings (anonymity
   threshold, group weights, peer limits), reminded, closed. Its stream is short.

@@ -1,4 +1,4 @@
-"""The questionnaire for one person (DOMAIN.md §3): generated from their effective role
+"""The questionnaire for one person (docs/domain.md §3): generated from their effective role
 profile, one item per competency, or per sub-skill when the framework's granularity is
 sub-skill. Each item carries the anchors of the person's track, so raters see what each
 proficiency level means for an IC or for a manager.

@@ -1,4 +1,4 @@
-"""Who rates whom in a 360 campaign (DOMAIN.md §3, Rater groups).
+"""Who rates whom in a 360 campaign (docs/domain.md §3, Rater groups).
 
 Self, manager and direct reports come from the org chart. Peers are nominated by the
 employee or their manager and approved or rejected by the manager; a campaign sets how many

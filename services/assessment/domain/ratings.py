@@ -1,4 +1,4 @@
-"""Ratings as the 360 collects them (DOMAIN.md §3): who rated whom, in which rater group."""
+"""Ratings as the 360 collects them (docs/domain.md §3): who rated whom, in which rater group."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 RaterGroup = Literal["self", "manager", "peer", "direct_report"]
-# Peers and direct reports are never attributed to the subject (DOMAIN.md §3, Anonymity).
+# Peers and direct reports are never attributed to the subject (docs/domain.md §3, Anonymity).
 ANONYMOUS_GROUPS: frozenset[RaterGroup] = frozenset({"peer", "direct_report"})
 
 

@@ -1,4 +1,4 @@
-"""Submissions (DOMAIN.md §3): one per (campaign, subject, rater), rating each item on the
+"""Submissions (docs/domain.md §3): one per (campaign, subject, rater), rating each item on the
 framework's scale or marking it not observed, revisable until finalised or the campaign
 closes. A refused submission names every problem at once, so a rater fixes them in one go.
 """

@@ -1,6 +1,6 @@
 """ReviewCycleWorkflow: one recurring review cycle, orchestrated across the services.
 
-Deterministic workflow code (ARCHITECTURE.md §4): it calls activities by name on each owning
+Deterministic workflow code (docs/architecture.md §4): it calls activities by name on each owning
 service's task queue and never touches a database. One cycle runs:
 
 1. pin the framework version and wait until every service holds it;

@@ -1,5 +1,5 @@
 """Temporal activities the development service runs on its own task queue for the
-review-cycle workflow (ARCHITECTURE.md §4): what a calibration left (gaps, plans, the
+review-cycle workflow (docs/architecture.md §4): what a calibration left (gaps, plans, the
 managers who review them) and how scores moved since the previous cycle.
 
 Both only read: the gaps and plans are generated when the session's CalibrationCompleted is
@@ -52,7 +52,7 @@ class DevelopmentActivities:
 
     @activity.defn(name=GAP_REVIEW)
     async def gap_review(self, ref: SessionRef) -> GapReview:
-        """The session's gaps (target - calibrated score, DOMAIN.md §5) and 70/20/10 plans,
+        """The session's gaps (target - calibrated score, docs/domain.md §5) and 70/20/10 plans,
         and the direct managers (org chart) of the people with an open gap: who reviews them.
 
         `people` counts those the session calibrated; a person who has left since is not
@@ -85,7 +85,7 @@ class DevelopmentActivities:
     @activity.defn(name=GAP_MOVEMENT)
     async def gap_movement(self, request: MovementRequest) -> GapMovement:
         """Score movement between two cycles' calibrations per person and competency observed
-        in both (DOMAIN.md §5, Re-assessment: the metric is score movement, not completion)."""
+        in both (docs/domain.md §5, Re-assessment: the metric is score movement, not completion)."""
         if request.previous_session_id == request.session_id:
             raise ApplicationError(
                 f"re-assessment compares two sessions; both are {request.session_id!r}",

@@ -1,4 +1,4 @@
-"""The development service's use cases (DOMAIN.md §5).
+"""The development service's use cases (docs/domain.md §5).
 
 On CalibrationCompleted: record the calibrated scores, compute each person's gaps against
 the role profile of the framework version the campaign used, generate the population's

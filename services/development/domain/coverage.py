@@ -1,4 +1,4 @@
-"""Catalog coverage (DOMAIN.md §5): which gaps have matching training in the L&D catalog and
+"""Catalog coverage (docs/domain.md §5): which gaps have matching training in the L&D catalog and
 which need a new programme, before anyone buys new content.
 
 Only open gaps count (observed and below target): a gap nobody observed is no reason to buy

@@ -1,4 +1,4 @@
-"""Re-assessment (DOMAIN.md §5): the next cycle measures whether gaps closed. The metric is
+"""Re-assessment (docs/domain.md §5): the next cycle measures whether gaps closed. The metric is
 score movement between cycles, not completion. A course whose completers did not move on its
 competency is flagged as not working.
 

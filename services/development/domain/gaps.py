@@ -1,4 +1,4 @@
-"""Gaps (DOMAIN.md §5): target proficiency minus calibrated current proficiency, per
+"""Gaps (docs/domain.md §5): target proficiency minus calibrated current proficiency, per
 competency of the role profile. The gap, not the raw score, is the signal.
 
 A competency nobody observed has no calibrated score, and no gap is claimed for it: claiming
@@ -57,5 +57,5 @@ def gaps(profile: EffectiveRoleProfile, scores: Mapping[str, float | None]) -> l
 
 def priority(gap: Gap) -> tuple[float, int, str]:
     """Sort key: largest gaps first, behavioural before technical at equal size
-    (DOMAIN.md §5 via the issue: behavioural gaps weigh on every role), then by name."""
+    (docs/domain.md §5 via the issue: behavioural gaps weigh on every role), then by name."""
     return (-(gap.size or 0.0), 0 if gap.nature == "behavioural" else 1, gap.competency)

@@ -1,4 +1,4 @@
-"""Manager edits of a generated development plan (DOMAIN.md §5): each edit is an event on
+"""Manager edits of a generated development plan (docs/domain.md §5): each edit is an event on
 the plan's own stream, so the generated plan and every change to it stay on record.
 
 The rules that make a generated plan sound hold for edited ones too: an action closes a gap

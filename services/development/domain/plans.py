@@ -1,4 +1,4 @@
-"""Individual development plans (DOMAIN.md §5), generated for a whole population at once from
+"""Individual development plans (docs/domain.md §5), generated for a whole population at once from
 their gaps with the 70/20/10 mix: on-the-job actions, mentoring by an internal expert, and
 formal training from the L&D catalog.
 

@@ -1,6 +1,6 @@
 """Edits to a framework's draft: facts in the framework service's own log, never published.
 
-Drafts are visible to HR administrators only (DOMAIN.md section 2, Versions), so these are
+Drafts are visible to HR administrators only (docs/domain.md §2, Versions), so these are
 private events: the outbox relay skips them. What other contexts see is `FrameworkPublished`
 and `RoleProfileChanged`, at publication.
 

@@ -1,4 +1,4 @@
-"""Effective role profiles and the grid (DOMAIN.md section 2, Role profile and Deployment scopes).
+"""Effective role profiles and the grid (docs/domain.md §2, Role profile and Deployment scopes).
 
 A role's effective profile is its own requirements (including one-time pushes) plus every
 standing deployment rule that reaches it: a core rule reaches every role, whenever either was

@@ -1,4 +1,4 @@
-"""Publication rules for a framework (DOMAIN.md section 2): what must hold before a version is
+"""Publication rules for a framework (docs/domain.md §2): what must hold before a version is
 published. Errors block publishing; warnings are returned with the version but do not block.
 
 Every problem names its rule, so HR and the tests can tell them apart, and says what to fix

@@ -1,5 +1,5 @@
 """Differences between framework versions, and whether a revision is minor or major
-(DOMAIN.md section 2, Versions).
+(docs/domain.md §2, Versions).
 
 A minor revision rewords: names, descriptions, level descriptors, anchors, expected behaviours,
 vocabulary. Anything else changes structure (a level added, a track split, a target moved, a

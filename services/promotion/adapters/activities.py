@@ -1,5 +1,5 @@
 """Temporal activities the promotion service runs on its own task queue for the review-cycle
-workflow (ARCHITECTURE.md §4): the readiness of the cycle's promotion cases.
+workflow (docs/architecture.md §4): the readiness of the cycle's promotion cases.
 
 Idempotent: `Promotion.evaluate_cycle` skips a case already evaluated on its latest
 calibration and never runs twice at once on one cycle, so a retry after a timeout or a
@@ -37,7 +37,7 @@ class PromotionActivities:
 
     @activity.defn(name=EVALUATE_CYCLE)
     async def evaluate_cycle(self, request: CycleCases) -> PromotionEvaluations:
-        """Readiness (DOMAIN.md §6: criteria met and not, with the evidence) of every open
+        """Readiness (docs/domain.md §6: criteria met and not, with the evidence) of every open
         case nominated for the cycle, as HR on behalf of the actor who runs the cycle. A case
         that cannot be judged yet (no calibration) is counted, not evaluated, and does not
         fail the activity."""

@@ -1,6 +1,6 @@
 """HTTP API of the promotion service.
 
-Authorisation (DOMAIN.md §6): managers nominate and endorse for the people below them; HR
+Authorisation (docs/domain.md §6): managers nominate and endorse for the people below them; HR
 records calibration confirmations and publishes criteria; only the configured decider role
 decides and hears appeals; `auditor` reads everything and changes nothing; an employee sees
 their own readiness, cases and decisions. Fairness figures are for `hr_admin` and `auditor`.

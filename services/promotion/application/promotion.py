@@ -1,4 +1,4 @@
-"""The promotion service's use cases (DOMAIN.md §6).
+"""The promotion service's use cases (docs/domain.md §6).
 
 Every step of a case is one transaction: take the decision log's append lock, fold the case
 from its entries, check the step against it (`services.promotion.domain.cases`), append the
@@ -202,8 +202,8 @@ class Promotion:
     # -- criteria ----------------------------------------------------------------------
 
     async def _criteria(self, conn: AsyncConnection[Any]) -> CriteriaSet:
-        """The latest version; DOMAIN.md's defaults recorded as version 1 the first time
-        anything needs criteria, so that version 1 means the same thing forever."""
+        """The latest version; the defaults of docs/domain.md §6 are recorded as version 1 the
+        first time anything needs criteria, so that version 1 means the same thing forever."""
         published = await self.records.criteria(conn)
         if published is not None:
             return published.criteria
@@ -255,7 +255,7 @@ class Promotion:
         if calibrated is None:
             raise WrongState(
                 f"no calibration has scored {employee_id!r} yet: readiness needs calibrated "
-                "scores (DOMAIN.md §6)"
+                "scores (docs/domain.md §6)"
             )
         scores = calibrated.scores
         framework = await self._framework(conn, scores.framework_id, scores.framework_version)
@@ -515,7 +515,7 @@ class Promotion:
     async def evaluate_cycle(
         self, cycle_id: str, actor: Actor, progress: Callable[[int], None] | None = None
     ) -> CycleEvaluation:
-        """Record the readiness (DOMAIN.md §6) of every open case nominated for the cycle,
+        """Record the readiness (docs/domain.md §6) of every open case nominated for the cycle,
         on each person's latest calibration; `progress(n)` after each of the n cases.
 
         Idempotent, for the cycle workflow's retries: a case whose last entry already is an

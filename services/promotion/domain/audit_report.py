@@ -1,4 +1,4 @@
-"""Exports of the decision log for audits and legal review (DOMAIN.md §6).
+"""Exports of the decision log for audits and legal review (docs/domain.md §6).
 
 Two forms of the same entries:
 

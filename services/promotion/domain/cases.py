@@ -1,4 +1,4 @@
-"""Promotion cases (DOMAIN.md §6): nomination, endorsement, evidence, readiness evaluation,
+"""Promotion cases (docs/domain.md §6): nomination, endorsement, evidence, readiness evaluation,
 calibration confirmation, decision, appeal and its outcome.
 
 A case has no table of its own: it is its entries in the decision log, folded in order by
@@ -6,7 +6,7 @@ A case has no table of its own: it is its entries in the decision log, folded in
 of the one entry it adds, or raises a `CaseRefused` saying what to fix. So what the case
 looked like when anyone acted is exactly what the log says, and nothing can drift from it.
 
-Rules beyond DOMAIN.md's, chosen here:
+Rules beyond docs/domain.md §6, chosen here:
 
 - One open case per person: a second nomination while one is open is refused, naming it.
 - A case is open after its nomination and after a deferral; an approval or a denial closes
@@ -179,7 +179,7 @@ class Case:
     # -- commands: each returns the payload of the entry to append -----------------------
 
     def endorse(self, actor: str, manager_id: str | None, note: str) -> dict[str, Any]:
-        """The employee's manager endorses (DOMAIN.md §6: manager endorsement)."""
+        """The employee's manager endorses (docs/domain.md §6: manager endorsement)."""
         self._require_open("endorsement")
         if actor != manager_id:
             raise NotEntitled(
@@ -202,7 +202,7 @@ class Case:
         return {"item": item, "note": _text(note, "a note saying what the evidence is")}
 
     def confirm(self, session_id: str, confirmed: bool, note: str) -> dict[str, Any]:
-        """A calibration session confirms (or rejects) the nomination (DOMAIN.md §4)."""
+        """A calibration session confirms (or rejects) the nomination (docs/domain.md §4)."""
         self._require_open("calibration confirmation")
         return {"session_id": session_id, "confirmed": confirmed, "note": note.strip()}
 
@@ -218,7 +218,7 @@ class Case:
         campaign_id: str,
         judged: bool = True,
     ) -> dict[str, Any]:
-        text = _text(rationale, "a written rationale (DOMAIN.md §6)")
+        text = _text(rationale, "a written rationale (docs/domain.md §6)")
         if judged and outcome == "approve" and not readiness.ready:
             unmet = ", ".join(r.name for r in readiness.unmet)
             raise WrongState(
@@ -245,7 +245,7 @@ class Case:
         """Approve, deny or defer, with a rationale, by someone entitled to decide (the
         caller checks the role); the readiness at this instant goes into the entry."""
         self._require_open("decision")
-        _text(rationale, "a written rationale (DOMAIN.md §6)")
+        _text(rationale, "a written rationale (docs/domain.md §6)")
         if actor == self.employee_id:
             raise NotEntitled(f"{actor!r} may not decide their own promotion")
         if endorsement_required and self.endorsed_by is None:

@@ -1,16 +1,16 @@
-"""Promotion criteria per transition, versioned (DOMAIN.md §6).
+"""Promotion criteria per transition, versioned (docs/domain.md §6).
 
 A transition is a move from one level of a job family's track to another: the next level in
 the same track, a crossover from the IC track into the manager track, or a move from the manager
-track back to the IC track (allowed, and not a demotion: DOMAIN.md §2). Transitions are derived
+track back to the IC track (allowed, and not a demotion: docs/domain.md §2). Transitions are derived
 from a published `Framework`, so nobody can be evaluated for a move the framework does not have.
 
-Criteria are the objective, recorded bar a move is judged against (DOMAIN.md §6): a minimum
+Criteria are the objective, recorded bar a move is judged against (docs/domain.md §6): a minimum
 calibrated average, a floor no competency may fall below, time operating at the next level,
 named scope-evidence items, manager endorsement and confirmation in a calibration session.
 
-Scale. Thresholds are on the framework's own scale (DOMAIN.md §2). DOMAIN.md gives the
-defaults on a 1..5 scale (average 3.5, floor 3); on a 0..5 (Dreyfus) framework the same numbers
+Scale. Thresholds are on the framework's own scale (docs/domain.md §2); §6 gives the defaults
+on a 1..5 scale (average 3.5, floor 3); on a 0..5 (Dreyfus) framework the same numbers
 apply unchanged. Both scales share their top (5, expert) and every proficiency number names the
 same anchored level (3 competent, 4 proficient), so 3.5 still means "above competent, on the way
 to proficient" and 3 still means "competent". A linear rescaling would turn 3.5 into 3.125 on
@@ -37,10 +37,10 @@ from libs.events.schemas.framework import (
     TrackKind,
 )
 
-# DOMAIN.md §6 defaults, on the framework's own scale (see the module docstring).
+# docs/domain.md §6 defaults, on the framework's own scale (see the module docstring).
 DEFAULT_MINIMUM_AVERAGE = 3.5
 DEFAULT_COMPETENCY_FLOOR = 3.0
-# DOMAIN.md §6 says "at least 1 to 2 quarters": the default takes the lower end, an
+# docs/domain.md §6 says "at least 1 to 2 quarters": the default takes the lower end, an
 # organisation that wants two raises it per transition.
 DEFAULT_QUARTERS_AT_NEXT_LEVEL = 1
 
@@ -99,7 +99,7 @@ class Transition(_Frozen):
 
 
 class Criteria(_Frozen):
-    """What one transition requires (DOMAIN.md §6); defaults are DOMAIN.md's."""
+    """What one transition requires (docs/domain.md §6); defaults are those of §6."""
 
     minimum_average: float = Field(
         DEFAULT_MINIMUM_AVERAGE,
@@ -261,7 +261,7 @@ def _across(
 ) -> Level:
     """The target level of a move across tracks: the one named, else the lowest level of the
     target track whose grade is not below the current one. Moving across tracks never lowers
-    the grade: going back to IC is not a demotion (DOMAIN.md §2)."""
+    the grade: going back to IC is not a demotion (docs/domain.md §2)."""
     if to_level is not None:
         named = _level(family, target, to_level)
         if named.grade < current.grade:
@@ -317,7 +317,7 @@ def crossover(
 def back_to_ic(
     framework: Framework, family: str, from_level: str, to_level: str | None = None
 ) -> Transition:
-    """The move from a manager level back to the IC track: not a demotion (DOMAIN.md §2).
+    """The move from a manager level back to the IC track: not a demotion (docs/domain.md §2).
 
     The target is `to_level` when given, else the IC level of the same grade, or failing that
     the nearest one above (the IC track reaches as high as the manager track, so one exists in

@@ -1,4 +1,4 @@
-"""The tamper-evident promotion decision log (DOMAIN.md §6).
+"""The tamper-evident promotion decision log (docs/domain.md §6).
 
 Every step of a promotion case (nomination, endorsement, evidence, readiness evaluation,
 calibration confirmation, decision, appeal, appeal outcome) is an entry in one append-only log.

@@ -1,6 +1,6 @@
 """Fairness monitoring: promotion rates per group and the adverse-impact ratio, per cycle.
 
-DOMAIN.md §6 (legal context): Title VII covers promotions, and disparate impact is judged on
+docs/domain.md §6 (legal context): Title VII covers promotions, and disparate impact is judged on
 selection rates. The four-fifths rule (US Uniform Guidelines on Employee Selection Procedures)
 flags a group whose selection rate is below four fifths of the rate of the group with the
 highest rate. This module computes it from decisions and an optional, separately protected

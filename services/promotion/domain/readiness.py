@@ -1,11 +1,11 @@
-"""Readiness (DOMAIN.md §6): for a person and a target level, which criteria are met and which
+"""Readiness (docs/domain.md §6): for a person and a target level, which criteria are met and which
 are not, with the evidence for each.
 
 `evaluate` is a pure function of its inputs, and the `Readiness` it returns carries every one of
 them: the criteria version and the criteria it resolved to, the named calibration (session,
 framework id and version) with the scores as they were, the dates, the evidence records, the
 endorsement and the confirmation. An auditor can recompute the result from the record alone,
-long after the framework or the criteria moved on (DOMAIN.md §6, decision log).
+long after the framework or the criteria moved on (docs/domain.md §6, decision log).
 
 Rules, one `CriterionResult` each:
 
@@ -79,7 +79,7 @@ class EvidenceRecord(_Frozen):
 
 
 class CalibratedScores(_Frozen):
-    """One subject's calibrated scores from a named calibration session (DOMAIN.md §4).
+    """One subject's calibrated scores from a named calibration session (docs/domain.md §4).
 
     Kept sorted by competency, so equal inputs serialise to equal bytes.
     """

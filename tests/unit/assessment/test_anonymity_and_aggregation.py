@@ -1,4 +1,4 @@
-"""Aggregation of 360 ratings and what the subject may see of it (DOMAIN.md §3, Aggregation and
+"""Aggregation of 360 ratings and what the subject may see of it (docs/domain.md §3, Aggregation and
 Anonymity): means per rater group, a weighted overall, not-observed left out, and anonymous
 groups suppressed below the threshold with no rater identifier anywhere in the subject's view."""
 
@@ -59,19 +59,19 @@ def serialised(views: list[SubjectCompetencyView]) -> str:
 
 
 def test_policy_defaults_to_three_responses() -> None:
-    """DOMAIN.md §3, Anonymity: at least 3 responses by default."""
+    """docs/domain.md §3, Anonymity: at least 3 responses by default."""
     assert AnonymityPolicy().minimum_responses == 3
 
 
 def test_policy_refuses_a_minimum_below_two() -> None:
-    """DOMAIN.md §3, Anonymity: configurable, never below 2."""
+    """docs/domain.md §3, Anonymity: configurable, never below 2."""
     with pytest.raises(ValidationError, match="at least 2 responses"):
         AnonymityPolicy(minimum_responses=1)
     assert AnonymityPolicy(minimum_responses=2).minimum_responses == 2
 
 
 def test_attributed_groups_are_always_visible_anonymous_ones_from_the_minimum() -> None:
-    """DOMAIN.md §3, Anonymity: self and manager attributed, peers and reports only from 3."""
+    """docs/domain.md §3, Anonymity: self and manager attributed, peers and reports only from 3."""
     policy = AnonymityPolicy()
     assert group_visible("self", 1, policy)
     assert group_visible("manager", 1, policy)
@@ -85,7 +85,8 @@ def test_attributed_groups_are_always_visible_anonymous_ones_from_the_minimum() 
 
 
 def test_not_observed_is_excluded_not_counted_as_zero() -> None:
-    """DOMAIN.md §3, Aggregation: peers rating [4, not observed, 2] average 3 over 2 responses."""
+    """docs/domain.md §3, Aggregation: peers rating [4, not observed, 2] average 3 over 2
+    responses."""
     result = only(
         aggregate(
             [
@@ -102,7 +103,7 @@ def test_not_observed_is_excluded_not_counted_as_zero() -> None:
 
 
 def test_a_group_that_only_marked_not_observed_has_no_mean_and_does_not_count() -> None:
-    """DOMAIN.md §3, Aggregation: a manager who did not observe contributes nothing."""
+    """docs/domain.md §3, Aggregation: a manager who did not observe contributes nothing."""
     result = only(
         aggregate(
             [rating(MANAGER, "manager", None), *(rating(peer, "peer", 2) for peer in PEERS[:3])]
@@ -115,7 +116,8 @@ def test_a_group_that_only_marked_not_observed_has_no_mean_and_does_not_count() 
 
 
 def test_overall_weights_groups_with_the_documented_default() -> None:
-    """DOMAIN.md §3, Aggregation: manager 0.4, peers 0.3, reports 0.3, self shown not counted."""
+    """docs/domain.md §3, Aggregation: manager 0.4, peers 0.3, reports 0.3, self shown, not
+    counted."""
     result = only(
         aggregate(
             [
@@ -134,7 +136,7 @@ def test_overall_weights_groups_with_the_documented_default() -> None:
 
 
 def test_weights_are_renormalised_when_a_group_is_absent() -> None:
-    """DOMAIN.md §3, Aggregation: no direct reports, so manager and peers share the weight."""
+    """docs/domain.md §3, Aggregation: no direct reports, so manager and peers share the weight."""
     result = only(
         aggregate([rating(MANAGER, "manager", 4), *(rating(peer, "peer", 2) for peer in PEERS[:3])])
     )
@@ -142,7 +144,7 @@ def test_weights_are_renormalised_when_a_group_is_absent() -> None:
 
 
 def test_configured_weights_apply() -> None:
-    """DOMAIN.md §3, Aggregation: group weights are configurable."""
+    """docs/domain.md §3, Aggregation: group weights are configurable."""
     weights = GroupWeights(self=0.0, manager=1.0, peer=1.0, direct_report=0.0)
     result = only(
         aggregate(
@@ -154,12 +156,12 @@ def test_configured_weights_apply() -> None:
 
 
 def test_only_unweighted_groups_leave_no_overall() -> None:
-    """DOMAIN.md §3, Aggregation: a self-rating alone is shown but is no score."""
+    """docs/domain.md §3, Aggregation: a self-rating alone is shown but is no score."""
     assert only(aggregate([rating(SUBJECT, "self", 4)])).overall is None
 
 
 def test_weights_refuse_negative_and_all_zero() -> None:
-    """DOMAIN.md §3, Aggregation: weights must describe a weighted mean."""
+    """docs/domain.md §3, Aggregation: weights must describe a weighted mean."""
     with pytest.raises(ValidationError, match="greater than or equal to 0"):
         GroupWeights(peer=-0.1)
     with pytest.raises(ValidationError, match="all zero"):
@@ -167,7 +169,7 @@ def test_weights_refuse_negative_and_all_zero() -> None:
 
 
 def test_results_are_per_subject_and_competency_in_order() -> None:
-    """DOMAIN.md §3, Aggregation: per subject and competency."""
+    """docs/domain.md §3, Aggregation: per subject and competency."""
     results = aggregate(
         [
             rating(MANAGER, "manager", 3, competency="testing", subject="emp-b"),
@@ -184,7 +186,8 @@ def test_results_are_per_subject_and_competency_in_order() -> None:
 
 
 def test_a_rater_twice_on_the_same_item_is_refused_without_naming_the_rater() -> None:
-    """DOMAIN.md §3: one submission per (cycle, subject, rater); a second would double-count."""
+    """docs/domain.md §3, Submissions: one per (cycle, subject, rater); a second would
+    double-count."""
     with pytest.raises(DuplicateRating) as refused:
         aggregate([rating(PEERS[0], "peer", 3), rating(PEERS[0], "peer", 4)])
     assert PEERS[0] not in str(refused.value)
@@ -211,7 +214,7 @@ def cycle_with_peers(peer_count: int) -> list[Rating]:
 
 
 def test_two_peers_under_a_threshold_of_three_show_nothing_of_the_peers() -> None:
-    """DOMAIN.md §3, Anonymity: below the threshold the group is suppressed for the subject."""
+    """docs/domain.md §3, Anonymity: below the threshold the group is suppressed for the subject."""
     results = aggregate(cycle_with_peers(2))
     views = subject_view(results, AnonymityPolicy(minimum_responses=3))
 
@@ -229,7 +232,7 @@ def test_two_peers_under_a_threshold_of_three_show_nothing_of_the_peers() -> Non
 
 
 def test_three_peers_show_only_the_peer_aggregate() -> None:
-    """DOMAIN.md §3, Anonymity: peers shown aggregated per group, never attributed."""
+    """docs/domain.md §3, Anonymity: peers shown aggregated per group, never attributed."""
     views = subject_view(aggregate(cycle_with_peers(3)), AnonymityPolicy())
 
     view = only_view(views)
@@ -243,7 +246,7 @@ def test_three_peers_show_only_the_peer_aggregate() -> None:
 
 
 def test_self_and_manager_are_attributed_by_group_with_their_comments() -> None:
-    """DOMAIN.md §3, Anonymity: self and manager ratings are attributed."""
+    """docs/domain.md §3, Anonymity: self and manager ratings are attributed."""
     view = only_view(subject_view(aggregate(cycle_with_peers(0)), AnonymityPolicy()))
     assert group_view(view, "self").comments == ("I pair with everyone",)
     manager = group_view(view, "manager")
@@ -252,7 +255,7 @@ def test_self_and_manager_are_attributed_by_group_with_their_comments() -> None:
 
 
 def test_absent_anonymous_groups_look_the_same_as_suppressed_ones() -> None:
-    """DOMAIN.md §3, Anonymity: the subject cannot tell "no report answered" from "one did"."""
+    """docs/domain.md §3, Anonymity: the subject cannot tell "no report answered" from "one did"."""
     view = only_view(subject_view(aggregate(cycle_with_peers(1)), AnonymityPolicy()))
     assert group_view(view, "peer") == group_view(view, "direct_report").model_copy(
         update={"group": "peer"}
@@ -260,7 +263,7 @@ def test_absent_anonymous_groups_look_the_same_as_suppressed_ones() -> None:
 
 
 def test_the_threshold_counts_responses_per_competency() -> None:
-    """DOMAIN.md §3, Anonymity: three peers responded, but only one rated coaching; a coaching
+    """docs/domain.md §3, Anonymity: three peers responded, but only one rated coaching; a coaching
     peer mean would be that one peer's rating, so it is suppressed there and shown elsewhere."""
     ratings = [
         *(rating(peer, "peer", 3, competency="collaboration") for peer in PEERS[:3]),
@@ -274,7 +277,7 @@ def test_the_threshold_counts_responses_per_competency() -> None:
 
 
 def test_a_lower_configured_threshold_shows_two_reports() -> None:
-    """DOMAIN.md §3, Anonymity: the threshold is configurable down to 2."""
+    """docs/domain.md §3, Anonymity: the threshold is configurable down to 2."""
     ratings = [rating(report, "direct_report", 3) for report in REPORTS[:2]]
     view = only_view(subject_view(aggregate(ratings), AnonymityPolicy(minimum_responses=2)))
     reports = group_view(view, "direct_report")
@@ -305,7 +308,7 @@ class LightRating(NamedTuple):
 
 
 def test_a_cycle_of_ten_thousand_people_aggregates_in_seconds() -> None:
-    """DOMAIN.md §3, Aggregation at scale: 10,000 people x 6 raters x 10 competencies."""
+    """docs/domain.md §3, Aggregation at scale: 10,000 people x 6 raters x 10 competencies."""
     groups: tuple[RaterGroup, ...] = ("self", "manager", "peer", "peer", "peer", "direct_report")
     ratings = [
         LightRating(f"e{s}", f"r{s}-{i}", group, f"c{c}", (s + i + c) % 6 or None, None)

@@ -1,4 +1,4 @@
-"""Calibration signals and adjustments (DOMAIN.md §4): rater leniency/severity, inconsistent
+"""Calibration signals and adjustments (docs/domain.md §4): rater leniency/severity, inconsistent
 anchors, outliers, and adjustments that always say who changed a score and why."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def result(subject: str, competency: str, overall: float | None) -> CompetencyRe
 
 
 def test_a_rater_one_point_above_the_others_is_lenient() -> None:
-    """DOMAIN.md §4: a rater whose mean deviates from peers rating the same subjects."""
+    """docs/domain.md §4: a rater whose mean deviates from peers rating the same subjects."""
     offsets = {offset.rater: offset for offset in rater_offsets(panel(("peer-kind", 1)))}
     kind = offsets["peer-kind"]
     assert kind.offset == pytest.approx(1.0)
@@ -62,7 +62,7 @@ def test_a_rater_one_point_above_the_others_is_lenient() -> None:
 
 
 def test_lenient_severe_and_consistent_raters_are_told_apart() -> None:
-    """DOMAIN.md §4: leniency and severity, with a consistent rater flagged as neither."""
+    """docs/domain.md §4: leniency and severity, with a consistent rater flagged as neither."""
     offsets = {
         offset.rater: offset
         for offset in rater_offsets(panel(("peer-kind", 1), ("peer-harsh", -1)))
@@ -77,7 +77,7 @@ def test_lenient_severe_and_consistent_raters_are_told_apart() -> None:
 
 
 def test_too_few_compared_items_leave_the_tendency_undetermined() -> None:
-    """DOMAIN.md §4: one or two shared items say too little about a rater."""
+    """docs/domain.md §4: one or two shared items say too little about a rater."""
     ratings = [
         rating("emp-a", "peer-1", "coding", 2),
         rating("emp-a", "peer-2", "coding", 4),
@@ -91,7 +91,7 @@ def test_too_few_compared_items_leave_the_tendency_undetermined() -> None:
 
 
 def test_self_ratings_and_not_observed_are_left_out_of_offsets() -> None:
-    """DOMAIN.md §4: raters are compared with the others rating the same subject; a subject
+    """docs/domain.md §4: raters are compared with the others rating the same subject; a subject
     rating themselves is not one of them, and "not observed" is no rating."""
     ratings = [
         *panel(),
@@ -107,7 +107,7 @@ def test_self_ratings_and_not_observed_are_left_out_of_offsets() -> None:
 
 
 def test_only_high_spread_items_flag_their_competency() -> None:
-    """DOMAIN.md §4: high spread between raters for the same subject and competency means the
+    """docs/domain.md §4: high spread between raters for the same subject and competency means the
     anchor needs rewording in the next minor revision; a one-point spread does not."""
     ratings = [
         # coding: raters one point apart on every subject
@@ -127,7 +127,7 @@ def test_only_high_spread_items_flag_their_competency() -> None:
 
 
 def test_a_single_rating_is_no_spread() -> None:
-    """DOMAIN.md §4: spread is between raters; one rater alone cannot disagree."""
+    """docs/domain.md §4: spread is between raters; one rater alone cannot disagree."""
     assert inconsistent_anchors([rating("emp-a", "peer-1", "coding", 0)]) == []
 
 
@@ -135,7 +135,7 @@ def test_a_single_rating_is_no_spread() -> None:
 
 
 def test_a_subject_far_from_the_population_is_an_outlier() -> None:
-    """DOMAIN.md §4: calibration surfaces outliers."""
+    """docs/domain.md §4: calibration surfaces outliers."""
     results = [result(f"emp-{i}", "coding", 3.0) for i in range(9)]
     results.append(result("emp-star", "coding", 5.0))
     results.extend(result(f"emp-{i}", "testing", 2.0) for i in range(10))
@@ -165,13 +165,13 @@ def adjustment(**changes: object) -> Adjustment:
 
 @pytest.mark.parametrize("justification", [None, "", "   \n"])
 def test_an_adjustment_without_justification_is_refused(justification: str | None) -> None:
-    """DOMAIN.md §4: every adjustment records a mandatory justification."""
+    """docs/domain.md §4: every adjustment records a mandatory justification."""
     with pytest.raises(AdjustmentRefused, match="justification is mandatory"):
         adjustment(justification=justification)
 
 
 def test_an_adjustment_with_no_justification_field_is_refused() -> None:
-    """DOMAIN.md §4: leaving the justification out is no way around it."""
+    """docs/domain.md §4: leaving the justification out is no way around it."""
     with pytest.raises(AdjustmentRefused, match="justification is mandatory"):
         Adjustment(  # type: ignore[call-arg]
             subject="emp-a", competency="coding", old_value=2.5, new_value=3.0, actor="hr-hana"
@@ -179,13 +179,13 @@ def test_an_adjustment_with_no_justification_field_is_refused() -> None:
 
 
 def test_an_adjustment_without_actor_is_refused() -> None:
-    """DOMAIN.md §4: every adjustment records who made it."""
+    """docs/domain.md §4: every adjustment records who made it."""
     with pytest.raises(AdjustmentRefused, match="actor"):
         adjustment(actor=" ")
 
 
 def test_an_adjustment_off_the_scale_is_refused() -> None:
-    """DOMAIN.md §2: thresholds and scores live on the framework's own scale (0..5 or 1..5)."""
+    """docs/domain.md §2: thresholds and scores live on the framework's own scale (0..5 or 1..5)."""
     with pytest.raises(AdjustmentRefused, match=r"outside the scale 0\.\.5"):
         adjustment(new_value=5.5)
     with pytest.raises(AdjustmentRefused, match=r"outside the scale 1\.\.5"):
@@ -194,7 +194,7 @@ def test_an_adjustment_off_the_scale_is_refused() -> None:
 
 
 def test_calibrated_scores_carry_the_latest_adjustment_and_who_made_it() -> None:
-    """DOMAIN.md §4: the calibrated score per subject and competency, with who, old and new
+    """docs/domain.md §4: the calibrated score per subject and competency, with who, old and new
     value and why, as CalibrationCompleted will carry it."""
     results = aggregate(
         [
@@ -221,6 +221,7 @@ def test_calibrated_scores_carry_the_latest_adjustment_and_who_made_it() -> None
 
 
 def test_an_adjustment_of_an_unknown_item_is_refused() -> None:
-    """DOMAIN.md §4: an adjustment applies to an aggregated score; one without is not dropped."""
+    """docs/domain.md §4: an adjustment applies to an aggregated score; one without is not
+    dropped."""
     with pytest.raises(AdjustmentRefused, match="'emp-z' on 'coding'"):
         calibrated_scores([result("emp-a", "coding", 3.0)], [adjustment(subject="emp-z")])

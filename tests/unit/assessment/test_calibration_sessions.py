@@ -1,4 +1,4 @@
-"""The calibration session (DOMAIN.md §4): opened on a closed campaign, adjustments with who,
+"""The calibration session (docs/domain.md §4): opened on a closed campaign, adjustments with who,
 old and new value and a justification, completion with the final score per subject and
 competency and the anchors raters read differently."""
 

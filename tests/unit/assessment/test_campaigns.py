@@ -1,4 +1,4 @@
-"""The 360 campaign (DOMAIN.md §3): one submission per (subject, rater), revisable until
+"""The 360 campaign (docs/domain.md §3): one submission per (subject, rater), revisable until
 finalised or closed, the same submission twice counted once, non-responders known and
 reminded, peers nominated and approved by the manager; no public event identifies a peer or
 a report."""
@@ -168,7 +168,7 @@ def test_non_responders_are_those_without_a_final_submission_and_are_reminded() 
 
 
 def test_peers_are_nominated_by_the_subject_or_manager_and_decided_by_the_manager() -> None:
-    """DOMAIN.md §3, Rater groups: peers are nominated by the employee or manager and
+    """docs/domain.md §3, Rater groups: peers are nominated by the employee or manager and
     approved by the manager. The public event counts peers and names none."""
     settings = CampaignSettings(
         anonymity={"minimum_responses": 2}, peers={"minimum": 2, "maximum": 2}
@@ -248,7 +248,7 @@ def test_campaign_ratings_feed_aggregation() -> None:
 
 
 def test_at_sub_skill_granularity_a_raters_competency_rating_is_their_sub_skill_mean() -> None:
-    """DOMAIN.md §2, Granularity: richer data per sub-skill, compared per competency."""
+    """docs/domain.md §2, Granularity: richer data per sub-skill, compared per competency."""
     framework = replace_competency(
         valid_framework(),
         "coding",

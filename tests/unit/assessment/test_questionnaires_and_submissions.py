@@ -1,4 +1,4 @@
-"""Questionnaires and submissions (DOMAIN.md §3): items from the effective role profile, at
+"""Questionnaires and submissions (docs/domain.md §3): items from the effective role profile, at
 competency or sub-skill granularity; ratings on the framework's scale or not observed;
 refused after close, from non-raters, off the scale, for unknown items, after finalising."""
 

@@ -1,4 +1,4 @@
-"""Rater groups (DOMAIN.md §3): self, manager and direct reports from the org chart; peers
+"""Rater groups (docs/domain.md §3): self, manager and direct reports from the org chart; peers
 nominated by the employee or manager and approved by the manager."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Catalog coverage (DOMAIN.md §5: "which gaps have matching training and which need a new
+"""Catalog coverage (docs/domain.md §5: "which gaps have matching training and which need a new
 programme, before anyone buys new content"): open gaps per population and competency against
 the L&D catalog, matched on competency and level."""
 
@@ -62,7 +62,7 @@ def row(report: CoverageReport, population: str | None, competency: str) -> Comp
 def test_a_course_covers_a_gap_it_starts_at_or_below_and_ends_above(
     from_level: int, to_level: int, current: float, expected: bool
 ) -> None:
-    """DOMAIN.md §5: training is matched to the competency and the level of the gap."""
+    """docs/domain.md §5: training is matched to the competency and the level of the gap."""
     built = CourseCompetency(competency="testing", from_level=from_level, to_level=to_level)
     assert covers(built, gap("testing", 4, current)) is expected
 

@@ -1,4 +1,4 @@
-"""Re-assessment (DOMAIN.md §5: "the next cycle measures whether gaps closed. The metric is
+"""Re-assessment (docs/domain.md §5: "the next cycle measures whether gaps closed. The metric is
 score movement between cycles, not completion. A course whose completers did not move on its
 competency is flagged as not working")."""
 
@@ -42,7 +42,7 @@ def effect_of(effects: list[CourseEffect], course_id: str, competency: str) -> C
 
 
 def test_movements_between_two_cycles_leave_out_what_was_not_observed_in_either() -> None:
-    """The metric is score movement (DOMAIN.md §5); a score nobody observed in one cycle is
+    """The metric is score movement (docs/domain.md §5); a score nobody observed in one cycle is
     unknown, not a movement to or from zero."""
     before = {
         "ann": {"testing": 2.0, "coding": None, "design": 3.0, "communication": 2.5},

@@ -1,4 +1,4 @@
-"""Gaps (DOMAIN.md §5): target proficiency minus calibrated current proficiency, per
+"""Gaps (docs/domain.md §5): target proficiency minus calibrated current proficiency, per
 competency of the effective role profile, deployment rules included."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Manager edits of a plan (DOMAIN.md §5): events under the rules generated plans follow."""
+"""Manager edits of a plan (docs/domain.md §5): events under the rules generated plans follow."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Individual development plans (DOMAIN.md §5): generated from open gaps with the 70/20/10
+"""Individual development plans (docs/domain.md §5): generated from open gaps with the 70/20/10
 mix; 70 on-the-job actions tied to the competency, 20 mentoring by an internal expert who
 scores 4 or more on the same competency (calibrated), not the person's own manager, with a
 cap on mentees per expert; 10 formal training from the L&D catalog, matched to the
@@ -69,14 +69,14 @@ ONE_MENTORING = PlanPolicy(actions_per_plan=5)  # 3/1/1: one mentoring action pe
 
 
 def test_ten_actions_split_seven_on_the_job_two_mentoring_one_course() -> None:
-    """DOMAIN.md §5: the 70/20/10 mix, exactly at the default plan size."""
+    """docs/domain.md §5: the 70/20/10 mix, exactly at the default plan size."""
     assert split(10) == {"on_the_job": 7, "mentoring": 2, "course": 1}
     assert split(20) == {"on_the_job": 14, "mentoring": 4, "course": 2}
 
 
 @pytest.mark.parametrize("size", range(1, 101))
 def test_other_plan_sizes_stay_within_one_action_of_70_20_10(size: int) -> None:
-    """DOMAIN.md §5: at sizes that do not divide by ten, each kind is rounded to within one
+    """docs/domain.md §5: at sizes that do not divide by ten, each kind is rounded to within one
     action of its share, and the plan still has exactly the size asked for."""
     counts = split(size)
     assert sum(counts.values()) == size
@@ -92,7 +92,7 @@ def test_short_plans_keep_every_kind_they_can() -> None:
 
 
 def test_a_plan_of_ten_holds_the_mix_with_ids_in_order() -> None:
-    """DOMAIN.md §5: one plan, 70/20/10, ids a1..a10 (on-the-job, mentoring, course)."""
+    """docs/domain.md §5: one plan, 70/20/10, ids a1..a10 (on-the-job, mentoring, course)."""
     plans = generate_plans(
         "s1",
         [subject("ann", gap("design", 4, 2.0), gap("testing", 3, 2.5), manager="mgr")],
@@ -151,7 +151,7 @@ def test_on_the_job_actions_go_round_robin_over_open_gaps_in_priority_order() ->
 
 
 def test_not_observed_and_exceeded_competencies_are_never_planned() -> None:
-    """DOMAIN.md §5: the gap is the signal; nobody observed it (no gap claimed), met or
+    """docs/domain.md §5: the gap is the signal; nobody observed it (no gap claimed), met or
     exceeded targets need nothing. A person with no open gap gets no plan."""
     plans = generate_plans(
         "s1",
@@ -189,7 +189,7 @@ def test_policy_is_validated() -> None:
 
 
 def test_the_mentor_is_an_internal_expert_never_the_person_or_their_manager() -> None:
-    """DOMAIN.md §5: an internal expert scores 4 or more, calibrated, on the same competency,
+    """docs/domain.md §5: an internal expert scores 4 or more, calibrated, on the same competency,
     and is not the person's own manager. Ann scores 4.5 herself (target 5) and her manager
     scores 5: neither mentors her; 3.9 is no expert; 4.0 is."""
     scores: Scores = {
@@ -253,7 +253,7 @@ def test_two_experts_four_mentees_each_expert_takes_two() -> None:
 
 
 def test_the_cap_holds_and_everyone_gets_a_first_mentor_before_anyone_a_second() -> None:
-    """DOMAIN.md §5: a cap on mentees per expert (3 by default). Four people want two
+    """docs/domain.md §5: a cap on mentees per expert (3 by default). Four people want two
     mentors each; two experts take six: all four get one, two of them a second, and the
     last two mentoring actions stay open."""
     people = [subject(f"m{i}", gap("design", 4, 2.0)) for i in range(4)]
@@ -314,7 +314,7 @@ def test_plans_are_deterministic_whatever_the_input_order() -> None:
 
 
 def test_course_matching_prefers_full_then_partial_then_shorter_then_id() -> None:
-    """DOMAIN.md §5: training matched to the competency and the level of the gap. From 2.4 to
+    """docs/domain.md §5: training matched to the competency and the level of the gap. From 2.4 to
     4: a full match starts at 2 or below and reaches 4; a partial one starts at 2 or below
     and ends above 2.4 short of 4; one starting above 2, ending at 2 or on another
     competency, or retired, does not match."""
@@ -436,7 +436,7 @@ def population(
 
 
 def test_a_thousand_people_get_plans_that_keep_every_rule() -> None:
-    """DOMAIN.md §5 on a generated population: every mentor scores 4 or more on the
+    """docs/domain.md §5 on a generated population: every mentor scores 4 or more on the
     competency and is neither the mentee nor their manager, no expert exceeds the cap,
     every course builds the competency at the gap's level and is still offered, and every
     plan keeps 70/20/10 within one action."""

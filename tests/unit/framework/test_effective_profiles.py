@@ -1,4 +1,4 @@
-"""Effective role profiles and the grid (DOMAIN.md §2, Deployment scopes, Role profile and
+"""Effective role profiles and the grid (docs/domain.md §2, Deployment scopes, Role profile and
 The grid). Edits go through the aggregate's commands and their events, as in the service."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ ENGINEER = role("eng-l3", "ic", "L3", {"coding": 3, "testing": 3})
 
 
 def test_a_core_rule_reaches_roles_that_existed_before_it() -> None:
-    """DOMAIN.md §2, Deployment scopes: core reaches every role."""
+    """docs/domain.md §2, Deployment scopes: core reaches every role."""
     aggregate = fresh_aggregate()
     apply_all(aggregate, aggregate.define("roles", ENGINEER))
     assert holders(draft(aggregate), "ownership") == set()
@@ -91,7 +91,7 @@ def test_a_core_rule_reaches_roles_that_existed_before_it() -> None:
 
 
 def test_a_core_rule_reaches_roles_created_after_it() -> None:
-    """DOMAIN.md §2, Deployment scopes: core reaches roles created after the rule was made."""
+    """docs/domain.md §2, Deployment scopes: core reaches roles created after the rule was made."""
     aggregate = fresh_aggregate()
     apply_all(aggregate, aggregate.define("rules", core_rule("ownership")))
 
@@ -121,7 +121,7 @@ def test_a_core_rule_reaches_roles_created_after_it() -> None:
 def test_a_level_rule_reaches_its_grade_and_above_within_its_filters(
     track: TrackKind | None, family: str | None, reached: set[str]
 ) -> None:
-    """DOMAIN.md §2, Deployment scopes: level reaches every role at that career level and above
+    """docs/domain.md §2, Deployment scopes: level reaches every role at that career level and above
     (grade 3 up here), never below, and only on the track and family it names."""
     aggregate = aggregate_with(with_data_family(valid_framework()))
     rule = level_rule("seniors-secure", "security", from_grade=3, track=track, family=family)
@@ -134,7 +134,7 @@ def test_a_level_rule_reaches_its_grade_and_above_within_its_filters(
 
 
 def test_deploying_at_manager_level_reaches_directors_too() -> None:
-    """DOMAIN.md §2, Deployment scopes: deploy coaching at manager level and directors receive
+    """docs/domain.md §2, Deployment scopes: deploy coaching at manager level and directors receive
     it automatically (M2 is director tier, one grade up)."""
     framework = valid_framework()
 
@@ -147,7 +147,7 @@ def test_deploying_at_manager_level_reaches_directors_too() -> None:
 
 
 def test_a_push_reaches_only_the_roles_named_at_the_time() -> None:
-    """DOMAIN.md §2, Deployment scopes: push is a one-time assignment to explicitly selected
+    """docs/domain.md §2, Deployment scopes: push is a one-time assignment to explicitly selected
     roles with no standing rule, so a role created afterwards does not receive it."""
     sample = valid_framework()
     aggregate = aggregate_with(without_roles(sample, "eng-l4"))
@@ -165,7 +165,7 @@ def test_a_push_reaches_only_the_roles_named_at_the_time() -> None:
 
 
 def test_a_push_leaves_a_roles_own_requirement_alone() -> None:
-    """DOMAIN.md §2, Deployment scopes: push; a role that lists the competency keeps its own
+    """docs/domain.md §2, Deployment scopes: push; a role that lists the competency keeps its own
     target rather than gaining a second entry."""
     aggregate = aggregate_with(valid_framework())
 
@@ -179,7 +179,7 @@ def test_a_push_leaves_a_roles_own_requirement_alone() -> None:
 
 
 def test_each_requirement_shows_every_origin_that_put_it_there() -> None:
-    """DOMAIN.md §2, Deployment scopes: HR sees why a competency applies: 'role', 'push',
+    """docs/domain.md §2, Deployment scopes: HR sees why a competency applies: 'role', 'push',
     'core:<rule>' or 'level:<rule>', once per competency."""
     framework = add_requirements(valid_framework(), "eng-m1", {"coaching": 4, "ownership": 3})
     aggregate = aggregate_with(framework)
@@ -198,7 +198,7 @@ def test_each_requirement_shows_every_origin_that_put_it_there() -> None:
 
 
 def test_a_roles_own_target_wins_over_a_rules() -> None:
-    """DOMAIN.md §2, Role profile: the role states its target proficiency; a rule's target
+    """docs/domain.md §2, Role profile: the role states its target proficiency; a rule's target
     only fills in where the role gives none (lower or higher, the role's own one stands)."""
     framework = add_requirements(valid_framework(), "eng-l1", {"collaboration": 1})
     framework = add_requirements(framework, "eng-m2", {"coaching": 5, "ownership": None})
@@ -209,7 +209,7 @@ def test_a_roles_own_target_wins_over_a_rules() -> None:
 
 
 def test_a_later_rule_on_the_same_competency_adds_an_origin_not_a_second_entry() -> None:
-    """DOMAIN.md §2, Deployment scopes: a competency appears once in a profile, whatever the
+    """docs/domain.md §2, Deployment scopes: a competency appears once in a profile, whatever the
     number of rules that deploy it."""
     framework = with_rules(
         valid_framework(), level_rule("seniors-own", "ownership", from_grade=4, target=4)
@@ -226,7 +226,7 @@ def test_a_later_rule_on_the_same_competency_adds_an_origin_not_a_second_entry()
 
 
 def test_the_grid_has_competencies_as_rows_and_level_codes_as_columns() -> None:
-    """DOMAIN.md §2, The grid: rows are competencies, columns are career levels, a cell is the
+    """docs/domain.md §2, The grid: rows are competencies, columns are career levels, a cell is the
     leveled expectation of that competency at that level in that track."""
     framework = valid_framework()
 
@@ -243,7 +243,7 @@ def test_the_grid_has_competencies_as_rows_and_level_codes_as_columns() -> None:
 
 
 def test_the_grid_leaves_a_cell_empty_where_a_competency_does_not_apply() -> None:
-    """DOMAIN.md §2, The grid: a level rule from grade 3 has no cell at L1 and L2."""
+    """docs/domain.md §2, The grid: a level rule from grade 3 has no cell at L1 and L2."""
     framework = with_rules(
         valid_framework(), level_rule("seniors-secure", "security", from_grade=3, track="ic")
     )
@@ -253,7 +253,7 @@ def test_the_grid_leaves_a_cell_empty_where_a_competency_does_not_apply() -> Non
 
 
 def test_the_grid_columns_run_junior_to_senior_whatever_the_role_order() -> None:
-    """DOMAIN.md §2, The grid and Level: columns are career levels, which are ordered stages;
+    """docs/domain.md §2, The grid and Level: columns are career levels, which are ordered stages;
     listing the roles in another order must not reorder the columns."""
     framework = valid_framework()
     framework = framework.model_copy(update={"roles": list(reversed(framework.roles))})
@@ -262,7 +262,7 @@ def test_the_grid_columns_run_junior_to_senior_whatever_the_role_order() -> None
 
 
 def test_a_requirement_with_behaviours_keeps_them_in_the_cell() -> None:
-    """DOMAIN.md §2, Role profile: each requirement may say what the competency looks like at
+    """docs/domain.md §2, Role profile: each requirement may say what the competency looks like at
     that level; the grid cell carries it."""
     framework = replace_role(
         valid_framework(),
@@ -277,7 +277,7 @@ def test_a_requirement_with_behaviours_keeps_them_in_the_cell() -> None:
 
 
 def test_a_level_rule_without_a_grade_reaches_no_role() -> None:
-    """DOMAIN.md §2, Deployment scopes: level counts from a career level; a rule naming none
+    """docs/domain.md §2, Deployment scopes: level counts from a career level; a rule naming none
     reaches nothing (publishing reports it under 'deployment')."""
     gradeless = with_rules(
         valid_framework(), DeploymentRule(key="orphan", scope="level", competency="security")
@@ -287,7 +287,7 @@ def test_a_level_rule_without_a_grade_reaches_no_role() -> None:
 
 
 def test_a_role_on_a_missing_level_has_no_effective_profile() -> None:
-    """DOMAIN.md §2, Role profile: a role sits at a level of its family's track; without one
+    """docs/domain.md §2, Role profile: a role sits at a level of its family's track; without one
     there is no grade to deploy against (publishing reports it under 'references')."""
     framework = replace_role(valid_framework(), "eng-l1", level="L9")
 

@@ -1,4 +1,4 @@
-"""Properties of the framework file formats over random frameworks (DOMAIN.md section 2, Import
+"""Properties of the framework file formats over random frameworks (docs/domain.md §2, Import
 and export: "without loss").
 
 Random but model-valid frameworks (tests/support/framework_strategies.py): unicode text, empty

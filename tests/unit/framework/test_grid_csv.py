@@ -1,4 +1,4 @@
-"""The framework as a CSV grid for spreadsheet users (DOMAIN.md section 2, The grid; Import and
+"""The framework as a CSV grid for spreadsheet users (docs/domain.md §2, The grid; Import and
 export).
 
 One row per (role profile, requirement) cell; reading it back gives the same framework for what

@@ -1,4 +1,4 @@
-"""The framework's own file format, YAML and JSON (DOMAIN.md section 2, Import and export).
+"""The framework's own file format, YAML and JSON (docs/domain.md §2, Import and export).
 
 Export then import gives the same framework; every import error names the line and the field
 and says what to fix; the published JSON Schema is the one the code generates.

@@ -1,4 +1,4 @@
-"""Importing public career frameworks into the `Framework` model (DOMAIN.md section 2).
+"""Importing public career frameworks into the `Framework` model (docs/domain.md §2).
 
 Section 2 asks that organisations arriving with documents can import them: job families with
 tracks and levels, competencies with their nature, role profiles with the behaviours expected
@@ -196,7 +196,7 @@ def test_a_file_that_is_not_a_framework_gives_no_framework_and_an_error(name: st
 def test_every_imported_framework_exports_and_imports_back_identically(
     name: str, fmt: Literal["yaml", "json"]
 ) -> None:
-    """DOMAIN.md §2, Import and export: the service's own format loses nothing."""
+    """docs/domain.md §2, Import and export: the service's own format loses nothing."""
     framework = framework_of(name)
     exported = formats.write(framework, imported(name).framework_id, fmt)
 

@@ -1,4 +1,4 @@
-"""Publication rules of a framework (DOMAIN.md §2): one test per rule on `rules.validate`, then
+"""Publication rules of a framework (docs/domain.md §2): one test per rule on `rules.validate`, then
 the same broken frameworks published through the aggregate, which must refuse them whole."""
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def error_rules(framework: Framework) -> set[str]:
 
 
 def test_the_valid_sample_has_no_problem_at_all() -> None:
-    """DOMAIN.md §2: the sample obeys every rule, so each test below breaks exactly one."""
+    """docs/domain.md §2: the sample obeys every rule, so each test below breaks exactly one."""
     assert validate(valid_framework()) == []
 
 
@@ -151,7 +151,7 @@ def test_the_valid_sample_has_no_problem_at_all() -> None:
 
 
 def test_an_individual_contributor_role_holds_at_most_8_competencies() -> None:
-    """DOMAIN.md §2, Role profile: caps (8 for individual contributors); the message names
+    """docs/domain.md §2, Role profile: caps (8 for individual contributors); the message names
     the role, the rule and the numbers."""
     assert validate(ic_role_of(8)) == []
 
@@ -167,7 +167,7 @@ def test_an_individual_contributor_role_holds_at_most_8_competencies() -> None:
 
 
 def test_a_manager_role_holds_at_most_10_competencies() -> None:
-    """DOMAIN.md §2, Role profile: caps (10 for managers)."""
+    """docs/domain.md §2, Role profile: caps (10 for managers)."""
     assert validate(manager_role_of(10)) == []
 
     [cap] = only(validate(manager_role_of(11)), "role-cap")
@@ -180,7 +180,8 @@ def test_a_manager_role_holds_at_most_10_competencies() -> None:
 
 
 def test_a_director_role_holds_at_most_12_competencies() -> None:
-    """DOMAIN.md §2, Role profile: caps (12 for directors); the level's tier decides the cap."""
+    """docs/domain.md §2, Role profile: caps (12 for directors); the level's tier decides the
+    cap."""
     assert validate(director_role_of(12)) == []
 
     [cap] = only(validate(director_role_of(13)), "role-cap")
@@ -196,7 +197,7 @@ def test_a_director_role_holds_at_most_12_competencies() -> None:
 
 
 def test_a_role_needs_at_least_3_behavioural_competencies() -> None:
-    """DOMAIN.md §2, Role profile: floor, at least 3 behavioural competencies."""
+    """docs/domain.md §2, Role profile: floor, at least 3 behavioural competencies."""
     problems = validate(two_behavioural())
 
     assert error_rules(two_behavioural()) == {"behavioural-minimum"}
@@ -209,7 +210,7 @@ def test_a_role_needs_at_least_3_behavioural_competencies() -> None:
 
 
 def test_an_empty_role_profile_breaks_the_behavioural_floor() -> None:
-    """DOMAIN.md §2, Role profile: floor. Zero behavioural competencies is fewer than 3, so an
+    """docs/domain.md §2, Role profile: floor. Zero behavioural competencies is fewer than 3, so an
     empty profile (no core rule reaches it, nothing listed) must not publish."""
     framework = without_rules(valid_framework(), *(f"core-{k}" for k in CORE))
     # The other roles list the core competencies themselves, so only eng-l1 is short.
@@ -221,7 +222,7 @@ def test_an_empty_role_profile_breaks_the_behavioural_floor() -> None:
 
 
 def test_behavioural_competencies_are_at_least_a_third_of_a_role() -> None:
-    """DOMAIN.md §2, Role profile: floor, behavioural competencies are at least one third."""
+    """docs/domain.md §2, Role profile: floor, behavioural competencies are at least one third."""
     assert error_rules(behaviourally_thin_manager()) == {"behavioural-share"}
 
     [share] = only(validate(behaviourally_thin_manager()), "behavioural-share")
@@ -239,7 +240,7 @@ def test_behavioural_competencies_are_at_least_a_third_of_a_role() -> None:
 def test_five_to_eight_functional_competencies_per_family_is_only_a_warning(
     removed: int, added: int, count: int
 ) -> None:
-    """DOMAIN.md §2, Competency category: 5 to 8 functional competencies per family is the
+    """docs/domain.md §2, Competency category: 5 to 8 functional competencies per family is the
     practical ceiling; outside it HR is warned, publishing is not blocked."""
     framework = without_competencies(valid_framework(), *["security"][:removed])
     framework = with_competencies(framework, *extra_competencies(added))
@@ -257,7 +258,7 @@ def test_five_to_eight_functional_competencies_per_family_is_only_a_warning(
 
 
 def test_every_target_in_use_has_an_anchor_on_the_roles_track() -> None:
-    """DOMAIN.md §2, Behavioural anchors: one sentence per proficiency level in use, written
+    """docs/domain.md §2, Behavioural anchors: one sentence per proficiency level in use, written
     separately per track, so an IC anchor does not describe what a manager role expects."""
     assert error_rules(unanchored_ic_target()) == {"anchors-present"}
     [missing] = only(validate(unanchored_ic_target()), "anchors-present")
@@ -278,7 +279,7 @@ def test_every_target_in_use_has_an_anchor_on_the_roles_track() -> None:
 
 
 def test_the_ic_track_reaches_as_high_as_the_manager_track() -> None:
-    """DOMAIN.md §2, Track: equal prestige, the IC track must reach as high as the manager
+    """docs/domain.md §2, Track: equal prestige, the IC track must reach as high as the manager
     track (compared on the organisation-wide grade)."""
     assert error_rules(short_ic_track()) == {"ic-track-height"}
 
@@ -293,7 +294,7 @@ def test_the_ic_track_reaches_as_high_as_the_manager_track() -> None:
 
 
 def test_the_crossover_point_is_an_ic_level_and_names_leadership_competencies() -> None:
-    """DOMAIN.md §2, Track: the crossover point is the IC level from which one may enter the
+    """docs/domain.md §2, Track: the crossover point is the IC level from which one may enter the
     manager track, plus leadership competencies."""
     [level] = only(validate(crossover_from_manager_level()), "crossover")
     assert level.severity == "error"
@@ -317,7 +318,7 @@ def test_the_crossover_point_is_an_ic_level_and_names_leadership_competencies() 
 
 
 def test_targets_and_anchors_stay_on_the_frameworks_scale() -> None:
-    """DOMAIN.md §2, Proficiency scale: 0..5 by default or 1..5, and every threshold is on the
+    """docs/domain.md §2, Proficiency scale: 0..5 by default or 1..5, and every threshold is on the
     framework's own scale, so a 1..5 framework refuses a target (or an anchor) of 0."""
     scale = only(validate(zero_on_one_to_five()), "scale")
     assert [(p.severity, p.path) for p in scale] == [("error", "roles[0].requirements[0]")]
@@ -373,7 +374,7 @@ def test_targets_and_anchors_stay_on_the_frameworks_scale() -> None:
 def test_every_reference_names_something_the_framework_defines(
     broken: Callable[[], Framework], expected: str
 ) -> None:
-    """DOMAIN.md §2: roles, rules, competencies and lateral paths refer to families, levels,
+    """docs/domain.md §2: roles, rules, competencies and lateral paths refer to families, levels,
     categories and competencies of the same framework."""
     found = only(validate(broken()), "references")
 
@@ -381,11 +382,11 @@ def test_every_reference_names_something_the_framework_defines(
     assert expected in found[0].message
 
 
-# -- gaps against DOMAIN.md -------------------------------------------------------------------
+# -- gaps against docs/domain.md §2 -----------------------------------------------------------
 
 
 def test_a_functional_competency_stays_within_its_job_family() -> None:
-    """DOMAIN.md §2, Competency category: functional competencies are specific to a job family,
+    """docs/domain.md §2, Competency category: functional competencies are specific to a job family,
     so one reaching a role of another family is a problem HR must see."""
     framework = add_requirements(with_data_family(valid_framework()), "data-d2", {"coding": 2})
 
@@ -395,7 +396,7 @@ def test_a_functional_competency_stays_within_its_job_family() -> None:
 
 
 def test_a_standard_term_may_not_be_another_competencys_name() -> None:
-    """DOMAIN.md §2, Vocabulary mapping: the organisation's name and the standard term both
+    """docs/domain.md §2, Vocabulary mapping: the organisation's name and the standard term both
     stay valid, so a term may not already name a different competency."""
     clash = replace_competency(valid_framework(), "coding", standard_term="Testing")
 
@@ -406,7 +407,7 @@ def test_a_standard_term_may_not_be_another_competencys_name() -> None:
 
 
 def test_two_competencies_may_map_to_one_standard_term() -> None:
-    """DOMAIN.md §2, Vocabulary mapping: organisation terms map to a standard taxonomy term so
+    """docs/domain.md §2, Vocabulary mapping: organisation terms map to a standard taxonomy term so
     results compare across organisations; a taxonomy term may cover several local ones."""
     shared = replace_competency(valid_framework(), "coding", standard_term="Building software")
     shared = replace_competency(shared, "testing", standard_term="Building software")
@@ -419,8 +420,8 @@ def test_two_competencies_may_map_to_one_standard_term() -> None:
 
 @pytest.mark.parametrize("rule", BLOCKING)
 def test_publishing_a_framework_that_breaks_a_rule_publishes_nothing(rule: str) -> None:
-    """DOMAIN.md §2, Role profile and Versions: breaking a rule is a validation error on publish
-    naming the rule; no version is produced and the draft stays as it was."""
+    """docs/domain.md §2, Role profile and Versions: breaking a rule is a validation error on
+    publish naming the rule; no version is produced and the draft stays as it was."""
     aggregate = aggregate_with(valid_framework())
     published, _ = aggregate.publish(T0)
     apply_all(aggregate, published)
@@ -441,7 +442,7 @@ def test_publishing_a_framework_that_breaks_a_rule_publishes_nothing(rule: str) 
 
 
 def test_a_warning_does_not_block_publishing() -> None:
-    """DOMAIN.md §2, Competency category: too few functional competencies is a warning; the
+    """docs/domain.md §2, Competency category: too few functional competencies is a warning; the
     version is published and the warning comes back with it."""
     aggregate = aggregate_with(without_competencies(valid_framework(), "security"))
 
@@ -453,7 +454,7 @@ def test_a_warning_does_not_block_publishing() -> None:
 
 
 def test_an_ic_level_cannot_claim_a_larger_cap_through_its_tier() -> None:
-    """DOMAIN.md §2, Role profile: at most 8 competencies for individual contributors,
+    """docs/domain.md §2, Role profile: at most 8 competencies for individual contributors,
     however senior; a director tier on the IC track would lift the cap to 12."""
     framework = replace_level(valid_framework(), "eng", "ic", "L4", tier="director")
 
@@ -465,7 +466,7 @@ def test_an_ic_level_cannot_claim_a_larger_cap_through_its_tier() -> None:
 
 
 def test_a_lateral_path_joins_two_families_once() -> None:
-    """DOMAIN.md §2, Track: lateral paths are between families."""
+    """docs/domain.md §2, Track: lateral paths are between families."""
     framework = with_data_family(valid_framework())
     looped = framework.model_copy(
         update={"lateral_paths": [LateralPath(from_family="eng", to_family="eng")]}
@@ -480,7 +481,7 @@ def test_a_lateral_path_joins_two_families_once() -> None:
 
 
 def test_a_core_competency_that_misses_roles_is_a_warning() -> None:
-    """DOMAIN.md §2, Competency category: core means everyone in the organisation."""
+    """docs/domain.md §2, Competency category: core means everyone in the organisation."""
     framework = without_rules(valid_framework(), "core-collaboration")
 
     [problem] = only(validate(framework), "core-everywhere")

@@ -1,4 +1,4 @@
-"""What other contexts see of the framework: the events and their versions (DOMAIN.md §2)."""
+"""What other contexts see of the framework: the events and their versions (docs/domain.md §2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The project's own sample framework (talentledger/samples/engineering-framework.yaml): it is
-in the service's native file format and passes every publication rule of DOMAIN.md §2."""
+in the service's native file format and passes every publication rule of docs/domain.md §2."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def competency_of(framework: Framework, key: str) -> Competency:
 
 
 def test_the_sample_is_a_native_framework_file() -> None:
-    """DOMAIN.md §2, Import and export: the sample is a plain file the service reads as is."""
+    """docs/domain.md §2, Import and export: the sample is a plain file the service reads as is."""
     head = document()
 
     assert (head["format"], head["id"]) == ("talentledger.framework/1", "product-engineering")
@@ -41,13 +41,13 @@ def test_the_sample_is_a_native_framework_file() -> None:
 
 
 def test_the_sample_publishes_with_no_error_and_no_warning() -> None:
-    """DOMAIN.md §2: every rule (caps, floor, anchors, tracks, crossover, references, scale)
+    """docs/domain.md §2: every rule (caps, floor, anchors, tracks, crossover, references, scale)
     holds, the advisory ones included."""
     assert validate(sample()) == []
 
 
 def test_the_sample_shows_each_part_of_the_model() -> None:
-    """DOMAIN.md §2: two families (one IC-only), a crossover and a director tier, core rules
+    """docs/domain.md §2: two families (one IC-only), a crossover and a director tier, core rules
     for the behavioural core, a leadership level rule for managers, 5..8 functional
     competencies per family, a lateral path, vocabulary mappings, competency granularity."""
     framework = sample()
@@ -79,7 +79,7 @@ def test_the_sample_shows_each_part_of_the_model() -> None:
 
 
 def test_every_level_has_a_role_whose_targets_rise_with_the_level() -> None:
-    """DOMAIN.md §2, The grid: one role per level, and along a track no competency's
+    """docs/domain.md §2, The grid: one role per level, and along a track no competency's
     expectation falls as the level rises."""
     framework = sample()
     profiles = effective_profiles(framework)

@@ -1,4 +1,4 @@
-"""Framework versions (DOMAIN.md §2, Versions): what makes a revision minor or major, the
+"""Framework versions (docs/domain.md §2, Versions): what makes a revision minor or major, the
 diff HR reviews, and numbered, immutable versions published through the aggregate."""
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ STRUCTURE: dict[str, Callable[[Framework], Framework]] = {
 
 @pytest.mark.parametrize("edit", WORDING)
 def test_rewording_is_a_minor_revision(edit: str) -> None:
-    """DOMAIN.md §2, Versions: a minor revision rewords (anchors after calibration feedback,
+    """docs/domain.md §2, Versions: a minor revision rewords (anchors after calibration feedback,
     names, level descriptors, vocabulary)."""
     before = with_data_family(valid_framework())
 
@@ -101,7 +101,7 @@ def test_rewording_is_a_minor_revision(edit: str) -> None:
 
 @pytest.mark.parametrize("edit", STRUCTURE)
 def test_changing_structure_is_a_major_revision(edit: str) -> None:
-    """DOMAIN.md §2, Versions: a major revision changes structure (a level added, a track
+    """docs/domain.md §2, Versions: a major revision changes structure (a level added, a track
     split); a target moved changes what people are assessed against, so it is major too."""
     before = with_data_family(valid_framework())
 
@@ -112,7 +112,7 @@ def test_changing_structure_is_a_major_revision(edit: str) -> None:
 
 
 def test_changing_a_target_is_major_even_alongside_rewording() -> None:
-    """DOMAIN.md §2, Versions: one structural change makes the whole revision major."""
+    """docs/domain.md §2, Versions: one structural change makes the whole revision major."""
     before = valid_framework()
     after = reworded_anchors(replace_level(before, "eng", "manager", "M1", grade=2))
 
@@ -127,7 +127,7 @@ def anchor_text(framework: Framework, key: str, track: TrackKind, proficiency: i
 
 
 def test_the_diff_names_each_changed_anchor_by_competency_track_and_proficiency() -> None:
-    """DOMAIN.md §2, Versions and Behavioural anchors: HR reviews which anchors a revision
+    """docs/domain.md §2, Versions and Behavioural anchors: HR reviews which anchors a revision
     rewords, each addressed by competency, track and proficiency."""
     before = valid_framework()
 
@@ -151,7 +151,7 @@ def test_the_diff_names_each_changed_anchor_by_competency_track_and_proficiency(
 
 
 def test_the_diff_names_added_levels_and_changed_targets() -> None:
-    """DOMAIN.md §2, Versions: a structural change is shown where it happened."""
+    """docs/domain.md §2, Versions: a structural change is shown where it happened."""
     before = valid_framework()
     after = add_level(before, "eng", "ic", level("L5", 5))
     after = with_rules(without_rules(after, "core-ownership"), core_rule("ownership", target=3))
@@ -168,7 +168,7 @@ def test_the_diff_names_added_levels_and_changed_targets() -> None:
 
 
 def test_an_identical_framework_has_no_diff() -> None:
-    """DOMAIN.md §2, Versions: nothing changed, nothing to publish."""
+    """docs/domain.md §2, Versions: nothing changed, nothing to publish."""
     assert diff(valid_framework(), valid_framework()) == []
 
 
@@ -189,7 +189,7 @@ def test_an_identical_framework_has_no_diff() -> None:
 def test_hr_may_raise_a_minor_revision_to_major_but_never_lower_a_major_one(
     structural: bool, requested: Revision | None, expected: Revision
 ) -> None:
-    """DOMAIN.md §2, Versions: a revision that changes structure is major whatever HR asks;
+    """docs/domain.md §2, Versions: a revision that changes structure is major whatever HR asks;
     HR may still announce a rewording as major."""
     previous = valid_framework()
     draft = reworded_anchors(previous)
@@ -201,7 +201,7 @@ def test_hr_may_raise_a_minor_revision_to_major_but_never_lower_a_major_one(
 
 @pytest.mark.parametrize("requested", [None, "minor", "major"])
 def test_the_first_version_is_initial(requested: Revision | None) -> None:
-    """DOMAIN.md §2, Versions: the first published version has nothing to be a revision of."""
+    """docs/domain.md §2, Versions: the first published version has nothing to be a revision of."""
     assert choose_revision(None, requested) == "initial"
 
 
@@ -224,7 +224,7 @@ def edit(aggregate: FrameworkAggregate, change: Callable[[Framework], Framework]
 
 
 def test_successive_publications_are_numbered_and_classified() -> None:
-    """DOMAIN.md §2, Versions: each publication is an immutable, numbered version; the first is
+    """docs/domain.md §2, Versions: each publication is an immutable, numbered version; the first is
     initial, a rewording minor, a structural change major."""
     aggregate = aggregate_with(valid_framework())
 
@@ -246,7 +246,7 @@ def test_successive_publications_are_numbered_and_classified() -> None:
 
 
 def test_hr_can_announce_a_rewording_as_major_through_the_aggregate() -> None:
-    """DOMAIN.md §2, Versions: the requested revision raises, never lowers."""
+    """docs/domain.md §2, Versions: the requested revision raises, never lowers."""
     aggregate = aggregate_with(valid_framework())
     publish(aggregate)
     edit(aggregate, reworded_anchors)
@@ -257,7 +257,7 @@ def test_hr_can_announce_a_rewording_as_major_through_the_aggregate() -> None:
 
 
 def test_publishing_an_unchanged_draft_is_refused() -> None:
-    """DOMAIN.md §2, Versions: a version is a change to publish; the same framework again is
+    """docs/domain.md §2, Versions: a version is a change to publish; the same framework again is
     refused with rule 'unchanged' and nothing is published."""
     aggregate = aggregate_with(valid_framework())
     publish(aggregate)
@@ -271,7 +271,7 @@ def test_publishing_an_unchanged_draft_is_refused() -> None:
 
 
 def test_publication_instants_only_rise_even_when_the_clock_goes_back() -> None:
-    """DOMAIN.md §2, Versions: the version in force at any past date can be reconstructed,
+    """docs/domain.md §2, Versions: the version in force at any past date can be reconstructed,
     which needs each version published strictly after the one before."""
     aggregate = aggregate_with(valid_framework())
 
@@ -287,7 +287,7 @@ def test_publication_instants_only_rise_even_when_the_clock_goes_back() -> None:
 
 
 def test_a_new_role_in_a_new_version_is_structural() -> None:
-    """DOMAIN.md §2, Versions: adding a role profile changes what can be assessed: major."""
+    """docs/domain.md §2, Versions: adding a role profile changes what can be assessed: major."""
     before = valid_framework()
     after = add_level(before, "eng", "ic", level("L5", 5))
     after = after.model_copy(

@@ -1,4 +1,4 @@
-"""Exports of the decision log for audits and legal review (DOMAIN.md §6: "Anyone can verify
+"""Exports of the decision log for audits and legal review (docs/domain.md §6: "Anyone can verify
 the log has not been altered; an auditor can reconstruct any decision with the exact inputs it
 used, and export an employee's or a cycle's history for legal review"), as
 services/promotion/domain/audit_report.py describes them: JSON lines anyone can check without
@@ -156,7 +156,7 @@ def test_json_lines_are_the_same_from_stored_bodies_or_from_columns_alone() -> N
 
 
 def test_the_line_of_an_entry_altered_after_it_was_hashed_no_longer_checks_out() -> None:
-    """DOMAIN.md §6: "Anyone can verify the log has not been altered": a payload value changed
+    """docs/domain.md §6: "Anyone can verify the log has not been altered": a payload value changed
     in storage without a body, hash kept, fails the line's own check."""
     entries = without_bodies(denied_then_overturned())
     entries[2] = tampered(entries[2], outcome="approve")
@@ -177,7 +177,7 @@ def test_recorded_entries_are_intact_with_or_without_their_body() -> None:
 
 
 def test_an_entry_changed_after_it_was_hashed_is_not_intact() -> None:
-    """DOMAIN.md §6: the log is tamper-evident. A changed payload value (hash kept), a
+    """docs/domain.md §6: the log is tamper-evident. A changed payload value (hash kept), a
     changed actor, an edited body or a replaced hash each break the entry."""
     decision = denied_then_overturned()[2]
     bare = dataclasses.replace(decision, body=None)
@@ -191,7 +191,7 @@ def test_an_entry_changed_after_it_was_hashed_is_not_intact() -> None:
 
 
 def test_a_payload_edited_beside_its_stored_body_is_not_intact() -> None:
-    """DOMAIN.md §6: "Anyone can verify the log has not been altered"; decision_log.py: "an
+    """docs/domain.md §6: "Anyone can verify the log has not been altered"; decision_log.py: "an
     auditor reading a column must be told it was edited". Storage gives entries back with
     their body and their columns; the report reads the columns, so `intact` must vouch for
     them, not for the body alone."""
@@ -204,7 +204,7 @@ def test_a_payload_edited_beside_its_stored_body_is_not_intact() -> None:
 
 
 def test_the_report_quotes_each_rationale_verbatim_under_its_decision() -> None:
-    """DOMAIN.md §6: a decision is recorded "with a written rationale"; audit_report.py: for
+    """docs/domain.md §6: a decision is recorded "with a written rationale"; audit_report.py: for
     each decision, what it was judged on. The rationale is quoted as written, every line."""
     text = report("case case-1", denied_then_overturned(), GENERATED)
     assert "#### Decision of 2025-06-01 11:00 UTC: deny, by committee-1" in text
@@ -219,7 +219,7 @@ def test_the_report_quotes_each_rationale_verbatim_under_its_decision() -> None:
 
 
 def test_the_report_names_the_framework_and_criteria_versions_and_the_scores_used() -> None:
-    """DOMAIN.md §6: the decision "records the framework version, the criteria version, the
+    """docs/domain.md §6: the decision "records the framework version, the criteria version, the
     calibration it relied on and the scores as they were"; audit_report.py: "under the
     framework and criteria versions named"."""
     text = report("case case-1", denied_then_overturned(), GENERATED)
@@ -235,7 +235,7 @@ def test_the_report_names_the_framework_and_criteria_versions_and_the_scores_use
 
 
 def test_the_report_has_a_row_for_each_criterion_with_met_yes_or_no() -> None:
-    """DOMAIN.md §6 readiness: "which criteria are met and which are not, with the evidence
+    """docs/domain.md §6 readiness: "which criteria are met and which are not, with the evidence
     for each"; audit_report.py: "for each decision the criteria it was judged on, with the
     evidence for each"."""
     text = report("case case-1", denied_then_overturned(), GENERATED)
@@ -286,7 +286,7 @@ def test_the_timeline_lists_every_step_with_who_took_it_and_when() -> None:
 
 
 def test_the_report_lists_every_entry_hash_and_the_hash_before_it() -> None:
-    """DOMAIN.md §6: "Anyone can verify the log has not been altered": the report carries each
+    """docs/domain.md §6: "Anyone can verify the log has not been altered": the report carries each
     entry's hash and the hash it links to, and says how many entries match their hash."""
     entries = denied_then_overturned()
     text = report("case case-1", entries, GENERATED)
@@ -322,7 +322,7 @@ def test_cases_are_reported_in_the_order_they_began_with_their_own_steps() -> No
 
 
 def test_a_tampered_entry_is_counted_as_not_intact_in_the_report() -> None:
-    """DOMAIN.md §6: "Anyone can verify the log has not been altered": a payload value changed
+    """docs/domain.md §6: "Anyone can verify the log has not been altered": a payload value changed
     with its hash kept is not counted among the entries that match their hash."""
     entries = without_bodies(denied_then_overturned())
     entries[2] = tampered(entries[2], rationale="Meets every criterion.")
@@ -331,7 +331,7 @@ def test_a_tampered_entry_is_counted_as_not_intact_in_the_report() -> None:
 
 
 def test_a_tampered_entry_read_back_with_its_body_is_counted_as_not_intact_in_the_report() -> None:
-    """DOMAIN.md §6: "Anyone can verify the log has not been altered". Storage gives entries
+    """docs/domain.md §6: "Anyone can verify the log has not been altered". Storage gives entries
     back with body and columns; the report prints the columns, so a payload column edited
     under an untouched body must not be counted as matching its hash."""
     entries = denied_then_overturned()

@@ -1,4 +1,4 @@
-"""Promotion cases folded from their decision-log entries (DOMAIN.md §6: "nomination,
+"""Promotion cases folded from their decision-log entries (docs/domain.md §6: "nomination,
 endorsement, readiness evaluation, decision and any appeal are entries"), and the rules each
 step is checked against (services/promotion/domain/cases.py, module docstring).
 
@@ -155,7 +155,7 @@ def test_a_nomination_while_the_person_has_an_open_case_is_refused_naming_it() -
 
 
 def test_a_nomination_records_the_cycle_the_framework_version_and_the_move() -> None:
-    """DOMAIN.md §6: the log records the framework version it relied on; the move is the
+    """docs/domain.md §6: the log records the framework version it relied on; the move is the
     transition, level L to L+1 in a track. A blank cycle is refused, saying what is missing."""
     payload = nomination()
     assert payload == {
@@ -201,7 +201,7 @@ def test_only_a_nominated_or_deferred_case_counts_as_open_for_a_new_nomination()
 
 def test_approval_is_refused_while_criteria_are_unmet_and_the_message_names_them() -> None:
     """cases.py: "Approval needs every criterion met at the moment of the decision";
-    DOMAIN.md §6: objective, recorded criteria. The refusal names what is missing."""
+    docs/domain.md §6: objective, recorded criteria. The refusal names what is missing."""
     case = endorsed().case
     readiness = not_ready()
     unmet = [r.name for r in readiness.unmet]
@@ -215,7 +215,7 @@ def test_approval_is_refused_while_criteria_are_unmet_and_the_message_names_them
 
 @pytest.mark.parametrize("outcome", ["deny", "defer"])
 def test_deny_and_defer_need_only_a_rationale_not_a_ready_verdict(outcome: Outcome) -> None:
-    """cases.py: "Deny and defer need no readiness verdict, only a rationale"; DOMAIN.md §6:
+    """cases.py: "Deny and defer need no readiness verdict, only a rationale"; docs/domain.md §6:
     the decision records the criteria version, the calibration and the scores as they were."""
     readiness = not_ready()
     payload = endorsed().case.decide(
@@ -234,7 +234,7 @@ def test_deny_and_defer_need_only_a_rationale_not_a_ready_verdict(outcome: Outco
 
 
 def test_an_approval_records_the_readiness_it_was_judged_on() -> None:
-    """DOMAIN.md §6: a decision "records the framework version, the criteria version, the
+    """docs/domain.md §6: a decision "records the framework version, the criteria version, the
     calibration it relied on and the scores as they were"."""
     payload = endorsed().case.decide(
         DECIDER, "approve", "Every criterion met.", ready(), CAMPAIGN, True
@@ -249,13 +249,13 @@ def test_an_approval_records_the_readiness_it_was_judged_on() -> None:
 @pytest.mark.parametrize("outcome", ["approve", "deny", "defer"])
 @pytest.mark.parametrize("rationale", ["", "   ", "\n\t "])
 def test_a_blank_rationale_is_refused_for_every_outcome(outcome: Outcome, rationale: str) -> None:
-    """DOMAIN.md §6: a decision is made "with a written rationale"."""
+    """docs/domain.md §6: a decision is made "with a written rationale"."""
     with pytest.raises(CaseRefused, match=r"written rationale .* must not be blank"):
         endorsed().case.decide(DECIDER, outcome, rationale, ready(), CAMPAIGN, True)
 
 
 def test_a_blank_rationale_is_refused_on_an_appeal_outcome() -> None:
-    """DOMAIN.md §6: every decision, the appeal's too, carries a written rationale."""
+    """docs/domain.md §6: every decision, the appeal's too, carries a written rationale."""
     case = appealed("deny").case
     with pytest.raises(CaseRefused, match="rationale"):
         case.decide_appeal(SECOND_DECIDER, "upheld", None, "  ", ready(), CAMPAIGN)
@@ -276,7 +276,7 @@ def test_nobody_decides_their_own_case(outcome: Outcome) -> None:
 
 
 def test_only_the_employees_manager_endorses() -> None:
-    """DOMAIN.md §6: manager endorsement; `Case.endorse`: "The employee's manager endorses"."""
+    """docs/domain.md §6: manager endorsement; `Case.endorse`: "The employee's manager endorses"."""
     case = Log().case
     with pytest.raises(NotEntitled, match=r"only 'ann''s manager \('mgr-1'\) endorses"):
         case.endorse("mgr-elsewhere", MANAGER, "")
@@ -299,7 +299,7 @@ def test_the_same_manager_does_not_endorse_twice() -> None:
 def test_a_decision_is_refused_without_the_endorsement_the_criteria_require(
     outcome: Outcome,
 ) -> None:
-    """DOMAIN.md §6: manager endorsement is a criterion; `Case.decide` refuses any outcome
+    """docs/domain.md §6: manager endorsement is a criterion; `Case.decide` refuses any outcome
     without it when the criteria require it, and not when they do not."""
     case = Log().case
     with pytest.raises(WrongState, match="no manager endorsement"):
@@ -466,7 +466,7 @@ def test_an_appeal_is_not_overturned_to_a_deferral() -> None:
 
 
 def test_evidence_must_be_an_item_the_criteria_name() -> None:
-    """DOMAIN.md §6: "scope evidence named by the criteria"; anything else is refused, with
+    """docs/domain.md §6: "scope evidence named by the criteria"; anything else is refused, with
     the items the criteria name."""
     case = Log().case
     with pytest.raises(CaseRefused, match=re.escape(f"they name: ['{LEAD}']")):
@@ -550,7 +550,7 @@ def test_replaying_the_entries_after_each_step_gives_the_state_applied_one_by_on
 
 
 def test_the_fold_keeps_what_each_step_recorded() -> None:
-    """DOMAIN.md §6: an auditor can reconstruct any decision with the exact inputs it used:
+    """docs/domain.md §6: an auditor can reconstruct any decision with the exact inputs it used:
     the case replayed from its entries holds who acted, when, and on what."""
     log = scripted()
     case, entries = log.case, log.entries
@@ -574,7 +574,7 @@ def test_the_fold_keeps_what_each_step_recorded() -> None:
 
 
 def test_a_rejecting_calibration_session_is_no_confirmation() -> None:
-    """DOMAIN.md §6: "confirmation in a calibration session"; a session that rejects the
+    """docs/domain.md §6: "confirmation in a calibration session"; a session that rejects the
     nomination leaves the case unconfirmed, and a later confirming one counts."""
     log = Log()
     case = log.step("calibration_confirmation", HR, lambda c: c.confirm("cal-1", False, " No. "))

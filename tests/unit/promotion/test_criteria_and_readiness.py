@@ -1,7 +1,8 @@
-"""Promotion criteria and readiness (DOMAIN.md §6, Promotion): "calibrated average at least 3.5
+"""Promotion criteria and readiness (docs/domain.md §6, Criteria): "calibrated average at least 3.5
 with no competency below 3; operating at the next level for at least 1 to 2 quarters; scope
 evidence named by the criteria; manager endorsement; confirmation in a calibration session",
-per transition "level L to L+1 in a track, or a crossover IC to manager" (and back, DOMAIN.md §2).
+per transition "level L to L+1 in a track, or a crossover IC to manager" (and back,
+docs/domain.md §2).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def ready_case(**changes: object) -> Readiness:
 
 
 def test_default_criteria_are_the_domain_defaults() -> None:
-    """DOMAIN.md §6: average 3.5, no competency below 3, at least 1 quarter at the next level,
+    """docs/domain.md §6: average 3.5, no competency below 3, at least 1 quarter at the next level,
     manager endorsement and calibration confirmation."""
     default = Criteria()
     assert (default.minimum_average, default.competency_floor) == (3.5, 3.0)
@@ -146,7 +147,7 @@ def test_default_criteria_are_the_domain_defaults() -> None:
 def test_the_same_numbers_hold_on_both_scales_and_thresholds_outside_the_scale_are_refused() -> (
     None
 ):
-    """DOMAIN.md §2: thresholds are on the framework's own scale; 3.5 / 3 keep their anchored
+    """docs/domain.md §2: thresholds are on the framework's own scale; 3.5 / 3 keep their anchored
     meaning on 0..5 and 1..5. A floor of 0 cannot be expressed on 1..5."""
     assert CriteriaSet(version=1, scale="1..5").criteria_for(L3_TO_L4) == Criteria()
     assert CriteriaSet(version=1, scale="0..5").criteria_for(L3_TO_L4) == Criteria()
@@ -237,7 +238,7 @@ def test_unknown_family_track_or_level_is_a_clear_error() -> None:
 
 
 def test_crossover_from_the_crossover_point_enters_the_manager_track() -> None:
-    """DOMAIN.md §2: "M1 requires operating at IC L3 plus leadership competencies": the
+    """docs/domain.md §2: "M1 requires operating at IC L3 plus leadership competencies": the
     crossover's leadership competencies travel with the transition."""
     move = crossover(framework(), "eng", "L2")
     assert move.kind == "ic_to_manager"
@@ -253,7 +254,7 @@ def test_crossover_from_the_crossover_point_enters_the_manager_track() -> None:
 
 
 def test_manager_back_to_ic_is_a_move_at_the_same_grade() -> None:
-    """DOMAIN.md §2: movement back from manager to IC is allowed and is not a demotion."""
+    """docs/domain.md §2: movement back from manager to IC is allowed and is not a demotion."""
     move = back_to_ic(framework(), "eng", "M2")
     assert move.kind == "manager_to_ic"
     assert (move.to_track, move.to_level) == ("ic", "L4")
@@ -328,7 +329,7 @@ def test_a_case_meeting_every_default_criterion_is_ready() -> None:
 
 
 def test_average_of_exactly_3_5_meets_the_bar_and_just_below_does_not() -> None:
-    """DOMAIN.md §6: calibrated average at least 3.5 (boundary inclusive)."""
+    """docs/domain.md §6: calibrated average at least 3.5 (boundary inclusive)."""
     at_bar = ready_case().result("average")
     assert (at_bar.met, at_bar.expected, at_bar.actual) == (True, 3.5, 3.5)
     assert "mean of 4 calibrated scores in calibration session 'cal-2025-q2'" in at_bar.evidence
@@ -350,7 +351,7 @@ def test_an_average_reached_only_up_to_float_rounding_meets_the_bar() -> None:
 
 
 def test_a_competency_at_2_9_fails_the_floor_and_is_named() -> None:
-    """DOMAIN.md §6: no competency below 3, even when the average is high."""
+    """docs/domain.md §6: no competency below 3, even when the average is high."""
     readiness = ready_case(
         calibration=calibration(communication=2.9, collaboration=5.0, delivery=4.0, design=4.0)
     )
@@ -404,7 +405,7 @@ def test_nothing_observed_means_no_average() -> None:
 def test_time_at_the_next_level_counts_whole_quarters_from_dates(
     operating_since: date, quarters: int, met: bool
 ) -> None:
-    """DOMAIN.md §6: operating at the next level for at least 1 quarter (default)."""
+    """docs/domain.md §6: operating at the next level for at least 1 quarter (default)."""
     result = ready_case(operating_since=operating_since).result("time_at_level")
     assert (result.met, result.expected, result.actual) == (met, 1, quarters)
     assert "operating at ic L4 since" in result.evidence
@@ -435,7 +436,7 @@ def test_whole_quarters_clamps_month_ends() -> None:
 
 
 def test_a_missing_evidence_item_is_not_met_and_named() -> None:
-    """DOMAIN.md §6: scope evidence named by the criteria."""
+    """docs/domain.md §6: scope evidence named by the criteria."""
     second = "mentored two engineers to the next level"
     readiness = ready_case(criteria=criteria(evidence=(LEAD, second)))
     assert readiness.result(f"evidence:{LEAD}").met
@@ -461,7 +462,7 @@ def test_evidence_for_items_the_criteria_do_not_name_is_ignored() -> None:
 
 
 def test_missing_endorsement_is_not_met() -> None:
-    """DOMAIN.md §6: manager endorsement."""
+    """docs/domain.md §6: manager endorsement."""
     readiness = ready_case(endorsed_by=None)
     endorsement = readiness.result("endorsement")
     assert (endorsement.met, endorsement.actual) == (False, None)
@@ -472,7 +473,7 @@ def test_missing_endorsement_is_not_met() -> None:
 
 
 def test_missing_calibration_confirmation_is_not_met() -> None:
-    """DOMAIN.md §6: confirmation in a calibration session (§4: calibration confirms or
+    """docs/domain.md §6: confirmation in a calibration session (§4: calibration confirms or
     rejects promotion nominations)."""
     readiness = ready_case(confirmed_in_session=None)
     confirmation = readiness.result("calibration_confirmation")
@@ -494,7 +495,7 @@ def test_criteria_that_ask_nothing_yield_no_result() -> None:
 
 
 def test_a_crossover_is_judged_on_its_leadership_competencies_too() -> None:
-    """DOMAIN.md §2: M1 requires operating at the crossover level plus leadership
+    """docs/domain.md §2: M1 requires operating at the crossover level plus leadership
     competencies; a leadership competency nobody assessed fails the floor."""
     move = crossover(framework(), "eng", "L2")
     readiness = ready_case(transition=move)
@@ -542,7 +543,7 @@ def test_scores_outside_the_scale_and_an_empty_profile_are_refused() -> None:
 
 
 def test_readiness_records_every_input_it_used() -> None:
-    """DOMAIN.md §6: the record names the framework version, the criteria version, the
+    """docs/domain.md §6: the record names the framework version, the criteria version, the
     calibration it relied on and the scores as they were."""
     readiness = ready_case()
     assert readiness.criteria_version == 3

@@ -1,4 +1,4 @@
-"""The tamper-evident decision log (DOMAIN.md §6: "The decision log is append-only and
+"""The tamper-evident decision log (docs/domain.md §6: "The decision log is append-only and
 tamper-evident: nomination, endorsement, readiness evaluation, decision and any appeal are
 entries that can never be edited or deleted, only followed by new entries. Anyone can verify
 the log has not been altered; an auditor can reconstruct any decision with the exact inputs it
@@ -129,7 +129,7 @@ def test_entries_chain_from_genesis(log: list[LogEntry]) -> None:
 
 
 def test_an_entry_keeps_the_inputs_as_they_were(log: list[LogEntry]) -> None:
-    """DOMAIN.md §6: a decision records the framework version, the criteria version, the
+    """docs/domain.md §6: a decision records the framework version, the criteria version, the
     calibration and the scores as they were. The body is captured when the entry is made."""
     scores = {"coding": 3.5}
     entry = next_entry(
@@ -279,7 +279,7 @@ EDITS = [
 def test_editing_any_field_of_any_entry_is_named(
     log: list[LogEntry], name: str, position: int, storage: str
 ) -> None:
-    """DOMAIN.md §6: entries can never be edited. Whatever column an administrator changes,
+    """docs/domain.md §6: entries can never be edited. Whatever column an administrator changes,
     verify fails at that entry."""
     if storage == "columns only":
         log = columns_only(log)

@@ -1,4 +1,4 @@
-"""Fairness monitoring (DOMAIN.md §6, legal context: Title VII covers promotions and vague
+"""Fairness monitoring (docs/domain.md §6, legal context: Title VII covers promotions and vague
 criteria draw disparate-impact scrutiny): promotion rates per group of an optional protected
 attribute, and the adverse-impact ratio per cycle under the four-fifths rule."""
 

@@ -3,7 +3,7 @@
 The source charts every position on five axes (Technology, System, People, Process,
 Influence), each with five ordered stages named by a keyword (Adopts, Specializes, ...). The
 stage lists are the format's vocabulary (README "# Levels"), kept here as AXES. Pages come in
-four shapes, told apart by their tables; one page -> one `Framework` (DOMAIN.md section 2):
+four shapes, told apart by their tables; one page -> one `Framework` (docs/domain.md §2):
 
 - ladder page (Developer.md, TechLead.md, ...): a "Level | Senior | Position" table and a
   "## D1 - Developer 1" section per position with one `* **Keyword**: text` bullet per axis.

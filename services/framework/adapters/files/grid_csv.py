@@ -1,6 +1,6 @@
 """The framework as a CSV grid, for people who keep their framework in a spreadsheet.
 
-DOMAIN.md section 2, "the grid": one row per cell, that is per (role profile, requirement),
+docs/domain.md §2, "the grid": one row per cell, that is per (role profile, requirement),
 with the facts of the family, level, role and competency repeated on every row:
 
     family, family_name, track, level, level_name, grade, tier, role, role_name,

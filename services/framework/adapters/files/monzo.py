@@ -6,7 +6,7 @@ exampleCriteria: [{criteria, examples: [text]}]}]}. Files with `yaml: false` (de
 the grid in the markdown body instead: `## Level N` sections holding `### Competency` headings,
 each followed by paragraphs.
 
-Mapping, one file -> one `Framework` (DOMAIN.md section 2):
+Mapping, one file -> one `Framework` (docs/domain.md §2):
 
 - identity: `framework_id` is the slug of `path` ("/engineering/backend" ->
   "engineering-backend"); name is `title` without its leading emoji.

@@ -1,7 +1,7 @@
 """The framework service's own file format: a `Framework` as YAML or JSON, without loss.
 
 The file is a mapping: `format: talentledger.framework/1`, an optional `id` (the suggested
-framework id, a slug), then the fields of `Framework` (DOMAIN.md section 2). Fields left at
+framework id, a slug), then the fields of `Framework` (docs/domain.md §2). Fields left at
 their defaults are not written; reading restores them. `json_schema()` describes the file;
 the published copy is docs/framework.schema.json, regenerated with
 

@@ -1,4 +1,4 @@
-"""Anchors to reword, from the assessment service's InconsistentAnchorsFound (DOMAIN.md §4:
+"""Anchors to reword, from the assessment service's InconsistentAnchorsFound (docs/domain.md §4:
 inconsistent anchors feed the next minor framework revision). HR reads them while drafting."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The tamper-evident decision log (DOMAIN.md §6).
+"""The tamper-evident decision log (docs/domain.md §6).
 
 Revision ID: promotion_0001
 """
