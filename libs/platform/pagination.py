@@ -76,7 +76,8 @@ class PageRequest:
         ):
             found = (i for i, item in enumerate(items) if _plain(key(item)) == self.after)
             moved = next(found, None)
-            start = min(start, len(items)) if moved is None else moved + 1
+            # Gone itself: what followed it moved up by one.
+            start = min(start - 1, len(items)) if moved is None else moved + 1
         window = list(items[start : start + self.limit])
         end = start + len(window)
         more = end < len(items)
