@@ -19,8 +19,7 @@ from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
-from services.promotion.adapters import http
-from services.promotion.adapters.access import ACCESS
+from services.promotion.adapters import access, http
 from services.promotion.adapters.activities import PromotionActivities
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
@@ -50,7 +49,7 @@ def build(runtime: Runtime) -> ServiceParts:
     )
     api.state.promotion = promotion
     parts = replica.install(api, runtime)
-    declare(api, ACCESS)
+    declare(api, access.rules(decider))
     handlers = [
         EventHandler(NAME, "calibrations", CalibrationCompleted, promotion.on_calibration),
         EventHandler(

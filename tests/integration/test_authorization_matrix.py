@@ -6,7 +6,9 @@ Callers: no token, an expired token, a token signed with another key, a token fo
 route is about, and the subject's manager. Each service runs in-process on PostgreSQL (and
 Temporal for cycles) with the data its routes need, so "subject" and "manager" are real
 relations of the org chart. Refused callers get the rule's refusal status; allowed callers
-pass authorisation (reads answer 200; commands may still meet a business rule, 404/409/422).
+pass authorisation (reads answer 200, or 404 on a route serving each caller their own to a
+caller with nothing there; commands may still meet a business rule: 404, 409 or 422). Any
+list answered as a bare array rather than a page fails too.
 """
 
 from __future__ import annotations
@@ -60,7 +62,6 @@ from tests.support.service_api import ServiceApi, envelope, in_process
 SUBJECT, PEER, MANAGER = "emp-subject", "emp-peer", "emp-manager"
 UNRELATED, OTHER_MANAGER = "emp-unrelated", "emp-other-manager"
 SCORES = {"coding": 4, "testing": 2, "collaboration": 3, "ownership": 3, "communication": 3}
-INVALID = ("no token", "expired token", "wrong key")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class World:
     first: tuple[str, ...] = ()
     """Commands to send before the others (a later command would make them moot)."""
     started: list[str] = field(default_factory=list)
+    """Cycles started on Temporal, to end when the test is over."""
 
 
 def _headers(token: str) -> dict[str, str]:
@@ -109,6 +111,7 @@ def callers(api: ServiceApi, other_keys: Path) -> list[Caller]:
 
 
 def expected(rule: dict[str, Any], caller: Caller) -> str:
+    """`allowed`, or the status the caller must get."""
     allow = set(rule["allow"])
     if PUBLIC in allow:
         return "allowed"
@@ -130,12 +133,11 @@ def holds(rule: dict[str, Any], caller: Caller, verdict: str, method: str, statu
 
 
 def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    found = [
+    return [
         (method.upper(), path, operation)
         for path, item in schema["paths"].items()
         for method, operation in item.items()
     ]
-    return found
 
 
 def _answer(operation: dict[str, Any]) -> dict[str, Any]:
@@ -324,7 +326,7 @@ async def assessment_world(database_url: str, tmp: Path, _: str) -> AsyncIterato
                     "justification": "seen in the matrix",
                 },
             },
-            # Completing the session first leaves the adjustment a conflict, not a refusal.
+            # HR adjusts before HR completes the session (after it, a conflict).
             first=("POST /calibrations/{session_id}/adjustments",),
         )
 
