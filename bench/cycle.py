@@ -59,6 +59,7 @@ from bench.stack import Stack as BenchStack
 from bench.stack import machine_info, with_database
 from libs.events.broker import ensure_streams, make_broker
 from libs.platform.auth import TokenMinter, ensure_dev_keypair
+from libs.platform.pagination import every_item_async
 from libs.platform.settings import Settings
 from services.framework.adapters.files import formats
 from talentledger.framework_files import import_file
@@ -307,7 +308,12 @@ class CycleRun:
         for service in REPLICAS:
 
             async def holds(service: str = service) -> bool:
-                known = (await self.http.get(f"{self.url(service)}/framework-versions")).json()
+                url = f"{self.url(service)}/framework-versions"
+
+                async def page(params: dict[str, str]) -> dict[str, Any]:
+                    return (await self.http.get(url, params=params)).json()
+
+                known = await every_item_async(page)
                 return any(
                     v["framework_id"] == FRAMEWORK_ID and v["version"] == version for v in known
                 )

@@ -638,8 +638,9 @@ def _aggregation_part(results: AssessmentResults) -> str:
             f"All runs (s): {runs}; baseline {floor_runs}. The machine was "
             f"{results.busy.get('aggregation', 0):.0%} busy. Found: {found}.",
             "",
-            f"HR's `GET /campaigns/{{id}}/results` for everyone (`Campaigns.results`, then "
-            f"FastAPI's response model): {_s(seconds)} s, {size / 2**20:,.1f} MiB of JSON.",
+            f"HR's `GET /campaigns/{{id}}/results` for everyone, every page of 500 subjects "
+            f"(`Campaigns.results`, then FastAPI's response model): {_s(seconds)} s, "
+            f"{size / 2**20:,.1f} MiB of JSON.",
             "",
             "Memory: Python allocations traced with tracemalloc, in a run of its own (tracing "
             "slows the code down). Ratio = size / the raw tuples' size.",

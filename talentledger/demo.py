@@ -34,6 +34,7 @@ from rich.table import Table
 
 from libs.events.broker import ensure_streams, make_broker
 from libs.platform.auth import TokenMinter, ensure_dev_keypair
+from libs.platform.pagination import every_item
 from libs.platform.settings import Settings
 from libs.platform.telemetry import read_spans
 from services.promotion.adapters.postgres.decision_log import DecisionLog
@@ -140,7 +141,11 @@ class Demo:
             _wait(
                 lambda s=service: any(
                     v["framework_id"] == FRAMEWORK_ID and v["version"] == version
-                    for v in self.http.get(f"{self.url(s)}/framework-versions").json()
+                    for v in every_item(
+                        lambda params: self.http.get(
+                            f"{self.url(s)}/framework-versions", params=params
+                        ).json()
+                    )
                 ),
                 60,
                 f"{service} to receive FrameworkPublished",

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import httpx
 
+from libs.platform.pagination import every_item
+
 CHUNK = 64 * 1024
 # Not frameworks, whatever their suffix: licence and provenance notes shipped beside them.
 NOT_FRAMEWORKS = {"license", "licence", "notice", "provenance", "copying"}
@@ -129,7 +131,8 @@ def publish_draft(
         return body["version"], body["revision"]
     problems = response.json().get("problems", []) if response.status_code == 422 else []
     if [p["rule"] for p in problems if p["severity"] == "error"] == ["unchanged"]:
-        latest = http.get(f"{base_url}/frameworks/{quote(framework_id)}/versions").json()[-1]
+        versions = f"{base_url}/frameworks/{quote(framework_id)}/versions"
+        latest = every_item(lambda params: http.get(versions, params=params).json())[-1]
         return latest["version"], latest["revision"]
     raise FrameworkRequestFailed(f"publishing {framework_id}: {_explain(response)}")
 

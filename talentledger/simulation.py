@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from libs.platform.auth import TokenMinter
+from libs.platform.pagination import every_item_async
 from talentledger.samples.organisation import Employee
 
 HR = "demo-hr"
@@ -205,7 +206,11 @@ class Simulation:
 
         async def rater(rater_id: str) -> None:
             who = self.as_(rater_id)
-            for assignment in await self.call("GET", f"{base}/assignments/mine", who):
+            mine = f"{base}/assignments/mine"
+            assignments = await every_item_async(
+                lambda params: self.call("GET", mine, who, params=params)
+            )
+            for assignment in assignments:
                 subject = assignment["subject"]
                 questionnaire = await self.call("GET", f"{base}/questionnaires/{subject}", who)
                 scale = questionnaire["scale"]

@@ -29,7 +29,7 @@ from libs.events.schemas.framework import (
     FrameworkPublished,
     RoleProfileChanged,
 )
-from libs.platform.auth import CurrentActor
+from libs.platform.pagination import Page, Paged
 from libs.platform.runtime import Runtime, ServiceParts
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "framework_versions"
@@ -158,13 +158,12 @@ class FrameworkVersions:
     def router(self) -> APIRouter:
         router = APIRouter(tags=["framework versions"])
 
-        @router.get("/framework-versions", response_model=list[KnownFrameworkVersion])
-        async def known_versions(
-            actor: CurrentActor, request: Request
-        ) -> list[KnownFrameworkVersion]:
+        @router.get("/framework-versions", response_model=Page[KnownFrameworkVersion])
+        async def known_versions(page: Paged, request: Request) -> Page[KnownFrameworkVersion]:
             """Framework versions this service has received."""
             async with request.app.state.runtime.pool.connection() as conn:
-                return await self.all(conn)
+                known = await self.all(conn)
+            return page.of(known, key=lambda v: (v.framework_id, v.version))
 
         return router
 

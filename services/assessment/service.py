@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.assessment.adapters import http, http_calibration, http_campaigns
+from services.assessment.adapters.access import ACCESS
 from services.assessment.adapters.activities import AssessmentActivities
 from services.assessment.adapters.postgres import MIGRATIONS
 from services.assessment.adapters.postgres.campaign_records import CampaignRecords
@@ -36,6 +38,7 @@ def build(runtime: Runtime) -> ServiceParts:
     calibrations = Calibrations(runtime.store, campaigns)
     api.state.calibrations = calibrations
     parts = replica.install(api, runtime)
+    declare(api, ACCESS)
     return replace(
         parts,
         handlers=[*parts.handlers, *org_chart.handlers(NAME)],

@@ -11,12 +11,14 @@ from dataclasses import replace
 from libs.events.consumer import EventHandler
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
+from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.development.adapters import http
+from services.development.adapters.access import ACCESS
 from services.development.adapters.activities import DevelopmentActivities
 from services.development.adapters.postgres import MIGRATIONS
 from services.development.adapters.postgres.records import DevelopmentRecords
@@ -33,6 +35,7 @@ def build(runtime: Runtime) -> ServiceParts:
     development = Development(runtime.store, DevelopmentRecords(runtime.name), org_chart, replica)
     api.state.development = development
     parts = replica.install(api, runtime)
+    declare(api, ACCESS)
     handlers = [
         EventHandler(NAME, "calibrations", CalibrationCompleted, development.on_calibration),
         EventHandler(NAME, "course-catalog", CourseCatalogUpdated, development.on_catalog),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from services.framework.adapters import http
+from services.framework.adapters.access import ACCESS
 from services.framework.adapters.activities import FrameworkActivities
 from services.framework.adapters.postgres.anchor_reviews import AnchorReviews
 from services.framework.adapters.postgres.published_versions import (
@@ -19,6 +21,7 @@ def build(runtime: Runtime) -> ServiceParts:
         "diffs, effective role profiles, import and export.",
     )
     http.install(api)
+    declare(api, ACCESS)
     versions = PublishedVersions(runtime.pool, runtime.name)
     api.state.published_versions = versions
     reviews = AnchorReviews(runtime.name)

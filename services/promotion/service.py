@@ -12,13 +12,14 @@ from dataclasses import replace
 from libs.events.consumer import EventHandler
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
+from libs.platform.access import declare
 from libs.platform.auth import ROLES
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
-from services.promotion.adapters import http
+from services.promotion.adapters import access, http
 from services.promotion.adapters.activities import PromotionActivities
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
@@ -48,6 +49,7 @@ def build(runtime: Runtime) -> ServiceParts:
     )
     api.state.promotion = promotion
     parts = replica.install(api, runtime)
+    declare(api, access.rules(decider))
     handlers = [
         EventHandler(NAME, "calibrations", CalibrationCompleted, promotion.on_calibration),
         EventHandler(

@@ -100,7 +100,9 @@ def test_stack_runs_on_external_servers(external_database: str, external_nats: s
         )
         assert "-> external v1 (initial)" in published
         stack.wait_for(
-            lambda: stack.get("promotion", "/framework-versions", hr).json(), 30, "the replica"
+            lambda: stack.get("promotion", "/framework-versions", hr).json()["items"],
+            30,
+            "the replica",
         )
     with psycopg.connect(external_database) as conn:
         types = conn.execute("SELECT event_type FROM framework.events").fetchall()

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import yaml
 
+from libs.platform.pagination import every_item
 from libs.platform.telemetry import read_spans
 from talentledger.samples.organisation import as_csv, org_chart
 from tests.support.stack import ROOT, RunningStack, running_stack
@@ -68,12 +69,12 @@ def test_publish_reaches_every_consumer_and_a_cycle_pins_it_across_all_services(
         "framework", "import", str(SAMPLE), "--id", "eng", "--publish", "--as", "alice"
     )
     assert "-> eng v1 (initial)" in imported
-    history = stack.get("framework", "/frameworks/eng/versions", employee).json()
+    history = stack.get("framework", "/frameworks/eng/versions", employee).json()["items"]
     assert [(v["version"], v["actor"]) for v in history] == [(1, "alice")]
 
     for service in CONSUMERS:
         versions = stack.wait_for(
-            lambda s=service: stack.get(s, "/framework-versions", hr).json(),
+            lambda s=service: stack.get(s, "/framework-versions", hr).json()["items"],
             30,
             f"{service} replica",
         )
@@ -146,13 +147,14 @@ def test_the_demo_runs_a_cycle_on_the_running_stack(stack: RunningStack) -> None
 
 def test_restarting_the_stack_keeps_all_data(stack: RunningStack) -> None:
     hr = stack.token("hr_admin", "alice")
-    before = stack.get("assessment", "/framework-versions", hr).json()
+    before = stack.get("assessment", "/framework-versions", hr).json()["items"]
     assert before, "the previous test published a framework"
     stack.cli("down")
     assert "running" not in stack.cli("status")
     stack.cli("up")
-    assert stack.get("assessment", "/framework-versions", hr).json() == before
-    assert stack.get("framework", "/frameworks/eng/versions", hr).json()[0]["version"] == 1
+    assert stack.get("assessment", "/framework-versions", hr).json()["items"] == before
+    history = stack.get("framework", "/frameworks/eng/versions", hr).json()["items"]
+    assert history[0]["version"] == 1
 
 
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "frameworks"
@@ -200,7 +202,14 @@ def test_an_hris_export_becomes_the_assessment_org_chart(
     )
     assert (person["manager_id"], person["level"]) == (last.manager_id, last.level)
     head = chart[0].employee_id
-    reports = stack.get("assessment", f"/org-chart/people/{head}/reports", hr).json()
+    reports = every_item(
+        lambda params: httpx.get(
+            stack.url("assessment") + f"/org-chart/people/{head}/reports",
+            params=params,
+            headers=hr,
+            timeout=10,
+        ).json()
+    )
     assert sorted(p["employee_id"] for p in reports) == sorted(
         e.employee_id for e in chart if e.manager_id == head
     )

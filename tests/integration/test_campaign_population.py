@@ -96,7 +96,7 @@ class Population:
 
     async def mine(self, campaign: str, rater: str) -> set[tuple[str, str]]:
         path = f"/campaigns/{campaign}/assignments/mine"
-        found = await self.ok("GET", path, headers=self.as_(rater))
+        found = await self.api.items(path, headers=self.as_(rater))
         assert all(not a["submitted"] and not a["final"] for a in found), found
         pairs = [(a["subject"], a["group"]) for a in found]
         assert len(pairs) == len(set(pairs)), f"{rater} has an assignment twice: {pairs}"
@@ -105,7 +105,7 @@ class Population:
     async def waiting_for(self, campaign: str) -> dict[str, set[tuple[str, str]]]:
         """Non-responders by subject: (rater, group)."""
         found: dict[str, set[tuple[str, str]]] = {}
-        for a in await self.ok("GET", f"/campaigns/{campaign}/non-responders"):
+        for a in await self.api.items(f"/campaigns/{campaign}/non-responders"):
             found.setdefault(a["subject"], set()).add((a["rater"], a["group"]))
         return found
 
@@ -369,8 +369,8 @@ async def test_peers_rate_a_subject_once_their_manager_approves_them(
         undecided[subject] = (picked[2], picked[3])
 
         # The manager sees every nomination; the subject only those they made.
-        seen = await population.ok(
-            "GET", f"{nominations}/{subject}", headers=population.as_(manager)
+        seen = await population.api.items(
+            f"{nominations}/{subject}", headers=population.as_(manager)
         )
         assert {(n["peer"], n["nominated_by"], n["state"]) for n in seen} == {
             (picked[0], subject, "approved"),
@@ -378,8 +378,8 @@ async def test_peers_rate_a_subject_once_their_manager_approves_them(
             (picked[2], subject, "rejected"),
             (picked[3], manager, "pending"),
         }
-        own = await population.ok(
-            "GET", f"{nominations}/{subject}", headers=population.as_(subject)
+        own = await population.api.items(
+            f"{nominations}/{subject}", headers=population.as_(subject)
         )
         assert {n["peer"] for n in own} == {picked[0], picked[2]}
         await population.ok(

@@ -69,7 +69,7 @@ async def test_raters_submit_once_and_the_subject_sees_small_groups_suppressed(
     opened = await api.ok("POST", "/campaigns", 201, json=new_campaign(department="Platform"))
     assert opened["population"] == sorted([BOSS, SUBJECT, REPORT_1, REPORT_2, "emp-odd"])
 
-    mine = await api.ok("GET", f"/campaigns/{CAMPAIGN}/assignments/mine", headers=employee)
+    mine = await api.items(f"/campaigns/{CAMPAIGN}/assignments/mine", headers=employee)
     assert {(a["subject"], a["group"]) for a in mine} == {
         (REPORT_1, "self"),
         (SUBJECT, "direct_report"),
@@ -100,7 +100,7 @@ async def test_raters_submit_once_and_the_subject_sees_small_groups_suppressed(
     me = api.as_(SUBJECT, "manager")
     await api.ok("GET", f"/campaigns/{CAMPAIGN}/results/me", 409, headers=me)
     await api.ok("GET", f"/campaigns/{CAMPAIGN}/non-responders", 403, headers=employee)
-    waiting = await api.ok("GET", f"/campaigns/{CAMPAIGN}/non-responders")
+    waiting = await api.items(f"/campaigns/{CAMPAIGN}/non-responders")
     assert {(a["subject"], a["rater"]) for a in waiting} >= {(SUBJECT, BOSS), (SUBJECT, REPORT_1)}
     assert (SUBJECT, REPORT_2) not in {(a["subject"], a["rater"]) for a in waiting}
     await api.ok("POST", f"/campaigns/{CAMPAIGN}/close", 403, headers=employee)
@@ -116,7 +116,7 @@ async def test_raters_submit_once_and_the_subject_sees_small_groups_suppressed(
         assert rater not in response.text, "no rater id anywhere in the subject's results"
     assert "report one" not in response.text
     assert "report two" not in response.text
-    results = response.json()
+    results = response.json()["items"]
     assert [r["competency"] for r in results] == sorted(ITEMS)
     for result in results:
         groups = {g["group"]: g for g in result["groups"]}
@@ -232,8 +232,9 @@ async def test_a_campaign_keeps_the_positions_it_opened_with_and_counts_current_
     assert former["problems"] == [f"{SUBJECT!r} is not an assigned rater of {REPORT_1!r}"]
     await submit(api, "emp-newboss", ic_answers(4), subject=REPORT_1)
     await api.ok("POST", f"/campaigns/{CAMPAIGN}/close")
-    results = await api.ok("GET", f"/campaigns/{CAMPAIGN}/results?subject={REPORT_1}")
-    managers = [g for r in results for g in r["groups"] if g["group"] == "manager"]
+    [subject] = await api.items(f"/campaigns/{CAMPAIGN}/results?subject={REPORT_1}")
+    assert subject["subject"] == REPORT_1
+    managers = [g for r in subject["competencies"] for g in r["groups"] if g["group"] == "manager"]
     assert {(g["mean"], g["responses"]) for g in managers} == {(4, 1)}
 
 
@@ -255,5 +256,5 @@ async def test_deciding_a_peer_is_refused_to_others_before_anything_is_revealed(
             headers=api.as_(OUTSIDER),
         )
         assert "only the manager" in decided["detail"]
-    mine = await api.ok("GET", f"{path}/{REPORT_1}", headers=api.as_(REPORT_1))
+    mine = await api.items(f"{path}/{REPORT_1}", headers=api.as_(REPORT_1))
     assert mine == [], "the subject sees only the nominations they made"

@@ -184,9 +184,8 @@ async def test_the_next_cycle_flags_the_course_whose_completers_did_not_move(
     second[ANN]["testing"] = 3  # moved two points after the course
     await stack.deliver(calibration("s2", second), "calibration-s2")
 
-    effects = {
-        (e["course_id"], e["competency"]): e for e in await stack.get("/courses/effectiveness")
-    }
+    listed = await stack.api.items("/courses/effectiveness")
+    effects = {(e["course_id"], e["competency"]): e for e in listed}
     assert effects[("testing-101", "testing")]["working"] is True
     assert effects[("comms-201", "communication")]["working"] is False
     assert effects[("comms-201", "communication")]["completers"] == 1

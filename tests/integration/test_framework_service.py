@@ -143,7 +143,7 @@ async def test_as_of_queries_return_each_version_exactly_and_diffs_list_changed_
             found = (await as_of(instant)).json()
             assert found["version"] == n + 1
             assert Framework.model_validate(found["framework"]) == framework
-    history = await api.ok("GET", f"/frameworks/{ID}/versions", headers=api.employee)
+    history = await api.items(f"/frameworks/{ID}/versions", headers=api.employee)
     assert [(v["version"], v["actor"]) for v in history] == [
         (1, "hannah-hr"),
         (2, "hannah-hr"),
@@ -359,7 +359,7 @@ async def test_anchors_calibration_found_inconsistent_wait_for_the_next_revision
     for _ in range(2):  # the same finding delivered twice is recorded once
         async with api.store.transaction() as conn:
             await reviews.found(conn, envelope(found, "calibration-autumn"), found)
-    listed = await api.ok("GET", f"/frameworks/{ID}/anchor-reviews")
+    listed = await api.items(f"/frameworks/{ID}/anchor-reviews")
     assert [(r["competency"], r["share"]) for r in listed] == [("design", 0.6), ("testing", 0.2)]
-    assert await api.ok("GET", f"/frameworks/{ID}/anchor-reviews?since_version=2") == []
+    assert await api.items(f"/frameworks/{ID}/anchor-reviews?since_version=2") == []
     await api.ok("GET", f"/frameworks/{ID}/anchor-reviews", 403, headers=api.employee)

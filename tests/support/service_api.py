@@ -12,12 +12,14 @@ from typing import Any, TypeVar
 
 import httpx
 from psycopg_pool import AsyncConnectionPool
+from temporalio.client import Client
 
 from libs.events.envelope import Envelope
 from libs.events.migrations import migrate
 from libs.events.registry import IntegrationEvent
 from libs.events.store import EventStore
 from libs.platform.auth import TokenVerifier, ensure_dev_keypair, mint_token
+from libs.platform.pagination import every_item_async
 from libs.platform.runtime import Runtime, ServiceParts
 from libs.platform.settings import Settings
 
@@ -76,6 +78,15 @@ class ServiceApi:
         """Send as HR unless headers are given; assert the status; return the JSON body."""
         return (await self.response(method, path, status, **kwargs)).json()
 
+    async def items(self, path: str, **kwargs: Any) -> list[Any]:
+        """Every item of a paged list, page after page (as HR unless headers are given)."""
+        # httpx replaces a URL's query with `params`: carry the path's own parameters over.
+        url = httpx.URL(path)
+        query = dict(url.params)
+        return await every_item_async(
+            lambda page: self.ok("GET", url.path, params={**query, **page}, **kwargs)
+        )
+
     async def response(
         self, method: str, path: str, status: int = 200, **kwargs: Any
     ) -> httpx.Response:
@@ -97,14 +108,15 @@ async def in_process(
     migrations: Sequence[Path],
     database_url: str,
     keys_dir: Path,
+    temporal: Client | None = None,
 ) -> AsyncIterator[Api]:
     migrate(database_url, schema, *migrations)
     private, public = ensure_dev_keypair(keys_dir)
     settings = Settings.model_validate({"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": public})
     async with AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False) as pool:
         store = EventStore(pool, schema)
-        # The HTTP API uses neither the broker nor Temporal: the relay and worker are elsewhere.
-        runtime = Runtime(schema, settings, pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
+        # The HTTP API uses no broker (the relay is elsewhere), and Temporal only for cycles.
+        runtime = Runtime(schema, settings, pool, store, broker=None, temporal=temporal)  # type: ignore[arg-type]
         app = build(runtime).api
         app.state.runtime = runtime
         app.state.token_verifier = TokenVerifier(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from libs.platform.auth import CurrentActor, require_role
+from libs.platform.pagination import Page, Paged
 from libs.platform.runtime import not_found
 from libs.replicas.org_chart import OrgChart
 from libs.replicas.people import Person
@@ -27,9 +28,12 @@ async def person(employee_id: str, actor: CurrentActor, request: Request) -> Per
     return found
 
 
-@router.get("/people/{employee_id}/reports", response_model=list[Person])
-async def reports(employee_id: str, actor: CurrentActor, request: Request) -> list[Person]:
+@router.get("/people/{employee_id}/reports", response_model=Page[Person])
+async def reports(
+    employee_id: str, actor: CurrentActor, page: Paged, request: Request
+) -> Page[Person]:
     """A manager's current direct reports (hr_admin)."""
     require_role(actor, "hr_admin")
     async with request.app.state.runtime.pool.connection() as conn:
-        return await _org_chart(request).reports_of(conn, employee_id)
+        found = await _org_chart(request).reports_of(conn, employee_id)
+    return page.of(found, key=lambda p: p.employee_id)

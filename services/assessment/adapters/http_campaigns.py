@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from libs.events.schemas.assessment import CampaignClosed, CampaignOpened, RemindersSent
 from libs.events.schemas.framework import Key
 from libs.platform.auth import CurrentActor, HrAdmin
+from libs.platform.pagination import Page, Paged
 from services.assessment.application.campaigns import (
     AssignmentStatus,
     CampaignNotFound,
@@ -142,22 +143,24 @@ async def decide_nomination(
     )
 
 
-@router.get("/{campaign_id}/nominations/{subject}", response_model=list[Nomination])
+@router.get("/{campaign_id}/nominations/{subject}", response_model=Page[Nomination])
 async def nominations(
-    campaign_id: str, subject: str, actor: CurrentActor, request: Request
-) -> list[Nomination]:
+    campaign_id: str, subject: str, actor: CurrentActor, page: Paged, request: Request
+) -> Page[Nomination]:
     """The subject's peer nominations (the subject sees only those they made)."""
-    return await _campaigns(request).nominations(
+    found = await _campaigns(request).nominations(
         campaign_id, subject, actor.subject, actor.has("hr_admin")
     )
+    return page.of(found, key=lambda n: n.peer)
 
 
-@router.get("/{campaign_id}/assignments/mine", response_model=list[AssignmentStatus])
+@router.get("/{campaign_id}/assignments/mine", response_model=Page[AssignmentStatus])
 async def my_assignments(
-    campaign_id: str, actor: CurrentActor, request: Request
-) -> list[AssignmentStatus]:
+    campaign_id: str, actor: CurrentActor, page: Paged, request: Request
+) -> Page[AssignmentStatus]:
     """Whom the caller rates in this campaign, and how far they are."""
-    return await _campaigns(request).my_assignments(campaign_id, actor.subject)
+    found = await _campaigns(request).my_assignments(campaign_id, actor.subject)
+    return page.of(found, key=lambda a: (a.subject, a.group))
 
 
 @router.get("/{campaign_id}/questionnaires/{subject}", response_model=Questionnaire)
@@ -191,18 +194,22 @@ async def close(campaign_id: str, actor: HrAdmin, request: Request) -> CampaignC
     return await _campaigns(request).close(campaign_id, actor.subject)
 
 
-@router.get("/{campaign_id}/non-responders", response_model=list[Assignment])
-async def non_responders(campaign_id: str, actor: HrAdmin, request: Request) -> list[Assignment]:
+@router.get("/{campaign_id}/non-responders", response_model=Page[Assignment])
+async def non_responders(
+    campaign_id: str, actor: HrAdmin, page: Paged, request: Request
+) -> Page[Assignment]:
     """Assignments without a final submission: whom to remind (hr_admin)."""
-    return await _campaigns(request).non_responders(campaign_id)
+    found = await _campaigns(request).non_responders(campaign_id)
+    return page.of(found, key=lambda a: (a.rater, a.subject, a.group))
 
 
-@router.get("/{campaign_id}/results/me", response_model=list[SubjectCompetencyView])
+@router.get("/{campaign_id}/results/me", response_model=Page[SubjectCompetencyView])
 async def my_results(
-    campaign_id: str, actor: CurrentActor, request: Request
-) -> list[SubjectCompetencyView]:
+    campaign_id: str, actor: CurrentActor, page: Paged, request: Request
+) -> Page[SubjectCompetencyView]:
     """The caller's own results once the campaign has closed, anonymised."""
-    return await _campaigns(request).results_for_subject(campaign_id, actor.subject, actor.subject)
+    views = await _campaigns(request).results_for_subject(campaign_id, actor.subject, actor.subject)
+    return page.of(views, key=lambda v: v.competency)
 
 
 @router.get("/{campaign_id}/results/me/export", response_model=None)
@@ -240,25 +247,42 @@ async def export_my_results(
     return Response(out.getvalue(), media_type="text/csv", headers=disposition)
 
 
-@router.get("/{campaign_id}/results", response_model=list[CompetencyResult])
+class SubjectResults(BaseModel):
+    subject: str
+    competencies: list[CompetencyResult]
+
+
+@router.get("/{campaign_id}/results", response_model=Page[SubjectResults])
 async def hr_results(
-    campaign_id: str, actor: HrAdmin, request: Request, subject: str | None = None
-) -> list[CompetencyResult]:
-    """Every group's mean and responses per subject and competency (hr_admin): no rater
-    is named; anonymous groups below the threshold are shown to HR but left out of the
-    overall."""
-    _, results = await _campaigns(request).results(
-        campaign_id, None if subject is None else [subject]
+    campaign_id: str, actor: HrAdmin, page: Paged, request: Request, subject: str | None = None
+) -> Page[SubjectResults]:
+    """Every group's mean and responses per subject and competency, a page of subjects at a
+    time (hr_admin): no rater is named; anonymous groups below the threshold are shown to
+    HR but left out of the overall."""
+    campaigns = _campaigns(request)
+    campaign = await campaigns.campaign(campaign_id)
+    population = campaign.opened.population if campaign.opened else []
+    if subject is not None:
+        population = [subject] if subject in population else []
+    # Only the page's subjects are aggregated: each page costs its own size, not the whole.
+    chosen = page.of(population, key=lambda s: s)
+    _, results = await campaigns.results(campaign_id, chosen.items)
+    by_subject: dict[str, list[CompetencyResult]] = {s: [] for s in chosen.items}
+    for result in results:
+        by_subject[result.subject].append(result)
+    return Page[SubjectResults](
+        items=[SubjectResults(subject=s, competencies=by_subject[s]) for s in chosen.items],
+        next_cursor=chosen.next_cursor,
     )
-    return results
 
 
-@router.get("/{campaign_id}/results/{subject}", response_model=list[SubjectCompetencyView])
+@router.get("/{campaign_id}/results/{subject}", response_model=Page[SubjectCompetencyView])
 async def results_of(
-    campaign_id: str, subject: str, actor: CurrentActor, request: Request
-) -> list[SubjectCompetencyView]:
+    campaign_id: str, subject: str, actor: CurrentActor, page: Paged, request: Request
+) -> Page[SubjectCompetencyView]:
     """A subject's results as they see them: for the subject and their manager."""
-    return await _campaigns(request).results_for_subject(campaign_id, subject, actor.subject)
+    views = await _campaigns(request).results_for_subject(campaign_id, subject, actor.subject)
+    return page.of(views, key=lambda v: v.competency)
 
 
 # Campaign errors not listed conflict with the campaign's state: 409.

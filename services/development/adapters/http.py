@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.framework import TrackKind
 from libs.platform.auth import CurrentActor, HrAdmin
+from libs.platform.pagination import Page, Paged
 from services.development.application.development import (
     Development,
     DevelopmentError,
@@ -106,10 +107,11 @@ async def coverage(actor: HrAdmin, request: Request, by_department: bool = False
     return await _development(request).coverage(by_department)
 
 
-@router.get("/courses/effectiveness", response_model=list[CourseEffect])
-async def effectiveness(actor: HrAdmin, request: Request) -> list[CourseEffect]:
+@router.get("/courses/effectiveness", response_model=Page[CourseEffect])
+async def effectiveness(actor: HrAdmin, page: Paged, request: Request) -> Page[CourseEffect]:
     """Per course: score movement of completers against others with the same gap (hr_admin)."""
-    return await _development(request).effectiveness()
+    effects = await _development(request).effectiveness()
+    return page.of(effects, key=lambda e: (e.course_id, e.competency))
 
 
 def install(api: FastAPI) -> None:

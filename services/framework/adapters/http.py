@@ -34,6 +34,7 @@ from libs.events.schemas.framework import (
 )
 from libs.events.store import EventStore
 from libs.platform.auth import Actor, CurrentActor, HrAdmin
+from libs.platform.pagination import Page, Paged
 from libs.platform.runtime import not_found
 from services.framework.adapters.files import formats, native
 from services.framework.adapters.files.report import ImportIssue
@@ -417,21 +418,21 @@ async def publish_version(
 # -- published versions (any authenticated caller) ------------------------------------------
 
 
-@router.get("", response_model=list[VersionSummary])
-async def list_frameworks(actor: CurrentActor, request: Request) -> list[VersionSummary]:
+@router.get("", response_model=Page[VersionSummary])
+async def list_frameworks(page: Paged, request: Request) -> Page[VersionSummary]:
     """Every published framework with its latest version."""
-    return await _versions(request).latest_of_each()
+    return page.of(await _versions(request).latest_of_each(), key=lambda v: v.framework_id)
 
 
-@router.get("/{framework_id}/versions", response_model=list[VersionSummary])
+@router.get("/{framework_id}/versions", response_model=Page[VersionSummary])
 async def version_history(
-    framework_id: FrameworkId, actor: CurrentActor, request: Request
-) -> list[VersionSummary]:
+    framework_id: FrameworkId, page: Paged, request: Request
+) -> Page[VersionSummary]:
     """Version history, oldest first: number, minor or major, when and by whom."""
     history = await _versions(request).history(framework_id)
     if not history:
         raise not_found(f"framework {framework_id!r} published versions")
-    return history
+    return page.of(history, key=lambda v: v.version)
 
 
 @router.get("/{framework_id}/published", response_model=PublishedVersion)
@@ -507,17 +508,19 @@ def _effective(framework: Framework, framework_id: str, role: str) -> EffectiveR
 STATUS = {NoDraft: 404, UnknownElement: 404, DraftExists: 409}
 
 
-@router.get("/{framework_id}/anchor-reviews", response_model=list[AnchorReview])
+@router.get("/{framework_id}/anchor-reviews", response_model=Page[AnchorReview])
 async def anchor_reviews(
     framework_id: FrameworkId,
     actor: HrAdmin,
+    page: Paged,
     request: Request,
     since_version: Annotated[int, Query(ge=1)] = 1,
-) -> list[AnchorReview]:
+) -> Page[AnchorReview]:
     """Anchors calibration sessions found raters reading differently, worst first: what to
     reword in the next minor revision (hr_admin)."""
     async with request.app.state.runtime.pool.connection() as conn:
-        return await request.app.state.anchor_reviews.of(conn, framework_id, since_version)
+        reviews = await request.app.state.anchor_reviews.of(conn, framework_id, since_version)
+    return page.of(reviews, key=lambda r: (r.session_id, r.competency))
 
 
 def install(api: FastAPI) -> None:

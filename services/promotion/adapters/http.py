@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.framework import TrackKind
 from libs.platform.auth import CurrentActor
+from libs.platform.pagination import Page, Paged
 from services.promotion.application.promotion import (
     AsDecided,
     CaseView,
@@ -130,20 +131,22 @@ async def readiness(
     return await _promotion(request).readiness_of(employee_id, actor, to_track, to_level)
 
 
-@router.get("/people/{employee_id}/history", response_model=list[EntryView])
+@router.get("/people/{employee_id}/history", response_model=Page[EntryView])
 async def person_history(
-    employee_id: str, actor: CurrentActor, request: Request
-) -> list[EntryView]:
-    """Every decision-log entry about the person."""
+    employee_id: str, actor: CurrentActor, page: Paged, request: Request
+) -> Page[EntryView]:
+    """Every decision-log entry about the person, oldest first."""
     entries = await _promotion(request).entries("employee", employee_id, actor)
-    return [EntryView.of(e) for e in entries]
+    return page.of([EntryView.of(e) for e in entries], key=lambda e: e.sequence)
 
 
-@router.get("/cycles/{cycle_id}/history", response_model=list[EntryView])
-async def cycle_history(cycle_id: str, actor: CurrentActor, request: Request) -> list[EntryView]:
-    """Every entry of the cases nominated in the cycle (hr_admin, auditor)."""
+@router.get("/cycles/{cycle_id}/history", response_model=Page[EntryView])
+async def cycle_history(
+    cycle_id: str, actor: CurrentActor, page: Paged, request: Request
+) -> Page[EntryView]:
+    """Every entry of the cases nominated in the cycle, oldest first (hr_admin, auditor)."""
     entries = await _promotion(request).entries("cycle", cycle_id, actor)
-    return [EntryView.of(e) for e in entries]
+    return page.of([EntryView.of(e) for e in entries], key=lambda e: e.sequence)
 
 
 @router.post("/cases", status_code=201, response_model=CaseView)
@@ -246,16 +249,18 @@ async def export(
     return Response(b"".join(audit_report.json_lines(entries)), media_type="application/x-ndjson")
 
 
-@router.get("/fairness", response_model=list[CycleFairness])
+@router.get("/fairness", response_model=Page[CycleFairness])
 async def fairness(
     attribute: str,
     actor: CurrentActor,
+    page: Paged,
     request: Request,
     min_group_size: int | None = Query(None, ge=1),
-) -> list[CycleFairness]:
+) -> Page[CycleFairness]:
     """Promotion rates per group and the four-fifths adverse-impact ratio, per cycle
     (hr_admin, auditor)."""
-    return await _promotion(request).fairness(attribute, actor, min_group_size)
+    cycles = await _promotion(request).fairness(attribute, actor, min_group_size)
+    return page.of(cycles, key=lambda c: c.cycle)
 
 
 def install(api: FastAPI) -> None:

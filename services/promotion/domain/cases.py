@@ -180,12 +180,13 @@ class Case:
 
     def endorse(self, actor: str, manager_id: str | None, note: str) -> dict[str, Any]:
         """The employee's manager endorses (docs/domain.md §6: manager endorsement)."""
-        self._require_open("endorsement")
+        # Who before when: the case's state is not told to someone who may not act on it.
         if actor != manager_id:
             raise NotEntitled(
                 f"only {self.employee_id!r}'s manager ({manager_id!r}) endorses their "
                 f"promotion; {actor!r} is not"
             )
+        self._require_open("endorsement")
         if self.endorsed_by == actor:
             raise WrongState(f"case {self.case_id} is already endorsed by {actor!r}")
         return {"note": note.strip()}

@@ -1,0 +1,18 @@
+"""Who may call each route of the cycle orchestrator: `hr_admin` starts, follows and steers
+cycles; a manager sees only whether a cycle waits on them, and acknowledges their own gap
+review (HR may on their behalf)."""
+
+from __future__ import annotations
+
+from libs.platform.access import MANAGER, Access, allow
+
+HR = allow("hr_admin")
+
+ACCESS: dict[str, Access] = {
+    "POST /cycles": HR,
+    "GET /cycles/{cycle_id}": allow("hr_admin", "manager"),
+    "POST /cycles/{cycle_id}/calibration-completed": HR,
+    "POST /cycles/{cycle_id}/{control}": HR,
+    "DELETE /cycles/{cycle_id}": HR,
+    "POST /cycles/{cycle_id}/gap-review/acknowledgements": allow(MANAGER, "hr_admin"),
+}

@@ -1,0 +1,43 @@
+"""Who may call each route of the framework service: `hr_admin` edits, imports, publishes
+and reads drafts and anchor reviews; every authenticated caller reads published versions."""
+
+from __future__ import annotations
+
+from libs.platform.access import ANYONE, Access, allow
+
+HR = allow("hr_admin")
+READ = allow(ANYONE)
+
+ACCESS: dict[str, Access] = {
+    "POST /frameworks": HR,
+    "GET /frameworks/{framework_id}/draft": HR,
+    "PUT /frameworks/{framework_id}/draft": HR,
+    "POST /frameworks/import": HR,
+    "POST /frameworks/{framework_id}/draft/import": HR,
+    "PATCH /frameworks/{framework_id}/draft/settings": HR,
+    "POST /frameworks/{framework_id}/draft/pushes": HR,
+    **{
+        f"{method} /frameworks/{{framework_id}}/draft/{segment}/{{key}}": HR
+        for method in ("PUT", "DELETE")
+        for segment in (
+            "categories",
+            "families",
+            "lateral-paths",
+            "competencies",
+            "roles",
+            "rules",
+        )
+    },
+    "GET /frameworks/{framework_id}/draft/roles/{role}/effective": HR,
+    "GET /frameworks/{framework_id}/draft/export": HR,
+    "POST /frameworks/{framework_id}/versions": HR,
+    "GET /frameworks/{framework_id}/anchor-reviews": HR,
+    "GET /frameworks": READ,
+    "GET /frameworks/{framework_id}/versions": READ,
+    "GET /frameworks/{framework_id}/published": READ,
+    "GET /frameworks/{framework_id}/published/roles/{role}": READ,
+    "GET /frameworks/{framework_id}/published/grid": READ,
+    "GET /frameworks/{framework_id}/published/export": READ,
+    "GET /frameworks/{framework_id}/diff": READ,
+    "GET /framework-format/schema.json": READ,
+}

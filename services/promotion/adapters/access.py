@@ -1,0 +1,36 @@
+"""Who may call each route of the promotion service. Managers above a person nominate,
+endorse and appeal for them; HR publishes criteria and records calibration confirmations;
+the decider role (`promotion_committee` unless configured otherwise) decides and hears
+appeals; `auditor` reads everything and changes nothing; a person reads their own record."""
+
+from __future__ import annotations
+
+from libs.platform.access import ANYONE, MANAGER, SUBJECT, Access, allow
+from libs.replicas.access import FRAMEWORK_VERSIONS
+
+OVERSIGHT = allow("hr_admin", "auditor")
+
+
+def rules(decider: str) -> dict[str, Access]:
+    """The rules, with the role the settings name as the decider."""
+    record = allow(SUBJECT, MANAGER, "hr_admin", "auditor", decider)
+    return {
+        "GET /criteria": allow(ANYONE),
+        "POST /criteria": allow("hr_admin"),
+        "GET /people/{employee_id}/readiness": record,
+        "GET /people/{employee_id}/history": record,
+        "GET /cycles/{cycle_id}/history": OVERSIGHT,
+        "POST /cases": allow(MANAGER, "hr_admin"),
+        "GET /cases/{case_id}": record,
+        "POST /cases/{case_id}/endorsement": allow(MANAGER),
+        "POST /cases/{case_id}/evidence": allow(SUBJECT, MANAGER, "hr_admin"),
+        "POST /cases/{case_id}/confirmation": allow("hr_admin"),
+        "POST /cases/{case_id}/evaluation": allow(MANAGER, "hr_admin", decider),
+        "POST /cases/{case_id}/decision": allow(decider),
+        "POST /cases/{case_id}/appeal": allow(SUBJECT, MANAGER),
+        "POST /cases/{case_id}/appeal/outcome": allow(decider),
+        "GET /cases/{case_id}/as-decided": record,
+        "GET /audit/export": record,
+        "GET /fairness": OVERSIGHT,
+        **FRAMEWORK_VERSIONS,
+    }
