@@ -35,6 +35,18 @@ class FrameworkConfirmation(BaseModel):
 RESOLVE_FRAMEWORK = "framework.resolve_published_version"
 
 
+def round_of(series_id: str, number: int) -> str:
+    """A cycle's own id: the series (the workflow id) and its number, `<series>.<n>`. It is
+    the campaign id and the cycle id promotion nominations name."""
+    return f"{series_id}.{number}"
+
+
+def series_of(round_id: str) -> str | None:
+    """The series (workflow id) a cycle's own id belongs to; None when it is not one."""
+    series, dot, number = round_id.rpartition(".")
+    return series if dot and series and number.isdigit() else None
+
+
 def confirm_framework(service: str) -> str:
     """Name of the activity by which `service` confirms it has a framework version."""
     return f"{service}.confirm_framework_version"

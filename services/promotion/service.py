@@ -14,6 +14,8 @@ from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
 from libs.platform.auth import ROLES
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
+from libs.replicas.cycles import MIGRATIONS as CYCLE_MIGRATIONS
+from libs.replicas.cycles import KnownCycles
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
@@ -48,6 +50,7 @@ def build(runtime: Runtime) -> ServiceParts:
     )
     api.state.promotion = promotion
     parts = replica.install(api, runtime)
+    cycles = KnownCycles(NAME)
     handlers = [
         EventHandler(NAME, "calibrations", CalibrationCompleted, promotion.on_calibration),
         EventHandler(
@@ -59,13 +62,13 @@ def build(runtime: Runtime) -> ServiceParts:
     ]
     return replace(
         parts,
-        handlers=[*parts.handlers, *org_chart.handlers(NAME), *handlers],
-        activities=[*parts.activities, *PromotionActivities(promotion).all()],
+        handlers=[*parts.handlers, *org_chart.handlers(NAME), *cycles.handlers(), *handlers],
+        activities=[*parts.activities, *PromotionActivities(promotion, cycles).all()],
     )
 
 
 definition = ServiceDefinition(
     name=NAME,
     build=build,
-    migrations=[FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS],
+    migrations=[FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, CYCLE_MIGRATIONS, MIGRATIONS],
 )

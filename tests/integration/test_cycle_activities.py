@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 from temporalio import activity
+from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from libs.events.activities import (
     CLOSE_CAMPAIGN,
@@ -46,15 +47,19 @@ from libs.events.activities import (
     confirm_framework,
 )
 from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.cycles import CycleRequested
 from libs.events.store import EventStore
 from libs.platform.auth import Actor
 from libs.platform.runtime import Runtime, ServiceParts
 from libs.platform.settings import Settings
+from libs.replicas.cycles import MIGRATIONS as CYCLE_MIGRATIONS
+from libs.replicas.cycles import KnownCycles
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.assessment import service as assessment_service
+from services.cycles.workflows.review_cycle import ReviewCycleWorkflow
 from services.development import service as development_service
 from services.development.adapters.postgres import MIGRATIONS as DEVELOPMENT_MIGRATIONS
 from services.development.adapters.postgres.records import DevelopmentRecords
@@ -65,6 +70,8 @@ from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATI
 from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.adapters.postgres.records import PromotionRecords
 from services.promotion.application.promotion import Promotion, case_stream
+from tests.integration.test_review_cycle_workflow import CONVERTER, TEST_SERVER, Cycles, Services
+from tests.integration.test_review_cycle_workflow import MANAGERS as WORKFLOW_MANAGERS
 from tests.support.assessment_api import AssessmentApi, assessment_api
 from tests.support.calibrations import calibration
 from tests.support.replica_seeding import hire, hired, publish
@@ -83,13 +90,16 @@ def wired(build: Callable[[Runtime], ServiceParts], store: EventStore) -> dict[s
     }
 
 
-def attempt(number: int = 1, scheduled: datetime | None = None) -> ActivityEnvironment:
+def attempt(
+    number: int = 1, scheduled: datetime | None = None, workflow_id: str | None = None
+) -> ActivityEnvironment:
     """An activity context for the `number`-th attempt of an activity first scheduled at
-    `scheduled` (default: now), starting now."""
+    `scheduled` (default: now), starting now, for the workflow `workflow_id`."""
     env = ActivityEnvironment()
     now = datetime.now(UTC)
     env.info = dataclasses.replace(
         env.info,
+        workflow_id=workflow_id or env.info.workflow_id,
         attempt=number,
         scheduled_time=scheduled or now,
         current_attempt_scheduled_time=now,
@@ -380,9 +390,11 @@ async def test_gap_movement_compares_two_sessions_once_both_have_arrived(
 
 # -- promotion: the cycle's cases evaluated ------------------------------------------------
 
-CYCLE = "2026-h1"
+SERIES = "cycle-h1"
+CYCLE = f"{SERIES}.1"
 COMMITTEE, DAN, EVE = "cara-committee", "emp-dan", "emp-eve"
 RUNNER = "cycle-runner"
+MALLORY = "mallory"
 STRONG: dict[str, float | None] = {
     "coding": 4,
     "testing": 4,
@@ -404,6 +416,16 @@ class PromotionStack:
     store: EventStore
     promotion: Promotion
     cases: dict[str, str]
+    cycles: KnownCycles
+
+    async def requested(self, series: str, by: str, *roles: str) -> None:
+        """The cycles API's record of who started `series`, delivered as its consumer does."""
+        event = CycleRequested(series_id=series, requested_by=by, roles=list(roles))
+        async with self.store.transaction() as conn:
+            await self.cycles.apply(conn, envelope(event, f"cycle-{series}"), event)
+
+    def activities(self, **options: Any) -> PromotionActivities:
+        return PromotionActivities(self.promotion, self.cycles, **options)
 
     async def calibrate(self, session: str, scores: dict[str, dict[str, float | None]]) -> None:
         event = calibration(session, scores)
@@ -422,7 +444,7 @@ class PromotionStack:
 
 @pytest.fixture
 async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[PromotionStack]:
-    migrations = [*MIGRATIONS, PROMOTION_MIGRATIONS]
+    migrations = [*MIGRATIONS, CYCLE_MIGRATIONS, PROMOTION_MIGRATIONS]
     async with in_process(
         ServiceApi, promotion_service.build, "promotion", migrations, database_url, tmp_path
     ) as api:
@@ -444,6 +466,7 @@ async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[Promotio
                 "promotion_committee",
             ),
             {},
+            KnownCycles(schema, unknown_grace=timedelta(0)),
         )
         await stack.calibrate("s1", {ANN: STRONG, BEN: WEAK, EVE: WEAK})
         lead = Actor(MANAGER, frozenset({"manager"}))
@@ -469,11 +492,13 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
 ) -> None:
     """DOMAIN.md §6: readiness of every open case of the cycle, recorded in the decision log
     and published; a case without a calibration waits; a repeat evaluates nothing again."""
-    request = CycleCases(cycle_id=CYCLE, actor=RUNNER)
-    env = attempt()
+    await promotion.requested(SERIES, RUNNER, "hr_admin")
+    # The workflow input names someone else: the evaluation is the recorded starter's.
+    request = CycleCases(cycle_id=CYCLE, actor=MALLORY)
+    env = attempt(workflow_id=SERIES)
     beats: list[tuple[Any, ...]] = []
     env.on_heartbeat = lambda *details: beats.append(details)
-    activities = PromotionActivities(promotion.promotion, heartbeat_every=2)
+    activities = promotion.activities(heartbeat_every=2)
     first = await env.run(activities.evaluate_cycle, request)
     # Ann, Ben and Cat are open (Eve's is decided, Dan's another cycle's); Cat has no
     # calibration yet: not evaluated, and the activity does not fail for it.
@@ -487,7 +512,11 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
     ]
     assert (evaluated.actor, evaluated.payload["ready"]) == (RUNNER, True)
 
-    run = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+    evaluate = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+
+    def run(request: CycleCases) -> Any:
+        return attempt(workflow_id=SERIES).run(evaluate, request)
+
     again = await run(request)
     assert again == first.model_copy(update={"evaluated": 0}), "found done"
     assert await promotion.evaluations() == {ANN: 1, BEN: 1, CAT: 0, DAN: 0, EVE: 0}
@@ -507,11 +536,88 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
 
 
 async def test_evaluating_a_cycle_without_an_id_is_refused(promotion: PromotionStack) -> None:
-    run = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
-    error = await refused(run(CycleCases(cycle_id=" ", actor=RUNNER)))
+    await promotion.requested(SERIES, RUNNER, "hr_admin")
+    evaluate = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+    env = attempt(workflow_id=SERIES)
+    error = await refused(env.run(evaluate, CycleCases(cycle_id=" ", actor=RUNNER)))
     assert (error.non_retryable, error.type) == (True, "InvalidRequest")
-    empty = await run(CycleCases(cycle_id="no-cases-cycle", actor=RUNNER))
-    assert empty == PromotionEvaluations(cycle_id="no-cases-cycle", cases=0, evaluated=0, ready=0)
+    empty = await env.run(evaluate, CycleCases(cycle_id=f"{SERIES}.2", actor=RUNNER))
+    assert empty == PromotionEvaluations(cycle_id=f"{SERIES}.2", cases=0, evaluated=0, ready=0)
+
+
+async def test_evaluation_acts_only_for_a_cycle_hr_started_and_only_from_its_workflow(
+    promotion: PromotionStack,
+) -> None:
+    """The workflow input grants nothing: a cycle nobody started through the cycles API, one
+    a non-HR subject started, an activity scheduled by another workflow, and a call outside
+    any workflow are each refused, non-retryable, and evaluate nothing."""
+    evaluate = promotion.activities().evaluate_cycle
+    request = CycleCases(cycle_id=CYCLE, actor=HR)
+    cases = [
+        (attempt(workflow_id=SERIES), "was not started through the cycles API"),
+        (attempt(workflow_id="forged-workflow"), "but workflow 'forged-workflow' scheduled"),
+    ]
+    for env, reason in cases:
+        error = await refused(env.run(evaluate, request))
+        assert (error.type, error.non_retryable) == ("CycleNotAuthorised", True)
+        assert reason in error.message
+    outside = await refused(evaluate(request))
+    assert (outside.type, outside.non_retryable) == ("CycleNotAuthorised", True)
+    not_a_cycle = await refused(
+        attempt(workflow_id="2026").run(evaluate, request.model_copy(update={"cycle_id": "2026"}))
+    )
+    assert not_a_cycle.type == "CycleNotAuthorised"
+
+    # An unknown cycle is retried while its request may still be on the broker.
+    patient = PromotionActivities(promotion.promotion, KnownCycles("promotion"))
+    waiting = await refused(attempt(workflow_id=SERIES).run(patient.evaluate_cycle, request))
+    assert (waiting.type, waiting.non_retryable) == ("CycleNotReceived", False)
+
+    await promotion.requested(SERIES, MALLORY, "manager", "employee")
+    error = await refused(attempt(workflow_id=SERIES).run(evaluate, request))
+    assert (error.type, error.non_retryable) == ("CycleNotAuthorised", True)
+    assert "'mallory', who is not hr_admin" in error.message
+    assert await promotion.evaluations() == {ANN: 0, BEN: 0, CAT: 0, DAN: 0, EVE: 0}
+
+
+async def test_a_workflow_started_directly_on_temporal_gets_no_hr_privilege(
+    promotion: PromotionStack,
+) -> None:
+    """The issue's acceptance: a review cycle started on Temporal itself, not through the
+    cycles API, its input naming an hr_admin, reaches the promotion stage and is refused
+    there by the real promotion activity; no case is evaluated."""
+    if not TEST_SERVER.exists():
+        pytest.skip(f"the time-skipping server is installed with the project: {TEST_SERVER}")
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=CONVERTER, test_server_existing_path=str(TEST_SERVER)
+    )
+    async with env:
+        services = Services()
+        workers = services.workers(env, evaluate_cycle=promotion.activities().evaluate_cycle)
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        try:
+            cycles = Cycles(env, services)
+            handle = await cycles.start(SERIES, last_number=1)  # "requested by" hannah-hr
+            await cycles.reach(handle, "campaign open")
+            await handle.signal(ReviewCycleWorkflow.close_campaign)
+            await cycles.reach(handle, "calibration")
+            await handle.signal(ReviewCycleWorkflow.calibration_completed, f"{CYCLE}.calibration")
+            await cycles.reach(handle, "gap review")
+            for manager in WORKFLOW_MANAGERS:
+                await handle.execute_update(ReviewCycleWorkflow.acknowledge, manager)
+            with pytest.raises(WorkflowFailureError) as failed:
+                await handle.result()
+        finally:
+            for worker in workers:
+                await worker.shutdown()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    cause = failed.value.cause
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    assert isinstance(cause, ApplicationError)
+    assert (cause.type, cause.non_retryable) == ("CycleNotAuthorised", True)
+    assert services.stage_names(CYCLE)[-1] == "promotion evaluation"
+    assert await promotion.evaluations() == {ANN: 0, BEN: 0, CAT: 0, DAN: 0, EVE: 0}
 
 
 async def test_each_service_registers_its_cycle_activities(

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 from psycopg_pool import AsyncConnectionPool
+from temporalio.client import Client
 
 from libs.events.envelope import Envelope
 from libs.events.migrations import migrate
@@ -97,14 +98,16 @@ async def in_process(
     migrations: Sequence[Path],
     database_url: str,
     keys_dir: Path,
+    temporal: Client | None = None,
 ) -> AsyncIterator[Api]:
     migrate(database_url, schema, *migrations)
     private, public = ensure_dev_keypair(keys_dir)
     settings = Settings.model_validate({"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": public})
     async with AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False) as pool:
         store = EventStore(pool, schema)
-        # The HTTP API uses neither the broker nor Temporal: the relay and worker are elsewhere.
-        runtime = Runtime(schema, settings, pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
+        # The HTTP API uses no broker (the relay and worker are elsewhere), and Temporal only
+        # in the cycles service, which is given a client.
+        runtime = Runtime(schema, settings, pool, store, broker=None, temporal=temporal)  # type: ignore[arg-type]
         app = build(runtime).api
         app.state.runtime = runtime
         app.state.token_verifier = TokenVerifier(settings)

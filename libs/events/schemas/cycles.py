@@ -23,6 +23,22 @@ class _CycleEvent(IntegrationEvent):
 
 
 @registry.event
+class CycleRequested(IntegrationEvent):
+    """HR started a recurring review cycle through the cycles API, which checked the token.
+
+    Appended by the API, never by the workflow: the services take this, not the workflow's
+    input (anyone who reaches Temporal can write that), as who runs the cycle."""
+
+    event_type = "CycleRequested"
+    context = "cycles"
+    schema_version = 1
+
+    series_id: str = Field(description="the recurring cycle: its workflow id")
+    requested_by: str = Field(description="the signed-in subject who started it")
+    roles: list[str] = Field(description="the roles that subject's token held")
+
+
+@registry.event
 class CycleStarted(_CycleEvent):
     """A review cycle began: the first stage transition of the cycle."""
 
