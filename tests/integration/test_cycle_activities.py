@@ -53,7 +53,7 @@ from libs.platform.auth import Actor
 from libs.platform.runtime import Runtime, ServiceParts
 from libs.platform.settings import Settings
 from libs.replicas.cycles import MIGRATIONS as CYCLE_MIGRATIONS
-from libs.replicas.cycles import KnownCycles
+from libs.replicas.cycles import UNKNOWN_GRACE, KnownCycles
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
@@ -82,24 +82,38 @@ Activity = Callable[[Any], Any]
 MIGRATIONS = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS]
 
 
+# The review cycle whose workflow schedules the activities here; its rounds are the campaign
+# and the promotion cycle the tests use.
+SERIES = "cycle-h1"
+
+
 def wired(build: Callable[[Runtime], ServiceParts], store: EventStore) -> dict[str, Activity]:
-    """The service's activities by name, as its worker registers them."""
+    """The service's activities by name, as its worker registers them; called outside an
+    activity context, each runs as a first attempt scheduled by SERIES's workflow."""
     runtime = Runtime(store.schema, Settings(), store.pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
+
+    def in_cycle(fn: Activity) -> Activity:
+        async def call(arg: Any) -> Any:
+            return await (fn(arg) if activity.in_activity() else attempt().run(fn, arg))
+
+        return call
+
     return {
-        activity._Definition.must_from_callable(fn).name: fn for fn in build(runtime).activities
+        activity._Definition.must_from_callable(fn).name: in_cycle(fn)
+        for fn in build(runtime).activities
     }
 
 
 def attempt(
-    number: int = 1, scheduled: datetime | None = None, workflow_id: str | None = None
+    number: int = 1, scheduled: datetime | None = None, workflow_id: str = SERIES
 ) -> ActivityEnvironment:
     """An activity context for the `number`-th attempt of an activity first scheduled at
-    `scheduled` (default: now), starting now, for the workflow `workflow_id`."""
+    `scheduled` (default: now), starting now, scheduled by the workflow `workflow_id`."""
     env = ActivityEnvironment()
     now = datetime.now(UTC)
     env.info = dataclasses.replace(
         env.info,
-        workflow_id=workflow_id or env.info.workflow_id,
+        workflow_id=workflow_id,
         attempt=number,
         scheduled_time=scheduled or now,
         current_attempt_scheduled_time=now,
@@ -120,9 +134,18 @@ async def kinds(store: EventStore, stream: str) -> list[str]:
 
 # -- assessment: open the campaign, remind, close, open its calibration ----------------------
 
-CAMPAIGN = "2026-h1-r1"
+CAMPAIGN = f"{SERIES}.1"
 BOSS, LEAD, R1, R2, OUTSIDER = "emp-boss", "emp-lead", "emp-r1", "emp-r2", "emp-x"
 HR = "hannah-hr"
+MALLORY = "mallory"
+
+
+async def requested(store: EventStore, series: str, by: str, *roles: str) -> None:
+    """The cycles API's record of who started `series`, delivered as the service's consumer
+    delivers it."""
+    event = CycleRequested(series_id=series, requested_by=by, roles=list(roles))
+    async with store.transaction() as conn:
+        await KnownCycles(store.schema).apply(conn, envelope(event, f"cycle-{series}"), event)
 
 
 @pytest.fixture
@@ -137,6 +160,7 @@ async def assessment(database_url: str, tmp_path: Path) -> AsyncIterator[Assessm
             hired("emp-far", None, "manager", "M2", department="Insights"),
             hired(OUTSIDER, "emp-far", "ic", "L1", department="Insights"),
         )
+        await requested(api.store, SERIES, HR, "hr_admin")
         yield api
 
 
@@ -146,12 +170,12 @@ def open_request(**changes: Any) -> OpenCampaign:
         framework=FrameworkRef(framework_id="eng", version=1),
         population=Population(department="Platform"),
         closes_at=datetime.now(UTC) + timedelta(days=14),
-        actor=HR,
+        actor=MALLORY,  # the input's actor: the activities act for the recorded starter
     )
     return request.model_copy(update=changes)
 
 
-STEP = CampaignStep(campaign_id=CAMPAIGN, actor=HR)
+STEP = CampaignStep(campaign_id=CAMPAIGN, actor=MALLORY)
 # Self, manager and direct reports (DOMAIN.md §3) of the four people in Platform: the boss
 # (self, 1 report), the lead (self, manager, 2 reports), two reports (self, manager).
 SUBJECTS, ASSIGNMENTS = 4, 2 + 4 + 2 + 2
@@ -273,17 +297,40 @@ async def test_steps_on_a_campaign_that_is_not_there_or_still_open_are_refused(
     assessment: AssessmentApi,
 ) -> None:
     run = wired(assessment_service.build, assessment.store)
-    unknown = CampaignStep(campaign_id="no-such-campaign", actor=HR)
+    unknown = CampaignStep(campaign_id=f"{SERIES}.9", actor=HR)
     for name in (SEND_REMINDERS, CLOSE_CAMPAIGN, OPEN_CALIBRATION):
         error = await refused(run[name](unknown))
         assert (error.non_retryable, error.type) == (True, "CampaignNotFound"), name
-        assert "'no-such-campaign' not found" in error.message
+        assert f"'{SERIES}.9' not found" in error.message
 
     await run[OPEN_CAMPAIGN](open_request())
     still_open = await refused(run[OPEN_CALIBRATION](STEP))
     assert still_open.non_retryable
     assert "still open" in still_open.message
     assert await kinds(assessment.store, f"calibration-{CAMPAIGN}.calibration") == []
+
+
+async def test_campaign_steps_act_only_for_a_cycle_hr_started(
+    assessment: AssessmentApi,
+) -> None:
+    """Opening, reminding, closing and calibrating act for the recorded starter of the
+    cycle, never for the input's actor: a cycle nobody started through the cycles API, or
+    an activity another workflow scheduled, is refused and opens nothing."""
+    run = wired(assessment_service.build, assessment.store)
+    forged = "cycle-forged"
+    steps = [
+        (OPEN_CAMPAIGN, open_request(campaign_id=f"{forged}.1", actor=HR)),
+        (SEND_REMINDERS, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
+        (CLOSE_CAMPAIGN, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
+        (OPEN_CALIBRATION, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
+    ]
+    # Unknown past the grace in which its request could still be on the broker.
+    long_ago = datetime.now(UTC) - UNKNOWN_GRACE - timedelta(seconds=1)
+    for name, request in steps:
+        for env in (attempt(scheduled=long_ago, workflow_id=forged), attempt()):
+            error = await refused(env.run(run[name], request))
+            assert (error.type, error.non_retryable) == ("CycleNotAuthorised", True), name
+    assert await kinds(assessment.store, f"campaign-{forged}.1") == []
 
 
 # -- development: gap review and re-assessment ---------------------------------------------
@@ -390,11 +437,9 @@ async def test_gap_movement_compares_two_sessions_once_both_have_arrived(
 
 # -- promotion: the cycle's cases evaluated ------------------------------------------------
 
-SERIES = "cycle-h1"
 CYCLE = f"{SERIES}.1"
 COMMITTEE, DAN, EVE = "cara-committee", "emp-dan", "emp-eve"
 RUNNER = "cycle-runner"
-MALLORY = "mallory"
 STRONG: dict[str, float | None] = {
     "coding": 4,
     "testing": 4,
@@ -417,12 +462,6 @@ class PromotionStack:
     promotion: Promotion
     cases: dict[str, str]
     cycles: KnownCycles
-
-    async def requested(self, series: str, by: str, *roles: str) -> None:
-        """The cycles API's record of who started `series`, delivered as its consumer does."""
-        event = CycleRequested(series_id=series, requested_by=by, roles=list(roles))
-        async with self.store.transaction() as conn:
-            await self.cycles.apply(conn, envelope(event, f"cycle-{series}"), event)
 
     def activities(self, **options: Any) -> PromotionActivities:
         return PromotionActivities(self.promotion, self.cycles, **options)
@@ -492,7 +531,7 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
 ) -> None:
     """DOMAIN.md §6: readiness of every open case of the cycle, recorded in the decision log
     and published; a case without a calibration waits; a repeat evaluates nothing again."""
-    await promotion.requested(SERIES, RUNNER, "hr_admin")
+    await requested(promotion.store, SERIES, RUNNER, "hr_admin")
     # The workflow input names someone else: the evaluation is the recorded starter's.
     request = CycleCases(cycle_id=CYCLE, actor=MALLORY)
     env = attempt(workflow_id=SERIES)
@@ -536,7 +575,7 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
 
 
 async def test_evaluating_a_cycle_without_an_id_is_refused(promotion: PromotionStack) -> None:
-    await promotion.requested(SERIES, RUNNER, "hr_admin")
+    await requested(promotion.store, SERIES, RUNNER, "hr_admin")
     evaluate = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
     env = attempt(workflow_id=SERIES)
     error = await refused(env.run(evaluate, CycleCases(cycle_id=" ", actor=RUNNER)))
@@ -573,7 +612,7 @@ async def test_evaluation_acts_only_for_a_cycle_hr_started_and_only_from_its_wor
     waiting = await refused(attempt(workflow_id=SERIES).run(patient.evaluate_cycle, request))
     assert (waiting.type, waiting.non_retryable) == ("CycleNotReceived", False)
 
-    await promotion.requested(SERIES, MALLORY, "manager", "employee")
+    await requested(promotion.store, SERIES, MALLORY, "manager", "employee")
     error = await refused(attempt(workflow_id=SERIES).run(evaluate, request))
     assert (error.type, error.non_retryable) == ("CycleNotAuthorised", True)
     assert "'mallory', who is not hr_admin" in error.message
