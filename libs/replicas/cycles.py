@@ -9,6 +9,7 @@ the recorded person.
 
 from __future__ import annotations
 
+import hmac
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from libs.events.activities import series_of
+from libs.events.activities import grant_digest, series_of
 from libs.events.consumer import EventHandler
 from libs.events.envelope import Envelope
 from libs.events.schemas.cycles import CycleRequested
@@ -40,30 +41,39 @@ class KnownCycles:
         self.unknown_grace = unknown_grace
         table = sql.Identifier(service, "cycle_requests")
         self._insert = sql.SQL(
-            "INSERT INTO {} (series_id, requested_by, roles, event_id) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (series_id) DO NOTHING"
+            "INSERT INTO {} (series_id, requested_by, roles, grant_sha256, event_id) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (series_id) DO NOTHING"
         ).format(table)
-        self._select = sql.SQL("SELECT requested_by, roles FROM {} WHERE series_id = %s").format(
-            table
-        )
+        self._select = sql.SQL(
+            "SELECT requested_by, roles, grant_sha256 FROM {} WHERE series_id = %s"
+        ).format(table)
 
     async def apply(
         self, conn: AsyncConnection[Any], envelope: Envelope, event: CycleRequested
     ) -> None:
         # The first request of a series stands: a later event cannot change who started it.
         await conn.execute(
-            self._insert, (event.series_id, event.requested_by, event.roles, envelope.event_id)
+            self._insert,
+            (
+                event.series_id,
+                event.requested_by,
+                event.roles,
+                event.grant_sha256,
+                envelope.event_id,
+            ),
         )
 
     def handlers(self) -> list[EventHandler]:
         return [EventHandler(self.service, "cycle-requests", CycleRequested, self.apply)]
 
-    async def acting_for(self, pool: AsyncConnectionPool, round_id: str) -> Actor:
+    async def acting_for(self, pool: AsyncConnectionPool, round_id: str, grant: str) -> Actor:
         """Who an activity of the cycle `round_id` acts for: the hr_admin who started it.
 
         Raises a non-retryable ApplicationError (`CycleNotAuthorised`) when the id is not a
-        cycle's, the workflow that scheduled the activity is not that cycle's, or no hr_admin
-        started it; a retryable one while an unknown cycle may still be on its way.
+        cycle's, the workflow that scheduled the activity is not that cycle's, no hr_admin
+        started it, or `grant` (from the workflow's input) is not the cycle's: a workflow
+        started later under a closed cycle's id does not have it. Retryable while an unknown
+        cycle may still be on its way.
         """
         series = series_of(round_id)
         if series is None:
@@ -91,9 +101,14 @@ class KnownCycles:
                 f"cycle {series!r} was not started through the cycles API: the {self.service} "
                 "service acts for no workflow started directly on Temporal"
             )
-        requested_by, roles = row
+        requested_by, roles, digest = row
         if "hr_admin" not in roles:
             raise _refused(f"cycle {series!r} was started by {requested_by!r}, who is not hr_admin")
+        if not hmac.compare_digest(digest, grant_digest(grant)):
+            raise _refused(
+                f"workflow {series!r} does not carry the grant the cycles API gave the cycle: "
+                "it was not started by the cycles API"
+            )
         return Actor(subject=requested_by, roles=frozenset({"hr_admin"}))
 
 

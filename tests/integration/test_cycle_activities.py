@@ -45,6 +45,7 @@ from libs.events.activities import (
     ResponseCount,
     SessionRef,
     confirm_framework,
+    grant_digest,
 )
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.cycles import CycleRequested
@@ -140,10 +141,16 @@ HR = "hannah-hr"
 MALLORY = "mallory"
 
 
+# The secret the cycles API gives SERIES's workflow; its hash is in CycleRequested.
+GRANT = "grant-of-cycle-h1"
+
+
 async def requested(store: EventStore, series: str, by: str, *roles: str) -> None:
     """The cycles API's record of who started `series`, delivered as the service's consumer
     delivers it."""
-    event = CycleRequested(series_id=series, requested_by=by, roles=list(roles))
+    event = CycleRequested(
+        series_id=series, requested_by=by, roles=list(roles), grant_sha256=grant_digest(GRANT)
+    )
     async with store.transaction() as conn:
         await KnownCycles(store.schema).apply(conn, envelope(event, f"cycle-{series}"), event)
 
@@ -171,11 +178,12 @@ def open_request(**changes: Any) -> OpenCampaign:
         population=Population(department="Platform"),
         closes_at=datetime.now(UTC) + timedelta(days=14),
         actor=MALLORY,  # the input's actor: the activities act for the recorded starter
+        grant=GRANT,
     )
     return request.model_copy(update=changes)
 
 
-STEP = CampaignStep(campaign_id=CAMPAIGN, actor=MALLORY)
+STEP = CampaignStep(campaign_id=CAMPAIGN, actor=MALLORY, grant=GRANT)
 # Self, manager and direct reports (DOMAIN.md §3) of the four people in Platform: the boss
 # (self, 1 report), the lead (self, manager, 2 reports), two reports (self, manager).
 SUBJECTS, ASSIGNMENTS = 4, 2 + 4 + 2 + 2
@@ -297,7 +305,7 @@ async def test_steps_on_a_campaign_that_is_not_there_or_still_open_are_refused(
     assessment: AssessmentApi,
 ) -> None:
     run = wired(assessment_service.build, assessment.store)
-    unknown = CampaignStep(campaign_id=f"{SERIES}.9", actor=HR)
+    unknown = CampaignStep(campaign_id=f"{SERIES}.9", actor=HR, grant=GRANT)
     for name in (SEND_REMINDERS, CLOSE_CAMPAIGN, OPEN_CALIBRATION):
         error = await refused(run[name](unknown))
         assert (error.non_retryable, error.type) == (True, "CampaignNotFound"), name
@@ -314,8 +322,9 @@ async def test_campaign_steps_act_only_for_a_cycle_hr_started(
     assessment: AssessmentApi,
 ) -> None:
     """Opening, reminding, closing and calibrating act for the recorded starter of the
-    cycle, never for the input's actor: a cycle nobody started through the cycles API, or
-    an activity another workflow scheduled, is refused and opens nothing."""
+    cycle, never for the input's actor: a cycle nobody started through the cycles API, an
+    activity another workflow scheduled, and one without the cycle's grant are refused and
+    open nothing."""
     run = wired(assessment_service.build, assessment.store)
     forged = "cycle-forged"
     steps = [
@@ -331,6 +340,12 @@ async def test_campaign_steps_act_only_for_a_cycle_hr_started(
             error = await refused(env.run(run[name], request))
             assert (error.type, error.non_retryable) == ("CycleNotAuthorised", True), name
     assert await kinds(assessment.store, f"campaign-{forged}.1") == []
+    # HR's own cycle, under its id, but without its grant: a workflow started later under
+    # the id of a cycle HR started (once it has closed, Temporal allows that).
+    reused = await refused(run[OPEN_CAMPAIGN](open_request(grant="guessed")))
+    assert (reused.type, reused.non_retryable) == ("CycleNotAuthorised", True)
+    assert "does not carry the grant" in reused.message
+    assert await kinds(assessment.store, f"campaign-{CAMPAIGN}") == []
 
 
 # -- development: gap review and re-assessment ---------------------------------------------
@@ -533,7 +548,7 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
     and published; a case without a calibration waits; a repeat evaluates nothing again."""
     await requested(promotion.store, SERIES, RUNNER, "hr_admin")
     # The workflow input names someone else: the evaluation is the recorded starter's.
-    request = CycleCases(cycle_id=CYCLE, actor=MALLORY)
+    request = CycleCases(cycle_id=CYCLE, actor=MALLORY, grant=GRANT)
     env = attempt(workflow_id=SERIES)
     beats: list[tuple[Any, ...]] = []
     env.on_heartbeat = lambda *details: beats.append(details)
@@ -578,9 +593,9 @@ async def test_evaluating_a_cycle_without_an_id_is_refused(promotion: PromotionS
     await requested(promotion.store, SERIES, RUNNER, "hr_admin")
     evaluate = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
     env = attempt(workflow_id=SERIES)
-    error = await refused(env.run(evaluate, CycleCases(cycle_id=" ", actor=RUNNER)))
+    error = await refused(env.run(evaluate, CycleCases(cycle_id=" ", actor=RUNNER, grant=GRANT)))
     assert (error.non_retryable, error.type) == (True, "InvalidRequest")
-    empty = await env.run(evaluate, CycleCases(cycle_id=f"{SERIES}.2", actor=RUNNER))
+    empty = await env.run(evaluate, CycleCases(cycle_id=f"{SERIES}.2", actor=RUNNER, grant=GRANT))
     assert empty == PromotionEvaluations(cycle_id=f"{SERIES}.2", cases=0, evaluated=0, ready=0)
 
 
@@ -591,7 +606,7 @@ async def test_evaluation_acts_only_for_a_cycle_hr_started_and_only_from_its_wor
     a non-HR subject started, an activity scheduled by another workflow, and a call outside
     any workflow are each refused, non-retryable, and evaluate nothing."""
     evaluate = promotion.activities().evaluate_cycle
-    request = CycleCases(cycle_id=CYCLE, actor=HR)
+    request = CycleCases(cycle_id=CYCLE, actor=HR, grant=GRANT)
     cases = [
         (attempt(workflow_id=SERIES), "was not started through the cycles API"),
         (attempt(workflow_id="forged-workflow"), "but workflow 'forged-workflow' scheduled"),
@@ -619,12 +634,29 @@ async def test_evaluation_acts_only_for_a_cycle_hr_started_and_only_from_its_wor
     assert await promotion.evaluations() == {ANN: 0, BEN: 0, CAT: 0, DAN: 0, EVE: 0}
 
 
-async def test_a_workflow_started_directly_on_temporal_gets_no_hr_privilege(
+async def test_a_workflow_under_the_id_of_hr_s_cycle_without_its_grant_is_refused(
     promotion: PromotionStack,
+) -> None:
+    await requested(promotion.store, SERIES, HR, "hr_admin")
+    evaluate = promotion.activities().evaluate_cycle
+    for grant in ("", "guessed"):
+        request = CycleCases(cycle_id=CYCLE, actor=HR, grant=grant)
+        error = await refused(attempt().run(evaluate, request))
+        assert (error.type, error.non_retryable) == ("CycleNotAuthorised", True)
+        assert "does not carry the grant" in error.message
+    assert await promotion.evaluations() == {ANN: 0, BEN: 0, CAT: 0, DAN: 0, EVE: 0}
+
+
+@pytest.mark.parametrize("reusing_hr_s_cycle_id", [False, True])
+async def test_a_workflow_started_directly_on_temporal_gets_no_hr_privilege(
+    promotion: PromotionStack, reusing_hr_s_cycle_id: bool
 ) -> None:
     """The issue's acceptance: a review cycle started on Temporal itself, not through the
     cycles API, its input naming an hr_admin, reaches the promotion stage and is refused
-    there by the real promotion activity; no case is evaluated."""
+    there by the real promotion activity; no case is evaluated. So is one started under the
+    id of a cycle HR did start (Temporal allows that once that cycle has closed)."""
+    if reusing_hr_s_cycle_id:
+        await requested(promotion.store, SERIES, HR, "hr_admin")
     if not TEST_SERVER.exists():
         pytest.skip(f"the time-skipping server is installed with the project: {TEST_SERVER}")
     env = await WorkflowEnvironment.start_time_skipping(

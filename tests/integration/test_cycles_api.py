@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from libs.events.activities import grant_digest
 from services.cycles import service as cycles_service
+from services.cycles.workflows.review_cycle import CycleRequest
 from tests.integration.test_review_cycle_workflow import (
     CONVERTER,
     MANAGERS,
@@ -78,14 +80,21 @@ async def cycles_api(database_url: str, tmp_path: Path) -> AsyncIterator[CyclesA
 
 
 async def test_starting_records_who_started_the_cycle(cycles_api: CyclesApi) -> None:
+    """CycleRequested names the signed-in starter and the hash of the grant the workflow
+    carries (encrypted, in its input), which the services check."""
     cycle = await cycles_api.start()
     [requested] = await cycles_api.api.store.read_stream(f"cycle-{cycle}")
     assert requested.event_type == "CycleRequested"
     assert requested.actor == "hannah-hr"
+    history = await cycles_api.cycles.env.client.get_workflow_handle(cycle).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [request] = await CONVERTER.decode(started.input.payloads, [CycleRequest])
+    assert len(request.grant) >= 40
     assert requested.payload == {
         "series_id": cycle,
         "requested_by": "hannah-hr",
         "roles": ["hr_admin"],
+        "grant_sha256": grant_digest(request.grant),
     }
 
 

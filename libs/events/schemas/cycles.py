@@ -36,6 +36,10 @@ class CycleRequested(IntegrationEvent):
     series_id: str = Field(description="the recurring cycle: its workflow id")
     requested_by: str = Field(description="the signed-in subject who started it")
     roles: list[str] = Field(description="the roles that subject's token held")
+    grant_sha256: str = Field(
+        description="SHA-256 of the secret the cycle's workflow carries: a workflow started "
+        "under the same id by anyone else lacks it"
+    )
 
 
 @registry.event

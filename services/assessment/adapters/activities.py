@@ -82,9 +82,9 @@ class AssessmentActivities:
         self.calibrations = calibrations
         self.cycles = cycles
 
-    async def _acting_for(self, campaign_id: str) -> str:
+    async def _acting_for(self, campaign_id: str, grant: str) -> str:
         """The cycle's recorded starter; refuses a campaign of no cycle HR started."""
-        actor = await self.cycles.acting_for(self.campaigns.store.pool, campaign_id)
+        actor = await self.cycles.acting_for(self.campaigns.store.pool, campaign_id, grant)
         return actor.subject
 
     def all(self) -> list[Callable[..., Any]]:
@@ -131,7 +131,7 @@ class AssessmentActivities:
     async def open_campaign(self, request: OpenCampaign) -> CampaignStarted:
         """Open the 360 campaign for the cycle's population on the pinned framework version
         (DOMAIN.md §2 Versions, §3); a repeat finds it open and reports its counts."""
-        actor = await self._acting_for(request.campaign_id)
+        actor = await self._acting_for(request.campaign_id, request.grant)
         version = request.framework.version
         if version is None:
             raise ApplicationError(
@@ -192,7 +192,7 @@ class AssessmentActivities:
         A retry finds the reminder an earlier attempt of the same activity sent (a
         RemindersSent since the activity was first scheduled) and does not remind twice.
         """
-        actor = await self._acting_for(step.campaign_id)
+        actor = await self._acting_for(step.campaign_id, step.grant)
         campaign = await self._campaign(step.campaign_id)
         now = _started()
         if campaign.is_open(now) and not await self._reminded_since_scheduled(campaign):
@@ -221,7 +221,7 @@ class AssessmentActivities:
     async def close_campaign(self, step: CampaignStep) -> ResponseCount:
         """Close the campaign: revisions end and results are released (DOMAIN.md §3). A
         repeat finds it closed and reports."""
-        actor = await self._acting_for(step.campaign_id)
+        actor = await self._acting_for(step.campaign_id, step.grant)
         campaign = await self._campaign(step.campaign_id)
         if not campaign.closed:
             try:
@@ -237,7 +237,7 @@ class AssessmentActivities:
     async def open_calibration(self, step: CampaignStep) -> CalibrationOpened:
         """Open the calibration session of the campaign's whole population (DOMAIN.md §4),
         `<campaign id>.calibration`; a repeat finds the session and reports it."""
-        actor = await self._acting_for(step.campaign_id)
+        actor = await self._acting_for(step.campaign_id, step.grant)
         session_id = calibration_session_of(step.campaign_id)
         session = await self._session(session_id)
         if session is None:

@@ -8,6 +8,7 @@ cycle on that record, never on the workflow's input.
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from libs.events.activities import FrameworkRef, Population
+from libs.events.activities import FrameworkRef, Population, grant_digest
 from libs.events.envelope import EventMetadata, new_event_id
 from libs.events.schemas.cycles import CycleRequested
 from libs.platform.auth import CurrentActor, HrAdmin, require_role
@@ -136,11 +137,19 @@ async def start_cycle(body: StartCycle, actor: CurrentActor, request: Request) -
     """Start a review cycle (hr_admin); follow it with GET /cycles/{cycle_id}."""
     require_role(actor, "hr_admin")
     cycle_id = f"cycle-{new_event_id().hex}"
+    grant = secrets.token_urlsafe(32)
     # Recorded before the workflow exists, so that the services know it by its first activity.
     await request.app.state.runtime.store.append(
         cycle_stream(cycle_id),
         0,
-        [CycleRequested(series_id=cycle_id, requested_by=actor.subject, roles=sorted(actor.roles))],
+        [
+            CycleRequested(
+                series_id=cycle_id,
+                requested_by=actor.subject,
+                roles=sorted(actor.roles),
+                grant_sha256=grant_digest(grant),
+            )
+        ],
         EventMetadata(actor=actor.subject),
     )
     await _client(request).start_workflow(
@@ -149,6 +158,7 @@ async def start_cycle(body: StartCycle, actor: CurrentActor, request: Request) -
             cycle_id=cycle_id,
             framework=body.framework,
             requested_by=actor.subject,
+            grant=grant,
             population=body.population,
             schedule=body.schedule,
             last_number=body.last_number,

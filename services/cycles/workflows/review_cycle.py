@@ -111,6 +111,11 @@ class CycleRequest(BaseModel):
     cycle_id: str
     framework: FrameworkRef
     requested_by: str
+    grant: str = Field(
+        "",
+        description="the secret the cycles API gave the cycle; the services act for it only "
+        "when its hash matches the one CycleRequested recorded",
+    )
     population: Population = Population()
     schedule: Schedule = Schedule()
     number: int = Field(1, ge=1)
@@ -286,6 +291,7 @@ class ReviewCycleWorkflow:
                 population=request.population,
                 closes_at=closes_at,
                 actor=request.requested_by,
+                grant=request.grant,
             ),
             task_queue="assessment",
             result_type=CampaignStarted,
@@ -294,7 +300,9 @@ class ReviewCycleWorkflow:
         )
         self.counts.update(subjects=started.subjects, assignments=started.assignments)
         self.waiting_on = [f"raters of campaign {request.round_id}"]
-        step = CampaignStep(campaign_id=request.round_id, actor=request.requested_by)
+        step = CampaignStep(
+            campaign_id=request.round_id, actor=request.requested_by, grant=request.grant
+        )
         for offset in sorted(schedule.reminders):
             if await self._until(lambda: self.close_requested, opened_at + offset - workflow.now()):
                 break
@@ -319,7 +327,9 @@ class ReviewCycleWorkflow:
         )
 
     async def _calibration(self, request: CycleRequest) -> str:
-        step = CampaignStep(campaign_id=request.round_id, actor=request.requested_by)
+        step = CampaignStep(
+            campaign_id=request.round_id, actor=request.requested_by, grant=request.grant
+        )
         opened = await workflow.execute_activity(
             OPEN_CALIBRATION,
             step,
@@ -380,7 +390,7 @@ class ReviewCycleWorkflow:
         await self._enter("promotion evaluation", "readiness of the cases nominated this cycle")
         evaluations = await workflow.execute_activity(
             EVALUATE_CYCLE,
-            CycleCases(cycle_id=request.round_id, actor=request.requested_by),
+            CycleCases(cycle_id=request.round_id, actor=request.requested_by, grant=request.grant),
             task_queue="promotion",
             result_type=PromotionEvaluations,
             start_to_close_timeout=BATCH_TIMEOUT,

@@ -51,7 +51,9 @@ class PromotionActivities:
                 type="InvalidRequest",
                 non_retryable=True,
             )
-        actor = await self.cycles.acting_for(self.promotion.store.pool, request.cycle_id)
+        actor = await self.cycles.acting_for(
+            self.promotion.store.pool, request.cycle_id, request.grant
+        )
         try:
             result = await self.promotion.evaluate_cycle(request.cycle_id, actor, self._progress)
         except EvaluationInProgress as error:

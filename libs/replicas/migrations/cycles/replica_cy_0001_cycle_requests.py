@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column("series_id", sa.Text, primary_key=True),
         sa.Column("requested_by", sa.Text, nullable=False),
         sa.Column("roles", postgresql.ARRAY(sa.Text), nullable=False),
+        sa.Column("grant_sha256", sa.Text, nullable=False),
         sa.Column("event_id", postgresql.UUID(as_uuid=True), nullable=False, unique=True),
         sa.Column(
             "received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
