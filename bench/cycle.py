@@ -44,7 +44,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from temporalio.client import Client
 
 from bench import assessment
 from bench.assessment import Rate, raw_ingest
@@ -58,9 +57,11 @@ from bench.report import table
 from bench.stack import Stack as BenchStack
 from bench.stack import machine_info, with_database
 from libs.events.broker import ensure_streams, make_broker
+from libs.platform import temporal
 from libs.platform.auth import TokenMinter, ensure_dev_keypair
 from libs.platform.pagination import every_item_async
 from libs.platform.settings import Settings
+from libs.platform.temporal import PayloadKeys
 from services.framework.adapters.files import formats
 from talentledger.framework_files import import_file
 from talentledger.hris_load import publish_hires, read_people
@@ -393,7 +394,9 @@ class CycleRun:
         """Where the workflow stands: its stage and the activities it waits on."""
         assert self.state is not None
         status = await self._status(cycle)
-        client = await Client.connect(self.state.temporal_address)
+        client = await temporal.connect(
+            self.state.temporal_address, PayloadKeys.load(self.settings.temporal_payload_keys)
+        )
         described = await client.get_workflow_handle(cycle).describe()
         pending = [
             f"{a.activity_type.name} attempt {a.attempt}"

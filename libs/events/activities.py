@@ -6,6 +6,7 @@ never imports a service; both sides share only these names and models.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +34,24 @@ class FrameworkConfirmation(BaseModel):
 
 
 RESOLVE_FRAMEWORK = "framework.resolve_published_version"
+
+
+def round_of(series_id: str, number: int) -> str:
+    """A cycle's own id: the series (the workflow id) and its number, `<series>.<n>`. It is
+    the campaign id and the cycle id promotion nominations name."""
+    return f"{series_id}.{number}"
+
+
+def grant_digest(grant: str) -> str:
+    """What the cycles API publishes of a cycle's grant: its SHA-256, so that subscribers
+    of the cycles events cannot act for the cycle."""
+    return hashlib.sha256(grant.encode()).hexdigest()
+
+
+def series_of(round_id: str) -> str | None:
+    """The series (workflow id) a cycle's own id belongs to; None when it is not one."""
+    series, dot, number = round_id.rpartition(".")
+    return series if dot and series and number.isdigit() else None
 
 
 def confirm_framework(service: str) -> str:
@@ -64,6 +83,9 @@ class OpenCampaign(BaseModel):
     population: Population
     closes_at: datetime
     actor: str
+    grant: str = Field(
+        "", description="the cycle's secret from the cycles API; the services check its hash"
+    )
 
 
 class CampaignStarted(BaseModel):
@@ -81,6 +103,9 @@ class CampaignStep(BaseModel):
 
     campaign_id: str
     actor: str
+    grant: str = Field(
+        "", description="the cycle's secret from the cycles API; the services check its hash"
+    )
 
 
 class ResponseCount(BaseModel):
@@ -146,6 +171,9 @@ class CycleCases(BaseModel):
 
     cycle_id: str
     actor: str
+    grant: str = Field(
+        "", description="the cycle's secret from the cycles API; the services check its hash"
+    )
 
 
 class PromotionEvaluations(BaseModel):

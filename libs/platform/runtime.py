@@ -149,11 +149,12 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         lambda: asyncio.to_thread(migrate, database_url, name, *definition.migrations),
         stop,
     )
+    keys = temporal.PayloadKeys.load(settings.temporal_payload_keys)
     async with AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False) as pool:
         client = await _retry(
             "Temporal",
             lambda: temporal.connect(
-                settings.require_temporal_address(), settings.temporal_namespace
+                settings.require_temporal_address(), keys, settings.temporal_namespace
             ),
             stop,
         )

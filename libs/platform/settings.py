@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         1, alias="NATS_STREAM_REPLICAS", ge=1, le=5, description="3 on a JetStream cluster"
     )
     temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
+    temporal_payload_keys_file: Path | None = Field(
+        None,
+        alias="TALENTLEDGER_TEMPORAL_PAYLOAD_KEYS_FILE",
+        description="keys encrypting Temporal payloads; default <home>/keys/temporal-payload.keys",
+    )
     home: Path = Field(
         Path(".talentledger"),
         alias="TALENTLEDGER_HOME",
@@ -69,6 +74,10 @@ class Settings(BaseSettings):
         if not self.temporal_address:
             raise MissingSetting("TEMPORAL_ADDRESS is not set: run `talentledger up` or set it")
         return self.temporal_address
+
+    @property
+    def temporal_payload_keys(self) -> Path:
+        return self.temporal_payload_keys_file or self.home / "keys" / "temporal-payload.keys"
 
     @property
     def traces(self) -> Path:

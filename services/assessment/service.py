@@ -10,6 +10,8 @@ from dataclasses import replace
 
 from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
+from libs.replicas.cycles import MIGRATIONS as CYCLE_MIGRATIONS
+from libs.replicas.cycles import KnownCycles
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
@@ -39,15 +41,17 @@ def build(runtime: Runtime) -> ServiceParts:
     api.state.calibrations = calibrations
     parts = replica.install(api, runtime)
     declare(api, ACCESS)
+    cycles = KnownCycles(NAME)
+    activities = AssessmentActivities(campaigns, calibrations, cycles)
     return replace(
         parts,
-        handlers=[*parts.handlers, *org_chart.handlers(NAME)],
-        activities=[*parts.activities, *AssessmentActivities(campaigns, calibrations).all()],
+        handlers=[*parts.handlers, *org_chart.handlers(NAME), *cycles.handlers()],
+        activities=[*parts.activities, *activities.all()],
     )
 
 
 definition = ServiceDefinition(
     name=NAME,
     build=build,
-    migrations=[FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS],
+    migrations=[FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, CYCLE_MIGRATIONS, MIGRATIONS],
 )

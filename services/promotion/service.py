@@ -15,6 +15,8 @@ from libs.events.schemas.hris import ProtectedAttributeRecorded
 from libs.platform.access import declare
 from libs.platform.auth import ROLES
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
+from libs.replicas.cycles import MIGRATIONS as CYCLE_MIGRATIONS
+from libs.replicas.cycles import KnownCycles
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
@@ -50,6 +52,7 @@ def build(runtime: Runtime) -> ServiceParts:
     api.state.promotion = promotion
     parts = replica.install(api, runtime)
     declare(api, access.rules(decider))
+    cycles = KnownCycles(NAME)
     handlers = [
         EventHandler(NAME, "calibrations", CalibrationCompleted, promotion.on_calibration),
         EventHandler(
@@ -61,13 +64,13 @@ def build(runtime: Runtime) -> ServiceParts:
     ]
     return replace(
         parts,
-        handlers=[*parts.handlers, *org_chart.handlers(NAME), *handlers],
-        activities=[*parts.activities, *PromotionActivities(promotion).all()],
+        handlers=[*parts.handlers, *org_chart.handlers(NAME), *cycles.handlers(), *handlers],
+        activities=[*parts.activities, *PromotionActivities(promotion, cycles).all()],
     )
 
 
 definition = ServiceDefinition(
     name=NAME,
     build=build,
-    migrations=[FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS],
+    migrations=[FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, CYCLE_MIGRATIONS, MIGRATIONS],
 )

@@ -29,6 +29,7 @@ import psutil
 
 from libs.platform.auth import ensure_dev_keypair
 from libs.platform.settings import Settings
+from libs.platform.temporal import ensure_payload_keys
 from talentledger.stack.servers import (
     EmbeddedNats,
     EmbeddedPostgres,
@@ -133,6 +134,7 @@ class Stack:
         note("Temporal")
         temporal_address = self.settings.temporal_address or self.temporal.start()
         _, public_key = ensure_dev_keypair(self.home / "keys")
+        ensure_payload_keys(self.settings.temporal_payload_keys.absolute())
         state = StackState(
             database_url=database_url,
             nats_url=nats_url,

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 from temporalio import activity
+from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from libs.events.activities import (
     CLOSE_CAMPAIGN,
@@ -44,17 +45,22 @@ from libs.events.activities import (
     ResponseCount,
     SessionRef,
     confirm_framework,
+    grant_digest,
 )
 from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.cycles import CycleRequested
 from libs.events.store import EventStore
 from libs.platform.auth import Actor
 from libs.platform.runtime import Runtime, ServiceParts
 from libs.platform.settings import Settings
+from libs.replicas.cycles import MIGRATIONS as CYCLE_MIGRATIONS
+from libs.replicas.cycles import UNKNOWN_GRACE, KnownCycles
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.assessment import service as assessment_service
+from services.cycles.workflows.review_cycle import ReviewCycleWorkflow
 from services.development import service as development_service
 from services.development.adapters.postgres import MIGRATIONS as DEVELOPMENT_MIGRATIONS
 from services.development.adapters.postgres.records import DevelopmentRecords
@@ -65,6 +71,8 @@ from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATI
 from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.adapters.postgres.records import PromotionRecords
 from services.promotion.application.promotion import Promotion, case_stream
+from tests.integration.test_review_cycle_workflow import CONVERTER, TEST_SERVER, Cycles, Services
+from tests.integration.test_review_cycle_workflow import MANAGERS as WORKFLOW_MANAGERS
 from tests.support.assessment_api import AssessmentApi, assessment_api
 from tests.support.calibrations import calibration
 from tests.support.replica_seeding import hire, hired, publish
@@ -75,21 +83,38 @@ Activity = Callable[[Any], Any]
 MIGRATIONS = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS]
 
 
+# The review cycle whose workflow schedules the activities here; its rounds are the campaign
+# and the promotion cycle the tests use.
+SERIES = "cycle-h1"
+
+
 def wired(build: Callable[[Runtime], ServiceParts], store: EventStore) -> dict[str, Activity]:
-    """The service's activities by name, as its worker registers them."""
+    """The service's activities by name, as its worker registers them; called outside an
+    activity context, each runs as a first attempt scheduled by SERIES's workflow."""
     runtime = Runtime(store.schema, Settings(), store.pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
+
+    def in_cycle(fn: Activity) -> Activity:
+        async def call(arg: Any) -> Any:
+            return await (fn(arg) if activity.in_activity() else attempt().run(fn, arg))
+
+        return call
+
     return {
-        activity._Definition.must_from_callable(fn).name: fn for fn in build(runtime).activities
+        activity._Definition.must_from_callable(fn).name: in_cycle(fn)
+        for fn in build(runtime).activities
     }
 
 
-def attempt(number: int = 1, scheduled: datetime | None = None) -> ActivityEnvironment:
+def attempt(
+    number: int = 1, scheduled: datetime | None = None, workflow_id: str = SERIES
+) -> ActivityEnvironment:
     """An activity context for the `number`-th attempt of an activity first scheduled at
-    `scheduled` (default: now), starting now."""
+    `scheduled` (default: now), starting now, scheduled by the workflow `workflow_id`."""
     env = ActivityEnvironment()
     now = datetime.now(UTC)
     env.info = dataclasses.replace(
         env.info,
+        workflow_id=workflow_id,
         attempt=number,
         scheduled_time=scheduled or now,
         current_attempt_scheduled_time=now,
@@ -110,9 +135,24 @@ async def kinds(store: EventStore, stream: str) -> list[str]:
 
 # -- assessment: open the campaign, remind, close, open its calibration ----------------------
 
-CAMPAIGN = "2026-h1-r1"
+CAMPAIGN = f"{SERIES}.1"
 BOSS, LEAD, R1, R2, OUTSIDER = "emp-boss", "emp-lead", "emp-r1", "emp-r2", "emp-x"
 HR = "hannah-hr"
+MALLORY = "mallory"
+
+
+# The secret the cycles API gives SERIES's workflow; its hash is in CycleRequested.
+GRANT = "grant-of-cycle-h1"
+
+
+async def requested(store: EventStore, series: str, by: str, *roles: str) -> None:
+    """The cycles API's record of who started `series`, delivered as the service's consumer
+    delivers it."""
+    event = CycleRequested(
+        series_id=series, requested_by=by, roles=list(roles), grant_sha256=grant_digest(GRANT)
+    )
+    async with store.transaction() as conn:
+        await KnownCycles(store.schema).apply(conn, envelope(event, f"cycle-{series}"), event)
 
 
 @pytest.fixture
@@ -127,6 +167,7 @@ async def assessment(database_url: str, tmp_path: Path) -> AsyncIterator[Assessm
             hired("emp-far", None, "manager", "M2", department="Insights"),
             hired(OUTSIDER, "emp-far", "ic", "L1", department="Insights"),
         )
+        await requested(api.store, SERIES, HR, "hr_admin")
         yield api
 
 
@@ -136,12 +177,13 @@ def open_request(**changes: Any) -> OpenCampaign:
         framework=FrameworkRef(framework_id="eng", version=1),
         population=Population(department="Platform"),
         closes_at=datetime.now(UTC) + timedelta(days=14),
-        actor=HR,
+        actor=MALLORY,  # the input's actor: the activities act for the recorded starter
+        grant=GRANT,
     )
     return request.model_copy(update=changes)
 
 
-STEP = CampaignStep(campaign_id=CAMPAIGN, actor=HR)
+STEP = CampaignStep(campaign_id=CAMPAIGN, actor=MALLORY, grant=GRANT)
 # Self, manager and direct reports (docs/domain.md §3) of the four people in Platform: the boss
 # (self, 1 report), the lead (self, manager, 2 reports), two reports (self, manager).
 SUBJECTS, ASSIGNMENTS = 4, 2 + 4 + 2 + 2
@@ -263,17 +305,47 @@ async def test_steps_on_a_campaign_that_is_not_there_or_still_open_are_refused(
     assessment: AssessmentApi,
 ) -> None:
     run = wired(assessment_service.build, assessment.store)
-    unknown = CampaignStep(campaign_id="no-such-campaign", actor=HR)
+    unknown = CampaignStep(campaign_id=f"{SERIES}.9", actor=HR, grant=GRANT)
     for name in (SEND_REMINDERS, CLOSE_CAMPAIGN, OPEN_CALIBRATION):
         error = await refused(run[name](unknown))
         assert (error.non_retryable, error.type) == (True, "CampaignNotFound"), name
-        assert "'no-such-campaign' not found" in error.message
+        assert f"'{SERIES}.9' not found" in error.message
 
     await run[OPEN_CAMPAIGN](open_request())
     still_open = await refused(run[OPEN_CALIBRATION](STEP))
     assert still_open.non_retryable
     assert "still open" in still_open.message
     assert await kinds(assessment.store, f"calibration-{CAMPAIGN}.calibration") == []
+
+
+async def test_campaign_steps_act_only_for_a_cycle_hr_started(
+    assessment: AssessmentApi,
+) -> None:
+    """Opening, reminding, closing and calibrating act for the recorded starter of the
+    cycle, never for the input's actor: a cycle nobody started through the cycles API, an
+    activity another workflow scheduled, and one without the cycle's grant are refused and
+    open nothing."""
+    run = wired(assessment_service.build, assessment.store)
+    forged = "cycle-forged"
+    steps = [
+        (OPEN_CAMPAIGN, open_request(campaign_id=f"{forged}.1", actor=HR)),
+        (SEND_REMINDERS, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
+        (CLOSE_CAMPAIGN, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
+        (OPEN_CALIBRATION, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
+    ]
+    # Unknown past the grace in which its request could still be on the broker.
+    long_ago = datetime.now(UTC) - UNKNOWN_GRACE - timedelta(seconds=1)
+    for name, request in steps:
+        for env in (attempt(scheduled=long_ago, workflow_id=forged), attempt()):
+            error = await refused(env.run(run[name], request))
+            assert (error.type, error.non_retryable) == ("CycleNotAuthorised", True), name
+    assert await kinds(assessment.store, f"campaign-{forged}.1") == []
+    # HR's own cycle, under its id, but without its grant: a workflow started later under
+    # the id of a cycle HR started (once it has closed, Temporal allows that).
+    reused = await refused(run[OPEN_CAMPAIGN](open_request(grant="guessed")))
+    assert (reused.type, reused.non_retryable) == ("CycleNotAuthorised", True)
+    assert "does not carry the grant" in reused.message
+    assert await kinds(assessment.store, f"campaign-{CAMPAIGN}") == []
 
 
 # -- development: gap review and re-assessment ---------------------------------------------
@@ -380,7 +452,7 @@ async def test_gap_movement_compares_two_sessions_once_both_have_arrived(
 
 # -- promotion: the cycle's cases evaluated ------------------------------------------------
 
-CYCLE = "2026-h1"
+CYCLE = f"{SERIES}.1"
 COMMITTEE, DAN, EVE = "cara-committee", "emp-dan", "emp-eve"
 RUNNER = "cycle-runner"
 STRONG: dict[str, float | None] = {
@@ -404,6 +476,10 @@ class PromotionStack:
     store: EventStore
     promotion: Promotion
     cases: dict[str, str]
+    cycles: KnownCycles
+
+    def activities(self, **options: Any) -> PromotionActivities:
+        return PromotionActivities(self.promotion, self.cycles, **options)
 
     async def calibrate(self, session: str, scores: dict[str, dict[str, float | None]]) -> None:
         event = calibration(session, scores)
@@ -422,7 +498,7 @@ class PromotionStack:
 
 @pytest.fixture
 async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[PromotionStack]:
-    migrations = [*MIGRATIONS, PROMOTION_MIGRATIONS]
+    migrations = [*MIGRATIONS, CYCLE_MIGRATIONS, PROMOTION_MIGRATIONS]
     async with in_process(
         ServiceApi, promotion_service.build, "promotion", migrations, database_url, tmp_path
     ) as api:
@@ -444,6 +520,7 @@ async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[Promotio
                 "promotion_committee",
             ),
             {},
+            KnownCycles(schema, unknown_grace=timedelta(0)),
         )
         await stack.calibrate("s1", {ANN: STRONG, BEN: WEAK, EVE: WEAK})
         lead = Actor(MANAGER, frozenset({"manager"}))
@@ -469,11 +546,13 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
 ) -> None:
     """docs/domain.md §6: readiness of every open case of the cycle, recorded in the decision log
     and published; a case without a calibration waits; a repeat evaluates nothing again."""
-    request = CycleCases(cycle_id=CYCLE, actor=RUNNER)
-    env = attempt()
+    await requested(promotion.store, SERIES, RUNNER, "hr_admin")
+    # The workflow input names someone else: the evaluation is the recorded starter's.
+    request = CycleCases(cycle_id=CYCLE, actor=MALLORY, grant=GRANT)
+    env = attempt(workflow_id=SERIES)
     beats: list[tuple[Any, ...]] = []
     env.on_heartbeat = lambda *details: beats.append(details)
-    activities = PromotionActivities(promotion.promotion, heartbeat_every=2)
+    activities = promotion.activities(heartbeat_every=2)
     first = await env.run(activities.evaluate_cycle, request)
     # Ann, Ben and Cat are open (Eve's is decided, Dan's another cycle's); Cat has no
     # calibration yet: not evaluated, and the activity does not fail for it.
@@ -487,7 +566,11 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
     ]
     assert (evaluated.actor, evaluated.payload["ready"]) == (RUNNER, True)
 
-    run = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+    evaluate = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+
+    def run(request: CycleCases) -> Any:
+        return attempt(workflow_id=SERIES).run(evaluate, request)
+
     again = await run(request)
     assert again == first.model_copy(update={"evaluated": 0}), "found done"
     assert await promotion.evaluations() == {ANN: 1, BEN: 1, CAT: 0, DAN: 0, EVE: 0}
@@ -507,11 +590,105 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
 
 
 async def test_evaluating_a_cycle_without_an_id_is_refused(promotion: PromotionStack) -> None:
-    run = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
-    error = await refused(run(CycleCases(cycle_id=" ", actor=RUNNER)))
+    await requested(promotion.store, SERIES, RUNNER, "hr_admin")
+    evaluate = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+    env = attempt(workflow_id=SERIES)
+    error = await refused(env.run(evaluate, CycleCases(cycle_id=" ", actor=RUNNER, grant=GRANT)))
     assert (error.non_retryable, error.type) == (True, "InvalidRequest")
-    empty = await run(CycleCases(cycle_id="no-cases-cycle", actor=RUNNER))
-    assert empty == PromotionEvaluations(cycle_id="no-cases-cycle", cases=0, evaluated=0, ready=0)
+    empty = await env.run(evaluate, CycleCases(cycle_id=f"{SERIES}.2", actor=RUNNER, grant=GRANT))
+    assert empty == PromotionEvaluations(cycle_id=f"{SERIES}.2", cases=0, evaluated=0, ready=0)
+
+
+async def test_evaluation_acts_only_for_a_cycle_hr_started_and_only_from_its_workflow(
+    promotion: PromotionStack,
+) -> None:
+    """The workflow input grants nothing: a cycle nobody started through the cycles API, one
+    a non-HR subject started, an activity scheduled by another workflow, and a call outside
+    any workflow are each refused, non-retryable, and evaluate nothing."""
+    evaluate = promotion.activities().evaluate_cycle
+    request = CycleCases(cycle_id=CYCLE, actor=HR, grant=GRANT)
+    cases = [
+        (attempt(workflow_id=SERIES), "was not started through the cycles API"),
+        (attempt(workflow_id="forged-workflow"), "but workflow 'forged-workflow' scheduled"),
+    ]
+    for env, reason in cases:
+        error = await refused(env.run(evaluate, request))
+        assert (error.type, error.non_retryable) == ("CycleNotAuthorised", True)
+        assert reason in error.message
+    outside = await refused(evaluate(request))
+    assert (outside.type, outside.non_retryable) == ("CycleNotAuthorised", True)
+    not_a_cycle = await refused(
+        attempt(workflow_id="2026").run(evaluate, request.model_copy(update={"cycle_id": "2026"}))
+    )
+    assert not_a_cycle.type == "CycleNotAuthorised"
+
+    # An unknown cycle is retried while its request may still be on the broker.
+    patient = PromotionActivities(promotion.promotion, KnownCycles("promotion"))
+    waiting = await refused(attempt(workflow_id=SERIES).run(patient.evaluate_cycle, request))
+    assert (waiting.type, waiting.non_retryable) == ("CycleNotReceived", False)
+
+    await requested(promotion.store, SERIES, MALLORY, "manager", "employee")
+    error = await refused(attempt(workflow_id=SERIES).run(evaluate, request))
+    assert (error.type, error.non_retryable) == ("CycleNotAuthorised", True)
+    assert "'mallory', who is not hr_admin" in error.message
+    assert await promotion.evaluations() == {ANN: 0, BEN: 0, CAT: 0, DAN: 0, EVE: 0}
+
+
+async def test_a_workflow_under_the_id_of_hr_s_cycle_without_its_grant_is_refused(
+    promotion: PromotionStack,
+) -> None:
+    await requested(promotion.store, SERIES, HR, "hr_admin")
+    evaluate = promotion.activities().evaluate_cycle
+    for grant in ("", "guessed"):
+        request = CycleCases(cycle_id=CYCLE, actor=HR, grant=grant)
+        error = await refused(attempt().run(evaluate, request))
+        assert (error.type, error.non_retryable) == ("CycleNotAuthorised", True)
+        assert "does not carry the grant" in error.message
+    assert await promotion.evaluations() == {ANN: 0, BEN: 0, CAT: 0, DAN: 0, EVE: 0}
+
+
+@pytest.mark.parametrize("reusing_hr_s_cycle_id", [False, True])
+async def test_a_workflow_started_directly_on_temporal_gets_no_hr_privilege(
+    promotion: PromotionStack, reusing_hr_s_cycle_id: bool
+) -> None:
+    """The issue's acceptance: a review cycle started on Temporal itself, not through the
+    cycles API, its input naming an hr_admin, reaches the promotion stage and is refused
+    there by the real promotion activity; no case is evaluated. So is one started under the
+    id of a cycle HR did start (Temporal allows that once that cycle has closed)."""
+    if reusing_hr_s_cycle_id:
+        await requested(promotion.store, SERIES, HR, "hr_admin")
+    if not TEST_SERVER.exists():
+        pytest.skip(f"the time-skipping server is installed with the project: {TEST_SERVER}")
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=CONVERTER, test_server_existing_path=str(TEST_SERVER)
+    )
+    async with env:
+        services = Services()
+        workers = services.workers(env, evaluate_cycle=promotion.activities().evaluate_cycle)
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        try:
+            cycles = Cycles(env, services)
+            handle = await cycles.start(SERIES, last_number=1)  # "requested by" hannah-hr
+            await cycles.reach(handle, "campaign open")
+            await handle.signal(ReviewCycleWorkflow.close_campaign)
+            await cycles.reach(handle, "calibration")
+            await handle.signal(ReviewCycleWorkflow.calibration_completed, f"{CYCLE}.calibration")
+            await cycles.reach(handle, "gap review")
+            for manager in WORKFLOW_MANAGERS:
+                await handle.execute_update(ReviewCycleWorkflow.acknowledge, manager)
+            with pytest.raises(WorkflowFailureError) as failed:
+                await handle.result()
+        finally:
+            for worker in workers:
+                await worker.shutdown()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    cause = failed.value.cause
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    assert isinstance(cause, ApplicationError)
+    assert (cause.type, cause.non_retryable) == ("CycleNotAuthorised", True)
+    assert services.stage_names(CYCLE)[-1] == "promotion evaluation"
+    assert await promotion.evaluations() == {ANN: 0, BEN: 0, CAT: 0, DAN: 0, EVE: 0}
 
 
 async def test_each_service_registers_its_cycle_activities(

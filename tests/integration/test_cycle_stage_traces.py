@@ -22,7 +22,6 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -45,6 +44,7 @@ from services.cycles.workflows.review_cycle import (
     ReviewCycleWorkflow,
 )
 from tests.integration.test_review_cycle_workflow import (
+    CONVERTER,
     HISTORIES,
     MANAGERS,
     TEST_SERVER,
@@ -80,7 +80,7 @@ async def traced(store: EventStore) -> AsyncIterator[Traced]:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer(__name__)
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=CONVERTER,
         interceptors=interceptors(tracer),
         test_server_existing_path=str(TEST_SERVER),
     )
@@ -188,7 +188,7 @@ async def test_each_stage_is_a_trace_with_its_activities_and_events(traced: Trac
     # Replay, with the same interceptors, does not depend on the spans or the headers.
     replayer = Replayer(
         workflows=[ReviewCycleWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=CONVERTER,
         interceptors=interceptors(traced.tracer_provider.get_tracer(__name__)),
     )
     await replayer.replay_workflow(await handle.fetch_history())

@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
@@ -45,12 +44,14 @@ from libs.events.activities import (
     GapReview,
     MovementRequest,
     OpenCampaign,
+    Population,
     PromotionEvaluations,
     ResponseCount,
     SessionRef,
     StageChange,
     confirm_framework,
 )
+from libs.platform.temporal import PayloadKeys, data_converter
 from services.cycles.workflows.review_cycle import (
     TASK_QUEUE,
     CycleOutcome,
@@ -61,6 +62,8 @@ from services.cycles.workflows.review_cycle import (
 HISTORIES = Path(__file__).parent / "histories"
 TEST_SERVER = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "temporal-test-server"
 MANAGERS = ["emp-lead-a", "emp-lead-b"]
+# Clients and workers encrypt every payload, as the services' do (libs/platform/temporal.py).
+CONVERTER = data_converter(PayloadKeys.generate())
 
 
 @dataclass
@@ -72,10 +75,13 @@ class Services:
     opened: set[str] = field(default_factory=set)
 
     def workers(
-        self, env: WorkflowEnvironment, record_stage: Callable[..., Any] | None = None
+        self,
+        env: WorkflowEnvironment,
+        record_stage: Callable[..., Any] | None = None,
+        evaluate_cycle: Callable[..., Any] | None = None,
     ) -> list[Worker]:
-        """The workflow's worker and the stand-ins; `record_stage`: the cycles service's real
-        stage activity instead of the recording stand-in."""
+        """The workflow's worker and the stand-ins; `record_stage` and `evaluate_cycle`: the
+        cycles and promotion services' real activities instead of the stand-ins."""
 
         @activity.defn(name=RESOLVE_FRAMEWORK)
         async def resolve(ref: FrameworkRef) -> FrameworkRef:
@@ -168,7 +174,11 @@ class Services:
                 task_queue="development",
                 activities=[confirmer("development"), gap_review, gap_movement],
             ),
-            Worker(client, task_queue="promotion", activities=[confirmer("promotion"), evaluate]),
+            Worker(
+                client,
+                task_queue="promotion",
+                activities=[confirmer("promotion"), evaluate_cycle or evaluate],
+            ),
         ]
 
     def stage_names(self, cycle: str) -> list[str]:
@@ -210,7 +220,7 @@ async def cycles() -> AsyncIterator[Cycles]:
     if not TEST_SERVER.exists():
         pytest.skip(f"the time-skipping server is installed with the project: {TEST_SERVER}")
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
+        data_converter=CONVERTER, test_server_existing_path=str(TEST_SERVER)
     )
     services = Services()
     async with env:
@@ -321,7 +331,7 @@ async def test_pause_holds_the_next_stage_and_cancel_is_recorded(cycles: Cycles)
 async def test_histories_of_earlier_releases_replay_on_the_current_code(cycles: Cycles) -> None:
     """Versioning (the issue): a cycle started before the full loop existed (it ran only the
     framework stage) replays on today's code, and so does a full cycle recorded now."""
-    replayer = Replayer(workflows=[ReviewCycleWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ReviewCycleWorkflow], data_converter=CONVERTER)
     for path in sorted(HISTORIES.glob("review_cycle_*.json")):
         history = WorkflowHistory.from_json(path.stem, path.read_text())
         await replayer.replay_workflow(history)
@@ -336,3 +346,32 @@ async def test_histories_of_earlier_releases_replay_on_the_current_code(cycles: 
         await handle.signal(ReviewCycleWorkflow.acknowledge_gaps, manager)
     await handle.result()
     await replayer.replay_workflow(await handle.fetch_history())
+
+
+async def test_what_temporal_stores_is_ciphertext(cycles: Cycles) -> None:
+    """Every payload (input, activity arguments and results, signals, updates) reaches the
+    server encrypted: the history read raw, without the codec, holds none of the cycle's
+    people, and the services' codec reads it back."""
+    canary = "emp-canary-5c1d"
+    handle = await cycles.start(
+        "cycle-e", last_number=1, population=Population(employee_ids=[canary])
+    )
+    await cycles.reach(handle, "campaign open")
+    await handle.signal(ReviewCycleWorkflow.close_campaign)
+    await cycles.reach(handle, "calibration")
+    await handle.signal(ReviewCycleWorkflow.calibration_completed, "cycle-e.1.calibration")
+    await cycles.reach(handle, "gap review")
+    for manager in MANAGERS:
+        await handle.execute_update(ReviewCycleWorkflow.acknowledge, manager)
+    await handle.result()
+
+    plain = Client(cycles.env.client.service_client, namespace=cycles.env.client.namespace)
+    history = await plain.get_workflow_handle("cycle-e").fetch_history()
+    stored = b"".join(event.SerializeToString() for event in history.events)
+    for secret in (canary, "hannah-hr", *MANAGERS, "cycle-e.1.calibration", "product-engineering"):
+        assert secret.encode() not in stored, f"{secret!r} is stored in clear"
+    started = history.events[0].workflow_execution_started_event_attributes
+    [payload] = started.input.payloads
+    assert payload.metadata["encoding"] == b"binary/encrypted"
+    [request] = await CONVERTER.decode(started.input.payloads, [CycleRequest])
+    assert request.population.employee_ids == [canary]

@@ -141,7 +141,11 @@ def assert_each_effect_once(database: str, cycle_id: str, cycles: int) -> None:
             "SELECT session_id, employee_id FROM development.plans GROUP BY 1, 2 "
             "HAVING count(*) > 1"
         )
-        stages = rows("SELECT DISTINCT stream_id FROM cycles.events ORDER BY 1")
+        stages = rows(
+            "SELECT DISTINCT stream_id FROM cycles.events "
+            "WHERE event_type <> 'CycleRequested' ORDER BY 1"
+        )
+        requests = rows("SELECT stream_id FROM cycles.events WHERE event_type = 'CycleRequested'")
         assessment = rows(
             "SELECT event_type, count(*) FROM assessment.events WHERE event_type IN "
             "('CampaignOpened', 'CampaignClosed', 'CalibrationCompleted') GROUP BY 1"
@@ -155,6 +159,7 @@ def assert_each_effect_once(database: str, cycle_id: str, cycles: int) -> None:
     assert [s for (s,) in stages] == [f"cycle-{cycle_id}.{n}" for n in range(1, cycles + 1)], (
         "each cycle's stage transitions, published for integrators"
     )
+    assert requests == [(f"cycle-{cycle_id}",)], "who started the cycle, recorded once"
     assert dict(assessment) == {
         "CampaignOpened": cycles,
         "CampaignClosed": cycles,

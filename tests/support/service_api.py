@@ -115,7 +115,8 @@ async def in_process(
     settings = Settings.model_validate({"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": public})
     async with AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False) as pool:
         store = EventStore(pool, schema)
-        # The HTTP API uses no broker (the relay is elsewhere), and Temporal only for cycles.
+        # The HTTP API uses no broker (the relay and worker are elsewhere), and Temporal only
+        # in the cycles service, which is given a client.
         runtime = Runtime(schema, settings, pool, store, broker=None, temporal=temporal)  # type: ignore[arg-type]
         app = build(runtime).api
         app.state.runtime = runtime

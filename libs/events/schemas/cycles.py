@@ -23,6 +23,26 @@ class _CycleEvent(IntegrationEvent):
 
 
 @registry.event
+class CycleRequested(IntegrationEvent):
+    """HR started a recurring review cycle through the cycles API, which checked the token.
+
+    Appended by the API, never by the workflow: the services take this, not the workflow's
+    input (anyone who reaches Temporal can write that), as who runs the cycle."""
+
+    event_type = "CycleRequested"
+    context = "cycles"
+    schema_version = 1
+
+    series_id: str = Field(description="the recurring cycle: its workflow id")
+    requested_by: str = Field(description="the signed-in subject who started it")
+    roles: list[str] = Field(description="the roles that subject's token held")
+    grant_sha256: str = Field(
+        description="SHA-256 of the secret the cycle's workflow carries: a workflow started "
+        "under the same id by anyone else lacks it"
+    )
+
+
+@registry.event
 class CycleStarted(_CycleEvent):
     """A review cycle began: the first stage transition of the cycle."""
 

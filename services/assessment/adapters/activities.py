@@ -7,6 +7,9 @@ rather than doing it again. When a command fails, the state is read again first:
 running alongside may have done the work (it won the race), and then that is the answer.
 Business refusals that retrying cannot fix are non-retryable ApplicationErrors naming the
 problem; anything else (a lost race, a database outage) is left to Temporal's retries.
+
+Each acts for the hr_admin the cycles API recorded as the cycle's starter
+(`libs.replicas.cycles`), never for the `actor` the workflow input names.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from libs.events.activities import (
 )
 from libs.events.schemas.assessment import RemindersSent
 from libs.events.store import ConcurrencyError
+from libs.replicas.cycles import KnownCycles
 from services.assessment.application.calibration import Calibrations, SessionNotFound
 from services.assessment.application.campaigns import (
     CampaignNotFound,
@@ -71,9 +75,17 @@ def _refused(error: Exception) -> Exception:
 
 
 class AssessmentActivities:
-    def __init__(self, campaigns: Campaigns, calibrations: Calibrations) -> None:
+    def __init__(
+        self, campaigns: Campaigns, calibrations: Calibrations, cycles: KnownCycles
+    ) -> None:
         self.campaigns = campaigns
         self.calibrations = calibrations
+        self.cycles = cycles
+
+    async def _acting_for(self, campaign_id: str, grant: str) -> str:
+        """The cycle's recorded starter; refuses a campaign of no cycle HR started."""
+        actor = await self.cycles.acting_for(self.campaigns.store.pool, campaign_id, grant)
+        return actor.subject
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.open_campaign, self.send_reminders, self.close_campaign, self.open_calibration]
@@ -119,6 +131,7 @@ class AssessmentActivities:
     async def open_campaign(self, request: OpenCampaign) -> CampaignStarted:
         """Open the 360 campaign for the cycle's population on the pinned framework version
         (docs/domain.md §2 Versions, §3); a repeat finds it open and reports its counts."""
+        actor = await self._acting_for(request.campaign_id, request.grant)
         version = request.framework.version
         if version is None:
             raise ApplicationError(
@@ -142,7 +155,7 @@ class AssessmentActivities:
                     version,
                     population,
                     request.closes_at,
-                    request.actor,
+                    actor,
                     _started(),
                 )
             except _FAILED as error:
@@ -179,11 +192,12 @@ class AssessmentActivities:
         A retry finds the reminder an earlier attempt of the same activity sent (a
         RemindersSent since the activity was first scheduled) and does not remind twice.
         """
+        actor = await self._acting_for(step.campaign_id, step.grant)
         campaign = await self._campaign(step.campaign_id)
         now = _started()
         if campaign.is_open(now) and not await self._reminded_since_scheduled(campaign):
             try:
-                await self.campaigns.remind(step.campaign_id, step.actor, now)
+                await self.campaigns.remind(step.campaign_id, actor, now)
             except _FAILED as error:
                 campaign = await self._campaign(step.campaign_id)
                 if campaign.is_open(now) and not await self._reminded_since_scheduled(campaign):
@@ -207,10 +221,11 @@ class AssessmentActivities:
     async def close_campaign(self, step: CampaignStep) -> ResponseCount:
         """Close the campaign: revisions end and results are released (docs/domain.md §3). A
         repeat finds it closed and reports."""
+        actor = await self._acting_for(step.campaign_id, step.grant)
         campaign = await self._campaign(step.campaign_id)
         if not campaign.closed:
             try:
-                await self.campaigns.close(step.campaign_id, step.actor)
+                await self.campaigns.close(step.campaign_id, actor)
             except _FAILED as error:
                 if not (await self._campaign(step.campaign_id)).closed:
                     raise _refused(error) from None
@@ -222,12 +237,13 @@ class AssessmentActivities:
     async def open_calibration(self, step: CampaignStep) -> CalibrationOpened:
         """Open the calibration session of the campaign's whole population (docs/domain.md §4),
         `<campaign id>.calibration`; a repeat finds the session and reports it."""
+        actor = await self._acting_for(step.campaign_id, step.grant)
         session_id = calibration_session_of(step.campaign_id)
         session = await self._session(session_id)
         if session is None:
             await self._campaign(step.campaign_id)  # an unknown campaign is refused by name
             try:
-                await self.calibrations.open(session_id, step.campaign_id, None, step.actor)
+                await self.calibrations.open(session_id, step.campaign_id, None, actor)
             except _FAILED as error:
                 # An attempt alongside may have won the append or the subjects' claim.
                 if await self._session(session_id) is None:

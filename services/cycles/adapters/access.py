@@ -10,7 +10,8 @@ HR = allow("hr_admin")
 
 ACCESS: dict[str, Access] = {
     "POST /cycles": HR,
-    "GET /cycles/{cycle_id}": allow("hr_admin", "manager"),
+    "GET /cycles/{cycle_id}": HR,
+    "GET /cycles/{cycle_id}/waiting-on-me": allow("manager", "hr_admin"),
     "POST /cycles/{cycle_id}/calibration-completed": HR,
     "POST /cycles/{cycle_id}/{control}": HR,
     "DELETE /cycles/{cycle_id}": HR,

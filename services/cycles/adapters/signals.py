@@ -15,17 +15,13 @@ from psycopg import AsyncConnection
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from libs.events.activities import series_of
 from libs.events.consumer import EventHandler
 from libs.events.envelope import Envelope
 from libs.events.schemas.assessment import CalibrationCompleted, CampaignClosed
 from services.cycles.workflows.review_cycle import ReviewCycleWorkflow
 
 log = logging.getLogger(__name__)
-
-
-def series_of(campaign_id: str) -> str | None:
-    series, dot, number = campaign_id.rpartition(".")
-    return series if dot and number.isdigit() else None
 
 
 class CycleSignals:

@@ -35,6 +35,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from libs.events.activities import (
@@ -68,6 +69,11 @@ with workflow.unsafe.imports_passed_through():
 
 TASK_QUEUE = "cycles"
 FULL_CYCLE = "full-review-cycle"
+GAP_REVIEW_STAGE = "gap review"
+# Why the acknowledgement update's validator refuses one (ApplicationError types).
+NOT_WAITED_ON = "NotWaitedOn"
+ALREADY_ACKNOWLEDGED = "AlreadyAcknowledged"
+NOT_IN_GAP_REVIEW = "NotInGapReview"
 
 
 class Schedule(BaseModel):
@@ -105,6 +111,11 @@ class CycleRequest(BaseModel):
     cycle_id: str
     framework: FrameworkRef
     requested_by: str
+    grant: str = Field(
+        "",
+        description="the secret the cycles API gave the cycle; the services act for it only "
+        "when its hash matches the one CycleRequested recorded",
+    )
     population: Population = Population()
     schedule: Schedule = Schedule()
     number: int = Field(1, ge=1)
@@ -172,6 +183,8 @@ class ReviewCycleWorkflow:
         self.close_requested = False
         self.completed_sessions: set[str] = set()
         self.acknowledged: set[str] = set()
+        # The managers the current gap review waits on (whose reports have open gaps).
+        self.gap_managers: frozenset[str] = frozenset()
         self.waiting_on: list[str] = []
         self.counts: dict[str, int] = {}
         self.escalations = 0
@@ -278,6 +291,7 @@ class ReviewCycleWorkflow:
                 population=request.population,
                 closes_at=closes_at,
                 actor=request.requested_by,
+                grant=request.grant,
             ),
             task_queue="assessment",
             result_type=CampaignStarted,
@@ -286,7 +300,9 @@ class ReviewCycleWorkflow:
         )
         self.counts.update(subjects=started.subjects, assignments=started.assignments)
         self.waiting_on = [f"raters of campaign {request.round_id}"]
-        step = CampaignStep(campaign_id=request.round_id, actor=request.requested_by)
+        step = CampaignStep(
+            campaign_id=request.round_id, actor=request.requested_by, grant=request.grant
+        )
         for offset in sorted(schedule.reminders):
             if await self._until(lambda: self.close_requested, opened_at + offset - workflow.now()):
                 break
@@ -311,7 +327,9 @@ class ReviewCycleWorkflow:
         )
 
     async def _calibration(self, request: CycleRequest) -> str:
-        step = CampaignStep(campaign_id=request.round_id, actor=request.requested_by)
+        step = CampaignStep(
+            campaign_id=request.round_id, actor=request.requested_by, grant=request.grant
+        )
         opened = await workflow.execute_activity(
             OPEN_CALIBRATION,
             step,
@@ -348,13 +366,13 @@ class ReviewCycleWorkflow:
             retry_policy=REPLICATION_RETRY,
         )
         self.counts.update(open_gaps=review.open_gaps, plans=review.plans)
-        managers = set(review.managers)
+        managers = self.gap_managers = frozenset(review.managers)
 
         def pending() -> list[str]:
             return sorted(managers - self.acknowledged)
 
         await self._enter(
-            "gap review",
+            GAP_REVIEW_STAGE,
             f"{len(managers)} managers to acknowledge",
             [f"manager {m} (acknowledge gaps)" for m in pending()],
         )
@@ -372,7 +390,7 @@ class ReviewCycleWorkflow:
         await self._enter("promotion evaluation", "readiness of the cases nominated this cycle")
         evaluations = await workflow.execute_activity(
             EVALUATE_CYCLE,
-            CycleCases(cycle_id=request.round_id, actor=request.requested_by),
+            CycleCases(cycle_id=request.round_id, actor=request.requested_by, grant=request.grant),
             task_queue="promotion",
             result_type=PromotionEvaluations,
             start_to_close_timeout=BATCH_TIMEOUT,
@@ -458,15 +476,56 @@ class ReviewCycleWorkflow:
 
     @workflow.signal
     def acknowledge_gaps(self, manager: str) -> None:
+        """Kept for histories recorded before `acknowledge` (an update) replaced it."""
         self.acknowledged.add(manager)
         self.waiting_on = [
             w for w in self.waiting_on if w != f"manager {manager} (acknowledge gaps)"
         ]
 
+    @workflow.update
+    def acknowledge(self, manager: str) -> list[str]:
+        """A manager acknowledges their reports' gaps; answers whom the review still waits
+        on. The validator refuses anyone else, and a second acknowledgement: a refused update
+        is not written to the history, so no caller can grow it."""
+        self.acknowledge_gaps(manager)
+        return sorted(self.gap_managers - self.acknowledged)
+
+    @acknowledge.validator
+    def _may_acknowledge(self, manager: str) -> None:
+        if self.stage != GAP_REVIEW_STAGE:
+            raise ApplicationError(
+                f"the cycle is at stage {self.stage!r}: it takes acknowledgements only in "
+                "gap review",
+                type=NOT_IN_GAP_REVIEW,
+                non_retryable=True,
+            )
+        if manager not in self.gap_managers:
+            raise ApplicationError(
+                f"the gap review does not wait on {manager!r}: only the managers of people "
+                "with open gaps acknowledge",
+                type=NOT_WAITED_ON,
+                non_retryable=True,
+            )
+        if manager in self.acknowledged:
+            raise ApplicationError(
+                f"{manager!r} has acknowledged this gap review already",
+                type=ALREADY_ACKNOWLEDGED,
+                non_retryable=True,
+            )
+
     @workflow.signal
     def start_next_cycle(self) -> None:
         """Skip the rest of the wait between cycles."""
         self.next_now = True
+
+    @workflow.query
+    def waits_on(self, manager: str) -> bool:
+        """Whether the cycle waits on this manager's acknowledgement now."""
+        return (
+            self.stage == GAP_REVIEW_STAGE
+            and manager in self.gap_managers
+            and manager not in self.acknowledged
+        )
 
     @workflow.query
     def progress(self) -> CycleProgress:

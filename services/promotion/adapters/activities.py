@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from libs.events.activities import EVALUATE_CYCLE, CycleCases, PromotionEvaluations
-from libs.platform.auth import Actor
+from libs.replicas.cycles import KnownCycles
 from services.promotion.application.promotion import EvaluationInProgress, Promotion
 
 # Cases between heartbeats: each evaluation is one short transaction, so this many take well
@@ -24,8 +24,11 @@ HEARTBEAT_EVERY = 50
 
 
 class PromotionActivities:
-    def __init__(self, promotion: Promotion, heartbeat_every: int = HEARTBEAT_EVERY) -> None:
+    def __init__(
+        self, promotion: Promotion, cycles: KnownCycles, heartbeat_every: int = HEARTBEAT_EVERY
+    ) -> None:
         self.promotion = promotion
+        self.cycles = cycles
         self.heartbeat_every = heartbeat_every
 
     def all(self) -> list[Callable[..., Any]]:
@@ -38,17 +41,19 @@ class PromotionActivities:
     @activity.defn(name=EVALUATE_CYCLE)
     async def evaluate_cycle(self, request: CycleCases) -> PromotionEvaluations:
         """Readiness (docs/domain.md §6: criteria met and not, with the evidence) of every open
-        case nominated for the cycle, as HR on behalf of the actor who runs the cycle. A case
-        that cannot be judged yet (no calibration) is counted, not evaluated, and does not
-        fail the activity."""
-        if not request.cycle_id.strip() or not request.actor.strip():
+        case nominated for the cycle, as HR on behalf of the hr_admin the cycles API recorded
+        as the cycle's starter; the workflow input's `actor` grants nothing. A case that
+        cannot be judged yet (no calibration) is counted, not evaluated, and does not fail
+        the activity."""
+        if not request.cycle_id.strip():
             raise ApplicationError(
-                f"evaluating a cycle needs a cycle id and an actor; got {request.cycle_id!r} "
-                f"and {request.actor!r}",
+                f"evaluating a cycle needs a cycle id; got {request.cycle_id!r}",
                 type="InvalidRequest",
                 non_retryable=True,
             )
-        actor = Actor(subject=request.actor, roles=frozenset({"hr_admin"}))
+        actor = await self.cycles.acting_for(
+            self.promotion.store.pool, request.cycle_id, request.grant
+        )
         try:
             result = await self.promotion.evaluate_cycle(request.cycle_id, actor, self._progress)
         except EvaluationInProgress as error:
