@@ -61,6 +61,7 @@ from services.development.adapters.postgres.records import DevelopmentRecords
 from services.development.application.development import Development, session_stream
 from services.promotion import service as promotion_service
 from services.promotion.adapters.activities import PromotionActivities
+from services.promotion.adapters.checkpoints import CheckpointDirectory, ensure_checkpoint_key
 from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.adapters.postgres.records import PromotionRecords
@@ -75,9 +76,13 @@ Activity = Callable[[Any], Any]
 MIGRATIONS = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS]
 
 
-def wired(build: Callable[[Runtime], ServiceParts], store: EventStore) -> dict[str, Activity]:
-    """The service's activities by name, as its worker registers them."""
-    runtime = Runtime(store.schema, Settings(), store.pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
+def wired(
+    build: Callable[[Runtime], ServiceParts], store: EventStore, home: Path | None = None
+) -> dict[str, Activity]:
+    """The service's activities by name, as its worker registers them (with the keys of
+    `home`, when given)."""
+    settings = Settings() if home is None else Settings.model_validate({"TALENTLEDGER_HOME": home})
+    runtime = Runtime(store.schema, settings, store.pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
     return {
         activity._Definition.must_from_callable(fn).name: fn for fn in build(runtime).activities
     }
@@ -404,6 +409,7 @@ class PromotionStack:
     store: EventStore
     promotion: Promotion
     cases: dict[str, str]
+    home: Path
 
     async def calibrate(self, session: str, scores: dict[str, dict[str, float | None]]) -> None:
         event = calibration(session, scores)
@@ -444,6 +450,10 @@ async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[Promotio
                 "promotion_committee",
             ),
             {},
+            tmp_path / "home",
+        )
+        ensure_checkpoint_key(
+            Settings.model_validate({"TALENTLEDGER_HOME": stack.home}).checkpoint_key
         )
         await stack.calibrate("s1", {ANN: STRONG, BEN: WEAK, EVE: WEAK})
         lead = Actor(MANAGER, frozenset({"manager"}))
@@ -487,9 +497,18 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
     ]
     assert (evaluated.actor, evaluated.payload["ready"]) == (RUNNER, True)
 
-    run = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+    run = wired(promotion_service.build, promotion.store, promotion.home)[EVALUATE_CYCLE]
     again = await run(request)
     assert again == first.model_copy(update={"evaluated": 0}), "found done"
+    # The stage's entries are anchored outside the database before the cycle moves on.
+    sink = CheckpointDirectory(promotion.home / "checkpoints")
+    anchored = sink.latest()
+    async with promotion.store.pool.connection() as conn:
+        cur = await conn.execute("SELECT max(sequence) FROM promotion.decision_log")
+        head = await cur.fetchone()
+    assert anchored is not None
+    assert head is not None
+    assert anchored.sequence == head[0]
     assert await promotion.evaluations() == {ANN: 1, BEN: 1, CAT: 0, DAN: 0, EVE: 0}
 
     # Cat's calibration arrives, then a newer one of Ben's: each is evaluated once more.
@@ -507,7 +526,7 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
 
 
 async def test_evaluating_a_cycle_without_an_id_is_refused(promotion: PromotionStack) -> None:
-    run = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+    run = wired(promotion_service.build, promotion.store, promotion.home)[EVALUATE_CYCLE]
     error = await refused(run(CycleCases(cycle_id=" ", actor=RUNNER)))
     assert (error.non_retryable, error.type) == (True, "InvalidRequest")
     empty = await run(CycleCases(cycle_id="no-cases-cycle", actor=RUNNER))
