@@ -38,6 +38,7 @@ from services.promotion.domain.decision_log import (
     verify_checkpoint,
 )
 from tests.support.backbone import wait_until
+from tests.support.superuser import as_superuser
 
 SCHEMA = "promotion"
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -69,17 +70,6 @@ async def log(database_url: str) -> DecisionLog:
             await decision_log.append(conn, **step(n))
         await conn.commit()
     return decision_log
-
-
-def as_superuser(database_url: str, *statements: tuple[str, tuple[Any, ...]]) -> None:
-    """What an administrator can do: switch the triggers off, change rows, switch them on."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("ALTER TABLE promotion.decision_log DISABLE TRIGGER USER")
-        try:
-            for statement, params in statements:
-                conn.execute(statement, params)
-        finally:
-            conn.execute("ALTER TABLE promotion.decision_log ENABLE TRIGGER USER")
 
 
 async def test_the_database_refuses_changes_and_the_log_verifies(
