@@ -100,11 +100,14 @@ class CheckpointDirectory:
             file.write(checkpoint.to_json() + "\n")
             file.flush()
             os.fsync(file.fileno())
-        directory = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        # The new name survives a crash on a local disk; object-storage mounts have no
+        # directory to sync (the file's own sync completed its upload).
+        with contextlib.suppress(OSError):
+            directory = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
         return target
 
     def latest(self) -> Checkpoint | None:
