@@ -339,6 +339,8 @@ async def test_one_signer_at_a_time_and_on_a_schedule(
     assert len(list(sink.iterdir())) == 1
 
     stop = asyncio.Event()
+    # Interval 0: no schedule, and the task runs until the service stops.
+    idle = asyncio.create_task(checkpoints.run(stop, interval=0))
     task = asyncio.create_task(checkpoints.run(stop, interval=0.05))
     try:
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
@@ -350,7 +352,8 @@ async def test_one_signer_at_a_time_and_on_a_schedule(
             return latest is not None and latest.sequence == 13
 
         await wait_until(covered, 30, "the scheduled checkpoint of entry 13")
+        assert not idle.done()
     finally:
         stop.set()
-        await asyncio.wait_for(task, 30)
+        await asyncio.wait_for(asyncio.gather(task, idle), 30)
     assert len(list(sink.iterdir())) == 2, "one more for entry 13, none for an unchanged head"

@@ -116,7 +116,10 @@ class Checkpoints:
         the key. A missing key stops the service (raised); a refused or failed round is
         logged and tried again at the next one."""
         self.key()
-        while interval > 0 and not stop.is_set():
+        if interval <= 0:
+            await stop.wait()  # returning early would stop the service
+            return
+        while not stop.is_set():
             try:
                 await self.sign()
             except CheckpointRefused as error:
