@@ -158,9 +158,13 @@ async def test_a_chain_rewritten_consistently_is_caught_by_an_exported_checkpoin
     assert against.problem == "rewritten"
 
 
-def audit(database_url: str, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def audit(
+    database_url: str, home: Path, *args: str, **settings: str
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "TALENTLEDGER_HOME": str(home)}
-    env.pop("TALENTLEDGER_CHECKPOINT_KEY_FINGERPRINT", None)
+    for name in ("TALENTLEDGER_CHECKPOINT_KEY_FINGERPRINT", "TALENTLEDGER_CHECKPOINT_KEY_FILE"):
+        env.pop(name, None)
+    env.update(settings)
     command = [sys.executable, "-m", "talentledger.cli", "audit", *args]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     # What the command said, without the console's line wrapping.
@@ -271,6 +275,16 @@ async def test_audit_verify_names_the_entry_and_checks_the_latest_checkpoint(
     assert "1 entries after the last checkpoint" in fine.stdout
     fingerprint = await asyncio.to_thread(audit, database_url, home, "fingerprint")
     assert fingerprint.stdout.strip() in fine.stdout, "verified with the pinned key"
+    # A configured key is pinned by configuration, never by a file beside it.
+    configured = {"TALENTLEDGER_CHECKPOINT_KEY_FILE": str(key)}
+    unpinned = await asyncio.to_thread(audit, database_url, home, "verify", **configured)
+    assert unpinned.returncode == 1
+    assert "no checkpoint key is pinned: set TALENTLEDGER_CHECKPOINT_KEY_FINGERPRINT" in (
+        unpinned.stderr
+    )
+    pin = {"TALENTLEDGER_CHECKPOINT_KEY_FINGERPRINT": fingerprint.stdout.strip()}
+    pinned = await asyncio.to_thread(audit, database_url, home, "verify", **configured, **pin)
+    assert pinned.returncode == 0, pinned.stderr
 
     statement = "UPDATE promotion.decision_log SET actor = 'someone-else' WHERE sequence = 9"
     as_superuser(database_url, (statement, ()))

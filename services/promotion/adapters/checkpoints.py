@@ -62,12 +62,13 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
 
 
 def pinned_fingerprint(settings: Settings) -> str:
-    """The fingerprint checkpoints must be signed with: the setting, else the pin the
-    embedded stack recorded when it created its key."""
+    """The fingerprint checkpoints must be signed with: the setting, else (on the embedded
+    stack, whose key is not configured) the pin it recorded when it created its key."""
     if settings.checkpoint_key_fingerprint:
         return settings.checkpoint_key_fingerprint.lower()
-    with contextlib.suppress(OSError):
-        return _pin_file(settings.checkpoint_key).read_text(encoding="ascii").strip()
+    if settings.checkpoint_key_file is None:
+        with contextlib.suppress(OSError):
+            return _pin_file(settings.checkpoint_key).read_text(encoding="ascii").strip()
     raise CheckpointSetupError(
         "no checkpoint key is pinned: set TALENTLEDGER_CHECKPOINT_KEY_FINGERPRINT to the "
         "fingerprint of the key the promotion service signs with (`talentledger audit "
