@@ -478,24 +478,49 @@ def lms_load(
 @audit_app.command("verify")
 def audit_verify(
     checkpoint: Annotated[
-        Path | None, typer.Option(help="also check the log against this exported checkpoint")
+        Path | None,
+        typer.Option(help="check against this checkpoint file instead of the sink's latest"),
     ] = None,
-    public_key: Annotated[
-        Path | None, typer.Option(help="the PEM public key the checkpoint was signed with")
-    ] = None,
+    chain_only: Annotated[
+        bool,
+        typer.Option(
+            help="verify the chain alone, without a checkpoint: shows edits, but not a log "
+            "rewritten with recomputed hashes nor its last entries removed"
+        ),
+    ] = False,
     schema: Annotated[str, typer.Option(help="the promotion service's schema")] = "promotion",
 ) -> None:
-    """Verify every entry of the decision log: its hash, its link to the one before, and every
-    column against what was hashed. Names the first entry that fails."""
+    """Verify every entry of the decision log (its hash, its link to the one before, every
+    column against what was hashed) and the log against the latest checkpoint the promotion
+    service signed, with the pinned key. Names the first entry that fails, and says how many
+    entries the last checkpoint does not cover yet."""
     import psycopg
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from services.promotion.adapters.checkpoints import (
+        CheckpointDirectory,
+        CheckpointSetupError,
+        pinned_fingerprint,
+    )
     from services.promotion.adapters.postgres.decision_log import DecisionLog
     from services.promotion.domain import decision_log
 
-    if (checkpoint is None) != (public_key is None):
-        raise _fail("give --checkpoint and --public-key together")
-    url = _stack_settings().require_database_url()
+    settings = _stack_settings()
+    url = settings.require_database_url()
+    sink = CheckpointDirectory(settings.checkpoints)
+    signed: decision_log.Checkpoint | None = None
+    pin = ""
+    if not chain_only:
+        try:
+            pin = pinned_fingerprint(settings)
+            if checkpoint is None:
+                signed = sink.latest()
+            else:
+                signed = decision_log.Checkpoint.from_json(checkpoint.read_bytes())
+        except CheckpointSetupError as error:
+            raise _fail(str(error)) from None
+        except (OSError, ValueError) as error:
+            raise _fail(f"{checkpoint} is not a checkpoint: {error}") from None
     log = DecisionLog(schema)
     with psycopg.connect(url) as conn:
         total = conn.execute(f'SELECT count(*) FROM "{schema}".decision_log').fetchone()
@@ -509,59 +534,89 @@ def audit_verify(
                     progress.update(task, completed=n)
                 yield entry
 
-        if checkpoint is None or public_key is None:
+        against = None
+        if signed is None:
             result = decision_log.verify(counted())
-            if not result.ok:
-                assert result.failure is not None
-                failure = result.failure
-                raise _fail(
-                    f"entry {failure.sequence} ({failure.entry_id}) fails: {failure.reason}: "
-                    f"{failure.detail}"
-                )
-            against = None
         else:
-            key = decision_log.public_key_from_pem(public_key.read_bytes())
-            signed = decision_log.Checkpoint.from_json(checkpoint.read_text(encoding="utf-8"))
-            against = decision_log.verify_checkpoint(key, signed, counted())
+            against = decision_log.verify_pinned(pin, signed, counted())
             if not against.ok:
                 raise _fail(
                     f"the log does not match the checkpoint: {against.problem}: {against.detail}"
                 )
             result = against.chain
     assert result is not None
+    if not result.ok:
+        assert result.failure is not None
+        failure = result.failure
+        raise _fail(
+            f"entry {failure.sequence} ({failure.entry_id}) fails: {failure.reason}: "
+            f"{failure.detail}"
+        )
     head = f"; head {result.head.sequence} {result.head.hash}" if result.head else ""
-    also = f", and matches the checkpoint at {checkpoint}" if against else ""
-    console.print(f"verified {result.entries} entries{head}{also}", soft_wrap=True)
+    console.print(f"verified {result.entries} entries{head}", soft_wrap=True)
+    if chain_only:
+        console.print("chain only: no checkpoint was checked", soft_wrap=True)
+    elif against is not None and signed is not None:
+        console.print(
+            f"entries 1 to {signed.sequence} match the checkpoint of "
+            f"{decision_log.instant(signed.created_at)} signed with the pinned key {pin}; "
+            f"{against.after} entries after the last checkpoint",
+            soft_wrap=True,
+        )
+    elif result.entries:
+        raise _fail(
+            f"no checkpoint in {sink.path}: none of the {result.entries} entries is anchored "
+            "outside the database. The promotion service signs one after each promotion stage "
+            "and on its schedule; check TALENTLEDGER_CHECKPOINT_DIR, or sign one now with "
+            "`talentledger audit checkpoint`"
+        )
 
 
 @audit_app.command("checkpoint")
 def audit_checkpoint(
-    key: Annotated[Path, typer.Option(help="Ed25519 private key (PEM); created if missing")],
-    out: Annotated[Path, typer.Option(help="where to write the signed checkpoint (JSON)")],
     schema: Annotated[str, typer.Option(help="the promotion service's schema")] = "promotion",
 ) -> None:
-    """Sign the current head of the verified decision log; keep the file (and the public key
-    next to the private one) out of the database's reach."""
-    from services.promotion.adapters.postgres.decision_log import DecisionLog
-    from services.promotion.domain import decision_log
+    """Sign the head of the verified decision log now, as the promotion service does after
+    each stage and on its schedule: with its key, into its checkpoint sink."""
+    from psycopg_pool import AsyncConnectionPool
 
-    if key.exists():
-        private = decision_log.private_key_from_pem(key.read_bytes())
+    from services.promotion.adapters.checkpoints import CheckpointDirectory, CheckpointSetupError
+    from services.promotion.adapters.postgres.decision_log import DecisionLog
+    from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
+    from services.promotion.domain.decision_log import Checkpoint
+
+    settings = _stack_settings()
+    url = settings.require_database_url()
+    sink = CheckpointDirectory(settings.checkpoints)
+
+    async def sign() -> Checkpoint | None:
+        async with AsyncConnectionPool(url, min_size=1, max_size=1, open=False) as pool:
+            checkpoints = Checkpoints(
+                pool, DecisionLog(schema), schema, settings.checkpoint_key, sink
+            )
+            return await checkpoints.sign()
+
+    try:
+        signed = asyncio.run(sign())
+    except (CheckpointRefused, CheckpointSetupError) as error:
+        raise _fail(str(error)) from None
+    if signed is None:
+        console.print(f"nothing to sign: the log is empty or its head is in {sink.path} already")
     else:
-        private = decision_log.generate_private_key()
-        key.write_bytes(decision_log.private_key_to_pem(private))
-        key.chmod(0o600)
-    public = key.with_suffix(".pub.pem")
-    public.write_bytes(decision_log.public_key_to_pem(private))
-    url = _stack_settings().require_database_url()
-    result = decision_log.verify(DecisionLog(schema).entries(url))
-    if not result.ok or result.head is None:
-        raise _fail("nothing to sign: the log is empty" if result.ok else "the log fails verify")
-    signed = decision_log.sign_checkpoint(private, result.head)
-    out.write_text(signed.to_json(), encoding="utf-8")
-    console.print(
-        f"signed entry {signed.sequence} ({signed.head_hash}) into {out}; public key {public}"
-    )
+        console.print(f"signed entry {signed.sequence} ({signed.head_hash}) into {sink.path}")
+
+
+@audit_app.command("fingerprint")
+def audit_fingerprint() -> None:
+    """Print the fingerprint of the checkpoint signing key, to pin it where logs are verified
+    (TALENTLEDGER_CHECKPOINT_KEY_FINGERPRINT)."""
+    from services.promotion.adapters.checkpoints import CheckpointSetupError, load_signing_key
+    from services.promotion.domain.decision_log import key_fingerprint
+
+    try:
+        print(key_fingerprint(load_signing_key(_stack_settings().checkpoint_key)))
+    except CheckpointSetupError as error:
+        raise _fail(str(error)) from None
 
 
 def _stack_settings() -> Settings:

@@ -58,6 +58,9 @@ class ServiceParts:
     handlers: Sequence[EventHandler] = ()
     activities: Sequence[Callable[..., Any]] = ()
     workflows: Sequence[type] = ()
+    # Long-running tasks of the service's own (a schedule), each given the stop event; one
+    # that raises stops the process, like any other part.
+    background: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = ()
 
 
 @dataclass
@@ -191,9 +194,15 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
             asyncio.create_task(worker.run(), name="temporal-worker"),
             asyncio.create_task(relay.run(stop), name="outbox-relay"),
         ]
+        background = [
+            asyncio.create_task(run(stop), name=f"background-{n}")
+            for n, run in enumerate(parts.background)
+        ]
         log.info("%s serving on http://%s:%s", name, settings.http_host, settings.http_port)
         stopped = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            [stopped, *tasks, *background], return_when=asyncio.FIRST_COMPLETED
+        )
         for task in done:
             if task is not stopped and task.exception():
                 log.error("%s stopped: %s failed", name, task.get_name(), exc_info=task.exception())
@@ -201,7 +210,7 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         stop.set()
         server.should_exit = True
         http, worker_task, relay_task = tasks
-        for task in (http, relay_task):
+        for task in (http, relay_task, *background):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
         await worker.shutdown()

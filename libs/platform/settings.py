@@ -53,6 +53,32 @@ class Settings(BaseSettings):
         alias="TALENTLEDGER_PROMOTION_DECIDER_ROLE",
         description="the token role entitled to decide promotions and appeals",
     )
+    checkpoint_key_file: Path | None = Field(
+        None,
+        alias="TALENTLEDGER_CHECKPOINT_KEY_FILE",
+        description="Ed25519 key (PEM) that signs decision-log checkpoints; default "
+        "<home>/keys/checkpoint-signing-key.pem, which the embedded stack creates",
+    )
+    checkpoint_dir: Path | None = Field(
+        None,
+        alias="TALENTLEDGER_CHECKPOINT_DIR",
+        description="where signed checkpoints are written, one file each, never overwritten; "
+        "default <home>/checkpoints",
+    )
+    checkpoint_interval: float = Field(
+        900,
+        alias="TALENTLEDGER_CHECKPOINT_INTERVAL",
+        ge=0,
+        description="seconds between scheduled checkpoints (also after each promotion stage "
+        "of a cycle); 0: only after stages",
+    )
+    checkpoint_key_fingerprint: str | None = Field(
+        None,
+        alias="TALENTLEDGER_CHECKPOINT_KEY_FINGERPRINT",
+        pattern="^[0-9a-fA-F]{64}$",
+        description="the pinned fingerprint of the checkpoint key `audit verify` accepts; "
+        "default: the one the embedded stack recorded when it created the key",
+    )
     trace_dir: Path | None = Field(
         None, alias="TALENTLEDGER_TRACE_DIR", description="span files; default <home>/traces"
     )
@@ -78,6 +104,14 @@ class Settings(BaseSettings):
     @property
     def temporal_payload_keys(self) -> Path:
         return self.temporal_payload_keys_file or self.home / "keys" / "temporal-payload.keys"
+
+    @property
+    def checkpoint_key(self) -> Path:
+        return self.checkpoint_key_file or self.home / "keys" / "checkpoint-signing-key.pem"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.checkpoint_dir or self.home / "checkpoints"
 
     @property
     def traces(self) -> Path:

@@ -7,6 +7,7 @@ lands in, with audit queries, exports and fairness monitoring.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from libs.events.consumer import EventHandler
@@ -23,9 +24,11 @@ from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.promotion.adapters import access, http
 from services.promotion.adapters.activities import PromotionActivities
+from services.promotion.adapters.checkpoints import CheckpointDirectory
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.adapters.postgres.records import PromotionRecords
+from services.promotion.application.checkpoints import Checkpoints
 from services.promotion.application.promotion import Promotion
 
 NAME = "promotion"
@@ -62,10 +65,26 @@ def build(runtime: Runtime) -> ServiceParts:
             promotion.on_protected_attribute,
         ),
     ]
+    settings = runtime.settings
+    checkpoints = Checkpoints(
+        runtime.pool,
+        promotion.log,
+        runtime.name,
+        settings.checkpoint_key,
+        CheckpointDirectory(settings.checkpoints),
+    )
+
+    async def schedule(stop: asyncio.Event) -> None:
+        await checkpoints.run(stop, settings.checkpoint_interval)
+
     return replace(
         parts,
         handlers=[*parts.handlers, *org_chart.handlers(NAME), *cycles.handlers(), *handlers],
-        activities=[*parts.activities, *PromotionActivities(promotion, cycles).all()],
+        activities=[
+            *parts.activities,
+            *PromotionActivities(promotion, cycles, checkpoints).all(),
+        ],
+        background=[*parts.background, schedule],
     )
 
 

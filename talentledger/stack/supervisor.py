@@ -3,7 +3,8 @@
 Everything lives under `TALENTLEDGER_HOME` (default `./.talentledger`):
 
     postgres/   PostgreSQL data        nats/      JetStream store      temporal/  Temporal DB
-    keys/       development JWT key    logs/      one log a service    traces/    spans
+    keys/       development JWT key, decision-log checkpoint key (and its pinned fingerprint)
+    logs/       one log a service      traces/    spans      checkpoints/  signed log heads
     stack.json  what runs where (addresses, ports, pids)
 
 A server whose address is given (`DATABASE_URL`, `NATS_URL`, `TEMPORAL_ADDRESS`) is used as
@@ -30,6 +31,7 @@ import psutil
 from libs.platform.auth import ensure_dev_keypair
 from libs.platform.settings import Settings
 from libs.platform.temporal import ensure_payload_keys
+from services.promotion.adapters.checkpoints import ensure_checkpoint_key
 from talentledger.stack.servers import (
     EmbeddedNats,
     EmbeddedPostgres,
@@ -135,6 +137,10 @@ class Stack:
         temporal_address = self.settings.temporal_address or self.temporal.start()
         _, public_key = ensure_dev_keypair(self.home / "keys")
         ensure_payload_keys(self.settings.temporal_payload_keys.absolute())
+        if self.settings.checkpoint_key_file is None:
+            # The promotion service signs decision-log checkpoints with it; `audit verify`
+            # accepts the fingerprint recorded beside it unless another is pinned.
+            ensure_checkpoint_key(self.home / "keys" / self.settings.checkpoint_key.name)
         state = StackState(
             database_url=database_url,
             nats_url=nats_url,

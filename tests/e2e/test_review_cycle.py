@@ -66,6 +66,12 @@ async def run_two_cycles(env: WorkflowEnvironment, stack: RunningStack, folder: 
     assert movement["improved"] > movement["declined"]
     assert movement["mean_change"] > 0
     assert_each_effect_once(stack.state["database_url"], cycle.cycle_id, 2)
+    # Each promotion stage left a checkpoint signed with the stack's pinned key; the
+    # decisions taken since are counted, not yet anchored.
+    verified = " ".join(stack.cli("audit", "verify").split())
+    assert "signed with the pinned key" in verified
+    assert "entries after the last checkpoint" in verified
+    assert len(list((stack.home / "checkpoints").iterdir())) >= 2
     # Spans leave each service in batches every half second.
     await wait_for(lambda: stage_traces(stack.home / "traces", 2), 15, "every stage's trace")
 

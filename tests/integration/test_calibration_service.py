@@ -219,6 +219,10 @@ async def test_a_lenient_rater_is_found_and_adjustments_carry_who_and_why(
     assert event["actor"] == "hannah-hr"
 
 
+# The manager's comment, written as a spreadsheet formula that would open a link.
+FORMULA = '=HYPERLINK("http://evil.example/","clear designs")'
+
+
 def export_text(response: Any) -> str:
     assert response.status_code == 200, response.text
     return response.text
@@ -235,7 +239,7 @@ async def test_small_peer_groups_never_leave_the_service_and_large_ones_only_as_
     views: dict[str, Any] = {}
     for campaign, responding in (("small", PEERS[:2]), ("large", PEERS)):
         items = await open_campaign(api, campaign, [subject], PEERS)
-        await rate(api, campaign, subject, MANAGER, dict.fromkeys(items, 4), "clear designs")
+        await rate(api, campaign, subject, MANAGER, dict.fromkeys(items, 4), FORMULA)
         for n, peer in enumerate(responding):
             # Peers rate 1 and 2, never the manager's 4, so any trace of them shows.
             values = dict.fromkeys(items, 1 + n % 2)
@@ -265,6 +269,8 @@ async def test_small_peer_groups_never_leave_the_service_and_large_ones_only_as_
             {g["group"]: g for g in result["groups"]}["peer"] for result in views[campaign]
         ]
         rows = list(csv.DictReader(io.StringIO(exports[0])))
+        # A comment a spreadsheet would run is exported as text (an apostrophe before it).
+        assert {r["comments"] for r in rows if r["group"] == "manager"} == {"'" + FORMULA}
         peer_rows = [r for r in rows if r["group"] == "peer"]
         calibrated = {v for scores in completed["scores"] for v in scores["scores"].values()}
         if campaign == "small":

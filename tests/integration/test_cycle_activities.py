@@ -67,6 +67,7 @@ from services.development.adapters.postgres.records import DevelopmentRecords
 from services.development.application.development import Development, session_stream
 from services.promotion import service as promotion_service
 from services.promotion.adapters.activities import PromotionActivities
+from services.promotion.adapters.checkpoints import CheckpointDirectory, ensure_checkpoint_key
 from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.adapters.postgres.records import PromotionRecords
@@ -88,10 +89,14 @@ MIGRATIONS = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS]
 SERIES = "cycle-h1"
 
 
-def wired(build: Callable[[Runtime], ServiceParts], store: EventStore) -> dict[str, Activity]:
-    """The service's activities by name, as its worker registers them; called outside an
-    activity context, each runs as a first attempt scheduled by SERIES's workflow."""
-    runtime = Runtime(store.schema, Settings(), store.pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
+def wired(
+    build: Callable[[Runtime], ServiceParts], store: EventStore, home: Path | None = None
+) -> dict[str, Activity]:
+    """The service's activities by name, as its worker registers them (with the keys of
+    `home`, when given); called outside an activity context, each runs as a first attempt
+    scheduled by SERIES's workflow."""
+    settings = Settings() if home is None else Settings.model_validate({"TALENTLEDGER_HOME": home})
+    runtime = Runtime(store.schema, settings, store.pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
 
     def in_cycle(fn: Activity) -> Activity:
         async def call(arg: Any) -> Any:
@@ -477,6 +482,7 @@ class PromotionStack:
     promotion: Promotion
     cases: dict[str, str]
     cycles: KnownCycles
+    home: Path
 
     def activities(self, **options: Any) -> PromotionActivities:
         return PromotionActivities(self.promotion, self.cycles, **options)
@@ -521,6 +527,10 @@ async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[Promotio
             ),
             {},
             KnownCycles(schema, unknown_grace=timedelta(0)),
+            tmp_path / "home",
+        )
+        ensure_checkpoint_key(
+            Settings.model_validate({"TALENTLEDGER_HOME": stack.home}).checkpoint_key
         )
         await stack.calibrate("s1", {ANN: STRONG, BEN: WEAK, EVE: WEAK})
         lead = Actor(MANAGER, frozenset({"manager"}))
@@ -566,13 +576,22 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
     ]
     assert (evaluated.actor, evaluated.payload["ready"]) == (RUNNER, True)
 
-    evaluate = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+    evaluate = wired(promotion_service.build, promotion.store, promotion.home)[EVALUATE_CYCLE]
 
     def run(request: CycleCases) -> Any:
         return attempt(workflow_id=SERIES).run(evaluate, request)
 
     again = await run(request)
     assert again == first.model_copy(update={"evaluated": 0}), "found done"
+    # The stage's entries are anchored outside the database before the cycle moves on.
+    sink = CheckpointDirectory(promotion.home / "checkpoints")
+    anchored = sink.latest()
+    async with promotion.store.pool.connection() as conn:
+        cur = await conn.execute("SELECT max(sequence) FROM promotion.decision_log")
+        head = await cur.fetchone()
+    assert anchored is not None
+    assert head is not None
+    assert anchored.sequence == head[0]
     assert await promotion.evaluations() == {ANN: 1, BEN: 1, CAT: 0, DAN: 0, EVE: 0}
 
     # Cat's calibration arrives, then a newer one of Ben's: each is evaluated once more.
@@ -591,7 +610,7 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
 
 async def test_evaluating_a_cycle_without_an_id_is_refused(promotion: PromotionStack) -> None:
     await requested(promotion.store, SERIES, RUNNER, "hr_admin")
-    evaluate = wired(promotion_service.build, promotion.store)[EVALUATE_CYCLE]
+    evaluate = wired(promotion_service.build, promotion.store, promotion.home)[EVALUATE_CYCLE]
     env = attempt(workflow_id=SERIES)
     error = await refused(env.run(evaluate, CycleCases(cycle_id=" ", actor=RUNNER, grant=GRANT)))
     assert (error.non_retryable, error.type) == (True, "InvalidRequest")

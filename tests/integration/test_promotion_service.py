@@ -34,6 +34,7 @@ from tests.support.calibrations import calibration
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import add_requirements, valid_framework
 from tests.support.service_api import ServiceApi, envelope, in_process
+from tests.support.superuser import as_superuser
 
 SCHEMA = "promotion"
 LEAD, OTHER_LEAD = "emp-lead", "emp-other-lead"
@@ -385,3 +386,71 @@ async def test_readiness_for_the_next_level_shows_each_criterion_with_its_eviden
     await stack.calibrate(calibration("s1", {ANN: WEAK}))
     again = await stack.call("GET", f"/people/{ANN}/readiness", who=ANN)
     assert again["calibration"]["scores"]["coding"] == 4
+
+
+async def test_an_edited_column_steers_no_decision_and_an_edited_body_is_refused(
+    stack: Stack, database_url: str
+) -> None:
+    """Reads that drive or show decisions take each entry from its hashed body: a superuser
+    who edits the columns of a denial (outcome, decider) changes nothing a case replay, the
+    as-decided view or an export says; one who edits the body, or moves an entry to another
+    case by its column, gets a refusal instead of a decision."""
+    await stack.calibrate(calibration("s1", {ANN: STRONG, BEN: WEAK}))
+    case = await stack.ready_case(ANN)
+    other = await stack.nominate(BEN)
+    await stack.call("POST", f"/cases/{case}/evaluation", who=LEAD)
+    await stack.call(
+        "POST", f"/cases/{case}/decision", who=COMMITTEE, outcome="deny", rationale="Not yet."
+    )
+    as_superuser(
+        database_url,
+        (
+            "UPDATE promotion.decision_log SET payload = jsonb_set(payload, '{outcome}', "
+            "'\"approve\"'), actor = 'someone-else' WHERE case_id = %s AND kind = 'decision'",
+            (case,),
+        ),
+    )
+    replayed = await stack.call("GET", f"/cases/{case}", who=AUDITOR)
+    assert (replayed["status"], replayed["outcome"]) == ("denied", "deny")
+    decision = replayed["entries"][-1]
+    assert (decision["actor"], decision["payload"]["outcome"]) == (COMMITTEE, "deny")
+    as_decided = await stack.call("GET", f"/cases/{case}/as-decided", who=AUDITOR)
+    assert as_decided["decision"]["payload"]["outcome"] == "deny"
+    exported = await stack.api.response(
+        "GET",
+        "/audit/export",
+        headers=stack.who(AUDITOR),
+        params={"scope": "case", "key": case, "format": "jsonl"},
+    )
+    last = json.loads(exported.text.splitlines()[-1])
+    assert (last["actor"], last["payload"]["outcome"]) == (COMMITTEE, "deny")
+    # Steps replay the case: the first decider, as recorded, still may not hear the appeal.
+    await stack.call("POST", f"/cases/{case}/appeal", who=ANN, grounds="Review it.")
+    own = await stack.call(
+        "POST", f"/cases/{case}/appeal/outcome", 403, who=COMMITTEE, result="upheld", rationale="."
+    )
+    assert COMMITTEE in own["detail"]
+
+    as_superuser(
+        database_url,
+        (
+            "UPDATE promotion.decision_log SET body = convert_to(replace(convert_from(body, "
+            "'UTF8'), '\"deny\"', '\"approve\"'), 'UTF8') WHERE case_id = %s "
+            "AND kind = 'decision'",
+            (case,),
+        ),
+    )
+    refused = await stack.call("GET", f"/cases/{case}", 409, who=AUDITOR)
+    assert "fails its hash" in refused["detail"]
+    await stack.call("GET", f"/cases/{case}/as-decided", 409, who=AUDITOR)
+
+    as_superuser(
+        database_url,
+        (
+            "UPDATE promotion.decision_log SET case_id = %s WHERE case_id = %s AND "
+            "kind = 'endorsement'",
+            (other, case),
+        ),
+    )
+    moved = await stack.call("GET", f"/cases/{other}", 409, who=AUDITOR)
+    assert "records another" in moved["detail"]

@@ -9,7 +9,6 @@ subject and their manager see the subject's results, anonymised (docs/domain.md 
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import UTC, datetime
 from typing import Literal
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.events.schemas.assessment import CampaignClosed, CampaignOpened, RemindersSent
 from libs.events.schemas.framework import Key
+from libs.platform import spreadsheets
 from libs.platform.auth import CurrentActor, HrAdmin
 from libs.platform.pagination import Page, Paged
 from services.assessment.application.campaigns import (
@@ -227,7 +227,7 @@ async def export_my_results(
         body = "[" + ",".join(v.model_dump_json() for v in views) + "]"
         return Response(body, media_type="application/json", headers=disposition)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = spreadsheets.writer(out)
     writer.writerow(
         ["competency", "overall", "group", "suppressed", "mean", "responses", "comments"]
     )

@@ -16,6 +16,8 @@ from temporalio.exceptions import ApplicationError
 
 from libs.events.activities import EVALUATE_CYCLE, CycleCases, PromotionEvaluations
 from libs.replicas.cycles import KnownCycles
+from services.promotion.adapters.checkpoints import CheckpointSetupError
+from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
 from services.promotion.application.promotion import EvaluationInProgress, Promotion
 
 # Cases between heartbeats: each evaluation is one short transaction, so this many take well
@@ -25,10 +27,17 @@ HEARTBEAT_EVERY = 50
 
 class PromotionActivities:
     def __init__(
-        self, promotion: Promotion, cycles: KnownCycles, heartbeat_every: int = HEARTBEAT_EVERY
+        self,
+        promotion: Promotion,
+        cycles: KnownCycles,
+        checkpoints: Checkpoints | None = None,
+        heartbeat_every: int = HEARTBEAT_EVERY,
     ) -> None:
         self.promotion = promotion
         self.cycles = cycles
+        # None only where no key exists (tests of the evaluation alone); the service's
+        # worker always signs.
+        self.checkpoints = checkpoints
         self.heartbeat_every = heartbeat_every
 
     def all(self) -> list[Callable[..., Any]]:
@@ -59,9 +68,23 @@ class PromotionActivities:
         except EvaluationInProgress as error:
             # An earlier attempt is still running: retry once it has finished.
             raise ApplicationError(str(error), type="EvaluationInProgress") from None
+        await self._checkpoint()
         return PromotionEvaluations(
             cycle_id=request.cycle_id,
             cases=result.cases,
             evaluated=result.evaluated,
             ready=result.ready,
         )
+
+    async def _checkpoint(self) -> None:
+        """Anchor the stage's entries outside the database before the cycle moves on. A
+        refusal fails the attempt (retried): the cycle does not advance on a log that no
+        longer matches its last checkpoint, or without a key to sign with."""
+        if self.checkpoints is None:
+            return
+        if activity.in_activity():
+            activity.heartbeat("checkpoint")
+        try:
+            await self.checkpoints.sign()
+        except (CheckpointRefused, CheckpointSetupError) as error:
+            raise ApplicationError(str(error), type=type(error).__name__) from None

@@ -39,7 +39,7 @@ from services.promotion.domain.criteria import (
     CriteriaSet,
     TransitionError,
 )
-from services.promotion.domain.decision_log import EntryRefused
+from services.promotion.domain.decision_log import EntryRefused, TamperedEntry
 from services.promotion.domain.fairness import CycleFairness
 from services.promotion.domain.readiness import Readiness
 
@@ -278,6 +278,11 @@ def install(api: FastAPI) -> None:
             else 422
         )
         return JSONResponse(status_code=status, content={"detail": str(error)})
+
+    @api.exception_handler(TamperedEntry)
+    async def _tampered(_: Request, error: TamperedEntry) -> JSONResponse:
+        # The stored log no longer says what was recorded: nothing is decided or shown on it.
+        return JSONResponse(status_code=409, content={"detail": str(error)})
 
     @api.exception_handler(TransitionError)
     @api.exception_handler(EntryRefused)

@@ -355,6 +355,22 @@ class LogEntry:
             body=bytes(body),
         )
 
+    @classmethod
+    def checked(cls, sequence: int, body: bytes, hash: str) -> LogEntry:
+        """The entry a stored row records, read from its body once the body is shown to be
+        what was hashed: what reads that drive or show decisions use, so an edited column
+        steers nothing. `TamperedEntry` when the body or hash was changed."""
+        if hashlib.sha256(body).hexdigest() != hash:
+            raise TamperedEntry(
+                f"decision-log entry {sequence} fails its hash: it was edited in the database; "
+                "`talentledger audit verify` names what changed"
+            )
+        return cls.from_body(body, hash)
+
+
+class TamperedEntry(RuntimeError):
+    """A stored entry no longer matches what was recorded: nothing is decided or shown on it."""
+
 
 class ChainHead(Protocol):
     """What links a new entry to the log and what a checkpoint signs: the head's position
@@ -790,12 +806,16 @@ def _body_previous(body: bytes) -> str | None:
 class Checkpoint:
     """The chain head at a moment, signed: `signature` is Ed25519 (hex) over
     canonical({"created_at", "head_hash", "sequence"}). Exported out of the database's reach,
-    it shows a later rewrite of entries 1..sequence, or their removal."""
+    it shows a later rewrite of entries 1..sequence, or their removal.
+
+    `public_key` (raw, hex) names the key that signed it. It is not trusted on its own: a
+    verifier compares its fingerprint with the one it has pinned (`verify_pinned`)."""
 
     sequence: int
     head_hash: str
     created_at: datetime
     signature: str
+    public_key: str
 
     def signed_bytes(self) -> bytes:
         return _checkpoint_message(self.sequence, self.head_hash, self.created_at)
@@ -808,21 +828,39 @@ class Checkpoint:
                 "head_hash": self.head_hash,
                 "created_at": self.created_at,
                 "signature": self.signature,
+                "public_key": self.public_key,
             }
         ).decode("utf-8")
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Checkpoint:
+        """A checkpoint exported by `to_json`; ValueError says what is wrong with it."""
         data = json.loads(text)
-        fields = {"sequence", "head_hash", "created_at", "signature"}
+        fields = {"sequence", "head_hash", "created_at", "signature", "public_key"}
         if not isinstance(data, dict) or set(data) != fields:
             raise ValueError(f"a checkpoint is a JSON object with exactly {sorted(fields)}")
+        if not isinstance(data["sequence"], int) or not all(
+            isinstance(data[name], str) for name in fields - {"sequence"}
+        ):
+            raise ValueError("a checkpoint's sequence is a number and its other fields strings")
+        created_at = datetime.fromisoformat(data["created_at"])
+        if created_at.utcoffset() is None:
+            raise ValueError("a checkpoint's created_at carries a time zone")
         return cls(
             sequence=data["sequence"],
             head_hash=data["head_hash"],
-            created_at=datetime.fromisoformat(data["created_at"]),
+            created_at=created_at,
             signature=data["signature"],
+            public_key=data["public_key"],
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint (`key_fingerprint`) of the key it names; "" when it names none."""
+        try:
+            return key_fingerprint(_raw_public_key(self.public_key))
+        except ValueError:
+            return ""
 
 
 def _checkpoint_message(sequence: int, head_hash: str, created_at: datetime) -> bytes:
@@ -845,10 +883,11 @@ def sign_checkpoint(
         head_hash=head.hash,
         created_at=moment,
         signature=private_key.sign(message).hex(),
+        public_key=_raw(private_key.public_key()).hex(),
     )
 
 
-CheckpointProblem = Literal["bad_signature", "chain_broken", "rewritten", "truncated"]
+CheckpointProblem = Literal["wrong_key", "bad_signature", "chain_broken", "rewritten", "truncated"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -860,13 +899,18 @@ class CheckpointVerification:
     - `chain_broken`: `chain` names the first failing entry;
     - `rewritten`: the chain verifies but its entry at the checkpoint's sequence has another
       hash than the one signed: entries up to there were rewritten consistently;
-    - `truncated`: the log ends before the checkpoint's sequence: entries were removed.
+    - `truncated`: the log ends before the checkpoint's sequence: entries were removed;
+    - `wrong_key` (`verify_pinned`): the checkpoint names another key than the pinned one.
+
+    `after` counts the entries verified beyond the checkpoint's sequence: the part of the log
+    no signature vouches for yet.
     """
 
     ok: bool
     problem: CheckpointProblem | None
     detail: str
     chain: Verification | None
+    after: int = 0
 
     def __bool__(self) -> bool:
         return self.ok
@@ -929,7 +973,32 @@ def verify_checkpoint(
         f"entries 1 to {checkpoint.sequence} match the checkpoint of {_when(checkpoint)}; "
         f"{whole.entries} entries verified",
         whole,
+        whole.entries - checkpoint.sequence,
     )
+
+
+def verify_pinned(
+    pinned_fingerprint: str,
+    checkpoint: Checkpoint,
+    entries: Iterable[EntryRow],
+    *,
+    check_columns: bool = True,
+) -> CheckpointVerification:
+    """`verify_checkpoint` with the key the checkpoint names, once its fingerprint is the
+    pinned one: whoever can write where checkpoints are kept cannot vouch for a rewritten
+    log with a key of their own."""
+    named = checkpoint.fingerprint
+    if not pinned_fingerprint or named != pinned_fingerprint.strip().lower():
+        return CheckpointVerification(
+            False,
+            "wrong_key",
+            f"the checkpoint at sequence {checkpoint.sequence} of {_when(checkpoint)} is signed "
+            f"with key {named or '(none named)'}, not with the pinned key "
+            f"{pinned_fingerprint or '(none pinned)'}: refused",
+            None,
+        )
+    key = _raw_public_key(checkpoint.public_key)
+    return verify_checkpoint(key, checkpoint, entries, check_columns=check_columns)
 
 
 def _when(checkpoint: Checkpoint) -> str:
@@ -983,8 +1052,18 @@ def public_key_from_pem(data: bytes) -> Ed25519PublicKey:
 def key_fingerprint(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
     """SHA-256 (hex) of the raw public key: names the key a checkpoint was signed with."""
     public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(_raw(public)).hexdigest()
+
+
+def _raw(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _raw_public_key(text: str) -> Ed25519PublicKey:
+    try:
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
+    except (ValueError, TypeError):
+        raise ValueError(f"{text[:80]!r} is not a raw Ed25519 public key in hex") from None
 
 
 __all__ = [
@@ -1000,6 +1079,7 @@ __all__ = [
     "Failure",
     "Head",
     "LogEntry",
+    "TamperedEntry",
     "Verification",
     "build_chain",
     "canonical",
@@ -1017,4 +1097,5 @@ __all__ = [
     "sign_checkpoint",
     "verify",
     "verify_checkpoint",
+    "verify_pinned",
 ]

@@ -7,6 +7,9 @@ a grid can hold, and every conflict or bad value names the CSV line and column.
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from libs.events.schemas.framework import (
@@ -366,3 +369,24 @@ def test_a_repeated_column_is_an_error():
     result = grid_csv.load(text, "grid.csv")
     assert result.framework is None
     assert issues(text) == [(1, "grade", "error", "the column appears more than once: keep one")]
+
+
+def test_the_framework_grid_neutralises_formulas_and_reads_them_back() -> None:
+    """The grid is exported for spreadsheets and imported back: a competency named like a
+    formula is harmless in the file and the same text after the round trip."""
+    hostile = GRID.model_copy(
+        update={
+            "competencies": [
+                GRID.competencies[0].model_copy(update={"name": "=cmd|' /C calc'!A0"}),
+                *GRID.competencies[1:],
+            ]
+        }
+    )
+    text = grid_csv.dump(hostile)
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert "'=cmd|' /C calc'!A0" in cells
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+    back = grid_csv.load(text, "fw.csv", name=hostile.name).framework
+    assert isinstance(back, Framework)
+    assert back.competencies[0].name == "=cmd|' /C calc'!A0"
+    assert grid_csv.dump(back) == text

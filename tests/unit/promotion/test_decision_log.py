@@ -34,6 +34,7 @@ from services.promotion.domain.decision_log import (
     Checkpoint,
     EntryRefused,
     LogEntry,
+    TamperedEntry,
     build_chain,
     canonical,
     entry_hash,
@@ -48,6 +49,7 @@ from services.promotion.domain.decision_log import (
     sign_checkpoint,
     verify,
     verify_checkpoint,
+    verify_pinned,
 )
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -571,7 +573,9 @@ def test_checkpoints_and_keys_export_and_import(log: list[LogEntry]) -> None:
         "head_hash": log[-1].hash,
         "sequence": 8,
         "signature": checkpoint.signature,
+        "public_key": checkpoint.public_key,
     }
+    assert checkpoint.fingerprint == key_fingerprint(key)
     imported = Checkpoint.from_json(exported)
     assert imported == checkpoint
 
@@ -590,6 +594,41 @@ def test_checkpoints_and_keys_export_and_import(log: list[LogEntry]) -> None:
         public_key_from_pem(_rsa_public_pem())
     with pytest.raises(ValueError, match="exactly"):
         Checkpoint.from_json('{"sequence": 8}')
+    naive = json.loads(exported) | {"created_at": "2026-03-02T11:00:00"}
+    with pytest.raises(ValueError, match="time zone"):
+        Checkpoint.from_json(json.dumps(naive))
+
+
+def test_a_checkpoint_counts_only_when_signed_with_the_pinned_key(log: list[LogEntry]) -> None:
+    """The checkpoint names its key; the verifier trusts only the fingerprint it pinned, so a
+    checkpoint signed by someone else over a rewritten log is refused, with the reason."""
+    key = generate_private_key()
+    pinned = key_fingerprint(key)
+    checkpoint = sign_checkpoint(key, log[5], created_at=T0)
+    against = verify_pinned(pinned, checkpoint, log)
+    assert against.ok, against.detail
+    assert against.after == len(log) - 6, "entries the checkpoint does not cover yet"
+
+    stranger = sign_checkpoint(generate_private_key(), log[-1], created_at=T0)
+    refused = verify_pinned(pinned, stranger, log)
+    assert (refused.ok, refused.problem) == (False, "wrong_key")
+    assert stranger.fingerprint in refused.detail
+    assert pinned in refused.detail
+    assert verify_pinned("", checkpoint, log).problem == "wrong_key", "nothing pinned: refused"
+    # naming the pinned key does not help a signature made with another one
+    posing = dataclasses.replace(stranger, public_key=checkpoint.public_key)
+    assert verify_pinned(pinned, posing, log).problem == "bad_signature"
+    assert verify_pinned(pinned.upper(), checkpoint, log).ok, "hex case does not matter"
+
+
+def test_reads_take_an_entry_from_its_checked_body(log: list[LogEntry]) -> None:
+    entry = log[3]
+    assert entry.body is not None
+    read = LogEntry.checked(entry.sequence, entry.body, entry.hash)
+    assert read.hashed_fields() == LogEntry.from_body(entry.body, entry.hash).hashed_fields()
+    edited = entry.body.replace(b'"kind":"', b'"kind":"x', 1)
+    with pytest.raises(TamperedEntry, match="entry 4 fails its hash"):
+        LogEntry.checked(entry.sequence, edited, entry.hash)
 
 
 def _rsa_public_pem() -> bytes:

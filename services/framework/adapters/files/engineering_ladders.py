@@ -115,7 +115,10 @@ MANAGER_LADDERS = frozenset({"engineering-manager"})
 
 _NAVIGATION = "other pages"
 _STRONG = re.compile(r"^\*\*(?P<key>[^*]+)\*\*\s*:\s*(?P<text>.+)$")
-_LINK = re.compile(r"\[(?P<text>[^\]]*)\]\([^)]*\)")
+# Neither the text nor the destination of a link holds a bracket, so an attempt that starts
+# at one "[" never reads past the next: linear in the cell (a cell of "[" alone was quadratic).
+# As in CommonMark, "[a[b](u)" is "[a" and the link "b".
+_LINK = re.compile(r"\[(?P<text>[^\[\]]*)\]\([^)\[\]]*\)")
 _LADDER_ITEM = re.compile(r"^\[\*\*(?P<name>[^*]+)\*\*\]\([^)]*\)\s*:\s*(?P<text>.+)$")
 _POSITION = re.compile(r"^(?P<code>[A-Za-z]+\d+)\s+-\s+(?P<name>.+)$")
 

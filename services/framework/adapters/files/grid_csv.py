@@ -33,6 +33,9 @@ What the grid holds: `load(dump(f)).framework == f` exactly when `f`
   last);
 - has unique keys in every list (family tracks unique by kind, track levels by code): the grid
   identifies things by key.
+Cells a spreadsheet would run as formulas (starting with `=`, `+`, `-`, `@`, a tab or a
+carriage return) are written with an apostrophe in front, which reading removes
+(`libs.platform.spreadsheets`): the text round-trips.
 For any framework with unique keys, `dump(load(dump(f)).framework) == dump(f)`.
 """
 
@@ -49,6 +52,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from libs.events.schemas.framework import Framework, RoleProfile
+from libs.platform import spreadsheets
+from libs.platform.spreadsheets import restore
 from services.framework.adapters.files.native import Loc, nearest, validation_issues
 from services.framework.adapters.files.report import ImportIssue, ImportResult, slug
 
@@ -100,8 +105,9 @@ _ANCHOR = {"track": "track", "proficiency": "target", "text": "anchor"}
 def dump(framework: Framework) -> str:
     """The grid of `framework`, header first; see the module docstring for what it leaves out."""
     out = io.StringIO()
-    # csv's default "\r\n" row end makes it quote any cell holding "\r" or "\n"
-    writer = csv.writer(out)
+    # csv's default "\r\n" row end makes it quote any cell holding "\r" or "\n"; cells a
+    # spreadsheet would run as formulas get an apostrophe, which reading removes
+    writer = spreadsheets.writer(out)
     writer.writerow(COLUMNS)
     writer.writerows(_rows(framework))
     return out.getvalue()
@@ -220,7 +226,10 @@ class _Reader:
                 row = {
                     column: padded[index[column]] if column in index else "" for column in COLUMNS
                 }
-                row = {column: v.strip() if column in _TRIMMED else v for column, v in row.items()}
+                row = {
+                    column: restore(v.strip() if column in _TRIMMED else v)
+                    for column, v in row.items()
+                }
                 if any(row.values()):
                     self._add(row, line)
         except csv.Error as error:

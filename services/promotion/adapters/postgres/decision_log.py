@@ -3,7 +3,7 @@ read back in order for verification, audit queries and exports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,13 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from services.promotion.domain.decision_log import EntryKind, LogEntry, next_entry, parse_body
+from services.promotion.domain.decision_log import (
+    EntryKind,
+    LogEntry,
+    TamperedEntry,
+    next_entry,
+    parse_body,
+)
 
 _COLUMNS = (
     "sequence, entry_id, kind, case_id, employee_id, actor, recorded_at, payload, "
@@ -55,22 +61,37 @@ class DecisionLog:
         await conn.execute(self._lock)
 
     async def _select(self, conn: AsyncConnection[Any], which: str, *params: Any) -> list[LogEntry]:
+        """The entries a query finds, each read from its hash-checked body: the columns only
+        select rows. A row whose body says it does not belong to what was asked for had a
+        selecting column edited: refused like an edited body."""
         async with conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(self._where[which], params)
-            return [_entry(row) for row in await cur.fetchall()]
+            return [_checked(row) for row in await cur.fetchall()]
 
     async def of_case(self, conn: AsyncConnection[Any], case_id: str) -> list[LogEntry]:
-        return await self._select(conn, "case", case_id)
+        return _belonging(await self._select(conn, "case", case_id), "case_id", case_id)
 
     async def of_employee(self, conn: AsyncConnection[Any], employee_id: str) -> list[LogEntry]:
-        return await self._select(conn, "employee", employee_id)
+        found = await self._select(conn, "employee", employee_id)
+        return _belonging(found, "employee_id", employee_id)
 
     async def of_cycle(self, conn: AsyncConnection[Any], cycle_id: str) -> list[LogEntry]:
-        return await self._select(conn, "cycle", cycle_id)
+        found = await self._select(conn, "cycle", cycle_id)
+        nominated = {e.case_id for e in found if e.kind == "nomination"}
+        for entry in found:
+            if entry.case_id not in nominated or (
+                entry.kind == "nomination" and entry.payload.get("cycle_id") != cycle_id
+            ):
+                raise _moved(entry, "cycle_id", cycle_id)
+        return found
 
     async def decisions(self, conn: AsyncConnection[Any]) -> list[LogEntry]:
         """Every decision and appeal outcome, in order."""
-        return await self._select(conn, "decisions")
+        found = await self._select(conn, "decisions")
+        for entry in found:
+            if entry.kind not in ("decision", "appeal_outcome"):
+                raise _moved(entry, "kind", "decision")
+        return found
 
     async def append(
         self,
@@ -92,7 +113,7 @@ class DecisionLog:
         async with conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(self._head)
             row = await cur.fetchone()
-        previous = _entry(row) if row else None
+        previous = _checked(row) if row else None
         entry = next_entry(
             previous,
             kind=kind,
@@ -122,6 +143,14 @@ class DecisionLog:
         )
         return entry
 
+    async def batches(self, conn: AsyncConnection[Any]) -> AsyncGenerator[list[LogEntry], None]:
+        """Every entry in sequence order, `FETCH` at a time, through a server-side cursor
+        (so inside the caller's transaction)."""
+        async with conn.cursor(name="decision_log_batches", row_factory=dict_row) as cur:
+            await cur.execute(self._all)
+            while rows := await cur.fetchmany(FETCH):
+                yield [_entry(row) for row in rows]
+
     def entries(self, conninfo: str) -> Iterator[LogEntry]:
         """Every entry in sequence order, streamed through a server-side cursor."""
         with (
@@ -147,4 +176,22 @@ def _entry(row: Mapping[str, Any]) -> LogEntry:
         previous_hash=row["previous_hash"],
         hash=row["hash"],
         body=bytes(row["body"]),
+    )
+
+
+def _checked(row: Mapping[str, Any]) -> LogEntry:
+    return LogEntry.checked(row["sequence"], bytes(row["body"]), row["hash"])
+
+
+def _belonging(entries: list[LogEntry], name: str, value: str) -> list[LogEntry]:
+    for entry in entries:
+        if getattr(entry, name) != value:
+            raise _moved(entry, name, value)
+    return entries
+
+
+def _moved(entry: LogEntry, name: str, value: str) -> TamperedEntry:
+    return TamperedEntry(
+        f"decision-log entry {entry.sequence} was found for {name} {value!r} but records "
+        f"another: a column was edited in the database; `talentledger audit verify` names it"
     )
