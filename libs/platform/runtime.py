@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -32,6 +33,7 @@ from libs.events.relay import OutboxRelay
 from libs.events.store import ConcurrencyError, EventStore, EventTooLarge
 from libs.platform import temporal
 from libs.platform.auth import TokenVerifier
+from libs.platform.edge import HttpEdge, validation_failed
 from libs.platform.settings import Settings
 from libs.platform.telemetry import setup_tracing
 
@@ -68,8 +70,12 @@ class ServiceDefinition:
 
 
 def create_api(title: str, description: str) -> FastAPI:
-    """A FastAPI app with the error shapes every service shares."""
+    """A FastAPI app behind the shared HTTP edge (authentication, body caps, input hygiene),
+    with the error shapes every service shares. `app.state.token_verifier` must be set
+    before it serves."""
     app = FastAPI(title=title, description=description, version="1")
+    app.add_middleware(HttpEdge)
+    app.add_exception_handler(RequestValidationError, validation_failed)
 
     @app.exception_handler(ConcurrencyError)
     async def _conflict(_: Request, error: ConcurrencyError) -> JSONResponse:
@@ -166,7 +172,7 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
 
         api = parts.api
         api.state.runtime = runtime
-        api.state.token_verifier = TokenVerifier(settings)
+        verifier = api.state.token_verifier = TokenVerifier(settings)
         FastAPIInstrumentor.instrument_app(api, tracer_provider=tracer_provider)
         server = uvicorn.Server(
             uvicorn.Config(
@@ -185,6 +191,7 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
             workflows=list(parts.workflows),
         )
         relay = OutboxRelay(runtime.store, broker)
+        signing_keys = asyncio.create_task(verifier.run(stop), name="jwks")
         tasks = [
             asyncio.create_task(server.serve(), name="http"),
             asyncio.create_task(worker.run(), name="temporal-worker"),
@@ -206,6 +213,8 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         await worker.shutdown()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(worker_task, 5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(signing_keys, 5)
         await broker.stop()
         await runtime.store.close()
         tracer_provider.shutdown()

@@ -34,6 +34,7 @@ from libs.events.schemas.framework import (
 )
 from libs.events.store import EventStore
 from libs.platform.auth import Actor, CurrentActor, HrAdmin
+from libs.platform.edge import MAX_INTEGER, max_body
 from libs.platform.runtime import not_found
 from services.framework.adapters.files import formats, native
 from services.framework.adapters.files.report import ImportIssue
@@ -61,11 +62,17 @@ router = APIRouter(prefix="/frameworks", tags=["frameworks"])
 format_router = APIRouter(tags=["framework format"])
 FRAMEWORK_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 FrameworkId = Annotated[str, Path(pattern=FRAMEWORK_ID, description="the framework's slug")]
-VersionNumber = Annotated[int | None, Query(ge=1, description="a published version number")]
+VersionNumber = Annotated[
+    int | None, Query(ge=1, le=MAX_INTEGER, description="a published version number")
+]
 AsOf = Annotated[
     datetime | None,
     Query(description="the version in force at this instant (ISO 8601; UTC unless zoned)"),
 ]
+
+
+# Whole frameworks travel in one body: files to import and drafts replaced at once.
+FRAMEWORK_BODY = max_body(16 * 1024 * 1024)
 
 
 def _store(request: Request) -> EventStore:
@@ -222,7 +229,7 @@ async def get_draft(framework_id: FrameworkId, actor: HrAdmin, request: Request)
     return _view(await commands.load(_store(request), framework_id))
 
 
-@router.put("/{framework_id}/draft", response_model=DraftView)
+@router.put("/{framework_id}/draft", response_model=DraftView, openapi_extra=FRAMEWORK_BODY)
 async def replace_draft(
     framework_id: FrameworkId, framework: Framework, actor: HrAdmin, request: Request
 ) -> DraftView:
@@ -236,7 +243,6 @@ async def replace_draft(
 FileText = Annotated[str, Body(media_type="text/plain", description="the file's text")]
 Source = Annotated[str, Query(description="the file's name: shown in issues, picks the format")]
 Format = Annotated[formats.ImportFormat | None, Query(description="default: from `source`")]
-MAX_IMPORT_CHARACTERS = 16 * 1024 * 1024
 
 
 async def _import(
@@ -247,8 +253,6 @@ async def _import(
     source: str,
     fmt: formats.ImportFormat | None,
 ) -> ImportOutcome:
-    if len(content) > MAX_IMPORT_CHARACTERS:
-        raise HTTPException(413, detail=f"{source} is over {MAX_IMPORT_CHARACTERS:,} characters")
     # Parsing a large file takes a while: off the event loop, so other requests go on.
     result = await asyncio.to_thread(formats.read, content, source, fmt)
     if result.framework is None or result.errors:
@@ -275,7 +279,7 @@ async def _import(
     )
 
 
-@router.post("/import", response_model=ImportOutcome)
+@router.post("/import", response_model=ImportOutcome, openapi_extra=FRAMEWORK_BODY)
 async def import_framework(
     actor: HrAdmin, request: Request, content: FileText, source: Source, format: Format = None
 ) -> ImportOutcome:
@@ -285,7 +289,9 @@ async def import_framework(
     return await _import(request, actor, None, content, source, format)
 
 
-@router.post("/{framework_id}/draft/import", response_model=ImportOutcome)
+@router.post(
+    "/{framework_id}/draft/import", response_model=ImportOutcome, openapi_extra=FRAMEWORK_BODY
+)
 async def import_draft(
     framework_id: FrameworkId,
     actor: HrAdmin,
@@ -474,8 +480,8 @@ async def export_published(
 @router.get("/{framework_id}/diff", response_model=Diff)
 async def version_diff(
     framework_id: FrameworkId,
-    from_version: Annotated[int, Query(ge=1)],
-    to_version: Annotated[int, Query(ge=1)],
+    from_version: Annotated[int, Query(ge=1, le=MAX_INTEGER)],
+    to_version: Annotated[int, Query(ge=1, le=MAX_INTEGER)],
     actor: CurrentActor,
     request: Request,
 ) -> Diff:
@@ -512,7 +518,7 @@ async def anchor_reviews(
     framework_id: FrameworkId,
     actor: HrAdmin,
     request: Request,
-    since_version: Annotated[int, Query(ge=1)] = 1,
+    since_version: Annotated[int, Query(ge=1, le=MAX_INTEGER)] = 1,
 ) -> list[AnchorReview]:
     """Anchors calibration sessions found raters reading differently, worst first: what to
     reword in the next minor revision (hr_admin)."""
