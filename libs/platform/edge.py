@@ -244,6 +244,53 @@ def _public_paths(api: FastAPI) -> set[str]:
     return {"/health", *(path for path in documents if path)}
 
 
+# JSON Schema for "no NUL": what every text field of every document states, so that a client
+# generated from the document never sends what the edge refuses.
+TEXT_PATTERN = "^[^\\u0000]*$"
+
+
+# A pattern can match NUL only through a negated class, `.` or a negated shorthand.
+_MAY_MATCH_NUL = re.compile(r"\[\^|\.|\\[SWD]")
+
+
+def state_text_rules(document: dict[str, Any]) -> dict[str, Any]:
+    """Add the edge's text rule to every string schema of an OpenAPI document whose own
+    constraints (a format, an enumeration, a constant, a pattern) do not already exclude NUL:
+    as its pattern, or beside a pattern of its own in `allOf`. Objects with declared fields
+    and no rule for others get `additionalProperties: false`: a model may ignore fields it
+    does not know, but the edge checks them like any other, so a client sends none."""
+    pending: list[Any] = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            pending.extend(node.values())
+            if node.get("type") == "object" and "properties" in node:
+                node.setdefault("additionalProperties", False)
+            if node.get("type") != "string" or {"format", "enum", "const"} & set(node):
+                continue
+            if "pattern" not in node:
+                node["pattern"] = TEXT_PATTERN
+            elif _MAY_MATCH_NUL.search(node["pattern"]) and node["pattern"] != TEXT_PATTERN:
+                node.setdefault("allOf", []).append({"pattern": TEXT_PATTERN})
+        elif isinstance(node, list):
+            pending.extend(node)
+    return document
+
+
+def install(api: FastAPI) -> None:
+    """Put `api` behind the edge, and make its OpenAPI document state the edge's rules."""
+    api.add_middleware(HttpEdge)
+    api.add_exception_handler(RequestValidationError, validation_failed)
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = state_text_rules(build())
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
 async def validation_failed(_: Request, error: Exception) -> JSONResponse:
     """422 for a request FastAPI could not validate: where and why, never the input itself,
     which may not even serialise (NaN, lone surrogates) and may be large or private."""

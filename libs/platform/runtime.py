@@ -17,7 +17,6 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -31,9 +30,8 @@ from libs.events.consumer import EventHandler, subscribe
 from libs.events.migrations import migrate
 from libs.events.relay import OutboxRelay
 from libs.events.store import ConcurrencyError, EventStore, EventTooLarge
-from libs.platform import temporal
+from libs.platform import edge, temporal
 from libs.platform.auth import TokenVerifier
-from libs.platform.edge import HttpEdge, validation_failed
 from libs.platform.settings import Settings
 from libs.platform.telemetry import setup_tracing
 
@@ -74,8 +72,7 @@ def create_api(title: str, description: str) -> FastAPI:
     with the error shapes every service shares. `app.state.token_verifier` must be set
     before it serves."""
     app = FastAPI(title=title, description=description, version="1")
-    app.add_middleware(HttpEdge)
-    app.add_exception_handler(RequestValidationError, validation_failed)
+    edge.install(app)
 
     @app.exception_handler(ConcurrencyError)
     async def _conflict(_: Request, error: ConcurrencyError) -> JSONResponse:

@@ -71,7 +71,9 @@ FULL_CYCLE = "full-review-cycle"
 
 
 class Schedule(BaseModel):
-    """How long each stage may take. Defaults suit a quarterly-to-yearly rhythm."""
+    """How long each stage may take. Defaults suit a quarterly-to-yearly rhythm. Every
+    duration must be positive and every reminder fall between opening and closing the
+    campaign (422 otherwise)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

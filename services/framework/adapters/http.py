@@ -30,6 +30,7 @@ from libs.events.schemas.framework import (
     Revision,
     RoleProfile,
     Scale,
+    Text,
     TrackKind,
 )
 from libs.events.store import EventStore
@@ -91,13 +92,16 @@ class NewFramework(BaseModel):
 
 
 class SettingsPatch(BaseModel):
+    """Only the fields sent change. Only `taxonomy` may be null (no taxonomy): the others
+    always have a value, so their schema refuses null."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = None
-    scale: Scale | None = None
-    granularity: Granularity | None = None
-    taxonomy: str | None = None
+    name: str = Field(default=None, min_length=1, max_length=200)
+    description: Text = Field(default=None)
+    scale: Scale = Field(default=None)
+    granularity: Granularity = Field(default=None)
+    taxonomy: str | None = Field(None, max_length=200)
 
 
 class Push(BaseModel):
@@ -240,7 +244,9 @@ async def replace_draft(
     return _view(aggregate)
 
 
-FileText = Annotated[str, Body(media_type="text/plain", description="the file's text")]
+FileText = Annotated[
+    str, Body(media_type="text/plain", min_length=1, description="the file's text")
+]
 Source = Annotated[str, Query(description="the file's name: shown in issues, picks the format")]
 Format = Annotated[formats.ImportFormat | None, Query(description="default: from `source`")]
 
@@ -331,12 +337,24 @@ async def push_competency(
     return _view(aggregate)
 
 
+KEY = r"[a-z0-9][a-z0-9._-]{0,79}"
+ELEMENT_KEYS = {"lateral_paths": rf"^{KEY}->{KEY}$"}
+
+
 def _element_routes(collection: str, segment: str, model: type[BaseModel]) -> None:
     """PUT (create or replace) and DELETE for one keyed collection of the draft."""
+    ElementKey = Annotated[
+        str,
+        Path(
+            pattern=ELEMENT_KEYS.get(collection, f"^{KEY}$"),
+            description=f"the element's key; on PUT it must be the key the body's {segment} "
+            "has (`key`, or `from_family->to_family` for a lateral path), else 422",
+        ),
+    ]
 
     async def define(
         framework_id: FrameworkId,
-        key: str,
+        key: ElementKey,
         element: BaseModel,
         actor: HrAdmin,
         request: Request,
@@ -353,7 +371,7 @@ def _element_routes(collection: str, segment: str, model: type[BaseModel]) -> No
         return _view(aggregate)
 
     async def remove(
-        framework_id: FrameworkId, key: str, actor: HrAdmin, request: Request
+        framework_id: FrameworkId, key: ElementKey, actor: HrAdmin, request: Request
     ) -> DraftView:
         aggregate = await commands.execute(
             _store(request), framework_id, actor.subject, lambda a: a.remove(collection, key)
@@ -363,6 +381,7 @@ def _element_routes(collection: str, segment: str, model: type[BaseModel]) -> No
     # Annotations are strings here (postponed evaluation) and `model` is a local: give FastAPI
     # the class itself, so the body is parsed and documented as that element.
     define.__annotations__["element"] = model
+    define.__annotations__["key"] = remove.__annotations__["key"] = ElementKey
     path = f"/{{framework_id}}/draft/{segment}/{{key}}"
     router.put(path, response_model=DraftView, summary=f"Define one of the draft's {segment}")(
         define
