@@ -1,13 +1,17 @@
-"""The HTTP edge's input rules, its 422 answers, and what the OpenAPI documents state."""
+"""The HTTP edge: one authentication per request, its input rules, its 422 answers, and
+what the OpenAPI documents state."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.exceptions import RequestValidationError
 
+from libs.platform.auth import Actor, CurrentActor, TokenVerifier, ensure_dev_keypair, mint_token
 from libs.platform.edge import (
     MAX_JSON_DEPTH,
     TEXT_PATTERN,
@@ -16,6 +20,8 @@ from libs.platform.edge import (
     state_text_rules,
     validation_failed,
 )
+from libs.platform.runtime import create_api
+from libs.platform.settings import Settings
 
 JSON = "application/json"
 
@@ -124,3 +130,44 @@ def test_the_documents_state_the_text_rule_and_forbid_unknown_fields() -> None:
     assert fields["tags"]["additionalProperties"]["pattern"] == TEXT_PATTERN
     assert re.fullmatch(TEXT_PATTERN, "Zoë") is not None
     assert re.fullmatch(TEXT_PATTERN, "a\x00") is None
+
+
+class CountingVerifier(TokenVerifier):
+    """The real verifier, counting how often a token is verified."""
+
+    calls = 0
+
+    def verify(self, token: str) -> Actor:
+        self.calls += 1
+        return super().verify(token)
+
+
+async def test_the_edge_authenticates_once_and_the_route_reuses_its_actor(tmp_path: Path) -> None:
+    private, public = ensure_dev_keypair(tmp_path)
+    api = create_api("probe", "one authenticated route")
+
+    @api.post("/whoami")
+    async def whoami(actor: CurrentActor, body: dict[str, int]) -> dict[str, str]:
+        return {"subject": actor.subject}
+
+    verifier = CountingVerifier(
+        Settings.model_validate({"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": public})
+    )
+    api.state.token_verifier = verifier
+    token = mint_token(
+        private, "alice", ["employee"], issuer="talentledger-dev", audience="talentledger"
+    )
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://probe") as client:
+        answered = await client.post(
+            "/whoami", json={"a": 1}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert (answered.status_code, answered.json()) == (200, {"subject": "alice"})
+        assert verifier.calls == 1
+        refused = await client.post("/whoami", json={"a": 1})
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"] == "Bearer"
+        assert "missing bearer token" in refused.json()["detail"]
+        for public_path in ("/health", "/openapi.json", "/docs"):
+            assert (await client.get(public_path)).status_code == 200
+    assert verifier.calls == 1
