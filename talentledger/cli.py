@@ -116,6 +116,13 @@ def token(
     from libs.platform.auth import ensure_dev_keypair, mint_token
 
     settings = Settings()
+    if settings.environment == "production":
+        raise _fail("TALENTLEDGER_ENVIRONMENT=production: tokens come from the identity provider")
+    if hours * 3600 > settings.jwt_max_lifetime_seconds:
+        raise _fail(
+            f"the services refuse tokens living over {settings.jwt_max_lifetime_seconds:,}s "
+            "(TALENTLEDGER_JWT_MAX_LIFETIME_SECONDS): ask for fewer --hours"
+        )
     private, _ = ensure_dev_keypair(settings.home.absolute() / "keys")
     try:
         print(

@@ -5,18 +5,26 @@ The token's subject is the actor recorded on every event a request causes.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from libs.platform.settings import Settings
+
+log = logging.getLogger(__name__)
 
 ROLES = (
     "hr_admin",
@@ -30,6 +38,10 @@ ROLES = (
     "promotion_committee",
 )
 ALGORITHM = "RS256"
+# Clocks of the identity provider and of each service drift apart; a minute absorbs that.
+LEEWAY = timedelta(seconds=60)
+# Where the HTTP edge keeps the actor it verified (`request.state`), for `CurrentActor`.
+ACTOR_STATE = "actor"
 PRIVATE_KEY = "dev-signing-key.pem"
 PUBLIC_KEY = "dev-signing-key.pub.pem"
 
@@ -111,56 +123,180 @@ def mint_token(
     return minter.mint(subject, roles)
 
 
+MIN_JWKS_REFRESH_SECONDS = 5.0
+
+
+async def _first(*waits: Coroutine[Any, Any, Any], seconds: float) -> None:
+    """Return when the first of `waits` finishes or after `seconds`; cancel the rest."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, timeout=max(seconds, 0), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+class SigningKeys:
+    """The identity provider's JWKS, refreshed in the background by `run`.
+
+    Verification never waits on the provider: it uses the last key set fetched. When the
+    provider fails, that set is kept (and the failure logged) until a refresh succeeds, so an
+    outage of the provider is not an outage of every service."""
+
+    def __init__(self, url: str, refresh_seconds: float) -> None:
+        self.url, self.refresh_seconds = url, refresh_seconds
+        self._keys: dict[str | None, Any] = {}
+        self.fetched_at: float | None = None  # time.monotonic() of the last good fetch
+        self.failures = 0  # consecutive failed refreshes
+        self._wanted = asyncio.Event()
+
+    async def refresh(self, client: httpx.AsyncClient) -> None:
+        response = await client.get(self.url, timeout=10)
+        response.raise_for_status()
+        keys = jwt.PyJWKSet.from_dict(response.json()).keys
+        self._keys = {key.key_id: key.key for key in keys if key.public_key_use in (None, "sig")}
+        self.fetched_at, self.failures = time.monotonic(), 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch now, then every `refresh_seconds` (sooner after a failure, or when a token
+        names a key not seen yet, but at most once per `MIN_JWKS_REFRESH_SECONDS`), until
+        `stop` is set."""
+        async with httpx.AsyncClient() as client:
+            while not stop.is_set():
+                self._wanted.clear()
+                try:
+                    await self.refresh(client)
+                    wait = self.refresh_seconds
+                except (httpx.HTTPError, ValueError, jwt.PyJWTError) as error:
+                    self.failures += 1
+                    log.warning(
+                        "JWKS %s failed (%s); still verifying with the %d key(s) fetched before",
+                        self.url,
+                        error,
+                        len(self._keys),
+                    )
+                    wait = min(self.refresh_seconds, MIN_JWKS_REFRESH_SECONDS)
+                pause = min(wait, MIN_JWKS_REFRESH_SECONDS)
+                await _first(stop.wait(), seconds=pause)
+                await _first(stop.wait(), self._wanted.wait(), seconds=wait - pause)
+
+    def key_for(self, token: str) -> Any:
+        if self.fetched_at is None:
+            raise jwt.InvalidTokenError("the identity provider's signing keys are not loaded yet")
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = self._keys.get(kid)
+        if key is None:
+            self._wanted.set()  # perhaps the provider rotated its keys: look again soon
+            raise jwt.InvalidTokenError(f"no signing key {kid!r} in the identity provider's JWKS")
+        return key
+
+
 class TokenVerifier:
-    """Verifies bearer tokens with the configured JWKS URL, else the development public key."""
+    """Verifies bearer tokens with the configured JWKS URL, else the development public key.
+
+    Tokens must carry `iat` and live at most `TALENTLEDGER_JWT_MAX_LIFETIME_SECONDS`; times
+    are checked with `LEEWAY`. With `TALENTLEDGER_ENVIRONMENT=production` only a JWKS is
+    accepted: the development key pair lives beside the data and anyone on the host can sign
+    with it."""
 
     def __init__(self, settings: Settings) -> None:
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
-        self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
+        self.max_lifetime = settings.jwt_max_lifetime_seconds
+        if settings.environment == "production" and (
+            settings.jwt_public_key_file or not settings.jwks_url
+        ):
+            raise ValueError(
+                "TALENTLEDGER_ENVIRONMENT=production refuses the development key: unset "
+                "TALENTLEDGER_JWT_PUBLIC_KEY_FILE and set TALENTLEDGER_JWKS_URL to your "
+                "identity provider's JWKS"
+            )
+        self.jwks = (
+            SigningKeys(settings.jwks_url, settings.jwks_refresh_seconds)
+            if settings.jwks_url
+            else None
+        )
         self._key = (
             settings.jwt_public_key_file.read_bytes() if settings.jwt_public_key_file else None
         )
-        if self._jwks is None and self._key is None:
+        if self.jwks is None and self._key is None:
             raise ValueError(
                 "no way to verify tokens: set TALENTLEDGER_JWKS_URL or "
                 "TALENTLEDGER_JWT_PUBLIC_KEY_FILE"
             )
 
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep the JWKS fresh until `stop` (returns at once with the development key)."""
+        if self.jwks is not None:
+            await self.jwks.run(stop)
+
     def verify(self, token: str) -> Actor:
-        key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
+        key = self.jwks.key_for(token) if self.jwks else self._key
         claims = jwt.decode(
             token,
             key,
             algorithms=[ALGORITHM],
             audience=self.audience,
             issuer=self.issuer,
-            options={"require": ["sub", "exp", "iss", "aud"]},
+            leeway=LEEWAY,
+            options={"require": ["sub", "exp", "iat", "iss", "aud"]},
         )
+        lifetime = claims["exp"] - claims["iat"]
+        if lifetime > self.max_lifetime:
+            raise jwt.InvalidTokenError(
+                f"the token lives {lifetime:,}s, longer than the {self.max_lifetime:,}s allowed: "
+                "ask the identity provider for a shorter-lived token"
+            )
         return Actor(subject=claims["sub"], roles=frozenset(claims.get("roles", [])))
+
+
+class Unauthenticated(Exception):
+    """No usable bearer token: answered 401 with a body that says what to send."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            content={"detail": self.detail},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def authenticate(verifier: TokenVerifier, authorization: str | None) -> Actor:
+    """The actor of an `Authorization` header value; `Unauthenticated` when there is none."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
+    try:
+        return verifier.verify(token.strip())
+    except jwt.PyJWTError as error:
+        raise Unauthenticated(f"invalid token: {error}") from error
 
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
-    )
-
-
 def current_actor(
     request: Request,
+    # Declared so that OpenAPI states the scheme; the HTTP edge has read the header already.
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """FastAPI dependency: the authenticated actor, or 401 with a JSON body."""
-    if credentials is None:
-        raise _unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-    verifier: TokenVerifier = request.app.state.token_verifier
+    """FastAPI dependency: the actor the HTTP edge authenticated (it answers 401 itself);
+    an app without the edge verifies here, the same way."""
+    actor = request.scope.get("state", {}).get(ACTOR_STATE)
+    if isinstance(actor, Actor):
+        return actor
     try:
-        return verifier.verify(credentials.credentials)
-    except jwt.PyJWTError as error:
-        raise _unauthorized(f"invalid token: {error}") from error
+        return authenticate(request.app.state.token_verifier, request.headers.get("authorization"))
+    except Unauthenticated as error:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=error.detail,
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from error
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

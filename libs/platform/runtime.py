@@ -30,7 +30,7 @@ from libs.events.consumer import EventHandler, subscribe
 from libs.events.migrations import migrate
 from libs.events.relay import OutboxRelay
 from libs.events.store import ConcurrencyError, EventStore, EventTooLarge
-from libs.platform import temporal
+from libs.platform import edge, temporal
 from libs.platform.auth import TokenVerifier
 from libs.platform.settings import Settings
 from libs.platform.telemetry import setup_tracing
@@ -71,8 +71,11 @@ class ServiceDefinition:
 
 
 def create_api(title: str, description: str) -> FastAPI:
-    """A FastAPI app with the error shapes every service shares."""
+    """A FastAPI app behind the shared HTTP edge (authentication, body caps, input hygiene),
+    with the error shapes every service shares. `app.state.token_verifier` must be set
+    before it serves."""
     app = FastAPI(title=title, description=description, version="1")
+    edge.install(app)
 
     @app.exception_handler(ConcurrencyError)
     async def _conflict(_: Request, error: ConcurrencyError) -> JSONResponse:
@@ -170,7 +173,7 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
 
         api = parts.api
         api.state.runtime = runtime
-        api.state.token_verifier = TokenVerifier(settings)
+        verifier = api.state.token_verifier = TokenVerifier(settings)
         FastAPIInstrumentor.instrument_app(api, tracer_provider=tracer_provider)
         server = uvicorn.Server(
             uvicorn.Config(
@@ -189,6 +192,7 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
             workflows=list(parts.workflows),
         )
         relay = OutboxRelay(runtime.store, broker)
+        signing_keys = asyncio.create_task(verifier.run(stop), name="jwks")
         tasks = [
             asyncio.create_task(server.serve(), name="http"),
             asyncio.create_task(worker.run(), name="temporal-worker"),
@@ -216,6 +220,8 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         await worker.shutdown()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(worker_task, 5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(signing_keys, 5)
         await broker.stop()
         await runtime.store.close()
         tracer_provider.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,23 @@ class Settings(BaseSettings):
     )
     jwks_url: str | None = Field(
         None, alias="TALENTLEDGER_JWKS_URL", description="production: verify tokens against this"
+    )
+    jwks_refresh_seconds: float = Field(
+        300,
+        alias="TALENTLEDGER_JWKS_REFRESH_SECONDS",
+        gt=0,
+        description="how often the JWKS is fetched again in the background",
+    )
+    jwt_max_lifetime_seconds: int = Field(
+        12 * 3600,
+        alias="TALENTLEDGER_JWT_MAX_LIFETIME_SECONDS",
+        gt=0,
+        description="tokens whose exp - iat is longer are refused",
+    )
+    environment: Literal["development", "production"] = Field(
+        "development",
+        alias="TALENTLEDGER_ENVIRONMENT",
+        description="production refuses the development signing key: tokens need a JWKS",
     )
     jwt_issuer: str = Field("talentledger-dev", alias="TALENTLEDGER_JWT_ISSUER")
     jwt_audience: str = Field("talentledger", alias="TALENTLEDGER_JWT_AUDIENCE")

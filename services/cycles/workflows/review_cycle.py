@@ -77,7 +77,9 @@ NOT_IN_GAP_REVIEW = "NotInGapReview"
 
 
 class Schedule(BaseModel):
-    """How long each stage may take. Defaults suit a quarterly-to-yearly rhythm."""
+    """How long each stage may take. Defaults suit a quarterly-to-yearly rhythm. Every
+    duration must be positive and every reminder fall between opening and closing the
+    campaign (422 otherwise)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

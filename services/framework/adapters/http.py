@@ -30,10 +30,12 @@ from libs.events.schemas.framework import (
     Revision,
     RoleProfile,
     Scale,
+    Text,
     TrackKind,
 )
 from libs.events.store import EventStore
 from libs.platform.auth import Actor, CurrentActor, HrAdmin
+from libs.platform.edge import MAX_INTEGER, max_body
 from libs.platform.pagination import Page, Paged
 from libs.platform.runtime import not_found
 from services.framework.adapters.files import formats, native
@@ -62,11 +64,17 @@ router = APIRouter(prefix="/frameworks", tags=["frameworks"])
 format_router = APIRouter(tags=["framework format"])
 FRAMEWORK_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 FrameworkId = Annotated[str, Path(pattern=FRAMEWORK_ID, description="the framework's slug")]
-VersionNumber = Annotated[int | None, Query(ge=1, description="a published version number")]
+VersionNumber = Annotated[
+    int | None, Query(ge=1, le=MAX_INTEGER, description="a published version number")
+]
 AsOf = Annotated[
     datetime | None,
     Query(description="the version in force at this instant (ISO 8601; UTC unless zoned)"),
 ]
+
+
+# Whole frameworks travel in one body: files to import and drafts replaced at once.
+FRAMEWORK_BODY = max_body(16 * 1024 * 1024)
 
 
 def _store(request: Request) -> EventStore:
@@ -85,13 +93,16 @@ class NewFramework(BaseModel):
 
 
 class SettingsPatch(BaseModel):
+    """Only the fields sent change. Only `taxonomy` may be null (no taxonomy): the others
+    always have a value, so their schema refuses null."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = None
-    scale: Scale | None = None
-    granularity: Granularity | None = None
-    taxonomy: str | None = None
+    name: str = Field(default=None, min_length=1, max_length=200)
+    description: Text = Field(default=None)
+    scale: Scale = Field(default=None)
+    granularity: Granularity = Field(default=None)
+    taxonomy: str | None = Field(None, max_length=200)
 
 
 class Push(BaseModel):
@@ -223,7 +234,7 @@ async def get_draft(framework_id: FrameworkId, actor: HrAdmin, request: Request)
     return _view(await commands.load(_store(request), framework_id))
 
 
-@router.put("/{framework_id}/draft", response_model=DraftView)
+@router.put("/{framework_id}/draft", response_model=DraftView, openapi_extra=FRAMEWORK_BODY)
 async def replace_draft(
     framework_id: FrameworkId, framework: Framework, actor: HrAdmin, request: Request
 ) -> DraftView:
@@ -234,10 +245,11 @@ async def replace_draft(
     return _view(aggregate)
 
 
-FileText = Annotated[str, Body(media_type="text/plain", description="the file's text")]
+FileText = Annotated[
+    str, Body(media_type="text/plain", min_length=1, description="the file's text")
+]
 Source = Annotated[str, Query(description="the file's name: shown in issues, picks the format")]
 Format = Annotated[formats.ImportFormat | None, Query(description="default: from `source`")]
-MAX_IMPORT_CHARACTERS = 16 * 1024 * 1024
 
 
 async def _import(
@@ -248,8 +260,6 @@ async def _import(
     source: str,
     fmt: formats.ImportFormat | None,
 ) -> ImportOutcome:
-    if len(content) > MAX_IMPORT_CHARACTERS:
-        raise HTTPException(413, detail=f"{source} is over {MAX_IMPORT_CHARACTERS:,} characters")
     # Parsing a large file takes a while: off the event loop, so other requests go on.
     result = await asyncio.to_thread(formats.read, content, source, fmt)
     if result.framework is None or result.errors:
@@ -276,7 +286,7 @@ async def _import(
     )
 
 
-@router.post("/import", response_model=ImportOutcome)
+@router.post("/import", response_model=ImportOutcome, openapi_extra=FRAMEWORK_BODY)
 async def import_framework(
     actor: HrAdmin, request: Request, content: FileText, source: Source, format: Format = None
 ) -> ImportOutcome:
@@ -286,7 +296,9 @@ async def import_framework(
     return await _import(request, actor, None, content, source, format)
 
 
-@router.post("/{framework_id}/draft/import", response_model=ImportOutcome)
+@router.post(
+    "/{framework_id}/draft/import", response_model=ImportOutcome, openapi_extra=FRAMEWORK_BODY
+)
 async def import_draft(
     framework_id: FrameworkId,
     actor: HrAdmin,
@@ -326,12 +338,24 @@ async def push_competency(
     return _view(aggregate)
 
 
+KEY = r"[a-z0-9][a-z0-9._-]{0,79}"
+ELEMENT_KEYS = {"lateral_paths": rf"^{KEY}->{KEY}$"}
+
+
 def _element_routes(collection: str, segment: str, model: type[BaseModel]) -> None:
     """PUT (create or replace) and DELETE for one keyed collection of the draft."""
+    ElementKey = Annotated[
+        str,
+        Path(
+            pattern=ELEMENT_KEYS.get(collection, f"^{KEY}$"),
+            description=f"the element's key; on PUT it must be the key the body's {segment} "
+            "has (`key`, or `from_family->to_family` for a lateral path), else 422",
+        ),
+    ]
 
     async def define(
         framework_id: FrameworkId,
-        key: str,
+        key: ElementKey,
         element: BaseModel,
         actor: HrAdmin,
         request: Request,
@@ -348,7 +372,7 @@ def _element_routes(collection: str, segment: str, model: type[BaseModel]) -> No
         return _view(aggregate)
 
     async def remove(
-        framework_id: FrameworkId, key: str, actor: HrAdmin, request: Request
+        framework_id: FrameworkId, key: ElementKey, actor: HrAdmin, request: Request
     ) -> DraftView:
         aggregate = await commands.execute(
             _store(request), framework_id, actor.subject, lambda a: a.remove(collection, key)
@@ -358,6 +382,7 @@ def _element_routes(collection: str, segment: str, model: type[BaseModel]) -> No
     # Annotations are strings here (postponed evaluation) and `model` is a local: give FastAPI
     # the class itself, so the body is parsed and documented as that element.
     define.__annotations__["element"] = model
+    define.__annotations__["key"] = remove.__annotations__["key"] = ElementKey
     path = f"/{{framework_id}}/draft/{segment}/{{key}}"
     router.put(path, response_model=DraftView, summary=f"Define one of the draft's {segment}")(
         define
@@ -475,8 +500,8 @@ async def export_published(
 @router.get("/{framework_id}/diff", response_model=Diff)
 async def version_diff(
     framework_id: FrameworkId,
-    from_version: Annotated[int, Query(ge=1)],
-    to_version: Annotated[int, Query(ge=1)],
+    from_version: Annotated[int, Query(ge=1, le=MAX_INTEGER)],
+    to_version: Annotated[int, Query(ge=1, le=MAX_INTEGER)],
     actor: CurrentActor,
     request: Request,
 ) -> Diff:
@@ -514,7 +539,7 @@ async def anchor_reviews(
     actor: HrAdmin,
     page: Paged,
     request: Request,
-    since_version: Annotated[int, Query(ge=1)] = 1,
+    since_version: Annotated[int, Query(ge=1, le=MAX_INTEGER)] = 1,
 ) -> Page[AnchorReview]:
     """Anchors calibration sessions found raters reading differently, worst first: what to
     reword in the next minor revision (hr_admin)."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.framework import TrackKind
 from libs.platform.auth import CurrentActor
+from libs.platform.edge import MAX_INTEGER
 from libs.platform.pagination import Page, Paged
 from services.promotion.application.promotion import (
     AsDecided,
@@ -106,7 +107,11 @@ def _promotion(request: Request) -> Promotion:
 
 
 @router.get("/criteria", response_model=CriteriaSet)
-async def criteria(_: CurrentActor, request: Request, version: int | None = None) -> CriteriaSet:
+async def criteria(
+    _: CurrentActor,
+    request: Request,
+    version: int | None = Query(None, ge=1, le=MAX_INTEGER),
+) -> CriteriaSet:
     """The promotion criteria in force (or a past version): what each move requires."""
     return await _promotion(request).criteria(version)
 
@@ -225,7 +230,10 @@ async def appeal_outcome(
 
 @router.get("/cases/{case_id}/as-decided", response_model=AsDecided)
 async def as_decided(
-    case_id: str, actor: CurrentActor, request: Request, sequence: int | None = None
+    case_id: str,
+    actor: CurrentActor,
+    request: Request,
+    sequence: int | None = Query(None, ge=1, le=MAX_INTEGER),
 ) -> AsDecided:
     """The decision as it was made: framework version, criteria and scores of that instant."""
     return await _promotion(request).as_decided(case_id, actor, sequence)
@@ -255,7 +263,7 @@ async def fairness(
     actor: CurrentActor,
     page: Paged,
     request: Request,
-    min_group_size: int | None = Query(None, ge=1),
+    min_group_size: int | None = Query(None, ge=1, le=MAX_INTEGER),
 ) -> Page[CycleFairness]:
     """Promotion rates per group and the four-fifths adverse-impact ratio, per cycle
     (hr_admin, auditor)."""
