@@ -184,7 +184,9 @@ def relay(
 
     import_services()
 
-    asyncio.run(run_relay(_stack_settings(), schema, batch_size))
+    from talentledger.stack.supervisor import with_stack_addresses
+
+    asyncio.run(run_relay(with_stack_addresses(Settings(), service=schema), schema, batch_size))
 
 
 ActorOption = Annotated[
@@ -593,14 +595,11 @@ def db_roles(
     from talentledger.stack.supervisor import SERVICES
 
     if apply is None:
-        console.print(
-            "-- Run as a role allowed to create roles, connected to the database; then give\n"
-            "-- each role a password (psql: \\password <role>).",
-            markup=False,
-            highlight=False,
-        )
+        # Plain output: the script is meant to be piped into psql or saved.
+        typer.echo("-- Run as a role allowed to create roles, connected to the database; then")
+        typer.echo("-- give each role a password (psql: \\password <role>).")
         for statement in role_statements(database, SERVICES, {}):
-            console.print(f"{statement};", markup=False, highlight=False, soft_wrap=True)
+            typer.echo(f"{statement};")
         return
     passwords = PasswordFile(Settings().home.absolute() / "keys" / "postgres.pgpass")
     provision(apply, SERVICES, passwords)

@@ -104,15 +104,17 @@ def _alive(pid: int | None, marker: str) -> bool:
         return False
 
 
-def with_stack_addresses(settings: Settings) -> Settings:
-    """Fill server addresses not given in the environment from the running stack."""
+def with_stack_addresses(settings: Settings, service: str | None = None) -> Settings:
+    """Fill server addresses not given in the environment from the running stack; with
+    `service`, the database URL is that service's own role's."""
     state = StackState.load(settings.home.absolute())
     if state is None:
         return settings
     keys = settings.home.absolute() / "keys"
+    database_url = state.service_database_urls.get(service or "", state.database_url)
     return settings.model_copy(
         update={
-            "database_url": settings.database_url or state.database_url,
+            "database_url": settings.database_url or database_url,
             "database_owner_url": settings.database_owner_url or state.database_owner_url,
             "nats_url": settings.nats_url or state.nats_url,
             "temporal_address": settings.temporal_address or state.temporal_address,
