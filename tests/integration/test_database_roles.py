@@ -17,6 +17,7 @@ import psycopg.errors
 import pytest
 from faststream.nats import NatsBroker
 from psycopg_pool import AsyncConnectionPool
+from typer.testing import CliRunner
 
 from libs.events.envelope import EventMetadata
 from libs.events.migrations import NotMigrated, check_migrated, migrate
@@ -25,6 +26,7 @@ from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
 from libs.platform.database import service_conninfo
 from libs.platform.settings import Settings
+from talentledger.cli import app
 from talentledger.stack.database import prepare
 from talentledger.stack.supervisor import SERVICES
 from tests.support.backbone import create_effects_table, effect_counts, start_consumer, wait_until
@@ -260,3 +262,24 @@ async def test_relay_and_consumers_work_under_the_service_role(
             checkpoint = await cursor.fetchone()
     assert checkpoint is not None
     assert checkpoint[0] > 0
+
+
+def test_roles_and_migrations_for_an_external_postgresql_from_the_command_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`db roles --apply` with an administrator's URL, then `db migrate` as the owner."""
+    home = {"TALENTLEDGER_HOME": str(tmp_path)}
+    runner = CliRunner()
+    applied = runner.invoke(app, ["db", "roles", "--apply", database_url], env=home)
+    assert applied.exit_code == 0, applied.output
+    passwords = PasswordFile(tmp_path / "keys" / "postgres.pgpass")
+    assert passwords.path.stat().st_mode & 0o777 == 0o600
+    owner_url = passwords.url(database_url, OWNER_ROLE)
+    assert passwords.path.name in applied.output
+    migrated = runner.invoke(app, ["db", "migrate"], env={**home, "DATABASE_OWNER_URL": owner_url})
+    assert migrated.exit_code == 0, migrated.output
+    for service in SERVICES:
+        role_url = passwords.url(database_url, service_role(service))
+        check_migrated(role_url, service)
+        with connect(role_url) as conn:
+            assert conn.execute(f"SELECT count(*) FROM {service}.events").fetchone() == (0,)
