@@ -32,6 +32,11 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(audit_app, name="audit")
+db_app = typer.Typer(
+    help="The database: roles for an external PostgreSQL, and migrations as the owner.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
 cycle_app = typer.Typer(
     help="Review cycles on Temporal: start, follow and steer them.", no_args_is_help=True
 )
@@ -186,7 +191,9 @@ def relay(
 
     import_services()
 
-    asyncio.run(run_relay(_stack_settings(), schema, batch_size))
+    from talentledger.stack.supervisor import with_stack_addresses
+
+    asyncio.run(run_relay(with_stack_addresses(Settings(), service=schema), schema, batch_size))
 
 
 ActorOption = Annotated[
@@ -624,6 +631,55 @@ def audit_fingerprint() -> None:
         print(key_fingerprint(load_signing_key(_stack_settings().checkpoint_key)))
     except CheckpointSetupError as error:
         raise _fail(str(error)) from None
+
+
+@db_app.command("roles")
+def db_roles(
+    database: Annotated[str, typer.Option(help="the database the services use")] = "talentledger",
+    apply: Annotated[
+        str | None,
+        typer.Option(
+            "--apply",
+            envvar="DATABASE_ADMIN_URL",
+            help="create the roles through this URL (a role allowed to create roles) instead "
+            "of printing the SQL; passwords are generated into TALENTLEDGER_HOME/keys",
+        ),
+    ] = None,
+) -> None:
+    """Print (or apply) the SQL that creates the owner role and one login role per service."""
+    from libs.events.migrations.roles import (
+        OWNER_ROLE,
+        PasswordFile,
+        provision,
+        role_statements,
+        service_role,
+    )
+    from talentledger.stack.supervisor import SERVICES
+
+    if apply is None:
+        # Plain output: the script is meant to be piped into psql or saved.
+        typer.echo("-- Run as a role allowed to create roles, connected to the database; then")
+        typer.echo("-- give each role a password (psql: \\password <role>).")
+        for statement in role_statements(database, SERVICES, {}):
+            typer.echo(f"{statement};")
+        return
+    passwords = PasswordFile(Settings().home.absolute() / "keys" / "postgres.pgpass")
+    provision(apply, SERVICES, passwords)
+    console.print(f"roles created; passwords in {passwords.path}")
+    for role in (OWNER_ROLE, *(service_role(name) for name in SERVICES)):
+        console.print(f"{role:28} {passwords.url(apply, role)}", soft_wrap=True)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Migrate every service's schema as the owner role (DATABASE_OWNER_URL) and bring each
+    service role's privileges in step; services wait for this before they serve."""
+    from talentledger.stack.database import migrate_services
+    from talentledger.stack.supervisor import SERVICES
+
+    owner_url = _stack_settings().require_database_owner_url()
+    migrate_services(owner_url, SERVICES)
+    console.print(f"migrated {', '.join(SERVICES)}")
 
 
 def _stack_settings() -> Settings:

@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from libs.events.broker import ensure_streams, make_broker
 from libs.events.migrations import migrate
+from libs.events.migrations.roles import with_database
 from libs.events.store import EventStore
 from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM, PAYLOAD_BUCKET
 from tests.support import servers
@@ -60,7 +61,7 @@ def database_url(postgres_url: str) -> Iterator[str]:
     name = f"tl_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    url = with_database(postgres_url, name)
     yield url
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -27,11 +27,12 @@ from temporalio.worker import Worker
 
 from libs.events.broker import ensure_streams, make_broker
 from libs.events.consumer import EventHandler, subscribe
-from libs.events.migrations import migrate
+from libs.events.migrations import check_migrated
 from libs.events.relay import OutboxRelay
 from libs.events.store import ConcurrencyError, EventStore, EventTooLarge
 from libs.platform import edge, temporal
 from libs.platform.auth import TokenVerifier
+from libs.platform.database import service_conninfo
 from libs.platform.settings import Settings
 from libs.platform.telemetry import setup_tracing
 
@@ -135,7 +136,7 @@ async def run_relay(settings: Settings, schema: str, batch_size: int = 500) -> N
     stop = _stop_on_signals()
     tracer_provider = setup_tracing(f"{schema}-relay", settings)
     async with AsyncConnectionPool(
-        settings.require_database_url(), min_size=1, max_size=2, open=False
+        service_conninfo(settings), min_size=1, max_size=2, open=False
     ) as pool:
         broker = await _connected_broker(settings, f"{schema}-relay", stop, tracer_provider)
         await OutboxRelay(EventStore(pool, schema), broker, batch_size=batch_size).run(stop)
@@ -150,13 +151,17 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
     name = definition.name
     tracer_provider = setup_tracing(name, settings)
     database_url = settings.require_database_url()
+    # Migrations run as the owner role, before services start (`talentledger up`, or
+    # `talentledger db migrate`); the service's own role can only wait for them.
     await _retry(
-        "PostgreSQL",
-        lambda: asyncio.to_thread(migrate, database_url, name, *definition.migrations),
+        "PostgreSQL schema",
+        lambda: asyncio.to_thread(check_migrated, database_url, name, *definition.migrations),
         stop,
     )
     keys = temporal.PayloadKeys.load(settings.temporal_payload_keys)
-    async with AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False) as pool:
+    async with AsyncConnectionPool(
+        service_conninfo(settings), min_size=1, max_size=10, open=False
+    ) as pool:
         client = await _retry(
             "Temporal",
             lambda: temporal.connect(

@@ -19,6 +19,24 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, alias="DATABASE_URL", description="PostgreSQL URL; embedded server when unset"
     )
+    database_owner_url: str | None = Field(
+        None,
+        alias="DATABASE_OWNER_URL",
+        description="the owner role that runs migrations (`talentledger db migrate`); "
+        "never given to a service",
+    )
+    database_statement_timeout: float = Field(
+        120,
+        alias="TALENTLEDGER_DB_STATEMENT_TIMEOUT",
+        gt=0,
+        description="seconds one SQL statement of a service may run",
+    )
+    database_idle_in_transaction_timeout: float = Field(
+        60,
+        alias="TALENTLEDGER_DB_IDLE_IN_TRANSACTION_TIMEOUT",
+        gt=0,
+        description="seconds a service's transaction may sit idle before PostgreSQL ends it",
+    )
     nats_url: str | None = Field(
         None, alias="NATS_URL", description="NATS URL; embedded when unset"
     )
@@ -108,6 +126,13 @@ class Settings(BaseSettings):
         if not self.database_url:
             raise MissingSetting("DATABASE_URL is not set: run `talentledger up` or set it")
         return self.database_url
+
+    def require_database_owner_url(self) -> str:
+        if not self.database_owner_url:
+            raise MissingSetting(
+                "DATABASE_OWNER_URL is not set: give the URL of the role that owns the schemas"
+            )
+        return self.database_owner_url
 
     def require_nats_url(self) -> str:
         if not self.nats_url:

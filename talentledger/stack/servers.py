@@ -38,6 +38,8 @@ from urllib.parse import quote
 import httpx
 import psutil
 
+from libs.events.migrations.roles import PasswordFile
+
 __all__ = [
     "EmbeddedNats",
     "EmbeddedPostgres",
@@ -54,6 +56,13 @@ _LOG_TAIL_LINES = 40
 # Linux caps unix socket paths at 107 bytes; keep a margin.
 _MAX_SOCKET_PATH = 100
 _PG_SYSTEM_USER = "embedded_postgres"
+# Every TCP connection needs a password; the socket directory is private to the server's user.
+_PG_HBA = """\
+# Written by TalentLedger at every start of the embedded server.
+local   all  all                 trust
+host    all  all  127.0.0.1/32   scram-sha-256
+host    all  all  ::1/128        scram-sha-256
+"""
 
 
 class ServerError(RuntimeError):
@@ -548,10 +557,15 @@ class EmbeddedPostgres(_Server):
     name = "postgres"
     superuser = "postgres"
 
-    def __init__(self, data_dir: Path, *, database: str = "talentledger") -> None:
+    def __init__(
+        self, data_dir: Path, *, database: str = "talentledger", keys_dir: Path | None = None
+    ) -> None:
         super().__init__(data_dir)
         self.database = database
         self.pgdata = self.data_dir / "pgdata"
+        # Generated role passwords (mode 0600); URLs name this file instead of a password.
+        keys = Path(keys_dir).expanduser().resolve() if keys_dir else self.data_dir.parent / "keys"
+        self.passwords = PasswordFile(keys / "postgres.pgpass")
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -647,17 +661,45 @@ class EmbeddedPostgres(_Server):
         for path in (self.pgdata, self.log_file, socket_dir):
             os.chown(path, user.pw_uid, user.pw_gid)
 
-    def _ensure_database(self, port: int, deadline: float) -> None:
+    def _write_hba(self) -> bool:
+        """Write our pg_hba.conf unless it is there already; return whether it changed."""
+        hba = self.pgdata / "pg_hba.conf"
+        if hba.read_text() == _PG_HBA:
+            return False
+        # Writing in place keeps the file's owner (the server's system user when root).
+        hba.write_text(_PG_HBA)
+        return True
+
+    def _secure(self, port: int, deadline: float) -> None:
+        """Require a password over TCP, give the superuser its generated one, and create the
+        database. Runs at every start, so clusters initialised with `trust` are converted.
+
+        The unix socket keeps `trust`: it lives in a directory only the server's system user
+        (and root) can enter, and it is how the superuser gets its password in the first place.
+        """
         # Imported here: only needed right after a start.
         import psycopg
         from psycopg import sql
 
-        conninfo = f"postgresql://{self.superuser}@{HOST}:{port}/postgres"
+        changed = self._write_hba()
         connect_timeout = max(1, int(deadline - time.monotonic()))
+        password = self.passwords.password(self.superuser)
         try:
             with psycopg.connect(
-                conninfo, autocommit=True, connect_timeout=connect_timeout
+                host=str(self._socket_dir(port)),
+                port=port,
+                user=self.superuser,
+                dbname="postgres",
+                autocommit=True,
+                connect_timeout=connect_timeout,
             ) as conn:
+                if changed:
+                    conn.execute("SELECT pg_reload_conf()")
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(
+                        sql.Identifier(self.superuser), sql.Literal(password)
+                    )
+                )
                 exists = conn.execute(
                     "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
                 ).fetchone()
@@ -666,10 +708,12 @@ class EmbeddedPostgres(_Server):
                     conn.execute(create)
                     _log.info("created database %s", self.database)
         except psycopg.Error as exc:
-            raise _error(f"cannot create database {self.database!r}: {exc}", self.log_file) from exc
+            message = f"cannot prepare database {self.database!r}: {exc}"
+            raise _error(message, self.log_file) from exc
 
     def _url_for(self, port: int) -> str:
-        return f"postgresql://{self.superuser}@{HOST}:{port}/{quote(self.database, safe='')}"
+        base = f"postgresql://{HOST}:{port}/{quote(self.database, safe='')}"
+        return self.passwords.url(base, self.superuser)
 
     # -- public API ------------------------------------------------------------------------
 
@@ -707,13 +751,14 @@ class EmbeddedPostgres(_Server):
                         "but pg_ctl status says it is not running",
                         self.log_file,
                     )
-                self._ensure_database(postmaster[1], deadline)
+                self._secure(postmaster[1], deadline)
                 return self._url_for(postmaster[1])
             chosen = _pick_ports(("port",), self._previous_ports(), port)["port"]
             socket_dir = self._socket_dir(chosen)
             self._prepare(socket_dir)
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb(deadline)
+            self._write_hba()
             # Not ours (checked above), so a leftover from a crash; a recycled pid in it
             # would make postgres refuse to start.
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
@@ -746,7 +791,7 @@ class EmbeddedPostgres(_Server):
             if postmaster is None:
                 raise _error("postgres exited right after starting", self.log_file, offset)
             self._write_state({"pid": postmaster[0].pid, "ports": {"port": chosen}})
-            self._ensure_database(chosen, deadline)
+            self._secure(chosen, deadline)
             url = self._url_for(chosen)
             _log.info("postgres started (pid %d) at %s", postmaster[0].pid, url)
             return url
@@ -757,7 +802,8 @@ class EmbeddedPostgres(_Server):
                 self._bin("initdb"),
                 "-D",
                 str(self.pgdata),
-                "--auth=trust",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
                 "--encoding=UTF8",
                 "--no-locale",
                 f"--username={self.superuser}",

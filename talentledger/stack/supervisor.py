@@ -3,12 +3,15 @@
 Everything lives under `TALENTLEDGER_HOME` (default `./.talentledger`):
 
     postgres/   PostgreSQL data        nats/      JetStream store      temporal/  Temporal DB
-    keys/       development JWT key, decision-log checkpoint key (and its pinned fingerprint)
+    keys/       development JWT key, database role passwords (postgres.pgpass), Temporal
+                payload keys, decision-log checkpoint key (and its pinned fingerprint)
     logs/       one log a service      traces/    spans      checkpoints/  signed log heads
     stack.json  what runs where (addresses, ports, pids)
 
 A server whose address is given (`DATABASE_URL`, `NATS_URL`, `TEMPORAL_ADDRESS`) is used as
-it is and never started or stopped here.
+it is and never started or stopped here. `DATABASE_URL` must then name a role allowed to
+create roles: the owner and service roles are created through it, as on the embedded server,
+and no service connects with it.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from pathlib import Path
 import httpx
 import psutil
 
+from libs.events.migrations.roles import OWNER_ROLE, PasswordFile
 from libs.platform.auth import ensure_dev_keypair
 from libs.platform.settings import Settings
 from libs.platform.temporal import ensure_payload_keys
 from services.promotion.adapters.checkpoints import ensure_checkpoint_key
+from talentledger.stack import database
 from talentledger.stack.servers import (
     EmbeddedNats,
     EmbeddedPostgres,
@@ -71,6 +76,9 @@ class StackState:
     nats_monitor_url: str | None = None
     temporal_ui_url: str | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    # The owner role's URL (migrations) and each service's own; passwords stay in keys/.
+    database_owner_url: str | None = None
+    service_database_urls: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, home: Path) -> StackState | None:
@@ -99,15 +107,18 @@ def _alive(pid: int | None, marker: str) -> bool:
         return False
 
 
-def with_stack_addresses(settings: Settings) -> Settings:
-    """Fill server addresses not given in the environment from the running stack."""
+def with_stack_addresses(settings: Settings, service: str | None = None) -> Settings:
+    """Fill server addresses not given in the environment from the running stack; with
+    `service`, the database URL is that service's own role's."""
     state = StackState.load(settings.home.absolute())
     if state is None:
         return settings
     keys = settings.home.absolute() / "keys"
+    database_url = state.service_database_urls.get(service or "", state.database_url)
     return settings.model_copy(
         update={
-            "database_url": settings.database_url or state.database_url,
+            "database_url": settings.database_url or database_url,
+            "database_owner_url": settings.database_owner_url or state.database_owner_url,
             "nats_url": settings.nats_url or state.nats_url,
             "temporal_address": settings.temporal_address or state.temporal_address,
             "jwt_public_key_file": settings.jwt_public_key_file
@@ -120,7 +131,8 @@ class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.home = settings.home.absolute()
-        self.postgres = EmbeddedPostgres(self.home / "postgres")
+        self.postgres = EmbeddedPostgres(self.home / "postgres", keys_dir=self.home / "keys")
+        self.database_passwords = PasswordFile(self.home / "keys" / "postgres.pgpass")
         self.nats = EmbeddedNats(self.home / "nats")
         self.temporal = EmbeddedTemporal(self.home / "temporal")
 
@@ -131,6 +143,8 @@ class Stack:
         previous = StackState.load(self.home)
         note("PostgreSQL")
         database_url = self.settings.database_url or self.postgres.start()
+        note("database roles and migrations")
+        service_urls = database.prepare(database_url, SERVICES, self.database_passwords)
         note("NATS JetStream")
         nats_url = self.settings.nats_url or self.nats.start()
         note("Temporal")
@@ -148,6 +162,8 @@ class Stack:
             nats_monitor_url=None if self.settings.nats_url else self.nats.monitor_url,
             temporal_ui_url=None if self.settings.temporal_address else self.temporal.ui_url,
             services=previous.services if previous else {},
+            database_owner_url=self.database_passwords.url(database_url, OWNER_ROLE),
+            service_database_urls=service_urls,
         )
         state.save(self.home)
         for name in SERVICES:
@@ -166,8 +182,13 @@ class Stack:
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
         env = {
-            **os.environ,
-            "DATABASE_URL": state.database_url,
+            # A service never learns the owner's or an administrator's database URL.
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("DATABASE_OWNER_URL", "DATABASE_ADMIN_URL")
+            },
+            "DATABASE_URL": state.service_database_urls[name],
             "NATS_URL": state.nats_url,
             "TEMPORAL_ADDRESS": state.temporal_address,
             "TALENTLEDGER_HOME": str(self.home),

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import nats
 import psutil
@@ -65,7 +66,7 @@ def test_postgres_keeps_data_across_restart(make, tmp_path):
 
     url = pg.start()
     assert url.startswith("postgresql://postgres@127.0.0.1:")
-    assert url.endswith("/talentledger")
+    assert urlsplit(url).path == "/talentledger"
     assert pg.start() == url  # idempotent
     assert pg.url == url
     with psycopg.connect(url, autocommit=True) as conn:
@@ -80,6 +81,29 @@ def test_postgres_keeps_data_across_restart(make, tmp_path):
     assert pg.start() == url  # same port again
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT name FROM people WHERE id = 1").fetchone() == ("Ada",)
+
+
+def test_postgres_wants_a_password_over_tcp_even_on_a_cluster_made_with_trust(make, tmp_path):
+    pg = make(EmbeddedPostgres, tmp_path / "pg")
+    url = pg.start()
+    passfile = Path(parse_qs(urlsplit(url).query)["passfile"][0])
+    assert passfile.stat().st_mode & 0o777 == 0o600
+    anonymous = url.split("?", 1)[0]
+    trusting = "local all all trust\nhost all all 127.0.0.1/32 trust\n"
+    pg.stop()
+    # As clusters initialised before passwords were required: trust for everyone.
+    (pg.pgdata / "pg_hba.conf").write_text(trusting)
+    for restart in (True, False):
+        assert pg.start() == url
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(anonymous, connect_timeout=5).close()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("postgres",)
+        if restart:
+            # A running cluster whose pg_hba.conf was changed is corrected by the next start.
+            (pg.pgdata / "pg_hba.conf").write_text(trusting)
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("SELECT pg_reload_conf()")
 
 
 def test_postgres_is_found_and_stopped_by_another_instance(make, tmp_path):

@@ -16,9 +16,11 @@ from temporalio.client import Client
 
 from libs.events.envelope import Envelope
 from libs.events.migrations import migrate
+from libs.events.migrations.roles import OWNER_ROLE, PasswordFile, provision, service_role
 from libs.events.registry import IntegrationEvent
 from libs.events.store import EventStore
 from libs.platform.auth import TokenVerifier, ensure_dev_keypair, mint_token
+from libs.platform.database import service_conninfo
 from libs.platform.pagination import every_item_async
 from libs.platform.runtime import Runtime, ServiceParts
 from libs.platform.settings import Settings
@@ -100,6 +102,16 @@ class ServiceApi:
 Api = TypeVar("Api", bound=ServiceApi)
 
 
+def service_database_url(database_url: str, schema: str, keys_dir: Path, *migrations: Path) -> str:
+    """Create the owner and `schema`'s service role, migrate as the owner, and return the
+    service role's URL (its password in `keys_dir`)."""
+    passwords = PasswordFile(keys_dir / "postgres.pgpass")
+    provision(database_url, [schema], passwords)
+    owner_url = passwords.url(database_url, OWNER_ROLE)
+    migrate(owner_url, schema, *migrations, service_role=service_role(schema))
+    return passwords.url(database_url, service_role(schema))
+
+
 @asynccontextmanager
 async def in_process(
     api_type: type[Api],
@@ -110,10 +122,16 @@ async def in_process(
     keys_dir: Path,
     temporal: Client | None = None,
 ) -> AsyncIterator[Api]:
-    migrate(database_url, schema, *migrations)
+    """The service's API on `database_url` (an administrator's), connected as the service's
+    own role, as a deployed service is, so that its tests prove the role's grants suffice."""
+    role_url = service_database_url(database_url, schema, keys_dir, *migrations)
     private, public = ensure_dev_keypair(keys_dir)
-    settings = Settings.model_validate({"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": public})
-    async with AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False) as pool:
+    settings = Settings.model_validate(
+        {"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": public, "DATABASE_URL": role_url}
+    )
+    async with AsyncConnectionPool(
+        service_conninfo(settings), min_size=1, max_size=8, open=False
+    ) as pool:
         store = EventStore(pool, schema)
         # The HTTP API uses no broker (the relay and worker are elsewhere), and Temporal only
         # in the cycles service, which is given a client.

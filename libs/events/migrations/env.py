@@ -4,8 +4,11 @@ from alembic import context
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from libs.events.migrations.roles import sync_grants
+
 config = context.config
 schema: str = config.attributes["schema"]
+service_role: str | None = config.attributes.get("service_role")
 engine = create_engine(config.attributes["url"], poolclass=NullPool)
 
 with engine.connect() as connection, connection.begin():
@@ -16,4 +19,7 @@ with engine.connect() as connection, connection.begin():
     context.configure(connection=connection, version_table_schema=schema)
     with context.begin_transaction():
         context.run_migrations()
+    if service_role is not None:
+        # In the same transaction: the service never sees a table without its grants.
+        sync_grants(connection, schema, service_role)
 engine.dispose()

@@ -1,0 +1,39 @@
+"""The database side of a stack: roles, then migrations as the owner, then one URL a service.
+
+`talentledger up` runs `prepare` with the URL of a role allowed to create roles (the
+embedded superuser, or `DATABASE_URL` when it names an external server);
+`talentledger db migrate` runs `migrate_services` as the owner role for deployments that
+create the roles themselves (`talentledger db roles`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from libs.events.migrations import migrate
+from libs.events.migrations.roles import OWNER_ROLE, PasswordFile, provision, service_role
+
+if TYPE_CHECKING:
+    from libs.platform.runtime import ServiceDefinition
+
+
+def definition(service: str) -> ServiceDefinition:
+    module = importlib.import_module(f"services.{service}.service")
+    found: ServiceDefinition = module.definition
+    return found
+
+
+def migrate_services(owner_url: str, services: Sequence[str]) -> None:
+    """Migrate every service's schema as the owner, and bring its role's grants in step."""
+    for name in services:
+        service = definition(name)
+        migrate(owner_url, service.name, *service.migrations, service_role=service_role(name))
+
+
+def prepare(admin_url: str, services: Sequence[str], passwords: PasswordFile) -> dict[str, str]:
+    """Create the roles, migrate as the owner; return each service's own database URL."""
+    provision(admin_url, services, passwords)
+    migrate_services(passwords.url(admin_url, OWNER_ROLE), services)
+    return {name: passwords.url(admin_url, service_role(name)) for name in services}
