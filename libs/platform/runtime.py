@@ -112,12 +112,23 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+def broker_for(
+    settings: Settings, client_name: str, tracer_provider: TracerProvider | None = None
+) -> NatsBroker:
+    """A broker for the configured NATS, connecting as the configured identity."""
+    return make_broker(
+        settings.require_nats_url(),
+        client_name=client_name,
+        credentials=settings.nats_credentials,
+        tls_ca_file=settings.nats_tls_ca_file,
+        tracer_provider=tracer_provider,
+    )
+
+
 async def _connected_broker(
     settings: Settings, client_name: str, stop: asyncio.Event, tracer_provider: TracerProvider
 ) -> NatsBroker:
-    broker = make_broker(
-        settings.require_nats_url(), client_name=client_name, tracer_provider=tracer_provider
-    )
+    broker = broker_for(settings, client_name, tracer_provider)
     await _retry("NATS", broker.connect, stop)
     # JetStream may still be electing its leader after NATS accepts connections.
     await _retry("JetStream", lambda: ensure_streams(broker, settings.nats_stream_replicas), stop)
