@@ -207,6 +207,7 @@ def relay(
     batch_size: Annotated[int, typer.Option(min=1)] = 500,
 ) -> None:
     """Run one service's outbox relay on its own (services also run it in-process)."""
+    from libs.events.relay import UnpublishableEvent
     from libs.platform.runtime import run_relay
 
     # Importing the services registers their private event types, which the relay withholds.
@@ -214,7 +215,10 @@ def relay(
 
     import_services()
 
-    asyncio.run(run_relay(_stack_settings(nats_identity=schema), schema, batch_size))
+    try:
+        asyncio.run(run_relay(_stack_settings(nats_identity=schema), schema, batch_size))
+    except UnpublishableEvent as error:
+        raise _fail(str(error)) from None
 
 
 ActorOption = Annotated[

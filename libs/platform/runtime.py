@@ -204,9 +204,9 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         log.info("%s serving on http://%s:%s", name, settings.http_host, settings.http_port)
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not stopped and task.exception():
-                log.error("%s stopped: %s failed", name, task.get_name(), exc_info=task.exception())
+        failed = [task for task in done if task is not stopped and task.exception()]
+        for task in failed:
+            log.error("%s stopped: %s failed", name, task.get_name(), exc_info=task.exception())
         # Stop taking work, let what is in flight finish, then close connections.
         stop.set()
         server.should_exit = True
@@ -220,6 +220,8 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         await broker.stop()
         await runtime.store.close()
         tracer_provider.shutdown()
+        if failed:  # e.g. the relay refusing an unknown event type: exit non-zero, loudly
+            raise SystemExit(f"{name} stopped: {failed[0].get_name()} failed (see the log)")
 
 
 def main(definition: ServiceDefinition) -> None:
