@@ -24,8 +24,8 @@ import resource
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 import psutil
+from faststream.nats import NatsBroker
 from psycopg import AsyncConnection, sql
 from rich.console import Console
 from rich.progress import (
@@ -68,6 +69,7 @@ from talentledger.hris_load import publish_hires, read_people
 from talentledger.lms_load import publish_catalog
 from talentledger.samples.organisation import Employee, as_csv
 from talentledger.simulation import HR, Simulation, Urls
+from talentledger.stack.broker_identities import credentials_file
 from talentledger.stack.supervisor import SERVICES, Stack, StackState
 
 FRAMEWORK_ID = "bench-cycle"
@@ -201,6 +203,7 @@ def embedded_settings(home: Path) -> Settings:
             "home": home,
             "database_url": None,
             "nats_url": None,
+            "nats_credentials": None,
             "temporal_address": None,
             "trace_dir": None,
         }
@@ -325,6 +328,22 @@ class CycleRun:
         self.progress.remove_task(task)
         return version
 
+    @asynccontextmanager
+    async def _broker_as(self, identity: str) -> AsyncIterator[NatsBroker]:
+        """A broker connected as the stack's integration identity `hris` or `lms`."""
+        assert self.state is not None
+        broker = make_broker(
+            self.state.nats_url,
+            client_name=f"bench-cycle-{identity}",
+            credentials=credentials_file(self.home, identity),
+        )
+        await broker.connect()
+        try:
+            await ensure_streams(broker, self.settings.nats_stream_replicas)
+            yield broker
+        finally:
+            await broker.stop()
+
     async def _organisation(self, state: StackState) -> None:
         """The org chart as an HRIS CSV export and the catalog, as the demo loads them."""
         employees = [
@@ -345,20 +364,16 @@ class CycleRun:
         hires = read_people(as_csv(employees))
         competencies = sorted({c for cs in self.org.competencies.values() for c in cs})
         courses = catalog(competencies, DEVELOPMENT_FULL.courses)
-        broker = make_broker(state.nats_url, client_name="bench-cycle")
-        await broker.connect()
-        try:
-            await ensure_streams(broker, self.settings.nats_stream_replicas)
+        async with self._broker_as("hris") as broker:
             task = self.progress.add_task("loading the org chart (HRIS)", total=len(hires.hires))
             await publish_hires(
                 broker, hires.hires, "hris-load:bench", advancer(self.progress, task)
             )
             self.progress.remove_task(task)
+        async with self._broker_as("lms") as broker:
             task = self.progress.add_task("loading the catalog (LMS)", total=len(courses))
             await publish_catalog(broker, courses, "lms-load:bench", advancer(self.progress, task))
             self.progress.remove_task(task)
-        finally:
-            await broker.stop()
         last = employees[-1].employee_id
 
         async def arrived() -> bool:

@@ -162,13 +162,13 @@ def replay_dead_letters(
     consumer: Annotated[str | None, typer.Option(help="only this consumer's dead letters")] = None,
 ) -> None:
     """Re-drive dead-lettered events to the consumers that gave up on them."""
-    from libs.events.broker import make_broker
     from libs.events.consumer import replay_dead_letters as replay
+    from libs.platform.runtime import broker_for
 
     settings = _stack_settings()
 
     async def run() -> int:
-        broker = make_broker(settings.require_nats_url(), client_name="replay-dead-letters")
+        broker = broker_for(settings, "replay-dead-letters")
         await broker.connect()
         try:
             return await replay(broker, consumer)
@@ -178,12 +178,48 @@ def replay_dead_letters(
     console.print(f"replayed {asyncio.run(run())} dead letter(s)")
 
 
+@events_app.command("ensure-streams")
+def create_streams() -> None:
+    """Create the event streams and the payload store, or bring their settings up to date.
+
+    Run as the operator identity (NATS_CREDENTIALS) before the services start: they may
+    only read the streams. `talentledger up` does it for the embedded NATS.
+    """
+    from talentledger.stack.broker_identities import setup_streams
+
+    setup_streams(_stack_settings())
+    console.print("streams ready")
+
+
+@events_app.command("identities")
+def identities(
+    directory: Annotated[
+        Path, typer.Argument(file_okay=False, help="where the seeds and accounts.conf go")
+    ],
+) -> None:
+    """Create the NATS identities of a cluster and the account that grants their rights.
+
+    One NKey seed per service, integration (hris, lms) and the operator, `<name>.nk`, mode
+    0600 (existing ones are kept), and `accounts.conf`: their public keys and permissions,
+    derived from the code, for the servers' configuration to include (see deploy/nats).
+    Give each process only its own seed, as NATS_CREDENTIALS.
+    """
+    from libs.events.identities import accounts
+    from talentledger.stack.broker_identities import broker_users
+    from talentledger.stack.supervisor import SERVICES
+
+    users = broker_users(directory.absolute(), SERVICES, Settings())
+    (directory / "accounts.conf").write_text(accounts(users), encoding="utf-8")
+    console.print(f"wrote {len(users)} identities and {directory / 'accounts.conf'}")
+
+
 @events_app.command("relay")
 def relay(
     schema: Annotated[str, typer.Option(help="the service schema whose event log to relay")],
     batch_size: Annotated[int, typer.Option(min=1)] = 500,
 ) -> None:
     """Run one service's outbox relay on its own (services also run it in-process)."""
+    from libs.events.relay import UnpublishableEvent
     from libs.platform.runtime import run_relay
 
     # Importing the services registers their private event types, which the relay withholds.
@@ -191,9 +227,12 @@ def relay(
 
     import_services()
 
-    from talentledger.stack.supervisor import with_stack_addresses
-
-    asyncio.run(run_relay(with_stack_addresses(Settings(), service=schema), schema, batch_size))
+    try:
+        asyncio.run(
+            run_relay(_stack_settings(service=schema, nats_identity=schema), schema, batch_size)
+        )
+    except UnpublishableEvent as error:
+        raise _fail(str(error)) from None
 
 
 ActorOption = Annotated[
@@ -375,14 +414,15 @@ def hris_load(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from libs.events.broker import ensure_streams, make_broker
+    from libs.events.broker import ensure_streams
+    from libs.platform.runtime import broker_for
     from talentledger.hris_load import publish_hires, read_people
 
     people = read_people(path.read_text(encoding="utf-8"))
-    settings = _stack_settings()
+    settings = _stack_settings(nats_identity="hris")
 
     async def publish() -> int:
-        broker = make_broker(settings.require_nats_url(), client_name="hris-load")
+        broker = broker_for(settings, "hris-load")
         await broker.connect()
         try:
             await ensure_streams(broker, settings.nats_stream_replicas)
@@ -429,7 +469,8 @@ def lms_load(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from libs.events.broker import ensure_streams, make_broker
+    from libs.events.broker import ensure_streams
+    from libs.platform.runtime import broker_for
     from libs.platform.settings import MissingSetting
     from talentledger.inbound import Published
     from talentledger.lms_load import CatalogUnreadable, publish_catalog, read_catalog
@@ -455,14 +496,14 @@ def lms_load(
     if not catalog.courses:
         report()
         raise _fail(f"{path.name}: no course to publish; fix the rows above and load it again")
-    settings = _stack_settings()
+    settings = _stack_settings(nats_identity="lms")
     try:
         nats_url = settings.require_nats_url()
     except MissingSetting as error:
         raise _fail(str(error)) from None
 
     async def publish() -> Published:
-        broker = make_broker(nats_url, client_name="lms-load")
+        broker = broker_for(settings, "lms-load")
         try:
             await asyncio.wait_for(broker.connect(), 15)
         except TimeoutError:
@@ -682,12 +723,14 @@ def db_migrate() -> None:
     console.print(f"migrated {', '.join(SERVICES)}")
 
 
-def _stack_settings() -> Settings:
-    """Settings, with server addresses taken from a running embedded stack when not set."""
+def _stack_settings(service: str | None = None, nats_identity: str | None = None) -> Settings:
+    """Settings, with server addresses taken from a running embedded stack when not set: as
+    `service`'s own database role when one is named, and on the stack's own NATS as
+    `nats_identity` (default: operator)."""
     settings = Settings()
     from talentledger.stack.supervisor import with_stack_addresses
 
-    return with_stack_addresses(settings)
+    return with_stack_addresses(settings, service=service, nats_identity=nats_identity)
 
 
 CyclesUrl = Annotated[

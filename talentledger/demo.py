@@ -11,15 +11,17 @@ summary and where to look: the APIs, the Temporal UI, the traces.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import httpx
+from faststream.nats import NatsBroker
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -32,9 +34,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from libs.events.broker import ensure_streams, make_broker
+from libs.events.broker import ensure_streams
 from libs.platform.auth import TokenMinter, ensure_dev_keypair
 from libs.platform.pagination import every_item
+from libs.platform.runtime import broker_for
 from libs.platform.settings import Settings
 from libs.platform.telemetry import read_spans
 from services.promotion.adapters.postgres.decision_log import DecisionLog
@@ -44,7 +47,7 @@ from talentledger.hris_load import publish_hires, read_people
 from talentledger.lms_load import publish_catalog, read_catalog
 from talentledger.samples.organisation import as_csv, catalog_csv, org_chart
 from talentledger.simulation import HR, Simulation, Urls
-from talentledger.stack.supervisor import SERVICES, Stack, StackState
+from talentledger.stack.supervisor import SERVICES, Stack, StackState, with_stack_addresses
 
 FRAMEWORK_ID = "product-engineering"
 SAMPLE = "engineering-framework.yaml"
@@ -154,6 +157,19 @@ class Demo:
         self.facts["framework"] = f"{FRAMEWORK_ID} v{version}"
         return version
 
+    @contextlib.asynccontextmanager
+    async def _broker_as(self, identity: str) -> AsyncIterator[NatsBroker]:
+        """A broker connected as the integration `hris load` or `lms load` would use."""
+        broker = broker_for(
+            with_stack_addresses(self.settings, nats_identity=identity), f"demo-{identity}"
+        )
+        await broker.connect()
+        try:
+            await ensure_streams(broker, self.settings.nats_stream_replicas)
+            yield broker
+        finally:
+            await broker.stop()
+
     async def _organisation(self) -> None:
         """The org chart through the HRIS path and the catalog through the LMS path, as
         `talentledger hris load` and `lms load` publish them."""
@@ -163,18 +179,14 @@ class Demo:
         people_csv.write_text(as_csv(self.people), encoding="utf-8")
         courses_csv.write_text(catalog_csv(), encoding="utf-8")
         hires, catalog = read_people(people_csv.read_text()), read_catalog(courses_csv)
-        broker = make_broker(self.state.nats_url, client_name="demo")
-        await broker.connect()
-        try:
-            await ensure_streams(broker, self.settings.nats_stream_replicas)
+        async with self._broker_as("hris") as broker:
             task = self.progress.add_task("loading the org chart (HRIS)", total=len(hires.hires))
             await publish_hires(broker, hires.hires, "hris-load:demo", self._advance(task))
+        async with self._broker_as("lms") as broker:
             courses = self.progress.add_task(
                 "loading the catalog (LMS)", total=len(catalog.courses)
             )
             await publish_catalog(broker, catalog.courses, "lms-load:demo", self._advance(courses))
-        finally:
-            await broker.stop()
         last = self.people[-1].employee_id
         _wait(
             lambda: (

@@ -46,8 +46,14 @@ def postgres_url(server_stack: ExitStack, server_dir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def nats_url(server_stack: ExitStack, server_dir: Path) -> str:
+def nats(server_stack: ExitStack, server_dir: Path) -> servers.Nats:
+    """NATS with authentication (when embedded): connect with `nats.credentials(identity)`."""
     return server_stack.enter_context(servers.nats_server(server_stack, server_dir))
+
+
+@pytest.fixture(scope="session")
+def nats_url(nats: servers.Nats) -> str:
+    return nats.url
 
 
 @pytest.fixture(scope="session")
@@ -88,9 +94,10 @@ async def store(pool: AsyncConnectionPool, schema: str) -> AsyncIterator[EventSt
 
 
 @pytest.fixture
-async def broker(nats_url: str) -> AsyncIterator[NatsBroker]:
-    """A connected broker on freshly created streams (old streams and consumers removed)."""
-    broker = make_broker(nats_url, client_name="tests")
+async def broker(nats: servers.Nats) -> AsyncIterator[NatsBroker]:
+    """A connected broker on freshly created streams (old streams and consumers removed),
+    as the operator identity."""
+    broker = make_broker(nats.url, client_name="tests", credentials=nats.credentials())
     await broker.connect()
     js = broker.connection.jetstream()
     for stream in (EVENT_STREAM, DEAD_LETTER_STREAM):

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import ssl
+from pathlib import Path
+from typing import Any
 
 from faststream.nats import JStream, NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.security import NatsCredentials, NatsNKey, NatsSecurity
 from nats.js import api
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import (
+    BucketNotFoundError,
+    NotFoundError,
+    ObjectDeletedError,
+    ObjectNotFoundError,
+)
 from opentelemetry.trace import TracerProvider
 
 from libs.events.envelope import Envelope
+from libs.events.identities import Credentials, inbox_prefix
 from libs.events.subjects import (
     DEAD_LETTER_STREAM,
     DEAD_LETTER_SUBJECTS,
@@ -21,12 +32,16 @@ from libs.events.subjects import (
     subject_for,
 )
 
+DEFAULT_INBOX = "_INBOX"
 DAY = 24 * 3600.0
 RETENTION = 365 * DAY
 # Message bodies above this go to the payload object store and the message carries a claim
 # check (`BODY_OBJECT` header): NATS refuses messages over its max_payload (1 MiB by default).
 INLINE_LIMIT = 512 * 1024
 BODY_OBJECT = "tl-body-object"
+# The body's SHA-256, carried by the message: the payload store is shared by every service, so
+# only the message (on a subject only its context may publish) vouches for the body.
+BODY_DIGEST = "tl-body-sha256"
 
 # Streams are declared explicitly by `ensure_streams`, so FastStream must not redeclare them
 # with different settings.
@@ -58,11 +73,39 @@ _STREAM_CONFIGS = (
 )
 
 
+class IdentifiedBroker(NatsBroker):
+    """A broker connected as one identity, which knows where its replies arrive: pull
+    subscriptions must ask for their messages there too, the only inbox it may read."""
+
+    def __init__(self, *args: Any, reply_inbox: str = DEFAULT_INBOX, **kwargs: Any) -> None:
+        super().__init__(*args, inbox_prefix=reply_inbox, **kwargs)
+        self.reply_inbox = reply_inbox
+
+
 def make_broker(
-    nats_url: str, *, client_name: str, tracer_provider: TracerProvider | None = None
+    nats_url: str,
+    *,
+    client_name: str,
+    credentials: Path | None = None,
+    tls_ca_file: Path | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> NatsBroker:
-    """A broker that reconnects forever: a NATS outage delays work, it never ends a process."""
-    return NatsBroker(
+    """A broker that reconnects forever: a NATS outage delays work, it never ends a process.
+
+    `credentials`: the identity to connect as, an NKey seed file or a `.creds` file (see
+    libs.events.identities); none for a server without authentication, or with a user and
+    password in the URL. `tls_ca_file`: the CA to verify `tls://` servers with, when not
+    one the system trusts.
+    """
+    context = ssl.create_default_context(cafile=str(tls_ca_file)) if tls_ca_file else None
+    security: NatsSecurity | None = NatsSecurity(ssl_context=context) if context else None
+    reply_inbox = DEFAULT_INBOX
+    if credentials is not None:
+        given = Credentials(credentials)
+        kind = NatsCredentials if given.is_creds_file else NatsNKey
+        security = kind.from_file(credentials, ssl_context=context)
+        reply_inbox = inbox_prefix(given.public_key)
+    return IdentifiedBroker(
         [server.strip() for server in nats_url.split(",")],  # a cluster: comma-separated
         name=client_name,
         allow_reconnect=True,
@@ -72,21 +115,35 @@ def make_broker(
         middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
         log_level=logging.DEBUG,  # per-message access logs only when debugging
         graceful_timeout=15,
+        security=security,
+        reply_inbox=reply_inbox,
     )
+
+
+def _up_to_date(current: api.StreamConfig, wanted: api.StreamConfig) -> bool:
+    fields = ("subjects", "description", "storage", "retention", "max_age", "duplicate_window")
+    return all(getattr(current, f) == getattr(wanted, f) for f in fields) and (
+        current.num_replicas or 1
+    ) == (wanted.num_replicas or 1)
 
 
 async def ensure_streams(broker: NatsBroker, replicas: int = 1) -> None:
     """Create the event and dead-letter streams, or bring their settings up to date.
 
+    Streams already as wanted are only read, so an identity that may not manage streams (a
+    service, an integration) passes here once the operator identity has set them up.
     `replicas`: 3 on a 3-node JetStream cluster, so a node can fail without losing events.
     """
     js = broker.connection.jetstream()
     for template in _STREAM_CONFIGS:
         config = dataclasses.replace(template, num_replicas=replicas)
         try:
-            await js.update_stream(config)
+            info = await js.stream_info(config.name or "")
         except NotFoundError:
             await js.add_stream(config)
+            continue
+        if not _up_to_date(info.config, config):
+            await js.update_stream(config)
     try:
         await js.object_store(PAYLOAD_BUCKET)
     except (NotFoundError, BucketNotFoundError):
@@ -101,8 +158,15 @@ async def ensure_streams(broker: NatsBroker, replicas: int = 1) -> None:
         )
 
 
-async def stash_body(broker: NatsBroker, envelope: Envelope, body: bytes) -> tuple[bytes, str]:
-    """Store a body too large for one message; return the stand-in body and the object name.
+class BodyRefused(ValueError):
+    """A claimed body that is missing, or not the one its message vouches for."""
+
+
+async def stash_body(
+    broker: NatsBroker, envelope: Envelope, body: bytes
+) -> tuple[bytes, dict[str, str]]:
+    """Store a body too large for one message; return the stand-in body and the headers
+    that claim it (the object name and the body's digest).
 
     The object is named by the event id, so a republish after a crash rewrites the same
     object with the same bytes. The stand-in is the envelope without its payload.
@@ -110,13 +174,23 @@ async def stash_body(broker: NatsBroker, envelope: Envelope, body: bytes) -> tup
     name = str(envelope.event_id)
     store = await broker.connection.jetstream().object_store(PAYLOAD_BUCKET)
     await store.put(name, body)
-    return envelope.model_copy(update={"payload": {}}).model_dump_json().encode(), name
+    stand_in = envelope.model_copy(update={"payload": {}}).model_dump_json().encode()
+    return stand_in, {BODY_OBJECT: name, BODY_DIGEST: hashlib.sha256(body).hexdigest()}
 
 
-async def claimed_body(broker: NatsBroker, name: str) -> bytes:
-    """The body stored for a message that carries a claim check."""
+async def claimed_body(broker: NatsBroker, headers: dict[str, str]) -> bytes:
+    """The body stored for a message that carries a claim check, if its digest matches."""
+    name, digest = headers[BODY_OBJECT], headers.get(BODY_DIGEST)
+    if digest is None:
+        raise BodyRefused(f"the claim check for {name!r} carries no body digest")
     store = await broker.connection.jetstream().object_store(PAYLOAD_BUCKET)
-    return (await store.get(name)).data or b""
+    try:
+        body = (await store.get(name)).data or b""
+    except (ObjectNotFoundError, ObjectDeletedError) as error:
+        raise BodyRefused(f"its body {name!r} is not in the payload store") from error
+    if hashlib.sha256(body).hexdigest() != digest:
+        raise BodyRefused(f"the stored body {name!r} does not match its message's digest")
+    return body
 
 
 def subject_of_envelope(envelope: Envelope) -> str:

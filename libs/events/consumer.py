@@ -13,11 +13,16 @@ Failures:
 * a message that cannot be an event (not JSON, not an envelope, an unknown type or
   version, a payload its schema refuses) will never succeed: it goes to the dead-letter
   subject at once, with the reason;
+* an envelope whose `source` is not the context that owns its subject is refused the same
+  way, before it has any effect: a context speaks only for itself, whoever published it;
 * the database being unreachable is waited out: retried with backoff for as long as it
   lasts;
 * any other error (a bug, a constraint) is retried with backoff, `max_attempts` times in
   all, then dead-lettered with the error. A dead letter is published before the original
   is acknowledged, so an event is never dropped, even when publishing the dead letter fails.
+
+Dead-letter reasons name fields, error kinds and constraints, never payload values: the
+full error is in the service's log.
 
 `talentledger events replay-dead-letters` re-drives dead letters to the consumer that gave
 up on them, through its replay subject; the inbox keeps a replay from applying twice.
@@ -39,20 +44,33 @@ from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import api
-from nats.js.errors import ObjectDeletedError, ObjectNotFoundError
 from opentelemetry import propagate, trace
 from psycopg import AsyncConnection, sql
 from psycopg_pool import PoolTimeout
 from pydantic import ValidationError
 
-from libs.events.broker import BODY_OBJECT, DEAD_LETTERS, EVENTS, claimed_body
+from libs.events.broker import (
+    BODY_OBJECT,
+    DEAD_LETTERS,
+    DEFAULT_INBOX,
+    EVENTS,
+    BodyRefused,
+    IdentifiedBroker,
+    claimed_body,
+)
 from libs.events.envelope import Envelope
-from libs.events.registry import IntegrationEvent, InvalidPayload, UnknownEventType
+from libs.events.registry import (
+    IntegrationEvent,
+    InvalidPayload,
+    UnknownEventType,
+    validation_summary,
+)
 from libs.events.store import EventStore
 from libs.events.subjects import (
     DEAD_LETTER_STREAM,
     consumer_and_subject,
     dead_letter_subject,
+    owning_context,
     snake_case,
 )
 
@@ -100,6 +118,11 @@ class EventHandler:
     def replay_subject(self) -> str:
         return f"talentledger.replay.{self.consumer}.>"
 
+    @property
+    def durables(self) -> tuple[str, str]:
+        """The durable consumers on its event subject and on its replay subject."""
+        return self.consumer, f"{self.consumer}-replay"
+
 
 class Inbox:
     """Which events a consumer has already applied, in the service's own schema."""
@@ -119,22 +142,46 @@ class Inbox:
 
 
 def parse(
-    body: bytes, handler: EventHandler, store: EventStore
+    body: bytes, subject: str, handler: EventHandler, store: EventStore
 ) -> tuple[Envelope, IntegrationEvent]:
+    """Read a message received on `subject`; raise MalformedEvent when it can never apply."""
     try:
         envelope = Envelope.model_validate_json(body)
     except ValidationError as error:
-        raise MalformedEvent(f"not an event envelope: {error}") from error
+        raise MalformedEvent(f"not an event envelope: {validation_summary(error)}") from error
     if envelope.event_type != handler.event.event_type:
         raise MalformedEvent(
             f"{handler.consumer} handles {handler.event.event_type}, got {envelope.event_type}"
         )
+    owner = owning_context(subject)
+    if envelope.source != owner:
+        # Only `owner` may publish on its subjects, so this is a forgery or a misrouting.
+        raise MalformedEvent(f"source {envelope.source!r} on a subject of context {owner!r}")
     try:
         return envelope, store.decode(envelope)
     except (UnknownEventType, InvalidPayload) as error:
         raise MalformedEvent(str(error)) from error
     except Exception as error:  # an upcaster choking on an odd old payload: never succeeds
-        raise MalformedEvent(f"cannot upcast: {type(error).__name__}: {error}") from error
+        raise MalformedEvent(f"cannot upcast: {type(error).__name__}") from error
+
+
+def failure_reason(error: BaseException) -> str:
+    """Why a handler failed, without the values its message may quote.
+
+    Database errors name their SQLSTATE and the constraint, table and column involved
+    (their messages and details quote the offending values); other errors their type.
+    """
+    if isinstance(error, psycopg.Error):
+        diag = error.diag
+        named = (
+            ("constraint", diag.constraint_name),
+            ("table", diag.table_name),
+            ("column", diag.column_name),
+        )
+        parts = [f"{type(error).__name__} (SQLSTATE {error.sqlstate or 'unknown'})"]
+        parts += [f"{label} {value}" for label, value in named if value]
+        return ", ".join(parts)
+    return type(error).__name__
 
 
 def backoff(attempt: int) -> float:
@@ -159,7 +206,7 @@ class _Consumer:
         for msg in message.raw_message:
             try:
                 body = await self.body_of(msg)
-                parsed.append((msg, *parse(body, self.handler, self.store)))
+                parsed.append((msg, *parse(body, msg.subject, self.handler, self.store)))
             except MalformedEvent as error:
                 await self.settle_failure(msg, f"malformed: {error}", final=True)
             except (NatsError, TimeoutError) as error:  # the payload store did not answer
@@ -187,13 +234,13 @@ class _Consumer:
 
     async def body_of(self, msg: Msg) -> bytes:
         """The message's body, fetched from the payload store when it carries a claim check."""
-        name = (msg.headers or {}).get(BODY_OBJECT)
-        if name is None:
+        headers = msg.headers or {}
+        if BODY_OBJECT not in headers:
             return msg.data
         try:
-            return await claimed_body(self.broker, name)
-        except (ObjectNotFoundError, ObjectDeletedError) as error:
-            raise MalformedEvent(f"its body {name!r} is not in the payload store") from error
+            return await claimed_body(self.broker, headers)
+        except BodyRefused as error:
+            raise MalformedEvent(str(error)) from error
 
     async def on_event(self, msg: Msg, envelope: Envelope, payload: IntegrationEvent) -> None:
         try:
@@ -206,7 +253,7 @@ class _Consumer:
             log.exception(
                 "%s failed on %s (attempt %d)", self.handler.consumer, envelope.event_id, attempts
             )
-            reason = f"{type(error).__name__}: {error}"
+            reason = failure_reason(error)
             final = attempts >= self.max_attempts and not isinstance(error, TRANSIENT)
             await self.settle_failure(msg, reason, final=final)
             return
@@ -296,9 +343,9 @@ def subscribe(
     """
     consumer = _Consumer(broker, store, handler, max_attempts)
     config = api.ConsumerConfig(max_deliver=-1, ack_wait=ack_wait)
-    for subject, durable in (
-        (handler.subject, handler.consumer),
-        (handler.replay_subject, f"{handler.consumer}-replay"),
+    inbox = broker.reply_inbox if isinstance(broker, IdentifiedBroker) else DEFAULT_INBOX
+    for subject, durable in zip(
+        (handler.subject, handler.replay_subject), handler.durables, strict=True
     ):
         broker.subscriber(
             subject,
@@ -306,6 +353,7 @@ def subscribe(
             durable=durable,
             config=config,
             pull_sub=PullSub(batch_size=batch_size, timeout=max_wait, batch=True),
+            inbox_prefix=f"{inbox}.".encode(),
             decoder=_undecoded,
             ack_policy=AckPolicy.MANUAL,
             title=f"{durable}:{subject}",

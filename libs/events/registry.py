@@ -115,7 +115,21 @@ class EventRegistry:
         try:
             return self.model(event_type, current).model_validate(data)
         except ValidationError as error:
-            raise InvalidPayload(f"{event_type} v{version}: {error}") from error
+            raise InvalidPayload(f"{event_type} v{version}: {validation_summary(error)}") from error
+
+
+def validation_summary(error: ValidationError) -> str:
+    """Where and how a payload failed its schema, e.g. `level: int_parsing`.
+
+    Built from the errors' locations and kinds only: pydantic's messages quote the input,
+    and these summaries travel to dead letters and logs that must not carry payload values.
+    """
+    problems = [
+        f"{'.'.join(str(part) for part in problem['loc']) or '(body)'}: {problem['type']}"
+        for problem in error.errors(include_url=False, include_input=False, include_context=False)
+    ]
+    shown = problems[:10] + ([f"... {len(problems) - 10} more"] if len(problems) > 10 else [])
+    return f"{error.error_count()} invalid field(s): " + "; ".join(shown)
 
 
 registry = EventRegistry()

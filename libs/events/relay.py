@@ -11,6 +11,13 @@ Only one relay per service schema is active at a time (a PostgreSQL advisory loc
 extra replicas wait as hot standbys.
 
 Services run it in their own process; `talentledger events relay --schema NAME` runs it alone.
+
+It fails closed on an event type the registry does not know: it cannot tell whether the
+event is private, so it publishes the events before it, keeps its checkpoint just before it
+and stops with `UnpublishableEvent`, which ends the service with that error in its log.
+Skipping the event would lose it for every consumer; publishing it could leak a private
+fact; retrying cannot help, since only new code registers a type. The event waits in the
+log until a release that registers its type (or marks it private) is deployed.
 """
 
 from __future__ import annotations
@@ -26,14 +33,13 @@ from opentelemetry import propagate, trace
 from psycopg import AsyncConnection, sql
 
 from libs.events.broker import (
-    BODY_OBJECT,
     INLINE_LIMIT,
     headers_of,
     stash_body,
     subject_of_envelope,
 )
 from libs.events.envelope import Envelope
-from libs.events.registry import registry
+from libs.events.registry import UnknownEventType, registry
 from libs.events.store import EventStore
 from libs.events.subjects import EVENT_STREAM
 
@@ -42,6 +48,10 @@ log = logging.getLogger(__name__)
 
 class RelayStalled(RuntimeError):
     """JetStream did not acknowledge part of a batch; it is sent again from the checkpoint."""
+
+
+class UnpublishableEvent(RuntimeError):
+    """The log holds an event of a type this process does not know; it is never published."""
 
 
 tracer = trace.get_tracer(__name__)
@@ -89,8 +99,13 @@ class OutboxRelay:
         a later one: publication order is position order except around failures).
         """
         events = await self.store.read_log(after=self.position, limit=self.batch_size)
+        unknown = next((e for e in events if not _known(e)), None)
+        if unknown is not None:
+            events = events[: events.index(unknown)]
         if not events:
             self.failures = 0
+            if unknown is not None:
+                raise _unpublishable(self.store.schema, unknown)
             return 0
         if self._js is None:
             self._js = self.broker.connection.jetstream()
@@ -119,6 +134,8 @@ class OutboxRelay:
         if published < len(events):
             raise RelayStalled(f"JetStream acknowledged {published} of {len(events)} events")
         self.failures = 0
+        if unknown is not None:
+            raise _unpublishable(self.store.schema, unknown)
         return published
 
     async def _send(self, js: JetStreamContext, envelope: Envelope) -> asyncio.Future[Any]:
@@ -126,7 +143,8 @@ class OutboxRelay:
         headers = headers_of(envelope)
         body = envelope.model_dump_json().encode()
         if len(body) > INLINE_LIMIT:
-            body, headers[BODY_OBJECT] = await stash_body(self.broker, envelope, body)
+            body, claim = await stash_body(self.broker, envelope, body)
+            headers.update(claim)
         # The span continues the trace of the request that caused the event, and travels on
         # in the message headers to every consumer.
         with tracer.start_as_current_span(
@@ -150,10 +168,14 @@ class OutboxRelay:
             )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until `stop` is set. Database or broker outages are waited out, never fatal."""
+        """Relay until `stop` is set. Database or broker outages are waited out, never fatal;
+        an event of an unknown type is (UnpublishableEvent, see the module docstring)."""
         while not stop.is_set():
             try:
                 await self._run_connected(stop)
+            except UnpublishableEvent as error:
+                log.error("relay %s stopped: %s", self.store.schema, error)
+                raise
             except Exception:  # database or broker down: restart from the checkpoint
                 self.failures += 1
                 log.warning("relay %s failed; restarting", self.store.schema, exc_info=True)
@@ -188,6 +210,23 @@ class OutboxRelay:
         # Any notification, or the poll interval, ends the wait; the log is the truth.
         async for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
             break
+
+
+def _known(envelope: Envelope) -> bool:
+    try:
+        registry.model(envelope.event_type, envelope.schema_version)
+    except UnknownEventType:
+        return False
+    return True
+
+
+def _unpublishable(schema: str, envelope: Envelope) -> UnpublishableEvent:
+    return UnpublishableEvent(
+        f"event {envelope.event_id} at position {envelope.global_position} of the {schema} "
+        f"log is a {envelope.event_type} v{envelope.schema_version}, a type no schema is "
+        "registered for, so it may be private and is not published; register it "
+        "(registry.event, or a PrivateEvent) and restart; nothing after it is published"
+    )
 
 
 def _already_done() -> asyncio.Future[Any]:

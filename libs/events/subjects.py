@@ -40,6 +40,24 @@ def subject_of(model: type[IntegrationEvent]) -> str:
     return subject_for(model.context, model.event_type, model.schema_version)
 
 
+def context_subjects(context: str) -> str:
+    """Every subject of one context's events."""
+    return f"talentledger.{context}.>"
+
+
+def owning_context(subject: str) -> str:
+    """The context that owns the event on `subject`, also when it arrives by replay.
+
+    A replay subject is `talentledger.replay.<consumer>.<original subject>`.
+    """
+    parts = subject.split(".")
+    if parts[:2] == ["talentledger", "replay"] and len(parts) > 4:
+        parts = parts[3:]
+    if len(parts) < 3 or parts[0] != "talentledger" or parts[1] == "replay":
+        raise ValueError(f"{subject!r} is not an event subject")
+    return parts[1]
+
+
 def dead_letter_subject(consumer: str, subject: str) -> str:
     return f"deadletter.{consumer}.{subject}"
 

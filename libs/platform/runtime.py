@@ -119,12 +119,23 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+def broker_for(
+    settings: Settings, client_name: str, tracer_provider: TracerProvider | None = None
+) -> NatsBroker:
+    """A broker for the configured NATS, connecting as the configured identity."""
+    return make_broker(
+        settings.require_nats_url(),
+        client_name=client_name,
+        credentials=settings.nats_credentials,
+        tls_ca_file=settings.nats_tls_ca_file,
+        tracer_provider=tracer_provider,
+    )
+
+
 async def _connected_broker(
     settings: Settings, client_name: str, stop: asyncio.Event, tracer_provider: TracerProvider
 ) -> NatsBroker:
-    broker = make_broker(
-        settings.require_nats_url(), client_name=client_name, tracer_provider=tracer_provider
-    )
+    broker = broker_for(settings, client_name, tracer_provider)
     await _retry("NATS", broker.connect, stop)
     # JetStream may still be electing its leader after NATS accepts connections.
     await _retry("JetStream", lambda: ensure_streams(broker, settings.nats_stream_replicas), stop)
@@ -212,9 +223,9 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         done, _ = await asyncio.wait(
             [stopped, *tasks, *background], return_when=asyncio.FIRST_COMPLETED
         )
-        for task in done:
-            if task is not stopped and task.exception():
-                log.error("%s stopped: %s failed", name, task.get_name(), exc_info=task.exception())
+        failed = [task for task in done if task is not stopped and task.exception()]
+        for task in failed:
+            log.error("%s stopped: %s failed", name, task.get_name(), exc_info=task.exception())
         # Stop taking work, let what is in flight finish, then close connections.
         stop.set()
         server.should_exit = True
@@ -230,6 +241,8 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         await broker.stop()
         await runtime.store.close()
         tracer_provider.shutdown()
+        if failed:  # e.g. the relay refusing an unknown event type: exit non-zero, loudly
+            raise SystemExit(f"{name} stopped: {failed[0].get_name()} failed (see the log)")
 
 
 def main(definition: ServiceDefinition) -> None:

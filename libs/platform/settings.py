@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(
         None, alias="TEMPORAL_ADDRESS", description="host:port of Temporal; embedded when unset"
     )
+    nats_credentials: Path | None = Field(
+        None,
+        alias="NATS_CREDENTIALS",
+        description="the NATS identity to connect as: an NKey seed file or a .creds file",
+    )
+    nats_tls_ca_file: Path | None = Field(
+        None,
+        alias="NATS_TLS_CA_FILE",
+        description="CA that signs the NATS servers' certificates, for tls:// URLs",
+    )
     nats_stream_replicas: int = Field(
         1, alias="NATS_STREAM_REPLICAS", ge=1, le=5, description="3 on a JetStream cluster"
     )

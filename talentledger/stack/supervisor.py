@@ -3,8 +3,9 @@
 Everything lives under `TALENTLEDGER_HOME` (default `./.talentledger`):
 
     postgres/   PostgreSQL data        nats/      JetStream store      temporal/  Temporal DB
-    keys/       development JWT key, database role passwords (postgres.pgpass), Temporal
-                payload keys, decision-log checkpoint key (and its pinned fingerprint)
+    keys/       development JWT key, NATS identities (keys/nats/, see broker_identities),
+                database role passwords (postgres.pgpass), Temporal payload keys,
+                decision-log checkpoint key (and its pinned fingerprint)
     logs/       one log a service      traces/    spans      checkpoints/  signed log heads
     stack.json  what runs where (addresses, ports, pids)
 
@@ -37,6 +38,12 @@ from libs.platform.settings import Settings
 from libs.platform.temporal import ensure_payload_keys
 from services.promotion.adapters.checkpoints import ensure_checkpoint_key
 from talentledger.stack import database
+from talentledger.stack.broker_identities import (
+    OPERATOR_IDENTITY,
+    credentials_file,
+    server_authorization,
+    setup_streams,
+)
 from talentledger.stack.servers import (
     EmbeddedNats,
     EmbeddedPostgres,
@@ -107,19 +114,29 @@ def _alive(pid: int | None, marker: str) -> bool:
         return False
 
 
-def with_stack_addresses(settings: Settings, service: str | None = None) -> Settings:
+def with_stack_addresses(
+    settings: Settings, service: str | None = None, nats_identity: str | None = None
+) -> Settings:
     """Fill server addresses not given in the environment from the running stack; with
-    `service`, the database URL is that service's own role's."""
+    `service`, the database URL is that service's own role's.
+
+    When NATS is the stack's own, the process connects as `nats_identity` (an integration,
+    a service; the operator by default) unless NATS_CREDENTIALS names an identity.
+    """
     state = StackState.load(settings.home.absolute())
     if state is None:
         return settings
     keys = settings.home.absolute() / "keys"
     database_url = state.service_database_urls.get(service or "", state.database_url)
+    credentials = settings.nats_credentials
+    if credentials is None and settings.nats_url is None and state.nats_monitor_url:
+        credentials = credentials_file(settings.home, nats_identity or OPERATOR_IDENTITY)
     return settings.model_copy(
         update={
             "database_url": settings.database_url or database_url,
             "database_owner_url": settings.database_owner_url or state.database_owner_url,
             "nats_url": settings.nats_url or state.nats_url,
+            "nats_credentials": credentials,
             "temporal_address": settings.temporal_address or state.temporal_address,
             "jwt_public_key_file": settings.jwt_public_key_file
             or (keys / "dev-signing-key.pub.pem"),
@@ -146,7 +163,7 @@ class Stack:
         note("database roles and migrations")
         service_urls = database.prepare(database_url, SERVICES, self.database_passwords)
         note("NATS JetStream")
-        nats_url = self.settings.nats_url or self.nats.start()
+        nats_url = self.settings.nats_url or self._start_nats()
         note("Temporal")
         temporal_address = self.settings.temporal_address or self.temporal.start()
         _, public_key = ensure_dev_keypair(self.home / "keys")
@@ -174,6 +191,16 @@ class Stack:
             self._wait_healthy(state.services[name])
         return state
 
+    def _start_nats(self) -> str:
+        """The embedded NATS, with an identity per process; the operator sets up streams."""
+        self.nats.authorization = server_authorization(self.home, SERVICES, self.settings)
+        url = self.nats.start()
+        operator = credentials_file(self.home, OPERATOR_IDENTITY)
+        setup_streams(
+            self.settings.model_copy(update={"nats_url": url, "nats_credentials": operator})
+        )
+        return url
+
     def _start_service(self, name: str, state: StackState, public_key: Path) -> ServiceProcess:
         known = state.services.get(name)
         if known and known.running():
@@ -196,6 +223,8 @@ class Stack:
         }
         if not self.settings.jwks_url:
             env.setdefault("TALENTLEDGER_JWT_PUBLIC_KEY_FILE", str(public_key))
+        if not self.settings.nats_url:  # the stack's own NATS: each service its own identity
+            env["NATS_CREDENTIALS"] = str(credentials_file(self.home, name))
         with (logs / f"{name}.log").open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}"],

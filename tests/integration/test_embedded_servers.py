@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -22,6 +24,8 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.client import Client
 
+from libs.events.identities import OPERATOR, authorization
+from talentledger.stack.broker_identities import ensure_identities
 from talentledger.stack.servers import (
     EmbeddedNats,
     EmbeddedPostgres,
@@ -142,6 +146,43 @@ def test_postgres_start_failure_reports_log_tail(make, tmp_path):
     ):
         pg.start(timeout=20)
     assert not pg.is_running()
+
+
+async def _connects(url: str, seed: Path | None = None) -> bool:
+    try:
+        client = await nats.connect(
+            url, nkeys_seed=str(seed) if seed else None, allow_reconnect=False, connect_timeout=5
+        )
+    except nats.errors.Error:
+        return False
+    await client.close()
+    return True
+
+
+async def test_nats_with_users_refuses_strangers_and_reloads_a_changed_list(make, tmp_path):
+    server = make(EmbeddedNats, tmp_path / "nats")
+    url = server.start()
+    assert await _connects(url), "without an authorization block anyone connects"
+    keys = ensure_identities(tmp_path / "keys", ("alice", "bob"))
+    alice, bob = keys["alice"], keys["bob"]
+
+    server.authorization = authorization([(alice.public_key, OPERATOR)])
+    assert server.start() == url, "restarted with users, on the same port"
+    assert stat.S_IMODE(server.config_file.stat().st_mode) == 0o600
+    assert not await _connects(url)
+    assert await _connects(url, alice.path)
+    assert not await _connects(url, bob.path)
+
+    pid = server.pid
+    server.authorization = authorization([(k.public_key, OPERATOR) for k in (alice, bob)])
+    assert server.start() == url
+    assert server.pid == pid, "a changed user list is reloaded, not restarted"
+    for _ in range(50):  # the reload is asynchronous
+        if await _connects(url, bob.path):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("bob was never let in after the reload")
 
 
 async def test_nats_jetstream_keeps_messages_across_restart(make, tmp_path):

@@ -14,6 +14,7 @@ from libs.events.envelope import Envelope
 from libs.events.schemas.lms import CourseCatalogUpdated
 from libs.events.subjects import EVENT_STREAM
 from talentledger.lms_load import COLUMNS, publish_catalog, read_catalog
+from tests.support.servers import Nats
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ("classroom", "online", "blended", "workshop", "self_paced")
@@ -78,8 +79,9 @@ async def test_a_catalog_is_published_in_batches_and_a_second_load_adds_nothing(
     assert info.state.messages == 5
 
 
-async def cli(*args: str, nats_url: str, home: Path) -> tuple[int, str, str]:
-    env = {**os.environ, "NATS_URL": nats_url, "TALENTLEDGER_HOME": str(home), "COLUMNS": "200"}
+async def cli(*args: str, nats: Nats, home: Path) -> tuple[int, str, str]:
+    """Run the CLI as the LMS integration's identity."""
+    env = {**os.environ, **nats.env("lms"), "TALENTLEDGER_HOME": str(home), "COLUMNS": "200"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -96,13 +98,13 @@ async def cli(*args: str, nats_url: str, home: Path) -> tuple[int, str, str]:
 
 
 async def test_the_command_reports_bad_rows_and_publishes_the_good_courses(
-    broker: NatsBroker, nats_url: str, tmp_path: Path
+    broker: NatsBroker, nats: Nats, tmp_path: Path
 ) -> None:
     export = tmp_path / "catalog.csv"
     export.write_text(catalog_csv(250, bad=2), encoding="utf-8")
 
     code, out, err = await cli(
-        "lms", "load", str(export), "--as", "alice", nats_url=nats_url, home=tmp_path / "home"
+        "lms", "load", str(export), "--as", "alice", nats=nats, home=tmp_path / "home"
     )
     assert code == 0, out + err
     assert "catalog.csv line 336: format: unknown format 'radio'; use one of" in out
@@ -110,7 +112,7 @@ async def test_the_command_reports_bad_rows_and_publishes_the_good_courses(
     assert "published 250 course(s) in 2 event(s), 2 new; 2 row(s) refused" in out
 
     code, out, err = await cli(
-        "lms", "load", str(export), "--as", "alice", nats_url=nats_url, home=tmp_path / "home"
+        "lms", "load", str(export), "--as", "alice", nats=nats, home=tmp_path / "home"
     )
     assert code == 0, out + err
     assert "published 250 course(s) in 2 event(s), 0 new; 2 row(s) refused" in out
@@ -119,7 +121,7 @@ async def test_the_command_reports_bad_rows_and_publishes_the_good_courses(
 
 
 async def test_the_command_fails_clearly_when_nothing_can_be_published(
-    broker: NatsBroker, nats_url: str, tmp_path: Path
+    broker: NatsBroker, nats: Nats, tmp_path: Path
 ) -> None:
     all_bad = tmp_path / "all-bad.csv"
     all_bad.write_text(catalog_csv(0, bad=3), encoding="utf-8")
@@ -130,7 +132,7 @@ async def test_the_command_fails_clearly_when_nothing_can_be_published(
 
     home = tmp_path / "home"
     runs = {
-        name: await cli("lms", "load", str(path), "--as", "a", nats_url=nats_url, home=home)
+        name: await cli("lms", "load", str(path), "--as", "a", nats=nats, home=home)
         for name, path in (("all bad", all_bad), ("not text", not_text), ("columns", no_header))
     }
     for code, out, err in runs.values():

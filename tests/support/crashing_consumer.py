@@ -1,6 +1,7 @@
 """A consumer process that dies after committing its effect and before acknowledging.
 
-Run by tests as `python -m tests.support.crashing_consumer` with DATABASE_URL and NATS_URL.
+Run by tests as `python -m tests.support.crashing_consumer` with DATABASE_URL and NATS_URL
+(and NATS_CREDENTIALS when the server wants an identity).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from libs.events.broker import make_broker
 from libs.events.store import EventStore
+from libs.platform.runtime import broker_for
+from libs.platform.settings import Settings
 from tests.support.backbone import start_consumer
 
 CRASHED = 17
@@ -31,7 +33,7 @@ class DiesAfterCommit(EventStore):
 
 async def main() -> None:
     async with AsyncConnectionPool(os.environ["DATABASE_URL"], open=False) as pool:
-        broker = make_broker(os.environ["NATS_URL"], client_name="crashing-consumer")
+        broker = broker_for(Settings(), "crashing-consumer")
         start_consumer(broker, DiesAfterCommit(pool, "svc"), ack_wait=2.0)
         await broker.start()
         await asyncio.sleep(50)

@@ -8,6 +8,7 @@ import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -54,21 +55,55 @@ def postgres_server(stack: ExitStack, base: Path) -> Iterator[str]:
             server.stop()
 
 
+@dataclass(frozen=True)
+class Nats:
+    """A NATS server for the tests and the identities it knows.
+
+    The embedded one runs with the stack's own authorization (every service, integration and
+    the operator, see talentledger.stack.broker_identities), its seeds under `home`. An
+    external one is used with NATS_CREDENTIALS when that is set, else without identity.
+    """
+
+    url: str
+    home: Path | None = None
+    given: Path | None = None
+
+    def credentials(self, identity: str = "operator") -> Path | None:
+        if self.home is None:
+            return self.given
+        from talentledger.stack.broker_identities import credentials_file
+
+        return credentials_file(self.home, identity)
+
+    def env(self, identity: str = "operator") -> dict[str, str]:
+        """The environment a subprocess needs to connect as `identity`."""
+        credentials = self.credentials(identity)
+        return {"NATS_URL": self.url} | (
+            {"NATS_CREDENTIALS": str(credentials)} if credentials else {}
+        )
+
+
 @contextmanager
-def nats_server(stack: ExitStack, base: Path) -> Iterator[str]:
+def nats_server(stack: ExitStack, base: Path) -> Iterator[Nats]:
     if url := os.environ.get("NATS_URL"):
-        yield url
+        given = os.environ.get("NATS_CREDENTIALS")
+        yield Nats(url, given=Path(given) if given else None)
     elif docker_available():
         from testcontainers.nats import NatsContainer
 
         container = stack.enter_context(NatsContainer("nats:2.11").with_command("-js"))
-        yield container.nats_uri()
+        yield Nats(container.nats_uri())
     else:
+        from libs.platform.settings import Settings
+        from talentledger.stack.broker_identities import server_authorization
         from talentledger.stack.servers import EmbeddedNats
+        from talentledger.stack.supervisor import SERVICES
 
-        server = EmbeddedNats(base / "nats")
+        home = base / "stack-home"
+        authorization = server_authorization(home, SERVICES, Settings())
+        server = EmbeddedNats(base / "nats", authorization=authorization)
         try:
-            yield server.start()
+            yield Nats(server.start(), home=home)
         finally:
             server.stop()
 

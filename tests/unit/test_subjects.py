@@ -3,7 +3,12 @@
 import pytest
 
 from libs.events.schemas.framework import FrameworkPublished
-from libs.events.subjects import consumer_and_subject, dead_letter_subject, subject_of
+from libs.events.subjects import (
+    consumer_and_subject,
+    dead_letter_subject,
+    owning_context,
+    subject_of,
+)
 
 
 def test_subjects_name_context_event_and_version() -> None:
@@ -18,3 +23,14 @@ def test_dead_letter_subjects_round_trip() -> None:
     )
     with pytest.raises(ValueError, match="not a dead-letter subject"):
         consumer_and_subject("talentledger.framework.framework_published.v2")
+
+
+def test_the_owning_context_of_a_subject_also_when_replayed() -> None:
+    subject = subject_of(FrameworkPublished)
+    assert owning_context(subject) == "framework"
+    assert owning_context(f"talentledger.replay.assessment-framework-versions.{subject}") == (
+        "framework"
+    )
+    for odd in ("deadletter.x.talentledger.framework.a.v1", "talentledger.replay.c", "x"):
+        with pytest.raises(ValueError, match="not an event subject"):
+            owning_context(odd)
