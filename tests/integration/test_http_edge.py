@@ -22,6 +22,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.core import NotSet
 from schemathesis.generation import GenerationMode
 
+from libs.events.migrations.roles import with_database
 from libs.platform.edge import DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH
 from tests.support.live_services import SERVICES, LiveServices, live_services
 
@@ -36,7 +37,7 @@ def services(postgres_url: str, temporal_address: str, server_dir: Path) -> Iter
     try:
         with live_services(
             server_dir / name,
-            database_url=postgres_url.rsplit("/", 1)[0] + f"/{name}",
+            database_url=with_database(postgres_url, name),
             temporal_address=temporal_address,
         ) as running:
             yield running

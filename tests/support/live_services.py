@@ -17,10 +17,10 @@ import httpx
 import uvicorn
 from psycopg_pool import AsyncConnectionPool
 
-from libs.events.migrations import migrate
 from libs.events.store import EventStore
 from libs.platform import temporal
 from libs.platform.auth import TokenMinter, TokenVerifier, ensure_dev_keypair
+from libs.platform.database import service_conninfo
 from libs.platform.runtime import Runtime, ServiceDefinition
 from libs.platform.settings import Settings
 from services.assessment.service import definition as assessment
@@ -29,6 +29,7 @@ from services.development.service import definition as development
 from services.framework.service import definition as framework
 from services.promotion.service import definition as promotion
 from talentledger.stack.servers import free_port
+from tests.support.service_api import service_database_url
 
 DEFINITIONS: tuple[ServiceDefinition, ...] = (framework, assessment, development, promotion, cycles)
 SERVICES = tuple(definition.name for definition in DEFINITIONS)
@@ -68,11 +69,19 @@ async def _serve(
     servers: list[uvicorn.Server] = []
     async with AsyncExitStack() as resources:
         for definition in DEFINITIONS:
-            await asyncio.to_thread(migrate, database_url, definition.name, *definition.migrations)
-            pool = AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False)
+            # Migrated as the owner, served as the service's own role, as deployed.
+            role_url = await asyncio.to_thread(
+                service_database_url,
+                database_url,
+                definition.name,
+                settings.home / "keys",
+                *definition.migrations,
+            )
+            served = settings.model_copy(update={"database_url": role_url})
+            pool = AsyncConnectionPool(service_conninfo(served), min_size=1, max_size=4, open=False)
             await resources.enter_async_context(pool)
             store = EventStore(pool, definition.name)
-            runtime = Runtime(definition.name, settings, pool, store, None, client)  # type: ignore[arg-type]
+            runtime = Runtime(definition.name, served, pool, store, None, client)  # type: ignore[arg-type]
             api = definition.build(runtime).api
             api.state.runtime = runtime
             api.state.token_verifier = TokenVerifier(settings)
@@ -105,6 +114,7 @@ def live_services(
     settings = Settings.model_validate(
         {
             "DATABASE_URL": database_url,
+            "TALENTLEDGER_HOME": home,
             "TEMPORAL_ADDRESS": temporal_address,
             "TALENTLEDGER_JWT_PUBLIC_KEY_FILE": public,
         }
