@@ -18,6 +18,8 @@ import yaml
 from libs.platform.pagination import every_item
 from libs.platform.telemetry import read_spans
 from talentledger.samples.organisation import as_csv, org_chart
+from talentledger.stack.supervisor import SERVICES
+from tests.support.hostile_http import fuzz_problems, hostile_input_answers
 from tests.support.stack import ROOT, RunningStack, running_stack
 
 CONSUMERS = ("assessment", "development", "promotion")
@@ -215,3 +217,23 @@ def test_an_hris_export_becomes_the_assessment_org_chart(
     )
     employee = stack.token("employee", "bob")
     assert stack.get("assessment", f"/org-chart/people/{head}", employee).status_code == 403
+
+
+def test_hostile_input_and_fuzzing_get_no_5xx_from_the_running_services(
+    stack: RunningStack,
+) -> None:
+    """The service processes as deployed (API, consumers, relay and worker in one process,
+    holding the data the tests above made): hostile values on every operation and a
+    property-based fuzz run get no 5xx, and every service still serves afterwards."""
+    hr = stack.token("hr_admin", "alice")
+    problems: list[str] = []
+    for service in SERVICES:
+        url = stack.url(service)
+        answers = hostile_input_answers(url, hr)
+        problems += [f"{service}: {answer}" for answer in answers if answer[3] >= 500]
+        problems += [f"{service}: {line}" for line in fuzz_problems(url, hr)]
+    assert not problems, "\n".join(problems)
+    for service in SERVICES:
+        assert stack.get(service, "/health", {}).status_code == 200, f"{service} stopped"
+    status = stack.cli("status")
+    assert "stopped" not in status, status
