@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, suppress
 from pathlib import Path
+from types import FrameType
 
 import psycopg
 import pytest
@@ -19,9 +21,32 @@ from libs.events.migrations import migrate
 from libs.events.migrations.roles import with_database
 from libs.events.store import EventStore
 from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM, PAYLOAD_BUCKET
-from tests.support import servers
+from tests.support import leftovers, servers
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def _interrupted(signum: int, _: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM and SIGHUP end the run as Ctrl-C does, so every fixture's teardown stops the
+    # servers and stacks it started; what a SIGKILLed run leaves, the next run stops.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupted)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    leftovers.stop_orphans()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests under tests/e2e bring up whole stacks: `-m "not e2e"` leaves them out."""
+    for item in items:
+        if E2E in Path(item.path).parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +55,7 @@ def server_dir() -> Iterator[Path]:
     (mode 0700) at each session start, and PostgreSQL runs as its own system user."""
     path = Path(tempfile.mkdtemp(prefix="talentledger-tests-"))
     path.chmod(0o755)
+    leftovers.claim(path)
     yield path
     shutil.rmtree(path, ignore_errors=True)
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from tests.support import leftovers
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -68,6 +70,7 @@ def running_stack(**env: str) -> Iterator[RunningStack]:
     """`talentledger up` in a fresh home (outside pytest's private tmp dirs), `down` after."""
     home = Path(tempfile.mkdtemp(prefix="talentledger-e2e-"))
     home.chmod(0o755)
+    leftovers.claim(home)
     stack = RunningStack(home, {**os.environ, "TALENTLEDGER_HOME": str(home), **env})
     try:
         stack.cli("up")

@@ -1,0 +1,88 @@
+"""What a test run leaves behind when it is killed, and how the next run cleans it up.
+
+Every directory a run starts servers in (the session's embedded servers, each stack an e2e
+test brings up) is claimed with the run's pid. Ctrl-C and SIGTERM run the fixtures' own
+teardown; a run killed outright (SIGKILL, a crashed interpreter) cannot, so each run first
+stops the servers and stacks of claimed directories whose run is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+CLAIM = ".test-run"
+PREFIXES = ("talentledger-tests-", "talentledger-e2e-")
+
+
+def claim(directory: Path) -> None:
+    """Record that this run owns the servers started in `directory`."""
+    (directory / CLAIM).write_text(str(os.getpid()))
+
+
+def _owner_alive(directory: Path) -> bool:
+    try:
+        pid = int((directory / CLAIM).read_text())
+    except (OSError, ValueError):
+        return False
+    try:
+        return "pytest" in " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return False
+
+
+def orphans() -> list[Path]:
+    """Claimed directories whose run has ended without cleaning up."""
+    base = Path(tempfile.gettempdir())
+    return sorted(
+        path
+        for prefix in PREFIXES
+        for path in base.glob(f"{prefix}*")
+        if (path / CLAIM).exists() and not _owner_alive(path)
+    )
+
+
+def stop_orphans() -> list[Path]:
+    """Stop what each orphaned directory still runs, remove it, and return them."""
+    from talentledger.stack.servers import EmbeddedNats, EmbeddedPostgres, EmbeddedTemporal
+
+    found = orphans()
+    for directory in found:
+        log.warning("stopping what an earlier, killed test run left in %s", directory)
+        if (directory / "stack.json").exists():
+            subprocess.run(
+                [sys.executable, "-m", "talentledger.cli", "down"],
+                env={**os.environ, "TALENTLEDGER_HOME": str(directory)},
+                capture_output=True,
+                timeout=180,
+                check=False,
+            )
+        for server in (
+            EmbeddedTemporal(directory / "temporal"),
+            EmbeddedNats(directory / "nats"),
+            EmbeddedPostgres(directory / "postgres"),
+        ):
+            with contextlib.suppress(Exception):  # a half-made directory: stop what there is
+                server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+    _stop_orphaned_test_servers()
+    return found
+
+
+def _stop_orphaned_test_servers() -> None:
+    """Temporal's time-skipping servers whose run died: the SDK starts them as children of
+    the run, so an orphan is one whose parent is gone (adopted by init)."""
+    for process in psutil.process_iter(["name", "ppid"]):
+        if process.info["name"] == "temporal-test-server" and process.info["ppid"] == 1:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
