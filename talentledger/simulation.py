@@ -353,12 +353,18 @@ class Simulation:
     # -- the cycle -----------------------------------------------------------------------
 
     async def acknowledge(self, cycle: str, managers: Iterable[str], share: float) -> int:
-        """A share of the managers acknowledge their reports' gaps; the others stay silent."""
+        """A share of the managers acknowledge their reports' gaps; the others stay silent.
+        Returns how many acknowledgements the cycle took: one that arrives after the review's
+        deadline is refused with 409 (the cycle has moved on) and counts as silence."""
         url = f"{self.urls.cycles}/cycles/{cycle}/gap-review/acknowledgements"
         chosen = [m for m in sorted(managers) if self.rng.random() < share]
+        taken = 0
         for manager in chosen:
-            await self.call("POST", url, self.as_(manager, "manager"), json={})
-        return len(chosen)
+            answer = await self.call(
+                "POST", url, self.as_(manager, "manager"), ok=(202, 409), json={}
+            )
+            taken += "still_waiting_on" in answer
+        return taken
 
 
 def _unmet(view: dict[str, Any]) -> list[str]:
