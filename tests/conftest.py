@@ -25,6 +25,7 @@ from tests.support import leftovers, servers
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 E2E = Path(__file__).resolve().parent / "e2e"
+E2E_TIMEOUT = 1200
 
 
 def _interrupted(signum: int, _: FrameType | None) -> None:
@@ -43,10 +44,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests under tests/e2e bring up whole stacks: `-m "not e2e"` leaves them out."""
+    """Tests under tests/e2e bring up whole stacks: `-m "not e2e"` leaves them out. Their
+    waits are bounded by progress; the run-wide timeout is only a backstop against a hang,
+    so theirs is wider: a whole cycle with every service restarted takes minutes."""
     for item in items:
         if E2E in Path(item.path).parents:
             item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from libs.platform.auth import ROLES
 
@@ -62,33 +63,35 @@ HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "opti
 
 
 def declare(api: FastAPI, rules: Mapping[str, Access]) -> None:
-    """Publish each route's rule in its OpenAPI operation as `x-access`. The document is
-    generated here, once, so that a route without a rule stops the service at build."""
+    """Publish each route's rule in its OpenAPI operation as `x-access`. The routes are
+    checked against the rules here, so that a route without a rule (or a rule without a
+    route) stops the service at build; the document itself is generated when first asked
+    for, as generating it costs far more than building the service."""
     table = {**HEALTH, **rules}
+    operations = {
+        f"{method} {route.path_format}"
+        for route in iter_route_contexts(api.routes)  # routes of included routers too
+        if isinstance(route.original_route, APIRoute) and route.include_in_schema
+        for method in route.methods
+    }
+    undeclared = sorted(operations - set(table))
+    unrouted = sorted(set(table) - operations)
+    if undeclared or unrouted:
+        raise ValueError(
+            f"{api.title}: every route needs exactly one access rule; "
+            f"routes without a rule: {undeclared}; rules without a route: {unrouted}"
+        )
     generate = api.openapi
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is not None:
             return api.openapi_schema
         schema = generate()
-        operations = {
-            f"{method.upper()} {path}": operation
-            for path, item in schema.get("paths", {}).items()
-            for method, operation in item.items()
-            if method in HTTP_METHODS
-        }
-        undeclared = sorted(set(operations) - set(table))
-        unrouted = sorted(set(table) - set(operations))
-        if undeclared or unrouted:
-            api.openapi_schema = None
-            raise ValueError(
-                f"{api.title}: every route needs exactly one access rule; "
-                f"routes without a rule: {undeclared}; rules without a route: {unrouted}"
-            )
-        for key, operation in operations.items():
-            operation.update(table[key].extension())
+        for path, item in schema.get("paths", {}).items():
+            for method, operation in item.items():
+                if method in HTTP_METHODS:
+                    operation.update(table[f"{method.upper()} {path}"].extension())
         return schema
 
     api.openapi_schema = None  # a document generated earlier would lack the rules
     api.openapi = openapi  # type: ignore[method-assign]
-    openapi()
