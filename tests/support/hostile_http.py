@@ -139,7 +139,8 @@ def hostile_input_answers(url: str, headers: dict[str, str]) -> list[tuple[str, 
 
 # -- property-based fuzzing from each OpenAPI document -----------------------------------------
 
-EXAMPLES = {GenerationMode.POSITIVE: 4, GenerationMode.NEGATIVE: 3}  # per operation
+Examples = dict[GenerationMode, int]
+EXAMPLES: Examples = {GenerationMode.POSITIVE: 4, GenerationMode.NEGATIVE: 3}  # per operation
 
 
 def validation_refusal(response: Any) -> bool:
@@ -153,10 +154,15 @@ def validation_refusal(response: Any) -> bool:
 
 
 def fuzz(
-    operation: Any, mode: GenerationMode, url: str, headers: dict[str, str], problems: list[str]
+    operation: Any,
+    mode: GenerationMode,
+    examples: int,
+    url: str,
+    headers: dict[str, str],
+    problems: list[str],
 ) -> None:
     @settings(
-        max_examples=EXAMPLES[mode],
+        max_examples=examples,
         deadline=None,
         database=None,
         phases=[Phase.generate],
@@ -181,12 +187,13 @@ def fuzz(
             raise
 
 
-def fuzz_problems(url: str, headers: dict[str, str]) -> list[str]:
-    """Schema-valid and schema-invalid requests for every operation of the service at `url`:
-    each that got a 5xx, or a schema-valid one refused as invalid, as a line."""
+def fuzz_problems(url: str, headers: dict[str, str], examples: Examples = EXAMPLES) -> list[str]:
+    """Schema-valid and schema-invalid requests for every operation of the service at `url`
+    (`examples` of each per operation): each that got a 5xx, or a schema-valid one refused
+    as invalid, as a line."""
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     problems: list[str] = []
     for result in schema.get_all_operations():
-        for mode in EXAMPLES:
-            fuzz(result.ok(), mode, url, headers, problems)
+        for mode, count in examples.items():
+            fuzz(result.ok(), mode, count, url, headers, problems)
     return problems
