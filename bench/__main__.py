@@ -132,7 +132,7 @@ async def main(args: argparse.Namespace, console: Console) -> str:
         if args.only in (None, "assessment"):
             assert stack.nats_url is not None
             assessment_results = await assessment.run(
-                stack.database_url, stack.nats_url, console, sizes.assessment
+                stack.roles, stack.nats_url, stack.nats_credentials, console, sizes.assessment
             )
         if args.only in (None, "development"):
             sections.append(await development.run(stack.database_url, console, sizes.development))
