@@ -104,11 +104,12 @@ def with_database(url: str, database: str) -> str:
 
 @contextlib.contextmanager
 def bench_stack(console: Console, *, with_nats: bool = True) -> Iterator[Stack]:
-    """Use DATABASE_URL / NATS_URL when set, else embedded servers in a temp dir; without
-    `with_nats`, no NATS at all.
+    """Use DATABASE_URL / NATS_URL (with NATS_CREDENTIALS) when set, else embedded servers
+    in a temp dir, the NATS one with the stack's authorization; without `with_nats`, no NATS
+    at all.
 
     Everything started or created here is stopped, dropped or removed on exit, including
-    on errors and Ctrl-C.
+    on errors and Ctrl-C; database roles, which belong to the whole server, stay.
     """
     with contextlib.ExitStack() as cleanup:
         admin_url = os.environ.get("DATABASE_URL")
