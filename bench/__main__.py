@@ -104,18 +104,25 @@ async def main(args: argparse.Namespace, console: Console) -> str:
         return render(machine, None, None, None, None, command, [section])
     without_nats = args.only in ("framework", "decision_log", "development")
     with bench_stack(console, with_nats=not without_nats) as stack:
-        machine = await machine_info(stack)
+        machine = await machine_info(
+            stack.database_url,
+            stack.postgres_origin,
+            stack.nats_url,
+            stack.nats_origin,
+            stack.nats_credentials,
+        )
         append_results = latency_results = framework_results = assessment_results = None
         sections: list[str] = []
         if args.only in (None, "appends"):
             append_results = await appends.run(
-                stack.database_url, console, events=sizes.events, repeats=sizes.repeats
+                stack.roles, console, events=sizes.events, repeats=sizes.repeats
             )
         if args.only in (None, "latency"):
             assert stack.nats_url is not None
             latency_results = await latency.run(
-                stack.database_url,
+                stack.roles,
                 stack.nats_url,
+                stack.nats_credentials,
                 console,
                 seconds=sizes.seconds,
                 rate=args.rate,
@@ -125,7 +132,7 @@ async def main(args: argparse.Namespace, console: Console) -> str:
         if args.only in (None, "assessment"):
             assert stack.nats_url is not None
             assessment_results = await assessment.run(
-                stack.database_url, stack.nats_url, console, sizes.assessment
+                stack.roles, stack.nats_url, stack.nats_credentials, console, sizes.assessment
             )
         if args.only in (None, "development"):
             sections.append(await development.run(stack.database_url, console, sizes.development))

@@ -26,8 +26,9 @@ from rich.console import Console
 from bench.children import child
 from bench.cpu import machine_busy, machine_times
 from bench.events import APPENDS_SCHEMA, METADATA, BenchEvent, payload
+from bench.stack import Roles
 from libs.events.envelope import new_event_id, utcnow
-from libs.events.migrations import migrate
+from libs.events.migrations.roles import service_role
 from libs.events.store import EventStore
 
 WRITER_COUNTS = (1, 8)
@@ -275,12 +276,23 @@ async def listening(database_url: str) -> AsyncIterator[None]:
         yield
 
 
-async def prepare_schemas(database_url: str) -> None:
-    """The event log (migrated like a service's) and the baseline's raw table."""
-    await asyncio.to_thread(migrate, database_url, APPENDS_SCHEMA)
-    async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(RAW_SCHEMA)))
-        await conn.execute(sql.SQL(_RAW_TABLE).format(table=sql.Identifier(RAW_SCHEMA, "events")))
+async def prepare_schemas(roles: Roles) -> str:
+    """The event log, migrated like a service's (by the owner, for its own role), and the
+    baseline's raw table; return the URL of the role both are written as.
+
+    The raw table is the owner's too, and its role may read and insert there, as in the
+    event log: the baseline pays for the same role, connection and authentication, so the
+    ratio compares the two ways of writing alone.
+    """
+    url = await asyncio.to_thread(roles.migrate, APPENDS_SCHEMA)
+    role, schema = sql.Identifier(service_role(APPENDS_SCHEMA)), sql.Identifier(RAW_SCHEMA)
+    table = sql.Identifier(RAW_SCHEMA, "events")
+    async with await AsyncConnection.connect(roles.owner_url, autocommit=True) as conn:
+        await conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+        await conn.execute(sql.SQL(_RAW_TABLE).format(table=table))
+        await conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
+        await conn.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(table, role))
+    return url
 
 
 async def check_log(
@@ -379,13 +391,13 @@ def warmup_events(events: int) -> int:
     return max(50, events // 10)
 
 
-async def run(database_url: str, console: Console, *, events: int, repeats: int) -> AppendResults:
-    """Benchmark 1, with the gap-free checks after the 8-writer runs."""
+async def run(roles: Roles, console: Console, *, events: int, repeats: int) -> AppendResults:
+    """Benchmark 1, with the gap-free checks after the 8-writer runs, as the log's own role."""
     results = AppendResults(events_per_run=events, repeats=repeats)
     runner = Runner(console)
     warmup = warmup_events(events)
     with console.status("migrating the benchmark schemas"):
-        await prepare_schemas(database_url)
+        database_url = await prepare_schemas(roles)
     async with listening(database_url):
         await _measure(database_url, results, runner, warmup)
     return results

@@ -67,10 +67,12 @@ from bench.cpu import CpuProbe, CpuUse, machine_busy, machine_times, nats_proces
 from bench.cpu import postgres_processes as postgres_of
 from bench.framework_model import build_framework
 from bench.latency import quiet_faststream
+from bench.stack import Roles, connect_nats, nats_env, nats_from_env
 from libs.events.broker import ensure_streams, make_broker
 from libs.events.consumer import BATCH_SIZE, MAX_WAIT, EventHandler, subscribe
 from libs.events.envelope import Envelope
 from libs.events.migrations import migrate
+from libs.events.migrations.roles import service_role
 from libs.events.registry import IntegrationEvent
 from libs.events.relay import OutboxRelay
 from libs.events.schemas.assessment import AssessmentSubmitted
@@ -355,16 +357,43 @@ def body_of(planned: Planned) -> bytes:
 
 
 async def prepare(database_url: str) -> None:
+    """Every schema and table as one role (the review-cycle benchmark's baseline database)."""
     await asyncio.to_thread(migrate, database_url, SCHEMA, *definition.migrations)
     await asyncio.to_thread(migrate, database_url, CONSUMER_SCHEMA)
     async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(RAW_SCHEMA)))
+        await _tables(conn)
+
+
+async def prepare_roles(roles: Roles) -> tuple[str, str]:
+    """The schemas migrated by the owner, each for a role of its own as a service's is: the
+    benchmark's assessment service writes as one, its consumer process as another. Returns
+    their URLs (service, consumer).
+
+    The baseline's raw table is the owner's and the service's role may read and upsert
+    there (a read model's rights), so the raw upserts pay for the same role and connection.
+    """
+    service_url = await asyncio.to_thread(roles.migrate, SCHEMA, *definition.migrations)
+    consumer_url = await asyncio.to_thread(roles.migrate, CONSUMER_SCHEMA)
+    rights = sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}")
+    async with await AsyncConnection.connect(roles.owner_url, autocommit=True) as conn:
+        raw, responses = await _tables(conn)
+        service = sql.Identifier(service_role(SCHEMA))
         await conn.execute(
-            sql.SQL(_RAW_TABLE).format(table=sql.Identifier(RAW_SCHEMA, "submissions"))
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(RAW_SCHEMA), service)
         )
-        await conn.execute(
-            sql.SQL(_RESPONSES_TABLE).format(table=sql.Identifier(CONSUMER_SCHEMA, "responses"))
-        )
+        await conn.execute(rights.format(raw, service))
+        await conn.execute(rights.format(responses, sql.Identifier(service_role(CONSUMER_SCHEMA))))
+    return service_url, consumer_url
+
+
+async def _tables(conn: AsyncConnection[Any]) -> tuple[sql.Identifier, sql.Identifier]:
+    """The baseline's raw submissions and the consumer's effect; returns both tables."""
+    raw = sql.Identifier(RAW_SCHEMA, "submissions")
+    responses = sql.Identifier(CONSUMER_SCHEMA, "responses")
+    await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(RAW_SCHEMA)))
+    await conn.execute(sql.SQL(_RAW_TABLE).format(table=raw))
+    await conn.execute(sql.SQL(_RESPONSES_TABLE).format(table=responses))
+    return raw, responses
 
 
 async def seed_org_chart(store: EventStore, org: Organisation, schema: str = SCHEMA) -> None:
@@ -661,13 +690,20 @@ async def submitted_after(store: EventStore, position: int) -> tuple[int, int]:
 
 
 async def relay_delivery(
-    store: EventStore, database_url: str, nats_url: str, expected: int, console: Console
+    store: EventStore,
+    consumer_url: str,
+    nats_url: str,
+    nats_credentials: Path | None,
+    expected: int,
+    console: Console,
 ) -> Delivery:
-    """From the relay's start until the consumer process has applied the `expected`
-    AssessmentSubmitted events logged after the relay's checkpoint."""
+    """From the relay's start until the consumer process (writing as `consumer_url`) has
+    applied the `expected` AssessmentSubmitted events logged after the relay's checkpoint."""
     head = await log_head(store.pool)
     handler = submitted_handler(f"assessment{secrets.token_hex(4)}")
-    broker = make_broker(nats_url, client_name="bench-assessment-relay")
+    broker = make_broker(
+        nats_url, client_name="bench-assessment-relay", credentials=nats_credentials
+    )
     await broker.connect()
     try:
         await ensure_streams(broker)
@@ -675,9 +711,9 @@ async def relay_delivery(
         await _forget(js, handler)  # a fresh durable starts at the stream's beginning
         try:
             env = {
-                "BENCH_DATABASE_URL": database_url,
-                "BENCH_NATS_URL": nats_url,
+                "BENCH_DATABASE_URL": consumer_url,
                 "BENCH_CONSUMER": handler.name,
+                **nats_env(nats_url, nats_credentials),
             }
             async with consumer_child("events", env) as (tally, pid):
                 return await _drain(store, broker, head, expected, tally, pid, nats_url, console)
@@ -729,7 +765,7 @@ async def _drain(
 
 
 async def jetstream_delivery(
-    database_url: str, nats_url: str, count: int, size: int, console: Console
+    nats_url: str, nats_credentials: Path | None, count: int, size: int, console: Console
 ) -> Delivery:
     """Baseline: `count` messages of `size` bytes published as the relay publishes (pipelined,
     500 acknowledgements awaited together) on a scratch stream, pulled by a process of its
@@ -738,14 +774,18 @@ async def jetstream_delivery(
     stream, subject = f"BENCH_BASELINE_{token}", f"benchbaseline.{token}"
     body = b"x" * size
     batch = 500  # OutboxRelay's default batch_size
-    publisher = await nats.connect(nats_url, name="bench-assessment-baseline")
+    publisher = await connect_nats(nats_url, nats_credentials, "bench-assessment-baseline")
     try:
         js = publisher.jetstream()
         await js.add_stream(
             api.StreamConfig(name=stream, subjects=[subject], storage=api.StorageType.FILE)
         )
         try:
-            env = {"BENCH_NATS_URL": nats_url, "BENCH_STREAM": stream, "BENCH_SUBJECT": subject}
+            env = {
+                "BENCH_STREAM": stream,
+                "BENCH_SUBJECT": subject,
+                **nats_env(nats_url, nats_credentials),
+            }
             async with consumer_child("raw", env) as (tally, pid):
                 probe = CpuProbe(
                     {
@@ -923,7 +963,11 @@ async def hr_results(client: httpx.AsyncClient, tokens: Tokens) -> tuple[float, 
 
 
 async def run(
-    database_url: str, nats_url: str, console: Console, sizes: AssessmentSizes
+    roles: Roles,
+    nats_url: str,
+    nats_credentials: Path | None,
+    console: Console,
+    sizes: AssessmentSizes,
 ) -> AssessmentResults:
     results = AssessmentResults(sizes=sizes)
     quiet_faststream()
@@ -949,31 +993,40 @@ async def run(
         results.groups[p.group] = results.groups.get(p.group, 0) + 1
     results.nominated = sum(len(p) for p in org.peers.values())
     try:
-        await _run(database_url, nats_url, console, org, framework, results)
+        await _run(roles, nats_url, nats_credentials, console, org, framework, results)
     finally:
         gc.unfreeze()
     return results
 
 
 async def _run(
-    database_url: str,
+    roles: Roles,
     nats_url: str,
+    nats_credentials: Path | None,
     console: Console,
     org: Organisation,
     framework: Framework,
     results: AssessmentResults,
 ) -> None:
     with console.status("migrating the assessment schemas"):
-        await prepare(database_url)
+        service_url, consumer_url = await prepare_roles(roles)
     async with AsyncConnectionPool(
-        database_url, min_size=POOL_SIZE, max_size=POOL_SIZE, open=False
+        service_url, min_size=POOL_SIZE, max_size=POOL_SIZE, open=False
     ) as pool:
         await pool.wait()
         store = EventStore(pool, SCHEMA)
         try:
             with tempfile.TemporaryDirectory(prefix="talentledger-bench-keys-") as keys:
                 await _measure(
-                    store, database_url, nats_url, org, framework, Path(keys), console, results
+                    store,
+                    consumer_url,
+                    nats_url,
+                    nats_credentials,
+                    org,
+                    framework,
+                    Path(keys),
+                    console,
+                    results,
                 )
         finally:
             await store.close()
@@ -981,8 +1034,9 @@ async def _run(
 
 async def _measure(
     store: EventStore,
-    database_url: str,
+    consumer_url: str,
     nats_url: str,
+    nats_credentials: Path | None,
     org: Organisation,
     framework: Framework,
     keys: Path,
@@ -1039,9 +1093,11 @@ async def _measure(
         results.health = await health_floor(client, 2000)
         await _api_rounds(client, tokens, pool, sample, probe, console, results)
         expected, results.message_bytes = await submitted_after(store, head)
-        results.events = await relay_delivery(store, database_url, nats_url, expected, console)
+        results.events = await relay_delivery(
+            store, consumer_url, nats_url, nats_credentials, expected, console
+        )
         results.jetstream = await jetstream_delivery(
-            database_url, nats_url, results.events.events, results.message_bytes, console
+            nats_url, nats_credentials, results.events.events, results.message_bytes, console
         )
         console.print(
             f"  relay → consumer: {results.events.rate:,.0f} events/s; JetStream alone: "
@@ -1129,7 +1185,10 @@ async def _serve_events(out: TextIO) -> None:
     def report(count: int) -> None:
         out.write(f"{count} {time.perf_counter()!r}\n")
 
-    broker = make_broker(os.environ["BENCH_NATS_URL"], client_name="bench-assessment-consumer")
+    nats_url, nats_credentials = nats_from_env()
+    broker = make_broker(
+        nats_url, client_name="bench-assessment-consumer", credentials=nats_credentials
+    )
     async with AsyncConnectionPool(database_url, min_size=2, max_size=4, open=False) as pool:
         await pool.wait()
         store = ReportingStore(pool, CONSUMER_SCHEMA, report)
@@ -1145,7 +1204,7 @@ async def _serve_events(out: TextIO) -> None:
 
 async def _serve_raw(out: TextIO) -> None:
     """A plain pull subscriber, fetching and acknowledging as the event consumers do."""
-    client = await nats.connect(os.environ["BENCH_NATS_URL"], name="bench-assessment-raw")
+    client = await connect_nats(*nats_from_env(), "bench-assessment-raw")
     try:
         sub = await client.jetstream().pull_subscribe(
             os.environ["BENCH_SUBJECT"], durable="bench-raw", stream=os.environ["BENCH_STREAM"]

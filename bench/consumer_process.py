@@ -1,6 +1,7 @@
 """The latency benchmark's consumer in a process of its own, as a consuming service runs.
 
-Started by `bench.latency` with BENCH_DATABASE_URL, BENCH_NATS_URL and BENCH_CONSUMER set.
+Started by `bench.latency` with BENCH_DATABASE_URL, BENCH_NATS_URL, BENCH_CONSUMER and, on a
+server with authentication, BENCH_NATS_CREDENTIALS set.
 It writes "ready" to stdout once subscribed, then "<event id> <time.perf_counter()>" for
 every effect committed, and stops when its stdin is closed. On Linux perf_counter reads
 CLOCK_MONOTONIC, one clock for all processes, so the parent can compare the readings.
@@ -16,17 +17,18 @@ from typing import TextIO
 from uuid import UUID
 
 from bench.latency import quiet_faststream, running_consumer
+from bench.stack import nats_from_env
 
 
 async def serve(out: TextIO) -> None:
     database_url = os.environ["BENCH_DATABASE_URL"]
-    nats_url = os.environ["BENCH_NATS_URL"]
+    nats_url, nats_credentials = nats_from_env()
     name = os.environ["BENCH_CONSUMER"]
 
     def committed(event_id: UUID, at: float) -> None:
         out.write(f"{event_id} {at!r}\n")
 
-    async with running_consumer(database_url, nats_url, name, committed):
+    async with running_consumer(database_url, nats_url, nats_credentials, name, committed):
         out.write("ready\n")
         # Returns when the parent closes our stdin.
         await asyncio.to_thread(sys.stdin.readline)

@@ -55,7 +55,6 @@ from bench.development import catalog
 from bench.framework import service_pool
 from bench.framework_model import build_framework
 from bench.report import table
-from bench.stack import Stack as BenchStack
 from bench.stack import machine_info, with_database
 from libs.events.broker import ensure_streams, make_broker
 from libs.platform import temporal
@@ -69,7 +68,7 @@ from talentledger.hris_load import publish_hires, read_people
 from talentledger.lms_load import publish_catalog
 from talentledger.samples.organisation import Employee, as_csv
 from talentledger.simulation import HR, Simulation, Urls
-from talentledger.stack.broker_identities import credentials_file
+from talentledger.stack.broker_identities import OPERATOR_IDENTITY, credentials_file
 from talentledger.stack.supervisor import SERVICES, Stack, StackState
 
 FRAMEWORK_ID = "bench-cycle"
@@ -591,8 +590,13 @@ async def run(console: Console, sizes: CycleSizes) -> tuple[dict[str, str], str]
                 result = await one.run()
                 if not machine and one.state is not None:
                     origin = "embedded (talentledger up)"
-                    where = BenchStack(one.state.database_url, one.state.nats_url, origin, origin)
-                    machine = await machine_info(where)
+                    machine = await machine_info(
+                        one.state.database_url,
+                        origin,
+                        one.state.nats_url,
+                        origin,
+                        credentials_file(one.home, OPERATOR_IDENTITY),
+                    )
             finally:
                 await one.down()
         results.append(result)

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -39,10 +40,11 @@ from rich.console import Console
 from bench.children import child
 from bench.cpu import CpuProbe, CpuUse, nats_processes, postgres_processes
 from bench.events import LATENCY_SCHEMA, METADATA, LatencyProbe
+from bench.stack import Roles, connect_nats, nats_env
 from libs.events.broker import ensure_streams, make_broker
 from libs.events.consumer import BATCH_SIZE, MAX_WAIT, EventHandler, subscribe
 from libs.events.envelope import Envelope, new_event_id, utcnow
-from libs.events.migrations import migrate
+from libs.events.migrations.roles import service_role
 from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
 from libs.events.subjects import EVENT_STREAM
@@ -176,10 +178,14 @@ def quiet_faststream() -> None:
 
 @asynccontextmanager
 async def running_consumer(
-    database_url: str, nats_url: str, name: str, on_commit: Callable[[UUID, float], None]
+    database_url: str,
+    nats_url: str,
+    nats_credentials: Path | None,
+    name: str,
+    on_commit: Callable[[UUID, float], None],
 ) -> AsyncIterator[None]:
     """The benchmark's consumer, subscribed and started on the running event loop."""
-    broker = make_broker(nats_url, client_name="bench-consumer")
+    broker = make_broker(nats_url, client_name="bench-consumer", credentials=nats_credentials)
     async with AsyncConnectionPool(
         database_url, min_size=POOL_MIN, max_size=POOL_MAX, open=False
     ) as pool:
@@ -194,22 +200,30 @@ async def running_consumer(
 
 
 @asynccontextmanager
-async def consumer_here(database_url: str, nats_url: str, name: str) -> AsyncIterator[Consumer]:
+async def consumer_here(
+    database_url: str, nats_url: str, nats_credentials: Path | None, name: str
+) -> AsyncIterator[Consumer]:
     """The consumer on this process's event loop."""
     committed: dict[UUID, float] = {}
 
     def record(event_id: UUID, at: float) -> None:
         committed.setdefault(event_id, at)
 
-    async with running_consumer(database_url, nats_url, name, record):
+    async with running_consumer(database_url, nats_url, nats_credentials, name, record):
         yield Consumer(committed, [])
 
 
 @asynccontextmanager
-async def consumer_process(database_url: str, nats_url: str, name: str) -> AsyncIterator[Consumer]:
+async def consumer_process(
+    database_url: str, nats_url: str, nats_credentials: Path | None, name: str
+) -> AsyncIterator[Consumer]:
     """The consumer in a child process (bench.consumer_process); its commit times are
     filled in as the child reports them."""
-    env = {"BENCH_DATABASE_URL": database_url, "BENCH_NATS_URL": nats_url, "BENCH_CONSUMER": name}
+    env = {
+        "BENCH_DATABASE_URL": database_url,
+        "BENCH_CONSUMER": name,
+        **nats_env(nats_url, nats_credentials),
+    }
     committed: dict[UUID, float] = {}
 
     async def read(stdout: asyncio.StreamReader) -> None:
@@ -349,22 +363,28 @@ async def _drive(
 
 
 async def measure_pipeline(
+    roles: Roles,
     database_url: str,
     nats_url: str,
+    nats_credentials: Path | None,
     console: Console,
     *,
     rate: float,
     seconds: float,
     separate_consumer: bool,
 ) -> Pipeline:
-    """Append at `rate` for `seconds` and time each event to its consumer's commit."""
+    """Append at `rate` for `seconds` and time each event to its consumer's commit.
+
+    `database_url`: the log's own role, which the appends, the relay and the consumer use;
+    the owner (`roles`) empties the effects between measurements.
+    """
     setup = "consumer in its own process" if separate_consumer else "all on one event loop"
     handler = latency_handler(f"latency{secrets.token_hex(4)}")
     count = int(rate * seconds)
     async with contextlib.AsyncExitStack() as stack:
         # Unwound in reverse: consumer, relay, NATS leftovers, broker, pool, connection.
         admin = await stack.enter_async_context(
-            await AsyncConnection.connect(database_url, autocommit=True)
+            await AsyncConnection.connect(roles.owner_url, autocommit=True)
         )
         await admin.execute(sql.SQL("TRUNCATE {}").format(_EFFECTS))
         pool = await stack.enter_async_context(
@@ -372,7 +392,7 @@ async def measure_pipeline(
         )
         await pool.wait()
         store = EventStore(pool, LATENCY_SCHEMA)
-        broker = make_broker(nats_url, client_name="bench-relay")
+        broker = make_broker(nats_url, client_name="bench-relay", credentials=nats_credentials)
         await broker.connect()
         stack.push_async_callback(broker.stop)
         await ensure_streams(broker)
@@ -386,7 +406,7 @@ async def measure_pipeline(
         await stack.enter_async_context(_running(relay))
         start_consumer = consumer_process if separate_consumer else consumer_here
         consumer = await stack.enter_async_context(
-            start_consumer(database_url, nats_url, handler.name)
+            start_consumer(database_url, nats_url, nats_credentials, handler.name)
         )
 
         async def probe() -> CpuProbe:
@@ -436,7 +456,14 @@ async def measure_pipeline(
 
 
 async def measure_jetstream(
-    nats_url: str, console: Console, *, rate: float, seconds: float, size: int, pull: bool
+    nats_url: str,
+    nats_credentials: Path | None,
+    console: Console,
+    *,
+    rate: float,
+    seconds: float,
+    size: int,
+    pull: bool,
 ) -> Latencies:
     """Publish `size`-byte messages at `rate` on a scratch stream; time each to receipt.
 
@@ -470,9 +497,9 @@ async def measure_jetstream(
 
     async with contextlib.AsyncExitStack() as cleanup:
         # Unwound in reverse: the fetcher, the stream, then both connections.
-        publisher = await nats.connect(nats_url, name="bench-baseline-publisher")
+        publisher = await connect_nats(nats_url, nats_credentials, "bench-baseline-publisher")
         cleanup.push_async_callback(publisher.close)
-        receiver = await nats.connect(nats_url, name="bench-baseline-receiver")
+        receiver = await connect_nats(nats_url, nats_credentials, "bench-baseline-receiver")
         cleanup.push_async_callback(receiver.close)
         js = publisher.jetstream()
         await js.add_stream(
@@ -533,29 +560,57 @@ def envelope_size() -> int:
 
 
 async def run(
-    database_url: str, nats_url: str, console: Console, *, seconds: float, rate: float = RATE
+    roles: Roles,
+    nats_url: str,
+    nats_credentials: Path | None,
+    console: Console,
+    *,
+    seconds: float,
+    rate: float = RATE,
 ) -> LatencyResults:
-    """Benchmark 2: the pipeline (consumer apart, then together) and the JetStream baselines."""
+    """Benchmark 2: the pipeline (consumer apart, then together) and the JetStream baselines.
+
+    The log and the consumer's effects are written as the log's own role, as a service
+    writes; the JetStream clients connect as `nats_credentials`, as every process does.
+    """
     console.print(f"[bold]Latency at {rate:,.0f} events/s for {seconds:g} s[/]")
     quiet_faststream()
     with console.status("migrating the latency schema"):
-        await asyncio.to_thread(migrate, database_url, LATENCY_SCHEMA)
-        async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
+        database_url = await asyncio.to_thread(roles.migrate, LATENCY_SCHEMA)
+        role = sql.Identifier(service_role(LATENCY_SCHEMA))
+        async with await AsyncConnection.connect(roles.owner_url, autocommit=True) as conn:
             # No unique key on purpose: an event applied twice would show as two rows.
             await conn.execute(
                 sql.SQL("CREATE TABLE {} (event_id uuid NOT NULL, n int NOT NULL)").format(_EFFECTS)
             )
+            # The effect is the consumer's read model: what a service role gets on one.
+            await conn.execute(
+                sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(_EFFECTS, role)
+            )
     pipelines = []
     for separate in (True, False):
         pipeline = await measure_pipeline(
-            database_url, nats_url, console, rate=rate, seconds=seconds, separate_consumer=separate
+            roles,
+            database_url,
+            nats_url,
+            nats_credentials,
+            console,
+            rate=rate,
+            seconds=seconds,
+            separate_consumer=separate,
         )
         _show(console, pipeline.total, *pipeline.stages)
         pipelines.append(pipeline)
     baselines = []
     for pull in (False, True):
         result = await measure_jetstream(
-            nats_url, console, rate=rate, seconds=seconds, size=envelope_size(), pull=pull
+            nats_url,
+            nats_credentials,
+            console,
+            rate=rate,
+            seconds=seconds,
+            size=envelope_size(),
+            pull=pull,
         )
         _show(console, result)
         baselines.append(result)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from bench.appends import TARGET_RATIO, AppendResults, Throughput
 from bench.assessment import AssessmentResults, Delivery, Rate
+from bench.events import APPENDS_SCHEMA, LATENCY_SCHEMA
 from bench.framework import FrameworkResults, Written
 from bench.framework_model import REWORDED_PER_VERSION
 from bench.latency import (
@@ -19,6 +20,7 @@ from bench.latency import (
     LatencyResults,
     Pipeline,
 )
+from libs.events.migrations.roles import service_role
 from libs.events.store import MAX_PAYLOAD_BYTES
 
 
@@ -79,7 +81,8 @@ def appends_section(results: AppendResults) -> str:
         "with the baseline, after a warm-up. Baseline: single-row INSERT transactions (plain "
         "psycopg, BEGIN / INSERT / COMMIT like the store) into a table with the same columns, "
         "types, unique keys and payload, without triggers. Writers are asyncio tasks in one "
-        "process, one pooled connection each.",
+        "process, one pooled connection each. Both write as the log's own role "
+        f"(`{service_role(APPENDS_SCHEMA)}`: neither owner nor superuser).",
         "",
         table(
             [
@@ -149,7 +152,9 @@ def latency_section(results: LatencyResults) -> str:
             "timeout), whose effect and inbox claim commit in one transaction. Measured with the "
             "consumer in its own process (as a consuming service runs) and on the appending "
             "process's event loop. Baselines: JetStream alone, same message size and rate, on a "
-            "scratch stream, from the start of the (awaited) publish to receipt.",
+            "scratch stream, from the start of the (awaited) publish to receipt. The log and the "
+            f"effects are written as the log's own role (`{service_role(LATENCY_SCHEMA)}`); "
+            "every NATS client connects as the identity the machine table names.",
             "",
             table(
                 ["Path", "p50 ms", "p95 ms", "p99 ms", "max ms", "received / sent", "rate/s"],
