@@ -24,8 +24,8 @@ import resource
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,7 +56,6 @@ from bench.framework import service_pool
 from bench.framework_model import build_framework
 from bench.report import table
 from bench.stack import machine_info, with_database
-from libs.events.broker import ensure_streams, make_broker
 from libs.platform import temporal
 from libs.platform.auth import TokenMinter, ensure_dev_keypair
 from libs.platform.pagination import every_item_async
@@ -65,6 +64,7 @@ from libs.platform.temporal import PayloadKeys
 from services.framework.adapters.files import formats
 from talentledger.framework_files import import_file
 from talentledger.hris_load import publish_hires, read_people
+from talentledger.inbound import integration_broker
 from talentledger.lms_load import publish_catalog
 from talentledger.samples.organisation import Employee, as_csv
 from talentledger.simulation import HR, Simulation, Urls
@@ -327,21 +327,16 @@ class CycleRun:
         self.progress.remove_task(task)
         return version
 
-    @asynccontextmanager
-    async def _broker_as(self, identity: str) -> AsyncIterator[NatsBroker]:
+    def _broker_as(self, identity: str) -> AbstractAsyncContextManager[NatsBroker]:
         """A broker connected as the stack's integration identity `hris` or `lms`."""
         assert self.state is not None
-        broker = make_broker(
-            self.state.nats_url,
-            client_name=f"bench-cycle-{identity}",
-            credentials=credentials_file(self.home, identity),
+        settings = self.settings.model_copy(
+            update={
+                "nats_url": self.state.nats_url,
+                "nats_credentials": credentials_file(self.home, identity),
+            }
         )
-        await broker.connect()
-        try:
-            await ensure_streams(broker, self.settings.nats_stream_replicas)
-            yield broker
-        finally:
-            await broker.stop()
+        return integration_broker(settings, f"bench-cycle-{identity}")
 
     async def _organisation(self, state: StackState) -> None:
         """The org chart as an HRIS CSV export and the catalog, as the demo loads them."""

@@ -414,18 +414,14 @@ def hris_load(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from libs.events.broker import ensure_streams
-    from libs.platform.runtime import broker_for
     from talentledger.hris_load import publish_hires, read_people
+    from talentledger.inbound import integration_broker
 
     people = read_people(path.read_text(encoding="utf-8"))
     settings = _stack_settings(nats_identity="hris")
 
     async def publish() -> int:
-        broker = broker_for(settings, "hris-load")
-        await broker.connect()
-        try:
-            await ensure_streams(broker, settings.nats_stream_replicas)
+        async with integration_broker(settings, "hris-load") as broker:
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             with Progress(*columns, console=console) as progress:
                 task = progress.add_task("publishing hires", total=len(people.hires))
@@ -435,8 +431,6 @@ def hris_load(
                     f"hris-load:{actor}",
                     advance=lambda n: progress.advance(task, n),
                 )
-        finally:
-            await broker.stop()
 
     published = asyncio.run(publish())
     for warning in people.warnings:
@@ -469,10 +463,8 @@ def lms_load(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from libs.events.broker import ensure_streams
-    from libs.platform.runtime import broker_for
     from libs.platform.settings import MissingSetting
-    from talentledger.inbound import Published
+    from talentledger.inbound import BrokerUnreachable, Published, integration_broker
     from talentledger.lms_load import CatalogUnreadable, publish_catalog, read_catalog
 
     try:
@@ -498,29 +490,24 @@ def lms_load(
         raise _fail(f"{path.name}: no course to publish; fix the rows above and load it again")
     settings = _stack_settings(nats_identity="lms")
     try:
-        nats_url = settings.require_nats_url()
+        settings.require_nats_url()
     except MissingSetting as error:
         raise _fail(str(error)) from None
 
     async def publish() -> Published:
-        broker = broker_for(settings, "lms-load")
         try:
-            await asyncio.wait_for(broker.connect(), 15)
-        except TimeoutError:
-            raise _fail(f"cannot reach NATS at {nats_url}: is the stack up?") from None
-        try:
-            await ensure_streams(broker, settings.nats_stream_replicas)
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-            with Progress(*columns, console=console) as progress:
-                task = progress.add_task("publishing courses", total=len(catalog.courses))
-                return await publish_catalog(
-                    broker,
-                    catalog.courses,
-                    f"lms-load:{actor}",
-                    advance=lambda n: progress.advance(task, n),
-                )
-        finally:
-            await broker.stop()
+            async with integration_broker(settings, "lms-load") as broker:
+                columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+                with Progress(*columns, console=console) as progress:
+                    task = progress.add_task("publishing courses", total=len(catalog.courses))
+                    return await publish_catalog(
+                        broker,
+                        catalog.courses,
+                        f"lms-load:{actor}",
+                        advance=lambda n: progress.advance(task, n),
+                    )
+        except BrokerUnreachable as error:
+            raise _fail(str(error)) from None
 
     published = asyncio.run(publish())
     report()

@@ -11,10 +11,10 @@ summary and where to look: the APIs, the Temporal UI, the traces.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -34,16 +34,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from libs.events.broker import ensure_streams
 from libs.platform.auth import TokenMinter, ensure_dev_keypair
 from libs.platform.pagination import every_item
-from libs.platform.runtime import broker_for
 from libs.platform.settings import Settings
 from libs.platform.telemetry import read_spans
 from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.domain.decision_log import verify
 from talentledger.framework_files import FrameworkRequestFailed, import_file
 from talentledger.hris_load import publish_hires, read_people
+from talentledger.inbound import integration_broker
 from talentledger.lms_load import publish_catalog, read_catalog
 from talentledger.samples.organisation import as_csv, catalog_csv, org_chart
 from talentledger.simulation import HR, Simulation, Urls
@@ -157,18 +156,10 @@ class Demo:
         self.facts["framework"] = f"{FRAMEWORK_ID} v{version}"
         return version
 
-    @contextlib.asynccontextmanager
-    async def _broker_as(self, identity: str) -> AsyncIterator[NatsBroker]:
+    def _broker_as(self, identity: str) -> AbstractAsyncContextManager[NatsBroker]:
         """A broker connected as the integration `hris load` or `lms load` would use."""
-        broker = broker_for(
-            with_stack_addresses(self.settings, nats_identity=identity), f"demo-{identity}"
-        )
-        await broker.connect()
-        try:
-            await ensure_streams(broker, self.settings.nats_stream_replicas)
-            yield broker
-        finally:
-            await broker.stop()
+        settings = with_stack_addresses(self.settings, nats_identity=identity)
+        return integration_broker(settings, f"demo-{identity}")
 
     async def _organisation(self) -> None:
         """The org chart through the HRIS path and the catalog through the LMS path, as

@@ -6,17 +6,44 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from faststream.nats import NatsBroker
 
-from libs.events.broker import headers_of, subject_of_envelope
+from libs.events.broker import ensure_streams, headers_of, subject_of_envelope
 from libs.events.envelope import Envelope
 from libs.events.registry import IntegrationEvent
 from libs.events.subjects import EVENT_STREAM
+from libs.platform.runtime import broker_for
+from libs.platform.settings import Settings
+
+
+class BrokerUnreachable(RuntimeError):
+    """NATS did not answer: the stack is down, or the address is wrong."""
+
+
+@asynccontextmanager
+async def integration_broker(
+    settings: Settings, client_name: str, connect_timeout: float = 15
+) -> AsyncIterator[NatsBroker]:
+    """A broker connected as the settings' NATS identity (an outside system's: `hris`,
+    `lms`), on streams known to be as they should be; stopped when the block ends."""
+    broker = broker_for(settings, client_name)
+    try:
+        await asyncio.wait_for(broker.connect(), connect_timeout)
+    except TimeoutError:
+        raise BrokerUnreachable(
+            f"cannot reach NATS at {settings.nats_url}: is the stack up?"
+        ) from None
+    try:
+        await ensure_streams(broker, settings.nats_stream_replicas)
+        yield broker
+    finally:
+        await broker.stop()
 
 
 @dataclass(frozen=True)
