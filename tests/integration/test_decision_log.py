@@ -134,19 +134,7 @@ async def test_a_chain_rewritten_consistently_is_caught_by_an_exported_checkpoin
             "INSERT INTO promotion.decision_log (sequence, entry_id, kind, case_id, "
             "employee_id, actor, recorded_at, payload, previous_hash, hash, body) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                e.sequence,
-                e.entry_id,
-                e.kind,
-                e.case_id,
-                e.employee_id,
-                e.actor,
-                e.recorded_at,
-                Jsonb(dict(e.payload)),
-                e.previous_hash,
-                e.hash,
-                e.body,
-            ),
+            _row(e),
         )
         for e in forged
     ]
