@@ -23,13 +23,14 @@ from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.development.adapters.postgres import MIGRATIONS
-from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development, session_stream
 from services.development.service import build
 from tests.support.calibrations import calibration
+from tests.support.envelopes import envelope
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import valid_framework
-from tests.support.service_api import ServiceApi, envelope, in_process
+from tests.support.service_api import ServiceApi, in_process
 
 SCHEMA = "development"
 MANAGER, OTHER_MANAGER = "emp-lead", "emp-other"
@@ -58,6 +59,7 @@ FIRST = {
 @dataclass
 class Stack:
     api: ServiceApi
+    database: Database
     development: Development
 
     async def deliver(self, event: IntegrationEvent, stream: str) -> None:
@@ -67,7 +69,7 @@ class Stack:
             CourseCompleted: self.development.on_completion,
         }[type(event)]
         async with self.api.store.transaction() as conn:
-            await handler(conn, envelope(event, stream), event)  # type: ignore[operator]
+            await handler(self.database.bind(conn), envelope(event, stream), event)  # type: ignore[operator]
 
     async def get(self, path: str, status: int = 200, who: str | None = None) -> Any:
         headers = self.api.hr if who is None else self.api.as_(who, "employee")
@@ -86,10 +88,8 @@ async def stack(database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
             hired(OTHER_MANAGER, None, "manager", "M2", department="Insights"),
             hired(EXPERT, OTHER_MANAGER, "ic", "L3", department="Insights"),
         )
-        development = Development(
-            api.store, DevelopmentRecords(SCHEMA), OrgChart(SCHEMA), FrameworkVersions(SCHEMA)
-        )
-        yield Stack(api, development)
+        database = Database(api.store, OrgChart(SCHEMA), FrameworkVersions(SCHEMA))
+        yield Stack(api, database, Development(database))
 
 
 async def test_a_calibration_becomes_gaps_plans_and_enrolments_once(stack: Stack) -> None:
