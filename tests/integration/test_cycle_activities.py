@@ -75,7 +75,7 @@ from services.promotion.application.promotion import Promotion, case_stream
 from tests.integration.test_review_cycle_workflow import CONVERTER, TEST_SERVER, Cycles, Services
 from tests.integration.test_review_cycle_workflow import MANAGERS as WORKFLOW_MANAGERS
 from tests.support.assessment_api import AssessmentApi, assessment_api
-from tests.support.calibrations import calibration
+from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.envelopes import envelope
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import valid_framework
@@ -357,14 +357,6 @@ async def test_campaign_steps_act_only_for_a_cycle_hr_started(
 # -- development: gap review and re-assessment ---------------------------------------------
 
 MANAGER, OTHER_MANAGER, THIRD_MANAGER = "emp-lead", "emp-other", "emp-third"
-ANN, BEN, CAT, EXPERT = "emp-ann", "emp-ben", "emp-cat", "emp-expert"
-# Targets at L3: coding 3, testing 3 (role); collaboration, ownership, communication 2 (core).
-FIRST: dict[str, dict[str, float | None]] = {
-    ANN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": None, "communication": 1},
-    BEN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    CAT: {"coding": 2, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    EXPERT: {"coding": 4, "testing": 4.5, "collaboration": 4, "ownership": 3, "communication": 4},
-}
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
-from libs.events.schemas.lms import Course, CourseCatalogUpdated, CourseCompetency, CourseCompleted
+from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
@@ -26,7 +26,8 @@ from services.development.adapters.postgres import MIGRATIONS
 from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development, session_stream
 from services.development.service import build
-from tests.support.calibrations import calibration
+from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
+from tests.support.courses import course
 from tests.support.envelopes import envelope
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import valid_framework
@@ -34,26 +35,6 @@ from tests.support.service_api import ServiceApi, in_process
 
 SCHEMA = "development"
 MANAGER, OTHER_MANAGER = "emp-lead", "emp-other"
-ANN, BEN, CAT, EXPERT = "emp-ann", "emp-ben", "emp-cat", "emp-expert"
-
-
-def course(course_id: str, competency: str, to_level: int = 3) -> Course:
-    return Course(
-        course_id=course_id,
-        title=f"Course {course_id}",
-        format="online",
-        duration_hours=6,
-        builds=[CourseCompetency(competency=competency, from_level=0, to_level=to_level)],
-    )
-
-
-# Targets at L3: coding 3, testing 3 (role); collaboration, ownership, communication 2 (core).
-FIRST = {
-    ANN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": None, "communication": 1},
-    BEN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    CAT: {"coding": 2, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    EXPERT: {"coding": 4, "testing": 4.5, "collaboration": 4, "ownership": 3, "communication": 4},
-}
 
 
 @dataclass

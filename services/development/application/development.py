@@ -20,12 +20,13 @@ from dataclasses import dataclass
 
 from libs.events.activities import GapMovement, GapReview
 from libs.events.envelope import Envelope, EventMetadata
+from libs.events.ports import UnitOfWork
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import CompetencyGap, GapsIdentified, PlannedAction
 from libs.events.schemas.framework import EffectiveRoleProfile
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted, EnrolmentRequested
-from services.development.application.ports import UnitOfWork, Work
+from services.development.application.ports import Work
 from services.development.domain import plan_edits
 from services.development.domain.coverage import CoverageReport, coverage
 from services.development.domain.effectiveness import CourseEffect, course_effectiveness, movements
@@ -105,7 +106,7 @@ _STILL = 1e-9
 
 
 class Development:
-    def __init__(self, work: UnitOfWork, policy: PlanPolicy | None = None) -> None:
+    def __init__(self, work: UnitOfWork[Work], policy: PlanPolicy | None = None) -> None:
         self.work = work
         self.policy = policy or PlanPolicy()
 

@@ -1,18 +1,16 @@
 """What the development service's use cases need from the world, as ports
-(docs/architecture.md §1, Inside a service): its own records, the replicas it reads, its
-event log, and the unit of work that holds them in one transaction. The PostgreSQL adapters
-implement them; the application tests run on in-memory ones.
+(docs/architecture.md §1, Inside a service): its own records, the replicas it reads and its
+event log, held in one transaction by a unit of work (`libs.events.ports.UnitOfWork[Work]`).
+The PostgreSQL adapters implement them; the application tests run on in-memory ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
 from typing import Protocol
 
-from libs.events.envelope import Envelope, EventMetadata
-from libs.events.registry import IntegrationEvent
+from libs.events.ports import EventLog
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import PlannedAction
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
@@ -124,20 +122,6 @@ class FrameworkVersions(Protocol):
         ...
 
 
-class EventLog(Protocol):
-    """The service's event log, which is also its outbox (docs/architecture.md §3, Append)."""
-
-    async def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[IntegrationEvent],
-        metadata: EventMetadata,
-    ) -> list[Envelope]:
-        """Append if the stream is at `expected_version`, else raise, having written nothing."""
-        ...
-
-
 class Work(Protocol):
     """Everything one use case reads and writes, through one transaction."""
 
@@ -152,16 +136,3 @@ class Work(Protocol):
 
     @property
     def events(self) -> EventLog: ...
-
-
-class UnitOfWork(Protocol):
-    """Where a use case's work begins and ends. An event reaction is handed the work of the
-    transaction its consumer already opened (with the inbox claim) instead."""
-
-    def reading(self) -> AbstractAsyncContextManager[Work]:
-        """For queries: reads, and writes nothing."""
-        ...
-
-    def transaction(self) -> AbstractAsyncContextManager[Work]:
-        """For commands: everything written commits together, or nothing does."""
-        ...

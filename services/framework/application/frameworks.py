@@ -12,14 +12,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from libs.events.envelope import Envelope, EventMetadata
+from libs.events.ports import EventLog, UnitOfWork
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import InconsistentAnchorsFound
 from libs.events.schemas.framework import FrameworkPublished, Revision
 from services.framework.application.ports import (
     AnchorReview,
-    EventLog,
     PublishedVersion,
-    UnitOfWork,
     VersionSummary,
     Work,
 )
@@ -63,7 +62,7 @@ class Frameworks:
     """`events`: the log, each append its own transaction; `work`: transactions that keep
     the log and the read models together."""
 
-    def __init__(self, events: EventLog, work: UnitOfWork) -> None:
+    def __init__(self, events: EventLog, work: UnitOfWork[Work]) -> None:
         self.events = events
         self.work = work
 

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from libs.events.registry import IntegrationEvent
-from libs.events.schemas.lms import Course, CourseCatalogUpdated, CourseCompetency, CourseCompleted
+from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
 from services.development.application.development import (
     ACTOR,
     CalibrationNotReceived,
@@ -22,28 +22,14 @@ from services.development.application.development import (
     session_stream,
 )
 from services.development.domain.plan_edits import EditRefused, NewAction
-from tests.support.calibrations import calibration
+from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
+from tests.support.courses import course
 from tests.support.development_memory import MemoryDevelopmentWork, memory_development
 from tests.support.envelopes import envelope
 from tests.support.sample_frameworks import valid_framework
 
 DIRECTOR, MANAGER, OTHER_MANAGER = "emp-director", "emp-lead", "emp-other"
-ANN, BEN, CAT, EXPERT = "emp-ann", "emp-ben", "emp-cat", "emp-expert"
-
-# Targets at L3: coding 3, testing 3 (role); collaboration, ownership, communication 2 (core).
-FIRST: dict[str, dict[str, float | None]] = {
-    ANN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": None, "communication": 1},
-    BEN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    CAT: {"coding": 2, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    EXPERT: {"coding": 4, "testing": 4.5, "collaboration": 4, "ownership": 3, "communication": 4},
-}
-TESTING_101 = Course(
-    course_id="testing-101",
-    title="Testing",
-    format="online",
-    duration_hours=6,
-    builds=[CourseCompetency(competency="testing", from_level=0, to_level=3)],
-)
+TESTING_101 = course("testing-101", "testing")
 PAIRING = NewAction(
     kind="mentoring", competency="testing", description="Pair on test design", mentor=EXPERT
 )
@@ -291,18 +277,12 @@ async def test_gap_movement_and_course_effectiveness_compare_two_calibrations(
 ) -> None:
     """docs/domain.md §5, Re-assessment: score movement between cycles, not completion."""
     development, work = world
-    comms = Course(
-        course_id="comms-201",
-        title="Communication",
-        format="workshop",
-        duration_hours=4,
-        builds=[CourseCompetency(competency="communication", from_level=0, to_level=3)],
-    )
+    comms = course("comms-201", "communication")
     await deliver(development, work, CourseCatalogUpdated(courses=[TESTING_101, comms]))
     await deliver(development, work, calibration("s1", FIRST))
     finished = date(2026, 3, 1)
-    for employee, course in ((ANN, "testing-101"), (BEN, "comms-201")):
-        done = CourseCompleted(employee_id=employee, course_id=course, completed_on=finished)
+    for employee, course_id in ((ANN, "testing-101"), (BEN, "comms-201")):
+        done = CourseCompleted(employee_id=employee, course_id=course_id, completed_on=finished)
         await deliver(development, work, done)
     with pytest.raises(CalibrationNotReceived, match="'s2'"):
         await development.gap_movement("s1", "s2")

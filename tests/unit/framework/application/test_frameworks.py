@@ -8,13 +8,16 @@ from __future__ import annotations
 import pytest
 
 from libs.events.envelope import Envelope
-from libs.events.schemas.assessment import AnchorSpread, InconsistentAnchorsFound
 from libs.events.schemas.framework import Framework, FrameworkPublished
 from services.framework.application.frameworks import Frameworks, stream_of
 from services.framework.domain.drafting import FrameworkAggregate, PublicationRefused
 from tests.support.envelopes import envelope
 from tests.support.framework_memory import MemoryFrameworkWork, memory_frameworks
-from tests.support.sample_frameworks import reword_anchor, valid_framework
+from tests.support.sample_frameworks import (
+    anchors_found_inconsistent,
+    reword_anchor,
+    valid_framework,
+)
 
 ID, HR = "eng", "alice"
 
@@ -158,15 +161,7 @@ async def test_anchor_reviews_are_kept_once_and_listed_worst_first(
     world: tuple[Frameworks, MemoryFrameworkWork],
 ) -> None:
     frameworks, work = world
-    found = InconsistentAnchorsFound(
-        session_id="autumn",
-        framework_id=ID,
-        framework_version=1,
-        anchors=[
-            AnchorSpread(competency="testing", flagged_items=2, compared_items=10, share=0.2),
-            AnchorSpread(competency="design", flagged_items=6, compared_items=10, share=0.6),
-        ],
-    )
+    found = anchors_found_inconsistent(ID)
     for _ in range(2):  # redelivered: recorded once
         await frameworks.on_inconsistent_anchors(work, envelope(found, "calibration-autumn"), found)
     listed = await frameworks.anchor_reviews(ID)
