@@ -106,8 +106,8 @@ _STILL = 1e-9
 
 
 class Development:
-    def __init__(self, work: UnitOfWork[Work], policy: PlanPolicy | None = None) -> None:
-        self.work = work
+    def __init__(self, unit_of_work: UnitOfWork[Work], policy: PlanPolicy | None = None) -> None:
+        self.unit_of_work = unit_of_work
         self.policy = policy or PlanPolicy()
 
     # -- reacting to events (in the consumer's transaction, with its inbox claim) ----------
@@ -189,7 +189,7 @@ class Development:
     # -- queries -------------------------------------------------------------------------
 
     async def gaps_of(self, employee_id: str, viewer: str, hr: bool) -> PersonGaps:
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             await self._may_see(work, viewer, employee_id, hr)
             found = (await work.records.latest_gaps([employee_id])).get(employee_id)
         if found is None:
@@ -206,7 +206,7 @@ class Development:
     ) -> PersonGaps:
         """The employee's latest calibrated scores against another role: the next level, the
         manager track, or a lateral move, in the framework version of their last calibration."""
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             await self._may_see(work, viewer, employee_id, hr)
             found = (await work.records.latest_gaps([employee_id])).get(employee_id)
             if found is None:
@@ -225,7 +225,7 @@ class Development:
         )
 
     async def _group(self, group: str, members: list[str]) -> GroupGaps:
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             latest = await work.records.latest_gaps(members)
         per: dict[str, list[Gap]] = {}
         for _, _, person_gaps in latest.values():
@@ -248,7 +248,7 @@ class Development:
         """Gaps of everyone below the manager, however many levels down."""
         if not hr and viewer != manager_id:
             raise NotAllowed(f"only {manager_id!r} and HR see their team's gaps")
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             people = await work.org_chart.everyone()
         reports: dict[str, list[str]] = {}
         for p in people:
@@ -264,7 +264,7 @@ class Development:
         return await self._group(f"team of {manager_id}", sorted(team))
 
     async def department_gaps(self, department: str) -> GroupGaps:
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             people = await work.org_chart.everyone()
         members = sorted(p.employee_id for p in people if p.active and p.department == department)
         if not members:
@@ -272,7 +272,7 @@ class Development:
         return await self._group(department, members)
 
     async def plan_of(self, employee_id: str, viewer: str, hr: bool) -> DevelopmentPlan:
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             await self._may_see(work, viewer, employee_id, hr)
             found = await work.records.plan_state(employee_id)
         if found is None:
@@ -290,7 +290,7 @@ class Development:
         decide: Callable[[str, list[PlannedAction], Work], Awaitable[list[IntegrationEvent]]],
     ) -> DevelopmentPlan:
         """Apply one manager edit to the employee's latest plan, as events on its stream."""
-        async with self.work.transaction() as work:
+        async with self.unit_of_work.transaction() as work:
             person = await work.org_chart.person(employee_id)
             manager = person.manager_id if person else None
             if not hr and by != manager:
@@ -349,7 +349,7 @@ class Development:
 
     async def coverage(self, by_department: bool) -> CoverageReport:
         """Which open gaps have matching training and which need a new programme."""
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             latest = await work.records.latest_gaps()
             catalog = await work.records.catalog()
             people = await work.org_chart.everyone()
@@ -360,7 +360,7 @@ class Development:
     async def effectiveness(self) -> list[CourseEffect]:
         """Per course and competency: did completers who had the gap move more than those
         with the same gap who did not complete it, between their last two calibrations."""
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             before, after, previous = await work.records.two_latest_scores()
             gaps_before = await work.records.gaps_of_sessions(previous)
             completions = await work.records.completions()
@@ -380,7 +380,7 @@ class Development:
         the gaps and plans were generated when the session's CalibrationCompleted was
         consumed, so asking again gives the same answer.
         """
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             await _require(work, session_id)
             people = await work.records.session_scores(session_id)
             found = await work.records.session_gaps(session_id)
@@ -407,7 +407,7 @@ class Development:
         """Score movement between two cycles' calibrations per person and competency observed
         in both (docs/domain.md §5, Re-assessment: the metric is score movement, not
         completion)."""
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             await _require(work, previous_session_id)
             await _require(work, session_id)
             before = await work.records.session_scores(previous_session_id)

@@ -59,12 +59,12 @@ async def load(events: EventLog, framework_id: str) -> FrameworkAggregate:
 
 
 class Frameworks:
-    """`events`: the log, each append its own transaction; `work`: transactions that keep
-    the log and the read models together."""
+    """`events`: the log, each append its own transaction; `unit_of_work`: transactions
+    that keep the log and the read models together."""
 
-    def __init__(self, events: EventLog, work: UnitOfWork[Work]) -> None:
+    def __init__(self, events: EventLog, unit_of_work: UnitOfWork[Work]) -> None:
         self.events = events
-        self.work = work
+        self.unit_of_work = unit_of_work
 
     # -- drafts ----------------------------------------------------------------------------
 
@@ -95,7 +95,7 @@ class Frameworks:
         events, problems = aggregate.publish(datetime.now(UTC), requested)
         published = events[0]
         assert isinstance(published, FrameworkPublished)
-        async with self.work.transaction() as work:
+        async with self.unit_of_work.transaction() as work:
             recorded = await work.events.append(
                 stream_of(framework_id),
                 aggregate.stream_version,
@@ -109,19 +109,19 @@ class Frameworks:
 
     async def history(self, framework_id: str) -> list[VersionSummary]:
         """The framework's published versions, oldest first."""
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             return await work.versions.history(framework_id)
 
     async def latest_of_each(self) -> list[VersionSummary]:
         """Every published framework with its latest version."""
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             return await work.versions.latest_of_each()
 
     async def published(
         self, framework_id: str, version: int | None = None, as_of: datetime | None = None
     ) -> PublishedVersion | None:
         """The version asked for, else the one in force at `as_of`, else the latest."""
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             return await work.versions.find(framework_id, version, as_of)
 
     # -- anchor reviews (docs/domain.md §4: inconsistent anchors feed the next minor revision)
@@ -133,5 +133,5 @@ class Frameworks:
 
     async def anchor_reviews(self, framework_id: str, since_version: int = 1) -> list[AnchorReview]:
         """Anchors raters read differently, worst share first, from a version on."""
-        async with self.work.reading() as work:
+        async with self.unit_of_work.reading() as work:
             return await work.anchor_reviews.of(framework_id, since_version)
