@@ -224,8 +224,8 @@ def framework_section(results: FrameworkResults) -> str:
             _fms(raw.store * 1000),
             _x((ours.replace + ours.publish) / raw.store),
         ],
-        ["↳ replace", "`commands.execute(… replace …)`", _fms(ours.replace * 1000), "", "", ""],
-        ["↳ publish", "`commands.publish`", _fms(ours.publish * 1000), "", "", ""],
+        ["↳ replace", "`Frameworks.execute(… replace …)`", _fms(ours.replace * 1000), "", "", ""],
+        ["↳ publish", "`Frameworks.publish`", _fms(ours.publish * 1000), "", "", ""],
         [
             "**total**",
             "",
@@ -327,7 +327,7 @@ def _history_part(results: FrameworkResults) -> str:
             _fms(spread.mean),
         ]
         for label, spread in (
-            ("`PublishedVersions.find(id, as_of=t)`", as_of),
+            ("`Frameworks.published(id, as_of=t)`", as_of),
             ("baseline: `SELECT framework … WHERE framework_id, version` (PK)", by_key),
         )
     ]
@@ -369,7 +369,7 @@ def _history_part(results: FrameworkResults) -> str:
             f"Longest event-loop stall while querying: {_fms(results.as_of_stall * 1000)} ms; "
             f"machine {results.busy.get('as-of', 0):.0%} busy.",
             "",
-            f"`commands.load` at version {n} (absolute; every draft command and every publish "
+            f"`Frameworks.draft` at version {n} (absolute; every draft command and every publish "
             f"loads the aggregate first): best {_fms(best.total * 1000)} ms, median "
             f"{_fms(median * 1000)} ms of {len(loads)}. Baseline: replaying the whole stream "
             f"from its start (what a load without whole-document events would do), "

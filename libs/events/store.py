@@ -34,6 +34,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -372,6 +373,39 @@ class EventStore:
     def _envelope(self, row: dict[str, Any]) -> Envelope:
         # Rows of our own log are valid envelopes: skip re-validating them on every read.
         return Envelope.model_construct(source=self.schema, **row)
+
+
+@dataclass(frozen=True)
+class StoreTransaction:
+    """The store read and appended through one connection, inside its transaction: what a
+    unit of work hands a use case beside its read models."""
+
+    store: EventStore
+    conn: AsyncConnection[Any]
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[IntegrationEvent],
+        metadata: EventMetadata,
+    ) -> list[Envelope]:
+        return await self.store.append(
+            stream_id, expected_version, events, metadata, conn=self.conn
+        )
+
+    async def read_stream(
+        self, stream_id: str, *, after_version: int = 0, until_version: int | None = None
+    ) -> list[Envelope]:
+        return await self.store.read_stream(
+            stream_id, after_version=after_version, until_version=until_version, conn=self.conn
+        )
+
+    async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
+        return await self.store.last_version_of(stream_id, event_types, conn=self.conn)
+
+    def decode(self, envelope: Envelope) -> IntegrationEvent:
+        return self.store.decode(envelope)
 
 
 def _payload_json(event: IntegrationEvent) -> str:

@@ -63,7 +63,7 @@ from services.assessment import service as assessment_service
 from services.cycles.workflows.review_cycle import ReviewCycleWorkflow
 from services.development import service as development_service
 from services.development.adapters.postgres import MIGRATIONS as DEVELOPMENT_MIGRATIONS
-from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development, session_stream
 from services.promotion import service as promotion_service
 from services.promotion.adapters.activities import PromotionActivities
@@ -75,10 +75,11 @@ from services.promotion.application.promotion import Promotion, case_stream
 from tests.integration.test_review_cycle_workflow import CONVERTER, TEST_SERVER, Cycles, Services
 from tests.integration.test_review_cycle_workflow import MANAGERS as WORKFLOW_MANAGERS
 from tests.support.assessment_api import AssessmentApi, assessment_api
-from tests.support.calibrations import calibration
+from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
+from tests.support.envelopes import envelope
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import valid_framework
-from tests.support.service_api import ServiceApi, envelope, in_process
+from tests.support.service_api import ServiceApi, in_process
 
 Activity = Callable[[Any], Any]
 MIGRATIONS = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS]
@@ -356,14 +357,6 @@ async def test_campaign_steps_act_only_for_a_cycle_hr_started(
 # -- development: gap review and re-assessment ---------------------------------------------
 
 MANAGER, OTHER_MANAGER, THIRD_MANAGER = "emp-lead", "emp-other", "emp-third"
-ANN, BEN, CAT, EXPERT = "emp-ann", "emp-ben", "emp-cat", "emp-expert"
-# Targets at L3: coding 3, testing 3 (role); collaboration, ownership, communication 2 (core).
-FIRST: dict[str, dict[str, float | None]] = {
-    ANN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": None, "communication": 1},
-    BEN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    CAT: {"coding": 2, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    EXPERT: {"coding": 4, "testing": 4.5, "collaboration": 4, "ownership": 3, "communication": 4},
-}
 
 
 @pytest.fixture
@@ -389,12 +382,10 @@ async def development(database_url: str, tmp_path: Path) -> AsyncIterator[Servic
 async def deliver(store: EventStore, event: CalibrationCompleted) -> None:
     """CalibrationCompleted as the development service's consumer hands it over."""
     schema = store.schema
-    handler = Development(
-        store, DevelopmentRecords(schema), OrgChart(schema), FrameworkVersions(schema)
-    )
+    database = Database(store, OrgChart(schema), FrameworkVersions(schema))
     async with store.transaction() as conn:
-        await handler.on_calibration(
-            conn, envelope(event, f"calibration-{event.session_id}"), event
+        await Development(database).on_calibration(
+            database.bind(conn), envelope(event, f"calibration-{event.session_id}"), event
         )
 
 

@@ -31,9 +31,10 @@ from services.promotion.application.promotion import Promotion, case_stream
 from services.promotion.domain.decision_log import canonical, verify
 from services.promotion.service import build
 from tests.support.calibrations import calibration
+from tests.support.envelopes import envelope
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import add_requirements, valid_framework
-from tests.support.service_api import ServiceApi, envelope, in_process
+from tests.support.service_api import ServiceApi, in_process
 from tests.support.superuser import as_superuser
 
 SCHEMA = "promotion"
