@@ -35,7 +35,7 @@ import psutil
 from libs.events.migrations.roles import OWNER_ROLE, PasswordFile
 from libs.platform.auth import ensure_dev_keypair
 from libs.platform.settings import Settings
-from libs.platform.temporal import ensure_payload_keys
+from libs.platform.temporal import PayloadKeys
 from services.promotion.adapters.checkpoints import ensure_checkpoint_key
 from talentledger.stack import database
 from talentledger.stack.broker_identities import (
@@ -167,7 +167,7 @@ class Stack:
         note("Temporal")
         temporal_address = self.settings.temporal_address or self.temporal.start()
         _, public_key = ensure_dev_keypair(self.home / "keys")
-        ensure_payload_keys(self.settings.temporal_payload_keys.absolute())
+        PayloadKeys.ensure(self.settings.temporal_payload_keys.absolute())
         if self.settings.checkpoint_key_file is None:
             # The promotion service signs decision-log checkpoints with it; `audit verify`
             # accepts the fingerprint recorded beside it unless another is pinned.
