@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import os
+import typing
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -79,6 +81,8 @@ class DataKeys(Protocol):
 async def seal(model: BaseModel, keys: DataKeys) -> dict[str, Any]:
     """`model` as JSON, each personal field sealed under the keys of all its owners."""
     document = model.model_dump(mode="json")
+    if not holds_personal_data(type(model)):
+        return document
     found = list(_personal_fields(model, document))
     owners = {person for _, _, people in found for person in people}
     if not owners:
@@ -92,6 +96,29 @@ async def seal(model: BaseModel, keys: DataKeys) -> dict[str, Any]:
             value = _seal_one(by_person[person], value)
         container[name] = value
     return document
+
+
+@functools.cache
+def holds_personal_data(model_type: type[BaseModel]) -> bool:
+    """Whether `model_type` or a model its fields may hold marks a field `PersonalOf`: only
+    those are walked when sealing, so a large document without personal data costs a dump."""
+    return _holds(model_type, set())
+
+
+def _holds(model_type: type[BaseModel], seen: set[type[BaseModel]]) -> bool:
+    seen.add(model_type)  # a model that may contain itself is looked at once
+    return any(
+        any(isinstance(m, PersonalOf) for m in field.metadata)
+        or any(_holds(t, seen) for t in _models_in(field.annotation) if t not in seen)
+        for field in model_type.model_fields.values()
+    )
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for argument in typing.get_args(annotation):
+        yield from _models_in(argument)
 
 
 def _personal_fields(

@@ -14,6 +14,7 @@ from libs.personal.sealing import (
     ERASED,
     PersonalOf,
     SealingError,
+    holds_personal_data,
     open_document,
     seal,
     unseal,
@@ -120,3 +121,27 @@ async def test_each_seal_uses_a_fresh_nonce() -> None:
     second = await seal(_feedback(), keys)
     assert first["subject_name"]["key"] == second["subject_name"]["key"]
     assert first["subject_name"]["data"] != second["subject_name"]["data"]
+
+
+def test_only_models_that_may_hold_personal_fields_are_walked() -> None:
+    class Plain(BaseModel):
+        levels: list[str]
+
+    class Outer(BaseModel):
+        inner: dict[str, list[Comment]] | None
+
+    assert holds_personal_data(Feedback)
+    assert holds_personal_data(Outer), "found through dict, list and optional"
+    assert not holds_personal_data(Plain)
+
+
+def test_a_model_that_contains_itself_is_inspected_once() -> None:
+    class Node(BaseModel):
+        owner: str
+        label: Annotated[str, PersonalOf("owner")]
+        children: list[Node] = []
+
+    class Tree(BaseModel):
+        root: Node
+
+    assert holds_personal_data(Tree)
