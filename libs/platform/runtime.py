@@ -34,7 +34,7 @@ from libs.platform import edge, temporal
 from libs.platform.auth import TokenVerifier
 from libs.platform.database import service_conninfo
 from libs.platform.settings import Settings
-from libs.platform.telemetry import setup_tracing
+from libs.platform.telemetry import setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
 
@@ -247,5 +247,5 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
 
 def main(definition: ServiceDefinition) -> None:
     """Process entry point (`python -m services.<name>`)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(Settings(), definition.name)
     asyncio.run(serve(definition))

@@ -128,6 +128,26 @@ class Settings(BaseSettings):
     trace_dir: Path | None = Field(
         None, alias="TALENTLEDGER_TRACE_DIR", description="span files; default <home>/traces"
     )
+    trace_retention_days: int = Field(
+        14,
+        alias="TALENTLEDGER_TRACE_RETENTION_DAYS",
+        ge=1,
+        le=3650,
+        description="span files rotate daily; this many earlier days are kept, older deleted",
+    )
+    log_dir: Path | None = Field(
+        None,
+        alias="TALENTLEDGER_LOG_DIR",
+        description="write each service's log to <dir>/<service>.log instead of stderr (the "
+        "embedded stack sets <home>/logs)",
+    )
+    log_retention_days: int = Field(
+        14,
+        alias="TALENTLEDGER_LOG_RETENTION_DAYS",
+        ge=1,
+        le=3650,
+        description="log files rotate daily; this many earlier days are kept, older deleted",
+    )
     otlp_endpoint: str | None = Field(
         None, alias="OTEL_EXPORTER_OTLP_ENDPOINT", description="also export spans over OTLP/HTTP"
     )
