@@ -38,9 +38,7 @@ class MasterKeys(KeyRing):
     """The keys every data key is wrapped in (`KeyRing`'s file format and rotation)."""
 
     description = "personal data master keys"
-    when_missing = (
-        "run `talentledger up` (it generates them) or set TALENTLEDGER_PERSONAL_DATA_KEYS_FILE"
-    )
+    when_missing = "create it: one line `<key id> <base64 of 32 random bytes>`"
     error = MasterKeyError
 
 
