@@ -138,7 +138,7 @@ async def _connected_broker(
     broker = broker_for(settings, client_name, tracer_provider)
     await _retry("NATS", broker.connect, stop)
     # JetStream may still be electing its leader after NATS accepts connections.
-    await _retry("JetStream", lambda: ensure_streams(broker, settings.nats_stream_replicas), stop)
+    await _retry("JetStream", lambda: ensure_streams(broker, settings), stop)
     return broker
 
 
