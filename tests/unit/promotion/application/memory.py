@@ -26,6 +26,17 @@ from services.promotion.domain.readiness import CalibratedScores
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who acts, as the use cases see them (`Acting`)."""
+
+    subject: str
+    roles: frozenset[str]
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True)
 class Known:
     framework_id: str
     version: int

@@ -9,13 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
-from libs.platform.auth import Actor
 from libs.replicas.people import Person
 from services.framework.domain.profiles import effective_profiles
-from services.promotion.adapters.checkpoints import generate_private_key
 from services.promotion.application import audit, cases, criteria, cycle, reactions, readiness
 from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
 from services.promotion.application.promotion import NotFound, Promotion, case_stream
@@ -23,9 +22,9 @@ from services.promotion.domain.cases import CaseRefused, NotEntitled, WrongState
 from services.promotion.domain.criteria import TransitionError
 from services.promotion.domain.decision_log import Checkpoint, LogEntry, verify
 from tests.support.calibrations import calibration
+from tests.support.envelopes import envelope
 from tests.support.sample_frameworks import valid_framework
-from tests.support.service_api import envelope
-from tests.unit.promotion.application.memory import MemoryUnitOfWork
+from tests.unit.promotion.application.memory import Actor, MemoryUnitOfWork
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 LEAD, OTHER_LEAD = "emp-lead", "emp-other-lead"
@@ -433,7 +432,7 @@ class MemorySink:
 
 class Key:
     def __init__(self) -> None:
-        self.key = generate_private_key()
+        self.key = Ed25519PrivateKey.generate()
 
     def load(self):
         return self.key

@@ -1,0 +1,28 @@
+"""The envelope a consumer hands over with an event, for tests that apply events directly
+(pure: no server, no database driver)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from libs.events.envelope import Envelope
+from libs.events.registry import IntegrationEvent
+
+
+def envelope(event: IntegrationEvent, stream_id: str, version: int = 1) -> Envelope:
+    now = datetime.now(UTC)
+    return Envelope(
+        event_id=uuid.uuid4(),
+        event_type=event.event_type,
+        schema_version=event.schema_version,
+        source=event.context,
+        stream_id=stream_id,
+        stream_version=version,
+        global_position=0,
+        occurred_at=now,
+        recorded_at=now,
+        actor="tests",
+        correlation_id=uuid.uuid4(),
+        payload=event.model_dump(mode="json"),
+    )
