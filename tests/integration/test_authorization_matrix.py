@@ -49,8 +49,8 @@ from services.development.application.development import Development
 from services.framework.domain.drafting import identity
 from services.promotion import service as promotion_service
 from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATIONS
-from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.adapters.postgres.records import PromotionRecords
+from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.application import reactions
 from services.promotion.application.promotion import Promotion
 from tests.support.assessment_api import assessment_api
 from tests.support.calibrations import calibration
@@ -378,16 +378,9 @@ async def promotion_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
         await publish(api.store, "eng", 1, valid_framework())
         await hire(api.store, *_org())
         event = calibration("s1", {SUBJECT: SCORES})
-        promotion = Promotion(
-            api.store,
-            DecisionLog("promotion"),
-            PromotionRecords("promotion"),
-            OrgChart("promotion"),
-            FrameworkVersions("promotion"),
-            "promotion_committee",
-        )
-        async with api.store.transaction() as conn:
-            await promotion.on_calibration(conn, envelope(event, "calibration-s1"), event)
+        promotion = Promotion(PostgresUnitOfWork(api.store, "promotion"), "promotion_committee")
+        async with promotion.uow.transaction() as tx:
+            await reactions.on_calibration(tx, envelope(event, "calibration-s1"), event)
         nomination = {"employee_id": SUBJECT, "cycle_id": "2026-h1"}
         manager = api.as_(MANAGER, "manager")
         case = await api.ok("POST", "/cases", 201, json=nomination, headers=manager)

@@ -69,8 +69,8 @@ from services.promotion import service as promotion_service
 from services.promotion.adapters.activities import PromotionActivities
 from services.promotion.adapters.checkpoints import CheckpointDirectory, ensure_checkpoint_key
 from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATIONS
-from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.adapters.postgres.records import PromotionRecords
+from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.application import cases, reactions
 from services.promotion.application.promotion import Promotion, case_stream
 from tests.integration.test_review_cycle_workflow import CONVERTER, TEST_SERVER, Cycles, Services
 from tests.integration.test_review_cycle_workflow import MANAGERS as WORKFLOW_MANAGERS
@@ -476,14 +476,12 @@ class PromotionStack:
     home: Path
 
     def activities(self, **options: Any) -> PromotionActivities:
-        return PromotionActivities(self.promotion, self.cycles, **options)
+        return PromotionActivities(self.promotion, self.cycles, self.store.pool, **options)
 
     async def calibrate(self, session: str, scores: dict[str, dict[str, float | None]]) -> None:
         event = calibration(session, scores)
-        async with self.store.transaction() as conn:
-            await self.promotion.on_calibration(
-                conn, envelope(event, f"calibration-{session}"), event
-            )
+        async with self.promotion.uow.transaction() as tx:
+            await reactions.on_calibration(tx, envelope(event, f"calibration-{session}"), event)
 
     async def evaluations(self) -> dict[str, int]:
         """PromotionEvaluated events per person."""
@@ -508,14 +506,7 @@ async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[Promotio
         schema = api.store.schema
         stack = PromotionStack(
             api.store,
-            Promotion(
-                api.store,
-                DecisionLog(schema),
-                PromotionRecords(schema),
-                OrgChart(schema),
-                FrameworkVersions(schema),
-                "promotion_committee",
-            ),
+            Promotion(PostgresUnitOfWork(api.store, schema), "promotion_committee"),
             {},
             KnownCycles(schema, unknown_grace=timedelta(0)),
             tmp_path / "home",
@@ -527,18 +518,18 @@ async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[Promotio
         lead = Actor(MANAGER, frozenset({"manager"}))
         hr = Actor(HR, frozenset({"hr_admin"}))
         for person in (ANN, BEN, CAT, EVE):
-            case = await stack.promotion.nominate(
-                person, CYCLE, lead, operating_since=date(2025, 6, 1)
+            case = await cases.nominate(
+                stack.promotion, person, CYCLE, lead, operating_since=date(2025, 6, 1)
             )
             stack.cases[person] = case.case_id
-        other = await stack.promotion.nominate(DAN, "2025-h2", lead)
+        other = await cases.nominate(stack.promotion, DAN, "2025-h2", lead)
         stack.cases[DAN] = other.case_id
         # Ann has everything the default criteria ask for; Eve's case is decided (closed).
-        await stack.promotion.endorse(stack.cases[ANN], lead)
-        await stack.promotion.confirm(stack.cases[ANN], "s1", True, "", hr)
-        await stack.promotion.endorse(stack.cases[EVE], lead)
+        await cases.endorse(stack.promotion, stack.cases[ANN], lead)
+        await cases.confirm(stack.promotion, stack.cases[ANN], "s1", True, "", hr)
+        await cases.endorse(stack.promotion, stack.cases[EVE], lead)
         committee = Actor(COMMITTEE, frozenset({"promotion_committee"}))
-        await stack.promotion.decide(stack.cases[EVE], "deny", "Not at L4 yet.", committee)
+        await cases.decide(stack.promotion, stack.cases[EVE], "deny", "Not at L4 yet.", committee)
         yield stack
 
 
@@ -633,7 +624,9 @@ async def test_evaluation_acts_only_for_a_cycle_hr_started_and_only_from_its_wor
     assert not_a_cycle.type == "CycleNotAuthorised"
 
     # An unknown cycle is retried while its request may still be on the broker.
-    patient = PromotionActivities(promotion.promotion, KnownCycles("promotion"))
+    patient = PromotionActivities(
+        promotion.promotion, KnownCycles("promotion"), promotion.store.pool
+    )
     waiting = await refused(attempt(workflow_id=SERIES).run(patient.evaluate_cycle, request))
     assert (waiting.type, waiting.non_retryable) == ("CycleNotReceived", False)
 
