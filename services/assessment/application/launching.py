@@ -61,7 +61,7 @@ async def open_campaign(
     events = campaign.open(
         framework_id,
         framework_version,
-        members(population, org),
+        _members(population, org),
         closes_at,
         now,
         settings,
@@ -75,7 +75,7 @@ async def open_campaign(
     return opened
 
 
-def members(population: Population, org: OrgChartView) -> list[str]:
+def _members(population: Population, org: OrgChartView) -> list[str]:
     """Who the population is in the org chart as it stands."""
     if population.employee_ids is not None:
         unknown = sorted(set(population.employee_ids) - set(org.people))
