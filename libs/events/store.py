@@ -44,6 +44,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from libs.events.concurrency import ConcurrencyError
 from libs.events.envelope import Envelope, EventMetadata, new_event_id, utcnow
 from libs.events.registry import EventRegistry, IntegrationEvent, registry
 
@@ -59,18 +60,6 @@ MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 
 class EventTooLarge(ValueError):
     """An event payload over MAX_PAYLOAD_BYTES; nothing was written."""
-
-
-class ConcurrencyError(Exception):
-    """The stream moved on since the caller read it; nothing was written. Reload and retry."""
-
-    def __init__(self, stream_id: str, expected: int, actual: int | None) -> None:
-        self.stream_id, self.expected, self.actual = stream_id, expected, actual
-        found = "it moved on concurrently" if actual is None else f"it is at version {actual}"
-        super().__init__(
-            f"stream {stream_id!r}: expected version {expected} but {found}; "
-            "reload the stream and retry the command"
-        )
 
 
 _COLUMNS = (
