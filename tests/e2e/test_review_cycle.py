@@ -18,8 +18,8 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from libs.events.activities import CLOSE_CAMPAIGN, EVALUATE_CYCLE, GAP_REVIEW, OPEN_CAMPAIGN
 from libs.platform.telemetry import read_spans
+from libs.workflows.contracts import CLOSE_CAMPAIGN, EVALUATE_CYCLE, GAP_REVIEW, OPEN_CAMPAIGN
 from talentledger.simulation import Simulation
 from tests.support.cycles import Cycle, assert_each_effect_once, prepare, wait_for
 from tests.support.stack import ROOT, RunningStack, running_stack
@@ -132,14 +132,14 @@ def stage_traces(traces: Path, cycles: int) -> bool:
     for number in range(1, cycles + 1):
         expected = {
             "campaign open": {
-                ("assessment", f"RunActivity:{OPEN_CAMPAIGN}"),
-                ("assessment", f"RunActivity:{CLOSE_CAMPAIGN}"),
+                ("assessment", f"RunActivity:{OPEN_CAMPAIGN.name}"),
+                ("assessment", f"RunActivity:{CLOSE_CAMPAIGN.name}"),
                 ("assessment", f"{closed} publish"),
                 ("cycles", f"{closed} process"),
                 ("cycles", "SignalWorkflow:campaign_closed"),
             },
-            "calibration": {("development", f"RunActivity:{GAP_REVIEW}")},
-            "promotion evaluation": {("promotion", f"RunActivity:{EVALUATE_CYCLE}")},
+            "calibration": {("development", f"RunActivity:{GAP_REVIEW.name}")},
+            "promotion evaluation": {("promotion", f"RunActivity:{EVALUATE_CYCLE.name}")},
         }
         for stage, wanted in expected.items():
             if not wanted <= names(stage, number):

@@ -22,7 +22,10 @@ from psycopg.errors import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from libs.events.activities import (
+from libs.events.schemas.assessment import RemindersSent
+from libs.events.store import ConcurrencyError
+from libs.replicas.cycles import KnownCycles
+from libs.workflows.contracts import (
     CLOSE_CAMPAIGN,
     OPEN_CALIBRATION,
     OPEN_CAMPAIGN,
@@ -33,9 +36,6 @@ from libs.events.activities import (
     OpenCampaign,
     ResponseCount,
 )
-from libs.events.schemas.assessment import RemindersSent
-from libs.events.store import ConcurrencyError
-from libs.replicas.cycles import KnownCycles
 from services.assessment.application.calibration import Calibrations, SessionNotFound
 from services.assessment.application.campaigns import (
     CampaignNotFound,
@@ -127,7 +127,7 @@ class AssessmentActivities:
 
     # -- the activities -----------------------------------------------------------------
 
-    @activity.defn(name=OPEN_CAMPAIGN)
+    @activity.defn(name=OPEN_CAMPAIGN.name)
     async def open_campaign(self, request: OpenCampaign) -> CampaignStarted:
         """Open the 360 campaign for the cycle's population on the pinned framework version
         (docs/domain.md §2 Versions, §3); a repeat finds it open and reports its counts."""
@@ -184,7 +184,7 @@ class AssessmentActivities:
             assignments=count.assignments,
         )
 
-    @activity.defn(name=SEND_REMINDERS)
+    @activity.defn(name=SEND_REMINDERS.name)
     async def send_reminders(self, step: CampaignStep) -> ResponseCount:
         """Remind the raters who owe a final submission (docs/domain.md §3, Deadlines and
         reminders). Past the close date, or once closed, nobody is reminded: it only reports.
@@ -217,7 +217,7 @@ class AssessmentActivities:
             e.event_type == RemindersSent.event_type and e.occurred_at >= scheduled for e in stream
         )
 
-    @activity.defn(name=CLOSE_CAMPAIGN)
+    @activity.defn(name=CLOSE_CAMPAIGN.name)
     async def close_campaign(self, step: CampaignStep) -> ResponseCount:
         """Close the campaign: revisions end and results are released (docs/domain.md §3). A
         repeat finds it closed and reports."""
@@ -233,7 +233,7 @@ class AssessmentActivities:
             campaign = await self._campaign(step.campaign_id)
         return await self._count(campaign)
 
-    @activity.defn(name=OPEN_CALIBRATION)
+    @activity.defn(name=OPEN_CALIBRATION.name)
     async def open_calibration(self, step: CampaignStep) -> CalibrationOpened:
         """Open the calibration session of the campaign's whole population (docs/domain.md §4),
         `<campaign id>.calibration`; a repeat finds the session and reports it."""

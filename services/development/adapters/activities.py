@@ -18,7 +18,7 @@ from psycopg import AsyncConnection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from libs.events.activities import (
+from libs.workflows.contracts import (
     GAP_MOVEMENT,
     GAP_REVIEW,
     GapMovement,
@@ -50,7 +50,7 @@ class DevelopmentActivities:
                 type="CalibrationNotReceived",
             )
 
-    @activity.defn(name=GAP_REVIEW)
+    @activity.defn(name=GAP_REVIEW.name)
     async def gap_review(self, ref: SessionRef) -> GapReview:
         """The session's gaps (target - calibrated score, docs/domain.md §5) and 70/20/10 plans,
         and the direct managers (org chart) of the people with an open gap: who reviews them.
@@ -82,7 +82,7 @@ class DevelopmentActivities:
             managers=sorted(managers),
         )
 
-    @activity.defn(name=GAP_MOVEMENT)
+    @activity.defn(name=GAP_MOVEMENT.name)
     async def gap_movement(self, request: MovementRequest) -> GapMovement:
         """Score movement between two cycles' calibrations per person and competency observed
         in both (docs/domain.md §5, Re-assessment: the metric is score movement, not completion)."""

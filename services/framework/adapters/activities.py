@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from libs.events.activities import RESOLVE_FRAMEWORK, FrameworkRef
+from libs.workflows.contracts import RESOLVE_FRAMEWORK, FrameworkRef
 from services.framework.adapters.postgres.published_versions import PublishedVersions
 
 
@@ -13,7 +13,7 @@ class FrameworkActivities:
     def __init__(self, versions: PublishedVersions) -> None:
         self.versions = versions
 
-    @activity.defn(name=RESOLVE_FRAMEWORK)
+    @activity.defn(name=RESOLVE_FRAMEWORK.name)
     async def resolve_published_version(self, ref: FrameworkRef) -> FrameworkRef:
         """Pin a cycle to a published version: the requested one, or the latest."""
         found = await self.versions.find(ref.framework_id, ref.version)
