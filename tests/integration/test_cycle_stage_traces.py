@@ -107,11 +107,7 @@ def _trace_id(span: ReadableSpan) -> int:
 async def test_each_stage_is_a_trace_with_its_activities_and_events(traced: Traced) -> None:
     cycles = traced.cycles
     handle = await cycles.start("cycle-t", last_number=1)
-    await cycles.reach(handle, "campaign open")
-    await handle.signal(ReviewCycleWorkflow.close_campaign)
-    await cycles.reach(handle, "calibration")
-    await handle.signal(ReviewCycleWorkflow.calibration_completed, "cycle-t.1.calibration")
-    await cycles.reach(handle, "gap review")
+    await cycles.to_gap_review(handle)
     for manager in MANAGERS:
         await handle.signal(ReviewCycleWorkflow.acknowledge_gaps, manager)
     await handle.result()

@@ -210,6 +210,14 @@ class Cycles:
     async def stage_of(self, handle: WorkflowHandle[Any, Any]) -> str:
         return (await handle.query(ReviewCycleWorkflow.progress)).stage
 
+    async def to_gap_review(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """HR closes the first cycle's campaign early and completes its calibration."""
+        await self.reach(handle, "campaign open")
+        await handle.signal(ReviewCycleWorkflow.close_campaign)
+        await self.reach(handle, "calibration")
+        await handle.signal(ReviewCycleWorkflow.calibration_completed, f"{handle.id}.1.calibration")
+        await self.reach(handle, "gap review")
+
     async def reach(self, handle: WorkflowHandle[Any, Any], stage: str) -> None:
         """Let the workflow run (in real time: activities are quick) until it is at `stage`."""
         for _ in range(200):
@@ -337,11 +345,7 @@ async def test_the_cycle_reports_completed_only_once_it_has_returned(cycles: Cyc
     answers the stage before, so that whoever polls for `completed` finds the outcome."""
     release = cycles.services.held["completed"] = asyncio.Event()
     handle = await cycles.start("cycle-f", last_number=1)
-    await cycles.reach(handle, "campaign open")
-    await handle.signal(ReviewCycleWorkflow.close_campaign)
-    await cycles.reach(handle, "calibration")
-    await handle.signal(ReviewCycleWorkflow.calibration_completed, "cycle-f.1.calibration")
-    await cycles.reach(handle, "gap review")
+    await cycles.to_gap_review(handle)
     for manager in MANAGERS:
         await handle.execute_update(ReviewCycleWorkflow.acknowledge, manager)
     for _ in range(200):
@@ -368,11 +372,7 @@ async def test_histories_of_earlier_releases_replay_on_the_current_code(cycles: 
         await replayer.replay_workflow(history)
 
     handle = await cycles.start("cycle-d", last_number=1)
-    await cycles.reach(handle, "campaign open")
-    await handle.signal(ReviewCycleWorkflow.close_campaign)
-    await cycles.reach(handle, "calibration")
-    await handle.signal(ReviewCycleWorkflow.calibration_completed, "cycle-d.1.calibration")
-    await cycles.reach(handle, "gap review")
+    await cycles.to_gap_review(handle)
     for manager in MANAGERS:
         await handle.signal(ReviewCycleWorkflow.acknowledge_gaps, manager)
     await handle.result()
@@ -387,11 +387,7 @@ async def test_what_temporal_stores_is_ciphertext(cycles: Cycles) -> None:
     handle = await cycles.start(
         "cycle-e", last_number=1, population=Population(employee_ids=[canary])
     )
-    await cycles.reach(handle, "campaign open")
-    await handle.signal(ReviewCycleWorkflow.close_campaign)
-    await cycles.reach(handle, "calibration")
-    await handle.signal(ReviewCycleWorkflow.calibration_completed, "cycle-e.1.calibration")
-    await cycles.reach(handle, "gap review")
+    await cycles.to_gap_review(handle)
     for manager in MANAGERS:
         await handle.execute_update(ReviewCycleWorkflow.acknowledge, manager)
     await handle.result()
