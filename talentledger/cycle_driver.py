@@ -106,11 +106,6 @@ def managers_waited_on(status: CycleStatus) -> list[str]:
     return sorted(w.split()[1] for w in waiting if w.startswith("manager "))
 
 
-def _opened(status: CycleStatus) -> bool:
-    # The stage is entered before the campaign is opened: its head count says it is.
-    return "subjects" in status["progress"]["counts"]
-
-
 class CycleDriver:
     """Drives one series of cycles; closing it closes the simulation too."""
 
@@ -198,6 +193,13 @@ class CycleDriver:
                 )
             await asyncio.sleep(POLL)
 
+    async def campaign_opened(self, number: int) -> CycleStatus:
+        """Wait until cycle `number` has opened its campaign: the stage is entered before
+        the campaign is opened, and its head count says it is."""
+        return await self.at(
+            "campaign open", number=number, until=lambda s: "subjects" in s["progress"]["counts"]
+        )
+
     # -- a whole cycle -----------------------------------------------------------------------
 
     async def one_cycle(
@@ -214,9 +216,7 @@ class CycleDriver:
         campaign = round_of(self.cycle_id, number)
         session = f"{campaign}.calibration"
         last = "completed" if number == self.last_number else "waiting for the next cycle"
-        opened = await self._phase(
-            CAMPAIGN_OPENED, lambda _: self.at("campaign open", number=number, until=_opened)
-        )
+        opened = await self._phase(CAMPAIGN_OPENED, lambda _: self.campaign_opened(number))
         nominations = await self._phase(
             PEERS, lambda step: people.nominate_peers(campaign, step), len(people.peer_pairs())
         )

@@ -61,7 +61,7 @@ async def first_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
 
     campaign = f"{cycle.cycle_id}.1"
     session = f"{campaign}.calibration"
-    await cycle.at("campaign open", number=1)
+    await cycle.campaign_opened(1)
     await simulation.nominate_peers(campaign, lambda _: None)
     raters = simulation.responders(0.95)
     half = len(raters) // 2
@@ -111,7 +111,7 @@ async def second_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
     session = f"{campaign}.calibration"
     await kill_and_restart("cycles", "development")  # the cycle holds its durable timer
     await cycle.control("start-next-cycle")
-    await cycle.at("campaign open", number=2)
+    await cycle.campaign_opened(2)
     # Development works: everyone's level rises before the next cycle.
     simulation.level = {p: level + 0.6 for p, level in simulation.level.items()}
     await simulation.nominate_peers(campaign, lambda _: None)

@@ -87,9 +87,7 @@ async def test_a_stage_of_another_cycle_or_before_the_campaign_opened_is_not_rea
     )
     driver = await driven(minter, statuses, stall=1)
     try:
-        opened = await driver.at(
-            "campaign open", number=2, until=lambda s: "subjects" in s["progress"]["counts"]
-        )
+        opened = await driver.campaign_opened(2)
     finally:
         await driver.close()
     assert opened["progress"] == {"number": 2, "counts": {"subjects": 5}, "waiting_on": []}
