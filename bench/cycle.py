@@ -62,6 +62,15 @@ from libs.platform.pagination import every_item_async
 from libs.platform.settings import Settings
 from libs.platform.temporal import PayloadKeys
 from services.framework.adapters.files import formats
+from talentledger.cycle_driver import (
+    Conduct,
+    CycleDriver,
+    CycleFailed,
+    CycleStalled,
+    Phase,
+    Round,
+    Watcher,
+)
 from talentledger.framework_files import import_file
 from talentledger.hris_load import publish_hires, read_people
 from talentledger.inbound import integration_broker
@@ -82,7 +91,8 @@ SCHEDULE = {
     "gap_review": timedelta(hours=2).total_seconds(),
     "between_cycles": timedelta(days=90).total_seconds(),
 }
-STAGE_TIMEOUT = 1800.0
+# A wait on the cycle fails once it has shown no progress for this long.
+STALL = 1800.0
 POLL = 0.25
 RAW_DATABASE = "bench_cycle_raw"
 
@@ -95,10 +105,6 @@ class CycleSizes:
 # 3,000 between them would add about 12 minutes to a run of about 45.
 FULL = CycleSizes(people=(1_000, 10_000))
 QUICK = CycleSizes(people=(300, 1_000))  # below 300 the generated departments are too small
-
-
-class CycleFailed(RuntimeError):
-    """The cycle did not get through: the message says where it stood and why."""
 
 
 @dataclass
@@ -234,6 +240,42 @@ async def poll(check: Callable[[], Awaitable[Any]], within: float, what: str) ->
             return result
         await asyncio.sleep(POLL)
     raise CycleFailed(f"timed out after {within:.0f}s waiting for {what}")
+
+
+class Timings(Watcher):
+    """Times each phase of the cycle (what the people did, and what they waited on the
+    orchestration alone) and shows the cycle on the progress bars."""
+
+    def __init__(self, run: CycleRun, stages: TaskID) -> None:
+        self.run = run
+        self.stages = stages
+        self.task: TaskID | None = None
+        self.began = 0.0
+        self.requests = 0
+
+    def _made(self) -> int:
+        return sum(c.count for c in self.run.calls.values())
+
+    def status(self, status: dict[str, Any]) -> None:
+        description = f"cycle: {status.get('stage') or status['status']}"
+        self.run.progress.update(self.stages, description=description)
+
+    def started(self, phase: Phase, total: int | None) -> Callable[[int], None]:
+        self.began, self.requests = time.perf_counter(), self._made()
+        if not phase.counted:
+            return super().started(phase, total)
+        self.task = self.run.progress.add_task(phase.counted, total=total)
+        return advancer(self.run.progress, self.task)
+
+    def ended(self, phase: Phase) -> None:
+        seconds = time.perf_counter() - self.began
+        if phase.acting:
+            self.run.result.acting[phase.name] = (seconds, self._made() - self.requests)
+        else:
+            self.run.result.waiting[phase.name] = seconds
+        if self.task is not None:
+            self.run.progress.remove_task(self.task)
+            self.task = None
 
 
 # -- one size --------------------------------------------------------------------------------
@@ -379,30 +421,9 @@ class CycleRun:
         self.result.setup["organisation load"] = time.perf_counter() - started
         self.result.counts["courses"] = len(courses)
 
-    async def _status(self, cycle: str) -> dict[str, Any]:
-        return (await self.http.get(f"{self.url('cycles')}/cycles/{cycle}")).json()
-
-    async def _at(self, cycle: str, task: TaskID, *stages: str) -> dict[str, Any]:
-        async def reached() -> dict[str, Any] | None:
-            status = await self._status(cycle)
-            self.progress.update(
-                task, description=f"cycle: {status.get('stage') or status['status']}"
-            )
-            if status["status"] not in ("RUNNING", "COMPLETED"):
-                raise CycleFailed(f"the cycle ended {status['status']}: {status.get('failure')}")
-            if status.get("stage") == "completed" and status["status"] != "COMPLETED":
-                return None  # the last stage is recorded a moment before the outcome exists
-            return status if status.get("stage") in stages else None
-
-        try:
-            return await poll(reached, STAGE_TIMEOUT, f"the cycle to reach {' or '.join(stages)}")
-        except CycleFailed as error:
-            raise CycleFailed(f"{error}; {await self._diagnosis(cycle)}") from None
-
     async def _diagnosis(self, cycle: str) -> str:
-        """Where the workflow stands: its stage and the activities it waits on."""
+        """The activities the workflow waits on."""
         assert self.state is not None
-        status = await self._status(cycle)
         client = await temporal.connect(
             self.state.temporal_address, PayloadKeys.load(self.settings.temporal_payload_keys)
         )
@@ -412,28 +433,15 @@ class CycleRun:
             + (f" (last failure: {a.last_failure.message})" if a.last_failure.message else "")
             for a in described.raw_description.pending_activities
         ]
-        return f"stage {status.get('stage')!r}, pending activities: {pending or 'none'}"
-
-    async def _timed(self, phase: str, work: Awaitable[Any]) -> Any:
-        started = time.perf_counter()
-        before = sum(c.count for c in self.calls.values())
-        result = await work
-        seconds = time.perf_counter() - started
-        made = sum(c.count for c in self.calls.values()) - before
-        self.result.acting[phase] = (seconds, made)
-        return result
-
-    async def _waited(self, step: str, work: Awaitable[Any]) -> Any:
-        started = time.perf_counter()
-        result = await work
-        self.result.waiting[step] = time.perf_counter() - started
-        return result
+        return f"pending activities: {pending or 'none'}"
 
     async def _cycle(self, state: StackState, version: int) -> None:
         urls = Urls(*(self.url(s) for s in ("assessment", "development", "promotion", "cycles")))
         simulation = Simulation(urls, self.minter, self.employees)
         await simulation.client.aclose()
         simulation.client = httpx.AsyncClient(timeout=120, transport=TimedTransport(self.calls))
+        stages = self.progress.add_task("review cycle", total=None)
+        driver = CycleDriver(simulation, stall=STALL, watcher=Timings(self, stages))
         pids = processes(self.stack, state)
         async with await AsyncConnection.connect(state.database_url) as conn:
             postgres = await postgres_processes(conn, state.database_url)
@@ -441,104 +449,46 @@ class CycleRun:
         probe = CpuProbe({**groups, "PostgreSQL (all processes)": postgres})
         probe.start()
         try:
-            cycle = await self._run_cycle(simulation, version)
+            cycle = await driver.start(
+                {"framework_id": FRAMEWORK_ID, "version": version},
+                schedule=SCHEDULE,
+                last_number=1,
+            )
+            try:
+                lived = await driver.one_cycle(conduct=Conduct(track=self.org.hires[0].track))
+            except CycleStalled as error:
+                raise CycleStalled(f"{error}; {await self._diagnosis(cycle)}") from None
         finally:
-            await simulation.close()
+            await driver.close()
         use = probe.stop()
+        self.progress.remove_task(stages)
         self.result.cpu, self.result.busy = dict(use.seconds), use.machine_busy
         for name, pid in pids.items():
             if (peak := vm_hwm(pid)) is not None:
                 self.result.memory[name] = peak
+        self._count(lived)
         await self._stage_times(state, cycle)
 
-    async def _run_cycle(self, simulation: Simulation, version: int) -> str:
-        result = self.result
-        stages = self.progress.add_task("review cycle", total=None)
-        started = await self.http.post(
-            f"{self.url('cycles')}/cycles",
-            json={
-                "framework": {"framework_id": FRAMEWORK_ID, "version": version},
-                "schedule": SCHEDULE,
-                "last_number": 1,
-            },
-        )
-        if started.status_code != 202:
-            raise CycleFailed(f"starting the cycle failed: {started.text}")
-        cycle: str = started.json()["cycle_id"]
-        self.cycle = cycle
-        campaign = f"{cycle}.1"
-
-        async def opened() -> dict[str, Any] | None:
-            # The stage is entered before the campaign is opened: wait for its head count.
-            status = await self._at(cycle, stages, "campaign open")
-            return status if "subjects" in status["progress"]["counts"] else None
-
-        status = await self._waited(
-            "start → campaign opened", poll(opened, STAGE_TIMEOUT, "the campaign to open")
-        )
-        counts = status["progress"]["counts"]
+    def _count(self, lived: Round) -> None:
+        counts = lived.opened["progress"]["counts"]
+        gap_review = lived.ended["outcome"]["gap_review"]
         # At opening: self, manager and reports; approved peers are added as they come.
-        result.counts.update(
-            {"subjects": counts["subjects"], "assignments at opening": counts["assignments"]}
-        )
-
-        pairs = sum(len(simulation.peers_of(p.employee_id)) for p in self.employees if p.manager_id)
-        task = self.progress.add_task("peers nominated and approved", total=pairs)
-        nominate = simulation.nominate_peers(campaign, advancer(self.progress, task))
-        result.counts["peer nominations"] = await self._timed(
-            "nominate and approve peers", nominate
-        )
-        self.progress.remove_task(task)
-        raters = simulation.responders(share=1.0)
-        task = self.progress.add_task("raters submitting", total=len(raters))
-        rate = simulation.rate(campaign, raters, advancer(self.progress, task))
-        ratings = await self._timed("rate (assignments, questionnaires, submissions)", rate)
-        self.progress.remove_task(task)
-        result.counts.update(submissions=ratings.submissions, ratings=ratings.answers)
-
-        await self._waited("close → calibration open", self._close(cycle, stages))
-        session = f"{campaign}.calibration"
-        calibration = await self._timed(
-            "calibrate (HR: review, adjust, complete)", simulation.calibrate(session)
-        )
-        result.counts["calibration adjustments"] = calibration.adjustments
-        status = await self._waited(
-            "calibration completed → gap review", self._at(cycle, stages, "gap review")
-        )
-        cases = await self._timed(
-            "nominate promotions (manager, HR)",
-            simulation.nominate_promotions(
-                campaign, session, calibration.averages, track=self.org.hires[0].track
-            ),
-        )
-        waiting = status["progress"]["waiting_on"]
-        managers = [w.split()[1] for w in waiting if w.startswith("manager ")]
-        result.counts.update(
-            {"managers in gap review": len(managers), "promotion cases": len(cases)}
-        )
-        acknowledged = await self._timed(
-            "acknowledge gaps (managers)", simulation.acknowledge(cycle, managers, 1.0)
-        )
-        result.counts["acknowledged"] = acknowledged
-        status = await self._waited(
-            "last acknowledgement → completed", self._at(cycle, stages, "completed")
-        )
-        result.counts.update(
+        self.result.counts.update(
             {
-                "open gaps": status["outcome"]["gap_review"]["open_gaps"],
-                "plans": status["outcome"]["gap_review"]["plans"],
+                "subjects": counts["subjects"],
+                "assignments at opening": counts["assignments"],
+                "peer nominations": lived.peer_nominations,
+                "submissions": lived.ratings.submissions,
+                "ratings": lived.ratings.answers,
+                "calibration adjustments": lived.calibration.adjustments,
+                "managers in gap review": len(lived.managers),
+                "promotion cases": len(lived.cases),
+                "acknowledged": lived.acknowledged,
+                "open gaps": gap_review["open_gaps"],
+                "plans": gap_review["plans"],
+                "decisions": sum(lived.decisions.values()),
             }
         )
-        decisions = await self._timed("committee decides", simulation.decide(cases))
-        result.counts["decisions"] = sum(decisions.values())
-        self.progress.remove_task(stages)
-        return cycle
-
-    async def _close(self, cycle: str, stages: TaskID) -> None:
-        closing = await self.http.post(f"{self.url('cycles')}/cycles/{cycle}/close-campaign")
-        if closing.status_code != 202:
-            raise CycleFailed(f"closing the campaign failed: {closing.text}")
-        await self._at(cycle, stages, "calibration")
 
     async def _stage_times(self, state: StackState, cycle: str) -> None:
         """Each stage's duration from the recorded times of the cycle's stage events."""

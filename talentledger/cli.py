@@ -73,12 +73,13 @@ def up() -> None:
 def demo() -> None:
     """Start the embedded stack and run a review cycle through the real APIs and events."""
     from talentledger import demo as main_job
+    from talentledger.cycle_driver import CycleFailed
     from talentledger.simulation import SimulationFailed
     from talentledger.stack.servers import ServerError
 
     try:
         main_job.run(Settings(), console)
-    except (ServerError, main_job.DemoFailed, SimulationFailed) as error:
+    except (ServerError, main_job.DemoFailed, CycleFailed, SimulationFailed) as error:
         raise _fail(str(error)) from None
 
 

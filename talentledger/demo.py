@@ -39,6 +39,18 @@ from libs.platform.pagination import every_item
 from libs.platform.settings import Settings
 from libs.platform.telemetry import read_spans
 from services.promotion.adapters.audit import verify_stored_log
+from talentledger.cycle_driver import (
+    CAMPAIGN_OPENED,
+    CLOSED,
+    DECIDING,
+    ENDED,
+    GAPS_FOUND,
+    RATING,
+    Conduct,
+    CycleDriver,
+    Phase,
+    Watcher,
+)
 from talentledger.framework_files import FrameworkRequestFailed, import_file
 from talentledger.hris_load import publish_hires, read_people
 from talentledger.inbound import integration_broker
@@ -62,6 +74,8 @@ SCHEDULE = {
     "between_cycles": timedelta(days=90).total_seconds(),
 }
 ACKNOWLEDGING = 0.8
+# A wait on the cycle fails once it has shown no progress for this long.
+STALL = 180.0
 
 
 class DemoFailed(RuntimeError):
@@ -75,6 +89,31 @@ def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
             return result
         time.sleep(0.25)
     raise DemoFailed(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class _Following(Watcher):
+    """The cycle on the progress bars: its stage as it moves, a bar for each counted phase,
+    and a step of the cycle's bar as each of these phases ends."""
+
+    STEPS = (CAMPAIGN_OPENED, RATING, CLOSED, GAPS_FOUND, ENDED, DECIDING)
+
+    def __init__(self, progress: Progress, stages: TaskID) -> None:
+        self.progress = progress
+        self.stages = stages
+
+    def status(self, status: dict[str, Any]) -> None:
+        description = f"cycle: {status.get('stage') or status['status']}"
+        self.progress.update(self.stages, description=description)
+
+    def started(self, phase: Phase, total: int | None) -> Callable[[int], None]:
+        if not phase.counted:
+            return super().started(phase, total)
+        task = self.progress.add_task(phase.counted, total=total)
+        return lambda n: self.progress.advance(task, n)
+
+    def ended(self, phase: Phase) -> None:
+        if phase in self.STEPS:
+            self.progress.advance(self.stages)
 
 
 class Demo:
@@ -195,79 +234,33 @@ class Demo:
 
     # -- the cycle -----------------------------------------------------------------------
 
-    def _status(self, cycle: str) -> dict[str, Any]:
-        return self.http.get(f"{self.url('cycles')}/cycles/{cycle}").json()
-
-    def _at(self, cycle: str, task: TaskID, *stages: str, timeout: float = 180) -> dict[str, Any]:
-        def reached() -> dict[str, Any] | None:
-            status = self._status(cycle)
-            self.progress.update(
-                task, description=f"cycle: {status.get('stage') or status['status']}"
-            )
-            if status["status"] not in ("RUNNING", "COMPLETED"):
-                raise DemoFailed(f"the cycle ended {status['status']}: {status.get('failure')}")
-            if status.get("stage") == "completed" and status["status"] != "COMPLETED":
-                return None  # the last stage is recorded a moment before the outcome exists
-            return status if status.get("stage") in stages else None
-
-        return _wait(reached, timeout, f"the cycle to reach {' or '.join(stages)}")
-
     async def _cycle(self, minter: TokenMinter, version: int) -> None:
         urls = Urls(*(self.url(s) for s in ("assessment", "development", "promotion", "cycles")))
-        simulation = Simulation(urls, minter, self.people)
-        try:
-            await self._run_cycle(simulation, version)
-        finally:
-            await simulation.close()
-
-    async def _run_cycle(self, simulation: Simulation, version: int) -> None:
         stages = self.progress.add_task("review cycle", total=7)
-        started = self.http.post(
-            f"{self.url('cycles')}/cycles",
-            json={
-                "framework": {"framework_id": FRAMEWORK_ID, "version": version},
-                "schedule": SCHEDULE,
-                "last_number": 1,
-            },
+        driver = CycleDriver(
+            Simulation(urls, minter, self.people),
+            stall=STALL,
+            watcher=_Following(self.progress, stages),
         )
-        if started.status_code != 202:
-            raise DemoFailed(f"starting the cycle failed: {started.text}")
-        cycle = started.json()["cycle_id"]
-        self.facts["cycle"] = cycle
-        campaign = f"{cycle}.1"
-        await asyncio.to_thread(self._at, cycle, stages, "campaign open")
-        self.progress.advance(stages)
-
-        pairs = sum(len(simulation.peers_of(p.employee_id)) for p in self.people if p.manager_id)
-        task = self.progress.add_task("peers nominated and approved", total=pairs)
-        await simulation.nominate_peers(campaign, self._advance(task))
-        raters = simulation.responders(share=0.93)
-        task = self.progress.add_task("raters submitting", total=len(raters))
-        ratings = await simulation.rate(campaign, raters, self._advance(task))
-        self.facts["ratings"] = ratings
-        self.progress.advance(stages)
-
-        closing = self.http.post(f"{self.url('cycles')}/cycles/{cycle}/close-campaign")
-        if closing.status_code != 202:
-            raise DemoFailed(f"closing the campaign failed: {closing.text}")
-        status = await asyncio.to_thread(self._at, cycle, stages, "calibration")
-        self.progress.advance(stages)
-        session = f"{campaign}.calibration"
-        calibration = await simulation.calibrate(session)
-        self.facts["calibration"] = calibration
-        status = await asyncio.to_thread(self._at, cycle, stages, "gap review")
-        self.progress.advance(stages)
-
-        cases = await simulation.nominate_promotions(campaign, session, calibration.averages)
-        waiting = status["progress"]["waiting_on"]
-        managers = [w.split()[1] for w in waiting if w.startswith("manager ")]
-        self.facts["acknowledged"] = await simulation.acknowledge(cycle, managers, ACKNOWLEDGING)
-        self.facts["managers"] = len(managers)
-        status = await asyncio.to_thread(self._at, cycle, stages, "completed", timeout=240)
-        self.progress.advance(stages)
-        self.facts["outcome"] = status["outcome"]
-        self.facts["decisions"] = await simulation.decide(cases)
-        self.progress.advance(stages)
+        try:
+            self.facts["cycle"] = await driver.start(
+                {"framework_id": FRAMEWORK_ID, "version": version},
+                schedule=SCHEDULE,
+                last_number=1,
+            )
+            lived = await driver.one_cycle(
+                conduct=Conduct(responding=0.93, acknowledging=ACKNOWLEDGING)
+            )
+        finally:
+            await driver.close()
+        self.facts.update(
+            ratings=lived.ratings,
+            calibration=lived.calibration,
+            acknowledged=lived.acknowledged,
+            managers=len(lived.managers),
+            outcome=lived.ended["outcome"],
+            decisions=lived.decisions,
+        )
         self.facts["log"] = await asyncio.to_thread(self._verify_log)
         self.progress.advance(stages)
 

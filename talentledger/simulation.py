@@ -156,15 +156,19 @@ class Simulation:
         self._peers[subject] = (same_team + department)[:PEERS]
         return list(self._peers[subject])
 
-    async def nominate_peers(self, campaign_id: str, advance: Advance) -> int:
-        """Each person nominates three peers; their manager approves them."""
-        base = f"{self.urls.assessment}/campaigns/{campaign_id}/nominations"
-        pairs = [
+    def peer_pairs(self) -> list[tuple[str, str]]:
+        """(subject, peer): whom each person nominates."""
+        return [
             (s, peer)
             for s, person in self.people.items()
             if person.manager_id  # nobody approves peers for the top of the chart
             for peer in self.peers_of(s)
         ]
+
+    async def nominate_peers(self, campaign_id: str, advance: Advance) -> int:
+        """Each person nominates three peers; their manager approves them."""
+        base = f"{self.urls.assessment}/campaigns/{campaign_id}/nominations"
+        pairs = self.peer_pairs()
 
         async def nominate(subject: str, peer: str) -> None:
             body = {"subject": subject, "peer": peer}

@@ -19,11 +19,14 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from libs.events.activities import grant_digest, series_of
 from libs.events.consumer import EventHandler
 from libs.events.envelope import Envelope
 from libs.events.schemas.cycles import CycleRequested
 from libs.platform.auth import Actor
+from libs.workflows.messages import (
+    grant_digest,
+    series_of,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "cycles"
 # The API records the request just before it starts the workflow; its event normally arrives

@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from libs.events.activities import FrameworkConfirmation, FrameworkRef, confirm_framework
 from libs.events.consumer import EventHandler
 from libs.events.envelope import Envelope
 from libs.events.schemas.framework import (
@@ -31,6 +30,13 @@ from libs.events.schemas.framework import (
 )
 from libs.platform.pagination import Page, Paged
 from libs.platform.runtime import Runtime, ServiceParts
+from libs.workflows.contracts import (
+    confirm_framework,
+)
+from libs.workflows.messages import (
+    FrameworkConfirmation,
+    FrameworkRef,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "framework_versions"
 
@@ -177,7 +183,7 @@ class FrameworkVersions:
     def confirm_activity(self, pool: AsyncConnectionPool) -> Callable[..., Any]:
         service = self.service
 
-        @activity.defn(name=confirm_framework(service))
+        @activity.defn(name=confirm_framework(service).name)
         async def confirm(ref: FrameworkRef) -> FrameworkConfirmation:
             """Retried by Temporal until the FrameworkPublished event has arrived here."""
             async with pool.connection() as conn:

@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from talentledger.simulation import Simulation
-from tests.support.cycles import Cycle, assert_each_effect_once, kill, prepare, restart
+from talentledger.cycle_driver import CycleDriver, managers_waited_on
+from tests.support.cycles import assert_each_effect_once, kill, prepare, restart
 from tests.support.stack import RunningStack, running_stack
 
 PEOPLE = 30
@@ -38,13 +38,13 @@ async def test_a_cycle_completes_with_each_effect_once_when_services_are_killed_
     tmp_path: Path,
 ) -> None:
     with running_stack() as stack:
-        cycle, simulation = await prepare(stack, tmp_path, PEOPLE, last_number=2, schedule=SCHEDULE)
+        cycle = await prepare(stack, tmp_path, PEOPLE, last_number=2, schedule=SCHEDULE)
         try:
-            await first_cycle(stack, cycle, simulation)
-            await second_cycle(stack, cycle, simulation)
+            await first_cycle(stack, cycle)
+            await second_cycle(stack, cycle)
+            done = await cycle.status()
         finally:
-            await simulation.close()
-        done = cycle.status()
+            await cycle.close()
         assert done["status"] == "COMPLETED", done
         movement = done["outcome"]["movement"]
         assert movement["previous_session_id"] == f"{cycle.cycle_id}.1.calibration"
@@ -52,14 +52,16 @@ async def test_a_cycle_completes_with_each_effect_once_when_services_are_killed_
         assert_each_effect_once(stack.state["database_url"], cycle.cycle_id, 2)
 
 
-async def first_cycle(stack: RunningStack, cycle: Cycle, simulation: Simulation) -> None:
+async def first_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
+    simulation = cycle.simulation
+
     async def kill_and_restart(*services: str) -> None:
         await kill(stack, *services)
         await restart(stack, simulation)
 
     campaign = f"{cycle.cycle_id}.1"
     session = f"{campaign}.calibration"
-    await cycle.at("campaign open", 1)
+    await cycle.campaign_opened(1)
     await simulation.nominate_peers(campaign, lambda _: None)
     raters = simulation.responders(0.95)
     half = len(raters) // 2
@@ -70,15 +72,15 @@ async def first_cycle(stack: RunningStack, cycle: Cycle, simulation: Simulation)
     await simulation.rate(campaign, raters[half:], lambda _: None)
     await cycle.control("close-campaign")
 
-    await cycle.at("calibration", 1)
+    await cycle.at("calibration", number=1)
     await kill_and_restart("assessment")  # the session is open and under review
     calibration = await simulation.calibrate(session)
     # CalibrationCompleted is on its way to the cycle (as a signal), to development (plans)
     # and to promotion (readiness) while all three die.
     await kill_and_restart("cycles", "development", "promotion")
 
-    status = await cycle.at("gap review", 1)
-    managers = sorted(w.split()[1] for w in status["progress"]["waiting_on"])
+    status = await cycle.at("gap review", number=1)
+    managers = managers_waited_on(status)
     assert managers, "managers of people with gaps review them"
     await kill_and_restart("development")
     cases = await simulation.nominate_promotions(campaign, session, calibration.averages, limit=3)
@@ -89,16 +91,18 @@ async def first_cycle(stack: RunningStack, cycle: Cycle, simulation: Simulation)
     # once the worker is back.
     await kill(stack, "promotion")
     await simulation.acknowledge(cycle.cycle_id, managers[len(managers) // 2 :], share=1.0)
-    await cycle.at("promotion evaluation", 1)
+    await cycle.at("promotion evaluation", number=1)
     await restart(stack, simulation)
     await kill_and_restart("promotion")  # mid-evaluation, or just after it
-    status = await cycle.at("waiting for the next cycle", 1)
+    status = await cycle.at("waiting for the next cycle", number=1)
     assert status["progress"]["counts"]["promotion_cases"] == len(cases)
     decided = await simulation.decide(cases)
     assert sum(decided.values()) == len(cases)
 
 
-async def second_cycle(stack: RunningStack, cycle: Cycle, simulation: Simulation) -> None:
+async def second_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
+    simulation = cycle.simulation
+
     async def kill_and_restart(*services: str) -> None:
         await kill(stack, *services)
         await restart(stack, simulation)
@@ -107,19 +111,19 @@ async def second_cycle(stack: RunningStack, cycle: Cycle, simulation: Simulation
     session = f"{campaign}.calibration"
     await kill_and_restart("cycles", "development")  # the cycle holds its durable timer
     await cycle.control("start-next-cycle")
-    await cycle.at("campaign open", 2)
+    await cycle.campaign_opened(2)
     # Development works: everyone's level rises before the next cycle.
     simulation.level = {p: level + 0.6 for p, level in simulation.level.items()}
     await simulation.nominate_peers(campaign, lambda _: None)
     await simulation.rate(campaign, simulation.responders(0.95), lambda _: None)
     await cycle.control("close-campaign")
-    await cycle.at("calibration", 2)
+    await cycle.at("calibration", number=2)
     await simulation.calibrate(session)
-    status = await cycle.at("gap review", 2)
-    managers = sorted(w.split()[1] for w in status["progress"]["waiting_on"])
+    status = await cycle.at("gap review", number=2)
+    managers = managers_waited_on(status)
     # No development worker when re-assessment starts: the movement waits for it.
     await kill(stack, "development")
     await simulation.acknowledge(cycle.cycle_id, managers, share=1.0)
-    await cycle.at("re-assessment", 2)
+    await cycle.at("re-assessment", number=2)
     await restart(stack, simulation)
-    await cycle.at("completed", 2)
+    await cycle.at("completed", number=2)

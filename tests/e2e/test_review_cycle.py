@@ -18,10 +18,15 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from libs.events.activities import CLOSE_CAMPAIGN, EVALUATE_CYCLE, GAP_REVIEW, OPEN_CAMPAIGN
 from libs.platform.telemetry import read_spans
-from talentledger.simulation import Simulation
-from tests.support.cycles import Cycle, assert_each_effect_once, prepare, wait_for
+from libs.workflows.contracts import (
+    CLOSE_CAMPAIGN,
+    EVALUATE_CYCLE,
+    GAP_REVIEW,
+    OPEN_CAMPAIGN,
+)
+from talentledger.cycle_driver import Conduct, CycleDriver
+from tests.support.cycles import assert_each_effect_once, prepare, wait_for
 from tests.support.stack import ROOT, RunningStack, running_stack
 
 TEST_SERVER = ROOT / ".venv" / "bin" / "temporal-test-server"
@@ -42,9 +47,10 @@ async def test_two_cycles_for_50_people_run_every_stage_and_report_movement(
 
 
 async def run_two_cycles(env: WorkflowEnvironment, stack: RunningStack, folder: Path) -> None:
-    cycle, simulation = await prepare(stack, folder, PEOPLE, last_number=2)
+    driver = await prepare(stack, folder, PEOPLE, last_number=2)
+    simulation = driver.simulation
     try:
-        first = await one_cycle(env, cycle, simulation, 1)
+        first = await one_cycle(env, driver, 1)
         assert first["stage"] == "waiting for the next cycle"
         assert first["progress"]["counts"]["plans"] > 0
         assert first["progress"]["counts"]["promotion_cases"] >= 1
@@ -52,20 +58,20 @@ async def run_two_cycles(env: WorkflowEnvironment, stack: RunningStack, folder: 
         # Development works: everyone's level rises before the next cycle.
         simulation.level = {p: level + 0.6 for p, level in simulation.level.items()}
         await env.sleep(timedelta(days=91))
-        await cycle.at("campaign open", number=2)
-        done = await one_cycle(env, cycle, simulation, 2)
+        await driver.at("campaign open", number=2)
+        done = await one_cycle(env, driver, 2)
     finally:
-        await simulation.close()
+        await driver.close()
 
     outcome = done["outcome"]
     assert done["status"] == "COMPLETED"
     assert outcome["number"] == 2
     movement = outcome["movement"]
-    assert movement["previous_session_id"] == f"{cycle.cycle_id}.1.calibration"
+    assert movement["previous_session_id"] == f"{driver.cycle_id}.1.calibration"
     assert movement["people"] == PEOPLE
     assert movement["improved"] > movement["declined"]
     assert movement["mean_change"] > 0
-    assert_each_effect_once(stack.state["database_url"], cycle.cycle_id, 2)
+    assert_each_effect_once(stack.state["database_url"], driver.cycle_id, 2)
     # Each promotion stage left a checkpoint signed with the stack's pinned key; the
     # decisions taken since are counted, not yet anchored.
     verified = " ".join(stack.cli("audit", "verify").split())
@@ -76,33 +82,19 @@ async def run_two_cycles(env: WorkflowEnvironment, stack: RunningStack, folder: 
     await wait_for(lambda: stage_traces(stack.home / "traces", 2), 15, "every stage's trace")
 
 
-async def one_cycle(
-    env: WorkflowEnvironment,
-    cycle: Cycle,
-    simulation: Simulation,
-    number: int,
-) -> dict[str, Any]:
+async def one_cycle(env: WorkflowEnvironment, driver: CycleDriver, number: int) -> dict[str, Any]:
     """Rate, let the 21 days pass, calibrate, nominate, acknowledge: what people do."""
-    campaign = f"{cycle.cycle_id}.{number}"
-    await cycle.at("campaign open", number=number)
-    await simulation.nominate_peers(campaign, lambda _: None)
-    await simulation.rate(campaign, simulation.responders(0.95), lambda _: None)
-    await env.sleep(timedelta(days=22))  # reminders at 7 and 14 days, the close at 21
-    await cycle.at("calibration", number=number)
-    session = f"{campaign}.calibration"
-    calibration = await simulation.calibrate(session)
-    assert calibration.subjects == len(simulation.people)
-    status = await cycle.at("gap review", number=number)
-    managers = [w.split()[1] for w in status["progress"]["waiting_on"]]
-    assert managers, "managers of people with gaps review them"
-    cases = await simulation.nominate_promotions(campaign, session, calibration.averages, limit=3)
-    await simulation.acknowledge(cycle.cycle_id, managers, share=1.0)
-    stage = "completed" if number == 2 else "waiting for the next cycle"
-    reached = await cycle.at(stage)
-    if cases:
-        decided = await simulation.decide(cases)
-        assert sum(decided.values()) == len(cases)
-    return reached
+
+    async def let_the_campaign_run_out() -> None:
+        await env.sleep(timedelta(days=22))  # reminders at 7 and 14 days, the close at 21
+
+    lived = await driver.one_cycle(
+        number, Conduct(responding=0.95, promotions=3), close=let_the_campaign_run_out
+    )
+    assert lived.calibration.subjects == len(driver.simulation.people)
+    assert lived.managers, "managers of people with gaps review them"
+    assert sum(lived.decisions.values()) == len(lived.cases)
+    return lived.ended
 
 
 def stage_traces(traces: Path, cycles: int) -> bool:
@@ -132,14 +124,14 @@ def stage_traces(traces: Path, cycles: int) -> bool:
     for number in range(1, cycles + 1):
         expected = {
             "campaign open": {
-                ("assessment", f"RunActivity:{OPEN_CAMPAIGN}"),
-                ("assessment", f"RunActivity:{CLOSE_CAMPAIGN}"),
+                ("assessment", f"RunActivity:{OPEN_CAMPAIGN.name}"),
+                ("assessment", f"RunActivity:{CLOSE_CAMPAIGN.name}"),
                 ("assessment", f"{closed} publish"),
                 ("cycles", f"{closed} process"),
                 ("cycles", "SignalWorkflow:campaign_closed"),
             },
-            "calibration": {("development", f"RunActivity:{GAP_REVIEW}")},
-            "promotion evaluation": {("promotion", f"RunActivity:{EVALUATE_CYCLE}")},
+            "calibration": {("development", f"RunActivity:{GAP_REVIEW.name}")},
+            "promotion evaluation": {("promotion", f"RunActivity:{EVALUATE_CYCLE.name}")},
         }
         for stage, wanted in expected.items():
             if not wanted <= names(stage, number):

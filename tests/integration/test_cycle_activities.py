@@ -24,29 +24,6 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from libs.events.activities import (
-    CLOSE_CAMPAIGN,
-    EVALUATE_CYCLE,
-    GAP_MOVEMENT,
-    GAP_REVIEW,
-    OPEN_CALIBRATION,
-    OPEN_CAMPAIGN,
-    SEND_REMINDERS,
-    CalibrationOpened,
-    CampaignStarted,
-    CampaignStep,
-    CycleCases,
-    FrameworkRef,
-    GapReview,
-    MovementRequest,
-    OpenCampaign,
-    Population,
-    PromotionEvaluations,
-    ResponseCount,
-    SessionRef,
-    confirm_framework,
-    grant_digest,
-)
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.cycles import CycleRequested
 from libs.events.store import EventStore
@@ -59,6 +36,31 @@ from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
+from libs.workflows.contracts import (
+    CLOSE_CAMPAIGN,
+    EVALUATE_CYCLE,
+    GAP_MOVEMENT,
+    GAP_REVIEW,
+    OPEN_CALIBRATION,
+    OPEN_CAMPAIGN,
+    SEND_REMINDERS,
+    confirm_framework,
+)
+from libs.workflows.messages import (
+    CalibrationOpened,
+    CampaignStarted,
+    CampaignStep,
+    CycleCases,
+    FrameworkRef,
+    GapReview,
+    MovementRequest,
+    OpenCampaign,
+    Population,
+    PromotionEvaluations,
+    ResponseCount,
+    SessionRef,
+    grant_digest,
+)
 from services.assessment import service as assessment_service
 from services.cycles.workflows.review_cycle import ReviewCycleWorkflow
 from services.development import service as development_service
@@ -202,11 +204,11 @@ async def test_opening_a_campaign_twice_opens_it_once(assessment: AssessmentApi)
     expected = CampaignStarted(campaign_id=CAMPAIGN, subjects=SUBJECTS, assignments=ASSIGNMENTS)
 
     first, alongside = await asyncio.gather(
-        attempt().run(run[OPEN_CAMPAIGN], open_request()),
-        attempt().run(run[OPEN_CAMPAIGN], open_request()),
+        attempt().run(run[OPEN_CAMPAIGN.name], open_request()),
+        attempt().run(run[OPEN_CAMPAIGN.name], open_request()),
     )
     assert first == alongside == expected
-    assert await run[OPEN_CAMPAIGN](open_request()) == expected, "a direct call, a repeat"
+    assert await run[OPEN_CAMPAIGN.name](open_request()) == expected, "a direct call, a repeat"
     assert await kinds(assessment.store, f"campaign-{CAMPAIGN}") == ["CampaignOpened"]
     [opened] = await assessment.store.read_stream(f"campaign-{CAMPAIGN}")
     assert (opened.payload["framework_id"], opened.payload["framework_version"]) == ("eng", 1)
@@ -214,7 +216,7 @@ async def test_opening_a_campaign_twice_opens_it_once(assessment: AssessmentApi)
     assert OUTSIDER not in opened.payload["population"]
 
     other_version = open_request(framework=FrameworkRef(framework_id="eng", version=2))
-    conflict = await refused(run[OPEN_CAMPAIGN](other_version))
+    conflict = await refused(run[OPEN_CAMPAIGN.name](other_version))
     assert conflict.non_retryable
     assert "version 1, not 'eng' version 2" in conflict.message
 
@@ -222,7 +224,7 @@ async def test_opening_a_campaign_twice_opens_it_once(assessment: AssessmentApi)
 async def test_opening_refuses_what_retrying_cannot_fix_and_waits_for_a_version(
     assessment: AssessmentApi,
 ) -> None:
-    run = wired(assessment_service.build, assessment.store)[OPEN_CAMPAIGN]
+    run = wired(assessment_service.build, assessment.store)[OPEN_CAMPAIGN.name]
 
     nobody = await refused(run(open_request(population=Population(employee_ids=["emp-ghost"]))))
     assert (nobody.non_retryable, nobody.type) == (True, "UnknownPopulation")
@@ -253,7 +255,7 @@ async def test_reminders_close_and_calibration_each_happen_once(
     """docs/domain.md §3 (reminders to non-responders, close) and §4 (the calibration session of
     the population): retries report and append nothing."""
     run = wired(assessment_service.build, assessment.store)
-    await run[OPEN_CAMPAIGN](open_request())
+    await run[OPEN_CAMPAIGN.name](open_request())
     rater = assessment.as_(R1, "employee")
     form = await assessment.ok("GET", f"/campaigns/{CAMPAIGN}/questionnaires/{R1}", headers=rater)
     answers = [{"item": item["id"], "value": 3} for item in form["items"]]
@@ -269,10 +271,10 @@ async def test_reminders_close_and_calibration_each_happen_once(
     stream = f"campaign-{CAMPAIGN}"
 
     first = attempt()
-    assert await first.run(run[SEND_REMINDERS], STEP) == waiting
+    assert await first.run(run[SEND_REMINDERS.name], STEP) == waiting
     scheduled = first.info.scheduled_time
     retry = attempt(2, scheduled=scheduled)
-    assert await retry.run(run[SEND_REMINDERS], STEP) == waiting
+    assert await retry.run(run[SEND_REMINDERS.name], STEP) == waiting
     assert (await kinds(assessment.store, stream)).count("RemindersSent") == 1, (
         "the retry found its first attempt's reminder"
     )
@@ -280,16 +282,16 @@ async def test_reminders_close_and_calibration_each_happen_once(
     owed = {r["rater"]: r["pending"] for r in reminder.payload["raters"]}
     assert owed[R1] == 1, "R1 finalised their self-assessment; their lead is still owed"
     later = attempt(scheduled=datetime.now(UTC))
-    assert await later.run(run[SEND_REMINDERS], STEP) == waiting
+    assert await later.run(run[SEND_REMINDERS.name], STEP) == waiting
     assert (await kinds(assessment.store, stream)).count("RemindersSent") == 2, (
         "the next reminder of the schedule is another activity: it reminds"
     )
 
     closed = waiting.model_copy(update={"closed": True})
-    both = await asyncio.gather(run[CLOSE_CAMPAIGN](STEP), run[CLOSE_CAMPAIGN](STEP))
+    both = await asyncio.gather(run[CLOSE_CAMPAIGN.name](STEP), run[CLOSE_CAMPAIGN.name](STEP))
     assert both == [closed, closed]
-    assert await run[CLOSE_CAMPAIGN](STEP) == closed
-    assert await attempt().run(run[SEND_REMINDERS], STEP) == closed, "closed: only reports"
+    assert await run[CLOSE_CAMPAIGN.name](STEP) == closed
+    assert await attempt().run(run[SEND_REMINDERS.name], STEP) == closed, "closed: only reports"
     assert await kinds(assessment.store, stream) == [
         "CampaignOpened",
         "RemindersSent",
@@ -299,9 +301,11 @@ async def test_reminders_close_and_calibration_each_happen_once(
 
     session = f"{CAMPAIGN}.calibration"
     expected = CalibrationOpened(session_id=session, subjects=SUBJECTS)
-    both_sessions = await asyncio.gather(run[OPEN_CALIBRATION](STEP), run[OPEN_CALIBRATION](STEP))
+    both_sessions = await asyncio.gather(
+        run[OPEN_CALIBRATION.name](STEP), run[OPEN_CALIBRATION.name](STEP)
+    )
     assert both_sessions == [expected, expected]
-    assert await run[OPEN_CALIBRATION](STEP) == expected
+    assert await run[OPEN_CALIBRATION.name](STEP) == expected
     assert await kinds(assessment.store, f"calibration-{session}") == ["CalibrationSessionOpened"]
     review = await assessment.ok("GET", f"/calibrations/{session}")
     assert review["campaign_id"] == CAMPAIGN
@@ -312,13 +316,13 @@ async def test_steps_on_a_campaign_that_is_not_there_or_still_open_are_refused(
 ) -> None:
     run = wired(assessment_service.build, assessment.store)
     unknown = CampaignStep(campaign_id=f"{SERIES}.9", actor=HR, grant=GRANT)
-    for name in (SEND_REMINDERS, CLOSE_CAMPAIGN, OPEN_CALIBRATION):
+    for name in (SEND_REMINDERS.name, CLOSE_CAMPAIGN.name, OPEN_CALIBRATION.name):
         error = await refused(run[name](unknown))
         assert (error.non_retryable, error.type) == (True, "CampaignNotFound"), name
         assert f"'{SERIES}.9' not found" in error.message
 
-    await run[OPEN_CAMPAIGN](open_request())
-    still_open = await refused(run[OPEN_CALIBRATION](STEP))
+    await run[OPEN_CAMPAIGN.name](open_request())
+    still_open = await refused(run[OPEN_CALIBRATION.name](STEP))
     assert still_open.non_retryable
     assert "still open" in still_open.message
     assert await kinds(assessment.store, f"calibration-{CAMPAIGN}.calibration") == []
@@ -334,10 +338,10 @@ async def test_campaign_steps_act_only_for_a_cycle_hr_started(
     run = wired(assessment_service.build, assessment.store)
     forged = "cycle-forged"
     steps = [
-        (OPEN_CAMPAIGN, open_request(campaign_id=f"{forged}.1", actor=HR)),
-        (SEND_REMINDERS, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
-        (CLOSE_CAMPAIGN, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
-        (OPEN_CALIBRATION, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
+        (OPEN_CAMPAIGN.name, open_request(campaign_id=f"{forged}.1", actor=HR)),
+        (SEND_REMINDERS.name, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
+        (CLOSE_CAMPAIGN.name, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
+        (OPEN_CALIBRATION.name, CampaignStep(campaign_id=f"{forged}.1", actor=HR)),
     ]
     # Unknown past the grace in which its request could still be on the broker.
     long_ago = datetime.now(UTC) - UNKNOWN_GRACE - timedelta(seconds=1)
@@ -348,7 +352,7 @@ async def test_campaign_steps_act_only_for_a_cycle_hr_started(
     assert await kinds(assessment.store, f"campaign-{forged}.1") == []
     # HR's own cycle, under its id, but without its grant: a workflow started later under
     # the id of a cycle HR started (once it has closed, Temporal allows that).
-    reused = await refused(run[OPEN_CAMPAIGN](open_request(grant="guessed")))
+    reused = await refused(run[OPEN_CAMPAIGN.name](open_request(grant="guessed")))
     assert (reused.type, reused.non_retryable) == ("CycleNotAuthorised", True)
     assert "does not carry the grant" in reused.message
     assert await kinds(assessment.store, f"campaign-{CAMPAIGN}") == []
@@ -394,7 +398,7 @@ async def test_gap_review_waits_for_the_calibration_then_reports_it_unchanged(
 ) -> None:
     """docs/domain.md §5: gaps (target - calibrated) and plans come from CalibrationCompleted;
     the review names the direct managers of the people with an open gap."""
-    run = wired(development_service.build, development.store)[GAP_REVIEW]
+    run = wired(development_service.build, development.store)[GAP_REVIEW.name]
     early = await refused(run(SessionRef(session_id="s1")))
     assert (early.non_retryable, early.type) == (False, "CalibrationNotReceived")
     assert "'s1'" in early.message
@@ -419,7 +423,7 @@ async def test_gap_movement_compares_two_sessions_once_both_have_arrived(
 ) -> None:
     """docs/domain.md §5, Re-assessment: the metric is score movement between cycles, per person
     and competency observed in both."""
-    run = wired(development_service.build, development.store)[GAP_MOVEMENT]
+    run = wired(development_service.build, development.store)[GAP_MOVEMENT.name]
     request = MovementRequest(previous_session_id="s1", session_id="s2")
     await deliver(development.store, calibration("s1", FIRST))
     early = await refused(run(request))
@@ -558,7 +562,7 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
     ]
     assert (evaluated.actor, evaluated.payload["ready"]) == (RUNNER, True)
 
-    evaluate = wired(promotion_service.build, promotion.store, promotion.home)[EVALUATE_CYCLE]
+    evaluate = wired(promotion_service.build, promotion.store, promotion.home)[EVALUATE_CYCLE.name]
 
     def run(request: CycleCases) -> Any:
         return attempt(workflow_id=SERIES).run(evaluate, request)
@@ -592,7 +596,7 @@ async def test_a_cycle_s_open_cases_are_evaluated_once_with_heartbeats(
 
 async def test_evaluating_a_cycle_without_an_id_is_refused(promotion: PromotionStack) -> None:
     await requested(promotion.store, SERIES, RUNNER, "hr_admin")
-    evaluate = wired(promotion_service.build, promotion.store, promotion.home)[EVALUATE_CYCLE]
+    evaluate = wired(promotion_service.build, promotion.store, promotion.home)[EVALUATE_CYCLE.name]
     env = attempt(workflow_id=SERIES)
     error = await refused(env.run(evaluate, CycleCases(cycle_id=" ", actor=RUNNER, grant=GRANT)))
     assert (error.non_retryable, error.type) == (True, "InvalidRequest")
@@ -697,19 +701,27 @@ async def test_a_workflow_started_directly_on_temporal_gets_no_hr_privilege(
 async def test_each_service_registers_its_cycle_activities(
     assessment: AssessmentApi,
 ) -> None:
-    """The names the workflow calls are the names the services' workers register."""
-    names = set(wired(assessment_service.build, assessment.store))
-    assert names == {
-        confirm_framework("assessment"),
+    """The contracts the workflow calls on a service's task queue are the activities that
+    service's worker registers, by the contracts' names."""
+    contracts = (
         OPEN_CAMPAIGN,
         SEND_REMINDERS,
         CLOSE_CAMPAIGN,
         OPEN_CALIBRATION,
-    }
+        GAP_REVIEW,
+        GAP_MOVEMENT,
+        EVALUATE_CYCLE,
+    )
+
+    def on_queue(service: str) -> set[str]:
+        mine = {c.name for c in contracts if c.task_queue == service}
+        return {confirm_framework(service).name, *mine}
+
+    assert set(wired(assessment_service.build, assessment.store)) == on_queue("assessment")
     # The other services' builds need only a store to list theirs.
-    for build, service, expected in (
-        (development_service.build, "development", {GAP_REVIEW, GAP_MOVEMENT}),
-        (promotion_service.build, "promotion", {EVALUATE_CYCLE}),
+    for build, service in (
+        (development_service.build, "development"),
+        (promotion_service.build, "promotion"),
     ):
         store = EventStore(assessment.store.pool, service)
-        assert set(wired(build, store)) == {confirm_framework(service), *expected}
+        assert set(wired(build, store)) == on_queue(service)

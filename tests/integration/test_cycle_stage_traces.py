@@ -25,7 +25,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from libs.events.activities import (
+from libs.events.store import EventStore
+from libs.platform.temporal import interceptors
+from libs.workflows.contracts import (
     CLOSE_CAMPAIGN,
     EVALUATE_CYCLE,
     GAP_REVIEW,
@@ -33,10 +35,10 @@ from libs.events.activities import (
     OPEN_CAMPAIGN,
     RECORD_STAGE,
     RESOLVE_FRAMEWORK,
+)
+from libs.workflows.messages import (
     FrameworkRef,
 )
-from libs.events.store import EventStore
-from libs.platform.temporal import interceptors
 from services.cycles.adapters.activities import cycle_stream, stage_activity
 from services.cycles.workflows.review_cycle import (
     TASK_QUEUE,
@@ -107,11 +109,7 @@ def _trace_id(span: ReadableSpan) -> int:
 async def test_each_stage_is_a_trace_with_its_activities_and_events(traced: Traced) -> None:
     cycles = traced.cycles
     handle = await cycles.start("cycle-t", last_number=1)
-    await cycles.reach(handle, "campaign open")
-    await handle.signal(ReviewCycleWorkflow.close_campaign)
-    await cycles.reach(handle, "calibration")
-    await handle.signal(ReviewCycleWorkflow.calibration_completed, "cycle-t.1.calibration")
-    await cycles.reach(handle, "gap review")
+    await cycles.to_gap_review(handle)
     for manager in MANAGERS:
         await handle.signal(ReviewCycleWorkflow.acknowledge_gaps, manager)
     await handle.result()
@@ -120,7 +118,7 @@ async def test_each_stage_is_a_trace_with_its_activities_and_events(traced: Trac
     # The starting trace: the client's StartWorkflow, the workflow, and every transition.
     (start,) = _by_name(spans, "StartWorkflow:ReviewCycleWorkflow")
     cycle_trace = _trace_id(start)
-    transitions = _by_name(spans, f"RunActivity:{RECORD_STAGE}")
+    transitions = _by_name(spans, f"RunActivity:{RECORD_STAGE.name}")
     assert len(transitions) == len(STAGES)
     assert {_trace_id(s) for s in transitions} == {cycle_trace}
 
@@ -159,12 +157,12 @@ async def test_each_stage_is_a_trace_with_its_activities_and_events(traced: Trac
             if _trace_id(root) == _trace_id(run)
         ]
 
-    assert stage_of(RESOLVE_FRAMEWORK) == ["started"]
-    assert stage_of(OPEN_CAMPAIGN) == ["campaign open"]
-    assert stage_of(CLOSE_CAMPAIGN) == ["campaign open"]
-    assert stage_of(OPEN_CALIBRATION) == ["campaign open"]  # it prepares the next stage
-    assert stage_of(GAP_REVIEW) == ["calibration"]
-    assert stage_of(EVALUATE_CYCLE) == ["promotion evaluation"]
+    assert stage_of(RESOLVE_FRAMEWORK.name) == ["started"]
+    assert stage_of(OPEN_CAMPAIGN.name) == ["campaign open"]
+    assert stage_of(CLOSE_CAMPAIGN.name) == ["campaign open"]
+    assert stage_of(OPEN_CALIBRATION.name) == ["campaign open"]  # it prepares the next stage
+    assert stage_of(GAP_REVIEW.name) == ["calibration"]
+    assert stage_of(EVALUATE_CYCLE.name) == ["promotion evaluation"]
     for stage in ("campaign open", "promotion evaluation"):
         root = stage_spans[stage]
         members = traces[_trace_id(root)]
@@ -219,11 +217,11 @@ async def test_a_workflow_started_without_a_trace_still_traces_its_stages(
     await cycles.reach(handle, "campaign open")
     for _ in range(100):  # the stage is set as its activities start: wait for them to end
         spans = list(traced.exporter.get_finished_spans())
-        if _by_name(spans, f"RunActivity:{OPEN_CAMPAIGN}"):
+        if _by_name(spans, f"RunActivity:{OPEN_CAMPAIGN.name}"):
             break
         await asyncio.sleep(0.05)
     assert not _by_name(spans, "StartWorkflow:ReviewCycleWorkflow")
     (campaign,) = _by_name(spans, "cycle stage: campaign open")
-    (opened,) = _by_name(spans, f"RunActivity:{OPEN_CAMPAIGN}")
+    (opened,) = _by_name(spans, f"RunActivity:{OPEN_CAMPAIGN.name}")
     assert _trace_id(opened) == _trace_id(campaign)
     await handle.terminate()

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from libs.events.activities import grant_digest
+from libs.workflows.messages import (
+    grant_digest,
+)
 from services.cycles import service as cycles_service
 from services.cycles.workflows.review_cycle import CycleRequest
 from tests.integration.test_review_cycle_workflow import (

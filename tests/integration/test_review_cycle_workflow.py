@@ -3,7 +3,7 @@ stages, the 21-day campaign, the calibration escalation, the gap-review deadline
 90-day wait between cycles, in seconds of real time.
 
 The services' activities here are stand-ins that keep to the contracts of
-`libs.events.activities` and count their calls: this tests the orchestration (order,
+`libs.workflows.contracts` and count their calls: this tests the orchestration (order,
 timers, signals, continue-as-new, versioning). The real activities are tested against
 PostgreSQL in test_cycle_activities.py, and the whole loop on the real stack in tests/e2e.
 """
@@ -24,7 +24,8 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, Work
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from libs.events.activities import (
+from libs.platform.temporal import PayloadKeys, data_converter
+from libs.workflows.contracts import (
     CLOSE_CAMPAIGN,
     EVALUATE_CYCLE,
     GAP_MOVEMENT,
@@ -34,6 +35,9 @@ from libs.events.activities import (
     RECORD_STAGE,
     RESOLVE_FRAMEWORK,
     SEND_REMINDERS,
+    confirm_framework,
+)
+from libs.workflows.messages import (
     CalibrationOpened,
     CampaignStarted,
     CampaignStep,
@@ -49,9 +53,7 @@ from libs.events.activities import (
     ResponseCount,
     SessionRef,
     StageChange,
-    confirm_framework,
 )
-from libs.platform.temporal import PayloadKeys, data_converter
 from services.cycles.workflows.review_cycle import (
     TASK_QUEUE,
     CycleOutcome,
@@ -73,6 +75,8 @@ class Services:
     calls: Counter[str] = field(default_factory=Counter)
     stages: list[StageChange] = field(default_factory=list)
     opened: set[str] = field(default_factory=set)
+    # Stages whose recording waits until the test lets it go.
+    held: dict[str, asyncio.Event] = field(default_factory=dict)
 
     def workers(
         self,
@@ -83,12 +87,12 @@ class Services:
         """The workflow's worker and the stand-ins; `record_stage` and `evaluate_cycle`: the
         cycles and promotion services' real activities instead of the stand-ins."""
 
-        @activity.defn(name=RESOLVE_FRAMEWORK)
+        @activity.defn(name=RESOLVE_FRAMEWORK.name)
         async def resolve(ref: FrameworkRef) -> FrameworkRef:
             return FrameworkRef(framework_id=ref.framework_id, version=ref.version or 4)
 
         def confirmer(service: str) -> Callable[..., Any]:
-            @activity.defn(name=confirm_framework(service))
+            @activity.defn(name=confirm_framework(service).name)
             async def confirm(ref: FrameworkRef) -> FrameworkConfirmation:
                 return FrameworkConfirmation(
                     service=service, framework_id=ref.framework_id, version=ref.version or 0
@@ -96,9 +100,9 @@ class Services:
 
             return confirm
 
-        @activity.defn(name=OPEN_CAMPAIGN)
+        @activity.defn(name=OPEN_CAMPAIGN.name)
         async def open_campaign(request: OpenCampaign) -> CampaignStarted:
-            self.calls[OPEN_CAMPAIGN] += 1
+            self.calls[OPEN_CAMPAIGN.name] += 1
             self.opened.add(request.campaign_id)
             return CampaignStarted(campaign_id=request.campaign_id, subjects=50, assignments=300)
 
@@ -115,21 +119,21 @@ class Services:
 
             return step
 
-        @activity.defn(name=OPEN_CALIBRATION)
+        @activity.defn(name=OPEN_CALIBRATION.name)
         async def open_calibration(request: CampaignStep) -> CalibrationOpened:
-            self.calls[OPEN_CALIBRATION] += 1
+            self.calls[OPEN_CALIBRATION.name] += 1
             return CalibrationOpened(session_id=f"{request.campaign_id}.calibration", subjects=50)
 
-        @activity.defn(name=GAP_REVIEW)
+        @activity.defn(name=GAP_REVIEW.name)
         async def gap_review(request: SessionRef) -> GapReview:
-            self.calls[GAP_REVIEW] += 1
+            self.calls[GAP_REVIEW.name] += 1
             return GapReview(
                 session_id=request.session_id, people=50, open_gaps=80, plans=40, managers=MANAGERS
             )
 
-        @activity.defn(name=GAP_MOVEMENT)
+        @activity.defn(name=GAP_MOVEMENT.name)
         async def gap_movement(request: MovementRequest) -> GapMovement:
-            self.calls[GAP_MOVEMENT] += 1
+            self.calls[GAP_MOVEMENT.name] += 1
             return GapMovement(
                 previous_session_id=request.previous_session_id,
                 session_id=request.session_id,
@@ -140,14 +144,16 @@ class Services:
                 mean_change=0.2,
             )
 
-        @activity.defn(name=EVALUATE_CYCLE)
+        @activity.defn(name=EVALUATE_CYCLE.name)
         async def evaluate(request: CycleCases) -> PromotionEvaluations:
-            self.calls[EVALUATE_CYCLE] += 1
+            self.calls[EVALUATE_CYCLE.name] += 1
             return PromotionEvaluations(cycle_id=request.cycle_id, cases=3, evaluated=3, ready=1)
 
-        @activity.defn(name=RECORD_STAGE)
+        @activity.defn(name=RECORD_STAGE.name)
         async def record(change: StageChange) -> None:
             self.stages.append(change)
+            if change.stage in self.held:
+                await self.held[change.stage].wait()
 
         client = env.client
         return [
@@ -164,8 +170,8 @@ class Services:
                 activities=[
                     confirmer("assessment"),
                     open_campaign,
-                    campaign_step(SEND_REMINDERS, 120, False),
-                    campaign_step(CLOSE_CAMPAIGN, 40, True),
+                    campaign_step(SEND_REMINDERS.name, 120, False),
+                    campaign_step(CLOSE_CAMPAIGN.name, 40, True),
                     open_calibration,
                 ],
             ),
@@ -206,6 +212,14 @@ class Cycles:
     async def stage_of(self, handle: WorkflowHandle[Any, Any]) -> str:
         return (await handle.query(ReviewCycleWorkflow.progress)).stage
 
+    async def to_gap_review(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """HR closes the first cycle's campaign early and completes its calibration."""
+        await self.reach(handle, "campaign open")
+        await handle.signal(ReviewCycleWorkflow.close_campaign)
+        await self.reach(handle, "calibration")
+        await handle.signal(ReviewCycleWorkflow.calibration_completed, f"{handle.id}.1.calibration")
+        await self.reach(handle, "gap review")
+
     async def reach(self, handle: WorkflowHandle[Any, Any], stage: str) -> None:
         """Let the workflow run (in real time: activities are quick) until it is at `stage`."""
         for _ in range(200):
@@ -240,8 +254,8 @@ async def test_two_cycles_run_every_stage_and_the_second_reports_movement(cycles
     await cycles.reach(handle, "campaign open")
     await cycles.env.sleep(timedelta(days=22))  # reminders at 7 and 14 days, close at 21
     await cycles.reach(handle, "calibration")
-    assert cycles.services.calls[SEND_REMINDERS] == 2
-    assert cycles.services.calls[CLOSE_CAMPAIGN] == 1
+    assert cycles.services.calls[SEND_REMINDERS.name] == 2
+    assert cycles.services.calls[CLOSE_CAMPAIGN.name] == 1
     await handle.signal(ReviewCycleWorkflow.calibration_completed, "cycle-a.1.calibration")
     await cycles.reach(handle, "gap review")
     progress = await handle.query(ReviewCycleWorkflow.progress)
@@ -319,7 +333,7 @@ async def test_pause_holds_the_next_stage_and_cancel_is_recorded(cycles: Cycles)
     await asyncio.sleep(0.5)
     progress = await handle.query(ReviewCycleWorkflow.progress)
     assert (progress.stage, progress.paused) == ("campaign open", True)
-    assert cycles.services.calls[CLOSE_CAMPAIGN] == 0, "paused before closing"
+    assert cycles.services.calls[CLOSE_CAMPAIGN.name] == 0, "paused before closing"
     await handle.signal(ReviewCycleWorkflow.resume)
     await cycles.reach(handle, "calibration")
     await handle.cancel()
@@ -328,20 +342,39 @@ async def test_pause_holds_the_next_stage_and_cancel_is_recorded(cycles: Cycles)
     assert cycles.services.stage_names("cycle-c.1")[-1] == "cancelled"
 
 
+async def test_the_cycle_reports_completed_only_once_it_has_returned(cycles: Cycles) -> None:
+    """While the last stage is being recorded the workflow is still running: the query
+    answers the stage before, so that whoever polls for `completed` finds the outcome."""
+    release = cycles.services.held["completed"] = asyncio.Event()
+    handle = await cycles.start("cycle-f", last_number=1)
+    await cycles.to_gap_review(handle)
+    for manager in MANAGERS:
+        await handle.execute_update(ReviewCycleWorkflow.acknowledge, manager)
+    for _ in range(200):
+        if cycles.services.stage_names("cycle-f.1")[-1:] == ["completed"]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the last stage was never recorded")
+    progress = await handle.query(ReviewCycleWorkflow.progress)
+    assert (progress.stage, progress.waiting_on) == ("promotion evaluation", [])
+    assert (await handle.describe()).status.name == "RUNNING"  # type: ignore[union-attr]
+    release.set()
+    assert (await handle.result()).number == 1
+    assert await cycles.stage_of(handle) == "completed"
+
+
 async def test_histories_of_earlier_releases_replay_on_the_current_code(cycles: Cycles) -> None:
     """Versioning (the issue): a cycle started before the full loop existed (it ran only the
-    framework stage) replays on today's code, and so does a full cycle recorded now."""
+    framework stage) replays on today's code, as do the full cycles of later releases (v3:
+    a second cycle that reports `completed` only once it has returned) and one recorded now."""
     replayer = Replayer(workflows=[ReviewCycleWorkflow], data_converter=CONVERTER)
     for path in sorted(HISTORIES.glob("review_cycle_*.json")):
         history = WorkflowHistory.from_json(path.stem, path.read_text())
         await replayer.replay_workflow(history)
 
     handle = await cycles.start("cycle-d", last_number=1)
-    await cycles.reach(handle, "campaign open")
-    await handle.signal(ReviewCycleWorkflow.close_campaign)
-    await cycles.reach(handle, "calibration")
-    await handle.signal(ReviewCycleWorkflow.calibration_completed, "cycle-d.1.calibration")
-    await cycles.reach(handle, "gap review")
+    await cycles.to_gap_review(handle)
     for manager in MANAGERS:
         await handle.signal(ReviewCycleWorkflow.acknowledge_gaps, manager)
     await handle.result()
@@ -356,11 +389,7 @@ async def test_what_temporal_stores_is_ciphertext(cycles: Cycles) -> None:
     handle = await cycles.start(
         "cycle-e", last_number=1, population=Population(employee_ids=[canary])
     )
-    await cycles.reach(handle, "campaign open")
-    await handle.signal(ReviewCycleWorkflow.close_campaign)
-    await cycles.reach(handle, "calibration")
-    await handle.signal(ReviewCycleWorkflow.calibration_completed, "cycle-e.1.calibration")
-    await cycles.reach(handle, "gap review")
+    await cycles.to_gap_review(handle)
     for manager in MANAGERS:
         await handle.execute_update(ReviewCycleWorkflow.acknowledge, manager)
     await handle.result()

@@ -1,4 +1,5 @@
-"""Drive review cycles on a running stack the way people do: the CLI, HTTP and the simulation."""
+"""Review cycles on a running stack, set up the way people do (the CLI and HTTP) and driven
+by the simulated people (talentledger/cycle_driver.py)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 from libs.platform.auth import TokenMinter
 from libs.platform.settings import Settings
 from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.domain.decision_log import verify
+from talentledger.cycle_driver import CycleDriver
 from talentledger.samples.organisation import as_csv, catalog_csv, org_chart
 from talentledger.simulation import HR, Simulation, Urls
 from talentledger.stack.supervisor import Stack, StackState
 from tests.support.stack import ROOT, RunningStack
 
 SAMPLE = ROOT / "talentledger" / "samples" / "engineering-framework.yaml"
+# A wait on the cycle fails once it has shown no progress for this long.
+STALL = 120.0
 
 
 async def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
@@ -33,46 +36,15 @@ async def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
     raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
-class Cycle:
-    def __init__(self, stack: RunningStack, cycle_id: str) -> None:
-        self.stack, self.cycle_id = stack, cycle_id
-        self.hr = stack.token("hr_admin", HR)
-
-    def status(self) -> dict[str, Any]:
-        return self.stack.get("cycles", f"/cycles/{self.cycle_id}", self.hr).json()
-
-    async def control(self, action: str) -> None:
-        url = f"{self.stack.url('cycles')}/cycles/{self.cycle_id}/{action}"
-        async with httpx.AsyncClient(headers=self.hr, timeout=10) as client:
-            response = await client.post(url)
-        assert response.status_code == 202, response.text
-
-    async def at(
-        self, stage: str, number: int | None = None, seconds: float = 120
-    ) -> dict[str, Any]:
-        def reached() -> dict[str, Any] | None:
-            status = self.status()
-            assert status["status"] in ("RUNNING", "COMPLETED"), status
-            if status.get("stage") != stage:
-                return None
-            if stage == "completed" and status["status"] != "COMPLETED":
-                return None  # the last stage is recorded a moment before the outcome exists
-            progress = status.get("progress")
-            if number is not None and progress and progress["number"] != number:
-                return None
-            return status
-
-        return await wait_for(reached, seconds, f"stage {stage!r}")
-
-
 async def prepare(
     stack: RunningStack,
     folder: Path,
     people_count: int,
     last_number: int,
     schedule: dict[str, Any] | None = None,
-) -> tuple[Cycle, Simulation]:
-    """The sample framework, the people and the catalog through the CLI; a cycle started."""
+) -> CycleDriver:
+    """The sample framework, the people and the catalog through the CLI; a cycle started,
+    driven by the simulated people."""
     cli: Callable[..., Any] = lambda *args: asyncio.to_thread(stack.cli, *args)  # noqa: E731
     people = org_chart(people_count, prefix="C")
     (folder / "people.csv").write_text(as_csv(people), encoding="utf-8")
@@ -89,23 +61,21 @@ async def prepare(
         60,
         "the org chart",
     )
-    body: dict[str, Any] = {
-        "framework": {"framework_id": "product-engineering"},
-        "last_number": last_number,
-    }
-    if schedule is not None:
-        body["schedule"] = schedule
-    async with httpx.AsyncClient(headers=hr, timeout=10) as client:
-        response = await client.post(stack.url("cycles") + "/cycles", json=body)
-    assert response.status_code == 202, response.text
-    cycle = Cycle(stack, response.json()["cycle_id"])
     settings = Settings()
     minter = TokenMinter(
         stack.home / "keys" / "dev-signing-key.pem",
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
-    return cycle, Simulation(urls_of(stack), minter, people, seed=5)
+    driver = CycleDriver(Simulation(urls_of(stack), minter, people, seed=5), stall=STALL)
+    try:
+        await driver.start(
+            {"framework_id": "product-engineering"}, schedule=schedule, last_number=last_number
+        )
+    except BaseException:
+        await driver.close()
+        raise
+    return driver
 
 
 def urls_of(stack: RunningStack) -> Urls:

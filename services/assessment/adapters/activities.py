@@ -23,19 +23,21 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from libs.events.activities import (
+from libs.events.concurrency import ConcurrencyError
+from libs.replicas.cycles import KnownCycles
+from libs.workflows.contracts import (
     CLOSE_CAMPAIGN,
     OPEN_CALIBRATION,
     OPEN_CAMPAIGN,
     SEND_REMINDERS,
+)
+from libs.workflows.messages import (
     CalibrationOpened,
     CampaignStarted,
     CampaignStep,
     OpenCampaign,
     ResponseCount,
 )
-from libs.events.concurrency import ConcurrencyError
-from libs.replicas.cycles import KnownCycles
 from services.assessment.application import calibration, closing, launching, reminders
 from services.assessment.application.calibration import SessionNotFound
 from services.assessment.application.campaigns import (
@@ -123,7 +125,7 @@ class AssessmentActivities:
 
     # -- the activities -----------------------------------------------------------------
 
-    @activity.defn(name=OPEN_CAMPAIGN)
+    @activity.defn(name=OPEN_CAMPAIGN.name)
     async def open_campaign(self, request: OpenCampaign) -> CampaignStarted:
         """Open the 360 campaign for the cycle's population on the pinned framework version
         (docs/domain.md §2 Versions, §3); a repeat finds it open and reports its counts."""
@@ -181,7 +183,7 @@ class AssessmentActivities:
             assignments=count.assignments,
         )
 
-    @activity.defn(name=SEND_REMINDERS)
+    @activity.defn(name=SEND_REMINDERS.name)
     async def send_reminders(self, step: CampaignStep) -> ResponseCount:
         """Remind the raters who owe a final submission (docs/domain.md §3, Deadlines and
         reminders). Past the close date, or once closed, nobody is reminded: it only reports.
@@ -211,7 +213,7 @@ class AssessmentActivities:
         scheduled = activity.info().scheduled_time
         return await reminders.reminded_since(self.campaigns, campaign.campaign_id, scheduled)
 
-    @activity.defn(name=CLOSE_CAMPAIGN)
+    @activity.defn(name=CLOSE_CAMPAIGN.name)
     async def close_campaign(self, step: CampaignStep) -> ResponseCount:
         """Close the campaign: revisions end and results are released (docs/domain.md §3). A
         repeat finds it closed and reports."""
@@ -227,7 +229,7 @@ class AssessmentActivities:
             campaign = await self._campaign(step.campaign_id)
         return await self._count(campaign)
 
-    @activity.defn(name=OPEN_CALIBRATION)
+    @activity.defn(name=OPEN_CALIBRATION.name)
     async def open_calibration(self, step: CampaignStep) -> CalibrationOpened:
         """Open the calibration session of the campaign's whole population (docs/domain.md §4),
         `<campaign id>.calibration`; a repeat finds the session and reports it."""

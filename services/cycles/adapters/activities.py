@@ -11,12 +11,16 @@ from opentelemetry.trace import Link, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from temporalio import activity
 
-from libs.events.activities import RECORD_STAGE, StageChange
 from libs.events.envelope import EventMetadata
 from libs.events.schemas.cycles import CycleStageChanged, CycleStarted
 from libs.events.store import ConcurrencyError, EventStore
-
-StageTrace = dict[str, str]
+from libs.workflows.contracts import (
+    RECORD_STAGE,
+)
+from libs.workflows.messages import (
+    StageChange,
+    StageTrace,
+)
 
 
 def cycle_stream(cycle_id: str) -> str:
@@ -28,7 +32,7 @@ def stage_activity(
 ) -> Callable[[StageChange], Awaitable[StageTrace | None]]:
     stage_tracer = tracer or trace.get_tracer(__name__)
 
-    @activity.defn(name=RECORD_STAGE)
+    @activity.defn(name=RECORD_STAGE.name)
     async def record_stage(change: StageChange) -> StageTrace | None:
         """Open the stage's trace, append the transition in it, and return the trace's W3C
         context (None when tracing is off): the workflow runs the stage's activities in it,

@@ -24,14 +24,19 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from libs.events.activities import FrameworkRef, Population, grant_digest
 from libs.events.envelope import EventMetadata, new_event_id
 from libs.events.schemas.cycles import CycleRequested
 from libs.platform.auth import CurrentActor, HrAdmin, require_role
 from libs.platform.runtime import not_found
+from libs.workflows.messages import (
+    FrameworkRef,
+    Population,
+    grant_digest,
+)
 from services.cycles.adapters.activities import cycle_stream
 from services.cycles.workflows.review_cycle import (
     ALREADY_ACKNOWLEDGED,
+    COMPLETED,
     NOT_IN_GAP_REVIEW,
     NOT_WAITED_ON,
     TASK_QUEUE,
@@ -173,17 +178,27 @@ async def start_cycle(body: StartCycle, actor: CurrentActor, request: Request) -
 async def cycle_status(cycle_id: str, actor: HrAdmin, request: Request) -> CycleStatus:
     """Where the cycle is, whom it waits on, and how it ended (hr_admin)."""
     handle, status = await _described(request, cycle_id)
-    result: dict[str, Any] = {"cycle_id": cycle_id, "status": status.name if status else "UNKNOWN"}
     if status == WorkflowExecutionStatus.RUNNING:
         try:
             progress = await handle.query(ReviewCycleWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
             # No worker answers while the orchestrator restarts: say so rather than hang.
-            result["failure"] = f"progress not available right now ({error.message}); retry"
-        else:
-            result.update(stage=progress.stage, progress=progress)
-    elif status == WorkflowExecutionStatus.COMPLETED:
-        result["stage"] = "completed"
+            return CycleStatus(
+                cycle_id=cycle_id,
+                status=status.name,
+                failure=f"progress not available right now ({error.message}); retry",
+            )
+        if progress.stage == COMPLETED:
+            # The workflow answers `completed` only once it has returned: it returned after
+            # `describe`, and its outcome is there now.
+            status = (await handle.describe()).status
+        if status == WorkflowExecutionStatus.RUNNING:
+            return CycleStatus(
+                cycle_id=cycle_id, status=status.name, stage=progress.stage, progress=progress
+            )
+    result: dict[str, Any] = {"cycle_id": cycle_id, "status": status.name if status else "UNKNOWN"}
+    if status == WorkflowExecutionStatus.COMPLETED:
+        result["stage"] = COMPLETED
         result["outcome"] = await handle.result()
     else:
         try:

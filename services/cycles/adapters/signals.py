@@ -15,10 +15,12 @@ from psycopg import AsyncConnection
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from libs.events.activities import series_of
 from libs.events.consumer import EventHandler
 from libs.events.envelope import Envelope
 from libs.events.schemas.assessment import CalibrationCompleted, CampaignClosed
+from libs.workflows.messages import (
+    series_of,
+)
 from services.cycles.workflows.review_cycle import ReviewCycleWorkflow
 
 log = logging.getLogger(__name__)

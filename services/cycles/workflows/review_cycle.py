@@ -34,42 +34,46 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from libs.events.activities import (
+    from libs.workflows.contracts import (
         CLOSE_CAMPAIGN,
+        CYCLES,
         EVALUATE_CYCLE,
         GAP_MOVEMENT,
         GAP_REVIEW,
         OPEN_CALIBRATION,
         OPEN_CAMPAIGN,
         RECORD_STAGE,
+        REPLICATING,
         RESOLVE_FRAMEWORK,
         SEND_REMINDERS,
-        SERVICES,
-        CalibrationOpened,
-        CampaignStarted,
-        CampaignStep,
-        CycleCases,
-        FrameworkConfirmation,
-        FrameworkRef,
-        GapMovement,
-        GapReview,
-        MovementRequest,
-        OpenCampaign,
-        Population,
-        PromotionEvaluations,
-        ResponseCount,
-        SessionRef,
-        StageChange,
         confirm_framework,
+        execute,
     )
+from libs.workflows.messages import (
+    CampaignStep,
+    CycleCases,
+    FrameworkConfirmation,
+    FrameworkRef,
+    GapMovement,
+    GapReview,
+    MovementRequest,
+    OpenCampaign,
+    Population,
+    PromotionEvaluations,
+    ResponseCount,
+    SessionRef,
+    StageChange,
+    StageTrace,
+    round_of,
+)
 
-TASK_QUEUE = "cycles"
+TASK_QUEUE = CYCLES
 FULL_CYCLE = "full-review-cycle"
 GAP_REVIEW_STAGE = "gap review"
+COMPLETED = "completed"
 # Why the acknowledgement update's validator refuses one (ApplicationError types).
 NOT_WAITED_ON = "NotWaitedOn"
 ALREADY_ACKNOWLEDGED = "AlreadyAcknowledged"
@@ -130,7 +134,7 @@ class CycleRequest(BaseModel):
 
     @property
     def round_id(self) -> str:
-        return f"{self.cycle_id}.{self.number}"
+        return round_of(self.cycle_id, self.number)
 
 
 class CycleOutcome(BaseModel):
@@ -161,46 +165,70 @@ class CycleProgress(BaseModel):
     movement: GapMovement | None
 
 
-# Replication through the broker takes moments; outages can take longer, so keep trying.
-REPLICATION_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=250),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-)
-# An attempt lost with its worker (a crash, a deploy) is retried once this passes, so it is
-# kept short for the activities that are a few statements each, even for thousands of
-# people; the one that walks every case heartbeats instead.
-STEP_TIMEOUT = timedelta(minutes=1)
-BATCH_TIMEOUT = timedelta(minutes=30)
-HEARTBEAT = timedelta(seconds=30)
+class CycleState(BaseModel):
+    """Everything one run of the workflow knows, in one object: the signals and the update
+    write it, the queries read it, and continue-as-new carries on what the next cycle needs
+    (`next_request`). The rest belongs to one cycle and starts afresh with the next."""
+
+    request: CycleRequest
+    stage: str = "starting"
+    sequence: int = Field(0, description="stage transitions recorded so far")
+    paused: bool = False
+    close_requested: bool = False
+    completed_sessions: set[str] = set()
+    acknowledged: set[str] = set()
+    gap_managers: frozenset[str] = Field(
+        frozenset(), description="whom the current gap review waits on"
+    )
+    waiting_on: list[str] = []
+    counts: dict[str, int] = {}
+    escalations: int = 0
+    movement: GapMovement | None = None
+    next_now: bool = False
+    trace_carrier: StageTrace | None = Field(
+        None,
+        description="the current stage's trace (W3C context), in which the stage's activities "
+        "run (libs/platform/temporal.py, TRACE_CARRIER); None: the workflow's own trace",
+    )
+
+    def next_request(self, session_id: str) -> CycleRequest:
+        """The next cycle of the series, compared against this one's calibration."""
+        return self.request.model_copy(
+            update={"number": self.request.number + 1, "previous_session_id": session_id}
+        )
+
+    def pending_managers(self) -> list[str]:
+        return sorted(self.gap_managers - self.acknowledged)
+
+    def progress(self) -> CycleProgress:
+        return CycleProgress(
+            cycle_id=self.request.cycle_id,
+            round_id=self.request.round_id,
+            number=self.request.number,
+            stage=self.stage,
+            paused=self.paused,
+            waiting_on=list(self.waiting_on),
+            counts=dict(self.counts),
+            escalations=self.escalations,
+            movement=self.movement,
+        )
 
 
 @workflow.defn
 class ReviewCycleWorkflow:
-    def __init__(self) -> None:
-        self.stage = "starting"
-        self.request: CycleRequest | None = None
-        self.sequence = 0
-        self.paused = False
-        self.close_requested = False
-        self.completed_sessions: set[str] = set()
-        self.acknowledged: set[str] = set()
-        # The managers the current gap review waits on (whose reports have open gaps).
-        self.gap_managers: frozenset[str] = frozenset()
-        self.waiting_on: list[str] = []
-        self.counts: dict[str, int] = {}
-        self.escalations = 0
-        self.movement: GapMovement | None = None
-        self.next_now = False
-        # The current stage's trace (W3C context), in which the activities of the stage run
-        # (libs/platform/temporal.py, TRACE_CARRIER); None: the workflow's own trace.
-        self.trace_carrier: dict[str, str] | None = None
+    @workflow.init
+    def __init__(self, request: CycleRequest) -> None:
+        self.state = CycleState(request=request)
+
+    @property
+    def trace_carrier(self) -> StageTrace | None:
+        """Read by TraceCarrierInterceptor (libs/platform/temporal.py, TRACE_CARRIER)."""
+        return self.state.trace_carrier
 
     # -- the cycle ---------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: CycleRequest) -> CycleOutcome:
-        self.request = request
         full = workflow.patched(FULL_CYCLE)
         if full:
             await self._enter("started", f"cycle {request.number} of {request.cycle_id}")
@@ -212,30 +240,13 @@ class ReviewCycleWorkflow:
             raise
 
     async def _run(self, request: CycleRequest, full: bool) -> CycleOutcome:
-        self.stage = "pinning framework version"
-        framework = await workflow.execute_activity(
-            RESOLVE_FRAMEWORK,
-            request.framework,
-            task_queue="framework",
-            result_type=FrameworkRef,
-            start_to_close_timeout=timedelta(seconds=30),
-        )
-        self.stage = "waiting for services to hold the framework version"
+        state = self.state
+        state.stage = "pinning framework version"
+        framework = await execute(RESOLVE_FRAMEWORK, request.framework)
+        state.stage = "waiting for services to hold the framework version"
         confirmations = list(
             await asyncio.gather(
-                *(
-                    workflow.execute_activity(
-                        confirm_framework(service),
-                        framework,
-                        task_queue=service,
-                        result_type=FrameworkConfirmation,
-                        start_to_close_timeout=timedelta(seconds=30),
-                        schedule_to_close_timeout=timedelta(hours=1),
-                        retry_policy=REPLICATION_RETRY,
-                    )
-                    for service in SERVICES
-                    if service != "framework"
-                )
+                *(execute(confirm_framework(service), framework) for service in REPLICATING)
             )
         )
         outcome = CycleOutcome(
@@ -245,47 +256,39 @@ class ReviewCycleWorkflow:
             number=request.number,
         )
         if not full:  # a cycle started before the full loop: it ended here
-            self.stage = "completed"
+            state.stage = COMPLETED
             return outcome
 
         outcome.campaign = await self._campaign(request, framework)
         outcome.session_id = await self._calibration(request)
-        outcome.escalations = self.escalations
+        outcome.escalations = state.escalations
         outcome.gap_review = await self._gap_review(request, outcome.session_id)
-        outcome.acknowledged = sorted(self.acknowledged)
+        outcome.acknowledged = sorted(state.acknowledged)
         outcome.promotions = await self._promotions(request)
         if request.previous_session_id is not None:
             await self._enter("re-assessment", f"against {request.previous_session_id}")
-            self.movement = outcome.movement = await workflow.execute_activity(
+            state.movement = outcome.movement = await execute(
                 GAP_MOVEMENT,
                 MovementRequest(
                     previous_session_id=request.previous_session_id,
                     session_id=outcome.session_id,
                 ),
-                task_queue="development",
-                result_type=GapMovement,
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=REPLICATION_RETRY,
             )
         if request.last_number is not None and request.number >= request.last_number:
-            await self._enter("completed", "the last cycle of the series")
+            await self._complete("the last cycle of the series")
             return outcome
 
         await self._enter("waiting for the next cycle", f"in {request.schedule.between_cycles}")
-        await self._until(lambda: self.next_now, request.schedule.between_cycles)
+        await self._until(lambda: state.next_now, request.schedule.between_cycles)
         await self._hold_while_paused()
-        workflow.continue_as_new(
-            request.model_copy(
-                update={"number": request.number + 1, "previous_session_id": outcome.session_id}
-            )
-        )
+        workflow.continue_as_new(state.next_request(outcome.session_id))
 
     async def _campaign(self, request: CycleRequest, framework: FrameworkRef) -> ResponseCount:
-        schedule = request.schedule
+        state, schedule = self.state, request.schedule
         opened_at = workflow.now()
         closes_at = opened_at + schedule.campaign
         await self._enter("campaign open", f"closes {closes_at.isoformat()}")
-        started = await workflow.execute_activity(
+        started = await execute(
             OPEN_CAMPAIGN,
             OpenCampaign(
                 campaign_id=request.round_id,
@@ -295,51 +298,34 @@ class ReviewCycleWorkflow:
                 actor=request.requested_by,
                 grant=request.grant,
             ),
-            task_queue="assessment",
-            result_type=CampaignStarted,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=REPLICATION_RETRY,
         )
-        self.counts.update(subjects=started.subjects, assignments=started.assignments)
-        self.waiting_on = [f"raters of campaign {request.round_id}"]
-        step = CampaignStep(
-            campaign_id=request.round_id, actor=request.requested_by, grant=request.grant
-        )
+        state.counts.update(subjects=started.subjects, assignments=started.assignments)
+        state.waiting_on = [f"raters of campaign {request.round_id}"]
+        step = self._campaign_step(request)
         for offset in sorted(schedule.reminders):
-            if await self._until(lambda: self.close_requested, opened_at + offset - workflow.now()):
+            if await self._until(
+                lambda: state.close_requested, opened_at + offset - workflow.now()
+            ):
                 break
-            count = await self._campaign_step(SEND_REMINDERS, step)
-            self.counts["outstanding"] = count.outstanding
+            count = await execute(SEND_REMINDERS, step)
+            state.counts["outstanding"] = count.outstanding
             if count.closed:
                 break
-        await self._until(lambda: self.close_requested, closes_at - workflow.now())
+        await self._until(lambda: state.close_requested, closes_at - workflow.now())
         await self._hold_while_paused()
-        closed = await self._campaign_step(CLOSE_CAMPAIGN, step)
-        self.counts["outstanding"] = closed.outstanding
+        closed = await execute(CLOSE_CAMPAIGN, step)
+        state.counts["outstanding"] = closed.outstanding
         return closed
 
-    async def _campaign_step(self, name: str, step: CampaignStep) -> ResponseCount:
-        return await workflow.execute_activity(
-            name,
-            step,
-            task_queue="assessment",
-            result_type=ResponseCount,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=REPLICATION_RETRY,
+    @staticmethod
+    def _campaign_step(request: CycleRequest) -> CampaignStep:
+        return CampaignStep(
+            campaign_id=request.round_id, actor=request.requested_by, grant=request.grant
         )
 
     async def _calibration(self, request: CycleRequest) -> str:
-        step = CampaignStep(
-            campaign_id=request.round_id, actor=request.requested_by, grant=request.grant
-        )
-        opened = await workflow.execute_activity(
-            OPEN_CALIBRATION,
-            step,
-            task_queue="assessment",
-            result_type=CalibrationOpened,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=REPLICATION_RETRY,
-        )
+        state = self.state
+        opened = await execute(OPEN_CALIBRATION, self._campaign_step(request))
         session = opened.session_id
         await self._enter(
             "calibration",
@@ -347,39 +333,30 @@ class ReviewCycleWorkflow:
             [f"calibration session {session} (hr_admin completes it)"],
         )
         escalate = request.schedule.calibration_escalation
-        while not await self._until(lambda: session in self.completed_sessions, escalate):
+        while not await self._until(lambda: session in state.completed_sessions, escalate):
             # A slow committee is escalated, not failed: the cycle keeps waiting.
-            self.escalations += 1
+            state.escalations += 1
             await self._record(
                 "calibration overdue",
-                f"session {session} still open after {escalate * self.escalations}; "
-                f"escalation {self.escalations} to hr_admin",
+                f"session {session} still open after {escalate * state.escalations}; "
+                f"escalation {state.escalations} to hr_admin",
             )
         return session
 
     async def _gap_review(self, request: CycleRequest, session: str) -> GapReview:
-        review = await workflow.execute_activity(
-            GAP_REVIEW,
-            SessionRef(session_id=session),
-            task_queue="development",
-            result_type=GapReview,
-            start_to_close_timeout=STEP_TIMEOUT,
-            schedule_to_close_timeout=timedelta(days=1),
-            retry_policy=REPLICATION_RETRY,
-        )
-        self.counts.update(open_gaps=review.open_gaps, plans=review.plans)
-        managers = self.gap_managers = frozenset(review.managers)
-
-        def pending() -> list[str]:
-            return sorted(managers - self.acknowledged)
-
+        state = self.state
+        review = await execute(GAP_REVIEW, SessionRef(session_id=session))
+        state.counts.update(open_gaps=review.open_gaps, plans=review.plans)
+        managers = state.gap_managers = frozenset(review.managers)
         await self._enter(
             GAP_REVIEW_STAGE,
             f"{len(managers)} managers to acknowledge",
-            [f"manager {m} (acknowledge gaps)" for m in pending()],
+            [f"manager {m} (acknowledge gaps)" for m in state.pending_managers()],
         )
-        if managers and not await self._until(lambda: not pending(), request.schedule.gap_review):
-            silent = pending()
+        if managers and not await self._until(
+            lambda: not state.pending_managers(), request.schedule.gap_review
+        ):
+            silent = state.pending_managers()
             await self._record(
                 "gap review timed out",
                 f"{len(managers) - len(silent)} of {len(managers)} acknowledged; "
@@ -390,16 +367,13 @@ class ReviewCycleWorkflow:
 
     async def _promotions(self, request: CycleRequest) -> PromotionEvaluations:
         await self._enter("promotion evaluation", "readiness of the cases nominated this cycle")
-        evaluations = await workflow.execute_activity(
+        evaluations = await execute(
             EVALUATE_CYCLE,
             CycleCases(cycle_id=request.round_id, actor=request.requested_by, grant=request.grant),
-            task_queue="promotion",
-            result_type=PromotionEvaluations,
-            start_to_close_timeout=BATCH_TIMEOUT,
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=REPLICATION_RETRY,
         )
-        self.counts.update(promotion_cases=evaluations.cases, promotion_ready=evaluations.ready)
+        self.state.counts.update(
+            promotion_cases=evaluations.cases, promotion_ready=evaluations.ready
+        )
         return evaluations
 
     # -- stages, timers and pauses -----------------------------------------------------
@@ -417,71 +391,79 @@ class ReviewCycleWorkflow:
         return True
 
     async def _hold_while_paused(self) -> None:
-        if self.paused:
-            await workflow.wait_condition(lambda: not self.paused)
+        if self.state.paused:
+            await workflow.wait_condition(lambda: not self.state.paused)
 
     async def _enter(self, stage: str, detail: str = "", waiting_on: Sequence[str] = ()) -> None:
         """Move to a stage (after any pause) and publish the transition. Whom the stage waits
         on is set with it, so that a query never sees the stage without them."""
         await self._hold_while_paused()
-        self.stage = stage
-        self.waiting_on = list(waiting_on)
+        self.state.stage = stage
+        self.state.waiting_on = list(waiting_on)
         await self._record(stage, detail)
 
+    async def _complete(self, detail: str) -> None:
+        """The last stage, published before it is reported: the query answers `completed`
+        only from the workflow task that returns the outcome, so whoever reads it as done
+        finds the workflow completed and its outcome there. Until then it answers the stage
+        before, waiting on nobody. Only the order of state changes differs from `_enter`, not
+        the commands, so earlier histories replay unchanged."""
+        await self._hold_while_paused()
+        self.state.waiting_on = []
+        await self._record(COMPLETED, detail)
+        self.state.stage = COMPLETED
+
     async def _record(self, stage: str, detail: str) -> None:
-        assert self.request is not None
-        self.sequence += 1
+        state = self.state
+        state.sequence += 1
         # The transition runs in the workflow's trace, which the new stage's trace links to;
         # histories from before stage traces return None here: no stage trace.
-        self.trace_carrier = None
-        self.trace_carrier = await workflow.execute_activity(
+        state.trace_carrier = None
+        state.trace_carrier = await execute(
             RECORD_STAGE,
             StageChange(
-                cycle_id=self.request.round_id,
-                series_id=self.request.cycle_id,
-                sequence=self.sequence,
+                cycle_id=state.request.round_id,
+                series_id=state.request.cycle_id,
+                sequence=state.sequence,
                 stage=stage,
                 detail=detail,
                 at=workflow.now(),
             ),
-            task_queue=TASK_QUEUE,
-            result_type=dict[str, str] | None,  # type: ignore[arg-type]
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=REPLICATION_RETRY,
         )
 
     # -- signals and queries -----------------------------------------------------------
 
     @workflow.signal
     def pause(self) -> None:
-        self.paused = True
+        self.state.paused = True
 
     @workflow.signal
     def resume(self) -> None:
-        self.paused = False
+        self.state.paused = False
 
     @workflow.signal
     def close_campaign(self) -> None:
         """HR closes the campaign before its close date."""
-        self.close_requested = True
+        self.state.close_requested = True
 
     @workflow.signal
     def campaign_closed(self, campaign_id: str) -> None:
         """From `CampaignClosed`: HR closed it through the assessment API."""
-        if self.request is not None and campaign_id == self.request.round_id:
-            self.close_requested = True
+        if campaign_id == self.state.request.round_id:
+            self.state.close_requested = True
 
     @workflow.signal
     def calibration_completed(self, session_id: str) -> None:
         """From `CalibrationCompleted`."""
-        self.completed_sessions.add(session_id)
+        self.state.completed_sessions.add(session_id)
 
     @workflow.signal
     def acknowledge_gaps(self, manager: str) -> None:
         """Kept for histories recorded before `acknowledge` (an update) replaced it."""
-        self.acknowledged.add(manager)
-        self.waiting_on = [
-            w for w in self.waiting_on if w != f"manager {manager} (acknowledge gaps)"
+        state = self.state
+        state.acknowledged.add(manager)
+        state.waiting_on = [
+            w for w in state.waiting_on if w != f"manager {manager} (acknowledge gaps)"
         ]
 
     @workflow.update
@@ -490,25 +472,26 @@ class ReviewCycleWorkflow:
         on. The validator refuses anyone else, and a second acknowledgement: a refused update
         is not written to the history, so no caller can grow it."""
         self.acknowledge_gaps(manager)
-        return sorted(self.gap_managers - self.acknowledged)
+        return self.state.pending_managers()
 
     @acknowledge.validator
     def _may_acknowledge(self, manager: str) -> None:
-        if self.stage != GAP_REVIEW_STAGE:
+        state = self.state
+        if state.stage != GAP_REVIEW_STAGE:
             raise ApplicationError(
-                f"the cycle is at stage {self.stage!r}: it takes acknowledgements only in "
+                f"the cycle is at stage {state.stage!r}: it takes acknowledgements only in "
                 "gap review",
                 type=NOT_IN_GAP_REVIEW,
                 non_retryable=True,
             )
-        if manager not in self.gap_managers:
+        if manager not in state.gap_managers:
             raise ApplicationError(
                 f"the gap review does not wait on {manager!r}: only the managers of people "
                 "with open gaps acknowledge",
                 type=NOT_WAITED_ON,
                 non_retryable=True,
             )
-        if manager in self.acknowledged:
+        if manager in state.acknowledged:
             raise ApplicationError(
                 f"{manager!r} has acknowledged this gap review already",
                 type=ALREADY_ACKNOWLEDGED,
@@ -518,28 +501,18 @@ class ReviewCycleWorkflow:
     @workflow.signal
     def start_next_cycle(self) -> None:
         """Skip the rest of the wait between cycles."""
-        self.next_now = True
+        self.state.next_now = True
 
     @workflow.query
     def waits_on(self, manager: str) -> bool:
         """Whether the cycle waits on this manager's acknowledgement now."""
+        state = self.state
         return (
-            self.stage == GAP_REVIEW_STAGE
-            and manager in self.gap_managers
-            and manager not in self.acknowledged
+            state.stage == GAP_REVIEW_STAGE
+            and manager in state.gap_managers
+            and manager not in state.acknowledged
         )
 
     @workflow.query
     def progress(self) -> CycleProgress:
-        request = self.request
-        return CycleProgress(
-            cycle_id=request.cycle_id if request else "",
-            round_id=request.round_id if request else "",
-            number=request.number if request else 0,
-            stage=self.stage,
-            paused=self.paused,
-            waiting_on=list(self.waiting_on),
-            counts=dict(self.counts),
-            escalations=self.escalations,
-            movement=self.movement,
-        )
+        return self.state.progress()

@@ -17,9 +17,11 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from libs.events.activities import (
+from libs.workflows.contracts import (
     GAP_MOVEMENT,
     GAP_REVIEW,
+)
+from libs.workflows.messages import (
     GapMovement,
     GapReview,
     MovementRequest,
@@ -35,14 +37,14 @@ class DevelopmentActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [self.gap_review, self.gap_movement]
 
-    @activity.defn(name=GAP_REVIEW)
+    @activity.defn(name=GAP_REVIEW.name)
     async def gap_review(self, ref: SessionRef) -> GapReview:
         """The session's gaps and 70/20/10 plans, and the managers who review them
         (`Development.gap_review`)."""
         with _not_yet_received():
             return await self.development.gap_review(ref.session_id)
 
-    @activity.defn(name=GAP_MOVEMENT)
+    @activity.defn(name=GAP_MOVEMENT.name)
     async def gap_movement(self, request: MovementRequest) -> GapMovement:
         """Score movement between two cycles' calibrations (`Development.gap_movement`)."""
         if request.previous_session_id == request.session_id:

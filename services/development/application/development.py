@@ -18,7 +18,6 @@ import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from libs.events.activities import GapMovement, GapReview
 from libs.events.envelope import Envelope, EventMetadata
 from libs.events.ports import UnitOfWork
 from libs.events.registry import IntegrationEvent
@@ -26,6 +25,7 @@ from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import CompetencyGap, GapsIdentified, PlannedAction
 from libs.events.schemas.framework import EffectiveRoleProfile
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted, EnrolmentRequested
+from libs.workflows.messages import GapMovement, GapReview
 from services.development.application.ports import Work
 from services.development.domain import plan_edits
 from services.development.domain.coverage import CoverageReport, coverage

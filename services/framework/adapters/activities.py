@@ -5,7 +5,12 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from libs.events.activities import RESOLVE_FRAMEWORK, FrameworkRef
+from libs.workflows.contracts import (
+    RESOLVE_FRAMEWORK,
+)
+from libs.workflows.messages import (
+    FrameworkRef,
+)
 from services.framework.application.frameworks import Frameworks
 
 
@@ -13,7 +18,7 @@ class FrameworkActivities:
     def __init__(self, frameworks: Frameworks) -> None:
         self.frameworks = frameworks
 
-    @activity.defn(name=RESOLVE_FRAMEWORK)
+    @activity.defn(name=RESOLVE_FRAMEWORK.name)
     async def resolve_published_version(self, ref: FrameworkRef) -> FrameworkRef:
         """Pin a cycle to a published version: the requested one, or the latest."""
         found = await self.frameworks.published(ref.framework_id, ref.version)

@@ -16,8 +16,14 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from libs.events.activities import EVALUATE_CYCLE, CycleCases, PromotionEvaluations
 from libs.replicas.cycles import KnownCycles
+from libs.workflows.contracts import (
+    EVALUATE_CYCLE,
+)
+from libs.workflows.messages import (
+    CycleCases,
+    PromotionEvaluations,
+)
 from services.promotion.adapters.checkpoints import CheckpointSetupError
 from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
 from services.promotion.application.cycle import EvaluationInProgress, evaluate_cycle
@@ -52,7 +58,7 @@ class PromotionActivities:
         if done % self.heartbeat_every == 0 and activity.in_activity():
             activity.heartbeat(done)
 
-    @activity.defn(name=EVALUATE_CYCLE)
+    @activity.defn(name=EVALUATE_CYCLE.name)
     async def evaluate_cycle(self, request: CycleCases) -> PromotionEvaluations:
         """Readiness (docs/domain.md §6: criteria met and not, with the evidence) of every open
         case nominated for the cycle, as HR on behalf of the hr_admin the cycles API recorded

@@ -1,7 +1,6 @@
-"""Activity contracts between the cycle workflows and the services that run the activities.
-
-Workflows call activities by name on the owning service's task queue, so `services/cycles`
-never imports a service; both sides share only these names and models.
+"""What the review-cycle workflow and the services' activities exchange: the input and
+result models of the activity contracts (`libs.workflows.contracts`) and the cycle ids.
+Plain pydantic, no workflow engine: an application returns these without importing Temporal.
 """
 
 from __future__ import annotations
@@ -11,7 +10,23 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SERVICES = ("framework", "assessment", "development", "promotion")
+
+def round_of(series_id: str, number: int) -> str:
+    """A cycle's own id: the series (the workflow id) and its number, `<series>.<n>`. It is
+    the campaign id and the cycle id promotion nominations name."""
+    return f"{series_id}.{number}"
+
+
+def series_of(round_id: str) -> str | None:
+    """The series (workflow id) a cycle's own id belongs to; None when it is not one."""
+    series, dot, number = round_id.rpartition(".")
+    return series if dot and series and number.isdigit() else None
+
+
+def grant_digest(grant: str) -> str:
+    """What the cycles API publishes of a cycle's grant: its SHA-256, so that subscribers
+    of the cycles events cannot act for the cycle."""
+    return hashlib.sha256(grant.encode()).hexdigest()
 
 
 class FrameworkRef(BaseModel):
@@ -31,37 +46,6 @@ class FrameworkConfirmation(BaseModel):
     service: str
     framework_id: str
     version: int
-
-
-RESOLVE_FRAMEWORK = "framework.resolve_published_version"
-
-
-def round_of(series_id: str, number: int) -> str:
-    """A cycle's own id: the series (the workflow id) and its number, `<series>.<n>`. It is
-    the campaign id and the cycle id promotion nominations name."""
-    return f"{series_id}.{number}"
-
-
-def grant_digest(grant: str) -> str:
-    """What the cycles API publishes of a cycle's grant: its SHA-256, so that subscribers
-    of the cycles events cannot act for the cycle."""
-    return hashlib.sha256(grant.encode()).hexdigest()
-
-
-def series_of(round_id: str) -> str | None:
-    """The series (workflow id) a cycle's own id belongs to; None when it is not one."""
-    series, dot, number = round_id.rpartition(".")
-    return series if dot and series and number.isdigit() else None
-
-
-def confirm_framework(service: str) -> str:
-    """Name of the activity by which `service` confirms it has a framework version."""
-    return f"{service}.confirm_framework_version"
-
-
-# -- the review cycle's stages ------------------------------------------------------------
-# Each activity is idempotent: Temporal retries it after a timeout or a worker crash, so a
-# repeat must find the work done and report it, never do it twice.
 
 
 class Population(BaseModel):
@@ -201,11 +185,4 @@ class StageChange(BaseModel):
     at: datetime
 
 
-OPEN_CAMPAIGN = "assessment.open_campaign"
-SEND_REMINDERS = "assessment.send_reminders"
-CLOSE_CAMPAIGN = "assessment.close_campaign"
-OPEN_CALIBRATION = "assessment.open_calibration"
-GAP_REVIEW = "development.gap_review"
-GAP_MOVEMENT = "development.gap_movement"
-EVALUATE_CYCLE = "promotion.evaluate_cycle"
-RECORD_STAGE = "cycles.record_stage"
+StageTrace = dict[str, str]
