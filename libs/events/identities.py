@@ -95,7 +95,7 @@ def service_permissions(
     """A service: its own events, its consumers' dead letters and durables, its inbox."""
     publish: list[str] = [context_subjects(context), *_stream_lookups(), *_payload_store()]
     for handler in handlers:
-        publish.append(dead_letter_subject(handler.consumer, ">"))
+        publish.append(dead_letter_subject(handler.consumer))
         for durable in handler.durables:
             publish.extend(_durable(durable))
     return Permissions(publish=_unique(publish), subscribe=_own_inbox(public_key))
