@@ -60,6 +60,7 @@ from libs.events.broker import (
 )
 from libs.events.envelope import Envelope
 from libs.events.registry import (
+    Event,
     IntegrationEvent,
     InvalidPayload,
     UnknownEventType,
@@ -146,7 +147,7 @@ class Inbox:
 
 def parse(
     body: bytes, subject: str, handler: EventHandler, store: EventStore
-) -> tuple[Envelope, IntegrationEvent]:
+) -> tuple[Envelope, Event]:
     """Read a message received on `subject`; raise MalformedEvent when it can never apply."""
     try:
         envelope = Envelope.model_validate_json(body)
@@ -205,7 +206,7 @@ class _Consumer:
         self.inbox = Inbox(store.schema)
 
     async def on_batch(self, message: NatsMessage) -> None:
-        parsed: list[tuple[Msg, Envelope, IntegrationEvent]] = []
+        parsed: list[tuple[Msg, Envelope, Event]] = []
         for msg in message.raw_message:
             try:
                 body = await self.body_of(msg)
@@ -245,7 +246,7 @@ class _Consumer:
         except BodyRefused as error:
             raise MalformedEvent(str(error)) from error
 
-    async def on_event(self, msg: Msg, envelope: Envelope, payload: IntegrationEvent) -> None:
+    async def on_event(self, msg: Msg, envelope: Envelope, payload: Event) -> None:
         try:
             async with self.store.transaction() as conn:
                 if await self.inbox.claim_all(conn, self.handler.consumer, [envelope]):

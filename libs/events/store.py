@@ -44,7 +44,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from libs.events.envelope import Envelope, EventMetadata, new_event_id, utcnow
-from libs.events.registry import EventRegistry, IntegrationEvent, registry
+from libs.events.registry import Event, EventRegistry, registry
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class EventStore:
         self,
         stream_id: str,
         expected_version: int,
-        events: Sequence[IntegrationEvent],
+        events: Sequence[Event],
         metadata: EventMetadata,
         *,
         conn: AsyncConnection[Any] | None = None,
@@ -357,7 +357,7 @@ class EventStore:
         """Release the connection that announces commits (the pool is the caller's)."""
         await self.notifier.close()
 
-    def decode(self, envelope: Envelope) -> IntegrationEvent:
+    def decode(self, envelope: Envelope) -> Event:
         """The payload as the current schema version of its type (upcast when older)."""
         return self.registry.decode(envelope.event_type, envelope.schema_version, envelope.payload)
 
@@ -374,7 +374,7 @@ class EventStore:
         return Envelope.model_construct(source=self.schema, **row)
 
 
-def _payload_json(event: IntegrationEvent) -> str:
+def _payload_json(event: Event) -> str:
     payload = event.model_dump_json()
     size = len(payload.encode())
     if size > MAX_PAYLOAD_BYTES:
