@@ -104,3 +104,17 @@ def test_subjects_are_named_only_by_the_one_rule() -> None:
         if built.search(line)
     ]
     assert not problems, "\n".join(problems)
+
+
+def test_tests_share_code_only_through_tests_support() -> None:
+    """A test module imports no other test module: what several tests share lives in
+    tests/support/, where changing it is visibly changing every test that uses it."""
+    imports = re.compile(r"^\s*(?:from|import)\s+(tests(?:\.\w+)*)", re.MULTILINE)
+    problems = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in tracked_text_files()
+        if path.suffix == ".py" and path.relative_to(ROOT).parts[0] == "tests"
+        for module in imports.findall(path.read_text())
+        if module != "tests.support" and not module.startswith("tests.support.")
+    ]
+    assert not problems, "\n".join(problems)
