@@ -3,8 +3,8 @@
 A generated organisation (bench/assessment_model.py): 10,000 people, six raters each, ten
 competencies per person, so 60,000 submissions and 600,000 ratings. The org chart and the
 framework replica are seeded through their event handlers, the campaign is opened, peers
-nominated and approved and most submissions made through `Campaigns` (the application layer,
-8 concurrent tasks). Then, measured:
+nominated and approved and most submissions made through the service's application modules
+(8 concurrent tasks). Then, measured:
 
 1. Submission ingest through the HTTP API: a sample of the submissions sent as `PUT
    /campaigns/{id}/submissions/{subject}` with each rater's token, by 8 concurrent clients on
@@ -15,7 +15,7 @@ nominated and approved and most submissions made through `Campaigns` (the applic
    log to JetStream and a consumer in its own process, registered with `subscribe`, applies
    each `AssessmentSubmitted` in its inbox transaction. Baseline: JetStream alone, as many
    messages of the same size, published pipelined and pulled by a process of its own.
-3. Aggregation of the whole population, after closing the campaign: `Campaigns.ratings`,
+3. Aggregation of the whole population, after closing the campaign: `results.ratings`,
    `aggregate`, `subject_view` and the calibration signals. Baseline: the same rows read with
    plain psycopg into tuples, and a plain-Python pass computing each (subject, competency)'s
    mean.
@@ -85,8 +85,12 @@ from libs.platform.runtime import Runtime
 from libs.platform.settings import Settings
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import OrgChart
-from services.assessment.adapters.postgres.campaign_records import CampaignRecords
-from services.assessment.application.campaigns import Campaigns, Population
+from services.assessment.adapters.postgres.campaign_records import CampaignTables
+from services.assessment.adapters.postgres.storage import PostgresStorage
+from services.assessment.application import closing, launching, nominations, rating
+from services.assessment.application.campaigns import Campaigns
+from services.assessment.application.launching import Population
+from services.assessment.application.results import ratings as campaign_ratings
 from services.assessment.domain.aggregation import aggregate, subject_view
 from services.assessment.domain.calibration import (
     inconsistent_anchors,
@@ -205,7 +209,7 @@ class Memory:
     peak: int
     """Traced bytes at the peak of reading, aggregating and viewing everything."""
     ratings: int
-    """Retained by the `Rating` list `Campaigns.ratings` returns."""
+    """Retained by the `Rating` list `results.ratings` returns."""
     results: int
     """Retained by the `CompetencyResult`s and the subject views."""
     raw_tuples: int
@@ -226,9 +230,9 @@ class AssessmentResults:
     setup: dict[str, float] = field(default_factory=dict)
     """Seconds per setup step."""
     nominations: Rate | None = None
-    """Nominate and approve commands through `Campaigns`."""
+    """Nominate and approve commands through the application's `nominations`."""
     seeded: Rate | None = None
-    """Submissions through `Campaigns.submit`."""
+    """Submissions through `rating.submit`."""
     api: list[Rate] = field(default_factory=list)
     raw: list[Rate] = field(default_factory=list)
     health: Rate | None = None
@@ -438,10 +442,12 @@ async def seed_nominations(
         manager = managers[subject]
         assert manager is not None
         for peer in org.peers[subject]:
-            await campaigns.nominate(CAMPAIGN, subject, peer, subject, datetime.now(UTC))
+            await nominations.nominate(
+                campaigns, CAMPAIGN, subject, peer, subject, datetime.now(UTC)
+            )
         for peer in org.peers[subject]:
-            await campaigns.decide_nomination(
-                CAMPAIGN, subject, peer, True, manager, datetime.now(UTC)
+            await nominations.decide_nomination(
+                campaigns, CAMPAIGN, subject, peer, True, manager, datetime.now(UTC)
             )
 
     with progress(console, f"nominating peers of {len(subjects):,} people", len(subjects)) as done:
@@ -453,12 +459,12 @@ async def seed_submissions(
     campaigns: Campaigns, planned: Sequence[Planned], console: Console
 ) -> float:
     async def submit(p: Planned) -> None:
-        recorded = await campaigns.submit(
-            CAMPAIGN, p.subject, p.rater, answers_of(p), True, datetime.now(UTC)
+        recorded = await rating.submit(
+            campaigns, CAMPAIGN, p.subject, p.rater, answers_of(p), True, datetime.now(UTC)
         )
         assert recorded, f"{p.rater} on {p.subject} was not recorded"
 
-    with progress(console, "submitting through Campaigns.submit", len(planned)) as done:
+    with progress(console, "submitting through rating.submit", len(planned)) as done:
         return await concurrently(planned, CLIENTS, submit, done)
 
 
@@ -865,7 +871,7 @@ async def aggregation_run(
     async def ours() -> None:
         steps = results.steps
         started = time.perf_counter()
-        campaign, ratings = await campaigns.ratings(CAMPAIGN)
+        campaign, ratings = await campaign_ratings(campaigns, CAMPAIGN)
         at = _timed(steps, "read", started)
         settings = campaign.settings
         found = aggregate(ratings, settings.weights, settings.anonymity)
@@ -912,7 +918,7 @@ async def measure_memory(
     try:
         base = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
-        campaign, ratings = await campaigns.ratings(CAMPAIGN)
+        campaign, ratings = await campaign_ratings(campaigns, CAMPAIGN)
         with_ratings = tracemalloc.get_traced_memory()[0]
         settings = campaign.settings
         found = aggregate(ratings, settings.weights, settings.anonymity)
@@ -1045,7 +1051,7 @@ async def _measure(
 ) -> None:
     pool = store.pool
     campaigns = Campaigns(
-        store, OrgChart(SCHEMA), FrameworkVersions(SCHEMA), CampaignRecords(SCHEMA)
+        PostgresStorage(store, OrgChart(SCHEMA), FrameworkVersions(SCHEMA), CampaignTables(SCHEMA))
     )
     setup = results.setup
     with console.status(f"hiring {org.people:,} people into the org chart"):
@@ -1054,7 +1060,8 @@ async def _measure(
         at = _lap(setup, "org chart (EmployeeHired handler)", started)
         await seed_framework(store, framework)
         at = _lap(setup, "framework replica (FrameworkPublished, RoleProfileChanged)", at)
-        await campaigns.open_campaign(
+        await launching.open_campaign(
+            campaigns,
             CAMPAIGN,
             FRAMEWORK_ID,
             1,
@@ -1085,7 +1092,7 @@ async def _measure(
     seconds = await seed_submissions(campaigns, seeded, console)
     results.seeded = Rate(len(seeded), seconds, cpu.stop())
     console.print(
-        f"  {len(seeded):,} submissions through Campaigns.submit: {results.seeded.rate:,.0f}/s"
+        f"  {len(seeded):,} submissions through rating.submit: {results.seeded.rate:,.0f}/s"
     )
     head = await log_head(pool)
     await skip_relay_to(pool, head)
@@ -1105,7 +1112,7 @@ async def _measure(
         )
         with console.status("closing the campaign"):
             started = time.perf_counter()
-            await campaigns.close(CAMPAIGN, HR)
+            await closing.close(campaigns, CAMPAIGN, HR)
             results.close = time.perf_counter() - started
         with phase(results, "aggregation"):
             await _aggregation(campaigns, pool, console, results)

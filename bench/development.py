@@ -40,7 +40,7 @@ from libs.events.schemas.lms import Course, CourseCatalogUpdated, CourseCompeten
 from libs.events.store import EventStore
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import OrgChart
-from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development
 from services.development.service import definition
 
@@ -125,13 +125,16 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
         await seed_framework(store, framework, SCHEMA)
         await seed_org_chart(store, org, SCHEMA)
         replica = FrameworkVersions(SCHEMA)
-        development = Development(store, DevelopmentRecords(SCHEMA), OrgChart(SCHEMA), replica)
+        database = Database(store, OrgChart(SCHEMA), replica)
+        development = Development(database)
         competencies = sorted({c for cs in org.competencies.values() for c in cs})
         courses = catalog(competencies, sizes.courses)
         began = time.perf_counter()
         async with store.transaction() as conn:
             update = CourseCatalogUpdated(courses=courses)
-            await development.on_catalog(conn, envelope(update, "lms-catalog"), update)
+            await development.on_catalog(
+                database.bind(conn), envelope(update, "lms-catalog"), update
+            )
         loaded = time.perf_counter() - began
         console.print(f"development: {len(org.hires):,} people, {len(courses):,} courses")
 
@@ -148,7 +151,9 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         began = time.perf_counter()
         async with store.transaction() as conn:
-            await development.on_calibration(conn, envelope(first, "calibration-bench-s1"), first)
+            await development.on_calibration(
+                database.bind(conn), envelope(first, "calibration-bench-s1"), first
+            )
         planned = time.perf_counter() - began
         rss_rise = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
 
@@ -202,7 +207,9 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
         gc.collect()
         tracemalloc.start()
         async with store.transaction() as conn:
-            await development.on_calibration(conn, envelope(second, "calibration-bench-s2"), second)
+            await development.on_calibration(
+                database.bind(conn), envelope(second, "calibration-bench-s2"), second
+            )
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         await store.close()

@@ -1,13 +1,13 @@
 """Benchmark 3: the framework service on a large framework (bench/framework_model.py).
 
 1. Import and publish: parse the framework's YAML export with `formats.read`, replace the
-   draft (`commands.execute`), publish version 1 (`commands.publish`), each run on a fresh
+   draft (`Frameworks.execute`), publish version 1 (`Frameworks.publish`), each run on a fresh
    framework id. Baseline: the same YAML parser on the same text, then the document as one JSONB
    row plus one row per role profile, in one transaction, with plain psycopg.
 2. History: 49 more versions, each a minor revision (a few anchors reworded), published
-   through the same commands; then `PublishedVersions.find(id, as_of=...)` at random
+   through the same commands; then `Frameworks.published(id, as_of=...)` at random
    instants over the history against a primary-key SELECT of the same row with plain
-   psycopg, and the time to load the aggregate (`commands.load`), which every draft command
+   psycopg, and the time to load the aggregate (`Frameworks.draft`), which every draft command
    and every publish pays.
 
 Everything runs in this process on one connection pool configured as the service's
@@ -47,8 +47,9 @@ from libs.events.migrations import migrate
 from libs.events.schemas.framework import Framework, FrameworkPublished
 from libs.events.store import MAX_PAYLOAD_BYTES, EventStore
 from services.framework.adapters.files import formats, yaml_source
-from services.framework.adapters.postgres.published_versions import MIGRATIONS, PublishedVersions
-from services.framework.application import commands
+from services.framework.adapters.postgres.published_versions import MIGRATIONS
+from services.framework.adapters.postgres.work import Database
+from services.framework.application.frameworks import Frameworks, stream_of
 from services.framework.domain import rules
 from services.framework.domain.drafting import FrameworkAggregate
 from services.framework.domain.events import DraftReplaced
@@ -92,7 +93,7 @@ class FrameworkSizes:
     queries: int
     """As-of queries (and as many baseline queries)."""
     loads: int
-    """Timed `commands.load` calls at the last version."""
+    """Timed `Frameworks.draft` calls at the last version."""
 
 
 FULL = FrameworkSizes(import_runs=5, versions=TARGET_VERSION, queries=300, loads=5)
@@ -109,9 +110,9 @@ class ImportRun:
     parse: float
     """`formats.read`: YAML parse and model validation."""
     replace: float
-    """`commands.execute` with `replace`: load (empty), decide, append DraftReplaced."""
+    """`Frameworks.execute` with `replace`: load (empty), decide, append DraftReplaced."""
     publish: float
-    """`commands.publish`: load, rules, decide, append the events and the version row."""
+    """`Frameworks.publish`: load, rules, decide, append the events and the version row."""
     wal_bytes: int
     stall: float
     """Longest the event loop went without running other tasks, in seconds."""
@@ -175,7 +176,7 @@ class LoadRun:
     """Decoding and applying the envelopes read (pydantic validation)."""
     stall: float
     without_gc: float
-    """`commands.load` again with Python's cyclic garbage collector paused (diagnostic)."""
+    """`Frameworks.draft` again with Python's cyclic garbage collector paused (diagnostic)."""
 
 
 @dataclass
@@ -294,7 +295,7 @@ def best_of(repeats: int, fn: Callable[[], T]) -> tuple[float, T]:
 
 
 async def service_import(
-    store: EventStore, versions: PublishedVersions, text: str, framework_id: str
+    store: EventStore, frameworks: Frameworks, text: str, framework_id: str
 ) -> ImportRun:
     """Parse, replace the draft, publish version 1: the service's import and publish."""
     wal = await wal_position(store.pool)
@@ -305,9 +306,9 @@ async def service_import(
         parsed = time.perf_counter()
         if framework is None or result.errors:
             raise AssertionError(f"the benchmark framework does not import: {result.errors}")
-        await commands.execute(store, framework_id, ACTOR, lambda a: a.replace(framework, SOURCE))
+        await frameworks.execute(framework_id, ACTOR, lambda a: a.replace(framework, SOURCE))
         replaced = time.perf_counter()
-        published, _ = await commands.publish(store, versions, framework_id, ACTOR)
+        published, _ = await frameworks.publish(framework_id, ACTOR)
         done = time.perf_counter()
     assert published.version == 1
     return ImportRun(
@@ -357,7 +358,7 @@ def json_size(value: object) -> int:
 
 async def written_by(store: EventStore, framework_id: str) -> list[Written]:
     """The events (by type) and the version row one import-and-publish wrote."""
-    stream = commands.stream_of(framework_id)
+    stream = stream_of(framework_id)
     tally: dict[str, tuple[int, int]] = {}
     for envelope in await store.read_stream(stream):
         rows, size = tally.get(envelope.event_type, (0, 0))
@@ -396,7 +397,7 @@ async def written_by(store: EventStore, framework_id: str) -> list[Written]:
 async def event_sizes(store: EventStore, framework_id: str) -> tuple[int, tuple[str, int]]:
     """The JSON size of FrameworkPublished's payload, and the largest event's type and size."""
     published, largest = 0, ("", 0)
-    for envelope in await store.read_stream(commands.stream_of(framework_id)):
+    for envelope in await store.read_stream(stream_of(framework_id)):
         event = store.decode(envelope)
         size = len(event.model_dump_json().encode())
         if isinstance(event, FrameworkPublished):
@@ -449,7 +450,7 @@ def domain_steps(framework: Framework) -> dict[str, float]:
 
 async def publish_history(
     store: EventStore,
-    versions: PublishedVersions,
+    frameworks: Frameworks,
     base: Framework,
     framework_id: str,
     upto: int,
@@ -461,10 +462,8 @@ async def publish_history(
         draft = reworded(base, version)
         with console.status(f"publishing version {version}/{upto}"):
             started = time.perf_counter()
-            await commands.execute(
-                store, framework_id, ACTOR, lambda a, d=draft: a.replace(d, SOURCE)
-            )
-            published, _ = await commands.publish(store, versions, framework_id, ACTOR)
+            await frameworks.execute(framework_id, ACTOR, lambda a, d=draft: a.replace(d, SOURCE))
+            published, _ = await frameworks.publish(framework_id, ACTOR)
             results.history.append(time.perf_counter() - started)
         assert published.version == version
         results.revisions[published.revision] = results.revisions.get(published.revision, 0) + 1
@@ -472,20 +471,20 @@ async def publish_history(
             console.print(
                 f"  version {version}: replace + publish {results.history[-1] * 1000:,.0f} ms"
             )
-    history = await versions.history(framework_id)
+    history = await frameworks.history(framework_id)
     assert [v.version for v in history] == list(range(1, upto + 1))
     return [v.published_at for v in history]
 
 
 async def measure_as_of(
     pool: AsyncConnectionPool,
-    versions: PublishedVersions,
+    frameworks: Frameworks,
     framework_id: str,
     instants: list[datetime],
     queries: int,
     results: FrameworkResults,
 ) -> None:
-    """`find(as_of=...)` at random instants over the history, against a PK SELECT of the
+    """`published(as_of=...)` at random instants over the history, against a PK SELECT of the
     same row; the two take turns, the first of each pair alternating."""
     rng = random.Random(50)
     first, last = instants[0], instants[-1]
@@ -497,7 +496,7 @@ async def measure_as_of(
     )
 
     async def ours(at: datetime, expected: int) -> None:
-        found = await versions.find(framework_id, as_of=at)
+        found = await frameworks.published(framework_id, as_of=at)
         assert found is not None
         assert found.version == expected, (at, found.version, expected)
 
@@ -530,16 +529,18 @@ async def measure_as_of(
     results.as_of_stall = stall.longest
 
 
-async def measure_load(store: EventStore, framework_id: str, repeats: int) -> list[LoadRun]:
+async def measure_load(
+    store: EventStore, frameworks: Frameworks, framework_id: str, repeats: int
+) -> list[LoadRun]:
     runs = []
     for _ in range(repeats):
         async with StallWatch() as stall:
             started = time.perf_counter()
-            aggregate = await commands.load(store, framework_id)
+            aggregate = await frameworks.draft(framework_id)
             total = time.perf_counter() - started
         # The same work in two parts, to say where the time goes.
         started = time.perf_counter()
-        envelopes = await store.read_stream(commands.stream_of(framework_id))
+        envelopes = await store.read_stream(stream_of(framework_id))
         read = time.perf_counter() - started
         started = time.perf_counter()
         again = FrameworkAggregate(framework_id)
@@ -552,7 +553,7 @@ async def measure_load(store: EventStore, framework_id: str, repeats: int) -> li
         gc.disable()
         try:
             started = time.perf_counter()
-            await commands.load(store, framework_id)
+            await frameworks.draft(framework_id)
             without_gc = time.perf_counter() - started
         finally:
             gc.enable()
@@ -567,7 +568,7 @@ async def stream_size(pool: AsyncConnectionPool, framework_id: str) -> tuple[int
                 "SELECT count(*), coalesce(sum(octet_length(payload::text)), 0) FROM {} "
                 "WHERE stream_id = %s"
             ).format(sql.Identifier(SCHEMA, "events")),
-            (commands.stream_of(framework_id),),
+            (stream_of(framework_id),),
         )
         row = await cur.fetchone()
         assert row is not None
@@ -654,9 +655,9 @@ async def run(database_url: str, console: Console, sizes: FrameworkSizes) -> Fra
         await prepare(database_url)
     async with service_pool(database_url) as pool:
         store = EventStore(pool, SCHEMA)
-        versions = PublishedVersions(pool, SCHEMA)
+        frameworks = Frameworks(store, Database(store))
         try:
-            await _measure(store, versions, pool, base, text, console, results)
+            await _measure(store, frameworks, pool, base, text, console, results)
         finally:
             await store.close()
     return results
@@ -672,14 +673,14 @@ def phase(results: FrameworkResults, name: str) -> Iterator[None]:
 
 async def _measure(
     store: EventStore,
-    versions: PublishedVersions,
+    frameworks: Frameworks,
     pool: AsyncConnectionPool,
     base: Framework,
     text: str,
     console: Console,
     results: FrameworkResults,
 ) -> None:
-    await _imports(store, versions, pool, text, console, results)
+    await _imports(store, frameworks, pool, text, console, results)
     # The first measured import's framework goes on to version N.
     framework_id = "import-1"
     results.written = await written_by(store, framework_id)
@@ -692,10 +693,12 @@ async def _measure(
     n = results.versions
     console.print(f"[bold]Framework history: versions 2 to {n}[/]")
     with phase(results, "history"):
-        instants = await publish_history(store, versions, base, framework_id, n, console, results)
+        instants = await publish_history(store, frameworks, base, framework_id, n, console, results)
     results.stream_events, results.stream_json_bytes = await stream_size(pool, framework_id)
     with console.status(f"as-of queries at version {n}"), phase(results, "as-of"):
-        await measure_as_of(pool, versions, framework_id, instants, results.sizes.queries, results)
+        await measure_as_of(
+            pool, frameworks, framework_id, instants, results.sizes.queries, results
+        )
     assert results.as_of is not None
     assert results.by_key is not None
     console.print(
@@ -703,10 +706,10 @@ async def _measure(
         f"PK SELECT: p50 {results.by_key.p50:.1f} ms, p99 {results.by_key.p99:.1f} ms"
     )
     with console.status(f"loading the aggregate at version {n}"), phase(results, "load"):
-        results.loads = await measure_load(store, framework_id, results.sizes.loads)
+        results.loads = await measure_load(store, frameworks, framework_id, results.sizes.loads)
     best = min(results.loads, key=lambda r: r.total)
     console.print(
-        f"  commands.load at version {n}: {best.total * 1000:,.0f} ms "
+        f"  Frameworks.draft at version {n}: {best.total * 1000:,.0f} ms "
         f"({best.without_gc * 1000:,.0f} ms with the GC paused; {results.stream_events} events, "
         f"{results.stream_json_bytes / 1e6:.1f} MB of JSON)"
     )
@@ -714,7 +717,7 @@ async def _measure(
 
 async def _imports(
     store: EventStore,
-    versions: PublishedVersions,
+    frameworks: Frameworks,
     pool: AsyncConnectionPool,
     text: str,
     console: Console,
@@ -723,7 +726,7 @@ async def _imports(
     """Import and publish, in turns with the baseline, reversing the order every round."""
     runs = results.sizes.import_runs
     with console.status("import and publish, warming up"):
-        await service_import(store, versions, text, "warm-up")
+        await service_import(store, frameworks, text, "warm-up")
         await baseline_import(pool, text, "warm-up")
     with phase(results, "import"):
         for run in range(1, runs + 1):
@@ -733,7 +736,7 @@ async def _imports(
                 with console.status(f"import and publish, {which}, run {run}/{runs}"):
                     if which == "service":
                         results.imports.append(
-                            await service_import(store, versions, text, framework_id)
+                            await service_import(store, frameworks, text, framework_id)
                         )
                     else:
                         results.baselines.append(await baseline_import(pool, text, framework_id))

@@ -224,8 +224,8 @@ def framework_section(results: FrameworkResults) -> str:
             _fms(raw.store * 1000),
             _x((ours.replace + ours.publish) / raw.store),
         ],
-        ["↳ replace", "`commands.execute(… replace …)`", _fms(ours.replace * 1000), "", "", ""],
-        ["↳ publish", "`commands.publish`", _fms(ours.publish * 1000), "", "", ""],
+        ["↳ replace", "`Frameworks.execute(… replace …)`", _fms(ours.replace * 1000), "", "", ""],
+        ["↳ publish", "`Frameworks.publish`", _fms(ours.publish * 1000), "", "", ""],
         [
             "**total**",
             "",
@@ -327,7 +327,7 @@ def _history_part(results: FrameworkResults) -> str:
             _fms(spread.mean),
         ]
         for label, spread in (
-            ("`PublishedVersions.find(id, as_of=t)`", as_of),
+            ("`Frameworks.published(id, as_of=t)`", as_of),
             ("baseline: `SELECT framework … WHERE framework_id, version` (PK)", by_key),
         )
     ]
@@ -369,7 +369,7 @@ def _history_part(results: FrameworkResults) -> str:
             f"Longest event-loop stall while querying: {_fms(results.as_of_stall * 1000)} ms; "
             f"machine {results.busy.get('as-of', 0):.0%} busy.",
             "",
-            f"`commands.load` at version {n} (absolute; every draft command and every publish "
+            f"`Frameworks.draft` at version {n} (absolute; every draft command and every publish "
             f"loads the aggregate first): best {_fms(best.total * 1000)} ms, median "
             f"{_fms(median * 1000)} ms of {len(loads)}. Baseline: replaying the whole stream "
             f"from its start (what a load without whole-document events would do), "
@@ -447,7 +447,7 @@ def assessment_section(results: AssessmentResults) -> str:
     cores = results.cores
     groups = ", ".join(f"{group} {count:,}" for group, count in sorted(results.groups.items()))
     command_header = [
-        "Through `Campaigns` (8 tasks)",
+        "Through the application modules (8 tasks)",
         "Commands",
         "Seconds",
         "Commands/s",
@@ -503,14 +503,14 @@ def assessment_section(results: AssessmentResults) -> str:
                 _ingest_row("HTTP API", results.api, api, per_submission, cores),
                 _ingest_row("baseline: raw INSERT", results.raw, raw, per_submission, cores),
                 _ingest_row(
-                    "`Campaigns.submit` (seeding, no HTTP)", [seeded], seeded, per_submission, cores
+                    "`rating.submit` (seeding, no HTTP)", [seeded], seeded, per_submission, cores
                 ),
             ],
             "lrrrrrr",
         ),
         "",
         f"Ratio API / raw INSERT: **{api.rate / raw.rate:.3f}** (1 to "
-        f"{raw.rate / api.rate:,.1f}); `Campaigns.submit` / raw INSERT: "
+        f"{raw.rate / api.rate:,.1f}); `rating.submit` / raw INSERT: "
         f"{seeded.rate / raw.rate:.3f}. The HTTP stack alone, `GET /health` through the same "
         f"client and app (no database, no token): {_per_s(health)} requests/s, about "
         f"{1e6 / health.rate:,.0f} µs of this process per request.",
@@ -600,7 +600,7 @@ def _aggregation_part(results: AssessmentResults) -> str:
     rows = [
         [
             "read",
-            "`Campaigns.ratings`: the campaign, the query, a `Rating` per rating",
+            "`results.ratings`: the campaign, the query, a `Rating` per rating",
             _s(best["read"]),
             "the same query, a tuple per rating",
             _s(floor["read"]),
@@ -634,7 +634,7 @@ def _aggregation_part(results: AssessmentResults) -> str:
         [
             f"### Aggregating {results.ratings:,} ratings",
             "",
-            f"After closing the campaign (`Campaigns.close`, {_s(results.close)} s). Best of "
+            f"After closing the campaign (`closing.close`, {_s(results.close)} s). Best of "
             f"{results.sizes.aggregation_runs} runs, in turns with the baseline, the garbage "
             "collected before each; seconds. Ratio = service / baseline (lower is better).",
             "",
@@ -644,7 +644,7 @@ def _aggregation_part(results: AssessmentResults) -> str:
             f"{results.busy.get('aggregation', 0):.0%} busy. Found: {found}.",
             "",
             f"HR's `GET /campaigns/{{id}}/results` for everyone, every page of 500 subjects "
-            f"(`Campaigns.results`, then FastAPI's response model): {_s(seconds)} s, "
+            f"(`results.results`, then FastAPI's response model): {_s(seconds)} s, "
             f"{size / 2**20:,.1f} MiB of JSON.",
             "",
             "Memory: Python allocations traced with tracemalloc, in a run of its own (tracing "

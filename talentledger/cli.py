@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -542,15 +542,14 @@ def audit_verify(
     column against what was hashed) and the log against the latest checkpoint the promotion
     service signed, with the pinned key. Names the first entry that fails, and says how many
     entries the last checkpoint does not cover yet."""
-    import psycopg
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from services.promotion.adapters.audit import count_entries, verify_stored_log
     from services.promotion.adapters.checkpoints import (
         CheckpointDirectory,
         CheckpointSetupError,
         pinned_fingerprint,
     )
-    from services.promotion.adapters.postgres.decision_log import DecisionLog
     from services.promotion.domain import decision_log
 
     settings = _stack_settings()
@@ -569,29 +568,16 @@ def audit_verify(
             raise _fail(str(error)) from None
         except (OSError, ValueError) as error:
             raise _fail(f"{checkpoint} is not a checkpoint: {error}") from None
-    log = DecisionLog(schema)
-    with psycopg.connect(url) as conn:
-        total = conn.execute(f'SELECT count(*) FROM "{schema}".decision_log').fetchone()
     columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("verify", total=total[0] if total else None)
-
-        def counted() -> Iterator[decision_log.LogEntry]:
-            for n, entry in enumerate(log.entries(url), 1):
-                if n % 1000 == 0:
-                    progress.update(task, completed=n)
-                yield entry
-
-        against = None
-        if signed is None:
-            result = decision_log.verify(counted())
-        else:
-            against = decision_log.verify_pinned(pin, signed, counted())
-            if not against.ok:
-                raise _fail(
-                    f"the log does not match the checkpoint: {against.problem}: {against.detail}"
-                )
-            result = against.chain
+        task = progress.add_task("verify", total=count_entries(url, schema))
+        audit = verify_stored_log(
+            url, schema, signed, pin, lambda n: progress.update(task, completed=n)
+        )
+    against = audit.against
+    if against is not None and not against.ok:
+        raise _fail(f"the log does not match the checkpoint: {against.problem}: {against.detail}")
+    result = audit.chain
     assert result is not None
     if not result.ok:
         assert result.failure is not None
@@ -626,32 +612,21 @@ def audit_checkpoint(
 ) -> None:
     """Sign the head of the verified decision log now, as the promotion service does after
     each stage and on its schedule: with its key, into its checkpoint sink."""
-    from psycopg_pool import AsyncConnectionPool
-
-    from services.promotion.adapters.checkpoints import CheckpointDirectory, CheckpointSetupError
-    from services.promotion.adapters.postgres.decision_log import DecisionLog
-    from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
-    from services.promotion.domain.decision_log import Checkpoint
+    from services.promotion.adapters.audit import sign_now
+    from services.promotion.adapters.checkpoints import CheckpointSetupError
+    from services.promotion.application.checkpoints import CheckpointRefused
 
     settings = _stack_settings()
     url = settings.require_database_url()
-    sink = CheckpointDirectory(settings.checkpoints)
-
-    async def sign() -> Checkpoint | None:
-        async with AsyncConnectionPool(url, min_size=1, max_size=1, open=False) as pool:
-            checkpoints = Checkpoints(
-                pool, DecisionLog(schema), schema, settings.checkpoint_key, sink
-            )
-            return await checkpoints.sign()
-
     try:
-        signed = asyncio.run(sign())
+        signed = asyncio.run(sign_now(url, schema, settings))
     except (CheckpointRefused, CheckpointSetupError) as error:
         raise _fail(str(error)) from None
+    sink = settings.checkpoints
     if signed is None:
-        console.print(f"nothing to sign: the log is empty or its head is in {sink.path} already")
+        console.print(f"nothing to sign: the log is empty or its head is in {sink} already")
     else:
-        console.print(f"signed entry {signed.sequence} ({signed.head_hash}) into {sink.path}")
+        console.print(f"signed entry {signed.sequence} ({signed.head_hash}) into {sink}")
 
 
 @audit_app.command("fingerprint")

@@ -38,8 +38,7 @@ from libs.platform.auth import TokenMinter, ensure_dev_keypair
 from libs.platform.pagination import every_item
 from libs.platform.settings import Settings
 from libs.platform.telemetry import read_spans
-from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.domain.decision_log import verify
+from services.promotion.adapters.audit import verify_stored_log
 from talentledger.framework_files import FrameworkRequestFailed, import_file
 from talentledger.hris_load import publish_hires, read_people
 from talentledger.inbound import integration_broker
@@ -273,7 +272,8 @@ class Demo:
         self.progress.advance(stages)
 
     def _verify_log(self) -> str:
-        result = verify(DecisionLog("promotion").entries(self.state.database_url))
+        result = verify_stored_log(self.state.database_url, "promotion").chain
+        assert result is not None, "verified without a checkpoint: the chain is always read"
         if not result.ok:
             raise DemoFailed(f"the decision log does not verify: {result.failure}")
         head = f", head {result.head.hash[:16]}…" if result.head else ""

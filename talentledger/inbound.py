@@ -39,7 +39,7 @@ async def integration_broker(
             f"cannot reach NATS at {settings.nats_url}: is the stack up?"
         ) from None
     try:
-        await ensure_streams(broker, settings.nats_stream_replicas)
+        await ensure_streams(broker, settings)
         yield broker
     finally:
         await broker.stop()

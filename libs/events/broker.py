@@ -6,8 +6,9 @@ import dataclasses
 import hashlib
 import logging
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from faststream.nats import JStream, NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
@@ -34,7 +35,6 @@ from libs.events.subjects import (
 
 DEFAULT_INBOX = "_INBOX"
 DAY = 24 * 3600.0
-RETENTION = 365 * DAY
 # Message bodies above this go to the payload object store and the message carries a claim
 # check (`BODY_OBJECT` header): NATS refuses messages over its max_payload (1 MiB by default).
 INLINE_LIMIT = 512 * 1024
@@ -49,28 +49,63 @@ EVENTS = JStream(EVENT_STREAM, subjects=[EVENT_SUBJECTS], declare=False)
 DEAD_LETTERS = JStream(DEAD_LETTER_STREAM, subjects=[DEAD_LETTER_SUBJECTS], declare=False)
 
 
-def _stream(name: str, description: str, subjects: str) -> api.StreamConfig:
+class StreamSettings(Protocol):
+    """How the streams are kept (`libs.platform.settings.Settings` is one)."""
+
+    @property
+    def nats_stream_replicas(self) -> int: ...
+
+    @property
+    def event_retention_days(self) -> float: ...
+
+    @property
+    def dead_letter_retention_days(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class StreamDefaults:
+    """The defaults of `Settings`, for callers without settings (tests, benchmarks)."""
+
+    nats_stream_replicas: int = 1
+    event_retention_days: float = 365
+    dead_letter_retention_days: float = 90
+
+
+def _stream(
+    name: str, description: str, subjects: str, days: float, replicas: int
+) -> api.StreamConfig:
     return api.StreamConfig(
         name=name,
         description=description,
         subjects=[subjects],
         storage=api.StorageType.FILE,
         retention=api.RetentionPolicy.LIMITS,
-        max_age=RETENTION,
+        max_age=days * DAY,
         # The relay may republish after a crash: JetStream drops repeats of a
         # Nats-Msg-Id seen within this window, and consumers' inboxes catch the rest.
         duplicate_window=10 * 60.0,
+        num_replicas=replicas,
     )
 
 
-_STREAM_CONFIGS = (
-    _stream(EVENT_STREAM, "TalentLedger integration events", EVENT_SUBJECTS),
-    _stream(
-        DEAD_LETTER_STREAM,
-        "Events a consumer gave up on, with the error; see replay-dead-letters",
-        DEAD_LETTER_SUBJECTS,
-    ),
-)
+def _stream_configs(settings: StreamSettings) -> tuple[api.StreamConfig, ...]:
+    replicas = settings.nats_stream_replicas
+    return (
+        _stream(
+            EVENT_STREAM,
+            "TalentLedger integration events",
+            EVENT_SUBJECTS,
+            settings.event_retention_days,
+            replicas,
+        ),
+        _stream(
+            DEAD_LETTER_STREAM,
+            "Events a consumer gave up on, with the error; see replay-dead-letters",
+            DEAD_LETTER_SUBJECTS,
+            settings.dead_letter_retention_days,
+            replicas,
+        ),
+    )
 
 
 class IdentifiedBroker(NatsBroker):
@@ -127,16 +162,19 @@ def _up_to_date(current: api.StreamConfig, wanted: api.StreamConfig) -> bool:
     ) == (wanted.num_replicas or 1)
 
 
-async def ensure_streams(broker: NatsBroker, replicas: int = 1) -> None:
-    """Create the event and dead-letter streams, or bring their settings up to date.
+async def ensure_streams(broker: NatsBroker, settings: StreamSettings | None = None) -> None:
+    """Create the event and dead-letter streams and the payload store, or bring their
+    settings (retention, replicas) up to date.
 
     Streams already as wanted are only read, so an identity that may not manage streams (a
     service, an integration) passes here once the operator identity has set them up.
-    `replicas`: 3 on a 3-node JetStream cluster, so a node can fail without losing events.
+    Replicas: 3 on a 3-node JetStream cluster, so a node can fail without losing events.
+    Retention: events (and the bodies too large for a message) are kept
+    `event_retention_days`, dead letters `dead_letter_retention_days` (docs/privacy.md).
     """
+    settings = settings or StreamDefaults()
     js = broker.connection.jetstream()
-    for template in _STREAM_CONFIGS:
-        config = dataclasses.replace(template, num_replicas=replicas)
+    for config in _stream_configs(settings):
         try:
             info = await js.stream_info(config.name or "")
         except NotFoundError:
@@ -144,18 +182,23 @@ async def ensure_streams(broker: NatsBroker, replicas: int = 1) -> None:
             continue
         if not _up_to_date(info.config, config):
             await js.update_stream(config)
+    ttl = settings.event_retention_days * DAY
     try:
-        await js.object_store(PAYLOAD_BUCKET)
+        store = await js.object_store(PAYLOAD_BUCKET)
     except (NotFoundError, BucketNotFoundError):
         await js.create_object_store(
             PAYLOAD_BUCKET,
             config=api.ObjectStoreConfig(
                 description="Bodies of events too large for one message, by event id",
-                ttl=RETENTION,
+                ttl=ttl,
                 storage=api.StorageType.FILE,
-                replicas=replicas,
+                replicas=settings.nats_stream_replicas,
             ),
         )
+        return
+    kept = (await store.status()).stream_info.config
+    if kept.max_age != ttl:
+        await js.update_stream(dataclasses.replace(kept, max_age=ttl))
 
 
 class BodyRefused(ValueError):

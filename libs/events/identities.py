@@ -77,12 +77,15 @@ def _payload_store() -> tuple[str, ...]:
     )
 
 
-def _durable(name: str) -> tuple[str, ...]:
-    """Create, inspect and pull from one durable consumer of the event stream, and ack it."""
+def _durable(name: str, subject: str) -> tuple[str, ...]:
+    """Create, inspect and pull from one durable consumer of the event stream, and ack it.
+
+    Creation is allowed only in the form that names the filter subject, which the server
+    checks against the consumer's configuration: a service can make its durable on its own
+    subject and no other, so it cannot point the durable at events it does not consume
+    (protected attributes, say)."""
     return (
-        f"{_JS}.CONSUMER.DURABLE.CREATE.{EVENT_STREAM}.{name}",
-        f"{_JS}.CONSUMER.CREATE.{EVENT_STREAM}.{name}",
-        f"{_JS}.CONSUMER.CREATE.{EVENT_STREAM}.{name}.>",
+        f"{_JS}.CONSUMER.CREATE.{EVENT_STREAM}.{name}.{subject}",
         f"{_JS}.CONSUMER.INFO.{EVENT_STREAM}.{name}",
         f"{_JS}.CONSUMER.MSG.NEXT.{EVENT_STREAM}.{name}",
         f"$JS.ACK.{EVENT_STREAM}.{name}.>",
@@ -96,8 +99,9 @@ def service_permissions(
     publish: list[str] = [context_subjects(context), *_stream_lookups(), *_payload_store()]
     for handler in handlers:
         publish.append(dead_letter_subject(handler.consumer))
-        for durable in handler.durables:
-            publish.extend(_durable(durable))
+        subjects = (handler.subject, handler.replay_subject)
+        for subject, durable in zip(subjects, handler.durables, strict=True):
+            publish.extend(_durable(durable, subject))
     return Permissions(publish=_unique(publish), subscribe=_own_inbox(public_key))
 
 

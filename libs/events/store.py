@@ -34,6 +34,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from libs.events.concurrency import ConcurrencyError
 from libs.events.envelope import Envelope, EventMetadata, new_event_id, utcnow
 from libs.events.registry import Event, EventRegistry, registry
 
@@ -58,18 +60,6 @@ MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 
 class EventTooLarge(ValueError):
     """An event payload over MAX_PAYLOAD_BYTES; nothing was written."""
-
-
-class ConcurrencyError(Exception):
-    """The stream moved on since the caller read it; nothing was written. Reload and retry."""
-
-    def __init__(self, stream_id: str, expected: int, actual: int | None) -> None:
-        self.stream_id, self.expected, self.actual = stream_id, expected, actual
-        found = "it moved on concurrently" if actual is None else f"it is at version {actual}"
-        super().__init__(
-            f"stream {stream_id!r}: expected version {expected} but {found}; "
-            "reload the stream and retry the command"
-        )
 
 
 _COLUMNS = (
@@ -372,6 +362,39 @@ class EventStore:
     def _envelope(self, row: dict[str, Any]) -> Envelope:
         # Rows of our own log are valid envelopes: skip re-validating them on every read.
         return Envelope.model_construct(source=self.schema, **row)
+
+
+@dataclass(frozen=True)
+class StoreTransaction:
+    """The store read and appended through one connection, inside its transaction: what a
+    unit of work hands a use case beside its read models."""
+
+    store: EventStore
+    conn: AsyncConnection[Any]
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[Event],
+        metadata: EventMetadata,
+    ) -> list[Envelope]:
+        return await self.store.append(
+            stream_id, expected_version, events, metadata, conn=self.conn
+        )
+
+    async def read_stream(
+        self, stream_id: str, *, after_version: int = 0, until_version: int | None = None
+    ) -> list[Envelope]:
+        return await self.store.read_stream(
+            stream_id, after_version=after_version, until_version=until_version, conn=self.conn
+        )
+
+    async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
+        return await self.store.last_version_of(stream_id, event_types, conn=self.conn)
+
+    def decode(self, envelope: Envelope) -> Event:
+        return self.store.decode(envelope)
 
 
 def _payload_json(event: Event) -> str:

@@ -34,7 +34,7 @@ from libs.platform import edge, temporal
 from libs.platform.auth import TokenVerifier
 from libs.platform.database import service_conninfo
 from libs.platform.settings import Settings
-from libs.platform.telemetry import setup_tracing
+from libs.platform.telemetry import setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ async def _connected_broker(
     broker = broker_for(settings, client_name, tracer_provider)
     await _retry("NATS", broker.connect, stop)
     # JetStream may still be electing its leader after NATS accepts connections.
-    await _retry("JetStream", lambda: ensure_streams(broker, settings.nats_stream_replicas), stop)
+    await _retry("JetStream", lambda: ensure_streams(broker, settings), stop)
     return broker
 
 
@@ -247,5 +247,5 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
 
 def main(definition: ServiceDefinition) -> None:
     """Process entry point (`python -m services.<name>`)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(Settings(), definition.name)
     asyncio.run(serve(definition))

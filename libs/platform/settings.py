@@ -56,6 +56,21 @@ class Settings(BaseSettings):
     nats_stream_replicas: int = Field(
         1, alias="NATS_STREAM_REPLICAS", ge=1, le=5, description="3 on a JetStream cluster"
     )
+    event_retention_days: float = Field(
+        365,
+        alias="TALENTLEDGER_EVENT_RETENTION_DAYS",
+        gt=0,
+        le=36500,
+        description="how long JetStream keeps integration events (and bodies too large for "
+        "one message); set by whoever runs `talentledger events ensure-streams` or `up`",
+    )
+    dead_letter_retention_days: float = Field(
+        90,
+        alias="TALENTLEDGER_DEAD_LETTER_RETENTION_DAYS",
+        gt=0,
+        le=36500,
+        description="how long dead letters are kept for replay",
+    )
     temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
     temporal_payload_keys_file: Path | None = Field(
         None,
@@ -127,6 +142,26 @@ class Settings(BaseSettings):
     )
     trace_dir: Path | None = Field(
         None, alias="TALENTLEDGER_TRACE_DIR", description="span files; default <home>/traces"
+    )
+    trace_retention_days: int = Field(
+        14,
+        alias="TALENTLEDGER_TRACE_RETENTION_DAYS",
+        ge=1,
+        le=3650,
+        description="span files rotate daily; this many earlier days are kept, older deleted",
+    )
+    log_dir: Path | None = Field(
+        None,
+        alias="TALENTLEDGER_LOG_DIR",
+        description="write each service's log to <dir>/<service>.log instead of stderr (the "
+        "embedded stack sets <home>/logs)",
+    )
+    log_retention_days: int = Field(
+        14,
+        alias="TALENTLEDGER_LOG_RETENTION_DAYS",
+        ge=1,
+        le=3650,
+        description="log files rotate daily; this many earlier days are kept, older deleted",
     )
     otlp_endpoint: str | None = Field(
         None, alias="OTEL_EXPORTER_OTLP_ENDPOINT", description="also export spans over OTLP/HTTP"

@@ -3,15 +3,10 @@ interceptors."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import os
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import opentelemetry.context
@@ -29,6 +24,8 @@ from temporalio.converter import (
     PayloadCodec,
     PayloadConverter,
 )
+
+from libs.personal.keyring import KeyRing, KeyRingError
 
 # A workflow whose instance holds a W3C trace context (a dict with `traceparent`) under this
 # attribute runs its activities in that trace instead of the one that started it.
@@ -126,74 +123,18 @@ KEY_ID = "encryption-key-id"
 _NONCE = 12  # bytes: AES-GCM's standard nonce
 
 
-class PayloadKeyError(ValueError):
+class PayloadKeyError(KeyRingError):
     """The payload key file is missing, malformed, or lacks a key a payload names."""
 
 
-@dataclass(frozen=True)
-class PayloadKeys:
-    """AES-256 keys by id: `current` encrypts, every key decrypts (old ones after a rotation).
+class PayloadKeys(KeyRing):
+    """The keys Temporal payloads are encrypted with (`KeyRing`'s file format)."""
 
-    The key file holds one key a line, `<key id> <base64 of 32 bytes>`, the current key
-    first; blank lines and `#` comments are ignored.
-    """
-
-    current: str
-    keys: Mapping[str, bytes]
-
-    @classmethod
-    def generate(cls, key_id: str | None = None) -> PayloadKeys:
-        key_id = key_id or f"k-{secrets.token_hex(4)}"
-        return cls(current=key_id, keys={key_id: AESGCM.generate_key(bit_length=256)})
-
-    @classmethod
-    def parse(cls, text: str, source: str = "the payload key file") -> PayloadKeys:
-        keys: dict[str, bytes] = {}
-        for number, raw in enumerate(text.splitlines(), start=1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
-            fields = line.split()
-            try:
-                key = base64.b64decode(fields[1], validate=True) if len(fields) == 2 else b""
-            except binascii.Error:
-                key = b""
-            if len(key) != 32 or fields[0] in keys:
-                raise PayloadKeyError(
-                    f"{source}, line {number}: expected `<unique key id> <base64 of 32 bytes>`"
-                )
-            keys[fields[0]] = key
-        if not keys:
-            raise PayloadKeyError(f"{source} holds no key")
-        return cls(current=next(iter(keys)), keys=keys)
-
-    @classmethod
-    def load(cls, path: Path) -> PayloadKeys:
-        try:
-            text = path.read_text(encoding="ascii")
-        except FileNotFoundError:
-            raise PayloadKeyError(
-                f"no Temporal payload keys at {path}: run `talentledger up` (it generates them) "
-                "or set TALENTLEDGER_TEMPORAL_PAYLOAD_KEYS_FILE"
-            ) from None
-        return cls.parse(text, str(path))
-
-    def dump(self) -> str:
-        ordered = [self.current, *(k for k in self.keys if k != self.current)]
-        return "".join(f"{k} {base64.b64encode(self.keys[k]).decode()}\n" for k in ordered)
-
-
-def ensure_payload_keys(path: Path) -> Path:
-    """Generate the key file (mode 0600) unless it exists; return its path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: two processes starting at once never overwrite each other's key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path
-    with os.fdopen(fd, "w", encoding="ascii") as file:
-        file.write(PayloadKeys.generate().dump())
-    return path
+    description = "Temporal payload keys"
+    when_missing = (
+        "run `talentledger up` (it generates them) or set TALENTLEDGER_TEMPORAL_PAYLOAD_KEYS_FILE"
+    )
+    error = PayloadKeyError
 
 
 class EncryptionCodec(PayloadCodec):

@@ -20,8 +20,8 @@ from services.assessment.adapters import http, http_calibration, http_campaigns
 from services.assessment.adapters.access import ACCESS
 from services.assessment.adapters.activities import AssessmentActivities
 from services.assessment.adapters.postgres import MIGRATIONS
-from services.assessment.adapters.postgres.campaign_records import CampaignRecords
-from services.assessment.application.calibration import Calibrations
+from services.assessment.adapters.postgres.campaign_records import CampaignTables
+from services.assessment.adapters.postgres.storage import PostgresStorage
 from services.assessment.application.campaigns import Campaigns
 
 NAME = "assessment"
@@ -35,14 +35,13 @@ def build(runtime: Runtime) -> ServiceParts:
     org_chart = OrgChart(runtime.name)
     api.state.org_chart = org_chart
     replica = FrameworkVersions(NAME)
-    campaigns = Campaigns(runtime.store, org_chart, replica, CampaignRecords(runtime.name))
+    storage = PostgresStorage(runtime.store, org_chart, replica, CampaignTables(runtime.name))
+    campaigns = Campaigns(storage)
     api.state.campaigns = campaigns
-    calibrations = Calibrations(runtime.store, campaigns)
-    api.state.calibrations = calibrations
     parts = replica.install(api, runtime)
     declare(api, ACCESS)
     cycles = KnownCycles(NAME)
-    activities = AssessmentActivities(campaigns, calibrations, cycles)
+    activities = AssessmentActivities(campaigns, cycles, runtime.pool)
     return replace(
         parts,
         handlers=[*parts.handlers, *org_chart.handlers(NAME), *cycles.handlers()],

@@ -21,7 +21,7 @@ from services.development.adapters import http
 from services.development.adapters.access import ACCESS
 from services.development.adapters.activities import DevelopmentActivities
 from services.development.adapters.postgres import MIGRATIONS
-from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development
 
 NAME = "development"
@@ -32,14 +32,27 @@ def build(runtime: Runtime) -> ServiceParts:
     http.install(api)
     org_chart = OrgChart(runtime.name)
     replica = FrameworkVersions(NAME)
-    development = Development(runtime.store, DevelopmentRecords(runtime.name), org_chart, replica)
+    database = Database(runtime.store, org_chart, replica)
+    development = Development(database)
     api.state.development = development
     parts = replica.install(api, runtime)
     declare(api, ACCESS)
     handlers = [
-        EventHandler(NAME, "calibrations", CalibrationCompleted, development.on_calibration),
-        EventHandler(NAME, "course-catalog", CourseCatalogUpdated, development.on_catalog),
-        EventHandler(NAME, "course-completions", CourseCompleted, development.on_completion),
+        EventHandler(
+            NAME,
+            "calibrations",
+            CalibrationCompleted,
+            database.consumer(development.on_calibration),
+        ),
+        EventHandler(
+            NAME, "course-catalog", CourseCatalogUpdated, database.consumer(development.on_catalog)
+        ),
+        EventHandler(
+            NAME,
+            "course-completions",
+            CourseCompleted,
+            database.consumer(development.on_completion),
+        ),
     ]
     return replace(
         parts,

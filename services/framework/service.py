@@ -2,36 +2,44 @@
 
 from __future__ import annotations
 
+from libs.events.consumer import EventHandler
+from libs.events.schemas.assessment import InconsistentAnchorsFound
 from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from services.framework.adapters import http
 from services.framework.adapters.access import ACCESS
 from services.framework.adapters.activities import FrameworkActivities
-from services.framework.adapters.postgres.anchor_reviews import AnchorReviews
-from services.framework.adapters.postgres.published_versions import (
-    MIGRATIONS,
-    PublishedVersions,
-)
+from services.framework.adapters.postgres.published_versions import MIGRATIONS
+from services.framework.adapters.postgres.work import Database
+from services.framework.application.frameworks import Frameworks
+
+NAME = "framework"
 
 
 def build(runtime: Runtime) -> ServiceParts:
     api = create_api(
-        "framework",
+        NAME,
         "Career frameworks and competency models: drafts, published versions, as-of queries, "
         "diffs, effective role profiles, import and export.",
     )
     http.install(api)
     declare(api, ACCESS)
-    versions = PublishedVersions(runtime.pool, runtime.name)
-    api.state.published_versions = versions
-    reviews = AnchorReviews(runtime.name)
-    api.state.anchor_reviews = reviews
-    activities = FrameworkActivities(versions)
+    database = Database(runtime.store)
+    frameworks = Frameworks(runtime.store, database)
+    api.state.frameworks = frameworks
+    activities = FrameworkActivities(frameworks)
     return ServiceParts(
         api=api,
-        handlers=reviews.handlers("framework"),
+        handlers=[
+            EventHandler(
+                NAME,
+                "anchor-reviews",
+                InconsistentAnchorsFound,
+                database.consumer(frameworks.on_inconsistent_anchors),
+            )
+        ],
         activities=[activities.resolve_published_version],
     )
 
 
-definition = ServiceDefinition(name="framework", build=build, migrations=[MIGRATIONS])
+definition = ServiceDefinition(name=NAME, build=build, migrations=[MIGRATIONS])

@@ -19,15 +19,13 @@ from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, crea
 from libs.replicas.cycles import MIGRATIONS as CYCLE_MIGRATIONS
 from libs.replicas.cycles import KnownCycles
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
-from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
-from libs.replicas.org_chart import OrgChart
 from services.promotion.adapters import access, http
 from services.promotion.adapters.activities import PromotionActivities
-from services.promotion.adapters.checkpoints import CheckpointDirectory
+from services.promotion.adapters.checkpoints import CheckpointDirectory, KeyFile, sign_on_schedule
 from services.promotion.adapters.postgres import MIGRATIONS
-from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.adapters.postgres.records import PromotionRecords
+from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.application import reactions
 from services.promotion.application.checkpoints import Checkpoints
 from services.promotion.application.promotion import Promotion
 
@@ -42,47 +40,37 @@ def build(runtime: Runtime) -> ServiceParts:
         )
     api = create_api(NAME, __doc__ or "")
     http.install(api)
-    org_chart = OrgChart(runtime.name)
-    replica = FrameworkVersions(NAME)
-    promotion = Promotion(
-        runtime.store,
-        DecisionLog(runtime.name),
-        PromotionRecords(runtime.name),
-        org_chart,
-        replica,
-        decider,
-    )
+    uow = PostgresUnitOfWork(runtime.store, runtime.name)
+    promotion = Promotion(uow, decider)
     api.state.promotion = promotion
-    parts = replica.install(api, runtime)
+    parts = uow.frameworks.install(api, runtime)
     declare(api, access.rules(decider))
     cycles = KnownCycles(NAME)
     handlers = [
-        EventHandler(NAME, "calibrations", CalibrationCompleted, promotion.on_calibration),
+        EventHandler(
+            NAME, "calibrations", CalibrationCompleted, uow.within(reactions.on_calibration)
+        ),
         EventHandler(
             NAME,
             "protected-attributes",
             ProtectedAttributeRecorded,
-            promotion.on_protected_attribute,
+            uow.within(reactions.on_protected_attribute),
         ),
     ]
     settings = runtime.settings
     checkpoints = Checkpoints(
-        runtime.pool,
-        promotion.log,
-        runtime.name,
-        settings.checkpoint_key,
-        CheckpointDirectory(settings.checkpoints),
+        uow, KeyFile(settings.checkpoint_key), CheckpointDirectory(settings.checkpoints)
     )
 
     async def schedule(stop: asyncio.Event) -> None:
-        await checkpoints.run(stop, settings.checkpoint_interval)
+        await sign_on_schedule(checkpoints, stop, settings.checkpoint_interval)
 
     return replace(
         parts,
-        handlers=[*parts.handlers, *org_chart.handlers(NAME), *cycles.handlers(), *handlers],
+        handlers=[*parts.handlers, *uow.org_chart.handlers(NAME), *cycles.handlers(), *handlers],
         activities=[
             *parts.activities,
-            *PromotionActivities(promotion, cycles, checkpoints).all(),
+            *PromotionActivities(promotion, cycles, runtime.pool, checkpoints).all(),
         ],
         background=[*parts.background, schedule],
     )

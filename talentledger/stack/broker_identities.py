@@ -101,7 +101,7 @@ def setup_streams(settings: Settings) -> None:
         broker = broker_for(settings, "stream-setup")
         await broker.connect()
         try:
-            await ensure_streams(broker, settings.nats_stream_replicas)
+            await ensure_streams(broker, settings)
         finally:
             await broker.stop()
 

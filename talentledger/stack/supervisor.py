@@ -35,7 +35,7 @@ import psutil
 from libs.events.migrations.roles import OWNER_ROLE, PasswordFile
 from libs.platform.auth import ensure_dev_keypair
 from libs.platform.settings import Settings
-from libs.platform.temporal import ensure_payload_keys
+from libs.platform.temporal import PayloadKeys
 from services.promotion.adapters.checkpoints import ensure_checkpoint_key
 from talentledger.stack import database
 from talentledger.stack.broker_identities import (
@@ -167,7 +167,7 @@ class Stack:
         note("Temporal")
         temporal_address = self.settings.temporal_address or self.temporal.start()
         _, public_key = ensure_dev_keypair(self.home / "keys")
-        ensure_payload_keys(self.settings.temporal_payload_keys.absolute())
+        PayloadKeys.ensure(self.settings.temporal_payload_keys.absolute())
         if self.settings.checkpoint_key_file is None:
             # The promotion service signs decision-log checkpoints with it; `audit verify`
             # accepts the fingerprint recorded beside it unless another is pinned.
@@ -207,7 +207,7 @@ class Stack:
             return known
         port = known.port if known and _port_free(known.port) else free_port()
         logs = self.home / "logs"
-        logs.mkdir(exist_ok=True)
+        logs.mkdir(mode=0o700, exist_ok=True)
         env = {
             # A service never learns the owner's or an administrator's database URL.
             **{
@@ -220,12 +220,16 @@ class Stack:
             "TEMPORAL_ADDRESS": state.temporal_address,
             "TALENTLEDGER_HOME": str(self.home),
             "TALENTLEDGER_HTTP_PORT": str(port),
+            "TALENTLEDGER_LOG_DIR": str(logs),
         }
         if not self.settings.jwks_url:
             env.setdefault("TALENTLEDGER_JWT_PUBLIC_KEY_FILE", str(public_key))
         if not self.settings.nats_url:  # the stack's own NATS: each service its own identity
             env["NATS_CREDENTIALS"] = str(credentials_file(self.home, name))
-        with (logs / f"{name}.log").open("ab") as log:
+        # The service logs to <name>.log itself (rotated, private); what bypasses logging,
+        # such as a crash before it is set up, lands here.
+        fd = os.open(logs / f"{name}.out", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}"],
                 env=env,
@@ -242,7 +246,7 @@ class Stack:
             if not service.running():
                 raise ServerError(
                     f"the {service.name} service exited at start; its log:\n"
-                    + _tail(self.home / "logs" / f"{service.name}.log")
+                    + self._service_log(service.name)
                 )
             try:
                 if httpx.get(f"{service.url}/health", timeout=2).status_code == 200:
@@ -252,8 +256,12 @@ class Stack:
             time.sleep(0.2)
         raise ServerError(
             f"the {service.name} service did not become healthy in {timeout:.0f}s; its log:\n"
-            + _tail(self.home / "logs" / f"{service.name}.log")
+            + self._service_log(service.name)
         )
+
+    def _service_log(self, name: str) -> str:
+        logs = self.home / "logs"
+        return f"{_tail(logs / f'{name}.log')}\n--- its output ---\n{_tail(logs / f'{name}.out')}"
 
     def stop_service(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
         state = StackState.load(self.home)

@@ -151,6 +151,27 @@ def test_the_demo_runs_a_cycle_on_the_running_stack(stack: RunningStack) -> None
     assert "across assessment, cycles, development, framework, promotion" in output
 
 
+def test_after_the_demo_logs_and_traces_are_private_and_name_no_one_a_request_was_about(
+    stack: RunningStack,
+) -> None:
+    """The demo's people rated each other through the API; the span files keep the route of
+    each request, never whose results it asked for, nor the caller's address (docs/privacy.md).
+    """
+    files = [*(stack.home / "traces").iterdir(), *(stack.home / "logs").iterdir()]
+    assert files
+    for file in files:
+        assert file.stat().st_mode & 0o077 == 0, f"{file} is readable by others"
+    targets = set()
+    for span in read_spans(stack.home / "traces"):
+        attributes = span["attributes"]
+        assert not {"client.address", "net.peer.ip", "http.user_agent"} & attributes.keys()
+        if "http.target" in attributes:
+            targets.add(attributes["http.target"])
+    assert "/campaigns/{campaign_id}/submissions/{subject}" in targets, "raters submitted"
+    demo_people = re.compile(r"E\d{5}")
+    assert not [t for t in targets if demo_people.search(t)], "a path names a person"
+
+
 def test_restarting_the_stack_keeps_all_data(stack: RunningStack) -> None:
     hr = stack.token("hr_admin", "alice")
     before = stack.get("assessment", "/framework-versions", hr).json()["items"]

@@ -44,20 +44,21 @@ from services.cycles import service as cycles_service
 from services.cycles.workflows.review_cycle import TASK_QUEUE, ReviewCycleWorkflow
 from services.development import service as development_service
 from services.development.adapters.postgres import MIGRATIONS as DEVELOPMENT_MIGRATIONS
-from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development
 from services.framework.domain.drafting import identity
 from services.promotion import service as promotion_service
 from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATIONS
-from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.adapters.postgres.records import PromotionRecords
+from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.application import reactions
 from services.promotion.application.promotion import Promotion
 from tests.support.assessment_api import assessment_api
 from tests.support.calibrations import calibration
+from tests.support.envelopes import envelope
 from tests.support.framework_api import framework_api
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import valid_framework
-from tests.support.service_api import ServiceApi, envelope, in_process
+from tests.support.service_api import ServiceApi, in_process
 
 SUBJECT, PEER, MANAGER = "emp-subject", "emp-peer", "emp-manager"
 UNRELATED, OTHER_MANAGER = "emp-unrelated", "emp-other-manager"
@@ -340,14 +341,11 @@ async def development_world(database_url: str, tmp: Path, _: str) -> AsyncIterat
         await publish(api.store, "eng", 1, valid_framework())
         await hire(api.store, *_org())
         event = calibration("s1", {SUBJECT: SCORES})
-        development = Development(
-            api.store,
-            DevelopmentRecords("development"),
-            OrgChart("development"),
-            FrameworkVersions("development"),
-        )
+        database = Database(api.store, OrgChart("development"), FrameworkVersions("development"))
         async with api.store.transaction() as conn:
-            await development.on_calibration(conn, envelope(event, "calibration-s1"), event)
+            await Development(database).on_calibration(
+                database.bind(conn), envelope(event, "calibration-s1"), event
+            )
         plan = await api.ok("GET", f"/plans/{SUBJECT}")
         yield World(
             api,
@@ -380,16 +378,9 @@ async def promotion_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
         await publish(api.store, "eng", 1, valid_framework())
         await hire(api.store, *_org())
         event = calibration("s1", {SUBJECT: SCORES})
-        promotion = Promotion(
-            api.store,
-            DecisionLog("promotion"),
-            PromotionRecords("promotion"),
-            OrgChart("promotion"),
-            FrameworkVersions("promotion"),
-            "promotion_committee",
-        )
-        async with api.store.transaction() as conn:
-            await promotion.on_calibration(conn, envelope(event, "calibration-s1"), event)
+        promotion = Promotion(PostgresUnitOfWork(api.store, "promotion"), "promotion_committee")
+        async with promotion.uow.transaction() as tx:
+            await reactions.on_calibration(tx, envelope(event, "calibration-s1"), event)
         nomination = {"employee_id": SUBJECT, "cycle_id": "2026-h1"}
         manager = api.as_(MANAGER, "manager")
         case = await api.ok("POST", "/cases", 201, json=nomination, headers=manager)

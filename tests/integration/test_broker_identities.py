@@ -5,6 +5,8 @@ user with the permissions talentledger.stack.broker_identities derives."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +16,7 @@ import psycopg
 import pytest
 from faststream.nats import NatsBroker
 from nats.errors import Error as NatsError
+from nats.js import api
 from nats.js.errors import NoStreamResponseError
 
 from libs.events.broker import BODY_DIGEST, BODY_OBJECT
@@ -54,22 +57,30 @@ def effects_table(database_url: str, schema: str) -> None:
 @pytest.fixture
 async def as_framework(authenticated: Nats) -> AsyncIterator[tuple[Any, list[Exception]]]:
     """A raw client connected as the framework service, with the errors the server sent."""
+    async with connected_as(authenticated, "framework") as connection:
+        yield connection
+
+
+@contextlib.asynccontextmanager
+async def connected_as(server: Nats, identity: str) -> AsyncIterator[tuple[Any, list[Exception]]]:
     errors: list[Exception] = []
 
     async def record(error: Exception) -> None:
         errors.append(error)
 
-    seed = authenticated.credentials("framework")
+    seed = server.credentials(identity)
     assert seed is not None
     client = await nats.connect(
-        authenticated.url,
+        server.url,
         nkeys_seed=str(seed),
         inbox_prefix=inbox_prefix(Credentials(seed).public_key),
         error_cb=record,
         allow_reconnect=False,
     )
-    yield client, errors
-    await client.close()
+    try:
+        yield client, errors
+    finally:
+        await client.close()
 
 
 def envelope(payload: dict[str, Any], source: str = "svc") -> Envelope:
@@ -143,6 +154,40 @@ async def test_a_service_cannot_read_what_it_does_not_consume(
     with pytest.raises((TimeoutError, NoStreamResponseError)):
         # Another service's durable consumer: pulling from it would steal its events.
         await client.jetstream().consumer_info(EVENT_STREAM, "assessment-org-chart-hired", 2)
+
+
+async def test_a_service_cannot_point_its_own_durable_at_events_it_does_not_consume(
+    authenticated: Nats, broker: NatsBroker
+) -> None:
+    """Assessment keeps the org chart; re-made on the protected-attribute subject, its durable
+    would hand it what only the fairness store may read (docs/privacy.md)."""
+    durable, own = "assessment-org-chart-hired", "talentledger.hris.employee_hired.*"
+    async with connected_as(authenticated, "assessment") as (client, errors):
+        js = client.jetstream()
+        for filter_subject in ("talentledger.hris.protected_attribute_recorded.*", ">"):
+            config = api.ConsumerConfig(
+                name=durable, durable_name=durable, filter_subject=filter_subject
+            )
+            with pytest.raises((TimeoutError, NoStreamResponseError)):
+                await js.add_consumer(EVENT_STREAM, config=config, timeout=2)
+        # The older creation request, whose filter travels only in the body.
+        legacy = {"stream_name": EVENT_STREAM, "config": {"durable_name": durable}}
+        with pytest.raises((TimeoutError, NoStreamResponseError, NatsError)):
+            await client.request(
+                f"$JS.API.CONSUMER.DURABLE.CREATE.{EVENT_STREAM}.{durable}",
+                json.dumps(legacy).encode(),
+                timeout=2,
+            )
+        await asyncio.sleep(0.2)
+        refused = [str(e) for e in errors if "permissions violation for publish" in str(e)]
+        assert len(refused) == 3, errors
+        operator = broker.connection.jetstream()
+        with pytest.raises(NatsError):
+            await operator.consumer_info(EVENT_STREAM, durable)
+        # Its own subject stays open to it.
+        config = api.ConsumerConfig(name=durable, durable_name=durable, filter_subject=own)
+        made = await js.add_consumer(EVENT_STREAM, config=config, timeout=5)
+        assert made.config.filter_subject == own
 
 
 async def test_an_envelope_whose_source_is_not_its_subjects_context_is_dead_lettered(

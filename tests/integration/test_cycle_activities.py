@@ -63,22 +63,23 @@ from services.assessment import service as assessment_service
 from services.cycles.workflows.review_cycle import ReviewCycleWorkflow
 from services.development import service as development_service
 from services.development.adapters.postgres import MIGRATIONS as DEVELOPMENT_MIGRATIONS
-from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development, session_stream
 from services.promotion import service as promotion_service
 from services.promotion.adapters.activities import PromotionActivities
 from services.promotion.adapters.checkpoints import CheckpointDirectory, ensure_checkpoint_key
 from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATIONS
-from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.adapters.postgres.records import PromotionRecords
+from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.application import cases, reactions
 from services.promotion.application.promotion import Promotion, case_stream
 from tests.support.assessment_api import AssessmentApi, assessment_api
-from tests.support.calibrations import calibration
+from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
+from tests.support.envelopes import envelope
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.review_cycle import MANAGERS as WORKFLOW_MANAGERS
 from tests.support.review_cycle import running_cycles
 from tests.support.sample_frameworks import valid_framework
-from tests.support.service_api import ServiceApi, envelope, in_process
+from tests.support.service_api import ServiceApi, in_process
 
 Activity = Callable[[Any], Any]
 MIGRATIONS = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS]
@@ -356,14 +357,6 @@ async def test_campaign_steps_act_only_for_a_cycle_hr_started(
 # -- development: gap review and re-assessment ---------------------------------------------
 
 MANAGER, OTHER_MANAGER, THIRD_MANAGER = "emp-lead", "emp-other", "emp-third"
-ANN, BEN, CAT, EXPERT = "emp-ann", "emp-ben", "emp-cat", "emp-expert"
-# Targets at L3: coding 3, testing 3 (role); collaboration, ownership, communication 2 (core).
-FIRST: dict[str, dict[str, float | None]] = {
-    ANN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": None, "communication": 1},
-    BEN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    CAT: {"coding": 2, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    EXPERT: {"coding": 4, "testing": 4.5, "collaboration": 4, "ownership": 3, "communication": 4},
-}
 
 
 @pytest.fixture
@@ -389,12 +382,10 @@ async def development(database_url: str, tmp_path: Path) -> AsyncIterator[Servic
 async def deliver(store: EventStore, event: CalibrationCompleted) -> None:
     """CalibrationCompleted as the development service's consumer hands it over."""
     schema = store.schema
-    handler = Development(
-        store, DevelopmentRecords(schema), OrgChart(schema), FrameworkVersions(schema)
-    )
+    database = Database(store, OrgChart(schema), FrameworkVersions(schema))
     async with store.transaction() as conn:
-        await handler.on_calibration(
-            conn, envelope(event, f"calibration-{event.session_id}"), event
+        await Development(database).on_calibration(
+            database.bind(conn), envelope(event, f"calibration-{event.session_id}"), event
         )
 
 
@@ -485,14 +476,12 @@ class PromotionStack:
     home: Path
 
     def activities(self, **options: Any) -> PromotionActivities:
-        return PromotionActivities(self.promotion, self.cycles, **options)
+        return PromotionActivities(self.promotion, self.cycles, self.store.pool, **options)
 
     async def calibrate(self, session: str, scores: dict[str, dict[str, float | None]]) -> None:
         event = calibration(session, scores)
-        async with self.store.transaction() as conn:
-            await self.promotion.on_calibration(
-                conn, envelope(event, f"calibration-{session}"), event
-            )
+        async with self.promotion.uow.transaction() as tx:
+            await reactions.on_calibration(tx, envelope(event, f"calibration-{session}"), event)
 
     async def evaluations(self) -> dict[str, int]:
         """PromotionEvaluated events per person."""
@@ -517,14 +506,7 @@ async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[Promotio
         schema = api.store.schema
         stack = PromotionStack(
             api.store,
-            Promotion(
-                api.store,
-                DecisionLog(schema),
-                PromotionRecords(schema),
-                OrgChart(schema),
-                FrameworkVersions(schema),
-                "promotion_committee",
-            ),
+            Promotion(PostgresUnitOfWork(api.store, schema), "promotion_committee"),
             {},
             KnownCycles(schema, unknown_grace=timedelta(0)),
             tmp_path / "home",
@@ -536,18 +518,18 @@ async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[Promotio
         lead = Actor(MANAGER, frozenset({"manager"}))
         hr = Actor(HR, frozenset({"hr_admin"}))
         for person in (ANN, BEN, CAT, EVE):
-            case = await stack.promotion.nominate(
-                person, CYCLE, lead, operating_since=date(2025, 6, 1)
+            case = await cases.nominate(
+                stack.promotion, person, CYCLE, lead, operating_since=date(2025, 6, 1)
             )
             stack.cases[person] = case.case_id
-        other = await stack.promotion.nominate(DAN, "2025-h2", lead)
+        other = await cases.nominate(stack.promotion, DAN, "2025-h2", lead)
         stack.cases[DAN] = other.case_id
         # Ann has everything the default criteria ask for; Eve's case is decided (closed).
-        await stack.promotion.endorse(stack.cases[ANN], lead)
-        await stack.promotion.confirm(stack.cases[ANN], "s1", True, "", hr)
-        await stack.promotion.endorse(stack.cases[EVE], lead)
+        await cases.endorse(stack.promotion, stack.cases[ANN], lead)
+        await cases.confirm(stack.promotion, stack.cases[ANN], "s1", True, "", hr)
+        await cases.endorse(stack.promotion, stack.cases[EVE], lead)
         committee = Actor(COMMITTEE, frozenset({"promotion_committee"}))
-        await stack.promotion.decide(stack.cases[EVE], "deny", "Not at L4 yet.", committee)
+        await cases.decide(stack.promotion, stack.cases[EVE], "deny", "Not at L4 yet.", committee)
         yield stack
 
 
@@ -642,7 +624,9 @@ async def test_evaluation_acts_only_for_a_cycle_hr_started_and_only_from_its_wor
     assert not_a_cycle.type == "CycleNotAuthorised"
 
     # An unknown cycle is retried while its request may still be on the broker.
-    patient = PromotionActivities(promotion.promotion, KnownCycles("promotion"))
+    patient = PromotionActivities(
+        promotion.promotion, KnownCycles("promotion"), promotion.store.pool
+    )
     waiting = await refused(attempt(workflow_id=SERIES).run(patient.evaluate_cycle, request))
     assert (waiting.type, waiting.non_retryable) == ("CycleNotReceived", False)
 

@@ -22,15 +22,22 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from libs.events.migrations import migrate
+from libs.events.store import EventStore
 from libs.platform.settings import Settings
-from services.promotion.adapters.checkpoints import CheckpointDirectory, ensure_checkpoint_key
+from services.promotion.adapters.checkpoints import (
+    CheckpointDirectory,
+    KeyFile,
+    ensure_checkpoint_key,
+    generate_private_key,
+    sign_on_schedule,
+)
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
+from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
 from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
 from services.promotion.domain.decision_log import (
     LogEntry,
     build_chain,
-    generate_private_key,
     key_fingerprint,
     next_entry,
     sign_checkpoint,
@@ -175,7 +182,9 @@ async def checkpoints(
     settings = Settings.model_validate({"TALENTLEDGER_HOME": str(home)})
     async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
         yield Checkpoints(
-            pool, log, SCHEMA, settings.checkpoint_key, CheckpointDirectory(settings.checkpoints)
+            PostgresUnitOfWork(EventStore(pool, SCHEMA), SCHEMA),
+            KeyFile(settings.checkpoint_key),
+            CheckpointDirectory(settings.checkpoints),
         )
 
 
@@ -342,8 +351,8 @@ async def test_one_signer_at_a_time_and_on_a_schedule(
 
     stop = asyncio.Event()
     # Interval 0: no schedule, and the task runs until the service stops.
-    idle = asyncio.create_task(checkpoints.run(stop, interval=0))
-    task = asyncio.create_task(checkpoints.run(stop, interval=0.05))
+    idle = asyncio.create_task(sign_on_schedule(checkpoints, stop, interval=0))
+    task = asyncio.create_task(sign_on_schedule(checkpoints, stop, interval=0.05))
     try:
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
             await log.append(conn, **step(12))

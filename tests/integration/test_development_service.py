@@ -17,47 +17,30 @@ import pytest
 
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
-from libs.events.schemas.lms import Course, CourseCatalogUpdated, CourseCompetency, CourseCompleted
+from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.development.adapters.postgres import MIGRATIONS
-from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development, session_stream
 from services.development.service import build
-from tests.support.calibrations import calibration
+from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
+from tests.support.courses import course
+from tests.support.envelopes import envelope
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import valid_framework
-from tests.support.service_api import ServiceApi, envelope, in_process
+from tests.support.service_api import ServiceApi, in_process
 
 SCHEMA = "development"
 MANAGER, OTHER_MANAGER = "emp-lead", "emp-other"
-ANN, BEN, CAT, EXPERT = "emp-ann", "emp-ben", "emp-cat", "emp-expert"
-
-
-def course(course_id: str, competency: str, to_level: int = 3) -> Course:
-    return Course(
-        course_id=course_id,
-        title=f"Course {course_id}",
-        format="online",
-        duration_hours=6,
-        builds=[CourseCompetency(competency=competency, from_level=0, to_level=to_level)],
-    )
-
-
-# Targets at L3: coding 3, testing 3 (role); collaboration, ownership, communication 2 (core).
-FIRST = {
-    ANN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": None, "communication": 1},
-    BEN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    CAT: {"coding": 2, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
-    EXPERT: {"coding": 4, "testing": 4.5, "collaboration": 4, "ownership": 3, "communication": 4},
-}
 
 
 @dataclass
 class Stack:
     api: ServiceApi
+    database: Database
     development: Development
 
     async def deliver(self, event: IntegrationEvent, stream: str) -> None:
@@ -67,7 +50,7 @@ class Stack:
             CourseCompleted: self.development.on_completion,
         }[type(event)]
         async with self.api.store.transaction() as conn:
-            await handler(conn, envelope(event, stream), event)  # type: ignore[operator]
+            await handler(self.database.bind(conn), envelope(event, stream), event)  # type: ignore[operator]
 
     async def get(self, path: str, status: int = 200, who: str | None = None) -> Any:
         headers = self.api.hr if who is None else self.api.as_(who, "employee")
@@ -86,10 +69,8 @@ async def stack(database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
             hired(OTHER_MANAGER, None, "manager", "M2", department="Insights"),
             hired(EXPERT, OTHER_MANAGER, "ic", "L3", department="Insights"),
         )
-        development = Development(
-            api.store, DevelopmentRecords(SCHEMA), OrgChart(SCHEMA), FrameworkVersions(SCHEMA)
-        )
-        yield Stack(api, development)
+        database = Database(api.store, OrgChart(SCHEMA), FrameworkVersions(SCHEMA))
+        yield Stack(api, database, Development(database))
 
 
 async def test_a_calibration_becomes_gaps_plans_and_enrolments_once(stack: Stack) -> None:

@@ -18,14 +18,18 @@ from faststream.nats import NatsBroker
 from pydantic import BaseModel
 
 from libs.events.relay import OutboxRelay
-from libs.events.schemas.assessment import AnchorSpread, InconsistentAnchorsFound
 from libs.events.schemas.framework import Framework
 from libs.events.subjects import EVENT_STREAM
 from services.framework.adapters.files import native
-from services.framework.adapters.postgres.anchor_reviews import AnchorReviews
+from services.framework.adapters.postgres.work import Database
+from services.framework.application.frameworks import Frameworks
+from tests.support.envelopes import envelope
 from tests.support.framework_api import SCHEMA, FrameworkApi, framework_api
-from tests.support.sample_frameworks import reword_anchor, valid_framework
-from tests.support.service_api import envelope
+from tests.support.sample_frameworks import (
+    anchors_found_inconsistent,
+    reword_anchor,
+    valid_framework,
+)
 
 ID = "eng"
 
@@ -346,19 +350,12 @@ async def test_anchors_calibration_found_inconsistent_wait_for_the_next_revision
 ) -> None:
     """docs/domain.md §4: inconsistent anchors feed the next minor framework revision. The
     assessment service's InconsistentAnchorsFound lands in a worklist HR reads, once."""
-    found = InconsistentAnchorsFound(
-        session_id="autumn",
-        framework_id=ID,
-        framework_version=1,
-        anchors=[
-            AnchorSpread(competency="testing", flagged_items=2, compared_items=10, share=0.2),
-            AnchorSpread(competency="design", flagged_items=6, compared_items=10, share=0.6),
-        ],
-    )
-    reviews = AnchorReviews(SCHEMA)
+    found = anchors_found_inconsistent(ID)
+    database = Database(api.store)
+    consume = database.consumer(Frameworks(api.store, database).on_inconsistent_anchors)
     for _ in range(2):  # the same finding delivered twice is recorded once
         async with api.store.transaction() as conn:
-            await reviews.found(conn, envelope(found, "calibration-autumn"), found)
+            await consume(conn, envelope(found, "calibration-autumn"), found)
     listed = await api.items(f"/frameworks/{ID}/anchor-reviews")
     assert [(r["competency"], r["share"]) for r in listed] == [("design", 0.6), ("testing", 0.2)]
     assert await api.items(f"/frameworks/{ID}/anchor-reviews?since_version=2") == []

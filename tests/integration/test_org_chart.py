@@ -25,7 +25,7 @@ from services.assessment.adapters.postgres import MIGRATIONS
 from talentledger.hris_load import publish_hires, read_people
 from talentledger.samples.organisation import as_csv, org_chart
 from tests.support.backbone import wait_until
-from tests.support.service_api import envelope
+from tests.support.envelopes import envelope
 
 SCHEMA = "assessment"
 

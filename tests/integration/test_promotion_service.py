@@ -21,19 +21,19 @@ import pytest
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
-from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
-from libs.replicas.org_chart import OrgChart
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.adapters.postgres.records import PromotionRecords
+from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.application import reactions
 from services.promotion.application.promotion import Promotion, case_stream
 from services.promotion.domain.decision_log import canonical, verify
 from services.promotion.service import build
 from tests.support.calibrations import calibration
+from tests.support.envelopes import envelope
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import add_requirements, valid_framework
-from tests.support.service_api import ServiceApi, envelope, in_process
+from tests.support.service_api import ServiceApi, in_process
 from tests.support.superuser import as_superuser
 
 SCHEMA = "promotion"
@@ -52,9 +52,9 @@ class Stack:
     promotion: Promotion
 
     async def calibrate(self, event: CalibrationCompleted) -> None:
-        async with self.api.store.transaction() as conn:
-            await self.promotion.on_calibration(
-                conn, envelope(event, f"calibration-{event.session_id}"), event
+        async with self.promotion.uow.transaction() as tx:
+            await reactions.on_calibration(
+                tx, envelope(event, f"calibration-{event.session_id}"), event
             )
 
     def who(self, subject: str) -> dict[str, str]:
@@ -111,14 +111,7 @@ async def stack(database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
             hired(BEN, LEAD, "ic", "L3"),
             hired(OTHER_LEAD, None, "manager", "M2", department="Insights"),
         )
-        promotion = Promotion(
-            api.store,
-            DecisionLog(SCHEMA),
-            PromotionRecords(SCHEMA),
-            OrgChart(SCHEMA),
-            FrameworkVersions(SCHEMA),
-            "promotion_committee",
-        )
+        promotion = Promotion(PostgresUnitOfWork(api.store, SCHEMA), "promotion_committee")
         yield Stack(api, promotion)
 
 
@@ -331,7 +324,7 @@ async def test_the_adverse_impact_ratio_matches_a_hand_computation(stack: Stack)
     await hire(stack.api.store, *(hired(p, LEAD, "ic", "L3") for p in people))
     await stack.calibrate(calibration("s1", dict.fromkeys(people, STRONG)))
     outcomes = ["approve"] * 4 + ["deny"] + ["approve"] * 2 + ["deny", "defer", "deny"]
-    async with stack.api.store.transaction() as conn:
+    async with stack.promotion.uow.transaction() as tx:
         for n, person in enumerate(people):
             attribute = ProtectedAttributeRecorded(
                 employee_id=person,
@@ -339,8 +332,8 @@ async def test_the_adverse_impact_ratio_matches_a_hand_computation(stack: Stack)
                 attribute="sex",
                 value="a" if n < 5 else "b",
             )
-            await stack.promotion.on_protected_attribute(
-                conn, envelope(attribute, f"employee-{person}"), attribute
+            await reactions.on_protected_attribute(
+                tx, envelope(attribute, f"employee-{person}"), attribute
             )
     for person, outcome in zip(people, outcomes, strict=True):
         case = await stack.ready_case(person)

@@ -20,3 +20,16 @@ def calibration(
         ],
         adjustments=[],
     )
+
+
+ANN, BEN, CAT, EXPERT = "emp-ann", "emp-ben", "emp-cat", "emp-expert"
+
+# A first cycle's scores at L3, whose targets are coding 3, testing 3 (role) and
+# collaboration, ownership, communication 2 (core): Ann, Ben and Cat have open gaps (Ann's
+# ownership was not observed), the expert has none and can mentor.
+FIRST: dict[str, dict[str, float | None]] = {
+    ANN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": None, "communication": 1},
+    BEN: {"coding": 3, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
+    CAT: {"coding": 2, "testing": 1, "collaboration": 2, "ownership": 2, "communication": 1},
+    EXPERT: {"coding": 4, "testing": 4.5, "collaboration": 4, "ownership": 3, "communication": 4},
+}

@@ -17,7 +17,7 @@ from libs.events.store import EventStore
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import OrgChart
 from services.framework.domain.profiles import effective_profiles
-from tests.support.service_api import envelope
+from tests.support.envelopes import envelope
 
 
 async def hire(store: EventStore, *people: EmployeeHired) -> None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from libs.events.registry import Event
+from libs.events.schemas.assessment import AnchorSpread, InconsistentAnchorsFound
 from libs.events.schemas.framework import (
     Anchor,
     Competency,
@@ -334,3 +335,17 @@ def aggregate_with(framework: Framework, framework_id: str = "eng") -> Framework
     aggregate = FrameworkAggregate(framework_id)
     apply_all(aggregate, aggregate.replace(framework, source="tests"))
     return aggregate
+
+
+def anchors_found_inconsistent(framework_id: str) -> InconsistentAnchorsFound:
+    """What calibration session `autumn` found about version 1's anchors, as the assessment
+    service publishes it: raters read `design` very differently, `testing` a little."""
+    return InconsistentAnchorsFound(
+        session_id="autumn",
+        framework_id=framework_id,
+        framework_version=1,
+        anchors=[
+            AnchorSpread(competency="testing", flagged_items=2, compared_items=10, share=0.2),
+            AnchorSpread(competency="design", flagged_items=6, compared_items=10, share=0.6),
+        ],
+    )

@@ -1,12 +1,9 @@
-"""A service's HTTP API in-process, on a real PostgreSQL, with real tokens, and envelopes of
-events as other contexts deliver them (for seeding read models through their handlers)."""
+"""A service's HTTP API in-process, on a real PostgreSQL, with real tokens."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,34 +11,14 @@ import httpx
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 
-from libs.events.envelope import Envelope
 from libs.events.migrations import migrate
 from libs.events.migrations.roles import OWNER_ROLE, PasswordFile, provision, service_role
-from libs.events.registry import IntegrationEvent
 from libs.events.store import EventStore
 from libs.platform.auth import TokenVerifier, ensure_dev_keypair, mint_token
 from libs.platform.database import service_conninfo
 from libs.platform.pagination import every_item_async
 from libs.platform.runtime import Runtime, ServiceParts
 from libs.platform.settings import Settings
-
-
-def envelope(event: IntegrationEvent, stream_id: str, version: int = 1) -> Envelope:
-    now = datetime.now(UTC)
-    return Envelope(
-        event_id=uuid.uuid4(),
-        event_type=event.event_type,
-        schema_version=event.schema_version,
-        source=event.context,
-        stream_id=stream_id,
-        stream_version=version,
-        global_position=0,
-        occurred_at=now,
-        recorded_at=now,
-        actor="tests",
-        correlation_id=uuid.uuid4(),
-        payload=event.model_dump(mode="json"),
-    )
 
 
 class ServiceApi:

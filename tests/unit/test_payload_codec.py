@@ -17,7 +17,6 @@ from libs.platform.temporal import (
     PayloadKeyError,
     PayloadKeys,
     data_converter,
-    ensure_payload_keys,
 )
 
 SECRET = "emp-4711 reports to emp-0815"
@@ -61,10 +60,10 @@ async def test_plaintext_payloads_pass_through_and_tampering_is_detected() -> No
 
 
 def test_the_key_file_is_generated_once_private_and_parsed_strictly(tmp_path: Path) -> None:
-    path = ensure_payload_keys(tmp_path / "keys" / "temporal-payload.keys")
+    path = PayloadKeys.ensure(tmp_path / "keys" / "temporal-payload.keys")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     first = path.read_text()
-    ensure_payload_keys(path)
+    PayloadKeys.ensure(path)
     assert path.read_text() == first, "an existing key is never replaced"
     keys = PayloadKeys.load(path)
     assert list(keys.keys) == [keys.current]

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.errors import IntegrityError
+from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -33,17 +34,16 @@ from libs.events.activities import (
     OpenCampaign,
     ResponseCount,
 )
-from libs.events.schemas.assessment import RemindersSent
-from libs.events.store import ConcurrencyError
+from libs.events.concurrency import ConcurrencyError
 from libs.replicas.cycles import KnownCycles
-from services.assessment.application.calibration import Calibrations, SessionNotFound
+from services.assessment.application import calibration, closing, launching, reminders
+from services.assessment.application.calibration import SessionNotFound
 from services.assessment.application.campaigns import (
     CampaignNotFound,
     Campaigns,
-    Population,
     UnknownFrameworkVersion,
-    stream_of,
 )
+from services.assessment.application.launching import Population
 from services.assessment.domain.calibration_sessions import CalibrationError, CalibrationSession
 from services.assessment.domain.campaigns import Campaign, CampaignError
 
@@ -76,15 +76,15 @@ def _refused(error: Exception) -> Exception:
 
 class AssessmentActivities:
     def __init__(
-        self, campaigns: Campaigns, calibrations: Calibrations, cycles: KnownCycles
+        self, campaigns: Campaigns, cycles: KnownCycles, pool: AsyncConnectionPool
     ) -> None:
         self.campaigns = campaigns
-        self.calibrations = calibrations
         self.cycles = cycles
+        self.pool = pool
 
     async def _acting_for(self, campaign_id: str, grant: str) -> str:
         """The cycle's recorded starter; refuses a campaign of no cycle HR started."""
-        actor = await self.cycles.acting_for(self.campaigns.store.pool, campaign_id, grant)
+        actor = await self.cycles.acting_for(self.pool, campaign_id, grant)
         return actor.subject
 
     def all(self) -> list[Callable[..., Any]]:
@@ -107,21 +107,17 @@ class AssessmentActivities:
     async def _count(self, campaign: Campaign) -> ResponseCount:
         """Expected assignments (org chart raters and approved peers, docs/domain.md §3) and those
         still without a final submission: the non-responders."""
-        campaign_id = campaign.campaign_id
-        async with self.campaigns.store.pool.connection() as conn:
-            # Both numbers from one pass over the org chart: non_responders() would be a second.
-            expected = await self.campaigns._expected(conn, campaign)
-            done = await self.campaigns.records.finalised(conn, campaign_id)
+        progress = await reminders.progress(self.campaigns, campaign)
         return ResponseCount(
-            campaign_id=campaign_id,
-            assignments=len(expected),
-            outstanding=sum(1 for a in expected if (a.subject, a.rater) not in done),
+            campaign_id=campaign.campaign_id,
+            assignments=len(progress.expected),
+            outstanding=len(progress.outstanding),
             closed=campaign.closed,
         )
 
     async def _session(self, session_id: str) -> CalibrationSession | None:
         try:
-            return await self.calibrations._load(session_id)
+            return await calibration.session(self.campaigns, session_id)
         except SessionNotFound:
             return None
 
@@ -149,7 +145,8 @@ class AssessmentActivities:
                 job_family=p.job_family,
             )
             try:
-                await self.campaigns.open_campaign(
+                await launching.open_campaign(
+                    self.campaigns,
                     request.campaign_id,
                     request.framework.framework_id,
                     version,
@@ -197,7 +194,7 @@ class AssessmentActivities:
         now = _started()
         if campaign.is_open(now) and not await self._reminded_since_scheduled(campaign):
             try:
-                await self.campaigns.remind(step.campaign_id, actor, now)
+                await reminders.remind(self.campaigns, step.campaign_id, actor, now)
             except _FAILED as error:
                 campaign = await self._campaign(step.campaign_id)
                 if campaign.is_open(now) and not await self._reminded_since_scheduled(campaign):
@@ -212,10 +209,7 @@ class AssessmentActivities:
         if not activity.in_activity() or activity.info().attempt <= 1:
             return False
         scheduled = activity.info().scheduled_time
-        stream = await self.campaigns.store.read_stream(stream_of(campaign.campaign_id))
-        return any(
-            e.event_type == RemindersSent.event_type and e.occurred_at >= scheduled for e in stream
-        )
+        return await reminders.reminded_since(self.campaigns, campaign.campaign_id, scheduled)
 
     @activity.defn(name=CLOSE_CAMPAIGN)
     async def close_campaign(self, step: CampaignStep) -> ResponseCount:
@@ -225,7 +219,7 @@ class AssessmentActivities:
         campaign = await self._campaign(step.campaign_id)
         if not campaign.closed:
             try:
-                await self.campaigns.close(step.campaign_id, actor)
+                await closing.close(self.campaigns, step.campaign_id, actor)
             except _FAILED as error:
                 if not (await self._campaign(step.campaign_id)).closed:
                     raise _refused(error) from None
@@ -243,7 +237,9 @@ class AssessmentActivities:
         if session is None:
             await self._campaign(step.campaign_id)  # an unknown campaign is refused by name
             try:
-                await self.calibrations.open(session_id, step.campaign_id, None, actor)
+                await calibration.open_session(
+                    self.campaigns, session_id, step.campaign_id, None, actor
+                )
             except _FAILED as error:
                 # An attempt alongside may have won the append or the subjects' claim.
                 if await self._session(session_id) is None:

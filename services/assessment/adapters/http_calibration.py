@@ -11,20 +11,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import Key
 from libs.platform.auth import HrAdmin
+from services.assessment.application import calibration
 from services.assessment.application.calibration import (
-    Calibrations,
     InvalidSession,
     SessionNotFound,
     SessionReview,
 )
+from services.assessment.application.campaigns import Campaigns
 from services.assessment.domain.calibration import Adjustment, AdjustmentRefused
 from services.assessment.domain.calibration_sessions import CalibrationError
 
 router = APIRouter(prefix="/calibrations", tags=["calibration"])
 
 
-def _calibrations(request: Request) -> Calibrations:
-    return request.app.state.calibrations
+def _campaigns(request: Request) -> Campaigns:
+    return request.app.state.campaigns
 
 
 class NewSession(BaseModel):
@@ -53,8 +54,8 @@ class NewAdjustment(BaseModel):
 @router.post("", status_code=201, response_model=SessionReview)
 async def open_session(body: NewSession, actor: HrAdmin, request: Request) -> SessionReview:
     """Open a session on a closed campaign's population (or part of it)."""
-    return await _calibrations(request).open(
-        body.id, body.campaign_id, body.subjects, actor.subject
+    return await calibration.open_session(
+        _campaigns(request), body.id, body.campaign_id, body.subjects, actor.subject
     )
 
 
@@ -64,7 +65,7 @@ async def review(
 ) -> SessionReview:
     """Scores as calibrated so far (one subject's with `subject`), rater leniency and
     severity, inconsistent anchors and outliers."""
-    return await _calibrations(request).review(session_id, subject)
+    return await calibration.review(_campaigns(request), session_id, subject)
 
 
 @router.post("/{session_id}/adjustments", status_code=201, response_model=Adjustment)
@@ -72,7 +73,8 @@ async def adjust(
     session_id: str, body: NewAdjustment, actor: HrAdmin, request: Request
 ) -> Adjustment:
     """Adjust one score, with a justification; the caller is recorded as who adjusted it."""
-    return await _calibrations(request).adjust(
+    return await calibration.adjust(
+        _campaigns(request),
         session_id,
         body.subject,
         body.competency,
@@ -87,7 +89,7 @@ async def adjust(
 @router.post("/{session_id}/complete", response_model=CalibrationCompleted)
 async def complete(session_id: str, actor: HrAdmin, request: Request) -> CalibrationCompleted:
     """Publish the final calibrated scores (CalibrationCompleted)."""
-    return await _calibrations(request).complete(session_id, actor.subject)
+    return await calibration.complete(_campaigns(request), session_id, actor.subject)
 
 
 # Session errors not listed conflict with the session's state: 409.

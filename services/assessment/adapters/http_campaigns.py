@@ -22,18 +22,20 @@ from libs.events.schemas.framework import Key
 from libs.platform import spreadsheets
 from libs.platform.auth import CurrentActor, HrAdmin
 from libs.platform.pagination import Page, Paged
+from services.assessment.application import closing, launching, rating, reminders, results
+
+# The module under another name: `nominations` is a route here.
+from services.assessment.application import nominations as peers
 from services.assessment.application.campaigns import (
-    AssignmentStatus,
     CampaignNotFound,
     Campaigns,
     NoRoleProfile,
     NotAllowed,
-    NotARater,
     NotInCampaign,
-    Population,
     UnknownFrameworkVersion,
-    UnknownPopulation,
 )
+from services.assessment.application.launching import Population, UnknownPopulation
+from services.assessment.application.rating import AssignmentStatus, NotARater
 from services.assessment.domain.aggregation import CompetencyResult, SubjectCompetencyView
 from services.assessment.domain.campaigns import CampaignError, CampaignSettings, InvalidCampaign
 from services.assessment.domain.questionnaires import Questionnaire
@@ -104,7 +106,8 @@ class SubmissionReceipt(BaseModel):
 async def open_campaign(body: NewCampaign, actor: HrAdmin, request: Request) -> CampaignOpened:
     """Open a campaign for some employees, a department or everyone (hr_admin)."""
     closes_at = body.closes_at if body.closes_at.tzinfo else body.closes_at.replace(tzinfo=UTC)
-    return await _campaigns(request).open_campaign(
+    return await launching.open_campaign(
+        _campaigns(request),
         body.id,
         body.framework_id,
         body.framework_version,
@@ -123,8 +126,8 @@ async def nominate(
     campaign_id: str, body: NewNomination, actor: CurrentActor, request: Request
 ) -> Nomination:
     """Nominate a peer to rate the subject: by the subject or their manager."""
-    return await _campaigns(request).nominate(
-        campaign_id, body.subject, body.peer, actor.subject, datetime.now(UTC)
+    return await peers.nominate(
+        _campaigns(request), campaign_id, body.subject, body.peer, actor.subject, datetime.now(UTC)
     )
 
 
@@ -138,8 +141,14 @@ async def decide_nomination(
     request: Request,
 ) -> Nomination:
     """Approve or reject a nominated peer: by the subject's manager only."""
-    return await _campaigns(request).decide_nomination(
-        campaign_id, subject, peer, body.approve, actor.subject, datetime.now(UTC)
+    return await peers.decide_nomination(
+        _campaigns(request),
+        campaign_id,
+        subject,
+        peer,
+        body.approve,
+        actor.subject,
+        datetime.now(UTC),
     )
 
 
@@ -148,8 +157,8 @@ async def nominations(
     campaign_id: str, subject: str, actor: CurrentActor, page: Paged, request: Request
 ) -> Page[Nomination]:
     """The subject's peer nominations (the subject sees only those they made)."""
-    found = await _campaigns(request).nominations(
-        campaign_id, subject, actor.subject, actor.has("hr_admin")
+    found = await peers.nominations(
+        _campaigns(request), campaign_id, subject, actor.subject, actor.has("hr_admin")
     )
     return page.of(found, key=lambda n: n.peer)
 
@@ -159,7 +168,7 @@ async def my_assignments(
     campaign_id: str, actor: CurrentActor, page: Paged, request: Request
 ) -> Page[AssignmentStatus]:
     """Whom the caller rates in this campaign, and how far they are."""
-    found = await _campaigns(request).my_assignments(campaign_id, actor.subject)
+    found = await rating.my_assignments(_campaigns(request), campaign_id, actor.subject)
     return page.of(found, key=lambda a: (a.subject, a.group))
 
 
@@ -168,7 +177,7 @@ async def questionnaire(
     campaign_id: str, subject: str, actor: CurrentActor, request: Request
 ) -> Questionnaire:
     """The subject's questionnaire, for their raters only."""
-    return await _campaigns(request).questionnaire_for(campaign_id, subject, actor.subject)
+    return await rating.questionnaire_for(_campaigns(request), campaign_id, subject, actor.subject)
 
 
 @router.put("/{campaign_id}/submissions/{subject}", response_model=SubmissionReceipt)
@@ -176,8 +185,14 @@ async def submit(
     campaign_id: str, subject: str, body: SubmissionBody, actor: CurrentActor, request: Request
 ) -> SubmissionReceipt:
     """The caller's submission for the subject: created, revised or finalised."""
-    recorded = await _campaigns(request).submit(
-        campaign_id, subject, actor.subject, body.answers, body.final, datetime.now(UTC)
+    recorded = await rating.submit(
+        _campaigns(request),
+        campaign_id,
+        subject,
+        actor.subject,
+        body.answers,
+        body.final,
+        datetime.now(UTC),
     )
     return SubmissionReceipt(recorded=recorded)
 
@@ -185,13 +200,15 @@ async def submit(
 @router.post("/{campaign_id}/reminders", response_model=RemindersSent | None)
 async def remind(campaign_id: str, actor: HrAdmin, request: Request) -> RemindersSent | None:
     """Announce the raters who still owe a final submission (hr_admin); null when none do."""
-    return await _campaigns(request).remind(campaign_id, actor.subject, datetime.now(UTC))
+    return await reminders.remind(
+        _campaigns(request), campaign_id, actor.subject, datetime.now(UTC)
+    )
 
 
 @router.post("/{campaign_id}/close", response_model=CampaignClosed)
 async def close(campaign_id: str, actor: HrAdmin, request: Request) -> CampaignClosed:
     """Stop accepting submissions (hr_admin)."""
-    return await _campaigns(request).close(campaign_id, actor.subject)
+    return await closing.close(_campaigns(request), campaign_id, actor.subject)
 
 
 @router.get("/{campaign_id}/non-responders", response_model=Page[Assignment])
@@ -199,7 +216,7 @@ async def non_responders(
     campaign_id: str, actor: HrAdmin, page: Paged, request: Request
 ) -> Page[Assignment]:
     """Assignments without a final submission: whom to remind (hr_admin)."""
-    found = await _campaigns(request).non_responders(campaign_id)
+    found = await reminders.non_responders(_campaigns(request), campaign_id)
     return page.of(found, key=lambda a: (a.rater, a.subject, a.group))
 
 
@@ -208,7 +225,9 @@ async def my_results(
     campaign_id: str, actor: CurrentActor, page: Paged, request: Request
 ) -> Page[SubjectCompetencyView]:
     """The caller's own results once the campaign has closed, anonymised."""
-    views = await _campaigns(request).results_for_subject(campaign_id, actor.subject, actor.subject)
+    views = await results.results_for_subject(
+        _campaigns(request), campaign_id, actor.subject, actor.subject
+    )
     return page.of(views, key=lambda v: v.competency)
 
 
@@ -220,7 +239,9 @@ async def export_my_results(
     format: Literal["csv", "json"] = "csv",
 ) -> Response:
     """The caller's own results as a file: the same anonymised view, nothing more."""
-    views = await _campaigns(request).results_for_subject(campaign_id, actor.subject, actor.subject)
+    views = await results.results_for_subject(
+        _campaigns(request), campaign_id, actor.subject, actor.subject
+    )
     name = f"{campaign_id}-{actor.subject}-results.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "json":
@@ -266,9 +287,9 @@ async def hr_results(
         population = [subject] if subject in population else []
     # Only the page's subjects are aggregated: each page costs its own size, not the whole.
     chosen = page.of(population, key=lambda s: s)
-    _, results = await campaigns.results(campaign_id, chosen.items)
+    _, found = await results.results(campaigns, campaign_id, chosen.items)
     by_subject: dict[str, list[CompetencyResult]] = {s: [] for s in chosen.items}
-    for result in results:
+    for result in found:
         by_subject[result.subject].append(result)
     return Page[SubjectResults](
         items=[SubjectResults(subject=s, competencies=by_subject[s]) for s in chosen.items],
@@ -281,7 +302,9 @@ async def results_of(
     campaign_id: str, subject: str, actor: CurrentActor, page: Paged, request: Request
 ) -> Page[SubjectCompetencyView]:
     """A subject's results as they see them: for the subject and their manager."""
-    views = await _campaigns(request).results_for_subject(campaign_id, subject, actor.subject)
+    views = await results.results_for_subject(
+        _campaigns(request), campaign_id, subject, actor.subject
+    )
     return page.of(views, key=lambda v: v.competency)
 
 

@@ -19,8 +19,8 @@ from libs.events.envelope import EventMetadata
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import SCALE_RANGE
-from libs.events.store import EventStore
 from services.assessment.application.campaigns import Campaigns, UnknownFrameworkVersion
+from services.assessment.application.results import ratings as campaign_ratings
 from services.assessment.domain.aggregation import CompetencyResult, aggregate
 from services.assessment.domain.calibration import (
     Adjustment,
@@ -66,144 +66,153 @@ def stream_of(session_id: str) -> str:
     return f"calibration-{session_id}"
 
 
-class Calibrations:
-    def __init__(self, store: EventStore, campaigns: Campaigns) -> None:
-        self.store = store
-        self.campaigns = campaigns
+async def session(campaigns: Campaigns, session_id: str) -> CalibrationSession:
+    """The session as it stands; SessionNotFound when it was never opened."""
+    found = await _read(campaigns, session_id)
+    if found.opened is None:
+        raise SessionNotFound(session_id)
+    return found
 
-    async def _load(self, session_id: str) -> CalibrationSession:
-        session = CalibrationSession(session_id)
-        for envelope in await self.store.read_stream(stream_of(session_id)):
-            session.apply(self.store.decode(envelope), envelope.stream_version)
-        if session.opened is None:
-            raise SessionNotFound(session_id)
-        return session
 
-    async def _inputs(
-        self, session: CalibrationSession, subjects: Iterable[str] | None = None
-    ) -> tuple[list[Rating], list[CompetencyResult]]:
-        """The ratings of the session's subjects (or of those given) and their aggregate, on
-        the campaign's settings."""
-        assert session.opened is not None
-        campaign, ratings = await self.campaigns.ratings(
-            session.opened.campaign_id, session.opened.subjects if subjects is None else subjects
+async def _read(campaigns: Campaigns, session_id: str) -> CalibrationSession:
+    found = CalibrationSession(session_id)
+    log = campaigns.storage.events
+    for envelope in await log.read_stream(stream_of(session_id)):
+        found.apply(log.decode(envelope), envelope.stream_version)
+    return found
+
+
+async def _inputs(
+    campaigns: Campaigns, session: CalibrationSession, subjects: Iterable[str] | None = None
+) -> tuple[list[Rating], list[CompetencyResult]]:
+    """The ratings of the session's subjects (or of those given) and their aggregate, on
+    the campaign's settings."""
+    assert session.opened is not None
+    campaign, ratings = await campaign_ratings(
+        campaigns,
+        session.opened.campaign_id,
+        session.opened.subjects if subjects is None else subjects,
+    )
+    settings = campaign.settings
+    return ratings, aggregate(ratings, settings.weights, settings.anonymity)
+
+
+async def _positions(
+    campaigns: Campaigns, session: CalibrationSession
+) -> dict[str, tuple[str, str, str]]:
+    """Each subject's position as the campaign assessed them."""
+    assert session.opened is not None
+    campaign = await campaigns.campaign(session.opened.campaign_id)
+    assert campaign.opened is not None
+    return {s: p for s, p in campaign.opened.positions.items() if s in session.opened.subjects}
+
+
+async def _append(
+    campaigns: Campaigns, session: CalibrationSession, events: list[IntegrationEvent], actor: str
+) -> None:
+    await campaigns.storage.events.append(
+        stream_of(session.session_id),
+        session.stream_version,
+        events,
+        EventMetadata(actor=actor),
+    )
+
+
+async def open_session(
+    campaigns: Campaigns,
+    session_id: str,
+    campaign_id: str,
+    subjects: Iterable[str] | None,
+    actor: str,
+) -> SessionReview:
+    campaign = await campaigns.campaign(campaign_id)
+    assert campaign.opened is not None
+    population = campaign.opened.population
+    chosen = population if subjects is None else list(subjects)
+    outside = sorted(set(chosen) - set(population))
+    if outside:
+        raise InvalidSession(f"not assessed in campaign {campaign_id!r}: {outside}")
+    opened = campaign.opened
+    async with campaigns.storage.reading() as work:
+        framework = await work.frameworks.framework(opened.framework_id, opened.framework_version)
+    if framework is None:
+        raise UnknownFrameworkVersion(
+            f"framework {opened.framework_id!r} version {opened.framework_version} is "
+            "missing from the assessment service"
         )
-        settings = campaign.settings
-        return ratings, aggregate(ratings, settings.weights, settings.anonymity)
-
-    async def _positions(self, session: CalibrationSession) -> dict[str, tuple[str, str, str]]:
-        """Each subject's position as the campaign assessed them."""
-        assert session.opened is not None
-        campaign = await self.campaigns.campaign(session.opened.campaign_id)
-        assert campaign.opened is not None
-        return {s: p for s, p in campaign.opened.positions.items() if s in session.opened.subjects}
-
-    async def _append(
-        self, session: CalibrationSession, events: list[IntegrationEvent], actor: str
-    ) -> None:
-        await self.store.append(
-            stream_of(session.session_id),
-            session.stream_version,
-            events,
-            EventMetadata(actor=actor),
-        )
-
-    async def open(
-        self, session_id: str, campaign_id: str, subjects: Iterable[str] | None, actor: str
-    ) -> SessionReview:
-        campaign = await self.campaigns.campaign(campaign_id)
-        assert campaign.opened is not None
-        population = campaign.opened.population
-        chosen = population if subjects is None else list(subjects)
-        outside = sorted(set(chosen) - set(population))
-        if outside:
-            raise InvalidSession(f"not assessed in campaign {campaign_id!r}: {outside}")
-        opened = campaign.opened
-        async with self.store.pool.connection() as conn:
-            framework = await self.campaigns.replica.framework(
-                conn, opened.framework_id, opened.framework_version
+    scale = SCALE_RANGE[framework.scale]
+    new = await _read(campaigns, session_id)
+    events = new.open(
+        campaign_id,
+        campaign.closed,
+        opened.framework_id,
+        opened.framework_version,
+        chosen,
+        (scale[0], scale[-1]),
+    )
+    async with campaigns.storage.transaction() as work:
+        taken = await work.records.claim_for_calibration(campaign_id, session_id, chosen)
+        if taken:
+            raise InvalidSession(
+                "already calibrated in another session of this campaign: "
+                + ", ".join(f"{s!r} ({taken[s]!r})" for s in sorted(taken))
             )
-        if framework is None:
-            raise UnknownFrameworkVersion(
-                f"framework {opened.framework_id!r} version {opened.framework_version} is "
-                "missing from the assessment service"
-            )
-        scale = SCALE_RANGE[framework.scale]
-        session = CalibrationSession(session_id)
-        for envelope in await self.store.read_stream(stream_of(session_id)):
-            session.apply(self.store.decode(envelope), envelope.stream_version)
-        events = session.open(
-            campaign_id,
-            campaign.closed,
-            opened.framework_id,
-            opened.framework_version,
-            chosen,
-            (scale[0], scale[-1]),
+        await work.events.append(
+            stream_of(session_id), new.stream_version, events, EventMetadata(actor=actor)
         )
-        async with self.store.transaction() as conn:
-            taken = await self.campaigns.records.claim_for_calibration(
-                conn, campaign_id, session_id, chosen
-            )
-            if taken:
-                raise InvalidSession(
-                    "already calibrated in another session of this campaign: "
-                    + ", ".join(f"{s!r} ({taken[s]!r})" for s in sorted(taken))
-                )
-            await self.store.append(
-                stream_of(session_id),
-                session.stream_version,
-                events,
-                EventMetadata(actor=actor),
-                conn=conn,
-            )
-        return await self.review(session_id)
+    return await review(campaigns, session_id)
 
-    async def review(self, session_id: str, subject: str | None = None) -> SessionReview:
-        """The session's scores (of one subject, if given) and the population's signals."""
-        session = await self._load(session_id)
-        ratings, results = await self._inputs(session)
-        scores = session.scores(results)
-        assert session.opened is not None
-        return SessionReview(
-            session_id=session_id,
-            campaign_id=session.opened.campaign_id,
-            completed=session.completed,
-            scores=[s for s in scores.values() if subject is None or s.subject == subject],
-            rater_offsets=rater_offsets(ratings),
-            inconsistent_anchors=inconsistent_anchors(ratings),
-            outliers=outliers(results),
-        )
 
-    async def adjust(
-        self,
-        session_id: str,
-        subject: str,
-        competency: str,
-        new_value: float,
-        justification: str | None,
-        actor: str,
-        now: datetime,
-        seen_value: float | None = None,
-    ) -> Adjustment:
-        session = await self._load(session_id)
-        # One subject's ratings, not the population's: at 10,000 people re-aggregating every
-        # rating took seconds per adjustment, with the service's event loop busy throughout.
-        _, results = await self._inputs(session, [subject])
-        events = session.adjust(
-            subject, competency, new_value, justification, actor, results, now, seen_value
-        )
-        await self._append(session, events, actor)
-        adjusted = events[0]
-        assert isinstance(adjusted, ScoreAdjusted)
-        return adjusted.adjustment
+async def review(
+    campaigns: Campaigns, session_id: str, subject: str | None = None
+) -> SessionReview:
+    """The session's scores (of one subject, if given) and the population's signals."""
+    found = await session(campaigns, session_id)
+    ratings, results = await _inputs(campaigns, found)
+    scores = found.scores(results)
+    assert found.opened is not None
+    return SessionReview(
+        session_id=session_id,
+        campaign_id=found.opened.campaign_id,
+        completed=found.completed,
+        scores=[s for s in scores.values() if subject is None or s.subject == subject],
+        rater_offsets=rater_offsets(ratings),
+        inconsistent_anchors=inconsistent_anchors(ratings),
+        outliers=outliers(results),
+    )
 
-    async def complete(self, session_id: str, actor: str) -> CalibrationCompleted:
-        session = await self._load(session_id)
-        ratings, results = await self._inputs(session)
-        events = session.complete(
-            results, inconsistent_anchors(ratings), await self._positions(session)
-        )
-        await self._append(session, events, actor)
-        completed = events[0]
-        assert isinstance(completed, CalibrationCompleted)
-        return completed
+
+async def adjust(
+    campaigns: Campaigns,
+    session_id: str,
+    subject: str,
+    competency: str,
+    new_value: float,
+    justification: str | None,
+    actor: str,
+    now: datetime,
+    seen_value: float | None = None,
+) -> Adjustment:
+    found = await session(campaigns, session_id)
+    # One subject's ratings, not the population's: at 10,000 people re-aggregating every
+    # rating took seconds per adjustment, with the service's event loop busy throughout.
+    _, results = await _inputs(campaigns, found, [subject])
+    events = found.adjust(
+        subject, competency, new_value, justification, actor, results, now, seen_value
+    )
+    await _append(campaigns, found, events, actor)
+    adjusted = events[0]
+    assert isinstance(adjusted, ScoreAdjusted)
+    return adjusted.adjustment
+
+
+async def complete(campaigns: Campaigns, session_id: str, actor: str) -> CalibrationCompleted:
+    found = await session(campaigns, session_id)
+    ratings, results = await _inputs(campaigns, found)
+    events = found.complete(
+        results, inconsistent_anchors(ratings), await _positions(campaigns, found)
+    )
+    await _append(campaigns, found, events, actor)
+    completed = events[0]
+    assert isinstance(completed, CalibrationCompleted)
+    return completed

@@ -14,22 +14,19 @@ department, gaps against a target role, plans, catalog coverage and course effec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from psycopg import AsyncConnection
-
+from libs.events.activities import GapMovement, GapReview
 from libs.events.envelope import Envelope, EventMetadata
+from libs.events.ports import UnitOfWork
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import CompetencyGap, GapsIdentified, PlannedAction
 from libs.events.schemas.framework import EffectiveRoleProfile
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted, EnrolmentRequested
-from libs.events.store import EventStore
-from libs.replicas.framework_versions import FrameworkVersions
-from libs.replicas.org_chart import OrgChart
-from services.development.adapters.postgres.records import DevelopmentRecords
+from services.development.application.ports import Work
 from services.development.domain import plan_edits
 from services.development.domain.coverage import CoverageReport, coverage
 from services.development.domain.effectiveness import CourseEffect, course_effectiveness, movements
@@ -98,36 +95,36 @@ def _published(g: Gap) -> CompetencyGap:
     return CompetencyGap(competency=g.competency, target=g.target, current=g.current, gap=g.size)
 
 
+class CalibrationNotReceived(RuntimeError):
+    """A session's CalibrationCompleted has not been processed here yet: it is on its way,
+    or the session is not completed. Asked again later, the answer may be there."""
+
+
+# Calibrated scores are means of whole-number ratings: a difference this small is float
+# rounding, not movement.
+_STILL = 1e-9
+
+
 class Development:
-    def __init__(
-        self,
-        store: EventStore,
-        records: DevelopmentRecords,
-        org_chart: OrgChart,
-        replica: FrameworkVersions,
-        policy: PlanPolicy | None = None,
-    ) -> None:
-        self.store = store
-        self.records = records
-        self.org_chart = org_chart
-        self.replica = replica
+    def __init__(self, unit_of_work: UnitOfWork[Work], policy: PlanPolicy | None = None) -> None:
+        self.unit_of_work = unit_of_work
         self.policy = policy or PlanPolicy()
 
-    # -- reacting to events ------------------------------------------------------------
+    # -- reacting to events (in the consumer's transaction, with its inbox claim) ----------
 
     async def on_calibration(
-        self, conn: AsyncConnection[Any], envelope: Envelope, event: CalibrationCompleted
+        self, work: Work, envelope: Envelope, event: CalibrationCompleted
     ) -> None:
         at = envelope.occurred_at
         pinned = (event.framework_id, event.framework_version)
-        if await self.replica.framework(conn, *pinned) is None:
+        if await work.frameworks.framework(*pinned) is None:
             raise FrameworkVersionMissing(
                 f"framework {pinned[0]!r} version {pinned[1]} has not reached the development "
                 "service yet"
             )
-        if not await self.records.record_calibration(conn, event, at):
+        if not await work.records.record_calibration(event, at):
             return  # this session was planned already
-        managers = {p.employee_id: p.manager_id for p in await self.org_chart.everyone(conn)}
+        managers = {p.employee_id: p.manager_id for p in await work.org_chart.everyone()}
         profiles: dict[tuple[str, str, str], EffectiveRoleProfile | None] = {}
         found: list[tuple[str, str, list[Gap]]] = []
         for scored in event.scores:
@@ -135,19 +132,19 @@ class Development:
                 continue  # assessed without a position: no profile to measure against
             position = scored.position
             if position not in profiles:
-                profiles[position] = await self.replica.role_profile(conn, *pinned, position)
+                profiles[position] = await work.frameworks.role_profile(*pinned, position)
             profile = profiles[position]
             if profile is not None:
                 found.append((scored.subject, profile.key, gaps(profile, scored.scores)))
-        await self.records.record_gaps(conn, event.session_id, at, found)
+        await work.records.record_gaps(event.session_id, at, found)
         plans = generate_plans(
             event.session_id,
             (PlanSubject(e, managers.get(e), g) for e, _, g in found),
-            await self.records.latest_scores(conn),
-            await self.records.catalog(conn),
+            await work.records.latest_scores(),
+            await work.records.catalog(),
             self.policy,
         )
-        await self.records.record_plans(conn, plans.values(), at)
+        await work.records.record_plans(plans.values(), at)
         events: list[IntegrationEvent] = [
             GapsIdentified(
                 employee_id=employee,
@@ -162,7 +159,7 @@ class Development:
         for plan in plans.values():
             events.append(plan.event())
             events += _enrolments(plan)
-        await self.store.append(
+        await work.events.append(
             session_stream(event.session_id),
             0,
             events,
@@ -171,39 +168,30 @@ class Development:
                 correlation_id=envelope.correlation_id,
                 causation_id=envelope.event_id,
             ),
-            conn=conn,
         )
 
-    async def on_catalog(
-        self, conn: AsyncConnection[Any], envelope: Envelope, event: CourseCatalogUpdated
-    ) -> None:
-        await self.records.record_courses(conn, event.courses, envelope.occurred_at)
+    async def on_catalog(self, work: Work, envelope: Envelope, event: CourseCatalogUpdated) -> None:
+        await work.records.record_courses(event.courses, envelope.occurred_at)
 
-    async def on_completion(
-        self, conn: AsyncConnection[Any], envelope: Envelope, event: CourseCompleted
-    ) -> None:
-        await self.records.record_completion(
-            conn, event.employee_id, event.course_id, event.completed_on
-        )
+    async def on_completion(self, work: Work, envelope: Envelope, event: CourseCompleted) -> None:
+        await work.records.record_completion(event.employee_id, event.course_id, event.completed_on)
 
     # -- who may see whom --------------------------------------------------------------
 
-    async def _may_see(
-        self, conn: AsyncConnection[Any], viewer: str, employee_id: str, hr: bool
-    ) -> None:
+    async def _may_see(self, work: Work, viewer: str, employee_id: str, hr: bool) -> None:
         """The person themself, anyone above them in the reporting line, and HR."""
         if hr or viewer == employee_id:
             return
-        if viewer in await self.org_chart.managers_of(conn, employee_id):
+        if viewer in await work.org_chart.managers_of(employee_id):
             return
         raise NotAllowed(f"{viewer!r} may not see {employee_id!r}'s development")
 
     # -- queries -------------------------------------------------------------------------
 
     async def gaps_of(self, employee_id: str, viewer: str, hr: bool) -> PersonGaps:
-        async with self.store.pool.connection() as conn:
-            await self._may_see(conn, viewer, employee_id, hr)
-            found = (await self.records.latest_gaps(conn, [employee_id])).get(employee_id)
+        async with self.unit_of_work.reading() as work:
+            await self._may_see(work, viewer, employee_id, hr)
+            found = (await work.records.latest_gaps([employee_id])).get(employee_id)
         if found is None:
             raise NotFound(f"no calibrated gaps for {employee_id!r} yet")
         session, role, person_gaps = found
@@ -218,15 +206,15 @@ class Development:
     ) -> PersonGaps:
         """The employee's latest calibrated scores against another role: the next level, the
         manager track, or a lateral move, in the framework version of their last calibration."""
-        async with self.store.pool.connection() as conn:
-            await self._may_see(conn, viewer, employee_id, hr)
-            found = (await self.records.latest_gaps(conn, [employee_id])).get(employee_id)
+        async with self.unit_of_work.reading() as work:
+            await self._may_see(work, viewer, employee_id, hr)
+            found = (await work.records.latest_gaps([employee_id])).get(employee_id)
             if found is None:
                 raise NotFound(f"no calibrated scores for {employee_id!r} yet")
             session = found[0]
-            calibration = await self.records.calibration(conn, session)
-            profile = await self.replica.role_profile(conn, *calibration, position)
-            scores = await self.records.scores_of(conn, session, employee_id)
+            calibration = await work.records.calibration(session)
+            profile = await work.frameworks.role_profile(*calibration, position)
+            scores = await work.records.scores_of(session, employee_id)
         if profile is None:
             raise NotFound(
                 f"framework {calibration[0]!r} version {calibration[1]} has no role at "
@@ -237,8 +225,8 @@ class Development:
         )
 
     async def _group(self, group: str, members: list[str]) -> GroupGaps:
-        async with self.store.pool.connection() as conn:
-            latest = await self.records.latest_gaps(conn, members)
+        async with self.unit_of_work.reading() as work:
+            latest = await work.records.latest_gaps(members)
         per: dict[str, list[Gap]] = {}
         for _, _, person_gaps in latest.values():
             for g in person_gaps:
@@ -260,8 +248,8 @@ class Development:
         """Gaps of everyone below the manager, however many levels down."""
         if not hr and viewer != manager_id:
             raise NotAllowed(f"only {manager_id!r} and HR see their team's gaps")
-        async with self.store.pool.connection() as conn:
-            people = await self.org_chart.everyone(conn)
+        async with self.unit_of_work.reading() as work:
+            people = await work.org_chart.everyone()
         reports: dict[str, list[str]] = {}
         for p in people:
             if p.active and p.manager_id:
@@ -276,17 +264,17 @@ class Development:
         return await self._group(f"team of {manager_id}", sorted(team))
 
     async def department_gaps(self, department: str) -> GroupGaps:
-        async with self.store.pool.connection() as conn:
-            people = await self.org_chart.everyone(conn)
+        async with self.unit_of_work.reading() as work:
+            people = await work.org_chart.everyone()
         members = sorted(p.employee_id for p in people if p.active and p.department == department)
         if not members:
             raise NotFound(f"nobody active in department {department!r}")
         return await self._group(department, members)
 
     async def plan_of(self, employee_id: str, viewer: str, hr: bool) -> DevelopmentPlan:
-        async with self.store.pool.connection() as conn:
-            await self._may_see(conn, viewer, employee_id, hr)
-            found = await self.records.plan_state(conn, employee_id)
+        async with self.unit_of_work.reading() as work:
+            await self._may_see(work, viewer, employee_id, hr)
+            found = await work.records.plan_state(employee_id)
         if found is None:
             raise NotFound(
                 f"no development plan for {employee_id!r}: no open gap, or not calibrated yet"
@@ -299,29 +287,27 @@ class Development:
         employee_id: str,
         by: str,
         hr: bool,
-        decide: Callable[
-            [str, list[PlannedAction], AsyncConnection[Any]], Awaitable[list[IntegrationEvent]]
-        ],
+        decide: Callable[[str, list[PlannedAction], Work], Awaitable[list[IntegrationEvent]]],
     ) -> DevelopmentPlan:
         """Apply one manager edit to the employee's latest plan, as events on its stream."""
-        async with self.store.transaction() as conn:
-            person = await self.org_chart.person(conn, employee_id)
+        async with self.unit_of_work.transaction() as work:
+            person = await work.org_chart.person(employee_id)
             manager = person.manager_id if person else None
             if not hr and by != manager:
                 raise NotAllowed(
                     f"only {employee_id!r}'s manager ({manager!r}) or HR edits their plan"
                 )
-            state = await self.records.plan_state(conn, employee_id)
+            state = await work.records.plan_state(employee_id)
             if state is None:
                 raise NotFound(f"no development plan for {employee_id!r} to edit")
             plan_id, session, actions, version = state
-            events = await decide(plan_id, actions, conn)
-            envelopes = await self.store.append(
-                plan_stream(plan_id), version, events, EventMetadata(actor=by), conn=conn
+            events = await decide(plan_id, actions, work)
+            envelopes = await work.events.append(
+                plan_stream(plan_id), version, events, EventMetadata(actor=by)
             )
             for event in events:
                 actions = plan_edits.apply(actions, event)
-            await self.records.update_plan(conn, plan_id, actions, envelopes[-1].stream_version)
+            await work.records.update_plan(plan_id, actions, envelopes[-1].stream_version)
         return DevelopmentPlan(plan_id, employee_id, session, tuple(actions))
 
     async def add_action(
@@ -330,11 +316,11 @@ class Development:
         """A manager adds an action to their report's plan."""
 
         async def decide(
-            plan_id: str, actions: list[PlannedAction], conn: AsyncConnection[Any]
+            plan_id: str, actions: list[PlannedAction], work: Work
         ) -> list[IntegrationEvent]:
-            person = await self.org_chart.person(conn, employee_id)
-            latest = (await self.records.latest_gaps(conn, [employee_id])).get(employee_id)
-            catalog = {c.course_id: c for c in await self.records.catalog(conn)}
+            person = await work.org_chart.person(employee_id)
+            latest = (await work.records.latest_gaps([employee_id])).get(employee_id)
+            catalog = {c.course_id: c for c in await work.records.catalog()}
             return plan_edits.add(
                 plan_id,
                 employee_id,
@@ -342,7 +328,7 @@ class Development:
                 actions,
                 new,
                 latest[2] if latest else [],
-                await self.records.latest_scores(conn),
+                await work.records.latest_scores(),
                 catalog,
                 self.policy.expert_score,
             )
@@ -355,7 +341,7 @@ class Development:
         """A manager removes an action from their report's plan, saying why."""
 
         async def decide(
-            plan_id: str, actions: list[PlannedAction], conn: AsyncConnection[Any]
+            plan_id: str, actions: list[PlannedAction], work: Work
         ) -> list[IntegrationEvent]:
             return plan_edits.remove(plan_id, actions, action_id, reason)
 
@@ -363,10 +349,10 @@ class Development:
 
     async def coverage(self, by_department: bool) -> CoverageReport:
         """Which open gaps have matching training and which need a new programme."""
-        async with self.store.pool.connection() as conn:
-            latest = await self.records.latest_gaps(conn)
-            catalog = await self.records.catalog(conn)
-            people = await self.org_chart.everyone(conn)
+        async with self.unit_of_work.reading() as work:
+            latest = await work.records.latest_gaps()
+            catalog = await work.records.catalog()
+            people = await work.org_chart.everyone()
         departments = {p.employee_id: p.department for p in people} if by_department else None
         open_gaps = {e: [g for g in found if g.open] for e, (_, _, found) in latest.items()}
         return coverage(open_gaps, catalog, departments)
@@ -374,13 +360,78 @@ class Development:
     async def effectiveness(self) -> list[CourseEffect]:
         """Per course and competency: did completers who had the gap move more than those
         with the same gap who did not complete it, between their last two calibrations."""
-        async with self.store.pool.connection() as conn:
-            before, after, previous = await self.records.two_latest_scores(conn)
-            gaps_before = await self.records.gaps_of_sessions(conn, previous)
-            completions = await self.records.completions(conn)
-            catalog = await self.records.catalog(conn)
+        async with self.unit_of_work.reading() as work:
+            before, after, previous = await work.records.two_latest_scores()
+            gaps_before = await work.records.gaps_of_sessions(previous)
+            completions = await work.records.completions()
+            catalog = await work.records.catalog()
         open_before = {e: [g for g in found if g.open] for e, found in gaps_before.items()}
         return course_effectiveness(movements(before, after), open_before, completions, catalog)
+
+    # -- what the review cycle asks (docs/architecture.md §4) ------------------------------
+
+    async def gap_review(self, session_id: str) -> GapReview:
+        """The session's gaps (target - calibrated score, docs/domain.md §5) and 70/20/10
+        plans, and the direct managers (org chart) of the people with an open gap: who
+        reviews them.
+
+        `people` counts those the session calibrated; a person who has left since is not
+        waited on, so their manager is named only for someone still employed. Only reads:
+        the gaps and plans were generated when the session's CalibrationCompleted was
+        consumed, so asking again gives the same answer.
+        """
+        async with self.unit_of_work.reading() as work:
+            await _require(work, session_id)
+            people = await work.records.session_scores(session_id)
+            found = await work.records.session_gaps(session_id)
+            plans = await work.records.plan_count(session_id)
+            org = {p.employee_id: p for p in await work.org_chart.everyone()}
+        open_gaps = {e: sum(1 for g in person if g.open) for e, person in found.items()}
+        managers = {
+            person.manager_id
+            for employee, count in open_gaps.items()
+            if count
+            and (person := org.get(employee)) is not None
+            and person.active
+            and person.manager_id is not None
+        }
+        return GapReview(
+            session_id=session_id,
+            people=len(people.keys() | found.keys()),
+            open_gaps=sum(open_gaps.values()),
+            plans=plans,
+            managers=sorted(managers),
+        )
+
+    async def gap_movement(self, previous_session_id: str, session_id: str) -> GapMovement:
+        """Score movement between two cycles' calibrations per person and competency observed
+        in both (docs/domain.md §5, Re-assessment: the metric is score movement, not
+        completion)."""
+        async with self.unit_of_work.reading() as work:
+            await _require(work, previous_session_id)
+            await _require(work, session_id)
+            before = await work.records.session_scores(previous_session_id)
+            after = await work.records.session_scores(session_id)
+        moved = movements(before, after)
+        changes = [m.movement for m in moved]
+        return GapMovement(
+            previous_session_id=previous_session_id,
+            session_id=session_id,
+            people=len(before.keys() & after.keys()),
+            compared=len(moved),
+            improved=sum(1 for c in changes if c > _STILL),
+            declined=sum(1 for c in changes if c < -_STILL),
+            mean_change=math.fsum(changes) / len(changes) if changes else None,
+        )
+
+
+async def _require(work: Work, session_id: str) -> None:
+    if not await work.records.recorded(session_id):
+        raise CalibrationNotReceived(
+            f"the development service has not received calibration session "
+            f"{session_id!r} yet (CalibrationCompleted is on its way, or the session is "
+            "not completed)"
+        )
 
 
 def _enrolments(plan: DevelopmentPlan) -> Iterable[EnrolmentRequested]:

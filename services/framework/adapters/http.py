@@ -33,20 +33,14 @@ from libs.events.schemas.framework import (
     Text,
     TrackKind,
 )
-from libs.events.store import EventStore
 from libs.platform.auth import Actor, CurrentActor, HrAdmin
 from libs.platform.edge import MAX_INTEGER, max_body
 from libs.platform.pagination import Page, Paged
 from libs.platform.runtime import not_found
 from services.framework.adapters.files import formats, native
 from services.framework.adapters.files.report import ImportIssue
-from services.framework.adapters.postgres.anchor_reviews import AnchorReview
-from services.framework.adapters.postgres.published_versions import (
-    PublishedVersion,
-    PublishedVersions,
-    VersionSummary,
-)
-from services.framework.application import commands
+from services.framework.application.frameworks import Frameworks
+from services.framework.application.ports import AnchorReview, PublishedVersion, VersionSummary
 from services.framework.domain.drafting import (
     DraftExists,
     FrameworkAggregate,
@@ -77,12 +71,8 @@ AsOf = Annotated[
 FRAMEWORK_BODY = max_body(16 * 1024 * 1024)
 
 
-def _store(request: Request) -> EventStore:
-    return request.app.state.runtime.store
-
-
-def _versions(request: Request) -> PublishedVersions:
-    return request.app.state.published_versions
+def _frameworks(request: Request) -> Frameworks:
+    return request.app.state.frameworks
 
 
 class NewFramework(BaseModel):
@@ -178,7 +168,7 @@ def _view(aggregate: FrameworkAggregate) -> DraftView:
 async def _published(
     request: Request, framework_id: str, version: int | None, as_of: datetime | None
 ) -> PublishedVersion:
-    found = await _versions(request).find(framework_id, version, as_of)
+    found = await _frameworks(request).published(framework_id, version, as_of)
     if found is None:
         which = (
             f"version {version}"
@@ -222,8 +212,8 @@ def _export(framework: Framework, framework_id: str, fmt: formats.ExportFormat) 
 @router.post("", status_code=201, response_model=DraftView)
 async def create_framework(body: NewFramework, actor: HrAdmin, request: Request) -> DraftView:
     """Start a new, empty draft framework."""
-    aggregate = await commands.execute(
-        _store(request), body.id, actor.subject, lambda a: a.start(body.name)
+    aggregate = await _frameworks(request).execute(
+        body.id, actor.subject, lambda a: a.start(body.name)
     )
     return _view(aggregate)
 
@@ -231,7 +221,7 @@ async def create_framework(body: NewFramework, actor: HrAdmin, request: Request)
 @router.get("/{framework_id}/draft", response_model=DraftView)
 async def get_draft(framework_id: FrameworkId, actor: HrAdmin, request: Request) -> DraftView:
     """The draft as it stands, with what publishing it would report."""
-    return _view(await commands.load(_store(request), framework_id))
+    return _view(await _frameworks(request).draft(framework_id))
 
 
 @router.put("/{framework_id}/draft", response_model=DraftView, openapi_extra=FRAMEWORK_BODY)
@@ -239,8 +229,8 @@ async def replace_draft(
     framework_id: FrameworkId, framework: Framework, actor: HrAdmin, request: Request
 ) -> DraftView:
     """Replace the whole draft (creating the framework if it is new)."""
-    aggregate = await commands.execute(
-        _store(request), framework_id, actor.subject, lambda a: a.replace(framework, None)
+    aggregate = await _frameworks(request).execute(
+        framework_id, actor.subject, lambda a: a.replace(framework, None)
     )
     return _view(aggregate)
 
@@ -278,8 +268,8 @@ async def _import(
             detail=f"{source} names framework {target!r}, which is not a framework id "
             "(lower-case letters, digits and '-', at most 63): import it under an id you choose",
         )
-    aggregate = await commands.execute(
-        _store(request), target, actor.subject, lambda a: a.replace(framework, source)
+    aggregate = await _frameworks(request).execute(
+        target, actor.subject, lambda a: a.replace(framework, source)
     )
     return ImportOutcome(
         framework_id=target, format=result.format, issues=result.issues, draft=_view(aggregate)
@@ -318,8 +308,8 @@ async def change_settings(
 ) -> DraftView:
     """Name, description, proficiency scale, granularity and taxonomy."""
     settings = patch.model_dump(exclude_unset=True)
-    aggregate = await commands.execute(
-        _store(request), framework_id, actor.subject, lambda a: a.change_settings(settings)
+    aggregate = await _frameworks(request).execute(
+        framework_id, actor.subject, lambda a: a.change_settings(settings)
     )
     return _view(aggregate)
 
@@ -329,11 +319,8 @@ async def push_competency(
     framework_id: FrameworkId, push: Push, actor: HrAdmin, request: Request
 ) -> DraftView:
     """Assign a competency once to the roles named; roles created later do not receive it."""
-    aggregate = await commands.execute(
-        _store(request),
-        framework_id,
-        actor.subject,
-        lambda a: a.push(push.competency, push.target, push.roles),
+    aggregate = await _frameworks(request).execute(
+        framework_id, actor.subject, lambda a: a.push(push.competency, push.target, push.roles)
     )
     return _view(aggregate)
 
@@ -366,16 +353,16 @@ def _element_routes(collection: str, segment: str, model: type[BaseModel]) -> No
                 detail=f"the {segment} in the body is {identity(collection, element)!r}, "
                 f"the URL names {key!r}",
             )
-        aggregate = await commands.execute(
-            _store(request), framework_id, actor.subject, lambda a: a.define(collection, element)
+        aggregate = await _frameworks(request).execute(
+            framework_id, actor.subject, lambda a: a.define(collection, element)
         )
         return _view(aggregate)
 
     async def remove(
         framework_id: FrameworkId, key: ElementKey, actor: HrAdmin, request: Request
     ) -> DraftView:
-        aggregate = await commands.execute(
-            _store(request), framework_id, actor.subject, lambda a: a.remove(collection, key)
+        aggregate = await _frameworks(request).execute(
+            framework_id, actor.subject, lambda a: a.remove(collection, key)
         )
         return _view(aggregate)
 
@@ -408,7 +395,7 @@ async def draft_effective_role(
     framework_id: FrameworkId, role: str, actor: HrAdmin, request: Request
 ) -> EffectiveRoleProfile:
     """The role profile with every deployment rule applied, each competency's origins shown."""
-    draft = _view(await commands.load(_store(request), framework_id)).framework
+    draft = _view(await _frameworks(request).draft(framework_id)).framework
     return _effective(draft, framework_id, role)
 
 
@@ -419,7 +406,7 @@ async def export_draft(
     request: Request,
     format: formats.ExportFormat = "yaml",
 ) -> PlainTextResponse:
-    draft = _view(await commands.load(_store(request), framework_id)).framework
+    draft = _view(await _frameworks(request).draft(framework_id)).framework
     return _export(draft, framework_id, format)
 
 
@@ -428,8 +415,8 @@ async def publish_version(
     framework_id: FrameworkId, body: PublishRequest, actor: HrAdmin, request: Request
 ) -> Publication:
     """Publish the draft as the next immutable version; refused (422) with every problem."""
-    published, problems = await commands.publish(
-        _store(request), _versions(request), framework_id, actor.subject, body.revision
+    published, problems = await _frameworks(request).publish(
+        framework_id, actor.subject, body.revision
     )
     return Publication(
         framework_id=framework_id,
@@ -446,7 +433,7 @@ async def publish_version(
 @router.get("", response_model=Page[VersionSummary])
 async def list_frameworks(page: Paged, request: Request) -> Page[VersionSummary]:
     """Every published framework with its latest version."""
-    return page.of(await _versions(request).latest_of_each(), key=lambda v: v.framework_id)
+    return page.of(await _frameworks(request).latest_of_each(), key=lambda v: v.framework_id)
 
 
 @router.get("/{framework_id}/versions", response_model=Page[VersionSummary])
@@ -454,7 +441,7 @@ async def version_history(
     framework_id: FrameworkId, page: Paged, request: Request
 ) -> Page[VersionSummary]:
     """Version history, oldest first: number, minor or major, when and by whom."""
-    history = await _versions(request).history(framework_id)
+    history = await _frameworks(request).history(framework_id)
     if not history:
         raise not_found(f"framework {framework_id!r} published versions")
     return page.of(history, key=lambda v: v.version)
@@ -543,8 +530,7 @@ async def anchor_reviews(
 ) -> Page[AnchorReview]:
     """Anchors calibration sessions found raters reading differently, worst first: what to
     reword in the next minor revision (hr_admin)."""
-    async with request.app.state.runtime.pool.connection() as conn:
-        reviews = await request.app.state.anchor_reviews.of(conn, framework_id, since_version)
+    reviews = await _frameworks(request).anchor_reviews(framework_id, since_version)
     return page.of(reviews, key=lambda r: (r.session_id, r.competency))
 
 

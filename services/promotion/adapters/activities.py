@@ -1,9 +1,10 @@
 """Temporal activities the promotion service runs on its own task queue for the review-cycle
 workflow (docs/architecture.md §4): the readiness of the cycle's promotion cases.
 
-Idempotent: `Promotion.evaluate_cycle` skips a case already evaluated on its latest
-calibration and never runs twice at once on one cycle, so a retry after a timeout or a
-worker crash carries on where the earlier attempt stopped and evaluates nothing twice.
+Idempotent: `services.promotion.application.cycle.evaluate_cycle` skips a case already
+evaluated on its latest calibration and never runs twice at once on one cycle, so a retry
+after a timeout or a worker crash carries on where the earlier attempt stopped and
+evaluates nothing twice.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -18,7 +20,8 @@ from libs.events.activities import EVALUATE_CYCLE, CycleCases, PromotionEvaluati
 from libs.replicas.cycles import KnownCycles
 from services.promotion.adapters.checkpoints import CheckpointSetupError
 from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
-from services.promotion.application.promotion import EvaluationInProgress, Promotion
+from services.promotion.application.cycle import EvaluationInProgress, evaluate_cycle
+from services.promotion.application.promotion import Promotion
 
 # Cases between heartbeats: each evaluation is one short transaction, so this many take well
 # under the workflow's heartbeat timeout.
@@ -30,11 +33,13 @@ class PromotionActivities:
         self,
         promotion: Promotion,
         cycles: KnownCycles,
+        pool: AsyncConnectionPool,
         checkpoints: Checkpoints | None = None,
         heartbeat_every: int = HEARTBEAT_EVERY,
     ) -> None:
         self.promotion = promotion
         self.cycles = cycles
+        self.pool = pool
         # None only where no key exists (tests of the evaluation alone); the service's
         # worker always signs.
         self.checkpoints = checkpoints
@@ -60,11 +65,9 @@ class PromotionActivities:
                 type="InvalidRequest",
                 non_retryable=True,
             )
-        actor = await self.cycles.acting_for(
-            self.promotion.store.pool, request.cycle_id, request.grant
-        )
+        actor = await self.cycles.acting_for(self.pool, request.cycle_id, request.grant)
         try:
-            result = await self.promotion.evaluate_cycle(request.cycle_id, actor, self._progress)
+            result = await evaluate_cycle(self.promotion, request.cycle_id, actor, self._progress)
         except EvaluationInProgress as error:
             # An earlier attempt is still running: retry once it has finished.
             raise ApplicationError(str(error), type="EvaluationInProgress") from None

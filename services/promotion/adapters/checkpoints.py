@@ -9,23 +9,22 @@ overwrites; or a WORM share), nobody who controls the database can remove or rep
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+import psycopg
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from libs.platform.settings import Settings
-from services.promotion.domain.decision_log import (
-    Checkpoint,
-    generate_private_key,
-    instant,
-    key_fingerprint,
-    private_key_from_pem,
-    private_key_to_pem,
-)
+from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
+from services.promotion.domain.decision_log import Checkpoint, instant, key_fingerprint
 
 PIN_SUFFIX = ".fingerprint"
+log = logging.getLogger(__name__)
 
 
 class CheckpointSetupError(RuntimeError):
@@ -49,6 +48,38 @@ def ensure_checkpoint_key(path: Path) -> str:
     return pin.read_text(encoding="ascii").strip()
 
 
+class KeyFile:
+    """The signing key in its file, read once (`CheckpointSetupError` when it is missing)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._key: Ed25519PrivateKey | None = None
+
+    def load(self) -> Ed25519PrivateKey:
+        if self._key is None:
+            self._key = load_signing_key(self.path)
+        return self._key
+
+
+async def sign_on_schedule(checkpoints: Checkpoints, stop: asyncio.Event, interval: float) -> None:
+    """Sign now and then every `interval` seconds until `stop`; `interval` 0 only checks
+    the key. A missing key stops the service (raised); a refused or failed round is
+    logged and tried again at the next one."""
+    checkpoints.key.load()
+    if interval <= 0:
+        await stop.wait()  # returning early would stop the service
+        return
+    while not stop.is_set():
+        try:
+            await checkpoints.sign()
+        except CheckpointRefused as error:
+            log.error("decision-log checkpoint refused: %s", error)
+        except (psycopg.Error, OSError, CheckpointSetupError) as error:
+            log.warning("decision-log checkpoint failed, next try in %ss: %s", interval, error)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
 def load_signing_key(path: Path) -> Ed25519PrivateKey:
     try:
         return private_key_from_pem(path.read_bytes())
@@ -59,6 +90,47 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
         ) from None
     except (ValueError, TypeError) as error:
         raise CheckpointSetupError(f"{path} is not an unencrypted Ed25519 key: {error}") from None
+
+
+# Key handling: PEM (PKCS#8 for private keys, SubjectPublicKeyInfo for public keys).
+
+
+def generate_private_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def private_key_to_pem(key: Ed25519PrivateKey, password: bytes | None = None) -> bytes:
+    """PKCS#8 PEM, encrypted with `password` when given."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password)
+        if password
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+
+
+def private_key_from_pem(data: bytes, password: bytes | None = None) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(data, password=password)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"expected an Ed25519 private key, got {type(key).__name__}")
+    return key
+
+
+def public_key_to_pem(key: Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
+    """SubjectPublicKeyInfo PEM of the key (of its public half for a private key)."""
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def public_key_from_pem(data: bytes) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(data)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"expected an Ed25519 public key, got {type(key).__name__}")
+    return key
 
 
 def pinned_fingerprint(settings: Settings) -> str:

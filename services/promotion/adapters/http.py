@@ -19,21 +19,14 @@ from libs.events.schemas.framework import TrackKind
 from libs.platform.auth import CurrentActor
 from libs.platform.edge import MAX_INTEGER
 from libs.platform.pagination import Page, Paged
-from services.promotion.application.promotion import (
-    AsDecided,
-    CaseView,
-    EntryView,
-    NotFound,
-    Promotion,
-)
+from services.promotion.application import audit, cases
+from services.promotion.application import criteria as criteria_versions
+from services.promotion.application.audit import AsDecided
+from services.promotion.application.promotion import NotFound, Promotion
+from services.promotion.application.readiness import readiness_of
+from services.promotion.application.views import CaseView, EntryView
 from services.promotion.domain import audit_report
-from services.promotion.domain.cases import (
-    AppealResult,
-    CaseRefused,
-    NotEntitled,
-    Outcome,
-    WrongState,
-)
+from services.promotion.domain.cases import CaseRefused, NotEntitled, WrongState
 from services.promotion.domain.criteria import (
     Criteria,
     CriteriaOverride,
@@ -42,6 +35,7 @@ from services.promotion.domain.criteria import (
 )
 from services.promotion.domain.decision_log import EntryRefused, TamperedEntry
 from services.promotion.domain.fairness import CycleFairness
+from services.promotion.domain.payloads import AppealResult, Outcome
 from services.promotion.domain.readiness import Readiness
 
 router = APIRouter(tags=["promotion"])
@@ -113,7 +107,7 @@ async def criteria(
     version: int | None = Query(None, ge=1, le=MAX_INTEGER),
 ) -> CriteriaSet:
     """The promotion criteria in force (or a past version): what each move requires."""
-    return await _promotion(request).criteria(version)
+    return await criteria_versions.criteria(_promotion(request), version)
 
 
 @router.post("/criteria", status_code=201, response_model=CriteriaSet)
@@ -121,7 +115,9 @@ async def publish_criteria(
     body: CriteriaDraft, actor: CurrentActor, request: Request
 ) -> CriteriaSet:
     """Publish the next criteria version (hr_admin); past versions never change."""
-    return await _promotion(request).publish_criteria(body.model_dump(mode="json"), actor)
+    return await criteria_versions.publish_criteria(
+        _promotion(request), body.model_dump(mode="json"), actor
+    )
 
 
 @router.get("/people/{employee_id}/readiness", response_model=Readiness)
@@ -133,7 +129,7 @@ async def readiness(
     to_level: str | None = None,
 ) -> Readiness:
     """Which criteria of a move (default: the next level) the person meets, with evidence."""
-    return await _promotion(request).readiness_of(employee_id, actor, to_track, to_level)
+    return await readiness_of(_promotion(request), employee_id, actor, to_track, to_level)
 
 
 @router.get("/people/{employee_id}/history", response_model=Page[EntryView])
@@ -141,7 +137,7 @@ async def person_history(
     employee_id: str, actor: CurrentActor, page: Paged, request: Request
 ) -> Page[EntryView]:
     """Every decision-log entry about the person, oldest first."""
-    entries = await _promotion(request).entries("employee", employee_id, actor)
+    entries = await audit.record(_promotion(request), "employee", employee_id, actor)
     return page.of([EntryView.of(e) for e in entries], key=lambda e: e.sequence)
 
 
@@ -150,14 +146,15 @@ async def cycle_history(
     cycle_id: str, actor: CurrentActor, page: Paged, request: Request
 ) -> Page[EntryView]:
     """Every entry of the cases nominated in the cycle, oldest first (hr_admin, auditor)."""
-    entries = await _promotion(request).entries("cycle", cycle_id, actor)
+    entries = await audit.record(_promotion(request), "cycle", cycle_id, actor)
     return page.of([EntryView.of(e) for e in entries], key=lambda e: e.sequence)
 
 
 @router.post("/cases", status_code=201, response_model=CaseView)
 async def nominate(body: Nomination, actor: CurrentActor, request: Request) -> CaseView:
     """Nominate someone (a manager above them, or hr_admin)."""
-    return await _promotion(request).nominate(
+    return await cases.nominate(
+        _promotion(request),
         body.employee_id,
         body.cycle_id,
         actor,
@@ -171,7 +168,7 @@ async def nominate(body: Nomination, actor: CurrentActor, request: Request) -> C
 
 @router.get("/cases/{case_id}", response_model=CaseView)
 async def case(case_id: str, actor: CurrentActor, request: Request) -> CaseView:
-    return await _promotion(request).case(case_id, actor)
+    return await audit.case(_promotion(request), case_id, actor)
 
 
 @router.post("/cases/{case_id}/endorsement", response_model=CaseView)
@@ -179,13 +176,13 @@ async def endorse(
     case_id: str, body: Endorsement, actor: CurrentActor, request: Request
 ) -> CaseView:
     """The employee's manager endorses the nomination."""
-    return await _promotion(request).endorse(case_id, actor, body.note)
+    return await cases.endorse(_promotion(request), case_id, actor, body.note)
 
 
 @router.post("/cases/{case_id}/evidence", response_model=CaseView)
 async def evidence(case_id: str, body: Evidence, actor: CurrentActor, request: Request) -> CaseView:
     """Attach scope evidence for an item the criteria name."""
-    return await _promotion(request).attach_evidence(case_id, body.item, body.note, actor)
+    return await cases.attach_evidence(_promotion(request), case_id, body.item, body.note, actor)
 
 
 @router.post("/cases/{case_id}/confirmation", response_model=CaseView)
@@ -193,15 +190,15 @@ async def confirm(
     case_id: str, body: Confirmation, actor: CurrentActor, request: Request
 ) -> CaseView:
     """Record a calibration session's confirmation or rejection (hr_admin)."""
-    return await _promotion(request).confirm(
-        case_id, body.session_id, body.confirmed, body.note, actor
+    return await cases.confirm(
+        _promotion(request), case_id, body.session_id, body.confirmed, body.note, actor
     )
 
 
 @router.post("/cases/{case_id}/evaluation", response_model=CaseView)
 async def evaluate(case_id: str, actor: CurrentActor, request: Request) -> CaseView:
     """Evaluate readiness now and record it."""
-    return await _promotion(request).evaluate(case_id, actor)
+    return await cases.evaluate(_promotion(request), case_id, actor)
 
 
 @router.post("/cases/{case_id}/decision", response_model=CaseView)
@@ -209,13 +206,13 @@ async def decide(
     case_id: str, body: DecisionBody, actor: CurrentActor, request: Request
 ) -> CaseView:
     """Approve, deny or defer, with a written rationale (the decider role)."""
-    return await _promotion(request).decide(case_id, body.outcome, body.rationale, actor)
+    return await cases.decide(_promotion(request), case_id, body.outcome, body.rationale, actor)
 
 
 @router.post("/cases/{case_id}/appeal", response_model=CaseView)
 async def appeal(case_id: str, body: Appeal, actor: CurrentActor, request: Request) -> CaseView:
     """Appeal an approval or denial (the employee, or a manager above them)."""
-    return await _promotion(request).appeal(case_id, body.grounds, actor)
+    return await cases.appeal(_promotion(request), case_id, body.grounds, actor)
 
 
 @router.post("/cases/{case_id}/appeal/outcome", response_model=CaseView)
@@ -223,8 +220,8 @@ async def appeal_outcome(
     case_id: str, body: AppealOutcome, actor: CurrentActor, request: Request
 ) -> CaseView:
     """Uphold or overturn the decision appealed (the decider role, not the first decider)."""
-    return await _promotion(request).decide_appeal(
-        case_id, body.result, body.outcome, body.rationale, actor
+    return await cases.decide_appeal(
+        _promotion(request), case_id, body.result, body.outcome, body.rationale, actor
     )
 
 
@@ -236,7 +233,7 @@ async def as_decided(
     sequence: int | None = Query(None, ge=1, le=MAX_INTEGER),
 ) -> AsDecided:
     """The decision as it was made: framework version, criteria and scores of that instant."""
-    return await _promotion(request).as_decided(case_id, actor, sequence)
+    return await audit.as_decided(_promotion(request), case_id, actor, sequence)
 
 
 @router.get("/audit/export", response_class=Response)
@@ -251,9 +248,9 @@ async def export(
     own) or a report for legal review (Markdown)."""
     promotion = _promotion(request)
     if format == "report":
-        text = await promotion.report(scope, key, actor)
+        text = await audit.report(promotion, scope, key, actor)
         return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
-    entries = await promotion.entries(scope, key, actor)
+    entries = await audit.record(promotion, scope, key, actor)
     return Response(b"".join(audit_report.json_lines(entries)), media_type="application/x-ndjson")
 
 
@@ -267,7 +264,7 @@ async def fairness(
 ) -> Page[CycleFairness]:
     """Promotion rates per group and the four-fifths adverse-impact ratio, per cycle
     (hr_admin, auditor)."""
-    cycles = await _promotion(request).fairness(attribute, actor, min_group_size)
+    cycles = await audit.fairness(_promotion(request), attribute, actor, min_group_size)
     return page.of(cycles, key=lambda c: c.cycle)
 
 

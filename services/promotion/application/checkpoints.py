@@ -5,29 +5,18 @@ signs its head with a key held outside the database, then appends the checkpoint
 outside it. A checkpoint is only signed over a log that still matches the latest one signed
 with the same key: a rewritten or truncated log stops the signing (and says why) instead of
 being blessed by the next checkpoint. One signer at a time, whatever the number of replicas:
-a PostgreSQL advisory lock held while verifying and signing.
+a lock held while verifying and signing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TypeVar
 
-import psycopg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from psycopg_pool import AsyncConnectionPool
-
-from services.promotion.adapters.checkpoints import (
-    CheckpointDirectory,
-    CheckpointSetupError,
-    load_signing_key,
-)
-from services.promotion.adapters.postgres.decision_log import DecisionLog
+from services.promotion.application.ports import CheckpointSink, SigningKey, UnitOfWork
 from services.promotion.domain.decision_log import (
     Checkpoint,
     LogEntry,
@@ -39,7 +28,6 @@ from services.promotion.domain.decision_log import (
 )
 
 log = logging.getLogger(__name__)
-_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 T = TypeVar("T")
 
 
@@ -56,36 +44,25 @@ def _now() -> datetime:
 class Checkpoints:
     def __init__(
         self,
-        pool: AsyncConnectionPool,
-        log: DecisionLog,
-        schema: str,
-        key_file: Path,
-        sink: CheckpointDirectory,
+        uow: UnitOfWork,
+        key: SigningKey,
+        sink: CheckpointSink,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        self.pool = pool
-        self.log = log
-        self.schema = schema
-        self.key_file = key_file
+        self.uow = uow
+        self.key = key
         self.sink = sink
         self.clock = clock
-        self._key: Ed25519PrivateKey | None = None
-
-    def key(self) -> Ed25519PrivateKey:
-        """The signing key, read once (CheckpointSetupError when it is missing)."""
-        if self._key is None:
-            self._key = load_signing_key(self.key_file)
-        return self._key
 
     async def sign(self) -> Checkpoint | None:
         """Verify the log, then sign its head into the sink; None when the head is already
         checkpointed or the log is empty."""
-        key = self.key()
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute(_LOCK, (f"{self.schema}.decision_log.checkpoints",))
+        key = self.key.load()
+        async with self.uow.transaction() as tx:
+            await tx.lock("decision_log.checkpoints")
             latest = await asyncio.to_thread(self.sink.latest)
             if latest is None:
-                chain = await _in_thread(_verify_chain, self.log.batches(conn))
+                chain = await _in_thread(_verify_chain, tx.log.batches())
                 if not chain.ok:
                     raise CheckpointRefused(f"the decision log fails verification: {chain.failure}")
                 head = chain.head
@@ -93,7 +70,7 @@ class Checkpoints:
                 own = key_fingerprint(key)
                 against = await _in_thread(
                     lambda rows: verify_pinned(own, latest, rows, check_columns=False),
-                    self.log.batches(conn),
+                    tx.log.batches(),
                 )
                 if not against.ok or against.chain is None:
                     raise CheckpointRefused(
@@ -110,24 +87,6 @@ class Checkpoints:
             await asyncio.to_thread(self.sink.append, checkpoint)
         log.info("checkpoint of entry %d signed into %s", checkpoint.sequence, self.sink.path)
         return checkpoint
-
-    async def run(self, stop: asyncio.Event, interval: float) -> None:
-        """Sign now and then every `interval` seconds until `stop`; `interval` 0 only checks
-        the key. A missing key stops the service (raised); a refused or failed round is
-        logged and tried again at the next one."""
-        self.key()
-        if interval <= 0:
-            await stop.wait()  # returning early would stop the service
-            return
-        while not stop.is_set():
-            try:
-                await self.sign()
-            except CheckpointRefused as error:
-                log.error("decision-log checkpoint refused: %s", error)
-            except (psycopg.Error, OSError, CheckpointSetupError) as error:
-                log.warning("decision-log checkpoint failed, next try in %ss: %s", interval, error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
 
 
 def _verify_chain(rows: Iterator[LogEntry]) -> Verification:

@@ -25,12 +25,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from libs.events.schemas.promotion import Move
 from services.promotion.domain.criteria import Transition
 from services.promotion.domain.decision_log import LogEntry
+from services.promotion.domain.payloads import (
+    Appeal,
+    AppealOutcome,
+    AppealResult,
+    CalibrationConfirmation,
+    Decision,
+    Endorsement,
+    Evidence,
+    Nomination,
+    Outcome,
+    ReadinessEvaluated,
+)
 from services.promotion.domain.readiness import EvidenceRecord, Readiness
 
-Outcome = Literal["approve", "deny", "defer"]
-AppealResult = Literal["upheld", "overturned"]
 Status = Literal["open", "deferred", "approved", "denied", "appealed", "closed"]
 
 # Entries that also go out as integration events, and so count on the case's event stream.
@@ -176,9 +187,9 @@ class Case:
                 "denial (an appeal is the way to contest it)"
             )
 
-    # -- commands: each returns the payload of the entry to append -----------------------
+    # -- commands: each returns the payload of the entry to append, its kind with it ----
 
-    def endorse(self, actor: str, manager_id: str | None, note: str) -> dict[str, Any]:
+    def endorse(self, actor: str, manager_id: str | None, note: str) -> Endorsement:
         """The employee's manager endorses (docs/domain.md §6: manager endorsement)."""
         # Who before when: the case's state is not told to someone who may not act on it.
         if actor != manager_id:
@@ -189,9 +200,9 @@ class Case:
         self._require_open("endorsement")
         if self.endorsed_by == actor:
             raise WrongState(f"case {self.case_id} is already endorsed by {actor!r}")
-        return {"note": note.strip()}
+        return Endorsement(note=note.strip())
 
-    def attach_evidence(self, item: str, note: str, named: Iterable[str]) -> dict[str, Any]:
+    def attach_evidence(self, item: str, note: str, named: Iterable[str]) -> Evidence:
         """Scope evidence for one of the items the criteria name."""
         self._require_open("evidence")
         names = list(named)
@@ -200,16 +211,18 @@ class Case:
                 f"{item!r} is not an evidence item the criteria name for this move; "
                 f"they name: {names or 'none'}"
             )
-        return {"item": item, "note": _text(note, "a note saying what the evidence is")}
+        return Evidence(item=item, note=_text(note, "a note saying what the evidence is"))
 
-    def confirm(self, session_id: str, confirmed: bool, note: str) -> dict[str, Any]:
+    def confirm(self, session_id: str, confirmed: bool, note: str) -> CalibrationConfirmation:
         """A calibration session confirms (or rejects) the nomination (docs/domain.md §4)."""
         self._require_open("calibration confirmation")
-        return {"session_id": session_id, "confirmed": confirmed, "note": note.strip()}
+        return CalibrationConfirmation(
+            session_id=session_id, confirmed=confirmed, note=note.strip()
+        )
 
-    def evaluated(self, readiness: Readiness, campaign_id: str) -> dict[str, Any]:
+    def evaluated(self, readiness: Readiness, campaign_id: str) -> ReadinessEvaluated:
         self._require_open("evaluation")
-        return {"readiness": readiness.model_dump(mode="json"), "campaign_id": campaign_id}
+        return ReadinessEvaluated(readiness=readiness, campaign_id=campaign_id)
 
     def _decision(
         self,
@@ -218,7 +231,7 @@ class Case:
         readiness: Readiness,
         campaign_id: str,
         judged: bool = True,
-    ) -> dict[str, Any]:
+    ) -> Decision:
         text = _text(rationale, "a written rationale (docs/domain.md §6)")
         if judged and outcome == "approve" and not readiness.ready:
             unmet = ", ".join(r.name for r in readiness.unmet)
@@ -226,13 +239,13 @@ class Case:
                 f"case {self.case_id} cannot be approved: criteria not met: {unmet}. "
                 "Deny or defer it, or complete what is missing and decide again"
             )
-        return {
-            "outcome": outcome,
-            "rationale": text,
-            "cycle_id": self.cycle_id,
-            "campaign_id": campaign_id,
-            "readiness": readiness.model_dump(mode="json"),
-        }
+        return Decision(
+            outcome=outcome,
+            rationale=text,
+            cycle_id=self.cycle_id,
+            campaign_id=campaign_id,
+            readiness=readiness,
+        )
 
     def decide(
         self,
@@ -242,7 +255,7 @@ class Case:
         readiness: Readiness,
         campaign_id: str,
         endorsement_required: bool,
-    ) -> dict[str, Any]:
+    ) -> Decision:
         """Approve, deny or defer, with a rationale, by someone entitled to decide (the
         caller checks the role); the readiness at this instant goes into the entry."""
         self._require_open("decision")
@@ -256,14 +269,14 @@ class Case:
             )
         return self._decision(outcome, rationale, readiness, campaign_id)
 
-    def lodge_appeal(self, actor: str, grounds: str) -> dict[str, Any]:
+    def lodge_appeal(self, actor: str, grounds: str) -> Appeal:
         """The employee (or their manager, the caller checks) appeals an approval or denial."""
         if self.decision is None or self.status not in ("approved", "denied"):
             raise WrongState(
                 f"case {self.case_id} is {self.status}: only an approval or a denial can be "
                 "appealed, once per case"
             )
-        return {"grounds": _text(grounds, "the grounds of the appeal")}
+        return Appeal(grounds=_text(grounds, "the grounds of the appeal"))
 
     def decide_appeal(
         self,
@@ -273,7 +286,7 @@ class Case:
         rationale: str,
         readiness: Readiness,
         campaign_id: str,
-    ) -> dict[str, Any]:
+    ) -> AppealOutcome:
         """Uphold the decision, or overturn it with another outcome."""
         if self.status != "appealed" or self.decision is None:
             raise WrongState(f"case {self.case_id} is {self.status}: no appeal to decide")
@@ -296,10 +309,10 @@ class Case:
                 raise CaseRefused("an appeal is decided: overturn to approve or deny, not defer")
             final = outcome
         # Upholding confirms a decision already judged; overturning to approval is judged now.
-        payload = self._decision(
+        decision = self._decision(
             final, rationale, readiness, campaign_id, judged=result == "overturned"
         )
-        return {"result": result, **payload}
+        return AppealOutcome(result=result, **dict(decision))
 
 
 def nominate(
@@ -311,7 +324,7 @@ def nominate(
     operating_since: date | None,
     note: str,
     open_cases: Iterable[str],
-) -> dict[str, Any]:
+) -> Nomination:
     """The payload of a nomination entry; refused while the person has an open case."""
     already = sorted(open_cases)
     if already:
@@ -319,11 +332,11 @@ def nominate(
             f"there is an open promotion case for this person already: {', '.join(already)}; "
             "decide it (or defer and then decide it) before nominating again"
         )
-    return {
-        "cycle_id": _text(cycle_id, "the review cycle"),
-        "framework_id": framework_id,
-        "framework_version": framework_version,
-        "move": transition.model_dump(mode="json", exclude={"leadership_competencies"}),
-        "operating_since": operating_since,
-        "note": note.strip(),
-    }
+    return Nomination(
+        cycle_id=_text(cycle_id, "the review cycle"),
+        framework_id=framework_id,
+        framework_version=framework_version,
+        move=Move(**transition.model_dump(exclude={"leadership_competencies"})),
+        operating_since=operating_since,
+        note=note.strip(),
+    )

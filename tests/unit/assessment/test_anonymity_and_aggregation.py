@@ -4,7 +4,6 @@ groups suppressed below the threshold with no rater identifier anywhere in the s
 
 from __future__ import annotations
 
-import time
 from typing import NamedTuple
 
 import pytest
@@ -307,8 +306,9 @@ class LightRating(NamedTuple):
     comment: str | None
 
 
-def test_a_cycle_of_ten_thousand_people_aggregates_in_seconds() -> None:
-    """docs/domain.md §3, Aggregation at scale: 10,000 people x 6 raters x 10 competencies."""
+def test_a_cycle_of_ten_thousand_people_aggregates_whole() -> None:
+    """docs/domain.md §3, Aggregation at scale: 10,000 people x 6 raters x 10 competencies
+    (how fast: `./tl bench --only assessment`)."""
     groups: tuple[RaterGroup, ...] = ("self", "manager", "peer", "peer", "peer", "direct_report")
     ratings = [
         LightRating(f"e{s}", f"r{s}-{i}", group, f"c{c}", (s + i + c) % 6 or None, None)
@@ -316,8 +316,5 @@ def test_a_cycle_of_ten_thousand_people_aggregates_in_seconds() -> None:
         for i, group in enumerate(groups)
         for c in range(10)
     ]
-    started = time.perf_counter()
     results = aggregate(ratings)  # type: ignore[arg-type]
-    elapsed = time.perf_counter() - started
     assert len(results) == 100_000
-    assert elapsed < 10, f"aggregating 600,000 ratings took {elapsed:.1f} s"

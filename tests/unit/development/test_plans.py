@@ -7,7 +7,6 @@ competency and the level of the gap."""
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 
 import pytest
@@ -492,10 +491,8 @@ def test_a_thousand_people_get_plans_that_keep_every_rule() -> None:
         assert all(not matching_courses(g, catalog) for g in open_gaps[employee_id].values())
 
 
-def test_ten_thousand_people_ten_competencies_two_thousand_courses_in_a_few_seconds() -> None:
+def test_ten_thousand_people_ten_competencies_two_thousand_courses_all_get_plans() -> None:
+    """At scale (how fast: `./tl bench --only development`)."""
     subjects, scores, catalog, _ = population(10_000, 2_000, seed=11)
-    started = time.perf_counter()
     plans = generate_plans("s1", subjects, scores, catalog)
-    elapsed = time.perf_counter() - started
     assert len(plans) > 9_000
-    assert elapsed < 8, f"plans for 10,000 people took {elapsed:.2f} s"

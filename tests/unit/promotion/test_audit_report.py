@@ -24,6 +24,7 @@ from services.promotion.domain.decision_log import (
     canonical,
     next_entry,
 )
+from services.promotion.domain.payloads import EntryPayload, Nomination
 from services.promotion.domain.readiness import Readiness
 from tests.support.readiness import L3_TO_L4, LEAD, ready_case
 
@@ -45,7 +46,7 @@ def append(
     log: list[LogEntry],
     kind: EntryKind,
     actor: str,
-    payload: dict[str, Any],
+    payload: EntryPayload,
     case_id: str = "case-1",
     employee_id: str = EMPLOYEE,
     recorded_at: datetime | None = None,
@@ -59,13 +60,13 @@ def append(
             employee_id=employee_id,
             actor=actor,
             recorded_at=recorded_at or START + timedelta(hours=len(log)),
-            payload=payload,
+            payload=payload.record(),
         )
     )
     return Case.replay(e for e in log if e.case_id == case_id)
 
 
-def nomination(cycle_id: str = "2025-h1") -> dict[str, Any]:
+def nomination(cycle_id: str = "2025-h1") -> Nomination:
     return nominate(
         cycle_id=cycle_id,
         framework_id="fw-eng",

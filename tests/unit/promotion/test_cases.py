@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -25,6 +24,7 @@ from services.promotion.domain.cases import (
     nominate,
 )
 from services.promotion.domain.decision_log import EntryKind, LogEntry, next_entry
+from services.promotion.domain.payloads import Appeal, Endorsement, EntryPayload, Nomination
 from services.promotion.domain.readiness import Readiness
 from tests.support.readiness import L3_TO_L4, LEAD, ready_case
 
@@ -35,10 +35,10 @@ CASE_ID, CAMPAIGN = "case-1", "campaign-1"
 NAMED: tuple[str, ...] = (LEAD,)
 START = datetime(2025, 6, 1, 9, tzinfo=UTC)
 
-Command = Callable[[Case], dict[str, Any]]
+Command = Callable[[Case], EntryPayload]
 
 
-def nomination(open_cases: Sequence[str] = ()) -> dict[str, Any]:
+def nomination(open_cases: Sequence[str] = ()) -> Nomination:
     return nominate(
         cycle_id="2025-h1",
         framework_id="fw-eng",
@@ -58,7 +58,8 @@ class Log:
         self.entries: list[LogEntry] = []
         self.add("nomination", MANAGER, nomination())
 
-    def add(self, kind: EntryKind, actor: str, payload: dict[str, Any]) -> Case:
+    def add(self, kind: EntryKind, actor: str, payload: EntryPayload) -> Case:
+        assert payload.kind == kind
         previous = self.entries[-1] if self.entries else None
         self.entries.append(
             next_entry(
@@ -68,7 +69,7 @@ class Log:
                 employee_id=EMPLOYEE,
                 actor=actor,
                 recorded_at=START + timedelta(hours=len(self.entries)),
-                payload=payload,
+                payload=payload.record(),
             )
         )
         return self.case
@@ -158,7 +159,7 @@ def test_a_nomination_records_the_cycle_the_framework_version_and_the_move() -> 
     """docs/domain.md §6: the log records the framework version it relied on; the move is the
     transition, level L to L+1 in a track. A blank cycle is refused, saying what is missing."""
     payload = nomination()
-    assert payload == {
+    assert payload.record() == {
         "cycle_id": "2025-h1",
         "framework_id": "fw-eng",
         "framework_version": 2,
@@ -169,7 +170,7 @@ def test_a_nomination_records_the_cycle_the_framework_version_and_the_move() -> 
             "to_track": "ic",
             "to_level": "L4",
         },
-        "operating_since": date(2025, 3, 30),
+        "operating_since": "2025-03-30",
         "note": "Led the checkout redesign.",
     }
     with pytest.raises(CaseRefused, match="review cycle is required"):
@@ -193,7 +194,7 @@ def test_only_a_nominated_or_deferred_case_counts_as_open_for_a_new_nomination()
     with pytest.raises(WrongState):
         nomination(open_cases=[c.case_id for c in [deferred.case] if c.open])
     after_decisions = [c.case_id for c in [approved.case, denied.case] if c.open]
-    assert nomination(open_cases=after_decisions)["cycle_id"] == "2025-h1"
+    assert nomination(open_cases=after_decisions).cycle_id == "2025-h1"
 
 
 # -- decisions ---------------------------------------------------------------------------
@@ -221,16 +222,16 @@ def test_deny_and_defer_need_only_a_rationale_not_a_ready_verdict(outcome: Outco
     payload = endorsed().case.decide(
         DECIDER, outcome, "  Evidence is missing.\n", readiness, CAMPAIGN, True
     )
-    assert payload == {
+    assert payload.record() == {
         "outcome": outcome,
         "rationale": "Evidence is missing.",
         "cycle_id": "2025-h1",
         "campaign_id": CAMPAIGN,
         "readiness": readiness.model_dump(mode="json"),
     }
-    assert payload["readiness"]["ready"] is False
-    assert payload["readiness"]["criteria_version"] == 3
-    assert payload["readiness"]["calibration"]["scores"]["collaboration"] == 4.0
+    assert payload.record()["readiness"]["ready"] is False
+    assert payload.record()["readiness"]["criteria_version"] == 3
+    assert payload.record()["readiness"]["calibration"]["scores"]["collaboration"] == 4.0
 
 
 def test_an_approval_records_the_readiness_it_was_judged_on() -> None:
@@ -239,8 +240,8 @@ def test_an_approval_records_the_readiness_it_was_judged_on() -> None:
     payload = endorsed().case.decide(
         DECIDER, "approve", "Every criterion met.", ready(), CAMPAIGN, True
     )
-    recorded = payload["readiness"]
-    assert (payload["outcome"], recorded["ready"]) == ("approve", True)
+    recorded = payload.record()["readiness"]
+    assert (payload.outcome, recorded["ready"]) == ("approve", True)
     assert recorded["calibration"]["framework_version"] == 2
     assert recorded["calibration"]["session_id"] == "cal-2025-q2"
     assert recorded["evidence"][LEAD]["provided_by"] == MANAGER
@@ -284,7 +285,7 @@ def test_only_the_employees_manager_endorses() -> None:
         case.endorse(EMPLOYEE, MANAGER, "")
     with pytest.raises(NotEntitled, match="None"):
         case.endorse(MANAGER, None, "")  # nobody is the manager of someone without one
-    assert case.endorse(MANAGER, MANAGER, "  Ready.  ") == {"note": "Ready."}
+    assert case.endorse(MANAGER, MANAGER, "  Ready.  ") == Endorsement(note="Ready.")
 
 
 def test_the_same_manager_does_not_endorse_twice() -> None:
@@ -304,9 +305,7 @@ def test_a_decision_is_refused_without_the_endorsement_the_criteria_require(
     case = Log().case
     with pytest.raises(WrongState, match="no manager endorsement"):
         case.decide(DECIDER, outcome, "Reasons.", ready(), CAMPAIGN, True)
-    assert case.decide(DECIDER, outcome, "Reasons.", ready(), CAMPAIGN, False)["outcome"] == (
-        outcome
-    )
+    assert case.decide(DECIDER, outcome, "Reasons.", ready(), CAMPAIGN, False).outcome == (outcome)
     assert endorsed().case.decide(DECIDER, outcome, "Reasons.", ready(), CAMPAIGN, True)
 
 
@@ -324,7 +323,7 @@ def test_no_step_after_an_approval_or_a_denial_except_an_appeal(
     assert (case.status, case.open, case.final_outcome) == (status, False, outcome)
     with pytest.raises(WrongState, match=f"is {status}: .*an appeal is the way to contest it"):
         STEPS_TOWARDS_A_DECISION[step](case)
-    assert case.lodge_appeal(EMPLOYEE, "Misread.") == {"grounds": "Misread."}
+    assert case.lodge_appeal(EMPLOYEE, "Misread.") == Appeal(grounds="Misread.")
 
 
 @pytest.mark.parametrize(("log", "status"), [(appealed("deny"), "appealed"), (closed(), "closed")])
@@ -392,7 +391,7 @@ def test_the_appeal_is_heard_by_someone_other_than_the_employee_and_the_first_de
         with pytest.raises(NotEntitled, match="someone other than the employee"):
             case.decide_appeal(actor, result, outcome, "Heard.", ready(), CAMPAIGN)  # type: ignore[arg-type]
     heard = case.decide_appeal(SECOND_DECIDER, "upheld", None, "Heard.", ready(), CAMPAIGN)
-    assert heard["result"] == "upheld"
+    assert heard.result == "upheld"
 
 
 @pytest.mark.parametrize("outcome", ["approve", "deny"])
@@ -405,9 +404,9 @@ def test_upholding_keeps_the_outcome_and_giving_another_is_refused(outcome: Outc
         with pytest.raises(CaseRefused, match="upheld decision keeps its outcome"):
             case.decide_appeal(SECOND_DECIDER, "upheld", refused, "Hm.", ready(), CAMPAIGN)  # type: ignore[arg-type]
     same = case.decide_appeal(SECOND_DECIDER, "upheld", outcome, "Stands.", ready(), CAMPAIGN)
-    assert (same["result"], same["outcome"]) == ("upheld", outcome)
+    assert (same.result, same.outcome) == ("upheld", outcome)
     payload = case.decide_appeal(SECOND_DECIDER, "upheld", None, "Stands.", ready(), CAMPAIGN)
-    assert (payload["result"], payload["outcome"]) == ("upheld", outcome)
+    assert (payload.result, payload.outcome) == ("upheld", outcome)
     case = log.add("appeal_outcome", SECOND_DECIDER, payload)
     assert (case.status, case.open, case.final_outcome) == ("closed", False, outcome)
 
@@ -423,7 +422,7 @@ def test_overturning_needs_an_outcome_other_than_the_one_appealed(outcome: Outco
             case.decide_appeal(SECOND_DECIDER, "overturned", same, "Hm.", ready(), CAMPAIGN)
     other: Outcome = "deny" if outcome == "approve" else "approve"
     payload = case.decide_appeal(SECOND_DECIDER, "overturned", other, "Misread.", ready(), "c")
-    assert (payload["result"], payload["outcome"], payload["rationale"]) == (
+    assert (payload.result, payload.outcome, payload.rationale) == (
         "overturned",
         other,
         "Misread.",
@@ -476,7 +475,7 @@ def test_evidence_must_be_an_item_the_criteria_name() -> None:
     with pytest.raises(CaseRefused, match="a note saying what the evidence is"):
         case.attach_evidence(LEAD, "   ", NAMED)
     payload = case.attach_evidence(LEAD, " The payments migration. ", iter(NAMED))
-    assert payload == {"item": LEAD, "note": "The payments migration."}
+    assert payload.record() == {"item": LEAD, "note": "The payments migration."}
 
 
 # -- the fold ------------------------------------------------------------------------------------

@@ -26,6 +26,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.promotion.adapters.checkpoints import (
+    generate_private_key,
+    private_key_from_pem,
+    private_key_to_pem,
+    public_key_from_pem,
+    public_key_to_pem,
+)
 from services.promotion.domain.decision_log import (
     ENTRY_KINDS,
     GENESIS_HASH,
@@ -38,14 +45,9 @@ from services.promotion.domain.decision_log import (
     build_chain,
     canonical,
     entry_hash,
-    generate_private_key,
     hashed_fields,
     key_fingerprint,
     next_entry,
-    private_key_from_pem,
-    private_key_to_pem,
-    public_key_from_pem,
-    public_key_to_pem,
     sign_checkpoint,
     verify,
     verify_checkpoint,

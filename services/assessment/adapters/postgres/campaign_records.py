@@ -18,7 +18,9 @@ from services.assessment.domain.raters import Nomination
 from services.assessment.domain.ratings import Rating
 
 
-class CampaignRecords:
+class CampaignTables:
+    """The statements on one schema's tables, composed once."""
+
     def __init__(self, schema: str) -> None:
         def q(text: str) -> sql.Composed:
             return sql.SQL(text).format(
@@ -27,60 +29,65 @@ class CampaignRecords:
                 calibrated=sql.Identifier(schema, "calibration_subjects"),
             )
 
-        self._record_submission = q(
+        self.record_submission = q(
             "INSERT INTO {submissions} (campaign_id, subject, rater, rater_group, final, "
             "answers, stream_version) VALUES (%s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (campaign_id, subject, rater) DO UPDATE SET "
             "rater_group = excluded.rater_group, final = excluded.final, "
             "answers = excluded.answers, stream_version = excluded.stream_version"
         )
-        self._record_nomination = q(
+        self.record_nomination = q(
             "INSERT INTO {nominations} (campaign_id, subject, peer, state) "
             "VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (campaign_id, subject, peer) DO UPDATE SET state = excluded.state"
         )
-        self._submissions = q(
+        self.submissions = q(
             "SELECT subject, rater, rater_group, answers FROM {submissions} "
             "WHERE campaign_id = %s AND (%s::text[] IS NULL OR subject = ANY(%s))"
         )
-        self._finals = q(
-            "SELECT subject, rater FROM {submissions} WHERE campaign_id = %s AND final"
-        )
-        self._claimed = q(
+        self.finals = q("SELECT subject, rater FROM {submissions} WHERE campaign_id = %s AND final")
+        self.claimed = q(
             "SELECT subject, session_id FROM {calibrated} "
             "WHERE campaign_id = %s AND subject = ANY(%s) FOR UPDATE"
         )
-        self._claim = q(
+        self.claim = q(
             "INSERT INTO {calibrated} (campaign_id, subject, session_id) "
             "SELECT %s, unnest(%s::text[]), %s"
         )
-        self._count = q("SELECT count(*) FROM {submissions} WHERE campaign_id = %s")
-        self._approved = q(
+        self.count = q("SELECT count(*) FROM {submissions} WHERE campaign_id = %s")
+        self.approved = q(
             "SELECT subject, peer FROM {nominations} WHERE campaign_id = %s AND state = 'approved'"
         )
-        self._rated_as_peer = q(
+        self.rated_as_peer = q(
             "SELECT subject FROM {nominations} "
             "WHERE campaign_id = %s AND peer = %s AND state = 'approved' ORDER BY subject"
         )
 
+
+class CampaignRecords:
+    """The records on one connection, in its transaction if it has one (the application's
+    `CampaignRecords` port)."""
+
+    def __init__(self, tables: CampaignTables, conn: AsyncConnection[Any]) -> None:
+        self._tables = tables
+        self._conn = conn
+
     async def claim_for_calibration(
-        self, conn: AsyncConnection[Any], campaign_id: str, session_id: str, subjects: list[str]
+        self, campaign_id: str, session_id: str, subjects: list[str]
     ) -> dict[str, str]:
         """Give the subjects to this session; those another session already has, and which."""
-        cur = await conn.execute(self._claimed, (campaign_id, subjects))
+        cur = await self._conn.execute(self._tables.claimed, (campaign_id, subjects))
         taken = {subject: session for subject, session in await cur.fetchall()}
-        await conn.execute(
-            self._claim, (campaign_id, [s for s in subjects if s not in taken], session_id)
+        await self._conn.execute(
+            self._tables.claim, (campaign_id, [s for s in subjects if s not in taken], session_id)
         )
         return taken
 
-    async def record_submission(
-        self, conn: AsyncConnection[Any], recorded: SubmissionRecorded, stream_version: int
-    ) -> None:
+    async def record_submission(self, recorded: SubmissionRecorded, stream_version: int) -> None:
         s = recorded.submission
         answers = [[a.item, a.value, a.comment] for a in s.answers]
-        await conn.execute(
-            self._record_submission,
+        await self._conn.execute(
+            self._tables.record_submission,
             (
                 s.campaign,
                 s.subject,
@@ -92,51 +99,44 @@ class CampaignRecords:
             ),
         )
 
-    async def record_nomination(
-        self, conn: AsyncConnection[Any], campaign_id: str, nomination: Nomination
-    ) -> None:
-        await conn.execute(
-            self._record_nomination,
+    async def record_nomination(self, campaign_id: str, nomination: Nomination) -> None:
+        await self._conn.execute(
+            self._tables.record_nomination,
             (campaign_id, nomination.subject, nomination.peer, nomination.state),
         )
 
     async def ratings(
         self,
-        conn: AsyncConnection[Any],
         campaign_id: str,
         subjects: Iterable[str] | None = None,
     ) -> list[Rating]:
         """Every rating of the campaign's latest submissions, or only of these subjects'."""
         wanted = None if subjects is None else list(subjects)
-        cur = await conn.execute(self._submissions, (campaign_id, wanted, wanted))
+        cur = await self._conn.execute(self._tables.submissions, (campaign_id, wanted, wanted))
         return [
             rating
             for subject, rater, group, answers in await cur.fetchall()
             for rating in submission_ratings(subject, rater, group, answers)
         ]
 
-    async def submission_count(self, conn: AsyncConnection[Any], campaign_id: str) -> int:
-        cur = await conn.execute(self._count, (campaign_id,))
+    async def submission_count(self, campaign_id: str) -> int:
+        cur = await self._conn.execute(self._tables.count, (campaign_id,))
         row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def finalised(self, conn: AsyncConnection[Any], campaign_id: str) -> set[tuple[str, str]]:
+    async def finalised(self, campaign_id: str) -> set[tuple[str, str]]:
         """(subject, rater) of every final submission."""
-        cur = await conn.execute(self._finals, (campaign_id,))
+        cur = await self._conn.execute(self._tables.finals, (campaign_id,))
         return {(subject, rater) for subject, rater in await cur.fetchall()}
 
-    async def approved_peers(
-        self, conn: AsyncConnection[Any], campaign_id: str
-    ) -> list[Nomination]:
-        cur = await conn.execute(self._approved, (campaign_id,))
+    async def approved_peers(self, campaign_id: str) -> list[Nomination]:
+        cur = await self._conn.execute(self._tables.approved, (campaign_id,))
         return [
             Nomination(subject, peer, nominated_by="", state="approved")
             for subject, peer in await cur.fetchall()
         ]
 
-    async def rated_as_peer(
-        self, conn: AsyncConnection[Any], campaign_id: str, peer: str
-    ) -> list[str]:
+    async def rated_as_peer(self, campaign_id: str, peer: str) -> list[str]:
         """Subjects whose manager approved `peer` to rate them."""
-        cur = await conn.execute(self._rated_as_peer, (campaign_id, peer))
+        cur = await self._conn.execute(self._tables.rated_as_peer, (campaign_id, peer))
         return [subject for (subject,) in await cur.fetchall()]

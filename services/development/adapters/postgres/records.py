@@ -14,30 +14,31 @@ from psycopg.types.json import Jsonb
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import PlannedAction
 from libs.events.schemas.lms import Course
+from services.development.application.ports import Scores
 from services.development.domain.gaps import Gap
 from services.development.domain.plans import DevelopmentPlan
 
 
 class DevelopmentRecords:
-    def __init__(self, schema: str) -> None:
+    """The `Records` port, read and written through one connection (its transaction)."""
+
+    def __init__(self, conn: AsyncConnection[Any], schema: str) -> None:
+        self.conn = conn
         self.schema = schema
 
     def _t(self, table: str) -> sql.Identifier:
         return sql.Identifier(self.schema, table)
 
-    async def _run(self, conn: AsyncConnection[Any], query: str, params: Any = None) -> Any:
+    async def _run(self, query: str, params: Any = None) -> Any:
         names = ("calibrations", "scores", "gaps", "plans", "courses", "completions")
         composed = sql.SQL(query).format(**{n: self._t(n) for n in names})
-        return await conn.execute(composed, params)
+        return await self.conn.execute(composed, params)
 
     # -- calibrations and scores --------------------------------------------------------
 
-    async def record_calibration(
-        self, conn: AsyncConnection[Any], event: CalibrationCompleted, at: datetime
-    ) -> bool:
+    async def record_calibration(self, event: CalibrationCompleted, at: datetime) -> bool:
         """Record the session and its scores; False when the session was recorded before."""
         cur = await self._run(
-            conn,
             "INSERT INTO {calibrations} VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (event.session_id, event.campaign_id, event.framework_id, event.framework_version, at),
         )
@@ -48,7 +49,7 @@ class DevelopmentRecords:
             for s in event.scores
             for competency, score in s.scores.items()
         ]
-        async with conn.cursor() as cur:
+        async with self.conn.cursor() as cur:
             query = sql.SQL(
                 "COPY {} (session_id, employee_id, competency, score, completed_at) FROM STDIN"
             ).format(self._t("scores"))
@@ -57,44 +58,28 @@ class DevelopmentRecords:
                     await copy.write_row(row)
         return True
 
-    async def latest_scores(self, conn: AsyncConnection[Any]) -> dict[str, dict[str, float | None]]:
+    async def latest_scores(self) -> Scores:
         """Everyone's latest calibrated score per competency: who the experts are."""
         cur = await self._run(
-            conn,
             "SELECT DISTINCT ON (employee_id, competency) employee_id, competency, score "
             "FROM {scores} ORDER BY employee_id, competency, completed_at DESC",
         )
-        found: dict[str, dict[str, float | None]] = {}
+        found: Scores = {}
         for employee, competency, score in await cur.fetchall():
             found.setdefault(employee, {})[competency] = score
         return found
 
-    async def sessions_of(self, conn: AsyncConnection[Any], employee_id: str) -> list[str]:
-        """The sessions that scored the employee, newest first."""
-        cur = await self._run(
-            conn,
-            "SELECT DISTINCT session_id, completed_at FROM {scores} WHERE employee_id = %s "
-            "ORDER BY completed_at DESC",
-            (employee_id,),
-        )
-        return [session for session, _ in await cur.fetchall()]
-
-    async def two_latest_scores(
-        self, conn: AsyncConnection[Any]
-    ) -> tuple[
-        dict[str, dict[str, float | None]], dict[str, dict[str, float | None]], dict[str, str]
-    ]:
+    async def two_latest_scores(self) -> tuple[Scores, Scores, dict[str, str]]:
         """Per person: the scores of their previous and latest calibration, and the session
         of the previous one (whose gaps were the plan's starting point)."""
         cur = await self._run(
-            conn,
             "SELECT employee_id, competency, score, session_id, rank FROM ("
             "  SELECT s.*, dense_rank() OVER (PARTITION BY employee_id "
             "                                  ORDER BY completed_at DESC) AS rank"
             "  FROM {scores} s) ranked WHERE rank <= 2",
         )
-        before: dict[str, dict[str, float | None]] = {}
-        after: dict[str, dict[str, float | None]] = {}
+        before: Scores = {}
+        after: Scores = {}
         previous: dict[str, str] = {}
         for employee, competency, score, session, rank in await cur.fetchall():
             (after if rank == 1 else before).setdefault(employee, {})[competency] = score
@@ -106,13 +91,12 @@ class DevelopmentRecords:
 
     async def record_gaps(
         self,
-        conn: AsyncConnection[Any],
         session_id: str,
         at: datetime,
         found: Iterable[tuple[str, str, Sequence[Gap]]],
     ) -> None:
         """`found`: (employee, role, gaps) per person."""
-        async with conn.cursor() as cur:
+        async with self.conn.cursor() as cur:
             query = sql.SQL(
                 "COPY {} (session_id, employee_id, competency, role, nature, target, current, "
                 "completed_at) FROM STDIN"
@@ -134,11 +118,10 @@ class DevelopmentRecords:
                         )
 
     async def latest_gaps(
-        self, conn: AsyncConnection[Any], employees: Sequence[str] | None = None
+        self, employees: Sequence[str] | None = None
     ) -> dict[str, tuple[str, str, list[Gap]]]:
         """Per employee: (session, role, gaps) of their latest calibration."""
         cur = await self._run(
-            conn,
             "SELECT employee_id, session_id, role, competency, nature, target, current FROM ("
             "  SELECT g.*, dense_rank() OVER (PARTITION BY employee_id "
             "                                  ORDER BY completed_at DESC) AS rank"
@@ -152,12 +135,9 @@ class DevelopmentRecords:
             entry[2].append(Gap(competency, nature, target, current))
         return found
 
-    async def gaps_of_sessions(
-        self, conn: AsyncConnection[Any], sessions: dict[str, str]
-    ) -> dict[str, list[Gap]]:
+    async def gaps_of_sessions(self, sessions: dict[str, str]) -> dict[str, list[Gap]]:
         """Per employee, their gaps in the given session (employee -> session)."""
         cur = await self._run(
-            conn,
             "SELECT employee_id, competency, nature, target, current FROM {gaps} g "
             "JOIN unnest(%s::text[], %s::text[]) AS w(employee_id, session_id) "
             "USING (employee_id, session_id)",
@@ -170,10 +150,8 @@ class DevelopmentRecords:
 
     # -- plans --------------------------------------------------------------------------
 
-    async def record_plans(
-        self, conn: AsyncConnection[Any], plans: Iterable[DevelopmentPlan], at: datetime
-    ) -> None:
-        async with conn.cursor() as cur:
+    async def record_plans(self, plans: Iterable[DevelopmentPlan], at: datetime) -> None:
+        async with self.conn.cursor() as cur:
             query = sql.SQL(
                 "COPY {} (plan_id, employee_id, session_id, actions, stream_version, "
                 "completed_at) FROM STDIN"
@@ -187,39 +165,32 @@ class DevelopmentRecords:
 
     # -- the catalog and completions --------------------------------------------------------
 
-    async def record_courses(
-        self, conn: AsyncConnection[Any], courses: Iterable[Course], at: datetime
-    ) -> None:
+    async def record_courses(self, courses: Iterable[Course], at: datetime) -> None:
         for course in courses:
             await self._run(
-                conn,
                 "INSERT INTO {courses} VALUES (%s, %s, %s) ON CONFLICT (course_id) DO UPDATE "
                 "SET course = excluded.course, updated_at = excluded.updated_at "
                 "WHERE courses.updated_at <= excluded.updated_at",
                 (course.course_id, Jsonb(course.model_dump(mode="json")), at),
             )
 
-    async def catalog(self, conn: AsyncConnection[Any]) -> list[Course]:
-        cur = await self._run(conn, "SELECT course FROM {courses} ORDER BY course_id")
+    async def catalog(self) -> list[Course]:
+        cur = await self._run("SELECT course FROM {courses} ORDER BY course_id")
         return [Course.model_validate(c) for (c,) in await cur.fetchall()]
 
-    async def record_completion(
-        self, conn: AsyncConnection[Any], employee_id: str, course_id: str, on: date
-    ) -> None:
+    async def record_completion(self, employee_id: str, course_id: str, on: date) -> None:
         await self._run(
-            conn,
             "INSERT INTO {completions} VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             (employee_id, course_id, on),
         )
 
-    async def completions(self, conn: AsyncConnection[Any]) -> list[tuple[str, str]]:
-        cur = await self._run(conn, "SELECT employee_id, course_id FROM {completions}")
+    async def completions(self) -> list[tuple[str, str]]:
+        cur = await self._run("SELECT employee_id, course_id FROM {completions}")
         return [(e, c) for e, c in await cur.fetchall()]
 
-    async def calibration(self, conn: AsyncConnection[Any], session_id: str) -> tuple[str, int]:
+    async def calibration(self, session_id: str) -> tuple[str, int]:
         """(framework id, version) a recorded session was calibrated on."""
         cur = await self._run(
-            conn,
             "SELECT framework_id, framework_version FROM {calibrations} WHERE session_id = %s",
             (session_id,),
         )
@@ -228,34 +199,26 @@ class DevelopmentRecords:
             raise LookupError(f"calibration session {session_id!r} was never recorded")
         return row[0], row[1]
 
-    async def recorded(self, conn: AsyncConnection[Any], session_id: str) -> bool:
+    async def recorded(self, session_id: str) -> bool:
         """The session's CalibrationCompleted has been processed here (scores, gaps and plans
         are written in its transaction)."""
-        cur = await self._run(
-            conn, "SELECT 1 FROM {calibrations} WHERE session_id = %s", (session_id,)
-        )
+        cur = await self._run("SELECT 1 FROM {calibrations} WHERE session_id = %s", (session_id,))
         return await cur.fetchone() is not None
 
-    async def session_scores(
-        self, conn: AsyncConnection[Any], session_id: str
-    ) -> dict[str, dict[str, float | None]]:
+    async def session_scores(self, session_id: str) -> Scores:
         """Everyone's calibrated scores in one session, per person and competency."""
         cur = await self._run(
-            conn,
             "SELECT employee_id, competency, score FROM {scores} WHERE session_id = %s",
             (session_id,),
         )
-        found: dict[str, dict[str, float | None]] = {}
+        found: Scores = {}
         for employee, competency, score in await cur.fetchall():
             found.setdefault(employee, {})[competency] = score
         return found
 
-    async def session_gaps(
-        self, conn: AsyncConnection[Any], session_id: str
-    ) -> dict[str, list[Gap]]:
+    async def session_gaps(self, session_id: str) -> dict[str, list[Gap]]:
         """Per employee, their gaps as one session's calibration left them."""
         cur = await self._run(
-            conn,
             "SELECT employee_id, competency, nature, target, current FROM {gaps} "
             "WHERE session_id = %s",
             (session_id,),
@@ -265,30 +228,24 @@ class DevelopmentRecords:
             found.setdefault(employee, []).append(Gap(competency, nature, target, current))
         return found
 
-    async def plan_count(self, conn: AsyncConnection[Any], session_id: str) -> int:
+    async def plan_count(self, session_id: str) -> int:
         """How many plans one session's calibration generated."""
-        cur = await self._run(
-            conn, "SELECT count(*) FROM {plans} WHERE session_id = %s", (session_id,)
-        )
+        cur = await self._run("SELECT count(*) FROM {plans} WHERE session_id = %s", (session_id,))
         row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def scores_of(
-        self, conn: AsyncConnection[Any], session_id: str, employee_id: str
-    ) -> dict[str, float | None]:
+    async def scores_of(self, session_id: str, employee_id: str) -> dict[str, float | None]:
         cur = await self._run(
-            conn,
             "SELECT competency, score FROM {scores} WHERE session_id = %s AND employee_id = %s",
             (session_id, employee_id),
         )
         return dict(await cur.fetchall())
 
     async def plan_state(
-        self, conn: AsyncConnection[Any], employee_id: str
+        self, employee_id: str
     ) -> tuple[str, str, list[PlannedAction], int] | None:
         """(plan id, session, actions, edit stream version) of the employee's latest plan."""
         cur = await self._run(
-            conn,
             "SELECT plan_id, session_id, actions, stream_version FROM {plans} "
             "WHERE employee_id = %s ORDER BY completed_at DESC LIMIT 1",
             (employee_id,),
@@ -301,13 +258,11 @@ class DevelopmentRecords:
 
     async def update_plan(
         self,
-        conn: AsyncConnection[Any],
         plan_id: str,
         actions: Sequence[PlannedAction],
         stream_version: int,
     ) -> None:
         await self._run(
-            conn,
             "UPDATE {plans} SET actions = %s, stream_version = %s WHERE plan_id = %s",
             (Jsonb([a.model_dump(mode="json") for a in actions]), stream_version, plan_id),
         )

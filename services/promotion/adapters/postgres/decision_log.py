@@ -41,6 +41,7 @@ class DecisionLog:
             table, sql.SQL(_COLUMNS), sql.SQL(", ".join(["%s"] * 11))
         )
         self._all = sql.SQL("SELECT {} FROM {} ORDER BY sequence").format(sql.SQL(_COLUMNS), table)
+        self._count = sql.SQL("SELECT count(*) FROM {}").format(table)
         select = sql.SQL("SELECT {} FROM {} ").format(sql.SQL(_COLUMNS), table)
         self._where = {
             "case": select + sql.SQL("WHERE case_id = %s ORDER BY sequence"),
@@ -150,6 +151,12 @@ class DecisionLog:
             await cur.execute(self._all)
             while rows := await cur.fetchmany(FETCH):
                 yield [_entry(row) for row in rows]
+
+    def count(self, conninfo: str) -> int:
+        """How many entries the log holds."""
+        with psycopg.connect(conninfo) as conn:
+            row = conn.execute(self._count).fetchone()
+        return row[0] if row else 0
 
     def entries(self, conninfo: str) -> Iterator[LogEntry]:
         """Every entry in sequence order, streamed through a server-side cursor."""

@@ -3,7 +3,6 @@ criteria versions HR published, and the protected attribute from the HRIS."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,26 +12,9 @@ from psycopg.types.json import Jsonb
 from libs.events.envelope import Envelope
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
+from services.promotion.application.ports import Calibrated, PublishedCriteria
 from services.promotion.domain.criteria import CriteriaSet
 from services.promotion.domain.readiness import CalibratedScores
-
-
-@dataclass(frozen=True)
-class Calibrated:
-    """One person's scores from one calibration session, with where they come from."""
-
-    campaign_id: str
-    completed_at: datetime
-    position: tuple[str, str, str] | None
-    scores: CalibratedScores
-
-
-@dataclass(frozen=True)
-class PublishedCriteria:
-    criteria: CriteriaSet
-    published_by: str
-    published_at: datetime
-
 
 _CALIBRATED = (
     "SELECT c.campaign_id, c.completed_at, s.position, s.scores, c.session_id, "

@@ -1,0 +1,151 @@
+"""What the assessment use cases need from outside the domain, declared as protocols: the
+adapters implement them (PostgreSQL in production, in memory in the unit tests) and
+`services/assessment/service.py` wires them (docs/architecture.md §1, Inside a service).
+
+A use case reads and appends a stream through `Storage.events`, each call on its own; it
+reads the records and replicas in a unit of work from `Storage.reading()`, and writes what
+must land together (events with the campaign records they feed, or behind the campaign's
+lock) in one from `Storage.transaction()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from libs.events.envelope import Envelope, EventMetadata
+from libs.events.registry import IntegrationEvent
+from libs.events.schemas.framework import EffectiveRoleProfile, Framework
+from libs.replicas.people import Person
+from services.assessment.domain.campaigns import SubmissionRecorded
+from services.assessment.domain.raters import Nomination
+from services.assessment.domain.ratings import Rating
+
+
+class EventLog(Protocol):
+    """The service's own event log, one stream per aggregate."""
+
+    async def read_stream(self, stream_id: str, *, after_version: int = 0) -> list[Envelope]:
+        """The stream's events after `after_version`, in order."""
+        ...
+
+    def decode(self, envelope: Envelope) -> IntegrationEvent:
+        """The payload as the current schema version of its type."""
+        ...
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[IntegrationEvent],
+        metadata: EventMetadata,
+    ) -> list[Envelope]:
+        """Append if the stream is at `expected_version` (0: a new stream); otherwise raise
+        `libs.events.concurrency.ConcurrencyError` having written nothing."""
+        ...
+
+    async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
+        """The stream version of its latest event of these types; 0 when there is none."""
+        ...
+
+
+class CampaignRecords(Protocol):
+    """Campaign-wide records kept alongside the events they follow: each question that spans
+    a whole campaign answered at once, where the log would need one stream per subject."""
+
+    async def record_submission(self, recorded: SubmissionRecorded, stream_version: int) -> None:
+        """The rater's latest submission for the subject replaces their earlier one."""
+        ...
+
+    async def record_nomination(self, campaign_id: str, nomination: Nomination) -> None:
+        """The nomination's state as it now stands."""
+        ...
+
+    async def ratings(
+        self, campaign_id: str, subjects: Iterable[str] | None = None
+    ) -> list[Rating]:
+        """Every rating of the campaign's latest submissions, or only of these subjects'."""
+        ...
+
+    async def submission_count(self, campaign_id: str) -> int: ...
+
+    async def finalised(self, campaign_id: str) -> set[tuple[str, str]]:
+        """(subject, rater) of every final submission."""
+        ...
+
+    async def approved_peers(self, campaign_id: str) -> list[Nomination]: ...
+
+    async def rated_as_peer(self, campaign_id: str, peer: str) -> list[str]:
+        """Subjects whose manager approved `peer` to rate them, in order."""
+        ...
+
+    async def claim_for_calibration(
+        self, campaign_id: str, session_id: str, subjects: list[str]
+    ) -> dict[str, str]:
+        """Give the subjects to this session; those another session already has, and which."""
+        ...
+
+
+class OrgChart(Protocol):
+    """The service's copy of the org chart (libs.replicas.org_chart)."""
+
+    async def person(self, employee_id: str) -> Person | None: ...
+
+    async def everyone(self) -> list[Person]: ...
+
+    async def around(self, subject: str, also: Iterable[str] = ()) -> list[Person]:
+        """The subject, their manager, their current reports and `also`."""
+        ...
+
+
+class FrameworkVersions(Protocol):
+    """The framework versions this service has received (libs.replicas.framework_versions)."""
+
+    async def framework(self, framework_id: str, version: int) -> Framework | None: ...
+
+    async def role_profile(
+        self, framework_id: str, version: int, position: tuple[str, str, str]
+    ) -> EffectiveRoleProfile | None:
+        """The effective role profile at a (family, track, level) as of that version."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """The ports as one unit of work sees them: in a transaction, all that was written
+    through them commits together, or none of it."""
+
+    @property
+    def events(self) -> EventLog: ...
+
+    @property
+    def records(self) -> CampaignRecords: ...
+
+    @property
+    def org_chart(self) -> OrgChart: ...
+
+    @property
+    def frameworks(self) -> FrameworkVersions: ...
+
+    async def hold_campaign(self, campaign_id: str, *, exclusive: bool) -> None:
+        """Until the transaction ends: shared, a command about one of the campaign's subjects
+        (those never wait for each other); exclusive, closing it, which waits for the
+        commands in flight and makes later ones wait for it."""
+        ...
+
+
+class Storage(Protocol):
+    """The event log on its own, and units of work."""
+
+    @property
+    def events(self) -> EventLog:
+        """The log outside any unit of work: each read, and each append, on its own."""
+        ...
+
+    def reading(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """For reads: the records and the replicas, read together."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Commits on success, rolls back on any error."""
+        ...

@@ -1,0 +1,75 @@
+"""Results of a closed campaign (docs/domain.md §3, Anonymity): the HR-side aggregate, and the
+subject's view with anonymous groups under the threshold suppressed and no rater named."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from services.assessment.application.campaigns import (
+    Campaigns,
+    NotAllowed,
+    NotInCampaign,
+    expected_assignments,
+)
+from services.assessment.domain.aggregation import (
+    CompetencyResult,
+    SubjectCompetencyView,
+    aggregate,
+    subject_view,
+)
+from services.assessment.domain.campaigns import Campaign, CampaignError
+from services.assessment.domain.ratings import Rating
+
+
+class ResultsNotReady(CampaignError):
+    """Results are released at close only: while open, each new submission would change a
+    group mean by exactly that rater's rating, and a subject could tell who moved it."""
+
+
+async def ratings(
+    campaigns: Campaigns, campaign_id: str, subjects: Iterable[str] | None = None
+) -> tuple[Campaign, list[Rating]]:
+    """A closed campaign and its ratings, of some subjects or all.
+
+    Every recorded submission counts, finalised or not: closing ends revisions. Only
+    raters still assigned count: after a change of manager, the former manager's
+    submission would make the manager group a mean of two.
+    """
+    campaign = await campaigns.campaign(campaign_id)
+    if not campaign.closed:
+        raise ResultsNotReady(
+            f"campaign {campaign_id!r} is still open: results are released when it closes"
+        )
+    async with campaigns.storage.reading() as work:
+        chosen = None if subjects is None else list(subjects)
+        expected = await expected_assignments(work, campaign, chosen)
+        assigned = {(a.subject, a.rater) for a in expected}
+        found = await work.records.ratings(campaign_id, chosen)
+    return campaign, [r for r in found if (r.subject, r.rater) in assigned]
+
+
+async def results(
+    campaigns: Campaigns, campaign_id: str, subjects: Iterable[str] | None = None
+) -> tuple[Campaign, list[CompetencyResult]]:
+    """The HR-side aggregate of a closed campaign, for some subjects or all."""
+    campaign, found = await ratings(campaigns, campaign_id, subjects)
+    settings = campaign.settings
+    return campaign, aggregate(found, settings.weights, settings.anonymity)
+
+
+async def results_for_subject(
+    campaigns: Campaigns, campaign_id: str, subject: str, viewer: str
+) -> list[SubjectCompetencyView]:
+    """The subject's results as they may see them: anonymous groups under the threshold
+    suppressed, no rater named. For the subject and their manager only."""
+    if viewer != subject:
+        async with campaigns.storage.reading() as work:
+            person = await work.org_chart.person(subject)
+        if person is None or person.manager_id != viewer:
+            raise NotAllowed(f"only {subject!r} and their manager see their results")
+    campaign = await campaigns.campaign(campaign_id)
+    if not campaign.assesses(subject):
+        raise NotInCampaign(f"{subject!r} is not assessed in campaign {campaign_id!r}")
+    campaign, found = await results(campaigns, campaign_id, [subject])
+    settings = campaign.settings
+    return subject_view(found, settings.anonymity, settings.weights)

@@ -1,0 +1,109 @@
+"""How a command about one subject of a campaign (a nomination, its decision, a submission)
+is decided and recorded.
+
+Concurrency: commands about one subject append to that subject's stream with the version
+they read, so a lost race is decided again on fresh state. Closing must not let a submission
+through that read the campaign as open: subject commands hold the campaign shared and
+re-check it is not closed inside their transaction; closing holds it exclusively. Subjects
+never wait for each other, only for a close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+
+from libs.events.concurrency import ConcurrencyError
+from libs.events.envelope import EventMetadata
+from libs.events.registry import IntegrationEvent
+from libs.events.schemas.assessment import CampaignClosed
+from services.assessment.application.campaigns import Campaigns, stream_of, subject_stream_of
+from services.assessment.application.ports import UnitOfWork
+from services.assessment.domain.campaigns import (
+    Campaign,
+    PeerNominated,
+    PeerNominationDecided,
+    SubjectAssessment,
+    SubmissionRecorded,
+)
+from services.assessment.domain.raters import Nomination
+
+# The public AssessmentSubmitted is relayed in its whole envelope, actor included, so naming
+# the rater there would expose peers and direct reports (docs/domain.md §3, Anonymity). The rater
+# is the actor of the private SubmissionRecorded; the announcement is the service's own,
+# caused by it, in the same transaction.
+ANNOUNCER = "service:assessment"
+# Commands about different subjects never conflict; one about the same subject that loses a
+# race is decided again on fresh state, this many times at most.
+ATTEMPTS = 10
+
+Decide = Callable[[Campaign, SubjectAssessment, UnitOfWork], Awaitable[list[IntegrationEvent]]]
+
+
+async def on_subject(
+    campaigns: Campaigns, campaign_id: str, subject: str, decide: Decide, actor: str
+) -> list[IntegrationEvent]:
+    """Run a command on one subject's assessment and append what it decides, retrying a
+    lost race on fresh state."""
+    for attempt in range(ATTEMPTS):
+        campaign = await campaigns.campaign(campaign_id)
+        assessment = await campaigns.subject(campaign, subject)
+        async with campaigns.storage.reading() as work:
+            events = await decide(campaign, assessment, work)
+        if not events:
+            return []
+        try:
+            await _append(campaigns, campaign, assessment, events, actor)
+        except ConcurrencyError:
+            if attempt == ATTEMPTS - 1:
+                raise
+            # Raters of one subject submit at the same moment: back off with jitter so
+            # that the losers do not collide again on the next attempt.
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+            continue
+        return events
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def _append(
+    campaigns: Campaigns,
+    campaign: Campaign,
+    assessment: SubjectAssessment,
+    events: Sequence[IntegrationEvent],
+    actor: str,
+) -> None:
+    """Append to the subject's stream and update the campaign records, in one transaction,
+    unless the campaign closed since it was read (then ConcurrencyError: decide again)."""
+    campaign_stream = stream_of(campaign.campaign_id)
+    stream = subject_stream_of(campaign.campaign_id, assessment.subject)
+    async with campaigns.storage.transaction() as work:
+        await work.hold_campaign(campaign.campaign_id, exclusive=False)
+        closed = await work.events.last_version_of(campaign_stream, [CampaignClosed.event_type])
+        if closed and not campaign.closed:
+            raise ConcurrencyError(campaign_stream, campaign.stream_version, closed)
+        version = assessment.stream_version
+        announcement: EventMetadata | None = None
+        for event in events:
+            metadata = (
+                announcement
+                if announcement is not None and not event.private
+                else EventMetadata(actor=actor)
+            )
+            [envelope] = await work.events.append(stream, version, [event], metadata)
+            version = envelope.stream_version
+            if isinstance(event, SubmissionRecorded):
+                # Its public announcement is the service's, caused by this record.
+                announcement = EventMetadata(
+                    actor=ANNOUNCER,
+                    correlation_id=envelope.correlation_id,
+                    causation_id=envelope.event_id,
+                )
+                await work.records.record_submission(event, version)
+            elif isinstance(event, PeerNominated):
+                nomination = Nomination(event.subject, event.peer, event.nominated_by)
+                await work.records.record_nomination(campaign.campaign_id, nomination)
+            elif isinstance(event, PeerNominationDecided):
+                state = "approved" if event.approved else "rejected"
+                decided = Nomination(event.subject, event.peer, "", state)
+                await work.records.record_nomination(campaign.campaign_id, decided)

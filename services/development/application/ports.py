@@ -1,0 +1,138 @@
+"""What the development service's use cases need from the world, as ports
+(docs/architecture.md §1, Inside a service): its own records, the replicas it reads and its
+event log, held in one transaction by a unit of work (`libs.events.ports.UnitOfWork[Work]`).
+The PostgreSQL adapters implement them; the application tests run on in-memory ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from libs.events.ports import EventLog
+from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.development import PlannedAction
+from libs.events.schemas.framework import EffectiveRoleProfile, Framework
+from libs.events.schemas.lms import Course
+from libs.replicas.people import Person
+from services.development.domain.gaps import Gap
+from services.development.domain.plans import DevelopmentPlan
+
+# Per employee, per competency: a calibrated score (None: not observed).
+Scores = dict[str, dict[str, float | None]]
+
+
+class Records(Protocol):
+    """The service's own tables: what it received (calibrated scores, the catalog,
+    completions) and what it decided (gaps, plans)."""
+
+    async def record_calibration(self, event: CalibrationCompleted, at: datetime) -> bool:
+        """Record the session and its scores; False when the session was recorded before."""
+        ...
+
+    async def calibration(self, session_id: str) -> tuple[str, int]:
+        """(framework id, version) a recorded session was calibrated on."""
+        ...
+
+    async def recorded(self, session_id: str) -> bool:
+        """The session's CalibrationCompleted has been processed here."""
+        ...
+
+    async def latest_scores(self) -> Scores:
+        """Everyone's latest calibrated score per competency."""
+        ...
+
+    async def two_latest_scores(self) -> tuple[Scores, Scores, dict[str, str]]:
+        """Per person: the scores of their previous and latest calibration, and the session
+        of the previous one."""
+        ...
+
+    async def session_scores(self, session_id: str) -> Scores: ...
+
+    async def scores_of(self, session_id: str, employee_id: str) -> dict[str, float | None]: ...
+
+    async def record_gaps(
+        self, session_id: str, at: datetime, found: Iterable[tuple[str, str, Sequence[Gap]]]
+    ) -> None:
+        """`found`: (employee, role, gaps) per person."""
+        ...
+
+    async def latest_gaps(
+        self, employees: Sequence[str] | None = None
+    ) -> dict[str, tuple[str, str, list[Gap]]]:
+        """Per employee (everyone when None): (session, role, gaps) of their latest
+        calibration."""
+        ...
+
+    async def gaps_of_sessions(self, sessions: dict[str, str]) -> dict[str, list[Gap]]:
+        """Per employee, their gaps in the given session (employee -> session)."""
+        ...
+
+    async def session_gaps(self, session_id: str) -> dict[str, list[Gap]]: ...
+
+    async def record_plans(self, plans: Iterable[DevelopmentPlan], at: datetime) -> None: ...
+
+    async def plan_count(self, session_id: str) -> int: ...
+
+    async def plan_state(
+        self, employee_id: str
+    ) -> tuple[str, str, list[PlannedAction], int] | None:
+        """(plan id, session, actions, edit stream version) of the employee's latest plan."""
+        ...
+
+    async def update_plan(
+        self, plan_id: str, actions: Sequence[PlannedAction], stream_version: int
+    ) -> None: ...
+
+    async def record_courses(self, courses: Iterable[Course], at: datetime) -> None:
+        """Insert or update each course, an older update never overwriting a newer one."""
+        ...
+
+    async def catalog(self) -> list[Course]: ...
+
+    async def record_completion(self, employee_id: str, course_id: str, on: date) -> None: ...
+
+    async def completions(self) -> list[tuple[str, str]]:
+        """(employee, course) of every completion."""
+        ...
+
+
+class OrgChart(Protocol):
+    """The service's replica of the org chart (HRIS events)."""
+
+    async def person(self, employee_id: str) -> Person | None: ...
+
+    async def everyone(self) -> list[Person]: ...
+
+    async def managers_of(self, employee_id: str) -> list[str]:
+        """Everyone above the employee in the reporting line."""
+        ...
+
+
+class FrameworkVersions(Protocol):
+    """The service's replica of the published framework versions."""
+
+    async def framework(self, framework_id: str, version: int) -> Framework | None: ...
+
+    async def role_profile(
+        self, framework_id: str, version: int, position: tuple[str, str, str]
+    ) -> EffectiveRoleProfile | None:
+        """The effective role profile at a (family, track, level) as of that version."""
+        ...
+
+
+class Work(Protocol):
+    """Everything one use case reads and writes, through one transaction."""
+
+    @property
+    def records(self) -> Records: ...
+
+    @property
+    def org_chart(self) -> OrgChart: ...
+
+    @property
+    def frameworks(self) -> FrameworkVersions: ...
+
+    @property
+    def events(self) -> EventLog: ...

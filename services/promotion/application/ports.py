@@ -1,0 +1,189 @@
+"""What the promotion use cases need from outside the service's core (docs/architecture.md
+§1, "Inside a service"): the decision log, the service's own read models, the replicas it
+reads, the events it publishes, and one transaction around each step. `adapters/` implements
+them on PostgreSQL; the application tests implement them in memory.
+
+A `Transaction` is a unit of work: everything read and written through it commits together
+or not at all, so a step's log entry and its integration event never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from libs.events.envelope import Envelope
+from libs.events.registry import IntegrationEvent
+from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.framework import EffectiveRoleProfile, Framework
+from libs.events.schemas.hris import ProtectedAttributeRecorded
+from libs.replicas.people import Person
+from services.promotion.domain.criteria import CriteriaSet
+from services.promotion.domain.decision_log import Checkpoint, EntryKind, LogEntry
+from services.promotion.domain.readiness import CalibratedScores
+
+
+class Acting(Protocol):
+    """Who issues a command: a subject and the roles it holds (the platform's `Actor`)."""
+
+    @property
+    def subject(self) -> str: ...
+
+    def has(self, role: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """One person's scores from one calibration session, with where they come from."""
+
+    campaign_id: str
+    completed_at: datetime
+    position: tuple[str, str, str] | None
+    scores: CalibratedScores
+
+
+@dataclass(frozen=True)
+class PublishedCriteria:
+    criteria: CriteriaSet
+    published_by: str
+    published_at: datetime
+
+
+class DecisionLogEntries(Protocol):
+    """The decision log, within a transaction. Every entry read is hash-checked against its
+    stored body (`TamperedEntry` otherwise): what drives or shows a decision is what was
+    recorded."""
+
+    async def lock(self) -> None:
+        """Hold the log's append lock until the transaction ends."""
+
+    async def of_case(self, case_id: str) -> list[LogEntry]: ...
+
+    async def of_employee(self, employee_id: str) -> list[LogEntry]: ...
+
+    async def of_cycle(self, cycle_id: str) -> list[LogEntry]:
+        """Every entry of the cases nominated for the cycle, in log order."""
+
+    async def decisions(self) -> list[LogEntry]:
+        """Every decision and appeal outcome, in log order."""
+
+    async def append(
+        self,
+        *,
+        kind: EntryKind,
+        case_id: str,
+        employee_id: str,
+        actor: str,
+        recorded_at: datetime,
+        payload: Mapping[str, Any],
+    ) -> LogEntry:
+        """Append one entry after the current head."""
+
+    def batches(self) -> AsyncGenerator[list[LogEntry], None]:
+        """Every entry in sequence order, a batch at a time, as stored (not hash-checked:
+        verification does that)."""
+
+
+class PromotionRecords(Protocol):
+    """The service's read models: calibrations, criteria versions, protected attributes."""
+
+    async def record_calibration(self, event: CalibrationCompleted, at: datetime) -> bool:
+        """Keep a session's scores as they were; False when it was recorded before."""
+
+    async def latest_calibration(
+        self, employee_id: str, framework_id: str | None = None
+    ) -> Calibrated | None:
+        """The newest session that scored the employee (on that framework, when given)."""
+
+    async def calibration_of(self, session_id: str, employee_id: str) -> Calibrated | None: ...
+
+    async def criteria(self, version: int | None = None) -> PublishedCriteria | None:
+        """The given version, else the latest."""
+
+    async def publish_criteria(self, draft: dict[str, Any], by: str, at: datetime) -> CriteriaSet:
+        """Number `draft` (a `CriteriaSet` without its version) as the next version."""
+
+    async def record_attribute(self, envelope: Envelope, event: ProtectedAttributeRecorded) -> None:
+        """Keep the newest value per person and attribute."""
+
+    async def attribute(self, attribute: str) -> dict[str, str | None]:
+        """Each person's value of the protected attribute."""
+
+
+class OrgChart(Protocol):
+    """The replica of the HRIS org chart."""
+
+    async def person(self, employee_id: str) -> Person | None: ...
+
+    async def managers_of(self, employee_id: str) -> list[str]:
+        """Everyone above the person, nearest first."""
+
+
+class KnownVersion(Protocol):
+    @property
+    def framework_id(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+class FrameworkVersions(Protocol):
+    """The replica of the published framework versions and their role profiles."""
+
+    async def framework(self, framework_id: str, version: int) -> Framework | None: ...
+
+    async def role_profile(
+        self, framework_id: str, version: int, position: tuple[str, str, str]
+    ) -> EffectiveRoleProfile | None: ...
+
+    async def all(self) -> Sequence[KnownVersion]: ...
+
+
+class CaseEvents(Protocol):
+    """The integration events of the cases, appended in the step's transaction."""
+
+    async def publish(
+        self, stream: str, expected: int, event: IntegrationEvent, actor: str
+    ) -> None: ...
+
+
+class Transaction(Protocol):
+    log: DecisionLogEntries
+    records: PromotionRecords
+    org_chart: OrgChart
+    frameworks: FrameworkVersions
+    events: CaseEvents
+
+    async def lock(self, name: str) -> None:
+        """Wait for the service-wide lock `name`, held until the transaction ends."""
+
+    async def try_lock(self, name: str) -> bool:
+        """Take the lock `name` until the transaction ends; False when another holds it."""
+
+
+class UnitOfWork(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A transaction: committed when the block ends, rolled back when it raises."""
+
+
+class CheckpointSink(Protocol):
+    """Where signed checkpoints are kept, outside the database."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def latest(self) -> Checkpoint | None: ...
+
+    def append(self, checkpoint: Checkpoint) -> object: ...
+
+
+class SigningKey(Protocol):
+    """The checkpoint signing key, held outside the database."""
+
+    def load(self) -> Ed25519PrivateKey: ...

@@ -1,0 +1,382 @@
+"""The assessment application's ports in memory: the event log, the campaign records and the
+two replicas, with units of work that roll back on error. What the PostgreSQL adapters do is
+mirrored closely enough for the use cases to behave alike; the integration tests keep the
+adapters themselves honest.
+
+`MemoryStorage.before_transaction` lets a test run something between a use case's reads and
+its transaction (another command winning a race), and `holds` records which campaign each
+transaction held, and how. At the end, a small organisation and helpers to open a campaign on
+it and rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from libs.events.concurrency import ConcurrencyError
+from libs.events.envelope import Envelope, EventMetadata, new_event_id
+from libs.events.registry import IntegrationEvent, registry
+from libs.events.schemas.assessment import CampaignOpened
+from libs.events.schemas.framework import EffectiveRoleProfile, Framework
+from libs.replicas.people import Person
+from services.assessment.application import launching, nominations, rating
+from services.assessment.application.campaigns import Campaigns
+from services.assessment.application.launching import Population
+from services.assessment.domain.campaigns import (
+    CampaignSettings,
+    SubmissionRecorded,
+    submission_ratings,
+)
+from services.assessment.domain.raters import Nomination
+from services.assessment.domain.ratings import RaterGroup, Rating
+from services.assessment.domain.submissions import Answer
+from services.framework.domain.profiles import effective_profiles
+from tests.support.sample_frameworks import valid_framework
+
+SOURCE = "assessment"
+
+
+def person(
+    employee_id: str,
+    manager: str | None = None,
+    *,
+    department: str = "Platform",
+    job_family: str | None = "eng",
+    level: str | None = "L3",
+    left: bool = False,
+) -> Person:
+    return Person(
+        employee_id=employee_id,
+        name=None,
+        department=department,
+        job_family=job_family,
+        track="ic",
+        level=level,
+        manager_id=manager,
+        hired_on=date(2024, 1, 2),
+        left_on=date(2025, 6, 30) if left else None,
+    )
+
+
+@dataclass
+class _Submission:
+    group: RaterGroup
+    final: bool
+    answers: list[tuple[str, int | None, str | None]]
+
+
+@dataclass
+class MemoryState:
+    """Everything the ports keep; copied whole when a transaction begins."""
+
+    streams: dict[str, list[Envelope]] = field(default_factory=dict)
+    position: int = 0
+    submissions: dict[tuple[str, str, str], _Submission] = field(default_factory=dict)
+    nominations: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    calibrated: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def copy(self) -> MemoryState:
+        return MemoryState(
+            streams={s: list(e) for s, e in self.streams.items()},
+            position=self.position,
+            submissions=dict(self.submissions),
+            nominations=dict(self.nominations),
+            calibrated=dict(self.calibrated),
+        )
+
+
+class MemoryLog:
+    def __init__(self, storage: MemoryStorage) -> None:
+        self._storage = storage
+
+    @property
+    def _state(self) -> MemoryState:
+        return self._storage.state
+
+    async def read_stream(self, stream_id: str, *, after_version: int = 0) -> list[Envelope]:
+        return [
+            e for e in self._state.streams.get(stream_id, []) if e.stream_version > after_version
+        ]
+
+    def decode(self, envelope: Envelope) -> IntegrationEvent:
+        return registry.decode(envelope.event_type, envelope.schema_version, envelope.payload)
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[IntegrationEvent],
+        metadata: EventMetadata,
+    ) -> list[Envelope]:
+        stream = self._state.streams.setdefault(stream_id, [])
+        if len(stream) != expected_version:
+            raise ConcurrencyError(stream_id, expected_version, len(stream))
+        appended = []
+        for event in events:
+            self._state.position += 1
+            now = datetime.now(UTC)
+            appended.append(
+                Envelope(
+                    event_id=new_event_id(),
+                    event_type=event.event_type,
+                    schema_version=event.schema_version,
+                    source=SOURCE,
+                    stream_id=stream_id,
+                    stream_version=len(stream) + len(appended) + 1,
+                    global_position=self._state.position,
+                    occurred_at=now,
+                    recorded_at=now,
+                    actor=metadata.actor,
+                    correlation_id=metadata.correlation_id,
+                    causation_id=metadata.causation_id,
+                    payload=event.model_dump(mode="json"),
+                )
+            )
+        stream += appended
+        return appended
+
+    async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
+        found = [
+            e.stream_version
+            for e in self._state.streams.get(stream_id, [])
+            if e.event_type in event_types
+        ]
+        return max(found, default=0)
+
+
+class MemoryRecords:
+    def __init__(self, storage: MemoryStorage) -> None:
+        self._storage = storage
+
+    @property
+    def _state(self) -> MemoryState:
+        return self._storage.state
+
+    async def record_submission(self, recorded: SubmissionRecorded, stream_version: int) -> None:
+        s = recorded.submission
+        self._state.submissions[(s.campaign, s.subject, s.rater)] = _Submission(
+            recorded.group, s.final, [(a.item, a.value, a.comment) for a in s.answers]
+        )
+
+    async def record_nomination(self, campaign_id: str, nomination: Nomination) -> None:
+        key = (campaign_id, nomination.subject, nomination.peer)
+        self._state.nominations[key] = nomination.state
+
+    async def ratings(
+        self, campaign_id: str, subjects: Iterable[str] | None = None
+    ) -> list[Rating]:
+        wanted = None if subjects is None else set(subjects)
+        return [
+            rating
+            for (campaign, subject, rater), s in self._state.submissions.items()
+            if campaign == campaign_id and (wanted is None or subject in wanted)
+            for rating in submission_ratings(subject, rater, s.group, s.answers)
+        ]
+
+    async def submission_count(self, campaign_id: str) -> int:
+        return sum(1 for campaign, _, _ in self._state.submissions if campaign == campaign_id)
+
+    async def finalised(self, campaign_id: str) -> set[tuple[str, str]]:
+        return {
+            (subject, rater)
+            for (campaign, subject, rater), s in self._state.submissions.items()
+            if campaign == campaign_id and s.final
+        }
+
+    async def approved_peers(self, campaign_id: str) -> list[Nomination]:
+        return [
+            Nomination(subject, peer, nominated_by="", state="approved")
+            for (campaign, subject, peer), state in self._state.nominations.items()
+            if campaign == campaign_id and state == "approved"
+        ]
+
+    async def rated_as_peer(self, campaign_id: str, peer: str) -> list[str]:
+        return sorted(
+            subject
+            for (campaign, subject, p), state in self._state.nominations.items()
+            if campaign == campaign_id and p == peer and state == "approved"
+        )
+
+    async def claim_for_calibration(
+        self, campaign_id: str, session_id: str, subjects: list[str]
+    ) -> dict[str, str]:
+        claimed = self._state.calibrated
+        taken = {s: claimed[(campaign_id, s)] for s in subjects if (campaign_id, s) in claimed}
+        for subject in subjects:
+            claimed.setdefault((campaign_id, subject), session_id)
+        return taken
+
+
+class MemoryOrgChart:
+    def __init__(self) -> None:
+        self.people: dict[str, Person] = {}
+
+    def hire(self, *people: Person) -> None:
+        for p in people:
+            self.people[p.employee_id] = p
+
+    async def person(self, employee_id: str) -> Person | None:
+        return self.people.get(employee_id)
+
+    async def everyone(self) -> list[Person]:
+        return [self.people[i] for i in sorted(self.people)]
+
+    async def around(self, subject: str, also: Iterable[str] = ()) -> list[Person]:
+        named = {subject, *also}
+        if (found := self.people.get(subject)) is not None and found.manager_id:
+            named.add(found.manager_id)
+        return [
+            p
+            for i, p in sorted(self.people.items())
+            if i in named or (p.manager_id == subject and p.left_on is None)
+        ]
+
+
+class MemoryFrameworks:
+    def __init__(self) -> None:
+        self.versions: dict[tuple[str, int], Framework] = {}
+
+    def publish(self, framework_id: str, version: int, framework: Framework) -> None:
+        self.versions[(framework_id, version)] = framework
+
+    async def framework(self, framework_id: str, version: int) -> Framework | None:
+        return self.versions.get((framework_id, version))
+
+    async def role_profile(
+        self, framework_id: str, version: int, position: tuple[str, str, str]
+    ) -> EffectiveRoleProfile | None:
+        framework = self.versions.get((framework_id, version))
+        if framework is None:
+            return None
+        return next(
+            (
+                p
+                for p in effective_profiles(framework).values()
+                if (p.family, p.track, p.level) == position
+            ),
+            None,
+        )
+
+
+@dataclass(frozen=True)
+class Hold:
+    campaign_id: str
+    exclusive: bool
+
+
+class MemoryWork:
+    def __init__(self, storage: MemoryStorage) -> None:
+        self._storage = storage
+        self.events = MemoryLog(storage)
+        self.records = MemoryRecords(storage)
+        self.org_chart = storage.org_chart
+        self.frameworks = storage.frameworks
+
+    async def hold_campaign(self, campaign_id: str, *, exclusive: bool) -> None:
+        self._storage.holds.append(Hold(campaign_id, exclusive))
+
+
+class MemoryStorage:
+    """The application's `Storage`, with the org chart and the framework replica in memory."""
+
+    def __init__(self) -> None:
+        self.state = MemoryState()
+        self.org_chart = MemoryOrgChart()
+        self.frameworks = MemoryFrameworks()
+        self.events = MemoryLog(self)
+        self.records = MemoryRecords(self)
+        self.holds: list[Hold] = []
+        self.before_transaction: list[Callable[[], Awaitable[None]]] = []
+        self.commits = 0
+        self.rollbacks = 0
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[MemoryWork]:
+        yield MemoryWork(self)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[MemoryWork]:
+        if self.before_transaction:
+            # Work that commits between the use case's reads and its transaction.
+            await self.before_transaction.pop(0)()
+        before = self.state.copy()
+        try:
+            yield MemoryWork(self)
+        except BaseException:
+            self.state = before
+            self.rollbacks += 1
+            raise
+        self.commits += 1
+
+
+# -- a small organisation and a campaign on it, for the use-case tests ---------------------
+
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
+CLOSES = NOW + timedelta(days=14)
+CAMPAIGN = "spring"
+HR = "hr-1"
+# boss manages mgr and the peers p1..p3; mgr manages ann and cat; ann manages r1..r3.
+ORGANISATION = (
+    person("boss"),
+    person("mgr", "boss", level="L4"),
+    person("ann", "mgr"),
+    person("cat", "mgr", department="Data"),
+    person("r1", "ann", level="L2"),
+    person("r2", "ann", level="L2"),
+    person("r3", "ann", level="L2"),
+    person("p1", "boss"),
+    person("p2", "boss"),
+    person("p3", "boss"),
+)
+
+
+def storage_with_organisation() -> MemoryStorage:
+    """The organisation hired and framework `eng` version 1 received."""
+    storage = MemoryStorage()
+    storage.org_chart.hire(*ORGANISATION)
+    storage.frameworks.publish("eng", 1, valid_framework())
+    return storage
+
+
+async def open_spring(
+    campaigns: Campaigns,
+    employee_ids: list[str] | None = None,
+    settings: CampaignSettings | None = None,
+) -> CampaignOpened:
+    """Campaign `spring` on framework `eng` version 1, for these people (default ann and cat)."""
+    return await launching.open_campaign(
+        campaigns,
+        CAMPAIGN,
+        "eng",
+        1,
+        Population(employee_ids=employee_ids or ["ann", "cat"]),
+        CLOSES,
+        HR,
+        NOW,
+        settings,
+    )
+
+
+async def rate(
+    campaigns: Campaigns,
+    subject: str,
+    rater: str,
+    value: int | None,
+    *,
+    final: bool = False,
+    comment: str | None = None,
+) -> bool:
+    """The rater answers every item of the subject's questionnaire with `value`."""
+    form = await rating.questionnaire_for(campaigns, CAMPAIGN, subject, rater)
+    answers = [Answer(item=i.id, value=value, comment=comment) for i in form.items]
+    return await rating.submit(campaigns, CAMPAIGN, subject, rater, answers, final, NOW)
+
+
+async def approve_peers(campaigns: Campaigns, subject: str, manager: str, *peers: str) -> None:
+    """The subject nominates the peers and their manager approves them."""
+    for peer in peers:
+        await nominations.nominate(campaigns, CAMPAIGN, subject, peer, subject, NOW)
+        await nominations.decide_nomination(campaigns, CAMPAIGN, subject, peer, True, manager, NOW)

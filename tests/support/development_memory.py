@@ -1,0 +1,243 @@
+"""The development service's ports in memory (services/development/application/ports.py):
+its records, the org chart and framework replicas, and its event log, held by one unit of
+work. Each answers as the PostgreSQL adapter's query does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.development import PlannedAction
+from libs.events.schemas.framework import EffectiveRoleProfile, Framework
+from libs.events.schemas.lms import Course
+from libs.replicas.people import Person
+from services.development.application.development import Development
+from services.development.application.ports import Scores
+from services.development.domain.gaps import Gap
+from services.development.domain.plans import DevelopmentPlan
+from services.framework.domain.profiles import effective_profiles
+from tests.support.memory import MemoryEventLog, MemoryUnitOfWork
+
+
+@dataclass
+class _Plan:
+    employee_id: str
+    session_id: str
+    actions: list[PlannedAction]
+    stream_version: int
+    at: datetime
+
+
+class MemoryRecords:
+    def __init__(self) -> None:
+        self.calibrations: dict[str, tuple[str, int]] = {}
+        # (session, employee, competency, score, completed at)
+        self.scores: list[tuple[str, str, str, float | None, datetime]] = []
+        # (session, employee, role, gap, completed at)
+        self.gaps: list[tuple[str, str, str, Gap, datetime]] = []
+        self.plans: dict[str, _Plan] = {}
+        self.courses: dict[str, tuple[Course, datetime]] = {}
+        self.done: list[tuple[str, str]] = []
+
+    async def record_calibration(self, event: CalibrationCompleted, at: datetime) -> bool:
+        if event.session_id in self.calibrations:
+            return False
+        self.calibrations[event.session_id] = (event.framework_id, event.framework_version)
+        self.scores += [
+            (event.session_id, s.subject, competency, score, at)
+            for s in event.scores
+            for competency, score in s.scores.items()
+        ]
+        return True
+
+    async def calibration(self, session_id: str) -> tuple[str, int]:
+        if session_id not in self.calibrations:
+            raise LookupError(f"calibration session {session_id!r} was never recorded")
+        return self.calibrations[session_id]
+
+    async def recorded(self, session_id: str) -> bool:
+        return session_id in self.calibrations
+
+    async def latest_scores(self) -> Scores:
+        found: Scores = {}
+        for _, employee, competency, score, _ in sorted(self.scores, key=lambda r: r[4]):
+            found.setdefault(employee, {})[competency] = score
+        return found
+
+    async def two_latest_scores(self) -> tuple[Scores, Scores, dict[str, str]]:
+        before: Scores = {}
+        after: Scores = {}
+        previous: dict[str, str] = {}
+        for employee in {r[1] for r in self.scores}:
+            rows = [r for r in self.scores if r[1] == employee]
+            instants = sorted({r[4] for r in rows}, reverse=True)
+            for session, _, competency, score, at in rows:
+                if at == instants[0]:
+                    after.setdefault(employee, {})[competency] = score
+                elif at == instants[1]:
+                    before.setdefault(employee, {})[competency] = score
+                    previous[employee] = session
+        return before, {e: after[e] for e in before}, previous
+
+    async def session_scores(self, session_id: str) -> Scores:
+        found: Scores = {}
+        for session, employee, competency, score, _ in self.scores:
+            if session == session_id:
+                found.setdefault(employee, {})[competency] = score
+        return found
+
+    async def scores_of(self, session_id: str, employee_id: str) -> dict[str, float | None]:
+        return (await self.session_scores(session_id)).get(employee_id, {})
+
+    async def record_gaps(
+        self, session_id: str, at: datetime, found: Iterable[tuple[str, str, Sequence[Gap]]]
+    ) -> None:
+        self.gaps += [(session_id, e, role, g, at) for e, role, gaps in found for g in gaps]
+
+    async def latest_gaps(
+        self, employees: Sequence[str] | None = None
+    ) -> dict[str, tuple[str, str, list[Gap]]]:
+        latest: dict[str, datetime] = {}
+        for _, employee, _, _, at in self.gaps:
+            latest[employee] = max(at, latest.get(employee, at))
+        found: dict[str, tuple[str, str, list[Gap]]] = {}
+        for session, employee, role, g, at in self.gaps:
+            if (employees is None or employee in employees) and at == latest[employee]:
+                found.setdefault(employee, (session, role, []))[2].append(g)
+        return dict(sorted(found.items()))
+
+    async def gaps_of_sessions(self, sessions: dict[str, str]) -> dict[str, list[Gap]]:
+        found: dict[str, list[Gap]] = {}
+        for session, employee, _, g, _ in self.gaps:
+            if sessions.get(employee) == session:
+                found.setdefault(employee, []).append(g)
+        return found
+
+    async def session_gaps(self, session_id: str) -> dict[str, list[Gap]]:
+        found: dict[str, list[Gap]] = {}
+        for session, employee, _, g, _ in self.gaps:
+            if session == session_id:
+                found.setdefault(employee, []).append(g)
+        return found
+
+    async def record_plans(self, plans: Iterable[DevelopmentPlan], at: datetime) -> None:
+        for plan in plans:
+            self.plans[plan.plan_id] = _Plan(
+                plan.employee_id, plan.session_id, list(plan.actions), 0, at
+            )
+
+    async def plan_count(self, session_id: str) -> int:
+        return sum(1 for p in self.plans.values() if p.session_id == session_id)
+
+    async def plan_state(
+        self, employee_id: str
+    ) -> tuple[str, str, list[PlannedAction], int] | None:
+        theirs = [
+            (p.at, plan_id, p) for plan_id, p in self.plans.items() if p.employee_id == employee_id
+        ]
+        if not theirs:
+            return None
+        _, plan_id, plan = max(theirs, key=lambda t: t[0])
+        return plan_id, plan.session_id, list(plan.actions), plan.stream_version
+
+    async def update_plan(
+        self, plan_id: str, actions: Sequence[PlannedAction], stream_version: int
+    ) -> None:
+        self.plans[plan_id].actions = list(actions)
+        self.plans[plan_id].stream_version = stream_version
+
+    async def record_courses(self, courses: Iterable[Course], at: datetime) -> None:
+        for course in courses:
+            known = self.courses.get(course.course_id)
+            if known is None or known[1] <= at:
+                self.courses[course.course_id] = (course, at)
+
+    async def catalog(self) -> list[Course]:
+        return [course for _, (course, _) in sorted(self.courses.items())]
+
+    async def record_completion(self, employee_id: str, course_id: str, on: date) -> None:
+        if (employee_id, course_id) not in self.done:
+            self.done.append((employee_id, course_id))
+
+    async def completions(self) -> list[tuple[str, str]]:
+        return list(self.done)
+
+
+class MemoryOrgChart:
+    def __init__(self) -> None:
+        self.people: dict[str, Person] = {}
+
+    def hire(
+        self,
+        employee_id: str,
+        manager_id: str | None,
+        department: str = "Platform",
+        track: str = "ic",
+        level: str = "L3",
+    ) -> None:
+        self.people[employee_id] = Person(
+            employee_id=employee_id,
+            name=f"Person {employee_id}",
+            department=department,
+            job_family="eng",
+            track=track,
+            level=level,
+            manager_id=manager_id,
+            hired_on=date(2024, 1, 2),
+            left_on=None,
+        )
+
+    def leave(self, employee_id: str, on: date) -> None:
+        self.people[employee_id] = self.people[employee_id].model_copy(update={"left_on": on})
+
+    async def person(self, employee_id: str) -> Person | None:
+        return self.people.get(employee_id)
+
+    async def everyone(self) -> list[Person]:
+        return [p for _, p in sorted(self.people.items())]
+
+    async def managers_of(self, employee_id: str) -> list[str]:
+        chain: list[str] = []
+        person = self.people.get(employee_id)
+        while person is not None and person.manager_id and person.manager_id not in chain:
+            chain.append(person.manager_id)
+            person = self.people.get(person.manager_id)
+        return chain
+
+
+class MemoryFrameworkVersions:
+    def __init__(self) -> None:
+        self.versions: dict[tuple[str, int], Framework] = {}
+
+    def publish(self, framework_id: str, version: int, framework: Framework) -> None:
+        self.versions[(framework_id, version)] = framework
+
+    async def framework(self, framework_id: str, version: int) -> Framework | None:
+        return self.versions.get((framework_id, version))
+
+    async def role_profile(
+        self, framework_id: str, version: int, position: tuple[str, str, str]
+    ) -> EffectiveRoleProfile | None:
+        for (fid, v), framework in sorted(self.versions.items(), reverse=True):
+            if fid == framework_id and v <= version:
+                for profile in effective_profiles(framework).values():
+                    if (profile.family, profile.track, profile.level) == position:
+                        return profile
+        return None
+
+
+@dataclass
+class MemoryDevelopmentWork:
+    records: MemoryRecords = field(default_factory=MemoryRecords)
+    org_chart: MemoryOrgChart = field(default_factory=MemoryOrgChart)
+    frameworks: MemoryFrameworkVersions = field(default_factory=MemoryFrameworkVersions)
+    events: MemoryEventLog = field(default_factory=lambda: MemoryEventLog("development"))
+
+
+def memory_development() -> tuple[Development, MemoryDevelopmentWork]:
+    """The application on in-memory ports, and those ports to seed and inspect."""
+    work = MemoryDevelopmentWork()
+    unit = MemoryUnitOfWork(work, work.records, work.events)
+    return Development(unit), work

@@ -1,0 +1,31 @@
+"""Data keys held in memory, for unit tests of sealing (the PostgreSQL vault has its own)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+from libs.personal.sealing import DataKey
+
+
+@dataclass
+class KeysInMemory:
+    """`libs.personal.sealing.DataKeys` in a dict; `erase` destroys a person's key."""
+
+    current: dict[str, DataKey] = field(default_factory=dict)
+    lookups: list[set[str]] = field(default_factory=list)
+
+    async def for_people(self, people: Collection[str]) -> Mapping[str, DataKey]:
+        for person in people:
+            if person not in self.current:
+                self.current[person] = DataKey(secrets.token_hex(8), secrets.token_bytes(32))
+        return {person: self.current[person] for person in people}
+
+    async def by_ids(self, key_ids: Collection[str]) -> Mapping[str, bytes]:
+        self.lookups.append(set(key_ids))
+        live = {k.key_id: k.key for k in self.current.values()}
+        return {key_id: live[key_id] for key_id in key_ids if key_id in live}
+
+    def erase(self, person: str) -> None:
+        del self.current[person]

@@ -1,0 +1,170 @@
+"""Rating (docs/domain.md §3): questionnaires for the subject's raters only, submissions
+recorded privately with a public announcement naming no rater, revisable until final; a
+command that loses a race is decided again on fresh state, and none gets through a close."""
+
+from __future__ import annotations
+
+import pytest
+
+from libs.events.concurrency import ConcurrencyError
+from libs.events.envelope import EventMetadata
+from libs.events.registry import IntegrationEvent
+from services.assessment.application import closing, rating, subject_commands
+from services.assessment.application.campaigns import (
+    Campaigns,
+    NoRoleProfile,
+    NotInCampaign,
+    stream_of,
+    subject_stream_of,
+)
+from services.assessment.application.rating import NotARater
+from services.assessment.application.subject_commands import ANNOUNCER, ATTEMPTS
+from services.assessment.domain.campaigns import PeerNominated
+from services.assessment.domain.submissions import Answer, SubmissionRefused
+from tests.support.assessment_ports import (
+    CAMPAIGN,
+    HR,
+    NOW,
+    Hold,
+    MemoryStorage,
+    approve_peers,
+    open_spring,
+    person,
+    rate,
+)
+
+
+async def test_the_questionnaire_is_the_subjects_role_profile_for_their_raters_only(
+    spring: Campaigns,
+) -> None:
+    form = await rating.questionnaire_for(spring, CAMPAIGN, "ann", "r1")
+    assert (form.framework_id, form.version, form.role) == ("eng", 1, "eng-l3")
+    assert form.items
+    assert await rating.questionnaire_for(spring, CAMPAIGN, "ann", "mgr") == form
+    with pytest.raises(NotARater):
+        await rating.questionnaire_for(spring, CAMPAIGN, "ann", "p1")
+    with pytest.raises(NotInCampaign):
+        await rating.questionnaire_for(spring, CAMPAIGN, "mgr", "mgr")
+
+
+async def test_a_subject_without_a_role_profile_has_no_questionnaire(
+    campaigns: Campaigns, storage: MemoryStorage
+) -> None:
+    storage.org_chart.hire(person("odd", "mgr", level="L9"))
+    await open_spring(campaigns, ["ann", "odd"])
+    with pytest.raises(NoRoleProfile, match="no role profile"):
+        await rating.questionnaire_for(campaigns, CAMPAIGN, "odd", "odd")
+
+
+async def test_a_submission_is_recorded_privately_and_announced_by_the_service(
+    spring: Campaigns, storage: MemoryStorage
+) -> None:
+    assert await rate(spring, "ann", "r1", 3)
+    recorded, announced = await storage.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))
+    assert (recorded.event_type, recorded.actor) == ("SubmissionRecorded", "r1")
+    assert (announced.event_type, announced.actor) == ("AssessmentSubmitted", ANNOUNCER)
+    assert announced.causation_id == recorded.event_id
+    assert announced.correlation_id == recorded.correlation_id
+    assert "r1" not in announced.model_dump_json()
+    assert announced.payload["group"] == "direct_report"
+    assert storage.holds == [Hold(CAMPAIGN, exclusive=False)]
+    [stored] = storage.state.submissions.values()
+    assert (stored.group, stored.final) == ("direct_report", False)
+
+
+async def test_the_same_submission_twice_is_recorded_once_and_a_revision_replaces_it(
+    spring: Campaigns, storage: MemoryStorage
+) -> None:
+    assert await rate(spring, "ann", "r1", 3)
+    assert not await rate(spring, "ann", "r1", 3)
+    assert await rate(spring, "ann", "r1", 4, final=True)
+    assert len(await storage.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))) == 4
+    assert await storage.records.submission_count(CAMPAIGN) == 1
+    assert await storage.records.finalised(CAMPAIGN) == {("ann", "r1")}
+    assert {r.value for r in await storage.records.ratings(CAMPAIGN)} == {4}
+
+
+async def test_a_final_submission_is_not_revised(spring: Campaigns) -> None:
+    await rate(spring, "ann", "ann", 3, final=True)
+    with pytest.raises(SubmissionRefused, match="finalised"):
+        await rate(spring, "ann", "ann", 2)
+
+
+async def test_a_refused_submission_names_every_problem_and_records_nothing(
+    spring: Campaigns, storage: MemoryStorage
+) -> None:
+    form = await rating.questionnaire_for(spring, CAMPAIGN, "ann", "ann")
+    item = form.items[0].id
+    answers = [Answer(item=item, value=9), Answer(item="nonsense", value=1)]
+    with pytest.raises(SubmissionRefused) as refused:
+        await rating.submit(spring, CAMPAIGN, "ann", "ann", answers, False, NOW)
+    assert len(refused.value.problems) == 2
+    with pytest.raises(SubmissionRefused, match="not an assigned rater"):
+        await rating.submit(spring, CAMPAIGN, "ann", "p1", [Answer(item=item, value=1)], False, NOW)
+    assert storage.state.submissions == {}
+    assert storage.commits == 0
+
+
+async def test_my_assignments_are_self_manager_reports_and_approved_peers_with_progress(
+    spring: Campaigns,
+) -> None:
+    await approve_peers(spring, "cat", "mgr", "ann")
+    await rate(spring, "ann", "ann", 3, final=True)
+    mine = await rating.my_assignments(spring, CAMPAIGN, "ann")
+    assert [(a.subject, a.group, a.submitted, a.final) for a in mine] == [
+        ("ann", "self", True, True),
+        ("cat", "peer", False, False),
+    ]
+    managing = await rating.my_assignments(spring, CAMPAIGN, "mgr")
+    assert [(a.subject, a.group) for a in managing] == [("ann", "manager"), ("cat", "manager")]
+
+
+async def test_a_command_that_loses_a_race_is_decided_again_on_fresh_state(
+    spring: Campaigns, storage: MemoryStorage
+) -> None:
+    async def another_rater_first() -> None:
+        await rate(spring, "ann", "r2", 2)
+
+    storage.before_transaction.append(another_rater_first)
+    assert await rate(spring, "ann", "r1", 3)
+    assert storage.rollbacks == 1  # the stale append, rolled back before deciding again
+    assert {rater for _, _, rater in storage.state.submissions} == {"r1", "r2"}
+    stream = await storage.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))
+    assert [e.actor for e in stream if e.event_type == "SubmissionRecorded"] == ["r2", "r1"]
+
+
+async def test_a_command_that_keeps_losing_gives_up_after_so_many_attempts(
+    spring: Campaigns, storage: MemoryStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subject_commands.random, "uniform", lambda low, high: 0.0)  # no backoff
+
+    async def interfere() -> None:
+        stream = subject_stream_of(CAMPAIGN, "ann")
+        version = len(await storage.events.read_stream(stream))
+        nominated = PeerNominated(campaign_id=CAMPAIGN, subject="ann", peer="p9", nominated_by="x")
+        events: list[IntegrationEvent] = [nominated]
+        await storage.events.append(stream, version, events, EventMetadata(actor="x"))
+
+    storage.before_transaction.extend([interfere] * ATTEMPTS)
+    with pytest.raises(ConcurrencyError):
+        await rate(spring, "ann", "r1", 3)
+    assert storage.state.submissions == {}
+
+
+async def test_no_submission_gets_through_a_close_it_did_not_see(
+    spring: Campaigns, storage: MemoryStorage
+) -> None:
+    """It read the campaign open; closing committed before its transaction: it is decided
+    again, sees the campaign closed, and is refused."""
+    await spring.campaign(CAMPAIGN)
+
+    async def hr_closes() -> None:
+        await closing.close(Campaigns(storage), CAMPAIGN, HR)
+
+    storage.before_transaction.append(hr_closes)
+    with pytest.raises(SubmissionRefused, match="closed"):
+        await rate(spring, "ann", "r1", 3)
+    assert storage.state.submissions == {}
+    closed = await storage.events.read_stream(stream_of(CAMPAIGN))
+    assert closed[-1].event_type == "CampaignClosed"
+    assert closed[-1].payload["submissions"] == 0

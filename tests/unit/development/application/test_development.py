@@ -1,0 +1,300 @@
+"""The development service's use cases on in-memory ports (docs/domain.md §5): plans from a
+calibration, who sees and edits them, what the review cycle asks. The same flows run on
+PostgreSQL in tests/integration/test_development_service.py."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from libs.events.registry import IntegrationEvent
+from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
+from services.development.application.development import (
+    ACTOR,
+    CalibrationNotReceived,
+    Development,
+    FrameworkVersionMissing,
+    NotAllowed,
+    NotFound,
+    plan_stream,
+    session_stream,
+)
+from services.development.domain.plan_edits import EditRefused, NewAction
+from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
+from tests.support.courses import course
+from tests.support.development_memory import MemoryDevelopmentWork, memory_development
+from tests.support.envelopes import envelope
+from tests.support.sample_frameworks import valid_framework
+
+DIRECTOR, MANAGER, OTHER_MANAGER = "emp-director", "emp-lead", "emp-other"
+TESTING_101 = course("testing-101", "testing")
+PAIRING = NewAction(
+    kind="mentoring", competency="testing", description="Pair on test design", mentor=EXPERT
+)
+
+
+@pytest.fixture
+def world() -> tuple[Development, MemoryDevelopmentWork]:
+    development, work = memory_development()
+    work.frameworks.publish("eng", 1, valid_framework())
+    work.org_chart.hire(DIRECTOR, None, track="manager", level="M2")
+    work.org_chart.hire(MANAGER, DIRECTOR, track="manager", level="M1")
+    for employee in (ANN, BEN, CAT):
+        work.org_chart.hire(employee, MANAGER)
+    work.org_chart.hire(OTHER_MANAGER, None, "Insights", track="manager", level="M2")
+    work.org_chart.hire(EXPERT, OTHER_MANAGER, "Insights")
+    return development, work
+
+
+async def deliver(
+    development: Development, work: MemoryDevelopmentWork, event: IntegrationEvent, day: int = 1
+) -> None:
+    """As the consumer hands the event over: in the work of its inbox transaction."""
+    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=day)
+    delivered = envelope(event, f"from-{event.context}", at=at)
+    react = {
+        "CalibrationCompleted": development.on_calibration,
+        "CourseCatalogUpdated": development.on_catalog,
+        "CourseCompleted": development.on_completion,
+    }[event.event_type]
+    await react(work, delivered, event)  # type: ignore[operator]
+
+
+async def planned(world: tuple[Development, MemoryDevelopmentWork]) -> None:
+    development, work = world
+    await deliver(development, work, CourseCatalogUpdated(courses=[TESTING_101]))
+    await deliver(development, work, calibration("s1", FIRST))
+
+
+# -- plan generation ---------------------------------------------------------------------------
+
+
+async def test_a_calibration_becomes_gaps_plans_and_enrolments_on_the_session_stream(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    """docs/domain.md §5: gap = target - calibrated score; a plan for everyone with an open
+    gap, with a course matched to competency and level; one append, caused by the event."""
+    development, work = world
+    await deliver(development, work, CourseCatalogUpdated(courses=[TESTING_101]))
+    event = calibration("s1", FIRST)
+    delivered = envelope(event, "calibration-s1")
+    await development.on_calibration(work, delivered, event)
+
+    appended = work.events.stream(session_stream("s1"))
+    kinds = [e.event_type for e in appended]
+    assert kinds.count("GapsIdentified") == 4
+    assert kinds.count("DevelopmentPlanGenerated") == 3, "the expert has no open gap: no plan"
+    enrolments = {
+        (e.payload["employee_id"], e.payload["course_id"])
+        for e in appended
+        if e.event_type == "EnrolmentRequested"
+    }
+    assert enrolments == {(ANN, "testing-101"), (BEN, "testing-101"), (CAT, "testing-101")}
+    assert {(e.actor, e.causation_id, e.correlation_id) for e in appended} == {
+        (ACTOR, delivered.event_id, delivered.correlation_id)
+    }
+
+    gaps = await development.gaps_of(ANN, ANN, hr=False)
+    assert (gaps.session_id, gaps.role) == ("s1", "eng-l3")
+    assert {g.competency: g.gap for g in gaps.gaps} == {
+        "coding": 0,
+        "testing": 2,
+        "collaboration": 0,
+        "ownership": None,  # not observed: no gap claimed
+        "communication": 1,
+    }
+    plan = await development.plan_of(ANN, MANAGER, hr=False)
+    mentors = {a.mentor for a in plan.of_kind("mentoring")}
+    assert EXPERT in mentors, "the only expert, not the manager"
+    assert MANAGER not in mentors
+    assert {a.competency for a in plan.actions} <= {"testing", "communication"}
+
+
+async def test_the_same_session_delivered_again_plans_nothing_more(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    development, work = world
+    await planned(world)
+    before = list(work.events.envelopes)
+    plans = copy.deepcopy(work.records.plans)
+    await deliver(development, work, calibration("s1", FIRST))  # another event id
+    assert work.events.envelopes == before
+    assert work.records.plans == plans
+
+
+async def test_a_calibration_waits_for_its_framework_version(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    """The consumer retries until the version reaches the replica; nothing is recorded."""
+    development, work = world
+    with pytest.raises(FrameworkVersionMissing, match="version 2"):
+        await deliver(development, work, calibration("s1", FIRST, version=2))
+    assert not await work.records.recorded("s1")
+    assert work.events.envelopes == []
+
+
+async def test_someone_assessed_without_a_position_gets_no_gaps(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    development, work = world
+    event = calibration("s1", FIRST)
+    event.scores[0] = event.scores[0].model_copy(update={"position": None})
+    await deliver(development, work, event)
+    with pytest.raises(NotFound):
+        await development.gaps_of(ANN, ANN, hr=False)
+    assert set(await work.records.session_gaps("s1")) == {BEN, CAT, EXPERT}
+
+
+# -- who sees what -------------------------------------------------------------------------------
+
+
+async def test_views_follow_the_reporting_line(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    """The person, everyone above them in the reporting line, and HR."""
+    development, _ = world
+    await planned(world)
+    for viewer in (ANN, MANAGER, DIRECTOR):
+        assert (await development.plan_of(ANN, viewer, hr=False)).employee_id == ANN
+    assert (await development.gaps_of(ANN, "hr-person", hr=True)).employee_id == ANN
+    for viewer in (BEN, OTHER_MANAGER):
+        with pytest.raises(NotAllowed):
+            await development.gaps_of(ANN, viewer, hr=False)
+    with pytest.raises(NotFound, match="no open gap"):
+        await development.plan_of(EXPERT, OTHER_MANAGER, hr=False)
+
+
+async def test_team_and_department_gaps(world: tuple[Development, MemoryDevelopmentWork]) -> None:
+    development, _ = world
+    await planned(world)
+    team = await development.team_gaps(DIRECTOR, DIRECTOR, hr=False)
+    assert team.people == 3, "everyone below the director, however many levels down"
+    testing = next(c for c in team.competencies if c.competency == "testing")
+    assert (testing.open_gaps, testing.mean_gap) == (3, 2)
+    with pytest.raises(NotAllowed):
+        await development.team_gaps(MANAGER, ANN, hr=False)
+    assert (await development.department_gaps("Insights")).people == 1
+    with pytest.raises(NotFound):
+        await development.department_gaps("Nowhere")
+
+
+async def test_gaps_against_another_role_use_the_calibrations_framework_version(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    development, _ = world
+    await planned(world)
+    against = await development.gaps_against(ANN, ("eng", "ic", "L4"), ANN, hr=False)
+    assert against.role == "eng-l4"
+    assert {g.competency: g.gap for g in against.gaps}["coding"] == 1
+    with pytest.raises(NotFound, match="no role at eng/ic/L9"):
+        await development.gaps_against(ANN, ("eng", "ic", "L9"), ANN, hr=False)
+
+
+# -- plan edits ----------------------------------------------------------------------------------
+
+
+async def test_the_manager_edits_a_plan_by_events_on_its_stream(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    """An edit is an event, not an overwrite; each edit appends at the version the last one
+    left, so two edits in a row both land."""
+    development, work = world
+    await planned(world)
+    plan_id = (await development.plan_of(ANN, MANAGER, hr=False)).plan_id
+    edited = await development.add_action(ANN, PAIRING, MANAGER, hr=False)
+    added = edited.actions[-1]
+    assert (added.mentor, added.competency) == (EXPERT, "testing")
+    first = edited.actions[0].action_id
+    edited = await development.remove_action(ANN, first, "Project cancelled", MANAGER, hr=False)
+    assert first not in [a.action_id for a in edited.actions]
+    assert await development.plan_of(ANN, ANN, hr=False) == edited
+    history = work.events.stream(plan_stream(plan_id))
+    assert [(e.event_type, e.actor, e.stream_version) for e in history] == [
+        ("PlanActionAdded", MANAGER, 1),
+        ("PlanActionRemoved", MANAGER, 2),
+    ]
+    assert work.records.plans[plan_id].stream_version == 2
+
+
+async def test_only_the_direct_manager_or_hr_edits_a_plan(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    development, work = world
+    await planned(world)
+    before = list(work.events.envelopes)
+    for editor in (ANN, DIRECTOR, OTHER_MANAGER):
+        with pytest.raises(NotAllowed, match="manager"):
+            await development.add_action(ANN, PAIRING, editor, hr=False)
+    assert work.events.envelopes == before
+    edited = await development.add_action(ANN, PAIRING, "hr-person", hr=True)
+    assert edited.actions[-1].mentor == EXPERT
+
+
+async def test_a_refused_edit_changes_neither_the_plan_nor_its_stream(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    development, work = world
+    await planned(world)
+    plan = await development.plan_of(ANN, MANAGER, hr=False)
+    before = list(work.events.envelopes)
+    with pytest.raises(EditRefused, match="their own manager"):
+        await development.add_action(
+            ANN, PAIRING.model_copy(update={"mentor": MANAGER}), MANAGER, hr=False
+        )
+    with pytest.raises(EditRefused):
+        await development.remove_action(ANN, "no-such-action", "gone", MANAGER, hr=False)
+    assert work.events.envelopes == before
+    assert await development.plan_of(ANN, MANAGER, hr=False) == plan
+    with pytest.raises(NotFound):
+        await development.add_action(EXPERT, PAIRING, OTHER_MANAGER, hr=False)
+
+
+# -- what the review cycle asks ------------------------------------------------------------------
+
+
+async def test_gap_review_waits_for_the_calibration_then_names_the_reviewing_managers(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    development, work = world
+    with pytest.raises(CalibrationNotReceived, match="'s1'"):
+        await development.gap_review("s1")
+    await planned(world)
+    work.org_chart.leave(CAT, date(2026, 2, 1))
+    review = await development.gap_review("s1")
+    assert review.model_dump() == {
+        "session_id": "s1",
+        "people": 4,
+        "open_gaps": 2 + 2 + 3,  # Ann: testing, communication; Ben the same; Cat coding too
+        "plans": 3,
+        "managers": [MANAGER],  # not the expert's (nothing open), Cat has left
+    }
+
+
+async def test_gap_movement_and_course_effectiveness_compare_two_calibrations(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    """docs/domain.md §5, Re-assessment: score movement between cycles, not completion."""
+    development, work = world
+    comms = course("comms-201", "communication")
+    await deliver(development, work, CourseCatalogUpdated(courses=[TESTING_101, comms]))
+    await deliver(development, work, calibration("s1", FIRST))
+    finished = date(2026, 3, 1)
+    for employee, course_id in ((ANN, "testing-101"), (BEN, "comms-201")):
+        done = CourseCompleted(employee_id=employee, course_id=course_id, completed_on=finished)
+        await deliver(development, work, done)
+    with pytest.raises(CalibrationNotReceived, match="'s2'"):
+        await development.gap_movement("s1", "s2")
+
+    second = {e: dict(s) for e, s in FIRST.items() if e != CAT}
+    second[ANN]["testing"] = 3
+    await deliver(development, work, calibration("s2", second), day=90)
+    moved = await development.gap_movement("s1", "s2")
+    assert (moved.people, moved.compared, moved.improved, moved.declined) == (3, 14, 1, 0)
+    assert moved.mean_change == pytest.approx(2 / 14)
+
+    effects = {(e.course_id, e.competency): e for e in await development.effectiveness()}
+    assert effects[("testing-101", "testing")].working is True
+    assert effects[("comms-201", "communication")].working is False
+    assert (await development.gaps_of(ANN, ANN, hr=False)).session_id == "s2"

@@ -1,0 +1,515 @@
+"""The promotion use cases (docs/domain.md §6) on in-memory ports: who may take each step,
+what each step records in the decision log and publishes, and that a refused step leaves
+nothing behind. The PostgreSQL adapters are tested in tests/integration."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from libs.events.schemas.assessment import CalibrationCompleted
+from libs.events.schemas.hris import ProtectedAttributeRecorded
+from libs.replicas.people import Person
+from services.framework.domain.profiles import effective_profiles
+from services.promotion.application import audit, cases, criteria, cycle, reactions, readiness
+from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
+from services.promotion.application.promotion import NotFound, Promotion, case_stream
+from services.promotion.domain.cases import CaseRefused, NotEntitled, WrongState
+from services.promotion.domain.criteria import TransitionError
+from services.promotion.domain.decision_log import Checkpoint, LogEntry, verify
+from tests.support.calibrations import calibration
+from tests.support.envelopes import envelope
+from tests.support.sample_frameworks import valid_framework
+from tests.unit.promotion.application.memory import Actor, MemoryUnitOfWork
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+LEAD, OTHER_LEAD = "emp-lead", "emp-other-lead"
+ANN, BEN, CAT = "emp-ann", "emp-ben", "emp-cat"
+COMMITTEE, SECOND_COMMITTEE = "cara-committee", "dan-committee"
+# Everyone at L3 is judged for L4 on coding 4, testing 3 and the three core competencies.
+STRONG = {"coding": 4, "testing": 4, "collaboration": 3.5, "ownership": 3, "communication": 3}
+WEAK = {"coding": 2.5, "testing": 3, "collaboration": 3, "ownership": 3, "communication": 3}
+
+lead = Actor(LEAD, frozenset({"manager"}))
+other_lead = Actor(OTHER_LEAD, frozenset({"manager"}))
+hr = Actor("emp-hr", frozenset({"hr_admin"}))
+auditor = Actor("emp-auditor", frozenset({"auditor"}))
+committee = Actor(COMMITTEE, frozenset({"promotion_committee"}))
+second_committee = Actor(SECOND_COMMITTEE, frozenset({"promotion_committee"}))
+ann = Actor(ANN, frozenset({"employee"}))
+ben = Actor(BEN, frozenset({"employee"}))
+
+
+def person(employee_id: str, manager_id: str | None, track: str, level: str) -> Person:
+    return Person(
+        employee_id=employee_id,
+        name=employee_id,
+        department="Platform",
+        job_family="eng",
+        track=track,
+        level=level,
+        manager_id=manager_id,
+        hired_on=date(2024, 1, 2),
+        left_on=None,
+    )
+
+
+class World:
+    """One promotion service in memory: the sample framework published as eng version 1,
+    a lead with Ann and Ben below them, and another lead elsewhere."""
+
+    def __init__(self) -> None:
+        self.uow = MemoryUnitOfWork()
+        self.promotion = Promotion(self.uow, "promotion_committee", clock=lambda: NOW)
+        state = self.uow.state
+        for p in (
+            person(LEAD, None, "manager", "M2"),
+            person(ANN, LEAD, "ic", "L3"),
+            person(BEN, LEAD, "ic", "L3"),
+            person(CAT, LEAD, "ic", "L3"),  # never calibrated
+            person(OTHER_LEAD, None, "manager", "M2"),
+        ):
+            state.people[p.employee_id] = p
+        self.publish(1)
+
+    def publish(self, version: int) -> None:
+        framework = valid_framework()
+        self.uow.state.frameworks[("eng", version)] = framework
+        for role in effective_profiles(framework).values():
+            position = (role.family, role.track, role.level)
+            self.uow.state.profiles[("eng", version, position)] = role
+
+    async def calibrate(self, event: CalibrationCompleted) -> None:
+        async with self.uow.transaction() as tx:
+            await reactions.on_calibration(tx, envelope(event, "calibration"), event)
+
+    async def nominate(self, employee: str, cycle_id: str = "2026-h1") -> str:
+        view = await cases.nominate(
+            self.promotion, employee, cycle_id, lead, operating_since=date(2025, 6, 1)
+        )
+        return view.case_id
+
+    async def ready_case(self, employee: str, session: str = "s1") -> str:
+        """Nominated, endorsed and confirmed: every default criterion can be met."""
+        case_id = await self.nominate(employee)
+        await cases.endorse(self.promotion, case_id, lead, "ready")
+        await cases.confirm(self.promotion, case_id, session, True, "", hr)
+        return case_id
+
+    @property
+    def log(self) -> list[LogEntry]:
+        return self.uow.state.log
+
+    def events(self, case_id: str) -> list[str]:
+        return [e.event_type for s, _, e, _ in self.uow.state.events if s == case_stream(case_id)]
+
+
+@pytest.fixture
+async def world() -> World:
+    w = World()
+    await w.calibrate(calibration("s1", {ANN: STRONG, BEN: WEAK}))
+    return w
+
+
+# -- a case from nomination to decision --------------------------------------------------------
+
+
+async def test_a_case_from_nomination_to_decision_is_logged_and_published(world: World) -> None:
+    """docs/domain.md §6: each step an entry; the decision records the criteria version, the
+    calibration and the scores as they were; nomination, evaluation and decision go out."""
+    case_id = await world.ready_case(ANN)
+    evaluated = await cases.evaluate(world.promotion, case_id, lead)
+    assert evaluated.ready is True
+    decided = await cases.decide(
+        world.promotion, case_id, "approve", "Meets every criterion.", committee
+    )
+    assert (decided.status, decided.outcome) == ("approved", "approve")
+    assert [e.kind for e in decided.entries] == [
+        "nomination",
+        "endorsement",
+        "calibration_confirmation",
+        "readiness_evaluated",
+        "decision",
+    ]
+    decision = decided.entries[-1]
+    assert decision.actor == COMMITTEE
+    recorded = decision.payload["readiness"]
+    assert (recorded["criteria_version"], recorded["calibration"]["session_id"]) == (1, "s1")
+    assert recorded["calibration"]["scores"]["coding"] == 4
+    assert world.events(case_id) == ["PromotionNominated", "PromotionEvaluated", "PromotionDecided"]
+    assert verify(world.log).ok
+
+
+async def test_the_default_criteria_are_recorded_once_as_version_1(world: World) -> None:
+    first = await criteria.criteria(world.promotion)
+    again = await criteria.criteria(world.promotion, 1)
+    assert (first.version, again) == (1, first)
+    assert len(world.uow.state.criteria) == 1
+    with pytest.raises(NotFound, match="version 2"):
+        await criteria.criteria(world.promotion, 2)
+
+
+async def test_only_hr_publishes_criteria_and_an_invalid_set_is_refused(world: World) -> None:
+    draft = {"scale": "0..5", "default": {"minimum_average": 3.0}, "overrides": []}
+    with pytest.raises(NotEntitled, match="hr_admin"):
+        await criteria.publish_criteria(world.promotion, draft, committee)
+    with pytest.raises(CaseRefused, match="criteria refused"):
+        await criteria.publish_criteria(world.promotion, {"scale": "1..9"}, hr)
+    published = await criteria.publish_criteria(world.promotion, draft, hr)
+    assert published.version == 2, "the defaults became version 1 first"
+    assert published.default.minimum_average == 3.0
+
+
+# -- refusals leave nothing behind --------------------------------------------------------------
+
+
+async def test_a_refused_decision_writes_no_entry_and_publishes_nothing(world: World) -> None:
+    case_id = await world.nominate(ANN)
+    before = (len(world.log), len(world.uow.state.events))
+    with pytest.raises(NotEntitled, match="promotion_committee"):
+        await cases.decide(world.promotion, case_id, "deny", "No.", lead)
+    with pytest.raises(NotEntitled, match="promotion_committee"):
+        await cases.decide(world.promotion, case_id, "deny", "No.", hr)
+    with pytest.raises(WrongState, match="no manager endorsement"):
+        await cases.decide(world.promotion, case_id, "deny", "No.", committee)
+    await cases.endorse(world.promotion, case_id, lead)
+    with pytest.raises(CaseRefused, match="rationale"):
+        await cases.decide(world.promotion, case_id, "deny", "  ", committee)
+    assert len(world.log) == before[0] + 1, "the endorsement only"
+    assert len(world.uow.state.events) == before[1]
+
+
+async def test_an_approval_needs_every_criterion_met_and_a_denial_does_not(world: World) -> None:
+    case_id = await world.ready_case(BEN)
+    with pytest.raises(WrongState, match=r"criteria not met: .*coding"):
+        await cases.decide(world.promotion, case_id, "approve", "Feels ready.", committee)
+    denied = await cases.decide(world.promotion, case_id, "deny", "Coding below 3.", committee)
+    assert (denied.status, denied.ready) == ("denied", False)
+
+
+async def test_nobody_decides_their_own_promotion(world: World) -> None:
+    case_id = await world.ready_case(ANN)
+    herself = Actor(ANN, frozenset({"promotion_committee"}))
+    with pytest.raises(NotEntitled, match="their own promotion"):
+        await cases.decide(world.promotion, case_id, "approve", "I am ready.", herself)
+
+
+async def test_a_second_open_case_and_a_nomination_from_outside_the_line_are_refused(
+    world: World,
+) -> None:
+    first = await world.nominate(ANN)
+    with pytest.raises(WrongState, match=f"open promotion case .*{first}"):
+        await world.nominate(ANN)
+    with pytest.raises(NotEntitled, match="only a manager above"):
+        await cases.nominate(world.promotion, BEN, "2026-h1", other_lead)
+    with pytest.raises(NotFound, match="not a current employee"):
+        await cases.nominate(world.promotion, "emp-nobody", "2026-h1", hr)
+    with pytest.raises(NotFound, match="no promotion case"):
+        await cases.endorse(world.promotion, "case-unknown", lead)
+    assert [e.kind for e in world.log] == ["nomination"]
+
+
+async def test_evidence_comes_from_the_person_their_line_or_hr_for_a_named_item(
+    world: World,
+) -> None:
+    item = "has led a project with 3 or more cross-team stakeholders"
+    draft = {"default": {"evidence": [item]}}
+    await criteria.publish_criteria(world.promotion, draft, hr)
+    case_id = await world.nominate(ANN)
+    with pytest.raises(NotEntitled, match="evidence comes from"):
+        await cases.attach_evidence(world.promotion, case_id, item, "Mine.", ben)
+    with pytest.raises(CaseRefused, match="not an evidence item"):
+        await cases.attach_evidence(world.promotion, case_id, "baking", "Cakes.", ann)
+    view = await cases.attach_evidence(world.promotion, case_id, item, "Payments.", ann)
+    assert view.evidence == [item]
+
+
+async def test_a_confirmation_names_a_session_that_scored_the_person(world: World) -> None:
+    case_id = await world.nominate(ANN)
+    with pytest.raises(NotEntitled, match="hr_admin"):
+        await cases.confirm(world.promotion, case_id, "s1", True, "", lead)
+    with pytest.raises(CaseRefused, match="did not score"):
+        await cases.confirm(world.promotion, case_id, "s-other", True, "", hr)
+    view = await cases.confirm(world.promotion, case_id, "s1", True, "", hr)
+    assert view.confirmed_in_session == "s1"
+
+
+# -- appeals: the same decision path ------------------------------------------------------------
+
+
+async def test_an_overturned_denial_is_decided_on_appeal_by_someone_else(world: World) -> None:
+    case_id = await world.ready_case(ANN)
+    await cases.decide(world.promotion, case_id, "deny", "Not yet.", committee)
+    with pytest.raises(NotEntitled, match="only 'emp-ann' or a manager above them"):
+        await cases.appeal(world.promotion, case_id, "Misread.", ben)
+    await cases.appeal(world.promotion, case_id, "My scores were misread.", ann)
+    with pytest.raises(NotEntitled, match="may not hear this appeal"):
+        await cases.decide_appeal(
+            world.promotion, case_id, "overturned", "approve", "Re-heard.", committee
+        )
+    with pytest.raises(NotEntitled, match="promotion_committee"):
+        await cases.decide_appeal(world.promotion, case_id, "upheld", None, "Stands.", lead)
+    closed = await cases.decide_appeal(
+        world.promotion, case_id, "overturned", "approve", "Scores were misread.", second_committee
+    )
+    assert (closed.status, closed.outcome) == ("closed", "approve")
+    outcome = closed.entries[-1]
+    assert (outcome.kind, outcome.payload["result"]) == ("appeal_outcome", "overturned")
+    assert outcome.payload["readiness"]["ready"] is True
+    decided = [e for s, _, e, _ in world.uow.state.events if e.event_type == "PromotionDecided"]
+    assert [(e.outcome, e.on_appeal) for e in decided] == [("deny", False), ("approve", True)]  # type: ignore[attr-defined]
+
+
+async def test_an_upheld_decision_keeps_its_outcome(world: World) -> None:
+    case_id = await world.ready_case(BEN)
+    await cases.decide(world.promotion, case_id, "deny", "Coding below 3.", committee)
+    await cases.appeal(world.promotion, case_id, "Unfair.", lead)
+    upheld = await cases.decide_appeal(
+        world.promotion, case_id, "upheld", None, "Scores stand.", second_committee
+    )
+    assert (upheld.status, upheld.outcome) == ("closed", "deny")
+    with pytest.raises(WrongState, match="no appeal to decide"):
+        await cases.decide_appeal(
+            world.promotion, case_id, "upheld", None, "Again.", second_committee
+        )
+
+
+# -- readiness ------------------------------------------------------------------------------
+
+
+async def test_readiness_before_a_case_shows_what_is_not_there_yet(world: World) -> None:
+    judged = await readiness.readiness_of(world.promotion, ANN, lead)
+    assert (judged.transition.to_level, judged.ready) == ("L4", False)
+    unmet = {r.name for r in judged.unmet}
+    assert unmet, "endorsement, confirmation and evidence are not there before a case"
+    assert all(r.met for r in judged.results if r.name not in unmet)
+    with pytest.raises(NotEntitled, match="may not see"):
+        await readiness.readiness_of(world.promotion, ANN, ben)
+    with pytest.raises(NotEntitled, match="may not see"):
+        await readiness.readiness_of(world.promotion, ANN, other_lead)
+    assert (await readiness.readiness_of(world.promotion, ANN, ann)) == judged
+
+
+async def test_readiness_needs_a_calibration(world: World) -> None:
+    case_id = await world.nominate(ANN)
+    await world.nominate(BEN)
+    world.uow.state.calibrations.clear()
+    with pytest.raises(WrongState, match="no calibration has scored"):
+        await cases.evaluate(world.promotion, case_id, lead)
+    with pytest.raises(WrongState, match="no calibration has scored"):
+        await readiness.readiness_of(world.promotion, ANN, hr)
+
+
+async def test_a_move_the_framework_does_not_offer_is_refused(world: World) -> None:
+    with pytest.raises(TransitionError, match=r"offers no move .* it offers: ic L4, manager M1"):
+        await readiness.readiness_of(world.promotion, ANN, hr, to_level="L9")
+
+
+# -- the cycle's evaluation ---------------------------------------------------------------------
+
+
+async def test_a_cycle_is_evaluated_once_per_calibration(world: World) -> None:
+    ann_case = await world.ready_case(ANN)
+    ben_case = await world.nominate(BEN)
+    await cases.nominate(world.promotion, CAT, "2026-h2", hr)
+    seen: list[int] = []
+    first = await cycle.evaluate_cycle(world.promotion, "2026-h1", hr, seen.append)
+    assert (first.cases, first.evaluated, first.ready, seen) == (2, 2, 1, [1, 2])
+    again = await cycle.evaluate_cycle(world.promotion, "2026-h1", hr)
+    assert (again.cases, again.evaluated, again.ready) == (2, 0, 1), "found done"
+    assert world.events(ann_case).count("PromotionEvaluated") == 1
+    # A newer calibration of Ben's: his case is evaluated again, Ann's is not.
+    world.uow.state.calibrations[:] = []
+    await world.calibrate(calibration("s1", {ANN: STRONG}))
+    later = calibration("s2", {BEN: STRONG})
+    async with world.uow.transaction() as tx:
+        await tx.records.record_calibration(later, NOW + timedelta(days=1))
+    third = await cycle.evaluate_cycle(world.promotion, "2026-h1", hr)
+    assert (third.evaluated, world.events(ben_case).count("PromotionEvaluated")) == (1, 2)
+
+
+async def test_a_cycle_evaluation_is_for_hr_and_never_overlaps(world: World) -> None:
+    await world.nominate(ANN)
+    with pytest.raises(NotEntitled, match="hr_admin"):
+        await cycle.evaluate_cycle(world.promotion, "2026-h1", lead)
+    async with world.uow.transaction() as running:
+        assert await running.try_lock("evaluate-cycle.2026-h1")
+        with pytest.raises(cycle.EvaluationInProgress, match="being evaluated already"):
+            await cycle.evaluate_cycle(world.promotion, "2026-h1", hr)
+    assert (await cycle.evaluate_cycle(world.promotion, "2026-h1", hr)).evaluated == 1
+
+
+async def test_a_case_that_cannot_be_judged_yet_is_counted_not_evaluated(world: World) -> None:
+    await world.nominate(ANN)
+    await cases.nominate(world.promotion, CAT, "2026-h1", hr)
+    result = await cycle.evaluate_cycle(world.promotion, "2026-h1", hr)
+    assert (result.cases, result.evaluated) == (2, 1)
+
+
+# -- audit queries and exports ----------------------------------------------------------------
+
+
+async def test_a_record_is_for_the_person_their_line_hr_auditors_and_deciders(
+    world: World,
+) -> None:
+    case_id = await world.nominate(ANN)
+    for reader in (ann, lead, hr, auditor, committee):
+        assert [e.kind for e in await audit.record(world.promotion, "case", case_id, reader)] == [
+            "nomination"
+        ]
+    for outsider in (ben, other_lead):
+        with pytest.raises(NotEntitled):
+            await audit.record(world.promotion, "employee", ANN, outsider)
+        with pytest.raises(NotEntitled):
+            await audit.case(world.promotion, case_id, outsider)
+    with pytest.raises(NotEntitled, match="HR and auditors"):
+        await audit.record(world.promotion, "cycle", "2026-h1", committee)
+    assert len(await audit.record(world.promotion, "cycle", "2026-h1", auditor)) == 1
+    with pytest.raises(NotFound):
+        await audit.case(world.promotion, "case-missing", hr)
+
+
+async def test_the_report_quotes_the_decision_and_names_the_case(world: World) -> None:
+    case_id = await world.ready_case(ANN)
+    rationale = "Led the payments migration."
+    await cases.decide(world.promotion, case_id, "approve", rationale, committee)
+    text = await audit.report(world.promotion, "case", case_id, auditor)
+    assert f"case {case_id}" in text
+    assert rationale in text
+
+
+async def test_a_decision_is_shown_as_it_was_made_whatever_was_published_since(
+    world: World,
+) -> None:
+    case_id = await world.ready_case(ANN)
+    with pytest.raises(NotFound, match="has no decision"):
+        await audit.as_decided(world.promotion, case_id, hr)
+    await cases.decide(world.promotion, case_id, "approve", "Ready.", committee)
+    world.publish(2)
+    shown = await audit.as_decided(world.promotion, case_id, ann)
+    assert (shown.framework_version, shown.latest_framework_version) == (1, 2)
+    assert shown.target_profile is not None
+    assert shown.target_profile.level == "L4"
+    assert (shown.criteria_version, shown.readiness.ready) == (1, True)
+    assert shown.decision.kind == "decision"
+
+
+async def test_fairness_is_for_hr_and_auditors_and_counts_each_decision(world: World) -> None:
+    with pytest.raises(NotEntitled, match="HR and auditors"):
+        await audit.fairness(world.promotion, "sex", committee)
+    async with world.uow.transaction() as tx:
+        for employee, value in ((ANN, "a"), (BEN, "b")):
+            fact = ProtectedAttributeRecorded(
+                employee_id=employee, effective_on=date(2026, 1, 1), attribute="sex", value=value
+            )
+            await reactions.on_protected_attribute(tx, envelope(fact, employee), fact)
+    for employee, outcome in ((ANN, "approve"), (BEN, "deny")):
+        case_id = await world.ready_case(employee)
+        await cases.decide(world.promotion, case_id, outcome, "Reasons.", committee)  # type: ignore[arg-type]
+    (fairness,) = await audit.fairness(world.promotion, "sex", hr, min_group_size=1)
+    rates = {g.group: (g.considered, g.selected) for g in fairness.groups}
+    assert (fairness.cycle, rates) == ("2026-h1", {"a": (1, 1), "b": (1, 0)})
+
+
+# -- verification and checkpoints -------------------------------------------------------------
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.path = Path("memory")
+        self.signed: list[Checkpoint] = []
+
+    def latest(self) -> Checkpoint | None:
+        return self.signed[-1] if self.signed else None
+
+    def append(self, checkpoint: Checkpoint) -> None:
+        self.signed.append(checkpoint)
+
+
+class Key:
+    def __init__(self) -> None:
+        self.key = Ed25519PrivateKey.generate()
+
+    def load(self):
+        return self.key
+
+
+def tamper(world: World, sequence: int, rationale: str) -> None:
+    """An administrator's edit of one stored entry's payload, its body left alone."""
+    log = world.uow.state.log
+    entry = log[sequence - 1]
+    log[sequence - 1] = dataclasses.replace(
+        entry, payload={**entry.payload, "rationale": rationale}
+    )
+
+
+def tamper_body(world: World, sequence: int, old: bytes, new: bytes) -> None:
+    """An administrator's edit of one stored entry's body, its hash left alone."""
+    log = world.uow.state.log
+    entry = log[sequence - 1]
+    assert entry.body is not None
+    log[sequence - 1] = dataclasses.replace(entry, body=entry.body.replace(old, new))
+
+
+async def test_an_edited_entry_fails_verification_and_stops_the_signing(world: World) -> None:
+    case_id = await world.ready_case(BEN)
+    await cases.decide(world.promotion, case_id, "deny", "Coding below 3.", committee)
+    assert audit.verify_log(world.log).chain.ok  # type: ignore[union-attr]
+    tamper(world, 4, "Not liked.")
+    result = audit.verify_log(world.log).chain
+    assert result is not None
+    assert result.failure is not None
+    assert (result.failure.sequence, result.failure.reason) == (4, "altered")
+    assert "payload" in result.failure.detail
+    # Signing reads the bodies alone (`verify(..., check_columns=False)`): the column edit
+    # is not its concern, an edited body is.
+    signer = Checkpoints(world.uow, Key(), MemorySink(), clock=lambda: NOW)
+    assert await signer.sign() is not None
+    tamper_body(world, 4, b"Coding below 3.", b"Not liked.")
+    with pytest.raises(CheckpointRefused, match=r"not signing: .*entry 4"):
+        await signer.sign()
+
+
+async def test_a_checkpoint_is_signed_once_per_head_and_shows_a_rewrite(world: World) -> None:
+    key, sink = Key(), MemorySink()
+    signer = Checkpoints(world.uow, key, sink, clock=lambda: NOW)
+    assert await signer.sign() is None, "an empty log has no head to sign"
+    case_id = await world.nominate(ANN)
+    signed = await signer.sign()
+    assert signed is not None
+    assert signed.sequence == 1
+    assert await signer.sign() is None, "the head is signed already"
+    await cases.endorse(world.promotion, case_id, lead)
+    pinned = signed.fingerprint
+    audited = audit.verify_log(world.log, signed, pinned)
+    assert audited.against is not None
+    assert (audited.against.ok, audited.against.after) == (True, 1)
+    wrong = audit.verify_log(world.log, signed, "0" * 64)
+    assert wrong.against is not None
+    assert wrong.against.problem == "wrong_key"
+    # The whole chain recomputed from a rewritten nomination: it verifies on its own, not
+    # against the checkpoint, and the service refuses to sign over it.
+    from services.promotion.domain.decision_log import build_chain
+
+    rewritten = build_chain(
+        {
+            "kind": e.kind,
+            "case_id": e.case_id,
+            "employee_id": e.employee_id,
+            "actor": e.actor,
+            "recorded_at": e.recorded_at,
+            "payload": {**e.payload, "note": "rewritten"},
+        }
+        for e in world.log
+    )
+    world.uow.state.log[:] = rewritten
+    assert audit.verify_log(world.log).chain.ok  # type: ignore[union-attr]
+    caught = audit.verify_log(world.log, signed, pinned)
+    assert caught.against is not None
+    assert caught.against.problem == "rewritten"
+    with pytest.raises(CheckpointRefused, match="rewritten"):
+        await signer.sign()

@@ -1,0 +1,143 @@
+"""The payload model of each kind of decision-log entry (services/promotion/domain/payloads.py):
+a stored entry of every kind parses into its model and dumps back to exactly the bytes that
+were hashed, so the models change nothing in the log (docs/domain.md §6: anyone can verify
+the log has not been altered)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+import pytest
+from pydantic import ValidationError
+
+from services.promotion.domain.cases import Case, nominate
+from services.promotion.domain.decision_log import (
+    ENTRY_KINDS,
+    LogEntry,
+    canonical,
+    hashed_fields,
+    next_entry,
+    verify,
+)
+from services.promotion.domain.payloads import (
+    PAYLOADS,
+    AppealOutcome,
+    Decision,
+    EntryPayload,
+    Nomination,
+    parse,
+    payload_of,
+)
+from tests.unit.promotion.test_criteria_and_readiness import L3_TO_L4, LEAD, ready_case
+
+T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+# The hash of each step of `every_kind()` as it was recorded before the payload models, when
+# the case commands returned plain dicts: the models must leave every byte as it was.
+RECORDED = {
+    "nomination": "2b1c5504ff9550df32b77a0ce7fcd3e745b95fa36e43ebfe93f523c470f0e72c",
+    "endorsement": "084778ccd88e0a248fa74b1e8de66e9c0bd71a0b470dae0191fe141fdbdff9b1",
+    "evidence": "d09d7624f44ec6e9915467b47641f41b2dfb5ea42a82d299d152a67f1d9da54d",
+    "calibration_confirmation": "908e762979d188408434691631482c7208c3cafddd5bbfdb3ce45e2ad0867a9b",
+    "readiness_evaluated": "d53ea5e01db2fd51d80c0aa8a4af85037dac0051f0e8ed34a0c32924451e803b",
+    "decision": "9a3eb6c1193b093b6d4953becfe81987f8966140934b1b235a3885d3536f3f7d",
+    "appeal": "c895481f573a72e97e090c78e58cced53319287cac4a83275b7f217db6afda8a",
+    "appeal_outcome": "95c3f77ad0378b8dafa16cf78b9ddb7c7d6b6e1b79b6f7fc88735b3a5c279570",
+}
+
+
+def every_kind() -> list[LogEntry]:
+    """One case through every kind of step, each entry as storage reads it back (from its
+    body: the payload as JSON gives it)."""
+    entries: list[LogEntry] = []
+
+    def add(actor: str, payload: EntryPayload) -> Case:
+        entry = next_entry(
+            entries[-1] if entries else None,
+            kind=payload.kind,
+            case_id="case-1",
+            employee_id="ann",
+            actor=actor,
+            recorded_at=T0 + timedelta(hours=len(entries)),
+            payload=payload.record(),
+            entry_id=UUID(int=len(entries) + 1),
+        )
+        assert entry.body is not None
+        entries.append(LogEntry.from_body(entry.body, entry.hash))
+        return Case.replay(entries)
+
+    case = add(
+        "mgr-1",
+        nominate(
+            cycle_id="2025-h1",
+            framework_id="fw-eng",
+            framework_version=2,
+            transition=L3_TO_L4,
+            operating_since=date(2025, 3, 30),
+            note="Led the checkout redesign.",
+            open_cases=[],
+        ),
+    )
+    case = add("mgr-1", case.endorse("mgr-1", "mgr-1", "Ready."))
+    case = add("ann", case.attach_evidence(LEAD, "The payments migration.", [LEAD]))
+    case = add("hr-1", case.confirm("cal-2025-q2", True, ""))
+    case = add("mgr-1", case.evaluated(ready_case(), "campaign-1"))
+    unmet = ready_case(evidence={}, confirmed_in_session=None)
+    case = add(
+        "committee-1", case.decide("committee-1", "deny", "Not yet.", unmet, "campaign-1", True)
+    )
+    case = add("ann", case.lodge_appeal("ann", "Misread."))
+    add(
+        "committee-2",
+        case.decide_appeal(
+            "committee-2", "overturned", "approve", "Misread indeed.", ready_case(), "campaign-1"
+        ),
+    )
+    return entries
+
+
+def test_every_kind_has_a_model_and_the_log_covers_them_all() -> None:
+    entries = every_kind()
+    assert {e.kind for e in entries} == ENTRY_KINDS
+    assert {kind for kind, _ in PAYLOADS} == ENTRY_KINDS
+    assert all(version == 1 for _, version in PAYLOADS), "every entry so far is version 1"
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_a_stored_entry_parses_into_its_model_and_dumps_back_to_the_hashed_bytes(
+    index: int,
+) -> None:
+    stored = every_kind()[index]
+    model = payload_of(stored)
+    assert model.kind == stored.kind
+    assert canonical(model.record()) == canonical(stored.payload)
+    assert canonical({**hashed_fields(stored), "payload": model.record()}) == stored.body
+    assert stored.hash == RECORDED[stored.kind], "the same bytes as before the models"
+
+
+def test_the_models_leave_the_chain_as_it_was() -> None:
+    entries = every_kind()
+    assert verify(entries).ok
+    assert [e.hash for e in entries] == list(RECORDED.values())
+
+
+def test_a_payload_holds_exactly_its_kind_s_fields_and_is_frozen() -> None:
+    stored = every_kind()
+    nomination = payload_of(stored[0])
+    assert isinstance(nomination, Nomination)
+    assert nomination.operating_since == date(2025, 3, 30)
+    with pytest.raises(ValidationError, match="frozen"):
+        nomination.note = "edited"  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        parse("endorsement", {"note": "Ready.", "by": "someone"})
+    with pytest.raises(ValidationError, match="rationale"):
+        parse("decision", {**stored[5].payload, "rationale": None})
+    overturned = payload_of(stored[-1])
+    assert isinstance(overturned, AppealOutcome)
+    assert isinstance(overturned, Decision), "an appeal outcome is a decision, on appeal"
+    assert (overturned.result, overturned.outcome, overturned.readiness.ready) == (
+        "overturned",
+        "approve",
+        True,
+    )
