@@ -78,7 +78,7 @@ from libs.events.relay import OutboxRelay
 from libs.events.schemas.assessment import AssessmentSubmitted
 from libs.events.schemas.framework import Framework, FrameworkPublished, RoleProfileChanged
 from libs.events.store import EventStore
-from libs.events.subjects import EVENT_STREAM, snake_case
+from libs.events.subjects import EVENT_STREAM, context_subjects, every_version
 from libs.platform.auth import ALGORITHM, TokenVerifier, ensure_dev_keypair
 from libs.platform.pagination import every_item_async
 from libs.platform.runtime import Runtime
@@ -113,7 +113,7 @@ POOL_SIZE = 10  # as runtime.serve configures a service's pool
 CLIENTS = 8
 ORG_CHART_BATCH = 500
 DELIVERY_TIMEOUT = 300.0
-EVENTS_SUBJECT = f"talentledger.{SCHEMA}.>"
+EVENTS_SUBJECT = context_subjects(SCHEMA)
 
 _RAW_TABLE = """
 CREATE TABLE {table} (
@@ -557,7 +557,7 @@ class SubmittedHandler(EventHandler):
 
     @property
     def subject(self) -> str:
-        return f"talentledger.{SCHEMA}.{snake_case(self.event.event_type)}.*"
+        return every_version(SCHEMA, self.event.event_type)
 
 
 async def _record_response(
@@ -647,7 +647,7 @@ async def _until(predicate: Callable[[], bool], within: float) -> bool:
 async def _forget(js: JetStreamContext, handler: EventHandler) -> None:
     """Remove what the measurement leaves on NATS: its durable consumers and its events."""
     with contextlib.suppress(Exception):
-        for durable in (handler.consumer, f"{handler.consumer}-replay"):
+        for durable in handler.durables:
             await js.delete_consumer(EVENT_STREAM, durable)
     with contextlib.suppress(Exception):
         await js.purge_stream(EVENT_STREAM, subject=EVENTS_SUBJECT)

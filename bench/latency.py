@@ -47,7 +47,7 @@ from libs.events.envelope import Envelope, new_event_id, utcnow
 from libs.events.migrations.roles import service_role
 from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
-from libs.events.subjects import EVENT_STREAM
+from libs.events.subjects import EVENT_STREAM, context_subjects
 
 RATE = 500.0
 TARGET_P99_MS = 100.0
@@ -314,9 +314,9 @@ async def _running(relay: OutboxRelay) -> AsyncIterator[None]:
 async def _forget(js: JetStreamContext, handler: EventHandler) -> None:
     """Remove what a measurement left on NATS: its durable consumers and its events."""
     with contextlib.suppress(Exception):
-        for durable in (handler.consumer, f"{handler.consumer}-replay"):
+        for durable in handler.durables:
             await js.delete_consumer(EVENT_STREAM, durable)
-        await js.purge_stream(EVENT_STREAM, subject=f"talentledger.{LATENCY_SCHEMA}.>")
+        await js.purge_stream(EVENT_STREAM, subject=context_subjects(LATENCY_SCHEMA))
 
 
 async def _drive(

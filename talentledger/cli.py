@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import httpx
 import typer
@@ -12,6 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from libs.platform.settings import Settings
+
+if TYPE_CHECKING:
+    from faststream.nats import NatsBroker
+
+    from talentledger.csv_rows import BadRow
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
 events_app = typer.Typer(
@@ -42,6 +48,8 @@ cycle_app = typer.Typer(
 app.add_typer(cycle_app, name="cycle")
 console = Console()
 err = Console(stderr=True)
+T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -412,31 +420,11 @@ def hris_load(
     Bad rows are reported with their line and column; the good ones are published anyway.
     Loading the same file again publishes nothing new.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from talentledger.hris_load import publish_hires, read_people
-    from talentledger.inbound import integration_broker
 
     people = read_people(path.read_text(encoding="utf-8"))
-    settings = _stack_settings(nats_identity="hris")
-
-    async def publish() -> int:
-        async with integration_broker(settings, "hris-load") as broker:
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-            with Progress(*columns, console=console) as progress:
-                task = progress.add_task("publishing hires", total=len(people.hires))
-                return await publish_hires(
-                    broker,
-                    people.hires,
-                    f"hris-load:{actor}",
-                    advance=lambda n: progress.advance(task, n),
-                )
-
-    published = asyncio.run(publish())
-    for warning in people.warnings:
-        console.print(f"[yellow]![/] {path.name} {escape(str(warning))}", soft_wrap=True)
-    for bad in people.bad_rows:
-        console.print(f"[red]✗[/] {path.name} {escape(str(bad))}", soft_wrap=True)
+    published = _publish_with_progress("hris", actor, "hires", people.hires, publish_hires)
+    _print_rows(path, people.warnings, people.bad_rows)
     console.print(f"published {published} hire(s); {len(people.bad_rows)} row(s) refused")
     if people.bad_rows:
         raise typer.Exit(1)
@@ -461,10 +449,6 @@ def lms_load(
     out, the good ones are published anyway, 200 courses per event. Loading the same file
     again publishes nothing new. Fails only when the file is unreadable or no course is good.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from libs.platform.settings import MissingSetting
-    from talentledger.inbound import BrokerUnreachable, Published, integration_broker
     from talentledger.lms_load import CatalogUnreadable, publish_catalog, read_catalog
 
     try:
@@ -473,10 +457,7 @@ def lms_load(
         raise _fail(str(error)) from None
 
     def report() -> None:
-        for warning in catalog.warnings:
-            console.print(f"[yellow]![/] {path.name} {escape(str(warning))}", soft_wrap=True)
-        for bad in catalog.bad_rows:
-            console.print(f"[red]✗[/] {path.name} {escape(str(bad))}", soft_wrap=True)
+        _print_rows(path, catalog.warnings, catalog.bad_rows)
         if catalog.left_out:
             left_out = catalog.left_out
             shown = ", ".join(left_out[:20]) + (" …" if len(left_out) > 20 else "")
@@ -488,33 +469,59 @@ def lms_load(
     if not catalog.courses:
         report()
         raise _fail(f"{path.name}: no course to publish; fix the rows above and load it again")
-    settings = _stack_settings(nats_identity="lms")
-    try:
-        settings.require_nats_url()
-    except MissingSetting as error:
-        raise _fail(str(error)) from None
-
-    async def publish() -> Published:
-        try:
-            async with integration_broker(settings, "lms-load") as broker:
-                columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-                with Progress(*columns, console=console) as progress:
-                    task = progress.add_task("publishing courses", total=len(catalog.courses))
-                    return await publish_catalog(
-                        broker,
-                        catalog.courses,
-                        f"lms-load:{actor}",
-                        advance=lambda n: progress.advance(task, n),
-                    )
-        except BrokerUnreachable as error:
-            raise _fail(str(error)) from None
-
-    published = asyncio.run(publish())
+    published = _publish_with_progress("lms", actor, "courses", catalog.courses, publish_catalog)
     report()
     console.print(
         f"published {published.items} course(s) in {published.events} event(s), "
         f"{published.new} new; {len(catalog.bad_rows)} row(s) refused"
     )
+
+
+def _publish_with_progress(
+    identity: str,
+    actor: str,
+    noun: str,
+    items: list[Item],
+    publish: Callable[[NatsBroker, list[Item], str, Callable[[int], None]], Awaitable[T]],
+) -> T:
+    """Publish a load's `items` on the stack's NATS as an outside system (`identity`: hris,
+    lms), its events' actor `<identity>-load:<actor>`, with a progress bar of the items
+    acknowledged."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from libs.platform.settings import MissingSetting
+    from talentledger.inbound import BrokerUnreachable, integration_broker
+
+    settings = _stack_settings(nats_identity=identity)
+    try:
+        settings.require_nats_url()
+    except MissingSetting as error:
+        raise _fail(str(error)) from None
+
+    async def run() -> T:
+        try:
+            async with integration_broker(settings, f"{identity}-load") as broker:
+                columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+                with Progress(*columns, console=console) as progress:
+                    task = progress.add_task(f"publishing {noun}", total=len(items))
+                    return await publish(
+                        broker,
+                        items,
+                        f"{identity}-load:{actor}",
+                        lambda n: progress.advance(task, n),
+                    )
+        except BrokerUnreachable as error:
+            raise _fail(str(error)) from None
+
+    return asyncio.run(run())
+
+
+def _print_rows(path: Path, warnings: list[BadRow], bad_rows: list[BadRow]) -> None:
+    """A load's report on its file's rows: warnings, then the rows refused."""
+    for warning in warnings:
+        console.print(f"[yellow]![/] {path.name} {escape(str(warning))}", soft_wrap=True)
+    for bad in bad_rows:
+        console.print(f"[red]✗[/] {path.name} {escape(str(bad))}", soft_wrap=True)
 
 
 @audit_app.command("verify")

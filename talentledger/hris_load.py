@@ -8,8 +8,6 @@ same file again publishes nothing new (JetStream and every consumer's inbox drop
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,7 +18,8 @@ from pydantic import ValidationError
 
 from libs.events.envelope import Envelope, new_event_id
 from libs.events.schemas.hris import EmployeeHired
-from talentledger.inbound import BadRow, outside_envelope, publish
+from talentledger.csv_rows import BadRow, Row, rows
+from talentledger.inbound import outside_envelope, publish
 
 COLUMNS = (
     "employee_id",
@@ -48,41 +47,38 @@ class OrgChartFile:
 def read_people(text: str) -> OrgChartFile:
     """Parse and check every row; reporting lines are checked across the whole file."""
     result = OrgChartFile()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        result.bad_rows.append(BadRow(1, None, f"missing columns {missing}; expected {COLUMNS}"))
-        return result
+
+    def header(names: list[str]) -> list[str] | None:
+        missing = [c for c in COLUMNS if c not in names]
+        if missing:
+            result.bad_rows.append(
+                BadRow(1, None, f"missing columns {missing}; expected {COLUMNS}")
+            )
+            return None
+        return names
+
     lines: dict[str, int] = {}
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            result.bad_rows.append(BadRow(line, None, f"not valid CSV: {error}"))
-            break
-        hire = _hire(row, line, result)
+    for row in rows(text, result.bad_rows, header):
+        hire = _hire(row, result)
         if hire is None:
             continue
         if hire.employee_id in lines:
             result.bad_rows.append(
                 BadRow(
-                    line,
+                    row.line,
                     "employee_id",
                     f"{hire.employee_id!r} is already on line {lines[hire.employee_id]}",
                 )
             )
             continue
-        lines[hire.employee_id] = line
+        lines[hire.employee_id] = row.line
         result.hires.append(hire)
     _check_reporting_lines(result, lines)
     return result
 
 
-def _hire(row: dict[str, str | None], line: int, result: OrgChartFile) -> EmployeeHired | None:
-    values = {k: (v or "").strip() for k, v in row.items() if k in COLUMNS}
+def _hire(row: Row, result: OrgChartFile) -> EmployeeHired | None:
+    values = row.values
     try:
         return EmployeeHired(
             employee_id=values["employee_id"],
@@ -99,9 +95,11 @@ def _hire(row: dict[str, str | None], line: int, result: OrgChartFile) -> Employ
             field_name = str(problem["loc"][0]) if problem["loc"] else None
             column = "hired_on" if field_name == "effective_on" else field_name
             found = values.get(column or "", "")
-            result.bad_rows.append(BadRow(line, column, f"{problem['msg']} (found {found!r})"))
+            result.bad_rows.append(BadRow(row.line, column, f"{problem['msg']} (found {found!r})"))
         if not isinstance(error, ValidationError):
-            result.bad_rows.append(BadRow(line, "hired_on", f"not a date (YYYY-MM-DD): {error}"))
+            result.bad_rows.append(
+                BadRow(row.line, "hired_on", f"not a date (YYYY-MM-DD): {error}")
+            )
         return None
 
 

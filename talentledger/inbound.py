@@ -1,6 +1,5 @@
 """Publishing events as an outside system (HRIS, LMS) would: envelopes with stable ids,
-pipelined onto JetStream with a window of acknowledgements in flight, and the row-level
-report shared by the CSV loads."""
+pipelined onto JetStream with a window of acknowledgements in flight."""
 
 from __future__ import annotations
 
@@ -44,16 +43,6 @@ async def integration_broker(
         yield broker
     finally:
         await broker.stop()
-
-
-@dataclass(frozen=True)
-class BadRow:
-    line: int
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: " + (f"{self.column}: " if self.column else "") + self.message
 
 
 def outside_envelope(

@@ -26,9 +26,7 @@ consumer's inbox drop repeats) and a changed course only republishes its own bat
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
 import re
@@ -43,7 +41,8 @@ from pydantic import ValidationError
 
 from libs.events.envelope import Envelope, new_event_id
 from libs.events.schemas.lms import Course, CourseCatalogUpdated, CourseCompetency, CourseFormat
-from talentledger.inbound import BadRow, Published, outside_envelope, publish
+from talentledger.csv_rows import BadRow, Row, rows
+from talentledger.inbound import Published, outside_envelope, publish
 
 COLUMNS = (
     "course_id",
@@ -111,20 +110,9 @@ def read_catalog(source: str | Path) -> CatalogFile:
     else:
         text = source
     result = CatalogFile()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if not _header_ok(reader, result):
-        return result
     drafts: dict[str, _Draft] = {}
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            result.bad_rows.append(BadRow(line, None, f"not valid CSV: {error}"))
-            break
-        _read_row(row, _first_line(row, reader.line_num), drafts, result)
+    for row in rows(text, result.bad_rows, lambda names: _header(names, result)):
+        _read_row(row, drafts, result)
     if not drafts and not result.bad_rows:
         result.bad_rows.append(BadRow(1, None, "no course rows under the header"))
     for course_id, draft in drafts.items():
@@ -139,24 +127,13 @@ def read_catalog(source: str | Path) -> CatalogFile:
     return result
 
 
-def _first_line(row: dict[str | None, Any], last_line: int) -> int:
-    """The line a record starts on: blank lines before it are skipped, and a quoted value
-    may span lines."""
-    values = [v for k, v in row.items() if k is not None] + list(row.get(None) or [])
-    return last_line - sum(str(v or "").count("\n") for v in values)
-
-
-def _header_ok(reader: csv.DictReader[str], result: CatalogFile) -> bool:
-    try:
-        names = reader.fieldnames
-    except csv.Error as error:
-        result.bad_rows.append(BadRow(1, None, f"not valid CSV: {error}"))
-        return False
+def _header(names: list[str], result: CatalogFile) -> list[str] | None:
+    """Column names read forgivingly (case, spaces); None when a column is missing."""
     if not names:
         result.bad_rows.append(BadRow(1, None, f"the file is empty; expected the header {HEADER}"))
-        return False
-    reader.fieldnames = [(name or "").strip().lower() for name in names]
-    missing = [c for c in COLUMNS if c not in reader.fieldnames]
+        return None
+    names = [name.strip().lower() for name in names]
+    missing = [c for c in COLUMNS if c not in names]
     if missing:
         result.bad_rows.append(
             BadRow(
@@ -166,20 +143,18 @@ def _header_ok(reader: csv.DictReader[str], result: CatalogFile) -> bool:
                 "(and optionally retired)",
             )
         )
-        return False
-    for name in reader.fieldnames:
+        return None
+    for name in names:
         if name not in COLUMNS and name not in OPTIONAL_COLUMNS:
             result.warnings.append(BadRow(1, name or None, "column not used; its values ignored"))
-    return True
+    return names
 
 
-def _read_row(
-    row: dict[str | None, Any], line: int, drafts: dict[str, _Draft], result: CatalogFile
-) -> None:
+def _read_row(row: Row, drafts: dict[str, _Draft], result: CatalogFile) -> None:
     """Check one row and add it to its course's draft; a bad row marks the course bad."""
-    values = {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+    line, values = row.line, row.values
     problems: list[BadRow] = []
-    if row.get(None):
+    if row.too_long:
         problems.append(BadRow(line, None, "more fields than the header has columns"))
     course_id = values["course_id"]
     if not course_id:

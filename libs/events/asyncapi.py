@@ -10,7 +10,7 @@ from pydantic import create_model
 
 import libs.events.schemas  # noqa: F401 - registers every published schema
 from libs.events.envelope import Envelope
-from libs.events.registry import EventRegistry, registry
+from libs.events.registry import EventRegistry, IntegrationEvent, registry
 from libs.events.subjects import subject_of
 
 DESCRIPTION = "\n\n".join(
@@ -30,8 +30,8 @@ DESCRIPTION = "\n\n".join(
 def document(events: EventRegistry = registry) -> AsyncAPI:
     broker = NatsBroker()
     for model in events.models():
-        if model.private:
-            continue
+        if not issubclass(model, IntegrationEvent):
+            continue  # private events never leave their service
         message = create_model(
             f"{model.event_type}V{model.schema_version}Envelope",
             __base__=Envelope,

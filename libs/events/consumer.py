@@ -60,6 +60,7 @@ from libs.events.broker import (
 )
 from libs.events.envelope import Envelope
 from libs.events.registry import (
+    Event,
     IntegrationEvent,
     InvalidPayload,
     UnknownEventType,
@@ -68,10 +69,13 @@ from libs.events.registry import (
 from libs.events.store import EventStore
 from libs.events.subjects import (
     DEAD_LETTER_STREAM,
+    DEAD_LETTER_SUBJECTS,
     consumer_and_subject,
     dead_letter_subject,
+    every_version,
+    original_subject,
     owning_context,
-    snake_case,
+    replay_subject,
 )
 
 log = logging.getLogger(__name__)
@@ -112,11 +116,11 @@ class EventHandler:
     @property
     def subject(self) -> str:
         """Every schema version of the event: older ones are upcast on receipt."""
-        return f"talentledger.{self.event.context}.{snake_case(self.event.event_type)}.*"
+        return every_version(self.event.context, self.event.event_type)
 
     @property
     def replay_subject(self) -> str:
-        return f"talentledger.replay.{self.consumer}.>"
+        return replay_subject(self.consumer)
 
     @property
     def durables(self) -> tuple[str, str]:
@@ -143,7 +147,7 @@ class Inbox:
 
 def parse(
     body: bytes, subject: str, handler: EventHandler, store: EventStore
-) -> tuple[Envelope, IntegrationEvent]:
+) -> tuple[Envelope, Event]:
     """Read a message received on `subject`; raise MalformedEvent when it can never apply."""
     try:
         envelope = Envelope.model_validate_json(body)
@@ -202,7 +206,7 @@ class _Consumer:
         self.inbox = Inbox(store.schema)
 
     async def on_batch(self, message: NatsMessage) -> None:
-        parsed: list[tuple[Msg, Envelope, IntegrationEvent]] = []
+        parsed: list[tuple[Msg, Envelope, Event]] = []
         for msg in message.raw_message:
             try:
                 body = await self.body_of(msg)
@@ -242,7 +246,7 @@ class _Consumer:
         except BodyRefused as error:
             raise MalformedEvent(str(error)) from error
 
-    async def on_event(self, msg: Msg, envelope: Envelope, payload: IntegrationEvent) -> None:
+    async def on_event(self, msg: Msg, envelope: Envelope, payload: Event) -> None:
         try:
             async with self.store.transaction() as conn:
                 if await self.inbox.claim_all(conn, self.handler.consumer, [envelope]):
@@ -287,9 +291,7 @@ class _Consumer:
 
     async def dead_letter(self, msg: Msg, reason: str, attempts: int) -> None:
         consumer = self.handler.consumer
-        subject = msg.subject
-        if subject.startswith("talentledger.replay."):
-            subject = subject.split(".", 3)[3]
+        subject = original_subject(msg.subject)
         await self.broker.publish(
             msg.data,
             dead_letter_subject(consumer, subject),
@@ -368,7 +370,7 @@ async def replay_dead_letters(broker: NatsBroker, consumer: str | None = None) -
     stays in its stream for the record and is acknowledged on the replayer's cursor.
     """
     js = broker.connection.jetstream()
-    subject = f"deadletter.{consumer}.>" if consumer else "deadletter.>"
+    subject = dead_letter_subject(consumer) if consumer else DEAD_LETTER_SUBJECTS
     durable = f"replayer-{consumer}" if consumer else "replayer"
     sub = await js.pull_subscribe(subject, durable=durable, stream=DEAD_LETTERS.name)
     replayed = 0
@@ -381,7 +383,7 @@ async def replay_dead_letters(broker: NatsBroker, consumer: str | None = None) -
             for msg in batch:
                 headers = dict(msg.headers or {})
                 owner, original = consumer_and_subject(msg.subject)
-                target = f"talentledger.replay.{owner}.{original}"
+                target = replay_subject(owner, original)
                 for name in (*DEAD_LETTER_HEADERS, "Nats-Msg-Id"):
                     headers.pop(name, None)
                 headers["Nats-Msg-Id"] = f"replay:{msg.metadata.sequence.stream}"

@@ -98,7 +98,7 @@ def service_permissions(
     """A service: its own events, its consumers' dead letters and durables, its inbox."""
     publish: list[str] = [context_subjects(context), *_stream_lookups(), *_payload_store()]
     for handler in handlers:
-        publish.append(dead_letter_subject(handler.consumer, ">"))
+        publish.append(dead_letter_subject(handler.consumer))
         subjects = (handler.subject, handler.replay_subject)
         for subject, durable in zip(subjects, handler.durables, strict=True):
             publish.extend(_durable(durable, subject))

@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol, TypeVar
 
 from libs.events.envelope import Envelope, EventMetadata
-from libs.events.registry import IntegrationEvent
+from libs.events.registry import Event
 
 W = TypeVar("W", covariant=True)
 
@@ -23,7 +23,7 @@ class EventLog(Protocol):
         self,
         stream_id: str,
         expected_version: int,
-        events: Sequence[IntegrationEvent],
+        events: Sequence[Event],
         metadata: EventMetadata,
     ) -> list[Envelope]:
         """Append if the stream is at `expected_version`, else raise, having written nothing."""
@@ -37,7 +37,7 @@ class EventLog(Protocol):
         """The stream version of its latest event of these types; 0 when there is none."""
         ...
 
-    def decode(self, envelope: Envelope) -> IntegrationEvent:
+    def decode(self, envelope: Envelope) -> Event:
         """The event an envelope carries, upcast to its current schema version."""
         ...
 

@@ -17,27 +17,35 @@ Payload = dict[str, Any]
 Upcaster = Callable[[Payload], Payload]
 
 
-class IntegrationEvent(BaseModel):
-    """Base of every event payload. Subclasses declare their name, version and context."""
+class Event(BaseModel):
+    """Base of every event payload: an `IntegrationEvent` or a `PrivateEvent`, never
+    subclassed directly. Subclasses declare their name, version and context."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int]
     context: ClassVar[str]
+    private: ClassVar[bool]
+
+
+class IntegrationEvent(Event):
+    """An event the outbox relay publishes for other contexts (and integrators) to read, on
+    the subject of libs/events/subjects.py: a published schema, changed only by versions."""
+
     private: ClassVar[bool] = False
 
 
-class PrivateEvent(IntegrationEvent):
+class PrivateEvent(Event):
     """An event that stays in its service's own log: the relay never publishes it.
 
     For facts only the owning service may see, such as edits to an unpublished draft.
     """
 
-    private = True
+    private: ClassVar[bool] = True
 
 
-E = TypeVar("E", bound=type[IntegrationEvent])
+E = TypeVar("E", bound=type[Event])
 
 
 class UnknownEventType(LookupError):
@@ -52,11 +60,13 @@ class InvalidPayload(ValueError):
 class EventRegistry:
     """Maps (type, version) to payload models and upcasters. One instance: `registry`."""
 
-    _models: dict[tuple[str, int], type[IntegrationEvent]] = field(default_factory=dict)
+    _models: dict[tuple[str, int], type[Event]] = field(default_factory=dict)
     _upcasters: dict[tuple[str, int], Upcaster] = field(default_factory=dict)
 
     def event(self, model: E) -> E:
         """Class decorator registering a payload model under its type and version."""
+        if not issubclass(model, IntegrationEvent | PrivateEvent):
+            raise TypeError(f"{model.__name__} is neither an IntegrationEvent nor a PrivateEvent")
         key = (model.event_type, model.schema_version)
         if key in self._models and self._models[key] is not model:
             raise ValueError(f"{key[0]} v{key[1]} is registered twice")
@@ -78,7 +88,7 @@ class EventRegistry:
             raise UnknownEventType(f"no schema is registered for event type {event_type!r}")
         return max(versions)
 
-    def model(self, event_type: str, version: int | None = None) -> type[IntegrationEvent]:
+    def model(self, event_type: str, version: int | None = None) -> type[Event]:
         version = self.current_version(event_type) if version is None else version
         try:
             return self._models[(event_type, version)]
@@ -92,12 +102,12 @@ class EventRegistry:
         except UnknownEventType:
             return False
 
-    def models(self) -> list[type[IntegrationEvent]]:
+    def models(self) -> list[type[Event]]:
         return sorted(
             self._models.values(), key=lambda m: (m.context, m.event_type, m.schema_version)
         )
 
-    def decode(self, event_type: str, version: int, payload: Payload) -> IntegrationEvent:
+    def decode(self, event_type: str, version: int, payload: Payload) -> Event:
         """Validate a stored or received payload, upcasting it to the current version first."""
         current = self.current_version(event_type)
         if version > current:

@@ -46,7 +46,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from libs.events.concurrency import ConcurrencyError
 from libs.events.envelope import Envelope, EventMetadata, new_event_id, utcnow
-from libs.events.registry import EventRegistry, IntegrationEvent, registry
+from libs.events.registry import Event, EventRegistry, registry
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class EventStore:
         self,
         stream_id: str,
         expected_version: int,
-        events: Sequence[IntegrationEvent],
+        events: Sequence[Event],
         metadata: EventMetadata,
         *,
         conn: AsyncConnection[Any] | None = None,
@@ -347,7 +347,7 @@ class EventStore:
         """Release the connection that announces commits (the pool is the caller's)."""
         await self.notifier.close()
 
-    def decode(self, envelope: Envelope) -> IntegrationEvent:
+    def decode(self, envelope: Envelope) -> Event:
         """The payload as the current schema version of its type (upcast when older)."""
         return self.registry.decode(envelope.event_type, envelope.schema_version, envelope.payload)
 
@@ -376,7 +376,7 @@ class StoreTransaction:
         self,
         stream_id: str,
         expected_version: int,
-        events: Sequence[IntegrationEvent],
+        events: Sequence[Event],
         metadata: EventMetadata,
     ) -> list[Envelope]:
         return await self.store.append(
@@ -393,11 +393,11 @@ class StoreTransaction:
     async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
         return await self.store.last_version_of(stream_id, event_types, conn=self.conn)
 
-    def decode(self, envelope: Envelope) -> IntegrationEvent:
+    def decode(self, envelope: Envelope) -> Event:
         return self.store.decode(envelope)
 
 
-def _payload_json(event: IntegrationEvent) -> str:
+def _payload_json(event: Event) -> str:
     payload = event.model_dump_json()
     size = len(payload.encode())
     if size > MAX_PAYLOAD_BYTES:

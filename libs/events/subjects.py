@@ -10,6 +10,12 @@ event type in snake_case; `version` is the payload schema version. Examples:
 Dead letters live in a separate stream so that ordinary consumers never see them:
 
     deadletter.<consumer>.<original subject>
+
+and are re-driven to the one consumer that gave up on them, on the event stream:
+
+    talentledger.replay.<consumer>.<original subject>
+
+Every subject is built and read here: nothing else writes `talentledger.` or `deadletter.`.
 """
 
 from __future__ import annotations
@@ -40,25 +46,38 @@ def subject_of(model: type[IntegrationEvent]) -> str:
     return subject_for(model.context, model.event_type, model.schema_version)
 
 
+def every_version(context: str, event_type: str) -> str:
+    """Every schema version of one event type (a consumer upcasts the older ones)."""
+    return f"talentledger.{context}.{snake_case(event_type)}.*"
+
+
 def context_subjects(context: str) -> str:
     """Every subject of one context's events."""
     return f"talentledger.{context}.>"
 
 
-def owning_context(subject: str) -> str:
-    """The context that owns the event on `subject`, also when it arrives by replay.
+def replay_subject(consumer: str, subject: str = ">") -> str:
+    """Where `subject`'s event is re-driven to `consumer` alone; by default every replay
+    of that consumer."""
+    return f"talentledger.replay.{consumer}.{subject}"
 
-    A replay subject is `talentledger.replay.<consumer>.<original subject>`.
-    """
-    parts = subject.split(".")
-    if parts[:2] == ["talentledger", "replay"] and len(parts) > 4:
-        parts = parts[3:]
+
+def original_subject(subject: str) -> str:
+    """The subject an event was first published on: a replay's original, or `subject`."""
+    parts = subject.split(".", 3)
+    return parts[3] if parts[:2] == ["talentledger", "replay"] and len(parts) == 4 else subject
+
+
+def owning_context(subject: str) -> str:
+    """The context that owns the event on `subject`, also when it arrives by replay."""
+    parts = original_subject(subject).split(".")
     if len(parts) < 3 or parts[0] != "talentledger" or parts[1] == "replay":
         raise ValueError(f"{subject!r} is not an event subject")
     return parts[1]
 
 
-def dead_letter_subject(consumer: str, subject: str) -> str:
+def dead_letter_subject(consumer: str, subject: str = ">") -> str:
+    """Where `consumer` dead-letters `subject`'s event; by default all its dead letters."""
     return f"deadletter.{consumer}.{subject}"
 
 

@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -27,21 +26,17 @@ from libs.workflows.contracts import (
 )
 from talentledger.cycle_driver import Conduct, CycleDriver
 from tests.support.cycles import assert_each_effect_once, prepare, wait_for
-from tests.support.stack import ROOT, RunningStack, running_stack
+from tests.support.stack import RunningStack, running_stack
+from tests.support.temporal import time_skipping
 
-TEST_SERVER = ROOT / ".venv" / "bin" / "temporal-test-server"
 PEOPLE = 50
 
 
-@pytest.mark.skipif(not TEST_SERVER.exists(), reason=f"no time-skipping server at {TEST_SERVER}")
 async def test_two_cycles_for_50_people_run_every_stage_and_report_movement(
     tmp_path: Path,
 ) -> None:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
-    )
-    address = env.client.service_client.config.target_host
-    async with env:
+    async with time_skipping(pydantic_data_converter) as env:
+        address = env.client.service_client.config.target_host
         with running_stack(TEMPORAL_ADDRESS=address) as stack:
             await run_two_cycles(env, stack, tmp_path)
 

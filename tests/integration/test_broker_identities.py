@@ -27,7 +27,13 @@ from libs.events.registry import IntegrationEvent
 from libs.events.relay import OutboxRelay, UnpublishableEvent
 from libs.events.store import EventStore
 from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM, PAYLOAD_BUCKET
-from tests.support.backbone import create_effects_table, effect_counts, start_consumer, wait_until
+from tests.support.backbone import (
+    create_effects_table,
+    effect_counts,
+    eventually,
+    start_consumer,
+    wait_until,
+)
 from tests.support.events import Probe
 from tests.support.servers import Nats
 
@@ -96,7 +102,7 @@ def envelope(payload: dict[str, Any], source: str = "svc") -> Envelope:
 
 async def dead_letters(broker: NatsBroker, count: int) -> list[Any]:
     js = broker.connection.jetstream()
-    await wait_until_async(
+    await eventually(
         lambda: _stored(broker, DEAD_LETTER_STREAM, count), 30, f"{count} dead letter(s)"
     )
     subscription = await js.pull_subscribe("deadletter.>", stream=DEAD_LETTER_STREAM)
@@ -106,14 +112,6 @@ async def dead_letters(broker: NatsBroker, count: int) -> list[Any]:
 async def _stored(broker: NatsBroker, stream: str, count: int) -> bool:
     info = await broker.connection.jetstream().stream_info(stream)
     return bool(info.state.messages >= count)
-
-
-async def wait_until_async(check: Any, within: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def test_an_unauthenticated_connection_is_refused(authenticated: Nats) -> None:

@@ -22,7 +22,7 @@ import pytest
 from temporalio import activity
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.cycles import CycleRequested
@@ -74,12 +74,12 @@ from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATI
 from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
 from services.promotion.application import cases, reactions
 from services.promotion.application.promotion import Promotion, case_stream
-from tests.integration.test_review_cycle_workflow import CONVERTER, TEST_SERVER, Cycles, Services
-from tests.integration.test_review_cycle_workflow import MANAGERS as WORKFLOW_MANAGERS
 from tests.support.assessment_api import AssessmentApi, assessment_api
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.envelopes import envelope
 from tests.support.replica_seeding import hire, hired, publish
+from tests.support.review_cycle import MANAGERS as WORKFLOW_MANAGERS
+from tests.support.review_cycle import running_cycles
 from tests.support.sample_frameworks import valid_framework
 from tests.support.service_api import ServiceApi, in_process
 
@@ -664,31 +664,18 @@ async def test_a_workflow_started_directly_on_temporal_gets_no_hr_privilege(
     id of a cycle HR did start (Temporal allows that once that cycle has closed)."""
     if reusing_hr_s_cycle_id:
         await requested(promotion.store, SERIES, HR, "hr_admin")
-    if not TEST_SERVER.exists():
-        pytest.skip(f"the time-skipping server is installed with the project: {TEST_SERVER}")
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=CONVERTER, test_server_existing_path=str(TEST_SERVER)
-    )
-    async with env:
-        services = Services()
-        workers = services.workers(env, evaluate_cycle=promotion.activities().evaluate_cycle)
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        try:
-            cycles = Cycles(env, services)
-            handle = await cycles.start(SERIES, last_number=1)  # "requested by" hannah-hr
-            await cycles.reach(handle, "campaign open")
-            await handle.signal(ReviewCycleWorkflow.close_campaign)
-            await cycles.reach(handle, "calibration")
-            await handle.signal(ReviewCycleWorkflow.calibration_completed, f"{CYCLE}.calibration")
-            await cycles.reach(handle, "gap review")
-            for manager in WORKFLOW_MANAGERS:
-                await handle.execute_update(ReviewCycleWorkflow.acknowledge, manager)
-            with pytest.raises(WorkflowFailureError) as failed:
-                await handle.result()
-        finally:
-            for worker in workers:
-                await worker.shutdown()
-            await asyncio.gather(*tasks, return_exceptions=True)
+    async with running_cycles(evaluate_cycle=promotion.activities().evaluate_cycle) as cycles:
+        handle = await cycles.start(SERIES, last_number=1)  # "requested by" hannah-hr
+        await cycles.reach(handle, "campaign open")
+        await handle.signal(ReviewCycleWorkflow.close_campaign)
+        await cycles.reach(handle, "calibration")
+        await handle.signal(ReviewCycleWorkflow.calibration_completed, f"{CYCLE}.calibration")
+        await cycles.reach(handle, "gap review")
+        for manager in WORKFLOW_MANAGERS:
+            await handle.execute_update(ReviewCycleWorkflow.acknowledge, manager)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+    services = cycles.services
     cause = failed.value.cause
     while cause.__cause__ is not None:
         cause = cause.__cause__

@@ -6,7 +6,7 @@ Each recorded stage opens its own trace, rooted at a "cycle stage: <stage>" span
 the trace that started the cycle; the activities the workflow starts during the stage, and
 the events they append (whose trace context the relay and the consumers continue), are in
 that stage's trace. The other services' activities are stand-ins, as in
-test_review_cycle_workflow.py.
+test_review_cycle_workflow.py (tests/support/review_cycle.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import WorkflowHistory
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from libs.events.store import EventStore
@@ -45,14 +44,7 @@ from services.cycles.workflows.review_cycle import (
     CycleRequest,
     ReviewCycleWorkflow,
 )
-from tests.integration.test_review_cycle_workflow import (
-    CONVERTER,
-    HISTORIES,
-    MANAGERS,
-    TEST_SERVER,
-    Cycles,
-    Services,
-)
+from tests.support.review_cycle import CONVERTER, HISTORIES, MANAGERS, Cycles, running_cycles
 
 STAGES = [
     "started",
@@ -75,25 +67,15 @@ class Traced:
 
 @pytest.fixture
 async def traced(store: EventStore) -> AsyncIterator[Traced]:
-    if not TEST_SERVER.exists():
-        pytest.skip(f"the time-skipping server is installed with the project: {TEST_SERVER}")
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer(__name__)
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=CONVERTER,
+    async with running_cycles(
+        record_stage=stage_activity(store, "service:cycles", tracer),
         interceptors=interceptors(tracer),
-        test_server_existing_path=str(TEST_SERVER),
-    )
-    async with env:
-        services = Services()
-        workers = services.workers(env, stage_activity(store, "service:cycles", tracer))
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        yield Traced(Cycles(env, services), exporter, provider, store)
-        for worker in workers:
-            await worker.shutdown()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    ) as cycles:
+        yield Traced(cycles, exporter, provider, store)
     provider.shutdown()
 
 

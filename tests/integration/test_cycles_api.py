@@ -7,27 +7,19 @@ MANAGERS); the API, the workflow and its update validator are the real ones.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from libs.workflows.messages import (
     grant_digest,
 )
 from services.cycles import service as cycles_service
 from services.cycles.workflows.review_cycle import CycleRequest
-from tests.integration.test_review_cycle_workflow import (
-    CONVERTER,
-    MANAGERS,
-    TEST_SERVER,
-    Cycles,
-    Services,
-)
+from tests.support.review_cycle import CONVERTER, MANAGERS, Cycles, running_cycles
 from tests.support.service_api import ServiceApi, in_process
 
 START = {"framework": {"framework_id": "product-engineering"}, "last_number": 1}
@@ -61,24 +53,19 @@ class CyclesApi:
 
 @pytest.fixture
 async def cycles_api(database_url: str, tmp_path: Path) -> AsyncIterator[CyclesApi]:
-    if not TEST_SERVER.exists():
-        pytest.skip(f"the time-skipping server is installed with the project: {TEST_SERVER}")
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=CONVERTER, test_server_existing_path=str(TEST_SERVER)
-    )
-    async with env:
-        services = Services()
-        workers = services.workers(env)
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        try:
-            async with in_process(
-                ServiceApi, cycles_service.build, "cycles", [], database_url, tmp_path, env.client
-            ) as api:
-                yield CyclesApi(api, Cycles(env, services))
-        finally:
-            for worker in workers:
-                await worker.shutdown()
-            await asyncio.gather(*tasks, return_exceptions=True)
+    async with (
+        running_cycles() as cycles,
+        in_process(
+            ServiceApi,
+            cycles_service.build,
+            "cycles",
+            [],
+            database_url,
+            tmp_path,
+            cycles.env.client,
+        ) as api,
+    ):
+        yield CyclesApi(api, cycles)
 
 
 async def test_starting_records_who_started_the_cycle(cycles_api: CyclesApi) -> None:

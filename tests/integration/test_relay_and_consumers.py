@@ -113,7 +113,12 @@ async def test_nats_outage_during_appends_delays_but_loses_nothing(
         await asyncio.sleep(2)
         nats.start(port=port)
         await appends
-        await wait_until(lambda: len(effect_counts(database_url)) == 1000, 90, "all 1,000 effects")
+        await wait_until(
+            lambda: len(effect_counts(database_url)) == 1000,
+            90,
+            "all 1,000 effects",
+            progress=lambda: len(effect_counts(database_url)),
+        )
         assert set(effect_counts(database_url).values()) == {1}
     finally:
         await consumer_broker.stop()
@@ -136,14 +141,24 @@ async def test_relay_killed_mid_batch_resumes_without_loss_or_duplicates(
     relay = (*relay, "--batch-size", "100")
     first = await asyncio.create_subprocess_exec(sys.executable, *relay, env=env, cwd=ROOT)
     try:
-        await wait_until(lambda: len(effect_counts(database_url)) >= 300, 60, "relay progress")
+        await wait_until(
+            lambda: len(effect_counts(database_url)) >= 300,
+            60,
+            "relay progress",
+            progress=lambda: len(effect_counts(database_url)),
+        )
     finally:
         first.kill()
         await first.wait()
     assert len(effect_counts(database_url)) < 3000, "killed mid-way, or the test means nothing"
     second = await asyncio.create_subprocess_exec(sys.executable, *relay, env=env, cwd=ROOT)
     try:
-        await wait_until(lambda: len(effect_counts(database_url)) == 3000, 60, "all effects")
+        await wait_until(
+            lambda: len(effect_counts(database_url)) == 3000,
+            60,
+            "all effects",
+            progress=lambda: len(effect_counts(database_url)),
+        )
     finally:
         second.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(second.wait(), 20) == 0, "SIGTERM stops the relay cleanly"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from libs.events.consumer import EventHandler, subscribe
 from libs.events.envelope import Envelope
 from libs.events.store import EventStore
 from tests.support.events import Probe
+from tests.support.progress import Stall
 
 
 def create_effects_table(database_url: str) -> None:
@@ -59,19 +59,30 @@ def effect_counts_or_none(database_url: str) -> dict[int, int] | None:
         return None
 
 
-async def wait_until(predicate: Any, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
+async def wait_until(
+    predicate: Callable[[], Any],
+    stall: float,
+    what: str,
+    progress: Callable[[], object] = lambda: None,
+) -> None:
+    """Poll `predicate` until it holds; fails after `stall` seconds in which `progress`
+    (say, a count that grows towards the goal) did not change (tests/support/progress.py)."""
+    stalled = Stall(stall, what)
     while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        stalled.watch(progress())
         await asyncio.sleep(0.1)
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
-    """Await `check` until it returns something truthy, and return that."""
-    deadline = time.monotonic() + within
+async def eventually(
+    check: Callable[[], Awaitable[Any]],
+    stall: float,
+    what: str,
+    progress: Callable[[], object] = lambda: None,
+) -> Any:
+    """Await `check` until it returns something truthy, and return that; fails after `stall`
+    seconds in which neither its answer nor `progress` changed."""
+    stalled = Stall(stall, what)
     while not (result := await check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        stalled.watch(result, progress())
         await asyncio.sleep(0.1)
     return result

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from libs.events.registry import IntegrationEvent
+from libs.events.registry import Event
 from libs.events.schemas.assessment import AnchorSpread, InconsistentAnchorsFound
 from libs.events.schemas.framework import (
     Anchor,
@@ -324,7 +324,7 @@ def add_level(framework: Framework, family_key: str, kind: TrackKind, new: Level
 # -- driving the aggregate --------------------------------------------------------------------
 
 
-def apply_all(aggregate: FrameworkAggregate, events: Iterable[IntegrationEvent]) -> None:
+def apply_all(aggregate: FrameworkAggregate, events: Iterable[Event]) -> None:
     """Apply a command's events as if they had been appended to the stream."""
     for event in events:
         aggregate.apply(event, aggregate.stream_version + 1)

@@ -88,3 +88,33 @@ def test_citations_point_into_the_projects_own_docs() -> None:
             ):
                 problems.append(f"{relative}: {citation[0]!r}: no such rule in §{section}")
     assert not problems, "\n".join(problems)
+
+
+def test_subjects_are_named_only_by_the_one_rule() -> None:
+    """No code but libs/events/subjects.py writes a subject of its own
+    (docs/architecture.md §3, Subjects)."""
+    built = re.compile(r"""f["'](talentledger|deadletter)\.""")
+    problems = [
+        f"{path.relative_to(ROOT)}:{number}: builds a subject; use libs/events/subjects.py"
+        for path in tracked_text_files()
+        if path.suffix == ".py"
+        and path.relative_to(ROOT).parts[0] in ("libs", "services", "talentledger", "bench")
+        and path != ROOT / "libs" / "events" / "subjects.py"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if built.search(line)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_tests_share_code_only_through_tests_support() -> None:
+    """A test module imports no other test module: what several tests share lives in
+    tests/support/, where changing it is visibly changing every test that uses it."""
+    imports = re.compile(r"^\s*(?:from|import)\s+(tests(?:\.\w+)*)", re.MULTILINE)
+    problems = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in tracked_text_files()
+        if path.suffix == ".py" and path.relative_to(ROOT).parts[0] == "tests"
+        for module in imports.findall(path.read_text())
+        if module != "tests.support" and not module.startswith("tests.support.")
+    ]
+    assert not problems, "\n".join(problems)

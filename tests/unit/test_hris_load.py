@@ -78,3 +78,22 @@ def test_the_same_hire_always_has_the_same_event_id() -> None:
     again = envelope_of(hire, "b", uuid.uuid4())
     assert first.event_id == again.event_id
     assert (first.stream_id, first.stream_version, first.source) == ("employee-H1", 1, "hris")
+
+
+def test_line_numbers_count_blank_lines_and_a_broken_record_ends_the_file() -> None:
+    """The loads read rows one way (talentledger/csv_rows.py): a bad row is named by the
+    line it starts on, and what is not valid CSV is reported, never raised."""
+    people = read_people(
+        csv_of(
+            GOOD[0],
+            "",
+            "B1,,Platform,product-engineering,ic,E1,H1,2023-01-01",  # line 4: no name
+            "x" * 200_000,  # line 5: over the csv module's field limit
+            GOOD[1],
+        )
+    )
+    assert [h.employee_id for h in people.hires] == ["H1"]
+    assert [(b.line, b.column) for b in people.bad_rows] == [(4, "name"), (5, None)]
+    assert people.bad_rows[1].message.startswith("not valid CSV")
+    [bad] = read_people("x" * 200_000).bad_rows
+    assert (bad.line, bad.message[:13]) == (1, "not valid CSV")

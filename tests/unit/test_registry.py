@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from libs.events.registry import EventRegistry, IntegrationEvent, InvalidPayload, UnknownEventType
+from libs.events.registry import (
+    Event,
+    EventRegistry,
+    IntegrationEvent,
+    InvalidPayload,
+    PrivateEvent,
+    UnknownEventType,
+)
 
 registry = EventRegistry()
 
@@ -34,6 +41,13 @@ class RatedV3(IntegrationEvent):
     score: float
     scale: str
     not_observed: bool
+
+
+@registry.event
+class Noted(PrivateEvent):
+    event_type = "Noted"
+    schema_version = 1
+    context = "test"
 
 
 @registry.upcaster("Rated", 1)
@@ -74,3 +88,13 @@ def test_a_type_version_cannot_be_registered_twice() -> None:
             event_type = "Rated"
             schema_version = 1
             context = "test"
+
+
+def test_private_and_integration_events_are_siblings_and_nothing_else_registers() -> None:
+    """A private event is never an integration event: the relay keeps it in its service
+    (docs/architecture.md §3, Outbox relay)."""
+    assert not issubclass(Noted, IntegrationEvent)
+    assert (registry.is_private("Noted"), registry.is_private("Rated")) == (True, False)
+    assert registry.is_private("Nope") is False, "unknown types are dead-lettered, not withheld"
+    with pytest.raises(TypeError, match="neither an IntegrationEvent nor a PrivateEvent"):
+        registry.event(Event)

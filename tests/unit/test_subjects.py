@@ -4,9 +4,14 @@ import pytest
 
 from libs.events.schemas.framework import FrameworkPublished
 from libs.events.subjects import (
+    DEAD_LETTER_SUBJECTS,
     consumer_and_subject,
+    context_subjects,
     dead_letter_subject,
+    every_version,
+    original_subject,
     owning_context,
+    replay_subject,
     subject_of,
 )
 
@@ -34,3 +39,24 @@ def test_the_owning_context_of_a_subject_also_when_replayed() -> None:
     for odd in ("deadletter.x.talentledger.framework.a.v1", "talentledger.replay.c", "x"):
         with pytest.raises(ValueError, match="not an event subject"):
             owning_context(odd)
+
+
+def test_wildcards_of_the_rule() -> None:
+    assert every_version("framework", "FrameworkPublished") == (
+        "talentledger.framework.framework_published.*"
+    )
+    assert context_subjects("hris") == "talentledger.hris.>"
+    assert dead_letter_subject("development-catalog") == "deadletter.development-catalog.>"
+    assert DEAD_LETTER_SUBJECTS == "deadletter.>"
+
+
+def test_a_replay_goes_to_one_consumer_and_keeps_its_original_subject() -> None:
+    subject = subject_of(FrameworkPublished)
+    replayed = replay_subject("assessment-framework-versions", subject)
+    assert replayed == f"talentledger.replay.assessment-framework-versions.{subject}"
+    assert replay_subject("assessment-framework-versions") == (
+        "talentledger.replay.assessment-framework-versions.>"
+    )
+    assert original_subject(replayed) == subject
+    assert original_subject(subject) == subject
+    assert original_subject("talentledger.replay.c") == "talentledger.replay.c"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from libs.events.registry import IntegrationEvent
+from libs.events.registry import Event
 from libs.events.schemas.assessment import CalibrationCompleted, InconsistentAnchorsFound
 from services.assessment.domain.aggregation import aggregate
 from services.assessment.domain.calibration import AdjustmentRefused, inconsistent_anchors
@@ -30,7 +30,7 @@ RATINGS = [
 RESULTS = aggregate(RATINGS)
 
 
-def apply(session: CalibrationSession, events: list[IntegrationEvent]) -> None:
+def apply(session: CalibrationSession, events: list[Event]) -> None:
     for event in events:
         session.apply(event, session.stream_version + 1)
 

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from libs.events.registry import IntegrationEvent
+from libs.events.registry import Event
 from libs.events.schemas.assessment import (
     AssessmentSubmitted,
     CampaignClosed,
@@ -70,7 +70,7 @@ ORG = OrgChartView.of(
 )
 
 
-def apply(aggregate: Campaign | SubjectAssessment, events: list[IntegrationEvent]) -> None:
+def apply(aggregate: Campaign | SubjectAssessment, events: list[Event]) -> None:
     for event in events:
         aggregate.apply(event, aggregate.stream_version + 1)
 

@@ -26,7 +26,7 @@ from services.promotion.domain.decision_log import (
 )
 from services.promotion.domain.payloads import EntryPayload, Nomination
 from services.promotion.domain.readiness import Readiness
-from tests.unit.promotion.test_criteria_and_readiness import L3_TO_L4, LEAD, ready_case
+from tests.support.readiness import L3_TO_L4, LEAD, ready_case
 
 EMPLOYEE, MANAGER = "ann", "mgr-1"
 DECIDER, SECOND_DECIDER = "committee-1", "committee-2"

@@ -26,7 +26,7 @@ from services.promotion.domain.cases import (
 from services.promotion.domain.decision_log import EntryKind, LogEntry, next_entry
 from services.promotion.domain.payloads import Appeal, Endorsement, EntryPayload, Nomination
 from services.promotion.domain.readiness import Readiness
-from tests.unit.promotion.test_criteria_and_readiness import L3_TO_L4, LEAD, ready_case
+from tests.support.readiness import L3_TO_L4, LEAD, ready_case
 
 # The readiness helpers judge "ann", endorsed by "mgr-1": the case is hers.
 EMPLOYEE, MANAGER = "ann", "mgr-1"

@@ -8,7 +8,7 @@ docs/domain.md §2).
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from importlib import resources
 
 import pytest
@@ -40,13 +40,20 @@ from services.promotion.domain.readiness import (
     CalibratedScores,
     EvidenceRecord,
     Readiness,
-    evaluate,
     target_competencies,
     whole_quarters,
 )
-
-LEAD = "has led a project with 3 or more cross-team stakeholders"
-AS_OF = date(2025, 6, 30)
+from tests.support.readiness import (
+    AS_OF,
+    COMPETENCIES,
+    L3_TO_L4,
+    LEAD,
+    calibration,
+    criteria,
+    evidence,
+    ready_case,
+    strong,
+)
 
 
 def level(code: str, grade: int) -> Level:
@@ -78,56 +85,6 @@ def framework(scale: str = "0..5") -> Framework:
             ),
         ],
     )
-
-
-L3_TO_L4 = Transition(family="eng", from_track="ic", from_level="L3", to_track="ic", to_level="L4")
-COMPETENCIES = ["communication", "collaboration", "delivery", "design"]
-
-
-def calibration(**scores: float | None) -> CalibratedScores:
-    return CalibratedScores(
-        session_id="cal-2025-q2",
-        framework_id="fw-eng",
-        framework_version=2,
-        subject="ann",
-        scores=scores,
-    )
-
-
-def strong() -> CalibratedScores:
-    return calibration(communication=3.0, collaboration=4.0, delivery=3.5, design=3.5)
-
-
-def criteria(**overrides: object) -> CriteriaSet:
-    fields: dict[str, object] = {"evidence": (LEAD,), **overrides}
-    return CriteriaSet(version=3, default=Criteria(**fields))  # type: ignore[arg-type]
-
-
-def evidence() -> dict[str, EvidenceRecord]:
-    return {
-        LEAD: EvidenceRecord(
-            provided_by="mgr-1",
-            at=datetime(2025, 5, 2, 9, 0, tzinfo=UTC),
-            note="checkout redesign with payments, support and legal",
-        )
-    }
-
-
-def ready_case(**changes: object) -> Readiness:
-    """Every criterion met unless a test changes one input."""
-    inputs: dict[str, object] = {
-        "criteria": criteria(),
-        "transition": L3_TO_L4,
-        "calibration": strong(),
-        "required_competencies": COMPETENCIES,
-        "as_of": AS_OF,
-        "operating_since": date(2025, 3, 30),
-        "evidence": evidence(),
-        "endorsed_by": "mgr-1",
-        "confirmed_in_session": "cal-2025-q2",
-    }
-    inputs.update(changes)
-    return evaluate(**inputs)  # type: ignore[arg-type]
 
 
 # -- criteria ----------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from services.promotion.domain.payloads import (
     parse,
     payload_of,
 )
-from tests.unit.promotion.test_criteria_and_readiness import L3_TO_L4, LEAD, ready_case
+from tests.support.readiness import L3_TO_L4, LEAD, ready_case
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 

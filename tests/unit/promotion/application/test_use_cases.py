@@ -23,8 +23,8 @@ from services.promotion.domain.criteria import TransitionError
 from services.promotion.domain.decision_log import Checkpoint, LogEntry, verify
 from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
+from tests.support.promotion_memory import Actor, MemoryUnitOfWork
 from tests.support.sample_frameworks import valid_framework
-from tests.unit.promotion.application.memory import Actor, MemoryUnitOfWork
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 LEAD, OTHER_LEAD = "emp-lead", "emp-other-lead"
