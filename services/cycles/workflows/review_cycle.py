@@ -52,23 +52,23 @@ with workflow.unsafe.imports_passed_through():
         confirm_framework,
         execute,
     )
-from libs.workflows.messages import (
-    CampaignStep,
-    CycleCases,
-    FrameworkConfirmation,
-    FrameworkRef,
-    GapMovement,
-    GapReview,
-    MovementRequest,
-    OpenCampaign,
-    Population,
-    PromotionEvaluations,
-    ResponseCount,
-    SessionRef,
-    StageChange,
-    StageTrace,
-    round_of,
-)
+    from libs.workflows.messages import (
+        CampaignStep,
+        CycleCases,
+        FrameworkConfirmation,
+        FrameworkRef,
+        GapMovement,
+        GapReview,
+        MovementRequest,
+        OpenCampaign,
+        Population,
+        PromotionEvaluations,
+        ResponseCount,
+        SessionRef,
+        StageChange,
+        StageTrace,
+        round_of,
+    )
 
 TASK_QUEUE = CYCLES
 FULL_CYCLE = "full-review-cycle"
