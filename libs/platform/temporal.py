@@ -4,12 +4,14 @@ interceptors."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import opentelemetry.context
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from opentelemetry.trace import Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -35,6 +37,7 @@ TRACE_CARRIER = "trace_carrier"
 TRACER_HEADER = "_tracer-data"
 
 _propagator = TraceContextTextMapPropagator()
+log = logging.getLogger(__name__)
 
 
 async def connect(address: str, keys: PayloadKeys, namespace: str = "default") -> Client:
@@ -139,12 +142,20 @@ class PayloadKeys(KeyRing):
 
 class EncryptionCodec(PayloadCodec):
     """AES-GCM over each whole payload (its metadata included), the key id in the clear
-    metadata and bound to the ciphertext as associated data. Payloads that are not encrypted
-    (histories recorded before encryption) pass through as they are."""
+    metadata and bound to the ciphertext as associated data.
 
-    def __init__(self, keys: PayloadKeys) -> None:
+    Encryption is also what authenticates a payload: only a holder of the keys makes one that
+    decrypts. A payload that does not (sent in clear, under a key not in the file, or altered)
+    decodes to an `UNAUTHENTICATED` payload, which no converter reads, rather than failing the
+    whole decode: the SDK then drops a signal that carries it and rejects an update, and a
+    forged signal can neither steer a cycle nor wedge its workflow. `plaintext=True` lets
+    payloads in clear through, for replaying histories recorded before encryption.
+    """
+
+    def __init__(self, keys: PayloadKeys, *, plaintext: bool = False) -> None:
         self.current = keys.current
         self.ciphers = {key_id: AESGCM(key) for key_id, key in keys.keys.items()}
+        self.plaintext = plaintext
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         cipher = self.ciphers[self.current]
@@ -157,28 +168,36 @@ class EncryptionCodec(PayloadCodec):
         return encoded
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        decoded = []
-        for payload in payloads:
-            if payload.metadata.get("encoding") != ENCRYPTED:
-                decoded.append(payload)
-                continue
-            key_id = payload.metadata.get(KEY_ID, b"")
-            cipher = self.ciphers.get(key_id.decode(errors="replace"))
-            if cipher is None:
-                raise PayloadKeyError(
-                    f"a payload is encrypted with key {key_id.decode(errors='replace')!r}, "
-                    "which is not in the payload key file: add it back (after the current key)"
-                )
-            nonce, ciphertext = payload.data[:_NONCE], payload.data[_NONCE:]
-            decoded.append(Payload.FromString(cipher.decrypt(nonce, ciphertext, key_id)))
-        return decoded
+        return [self._decode(payload) for payload in payloads]
+
+    def _decode(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCRYPTED:
+            return payload if self.plaintext else _unauthenticated("it is not encrypted")
+        key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
+        cipher = self.ciphers.get(key_id)
+        if cipher is None:
+            # After a rotation, keep the old keys after the current one (docs/cycles.md).
+            return _unauthenticated(f"its key {key_id!r} is not in the payload key file")
+        nonce, ciphertext = payload.data[:_NONCE], payload.data[_NONCE:]
+        try:
+            return Payload.FromString(cipher.decrypt(nonce, ciphertext, key_id.encode()))
+        except InvalidTag:
+            return _unauthenticated("it does not decrypt under its key: it was forged or altered")
 
 
-def data_converter(keys: PayloadKeys) -> DataConverter:
+UNAUTHENTICATED = b"binary/unauthenticated"
+
+
+def _unauthenticated(why: str) -> Payload:
+    log.warning("a Temporal payload was refused: %s", why)
+    return Payload(metadata={"encoding": UNAUTHENTICATED, "refused": why.encode()}, data=b"")
+
+
+def data_converter(keys: PayloadKeys, *, plaintext: bool = False) -> DataConverter:
     """Pydantic payloads, encrypted; failure messages and stack traces travel inside an
-    encrypted payload too, since they may name people."""
+    encrypted payload too, since they may name people. `plaintext`: see `EncryptionCodec`."""
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(keys),
+        payload_codec=EncryptionCodec(keys, plaintext=plaintext),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

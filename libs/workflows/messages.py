@@ -186,3 +186,13 @@ class StageChange(BaseModel):
 
 
 StageTrace = dict[str, str]
+
+
+class Steering(BaseModel):
+    """Who pauses, resumes, closes early or starts the next cycle: the HR user the cycles API
+    authenticated. It travels encrypted like every payload, so only a holder of the payload
+    keys can send one; a signal without it is ignored (docs/cycles.md, Security)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actor: str = Field(min_length=1)

@@ -78,6 +78,7 @@ from tests.support.assessment_api import AssessmentApi, assessment_api
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.envelopes import envelope
 from tests.support.replica_seeding import hire, hired, publish
+from tests.support.review_cycle import HR as STEERING
 from tests.support.review_cycle import MANAGERS as WORKFLOW_MANAGERS
 from tests.support.review_cycle import running_cycles
 from tests.support.sample_frameworks import valid_framework
@@ -667,7 +668,7 @@ async def test_a_workflow_started_directly_on_temporal_gets_no_hr_privilege(
     async with running_cycles(evaluate_cycle=promotion.activities().evaluate_cycle) as cycles:
         handle = await cycles.start(SERIES, last_number=1)  # "requested by" hannah-hr
         await cycles.reach(handle, "campaign open")
-        await handle.signal(ReviewCycleWorkflow.close_campaign)
+        await handle.signal(ReviewCycleWorkflow.close_campaign, STEERING)
         await cycles.reach(handle, "calibration")
         await handle.signal(ReviewCycleWorkflow.calibration_completed, f"{CYCLE}.calibration")
         await cycles.reach(handle, "gap review")

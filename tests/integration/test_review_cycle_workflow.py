@@ -14,18 +14,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
 from temporalio.worker import Replayer
 
+from libs.platform.temporal import data_converter
 from libs.workflows.contracts import (
     CLOSE_CAMPAIGN,
     SEND_REMINDERS,
 )
-from libs.workflows.messages import (
-    Population,
-)
+from libs.workflows.messages import Population, Steering
 from services.cycles.workflows.review_cycle import (
     CycleRequest,
     ReviewCycleWorkflow,
@@ -33,6 +33,8 @@ from services.cycles.workflows.review_cycle import (
 from tests.support.review_cycle import (
     CONVERTER,
     HISTORIES,
+    HR,
+    KEYS,
     MANAGERS,
     Cycles,
     running_cycles,
@@ -78,7 +80,7 @@ async def test_two_cycles_run_every_stage_and_the_second_reports_movement(cycles
     await cycles.env.sleep(timedelta(days=91))  # continue-as-new into cycle 2
     await cycles.reach(handle, "campaign open")
     assert (await handle.query(ReviewCycleWorkflow.progress)).round_id == "cycle-a.2"
-    await handle.signal(ReviewCycleWorkflow.close_campaign)  # HR closes it early
+    await handle.signal(ReviewCycleWorkflow.close_campaign, HR)  # HR closes it early
     await cycles.reach(handle, "calibration")
     await handle.signal(ReviewCycleWorkflow.calibration_completed, "cycle-a.2.calibration")
     await cycles.reach(handle, "gap review")
@@ -101,7 +103,7 @@ async def test_a_calibration_that_never_completes_is_escalated_and_the_cycle_wai
     """The issue's acceptance: escalation, then still waiting, not failed."""
     handle = await cycles.start("cycle-b", last_number=1)
     await cycles.reach(handle, "campaign open")
-    await handle.signal(ReviewCycleWorkflow.close_campaign)
+    await handle.signal(ReviewCycleWorkflow.close_campaign, HR)
     await cycles.reach(handle, "calibration")
     await cycles.env.sleep(timedelta(days=15))
     progress = await handle.query(ReviewCycleWorkflow.progress)
@@ -127,13 +129,13 @@ async def test_a_calibration_that_never_completes_is_escalated_and_the_cycle_wai
 async def test_pause_holds_the_next_stage_and_cancel_is_recorded(cycles: Cycles) -> None:
     handle = await cycles.start("cycle-c")
     await cycles.reach(handle, "campaign open")
-    await handle.signal(ReviewCycleWorkflow.pause)
-    await handle.signal(ReviewCycleWorkflow.close_campaign)
+    await handle.signal(ReviewCycleWorkflow.pause, HR)
+    await handle.signal(ReviewCycleWorkflow.close_campaign, HR)
     await asyncio.sleep(0.5)
     progress = await handle.query(ReviewCycleWorkflow.progress)
     assert (progress.stage, progress.paused) == ("campaign open", True)
     assert cycles.services.calls[CLOSE_CAMPAIGN.name] == 0, "paused before closing"
-    await handle.signal(ReviewCycleWorkflow.resume)
+    await handle.signal(ReviewCycleWorkflow.resume, HR)
     await cycles.reach(handle, "calibration")
     await handle.cancel()
     with pytest.raises(WorkflowFailureError):
@@ -167,7 +169,10 @@ async def test_histories_of_earlier_releases_replay_on_the_current_code(cycles: 
     """Versioning (the issue): a cycle started before the full loop existed (it ran only the
     framework stage) replays on today's code, as do the full cycles of later releases (v3:
     a second cycle that reports `completed` only once it has returned) and one recorded now."""
-    replayer = Replayer(workflows=[ReviewCycleWorkflow], data_converter=CONVERTER)
+    # v1 to v3 were recorded before payloads were encrypted.
+    replayer = Replayer(
+        workflows=[ReviewCycleWorkflow], data_converter=data_converter(KEYS, plaintext=True)
+    )
     for path in sorted(HISTORIES.glob("review_cycle_*.json")):
         history = WorkflowHistory.from_json(path.stem, path.read_text())
         await replayer.replay_workflow(history)
@@ -203,3 +208,58 @@ async def test_what_temporal_stores_is_ciphertext(cycles: Cycles) -> None:
     assert payload.metadata["encoding"] == b"binary/encrypted"
     [request] = await CONVERTER.decode(started.input.payloads, [CycleRequest])
     assert request.population.employee_ids == [canary]
+
+
+async def test_steering_without_the_payload_keys_changes_nothing(cycles: Cycles) -> None:
+    """docs/security.md, Temporal: someone who reaches Temporal but holds no payload key sends
+    steering signals and an acknowledgement, without a sender, in clear, and forged; none
+    counts, the workflow keeps running, and HR's own signals still work."""
+    handle = await cycles.start("cycle-f")
+    await cycles.reach(handle, "campaign open")
+    await handle.signal(ReviewCycleWorkflow.pause, HR)
+    outsider = Client(cycles.env.client.service_client, namespace=cycles.env.client.namespace)
+    forged = outsider.get_workflow_handle("cycle-f")
+    mallory = Steering(actor="mallory")
+    await forged.signal("resume")  # no sender
+    await forged.signal("resume", mallory)  # a sender, in clear
+    await forged.signal("close_campaign", mallory)
+    await forged.signal("calibration_completed", "cycle-f.1.calibration")
+    with pytest.raises(Exception):  # noqa: B017, PT011 - refused whatever the SDK calls it
+        await forged.execute_update("acknowledge", MANAGERS[0])
+    # Signals are applied in order: once HR's next one shows, the forged ones were handled.
+    await handle.signal(ReviewCycleWorkflow.pause, Steering(actor="hannah-hr-again"))
+    history = await handle.fetch_history()
+    signalled = [
+        e for e in history.events if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert len(signalled) == 6
+    await _settled(handle)
+    progress = await handle.query(ReviewCycleWorkflow.progress)
+    assert (progress.stage, progress.paused, progress.close_requested) == (
+        "campaign open",
+        True,
+        False,
+    )
+    assert cycles.services.calls[CLOSE_CAMPAIGN.name] == 0
+    assert (await handle.describe()).status.name == "RUNNING"  # type: ignore[union-attr]
+
+    await handle.signal(ReviewCycleWorkflow.resume, HR)
+    await handle.signal(ReviewCycleWorkflow.close_campaign, HR)
+    await cycles.reach(handle, "calibration")
+
+
+async def _settled(handle: Any) -> None:
+    """Until the workflow has completed a task after the last signal it was sent."""
+    for _ in range(200):
+        events = (await handle.fetch_history()).events
+        last_signal = max(
+            i
+            for i, e in enumerate(events)
+            if e.HasField("workflow_execution_signaled_event_attributes")
+        )
+        if any(
+            e.HasField("workflow_task_completed_event_attributes") for e in events[last_signal:]
+        ):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the workflow never handled its signals")

@@ -46,6 +46,7 @@ from libs.workflows.messages import (
     ResponseCount,
     SessionRef,
     StageChange,
+    Steering,
 )
 from services.cycles.workflows.review_cycle import (
     TASK_QUEUE,
@@ -58,7 +59,10 @@ from tests.support.temporal import time_skipping
 HISTORIES = Path(__file__).resolve().parents[1] / "integration" / "histories"
 MANAGERS = ["emp-lead-a", "emp-lead-b"]
 # Clients and workers encrypt every payload, as the services' do (libs/platform/temporal.py).
-CONVERTER = data_converter(PayloadKeys.generate())
+KEYS = PayloadKeys.generate()
+CONVERTER = data_converter(KEYS)
+# HR's steering signals name who sent them (services/cycles/workflows/review_cycle.py).
+HR = Steering(actor="hannah-hr")
 
 
 @dataclass
@@ -208,7 +212,7 @@ class Cycles:
     async def to_gap_review(self, handle: WorkflowHandle[Any, Any]) -> None:
         """HR closes the first cycle's campaign early and completes its calibration."""
         await self.reach(handle, "campaign open")
-        await handle.signal(ReviewCycleWorkflow.close_campaign)
+        await handle.signal(ReviewCycleWorkflow.close_campaign, HR)
         await self.reach(handle, "calibration")
         await handle.signal(ReviewCycleWorkflow.calibration_completed, f"{handle.id}.1.calibration")
         await self.reach(handle, "gap review")

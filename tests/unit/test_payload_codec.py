@@ -7,12 +7,12 @@ import stat
 from pathlib import Path
 
 import pytest
-from cryptography.exceptions import InvalidTag
 from temporalio.api.common.v1 import Payload
 
 from libs.platform.temporal import (
     ENCRYPTED,
     KEY_ID,
+    UNAUTHENTICATED,
     EncryptionCodec,
     PayloadKeyError,
     PayloadKeys,
@@ -42,21 +42,34 @@ async def test_after_a_rotation_old_payloads_decode_and_new_ones_use_the_new_key
     assert await converter.decode([before], [str]) == [SECRET]
     [after] = await converter.encode([SECRET])
     assert after.metadata[KEY_ID] == b"k2"
-    with pytest.raises(PayloadKeyError, match="'k2', which is not in the payload key file"):
+    # A key dropped from the file too early: its payloads read as unauthenticated.
+    [refused] = await EncryptionCodec(old).decode([after])
+    assert refused.metadata["encoding"] == UNAUTHENTICATED
+    assert b"'k2' is not in the payload key file" in refused.metadata["refused"]
+    with pytest.raises(KeyError, match="unauthenticated"):
         await data_converter(old).decode([after], [str])
 
 
-async def test_plaintext_payloads_pass_through_and_tampering_is_detected() -> None:
+async def test_what_the_keys_did_not_encrypt_is_refused_not_decoded() -> None:
+    """Encryption authenticates: a payload in clear, altered, or relabelled decodes to one no
+    converter reads, so the SDK drops the signal or rejects the update that carries it; the
+    decode itself never fails, so a forged payload cannot wedge a workflow."""
     codec = EncryptionCodec(PayloadKeys.generate("k1"))
-    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"recorded before"')
-    assert await codec.decode([plain]) == [plain], "histories recorded before encryption"
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"pause"')
     [sealed] = await codec.encode([plain])
     flipped = Payload(metadata=dict(sealed.metadata), data=sealed.data[:-1] + b"\x00")
-    with pytest.raises(InvalidTag):
-        await codec.decode([flipped])
     relabelled = Payload(metadata={**sealed.metadata, KEY_ID: b"k9"}, data=sealed.data)
-    with pytest.raises(PayloadKeyError):
-        await codec.decode([relabelled])
+    decoded = await codec.decode([plain, flipped, relabelled, sealed])
+    assert [p.metadata["encoding"] for p in decoded[:3]] == [UNAUTHENTICATED] * 3
+    assert decoded[3] == plain
+    with pytest.raises(KeyError, match="unauthenticated"):
+        await data_converter(PayloadKeys.generate("k1")).decode([plain], [str])
+
+
+async def test_histories_recorded_before_encryption_replay_with_plaintext_allowed() -> None:
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"recorded before"')
+    codec = EncryptionCodec(PayloadKeys.generate("k1"), plaintext=True)
+    assert await codec.decode([plain]) == [plain]
 
 
 def test_the_key_file_is_generated_once_private_and_parsed_strictly(tmp_path: Path) -> None:

@@ -67,11 +67,14 @@ with workflow.unsafe.imports_passed_through():
         SessionRef,
         StageChange,
         StageTrace,
+        Steering,
         round_of,
     )
 
 TASK_QUEUE = CYCLES
 FULL_CYCLE = "full-review-cycle"
+# Steering signals carry their sender from here on; histories from before replay as they ran.
+AUTHENTICATED_STEERING = "authenticated-steering"
 GAP_REVIEW_STAGE = "gap review"
 COMPLETED = "completed"
 # Why the acknowledgement update's validator refuses one (ApplicationError types).
@@ -159,6 +162,7 @@ class CycleProgress(BaseModel):
     number: int
     stage: str
     paused: bool
+    close_requested: bool = Field(False, description="HR asked to close the campaign early")
     waiting_on: list[str]
     counts: dict[str, int]
     escalations: int
@@ -207,6 +211,7 @@ class CycleState(BaseModel):
             number=self.request.number,
             stage=self.stage,
             paused=self.paused,
+            close_requested=self.close_requested,
             waiting_on=list(self.waiting_on),
             counts=dict(self.counts),
             escalations=self.escalations,
@@ -434,17 +439,32 @@ class ReviewCycleWorkflow:
     # -- signals and queries -----------------------------------------------------------
 
     @workflow.signal
-    def pause(self) -> None:
-        self.state.paused = True
+    def pause(self, by: Steering | None = None) -> None:
+        if self._steered(by, "pause"):
+            self.state.paused = True
 
     @workflow.signal
-    def resume(self) -> None:
-        self.state.paused = False
+    def resume(self, by: Steering | None = None) -> None:
+        if self._steered(by, "resume"):
+            self.state.paused = False
 
     @workflow.signal
-    def close_campaign(self) -> None:
+    def close_campaign(self, by: Steering | None = None) -> None:
         """HR closes the campaign before its close date."""
-        self.state.close_requested = True
+        if self._steered(by, "close the campaign"):
+            self.state.close_requested = True
+
+    def _steered(self, by: Steering | None, what: str) -> bool:
+        """Whether a steering signal counts. Its sender is a payload only the holders of the
+        payload keys can make (libs/platform/temporal.py): a signal without one came from
+        someone who reached Temporal without them, and changes nothing."""
+        if by is not None:
+            workflow.logger.info("%s: by %s", what, by.actor)
+            return True
+        if workflow.patched(AUTHENTICATED_STEERING):
+            workflow.logger.warning("%s: a signal that names no sender is ignored", what)
+            return False
+        return True  # recorded before signals named their sender
 
     @workflow.signal
     def campaign_closed(self, campaign_id: str) -> None:
@@ -499,9 +519,10 @@ class ReviewCycleWorkflow:
             )
 
     @workflow.signal
-    def start_next_cycle(self) -> None:
+    def start_next_cycle(self, by: Steering | None = None) -> None:
         """Skip the rest of the wait between cycles."""
-        self.state.next_now = True
+        if self._steered(by, "start the next cycle"):
+            self.state.next_now = True
 
     @workflow.query
     def waits_on(self, manager: str) -> bool:
