@@ -33,7 +33,7 @@ from services.promotion.adapters.checkpoints import (
 )
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.adapters.postgres.work import Database
 from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
 from services.promotion.domain.decision_log import (
     LogEntry,
@@ -182,7 +182,7 @@ async def checkpoints(
     settings = Settings.model_validate({"TALENTLEDGER_HOME": str(home)})
     async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
         yield Checkpoints(
-            PostgresUnitOfWork(EventStore(pool, SCHEMA), SCHEMA),
+            Database(EventStore(pool, SCHEMA)),
             KeyFile(settings.checkpoint_key),
             CheckpointDirectory(settings.checkpoints),
         )

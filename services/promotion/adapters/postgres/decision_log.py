@@ -4,6 +4,7 @@ read back in order for verification, audit queries and exports."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +56,10 @@ class DecisionLog:
             "decisions": select
             + sql.SQL("WHERE kind IN ('decision', 'appeal_outcome') ORDER BY sequence"),
         }
+
+    def on(self, conn: AsyncConnection[Any]) -> BoundDecisionLog:
+        """The log read and appended through `conn`, in its transaction."""
+        return BoundDecisionLog(self, conn)
 
     async def lock(self, conn: AsyncConnection[Any]) -> None:
         """Hold the log's append lock until the transaction ends: a command that reads a
@@ -168,6 +173,52 @@ class DecisionLog:
             cur.execute(self._all)
             for row in cur:
                 yield _entry(row)
+
+
+@dataclass(frozen=True)
+class BoundDecisionLog:
+    """The `DecisionLogEntries` port: the log on one connection, in its transaction."""
+
+    log: DecisionLog
+    conn: AsyncConnection[Any]
+
+    async def lock(self) -> None:
+        await self.log.lock(self.conn)
+
+    async def of_case(self, case_id: str) -> list[LogEntry]:
+        return await self.log.of_case(self.conn, case_id)
+
+    async def of_employee(self, employee_id: str) -> list[LogEntry]:
+        return await self.log.of_employee(self.conn, employee_id)
+
+    async def of_cycle(self, cycle_id: str) -> list[LogEntry]:
+        return await self.log.of_cycle(self.conn, cycle_id)
+
+    async def decisions(self) -> list[LogEntry]:
+        return await self.log.decisions(self.conn)
+
+    async def append(
+        self,
+        *,
+        kind: EntryKind,
+        case_id: str,
+        employee_id: str,
+        actor: str,
+        recorded_at: datetime,
+        payload: Mapping[str, Any],
+    ) -> LogEntry:
+        return await self.log.append(
+            self.conn,
+            kind=kind,
+            case_id=case_id,
+            employee_id=employee_id,
+            actor=actor,
+            recorded_at=recorded_at,
+            payload=payload,
+        )
+
+    def batches(self) -> AsyncGenerator[list[LogEntry], None]:
+        return self.log.batches(self.conn)
 
 
 def _entry(row: Mapping[str, Any]) -> LogEntry:
