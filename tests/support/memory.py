@@ -86,11 +86,13 @@ class MemoryEventLog:
 
 class MemoryUnitOfWork(Generic[W]):
     """Hands out one in-memory `work`. A transaction that raises puts every object in
-    `kept` back as it found it, as a rollback would."""
+    `kept` back as it found it, as a rollback would; `commits` and `rollbacks` count them."""
 
     def __init__(self, work: W, *kept: object) -> None:
         self.work = work
         self.kept = kept
+        self.commits = 0
+        self.rollbacks = 0
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[W]:
@@ -105,4 +107,6 @@ class MemoryUnitOfWork(Generic[W]):
             for kept, state in zip(self.kept, saved, strict=True):
                 vars(kept).clear()
                 vars(kept).update(state)
+            self.rollbacks += 1
             raise
+        self.commits += 1

@@ -15,8 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from libs.events.envelope import Envelope, EventMetadata
+from libs.events.ports import UnitOfWork
+from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CampaignOpened
-from services.assessment.application.ports import Storage, UnitOfWork
+from services.assessment.application.ports import Work
 from services.assessment.domain.campaigns import Campaign, CampaignError, SubjectAssessment
 from services.assessment.domain.questionnaires import Questionnaire, questionnaire
 from services.assessment.domain.raters import Assignment, Nomination, OrgChartView, assignments
@@ -58,8 +61,8 @@ def subject_stream_of(campaign_id: str, subject: str) -> str:
 class Campaigns:
     """The campaigns in the service's storage; what cannot change once read is cached."""
 
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
+    def __init__(self, unit_of_work: UnitOfWork[Work]) -> None:
+        self.unit_of_work = unit_of_work
         self._questionnaires: dict[tuple[str, int, tuple[str, str, str]], Questionnaire] = {}
         self._campaigns: dict[str, Campaign] = {}
 
@@ -70,11 +73,10 @@ class Campaigns:
         # change, so only the ones after the cached version are read.
         cached = self._campaigns.get(campaign_id)
         campaign = replace(cached) if cached else Campaign(campaign_id)
-        log = self.storage.events
-        for envelope in await log.read_stream(
+        for event, version in await self.events_of(
             stream_of(campaign_id), after_version=campaign.stream_version
         ):
-            campaign.apply(log.decode(envelope), envelope.stream_version)
+            campaign.apply(event, version)
         if campaign.opened is None:
             raise CampaignNotFound(campaign_id)
         if len(self._campaigns) >= CACHED:
@@ -87,14 +89,32 @@ class Campaigns:
         if not campaign.assesses(subject):
             raise NotInCampaign(f"{subject!r} is not assessed in campaign {campaign.campaign_id!r}")
         assessment = SubjectAssessment(campaign.campaign_id, subject)
-        log = self.storage.events
-        for envelope in await log.read_stream(subject_stream_of(campaign.campaign_id, subject)):
-            assessment.apply(log.decode(envelope), envelope.stream_version)
+        for event, version in await self.events_of(
+            subject_stream_of(campaign.campaign_id, subject)
+        ):
+            assessment.apply(event, version)
         return assessment
 
-    async def questionnaire(
-        self, work: UnitOfWork, campaign: Campaign, subject: str
-    ) -> Questionnaire:
+    async def events_of(
+        self, stream_id: str, *, after_version: int = 0
+    ) -> list[tuple[IntegrationEvent, int]]:
+        """The stream's events after `after_version`, each with its stream version, read in
+        a unit of work of their own."""
+        async with self.unit_of_work.reading() as work:
+            log = work.events
+            envelopes = await log.read_stream(stream_id, after_version=after_version)
+            return [(log.decode(e), e.stream_version) for e in envelopes]
+
+    async def append(
+        self, stream_id: str, expected_version: int, events: list[IntegrationEvent], actor: str
+    ) -> list[Envelope]:
+        """Append to the stream in a transaction of its own (a conflict writes nothing)."""
+        async with self.unit_of_work.transaction() as work:
+            return await work.events.append(
+                stream_id, expected_version, events, EventMetadata(actor=actor)
+            )
+
+    async def questionnaire(self, work: Work, campaign: Campaign, subject: str) -> Questionnaire:
         """What the subject is rated on: their position's role profile in the pinned version."""
         opened = opened_of(campaign)
         pinned = (opened.framework_id, opened.framework_version)
@@ -125,7 +145,7 @@ def opened_of(campaign: Campaign) -> CampaignOpened:
 
 
 async def org_around(
-    work: UnitOfWork, assessment: SubjectAssessment, also: Iterable[str] = ()
+    work: Work, assessment: SubjectAssessment, also: Iterable[str] = ()
 ) -> OrgChartView:
     """The subject, their manager, reports and nominated peers: what their commands need."""
     peers = [n.peer for n in assessment.nominations]
@@ -133,7 +153,7 @@ async def org_around(
 
 
 async def expected_assignments(
-    work: UnitOfWork, campaign: Campaign, subjects: Iterable[str] | None = None
+    work: Work, campaign: Campaign, subjects: Iterable[str] | None = None
 ) -> list[Assignment]:
     """Every assignment of the campaign (of the subjects given, if any): org chart raters
     and approved peers."""
@@ -156,7 +176,7 @@ class Progress:
     outstanding: list[Assignment]
 
 
-async def progress_in(work: UnitOfWork, campaign: Campaign) -> Progress:
+async def progress_in(work: Work, campaign: Campaign) -> Progress:
     expected = await expected_assignments(work, campaign)
     done = await work.records.finalised(campaign.campaign_id)
     return Progress(expected, [a for a in expected if (a.subject, a.rater) not in done])

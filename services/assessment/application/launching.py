@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from libs.events.envelope import EventMetadata
 from libs.events.schemas.assessment import CampaignOpened
 from services.assessment.application.campaigns import (
     Campaigns,
@@ -42,17 +41,16 @@ async def open_campaign(
     now: datetime,
     settings: CampaignSettings | None = None,
 ) -> CampaignOpened:
-    async with campaigns.storage.reading() as work:
+    async with campaigns.unit_of_work.reading() as work:
         if await work.frameworks.framework(framework_id, framework_version) is None:
             raise UnknownFrameworkVersion(
                 f"framework {framework_id!r} version {framework_version} has not reached "
                 "the assessment service: publish it, or wait for it to arrive"
             )
         org = OrgChartView.of(await work.org_chart.everyone())
-    log = campaigns.storage.events
     campaign = Campaign(campaign_id)
-    for envelope in await log.read_stream(stream_of(campaign_id)):
-        campaign.apply(log.decode(envelope), envelope.stream_version)
+    for event, version in await campaigns.events_of(stream_of(campaign_id)):
+        campaign.apply(event, version)
     positions = {
         p.employee_id: (p.job_family, p.track, p.level)
         for p in org.people.values()
@@ -67,9 +65,7 @@ async def open_campaign(
         settings,
         positions,
     )
-    await log.append(
-        stream_of(campaign_id), campaign.stream_version, events, EventMetadata(actor=actor)
-    )
+    await campaigns.append(stream_of(campaign_id), campaign.stream_version, events, actor)
     opened = events[0]
     assert isinstance(opened, CampaignOpened)
     return opened
