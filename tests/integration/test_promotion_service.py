@@ -162,7 +162,7 @@ async def test_a_case_from_nomination_to_decision_is_logged_published_and_verifi
 
     log = DecisionLog(SCHEMA)
     async with stack.api.store.pool.connection() as conn:
-        entries = await log.of_case(conn, case)
+        entries = await log.on(conn).of_case(case)
     assert verify(entries), "one unbroken chain from the first entry"
 
     # The employee sees their own record, a colleague does not, an auditor reads it.
