@@ -1051,7 +1051,7 @@ async def _measure(
 ) -> None:
     pool = store.pool
     campaigns = Campaigns(
-        Database(store, OrgChart(SCHEMA), FrameworkVersions(SCHEMA), CampaignTables(SCHEMA))
+        store, Database(store, OrgChart(SCHEMA), FrameworkVersions(SCHEMA), CampaignTables(SCHEMA))
     )
     setup = results.setup
     with console.status(f"hiring {org.people:,} people into the org chart"):

@@ -36,7 +36,7 @@ def build(runtime: Runtime) -> ServiceParts:
     api.state.org_chart = org_chart
     replica = FrameworkVersions(NAME)
     database = Database(runtime.store, org_chart, replica, CampaignTables(runtime.name))
-    campaigns = Campaigns(database)
+    campaigns = Campaigns(runtime.store, database)
     api.state.campaigns = campaigns
     parts = replica.install(api, runtime)
     declare(api, ACCESS)

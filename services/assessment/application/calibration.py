@@ -76,8 +76,9 @@ async def session(campaigns: Campaigns, session_id: str) -> CalibrationSession:
 
 async def _read(campaigns: Campaigns, session_id: str) -> CalibrationSession:
     found = CalibrationSession(session_id)
-    for event, version in await campaigns.events_of(stream_of(session_id)):
-        found.apply(event, version)
+    log = campaigns.events
+    for envelope in await log.read_stream(stream_of(session_id)):
+        found.apply(log.decode(envelope), envelope.stream_version)
     return found
 
 
@@ -109,7 +110,12 @@ async def _positions(
 async def _append(
     campaigns: Campaigns, session: CalibrationSession, events: list[IntegrationEvent], actor: str
 ) -> None:
-    await campaigns.append(stream_of(session.session_id), session.stream_version, events, actor)
+    await campaigns.events.append(
+        stream_of(session.session_id),
+        session.stream_version,
+        events,
+        EventMetadata(actor=actor),
+    )
 
 
 async def open_session(

@@ -15,9 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from libs.events.envelope import Envelope, EventMetadata
-from libs.events.ports import UnitOfWork
-from libs.events.registry import IntegrationEvent
+from libs.events.ports import EventLog, UnitOfWork
 from libs.events.schemas.assessment import CampaignOpened
 from services.assessment.application.ports import Work
 from services.assessment.domain.campaigns import Campaign, CampaignError, SubjectAssessment
@@ -59,9 +57,12 @@ def subject_stream_of(campaign_id: str, subject: str) -> str:
 
 
 class Campaigns:
-    """The campaigns in the service's storage; what cannot change once read is cached."""
+    """The campaigns in the service's storage; what cannot change once read is cached.
+    `events`: the log, each read and append on its own; `unit_of_work`: the records and
+    replicas read together, and transactions that keep them and the log together."""
 
-    def __init__(self, unit_of_work: UnitOfWork[Work]) -> None:
+    def __init__(self, events: EventLog, unit_of_work: UnitOfWork[Work]) -> None:
+        self.events = events
         self.unit_of_work = unit_of_work
         self._questionnaires: dict[tuple[str, int, tuple[str, str, str]], Questionnaire] = {}
         self._campaigns: dict[str, Campaign] = {}
@@ -73,10 +74,11 @@ class Campaigns:
         # change, so only the ones after the cached version are read.
         cached = self._campaigns.get(campaign_id)
         campaign = replace(cached) if cached else Campaign(campaign_id)
-        for event, version in await self.events_of(
+        log = self.events
+        for envelope in await log.read_stream(
             stream_of(campaign_id), after_version=campaign.stream_version
         ):
-            campaign.apply(event, version)
+            campaign.apply(log.decode(envelope), envelope.stream_version)
         if campaign.opened is None:
             raise CampaignNotFound(campaign_id)
         if len(self._campaigns) >= CACHED:
@@ -89,30 +91,10 @@ class Campaigns:
         if not campaign.assesses(subject):
             raise NotInCampaign(f"{subject!r} is not assessed in campaign {campaign.campaign_id!r}")
         assessment = SubjectAssessment(campaign.campaign_id, subject)
-        for event, version in await self.events_of(
-            subject_stream_of(campaign.campaign_id, subject)
-        ):
-            assessment.apply(event, version)
+        log = self.events
+        for envelope in await log.read_stream(subject_stream_of(campaign.campaign_id, subject)):
+            assessment.apply(log.decode(envelope), envelope.stream_version)
         return assessment
-
-    async def events_of(
-        self, stream_id: str, *, after_version: int = 0
-    ) -> list[tuple[IntegrationEvent, int]]:
-        """The stream's events after `after_version`, each with its stream version, read in
-        a unit of work of their own."""
-        async with self.unit_of_work.reading() as work:
-            log = work.events
-            envelopes = await log.read_stream(stream_id, after_version=after_version)
-            return [(log.decode(e), e.stream_version) for e in envelopes]
-
-    async def append(
-        self, stream_id: str, expected_version: int, events: list[IntegrationEvent], actor: str
-    ) -> list[Envelope]:
-        """Append to the stream in a transaction of its own (a conflict writes nothing)."""
-        async with self.unit_of_work.transaction() as work:
-            return await work.events.append(
-                stream_id, expected_version, events, EventMetadata(actor=actor)
-            )
 
     async def questionnaire(self, work: Work, campaign: Campaign, subject: str) -> Questionnaire:
         """What the subject is rated on: their position's role profile in the pinned version."""

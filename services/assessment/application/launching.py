@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from libs.events.envelope import EventMetadata
 from libs.events.schemas.assessment import CampaignOpened
 from services.assessment.application.campaigns import (
     Campaigns,
@@ -48,9 +49,10 @@ async def open_campaign(
                 "the assessment service: publish it, or wait for it to arrive"
             )
         org = OrgChartView.of(await work.org_chart.everyone())
+    log = campaigns.events
     campaign = Campaign(campaign_id)
-    for event, version in await campaigns.events_of(stream_of(campaign_id)):
-        campaign.apply(event, version)
+    for envelope in await log.read_stream(stream_of(campaign_id)):
+        campaign.apply(log.decode(envelope), envelope.stream_version)
     positions = {
         p.employee_id: (p.job_family, p.track, p.level)
         for p in org.people.values()
@@ -65,7 +67,9 @@ async def open_campaign(
         settings,
         positions,
     )
-    await campaigns.append(stream_of(campaign_id), campaign.stream_version, events, actor)
+    await log.append(
+        stream_of(campaign_id), campaign.stream_version, events, EventMetadata(actor=actor)
+    )
     opened = events[0]
     assert isinstance(opened, CampaignOpened)
     return opened

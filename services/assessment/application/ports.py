@@ -3,10 +3,10 @@ Inside a service): its event log, the campaign records and the org chart and fra
 replicas, held in one transaction by a unit of work (`libs.events.ports.UnitOfWork[Work]`).
 The PostgreSQL adapters implement them; the application tests run on in-memory ones.
 
-A use case reads in a unit of work from `reading()`, and writes what must land together
-(events with the campaign records they feed, or behind the campaign's lock) in one from
-`transaction()`; a stream read or appended on its own is a unit of work of its own
-(`Campaigns.events_of`, `Campaigns.append`).
+A use case reads and appends a stream through the `EventLog` on its own, each call a
+transaction of its own; it reads the records and replicas in a unit of work from `reading()`,
+and writes what must land together (events with the campaign records they feed, or behind
+the campaign's lock) in one from `transaction()`.
 """
 
 from __future__ import annotations

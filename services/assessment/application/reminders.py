@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from libs.events.envelope import EventMetadata
 from libs.events.schemas.assessment import RemindersSent
 from services.assessment.application.campaigns import Campaigns, Progress, progress_in, stream_of
 from services.assessment.domain.campaigns import Campaign
@@ -31,7 +32,9 @@ async def remind(
     events = campaign.remind(await non_responders(campaigns, campaign_id), now)
     if not events:
         return None
-    await campaigns.append(stream_of(campaign_id), campaign.stream_version, events, actor)
+    await campaigns.events.append(
+        stream_of(campaign_id), campaign.stream_version, events, EventMetadata(actor=actor)
+    )
     sent = events[0]
     assert isinstance(sent, RemindersSent)
     return sent
@@ -39,6 +42,5 @@ async def remind(
 
 async def reminded_since(campaigns: Campaigns, campaign_id: str, since: datetime) -> bool:
     """Whether reminders went out at or after `since` (as the appending worker's clock saw it)."""
-    async with campaigns.unit_of_work.reading() as work:
-        stream = await work.events.read_stream(stream_of(campaign_id))
+    stream = await campaigns.events.read_stream(stream_of(campaign_id))
     return any(e.event_type == RemindersSent.event_type and e.occurred_at >= since for e in stream)

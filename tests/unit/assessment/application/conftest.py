@@ -19,7 +19,7 @@ def uow() -> MemoryAssessment:
 
 @pytest.fixture
 def campaigns(uow: MemoryAssessment) -> Campaigns:
-    return Campaigns(uow)
+    return Campaigns(uow.work.events, uow)
 
 
 @pytest.fixture

@@ -91,5 +91,7 @@ async def test_the_campaign_read_again_sees_what_was_appended_since(
     """The cached campaign is only a starting point: later events are read on top of it."""
     await open_spring(campaigns)
     assert not (await campaigns.campaign(CAMPAIGN)).closed
-    await closing.close(Campaigns(uow), CAMPAIGN, HR)  # by another process of the service
+    await closing.close(
+        Campaigns(uow.work.events, uow), CAMPAIGN, HR
+    )  # by another process of the service
     assert (await campaigns.campaign(CAMPAIGN)).closed
