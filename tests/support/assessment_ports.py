@@ -1,6 +1,6 @@
 """The assessment service's ports in memory (services/assessment/application/ports.py): the
-campaign records and the two replicas beside the shared event log, held by the shared unit of
-work (tests/support/memory.py), which rolls back on error. What the PostgreSQL adapters do is
+campaign records beside the shared event log and replicas, held by the shared unit of work
+(tests/support/memory.py), which rolls back on error. What the PostgreSQL adapters do is
 mirrored closely enough for the use cases to behave alike; the integration tests keep the
 adapters themselves honest.
 
@@ -15,11 +15,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from libs.events.schemas.assessment import CampaignOpened
-from libs.events.schemas.framework import EffectiveRoleProfile, Framework
-from libs.replicas.people import Person
 from services.assessment.application import launching, nominations, rating
 from services.assessment.application.campaigns import Campaigns
 from services.assessment.application.launching import Population
@@ -31,31 +29,14 @@ from services.assessment.domain.campaigns import (
 from services.assessment.domain.raters import Nomination
 from services.assessment.domain.ratings import RaterGroup, Rating
 from services.assessment.domain.submissions import Answer
-from services.framework.domain.profiles import effective_profiles
-from tests.support.memory import MemoryEventLog, MemoryUnitOfWork
+from tests.support.memory import (
+    MemoryEventLog,
+    MemoryFrameworkVersions,
+    MemoryOrgChart,
+    MemoryUnitOfWork,
+    person,
+)
 from tests.support.sample_frameworks import valid_framework
-
-
-def person(
-    employee_id: str,
-    manager: str | None = None,
-    *,
-    department: str = "Platform",
-    job_family: str | None = "eng",
-    level: str | None = "L3",
-    left: bool = False,
-) -> Person:
-    return Person(
-        employee_id=employee_id,
-        name=None,
-        department=department,
-        job_family=job_family,
-        track="ic",
-        level=level,
-        manager_id=manager,
-        hired_on=date(2024, 1, 2),
-        left_on=date(2025, 6, 30) if left else None,
-    )
 
 
 @dataclass
@@ -126,57 +107,6 @@ class MemoryRecords:
         return taken
 
 
-class MemoryOrgChart:
-    def __init__(self) -> None:
-        self.people: dict[str, Person] = {}
-
-    def hire(self, *people: Person) -> None:
-        for p in people:
-            self.people[p.employee_id] = p
-
-    async def person(self, employee_id: str) -> Person | None:
-        return self.people.get(employee_id)
-
-    async def everyone(self) -> list[Person]:
-        return [self.people[i] for i in sorted(self.people)]
-
-    async def around(self, subject: str, also: Iterable[str] = ()) -> list[Person]:
-        named = {subject, *also}
-        if (found := self.people.get(subject)) is not None and found.manager_id:
-            named.add(found.manager_id)
-        return [
-            p
-            for i, p in sorted(self.people.items())
-            if i in named or (p.manager_id == subject and p.left_on is None)
-        ]
-
-
-class MemoryFrameworks:
-    def __init__(self) -> None:
-        self.versions: dict[tuple[str, int], Framework] = {}
-
-    def publish(self, framework_id: str, version: int, framework: Framework) -> None:
-        self.versions[(framework_id, version)] = framework
-
-    async def framework(self, framework_id: str, version: int) -> Framework | None:
-        return self.versions.get((framework_id, version))
-
-    async def role_profile(
-        self, framework_id: str, version: int, position: tuple[str, str, str]
-    ) -> EffectiveRoleProfile | None:
-        framework = self.versions.get((framework_id, version))
-        if framework is None:
-            return None
-        return next(
-            (
-                p
-                for p in effective_profiles(framework).values()
-                if (p.family, p.track, p.level) == position
-            ),
-            None,
-        )
-
-
 @dataclass(frozen=True)
 class Hold:
     campaign_id: str
@@ -188,7 +118,7 @@ class MemoryWork:
     events: MemoryEventLog = field(default_factory=lambda: MemoryEventLog("assessment"))
     records: MemoryRecords = field(default_factory=MemoryRecords)
     org_chart: MemoryOrgChart = field(default_factory=MemoryOrgChart)
-    frameworks: MemoryFrameworks = field(default_factory=MemoryFrameworks)
+    frameworks: MemoryFrameworkVersions = field(default_factory=MemoryFrameworkVersions)
     holds: list[Hold] = field(default_factory=list)
 
     async def hold_campaign(self, campaign_id: str, *, exclusive: bool) -> None:

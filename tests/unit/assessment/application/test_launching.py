@@ -21,8 +21,8 @@ from tests.support.assessment_ports import (
     NOW,
     MemoryAssessment,
     open_spring,
-    person,
 )
+from tests.support.memory import person
 
 
 async def opening(campaigns: Campaigns, population: Population, version: int = 1) -> CampaignOpened:

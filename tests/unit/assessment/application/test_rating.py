@@ -29,9 +29,9 @@ from tests.support.assessment_ports import (
     MemoryAssessment,
     approve_peers,
     open_spring,
-    person,
     rate,
 )
+from tests.support.memory import person
 
 
 async def test_the_questionnaire_is_the_subjects_role_profile_for_their_raters_only(

@@ -18,9 +18,9 @@ from tests.support.assessment_ports import (
     MemoryAssessment,
     approve_peers,
     open_spring,
-    person,
     rate,
 )
+from tests.support.memory import person
 
 
 def groups(views: list, group: RaterGroup) -> set[tuple[bool, float | None, int | None]]:

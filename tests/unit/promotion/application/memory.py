@@ -1,7 +1,7 @@
 """The promotion service's ports in memory (services/promotion/application/ports.py): the
-decision log, its read models and replicas, and its event log, held by one unit of work
-(tests/support/memory.py) that undoes a refused step, as on PostgreSQL. Locks are held per
-transaction, so two overlapping runs see each other's."""
+decision log and its read models beside the shared event log and replicas, held by the
+shared unit of work (tests/support/memory.py), which undoes a refused step as PostgreSQL
+does. Locks are held per transaction, so two overlapping runs see each other's."""
 
 from __future__ import annotations
 
@@ -13,14 +13,17 @@ from typing import Any
 
 from libs.events.envelope import Envelope
 from libs.events.schemas.assessment import CalibrationCompleted
-from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.hris import ProtectedAttributeRecorded
-from libs.replicas.people import Person
 from services.promotion.application.ports import Calibrated, PublishedCriteria
 from services.promotion.domain.criteria import CriteriaSet
 from services.promotion.domain.decision_log import EntryKind, LogEntry, next_entry
 from services.promotion.domain.readiness import CalibratedScores
-from tests.support.memory import MemoryEventLog, MemoryUnitOfWork
+from tests.support.memory import (
+    MemoryEventLog,
+    MemoryFrameworkVersions,
+    MemoryOrgChart,
+    MemoryUnitOfWork,
+)
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,6 @@ class Actor:
 
     def has(self, role: str) -> bool:
         return role in self.roles
-
-
-@dataclass(frozen=True)
-class Known:
-    framework_id: str
-    version: int
 
 
 class MemoryDecisionLog:
@@ -156,45 +153,12 @@ class MemoryRecords:
         return {p: v for (p, a), (v, _) in self.attributes.items() if a == attribute}
 
 
-class MemoryOrgChart:
-    def __init__(self) -> None:
-        self.people: dict[str, Person] = {}
-
-    async def person(self, employee_id: str) -> Person | None:
-        return self.people.get(employee_id)
-
-    async def managers_of(self, employee_id: str) -> list[str]:
-        above: list[str] = []
-        person = self.people.get(employee_id)
-        while person is not None and person.manager_id and person.manager_id not in above:
-            above.append(person.manager_id)
-            person = self.people.get(person.manager_id)
-        return above
-
-
-class MemoryFrameworks:
-    def __init__(self) -> None:
-        self.frameworks: dict[tuple[str, int], Framework] = {}
-        self.profiles: dict[tuple[str, int, tuple[str, str, str]], EffectiveRoleProfile] = {}
-
-    async def framework(self, framework_id: str, version: int) -> Framework | None:
-        return self.frameworks.get((framework_id, version))
-
-    async def role_profile(
-        self, framework_id: str, version: int, position: tuple[str, str, str]
-    ) -> EffectiveRoleProfile | None:
-        return self.profiles.get((framework_id, version, position))
-
-    async def all(self) -> list[Known]:
-        return [Known(fid, version) for fid, version in sorted(self.frameworks)]
-
-
 @dataclass
 class MemoryWork:
     log: MemoryDecisionLog = field(default_factory=MemoryDecisionLog)
     records: MemoryRecords = field(default_factory=MemoryRecords)
     org_chart: MemoryOrgChart = field(default_factory=MemoryOrgChart)
-    frameworks: MemoryFrameworks = field(default_factory=MemoryFrameworks)
+    frameworks: MemoryFrameworkVersions = field(default_factory=MemoryFrameworkVersions)
     events: MemoryEventLog = field(default_factory=lambda: MemoryEventLog("promotion"))
     # The locks every open transaction holds, and this transaction's.
     held: set[str] = field(default_factory=set)

@@ -13,8 +13,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
-from libs.replicas.people import Person
-from services.framework.domain.profiles import effective_profiles
 from services.promotion.application import audit, cases, criteria, cycle, reactions, readiness
 from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
 from services.promotion.application.promotion import NotFound, Promotion, case_stream
@@ -23,6 +21,7 @@ from services.promotion.domain.criteria import TransitionError
 from services.promotion.domain.decision_log import Checkpoint, LogEntry, verify
 from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
+from tests.support.memory import person
 from tests.support.sample_frameworks import valid_framework
 from tests.unit.promotion.application.memory import Actor, MemoryPromotion, MemoryWork
 
@@ -44,20 +43,6 @@ ann = Actor(ANN, frozenset({"employee"}))
 ben = Actor(BEN, frozenset({"employee"}))
 
 
-def person(employee_id: str, manager_id: str | None, track: str, level: str) -> Person:
-    return Person(
-        employee_id=employee_id,
-        name=employee_id,
-        department="Platform",
-        job_family="eng",
-        track=track,
-        level=level,
-        manager_id=manager_id,
-        hired_on=date(2024, 1, 2),
-        left_on=None,
-    )
-
-
 class World:
     """One promotion service in memory: the sample framework published as eng version 1,
     a lead with Ann and Ben below them, and another lead elsewhere."""
@@ -67,21 +52,17 @@ class World:
         self.uow = MemoryPromotion(self.work)
         self.promotion = Promotion(self.uow, "promotion_committee", clock=lambda: NOW)
         for p in (
-            person(LEAD, None, "manager", "M2"),
-            person(ANN, LEAD, "ic", "L3"),
-            person(BEN, LEAD, "ic", "L3"),
-            person(CAT, LEAD, "ic", "L3"),  # never calibrated
-            person(OTHER_LEAD, None, "manager", "M2"),
+            person(LEAD, None, track="manager", level="M2"),
+            person(ANN, LEAD, track="ic", level="L3"),
+            person(BEN, LEAD, track="ic", level="L3"),
+            person(CAT, LEAD, track="ic", level="L3"),  # never calibrated
+            person(OTHER_LEAD, None, track="manager", level="M2"),
         ):
-            self.work.org_chart.people[p.employee_id] = p
+            self.work.org_chart.hire(p)
         self.publish(1)
 
     def publish(self, version: int) -> None:
-        framework = valid_framework()
-        self.work.frameworks.frameworks[("eng", version)] = framework
-        for role in effective_profiles(framework).values():
-            position = (role.family, role.track, role.level)
-            self.work.frameworks.profiles[("eng", version, position)] = role
+        self.work.frameworks.publish("eng", version, valid_framework())
 
     async def calibrate(self, event: CalibrationCompleted) -> None:
         async with self.uow.transaction() as tx:
