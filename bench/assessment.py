@@ -86,7 +86,7 @@ from libs.platform.settings import Settings
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import OrgChart
 from services.assessment.adapters.postgres.campaign_records import CampaignTables
-from services.assessment.adapters.postgres.storage import PostgresStorage
+from services.assessment.adapters.postgres.work import Database
 from services.assessment.application import closing, launching, nominations, rating
 from services.assessment.application.campaigns import Campaigns
 from services.assessment.application.launching import Population
@@ -1051,7 +1051,7 @@ async def _measure(
 ) -> None:
     pool = store.pool
     campaigns = Campaigns(
-        PostgresStorage(store, OrgChart(SCHEMA), FrameworkVersions(SCHEMA), CampaignTables(SCHEMA))
+        store, Database(store, OrgChart(SCHEMA), FrameworkVersions(SCHEMA), CampaignTables(SCHEMA))
     )
     setup = results.setup
     with console.status(f"hiring {org.people:,} people into the org chart"):

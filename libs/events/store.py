@@ -163,6 +163,8 @@ class EventStore:
         self._stream_version = sql.SQL(_STREAM_VERSION).format(**fmt)
         self._last_of_types = sql.SQL(_LAST_OF_TYPES).format(**fmt)
         self.notifier = CommitNotifier(pool.conninfo, self.notify_channel)
+        # The connections of open `transaction()`s, and whether each has appended yet.
+        self._appended: dict[AsyncConnection[Any], bool] = {}
 
     @property
     def notify_channel(self) -> str:
@@ -173,11 +175,19 @@ class EventStore:
     async def transaction(self) -> AsyncIterator[AsyncConnection[Any]]:
         """A connection in a transaction: commit on success, roll back on any error.
 
-        Appends made through it are announced to listeners once it has committed.
+        Once it has committed, listeners hear of it if anything was appended through it: a
+        transaction that only read, or only wrote read models, costs the relay nothing.
         """
-        async with self.pool.connection() as conn, conn.transaction():
-            yield conn
-        self.notifier.poke()
+        async with self.pool.connection() as conn:
+            self._appended[conn] = False
+            try:
+                async with conn.transaction():
+                    yield conn
+                appended = self._appended[conn]
+            finally:
+                del self._appended[conn]
+        if appended:
+            self.notifier.poke()
 
     async def append(
         self,
@@ -232,6 +242,8 @@ class EventStore:
                 rows = await self._insert(
                     conn, expected_version, shared, pending, own_transaction=False
                 )
+            if conn in self._appended:
+                self._appended[conn] = True
         return [
             Envelope.model_construct(
                 **shared,

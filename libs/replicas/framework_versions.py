@@ -7,6 +7,7 @@ only once every service confirms it holds the version (`confirm_framework` activ
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,10 @@ class FrameworkVersions:
             return None
         return EffectiveRoleProfile.model_validate(row[1])
 
+    def on(self, conn: AsyncConnection[Any]) -> BoundFrameworkVersions:
+        """The replica read through `conn`, in its transaction (a unit of work's)."""
+        return BoundFrameworkVersions(self, conn)
+
     async def all(self, conn: AsyncConnection[Any]) -> list[KnownFrameworkVersion]:
         async with conn.cursor(row_factory=class_row(KnownFrameworkVersion)) as cur:
             await cur.execute(self._select)
@@ -199,3 +204,23 @@ class FrameworkVersions:
             )
 
         return confirm
+
+
+@dataclass(frozen=True)
+class BoundFrameworkVersions:
+    """The replica's queries on one connection: the framework versions port a unit of work
+    hands its use cases (docs/architecture.md §1, Inside a service)."""
+
+    replica: FrameworkVersions
+    conn: AsyncConnection[Any]
+
+    async def framework(self, framework_id: str, version: int) -> Framework | None:
+        return await self.replica.framework(self.conn, framework_id, version)
+
+    async def role_profile(
+        self, framework_id: str, version: int, position: tuple[str, str, str]
+    ) -> EffectiveRoleProfile | None:
+        return await self.replica.role_profile(self.conn, framework_id, version, position)
+
+    async def all(self) -> list[KnownFrameworkVersion]:
+        return await self.replica.all(self.conn)

@@ -11,6 +11,7 @@ later event is recorded with what that event says, and completed when the hiring
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,10 @@ class OrgChart:
             self._upserts["left"], {"employee_id": e.employee_id, "left_on": e.effective_on}
         )
 
+    def on(self, conn: AsyncConnection[Any]) -> BoundOrgChart:
+        """The replica read through `conn`, in its transaction (a unit of work's)."""
+        return BoundOrgChart(self, conn)
+
     def handlers(self, service: str) -> list[EventHandler]:
         return [
             EventHandler(service, "org-chart-hired", EmployeeHired, self.hired),
@@ -204,3 +209,27 @@ class OrgChart:
                 {"ids": [subject, *also], "subject": subject},
             )
             return await cur.fetchall()
+
+
+@dataclass(frozen=True)
+class BoundOrgChart:
+    """The replica's queries on one connection: the org chart port a unit of work hands its
+    use cases (docs/architecture.md §1, Inside a service)."""
+
+    chart: OrgChart
+    conn: AsyncConnection[Any]
+
+    async def person(self, employee_id: str) -> Person | None:
+        return await self.chart.person(self.conn, employee_id)
+
+    async def reports_of(self, manager_id: str) -> list[Person]:
+        return await self.chart.reports_of(self.conn, manager_id)
+
+    async def everyone(self) -> list[Person]:
+        return await self.chart.everyone(self.conn)
+
+    async def managers_of(self, employee_id: str) -> list[str]:
+        return await self.chart.managers_of(self.conn, employee_id)
+
+    async def around(self, subject: str, also: Iterable[str] = ()) -> list[Person]:
+        return await self.chart.around(self.conn, subject, also)

@@ -21,7 +21,7 @@ from services.assessment.adapters.access import ACCESS
 from services.assessment.adapters.activities import AssessmentActivities
 from services.assessment.adapters.postgres import MIGRATIONS
 from services.assessment.adapters.postgres.campaign_records import CampaignTables
-from services.assessment.adapters.postgres.storage import PostgresStorage
+from services.assessment.adapters.postgres.work import Database
 from services.assessment.application.campaigns import Campaigns
 
 NAME = "assessment"
@@ -35,8 +35,8 @@ def build(runtime: Runtime) -> ServiceParts:
     org_chart = OrgChart(runtime.name)
     api.state.org_chart = org_chart
     replica = FrameworkVersions(NAME)
-    storage = PostgresStorage(runtime.store, org_chart, replica, CampaignTables(runtime.name))
-    campaigns = Campaigns(storage)
+    database = Database(runtime.store, org_chart, replica, CampaignTables(runtime.name))
+    campaigns = Campaigns(runtime.store, database)
     api.state.campaigns = campaigns
     parts = replica.install(api, runtime)
     declare(api, ACCESS)

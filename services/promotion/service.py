@@ -24,7 +24,7 @@ from services.promotion.adapters import access, http
 from services.promotion.adapters.activities import PromotionActivities
 from services.promotion.adapters.checkpoints import CheckpointDirectory, KeyFile, sign_on_schedule
 from services.promotion.adapters.postgres import MIGRATIONS
-from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.adapters.postgres.work import Database
 from services.promotion.application import reactions
 from services.promotion.application.checkpoints import Checkpoints
 from services.promotion.application.promotion import Promotion
@@ -40,26 +40,26 @@ def build(runtime: Runtime) -> ServiceParts:
         )
     api = create_api(NAME, __doc__ or "")
     http.install(api)
-    uow = PostgresUnitOfWork(runtime.store, runtime.name)
-    promotion = Promotion(uow, decider)
+    database = Database(runtime.store)
+    promotion = Promotion(database, decider)
     api.state.promotion = promotion
-    parts = uow.frameworks.install(api, runtime)
+    parts = database.frameworks.install(api, runtime)
     declare(api, access.rules(decider))
     cycles = KnownCycles(NAME)
     handlers = [
         EventHandler(
-            NAME, "calibrations", CalibrationCompleted, uow.within(reactions.on_calibration)
+            NAME, "calibrations", CalibrationCompleted, database.consumer(reactions.on_calibration)
         ),
         EventHandler(
             NAME,
             "protected-attributes",
             ProtectedAttributeRecorded,
-            uow.within(reactions.on_protected_attribute),
+            database.consumer(reactions.on_protected_attribute),
         ),
     ]
     settings = runtime.settings
     checkpoints = Checkpoints(
-        uow, KeyFile(settings.checkpoint_key), CheckpointDirectory(settings.checkpoints)
+        database, KeyFile(settings.checkpoint_key), CheckpointDirectory(settings.checkpoints)
     )
 
     async def schedule(stop: asyncio.Event) -> None:
@@ -67,7 +67,12 @@ def build(runtime: Runtime) -> ServiceParts:
 
     return replace(
         parts,
-        handlers=[*parts.handlers, *uow.org_chart.handlers(NAME), *cycles.handlers(), *handlers],
+        handlers=[
+            *parts.handlers,
+            *database.org_chart.handlers(NAME),
+            *cycles.handlers(),
+            *handlers,
+        ],
         activities=[
             *parts.activities,
             *PromotionActivities(promotion, cycles, runtime.pool, checkpoints).all(),

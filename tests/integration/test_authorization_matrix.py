@@ -49,7 +49,7 @@ from services.development.application.development import Development
 from services.framework.domain.drafting import identity
 from services.promotion import service as promotion_service
 from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATIONS
-from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.adapters.postgres.work import Database as PromotionDatabase
 from services.promotion.application import reactions
 from services.promotion.application.promotion import Promotion
 from tests.support.assessment_api import assessment_api
@@ -378,7 +378,7 @@ async def promotion_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
         await publish(api.store, "eng", 1, valid_framework())
         await hire(api.store, *_org())
         event = calibration("s1", {SUBJECT: SCORES})
-        promotion = Promotion(PostgresUnitOfWork(api.store, "promotion"), "promotion_committee")
+        promotion = Promotion(PromotionDatabase(api.store), "promotion_committee")
         async with promotion.uow.transaction() as tx:
             await reactions.on_calibration(tx, envelope(event, "calibration-s1"), event)
         nomination = {"employee_id": SUBJECT, "cycle_id": "2026-h1"}

@@ -71,7 +71,7 @@ from services.promotion import service as promotion_service
 from services.promotion.adapters.activities import PromotionActivities
 from services.promotion.adapters.checkpoints import CheckpointDirectory, ensure_checkpoint_key
 from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATIONS
-from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.adapters.postgres.work import Database as PromotionDatabase
 from services.promotion.application import cases, reactions
 from services.promotion.application.promotion import Promotion, case_stream
 from tests.support.assessment_api import AssessmentApi, assessment_api
@@ -511,7 +511,7 @@ async def promotion(database_url: str, tmp_path: Path) -> AsyncIterator[Promotio
         schema = api.store.schema
         stack = PromotionStack(
             api.store,
-            Promotion(PostgresUnitOfWork(api.store, schema), "promotion_committee"),
+            Promotion(PromotionDatabase(api.store), "promotion_committee"),
             {},
             KnownCycles(schema, unknown_grace=timedelta(0)),
             tmp_path / "home",

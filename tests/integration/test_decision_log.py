@@ -33,7 +33,7 @@ from services.promotion.adapters.checkpoints import (
 )
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.adapters.postgres.work import Database
 from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
 from services.promotion.domain.decision_log import (
     LogEntry,
@@ -74,7 +74,7 @@ async def log(database_url: str) -> DecisionLog:
     decision_log = DecisionLog(SCHEMA)
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         for n in range(12):
-            await decision_log.append(conn, **step(n))
+            await decision_log.on(conn).append(**step(n))
         await conn.commit()
     return decision_log
 
@@ -182,7 +182,7 @@ async def checkpoints(
     settings = Settings.model_validate({"TALENTLEDGER_HOME": str(home)})
     async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
         yield Checkpoints(
-            PostgresUnitOfWork(EventStore(pool, SCHEMA), SCHEMA),
+            Database(EventStore(pool, SCHEMA)),
             KeyFile(settings.checkpoint_key),
             CheckpointDirectory(settings.checkpoints),
         )
@@ -264,7 +264,7 @@ async def test_audit_verify_names_the_entry_and_checks_the_latest_checkpoint(
     key = home / "keys" / "checkpoint-signing-key.pem"
     assert key.stat().st_mode & 0o777 == 0o600
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        await log.append(conn, **step(12))
+        await log.on(conn).append(**step(12))
         await conn.commit()
     fine = await asyncio.to_thread(audit, database_url, home, "verify")
     assert fine.returncode == 0, fine.stderr
@@ -355,7 +355,7 @@ async def test_one_signer_at_a_time_and_on_a_schedule(
     task = asyncio.create_task(sign_on_schedule(checkpoints, stop, interval=0.05))
     try:
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            await log.append(conn, **step(12))
+            await log.on(conn).append(**step(12))
             await conn.commit()
 
         def covered() -> bool:

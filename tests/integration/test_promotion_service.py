@@ -24,7 +24,7 @@ from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.adapters.postgres.work import Database
 from services.promotion.application import reactions
 from services.promotion.application.promotion import Promotion, case_stream
 from services.promotion.domain.decision_log import canonical, verify
@@ -111,7 +111,7 @@ async def stack(database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
             hired(BEN, LEAD, "ic", "L3"),
             hired(OTHER_LEAD, None, "manager", "M2", department="Insights"),
         )
-        promotion = Promotion(PostgresUnitOfWork(api.store, SCHEMA), "promotion_committee")
+        promotion = Promotion(Database(api.store), "promotion_committee")
         yield Stack(api, promotion)
 
 
@@ -162,7 +162,7 @@ async def test_a_case_from_nomination_to_decision_is_logged_published_and_verifi
 
     log = DecisionLog(SCHEMA)
     async with stack.api.store.pool.connection() as conn:
-        entries = await log.of_case(conn, case)
+        entries = await log.on(conn).of_case(case)
     assert verify(entries), "one unbroken chain from the first entry"
 
     # The employee sees their own record, a colleague does not, an auditor reads it.

@@ -1,27 +1,23 @@
-"""The assessment application's ports in memory: the event log, the campaign records and the
-two replicas, with units of work that roll back on error. What the PostgreSQL adapters do is
+"""The assessment service's ports in memory (services/assessment/application/ports.py): the
+campaign records beside the shared event log and replicas, held by the shared unit of work
+(tests/support/memory.py), which rolls back on error. What the PostgreSQL adapters do is
 mirrored closely enough for the use cases to behave alike; the integration tests keep the
 adapters themselves honest.
 
-`MemoryStorage.before_transaction` lets a test run something between a use case's reads and
-its transaction (another command winning a race), and `holds` records which campaign each
-transaction held, and how. At the end, a small organisation and helpers to open a campaign on
-it and rate.
+`MemoryAssessment.before_transaction` lets a test run something between a use case's reads
+and its transaction (another command winning a race), and `MemoryWork.holds` records which
+campaign each transaction held, and how. At the end, a small organisation and helpers to open
+a campaign on it and rate.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from libs.events.concurrency import ConcurrencyError
-from libs.events.envelope import Envelope, EventMetadata, new_event_id
-from libs.events.registry import IntegrationEvent, registry
 from libs.events.schemas.assessment import CampaignOpened
-from libs.events.schemas.framework import EffectiveRoleProfile, Framework
-from libs.replicas.people import Person
 from services.assessment.application import launching, nominations, rating
 from services.assessment.application.campaigns import Campaigns
 from services.assessment.application.launching import Population
@@ -33,32 +29,14 @@ from services.assessment.domain.campaigns import (
 from services.assessment.domain.raters import Nomination
 from services.assessment.domain.ratings import RaterGroup, Rating
 from services.assessment.domain.submissions import Answer
-from services.framework.domain.profiles import effective_profiles
+from tests.support.memory import (
+    MemoryEventLog,
+    MemoryFrameworkVersions,
+    MemoryOrgChart,
+    MemoryUnitOfWork,
+    person,
+)
 from tests.support.sample_frameworks import valid_framework
-
-SOURCE = "assessment"
-
-
-def person(
-    employee_id: str,
-    manager: str | None = None,
-    *,
-    department: str = "Platform",
-    job_family: str | None = "eng",
-    level: str | None = "L3",
-    left: bool = False,
-) -> Person:
-    return Person(
-        employee_id=employee_id,
-        name=None,
-        department=department,
-        job_family=job_family,
-        track="ic",
-        level=level,
-        manager_id=manager,
-        hired_on=date(2024, 1, 2),
-        left_on=date(2025, 6, 30) if left else None,
-    )
 
 
 @dataclass
@@ -68,102 +46,21 @@ class _Submission:
     answers: list[tuple[str, int | None, str | None]]
 
 
-@dataclass
-class MemoryState:
-    """Everything the ports keep; copied whole when a transaction begins."""
-
-    streams: dict[str, list[Envelope]] = field(default_factory=dict)
-    position: int = 0
-    submissions: dict[tuple[str, str, str], _Submission] = field(default_factory=dict)
-    nominations: dict[tuple[str, str, str], str] = field(default_factory=dict)
-    calibrated: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    def copy(self) -> MemoryState:
-        return MemoryState(
-            streams={s: list(e) for s, e in self.streams.items()},
-            position=self.position,
-            submissions=dict(self.submissions),
-            nominations=dict(self.nominations),
-            calibrated=dict(self.calibrated),
-        )
-
-
-class MemoryLog:
-    def __init__(self, storage: MemoryStorage) -> None:
-        self._storage = storage
-
-    @property
-    def _state(self) -> MemoryState:
-        return self._storage.state
-
-    async def read_stream(self, stream_id: str, *, after_version: int = 0) -> list[Envelope]:
-        return [
-            e for e in self._state.streams.get(stream_id, []) if e.stream_version > after_version
-        ]
-
-    def decode(self, envelope: Envelope) -> IntegrationEvent:
-        return registry.decode(envelope.event_type, envelope.schema_version, envelope.payload)
-
-    async def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[IntegrationEvent],
-        metadata: EventMetadata,
-    ) -> list[Envelope]:
-        stream = self._state.streams.setdefault(stream_id, [])
-        if len(stream) != expected_version:
-            raise ConcurrencyError(stream_id, expected_version, len(stream))
-        appended = []
-        for event in events:
-            self._state.position += 1
-            now = datetime.now(UTC)
-            appended.append(
-                Envelope(
-                    event_id=new_event_id(),
-                    event_type=event.event_type,
-                    schema_version=event.schema_version,
-                    source=SOURCE,
-                    stream_id=stream_id,
-                    stream_version=len(stream) + len(appended) + 1,
-                    global_position=self._state.position,
-                    occurred_at=now,
-                    recorded_at=now,
-                    actor=metadata.actor,
-                    correlation_id=metadata.correlation_id,
-                    causation_id=metadata.causation_id,
-                    payload=event.model_dump(mode="json"),
-                )
-            )
-        stream += appended
-        return appended
-
-    async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
-        found = [
-            e.stream_version
-            for e in self._state.streams.get(stream_id, [])
-            if e.event_type in event_types
-        ]
-        return max(found, default=0)
-
-
 class MemoryRecords:
-    def __init__(self, storage: MemoryStorage) -> None:
-        self._storage = storage
-
-    @property
-    def _state(self) -> MemoryState:
-        return self._storage.state
+    def __init__(self) -> None:
+        self.submissions: dict[tuple[str, str, str], _Submission] = {}
+        self.nominations: dict[tuple[str, str, str], str] = {}
+        self.calibrated: dict[tuple[str, str], str] = {}
 
     async def record_submission(self, recorded: SubmissionRecorded, stream_version: int) -> None:
         s = recorded.submission
-        self._state.submissions[(s.campaign, s.subject, s.rater)] = _Submission(
+        self.submissions[(s.campaign, s.subject, s.rater)] = _Submission(
             recorded.group, s.final, [(a.item, a.value, a.comment) for a in s.answers]
         )
 
     async def record_nomination(self, campaign_id: str, nomination: Nomination) -> None:
         key = (campaign_id, nomination.subject, nomination.peer)
-        self._state.nominations[key] = nomination.state
+        self.nominations[key] = nomination.state
 
     async def ratings(
         self, campaign_id: str, subjects: Iterable[str] | None = None
@@ -171,94 +68,43 @@ class MemoryRecords:
         wanted = None if subjects is None else set(subjects)
         return [
             rating
-            for (campaign, subject, rater), s in self._state.submissions.items()
+            for (campaign, subject, rater), s in self.submissions.items()
             if campaign == campaign_id and (wanted is None or subject in wanted)
             for rating in submission_ratings(subject, rater, s.group, s.answers)
         ]
 
     async def submission_count(self, campaign_id: str) -> int:
-        return sum(1 for campaign, _, _ in self._state.submissions if campaign == campaign_id)
+        return sum(1 for campaign, _, _ in self.submissions if campaign == campaign_id)
 
     async def finalised(self, campaign_id: str) -> set[tuple[str, str]]:
         return {
             (subject, rater)
-            for (campaign, subject, rater), s in self._state.submissions.items()
+            for (campaign, subject, rater), s in self.submissions.items()
             if campaign == campaign_id and s.final
         }
 
     async def approved_peers(self, campaign_id: str) -> list[Nomination]:
         return [
             Nomination(subject, peer, nominated_by="", state="approved")
-            for (campaign, subject, peer), state in self._state.nominations.items()
+            for (campaign, subject, peer), state in self.nominations.items()
             if campaign == campaign_id and state == "approved"
         ]
 
     async def rated_as_peer(self, campaign_id: str, peer: str) -> list[str]:
         return sorted(
             subject
-            for (campaign, subject, p), state in self._state.nominations.items()
+            for (campaign, subject, p), state in self.nominations.items()
             if campaign == campaign_id and p == peer and state == "approved"
         )
 
     async def claim_for_calibration(
         self, campaign_id: str, session_id: str, subjects: list[str]
     ) -> dict[str, str]:
-        claimed = self._state.calibrated
+        claimed = self.calibrated
         taken = {s: claimed[(campaign_id, s)] for s in subjects if (campaign_id, s) in claimed}
         for subject in subjects:
             claimed.setdefault((campaign_id, subject), session_id)
         return taken
-
-
-class MemoryOrgChart:
-    def __init__(self) -> None:
-        self.people: dict[str, Person] = {}
-
-    def hire(self, *people: Person) -> None:
-        for p in people:
-            self.people[p.employee_id] = p
-
-    async def person(self, employee_id: str) -> Person | None:
-        return self.people.get(employee_id)
-
-    async def everyone(self) -> list[Person]:
-        return [self.people[i] for i in sorted(self.people)]
-
-    async def around(self, subject: str, also: Iterable[str] = ()) -> list[Person]:
-        named = {subject, *also}
-        if (found := self.people.get(subject)) is not None and found.manager_id:
-            named.add(found.manager_id)
-        return [
-            p
-            for i, p in sorted(self.people.items())
-            if i in named or (p.manager_id == subject and p.left_on is None)
-        ]
-
-
-class MemoryFrameworks:
-    def __init__(self) -> None:
-        self.versions: dict[tuple[str, int], Framework] = {}
-
-    def publish(self, framework_id: str, version: int, framework: Framework) -> None:
-        self.versions[(framework_id, version)] = framework
-
-    async def framework(self, framework_id: str, version: int) -> Framework | None:
-        return self.versions.get((framework_id, version))
-
-    async def role_profile(
-        self, framework_id: str, version: int, position: tuple[str, str, str]
-    ) -> EffectiveRoleProfile | None:
-        framework = self.versions.get((framework_id, version))
-        if framework is None:
-            return None
-        return next(
-            (
-                p
-                for p in effective_profiles(framework).values()
-                if (p.family, p.track, p.level) == position
-            ),
-            None,
-        )
 
 
 @dataclass(frozen=True)
@@ -267,49 +113,33 @@ class Hold:
     exclusive: bool
 
 
+@dataclass
 class MemoryWork:
-    def __init__(self, storage: MemoryStorage) -> None:
-        self._storage = storage
-        self.events = MemoryLog(storage)
-        self.records = MemoryRecords(storage)
-        self.org_chart = storage.org_chart
-        self.frameworks = storage.frameworks
+    events: MemoryEventLog = field(default_factory=lambda: MemoryEventLog("assessment"))
+    records: MemoryRecords = field(default_factory=MemoryRecords)
+    org_chart: MemoryOrgChart = field(default_factory=MemoryOrgChart)
+    frameworks: MemoryFrameworkVersions = field(default_factory=MemoryFrameworkVersions)
+    holds: list[Hold] = field(default_factory=list)
 
     async def hold_campaign(self, campaign_id: str, *, exclusive: bool) -> None:
-        self._storage.holds.append(Hold(campaign_id, exclusive))
+        self.holds.append(Hold(campaign_id, exclusive))
 
 
-class MemoryStorage:
-    """The application's `Storage`, with the org chart and the framework replica in memory."""
+class MemoryAssessment(MemoryUnitOfWork[MemoryWork]):
+    """The unit of work over `MemoryWork`, with `before_transaction`: work that commits
+    between a use case's reads and its transaction (another command winning a race)."""
 
     def __init__(self) -> None:
-        self.state = MemoryState()
-        self.org_chart = MemoryOrgChart()
-        self.frameworks = MemoryFrameworks()
-        self.events = MemoryLog(self)
-        self.records = MemoryRecords(self)
-        self.holds: list[Hold] = []
+        work = MemoryWork()
+        super().__init__(work, work.events, work.records)
         self.before_transaction: list[Callable[[], Awaitable[None]]] = []
-        self.commits = 0
-        self.rollbacks = 0
-
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[MemoryWork]:
-        yield MemoryWork(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[MemoryWork]:
         if self.before_transaction:
-            # Work that commits between the use case's reads and its transaction.
             await self.before_transaction.pop(0)()
-        before = self.state.copy()
-        try:
-            yield MemoryWork(self)
-        except BaseException:
-            self.state = before
-            self.rollbacks += 1
-            raise
-        self.commits += 1
+        async with super().transaction() as work:
+            yield work
 
 
 # -- a small organisation and a campaign on it, for the use-case tests ---------------------
@@ -333,12 +163,12 @@ ORGANISATION = (
 )
 
 
-def storage_with_organisation() -> MemoryStorage:
+def assessment_with_organisation() -> MemoryAssessment:
     """The organisation hired and framework `eng` version 1 received."""
-    storage = MemoryStorage()
-    storage.org_chart.hire(*ORGANISATION)
-    storage.frameworks.publish("eng", 1, valid_framework())
-    return storage
+    uow = MemoryAssessment()
+    uow.work.org_chart.hire(*ORGANISATION)
+    uow.work.frameworks.publish("eng", 1, valid_framework())
+    return uow
 
 
 async def open_spring(

@@ -1,6 +1,6 @@
 """The development service's ports in memory (services/development/application/ports.py):
-its records, the org chart and framework replicas, and its event log, held by one unit of
-work. Each answers as the PostgreSQL adapter's query does."""
+its records beside the shared event log and replicas (tests/support/memory.py), held by one
+unit of work. Each answers as the PostgreSQL adapter's query does."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from datetime import date, datetime
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import PlannedAction
-from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.lms import Course
-from libs.replicas.people import Person
 from services.development.application.development import Development
 from services.development.application.ports import Scores
 from services.development.domain.gaps import Gap
 from services.development.domain.plans import DevelopmentPlan
-from services.framework.domain.profiles import effective_profiles
-from tests.support.memory import MemoryEventLog, MemoryUnitOfWork
+from tests.support.memory import (
+    MemoryEventLog,
+    MemoryFrameworkVersions,
+    MemoryOrgChart,
+    MemoryUnitOfWork,
+)
 
 
 @dataclass
@@ -163,69 +165,6 @@ class MemoryRecords:
 
     async def completions(self) -> list[tuple[str, str]]:
         return list(self.done)
-
-
-class MemoryOrgChart:
-    def __init__(self) -> None:
-        self.people: dict[str, Person] = {}
-
-    def hire(
-        self,
-        employee_id: str,
-        manager_id: str | None,
-        department: str = "Platform",
-        track: str = "ic",
-        level: str = "L3",
-    ) -> None:
-        self.people[employee_id] = Person(
-            employee_id=employee_id,
-            name=f"Person {employee_id}",
-            department=department,
-            job_family="eng",
-            track=track,
-            level=level,
-            manager_id=manager_id,
-            hired_on=date(2024, 1, 2),
-            left_on=None,
-        )
-
-    def leave(self, employee_id: str, on: date) -> None:
-        self.people[employee_id] = self.people[employee_id].model_copy(update={"left_on": on})
-
-    async def person(self, employee_id: str) -> Person | None:
-        return self.people.get(employee_id)
-
-    async def everyone(self) -> list[Person]:
-        return [p for _, p in sorted(self.people.items())]
-
-    async def managers_of(self, employee_id: str) -> list[str]:
-        chain: list[str] = []
-        person = self.people.get(employee_id)
-        while person is not None and person.manager_id and person.manager_id not in chain:
-            chain.append(person.manager_id)
-            person = self.people.get(person.manager_id)
-        return chain
-
-
-class MemoryFrameworkVersions:
-    def __init__(self) -> None:
-        self.versions: dict[tuple[str, int], Framework] = {}
-
-    def publish(self, framework_id: str, version: int, framework: Framework) -> None:
-        self.versions[(framework_id, version)] = framework
-
-    async def framework(self, framework_id: str, version: int) -> Framework | None:
-        return self.versions.get((framework_id, version))
-
-    async def role_profile(
-        self, framework_id: str, version: int, position: tuple[str, str, str]
-    ) -> EffectiveRoleProfile | None:
-        for (fid, v), framework in sorted(self.versions.items(), reverse=True):
-            if fid == framework_id and v <= version:
-                for profile in effective_profiles(framework).values():
-                    if (profile.family, profile.track, profile.level) == position:
-                        return profile
-        return None
 
 
 @dataclass

@@ -1,19 +1,24 @@
 """In-memory implementations of the ports every service's application shares: the event log
-and the unit of work (docs/architecture.md §1, Inside a service). Application tests run on
-them in milliseconds; the PostgreSQL adapters have integration tests of their own."""
+and the unit of work (docs/architecture.md §1, Inside a service), and the replicas several
+services keep alike (libs/replicas: the org chart, the framework versions). Application tests
+run on them in milliseconds; the PostgreSQL adapters have integration tests of their own."""
 
 from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Generic, TypeVar
 
 from libs.events.envelope import Envelope, EventMetadata
 from libs.events.registry import IntegrationEvent, registry
+from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.store import ConcurrencyError
+from libs.replicas.people import Person
+from services.framework.domain.profiles import effective_profiles
 
 W = TypeVar("W")
 
@@ -86,11 +91,13 @@ class MemoryEventLog:
 
 class MemoryUnitOfWork(Generic[W]):
     """Hands out one in-memory `work`. A transaction that raises puts every object in
-    `kept` back as it found it, as a rollback would."""
+    `kept` back as it found it, as a rollback would; `commits` and `rollbacks` count them."""
 
     def __init__(self, work: W, *kept: object) -> None:
         self.work = work
         self.kept = kept
+        self.commits = 0
+        self.rollbacks = 0
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[W]:
@@ -105,4 +112,108 @@ class MemoryUnitOfWork(Generic[W]):
             for kept, state in zip(self.kept, saved, strict=True):
                 vars(kept).clear()
                 vars(kept).update(state)
+            self.rollbacks += 1
             raise
+        self.commits += 1
+
+
+def person(
+    employee_id: str,
+    manager_id: str | None = None,
+    *,
+    department: str = "Platform",
+    job_family: str | None = "eng",
+    track: str = "ic",
+    level: str | None = "L3",
+    left: bool = False,
+) -> Person:
+    """Someone for the org chart to hire, hired in 2024 (`left`: gone since mid-2025)."""
+    return Person(
+        employee_id=employee_id,
+        name=None,
+        department=department,
+        job_family=job_family,
+        track=track,
+        level=level,
+        manager_id=manager_id,
+        hired_on=date(2024, 1, 2),
+        left_on=date(2025, 6, 30) if left else None,
+    )
+
+
+class MemoryOrgChart:
+    """The org chart replica's queries, on the people hired here."""
+
+    def __init__(self) -> None:
+        self.people: dict[str, Person] = {}
+
+    def hire(self, *people: Person) -> None:
+        for p in people:
+            self.people[p.employee_id] = p
+
+    def leave(self, employee_id: str, on: date) -> None:
+        self.people[employee_id] = self.people[employee_id].model_copy(update={"left_on": on})
+
+    async def person(self, employee_id: str) -> Person | None:
+        return self.people.get(employee_id)
+
+    async def reports_of(self, manager_id: str) -> list[Person]:
+        return [
+            p
+            for _, p in sorted(self.people.items())
+            if p.manager_id == manager_id and p.left_on is None
+        ]
+
+    async def everyone(self) -> list[Person]:
+        return [p for _, p in sorted(self.people.items())]
+
+    async def managers_of(self, employee_id: str) -> list[str]:
+        chain: list[str] = []
+        person = self.people.get(employee_id)
+        while person is not None and person.manager_id and person.manager_id not in chain:
+            chain.append(person.manager_id)
+            person = self.people.get(person.manager_id)
+        return chain
+
+    async def around(self, subject: str, also: Iterable[str] = ()) -> list[Person]:
+        named = {subject, *also}
+        if (found := self.people.get(subject)) is not None and found.manager_id:
+            named.add(found.manager_id)
+        return [
+            p
+            for i, p in sorted(self.people.items())
+            if i in named or (p.manager_id == subject and p.left_on is None)
+        ]
+
+
+@dataclass(frozen=True)
+class KnownVersion:
+    framework_id: str
+    version: int
+
+
+class MemoryFrameworkVersions:
+    """The framework versions replica's queries, on the versions published here."""
+
+    def __init__(self) -> None:
+        self.versions: dict[tuple[str, int], Framework] = {}
+
+    def publish(self, framework_id: str, version: int, framework: Framework) -> None:
+        self.versions[(framework_id, version)] = framework
+
+    async def framework(self, framework_id: str, version: int) -> Framework | None:
+        return self.versions.get((framework_id, version))
+
+    async def role_profile(
+        self, framework_id: str, version: int, position: tuple[str, str, str]
+    ) -> EffectiveRoleProfile | None:
+        """As of that version: from the latest version at or before it that has the role."""
+        for (fid, v), framework in sorted(self.versions.items(), reverse=True):
+            if fid == framework_id and v <= version:
+                for profile in effective_profiles(framework).values():
+                    if (profile.family, profile.track, profile.level) == position:
+                        return profile
+        return None
+
+    async def all(self) -> list[KnownVersion]:
+        return [KnownVersion(fid, version) for fid, version in sorted(self.versions)]

@@ -1,28 +1,29 @@
-"""The promotion use cases' ports in memory, for testing the application on its own.
-
-A transaction works on a copy of the committed state and, if it wrote anything, replaces
-it when the block ends without raising: a refused step leaves nothing behind, as on
-PostgreSQL. Locks are held per transaction, so two overlapping runs see each other's.
-"""
+"""The promotion service's ports in memory (services/promotion/application/ports.py): the
+decision log and its read models beside the shared event log and replicas, held by the
+shared unit of work (tests/support/memory.py), which undoes a refused step as PostgreSQL
+does. Locks are held per transaction, so two overlapping runs see each other's."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from libs.events.envelope import Envelope
-from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
-from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.hris import ProtectedAttributeRecorded
-from libs.replicas.people import Person
 from services.promotion.application.ports import Calibrated, PublishedCriteria
 from services.promotion.domain.criteria import CriteriaSet
 from services.promotion.domain.decision_log import EntryKind, LogEntry, next_entry
 from services.promotion.domain.readiness import CalibratedScores
+from tests.support.memory import (
+    MemoryEventLog,
+    MemoryFrameworkVersions,
+    MemoryOrgChart,
+    MemoryUnitOfWork,
+)
 
 
 @dataclass(frozen=True)
@@ -36,105 +37,29 @@ class Actor:
         return role in self.roles
 
 
-@dataclass(frozen=True)
-class Known:
-    framework_id: str
-    version: int
-
-
-@dataclass
-class State:
-    """Everything the ports hold; one copy per open transaction."""
-
-    log: list[LogEntry] = field(default_factory=list)
-    calibrations: list[Calibrated] = field(default_factory=list)
-    criteria: list[PublishedCriteria] = field(default_factory=list)
-    attributes: dict[tuple[str, str], tuple[str | None, int]] = field(default_factory=dict)
-    people: dict[str, Person] = field(default_factory=dict)
-    frameworks: dict[tuple[str, int], Framework] = field(default_factory=dict)
-    profiles: dict[tuple[str, int, tuple[str, str, str]], EffectiveRoleProfile] = field(
-        default_factory=dict
-    )
-    events: list[tuple[str, int, IntegrationEvent, str]] = field(default_factory=list)
-    # Whether a transaction wrote to its copy.
-    written: bool = False
-
-    def copy(self) -> State:
-        """Every container copied; what they hold is immutable."""
-        containers = {
-            f.name: type(value)(value)
-            for f in fields(self)
-            if isinstance(value := getattr(self, f.name), list | dict)
-        }
-        return replace(self, **containers, written=False)
-
-
-class MemoryUnitOfWork:
+class MemoryDecisionLog:
     def __init__(self) -> None:
-        self.state = State()
-        self.held: set[str] = set()
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[MemoryTransaction]:
-        tx = MemoryTransaction(self, self.state.copy())
-        try:
-            yield tx
-            if tx.state.written:
-                self.state = tx.state
-        finally:
-            self.held -= tx.locks
-
-
-class MemoryTransaction:
-    def __init__(self, uow: MemoryUnitOfWork, state: State) -> None:
-        self.uow = uow
-        self.state = state
-        self.locks: set[str] = set()
-        self.log = MemoryLog(state)
-        self.records = MemoryRecords(state)
-        self.org_chart = MemoryOrgChart(state)
-        self.frameworks = MemoryFrameworks(state)
-        self.events = MemoryEvents(state)
-
-    async def lock(self, name: str) -> None:
-        # One coroutine at a time in these tests: a held lock would wait forever.
-        assert name not in self.uow.held or name in self.locks, f"{name} is held"
-        self._take(name)
-
-    async def try_lock(self, name: str) -> bool:
-        if name in self.uow.held and name not in self.locks:
-            return False
-        self._take(name)
-        return True
-
-    def _take(self, name: str) -> None:
-        self.uow.held.add(name)
-        self.locks.add(name)
-
-
-class MemoryLog:
-    def __init__(self, state: State) -> None:
-        self.state = state
+        self.entries: list[LogEntry] = []
 
     async def lock(self) -> None:
         return None
 
     async def of_case(self, case_id: str) -> list[LogEntry]:
-        return [e for e in self.state.log if e.case_id == case_id]
+        return [e for e in self.entries if e.case_id == case_id]
 
     async def of_employee(self, employee_id: str) -> list[LogEntry]:
-        return [e for e in self.state.log if e.employee_id == employee_id]
+        return [e for e in self.entries if e.employee_id == employee_id]
 
     async def of_cycle(self, cycle_id: str) -> list[LogEntry]:
         cases = {
             e.case_id
-            for e in self.state.log
+            for e in self.entries
             if e.kind == "nomination" and e.payload["cycle_id"] == cycle_id
         }
-        return [e for e in self.state.log if e.case_id in cases]
+        return [e for e in self.entries if e.case_id in cases]
 
     async def decisions(self) -> list[LogEntry]:
-        return [e for e in self.state.log if e.kind in ("decision", "appeal_outcome")]
+        return [e for e in self.entries if e.kind in ("decision", "appeal_outcome")]
 
     async def append(
         self,
@@ -147,7 +72,7 @@ class MemoryLog:
         payload: Mapping[str, Any],
     ) -> LogEntry:
         entry = next_entry(
-            self.state.log[-1] if self.state.log else None,
+            self.entries[-1] if self.entries else None,
             kind=kind,
             case_id=case_id,
             employee_id=employee_id,
@@ -157,25 +82,25 @@ class MemoryLog:
         )
         # Stored as read back: the payload as the JSON its body holds.
         assert entry.body is not None
-        self.state.written = True
-        self.state.log.append(LogEntry.from_body(entry.body, entry.hash))
+        self.entries.append(LogEntry.from_body(entry.body, entry.hash))
         return entry
 
     async def batches(self) -> AsyncGenerator[list[LogEntry], None]:
-        for start in range(0, len(self.state.log), 2):
-            yield self.state.log[start : start + 2]
+        for start in range(0, len(self.entries), 2):
+            yield self.entries[start : start + 2]
 
 
 class MemoryRecords:
-    def __init__(self, state: State) -> None:
-        self.state = state
+    def __init__(self) -> None:
+        self.calibrations: list[Calibrated] = []
+        self.criteria_versions: list[PublishedCriteria] = []
+        self.attributes: dict[tuple[str, str], tuple[str | None, int]] = {}
 
     async def record_calibration(self, event: CalibrationCompleted, at: datetime) -> bool:
-        if any(c.scores.session_id == event.session_id for c in self.state.calibrations):
+        if any(c.scores.session_id == event.session_id for c in self.calibrations):
             return False
-        self.state.written = True
         for s in event.scores:
-            self.state.calibrations.append(
+            self.calibrations.append(
                 Calibrated(
                     campaign_id=event.campaign_id,
                     completed_at=at,
@@ -196,78 +121,76 @@ class MemoryRecords:
     ) -> Calibrated | None:
         found = [
             c
-            for c in self.state.calibrations
+            for c in self.calibrations
             if c.scores.subject == employee_id and framework_id in (None, c.scores.framework_id)
         ]
         return max(found, key=lambda c: (c.completed_at, c.scores.session_id), default=None)
 
     async def calibration_of(self, session_id: str, employee_id: str) -> Calibrated | None:
-        for c in self.state.calibrations:
+        for c in self.calibrations:
             if (c.scores.session_id, c.scores.subject) == (session_id, employee_id):
                 return c
         return None
 
     async def criteria(self, version: int | None = None) -> PublishedCriteria | None:
-        found = [c for c in self.state.criteria if version in (None, c.criteria.version)]
+        found = [c for c in self.criteria_versions if version in (None, c.criteria.version)]
         return found[-1] if found else None
 
     async def publish_criteria(self, draft: dict[str, Any], by: str, at: datetime) -> CriteriaSet:
-        published = CriteriaSet.model_validate({**draft, "version": len(self.state.criteria) + 1})
-        self.state.written = True
-        self.state.criteria.append(PublishedCriteria(published, by, at))
+        published = CriteriaSet.model_validate(
+            {**draft, "version": len(self.criteria_versions) + 1}
+        )
+        self.criteria_versions.append(PublishedCriteria(published, by, at))
         return published
 
     async def record_attribute(self, envelope: Envelope, event: ProtectedAttributeRecorded) -> None:
         key = (event.employee_id, event.attribute)
-        held = self.state.attributes.get(key)
+        held = self.attributes.get(key)
         if held is None or held[1] < envelope.stream_version:
-            self.state.written = True
-            self.state.attributes[key] = (event.value, envelope.stream_version)
+            self.attributes[key] = (event.value, envelope.stream_version)
 
     async def attribute(self, attribute: str) -> dict[str, str | None]:
-        return {p: v for (p, a), (v, _) in self.state.attributes.items() if a == attribute}
+        return {p: v for (p, a), (v, _) in self.attributes.items() if a == attribute}
 
 
-class MemoryOrgChart:
-    def __init__(self, state: State) -> None:
-        self.state = state
+@dataclass
+class MemoryWork:
+    log: MemoryDecisionLog = field(default_factory=MemoryDecisionLog)
+    records: MemoryRecords = field(default_factory=MemoryRecords)
+    org_chart: MemoryOrgChart = field(default_factory=MemoryOrgChart)
+    frameworks: MemoryFrameworkVersions = field(default_factory=MemoryFrameworkVersions)
+    events: MemoryEventLog = field(default_factory=lambda: MemoryEventLog("promotion"))
+    # The locks every open transaction holds, and this transaction's.
+    held: set[str] = field(default_factory=set)
+    mine: set[str] = field(default_factory=set)
 
-    async def person(self, employee_id: str) -> Person | None:
-        return self.state.people.get(employee_id)
+    async def lock(self, name: str) -> None:
+        # One coroutine at a time in these tests: a held lock would wait forever.
+        assert name not in self.held or name in self.mine, f"{name} is held"
+        self._take(name)
 
-    async def managers_of(self, employee_id: str) -> list[str]:
-        above: list[str] = []
-        person = self.state.people.get(employee_id)
-        while person is not None and person.manager_id and person.manager_id not in above:
-            above.append(person.manager_id)
-            person = self.state.people.get(person.manager_id)
-        return above
+    async def try_lock(self, name: str) -> bool:
+        if name in self.held and name not in self.mine:
+            return False
+        self._take(name)
+        return True
 
-
-class MemoryFrameworks:
-    def __init__(self, state: State) -> None:
-        self.state = state
-
-    async def framework(self, framework_id: str, version: int) -> Framework | None:
-        return self.state.frameworks.get((framework_id, version))
-
-    async def role_profile(
-        self, framework_id: str, version: int, position: tuple[str, str, str]
-    ) -> EffectiveRoleProfile | None:
-        return self.state.profiles.get((framework_id, version, position))
-
-    async def all(self) -> list[Known]:
-        return [Known(fid, version) for fid, version in sorted(self.state.frameworks)]
+    def _take(self, name: str) -> None:
+        self.held.add(name)
+        self.mine.add(name)
 
 
-class MemoryEvents:
-    def __init__(self, state: State) -> None:
-        self.state = state
+class MemoryPromotion(MemoryUnitOfWork[MemoryWork]):
+    """The unit of work, its locks released when a transaction ends, however it ends."""
 
-    async def publish(
-        self, stream: str, expected: int, event: IntegrationEvent, actor: str
-    ) -> None:
-        held = sum(1 for s, *_ in self.state.events if s == stream)
-        assert held == expected, f"{stream} is at version {held}, not {expected}"
-        self.state.written = True
-        self.state.events.append((stream, expected + 1, event, actor))
+    def __init__(self, work: MemoryWork) -> None:
+        super().__init__(work, work.log, work.records, work.events)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[MemoryWork]:
+        async with super().transaction() as work:
+            own = replace(work, mine=set())
+            try:
+                yield own
+            finally:
+                work.held -= own.mine

@@ -76,7 +76,7 @@ async def session(campaigns: Campaigns, session_id: str) -> CalibrationSession:
 
 async def _read(campaigns: Campaigns, session_id: str) -> CalibrationSession:
     found = CalibrationSession(session_id)
-    log = campaigns.storage.events
+    log = campaigns.events
     for envelope in await log.read_stream(stream_of(session_id)):
         found.apply(log.decode(envelope), envelope.stream_version)
     return found
@@ -110,7 +110,7 @@ async def _positions(
 async def _append(
     campaigns: Campaigns, session: CalibrationSession, events: list[IntegrationEvent], actor: str
 ) -> None:
-    await campaigns.storage.events.append(
+    await campaigns.events.append(
         stream_of(session.session_id),
         session.stream_version,
         events,
@@ -133,7 +133,7 @@ async def open_session(
     if outside:
         raise InvalidSession(f"not assessed in campaign {campaign_id!r}: {outside}")
     opened = campaign.opened
-    async with campaigns.storage.reading() as work:
+    async with campaigns.unit_of_work.reading() as work:
         framework = await work.frameworks.framework(opened.framework_id, opened.framework_version)
     if framework is None:
         raise UnknownFrameworkVersion(
@@ -150,7 +150,7 @@ async def open_session(
         chosen,
         (scale[0], scale[-1]),
     )
-    async with campaigns.storage.transaction() as work:
+    async with campaigns.unit_of_work.transaction() as work:
         taken = await work.records.claim_for_calibration(campaign_id, session_id, chosen)
         if taken:
             raise InvalidSession(

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from libs.events.ports import EventLog, UnitOfWork
 from libs.events.schemas.assessment import CampaignOpened
-from services.assessment.application.ports import Storage, UnitOfWork
+from services.assessment.application.ports import Work
 from services.assessment.domain.campaigns import Campaign, CampaignError, SubjectAssessment
 from services.assessment.domain.questionnaires import Questionnaire, questionnaire
 from services.assessment.domain.raters import Assignment, Nomination, OrgChartView, assignments
@@ -56,10 +57,13 @@ def subject_stream_of(campaign_id: str, subject: str) -> str:
 
 
 class Campaigns:
-    """The campaigns in the service's storage; what cannot change once read is cached."""
+    """The campaigns in the service's storage; what cannot change once read is cached.
+    `events`: the log, each read and append on its own; `unit_of_work`: the records and
+    replicas read together, and transactions that keep them and the log together."""
 
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
+    def __init__(self, events: EventLog, unit_of_work: UnitOfWork[Work]) -> None:
+        self.events = events
+        self.unit_of_work = unit_of_work
         self._questionnaires: dict[tuple[str, int, tuple[str, str, str]], Questionnaire] = {}
         self._campaigns: dict[str, Campaign] = {}
 
@@ -70,7 +74,7 @@ class Campaigns:
         # change, so only the ones after the cached version are read.
         cached = self._campaigns.get(campaign_id)
         campaign = replace(cached) if cached else Campaign(campaign_id)
-        log = self.storage.events
+        log = self.events
         for envelope in await log.read_stream(
             stream_of(campaign_id), after_version=campaign.stream_version
         ):
@@ -87,14 +91,12 @@ class Campaigns:
         if not campaign.assesses(subject):
             raise NotInCampaign(f"{subject!r} is not assessed in campaign {campaign.campaign_id!r}")
         assessment = SubjectAssessment(campaign.campaign_id, subject)
-        log = self.storage.events
+        log = self.events
         for envelope in await log.read_stream(subject_stream_of(campaign.campaign_id, subject)):
             assessment.apply(log.decode(envelope), envelope.stream_version)
         return assessment
 
-    async def questionnaire(
-        self, work: UnitOfWork, campaign: Campaign, subject: str
-    ) -> Questionnaire:
+    async def questionnaire(self, work: Work, campaign: Campaign, subject: str) -> Questionnaire:
         """What the subject is rated on: their position's role profile in the pinned version."""
         opened = opened_of(campaign)
         pinned = (opened.framework_id, opened.framework_version)
@@ -125,7 +127,7 @@ def opened_of(campaign: Campaign) -> CampaignOpened:
 
 
 async def org_around(
-    work: UnitOfWork, assessment: SubjectAssessment, also: Iterable[str] = ()
+    work: Work, assessment: SubjectAssessment, also: Iterable[str] = ()
 ) -> OrgChartView:
     """The subject, their manager, reports and nominated peers: what their commands need."""
     peers = [n.peer for n in assessment.nominations]
@@ -133,7 +135,7 @@ async def org_around(
 
 
 async def expected_assignments(
-    work: UnitOfWork, campaign: Campaign, subjects: Iterable[str] | None = None
+    work: Work, campaign: Campaign, subjects: Iterable[str] | None = None
 ) -> list[Assignment]:
     """Every assignment of the campaign (of the subjects given, if any): org chart raters
     and approved peers."""
@@ -156,7 +158,7 @@ class Progress:
     outstanding: list[Assignment]
 
 
-async def progress_in(work: UnitOfWork, campaign: Campaign) -> Progress:
+async def progress_in(work: Work, campaign: Campaign) -> Progress:
     expected = await expected_assignments(work, campaign)
     done = await work.records.finalised(campaign.campaign_id)
     return Progress(expected, [a for a in expected if (a.subject, a.rater) not in done])

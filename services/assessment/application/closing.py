@@ -10,7 +10,7 @@ from services.assessment.application.campaigns import Campaigns, progress_in, st
 
 async def close(campaigns: Campaigns, campaign_id: str, actor: str) -> CampaignClosed:
     campaign = await campaigns.campaign(campaign_id)
-    async with campaigns.storage.transaction() as work:
+    async with campaigns.unit_of_work.transaction() as work:
         # Waits for subject commands in flight; later ones see the campaign closed.
         await work.hold_campaign(campaign_id, exclusive=True)
         progress = await progress_in(work, campaign)

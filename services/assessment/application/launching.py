@@ -42,14 +42,14 @@ async def open_campaign(
     now: datetime,
     settings: CampaignSettings | None = None,
 ) -> CampaignOpened:
-    async with campaigns.storage.reading() as work:
+    async with campaigns.unit_of_work.reading() as work:
         if await work.frameworks.framework(framework_id, framework_version) is None:
             raise UnknownFrameworkVersion(
                 f"framework {framework_id!r} version {framework_version} has not reached "
                 "the assessment service: publish it, or wait for it to arrive"
             )
         org = OrgChartView.of(await work.org_chart.everyone())
-    log = campaigns.storage.events
+    log = campaigns.events
     campaign = Campaign(campaign_id)
     for envelope in await log.read_stream(stream_of(campaign_id)):
         campaign.apply(log.decode(envelope), envelope.stream_version)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from libs.events.registry import IntegrationEvent
 from services.assessment.application.campaigns import Campaigns, NotAllowed, org_around
-from services.assessment.application.ports import UnitOfWork
+from services.assessment.application.ports import Work
 from services.assessment.application.subject_commands import on_subject
 from services.assessment.domain.campaigns import Campaign, SubjectAssessment
 from services.assessment.domain.raters import Nomination
@@ -19,7 +19,7 @@ async def nominate(
     """A peer nominated by the subject or their manager, pending the manager's decision."""
 
     async def decide(
-        campaign: Campaign, assessment: SubjectAssessment, work: UnitOfWork
+        campaign: Campaign, assessment: SubjectAssessment, work: Work
     ) -> list[IntegrationEvent]:
         org = await org_around(work, assessment, [peer])
         return assessment.nominate(peer, by, org, campaign, now)
@@ -41,7 +41,7 @@ async def decide_nomination(
     nominated_by: list[str] = []
 
     async def decide(
-        campaign: Campaign, assessment: SubjectAssessment, work: UnitOfWork
+        campaign: Campaign, assessment: SubjectAssessment, work: Work
     ) -> list[IntegrationEvent]:
         org = await org_around(work, assessment)
         events = assessment.decide(peer, approve, by, org, campaign, now)
@@ -60,7 +60,7 @@ async def nominations(
     subject, only those they made, since the others would tell them who may rate them."""
     campaign = await campaigns.campaign(campaign_id)
     assessment = await campaigns.subject(campaign, subject)
-    async with campaigns.storage.reading() as work:
+    async with campaigns.unit_of_work.reading() as work:
         org = await org_around(work, assessment)
     if hr or viewer == org.manager_of(subject):
         return assessment.nominations

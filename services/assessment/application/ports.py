@@ -1,53 +1,25 @@
-"""What the assessment use cases need from outside the domain, declared as protocols: the
-adapters implement them (PostgreSQL in production, in memory in the unit tests) and
-`services/assessment/service.py` wires them (docs/architecture.md §1, Inside a service).
+"""What the assessment use cases need from the world, as ports (docs/architecture.md §1,
+Inside a service): its event log, the campaign records and the org chart and framework
+replicas, held in one transaction by a unit of work (`libs.events.ports.UnitOfWork[Work]`).
+The PostgreSQL adapters implement them; the application tests run on in-memory ones.
 
-A use case reads and appends a stream through `Storage.events`, each call on its own; it
-reads the records and replicas in a unit of work from `Storage.reading()`, and writes what
-must land together (events with the campaign records they feed, or behind the campaign's
-lock) in one from `Storage.transaction()`.
+A use case reads and appends a stream through the `EventLog` on its own, each call a
+transaction of its own; it reads the records and replicas in a unit of work from `reading()`,
+and writes what must land together (events with the campaign records they feed, or behind
+the campaign's lock) in one from `transaction()`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterable
 from typing import Protocol
 
-from libs.events.envelope import Envelope, EventMetadata
-from libs.events.registry import IntegrationEvent
+from libs.events.ports import EventLog
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.replicas.people import Person
 from services.assessment.domain.campaigns import SubmissionRecorded
 from services.assessment.domain.raters import Nomination
 from services.assessment.domain.ratings import Rating
-
-
-class EventLog(Protocol):
-    """The service's own event log, one stream per aggregate."""
-
-    async def read_stream(self, stream_id: str, *, after_version: int = 0) -> list[Envelope]:
-        """The stream's events after `after_version`, in order."""
-        ...
-
-    def decode(self, envelope: Envelope) -> IntegrationEvent:
-        """The payload as the current schema version of its type."""
-        ...
-
-    async def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[IntegrationEvent],
-        metadata: EventMetadata,
-    ) -> list[Envelope]:
-        """Append if the stream is at `expected_version` (0: a new stream); otherwise raise
-        `libs.events.concurrency.ConcurrencyError` having written nothing."""
-        ...
-
-    async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
-        """The stream version of its latest event of these types; 0 when there is none."""
-        ...
 
 
 class CampaignRecords(Protocol):
@@ -111,9 +83,9 @@ class FrameworkVersions(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
-    """The ports as one unit of work sees them: in a transaction, all that was written
-    through them commits together, or none of it."""
+class Work(Protocol):
+    """Everything one use case reads and writes, through one transaction: in a transaction,
+    all that was written through it commits together, or none of it."""
 
     @property
     def events(self) -> EventLog: ...
@@ -131,21 +103,4 @@ class UnitOfWork(Protocol):
         """Until the transaction ends: shared, a command about one of the campaign's subjects
         (those never wait for each other); exclusive, closing it, which waits for the
         commands in flight and makes later ones wait for it."""
-        ...
-
-
-class Storage(Protocol):
-    """The event log on its own, and units of work."""
-
-    @property
-    def events(self) -> EventLog:
-        """The log outside any unit of work: each read, and each append, on its own."""
-        ...
-
-    def reading(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        """For reads: the records and the replicas, read together."""
-        ...
-
-    def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        """Commits on success, rolls back on any error."""
         ...

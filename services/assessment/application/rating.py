@@ -8,7 +8,7 @@ from datetime import datetime
 
 from libs.events.registry import IntegrationEvent
 from services.assessment.application.campaigns import Campaigns, org_around
-from services.assessment.application.ports import UnitOfWork
+from services.assessment.application.ports import Work
 from services.assessment.application.subject_commands import on_subject
 from services.assessment.domain.campaigns import Campaign, CampaignError, SubjectAssessment
 from services.assessment.domain.questionnaires import Questionnaire
@@ -35,7 +35,7 @@ async def questionnaire_for(
     """The subject's questionnaire, for one of their raters only."""
     campaign = await campaigns.campaign(campaign_id)
     assessment = await campaigns.subject(campaign, subject)
-    async with campaigns.storage.reading() as work:
+    async with campaigns.unit_of_work.reading() as work:
         org = await org_around(work, assessment)
         if not any(a.rater == rater for a in assessment.assignments(org)):
             raise NotARater(f"{rater!r} is not an assigned rater of {subject!r}")
@@ -48,14 +48,14 @@ async def my_assignments(
     """Whom `rater` rates: themself, their manager, their reports and the subjects whose
     manager approved them as a peer, where assessed."""
     campaign = await campaigns.campaign(campaign_id)
-    async with campaigns.storage.reading() as work:
+    async with campaigns.unit_of_work.reading() as work:
         around = OrgChartView.of(await work.org_chart.around(rater))
         as_peer = await work.records.rated_as_peer(campaign_id, rater)
     candidates = {rater, around.manager_of(rater), *around.reports.get(rater, []), *as_peer}
     found: list[AssignmentStatus] = []
     for subject in sorted(c for c in candidates if c is not None and campaign.assesses(c)):
         assessment = await campaigns.subject(campaign, subject)
-        async with campaigns.storage.reading() as work:
+        async with campaigns.unit_of_work.reading() as work:
             org = await org_around(work, assessment)
         found += [_status(assessment, a) for a in assessment.assignments(org) if a.rater == rater]
     return found
@@ -76,7 +76,7 @@ async def submit(
     )
 
     async def decide(
-        campaign: Campaign, assessment: SubjectAssessment, work: UnitOfWork
+        campaign: Campaign, assessment: SubjectAssessment, work: Work
     ) -> list[IntegrationEvent]:
         org = await org_around(work, assessment)
         asked = await campaigns.questionnaire(work, campaign, subject)

@@ -15,7 +15,7 @@ from services.assessment.domain.raters import Assignment
 async def progress(campaigns: Campaigns, campaign: Campaign) -> Progress:
     """The campaign's assignments (org chart raters and approved peers) and those still
     without a final submission, from one pass over the org chart."""
-    async with campaigns.storage.reading() as work:
+    async with campaigns.unit_of_work.reading() as work:
         return await progress_in(work, campaign)
 
 
@@ -32,7 +32,7 @@ async def remind(
     events = campaign.remind(await non_responders(campaigns, campaign_id), now)
     if not events:
         return None
-    await campaigns.storage.events.append(
+    await campaigns.events.append(
         stream_of(campaign_id), campaign.stream_version, events, EventMetadata(actor=actor)
     )
     sent = events[0]
@@ -42,5 +42,5 @@ async def remind(
 
 async def reminded_since(campaigns: Campaigns, campaign_id: str, since: datetime) -> bool:
     """Whether reminders went out at or after `since` (as the appending worker's clock saw it)."""
-    stream = await campaigns.storage.events.read_stream(stream_of(campaign_id))
+    stream = await campaigns.events.read_stream(stream_of(campaign_id))
     return any(e.event_type == RemindersSent.event_type and e.occurred_at >= since for e in stream)

@@ -40,7 +40,7 @@ async def ratings(
         raise ResultsNotReady(
             f"campaign {campaign_id!r} is still open: results are released when it closes"
         )
-    async with campaigns.storage.reading() as work:
+    async with campaigns.unit_of_work.reading() as work:
         chosen = None if subjects is None else list(subjects)
         expected = await expected_assignments(work, campaign, chosen)
         assigned = {(a.subject, a.rater) for a in expected}
@@ -63,7 +63,7 @@ async def results_for_subject(
     """The subject's results as they may see them: anonymous groups under the threshold
     suppressed, no rater named. For the subject and their manager only."""
     if viewer != subject:
-        async with campaigns.storage.reading() as work:
+        async with campaigns.unit_of_work.reading() as work:
             person = await work.org_chart.person(subject)
         if person is None or person.manager_id != viewer:
             raise NotAllowed(f"only {subject!r} and their manager see their results")

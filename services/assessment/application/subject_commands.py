@@ -19,7 +19,7 @@ from libs.events.envelope import EventMetadata
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CampaignClosed
 from services.assessment.application.campaigns import Campaigns, stream_of, subject_stream_of
-from services.assessment.application.ports import UnitOfWork
+from services.assessment.application.ports import Work
 from services.assessment.domain.campaigns import (
     Campaign,
     PeerNominated,
@@ -38,7 +38,7 @@ ANNOUNCER = "service:assessment"
 # race is decided again on fresh state, this many times at most.
 ATTEMPTS = 10
 
-Decide = Callable[[Campaign, SubjectAssessment, UnitOfWork], Awaitable[list[IntegrationEvent]]]
+Decide = Callable[[Campaign, SubjectAssessment, Work], Awaitable[list[IntegrationEvent]]]
 
 
 async def on_subject(
@@ -49,7 +49,7 @@ async def on_subject(
     for attempt in range(ATTEMPTS):
         campaign = await campaigns.campaign(campaign_id)
         assessment = await campaigns.subject(campaign, subject)
-        async with campaigns.storage.reading() as work:
+        async with campaigns.unit_of_work.reading() as work:
             events = await decide(campaign, assessment, work)
         if not events:
             return []
@@ -77,7 +77,7 @@ async def _append(
     unless the campaign closed since it was read (then ConcurrencyError: decide again)."""
     campaign_stream = stream_of(campaign.campaign_id)
     stream = subject_stream_of(campaign.campaign_id, assessment.subject)
-    async with campaigns.storage.transaction() as work:
+    async with campaigns.unit_of_work.transaction() as work:
         await work.hold_campaign(campaign.campaign_id, exclusive=False)
         closed = await work.events.last_version_of(campaign_stream, [CampaignClosed.event_type])
         if closed and not campaign.closed:

@@ -11,7 +11,7 @@ from libs.events.store import EventStore
 from libs.platform.settings import Settings
 from services.promotion.adapters.checkpoints import CheckpointDirectory, KeyFile
 from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from services.promotion.adapters.postgres.work import Database
 from services.promotion.application.audit import LogAudit, verify_log
 from services.promotion.application.checkpoints import Checkpoints
 from services.promotion.domain.decision_log import Checkpoint, LogEntry
@@ -47,7 +47,7 @@ async def sign_now(conninfo: str, schema: str, settings: Settings) -> Checkpoint
     """Sign the head of the verified log into the configured sink (`Checkpoints.sign`)."""
     async with AsyncConnectionPool(conninfo, min_size=1, max_size=1, open=False) as pool:
         checkpoints = Checkpoints(
-            PostgresUnitOfWork(EventStore(pool, schema), schema),
+            Database(EventStore(pool, schema)),
             KeyFile(settings.checkpoint_key),
             CheckpointDirectory(settings.checkpoints),
         )

@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 from uuid import uuid4
 
+from libs.events.envelope import EventMetadata
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.framework import TrackKind
 from libs.events.schemas.promotion import (
@@ -25,7 +26,7 @@ from libs.events.schemas.promotion import (
     PromotionNominated,
 )
 from services.promotion.application.criteria import in_force
-from services.promotion.application.ports import Acting, Transaction
+from services.promotion.application.ports import Acting, Work
 from services.promotion.application.promotion import (
     NotFound,
     Promotion,
@@ -60,7 +61,7 @@ from services.promotion.domain.readiness import Readiness
 
 # One step's check on the case as its entries leave it: the entry's payload, and the event
 # that goes out with it (None for the steps that publish nothing).
-Step = Callable[[Transaction, Case], Awaitable[tuple[EntryPayload, IntegrationEvent | None]]]
+Step = Callable[[Work, Case], Awaitable[tuple[EntryPayload, IntegrationEvent | None]]]
 
 
 async def nominate(
@@ -113,14 +114,14 @@ async def nominate(
         event = PromotionNominated(
             **_case_fields(case), nominated_by=actor.subject, framework_id=case.framework_id
         )
-        await tx.events.publish(case_stream(case_id), 0, event, actor.subject)
+        await tx.events.append(case_stream(case_id), 0, [event], EventMetadata(actor=actor.subject))
     return CaseView.of(case, [entry])
 
 
 async def endorse(promotion: Promotion, case_id: str, actor: Acting, note: str = "") -> CaseView:
     """The employee's manager endorses the nomination."""
 
-    async def check(tx: Transaction, case: Case) -> tuple[EntryPayload, None]:
+    async def check(tx: Work, case: Case) -> tuple[EntryPayload, None]:
         person = await tx.org_chart.person(case.employee_id)
         return case.endorse(actor.subject, person.manager_id if person else None, note), None
 
@@ -132,7 +133,7 @@ async def attach_evidence(
 ) -> CaseView:
     """Scope evidence for an item the criteria name, from the person, above them, or HR."""
 
-    async def check(tx: Transaction, case: Case) -> tuple[EntryPayload, None]:
+    async def check(tx: Work, case: Case) -> tuple[EntryPayload, None]:
         if not (
             actor.subject == case.employee_id
             or actor.has("hr_admin")
@@ -154,7 +155,7 @@ async def confirm(
     """HR records that a calibration session confirmed (or rejected) the nomination."""
     require(actor, "hr_admin", "recording a calibration confirmation")
 
-    async def check(tx: Transaction, case: Case) -> tuple[EntryPayload, None]:
+    async def check(tx: Work, case: Case) -> tuple[EntryPayload, None]:
         if await tx.records.calibration_of(session_id, case.employee_id) is None:
             raise CaseRefused(
                 f"calibration session {session_id!r} did not score {case.employee_id!r} "
@@ -168,7 +169,7 @@ async def confirm(
 async def evaluate(promotion: Promotion, case_id: str, actor: Acting) -> CaseView:
     """Record readiness now: HR, a decider, a manager above the person, or the cycle."""
 
-    async def check(tx: Transaction, case: Case) -> tuple[EntryPayload, IntegrationEvent]:
+    async def check(tx: Work, case: Case) -> tuple[EntryPayload, IntegrationEvent]:
         if not (
             actor.has("hr_admin")
             or actor.has(promotion.decider_role)
@@ -210,7 +211,7 @@ async def decide(
 async def appeal(promotion: Promotion, case_id: str, grounds: str, actor: Acting) -> CaseView:
     """The employee, or a manager above them, appeals an approval or denial."""
 
-    async def check(tx: Transaction, case: Case) -> tuple[EntryPayload, None]:
+    async def check(tx: Work, case: Case) -> tuple[EntryPayload, None]:
         if actor.subject != case.employee_id and not await in_line(tx, actor, case.employee_id):
             raise NotEntitled(f"only {case.employee_id!r} or a manager above them appeals")
         return case.lodge_appeal(actor.subject, grounds), None
@@ -245,7 +246,7 @@ async def _decision(
     entry records; `rule` is the case's own check of it."""
     require(actor, promotion.decider_role, what)
 
-    async def check(tx: Transaction, case: Case) -> tuple[EntryPayload, IntegrationEvent]:
+    async def check(tx: Work, case: Case) -> tuple[EntryPayload, IntegrationEvent]:
         readiness, calibrated = await judge(
             promotion, tx, case.employee_id, Move(**case.move), case.framework_id, case
         )
@@ -275,13 +276,15 @@ async def _step(promotion: Promotion, case_id: str, actor: Acting, check: Step) 
         entry = await _append(promotion, tx, case_id, case.employee_id, actor, payload)
         case.apply(entry)
         if event is not None:
-            await tx.events.publish(case_stream(case_id), published, event, actor.subject)
+            await tx.events.append(
+                case_stream(case_id), published, [event], EventMetadata(actor=actor.subject)
+            )
     return CaseView.of(case, [*entries, entry])
 
 
 async def _append(
     promotion: Promotion,
-    tx: Transaction,
+    tx: Work,
     case_id: str,
     employee_id: str,
     actor: Acting,

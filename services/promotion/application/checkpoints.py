@@ -16,7 +16,8 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from services.promotion.application.ports import CheckpointSink, SigningKey, UnitOfWork
+from libs.events.ports import UnitOfWork
+from services.promotion.application.ports import CheckpointSink, SigningKey, Work
 from services.promotion.domain.decision_log import (
     Checkpoint,
     LogEntry,
@@ -44,7 +45,7 @@ def _now() -> datetime:
 class Checkpoints:
     def __init__(
         self,
-        uow: UnitOfWork,
+        uow: UnitOfWork[Work],
         key: SigningKey,
         sink: CheckpointSink,
         clock: Callable[[], datetime] = _now,

@@ -7,13 +7,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.promotion.application.ports import Acting, Transaction
+from services.promotion.application.ports import Acting, Work
 from services.promotion.application.promotion import ACTOR, NotFound, Promotion, require
 from services.promotion.domain.cases import CaseRefused
 from services.promotion.domain.criteria import CriteriaSet
 
 
-async def in_force(promotion: Promotion, tx: Transaction) -> CriteriaSet:
+async def in_force(promotion: Promotion, tx: Work) -> CriteriaSet:
     """The latest version; the defaults of docs/domain.md §6 are recorded as version 1 the
     first time anything needs criteria, so that version 1 means the same thing forever."""
     published = await tx.records.criteria()

@@ -1,16 +1,14 @@
-"""What the promotion use cases need from outside the service's core (docs/architecture.md
-§1, "Inside a service"): the decision log, the service's own read models, the replicas it
-reads, the events it publishes, and one transaction around each step. `adapters/` implements
-them on PostgreSQL; the application tests implement them in memory.
-
-A `Transaction` is a unit of work: everything read and written through it commits together
-or not at all, so a step's log entry and its integration event never disagree.
+"""What the promotion use cases need from the world, as ports (docs/architecture.md §1,
+Inside a service): the decision log, the service's own read models, the replicas it reads
+and its event log, held in one transaction by a unit of work
+(`libs.events.ports.UnitOfWork[Work]`): everything read and written through it commits
+together or not at all, so a step's log entry and its integration event never disagree.
+The PostgreSQL adapters implement them; the application tests run on in-memory ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from libs.events.envelope import Envelope
-from libs.events.registry import IntegrationEvent
+from libs.events.ports import EventLog
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.hris import ProtectedAttributeRecorded
@@ -145,31 +143,31 @@ class FrameworkVersions(Protocol):
     async def all(self) -> Sequence[KnownVersion]: ...
 
 
-class CaseEvents(Protocol):
-    """The integration events of the cases, appended in the step's transaction."""
+class Work(Protocol):
+    """Everything one use case reads and writes, through one transaction."""
 
-    async def publish(
-        self, stream: str, expected: int, event: IntegrationEvent, actor: str
-    ) -> None: ...
+    @property
+    def log(self) -> DecisionLogEntries: ...
 
+    @property
+    def records(self) -> PromotionRecords: ...
 
-class Transaction(Protocol):
-    log: DecisionLogEntries
-    records: PromotionRecords
-    org_chart: OrgChart
-    frameworks: FrameworkVersions
-    events: CaseEvents
+    @property
+    def org_chart(self) -> OrgChart: ...
+
+    @property
+    def frameworks(self) -> FrameworkVersions: ...
+
+    @property
+    def events(self) -> EventLog:
+        """The cases' integration events, appended in the step's transaction."""
+        ...
 
     async def lock(self, name: str) -> None:
         """Wait for the service-wide lock `name`, held until the transaction ends."""
 
     async def try_lock(self, name: str) -> bool:
         """Take the lock `name` until the transaction ends; False when another holds it."""
-
-
-class UnitOfWork(Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
-        """A transaction: committed when the block ends, rolled back when it raises."""
 
 
 class CheckpointSink(Protocol):

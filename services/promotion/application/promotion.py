@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.promotion.application.ports import Acting, Transaction, UnitOfWork
+from libs.events.ports import UnitOfWork
+from services.promotion.application.ports import Acting, Work
 from services.promotion.domain.cases import CaseRefused, NotEntitled
 
 # Who records what the service does on its own account (the default criteria version).
@@ -33,7 +34,7 @@ def _now() -> datetime:
 class Promotion:
     """What every use case runs on: storage, the role that decides, and the clock."""
 
-    uow: UnitOfWork
+    uow: UnitOfWork[Work]
     decider_role: str
     clock: Callable[[], datetime] = _now
 
@@ -42,12 +43,12 @@ def case_stream(case_id: str) -> str:
     return f"promotion-case-{case_id}"
 
 
-async def in_line(tx: Transaction, actor: Acting, employee_id: str) -> bool:
+async def in_line(tx: Work, actor: Acting, employee_id: str) -> bool:
     """Whether the actor is a manager above the person."""
     return actor.subject in await tx.org_chart.managers_of(employee_id)
 
 
-async def may_read(promotion: Promotion, tx: Transaction, actor: Acting, employee_id: str) -> None:
+async def may_read(promotion: Promotion, tx: Work, actor: Acting, employee_id: str) -> None:
     """The person, anyone above them, HR, auditors and deciders."""
     if actor.subject == employee_id or any(
         actor.has(r) for r in ("hr_admin", "auditor", promotion.decider_role)

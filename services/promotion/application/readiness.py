@@ -9,7 +9,7 @@ from typing import Any, cast, get_args
 from libs.events.schemas.framework import Framework, TrackKind
 from libs.events.schemas.promotion import Move
 from services.promotion.application.criteria import in_force
-from services.promotion.application.ports import Acting, Calibrated, Transaction
+from services.promotion.application.ports import Acting, Calibrated, Work
 from services.promotion.application.promotion import Promotion, may_read
 from services.promotion.domain.cases import Case, CaseRefused, WrongState
 from services.promotion.domain.criteria import (
@@ -47,7 +47,7 @@ async def readiness_of(
 
 async def judge(
     promotion: Promotion,
-    tx: Transaction,
+    tx: Work,
     employee_id: str,
     move: Move,
     framework_id: str | None,
@@ -100,7 +100,7 @@ def basis(readiness: Readiness) -> dict[str, Any]:
     }
 
 
-async def framework_at(tx: Transaction, framework_id: str, version: int) -> Framework:
+async def framework_at(tx: Work, framework_id: str, version: int) -> Framework:
     framework = await tx.frameworks.framework(framework_id, version)
     if framework is None:
         raise WrongState(
@@ -111,7 +111,7 @@ async def framework_at(tx: Transaction, framework_id: str, version: int) -> Fram
 
 
 async def framework_with(
-    tx: Transaction, family: str, framework_id: str | None
+    tx: Work, family: str, framework_id: str | None
 ) -> tuple[str, int, Framework]:
     """The latest version of the one framework (or of the one named) with the job family."""
     latest: dict[str, int] = {}

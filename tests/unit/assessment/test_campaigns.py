@@ -6,7 +6,7 @@ a report."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,7 +18,6 @@ from libs.events.schemas.assessment import (
     RemindersSent,
 )
 from libs.events.schemas.framework import SubSkill
-from libs.replicas.people import Person
 from services.assessment.domain.aggregation import GroupWeights, aggregate
 from services.assessment.domain.anonymity import AnonymityPolicy
 from services.assessment.domain.campaigns import (
@@ -35,26 +34,13 @@ from services.assessment.domain.raters import NominationRefused, NotEntitled, Or
 from services.assessment.domain.ratings import Rating
 from services.assessment.domain.submissions import Answer, Submission, SubmissionRefused
 from services.framework.domain.profiles import effective_profiles
+from tests.support.memory import person
 from tests.support.sample_frameworks import replace_competency, valid_framework
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 CLOSES = NOW + timedelta(days=14)
 FRAMEWORK = valid_framework()
 FORM = questionnaire("eng", 1, FRAMEWORK, effective_profiles(FRAMEWORK)["eng-l3"])
-
-
-def person(employee_id: str, manager: str | None) -> Person:
-    return Person(
-        employee_id=employee_id,
-        name=None,
-        department="Platform",
-        job_family="eng",
-        track="ic",
-        level="L3",
-        manager_id=manager,
-        hired_on=date(2024, 1, 2),
-        left_on=None,
-    )
 
 
 # ann and cat report to mgr; bob and dan are ann's colleagues elsewhere.

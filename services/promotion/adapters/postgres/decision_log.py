@@ -4,6 +4,7 @@ read back in order for verification, audit queries and exports."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,101 +57,9 @@ class DecisionLog:
             + sql.SQL("WHERE kind IN ('decision', 'appeal_outcome') ORDER BY sequence"),
         }
 
-    async def lock(self, conn: AsyncConnection[Any]) -> None:
-        """Hold the log's append lock until the transaction ends: a command that reads a
-        case, checks it and appends to it must not interleave with another on that case."""
-        await conn.execute(self._lock)
-
-    async def _select(self, conn: AsyncConnection[Any], which: str, *params: Any) -> list[LogEntry]:
-        """The entries a query finds, each read from its hash-checked body: the columns only
-        select rows. A row whose body says it does not belong to what was asked for had a
-        selecting column edited: refused like an edited body."""
-        async with conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(self._where[which], params)
-            return [_checked(row) for row in await cur.fetchall()]
-
-    async def of_case(self, conn: AsyncConnection[Any], case_id: str) -> list[LogEntry]:
-        return _belonging(await self._select(conn, "case", case_id), "case_id", case_id)
-
-    async def of_employee(self, conn: AsyncConnection[Any], employee_id: str) -> list[LogEntry]:
-        found = await self._select(conn, "employee", employee_id)
-        return _belonging(found, "employee_id", employee_id)
-
-    async def of_cycle(self, conn: AsyncConnection[Any], cycle_id: str) -> list[LogEntry]:
-        found = await self._select(conn, "cycle", cycle_id)
-        nominated = {e.case_id for e in found if e.kind == "nomination"}
-        for entry in found:
-            if entry.case_id not in nominated or (
-                entry.kind == "nomination" and entry.payload.get("cycle_id") != cycle_id
-            ):
-                raise _moved(entry, "cycle_id", cycle_id)
-        return found
-
-    async def decisions(self, conn: AsyncConnection[Any]) -> list[LogEntry]:
-        """Every decision and appeal outcome, in order."""
-        found = await self._select(conn, "decisions")
-        for entry in found:
-            if entry.kind not in ("decision", "appeal_outcome"):
-                raise _moved(entry, "kind", "decision")
-        return found
-
-    async def append(
-        self,
-        conn: AsyncConnection[Any],
-        *,
-        kind: EntryKind,
-        case_id: str,
-        employee_id: str,
-        actor: str,
-        recorded_at: datetime,
-        payload: Mapping[str, Any],
-    ) -> LogEntry:
-        """Append one entry after the current head, in the caller's transaction.
-
-        Appends are serialised (an advisory lock until commit): a chain has one head, and two
-        entries claiming the same predecessor would fork it.
-        """
-        await self.lock(conn)
-        async with conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(self._head)
-            row = await cur.fetchone()
-        previous = _checked(row) if row else None
-        entry = next_entry(
-            previous,
-            kind=kind,
-            case_id=case_id,
-            employee_id=employee_id,
-            actor=actor,
-            recorded_at=recorded_at,
-            payload=payload,
-        )
-        assert entry.body is not None
-        await conn.execute(
-            self._insert,
-            (
-                entry.sequence,
-                entry.entry_id,
-                entry.kind,
-                entry.case_id,
-                entry.employee_id,
-                entry.actor,
-                entry.recorded_at,
-                # From the body, so the column says exactly what was hashed.
-                Jsonb(parse_body(entry.body)["payload"]),
-                entry.previous_hash,
-                entry.hash,
-                entry.body,
-            ),
-        )
-        return entry
-
-    async def batches(self, conn: AsyncConnection[Any]) -> AsyncGenerator[list[LogEntry], None]:
-        """Every entry in sequence order, `FETCH` at a time, through a server-side cursor
-        (so inside the caller's transaction)."""
-        async with conn.cursor(name="decision_log_batches", row_factory=dict_row) as cur:
-            await cur.execute(self._all)
-            while rows := await cur.fetchmany(FETCH):
-                yield [_entry(row) for row in rows]
+    def on(self, conn: AsyncConnection[Any]) -> BoundDecisionLog:
+        """The log read and appended through `conn`, in its transaction."""
+        return BoundDecisionLog(self, conn)
 
     def count(self, conninfo: str) -> int:
         """How many entries the log holds."""
@@ -168,6 +77,109 @@ class DecisionLog:
             cur.execute(self._all)
             for row in cur:
                 yield _entry(row)
+
+
+@dataclass(frozen=True)
+class BoundDecisionLog:
+    """The `DecisionLogEntries` port: the log on one connection, in its transaction."""
+
+    log: DecisionLog
+    conn: AsyncConnection[Any]
+
+    async def lock(self) -> None:
+        """Hold the log's append lock until the transaction ends: a command that reads a
+        case, checks it and appends to it must not interleave with another on that case."""
+        await self.conn.execute(self.log._lock)
+
+    async def _select(self, which: str, *params: Any) -> list[LogEntry]:
+        """The entries a query finds, each read from its hash-checked body: the columns only
+        select rows. A row whose body says it does not belong to what was asked for had a
+        selecting column edited: refused like an edited body."""
+        async with self.conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(self.log._where[which], params)
+            return [_checked(row) for row in await cur.fetchall()]
+
+    async def of_case(self, case_id: str) -> list[LogEntry]:
+        return _belonging(await self._select("case", case_id), "case_id", case_id)
+
+    async def of_employee(self, employee_id: str) -> list[LogEntry]:
+        found = await self._select("employee", employee_id)
+        return _belonging(found, "employee_id", employee_id)
+
+    async def of_cycle(self, cycle_id: str) -> list[LogEntry]:
+        found = await self._select("cycle", cycle_id)
+        nominated = {e.case_id for e in found if e.kind == "nomination"}
+        for entry in found:
+            if entry.case_id not in nominated or (
+                entry.kind == "nomination" and entry.payload.get("cycle_id") != cycle_id
+            ):
+                raise _moved(entry, "cycle_id", cycle_id)
+        return found
+
+    async def decisions(self) -> list[LogEntry]:
+        """Every decision and appeal outcome, in order."""
+        found = await self._select("decisions")
+        for entry in found:
+            if entry.kind not in ("decision", "appeal_outcome"):
+                raise _moved(entry, "kind", "decision")
+        return found
+
+    async def append(
+        self,
+        *,
+        kind: EntryKind,
+        case_id: str,
+        employee_id: str,
+        actor: str,
+        recorded_at: datetime,
+        payload: Mapping[str, Any],
+    ) -> LogEntry:
+        """Append one entry after the current head, in the caller's transaction.
+
+        Appends are serialised (an advisory lock until commit): a chain has one head, and two
+        entries claiming the same predecessor would fork it.
+        """
+        await self.lock()
+        async with self.conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(self.log._head)
+            row = await cur.fetchone()
+        previous = _checked(row) if row else None
+        entry = next_entry(
+            previous,
+            kind=kind,
+            case_id=case_id,
+            employee_id=employee_id,
+            actor=actor,
+            recorded_at=recorded_at,
+            payload=payload,
+        )
+        assert entry.body is not None
+        await self.conn.execute(
+            self.log._insert,
+            (
+                entry.sequence,
+                entry.entry_id,
+                entry.kind,
+                entry.case_id,
+                entry.employee_id,
+                entry.actor,
+                entry.recorded_at,
+                # From the body, so the column says exactly what was hashed.
+                Jsonb(parse_body(entry.body)["payload"]),
+                entry.previous_hash,
+                entry.hash,
+                entry.body,
+            ),
+        )
+        return entry
+
+    async def batches(self) -> AsyncGenerator[list[LogEntry], None]:
+        """Every entry in sequence order, `FETCH` at a time, through a server-side cursor
+        (so inside the caller's transaction)."""
+        async with self.conn.cursor(name="decision_log_batches", row_factory=dict_row) as cur:
+            await cur.execute(self.log._all)
+            while rows := await cur.fetchmany(FETCH):
+                yield [_entry(row) for row in rows]
 
 
 def _entry(row: Mapping[str, Any]) -> LogEntry:

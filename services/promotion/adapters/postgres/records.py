@@ -24,7 +24,10 @@ _CALIBRATED = (
 
 
 class PromotionRecords:
-    def __init__(self, schema: str) -> None:
+    """The `PromotionRecords` port on one connection, in its transaction."""
+
+    def __init__(self, conn: AsyncConnection[Any], schema: str) -> None:
+        self.conn = conn
         self.schema = schema
         # Serialises criteria publications: versions are numbered without gaps.
         self._criteria_lock = sql.SQL(
@@ -38,12 +41,10 @@ class PromotionRecords:
 
     # -- calibrations ------------------------------------------------------------------
 
-    async def record_calibration(
-        self, conn: AsyncConnection[Any], event: CalibrationCompleted, at: datetime
-    ) -> bool:
+    async def record_calibration(self, event: CalibrationCompleted, at: datetime) -> bool:
         """Keep a session's scores as they were; False when the session was recorded before
         (a repeated event: the scores a decision relied on never change)."""
-        cur = await conn.execute(
+        cur = await self.conn.execute(
             self._q(
                 "INSERT INTO {calibrations} VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
             ),
@@ -51,7 +52,7 @@ class PromotionRecords:
         )
         if cur.rowcount == 0:
             return False
-        async with conn.cursor() as c:
+        async with self.conn.cursor() as c:
             await c.executemany(
                 self._q("INSERT INTO {calibrated_scores} VALUES (%s, %s, %s, %s, %s)"),
                 [
@@ -83,10 +84,10 @@ class PromotionRecords:
         )
 
     async def latest_calibration(
-        self, conn: AsyncConnection[Any], employee_id: str, framework_id: str | None = None
+        self, employee_id: str, framework_id: str | None = None
     ) -> Calibrated | None:
         """The newest session that scored the employee (on that framework, when given)."""
-        cur = await conn.execute(
+        cur = await self.conn.execute(
             self._q(
                 _CALIBRATED + "WHERE s.employee_id = %s AND (%s::text IS NULL OR "
                 "c.framework_id = %s) ORDER BY c.completed_at DESC, c.session_id DESC LIMIT 1"
@@ -96,10 +97,8 @@ class PromotionRecords:
         row = await cur.fetchone()
         return self._calibrated(row) if row else None
 
-    async def calibration_of(
-        self, conn: AsyncConnection[Any], session_id: str, employee_id: str
-    ) -> Calibrated | None:
-        cur = await conn.execute(
+    async def calibration_of(self, session_id: str, employee_id: str) -> Calibrated | None:
+        cur = await self.conn.execute(
             self._q(_CALIBRATED + "WHERE s.session_id = %s AND s.employee_id = %s"),
             (session_id, employee_id),
         )
@@ -108,11 +107,9 @@ class PromotionRecords:
 
     # -- criteria versions -------------------------------------------------------------
 
-    async def criteria(
-        self, conn: AsyncConnection[Any], version: int | None = None
-    ) -> PublishedCriteria | None:
+    async def criteria(self, version: int | None = None) -> PublishedCriteria | None:
         """The given version, else the latest."""
-        cur = await conn.execute(
+        cur = await self.conn.execute(
             self._q(
                 "SELECT criteria, published_by, published_at FROM {criteria_versions} "
                 "WHERE %s::int IS NULL OR version = %s ORDER BY version DESC LIMIT 1"
@@ -126,19 +123,18 @@ class PromotionRecords:
 
     async def publish_criteria(
         self,
-        conn: AsyncConnection[Any],
         draft: dict[str, Any],
         by: str,
         at: datetime,
     ) -> CriteriaSet:
         """Number `draft` (a `CriteriaSet` without its version) as the next version."""
-        await conn.execute(self._criteria_lock)
-        cur = await conn.execute(
+        await self.conn.execute(self._criteria_lock)
+        cur = await self.conn.execute(
             self._q("SELECT coalesce(max(version), 0) FROM {criteria_versions}")
         )
         row = await cur.fetchone()
         published = CriteriaSet.model_validate({**draft, "version": (row[0] if row else 0) + 1})
-        await conn.execute(
+        await self.conn.execute(
             self._q("INSERT INTO {criteria_versions} VALUES (%s, %s, %s, %s)"),
             (published.version, Jsonb(published.model_dump(mode="json")), by, at),
         )
@@ -146,12 +142,10 @@ class PromotionRecords:
 
     # -- the protected attribute -------------------------------------------------------
 
-    async def record_attribute(
-        self, conn: AsyncConnection[Any], envelope: Envelope, event: ProtectedAttributeRecorded
-    ) -> None:
+    async def record_attribute(self, envelope: Envelope, event: ProtectedAttributeRecorded) -> None:
         """Keep the newest value per person and attribute: an older event never overwrites
         a newer one (events of one employee may arrive out of order)."""
-        await conn.execute(
+        await self.conn.execute(
             self._q(
                 "INSERT INTO {protected_attributes} AS a VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT (employee_id, attribute) DO UPDATE SET value = excluded.value, "
@@ -167,8 +161,8 @@ class PromotionRecords:
             ),
         )
 
-    async def attribute(self, conn: AsyncConnection[Any], attribute: str) -> dict[str, str | None]:
-        cur = await conn.execute(
+    async def attribute(self, attribute: str) -> dict[str, str | None]:
+        cur = await self.conn.execute(
             self._q("SELECT employee_id, value FROM {protected_attributes} WHERE attribute = %s"),
             (attribute,),
         )

@@ -1,21 +1,25 @@
-"""Each test on its own storage in memory: the sample organisation, framework `eng` v1."""
+"""Each test on its own ports in memory: the sample organisation, framework `eng` v1."""
 
 from __future__ import annotations
 
 import pytest
 
 from services.assessment.application.campaigns import Campaigns
-from tests.support.assessment_ports import MemoryStorage, open_spring, storage_with_organisation
+from tests.support.assessment_ports import (
+    MemoryAssessment,
+    assessment_with_organisation,
+    open_spring,
+)
 
 
 @pytest.fixture
-def storage() -> MemoryStorage:
-    return storage_with_organisation()
+def uow() -> MemoryAssessment:
+    return assessment_with_organisation()
 
 
 @pytest.fixture
-def campaigns(storage: MemoryStorage) -> Campaigns:
-    return Campaigns(storage)
+def campaigns(uow: MemoryAssessment) -> Campaigns:
+    return Campaigns(uow.work.events, uow)
 
 
 @pytest.fixture

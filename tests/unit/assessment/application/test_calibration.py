@@ -15,7 +15,7 @@ from tests.support.assessment_ports import (
     CAMPAIGN,
     HR,
     NOW,
-    MemoryStorage,
+    MemoryAssessment,
     open_spring,
     rate,
 )
@@ -39,12 +39,12 @@ def competency_of(review: calibration.SessionReview, subject: str) -> str:
 
 
 async def test_a_session_opens_on_a_closed_campaign_only(
-    campaigns: Campaigns, storage: MemoryStorage
+    campaigns: Campaigns, uow: MemoryAssessment
 ) -> None:
     await open_spring(campaigns)
     with pytest.raises(CalibrationError, match="still open"):
         await calibration.open_session(campaigns, SESSION, CAMPAIGN, None, HR)
-    assert storage.state.calibrated == {}
+    assert uow.work.records.calibrated == {}
 
 
 async def test_the_review_shows_the_aggregated_scores_and_the_signals(rated: Campaigns) -> None:
@@ -59,13 +59,13 @@ async def test_the_review_shows_the_aggregated_scores_and_the_signals(rated: Cam
 
 
 async def test_each_subject_is_calibrated_in_one_session_only(
-    rated: Campaigns, storage: MemoryStorage
+    rated: Campaigns, uow: MemoryAssessment
 ) -> None:
     await calibration.open_session(rated, "platform", CAMPAIGN, ["ann"], HR)
     with pytest.raises(InvalidSession, match=r"'ann' \('platform'\)"):
         await calibration.open_session(rated, "everyone", CAMPAIGN, None, HR)
     # Refused whole: cat was not claimed by the refused session, nor was it opened.
-    assert storage.state.calibrated == {(CAMPAIGN, "ann"): "platform"}
+    assert uow.work.records.calibrated == {(CAMPAIGN, "ann"): "platform"}
     with pytest.raises(SessionNotFound):
         await calibration.session(rated, "everyone")
     assert (await calibration.open_session(rated, "data", CAMPAIGN, ["cat"], HR)).scores

@@ -17,7 +17,7 @@ from tests.support.assessment_ports import (
     HR,
     NOW,
     Hold,
-    MemoryStorage,
+    MemoryAssessment,
     approve_peers,
     open_spring,
     rate,
@@ -43,14 +43,14 @@ async def test_non_responders_are_the_assignments_without_a_final_submission(
 
 
 async def test_reminders_name_each_rater_with_what_they_owe(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     sent = await reminders.remind(spring, CAMPAIGN, HR, NOW)
     assert sent is not None
     owed = {r.rater: r.pending for r in sent.raters}
     assert owed == {"ann": 1, "cat": 1, "mgr": 2, "r1": 1, "r2": 1, "r3": 1}
     assert sent.closes_at == CLOSES
-    [_, reminded] = await storage.events.read_stream(stream_of(CAMPAIGN))
+    [_, reminded] = await uow.work.events.read_stream(stream_of(CAMPAIGN))
     assert (reminded.event_type, reminded.actor) == ("RemindersSent", HR)
     assert await reminders.reminded_since(spring, CAMPAIGN, reminded.occurred_at)
     assert not await reminders.reminded_since(
@@ -59,13 +59,13 @@ async def test_reminders_name_each_rater_with_what_they_owe(
 
 
 async def test_nobody_is_reminded_when_nobody_owes_anything(
-    campaigns: Campaigns, storage: MemoryStorage
+    campaigns: Campaigns, uow: MemoryAssessment
 ) -> None:
     await open_spring(campaigns, ["p1"])  # rated by themself and boss only
     await rate(campaigns, "p1", "p1", 4, final=True)
     await rate(campaigns, "p1", "boss", 3, final=True)
     assert await reminders.remind(campaigns, CAMPAIGN, HR, NOW) is None
-    assert len(await storage.events.read_stream(stream_of(CAMPAIGN))) == 1
+    assert len(await uow.work.events.read_stream(stream_of(CAMPAIGN))) == 1
 
 
 async def test_nobody_is_reminded_past_the_close_date_or_once_closed(spring: Campaigns) -> None:
@@ -77,19 +77,19 @@ async def test_nobody_is_reminded_past_the_close_date_or_once_closed(spring: Cam
 
 
 async def test_closing_holds_the_campaign_exclusively_and_counts_what_came_in(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     await rate(spring, "ann", "r1", 3, final=True)
     await rate(spring, "ann", "r2", 3)
-    storage.holds.clear()
+    uow.work.holds.clear()
     closed = await closing.close(spring, CAMPAIGN, HR)
     assert (closed.submissions, closed.non_responders) == (2, 6)
-    assert storage.holds == [Hold(CAMPAIGN, exclusive=True)]
+    assert uow.work.holds == [Hold(CAMPAIGN, exclusive=True)]
     assert (await spring.campaign(CAMPAIGN)).closed
 
 
 async def test_a_closed_campaign_takes_no_submission_and_closes_once(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     await rate(spring, "ann", "r1", 3)
     await closing.close(spring, CAMPAIGN, HR)
@@ -97,4 +97,4 @@ async def test_a_closed_campaign_takes_no_submission_and_closes_once(
         await rate(spring, "ann", "r1", 4)
     with pytest.raises(CampaignError, match="not open"):
         await closing.close(spring, CAMPAIGN, HR)
-    assert {r.value for r in await storage.records.ratings(CAMPAIGN)} == {3}
+    assert {r.value for r in await uow.work.records.ratings(CAMPAIGN)} == {3}

@@ -19,10 +19,10 @@ from tests.support.assessment_ports import (
     CLOSES,
     HR,
     NOW,
-    MemoryStorage,
+    MemoryAssessment,
     open_spring,
-    person,
 )
+from tests.support.memory import person
 
 
 async def opening(campaigns: Campaigns, population: Population, version: int = 1) -> CampaignOpened:
@@ -32,9 +32,9 @@ async def opening(campaigns: Campaigns, population: Population, version: int = 1
 
 
 async def test_everyone_active_is_assessed_in_their_position(
-    campaigns: Campaigns, storage: MemoryStorage
+    campaigns: Campaigns, uow: MemoryAssessment
 ) -> None:
-    storage.org_chart.hire(person("gone", "boss", left=True), person("nojob", "boss", level=None))
+    uow.work.org_chart.hire(person("gone", "boss", left=True), person("nojob", "boss", level=None))
     opened = await opening(campaigns, Population())
     assert "gone" not in opened.population
     assert opened.population == sorted(opened.population)
@@ -42,15 +42,15 @@ async def test_everyone_active_is_assessed_in_their_position(
     assert opened.positions["ann"] == ("eng", "ic", "L3")
     assert opened.positions["mgr"] == ("eng", "ic", "L4")
     assert "nojob" not in opened.positions  # no questionnaire without a level
-    [envelope] = await storage.events.read_stream(stream_of(CAMPAIGN))
+    [envelope] = await uow.work.events.read_stream(stream_of(CAMPAIGN))
     assert (envelope.event_type, envelope.actor) == ("CampaignOpened", HR)
     assert (await campaigns.campaign(CAMPAIGN)).opened == opened
 
 
 async def test_a_department_or_a_job_family_is_everyone_active_in_it(
-    campaigns: Campaigns, storage: MemoryStorage
+    campaigns: Campaigns, uow: MemoryAssessment
 ) -> None:
-    storage.org_chart.hire(person("dee", "boss", department="Data", job_family="data"))
+    uow.work.org_chart.hire(person("dee", "boss", department="Data", job_family="data"))
     assert (await opening(campaigns, Population(department="Data"))).population == ["cat", "dee"]
     both = Population(department="Data", job_family="eng")
     assert (
@@ -59,17 +59,17 @@ async def test_a_department_or_a_job_family_is_everyone_active_in_it(
 
 
 async def test_unknown_people_and_empty_populations_are_refused_by_name(
-    campaigns: Campaigns, storage: MemoryStorage
+    campaigns: Campaigns, uow: MemoryAssessment
 ) -> None:
     with pytest.raises(UnknownPopulation, match=r"\['zed'\]"):
         await opening(campaigns, Population(employee_ids=["ann", "zed"]))
     with pytest.raises(UnknownPopulation, match="department 'Sales' and job family 'eng'"):
         await opening(campaigns, Population(department="Sales", job_family="eng"))
-    assert await storage.events.read_stream(stream_of(CAMPAIGN)) == []
+    assert await uow.work.events.read_stream(stream_of(CAMPAIGN)) == []
 
 
 async def test_a_framework_version_not_yet_received_is_refused(
-    campaigns: Campaigns, storage: MemoryStorage
+    campaigns: Campaigns, uow: MemoryAssessment
 ) -> None:
     with pytest.raises(UnknownFrameworkVersion, match="version 2 has not reached"):
         await opening(campaigns, Population(), version=2)
@@ -86,10 +86,12 @@ async def test_a_campaign_opens_once_and_closes_in_the_future(campaigns: Campaig
 
 
 async def test_the_campaign_read_again_sees_what_was_appended_since(
-    campaigns: Campaigns, storage: MemoryStorage
+    campaigns: Campaigns, uow: MemoryAssessment
 ) -> None:
     """The cached campaign is only a starting point: later events are read on top of it."""
     await open_spring(campaigns)
     assert not (await campaigns.campaign(CAMPAIGN)).closed
-    await closing.close(Campaigns(storage), CAMPAIGN, HR)  # by another process of the service
+    await closing.close(
+        Campaigns(uow.work.events, uow), CAMPAIGN, HR
+    )  # by another process of the service
     assert (await campaigns.campaign(CAMPAIGN)).closed

@@ -14,29 +14,29 @@ from services.assessment.application.campaigns import (
     subject_stream_of,
 )
 from services.assessment.domain.raters import Nomination, NominationRefused, NotEntitled
-from tests.support.assessment_ports import CAMPAIGN, NOW, MemoryStorage
+from tests.support.assessment_ports import CAMPAIGN, NOW, MemoryAssessment
 
 
 async def test_a_nomination_is_pending_until_the_manager_approves_it(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     found = await nominations.nominate(spring, CAMPAIGN, "ann", "p1", "ann", NOW)
     assert found == Nomination("ann", "p1", "ann")
-    assert await storage.records.approved_peers(CAMPAIGN) == []
+    assert await uow.work.records.approved_peers(CAMPAIGN) == []
     assert await rating.my_assignments(spring, CAMPAIGN, "p1") == []
 
     decided = await nominations.decide_nomination(spring, CAMPAIGN, "ann", "p1", True, "mgr", NOW)
     assert decided == Nomination("ann", "p1", "ann", "approved", "mgr")
-    assert await storage.records.rated_as_peer(CAMPAIGN, "p1") == ["ann"]
+    assert await uow.work.records.rated_as_peer(CAMPAIGN, "p1") == ["ann"]
     [peer] = await rating.my_assignments(spring, CAMPAIGN, "p1")
     assert (peer.subject, peer.group, peer.submitted) == ("ann", "peer", False)
 
 
 async def test_the_nomination_events_are_private_and_the_peer_group_public_in_counts(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     await nominations.nominate(spring, CAMPAIGN, "ann", "p1", "mgr", NOW)
-    stream = await storage.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))
+    stream = await uow.work.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))
     assert [e.event_type for e in stream] == ["PeerNominated", "RatersNominated"]
     assert {e.actor for e in stream} == {"mgr"}
     counts = stream[1].payload
@@ -45,17 +45,17 @@ async def test_the_nomination_events_are_private_and_the_peer_group_public_in_co
 
 
 async def test_a_repeated_nomination_records_nothing_and_reveals_nothing(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     await nominations.nominate(spring, CAMPAIGN, "ann", "p1", "mgr", NOW)
-    before = await storage.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))
+    before = await uow.work.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))
     again = await nominations.nominate(spring, CAMPAIGN, "ann", "p1", "ann", NOW)
     assert again == Nomination("ann", "p1", "ann")
-    assert await storage.events.read_stream(subject_stream_of(CAMPAIGN, "ann")) == before
+    assert await uow.work.events.read_stream(subject_stream_of(CAMPAIGN, "ann")) == before
 
 
 async def test_only_the_subject_or_their_manager_nominates_and_only_the_manager_decides(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     with pytest.raises(NotEntitled):
         await nominations.nominate(spring, CAMPAIGN, "ann", "p1", "p2", NOW)
@@ -68,16 +68,16 @@ async def test_only_the_subject_or_their_manager_nominates_and_only_the_manager_
         await nominations.nominate(spring, CAMPAIGN, "ann", "r1", "ann", NOW)
     with pytest.raises(NotInCampaign):
         await nominations.nominate(spring, CAMPAIGN, "p1", "p2", "p1", NOW)
-    assert await storage.records.approved_peers(CAMPAIGN) == []
+    assert await uow.work.records.approved_peers(CAMPAIGN) == []
 
 
 async def test_a_rejected_peer_is_recorded_as_rejected_and_rates_nobody(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     await nominations.nominate(spring, CAMPAIGN, "ann", "p1", "ann", NOW)
     decided = await nominations.decide_nomination(spring, CAMPAIGN, "ann", "p1", False, "mgr", NOW)
     assert decided.state == "rejected"
-    assert storage.state.nominations == {(CAMPAIGN, "ann", "p1"): "rejected"}
+    assert uow.work.records.nominations == {(CAMPAIGN, "ann", "p1"): "rejected"}
     assert await rating.my_assignments(spring, CAMPAIGN, "p1") == []
 
 

@@ -26,12 +26,12 @@ from tests.support.assessment_ports import (
     HR,
     NOW,
     Hold,
-    MemoryStorage,
+    MemoryAssessment,
     approve_peers,
     open_spring,
-    person,
     rate,
 )
+from tests.support.memory import person
 
 
 async def test_the_questionnaire_is_the_subjects_role_profile_for_their_raters_only(
@@ -48,40 +48,40 @@ async def test_the_questionnaire_is_the_subjects_role_profile_for_their_raters_o
 
 
 async def test_a_subject_without_a_role_profile_has_no_questionnaire(
-    campaigns: Campaigns, storage: MemoryStorage
+    campaigns: Campaigns, uow: MemoryAssessment
 ) -> None:
-    storage.org_chart.hire(person("odd", "mgr", level="L9"))
+    uow.work.org_chart.hire(person("odd", "mgr", level="L9"))
     await open_spring(campaigns, ["ann", "odd"])
     with pytest.raises(NoRoleProfile, match="no role profile"):
         await rating.questionnaire_for(campaigns, CAMPAIGN, "odd", "odd")
 
 
 async def test_a_submission_is_recorded_privately_and_announced_by_the_service(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     assert await rate(spring, "ann", "r1", 3)
-    recorded, announced = await storage.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))
+    recorded, announced = await uow.work.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))
     assert (recorded.event_type, recorded.actor) == ("SubmissionRecorded", "r1")
     assert (announced.event_type, announced.actor) == ("AssessmentSubmitted", ANNOUNCER)
     assert announced.causation_id == recorded.event_id
     assert announced.correlation_id == recorded.correlation_id
     assert "r1" not in announced.model_dump_json()
     assert announced.payload["group"] == "direct_report"
-    assert storage.holds == [Hold(CAMPAIGN, exclusive=False)]
-    [stored] = storage.state.submissions.values()
+    assert uow.work.holds == [Hold(CAMPAIGN, exclusive=False)]
+    [stored] = uow.work.records.submissions.values()
     assert (stored.group, stored.final) == ("direct_report", False)
 
 
 async def test_the_same_submission_twice_is_recorded_once_and_a_revision_replaces_it(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     assert await rate(spring, "ann", "r1", 3)
     assert not await rate(spring, "ann", "r1", 3)
     assert await rate(spring, "ann", "r1", 4, final=True)
-    assert len(await storage.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))) == 4
-    assert await storage.records.submission_count(CAMPAIGN) == 1
-    assert await storage.records.finalised(CAMPAIGN) == {("ann", "r1")}
-    assert {r.value for r in await storage.records.ratings(CAMPAIGN)} == {4}
+    assert len(await uow.work.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))) == 4
+    assert await uow.work.records.submission_count(CAMPAIGN) == 1
+    assert await uow.work.records.finalised(CAMPAIGN) == {("ann", "r1")}
+    assert {r.value for r in await uow.work.records.ratings(CAMPAIGN)} == {4}
 
 
 async def test_a_final_submission_is_not_revised(spring: Campaigns) -> None:
@@ -91,7 +91,7 @@ async def test_a_final_submission_is_not_revised(spring: Campaigns) -> None:
 
 
 async def test_a_refused_submission_names_every_problem_and_records_nothing(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     form = await rating.questionnaire_for(spring, CAMPAIGN, "ann", "ann")
     item = form.items[0].id
@@ -101,8 +101,8 @@ async def test_a_refused_submission_names_every_problem_and_records_nothing(
     assert len(refused.value.problems) == 2
     with pytest.raises(SubmissionRefused, match="not an assigned rater"):
         await rating.submit(spring, CAMPAIGN, "ann", "p1", [Answer(item=item, value=1)], False, NOW)
-    assert storage.state.submissions == {}
-    assert storage.commits == 0
+    assert uow.work.records.submissions == {}
+    assert uow.commits == 0
 
 
 async def test_my_assignments_are_self_manager_reports_and_approved_peers_with_progress(
@@ -120,51 +120,51 @@ async def test_my_assignments_are_self_manager_reports_and_approved_peers_with_p
 
 
 async def test_a_command_that_loses_a_race_is_decided_again_on_fresh_state(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     async def another_rater_first() -> None:
         await rate(spring, "ann", "r2", 2)
 
-    storage.before_transaction.append(another_rater_first)
+    uow.before_transaction.append(another_rater_first)
     assert await rate(spring, "ann", "r1", 3)
-    assert storage.rollbacks == 1  # the stale append, rolled back before deciding again
-    assert {rater for _, _, rater in storage.state.submissions} == {"r1", "r2"}
-    stream = await storage.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))
+    assert uow.rollbacks == 1  # the stale append, rolled back before deciding again
+    assert {rater for _, _, rater in uow.work.records.submissions} == {"r1", "r2"}
+    stream = await uow.work.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))
     assert [e.actor for e in stream if e.event_type == "SubmissionRecorded"] == ["r2", "r1"]
 
 
 async def test_a_command_that_keeps_losing_gives_up_after_so_many_attempts(
-    spring: Campaigns, storage: MemoryStorage, monkeypatch: pytest.MonkeyPatch
+    spring: Campaigns, uow: MemoryAssessment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(subject_commands.random, "uniform", lambda low, high: 0.0)  # no backoff
 
     async def interfere() -> None:
         stream = subject_stream_of(CAMPAIGN, "ann")
-        version = len(await storage.events.read_stream(stream))
+        version = len(await uow.work.events.read_stream(stream))
         nominated = PeerNominated(campaign_id=CAMPAIGN, subject="ann", peer="p9", nominated_by="x")
         events: list[IntegrationEvent] = [nominated]
-        await storage.events.append(stream, version, events, EventMetadata(actor="x"))
+        await uow.work.events.append(stream, version, events, EventMetadata(actor="x"))
 
-    storage.before_transaction.extend([interfere] * ATTEMPTS)
+    uow.before_transaction.extend([interfere] * ATTEMPTS)
     with pytest.raises(ConcurrencyError):
         await rate(spring, "ann", "r1", 3)
-    assert storage.state.submissions == {}
+    assert uow.work.records.submissions == {}
 
 
 async def test_no_submission_gets_through_a_close_it_did_not_see(
-    spring: Campaigns, storage: MemoryStorage
+    spring: Campaigns, uow: MemoryAssessment
 ) -> None:
     """It read the campaign open; closing committed before its transaction: it is decided
     again, sees the campaign closed, and is refused."""
     await spring.campaign(CAMPAIGN)
 
     async def hr_closes() -> None:
-        await closing.close(Campaigns(storage), CAMPAIGN, HR)
+        await closing.close(Campaigns(uow.work.events, uow), CAMPAIGN, HR)
 
-    storage.before_transaction.append(hr_closes)
+    uow.before_transaction.append(hr_closes)
     with pytest.raises(SubmissionRefused, match="closed"):
         await rate(spring, "ann", "r1", 3)
-    assert storage.state.submissions == {}
-    closed = await storage.events.read_stream(stream_of(CAMPAIGN))
+    assert uow.work.records.submissions == {}
+    closed = await uow.work.events.read_stream(stream_of(CAMPAIGN))
     assert closed[-1].event_type == "CampaignClosed"
     assert closed[-1].payload["submissions"] == 0

@@ -15,12 +15,12 @@ from services.assessment.domain.ratings import RaterGroup
 from tests.support.assessment_ports import (
     CAMPAIGN,
     HR,
-    MemoryStorage,
+    MemoryAssessment,
     approve_peers,
     open_spring,
-    person,
     rate,
 )
+from tests.support.memory import person
 
 
 def groups(views: list, group: RaterGroup) -> set[tuple[bool, float | None, int | None]]:
@@ -97,12 +97,12 @@ async def test_only_the_subject_and_their_manager_see_the_subjects_results(
 
 
 async def test_a_former_managers_submission_no_longer_counts(
-    campaigns: Campaigns, storage: MemoryStorage
+    campaigns: Campaigns, uow: MemoryAssessment
 ) -> None:
     await open_spring(campaigns)
     await rate(campaigns, "ann", "mgr", 1, final=True)
     await closing.close(campaigns, CAMPAIGN, HR)
-    storage.org_chart.hire(person("ann", "boss"))  # the HRIS moved ann under boss
+    uow.work.org_chart.hire(person("ann", "boss"))  # the HRIS moved ann under boss
     _, ratings = await results.ratings(campaigns, CAMPAIGN)
     assert ratings == []
     _, found = await results.results(campaigns, CAMPAIGN)

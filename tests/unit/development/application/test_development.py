@@ -26,6 +26,7 @@ from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.courses import course
 from tests.support.development_memory import MemoryDevelopmentWork, memory_development
 from tests.support.envelopes import envelope
+from tests.support.memory import person
 from tests.support.sample_frameworks import valid_framework
 
 DIRECTOR, MANAGER, OTHER_MANAGER = "emp-director", "emp-lead", "emp-other"
@@ -39,12 +40,13 @@ PAIRING = NewAction(
 def world() -> tuple[Development, MemoryDevelopmentWork]:
     development, work = memory_development()
     work.frameworks.publish("eng", 1, valid_framework())
-    work.org_chart.hire(DIRECTOR, None, track="manager", level="M2")
-    work.org_chart.hire(MANAGER, DIRECTOR, track="manager", level="M1")
-    for employee in (ANN, BEN, CAT):
-        work.org_chart.hire(employee, MANAGER)
-    work.org_chart.hire(OTHER_MANAGER, None, "Insights", track="manager", level="M2")
-    work.org_chart.hire(EXPERT, OTHER_MANAGER, "Insights")
+    work.org_chart.hire(
+        person(DIRECTOR, None, track="manager", level="M2"),
+        person(MANAGER, DIRECTOR, track="manager", level="M1"),
+        *(person(e, MANAGER) for e in (ANN, BEN, CAT)),
+        person(OTHER_MANAGER, None, department="Insights", track="manager", level="M2"),
+        person(EXPERT, OTHER_MANAGER, department="Insights"),
+    )
     return development, work
 
 

@@ -13,8 +13,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
-from libs.replicas.people import Person
-from services.framework.domain.profiles import effective_profiles
 from services.promotion.application import audit, cases, criteria, cycle, reactions, readiness
 from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
 from services.promotion.application.promotion import NotFound, Promotion, case_stream
@@ -23,7 +21,8 @@ from services.promotion.domain.criteria import TransitionError
 from services.promotion.domain.decision_log import Checkpoint, LogEntry, verify
 from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
-from tests.support.promotion_memory import Actor, MemoryUnitOfWork
+from tests.support.memory import person
+from tests.support.promotion_memory import Actor, MemoryPromotion, MemoryWork
 from tests.support.sample_frameworks import valid_framework
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -44,44 +43,26 @@ ann = Actor(ANN, frozenset({"employee"}))
 ben = Actor(BEN, frozenset({"employee"}))
 
 
-def person(employee_id: str, manager_id: str | None, track: str, level: str) -> Person:
-    return Person(
-        employee_id=employee_id,
-        name=employee_id,
-        department="Platform",
-        job_family="eng",
-        track=track,
-        level=level,
-        manager_id=manager_id,
-        hired_on=date(2024, 1, 2),
-        left_on=None,
-    )
-
-
 class World:
     """One promotion service in memory: the sample framework published as eng version 1,
     a lead with Ann and Ben below them, and another lead elsewhere."""
 
     def __init__(self) -> None:
-        self.uow = MemoryUnitOfWork()
+        self.work = MemoryWork()
+        self.uow = MemoryPromotion(self.work)
         self.promotion = Promotion(self.uow, "promotion_committee", clock=lambda: NOW)
-        state = self.uow.state
         for p in (
-            person(LEAD, None, "manager", "M2"),
-            person(ANN, LEAD, "ic", "L3"),
-            person(BEN, LEAD, "ic", "L3"),
-            person(CAT, LEAD, "ic", "L3"),  # never calibrated
-            person(OTHER_LEAD, None, "manager", "M2"),
+            person(LEAD, None, track="manager", level="M2"),
+            person(ANN, LEAD, track="ic", level="L3"),
+            person(BEN, LEAD, track="ic", level="L3"),
+            person(CAT, LEAD, track="ic", level="L3"),  # never calibrated
+            person(OTHER_LEAD, None, track="manager", level="M2"),
         ):
-            state.people[p.employee_id] = p
+            self.work.org_chart.hire(p)
         self.publish(1)
 
     def publish(self, version: int) -> None:
-        framework = valid_framework()
-        self.uow.state.frameworks[("eng", version)] = framework
-        for role in effective_profiles(framework).values():
-            position = (role.family, role.track, role.level)
-            self.uow.state.profiles[("eng", version, position)] = role
+        self.work.frameworks.publish("eng", version, valid_framework())
 
     async def calibrate(self, event: CalibrationCompleted) -> None:
         async with self.uow.transaction() as tx:
@@ -102,10 +83,10 @@ class World:
 
     @property
     def log(self) -> list[LogEntry]:
-        return self.uow.state.log
+        return self.work.log.entries
 
     def events(self, case_id: str) -> list[str]:
-        return [e.event_type for s, _, e, _ in self.uow.state.events if s == case_stream(case_id)]
+        return [e.event_type for e in self.work.events.stream(case_stream(case_id))]
 
 
 @pytest.fixture
@@ -148,7 +129,7 @@ async def test_the_default_criteria_are_recorded_once_as_version_1(world: World)
     first = await criteria.criteria(world.promotion)
     again = await criteria.criteria(world.promotion, 1)
     assert (first.version, again) == (1, first)
-    assert len(world.uow.state.criteria) == 1
+    assert len(world.work.records.criteria_versions) == 1
     with pytest.raises(NotFound, match="version 2"):
         await criteria.criteria(world.promotion, 2)
 
@@ -169,7 +150,7 @@ async def test_only_hr_publishes_criteria_and_an_invalid_set_is_refused(world: W
 
 async def test_a_refused_decision_writes_no_entry_and_publishes_nothing(world: World) -> None:
     case_id = await world.nominate(ANN)
-    before = (len(world.log), len(world.uow.state.events))
+    before = (len(world.log), len(world.work.events.envelopes))
     with pytest.raises(NotEntitled, match="promotion_committee"):
         await cases.decide(world.promotion, case_id, "deny", "No.", lead)
     with pytest.raises(NotEntitled, match="promotion_committee"):
@@ -180,7 +161,7 @@ async def test_a_refused_decision_writes_no_entry_and_publishes_nothing(world: W
     with pytest.raises(CaseRefused, match="rationale"):
         await cases.decide(world.promotion, case_id, "deny", "  ", committee)
     assert len(world.log) == before[0] + 1, "the endorsement only"
-    assert len(world.uow.state.events) == before[1]
+    assert len(world.work.events.envelopes) == before[1]
 
 
 async def test_an_approval_needs_every_criterion_met_and_a_denial_does_not(world: World) -> None:
@@ -260,7 +241,8 @@ async def test_an_overturned_denial_is_decided_on_appeal_by_someone_else(world: 
     outcome = closed.entries[-1]
     assert (outcome.kind, outcome.payload["result"]) == ("appeal_outcome", "overturned")
     assert outcome.payload["readiness"]["ready"] is True
-    decided = [e for s, _, e, _ in world.uow.state.events if e.event_type == "PromotionDecided"]
+    log = world.work.events
+    decided = [log.decode(e) for e in log.envelopes if e.event_type == "PromotionDecided"]
     assert [(e.outcome, e.on_appeal) for e in decided] == [("deny", False), ("approve", True)]  # type: ignore[attr-defined]
 
 
@@ -297,7 +279,7 @@ async def test_readiness_before_a_case_shows_what_is_not_there_yet(world: World)
 async def test_readiness_needs_a_calibration(world: World) -> None:
     case_id = await world.nominate(ANN)
     await world.nominate(BEN)
-    world.uow.state.calibrations.clear()
+    world.work.records.calibrations.clear()
     with pytest.raises(WrongState, match="no calibration has scored"):
         await cases.evaluate(world.promotion, case_id, lead)
     with pytest.raises(WrongState, match="no calibration has scored"):
@@ -323,7 +305,7 @@ async def test_a_cycle_is_evaluated_once_per_calibration(world: World) -> None:
     assert (again.cases, again.evaluated, again.ready) == (2, 0, 1), "found done"
     assert world.events(ann_case).count("PromotionEvaluated") == 1
     # A newer calibration of Ben's: his case is evaluated again, Ann's is not.
-    world.uow.state.calibrations[:] = []
+    world.work.records.calibrations[:] = []
     await world.calibrate(calibration("s1", {ANN: STRONG}))
     later = calibration("s2", {BEN: STRONG})
     async with world.uow.transaction() as tx:
@@ -440,7 +422,7 @@ class Key:
 
 def tamper(world: World, sequence: int, rationale: str) -> None:
     """An administrator's edit of one stored entry's payload, its body left alone."""
-    log = world.uow.state.log
+    log = world.work.log.entries
     entry = log[sequence - 1]
     log[sequence - 1] = dataclasses.replace(
         entry, payload={**entry.payload, "rationale": rationale}
@@ -449,7 +431,7 @@ def tamper(world: World, sequence: int, rationale: str) -> None:
 
 def tamper_body(world: World, sequence: int, old: bytes, new: bytes) -> None:
     """An administrator's edit of one stored entry's body, its hash left alone."""
-    log = world.uow.state.log
+    log = world.work.log.entries
     entry = log[sequence - 1]
     assert entry.body is not None
     log[sequence - 1] = dataclasses.replace(entry, body=entry.body.replace(old, new))
@@ -506,7 +488,7 @@ async def test_a_checkpoint_is_signed_once_per_head_and_shows_a_rewrite(world: W
         }
         for e in world.log
     )
-    world.uow.state.log[:] = rewritten
+    world.work.log.entries[:] = rewritten
     assert audit.verify_log(world.log).chain.ok  # type: ignore[union-attr]
     caught = audit.verify_log(world.log, signed, pinned)
     assert caught.against is not None
