@@ -20,9 +20,10 @@ def upgrade() -> None:
         "frozen_at timestamptz NOT NULL DEFAULT now())"
     )
     op.execute(
-        "CREATE TABLE frozen_assignments (campaign_id text NOT NULL "
-        "REFERENCES frozen_campaigns, subject text NOT NULL, rater text NOT NULL, "
-        "PRIMARY KEY (campaign_id, subject, rater))"
+        # Written in the same transaction as its frozen_campaigns row (the one that says
+        # the campaign was frozen, even with no assignment at all).
+        "CREATE TABLE frozen_assignments (campaign_id text NOT NULL, subject text NOT NULL, "
+        "rater text NOT NULL, PRIMARY KEY (campaign_id, subject, rater))"
     )
     for table in ("frozen_campaigns", "frozen_assignments"):
         op.execute(
