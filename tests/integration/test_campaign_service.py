@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from libs.events.schemas.hris import EmployeeManagerChanged, EmployeeRoleChanged
+from libs.events.schemas.hris import EmployeeLeft, EmployeeManagerChanged, EmployeeRoleChanged
 from tests.support.assessment_api import AssessmentApi, assessment_api
 from tests.support.replica_seeding import change, hired
 from tests.support.sample_frameworks import valid_framework
@@ -129,7 +129,8 @@ async def test_raters_submit_once_and_the_subject_sees_small_groups_suppressed(
             "mean": None,
             "responses": None,
             "comments": [],
-        }, "2 direct reports are below the threshold of 3"
+            "suppressed_because": None,
+        }, "2 direct reports are below the threshold of 3; the subject is not told why"
         assert result["overall"] == 4, "the suppressed group does not count in the overall"
 
 
@@ -258,3 +259,34 @@ async def test_deciding_a_peer_is_refused_to_others_before_anything_is_revealed(
         assert "only the manager" in decided["detail"]
     mine = await api.items(f"{path}/{REPORT_1}", headers=api.as_(REPORT_1))
     assert mine == [], "the subject sees only the nominations they made"
+
+
+async def test_a_report_who_leaves_after_the_close_changes_no_view_of_the_results(
+    api: AssessmentApi,
+) -> None:
+    """The leaver attack (docs/domain.md §3, Anonymity), through the API on PostgreSQL: were
+    groups recomputed from the org chart, the manager's manager would read the direct-report
+    mean with and without the leaver and learn the leaver's own ratings. Every view (the
+    subject's, their manager's, HR's) reads the same before and after."""
+    await api.hire(hired("emp-r3", SUBJECT, "ic", "L2"))
+    await api.ok("POST", "/campaigns", 201, json=new_campaign(employee_ids=[SUBJECT]))
+    for rater, value in ((REPORT_1, 1), (REPORT_2, 4), ("emp-r3", 5)):
+        await submit(api, rater, answers(value, f"comment of {rater}") | {"final": True})
+    await api.ok("POST", f"/campaigns/{CAMPAIGN}/close")
+
+    async def every_view() -> list[Any]:
+        return [
+            await api.items(f"/campaigns/{CAMPAIGN}/results/me", headers=api.as_(SUBJECT)),
+            await api.items(
+                f"/campaigns/{CAMPAIGN}/results/{SUBJECT}", headers=api.as_(BOSS, "manager")
+            ),
+            await api.items(f"/campaigns/{CAMPAIGN}/results?subject={SUBJECT}"),
+        ]
+
+    before = await every_view()
+    reports = [g for v in before[0] for g in v["groups"] if g["group"] == "direct_report"]
+    assert [(g["mean"], g["responses"]) for g in reports] == [(pytest.approx(10 / 3), 3)] * len(
+        reports
+    )
+    await change(api.store, 2, EmployeeLeft(employee_id=REPORT_1, effective_on=date(2026, 6, 1)))
+    assert await every_view() == before

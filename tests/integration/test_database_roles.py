@@ -40,6 +40,8 @@ APPEND_ONLY = {
     ("promotion", "criteria_versions"),
     ("promotion", "calibrations"),
     ("promotion", "calibrated_scores"),
+    ("assessment", "frozen_campaigns"),
+    ("assessment", "frozen_assignments"),
 }
 # One row for each append-only table, so that row triggers have something to refuse.
 SEED = {
@@ -55,6 +57,8 @@ SEED = {
     "calibrations": "INSERT INTO {s}.calibrations VALUES ('s1', 'c1', 'f', 1, now())",
     "calibrated_scores": "INSERT INTO {s}.calibrated_scores VALUES "
     "('s1', 'e1', NULL, '{{}}', now())",
+    "frozen_campaigns": "INSERT INTO {s}.frozen_campaigns VALUES ('c1', now())",
+    "frozen_assignments": "INSERT INTO {s}.frozen_assignments VALUES ('c1', 'e1', 'r1')",
 }
 
 
@@ -162,9 +166,13 @@ def test_append_only_tables_refuse_change_even_to_their_owner(
 
 
 def _column(table: str) -> str:
-    return {"events": "actor", "published_versions": "actor", "decision_log": "actor"}.get(
-        table, "published_by" if table == "criteria_versions" else "completed_at"
-    )
+    return {
+        "events": "actor",
+        "published_versions": "actor",
+        "decision_log": "actor",
+        "frozen_campaigns": "frozen_at",
+        "frozen_assignments": "rater",
+    }.get(table, "published_by" if table == "criteria_versions" else "completed_at")
 
 
 def test_service_connections_carry_the_configured_time_limits(

@@ -51,6 +51,7 @@ class MemoryRecords:
         self.submissions: dict[tuple[str, str, str], _Submission] = {}
         self.nominations: dict[tuple[str, str, str], str] = {}
         self.calibrated: dict[tuple[str, str], str] = {}
+        self.frozen: dict[str, set[tuple[str, str]]] = {}
 
     async def record_submission(self, recorded: SubmissionRecorded, stream_version: int) -> None:
         s = recorded.submission
@@ -72,6 +73,19 @@ class MemoryRecords:
             if campaign == campaign_id and (wanted is None or subject in wanted)
             for rating in submission_ratings(subject, rater, s.group, s.answers)
         ]
+
+    async def freeze_assignments(
+        self, campaign_id: str, assignments: Iterable[tuple[str, str]]
+    ) -> None:
+        self.frozen.setdefault(campaign_id, set(assignments))
+
+    async def frozen_assignments(
+        self, campaign_id: str, subjects: Iterable[str] | None = None
+    ) -> set[tuple[str, str]] | None:
+        if campaign_id not in self.frozen:
+            return None
+        wanted = None if subjects is None else set(subjects)
+        return {(s, r) for s, r in self.frozen[campaign_id] if wanted is None or s in wanted}
 
     async def submission_count(self, campaign_id: str) -> int:
         return sum(1 for campaign, _, _ in self.submissions if campaign == campaign_id)

@@ -12,7 +12,12 @@ from libs.events.schemas.framework import (
     RoleProfileChanged,
     TrackKind,
 )
-from libs.events.schemas.hris import EmployeeHired, EmployeeManagerChanged, EmployeeRoleChanged
+from libs.events.schemas.hris import (
+    EmployeeHired,
+    EmployeeLeft,
+    EmployeeManagerChanged,
+    EmployeeRoleChanged,
+)
 from libs.events.store import EventStore
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import OrgChart
@@ -28,7 +33,9 @@ async def hire(store: EventStore, *people: EmployeeHired) -> None:
 
 
 async def change(
-    store: EventStore, version: int, *changes: EmployeeRoleChanged | EmployeeManagerChanged
+    store: EventStore,
+    version: int,
+    *changes: EmployeeRoleChanged | EmployeeManagerChanged | EmployeeLeft,
 ) -> None:
     """Later HRIS facts about hired people, as each employee's `version`-th event."""
     org_chart = OrgChart(store.schema)
@@ -37,6 +44,8 @@ async def change(
             delivered = envelope(e, f"employee-{e.employee_id}", version)
             if isinstance(e, EmployeeRoleChanged):
                 await org_chart.role_changed(conn, delivered, e)
+            elif isinstance(e, EmployeeLeft):
+                await org_chart.left(conn, delivered, e)
             else:
                 await org_chart.manager_changed(conn, delivered, e)
 

@@ -36,7 +36,7 @@ from services.assessment.application.campaigns import (
 )
 from services.assessment.application.launching import Population, UnknownPopulation
 from services.assessment.application.rating import AssignmentStatus, NotARater
-from services.assessment.domain.aggregation import CompetencyResult, SubjectCompetencyView
+from services.assessment.domain.aggregation import SubjectCompetencyView
 from services.assessment.domain.campaigns import CampaignError, CampaignSettings, InvalidCampaign
 from services.assessment.domain.questionnaires import Questionnaire
 from services.assessment.domain.raters import (
@@ -270,16 +270,16 @@ async def export_my_results(
 
 class SubjectResults(BaseModel):
     subject: str
-    competencies: list[CompetencyResult]
+    competencies: list[SubjectCompetencyView]
 
 
 @router.get("/{campaign_id}/results", response_model=Page[SubjectResults])
 async def hr_results(
     campaign_id: str, actor: HrAdmin, page: Paged, request: Request, subject: str | None = None
 ) -> Page[SubjectResults]:
-    """Every group's mean and responses per subject and competency, a page of subjects at a
-    time (hr_admin): no rater is named; anonymous groups below the threshold are shown to
-    HR but left out of the overall."""
+    """Each subject's results as the subject sees them, a page of subjects at a time
+    (hr_admin): no rater is named, and an anonymous group below the threshold shows no mean,
+    count or comment, only why it is suppressed."""
     campaigns = _campaigns(request)
     campaign = await campaigns.campaign(campaign_id)
     population = campaign.opened.population if campaign.opened else []
@@ -287,8 +287,8 @@ async def hr_results(
         population = [subject] if subject in population else []
     # Only the page's subjects are aggregated: each page costs its own size, not the whole.
     chosen = page.of(population, key=lambda s: s)
-    _, found = await results.results(campaigns, campaign_id, chosen.items)
-    by_subject: dict[str, list[CompetencyResult]] = {s: [] for s in chosen.items}
+    found = await results.results_for_hr(campaigns, campaign_id, chosen.items)
+    by_subject: dict[str, list[SubjectCompetencyView]] = {s: [] for s in chosen.items}
     for result in found:
         by_subject[result.subject].append(result)
     return Page[SubjectResults](

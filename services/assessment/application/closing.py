@@ -1,5 +1,7 @@
-"""Closing a campaign (docs/domain.md §3): revisions end and results are released; how many
-submissions were made and how many assignments went without a final one is announced."""
+"""Closing a campaign (docs/domain.md §3): revisions end and results are released, computed
+from the assignments as they stand at close (frozen: a later org-chart change moves no
+group); how many submissions were made and how many assignments went without a final one
+is announced."""
 
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ async def close(campaigns: Campaigns, campaign_id: str, actor: str) -> CampaignC
         # Waits for subject commands in flight; later ones see the campaign closed.
         await work.hold_campaign(campaign_id, exclusive=True)
         progress = await progress_in(work, campaign)
+        # Results come from these assignments from now on, whatever the org chart does.
+        await work.records.freeze_assignments(
+            campaign_id, [(a.subject, a.rater) for a in progress.expected]
+        )
         events = campaign.close(
             submissions=await work.records.submission_count(campaign_id),
             non_responders=len(progress.outstanding),

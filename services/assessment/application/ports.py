@@ -40,6 +40,20 @@ class CampaignRecords(Protocol):
         """Every rating of the campaign's latest submissions, or only of these subjects'."""
         ...
 
+    async def freeze_assignments(
+        self, campaign_id: str, assignments: Iterable[tuple[str, str]]
+    ) -> None:
+        """Record, at close, who counts for each subject (subject, rater) from then on; a
+        campaign frozen before keeps what it has."""
+        ...
+
+    async def frozen_assignments(
+        self, campaign_id: str, subjects: Iterable[str] | None = None
+    ) -> set[tuple[str, str]] | None:
+        """The (subject, rater) pairs frozen at close, of some subjects or all; None when the
+        campaign was closed before assignments were frozen."""
+        ...
+
     async def submission_count(self, campaign_id: str) -> int: ...
 
     async def finalised(self, campaign_id: str) -> set[tuple[str, str]]:

@@ -1,5 +1,6 @@
-"""Results of a closed campaign (docs/domain.md §3, Anonymity): the HR-side aggregate, and the
-subject's view with anonymous groups under the threshold suppressed and no rater named."""
+"""Results of a closed campaign (docs/domain.md §3, Anonymity), computed from the assignments
+frozen at close: the subject's view and HR's, both with anonymous groups under the threshold
+suppressed (HR is told why) and no rater named; the unsuppressed aggregate is calibration's."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from services.assessment.domain.aggregation import (
     CompetencyResult,
     SubjectCompetencyView,
     aggregate,
+    hr_view,
     subject_view,
 )
 from services.assessment.domain.campaigns import Campaign, CampaignError
@@ -31,9 +33,12 @@ async def ratings(
 ) -> tuple[Campaign, list[Rating]]:
     """A closed campaign and its ratings, of some subjects or all.
 
-    Every recorded submission counts, finalised or not: closing ends revisions. Only
-    raters still assigned count: after a change of manager, the former manager's
-    submission would make the manager group a mean of two.
+    Every recorded submission counts, finalised or not: closing ends revisions. Only the
+    raters assigned when the campaign closed count (after a change of manager before the
+    close, the former manager's submission would make the manager group a mean of two), and
+    they keep counting: were groups recomputed from today's org chart, a report who leaves
+    would change the group's mean by exactly their own ratings, and two reads would tell them
+    apart. Campaigns closed before assignments were frozen are read against the org chart.
     """
     campaign = await campaigns.campaign(campaign_id)
     if not campaign.closed:
@@ -42,8 +47,10 @@ async def ratings(
         )
     async with campaigns.unit_of_work.reading() as work:
         chosen = None if subjects is None else list(subjects)
-        expected = await expected_assignments(work, campaign, chosen)
-        assigned = {(a.subject, a.rater) for a in expected}
+        assigned = await work.records.frozen_assignments(campaign_id, chosen)
+        if assigned is None:
+            expected = await expected_assignments(work, campaign, chosen)
+            assigned = {(a.subject, a.rater) for a in expected}
         found = await work.records.ratings(campaign_id, chosen)
     return campaign, [r for r in found if (r.subject, r.rater) in assigned]
 
@@ -51,10 +58,21 @@ async def ratings(
 async def results(
     campaigns: Campaigns, campaign_id: str, subjects: Iterable[str] | None = None
 ) -> tuple[Campaign, list[CompetencyResult]]:
-    """The HR-side aggregate of a closed campaign, for some subjects or all."""
+    """The aggregate of a closed campaign, every group with its mean, for some subjects or
+    all: calibration's input, never shown as it is."""
     campaign, found = await ratings(campaigns, campaign_id, subjects)
     settings = campaign.settings
     return campaign, aggregate(found, settings.weights, settings.anonymity)
+
+
+async def results_for_hr(
+    campaigns: Campaigns, campaign_id: str, subjects: Iterable[str]
+) -> list[SubjectCompetencyView]:
+    """What HR sees of a closed campaign: what the subjects see, and why a group is
+    suppressed; a group below the threshold shows HR no mean, count or comment either."""
+    campaign, found = await results(campaigns, campaign_id, subjects)
+    settings = campaign.settings
+    return hr_view(found, settings.anonymity, settings.weights)
 
 
 async def results_for_subject(

@@ -118,6 +118,9 @@ class GroupView(BaseModel):
     mean: float | None
     responses: int | None
     comments: tuple[str, ...]
+    suppressed_because: str | None = Field(
+        None, description="HR's view only: why the group is suppressed (its values never show)"
+    )
 
 
 class SubjectCompetencyView(BaseModel):
@@ -255,8 +258,23 @@ def subject_view(
     return [_view(result, policy, weights) for result in results]
 
 
+def hr_view(
+    results: Iterable[CompetencyResult],
+    policy: AnonymityPolicy,
+    weights: GroupWeights = DEFAULT_WEIGHTS,
+) -> list[SubjectCompetencyView]:
+    """The results as HR may see them: the subject's view, each suppressed group saying why.
+    A group below the threshold shows HR no mean, count or comment: with one or two
+    responses, its mean is those raters' own ratings (docs/domain.md §3, Anonymity)."""
+    reason = f"fewer than {policy.minimum_responses} raters of the group rated it"
+    return [_view(result, policy, weights, reason) for result in results]
+
+
 def _view(
-    result: CompetencyResult, policy: AnonymityPolicy, weights: GroupWeights
+    result: CompetencyResult,
+    policy: AnonymityPolicy,
+    weights: GroupWeights,
+    suppressed_because: str | None = None,
 ) -> SubjectCompetencyView:
     views: list[GroupView] = []
     for group in GROUP_ORDER:
@@ -273,7 +291,14 @@ def _view(
             )
         elif group in ANONYMOUS_GROUPS:
             views.append(
-                GroupView(group=group, suppressed=True, mean=None, responses=None, comments=())
+                GroupView(
+                    group=group,
+                    suppressed=True,
+                    mean=None,
+                    responses=None,
+                    comments=(),
+                    suppressed_because=suppressed_because,
+                )
             )
     return SubjectCompetencyView(
         subject=result.subject,

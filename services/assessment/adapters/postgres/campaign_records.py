@@ -27,6 +27,8 @@ class CampaignTables:
                 submissions=sql.Identifier(schema, "submissions"),
                 nominations=sql.Identifier(schema, "peer_nominations"),
                 calibrated=sql.Identifier(schema, "calibration_subjects"),
+                frozen=sql.Identifier(schema, "frozen_campaigns"),
+                frozen_assignments=sql.Identifier(schema, "frozen_assignments"),
             )
 
         self.record_submission = q(
@@ -55,6 +57,18 @@ class CampaignTables:
             "SELECT %s, unnest(%s::text[]), %s"
         )
         self.count = q("SELECT count(*) FROM {submissions} WHERE campaign_id = %s")
+        self.freeze = q(
+            "INSERT INTO {frozen} (campaign_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1"
+        )
+        self.freeze_assignments = q(
+            "INSERT INTO {frozen_assignments} (campaign_id, subject, rater) "
+            "SELECT %s, unnest(%s::text[]), unnest(%s::text[])"
+        )
+        self.is_frozen = q("SELECT 1 FROM {frozen} WHERE campaign_id = %s")
+        self.frozen_assignments = q(
+            "SELECT subject, rater FROM {frozen_assignments} "
+            "WHERE campaign_id = %s AND (%s::text[] IS NULL OR subject = ANY(%s))"
+        )
         self.approved = q(
             "SELECT subject, peer FROM {nominations} WHERE campaign_id = %s AND state = 'approved'"
         )
@@ -118,6 +132,32 @@ class CampaignRecords:
             for subject, rater, group, answers in await cur.fetchall()
             for rating in submission_ratings(subject, rater, group, answers)
         ]
+
+    async def freeze_assignments(
+        self, campaign_id: str, assignments: Iterable[tuple[str, str]]
+    ) -> None:
+        """Record who counts for each subject, once: a campaign frozen before keeps its own."""
+        cur = await self._conn.execute(self._tables.freeze, (campaign_id,))
+        if await cur.fetchone() is None:
+            return
+        pairs = list(assignments)
+        await self._conn.execute(
+            self._tables.freeze_assignments,
+            (campaign_id, [s for s, _ in pairs], [r for _, r in pairs]),
+        )
+
+    async def frozen_assignments(
+        self, campaign_id: str, subjects: Iterable[str] | None = None
+    ) -> set[tuple[str, str]] | None:
+        """(subject, rater) of the assignments frozen at close; None if it never was."""
+        cur = await self._conn.execute(self._tables.is_frozen, (campaign_id,))
+        if await cur.fetchone() is None:
+            return None
+        wanted = None if subjects is None else list(subjects)
+        cur = await self._conn.execute(
+            self._tables.frozen_assignments, (campaign_id, wanted, wanted)
+        )
+        return {(subject, rater) for subject, rater in await cur.fetchall()}
 
     async def submission_count(self, campaign_id: str) -> int:
         cur = await self._conn.execute(self._tables.count, (campaign_id,))

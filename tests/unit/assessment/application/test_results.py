@@ -1,6 +1,7 @@
 """Results of a closed campaign (docs/domain.md §3, Anonymity): released at close only; the
-subject and their manager see anonymous groups only at the threshold, HR sees every group;
-only raters still assigned count."""
+subject, their manager and HR see anonymous groups only at the threshold (HR is told why);
+only the raters assigned at close count, and they keep counting whatever the org chart does
+next."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from services.assessment.domain.ratings import RaterGroup
 from tests.support.assessment_ports import (
     CAMPAIGN,
     HR,
+    NOW,
     MemoryAssessment,
     approve_peers,
     open_spring,
@@ -101,9 +103,55 @@ async def test_a_former_managers_submission_no_longer_counts(
 ) -> None:
     await open_spring(campaigns)
     await rate(campaigns, "ann", "mgr", 1, final=True)
-    await closing.close(campaigns, CAMPAIGN, HR)
     uow.work.org_chart.hire(person("ann", "boss"))  # the HRIS moved ann under boss
+    await closing.close(campaigns, CAMPAIGN, HR)
     _, ratings = await results.ratings(campaigns, CAMPAIGN)
     assert ratings == []
     _, found = await results.results(campaigns, CAMPAIGN)
     assert found == []
+
+
+async def test_a_report_who_leaves_after_the_close_changes_no_view(
+    campaigns: Campaigns, uow: MemoryAssessment
+) -> None:
+    """The leaver attack: were groups recomputed from today's org chart, ann's manager would
+    read her direct reports' mean with and without r1, and the difference would be r1's own
+    ratings. Groups are as they stood at close, for everyone who may look."""
+    await open_spring(campaigns)
+    await rate(campaigns, "ann", "mgr", 4, final=True)
+    for rater, value in (("r1", 1), ("r2", 4), ("r3", 5)):
+        await rate(campaigns, "ann", rater, value, final=True, comment=f"from {rater}")
+    await closing.close(campaigns, CAMPAIGN, HR)
+
+    async def every_view() -> list[object]:
+        return [
+            await results.results_for_subject(campaigns, CAMPAIGN, "ann", "ann"),
+            await results.results_for_subject(campaigns, CAMPAIGN, "ann", "mgr"),
+            await results.results_for_hr(campaigns, CAMPAIGN, ["ann"]),
+        ]
+
+    before = await every_view()
+    assert groups(before[0], "direct_report") == {(False, 10 / 3, 3)}
+    uow.work.org_chart.leave("r1", NOW.date())
+    uow.work.org_chart.hire(person("r2", "cat"))  # and another moves to another team
+    assert await every_view() == before
+
+
+async def test_hr_sees_that_a_group_is_suppressed_and_why_never_its_values(
+    campaigns: Campaigns,
+) -> None:
+    await open_spring(campaigns)
+    await rate(campaigns, "ann", "r1", 1, comment="only one of us answered")
+    await rate(campaigns, "ann", "r2", 2)
+    await closing.close(campaigns, CAMPAIGN, HR)
+    [view, *_] = await results.results_for_hr(campaigns, CAMPAIGN, ["ann"])
+    [reports] = [g for g in view.groups if g.group == "direct_report"]
+    assert (reports.suppressed, reports.mean, reports.responses, reports.comments) == (
+        True,
+        None,
+        None,
+        (),
+    )
+    assert reports.suppressed_because == "fewer than 3 raters of the group rated it"
+    for_subject = await results.results_for_subject(campaigns, CAMPAIGN, "ann", "ann")
+    assert all(g.suppressed_because is None for v in for_subject for g in v.groups)
