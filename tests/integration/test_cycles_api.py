@@ -7,6 +7,7 @@ MANAGERS); the API, the workflow and its update validator are the real ones.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,3 +172,27 @@ async def test_only_a_manager_the_gap_review_waits_on_acknowledges_and_only_once
 async def test_an_unknown_cycle_is_404_for_hr(cycles_api: CyclesApi) -> None:
     await cycles_api.api.response("GET", "/cycles/cycle-nope", 404)
     await cycles_api.api.response("GET", "/cycles/cycle-nope/waiting-on-me", 404)
+
+
+async def test_hr_steers_the_cycle_through_the_api_as_the_tokens_subject(
+    cycles_api: CyclesApi,
+) -> None:
+    """The API sends each steering signal with its sender, the authenticated HR user: without
+    one the workflow would ignore it (services/cycles/workflows/review_cycle.py)."""
+    api = cycles_api.api
+    cycle = await cycles_api.start()
+    handle = cycles_api.cycles.env.client.get_workflow_handle(cycle)
+    await cycles_api.cycles.reach(handle, "campaign open")
+    await api.ok("POST", f"/cycles/{cycle}/pause", 202)
+    await eventually_paused(api, cycle, True)
+    await api.ok("POST", f"/cycles/{cycle}/resume", 202)
+    await eventually_paused(api, cycle, False)
+
+
+async def eventually_paused(api: ServiceApi, cycle: str, paused: bool) -> None:
+    for _ in range(200):
+        status = await api.ok("GET", f"/cycles/{cycle}")
+        if status["progress"]["paused"] is paused:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the cycle never reported paused={paused}")

@@ -235,7 +235,7 @@ async def steer(
         "close-campaign": ReviewCycleWorkflow.close_campaign,
         "start-next-cycle": ReviewCycleWorkflow.start_next_cycle,
     }[control]
-    await handle.signal(signal, Steering(actor=actor.sub))  # type: ignore[arg-type]
+    await handle.signal(signal, Steering(actor=actor.subject))  # type: ignore[arg-type]
     return CycleStatus(cycle_id=cycle_id, status="RUNNING", stage=f"{control} requested")
 
 
