@@ -50,6 +50,9 @@ def _start_run(tmp_path: Path) -> tuple[subprocess.Popen[bytes], list[psutil.Pro
         env={"READY_FILE": str(ready), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # A run started in the background by a non-interactive shell inherits SIGINT ignored,
+        # and so would this one: a terminal's Ctrl-C is what the test stands for.
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 120
     while not ready.exists():
@@ -59,6 +62,10 @@ def _start_run(tmp_path: Path) -> tuple[subprocess.Popen[bytes], list[psutil.Pro
     servers = [p for p in psutil.Process(run.pid).children(recursive=True) if _is_server(p)]
     assert servers, "the run started no server"
     return run, servers
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _is_server(process: psutil.Process) -> bool:
