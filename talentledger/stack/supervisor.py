@@ -17,6 +17,7 @@ and no service connects with it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -264,26 +265,32 @@ class Stack:
         return f"{_tail(logs / f'{name}.log')}\n--- its output ---\n{_tail(logs / f'{name}.out')}"
 
     def stop_service(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
+        self.stop_services([name], sig)
+
+    def stop_services(self, names: list[str], sig: signal.Signals = signal.SIGTERM) -> None:
+        """Signal every named service first, then wait for each: they drain side by side."""
         state = StackState.load(self.home)
-        service = state.services.get(name) if state else None
-        if service is None or not service.running():
-            return
-        try:
-            process = psutil.Process(service.pid)
-            process.send_signal(sig)
-        except psutil.NoSuchProcess:
-            return  # it ended on its own meanwhile
-        try:
-            # The service drains HTTP, relay, worker and consumers in about 30 s at most.
-            process.wait(45)
-        except psutil.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        processes: list[psutil.Process] = []
+        for name in names:
+            service = state.services.get(name) if state else None
+            if service is None or not service.running():
+                continue
+            try:
+                process = psutil.Process(service.pid)
+                process.send_signal(sig)
+            except psutil.NoSuchProcess:
+                continue  # it ended on its own meanwhile
+            processes.append(process)
+        # A service drains HTTP, relay, worker and consumers in about 30 s at most.
+        _, alive = psutil.wait_procs(processes, timeout=45)
+        for process in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(alive, timeout=10)
 
     def down(self) -> None:
         """Stop the services, then the embedded servers; all data stays."""
-        for name in reversed(SERVICES):
-            self.stop_service(name)
+        self.stop_services(list(reversed(SERVICES)))
         self.temporal.stop()
         self.nats.stop()
         self.postgres.stop()
