@@ -78,7 +78,12 @@ def up() -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    people: Annotated[
+        int,
+        typer.Option(min=20, max=100_000, help="how many people the generated organisation has"),
+    ] = 240,
+) -> None:
     """Start the embedded stack and run a review cycle through the real APIs and events."""
     from talentledger import demo as main_job
     from talentledger.cycle_driver import CycleFailed
@@ -86,7 +91,7 @@ def demo() -> None:
     from talentledger.stack.servers import ServerError
 
     try:
-        main_job.run(Settings(), console)
+        main_job.run(Settings(), console, people)
     except (ServerError, main_job.DemoFailed, CycleFailed, SimulationFailed) as error:
         raise _fail(str(error)) from None
 

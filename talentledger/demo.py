@@ -62,7 +62,6 @@ from talentledger.stack.supervisor import SERVICES, Stack, StackState, with_stac
 FRAMEWORK_ID = "product-engineering"
 SAMPLE = "engineering-framework.yaml"
 CONSUMERS = ("assessment", "development", "promotion")
-PEOPLE = 240
 # Real time on the embedded Temporal server: the campaign is closed by HR once everyone has
 # rated, and calibration completes as soon as HR has adjusted; the gap review waits briefly
 # for the managers who stay silent.
@@ -117,11 +116,11 @@ class _Following(Watcher):
 
 
 class Demo:
-    def __init__(self, settings: Settings, console: Console) -> None:
+    def __init__(self, settings: Settings, console: Console, people: int) -> None:
         self.settings = settings
         self.console = console
         self.stack = Stack(settings)
-        self.people = org_chart(PEOPLE)
+        self.people = org_chart(people)
         self.facts: dict[str, Any] = {}
 
     def run(self) -> None:
@@ -345,5 +344,5 @@ def _widest_trace(traces: Path) -> str:
     return f"{trace} across {', '.join(sorted(names))}"
 
 
-def run(settings: Settings, console: Console) -> None:
-    Demo(settings, console).run()
+def run(settings: Settings, console: Console, people: int) -> None:
+    Demo(settings, console, people).run()

@@ -145,7 +145,7 @@ def test_a_cycle_on_an_unpublished_framework_fails_with_the_reason(stack: Runnin
 
 
 def test_the_demo_runs_a_cycle_on_the_running_stack(stack: RunningStack) -> None:
-    output = stack.cli("demo", stall=600)
+    output = stack.cli("demo", "--people", "60", stall=600)
     assert "COMPLETED" in output
     assert "entries verified" in output
     assert "across assessment, cycles, development, framework, promotion" in output
