@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -33,6 +35,7 @@ from talentledger.stack.servers import (
     ServerError,
     free_port,
 )
+from tests.support import leftovers
 
 Server = TypeVar("Server", EmbeddedPostgres, EmbeddedNats, EmbeddedTemporal)
 
@@ -57,14 +60,26 @@ def make() -> Iterator[Callable[[type[Server], Path], Server]]:
     assert not errors, errors
 
 
+@pytest.fixture
+def pg_home() -> Iterator[Path]:
+    """Where a test's PostgreSQL keeps its data: outside pytest's tmp dirs, because the
+    server runs as its own system user and another pytest run starting on this machine makes
+    those private to root again (as tests/conftest.py's `server_dir`)."""
+    path = Path(tempfile.mkdtemp(prefix="talentledger-tests-"))
+    path.chmod(0o755)
+    leftovers.claim(path)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def test_free_port_is_bindable_on_loopback():
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
 
 
-def test_postgres_keeps_data_across_restart(make, tmp_path):
-    pg = make(EmbeddedPostgres, tmp_path / "pg")
+def test_postgres_keeps_data_across_restart(make, pg_home):
+    pg = make(EmbeddedPostgres, pg_home / "postgres")
     assert not pg.is_running()
     assert pg.url is None
 
@@ -87,8 +102,8 @@ def test_postgres_keeps_data_across_restart(make, tmp_path):
         assert conn.execute("SELECT name FROM people WHERE id = 1").fetchone() == ("Ada",)
 
 
-def test_postgres_wants_a_password_over_tcp_even_on_a_cluster_made_with_trust(make, tmp_path):
-    pg = make(EmbeddedPostgres, tmp_path / "pg")
+def test_postgres_wants_a_password_over_tcp_even_on_a_cluster_made_with_trust(make, pg_home):
+    pg = make(EmbeddedPostgres, pg_home / "postgres")
     url = pg.start()
     passfile = Path(parse_qs(urlsplit(url).query)["passfile"][0])
     assert passfile.stat().st_mode & 0o777 == 0o600
@@ -110,9 +125,9 @@ def test_postgres_wants_a_password_over_tcp_even_on_a_cluster_made_with_trust(ma
                 conn.execute("SELECT pg_reload_conf()")
 
 
-def test_postgres_is_found_and_stopped_by_another_instance(make, tmp_path):
+def test_postgres_is_found_and_stopped_by_another_instance(make, pg_home):
     # Long enough that the unix socket cannot live in the data dir.
-    data_dir = tmp_path / ("d" * 60) / "pg"
+    data_dir = pg_home / ("d" * 60) / "postgres"
     pg = make(EmbeddedPostgres, data_dir)
     url = pg.start()
 
@@ -126,17 +141,17 @@ def test_postgres_is_found_and_stopped_by_another_instance(make, tmp_path):
     assert pg.url is None
 
 
-def test_postgres_start_on_busy_port_fails_clearly(make, tmp_path):
+def test_postgres_start_on_busy_port_fails_clearly(make, pg_home):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
         with pytest.raises(ServerError, match="in use"):
-            make(EmbeddedPostgres, tmp_path / "pg").start(port=port)
+            make(EmbeddedPostgres, pg_home / "postgres").start(port=port)
 
 
-def test_postgres_start_failure_reports_log_tail(make, tmp_path):
-    pg = make(EmbeddedPostgres, tmp_path / "pg")
+def test_postgres_start_failure_reports_log_tail(make, pg_home):
+    pg = make(EmbeddedPostgres, pg_home / "postgres")
     pg.start()
     pg.stop()
     with (pg.pgdata / "postgresql.conf").open("a") as conf:
