@@ -56,7 +56,17 @@ from services.promotion.domain.decision_log.checkpoints import (
     verify_checkpoint,
     verify_pinned,
 )
+from services.promotion.domain.decision_log.personal import (
+    ERASED,
+    PersonalText,
+    TextMismatch,
+    commit,
+    commitment,
+    committed_fields,
+    disclose,
+)
 from services.promotion.domain.decision_log.verification import (
+    Erased,
     Failure,
     Head,
     Verification,
@@ -65,6 +75,7 @@ from services.promotion.domain.decision_log.verification import (
 
 __all__ = [
     "ENTRY_KINDS",
+    "ERASED",
     "GENESIS_HASH",
     "HASHED_FIELDS",
     "CanonicalError",
@@ -74,13 +85,20 @@ __all__ = [
     "EntryKind",
     "EntryRefused",
     "EntryRow",
+    "Erased",
     "Failure",
     "Head",
     "LogEntry",
+    "PersonalText",
     "TamperedEntry",
+    "TextMismatch",
     "Verification",
     "build_chain",
     "canonical",
+    "commit",
+    "commitment",
+    "committed_fields",
+    "disclose",
     "entry_hash",
     "hashed_fields",
     "instant",

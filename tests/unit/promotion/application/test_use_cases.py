@@ -451,7 +451,7 @@ async def test_an_edited_entry_fails_verification_and_stops_the_signing(world: W
     # is not its concern, an edited body is.
     signer = Checkpoints(world.uow, Key(), MemorySink(), clock=lambda: NOW)
     assert await signer.sign() is not None
-    tamper_body(world, 4, b"Coding below 3.", b"Not liked.")
+    tamper_body(world, 4, b'"outcome":"deny"', b'"outcome":"defer"')
     with pytest.raises(CheckpointRefused, match=r"not signing: .*entry 4"):
         await signer.sign()
 
