@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 
 from services.promotion.adapters.checkpoints import generate_private_key
-from services.promotion.domain.cases import Case, nominate
+from services.promotion.domain.cases import Case
 from services.promotion.domain.decision_log import (
     ERASED,
     LogEntry,
@@ -38,7 +38,7 @@ from services.promotion.domain.payloads import (
     parse,
     payload_of,
 )
-from tests.support.readiness import L3_TO_L4, LEAD, ready_case
+from tests.support.readiness import LEAD, nomination, ready_case
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 NOTE = "Led the checkout redesign."
@@ -95,23 +95,7 @@ class Log:
 
 def a_case(log: Log, *, sealed: bool = True) -> Log:
     """A case nominated, evidenced and denied with a rationale."""
-    case = Case.replay(
-        [
-            log.add(
-                "mgr-1",
-                nominate(
-                    cycle_id="2025-h1",
-                    framework_id="fw-eng",
-                    framework_version=2,
-                    transition=L3_TO_L4,
-                    operating_since=date(2025, 3, 30),
-                    note=NOTE,
-                    open_cases=[],
-                ),
-                sealed=sealed,
-            )
-        ]
-    )
+    case = Case.replay([log.add("mgr-1", nomination(NOTE), sealed=sealed)])
     log.add("ann", case.attach_evidence(LEAD, "The payments migration.", [LEAD]), sealed=sealed)
     unmet = ready_case(evidence={}, confirmed_in_session=None)
     log.add(

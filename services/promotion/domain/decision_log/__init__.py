@@ -29,6 +29,11 @@ price as storing no body and recomputing it from the columns). So `check_columns
 default, does both: that is what `audit verify` needs, since an auditor reading a column must
 be told it was edited. The chain-only pass is sound for readers that take the content from the
 body. Rows read back without a body are re-serialised from their columns in either mode.
+
+Personal text. Entries of payload version 2 hold each personal text field as a salted
+commitment, the text and salt kept beside the log (`personal`), so that a person's text can be
+erased and the chain still verify: `verify` checks held text against its commitment where the
+rows come with it, and names the entries an erasure entry erased (docs/privacy.md).
 """
 
 from services.promotion.domain.decision_log.canonical import CanonicalError, canonical, instant
