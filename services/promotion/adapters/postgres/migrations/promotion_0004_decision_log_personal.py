@@ -105,5 +105,7 @@ def upgrade() -> None:
         $$
         """
     )
-    # Callable by whoever may use the schema: its owner and the service's role (roles.py).
+    # EXECUTE stays with PUBLIC: only roles that may use the schema reach the function, that
+    # is its owner and the service's role (libs/events/migrations/roles.py), and it removes
+    # nothing an erasure entry in the log does not name.
     op.execute("REVOKE UPDATE, DELETE, TRUNCATE ON decision_log_personal FROM PUBLIC")
