@@ -228,6 +228,30 @@ def test_text_gone_without_an_erasure_entry_is_named() -> None:
     assert (failure.sequence, failure.reason) == (2, "text_missing")
 
 
+def test_erased_text_held_again_is_named() -> None:
+    """A backup of the text beside the log restored after an erasure brings erased text back:
+    `verify` names the erasure that no longer holds, and the field."""
+    log = a_case(Log())
+    decision = log.entries[2]
+    assert decision.personal is not None
+    kept = decision.personal["rationale"]
+    log.erase("req-4", decision)
+    log.held(3, rationale=kept)
+    failure = verify(log.entries).failure
+    assert failure is not None
+    assert (failure.sequence, failure.reason, failure.field) == (4, "text_not_erased", "rationale")
+    assert str(decision.entry_id) in failure.detail
+    # An erasure of text no entry before it committed to is no erasure either.
+    fresh = a_case(Log())
+    fresh.add(
+        "hr-1",
+        Erasure(request_ref="req-5", erased=(ErasedField(entry_id=UUID(int=99), field="note"),)),
+    )
+    failure = verify(fresh.entries).failure
+    assert failure is not None
+    assert (failure.sequence, failure.reason) == (4, "text_not_erased")
+
+
 def test_rows_read_without_their_personal_text_verify_as_a_chain() -> None:
     """What the checkpoint signer reads: the rows alone, no text checks."""
     log = a_case(Log())

@@ -37,7 +37,14 @@ _AFTER_PREVIOUS = len('","recorded_at":"') + _INSTANT_LENGTH + len('","sequence"
 _ERASURE_MARK = b'"kind":"erasure"'
 
 FailureReason = Literal[
-    "altered", "broken_link", "gap", "reordered", "inserted", "text_altered", "text_missing"
+    "altered",
+    "broken_link",
+    "gap",
+    "reordered",
+    "inserted",
+    "text_altered",
+    "text_missing",
+    "text_not_erased",
 ]
 
 
@@ -53,7 +60,9 @@ class Failure:
     - `inserted`: the named entry was added between two entries that linked to each other;
     - `text_altered`: personal text held beside the log (`field`) no longer opens the
       commitment the entry records: the text or its salt was changed;
-    - `text_missing`: personal text (`field`) is gone but no erasure entry names it.
+    - `text_missing`: personal text (`field`) is gone but no erasure entry names it;
+    - `text_not_erased`: the named erasure entry erased text (`field`, of the entry its
+      detail names) that is held again, or that no entry before it committed to.
 
     `sequence` and `entry_id` are the named entry's, as stored.
     """
@@ -238,7 +247,9 @@ class ChainWalk:
         payload = fields["payload"]
         entry_id = str(row.entry_id)
         if fields["kind"] == "erasure":
-            self._erasure(fields)
+            failure = self._erasure(row, fields)
+            if failure is not None:
+                return failure
         for name, expected in committed_fields(payload).items():
             text: PersonalText | None = held.get(name)
             if text is None:
@@ -254,14 +265,24 @@ class ChainWalk:
                 )
         return None
 
-    def _erasure(self, fields: dict[str, Any]) -> None:
+    def _erasure(self, row: Any, fields: dict[str, Any]) -> Failure | None:
+        """Note what the erasure entry erased. What it names must be gone: text still held
+        (a backup of it restored, say) is erased no longer."""
         payload = fields["payload"]
         by_entry: dict[str, tuple[int, list[str]]] = {}
         for named in payload.get("erased", []):
             key = (str(named.get("entry_id")), str(named.get("field")))
             sequence = self.gone.pop(key, None)
-            if sequence is not None:
-                by_entry.setdefault(key[0], (sequence, []))[1].append(key[1])
+            if sequence is None:
+                return Failure(
+                    sequence=row.sequence,
+                    entry_id=str(row.entry_id),
+                    reason="text_not_erased",
+                    detail=f"it erased the {key[1]} of entry {key[0]}, which is held beside "
+                    "the log again, or was never committed to by an entry before it",
+                    field=key[1],
+                )
+            by_entry.setdefault(key[0], (sequence, []))[1].append(key[1])
         at = datetime.fromisoformat(fields["recorded_at"])
         for entry_id, (sequence, names) in by_entry.items():
             self.erased.append(
@@ -274,6 +295,7 @@ class ChainWalk:
                     fields["sequence"],
                 )
             )
+        return None
 
     def _missing(self) -> Failure:
         (entry_id, name), sequence = min(self.gone.items(), key=lambda item: item[1])
