@@ -67,8 +67,8 @@ class Commitment(BaseModel):
 
 
 class Nomination(EntryPayload):
-    personal: ClassVar[tuple[str, ...]] = ("note",)
     kind: ClassVar[EntryKind] = "nomination"
+    personal: ClassVar[tuple[str, ...]] = ("note",)
 
     cycle_id: str
     framework_id: str
@@ -79,23 +79,23 @@ class Nomination(EntryPayload):
 
 
 class Endorsement(EntryPayload):
-    personal: ClassVar[tuple[str, ...]] = ("note",)
     kind: ClassVar[EntryKind] = "endorsement"
+    personal: ClassVar[tuple[str, ...]] = ("note",)
 
     note: str
 
 
 class Evidence(EntryPayload):
-    personal: ClassVar[tuple[str, ...]] = ("note",)
     kind: ClassVar[EntryKind] = "evidence"
+    personal: ClassVar[tuple[str, ...]] = ("note",)
 
     item: str
     note: str
 
 
 class CalibrationConfirmation(EntryPayload):
-    personal: ClassVar[tuple[str, ...]] = ("note",)
     kind: ClassVar[EntryKind] = "calibration_confirmation"
+    personal: ClassVar[tuple[str, ...]] = ("note",)
 
     session_id: str
     confirmed: bool
@@ -123,8 +123,8 @@ class Decision(EntryPayload):
 
 
 class Appeal(EntryPayload):
-    personal: ClassVar[tuple[str, ...]] = ("grounds",)
     kind: ClassVar[EntryKind] = "appeal"
+    personal: ClassVar[tuple[str, ...]] = ("grounds",)
 
     grounds: str
 
