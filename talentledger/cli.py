@@ -545,9 +545,10 @@ def audit_verify(
     schema: Annotated[str, typer.Option(help="the promotion service's schema")] = "promotion",
 ) -> None:
     """Verify every entry of the decision log (its hash, its link to the one before, every
-    column against what was hashed) and the log against the latest checkpoint the promotion
-    service signed, with the pinned key. Names the first entry that fails, and says how many
-    entries the last checkpoint does not cover yet."""
+    column against what was hashed, the personal text held beside it against its commitment)
+    and the log against the latest checkpoint the promotion service signed, with the pinned
+    key. Names the first entry that fails, the entries whose personal text was erased, and
+    how many entries the last checkpoint does not cover yet."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from services.promotion.adapters.audit import count_entries, verify_stored_log
@@ -594,6 +595,14 @@ def audit_verify(
         )
     head = f"; head {result.head.sequence} {result.head.hash}" if result.head else ""
     console.print(f"verified {result.entries} entries{head}", soft_wrap=True)
+    if result.erased:
+        # Erased text verifies through its commitment: the entries are named, not failed.
+        console.print(
+            f"{len(result.erased)} entries verified with their personal text erased:",
+            soft_wrap=True,
+        )
+        for erased in result.erased:
+            console.print(f"  {escape(str(erased))}", soft_wrap=True)
     if chain_only:
         console.print("chain only: no checkpoint was checked", soft_wrap=True)
     elif against is not None and signed is not None:

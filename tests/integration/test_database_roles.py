@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import psycopg.errors
@@ -26,6 +28,9 @@ from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
 from libs.platform.database import service_conninfo
 from libs.platform.settings import Settings
+from services.promotion.adapters.postgres.decision_log import DecisionLog
+from services.promotion.domain.decision_log import verify
+from services.promotion.domain.payloads import Appeal, Endorsement, ErasedField, Erasure
 from talentledger.cli import app
 from talentledger.stack.database import prepare
 from talentledger.stack.supervisor import SERVICES
@@ -43,6 +48,9 @@ APPEND_ONLY = {
     ("assessment", "frozen_campaigns"),
     ("assessment", "frozen_assignments"),
 }
+# Tables whose rows never change and are deleted only by an erasure the decision log records
+# (docs/privacy.md): UPDATE and TRUNCATE refused like the append-only ones.
+ERASABLE = {("promotion", "decision_log_personal")}
 # One row for each append-only table, so that row triggers have something to refuse.
 SEED = {
     "events": "INSERT INTO {s}.events (global_position, event_id, event_type, schema_version, "
@@ -85,6 +93,18 @@ def refused(conn: psycopg.Connection[Any], statement: str) -> str:
     return str(refusal.value)
 
 
+def refused_changes(conn: psycopg.Connection[Any], table: str, column: str) -> list[str]:
+    """UPDATE (of `column`), DELETE and TRUNCATE of `table`, each refused; the messages."""
+    return [
+        refused(conn, statement)
+        for statement in (
+            f"UPDATE {table} SET {column} = 'mallory'",
+            f"DELETE FROM {table}",
+            f"TRUNCATE {table}",
+        )
+    ]
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_service_role_cannot_rewrite_its_logs_or_lift_the_guards(
     service: str, service_urls: dict[str, str]
@@ -95,12 +115,7 @@ def test_a_service_role_cannot_rewrite_its_logs_or_lift_the_guards(
         for log in logs:
             table = f"{service}.{log}"
             conn.execute(f"SELECT count(*) FROM {table}")
-            for statement in (
-                f"UPDATE {table} SET actor = 'mallory'",
-                f"DELETE FROM {table}",
-                f"TRUNCATE {table}",
-            ):
-                assert "permission denied" in refused(conn, statement)
+            assert all("permission denied" in m for m in refused_changes(conn, table, "actor"))
             assert "must be owner" in refused(conn, f"ALTER TABLE {table} DISABLE TRIGGER ALL")
             refused(conn, f"ALTER TABLE {table} ADD COLUMN note text")
         refused(conn, "SET session_replication_role = replica")
@@ -130,9 +145,10 @@ def test_service_roles_hold_no_delete_or_truncate_and_no_update_on_append_only_t
         "each service role holds privileges in its own schema only"
     )
     assert not {g for g in service_grants if g[3] in {"DELETE", "TRUNCATE", "REFERENCES"}}
-    assert not {g for g in service_grants if g[3] == "UPDATE" and (g[1], g[2]) in APPEND_ONLY}
+    unchanging = APPEND_ONLY | ERASABLE
+    assert not {g for g in service_grants if g[3] == "UPDATE" and (g[1], g[2]) in unchanging}
     inserts = {(g[1], g[2]) for g in service_grants if g[3] == "INSERT"}
-    assert inserts >= APPEND_ONLY, "the logs are appended to"
+    assert inserts >= unchanging, "the logs are appended to"
     assert {r[0] for r in roles} >= {OWNER_ROLE, *(service_role(s) for s in SERVICES)}
     assert not [r for r in roles if any(r[1:])], "no role is superuser or may create or bypass"
 
@@ -149,8 +165,12 @@ def test_append_only_tables_refuse_change_even_to_their_owner(
             "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE p.proname = 'refuse_change' GROUP BY 1, 2"
         ).fetchall()
-    assert {(s, t) for s, t, _, _ in guarded} == APPEND_ONLY
-    assert all(update_delete and truncate for _, _, update_delete, truncate in guarded)
+    assert {(s, t) for s, t, _, _ in guarded} == APPEND_ONLY | ERASABLE
+    assert all(
+        update_delete and truncate
+        for s, t, update_delete, truncate in guarded
+        if (s, t) not in ERASABLE
+    )
     owner_url = passwords.url(database_url, OWNER_ROLE)
     with psycopg.connect(owner_url, autocommit=True) as owner:
         assert owner.execute("SELECT current_user").fetchone() == (OWNER_ROLE,)
@@ -291,3 +311,64 @@ def test_roles_and_migrations_for_an_external_postgresql_from_the_command_line(
         check_migrated(role_url, service)
         with connect(role_url) as conn:
             assert conn.execute(f"SELECT count(*) FROM {service}.events").fetchone() == (0,)
+
+
+async def test_personal_text_beside_the_decision_log_goes_only_under_an_erasure_entry(
+    database_url: str, passwords: PasswordFile, service_urls: dict[str, str]
+) -> None:
+    """docs/privacy.md, The decision log: the service appends personal text beside the log
+    and reads it; neither it nor the owner may change it, or delete it for any purpose but
+    an erasure recorded in the log, and then only what that erasure entry names."""
+    log = DecisionLog("promotion")
+    async with await psycopg.AsyncConnection.connect(service_urls["promotion"]) as conn:
+        bound = log.on(conn)
+        kept = await bound.append(**_step("endorsement", Endorsement(note="Ready.")))
+        erased = await bound.append(**_step("appeal", Appeal(grounds="Misread.")))
+        await conn.commit()
+    table = "promotion.decision_log_personal"
+    with connect(service_urls["promotion"]) as conn:
+        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (2,)
+        assert all("permission denied" in m for m in refused_changes(conn, table, "text"))
+        assert "must be owner" in refused(conn, f"ALTER TABLE {table} DISABLE TRIGGER ALL")
+        # The erasing function wants an intact erasure entry, not any entry of the log.
+        erase = "SELECT promotion.erase_decision_log_personal(%s)"
+        for entry_id in (kept.entry_id, uuid4()):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="erasure entry"):
+                conn.execute(erase, (entry_id,))
+    owner_url = passwords.url(database_url, OWNER_ROLE)
+    with psycopg.connect(owner_url, autocommit=True) as owner:
+        update, delete, truncate = refused_changes(owner, table, "text")
+        assert "erasure entry" in delete
+        assert "is append-only" in update
+        assert "is append-only" in truncate
+    async with await psycopg.AsyncConnection.connect(service_urls["promotion"]) as conn:
+        bound = log.on(conn)
+        named = Erasure(
+            request_ref="req-1", erased=(ErasedField(entry_id=erased.entry_id, field="grounds"),)
+        )
+        erasure = await bound.append(**_step("erasure", named))
+        assert await bound.erase(erasure) == 1
+        await conn.commit()
+    with connect(service_urls["promotion"]) as conn:
+        left = conn.execute(f"SELECT entry_id, field FROM {table}").fetchall()
+        assert left == [(kept.entry_id, "note")], "only what the erasure entry names"
+    with psycopg.connect(owner_url, autocommit=True) as owner:
+        assert "erasure entry" in refused(owner, f"DELETE FROM {table}")
+    result = verify(log.entries(service_urls["promotion"]))
+    assert result.ok, result.failure
+    assert [(e.sequence, e.fields, e.request_ref) for e in result.erased] == [
+        (2, ("grounds",), "req-1")
+    ]
+
+
+def _step(kind: str, payload: Any) -> dict[str, Any]:
+    recorded, personal = payload.sealed()
+    return {
+        "kind": kind,
+        "case_id": "case-1",
+        "employee_id": "emp-1",
+        "actor": "tests",
+        "recorded_at": datetime.now(UTC),
+        "payload": recorded,
+        "personal": personal,
+    }

@@ -12,25 +12,32 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
+from typer.testing import CliRunner
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
+from services.promotion.adapters.audit import verify_stored_log
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.adapters.postgres.work import Database
-from services.promotion.application import reactions
+from services.promotion.application import erasure, reactions
 from services.promotion.application.promotion import Promotion, case_stream
-from services.promotion.domain.decision_log import canonical, verify
+from services.promotion.domain.decision_log import Failure, canonical, verify
 from services.promotion.service import build
+from talentledger.cli import app
 from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
+from tests.support.promotion_memory import Actor
+from tests.support.readiness import nomination
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import add_requirements, valid_framework
 from tests.support.service_api import ServiceApi, in_process
@@ -303,7 +310,11 @@ async def test_appeal_is_heard_by_another_decider_and_exports_verify_line_by_lin
     assert [line["kind"] for line in lines][-2:] == ["appeal", "appeal_outcome"]
     for line in lines:  # each line checks out on its own: RFC 8785 and SHA-256
         stated = line.pop("hash")
+        personal = line.pop("personal", {})
         assert hashlib.sha256(canonical(line)).hexdigest() == stated
+        for name, held in personal.items():  # and each text opens its commitment
+            opened = hashlib.sha256(bytes.fromhex(held["salt"]) + held["text"].encode())
+            assert opened.hexdigest() == line["payload"][name]["commitment"]
 
     report = await stack.api.response(
         "GET", f"/audit/export?scope=case&key={case}&format=report", headers=stack.who(BEN)
@@ -447,3 +458,175 @@ async def test_an_edited_column_steers_no_decision_and_an_edited_body_is_refused
     )
     moved = await stack.call("GET", f"/cases/{other}", 409, who=AUDITOR)
     assert "records another" in moved["detail"]
+
+
+# -- erasure (docs/privacy.md, The decision log) ------------------------------------------------
+
+NOTE = "Ann rebuilt the checkout flow over the summer."
+ENDORSEMENT = "Ann has been operating at L4 since June."
+CONFIRMATION = "The session agreed Ann is ready."
+RATIONALE = "Ann's delivery slipped twice in Q2."
+GROUNDS = "My Q2 delivery dates were moved by my manager."
+OUTCOME_RATIONALE = "The slipped dates were Ann's own estimates; the denial stands."
+OLD_NOTE = "Written before payloads had versions."
+
+
+def holding(database_url: str, text: str) -> list[str]:
+    """Every column of every table of the promotion schema that holds `text`."""
+    found = []
+    with psycopg.connect(database_url) as conn:
+        columns = conn.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s AND data_type IN ('text', 'character varying', 'jsonb', "
+            "'json', 'bytea', 'ARRAY')",
+            (SCHEMA,),
+        ).fetchall()
+        for table, column, kind in columns:
+            t, c = sql.Identifier(SCHEMA, table), sql.Identifier(column)
+            where = (
+                sql.SQL("position(convert_to(%s, 'UTF8') in {}) > 0").format(c)
+                if kind == "bytea"
+                else sql.SQL("strpos({}::text, %s) > 0").format(c)
+            )
+            query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(t, where)
+            row = conn.execute(query, (text,)).fetchone()
+            if row and row[0]:
+                found.append(f"{table}.{column}")
+    return found
+
+
+async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_verifies(
+    stack: Stack, database_url: str, tmp_path: Path
+) -> None:
+    """A case with every kind of note, a rationale, appeal grounds and an appeal outcome's
+    rationale; the person erased: none of that text is left in any column of the promotion
+    schema, the log verifies and names the erased entries, the erasure entry is in the chain,
+    reads show `[erased]`, entries written before version 2 still verify, and the same
+    request again changes nothing."""
+    async with stack.api.store.pool.connection() as conn:
+        old = nomination(OLD_NOTE)
+        # As the log recorded entries before version 2: the text in the hashed payload.
+        await (
+            DecisionLog(SCHEMA)
+            .on(conn)
+            .append(
+                kind="nomination",
+                case_id="case-old",
+                employee_id="emp-old",
+                actor=LEAD,
+                recorded_at=datetime(2025, 9, 1, tzinfo=UTC),
+                payload=old.record(),
+            )
+        )
+    await stack.calibrate(calibration("s1", {ANN: STRONG}))
+    case = await stack.nominate(ANN, note=NOTE)
+    await stack.call("POST", f"/cases/{case}/endorsement", who=LEAD, note=ENDORSEMENT)
+    await stack.call(
+        "POST", f"/cases/{case}/confirmation", session_id="s1", confirmed=True, note=CONFIRMATION
+    )
+    await stack.call(
+        "POST", f"/cases/{case}/decision", who=COMMITTEE, outcome="deny", rationale=RATIONALE
+    )
+    await stack.call("POST", f"/cases/{case}/appeal", who=ANN, grounds=GROUNDS)
+    await stack.call(
+        "POST",
+        f"/cases/{case}/appeal/outcome",
+        who=SECOND_COMMITTEE,
+        result="upheld",
+        rationale=OUTCOME_RATIONALE,
+    )
+    texts = [NOTE, ENDORSEMENT, CONFIRMATION, RATIONALE, GROUNDS, OUTCOME_RATIONALE]
+    for text in texts:
+        assert holding(database_url, text) == ["decision_log_personal.text"], text
+
+    hr = Actor("emp-hr", frozenset({"hr_admin"}))
+    done = await erasure.erase_person(stack.promotion, ANN, "req-17", hr)
+    assert (done.removed, len(done.entries)) == (6, 1)
+    for text in texts:
+        assert holding(database_url, text) == [], text
+    assert holding(database_url, OLD_NOTE) != [], "someone else's entry is left as it was"
+
+    result = verify_stored_log(database_url, SCHEMA)
+    assert result.chain is not None
+    assert result.chain.ok, result.chain.failure
+    assert result.chain.entries == 8
+    erased = {e.sequence: e.fields for e in result.chain.erased}
+    assert erased == {
+        2: ("note",),
+        3: ("note",),
+        4: ("note",),
+        5: ("rationale",),
+        6: ("grounds",),
+        7: ("rationale",),
+    }
+    assert {(e.request_ref, e.erasure_sequence) for e in result.chain.erased} == {("req-17", 8)}
+    runner = CliRunner()
+    env = {"DATABASE_URL": database_url, "TALENTLEDGER_HOME": str(tmp_path)}
+    verified = runner.invoke(app, ["audit", "verify", "--chain-only"], env=env)
+    output = " ".join(verified.output.split())
+    assert verified.exit_code == 0, output
+    assert "verified 8 entries" in output
+    assert "6 entries verified with their personal text erased" in output
+    assert "entry 5 (" in output
+    assert "rationale erased on" in output
+    assert "under request req-17 (entry 8)" in output
+
+    shown = await stack.call("GET", f"/cases/{case}", who=AUDITOR)
+    assert [e["kind"] for e in shown["entries"]][-1] == "erasure"
+    assert shown["entries"][-1]["payload"]["request_ref"] == "req-17"
+    assert shown["entries"][0]["payload"]["note"] == "[erased]"
+    assert shown["entries"][3]["payload"]["rationale"] == "[erased]"
+    assert (shown["status"], shown["outcome"]) == ("closed", "deny"), "the decision stands"
+    exported = await stack.api.response(
+        "GET", f"/audit/export?scope=case&key={case}", headers=stack.who(AUDITOR)
+    )
+    lines = [json.loads(line) for line in exported.text.splitlines()]
+    assert [line["personal"] for line in lines if "personal" in line][:2] == [
+        {"note": "[erased]"},
+        {"note": "[erased]"},
+    ]
+    for text in texts:
+        assert text not in exported.text
+    report = await stack.api.response(
+        "GET", f"/audit/export?scope=case&key={case}&format=report", headers=stack.who(AUDITOR)
+    )
+    assert RATIONALE not in report.text
+    assert "Personal text erased" in report.text
+
+    again = await erasure.erase_person(stack.promotion, ANN, "req-17", hr)
+    assert (again.repeated, again.removed) == (True, 0)
+    assert verify_stored_log(database_url, SCHEMA).chain.entries == 8  # type: ignore[union-attr]
+
+
+async def test_text_changed_or_removed_beside_the_log_is_named_by_verify(
+    stack: Stack, database_url: str
+) -> None:
+    """Someone who switches the side table's guards off to change a rationale, or to remove
+    one without an erasure entry, is named by `verify`: the entry and the field."""
+    await stack.calibrate(calibration("s1", {BEN: WEAK}))
+    case = await stack.ready_case(BEN)
+    await stack.call(
+        "POST", f"/cases/{case}/decision", who=COMMITTEE, outcome="deny", rationale=RATIONALE
+    )
+    altered = beside_the_log(database_url, "UPDATE {} SET text = 'Ben was not liked.'")
+    assert (altered.sequence, altered.reason, altered.field) == (4, "text_altered", "rationale")
+    refused = await stack.call("GET", f"/cases/{case}", 409, who=AUDITOR)
+    assert "rationale" in refused["detail"]
+    missing = beside_the_log(database_url, "DELETE FROM {}")
+    assert (missing.sequence, missing.reason, missing.field) == (4, "text_missing", "rationale")
+
+
+def beside_the_log(database_url: str, statement: str) -> Failure:
+    """A superuser's change to the rationale held beside the log, its guards switched off
+    for it; what `verify` then says."""
+    table = "promotion.decision_log_personal"
+    as_superuser(
+        database_url,
+        (f"ALTER TABLE {table} DISABLE TRIGGER USER", ()),
+        (statement.format(table) + " WHERE field = 'rationale'", ()),
+        (f"ALTER TABLE {table} ENABLE TRIGGER USER", ()),
+    )
+    chain = verify_stored_log(database_url, SCHEMA).chain
+    assert chain is not None
+    assert chain.failure is not None
+    return chain.failure

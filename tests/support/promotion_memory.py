@@ -16,7 +16,7 @@ from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
 from services.promotion.application.ports import Calibrated, PublishedCriteria
 from services.promotion.domain.criteria import CriteriaSet
-from services.promotion.domain.decision_log import EntryKind, LogEntry, next_entry
+from services.promotion.domain.decision_log import EntryKind, LogEntry, PersonalText, next_entry
 from services.promotion.domain.readiness import CalibratedScores
 from tests.support.memory import (
     MemoryEventLog,
@@ -40,15 +40,27 @@ class Actor:
 class MemoryDecisionLog:
     def __init__(self) -> None:
         self.entries: list[LogEntry] = []
+        # The personal text held beside the log, by entry id and field.
+        self.personal: dict[tuple[str, str], PersonalText] = {}
 
     async def lock(self) -> None:
         return None
 
+    def _read(self, entries: list[LogEntry]) -> list[LogEntry]:
+        """Entries as reads give them: with the personal text held for each."""
+        return [
+            replace(
+                e,
+                personal={f: t for (i, f), t in self.personal.items() if i == str(e.entry_id)},
+            )
+            for e in entries
+        ]
+
     async def of_case(self, case_id: str) -> list[LogEntry]:
-        return [e for e in self.entries if e.case_id == case_id]
+        return self._read([e for e in self.entries if e.case_id == case_id])
 
     async def of_employee(self, employee_id: str) -> list[LogEntry]:
-        return [e for e in self.entries if e.employee_id == employee_id]
+        return self._read([e for e in self.entries if e.employee_id == employee_id])
 
     async def of_cycle(self, cycle_id: str) -> list[LogEntry]:
         cases = {
@@ -56,10 +68,10 @@ class MemoryDecisionLog:
             for e in self.entries
             if e.kind == "nomination" and e.payload["cycle_id"] == cycle_id
         }
-        return [e for e in self.entries if e.case_id in cases]
+        return self._read([e for e in self.entries if e.case_id in cases])
 
     async def decisions(self) -> list[LogEntry]:
-        return [e for e in self.entries if e.kind in ("decision", "appeal_outcome")]
+        return self._read([e for e in self.entries if e.kind in ("decision", "appeal_outcome")])
 
     async def append(
         self,
@@ -70,6 +82,7 @@ class MemoryDecisionLog:
         actor: str,
         recorded_at: datetime,
         payload: Mapping[str, Any],
+        personal: Mapping[str, PersonalText] | None = None,
     ) -> LogEntry:
         entry = next_entry(
             self.entries[-1] if self.entries else None,
@@ -83,7 +96,15 @@ class MemoryDecisionLog:
         # Stored as read back: the payload as the JSON its body holds.
         assert entry.body is not None
         self.entries.append(LogEntry.from_body(entry.body, entry.hash))
-        return entry
+        held = dict(personal or {})
+        for name, text in held.items():
+            self.personal[(str(entry.entry_id), name)] = text
+        return replace(entry, personal=held)
+
+    async def erase(self, erasure: LogEntry) -> int:
+        assert erasure.kind == "erasure"
+        named = [(n["entry_id"], n["field"]) for n in erasure.payload["erased"]]
+        return sum(self.personal.pop(key, None) is not None for key in named)
 
     async def batches(self) -> AsyncGenerator[list[LogEntry], None]:
         for start in range(0, len(self.entries), 2):

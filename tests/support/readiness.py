@@ -4,8 +4,11 @@ met for a move from L3 to L4, unless a test changes one input."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
+from services.promotion.domain.cases import nominate
 from services.promotion.domain.criteria import Criteria, CriteriaSet, Transition
+from services.promotion.domain.payloads import Nomination
 from services.promotion.domain.readiness import (
     CalibratedScores,
     EvidenceRecord,
@@ -64,3 +67,18 @@ def ready_case(**changes: object) -> Readiness:
     }
     inputs.update(changes)
     return evaluate(**inputs)  # type: ignore[arg-type]
+
+
+def nomination(note: str = "Led the checkout redesign.", **changes: Any) -> Nomination:
+    """The payload of a nomination for L3 to L4 in cycle 2025-h1, no other case open."""
+    inputs: dict[str, Any] = {
+        "cycle_id": "2025-h1",
+        "framework_id": "fw-eng",
+        "framework_version": 2,
+        "transition": L3_TO_L4,
+        "operating_since": date(2025, 3, 30),
+        "note": note,
+        "open_cases": [],
+    }
+    inputs.update(changes)
+    return nominate(**inputs)

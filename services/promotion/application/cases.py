@@ -290,13 +290,16 @@ async def _append(
     actor: Acting,
     payload: EntryPayload,
 ) -> LogEntry:
+    # Version 2: personal text is held beside the log, committed to in it (docs/privacy.md).
+    recorded, personal = payload.sealed()
     return await tx.log.append(
         kind=payload.kind,
         case_id=case_id,
         employee_id=employee_id,
         actor=actor.subject,
         recorded_at=promotion.clock(),
-        payload=payload.record(),
+        payload=recorded,
+        personal=personal,
     )
 
 

@@ -23,7 +23,7 @@ from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.hris import ProtectedAttributeRecorded
 from libs.replicas.people import Person
 from services.promotion.domain.criteria import CriteriaSet
-from services.promotion.domain.decision_log import Checkpoint, EntryKind, LogEntry
+from services.promotion.domain.decision_log import Checkpoint, EntryKind, LogEntry, PersonalText
 from services.promotion.domain.readiness import CalibratedScores
 
 
@@ -56,7 +56,7 @@ class PublishedCriteria:
 class DecisionLogEntries(Protocol):
     """The decision log, within a transaction. Every entry read is hash-checked against its
     stored body (`TamperedEntry` otherwise): what drives or shows a decision is what was
-    recorded."""
+    recorded. Entries read come with the personal text held beside the log (`personal`)."""
 
     async def lock(self) -> None:
         """Hold the log's append lock until the transaction ends."""
@@ -80,8 +80,14 @@ class DecisionLogEntries(Protocol):
         actor: str,
         recorded_at: datetime,
         payload: Mapping[str, Any],
+        personal: Mapping[str, PersonalText] | None = None,
     ) -> LogEntry:
-        """Append one entry after the current head."""
+        """Append one entry after the current head, and hold `personal` (the text its
+        payload commits to, by field) beside it."""
+
+    async def erase(self, erasure: LogEntry) -> int:
+        """Remove the personal text and salts the erasure entry (appended in this
+        transaction) names; how many fields were removed."""
 
     def batches(self) -> AsyncGenerator[list[LogEntry], None]:
         """Every entry in sequence order, a batch at a time, as stored (not hash-checked:

@@ -13,7 +13,7 @@ from services.promotion.domain.decision_log import EntryKind, LogEntry
 
 
 class EntryView(BaseModel):
-    """One decision-log entry as the API shows it."""
+    """One decision-log entry as the API shows it: personal text as written, or `[erased]`."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -36,7 +36,7 @@ class EntryView(BaseModel):
             employee_id=entry.employee_id,
             actor=entry.actor,
             recorded_at=entry.recorded_at,
-            payload=dict(entry.payload),
+            payload=entry.disclosed(),
             hash=entry.hash,
             previous_hash=entry.previous_hash,
         )

@@ -3,9 +3,11 @@
 Two forms of the same entries:
 
 - JSON lines (`json_lines`): one entry per line, each the entry's hashed fields plus its
-  `hash`, written canonically. Anyone can check a line without this software: drop `hash`,
-  serialise the rest with RFC 8785 (JCS), and its SHA-256 is `hash`; each line's
-  `previous_hash` names the entry before it in the whole log.
+  `hash`, written canonically. Anyone can check a line without this software: drop `hash`
+  (and `personal`), serialise the rest with RFC 8785 (JCS), and its SHA-256 is `hash`; each
+  line's `previous_hash` names the entry before it in the whole log. An entry of payload
+  version 2 also carries `personal`: for each committed field, the text and its salt (hex),
+  whose SHA-256 (salt bytes, then the text's UTF-8) is the commitment; or `[erased]`.
 - A report an employment lawyer can read (`report`): per case, the move, the timeline of
   every step with who took it and when, and for each decision the criteria it was judged on,
   with the evidence for each, under the framework and criteria versions named.
@@ -18,7 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from services.promotion.domain.decision_log import LogEntry, canonical, hashed_fields
+from services.promotion.domain.decision_log import (
+    ERASED,
+    LogEntry,
+    canonical,
+    committed_fields,
+    hashed_fields,
+)
 
 STEP_NAMES = {
     "nomination": "Nomination",
@@ -29,13 +37,28 @@ STEP_NAMES = {
     "decision": "Decision",
     "appeal": "Appeal lodged",
     "appeal_outcome": "Appeal outcome",
+    "erasure": "Personal text erased",
 }
 
 
 def json_lines(entries: Iterable[LogEntry]) -> Iterable[bytes]:
     """Each entry as one canonical JSON line: its hashed fields and `hash`."""
     for entry in entries:
-        yield canonical({**_fields(entry), "hash": entry.hash}) + b"\n"
+        line = {**_fields(entry), "hash": entry.hash}
+        personal = _personal(entry)
+        if personal:
+            line["personal"] = personal
+        yield canonical(line) + b"\n"
+
+
+def _personal(entry: LogEntry) -> dict[str, Any]:
+    """The text and salt of each committed field, for checking against its commitment."""
+    held = entry.personal or {}
+    shown: dict[str, Any] = {}
+    for name in committed_fields(entry.payload):
+        text = held.get(name)
+        shown[name] = ERASED if text is None else {"salt": text.salt.hex(), "text": text.text}
+    return shown
 
 
 def _fields(entry: LogEntry) -> dict[str, Any]:
@@ -79,7 +102,7 @@ def _cell(value: Any) -> str:
 
 
 def _step(entry: LogEntry) -> list[str]:
-    p = entry.payload
+    p = entry.disclosed()
     step, when = STEP_NAMES[entry.kind], _when(entry.recorded_at)
     lines = [f"{entry.sequence}. **{step}**, {when}, by {entry.actor}"]
     if entry.kind == "nomination":
@@ -106,6 +129,10 @@ def _step(entry: LogEntry) -> list[str]:
     elif entry.kind == "appeal":
         lines.append("   - grounds:")
         lines.append("     " + _quote(p["grounds"]).replace("\n", "\n     "))
+    elif entry.kind == "erasure":
+        lines.append(
+            f"   - under request {p['request_ref']}: {len(p['erased'])} field(s) of earlier entries"
+        )
     note = p.get("note")
     if note and entry.kind != "evidence":
         lines.append(f"   - note: {note}")
@@ -114,7 +141,7 @@ def _step(entry: LogEntry) -> list[str]:
 
 def _basis(entry: LogEntry) -> list[str]:
     """What a decision was judged on: versions, scores, and every criterion."""
-    p = entry.payload
+    p = entry.disclosed()
     r = p["readiness"]
     calibration = r["calibration"]
     title = "Appeal outcome" if entry.kind == "appeal_outcome" else "Decision"

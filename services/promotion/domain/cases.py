@@ -124,7 +124,9 @@ class Case:
         return case
 
     def apply(self, entry: LogEntry) -> None:
-        p, kind = entry.payload, entry.kind
+        # Personal text as readers see it: `ERASED` once erased (an erasure entry changes
+        # nothing else in the case).
+        p, kind = entry.disclosed(), entry.kind
         self.entries += 1
         if kind in PUBLISHED_KINDS:
             self.published += 1

@@ -4,8 +4,15 @@ The log stores a payload as the JSON object its model dumps (`record`), and ever
 computed over that object's canonical bytes; so a model must dump a stored payload back to
 exactly what was stored, and its fields never change meaning. A change to what a kind of
 entry holds is a new model with the next `version`, registered beside the old one: entries
-already recorded keep their bytes and are read with the model of their version. Every entry
-recorded so far is version 1, which their stored bytes do not name.
+already recorded keep their bytes and are read with the model of their version.
+
+- Version 1, which the stored bytes do not name: every field as written, personal text too.
+- Version 2, named by the payload's `version` key: each personal text field (`personal` on
+  the model: notes, rationales, the grounds of an appeal) is a salted commitment, the text
+  and salt being held beside the log so that they can be erased (`decision_log.personal`,
+  docs/privacy.md); a readiness is recorded without its evidence notes, which the evidence
+  entries hold. The erasure entry exists in version 2 only. Entries are written as version 2
+  (`sealed`); the version 1 models are also what readers get, text disclosed (`payload_of`).
 """
 
 from __future__ import annotations
@@ -13,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from typing import Any, ClassVar, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from libs.events.schemas.promotion import Move
-from services.promotion.domain.decision_log import EntryKind, LogEntry
-from services.promotion.domain.readiness import Readiness
+from services.promotion.domain.decision_log import EntryKind, LogEntry, PersonalText, commit
+from services.promotion.domain.readiness import Readiness, without_notes
 
 Outcome = Literal["approve", "deny", "defer"]
 AppealResult = Literal["upheld", "overturned"]
@@ -29,14 +37,38 @@ class EntryPayload(BaseModel):
 
     kind: ClassVar[EntryKind]
     version: ClassVar[int] = 1
+    # The fields holding personal free text, committed to in version 2.
+    personal: ClassVar[tuple[str, ...]] = ()
 
     def record(self) -> dict[str, Any]:
-        """The JSON object the log stores and hashes."""
-        return self.model_dump(mode="json")
+        """The JSON object the log stores and hashes, in this model's version."""
+        content = self.model_dump(mode="json")
+        return content if self.version == 1 else {"version": self.version, **content}
+
+    def sealed(self) -> tuple[dict[str, Any], dict[str, PersonalText]]:
+        """The version 2 payload the log records for this content, and the personal text
+        (with its fresh salt) to hold beside it, by field."""
+        content = self.model_dump(mode="json")
+        readiness = getattr(self, "readiness", None)
+        if isinstance(readiness, Readiness):
+            content["readiness"] = without_notes(readiness).model_dump(mode="json")
+        held: dict[str, PersonalText] = {}
+        for name in self.personal:
+            content[name], held[name] = commit(content[name])
+        return {"version": 2, **content}, held
+
+
+class Commitment(BaseModel):
+    """A personal text field in version 2: SHA-256 of the held salt followed by the text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    commitment: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class Nomination(EntryPayload):
     kind: ClassVar[EntryKind] = "nomination"
+    personal: ClassVar[tuple[str, ...]] = ("note",)
 
     cycle_id: str
     framework_id: str
@@ -48,12 +80,14 @@ class Nomination(EntryPayload):
 
 class Endorsement(EntryPayload):
     kind: ClassVar[EntryKind] = "endorsement"
+    personal: ClassVar[tuple[str, ...]] = ("note",)
 
     note: str
 
 
 class Evidence(EntryPayload):
     kind: ClassVar[EntryKind] = "evidence"
+    personal: ClassVar[tuple[str, ...]] = ("note",)
 
     item: str
     note: str
@@ -61,6 +95,7 @@ class Evidence(EntryPayload):
 
 class CalibrationConfirmation(EntryPayload):
     kind: ClassVar[EntryKind] = "calibration_confirmation"
+    personal: ClassVar[tuple[str, ...]] = ("note",)
 
     session_id: str
     confirmed: bool
@@ -78,6 +113,7 @@ class Decision(EntryPayload):
     """A decision: the outcome, its rationale and the readiness it was judged on."""
 
     kind: ClassVar[EntryKind] = "decision"
+    personal: ClassVar[tuple[str, ...]] = ("rationale",)
 
     outcome: Outcome
     rationale: str
@@ -88,6 +124,7 @@ class Decision(EntryPayload):
 
 class Appeal(EntryPayload):
     kind: ClassVar[EntryKind] = "appeal"
+    personal: ClassVar[tuple[str, ...]] = ("grounds",)
 
     grounds: str
 
@@ -100,25 +137,60 @@ class AppealOutcome(Decision):
     result: AppealResult
 
 
+class ErasedField(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entry_id: UUID
+    field: str
+
+
+class Erasure(EntryPayload):
+    """A person's personal text removed from beside the log under an erasure request: which
+    entries and fields; never the text."""
+
+    kind: ClassVar[EntryKind] = "erasure"
+    version: ClassVar[int] = 2
+
+    request_ref: str = Field(min_length=1)
+    erased: tuple[ErasedField, ...]
+
+
+CONTENT: tuple[type[EntryPayload], ...] = (
+    Nomination,
+    Endorsement,
+    Evidence,
+    CalibrationConfirmation,
+    ReadinessEvaluated,
+    Decision,
+    Appeal,
+    AppealOutcome,
+)
+
+
+def _version_2(model: type[EntryPayload]) -> type[EntryPayload]:
+    """The model of a kind's version 2 payload: its personal fields as commitments."""
+    fields: dict[str, Any] = {name: (Commitment, ...) for name in model.personal}
+    sealed = create_model(f"{model.__name__}V2", __base__=model, **fields)
+    sealed.version = 2
+    return sealed
+
+
 PAYLOADS: dict[tuple[EntryKind, int], type[EntryPayload]] = {
-    (model.kind, model.version): model
-    for model in (
-        Nomination,
-        Endorsement,
-        Evidence,
-        CalibrationConfirmation,
-        ReadinessEvaluated,
-        Decision,
-        Appeal,
-        AppealOutcome,
-    )
+    (model.kind, model.version): model for model in (*CONTENT, *map(_version_2, CONTENT), Erasure)
 }
 
 
-def parse(kind: EntryKind, payload: Mapping[str, Any], version: int = 1) -> EntryPayload:
-    """The stored payload of an entry of that kind as its model."""
-    return PAYLOADS[(kind, version)].model_validate(payload)
+def parse(kind: EntryKind, payload: Mapping[str, Any]) -> EntryPayload:
+    """The stored payload of an entry of that kind as the model of its version."""
+    content = dict(payload)
+    version = content.pop("version", 1)
+    return PAYLOADS[(kind, version)].model_validate(content)
 
 
 def payload_of(entry: LogEntry) -> EntryPayload:
-    return parse(entry.kind, entry.payload)
+    """What the entry records, as readers see it: the kind's version 1 model, personal text
+    disclosed (`ERASED` once erased), whatever version it was recorded in."""
+    content = entry.disclosed()
+    version = content.pop("version", 1)
+    model = PAYLOADS.get((entry.kind, 1)) or PAYLOADS[(entry.kind, version)]
+    return model.model_validate(content)

@@ -423,3 +423,17 @@ def evaluate(
         results=tuple(results),
         ready=all(r.met for r in results),
     )
+
+
+def without_notes(readiness: Readiness) -> Readiness:
+    """The same readiness with the evidence notes left out: what a decision-log entry of
+    payload version 2 records. A note is personal text kept, erasably, by the evidence entry
+    that attached it (docs/privacy.md); whether an item is met never depends on it."""
+    evidence = {item: r.model_copy(update={"note": ""}) for item, r in readiness.evidence.items()}
+    results = tuple(
+        _evidence_item(item, evidence.get(item), readiness.as_of)
+        if r.kind == "evidence" and (item := r.name.removeprefix("evidence:")) in evidence
+        else r
+        for r in readiness.results
+    )
+    return readiness.model_copy(update={"evidence": evidence, "results": results})

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from pydantic import ValidationError
 
-from services.promotion.domain.cases import Case, nominate
+from services.promotion.domain.cases import Case
 from services.promotion.domain.decision_log import (
     ENTRY_KINDS,
     LogEntry,
@@ -29,7 +29,7 @@ from services.promotion.domain.payloads import (
     parse,
     payload_of,
 )
-from tests.support.readiness import L3_TO_L4, LEAD, ready_case
+from tests.support.readiness import LEAD, nomination, ready_case
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -67,18 +67,7 @@ def every_kind() -> list[LogEntry]:
         entries.append(LogEntry.from_body(entry.body, entry.hash))
         return Case.replay(entries)
 
-    case = add(
-        "mgr-1",
-        nominate(
-            cycle_id="2025-h1",
-            framework_id="fw-eng",
-            framework_version=2,
-            transition=L3_TO_L4,
-            operating_since=date(2025, 3, 30),
-            note="Led the checkout redesign.",
-            open_cases=[],
-        ),
-    )
+    case = add("mgr-1", nomination())
     case = add("mgr-1", case.endorse("mgr-1", "mgr-1", "Ready."))
     case = add("ann", case.attach_evidence(LEAD, "The payments migration.", [LEAD]))
     case = add("hr-1", case.confirm("cal-2025-q2", True, ""))
@@ -99,9 +88,13 @@ def every_kind() -> list[LogEntry]:
 
 def test_every_kind_has_a_model_and_the_log_covers_them_all() -> None:
     entries = every_kind()
-    assert {e.kind for e in entries} == ENTRY_KINDS
+    assert {e.kind for e in entries} == ENTRY_KINDS - {"erasure"}
     assert {kind for kind, _ in PAYLOADS} == ENTRY_KINDS
-    assert all(version == 1 for _, version in PAYLOADS), "every entry so far is version 1"
+    versions = {kind: sorted(v for k, v in PAYLOADS if k == kind) for kind in ENTRY_KINDS}
+    assert versions == {
+        **{kind: [1, 2] for kind in ENTRY_KINDS - {"erasure"}},
+        "erasure": [2],
+    }, "version 2 beside version 1; erasure entries exist from version 2"
 
 
 @pytest.mark.parametrize("index", range(8))

@@ -4,7 +4,7 @@ read back in order for verification, audit queries and exports."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from services.promotion.domain.decision_log import (
     EntryKind,
     LogEntry,
+    PersonalText,
     TamperedEntry,
     next_entry,
     parse_body,
@@ -24,6 +25,13 @@ from services.promotion.domain.decision_log import (
 _COLUMNS = (
     "sequence, entry_id, kind, case_id, employee_id, actor, recorded_at, payload, "
     "previous_hash, hash, body"
+)
+# Each entry with the personal text held beside it (docs/privacy.md): `d` is the log.
+_WITH_PERSONAL = (
+    "SELECT d.sequence, d.entry_id, d.kind, d.case_id, d.employee_id, d.actor, "
+    "d.recorded_at, d.payload, d.previous_hash, d.hash, d.body, p.fields, p.salts, p.texts "
+    "FROM {} d LEFT JOIN LATERAL (SELECT array_agg(field) AS fields, array_agg(salt) AS salts, "
+    "array_agg(text) AS texts FROM {} WHERE entry_id = d.entry_id) p ON true "
 )
 # Entries read per round trip when streaming the whole log.
 FETCH = 5_000
@@ -41,21 +49,29 @@ class DecisionLog:
         self._insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
             table, sql.SQL(_COLUMNS), sql.SQL(", ".join(["%s"] * 11))
         )
+        personal = sql.Identifier(schema, "decision_log_personal")
         self._all = sql.SQL("SELECT {} FROM {} ORDER BY sequence").format(sql.SQL(_COLUMNS), table)
         self._count = sql.SQL("SELECT count(*) FROM {}").format(table)
-        select = sql.SQL("SELECT {} FROM {} ").format(sql.SQL(_COLUMNS), table)
+        select = sql.SQL(_WITH_PERSONAL).format(table, personal)
+        self._all_with_personal = select + sql.SQL("ORDER BY d.sequence")
         self._where = {
-            "case": select + sql.SQL("WHERE case_id = %s ORDER BY sequence"),
-            "employee": select + sql.SQL("WHERE employee_id = %s ORDER BY sequence"),
+            "case": select + sql.SQL("WHERE d.case_id = %s ORDER BY d.sequence"),
+            "employee": select + sql.SQL("WHERE d.employee_id = %s ORDER BY d.sequence"),
             # A cycle's cases are those nominated for it; then every entry of theirs.
             "cycle": select
             + sql.SQL(
-                "WHERE case_id IN (SELECT case_id FROM {} WHERE kind = 'nomination' "
-                "AND payload->>'cycle_id' = %s) ORDER BY sequence"
+                "WHERE d.case_id IN (SELECT case_id FROM {} WHERE kind = 'nomination' "
+                "AND payload->>'cycle_id' = %s) ORDER BY d.sequence"
             ).format(table),
             "decisions": select
-            + sql.SQL("WHERE kind IN ('decision', 'appeal_outcome') ORDER BY sequence"),
+            + sql.SQL("WHERE d.kind IN ('decision', 'appeal_outcome') ORDER BY d.sequence"),
         }
+        self._hold = sql.SQL("INSERT INTO {} (entry_id, field, salt, text) VALUES ").format(
+            personal
+        )
+        self._erase = sql.SQL("SELECT {}(%s)").format(
+            sql.Identifier(schema, "erase_decision_log_personal")
+        )
 
     def on(self, conn: AsyncConnection[Any]) -> BoundDecisionLog:
         """The log read and appended through `conn`, in its transaction."""
@@ -68,13 +84,14 @@ class DecisionLog:
         return row[0] if row else 0
 
     def entries(self, conninfo: str) -> Iterator[LogEntry]:
-        """Every entry in sequence order, streamed through a server-side cursor."""
+        """Every entry in sequence order with the personal text held beside it, streamed
+        through a server-side cursor."""
         with (
             psycopg.connect(conninfo) as conn,
             conn.cursor(name="decision_log_stream", row_factory=dict_row) as cur,
         ):
             cur.itersize = FETCH
-            cur.execute(self._all)
+            cur.execute(self._all_with_personal)
             for row in cur:
                 yield _entry(row)
 
@@ -97,7 +114,7 @@ class BoundDecisionLog:
         selecting column edited: refused like an edited body."""
         async with self.conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(self.log._where[which], params)
-            return [_checked(row) for row in await cur.fetchall()]
+            return [replace(_checked(row), personal=_personal(row)) for row in await cur.fetchall()]
 
     async def of_case(self, case_id: str) -> list[LogEntry]:
         return _belonging(await self._select("case", case_id), "case_id", case_id)
@@ -133,8 +150,10 @@ class BoundDecisionLog:
         actor: str,
         recorded_at: datetime,
         payload: Mapping[str, Any],
+        personal: Mapping[str, PersonalText] | None = None,
     ) -> LogEntry:
-        """Append one entry after the current head, in the caller's transaction.
+        """Append one entry after the current head, in the caller's transaction, and hold
+        `personal` (the text its payload commits to) beside it.
 
         Appends are serialised (an advisory lock until commit): a chain has one head, and two
         entries claiming the same predecessor would fork it.
@@ -171,7 +190,23 @@ class BoundDecisionLog:
                 entry.body,
             ),
         )
-        return entry
+        held = dict(personal or {})
+        if held:
+            values = sql.SQL(", ").join([sql.SQL("(%s, %s, %s, %s)")] * len(held))
+            params = [
+                value
+                for field, text in held.items()
+                for value in (entry.entry_id, field, text.salt, text.text)
+            ]
+            await self.conn.execute(self.log._hold + values, params)
+        return replace(entry, personal=held)
+
+    async def erase(self, erasure: LogEntry) -> int:
+        """Remove the personal text the erasure entry names, through the schema's function
+        (the service's role holds no DELETE)."""
+        cur = await self.conn.execute(self.log._erase, (erasure.entry_id,))
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
 
     async def batches(self) -> AsyncGenerator[list[LogEntry], None]:
         """Every entry in sequence order, `FETCH` at a time, through a server-side cursor
@@ -195,7 +230,18 @@ def _entry(row: Mapping[str, Any]) -> LogEntry:
         previous_hash=row["previous_hash"],
         hash=row["hash"],
         body=bytes(row["body"]),
+        personal=_personal(row) if "fields" in row else None,
     )
+
+
+def _personal(row: Mapping[str, Any]) -> dict[str, PersonalText]:
+    """The personal text a row was read with, by field."""
+    if row["fields"] is None:
+        return {}
+    return {
+        field: PersonalText(bytes(salt), text)
+        for field, salt, text in zip(row["fields"], row["salts"], row["texts"], strict=True)
+    }
 
 
 def _checked(row: Mapping[str, Any]) -> LogEntry:

@@ -29,6 +29,11 @@ price as storing no body and recomputing it from the columns). So `check_columns
 default, does both: that is what `audit verify` needs, since an auditor reading a column must
 be told it was edited. The chain-only pass is sound for readers that take the content from the
 body. Rows read back without a body are re-serialised from their columns in either mode.
+
+Personal text. Entries of payload version 2 hold each personal text field as a salted
+commitment, the text and salt kept beside the log (`personal`), so that a person's text can be
+erased and the chain still verify: `verify` checks held text against its commitment where the
+rows come with it, and names the entries an erasure entry erased (docs/privacy.md).
 """
 
 from services.promotion.domain.decision_log.canonical import CanonicalError, canonical, instant
@@ -56,7 +61,17 @@ from services.promotion.domain.decision_log.checkpoints import (
     verify_checkpoint,
     verify_pinned,
 )
+from services.promotion.domain.decision_log.personal import (
+    ERASED,
+    PersonalText,
+    TextMismatch,
+    commit,
+    commitment,
+    committed_fields,
+    disclose,
+)
 from services.promotion.domain.decision_log.verification import (
+    Erased,
     Failure,
     Head,
     Verification,
@@ -65,6 +80,7 @@ from services.promotion.domain.decision_log.verification import (
 
 __all__ = [
     "ENTRY_KINDS",
+    "ERASED",
     "GENESIS_HASH",
     "HASHED_FIELDS",
     "CanonicalError",
@@ -74,13 +90,20 @@ __all__ = [
     "EntryKind",
     "EntryRefused",
     "EntryRow",
+    "Erased",
     "Failure",
     "Head",
     "LogEntry",
+    "PersonalText",
     "TamperedEntry",
+    "TextMismatch",
     "Verification",
     "build_chain",
     "canonical",
+    "commit",
+    "commitment",
+    "committed_fields",
+    "disclose",
     "entry_hash",
     "hashed_fields",
     "instant",

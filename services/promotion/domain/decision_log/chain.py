@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, get_args
 from uuid import UUID, uuid4
 
 from services.promotion.domain.decision_log.canonical import CanonicalError, canonical
+from services.promotion.domain.decision_log.personal import PersonalText, TextMismatch, disclose
 
 EntryKind = Literal[
     "nomination",
@@ -22,6 +23,7 @@ EntryKind = Literal[
     "decision",
     "appeal",
     "appeal_outcome",
+    "erasure",
 ]
 ENTRY_KINDS: frozenset[str] = frozenset(get_args(EntryKind))
 
@@ -52,6 +54,9 @@ class LogEntry:
     but `hash` (and itself) that `hash` was computed over: the bytes storage keeps and `verify`
     checks. An entry read back from storage carries its stored body; built from columns alone
     (`body=None`) it is re-serialised when verified.
+
+    `personal` is the text held outside the chain for the payload's commitments (version 2,
+    see `personal`), by field: None when it was not read, a field missing when it was erased.
     """
 
     sequence: int
@@ -65,6 +70,18 @@ class LogEntry:
     previous_hash: str
     hash: str
     body: bytes | None = field(default=None, repr=False)
+    personal: Mapping[str, PersonalText] | None = field(default=None, repr=False)
+
+    def disclosed(self) -> dict[str, Any]:
+        """The payload as readers show it: each committed field as its text, or `ERASED`.
+        `TamperedEntry` when held text does not open its commitment."""
+        try:
+            return disclose(self.payload, self.personal)
+        except TextMismatch as error:
+            raise TamperedEntry(
+                f"decision-log entry {self.sequence}: {error}: it was edited in the database; "
+                "`talentledger audit verify` names it"
+            ) from None
 
     def hashed_fields(self) -> dict[str, Any]:
         """Every field the hash covers, by name."""

@@ -1,11 +1,14 @@
 """Verifying the decision log: streaming over its entries in order, naming the first one
-that is no longer what was recorded, and why."""
+that is no longer what was recorded, and why; and, where rows come with the personal text held
+beside the log, that each text opens its commitment and that none is missing unless an
+erasure entry names it."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import islice
 from typing import Any, Literal, NamedTuple
 
@@ -17,6 +20,11 @@ from services.promotion.domain.decision_log.chain import (
     hashed_fields,
     parse_body,
 )
+from services.promotion.domain.decision_log.personal import (
+    COMMITMENT_MARK,
+    PersonalText,
+    committed_fields,
+)
 
 # The canonical body ends with the keys that sort after "payload", whatever the payload holds:
 #   ,"previous_hash":"<64 hex>","recorded_at":"<27 characters>","sequence":<digits>}
@@ -24,7 +32,20 @@ from services.promotion.domain.decision_log.chain import (
 _INSTANT_LENGTH = len("2026-01-01T00:00:00.000000Z")
 _AFTER_PREVIOUS = len('","recorded_at":"') + _INSTANT_LENGTH + len('","sequence":') + len("}")
 
-FailureReason = Literal["altered", "broken_link", "gap", "reordered", "inserted"]
+# An erasure entry's kind as its canonical body writes it (a nested "kind" also matches:
+# the body is then parsed and its own kind checked).
+_ERASURE_MARK = b'"kind":"erasure"'
+
+FailureReason = Literal[
+    "altered",
+    "broken_link",
+    "gap",
+    "reordered",
+    "inserted",
+    "text_altered",
+    "text_missing",
+    "text_not_erased",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +57,12 @@ class Failure:
       or the chain was rewritten from here);
     - `gap`: entries before it are missing;
     - `reordered`: it is out of place, or its position was changed;
-    - `inserted`: the named entry was added between two entries that linked to each other.
+    - `inserted`: the named entry was added between two entries that linked to each other;
+    - `text_altered`: personal text held beside the log (`field`) no longer opens the
+      commitment the entry records: the text or its salt was changed;
+    - `text_missing`: personal text (`field`) is gone but no erasure entry names it;
+    - `text_not_erased`: the named erasure entry erased text (`field`, of the entry its
+      detail names) that is held again, or that no entry before it committed to.
 
     `sequence` and `entry_id` are the named entry's, as stored.
     """
@@ -45,9 +71,30 @@ class Failure:
     entry_id: str
     reason: FailureReason
     detail: str
+    field: str | None = None
 
     def __str__(self) -> str:
         return f"entry {self.sequence} ({self.entry_id}): {self.reason}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """An entry whose personal text was erased: which fields, under which request, when (the
+    erasure entry's time) and by which erasure entry. The entry itself still verifies."""
+
+    sequence: int
+    entry_id: str
+    fields: tuple[str, ...]
+    request_ref: str
+    erased_at: datetime
+    erasure_sequence: int
+
+    def __str__(self) -> str:
+        return (
+            f"entry {self.sequence} ({self.entry_id}): {', '.join(self.fields)} erased on "
+            f"{self.erased_at.date().isoformat()} under request {self.request_ref} "
+            f"(entry {self.erasure_sequence})"
+        )
 
 
 class Head(NamedTuple):
@@ -61,12 +108,14 @@ class Head(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class Verification:
     """The outcome of `verify`. `entries` counts the entries that passed; `head` is the last
-    of them (None for an empty log or when the first entry fails)."""
+    of them (None for an empty log or when the first entry fails). `erased` names the entries
+    whose personal text was erased, when the rows came with the text held beside the log."""
 
     ok: bool
     entries: int
     head: Head | None
     failure: Failure | None = None
+    erased: tuple[Erased, ...] = ()
 
     def __bool__(self) -> bool:
         return self.ok
@@ -99,6 +148,10 @@ class ChainWalk:
         self.previous_row: Any = None
         self.before_row: Any = None
         self.failure: Failure | None = None
+        # Committed fields whose text is gone, by (entry id, field): an erasure entry further
+        # on must name each; and the entries erasures named.
+        self.gone: dict[tuple[str, str], int] = {}
+        self.erased: list[Erased] = []
 
     def result(self) -> Verification:
         head = (
@@ -106,7 +159,9 @@ class ChainWalk:
             if self.count
             else None
         )
-        return Verification(self.failure is None, self.count, head, self.failure)
+        return Verification(
+            self.failure is None, self.count, head, self.failure, tuple(self.erased)
+        )
 
     def run(self, rows: Iterator[EntryRow], until: int | None = None) -> Verification:
         """Verify rows until the entry at sequence `until` (inclusive) or the end.
@@ -166,6 +221,11 @@ class ChainWalk:
                 failure = _column_failure(row, body)
                 if failure is not None:
                     break
+            personal = getattr(row, "personal", None)
+            if personal is not None and (COMMITMENT_MARK in body or _ERASURE_MARK in body):
+                failure = self._texts(row, body, personal)
+                if failure is not None:
+                    break
             before_row = previous_row
             previous_row = row
             previous_hash = digest
@@ -175,8 +235,78 @@ class ChainWalk:
         self.previous_hash = previous_hash
         self.previous_row = previous_row
         self.before_row = before_row
+        if failure is None and until is None and self.gone:
+            failure = self._missing()
         self.failure = failure
         return self.result()
+
+    def _texts(self, row: Any, body: bytes, held: Any) -> Failure | None:
+        """Check an entry's personal text against its commitments; note what is gone, and
+        what an erasure entry names as erased."""
+        fields = parse_body(body)
+        payload = fields["payload"]
+        entry_id = str(row.entry_id)
+        if fields["kind"] == "erasure":
+            failure = self._erasure(row, fields)
+            if failure is not None:
+                return failure
+        for name, expected in committed_fields(payload).items():
+            text: PersonalText | None = held.get(name)
+            if text is None:
+                self.gone[(entry_id, name)] = row.sequence
+            elif text.commitment() != expected:
+                return Failure(
+                    sequence=row.sequence,
+                    entry_id=entry_id,
+                    reason="text_altered",
+                    detail=f"its {name}, held beside the log, does not open the commitment the "
+                    "entry records: the text or its salt was changed",
+                    field=name,
+                )
+        return None
+
+    def _erasure(self, row: Any, fields: dict[str, Any]) -> Failure | None:
+        """Note what the erasure entry erased. What it names must be gone: text still held
+        (a backup of it restored, say) is erased no longer."""
+        payload = fields["payload"]
+        by_entry: dict[str, tuple[int, list[str]]] = {}
+        for named in payload.get("erased", []):
+            key = (str(named.get("entry_id")), str(named.get("field")))
+            sequence = self.gone.pop(key, None)
+            if sequence is None:
+                return Failure(
+                    sequence=row.sequence,
+                    entry_id=str(row.entry_id),
+                    reason="text_not_erased",
+                    detail=f"it erased the {key[1]} of entry {key[0]}, which is held beside "
+                    "the log again, or was never committed to by an entry before it",
+                    field=key[1],
+                )
+            by_entry.setdefault(key[0], (sequence, []))[1].append(key[1])
+        at = datetime.fromisoformat(fields["recorded_at"])
+        for entry_id, (sequence, names) in by_entry.items():
+            self.erased.append(
+                Erased(
+                    sequence,
+                    entry_id,
+                    tuple(names),
+                    str(payload.get("request_ref")),
+                    at,
+                    fields["sequence"],
+                )
+            )
+        return None
+
+    def _missing(self) -> Failure:
+        (entry_id, name), sequence = min(self.gone.items(), key=lambda item: item[1])
+        return Failure(
+            sequence=sequence,
+            entry_id=entry_id,
+            reason="text_missing",
+            detail=f"its {name} is no longer held beside the log and no erasure entry names "
+            "it: it was removed outside an erasure",
+            field=name,
+        )
 
 
 def _fail(row: Any, reason: FailureReason, detail: str) -> Failure:

@@ -13,12 +13,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
-from services.promotion.application import audit, cases, criteria, cycle, reactions, readiness
+from services.promotion.application import (
+    audit,
+    cases,
+    criteria,
+    cycle,
+    erasure,
+    reactions,
+    readiness,
+)
 from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
 from services.promotion.application.promotion import NotFound, Promotion, case_stream
 from services.promotion.domain.cases import CaseRefused, NotEntitled, WrongState
 from services.promotion.domain.criteria import TransitionError
-from services.promotion.domain.decision_log import Checkpoint, LogEntry, verify
+from services.promotion.domain.decision_log import ERASED, Checkpoint, LogEntry, verify
 from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
 from tests.support.memory import person
@@ -451,7 +459,7 @@ async def test_an_edited_entry_fails_verification_and_stops_the_signing(world: W
     # is not its concern, an edited body is.
     signer = Checkpoints(world.uow, Key(), MemorySink(), clock=lambda: NOW)
     assert await signer.sign() is not None
-    tamper_body(world, 4, b"Coding below 3.", b"Not liked.")
+    tamper_body(world, 4, b'"outcome":"deny"', b'"outcome":"defer"')
     with pytest.raises(CheckpointRefused, match=r"not signing: .*entry 4"):
         await signer.sign()
 
@@ -495,3 +503,73 @@ async def test_a_checkpoint_is_signed_once_per_head_and_shows_a_rewrite(world: W
     assert caught.against.problem == "rewritten"
     with pytest.raises(CheckpointRefused, match="rewritten"):
         await signer.sign()
+
+
+# -- erasing a person's text (docs/privacy.md, The decision log) -------------------------------
+
+
+async def test_erasing_a_person_removes_their_cases_text_and_records_it_once(world: World) -> None:
+    """Every note, rationale and ground of the person's case goes, whoever wrote it; an erasure
+    entry names what went and under which request; readers show `[erased]`; the log verifies
+    with the text read beside it; the same request again does nothing."""
+    case_id = await world.ready_case(ANN)
+    await cases.decide(world.promotion, case_id, "deny", "Ann's delivery slipped twice.", committee)
+    await cases.appeal(world.promotion, case_id, "My scores were misread.", ann)
+    with pytest.raises(NotEntitled, match="hr_admin"):
+        await erasure.erase_person(world.promotion, ANN, "req-1", auditor)
+    with pytest.raises(CaseRefused, match="request_ref"):
+        await erasure.erase_person(world.promotion, ANN, " ", hr)
+    done = await erasure.erase_person(world.promotion, ANN, "req-1", hr)
+    # Nomination note (""), endorsement "ready", confirmation note (""), rationale, grounds.
+    assert (done.removed, done.repeated, len(done.entries)) == (5, False, 1)
+    [entry] = done.entries
+    assert (entry.kind, entry.case_id, entry.employee_id, entry.actor) == (
+        "erasure",
+        case_id,
+        ANN,
+        "emp-hr",
+    )
+    assert world.work.log.personal == {}, "nothing of the case is held any more"
+    shown = await audit.case(world.promotion, case_id, ann)
+    assert shown.entries[-1].kind == "erasure"
+    payloads = [e.payload for e in shown.entries]
+    assert payloads[1]["note"] == ERASED
+    assert [p["rationale"] for p in payloads if "rationale" in p] == [ERASED]
+    assert [p["grounds"] for p in payloads if "grounds" in p] == [ERASED]
+    report = await audit.report(world.promotion, "case", case_id, auditor)
+    assert "delivery slipped" not in report
+    assert "misread" not in report
+    assert "Personal text erased" in report
+    assert "req-1" in report
+    rows = await world.work.log.of_case(case_id)
+    result = verify(rows)
+    assert result.ok, result.failure
+    assert [e.fields for e in result.erased] == [
+        ("note",),
+        ("note",),
+        ("note",),
+        ("rationale",),
+        ("grounds",),
+    ]
+    assert {e.request_ref for e in result.erased} == {"req-1"}
+
+    again = await erasure.erase_person(world.promotion, ANN, "req-1", hr)
+    assert (again.removed, again.repeated, again.entries) == (0, True, done.entries)
+    assert len(world.log) == len(rows), "no second erasure entry"
+    nothing = await erasure.erase_person(world.promotion, ANN, "req-2", hr)
+    assert (nothing.removed, nothing.entries) == (0, ()), "nothing left to erase: no entry"
+
+
+async def test_erasing_one_person_leaves_everyone_else_s_text(world: World) -> None:
+    ann_case = await world.ready_case(ANN)
+    ben_case = await world.ready_case(BEN)
+    await cases.decide(world.promotion, ben_case, "deny", "Coding below 3.", committee)
+    await erasure.erase_person(world.promotion, ANN, "req-1", hr)
+    kept = await audit.case(world.promotion, ben_case, ben)
+    assert kept.entries[-1].payload["rationale"] == "Coding below 3."
+    assert kept.entries[1].payload["note"] == "ready"
+    erased = await audit.case(world.promotion, ann_case, ann)
+    assert erased.entries[1].payload["note"] == ERASED
+    # A step after the erasure records new text, held until the next erasure.
+    later = await cases.decide(world.promotion, ann_case, "deny", "Still not ready.", committee)
+    assert later.entries[-1].payload["rationale"] == "Still not ready."
