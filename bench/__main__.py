@@ -7,9 +7,11 @@ import asyncio
 import logging
 import os
 import shlex
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from rich.console import Console
 
@@ -152,6 +154,10 @@ async def main(args: argparse.Namespace, console: Console) -> str:
     )
 
 
+def _interrupted(signum: int, _: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run() -> int:
     args = parse_args()
     # stdout carries the report alone: progress goes to stderr, and so does whatever a
@@ -161,6 +167,8 @@ def run() -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     console = Console(stderr=True)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # SIGTERM ends the run as Ctrl-C does, so the servers and the database are cleaned up.
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         report = asyncio.run(main(args, console))
     except KeyboardInterrupt:
