@@ -26,6 +26,7 @@ from libs.events.migrations import NotMigrated, check_migrated, migrate
 from libs.events.migrations.roles import OWNER_ROLE, PasswordFile, provision, service_role
 from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
+from libs.personal import vault
 from libs.platform.database import service_conninfo
 from libs.platform.settings import Settings
 from services.promotion.adapters.postgres.decision_log import DecisionLog
@@ -141,6 +142,13 @@ def test_service_roles_hold_no_delete_or_truncate_and_no_update_on_append_only_t
             "FROM pg_roles WHERE rolname LIKE 'talentledger\\_%'"
         ).fetchall()
     service_grants = [g for g in granted if g[0] != OWNER_ROLE]
+    # The personal data keys' schema: its migration version, so that a service can tell it
+    # is up to date, and nothing else; its keys only through its functions (docs/privacy.md).
+    keys_schema = {g for g in service_grants if g[1] == vault.SCHEMA}
+    assert keys_schema == {
+        (service_role(s), vault.SCHEMA, "alembic_version", "SELECT") for s in SERVICES
+    }
+    service_grants = [g for g in service_grants if g not in keys_schema]
     assert {(g[0], g[1]) for g in service_grants} == {(service_role(s), s) for s in SERVICES}, (
         "each service role holds privileges in its own schema only"
     )
@@ -309,6 +317,7 @@ def test_roles_and_migrations_for_an_external_postgresql_from_the_command_line(
     for service in SERVICES:
         role_url = passwords.url(database_url, service_role(service))
         check_migrated(role_url, service)
+        check_migrated(role_url, vault.SCHEMA, vault.MIGRATIONS)  # as each service does at start
         with connect(role_url) as conn:
             assert conn.execute(f"SELECT count(*) FROM {service}.events").fetchone() == (0,)
 
