@@ -79,6 +79,7 @@ from libs.events.schemas.assessment import AssessmentSubmitted
 from libs.events.schemas.framework import Framework, FrameworkPublished, RoleProfileChanged
 from libs.events.store import EventStore
 from libs.events.subjects import EVENT_STREAM, context_subjects, every_version
+from libs.personal.vault import MasterKeys, PostgresDataKeys
 from libs.platform.auth import ALGORITHM, TokenVerifier, ensure_dev_keypair
 from libs.platform.pagination import every_item_async
 from libs.platform.runtime import Runtime
@@ -100,6 +101,7 @@ from services.assessment.domain.calibration import (
 from services.assessment.domain.submissions import Answer
 from services.assessment.service import build, definition
 from services.framework.domain.profiles import effective_profiles
+from talentledger.stack.database import migrate_personal_data_keys
 
 # Not the service's own schema name: the relay publishes on talentledger.<schema>.…, and a
 # shared NATS must not see benchmark submissions on the assessment service's subjects.
@@ -378,6 +380,8 @@ async def prepare_roles(roles: Roles) -> tuple[str, str]:
     """
     service_url = await asyncio.to_thread(roles.migrate, SCHEMA, *definition.migrations)
     consumer_url = await asyncio.to_thread(roles.migrate, CONSUMER_SCHEMA)
+    # Submissions' comments are sealed as a deployed service seals them (docs/privacy.md).
+    await asyncio.to_thread(migrate_personal_data_keys, roles.owner_url, [service_role(SCHEMA)])
     rights = sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}")
     async with await AsyncConnection.connect(roles.owner_url, autocommit=True) as conn:
         raw, responses = await _tables(conn)
@@ -1020,7 +1024,7 @@ async def _run(
         service_url, min_size=POOL_SIZE, max_size=POOL_SIZE, open=False
     ) as pool:
         await pool.wait()
-        store = EventStore(pool, SCHEMA)
+        store = EventStore(pool, SCHEMA, keys=PostgresDataKeys(pool, MasterKeys.generate()))
         try:
             with tempfile.TemporaryDirectory(prefix="talentledger-bench-keys-") as keys:
                 await _measure(

@@ -398,7 +398,7 @@ async def event_sizes(store: EventStore, framework_id: str) -> tuple[int, tuple[
     """The JSON size of FrameworkPublished's payload, and the largest event's type and size."""
     published, largest = 0, ("", 0)
     for envelope in await store.read_stream(stream_of(framework_id)):
-        event = store.decode(envelope)
+        event = await store.decode(envelope)
         size = len(event.model_dump_json().encode())
         if isinstance(event, FrameworkPublished):
             published = size
@@ -545,7 +545,7 @@ async def measure_load(
         started = time.perf_counter()
         again = FrameworkAggregate(framework_id)
         for envelope in envelopes:
-            again.apply(store.decode(envelope), envelope.stream_version)
+            again.apply(await store.decode(envelope), envelope.stream_version)
         decode = time.perf_counter() - started
         assert again.stream_version == aggregate.stream_version
         del envelopes, again, aggregate

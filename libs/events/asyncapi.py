@@ -23,6 +23,10 @@ DESCRIPTION = "\n\n".join(
         "The `Nats-Msg-Id` header is the event id: publish each event once per id; "
         "consumers treat a repeated id as the same event. Inbound events (HRIS, LMS) are "
         "published by integrators on their own context's subjects with the same envelope.",
+        "A field described as sealed is personal data: TalentLedger publishes it as "
+        '`{"sealed": "aes-256-gcm/1", "key": <key id>, "data": <base64>}`, encrypted under '
+        "the data key of each person it belongs to, and reads it as `[erased]` once one of "
+        "them is erased (docs/privacy.md). An integrator may publish it in clear.",
     )
 )
 

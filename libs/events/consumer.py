@@ -17,6 +17,9 @@ Failures:
   way, before it has any effect: a context speaks only for itself, whoever published it;
 * the database being unreachable is waited out: retried with backoff for as long as it
   lasts;
+* personal fields are opened before anything applies (docs/privacy.md): a seal that does not
+  open was altered and is dead-lettered at once, while keys out of reach (their database,
+  the master keys) are waited out like an outage, never read as erased;
 * any other error (a bug, a constraint) is retried with backoff, `max_attempts` times in
   all, then dead-lettered with the error. A dead letter is published before the original
   is acknowledged, so an event is never dropped, even when publishing the dead letter fails.
@@ -38,6 +41,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from cryptography.exceptions import InvalidTag
 from faststream import AckPolicy
 from faststream.nats import NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
@@ -66,7 +70,7 @@ from libs.events.registry import (
     UnknownEventType,
     validation_summary,
 )
-from libs.events.store import EventStore
+from libs.events.store import EventStore, NoDataKeys
 from libs.events.subjects import (
     DEAD_LETTER_STREAM,
     DEAD_LETTER_SUBJECTS,
@@ -77,6 +81,8 @@ from libs.events.subjects import (
     owning_context,
     replay_subject,
 )
+from libs.personal.keyring import KeyRingError
+from libs.personal.sealing import SealingError
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -145,10 +151,12 @@ class Inbox:
         return {row[0] for row in await cur.fetchall()}
 
 
-def parse(
+async def parse(
     body: bytes, subject: str, handler: EventHandler, store: EventStore
 ) -> tuple[Envelope, Event]:
-    """Read a message received on `subject`; raise MalformedEvent when it can never apply."""
+    """Read a message received on `subject`, its personal fields opened; raise MalformedEvent
+    when it can never apply. The data keys being out of reach (the database, the master
+    keys) is not the message's fault: that raises as it is, to be retried."""
     try:
         envelope = Envelope.model_validate_json(body)
     except ValidationError as error:
@@ -162,9 +170,12 @@ def parse(
         # Only `owner` may publish on its subjects, so this is a forgery or a misrouting.
         raise MalformedEvent(f"source {envelope.source!r} on a subject of context {owner!r}")
     try:
-        return envelope, store.decode(envelope)
-    except (UnknownEventType, InvalidPayload) as error:
+        return envelope, await store.decode(envelope)
+    except (UnknownEventType, InvalidPayload, SealingError) as error:
+        # SealingError: a seal that does not open was altered; it never will.
         raise MalformedEvent(str(error)) from error
+    except OPENING_FAILED:
+        raise
     except Exception as error:  # an upcaster choking on an odd old payload: never succeeds
         raise MalformedEvent(f"cannot upcast: {type(error).__name__}") from error
 
@@ -210,12 +221,16 @@ class _Consumer:
         for msg in message.raw_message:
             try:
                 body = await self.body_of(msg)
-                parsed.append((msg, *parse(body, msg.subject, self.handler, self.store)))
+                parsed.append((msg, *await parse(body, msg.subject, self.handler, self.store)))
             except MalformedEvent as error:
                 await self.settle_failure(msg, f"malformed: {error}", final=True)
             except (NatsError, TimeoutError) as error:  # the payload store did not answer
                 log.warning("%s: cannot fetch a message body: %s", self.handler.consumer, error)
                 await self.settle_failure(msg, f"{type(error).__name__}: {error}", final=False)
+            except OPENING_FAILED as error:
+                # The keys its personal fields open with are out of reach: wait, never drop.
+                log.warning("%s: cannot open an event: %s", self.handler.consumer, error)
+                await self.settle_failure(msg, failure_reason(error), final=False)
         if not parsed:
             return
         try:
@@ -258,7 +273,9 @@ class _Consumer:
                 "%s failed on %s (attempt %d)", self.handler.consumer, envelope.event_id, attempts
             )
             reason = failure_reason(error)
-            final = attempts >= self.max_attempts and not isinstance(error, TRANSIENT)
+            final = attempts >= self.max_attempts and not isinstance(
+                error, (*TRANSIENT, *KEYS_OUT_OF_REACH)
+            )
             await self.settle_failure(msg, reason, final=final)
             return
         await msg.ack()
@@ -323,6 +340,14 @@ def _undecoded(message: Any) -> None:
 # Errors that say the database is unreachable, not that the event is bad: retried for as
 # long as the outage lasts, never dead-lettered.
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+# Errors that say the keys personal fields open with are out of reach (no keys configured, a
+# master key missing from the key file or not the one a data key was wrapped in): a
+# configuration to fix, after which the event applies, so it is retried, never dead-lettered.
+KEYS_OUT_OF_REACH = (NoDataKeys, KeyRingError, InvalidTag)
+# What keeps a message's personal fields from being opened without being its fault: the keys
+# out of reach, or the database they are in failing or refusing (a schema not migrated or
+# granted yet). Retried until fixed, never dead-lettered.
+OPENING_FAILED = (psycopg.Error, PoolTimeout, *KEYS_OUT_OF_REACH)
 
 
 def subscribe(

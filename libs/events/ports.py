@@ -37,8 +37,9 @@ class EventLog(Protocol):
         """The stream version of its latest event of these types; 0 when there is none."""
         ...
 
-    def decode(self, envelope: Envelope) -> Event:
-        """The event an envelope carries, upcast to its current schema version."""
+    async def decode(self, envelope: Envelope) -> Event:
+        """The event an envelope carries, upcast to its current schema version, its personal
+        fields opened (`[erased]` once a person they belong to is erased, docs/privacy.md)."""
         ...
 
 

@@ -25,14 +25,23 @@ through its WAL flush, which would serialise every writer (see `CommitNotifier`)
 The cost: a long-running writing transaction anywhere in the cluster holds readers back
 until it ends (it delays, never loses). One transaction may write at most 65,535 events;
 a CHECK constraint refuses more rather than letting positions overlap (events_0003).
+
+Personal fields
+---------------
+Every field an event marks `PersonalOf` is sealed before it is written, under the data key
+of each person it belongs to (libs/personal, docs/privacy.md): the log, the outbox and
+whatever the relay publishes hold only ciphertext for it, and destroying a person's keys
+erases it from all of them. `decode` opens it again, as `[erased]` once an owner's key is
+gone. A store given no data keys refuses such an event rather than write it in clear.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,7 +55,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from libs.events.concurrency import ConcurrencyError
 from libs.events.envelope import Envelope, EventMetadata, new_event_id, utcnow
-from libs.events.registry import Event, EventRegistry, registry
+from libs.events.registry import Event, EventRegistry, UnknownEventType, registry
+from libs.personal.sealing import DataKey, DataKeys, holds_personal_data, open_document, seal
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +70,27 @@ MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 
 class EventTooLarge(ValueError):
     """An event payload over MAX_PAYLOAD_BYTES; nothing was written."""
+
+
+class NoDataKeys(RuntimeError):
+    """A store without data keys was asked to seal or open a personal field."""
+
+
+class _WithoutDataKeys:
+    """The keys of a store given none: personal fields are refused, never kept in clear,
+    and a sealed one is an error, never read as erased."""
+
+    async def for_people(self, people: Collection[str]) -> Mapping[str, DataKey]:
+        raise NoDataKeys(
+            "this event store has no data keys, so it cannot seal a personal field: "
+            "configure the personal data master keys (docs/privacy.md)"
+        )
+
+    async def by_ids(self, key_ids: Collection[str]) -> Mapping[str, bytes]:
+        raise NoDataKeys(
+            "this event store has no data keys, so it cannot open a sealed personal field: "
+            "configure the personal data master keys (docs/privacy.md)"
+        )
 
 
 _COLUMNS = (
@@ -149,10 +180,15 @@ class EventStore:
         schema: str,
         *,
         events: EventRegistry = registry,
+        keys: DataKeys | None = None,
     ) -> None:
         self.pool = pool
         self.schema = schema
         self.registry = events
+        # Where personal fields' keys are made and read: on connections of their own, not
+        # an appending transaction's, so that a key is stored before anything sealed under
+        # it (and before a process caches it) whether or not that transaction commits.
+        self.keys: DataKeys = keys if keys is not None else _WithoutDataKeys()
         table = sql.Identifier(schema, "events")
         appended = sql.SQL(_APPENDED)
         self._append = sql.SQL(_APPEND).format(events=table, appended=appended)
@@ -226,8 +262,7 @@ class EventStore:
                 "event_id": new_event_id(),
                 "event_type": e.event_type,
                 "schema_version": e.schema_version,
-                "payload": e.model_dump(mode="json"),
-                "payload_json": _payload_json(e),
+                **await self._recorded(e),
             }
             for e in events
         ]
@@ -257,6 +292,15 @@ class EventStore:
             )
             for event, (pos, version, at) in zip(pending, rows, strict=True)
         ]
+
+    async def _recorded(self, event: Event) -> dict[str, Any]:
+        """The payload as stored, its personal fields sealed, and its JSON."""
+        if not holds_personal_data(type(event)):
+            # Most events: as they always were, byte for byte.
+            return {"payload": event.model_dump(mode="json"), "payload_json": _checked(event)}
+        payload = await seal(event, self.keys)
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        return {"payload": payload, "payload_json": _checked(event, text)}
 
     async def _insert(
         self,
@@ -359,9 +403,21 @@ class EventStore:
         """Release the connection that announces commits (the pool is the caller's)."""
         await self.notifier.close()
 
-    def decode(self, envelope: Envelope) -> Event:
-        """The payload as the current schema version of its type (upcast when older)."""
-        return self.registry.decode(envelope.event_type, envelope.schema_version, envelope.payload)
+    async def decode(self, envelope: Envelope) -> Event:
+        """The payload as the current schema version of its type (upcast when older), its
+        personal fields opened: `[erased]` where a key they were sealed under is destroyed."""
+        payload = envelope.payload
+        if self._may_be_sealed(envelope.event_type, envelope.schema_version):
+            payload = await open_document(payload, self.keys)
+        return self.registry.decode(envelope.event_type, envelope.schema_version, payload)
+
+    def _may_be_sealed(self, event_type: str, version: int) -> bool:
+        # Only a version whose model marks personal fields was ever sealed (a mark, once
+        # given, stays on its version), so other payloads skip the walk looking for seals.
+        try:
+            return holds_personal_data(self.registry.model(event_type, version))
+        except UnknownEventType:
+            return False  # decoding says why
 
     @asynccontextmanager
     async def _conn(self, conn: AsyncConnection[Any] | None) -> AsyncIterator[AsyncConnection[Any]]:
@@ -405,12 +461,13 @@ class StoreTransaction:
     async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
         return await self.store.last_version_of(stream_id, event_types, conn=self.conn)
 
-    def decode(self, envelope: Envelope) -> Event:
-        return self.store.decode(envelope)
+    async def decode(self, envelope: Envelope) -> Event:
+        return await self.store.decode(envelope)
 
 
-def _payload_json(event: Event) -> str:
-    payload = event.model_dump_json()
+def _checked(event: Event, payload: str | None = None) -> str:
+    """The payload's JSON (`event`'s own unless given), refused when it is too large."""
+    payload = event.model_dump_json() if payload is None else payload
     size = len(payload.encode())
     if size > MAX_PAYLOAD_BYTES:
         raise EventTooLarge(

@@ -44,8 +44,10 @@ class SealingError(ValueError):
 
 @dataclass(frozen=True)
 class PersonalOf:
-    """Marks a text field as personal data of the people named by `owners`, sibling fields
-    of the same model holding an employee id (or None, when the field has no such owner)."""
+    """Marks a text field as personal data of the people named by `owners`: fields holding an
+    employee id (or None, when the field has no such owner), of the same model or, when it
+    has no such field, of the nearest model it is nested in (an answer's comment belongs to
+    the rater and subject of the submission holding it)."""
 
     owners: tuple[str, ...]
 
@@ -83,7 +85,7 @@ async def seal(model: BaseModel, keys: DataKeys) -> dict[str, Any]:
     document = model.model_dump(mode="json")
     if not holds_personal_data(type(model)):
         return document
-    found = list(_personal_fields(model, document))
+    found = list(_personal_fields(model, document, ()))
     owners = {person for _, _, people in found for person in people}
     if not owners:
         return document
@@ -122,10 +124,12 @@ def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
 
 
 def _personal_fields(
-    model: BaseModel, document: dict[str, Any]
+    model: BaseModel, document: dict[str, Any], enclosing: tuple[BaseModel, ...]
 ) -> Iterator[tuple[dict[str, Any], str, tuple[str, ...]]]:
     """(the dict holding the field in `document`, its key, its owners) for every personal
-    field in `model` and the models nested in it."""
+    field in `model` and the models nested in it; `enclosing`: the models `model` is nested
+    in, nearest first."""
+    scope = (model, *enclosing)
     for name, field in type(model).model_fields.items():
         key = field.serialization_alias or field.alias or name
         if key not in document:
@@ -138,7 +142,7 @@ def _personal_fields(
                     str(owner)
                     for mark in marks
                     for owner_field in mark.owners
-                    if (owner := getattr(model, owner_field)) is not None
+                    if (owner := _owner(scope, owner_field)) is not None
                 )
             )
             if value is not None and not people:
@@ -148,19 +152,32 @@ def _personal_fields(
                 )
             yield document, key, people
             continue
-        yield from _nested(value, document[key])
+        yield from _nested(value, document[key], scope)
 
 
-def _nested(value: Any, dumped: Any) -> Iterator[tuple[dict[str, Any], str, tuple[str, ...]]]:
+def _owner(scope: tuple[BaseModel, ...], owner_field: str) -> Any:
+    """The owner field's value on the nearest model of `scope` that has the field."""
+    for model in scope:
+        if owner_field in type(model).model_fields:
+            return getattr(model, owner_field)
+    raise SealingError(
+        f"{type(scope[0]).__name__} names owner field {owner_field!r}, which neither it nor a "
+        "model it is nested in has"
+    )
+
+
+def _nested(
+    value: Any, dumped: Any, enclosing: tuple[BaseModel, ...]
+) -> Iterator[tuple[dict[str, Any], str, tuple[str, ...]]]:
     if isinstance(value, BaseModel) and isinstance(dumped, dict):
-        yield from _personal_fields(value, dumped)
+        yield from _personal_fields(value, dumped, enclosing)
     elif isinstance(value, list | tuple) and isinstance(dumped, list):
         for item, dumped_item in zip(value, dumped, strict=True):
-            yield from _nested(item, dumped_item)
+            yield from _nested(item, dumped_item, enclosing)
     elif isinstance(value, Mapping) and isinstance(dumped, dict):
         for k, item in value.items():
             if str(k) in dumped:
-                yield from _nested(item, dumped[str(k)])
+                yield from _nested(item, dumped[str(k)], enclosing)
 
 
 def _seal_one(key: DataKey, value: Any) -> dict[str, str]:

@@ -38,7 +38,11 @@ class MasterKeys(KeyRing):
     """The keys every data key is wrapped in (`KeyRing`'s file format and rotation)."""
 
     description = "personal data master keys"
-    when_missing = "create it: one line `<key id> <base64 of 32 random bytes>`"
+    when_missing = (
+        "run `talentledger up` (it generates them) or set TALENTLEDGER_PERSONAL_DATA_KEYS_FILE "
+        "to a file of one line `<key id> <base64 of 32 random bytes>`; a service never runs "
+        "without them, since it would have to store personal fields in clear"
+    )
     error = MasterKeyError
 
 
@@ -162,20 +166,24 @@ def _bound(person: str, key_id: str) -> bytes:
 
 
 def grant_statements(
-    sealing: Collection[str], erasing: str, schema: str = SCHEMA
+    sealing: Collection[str], erasing: str | None = None, schema: str = SCHEMA
 ) -> list[sql.Composed]:
     """SQL, run by the schema's owner, that lets `sealing` roles make and read keys and the
-    `erasing` role alone destroy them. Nobody gets the tables themselves."""
+    `erasing` role alone destroy them (none: only the owner). Nobody gets the key tables;
+    every role may read the schema's migration version, to tell that it is up to date."""
     s = sql.Identifier(schema)
     claim = sql.SQL("{}.claim_data_keys(text[], text[], text[], bytea[])").format(s)
     read = sql.SQL("{}.data_keys_by_id(text[])").format(s)
     destroy = sql.SQL("{}.destroy_data_keys(text, text, text)").format(s)
-    grants = [(role, [claim, read]) for role in sealing] + [(erasing, [claim, read, destroy])]
+    grants = [(role, [claim, read]) for role in sealing]
+    if erasing is not None:
+        grants.append((erasing, [claim, read, destroy]))
     statements = []
     for role, functions in grants:
         r = sql.Identifier(role)
         statements += [
             sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(s, r),
+            sql.SQL("GRANT SELECT ON {}.alembic_version TO {}").format(s, r),
             sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(", ").join(functions), r),
         ]
     return statements

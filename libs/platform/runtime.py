@@ -30,6 +30,7 @@ from libs.events.consumer import EventHandler, subscribe
 from libs.events.migrations import check_migrated
 from libs.events.relay import OutboxRelay
 from libs.events.store import ConcurrencyError, EventStore, EventTooLarge
+from libs.personal import vault
 from libs.platform import edge, temporal
 from libs.platform.auth import TokenVerifier
 from libs.platform.database import service_conninfo
@@ -162,6 +163,11 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
     name = definition.name
     tracer_provider = setup_tracing(name, settings)
     database_url = settings.require_database_url()
+    try:
+        master = vault.MasterKeys.load(settings.personal_data_keys)
+    except vault.MasterKeyError as error:
+        # Without them every personal field would have to be stored in clear.
+        raise SystemExit(f"{name} cannot start: {error}") from None
     # Migrations run as the owner role, before services start (`talentledger up`, or
     # `talentledger db migrate`); the service's own role can only wait for them.
     await _retry(
@@ -169,10 +175,23 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         lambda: asyncio.to_thread(check_migrated, database_url, name, *definition.migrations),
         stop,
     )
+    await _retry(
+        "PostgreSQL personal data keys schema",
+        lambda: asyncio.to_thread(check_migrated, database_url, vault.SCHEMA, vault.MIGRATIONS),
+        stop,
+    )
     keys = temporal.PayloadKeys.load(settings.temporal_payload_keys)
-    async with AsyncConnectionPool(
-        service_conninfo(settings), min_size=1, max_size=10, open=False
-    ) as pool:
+    async with (
+        AsyncConnectionPool(
+            service_conninfo(settings), min_size=1, max_size=10, open=False
+        ) as pool,
+        # Data keys on connections of their own: an appending transaction holding a
+        # connection of `pool` never waits for another of it (see `EventStore`).
+        AsyncConnectionPool(
+            service_conninfo(settings), min_size=1, max_size=2, open=False
+        ) as key_pool,
+    ):
+        data_keys = vault.PostgresDataKeys(key_pool, master)
         client = await _retry(
             "Temporal",
             lambda: temporal.connect(
@@ -181,7 +200,8 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
             stop,
         )
         broker = await _connected_broker(settings, name, stop, tracer_provider)
-        runtime = Runtime(name, settings, pool, EventStore(pool, name), broker, client)
+        store = EventStore(pool, name, keys=data_keys)
+        runtime = Runtime(name, settings, pool, store, broker, client)
         parts = definition.build(runtime)
         for handler in parts.handlers:
             subscribe(broker, runtime.store, handler)

@@ -77,6 +77,13 @@ class Settings(BaseSettings):
         alias="TALENTLEDGER_TEMPORAL_PAYLOAD_KEYS_FILE",
         description="keys encrypting Temporal payloads; default <home>/keys/temporal-payload.keys",
     )
+    personal_data_keys_file: Path | None = Field(
+        None,
+        alias="TALENTLEDGER_PERSONAL_DATA_KEYS_FILE",
+        description="master keys wrapping each person's data key (docs/privacy.md); every "
+        "service needs them to start; default <home>/keys/personal-data.keys, which the "
+        "embedded stack creates",
+    )
     home: Path = Field(
         Path(".talentledger"),
         alias="TALENTLEDGER_HOME",
@@ -192,6 +199,10 @@ class Settings(BaseSettings):
     @property
     def temporal_payload_keys(self) -> Path:
         return self.temporal_payload_keys_file or self.home / "keys" / "temporal-payload.keys"
+
+    @property
+    def personal_data_keys(self) -> Path:
+        return self.personal_data_keys_file or self.home / "keys" / "personal-data.keys"
 
     @property
     def checkpoint_key(self) -> Path:

@@ -3,7 +3,8 @@
 `talentledger up` runs `prepare` with the URL of a role allowed to create roles (the
 embedded superuser, or `DATABASE_URL` when it names an external server);
 `talentledger db migrate` runs `migrate_services` as the owner role for deployments that
-create the roles themselves (`talentledger db roles`).
+create the roles themselves (`talentledger db roles`). Both migrate the `privacy` schema of
+personal data keys too, which every service seals and opens through.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import psycopg
+
 from libs.events.migrations import migrate
 from libs.events.migrations.roles import OWNER_ROLE, PasswordFile, provision, service_role
+from libs.personal import vault
 
 if TYPE_CHECKING:
     from libs.platform.runtime import ServiceDefinition
@@ -30,6 +34,16 @@ def migrate_services(owner_url: str, services: Sequence[str]) -> None:
     for name in services:
         service = definition(name)
         migrate(owner_url, service.name, *service.migrations, service_role=service_role(name))
+    migrate_personal_data_keys(owner_url, [service_role(name) for name in services])
+
+
+def migrate_personal_data_keys(owner_url: str, roles: Sequence[str]) -> None:
+    """Migrate the schema of each person's data key (docs/privacy.md) as the owner, and let
+    every service role make and read keys through its functions; none may destroy one."""
+    migrate(owner_url, vault.SCHEMA, vault.MIGRATIONS)
+    with psycopg.connect(owner_url) as conn:  # one transaction: every grant or none
+        for statement in vault.grant_statements(roles):
+            conn.execute(statement)
 
 
 def prepare(admin_url: str, services: Sequence[str], passwords: PasswordFile) -> dict[str, str]:

@@ -34,6 +34,7 @@ import httpx
 import psutil
 
 from libs.events.migrations.roles import OWNER_ROLE, PasswordFile
+from libs.personal.vault import MasterKeys
 from libs.platform.auth import ensure_dev_keypair
 from libs.platform.settings import Settings
 from libs.platform.temporal import PayloadKeys
@@ -169,6 +170,9 @@ class Stack:
         temporal_address = self.settings.temporal_address or self.temporal.start()
         _, public_key = ensure_dev_keypair(self.home / "keys")
         PayloadKeys.ensure(self.settings.temporal_payload_keys.absolute())
+        # Every service seals personal fields under data keys wrapped in these, and refuses
+        # to start without them (docs/privacy.md).
+        MasterKeys.ensure(self.settings.personal_data_keys.absolute())
         if self.settings.checkpoint_key_file is None:
             # The promotion service signs decision-log checkpoints with it; `audit verify`
             # accepts the fingerprint recorded beside it unless another is pinned.

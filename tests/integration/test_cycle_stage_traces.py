@@ -160,7 +160,7 @@ async def test_each_stage_is_a_trace_with_its_activities_and_events(traced: Trac
 
     # The transition's event carries its stage's trace to the relay and the consumers.
     events = await traced.store.read_stream(cycle_stream("cycle-t.1"))
-    assert [traced.store.decode(e).stage for e in events] == STAGES  # type: ignore[attr-defined]
+    assert [(await traced.store.decode(e)).stage for e in events] == STAGES  # type: ignore[attr-defined]
     for event, stage in zip(events, STAGES, strict=True):
         trace_id = format(_trace_id(stage_spans[stage]), "032x")
         assert event.trace_context["traceparent"].split("-")[1] == trace_id

@@ -26,6 +26,7 @@ from libs.events.migrations import NotMigrated, check_migrated, migrate
 from libs.events.migrations.roles import OWNER_ROLE, PasswordFile, provision, service_role
 from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
+from libs.personal import vault
 from libs.platform.database import service_conninfo
 from libs.platform.settings import Settings
 from services.promotion.adapters.postgres.decision_log import DecisionLog
@@ -51,6 +52,10 @@ APPEND_ONLY = {
 # Tables whose rows never change and are deleted only by an erasure the decision log records
 # (docs/privacy.md): UPDATE and TRUNCATE refused like the append-only ones.
 ERASABLE = {("promotion", "decision_log_personal")}
+# The personal data keys' schema (docs/privacy.md): a key is destroyed, never rewritten, and
+# the record of destroyed keys never changes (tests/integration/test_personal_data_keys.py
+# attacks both). It takes the events branch for `refuse_change()`; its log stays empty.
+DATA_KEYS = {("privacy", "data_keys"), ("privacy", "destroyed_keys"), ("privacy", "events")}
 # One row for each append-only table, so that row triggers have something to refuse.
 SEED = {
     "events": "INSERT INTO {s}.events (global_position, event_id, event_type, schema_version, "
@@ -141,6 +146,13 @@ def test_service_roles_hold_no_delete_or_truncate_and_no_update_on_append_only_t
             "FROM pg_roles WHERE rolname LIKE 'talentledger\\_%'"
         ).fetchall()
     service_grants = [g for g in granted if g[0] != OWNER_ROLE]
+    # The personal data keys' schema: its migration version, so that a service can tell it
+    # is up to date, and nothing else; its keys only through its functions (docs/privacy.md).
+    keys_schema = {g for g in service_grants if g[1] == vault.SCHEMA}
+    assert keys_schema == {
+        (service_role(s), vault.SCHEMA, "alembic_version", "SELECT") for s in SERVICES
+    }
+    service_grants = [g for g in service_grants if g not in keys_schema]
     assert {(g[0], g[1]) for g in service_grants} == {(service_role(s), s) for s in SERVICES}, (
         "each service role holds privileges in its own schema only"
     )
@@ -165,11 +177,11 @@ def test_append_only_tables_refuse_change_even_to_their_owner(
             "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE p.proname = 'refuse_change' GROUP BY 1, 2"
         ).fetchall()
-    assert {(s, t) for s, t, _, _ in guarded} == APPEND_ONLY | ERASABLE
+    assert {(s, t) for s, t, _, _ in guarded} == APPEND_ONLY | ERASABLE | DATA_KEYS
     assert all(
         update_delete and truncate
         for s, t, update_delete, truncate in guarded
-        if (s, t) not in ERASABLE
+        if (s, t) in APPEND_ONLY
     )
     owner_url = passwords.url(database_url, OWNER_ROLE)
     with psycopg.connect(owner_url, autocommit=True) as owner:
@@ -309,6 +321,7 @@ def test_roles_and_migrations_for_an_external_postgresql_from_the_command_line(
     for service in SERVICES:
         role_url = passwords.url(database_url, service_role(service))
         check_migrated(role_url, service)
+        check_migrated(role_url, vault.SCHEMA, vault.MIGRATIONS)  # as each service does at start
         with connect(role_url) as conn:
             assert conn.execute(f"SELECT count(*) FROM {service}.events").fetchone() == (0,)
 

@@ -25,7 +25,7 @@ async def test_append_and_read_a_stream_with_full_envelope(store: EventStore) ->
     assert [e.stream_version for e in recorded] == [1, 2]
     assert recorded[0].global_position < recorded[1].global_position
     read = await store.read_stream("s-1")
-    assert [store.decode(e) for e in read] == [Probe(n=1), Probe(n=2)]
+    assert [await store.decode(e) for e in read] == [Probe(n=1), Probe(n=2)]
     first = read[0]
     assert first.actor == "alice"
     assert first.correlation_id == ALICE.correlation_id
@@ -53,7 +53,7 @@ async def test_wrong_expected_version_is_typed_and_writes_nothing(store: EventSt
         await store.append("s-1", 0, [Probe(n=1), Probe(n=2)], ALICE)
     with pytest.raises(ConcurrencyError):
         await store.append("s-1", 5, [Probe(n=3)], ALICE)
-    assert [store.decode(e) for e in await store.read_stream("s-1")] == [Probe(n=0)]
+    assert [await store.decode(e) for e in await store.read_stream("s-1")] == [Probe(n=0)]
 
 
 async def test_appends_in_one_transaction_are_atomic_and_ordered(store: EventStore) -> None:
@@ -70,7 +70,7 @@ async def test_appends_in_one_transaction_are_atomic_and_ordered(store: EventSto
         await store.append("a", 0, [Probe(n=1)], ALICE, conn=conn)
         await store.append("b", 0, [Probe(n=2), Probe(n=3)], ALICE, conn=conn)
     log = await store.read_log()
-    assert [store.decode(e) for e in log] == [Probe(n=1), Probe(n=2), Probe(n=3)]
+    assert [await store.decode(e) for e in log] == [Probe(n=1), Probe(n=2), Probe(n=3)]
     assert log[0].global_position + 2 == log[2].global_position
 
 
@@ -120,7 +120,7 @@ async def test_tailing_reader_never_skips_while_writers_commit_out_of_order(
         while len(seen) < writers * per_writer:
             batch = await store.read_log(after=position, limit=300)
             for envelope in batch:
-                event = store.decode(envelope)
+                event = await store.decode(envelope)
                 assert isinstance(event, Probe)
                 seen.append((envelope.global_position, event.writer, event.n))
                 position = envelope.global_position

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from libs.events.registry import IntegrationEvent, registry
+from libs.personal.sealing import PersonalOf
 
 
 @registry.event
@@ -16,3 +19,16 @@ class Probe(IntegrationEvent):
     n: int
     writer: int = 0
     note: str = ""
+
+
+@registry.event
+class Remark(IntegrationEvent):
+    """An event with a personal field: `text` belongs to its author and to whom it is about."""
+
+    event_type = "BackboneRemark"
+    schema_version = 1
+    context = "svc"
+
+    author: str
+    about: str
+    text: Annotated[str, PersonalOf("author", "about")]

@@ -18,6 +18,7 @@ import uvicorn
 from psycopg_pool import AsyncConnectionPool
 
 from libs.events.store import EventStore
+from libs.personal.vault import MasterKeys, PostgresDataKeys
 from libs.platform import temporal
 from libs.platform.auth import TokenMinter, TokenVerifier, ensure_dev_keypair
 from libs.platform.database import service_conninfo
@@ -67,6 +68,7 @@ async def _serve(
         settings.require_temporal_address(), temporal.PayloadKeys.generate(), "default"
     )
     servers: list[uvicorn.Server] = []
+    master = MasterKeys.generate()  # every service's, as each person's keys are
     async with AsyncExitStack() as resources:
         for definition in DEFINITIONS:
             # Migrated as the owner, served as the service's own role, as deployed.
@@ -80,7 +82,7 @@ async def _serve(
             served = settings.model_copy(update={"database_url": role_url})
             pool = AsyncConnectionPool(service_conninfo(served), min_size=1, max_size=4, open=False)
             await resources.enter_async_context(pool)
-            store = EventStore(pool, definition.name)
+            store = EventStore(pool, definition.name, keys=PostgresDataKeys(pool, master))
             runtime = Runtime(definition.name, served, pool, store, None, client)  # type: ignore[arg-type]
             api = definition.build(runtime).api
             api.state.runtime = runtime

@@ -14,11 +14,13 @@ from temporalio.client import Client
 from libs.events.migrations import migrate
 from libs.events.migrations.roles import OWNER_ROLE, PasswordFile, provision, service_role
 from libs.events.store import EventStore
+from libs.personal.vault import MasterKeys, PostgresDataKeys
 from libs.platform.auth import TokenVerifier, ensure_dev_keypair, mint_token
 from libs.platform.database import service_conninfo
 from libs.platform.pagination import every_item_async
 from libs.platform.runtime import Runtime, ServiceParts
 from libs.platform.settings import Settings
+from talentledger.stack.database import migrate_personal_data_keys
 
 
 class ServiceApi:
@@ -80,12 +82,13 @@ Api = TypeVar("Api", bound=ServiceApi)
 
 
 def service_database_url(database_url: str, schema: str, keys_dir: Path, *migrations: Path) -> str:
-    """Create the owner and `schema`'s service role, migrate as the owner, and return the
-    service role's URL (its password in `keys_dir`)."""
+    """Create the owner and `schema`'s service role, migrate as the owner (the personal data
+    keys' schema too), and return the service role's URL (its password in `keys_dir`)."""
     passwords = PasswordFile(keys_dir / "postgres.pgpass")
     provision(database_url, [schema], passwords)
     owner_url = passwords.url(database_url, OWNER_ROLE)
     migrate(owner_url, schema, *migrations, service_role=service_role(schema))
+    migrate_personal_data_keys(owner_url, [service_role(schema)])
     return passwords.url(database_url, service_role(schema))
 
 
@@ -109,7 +112,7 @@ async def in_process(
     async with AsyncConnectionPool(
         service_conninfo(settings), min_size=1, max_size=8, open=False
     ) as pool:
-        store = EventStore(pool, schema)
+        store = EventStore(pool, schema, keys=PostgresDataKeys(pool, MasterKeys.generate()))
         # The HTTP API uses no broker (the relay and worker are elsewhere), and Temporal only
         # in the cycles service, which is given a client.
         runtime = Runtime(schema, settings, pool, store, broker=None, temporal=temporal)  # type: ignore[arg-type]

@@ -145,3 +145,38 @@ def test_a_model_that_contains_itself_is_inspected_once() -> None:
         root: Node
 
     assert holds_personal_data(Tree)
+
+
+class Answer(BaseModel):
+    item: str
+    comment: Annotated[str | None, PersonalOf("rater_id", "subject_id")] = None
+
+
+class Submission(BaseModel):
+    rater_id: str
+    subject_id: str
+    answers: list[Answer]
+
+
+class Stray(BaseModel):
+    text: Annotated[str, PersonalOf("author_id")]
+
+
+async def test_a_nested_field_belongs_to_the_owners_the_model_holding_it_names() -> None:
+    keys = KeysInMemory()
+    submission = Submission(
+        rater_id="emp-bo",
+        subject_id="emp-ada",
+        answers=[Answer(item="q1", comment="Explains trade-offs well"), Answer(item="q2")],
+    )
+    document = await seal(submission, keys)
+    assert "trade-offs" not in json.dumps(document)
+    assert document["answers"][1]["comment"] is None
+    assert await unseal(Submission, document, keys) == submission
+    keys.erase("emp-bo")
+    assert (await unseal(Submission, document, keys)).answers[0].comment == ERASED
+
+
+async def test_an_owner_field_that_no_model_around_the_field_has_is_refused() -> None:
+    with pytest.raises(SealingError, match="names owner field 'author_id'"):
+        await seal(Stray(text="anything"), KeysInMemory())

@@ -9,11 +9,13 @@ subject may see.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import IntegrationEvent, registry
 from libs.events.schemas.framework import Key
+from libs.personal.sealing import PersonalOf
 
 
 class _CampaignEvent(IntegrationEvent):
@@ -119,7 +121,9 @@ class CalibrationAdjustment(BaseModel):
     competency: str
     old_value: float | None
     new_value: float
-    justification: str
+    justification: Annotated[str, PersonalOf("subject")] = Field(
+        description="why; sealed under the subject's key (docs/privacy.md)"
+    )
     actor: str
     adjusted_at: datetime
 

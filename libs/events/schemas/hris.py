@@ -16,6 +16,7 @@ from pydantic import Field, StringConstraints
 
 from libs.events.registry import IntegrationEvent, registry
 from libs.events.schemas.framework import Key, TrackKind
+from libs.personal.sealing import PersonalOf
 
 EmployeeId = Annotated[
     str,
@@ -39,7 +40,9 @@ class EmployeeHired(_HrisEvent):
 
     event_type = "EmployeeHired"
 
-    name: str = Field(min_length=1, max_length=200, description="display name")
+    name: Annotated[str, PersonalOf("employee_id")] = Field(
+        min_length=1, max_length=200, description="display name; sealed (docs/privacy.md)"
+    )
     department: Department
     job_family: Key = Field(description="a job family key of the career framework")
     track: TrackKind
@@ -83,6 +86,8 @@ class ProtectedAttributeRecorded(_HrisEvent):
     event_type = "ProtectedAttributeRecorded"
 
     attribute: Key = Field(description="which attribute, e.g. 'sex' or 'ethnicity'")
-    value: str | None = Field(
-        None, max_length=100, description="the group; None: withdrawn or not disclosed"
+    value: Annotated[str | None, PersonalOf("employee_id")] = Field(
+        None,
+        max_length=100,
+        description="the group; None: withdrawn or not disclosed; sealed (docs/privacy.md)",
     )

@@ -78,7 +78,7 @@ async def _read(campaigns: Campaigns, session_id: str) -> CalibrationSession:
     found = CalibrationSession(session_id)
     log = campaigns.events
     for envelope in await log.read_stream(stream_of(session_id)):
-        found.apply(log.decode(envelope), envelope.stream_version)
+        found.apply(await log.decode(envelope), envelope.stream_version)
     return found
 
 

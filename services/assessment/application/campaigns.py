@@ -78,7 +78,7 @@ class Campaigns:
         for envelope in await log.read_stream(
             stream_of(campaign_id), after_version=campaign.stream_version
         ):
-            campaign.apply(log.decode(envelope), envelope.stream_version)
+            campaign.apply(await log.decode(envelope), envelope.stream_version)
         if campaign.opened is None:
             raise CampaignNotFound(campaign_id)
         if len(self._campaigns) >= CACHED:
@@ -93,7 +93,7 @@ class Campaigns:
         assessment = SubjectAssessment(campaign.campaign_id, subject)
         log = self.events
         for envelope in await log.read_stream(subject_stream_of(campaign.campaign_id, subject)):
-            assessment.apply(log.decode(envelope), envelope.stream_version)
+            assessment.apply(await log.decode(envelope), envelope.stream_version)
         return assessment
 
     async def questionnaire(self, work: Work, campaign: Campaign, subject: str) -> Questionnaire:

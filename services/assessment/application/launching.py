@@ -52,7 +52,7 @@ async def open_campaign(
     log = campaigns.events
     campaign = Campaign(campaign_id)
     for envelope in await log.read_stream(stream_of(campaign_id)):
-        campaign.apply(log.decode(envelope), envelope.stream_version)
+        campaign.apply(await log.decode(envelope), envelope.stream_version)
     positions = {
         p.employee_id: (p.job_family, p.track, p.level)
         for p in org.people.values()

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from statistics import fmean, pstdev
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from libs.personal.sealing import PersonalOf
 from services.assessment.domain.aggregation import CompetencyResult, by_subject_and_competency
 from services.assessment.domain.ratings import Rating
 
@@ -104,7 +105,7 @@ class Adjustment(BaseModel):
     # None when nobody had observed the competency: calibration may still set a score.
     old_value: float | None
     new_value: float
-    justification: str
+    justification: Annotated[str, PersonalOf("subject")]  # stored sealed (docs/privacy.md)
     actor: str
     scale: tuple[int, int] = DREYFUS_SCALE
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from libs.personal.sealing import PersonalOf
 from services.assessment.domain.questionnaires import Questionnaire
 from services.assessment.domain.raters import Assignment
 
@@ -25,7 +27,9 @@ class Answer(BaseModel):
 
     item: str
     value: StrictInt | None = Field(description="on the framework's scale; null: not observed")
-    comment: str | None = Field(None, max_length=2000)
+    # Stored sealed under the keys of the rater and the subject of the submission holding it
+    # (docs/privacy.md): erasing either erases it.
+    comment: Annotated[str | None, PersonalOf("rater", "subject")] = Field(None, max_length=2000)
 
 
 class Submission(BaseModel):

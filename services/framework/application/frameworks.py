@@ -54,7 +54,7 @@ async def load(events: EventLog, framework_id: str) -> FrameworkAggregate:
             stream, after_version=published - 1, until_version=published
         )
     for envelope in envelopes:
-        aggregate.apply(events.decode(envelope), envelope.stream_version)
+        aggregate.apply(await events.decode(envelope), envelope.stream_version)
     return aggregate
 
 

@@ -148,7 +148,7 @@ async def test_loading_from_the_latest_whole_documents_equals_replaying_the_stre
 
     replayed = FrameworkAggregate(ID)
     for recorded in work.events.stream(stream_of(ID)):
-        replayed.apply(work.events.decode(recorded), recorded.stream_version)
+        replayed.apply(await work.events.decode(recorded), recorded.stream_version)
     loaded = await frameworks.draft(ID)
     assert loaded.stream_version == replayed.stream_version
     assert loaded.draft == replayed.draft

@@ -250,7 +250,7 @@ async def test_an_overturned_denial_is_decided_on_appeal_by_someone_else(world: 
     assert (outcome.kind, outcome.payload["result"]) == ("appeal_outcome", "overturned")
     assert outcome.payload["readiness"]["ready"] is True
     log = world.work.events
-    decided = [log.decode(e) for e in log.envelopes if e.event_type == "PromotionDecided"]
+    decided = [await log.decode(e) for e in log.envelopes if e.event_type == "PromotionDecided"]
     assert [(e.outcome, e.on_appeal) for e in decided] == [("deny", False), ("approve", True)]  # type: ignore[attr-defined]
 
 
