@@ -15,7 +15,16 @@ from types import FrameType
 
 from rich.console import Console
 
-from bench import appends, assessment, cycle, decision_log, development, framework, latency
+from bench import (
+    appends,
+    assessment,
+    cycle,
+    decision_log,
+    development,
+    framework,
+    latency,
+    sealed_appends,
+)
 from bench.report import render
 from bench.stack import bench_stack, machine_info
 
@@ -61,8 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmark event appends, append-to-consumer latency, the framework "
-        "service on a large framework, the assessment service on a 10,000-person campaign "
-        "and whole review cycles on the embedded stack. Uses DATABASE_URL and NATS_URL when "
+        "service on a large framework, the assessment service on a 10,000-person campaign, "
+        "whole review cycles on the embedded stack, and appends of events with a personal field "
+        "sealed against appends without. Uses DATABASE_URL and NATS_URL when "
         "set, else starts embedded servers for the run (review cycles: always embedded).",
     )
     parser.add_argument(
@@ -84,8 +94,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "decision_log",
             "development",
             "cycle",
+            "sealed_appends",
         ),
-        help="run one benchmark instead of all seven",
+        help="run one benchmark instead of all eight",
     )
     parser.add_argument(
         "--rate",
@@ -104,7 +115,7 @@ async def main(args: argparse.Namespace, console: Console) -> str:
         # Each size starts a whole stack of its own: no shared benchmark servers.
         machine, section = await cycle.run(console, sizes.cycle)
         return render(machine, None, None, None, None, command, [section])
-    without_nats = args.only in ("framework", "decision_log", "development")
+    without_nats = args.only in ("framework", "decision_log", "development", "sealed_appends")
     with bench_stack(console, with_nats=not without_nats) as stack:
         machine = await machine_info(
             stack.database_url,
@@ -118,6 +129,12 @@ async def main(args: argparse.Namespace, console: Console) -> str:
         if args.only in (None, "appends"):
             append_results = await appends.run(
                 stack.roles, console, events=sizes.events, repeats=sizes.repeats
+            )
+        if args.only in (None, "sealed_appends"):
+            sections.append(
+                await sealed_appends.run(
+                    stack.roles, console, events=sizes.events, repeats=sizes.repeats
+                )
             )
         if args.only in (None, "latency"):
             assert stack.nats_url is not None

@@ -267,11 +267,11 @@ async def writer_pool(database_url: str, size: int) -> AsyncIterator[AsyncConnec
 
 
 @asynccontextmanager
-async def listening(database_url: str) -> AsyncIterator[None]:
+async def listening(database_url: str, schema: str = APPENDS_SCHEMA) -> AsyncIterator[None]:
     """A process LISTENing on the log's NOTIFY channel and draining it, as the outbox relay
     does in production, so that notifications are delivered and read as they would be. A
     process of its own, so that its CPU time does not count as the writers'."""
-    channels = [f"{APPENDS_SCHEMA}_events"]
+    channels = [f"{schema}_events"]
     async with child("bench.listener", *channels, env={"BENCH_DATABASE_URL": database_url}):
         yield
 
