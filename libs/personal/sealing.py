@@ -130,35 +130,53 @@ def _personal_fields(
     field in `model` and the models nested in it; `enclosing`: the models `model` is nested
     in, nearest first."""
     scope = (model, *enclosing)
-    for name, field in type(model).model_fields.items():
-        key = field.serialization_alias or field.alias or name
+    for name, key, marks in _plan(type(model)):
         if key not in document:
             continue
         value = getattr(model, name)
-        marks = [m for m in field.metadata if isinstance(m, PersonalOf)]
-        if marks:
-            people = tuple(
-                dict.fromkeys(
-                    str(owner)
-                    for mark in marks
-                    for owner_field in mark.owners
-                    if (owner := _owner(scope, owner_field)) is not None
-                )
-            )
-            if value is not None and not people:
-                raise SealingError(
-                    f"{type(model).__name__}.{name} is personal but names no owner "
-                    f"({', '.join(o for m in marks for o in m.owners)} are all empty)"
-                )
-            yield document, key, people
+        if not marks:
+            yield from _nested(value, document[key], scope)
             continue
-        yield from _nested(value, document[key], scope)
+        if value is None:
+            continue  # nothing to seal, so no owner to look up
+        people = tuple(
+            dict.fromkeys(
+                str(owner)
+                for mark in marks
+                for owner_field in mark.owners
+                if (owner := _owner(scope, owner_field)) is not None
+            )
+        )
+        if not people:
+            raise SealingError(
+                f"{type(model).__name__}.{name} is personal but names no owner "
+                f"({', '.join(o for m in marks for o in m.owners)} are all empty)"
+            )
+        yield document, key, people
+
+
+@functools.cache
+def _plan(model_type: type[BaseModel]) -> tuple[tuple[str, str, tuple[PersonalOf, ...]], ...]:
+    """(field name, its key in the dump, its marks) of the fields sealing must look at: the
+    marked ones, and those that may hold a model with marked fields. Planned once per model
+    type: walking every field of every event cost more than the encryption."""
+    plan = []
+    for name, field in model_type.model_fields.items():
+        marks = tuple(m for m in field.metadata if isinstance(m, PersonalOf))
+        if marks or any(holds_personal_data(t) for t in _models_in(field.annotation)):
+            plan.append((name, field.serialization_alias or field.alias or name, marks))
+    return tuple(plan)
+
+
+@functools.cache
+def _field_names(model_type: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model_type.model_fields)
 
 
 def _owner(scope: tuple[BaseModel, ...], owner_field: str) -> Any:
     """The owner field's value on the nearest model of `scope` that has the field."""
     for model in scope:
-        if owner_field in type(model).model_fields:
+        if owner_field in _field_names(type(model)):
             return getattr(model, owner_field)
     raise SealingError(
         f"{type(scope[0]).__name__} names owner field {owner_field!r}, which neither it nor a "
