@@ -36,6 +36,10 @@ ROLES = (
     # Decides promotions (docs/domain.md §6: "a person entitled to decide"); the promotion service
     # takes the role its settings name, this one by default.
     "promotion_committee",
+    # Answers access and erasure requests about a person (docs/privacy.md, Requests).
+    "privacy_officer",
+    # Places and lifts legal holds, which stop a person's data being erased (docs/privacy.md).
+    "legal",
 )
 ALGORITHM = "RS256"
 # Clocks of the identity provider and of each service drift apart; a minute absorbs that.

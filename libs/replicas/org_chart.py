@@ -26,6 +26,7 @@ from libs.events.schemas.hris import (
     EmployeeManagerChanged,
     EmployeeRoleChanged,
 )
+from libs.personal.sealing import ERASED
 from libs.replicas.people import Person
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "org_chart"
@@ -84,6 +85,9 @@ class OrgChart:
         }
         columns = sql.SQL(", ").join(map(sql.Identifier, Person.model_fields))
         self._select = sql.SQL("SELECT {} FROM {} ").format(columns, table)
+        self._erase = sql.SQL(
+            "UPDATE {} SET name = %s WHERE employee_id = %s AND name IS DISTINCT FROM %s"
+        ).format(table)
 
     @staticmethod
     def _upsert(
@@ -138,6 +142,14 @@ class OrgChart:
         await conn.execute(
             self._upserts["left"], {"employee_id": e.employee_id, "left_on": e.effective_on}
         )
+
+    async def erase(self, conn: AsyncConnection[Any], employee_id: str) -> int:
+        """Forget the person's name (docs/privacy.md, Requests): their place in the chart
+        stays, since other people's reporting lines run through it. Returns the names
+        forgotten (0 on a repeat). An `EmployeeHired` applied later opens its sealed name as
+        erased, so nothing brings the name back."""
+        cur = await conn.execute(self._erase, (ERASED, employee_id, ERASED))
+        return cur.rowcount
 
     def on(self, conn: AsyncConnection[Any]) -> BoundOrgChart:
         """The replica read through `conn`, in its transaction (a unit of work's)."""

@@ -24,10 +24,14 @@ from libs.workflows.messages import (
     CampaignStarted,
     CampaignStep,
     CycleCases,
+    ErasedData,
+    ErasureClearance,
+    ErasureOrder,
     FrameworkConfirmation,
     FrameworkRef,
     GapMovement,
     GapReview,
+    KeysDestroyed,
     MovementRequest,
     OpenCampaign,
     PromotionEvaluations,
@@ -202,3 +206,41 @@ RECORD_STAGE = ActivityContract[StageChange, StageTrace | None](
     start_to_close=timedelta(seconds=30),
     retry=REPLICATION_RETRY,
 )
+
+
+# -- erasing a person (docs/privacy.md, Requests) ------------------------------------------
+# The erasure workflow's steps, each idempotent like the cycle's: clear the request against
+# legal holds, destroy the person's data keys, then ask every service to erase and wait for
+# each one's confirmation.
+
+CLEAR_ERASURE = ActivityContract[ErasureOrder, ErasureClearance](
+    name="promotion.clear_erasure",
+    task_queue=PROMOTION,
+    input=ErasureOrder,
+    result=ErasureClearance,
+    start_to_close=STEP_TIMEOUT,
+    retry=REPLICATION_RETRY,
+)
+DESTROY_PERSONAL_KEYS = ActivityContract[ErasureOrder, KeysDestroyed](
+    name="cycles.destroy_personal_keys",
+    task_queue=CYCLES,
+    input=ErasureOrder,
+    result=KeysDestroyed,
+    start_to_close=STEP_TIMEOUT,
+    retry=REPLICATION_RETRY,
+)
+# The services that hold personal data, each erasing its own.
+HOLDING_PERSONAL_DATA = (FRAMEWORK, ASSESSMENT, DEVELOPMENT, PROMOTION)
+
+
+def erase_personal_data(service: str) -> ActivityContract[ErasureOrder, ErasedData]:
+    """The activity by which `service` erases what it holds of a person and confirms it."""
+    return ActivityContract[ErasureOrder, ErasedData](
+        name=f"{service}.erase_personal_data",
+        task_queue=service,
+        input=ErasureOrder,
+        result=ErasedData,
+        start_to_close=BATCH_TIMEOUT,
+        heartbeat=HEARTBEAT,
+        retry=REPLICATION_RETRY,
+    )

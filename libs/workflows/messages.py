@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 def round_of(series_id: str, number: int) -> str:
@@ -21,6 +22,11 @@ def series_of(round_id: str) -> str | None:
     """The series (workflow id) a cycle's own id belongs to; None when it is not one."""
     series, dot, number = round_id.rpartition(".")
     return series if dot and series and number.isdigit() else None
+
+
+def erasure_workflow_id(request_ref: str) -> str:
+    """The workflow that carries out the erasure request `request_ref`: one per request."""
+    return f"erasure-{request_ref}"
 
 
 def grant_digest(grant: str) -> str:
@@ -196,3 +202,51 @@ class Steering(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     actor: str = Field(min_length=1)
+
+
+# -- erasing a person (docs/privacy.md, Requests) --------------------------------------------
+
+RequestRef = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+    Field(description="the privacy request's reference, e.g. the ticket it was filed under"),
+]
+
+
+class ErasureOrder(BaseModel):
+    """Erase everything a service holds about `employee_id`, under request `request_ref`.
+    A service acts on it only if the cycles API recorded that a privacy officer made that
+    request (`ErasureRequested`) and `grant` is the request's own."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_ref: RequestRef
+    employee_id: str = Field(min_length=1)
+    grant: str = Field(description="the request's secret from the cycles API")
+
+
+class ErasureClearance(BaseModel):
+    """Whether the person may be erased: refused while a legal hold is on them or one of
+    their cases; the refusal is then an entry of the decision log."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cleared: bool
+    reason: str = Field("", description="why it was refused: each hold and its reason")
+
+
+class KeysDestroyed(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    employee_id: str
+    keys: int = Field(description="data keys destroyed by this call (a repeat finds none)")
+
+
+class ErasedData(BaseModel):
+    """A service's confirmation that it holds nothing more of the person than the record
+    of decisions keeps: what it erased, by kind (a repeat counts what it found left)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service: str
+    erased: dict[str, int] = Field(default_factory=dict)

@@ -6,6 +6,8 @@ Integrators follow cycles through these without access to Temporal. Each cycle's
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from libs.events.registry import IntegrationEvent, registry
@@ -54,3 +56,40 @@ class CycleStageChanged(_CycleEvent):
     """A review cycle moved to another stage, was escalated, paused or ended."""
 
     event_type = "CycleStageChanged"
+
+
+@registry.event
+class ErasureRequested(IntegrationEvent):
+    """A privacy officer asked, through the cycles API, that everything held about a person
+    be erased (docs/privacy.md, Requests). Appended by the API before the erasure workflow
+    starts: the services act on this record, never on the workflow's input."""
+
+    event_type = "ErasureRequested"
+    context = "cycles"
+    schema_version = 1
+
+    request_ref: str = Field(description="the request's reference; its workflow is erasure-<ref>")
+    employee_id: str = Field(description="the person to erase")
+    requested_by: str = Field(description="the signed-in subject who asked")
+    roles: list[str] = Field(description="the roles that subject's token held")
+    grant_sha256: str = Field(
+        description="SHA-256 of the secret the request's workflow carries: a workflow started "
+        "under the same id by anyone else lacks it"
+    )
+
+
+@registry.event
+class PersonErased(IntegrationEvent):
+    """How an erasure request ended, for integrators (HRIS, LMS) to erase their own copies:
+    `erased` once every service confirmed, `refused` under a legal hold (the reason says
+    which), never the person's data."""
+
+    event_type = "PersonErased"
+    context = "cycles"
+    schema_version = 1
+
+    request_ref: str
+    employee_id: str
+    outcome: Literal["erased", "refused"]
+    reason: str = Field("", description="why it was refused")
+    services: list[str] = Field(default_factory=list, description="the services that confirmed")

@@ -1,0 +1,33 @@
+"""The route by which a service answers an access request about a person: everything it
+holds of them, for a privacy officer (docs/privacy.md, Requests). The cycles API gathers
+every service's answer; each service checks the caller itself."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from libs.platform.access import Access, allow
+from libs.platform.auth import CurrentActor, require_role
+from libs.privacy.records import PersonalDataHolder, ServiceRecords
+from libs.privacy.requests import ERASING_ROLE
+
+ROUTE = "/privacy/people/{employee_id}"
+ACCESS: dict[str, Access] = {f"GET {ROUTE}": allow(ERASING_ROLE)}
+"""The route's rule, for the service's access table (libs/platform/access.py)."""
+
+
+def records_router(service: str) -> APIRouter:
+    """`GET /privacy/people/{employee_id}`, answered by the `PersonalDataHolder` the service
+    sets as `app.state.personal_data`."""
+    router = APIRouter(tags=["privacy"])
+
+    @router.get(ROUTE, response_model=ServiceRecords)
+    async def records_of(employee_id: str, actor: CurrentActor, request: Request) -> ServiceRecords:
+        """Everything this service holds about the person (privacy_officer); never who rated
+        them."""
+        require_role(actor, ERASING_ROLE)
+        holder: PersonalDataHolder = request.app.state.personal_data
+        sections = await holder.records_of(employee_id)
+        return ServiceRecords(service=service, employee_id=employee_id, sections=sections)
+
+    return router
