@@ -69,7 +69,7 @@ async def test_rows_past_the_retention_and_a_day_are_pruned_in_batches_and_young
     assert inbox(database_url) == set(young)
 
 
-async def test_pruning_stops_between_batches_when_asked(
+async def test_pruning_deletes_no_batch_once_asked_to_stop(
     store: EventStore, database_url: str
 ) -> None:
     handled(database_url, {("svc-0", uuid4()): KEPT_FOR * 2 for _ in range(5)})
