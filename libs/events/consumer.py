@@ -29,6 +29,7 @@ full error is in the service's log.
 
 `talentledger events replay-dead-letters` re-drives dead letters to the consumer that gave
 up on them, through its replay subject; the inbox keeps a replay from applying twice.
+Inbox rows older than JetStream keeps events are pruned (`libs.events.pruning`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -138,10 +140,19 @@ class Inbox:
     """Which events a consumer has already applied, in the service's own schema."""
 
     def __init__(self, schema: str) -> None:
+        table = sql.Identifier(schema, "inbox")
         self._claim = sql.SQL(
             "INSERT INTO {} (consumer, event_id) SELECT %s, unnest(%s::uuid[]) "
             "ON CONFLICT DO NOTHING RETURNING event_id"
-        ).format(sql.Identifier(schema, "inbox"))
+        ).format(table)
+        # A few rows at a time, found by the index on handled_at and deleted by their row
+        # address (a TID scan), so that a delete locks little and briefly; rows another
+        # pruning process holds are skipped, never waited for.
+        self._prune = sql.SQL(
+            "DELETE FROM {t} WHERE ctid = ANY(ARRAY("
+            "SELECT ctid FROM {t} WHERE handled_at < now() - %s "
+            "LIMIT %s FOR UPDATE SKIP LOCKED))"
+        ).format(t=table)
 
     async def claim_all(
         self, conn: AsyncConnection[Any], consumer: str, envelopes: list[Envelope]
@@ -149,6 +160,12 @@ class Inbox:
         """The ids among `envelopes` not handled before, claimed in the caller's transaction."""
         cur = await conn.execute(self._claim, (consumer, [e.event_id for e in envelopes]))
         return {row[0] for row in await cur.fetchall()}
+
+    async def prune(self, conn: AsyncConnection[Any], older_than: timedelta, limit: int) -> int:
+        """Delete up to `limit` rows of every consumer written more than `older_than` ago (by
+        the database's clock, which wrote them); how many were deleted."""
+        cur = await conn.execute(self._prune, (older_than, limit))
+        return cur.rowcount
 
 
 async def parse(

@@ -28,6 +28,7 @@ from temporalio.worker import Worker
 from libs.events.broker import ensure_streams, make_broker
 from libs.events.consumer import EventHandler, subscribe
 from libs.events.migrations import check_migrated
+from libs.events.pruning import InboxPruning
 from libs.events.relay import OutboxRelay
 from libs.events.store import ConcurrencyError, EventStore, EventTooLarge
 from libs.personal import vault
@@ -228,6 +229,7 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
             workflows=list(parts.workflows),
         )
         relay = OutboxRelay(runtime.store, broker)
+        pruning = InboxPruning(runtime.store, settings.event_retention_days)
         signing_keys = asyncio.create_task(verifier.run(stop), name="jwks")
         tasks = [
             asyncio.create_task(server.serve(), name="http"),
@@ -235,8 +237,13 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
             asyncio.create_task(relay.run(stop), name="outbox-relay"),
         ]
         background = [
-            asyncio.create_task(run(stop), name=f"background-{n}")
-            for n, run in enumerate(parts.background)
+            asyncio.create_task(
+                pruning.run(stop, settings.inbox_prune_interval), name="inbox-pruning"
+            ),
+            *(
+                asyncio.create_task(run(stop), name=f"background-{n}")
+                for n, run in enumerate(parts.background)
+            ),
         ]
         log.info("%s serving on http://%s:%s", name, settings.http_host, settings.http_port)
         stopped = asyncio.create_task(stop.wait())

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         le=36500,
         description="how long dead letters are kept for replay",
     )
+    inbox_prune_interval: float = Field(
+        3600,
+        alias="TALENTLEDGER_INBOX_PRUNE_INTERVAL",
+        gt=0,
+        description="seconds between prunings of each service's inbox, which deletes rows "
+        "older than TALENTLEDGER_EVENT_RETENTION_DAYS and a day",
+    )
     temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
     temporal_payload_keys_file: Path | None = Field(
         None,

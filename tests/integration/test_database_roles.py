@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from libs.events.envelope import EventMetadata
 from libs.events.migrations import NotMigrated, check_migrated, migrate
 from libs.events.migrations.roles import OWNER_ROLE, PasswordFile, provision, service_role
+from libs.events.pruning import MARGIN, InboxPruning
 from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
 from libs.personal import vault
@@ -133,7 +134,7 @@ def test_a_service_role_cannot_rewrite_its_logs_or_lift_the_guards(
                 )
 
 
-def test_service_roles_hold_no_delete_or_truncate_and_no_update_on_append_only_tables(
+def test_service_roles_delete_only_from_their_inbox_and_never_update_append_only_tables(
     database_url: str, service_urls: dict[str, str]
 ) -> None:
     with psycopg.connect(database_url) as conn:
@@ -156,7 +157,9 @@ def test_service_roles_hold_no_delete_or_truncate_and_no_update_on_append_only_t
     assert {(g[0], g[1]) for g in service_grants} == {(service_role(s), s) for s in SERVICES}, (
         "each service role holds privileges in its own schema only"
     )
-    assert not {g for g in service_grants if g[3] in {"DELETE", "TRUNCATE", "REFERENCES"}}
+    assert not {g for g in service_grants if g[3] in {"TRUNCATE", "REFERENCES"}}
+    deletes = {(g[0], g[1], g[2]) for g in service_grants if g[3] == "DELETE"}
+    assert deletes == {(service_role(s), s, "inbox") for s in SERVICES}, "to prune it, only"
     unchanging = APPEND_ONLY | ERASABLE
     assert not {g for g in service_grants if g[3] == "UPDATE" and (g[1], g[2]) in unchanging}
     inserts = {(g[1], g[2]) for g in service_grants if g[3] == "INSERT"}
@@ -269,19 +272,24 @@ def test_schemas_of_an_install_migrated_as_superuser_pass_to_the_owner(
         assert conn.execute("SELECT count(*) FROM framework.events").fetchone() == (1,)
 
 
-async def test_relay_and_consumers_work_under_the_service_role(
-    database_url: str, passwords: PasswordFile, broker: NatsBroker
-) -> None:
-    """LISTEN, the relay's advisory lock and checkpoint, and the consumers' inbox."""
+def svc_schema(database_url: str, passwords: PasswordFile) -> tuple[str, str]:
+    """The `svc` schema with its effects table, made as `talentledger up` makes a service's;
+    the owner's URL and the service role's."""
     provision(database_url, ["svc"], passwords)
     owner_url = passwords.url(database_url, OWNER_ROLE)
     migrate(owner_url, "svc", service_role=service_role("svc"))
     create_effects_table(owner_url)
     # A table added after the last run gets its grants at the next migration run.
     migrate(owner_url, "svc", service_role=service_role("svc"))
-    settings = Settings.model_validate(
-        {"DATABASE_URL": passwords.url(database_url, service_role("svc"))}
-    )
+    return owner_url, passwords.url(database_url, service_role("svc"))
+
+
+async def test_relay_and_consumers_work_under_the_service_role(
+    database_url: str, passwords: PasswordFile, broker: NatsBroker
+) -> None:
+    """LISTEN, the relay's advisory lock and checkpoint, and the consumers' inbox."""
+    owner_url, role_url = svc_schema(database_url, passwords)
+    settings = Settings.model_validate({"DATABASE_URL": role_url})
     async with AsyncConnectionPool(service_conninfo(settings), open=False) as pool:
         store = EventStore(pool, "svc")
         start_consumer(broker, store)
@@ -302,6 +310,36 @@ async def test_relay_and_consumers_work_under_the_service_role(
             checkpoint = await cursor.fetchone()
     assert checkpoint is not None
     assert checkpoint[0] > 0
+
+
+async def test_a_service_role_prunes_its_inbox_and_may_delete_nothing_else(
+    database_url: str, passwords: PasswordFile
+) -> None:
+    owner_url, role_url = svc_schema(database_url, passwords)
+    kept_for = timedelta(days=365) + MARGIN
+    with psycopg.connect(owner_url, autocommit=True) as owner:
+        owner.execute(SEED["events"].format(s="svc"))
+        owner.execute("INSERT INTO svc.effects VALUES (gen_random_uuid(), 0, 0)")
+        for age in (kept_for * 2, kept_for / 2):
+            owner.execute(
+                "INSERT INTO svc.inbox VALUES ('svc-effects', gen_random_uuid(), now() - %s)",
+                (age,),
+            )
+    settings = Settings.model_validate({"DATABASE_URL": role_url})
+    async with AsyncConnectionPool(service_conninfo(settings), open=False) as pool:
+        assert await InboxPruning(EventStore(pool, "svc"), 365).prune() == 1
+    with connect(role_url) as conn:
+        for table in ("svc.events", "svc.effects", "svc.relay_checkpoints", "svc.alembic_version"):
+            assert "permission denied" in refused(conn, f"DELETE FROM {table}"), table
+        for table in ("svc.inbox", "svc.effects"):
+            assert "permission denied" in refused(conn, f"TRUNCATE {table}"), table
+        inbox = conn.execute(
+            "SELECT count(*) FILTER (WHERE handled_at > now() - %s), count(*) FROM svc.inbox",
+            (kept_for,),
+        ).fetchone()
+        assert inbox == (1, 1), "the younger row is kept, and only it"
+        for table in ("svc.events", "svc.effects"):
+            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (1,), table
 
 
 def test_roles_and_migrations_for_an_external_postgresql_from_the_command_line(

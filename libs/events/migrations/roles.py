@@ -9,9 +9,11 @@ tables as migrations add them:
 - a table guarded by the `refuse_change()` trigger (events, decision log, published
   versions ...) is append-only: SELECT and INSERT;
 - any other table is a read model the service rewrites: SELECT, INSERT and UPDATE;
+- the inbox, besides: DELETE, to prune the rows past the broker's retention
+  (`libs.events.pruning`);
 - `alembic_version`: SELECT, so a service can tell that its schema is up to date.
 
-No service role holds DELETE or TRUNCATE anywhere: nothing deletes.
+No service role holds DELETE anywhere else, or TRUNCATE anywhere: nothing else deletes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from sqlalchemy import Connection, text
 OWNER_ROLE = "talentledger_owner"
 ROLE_PREFIX = "talentledger_"
 VERSION_TABLE = "alembic_version"
+# Tables whose old rows the service itself deletes (see the module docstring).
+PRUNED_TABLES = frozenset({"inbox"})
 # The attributes each role is (re)set to, whatever it was created with.
 _OWNER_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
 _SERVICE_ATTRIBUTES = f"{_OWNER_ATTRIBUTES} NOINHERIT"
@@ -147,6 +151,8 @@ def sync_grants(connection: Connection, schema: str, role: str) -> None:
             privileges = "SELECT"
         elif append_only:
             privileges = "SELECT, INSERT"
+        elif table in PRUNED_TABLES:
+            privileges = "SELECT, INSERT, UPDATE, DELETE"
         else:
             privileges = "SELECT, INSERT, UPDATE"
         connection.execute(text(f"GRANT {privileges} ON {s}.{_ident(table)} TO {r}"))
