@@ -23,7 +23,6 @@ about them live only in the sealed log, so destroying their keys erased those al
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -34,8 +33,6 @@ from services.assessment.application.campaigns import Campaigns
 from services.assessment.application.ports import RecordedSubmission
 from services.assessment.domain.ratings import ANONYMOUS_GROUPS
 from services.assessment.domain.submissions import without_comments
-
-log = logging.getLogger(__name__)
 
 KEPT = (
     "kept with the campaign's records while the organisation keeps its review cycles; an "
@@ -65,6 +62,8 @@ class AssessmentPersonalData:
         ]
 
     async def erase(self, employee_id: str, request_ref: str, actor: str) -> dict[str, int]:
+        """Nothing here is append-only, so the request and its officer are recorded where
+        they already are (`erasure_requests`, the cycles log), not again, nor in a log file."""
         written = about = 0
         async with self.campaigns.unit_of_work.transaction() as work:
             names = await work.org_chart.erase(employee_id)
@@ -77,9 +76,7 @@ class AssessmentPersonalData:
                     written += erased
                 else:
                     about += erased
-        counts = {"names": names, "comments written": written, "comments about them": about}
-        log.info("erasure %s for %s: %s", request_ref, actor, counts)
-        return counts
+        return {"names": names, "comments written": written, "comments about them": about}
 
     async def _assessed(
         self, employee_id: str, campaign_ids: list[str]
