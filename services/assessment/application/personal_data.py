@@ -34,10 +34,8 @@ from services.assessment.application.ports import RecordedSubmission
 from services.assessment.domain.ratings import ANONYMOUS_GROUPS
 from services.assessment.domain.submissions import without_comments
 
-KEPT = (
-    "kept with the campaign's records while the organisation keeps its review cycles; an "
-    "erasure removes the text and keeps the numbers"
-)
+# No retention period is set for campaign records yet (docs/domain.md §8).
+KEPT = "kept with the campaign's records; erasing them removes the text and keeps the numbers"
 
 
 class AssessmentPersonalData:
