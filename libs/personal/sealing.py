@@ -76,6 +76,10 @@ class DataKeys(Protocol):
         """The keys with these ids that still exist; a destroyed key is simply absent."""
         ...
 
+    def forget(self, person: str) -> None:
+        """Drop any copy of the person's keys held in this process (they were destroyed)."""
+        ...
+
 
 # -- sealing --------------------------------------------------------------------------------
 

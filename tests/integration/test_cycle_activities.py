@@ -45,6 +45,7 @@ from libs.workflows.contracts import (
     OPEN_CAMPAIGN,
     SEND_REMINDERS,
     confirm_framework,
+    erase_personal_data,
 )
 from libs.workflows.messages import (
     CalibrationOpened,
@@ -705,7 +706,9 @@ async def test_each_service_registers_its_cycle_activities(
         mine = {c.name for c in contracts if c.task_queue == service}
         return {confirm_framework(service).name, *mine}
 
-    assert set(wired(assessment_service.build, assessment.store)) == on_queue("assessment")
+    # Its part of an erasure too (docs/privacy.md, Requests).
+    erases = {erase_personal_data("assessment").name}
+    assert set(wired(assessment_service.build, assessment.store)) == on_queue("assessment") | erases
     # The other services' builds need only a store to list theirs.
     for build, service in (
         (development_service.build, "development"),

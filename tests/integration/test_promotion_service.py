@@ -16,9 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 from typer.testing import CliRunner
 
 from libs.events.schemas.assessment import CalibrationCompleted
@@ -40,6 +38,7 @@ from tests.support.promotion_memory import Actor
 from tests.support.readiness import nomination
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import add_requirements, valid_framework
+from tests.support.schema_scan import columns_holding
 from tests.support.service_api import ServiceApi, in_process
 from tests.support.superuser import as_superuser
 
@@ -473,26 +472,7 @@ OLD_NOTE = "Written before payloads had versions."
 
 def holding(database_url: str, text: str) -> list[str]:
     """Every column of every table of the promotion schema that holds `text`."""
-    found = []
-    with psycopg.connect(database_url) as conn:
-        columns = conn.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = %s AND data_type IN ('text', 'character varying', 'jsonb', "
-            "'json', 'bytea', 'ARRAY')",
-            (SCHEMA,),
-        ).fetchall()
-        for table, column, kind in columns:
-            t, c = sql.Identifier(SCHEMA, table), sql.Identifier(column)
-            where = (
-                sql.SQL("position(convert_to(%s, 'UTF8') in {}) > 0").format(c)
-                if kind == "bytea"
-                else sql.SQL("strpos({}::text, %s) > 0").format(c)
-            )
-            query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(t, where)
-            row = conn.execute(query, (text,)).fetchone()
-            if row and row[0]:
-                found.append(f"{table}.{column}")
-    return found
+    return columns_holding(database_url, SCHEMA, text)
 
 
 async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_verifies(

@@ -8,11 +8,7 @@ from pathlib import Path
 
 from libs.events.schemas.framework import Framework
 from libs.events.schemas.hris import EmployeeHired
-from libs.replicas.cycles import MIGRATIONS as CYCLE_MIGRATIONS
-from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
-from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
-from services.assessment.adapters.postgres import MIGRATIONS
-from services.assessment.service import build
+from services.assessment.service import build, definition
 from tests.support import replica_seeding
 from tests.support.service_api import ServiceApi, in_process
 
@@ -31,6 +27,6 @@ class AssessmentApi(ServiceApi):
 
 @asynccontextmanager
 async def assessment_api(database_url: str, keys_dir: Path) -> AsyncIterator[AssessmentApi]:
-    migrations = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, CYCLE_MIGRATIONS, MIGRATIONS]
+    migrations = definition.migrations
     async with in_process(AssessmentApi, build, SCHEMA, migrations, database_url, keys_dir) as api:
         yield api

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CampaignOpened
 from services.assessment.application import launching, nominations, rating
 from services.assessment.application.campaigns import Campaigns
 from services.assessment.application.launching import Population
+from services.assessment.application.ports import RecordedSubmission
 from services.assessment.domain.campaigns import (
     CampaignSettings,
+    PeerNominated,
+    PeerNominationDecided,
     SubmissionRecorded,
     submission_ratings,
 )
@@ -47,7 +51,10 @@ class _Submission:
 
 
 class MemoryRecords:
-    def __init__(self) -> None:
+    """`log` gives the events of the service's log, which the queries about one person read."""
+
+    def __init__(self, log: Callable[[], list[IntegrationEvent]] = list) -> None:
+        self.log = log
         self.submissions: dict[tuple[str, str, str], _Submission] = {}
         self.nominations: dict[tuple[str, str, str], str] = {}
         self.calibrated: dict[tuple[str, str], str] = {}
@@ -120,6 +127,44 @@ class MemoryRecords:
             claimed.setdefault((campaign_id, subject), session_id)
         return taken
 
+    async def campaigns_assessing(self, person: str) -> list[str]:
+        return [
+            e.campaign_id
+            for e in self.log()
+            if isinstance(e, CampaignOpened) and person in e.population
+        ]
+
+    async def submissions_involving(self, person: str) -> list[RecordedSubmission]:
+        return [
+            RecordedSubmission(campaign, subject, rater, s.group, s.final, list(s.answers))
+            for (campaign, subject, rater), s in sorted(self.submissions.items())
+            if person in (subject, rater)
+        ]
+
+    async def rewrite_answers(self, submission: RecordedSubmission) -> None:
+        key = (submission.campaign_id, submission.subject, submission.rater)
+        self.submissions[key] = replace(self.submissions[key], answers=submission.answers)
+
+    async def nominations_involving(self, person: str) -> list[tuple[str, str]]:
+        return sorted(
+            {
+                (e.campaign_id, e.subject)
+                for e in self.log()
+                if (isinstance(e, PeerNominated) and person in (e.subject, e.peer, e.nominated_by))
+                or (
+                    isinstance(e, PeerNominationDecided)
+                    and person in (e.subject, e.peer, e.decided_by)
+                )
+            }
+        )
+
+    async def calibrations_of(self, person: str) -> list[str]:
+        return [
+            session
+            for (_, subject), session in sorted(self.calibrated.items())
+            if subject == person
+        ]
+
 
 @dataclass(frozen=True)
 class Hold:
@@ -134,6 +179,12 @@ class MemoryWork:
     org_chart: MemoryOrgChart = field(default_factory=MemoryOrgChart)
     frameworks: MemoryFrameworkVersions = field(default_factory=MemoryFrameworkVersions)
     holds: list[Hold] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # A function, not the bound method: a rollback's deep copy of the records would
+        # copy the method's log with it.
+        events = self.events
+        self.records.log = lambda: events.everything()
 
     async def hold_campaign(self, campaign_id: str, *, exclusive: bool) -> None:
         self.holds.append(Hold(campaign_id, exclusive))

@@ -17,6 +17,7 @@ from libs.events.envelope import Envelope, EventMetadata
 from libs.events.registry import IntegrationEvent, registry
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.store import ConcurrencyError
+from libs.personal.sealing import ERASED
 from libs.replicas.people import Person
 from services.framework.domain.profiles import effective_profiles
 
@@ -36,6 +37,10 @@ class MemoryEventLog:
 
     def events(self, stream_id: str) -> list[IntegrationEvent]:
         return [self._decoded(e) for e in self.stream(stream_id)]
+
+    def everything(self) -> list[IntegrationEvent]:
+        """Every event of the log, in the order appended."""
+        return [self._decoded(e) for e in self.envelopes]
 
     async def append(
         self,
@@ -158,6 +163,13 @@ class MemoryOrgChart:
 
     def leave(self, employee_id: str, on: date) -> None:
         self.people[employee_id] = self.people[employee_id].model_copy(update={"left_on": on})
+
+    async def erase(self, employee_id: str) -> int:
+        found = self.people.get(employee_id)
+        if found is None or found.name == ERASED:
+            return 0
+        self.people[employee_id] = found.model_copy(update={"name": ERASED})
+        return 1
 
     async def person(self, employee_id: str) -> Person | None:
         return self.people.get(employee_id)

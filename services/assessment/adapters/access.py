@@ -1,11 +1,13 @@
 """Who may call each route of the assessment service. `hr_admin` runs campaigns and
 calibration and reads the org chart; a subject and their manager nominate peers, rate
 (self and manager groups) and read the subject's anonymised results, and only the manager
-decides nominations; every caller reads their own assignments and results."""
+decides nominations; every caller reads their own assignments and results; a privacy officer
+reads all the service holds about a person."""
 
 from __future__ import annotations
 
 from libs.platform.access import ANYONE, MANAGER, SUBJECT, Access, allow
+from libs.privacy.http import ACCESS as PRIVACY
 from libs.replicas.access import FRAMEWORK_VERSIONS
 
 HR = allow("hr_admin")
@@ -36,4 +38,5 @@ ACCESS: dict[str, Access] = {
     "POST /calibrations/{session_id}/adjustments": HR,
     "POST /calibrations/{session_id}/complete": HR,
     **FRAMEWORK_VERSIONS,
+    **PRIVACY,
 }

@@ -28,6 +28,7 @@ from services.assessment.domain.calibration import (
     InconsistentAnchor,
     Outlier,
     RaterOffset,
+    calibrated_scores,
     inconsistent_anchors,
     outliers,
     rater_offsets,
@@ -180,6 +181,17 @@ async def review(
         inconsistent_anchors=inconsistent_anchors(ratings),
         outliers=outliers(results),
     )
+
+
+async def scores_of(
+    campaigns: Campaigns, session_id: str, subject: str
+) -> tuple[CalibrationSession, list[CalibratedScore]]:
+    """The session and one subject's scores in it, with the adjustments behind them: no
+    other subject's ratings are read, and no rater's figure is computed."""
+    found = await session(campaigns, session_id)
+    _, results = await _inputs(campaigns, found, [subject])
+    theirs = [a.adjustment for a in found.adjustments if a.adjustment.subject == subject]
+    return found, list(calibrated_scores(results, theirs).values())
 
 
 async def adjust(

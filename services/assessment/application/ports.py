@@ -12,6 +12,7 @@ the campaign's lock) in one from `transaction()`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 from libs.events.ports import EventLog
@@ -19,7 +20,20 @@ from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.replicas.people import Person
 from services.assessment.domain.campaigns import SubmissionRecorded
 from services.assessment.domain.raters import Nomination
-from services.assessment.domain.ratings import Rating
+from services.assessment.domain.ratings import RaterGroup, Rating
+from services.assessment.domain.submissions import StoredAnswer
+
+
+@dataclass(frozen=True)
+class RecordedSubmission:
+    """A rater's latest submission for a subject, as the campaign records keep it."""
+
+    campaign_id: str
+    subject: str
+    rater: str
+    group: RaterGroup
+    final: bool
+    answers: list[StoredAnswer]
 
 
 class CampaignRecords(Protocol):
@@ -72,6 +86,30 @@ class CampaignRecords(Protocol):
         """Give the subjects to this session; those another session already has, and which."""
         ...
 
+    # -- about one person, for requests about their data (docs/privacy.md, Requests) ------
+
+    async def campaigns_assessing(self, person: str) -> list[str]:
+        """Every campaign whose population includes the person, in the order opened."""
+        ...
+
+    async def submissions_involving(self, person: str) -> list[RecordedSubmission]:
+        """Every submission the person made or that rates them (in a transaction, locked
+        until it ends), by campaign, subject and rater."""
+        ...
+
+    async def rewrite_answers(self, submission: RecordedSubmission) -> None:
+        """Store the submission's answers as given (the rest of it stays)."""
+        ...
+
+    async def nominations_involving(self, person: str) -> list[tuple[str, str]]:
+        """(campaign, subject) of every subject whose peer nominations name the person as
+        subject, peer, nominator or decider."""
+        ...
+
+    async def calibrations_of(self, person: str) -> list[str]:
+        """The calibration sessions that calibrate the person, by campaign."""
+        ...
+
 
 class OrgChart(Protocol):
     """The service's copy of the org chart (libs.replicas.org_chart)."""
@@ -82,6 +120,10 @@ class OrgChart(Protocol):
 
     async def around(self, subject: str, also: Iterable[str] = ()) -> list[Person]:
         """The subject, their manager, their current reports and `also`."""
+        ...
+
+    async def erase(self, employee_id: str) -> int:
+        """Forget the person's name, keeping their place in the chart; how many were."""
         ...
 
 

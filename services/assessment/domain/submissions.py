@@ -11,9 +11,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from libs.personal.sealing import PersonalOf
+from libs.personal.sealing import ERASED, PersonalOf
 from services.assessment.domain.questionnaires import Questionnaire
 from services.assessment.domain.raters import Assignment
+
+StoredAnswer = tuple[str, int | None, str | None]
+"""An answer as the campaign records keep it: (item, value, comment)."""
 
 
 class SubmissionRefused(ValueError):
@@ -89,3 +92,17 @@ def check(
 def unchanged(previous: Submission | None, submission: Submission) -> bool:
     """The same submission sent again: it changes nothing and records nothing."""
     return previous is not None and previous.model_dump() == submission.model_dump()
+
+
+def without_comments(answers: Iterable[StoredAnswer]) -> tuple[list[StoredAnswer], int]:
+    """The answers with every comment replaced by `ERASED`, and how many
+    were (docs/privacy.md, Requests). Values stay: they carry no text of anyone, and the
+    results and calibration already computed from them must still add up."""
+    kept: list[StoredAnswer] = []
+    erased = 0
+    for item, value, comment in answers:
+        if comment and comment != ERASED:
+            comment = ERASED
+            erased += 1
+        kept.append((item, value, comment))
+    return kept, erased

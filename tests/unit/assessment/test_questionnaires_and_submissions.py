@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from libs.events.schemas.framework import Framework, SubSkill
+from libs.personal.sealing import ERASED
 from services.assessment.domain.questionnaires import Questionnaire, questionnaire
 from services.assessment.domain.raters import Assignment
 from services.assessment.domain.submissions import (
@@ -15,6 +16,7 @@ from services.assessment.domain.submissions import (
     SubmissionRefused,
     check,
     unchanged,
+    without_comments,
 )
 from services.framework.domain.profiles import effective_profiles
 from tests.support.sample_frameworks import replace_competency, valid_framework
@@ -98,3 +100,11 @@ def test_the_same_submission_twice_changes_nothing() -> None:
     assert unchanged(given, submission(Answer(item=questions.items[0].id, value=3)))
     assert not unchanged(given, submission(Answer(item=questions.items[0].id, value=4)))
     assert not unchanged(None, given)
+
+
+def test_erasing_comments_keeps_every_value_and_counts_only_what_it_erased() -> None:
+    answers = [("a/1", 3, "kind words"), ("a/2", None, None), ("b", 2, ERASED), ("c", 1, "")]
+    kept, erased = without_comments(answers)
+    assert kept == [("a/1", 3, ERASED), ("a/2", None, None), ("b", 2, ERASED), ("c", 1, "")]
+    assert erased == 1
+    assert without_comments(kept) == (kept, 0)

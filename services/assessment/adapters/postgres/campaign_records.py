@@ -13,6 +13,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
+from services.assessment.application.ports import RecordedSubmission
 from services.assessment.domain.campaigns import SubmissionRecorded, submission_ratings
 from services.assessment.domain.raters import Nomination
 from services.assessment.domain.ratings import Rating
@@ -29,6 +30,7 @@ class CampaignTables:
                 calibrated=sql.Identifier(schema, "calibration_subjects"),
                 frozen=sql.Identifier(schema, "frozen_campaigns"),
                 frozen_assignments=sql.Identifier(schema, "frozen_assignments"),
+                events=sql.Identifier(schema, "events"),
             )
 
         self.record_submission = q(
@@ -75,6 +77,30 @@ class CampaignTables:
         self.rated_as_peer = q(
             "SELECT subject FROM {nominations} "
             "WHERE campaign_id = %s AND peer = %s AND state = 'approved' ORDER BY subject"
+        )
+        # About one person (an access or erasure request: rare, so no index of their own).
+        # Populations and nominations are in the log's payloads in clear: they hold ids only.
+        self.campaigns_assessing = q(
+            "SELECT payload->>'campaign_id' FROM {events} WHERE event_type = 'CampaignOpened' "
+            "AND payload->'population' ? %s ORDER BY global_position"
+        )
+        self.involving = q(
+            "SELECT campaign_id, subject, rater, rater_group, final, answers FROM {submissions} "
+            "WHERE rater = %(person)s OR subject = %(person)s ORDER BY campaign_id, subject, rater "
+            "FOR UPDATE"
+        )
+        self.rewrite_answers = q(
+            "UPDATE {submissions} SET answers = %s "
+            "WHERE campaign_id = %s AND subject = %s AND rater = %s"
+        )
+        self.nominations_involving = q(
+            "SELECT DISTINCT payload->>'campaign_id', payload->>'subject' FROM {events} "
+            "WHERE event_type IN ('PeerNominated', 'PeerNominationDecided') AND %(person)s IN "
+            "(payload->>'subject', payload->>'peer', payload->>'nominated_by', "
+            "payload->>'decided_by') ORDER BY 1, 2"
+        )
+        self.calibrations_of = q(
+            "SELECT session_id FROM {calibrated} WHERE subject = %s ORDER BY campaign_id"
         )
 
 
@@ -180,3 +206,37 @@ class CampaignRecords:
         """Subjects whose manager approved `peer` to rate them."""
         cur = await self._conn.execute(self._tables.rated_as_peer, (campaign_id, peer))
         return [subject for (subject,) in await cur.fetchall()]
+
+    async def campaigns_assessing(self, person: str) -> list[str]:
+        cur = await self._conn.execute(self._tables.campaigns_assessing, (person,))
+        return [campaign_id for (campaign_id,) in await cur.fetchall()]
+
+    async def submissions_involving(self, person: str) -> list[RecordedSubmission]:
+        """Locked until the transaction ends: a revision arriving meanwhile waits for it."""
+        cur = await self._conn.execute(self._tables.involving, {"person": person})
+        return [
+            RecordedSubmission(
+                campaign_id,
+                subject,
+                rater,
+                group,
+                final,
+                [(item, value, comment) for item, value, comment in answers],
+            )
+            for campaign_id, subject, rater, group, final, answers in await cur.fetchall()
+        ]
+
+    async def rewrite_answers(self, submission: RecordedSubmission) -> None:
+        s = submission
+        await self._conn.execute(
+            self._tables.rewrite_answers,
+            (Jsonb([list(a) for a in s.answers]), s.campaign_id, s.subject, s.rater),
+        )
+
+    async def nominations_involving(self, person: str) -> list[tuple[str, str]]:
+        cur = await self._conn.execute(self._tables.nominations_involving, {"person": person})
+        return [(campaign_id, subject) for campaign_id, subject in await cur.fetchall()]
+
+    async def calibrations_of(self, person: str) -> list[str]:
+        cur = await self._conn.execute(self._tables.calibrations_of, (person,))
+        return [session_id for (session_id,) in await cur.fetchall()]
