@@ -92,6 +92,9 @@ class _WithoutDataKeys:
             "configure the personal data master keys (docs/privacy.md)"
         )
 
+    def forget(self, person: str) -> None:
+        """Nothing is cached."""
+
 
 _COLUMNS = (
     "global_position, event_id, event_type, schema_version, stream_id, stream_version, "

@@ -76,6 +76,10 @@ class DataKeys(Protocol):
         """The keys with these ids that still exist; a destroyed key is simply absent."""
         ...
 
+    def forget(self, person: str) -> None:
+        """Drop whatever copy of `person`'s keys is cached: their keys were destroyed."""
+        ...
+
 
 # -- sealing --------------------------------------------------------------------------------
 

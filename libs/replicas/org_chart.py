@@ -245,3 +245,6 @@ class BoundOrgChart:
 
     async def around(self, subject: str, also: Iterable[str] = ()) -> list[Person]:
         return await self.chart.around(self.conn, subject, also)
+
+    async def erase(self, employee_id: str) -> int:
+        return await self.chart.erase(self.conn, employee_id)

@@ -27,5 +27,8 @@ class KeysInMemory:
         live = {k.key_id: k.key for k in self.current.values()}
         return {key_id: live[key_id] for key_id in key_ids if key_id in live}
 
+    def forget(self, person: str) -> None:
+        """Nothing is cached: `erase` is seen at once."""
+
     def erase(self, person: str) -> None:
         del self.current[person]
