@@ -45,6 +45,7 @@ from libs.workflows.contracts import (
     OPEN_CAMPAIGN,
     SEND_REMINDERS,
     confirm_framework,
+    erase_personal_data,
 )
 from libs.workflows.messages import (
     CalibrationOpened,
@@ -701,8 +702,12 @@ async def test_each_service_registers_its_cycle_activities(
         EVALUATE_CYCLE,
     )
 
+    erasing = {"development"}  # services whose part of an erasure is wired
+
     def on_queue(service: str) -> set[str]:
         mine = {c.name for c in contracts if c.task_queue == service}
+        if service in erasing:
+            mine.add(erase_personal_data(service).name)
         return {confirm_framework(service).name, *mine}
 
     assert set(wired(assessment_service.build, assessment.store)) == on_queue("assessment")

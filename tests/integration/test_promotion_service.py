@@ -16,9 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 from typer.testing import CliRunner
 
 from libs.events.schemas.assessment import CalibrationCompleted
@@ -36,6 +34,7 @@ from services.promotion.service import build
 from talentledger.cli import app
 from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
+from tests.support.privacy import holding
 from tests.support.promotion_memory import Actor
 from tests.support.readiness import nomination
 from tests.support.replica_seeding import hire, hired, publish
@@ -471,30 +470,6 @@ OUTCOME_RATIONALE = "The slipped dates were Ann's own estimates; the denial stan
 OLD_NOTE = "Written before payloads had versions."
 
 
-def holding(database_url: str, text: str) -> list[str]:
-    """Every column of every table of the promotion schema that holds `text`."""
-    found = []
-    with psycopg.connect(database_url) as conn:
-        columns = conn.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = %s AND data_type IN ('text', 'character varying', 'jsonb', "
-            "'json', 'bytea', 'ARRAY')",
-            (SCHEMA,),
-        ).fetchall()
-        for table, column, kind in columns:
-            t, c = sql.Identifier(SCHEMA, table), sql.Identifier(column)
-            where = (
-                sql.SQL("position(convert_to(%s, 'UTF8') in {}) > 0").format(c)
-                if kind == "bytea"
-                else sql.SQL("strpos({}::text, %s) > 0").format(c)
-            )
-            query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(t, where)
-            row = conn.execute(query, (text,)).fetchone()
-            if row and row[0]:
-                found.append(f"{table}.{column}")
-    return found
-
-
 async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_verifies(
     stack: Stack, database_url: str, tmp_path: Path
 ) -> None:
@@ -537,14 +512,14 @@ async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_veri
     )
     texts = [NOTE, ENDORSEMENT, CONFIRMATION, RATIONALE, GROUNDS, OUTCOME_RATIONALE]
     for text in texts:
-        assert holding(database_url, text) == ["decision_log_personal.text"], text
+        assert holding(database_url, SCHEMA, text) == ["decision_log_personal.text"], text
 
     hr = Actor("emp-hr", frozenset({"hr_admin"}))
     done = await erasure.erase_person(stack.promotion, ANN, "req-17", hr)
     assert (done.removed, len(done.entries)) == (6, 1)
     for text in texts:
-        assert holding(database_url, text) == [], text
-    assert holding(database_url, OLD_NOTE) != [], "someone else's entry is left as it was"
+        assert holding(database_url, SCHEMA, text) == [], text
+    assert holding(database_url, SCHEMA, OLD_NOTE) != [], "someone else's entry is left as it was"
 
     result = verify_stored_log(database_url, SCHEMA)
     assert result.chain is not None
