@@ -9,9 +9,9 @@ import pytest
 from libs.events.registry import registry
 from libs.events.schemas.development import PlannedAction
 from libs.events.schemas.lms import Course, CourseCompetency, EnrolmentRequested
+from libs.personal.sealing import ERASED, open_document, seal
 from services.development.domain import plan_edits
 from services.development.domain.gaps import Gap
-from libs.personal.sealing import ERASED, open_document, seal
 from services.development.domain.plan_edits import (
     EditRefused,
     NewAction,
@@ -108,8 +108,10 @@ async def test_a_managers_text_is_sealed_under_the_key_of_the_person_whose_plan_
         assert registry.decode(event.event_type, 2, await open_document(document, keys)) == event
     keys.erase("ann")
     gone = [registry.decode(e.event_type, 2, await open_document(d, keys)) for d, e in sealed]
-    assert isinstance(gone[0], PlanActionAdded) and gone[0].action.description == ERASED
-    assert isinstance(gone[1], PlanActionRemoved) and gone[1].reason == ERASED
+    assert isinstance(gone[0], PlanActionAdded)
+    assert gone[0].action.description == ERASED
+    assert isinstance(gone[1], PlanActionRemoved)
+    assert gone[1].reason == ERASED
 
 
 def test_version_1_edits_are_read_with_the_owner_the_plan_id_names_and_their_text_as_it_was() -> (
