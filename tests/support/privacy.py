@@ -5,9 +5,8 @@ the request's workflow runs it, and where a text is left in a service's schema."
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -50,7 +49,7 @@ async def erasure_requested(
 
 def erasure_of(
     build: Callable[[Runtime], ServiceParts], store: EventStore
-) -> Callable[[ErasureOrder, str | None], Any]:
+) -> Callable[..., Awaitable[ErasedData]]:
     """The service's erasure activity as its worker registers it; called with an order and
     the workflow that schedules it (default: the order's own)."""
     runtime = Runtime(store.schema, Settings(), store.pool, store, broker=None, temporal=None)  # type: ignore[arg-type]

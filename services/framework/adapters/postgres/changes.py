@@ -20,7 +20,7 @@ class FrameworkChanges:
         ).format(sql.Identifier(schema, "events"))
 
     async def made_by(self, actor: str) -> list[Change]:
-        prefix = stream_of("")
+        prefix = stream_of("")  # what every framework's stream id starts with
         cur = await self.conn.execute(self._select, (actor, prefix))
         return [
             Change(
