@@ -6,12 +6,17 @@ from libs.events.consumer import EventHandler
 from libs.events.schemas.assessment import InconsistentAnchorsFound
 from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
+from libs.privacy.erasure import erasure_activity
+from libs.privacy.http import records_router
+from libs.privacy.requests import MIGRATIONS as ERASURE_MIGRATIONS
+from libs.privacy.requests import KnownErasures
 from services.framework.adapters import http
 from services.framework.adapters.access import ACCESS
 from services.framework.adapters.activities import FrameworkActivities
 from services.framework.adapters.postgres.published_versions import MIGRATIONS
 from services.framework.adapters.postgres.work import Database
 from services.framework.application.frameworks import Frameworks
+from services.framework.application.personal_data import FrameworkPersonalData
 
 NAME = "framework"
 
@@ -23,10 +28,14 @@ def build(runtime: Runtime) -> ServiceParts:
         "diffs, effective role profiles, import and export.",
     )
     http.install(api)
+    api.include_router(records_router(NAME))
     declare(api, ACCESS)
     database = Database(runtime.store)
     frameworks = Frameworks(runtime.store, database)
     api.state.frameworks = frameworks
+    personal_data = FrameworkPersonalData(database)
+    api.state.personal_data = personal_data
+    erasures = KnownErasures(NAME)
     activities = FrameworkActivities(frameworks)
     return ServiceParts(
         api=api,
@@ -36,10 +45,16 @@ def build(runtime: Runtime) -> ServiceParts:
                 "anchor-reviews",
                 InconsistentAnchorsFound,
                 database.consumer(frameworks.on_inconsistent_anchors),
-            )
+            ),
+            *erasures.handlers(),
         ],
-        activities=[activities.resolve_published_version],
+        activities=[
+            activities.resolve_published_version,
+            erasure_activity(
+                NAME, runtime.pool, erasures, personal_data, runtime.store.keys.forget
+            ),
+        ],
     )
 
 
-definition = ServiceDefinition(name=NAME, build=build, migrations=[MIGRATIONS])
+definition = ServiceDefinition(name=NAME, build=build, migrations=[ERASURE_MIGRATIONS, MIGRATIONS])

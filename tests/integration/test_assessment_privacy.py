@@ -32,9 +32,9 @@ from libs.workflows.messages import ErasedData, ErasureOrder, erasure_workflow_i
 from services.assessment import service as assessment_service
 from tests.support.assessment_api import SCHEMA, AssessmentApi, assessment_api
 from tests.support.envelopes import envelope
+from tests.support.privacy import holding
 from tests.support.replica_seeding import hired
 from tests.support.sample_frameworks import valid_framework
-from tests.support.schema_scan import columns_holding
 
 CAMPAIGN, SESSION = "autumn-360", "autumn-calibration"
 BOSS, ZELDA = "emp-boss", "emp-mgr"
@@ -203,8 +203,8 @@ async def test_erasure_through_the_activity_leaves_no_text_of_zelda_anywhere_in_
         with pytest.raises(ApplicationError) as refused:
             await run(bad, workflow_id)
         assert (refused.value.type, refused.value.non_retryable) == (NOT_AUTHORISED, True)
-    assert columns_holding(database_url, SCHEMA, MARK) == ["submissions.answers"]
-    assert columns_holding(database_url, SCHEMA, NAME) == ["people.name"]
+    assert holding(database_url, SCHEMA, MARK) == ["submissions.answers"]
+    assert holding(database_url, SCHEMA, NAME) == ["people.name"]
 
     # The workflow destroys Zelda's keys before it asks the services.
     async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
@@ -214,8 +214,8 @@ async def test_erasure_through_the_activity_leaves_no_text_of_zelda_anywhere_in_
         service="assessment",
         erased={"names": 1, "comments written": written, "comments about them": received},
     )
-    assert columns_holding(database_url, SCHEMA, MARK) == []
-    assert columns_holding(database_url, SCHEMA, NAME) == []
+    assert holding(database_url, SCHEMA, MARK) == []
+    assert holding(database_url, SCHEMA, NAME) == []
     assert "the boss on himself" in json.dumps(await records(api, BOSS)), "others' text stays"
 
     after = await own_results(api)

@@ -232,6 +232,7 @@ async def framework_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
                 "from_version": "1",
                 "to_version": "1",
                 "source": "eng.yaml",
+                "employee_id": SUBJECT,
             },
             bodies={
                 "POST /frameworks": {"id": "matrix", "name": "Matrix"},

@@ -702,13 +702,15 @@ async def test_each_service_registers_its_cycle_activities(
         EVALUATE_CYCLE,
     )
 
+    erasing = {"assessment", "development"}  # services whose part of an erasure is wired
+
     def on_queue(service: str) -> set[str]:
         mine = {c.name for c in contracts if c.task_queue == service}
+        if service in erasing:
+            mine.add(erase_personal_data(service).name)
         return {confirm_framework(service).name, *mine}
 
-    # Its part of an erasure too (docs/privacy.md, Requests).
-    erases = {erase_personal_data("assessment").name}
-    assert set(wired(assessment_service.build, assessment.store)) == on_queue("assessment") | erases
+    assert set(wired(assessment_service.build, assessment.store)) == on_queue("assessment")
     # The other services' builds need only a store to list theirs.
     for build, service in (
         (development_service.build, "development"),

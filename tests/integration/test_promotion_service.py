@@ -34,11 +34,11 @@ from services.promotion.service import build
 from talentledger.cli import app
 from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
+from tests.support.privacy import holding
 from tests.support.promotion_memory import Actor
 from tests.support.readiness import nomination
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import add_requirements, valid_framework
-from tests.support.schema_scan import columns_holding
 from tests.support.service_api import ServiceApi, in_process
 from tests.support.superuser import as_superuser
 
@@ -470,11 +470,6 @@ OUTCOME_RATIONALE = "The slipped dates were Ann's own estimates; the denial stan
 OLD_NOTE = "Written before payloads had versions."
 
 
-def holding(database_url: str, text: str) -> list[str]:
-    """Every column of every table of the promotion schema that holds `text`."""
-    return columns_holding(database_url, SCHEMA, text)
-
-
 async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_verifies(
     stack: Stack, database_url: str, tmp_path: Path
 ) -> None:
@@ -517,14 +512,14 @@ async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_veri
     )
     texts = [NOTE, ENDORSEMENT, CONFIRMATION, RATIONALE, GROUNDS, OUTCOME_RATIONALE]
     for text in texts:
-        assert holding(database_url, text) == ["decision_log_personal.text"], text
+        assert holding(database_url, SCHEMA, text) == ["decision_log_personal.text"], text
 
     hr = Actor("emp-hr", frozenset({"hr_admin"}))
     done = await erasure.erase_person(stack.promotion, ANN, "req-17", hr)
     assert (done.removed, len(done.entries)) == (6, 1)
     for text in texts:
-        assert holding(database_url, text) == [], text
-    assert holding(database_url, OLD_NOTE) != [], "someone else's entry is left as it was"
+        assert holding(database_url, SCHEMA, text) == [], text
+    assert holding(database_url, SCHEMA, OLD_NOTE) != [], "someone else's entry is left as it was"
 
     result = verify_stored_log(database_url, SCHEMA)
     assert result.chain is not None

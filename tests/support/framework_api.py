@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from services.framework.adapters.postgres.published_versions import MIGRATIONS
-from services.framework.service import build
+from services.framework.service import build, definition
 from tests.support.service_api import ServiceApi, in_process
 
 SCHEMA = "framework"
@@ -19,5 +18,6 @@ class FrameworkApi(ServiceApi):
 
 @asynccontextmanager
 async def framework_api(database_url: str, keys_dir: Path) -> AsyncIterator[FrameworkApi]:
-    async with in_process(FrameworkApi, build, SCHEMA, [MIGRATIONS], database_url, keys_dir) as api:
+    migrations = definition.migrations
+    async with in_process(FrameworkApi, build, SCHEMA, migrations, database_url, keys_dir) as api:
         yield api

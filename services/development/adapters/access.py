@@ -1,10 +1,11 @@
 """Who may call each route of the development service: a person reads their own gaps and
 plan, their manager reads and edits them, `hr_admin` everything, including departments,
-catalog coverage and course effectiveness."""
+catalog coverage and course effectiveness; `privacy_officer` what it holds of a person."""
 
 from __future__ import annotations
 
 from libs.platform.access import MANAGER, SUBJECT, Access, allow
+from libs.privacy.http import ACCESS as PRIVACY_REQUESTS
 from libs.replicas.access import FRAMEWORK_VERSIONS
 
 HR = allow("hr_admin")
@@ -22,4 +23,5 @@ ACCESS: dict[str, Access] = {
     "GET /coverage": HR,
     "GET /courses/effectiveness": HR,
     **FRAMEWORK_VERSIONS,
+    **PRIVACY_REQUESTS,
 }

@@ -343,7 +343,7 @@ class Development:
         async def decide(
             plan_id: str, actions: list[PlannedAction], work: Work
         ) -> list[IntegrationEvent]:
-            return plan_edits.remove(plan_id, actions, action_id, reason)
+            return plan_edits.remove(plan_id, employee_id, actions, action_id, reason)
 
         return await self._edit(employee_id, by, hr, decide)
 

@@ -7,8 +7,9 @@ The PostgreSQL adapters implement them; the application tests run on in-memory o
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from libs.events.ports import EventLog
 from libs.events.schemas.assessment import CalibrationCompleted
@@ -21,6 +22,19 @@ from services.development.domain.plans import DevelopmentPlan
 
 # Per employee, per competency: a calibrated score (None: not observed).
 Scores = dict[str, dict[str, float | None]]
+
+
+@dataclass(frozen=True)
+class HeldAbout:
+    """What the service's tables hold about one person, as plain rows (ids, dates, text):
+    the answer to an access request is built from it (docs/privacy.md, Requests)."""
+
+    scores: list[dict[str, Any]]
+    gaps: list[dict[str, Any]]
+    plans: list[dict[str, Any]]
+    completions: list[dict[str, Any]]
+    mentoring: list[dict[str, Any]]
+    """Actions of other people's plans naming the person as mentor, without their text."""
 
 
 class Records(Protocol):
@@ -97,6 +111,13 @@ class Records(Protocol):
         """(employee, course) of every completion."""
         ...
 
+    async def held_about(self, employee_id: str) -> HeldAbout: ...
+
+    async def erase_plan_text(self, employee_id: str, erased: str) -> int:
+        """Replace the description of every action of the person's plans by `erased`;
+        how many were replaced (0 on a repeat)."""
+        ...
+
 
 class OrgChart(Protocol):
     """The service's replica of the org chart (HRIS events)."""
@@ -107,6 +128,10 @@ class OrgChart(Protocol):
 
     async def managers_of(self, employee_id: str) -> list[str]:
         """Everyone above the employee in the reporting line."""
+        ...
+
+    async def erase(self, employee_id: str) -> int:
+        """Forget the person's name, keeping their place; how many names were forgotten."""
         ...
 
 

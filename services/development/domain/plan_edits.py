@@ -11,38 +11,68 @@ name has spoken to them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import IntegrationEvent, PrivateEvent, registry
 from libs.events.schemas.development import ActionKind, PlannedAction
 from libs.events.schemas.lms import Course, EnrolmentRequested
+from libs.personal.sealing import PersonalOf
 from services.development.domain.gaps import Gap
+from services.development.domain.plans import owner_of_plan
 
 
 class EditRefused(ValueError):
     """An edit the plan rules do not allow; the message says what to change."""
 
 
+class AddedAction(PlannedAction):
+    """An action a manager wrote into a plan: its description is their text about the
+    person whose plan it is, stored sealed under that person's key (docs/privacy.md)."""
+
+    description: Annotated[str, PersonalOf("employee_id")]
+
+
 @registry.event
 class PlanActionAdded(PrivateEvent):
+    """Since version 2 it names the plan's owner, whose key seals the description."""
+
     event_type = "PlanActionAdded"
     context = "development"
-    schema_version = 1
+    schema_version = 2
 
     plan_id: str
-    action: PlannedAction
+    employee_id: str = Field(description="whose plan it is")
+    action: AddedAction
 
 
 @registry.event
 class PlanActionRemoved(PrivateEvent):
+    """Since version 2 it names the plan's owner, whose key seals the reason."""
+
     event_type = "PlanActionRemoved"
     context = "development"
-    schema_version = 1
+    schema_version = 2
 
     plan_id: str
+    employee_id: str = Field(description="whose plan it is")
     action_id: str
-    reason: str
+    reason: Annotated[str, PersonalOf("employee_id")]
+
+
+@registry.upcaster(PlanActionAdded.event_type, 1)
+@registry.upcaster(PlanActionRemoved.event_type, 1)
+def _owner_named(payload: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 named only the plan; version 2 adds its owner, taken from the plan id.
+
+    Both events are private: only this service reads them, from the plan's own stream
+    (`plan-<plan id>`), and the plan id is `<session>:<employee>` by construction
+    (`plans.plan_id_for`), so the payload alone names the owner: no lookup of the plan, which a
+    payload-only upcaster could not make anyway. The text of a version 1 event stays as it
+    was written, in clear: a stored event is never rewritten (docs/privacy.md).
+    """
+    return {**payload, "employee_id": owner_of_plan(payload["plan_id"])}
 
 
 class NewAction(BaseModel):
@@ -95,7 +125,7 @@ def add(
     number = len(taken) + 1
     while f"a{number}" in taken:
         number += 1
-    action = PlannedAction(
+    action = AddedAction(
         action_id=f"a{number}",
         kind=new.kind,
         competency=new.competency,
@@ -103,7 +133,9 @@ def add(
         mentor=new.mentor,
         course_id=new.course_id,
     )
-    events: list[IntegrationEvent] = [PlanActionAdded(plan_id=plan_id, action=action)]
+    events: list[IntegrationEvent] = [
+        PlanActionAdded(plan_id=plan_id, employee_id=employee_id, action=action)
+    ]
     if new.course_id is not None:
         events.append(
             EnrolmentRequested(
@@ -117,7 +149,7 @@ def add(
 
 
 def remove(
-    plan_id: str, actions: Sequence[PlannedAction], action_id: str, reason: str
+    plan_id: str, employee_id: str, actions: Sequence[PlannedAction], action_id: str, reason: str
 ) -> list[IntegrationEvent]:
     if not any(a.action_id == action_id for a in actions):
         raise EditRefused(
@@ -125,7 +157,11 @@ def remove(
         )
     if not reason.strip():
         raise EditRefused("say why the action is removed: the plan's history keeps it")
-    return [PlanActionRemoved(plan_id=plan_id, action_id=action_id, reason=reason)]
+    return [
+        PlanActionRemoved(
+            plan_id=plan_id, employee_id=employee_id, action_id=action_id, reason=reason
+        )
+    ]
 
 
 def _check_mentor(

@@ -86,6 +86,20 @@ class DevelopmentPlan:
         )
 
 
+def plan_id_for(session_id: str, employee_id: str) -> str:
+    """The id of the person's plan from one session: `<session>:<employee>`."""
+    return f"{session_id}:{employee_id}"
+
+
+def owner_of_plan(plan_id: str) -> str:
+    """Whose plan `plan_id` is. Session ids are keys (lower-case letters, digits, `.`, `_`,
+    `-`: libs/events/schemas/framework.py `Key`), so the first `:` ends the session."""
+    session_id, colon, employee_id = plan_id.partition(":")
+    if not colon or not session_id or not employee_id:
+        raise ValueError(f"{plan_id!r} is not a plan id (<session>:<employee>)")
+    return employee_id
+
+
 class DuplicateSubject(ValueError):
     """The same person is listed twice: one plan per person and session."""
 
@@ -365,7 +379,7 @@ def _plan(
         actions.append(("course", gap.competency, description, None, None))
 
     return DevelopmentPlan(
-        plan_id=f"{session_id}:{draft.subject.employee_id}",
+        plan_id=plan_id_for(session_id, draft.subject.employee_id),
         employee_id=draft.subject.employee_id,
         session_id=session_id,
         actions=tuple(

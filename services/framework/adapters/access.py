@@ -1,9 +1,11 @@
 """Who may call each route of the framework service: `hr_admin` edits, imports, publishes
-and reads drafts and anchor reviews; every authenticated caller reads published versions."""
+and reads drafts and anchor reviews; every authenticated caller reads published versions;
+`privacy_officer` what it holds of a person."""
 
 from __future__ import annotations
 
 from libs.platform.access import ANYONE, Access, allow
+from libs.privacy.http import ACCESS as PRIVACY_REQUESTS
 
 HR = allow("hr_admin")
 READ = allow(ANYONE)
@@ -40,4 +42,5 @@ ACCESS: dict[str, Access] = {
     "GET /frameworks/{framework_id}/published/export": READ,
     "GET /frameworks/{framework_id}/diff": READ,
     "GET /framework-format/schema.json": READ,
+    **PRIVACY_REQUESTS,
 }

@@ -1,6 +1,7 @@
 """What the framework service's use cases need from the world, as ports
-(docs/architecture.md §1, Inside a service): the framework's event log and the read models
-kept beside it (published versions, anchor reviews), held in one transaction by a unit of
+(docs/architecture.md §1, Inside a service): the framework's event log (appended, and read
+by who made each change) and the read models kept beside it (published versions, anchor
+reviews), held in one transaction by a unit of
 work (`libs.events.ports.UnitOfWork[Work]`). The PostgreSQL adapters implement them; the
 application tests run on in-memory ones.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.envelope import Envelope
 from libs.events.ports import EventLog
@@ -44,6 +45,25 @@ class AnchorReview(BaseModel):
     found_at: datetime
 
 
+class Change(BaseModel):
+    """One event of a framework's log, as the record of who made it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    framework_id: str
+    change: str = Field(description="the event, e.g. CompetencyDefined")
+    stream_version: int
+    occurred_at: datetime
+
+
+class Changes(Protocol):
+    """The framework log read by who made each change (the actor every event records)."""
+
+    async def made_by(self, actor: str) -> list[Change]:
+        """Every change `actor` made to any framework, oldest first."""
+        ...
+
+
 class VersionRecord(Protocol):
     """Where published versions are kept for history and as-of queries (a read model),
     written in the transaction of the `FrameworkPublished` event."""
@@ -55,6 +75,10 @@ class VersionRecord(Protocol):
         ...
 
     async def latest_of_each(self) -> list[VersionSummary]: ...
+
+    async def published_by(self, actor: str) -> list[VersionSummary]:
+        """The versions `actor` published, oldest first."""
+        ...
 
     async def find(
         self, framework_id: str, version: int | None = None, as_of: datetime | None = None
@@ -86,3 +110,6 @@ class Work(Protocol):
 
     @property
     def anchor_reviews(self) -> AnchorReviews: ...
+
+    @property
+    def changes(self) -> Changes: ...

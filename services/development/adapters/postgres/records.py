@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import PlannedAction
 from libs.events.schemas.lms import Course
-from services.development.application.ports import Scores
+from services.development.application.ports import HeldAbout, Scores
 from services.development.domain.gaps import Gap
 from services.development.domain.plans import DevelopmentPlan
 
@@ -266,3 +266,56 @@ class DevelopmentRecords:
             "UPDATE {plans} SET actions = %s, stream_version = %s WHERE plan_id = %s",
             (Jsonb([a.model_dump(mode="json") for a in actions]), stream_version, plan_id),
         )
+
+    # -- requests about a person (docs/privacy.md, Requests) -------------------------------
+
+    async def held_about(self, employee_id: str) -> HeldAbout:
+        async def rows(query: str) -> list[dict[str, Any]]:
+            cur = await self._run(query, {"employee": employee_id})
+            names = [column.name for column in cur.description]
+            return [_plain(dict(zip(names, row, strict=True))) for row in await cur.fetchall()]
+
+        return HeldAbout(
+            scores=await rows(
+                "SELECT session_id, competency, score, completed_at FROM {scores} "
+                "WHERE employee_id = %(employee)s ORDER BY completed_at, competency"
+            ),
+            gaps=await rows(
+                "SELECT session_id, role, competency, target, current, completed_at "
+                "FROM {gaps} WHERE employee_id = %(employee)s ORDER BY completed_at, competency"
+            ),
+            plans=await rows(
+                "SELECT plan_id, session_id, actions, completed_at FROM {plans} "
+                "WHERE employee_id = %(employee)s ORDER BY completed_at"
+            ),
+            completions=await rows(
+                "SELECT course_id, completed_on FROM {completions} "
+                "WHERE employee_id = %(employee)s ORDER BY completed_on, course_id"
+            ),
+            mentoring=await rows(
+                "SELECT p.plan_id, a->>'action_id' AS action_id, a->>'competency' AS competency "
+                "FROM {plans} p, jsonb_array_elements(p.actions) a "
+                "WHERE a->>'mentor' = %(employee)s ORDER BY p.completed_at, p.plan_id"
+            ),
+        )
+
+    async def erase_plan_text(self, employee_id: str, erased: str) -> int:
+        cur = await self._run(
+            "WITH scrubbed AS ("
+            "  SELECT p.plan_id,"
+            "         jsonb_agg(jsonb_set(a, '{{description}}', to_jsonb(%(erased)s::text)) "
+            "                   ORDER BY n) AS actions,"
+            "         count(*) FILTER (WHERE a->>'description' IS DISTINCT FROM %(erased)s) "
+            "           AS replaced"
+            "  FROM {plans} p, jsonb_array_elements(p.actions) WITH ORDINALITY AS x(a, n)"
+            "  WHERE p.employee_id = %(employee)s GROUP BY p.plan_id) "
+            "UPDATE {plans} p SET actions = s.actions FROM scrubbed s "
+            "WHERE p.plan_id = s.plan_id AND s.replaced > 0 RETURNING s.replaced",
+            {"employee": employee_id, "erased": erased},
+        )
+        return sum(replaced for (replaced,) in await cur.fetchall())
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as plain JSON: dates as ISO text."""
+    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in row.items()}

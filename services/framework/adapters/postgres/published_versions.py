@@ -27,6 +27,7 @@ class _Statements:
     history: sql.Composed
     frameworks: sql.Composed
     select: sql.Composed
+    published_by: sql.Composed
 
 
 @cache
@@ -44,6 +45,9 @@ def _statements(schema: str) -> _Statements:
         frameworks=sql.SQL(
             f"SELECT DISTINCT ON (framework_id) {summary} FROM {{}} "
             "ORDER BY framework_id, version DESC"
+        ).format(table),
+        published_by=sql.SQL(
+            f"SELECT {summary} FROM {{}} WHERE actor = %s ORDER BY published_at, framework_id"
         ).format(table),
         # One statement answers "this version", "in force at this instant" and "the latest".
         select=sql.SQL(
@@ -84,6 +88,11 @@ class PublishedVersions:
     async def latest_of_each(self) -> list[VersionSummary]:
         async with self.conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(self._sql.frameworks)
+            return [VersionSummary.model_validate(row) for row in await cur.fetchall()]
+
+    async def published_by(self, actor: str) -> list[VersionSummary]:
+        async with self.conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(self._sql.published_by, (actor,))
             return [VersionSummary.model_validate(row) for row in await cur.fetchall()]
 
     async def find(

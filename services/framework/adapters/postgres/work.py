@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from libs.events.store import StoreTransaction
 from libs.events.work import PostgresUnitOfWork
 from services.framework.adapters.postgres.anchor_reviews import AnchorReviews
+from services.framework.adapters.postgres.changes import FrameworkChanges
 from services.framework.adapters.postgres.published_versions import PublishedVersions
 
 
@@ -19,6 +20,7 @@ class PostgresWork:
     events: StoreTransaction
     versions: PublishedVersions
     anchor_reviews: AnchorReviews
+    changes: FrameworkChanges
 
 
 class Database(PostgresUnitOfWork[PostgresWork]):
@@ -30,4 +32,5 @@ class Database(PostgresUnitOfWork[PostgresWork]):
             StoreTransaction(self.store, conn),
             PublishedVersions(conn, schema),
             AnchorReviews(conn, schema),
+            FrameworkChanges(conn, schema),
         )

@@ -1,0 +1,91 @@
+"""What the development service holds about a person, and erasing it (docs/privacy.md,
+Requests): the `PersonalDataHolder` the access route and the erasure activity ask."""
+
+from __future__ import annotations
+
+from libs.events.ports import UnitOfWork
+from libs.personal.sealing import ERASED
+from libs.privacy.records import PersonalDataSection
+from services.development.application.ports import Work
+
+_KEPT = "kept while the person is employed, as the basis of their development"
+
+
+class DevelopmentPersonalData:
+    """The service's records of one person: their place in the org chart copy, the scores
+    and gaps calibrations left, their plans with every action's text, the courses those
+    plans enrolled them in and they completed, and where they mentor someone."""
+
+    def __init__(self, unit_of_work: UnitOfWork[Work]) -> None:
+        self.unit_of_work = unit_of_work
+
+    async def records_of(self, employee_id: str) -> list[PersonalDataSection]:
+        async with self.unit_of_work.reading() as work:
+            person = await work.org_chart.person(employee_id)
+            held = await work.records.held_about(employee_id)
+        enrolments = [
+            {
+                "plan_id": plan["plan_id"],
+                "action_id": a["action_id"],
+                "competency": a["competency"],
+                "course_id": a["course_id"],
+            }
+            for plan in held.plans
+            for a in plan["actions"]
+            if a["kind"] == "course" and a["course_id"] is not None
+        ]
+        return [
+            PersonalDataSection(
+                topic="position",
+                description="the HRIS's record as this service copies it, to find managers, "
+                "teams and mentors",
+                items=[person.model_dump(mode="json")] if person else [],
+            ),
+            PersonalDataSection(
+                topic="calibrated scores",
+                description=f"each competency's score after calibration, per session; {_KEPT}",
+                items=held.scores,
+            ),
+            PersonalDataSection(
+                topic="gaps",
+                description="target of the role profile minus the calibrated score, per "
+                f"session; {_KEPT}",
+                items=held.gaps,
+            ),
+            PersonalDataSection(
+                topic="development plans",
+                description="the plans generated from the gaps, with their managers' edits: "
+                "every action and its text",
+                items=held.plans,
+            ),
+            PersonalDataSection(
+                topic="course enrolments",
+                description="courses of the plans, each asked of the LMS as an enrolment",
+                items=enrolments,
+            ),
+            PersonalDataSection(
+                topic="course completions",
+                description="as the LMS reported them, to measure whether courses move scores",
+                items=held.completions,
+            ),
+            PersonalDataSection(
+                topic="mentoring",
+                description="actions of other people's plans naming this person as mentor",
+                items=held.mentoring,
+                withheld=["the text of those actions: it is about the person mentored"],
+            ),
+        ]
+
+    async def erase(self, employee_id: str, request_ref: str, actor: str) -> dict[str, int]:
+        """The text of every action of the person's plans, generated or written by a
+        manager (the table does not tell them apart), and their name in the org chart copy.
+
+        Removal reasons are in no table: the plan keeps the actions left, and the reasons
+        are only in the plan's events, sealed under the person's key since version 2
+        (docs/privacy.md). Scores, gaps, completions and ids stay: they are no text about
+        the person. `request_ref` and `actor` are recorded by the erasure workflow and the
+        request replica; nothing here needs them."""
+        async with self.unit_of_work.transaction() as work:
+            descriptions = await work.records.erase_plan_text(employee_id, ERASED)
+            names = await work.org_chart.erase(employee_id)
+        return {"plan action texts": descriptions, "names": names}

@@ -1,0 +1,47 @@
+"""What the framework service holds about a person, and erasing it (docs/privacy.md,
+Requests): the `PersonalDataHolder` the access route and the erasure activity ask.
+
+The service keeps frameworks, not people: a person appears only as the actor of the changes
+they made (drafts, imports, publications), recorded on each event of the log and on each
+published version. Anchor reviews come from calibration sessions and name no one.
+"""
+
+from __future__ import annotations
+
+from libs.events.ports import UnitOfWork
+from libs.privacy.records import PersonalDataSection
+from services.framework.application.ports import Work
+
+_RECORD = (
+    "the record of who changed which framework, kept as long as the framework: it says "
+    "what they did in their job, nothing about them as a person"
+)
+
+
+class FrameworkPersonalData:
+    def __init__(self, unit_of_work: UnitOfWork[Work]) -> None:
+        self.unit_of_work = unit_of_work
+
+    async def records_of(self, employee_id: str) -> list[PersonalDataSection]:
+        async with self.unit_of_work.reading() as work:
+            changes = await work.changes.made_by(employee_id)
+            published = await work.versions.published_by(employee_id)
+        return [
+            PersonalDataSection(
+                topic="framework changes they made",
+                description=f"every draft edit, import and publication they made; {_RECORD}",
+                items=[c.model_dump(mode="json") for c in changes],
+            ),
+            PersonalDataSection(
+                topic="framework versions they published",
+                description=_RECORD,
+                items=[v.model_dump(mode="json", exclude={"actor"}) for v in published],
+            ),
+        ]
+
+    async def erase(self, employee_id: str, request_ref: str, actor: str) -> dict[str, int]:
+        """Nothing to erase, so no kind is counted: the service holds no name, no text about
+        the person and nothing sealed under their key. Their id as the actor of framework
+        changes stays: it is the record of who changed and published a framework, which
+        cycles and assessments cite, and not data about the person."""
+        return {}

@@ -1,0 +1,169 @@
+"""Requests about a person to the development service (docs/privacy.md, Requests), on
+PostgreSQL: a privacy officer reads everything it holds of them, and an erasure leaves
+neither their name nor any text of their plans in its schema; plan edits are sealed under
+the person's key (Erasure by destroying keys)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import AsyncConnection
+from temporalio.exceptions import ApplicationError
+
+from libs.events.migrations.roles import OWNER_ROLE, PasswordFile
+from libs.personal.sealing import ERASED
+from libs.personal.vault import destroy_keys
+from libs.privacy.requests import NOT_AUTHORISED
+from libs.replicas.framework_versions import FrameworkVersions
+from libs.replicas.org_chart import OrgChart
+from libs.workflows.messages import ErasureOrder
+from services.development.adapters.postgres.work import Database
+from services.development.application.development import Development, plan_stream
+from services.development.service import build, definition
+from tests.support.calibrations import ANN, BEN, EXPERT, FIRST, calibration
+from tests.support.envelopes import envelope
+from tests.support.privacy import GRANT, OFFICER, erasure_of, erasure_requested, holding
+from tests.support.replica_seeding import hire, hired, publish
+from tests.support.sample_frameworks import valid_framework
+from tests.support.service_api import ServiceApi, in_process
+
+SCHEMA = "development"
+MANAGER = "emp-lead"
+NAME = f"Person {ANN}"  # as `hired` names her
+PAIRING = "Pair with the release captain on the Kestrel-9 rollout"
+REASON = "Kestrel-9 was cancelled after Ann's leave request"
+
+
+@pytest.fixture
+async def api(database_url: str, tmp_path: Path) -> AsyncIterator[ServiceApi]:
+    """Ann's plan from a calibration, edited by her manager: one action added with
+    PAIRING, one removed for REASON."""
+    migrations = definition.migrations
+    async with in_process(ServiceApi, build, SCHEMA, migrations, database_url, tmp_path) as api:
+        await publish(api.store, "eng", 1, valid_framework())
+        await hire(
+            api.store,
+            hired(MANAGER, None, "manager", "M2"),
+            *(hired(e, MANAGER, "ic", "L3") for e in (ANN, BEN)),
+            hired("emp-other", None, "manager", "M2", department="Insights"),
+            hired(EXPERT, "emp-other", "ic", "L3", department="Insights"),
+        )
+        database = Database(api.store, OrgChart(SCHEMA), FrameworkVersions(SCHEMA))
+        event = calibration("s1", FIRST)
+        async with api.store.transaction() as conn:
+            await Development(database).on_calibration(
+                database.bind(conn), envelope(event, "calibration-s1"), event
+            )
+        manager = api.as_(MANAGER, "manager")
+        pairing = {"kind": "on_the_job", "competency": "testing", "description": PAIRING}
+        plan = await api.ok("POST", f"/plans/{ANN}/actions", 201, json=pairing, headers=manager)
+        removal = f"/plans/{ANN}/actions/{plan['actions'][0]['action_id']}/removal"
+        await api.ok("POST", removal, json={"reason": REASON}, headers=manager)
+        yield api
+
+
+def texts(plan: dict[str, Any]) -> list[str]:
+    return [a["description"] for a in plan["actions"]]
+
+
+async def test_a_managers_plan_edits_are_stored_sealed(api: ServiceApi, database_url: str) -> None:
+    plan = await api.ok("GET", f"/plans/{ANN}")
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT event_type, schema_version, payload::text FROM development.events "
+            "WHERE stream_id = %s ORDER BY stream_version",
+            (plan_stream(plan["plan_id"]),),
+        ).fetchall()
+    assert [(t, v) for t, v, _ in rows] == [("PlanActionAdded", 2), ("PlanActionRemoved", 2)]
+    for _, _, payload in rows:
+        assert PAIRING not in payload
+        assert REASON not in payload
+        assert '"employee_id": "emp-ann"' in payload
+    assert PAIRING in texts(plan), "the service reads its own events and views in clear"
+
+
+async def test_a_privacy_officer_reads_everything_held_about_the_person_and_no_one_else_does(
+    api: ServiceApi,
+) -> None:
+    officer = api.as_(OFFICER, "privacy_officer")
+    records = await api.ok("GET", f"/privacy/people/{ANN}", headers=officer)
+    assert (records["service"], records["employee_id"]) == ("development", ANN)
+    sections = {s["topic"]: s for s in records["sections"]}
+    assert sections["position"]["items"][0]["name"] == NAME
+    [plan] = sections["development plans"]["items"]
+    assert PAIRING in texts(plan)
+    assert {g["session_id"] for g in sections["gaps"]["items"]} == {"s1"}
+    assert len(sections["calibrated scores"]["items"]) == len(FIRST[ANN])
+    mentors = [a["mentor"] for a in plan["actions"] if a["kind"] == "mentoring"]
+    assert EXPERT in mentors
+
+    mentoring = await api.ok("GET", f"/privacy/people/{EXPERT}", headers=officer)
+    [held] = [s for s in mentoring["sections"] if s["topic"] == "mentoring"]
+    assert {m["plan_id"] for m in held["items"]} >= {plan["plan_id"]}
+    assert all("description" not in m for m in held["items"]), "the mentee's text is theirs"
+
+    for caller in (api.hr, api.as_(ANN, "employee"), api.as_(MANAGER, "manager")):
+        await api.ok("GET", f"/privacy/people/{ANN}", 403, headers=caller)
+
+
+async def test_erasure_leaves_no_name_or_plan_text_in_the_schema_and_a_repeat_finds_none(
+    api: ServiceApi, database_url: str, tmp_path: Path
+) -> None:
+    """As the erasure workflow runs it: the person's keys destroyed, then the service's
+    activity for a recorded request."""
+    before = await api.ok("GET", f"/plans/{ANN}")
+    others = await api.ok("GET", f"/plans/{BEN}")
+    await erasure_requested(api.store, "req-1", ANN)
+    owner = PasswordFile(tmp_path / "postgres.pgpass").url(database_url, OWNER_ROLE)
+    async with await AsyncConnection.connect(owner, autocommit=True) as conn:
+        assert await destroy_keys(conn, ANN, "req-1", OFFICER) == 1
+    erase = erasure_of(build, api.store)
+    order = ErasureOrder(request_ref="req-1", employee_id=ANN, grant=GRANT)
+
+    done = await erase(order)
+    assert done.service == "development"
+    assert done.erased == {"plan action texts": len(before["actions"]), "names": 1}
+    for text in (PAIRING, REASON, NAME):
+        assert holding(database_url, SCHEMA, text) == [], text
+    after = await api.ok("GET", f"/plans/{ANN}")
+    assert set(texts(after)) == {ERASED}
+    assert [a["action_id"] for a in after["actions"]] == [a["action_id"] for a in before["actions"]]
+    history = await api.store.read_stream(plan_stream(before["plan_id"]))
+    added, removed = [await api.store.decode(e) for e in history]
+    assert (added.action.description, removed.reason) == (ERASED, ERASED)  # type: ignore[attr-defined]
+    records = await api.ok(
+        "GET", f"/privacy/people/{ANN}", headers=api.as_(OFFICER, "privacy_officer")
+    )
+    [position] = [s for s in records["sections"] if s["topic"] == "position"]
+    assert position["items"][0]["name"] == ERASED
+
+    again = await erase(order)
+    assert again.erased == {"plan action texts": 0, "names": 0}
+    assert await api.ok("GET", f"/plans/{BEN}") == others, "nobody else's plan is touched"
+
+
+async def test_erasure_is_refused_for_anything_but_a_privacy_officers_recorded_request(
+    api: ServiceApi, database_url: str
+) -> None:
+    erase = erasure_of(build, api.store)
+    await erasure_requested(api.store, "req-1", ANN)
+    await erasure_requested(api.store, "req-hr", ANN, by="hannah-hr", roles=("hr_admin",))
+    order = ErasureOrder(request_ref="req-1", employee_id=ANN, grant=GRANT)
+    forged = [
+        (order, "erasure-req-other"),  # scheduled by another workflow
+        (order.model_copy(update={"grant": "guessed"}), None),  # not the cycles API's
+        (order.model_copy(update={"employee_id": BEN}), None),  # another person
+        (order.model_copy(update={"request_ref": "req-hr"}), None),  # not a privacy officer
+    ]
+    plan = await api.ok("GET", f"/plans/{ANN}")
+    for forged_order, workflow in forged:
+        with pytest.raises(ApplicationError) as refused:
+            await erase(forged_order, workflow)
+        assert refused.value.type == NOT_AUTHORISED, refused.value.message
+        assert refused.value.non_retryable
+    assert await api.ok("GET", f"/plans/{ANN}") == plan
+    assert holding(database_url, SCHEMA, PAIRING) != []

@@ -1,0 +1,83 @@
+"""Requests about a person (docs/privacy.md, Requests) as tests make them: the cycles API's
+record of an erasure request delivered to a service, the service's erasure activity run as
+the request's workflow runs it, and where a text is left in a service's schema."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from temporalio import activity
+from temporalio.testing import ActivityEnvironment
+
+from libs.events.schemas.cycles import ErasureRequested
+from libs.events.store import EventStore
+from libs.platform.runtime import Runtime, ServiceParts
+from libs.platform.settings import Settings
+from libs.privacy.requests import ERASING_ROLE, KnownErasures
+from libs.workflows.contracts import erase_personal_data
+from libs.workflows.messages import ErasedData, ErasureOrder, erasure_workflow_id, grant_digest
+from tests.support.envelopes import envelope
+from tests.support.erasure import in_tables
+
+OFFICER = "pat-privacy"
+GRANT = "grant-of-the-request"
+
+
+async def erasure_requested(
+    store: EventStore,
+    request_ref: str,
+    employee_id: str,
+    by: str = OFFICER,
+    roles: tuple[str, ...] = (ERASING_ROLE,),
+) -> None:
+    """The cycles API's `ErasureRequested`, applied as the service's consumer applies it."""
+    event = ErasureRequested(
+        request_ref=request_ref,
+        employee_id=employee_id,
+        requested_by=by,
+        roles=list(roles),
+        grant_sha256=grant_digest(GRANT),
+    )
+    async with store.transaction() as conn:
+        await KnownErasures(store.schema).apply(
+            conn, envelope(event, f"erasure-{request_ref}"), event
+        )
+
+
+def erasure_of(
+    build: Callable[[Runtime], ServiceParts], store: EventStore
+) -> Callable[..., Awaitable[ErasedData]]:
+    """The service's erasure activity as its worker registers it; called with an order and
+    the workflow that schedules it (default: the order's own)."""
+    runtime = Runtime(store.schema, Settings(), store.pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
+    name = erase_personal_data(store.schema).name
+    [erase] = [
+        fn
+        for fn in build(runtime).activities
+        if activity._Definition.must_from_callable(fn).name == name
+    ]
+
+    async def run(order: ErasureOrder, workflow_id: str | None = None) -> ErasedData:
+        env = ActivityEnvironment()
+        now = datetime.now(UTC)
+        env.info = dataclasses.replace(
+            env.info,
+            workflow_id=workflow_id or erasure_workflow_id(order.request_ref),
+            scheduled_time=now,
+            current_attempt_scheduled_time=now,
+            started_time=now,
+        )
+        result: ErasedData = await env.run(erase, order)
+        return result
+
+    return run
+
+
+def holding(database_url: str, schema: str, text: str) -> list[str]:
+    """Every `table.column` of `schema` that holds `text`, read as `database_url`'s role (one
+    that reads every table)."""
+    found = in_tables(database_url, re.escape(text), schema)
+    return [place.removeprefix(f"{schema}.") for place in found]
