@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,11 +21,13 @@ from typing import Any
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from faststream.nats import NatsBroker
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
+from typer.testing import CliRunner, Result
 
 from libs.events.consumer import subscribe
 from libs.events.relay import OutboxRelay
@@ -45,6 +48,7 @@ from libs.workflows.messages import (
 from services.cycles import service as cycles_service
 from services.cycles.adapters.privacy_activities import erasure_activities, erasure_stream
 from services.cycles.workflows.person_erasure import CLEARING, TASK_QUEUE, PersonErasureWorkflow
+from talentledger.cli import app
 from talentledger.stack.servers import free_port
 from tests.support.review_cycle import CONVERTER
 from tests.support.service_api import ServiceApi, in_process
@@ -88,7 +92,7 @@ async def cycles_privacy(database_url: str, tmp_path: Path) -> AsyncIterator[Pri
             "cycles",
             cycles_service.definition.migrations,
             database_url,
-            tmp_path,
+            tmp_path / "keys",  # where the command line finds the development key
             env.client,
         ) as api,
     ):
@@ -252,26 +256,32 @@ class FrameworkRecords:
 
 
 @asynccontextmanager
-async def answering_framework(tmp_path: Path, port: int) -> AsyncIterator[None]:
-    """A service serving the access-request route over HTTP, checking tokens itself."""
-    app = create_api("framework", "")
-    app.include_router(records_router("framework"))
-    app.state.personal_data = FrameworkRecords()
-    public_key = ensure_dev_keypair(tmp_path)[1]
-    settings = Settings.model_validate({"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": public_key})
-    app.state.token_verifier = TokenVerifier(settings)
+async def serving(app: FastAPI, port: int) -> AsyncIterator[str]:
+    """`app` over HTTP on `port`; yields its URL."""
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
+    running = asyncio.create_task(server.serve())
     for _ in range(250):  # uvicorn says it started only through this flag
         if server.started:
             break
         await asyncio.sleep(0.02)
     try:
-        yield
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await serving
+        await running
+
+
+def answering_framework(keys: Path) -> FastAPI:
+    """A service's access-request route, checking tokens itself."""
+    app = create_api("framework", "")
+    app.include_router(records_router("framework"))
+    app.state.personal_data = FrameworkRecords()
+    settings = Settings.model_validate(
+        {"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": ensure_dev_keypair(keys)[1]}
+    )
+    app.state.token_verifier = TokenVerifier(settings)
+    return app
 
 
 async def test_an_access_request_gathers_every_answer_and_says_who_did_not_answer(
@@ -285,7 +295,7 @@ async def test_an_access_request_gathers_every_answer_and_says_who_did_not_answe
         f"framework={framework},assessment=http://127.0.0.1:{closed},development={framework}",
     )
     async with (
-        answering_framework(tmp_path, answering),
+        serving(answering_framework(tmp_path / "keys"), answering),
         cycles_privacy(database_url, tmp_path) as privacy,
     ):
         api = privacy.api
@@ -317,3 +327,42 @@ async def _eventually(attempt: Callable[[], Any], what: str) -> Any:
                 raise
             await asyncio.sleep(0.1)
     pytest.fail(f"never got {what}")
+
+
+async def test_the_command_line_exports_starts_and_follows_as_a_privacy_officer(
+    privacy: Privacy, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    env = {"TALENTLEDGER_HOME": str(tmp_path), "TALENTLEDGER_TOKEN": None}
+
+    async with serving(privacy.api.app, free_port()) as url:
+
+        async def tl(*args: str) -> Result:
+            command = ["privacy", *args, "--url", url, "--as", OFFICER[0]]
+            return await asyncio.to_thread(runner.invoke, app, command, env=env)
+
+        exported = await tl("export", "emp-ada", "--json")
+        out = tmp_path / "emp-ada.json"
+        written = await tl("export", "emp-ada", "--out", str(out))
+        bad = await tl("erase", "emp-ada", "--request", "REQ 7")
+        started = await tl("erase", "emp-ada", "--request", "REQ-7", "--no-wait")
+        status = await tl("status", "REQ-7")
+        other = await tl("erase", "emp-bo", "--request", "REQ-7", "--no-wait")
+    assert exported.exit_code == 0, exported.output
+    export = json.loads(exported.stdout)
+    assert (export["employee_id"], export["requested_by"]) == ("emp-ada", OFFICER[0])
+    assert "promotion: no address for it" in exported.stderr
+    assert written.exit_code == 0, written.output
+    assert "Personal data held about emp-ada" in written.stdout
+    assert json.loads(out.read_text())["employee_id"] == "emp-ada"
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert bad.exit_code == 1
+    assert "request reference 'REQ 7': use 1-64 letters" in bad.stderr
+    assert started.exit_code == 0, started.output
+    assert "privacy status REQ-7" in started.stdout
+    assert status.exit_code == 0, status.output
+    assert f"REQ-7: erasing emp-ada, step {CLEARING}" in status.stdout
+    assert other.exit_code == 1
+    assert "names another person" in other.stderr
+    [requested] = await privacy.api.store.read_stream(erasure_stream("REQ-7"))
+    assert requested.actor == OFFICER[0]
