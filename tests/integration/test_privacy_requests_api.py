@@ -217,12 +217,17 @@ async def test_the_cycles_steps_act_only_for_the_recorded_request(
         assert await fresh.by_ids([key.key_id]) == {}
         assert await env.run(destroy, order) == KeysDestroyed(employee_id="emp-ada", keys=0)
 
-        for forged in (
-            order.model_copy(update={"grant": "not-the-grant"}),
-            order.model_copy(update={"employee_id": "emp-bo"}),
+        elsewhere = ActivityEnvironment()
+        elsewhere.info = dataclasses.replace(env.info, workflow_id="erasure-REQ-forged")
+        forged_grant = order.model_copy(update={"grant": "not-the-grant"})
+        for runner, step, forged in (
+            (env, destroy, forged_grant),
+            (env, destroy, order.model_copy(update={"employee_id": "emp-bo"})),
+            (elsewhere, destroy, order),
+            (env, record, ErasureOutcome(order=forged_grant, outcome="refused", reason="no")),
         ):
             with pytest.raises(ApplicationError) as refused:
-                await env.run(destroy, forged)
+                await runner.run(step, forged)
             assert refused.value.type == NOT_AUTHORISED
 
         outcome = ErasureOutcome(order=order, outcome="erased", services=["framework"])

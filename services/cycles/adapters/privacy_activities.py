@@ -10,13 +10,13 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
 
-from libs.events.envelope import EventMetadata
 from libs.events.schemas.cycles import PersonErased
-from libs.events.store import ConcurrencyError, EventStore
+from libs.events.store import EventStore
 from libs.personal import vault
 from libs.privacy.requests import KnownErasures
 from libs.workflows.contracts import DESTROY_PERSONAL_KEYS, RECORD_ERASURE
 from libs.workflows.messages import ErasureOrder, ErasureOutcome, KeysDestroyed
+from services.cycles.adapters.activities import append_once
 
 
 def erasure_stream(request_ref: str) -> str:
@@ -53,12 +53,7 @@ def erasure_activities(
             reason=outcome.reason,
             services=outcome.services,
         )
-        stream = erasure_stream(order.request_ref)
-        try:
-            # After the request's own event, once: a retry finds it recorded.
-            await store.append(stream, 1, [event], EventMetadata(actor=actor))
-        except ConcurrencyError:
-            if await store.stream_version(stream) < 2:
-                raise  # the request's event is not there yet: retry until it is
+        # After the request's own event (ErasureRequested is event 1).
+        await append_once(store, erasure_stream(order.request_ref), 2, event, actor)
 
     return [destroy_personal_keys, record_erasure]

@@ -274,8 +274,9 @@ async def _status(request: Request, ref: str) -> ErasureStatus:
         return ErasureStatus(
             **known,
             status="NOT_STARTED",
-            failure="the request was recorded but its workflow never started: make it again "
-            "under another reference",
+            failure="the request is recorded but its workflow has not started (it is starting, "
+            "or starting it failed): if this lasts, make the request again under another "
+            "reference",
         )
     if status == WorkflowExecutionStatus.RUNNING:
         running = await _progress(handle, known)
