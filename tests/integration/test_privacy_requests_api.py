@@ -178,6 +178,12 @@ async def test_an_erasure_is_recorded_before_its_workflow_starts_and_made_once(
     assert len(await api.store.read_stream(erasure_stream(ref))) == 1
     await api.response("GET", "/privacy/requests/REQ-none", 404, headers=privacy.officer)
 
+    handle = privacy.temporal.get_workflow_handle(erasure_workflow_id(ref))
+    await handle.terminate("an operator stopped it")
+    ended = await api.ok("GET", f"/privacy/requests/{ref}", headers=privacy.officer)
+    assert (ended["status"], ended["outcome"]) == ("TERMINATED", None)
+    assert "terminated" in ended["failure"]
+
 
 async def test_the_cycles_steps_act_only_for_the_recorded_request(
     privacy: Privacy, broker: NatsBroker
