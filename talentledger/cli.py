@@ -17,6 +17,7 @@ from libs.platform.settings import Settings
 if TYPE_CHECKING:
     from faststream.nats import NatsBroker
 
+    from services.cycles.adapters.privacy_http import ErasureStatus
     from talentledger.csv_rows import BadRow
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -46,6 +47,11 @@ cycle_app = typer.Typer(
     help="Review cycles on Temporal: start, follow and steer them.", no_args_is_help=True
 )
 app.add_typer(cycle_app, name="cycle")
+privacy_app = typer.Typer(
+    help="Requests about a person's data: export everything held, or erase it.",
+    no_args_is_help=True,
+)
+app.add_typer(privacy_app, name="privacy")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -266,9 +272,11 @@ FrameworkUrl = Annotated[
 ]
 
 
-def _service_client(service: str, actor: str, url: str | None) -> tuple[httpx.Client, str]:
-    """An HTTP client for a service, authenticated as `actor` (hr_admin) with a development
-    token, or with TALENTLEDGER_TOKEN when it is set."""
+def _service_client(
+    service: str, actor: str, url: str | None, role: str = "hr_admin"
+) -> tuple[httpx.Client, str]:
+    """An HTTP client for a service, authenticated as `actor` holding `role` with a
+    development token, or with TALENTLEDGER_TOKEN when it is set."""
     import os
 
     from libs.platform.auth import ensure_dev_keypair, mint_token
@@ -286,7 +294,7 @@ def _service_client(service: str, actor: str, url: str | None) -> tuple[httpx.Cl
         token = mint_token(
             private,
             actor,
-            ["hr_admin"],
+            [role],
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
@@ -820,6 +828,175 @@ def cycle_cancel(cycle_id: str, actor: ActorOption, url: CyclesUrl = None) -> No
     with client:
         _answer(client.delete(f"{base}/cycles/{cycle_id}"))
     console.print(f"{cycle_id}: cancellation requested")
+
+
+# -- requests about a person's data (docs/privacy.md, Requests) ------------------------------
+
+PRIVACY_OFFICER = "privacy_officer"
+RequestOption = Annotated[
+    str,
+    typer.Option(
+        "--request",
+        help="the request's reference, e.g. the ticket it was filed under: 1-64 letters, "
+        "digits, '.', '_' or '-', starting with a letter or digit",
+    ),
+]
+
+
+def _request_ref(ref: str) -> str:
+    """The reference, or a clear refusal before anything is asked of the service."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from libs.workflows.messages import RequestRef
+
+    try:
+        return TypeAdapter(RequestRef).validate_python(ref)
+    except ValidationError:
+        raise _fail(
+            f"request reference {ref!r}: use 1-64 letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit"
+        ) from None
+
+
+@privacy_app.command("export")
+def privacy_export(
+    employee_id: Annotated[str, typer.Argument(help="the person, by employee id")],
+    actor: ActorOption,
+    out: Annotated[
+        Path | None, typer.Option(help="write the export (JSON) to this file, readable by you")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="write the export (JSON) to stdout")
+    ] = False,
+    url: CyclesUrl = None,
+) -> None:
+    """Everything every service holds about a person (an access request, privacy_officer):
+    a summary, and the whole export as JSON. A person nobody knows gets an empty export."""
+    if out is not None and as_json:
+        raise _fail("give --out FILE or --json, not both")
+    if not employee_id.strip():
+        raise _fail("give the employee id of the person the request is about")
+    client, base = _service_client("cycles", actor, url, PRIVACY_OFFICER)
+    body = {"kind": "access", "employee_id": employee_id}
+    with client:
+        export = _answer(client.post(f"{base}/privacy/requests", json=body))
+    from libs.privacy.records import PersonalDataExport
+
+    readable = PersonalDataExport.model_validate(export)
+    document = readable.model_dump_json(indent=2)
+    summary = err if as_json else console  # stdout carries the JSON alone
+    for line in readable.summary():
+        summary.print(escape(line), soft_wrap=True)
+    if as_json:
+        typer.echo(document)
+    elif out is not None:
+        import os
+
+        # Personal data: the file is its owner's alone from the moment it exists.
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(document + "\n")
+        console.print(f"export written to {escape(str(out))}")
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    employee_id: Annotated[str, typer.Argument(help="the person, by employee id")],
+    request_ref: RequestOption,
+    actor: ActorOption,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="start the erasure and return at once")
+    ] = False,
+    url: CyclesUrl = None,
+) -> None:
+    """Erase everything held about a person (an erasure request, privacy_officer), unless a
+    legal hold refuses it; by default follow it until every service confirmed. The same
+    reference again follows the same request."""
+    ref = _request_ref(request_ref)
+    if not employee_id.strip():
+        raise _fail("give the employee id of the person the request is about")
+    client, base = _service_client("cycles", actor, url, PRIVACY_OFFICER)
+    body = {"kind": "erasure", "employee_id": employee_id, "request_ref": ref}
+    with client:
+        status = _erasure_status(client.post(f"{base}/privacy/requests", json=body))
+        if status.status == "RUNNING" and not no_wait:
+            status = _follow_erasure(client, f"{base}/privacy/requests/{ref}", status)
+    if status.status == "RUNNING":
+        console.print(
+            f"erasure {ref} of {escape(employee_id)} is running: follow it with "
+            f"`talentledger privacy status {ref}`",
+            soft_wrap=True,
+        )
+        return
+    _report_erasure(status)
+
+
+@privacy_app.command("status")
+def privacy_status(
+    request_ref: Annotated[str, typer.Argument(help="the request's reference")],
+    actor: ActorOption,
+    url: CyclesUrl = None,
+) -> None:
+    """Where an erasure request is, or how it ended."""
+    ref = _request_ref(request_ref)
+    client, base = _service_client("cycles", actor, url, PRIVACY_OFFICER)
+    with client:
+        status = _erasure_status(client.get(f"{base}/privacy/requests/{ref}"))
+    _report_erasure(status)
+
+
+def _erasure_status(response: httpx.Response) -> ErasureStatus:
+    from services.cycles.adapters.privacy_http import ErasureStatus
+
+    return ErasureStatus.model_validate(_answer(response))
+
+
+def _follow_erasure(client: httpx.Client, status_url: str, status: ErasureStatus) -> ErasureStatus:
+    """Poll the request until its workflow is no longer running, showing its step and the
+    services that confirmed. Ctrl-C stops following, not the erasure."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from libs.workflows.contracts import HOLDING_PERSONAL_DATA
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("starting", total=len(HOLDING_PERSONAL_DATA))
+        while status.status == "RUNNING":
+            step = status.step or status.failure or "waiting"
+            confirmed = ", ".join(status.confirmed) or "none yet"
+            progress.update(
+                task,
+                description=f"{escape(step)}; confirmed: {confirmed}",
+                completed=len(status.confirmed),
+            )
+            time.sleep(1)
+            status = _erasure_status(client.get(status_url))
+    return status
+
+
+def _report_erasure(status: ErasureStatus) -> None:
+    """The request's state, then what each service erased; a refusal or a failure exits 1."""
+    ref, person = status.request_ref, escape(status.employee_id)
+    if status.status == "RUNNING":
+        console.print(f"{ref}: erasing {person}, step {status.step or '-'}")
+        console.print(f"  confirmed: {', '.join(status.confirmed) or 'none yet'}")
+        if status.failure:
+            console.print(f"  [yellow]{escape(status.failure)}[/]", soft_wrap=True)
+    elif status.outcome == "refused":
+        console.print(f"{ref}: [red]refused[/]: {person} was not erased", soft_wrap=True)
+        console.print(f"  reason: {escape(status.reason)}", soft_wrap=True)
+        raise typer.Exit(1)
+    elif status.outcome == "erased":
+        keys = "-" if status.keys_destroyed is None else status.keys_destroyed
+        console.print(f"{ref}: [green]erased[/] {person} (data keys destroyed: {keys})")
+        for service in status.confirmed:
+            counts = status.erased.get(service, {})
+            done = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
+            console.print(f"  {service:<12} {escape(done) or 'confirmed'}")
+    else:
+        raise _fail(f"{ref}: {status.status}: {status.failure or 'no outcome'}")
 
 
 if __name__ == "__main__":

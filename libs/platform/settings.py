@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class MissingSetting(RuntimeError):
@@ -177,9 +178,21 @@ class Settings(BaseSettings):
         le=3650,
         description="log files rotate daily; this many earlier days are kept, older deleted",
     )
+    service_urls: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        alias="TALENTLEDGER_SERVICE_URLS",
+        description="`name=url,...`: where the cycles service reaches the other services' "
+        "APIs, to gather an access request's answers (docs/privacy.md, Requests); the "
+        "embedded stack sets it",
+    )
     otlp_endpoint: str | None = Field(
         None, alias="OTEL_EXPORTER_OTLP_ENDPOINT", description="also export spans over OTLP/HTTP"
     )
+
+    @field_validator("service_urls", mode="before")
+    @classmethod
+    def _service_urls(cls, value: object) -> object:
+        return parse_service_urls(value) if isinstance(value, str) else value
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -222,3 +235,18 @@ class Settings(BaseSettings):
     @property
     def traces(self) -> Path:
         return self.trace_dir or self.home / "traces"
+
+
+def parse_service_urls(text: str) -> dict[str, str]:
+    """`framework=http://127.0.0.1:8001,assessment=http://...` as a mapping; blank: none."""
+    urls: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, url = (part.strip() for part in entry.partition("="))
+        if not equals or not name or not url:
+            raise ValueError(f"{entry!r}: write each service as name=url, separated by commas")
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise ValueError(f"{name}={url}: the URL must be http:// or https:// with a host")
+        if name in urls:
+            raise ValueError(f"{name!r} is given twice")
+        urls[name] = url.rstrip("/")
+    return urls

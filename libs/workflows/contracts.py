@@ -27,6 +27,7 @@ from libs.workflows.messages import (
     ErasedData,
     ErasureClearance,
     ErasureOrder,
+    ErasureOutcome,
     FrameworkConfirmation,
     FrameworkRef,
     GapMovement,
@@ -227,6 +228,15 @@ DESTROY_PERSONAL_KEYS = ActivityContract[ErasureOrder, KeysDestroyed](
     input=ErasureOrder,
     result=KeysDestroyed,
     start_to_close=STEP_TIMEOUT,
+    retry=REPLICATION_RETRY,
+)
+# Publishes how the request ended (`PersonErased`), once: a retry finds it recorded.
+RECORD_ERASURE = ActivityContract[ErasureOutcome, None](
+    name="cycles.record_erasure",
+    task_queue=CYCLES,
+    input=ErasureOutcome,
+    result=None,
+    start_to_close=timedelta(seconds=30),
     retry=REPLICATION_RETRY,
 )
 # The services that hold personal data, each erasing its own.

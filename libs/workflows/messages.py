@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -250,3 +250,15 @@ class ErasedData(BaseModel):
 
     service: str
     erased: dict[str, int] = Field(default_factory=dict)
+
+
+class ErasureOutcome(BaseModel):
+    """How an erasure request ended, for the cycles service to publish as `PersonErased`;
+    `order` proves the request, as for every other step."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order: ErasureOrder
+    outcome: Literal["erased", "refused"]
+    reason: str = Field("", description="why it was refused")
+    services: list[str] = Field(default_factory=list, description="the services that confirmed")

@@ -1,14 +1,19 @@
-"""The cycle orchestrator: Temporal workflows for whole review cycles. Owns no business data:
-its event log holds only the cycles' stage transitions, published for integrators."""
+"""The cycle orchestrator: Temporal workflows for whole review cycles, and for requests about
+a person's data. Owns no business data: its event log holds only the cycles' stage
+transitions and the privacy requests' records, published for integrators."""
 
 from __future__ import annotations
 
 from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
-from services.cycles.adapters import http
+from libs.privacy.requests import MIGRATIONS as ERASURE_REQUESTS
+from libs.privacy.requests import KnownErasures
+from services.cycles.adapters import http, privacy_http
 from services.cycles.adapters.access import ACCESS
 from services.cycles.adapters.activities import stage_activity
+from services.cycles.adapters.privacy_activities import erasure_activities
 from services.cycles.adapters.signals import CycleSignals
+from services.cycles.workflows.person_erasure import PersonErasureWorkflow
 from services.cycles.workflows.review_cycle import ReviewCycleWorkflow
 
 NAME = "cycles"
@@ -17,13 +22,25 @@ NAME = "cycles"
 def build(runtime: Runtime) -> ServiceParts:
     api = create_api(NAME, __doc__ or "")
     api.include_router(http.router)
+    api.include_router(privacy_http.router)
     declare(api, ACCESS)
+    erasures = KnownErasures(NAME)
     return ServiceParts(
         api=api,
-        handlers=CycleSignals(runtime.temporal, NAME).handlers(),
-        activities=[stage_activity(runtime.store, f"service:{NAME}")],
-        workflows=[ReviewCycleWorkflow],
+        handlers=[*CycleSignals(runtime.temporal, NAME).handlers(), *erasures.handlers()],
+        activities=[
+            stage_activity(runtime.store, f"service:{NAME}"),
+            # The keys are looked up when forgotten: a store built only to read what the
+            # service consumes (talentledger/stack/broker_identities.py) has none.
+            *erasure_activities(
+                runtime.store,
+                runtime.pool,
+                erasures,
+                lambda person: runtime.store.keys.forget(person),  # type: ignore[attr-defined]
+            ),
+        ],
+        workflows=[ReviewCycleWorkflow, PersonErasureWorkflow],
     )
 
 
-definition = ServiceDefinition(name=NAME, build=build)
+definition = ServiceDefinition(name=NAME, build=build, migrations=(ERASURE_REQUESTS,))

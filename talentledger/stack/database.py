@@ -4,7 +4,8 @@
 embedded superuser, or `DATABASE_URL` when it names an external server);
 `talentledger db migrate` runs `migrate_services` as the owner role for deployments that
 create the roles themselves (`talentledger db roles`). Both migrate the `privacy` schema of
-personal data keys too, which every service seals and opens through.
+personal data keys too, which every service seals and opens through, and which only the
+cycles service's role may destroy keys in.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from libs.personal import vault
 
 if TYPE_CHECKING:
     from libs.platform.runtime import ServiceDefinition
+
+# Its erasure workflow destroys a person's data keys (docs/privacy.md, Requests).
+KEY_ERASING_SERVICE = "cycles"
 
 
 def definition(service: str) -> ServiceDefinition:
@@ -39,10 +43,14 @@ def migrate_services(owner_url: str, services: Sequence[str]) -> None:
 
 def migrate_personal_data_keys(owner_url: str, roles: Sequence[str]) -> None:
     """Migrate the schema of each person's data key (docs/privacy.md) as the owner, and let
-    every service role make and read keys through its functions; none may destroy one."""
+    every service role make and read keys through its functions; only the cycles service's
+    role, when among `roles`, may also destroy them."""
     migrate(owner_url, vault.SCHEMA, vault.MIGRATIONS)
+    erasing = service_role(KEY_ERASING_SERVICE)
+    sealing = [role for role in roles if role != erasing]
+    grants = vault.grant_statements(sealing, erasing if erasing in roles else None)
     with psycopg.connect(owner_url) as conn:  # one transaction: every grant or none
-        for statement in vault.grant_statements(roles):
+        for statement in grants:
             conn.execute(statement)
 
 

@@ -227,6 +227,14 @@ class Stack:
             "TALENTLEDGER_HTTP_PORT": str(port),
             "TALENTLEDGER_LOG_DIR": str(logs),
         }
+        if name == "cycles":
+            # It gathers access requests from the others (docs/privacy.md, Requests), which
+            # start before it: SERVICES lists it last.
+            env["TALENTLEDGER_SERVICE_URLS"] = ",".join(
+                f"{other}={service.url}"
+                for other, service in state.services.items()
+                if other != name
+            )
         if not self.settings.jwks_url:
             env.setdefault("TALENTLEDGER_JWT_PUBLIC_KEY_FILE", str(public_key))
         if not self.settings.nats_url:  # the stack's own NATS: each service its own identity

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -40,7 +41,9 @@ from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
+from libs.workflows.messages import erasure_workflow_id
 from services.cycles import service as cycles_service
+from services.cycles.workflows.person_erasure import PersonErasureWorkflow
 from services.cycles.workflows.review_cycle import TASK_QUEUE, ReviewCycleWorkflow
 from services.development import service as development_service
 from services.development.adapters.postgres import MIGRATIONS as DEVELOPMENT_MIGRATIONS
@@ -424,13 +427,16 @@ async def promotion_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
 @asynccontextmanager
 async def cycles_world(database_url: str, tmp: Path, address: str) -> AsyncIterator[World]:
     client = await temporal.connect(address, temporal.PayloadKeys.generate())
-    # The workflow alone: queries answer, and the cycle waits on its first activity.
-    worker = Worker(client, task_queue=TASK_QUEUE, workflows=[ReviewCycleWorkflow])
+    # The workflows alone: queries answer, and each waits on its first activity.
+    worker = Worker(
+        client, task_queue=TASK_QUEUE, workflows=[ReviewCycleWorkflow, PersonErasureWorkflow]
+    )
     running = asyncio.create_task(worker.run())
     start = {"framework": {"framework_id": "eng"}, "last_number": 1}
+    migrations = cycles_service.definition.migrations
     try:
         async with in_process(
-            ServiceApi, cycles_service.build, "cycles", [], database_url, tmp, temporal=client
+            ServiceApi, cycles_service.build, "cycles", migrations, database_url, tmp, client
         ) as api:
             world = World(
                 api,
@@ -439,11 +445,19 @@ async def cycles_world(database_url: str, tmp: Path, address: str) -> AsyncItera
                     "POST /cycles": start,
                     "POST /cycles/{cycle_id}/calibration-completed": {"session_id": "s1"},
                     "POST /cycles/{cycle_id}/gap-review/acknowledgements": {"manager": MANAGER},
+                    "POST /privacy/requests": {"kind": "access", "employee_id": SUBJECT},
                 },
             )
             started = await api.ok("POST", "/cycles", 202, json=start)
             world.values["cycle_id"] = started["cycle_id"]
             world.started.append(started["cycle_id"])
+            # Temporal outlives the test's database: a workflow id of its own.
+            ref = f"REQ-{uuid.uuid4().hex[:12]}"
+            erasure = {"kind": "erasure", "employee_id": SUBJECT, "request_ref": ref}
+            officer = api.as_("matrix-officer", "privacy_officer")
+            await api.ok("POST", "/privacy/requests", 202, json=erasure, headers=officer)
+            world.values["request_ref"] = ref
+            world.started.append(erasure_workflow_id(ref))
             try:
                 yield world
             finally:

@@ -34,7 +34,7 @@ from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.domain.decision_log import verify
 from services.promotion.domain.payloads import Appeal, Endorsement, ErasedField, Erasure
 from talentledger.cli import app
-from talentledger.stack.database import prepare
+from talentledger.stack.database import KEY_ERASING_SERVICE, prepare
 from talentledger.stack.supervisor import SERVICES
 from tests.support.backbone import create_effects_table, effect_counts, start_consumer, wait_until
 from tests.support.events import Probe
@@ -166,6 +166,29 @@ def test_service_roles_delete_only_from_their_inbox_and_never_update_append_only
     assert inserts >= unchanging, "the logs are appended to"
     assert {r[0] for r in roles} >= {OWNER_ROLE, *(service_role(s) for s in SERVICES)}
     assert not [r for r in roles if any(r[1:])], "no role is superuser or may create or bypass"
+
+
+async def test_only_the_cycles_role_destroys_a_persons_data_keys(
+    database_url: str, service_urls: dict[str, str]
+) -> None:
+    """docs/privacy.md, Requests: the erasure workflow's step on the cycles task queue is the
+    one place keys are destroyed; every other service role makes and reads keys, no more."""
+    settings = Settings.model_validate({"DATABASE_URL": service_urls["assessment"]})
+    async with AsyncConnectionPool(service_conninfo(settings), open=False) as pool:
+        await vault.PostgresDataKeys(pool, vault.MasterKeys.generate()).for_people(["emp-ada"])
+    destroy = f"SELECT {vault.SCHEMA}.destroy_data_keys('emp-ada', 'REQ-1', 'mallory')"
+    for service in SERVICES:
+        if service != KEY_ERASING_SERVICE:
+            with connect(service_urls[service]) as conn:
+                assert "permission denied for function" in refused(conn, destroy)
+    async with await psycopg.AsyncConnection.connect(service_urls[KEY_ERASING_SERVICE]) as conn:
+        assert await vault.destroy_keys(conn, "emp-ada", "REQ-1", "olivia-privacy") == 1
+        assert await vault.destroy_keys(conn, "emp-ada", "REQ-1", "olivia-privacy") == 0
+    with psycopg.connect(database_url) as conn:
+        recorded = conn.execute(
+            f"SELECT person_id, request_ref, actor FROM {vault.SCHEMA}.destroyed_keys"
+        ).fetchall()
+    assert recorded == [("emp-ada", "REQ-1", "olivia-privacy")]
 
 
 def test_append_only_tables_refuse_change_even_to_their_owner(

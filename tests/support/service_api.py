@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 
@@ -25,6 +26,8 @@ from talentledger.stack.database import migrate_personal_data_keys
 
 class ServiceApi:
     """An HTTP client for one service, plus tokens for any subject and roles."""
+
+    app: FastAPI  # the service's API, to serve it over a socket where a test needs one
 
     def __init__(self, client: httpx.AsyncClient, private_key: Path, store: EventStore) -> None:
         self.client = client
@@ -121,5 +124,7 @@ async def in_process(
         app.state.token_verifier = TokenVerifier(settings)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{schema}") as client:
-            yield api_type(client, private, store)
+            api = api_type(client, private, store)
+            api.app = app
+            yield api
         await store.close()

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from libs.platform.access import allow, declare
 from libs.platform.runtime import create_api
-from services.cycles.adapters import http
+from services.cycles.adapters import http, privacy_http
 from services.cycles.adapters.access import ACCESS
 
 
-def test_a_route_without_a_rule_stops_the_service_at_build() -> None:
+def cycles_api() -> FastAPI:
+    """The cycles service's routes, before their rules are declared."""
     api = create_api("cycles", "")
     api.include_router(http.router)
+    api.include_router(privacy_http.router)
+    return api
+
+
+def test_a_route_without_a_rule_stops_the_service_at_build() -> None:
+    api = cycles_api()
     extra = APIRouter()
 
     @extra.get("/cycles/{cycle_id}/secrets")
@@ -26,15 +33,13 @@ def test_a_route_without_a_rule_stops_the_service_at_build() -> None:
 
 
 def test_a_rule_without_a_route_is_refused_too() -> None:
-    api = create_api("cycles", "")
-    api.include_router(http.router)
+    api = cycles_api()
     with pytest.raises(ValueError, match=r"rules without a route: \['GET /cycles/gone'\]"):
         declare(api, {**ACCESS, "GET /cycles/gone": allow("hr_admin")})
 
 
 def test_each_operation_publishes_its_rule() -> None:
-    api = create_api("cycles", "")
-    api.include_router(http.router)
+    api = cycles_api()
     declare(api, ACCESS)
     paths = api.openapi()["paths"]
     assert paths["/cycles/{cycle_id}"]["delete"]["x-access"] == {

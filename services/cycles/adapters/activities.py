@@ -12,6 +12,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from temporalio import activity
 
 from libs.events.envelope import EventMetadata
+from libs.events.registry import Event
 from libs.events.schemas.cycles import CycleStageChanged, CycleStarted
 from libs.events.store import ConcurrencyError, EventStore
 from libs.workflows.contracts import (
@@ -64,12 +65,20 @@ async def _append(store: EventStore, actor: str, change: StageChange) -> None:
         stage=change.stage,
         detail=change.detail,
     )
-    stream = cycle_stream(change.cycle_id)
+    await append_once(store, cycle_stream(change.cycle_id), change.sequence, event, actor)
+
+
+async def append_once(
+    store: EventStore, stream: str, sequence: int, event: Event, actor: str
+) -> None:
+    """Append `event` as event `sequence` of `stream`. A retry after a crash finds it there
+    (the append's expected version fails) and records nothing; while an earlier event of the
+    stream is missing, it fails, to be retried until that one is recorded."""
     try:
-        await store.append(stream, change.sequence - 1, [event], EventMetadata(actor=actor))
+        await store.append(stream, sequence - 1, [event], EventMetadata(actor=actor))
     except ConcurrencyError:
-        if await store.stream_version(stream) < change.sequence:
-            raise  # an earlier transition is missing: retry until it is recorded
+        if await store.stream_version(stream) < sequence:
+            raise
 
 
 def _stage_attributes(change: StageChange) -> dict[str, str | int]:

@@ -105,7 +105,7 @@ class CalibrationDone(BaseModel):
     session_id: str
 
 
-def _root_cause(error: BaseException) -> BaseException:
+def root_cause(error: BaseException) -> BaseException:
     """Temporal wraps the failing activity's error in workflow and activity errors."""
     while error.__cause__ is not None:
         error = error.__cause__
@@ -205,7 +205,7 @@ async def cycle_status(cycle_id: str, actor: HrAdmin, request: Request) -> Cycle
         try:
             await handle.result()
         except Exception as error:  # noqa: BLE001 - report why the cycle ended
-            result["failure"] = str(_root_cause(error))
+            result["failure"] = str(root_cause(error))
     return CycleStatus(**result)
 
 
