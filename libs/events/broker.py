@@ -29,6 +29,8 @@ from libs.events.subjects import (
     DEAD_LETTER_SUBJECTS,
     EVENT_STREAM,
     EVENT_SUBJECTS,
+    INTAKE_STREAM,
+    INTAKE_SUBJECTS,
     PAYLOAD_BUCKET,
     subject_for,
 )
@@ -47,6 +49,7 @@ BODY_DIGEST = "tl-body-sha256"
 # with different settings.
 EVENTS = JStream(EVENT_STREAM, subjects=[EVENT_SUBJECTS], declare=False)
 DEAD_LETTERS = JStream(DEAD_LETTER_STREAM, subjects=[DEAD_LETTER_SUBJECTS], declare=False)
+INTAKE = JStream(INTAKE_STREAM, subjects=[INTAKE_SUBJECTS], declare=False)
 
 
 class StreamSettings(Protocol):
@@ -61,6 +64,9 @@ class StreamSettings(Protocol):
     @property
     def dead_letter_retention_days(self) -> float: ...
 
+    @property
+    def intake_retention_days(self) -> float: ...
+
 
 @dataclass(frozen=True)
 class StreamDefaults:
@@ -69,17 +75,23 @@ class StreamDefaults:
     nats_stream_replicas: int = 1
     event_retention_days: float = 365
     dead_letter_retention_days: float = 90
+    intake_retention_days: float = 7
 
 
 def _stream(
-    name: str, description: str, subjects: str, days: float, replicas: int
+    name: str,
+    description: str,
+    subjects: str,
+    days: float,
+    replicas: int,
+    retention: api.RetentionPolicy = api.RetentionPolicy.LIMITS,
 ) -> api.StreamConfig:
     return api.StreamConfig(
         name=name,
         description=description,
         subjects=[subjects],
         storage=api.StorageType.FILE,
-        retention=api.RetentionPolicy.LIMITS,
+        retention=retention,
         max_age=days * DAY,
         # The relay may republish after a crash: JetStream drops repeats of a
         # Nats-Msg-Id seen within this window, and consumers' inboxes catch the rest.
@@ -104,6 +116,16 @@ def _stream_configs(settings: StreamSettings) -> tuple[api.StreamConfig, ...]:
             DEAD_LETTER_SUBJECTS,
             settings.dead_letter_retention_days,
             replicas,
+        ),
+        # Outside events wait here, in clear, only until admitted: a work queue deletes each
+        # message once the admission acknowledges it (libs/events/intake.py).
+        _stream(
+            INTAKE_STREAM,
+            "Events from outside systems (HRIS, LMS) awaiting admission by the cycles service",
+            INTAKE_SUBJECTS,
+            settings.intake_retention_days,
+            replicas,
+            api.RetentionPolicy.WORK_QUEUE,
         ),
     )
 
@@ -163,14 +185,15 @@ def _up_to_date(current: api.StreamConfig, wanted: api.StreamConfig) -> bool:
 
 
 async def ensure_streams(broker: NatsBroker, settings: StreamSettings | None = None) -> None:
-    """Create the event and dead-letter streams and the payload store, or bring their
-    settings (retention, replicas) up to date.
+    """Create the event, dead-letter and intake streams and the payload store, or bring
+    their settings (retention, replicas) up to date.
 
     Streams already as wanted are only read, so an identity that may not manage streams (a
     service, an integration) passes here once the operator identity has set them up.
     Replicas: 3 on a 3-node JetStream cluster, so a node can fail without losing events.
     Retention: events (and the bodies too large for a message) are kept
-    `event_retention_days`, dead letters `dead_letter_retention_days` (docs/privacy.md).
+    `event_retention_days`, dead letters `dead_letter_retention_days`, outside events not
+    yet admitted `intake_retention_days` (docs/privacy.md).
     """
     settings = settings or StreamDefaults()
     js = broker.connection.jetstream()

@@ -60,6 +60,7 @@ from libs.events.broker import (
     DEAD_LETTERS,
     DEFAULT_INBOX,
     EVENTS,
+    INTAKE,
     BodyRefused,
     IdentifiedBroker,
     claimed_body,
@@ -79,8 +80,10 @@ from libs.events.subjects import (
     consumer_and_subject,
     dead_letter_subject,
     every_version,
+    is_intake_subject,
     original_subject,
     owning_context,
+    redrive_subject,
     replay_subject,
 )
 from libs.personal.keyring import KeyRingError
@@ -311,44 +314,54 @@ class _Consumer:
         )
 
     async def settle_failure(self, msg: Msg, reason: str, *, final: bool) -> None:
-        attempts = _attempts(msg)
-        if not final:
-            await msg.nak(delay=backoff(attempts))
-            return
-        try:
-            await self.dead_letter(msg, reason, attempts)
-        except Exception:  # keep the original until its dead letter is stored
-            log.exception("%s could not dead-letter a message; will retry", self.handler.consumer)
-            await msg.nak(delay=backoff(attempts))
-            return
-        await msg.ack()
+        await settle_failure(self.broker, self.handler.consumer, msg, reason, final=final)
 
-    async def dead_letter(self, msg: Msg, reason: str, attempts: int) -> None:
-        consumer = self.handler.consumer
-        subject = original_subject(msg.subject)
-        await self.broker.publish(
-            msg.data,
-            dead_letter_subject(consumer, subject),
-            headers={
-                **{k: v for k, v in (msg.headers or {}).items() if k != "Nats-Msg-Id"},
-                "Nats-Msg-Id": f"{consumer}:{msg.metadata.sequence.stream}",
-                # NATS headers are single lines: a newline would cut off the rest.
-                "tl-dead-letter-reason": " ".join(reason.split())[:4000],
-                "tl-consumer": consumer,
-                "tl-original-subject": subject,
-                "tl-attempts": str(attempts),
-            },
-            stream=DEAD_LETTER_STREAM,
-            timeout=5,
-        )
-        log.warning("%s dead-lettered a message from %s: %s", consumer, subject, reason)
+
+async def settle_failure(
+    broker: NatsBroker, consumer: str, msg: Msg, reason: str, *, final: bool
+) -> None:
+    """Have `msg` redelivered after a backoff, or (`final`) dead-letter it for `consumer` and
+    acknowledge it, never before its dead letter is stored."""
+    attempts = _attempts(msg)
+    if not final:
+        await msg.nak(delay=backoff(attempts))
+        return
+    try:
+        await dead_letter(broker, consumer, msg, reason, attempts)
+    except Exception:  # keep the original until its dead letter is stored
+        log.exception("%s could not dead-letter a message; will retry", consumer)
+        await msg.nak(delay=backoff(attempts))
+        return
+    await msg.ack()
+
+
+async def dead_letter(
+    broker: NatsBroker, consumer: str, msg: Msg, reason: str, attempts: int
+) -> None:
+    subject = original_subject(msg.subject)
+    await broker.publish(
+        msg.data,
+        dead_letter_subject(consumer, subject),
+        headers={
+            **{k: v for k, v in (msg.headers or {}).items() if k != "Nats-Msg-Id"},
+            "Nats-Msg-Id": f"{consumer}:{msg.metadata.sequence.stream}",
+            # NATS headers are single lines: a newline would cut off the rest.
+            "tl-dead-letter-reason": " ".join(reason.split())[:4000],
+            "tl-consumer": consumer,
+            "tl-original-subject": subject,
+            "tl-attempts": str(attempts),
+        },
+        stream=DEAD_LETTER_STREAM,
+        timeout=5,
+    )
+    log.warning("%s dead-lettered a message from %s: %s", consumer, subject, reason)
 
 
 def _attempts(msg: Msg) -> int:
     return msg.metadata.num_delivered or 1
 
 
-def _undecoded(message: Any) -> None:
+def undecoded(message: Any) -> None:
     """FastStream must not decode bodies: a body that is not what its content type says
     would fail before our handler could dead-letter it, and come back forever."""
     return None
@@ -398,7 +411,7 @@ def subscribe(
             config=config,
             pull_sub=PullSub(batch_size=batch_size, timeout=max_wait, batch=True),
             inbox_prefix=f"{inbox}.".encode(),
-            decoder=_undecoded,
+            decoder=undecoded,
             ack_policy=AckPolicy.MANUAL,
             title=f"{durable}:{subject}",
             description=f"{handler.service} applies {handler.event.event_type} ({handler.name})",
@@ -408,7 +421,8 @@ def subscribe(
 async def replay_dead_letters(broker: NatsBroker, consumer: str | None = None) -> int:
     """Re-drive pending dead letters (of one consumer, or all) and return how many.
 
-    Each goes to its consumer's replay subject with a fresh message id; the dead letter
+    Each goes to its consumer's replay subject with a fresh message id (an outside event
+    back onto the intake, see `redrive_subject`); the dead letter
     stays in its stream for the record and is acknowledged on the replayer's cursor.
     """
     js = broker.connection.jetstream()
@@ -425,11 +439,12 @@ async def replay_dead_letters(broker: NatsBroker, consumer: str | None = None) -
             for msg in batch:
                 headers = dict(msg.headers or {})
                 owner, original = consumer_and_subject(msg.subject)
-                target = replay_subject(owner, original)
+                target = redrive_subject(owner, original)
                 for name in (*DEAD_LETTER_HEADERS, "Nats-Msg-Id"):
                     headers.pop(name, None)
                 headers["Nats-Msg-Id"] = f"replay:{msg.metadata.sequence.stream}"
-                await js.publish(target, msg.data, headers=headers, stream=EVENTS.name)
+                stream = INTAKE.name if is_intake_subject(target) else EVENTS.name
+                await js.publish(target, msg.data, headers=headers, stream=stream)
                 await msg.ack()
                 replayed += 1
     finally:
