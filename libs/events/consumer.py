@@ -45,7 +45,7 @@ from uuid import UUID
 import psycopg
 from cryptography.exceptions import InvalidTag
 from faststream import AckPolicy
-from faststream.nats import NatsBroker, PullSub
+from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -361,7 +361,7 @@ def _attempts(msg: Msg) -> int:
     return msg.metadata.num_delivered or 1
 
 
-def undecoded(message: Any) -> None:
+def _undecoded(message: Any) -> None:
     """FastStream must not decode bodies: a body that is not what its content type says
     would fail before our handler could dead-letter it, and come back forever."""
     return None
@@ -400,22 +400,44 @@ def subscribe(
     """
     consumer = _Consumer(broker, store, handler, max_attempts)
     config = api.ConsumerConfig(max_deliver=-1, ack_wait=ack_wait)
-    inbox = broker.reply_inbox if isinstance(broker, IdentifiedBroker) else DEFAULT_INBOX
     for subject, durable in zip(
         (handler.subject, handler.replay_subject), handler.durables, strict=True
     ):
-        broker.subscriber(
+        pull_batches(
+            broker,
             subject,
-            stream=EVENTS,
-            durable=durable,
-            config=config,
-            pull_sub=PullSub(batch_size=batch_size, timeout=max_wait, batch=True),
-            inbox_prefix=f"{inbox}.".encode(),
-            decoder=undecoded,
-            ack_policy=AckPolicy.MANUAL,
-            title=f"{durable}:{subject}",
-            description=f"{handler.service} applies {handler.event.event_type} ({handler.name})",
+            EVENTS,
+            durable,
+            config,
+            PullSub(batch_size=batch_size, timeout=max_wait, batch=True),
+            f"{handler.service} applies {handler.event.event_type} ({handler.name})",
         )(consumer.on_batch)
+
+
+def pull_batches(
+    broker: NatsBroker,
+    subject: str,
+    stream: JStream,
+    durable: str,
+    config: api.ConsumerConfig,
+    pull: PullSub,
+    description: str,
+) -> Callable[[Callable[[NatsMessage], Awaitable[None]]], Any]:
+    """The decorator registering a handler of raw message batches on a durable pull consumer,
+    which acknowledges each message itself, and receives on the broker's own inbox."""
+    inbox = broker.reply_inbox if isinstance(broker, IdentifiedBroker) else DEFAULT_INBOX
+    return broker.subscriber(
+        subject,
+        stream=stream,
+        durable=durable,
+        config=config,
+        pull_sub=pull,
+        inbox_prefix=f"{inbox}.".encode(),
+        decoder=_undecoded,
+        ack_policy=AckPolicy.MANUAL,
+        title=f"{durable}:{subject}",
+        description=description,
+    )
 
 
 async def replay_dead_letters(broker: NatsBroker, consumer: str | None = None) -> int:

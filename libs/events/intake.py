@@ -34,20 +34,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from faststream import AckPolicy
 from faststream.nats import NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.js import api
 from pydantic import ValidationError
 
-from libs.events.broker import DEFAULT_INBOX, INTAKE, IdentifiedBroker
+from libs.events.broker import INTAKE
 from libs.events.consumer import (
     KEYS_OUT_OF_REACH,
     TRANSIENT,
     failure_reason,
+    pull_batches,
     settle_failure,
-    undecoded,
 )
 from libs.events.envelope import Envelope
 from libs.events.registry import InvalidPayload, UnknownEventType, validation_summary
@@ -136,17 +135,13 @@ def admit_outside_events(
     """Register the admission of the intake into `store`'s log on the broker (see the
     module docstring). `idle_poll`: how long one pull waits while the intake is empty."""
     admission = _Admission(broker, store, contexts, max_attempts)
-    inbox = broker.reply_inbox if isinstance(broker, IdentifiedBroker) else DEFAULT_INBOX
-    broker.subscriber(
+    pull_batches(
+        broker,
         INTAKE_SUBJECTS,
-        stream=INTAKE,
-        durable=admission.consumer,
+        INTAKE,
+        admission.consumer,
         # One message in flight: the order of admission is the order of publication.
-        config=api.ConsumerConfig(max_deliver=-1, ack_wait=ack_wait, max_ack_pending=1),
-        pull_sub=PullSub(batch_size=1, timeout=idle_poll, batch=True),
-        inbox_prefix=f"{inbox}.".encode(),
-        decoder=undecoded,
-        ack_policy=AckPolicy.MANUAL,
-        title=f"{admission.consumer}:{INTAKE_SUBJECTS}",
-        description=f"{store.schema} admits outside events ({', '.join(contexts)})",
+        api.ConsumerConfig(max_deliver=-1, ack_wait=ack_wait, max_ack_pending=1),
+        PullSub(batch_size=1, timeout=idle_poll, batch=True),
+        f"{store.schema} admits outside events ({', '.join(contexts)})",
     )(admission.on_batch)
