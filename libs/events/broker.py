@@ -85,6 +85,8 @@ def _stream(
     days: float,
     replicas: int,
     retention: api.RetentionPolicy = api.RetentionPolicy.LIMITS,
+    *,
+    message_ttl: bool = False,
 ) -> api.StreamConfig:
     return api.StreamConfig(
         name=name,
@@ -97,6 +99,8 @@ def _stream(
         # Nats-Msg-Id seen within this window, and consumers' inboxes catch the rest.
         duplicate_window=10 * 60.0,
         num_replicas=replicas,
+        # A message may carry a shorter life of its own (the `Nats-TTL` header).
+        allow_msg_ttl=message_ttl or None,
     )
 
 
@@ -116,6 +120,8 @@ def _stream_configs(settings: StreamSettings) -> tuple[api.StreamConfig, ...]:
             DEAD_LETTER_SUBJECTS,
             settings.dead_letter_retention_days,
             replicas,
+            # An outside event's dead letter is in clear: kept only as long as the intake.
+            message_ttl=True,
         ),
         # Outside events wait here, in clear, only until admitted: a work queue deletes each
         # message once the admission acknowledges it (libs/events/intake.py).
@@ -179,9 +185,11 @@ def make_broker(
 
 def _up_to_date(current: api.StreamConfig, wanted: api.StreamConfig) -> bool:
     fields = ("subjects", "description", "storage", "retention", "max_age", "duplicate_window")
-    return all(getattr(current, f) == getattr(wanted, f) for f in fields) and (
-        current.num_replicas or 1
-    ) == (wanted.num_replicas or 1)
+    return (
+        all(getattr(current, f) == getattr(wanted, f) for f in fields)
+        and (current.num_replicas or 1) == (wanted.num_replicas or 1)
+        and bool(current.allow_msg_ttl) == bool(wanted.allow_msg_ttl)
+    )
 
 
 async def ensure_streams(broker: NatsBroker, settings: StreamSettings | None = None) -> None:

@@ -318,16 +318,23 @@ class _Consumer:
 
 
 async def settle_failure(
-    broker: NatsBroker, consumer: str, msg: Msg, reason: str, *, final: bool
+    broker: NatsBroker,
+    consumer: str,
+    msg: Msg,
+    reason: str,
+    *,
+    final: bool,
+    kept_for: float | None = None,
 ) -> None:
     """Have `msg` redelivered after a backoff, or (`final`) dead-letter it for `consumer` and
-    acknowledge it, never before its dead letter is stored."""
+    acknowledge it, never before its dead letter is stored. `kept_for`: seconds the dead
+    letter is kept, when less than the dead-letter retention."""
     attempts = _attempts(msg)
     if not final:
         await msg.nak(delay=backoff(attempts))
         return
     try:
-        await dead_letter(broker, consumer, msg, reason, attempts)
+        await dead_letter(broker, consumer, msg, reason, attempts, kept_for)
     except Exception:  # keep the original until its dead letter is stored
         log.exception("%s could not dead-letter a message; will retry", consumer)
         await msg.nak(delay=backoff(attempts))
@@ -336,14 +343,22 @@ async def settle_failure(
 
 
 async def dead_letter(
-    broker: NatsBroker, consumer: str, msg: Msg, reason: str, attempts: int
+    broker: NatsBroker,
+    consumer: str,
+    msg: Msg,
+    reason: str,
+    attempts: int,
+    kept_for: float | None = None,
 ) -> None:
     subject = original_subject(msg.subject)
+    # The stream allows a message's own time to live (libs.events.broker), at least a second.
+    ttl = {} if kept_for is None else {api.Header.MSG_TTL: f"{max(1, int(kept_for))}s"}
     await broker.publish(
         msg.data,
         dead_letter_subject(consumer, subject),
         headers={
             **{k: v for k, v in (msg.headers or {}).items() if k != "Nats-Msg-Id"},
+            **ttl,
             "Nats-Msg-Id": f"{consumer}:{msg.metadata.sequence.stream}",
             # NATS headers are single lines: a newline would cut off the rest.
             "tl-dead-letter-reason": " ".join(reason.split())[:4000],

@@ -26,7 +26,9 @@ that is not an envelope; of a type or version the registry does not know; whose 
 schema refuses; published on the intake subject of another event or another system; of a
 system this service does not admit; or claiming a stream version already another event's.
 A repeat of an admitted event id admits nothing. The database or the data keys being out of
-reach is waited out; any other failure is retried, then dead-lettered.
+reach is waited out; any other failure is retried, then dead-lettered. A dead letter holds
+the message as it came, personal fields in clear, so it is kept no longer than the intake
+keeps what it holds (a `Nats-TTL` of the intake retention), whatever the dead-letter retention.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from nats.aio.msg import Msg
 from nats.js import api
 from pydantic import ValidationError
 
-from libs.events.broker import INTAKE
+from libs.events.broker import DAY, INTAKE, StreamDefaults
 from libs.events.consumer import (
     KEYS_OUT_OF_REACH,
     TRANSIENT,
@@ -66,13 +68,24 @@ OUTSIDE_CONTEXTS = ("hris", "lms")
 
 class _Admission:
     def __init__(
-        self, broker: NatsBroker, store: EventStore, contexts: Sequence[str], max_attempts: int
+        self,
+        broker: NatsBroker,
+        store: EventStore,
+        contexts: Sequence[str],
+        max_attempts: int,
+        retention_days: float,
     ) -> None:
         self.broker = broker
         self.store = store
         self.contexts = tuple(contexts)
         self.max_attempts = max_attempts
+        self.kept_for = retention_days * DAY
         self.consumer = intake_consumer(store.schema)
+
+    async def settle(self, msg: Msg, reason: str, *, final: bool) -> None:
+        await settle_failure(
+            self.broker, self.consumer, msg, reason, final=final, kept_for=self.kept_for
+        )
 
     async def on_batch(self, message: NatsMessage) -> None:
         for msg in message.raw_message:
@@ -82,19 +95,16 @@ class _Admission:
         try:
             admitted = await self.store.admit(self.envelope_of(msg))
         except (AdmissionRefused, UnknownEventType, InvalidPayload) as error:
-            await settle_failure(self.broker, self.consumer, msg, f"refused: {error}", final=True)
+            await self.settle(msg, f"refused: {error}", final=True)
             return
         except (*TRANSIENT, *KEYS_OUT_OF_REACH) as error:  # waited out, never dead-lettered
             log.warning("%s: cannot admit yet: %s", self.consumer, failure_reason(error))
-            await settle_failure(self.broker, self.consumer, msg, "", final=False)
+            await self.settle(msg, failure_reason(error), final=False)
             return
         except Exception as error:  # a bug, a constraint: retried, then dead-lettered
             attempts = msg.metadata.num_delivered or 1
             log.exception("%s failed on a message (attempt %d)", self.consumer, attempts)
-            final = attempts >= self.max_attempts
-            await settle_failure(
-                self.broker, self.consumer, msg, failure_reason(error), final=final
-            )
+            await self.settle(msg, failure_reason(error), final=attempts >= self.max_attempts)
             return
         if admitted is None:
             log.debug("%s: a repeat of an admitted event", self.consumer)
@@ -128,13 +138,15 @@ def admit_outside_events(
     store: EventStore,
     contexts: Sequence[str] = OUTSIDE_CONTEXTS,
     *,
+    retention_days: float = StreamDefaults.intake_retention_days,
     max_attempts: int = 5,
     ack_wait: float = 60.0,
     idle_poll: float = 1.0,
 ) -> None:
     """Register the admission of the intake into `store`'s log on the broker (see the
-    module docstring). `idle_poll`: how long one pull waits while the intake is empty."""
-    admission = _Admission(broker, store, contexts, max_attempts)
+    module docstring). `retention_days`: the intake's, which its dead letters are kept;
+    `idle_poll`: how long one pull waits while the intake is empty."""
+    admission = _Admission(broker, store, contexts, max_attempts, retention_days)
     pull_batches(
         broker,
         INTAKE_SUBJECTS,

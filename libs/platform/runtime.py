@@ -211,7 +211,12 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         for handler in parts.handlers:
             subscribe(broker, runtime.store, handler)
         if parts.admits:
-            admit_outside_events(broker, runtime.store, parts.admits)
+            admit_outside_events(
+                broker,
+                runtime.store,
+                parts.admits,
+                retention_days=settings.intake_retention_days,
+            )
         await _retry("JetStream consumers", broker.start, stop)
 
         api = parts.api

@@ -238,6 +238,7 @@ async def test_an_event_claiming_a_stream_version_already_taken_is_dead_lettered
     assert rival not in reason
     assert "Q2" not in reason
     assert letter.headers["tl-consumer"] == "cycles-intake"
+    assert letter.headers["Nats-TTL"] == f"{7 * 24 * 3600}s", "kept as long as the intake"
     assert len(logged(urls["admin"], "employee-Q2")) == 1
     assert people(urls["admin"])["Q2"][0] == first
     for message in await stored(broker, EVENT_STREAM):
@@ -282,6 +283,24 @@ async def test_an_envelope_claiming_another_context_on_the_intake_is_dead_letter
     ):
         with pytest.raises(AdmissionRefused):
             await cycles_log.admit(forged)
+
+
+async def test_a_dead_letter_of_the_intake_is_kept_only_as_long_as_the_intake(
+    nats: Nats, broker: NatsBroker, hris: NatsBroker, cycles_log: EventStore
+) -> None:
+    """It holds the event as it was published, personal fields in clear: it expires with the
+    intake's retention, however long the other dead letters are kept."""
+    js = broker.connection.jetstream()
+
+    async def stored_then_expired() -> bool:
+        state = (await js.stream_info(DEAD_LETTER_STREAM)).state
+        return state.last_seq == 1 and state.messages == 0
+
+    async with admitting(nats, cycles_log, retention_days=2 / (24 * 3600)):
+        forged = hired_envelope(hire("Q6", unique_name())).model_copy(update={"source": "lms"})
+        await publish_raw(hris, intake_subject_for("hris", "EmployeeHired", 1), forged)
+        await eventually(stored_then_expired, 30, "the dead letter stored, then expired")
+    assert (await js.stream_info(DEAD_LETTER_STREAM)).config.max_age == 90 * 24 * 3600
 
 
 async def test_one_employees_events_are_admitted_in_any_version_order_and_relayed_in_the_order_sent(

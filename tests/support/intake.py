@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from faststream.nats import NatsBroker
 
@@ -18,11 +19,11 @@ from tests.support.servers import Nats
 
 
 @asynccontextmanager
-async def admitting(nats: Nats, store: EventStore) -> AsyncIterator[NatsBroker]:
+async def admitting(nats: Nats, store: EventStore, **options: Any) -> AsyncIterator[NatsBroker]:
     """Admit the intake into `store`'s log (the cycles schema) and relay it, until the block
-    ends; yields the cycles identity's broker."""
+    ends; yields the cycles identity's broker. `options`: of `admit_outside_events`."""
     broker = make_broker(nats.url, client_name="cycles", credentials=nats.credentials("cycles"))
-    admit_outside_events(broker, store, idle_poll=0.2)
+    admit_outside_events(broker, store, idle_poll=0.2, **options)
     await broker.start()
     stop = asyncio.Event()
     relay = asyncio.create_task(OutboxRelay(store, broker, poll_interval=0.2).run(stop))
