@@ -539,7 +539,7 @@ class EventStore:
 
     def _envelope(self, row: dict[str, Any]) -> Envelope:
         # Rows of our own log are valid envelopes: skip re-validating them on every read.
-        # Only an admitted outside event records its source (events_0004).
+        # Only an admitted outside event records its source (events_0005).
         return Envelope.model_construct(**{**row, "source": row["source"] or self.schema})
 
 

@@ -4,13 +4,13 @@ publishes it on that system's subjects and consumers read it as that system's.
 
 NULL, on every event a service appended itself: the log's own context.
 
-Revision ID: events_0004
+Revision ID: events_0005
 """
 
 from alembic import op
 
-revision = "events_0004"
-down_revision = "events_0003"
+revision = "events_0005"
+down_revision = "events_0004"
 branch_labels = None
 depends_on = None
 
