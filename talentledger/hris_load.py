@@ -1,9 +1,10 @@
 """`talentledger hris load people.csv`: the first load of the org chart, as HRIS events.
 
-Each good row becomes an `EmployeeHired` event in the standard envelope, published on
-JetStream as an HRIS integration would. Bad rows are reported with their line and column
+Each good row becomes an `EmployeeHired` event in the standard envelope, published on the
+intake as an HRIS integration would (the cycles service admits it, the name sealed, for the
+services to consume: libs/events/intake.py). Bad rows are reported with their line and column
 and never stop the good ones. Event ids are derived from the employee id, so loading the
-same file again publishes nothing new (JetStream and every consumer's inbox drop repeats).
+same file again publishes nothing new (JetStream and the admission drop repeats).
 """
 
 from __future__ import annotations

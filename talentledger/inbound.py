@@ -1,5 +1,7 @@
 """Publishing events as an outside system (HRIS, LMS) would: envelopes with stable ids,
-pipelined onto JetStream with a window of acknowledgements in flight."""
+pipelined onto the intake with a window of acknowledgements in flight. The cycles service
+admits them from there, personal fields sealed, for the services to consume
+(libs/events/intake.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,10 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 
-from libs.events.broker import ensure_streams, headers_of, subject_of_envelope
+from libs.events.broker import ensure_streams, headers_of
 from libs.events.envelope import Envelope
 from libs.events.registry import IntegrationEvent
-from libs.events.subjects import EVENT_STREAM
+from libs.events.subjects import INTAKE_STREAM, intake_subject_for
 from libs.platform.runtime import broker_for
 from libs.platform.settings import Settings
 
@@ -91,17 +93,17 @@ async def publish(
     advance: Callable[[int], None] = lambda _: None,
     window: int = 256,
 ) -> Published:
-    """Publish (envelope, items it carries) pairs, `window` acknowledgements in flight at a
-    time; `advance` is called with the items of each acknowledged event."""
+    """Publish (envelope, items it carries) pairs on the intake, `window` acknowledgements in
+    flight at a time; `advance` is called with the items of each acknowledged event."""
     js = broker.connection.jetstream()
     pending: list[tuple[asyncio.Future[Any], int]] = []
     total = Published()
     for envelope, items in envelopes:
         ack = await js.publish_async(
-            subject_of_envelope(envelope),
+            intake_subject_for(envelope.source, envelope.event_type, envelope.schema_version),
             envelope.model_dump_json().encode(),
             headers=headers_of(envelope),
-            stream=EVENT_STREAM,
+            stream=INTAKE_STREAM,
         )
         pending.append((ack, items))
         if len(pending) >= window:

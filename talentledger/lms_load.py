@@ -20,8 +20,9 @@ but a course with any bad row is left out entirely: never half a course.
 
 The good courses are published as `CourseCatalogUpdated` events of up to 200 courses (and
 well under a NATS message's 1 MiB), in course id order. Each event's id is derived from its
-courses' content, so loading the same file again publishes nothing new (JetStream and every
-consumer's inbox drop repeats) and a changed course only republishes its own batch's ids.
+courses' content, so loading the same file again publishes nothing new (JetStream and the
+admission drop repeats: libs/events/intake.py) and a changed course only republishes its own
+batch's ids.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ COURSE_FIELDS = ("title", "format", "duration_hours", "retired")
 FORMATS: tuple[str, ...] = get_args(CourseFormat)
 BATCH_COURSES = 200
 BATCH_BYTES = 256 * 1024  # a NATS message is at most 1 MiB by default
-STREAM_ID = "lms-catalog"
+STREAM_PREFIX = "lms-catalog"
 # Fixed, so that the same batch of courses always has the same event id.
 NAMESPACE = uuid.UUID("0d6c3b8e-7a41-4f2b-a3c5-94e1d2f08b67")
 
@@ -366,9 +367,12 @@ def event_id_of(batch: list[Course]) -> uuid.UUID:
 
 def envelope_of(batch: list[Course], actor: str, correlation_id: uuid.UUID) -> Envelope:
     """A batch of the catalog as an LMS integration publishes it: each batch upserts its own
-    courses, in no sequence, so each is the first event of the catalog stream."""
+    courses, in no sequence, so each is the first and only event of a stream of its own
+    (named by its id: the log that admits it keeps one event per stream version)."""
     event = CourseCatalogUpdated(courses=batch)
-    return outside_envelope(event, event_id_of(batch), STREAM_ID, actor, correlation_id)
+    event_id = event_id_of(batch)
+    stream = f"{STREAM_PREFIX}-{event_id}"
+    return outside_envelope(event, event_id, stream, actor, correlation_id)
 
 
 async def publish_catalog(

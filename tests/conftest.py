@@ -20,7 +20,7 @@ from libs.events.broker import ensure_streams, make_broker
 from libs.events.migrations import migrate
 from libs.events.migrations.roles import with_database
 from libs.events.store import EventStore
-from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM, PAYLOAD_BUCKET
+from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM, INTAKE_STREAM, PAYLOAD_BUCKET
 from tests.support import leftovers, servers
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -130,7 +130,7 @@ async def broker(nats: servers.Nats) -> AsyncIterator[NatsBroker]:
     broker = make_broker(nats.url, client_name="tests", credentials=nats.credentials())
     await broker.connect()
     js = broker.connection.jetstream()
-    for stream in (EVENT_STREAM, DEAD_LETTER_STREAM):
+    for stream in (EVENT_STREAM, DEAD_LETTER_STREAM, INTAKE_STREAM):
         with suppress(Exception):
             await js.delete_stream(stream)
     with suppress(Exception):

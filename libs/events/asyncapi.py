@@ -10,8 +10,9 @@ from pydantic import create_model
 
 import libs.events.schemas  # noqa: F401 - registers every published schema
 from libs.events.envelope import Envelope
+from libs.events.intake import OUTSIDE_CONTEXTS
 from libs.events.registry import EventRegistry, IntegrationEvent, registry
-from libs.events.subjects import subject_of
+from libs.events.subjects import intake_subject_for, subject_of
 
 DESCRIPTION = "\n\n".join(
     (
@@ -21,12 +22,17 @@ DESCRIPTION = "\n\n".join(
         "position, times, actor, correlation and causation ids, trace context) whose "
         "`payload` is the schema of its channel.",
         "The `Nats-Msg-Id` header is the event id: publish each event once per id; "
-        "consumers treat a repeated id as the same event. Inbound events (HRIS, LMS) are "
-        "published by integrators on their own context's subjects with the same envelope.",
+        "consumers treat a repeated id as the same event.",
+        "Inbound events (HRIS, LMS) are published by integrators on the intake (stream "
+        "`TALENTLEDGER_INTAKE`), `intake.<context>.<event_name>.v<version>`, with the same "
+        "envelope, and nowhere else. TalentLedger admits each one into its log as given (a "
+        "repeated event id admits nothing; a stream version already another event's is "
+        "refused) and publishes it on its `talentledger.` subject, where the services read it.",
         "A field described as sealed is personal data: TalentLedger publishes it as "
         '`{"sealed": "aes-256-gcm/1", "key": <key id>, "data": <base64>}`, encrypted under '
         "the data key of each person it belongs to, and reads it as `[erased]` once one of "
-        "them is erased (docs/privacy.md). An integrator may publish it in clear.",
+        "them is erased (docs/privacy.md). An integrator publishes it in clear on the intake, "
+        "which keeps it only until it is admitted.",
     )
 )
 
@@ -42,12 +48,18 @@ def document(events: EventRegistry = registry) -> AsyncAPI:
             payload=(model, ...),
         )
         message.__doc__ = model.__doc__
+        description = (model.__doc__ or model.event_type).strip()
         broker.publisher(
-            subject_of(model),
-            schema=message,
-            title=subject_of(model),
-            description=(model.__doc__ or model.event_type).strip(),
+            subject_of(model), schema=message, title=subject_of(model), description=description
         )
+        if model.context in OUTSIDE_CONTEXTS:
+            intake = intake_subject_for(model.context, model.event_type, model.schema_version)
+            broker.publisher(
+                intake,
+                schema=message,
+                title=intake,
+                description=f"Where the {model.context} integration publishes it. {description}",
+            )
     return AsyncAPI(
         broker, title="TalentLedger integration events", version="1", description=DESCRIPTION
     )

@@ -29,6 +29,8 @@ from libs.events.subjects import (
     DEAD_LETTER_SUBJECTS,
     EVENT_STREAM,
     EVENT_SUBJECTS,
+    INTAKE_STREAM,
+    INTAKE_SUBJECTS,
     PAYLOAD_BUCKET,
     subject_for,
 )
@@ -47,6 +49,7 @@ BODY_DIGEST = "tl-body-sha256"
 # with different settings.
 EVENTS = JStream(EVENT_STREAM, subjects=[EVENT_SUBJECTS], declare=False)
 DEAD_LETTERS = JStream(DEAD_LETTER_STREAM, subjects=[DEAD_LETTER_SUBJECTS], declare=False)
+INTAKE = JStream(INTAKE_STREAM, subjects=[INTAKE_SUBJECTS], declare=False)
 
 
 class StreamSettings(Protocol):
@@ -61,6 +64,9 @@ class StreamSettings(Protocol):
     @property
     def dead_letter_retention_days(self) -> float: ...
 
+    @property
+    def intake_retention_days(self) -> float: ...
+
 
 @dataclass(frozen=True)
 class StreamDefaults:
@@ -69,22 +75,32 @@ class StreamDefaults:
     nats_stream_replicas: int = 1
     event_retention_days: float = 365
     dead_letter_retention_days: float = 90
+    intake_retention_days: float = 7
 
 
 def _stream(
-    name: str, description: str, subjects: str, days: float, replicas: int
+    name: str,
+    description: str,
+    subjects: str,
+    days: float,
+    replicas: int,
+    retention: api.RetentionPolicy = api.RetentionPolicy.LIMITS,
+    *,
+    message_ttl: bool = False,
 ) -> api.StreamConfig:
     return api.StreamConfig(
         name=name,
         description=description,
         subjects=[subjects],
         storage=api.StorageType.FILE,
-        retention=api.RetentionPolicy.LIMITS,
+        retention=retention,
         max_age=days * DAY,
         # The relay may republish after a crash: JetStream drops repeats of a
         # Nats-Msg-Id seen within this window, and consumers' inboxes catch the rest.
         duplicate_window=10 * 60.0,
         num_replicas=replicas,
+        # A message may carry a shorter life of its own (the `Nats-TTL` header).
+        allow_msg_ttl=message_ttl or None,
     )
 
 
@@ -104,6 +120,18 @@ def _stream_configs(settings: StreamSettings) -> tuple[api.StreamConfig, ...]:
             DEAD_LETTER_SUBJECTS,
             settings.dead_letter_retention_days,
             replicas,
+            # An outside event's dead letter is in clear: kept only as long as the intake.
+            message_ttl=True,
+        ),
+        # Outside events wait here, in clear, only until admitted: a work queue deletes each
+        # message once the admission acknowledges it (libs/events/intake.py).
+        _stream(
+            INTAKE_STREAM,
+            "Events from outside systems (HRIS, LMS) awaiting admission by the cycles service",
+            INTAKE_SUBJECTS,
+            settings.intake_retention_days,
+            replicas,
+            api.RetentionPolicy.WORK_QUEUE,
         ),
     )
 
@@ -157,20 +185,23 @@ def make_broker(
 
 def _up_to_date(current: api.StreamConfig, wanted: api.StreamConfig) -> bool:
     fields = ("subjects", "description", "storage", "retention", "max_age", "duplicate_window")
-    return all(getattr(current, f) == getattr(wanted, f) for f in fields) and (
-        current.num_replicas or 1
-    ) == (wanted.num_replicas or 1)
+    return (
+        all(getattr(current, f) == getattr(wanted, f) for f in fields)
+        and (current.num_replicas or 1) == (wanted.num_replicas or 1)
+        and bool(current.allow_msg_ttl) == bool(wanted.allow_msg_ttl)
+    )
 
 
 async def ensure_streams(broker: NatsBroker, settings: StreamSettings | None = None) -> None:
-    """Create the event and dead-letter streams and the payload store, or bring their
-    settings (retention, replicas) up to date.
+    """Create the event, dead-letter and intake streams and the payload store, or bring
+    their settings (retention, replicas) up to date.
 
     Streams already as wanted are only read, so an identity that may not manage streams (a
     service, an integration) passes here once the operator identity has set them up.
     Replicas: 3 on a 3-node JetStream cluster, so a node can fail without losing events.
     Retention: events (and the bodies too large for a message) are kept
-    `event_retention_days`, dead letters `dead_letter_retention_days` (docs/privacy.md).
+    `event_retention_days`, dead letters `dead_letter_retention_days`, outside events not
+    yet admitted `intake_retention_days` (docs/privacy.md).
     """
     settings = settings or StreamDefaults()
     js = broker.connection.jetstream()

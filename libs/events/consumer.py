@@ -45,7 +45,7 @@ from uuid import UUID
 import psycopg
 from cryptography.exceptions import InvalidTag
 from faststream import AckPolicy
-from faststream.nats import NatsBroker, PullSub
+from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -60,6 +60,7 @@ from libs.events.broker import (
     DEAD_LETTERS,
     DEFAULT_INBOX,
     EVENTS,
+    INTAKE,
     BodyRefused,
     IdentifiedBroker,
     claimed_body,
@@ -79,8 +80,10 @@ from libs.events.subjects import (
     consumer_and_subject,
     dead_letter_subject,
     every_version,
+    is_intake_subject,
     original_subject,
     owning_context,
+    redrive_subject,
     replay_subject,
 )
 from libs.personal.keyring import KeyRingError
@@ -311,37 +314,62 @@ class _Consumer:
         )
 
     async def settle_failure(self, msg: Msg, reason: str, *, final: bool) -> None:
-        attempts = _attempts(msg)
-        if not final:
-            await msg.nak(delay=backoff(attempts))
-            return
-        try:
-            await self.dead_letter(msg, reason, attempts)
-        except Exception:  # keep the original until its dead letter is stored
-            log.exception("%s could not dead-letter a message; will retry", self.handler.consumer)
-            await msg.nak(delay=backoff(attempts))
-            return
-        await msg.ack()
+        await settle_failure(self.broker, self.handler.consumer, msg, reason, final=final)
 
-    async def dead_letter(self, msg: Msg, reason: str, attempts: int) -> None:
-        consumer = self.handler.consumer
-        subject = original_subject(msg.subject)
-        await self.broker.publish(
-            msg.data,
-            dead_letter_subject(consumer, subject),
-            headers={
-                **{k: v for k, v in (msg.headers or {}).items() if k != "Nats-Msg-Id"},
-                "Nats-Msg-Id": f"{consumer}:{msg.metadata.sequence.stream}",
-                # NATS headers are single lines: a newline would cut off the rest.
-                "tl-dead-letter-reason": " ".join(reason.split())[:4000],
-                "tl-consumer": consumer,
-                "tl-original-subject": subject,
-                "tl-attempts": str(attempts),
-            },
-            stream=DEAD_LETTER_STREAM,
-            timeout=5,
-        )
-        log.warning("%s dead-lettered a message from %s: %s", consumer, subject, reason)
+
+async def settle_failure(
+    broker: NatsBroker,
+    consumer: str,
+    msg: Msg,
+    reason: str,
+    *,
+    final: bool,
+    kept_for: float | None = None,
+) -> None:
+    """Have `msg` redelivered after a backoff, or (`final`) dead-letter it for `consumer` and
+    acknowledge it, never before its dead letter is stored. `kept_for`: seconds the dead
+    letter is kept, when less than the dead-letter retention."""
+    attempts = _attempts(msg)
+    if not final:
+        await msg.nak(delay=backoff(attempts))
+        return
+    try:
+        await dead_letter(broker, consumer, msg, reason, attempts, kept_for)
+    except Exception:  # keep the original until its dead letter is stored
+        log.exception("%s could not dead-letter a message; will retry", consumer)
+        await msg.nak(delay=backoff(attempts))
+        return
+    await msg.ack()
+
+
+async def dead_letter(
+    broker: NatsBroker,
+    consumer: str,
+    msg: Msg,
+    reason: str,
+    attempts: int,
+    kept_for: float | None = None,
+) -> None:
+    subject = original_subject(msg.subject)
+    # The stream allows a message's own time to live (libs.events.broker), at least a second.
+    ttl = {} if kept_for is None else {api.Header.MSG_TTL: f"{max(1, int(kept_for))}s"}
+    await broker.publish(
+        msg.data,
+        dead_letter_subject(consumer, subject),
+        headers={
+            **{k: v for k, v in (msg.headers or {}).items() if k != "Nats-Msg-Id"},
+            **ttl,
+            "Nats-Msg-Id": f"{consumer}:{msg.metadata.sequence.stream}",
+            # NATS headers are single lines: a newline would cut off the rest.
+            "tl-dead-letter-reason": " ".join(reason.split())[:4000],
+            "tl-consumer": consumer,
+            "tl-original-subject": subject,
+            "tl-attempts": str(attempts),
+        },
+        stream=DEAD_LETTER_STREAM,
+        timeout=5,
+    )
+    log.warning("%s dead-lettered a message from %s: %s", consumer, subject, reason)
 
 
 def _attempts(msg: Msg) -> int:
@@ -387,28 +415,51 @@ def subscribe(
     """
     consumer = _Consumer(broker, store, handler, max_attempts)
     config = api.ConsumerConfig(max_deliver=-1, ack_wait=ack_wait)
-    inbox = broker.reply_inbox if isinstance(broker, IdentifiedBroker) else DEFAULT_INBOX
     for subject, durable in zip(
         (handler.subject, handler.replay_subject), handler.durables, strict=True
     ):
-        broker.subscriber(
+        pull_batches(
+            broker,
             subject,
-            stream=EVENTS,
-            durable=durable,
-            config=config,
-            pull_sub=PullSub(batch_size=batch_size, timeout=max_wait, batch=True),
-            inbox_prefix=f"{inbox}.".encode(),
-            decoder=_undecoded,
-            ack_policy=AckPolicy.MANUAL,
-            title=f"{durable}:{subject}",
-            description=f"{handler.service} applies {handler.event.event_type} ({handler.name})",
+            EVENTS,
+            durable,
+            config,
+            PullSub(batch_size=batch_size, timeout=max_wait, batch=True),
+            f"{handler.service} applies {handler.event.event_type} ({handler.name})",
         )(consumer.on_batch)
+
+
+def pull_batches(
+    broker: NatsBroker,
+    subject: str,
+    stream: JStream,
+    durable: str,
+    config: api.ConsumerConfig,
+    pull: PullSub,
+    description: str,
+) -> Callable[[Callable[[NatsMessage], Awaitable[None]]], Any]:
+    """The decorator registering a handler of raw message batches on a durable pull consumer,
+    which acknowledges each message itself, and receives on the broker's own inbox."""
+    inbox = broker.reply_inbox if isinstance(broker, IdentifiedBroker) else DEFAULT_INBOX
+    return broker.subscriber(
+        subject,
+        stream=stream,
+        durable=durable,
+        config=config,
+        pull_sub=pull,
+        inbox_prefix=f"{inbox}.".encode(),
+        decoder=_undecoded,
+        ack_policy=AckPolicy.MANUAL,
+        title=f"{durable}:{subject}",
+        description=description,
+    )
 
 
 async def replay_dead_letters(broker: NatsBroker, consumer: str | None = None) -> int:
     """Re-drive pending dead letters (of one consumer, or all) and return how many.
 
-    Each goes to its consumer's replay subject with a fresh message id; the dead letter
+    Each goes to its consumer's replay subject with a fresh message id (an outside event
+    back onto the intake, see `redrive_subject`); the dead letter
     stays in its stream for the record and is acknowledged on the replayer's cursor.
     """
     js = broker.connection.jetstream()
@@ -425,11 +476,12 @@ async def replay_dead_letters(broker: NatsBroker, consumer: str | None = None) -
             for msg in batch:
                 headers = dict(msg.headers or {})
                 owner, original = consumer_and_subject(msg.subject)
-                target = replay_subject(owner, original)
+                target = redrive_subject(owner, original)
                 for name in (*DEAD_LETTER_HEADERS, "Nats-Msg-Id"):
                     headers.pop(name, None)
                 headers["Nats-Msg-Id"] = f"replay:{msg.metadata.sequence.stream}"
-                await js.publish(target, msg.data, headers=headers, stream=EVENTS.name)
+                stream = INTAKE.name if is_intake_subject(target) else EVENTS.name
+                await js.publish(target, msg.data, headers=headers, stream=stream)
                 await msg.ack()
                 replayed += 1
     finally:

@@ -32,7 +32,10 @@ class Envelope(BaseModel):
     event_id: UUID
     event_type: str
     schema_version: int = Field(ge=1)
-    source: str = Field(description="the bounded context whose log recorded the event")
+    source: str = Field(
+        description="the bounded context whose log recorded the event, or the outside system "
+        "(hris, lms) that published it"
+    )
     stream_id: str
     stream_version: int = Field(ge=1)
     global_position: int

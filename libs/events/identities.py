@@ -4,7 +4,9 @@ Each process connects as one identity (an NKey user). A service publishes only i
 context's events (`talentledger.<context>.>`) and the dead letters of its own consumers,
 and reaches JetStream only for its own durable consumers, the stream lookups it makes at
 start and the payload store of large bodies. An integration (HRIS, LMS) publishes only its
-own subjects. The operator identity manages streams and replays dead letters.
+own intake subjects (`intake.<context>.>`), never the event stream; the service that admits
+the intake (cycles, libs/events/intake.py) consumes it and publishes the admitted events on
+those systems' subjects. The operator identity manages streams and replays dead letters.
 
 Replies (JetStream API answers, pulled messages) go to an inbox named after the identity's
 public key, `_INBOX.<public key>`, and only that identity may subscribe there: no one can
@@ -25,9 +27,13 @@ import nkeys
 from libs.events.subjects import (
     DEAD_LETTER_STREAM,
     EVENT_STREAM,
+    INTAKE_STREAM,
+    INTAKE_SUBJECTS,
     PAYLOAD_BUCKET,
     context_subjects,
     dead_letter_subject,
+    intake_consumer,
+    intake_context_subjects,
 )
 
 if TYPE_CHECKING:  # the consumer module imports the broker, which imports this one
@@ -56,7 +62,7 @@ def _own_inbox(public_key: str) -> tuple[str, ...]:
 
 def _stream_lookups() -> tuple[str, ...]:
     """`ensure_streams` only reads the streams' settings when they are already right."""
-    streams = (EVENT_STREAM, DEAD_LETTER_STREAM, _OBJECT_STREAM)
+    streams = (EVENT_STREAM, DEAD_LETTER_STREAM, INTAKE_STREAM, _OBJECT_STREAM)
     return tuple(f"{_JS}.STREAM.INFO.{stream}" for stream in streams)
 
 
@@ -77,38 +83,48 @@ def _payload_store() -> tuple[str, ...]:
     )
 
 
-def _durable(name: str, subject: str) -> tuple[str, ...]:
-    """Create, inspect and pull from one durable consumer of the event stream, and ack it.
+def _durable(name: str, subject: str, stream: str = EVENT_STREAM) -> tuple[str, ...]:
+    """Create, inspect and pull from one durable consumer of a stream, and ack it.
 
     Creation is allowed only in the form that names the filter subject, which the server
     checks against the consumer's configuration: a service can make its durable on its own
     subject and no other, so it cannot point the durable at events it does not consume
     (protected attributes, say)."""
     return (
-        f"{_JS}.CONSUMER.CREATE.{EVENT_STREAM}.{name}.{subject}",
-        f"{_JS}.CONSUMER.INFO.{EVENT_STREAM}.{name}",
-        f"{_JS}.CONSUMER.MSG.NEXT.{EVENT_STREAM}.{name}",
-        f"$JS.ACK.{EVENT_STREAM}.{name}.>",
+        f"{_JS}.CONSUMER.CREATE.{stream}.{name}.{subject}",
+        f"{_JS}.CONSUMER.INFO.{stream}.{name}",
+        f"{_JS}.CONSUMER.MSG.NEXT.{stream}.{name}",
+        f"$JS.ACK.{stream}.{name}.>",
     )
 
 
 def service_permissions(
-    context: str, public_key: str, handlers: Sequence[EventHandler]
+    context: str,
+    public_key: str,
+    handlers: Sequence[EventHandler],
+    admits: Sequence[str] = (),
 ) -> Permissions:
-    """A service: its own events, its consumers' dead letters and durables, its inbox."""
+    """A service: its own events, its consumers' dead letters and durables, its inbox; and,
+    when it admits outside systems' events (`admits`), the intake's durable, its dead
+    letters and those systems' event subjects, on which its relay publishes them."""
     publish: list[str] = [context_subjects(context), *_stream_lookups(), *_payload_store()]
     for handler in handlers:
         publish.append(dead_letter_subject(handler.consumer))
         subjects = (handler.subject, handler.replay_subject)
         for subject, durable in zip(subjects, handler.durables, strict=True):
             publish.extend(_durable(durable, subject))
+    if admits:
+        admission = intake_consumer(context)
+        publish += [context_subjects(source) for source in admits]
+        publish.append(dead_letter_subject(admission))
+        publish.extend(_durable(admission, INTAKE_SUBJECTS, INTAKE_STREAM))
     return Permissions(publish=_unique(publish), subscribe=_own_inbox(public_key))
 
 
 def integration_permissions(source: str, public_key: str) -> Permissions:
-    """An outside system (HRIS, LMS): publishes its own events, nothing else."""
+    """An outside system (HRIS, LMS): publishes on its own intake subjects, nothing else."""
     return Permissions(
-        publish=(context_subjects(source), *_stream_lookups()),
+        publish=(intake_context_subjects(source), *_stream_lookups()),
         subscribe=_own_inbox(public_key),
     )
 

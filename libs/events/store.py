@@ -33,6 +33,12 @@ of each person it belongs to (libs/personal, docs/privacy.md): the log, the outb
 whatever the relay publishes hold only ciphertext for it, and destroying a person's keys
 erases it from all of them. `decode` opens it again, as `[erased]` once an owner's key is
 gone. A store given no data keys refuses such an event rather than write it in clear.
+
+Outside events
+--------------
+`admit` records an event an outside system (HRIS, LMS) published on the intake as it was
+given (its id, source, stream and version, times and actor), its personal fields sealed like
+any other: the relay then publishes it on that system's subjects (libs/events/intake.py).
 """
 
 from __future__ import annotations
@@ -52,10 +58,19 @@ from psycopg import AsyncConnection, errors, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
 
 from libs.events.concurrency import ConcurrencyError
 from libs.events.envelope import Envelope, EventMetadata, new_event_id, utcnow
-from libs.events.registry import Event, EventRegistry, UnknownEventType, registry
+from libs.events.registry import (
+    Event,
+    EventRegistry,
+    IntegrationEvent,
+    InvalidPayload,
+    UnknownEventType,
+    registry,
+    validation_summary,
+)
 from libs.personal.sealing import DataKey, DataKeys, holds_personal_data, open_document, seal
 
 log = logging.getLogger(__name__)
@@ -70,6 +85,15 @@ MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 
 class EventTooLarge(ValueError):
     """An event payload over MAX_PAYLOAD_BYTES; nothing was written."""
+
+
+class AdmissionRefused(ValueError):
+    """An outside event the log cannot take as it was given; nothing was written. The message
+    names fields, types and contexts, never payload values."""
+
+
+class StreamVersionTaken(AdmissionRefused):
+    """Another event already holds the (stream_id, stream_version) an outside event claims."""
 
 
 class NoDataKeys(RuntimeError):
@@ -97,7 +121,7 @@ class _WithoutDataKeys:
 
 
 _COLUMNS = (
-    "global_position, event_id, event_type, schema_version, stream_id, stream_version, "
+    "global_position, event_id, event_type, schema_version, source, stream_id, stream_version, "
     "occurred_at, recorded_at, actor, correlation_id, causation_id, trace_context, payload"
 )
 
@@ -152,6 +176,23 @@ RETURNING {appended}
 """
 )
 
+# An outside event as given, alone in its transaction. A repeat of an event id is dropped;
+# a stream of another context (this log's own, or another system's) is never joined.
+_ADMIT = """
+INSERT INTO {events} (
+    global_position, event_id, event_type, schema_version, source, stream_id, stream_version,
+    occurred_at, actor, correlation_id, causation_id, trace_context, payload)
+SELECT (pg_current_xact_id()::text::bigint << 16) + 1, %(event_id)s, %(event_type)s,
+       %(schema_version)s, %(source)s, %(stream_id)s, %(stream_version)s, %(occurred_at)s,
+       %(actor)s, %(correlation_id)s, %(causation_id)s, %(trace_context)s, %(payload)s::jsonb
+WHERE NOT EXISTS (SELECT 1 FROM {events}
+                  WHERE stream_id = %(stream_id)s AND source IS DISTINCT FROM %(source)s)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING global_position, recorded_at
+"""
+
+_HAS_EVENT = "SELECT 1 FROM {events} WHERE event_id = %s"
+
 _READ_STREAM = """
 SELECT {columns} FROM {events}
 WHERE stream_id = %(stream_id)s AND stream_version > %(after)s
@@ -201,6 +242,8 @@ class EventStore:
         self._read_log = sql.SQL(_READ_LOG).format(**fmt)
         self._stream_version = sql.SQL(_STREAM_VERSION).format(**fmt)
         self._last_of_types = sql.SQL(_LAST_OF_TYPES).format(**fmt)
+        self._admit = sql.SQL(_ADMIT).format(**fmt)
+        self._has_event = sql.SQL(_HAS_EVENT).format(**fmt)
         self.notifier = CommitNotifier(pool.conninfo, self.notify_channel)
         # The connections of open `transaction()`s, and whether each has appended yet.
         self._appended: dict[AsyncConnection[Any], bool] = {}
@@ -295,6 +338,70 @@ class EventStore:
             )
             for event, (pos, version, at) in zip(pending, rows, strict=True)
         ]
+
+    async def admit(self, envelope: Envelope) -> Envelope | None:
+        """Record an outside system's event as it was given, its personal fields sealed;
+        return it as recorded, or None when its event id is already in the log (a repeat).
+
+        Its stream versions may arrive in any order (2 before 1): the log only keeps each
+        (stream_id, stream_version) to one event. Raises `UnknownEventType`, `InvalidPayload`
+        or `AdmissionRefused` (a private or this log's own type, a source that is not the
+        type's context, a stream version or stream already another event's), writing nothing.
+        """
+        model = self.registry.model(envelope.event_type, envelope.schema_version)
+        if not issubclass(model, IntegrationEvent) or model.context != envelope.source:
+            raise AdmissionRefused(
+                f"{envelope.event_type} v{envelope.schema_version} is not an event of "
+                f"{envelope.source!r}, whose events alone its envelope may carry"
+            )
+        if envelope.source == self.schema:
+            raise AdmissionRefused(f"{self.schema!r} events are appended, never admitted")
+        try:
+            event = model.model_validate(envelope.payload)
+        except ValidationError as error:
+            raise InvalidPayload(
+                f"{envelope.event_type} v{envelope.schema_version}: {validation_summary(error)}"
+            ) from error
+        recorded = await self._recorded(event)
+        params = {
+            **envelope.model_dump(
+                include={
+                    "event_id",
+                    "event_type",
+                    "schema_version",
+                    "source",
+                    "stream_id",
+                    "stream_version",
+                    "occurred_at",
+                    "actor",
+                    "correlation_id",
+                    "causation_id",
+                }
+            ),
+            "trace_context": Jsonb(envelope.trace_context),
+            "payload": recorded["payload_json"],
+        }
+        async with self.transaction() as conn:
+            try:
+                cur = await conn.execute(self._admit, params)
+            except errors.UniqueViolation:
+                raise StreamVersionTaken(
+                    "its stream_id and stream_version are already another event's"
+                ) from None
+            row = await cur.fetchone()
+            if row is None:
+                if await (await conn.execute(self._has_event, (envelope.event_id,))).fetchone():
+                    return None
+                raise AdmissionRefused("its stream_id is a stream of another context's events")
+            self._appended[conn] = True
+        position, recorded_at = row
+        return envelope.model_copy(
+            update={
+                "payload": recorded["payload"],
+                "global_position": position,
+                "recorded_at": recorded_at,
+            }
+        )
 
     async def _recorded(self, event: Event) -> dict[str, Any]:
         """The payload as stored, its personal fields sealed, and its JSON."""
@@ -432,7 +539,8 @@ class EventStore:
 
     def _envelope(self, row: dict[str, Any]) -> Envelope:
         # Rows of our own log are valid envelopes: skip re-validating them on every read.
-        return Envelope.model_construct(source=self.schema, **row)
+        # Only an admitted outside event records its source (events_0005).
+        return Envelope.model_construct(**{**row, "source": row["source"] or self.schema})
 
 
 @dataclass(frozen=True)

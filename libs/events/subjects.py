@@ -7,6 +7,14 @@ promotion, cycles) or the outside system that emits it (hris, lms); `event_name`
 event type in snake_case; `version` is the payload schema version. Examples:
 `talentledger.framework.framework_published.v1`, `talentledger.hris.employee_hired.v1`.
 
+Outside systems (HRIS, LMS) never publish there: they publish on the intake, a stream of its
+own with subjects outside `talentledger.` (JetStream forbids streams to share subjects),
+
+    intake.<context>.<event_name>.v<version>
+
+from where the cycles service admits each event into its log, its personal fields sealed, and
+its relay publishes it on the event's ordinary subject (libs/events/intake.py).
+
 Dead letters live in a separate stream so that ordinary consumers never see them:
 
     deadletter.<consumer>.<original subject>
@@ -15,7 +23,8 @@ and are re-driven to the one consumer that gave up on them, on the event stream:
 
     talentledger.replay.<consumer>.<original subject>
 
-Every subject is built and read here: nothing else writes `talentledger.` or `deadletter.`.
+Every subject is built and read here: nothing else writes `talentledger.`, `intake.` or
+`deadletter.`.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ DEAD_LETTER_STREAM = "TALENTLEDGER_DEADLETTER"
 # Bodies of events too large for one message (see libs.events.broker.INLINE_LIMIT).
 PAYLOAD_BUCKET = "TALENTLEDGER_PAYLOADS"
 DEAD_LETTER_SUBJECTS = "deadletter.>"
+INTAKE_STREAM = "TALENTLEDGER_INTAKE"
+INTAKE_SUBJECTS = "intake.>"
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -56,6 +67,24 @@ def context_subjects(context: str) -> str:
     return f"talentledger.{context}.>"
 
 
+def intake_subject_for(context: str, event_type: str, version: int) -> str:
+    """Where an outside system publishes an event for admission."""
+    return f"intake.{context}.{snake_case(event_type)}.v{version}"
+
+
+def intake_context_subjects(context: str) -> str:
+    """Every intake subject of one outside system."""
+    return f"intake.{context}.>"
+
+
+def intake_context(subject: str) -> str:
+    """The outside system whose intake subject `subject` is."""
+    parts = subject.split(".")
+    if len(parts) < 4 or not is_intake_subject(subject):
+        raise ValueError(f"{subject!r} is not an intake subject")
+    return parts[1]
+
+
 def replay_subject(consumer: str, subject: str = ">") -> str:
     """Where `subject`'s event is re-driven to `consumer` alone; by default every replay
     of that consumer."""
@@ -74,6 +103,23 @@ def owning_context(subject: str) -> str:
     if len(parts) < 3 or parts[0] != "talentledger" or parts[1] == "replay":
         raise ValueError(f"{subject!r} is not an event subject")
     return parts[1]
+
+
+def intake_consumer(service: str) -> str:
+    """The durable consumer through which `service` admits the intake (also the name its
+    dead letters go under)."""
+    return f"{service}-intake"
+
+
+def redrive_subject(consumer: str, original: str) -> str:
+    """Where `consumer`'s dead letter of `original` is re-driven: an intake message back onto
+    its intake subject (the admission is its only consumer, and it never enters the event
+    stream in clear), an event to the consumer's replay subject."""
+    return original if is_intake_subject(original) else replay_subject(consumer, original)
+
+
+def is_intake_subject(subject: str) -> bool:
+    return subject.startswith("intake.")
 
 
 def dead_letter_subject(consumer: str, subject: str = ">") -> str:

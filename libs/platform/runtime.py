@@ -27,6 +27,7 @@ from temporalio.worker import Worker
 
 from libs.events.broker import ensure_streams, make_broker
 from libs.events.consumer import EventHandler, subscribe
+from libs.events.intake import admit_outside_events
 from libs.events.migrations import check_migrated
 from libs.events.pruning import InboxPruning
 from libs.events.relay import OutboxRelay
@@ -64,6 +65,9 @@ class ServiceParts:
     # Long-running tasks of the service's own (a schedule), each given the stop event; one
     # that raises stops the process, like any other part.
     background: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = ()
+    # The outside systems (hris, lms) whose events this service admits from the intake into
+    # its log, for its relay to publish (libs/events/intake.py): one service admits them all.
+    admits: Sequence[str] = ()
 
 
 @dataclass
@@ -206,6 +210,13 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         parts = definition.build(runtime)
         for handler in parts.handlers:
             subscribe(broker, runtime.store, handler)
+        if parts.admits:
+            admit_outside_events(
+                broker,
+                runtime.store,
+                parts.admits,
+                retention_days=settings.intake_retention_days,
+            )
         await _retry("JetStream consumers", broker.start, stop)
 
         api = parts.api

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         description="seconds between prunings of each service's inbox, which deletes rows "
         "older than TALENTLEDGER_EVENT_RETENTION_DAYS and a day",
     )
+    intake_retention_days: float = Field(
+        7,
+        alias="TALENTLEDGER_INTAKE_RETENTION_DAYS",
+        gt=0,
+        le=36500,
+        description="how long an outside system's event (HRIS, LMS) waits, in clear, on the "
+        "intake for the cycles service to admit it; admitted ones are deleted at once",
+    )
     temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
     temporal_payload_keys_file: Path | None = Field(
         None,

@@ -1,9 +1,12 @@
 """The cycle orchestrator: Temporal workflows for whole review cycles, and for requests about
-a person's data. Owns no business data: its event log holds only the cycles' stage
-transitions and the privacy requests' records, published for integrators."""
+a person's data. Owns no business data: its event log holds the cycles' stage transitions and
+the privacy requests' records, published for integrators, and the events outside systems
+(HRIS, LMS) publish on the intake, which it admits as they were given, their personal fields
+sealed, for its relay to publish to the services (libs/events/intake.py)."""
 
 from __future__ import annotations
 
+from libs.events.intake import OUTSIDE_CONTEXTS
 from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.privacy.requests import MIGRATIONS as ERASURE_REQUESTS
@@ -40,6 +43,7 @@ def build(runtime: Runtime) -> ServiceParts:
             ),
         ],
         workflows=[ReviewCycleWorkflow, PersonErasureWorkflow],
+        admits=OUTSIDE_CONTEXTS,
     )
 
 

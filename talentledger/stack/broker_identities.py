@@ -3,7 +3,8 @@
 Seeds are generated once per install under `<home>/keys/nats/<identity>.nk` (mode 0600)
 and never leave the machine; the server configuration holds only their public keys. What
 each identity may do is derived from the code: a service's subscriptions from the event
-handlers it builds (see libs.events.identities).
+handlers it builds, and its rights on the intake from the outside systems it admits (see
+libs.events.identities).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from faststream.nats import NatsBroker
 from psycopg_pool import AsyncConnectionPool
 
 from libs.events.broker import ensure_streams
-from libs.events.consumer import EventHandler
 from libs.events.identities import (
     OPERATOR,
     Credentials,
@@ -28,11 +28,12 @@ from libs.events.identities import (
     new_user_seed,
     service_permissions,
 )
+from libs.events.intake import OUTSIDE_CONTEXTS
 from libs.events.store import EventStore
-from libs.platform.runtime import Runtime, broker_for
+from libs.platform.runtime import Runtime, ServiceParts, broker_for
 from libs.platform.settings import Settings
 
-INTEGRATIONS = ("hris", "lms")
+INTEGRATIONS = OUTSIDE_CONTEXTS
 # Stream management, `events replay-dead-letters`, the operator's own tools.
 OPERATOR_IDENTITY = "operator"
 
@@ -60,8 +61,9 @@ def ensure_identities(directory: Path, identities: Sequence[str]) -> dict[str, C
     return found
 
 
-def consumed(service: str, settings: Settings) -> Sequence[EventHandler]:
-    """The event handlers the service builds, read from its definition without connecting.
+def service_parts(service: str, settings: Settings) -> ServiceParts:
+    """The parts the service builds (its event handlers, the outside systems it admits), read
+    from its definition without connecting.
 
     The parts are built on a runtime whose connections are never opened: building wires
     objects together and touches no server.
@@ -69,7 +71,8 @@ def consumed(service: str, settings: Settings) -> Sequence[EventHandler]:
     definition = importlib.import_module(f"services.{service}.service").definition
     pool = AsyncConnectionPool("", open=False)
     runtime = Runtime(service, settings, pool, EventStore(pool, service), NatsBroker(), None)  # type: ignore[arg-type]
-    return definition.build(runtime).handlers
+    parts: ServiceParts = definition.build(runtime)
+    return parts
 
 
 def broker_users(
@@ -80,7 +83,9 @@ def broker_users(
     users: list[tuple[str, Permissions]] = []
     for service in services:
         key = identities[service].public_key
-        users.append((key, service_permissions(service, key, consumed(service, settings))))
+        parts = service_parts(service, settings)
+        rights = service_permissions(service, key, parts.handlers, parts.admits)
+        users.append((key, rights))
     for source in INTEGRATIONS:
         key = identities[source].public_key
         users.append((key, integration_permissions(source, key)))

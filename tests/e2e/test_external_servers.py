@@ -20,7 +20,7 @@ import nats.js.errors
 import psycopg
 import pytest
 
-from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM
+from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM, INTAKE_STREAM
 from tests.support.servers import answers
 from tests.support.stack import ROOT, running_stack
 
@@ -48,7 +48,7 @@ def external_nats() -> Iterator[str]:
 
     async def delete_streams() -> None:
         client = await nats.connect(EXTERNAL_NATS_URL)
-        for stream in (EVENT_STREAM, DEAD_LETTER_STREAM):
+        for stream in (EVENT_STREAM, DEAD_LETTER_STREAM, INTAKE_STREAM):
             with contextlib.suppress(nats.js.errors.NotFoundError):
                 await client.jetstream().delete_stream(stream)
         await client.close()

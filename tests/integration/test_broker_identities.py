@@ -26,11 +26,11 @@ from libs.events.identities import Credentials, inbox_prefix
 from libs.events.registry import IntegrationEvent
 from libs.events.relay import OutboxRelay, UnpublishableEvent
 from libs.events.store import EventStore
-from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM, PAYLOAD_BUCKET
+from libs.events.subjects import EVENT_STREAM, INTAKE_STREAM, INTAKE_SUBJECTS, PAYLOAD_BUCKET
 from tests.support.backbone import (
     create_effects_table,
+    dead_letters,
     effect_counts,
-    eventually,
     start_consumer,
     wait_until,
 )
@@ -100,20 +100,6 @@ def envelope(payload: dict[str, Any], source: str = "svc") -> Envelope:
     )
 
 
-async def dead_letters(broker: NatsBroker, count: int) -> list[Any]:
-    js = broker.connection.jetstream()
-    await eventually(
-        lambda: _stored(broker, DEAD_LETTER_STREAM, count), 30, f"{count} dead letter(s)"
-    )
-    subscription = await js.pull_subscribe("deadletter.>", stream=DEAD_LETTER_STREAM)
-    return list(await subscription.fetch(count, timeout=5))
-
-
-async def _stored(broker: NatsBroker, stream: str, count: int) -> bool:
-    info = await broker.connection.jetstream().stream_info(stream)
-    return bool(info.state.messages >= count)
-
-
 async def test_an_unauthenticated_connection_is_refused(authenticated: Nats) -> None:
     with pytest.raises(NatsError, match="Authorization Violation"):
         await nats.connect(authenticated.url, allow_reconnect=False, connect_timeout=5)
@@ -138,6 +124,45 @@ async def test_the_framework_identity_cannot_publish_an_hris_event(
     ack = await client.jetstream().publish(
         "talentledger.framework.framework_published.v2", forged, timeout=5
     )
+    assert ack.stream == EVENT_STREAM
+
+
+async def test_an_outside_system_publishes_only_on_its_own_intake(
+    authenticated: Nats, broker: NatsBroker
+) -> None:
+    """Never the event stream, where its personal fields would stay in clear (docs/privacy.md):
+    the cycles service admits them from the intake, sealed, and publishes them there."""
+    hired = envelope({"n": 1}, source="hris").model_dump_json().encode()
+    async with connected_as(authenticated, "hris") as (client, errors):
+        js = client.jetstream()
+        for refused in ("talentledger.hris.employee_hired.v1", "intake.lms.course_completed.v1"):
+            with pytest.raises((TimeoutError, NoStreamResponseError)):
+                await js.publish(refused, hired, timeout=2)
+        ack = await js.publish("intake.hris.employee_hired.v1", hired, timeout=5)
+        await asyncio.sleep(0.2)
+    assert ack.stream == INTAKE_STREAM
+    refusals = [str(e) for e in errors if "permissions violation for publish" in str(e)]
+    assert len(refusals) == 2, errors
+    operator = broker.connection.jetstream()
+    assert (await operator.stream_info(EVENT_STREAM)).state.messages == 0
+
+
+async def test_only_the_admitting_service_consumes_the_intake_and_publishes_what_it_admits(
+    authenticated: Nats, as_framework: tuple[Any, list[Exception]], broker: NatsBroker
+) -> None:
+    client, _ = as_framework
+    config = api.ConsumerConfig(
+        name="cycles-intake", durable_name="cycles-intake", filter_subject=INTAKE_SUBJECTS
+    )
+    with pytest.raises((TimeoutError, NoStreamResponseError)):
+        await client.jetstream().add_consumer(INTAKE_STREAM, config=config, timeout=2)
+    async with connected_as(authenticated, "cycles") as (cycles, _):
+        made = await cycles.jetstream().add_consumer(INTAKE_STREAM, config=config, timeout=5)
+        assert made.config.filter_subject == INTAKE_SUBJECTS
+        admitted = envelope({"n": 1}, source="hris").model_dump_json().encode()
+        ack = await cycles.jetstream().publish(
+            "talentledger.hris.employee_hired.v1", admitted, timeout=5
+        )
     assert ack.stream == EVENT_STREAM
 
 

@@ -1,5 +1,6 @@
 """The org chart from HRIS events, on PostgreSQL and NATS JetStream (docs/domain.md §3: direct
-reports and manager come from the org chart, HRIS)."""
+reports and manager come from the org chart, HRIS), as the stack carries them: published on
+the intake, admitted by the cycles service, relayed on the event stream."""
 
 from __future__ import annotations
 
@@ -18,25 +19,52 @@ from libs.events.migrations import migrate
 from libs.events.schemas.hris import EmployeeHired, EmployeeManagerChanged, EmployeeRoleChanged
 from libs.events.store import EventStore
 from libs.events.subjects import EVENT_STREAM
+from libs.personal.vault import MasterKeys, PostgresDataKeys
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from services.assessment.adapters.postgres import MIGRATIONS
 from talentledger.hris_load import publish_hires, read_people
 from talentledger.samples.organisation import as_csv, org_chart
+from talentledger.stack.database import migrate_personal_data_keys
 from tests.support.backbone import wait_until
 from tests.support.envelopes import envelope
+from tests.support.intake import admitting
+from tests.support.servers import Nats
 
 SCHEMA = "assessment"
+MASTER = MasterKeys.generate("m1")
 
 
 @pytest.fixture
-async def assessment_store(database_url: str) -> AsyncIterator[EventStore]:
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    """The assessment and cycles schemas, and the data keys that seal names between them."""
     migrate(database_url, SCHEMA, FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS)
-    async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
-        store = EventStore(pool, SCHEMA)
-        yield store
-        await store.close()
+    migrate(database_url, "cycles")
+    migrate_personal_data_keys(database_url, [])
+    async with AsyncConnectionPool(database_url, min_size=1, max_size=6, open=False) as pool:
+        yield pool
+
+
+@pytest.fixture
+async def assessment_store(pool: AsyncConnectionPool) -> AsyncIterator[EventStore]:
+    store = EventStore(pool, SCHEMA, keys=PostgresDataKeys(pool, MASTER))
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def cycles_log(pool: AsyncConnectionPool) -> AsyncIterator[EventStore]:
+    store = EventStore(pool, "cycles", keys=PostgresDataKeys(pool, MASTER))
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def admission(nats: Nats, broker: NatsBroker, cycles_log: EventStore) -> AsyncIterator[None]:
+    """The cycles service admitting the intake, on the streams `broker` made afresh."""
+    async with admitting(nats, cycles_log):
+        yield
 
 
 def people_rows(database_url: str) -> dict[str, tuple[Any, ...]]:
@@ -48,7 +76,10 @@ def people_rows(database_url: str) -> dict[str, tuple[Any, ...]]:
 
 
 async def test_a_csv_of_500_people_becomes_the_org_chart_once(
-    broker: NatsBroker, assessment_store: EventStore, database_url: str
+    broker: NatsBroker,
+    assessment_store: EventStore,
+    admission: None,
+    database_url: str,
 ) -> None:
     chart = org_chart(500)
     loaded = read_people(as_csv(chart))
@@ -58,9 +89,18 @@ async def test_a_csv_of_500_people_becomes_the_org_chart_once(
     await broker.start()
 
     assert await publish_hires(broker, loaded.hires, "hris-load:tests") == 500
-    await wait_until(lambda: len(people_rows(database_url)) == 500, 60, "500 people")
+    await wait_until(
+        lambda: len(people_rows(database_url)) == 500,
+        60,
+        "500 people",
+        lambda: len(people_rows(database_url)),
+    )
 
     rows = people_rows(database_url)
+    async with assessment_store.pool.connection() as conn:
+        ada = await OrgChart(SCHEMA).person(conn, chart[0].employee_id)
+    assert ada is not None
+    assert ada.name == chart[0].name, "the sealed name opened"
     for employee in random.Random(3).sample(chart, 25):
         manager, department, level = rows[employee.employee_id]
         assert (manager or "", department, level) == (

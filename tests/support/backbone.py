@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Any
 
 import psycopg
 from faststream.nats import NatsBroker
+from nats.js.errors import NotFoundError
 from psycopg import AsyncConnection
 
 from libs.events.consumer import EventHandler, subscribe
 from libs.events.envelope import Envelope
 from libs.events.store import EventStore
+from libs.events.subjects import DEAD_LETTER_STREAM
 from tests.support.events import Probe
 from tests.support.progress import Stall
 
@@ -86,3 +89,27 @@ async def eventually(
         stalled.watch(result, progress())
         await asyncio.sleep(0.1)
     return result
+
+
+async def stored(broker: NatsBroker, stream: str) -> list[Any]:
+    """Every message `stream` holds now, in sequence order, with its subject, headers and
+    raw body."""
+    js = broker.connection.jetstream()
+    state = (await js.stream_info(stream)).state
+    found = []
+    for seq in range(state.first_seq, state.last_seq + 1) if state.messages else ():
+        with suppress(NotFoundError):  # deleted: a work queue's acknowledged message
+            found.append(await js.get_msg(stream, seq=seq))
+    return found
+
+
+async def dead_letters(broker: NatsBroker, count: int) -> list[Any]:
+    """The first `count` dead letters, once there are that many."""
+    js = broker.connection.jetstream()
+
+    async def enough() -> bool:
+        return bool((await js.stream_info(DEAD_LETTER_STREAM)).state.messages >= count)
+
+    await eventually(enough, 30, f"{count} dead letter(s)")
+    subscription = await js.pull_subscribe("deadletter.>", stream=DEAD_LETTER_STREAM)
+    return list(await subscription.fetch(count, timeout=5))

@@ -25,5 +25,14 @@ def test_every_registered_event_has_a_channel_with_its_envelope_and_payload_sche
     assert "talentledger.<context>.<event_name>.v<version>" in document["info"]["description"]
 
 
+def test_an_outside_systems_event_has_its_intake_channel_and_no_other_has_one() -> None:
+    channels = as_dict()["channels"]
+    assert "intake.hris.employee_hired.v1" in channels
+    assert "talentledger.hris.employee_hired.v1" in channels, "where the services read it"
+    assert "intake.lms.course_completed.v1" in channels
+    intakes = {subject.split(".")[1] for subject in channels if subject.startswith("intake.")}
+    assert intakes == {"hris", "lms"}
+
+
 def test_the_document_renders_as_yaml() -> None:
     assert "talentledger.framework.framework_published.v2:" in as_yaml()

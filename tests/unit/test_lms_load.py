@@ -306,10 +306,11 @@ def test_the_same_catalog_always_has_the_same_event_ids() -> None:
     assert first == [e.event_id for e in again]
     assert len(set(first)) == 3
     assert (again[0].stream_id, again[0].source, again[0].event_type) == (
-        "lms-catalog",
+        f"lms-catalog-{first[0]}",
         "lms",
         "CourseCatalogUpdated",
     )
+    assert len({e.stream_id for e in again}) == 3, "each batch is a stream of its own"
     assert CourseCatalogUpdated.model_validate(again[0].payload).courses == next(
         batches(catalog.courses)
     )

@@ -9,8 +9,11 @@ from libs.events.subjects import (
     context_subjects,
     dead_letter_subject,
     every_version,
+    intake_context,
+    intake_subject_for,
     original_subject,
     owning_context,
+    redrive_subject,
     replay_subject,
     subject_of,
 )
@@ -60,3 +63,22 @@ def test_a_replay_goes_to_one_consumer_and_keeps_its_original_subject() -> None:
     assert original_subject(replayed) == subject
     assert original_subject(subject) == subject
     assert original_subject("talentledger.replay.c") == "talentledger.replay.c"
+
+
+def test_outside_systems_publish_on_intake_subjects_outside_the_event_stream() -> None:
+    subject = intake_subject_for("hris", "EmployeeHired", 1)
+    assert subject == "intake.hris.employee_hired.v1"
+    assert not subject.startswith("talentledger."), "the event stream takes talentledger.>"
+    assert intake_context(subject) == "hris"
+    for odd in ("talentledger.hris.employee_hired.v1", "intake.hris", "deadletter.x.intake.a.b"):
+        with pytest.raises(ValueError, match="not an intake subject"):
+            intake_context(odd)
+
+
+def test_a_dead_letter_of_the_intake_is_re_driven_onto_the_intake_never_the_event_stream() -> None:
+    intake = intake_subject_for("hris", "EmployeeHired", 1)
+    assert redrive_subject("cycles-intake", intake) == intake
+    event = subject_of(FrameworkPublished)
+    assert redrive_subject("assessment-framework-versions", event) == replay_subject(
+        "assessment-framework-versions", event
+    )
