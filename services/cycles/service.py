@@ -33,14 +33,7 @@ def build(runtime: Runtime) -> ServiceParts:
         handlers=[*CycleSignals(runtime.temporal, NAME).handlers(), *erasures.handlers()],
         activities=[
             stage_activity(runtime.store, f"service:{NAME}"),
-            # The keys are looked up when forgotten: a store built only to read what the
-            # service consumes (talentledger/stack/broker_identities.py) has none.
-            *erasure_activities(
-                runtime.store,
-                runtime.pool,
-                erasures,
-                lambda person: runtime.store.keys.forget(person),  # type: ignore[attr-defined]
-            ),
+            *erasure_activities(runtime.store, runtime.pool, erasures, runtime.store.keys.forget),
         ],
         workflows=[ReviewCycleWorkflow, PersonErasureWorkflow],
         admits=OUTSIDE_CONTEXTS,

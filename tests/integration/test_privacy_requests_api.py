@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from typer.testing import CliRunner, Result
 
 from libs.events.consumer import subscribe
 from libs.events.relay import OutboxRelay
+from libs.events.schemas.hris import EmployeeHired
 from libs.personal.vault import MasterKeys, PostgresDataKeys
 from libs.platform.auth import TokenVerifier, ensure_dev_keypair
 from libs.platform.runtime import create_api
@@ -49,6 +51,7 @@ from services.cycles import service as cycles_service
 from services.cycles.adapters.privacy_activities import erasure_activities, erasure_stream
 from services.cycles.workflows.person_erasure import CLEARING, TASK_QUEUE, PersonErasureWorkflow
 from talentledger.cli import app
+from talentledger.inbound import outside_envelope
 from talentledger.stack.servers import free_port
 from tests.support.review_cycle import CONVERTER
 from tests.support.service_api import ServiceApi, in_process
@@ -310,12 +313,39 @@ async def test_an_access_request_gathers_every_answer_and_says_who_did_not_answe
         cycles_privacy(database_url, tmp_path) as privacy,
     ):
         api = privacy.api
+        # What the HRIS published about her, as the cycles service admitted it (sealed).
+        await api.store.admit(
+            outside_envelope(
+                EmployeeHired(
+                    employee_id="emp-ada",
+                    effective_on=date(2024, 3, 1),
+                    name="Ada Quill",
+                    department="Platform",
+                    job_family="engineering",
+                    track="ic",
+                    level="L3",
+                ),
+                uuid.uuid4(),
+                "employee-emp-ada",
+                "hris",
+                uuid.uuid4(),
+            )
+        )
         export = await api.ok("POST", "/privacy/requests", json=ACCESS, headers=privacy.officer)
         nobody = {**ACCESS, "employee_id": "emp-nobody"}
         empty = await api.ok("POST", "/privacy/requests", json=nobody, headers=privacy.officer)
     assert (export["employee_id"], export["requested_by"]) == ("emp-ada", OFFICER[0])
     # framework checked the caller's own token: a privacy officer's.
-    [records] = export["services"]
+    own, records = export["services"]
+    assert own["service"] == "cycles"
+    [facts, requests] = own["sections"]
+    [hired] = facts["items"]
+    assert (hired["event"], hired["name"], hired["source"]) == (
+        "EmployeeHired",
+        "Ada Quill",
+        "hris",
+    )
+    assert requests["items"] == []
     assert records["service"] == "framework"
     assert records["sections"][0]["items"] == [{"framework_id": "eng", "draft": "levels 1-4"}]
     missing = sorted(export["missing"])
@@ -323,9 +353,10 @@ async def test_an_access_request_gathers_every_answer_and_says_who_did_not_answe
     assert missing[0].startswith("assessment: unreachable at http://127.0.0.1:")
     assert missing[1].startswith("development: answered for framework")
     assert missing[2] == "promotion: no address for it (TALENTLEDGER_SERVICE_URLS)"
-    assert empty["services"] == [
+    assert empty["services"][1:] == [
         {"service": "framework", "employee_id": "emp-nobody", "sections": []}
     ]
+    assert [section["items"] for section in empty["services"][0]["sections"]] == [[], []]
 
 
 async def _eventually(attempt: Callable[[], Any], what: str) -> Any:

@@ -39,6 +39,7 @@ from libs.privacy.requests import ERASING_ROLE
 from libs.workflows.contracts import HOLDING_PERSONAL_DATA
 from libs.workflows.messages import ErasureOrder, RequestRef, erasure_workflow_id, grant_digest
 from services.cycles.adapters.http import root_cause
+from services.cycles.adapters.personal_data import records_of
 from services.cycles.adapters.privacy_activities import erasure_stream
 from services.cycles.workflows.person_erasure import (
     DONE,
@@ -109,8 +110,9 @@ async def make_request(
     require_role(actor, ERASING_ROLE)
     if isinstance(body, AccessRequest):
         urls: dict[str, str] = request.app.state.runtime.settings.service_urls
+        own = await records_of(_store(request), body.employee_id)
         return await gather_export(
-            body.employee_id, actor, request.headers.get("authorization", ""), urls
+            body.employee_id, actor, request.headers.get("authorization", ""), urls, own
         )
     response.status_code = 202
     return await _request_erasure(body, actor, request)
@@ -129,10 +131,14 @@ async def request_status(
 
 
 async def gather_export(
-    employee_id: str, actor: Actor, authorization: str, urls: dict[str, str]
+    employee_id: str,
+    actor: Actor,
+    authorization: str,
+    urls: dict[str, str],
+    own: ServiceRecords,
 ) -> PersonalDataExport:
     """Ask every service holding personal data at once; one that fails is listed in
-    `missing` with why, never failing the export."""
+    `missing` with why, never failing the export. `own`: the cycles service's records."""
     async with httpx.AsyncClient(
         timeout=ANSWER_TIMEOUT, headers={"Authorization": authorization}
     ) as client:
@@ -146,7 +152,7 @@ async def gather_export(
         employee_id=employee_id,
         generated_at=datetime.now(UTC),
         requested_by=actor.subject,
-        services=[a for a in answers if isinstance(a, ServiceRecords)],
+        services=[own, *(a for a in answers if isinstance(a, ServiceRecords))],
         missing=[a for a in answers if isinstance(a, str)],
     )
 
