@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from libs.events.ports import UnitOfWork
 from services.promotion.application.ports import Acting, Work
 from services.promotion.domain.cases import CaseRefused, NotEntitled
+from services.promotion.domain.decision_log import LogEntry
+from services.promotion.domain.payloads import EntryPayload
 
 # Who records what the service does on its own account (the default criteria version).
 ACTOR = "service:promotion"
@@ -56,6 +58,28 @@ async def may_read(promotion: Promotion, tx: Work, actor: Acting, employee_id: s
         return
     if not await in_line(tx, actor, employee_id):
         raise NotEntitled(f"{actor.subject!r} may not see {employee_id!r}'s promotion record")
+
+
+async def record(
+    promotion: Promotion,
+    tx: Work,
+    case_id: str,
+    employee_id: str,
+    actor: str,
+    payload: EntryPayload,
+) -> LogEntry:
+    """Append the entry of `payload`, in version 2: personal text is held beside the log,
+    committed to in it (docs/privacy.md, The decision log)."""
+    recorded, personal = payload.sealed()
+    return await tx.log.append(
+        kind=payload.kind,
+        case_id=case_id,
+        employee_id=employee_id,
+        actor=actor,
+        recorded_at=promotion.clock(),
+        payload=recorded,
+        personal=personal,
+    )
 
 
 def require(actor: Acting, role: str, what: str) -> None:
