@@ -4,6 +4,7 @@ Authorisation (docs/domain.md §6): managers nominate and endorse for the people
 records calibration confirmations and publishes criteria; only the configured decider role
 decides and hears appeals; `auditor` reads everything and changes nothing; an employee sees
 their own readiness, cases and decisions. Fairness figures are for `hr_admin` and `auditor`.
+HR and `legal` place and lift legal holds (docs/privacy.md, Legal holds).
 """
 
 from __future__ import annotations
