@@ -703,10 +703,8 @@ async def test_each_service_registers_its_cycle_activities(
         EVALUATE_CYCLE,
         CLEAR_ERASURE,
     )
-    # The services whose part of an erasure (docs/privacy.md, Requests) is built.
-    erasing = {"promotion"}
-
-    erasing = {"assessment", "development"}  # services whose part of an erasure is wired
+    # services whose part of an erasure is wired
+    erasing = {"assessment", "development", "promotion"}
 
     def on_queue(service: str) -> set[str]:
         mine = {c.name for c in contracts if c.task_queue == service}
