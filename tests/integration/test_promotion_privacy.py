@@ -181,6 +181,10 @@ async def test_hr_or_legal_place_and_lift_holds_each_an_entry_of_the_log(
         "GET", f"/cases/{case}", headers=privacy.as_role("auditor", AUDITOR)
     )
     assert shown["status"] == "open", "a hold on a case is no step of it"
+    # The person's record is no case: read through the person, never stepped on.
+    record = f"/cases/person:{ANN}"
+    await privacy.api.ok("GET", record, 404, headers=privacy.as_role("auditor", AUDITOR))
+    await privacy.call("POST", f"{record}/endorsement", 404, who=LEAD, note="")
     assert verify_stored_log(database_url, SCHEMA).chain.ok  # type: ignore[union-attr]
 
 

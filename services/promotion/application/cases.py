@@ -30,6 +30,7 @@ from services.promotion.application.ports import Acting, Work
 from services.promotion.application.promotion import (
     NotFound,
     Promotion,
+    case_entries,
     case_stream,
     in_line,
     record,
@@ -270,7 +271,7 @@ async def _step(promotion: Promotion, case_id: str, actor: Acting, check: Step) 
     """One step on an existing case, in one transaction under the log's lock."""
     async with promotion.uow.transaction() as tx:
         await tx.log.lock()
-        entries = await tx.log.of_case(case_id)
+        entries = await case_entries(tx, case_id)
         if not entries:
             raise NotFound(f"no promotion case {case_id}")
         case = Case.replay(entries)

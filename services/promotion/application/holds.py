@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 from services.promotion.application.ports import Acting
-from services.promotion.application.promotion import ACTOR, NotFound, Promotion, record
+from services.promotion.application.promotion import (
+    ACTOR,
+    NotFound,
+    Promotion,
+    case_entries,
+    record,
+)
 from services.promotion.domain import holds as rules
 from services.promotion.domain.cases import CaseRefused, NotEntitled, WrongState
 from services.promotion.domain.decision_log import LogEntry
@@ -51,7 +57,7 @@ async def place_hold(
     async with promotion.uow.transaction() as tx:
         await tx.log.lock()
         if case_id is not None:
-            found = [] if rules.is_person_record(case_id) else await tx.log.of_case(case_id)
+            found = await case_entries(tx, case_id)
             if not found:
                 raise NotFound(f"no promotion case {case_id}")
             person, kept_under = found[0].employee_id, case_id

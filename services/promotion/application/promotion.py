@@ -18,6 +18,7 @@ from libs.events.ports import UnitOfWork
 from services.promotion.application.ports import Acting, Work
 from services.promotion.domain.cases import CaseRefused, NotEntitled
 from services.promotion.domain.decision_log import LogEntry
+from services.promotion.domain.holds import is_person_record
 from services.promotion.domain.payloads import EntryPayload
 
 # Who records what the service does on its own account (the default criteria version).
@@ -58,6 +59,12 @@ async def may_read(promotion: Promotion, tx: Work, actor: Acting, employee_id: s
         return
     if not await in_line(tx, actor, employee_id):
         raise NotEntitled(f"{actor.subject!r} may not see {employee_id!r}'s promotion record")
+
+
+async def case_entries(tx: Work, case_id: str) -> list[LogEntry]:
+    """The entries of case `case_id`, in log order; none for a person's record (legal holds,
+    refused erasures), which is no case."""
+    return [] if is_person_record(case_id) else await tx.log.of_case(case_id)
 
 
 async def record(
