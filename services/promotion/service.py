@@ -16,17 +16,26 @@ from libs.events.schemas.hris import ProtectedAttributeRecorded
 from libs.platform.access import declare
 from libs.platform.auth import ROLES
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
+from libs.privacy.erasure import erasure_activity
+from libs.privacy.http import records_router
+from libs.privacy.requests import MIGRATIONS as REQUEST_MIGRATIONS
+from libs.privacy.requests import KnownErasures
 from libs.replicas.cycles import MIGRATIONS as CYCLE_MIGRATIONS
 from libs.replicas.cycles import KnownCycles
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from services.promotion.adapters import access, http
-from services.promotion.adapters.activities import PromotionActivities
+from services.promotion.adapters.activities import (
+    ErasingPersonalData,
+    PromotionActivities,
+    clearance_activity,
+)
 from services.promotion.adapters.checkpoints import CheckpointDirectory, KeyFile, sign_on_schedule
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.work import Database
 from services.promotion.application import reactions
 from services.promotion.application.checkpoints import Checkpoints
+from services.promotion.application.personal_data import PromotionPersonalData
 from services.promotion.application.promotion import Promotion
 
 NAME = "promotion"
@@ -43,9 +52,12 @@ def build(runtime: Runtime) -> ServiceParts:
     database = Database(runtime.store)
     promotion = Promotion(database, decider)
     api.state.promotion = promotion
+    api.state.personal_data = PromotionPersonalData(promotion)
+    api.include_router(records_router(NAME))
     parts = database.frameworks.install(api, runtime)
     declare(api, access.rules(decider))
     cycles = KnownCycles(NAME)
+    erasures = KnownErasures(NAME)
     handlers = [
         EventHandler(
             NAME, "calibrations", CalibrationCompleted, database.consumer(reactions.on_calibration)
@@ -71,11 +83,20 @@ def build(runtime: Runtime) -> ServiceParts:
             *parts.handlers,
             *database.org_chart.handlers(NAME),
             *cycles.handlers(),
+            *erasures.handlers(),
             *handlers,
         ],
         activities=[
             *parts.activities,
             *PromotionActivities(promotion, cycles, runtime.pool, checkpoints).all(),
+            clearance_activity(promotion, runtime.pool, erasures),
+            erasure_activity(
+                NAME,
+                runtime.pool,
+                erasures,
+                ErasingPersonalData(promotion),
+                runtime.store.keys.forget,
+            ),
         ],
         background=[*parts.background, schedule],
     )
@@ -84,5 +105,11 @@ def build(runtime: Runtime) -> ServiceParts:
 definition = ServiceDefinition(
     name=NAME,
     build=build,
-    migrations=[FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, CYCLE_MIGRATIONS, MIGRATIONS],
+    migrations=[
+        FRAMEWORK_MIGRATIONS,
+        ORG_CHART_MIGRATIONS,
+        CYCLE_MIGRATIONS,
+        REQUEST_MIGRATIONS,
+        MIGRATIONS,
+    ],
 )

@@ -396,6 +396,8 @@ async def promotion_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
         decision = {"outcome": "deny", "rationale": "not yet at the next level"}
         committee = api.as_("cara-committee", "promotion_committee")
         await api.ok("POST", f"{steps}/decision", json=decision, headers=committee)
+        held = {"employee_id": SUBJECT, "reason": "a claim about the 2026-h1 cycle"}
+        hold = await api.ok("POST", "/legal-holds", 201, json=held)
         yield World(
             api,
             values={
@@ -405,6 +407,7 @@ async def promotion_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
                 "scope": "employee",
                 "key": SUBJECT,
                 "attribute": "sex",
+                "hold_id": hold["hold_id"],
             },
             bodies={
                 "POST /criteria": {},
@@ -418,6 +421,8 @@ async def promotion_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
                     "result": "upheld",
                     "rationale": "the record stands",
                 },
+                "POST /legal-holds": {"case_id": case["case_id"], "reason": "a claim"},
+                "POST /legal-holds/{hold_id}/lift": {"reason": "the claim was settled"},
             },
             # The appeal before its outcome, so that the committee hears a lodged appeal.
             first=("POST /cases/{case_id}/appeal", "POST /cases/{case_id}/appeal/outcome"),

@@ -37,6 +37,7 @@ from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.replicas.org_chart import OrgChart
 from libs.workflows.contracts import (
+    CLEAR_ERASURE,
     CLOSE_CAMPAIGN,
     EVALUATE_CYCLE,
     GAP_MOVEMENT,
@@ -700,9 +701,10 @@ async def test_each_service_registers_its_cycle_activities(
         GAP_REVIEW,
         GAP_MOVEMENT,
         EVALUATE_CYCLE,
+        CLEAR_ERASURE,
     )
-
-    erasing = {"assessment", "development"}  # services whose part of an erasure is wired
+    # services whose part of an erasure is wired
+    erasing = {"assessment", "development", "promotion"}
 
     def on_queue(service: str) -> set[str]:
         mine = {c.name for c in contracts if c.task_queue == service}

@@ -105,20 +105,25 @@ class Stack:
         return case
 
 
+async def seeded(api: ServiceApi) -> Promotion:
+    """The framework and org chart every test starts from; the use cases on the service's
+    database."""
+    await publish(api.store, "eng", 1, valid_framework())
+    await hire(
+        api.store,
+        hired(LEAD, None, "manager", "M2"),
+        hired(ANN, LEAD, "ic", "L3"),
+        hired(BEN, LEAD, "ic", "L3"),
+        hired(OTHER_LEAD, None, "manager", "M2", department="Insights"),
+    )
+    return Promotion(Database(api.store), "promotion_committee")
+
+
 @pytest.fixture
 async def stack(database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
     migrations = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS]
     async with in_process(ServiceApi, build, SCHEMA, migrations, database_url, tmp_path) as api:
-        await publish(api.store, "eng", 1, valid_framework())
-        await hire(
-            api.store,
-            hired(LEAD, None, "manager", "M2"),
-            hired(ANN, LEAD, "ic", "L3"),
-            hired(BEN, LEAD, "ic", "L3"),
-            hired(OTHER_LEAD, None, "manager", "M2", department="Insights"),
-        )
-        promotion = Promotion(Database(api.store), "promotion_committee")
-        yield Stack(api, promotion)
+        yield Stack(api, await seeded(api))
 
 
 async def test_a_case_from_nomination_to_decision_is_logged_published_and_verifiable(
@@ -470,6 +475,15 @@ OUTCOME_RATIONALE = "The slipped dates were Ann's own estimates; the denial stan
 OLD_NOTE = "Written before payloads had versions."
 
 
+def audit_verify(database_url: str, home: Path) -> str:
+    """What `talentledger audit verify --chain-only` says, on one line; it must pass."""
+    env = {"DATABASE_URL": database_url, "TALENTLEDGER_HOME": str(home)}
+    verified = CliRunner().invoke(app, ["audit", "verify", "--chain-only"], env=env)
+    output = " ".join(verified.output.split())
+    assert verified.exit_code == 0, output
+    return output
+
+
 async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_verifies(
     stack: Stack, database_url: str, tmp_path: Path
 ) -> None:
@@ -514,8 +528,8 @@ async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_veri
     for text in texts:
         assert holding(database_url, SCHEMA, text) == ["decision_log_personal.text"], text
 
-    hr = Actor("emp-hr", frozenset({"hr_admin"}))
-    done = await erasure.erase_person(stack.promotion, ANN, "req-17", hr)
+    officer = Actor("emp-privacy", frozenset({"privacy_officer"}))
+    done = await erasure.erase_person(stack.promotion, ANN, "req-17", officer)
     assert (done.removed, len(done.entries)) == (6, 1)
     for text in texts:
         assert holding(database_url, SCHEMA, text) == [], text
@@ -535,11 +549,7 @@ async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_veri
         7: ("rationale",),
     }
     assert {(e.request_ref, e.erasure_sequence) for e in result.chain.erased} == {("req-17", 8)}
-    runner = CliRunner()
-    env = {"DATABASE_URL": database_url, "TALENTLEDGER_HOME": str(tmp_path)}
-    verified = runner.invoke(app, ["audit", "verify", "--chain-only"], env=env)
-    output = " ".join(verified.output.split())
-    assert verified.exit_code == 0, output
+    output = audit_verify(database_url, tmp_path)
     assert "verified 8 entries" in output
     assert "6 entries verified with their personal text erased" in output
     assert "entry 5 (" in output
@@ -568,7 +578,7 @@ async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_veri
     assert RATIONALE not in report.text
     assert "Personal text erased" in report.text
 
-    again = await erasure.erase_person(stack.promotion, ANN, "req-17", hr)
+    again = await erasure.erase_person(stack.promotion, ANN, "req-17", officer)
     assert (again.repeated, again.removed) == (True, 0)
     assert verify_stored_log(database_url, SCHEMA).chain.entries == 8  # type: ignore[union-attr]
 

@@ -1,14 +1,18 @@
 """Who may call each route of the promotion service. Managers above a person nominate,
 endorse and appeal for them; HR publishes criteria and records calibration confirmations;
 the decider role (`promotion_committee` unless configured otherwise) decides and hears
-appeals; `auditor` reads everything and changes nothing; a person reads their own record."""
+appeals; `auditor` reads everything and changes nothing; a person reads their own record.
+HR and `legal` place and lift legal holds, which auditors and privacy officers read; a
+privacy officer reads what the service holds about a person (docs/privacy.md, Requests)."""
 
 from __future__ import annotations
 
 from libs.platform.access import ANYONE, MANAGER, SUBJECT, Access, allow
+from libs.privacy.http import ACCESS as RECORDS
 from libs.replicas.access import FRAMEWORK_VERSIONS
 
 OVERSIGHT = allow("hr_admin", "auditor")
+HOLDING = allow("hr_admin", "legal")
 
 
 def rules(decider: str) -> dict[str, Access]:
@@ -32,5 +36,9 @@ def rules(decider: str) -> dict[str, Access]:
         "GET /cases/{case_id}/as-decided": record,
         "GET /audit/export": record,
         "GET /fairness": OVERSIGHT,
+        "POST /legal-holds": HOLDING,
+        "POST /legal-holds/{hold_id}/lift": HOLDING,
+        "GET /legal-holds": allow("hr_admin", "legal", "auditor", "privacy_officer"),
+        **RECORDS,
         **FRAMEWORK_VERSIONS,
     }

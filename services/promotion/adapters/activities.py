@@ -1,5 +1,7 @@
 """Temporal activities the promotion service runs on its own task queue for the review-cycle
-workflow (docs/architecture.md §4): the readiness of the cycle's promotion cases.
+workflow (docs/architecture.md §4): the readiness of the cycle's promotion cases; and for the
+erasure workflow, the clearance of an erasure request against legal holds (docs/privacy.md,
+Legal holds).
 
 Idempotent: `services.promotion.application.cycle.evaluate_cycle` skips a case already
 evaluated on its latest calibration and never runs twice at once on one cycle, so a retry
@@ -16,17 +18,20 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from libs.privacy.requests import KnownErasures
 from libs.replicas.cycles import KnownCycles
-from libs.workflows.contracts import (
-    EVALUATE_CYCLE,
-)
+from libs.workflows.contracts import CLEAR_ERASURE, EVALUATE_CYCLE
 from libs.workflows.messages import (
     CycleCases,
+    ErasureClearance,
+    ErasureOrder,
     PromotionEvaluations,
 )
 from services.promotion.adapters.checkpoints import CheckpointSetupError
 from services.promotion.application.checkpoints import CheckpointRefused, Checkpoints
 from services.promotion.application.cycle import EvaluationInProgress, evaluate_cycle
+from services.promotion.application.holds import ErasureHeld, clear_erasure
+from services.promotion.application.personal_data import PromotionPersonalData
 from services.promotion.application.promotion import Promotion
 
 # Cases between heartbeats: each evaluation is one short transaction, so this many take well
@@ -97,3 +102,30 @@ class PromotionActivities:
             await self.checkpoints.sign()
         except (CheckpointRefused, CheckpointSetupError) as error:
             raise ApplicationError(str(error), type=type(error).__name__) from None
+
+
+def clearance_activity(
+    promotion: Promotion, pool: AsyncConnectionPool, requests: KnownErasures
+) -> Callable[[ErasureOrder], Any]:
+    """`CLEAR_ERASURE`: whether the request may go ahead, for the privacy officer the cycles
+    API recorded as its maker (never the workflow input's say). Idempotent: a refused
+    request's entry is appended once, and a retry answers with it."""
+
+    @activity.defn(name=CLEAR_ERASURE.name)
+    async def clear(order: ErasureOrder) -> ErasureClearance:
+        officer = await requests.acting_for(pool, order)
+        clearance = await clear_erasure(promotion, order.employee_id, order.request_ref, officer)
+        return ErasureClearance(cleared=clearance.cleared, reason=clearance.reason)
+
+    return clear
+
+
+class ErasingPersonalData(PromotionPersonalData):
+    """The holder as the erasure activity calls it: an erasure refused under a legal hold
+    fails the activity for good, since retrying lifts no hold."""
+
+    async def erase(self, employee_id: str, request_ref: str, actor: str) -> dict[str, int]:
+        try:
+            return await super().erase(employee_id, request_ref, actor)
+        except ErasureHeld as error:
+            raise ApplicationError(str(error), type="ErasureHeld", non_retryable=True) from None

@@ -4,6 +4,7 @@ Authorisation (docs/domain.md §6): managers nominate and endorse for the people
 records calibration confirmations and publishes criteria; only the configured decider role
 decides and hears appeals; `auditor` reads everything and changes nothing; an employee sees
 their own readiness, cases and decisions. Fairness figures are for `hr_admin` and `auditor`.
+HR and `legal` place and lift legal holds (docs/privacy.md, Legal holds).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from libs.events.schemas.framework import TrackKind
 from libs.platform.auth import CurrentActor
 from libs.platform.edge import MAX_INTEGER
 from libs.platform.pagination import Page, Paged
-from services.promotion.application import audit, cases
+from services.promotion.application import audit, cases, holds
 from services.promotion.application import criteria as criteria_versions
 from services.promotion.application.audit import AsDecided
 from services.promotion.application.promotion import NotFound, Promotion
@@ -35,6 +36,7 @@ from services.promotion.domain.criteria import (
 )
 from services.promotion.domain.decision_log import EntryRefused, TamperedEntry
 from services.promotion.domain.fairness import CycleFairness
+from services.promotion.domain.holds import MAX_REASON, Hold
 from services.promotion.domain.payloads import AppealResult, Outcome
 from services.promotion.domain.readiness import Readiness
 
@@ -86,6 +88,16 @@ class AppealOutcome(_Body):
     result: AppealResult
     outcome: Outcome | None = Field(None, description="the new outcome when overturned")
     rationale: str = Field(max_length=10_000)
+
+
+class HoldPlacement(_Body):
+    employee_id: str | None = Field(None, min_length=1, max_length=64, description="a person")
+    case_id: str | None = Field(None, min_length=1, max_length=200, description="or a case")
+    reason: str = Field(max_length=MAX_REASON, description="required: why the record is held")
+
+
+class HoldLift(_Body):
+    reason: str = Field(max_length=MAX_REASON, description="required: why it no longer is")
 
 
 class CriteriaDraft(_Body):
@@ -266,6 +278,34 @@ async def fairness(
     (hr_admin, auditor)."""
     cycles = await audit.fairness(_promotion(request), attribute, actor, min_group_size)
     return page.of(cycles, key=lambda c: c.cycle)
+
+
+@router.post("/legal-holds", status_code=201, response_model=Hold)
+async def place_hold(body: HoldPlacement, actor: CurrentActor, request: Request) -> Hold:
+    """Hold a person's promotion record, or one case of theirs, from erasure (hr_admin,
+    legal)."""
+    return await holds.place_hold(
+        _promotion(request), actor, body.reason, employee_id=body.employee_id, case_id=body.case_id
+    )
+
+
+@router.post("/legal-holds/{hold_id}/lift", response_model=Hold)
+async def lift_hold(hold_id: str, body: HoldLift, actor: CurrentActor, request: Request) -> Hold:
+    """Lift a hold in force (hr_admin, legal)."""
+    return await holds.lift_hold(_promotion(request), hold_id, body.reason, actor)
+
+
+@router.get("/legal-holds", response_model=Page[Hold])
+async def legal_holds(
+    actor: CurrentActor,
+    page: Paged,
+    request: Request,
+    employee_id: str = Query(min_length=1, max_length=64),
+) -> Page[Hold]:
+    """Every hold placed on the person or their cases, in force or lifted, oldest first
+    (hr_admin, legal, auditor, privacy_officer)."""
+    found = await holds.holds_of(_promotion(request), employee_id, actor)
+    return page.of(found, key=lambda h: h.hold_id)
 
 
 def install(api: FastAPI) -> None:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from libs.events.schemas.framework import EffectiveRoleProfile
 from services.promotion.application.ports import Acting
-from services.promotion.application.promotion import NotFound, Promotion, may_read
+from services.promotion.application.promotion import NotFound, Promotion, case_entries, may_read
 from services.promotion.application.views import CaseView, EntryView
 from services.promotion.domain import audit_report
 from services.promotion.domain.cases import Case, NotEntitled
@@ -59,7 +59,7 @@ async def record(promotion: Promotion, scope: Scope, key: str, actor: Acting) ->
                 raise NotEntitled("a cycle's promotion record is for HR and auditors")
             return await tx.log.of_cycle(key)
         if scope == "case":
-            found = await tx.log.of_case(key)
+            found = await case_entries(tx, key)
             if not found:
                 raise NotFound(f"no promotion case {key}")
             await may_read(promotion, tx, actor, found[0].employee_id)

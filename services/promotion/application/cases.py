@@ -30,8 +30,10 @@ from services.promotion.application.ports import Acting, Work
 from services.promotion.application.promotion import (
     NotFound,
     Promotion,
+    case_entries,
     case_stream,
     in_line,
+    record,
     require,
 )
 from services.promotion.application.readiness import (
@@ -55,7 +57,7 @@ from services.promotion.domain.cases import (
     nominate as nomination,
 )
 from services.promotion.domain.criteria import Transition
-from services.promotion.domain.decision_log import LogEntry
+from services.promotion.domain.holds import is_person_record
 from services.promotion.domain.payloads import Decision, EntryPayload
 from services.promotion.domain.readiness import Readiness
 
@@ -96,6 +98,8 @@ async def nominate(
         move = move_from(
             framework, label, person.job_family, person.track, person.level, to_track, to_level
         )
+        if case_id is not None and is_person_record(case_id):
+            raise CaseRefused(f"{case_id!r} names a person's record, not a case")
         case_id = case_id or f"case-{uuid4().hex[:16]}"
         if await tx.log.of_case(case_id):
             raise WrongState(f"case {case_id} exists already")
@@ -109,7 +113,7 @@ async def nominate(
             note=note,
             open_cases=[c.case_id for c in cases_of(history) if c.open],
         )
-        entry = await _append(promotion, tx, case_id, employee_id, actor, payload)
+        entry = await record(promotion, tx, case_id, employee_id, actor.subject, payload)
         case = Case.replay([entry])
         event = PromotionNominated(
             **_case_fields(case), nominated_by=actor.subject, framework_id=case.framework_id
@@ -267,40 +271,19 @@ async def _step(promotion: Promotion, case_id: str, actor: Acting, check: Step) 
     """One step on an existing case, in one transaction under the log's lock."""
     async with promotion.uow.transaction() as tx:
         await tx.log.lock()
-        entries = await tx.log.of_case(case_id)
+        entries = await case_entries(tx, case_id)
         if not entries:
             raise NotFound(f"no promotion case {case_id}")
         case = Case.replay(entries)
         published = case.published
         payload, event = await check(tx, case)
-        entry = await _append(promotion, tx, case_id, case.employee_id, actor, payload)
+        entry = await record(promotion, tx, case_id, case.employee_id, actor.subject, payload)
         case.apply(entry)
         if event is not None:
             await tx.events.append(
                 case_stream(case_id), published, [event], EventMetadata(actor=actor.subject)
             )
     return CaseView.of(case, [*entries, entry])
-
-
-async def _append(
-    promotion: Promotion,
-    tx: Work,
-    case_id: str,
-    employee_id: str,
-    actor: Acting,
-    payload: EntryPayload,
-) -> LogEntry:
-    # Version 2: personal text is held beside the log, committed to in it (docs/privacy.md).
-    recorded, personal = payload.sealed()
-    return await tx.log.append(
-        kind=payload.kind,
-        case_id=case_id,
-        employee_id=employee_id,
-        actor=actor.subject,
-        recorded_at=promotion.clock(),
-        payload=recorded,
-        personal=personal,
-    )
 
 
 def _case_fields(case: Case) -> dict[str, Any]:

@@ -8,21 +8,27 @@ request it was done under, all in one transaction. The log still verifies: each 
 commitment stays, and `verify` reports the entry as erased. What the log records besides the
 text (who acted, when, the outcome and what it was judged on) stays, as the log's purpose
 requires. The person's text on other people's cases (a note they wrote as a manager) is about
-those people and stays.
+those people and stays. The reasons of legal holds on them and of erasures refused under those
+holds go the same way, once no hold is in force: while one is, nothing is erased
+(docs/privacy.md, Legal holds).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.promotion.application.ports import Acting
-from services.promotion.application.promotion import Promotion, require
+from services.promotion.application.holds import ErasureHeld
+from services.promotion.application.ports import Acting, Work
+from services.promotion.application.promotion import Promotion, record, require
 from services.promotion.domain.cases import CaseRefused
 from services.promotion.domain.decision_log import LogEntry
+from services.promotion.domain.holds import in_force
 from services.promotion.domain.payloads import ErasedField, Erasure
 
-# Who may erase, until the privacy request flow that drives erasure names a role of its own.
-ERASING_ROLE = "hr_admin"
+# The role that makes erasure requests (libs/privacy/requests.py ERASING_ROLE; named here
+# because the application reaches no database or workflow library, and a test holds the two
+# equal).
+ERASING_ROLE = "privacy_officer"
 
 
 @dataclass(frozen=True)
@@ -43,43 +49,46 @@ async def erase_person(
 ) -> PersonErased:
     """Remove the personal text of every case of `employee_id` from beside the log, under
     the erasure request `request_ref`. A request carried out already is not carried out
-    again; a person with no text left gets no erasure entry."""
+    again; a person with no text left gets no erasure entry. Refused (`ErasureHeld`) while a
+    legal hold is in force on the person or one of their cases."""
     require(actor, ERASING_ROLE, "erasing a person's promotion record")
+    async with promotion.uow.transaction() as tx:
+        return await erase_text(promotion, tx, employee_id, request_ref, actor.subject)
+
+
+async def erase_text(
+    promotion: Promotion, tx: Work, employee_id: str, request_ref: str, actor: str
+) -> PersonErased:
+    """`erase_person` within the caller's transaction, for `actor`, whose right to erase the
+    caller checked."""
     ref = request_ref.strip()
     if not ref:
         raise CaseRefused("an erasure names the request it carries out: request_ref is blank")
-    async with promotion.uow.transaction() as tx:
-        await tx.log.lock()
-        entries = await tx.log.of_employee(employee_id)
-        done = tuple(
-            e for e in entries if e.kind == "erasure" and e.payload.get("request_ref") == ref
-        )
-        if done:
-            return PersonErased(employee_id, ref, done, 0, repeated=True)
-        held: dict[str, list[ErasedField]] = {}
-        for entry in entries:
-            for name in sorted(entry.personal or {}):
-                held.setdefault(entry.case_id, []).append(
-                    ErasedField(entry_id=entry.entry_id, field=name)
-                )
-        appended: list[LogEntry] = []
-        removed = 0
-        for case_id, fields in held.items():
-            recorded, _ = Erasure(request_ref=ref, erased=tuple(fields)).sealed()
-            erasure = await tx.log.append(
-                kind="erasure",
-                case_id=case_id,
-                employee_id=employee_id,
-                actor=actor.subject,
-                recorded_at=promotion.clock(),
-                payload=recorded,
+    await tx.log.lock()
+    entries = await tx.log.of_employee(employee_id)
+    done = tuple(e for e in entries if e.kind == "erasure" and e.payload.get("request_ref") == ref)
+    if done:
+        return PersonErased(employee_id, ref, done, 0, repeated=True)
+    standing = in_force(entries)
+    if standing:
+        # The workflow clears a request first; a request that skipped it is refused here.
+        held = ", ".join(h.hold_id for h in standing)
+        raise ErasureHeld(f"{employee_id!r} is not erased while legal holds are in force: {held}")
+    held_text: dict[str, list[ErasedField]] = {}
+    for entry in entries:
+        for name in sorted(entry.personal or {}):
+            held_text.setdefault(entry.case_id, []).append(
+                ErasedField(entry_id=entry.entry_id, field=name)
             )
-            count = await tx.log.erase(erasure)
-            if count != len(fields):
-                # Rolled back whole: an erasure entry must name exactly what went.
-                raise RuntimeError(
-                    f"erasure of case {case_id} removed {count} of {len(fields)} fields"
-                )
-            removed += count
-            appended.append(erasure)
+    appended: list[LogEntry] = []
+    removed = 0
+    for case_id, fields in held_text.items():
+        erasure = Erasure(request_ref=ref, erased=tuple(fields))
+        entry = await record(promotion, tx, case_id, employee_id, actor, erasure)
+        count = await tx.log.erase(entry)
+        if count != len(fields):
+            # Rolled back whole: an erasure entry must name exactly what went.
+            raise RuntimeError(f"erasure of case {case_id} removed {count} of {len(fields)} fields")
+        removed += count
+        appended.append(entry)
     return PersonErased(employee_id, ref, tuple(appended), removed)

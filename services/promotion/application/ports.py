@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +47,15 @@ class Calibrated:
 
 
 @dataclass(frozen=True)
+class RecordedAttribute:
+    """A person's value of one protected attribute, as the HRIS last recorded it."""
+
+    attribute: str
+    value: str | None
+    effective_on: date
+
+
+@dataclass(frozen=True)
 class PublishedCriteria:
     criteria: CriteriaSet
     published_by: str
@@ -70,6 +79,12 @@ class DecisionLogEntries(Protocol):
 
     async def decisions(self) -> list[LogEntry]:
         """Every decision and appeal outcome, in log order."""
+
+    async def of_hold(self, hold_id: str) -> list[LogEntry]:
+        """The placement and the lifting of a legal hold, in log order."""
+
+    async def by_actor(self, subject: str) -> list[LogEntry]:
+        """Every entry `subject` recorded, on anyone's case, in log order."""
 
     async def append(
         self,
@@ -119,6 +134,16 @@ class PromotionRecords(Protocol):
     async def attribute(self, attribute: str) -> dict[str, str | None]:
         """Each person's value of the protected attribute."""
 
+    async def attributes_of(self, employee_id: str) -> list[RecordedAttribute]:
+        """The person's own values of every protected attribute recorded for them."""
+
+    async def calibrations_of(self, employee_id: str) -> list[Calibrated]:
+        """Every session that scored the person, oldest first."""
+
+    async def erase_attributes(self, employee_id: str) -> int:
+        """Replace the person's protected attribute values by `[erased]`; how many were
+        still held."""
+
 
 class OrgChart(Protocol):
     """The replica of the HRIS org chart."""
@@ -127,6 +152,9 @@ class OrgChart(Protocol):
 
     async def managers_of(self, employee_id: str) -> list[str]:
         """Everyone above the person, nearest first."""
+
+    async def erase(self, employee_id: str) -> int:
+        """Forget the person's name, keeping their place in the chart; 0 on a repeat."""
 
 
 class KnownVersion(Protocol):

@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 from libs.events.ports import UnitOfWork
 from services.promotion.application.ports import Acting, Work
 from services.promotion.domain.cases import CaseRefused, NotEntitled
+from services.promotion.domain.decision_log import LogEntry
+from services.promotion.domain.holds import is_person_record
+from services.promotion.domain.payloads import EntryPayload
 
 # Who records what the service does on its own account (the default criteria version).
 ACTOR = "service:promotion"
@@ -56,6 +59,34 @@ async def may_read(promotion: Promotion, tx: Work, actor: Acting, employee_id: s
         return
     if not await in_line(tx, actor, employee_id):
         raise NotEntitled(f"{actor.subject!r} may not see {employee_id!r}'s promotion record")
+
+
+async def case_entries(tx: Work, case_id: str) -> list[LogEntry]:
+    """The entries of case `case_id`, in log order; none for a person's record (legal holds,
+    refused erasures), which is no case."""
+    return [] if is_person_record(case_id) else await tx.log.of_case(case_id)
+
+
+async def record(
+    promotion: Promotion,
+    tx: Work,
+    case_id: str,
+    employee_id: str,
+    actor: str,
+    payload: EntryPayload,
+) -> LogEntry:
+    """Append the entry of `payload`, in version 2: personal text is held beside the log,
+    committed to in it (docs/privacy.md, The decision log)."""
+    recorded, personal = payload.sealed()
+    return await tx.log.append(
+        kind=payload.kind,
+        case_id=case_id,
+        employee_id=employee_id,
+        actor=actor,
+        recorded_at=promotion.clock(),
+        payload=recorded,
+        personal=personal,
+    )
 
 
 def require(actor: Acting, role: str, what: str) -> None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from libs.events.schemas.promotion import Move
 from services.promotion.domain.cases import Case, Outcome
 from services.promotion.domain.decision_log import EntryKind, LogEntry
+from services.promotion.domain.holds import is_person_record
 
 
 class EntryView(BaseModel):
@@ -78,8 +79,10 @@ class CaseView(BaseModel):
 
 
 def cases_of(entries: list[LogEntry]) -> list[Case]:
-    """The cases the entries make up, in the order of their first entries."""
+    """The cases the entries make up, in the order of their first entries; entries of the
+    person's record (legal holds, refused erasures) are no case."""
     by_case: dict[str, list[LogEntry]] = {}
     for entry in entries:
-        by_case.setdefault(entry.case_id, []).append(entry)
+        if not is_person_record(entry.case_id):
+            by_case.setdefault(entry.case_id, []).append(entry)
     return [Case.replay(steps) for steps in by_case.values()]

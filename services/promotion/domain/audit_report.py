@@ -27,6 +27,7 @@ from services.promotion.domain.decision_log import (
     committed_fields,
     hashed_fields,
 )
+from services.promotion.domain.holds import is_person_record
 
 STEP_NAMES = {
     "nomination": "Nomination",
@@ -38,6 +39,9 @@ STEP_NAMES = {
     "appeal": "Appeal lodged",
     "appeal_outcome": "Appeal outcome",
     "erasure": "Personal text erased",
+    "legal_hold": "Legal hold placed",
+    "legal_hold_lifted": "Legal hold lifted",
+    "erasure_refused": "Erasure refused under legal hold",
 }
 
 
@@ -133,6 +137,10 @@ def _step(entry: LogEntry) -> list[str]:
         lines.append(
             f"   - under request {p['request_ref']}: {len(p['erased'])} field(s) of earlier entries"
         )
+    elif entry.kind in ("legal_hold", "legal_hold_lifted"):
+        lines.append(f"   - hold {p['hold_id']}: {p['reason']}")
+    elif entry.kind == "erasure_refused":
+        lines.append(f"   - request {p['request_ref']} of {p['requested_by']}: {p['reason']}")
     note = p.get("note")
     if note and entry.kind != "evidence":
         lines.append(f"   - note: {note}")
@@ -189,7 +197,8 @@ def report(title: str, entries: Sequence[LogEntry], generated_at: datetime) -> s
     for case_id, steps in by_case.items():
         first = steps[0]
         move = first.payload.get("move") if first.kind == "nomination" else None
-        lines += ["", f"## Case {case_id}: {first.employee_id}"]
+        title = "Record of" if is_person_record(case_id) else f"Case {case_id}:"
+        lines += ["", f"## {title} {first.employee_id}"]
         if move:
             lines += ["", f"Move: {_move(move)}. Cycle: {first.payload['cycle_id']}."]
         lines += ["", "### Timeline", ""]

@@ -14,7 +14,8 @@ Choices:
 - One decision counts per person and cycle: the last one given (an appeal outcome replaces
   the decision it appealed).
 - A person with no value for the attribute (none supplied, not known, blank) is counted in
-  the "undisclosed" group, never dropped: dropping them would change every rate.
+  the "undisclosed" group, never dropped: dropping them would change every rate. So is a person
+  whose value was erased.
 - Groups with fewer than `min_group_size` people considered (default 5) are reported with their
   rate but marked too small to judge: they are never flagged and never serve as the reference,
   since one person's outcome would swing the rate by 20 points or more. The reference is the
@@ -33,6 +34,8 @@ from fractions import Fraction
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from services.promotion.domain.decision_log import ERASED
 
 UNDISCLOSED = "undisclosed"
 FOUR_FIFTHS = 0.8
@@ -80,7 +83,9 @@ class CycleFairness(_Frozen):
 
 
 def _group(value: str | None) -> str:
-    return (value or "").strip() or UNDISCLOSED
+    # An erased value (docs/privacy.md, Requests) is no longer disclosed.
+    group = (value or "").strip()
+    return UNDISCLOSED if group in ("", ERASED) else group
 
 
 def _cycle(

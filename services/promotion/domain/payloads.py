@@ -11,8 +11,9 @@ already recorded keep their bytes and are read with the model of their version.
   the model: notes, rationales, the grounds of an appeal) is a salted commitment, the text
   and salt being held beside the log so that they can be erased (`decision_log.personal`,
   docs/privacy.md); a readiness is recorded without its evidence notes, which the evidence
-  entries hold. The erasure entry exists in version 2 only. Entries are written as version 2
-  (`sealed`); the version 1 models are also what readers get, text disclosed (`payload_of`).
+  entries hold. The erasure, legal hold and refused erasure entries exist in version 2 only.
+  Entries are written as version 2 (`sealed`); readers get the version 1 models, or for the
+  kinds without one the model with the text, text disclosed (`payload_of`).
 """
 
 from __future__ import annotations
@@ -155,6 +156,46 @@ class Erasure(EntryPayload):
     erased: tuple[ErasedField, ...]
 
 
+class LegalHold(EntryPayload):
+    """A legal hold placed on a person, or on one of their cases: while it is in force,
+    nothing the service holds of the person is erased (docs/privacy.md, Legal holds). Why
+    it was placed is personal text."""
+
+    kind: ClassVar[EntryKind] = "legal_hold"
+    version: ClassVar[int] = 2
+    personal: ClassVar[tuple[str, ...]] = ("reason",)
+
+    hold_id: str = Field(min_length=1)
+    on: Literal["person", "case"]
+    reason: str
+
+
+class HoldLifted(EntryPayload):
+    """The legal hold `hold_id` lifted, and why."""
+
+    kind: ClassVar[EntryKind] = "legal_hold_lifted"
+    version: ClassVar[int] = 2
+    personal: ClassVar[tuple[str, ...]] = ("reason",)
+
+    hold_id: str = Field(min_length=1)
+    reason: str
+
+
+class ErasureRefused(EntryPayload):
+    """An erasure request refused because legal holds were in force: which request, who
+    made it, which holds; `reason` is what the request was answered with (each hold, who
+    placed it, when and why), personal text like the holds' reasons it quotes."""
+
+    kind: ClassVar[EntryKind] = "erasure_refused"
+    version: ClassVar[int] = 2
+    personal: ClassVar[tuple[str, ...]] = ("reason",)
+
+    request_ref: str = Field(min_length=1)
+    requested_by: str = Field(min_length=1)
+    holds: tuple[str, ...] = Field(min_length=1)
+    reason: str
+
+
 CONTENT: tuple[type[EntryPayload], ...] = (
     Nomination,
     Endorsement,
@@ -175,8 +216,16 @@ def _version_2(model: type[EntryPayload]) -> type[EntryPayload]:
     return sealed
 
 
+# The kinds written in version 2 from the start that hold personal text.
+SEALED_ONLY: tuple[type[EntryPayload], ...] = (LegalHold, HoldLifted, ErasureRefused)
+
 PAYLOADS: dict[tuple[EntryKind, int], type[EntryPayload]] = {
-    (model.kind, model.version): model for model in (*CONTENT, *map(_version_2, CONTENT), Erasure)
+    (model.kind, model.version): model
+    for model in (*CONTENT, *map(_version_2, CONTENT), Erasure, *map(_version_2, SEALED_ONLY))
+}
+# What readers get of each kind: its text disclosed.
+READABLE: dict[EntryKind, type[EntryPayload]] = {
+    model.kind: model for model in (*CONTENT, Erasure, *SEALED_ONLY)
 }
 
 
@@ -188,9 +237,8 @@ def parse(kind: EntryKind, payload: Mapping[str, Any]) -> EntryPayload:
 
 
 def payload_of(entry: LogEntry) -> EntryPayload:
-    """What the entry records, as readers see it: the kind's version 1 model, personal text
-    disclosed (`ERASED` once erased), whatever version it was recorded in."""
+    """What the entry records, as readers see it: the kind's model with its text (`READABLE`),
+    personal text disclosed (`ERASED` once erased), whatever version it was recorded in."""
     content = entry.disclosed()
-    version = content.pop("version", 1)
-    model = PAYLOADS.get((entry.kind, 1)) or PAYLOADS[(entry.kind, version)]
-    return model.model_validate(content)
+    content.pop("version", None)
+    return READABLE[entry.kind].model_validate(content)

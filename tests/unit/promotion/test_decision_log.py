@@ -37,6 +37,7 @@ from services.promotion.domain.decision_log import (
     ENTRY_KINDS,
     GENESIS_HASH,
     HASHED_FIELDS,
+    PRIVACY_KINDS,
     CanonicalError,
     Checkpoint,
     EntryRefused,
@@ -129,8 +130,9 @@ def test_entries_chain_from_genesis(log: list[LogEntry]) -> None:
         assert (
             entry.hash == hashlib.sha256(entry.body).hexdigest() == entry_hash(hashed_fields(entry))
         )
-    # Erasure entries: tests/unit/promotion/test_decision_log_personal.py.
-    assert {e.kind for e in log} == ENTRY_KINDS - {"erasure"}
+    # Erasure entries: tests/unit/promotion/test_decision_log_personal.py; legal holds and
+    # refused erasures: tests/unit/promotion/test_holds.py.
+    assert {e.kind for e in log} == ENTRY_KINDS - PRIVACY_KINDS
 
 
 def test_an_entry_keeps_the_inputs_as_they_were(log: list[LogEntry]) -> None:
@@ -797,5 +799,5 @@ def test_canonical_refuses_a_value_that_contains_itself() -> None:
 
 
 def test_every_kind_of_step_is_a_log_entry() -> None:
-    assert {step["kind"] for step in case_steps()} == ENTRY_KINDS - {"erasure"}
+    assert {step["kind"] for step in case_steps()} == ENTRY_KINDS - PRIVACY_KINDS
     assert set(HASHED_FIELDS) | {"hash", "body"} == set(EVERY_FIELD)

@@ -65,6 +65,12 @@ class DecisionLog:
             ).format(table),
             "decisions": select
             + sql.SQL("WHERE d.kind IN ('decision', 'appeal_outcome') ORDER BY d.sequence"),
+            "hold": select
+            + sql.SQL(
+                "WHERE d.kind IN ('legal_hold', 'legal_hold_lifted') "
+                "AND d.payload->>'hold_id' = %s ORDER BY d.sequence"
+            ),
+            "actor": select + sql.SQL("WHERE d.actor = %s ORDER BY d.sequence"),
         }
         self._hold = sql.SQL("INSERT INTO {} (entry_id, field, salt, text) VALUES ").format(
             personal
@@ -140,6 +146,18 @@ class BoundDecisionLog:
             if entry.kind not in ("decision", "appeal_outcome"):
                 raise _moved(entry, "kind", "decision")
         return found
+
+    async def of_hold(self, hold_id: str) -> list[LogEntry]:
+        found = await self._select("hold", hold_id)
+        for entry in found:
+            if entry.kind not in ("legal_hold", "legal_hold_lifted"):
+                raise _moved(entry, "kind", "legal_hold")
+            if entry.payload.get("hold_id") != hold_id:
+                raise _moved(entry, "hold_id", hold_id)
+        return found
+
+    async def by_actor(self, subject: str) -> list[LogEntry]:
+        return _belonging(await self._select("actor", subject), "actor", subject)
 
     async def append(
         self,

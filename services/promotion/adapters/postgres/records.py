@@ -12,7 +12,8 @@ from psycopg.types.json import Jsonb
 from libs.events.envelope import Envelope
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
-from services.promotion.application.ports import Calibrated, PublishedCriteria
+from libs.personal.sealing import ERASED
+from services.promotion.application.ports import Calibrated, PublishedCriteria, RecordedAttribute
 from services.promotion.domain.criteria import CriteriaSet
 from services.promotion.domain.readiness import CalibratedScores
 
@@ -97,6 +98,13 @@ class PromotionRecords:
         row = await cur.fetchone()
         return self._calibrated(row) if row else None
 
+    async def calibrations_of(self, employee_id: str) -> list[Calibrated]:
+        cur = await self.conn.execute(
+            self._q(_CALIBRATED + "WHERE s.employee_id = %s ORDER BY c.completed_at, c.session_id"),
+            (employee_id,),
+        )
+        return [self._calibrated(row) for row in await cur.fetchall()]
+
     async def calibration_of(self, session_id: str, employee_id: str) -> Calibrated | None:
         cur = await self.conn.execute(
             self._q(_CALIBRATED + "WHERE s.session_id = %s AND s.employee_id = %s"),
@@ -160,6 +168,28 @@ class PromotionRecords:
                 envelope.stream_version,
             ),
         )
+
+    async def attributes_of(self, employee_id: str) -> list[RecordedAttribute]:
+        cur = await self.conn.execute(
+            self._q(
+                "SELECT attribute, value, effective_on FROM {protected_attributes} "
+                "WHERE employee_id = %s ORDER BY attribute"
+            ),
+            (employee_id,),
+        )
+        return [RecordedAttribute(*row) for row in await cur.fetchall()]
+
+    async def erase_attributes(self, employee_id: str) -> int:
+        """The row stays, so that an older event replayed does not bring a value back (its
+        stream version is lower); fairness counts `[erased]` as undisclosed."""
+        cur = await self.conn.execute(
+            self._q(
+                "UPDATE {protected_attributes} SET value = %s WHERE employee_id = %s "
+                "AND value IS DISTINCT FROM %s"
+            ),
+            (ERASED, employee_id, ERASED),
+        )
+        return cur.rowcount
 
     async def attribute(self, attribute: str) -> dict[str, str | None]:
         cur = await self.conn.execute(
