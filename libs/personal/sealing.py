@@ -89,15 +89,19 @@ async def seal(model: BaseModel, keys: DataKeys) -> dict[str, Any]:
     document = model.model_dump(mode="json")
     if not holds_personal_data(type(model)):
         return document
-    found = list(_personal_fields(model, document, ()))
+    # Nothing, empty text and what already reads as erased say nothing: they stay as they
+    # are, and make no one a key (after an erasure, no new key for the person erased).
+    found = [
+        (container, name, people)
+        for container, name, people in _personal_fields(model, document, ())
+        if container[name] not in (None, "", ERASED)
+    ]
     owners = {person for _, _, people in found for person in people}
     if not owners:
         return document
     by_person = await keys.for_people(owners)
     for container, name, people in found:
         value = container[name]
-        if value is None or value == ERASED:
-            continue
         for person in people:
             value = _seal_one(by_person[person], value)
         container[name] = value

@@ -180,3 +180,11 @@ async def test_a_nested_field_belongs_to_the_owners_the_model_holding_it_names()
 async def test_an_owner_field_that_no_model_around_the_field_has_is_refused() -> None:
     with pytest.raises(SealingError, match="names owner field 'author_id'"):
         await seal(Stray(text="anything"), KeysInMemory())
+
+
+async def test_nothing_to_seal_makes_no_key_so_an_erased_person_gets_none_again() -> None:
+    keys = KeysInMemory()
+    for name in (None, "", ERASED):
+        feedback = Feedback(campaign_id="c-1", subject_id="emp-ada", subject_name=name)
+        assert await seal(feedback, keys) == feedback.model_dump(mode="json")
+    assert keys.current == {}, "no key made for empty or erased text"

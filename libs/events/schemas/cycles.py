@@ -6,11 +6,12 @@ Integrators follow cycles through these without access to Temporal. Each cycle's
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from libs.events.registry import IntegrationEvent, registry
+from libs.personal.sealing import PersonalOf
 
 
 class _CycleEvent(IntegrationEvent):
@@ -91,5 +92,9 @@ class PersonErased(IntegrationEvent):
     request_ref: str
     employee_id: str
     outcome: Literal["erased", "refused"]
-    reason: str = Field("", description="why it was refused")
+    # It quotes the holds' reasons, which are about the person: sealed, so integrators learn
+    # that a refusal happened, and only TalentLedger reads why (docs/privacy.md).
+    reason: Annotated[str, PersonalOf("employee_id")] = Field(
+        "", description="why it was refused; sealed"
+    )
     services: list[str] = Field(default_factory=list, description="the services that confirmed")
