@@ -76,6 +76,8 @@ from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATI
 from services.promotion.adapters.postgres.work import Database as PromotionDatabase
 from services.promotion.application import cases, reactions
 from services.promotion.application.promotion import Promotion, case_stream
+from tests.support.activities import attempt as attempt_of
+from tests.support.activities import refused
 from tests.support.assessment_api import AssessmentApi, assessment_api
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.envelopes import envelope
@@ -119,25 +121,8 @@ def wired(
 def attempt(
     number: int = 1, scheduled: datetime | None = None, workflow_id: str = SERIES
 ) -> ActivityEnvironment:
-    """An activity context for the `number`-th attempt of an activity first scheduled at
-    `scheduled` (default: now), starting now, scheduled by the workflow `workflow_id`."""
-    env = ActivityEnvironment()
-    now = datetime.now(UTC)
-    env.info = dataclasses.replace(
-        env.info,
-        workflow_id=workflow_id,
-        attempt=number,
-        scheduled_time=scheduled or now,
-        current_attempt_scheduled_time=now,
-        started_time=now,
-    )
-    return env
-
-
-async def refused(call: Any) -> ApplicationError:
-    with pytest.raises(ApplicationError) as raised:
-        await call
-    return raised.value
+    """An attempt scheduled by SERIES's workflow unless told otherwise."""
+    return attempt_of(workflow_id, number, scheduled)
 
 
 async def kinds(store: EventStore, stream: str) -> list[str]:

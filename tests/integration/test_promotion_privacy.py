@@ -31,8 +31,11 @@ from services.promotion.adapters.audit import verify_stored_log
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.application import reactions
 from services.promotion.service import NAME, build
-from tests.integration.test_cycle_activities import attempt, refused
-from tests.integration.test_promotion_service import (
+from tests.support.activities import attempt, refused
+from tests.support.calibrations import calibration
+from tests.support.envelopes import envelope
+from tests.support.privacy import GRANT, OFFICER, erasure_requested, holding
+from tests.support.promotion_api import (
     ANN,
     BEN,
     COMMITTEE,
@@ -43,9 +46,6 @@ from tests.integration.test_promotion_service import (
     audit_verify,
     seeded,
 )
-from tests.support.calibrations import calibration
-from tests.support.envelopes import envelope
-from tests.support.privacy import GRANT, OFFICER, erasure_requested, holding
 from tests.support.service_api import ServiceApi, in_process
 
 LEGAL, AUDITOR = "lou-legal", "aud-auditor"
@@ -72,7 +72,7 @@ class Privacy(Stack):
 
     async def run(self, name: str, order: ErasureOrder, workflow_id: str | None = None) -> Any:
         """The activity, as a first attempt scheduled by the request's workflow."""
-        env = attempt(workflow_id=workflow_id or erasure_workflow_id(order.request_ref))
+        env = attempt(workflow_id or erasure_workflow_id(order.request_ref))
         return await env.run(self.activities[name], order)
 
     async def clear(self, order: ErasureOrder) -> Any:

@@ -11,112 +11,45 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from services.promotion.adapters.audit import verify_stored_log
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.adapters.postgres.work import Database
 from services.promotion.application import erasure, reactions
-from services.promotion.application.promotion import Promotion, case_stream
+from services.promotion.application.promotion import case_stream
 from services.promotion.domain.decision_log import Failure, canonical, verify
 from services.promotion.service import build
-from talentledger.cli import app
 from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
 from tests.support.privacy import holding
+from tests.support.promotion_api import (
+    ANN,
+    AUDITOR,
+    BEN,
+    COMMITTEE,
+    LEAD,
+    OTHER_LEAD,
+    SCHEMA,
+    SECOND_COMMITTEE,
+    STRONG,
+    WEAK,
+    Stack,
+    audit_verify,
+    seeded,
+)
 from tests.support.promotion_memory import Actor
 from tests.support.readiness import nomination
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import add_requirements, valid_framework
 from tests.support.service_api import ServiceApi, in_process
 from tests.support.superuser import as_superuser
-
-SCHEMA = "promotion"
-LEAD, OTHER_LEAD = "emp-lead", "emp-other-lead"
-ANN, BEN = "emp-ann", "emp-ben"
-COMMITTEE, SECOND_COMMITTEE = "cara-committee", "dan-committee"
-AUDITOR = "aud-auditor"
-# Everyone at L3 is judged for L4 on coding 4, testing 3 and the three core competencies.
-STRONG = {"coding": 4, "testing": 4, "collaboration": 3.5, "ownership": 3, "communication": 3}
-WEAK = {"coding": 2.5, "testing": 3, "collaboration": 3, "ownership": 3, "communication": 3}
-
-
-@dataclass
-class Stack:
-    api: ServiceApi
-    promotion: Promotion
-
-    async def calibrate(self, event: CalibrationCompleted) -> None:
-        async with self.promotion.uow.transaction() as tx:
-            await reactions.on_calibration(
-                tx, envelope(event, f"calibration-{event.session_id}"), event
-            )
-
-    def who(self, subject: str) -> dict[str, str]:
-        roles = {
-            COMMITTEE: ("promotion_committee",),
-            SECOND_COMMITTEE: ("promotion_committee",),
-            AUDITOR: ("auditor",),
-            LEAD: ("manager",),
-            OTHER_LEAD: ("manager",),
-        }.get(subject, ("employee",))
-        return self.api.as_(subject, *roles)
-
-    async def call(
-        self, method: str, path: str, status: int = 200, who: str | None = None, **body: Any
-    ) -> Any:
-        headers = self.api.hr if who is None else self.who(who)
-        kwargs: dict[str, Any] = {"headers": headers}
-        if method == "POST":
-            kwargs["json"] = body
-        return await self.api.ok(method, path, status, **kwargs)
-
-    async def nominate(self, employee: str, cycle: str = "2026-h1", **extra: Any) -> str:
-        case = await self.call(
-            "POST",
-            "/cases",
-            201,
-            who=LEAD,
-            employee_id=employee,
-            cycle_id=cycle,
-            operating_since="2025-06-01",
-            **extra,
-        )
-        return str(case["case_id"])
-
-    async def ready_case(self, employee: str, session: str = "s1") -> str:
-        """Nominated, endorsed and confirmed: every default criterion can be met."""
-        case = await self.nominate(employee)
-        await self.call("POST", f"/cases/{case}/endorsement", who=LEAD, note="ready")
-        await self.call(
-            "POST", f"/cases/{case}/confirmation", session_id=session, confirmed=True, note=""
-        )
-        return case
-
-
-async def seeded(api: ServiceApi) -> Promotion:
-    """The framework and org chart every test starts from; the use cases on the service's
-    database."""
-    await publish(api.store, "eng", 1, valid_framework())
-    await hire(
-        api.store,
-        hired(LEAD, None, "manager", "M2"),
-        hired(ANN, LEAD, "ic", "L3"),
-        hired(BEN, LEAD, "ic", "L3"),
-        hired(OTHER_LEAD, None, "manager", "M2", department="Insights"),
-    )
-    return Promotion(Database(api.store), "promotion_committee")
 
 
 @pytest.fixture
@@ -473,15 +406,6 @@ RATIONALE = "Ann's delivery slipped twice in Q2."
 GROUNDS = "My Q2 delivery dates were moved by my manager."
 OUTCOME_RATIONALE = "The slipped dates were Ann's own estimates; the denial stands."
 OLD_NOTE = "Written before payloads had versions."
-
-
-def audit_verify(database_url: str, home: Path) -> str:
-    """What `talentledger audit verify --chain-only` says, on one line; it must pass."""
-    env = {"DATABASE_URL": database_url, "TALENTLEDGER_HOME": str(home)}
-    verified = CliRunner().invoke(app, ["audit", "verify", "--chain-only"], env=env)
-    output = " ".join(verified.output.split())
-    assert verified.exit_code == 0, output
-    return output
 
 
 async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_verifies(

@@ -4,13 +4,10 @@ the request's workflow runs it, and where a text is left in a service's schema."
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 from temporalio import activity
-from temporalio.testing import ActivityEnvironment
 
 from libs.events.schemas.cycles import ErasureRequested
 from libs.events.store import EventStore
@@ -19,6 +16,7 @@ from libs.platform.settings import Settings
 from libs.privacy.requests import ERASING_ROLE, KnownErasures
 from libs.workflows.contracts import erase_personal_data
 from libs.workflows.messages import ErasedData, ErasureOrder, erasure_workflow_id, grant_digest
+from tests.support.activities import attempt
 from tests.support.envelopes import envelope
 from tests.support.erasure import in_tables
 
@@ -61,15 +59,7 @@ def erasure_of(
     ]
 
     async def run(order: ErasureOrder, workflow_id: str | None = None) -> ErasedData:
-        env = ActivityEnvironment()
-        now = datetime.now(UTC)
-        env.info = dataclasses.replace(
-            env.info,
-            workflow_id=workflow_id or erasure_workflow_id(order.request_ref),
-            scheduled_time=now,
-            current_attempt_scheduled_time=now,
-            started_time=now,
-        )
+        env = attempt(workflow_id or erasure_workflow_id(order.request_ref))
         result: ErasedData = await env.run(erase, order)
         return result
 

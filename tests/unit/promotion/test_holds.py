@@ -22,7 +22,7 @@ from services.promotion.domain.holds import (
     refusal,
 )
 from services.promotion.domain.payloads import payload_of
-from tests.unit.promotion.test_decision_log_personal import Log
+from tests.support.decision_log_entries import Log
 
 REASON = "Claim 2026-114 before the tribunal."
 
