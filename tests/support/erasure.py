@@ -95,7 +95,8 @@ async def in_streams(stack: RunningStack, regex: str) -> list[str]:
         js = client.jetstream()
         for info in await js.streams_info():
             state = info.state
-            for sequence in range(state.first_seq, state.last_seq + 1):
+            # An empty stream's first and last sequence are 0: there is no message 0.
+            for sequence in range(max(state.first_seq, 1), state.last_seq + 1):
                 try:
                     message = await js.get_msg(info.config.name or "", sequence)
                 except NotFoundError:
