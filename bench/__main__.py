@@ -99,13 +99,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run one benchmark instead of all eight",
     )
     parser.add_argument(
+        "--people",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="head counts of the review-cycle benchmark, instead of its default sizes "
+        "(at least 300: below, the generated departments are too small)",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=latency.RATE,
         metavar="N",
         help=f"events per second for the latency benchmark (default {latency.RATE:g})",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.people and min(args.people) < 300:
+        parser.error(f"--people: {min(args.people)} is too few; give 300 or more")
+    if args.people and args.only != "cycle":
+        parser.error("--people sizes the review-cycle benchmark: add --only cycle")
+    return args
 
 
 async def main(args: argparse.Namespace, console: Console) -> str:
@@ -113,7 +126,8 @@ async def main(args: argparse.Namespace, console: Console) -> str:
     command = shlex.join(["./tl", "bench", *sys.argv[1:]])
     if args.only == "cycle":
         # Each size starts a whole stack of its own: no shared benchmark servers.
-        machine, section = await cycle.run(console, sizes.cycle)
+        people = tuple(args.people) if args.people else sizes.cycle.people
+        machine, section = await cycle.run(console, cycle.CycleSizes(people=people))
         return render(machine, None, None, None, None, command, [section])
     without_nats = args.only in ("framework", "decision_log", "development", "sealed_appends")
     with bench_stack(console, with_nats=not without_nats) as stack:

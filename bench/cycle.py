@@ -141,6 +141,9 @@ class SizeResult:
     cycle_seconds: float = 0.0
     """From starting the cycle to its last stage event."""
     baseline: Rate | None = None
+    privacy: dict[str, float] = field(default_factory=dict)
+    """Seconds, after the cycle: an access request and an erasure of one person, each end to
+    end through the cycles API."""
     failure: str | None = None
 
 
@@ -336,6 +339,7 @@ class CycleRun:
             version = await self._framework()
             await self._organisation(state)
             await self._cycle(state, version)
+            await self._privacy(state)
         await self._baseline(state)
 
     async def _framework(self) -> int:
@@ -505,6 +509,49 @@ class CycleRun:
         ]
         self.result.cycle_seconds = (rows[-1][1] - rows[0][1]).total_seconds()
 
+    async def _privacy(self, state: StackState) -> None:
+        """One person who rated, was rated and had a promotion case decided is exported,
+        then erased (docs/privacy.md, Requests): the access request gathers what every
+        service holds of them, and is the erasure's baseline in the same run, since both
+        reach every service for one person; the erasure also clears legal holds, destroys
+        their keys and waits for every service's confirmation."""
+        async with await AsyncConnection.connect(state.database_url) as conn:
+            cursor = await conn.execute(
+                "SELECT employee_id FROM promotion.decision_log WHERE kind = 'decision' "
+                "ORDER BY sequence LIMIT 1"
+            )
+            row = await cursor.fetchone()
+        if row is None:
+            return
+        person = row[0]
+        token = self.minter.mint("bench-privacy-officer", ["privacy_officer"])
+        officer = {"Authorization": f"Bearer {token}"}
+        requests = f"{self.url('cycles')}/privacy/requests"
+        with self.console.status(f"privacy: access request and erasure of {person}"):
+            started = time.perf_counter()
+            response = await self.http.post(
+                requests, json={"kind": "access", "employee_id": person}, headers=officer
+            )
+            response.raise_for_status()
+            self.result.privacy["access request"] = time.perf_counter() - started
+            started = time.perf_counter()
+            body = {"kind": "erasure", "employee_id": person, "request_ref": "bench-erasure-1"}
+            response = await self.http.post(requests, json=body, headers=officer)
+            response.raise_for_status()
+
+            async def erased() -> bool:
+                status = await self.http.get(f"{requests}/bench-erasure-1", headers=officer)
+                status.raise_for_status()
+                body = status.json()
+                if body.get("outcome") == "erased":
+                    return True
+                if body.get("outcome") or body["status"] not in ("RUNNING", "NOT_STARTED"):
+                    raise RuntimeError(f"the erasure did not erase: {body}")
+                return False
+
+            await poll(erased, 600, "the erasure")
+            self.result.privacy["erasure"] = time.perf_counter() - started
+
     async def _baseline(self, state: StackState) -> None:
         """As many submissions as the people made, as plain psycopg upserts (benchmark 4's
         baseline), on this stack's PostgreSQL in a database of their own, 8 writers."""
@@ -633,6 +680,8 @@ def render(results: list[SizeResult]) -> str:
         "",
         _baseline(done),
         "",
+        _privacy(done),
+        "",
         "The people's busiest endpoints (time to the response headers, 8 in flight):",
         "",
         _calls(done),
@@ -684,6 +733,27 @@ def _baseline(done: list[SizeResult]) -> str:
             rows,
             "rrrrrr",
         )
+    )
+
+
+def _privacy(done: list[SizeResult]) -> str:
+    rows = [
+        [
+            f"{r.people:,}",
+            _s(r.privacy.get("access request")),
+            _s(r.privacy.get("erasure")),
+            f"**{r.privacy['erasure'] / r.privacy['access request']:.1f}**"
+            if {"erasure", "access request"} <= set(r.privacy)
+            else "-",
+        ]
+        for r in done
+    ]
+    return (
+        "Erasing one person after the cycle (someone who rated, was rated and had a promotion "
+        "decided), end to end through the cycles API until every service confirmed, against "
+        "an access request for the same person on the same stack (both reach every service):"
+        "\n\n"
+        + table(["People", "Access request s", "Erasure s", "Erasure / access"], rows, "rrrr")
     )
 
 
