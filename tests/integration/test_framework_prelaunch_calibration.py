@@ -1,5 +1,5 @@
 """Calibration before launch through the framework service's API on PostgreSQL
-(docs/framework-format.md, Calibration before launch): five raters over twelve examples flag
+(docs/framework.md, Calibration before launch): five raters over twelve examples flag
 exactly the anchors seeded with disagreement, with the agreement values worked out by hand."""
 
 from __future__ import annotations

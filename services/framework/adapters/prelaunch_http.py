@@ -1,4 +1,4 @@
-"""HTTP API of calibration before launch (docs/framework-format.md, Calibration before launch).
+"""HTTP API of calibration before launch (docs/framework.md, Calibration before launch).
 
 `hr_admin` opens an exercise on a draft, follows it, closes it and reads its report. Raters
 (managers and senior ICs, so the `manager` or `employee` role) see the exercise only if it

@@ -1,4 +1,4 @@
-"""Calibration before launch, as use cases (docs/framework-format.md, Calibration before
+"""Calibration before launch, as use cases (docs/framework.md, Calibration before
 launch): HR opens an exercise on a framework's draft, invited raters rate its examples, HR
 closes it and reads the report.
 

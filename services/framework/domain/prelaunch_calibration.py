@@ -1,4 +1,4 @@
-"""Calibration before launch (docs/framework-format.md, Calibration before launch): HR has
+"""Calibration before launch (docs/framework.md, Calibration before launch): HR has
 managers and senior ICs rate anonymised example profiles against a draft's anchors, and
 learns which anchors raters read differently before the framework is used on anyone.
 

@@ -1,4 +1,4 @@
-"""Calibration before launch, in the domain (docs/framework-format.md, Calibration before
+"""Calibration before launch, in the domain (docs/framework.md, Calibration before
 launch): Krippendorff's ordinal alpha computed by hand, the spread where alpha has too little
 to go on, the anchors flagged, and the exercise's rules for raters and ratings."""
 
