@@ -23,10 +23,13 @@ from services.framework.domain.prelaunch_calibration import (
     Rating,
 )
 
+EXERCISE_STREAMS = "prelaunch-calibration-"
+"""What every exercise's stream id starts with."""
+
 
 def exercise_stream(framework_id: str, exercise_id: str) -> str:
     # '/' is in neither id, so no two (framework, exercise) pairs share a stream.
-    return f"prelaunch-calibration-{framework_id}/{exercise_id}"
+    return f"{EXERCISE_STREAMS}{framework_id}/{exercise_id}"
 
 
 class PrelaunchCalibrations:
