@@ -4,6 +4,7 @@ exactly the anchors seeded with disagreement, with the agreement values worked o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -72,11 +73,15 @@ async def test_five_raters_over_twelve_examples_flag_exactly_the_seeded_anchors(
 ) -> None:
     opened = await api.ok("POST", PATH, 201, json=opening())
     assert opened["rated"] == dict.fromkeys(RATERS, 0)
-    for index, who in enumerate(RATERS):
-        for key, (_, ratings) in SEEDED.items():
-            rating = "cannot_tell" if ratings[index] == "?" else ratings[index]
-            path = f"{PATH}/{EXERCISE}/examples/{key}/rating"
-            await api.ok("PUT", path, json={"rating": rating}, headers=rater(api, who))
+
+    async def rates(who: str, key: str, given: int | str) -> None:
+        rating = "cannot_tell" if given == "?" else given
+        path = f"{PATH}/{EXERCISE}/examples/{key}/rating"
+        await api.ok("PUT", path, json={"rating": rating}, headers=rater(api, who))
+
+    # The five raters rate each example at once: their ratings race for the one stream.
+    for key, (_, ratings) in SEEDED.items():
+        await asyncio.gather(*(rates(who, key, r) for who, r in zip(RATERS, ratings, strict=True)))
     # Read while open, the report is refused: ratings may still change.
     await api.ok("GET", f"{PATH}/{EXERCISE}/report", 409)
     closed = await api.ok("POST", f"{PATH}/{EXERCISE}/close")

@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from libs.events.schemas.framework import Anchor, Key, TrackKind
-from libs.platform.auth import Actor, CurrentActor, HrAdmin, require_role
-from services.framework.adapters.http import FRAMEWORK_ID, FrameworkId
+from libs.platform.auth import Actor, CurrentActor, HrAdmin
+from services.framework.adapters.http import FRAMEWORK_ID, KEY, FrameworkId
 from services.framework.application.prelaunch_calibrations import PrelaunchCalibrations
 from services.framework.domain.prelaunch_calibration import (
     CANNOT_TELL,
@@ -40,7 +40,7 @@ from services.framework.domain.prelaunch_calibration import (
 
 router = APIRouter(prefix="/frameworks/{framework_id}/prelaunch-calibrations", tags=["calibration"])
 ExerciseId = Annotated[str, Path(pattern=FRAMEWORK_ID, description="the exercise's id")]
-ExampleKey = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
+ExampleKey = Annotated[str, Path(pattern=f"^{KEY}$", description="the example's key")]
 RATER_ROLES = ("manager", "employee")
 
 STATUS: dict[type[CalibrationError], int] = {
@@ -54,9 +54,13 @@ STATUS: dict[type[CalibrationError], int] = {
 
 
 def _rater(actor: CurrentActor) -> Actor:
-    """Managers and ICs rate; `require_role` names the first role in its refusal."""
+    """Managers and ICs rate (whether this exercise invites them is the exercise's to say)."""
     if not any(actor.has(role) for role in RATER_ROLES):
-        require_role(actor, RATER_ROLES[0])
+        raise HTTPException(
+            403,
+            detail=f"rating needs one of the roles {list(RATER_ROLES)}; the token of "
+            f"{actor.subject!r} has {sorted(actor.roles) or 'none'}",
+        )
     return actor
 
 

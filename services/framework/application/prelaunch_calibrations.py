@@ -9,8 +9,11 @@ stream version read, as draft edits are.
 
 from __future__ import annotations
 
+import asyncio
+import random
 from datetime import UTC, datetime
 
+from libs.events.concurrency import ConcurrencyError
 from libs.events.envelope import EventMetadata
 from libs.events.ports import EventLog
 from services.framework.application.frameworks import load
@@ -23,6 +26,8 @@ from services.framework.domain.prelaunch_calibration import (
     Rating,
 )
 
+# A rating that loses a race to another is decided again on fresh state, this many times at most.
+ATTEMPTS = 10
 EXERCISE_STREAMS = "prelaunch-calibration-"
 """What every exercise's stream id starts with."""
 
@@ -64,8 +69,21 @@ class PrelaunchCalibrations:
     async def rate(
         self, framework_id: str, exercise_id: str, rater: str, example: str, rating: Rating
     ) -> PrelaunchCalibration:
-        exercise = await self.exercise(framework_id, exercise_id)
-        return await self._append(exercise, rater, exercise.rate(rater, example, rating))
+        """Ratings of different raters never conflict, but they append to one stream: one
+        that loses a race is decided again on fresh state (where the exercise may have
+        closed meanwhile)."""
+        for attempt in range(ATTEMPTS):
+            exercise = await self.exercise(framework_id, exercise_id)
+            events = exercise.rate(rater, example, rating)
+            try:
+                return await self._append(exercise, rater, events)
+            except ConcurrencyError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                # Raters often rate at the same moment: jitter, so the losers do not collide
+                # again on the next attempt.
+                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def close(self, framework_id: str, exercise_id: str, actor: str) -> CalibrationReport:
         exercise = await self.exercise(framework_id, exercise_id)

@@ -345,7 +345,9 @@ class PrelaunchCalibration:
 
 
 def _anonymous(example: Example, raters: list[str]) -> None:
-    named = [r for r in raters if r.lower() in example.text.lower()]
+    named = [
+        r for r in raters if re.search(rf"(?<![\w-]){re.escape(r)}(?![\w-])", example.text, re.I)
+    ]
     if named or _CONTACT.search(example.text):
         raise CalibrationError(
             f"example {example.key!r} names a person (a rater's id or an address): "

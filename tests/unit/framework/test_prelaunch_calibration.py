@@ -82,7 +82,12 @@ def test_ordinal_alpha_is_undefined_without_variation_or_pairs() -> None:
 
 def example(key: str, competency: str = "collaboration", track: str | None = "ic") -> Example:
     return Example.model_validate(
-        {"key": key, "competency": competency, "track": track, "text": f"what was done ({key})"}
+        {
+            "key": key,
+            "competency": competency,
+            "track": track,
+            "text": f"what was done ({key}) in collaboration",
+        }
     )
 
 
@@ -212,6 +217,8 @@ def test_opening_checks_raters_examples_and_the_draft() -> None:
     for examples, raters, message in refusals:
         with pytest.raises(CalibrationError, match=message):
             fresh.open(draft, 1, examples, raters)
+    # A rater's id inside another word names no one.
+    assert fresh.open(draft, 1, [example("e1")], ["al", "bo", "r3"])[0].raters[0] == "al"
     exercise = opened(example("e1"))
     with pytest.raises(ExerciseExists):
         exercise.open(draft, 1, [example("e1")], RATERS)
