@@ -260,9 +260,8 @@ class PrelaunchCalibration:
         ]
 
     def rate(self, rater: str, example_key: str, rating: Rating) -> list[PrelaunchEvent]:
-        opened = self._open()
-        if rater not in opened.raters:
-            raise NotInvited(f"{rater!r} is not invited to rate calibration {self.exercise_id!r}")
+        self._still_open()
+        self.invited(rater)
         example = self.example(example_key)
         if rating != CANNOT_TELL:
             levels = self.scale_of(example).levels
@@ -274,7 +273,7 @@ class PrelaunchCalibration:
         return [PrelaunchExampleRated(rater=rater, example=example_key, rating=rating)]
 
     def close(self, now: datetime) -> list[PrelaunchEvent]:
-        self._open()
+        self._still_open()
         return [PrelaunchCalibrationClosed(closed_at=now, report=self.report())]
 
     # -- queries ---------------------------------------------------------------------------
@@ -334,14 +333,13 @@ class PrelaunchCalibration:
             anchors=_anchors(opened.examples, by_example),
         )
 
-    def _open(self) -> PrelaunchCalibrationOpened:
-        opened = self.state
+    def _still_open(self) -> None:
+        opened = self.state  # an unknown exercise is not found, rather than closed
         if self.closed is not None:
             raise ExerciseClosed(
-                f"calibration {self.exercise_id!r} was closed at "
+                f"calibration {opened.exercise_id!r} was closed at "
                 f"{self.closed.closed_at.isoformat()}: it takes no more ratings"
             )
-        return opened
 
 
 def _anonymous(example: Example, raters: list[str]) -> None:
