@@ -10,13 +10,14 @@ from libs.privacy.erasure import erasure_activity
 from libs.privacy.http import records_router
 from libs.privacy.requests import MIGRATIONS as ERASURE_MIGRATIONS
 from libs.privacy.requests import KnownErasures
-from services.framework.adapters import http
+from services.framework.adapters import http, prelaunch_http
 from services.framework.adapters.access import ACCESS
 from services.framework.adapters.activities import FrameworkActivities
 from services.framework.adapters.postgres.published_versions import MIGRATIONS
 from services.framework.adapters.postgres.work import Database
 from services.framework.application.frameworks import Frameworks
 from services.framework.application.personal_data import FrameworkPersonalData
+from services.framework.application.prelaunch_calibrations import PrelaunchCalibrations
 
 NAME = "framework"
 
@@ -28,11 +29,13 @@ def build(runtime: Runtime) -> ServiceParts:
         "diffs, effective role profiles, import and export.",
     )
     http.install(api)
+    prelaunch_http.install(api)
     api.include_router(records_router(NAME))
     declare(api, ACCESS)
     database = Database(runtime.store)
     frameworks = Frameworks(runtime.store, database)
     api.state.frameworks = frameworks
+    api.state.prelaunch_calibrations = PrelaunchCalibrations(runtime.store)
     personal_data = FrameworkPersonalData(database)
     api.state.personal_data = personal_data
     erasures = KnownErasures(NAME)

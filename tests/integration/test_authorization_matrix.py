@@ -225,6 +225,16 @@ async def framework_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
         await api.ok("POST", "/frameworks/eng/versions", 201, json={})
         text = (await api.response("GET", "/frameworks/eng/published/export")).text
         elements, overrides = _element_bodies()
+        calibrations = "/frameworks/{framework_id}/prelaunch-calibrations"
+        # Every caller the rating routes admit is invited, so that refusals there are about
+        # the role; the report is read from an exercise closed already.
+        raters = ["matrix-manager", "matrix-employee", UNRELATED, SUBJECT, MANAGER]
+        examples = [{"key": "ex-1", "competency": "collaboration", "track": "ic", "text": "x"}]
+        for exercise in ("matrix-open", "matrix-closed"):
+            opening = {"id": exercise, "examples": examples, "raters": raters}
+            await api.ok("POST", "/frameworks/eng/prelaunch-calibrations", 201, json=opening)
+        await api.ok("POST", "/frameworks/eng/prelaunch-calibrations/matrix-closed/close")
+        overrides[f"GET {calibrations}/{{exercise_id}}/report"] = {"exercise_id": "matrix-closed"}
         yield World(
             api,
             values={
@@ -236,9 +246,17 @@ async def framework_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
                 "to_version": "1",
                 "source": "eng.yaml",
                 "employee_id": SUBJECT,
+                "exercise_id": "matrix-open",
+                "example": "ex-1",
             },
             bodies={
                 "POST /frameworks": {"id": "matrix", "name": "Matrix"},
+                f"POST {calibrations}": {
+                    "id": "matrix-new",
+                    "examples": examples,
+                    "raters": raters,
+                },
+                f"PUT {calibrations}/{{exercise_id}}/examples/{{example}}/rating": {"rating": 2},
                 "PUT /frameworks/{framework_id}/draft": framework,
                 "POST /frameworks/import": text,
                 "POST /frameworks/{framework_id}/draft/import": text,

@@ -1,6 +1,8 @@
 """Who may call each route of the framework service: `hr_admin` edits, imports, publishes
-and reads drafts and anchor reviews; every authenticated caller reads published versions;
-`privacy_officer` what it holds of a person."""
+and reads drafts and anchor reviews, and runs calibrations before launch; managers and
+employees rate in the calibrations that invite them (the service refuses the others, 403);
+every authenticated caller reads published versions; `privacy_officer` what it holds of a
+person."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from libs.privacy.http import ACCESS as PRIVACY_REQUESTS
 
 HR = allow("hr_admin")
 READ = allow(ANYONE)
+RATERS = allow("manager", "employee")
+PRELAUNCH = "/frameworks/{framework_id}/prelaunch-calibrations"
 
 ACCESS: dict[str, Access] = {
     "POST /frameworks": HR,
@@ -34,6 +38,12 @@ ACCESS: dict[str, Access] = {
     "GET /frameworks/{framework_id}/draft/export": HR,
     "POST /frameworks/{framework_id}/versions": HR,
     "GET /frameworks/{framework_id}/anchor-reviews": HR,
+    f"POST {PRELAUNCH}": HR,
+    f"GET {PRELAUNCH}/{{exercise_id}}": HR,
+    f"POST {PRELAUNCH}/{{exercise_id}}/close": HR,
+    f"GET {PRELAUNCH}/{{exercise_id}}/report": HR,
+    f"GET {PRELAUNCH}/{{exercise_id}}/examples": RATERS,
+    f"PUT {PRELAUNCH}/{{exercise_id}}/examples/{{example}}/rating": RATERS,
     "GET /frameworks": READ,
     "GET /frameworks/{framework_id}/versions": READ,
     "GET /frameworks/{framework_id}/published": READ,

@@ -3,7 +3,8 @@ Requests): the `PersonalDataHolder` the access route and the erasure activity as
 
 The service keeps frameworks, not people: a person appears only as the actor of the changes
 they made (drafts, imports, publications), recorded on each event of the log and on each
-published version. Anchor reviews come from calibration sessions and name no one.
+published version, and as a rater of anonymised examples in calibrations before launch (the
+ratings they gave). Anchor reviews come from calibration sessions and name no one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class FrameworkPersonalData:
         async with self.unit_of_work.reading() as work:
             changes = await work.changes.made_by(employee_id)
             published = await work.versions.published_by(employee_id)
+            ratings = await work.changes.ratings_given_by(employee_id)
         return [
             PersonalDataSection(
                 topic="framework changes they made",
@@ -37,11 +39,18 @@ class FrameworkPersonalData:
                 description=_RECORD,
                 items=[v.model_dump(mode="json", exclude={"actor"}) for v in published],
             ),
+            PersonalDataSection(
+                topic="ratings they gave in calibrations before launch",
+                description="each level (or 'cannot tell') they gave an anonymised example "
+                f"when calibrating a draft's anchors, revisions included; {_RECORD}",
+                items=[r.model_dump(mode="json") for r in ratings],
+            ),
         ]
 
     async def erase(self, employee_id: str, request_ref: str, actor: str) -> dict[str, int]:
         """Nothing to erase, so no kind is counted: the service holds no name, no text about
         the person and nothing sealed under their key. Their id as the actor of framework
         changes stays: it is the record of who changed and published a framework, which
-        cycles and assessments cite, and not data about the person."""
+        cycles and assessments cite, and not data about the person; so do the ratings they
+        gave anonymised examples, which judge a draft's anchors, not anyone."""
         return {}

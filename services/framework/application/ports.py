@@ -17,6 +17,7 @@ from libs.events.envelope import Envelope
 from libs.events.ports import EventLog
 from libs.events.schemas.assessment import InconsistentAnchorsFound
 from libs.events.schemas.framework import Framework, FrameworkPublished, Revision
+from services.framework.domain.prelaunch_calibration import Rating
 
 
 class VersionSummary(BaseModel):
@@ -56,11 +57,27 @@ class Change(BaseModel):
     occurred_at: datetime
 
 
+class RatingGiven(BaseModel):
+    """One rating a rater gave (or revised) in a calibration before launch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    framework_id: str
+    exercise_id: str
+    example: str
+    rating: Rating
+    rated_at: datetime
+
+
 class Changes(Protocol):
     """The framework log read by who made each change (the actor every event records)."""
 
     async def made_by(self, actor: str) -> list[Change]:
         """Every change `actor` made to any framework, oldest first."""
+        ...
+
+    async def ratings_given_by(self, rater: str) -> list[RatingGiven]:
+        """Every rating `rater` gave in calibrations before launch, oldest first."""
         ...
 
 
