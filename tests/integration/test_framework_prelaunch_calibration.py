@@ -192,6 +192,8 @@ async def test_refusals_say_what_is_wrong_with_typed_statuses(api: FrameworkApi)
     mine = rater(api, RATERS[0])
     off_scale = await api.ok("PUT", rating, 422, json={"rating": 0}, headers=mine)
     assert "level 0 has no anchor" in off_scale["detail"]
+    for not_a_level in (True, 2.5, "2"):
+        await api.ok("PUT", rating, 422, json={"rating": not_a_level}, headers=mine)
     await api.ok(
         "PUT", f"{PATH}/{EXERCISE}/examples/ex-99/rating", 404, json={"rating": 2}, headers=mine
     )

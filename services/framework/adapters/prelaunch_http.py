@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from libs.events.schemas.framework import Anchor, Key, TrackKind
 from libs.platform.auth import Actor, CurrentActor, HrAdmin
@@ -84,7 +84,10 @@ class NewExercise(BaseModel):
 class RatingBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rating: Rating = Field(description=f"an anchored level of the example, or {CANNOT_TELL!r}")
+    # Strict: JSON `true` is not level 1.
+    rating: StrictInt | Literal["cannot_tell"] = Field(
+        description=f"an anchored level of the example, or {CANNOT_TELL!r}"
+    )
 
 
 class ExerciseView(BaseModel):
