@@ -519,7 +519,8 @@ def _role_size(profile: EffectiveRoleProfile, policy: Policy) -> Iterator[Proble
     if size > cap:
         yield _error(
             "role-cap",
-            f"{role} has {size} competencies; the cap for {CAP_NAMES[profile.tier]} is {cap}",
+            f"{role} has {size} competencies; the cap for {CAP_NAMES[profile.tier]} is {cap} "
+            f"(policy.role_caps.{profile.tier})",
             role=profile.key,
         )
     behavioural = sum(1 for q in profile.requirements if q.nature == "behavioural")
