@@ -9,8 +9,8 @@ with the facts of the family, level, role and competency repeated on every row:
 
 `behaviours` holds one behaviour per line (a quoted multi-line cell); `anchor` is the
 competency's behavioural anchor for the row's track at the row's target, and `family_anchor`
-the row's family's own wording of it, where the family has one (the column is written only for
-a framework with such anchors). Three other kinds of row
+the row's family's own wording of it, where the family has one (the column is written only when
+a cell shows such an anchor). Three other kinds of row
 keep what has no cell: a level without roles (level columns only), a role without requirements
 (no competency), a competency no role requires (competency columns only).
 
@@ -117,10 +117,11 @@ def dump(framework: Framework) -> str:
     # csv's default "\r\n" row end makes it quote any cell holding "\r" or "\n"; cells a
     # spreadsheet would run as formulas get an apostrophe, which reading removes
     writer = spreadsheets.writer(out)
-    # family_anchor, the last column, only when some family has its own wording
-    width = len(COLUMNS) - (not any(a.family for c in framework.competencies for a in c.anchors))
+    rows = list(_rows(framework))
+    # family_anchor, the last column, only when some cell shows a family's own wording
+    width = len(COLUMNS) - (not any(row[-1] for row in rows))
     writer.writerow(COLUMNS[:width])
-    writer.writerows(row[:width] for row in _rows(framework))
+    writer.writerows(row[:width] for row in rows)
     return out.getvalue()
 
 
