@@ -163,8 +163,12 @@ class Competency(_Part):
         }
         return found.get(family) or found.get(None)
 
-    def anchor_texts(self, track: TrackKind, family: str) -> dict[int, str]:
-        """Proficiency -> the anchor sentence a role of this family and track reads."""
+    def family_wording(self, track: TrackKind, family: str) -> dict[int, str] | None:
+        """Proficiency -> the anchor sentence a role of this family and track reads, when the
+        family words some of the track's anchors its own way; None when it reads the common
+        ones."""
+        if not any(a.track == track and a.family == family for a in self.anchors):
+            return None
         common = {
             a.proficiency: a.text for a in self.anchors if a.track == track and a.family is None
         }
@@ -316,8 +320,9 @@ class EffectiveRequirement(_Part):
     )
     anchors: dict[int, str] | None = Field(
         None,
-        description="proficiency -> the anchor this role reads: its track's, in its family's "
-        "wording where the family has its own; absent on profiles published before v2",
+        description="proficiency -> the anchor this role reads, given when its family words "
+        "some of its track's anchors its own way (the others are the common ones); absent: "
+        "the role reads its track's common anchors",
     )
 
 

@@ -45,7 +45,7 @@ def questionnaire(
         if competency is None:
             continue  # a published version has no dangling references; defensive only
         anchors = requirement.anchors
-        if anchors is None:  # a profile published before profiles carried their anchors
+        if anchors is None:  # the role reads its track's common anchors
             anchors = {
                 a.proficiency: a.text
                 for a in competency.anchors

@@ -71,17 +71,6 @@ def test_a_familys_roles_are_asked_in_the_familys_own_wording() -> None:
     }, "the family's wording replaces only the anchor it rewords"
 
 
-def test_a_profile_published_without_anchors_is_asked_with_its_tracks_common_anchors() -> None:
-    framework = valid_framework()
-    profile = effective_profiles(framework)[ROLE]
-    older = profile.model_copy(
-        update={
-            "requirements": [q.model_copy(update={"anchors": None}) for q in profile.requirements]
-        }
-    )
-    assert questionnaire("eng", 1, framework, older) == form(framework)
-
-
 def test_at_sub_skill_granularity_each_sub_skill_is_an_item() -> None:
     framework = replace_competency(
         valid_framework(),

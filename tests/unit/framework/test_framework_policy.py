@@ -259,10 +259,11 @@ def test_a_familys_roles_read_its_own_wording_and_other_roles_the_common_one() -
         key: next(q.anchors for q in p.requirements if q.competency == "communication")
         for key, p in profiles.items()
     }
-    assert anchors["data-d1"] == {**common.anchor_texts("ic", "eng"), 2: DATA_WORDING}
-    assert anchors["eng-l1"] == common.anchor_texts("ic", "eng")
-    assert anchors["eng-m1"] == common.anchor_texts("manager", "eng")
-    assert anchors["eng-l1"][2] != DATA_WORDING
+    common_ic = {a.proficiency: a.text for a in common.anchors if a.track == "ic"}
+    assert anchors["data-d1"] == {**common_ic, 2: DATA_WORDING}
+    assert anchors["data-d1"] != common_ic
+    assert anchors["eng-l1"] is None, "a family without its own wording reads the common anchors"
+    assert anchors["eng-m1"] is None
     assert validate(data_framework()) == []
 
 
