@@ -31,6 +31,7 @@ from tests.support.sample_frameworks import (
     reword_anchor,
     valid_framework,
     wide_framework,
+    with_family_anchor,
 )
 
 ID = "eng"
@@ -119,8 +120,10 @@ async def test_a_framework_of_wide_roles_publishes_once_hr_moves_its_policy(
 ) -> None:
     """docs/domain.md §2, Policy: roles of 15 competencies, managers in a family of their own.
     Refused under the default policy, naming rule, role and numbers; published once the draft's
-    policy allows it, with each departure reported; the next version's diff shows the policy."""
-    wide = wide_framework()
+    policy allows it, with each departure reported; the next version's diff shows the policy.
+    The managers' family words an anchor its own way, and its published profiles carry it."""
+    wording = "Keeps two teams told of what the other decided."
+    wide = with_family_anchor(wide_framework(), "communication", "em", "manager", 2, wording)
     await api.ok("PUT", f"/frameworks/{ID}/draft", json=body(wide))
     refused = await api.ok("POST", f"/frameworks/{ID}/versions", 422, json={})
     caps = [(p["rule"], p["role"]) for p in refused["problems"] if p["severity"] == "error"]
@@ -148,6 +151,16 @@ async def test_a_framework_of_wide_roles_publishes_once_hr_moves_its_policy(
     ]
     read = await api.ok("GET", f"/frameworks/{ID}/published", headers=api.employee)
     assert Framework.model_validate(read["framework"]).policy == WIDE_POLICY
+
+    async def communication(role: str) -> dict[str, str] | None:
+        profile = await api.ok("GET", f"/frameworks/{ID}/published/roles/{role}")
+        found = next(q for q in profile["requirements"] if q["competency"] == "communication")
+        return found["anchors"]
+
+    em_reads = await communication("em-m1")
+    assert em_reads is not None
+    assert em_reads["2"] == wording
+    assert await communication("eng-l2") is None, "eng's roles read the common anchors"
 
     await api.ok(
         "PATCH",
