@@ -26,9 +26,12 @@ from services.framework.application.frameworks import Frameworks
 from tests.support.envelopes import envelope
 from tests.support.framework_api import SCHEMA, FrameworkApi, framework_api
 from tests.support.sample_frameworks import (
+    WIDE_POLICY,
     anchors_found_inconsistent,
     reword_anchor,
     valid_framework,
+    wide_framework,
+    with_family_anchor,
 )
 
 ID = "eng"
@@ -110,6 +113,72 @@ async def test_a_refused_publication_names_the_rule_and_publishes_nothing(
     await api.ok("GET", f"/frameworks/{ID}/versions", 404)
     stream = await api.store.read_stream(f"framework-{ID}")
     assert [e.event_type for e in stream] == ["FrameworkDraftReplaced"]
+
+
+async def test_a_framework_of_wide_roles_publishes_once_hr_moves_its_policy(
+    api: FrameworkApi,
+) -> None:
+    """docs/domain.md §2, Policy: roles of 15 competencies, managers in a family of their own.
+    Refused under the default policy, naming rule, role and numbers; published once the draft's
+    policy allows it, with each departure reported; the next version's diff shows the policy.
+    The managers' family words an anchor its own way, and its published profiles carry it."""
+    wording = "Keeps two teams told of what the other decided."
+    wide = with_family_anchor(wide_framework(), "communication", "em", "manager", 2, wording)
+    await api.ok("PUT", f"/frameworks/{ID}/draft", json=body(wide))
+    refused = await api.ok("POST", f"/frameworks/{ID}/versions", 422, json={})
+    caps = [(p["rule"], p["role"]) for p in refused["problems"] if p["severity"] == "error"]
+    assert caps == [
+        *(("role-cap", f"eng-l{g}") for g in range(1, 5)),
+        ("role-cap", "em-m1"),
+        ("role-cap", "em-m2"),
+    ]
+    assert (
+        "[role-cap] role 'em-m1' (em manager M1) has 15 competencies; the cap for managers is 10"
+        in refused["detail"]
+    )
+    settings = f"/frameworks/{ID}/draft/settings"
+    bad = await api.ok("PATCH", settings, 422, json={"policy": {"role_caps": {"manager": 99}}})
+    assert bad["detail"][0]["loc"] == ["body", "policy", "role_caps", "manager"]
+    policy = WIDE_POLICY.model_dump(mode="json")
+    draft = await api.ok("PATCH", settings, json={"policy": policy})
+    assert draft["framework"]["policy"] == policy
+    first = await api.ok("POST", f"/frameworks/{ID}/versions", 201, json={})
+    assert [(w["rule"], w["path"]) for w in first["warnings"]] == [
+        ("policy", "policy.role_caps.individual_contributor"),
+        ("policy", "policy.role_caps.manager"),
+        ("policy", "policy.role_caps.director"),
+        ("policy", "policy.functional_per_family_max"),
+    ]
+    read = await api.ok("GET", f"/frameworks/{ID}/published", headers=api.employee)
+    assert Framework.model_validate(read["framework"]).policy == WIDE_POLICY
+
+    async def communication(role: str) -> dict[str, str] | None:
+        profile = await api.ok("GET", f"/frameworks/{ID}/published/roles/{role}")
+        found = next(q for q in profile["requirements"] if q["competency"] == "communication")
+        return found["anchors"]
+
+    em_reads = await communication("em-m1")
+    assert em_reads is not None
+    assert em_reads["2"] == wording
+    assert await communication("eng-l2") is None, "eng's roles read the common anchors"
+
+    await api.ok(
+        "PATCH",
+        settings,
+        json={"policy": {**policy, "role_caps": {**policy["role_caps"], "director": 16}}},
+    )
+    second = await api.ok("POST", f"/frameworks/{ID}/versions", 201, json={})
+    assert (second["version"], second["revision"]) == (2, "major")
+    params = {"from_version": 1, "to_version": 2}
+    changes = (await api.ok("GET", f"/frameworks/{ID}/diff", params=params))["changes"]
+    assert changes == [
+        {
+            "path": "policy.role_caps.director",
+            "change": "changed",
+            "before": 15,
+            "after": 16,
+        }
+    ]
 
 
 async def test_as_of_queries_return_each_version_exactly_and_diffs_list_changed_anchors(
@@ -310,8 +379,8 @@ async def test_draft_edits_stay_in_the_service_and_publications_reach_the_broker
     sub = await js.pull_subscribe("talentledger.>", stream=EVENT_STREAM)
     for message in await sub.fetch(info.state.messages, timeout=5):
         subjects.append(message.subject)
-    assert subjects[0] == "talentledger.framework.framework_published.v2"
-    assert set(subjects[1:]) == {"talentledger.framework.role_profile_changed.v1"}
+    assert subjects[0] == "talentledger.framework.framework_published.v3"
+    assert set(subjects[1:]) == {"talentledger.framework.role_profile_changed.v2"}
     assert len(subjects) == 1 + len(framework.roles)
     assert await relay.checkpoint() == (await api.store.read_log())[-1].global_position
 

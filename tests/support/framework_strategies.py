@@ -16,6 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from libs.events.schemas.framework import (
+    MAX_ROLE_CAP,
     Anchor,
     Competency,
     CompetencyCategory,
@@ -26,7 +27,9 @@ from libs.events.schemas.framework import (
     LateralPath,
     Level,
     LevelDescriptor,
+    Policy,
     Requirement,
+    RoleCaps,
     RoleProfile,
     SubSkill,
     Track,
@@ -83,7 +86,10 @@ def frameworks(max_size: int = 3, unique_keys: bool = True) -> st.SearchStrategy
         min_size=1,
     )
     crossovers = st.builds(
-        Crossover, from_level=CODES, leadership_competencies=st.lists(KEYS, max_size=2)
+        Crossover,
+        from_level=CODES,
+        from_family=_optional(KEYS),
+        leadership_competencies=st.lists(KEYS, max_size=2),
     )
     tracks = st.builds(Track, kind=TRACK_KINDS, levels=levels, crossover=_optional(crossovers))
     families = keyed(
@@ -100,6 +106,16 @@ def frameworks(max_size: int = 3, unique_keys: bool = True) -> st.SearchStrategy
             ),
         ),
         lambda family: family.key,
+    )
+    # within the policy's bounds: a floor below every cap, a range whose minimum is below its max
+    caps = st.integers(1, MAX_ROLE_CAP)
+    policies = st.builds(
+        Policy,
+        role_caps=st.builds(RoleCaps, individual_contributor=caps, manager=caps, director=caps),
+        behavioural_minimum=st.integers(0, 1),
+        behavioural_one_in=st.integers(1, MAX_ROLE_CAP),
+        functional_per_family_min=st.integers(0, 5),
+        functional_per_family_max=st.integers(5, 100),
     )
     categories = keyed(
         st.builds(CompetencyCategory, key=KEYS, name=NAMES), lambda category: category.key
@@ -123,7 +139,13 @@ def frameworks(max_size: int = 3, unique_keys: bool = True) -> st.SearchStrategy
                     description=TEXTS,
                     sub_skills=st.lists(st.builds(SubSkill, key=KEYS, name=NAMES), max_size=2),
                     anchors=st.lists(
-                        st.builds(Anchor, track=TRACK_KINDS, proficiency=PROFICIENCIES, text=NAMES),
+                        st.builds(
+                            Anchor,
+                            track=TRACK_KINDS,
+                            proficiency=PROFICIENCIES,
+                            text=NAMES,
+                            family=_optional(_reference(family_keys)),
+                        ),
                         max_size=max_size,
                     ),
                     standard_term=_optional(NAMES),
@@ -170,6 +192,7 @@ def frameworks(max_size: int = 3, unique_keys: bool = True) -> st.SearchStrategy
             scale=draw(st.sampled_from(["0..5", "1..5"])),
             granularity=draw(st.sampled_from(["competency", "sub_skill"])),
             taxonomy=draw(_optional(NAMES)),
+            policy=draw(policies),
             categories=drawn_categories,
             families=drawn_families,
             lateral_paths=draw(

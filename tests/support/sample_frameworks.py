@@ -11,6 +11,9 @@ rule can expect exactly that rule's problems. Its shape:
 - five functional technical competencies of `eng`, two of them in every IC role, `design` in
   the manager roles, targets rising with the level;
 - every competency anchored on both tracks at proficiencies 1..5.
+
+`wide_framework()` is written the way large organisations write theirs: roles of 15
+competencies, and managers in a family of their own; it publishes under `WIDE_POLICY` only.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from libs.events.schemas.framework import (
     JobFamily,
     Level,
     Nature,
+    Policy,
     Requirement,
+    RoleCaps,
     RoleProfile,
     Tier,
     Track,
@@ -215,6 +220,66 @@ def with_data_family(framework: Framework) -> Framework:
     )
 
 
+WIDE_CORE = ("collaboration", "ownership", "communication", "judgement", "curiosity")
+WIDE_LEADERSHIP = ("coaching", "hiring", "delegation", "strategy")
+WIDE_CRAFT = tuple(f"craft-{i}" for i in range(1, 11))
+WIDE_MANAGEMENT = tuple(f"management-{i}" for i in range(1, 7))
+WIDE_POLICY = Policy(
+    role_caps=RoleCaps(individual_contributor=15, manager=15, director=15),
+    functional_per_family_max=10,
+)
+
+
+def wide_framework() -> Framework:
+    """Family `eng`: IC track L1..L4 (grades 1..4), each role 5 core + 10 functional = 15
+    competencies. Family `em`: a manager track only, M1 (grade 3) and M2 (grade 4, director),
+    whose managers cross over from `eng` at L2; each role 5 core + 4 leadership + 6 functional
+    = 15. `eng` has 10 functional competencies, `em` 6. Under the default policy every role
+    breaks its cap; under `WIDE_POLICY` nothing but the policy's departures is reported."""
+    manager_track = Track(
+        kind="manager",
+        levels=[level("M1", 3), level("M2", 4, tier="director")],
+        crossover=Crossover(
+            from_family=FAMILY, from_level="L2", leadership_competencies=[WIDE_LEADERSHIP[0]]
+        ),
+    )
+    return Framework(
+        name="Wide engineering",
+        categories=[
+            CompetencyCategory(key="behaviour", name="Behaviour"),
+            CompetencyCategory(key="craft", name="Craft"),
+        ],
+        families=[
+            JobFamily(
+                key=FAMILY,
+                name="Engineering",
+                tracks=[Track(kind="ic", levels=[level(f"L{g}", g) for g in range(1, 5)])],
+            ),
+            JobFamily(key="em", name="Engineering management", tracks=[manager_track]),
+        ],
+        competencies=[
+            *(competency(k, "core", "behavioural") for k in WIDE_CORE),
+            *(competency(k, "leadership", "behavioural") for k in WIDE_LEADERSHIP),
+            *(competency(k, "functional", "technical", family=FAMILY) for k in WIDE_CRAFT),
+            *(competency(k, "functional", "technical", family="em") for k in WIDE_MANAGEMENT),
+        ],
+        roles=[
+            *(role(f"eng-l{g}", "ic", f"L{g}", dict.fromkeys(WIDE_CRAFT, g)) for g in range(1, 5)),
+            *(
+                role(
+                    f"em-m{g - 2}",
+                    "manager",
+                    f"M{g - 2}",
+                    dict.fromkeys((*WIDE_LEADERSHIP, *WIDE_MANAGEMENT), g),
+                    family="em",
+                )
+                for g in (3, 4)
+            ),
+        ],
+        rules=[core_rule(k) for k in WIDE_CORE],
+    )
+
+
 # -- deriving variants ------------------------------------------------------------------------
 
 
@@ -278,6 +343,21 @@ def reword_anchor(
         for a in found.anchors
     ]
     return replace_competency(framework, competency_key, anchors=reworded)
+
+
+def with_family_anchor(
+    framework: Framework,
+    competency_key: str,
+    family: str,
+    track: TrackKind,
+    proficiency: int,
+    text: str,
+) -> Framework:
+    """The competency gets `family`'s own wording for one track and proficiency."""
+    found = framework.competency(competency_key)
+    assert found is not None, competency_key
+    own = Anchor(track=track, proficiency=proficiency, text=text, family=family)
+    return replace_competency(framework, competency_key, anchors=[*found.anchors, own])
 
 
 def with_rules(framework: Framework, *rules: DeploymentRule) -> Framework:

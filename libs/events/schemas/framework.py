@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from libs.events.registry import IntegrationEvent, registry
 
@@ -74,6 +74,11 @@ class Crossover(_Part):
     from_level: str = Field(
         min_length=1, max_length=40, description="code of the IC level one must operate at"
     )
+    from_family: Key | None = Field(
+        None,
+        description="the family whose IC track its managers come from, for a family holding "
+        "only a manager track; default: this family",
+    )
     leadership_competencies: list[Key] = Field(
         default_factory=list, description="leadership competencies required on top"
     )
@@ -117,11 +122,17 @@ class SubSkill(_Part):
 
 
 class Anchor(_Part):
-    """One observable sentence for one proficiency level, per track."""
+    """One observable sentence for one proficiency level, per track; a family's own wording
+    where the competency reads differently there."""
 
     track: TrackKind
     proficiency: int = Field(ge=0, le=5)
     text: Text = Field(min_length=1)
+    family: Key | None = Field(
+        None,
+        description="the family whose roles read this wording instead of the common anchor "
+        "(the one without family) for the same track and proficiency",
+    )
 
 
 class Competency(_Part):
@@ -140,10 +151,31 @@ class Competency(_Part):
         description="the standard taxonomy term this organisation term maps to; both stay valid",
     )
 
-    def anchor(self, track: TrackKind, proficiency: int) -> Anchor | None:
-        return next(
-            (a for a in self.anchors if a.track == track and a.proficiency == proficiency), None
-        )
+    def anchor(
+        self, track: TrackKind, proficiency: int, family: str | None = None
+    ) -> Anchor | None:
+        """The anchor a role of `family` reads: the family's own wording, else the common one
+        (without `family`: the common one only)."""
+        found = {
+            a.family: a
+            for a in self.anchors
+            if a.track == track and a.proficiency == proficiency and a.family in (None, family)
+        }
+        return found.get(family) or found.get(None)
+
+    def family_wording(self, track: TrackKind, family: str) -> dict[int, str] | None:
+        """Proficiency -> the anchor sentence a role of this family and track reads, when the
+        family words some of the track's anchors its own way; None when it reads the common
+        ones."""
+        if not any(a.track == track and a.family == family for a in self.anchors):
+            return None
+        common = {
+            a.proficiency: a.text for a in self.anchors if a.track == track and a.family is None
+        }
+        own = {
+            a.proficiency: a.text for a in self.anchors if a.track == track and a.family == family
+        }
+        return dict(sorted({**common, **own}.items()))
 
 
 class Requirement(_Part):
@@ -188,6 +220,64 @@ class DeploymentRule(_Part):
     family: Key | None = None
 
 
+MAX_ROLE_CAP = 30
+MAX_FUNCTIONAL_PER_FAMILY = 100
+
+
+class RoleCaps(_Part):
+    """The most competencies a role profile of each tier may hold."""
+
+    individual_contributor: int = Field(8, ge=1, le=MAX_ROLE_CAP)
+    manager: int = Field(10, ge=1, le=MAX_ROLE_CAP)
+    director: int = Field(12, ge=1, le=MAX_ROLE_CAP)
+
+    def of(self, tier: Tier) -> int:
+        return int(getattr(self, tier))
+
+
+class Policy(_Part):
+    """The limits the publication rules apply to this framework (docs/domain.md §2, Policy).
+
+    The defaults are the domain's; HR may move them, and each version records the policy it
+    was published under. The bounds keep a questionnaire answerable (at most 30 competencies
+    per role) and the limits consistent with each other.
+    """
+
+    role_caps: RoleCaps = RoleCaps()
+    behavioural_minimum: int = Field(
+        3, ge=0, le=MAX_ROLE_CAP, description="fewest behavioural competencies in a role profile"
+    )
+    behavioural_one_in: int = Field(
+        3,
+        ge=1,
+        le=MAX_ROLE_CAP,
+        description="at least one competency in this many is behavioural (3: a third)",
+    )
+    functional_per_family_min: int = Field(
+        5, ge=0, le=MAX_FUNCTIONAL_PER_FAMILY, description="fewer warns"
+    )
+    functional_per_family_max: int = Field(
+        8, ge=0, le=MAX_FUNCTIONAL_PER_FAMILY, description="more warns"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        if self.functional_per_family_min > self.functional_per_family_max:
+            raise ValueError(
+                f"functional_per_family_min ({self.functional_per_family_min}) is above "
+                f"functional_per_family_max ({self.functional_per_family_max}): lower the "
+                "minimum or raise the maximum"
+            )
+        for tier, cap in self.role_caps:
+            if self.behavioural_minimum > cap:
+                raise ValueError(
+                    f"behavioural_minimum ({self.behavioural_minimum}) is above the cap for "
+                    f"{tier} ({cap}): no role profile could meet both; lower the minimum or "
+                    "raise the cap"
+                )
+        return self
+
+
 class Framework(_Part):
     """A career framework and competency model: the document HR edits, publishes and exports."""
 
@@ -206,6 +296,7 @@ class Framework(_Part):
     competencies: list[Competency] = Field(default_factory=list)
     roles: list[RoleProfile] = Field(default_factory=list)
     rules: list[DeploymentRule] = Field(default_factory=list)
+    policy: Policy = Field(Policy(), description="limits the publication rules apply")
 
     def family(self, key: str) -> JobFamily | None:
         return next((f for f in self.families if f.key == key), None)
@@ -226,6 +317,12 @@ class EffectiveRequirement(_Part):
     behaviours: list[str] = Field(default_factory=list)
     origins: list[str] = Field(
         description="why it applies: 'role', 'push', 'core:<rule>' or 'level:<rule>'"
+    )
+    anchors: dict[int, str] | None = Field(
+        None,
+        description="proficiency -> the anchor this role reads, given when its family words "
+        "some of its track's anchors its own way (the others are the common ones); absent: "
+        "the role reads its track's common anchors",
     )
 
 
@@ -250,7 +347,7 @@ class FrameworkPublished(IntegrationEvent):
     """
 
     event_type = "FrameworkPublished"
-    schema_version = 2
+    schema_version = 3
     context = "framework"
 
     framework_id: str
@@ -296,15 +393,29 @@ def _framework_published_v1(payload: dict) -> dict:  # type: ignore[type-arg]
     }
 
 
+@registry.upcaster("FrameworkPublished", 2)
+def _framework_published_v2(payload: dict) -> dict:  # type: ignore[type-arg]
+    """v3 added the policy, family anchors and cross-family crossovers, all optional with
+    defaults meaning what v2 meant: a v2 payload reads as it is."""
+    return payload
+
+
 @registry.event
 class RoleProfileChanged(IntegrationEvent):
     """A published version changed a role's effective profile (or added or removed the role)."""
 
     event_type = "RoleProfileChanged"
-    schema_version = 1
+    schema_version = 2
     context = "framework"
 
     framework_id: str
     version: int = Field(ge=1)
     change: Literal["added", "changed", "removed"]
     role: EffectiveRoleProfile
+
+
+@registry.upcaster("RoleProfileChanged", 1)
+def _role_profile_changed_v1(payload: dict) -> dict:  # type: ignore[type-arg]
+    """v2 added each requirement's anchors, optional: a v1 payload reads as it is, without
+    them."""
+    return payload

@@ -1,7 +1,8 @@
 """The questionnaire for one person (docs/domain.md §3): generated from their effective role
 profile, one item per competency, or per sub-skill when the framework's granularity is
-sub-skill. Each item carries the anchors of the person's track, so raters see what each
-proficiency level means for an IC or for a manager.
+sub-skill. Each item carries the anchors the profile gives (those of the person's track, in
+their family's wording where it has its own), so raters see what each proficiency level means
+for an IC or for a manager in that family.
 """
 
 from __future__ import annotations
@@ -43,7 +44,13 @@ def questionnaire(
         competency = framework.competency(requirement.competency)
         if competency is None:
             continue  # a published version has no dangling references; defensive only
-        anchors = {a.proficiency: a.text for a in competency.anchors if a.track == profile.track}
+        anchors = requirement.anchors
+        if anchors is None:  # the role reads its track's common anchors
+            anchors = {
+                a.proficiency: a.text
+                for a in competency.anchors
+                if a.track == profile.track and a.family is None
+            }
         if framework.granularity == "sub_skill" and competency.sub_skills:
             items += [
                 Item(

@@ -27,6 +27,7 @@ from libs.events.schemas.framework import (
     JobFamily,
     Key,
     LateralPath,
+    Policy,
     Revision,
     RoleProfile,
     Scale,
@@ -93,6 +94,10 @@ class SettingsPatch(BaseModel):
     scale: Scale = Field(default=None)
     granularity: Granularity = Field(default=None)
     taxonomy: str | None = Field(None, max_length=200)
+    policy: Policy = Field(
+        default=None,
+        description="the whole policy as it should stand: limits left out take the default",
+    )
 
 
 class Push(BaseModel):
@@ -306,7 +311,7 @@ async def import_draft(
 async def change_settings(
     framework_id: FrameworkId, patch: SettingsPatch, actor: HrAdmin, request: Request
 ) -> DraftView:
-    """Name, description, proficiency scale, granularity and taxonomy."""
+    """Name, description, proficiency scale, granularity, taxonomy and policy."""
     settings = patch.model_dump(exclude_unset=True)
     aggregate = await _frameworks(request).execute(
         framework_id, actor.subject, lambda a: a.change_settings(settings)

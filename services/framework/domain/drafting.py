@@ -198,7 +198,7 @@ class FrameworkAggregate:
 
 def _edit(draft: Framework, event: IntegrationEvent) -> Framework:
     if isinstance(event, DraftSettingsChanged):
-        return draft.model_copy(update=event.model_dump())
+        return draft.model_copy(update=dict(event))  # the policy stays a model
     if isinstance(event, ElementDefined):
         collection = event.collection
         key = identity(collection, event.definition)

@@ -24,6 +24,7 @@ from libs.events.schemas.framework import (
     JobFamily,
     Key,
     LateralPath,
+    Policy,
     RoleProfile,
     Scale,
     Text,
@@ -72,6 +73,8 @@ class DraftSettingsChanged(DraftEvent):
     scale: Scale
     granularity: Granularity
     taxonomy: str | None = Field(max_length=200)
+    # Settings changed before policies existed left the policy at its default.
+    policy: Policy = Policy()
 
 
 @registry.event

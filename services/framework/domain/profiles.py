@@ -3,7 +3,11 @@
 A role's effective profile is its own requirements (including one-time pushes) plus every
 standing deployment rule that reaches it: a core rule reaches every role, whenever either was
 created; a level rule reaches roles at its grade and above. Each competency appears once, with
-every origin that put it there; the role's own target wins over a rule's.
+every origin that put it there; the role's own target wins over a rule's. Where the role's
+family words some of a competency's anchors its own way, the requirement carries the anchors
+the role reads, so a questionnaire shows the family's wording without knowing about families;
+elsewhere it carries none and the track's common anchors apply (which keeps profiles, and the
+events announcing them, as small as before family wording existed).
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ def effective_profile(framework: Framework, role: RoleProfile) -> EffectiveRoleP
             target=target,
             behaviours=behaviours,
             origins=[origin],
+            anchors=competency.family_wording(role.track, role.family),
         )
 
     for requirement in role.requirements:

@@ -1,5 +1,8 @@
 """Publication rules for a framework (docs/domain.md §2): what must hold before a version is
 published. Errors block publishing; warnings are returned with the version but do not block.
+The limits (role caps, behavioural floor, functional competencies per family) are the
+framework's own `Policy`, defaulting to the domain's; a policy that departs from a default is
+reported as a warning, so every publication says which defaults it moved.
 
 Every problem names its rule, so HR and the tests can tell them apart, and says what to fix
 with the numbers involved. `validate` never raises: any framework the model accepts, however
@@ -19,18 +22,18 @@ from libs.events.schemas.framework import (
     EffectiveRoleProfile,
     Framework,
     JobFamily,
+    Policy,
     Tier,
+    Track,
 )
 from services.framework.domain.profiles import effective_profiles, level_of
 
-ROLE_CAPS: dict[Tier, int] = {"individual_contributor": 8, "manager": 10, "director": 12}
 CAP_NAMES: dict[Tier, str] = {
     "individual_contributor": "individual contributors",
     "manager": "managers",
     "director": "directors",
 }
-MIN_BEHAVIOURAL = 3
-FUNCTIONAL_PER_FAMILY = range(5, 9)
+DEFAULT_POLICY = Policy()
 NORMAL_LEVELS_PER_FAMILY = range(4, 8)
 
 
@@ -55,6 +58,7 @@ def validate(
     `profiles`: its effective role profiles, when the caller has them already.
     """
     problems = [
+        *_policy(framework.policy),
         *_unique_keys(framework),
         *_families(framework),
         *_competencies(framework),
@@ -82,6 +86,29 @@ def _warning(rule: str, message: str, path: str = "", role: str | None = None) -
 
 def _repeated(values: Iterable[str]) -> list[str]:
     return sorted(v for v, n in Counter(values).items() if n > 1)
+
+
+def _policy(policy: Policy) -> Iterator[Problem]:
+    """One warning per limit the framework moved from the domain's default."""
+    for name, value, default in _departures(
+        policy.model_dump(mode="json"), DEFAULT_POLICY.model_dump(mode="json")
+    ):
+        yield _warning(
+            "policy",
+            f"the policy sets {name} to {value}, departing from the default {default}",
+            f"policy.{name}",
+        )
+
+
+def _departures(
+    values: dict[str, object], defaults: dict[str, object], prefix: str = ""
+) -> Iterator[tuple[str, object, object]]:
+    for name, default in defaults.items():
+        value = values[name]
+        if isinstance(default, dict) and isinstance(value, dict):
+            yield from _departures(value, default, f"{prefix}{name}.")
+        elif value != default:
+            yield f"{prefix}{name}", value, default
 
 
 def _unique_keys(framework: Framework) -> Iterator[Problem]:
@@ -118,10 +145,12 @@ def _families(framework: Framework) -> Iterator[Problem]:
         kinds = [t.kind for t in family.tracks]
         if dupes := _repeated(kinds):
             yield _error("tracks", f"family {family.key!r} has more than one {dupes} track", path)
-        if "ic" not in kinds:
+        if "ic" not in kinds and _crossover_family(family) == family.key:
             yield _error(
                 "tracks",
-                f"family {family.key!r} has no IC track: every family has one",
+                f"family {family.key!r} has no IC track: give it one, or name in its manager "
+                "track's crossover the family (from_family) and IC level its managers cross "
+                "over from",
                 path,
             )
         if dupes := _repeated(lv.code for t in family.tracks for lv in t.levels):
@@ -132,7 +161,8 @@ def _families(framework: Framework) -> Iterator[Problem]:
                     yield _error(
                         "tiers",
                         f"family {family.key!r} IC level {lv.code!r} has tier {lv.tier!r}: "
-                        "IC levels are individual contributors (cap 8), however senior",
+                        "IC levels are individual contributors (cap "
+                        f"{framework.policy.role_caps.individual_contributor}), however senior",
                         f"{path}.tracks[{t}].levels",
                     )
             grades = [lv.grade for lv in track.levels]
@@ -149,21 +179,40 @@ def _families(framework: Framework) -> Iterator[Problem]:
                     f"family {family.key!r} has {len(track.levels)} IC levels; 4 to 7 is normal",
                     f"{path}.tracks[{t}].levels",
                 )
-        yield from _track_height(family, path)
+        yield from _track_height(framework, family, path)
         yield from _crossover(framework, family, path)
 
 
-def _track_height(family: JobFamily, path: str) -> Iterator[Problem]:
-    """Equal prestige: the IC track reaches as high as the manager track."""
-    ic, manager = family.track("ic"), family.track("manager")
+def _crossover_family(family: JobFamily) -> str:
+    """The family whose IC track this family's managers cross over from."""
+    manager = family.track("manager")
+    crossover = manager.crossover if manager else None
+    return crossover.from_family if crossover and crossover.from_family else family.key
+
+
+def _ic_track_beside(framework: Framework, family: JobFamily) -> tuple[str, Track | None]:
+    """The IC track a family's manager track stands beside: its own, else the one of the
+    family its managers cross over from."""
+    if (own := family.track("ic")) is not None:
+        return family.key, own
+    source = framework.family(_crossover_family(family))
+    return (source.key, source.track("ic")) if source else (family.key, None)
+
+
+def _track_height(framework: Framework, family: JobFamily, path: str) -> Iterator[Problem]:
+    """Equal prestige: the IC track reaches as high as the manager track, across families
+    when the managers cross over from another family."""
+    manager = family.track("manager")
+    owner, ic = _ic_track_beside(framework, family)
     if ic is None or manager is None:
         return
     top_ic = max(lv.grade for lv in ic.levels)
     top_manager = max(lv.grade for lv in manager.levels)
     if top_ic < top_manager:
+        whose = "the IC track" if owner == family.key else f"the IC track of family {owner!r}"
         yield _error(
             "ic-track-height",
-            f"family {family.key!r}: the IC track tops out at grade {top_ic} but the manager "
+            f"family {family.key!r}: {whose} tops out at grade {top_ic} but the manager "
             f"track reaches grade {top_manager}; the IC track must reach as high as the "
             "manager track",
             path,
@@ -171,7 +220,8 @@ def _track_height(family: JobFamily, path: str) -> Iterator[Problem]:
 
 
 def _crossover(framework: Framework, family: JobFamily, path: str) -> Iterator[Problem]:
-    ic = family.track("ic")
+    source = framework.family(_crossover_family(family))
+    ic = source.track("ic") if source else None
     ic_codes = {lv.code for lv in ic.levels} if ic else set()
     for t, track in enumerate(family.tracks):
         where = f"{path}.tracks[{t}].crossover"
@@ -191,11 +241,19 @@ def _crossover(framework: Framework, family: JobFamily, path: str) -> Iterator[P
                 where,
             )
             continue
-        if track.crossover.from_level not in ic_codes:
+        if source is None:
+            yield _error(
+                "references",
+                f"family {family.key!r}: its managers cross over from unknown family "
+                f"{track.crossover.from_family!r}",
+                where,
+            )
+        elif track.crossover.from_level not in ic_codes:
+            whose = "its IC track" if source is family else f"family {source.key!r}'s IC track"
             yield _error(
                 "crossover",
                 f"family {family.key!r}: crossover level {track.crossover.from_level!r} is not "
-                f"a level of its IC track {sorted(ic_codes)}",
+                f"a level of {whose} {sorted(ic_codes)}",
                 where,
             )
         for key in track.crossover.leadership_competencies:
@@ -235,14 +293,23 @@ def _competencies(framework: Framework) -> Iterator[Problem]:
             )
         if dupes := _repeated(s.key for s in competency.sub_skills):
             yield _error("unique-keys", f"competency {name} repeats sub-skills {dupes}", path)
-        if dupes := _repeated(f"{a.track} {a.proficiency}" for a in competency.anchors):
+        if dupes := _repeated(
+            f"{a.family + ' ' if a.family else ''}{a.track} {a.proficiency}"
+            for a in competency.anchors
+        ):
             yield _error(
                 "anchors",
                 f"competency {name} has more than one anchor for {dupes}: one sentence per "
-                "proficiency level and track",
+                "proficiency level and track (and family, for a family's own wording)",
                 path,
             )
         for a, anchor in enumerate(competency.anchors):
+            if anchor.family is not None and anchor.family not in families:
+                yield _error(
+                    "references",
+                    f"competency {name}: anchor for unknown family {anchor.family!r}",
+                    f"{path}.anchors[{a}]",
+                )
             if anchor.proficiency not in scale:
                 yield _error(
                     "scale",
@@ -258,12 +325,14 @@ def _competencies(framework: Framework) -> Iterator[Problem]:
                 path,
             )
     counts = Counter(c.family for c in framework.competencies if c.kind == "functional")
+    low = framework.policy.functional_per_family_min
+    high = framework.policy.functional_per_family_max
     for family in framework.families:
-        if counts[family.key] not in FUNCTIONAL_PER_FAMILY:
+        if not low <= counts[family.key] <= high:
             yield _warning(
                 "functional-per-family",
                 f"family {family.key!r} has {counts[family.key]} functional competencies; "
-                "5 to 8 per family is the practical ceiling",
+                f"{low} to {high} per family is the practical ceiling",
             )
 
 
@@ -368,7 +437,7 @@ def _effective_profiles(
 ) -> Iterator[Problem]:
     unanchored: dict[tuple[str, str, int], list[str]] = {}
     for profile in profiles.values():
-        yield from _role_size(profile)
+        yield from _role_size(profile, framework.policy)
         yield from _competency_scope(framework, profile)
         for requirement in profile.requirements:
             target = requirement.target
@@ -381,7 +450,10 @@ def _effective_profiles(
                 )
                 continue
             competency = framework.competency(requirement.competency)
-            if competency is not None and competency.anchor(profile.track, target) is None:
+            if (
+                competency is not None
+                and competency.anchor(profile.track, target, profile.family) is None
+            ):
                 place = (competency.key, profile.track, target)
                 unanchored.setdefault(place, []).append(profile.key)
     yield from _core_everywhere(framework, profiles)
@@ -439,29 +511,31 @@ def _competency_scope(framework: Framework, profile: EffectiveRoleProfile) -> It
             )
 
 
-def _role_size(profile: EffectiveRoleProfile) -> Iterator[Problem]:
-    """Caps (8 / 10 / 12) and the behavioural floor, on the effective profile."""
+def _role_size(profile: EffectiveRoleProfile, policy: Policy) -> Iterator[Problem]:
+    """The policy's caps and behavioural floor, on the effective profile."""
     role = f"role {profile.key!r} ({profile.family} {profile.track} {profile.level})"
     size = len(profile.requirements)
-    cap = ROLE_CAPS[profile.tier]
+    cap = policy.role_caps.of(profile.tier)
     if size > cap:
         yield _error(
             "role-cap",
-            f"{role} has {size} competencies; the cap for {CAP_NAMES[profile.tier]} is {cap}",
+            f"{role} has {size} competencies; the cap for {CAP_NAMES[profile.tier]} is {cap} "
+            f"(policy.role_caps.{profile.tier})",
             role=profile.key,
         )
     behavioural = sum(1 for q in profile.requirements if q.nature == "behavioural")
-    if behavioural < MIN_BEHAVIOURAL:
+    if behavioural < policy.behavioural_minimum:
         yield _error(
             "behavioural-minimum",
-            f"{role} has {behavioural} behavioural competencies; at least {MIN_BEHAVIOURAL} "
-            "are required",
+            f"{role} has {behavioural} behavioural competencies; at least "
+            f"{policy.behavioural_minimum} are required",
             role=profile.key,
         )
-    if behavioural * 3 < size:
+    one_in = policy.behavioural_one_in
+    if behavioural * one_in < size:
         yield _error(
             "behavioural-share",
-            f"{role} has {behavioural} behavioural competencies of {size}; at least one third "
-            f"({-(-size // 3)}) must be behavioural",
+            f"{role} has {behavioural} behavioural competencies of {size}; at least one in "
+            f"{one_in} ({-(-size // one_in)}) must be behavioural",
             role=profile.key,
         )

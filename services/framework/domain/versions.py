@@ -24,7 +24,10 @@ IDENTITY: dict[str, Any] = {
     "levels": lambda lv: lv["code"],
     "competencies": lambda c: c["key"],
     "sub_skills": lambda s: s["key"],
-    "anchors": lambda a: f"{a['track']}/{a['proficiency']}",
+    # a family's own anchor is told apart by its family; common ones keep their short path
+    "anchors": lambda a: (
+        f"{a['family'] + ':' if a.get('family') else ''}{a['track']}/{a['proficiency']}"
+    ),
     "roles": lambda r: r["key"],
     "requirements": lambda q: q["competency"],
     "rules": lambda r: r["key"],

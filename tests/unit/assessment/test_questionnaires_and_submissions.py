@@ -19,7 +19,12 @@ from services.assessment.domain.submissions import (
     without_comments,
 )
 from services.framework.domain.profiles import effective_profiles
-from tests.support.sample_frameworks import replace_competency, valid_framework
+from tests.support.sample_frameworks import (
+    replace_competency,
+    valid_framework,
+    with_data_family,
+    with_family_anchor,
+)
 
 ROLE = "eng-m1"
 
@@ -39,6 +44,31 @@ def test_items_follow_the_effective_role_profile_with_the_tracks_anchors() -> No
     manager_anchors = {a.proficiency: a.text for a in first.anchors if a.track == "manager"}
     assert questions.items[0].anchors == manager_anchors, "a manager sees manager anchors"
     assert questions.scale == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_familys_roles_are_asked_in_the_familys_own_wording() -> None:
+    """docs/domain.md §2, Behavioural anchors: the profile carries the wording its family reads;
+    the questionnaire shows what the profile carries."""
+    wording = "Explains an analysis to people who did not ask for it."
+    framework = with_family_anchor(
+        with_data_family(valid_framework()), "communication", "data", "ic", 2, wording
+    )
+    profiles = effective_profiles(framework)
+
+    def communication(role: str) -> dict[int, str]:
+        form = questionnaire("eng", 1, framework, profiles[role])
+        item = form.item("communication")
+        assert item is not None
+        return item.anchors
+
+    assert communication("data-d3")[2] == wording
+    assert (
+        communication("eng-l3")[2]
+        == "Communication as an individual contributor shows it at step 2."
+    )
+    assert {k: v for k, v in communication("data-d3").items() if k != 2} == {
+        k: v for k, v in communication("eng-l3").items() if k != 2
+    }, "the family's wording replaces only the anchor it rewords"
 
 
 def test_at_sub_skill_granularity_each_sub_skill_is_an_item() -> None:

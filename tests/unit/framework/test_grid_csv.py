@@ -28,7 +28,8 @@ from libs.events.schemas.framework import (
 )
 from services.framework.adapters.files import grid_csv
 
-HEADER = ",".join(grid_csv.COLUMNS)
+# without family anchors, the family_anchor column is not written
+HEADER = ",".join(c for c in grid_csv.COLUMNS if c != "family_anchor")
 
 
 def level(code: str, name: str, grade: int, tier: Tier | None = None) -> Level:
@@ -390,3 +391,44 @@ def test_the_framework_grid_neutralises_formulas_and_reads_them_back() -> None:
     assert isinstance(back, Framework)
     assert back.competencies[0].name == "=cmd|' /C calc'!A0"
     assert grid_csv.dump(back) == text
+
+
+def test_a_familys_own_anchors_travel_in_the_family_anchor_column():
+    """The family's wording beside the common anchor, or alone where there is no common one."""
+    empathy, troubleshooting, *others = GRID.competencies
+    common_ic, common_manager = empathy.anchors
+    own = Anchor(
+        track="ic", proficiency=2, text="Names the customer's frustration.", family="support"
+    )
+    alone = Anchor(track="ic", proficiency=1, text="Follows the runbook.", family="support")
+    # in row order: a common anchor comes before the family's own on the same row
+    competencies = [
+        empathy.model_copy(update={"anchors": [common_ic, own, common_manager]}),
+        troubleshooting.model_copy(update={"anchors": [alone]}),
+        *others,
+    ]
+    framework = GRID.model_copy(update={"competencies": competencies})
+    text = grid_csv.dump(framework)
+    assert text.startswith(f"{HEADER},family_anchor\r\n")
+    assert "Softens the tone when reminded.,Names the customer's frustration.\r\n" in text
+    assert ",technical,1,,,Follows the runbook.\r\n" in text
+    result = grid_csv.load(text, "grid.csv", name=GRID.name)
+    assert result.issues == []
+    assert result.framework == framework
+
+
+def test_a_family_anchor_needs_a_cell_with_a_target():
+    header = f"{HEADER},family_anchor"
+    assert issues(
+        f"{header}\r\n"
+        "support,Support,ic,S1,Associate,1,,s1,S1,empathy,Empathy,,core,behavioural,,,,Own.\r\n"
+        ",,,,,,,,,,,,,,,,,Stray.\r\n"
+    ) == [
+        (2, "family_anchor", "error", "an anchor describes a target proficiency: give the target"),
+        (
+            3,
+            "family_anchor",
+            "error",
+            "a target, behaviours or an anchor belong to a cell: give a role and a competency",
+        ),
+    ]

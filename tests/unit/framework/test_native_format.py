@@ -30,6 +30,7 @@ from libs.events.schemas.framework import (
     Track,
 )
 from services.framework.adapters.files import grid_csv, native
+from services.framework.domain.rules import validate
 
 ROOT = Path(__file__).resolve().parents[3]
 REGENERATE = (
@@ -387,6 +388,20 @@ def test_the_documented_examples_are_what_export_writes():
     assert result.framework is not None
     assert native.dump(result.framework, result.framework_id, "yaml") == yaml_example
     assert grid_csv.dump(result.framework).replace("\r\n", "\n") == csv_example
+
+
+def test_the_documented_example_of_a_policy_and_family_wording_is_what_export_writes():
+    doc = (ROOT / "docs" / "framework-format.md").read_text(encoding="utf-8")
+    example = re.findall("```yaml\n(.*?)```", doc, re.DOTALL)[1]
+    result = native.load(example, "product.yaml")
+    assert result.issues == []
+    assert result.framework is not None
+    assert native.dump(result.framework, result.framework_id, "yaml") == example
+    found = {p.rule for p in validate(result.framework)}
+    assert not found & {"tracks", "crossover", "ic-track-height", "anchors", "references"}, (
+        "the cross-family crossover and the family's anchor are sound"
+    )
+    assert "policy" in found
 
 
 def test_a_self_referencing_yaml_file_is_an_issue_not_a_crash():

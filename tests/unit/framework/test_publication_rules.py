@@ -230,7 +230,7 @@ def test_behavioural_competencies_are_at_least_a_third_of_a_role() -> None:
     assert share.role == "eng-m1"
     assert "'eng-m1'" in share.message
     assert "3 behavioural competencies of 10" in share.message
-    assert "one third (4)" in share.message
+    assert "one in 3 (4)" in share.message
 
 
 # -- functional competencies per family --------------------------------------------------------

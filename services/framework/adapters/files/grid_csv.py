@@ -4,10 +4,13 @@ docs/domain.md §2, "the grid": one row per cell, that is per (role profile, req
 with the facts of the family, level, role and competency repeated on every row:
 
     family, family_name, track, level, level_name, grade, tier, role, role_name,
-    competency, competency_name, category, kind, nature, target, behaviours, anchor
+    competency, competency_name, category, kind, nature, target, behaviours, anchor,
+    family_anchor
 
 `behaviours` holds one behaviour per line (a quoted multi-line cell); `anchor` is the
-competency's behavioural anchor for the row's track at the row's target. Three other kinds of row
+competency's behavioural anchor for the row's track at the row's target, and `family_anchor`
+the row's family's own wording of it, where the family has one (the column is written only when
+a cell shows such an anchor). Three other kinds of row
 keep what has no cell: a level without roles (level columns only), a role without requirements
 (no competency), a competency no role requires (competency columns only).
 
@@ -22,9 +25,12 @@ What the grid holds: `load(dump(f)).framework == f` exactly when `f`
 - has the default description, scale, granularity and taxonomy, and no lateral paths nor rules
   (the framework's name is not in the grid either: pass it to `load`);
 - has families without description, tracks without crossover, levels without descriptor;
+- has the default policy;
 - has competencies without family, description, sub-skills nor standard term, whose anchors are
-  exactly those the grid shows (per track and target of a requirement of a role on that track,
-  one per track and proficiency), in the order of the rows that show them;
+  exactly those the grid shows (common ones per track and target of a requirement of a role on
+  that track, a family's own per family, track and target of a requirement of a role of that
+  family), in the order of the rows that show them, a common anchor before the family's own
+  on the same row;
 - has only categories used by a competency, keyed by the slug of their name, in the order of
   first use, and no competency in a category that does not exist;
 - has requirements of origin "role" only;
@@ -75,8 +81,10 @@ COLUMNS = (
     "target",
     "behaviours",
     "anchor",
+    "family_anchor",
 )
-OPTIONAL = ("tier", "category", "behaviours", "anchor")
+OPTIONAL = ("tier", "category", "behaviours", "anchor", "family_anchor")
+CELL = ("target", "behaviours", "anchor", "family_anchor")
 REQUIRED = tuple(column for column in COLUMNS if column not in OPTIONAL)
 # keys, enumerations and numbers cannot hold spaces: stray ones from spreadsheets are dropped
 _TRIMMED = frozenset(
@@ -97,6 +105,7 @@ _COMPETENCY = {
 }
 _REQUIREMENT = {"competency": "competency", "target": "target", "behaviours": "behaviours"}
 _ANCHOR = {"track": "track", "proficiency": "target", "text": "anchor"}
+_FAMILY_ANCHOR = {**_ANCHOR, "text": "family_anchor", "family": "family"}
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -108,8 +117,11 @@ def dump(framework: Framework) -> str:
     # csv's default "\r\n" row end makes it quote any cell holding "\r" or "\n"; cells a
     # spreadsheet would run as formulas get an apostrophe, which reading removes
     writer = spreadsheets.writer(out)
-    writer.writerow(COLUMNS)
-    writer.writerows(_rows(framework))
+    rows = list(_rows(framework))
+    # family_anchor, the last column, only when some cell shows a family's own wording
+    width = len(COLUMNS) - (not any(row[-1] for row in rows))
+    writer.writerow(COLUMNS[:width])
+    writer.writerows(row[:width] for row in rows)
     return out.getvalue()
 
 
@@ -124,7 +136,7 @@ def _rows(framework: Framework) -> Iterator[list[str]]:
                 where += [str(level.grade), level.tier or ""]
                 roles = [r for r in framework.roles if (r.family, r.track, r.level) == spot]
                 if not roles:
-                    yield [*where, *[""] * 10]
+                    yield [*where, *[""] * 11]
                 for role in roles:
                     yield from _role_rows(framework, where, role)
     for role in framework.roles:
@@ -135,25 +147,27 @@ def _rows(framework: Framework) -> Iterator[list[str]]:
     required = {r.competency for role in framework.roles for r in role.requirements}
     for competency in framework.competencies:
         if competency.key not in required:
-            yield [*[""] * 9, *_competency_cells(framework, competency.key), "", "", ""]
+            yield [*[""] * 9, *_competency_cells(framework, competency.key), "", "", "", ""]
 
 
 def _role_rows(framework: Framework, where: list[str], role: RoleProfile) -> Iterator[list[str]]:
     head = [*where, role.key, role.name]
     if not role.requirements:
-        yield [*head, *[""] * 8]
+        yield [*head, *[""] * 9]
     for requirement in role.requirements:
         competency = framework.competency(requirement.competency)
         target = requirement.target
-        anchor = (
-            competency.anchor(role.track, target) if competency and target is not None else None
-        )
+        common = own = None
+        if competency is not None and target is not None:
+            common = competency.anchor(role.track, target)
+            own = competency.anchor(role.track, target, role.family)
         yield [
             *head,
             *_competency_cells(framework, requirement.competency),
             "" if target is None else str(target),
             "\n".join(requirement.behaviours),
-            anchor.text if anchor else "",
+            common.text if common else "",
+            own.text if own and own.family else "",
         ]
 
 
@@ -196,7 +210,8 @@ class _Reader:
         self.tracks: dict[tuple[str, str], _Thing] = {}
         self.levels: dict[tuple[str, str, str], _Thing] = {}
         self.competencies: dict[str, _Thing] = {}
-        self.anchors: dict[tuple[str, str, str], _Thing] = {}
+        # by (competency, track, target), and a family's own by (..., family)
+        self.anchors: dict[tuple[str, ...], _Thing] = {}
         self.roles: dict[str, _Thing] = {}
         self.requirements: dict[str, list[_Thing]] = {}
 
@@ -313,7 +328,7 @@ class _Reader:
                 self._state(found, name, value, line)
         if role and competency:
             self._add_cell(row, line)
-        elif cell := [column for column in ("target", "behaviours", "anchor") if row[column]]:
+        elif cell := [column for column in CELL if row[column]]:
             message = (
                 "a target, behaviours or an anchor belong to a cell: give a role and a competency"
             )
@@ -329,17 +344,28 @@ class _Reader:
             behaviours = [b for b in lines if b]  # a blank line separates, it is no behaviour
             self._state(requirement, "behaviours", behaviours, line)
         self.requirements.setdefault(row["role"], []).append(requirement)
-        if not row["anchor"]:
-            return
-        if not target:
-            self.issue(line, "anchor", "an anchor describes a target proficiency: give the target")
-            return
-        what = f"the {track} anchor of {competency!r} at {target}"
-        identity = {"track": track, "proficiency": target}
-        found = self._thing(
-            self.anchors, (competency, track, target), line, _ANCHOR, what, identity
-        )
-        self._state(found, "text", row["anchor"], line)
+        family = row["family"]
+        for column, columns, own in (
+            ("anchor", _ANCHOR, ()),
+            ("family_anchor", _FAMILY_ANCHOR, (family,)),
+        ):
+            if not row[column]:
+                continue
+            if not target:
+                self.issue(
+                    line, column, "an anchor describes a target proficiency: give the target"
+                )
+                continue
+            whose = f"{family}'s own " if own else ""
+            what = f"{whose}{track} anchor of {competency!r} at {target}"
+            identity = {
+                "track": track,
+                "proficiency": target,
+                **({"family": family} if own else {}),
+            }
+            key = (competency, track, target, *own)
+            found = self._thing(self.anchors, key, line, columns, what, identity)
+            self._state(found, "text", row[column], line)
 
     def document(self, name: str) -> tuple[dict[str, Any], dict[Loc, tuple[int | None, str]]]:
         """The framework as data for the model, and the row and column of each of its fields."""
@@ -377,7 +403,7 @@ class _Reader:
                     categories[named] = {"key": _new_key(named, taken), "name": named}
                 facts["category"] = categories[named]["key"]
             competencies.append(facts)
-        for (competency, _, _), anchor in self.anchors.items():
+        for (competency, *_), anchor in self.anchors.items():
             if competency not in self.competencies:
                 self.issue(
                     anchor.line,
