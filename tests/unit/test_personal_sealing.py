@@ -188,3 +188,32 @@ async def test_nothing_to_seal_makes_no_key_so_an_erased_person_gets_none_again(
         feedback = Feedback(campaign_id="c-1", subject_id="emp-ada", subject_name=name)
         assert await seal(feedback, keys) == feedback.model_dump(mode="json")
     assert keys.current == {}, "no key made for empty or erased text"
+
+
+async def test_text_arriving_after_an_owner_was_erased_is_stored_erased_under_no_key() -> None:
+    keys = KeysInMemory()
+    await seal(_feedback(), keys)
+    keys.erase("emp-bo")
+    keys.erase("emp-zed")  # erased before anything was ever sealed for them
+    late = Feedback(
+        campaign_id="c-2",
+        subject_id="emp-ada",
+        subject_name="Ada Quill",
+        comments=[
+            Comment(rater_id="emp-bo", subject_id="emp-ada", text="Late remark", score=2),
+            Comment(rater_id="emp-cy", subject_id="emp-ada", text="Kept remark", score=5),
+        ],
+    )
+    document = await seal(late, keys)
+    assert document["comments"][0]["text"] == ERASED, "one erased owner is enough"
+    assert "Late remark" not in json.dumps(document)
+    assert document["comments"][1]["text"] != "Kept remark", "the others' text is sealed"
+    opened = await unseal(Feedback, document, keys)
+    assert opened.subject_name == "Ada Quill"
+    assert [c.text for c in opened.comments] == [ERASED, "Kept remark"]
+
+    about_zed = await seal(
+        Feedback(campaign_id="c-2", subject_id="emp-zed", subject_name="Zed"), keys
+    )
+    assert about_zed["subject_name"] == ERASED
+    assert keys.current.keys() == {"emp-ada", "emp-cy"}, "never a key again for the erased"
