@@ -183,7 +183,8 @@ async def test_only_the_cycles_role_destroys_a_persons_data_keys(
                 assert "permission denied for function" in refused(conn, destroy)
     async with await psycopg.AsyncConnection.connect(service_urls[KEY_ERASING_SERVICE]) as conn:
         assert await vault.destroy_keys(conn, "emp-ada", "REQ-1", "olivia-privacy") == 1
-        assert await vault.destroy_keys(conn, "emp-ada", "REQ-1", "olivia-privacy") == 0
+        # A retry reports what the request destroyed.
+        assert await vault.destroy_keys(conn, "emp-ada", "REQ-1", "olivia-privacy") == 1
     with psycopg.connect(database_url) as conn:
         recorded = conn.execute(
             f"SELECT person_id, request_ref, actor FROM {vault.SCHEMA}.destroyed_keys"
