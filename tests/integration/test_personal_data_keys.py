@@ -205,6 +205,7 @@ async def test_destroying_a_persons_keys_erases_what_was_sealed_for_them_and_is_
             f"UPDATE {SCHEMA}.destroyed_keys SET request_ref = 'none'",
             f"DELETE FROM {SCHEMA}.destroyed_keys",
             f"TRUNCATE {SCHEMA}.destroyed_keys",
+            f"UPDATE {SCHEMA}.erased_people SET request_ref = 'none'",
             f"DELETE FROM {SCHEMA}.erased_people",
             f"TRUNCATE {SCHEMA}.erased_people",
             f"UPDATE {SCHEMA}.data_keys SET wrapped = '\\x00'",
