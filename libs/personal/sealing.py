@@ -6,6 +6,8 @@ is about. `seal` dumps the model to JSON with each such field replaced by a seal
 encrypted under every owner's data key in turn (AES-256-GCM, the key id bound as associated
 data); `unseal` opens them again. When any owner's key has been destroyed the field reads as
 `ERASED`: one erased owner is enough, since the text is as much about them as about the other.
+A field sealed after an owner was erased is written as `ERASED` for the same reason: an erased
+person is given no key again.
 
 Sealed objects are recognised by their shape wherever they sit in a document, so opening needs
 no knowledge of the model that wrote it, and a document written before a field became personal
@@ -69,7 +71,8 @@ class DataKeys(Protocol):
     """Where data keys live, apart from what they seal, so that destroying one erases."""
 
     async def for_people(self, people: Collection[str]) -> Mapping[str, DataKey]:
-        """Each person's current key, made on first use."""
+        """Each person's current key, made on first use; a person whose keys were destroyed
+        is absent, and is never given a key again."""
         ...
 
     async def by_ids(self, key_ids: Collection[str]) -> Mapping[str, bytes]:
@@ -101,6 +104,10 @@ async def seal(model: BaseModel, keys: DataKeys) -> dict[str, Any]:
         return document
     by_person = await keys.for_people(owners)
     for container, name, people in found:
+        # Text arriving after an owner was erased (an event admitted late) is erased too.
+        if any(person not in by_person for person in people):
+            container[name] = ERASED
+            continue
         value = container[name]
         for person in people:
             value = _seal_one(by_person[person], value)

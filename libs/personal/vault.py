@@ -3,7 +3,9 @@
 The database holds each person's key only wrapped (AES-256-GCM under a master key, bound to
 the person and the key id), so a copy of the database alone opens nothing; the processes hold
 the master keys. Services reach the keys only through the schema's functions
-(`migrations/privacy_0001_data_keys.py`): they may make and read keys, never destroy one.
+(`migrations/`): they may make and read keys; only the cycles service's role may destroy a
+person's keys, for an erasure request (docs/privacy.md, Requests;
+talentledger/stack/database.py). A person erased is never given a key again.
 """
 
 from __future__ import annotations
@@ -61,25 +63,20 @@ class PostgresDataKeys:
     async def for_people(self, people: Collection[str]) -> Mapping[str, DataKey]:
         found = {p: k for p in people if (k := self._cached(self._by_person, p)) is not None}
         missing = [p for p in dict.fromkeys(people) if p not in found]
-        # A key another transaction made after this statement's snapshot shows on the next.
-        for _ in range(3):
-            if not missing:
-                break
-            made = [_new_key() for _ in missing]
-            rows = await self._call(
-                "claim_data_keys",
-                missing,
-                [k.key_id for k in made],
-                [self._master.current] * len(made),
-                [self._wrap(p, k) for p, k in zip(missing, made, strict=True)],
-            )
-            for person, key_id, master_key_id, wrapped in rows:
-                key = DataKey(key_id, self._unwrap(person, key_id, master_key_id, wrapped))
-                found[person] = key
-                self._remember(person, key)
-            missing = [p for p in missing if p not in found]
-        if missing:
-            raise RuntimeError(f"no data key could be made for {len(missing)} people")
+        if not missing:
+            return found
+        made = [_new_key() for _ in missing]
+        # The function answers every key it made or found, none for a person erased.
+        for person, key_id, master_key_id, wrapped in await self._call(
+            "claim_data_keys",
+            missing,
+            [k.key_id for k in made],
+            [self._master.current] * len(made),
+            [self._wrap(p, k) for p, k in zip(missing, made, strict=True)],
+        ):
+            key = DataKey(key_id, self._unwrap(person, key_id, master_key_id, wrapped))
+            found[person] = key
+            self._remember(person, key)
         return found
 
     async def by_ids(self, key_ids: Collection[str]) -> Mapping[str, bytes]:
@@ -144,7 +141,9 @@ async def destroy_keys(
     conn: AsyncConnection[Any], person: str, request_ref: str, actor: str, schema: str = SCHEMA
 ) -> int:
     """Destroy every data key of `person`, recording the request and who made it; return how
-    many keys there were. Everything sealed under them reads as erased from now on."""
+    many keys of theirs were destroyed under `request_ref` (a repeat counts the same).
+    Everything sealed under them reads as erased from now on, and no key is made for them
+    again."""
     cur = await conn.execute(
         sql.SQL("SELECT {}.destroy_data_keys(%s, %s, %s)").format(sql.Identifier(schema)),
         (person, request_ref, actor),

@@ -28,9 +28,13 @@ from libs.workflows.messages import ErasureOrder, erasure_workflow_id, grant_dig
 MIGRATIONS = Path(__file__).parent / "migrations"
 ERASING_ROLE = "privacy_officer"
 # The API records the request just before it starts the workflow; its event normally
-# arrives in moments. Until this has passed since the activity was scheduled, an unknown
-# request is retried rather than refused.
-UNKNOWN_GRACE = timedelta(minutes=5)
+# arrives in moments. Until this has passed since the activity was first scheduled, an
+# unknown request is retried rather than refused. A service's consumer may lag behind for
+# as long as an outage the services ride out (the broker, the service's database down):
+# for the erasing steps that comes after the keys were destroyed, and a refusal then would
+# leave the erasure half done for good. So a day, not minutes; a workflow started directly
+# on Temporal retries that long for nothing, since without the record it erases nothing.
+UNKNOWN_GRACE = timedelta(days=1)
 NOT_AUTHORISED = "ErasureNotAuthorised"
 
 

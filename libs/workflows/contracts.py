@@ -230,6 +230,12 @@ DESTROY_PERSONAL_KEYS = ActivityContract[ErasureOrder, KeysDestroyed](
     start_to_close=STEP_TIMEOUT,
     retry=REPLICATION_RETRY,
 )
+# Every process keeps a key it opened for `libs.personal.vault.CACHE_SECONDS`, and only the
+# one that destroyed the keys forgets them at once: the workflow waits this long after the
+# keys are destroyed before the services erase, so that no process still holds a key to
+# write text of the person back into a read model after its scrub. A quarter minute more
+# than the cache, for work in flight with a key taken just before it expired.
+KEY_CACHES_EXPIRE = timedelta(seconds=75)
 # Publishes how the request ended (`PersonErased`), once: a retry finds it recorded.
 RECORD_ERASURE = ActivityContract[ErasureOutcome, None](
     name="cycles.record_erasure",
@@ -244,13 +250,14 @@ HOLDING_PERSONAL_DATA = (FRAMEWORK, ASSESSMENT, DEVELOPMENT, PROMOTION)
 
 
 def erase_personal_data(service: str) -> ActivityContract[ErasureOrder, ErasedData]:
-    """The activity by which `service` erases what it holds of a person and confirms it."""
+    """The activity by which `service` erases what it holds of a person and confirms it.
+
+    One transaction, which cannot report progress: no heartbeat, only the time to close."""
     return ActivityContract[ErasureOrder, ErasedData](
         name=f"{service}.erase_personal_data",
         task_queue=service,
         input=ErasureOrder,
         result=ErasedData,
         start_to_close=BATCH_TIMEOUT,
-        heartbeat=HEARTBEAT,
         retry=REPLICATION_RETRY,
     )

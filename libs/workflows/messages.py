@@ -239,7 +239,7 @@ class KeysDestroyed(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     employee_id: str
-    keys: int = Field(description="data keys destroyed by this call (a repeat finds none)")
+    keys: int = Field(description="the person's keys destroyed under the request (a retry too)")
 
 
 class ErasedData(BaseModel):

@@ -95,6 +95,29 @@ async def test_processes_sealing_for_a_new_person_at_once_agree_on_one_key(
     assert len(set(ids)) == 1
 
 
+async def test_a_claim_racing_the_destruction_of_keys_makes_no_key_after_it(
+    sealer_pool: AsyncConnectionPool[Any], master: MasterKeys, urls: dict[str, str]
+) -> None:
+    await PostgresDataKeys(sealer_pool, master).for_people(["emp-ada"])
+    async with await psycopg.AsyncConnection.connect(urls[ERASER]) as eraser:
+        assert await destroy_keys(eraser, "emp-ada", "REQ-9", "priya-privacy") == 1
+        # Uncommitted: the key row is deleted only in this transaction, so a claim now would,
+        # without the lock, wait on the row and insert a fresh key once it is gone.
+        claim = asyncio.create_task(PostgresDataKeys(sealer_pool, master).for_people(["emp-ada"]))
+        await asyncio.sleep(0.5)
+        assert not claim.done(), "the claim waits for the destruction"
+        await eraser.commit()
+    assert await claim == {}
+    # Someone erased before anything was sealed for them gets no key either.
+    async with await psycopg.AsyncConnection.connect(urls[ERASER], autocommit=True) as eraser:
+        assert await destroy_keys(eraser, "emp-zed", "REQ-10", "priya-privacy") == 0
+    keys = await PostgresDataKeys(sealer_pool, master).for_people(["emp-zed", "emp-bo"])
+    assert keys.keys() == {"emp-bo"}
+    with psycopg.connect(urls["owner"]) as owner:
+        people = owner.execute(f"SELECT person_id FROM {SCHEMA}.data_keys").fetchall()
+    assert people == [("emp-bo",)]
+
+
 async def test_a_service_role_neither_sees_the_keys_nor_destroys_one(
     sealer_pool: AsyncConnectionPool[Any], master: MasterKeys, urls: dict[str, str]
 ) -> None:
@@ -104,6 +127,7 @@ async def test_a_service_role_neither_sees_the_keys_nor_destroys_one(
             f"SELECT * FROM {SCHEMA}.data_keys",
             f"DELETE FROM {SCHEMA}.data_keys",
             f"SELECT * FROM {SCHEMA}.destroyed_keys",
+            f"SELECT * FROM {SCHEMA}.erased_people",
             f"SELECT {SCHEMA}.destroy_data_keys('emp-ada', 'REQ-1', 'mallory')",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -143,7 +167,9 @@ async def test_destroying_a_persons_keys_erases_what_was_sealed_for_them_and_is_
 
     async with await psycopg.AsyncConnection.connect(urls[ERASER], autocommit=True) as conn:
         assert await destroy_keys(conn, "emp-ada", "REQ-7", "priya-privacy") == 1
-        assert await destroy_keys(conn, "emp-ada", "REQ-7", "priya-privacy") == 0
+        # A retry reports what the request destroyed; another request finds nothing left.
+        assert await destroy_keys(conn, "emp-ada", "REQ-7", "priya-privacy") == 1
+        assert await destroy_keys(conn, "emp-ada", "REQ-8", "priya-privacy") == 0
 
     fresh = PostgresDataKeys(sealer_pool, master)
     assert (await unseal(Note, about_ada, fresh)).text == ERASED
@@ -153,9 +179,10 @@ async def test_destroying_a_persons_keys_erases_what_was_sealed_for_them_and_is_
     keys.forget("emp-ada")
     assert (await unseal(Note, about_ada, keys)).text == ERASED
 
-    # New facts about the person get a new key; what was erased stays erased.
-    again = await seal(Note(author_id="emp-bo", about_id="emp-ada", text="Rehired"), fresh)
-    assert (await unseal(Note, again, fresh)).text == "Rehired"
+    # Text about the person arriving later is stored erased: they get no key again.
+    assert (await fresh.for_people(["emp-ada", "emp-bo"])).keys() == {"emp-bo"}
+    late = await seal(Note(author_id="emp-bo", about_id="emp-ada", text="Admitted late"), fresh)
+    assert late["text"] == ERASED
     assert (await unseal(Note, about_ada, fresh)).text == ERASED
 
     with psycopg.connect(urls["owner"], autocommit=True) as owner:
@@ -163,11 +190,24 @@ async def test_destroying_a_persons_keys_erases_what_was_sealed_for_them_and_is_
             f"SELECT person_id, request_ref, actor FROM {SCHEMA}.destroyed_keys"
         ).fetchone()
         assert row == ("emp-ada", "REQ-7", "priya-privacy")
+        assert (
+            owner.execute(
+                f"SELECT person_id FROM {SCHEMA}.data_keys WHERE person_id = 'emp-ada'"
+            ).fetchall()
+            == []
+        ), "no key made again"
+        erasures = owner.execute(
+            f"SELECT person_id, request_ref FROM {SCHEMA}.erased_people ORDER BY request_ref"
+        ).fetchall()
+        assert erasures == [("emp-ada", "REQ-7"), ("emp-ada", "REQ-8")]
         # Not even the owner rewrites the record, or swaps a key in place.
         for statement in (
             f"UPDATE {SCHEMA}.destroyed_keys SET request_ref = 'none'",
             f"DELETE FROM {SCHEMA}.destroyed_keys",
             f"TRUNCATE {SCHEMA}.destroyed_keys",
+            f"UPDATE {SCHEMA}.erased_people SET request_ref = 'none'",
+            f"DELETE FROM {SCHEMA}.erased_people",
+            f"TRUNCATE {SCHEMA}.erased_people",
             f"UPDATE {SCHEMA}.data_keys SET wrapped = '\\x00'",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from libs.platform.runtime import create_api
 from libs.platform.settings import Settings
 from libs.privacy.http import records_router
 from libs.privacy.records import PersonalDataSection
-from libs.privacy.requests import NOT_AUTHORISED, KnownErasures
+from libs.privacy.requests import NOT_AUTHORISED, UNKNOWN_GRACE, KnownErasures
 from libs.workflows.messages import (
     ErasureOrder,
     ErasureOutcome,
@@ -53,6 +53,7 @@ from services.cycles.workflows.person_erasure import CLEARING, TASK_QUEUE, Perso
 from talentledger.cli import app
 from talentledger.inbound import outside_envelope
 from talentledger.stack.servers import free_port
+from tests.support.activities import attempt, refused
 from tests.support.review_cycle import CONVERTER
 from tests.support.service_api import ServiceApi, in_process
 from tests.support.temporal import time_skipping
@@ -224,7 +225,8 @@ async def test_the_cycles_steps_act_only_for_the_recorded_request(
         assert forgotten == ["emp-ada"]
         fresh = PostgresDataKeys(pool, MasterKeys.generate())
         assert await fresh.by_ids([key.key_id]) == {}
-        assert await env.run(destroy, order) == KeysDestroyed(employee_id="emp-ada", keys=0)
+        # A retry reports the keys the request destroyed, not the none it found left.
+        assert await env.run(destroy, order) == KeysDestroyed(employee_id="emp-ada", keys=1)
 
         elsewhere = ActivityEnvironment()
         elsewhere.info = dataclasses.replace(env.info, workflow_id="erasure-REQ-forged")
@@ -235,9 +237,19 @@ async def test_the_cycles_steps_act_only_for_the_recorded_request(
             (elsewhere, destroy, order),
             (env, record, ErasureOutcome(order=forged_grant, outcome="refused", reason="no")),
         ):
-            with pytest.raises(ApplicationError) as refused:
-                await runner.run(step, forged)
-            assert refused.value.type == NOT_AUTHORISED
+            assert (await refused(runner.run(step, forged))).type == NOT_AUTHORISED
+
+        # A request this service has not received yet (its consumer lagging through an
+        # outage of hours) is retried, not refused, until a day after the first schedule.
+        unknown = order.model_copy(update={"request_ref": "REQ-unknown"})
+        for since, expected in (
+            (timedelta(hours=6), ("ErasureNotReceived", False)),
+            (UNKNOWN_GRACE, (NOT_AUTHORISED, True)),
+        ):
+            first = datetime.now(UTC) - since
+            retry = attempt(erasure_workflow_id("REQ-unknown"), 40, scheduled=first)
+            error = await refused(retry.run(destroy, unknown))
+            assert (error.type, error.non_retryable) == expected
 
         outcome = ErasureOutcome(order=order, outcome="erased", services=["framework"])
         await env.run(record, outcome)

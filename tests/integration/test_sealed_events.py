@@ -162,6 +162,22 @@ async def test_a_personal_field_is_sealed_where_stored_and_published_and_opened_
     finally:
         await rebuilder.stop()
 
+    # Text about her arriving after the erasure (an event admitted late, a new append) is
+    # stored as erased, under no key: she is given none again.
+    [late] = await sealed.append("remark-late", 0, [REMARK], ACTOR)
+    with psycopg.connect(urls["admin"]) as conn:
+        [(row,)] = conn.execute(
+            f"SELECT payload FROM {SCHEMA}.events WHERE stream_id = 'remark-late'"
+        ).fetchall()
+        [(keys_of_ada,)] = conn.execute(
+            "SELECT count(*) FROM privacy.data_keys WHERE person_id = 'emp-ada'"
+        ).fetchall()
+    assert row == late.payload == {**REMARK.model_dump(mode="json"), "text": ERASED}
+    assert keys_of_ada == 0
+    await wait_until(
+        lambda: remarks(urls["admin"], "remarks") == [TEXT, ERASED], 30, "late remark applied"
+    )
+
 
 async def test_an_event_without_personal_fields_is_stored_and_published_as_before(
     sealed: EventStore, broker: NatsBroker, urls: dict[str, str], relay: None

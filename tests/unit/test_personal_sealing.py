@@ -188,3 +188,23 @@ async def test_nothing_to_seal_makes_no_key_so_an_erased_person_gets_none_again(
         feedback = Feedback(campaign_id="c-1", subject_id="emp-ada", subject_name=name)
         assert await seal(feedback, keys) == feedback.model_dump(mode="json")
     assert keys.current == {}, "no key made for empty or erased text"
+
+
+async def test_text_arriving_after_an_owner_was_erased_is_stored_erased_under_no_key() -> None:
+    keys = KeysInMemory()
+    await seal(_feedback(), keys)
+    keys.erase("emp-bo")
+    keys.erase("emp-zed")  # erased before anything was ever sealed for them
+    document = await seal(_feedback(), keys)  # the same facts, arriving again
+    assert document["comments"][0]["text"] == ERASED, "one erased owner is enough"
+    assert "Unblocks the team" not in json.dumps(document)
+    assert document["comments"][1]["text"] != "Writes clear RFCs", "the others' text is sealed"
+    opened = await unseal(Feedback, document, keys)
+    assert opened.subject_name == "Ada Quill"
+    assert [c.text for c in opened.comments] == [ERASED, "Writes clear RFCs"]
+
+    about_zed = await seal(
+        Feedback(campaign_id="c-2", subject_id="emp-zed", subject_name="Zed"), keys
+    )
+    assert about_zed["subject_name"] == ERASED
+    assert keys.current.keys() == {"emp-ada", "emp-cy"}, "never a key again for the erased"

@@ -10,9 +10,12 @@ the request's reference and its grant: nothing personal.
    is published (`PersonErased`, outcome `refused`) with nothing erased;
 2. destroy the person's data keys (cycles): every sealed field of every event log and
    JetStream message reads `[erased]` from then on;
-3. every service holding personal data erases what its read models keep of the person, all
+3. wait until every process's cache of opened keys has expired (`KEY_CACHES_EXPIRE`): a
+   process still holding the key could write the person's text into a read model after the
+   services scrubbed it;
+4. every service holding personal data erases what its read models keep of the person, all
    at once; each confirmation shows in the progress query as it arrives;
-4. publish the outcome (`PersonErased`, outcome `erased`, the services that confirmed).
+5. publish the outcome (`PersonErased`, outcome `erased`, the services that confirmed).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         CYCLES,
         DESTROY_PERSONAL_KEYS,
         HOLDING_PERSONAL_DATA,
+        KEY_CACHES_EXPIRE,
         RECORD_ERASURE,
         erase_personal_data,
         execute,
@@ -38,6 +42,9 @@ with workflow.unsafe.imports_passed_through():
 TASK_QUEUE = CYCLES
 CLEARING = "clearing legal holds"
 DESTROYING_KEYS = "destroying data keys"
+WAITING_FOR_CACHES = "waiting for key caches to expire"
+# Erasures started before the wait existed replay without it.
+WAIT_FOR_KEY_CACHES = "wait-for-key-caches"
 ERASING = "erasing in the services"
 RECORDING = "recording the outcome"
 DONE = "done"
@@ -95,6 +102,10 @@ class PersonErasureWorkflow:
         progress.step = DESTROYING_KEYS
         destroyed = await execute(DESTROY_PERSONAL_KEYS, order)
         progress.keys_destroyed = destroyed.keys
+
+        if workflow.patched(WAIT_FOR_KEY_CACHES):
+            progress.step = WAITING_FOR_CACHES
+            await asyncio.sleep(KEY_CACHES_EXPIRE.total_seconds())
 
         progress.step = ERASING
         progress.waiting_on = list(HOLDING_PERSONAL_DATA)
