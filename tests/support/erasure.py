@@ -5,9 +5,11 @@ first shown to find what it looks for."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,9 @@ import nats
 import psycopg
 from nats.js.errors import NotFoundError
 from psycopg import sql
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
+from temporalio.converter import PayloadCodec
 
 from talentledger.simulation import Simulation
 from talentledger.stack.broker_identities import OPERATOR_IDENTITY, credentials_file
@@ -109,15 +113,38 @@ async def in_streams(stack: RunningStack, regex: str) -> list[str]:
     return found
 
 
-async def in_histories(client: Client, workflow_ids: Sequence[str], regex: str) -> list[str]:
-    """The workflows whose recorded history (as Temporal stores it) matches."""
+async def in_histories(
+    client: Client, workflow_ids: Sequence[str], regex: str, codec: PayloadCodec
+) -> list[str]:
+    """The workflows whose recorded history matches, as Temporal stores it and with every
+    payload in it decoded by `codec` (the stack's encryption), so that what travels
+    encrypted is searched too."""
     compiled = re.compile(regex)
     found = []
     for workflow_id in workflow_ids:
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
-        if compiled.search(history.to_json()):
+        history = (await client.get_workflow_handle(workflow_id).fetch_history()).to_json()
+        opened = await codec.decode(list(_payloads(json.loads(history))))
+        texts = [history, *(p.data.decode(errors="replace") for p in opened)]
+        if any(compiled.search(text) for text in texts):
             found.append(workflow_id)
     return found
+
+
+def _payloads(node: Any) -> Iterator[Payload]:
+    """Every payload in a history as its JSON form gives it (bytes in base64)."""
+    if isinstance(node, dict):
+        metadata = node.get("metadata")
+        if isinstance(metadata, dict) and "encoding" in metadata:
+            yield Payload(
+                metadata={k: base64.b64decode(v) for k, v in metadata.items()},
+                data=base64.b64decode(node.get("data", "")),
+            )
+            return
+        for value in node.values():
+            yield from _payloads(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _payloads(value)
 
 
 def in_files(folders: Iterable[Path], regex: str) -> list[str]:
