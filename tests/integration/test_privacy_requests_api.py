@@ -289,8 +289,7 @@ async def serving(app: FastAPI, port: int) -> AsyncIterator[str]:
 def answering_framework(keys: Path) -> FastAPI:
     """A service's access-request route, checking tokens itself."""
     app = create_api("framework", "")
-    app.include_router(records_router("framework"))
-    app.state.personal_data = FrameworkRecords()
+    app.include_router(records_router("framework", FrameworkRecords()))
     settings = Settings.model_validate(
         {"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": ensure_dev_keypair(keys)[1]}
     )
