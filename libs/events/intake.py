@@ -56,7 +56,6 @@ from libs.events.store import AdmissionRefused, EventStore
 from libs.events.subjects import (
     INTAKE_SUBJECTS,
     intake_consumer,
-    intake_context,
     intake_subject_for,
 )
 
@@ -120,10 +119,10 @@ class _Admission:
         expected = intake_subject_for(envelope.source, envelope.event_type, envelope.schema_version)
         if msg.subject != expected:
             # Each system may publish only on its own intake subjects: a forgery or a mistake.
+            # The subject is quoted as it came, whatever its shape (`intake.hris.x`).
             raise AdmissionRefused(
                 f"{envelope.event_type} v{envelope.schema_version} of source "
-                f"{envelope.source!r} came on the intake of {intake_context(msg.subject)!r}, "
-                f"not on {expected}"
+                f"{envelope.source!r} came on {msg.subject!r}, not on {expected}"
             )
         if envelope.source not in self.contexts:
             raise AdmissionRefused(
