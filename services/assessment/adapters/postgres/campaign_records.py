@@ -86,8 +86,7 @@ class CampaignTables:
         )
         self.involving = q(
             "SELECT campaign_id, subject, rater, rater_group, final, answers FROM {submissions} "
-            "WHERE rater = %(person)s OR subject = %(person)s ORDER BY campaign_id, subject, rater "
-            "FOR UPDATE"
+            "WHERE rater = %(person)s OR subject = %(person)s ORDER BY campaign_id, subject, rater"
         )
         self.rewrite_answers = q(
             "UPDATE {submissions} SET answers = %s "
@@ -211,9 +210,13 @@ class CampaignRecords:
         cur = await self._conn.execute(self._tables.campaigns_assessing, (person,))
         return [campaign_id for (campaign_id,) in await cur.fetchall()]
 
-    async def submissions_involving(self, person: str) -> list[RecordedSubmission]:
-        """Locked until the transaction ends: a revision arriving meanwhile waits for it."""
-        cur = await self._conn.execute(self._tables.involving, {"person": person})
+    async def submissions_involving(
+        self, person: str, *, for_erasure: bool = False
+    ) -> list[RecordedSubmission]:
+        query = self._tables.involving
+        if for_erasure:  # a revision arriving meanwhile waits for the erasure
+            query += sql.SQL(" FOR UPDATE")
+        cur = await self._conn.execute(query, {"person": person})
         return [
             RecordedSubmission(
                 campaign_id,
