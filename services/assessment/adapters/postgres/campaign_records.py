@@ -78,8 +78,9 @@ class CampaignTables:
             "SELECT subject FROM {nominations} "
             "WHERE campaign_id = %s AND peer = %s AND state = 'approved' ORDER BY subject"
         )
-        # About one person (an access or erasure request: rare, so no index of their own).
-        # Populations and nominations are in the log's payloads in clear: they hold ids only.
+        # About one person (an access or erasure request), each on an index of its own
+        # (assessment_0005). Populations and nominations are in the log's payloads in clear:
+        # they hold ids only.
         self.campaigns_assessing = q(
             "SELECT payload->>'campaign_id' FROM {events} WHERE event_type = 'CampaignOpened' "
             "AND payload->'population' ? %s ORDER BY global_position"
@@ -94,9 +95,10 @@ class CampaignTables:
         )
         self.nominations_involving = q(
             "SELECT DISTINCT payload->>'campaign_id', payload->>'subject' FROM {events} "
-            "WHERE event_type IN ('PeerNominated', 'PeerNominationDecided') AND %(person)s IN "
-            "(payload->>'subject', payload->>'peer', payload->>'nominated_by', "
-            "payload->>'decided_by') ORDER BY 1, 2"
+            "WHERE event_type IN ('PeerNominated', 'PeerNominationDecided') AND "
+            # The expression assessment_0005 indexes, as it is written there.
+            "ARRAY[payload->>'subject', payload->>'peer', payload->>'nominated_by', "
+            "payload->>'decided_by'] @> ARRAY[%(person)s::text] ORDER BY 1, 2"
         )
         self.calibrations_of = q(
             "SELECT session_id FROM {calibrated} WHERE subject = %s ORDER BY campaign_id"

@@ -297,7 +297,10 @@ class DevelopmentRecords:
             mentoring=await rows(
                 "SELECT p.plan_id, a->>'action_id' AS action_id, a->>'competency' AS competency "
                 "FROM {plans} p, jsonb_array_elements(p.actions) a "
-                "WHERE a->>'mentor' = %(employee)s ORDER BY p.completed_at, p.plan_id"
+                # The plans naming them, by containment (development_0002's index).
+                "WHERE p.actions @> jsonb_build_array(jsonb_build_object('mentor', "
+                "%(employee)s::text)) AND a->>'mentor' = %(employee)s "
+                "ORDER BY p.completed_at, p.plan_id"
             ),
         )
 
