@@ -318,6 +318,27 @@ async def test_an_event_on_a_subject_of_no_event_is_dead_lettered_at_once(
     assert letter.headers["tl-attempts"] == "1"
 
 
+async def test_an_event_claiming_a_stream_of_the_admitting_service_is_dead_lettered(
+    nats: Nats,
+    broker: NatsBroker,
+    hris: NatsBroker,
+    cycles_log: EventStore,
+    urls: dict[str, str],
+) -> None:
+    """Taken first by an outside event, `erasure-<ref>` could never record that request."""
+    forged = hired_envelope(hire("Q10", unique_name())).model_copy(
+        update={"stream_id": "erasure-REQ-1"}
+    )
+    async with admitting(nats, cycles_log, own_streams=("cycle-", "erasure-")):
+        await publish_raw(hris, intake_subject_for("hris", "EmployeeHired", 1), forged)
+        [letter] = await dead_letters(broker, 1)
+    assert letter.headers["tl-dead-letter-reason"] == (
+        "refused: its stream_id starts with 'erasure-', as the cycles service's own streams "
+        "do: an outside event joins none of them"
+    )
+    assert logged(urls["admin"], "erasure-REQ-1") == []
+
+
 async def test_a_dead_letter_of_the_intake_is_replayed_onto_the_intake_and_admitted(
     nats: Nats,
     broker: NatsBroker,

@@ -193,8 +193,10 @@ async def test_an_erasure_is_recorded_before_its_workflow_starts_and_made_once(
 async def test_a_reference_whose_stream_an_outside_system_took_is_a_conflict_not_a_failure(
     privacy: Privacy,
 ) -> None:
-    """An HRIS may admit an event under any stream id, `erasure-<ref>` too: that reference
-    is then taken, which the officer is told (409), for a request and its status alike."""
+    """The intake now refuses outside events on the cycles service's own streams; one
+    admitted before it did (here straight into the log) takes `erasure-<ref>`: that
+    reference is then taken, which the officer is told (409), for a request and its status
+    alike."""
     api, ref = privacy.api, "REQ-taken"
     hired = EmployeeHired(
         employee_id="emp-ada",

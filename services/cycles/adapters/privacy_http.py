@@ -254,8 +254,8 @@ async def _status(request: Request, ref: str) -> ErasureStatus:
     if not envelopes:
         raise not_found(f"privacy request {ref!r}")
     first = envelopes[0]
-    # Anything else is an outside system's event admitted under the stream id
-    # (libs/events/intake.py), not opened here.
+    # Anything else is an outside system's event admitted under the stream id before the
+    # intake refused such events (libs/events/intake.py); not opened here.
     requested = (
         await store.decode(first) if first.event_type == ErasureRequested.event_type else None
     )
