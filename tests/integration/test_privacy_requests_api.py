@@ -62,6 +62,16 @@ from tests.support.temporal import time_skipping
 OFFICER = ("olivia-privacy", "privacy_officer")
 ERASE = {"kind": "erasure", "employee_id": "emp-ada", "request_ref": "REQ-2026-7"}
 ACCESS = {"kind": "access", "employee_id": "emp-ada"}
+# What the HRIS published about her.
+ADA_HIRED = EmployeeHired(
+    employee_id="emp-ada",
+    effective_on=date(2024, 3, 1),
+    name="Ada Quill",
+    department="Platform",
+    job_family="engineering",
+    track="ic",
+    level="L3",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,17 +208,8 @@ async def test_a_reference_whose_stream_an_outside_system_took_is_a_conflict_not
     reference is then taken, which the officer is told (409), for a request and its status
     alike."""
     api, ref = privacy.api, "REQ-taken"
-    hired = EmployeeHired(
-        employee_id="emp-ada",
-        effective_on=date(2024, 3, 1),
-        name="Ada Quill",
-        department="Platform",
-        job_family="engineering",
-        track="ic",
-        level="L3",
-    )
     await api.store.admit(
-        outside_envelope(hired, uuid.uuid4(), erasure_stream(ref), "hris", uuid.uuid4())
+        outside_envelope(ADA_HIRED, uuid.uuid4(), erasure_stream(ref), "hris", uuid.uuid4())
     )
     for method, body in (("POST", {**ERASE, "request_ref": ref}), ("GET", None)):
         path = "/privacy/requests" + ("" if body else f"/{ref}")
@@ -347,15 +348,7 @@ async def test_an_access_request_gathers_every_answer_and_says_who_did_not_answe
         # What the HRIS published about her, as the cycles service admitted it (sealed).
         await api.store.admit(
             outside_envelope(
-                EmployeeHired(
-                    employee_id="emp-ada",
-                    effective_on=date(2024, 3, 1),
-                    name="Ada Quill",
-                    department="Platform",
-                    job_family="engineering",
-                    track="ic",
-                    level="L3",
-                ),
+                ADA_HIRED,
                 uuid.uuid4(),
                 "employee-emp-ada",
                 "hris",
