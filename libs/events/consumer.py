@@ -477,7 +477,10 @@ async def replay_dead_letters(broker: NatsBroker, consumer: str | None = None) -
                 headers = dict(msg.headers or {})
                 owner, original = consumer_and_subject(msg.subject)
                 target = redrive_subject(owner, original)
-                for name in (*DEAD_LETTER_HEADERS, "Nats-Msg-Id"):
+                # A dead letter's own life (an outside event's, libs/events/intake.py) is
+                # no message's once replayed: neither the intake nor the event stream
+                # allows one (libs/events/broker.py).
+                for name in (*DEAD_LETTER_HEADERS, "Nats-Msg-Id", api.Header.MSG_TTL):
                     headers.pop(name, None)
                 headers["Nats-Msg-Id"] = f"replay:{msg.metadata.sequence.stream}"
                 stream = INTAKE.name if is_intake_subject(target) else EVENTS.name

@@ -24,7 +24,9 @@ system sharing one stream's events, could admit version 2 of a stream before ver
 Refused, and dead-lettered at once with the reason (fields and kinds, never values): a message
 that is not an envelope; of a type or version the registry does not know; whose payload its
 schema refuses; published on the intake subject of another event or another system; of a
-system this service does not admit; or claiming a stream version already another event's.
+system this service does not admit; claiming a stream of the service's own (a stream id with
+one of its prefixes, which an outside event taking first would make unusable to it); or
+claiming a stream version already another event's.
 A repeat of an admitted event id admits nothing. The database or the data keys being out of
 reach is waited out; any other failure is retried, then dead-lettered. A dead letter holds
 the message as it came, personal fields in clear, so it is kept no longer than the intake
@@ -56,7 +58,6 @@ from libs.events.store import AdmissionRefused, EventStore
 from libs.events.subjects import (
     INTAKE_SUBJECTS,
     intake_consumer,
-    intake_context,
     intake_subject_for,
 )
 
@@ -74,10 +75,12 @@ class _Admission:
         contexts: Sequence[str],
         max_attempts: int,
         retention_days: float,
+        own_streams: Sequence[str],
     ) -> None:
         self.broker = broker
         self.store = store
         self.contexts = tuple(contexts)
+        self.own_streams = tuple(own_streams)
         self.max_attempts = max_attempts
         self.kept_for = retention_days * DAY
         self.consumer = intake_consumer(store.schema)
@@ -120,16 +123,22 @@ class _Admission:
         expected = intake_subject_for(envelope.source, envelope.event_type, envelope.schema_version)
         if msg.subject != expected:
             # Each system may publish only on its own intake subjects: a forgery or a mistake.
+            # The subject is quoted as it came, whatever its shape (`intake.hris.x`).
             raise AdmissionRefused(
                 f"{envelope.event_type} v{envelope.schema_version} of source "
-                f"{envelope.source!r} came on the intake of {intake_context(msg.subject)!r}, "
-                f"not on {expected}"
+                f"{envelope.source!r} came on {msg.subject!r}, not on {expected}"
             )
         if envelope.source not in self.contexts:
             raise AdmissionRefused(
                 f"source {envelope.source!r} is not an outside system: only "
                 f"{', '.join(self.contexts)} events are admitted"
             )
+        for prefix in self.own_streams:
+            if envelope.stream_id.startswith(prefix):
+                raise AdmissionRefused(
+                    f"its stream_id starts with {prefix!r}, as the {self.store.schema} "
+                    "service's own streams do: an outside event joins none of them"
+                )
         return envelope
 
 
@@ -138,15 +147,17 @@ def admit_outside_events(
     store: EventStore,
     contexts: Sequence[str] = OUTSIDE_CONTEXTS,
     *,
+    own_streams: Sequence[str] = (),
     retention_days: float = StreamDefaults.intake_retention_days,
     max_attempts: int = 5,
     ack_wait: float = 60.0,
     idle_poll: float = 1.0,
 ) -> None:
     """Register the admission of the intake into `store`'s log on the broker (see the
-    module docstring). `retention_days`: the intake's, which its dead letters are kept;
+    module docstring). `own_streams`: the prefixes of the stream ids `store`'s service
+    appends to; `retention_days`: the intake's, which its dead letters are kept;
     `idle_poll`: how long one pull waits while the intake is empty."""
-    admission = _Admission(broker, store, contexts, max_attempts, retention_days)
+    admission = _Admission(broker, store, contexts, max_attempts, retention_days, own_streams)
     pull_batches(
         broker,
         INTAKE_SUBJECTS,

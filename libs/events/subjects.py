@@ -77,14 +77,6 @@ def intake_context_subjects(context: str) -> str:
     return f"intake.{context}.>"
 
 
-def intake_context(subject: str) -> str:
-    """The outside system whose intake subject `subject` is."""
-    parts = subject.split(".")
-    if len(parts) < 4 or not is_intake_subject(subject):
-        raise ValueError(f"{subject!r} is not an intake subject")
-    return parts[1]
-
-
 def replay_subject(consumer: str, subject: str = ">") -> str:
     """Where `subject`'s event is re-driven to `consumer` alone; by default every replay
     of that consumer."""

@@ -68,6 +68,9 @@ class ServiceParts:
     # The outside systems (hris, lms) whose events this service admits from the intake into
     # its log, for its relay to publish (libs/events/intake.py): one service admits them all.
     admits: Sequence[str] = ()
+    # The prefixes of the stream ids the service appends to, which no admitted event may
+    # take first (libs/events/intake.py).
+    own_streams: Sequence[str] = ()
 
 
 @dataclass
@@ -215,6 +218,7 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
                 broker,
                 runtime.store,
                 parts.admits,
+                own_streams=parts.own_streams,
                 retention_days=settings.intake_retention_days,
             )
         await _retry("JetStream consumers", broker.start, stop)

@@ -10,10 +10,8 @@ from dataclasses import replace
 
 from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
-from libs.privacy.erasure import erasure_activity
-from libs.privacy.http import records_router
+from libs.privacy.parts import privacy_parts
 from libs.privacy.requests import MIGRATIONS as ERASURE_MIGRATIONS
-from libs.privacy.requests import KnownErasures
 from libs.replicas.cycles import MIGRATIONS as CYCLE_MIGRATIONS
 from libs.replicas.cycles import KnownCycles
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
@@ -37,30 +35,26 @@ def build(runtime: Runtime) -> ServiceParts:
     api.include_router(http.router)
     http_campaigns.install(api)
     http_calibration.install(api)
-    api.include_router(records_router(NAME))
     org_chart = OrgChart(runtime.name)
     api.state.org_chart = org_chart
     replica = FrameworkVersions(NAME)
     database = Database(runtime.store, org_chart, replica, CampaignTables(runtime.name))
     campaigns = Campaigns(runtime.store, database)
     api.state.campaigns = campaigns
-    personal_data = AssessmentPersonalData(campaigns)
-    api.state.personal_data = personal_data
+    privacy = privacy_parts(NAME, runtime, api, AssessmentPersonalData(campaigns))
     parts = replica.install(api, runtime)
     declare(api, ACCESS)
     cycles = KnownCycles(NAME)
     activities = AssessmentActivities(campaigns, cycles, runtime.pool)
-    erasures = KnownErasures(NAME)
-    erase = erasure_activity(NAME, runtime.pool, erasures, personal_data, runtime.store.keys.forget)
     return replace(
         parts,
         handlers=[
             *parts.handlers,
             *org_chart.handlers(NAME),
             *cycles.handlers(),
-            *erasures.handlers(),
+            *privacy.handlers,
         ],
-        activities=[*parts.activities, *activities.all(), erase],
+        activities=[*parts.activities, *activities.all(), *privacy.activities],
     )
 
 

@@ -13,8 +13,8 @@ from libs.privacy.requests import MIGRATIONS as ERASURE_REQUESTS
 from libs.privacy.requests import KnownErasures
 from services.cycles.adapters import http, privacy_http
 from services.cycles.adapters.access import ACCESS
-from services.cycles.adapters.activities import stage_activity
-from services.cycles.adapters.privacy_activities import erasure_activities
+from services.cycles.adapters.activities import cycle_stream, stage_activity
+from services.cycles.adapters.privacy_activities import erasure_activities, erasure_stream
 from services.cycles.adapters.signals import CycleSignals
 from services.cycles.workflows.person_erasure import PersonErasureWorkflow
 from services.cycles.workflows.review_cycle import ReviewCycleWorkflow
@@ -37,6 +37,7 @@ def build(runtime: Runtime) -> ServiceParts:
         ],
         workflows=[ReviewCycleWorkflow, PersonErasureWorkflow],
         admits=OUTSIDE_CONTEXTS,
+        own_streams=(cycle_stream(""), erasure_stream("")),
     )
 
 

@@ -13,10 +13,8 @@ from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
 from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
-from libs.privacy.erasure import erasure_activity
-from libs.privacy.http import records_router
+from libs.privacy.parts import privacy_parts
 from libs.privacy.requests import MIGRATIONS as ERASURE_MIGRATIONS
-from libs.privacy.requests import KnownErasures
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
@@ -35,15 +33,12 @@ NAME = "development"
 def build(runtime: Runtime) -> ServiceParts:
     api = create_api(NAME, __doc__ or "")
     http.install(api)
-    api.include_router(records_router(NAME))
     org_chart = OrgChart(runtime.name)
     replica = FrameworkVersions(NAME)
     database = Database(runtime.store, org_chart, replica)
     development = Development(database)
     api.state.development = development
-    personal_data = DevelopmentPersonalData(database)
-    api.state.personal_data = personal_data
-    erasures = KnownErasures(NAME)
+    privacy = privacy_parts(NAME, runtime, api, DevelopmentPersonalData(database))
     parts = replica.install(api, runtime)
     declare(api, ACCESS)
     handlers = [
@@ -65,13 +60,11 @@ def build(runtime: Runtime) -> ServiceParts:
     ]
     return replace(
         parts,
-        handlers=[*parts.handlers, *org_chart.handlers(NAME), *erasures.handlers(), *handlers],
+        handlers=[*parts.handlers, *org_chart.handlers(NAME), *privacy.handlers, *handlers],
         activities=[
             *parts.activities,
             *DevelopmentActivities(development).all(),
-            erasure_activity(
-                NAME, runtime.pool, erasures, personal_data, runtime.store.keys.forget
-            ),
+            *privacy.activities,
         ],
     )
 

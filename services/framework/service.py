@@ -6,10 +6,8 @@ from libs.events.consumer import EventHandler
 from libs.events.schemas.assessment import InconsistentAnchorsFound
 from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
-from libs.privacy.erasure import erasure_activity
-from libs.privacy.http import records_router
+from libs.privacy.parts import privacy_parts
 from libs.privacy.requests import MIGRATIONS as ERASURE_MIGRATIONS
-from libs.privacy.requests import KnownErasures
 from services.framework.adapters import http, prelaunch_http
 from services.framework.adapters.access import ACCESS
 from services.framework.adapters.activities import FrameworkActivities
@@ -30,15 +28,12 @@ def build(runtime: Runtime) -> ServiceParts:
     )
     http.install(api)
     prelaunch_http.install(api)
-    api.include_router(records_router(NAME))
-    declare(api, ACCESS)
     database = Database(runtime.store)
     frameworks = Frameworks(runtime.store, database)
     api.state.frameworks = frameworks
     api.state.prelaunch_calibrations = PrelaunchCalibrations(runtime.store)
-    personal_data = FrameworkPersonalData(database)
-    api.state.personal_data = personal_data
-    erasures = KnownErasures(NAME)
+    privacy = privacy_parts(NAME, runtime, api, FrameworkPersonalData(database))
+    declare(api, ACCESS)
     activities = FrameworkActivities(frameworks)
     return ServiceParts(
         api=api,
@@ -49,14 +44,9 @@ def build(runtime: Runtime) -> ServiceParts:
                 InconsistentAnchorsFound,
                 database.consumer(frameworks.on_inconsistent_anchors),
             ),
-            *erasures.handlers(),
+            *privacy.handlers,
         ],
-        activities=[
-            activities.resolve_published_version,
-            erasure_activity(
-                NAME, runtime.pool, erasures, personal_data, runtime.store.keys.forget
-            ),
-        ],
+        activities=[activities.resolve_published_version, *privacy.activities],
     )
 
 

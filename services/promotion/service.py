@@ -16,10 +16,8 @@ from libs.events.schemas.hris import ProtectedAttributeRecorded
 from libs.platform.access import declare
 from libs.platform.auth import ROLES
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
-from libs.privacy.erasure import erasure_activity
-from libs.privacy.http import records_router
+from libs.privacy.parts import privacy_parts
 from libs.privacy.requests import MIGRATIONS as REQUEST_MIGRATIONS
-from libs.privacy.requests import KnownErasures
 from libs.replicas.cycles import MIGRATIONS as CYCLE_MIGRATIONS
 from libs.replicas.cycles import KnownCycles
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
@@ -35,7 +33,6 @@ from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.work import Database
 from services.promotion.application import reactions
 from services.promotion.application.checkpoints import Checkpoints
-from services.promotion.application.personal_data import PromotionPersonalData
 from services.promotion.application.promotion import Promotion
 
 NAME = "promotion"
@@ -52,12 +49,10 @@ def build(runtime: Runtime) -> ServiceParts:
     database = Database(runtime.store)
     promotion = Promotion(database, decider)
     api.state.promotion = promotion
-    api.state.personal_data = PromotionPersonalData(promotion)
-    api.include_router(records_router(NAME))
+    privacy = privacy_parts(NAME, runtime, api, ErasingPersonalData(promotion))
     parts = database.frameworks.install(api, runtime)
     declare(api, access.rules(decider))
     cycles = KnownCycles(NAME)
-    erasures = KnownErasures(NAME)
     handlers = [
         EventHandler(
             NAME, "calibrations", CalibrationCompleted, database.consumer(reactions.on_calibration)
@@ -83,20 +78,14 @@ def build(runtime: Runtime) -> ServiceParts:
             *parts.handlers,
             *database.org_chart.handlers(NAME),
             *cycles.handlers(),
-            *erasures.handlers(),
+            *privacy.handlers,
             *handlers,
         ],
         activities=[
             *parts.activities,
             *PromotionActivities(promotion, cycles, runtime.pool, checkpoints).all(),
-            clearance_activity(promotion, runtime.pool, erasures),
-            erasure_activity(
-                NAME,
-                runtime.pool,
-                erasures,
-                ErasingPersonalData(promotion),
-                runtime.store.keys.forget,
-            ),
+            clearance_activity(promotion, runtime.pool, privacy.erasures),
+            *privacy.activities,
         ],
         background=[*parts.background, schedule],
     )

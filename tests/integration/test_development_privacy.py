@@ -5,6 +5,7 @@ the person's key (Erasure by destroying keys)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ from libs.replicas.org_chart import OrgChart
 from libs.workflows.messages import ErasureOrder
 from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development, plan_stream
+from services.development.application.personal_data import DevelopmentPersonalData
 from services.development.service import build, definition
+from tests.support.backbone import wait_until
 from tests.support.calibrations import ANN, BEN, EXPERT, FIRST, calibration
 from tests.support.envelopes import envelope
 from tests.support.privacy import GRANT, OFFICER, erasure_of, erasure_requested, holding
@@ -36,6 +39,7 @@ MANAGER = "emp-lead"
 NAME = f"Person {ANN}"  # as `hired` names her
 PAIRING = "Pair with the release captain on the Kestrel-9 rollout"
 REASON = "Kestrel-9 was cancelled after Ann's leave request"
+LATE = "Shadow the on-call lead through the Kestrel-9 retrospective"
 
 
 @pytest.fixture
@@ -167,3 +171,72 @@ async def test_erasure_is_refused_for_anything_but_a_privacy_officers_recorded_r
         assert refused.value.non_retryable
     assert await api.ok("GET", f"/plans/{ANN}") == plan
     assert holding(database_url, SCHEMA, PAIRING) != []
+
+
+def waiting_on_locks(database_url: str) -> list[str]:
+    """The statements of this database waiting for a lock another transaction holds."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT query FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchall()
+    return [query for (query,) in rows]
+
+
+def database_of(api: ServiceApi) -> Database:
+    return Database(api.store, OrgChart(SCHEMA), FrameworkVersions(SCHEMA))
+
+
+async def test_an_erasure_waits_for_an_edit_in_progress_and_scrubs_what_it_wrote(
+    api: ServiceApi, database_url: str
+) -> None:
+    """The edit holds the plan it read (as `Development` edits) while the erasure comes."""
+    database = database_of(api)
+    async with database.transaction() as work:
+        state = await work.records.plan_state(ANN, for_edit=True)
+        assert state is not None
+        plan_id, _, actions, version = state
+        erasing = asyncio.create_task(
+            DevelopmentPersonalData(database).erase(ANN, "req-1", OFFICER)
+        )
+        await wait_until(lambda: waiting_on_locks(database_url), 10, "the erasure waiting")
+        late = actions[0].model_copy(update={"action_id": "late", "description": LATE})
+        await work.records.update_plan(plan_id, [*actions, late], version)
+    erased = await erasing
+    assert erased["plan action texts"] == len(actions) + 1
+    plan = await api.ok("GET", f"/plans/{ANN}")
+    assert [a["action_id"] for a in plan["actions"]][-1] == "late", "the edit stands"
+    assert set(texts(plan)) == {ERASED}
+    for text in (PAIRING, LATE):
+        assert holding(database_url, SCHEMA, text) == [], text
+
+
+async def test_an_edit_waits_for_an_erasure_in_progress_and_reads_the_plan_scrubbed(
+    api: ServiceApi, database_url: str
+) -> None:
+    """The erasure, its plans scrubbed, is held at the org chart (another transaction holds
+    Ann's row) while her manager edits her plan through the API."""
+    database = database_of(api)
+    with psycopg.connect(database_url) as holder:
+        holder.execute("SELECT 1 FROM development.people WHERE employee_id = %s FOR UPDATE", (ANN,))
+        erasing = asyncio.create_task(
+            DevelopmentPersonalData(database).erase(ANN, "req-1", OFFICER)
+        )
+        await wait_until(lambda: waiting_on_locks(database_url), 10, "the erasure held")
+        late = {"kind": "on_the_job", "competency": "testing", "description": LATE}
+        editing = asyncio.create_task(
+            api.ok(
+                "POST",
+                f"/plans/{ANN}/actions",
+                201,
+                json=late,
+                headers=api.as_(MANAGER, "manager"),
+            )
+        )
+        await wait_until(lambda: len(waiting_on_locks(database_url)) == 2, 10, "the edit waiting")
+        holder.rollback()
+    await erasing
+    plan = await editing
+    assert texts(plan)[:-1] == [ERASED] * (len(plan["actions"]) - 1)
+    assert texts(plan)[-1] == LATE, "written after the erasure, the edit's own text stands"
+    assert holding(database_url, SCHEMA, PAIRING) == []

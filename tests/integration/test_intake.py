@@ -18,7 +18,7 @@ from faststream.nats import NatsBroker
 from psycopg_pool import AsyncConnectionPool
 
 from libs.events.broker import make_broker
-from libs.events.consumer import subscribe
+from libs.events.consumer import replay_dead_letters, subscribe
 from libs.events.envelope import Envelope
 from libs.events.migrations import migrate
 from libs.events.registry import IntegrationEvent
@@ -268,8 +268,8 @@ async def test_an_envelope_claiming_another_context_on_the_intake_is_dead_letter
     letters = await dead_letters(broker, 2)
     reasons = sorted(letter.headers["tl-dead-letter-reason"] for letter in letters)
     assert reasons == [
-        "refused: EmployeeHired v1 of source 'assessment' came on the intake of 'hris', not on "
-        "intake.assessment.employee_hired.v1",
+        "refused: EmployeeHired v1 of source 'assessment' came on "
+        "'intake.hris.employee_hired.v1', not on intake.assessment.employee_hired.v1",
         "refused: source 'assessment' is not an outside system: only hris, lms events are admitted",
     ]
     assert logged(urls["admin"], "employee-Q3") == []
@@ -301,6 +301,61 @@ async def test_a_dead_letter_of_the_intake_is_kept_only_as_long_as_the_intake(
         await publish_raw(hris, intake_subject_for("hris", "EmployeeHired", 1), forged)
         await eventually(stored_then_expired, 30, "the dead letter stored, then expired")
     assert (await js.stream_info(DEAD_LETTER_STREAM)).config.max_age == 90 * 24 * 3600
+
+
+async def test_an_event_on_a_subject_of_no_event_is_dead_lettered_at_once(
+    nats: Nats, broker: NatsBroker, hris: NatsBroker, cycles_log: EventStore
+) -> None:
+    """`intake.hris.x` names no event: refused on its first delivery, not retried as a bug
+    while the intake waits behind it."""
+    async with admitting(nats, cycles_log):
+        await publish_raw(hris, "intake.hris.x", hired_envelope(hire("Q8", unique_name())))
+        [letter] = await dead_letters(broker, 1)
+    assert letter.headers["tl-dead-letter-reason"] == (
+        "refused: EmployeeHired v1 of source 'hris' came on 'intake.hris.x', not on "
+        "intake.hris.employee_hired.v1"
+    )
+    assert letter.headers["tl-attempts"] == "1"
+
+
+async def test_an_event_claiming_a_stream_of_the_admitting_service_is_dead_lettered(
+    nats: Nats,
+    broker: NatsBroker,
+    hris: NatsBroker,
+    cycles_log: EventStore,
+    urls: dict[str, str],
+) -> None:
+    """Taken first by an outside event, `erasure-<ref>` could never record that request."""
+    forged = hired_envelope(hire("Q10", unique_name())).model_copy(
+        update={"stream_id": "erasure-REQ-1"}
+    )
+    async with admitting(nats, cycles_log, own_streams=("cycle-", "erasure-")):
+        await publish_raw(hris, intake_subject_for("hris", "EmployeeHired", 1), forged)
+        [letter] = await dead_letters(broker, 1)
+    assert letter.headers["tl-dead-letter-reason"] == (
+        "refused: its stream_id starts with 'erasure-', as the cycles service's own streams "
+        "do: an outside event joins none of them"
+    )
+    assert logged(urls["admin"], "erasure-REQ-1") == []
+
+
+async def test_a_dead_letter_of_the_intake_is_replayed_onto_the_intake_and_admitted(
+    nats: Nats,
+    broker: NatsBroker,
+    hris: NatsBroker,
+    cycles_log: EventStore,
+    urls: dict[str, str],
+) -> None:
+    """Refused while its system was not admitted, then replayed once it is: the dead letter's
+    own life (`Nats-TTL`) stays behind, as the intake allows none."""
+    async with admitting(nats, cycles_log, contexts=("lms",)):
+        await publish_hires(hris, [hire("Q9", unique_name())], "hris-load:tests")
+        [letter] = await dead_letters(broker, 1)
+    assert letter.headers["tl-dead-letter-reason"].startswith("refused: source 'hris'")
+    assert "Nats-TTL" in letter.headers
+    async with admitting(nats, cycles_log):
+        assert await replay_dead_letters(broker) == 1
+        await wait_until(lambda: len(logged(urls["admin"], "employee-Q9")) == 1, 30, "admitted")
 
 
 async def test_one_employees_events_are_admitted_in_any_version_order_and_relayed_in_the_order_sent(

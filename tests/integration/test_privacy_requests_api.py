@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -34,11 +35,11 @@ from libs.events.consumer import subscribe
 from libs.events.relay import OutboxRelay
 from libs.events.schemas.hris import EmployeeHired
 from libs.personal.vault import MasterKeys, PostgresDataKeys
-from libs.platform.auth import TokenVerifier, ensure_dev_keypair
+from libs.platform.auth import Actor, TokenVerifier, ensure_dev_keypair
 from libs.platform.runtime import create_api
 from libs.platform.settings import Settings
-from libs.privacy.http import records_router
-from libs.privacy.records import PersonalDataSection
+from libs.privacy.http import ROUTE, records_router
+from libs.privacy.records import PersonalDataSection, ServiceRecords
 from libs.privacy.requests import NOT_AUTHORISED, UNKNOWN_GRACE, KnownErasures
 from libs.workflows.messages import (
     ErasureOrder,
@@ -49,6 +50,7 @@ from libs.workflows.messages import (
 )
 from services.cycles import service as cycles_service
 from services.cycles.adapters.privacy_activities import erasure_activities, erasure_stream
+from services.cycles.adapters.privacy_http import gather_export
 from services.cycles.workflows.person_erasure import CLEARING, TASK_QUEUE, PersonErasureWorkflow
 from talentledger.cli import app
 from talentledger.inbound import outside_envelope
@@ -61,6 +63,16 @@ from tests.support.temporal import time_skipping
 OFFICER = ("olivia-privacy", "privacy_officer")
 ERASE = {"kind": "erasure", "employee_id": "emp-ada", "request_ref": "REQ-2026-7"}
 ACCESS = {"kind": "access", "employee_id": "emp-ada"}
+# What the HRIS published about her.
+ADA_HIRED = EmployeeHired(
+    employee_id="emp-ada",
+    effective_on=date(2024, 3, 1),
+    name="Ada Quill",
+    department="Platform",
+    job_family="engineering",
+    track="ic",
+    level="L3",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,6 +201,27 @@ async def test_an_erasure_is_recorded_before_its_workflow_starts_and_made_once(
     assert "terminated" in ended["failure"]
 
 
+async def test_a_reference_whose_stream_an_outside_system_took_is_a_conflict_not_a_failure(
+    privacy: Privacy,
+) -> None:
+    """The intake now refuses outside events on the cycles service's own streams; one
+    admitted before it did (here straight into the log) takes `erasure-<ref>`: that
+    reference is then taken, which the officer is told (409), for a request and its status
+    alike."""
+    api, ref = privacy.api, "REQ-taken"
+    await api.store.admit(
+        outside_envelope(ADA_HIRED, uuid.uuid4(), erasure_stream(ref), "hris", uuid.uuid4())
+    )
+    for method, body in (("POST", {**ERASE, "request_ref": ref}), ("GET", None)):
+        path = "/privacy/requests" + ("" if body else f"/{ref}")
+        taken = await api.response(method, path, 409, json=body, headers=privacy.officer)
+        assert taken.json()["detail"] == (
+            f"reference {ref!r} is taken: stream 'erasure-{ref}' holds hris's EmployeeHired, "
+            "not an erasure request; make the request under another reference"
+        )
+    assert len(await api.store.read_stream(erasure_stream(ref))) == 1
+
+
 async def test_the_cycles_steps_act_only_for_the_recorded_request(
     privacy: Privacy, broker: NatsBroker
 ) -> None:
@@ -301,8 +334,7 @@ async def serving(app: FastAPI, port: int) -> AsyncIterator[str]:
 def answering_framework(keys: Path) -> FastAPI:
     """A service's access-request route, checking tokens itself."""
     app = create_api("framework", "")
-    app.include_router(records_router("framework"))
-    app.state.personal_data = FrameworkRecords()
+    app.include_router(records_router("framework", FrameworkRecords()))
     settings = Settings.model_validate(
         {"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": ensure_dev_keypair(keys)[1]}
     )
@@ -328,15 +360,7 @@ async def test_an_access_request_gathers_every_answer_and_says_who_did_not_answe
         # What the HRIS published about her, as the cycles service admitted it (sealed).
         await api.store.admit(
             outside_envelope(
-                EmployeeHired(
-                    employee_id="emp-ada",
-                    effective_on=date(2024, 3, 1),
-                    name="Ada Quill",
-                    department="Platform",
-                    job_family="engineering",
-                    track="ic",
-                    level="L3",
-                ),
+                ADA_HIRED,
                 uuid.uuid4(),
                 "employee-emp-ada",
                 "hris",
@@ -369,6 +393,37 @@ async def test_an_access_request_gathers_every_answer_and_says_who_did_not_answe
         {"service": "framework", "employee_id": "emp-nobody", "sections": []}
     ]
     assert [section["items"] for section in empty["services"][0]["sections"]] == [[], []]
+
+
+async def test_an_answer_of_any_shape_is_listed_with_what_it_said() -> None:
+    """A service answering an error whose JSON is not FastAPI's `{"detail": ...}` (a list, a
+    string) is listed as not answering, the rest of the export still given."""
+
+    def failing(said: Any) -> FastAPI:
+        app = FastAPI()
+
+        @app.get(ROUTE)
+        async def records_of(employee_id: str) -> JSONResponse:
+            return JSONResponse(said, status_code=503)
+
+        return app
+
+    listing, saying = free_port(), free_port()
+    urls = {
+        "framework": f"http://127.0.0.1:{listing}",
+        "assessment": f"http://127.0.0.1:{saying}",
+    }
+    own = ServiceRecords(service="cycles", employee_id="emp-ada")
+    officer = Actor(OFFICER[0], frozenset({OFFICER[1]}))
+    async with serving(failing(["overloaded"]), listing), serving(failing("busy"), saying):
+        export = await gather_export("emp-ada", officer, "", urls, own)
+    assert export.services == [own]
+    assert sorted(export.missing) == [
+        "assessment: answered 503 (busy)",
+        "development: no address for it (TALENTLEDGER_SERVICE_URLS)",
+        "framework: answered 503 (['overloaded'])",
+        "promotion: no address for it (TALENTLEDGER_SERVICE_URLS)",
+    ]
 
 
 async def _eventually(attempt: Callable[[], Any], what: str) -> Any:

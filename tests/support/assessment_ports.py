@@ -134,7 +134,9 @@ class MemoryRecords:
             if isinstance(e, CampaignOpened) and person in e.population
         ]
 
-    async def submissions_involving(self, person: str) -> list[RecordedSubmission]:
+    async def submissions_involving(
+        self, person: str, *, for_erasure: bool = False
+    ) -> list[RecordedSubmission]:
         return [
             RecordedSubmission(campaign, subject, rater, s.group, s.final, list(s.answers))
             for (campaign, subject, rater), s in sorted(self.submissions.items())

@@ -134,7 +134,7 @@ class MemoryRecords:
         return sum(1 for p in self.plans.values() if p.session_id == session_id)
 
     async def plan_state(
-        self, employee_id: str
+        self, employee_id: str, *, for_edit: bool = False
     ) -> tuple[str, str, list[PlannedAction], int] | None:
         theirs = [
             (p.at, plan_id, p) for plan_id, p in self.plans.items() if p.employee_id == employee_id

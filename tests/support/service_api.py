@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from fastapi import FastAPI
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 
@@ -104,16 +105,18 @@ async def in_process(
     database_url: str,
     keys_dir: Path,
     temporal: Client | None = None,
+    configure: Callable[[AsyncConnection[Any]], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Api]:
     """The service's API on `database_url` (an administrator's), connected as the service's
-    own role, as a deployed service is, so that its tests prove the role's grants suffice."""
+    own role, as a deployed service is, so that its tests prove the role's grants suffice.
+    `configure`: called on each new connection of the service's pool."""
     role_url = service_database_url(database_url, schema, keys_dir, *migrations)
     private, public = ensure_dev_keypair(keys_dir)
     settings = Settings.model_validate(
         {"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": public, "DATABASE_URL": role_url}
     )
     async with AsyncConnectionPool(
-        service_conninfo(settings), min_size=1, max_size=8, open=False
+        service_conninfo(settings), min_size=1, max_size=8, open=False, configure=configure
     ) as pool:
         store = EventStore(pool, schema, keys=PostgresDataKeys(pool, MasterKeys.generate()))
         # The HTTP API uses no broker (the relay and worker are elsewhere), and Temporal only

@@ -65,7 +65,9 @@ class AssessmentPersonalData:
         written = about = 0
         async with self.campaigns.unit_of_work.transaction() as work:
             names = await work.org_chart.erase(employee_id)
-            for submission in await work.records.submissions_involving(employee_id):
+            for submission in await work.records.submissions_involving(
+                employee_id, for_erasure=True
+            ):
                 answers, erased = without_comments(submission.answers)
                 if not erased:
                     continue

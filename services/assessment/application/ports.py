@@ -92,9 +92,11 @@ class CampaignRecords(Protocol):
         """Every campaign whose population includes the person, in the order opened."""
         ...
 
-    async def submissions_involving(self, person: str) -> list[RecordedSubmission]:
-        """Every submission the person made or that rates them (in a transaction, locked
-        until it ends), by campaign, subject and rater."""
+    async def submissions_involving(
+        self, person: str, *, for_erasure: bool = False
+    ) -> list[RecordedSubmission]:
+        """Every submission the person made or that rates them, by campaign, subject and
+        rater; `for_erasure`: locked until the transaction ends."""
         ...
 
     async def rewrite_answers(self, submission: RecordedSubmission) -> None:

@@ -297,7 +297,7 @@ class Development:
                 raise NotAllowed(
                     f"only {employee_id!r}'s manager ({manager!r}) or HR edits their plan"
                 )
-            state = await work.records.plan_state(employee_id)
+            state = await work.records.plan_state(employee_id, for_edit=True)
             if state is None:
                 raise NotFound(f"no development plan for {employee_id!r} to edit")
             plan_id, session, actions, version = state

@@ -90,9 +90,11 @@ class Records(Protocol):
     async def plan_count(self, session_id: str) -> int: ...
 
     async def plan_state(
-        self, employee_id: str
+        self, employee_id: str, *, for_edit: bool = False
     ) -> tuple[str, str, list[PlannedAction], int] | None:
-        """(plan id, session, actions, edit stream version) of the employee's latest plan."""
+        """(plan id, session, actions, edit stream version) of the employee's latest plan.
+        `for_edit`: held until the transaction ends, so that an erasure of the person's plan
+        text and an edit of their plan never write over each other (docs/privacy.md)."""
         ...
 
     async def update_plan(

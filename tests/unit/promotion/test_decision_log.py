@@ -37,7 +37,6 @@ from services.promotion.domain.decision_log import (
     ENTRY_KINDS,
     GENESIS_HASH,
     HASHED_FIELDS,
-    PRIVACY_KINDS,
     CanonicalError,
     Checkpoint,
     EntryRefused,
@@ -54,6 +53,7 @@ from services.promotion.domain.decision_log import (
     verify_checkpoint,
     verify_pinned,
 )
+from tests.support.decision_log_entries import PRIVACY_KINDS
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 CASE = "case-0042"

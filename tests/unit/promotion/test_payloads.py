@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from services.promotion.domain.cases import Case
 from services.promotion.domain.decision_log import (
     ENTRY_KINDS,
-    PRIVACY_KINDS,
     LogEntry,
     canonical,
     hashed_fields,
@@ -30,6 +29,7 @@ from services.promotion.domain.payloads import (
     parse,
     payload_of,
 )
+from tests.support.decision_log_entries import PRIVACY_KINDS
 from tests.support.readiness import LEAD, nomination, ready_case
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -78,16 +78,16 @@ class CampaignTables:
             "SELECT subject FROM {nominations} "
             "WHERE campaign_id = %s AND peer = %s AND state = 'approved' ORDER BY subject"
         )
-        # About one person (an access or erasure request: rare, so no index of their own).
-        # Populations and nominations are in the log's payloads in clear: they hold ids only.
+        # About one person (an access or erasure request), each on an index of its own
+        # (assessment_0005). Populations and nominations are in the log's payloads in clear:
+        # they hold ids only.
         self.campaigns_assessing = q(
             "SELECT payload->>'campaign_id' FROM {events} WHERE event_type = 'CampaignOpened' "
             "AND payload->'population' ? %s ORDER BY global_position"
         )
         self.involving = q(
             "SELECT campaign_id, subject, rater, rater_group, final, answers FROM {submissions} "
-            "WHERE rater = %(person)s OR subject = %(person)s ORDER BY campaign_id, subject, rater "
-            "FOR UPDATE"
+            "WHERE rater = %(person)s OR subject = %(person)s ORDER BY campaign_id, subject, rater"
         )
         self.rewrite_answers = q(
             "UPDATE {submissions} SET answers = %s "
@@ -95,9 +95,10 @@ class CampaignTables:
         )
         self.nominations_involving = q(
             "SELECT DISTINCT payload->>'campaign_id', payload->>'subject' FROM {events} "
-            "WHERE event_type IN ('PeerNominated', 'PeerNominationDecided') AND %(person)s IN "
-            "(payload->>'subject', payload->>'peer', payload->>'nominated_by', "
-            "payload->>'decided_by') ORDER BY 1, 2"
+            "WHERE event_type IN ('PeerNominated', 'PeerNominationDecided') AND "
+            # The expression assessment_0005 indexes, as it is written there.
+            "ARRAY[payload->>'subject', payload->>'peer', payload->>'nominated_by', "
+            "payload->>'decided_by'] @> ARRAY[%(person)s::text] ORDER BY 1, 2"
         )
         self.calibrations_of = q(
             "SELECT session_id FROM {calibrated} WHERE subject = %s ORDER BY campaign_id"
@@ -211,9 +212,13 @@ class CampaignRecords:
         cur = await self._conn.execute(self._tables.campaigns_assessing, (person,))
         return [campaign_id for (campaign_id,) in await cur.fetchall()]
 
-    async def submissions_involving(self, person: str) -> list[RecordedSubmission]:
-        """Locked until the transaction ends: a revision arriving meanwhile waits for it."""
-        cur = await self._conn.execute(self._tables.involving, {"person": person})
+    async def submissions_involving(
+        self, person: str, *, for_erasure: bool = False
+    ) -> list[RecordedSubmission]:
+        query = self._tables.involving
+        if for_erasure:  # a revision arriving meanwhile waits for the erasure
+            query += sql.SQL(" FOR UPDATE")
+        cur = await self._conn.execute(query, {"person": person})
         return [
             RecordedSubmission(
                 campaign_id,

@@ -242,12 +242,14 @@ class DevelopmentRecords:
         return dict(await cur.fetchall())
 
     async def plan_state(
-        self, employee_id: str
+        self, employee_id: str, *, for_edit: bool = False
     ) -> tuple[str, str, list[PlannedAction], int] | None:
-        """(plan id, session, actions, edit stream version) of the employee's latest plan."""
+        """(plan id, session, actions, edit stream version) of the employee's latest plan;
+        `for_edit`: the row locked until the transaction ends (erase_plan_text locks it too)."""
         cur = await self._run(
             "SELECT plan_id, session_id, actions, stream_version FROM {plans} "
-            "WHERE employee_id = %s ORDER BY completed_at DESC LIMIT 1",
+            "WHERE employee_id = %s ORDER BY completed_at DESC LIMIT 1"
+            + (" FOR UPDATE" if for_edit else ""),
             (employee_id,),
         )
         row = await cur.fetchone()
@@ -295,20 +297,28 @@ class DevelopmentRecords:
             mentoring=await rows(
                 "SELECT p.plan_id, a->>'action_id' AS action_id, a->>'competency' AS competency "
                 "FROM {plans} p, jsonb_array_elements(p.actions) a "
-                "WHERE a->>'mentor' = %(employee)s ORDER BY p.completed_at, p.plan_id"
+                # The plans naming them, by containment (development_0002's index).
+                "WHERE p.actions @> jsonb_build_array(jsonb_build_object('mentor', "
+                "%(employee)s::text)) AND a->>'mentor' = %(employee)s "
+                "ORDER BY p.completed_at, p.plan_id"
             ),
         )
 
     async def erase_plan_text(self, employee_id: str, erased: str) -> int:
+        # The plans are locked before they are read: an edit in progress (plan_state
+        # for_edit) is waited for and its actions scrubbed too, and an edit that comes
+        # after waits for this transaction and reads the plans scrubbed.
         cur = await self._run(
-            "WITH scrubbed AS ("
+            "WITH locked AS ("
+            "  SELECT plan_id, actions FROM {plans} WHERE employee_id = %(employee)s FOR UPDATE),"
+            " scrubbed AS ("
             "  SELECT p.plan_id,"
             "         jsonb_agg(jsonb_set(a, '{{description}}', to_jsonb(%(erased)s::text)) "
             "                   ORDER BY n) AS actions,"
             "         count(*) FILTER (WHERE a->>'description' IS DISTINCT FROM %(erased)s) "
             "           AS replaced"
-            "  FROM {plans} p, jsonb_array_elements(p.actions) WITH ORDINALITY AS x(a, n)"
-            "  WHERE p.employee_id = %(employee)s GROUP BY p.plan_id) "
+            "  FROM locked p, jsonb_array_elements(p.actions) WITH ORDINALITY AS x(a, n)"
+            "  GROUP BY p.plan_id) "
             "UPDATE {plans} p SET actions = s.actions FROM scrubbed s "
             "WHERE p.plan_id = s.plan_id AND s.replaced > 0 RETURNING s.replaced",
             {"employee": employee_id, "erased": erased},

@@ -29,11 +29,6 @@ EntryKind = Literal[
     "erasure_refused",
 ]
 ENTRY_KINDS: frozenset[str] = frozenset(get_args(EntryKind))
-# What the log records about a person besides the steps of their cases (docs/privacy.md):
-# erasures of their text, legal holds placed and lifted, erasure requests refused under a hold.
-PRIVACY_KINDS: frozenset[str] = frozenset(
-    {"erasure", "legal_hold", "legal_hold_lifted", "erasure_refused"}
-)
 
 # The previous_hash of the first entry: there is no entry before it.
 GENESIS_HASH = "0" * 64
