@@ -27,12 +27,14 @@ EntryKind = Literal[
     "legal_hold",
     "legal_hold_lifted",
     "erasure_refused",
+    "erasure_cleared",
 ]
 ENTRY_KINDS: frozenset[str] = frozenset(get_args(EntryKind))
 # What the log records about a person besides the steps of their cases (docs/privacy.md):
-# erasures of their text, legal holds placed and lifted, erasure requests refused under a hold.
+# erasures of their text, legal holds placed and lifted, erasure requests refused under a hold
+# or cleared.
 PRIVACY_KINDS: frozenset[str] = frozenset(
-    {"erasure", "legal_hold", "legal_hold_lifted", "erasure_refused"}
+    {"erasure", "legal_hold", "legal_hold_lifted", "erasure_refused", "erasure_cleared"}
 )
 
 # The previous_hash of the first entry: there is no entry before it.
