@@ -8,8 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from libs.privacy import requests
-from services.promotion.application import erasure
 from services.promotion.domain.cases import CaseRefused, WrongState
 from services.promotion.domain.decision_log import ERASED, verify
 from services.promotion.domain.fairness import UNDISCLOSED, Decision, adverse_impact
@@ -119,10 +117,6 @@ def test_erased_reasons_read_as_erased() -> None:
     )
     log.entries[-1] = replace(placed, personal={})
     assert holds(log.entries)["hold-1"].reason == ERASED
-
-
-def test_the_erasing_role_is_the_privacy_requests_one() -> None:
-    assert erasure.ERASING_ROLE == requests.ERASING_ROLE
 
 
 def test_an_erased_attribute_value_counts_as_undisclosed() -> None:
