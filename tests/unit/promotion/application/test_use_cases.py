@@ -13,12 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
+from libs.events.schemas.promotion import ErasureCleared
 from services.promotion.application import (
     audit,
     cases,
     criteria,
     cycle,
     erasure,
+    holds,
     reactions,
     readiness,
 )
@@ -46,6 +48,7 @@ other_lead = Actor(OTHER_LEAD, frozenset({"manager"}))
 hr = Actor("emp-hr", frozenset({"hr_admin"}))
 auditor = Actor("emp-auditor", frozenset({"auditor"}))
 officer = Actor("emp-privacy", frozenset({"privacy_officer"}))
+legal = Actor("emp-legal", frozenset({"legal"}))
 committee = Actor(COMMITTEE, frozenset({"promotion_committee"}))
 second_committee = Actor(SECOND_COMMITTEE, frozenset({"promotion_committee"}))
 ann = Actor(ANN, frozenset({"employee"}))
@@ -579,3 +582,36 @@ async def test_erasing_one_person_leaves_everyone_else_s_text(world: World) -> N
     # A step after the erasure records new text, held until the next erasure.
     later = await cases.decide(world.promotion, ann_case, "deny", "Still not ready.", committee)
     assert later.entries[-1].payload["rationale"] == "Still not ready."
+
+
+# -- clearing an erasure request (docs/privacy.md, Legal holds) --------------------------------
+
+
+async def test_a_clearance_is_an_entry_with_its_event_and_holds_wait_for_the_erasure_s_end(
+    world: World,
+) -> None:
+    """A cleared request is recorded once, with `ErasureCleared` in the same transaction;
+    until the replica knows the request ended, no hold is placed on the person or their
+    case (their keys may be gone); once it ended, holds are placed again."""
+    case_id = await world.nominate(ANN)
+    first = await holds.clear_erasure(world.promotion, ANN, "req-1", "emp-privacy")
+    assert first == holds.Clearance(True)
+    assert await holds.clear_erasure(world.promotion, ANN, "req-1", "emp-privacy") == first
+    cleared = [e for e in world.log if e.kind == "erasure_cleared"]
+    assert [(e.payload["request_ref"], e.payload["requested_by"]) for e in cleared] == [
+        ("req-1", "emp-privacy")
+    ]
+    assert world.work.events.events(holds.erasure_stream("req-1")) == [
+        ErasureCleared(request_ref="req-1", employee_id=ANN)
+    ]
+    for target in ({"employee_id": ANN}, {"case_id": case_id}):
+        with pytest.raises(WrongState, match=r"erasure cleared on .* under request req-1"):
+            await holds.place_hold(world.promotion, legal, "Claim 7.", **target)
+    await holds.place_hold(world.promotion, legal, "Claim 8.", employee_id=BEN)
+    world.work.erasures.ended_refs.add("req-1")
+    placed = await holds.place_hold(world.promotion, hr, "Claim 7.", case_id=case_id)
+    assert (placed.placed_as, placed.lifted_by) == ("hr_admin", ("hr_admin", "legal"))
+    refused = await holds.clear_erasure(world.promotion, ANN, "req-2", "emp-privacy")
+    assert not refused.cleared
+    assert placed.hold_id in refused.reason
+    assert "Claim 7." not in refused.reason, "the reason stays in the log"
