@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -54,6 +55,7 @@ from services.cycles.workflows.person_erasure import CLEARING, TASK_QUEUE, Perso
 from talentledger.cli import app
 from talentledger.inbound import outside_envelope
 from talentledger.stack.servers import free_port
+from tests.support.erasure import in_histories
 from tests.support.privacy import delivered
 from tests.support.review_cycle import CONVERTER
 from tests.support.service_api import ServiceApi, in_process
@@ -169,6 +171,11 @@ async def test_an_erasure_is_recorded_before_its_workflow_starts_and_made_once(
     }
     status = await api.ok("GET", f"/privacy/requests/{ref}", headers=privacy.officer)
     assert (status["status"], status["step"], status["outcome"]) == ("RUNNING", CLEARING, None)
+    # The grant is only in the encrypted input: the history scan decodes payloads to find it.
+    grant = re.escape(await privacy.grant_of(ref))
+    assert await in_histories(privacy.temporal, [erasure_workflow_id(ref)], grant)
+    history = await privacy.temporal.get_workflow_handle(erasure_workflow_id(ref)).fetch_history()
+    assert not re.search(grant, history.to_json()), "as stored, it is encrypted"
 
     again = await privacy.erase()
     assert (again["status"], again["step"]) == ("RUNNING", CLEARING)

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import nats
 import psycopg
+from google.protobuf.message import Message
 from nats.js.errors import NotFoundError
 from psycopg import sql
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from talentledger.simulation import Simulation
@@ -110,14 +112,39 @@ async def in_streams(stack: RunningStack, regex: str) -> list[str]:
 
 
 async def in_histories(client: Client, workflow_ids: Sequence[str], regex: str) -> list[str]:
-    """The workflows whose recorded history (as Temporal stores it) matches."""
+    """The workflows whose recorded history matches, as Temporal stores it or with every
+    payload decoded by `client`'s codec: encrypted payloads are searched as what anyone
+    holding the payload keys reads."""
     compiled = re.compile(regex)
+    codec = client.data_converter.payload_codec
     found = []
     for workflow_id in workflow_ids:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
-        if compiled.search(history.to_json()):
+        payloads = [p for event in history.events for p in _payloads(event)]
+        opened = await codec.decode(payloads) if codec is not None else payloads
+        text = "\n".join([history.to_json(), *(p.data.decode(errors="replace") for p in opened)])
+        if compiled.search(text):
             found.append(workflow_id)
     return found
+
+
+def _payloads(message: Message) -> Iterator[Payload]:
+    """Every payload anywhere in a history event, however deeply nested."""
+    if isinstance(message, Payload):
+        yield message
+        return
+    for described, value in message.ListFields():
+        if described.type != described.TYPE_MESSAGE:
+            continue
+        if described.message_type.GetOptions().map_entry:
+            values = list(value.values())
+        elif isinstance(value, Message):
+            values = [value]
+        else:  # a repeated field
+            values = list(value)
+        for each in values:
+            if isinstance(each, Message):
+                yield from _payloads(each)
 
 
 def in_files(folders: Iterable[Path], regex: str) -> list[str]:
