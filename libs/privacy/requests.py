@@ -5,13 +5,17 @@ An erasure runs as a workflow on Temporal, and anyone who can reach Temporal can
 with whatever input they like. A service erases for a request only if the cycles API
 recorded that a signed-in privacy officer made it, only when the workflow that scheduled
 the activity is that request's own, for the person the request names, and then on behalf
-of the recorded officer (docs/privacy.md, Requests).
+of the recorded officer (docs/privacy.md, Requests). Every step after the clearance
+acts only for a request the promotion service cleared (`ErasureCleared`), and none for a
+request that ended refused (`PersonErased`): a workflow started again under a refused
+request's id, with its grant, destroys and erases nothing.
 """
 
 from __future__ import annotations
 
 import hmac
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,8 @@ from temporalio.exceptions import ApplicationError
 
 from libs.events.consumer import EventHandler
 from libs.events.envelope import Envelope
-from libs.events.schemas.cycles import ErasureRequested
+from libs.events.schemas.cycles import ErasureRequested, PersonErased
+from libs.events.schemas.promotion import ErasureCleared
 from libs.workflows.messages import ErasureOrder, erasure_workflow_id, grant_digest
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,6 +41,21 @@ ERASING_ROLE = "privacy_officer"
 # on Temporal retries that long for nothing, since without the record it erases nothing.
 UNKNOWN_GRACE = timedelta(days=1)
 NOT_AUTHORISED = "ErasureNotAuthorised"
+NOT_CLEARED = "ErasureNotCleared"
+
+
+@dataclass(frozen=True)
+class KnownErasure:
+    """An erasure request as the replica knows it: who made it, when it arrived, when it
+    was cleared and how it ended (None while not yet known)."""
+
+    request_ref: str
+    employee_id: str
+    requested_by: str
+    received_at: datetime
+    cleared_at: datetime | None
+    outcome: str | None
+    ended_at: datetime | None
 
 
 class KnownErasures:
@@ -45,13 +65,28 @@ class KnownErasures:
         self.service = service
         self.unknown_grace = unknown_grace
         table = sql.Identifier(service, "erasure_requests")
+        progress = sql.Identifier(service, "erasure_progress")
         self._insert = sql.SQL(
             "INSERT INTO {} (request_ref, employee_id, requested_by, roles, grant_sha256, "
             "event_id) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (request_ref) DO NOTHING"
         ).format(table)
-        self._select = sql.SQL(
-            "SELECT employee_id, requested_by, roles, grant_sha256 FROM {} WHERE request_ref = %s"
-        ).format(table)
+        self._cleared = sql.SQL(
+            "INSERT INTO {0} (request_ref, cleared_at) VALUES (%s, %s) ON CONFLICT (request_ref) "
+            "DO UPDATE SET cleared_at = COALESCE({0}.cleared_at, EXCLUDED.cleared_at)"
+        ).format(progress)
+        # The first outcome recorded stands, as the cycles log keeps only one.
+        self._ended = sql.SQL(
+            "INSERT INTO {0} (request_ref, outcome, ended_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (request_ref) DO UPDATE SET outcome = COALESCE({0}.outcome, "
+            "EXCLUDED.outcome), ended_at = COALESCE({0}.ended_at, EXCLUDED.ended_at)"
+        ).format(progress)
+        known = sql.SQL(
+            "SELECT r.request_ref, r.employee_id, r.requested_by, r.received_at, p.cleared_at, "
+            "p.outcome, p.ended_at, r.roles, r.grant_sha256 FROM {} r LEFT JOIN {} p "
+            "USING (request_ref) "
+        ).format(table, progress)
+        self._select = known + sql.SQL("WHERE r.request_ref = %s")
+        self._about = known + sql.SQL("WHERE r.employee_id = %s ORDER BY r.received_at")
 
     async def apply(
         self, conn: AsyncConnection[Any], envelope: Envelope, event: ErasureRequested
@@ -69,16 +104,45 @@ class KnownErasures:
             ),
         )
 
-    def handlers(self) -> list[EventHandler]:
-        return [EventHandler(self.service, "erasure-requests", ErasureRequested, self.apply)]
+    async def apply_cleared(
+        self, conn: AsyncConnection[Any], envelope: Envelope, event: ErasureCleared
+    ) -> None:
+        await conn.execute(self._cleared, (event.request_ref, envelope.occurred_at))
 
-    async def acting_for(self, pool: AsyncConnectionPool, order: ErasureOrder) -> str:
+    async def apply_ended(
+        self, conn: AsyncConnection[Any], envelope: Envelope, event: PersonErased
+    ) -> None:
+        await conn.execute(self._ended, (event.request_ref, event.outcome, envelope.occurred_at))
+
+    def handlers(self) -> list[EventHandler]:
+        return [
+            EventHandler(self.service, "erasure-requests", ErasureRequested, self.apply),
+            EventHandler(self.service, "erasure-clearances", ErasureCleared, self.apply_cleared),
+            EventHandler(self.service, "erasure-outcomes", PersonErased, self.apply_ended),
+        ]
+
+    async def about(self, conn: AsyncConnection[Any], employee_id: str) -> list[KnownErasure]:
+        """The erasure requests made about the person, oldest first."""
+        cursor = await conn.execute(self._about, (employee_id,))
+        return [KnownErasure(*row[:7]) for row in await cursor.fetchall()]
+
+    async def known(self, conn: AsyncConnection[Any], request_ref: str) -> KnownErasure | None:
+        """The request `request_ref`, if it has arrived."""
+        row = await (await conn.execute(self._select, (request_ref,))).fetchone()
+        return None if row is None else KnownErasure(*row[:7])
+
+    async def acting_for(
+        self, pool: AsyncConnectionPool, order: ErasureOrder, *, after_clearance: bool = True
+    ) -> str:
         """The privacy officer an activity of `order` acts for.
 
         Raises a non-retryable ApplicationError (`ErasureNotAuthorised`) when the workflow
         that scheduled the activity is not the request's, no privacy officer made the
-        request, it names another person, or `order.grant` is not the request's. Retryable
-        while an unknown request may still be on its way.
+        request, it names another person, `order.grant` is not the request's, or (for a
+        step `after_clearance`) the request ended refused. Retryable while an unknown
+        request may still be on its way, and (`ErasureNotCleared`) while a step after the
+        clearance waits for it to arrive. Only the clearance itself and the record of a
+        refusal come before it (`after_clearance=False`).
         """
         workflow_id = erasure_workflow_id(order.request_ref)
         if not activity.in_activity():
@@ -104,22 +168,43 @@ class KnownErasures:
                 f"erasure {order.request_ref!r} was not requested through the cycles API: the "
                 f"{self.service} service erases for no workflow started directly on Temporal"
             )
-        employee_id, requested_by, roles, digest = row
+        request = KnownErasure(*row[:7])
+        roles, digest = row[7:]
         if ERASING_ROLE not in roles:
             raise _refused(
-                f"erasure {order.request_ref!r} was requested by {requested_by!r}, who is not "
-                f"{ERASING_ROLE}"
+                f"erasure {order.request_ref!r} was requested by {request.requested_by!r}, who "
+                f"is not {ERASING_ROLE}"
             )
-        if employee_id != order.employee_id:
+        if request.employee_id != order.employee_id:
             raise _refused(
-                f"erasure {order.request_ref!r} names {employee_id!r}, not {order.employee_id!r}"
+                f"erasure {order.request_ref!r} names {request.employee_id!r}, not "
+                f"{order.employee_id!r}"
             )
         if not hmac.compare_digest(digest, grant_digest(order.grant)):
             raise _refused(
                 f"workflow {workflow_id!r} does not carry the grant the cycles API gave the "
                 "request: it was not started by the cycles API"
             )
-        return str(requested_by)
+        if after_clearance:
+            _cleared(request, self.service)
+        return request.requested_by
+
+
+def _cleared(request: KnownErasure, service: str) -> None:
+    """Refuse a step after the clearance for a request refused, and wait for a clearance
+    not yet received (the promotion service publishes it as it clears: it cannot be lost,
+    only late)."""
+    if request.outcome == "refused":
+        raise _refused(
+            f"erasure {request.request_ref!r} was refused under legal holds: nothing is "
+            "destroyed or erased under it; a new request is made once the holds are lifted"
+        )
+    if request.cleared_at is None:
+        raise ApplicationError(
+            f"erasure {request.request_ref!r} is not cleared yet: the {service} service "
+            "acts once the promotion service's clearance (ErasureCleared) has arrived",
+            type=NOT_CLEARED,
+        )
 
 
 def _refused(message: str) -> ApplicationError:

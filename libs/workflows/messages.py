@@ -25,7 +25,8 @@ def series_of(round_id: str) -> str | None:
 
 
 def erasure_workflow_id(request_ref: str) -> str:
-    """The workflow that carries out the erasure request `request_ref`: one per request."""
+    """The workflow that carries out the erasure request `request_ref`, one per request, and
+    the cycles stream recording it (`ErasureRequested`, then `PersonErased`)."""
     return f"erasure-{request_ref}"
 
 
@@ -227,12 +228,14 @@ class ErasureOrder(BaseModel):
 
 class ErasureClearance(BaseModel):
     """Whether the person may be erased: refused while a legal hold is on them or one of
-    their cases; the refusal is then an entry of the decision log."""
+    their cases; the refusal is then an entry of the decision log. `reason` names each hold,
+    who placed it and when, never why: the holds' reasons are the person's data and stay
+    in the decision log (docs/privacy.md, Legal holds)."""
 
     model_config = ConfigDict(frozen=True)
 
     cleared: bool
-    reason: str = Field("", description="why it was refused: each hold and its reason")
+    reason: str = Field("", description="why it was refused: each hold, who placed it, when")
 
 
 class KeysDestroyed(BaseModel):
@@ -260,5 +263,5 @@ class ErasureOutcome(BaseModel):
 
     order: ErasureOrder
     outcome: Literal["erased", "refused"]
-    reason: str = Field("", description="why it was refused")
+    reason: str = Field("", description="why it was refused: the clearance's reason")
     services: list[str] = Field(default_factory=list, description="the services that confirmed")

@@ -11,10 +11,12 @@ from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.privacy.requests import MIGRATIONS as ERASURE_REQUESTS
 from libs.privacy.requests import KnownErasures
+from libs.workflows.messages import erasure_workflow_id
 from services.cycles.adapters import http, privacy_http
 from services.cycles.adapters.access import ACCESS
 from services.cycles.adapters.activities import cycle_stream, stage_activity
-from services.cycles.adapters.privacy_activities import erasure_activities, erasure_stream
+from services.cycles.adapters.privacy_activities import erasure_activities
+from services.cycles.adapters.privacy_http import ACCESS_REQUEST_STREAM
 from services.cycles.adapters.signals import CycleSignals
 from services.cycles.workflows.person_erasure import PersonErasureWorkflow
 from services.cycles.workflows.review_cycle import ReviewCycleWorkflow
@@ -37,7 +39,7 @@ def build(runtime: Runtime) -> ServiceParts:
         ],
         workflows=[ReviewCycleWorkflow, PersonErasureWorkflow],
         admits=OUTSIDE_CONTEXTS,
-        own_streams=(cycle_stream(""), erasure_stream("")),
+        own_streams=(cycle_stream(""), erasure_workflow_id(""), ACCESS_REQUEST_STREAM),
     )
 
 

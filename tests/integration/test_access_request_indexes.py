@@ -84,14 +84,7 @@ async def explained(
 @pytest.mark.parametrize(
     "definition",
     [
-        pytest.param(
-            cycles.definition,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="erasure_requests has no index by employee until privacy_requests_0002 "
-                "(erasure_requests_by_employee); drop this mark with it",
-            ),
-        ),
+        cycles.definition,
         framework.definition,
         assessment.definition,
         development.definition,

@@ -22,17 +22,17 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from libs.events.schemas.cycles import ErasureRequested
+from libs.events.schemas.promotion import ErasureCleared
 from libs.personal.sealing import ERASED
 from libs.personal.vault import destroy_keys
 from libs.platform.runtime import Runtime
 from libs.platform.settings import Settings
-from libs.privacy.requests import NOT_AUTHORISED, KnownErasures
+from libs.privacy.requests import NOT_AUTHORISED
 from libs.workflows.contracts import erase_personal_data
 from libs.workflows.messages import ErasedData, ErasureOrder, erasure_workflow_id, grant_digest
 from services.assessment import service as assessment_service
 from tests.support.assessment_api import SCHEMA, AssessmentApi, assessment_api
-from tests.support.envelopes import envelope
-from tests.support.privacy import holding
+from tests.support.privacy import delivered, holding
 from tests.support.replica_seeding import hired
 from tests.support.sample_frameworks import valid_framework
 
@@ -135,7 +135,8 @@ def erasure(api: AssessmentApi) -> Callable[[ErasureOrder, str], Any]:
 
 
 async def requested(api: AssessmentApi, ref: str, employee_id: str, *roles: str) -> None:
-    """The cycles API's record of the request, as the service's consumer applies it."""
+    """The cycles API's record of the request and its clearance, as the service's consumers
+    apply them."""
     event = ErasureRequested(
         request_ref=ref,
         employee_id=employee_id,
@@ -143,8 +144,8 @@ async def requested(api: AssessmentApi, ref: str, employee_id: str, *roles: str)
         roles=list(roles),
         grant_sha256=grant_digest(GRANT),
     )
-    async with api.store.transaction() as conn:
-        await KnownErasures(SCHEMA).apply(conn, envelope(event, f"erasure-{ref}"), event)
+    await delivered(api.store, event)
+    await delivered(api.store, ErasureCleared(request_ref=ref, employee_id=employee_id))
 
 
 async def test_a_privacy_officer_reads_all_about_zelda_and_none_of_her_anonymous_raters(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -34,13 +35,14 @@ from typer.testing import CliRunner, Result
 from libs.events.consumer import subscribe
 from libs.events.relay import OutboxRelay
 from libs.events.schemas.hris import EmployeeHired
+from libs.events.schemas.promotion import ErasureCleared
 from libs.personal.vault import MasterKeys, PostgresDataKeys
 from libs.platform.auth import Actor, TokenVerifier, ensure_dev_keypair
 from libs.platform.runtime import create_api
 from libs.platform.settings import Settings
 from libs.privacy.http import ROUTE, records_router
 from libs.privacy.records import PersonalDataSection, ServiceRecords
-from libs.privacy.requests import NOT_AUTHORISED, UNKNOWN_GRACE, KnownErasures
+from libs.privacy.requests import NOT_AUTHORISED, NOT_CLEARED, UNKNOWN_GRACE, KnownErasures
 from libs.workflows.messages import (
     ErasureOrder,
     ErasureOutcome,
@@ -49,13 +51,15 @@ from libs.workflows.messages import (
     grant_digest,
 )
 from services.cycles import service as cycles_service
-from services.cycles.adapters.privacy_activities import erasure_activities, erasure_stream
+from services.cycles.adapters.privacy_activities import erasure_activities
 from services.cycles.adapters.privacy_http import gather_export
 from services.cycles.workflows.person_erasure import CLEARING, TASK_QUEUE, PersonErasureWorkflow
 from talentledger.cli import app
 from talentledger.inbound import outside_envelope
 from talentledger.stack.servers import free_port
 from tests.support.activities import attempt, refused
+from tests.support.erasure import in_histories
+from tests.support.privacy import delivered
 from tests.support.review_cycle import CONVERTER
 from tests.support.service_api import ServiceApi, in_process
 from tests.support.temporal import time_skipping
@@ -63,7 +67,8 @@ from tests.support.temporal import time_skipping
 OFFICER = ("olivia-privacy", "privacy_officer")
 ERASE = {"kind": "erasure", "employee_id": "emp-ada", "request_ref": "REQ-2026-7"}
 ACCESS = {"kind": "access", "employee_id": "emp-ada"}
-# What the HRIS published about her.
+
+
 ADA_HIRED = EmployeeHired(
     employee_id="emp-ada",
     effective_on=date(2024, 3, 1),
@@ -140,7 +145,7 @@ async def test_every_privacy_route_is_the_privacy_officers_alone(privacy: Privac
         for headers in others:
             response = await api.client.request(method, path, json=body, headers=headers)
             assert response.status_code == 403, f"{method} {path}: {response.text}"
-    assert len(await api.store.read_stream(erasure_stream("REQ-other"))) == 0
+    assert len(await api.store.read_stream(erasure_workflow_id("REQ-other"))) == 0
 
 
 async def test_a_reference_that_is_not_one_is_refused_with_what_to_fix(privacy: Privacy) -> None:
@@ -169,7 +174,7 @@ async def test_an_erasure_is_recorded_before_its_workflow_starts_and_made_once(
         "emp-ada",
         OFFICER[0],
     )
-    [requested] = await api.store.read_stream(erasure_stream(ref))
+    [requested] = await api.store.read_stream(erasure_workflow_id(ref))
     assert (requested.event_type, requested.actor) == ("ErasureRequested", OFFICER[0])
     assert requested.payload == {
         "request_ref": ref,
@@ -180,6 +185,13 @@ async def test_an_erasure_is_recorded_before_its_workflow_starts_and_made_once(
     }
     status = await api.ok("GET", f"/privacy/requests/{ref}", headers=privacy.officer)
     assert (status["status"], status["step"], status["outcome"]) == ("RUNNING", CLEARING, None)
+    # The grant is only in the encrypted input: the history scan decodes payloads to find it.
+    grant = re.escape(await privacy.grant_of(ref))
+    codec = privacy.temporal.data_converter.payload_codec
+    assert codec is not None
+    assert await in_histories(privacy.temporal, [erasure_workflow_id(ref)], grant, codec)
+    history = await privacy.temporal.get_workflow_handle(erasure_workflow_id(ref)).fetch_history()
+    assert not re.search(grant, history.to_json()), "as stored, it is encrypted"
 
     again = await privacy.erase()
     assert (again["status"], again["step"]) == ("RUNNING", CLEARING)
@@ -191,7 +203,7 @@ async def test_an_erasure_is_recorded_before_its_workflow_starts_and_made_once(
         headers=privacy.officer,
     )
     assert "another person" in conflict.json()["detail"]
-    assert len(await api.store.read_stream(erasure_stream(ref))) == 1
+    assert len(await api.store.read_stream(erasure_workflow_id(ref))) == 1
     await api.response("GET", "/privacy/requests/REQ-none", 404, headers=privacy.officer)
 
     handle = privacy.temporal.get_workflow_handle(erasure_workflow_id(ref))
@@ -210,7 +222,7 @@ async def test_a_reference_whose_stream_an_outside_system_took_is_a_conflict_not
     alike."""
     api, ref = privacy.api, "REQ-taken"
     await api.store.admit(
-        outside_envelope(ADA_HIRED, uuid.uuid4(), erasure_stream(ref), "hris", uuid.uuid4())
+        outside_envelope(ADA_HIRED, uuid.uuid4(), erasure_workflow_id(ref), "hris", uuid.uuid4())
     )
     for method, body in (("POST", {**ERASE, "request_ref": ref}), ("GET", None)):
         path = "/privacy/requests" + ("" if body else f"/{ref}")
@@ -219,41 +231,63 @@ async def test_a_reference_whose_stream_an_outside_system_took_is_a_conflict_not
             f"reference {ref!r} is taken: stream 'erasure-{ref}' holds hris's EmployeeHired, "
             "not an erasure request; make the request under another reference"
         )
-    assert len(await api.store.read_stream(erasure_stream(ref))) == 1
+    assert len(await api.store.read_stream(erasure_workflow_id(ref))) == 1
 
 
-async def test_the_cycles_steps_act_only_for_the_recorded_request(
-    privacy: Privacy, broker: NatsBroker
-) -> None:
-    """The cycles service learns the request from its own event, through NATS, and then
-    destroys the person's keys for the officer who made it, and records the outcome once."""
-    api, ref = privacy.api, ERASE["request_ref"]
-    store, pool = api.store, api.store.pool
+@asynccontextmanager
+async def consuming(privacy: Privacy, broker: NatsBroker) -> AsyncIterator[KnownErasures]:
+    """The cycles service's replica of erasure requests, fed through NATS from its log."""
+    store = privacy.api.store
     requests = KnownErasures("cycles")
     for handler in requests.handlers():
         subscribe(broker, store, handler)
     await broker.start()
     stop = asyncio.Event()
     relay = asyncio.create_task(OutboxRelay(store, broker, poll_interval=0.1).run(stop))
+    try:
+        yield requests
+    finally:
+        stop.set()
+        await relay
+
+
+def scheduled_by(ref: str) -> ActivityEnvironment:
+    """The request's own workflow scheduling an activity a moment ago (Temporal's clock)."""
+    now = datetime.now(UTC)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info,
+        workflow_id=erasure_workflow_id(ref),
+        scheduled_time=now,
+        current_attempt_scheduled_time=now,
+    )
+    return env
+
+
+async def test_the_cycles_steps_act_only_for_the_recorded_request(
+    privacy: Privacy, broker: NatsBroker
+) -> None:
+    """The cycles service learns the request from its own event, through NATS, and its
+    clearance from the promotion service's, and then destroys the person's keys for the
+    officer who made it, and records the outcome once."""
+    api, ref = privacy.api, ERASE["request_ref"]
+    store, pool = api.store, api.store.pool
     keys = PostgresDataKeys(pool, MasterKeys.generate())
     [key] = (await keys.for_people(["emp-ada"])).values()
-    try:
+    async with consuming(privacy, broker) as requests:
         await privacy.erase()
         order = ErasureOrder(
             request_ref=ref, employee_id="emp-ada", grant=await privacy.grant_of(ref)
         )
         forgotten: list[str] = []
         destroy, record = erasure_activities(store, pool, requests, forgotten.append)
-        # The workflow's own activity, scheduled a moment ago (Temporal's clock).
-        now = datetime.now(UTC)
-        env = ActivityEnvironment()
-        env.info = dataclasses.replace(
-            env.info,
-            workflow_id=erasure_workflow_id(ref),
-            scheduled_time=now,
-            current_attempt_scheduled_time=now,
-        )
-        destroyed = await _eventually(lambda: env.run(destroy, order), "the request's event")
+        env = scheduled_by(ref)
+        with pytest.raises(ApplicationError) as waiting:
+            await _eventually(lambda: env.run(destroy, order), "the request's event", NOT_CLEARED)
+        assert waiting.value.type == NOT_CLEARED, "nothing is destroyed before the clearance"
+        assert len(await keys.by_ids([key.key_id])) == 1
+        await delivered(store, ErasureCleared(request_ref=ref, employee_id="emp-ada"))
+        destroyed = await env.run(destroy, order)
         assert destroyed == KeysDestroyed(employee_id="emp-ada", keys=1)
         assert forgotten == ["emp-ada"]
         fresh = PostgresDataKeys(pool, MasterKeys.generate())
@@ -287,10 +321,7 @@ async def test_the_cycles_steps_act_only_for_the_recorded_request(
         outcome = ErasureOutcome(order=order, outcome="erased", services=["framework"])
         await env.run(record, outcome)
         await env.run(record, outcome)  # a retry finds it recorded
-    finally:
-        stop.set()
-        await relay
-    _, erased = await store.read_stream(erasure_stream(ref))
+    _, erased = await store.read_stream(erasure_workflow_id(ref))
     assert (erased.event_type, erased.actor) == ("PersonErased", OFFICER[0])
     assert erased.payload == {
         "request_ref": ref,
@@ -370,6 +401,12 @@ async def test_an_access_request_gathers_every_answer_and_says_who_did_not_answe
         export = await api.ok("POST", "/privacy/requests", json=ACCESS, headers=privacy.officer)
         nobody = {**ACCESS, "employee_id": "emp-nobody"}
         empty = await api.ok("POST", "/privacy/requests", json=nobody, headers=privacy.officer)
+        async with api.store.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT actor, payload FROM cycles.events "
+                "WHERE event_type = 'AccessRequestAnswered' ORDER BY global_position"
+            )
+            recorded = await cursor.fetchall()
     assert (export["employee_id"], export["requested_by"]) == ("emp-ada", OFFICER[0])
     # framework checked the caller's own token: a privacy officer's.
     own, records = export["services"]
@@ -393,6 +430,19 @@ async def test_an_access_request_gathers_every_answer_and_says_who_did_not_answe
         {"service": "framework", "employee_id": "emp-nobody", "sections": []}
     ]
     assert [section["items"] for section in empty["services"][0]["sections"]] == [[], []]
+    # Each access request is on record for auditors: who asked about whom, who answered.
+    assert recorded == [
+        (
+            OFFICER[0],
+            {
+                "employee_id": employee,
+                "requested_by": OFFICER[0],
+                "answered": ["cycles", "framework"],
+                "missing": ["assessment", "development", "promotion"],
+            },
+        )
+        for employee in ("emp-ada", "emp-nobody")
+    ]
 
 
 async def test_an_answer_of_any_shape_is_listed_with_what_it_said() -> None:
@@ -426,16 +476,51 @@ async def test_an_answer_of_any_shape_is_listed_with_what_it_said() -> None:
     ]
 
 
-async def _eventually(attempt: Callable[[], Any], what: str) -> Any:
-    """Retry `attempt` while it fails retryably, as Temporal would."""
+async def _eventually(attempt: Callable[[], Any], what: str, until: str | None = None) -> Any:
+    """Retry `attempt` while it fails retryably, as Temporal would; an error of type
+    `until` ends the retries."""
     for _ in range(100):
         try:
             return await attempt()
         except ApplicationError as error:
-            if error.non_retryable:
+            if error.non_retryable or error.type == until:
                 raise
             await asyncio.sleep(0.1)
     pytest.fail(f"never got {what}")
+
+
+async def test_a_refused_request_run_again_with_its_grant_destroys_nothing(
+    privacy: Privacy, broker: NatsBroker
+) -> None:
+    """The attack: a request was refused under a legal hold and its workflow ended; someone
+    with Temporal access starts a workflow under its id again, with the real grant from the
+    first run's input, and schedules the key destruction and the recording of an erasure
+    directly. Once the refusal (`PersonErased`, through NATS) is known, both are refused for
+    good; before, they wait for a clearance that never comes."""
+    api, ref = privacy.api, ERASE["request_ref"]
+    store, pool = api.store, api.store.pool
+    keys = store.keys  # the refusal's reason is sealed under the person's key
+    [key] = (await keys.for_people(["emp-ada"])).values()
+    async with consuming(privacy, broker) as requests:
+        await privacy.erase()
+        order = ErasureOrder(
+            request_ref=ref, employee_id="emp-ada", grant=await privacy.grant_of(ref)
+        )
+        destroy, record = erasure_activities(store, pool, requests, lambda _: None)
+        env = scheduled_by(ref)
+        # The refusal needs no clearance: the first run records it.
+        refusal = ErasureOutcome(order=order, outcome="refused", reason="legal hold hold-1")
+        await _eventually(lambda: env.run(record, refusal), "the request's event")
+        erased = ErasureOutcome(order=order, outcome="erased", services=["framework"])
+        for step, arg in ((destroy, order), (record, erased)):
+            with pytest.raises(ApplicationError) as refused:
+                await _eventually(lambda: env.run(step, arg), "the refusal's event")  # noqa: B023
+            assert (refused.value.type, refused.value.non_retryable) == (NOT_AUTHORISED, True)
+            assert "was refused under legal holds" in str(refused.value)
+    assert len(await keys.by_ids([key.key_id])) == 1, "the person's key is still there"
+    _, ended = await store.read_stream(erasure_workflow_id(ref))
+    assert ended.payload["outcome"] == "refused"
+    assert (await store.decode(ended)).reason == "legal hold hold-1", "it opens"
 
 
 async def test_the_command_line_exports_starts_and_follows_as_a_privacy_officer(
@@ -473,5 +558,5 @@ async def test_the_command_line_exports_starts_and_follows_as_a_privacy_officer(
     assert f"REQ-7: erasing emp-ada, step {CLEARING}" in status.stdout
     assert other.exit_code == 1
     assert "names another person" in other.stderr
-    [requested] = await privacy.api.store.read_stream(erasure_stream("REQ-7"))
+    [requested] = await privacy.api.store.read_stream(erasure_workflow_id("REQ-7"))
     assert requested.actor == OFFICER[0]

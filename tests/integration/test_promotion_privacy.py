@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from temporalio import activity
 
+from libs.events.schemas.cycles import PersonErased
 from libs.events.schemas.hris import ProtectedAttributeRecorded
 from libs.platform.runtime import Runtime
 from libs.platform.settings import Settings
@@ -26,15 +27,23 @@ from libs.privacy.requests import MIGRATIONS as REQUEST_MIGRATIONS
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from libs.workflows.contracts import CLEAR_ERASURE, erase_personal_data
-from libs.workflows.messages import ErasureOrder, erasure_workflow_id
+from libs.workflows.messages import ErasureClearance, ErasureOrder, erasure_workflow_id
 from services.promotion.adapters.audit import verify_stored_log
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.application import reactions
+from services.promotion.application.holds import erasure_stream
 from services.promotion.service import NAME, build
 from tests.support.activities import attempt, refused
 from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
-from tests.support.privacy import GRANT, OFFICER, erasure_requested, holding
+from tests.support.privacy import (
+    GRANT,
+    OFFICER,
+    delivered,
+    delivered_from,
+    erasure_requested,
+    holding,
+)
 from tests.support.promotion_api import (
     ANN,
     BEN,
@@ -67,7 +76,8 @@ class Privacy(Stack):
     async def requested(self, ref: str, employee: str = ANN, *roles: str) -> ErasureOrder:
         """The cycles API's record of the request, as the consumer delivers it; the order
         its workflow carries."""
-        await erasure_requested(self.api.store, ref, employee, roles=roles or (ERASING_ROLE,))
+        roles = roles or (ERASING_ROLE,)
+        await erasure_requested(self.api.store, ref, employee, roles=roles, cleared=False)
         return ErasureOrder(request_ref=ref, employee_id=employee, grant=GRANT)
 
     async def run(self, name: str, order: ErasureOrder, workflow_id: str | None = None) -> Any:
@@ -76,7 +86,18 @@ class Privacy(Stack):
         return await env.run(self.activities[name], order)
 
     async def clear(self, order: ErasureOrder) -> Any:
-        return await self.run(CLEAR_ERASURE.name, order)
+        """The clearance, and what it published delivered to the service's consumers."""
+        clearance = await self.run(CLEAR_ERASURE.name, order)
+        store = self.api.store
+        await delivered_from(store, erasure_stream(order.request_ref), store)
+        return clearance
+
+    async def ended(self, order: ErasureOrder, outcome: str) -> None:
+        """The cycles service's `PersonErased`, as the service's consumer applies it."""
+        event = PersonErased(
+            request_ref=order.request_ref, employee_id=order.employee_id, outcome=outcome
+        )
+        await delivered(self.api.store, event)
 
     async def erase(self, order: ErasureOrder) -> Any:
         return await self.run(erase_personal_data(NAME).name, order)
@@ -161,6 +182,11 @@ async def test_hr_or_legal_place_and_lift_holds_each_an_entry_of_the_log(
             "GET", f"/legal-holds?employee_id={ANN}", 403, headers=privacy.as_role(role, ANN)
         )
 
+    # Legal counsel's hold is lifted by legal alone; HR's by either.
+    by_hr = await privacy.api.ok(
+        "POST", f"/legal-holds/{on_ann['hold_id']}/lift", 403, json={"reason": "x"}, headers=hr
+    )
+    assert "placed by legal counsel (lou-legal): only the legal role lifts it" in by_hr["detail"]
     lifted = await privacy.lift(on_ann["hold_id"], reason="The claim was withdrawn.")
     assert (lifted["in_force"], lifted["lifted"]["by"]) == (False, LEGAL)
     assert lifted["lifted"]["reason"] == "The claim was withdrawn."
@@ -192,15 +218,17 @@ async def test_an_erasure_is_refused_under_a_hold_once_per_request_and_cleared_a
     privacy: Privacy, database_url: str, tmp_path: Path
 ) -> None:
     """docs/privacy.md, Legal holds: under a hold on the person or on a case of theirs, the
-    clearance is refused with each hold, who placed it, when and why; the refusal is one
-    entry per request, found again on a retry; after the lift a new request is cleared."""
+    clearance is refused naming each hold, who placed it and when, but not why (the log's
+    refusal entry says why); the refusal is one entry per request, found again on a retry;
+    after the lift a new request is cleared, and until it ended no hold is placed."""
     case = await privacy.nominate(ANN)
     person_hold = await privacy.hold(employee_id=ANN, reason=HOLD_REASON)
     first = await privacy.requested("req-1")
     refusal = await privacy.clear(first)
     assert refusal.cleared is False
-    for said in (person_hold["hold_id"], "the person", "placed by lou-legal", HOLD_REASON):
+    for said in (person_hold["hold_id"], "the person", "placed by lou-legal"):
         assert said in refusal.reason
+    assert HOLD_REASON not in refusal.reason, "no hold's reason crosses Temporal"
     assert await privacy.clear(first) == refusal, "a retry answers the same"
     assert (await privacy.kinds()).count("erasure_refused") == 1
 
@@ -208,6 +236,9 @@ async def test_an_erasure_is_refused_under_a_hold_once_per_request_and_cleared_a
     assert await privacy.clear(first) == refusal, "the request was refused; it stays so"
     second = await privacy.requested("req-2")
     assert (await privacy.clear(second)).cleared is True
+    assert await privacy.clear(second) == ErasureClearance(cleared=True), "a retry, the same"
+    assert (await privacy.kinds()).count("erasure_cleared") == 1
+    await privacy.ended(second, "erased")
 
     case_hold = await privacy.api.ok(
         "POST",
@@ -219,8 +250,9 @@ async def test_an_erasure_is_refused_under_a_hold_once_per_request_and_cleared_a
     third = await privacy.requested("req-3")
     on_case = await privacy.clear(third)
     assert on_case.cleared is False
-    for said in (case_hold["hold_id"], f"case {case}", "placed by hannah-hr", CASE_REASON):
+    for said in (case_hold["hold_id"], f"case {case}", "placed by hannah-hr"):
         assert said in on_case.reason
+    assert CASE_REASON not in on_case.reason
     assert person_hold["hold_id"] not in on_case.reason, "a lifted hold is not named"
     await privacy.clear(third)
     kinds = await privacy.kinds()
@@ -235,7 +267,7 @@ async def test_an_erasure_is_refused_under_a_hold_once_per_request_and_cleared_a
     assert [r["payload"]["request_ref"] for r in refusals] == ["req-1", "req-3"]
     assert refusals[0]["payload"]["holds"] == [person_hold["hold_id"]]
     assert refusals[0]["payload"]["requested_by"] == OFFICER
-    assert refusals[0]["payload"]["reason"] == refusal.reason
+    assert HOLD_REASON in refusals[0]["payload"]["reason"], "the log's entry says why"
     report = await privacy.api.response(
         "GET",
         f"/audit/export?scope=employee&key={ANN}&format=report",
@@ -271,11 +303,12 @@ async def test_forged_orders_are_refused_and_record_nothing(privacy: Privacy) ->
     assert "erasure_refused" not in await privacy.kinds()
 
 
-async def test_an_erasure_under_a_hold_is_refused_by_the_service_itself(
+async def test_no_hold_is_placed_while_a_cleared_erasure_is_under_way(
     privacy: Privacy, database_url: str
 ) -> None:
-    """Defence in depth: an erasure that did not pass the clearance (a hold placed after
-    it) is refused, and nothing is erased."""
+    """docs/privacy.md, Legal holds: once a request is cleared, the person's keys may be
+    destroyed at any moment: a hold on them or their case is refused (409, saying so) until
+    the erasure has ended, and the service's own erasure goes ahead."""
     await privacy.calibrate(calibration("s1", {ANN: STRONG}))
     case = await privacy.ready_case(ANN)
     await privacy.call(
@@ -283,10 +316,43 @@ async def test_an_erasure_under_a_hold_is_refused_by_the_service_itself(
     )
     order = await privacy.requested("req-1")
     assert (await privacy.clear(order)).cleared is True
-    hold = await privacy.hold(case_id=case, reason=CASE_REASON)
+    for target in ({"case_id": case}, {"employee_id": ANN}):
+        refused_hold = await privacy.hold(409, reason=CASE_REASON, **target)
+        for said in ("an erasure cleared on", "under request req-1", "keys may already be"):
+            assert said in refused_hold["detail"]
+    assert "legal_hold" not in await privacy.kinds()
+    await privacy.hold(employee_id=BEN, reason=HOLD_REASON)  # anyone else's stays possible
+
+    erased = await privacy.erase(order)
+    assert erased.erased["decision_log_texts"] > 0
+    assert holding(database_url, SCHEMA, RATIONALE) == []
+    await privacy.ended(order, "erased")
+    await privacy.hold(case_id=case, reason=CASE_REASON)
+
+
+async def test_a_refused_request_erases_nothing_even_with_its_grant(
+    privacy: Privacy, database_url: str
+) -> None:
+    """The attack: after a refused request's workflow ended, someone with Temporal access
+    runs the erasure again under the request's id with its real grant. The service waits
+    for a clearance that never comes, then refuses for good once the refusal is known."""
+    await privacy.calibrate(calibration("s1", {ANN: STRONG}))
+    case = await privacy.ready_case(ANN)
+    await privacy.call(
+        "POST", f"/cases/{case}/decision", who=COMMITTEE, outcome="deny", rationale=RATIONALE
+    )
+    hold = await privacy.hold(employee_id=ANN, reason=HOLD_REASON)
+    order = await privacy.requested("req-1")
+    assert (await privacy.clear(order)).cleared is False
+    await privacy.lift(hold["hold_id"])  # lifting it later clears nothing
+
+    waiting = await refused(privacy.erase(order))
+    assert (waiting.type, waiting.non_retryable) == ("ErasureNotCleared", False)
+    await privacy.ended(order, "refused")
     error = await refused(privacy.erase(order))
-    assert (error.type, error.non_retryable) == ("ErasureHeld", True)
-    assert hold["hold_id"] in str(error)
+    assert (error.type, error.non_retryable) == ("ErasureNotAuthorised", True)
+    assert "was refused under legal holds" in str(error)
+    assert (await privacy.clear(order)).cleared is False, "the clearance stays a refusal"
     assert holding(database_url, SCHEMA, RATIONALE) == ["decision_log_personal.text"]
     assert holding(database_url, SCHEMA, ANN_NAME) != []
     assert "erasure" not in await privacy.kinds()

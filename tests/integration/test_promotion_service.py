@@ -22,7 +22,8 @@ from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
 from services.promotion.adapters.audit import verify_stored_log
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
-from services.promotion.application import erasure, reactions
+from services.promotion.application import reactions
+from services.promotion.application.personal_data import PromotionPersonalData
 from services.promotion.application.promotion import case_stream
 from services.promotion.domain.decision_log import Failure, canonical, verify
 from services.promotion.service import build
@@ -44,7 +45,6 @@ from tests.support.promotion_api import (
     audit_verify,
     seeded,
 )
-from tests.support.promotion_memory import Actor
 from tests.support.readiness import nomination
 from tests.support.replica_seeding import hire, hired, publish
 from tests.support.sample_frameworks import add_requirements, valid_framework
@@ -452,9 +452,9 @@ async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_veri
     for text in texts:
         assert holding(database_url, SCHEMA, text) == ["decision_log_personal.text"], text
 
-    officer = Actor("emp-privacy", frozenset({"privacy_officer"}))
-    done = await erasure.erase_person(stack.promotion, ANN, "req-17", officer)
-    assert (done.removed, len(done.entries)) == (6, 1)
+    holder = PromotionPersonalData(stack.promotion)
+    done = await holder.erase(ANN, "req-17", "emp-privacy")
+    assert done["decision_log_texts"] == 6
     for text in texts:
         assert holding(database_url, SCHEMA, text) == [], text
     assert holding(database_url, SCHEMA, OLD_NOTE) != [], "someone else's entry is left as it was"
@@ -502,8 +502,8 @@ async def test_erasing_a_person_leaves_none_of_their_text_and_the_log_still_veri
     assert RATIONALE not in report.text
     assert "Personal text erased" in report.text
 
-    again = await erasure.erase_person(stack.promotion, ANN, "req-17", officer)
-    assert (again.repeated, again.removed) == (True, 0)
+    again = await holder.erase(ANN, "req-17", "emp-privacy")
+    assert again["decision_log_texts"] == 0
     assert verify_stored_log(database_url, SCHEMA).chain.entries == 8  # type: ignore[union-attr]
 
 

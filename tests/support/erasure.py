@@ -5,9 +5,7 @@ first shown to find what it looks for."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 import nats
 import psycopg
+from google.protobuf.message import Message
 from nats.js.errors import NotFoundError
 from psycopg import sql
 from temporalio.api.common.v1 import Payload
@@ -122,29 +121,32 @@ async def in_histories(
     compiled = re.compile(regex)
     found = []
     for workflow_id in workflow_ids:
-        history = (await client.get_workflow_handle(workflow_id).fetch_history()).to_json()
-        opened = await codec.decode(list(_payloads(json.loads(history))))
-        texts = [history, *(p.data.decode(errors="replace") for p in opened)]
-        if any(compiled.search(text) for text in texts):
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        payloads = [p for event in history.events for p in _payloads(event)]
+        opened = await codec.decode(payloads)
+        text = "\n".join([history.to_json(), *(p.data.decode(errors="replace") for p in opened)])
+        if compiled.search(text):
             found.append(workflow_id)
     return found
 
 
-def _payloads(node: Any) -> Iterator[Payload]:
-    """Every payload in a history as its JSON form gives it (bytes in base64)."""
-    if isinstance(node, dict):
-        metadata = node.get("metadata")
-        if isinstance(metadata, dict) and "encoding" in metadata:
-            yield Payload(
-                metadata={k: base64.b64decode(v) for k, v in metadata.items()},
-                data=base64.b64decode(node.get("data", "")),
-            )
-            return
-        for value in node.values():
-            yield from _payloads(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _payloads(value)
+def _payloads(message: Message) -> Iterator[Payload]:
+    """Every payload anywhere in a history event, however deeply nested."""
+    if isinstance(message, Payload):
+        yield message
+        return
+    for described, value in message.ListFields():
+        if described.type != described.TYPE_MESSAGE:
+            continue
+        if described.message_type.GetOptions().map_entry:
+            values = list(value.values())
+        elif isinstance(value, Message):
+            values = [value]
+        else:  # a repeated field
+            values = list(value)
+        for each in values:
+            if isinstance(each, Message):
+                yield from _payloads(each)
 
 
 def in_files(folders: Iterable[Path], regex: str) -> list[str]:

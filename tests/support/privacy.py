@@ -1,6 +1,7 @@
 """Requests about a person (docs/privacy.md, Requests) as tests make them: the cycles API's
-record of an erasure request delivered to a service, the service's erasure activity run as
-the request's workflow runs it, and where a text is left in a service's schema."""
+record of an erasure request, its clearance and its end delivered to a service, the
+service's erasure activity run as the request's workflow runs it, and where a text is left
+in a service's schema."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from collections.abc import Awaitable, Callable
 
 from temporalio import activity
 
-from libs.events.schemas.cycles import ErasureRequested
+from libs.events.envelope import Envelope
+from libs.events.schemas.cycles import ErasureRequested, PersonErased
+from libs.events.schemas.promotion import ErasureCleared
 from libs.events.store import EventStore
 from libs.platform.runtime import Runtime, ServiceParts
 from libs.platform.settings import Settings
@@ -22,6 +25,7 @@ from tests.support.erasure import in_tables
 
 OFFICER = "pat-privacy"
 GRANT = "grant-of-the-request"
+Request = ErasureRequested | ErasureCleared | PersonErased
 
 
 async def erasure_requested(
@@ -30,8 +34,10 @@ async def erasure_requested(
     employee_id: str,
     by: str = OFFICER,
     roles: tuple[str, ...] = (ERASING_ROLE,),
+    cleared: bool = True,
 ) -> None:
-    """The cycles API's `ErasureRequested`, applied as the service's consumer applies it."""
+    """The cycles API's `ErasureRequested`, applied as the service's consumer applies it,
+    then (`cleared`) the promotion service's `ErasureCleared`."""
     event = ErasureRequested(
         request_ref=request_ref,
         employee_id=employee_id,
@@ -39,10 +45,28 @@ async def erasure_requested(
         roles=list(roles),
         grant_sha256=grant_digest(GRANT),
     )
+    await delivered(store, event)
+    if cleared:
+        await delivered(store, ErasureCleared(request_ref=request_ref, employee_id=employee_id))
+
+
+async def delivered(store: EventStore, event: Request, at: Envelope | None = None) -> None:
+    """An event of an erasure request (`ErasureRequested`, `ErasureCleared`,
+    `PersonErased`) applied to `store`'s replica of them as its consumer applies it; `at`:
+    the envelope it was recorded in, when it was."""
+    replica = KnownErasures(store.schema)
+    [handler] = [h for h in replica.handlers() if isinstance(event, h.event)]
+    recorded = at or envelope(event, erasure_workflow_id(event.request_ref))
     async with store.transaction() as conn:
-        await KnownErasures(store.schema).apply(
-            conn, envelope(event, f"erasure-{request_ref}"), event
-        )
+        await handler.apply(conn, recorded, event)
+
+
+async def delivered_from(source: EventStore, stream_id: str, store: EventStore) -> None:
+    """Every event of `source`'s stream, as `store`'s consumers apply them."""
+    for recorded in await source.read_stream(stream_id):
+        event = await source.decode(recorded)
+        assert isinstance(event, ErasureRequested | ErasureCleared | PersonErased)
+        await delivered(store, event, recorded)
 
 
 def erasure_of(

@@ -175,11 +175,22 @@ class MemoryRecords:
 
 
 @dataclass
+class MemoryErasures:
+    """The replica of erasure requests: the references of those that ended."""
+
+    ended_refs: set[str] = field(default_factory=set)
+
+    async def ended(self, request_ref: str) -> bool:
+        return request_ref in self.ended_refs
+
+
+@dataclass
 class MemoryWork:
     log: MemoryDecisionLog = field(default_factory=MemoryDecisionLog)
     records: MemoryRecords = field(default_factory=MemoryRecords)
     org_chart: MemoryOrgChart = field(default_factory=MemoryOrgChart)
     frameworks: MemoryFrameworkVersions = field(default_factory=MemoryFrameworkVersions)
+    erasures: MemoryErasures = field(default_factory=MemoryErasures)
     events: MemoryEventLog = field(default_factory=lambda: MemoryEventLog("promotion"))
     # The locks every open transaction holds, and this transaction's.
     held: set[str] = field(default_factory=set)

@@ -92,9 +92,27 @@ class PersonErased(IntegrationEvent):
     request_ref: str
     employee_id: str
     outcome: Literal["erased", "refused"]
-    # It quotes the holds' reasons, which are about the person: sealed, so integrators learn
-    # that a refusal happened, and only TalentLedger reads why (docs/privacy.md).
+    # It names the holds (their ids, who placed them and when), never their reasons, which
+    # stay in the promotion service's decision log; sealed all the same, since it is about
+    # the person: integrators learn that a refusal happened, TalentLedger alone reads why
+    # (docs/privacy.md, Legal holds).
     reason: Annotated[str, PersonalOf("employee_id")] = Field(
-        "", description="why it was refused; sealed"
+        "", description="why it was refused: the holds in force; sealed"
     )
     services: list[str] = Field(default_factory=list, description="the services that confirmed")
+
+
+@registry.event
+class AccessRequestAnswered(IntegrationEvent):
+    """A privacy officer's access request about a person, answered through the cycles API
+    (docs/privacy.md, Requests): the record of who read everything held about whom, and
+    when, for auditors. It holds ids and service names only, none of the export."""
+
+    event_type = "AccessRequestAnswered"
+    context = "cycles"
+    schema_version = 1
+
+    employee_id: str = Field(description="the person the request was about")
+    requested_by: str = Field(description="the signed-in privacy officer who asked")
+    answered: list[str] = Field(description="the services whose records the export holds")
+    missing: list[str] = Field(description="the services that did not answer, by name")

@@ -3,7 +3,8 @@
 They tell other systems (the HRIS, the cycle orchestrator, reporting) where a case stands.
 The full record, with the evidence, the rationale and the scores as they were, is the
 decision log, which auditors read through the promotion service; events carry no rationale.
-Every event's stream is `promotion-case-<case_id>`.
+Every case event's stream is `promotion-case-<case_id>`; an erasure request's clearance is
+on `promotion-erasure-<request_ref>`.
 """
 
 from __future__ import annotations
@@ -77,3 +78,17 @@ class PromotionDecided(_CaseEvent):
     session_id: str
     framework_id: str
     framework_version: int = Field(ge=1)
+
+
+@registry.event
+class ErasureCleared(IntegrationEvent):
+    """An erasure request cleared against legal holds (docs/privacy.md, Legal holds): from
+    then on the services may destroy and erase under it, and no hold is placed on the
+    person until it has ended. Appended with the decision log's `erasure_cleared` entry."""
+
+    event_type = "ErasureCleared"
+    context = "promotion"
+    schema_version = 1
+
+    request_ref: str
+    employee_id: str

@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from psycopg import sql
 
 from libs.events.store import EventStore
 from libs.privacy.records import PersonalDataSection, ServiceRecords
+from libs.privacy.requests import KnownErasure, KnownErasures
 
 NAME = "cycles"
 
@@ -27,14 +29,7 @@ async def records_of(store: EventStore, employee_id: str) -> ServiceRecords:
             (employee_id,),
         )
         streams = [row[0] for row in await cursor.fetchall()]
-        cursor = await conn.execute(
-            sql.SQL(
-                "SELECT request_ref, requested_by, received_at FROM {}.erasure_requests "
-                "WHERE employee_id = %s ORDER BY received_at"
-            ).format(schema),
-            (employee_id,),
-        )
-        requests = await cursor.fetchall()
+        requests = await KnownErasures(store.schema).about(conn, employee_id)
     facts: list[dict[str, Any]] = []
     for stream in streams:
         for envelope in await store.read_stream(stream):
@@ -61,11 +56,24 @@ async def records_of(store: EventStore, employee_id: str) -> ServiceRecords:
             ),
             PersonalDataSection(
                 topic="erasure requests",
-                description="the erasure requests made about them, by whom and when",
-                items=[
-                    {"request_ref": ref, "requested_by": by, "received_at": at.isoformat()}
-                    for ref, by, at in requests
-                ],
+                description="the erasure requests made about them, by whom and when, when "
+                "each was cleared and how it ended",
+                items=[_request(r) for r in requests],
             ),
         ],
     )
+
+
+def _request(request: KnownErasure) -> dict[str, Any]:
+    return {
+        "request_ref": request.request_ref,
+        "requested_by": request.requested_by,
+        "received_at": request.received_at.isoformat(),
+        "cleared_at": _iso(request.cleared_at),
+        "outcome": request.outcome,
+        "ended_at": _iso(request.ended_at),
+    }
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()

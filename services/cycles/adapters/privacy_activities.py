@@ -1,6 +1,7 @@
 """The cycles service's steps of an erasure (docs/privacy.md, Requests): destroy the person's
 data keys, and publish how the request ended. Both act only for a request the cycles API
-recorded (`KnownErasures`, fed by the service's own `ErasureRequested` events)."""
+recorded (`KnownErasures`, fed by the service's own `ErasureRequested` events); destroying
+keys and recording an erasure only for one the promotion service cleared."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from libs.events.store import EventStore
 from libs.personal import vault
 from libs.privacy.requests import KnownErasures
 from libs.workflows.contracts import DESTROY_PERSONAL_KEYS, RECORD_ERASURE
-from libs.workflows.messages import ErasureOrder, ErasureOutcome, KeysDestroyed
+from libs.workflows.messages import (
+    ErasureOrder,
+    ErasureOutcome,
+    KeysDestroyed,
+    erasure_workflow_id,
+)
 from services.cycles.adapters.activities import append_once
-
-
-def erasure_stream(request_ref: str) -> str:
-    """The request's stream: `ErasureRequested` (version 1), then `PersonErased` (2)."""
-    return f"erasure-{request_ref}"
 
 
 def erasure_activities(
@@ -45,7 +46,8 @@ def erasure_activities(
     @activity.defn(name=RECORD_ERASURE.name)
     async def record_erasure(outcome: ErasureOutcome) -> None:
         order = outcome.order
-        actor = await requests.acting_for(pool, order)
+        # A refusal is recorded without a clearance; an erasure only after one.
+        actor = await requests.acting_for(pool, order, after_clearance=outcome.outcome == "erased")
         event = PersonErased(
             request_ref=order.request_ref,
             employee_id=order.employee_id,
@@ -53,7 +55,8 @@ def erasure_activities(
             reason=outcome.reason,
             services=outcome.services,
         )
-        # After the request's own event (ErasureRequested is event 1).
-        await append_once(store, erasure_stream(order.request_ref), 2, event, actor)
+        # After the request's own event (ErasureRequested is event 1) on the request's stream,
+        # named as its workflow.
+        await append_once(store, erasure_workflow_id(order.request_ref), 2, event, actor)
 
     return [destroy_personal_keys, record_erasure]

@@ -15,6 +15,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
+from uuid import uuid4
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -29,7 +30,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from libs.events.envelope import EventMetadata
-from libs.events.schemas.cycles import ErasureRequested, PersonErased
+from libs.events.schemas.cycles import AccessRequestAnswered, ErasureRequested, PersonErased
+from libs.events.schemas.hris import EmployeeId
 from libs.events.store import ConcurrencyError, EventStore
 from libs.platform.auth import Actor, CurrentActor, require_role
 from libs.platform.runtime import not_found
@@ -40,7 +42,6 @@ from libs.workflows.contracts import HOLDING_PERSONAL_DATA
 from libs.workflows.messages import ErasureOrder, RequestRef, erasure_workflow_id, grant_digest
 from services.cycles.adapters.http import root_cause
 from services.cycles.adapters.personal_data import records_of
-from services.cycles.adapters.privacy_activities import erasure_stream
 from services.cycles.workflows.person_erasure import (
     DONE,
     TASK_QUEUE,
@@ -48,6 +49,8 @@ from services.cycles.workflows.person_erasure import (
     PersonErasureWorkflow,
 )
 
+# Each access request's record is a stream of its own: `access-request-<uuid>`.
+ACCESS_REQUEST_STREAM = "access-request-"
 router = APIRouter(prefix="/privacy/requests", tags=["privacy"])
 # How long each service has to answer an access request; one that takes longer is listed as
 # not answering rather than holding up the others.
@@ -61,7 +64,7 @@ class AccessRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["access"]
-    employee_id: str = Field(min_length=1, max_length=200)
+    employee_id: EmployeeId
 
 
 class ErasureRequest(BaseModel):
@@ -70,7 +73,7 @@ class ErasureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["erasure"]
-    employee_id: str = Field(min_length=1, max_length=200)
+    employee_id: EmployeeId
     request_ref: RequestRef
 
 
@@ -90,7 +93,11 @@ class ErasureStatus(BaseModel):
     confirmed: list[str] = Field(default_factory=list, description="services that confirmed")
     waiting_on: list[str] = Field(default_factory=list, description="services yet to confirm")
     outcome: Literal["erased", "refused"] | None = None
-    reason: str = Field("", description="why it was refused")
+    reason: str = Field(
+        "",
+        description="why it was refused: each legal hold, who placed it and when (their "
+        "reasons: the promotion service's GET /legal-holds)",
+    )
     erased: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="per service, what it erased by kind"
     )
@@ -111,9 +118,11 @@ async def make_request(
     if isinstance(body, AccessRequest):
         urls: dict[str, str] = request.app.state.runtime.settings.service_urls
         own = await records_of(_store(request), body.employee_id)
-        return await gather_export(
+        export = await gather_export(
             body.employee_id, actor, request.headers.get("authorization", ""), urls, own
         )
+        await _record_access(_store(request), export)
+        return export
     response.status_code = 202
     return await _request_erasure(body, actor, request)
 
@@ -181,6 +190,21 @@ async def _records_of(
     return records
 
 
+async def _record_access(store: EventStore, export: PersonalDataExport) -> None:
+    """Who read everything held about whom, and which services answered, in the cycles log
+    for auditors (docs/privacy.md, Requests): ids and service names, none of the export."""
+    answered = [records.service for records in export.services]
+    event = AccessRequestAnswered(
+        employee_id=export.employee_id,
+        requested_by=export.requested_by,
+        answered=answered,
+        missing=[s for s in HOLDING_PERSONAL_DATA if s not in answered],
+    )
+    await store.append(
+        f"{ACCESS_REQUEST_STREAM}{uuid4()}", 0, [event], EventMetadata(actor=export.requested_by)
+    )
+
+
 def _detail(answer: httpx.Response) -> str:
     """What the service said, from any body: FastAPI's `{"detail": ...}`, other JSON or text."""
     try:
@@ -215,7 +239,7 @@ async def _request_erasure(body: ErasureRequest, actor: Actor, request: Request)
         # Recorded before the workflow exists, so that the services know it by its first
         # activity; the stream's first event makes the reference the request's for good.
         await _store(request).append(
-            erasure_stream(ref), 0, [requested], EventMetadata(actor=actor.subject)
+            erasure_workflow_id(ref), 0, [requested], EventMetadata(actor=actor.subject)
         )
     except ConcurrencyError:
         status = await _status(request, ref)
@@ -250,7 +274,7 @@ async def _request_erasure(body: ErasureRequest, actor: Actor, request: Request)
 
 async def _status(request: Request, ref: str) -> ErasureStatus:
     store = _store(request)
-    envelopes = await store.read_stream(erasure_stream(ref))
+    envelopes = await store.read_stream(erasure_workflow_id(ref))
     if not envelopes:
         raise not_found(f"privacy request {ref!r}")
     first = envelopes[0]
@@ -262,7 +286,7 @@ async def _status(request: Request, ref: str) -> ErasureStatus:
     if not isinstance(requested, ErasureRequested):
         raise HTTPException(
             409,
-            f"reference {ref!r} is taken: stream {erasure_stream(ref)!r} holds "
+            f"reference {ref!r} is taken: stream {erasure_workflow_id(ref)!r} holds "
             f"{first.source}'s {first.event_type}, not an erasure request; make the request "
             "under another reference",
         )

@@ -7,7 +7,8 @@ request against the `ErasureRequested` the cycles API recorded. The input holds 
 the request's reference and its grant: nothing personal.
 
 1. clear the request against legal holds (promotion); a hold refuses it, and the refusal
-   is published (`PersonErased`, outcome `refused`) with nothing erased;
+   is published (`PersonErased`, outcome `refused`, naming the holds but not why they were
+   placed) with nothing erased;
 2. destroy the person's data keys (cycles): every sealed field of every event log and
    JetStream message reads `[erased]` from then on;
 3. wait until every process's cache of opened keys has expired (`KEY_CACHES_EXPIRE`): a
@@ -69,7 +70,9 @@ class ErasureReport(BaseModel):
     request_ref: str
     employee_id: str
     outcome: Literal["erased", "refused"]
-    reason: str = Field("", description="why it was refused: each legal hold and its reason")
+    reason: str = Field(
+        "", description="why it was refused: each legal hold, who placed it and when"
+    )
     keys_destroyed: int = 0
     erased: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="per service, what it erased by kind"

@@ -113,7 +113,7 @@ def clearance_activity(
 
     @activity.defn(name=CLEAR_ERASURE.name)
     async def clear(order: ErasureOrder) -> ErasureClearance:
-        officer = await requests.acting_for(pool, order)
+        officer = await requests.acting_for(pool, order, after_clearance=False)
         clearance = await clear_erasure(promotion, order.employee_id, order.request_ref, officer)
         return ErasureClearance(cleared=clearance.cleared, reason=clearance.reason)
 

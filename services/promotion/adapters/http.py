@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.framework import TrackKind
+from libs.events.schemas.hris import EmployeeId
 from libs.platform.auth import CurrentActor
 from libs.platform.edge import MAX_INTEGER
 from libs.platform.pagination import Page, Paged
@@ -91,7 +92,7 @@ class AppealOutcome(_Body):
 
 
 class HoldPlacement(_Body):
-    employee_id: str | None = Field(None, min_length=1, max_length=64, description="a person")
+    employee_id: EmployeeId | None = Field(None, description="a person")
     case_id: str | None = Field(None, min_length=1, max_length=200, description="or a case")
     reason: str = Field(max_length=MAX_REASON, description="required: why the record is held")
 

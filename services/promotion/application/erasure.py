@@ -18,17 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.promotion.application.holds import ErasureHeld
-from services.promotion.application.ports import Acting, Work
-from services.promotion.application.promotion import Promotion, record, require
+from services.promotion.application.ports import Work
+from services.promotion.application.promotion import Promotion, record
 from services.promotion.domain.cases import CaseRefused
 from services.promotion.domain.decision_log import LogEntry
 from services.promotion.domain.holds import in_force
 from services.promotion.domain.payloads import ErasedField, Erasure
-
-# The role that makes erasure requests (libs/privacy/requests.py ERASING_ROLE; named here
-# because the application reaches no database or workflow library, and a test holds the two
-# equal).
-ERASING_ROLE = "privacy_officer"
 
 
 @dataclass(frozen=True)
@@ -44,23 +39,15 @@ class PersonErased:
     repeated: bool = False
 
 
-async def erase_person(
-    promotion: Promotion, employee_id: str, request_ref: str, actor: Acting
-) -> PersonErased:
-    """Remove the personal text of every case of `employee_id` from beside the log, under
-    the erasure request `request_ref`. A request carried out already is not carried out
-    again; a person with no text left gets no erasure entry. Refused (`ErasureHeld`) while a
-    legal hold is in force on the person or one of their cases."""
-    require(actor, ERASING_ROLE, "erasing a person's promotion record")
-    async with promotion.uow.transaction() as tx:
-        return await erase_text(promotion, tx, employee_id, request_ref, actor.subject)
-
-
 async def erase_text(
     promotion: Promotion, tx: Work, employee_id: str, request_ref: str, actor: str
 ) -> PersonErased:
-    """`erase_person` within the caller's transaction, for `actor`, whose right to erase the
-    caller checked."""
+    """Remove the personal text of every case of `employee_id` from beside the log, under
+    the erasure request `request_ref`, within the caller's transaction, for `actor`, whose
+    right to erase the caller checked (`libs/privacy/requests.py`). A request carried out
+    already is not carried out again; a person with no text left gets no erasure entry.
+    Refused (`ErasureHeld`) while a legal hold is in force on the person or one of their
+    cases."""
     ref = request_ref.strip()
     if not ref:
         raise CaseRefused("an erasure names the request it carries out: request_ref is blank")

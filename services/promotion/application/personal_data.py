@@ -33,6 +33,7 @@ TOPICS: dict[str, str] = {
     "appeal": "appeals",
     "erasure": "erasures",
     "erasure_refused": "erasure requests refused",
+    "erasure_cleared": "erasure requests cleared",
 }
 KEPT = "kept in the append-only promotion decision log, the record of promotion decisions"
 

@@ -177,6 +177,14 @@ class FrameworkVersions(Protocol):
     async def all(self) -> Sequence[KnownVersion]: ...
 
 
+class ErasureRequests(Protocol):
+    """The replica of the erasure requests privacy officers made (docs/privacy.md,
+    Requests), as far as it knows how each ended."""
+
+    async def ended(self, request_ref: str) -> bool:
+        """Whether the request has ended (`PersonErased` received)."""
+
+
 class Work(Protocol):
     """Everything one use case reads and writes, through one transaction."""
 
@@ -191,6 +199,9 @@ class Work(Protocol):
 
     @property
     def frameworks(self) -> FrameworkVersions: ...
+
+    @property
+    def erasures(self) -> ErasureRequests: ...
 
     @property
     def events(self) -> EventLog:

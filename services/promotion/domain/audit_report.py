@@ -42,6 +42,7 @@ STEP_NAMES = {
     "legal_hold": "Legal hold placed",
     "legal_hold_lifted": "Legal hold lifted",
     "erasure_refused": "Erasure refused under legal hold",
+    "erasure_cleared": "Erasure cleared",
 }
 
 
@@ -141,6 +142,8 @@ def _step(entry: LogEntry) -> list[str]:
         lines.append(f"   - hold {p['hold_id']}: {p['reason']}")
     elif entry.kind == "erasure_refused":
         lines.append(f"   - request {p['request_ref']} of {p['requested_by']}: {p['reason']}")
+    elif entry.kind == "erasure_cleared":
+        lines.append(f"   - request {p['request_ref']} of {p['requested_by']}")
     note = p.get("note")
     if note and entry.kind != "evidence":
         lines.append(f"   - note: {note}")

@@ -24,6 +24,7 @@ PERSON_RECORD = "person:"
 # Long enough for a matter reference and a sentence or two; the detail is in legal's files.
 MAX_REASON = 2_000
 HOLD_KINDS = frozenset({"legal_hold", "legal_hold_lifted"})
+Placer = Literal["hr_admin", "legal"]
 
 
 def person_record(employee_id: str) -> str:
@@ -66,6 +67,7 @@ class Hold(BaseModel):
     on: Literal["person", "case"]
     case_id: str | None
     placed_by: str
+    placed_as: Placer
     placed_at: datetime
     reason: str
     lifted: Lifted | None = None
@@ -84,20 +86,29 @@ class Hold(BaseModel):
             )
         return HoldLifted(hold_id=self.hold_id, reason=reason_for(reason, "lifting a legal hold"))
 
-    def described(self) -> str:
-        """The hold as a refusal names it: what, who placed it, when and why."""
+    @property
+    def lifted_by(self) -> tuple[Placer, ...]:
+        """Who may lift it: legal counsel's hold only legal, HR's either."""
+        return ("legal",) if self.placed_as == "legal" else ("hr_admin", "legal")
+
+    def named(self) -> str:
+        """The hold as an answer outside the log names it: what, who placed it, when."""
         on = "the person" if self.case_id is None else f"case {self.case_id}"
-        return (
-            f"legal hold {self.hold_id} on {on}, placed by {self.placed_by} on "
-            f"{_when(self.placed_at)}: {self.reason}"
-        )
+        placed = f"placed by {self.placed_by} on {_when(self.placed_at)}"
+        return f"legal hold {self.hold_id} on {on}, {placed}"
+
+    def described(self) -> str:
+        """The hold as the log's refusal names it: `named`, and why."""
+        return f"{self.named()}: {self.reason}"
 
 
-def place(hold_id: str, case_id: str | None, reason: str) -> LegalHold:
-    """The payload of a hold's placement: on the case `case_id`, or on the person (None)."""
+def place(hold_id: str, case_id: str | None, reason: str, placed_as: Placer) -> LegalHold:
+    """The payload of a hold's placement: on the case `case_id`, or on the person (None),
+    by legal counsel or HR (`placed_as`, which decides who may lift it)."""
     return LegalHold(
         hold_id=hold_id,
         on="person" if case_id is None else "case",
+        placed_as=placed_as,
         reason=reason_for(reason, "a legal hold"),
     )
 
@@ -116,6 +127,8 @@ def holds(entries: Iterable[LogEntry]) -> dict[str, Hold]:
                 on=p["on"],
                 case_id=None if p["on"] == "person" else entry.case_id,
                 placed_by=entry.actor,
+                # Recorded before who placed it as was kept: legal's, the stricter.
+                placed_as=p.get("placed_as", "legal"),
                 placed_at=entry.recorded_at,
                 reason=p["reason"],
             )
@@ -143,6 +156,30 @@ def refusal(
         holds=tuple(h.hold_id for h in standing),
         reason=f"erasure request {request_ref} of {employee_id} is refused while legal holds "
         f"are in force: {each}",
+    )
+
+
+def refused_answer(request_ref: str, employee_id: str, standing: Iterable[Hold]) -> str:
+    """What a refused request is answered with outside the log: each hold, who placed it and
+    when, never why (the reasons are the person's data: read through the legal holds)."""
+    each = "; ".join(h.named() for h in standing)
+    return (
+        f"erasure request {request_ref} of {employee_id} is refused while legal holds are in "
+        f"force: {each} (their reasons: GET /legal-holds?employee_id={employee_id})"
+    )
+
+
+def erasures_cleared(entries: Iterable[LogEntry]) -> list[LogEntry]:
+    """The `erasure_cleared` entries among `entries`, oldest first."""
+    return [entry for entry in entries if entry.kind == "erasure_cleared"]
+
+
+def erasure_under_way(employee_id: str, cleared: LogEntry) -> WrongState:
+    """The refusal of a hold on a person whose erasure `cleared` has not ended."""
+    return WrongState(
+        f"{employee_id!r} cannot be held: an erasure cleared on {_when(cleared.recorded_at)} "
+        f"under request {cleared.payload['request_ref']} is under way, and their keys may "
+        "already be destroyed; a hold can be placed once it has ended"
     )
 
 

@@ -167,6 +167,9 @@ class LegalHold(EntryPayload):
 
     hold_id: str = Field(min_length=1)
     on: Literal["person", "case"]
+    # Legal counsel's hold is lifted only by legal; HR's by either. A hold recorded before
+    # this was kept is taken as legal's, the stricter.
+    placed_as: Literal["hr_admin", "legal"] = "legal"
     reason: str
 
 
@@ -196,6 +199,17 @@ class ErasureRefused(EntryPayload):
     reason: str
 
 
+class ErasureCleared(EntryPayload):
+    """An erasure request cleared: no legal hold was in force on the person or their cases.
+    Until the request has ended no hold is placed on them (docs/privacy.md, Legal holds)."""
+
+    kind: ClassVar[EntryKind] = "erasure_cleared"
+    version: ClassVar[int] = 2
+
+    request_ref: str = Field(min_length=1)
+    requested_by: str = Field(min_length=1)
+
+
 CONTENT: tuple[type[EntryPayload], ...] = (
     Nomination,
     Endorsement,
@@ -221,11 +235,17 @@ SEALED_ONLY: tuple[type[EntryPayload], ...] = (LegalHold, HoldLifted, ErasureRef
 
 PAYLOADS: dict[tuple[EntryKind, int], type[EntryPayload]] = {
     (model.kind, model.version): model
-    for model in (*CONTENT, *map(_version_2, CONTENT), Erasure, *map(_version_2, SEALED_ONLY))
+    for model in (
+        *CONTENT,
+        *map(_version_2, CONTENT),
+        Erasure,
+        ErasureCleared,
+        *map(_version_2, SEALED_ONLY),
+    )
 }
 # What readers get of each kind: its text disclosed.
 READABLE: dict[EntryKind, type[EntryPayload]] = {
-    model.kind: model for model in (*CONTENT, Erasure, *SEALED_ONLY)
+    model.kind: model for model in (*CONTENT, Erasure, ErasureCleared, *SEALED_ONLY)
 }
 
 

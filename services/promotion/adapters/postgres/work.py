@@ -11,6 +11,7 @@ from psycopg import AsyncConnection, sql
 
 from libs.events.store import EventStore, StoreTransaction
 from libs.events.work import PostgresUnitOfWork
+from libs.privacy.requests import KnownErasures
 from libs.replicas.framework_versions import BoundFrameworkVersions, FrameworkVersions
 from libs.replicas.org_chart import BoundOrgChart, OrgChart
 from services.promotion.adapters.postgres.decision_log import BoundDecisionLog, DecisionLog
@@ -21,11 +22,24 @@ _TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended({}, 0))"
 
 
 @dataclass(frozen=True)
+class BoundErasures:
+    """The `ErasureRequests` port: the service's replica of them, on the transaction."""
+
+    requests: KnownErasures
+    conn: AsyncConnection[Any]
+
+    async def ended(self, request_ref: str) -> bool:
+        known = await self.requests.known(self.conn, request_ref)
+        return known is not None and known.outcome is not None
+
+
+@dataclass(frozen=True)
 class PostgresWork:
     log: BoundDecisionLog
     records: PromotionRecords
     org_chart: BoundOrgChart
     frameworks: BoundFrameworkVersions
+    erasures: BoundErasures
     events: StoreTransaction
 
     async def lock(self, name: str) -> None:
@@ -51,6 +65,7 @@ class Database(PostgresUnitOfWork[PostgresWork]):
         self.log = DecisionLog(schema)
         self.org_chart = OrgChart(schema)
         self.frameworks = FrameworkVersions(schema)
+        self.erasures = KnownErasures(schema)
 
     def bind(self, conn: AsyncConnection[Any]) -> PostgresWork:
         return PostgresWork(
@@ -58,5 +73,6 @@ class Database(PostgresUnitOfWork[PostgresWork]):
             PromotionRecords(conn, self.store.schema),
             self.org_chart.on(conn),
             self.frameworks.on(conn),
+            BoundErasures(self.erasures, conn),
             StoreTransaction(self.store, conn),
         )

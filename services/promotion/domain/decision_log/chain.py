@@ -27,6 +27,7 @@ EntryKind = Literal[
     "legal_hold",
     "legal_hold_lifted",
     "erasure_refused",
+    "erasure_cleared",
 ]
 ENTRY_KINDS: frozenset[str] = frozenset(get_args(EntryKind))
 

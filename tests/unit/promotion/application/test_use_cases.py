@@ -13,12 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
+from libs.events.schemas.promotion import ErasureCleared
 from services.promotion.application import (
     audit,
     cases,
     criteria,
     cycle,
     erasure,
+    holds,
     reactions,
     readiness,
 )
@@ -46,6 +48,7 @@ other_lead = Actor(OTHER_LEAD, frozenset({"manager"}))
 hr = Actor("emp-hr", frozenset({"hr_admin"}))
 auditor = Actor("emp-auditor", frozenset({"auditor"}))
 officer = Actor("emp-privacy", frozenset({"privacy_officer"}))
+legal = Actor("emp-legal", frozenset({"legal"}))
 committee = Actor(COMMITTEE, frozenset({"promotion_committee"}))
 second_committee = Actor(SECOND_COMMITTEE, frozenset({"promotion_committee"}))
 ann = Actor(ANN, frozenset({"employee"}))
@@ -509,6 +512,13 @@ async def test_a_checkpoint_is_signed_once_per_head_and_shows_a_rewrite(world: W
 # -- erasing a person's text (docs/privacy.md, The decision log) -------------------------------
 
 
+async def erase_ann(world: World, request_ref: str) -> erasure.PersonErased:
+    """Ann's text erased as the service's erasure does it, for the officer the request
+    names (checked before, by the erasure activity)."""
+    async with world.promotion.uow.transaction() as tx:
+        return await erasure.erase_text(world.promotion, tx, ANN, request_ref, officer.subject)
+
+
 async def test_erasing_a_person_removes_their_cases_text_and_records_it_once(world: World) -> None:
     """Every note, rationale and ground of the person's case goes, whoever wrote it; an erasure
     entry names what went and under which request; readers show `[erased]`; the log verifies
@@ -516,12 +526,9 @@ async def test_erasing_a_person_removes_their_cases_text_and_records_it_once(wor
     case_id = await world.ready_case(ANN)
     await cases.decide(world.promotion, case_id, "deny", "Ann's delivery slipped twice.", committee)
     await cases.appeal(world.promotion, case_id, "My scores were misread.", ann)
-    for other in (auditor, hr):
-        with pytest.raises(NotEntitled, match="privacy_officer"):
-            await erasure.erase_person(world.promotion, ANN, "req-1", other)
     with pytest.raises(CaseRefused, match="request_ref"):
-        await erasure.erase_person(world.promotion, ANN, " ", officer)
-    done = await erasure.erase_person(world.promotion, ANN, "req-1", officer)
+        await erase_ann(world, " ")
+    done = await erase_ann(world, "req-1")
     # Nomination note (""), endorsement "ready", confirmation note (""), rationale, grounds.
     assert (done.removed, done.repeated, len(done.entries)) == (5, False, 1)
     [entry] = done.entries
@@ -555,10 +562,10 @@ async def test_erasing_a_person_removes_their_cases_text_and_records_it_once(wor
     ]
     assert {e.request_ref for e in result.erased} == {"req-1"}
 
-    again = await erasure.erase_person(world.promotion, ANN, "req-1", officer)
+    again = await erase_ann(world, "req-1")
     assert (again.removed, again.repeated, again.entries) == (0, True, done.entries)
     assert len(world.log) == len(rows), "no second erasure entry"
-    nothing = await erasure.erase_person(world.promotion, ANN, "req-2", officer)
+    nothing = await erase_ann(world, "req-2")
     assert (nothing.removed, nothing.entries) == (0, ()), "nothing left to erase: no entry"
 
 
@@ -566,7 +573,7 @@ async def test_erasing_one_person_leaves_everyone_else_s_text(world: World) -> N
     ann_case = await world.ready_case(ANN)
     ben_case = await world.ready_case(BEN)
     await cases.decide(world.promotion, ben_case, "deny", "Coding below 3.", committee)
-    await erasure.erase_person(world.promotion, ANN, "req-1", officer)
+    await erase_ann(world, "req-1")
     kept = await audit.case(world.promotion, ben_case, ben)
     assert kept.entries[-1].payload["rationale"] == "Coding below 3."
     assert kept.entries[1].payload["note"] == "ready"
@@ -575,3 +582,36 @@ async def test_erasing_one_person_leaves_everyone_else_s_text(world: World) -> N
     # A step after the erasure records new text, held until the next erasure.
     later = await cases.decide(world.promotion, ann_case, "deny", "Still not ready.", committee)
     assert later.entries[-1].payload["rationale"] == "Still not ready."
+
+
+# -- clearing an erasure request (docs/privacy.md, Legal holds) --------------------------------
+
+
+async def test_a_clearance_is_an_entry_with_its_event_and_holds_wait_for_the_erasure_s_end(
+    world: World,
+) -> None:
+    """A cleared request is recorded once, with `ErasureCleared` in the same transaction;
+    until the replica knows the request ended, no hold is placed on the person or their
+    case (their keys may be gone); once it ended, holds are placed again."""
+    case_id = await world.nominate(ANN)
+    first = await holds.clear_erasure(world.promotion, ANN, "req-1", "emp-privacy")
+    assert first == holds.Clearance(True)
+    assert await holds.clear_erasure(world.promotion, ANN, "req-1", "emp-privacy") == first
+    cleared = [e for e in world.log if e.kind == "erasure_cleared"]
+    assert [(e.payload["request_ref"], e.payload["requested_by"]) for e in cleared] == [
+        ("req-1", "emp-privacy")
+    ]
+    assert world.work.events.events(holds.erasure_stream("req-1")) == [
+        ErasureCleared(request_ref="req-1", employee_id=ANN)
+    ]
+    for target in ({"employee_id": ANN}, {"case_id": case_id}):
+        with pytest.raises(WrongState, match=r"erasure cleared on .* under request req-1"):
+            await holds.place_hold(world.promotion, legal, "Claim 7.", **target)
+    await holds.place_hold(world.promotion, legal, "Claim 8.", employee_id=BEN)
+    world.work.erasures.ended_refs.add("req-1")
+    placed = await holds.place_hold(world.promotion, hr, "Claim 7.", case_id=case_id)
+    assert (placed.placed_as, placed.lifted_by) == ("hr_admin", ("hr_admin", "legal"))
+    refused = await holds.clear_erasure(world.promotion, ANN, "req-2", "emp-privacy")
+    assert not refused.cleared
+    assert placed.hold_id in refused.reason
+    assert "Claim 7." not in refused.reason, "the reason stays in the log"
