@@ -241,7 +241,10 @@ async def _erase_one_refuse_another(
     assert hold.status_code == 201, hold.text
     refused = await _erase(env, stack, http, officer, held, "REQ-HELD-1")
     assert refused["outcome"] == "refused", refused
-    assert "Litigation hold 2026-17" in refused["reason"]
+    # The reason names the hold, who placed it and when; its text stays in the decision log.
+    assert hold.json()["hold_id"] in refused["reason"]
+    assert "counsel-1" in refused["reason"]
+    assert "Litigation hold 2026-17" not in refused["reason"]
     with psycopg.connect(database) as conn:
         refusals = conn.execute(
             "SELECT count(*) FROM promotion.decision_log "

@@ -12,9 +12,10 @@ from services.promotion.domain.payloads import EntryPayload, ErasedField, Erasur
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 # What the log records about a person besides the steps of their cases (docs/privacy.md):
-# erasures of their text, legal holds placed and lifted, erasure requests refused under a hold.
+# erasures of their text, legal holds placed and lifted, erasure requests refused under a hold
+# or cleared.
 PRIVACY_KINDS: frozenset[str] = frozenset(
-    {"erasure", "legal_hold", "legal_hold_lifted", "erasure_refused"}
+    {"erasure", "legal_hold", "legal_hold_lifted", "erasure_refused", "erasure_cleared"}
 )
 
 
