@@ -35,6 +35,8 @@ from libs.events.subjects import (
     subject_for,
 )
 
+log = logging.getLogger(__name__)
+
 DEFAULT_INBOX = "_INBOX"
 DAY = 24 * 3600.0
 # Message bodies above this go to the payload object store and the message carries a claim
@@ -104,7 +106,20 @@ def _stream(
     )
 
 
-def _stream_configs(settings: StreamSettings) -> tuple[api.StreamConfig, ...]:
+# A message's own time to live (`Nats-TTL`) came with nats-server 2.11; older servers keep
+# every dead letter for the dead-letter retention.
+MESSAGE_TTL_SINCE = (2, 11)
+
+
+def supports_message_ttl(broker: NatsBroker) -> bool:
+    """Whether the connected NATS server honours a message's own time to live."""
+    version = broker.connection.connected_server_version
+    return (version.major, version.minor) >= MESSAGE_TTL_SINCE
+
+
+def _stream_configs(
+    settings: StreamSettings, message_ttl: bool = True
+) -> tuple[api.StreamConfig, ...]:
     replicas = settings.nats_stream_replicas
     return (
         _stream(
@@ -121,7 +136,7 @@ def _stream_configs(settings: StreamSettings) -> tuple[api.StreamConfig, ...]:
             settings.dead_letter_retention_days,
             replicas,
             # An outside event's dead letter is in clear: kept only as long as the intake.
-            message_ttl=True,
+            message_ttl=message_ttl,
         ),
         # Outside events wait here, in clear, only until admitted: a work queue deletes each
         # message once the admission acknowledges it (libs/events/intake.py).
@@ -205,7 +220,14 @@ async def ensure_streams(broker: NatsBroker, settings: StreamSettings | None = N
     """
     settings = settings or StreamDefaults()
     js = broker.connection.jetstream()
-    for config in _stream_configs(settings):
+    message_ttl = supports_message_ttl(broker)
+    if not message_ttl:
+        log.warning(
+            "NATS %s does not honour a message's own time to live (2.11 does): an outside "
+            "event's dead letter is kept for the dead-letter retention, not the intake's",
+            broker.connection.connected_server_version,
+        )
+    for config in _stream_configs(settings, message_ttl):
         try:
             info = await js.stream_info(config.name or "")
         except NotFoundError:
