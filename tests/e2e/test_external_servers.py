@@ -43,8 +43,9 @@ pytestmark = [
 
 @pytest.fixture
 def external_nats() -> Iterator[str]:
-    """Leaves the external NATS without this test's streams and durable consumers."""
-    yield EXTERNAL_NATS_URL
+    """The external NATS without TalentLedger's streams and durable consumers, before the
+    test and after it: the intake is a work queue, on which a durable left by an earlier run
+    would keep the cycles service from making its own."""
 
     async def delete_streams() -> None:
         client = await nats.connect(EXTERNAL_NATS_URL)
@@ -53,6 +54,8 @@ def external_nats() -> Iterator[str]:
                 await client.jetstream().delete_stream(stream)
         await client.close()
 
+    asyncio.run(delete_streams())
+    yield EXTERNAL_NATS_URL
     asyncio.run(delete_streams())
 
 
@@ -66,12 +69,12 @@ def external_database() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_backbone_tests_pass_against_external_servers() -> None:
+def test_backbone_tests_pass_against_external_servers(external_nats: str) -> None:
     """The event store, relay and inbox tests, rerun with DATABASE_URL and NATS_URL set."""
     env = {
         **os.environ,
         "DATABASE_URL": EXTERNAL_DATABASE_URL,
-        "NATS_URL": EXTERNAL_NATS_URL,
+        "NATS_URL": external_nats,
         "TALENTLEDGER_EXTERNAL_RUN": "1",
     }
     run = subprocess.run(
