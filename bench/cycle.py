@@ -318,6 +318,10 @@ class CycleRun:
     async def down(self) -> None:
         with self.console.status("stopping the stack (talentledger down)"):
             await asyncio.to_thread(self.stack.down)
+        if self.result.failure:
+            # What went wrong is in the services' logs and spans: kept for whoever looks.
+            self.console.print(f"the failed run's logs and spans are kept in {self.home}")
+            return
         shutil.rmtree(self.home, ignore_errors=True)
 
     async def run(self) -> SizeResult:
