@@ -29,6 +29,8 @@ PEERS = 3
 # Raters who rate everyone a point high or low: what calibration is there to find.
 LENIENT_SHARE, SEVERE_SHARE = 0.08, 0.04
 NOT_OBSERVED = 0.04
+# How often a person tries again a request answered 503 (about 30 s in all).
+UNAVAILABLE_TRIES = 10
 COMMENTS = (
     "Clear examples from the last quarter.",
     "Would like to see this more often in planning.",
@@ -120,8 +122,13 @@ class Simulation:
         ok: Iterable[int] = (200, 201, 202),
         **kw: Any,
     ) -> Any:
-        async with self.gate:
-            response = await self.client.request(method, url, headers=who, **kw)
+        for attempt in range(1, UNAVAILABLE_TRIES + 1):
+            async with self.gate:
+                response = await self.client.request(method, url, headers=who, **kw)
+            # 503 says "retry shortly" (a cycle whose worker is restarting): people do.
+            if response.status_code != 503 or attempt == UNAVAILABLE_TRIES:
+                break
+            await asyncio.sleep(0.5 * attempt)
         if response.status_code not in ok:
             raise SimulationFailed(f"{method} {url}: {response.status_code} {response.text}")
         return response.json() if response.content else None
