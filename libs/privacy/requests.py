@@ -13,7 +13,6 @@ request's id, with its grant, destroys and erases nothing.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,14 +20,14 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from libs.events.consumer import EventHandler
 from libs.events.envelope import Envelope
 from libs.events.schemas.cycles import ErasureRequested, PersonErased
 from libs.events.schemas.promotion import ErasureCleared
-from libs.workflows.messages import ErasureOrder, erasure_workflow_id, grant_digest
+from libs.replicas.requests import carries_grant, may_still_arrive, scheduled_by
+from libs.workflows.messages import ErasureOrder, erasure_workflow_id
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 ERASING_ROLE = "privacy_officer"
@@ -145,19 +144,11 @@ class KnownErasures:
         refusal come before it (`after_clearance=False`).
         """
         workflow_id = erasure_workflow_id(order.request_ref)
-        if not activity.in_activity():
-            raise _refused(f"erasure {order.request_ref!r} runs only inside its workflow")
-        info = activity.info()
-        if info.workflow_id != workflow_id:
-            raise _refused(
-                f"erasure {order.request_ref!r} belongs to workflow {workflow_id!r}, but "
-                f"workflow {info.workflow_id!r} scheduled this activity"
-            )
+        info = scheduled_by(workflow_id, f"erasure {order.request_ref!r}", _refused)
         async with pool.connection() as conn:
             row = await (await conn.execute(self._select, (order.request_ref,))).fetchone()
         if row is None:
-            # Both times are the Temporal server's: no clock skew with this worker.
-            if info.current_attempt_scheduled_time - info.scheduled_time < self.unknown_grace:
+            if may_still_arrive(info, self.unknown_grace):
                 raise ApplicationError(
                     f"the {self.service} service has not received erasure request "
                     f"{order.request_ref!r} yet (ErasureRequested is on its way, or it was "
@@ -180,7 +171,7 @@ class KnownErasures:
                 f"erasure {order.request_ref!r} names {request.employee_id!r}, not "
                 f"{order.employee_id!r}"
             )
-        if not hmac.compare_digest(digest, grant_digest(order.grant)):
+        if not carries_grant(digest, order.grant):
             raise _refused(
                 f"workflow {workflow_id!r} does not carry the grant the cycles API gave the "
                 "request: it was not started by the cycles API"

@@ -9,22 +9,20 @@ the recorded person.
 
 from __future__ import annotations
 
-import hmac
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from libs.events.consumer import EventHandler
 from libs.events.envelope import Envelope
 from libs.events.schemas.cycles import CycleRequested
 from libs.platform.auth import Actor
+from libs.replicas.requests import carries_grant, may_still_arrive, scheduled_by
 from libs.workflows.messages import (
-    grant_digest,
     series_of,
 )
 
@@ -81,19 +79,11 @@ class KnownCycles:
         series = series_of(round_id)
         if series is None:
             raise _refused(f"{round_id!r} is not a review cycle's id (`<cycle id>.<number>`)")
-        if not activity.in_activity():
-            raise _refused(f"cycle {round_id!r}: its activities run only inside its workflow")
-        info = activity.info()
-        if info.workflow_id != series:
-            raise _refused(
-                f"cycle {round_id!r} belongs to workflow {series!r}, but workflow "
-                f"{info.workflow_id!r} scheduled this activity"
-            )
+        info = scheduled_by(series, f"cycle {round_id!r}", _refused)
         async with pool.connection() as conn:
             row = await (await conn.execute(self._select, (series,))).fetchone()
         if row is None:
-            # Both times are the Temporal server's: no clock skew with this worker.
-            if info.current_attempt_scheduled_time - info.scheduled_time < self.unknown_grace:
+            if may_still_arrive(info, self.unknown_grace):
                 raise ApplicationError(
                     f"the {self.service} service has not received the request of cycle "
                     f"{series!r} yet (CycleRequested is on its way, or it was never started "
@@ -107,7 +97,7 @@ class KnownCycles:
         requested_by, roles, digest = row
         if "hr_admin" not in roles:
             raise _refused(f"cycle {series!r} was started by {requested_by!r}, who is not hr_admin")
-        if not hmac.compare_digest(digest, grant_digest(grant)):
+        if not carries_grant(digest, grant):
             raise _refused(
                 f"workflow {series!r} does not carry the grant the cycles API gave the cycle: "
                 "it was not started by the cycles API"
