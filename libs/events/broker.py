@@ -117,9 +117,7 @@ def supports_message_ttl(broker: NatsBroker) -> bool:
     return (version.major, version.minor) >= MESSAGE_TTL_SINCE
 
 
-def _stream_configs(
-    settings: StreamSettings, message_ttl: bool = True
-) -> tuple[api.StreamConfig, ...]:
+def _stream_configs(settings: StreamSettings, message_ttl: bool) -> tuple[api.StreamConfig, ...]:
     replicas = settings.nats_stream_replicas
     return (
         _stream(

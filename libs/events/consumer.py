@@ -64,6 +64,7 @@ from libs.events.broker import (
     BodyRefused,
     IdentifiedBroker,
     claimed_body,
+    supports_message_ttl,
 )
 from libs.events.envelope import Envelope
 from libs.events.registry import (
@@ -351,8 +352,13 @@ async def dead_letter(
     kept_for: float | None = None,
 ) -> None:
     subject = original_subject(msg.subject)
-    # The stream allows a message's own time to live (libs.events.broker), at least a second.
-    ttl = {} if kept_for is None else {api.Header.MSG_TTL: f"{max(1, int(kept_for))}s"}
+    # The stream allows a message's own time to live (libs.events.broker), at least a second,
+    # where the server honours one; an older server keeps it for the stream's retention.
+    ttl = (
+        {api.Header.MSG_TTL: f"{max(1, int(kept_for))}s"}
+        if kept_for is not None and supports_message_ttl(broker)
+        else {}
+    )
     await broker.publish(
         msg.data,
         dead_letter_subject(consumer, subject),

@@ -44,7 +44,7 @@ from nats.aio.msg import Msg
 from nats.js import api
 from pydantic import ValidationError
 
-from libs.events.broker import DAY, INTAKE, StreamDefaults, supports_message_ttl
+from libs.events.broker import DAY, INTAKE, StreamDefaults
 from libs.events.consumer import (
     KEYS_OUT_OF_REACH,
     TRANSIENT,
@@ -86,9 +86,8 @@ class _Admission:
         self.consumer = intake_consumer(store.schema)
 
     async def settle(self, msg: Msg, reason: str, *, final: bool) -> None:
-        kept_for = self.kept_for if supports_message_ttl(self.broker) else None
         await settle_failure(
-            self.broker, self.consumer, msg, reason, final=final, kept_for=kept_for
+            self.broker, self.consumer, msg, reason, final=final, kept_for=self.kept_for
         )
 
     async def on_batch(self, message: NatsMessage) -> None:
