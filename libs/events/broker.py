@@ -32,6 +32,8 @@ from libs.events.subjects import (
     INTAKE_STREAM,
     INTAKE_SUBJECTS,
     PAYLOAD_BUCKET,
+    PAYLOAD_STREAM,
+    payload_chunks_subject,
     subject_for,
 )
 
@@ -273,18 +275,37 @@ async def stash_body(
 
 
 async def claimed_body(broker: NatsBroker, headers: dict[str, str]) -> bytes:
-    """The body stored for a message that carries a claim check, if its digest matches."""
+    """The body stored for a message that carries a claim check, if its digest matches.
+
+    The chunks are read with one message get each rather than with `ObjectStore.get`, which
+    looks its stream up by subject (`$JS.API.STREAM.NAMES`, a request no service identity may
+    make: libs.events.identities) and reads through an ordered push consumer that can wait
+    for ever when the event loop stalls as the read begins; a wait with no end holds the
+    consumer that asked. A get that gets no answer raises TimeoutError, and the message is
+    tried again.
+    """
     name, digest = headers[BODY_OBJECT], headers.get(BODY_DIGEST)
     if digest is None:
         raise BodyRefused(f"the claim check for {name!r} carries no body digest")
-    store = await broker.connection.jetstream().object_store(PAYLOAD_BUCKET)
+    js = broker.connection.jetstream()
+    store = await js.object_store(PAYLOAD_BUCKET)
     try:
-        body = (await store.get(name)).data or b""
+        info = await store.get_info(name)
     except (ObjectNotFoundError, ObjectDeletedError) as error:
         raise BodyRefused(f"its body {name!r} is not in the payload store") from error
+    chunks = payload_chunks_subject(info.nuid or "")
+    body = bytearray()
+    sequence = 1
+    for _ in range(info.chunks or 0):
+        try:
+            chunk = await js.get_msg(PAYLOAD_STREAM, seq=sequence, subject=chunks, next=True)
+        except NotFoundError as error:
+            raise BodyRefused(f"its body {name!r} is missing a part") from error
+        body += chunk.data or b""
+        sequence = (chunk.seq or sequence) + 1
     if hashlib.sha256(body).hexdigest() != digest:
         raise BodyRefused(f"the stored body {name!r} does not match its message's digest")
-    return body
+    return bytes(body)
 
 
 def subject_of_envelope(envelope: Envelope) -> str:

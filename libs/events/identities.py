@@ -30,6 +30,7 @@ from libs.events.subjects import (
     INTAKE_STREAM,
     INTAKE_SUBJECTS,
     PAYLOAD_BUCKET,
+    PAYLOAD_STREAM,
     context_subjects,
     dead_letter_subject,
     intake_consumer,
@@ -40,7 +41,6 @@ if TYPE_CHECKING:  # the consumer module imports the broker, which imports this 
     from libs.events.consumer import EventHandler
 
 _JS = "$JS.API"
-_OBJECT_STREAM = f"OBJ_{PAYLOAD_BUCKET}"
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _own_inbox(public_key: str) -> tuple[str, ...]:
 
 def _stream_lookups() -> tuple[str, ...]:
     """`ensure_streams` only reads the streams' settings when they are already right."""
-    streams = (EVENT_STREAM, DEAD_LETTER_STREAM, INTAKE_STREAM, _OBJECT_STREAM)
+    streams = (EVENT_STREAM, DEAD_LETTER_STREAM, INTAKE_STREAM, PAYLOAD_STREAM)
     return tuple(f"{_JS}.STREAM.INFO.{stream}" for stream in streams)
 
 
@@ -70,16 +70,14 @@ def _payload_store() -> tuple[str, ...]:
     """Writing and reading bodies too large for one message (see libs.events.broker).
 
     Each object is checked against the digest its event message carries, so a body
-    overwritten by another identity is refused rather than believed.
+    overwritten by another identity is refused rather than believed. Bodies are read chunk
+    by chunk with message gets, so no consumer on the store is ever needed.
     """
     return (
         f"$O.{PAYLOAD_BUCKET}.>",
-        f"{_JS}.STREAM.MSG.GET.{_OBJECT_STREAM}",
-        f"{_JS}.DIRECT.GET.{_OBJECT_STREAM}.>",
-        f"{_JS}.STREAM.PURGE.{_OBJECT_STREAM}",
-        f"{_JS}.CONSUMER.CREATE.{_OBJECT_STREAM}",
-        f"{_JS}.CONSUMER.CREATE.{_OBJECT_STREAM}.>",
-        f"{_JS}.CONSUMER.DELETE.{_OBJECT_STREAM}.>",
+        f"{_JS}.STREAM.MSG.GET.{PAYLOAD_STREAM}",
+        f"{_JS}.DIRECT.GET.{PAYLOAD_STREAM}.>",
+        f"{_JS}.STREAM.PURGE.{PAYLOAD_STREAM}",
     )
 
 

@@ -38,6 +38,8 @@ EVENT_SUBJECTS = "talentledger.>"
 DEAD_LETTER_STREAM = "TALENTLEDGER_DEADLETTER"
 # Bodies of events too large for one message (see libs.events.broker.INLINE_LIMIT).
 PAYLOAD_BUCKET = "TALENTLEDGER_PAYLOADS"
+# The stream JetStream keeps an object store in, and the subject of one object's chunks.
+PAYLOAD_STREAM = f"OBJ_{PAYLOAD_BUCKET}"
 DEAD_LETTER_SUBJECTS = "deadletter.>"
 INTAKE_STREAM = "TALENTLEDGER_INTAKE"
 INTAKE_SUBJECTS = "intake.>"
@@ -125,3 +127,8 @@ def consumer_and_subject(dead_letter: str) -> tuple[str, str]:
     if prefix != "deadletter" or not consumer or not original:
         raise ValueError(f"{dead_letter!r} is not a dead-letter subject")
     return consumer, original
+
+
+def payload_chunks_subject(nuid: str) -> str:
+    """The subject of the chunks of the payload store's object with this internal id."""
+    return f"$O.{PAYLOAD_BUCKET}.C.{nuid}"

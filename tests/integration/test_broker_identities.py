@@ -19,7 +19,7 @@ from nats.errors import Error as NatsError
 from nats.js import api
 from nats.js.errors import NoStreamResponseError
 
-from libs.events.broker import BODY_DIGEST, BODY_OBJECT
+from libs.events.broker import BODY_DIGEST, BODY_OBJECT, claimed_body, make_broker, stash_body
 from libs.events.consumer import failure_reason
 from libs.events.envelope import Envelope, EventMetadata, new_event_id, utcnow
 from libs.events.identities import Credentials, inbox_prefix
@@ -283,6 +283,25 @@ async def test_a_claimed_body_overwritten_in_the_shared_store_is_refused(
     [letter] = await dead_letters(broker, 1)
     assert "does not match its message's digest" in letter.headers["tl-dead-letter-reason"]
     assert effect_counts(database_url) == {}
+
+
+@pytest.mark.parametrize("reader", ["assessment", "development", "promotion", "cycles"])
+async def test_every_service_reads_a_claimed_body_with_its_own_permissions(
+    authenticated: Nats, broker: NatsBroker, reader: str
+) -> None:
+    """A body of several chunks, read back as a service reads it: by its own identity,
+    whose permissions name the payload store's requests and nothing wider."""
+    large = envelope({"n": 1, "note": "y" * (3 * 1024 * 1024)})
+    body = large.model_dump_json().encode()
+    _, claim = await stash_body(broker, large, body)
+    service = make_broker(
+        authenticated.url, client_name=reader, credentials=authenticated.credentials(reader)
+    )
+    await service.connect()
+    try:
+        assert await asyncio.wait_for(claimed_body(service, claim), 60) == body
+    finally:
+        await service.stop()
 
 
 class Unregistered(IntegrationEvent):

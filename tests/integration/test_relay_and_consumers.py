@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from faststream.nats import NatsBroker
 
-from libs.events.broker import BODY_OBJECT, ensure_streams, make_broker
+from libs.events.broker import BODY_OBJECT, claimed_body, ensure_streams, make_broker, stash_body
 from libs.events.consumer import replay_dead_letters
 from libs.events.envelope import Envelope, EventMetadata
 from libs.events.relay import OutboxRelay
@@ -28,6 +29,7 @@ from tests.support.backbone import (
     start_consumer,
     wait_until,
 )
+from tests.support.envelopes import envelope
 from tests.support.events import Probe
 from tests.support.servers import Nats
 
@@ -331,3 +333,26 @@ async def test_an_event_too_large_for_one_message_travels_by_claim_check(
     assert (await js.stream_info(EVENT_STREAM)).state.messages == 2, "JetStream de-duplicated"
     await asyncio.sleep(1)
     assert effect_counts(database_url) == {1: 1, 2: 1}
+
+
+async def test_a_claimed_body_read_while_the_service_is_busy_ends_and_is_read_again(
+    broker: NatsBroker,
+) -> None:
+    """A service busy for seconds as it begins reading a claimed body (a long computation on
+    its event loop) gets the body or a timeout, never a read that waits for ever and holds
+    its consumer; the message is then tried again and its body read."""
+    large = envelope(Probe(n=1, note="x" * (6 * 1024 * 1024)), "large")
+    body = large.model_dump_json().encode()
+    _, claim = await stash_body(broker, large, body)
+
+    async def busy() -> None:
+        time.sleep(6)  # noqa: ASYNC251 - the stall is the point: longer than a heartbeat
+
+    stall = asyncio.create_task(busy())
+    try:
+        got: bytes | None = await asyncio.wait_for(claimed_body(broker, claim), 60)
+    except TimeoutError:
+        got = None  # a request that timed out during the stall: the message comes back
+    await stall
+    assert got in (None, body)
+    assert await asyncio.wait_for(claimed_body(broker, claim), 60) == body
