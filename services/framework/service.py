@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from libs.events.consumer import EventHandler
-from libs.events.schemas.assessment import InconsistentAnchorsFound
+from libs.events.schemas.assessment import AnchorFindingsRecorded, InconsistentAnchorsFound
 from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.privacy.parts import privacy_parts
 from libs.privacy.requests import MIGRATIONS as ERASURE_MIGRATIONS
-from services.framework.adapters import http, prelaunch_http
+from services.framework.adapters import http, prelaunch_http, upkeep_http
 from services.framework.adapters.access import ACCESS
 from services.framework.adapters.activities import FrameworkActivities
 from services.framework.adapters.postgres.published_versions import MIGRATIONS
@@ -16,6 +16,7 @@ from services.framework.adapters.postgres.work import Database
 from services.framework.application.frameworks import Frameworks
 from services.framework.application.personal_data import FrameworkPersonalData
 from services.framework.application.prelaunch_calibrations import PrelaunchCalibrations
+from services.framework.application.upkeep import Upkeep
 
 NAME = "framework"
 
@@ -28,10 +29,13 @@ def build(runtime: Runtime) -> ServiceParts:
     )
     http.install(api)
     prelaunch_http.install(api)
+    upkeep_http.install(api)
     database = Database(runtime.store)
     frameworks = Frameworks(runtime.store, database)
     api.state.frameworks = frameworks
     api.state.prelaunch_calibrations = PrelaunchCalibrations(runtime.store)
+    upkeep = Upkeep(database)
+    api.state.upkeep = upkeep
     privacy = privacy_parts(NAME, runtime, api, FrameworkPersonalData(database))
     declare(api, ACCESS)
     activities = FrameworkActivities(frameworks)
@@ -43,6 +47,12 @@ def build(runtime: Runtime) -> ServiceParts:
                 "anchor-reviews",
                 InconsistentAnchorsFound,
                 database.consumer(frameworks.on_inconsistent_anchors),
+            ),
+            EventHandler(
+                NAME,
+                "calibration-findings",
+                AnchorFindingsRecorded,
+                database.consumer(upkeep.on_anchor_findings),
             ),
             *privacy.handlers,
         ],

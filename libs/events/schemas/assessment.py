@@ -189,17 +189,22 @@ class InconsistentAnchorsFound(IntegrationEvent):
     anchors: list[AnchorSpread] = Field(min_length=1)
 
 
-class AnchorFinding(BaseModel):
-    """One finding on the anchor of a competency at a track and level, as a family words it
-    (docs/assessment.md, Calibration, defines each kind and its threshold)."""
+class RoleCompetency(BaseModel):
+    """A competency in a role: the role profile at (family, track, level)."""
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["inconsistent_use", "leniency_clustering", "outliers"]
     competency: str
     family: str
     track: str
     level: str
+
+
+class AnchorFinding(RoleCompetency):
+    """One finding on the anchor a role is measured against on a competency (docs/
+    assessment.md, Findings for the framework, defines each kind and its threshold)."""
+
+    kind: Literal["inconsistent_use", "leniency_clustering", "outliers"]
     items: int = Field(
         ge=1,
         description="what was looked at: compared items (inconsistent use), observed "
@@ -208,29 +213,17 @@ class AnchorFinding(BaseModel):
     flagged: int = Field(ge=1, description="how many of them showed the finding")
 
 
-class NotRelevantMarks(BaseModel):
+class NotRelevantMarks(RoleCompetency):
     """Raters who marked a competency not relevant to a role, of those who answered it."""
 
-    model_config = ConfigDict(frozen=True)
-
-    competency: str
-    family: str
-    track: str
-    level: str
     marked: int = Field(ge=1)
     answered: int = Field(ge=1)
 
 
-class CompetencyUse(BaseModel):
+class CompetencyUse(RoleCompetency):
     """How much gap data one competency gave in one role: of the role's subjects, how many
     ended the calibration unscored (nobody observed it) and how many at or above target."""
 
-    model_config = ConfigDict(frozen=True)
-
-    competency: str
-    family: str
-    track: str
-    level: str
     subjects: int = Field(ge=1)
     unscored: int = Field(ge=0)
     at_target: int = Field(ge=0, description="scored at or above the role's target")
@@ -250,6 +243,7 @@ class AnchorFindingsRecorded(IntegrationEvent):
     schema_version = 1
 
     session_id: Key
+    campaign_id: Key
     framework_id: str
     framework_version: int = Field(ge=1)
     anchors: list[AnchorFinding]
