@@ -218,6 +218,7 @@ class CalibrationSession:
             events.append(
                 AnchorFindingsRecorded(
                     session_id=self.session_id,
+                    campaign_id=opened.campaign_id,
                     framework_id=opened.framework_id,
                     framework_version=opened.framework_version,
                     anchors=findings,
