@@ -67,6 +67,11 @@ class Example(_Part):
     track: TrackKind | None = Field(
         None, description="whose anchors it is rated against; needed when both tracks have some"
     )
+    family: Key | None = Field(
+        None,
+        description="the job family whose wording it is rated against, where the family words "
+        "the competency its own way; absent: the common anchors",
+    )
     level: str | None = Field(
         None, min_length=1, max_length=40, description="the career level it was written at"
     )
@@ -79,6 +84,7 @@ class AnchorScale(_Part):
     competency: Key
     name: str
     track: TrackKind
+    family: Key | None = Field(None, description="whose own wording, where it has some")
     anchors: list[Anchor]
 
     @property
@@ -106,6 +112,7 @@ class AnchorAgreement(_Part):
 
     competency: Key
     track: TrackKind
+    family: Key | None = Field(None, description="whose own wording, where it has some")
     level: int
     examples: list[str]
     ratings: int
@@ -241,12 +248,12 @@ class PrelaunchCalibration:
         keys = Counter(e.key for e in examples)
         if repeated := sorted(k for k, n in keys.items() if n > 1):
             raise CalibrationError(f"example keys must be unique: {repeated} repeat")
-        scales: dict[tuple[str, str], AnchorScale] = {}
+        scales: dict[tuple[str, str, str | None], AnchorScale] = {}
         placed: list[Example] = []
         for example in examples:
             _anonymous(example, invited)
             scale = _scale(draft, example)
-            scales[(scale.competency, scale.track)] = scale
+            scales[(scale.competency, scale.track, scale.family)] = scale
             placed.append(example.model_copy(update={"track": scale.track}))
         return [
             PrelaunchCalibrationOpened(
@@ -296,7 +303,8 @@ class PrelaunchCalibration:
         return next(
             s
             for s in self.state.scales
-            if (s.competency, s.track) == (example.competency, example.track)
+            if (s.competency, s.track, s.family)
+            == (example.competency, example.track, example.family)
         )
 
     def invited(self, rater: str) -> PrelaunchCalibrationOpened:
@@ -366,9 +374,19 @@ def _scale(draft: Framework, example: Example) -> AnchorScale:
             f"example {example.key!r}: {competency.key} has anchors on the tracks {tracks}: "
             "say which track's anchors it is rated against"
         )
-    anchors = sorted(
-        (a for a in competency.anchors if a.track == track), key=lambda a: a.proficiency
+    families = draft.families
+    if example.family is not None:
+        families = [f for f in draft.families if f.key == example.family]
+        if not families:
+            raise CalibrationError(
+                f"example {example.key!r}: the draft has no job family {example.family!r}"
+            )
+    # The family's own wording where it has one, else the common anchor, one per level.
+    chosen = (
+        competency.anchor(track, proficiency, example.family)
+        for proficiency in sorted({a.proficiency for a in competency.anchors if a.track == track})
     )
+    anchors = [a for a in chosen if a is not None]
     if len(anchors) < 2:
         raise CalibrationError(
             f"example {example.key!r}: {competency.key} has {len(anchors)} anchor(s) on the "
@@ -376,16 +394,24 @@ def _scale(draft: Framework, example: Example) -> AnchorScale:
         )
     if example.level is not None and not any(
         lv.code == example.level
-        for family in draft.families
+        for family in families
         for t in family.tracks
         if t.kind == track
         for lv in t.levels
     ):
         raise CalibrationError(
-            f"example {example.key!r}: no {track} track of the draft has level {example.level!r}"
+            f"example {example.key!r}: the {track} track of family {example.family!r} has no "
+            f"level {example.level!r}"
+            if example.family
+            else f"example {example.key!r}: no {track} track of the draft has level "
+            f"{example.level!r}"
         )
     return AnchorScale(
-        competency=competency.key, name=competency.name, track=track, anchors=anchors
+        competency=competency.key,
+        name=competency.name,
+        track=track,
+        family=example.family,
+        anchors=anchors,
     )
 
 
@@ -468,23 +494,27 @@ def _agreement(competency: str, examples: list[list[Rating]]) -> CompetencyAgree
 def _anchors(examples: list[Example], by_example: dict[str, list[Rating]]) -> list[AnchorAgreement]:
     """Each example with two or more levels lands on its consensus, the lower median (a level
     someone actually gave, and of two the more cautious); each anchor gathers its examples."""
-    landed: dict[tuple[str, TrackKind, int], list[tuple[str, list[int]]]] = {}
-    splits: dict[tuple[str, TrackKind, int], set[int]] = {}
+    landed: dict[tuple[str, TrackKind, str, int], list[tuple[str, list[int]]]] = {}
+    splits: dict[tuple[str, TrackKind, str, int], set[int]] = {}
     for example in examples:
         levels = levels_of(by_example[example.key])
         if len(levels) < 2:
             continue
         assert example.track is not None  # placed on a track when the exercise opened
-        anchor = (example.competency, example.track, median_low(levels))
+        # The common wording sorts first ("" before any family's key).
+        family = example.family or ""
+        anchor = (example.competency, example.track, family, median_low(levels))
         landed.setdefault(anchor, []).append((example.key, levels))
         ranked = Counter(levels).most_common()
         if len(ranked) > 1 and ranked[1][1] >= SPLIT_SHARE * len(levels):
             first, second = ranked[0][0], ranked[1][0]
             for one, other in ((first, second), (second, first)):
-                splits.setdefault((example.competency, example.track, one), set()).add(other)
+                splits.setdefault((example.competency, example.track, family, one), set()).add(
+                    other
+                )
     found: list[AnchorAgreement] = []
     for anchor in sorted(landed.keys() | splits.keys()):
-        competency, track, level = anchor
+        competency, track, family, level = anchor
         rated = landed.get(anchor, [])
         ratings = [v for _, levels in rated for v in levels]
         deviation = sum(abs(v - level) for v in ratings) / len(ratings) if ratings else 0.0
@@ -501,6 +531,7 @@ def _anchors(examples: list[Example], by_example: dict[str, list[Rating]]) -> li
             AnchorAgreement(
                 competency=competency,
                 track=track,
+                family=family or None,
                 level=level,
                 examples=[key for key, _ in rated],
                 ratings=len(ratings),

@@ -23,7 +23,7 @@ from services.framework.domain.prelaunch_calibration import (
     UnknownExercise,
     ordinal_alpha,
 )
-from tests.support.sample_frameworks import valid_framework
+from tests.support.sample_frameworks import valid_framework, with_data_family, with_family_anchor
 
 RATERS = ["r1", "r2", "r3"]
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
@@ -246,3 +246,42 @@ def test_the_anchors_rated_against_are_the_drafts_when_the_exercise_opened() -> 
         one_track, 1, [example("e1", track=None)], RATERS
     )
     assert placed[0].examples[0].track == "manager"  # the only anchored track, when unnamed
+
+
+def test_an_example_of_a_family_is_rated_against_that_familys_wording() -> None:
+    """Where a family words a competency its own way, its examples read the family's anchors
+    (the common ones where it has none of its own), and each wording is a separate anchor
+    in the report; the common wording never holds two anchors for one level."""
+    draft = with_family_anchor(
+        with_data_family(valid_framework()),
+        "collaboration",
+        "data",
+        "ic",
+        3,
+        "Pairs with an analyst on a shared notebook.",
+    )
+    exercise = PrelaunchCalibration("eng", "pre-family")
+    ours = example("e1").model_copy(update={"family": "data", "level": "D3"})
+    common = example("e2")
+    for event in exercise.open(draft, 1, [ours, common], RATERS):
+        exercise.apply(event, exercise.stream_version + 1)
+    family_scale = exercise.scale_of(exercise.example("e1"))
+    common_scale = exercise.scale_of(exercise.example("e2"))
+    assert (family_scale.family, common_scale.family) == ("data", None)
+    assert [a.proficiency for a in common_scale.anchors] == [1, 2, 3, 4, 5]
+    assert [a.family for a in common_scale.anchors] == [None] * 5
+    assert [a.family for a in family_scale.anchors] == [None, None, "data", None, None]
+    with pytest.raises(CalibrationError, match="no job family 'sales'"):
+        PrelaunchCalibration("eng", "x").open(
+            draft, 1, [example("e1").model_copy(update={"family": "sales"})], RATERS
+        )
+    with pytest.raises(CalibrationError, match="family 'data' has no level 'L3'"):
+        PrelaunchCalibration("eng", "x").open(
+            draft, 1, [example("e1").model_copy(update={"family": "data", "level": "L3"})], RATERS
+        )
+    rated(exercise, {"e1": [3, 3, 3], "e2": [3, 2, 3]})
+    report = exercise.report()
+    assert [(a.competency, a.family, a.level, a.examples) for a in report.anchors] == [
+        ("collaboration", None, 3, ["e2"]),
+        ("collaboration", "data", 3, ["e1"]),
+    ]
