@@ -94,7 +94,7 @@ async def as_decided(
         profile = await tx.frameworks.role_profile(
             scores.framework_id,
             scores.framework_version,
-            (t.family, t.to_track, t.to_level),
+            (t.target_family, t.to_track, t.to_level),
         )
         versions = [
             k.version for k in await tx.frameworks.all() if k.framework_id == scores.framework_id

@@ -69,12 +69,12 @@ async def judge(
     profile = await tx.frameworks.role_profile(
         scores.framework_id,
         scores.framework_version,
-        (move.family, move.to_track, move.to_level),
+        (move.target_family, move.to_track, move.to_level),
     )
     if profile is None:
         raise WrongState(
             f"framework {scores.framework_id!r} version {scores.framework_version} has no "
-            f"role profile at {move.family} {move.to_track} {move.to_level}"
+            f"role profile at {move.target_family} {move.to_track} {move.to_level}"
         )
     readiness = evaluate(
         await in_force(promotion, tx),
@@ -154,12 +154,16 @@ def move_from(
         wanted = (to_track or track, to_level)
         offered = transitions_from(framework, family, track, level)
         found = [m for m in offered if (m.to_track, m.to_level if to_level else None) == wanted]
-        if not found:
-            moves = [f"{m.to_track} {m.to_level}" for m in offered] or ["none"]
+        if len(found) != 1:
+            moves = [
+                f"{m.to_family + ' ' if m.to_family else ''}{m.to_track} {m.to_level}"
+                for m in offered
+            ] or ["none"]
             raise TransitionError(
-                f"{label} offers no move "
+                f"{label} offers {'several moves' if found else 'no move'} "
                 f"from {family} {track} {level} to {wanted[0]} {to_level or ''}".rstrip()
                 + f"; it offers: {', '.join(moves)}"
+                + ("; more than one family has that level" if found else "")
             )
         t = found[0]
     return Move(**t.model_dump(exclude={"leadership_competencies"}))
@@ -169,7 +173,11 @@ def transition_at(framework: Framework, label: str, move: Move) -> Transition:
     """The case's move as that framework version defines it (with its crossover's
     leadership competencies): a version that dropped the move cannot judge it."""
     for t in transitions_from(framework, move.family, move.from_track, move.from_level):
-        if (t.to_track, t.to_level) == (move.to_track, move.to_level):
+        if (t.target_family, t.to_track, t.to_level) == (
+            move.target_family,
+            move.to_track,
+            move.to_level,
+        ):
             return t
     raise TransitionError(
         f"{label} has no move "

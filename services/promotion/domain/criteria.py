@@ -22,6 +22,7 @@ outside that scale are refused.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -36,6 +37,7 @@ from libs.events.schemas.framework import (
     Track,
     TrackKind,
 )
+from libs.events.schemas.promotion import Move
 
 # docs/domain.md §6 defaults, on the framework's own scale (see the module docstring).
 DEFAULT_MINIMUM_AVERAGE = 3.5
@@ -61,17 +63,18 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Transition(_Frozen):
-    """A move from (family, from_track, from_level) to (to_track, to_level) in one family.
+class Transition(Move):
+    """A move from (family, from_track, from_level) to (to_track, to_level), in the same
+    family or, across tracks, into `to_family` (a family holding only a manager track whose
+    managers cross over from `family`, or back from it to the family they came from).
 
     `leadership_competencies` are the competencies a crossover into the manager track
     requires on top of the target role profile (the framework's `Crossover`); empty otherwise.
     """
 
-    family: Key
-    from_track: TrackKind
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     from_level: LevelCode
-    to_track: TrackKind
     to_level: LevelCode
     leadership_competencies: tuple[Key, ...] = ()
 
@@ -82,13 +85,26 @@ class Transition(_Frozen):
         return "ic_to_manager" if self.from_track == "ic" else "manager_to_ic"
 
     def __str__(self) -> str:
+        into = f"{self.to_family} " if self.to_family else ""
         return (
-            f"{self.family}: {self.from_track} {self.from_level} -> {self.to_track} {self.to_level}"
+            f"{self.family}: {self.from_track} {self.from_level} -> "
+            f"{into}{self.to_track} {self.to_level}"
         )
 
     @model_validator(mode="after")
     def _a_move(self) -> Transition:
-        if (self.from_track, self.from_level) == (self.to_track, self.to_level):
+        if self.to_family == self.family:
+            raise ValueError(f"transition {self}: name to_family only for another family")
+        if self.to_family is not None and self.kind == "next_level":
+            raise ValueError(
+                f"transition {self}: only a move across tracks changes family (a crossover "
+                "into a manager-only family, or back from it)"
+            )
+        if (self.target_family, self.to_track, self.to_level) == (
+            self.family,
+            self.from_track,
+            self.from_level,
+        ):
             raise ValueError(f"transition {self} goes nowhere: from and to are the same level")
         if self.leadership_competencies and self.kind != "ic_to_manager":
             raise ValueError(
@@ -279,10 +295,39 @@ def _across(
     return reachable[0]
 
 
+def _managers_for(framework: Framework, ic_family: JobFamily, named: str | None) -> JobFamily:
+    """The family whose manager track an IC of `ic_family` crosses over into: `named`, else
+    `ic_family` itself when its own manager track takes its ICs, else the one family holding
+    a manager track whose crossover names `ic_family`."""
+    if named is not None:
+        return _family(framework, named)
+    own = ic_family.track("manager")
+    if own is not None and own.crossover is not None and own.crossover.from_family is None:
+        return ic_family
+    elsewhere = [
+        f
+        for f in framework.families
+        if (m := f.track("manager")) is not None
+        and m.crossover is not None
+        and m.crossover.from_family == ic_family.key
+    ]
+    if len(elsewhere) > 1:
+        raise TransitionError(
+            f"family {ic_family.key!r}: the managers of {[f.key for f in elsewhere]} all cross "
+            "over from it; name the family to move into"
+        )
+    return elsewhere[0] if elsewhere else ic_family
+
+
 def crossover(
-    framework: Framework, family: str, from_level: str, to_level: str | None = None
+    framework: Framework,
+    family: str,
+    from_level: str,
+    to_level: str | None = None,
+    to_family: str | None = None,
 ) -> Transition:
-    """The move from an IC level into the family's manager track.
+    """The move from an IC level into a manager track: the family's own, or that of the
+    family whose managers cross over from it (`to_family`, found when only one does).
 
     Allowed from the crossover point (the IC level the manager track's `Crossover` names) or
     any IC level above it. The target is `to_level` when given, else the lowest manager level
@@ -290,26 +335,35 @@ def crossover(
     track). The crossover's leadership competencies travel with the transition.
     """
     fam = _family(framework, family)
-    ic, manager = _track(fam, "ic"), _track(fam, "manager")
+    ic = _track(fam, "ic")
+    managed = _managers_for(framework, fam, to_family)
+    manager = _track(managed, "manager")
     if manager.crossover is None:
         raise TransitionError(
-            f"family {family!r}: the manager track names no crossover point, so there is no "
-            "move from the IC track into it"
+            f"family {managed.key!r}: the manager track names no crossover point, so there is "
+            "no move from the IC track into it"
+        )
+    source = manager.crossover.from_family or managed.key
+    if source != fam.key:
+        raise TransitionError(
+            f"family {managed.key!r}: its managers cross over from family {source!r}, not "
+            f"{fam.key!r}"
         )
     point = _level(fam, ic, manager.crossover.from_level)
     current = _level(fam, ic, from_level)
     if current.grade < point.grade:
         raise TransitionError(
-            f"family {family!r}: the manager track is entered from IC {point.code!r} or above; "
-            f"{from_level!r} is below the crossover point"
+            f"family {managed.key!r}: the manager track is entered from IC {point.code!r} of "
+            f"family {fam.key!r} or above; {from_level!r} is below the crossover point"
         )
-    target = _across(fam, current, manager, to_level, "a crossover")
+    target = _across(managed, current, manager, to_level, "a crossover")
     return Transition(
         family=fam.key,
         from_track="ic",
         from_level=from_level,
         to_track="manager",
         to_level=target.code,
+        to_family=None if managed.key == fam.key else managed.key,
         leadership_competencies=tuple(manager.crossover.leadership_competencies),
     )
 
@@ -318,21 +372,27 @@ def back_to_ic(
     framework: Framework, family: str, from_level: str, to_level: str | None = None
 ) -> Transition:
     """The move from a manager level back to the IC track: not a demotion (docs/domain.md §2).
+    A family holding only a manager track sends its managers back to the IC track of the
+    family they crossed over from.
 
     The target is `to_level` when given, else the IC level of the same grade, or failing that
     the nearest one above (the IC track reaches as high as the manager track, so one exists in
     a valid framework).
     """
     fam = _family(framework, family)
-    ic, manager = _track(fam, "ic"), _track(fam, "manager")
+    manager = _track(fam, "manager")
     current = _level(fam, manager, from_level)
-    target = _across(fam, current, ic, to_level, "a move back to the IC track")
+    came_from = manager.crossover.from_family if manager.crossover else None
+    ic_family = _family(framework, came_from) if came_from else fam
+    ic = _track(ic_family, "ic")
+    target = _across(ic_family, current, ic, to_level, "a move back to the IC track")
     return Transition(
         family=fam.key,
         from_track="manager",
         from_level=from_level,
         to_track="ic",
         to_level=target.code,
+        to_family=None if ic_family.key == fam.key else ic_family.key,
     )
 
 
@@ -340,16 +400,24 @@ def transitions_from(
     framework: Framework, family: str, track: TrackKind, level: str
 ) -> list[Transition]:
     """Every move the framework offers from a level: the next level in the track (unless at
-    the top), then the crossover (IC at or above the crossover point, when the family has a
-    manager track) or the move back to IC (manager). Unknown family, track or level raise."""
+    the top), then the crossover (IC at or above the crossover point, into the family's own
+    manager track or that of the family whose managers cross over from it) or the move back
+    to IC (manager). Unknown family, track or level raise."""
     fam = _family(framework, family)
     _level(fam, _track(fam, track), level)
+    makers: list[Callable[[], Transition]] = [lambda: next_level(framework, family, track, level)]
+    if track == "manager":
+        makers.append(lambda: back_to_ic(framework, family, level))
+    else:
+        makers += [
+            lambda into=managed.key: crossover(framework, family, level, to_family=into)
+            for managed in framework.families
+            if (m := managed.track("manager")) is not None
+            and m.crossover is not None
+            and (m.crossover.from_family or managed.key) == fam.key
+        ]
     moves: list[Transition] = []
-    across = crossover if track == "ic" else back_to_ic
-    for make in (
-        lambda: next_level(framework, family, track, level),
-        lambda: across(framework, family, level),
-    ):
+    for make in makers:
         try:
             moves.append(make())
         except TransitionError:

@@ -185,7 +185,7 @@ class Readiness(_Frozen):
 def target_competencies(profile: EffectiveRoleProfile, transition: Transition) -> list[str]:
     """The competencies a transition is judged on: those of the target role profile (every
     deployment rule applied), then the crossover's leadership competencies not already in it."""
-    target = (transition.family, transition.to_track, transition.to_level)
+    target = (transition.target_family, transition.to_track, transition.to_level)
     if (profile.family, profile.track, profile.level) != target:
         raise ValueError(
             f"role profile {profile.key!r} is {profile.family} {profile.track} {profile.level}, "

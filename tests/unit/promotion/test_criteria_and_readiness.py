@@ -54,6 +54,7 @@ from tests.support.readiness import (
     ready_case,
     strong,
 )
+from tests.support.sample_frameworks import wide_framework
 
 
 def level(code: str, grade: int) -> Level:
@@ -248,6 +249,46 @@ def test_transitions_from_a_level_list_every_move_the_framework_offers() -> None
     assert transitions_from(fw, "sales", "ic", "S2") == []
     with pytest.raises(TransitionError):
         transitions_from(fw, "eng", "ic", "L9")
+
+
+def test_a_crossover_reaches_a_manager_only_family_and_comes_back() -> None:
+    """wide_framework: `em` holds only a manager track (M1 grade 3, M2 grade 4) whose managers
+    cross over from `eng` at L2: an `eng` IC enters it, and its managers go back to `eng`."""
+    wide = wide_framework()
+    into = crossover(wide, "eng", "L2")
+    assert (into.family, into.to_family, into.to_track, into.to_level) == (
+        "eng",
+        "em",
+        "manager",
+        "M1",
+    )
+    assert into.leadership_competencies == ("coaching",)
+    assert crossover(wide, "eng", "L4").to_level == "M2"
+    with pytest.raises(TransitionError, match="below the crossover point"):
+        crossover(wide, "eng", "L1")
+    back = back_to_ic(wide, "em", "M1")
+    assert (back.family, back.to_family, back.to_track, back.to_level) == ("em", "eng", "ic", "L3")
+    assert [(t.kind, t.target_family) for t in transitions_from(wide, "eng", "ic", "L2")] == [
+        ("next_level", "eng"),
+        ("ic_to_manager", "em"),
+    ]
+    assert [(t.kind, t.target_family) for t in transitions_from(wide, "em", "manager", "M1")] == [
+        ("next_level", "em"),
+        ("manager_to_ic", "eng"),
+    ]
+    assert "to_family" not in crossover(framework(), "eng", "L2").model_dump(), (
+        "a move within one family dumps as before: the decision log hashes it"
+    )
+    assert into.model_dump()["to_family"] == "em"
+    with pytest.raises(ValidationError, match="only a move across tracks changes family"):
+        Transition(
+            family="eng",
+            from_track="ic",
+            from_level="L1",
+            to_track="ic",
+            to_level="L2",
+            to_family="em",
+        )
 
 
 def test_a_transition_must_move_and_only_a_crossover_adds_leadership() -> None:
