@@ -163,27 +163,34 @@ def announcements(state: Cadence, announced: list[Announcement]) -> list[Announc
     last review's instant, or the last major revision's version) has none yet."""
     reviews = {a.last_reviewed_at for a in announced if isinstance(a, FrameworkReviewDue)}
     revisions = {a.last_major_version for a in announced if isinstance(a, FrameworkRevisionDue)}
+    common = {
+        "framework_id": state.framework_id,
+        "version": state.latest_version,
+        "at_risk": state.at_risk,
+    }
     found: list[Announcement] = []
     if state.review == "due" and state.last_review.at not in reviews:
+        review = state.last_review
         found.append(
-            FrameworkReviewDue(
-                framework_id=state.framework_id,
-                version=state.latest_version,
-                last_reviewed_at=state.last_review.at,
-                last_reviewed_version=state.last_review.version,
-                due_at=state.review_due_at,
-                at_risk=state.at_risk,
+            FrameworkReviewDue.model_validate(
+                common
+                | {
+                    "last_reviewed_at": review.at,
+                    "last_reviewed_version": review.version,
+                    "due_at": state.review_due_at,
+                }
             )
         )
     if state.major_revision == "due" and state.last_major_revision.version not in revisions:
+        major = state.last_major_revision
         found.append(
-            FrameworkRevisionDue(
-                framework_id=state.framework_id,
-                version=state.latest_version,
-                last_major_version=state.last_major_revision.version,
-                last_major_at=state.last_major_revision.at,
-                due_at=state.major_revision_due_at,
-                at_risk=state.at_risk,
+            FrameworkRevisionDue.model_validate(
+                common
+                | {
+                    "last_major_version": major.version,
+                    "last_major_at": major.at,
+                    "due_at": state.major_revision_due_at,
+                }
             )
         )
     return found
