@@ -28,7 +28,7 @@ def build(runtime: Runtime) -> ServiceParts:
     api = create_api(
         NAME,
         "Career frameworks and competency models: drafts, published versions, as-of queries, "
-        "diffs, effective role profiles, import and export.",
+        "diffs, effective role profiles, import and export, review cadence, standard terms.",
     )
     http.install(api)
     prelaunch_http.install(api)

@@ -21,6 +21,7 @@ from libs.events.registry import Event
 from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
 from libs.events.subjects import EVENT_STREAM
+from services.framework.adapters.cadence_schedule import check_on_schedule
 from services.framework.adapters.postgres.work import Database
 from services.framework.application.cadence import (
     ACTOR,
@@ -245,3 +246,33 @@ async def test_every_frameworks_cadence_is_listed_for_hr_and_auditors_only(
     assert "hr_admin" in refused["detail"]
     await api.ok("POST", f"/frameworks/{ID}/reviews", 422, json={"version": 0})
     assert await announced(api) == [], "reading and refusals announce nothing"
+
+
+class CountedRounds(FrameworkCadence):
+    """A checker that says when it has run three rounds."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.rounds = 0
+        self.three = asyncio.Event()
+
+    async def check(self) -> list[Any]:
+        found = await super().check()
+        self.rounds += 1
+        if self.rounds == 3:
+            self.three.set()
+        return found
+
+
+async def test_the_scheduled_check_announces_once_over_many_rounds_and_stops(
+    api: FrameworkApi, clock: Clock
+) -> None:
+    published = await publish(api)
+    clock.move_to(add_months(datetime.fromisoformat(published["published_at"]), 12))
+    counted = CountedRounds(api.store, Database(api.store), CadencePolicy(), clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(check_on_schedule(counted, stop, 0.01))
+    await asyncio.wait_for(counted.three.wait(), 30)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert [e.event_type for e in await announced(api)] == ["FrameworkReviewDue"]
