@@ -844,7 +844,7 @@ async def raw_ratings(pool: AsyncConnectionPool) -> list[tuple[str, str, str, st
     return [
         (subject, rater, group, item, value, comment)
         for subject, rater, group, answers in rows
-        for item, value, comment in answers
+        for item, value, comment, *_ in answers
     ]
 
 

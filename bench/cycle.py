@@ -56,6 +56,7 @@ from bench.framework import service_pool
 from bench.framework_model import build_framework
 from bench.report import table
 from bench.stack import machine_info, with_database
+from libs.events.subjects import EVENT_STREAM, INTAKE_STREAM
 from libs.platform import temporal
 from libs.platform.auth import TokenMinter, ensure_dev_keypair
 from libs.platform.pagination import every_item_async
@@ -94,6 +95,8 @@ SCHEDULE = {
 # A wait on the cycle fails once it has shown no progress for this long.
 STALL = 1800.0
 POLL = 0.25
+# How often a wait looks for progress of the stack's consumers.
+PROGRESS_EVERY = 5.0
 RAW_DATABASE = "bench_cycle_raw"
 
 
@@ -236,13 +239,26 @@ def advancer(progress: Progress, task: TaskID) -> Callable[[int], None]:
     return lambda n: progress.advance(task, n)
 
 
-async def poll(check: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
+async def poll(
+    check: Callable[[], Awaitable[Any]],
+    within: float,
+    what: str,
+    progress: Callable[[], Awaitable[object]] | None = None,
+) -> Any:
+    """Wait until `check` answers; fail after `within` seconds in which nothing progressed
+    (`progress` returned the same), so that a loaded machine slows the run without failing it."""
     deadline = time.monotonic() + within
+    seen = await progress() if progress else None
+    looked = time.monotonic()
     while time.monotonic() < deadline:
         if result := await check():
             return result
         await asyncio.sleep(POLL)
-    raise CycleFailed(f"timed out after {within:.0f}s waiting for {what}")
+        if progress and time.monotonic() - looked >= PROGRESS_EVERY:
+            looked = time.monotonic()
+            if (now := await progress()) != seen:
+                seen, deadline = now, looked + within
+    raise CycleFailed(f"{what}: nothing moved for {within:.0f}s")
 
 
 class Timings(Watcher):
@@ -371,14 +387,26 @@ class CycleRun:
                     v["framework_id"] == FRAMEWORK_ID and v["version"] == version for v in known
                 )
 
-            await poll(holds, 120, f"{service} to receive FrameworkPublished")
+            await poll(holds, 120, f"{service} to receive FrameworkPublished", self._consumed)
             self.progress.advance(task)
         self.result.setup["framework import and replication"] = time.perf_counter() - started
         self.progress.remove_task(task)
         return version
 
+    async def _consumed(self) -> tuple[int, int]:
+        """How far the stack has got with the events: the outside events still waiting on
+        the intake, and the events every durable consumer has acknowledged."""
+        async with self._broker_as(OPERATOR_IDENTITY) as broker:
+            js = broker.connection.jetstream()
+            waiting = (await js.stream_info(INTAKE_STREAM)).state.messages
+            acknowledged = sum(
+                c.ack_floor.stream_seq if c.ack_floor else 0
+                for c in await js.consumers_info(EVENT_STREAM)
+            )
+        return waiting, acknowledged
+
     def _broker_as(self, identity: str) -> AbstractAsyncContextManager[NatsBroker]:
-        """A broker connected as the stack's integration identity `hris` or `lms`."""
+        """A broker connected as one of the stack's identities (`hris`, `lms`, `operator`)."""
         assert self.state is not None
         settings = self.settings.model_copy(
             update={
@@ -425,7 +453,9 @@ class CycleRun:
             return (await self.http.get(url)).status_code == 200
 
         with self.console.status("waiting for the org chart to reach the assessment service"):
-            await poll(arrived, 600, "the org chart to reach the assessment service")
+            await poll(
+                arrived, 120, "the org chart to reach the assessment service", self._consumed
+            )
         self.result.setup["organisation load"] = time.perf_counter() - started
         self.result.counts["courses"] = len(courses)
 
@@ -553,7 +583,7 @@ class CycleRun:
                     raise RuntimeError(f"the erasure did not erase: {body}")
                 return False
 
-            await poll(erased, 600, "the erasure")
+            await poll(erased, 600, "the erasure", self._consumed)
             self.result.privacy["erasure"] = time.perf_counter() - started
 
     async def _baseline(self, state: StackState) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from libs.events.consumer import EventHandler
-from libs.events.schemas.assessment import InconsistentAnchorsFound
+from libs.events.schemas.assessment import AnchorFindingsRecorded, InconsistentAnchorsFound
 from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.privacy.parts import privacy_parts
 from libs.privacy.requests import MIGRATIONS as ERASURE_MIGRATIONS
-from services.framework.adapters import cadence_http, http, prelaunch_http
+from services.framework.adapters import cadence_http, http, prelaunch_http, upkeep_http
 from services.framework.adapters.access import ACCESS
 from services.framework.adapters.activities import FrameworkActivities
 from services.framework.adapters.cadence_schedule import check_on_schedule
@@ -19,6 +19,7 @@ from services.framework.application.frameworks import Frameworks
 from services.framework.application.personal_data import FrameworkPersonalData
 from services.framework.application.prelaunch_calibrations import PrelaunchCalibrations
 from services.framework.application.standard_terms import StandardTerms
+from services.framework.application.upkeep import Upkeep
 from services.framework.domain.cadence import CadencePolicy
 
 NAME = "framework"
@@ -33,10 +34,13 @@ def build(runtime: Runtime) -> ServiceParts:
     http.install(api)
     prelaunch_http.install(api)
     cadence_http.install(api)
+    upkeep_http.install(api)
     database = Database(runtime.store)
     frameworks = Frameworks(runtime.store, database)
     api.state.frameworks = frameworks
     api.state.prelaunch_calibrations = PrelaunchCalibrations(runtime.store)
+    upkeep = Upkeep(database)
+    api.state.upkeep = upkeep
     settings = runtime.settings
     policy = CadencePolicy(
         review_months=settings.framework_review_months,
@@ -56,6 +60,12 @@ def build(runtime: Runtime) -> ServiceParts:
                 "anchor-reviews",
                 InconsistentAnchorsFound,
                 database.consumer(frameworks.on_inconsistent_anchors),
+            ),
+            EventHandler(
+                NAME,
+                "calibration-findings",
+                AnchorFindingsRecorded,
+                database.consumer(upkeep.on_anchor_findings),
             ),
             *privacy.handlers,
         ],

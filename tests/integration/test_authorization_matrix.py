@@ -49,6 +49,8 @@ from services.development import service as development_service
 from services.development.adapters.postgres import MIGRATIONS as DEVELOPMENT_MIGRATIONS
 from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development
+from services.framework.adapters.postgres.work import Database as FrameworkDatabase
+from services.framework.application.upkeep import Upkeep
 from services.framework.domain.drafting import identity
 from services.promotion import service as promotion_service
 from services.promotion.adapters.postgres import MIGRATIONS as PROMOTION_MIGRATIONS
@@ -60,7 +62,7 @@ from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
 from tests.support.framework_api import framework_api
 from tests.support.replica_seeding import hire, hired, publish
-from tests.support.sample_frameworks import valid_framework
+from tests.support.sample_frameworks import findings_on_version_1, valid_framework
 from tests.support.service_api import ServiceApi, in_process
 
 SUBJECT, PEER, MANAGER = "emp-subject", "emp-peer", "emp-manager"
@@ -223,6 +225,12 @@ async def framework_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
         framework = valid_framework().model_dump(mode="json")
         await api.ok("PUT", "/frameworks/eng/draft", json=framework)
         await api.ok("POST", "/frameworks/eng/versions", 201, json={})
+        findings = findings_on_version_1("eng")
+        database = FrameworkDatabase(api.store)
+        async with api.store.transaction() as conn:
+            await database.consumer(Upkeep(database).on_anchor_findings)(
+                conn, envelope(findings, "calibration-autumn-eng"), findings
+            )
         text = (await api.response("GET", "/frameworks/eng/published/export")).text
         elements, overrides = _element_bodies()
         calibrations = "/frameworks/{framework_id}/prelaunch-calibrations"

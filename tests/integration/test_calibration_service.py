@@ -25,11 +25,11 @@ from tests.support.replica_seeding import hired
 from tests.support.sample_frameworks import valid_framework
 
 MANAGER = "emp-lead"
-SUBJECTS = ["emp-a", "emp-b", "emp-c", "emp-d"]
+SUBJECTS = ["emp-a", "emp-b", "emp-c", "emp-d", "emp-e"]
 PEERS = ["emp-p1", "emp-p2", "emp-p3"]
 LENIENT = "emp-kind"
 # What each subject deserves, per competency index, as the fair peers see it.
-BASE = {"emp-a": 2, "emp-b": 3, "emp-c": 1, "emp-d": 2}
+BASE = {"emp-a": 2, "emp-b": 3, "emp-c": 1, "emp-d": 2, "emp-e": 3}
 
 
 @pytest.fixture
@@ -217,6 +217,67 @@ async def test_a_lenient_rater_is_found_and_adjustments_carry_who_and_why(
     [event] = [e for e in published if e["event_type"] == "CalibrationCompleted"]
     assert event["payload"]["adjustments"][1]["actor"] == "hr-omar"
     assert event["actor"] == "hannah-hr"
+
+
+async def test_completion_publishes_what_the_framework_should_look_at(
+    api: AssessmentApi,
+) -> None:
+    """docs/assessment.md, Findings for the framework: the peers mark the first item not
+    relevant to the role, the manager and the lenient rater rate it 5 for everyone (half the
+    ratings or more on the top of the scale), and the second item is rated 1 and 4 by the
+    manager and the lenient rater: inconsistent for every subject."""
+    items = await open_campaign(api, "winter", SUBJECTS, [*PEERS, LENIENT])
+    first, second = items[0], items[1]
+    for subject in SUBJECTS:
+        await rate(api, "winter", subject, MANAGER, {first: 5, second: 1})
+        await rate(api, "winter", subject, LENIENT, {first: 5, second: 4})
+        for peer in PEERS:
+            answers = [
+                {"item": first, "value": None, "not_relevant": True},
+                {"item": second, "value": None},
+            ]
+            await api.ok(
+                "PUT",
+                f"/campaigns/winter/submissions/{subject}",
+                json={"answers": answers, "final": True},
+                headers=api.as_(peer, "employee"),
+            )
+    both = {"item": first, "value": 3, "not_relevant": True}
+    refused = await api.ok(
+        "PUT",
+        f"/campaigns/winter/submissions/{SUBJECTS[0]}",
+        422,
+        json={"answers": [both]},
+        headers=api.as_(MANAGER, "manager"),
+    )
+    assert "marked not relevant and rated 3" in json.dumps(refused)
+    await api.ok("POST", "/campaigns/winter/close")
+    await api.ok("POST", "/calibrations", 201, json={"id": "winter-eng", "campaign_id": "winter"})
+    await api.ok("POST", "/calibrations/winter-eng/complete")
+
+    published = [json.loads(p) for p in await public_payloads(api)]
+    [event] = [e["payload"] for e in published if e["event_type"] == "AnchorFindingsRecorded"]
+    assert (event["framework_id"], event["framework_version"]) == ("eng", 1)
+    role = {"family": "eng", "track": "ic", "level": "L3"}
+    findings = {(f["kind"], f["competency"]): f for f in event["anchors"]}
+    assert findings["inconsistent_use", second] == {
+        "kind": "inconsistent_use",
+        "competency": second,
+        **role,
+        "items": 5,
+        "flagged": 5,
+    }
+    assert findings["leniency_clustering", first] == {
+        "kind": "leniency_clustering",
+        "competency": first,
+        **role,
+        "items": 10,
+        "flagged": 10,
+    }
+    assert event["not_relevant"] == [{"competency": first, **role, "marked": 15, "answered": 25}]
+    use = {u["competency"]: u for u in event["use"]}
+    assert (use[first]["subjects"], use[first]["unscored"]) == (5, 0)
+    assert use[first]["at_target"] == 5, "5 is the top of the scale: every target is met"
 
 
 # The manager's comment, written as a spreadsheet formula that would open a link.

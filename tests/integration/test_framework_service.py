@@ -23,11 +23,13 @@ from libs.events.subjects import EVENT_STREAM
 from services.framework.adapters.files import native
 from services.framework.adapters.postgres.work import Database
 from services.framework.application.frameworks import Frameworks
+from services.framework.application.upkeep import Upkeep
 from tests.support.envelopes import envelope
 from tests.support.framework_api import SCHEMA, FrameworkApi, framework_api
 from tests.support.sample_frameworks import (
     WIDE_POLICY,
     anchors_found_inconsistent,
+    findings_on_version_1,
     reword_anchor,
     valid_framework,
     wide_framework,
@@ -429,3 +431,47 @@ async def test_anchors_calibration_found_inconsistent_wait_for_the_next_revision
     assert [(r["competency"], r["share"]) for r in listed] == [("design", 0.6), ("testing", 0.2)]
     assert await api.items(f"/frameworks/{ID}/anchor-reviews?since_version=2") == []
     await api.ok("GET", f"/frameworks/{ID}/anchor-reviews", 403, headers=api.employee)
+
+
+async def test_calibration_findings_become_revision_items_a_rewording_resolves(
+    api: FrameworkApi,
+) -> None:
+    """docs/framework.md, Upkeep: the assessment service's AnchorFindingsRecorded, delivered
+    twice, raises one item per anchor; the next version rewording coding's L3 anchor
+    resolves its item; the health report counts it and names the unused competency."""
+    await api.ok("GET", f"/frameworks/{ID}/health", 404)
+    first = valid_framework()
+    await publish(api, first)
+    found = findings_on_version_1(ID)
+    database = Database(api.store)
+    consume = database.consumer(Upkeep(database).on_anchor_findings)
+    for _ in range(2):  # delivered twice, recorded once
+        async with api.store.transaction() as conn:
+            await consume(conn, envelope(found, "calibration-autumn-eng"), found)
+    await publish(
+        api, reword_anchor(first, "coding", "ic", 3, "Ships a change of a few modules, tested.")
+    )
+
+    items = await api.items(f"/frameworks/{ID}/revision-items")
+    assert [(i["kind"], i["anchor"]["competency"], i["resolved_in_version"]) for i in items] == [
+        ("outliers", "testing", None),
+        ("inconsistent_use", "coding", 2),
+    ]
+    resolved = await api.items(f"/frameworks/{ID}/revision-items?resolved_in=2")
+    assert [i["anchor"] for i in resolved] == [
+        {"competency": "coding", "track": "ic", "proficiency": 3, "family": None}
+    ]
+    assert len(await api.items(f"/frameworks/{ID}/revision-items?state=open")) == 1
+    report = await api.ok("GET", f"/frameworks/{ID}/health")
+    assert (report["campaign_id"], report["framework_version"]) == ("autumn", 1)
+    assert (report["anchors_revised"], report["open_items"], report["resolved_items"]) == (
+        1,
+        1,
+        1,
+    )
+    assert report["no_gap_data"][0]["competency"] == "testing"
+    assert report["not_relevant"][0]["marked"] == 6
+    await api.ok("GET", f"/frameworks/{ID}/health?campaign_id=spring", 404)
+    await api.ok("GET", f"/frameworks/{ID}/health?campaign_id=Not%20a%20slug", 422)
+    for route in ("health", "revision-items"):
+        await api.ok("GET", f"/frameworks/{ID}/{route}", 403, headers=api.employee)

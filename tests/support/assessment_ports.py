@@ -63,7 +63,9 @@ class MemoryRecords:
     async def record_submission(self, recorded: SubmissionRecorded, stream_version: int) -> None:
         s = recorded.submission
         self.submissions[(s.campaign, s.subject, s.rater)] = _Submission(
-            recorded.group, s.final, [(a.item, a.value, a.comment) for a in s.answers]
+            recorded.group,
+            s.final,
+            [(a.item, a.value, a.comment, a.not_relevant) for a in s.answers],
         )
 
     async def record_nomination(self, campaign_id: str, nomination: Nomination) -> None:

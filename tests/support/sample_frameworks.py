@@ -23,7 +23,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from libs.events.registry import Event
-from libs.events.schemas.assessment import AnchorSpread, InconsistentAnchorsFound
+from libs.events.schemas.assessment import (
+    AnchorFindingsRecorded,
+    AnchorSpread,
+    InconsistentAnchorsFound,
+)
 from libs.events.schemas.framework import (
     Anchor,
     Competency,
@@ -428,4 +432,33 @@ def anchors_found_inconsistent(framework_id: str) -> InconsistentAnchorsFound:
             AnchorSpread(competency="testing", flagged_items=2, compared_items=10, share=0.2),
             AnchorSpread(competency="design", flagged_items=6, compared_items=10, share=0.6),
         ],
+    )
+
+
+def findings_on_version_1(framework_id: str) -> AnchorFindingsRecorded:
+    """What calibration session `autumn-eng` of campaign `autumn` found about version 1 of
+    `valid_framework`, as the assessment service publishes it: raters read coding's anchor
+    for L3 differently, too many L4s are outliers on testing, which a third of its raters
+    marked not relevant to L4 and most left unscored."""
+    l3 = {"family": FAMILY, "track": "ic", "level": "L3"}
+    l4 = {"family": FAMILY, "track": "ic", "level": "L4"}
+    return AnchorFindingsRecorded.model_validate(
+        {
+            "session_id": "autumn-eng",
+            "campaign_id": "autumn",
+            "framework_id": framework_id,
+            "framework_version": 1,
+            "anchors": [
+                {
+                    "kind": "inconsistent_use",
+                    "competency": "coding",
+                    **l3,
+                    "items": 10,
+                    "flagged": 4,
+                },
+                {"kind": "outliers", "competency": "testing", **l4, "items": 8, "flagged": 2},
+            ],
+            "not_relevant": [{"competency": "testing", **l4, "marked": 6, "answered": 12}],
+            "use": [{"competency": "testing", **l4, "subjects": 8, "unscored": 5, "at_target": 1}],
+        }
     )

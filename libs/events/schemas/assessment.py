@@ -9,7 +9,7 @@ subject may see.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -174,7 +174,10 @@ class AnchorSpread(BaseModel):
 @registry.event
 class InconsistentAnchorsFound(IntegrationEvent):
     """Competencies whose anchors raters read differently, found by a calibration session:
-    candidates for rewording in the framework's next minor revision (docs/domain.md §4)."""
+    candidates for rewording in the framework's next minor revision (docs/domain.md §4).
+
+    No longer published: AnchorFindingsRecorded says it per anchor. Kept for the events
+    already in the stream, which the framework still records."""
 
     event_type = "InconsistentAnchorsFound"
     context = "assessment"
@@ -184,3 +187,67 @@ class InconsistentAnchorsFound(IntegrationEvent):
     framework_id: str
     framework_version: int = Field(ge=1)
     anchors: list[AnchorSpread] = Field(min_length=1)
+
+
+class RoleCompetency(BaseModel):
+    """A competency in a role: the role profile at (family, track, level)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    competency: str
+    family: str
+    track: str
+    level: str
+
+
+class AnchorFinding(RoleCompetency):
+    """One finding on the anchor a role is measured against on a competency (docs/
+    assessment.md, Findings for the framework, defines each kind and its threshold)."""
+
+    kind: Literal["inconsistent_use", "leniency_clustering", "outliers"]
+    items: int = Field(
+        ge=1,
+        description="what was looked at: compared items (inconsistent use), observed "
+        "ratings (leniency clustering) or scored subjects (outliers)",
+    )
+    flagged: int = Field(ge=1, description="how many of them showed the finding")
+
+
+class NotRelevantMarks(RoleCompetency):
+    """Raters who marked a competency not relevant to a role, of those who answered it."""
+
+    marked: int = Field(ge=1)
+    answered: int = Field(ge=1)
+
+
+class CompetencyUse(RoleCompetency):
+    """How much gap data one competency gave in one role: of the role's subjects, how many
+    ended the calibration unscored (nobody observed it) and how many at or above target."""
+
+    subjects: int = Field(ge=1)
+    unscored: int = Field(ge=0)
+    at_target: int = Field(ge=0, description="scored at or above the role's target")
+
+
+@registry.event
+class AnchorFindingsRecorded(IntegrationEvent):
+    """What a calibration session found about the framework version it used: findings per
+    anchor, competencies raters marked not relevant to a role, and how much gap data each
+    competency gave per role. The framework turns them into revision items for its next
+    version and its health report (docs/domain.md §2, Upkeep). Published only over
+    enough items that no finding tells about one rater. Supersedes InconsistentAnchorsFound,
+    which counted per competency only and is no longer published."""
+
+    event_type = "AnchorFindingsRecorded"
+    context = "assessment"
+    schema_version = 1
+
+    session_id: Key
+    campaign_id: Key
+    framework_id: str
+    framework_version: int = Field(ge=1)
+    anchors: list[AnchorFinding]
+    not_relevant: list[NotRelevantMarks]
+    use: list[CompetencyUse] = Field(
+        description="per role and competency with a target, over enough subjects"
+    )

@@ -22,6 +22,11 @@ from libs.events.schemas.framework import SCALE_RANGE
 from services.assessment.application.campaigns import Campaigns, UnknownFrameworkVersion
 from services.assessment.application.results import ratings as campaign_ratings
 from services.assessment.domain.aggregation import CompetencyResult, aggregate
+from services.assessment.domain.anchor_findings import (
+    anchor_findings,
+    competency_use,
+    not_relevant_marks,
+)
 from services.assessment.domain.calibration import (
     Adjustment,
     CalibratedScore,
@@ -221,8 +226,27 @@ async def adjust(
 async def complete(campaigns: Campaigns, session_id: str, actor: str) -> CalibrationCompleted:
     found = await session(campaigns, session_id)
     ratings, results = await _inputs(campaigns, found)
+    positions = await _positions(campaigns, found)
+    opened = found.opened
+    assert opened is not None
+    targets: dict[tuple[str, str, str], dict[str, int]] = {}
+    async with campaigns.unit_of_work.transaction() as work:
+        for position in set(positions.values()):
+            profile = await work.frameworks.role_profile(
+                opened.framework_id, opened.framework_version, position
+            )
+            targets[position] = {
+                r.competency: r.target
+                for r in (profile.requirements if profile else [])
+                if r.target is not None
+            }
+    scores = {key: score.calibrated for key, score in found.scores(results).items()}
     events = found.complete(
-        results, inconsistent_anchors(ratings), await _positions(campaigns, found)
+        results,
+        positions,
+        anchor_findings(ratings, results, positions, opened.scale),
+        not_relevant_marks(ratings, positions),
+        competency_use(scores, positions, targets),
     )
     await _append(campaigns, found, events, actor)
     completed = events[0]

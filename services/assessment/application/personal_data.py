@@ -222,8 +222,13 @@ def _given(employee_id: str, submissions: list[RecordedSubmission]) -> PersonalD
                 "group": s.group,
                 "final": s.final,
                 "answers": [
-                    {"item": item, "value": value, "comment": comment}
-                    for item, value, comment in s.answers
+                    {
+                        "item": item,
+                        "value": value,
+                        "comment": comment,
+                        "not_relevant": not_relevant,
+                    }
+                    for item, value, comment, not_relevant in s.answers
                 ],
             }
             for s in submissions

@@ -15,10 +15,12 @@ from math import isclose
 
 from libs.events.registry import IntegrationEvent, PrivateEvent, registry
 from libs.events.schemas.assessment import (
-    AnchorSpread,
+    AnchorFinding,
+    AnchorFindingsRecorded,
     CalibrationAdjustment,
     CalibrationCompleted,
-    InconsistentAnchorsFound,
+    CompetencyUse,
+    NotRelevantMarks,
     SubjectScores,
 )
 from services.assessment.domain.aggregation import CompetencyResult
@@ -26,12 +28,9 @@ from services.assessment.domain.calibration import (
     Adjustment,
     AdjustmentRefused,
     CalibratedScore,
-    InconsistentAnchor,
     calibrated_scores,
 )
 
-# Fewest compared items (subject x competency) behind a published anchor finding.
-MIN_COMPARED_ITEMS = 5
 # A client shows and sends back scores through decimal text; this absorbs the rounding.
 SEEN_TOLERANCE = 1e-6
 
@@ -178,11 +177,14 @@ class CalibrationSession:
     def complete(
         self,
         results: Iterable[CompetencyResult],
-        anchors: Iterable[InconsistentAnchor],
         positions: Mapping[str, tuple[str, str, str]] | None = None,
+        anchors: Iterable[AnchorFinding] = (),
+        not_relevant: Iterable[NotRelevantMarks] = (),
+        use: Iterable[CompetencyUse] = (),
     ) -> list[IntegrationEvent]:
         """CalibrationCompleted with every subject's final scores and the adjustments behind
-        them, and InconsistentAnchorsFound when raters read some anchors differently."""
+        them, and AnchorFindingsRecorded with what the anchors and the role profiles showed,
+        for the framework's upkeep (domain.anchor_findings)."""
         opened = self._require_open()
         per_subject: dict[str, dict[str, float | None]] = {s: {} for s in opened.subjects}
         for (subject, competency), score in sorted(self.scores(results).items()):
@@ -211,25 +213,17 @@ class CalibrationSession:
                 ],
             )
         ]
-        # Published only over enough compared items: over one or two, "flagged" would say
-        # how far a suppressed peer sat from the manager the subject can see.
-        flagged = [
-            AnchorSpread(
-                competency=a.competency,
-                flagged_items=a.flagged_items,
-                compared_items=a.compared_items,
-                share=a.share,
-            )
-            for a in anchors
-            if a.compared_items >= MIN_COMPARED_ITEMS
-        ]
-        if flagged:
+        findings, marks, used = list(anchors), list(not_relevant), list(use)
+        if findings or marks or used:
             events.append(
-                InconsistentAnchorsFound(
+                AnchorFindingsRecorded(
                     session_id=self.session_id,
+                    campaign_id=opened.campaign_id,
                     framework_id=opened.framework_id,
                     framework_version=opened.framework_version,
-                    anchors=flagged,
+                    anchors=findings,
+                    not_relevant=marks,
+                    use=used,
                 )
             )
         return events

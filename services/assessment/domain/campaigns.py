@@ -12,9 +12,10 @@ aggregate) and announced publicly without them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -42,7 +43,14 @@ from services.assessment.domain.raters import (
     nominate,
 )
 from services.assessment.domain.ratings import RaterGroup, Rating
-from services.assessment.domain.submissions import Submission, SubmissionRefused, check, unchanged
+from services.assessment.domain.submissions import (
+    StoredAnswer,
+    Submission,
+    SubmissionRefused,
+    check,
+    stored_answer,
+    unchanged,
+)
 
 
 class CampaignError(ValueError):
@@ -363,20 +371,22 @@ def submission_ratings(
     subject: str,
     rater: str,
     group: RaterGroup,
-    answers: Iterable[tuple[str, int | None, str | None]],
+    answers: Iterable[Sequence[Any]],
 ) -> list[Rating]:
-    """One submission's ratings, one per competency, from its (item, value, comment) answers.
+    """One submission's ratings, one per competency, from its stored answers.
 
     At sub-skill granularity a rater's competency rating is the mean of their observed
-    sub-skill ratings, and not observed when they observed none.
+    sub-skill ratings, and not observed when they observed none; the competency is not
+    relevant when they marked every one of its items so.
     """
-    by_competency: dict[str, list[tuple[int | None, str | None]]] = {}
-    for item, value, comment in answers:
-        by_competency.setdefault(item.split("/", 1)[0], []).append((value, comment))
+    by_competency: dict[str, list[StoredAnswer]] = {}
+    for row in answers:
+        answer = stored_answer(row)
+        by_competency.setdefault(answer[0].split("/", 1)[0], []).append(answer)
     found: list[Rating] = []
     for competency, given in by_competency.items():
-        observed = [v for v, _ in given if v is not None]
-        comments = [c for _, c in given if c]
+        observed = [value for _, value, _, _ in given if value is not None]
+        comments = [comment for _, _, comment, _ in given if comment]
         # Built unvalidated: the values come from checked submissions, and a campaign has
         # hundreds of thousands of them.
         found.append(
@@ -387,6 +397,7 @@ def submission_ratings(
                 competency=competency,
                 value=sum(observed) / len(observed) if observed else None,
                 comment=" / ".join(comments) or None,
+                not_relevant=all(not_relevant for *_, not_relevant in given),
             )
         )
     return found

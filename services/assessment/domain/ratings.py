@@ -22,6 +22,8 @@ class Rating(BaseModel):
     competency: str
     value: float | None = Field(
         description="on the scale; a rater's mean over the competency's sub-skills at sub-skill "
-        "granularity; None: not observed (excluded, never a zero)"
+        "granularity; None: not observed, or not relevant (excluded, never a zero)"
     )
+    # The rater marked every item of the competency not relevant to the subject's role.
+    not_relevant: bool = False
     comment: str | None = None

@@ -1,22 +1,29 @@
 """Submissions (docs/domain.md §3): one per (campaign, subject, rater), rating each item on the
-framework's scale or marking it not observed, revisable until finalised or the campaign
-closes. A refused submission names every problem at once, so a rater fixes them in one go.
+framework's scale or marking it not observed, or not relevant to the subject's role,
+revisable until finalised or the campaign closes. A refused submission names every problem
+at once, so a rater fixes them in one go.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from typing import Annotated
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from libs.personal.sealing import ERASED, PersonalOf
 from services.assessment.domain.questionnaires import Questionnaire
 from services.assessment.domain.raters import Assignment
 
-StoredAnswer = tuple[str, int | None, str | None]
-"""An answer as the campaign records keep it: (item, value, comment)."""
+StoredAnswer = tuple[str, int | None, str | None, bool]
+"""An answer as the campaign records keep it: (item, value, comment, not relevant)."""
+
+
+def stored_answer(row: Sequence[Any]) -> StoredAnswer:
+    """An answer as stored; rows recorded before "not relevant" existed hold three fields."""
+    item, value, comment, *rest = row
+    return (item, value, comment, bool(rest and rest[0]))
 
 
 class SubmissionRefused(ValueError):
@@ -29,10 +36,24 @@ class Answer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     item: str
-    value: StrictInt | None = Field(description="on the framework's scale; null: not observed")
+    value: StrictInt | None = Field(
+        description="on the framework's scale; null: not observed, or not relevant"
+    )
+    # Not the same as not observed: the rater says the competency does not fit the subject's
+    # role, which the framework's health report counts per role (docs/framework.md).
+    not_relevant: bool = Field(False, description="the item does not fit the subject's role")
     # Stored sealed under the keys of the rater and the subject of the submission holding it
     # (docs/privacy.md): erasing either erases it.
     comment: Annotated[str | None, PersonalOf("rater", "subject")] = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _not_relevant_has_no_value(self) -> Answer:
+        if self.not_relevant and self.value is not None:
+            raise ValueError(
+                f"item {self.item!r} is marked not relevant and rated {self.value}: send one "
+                "or the other (a value of null with not_relevant true)"
+            )
+        return self
 
 
 class Submission(BaseModel):
@@ -100,9 +121,9 @@ def without_comments(answers: Iterable[StoredAnswer]) -> tuple[list[StoredAnswer
     results and calibration already computed from them must still add up."""
     kept: list[StoredAnswer] = []
     erased = 0
-    for item, value, comment in answers:
+    for item, value, comment, not_relevant in answers:
         if comment and comment != ERASED:
             comment = ERASED
             erased += 1
-        kept.append((item, value, comment))
+        kept.append((item, value, comment, not_relevant))
     return kept, erased

@@ -1,9 +1,9 @@
 """Who may call each route of the framework service: `hr_admin` edits, imports, publishes
-and reads drafts and anchor reviews, and runs calibrations before launch; managers and
-employees rate in the calibrations that invite them (the service refuses the others, 403);
-every authenticated caller reads published versions; `hr_admin` and `auditor` read the
-frameworks' review cadence and look competencies up by standard term, and `hr_admin` records
-reviews; `privacy_officer` what it holds of a person."""
+and reads drafts, anchor reviews, revision items and health reports, and runs calibrations
+before launch; managers and employees rate in the calibrations that invite them (the service
+refuses the others, 403); every authenticated caller reads published versions; `hr_admin` and
+`auditor` read the frameworks' review cadence and look competencies up by standard term, and
+`hr_admin` records reviews; `privacy_officer` what it holds of a person."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ ACCESS: dict[str, Access] = {
     "GET /frameworks/{framework_id}/draft/export": HR,
     "POST /frameworks/{framework_id}/versions": HR,
     "GET /frameworks/{framework_id}/anchor-reviews": HR,
+    "GET /frameworks/{framework_id}/revision-items": HR,
+    "GET /frameworks/{framework_id}/health": HR,
     f"POST {PRELAUNCH}": HR,
     f"GET {PRELAUNCH}/{{exercise_id}}": HR,
     f"POST {PRELAUNCH}/{{exercise_id}}/close": HR,

@@ -1,7 +1,7 @@
 """What the framework service's use cases need from the world, as ports
 (docs/architecture.md §1, Inside a service): the framework's event log (appended, and read
 by who made each change) and the read models kept beside it (published versions, anchor
-reviews), held in one transaction by a unit of
+reviews, calibration findings), held in one transaction by a unit of
 work (`libs.events.ports.UnitOfWork[Work]`). The PostgreSQL adapters implement them; the
 application tests run on in-memory ones.
 """
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.envelope import Envelope
 from libs.events.ports import EventLog
-from libs.events.schemas.assessment import InconsistentAnchorsFound
+from libs.events.schemas.assessment import AnchorFindingsRecorded, InconsistentAnchorsFound
 from libs.events.schemas.framework import Framework, FrameworkPublished, Revision
 from services.framework.domain.prelaunch_calibration import Rating
 
@@ -116,6 +116,24 @@ class AnchorReviews(Protocol):
         ...
 
 
+class CalibrationFindings(Protocol):
+    """What calibrations found about the framework's versions (AnchorFindingsRecorded)."""
+
+    async def record(self, envelope: Envelope, event: AnchorFindingsRecorded) -> None:
+        """Keep each session's findings once, however often they are delivered."""
+        ...
+
+    async def of(
+        self, framework_id: str, campaign_id: str | None = None
+    ) -> list[AnchorFindingsRecorded]:
+        """The framework's findings (of one campaign's sessions, if given), oldest first."""
+        ...
+
+    async def latest_campaign(self, framework_id: str) -> str | None:
+        """The campaign whose calibration reported on the framework last."""
+        ...
+
+
 class Work(Protocol):
     """Everything one use case reads and writes, through one transaction."""
 
@@ -127,6 +145,9 @@ class Work(Protocol):
 
     @property
     def anchor_reviews(self) -> AnchorReviews: ...
+
+    @property
+    def findings(self) -> CalibrationFindings: ...
 
     @property
     def changes(self) -> Changes: ...

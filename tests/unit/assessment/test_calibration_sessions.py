@@ -1,6 +1,6 @@
 """The calibration session (docs/domain.md §4): opened on a closed campaign, adjustments with who,
 old and new value and a justification, completion with the final score per subject and
-competency and the anchors raters read differently."""
+competency, and what it found about the framework's anchors."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ from datetime import UTC, datetime
 import pytest
 
 from libs.events.registry import Event
-from libs.events.schemas.assessment import CalibrationCompleted, InconsistentAnchorsFound
+from libs.events.schemas.assessment import (
+    AnchorFinding,
+    AnchorFindingsRecorded,
+    CalibrationCompleted,
+    NotRelevantMarks,
+)
 from services.assessment.domain.aggregation import aggregate
-from services.assessment.domain.calibration import AdjustmentRefused, inconsistent_anchors
+from services.assessment.domain.calibration import AdjustmentRefused
 from services.assessment.domain.calibration_sessions import (
     CalibrationError,
     CalibrationSession,
@@ -28,6 +33,19 @@ RATINGS = [
     Rating(subject="bob", rater="mgr", group="manager", competency="coding", value=4),
 ]
 RESULTS = aggregate(RATINGS)
+POSITIONS = {"ann": ("eng", "ic", "L3"), "bob": ("eng", "ic", "L4")}
+FINDING = AnchorFinding(
+    kind="inconsistent_use",
+    competency="coding",
+    family="eng",
+    track="ic",
+    level="L3",
+    items=5,
+    flagged=2,
+)
+MARKS = NotRelevantMarks(
+    competency="design", family="eng", track="ic", level="L3", marked=2, answered=6
+)
 
 
 def apply(session: CalibrationSession, events: list[Event]) -> None:
@@ -89,30 +107,27 @@ def test_an_adjustment_needs_only_the_subjects_results() -> None:
     assert again.adjustment.old_value == 3.5, "the subject's own adjustments still count"
 
 
-def test_completion_carries_final_scores_adjustments_and_inconsistent_anchors() -> None:
+def test_completion_carries_final_scores_adjustments_and_the_anchor_findings() -> None:
     session = opened()
     apply(session, session.adjust("bob", "coding", 3.5, "Scope was smaller", "hr-1", RESULTS, NOW))
-    found = inconsistent_anchors(RATINGS)
-    assert [(a.competency, a.compared_items) for a in found] == [("coding", 1)]
-    [withheld] = session.complete(RESULTS, found)
-    assert isinstance(withheld, CalibrationCompleted), (
-        "one compared item would tell how far a suppressed peer sat from the manager"
-    )
-    wide = [found[0].model_copy(update={"compared_items": 5, "share": 0.2})]
-    completed, anchors = session.complete(RESULTS, wide)
+    [alone] = session.complete(RESULTS, POSITIONS)
+    assert isinstance(alone, CalibrationCompleted), "no finding: no findings event"
+    completed, findings = session.complete(RESULTS, POSITIONS, [FINDING], [MARKS])
     assert isinstance(completed, CalibrationCompleted)
     assert {s.subject: s.scores for s in completed.scores} == {
         "ann": {"coding": pytest.approx(3.0), "design": pytest.approx(2.0)},
         "bob": {"coding": 3.5},
     }
+    assert {s.subject: s.position for s in completed.scores} == POSITIONS
     [adjustment] = completed.adjustments
     assert adjustment.old_value == pytest.approx(4.0)
     assert (adjustment.new_value, adjustment.actor) == (3.5, "hr-1")
     assert adjustment.justification == "Scope was smaller"
-    assert isinstance(anchors, InconsistentAnchorsFound)
-    assert [(a.competency, a.flagged_items) for a in anchors.anchors] == [("coding", 1)]
-    apply(session, [completed, anchors])
+    assert isinstance(findings, AnchorFindingsRecorded)
+    assert (findings.framework_id, findings.framework_version) == ("eng", 2)
+    assert (findings.anchors, findings.not_relevant) == ([FINDING], [MARKS])
+    apply(session, [completed, findings])
     with pytest.raises(CalibrationError, match="completed"):
         session.adjust("bob", "coding", 3, "Too late", "hr-1", RESULTS, NOW)
     with pytest.raises(CalibrationError, match="completed"):
-        session.complete(RESULTS, [])
+        session.complete(RESULTS, POSITIONS)

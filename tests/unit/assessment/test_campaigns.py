@@ -82,7 +82,7 @@ def ratings_of(recorded: Iterable[SubmissionRecorded]) -> list[Rating]:
             r.submission.subject,
             r.submission.rater,
             r.group,
-            ((a.item, a.value, a.comment) for a in r.submission.answers),
+            ((a.item, a.value, a.comment, a.not_relevant) for a in r.submission.answers),
         )
     ]
 

@@ -5,6 +5,7 @@ refused after close, from non-raters, off the scale, for unknown items, after fi
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from libs.events.schemas.framework import Framework, SubSkill
 from libs.personal.sealing import ERASED
@@ -98,6 +99,15 @@ def test_a_valid_submission_with_not_observed_items_is_accepted() -> None:
     assert check(given, questions, ASSIGNED, campaign_open=True, finalised=False) == ASSIGNED[0]
 
 
+def test_an_item_is_rated_or_marked_not_relevant_never_both() -> None:
+    questions = form(valid_framework())
+    first = questions.items[0].id
+    given = submission(Answer(item=first, value=None, not_relevant=True))
+    assert check(given, questions, ASSIGNED, campaign_open=True, finalised=False) == ASSIGNED[0]
+    with pytest.raises(ValidationError, match="marked not relevant and rated 3: send one"):
+        Answer(item=first, value=3, not_relevant=True)
+
+
 @pytest.mark.parametrize(
     ("rater", "answers", "open_", "finalised", "problem"),
     [
@@ -133,8 +143,20 @@ def test_the_same_submission_twice_changes_nothing() -> None:
 
 
 def test_erasing_comments_keeps_every_value_and_counts_only_what_it_erased() -> None:
-    answers = [("a/1", 3, "kind words"), ("a/2", None, None), ("b", 2, ERASED), ("c", 1, "")]
+    answers = [
+        ("a/1", 3, "kind words", False),
+        ("a/2", None, None, False),
+        ("b", 2, ERASED, False),
+        ("c", 1, "", False),
+        ("d", None, "not my role's work", True),
+    ]
     kept, erased = without_comments(answers)
-    assert kept == [("a/1", 3, ERASED), ("a/2", None, None), ("b", 2, ERASED), ("c", 1, "")]
-    assert erased == 1
+    assert kept == [
+        ("a/1", 3, ERASED, False),
+        ("a/2", None, None, False),
+        ("b", 2, ERASED, False),
+        ("c", 1, "", False),
+        ("d", None, ERASED, True),
+    ]
+    assert erased == 2
     assert without_comments(kept) == (kept, 0)

@@ -17,6 +17,7 @@ from services.assessment.application.ports import RecordedSubmission
 from services.assessment.domain.campaigns import SubmissionRecorded, submission_ratings
 from services.assessment.domain.raters import Nomination
 from services.assessment.domain.ratings import Rating
+from services.assessment.domain.submissions import stored_answer
 
 
 class CampaignTables:
@@ -126,7 +127,7 @@ class CampaignRecords:
 
     async def record_submission(self, recorded: SubmissionRecorded, stream_version: int) -> None:
         s = recorded.submission
-        answers = [[a.item, a.value, a.comment] for a in s.answers]
+        answers = [[a.item, a.value, a.comment, a.not_relevant] for a in s.answers]
         await self._conn.execute(
             self._tables.record_submission,
             (
@@ -226,7 +227,7 @@ class CampaignRecords:
                 rater,
                 group,
                 final,
-                [(item, value, comment) for item, value, comment in answers],
+                [stored_answer(row) for row in answers],
             )
             for campaign_id, subject, rater, group, final, answers in await cur.fetchall()
         ]

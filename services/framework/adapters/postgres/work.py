@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from libs.events.store import StoreTransaction
 from libs.events.work import PostgresUnitOfWork
 from services.framework.adapters.postgres.anchor_reviews import AnchorReviews
+from services.framework.adapters.postgres.calibration_findings import CalibrationFindings
 from services.framework.adapters.postgres.changes import FrameworkChanges
 from services.framework.adapters.postgres.published_versions import PublishedVersions
 
@@ -21,6 +22,7 @@ class PostgresWork:
     versions: PublishedVersions
     anchor_reviews: AnchorReviews
     changes: FrameworkChanges
+    findings: CalibrationFindings
 
 
 class Database(PostgresUnitOfWork[PostgresWork]):
@@ -33,4 +35,5 @@ class Database(PostgresUnitOfWork[PostgresWork]):
             PublishedVersions(conn, schema),
             AnchorReviews(conn, schema),
             FrameworkChanges(conn, schema),
+            CalibrationFindings(conn, schema),
         )

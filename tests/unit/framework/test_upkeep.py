@@ -1,0 +1,134 @@
+"""Revision items from calibration findings, resolved by later versions, and the health
+report after a cycle (services/framework/domain/upkeep.py; docs/framework.md, Upkeep)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from libs.events.schemas.assessment import AnchorFindingsRecorded
+from services.framework.domain.upkeep import (
+    AnchorRef,
+    anchor_texts,
+    health,
+    measured_against,
+    revision_items,
+)
+from tests.support.sample_frameworks import (
+    reword_anchor,
+    valid_framework,
+    with_family_anchor,
+)
+
+V1 = valid_framework()
+# Version 2 rewords coding's IC anchor at 3, the one the L3 role is measured against.
+V2 = reword_anchor(V1, "coding", "ic", 3, "Ships a change of a few modules with its tests.")
+VERSIONS = {1: V1, 2: V2}
+
+
+def role(family: str, track: str, level: str) -> dict[str, str]:
+    return {"family": family, "track": track, "level": level}
+
+
+L3, L4, L9 = role("eng", "ic", "L3"), role("eng", "ic", "L4"), role("eng", "ic", "L9")
+
+
+def findings(**fields: Any) -> AnchorFindingsRecorded:
+    base: dict[str, Any] = {
+        "session_id": "autumn-eng",
+        "campaign_id": "autumn",
+        "framework_id": "eng",
+        "framework_version": 1,
+        "anchors": [],
+        "not_relevant": [],
+        "use": [],
+    }
+    return AnchorFindingsRecorded.model_validate(base | fields)
+
+
+FOUND = findings(
+    anchors=[
+        {"kind": "inconsistent_use", "competency": "coding", **L3, "items": 10, "flagged": 4},
+        {"kind": "leniency_clustering", "competency": "testing", **L4, "items": 20, "flagged": 12},
+        # No L9 in the framework: a finding on it makes no item.
+        {"kind": "outliers", "competency": "coding", **L9, "items": 10, "flagged": 3},
+    ],
+    not_relevant=[
+        {"competency": "testing", **L3, "marked": 2, "answered": 20},
+        {"competency": "testing", **L4, "marked": 9, "answered": 18},
+    ],
+    use=[
+        {"competency": "coding", **L3, "subjects": 10, "unscored": 1, "at_target": 9},
+        {"competency": "testing", **L3, "subjects": 10, "unscored": 6, "at_target": 2},
+        {"competency": "coding", **L4, "subjects": 8, "unscored": 0, "at_target": 3},
+    ],
+)
+
+
+def test_a_finding_is_about_the_anchor_at_the_roles_target() -> None:
+    """L3 targets coding at 3 and L4 testing at 3: their anchors are the IC ones at 3."""
+    assert measured_against(V1, "eng", "ic", "L3", "coding") == AnchorRef(
+        competency="coding", track="ic", proficiency=3, family=None
+    )
+    assert measured_against(V1, "eng", "ic", "L4", "coding") == AnchorRef(
+        competency="coding", track="ic", proficiency=4, family=None
+    )
+    assert measured_against(V1, "eng", "ic", "L9", "coding") is None
+    assert measured_against(V1, "eng", "ic", "L3", "juggling") is None
+
+
+def test_a_familys_own_wording_is_the_anchor_its_roles_are_measured_against() -> None:
+    worded = with_family_anchor(V1, "coding", "eng", "ic", 3, "Ships a module, tests first.")
+    own = measured_against(worded, "eng", "ic", "L3", "coding")
+    assert own == AnchorRef(competency="coding", track="ic", proficiency=3, family="eng")
+    assert anchor_texts(worded)[own] == "Ships a module, tests first."
+
+
+def test_an_item_is_resolved_by_the_first_version_that_rewords_its_anchor() -> None:
+    coding, testing = revision_items([FOUND], VERSIONS)[::-1]
+    assert (testing.anchor.competency, testing.kind) == ("testing", "leniency_clustering")
+    assert testing.resolved_in_version is None, "version 2 left testing's wording alone"
+    assert (coding.anchor.competency, coding.anchor.proficiency) == ("coding", 3)
+    assert coding.resolved_in_version == 2
+    assert coding.text == anchor_texts(V1)[coding.anchor]
+    assert (coding.found_in_version, coding.items, coding.flagged) == (1, 10, 4)
+    assert revision_items([FOUND], {1: V1})[0].resolved_in_version is None
+    assert revision_items([FOUND.model_copy(update={"framework_version": 7})], VERSIONS) == []
+
+
+def test_the_health_report_counts_revised_anchors_unused_and_not_relevant_competencies() -> None:
+    items = revision_items([FOUND], VERSIONS)
+    report = health("autumn", [FOUND], VERSIONS, items)
+    assert (report.framework_version, report.latest_version) == (1, 2)
+    assert report.anchors == len(anchor_texts(V1))
+    assert report.anchors_revised == 1
+    assert report.revised_share == pytest.approx(1 / report.anchors)
+    assert report.revised_verdict == "below", "one anchor is far under the 10-20% guidance"
+    # coding: 18 subjects, 1 unscored, 12 of 17 scored at target: useful. testing: 6 of 10
+    # unscored: mostly not observed.
+    assert [(u.competency, u.reason) for u in report.no_gap_data] == [
+        ("testing", "mostly not observed")
+    ]
+    assert [(m.competency, m.level, m.marked, m.answered) for m in report.not_relevant] == [
+        ("testing", "L4", 9, 18),
+        ("testing", "L3", 2, 20),
+    ]
+    assert (report.open_items, report.resolved_items) == (1, 1)
+
+
+def test_everyone_at_target_is_no_gap_data_either() -> None:
+    met = FOUND.model_copy(
+        update={
+            "use": [
+                u.model_copy(update={"at_target": u.subjects, "unscored": 0})
+                if u.competency == "coding"
+                else u
+                for u in FOUND.use
+            ]
+        }
+    )
+    report = health("autumn", [met], VERSIONS, [])
+    assert ("coding", "everyone at target") in [
+        (u.competency, u.reason) for u in report.no_gap_data
+    ]
