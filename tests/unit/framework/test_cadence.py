@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from libs.events.asyncapi import as_dict
 from libs.events.schemas.framework import FrameworkReviewDue, FrameworkRevisionDue, Revision
 from services.framework.domain.cadence import (
     CadencePolicy,
@@ -125,3 +126,10 @@ def test_a_new_review_opens_a_new_period_announced_in_its_turn() -> None:
 def test_nothing_due_announces_nothing() -> None:
     state = cadence("eng", [published(1, "initial", START)], [], DEFAULTS, add_months(START, 11))
     assert announcements(state, []) == []
+
+
+def test_the_announcements_are_public_events_in_the_asyncapi_document() -> None:
+    channels = as_dict()["channels"]
+    assert "talentledger.framework.framework_review_due.v1" in channels
+    assert "talentledger.framework.framework_revision_due.v1" in channels
+    assert FrameworkReviewRecorded.private, "a recorded review stays in the service"
