@@ -168,29 +168,13 @@ def announcements(state: Cadence, announced: list[Announcement]) -> list[Announc
         "version": state.latest_version,
         "at_risk": state.at_risk,
     }
-    found: list[Announcement] = []
+    due: list[tuple[type[Announcement], dict[str, object]]] = []
     if state.review == "due" and state.last_review.at not in reviews:
         review = state.last_review
-        found.append(
-            FrameworkReviewDue.model_validate(
-                common
-                | {
-                    "last_reviewed_at": review.at,
-                    "last_reviewed_version": review.version,
-                    "due_at": state.review_due_at,
-                }
-            )
-        )
+        period = {"last_reviewed_at": review.at, "last_reviewed_version": review.version}
+        due.append((FrameworkReviewDue, period | {"due_at": state.review_due_at}))
     if state.major_revision == "due" and state.last_major_revision.version not in revisions:
         major = state.last_major_revision
-        found.append(
-            FrameworkRevisionDue.model_validate(
-                common
-                | {
-                    "last_major_version": major.version,
-                    "last_major_at": major.at,
-                    "due_at": state.major_revision_due_at,
-                }
-            )
-        )
-    return found
+        period = {"last_major_version": major.version, "last_major_at": major.at}
+        due.append((FrameworkRevisionDue, period | {"due_at": state.major_revision_due_at}))
+    return [kind.model_validate(common | fields) for kind, fields in due]
