@@ -307,10 +307,16 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
 def require_role(actor: Actor, role: str) -> None:
-    if not actor.has(role):
+    require_any_role(actor, role)
+
+
+def require_any_role(actor: Actor, *roles: str) -> None:
+    """403 unless the caller holds one of `roles`."""
+    if not any(actor.has(role) for role in roles):
+        needs = f"the {roles[0]!r} role" if len(roles) == 1 else f"one of the roles {list(roles)}"
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            detail=f"this needs the {role!r} role; the token of {actor.subject!r} has "
+            detail=f"this needs {needs}; the token of {actor.subject!r} has "
             f"{sorted(actor.roles) or 'none'}",
         )
 

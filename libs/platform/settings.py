@@ -79,6 +79,36 @@ class Settings(BaseSettings):
         description="seconds between prunings of each service's inbox, which deletes rows "
         "older than TALENTLEDGER_EVENT_RETENTION_DAYS and a day",
     )
+    framework_review_months: int = Field(
+        12,
+        alias="TALENTLEDGER_FRAMEWORK_REVIEW_MONTHS",
+        ge=1,
+        le=240,
+        description="months after its last review (a published version, or a review HR "
+        "records) that a framework is due for review",
+    )
+    framework_major_revision_months: int = Field(
+        36,
+        alias="TALENTLEDGER_FRAMEWORK_MAJOR_REVISION_MONTHS",
+        ge=1,
+        le=240,
+        description="months after its last major revision (or first version) that a framework "
+        "is due for a major revision",
+    )
+    framework_at_risk_months: int = Field(
+        36,
+        alias="TALENTLEDGER_FRAMEWORK_AT_RISK_MONTHS",
+        ge=1,
+        le=240,
+        description="months without a published version after which a framework is at risk",
+    )
+    framework_cadence_interval: float = Field(
+        3600,
+        alias="TALENTLEDGER_FRAMEWORK_CADENCE_INTERVAL",
+        gt=0,
+        description="seconds between the framework service's checks for reviews and major "
+        "revisions falling due",
+    )
     intake_retention_days: float = Field(
         7,
         alias="TALENTLEDGER_INTAKE_RETENTION_DAYS",

@@ -256,6 +256,8 @@ async def framework_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
                 "employee_id": SUBJECT,
                 "exercise_id": "matrix-open",
                 "example": "ex-1",
+                "other": "eng",
+                "standard_term": "Collaboration",
             },
             bodies={
                 "POST /frameworks": {"id": "matrix", "name": "Matrix"},
@@ -275,6 +277,7 @@ async def framework_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
                     "roles": ["eng-l1"],
                 },
                 "POST /frameworks/{framework_id}/versions": {},
+                "POST /frameworks/{framework_id}/reviews": {"version": 1},
                 **elements,
             },
             overrides=overrides,

@@ -419,3 +419,38 @@ def _role_profile_changed_v1(payload: dict) -> dict:  # type: ignore[type-arg]
     """v2 added each requirement's anchors, optional: a v1 payload reads as it is, without
     them."""
     return payload
+
+
+@registry.event
+class FrameworkReviewDue(IntegrationEvent):
+    """A framework's last review is older than the review age (docs/domain.md §2, Upkeep):
+    announced once per due period, which `last_reviewed_at` names."""
+
+    event_type = "FrameworkReviewDue"
+    schema_version = 1
+    context = "framework"
+
+    framework_id: str
+    version: int = Field(ge=1, description="the latest published version, the one to review")
+    last_reviewed_at: datetime = Field(description="the last publication or recorded review")
+    last_reviewed_version: int = Field(ge=1)
+    due_at: datetime
+    at_risk: bool = Field(description="untouched (nothing published) for the at-risk age")
+
+
+@registry.event
+class FrameworkRevisionDue(IntegrationEvent):
+    """A framework's last major revision (or its first version) is older than the major
+    revision age (docs/domain.md §2, Upkeep): announced once per due period, which
+    `last_major_version` names."""
+
+    event_type = "FrameworkRevisionDue"
+    schema_version = 1
+    context = "framework"
+
+    framework_id: str
+    version: int = Field(ge=1, description="the latest published version")
+    last_major_version: int = Field(ge=1, description="the last major (or first) version")
+    last_major_at: datetime
+    due_at: datetime
+    at_risk: bool = Field(description="untouched (nothing published) for the at-risk age")

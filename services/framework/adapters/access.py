@@ -1,9 +1,9 @@
 """Who may call each route of the framework service: `hr_admin` edits, imports, publishes
 and reads drafts, anchor reviews, revision items and health reports, and runs calibrations
 before launch; managers and employees rate in the calibrations that invite them (the service
-refuses the others, 403);
-every authenticated caller reads published versions; `privacy_officer` what it holds of a
-person."""
+refuses the others, 403); every authenticated caller reads published versions; `hr_admin` and
+`auditor` read the frameworks' review cadence and look competencies up by standard term, and
+`hr_admin` records reviews; `privacy_officer` what it holds of a person."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ HR = allow("hr_admin")
 READ = allow(ANYONE)
 RATERS = allow("manager", "employee")
 PRELAUNCH = "/frameworks/{framework_id}/prelaunch-calibrations"
+UPKEEP = allow("hr_admin", "auditor")
 
 ACCESS: dict[str, Access] = {
     "POST /frameworks": HR,
@@ -47,6 +48,11 @@ ACCESS: dict[str, Access] = {
     f"GET {PRELAUNCH}/{{exercise_id}}/report": HR,
     f"GET {PRELAUNCH}/{{exercise_id}}/examples": RATERS,
     f"PUT {PRELAUNCH}/{{exercise_id}}/examples/{{example}}/rating": RATERS,
+    "POST /frameworks/{framework_id}/reviews": HR,
+    "GET /framework-cadence": UPKEEP,
+    "GET /frameworks/{framework_id}/cadence": UPKEEP,
+    "GET /competencies": UPKEEP,
+    "GET /frameworks/{framework_id}/standard-term-mapping": UPKEEP,
     "GET /frameworks": READ,
     "GET /frameworks/{framework_id}/versions": READ,
     "GET /frameworks/{framework_id}/published": READ,

@@ -2,9 +2,10 @@
 Requests): the `PersonalDataHolder` the access route and the erasure activity ask.
 
 The service keeps frameworks, not people: a person appears only as the actor of the changes
-they made (drafts, imports, publications), recorded on each event of the log and on each
-published version, and as a rater of anonymised examples in calibrations before launch (the
-ratings they gave). Anchor reviews come from calibration sessions and name no one.
+they made (drafts, imports, publications, reviews recorded), recorded on each event of the
+log and on each published version, and as a rater of anonymised examples in calibrations
+before launch (the ratings they gave). Anchor reviews come from calibration sessions and name
+no one.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class FrameworkPersonalData:
         return [
             PersonalDataSection(
                 topic="framework changes they made",
-                description=f"every draft edit, import and publication they made; {_RECORD}",
+                description=f"every draft edit, import, publication and review recorded they made; "
+                f"{_RECORD}",
                 items=[c.model_dump(mode="json") for c in changes],
             ),
             PersonalDataSection(

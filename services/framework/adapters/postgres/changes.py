@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
+from services.framework.application.cadence import CADENCE_STREAMS
 from services.framework.application.frameworks import stream_of
 from services.framework.application.ports import Change, RatingGiven
 from services.framework.application.prelaunch_calibrations import EXERCISE_STREAMS
@@ -19,7 +20,8 @@ class FrameworkChanges:
         self.conn = conn
         self._select = sql.SQL(
             "SELECT stream_id, event_type, stream_version, occurred_at FROM {} "
-            "WHERE actor = %s AND starts_with(stream_id, %s) ORDER BY global_position"
+            "WHERE actor = %s AND (starts_with(stream_id, %s) OR starts_with(stream_id, %s)) "
+            "ORDER BY global_position"
         ).format(sql.Identifier(schema, "events"))
         self._ratings = sql.SQL(
             "SELECT stream_id, payload, occurred_at FROM {} "
@@ -29,10 +31,13 @@ class FrameworkChanges:
 
     async def made_by(self, actor: str) -> list[Change]:
         prefix = stream_of("")  # what every framework's stream id starts with
-        cur = await self.conn.execute(self._select, (actor, prefix))
+        # and the reviews recorded, in each framework's cadence stream
+        cur = await self.conn.execute(self._select, (actor, prefix, CADENCE_STREAMS))
         return [
             Change(
-                framework_id=stream.removeprefix(prefix),
+                framework_id=stream.removeprefix(
+                    prefix if stream.startswith(prefix) else CADENCE_STREAMS
+                ),
                 change=change,
                 stream_version=version,
                 occurred_at=at,
