@@ -8,11 +8,12 @@ from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.privacy.parts import privacy_parts
 from libs.privacy.requests import MIGRATIONS as ERASURE_MIGRATIONS
-from services.framework.adapters import http, prelaunch_http
+from services.framework.adapters import authoring_http, http, prelaunch_http
 from services.framework.adapters.access import ACCESS
 from services.framework.adapters.activities import FrameworkActivities
 from services.framework.adapters.postgres.published_versions import MIGRATIONS
 from services.framework.adapters.postgres.work import Database
+from services.framework.application.authoring import Authoring
 from services.framework.application.frameworks import Frameworks
 from services.framework.application.personal_data import FrameworkPersonalData
 from services.framework.application.prelaunch_calibrations import PrelaunchCalibrations
@@ -27,10 +28,12 @@ def build(runtime: Runtime) -> ServiceParts:
         "diffs, effective role profiles, import and export.",
     )
     http.install(api)
+    authoring_http.install(api)
     prelaunch_http.install(api)
     database = Database(runtime.store)
     frameworks = Frameworks(runtime.store, database)
     api.state.frameworks = frameworks
+    api.state.authoring = Authoring(runtime.store, frameworks)
     api.state.prelaunch_calibrations = PrelaunchCalibrations(runtime.store)
     privacy = privacy_parts(NAME, runtime, api, FrameworkPersonalData(database))
     declare(api, ACCESS)
