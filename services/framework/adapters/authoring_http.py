@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from libs.platform.auth import Actor, CurrentActor, HrAdmin
+from libs.platform.auth import HrAdmin
 from libs.platform.pagination import Page, Paged
-from services.framework.adapters.http import Author, FrameworkId
+from services.framework.adapters.http import Author, FrameworkId, one_of
 from services.framework.application.authoring import Authoring
 from services.framework.domain.authoring import (
     ELEMENT_HELP,
@@ -49,18 +49,8 @@ STATUS: dict[type[AuthoringError], int] = {
 }
 
 
-def _reviewer(actor: CurrentActor) -> Actor:
-    """Managers and ICs review (whether the round names them is the round's to say)."""
-    if not any(actor.has(role) for role in REVIEWER_ROLES):
-        raise HTTPException(
-            403,
-            detail=f"a verdict needs one of the roles {list(REVIEWER_ROLES)}; the token of "
-            f"{actor.subject!r} has {sorted(actor.roles) or 'none'}",
-        )
-    return actor
-
-
-Reviewer = Annotated[Actor, Depends(_reviewer)]
+# Managers and ICs review (whether the round names them is the round's to say).
+Reviewer = one_of(REVIEWER_ROLES, "a verdict")
 
 
 def _authoring(request: Request) -> Authoring:

@@ -40,7 +40,7 @@ from libs.events.schemas.framework import (
     Text,
     TrackKind,
 )
-from libs.platform.auth import Actor, CurrentActor, HrAdmin, require_role
+from libs.platform.auth import Actor, CurrentActor, HrAdmin
 from libs.platform.edge import MAX_INTEGER, max_body
 from libs.platform.pagination import Page, Paged
 from libs.platform.runtime import not_found
@@ -88,18 +88,24 @@ def _authoring(request: Request) -> Authoring:
     return request.app.state.authoring
 
 
-AUTHOR_ROLES = ("hr_admin", "manager", "employee")
+def one_of(roles: tuple[str, ...], what: str) -> Any:
+    """The caller, when they hold one of `roles` (403 naming them otherwise). Whether a
+    draft or an exercise invites them is for the service to say after."""
 
+    def caller(actor: CurrentActor) -> Actor:
+        if not any(actor.has(role) for role in roles):
+            raise HTTPException(
+                403,
+                detail=f"{what} needs one of the roles {list(roles)}; the token of "
+                f"{actor.subject!r} has {sorted(actor.roles) or 'none'}",
+            )
+        return actor
 
-def _author(actor: CurrentActor) -> Actor:
-    """HR, or a manager or employee (whether the draft invites them is the service's to say)."""
-    if not any(actor.has(role) for role in AUTHOR_ROLES):
-        require_role(actor, "hr_admin")  # the usual 403, naming the role
-    return actor
+    return Annotated[Actor, Depends(caller)]
 
 
 # HR, or someone HR may invite to a draft: checked against the invitations by the route.
-Author = Annotated[Actor, Depends(_author)]
+Author = one_of(("hr_admin", "manager", "employee"), "a draft")
 
 
 class NewFramework(BaseModel):

@@ -378,7 +378,7 @@ class DraftAuthoring:
         if reviewer not in opened.reviewers:
             raise NotInvited(
                 f"{reviewer!r} is not a reviewer of round {opened.round} of framework "
-                f"{self.framework_id!r}; its reviewers are {opened.reviewers}"
+                f"{self.framework_id!r}: HR names the reviewers of a round"
             )
         if read_version != draft_version:
             raise StaleDraft(
