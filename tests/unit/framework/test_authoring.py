@@ -284,3 +284,28 @@ def test_frameworks_from_before_review_rounds_ask_for_none() -> None:
 def reword(framework: FrameworkAggregate) -> Framework:
     assert framework.draft is not None
     return replace_competency(framework.draft, "coding", name="Writing code")
+
+
+def test_a_new_round_replaces_the_open_one_and_its_verdicts() -> None:
+    state = given(DraftAuthoring("eng"), DraftAuthoring("eng").open_round(REVIEWERS, 3, 1))
+    given(state, state.give_verdict("rita", "approve", "Good.", 1, 1, T0))
+    given(state, state.open_round(["rita", "rob", "rhea"], 3, 1))
+    review = state.review(1)
+    assert review.round == 2
+    assert [(r.reviewer, r.status) for r in review.reviewers] == [
+        ("rita", "pending"),
+        ("rob", "pending"),
+        ("rhea", "pending"),
+    ]
+    assert not state.is_invited("ravi"), "a reviewer of an earlier round only"
+
+
+def test_every_step_of_authoring_and_review_stays_in_the_service() -> None:
+    steps = {
+        "FrameworkContributorInvited",
+        "FrameworkDraftCommented",
+        "FrameworkReviewRoundOpened",
+        "FrameworkReviewVerdictGiven",
+        "FrameworkReviewRoundClosed",
+    }
+    assert all(registry.is_private(step) for step in steps)
