@@ -115,14 +115,12 @@ class ReviewView(BaseModel):
     not_approved: list[str]
 
 
-async def _review_view(request: Request, framework_id: str, review: ReviewStatus) -> ReviewView:
-    framework, _ = await _authoring(request).state(framework_id)
-    assert framework.draft is not None
+def _review_view(framework_id: str, review: ReviewStatus) -> ReviewView:
     return ReviewView(
         framework_id=framework_id,
         round=review.round,
         draft_version=review.draft_version,
-        approvals_required=framework.draft.policy.approvals_required,
+        approvals_required=review.approvals_required,
         reviewers=review.reviewers,
         approved_by=review.approved,
         not_approved=[r.reviewer for r in review.not_approved],
@@ -181,7 +179,7 @@ async def open_review_round(
     """Open a review round naming 3 to 5 reviewers (422 otherwise); it replaces a round
     still open, whose verdicts no longer count."""
     review = await _authoring(request).open_round(framework_id, actor.subject, body.reviewers)
-    return await _review_view(request, framework_id, review)
+    return _review_view(framework_id, review)
 
 
 @router.get("/review", response_model=ReviewView)
@@ -189,7 +187,7 @@ async def review(framework_id: FrameworkId, actor: Author, request: Request) -> 
     """The open round: each reviewer's verdict read against the draft as it stands (an
     approval of an earlier draft no longer counts), and who has not approved."""
     found = await _authoring(request).review(framework_id, actor.subject, actor.has("hr_admin"))
-    return await _review_view(request, framework_id, found)
+    return _review_view(framework_id, found)
 
 
 @router.post("/review/verdicts", status_code=201, response_model=ReviewView)
@@ -202,7 +200,7 @@ async def give_verdict(
     found = await _authoring(request).give_verdict(
         framework_id, actor.subject, body.verdict, body.comment, body.draft_version
     )
-    return await _review_view(request, framework_id, found)
+    return _review_view(framework_id, found)
 
 
 def _comment(number: int, made: DraftElementCommented) -> CommentView:

@@ -110,13 +110,14 @@ class Authoring:
         required = framework.draft.policy.approvals_required
         events = authoring.open_round(reviewers, required, framework.stream_version)
         authoring = await self._append(authoring, actor, events)
-        return authoring.review(framework.stream_version)
+        return authoring.review(framework.draft, framework.stream_version)
 
     async def review(self, framework_id: str, reader: str, hr: bool) -> ReviewStatus:
         framework, authoring = await self.state(framework_id)
+        assert framework.draft is not None
         if not hr:
             authoring.require_invited(reader)
-        return authoring.review(framework.stream_version)
+        return authoring.review(framework.draft, framework.stream_version)
 
     async def give_verdict(
         self,
@@ -131,7 +132,8 @@ class Authoring:
             reviewer, verdict, comment, read_version, framework.stream_version, datetime.now(UTC)
         )
         authoring = await self._append(authoring, reviewer, events)
-        return authoring.review(framework.stream_version)
+        assert framework.draft is not None
+        return authoring.review(framework.draft, framework.stream_version)
 
     async def _append(
         self, authoring: DraftAuthoring, actor: str, events: list[AuthoringEvent]

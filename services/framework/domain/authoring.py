@@ -234,6 +234,7 @@ class ReviewerStatus(BaseModel):
 class ReviewStatus(BaseModel):
     round: int
     draft_version: int = Field(description="the draft's version now")
+    approvals_required: int = Field(description="what the draft's policy asks for")
     reviewers: list[ReviewerStatus]
 
     @property
@@ -396,20 +397,23 @@ class DraftAuthoring:
             )
         ]
 
-    def review(self, draft_version: int) -> ReviewStatus:
-        """The open round, each reviewer's verdict read against the draft as it now stands."""
+    def review(self, draft: Framework, draft_version: int) -> ReviewStatus:
+        """The open round, each reviewer's verdict read against the draft as it now stands
+        (at `draft_version`)."""
         opened = self._open_round()
         return ReviewStatus(
             round=opened.round,
             draft_version=draft_version,
+            approvals_required=draft.policy.approvals_required,
             reviewers=[self._status(r, draft_version) for r in opened.reviewers],
         )
 
-    def approvals(self, required: int, draft_version: int) -> list[Approval]:
-        """The approvals that cover the draft at `draft_version`, in the order the round
+    def approvals(self, draft: Framework, draft_version: int) -> list[Approval]:
+        """The approvals that cover `draft` (at `draft_version`), in the order the round
         names its reviewers; ApprovalsMissing (naming who has not approved) when fewer than
-        `required`."""
-        review = self.review(draft_version) if self.round else None
+        its policy asks for."""
+        required = draft.policy.approvals_required
+        review = self.review(draft, draft_version) if self.round else None
         approved = review.approved if review else []
         if len(approved) < required:
             raise ApprovalsMissing(self.framework_id, required, review)
@@ -460,8 +464,7 @@ def publish(
     events, problems = framework.publish(now, requested)
     published = events[0]
     assert isinstance(published, FrameworkPublished)
-    required = published.framework.policy.approvals_required
-    approvals = authoring.approvals(required, framework.stream_version)
+    approvals = authoring.approvals(published.framework, framework.stream_version)
     events[0] = published.model_copy(update={"approvals": approvals})
     return events, authoring.closing(published.version, approvals), problems
 

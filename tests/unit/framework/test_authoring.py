@@ -290,7 +290,7 @@ def test_a_new_round_replaces_the_open_one_and_its_verdicts() -> None:
     state = given(DraftAuthoring("eng"), DraftAuthoring("eng").open_round(REVIEWERS, 3, 1))
     given(state, state.give_verdict("rita", "approve", "Good.", 1, 1, T0))
     given(state, state.open_round(["rita", "rob", "rhea"], 3, 1))
-    review = state.review(1)
+    review = state.review(valid_framework(), 1)
     assert review.round == 2
     assert [(r.reviewer, r.status) for r in review.reviewers] == [
         ("rita", "pending"),
