@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from libs.events.registry import registry
+from services.framework.application import frameworks
 from tests.support.framework_api import FrameworkApi, framework_api
 from tests.support.sample_frameworks import valid_framework
 
@@ -202,4 +203,38 @@ async def test_a_draft_that_asks_for_no_approvals_publishes_as_before(api: Frame
     diff = await api.ok("GET", f"/frameworks/{ID}/diff?from_version=1&to_version=2")
     assert [(c["path"], c["before"], c["after"]) for c in diff["changes"]] == [
         ("policy.approvals_required", 0, 2)
+    ]
+
+
+async def test_a_verdict_landing_while_publishing_refuses_the_publication(
+    api: FrameworkApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The approvals counted are the ones in force when the version is written: a reviewer
+    who withdraws their approval meanwhile makes the publication fail (409) and write
+    nothing, and the next attempt counts them as they now stand."""
+    await started(api)
+    await api.ok("POST", f"{DRAFT}/review-rounds", 201, json={"reviewers": REVIEWERS})
+    for reviewer in REVIEWERS:
+        await verdict(api, reviewer, "approve")
+    load = frameworks.load_authoring
+    raced = []
+
+    async def withdrawn_meanwhile(events: Any, framework_id: str) -> Any:
+        state = await load(events, framework_id)
+        if not raced:
+            raced.append(await verdict(api, "rita", "request_changes"))
+        return state
+
+    monkeypatch.setattr(frameworks, "load_authoring", withdrawn_meanwhile)
+    refused = await api.ok("POST", f"/frameworks/{ID}/versions", 409, json={})
+    assert raced
+    assert "not_approved" not in refused, "refused by the append, not by the count read"
+    assert f"authoring-{ID}" in refused["detail"]
+    await api.ok("GET", f"/frameworks/{ID}/versions", 404)
+    types = [e.event_type for e in await api.store.read_stream(f"framework-{ID}")]
+    assert "FrameworkPublished" not in types
+    monkeypatch.undo()
+    refused = await api.ok("POST", f"/frameworks/{ID}/versions", 409, json={})
+    assert [(m["reviewer"], m["status"]) for m in refused["not_approved"]] == [
+        ("rita", "changes_requested")
     ]
