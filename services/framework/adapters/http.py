@@ -4,8 +4,8 @@ Authorisation: `hr_admin` edits drafts and publishes; contributors HR invited (m
 employees) read the draft and edit the families, competencies and role profiles their
 sections cover, and reviewers of the open round read it (the service checks the invitation,
 403 otherwise: services/framework/adapters/authoring_http.py); every authenticated caller
-reads published versions. Published versions are addressed by
-number (`version`), by instant (`as_of`: the version in force then), or default to the latest.
+reads published versions. Published versions are addressed by number (`version`), by
+instant (`as_of`: the version in force then), or default to the latest.
 """
 
 from __future__ import annotations
