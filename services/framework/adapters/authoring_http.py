@@ -79,7 +79,9 @@ class NewComment(BaseModel):
 
 
 class CommentView(BaseModel):
-    number: int = Field(description="its place among the draft's comments and verdicts")
+    number: int = Field(
+        description="its place in the record of the draft's authoring: rising, not consecutive"
+    )
     element: str
     author: str
     text: str
