@@ -8,12 +8,19 @@ from libs.platform.access import declare
 from libs.platform.runtime import Runtime, ServiceDefinition, ServiceParts, create_api
 from libs.privacy.parts import privacy_parts
 from libs.privacy.requests import MIGRATIONS as ERASURE_MIGRATIONS
-from services.framework.adapters import cadence_http, http, prelaunch_http, upkeep_http
+from services.framework.adapters import (
+    authoring_http,
+    cadence_http,
+    http,
+    prelaunch_http,
+    upkeep_http,
+)
 from services.framework.adapters.access import ACCESS
 from services.framework.adapters.activities import FrameworkActivities
 from services.framework.adapters.cadence_schedule import check_on_schedule
 from services.framework.adapters.postgres.published_versions import MIGRATIONS
 from services.framework.adapters.postgres.work import Database
+from services.framework.application.authoring import Authoring
 from services.framework.application.cadence import FrameworkCadence
 from services.framework.application.frameworks import Frameworks
 from services.framework.application.personal_data import FrameworkPersonalData
@@ -32,12 +39,14 @@ def build(runtime: Runtime) -> ServiceParts:
         "diffs, effective role profiles, import and export, review cadence, standard terms.",
     )
     http.install(api)
+    authoring_http.install(api)
     prelaunch_http.install(api)
     cadence_http.install(api)
     upkeep_http.install(api)
     database = Database(runtime.store)
     frameworks = Frameworks(runtime.store, database)
     api.state.frameworks = frameworks
+    api.state.authoring = Authoring(runtime.store, frameworks)
     api.state.prelaunch_calibrations = PrelaunchCalibrations(runtime.store)
     upkeep = Upkeep(database)
     api.state.upkeep = upkeep

@@ -242,6 +242,15 @@ async def framework_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
             opening = {"id": exercise, "examples": examples, "raters": raters}
             await api.ok("POST", "/frameworks/eng/prelaunch-calibrations", 201, json=opening)
         await api.ok("POST", "/frameworks/eng/prelaunch-calibrations/matrix-closed/close")
+        # Likewise every caller the draft's authoring routes admit is invited: a contributor
+        # to the sections the element bodies fall in, and a reviewer of the open round.
+        draft = "/frameworks/eng/draft"
+        core = valid_framework().competencies[0].key
+        for person in raters:
+            for section in ({"family": "eng"}, {"competencies": [core]}):
+                invitation = {"contributor": person, "section": section}
+                await api.ok("POST", f"{draft}/contributors", 201, json=invitation)
+        await api.ok("POST", f"{draft}/review-rounds", 201, json={"reviewers": raters})
         overrides[f"GET {calibrations}/{{exercise_id}}/report"] = {"exercise_id": "matrix-closed"}
         yield World(
             api,
@@ -278,6 +287,20 @@ async def framework_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
                 },
                 "POST /frameworks/{framework_id}/versions": {},
                 "POST /frameworks/{framework_id}/reviews": {"version": 1},
+                "POST /frameworks/{framework_id}/draft/contributors": {
+                    "contributor": "matrix-new",
+                    "section": {"family": "eng"},
+                },
+                "POST /frameworks/{framework_id}/draft/comments": {
+                    "element": "roles[eng-l1]",
+                    "text": "Reads well.",
+                },
+                "POST /frameworks/{framework_id}/draft/review-rounds": {"reviewers": raters},
+                "POST /frameworks/{framework_id}/draft/review/verdicts": {
+                    "verdict": "approve",
+                    "comment": "Reads well.",
+                    "draft_version": 1,
+                },
                 **elements,
             },
             overrides=overrides,

@@ -79,3 +79,51 @@ async def test_a_raters_calibration_ratings_are_theirs_to_read(
         assert not {s["topic"]: s["items"] for s in hr["sections"]}[
             "ratings they gave in calibrations before launch"
         ], "opening an exercise is a change HR made, not a rating"
+
+
+async def test_what_someone_wrote_on_a_draft_is_theirs_to_read(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Co-authoring and review (docs/framework.md): a contributor's comments and a
+    reviewer's verdicts, with what they wrote, are in what the service holds of them."""
+    async with framework_api(database_url, tmp_path / "keys") as api:
+        framework = valid_framework().model_dump(mode="json")
+        await api.ok("PUT", "/frameworks/eng/draft", json=framework)
+        invitation = {"contributor": "mia", "section": {"family": "eng"}}
+        await api.ok("POST", "/frameworks/eng/draft/contributors", 201, json=invitation)
+        reviewers = {"reviewers": ["rita", "rob", "ravi"]}
+        await api.ok("POST", "/frameworks/eng/draft/review-rounds", 201, json=reviewers)
+        note = {"element": "roles[eng-l1]", "text": "Scope reads small."}
+        await api.ok(
+            "POST",
+            "/frameworks/eng/draft/comments",
+            201,
+            json=note,
+            headers=api.as_("mia", "manager"),
+        )
+        rita = api.as_("rita", "manager")
+        read = await api.ok("GET", "/frameworks/eng/draft", headers=rita)
+        verdict = {"verdict": "request_changes", "comment": "L1 too wide.", "draft_version": 1}
+        verdict["draft_version"] = read["stream_version"]
+        await api.ok(
+            "POST", "/frameworks/eng/draft/review/verdicts", 201, json=verdict, headers=rita
+        )
+        officer = api.as_(OFFICER, "privacy_officer")
+        wrote = "comments and review verdicts they wrote on drafts"
+        for person, expected in (
+            ("mia", [("FrameworkDraftCommented", "roles[eng-l1]", None, "Scope reads small.")]),
+            ("rita", [("FrameworkReviewVerdictGiven", None, "request_changes", "L1 too wide.")]),
+        ):
+            records = await api.ok("GET", f"/privacy/people/{person}", headers=officer)
+            sections = {s["topic"]: s["items"] for s in records["sections"]}
+            assert [
+                (r["kind"], r["element"], r["verdict"], r["text"]) for r in sections[wrote]
+            ] == (expected)
+            changes = sections["framework changes they made"]
+            assert [(c["framework_id"], c["change"]) for c in changes] == [("eng", expected[0][0])]
+        hr = await api.ok("GET", f"/privacy/people/{HR}", headers=officer)
+        hr_changes = {s["topic"]: s["items"] for s in hr["sections"]}["framework changes they made"]
+        assert {c["change"] for c in hr_changes} >= {
+            "FrameworkContributorInvited",
+            "FrameworkReviewRoundOpened",
+        }

@@ -31,6 +31,7 @@ class MemoryPublishedVersions:
                 published_at=event.published_at,
                 actor=envelope.actor,
                 framework=event.framework,
+                approvals=event.approvals,
             )
         )
 

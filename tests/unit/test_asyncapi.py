@@ -35,4 +35,4 @@ def test_an_outside_systems_event_has_its_intake_channel_and_no_other_has_one() 
 
 
 def test_the_document_renders_as_yaml() -> None:
-    assert "talentledger.framework.framework_published.v3:" in as_yaml()
+    assert "talentledger.framework.framework_published.v4:" in as_yaml()

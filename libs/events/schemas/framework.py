@@ -222,6 +222,7 @@ class DeploymentRule(_Part):
 
 MAX_ROLE_CAP = 30
 MAX_FUNCTIONAL_PER_FAMILY = 100
+MAX_REVIEWERS = 5
 
 
 class RoleCaps(_Part):
@@ -258,6 +259,14 @@ class Policy(_Part):
     )
     functional_per_family_max: int = Field(
         8, ge=0, le=MAX_FUNCTIONAL_PER_FAMILY, description="more warns"
+    )
+    approvals_required: int = Field(
+        0,
+        ge=0,
+        le=MAX_REVIEWERS,
+        description="reviewers of a review round who must approve the draft before it is "
+        "published; absent: 0, no review needed (a framework started in the service asks "
+        "for 3)",
     )
 
     @model_validator(mode="after")
@@ -339,15 +348,23 @@ class EffectiveRoleProfile(_Part):
     requirements: list[EffectiveRequirement]
 
 
+class Approval(_Part):
+    """A reviewer who approved the draft as it was published."""
+
+    reviewer: str = Field(min_length=1, max_length=200, description="the reviewer's subject")
+    approved_at: datetime
+
+
 @registry.event
 class FrameworkPublished(IntegrationEvent):
     """A framework version was published: immutable from now on, and citable by number.
 
-    Carries the whole framework, so every consumer builds its read model from the event alone.
+    Carries the whole framework, so every consumer builds its read model from the event alone,
+    and who approved it in review.
     """
 
     event_type = "FrameworkPublished"
-    schema_version = 3
+    schema_version = 4
     context = "framework"
 
     framework_id: str
@@ -355,6 +372,11 @@ class FrameworkPublished(IntegrationEvent):
     revision: Revision
     published_at: datetime
     framework: Framework
+    approvals: list[Approval] = Field(
+        default_factory=list,
+        description="the reviewers whose approval covers this version, in the order the "
+        "review round named them; empty when the policy asked for none and none was given",
+    )
 
 
 @registry.upcaster("FrameworkPublished", 1)
@@ -397,6 +419,13 @@ def _framework_published_v1(payload: dict) -> dict:  # type: ignore[type-arg]
 def _framework_published_v2(payload: dict) -> dict:  # type: ignore[type-arg]
     """v3 added the policy, family anchors and cross-family crossovers, all optional with
     defaults meaning what v2 meant: a v2 payload reads as it is."""
+    return payload
+
+
+@registry.upcaster("FrameworkPublished", 3)
+def _framework_published_v3(payload: dict) -> dict:  # type: ignore[type-arg]
+    """v4 added the approvals and the policy's `approvals_required`, both with defaults
+    meaning what v3 meant (no review asked for, none recorded): a v3 payload reads as it is."""
     return payload
 
 

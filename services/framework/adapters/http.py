@@ -1,14 +1,18 @@
 """HTTP API of the framework service.
 
-Authorisation: `hr_admin` edits drafts and publishes; drafts are visible to `hr_admin` only;
-every authenticated caller reads published versions. Published versions are addressed by
-number (`version`), by instant (`as_of`: the version in force then), or default to the latest.
+Authorisation: `hr_admin` edits drafts and publishes; contributors HR invited (managers and
+employees) read the draft and edit the families, competencies and role profiles their
+sections cover, and reviewers of the open round read it (the service checks the invitation,
+403 otherwise: services/framework/adapters/authoring_http.py); every authenticated caller
+reads published versions. Published versions are addressed by number (`version`), by
+instant (`as_of`: the version in force then), or default to the latest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -16,7 +20,9 @@ from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Quer
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from libs.events.registry import IntegrationEvent
 from libs.events.schemas.framework import (
+    Approval,
     Competency,
     CompetencyCategory,
     DeploymentRule,
@@ -40,8 +46,10 @@ from libs.platform.pagination import Page, Paged
 from libs.platform.runtime import not_found
 from services.framework.adapters.files import formats, native
 from services.framework.adapters.files.report import ImportIssue
+from services.framework.application.authoring import Authoring
 from services.framework.application.frameworks import Frameworks
 from services.framework.application.ports import AnchorReview, PublishedVersion, VersionSummary
+from services.framework.domain.authoring import SECTION_COLLECTIONS
 from services.framework.domain.drafting import (
     DraftExists,
     FrameworkAggregate,
@@ -74,6 +82,30 @@ FRAMEWORK_BODY = max_body(16 * 1024 * 1024)
 
 def _frameworks(request: Request) -> Frameworks:
     return request.app.state.frameworks
+
+
+def _authoring(request: Request) -> Authoring:
+    return request.app.state.authoring
+
+
+def one_of(roles: tuple[str, ...], what: str) -> Any:
+    """The caller, when they hold one of `roles` (403 naming them otherwise). Whether a
+    draft or an exercise invites them is for the service to say after."""
+
+    def caller(actor: CurrentActor) -> Actor:
+        if not any(actor.has(role) for role in roles):
+            raise HTTPException(
+                403,
+                detail=f"{what} needs one of the roles {list(roles)}; the token of "
+                f"{actor.subject!r} has {sorted(actor.roles) or 'none'}",
+            )
+        return actor
+
+    return Annotated[Actor, Depends(caller)]
+
+
+# HR, or someone HR may invite to a draft: checked against the invitations by the route.
+Author = one_of(("hr_admin", "manager", "employee"), "a draft")
 
 
 class NewFramework(BaseModel):
@@ -129,6 +161,7 @@ class Publication(BaseModel):
     version: int
     revision: Revision
     published_at: datetime
+    approvals: list[Approval] = Field(description="the reviewers whose approval it carries")
     warnings: list[Problem]
 
 
@@ -224,9 +257,13 @@ async def create_framework(body: NewFramework, actor: HrAdmin, request: Request)
 
 
 @router.get("/{framework_id}/draft", response_model=DraftView)
-async def get_draft(framework_id: FrameworkId, actor: HrAdmin, request: Request) -> DraftView:
-    """The draft as it stands, with what publishing it would report."""
-    return _view(await _frameworks(request).draft(framework_id))
+async def get_draft(framework_id: FrameworkId, actor: Author, request: Request) -> DraftView:
+    """The draft as it stands, with what publishing it would report: for HR, and for the
+    contributors and reviewers invited to it. Its `stream_version` is what a reviewer's
+    verdict names."""
+    if actor.has("hr_admin"):
+        return _view(await _frameworks(request).draft(framework_id))
+    return _view(await _authoring(request).readable_by(framework_id, actor.subject))
 
 
 @router.put("/{framework_id}/draft", response_model=DraftView, openapi_extra=FRAMEWORK_BODY)
@@ -335,7 +372,28 @@ ELEMENT_KEYS = {"lateral_paths": rf"^{KEY}->{KEY}$"}
 
 
 def _element_routes(collection: str, segment: str, model: type[BaseModel]) -> None:
-    """PUT (create or replace) and DELETE for one keyed collection of the draft."""
+    """PUT (create or replace) and DELETE for one keyed collection of the draft: by HR, and
+    for the collections sections cover, by the contributors whose sections cover the
+    element."""
+    sectioned = collection in SECTION_COLLECTIONS
+    Editor = Author if sectioned else HrAdmin
+
+    async def edit(
+        request: Request,
+        actor: Actor,
+        framework_id: str,
+        key: str,
+        element: BaseModel | None,
+        command: Callable[[FrameworkAggregate], list[IntegrationEvent]],
+    ) -> DraftView:
+        if actor.has("hr_admin"):
+            aggregate = await _frameworks(request).execute(framework_id, actor.subject, command)
+        else:
+            aggregate = await _authoring(request).edit(
+                framework_id, actor.subject, collection, key, element, command
+            )
+        return _view(aggregate)
+
     ElementKey = Annotated[
         str,
         Path(
@@ -349,7 +407,7 @@ def _element_routes(collection: str, segment: str, model: type[BaseModel]) -> No
         framework_id: FrameworkId,
         key: ElementKey,
         element: BaseModel,
-        actor: HrAdmin,
+        actor: Actor,
         request: Request,
     ) -> DraftView:
         if identity(collection, element) != key:
@@ -358,23 +416,22 @@ def _element_routes(collection: str, segment: str, model: type[BaseModel]) -> No
                 detail=f"the {segment} in the body is {identity(collection, element)!r}, "
                 f"the URL names {key!r}",
             )
-        aggregate = await _frameworks(request).execute(
-            framework_id, actor.subject, lambda a: a.define(collection, element)
+        return await edit(
+            request, actor, framework_id, key, element, lambda a: a.define(collection, element)
         )
-        return _view(aggregate)
 
     async def remove(
-        framework_id: FrameworkId, key: ElementKey, actor: HrAdmin, request: Request
+        framework_id: FrameworkId, key: ElementKey, actor: Actor, request: Request
     ) -> DraftView:
-        aggregate = await _frameworks(request).execute(
-            framework_id, actor.subject, lambda a: a.remove(collection, key)
+        return await edit(
+            request, actor, framework_id, key, None, lambda a: a.remove(collection, key)
         )
-        return _view(aggregate)
 
     # Annotations are strings here (postponed evaluation) and `model` is a local: give FastAPI
     # the class itself, so the body is parsed and documented as that element.
     define.__annotations__["element"] = model
     define.__annotations__["key"] = remove.__annotations__["key"] = ElementKey
+    define.__annotations__["actor"] = remove.__annotations__["actor"] = Editor
     path = f"/{{framework_id}}/draft/{segment}/{{key}}"
     router.put(path, response_model=DraftView, summary=f"Define one of the draft's {segment}")(
         define
@@ -419,7 +476,9 @@ async def export_draft(
 async def publish_version(
     framework_id: FrameworkId, body: PublishRequest, actor: HrAdmin, request: Request
 ) -> Publication:
-    """Publish the draft as the next immutable version; refused (422) with every problem."""
+    """Publish the draft as the next immutable version; refused (422) with every problem,
+    then (409) while fewer reviewers approved the draft as it stands than its policy asks
+    for, naming those who have not. The version names who approved."""
     published, problems = await _frameworks(request).publish(
         framework_id, actor.subject, body.revision
     )
@@ -428,6 +487,7 @@ async def publish_version(
         version=published.version,
         revision=published.revision,
         published_at=published.published_at,
+        approvals=published.approvals,
         warnings=problems,
     )
 

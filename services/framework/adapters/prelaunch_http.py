@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
+from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from libs.events.schemas.framework import Anchor, Key, TrackKind
-from libs.platform.auth import Actor, CurrentActor, HrAdmin
-from services.framework.adapters.http import FRAMEWORK_ID, KEY, FrameworkId
+from libs.platform.auth import HrAdmin
+from services.framework.adapters.http import FRAMEWORK_ID, KEY, FrameworkId, one_of
 from services.framework.application.prelaunch_calibrations import PrelaunchCalibrations
 from services.framework.domain.prelaunch_calibration import (
     CANNOT_TELL,
@@ -53,18 +53,8 @@ STATUS: dict[type[CalibrationError], int] = {
 }
 
 
-def _rater(actor: CurrentActor) -> Actor:
-    """Managers and ICs rate (whether this exercise invites them is the exercise's to say)."""
-    if not any(actor.has(role) for role in RATER_ROLES):
-        raise HTTPException(
-            403,
-            detail=f"rating needs one of the roles {list(RATER_ROLES)}; the token of "
-            f"{actor.subject!r} has {sorted(actor.roles) or 'none'}",
-        )
-    return actor
-
-
-Rater = Annotated[Actor, Depends(_rater)]
+# Managers and ICs rate (whether this exercise invites them is the exercise's to say).
+Rater = one_of(RATER_ROLES, "rating")
 
 
 def _exercises(request: Request) -> PrelaunchCalibrations:

@@ -22,6 +22,8 @@ from services.framework.application.ports import (
     VersionSummary,
     Work,
 )
+from services.framework.domain import authoring
+from services.framework.domain.authoring import AuthoringEvent, DraftAuthoring
 from services.framework.domain.drafting import FrameworkAggregate
 from services.framework.domain.events import DraftReplaced, DraftStarted
 from services.framework.domain.rules import Problem
@@ -34,6 +36,25 @@ Decision = Callable[[FrameworkAggregate], list[IntegrationEvent]]
 
 def stream_of(framework_id: str) -> str:
     return f"framework-{framework_id}"
+
+
+AUTHORING_STREAMS = "authoring-"
+"""What the stream of every framework's co-authoring and review starts with."""
+
+
+def authoring_stream(framework_id: str) -> str:
+    # Not under `framework-`: no framework id can make one stream the other's.
+    return f"{AUTHORING_STREAMS}{framework_id}"
+
+
+async def load_authoring(events: EventLog, framework_id: str) -> DraftAuthoring:
+    """Who is invited to the framework's draft, its comments and its review round."""
+    state = DraftAuthoring(framework_id)
+    for envelope in await events.read_stream(authoring_stream(framework_id)):
+        event = await events.decode(envelope)
+        assert isinstance(event, AuthoringEvent), envelope.event_type
+        state.apply(event, envelope.stream_version)
+    return state
 
 
 async def load(events: EventLog, framework_id: str) -> FrameworkAggregate:
@@ -88,20 +109,28 @@ class Frameworks:
     ) -> tuple[FrameworkPublished, list[Problem]]:
         """Publish the draft as the next version; return it with the warnings found.
 
-        The events and the published-versions row are one transaction: a version is either
-        fully published (citable, queryable, on its way to consumers) or not at all.
+        The events, the end of the review round and the published-versions row are one
+        transaction: a version is either fully published (citable, queryable, on its way to
+        consumers) or not at all. Both streams are appended at the versions read, so a
+        verdict or an edit that lands meanwhile refuses the publication (409) rather than
+        slip past the approvals counted.
         """
         aggregate = await load(self.events, framework_id)
-        events, problems = aggregate.publish(datetime.now(UTC), requested)
+        review = await load_authoring(self.events, framework_id)
+        events, closing, problems = authoring.publish(
+            aggregate, review, datetime.now(UTC), requested
+        )
         published = events[0]
         assert isinstance(published, FrameworkPublished)
+        metadata = EventMetadata(actor=actor)
         async with self.unit_of_work.transaction() as work:
             recorded = await work.events.append(
-                stream_of(framework_id),
-                aggregate.stream_version,
-                events,
-                EventMetadata(actor=actor),
+                stream_of(framework_id), aggregate.stream_version, events, metadata
             )
+            if closing:
+                await work.events.append(
+                    authoring_stream(framework_id), review.stream_version, closing, metadata
+                )
             await work.versions.record(recorded[0], published)
         return published, problems
 

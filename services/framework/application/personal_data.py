@@ -2,10 +2,11 @@
 Requests): the `PersonalDataHolder` the access route and the erasure activity ask.
 
 The service keeps frameworks, not people: a person appears only as the actor of the changes
-they made (drafts, imports, publications, reviews recorded), recorded on each event of the
-log and on each published version, and as a rater of anonymised examples in calibrations
-before launch (the ratings they gave). Anchor reviews come from calibration sessions and name
-no one.
+they made (drafts, imports, publications, reviews recorded, invitations, comments and review
+verdicts), recorded on each event of the log and on each published version, as the author of
+the comments and verdicts they wrote on drafts, and as a rater of anonymised examples in
+calibrations before launch (the ratings they gave). Anchor reviews and calibration findings
+come from calibration sessions and name no one.
 """
 
 from __future__ import annotations
@@ -29,23 +30,32 @@ class FrameworkPersonalData:
             changes = await work.changes.made_by(employee_id)
             published = await work.versions.published_by(employee_id)
             ratings = await work.changes.ratings_given_by(employee_id)
+            remarks = await work.changes.remarks_by(employee_id)
         return [
             PersonalDataSection(
                 topic="framework changes they made",
-                description=f"every draft edit, import, publication and review recorded they made; "
-                f"{_RECORD}",
+                description="every draft edit, import, publication, review recorded, invitation, "
+                f"comment and review verdict they made; {_RECORD}",
                 items=[c.model_dump(mode="json") for c in changes],
             ),
             PersonalDataSection(
                 topic="framework versions they published",
                 description=_RECORD,
-                items=[v.model_dump(mode="json", exclude={"actor"}) for v in published],
+                items=[
+                    v.model_dump(mode="json", exclude={"actor", "approvals"}) for v in published
+                ],
             ),
             PersonalDataSection(
                 topic="ratings they gave in calibrations before launch",
                 description="each level (or 'cannot tell') they gave an anonymised example "
                 f"when calibrating a draft's anchors, revisions included; {_RECORD}",
                 items=[r.model_dump(mode="json") for r in ratings],
+            ),
+            PersonalDataSection(
+                topic="comments and review verdicts they wrote on drafts",
+                description="what they wrote on a framework's draft as a contributor or a "
+                f"reviewer, with the element or their verdict; {_RECORD}",
+                items=[r.model_dump(mode="json") for r in remarks],
             ),
         ]
 
@@ -54,5 +64,6 @@ class FrameworkPersonalData:
         the person and nothing sealed under their key. Their id as the actor of framework
         changes stays: it is the record of who changed and published a framework, which
         cycles and assessments cite, and not data about the person; so do the ratings they
-        gave anonymised examples, which judge a draft's anchors, not anyone."""
+        gave anonymised examples, which judge a draft's anchors, not anyone, and their
+        comments and verdicts, which judge a draft, not anyone."""
         return {}

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from libs.events.envelope import Envelope
 from libs.events.ports import EventLog
 from libs.events.schemas.assessment import AnchorFindingsRecorded, InconsistentAnchorsFound
-from libs.events.schemas.framework import Framework, FrameworkPublished, Revision
+from libs.events.schemas.framework import Approval, Framework, FrameworkPublished, Revision
 from services.framework.domain.prelaunch_calibration import Rating
 
 
@@ -26,6 +26,9 @@ class VersionSummary(BaseModel):
     revision: Revision
     published_at: datetime
     actor: str
+    approvals: list[Approval] = Field(
+        default_factory=list, description="the reviewers who approved it, when"
+    )
 
 
 class PublishedVersion(VersionSummary):
@@ -69,6 +72,19 @@ class RatingGiven(BaseModel):
     rated_at: datetime
 
 
+class RemarkMade(BaseModel):
+    """A comment on a draft, or a reviewer's verdict with its comment: what someone wrote."""
+
+    model_config = ConfigDict(frozen=True)
+
+    framework_id: str
+    kind: str = Field(description="the event, e.g. FrameworkDraftCommented")
+    element: str | None = Field(None, description="the element commented on")
+    verdict: str | None = Field(None, description="a reviewer's: approve or request_changes")
+    text: str
+    made_at: datetime
+
+
 class Changes(Protocol):
     """The framework log read by who made each change (the actor every event records)."""
 
@@ -78,6 +94,10 @@ class Changes(Protocol):
 
     async def ratings_given_by(self, rater: str) -> list[RatingGiven]:
         """Every rating `rater` gave in calibrations before launch, oldest first."""
+        ...
+
+    async def remarks_by(self, author: str) -> list[RemarkMade]:
+        """Every comment and verdict `author` wrote on a draft, oldest first."""
         ...
 
 

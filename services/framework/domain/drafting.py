@@ -18,6 +18,7 @@ from libs.events.registry import IntegrationEvent
 from libs.events.schemas.framework import (
     Framework,
     FrameworkPublished,
+    Policy,
     Requirement,
     Revision,
     RoleProfileChanged,
@@ -35,6 +36,13 @@ from services.framework.domain.events import (
 )
 from services.framework.domain.profiles import effective_profiles
 from services.framework.domain.versions import IDENTITY, choose_revision, diff
+
+NEW_FRAMEWORK_APPROVALS = 3
+"""The approvals of a review round a framework started in the service asks for before each
+publication (docs/domain.md §2, Authoring: 3 to 5 reviewers approve a draft): the fewest
+reviewers a round names. A framework that arrives as a file, or was published before review
+rounds existed, asks for what its policy says, 0 when it says nothing (docs/framework.md)."""
+APPROVALS = "approvals_required"
 
 
 class FrameworkError(ValueError):
@@ -86,7 +94,7 @@ class FrameworkAggregate:
         if isinstance(event, RoleProfileChanged):
             return  # announces part of what the FrameworkPublished before it did
         if isinstance(event, DraftStarted):
-            self.draft = Framework(name=event.name)
+            self.draft = Framework(name=event.name, policy=event.policy)
         elif isinstance(event, DraftReplaced):
             self.draft = event.framework
         elif isinstance(event, FrameworkPublished):
@@ -100,9 +108,15 @@ class FrameworkAggregate:
     def start(self, name: str) -> list[IntegrationEvent]:
         if self.draft is not None:
             raise DraftExists(f"framework {self.framework_id!r} exists already")
-        return [DraftStarted(name=name)]
+        return [DraftStarted(name=name, policy=Policy(approvals_required=NEW_FRAMEWORK_APPROVALS))]
 
     def replace(self, framework: Framework, source: str | None) -> list[IntegrationEvent]:
+        """A document that does not state how many approvals it needs keeps the draft's: a
+        file re-imported (a CSV grid holds no policy) never drops the review HR asked for."""
+        if APPROVALS not in framework.policy.model_fields_set and self.draft is not None:
+            kept = self.draft.policy.approvals_required
+            policy = framework.policy.model_copy(update={APPROVALS: kept})
+            framework = framework.model_copy(update={"policy": policy})
         return [DraftReplaced(framework=framework, source=source)]
 
     def change_settings(self, settings: dict[str, Any]) -> list[IntegrationEvent]:
@@ -110,8 +124,14 @@ class FrameworkAggregate:
         fields = set(DraftSettingsChanged.model_fields)
         if unknown := sorted(set(settings) - fields):
             raise FrameworkError(f"unknown settings {unknown}; settings are {sorted(fields)}")
+        draft = self._draft()
+        policy = settings.get("policy")
+        if isinstance(policy, dict) and APPROVALS not in policy:
+            # Limits left out take their defaults; the review HR asked for stays.
+            kept = {**policy, APPROVALS: draft.policy.approvals_required}
+            settings = {**settings, "policy": kept}
         try:
-            changed = Framework.model_validate({**self._draft().model_dump(), **settings})
+            changed = Framework.model_validate({**draft.model_dump(), **settings})
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
@@ -142,7 +162,8 @@ class FrameworkAggregate:
     def publish(
         self, now: datetime, requested: Revision | None = None
     ) -> tuple[list[IntegrationEvent], list[rules.Problem]]:
-        """The events of publishing the draft as the next version, and the warnings."""
+        """The events of publishing the draft as the next version, and the warnings (the
+        approvals it needs are checked by `authoring.publish`)."""
         # Revalidated whole: what is published is read back by every consumer, forever.
         draft = Framework.model_validate(self._draft().model_dump())
         after = effective_profiles(draft)

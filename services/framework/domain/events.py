@@ -1,8 +1,8 @@
 """Edits to a framework's draft: facts in the framework service's own log, never published.
 
-Drafts are visible to HR administrators only (docs/domain.md §2, Versions), so these are
-private events: the outbox relay skips them. What other contexts see is `FrameworkPublished`
-and `RoleProfileChanged`, at publication.
+Drafts are visible to HR administrators and to those they invite (docs/domain.md §2,
+Versions; Authoring), so these are private events: the outbox relay skips them. What other
+contexts see is `FrameworkPublished` and `RoleProfileChanged`, at publication.
 
 Each "defined" event carries the whole element (created or replaced); each "removed" event
 its identity. Their `collection` names the list of the framework document they edit.
@@ -48,10 +48,12 @@ class ElementRemoved(DraftEvent):
 
 @registry.event
 class DraftStarted(DraftEvent):
-    """A new framework, empty but for its name."""
+    """A new framework, empty but for its name and its policy."""
 
     event_type = "FrameworkDraftStarted"
     name: str
+    # Frameworks started before review rounds existed asked for no approvals: the default.
+    policy: Policy = Policy()
 
 
 @registry.event

@@ -89,9 +89,13 @@ def _repeated(values: Iterable[str]) -> list[str]:
 
 
 def _policy(policy: Policy) -> Iterator[Problem]:
-    """One warning per limit the framework moved from the domain's default."""
+    """One warning per limit the framework moved from the domain's default. The approvals
+    a review round needs limit no document: publishing refuses without them and the version
+    names who approved (services/framework/domain/authoring.py)."""
+    review = {"approvals_required"}
     for name, value, default in _departures(
-        policy.model_dump(mode="json"), DEFAULT_POLICY.model_dump(mode="json")
+        policy.model_dump(mode="json", exclude=review),
+        DEFAULT_POLICY.model_dump(mode="json", exclude=review),
     ):
         yield _warning(
             "policy",

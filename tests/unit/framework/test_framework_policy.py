@@ -100,6 +100,9 @@ def test_the_default_policy_is_the_domains_and_reports_nothing() -> None:
         "behavioural_one_in": 3,
         "functional_per_family_min": 5,
         "functional_per_family_max": 8,
+        # A document that does not say asks for no review (docs/framework.md, Co-authoring
+        # and review); a framework started in the service asks for 3.
+        "approvals_required": 0,
     }
     assert validate(valid_framework()) == []
 

@@ -1,6 +1,6 @@
-"""The framework log read by who made each change and who gave each rating in a calibration
-before launch: the `Changes` port, for access requests about a person (docs/privacy.md,
-Requests)."""
+"""The framework log read by who made each change, who gave each rating in a calibration
+before launch and who wrote each comment and verdict on a draft: the `Changes` port, for
+access requests about a person (docs/privacy.md, Requests)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,26 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from services.framework.application.cadence import CADENCE_STREAMS
-from services.framework.application.frameworks import stream_of
-from services.framework.application.ports import Change, RatingGiven
+from services.framework.application.frameworks import AUTHORING_STREAMS, stream_of
+from services.framework.application.ports import Change, RatingGiven, RemarkMade
 from services.framework.application.prelaunch_calibrations import EXERCISE_STREAMS
+from services.framework.domain.authoring import DraftElementCommented, ReviewVerdictGiven
 from services.framework.domain.prelaunch_calibration import PrelaunchExampleRated
 
 
 class FrameworkChanges:
     def __init__(self, conn: AsyncConnection[Any], schema: str) -> None:
         self.conn = conn
+        # The framework's own stream, the stream of its co-authoring and review, and that of
+        # its review cadence.
         self._select = sql.SQL(
             "SELECT stream_id, event_type, stream_version, occurred_at FROM {} "
-            "WHERE actor = %s AND (starts_with(stream_id, %s) OR starts_with(stream_id, %s)) "
+            "WHERE actor = %s AND (starts_with(stream_id, %s) OR starts_with(stream_id, %s) "
+            "OR starts_with(stream_id, %s)) ORDER BY global_position"
+        ).format(sql.Identifier(schema, "events"))
+        self._remarks = sql.SQL(
+            "SELECT stream_id, event_type, payload, occurred_at FROM {} "
+            "WHERE actor = %s AND event_type = ANY(%s) AND starts_with(stream_id, %s) "
             "ORDER BY global_position"
         ).format(sql.Identifier(schema, "events"))
         self._ratings = sql.SQL(
@@ -31,13 +39,12 @@ class FrameworkChanges:
 
     async def made_by(self, actor: str) -> list[Change]:
         prefix = stream_of("")  # what every framework's stream id starts with
-        # and the reviews recorded, in each framework's cadence stream
-        cur = await self.conn.execute(self._select, (actor, prefix, CADENCE_STREAMS))
+        cur = await self.conn.execute(
+            self._select, (actor, prefix, AUTHORING_STREAMS, CADENCE_STREAMS)
+        )
         return [
             Change(
-                framework_id=stream.removeprefix(
-                    prefix if stream.startswith(prefix) else CADENCE_STREAMS
-                ),
+                framework_id=_framework_of(stream, prefix),
                 change=change,
                 stream_version=version,
                 occurred_at=at,
@@ -61,3 +68,26 @@ class FrameworkChanges:
                 )
             )
         return found
+
+    async def remarks_by(self, author: str) -> list[RemarkMade]:
+        kinds = [DraftElementCommented.event_type, ReviewVerdictGiven.event_type]
+        cur = await self.conn.execute(self._remarks, (author, kinds, AUTHORING_STREAMS))
+        return [
+            RemarkMade(
+                framework_id=stream.removeprefix(AUTHORING_STREAMS),
+                kind=kind,
+                element=payload.get("element"),
+                verdict=payload.get("verdict"),
+                text=payload.get("text", payload.get("comment", "")),
+                made_at=at,
+            )
+            for stream, kind, payload, at in await cur.fetchall()
+        ]
+
+
+def _framework_of(stream: str, prefix: str) -> str:
+    """The framework a stream of its own, of its authoring or of its cadence belongs to."""
+    for start in (prefix, AUTHORING_STREAMS, CADENCE_STREAMS):
+        if stream.startswith(start):
+            return stream.removeprefix(start)
+    return stream

@@ -33,11 +33,11 @@ class _Statements:
 @cache
 def _statements(schema: str) -> _Statements:
     table = sql.Identifier(schema, "published_versions")
-    summary = "framework_id, version, revision, published_at, actor"
+    summary = "framework_id, version, revision, published_at, actor, approvals"
     return _Statements(
         insert=sql.SQL(
             "INSERT INTO {} (framework_id, version, revision, published_at, actor, event_id, "
-            "framework) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            "framework, approvals) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
         ).format(table),
         history=sql.SQL(
             f"SELECT {summary} FROM {{}} WHERE framework_id = %s ORDER BY version"
@@ -77,6 +77,7 @@ class PublishedVersions:
                 envelope.actor,
                 envelope.event_id,
                 Jsonb(event.framework.model_dump(mode="json")),
+                Jsonb([a.model_dump(mode="json") for a in event.approvals]),
             ),
         )
 
