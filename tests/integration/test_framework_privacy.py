@@ -121,6 +121,14 @@ async def test_what_someone_wrote_on_a_draft_is_theirs_to_read(
             ] == (expected)
             changes = sections["framework changes they made"]
             assert [(c["framework_id"], c["change"]) for c in changes] == [("eng", expected[0][0])]
+        named = "drafts whose authoring named them"
+        for person, expected_mentions in (
+            ("mia", [("FrameworkContributorInvited", "contributor")]),
+            ("rob", [("FrameworkReviewRoundOpened", "reviewer")]),
+        ):
+            records = await api.ok("GET", f"/privacy/people/{person}", headers=officer)
+            sections = {s["topic"]: s["items"] for s in records["sections"]}
+            assert [(m["kind"], m["named_as"]) for m in sections[named]] == expected_mentions
         hr = await api.ok("GET", f"/privacy/people/{HR}", headers=officer)
         hr_changes = {s["topic"]: s["items"] for s in hr["sections"]}["framework changes they made"]
         assert {c["change"] for c in hr_changes} >= {

@@ -161,6 +161,11 @@ async def test_a_review_round_from_invitation_to_the_published_version(
     [history] = await api.items(f"/frameworks/{ID}/versions")
     assert [a["reviewer"] for a in history["approvals"]] == REVIEWERS
     await api.ok("GET", f"{DRAFT}/review", 404)  # the round ended with the publication
+    # What the service holds of a reviewer names the round and the approval it recorded.
+    officer = api.as_("pia-privacy", "privacy_officer")
+    records = await api.ok("GET", f"/privacy/people/{REVIEWERS[0]}", headers=officer)
+    [named] = [s["items"] for s in records["sections"] if "named them" in s["topic"]]
+    assert {m["named_as"] for m in named} == {"reviewer", "approver"}
 
     log = await api.store.read_stream(f"authoring-{ID}")
     assert [(e.event_type, e.actor) for e in log] == [

@@ -9,15 +9,9 @@ on `promotion-erasure-<request_ref>`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import IntegrationEvent, registry
 from libs.events.schemas.framework import Key, TrackKind
@@ -39,20 +33,14 @@ class Move(BaseModel):
         None,
         description="the target's job family, for a crossover into a family holding only a "
         "manager track (or back from it); absent: the same family",
+        # A move within one family dumps as it did before `to_family` existed: the decision
+        # log hashes these bytes, and consumers of version 1 read them unchanged.
+        exclude_if=lambda family: family is None,
     )
 
     @property
     def target_family(self) -> str:
         return self.to_family or self.family
-
-    @model_serializer(mode="wrap")
-    def _same_family_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A move within one family dumps as it did before `to_family` existed: the decision
-        log hashes these bytes, and consumers of version 1 read them unchanged."""
-        dumped: dict[str, Any] = handler(self)
-        if dumped.get("to_family") is None:
-            dumped.pop("to_family", None)
-        return dumped
 
 
 class _CaseEvent(IntegrationEvent):

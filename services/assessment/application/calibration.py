@@ -230,7 +230,7 @@ async def complete(campaigns: Campaigns, session_id: str, actor: str) -> Calibra
     opened = found.opened
     assert opened is not None
     targets: dict[tuple[str, str, str], dict[str, int]] = {}
-    async with campaigns.unit_of_work.transaction() as work:
+    async with campaigns.unit_of_work.reading() as work:
         for position in set(positions.values()):
             profile = await work.frameworks.role_profile(
                 opened.framework_id, opened.framework_version, position

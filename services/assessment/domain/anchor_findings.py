@@ -18,8 +18,9 @@ relevant to the role (distinct from not observed, it says the competency does no
 how much gap data it gave: how many of the role's subjects ended unscored, and how many at or
 above the role's target. A competency everyone meets, or nobody observes, shows no gap.
 
-Nothing is reported over fewer than `min_items` items: over one or two, a finding would say
-how far a suppressed peer sat from the manager the subject can see.
+Nothing is reported over fewer than `min_items` items (or, for the marks and the use, subjects
+of the role): over one or two, a finding would say how far a suppressed peer sat from the
+manager the subject can see, or what the raters of one person thought.
 """
 
 from __future__ import annotations
@@ -123,16 +124,20 @@ def not_relevant_marks(
     ratings: Iterable[Rating], positions: Mapping[str, Position], *, min_items: int = MIN_ITEMS
 ) -> list[NotRelevantMarks]:
     """Per role and competency marked not relevant at least once, the raters who did, over
-    `min_items` answers or more; sorted by share marked (highest first), then role."""
+    `min_items` subjects or more (self-assessments left out: what a role's people think of
+    their own competencies would tell about each of them); sorted by share marked (highest
+    first), then role."""
     marked: dict[tuple[str, str, str, str], int] = {}
     answered: dict[tuple[str, str, str, str], int] = {}
+    subjects: dict[tuple[str, str, str, str], set[str]] = {}
     for rating in ratings:
         position = positions.get(rating.subject)
-        if position is None:
+        if position is None or rating.group == "self":
             continue
         key = (rating.competency, *position)
         answered[key] = answered.get(key, 0) + 1
         marked[key] = marked.get(key, 0) + rating.not_relevant
+        subjects.setdefault(key, set()).add(rating.subject)
     found = [
         NotRelevantMarks(
             competency=competency,
@@ -143,7 +148,7 @@ def not_relevant_marks(
             answered=answered[key],
         )
         for key in answered
-        if marked[key] and answered[key] >= min_items
+        if marked[key] and len(subjects[key]) >= min_items
         for competency, family, track, level in [key]
     ]
     return sorted(

@@ -42,17 +42,7 @@ async def revision_items(
         if (state == "all" or (state == "open") == (i.resolved_in_version is None))
         and (resolved_in is None or i.resolved_in_version == resolved_in)
     ]
-    return page.of(
-        items,
-        key=lambda i: (
-            i.session_id,
-            i.kind,
-            i.anchor.competency,
-            i.anchor.track,
-            i.anchor.proficiency,
-            i.anchor.family or "",
-        ),
-    )
+    return page.of(items, key=lambda i: i.key)
 
 
 @router.get("/health", response_model=HealthReport)

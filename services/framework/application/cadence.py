@@ -141,7 +141,10 @@ class FrameworkCadence:
             frameworks = sorted(v.framework_id for v in await work.versions.latest_of_each())
         appended: list[Announcement] = []
         for framework_id in frameworks:
-            appended += await self._check(framework_id)
+            try:
+                appended += await self._check(framework_id)
+            except Exception:
+                log.exception("cadence check of framework %r failed; next round", framework_id)
         return appended
 
     async def _check(self, framework_id: str) -> list[Announcement]:

@@ -31,6 +31,7 @@ class FrameworkPersonalData:
             published = await work.versions.published_by(employee_id)
             ratings = await work.changes.ratings_given_by(employee_id)
             remarks = await work.changes.remarks_by(employee_id)
+            mentions = await work.changes.mentions_of(employee_id)
         return [
             PersonalDataSection(
                 topic="framework changes they made",
@@ -56,6 +57,12 @@ class FrameworkPersonalData:
                 description="what they wrote on a framework's draft as a contributor or a "
                 f"reviewer, with the element or their verdict; {_RECORD}",
                 items=[r.model_dump(mode="json") for r in remarks],
+            ),
+            PersonalDataSection(
+                topic="drafts whose authoring named them",
+                description="invitations to contribute to a draft, review rounds naming them "
+                f"as a reviewer, and publications recording their approval; {_RECORD}",
+                items=[m.model_dump(mode="json") for m in mentions],
             ),
         ]
 

@@ -85,6 +85,18 @@ class RemarkMade(BaseModel):
     made_at: datetime
 
 
+class Mention(BaseModel):
+    """A step of a draft's authoring that names someone other than its actor: an invitation
+    to contribute, a review round naming them, the approvals a publication recorded."""
+
+    model_config = ConfigDict(frozen=True)
+
+    framework_id: str
+    kind: str = Field(description="the event, e.g. ReviewRoundOpened")
+    named_as: str = Field(description="contributor, reviewer or approver")
+    occurred_at: datetime
+
+
 class Changes(Protocol):
     """The framework log read by who made each change (the actor every event records)."""
 
@@ -98,6 +110,11 @@ class Changes(Protocol):
 
     async def remarks_by(self, author: str) -> list[RemarkMade]:
         """Every comment and verdict `author` wrote on a draft, oldest first."""
+        ...
+
+    async def mentions_of(self, person: str) -> list[Mention]:
+        """Every authoring step that names `person` as contributor, reviewer or approver,
+        oldest first."""
         ...
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.assessment import AnchorFindingsRecorded, NotRelevantMarks
 from libs.events.schemas.framework import Framework
@@ -37,12 +37,16 @@ class AnchorRef(BaseModel):
 
 
 class RevisionItem(BaseModel):
-    """A finding on an anchor, open until a later version rewords it."""
+    """A finding on the anchor one role is measured against, open until a later version
+    changes the text that role reads there."""
 
     model_config = ConfigDict(frozen=True)
 
     anchor: AnchorRef
     text: str
+    family: str = Field(description="the role the finding is about: its job family")
+    track: str
+    level: str
     kind: str
     session_id: str
     campaign_id: str
@@ -50,6 +54,18 @@ class RevisionItem(BaseModel):
     items: int
     flagged: int
     resolved_in_version: int | None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """What tells one item from every other: its session, kind, role and competency."""
+        return (
+            self.session_id,
+            self.kind,
+            self.anchor.competency,
+            self.family,
+            self.track,
+            self.level,
+        )
 
 
 def anchor_texts(framework: Framework) -> dict[AnchorRef, str]:
@@ -63,68 +79,77 @@ def anchor_texts(framework: Framework) -> dict[AnchorRef, str]:
     }
 
 
-def measured_against(
-    framework: Framework, family: str, track: str, level: str, competency: str
-) -> AnchorRef | None:
-    """The anchor a role at (family, track, level) is measured against on `competency`: the
-    wording at its target proficiency; None when the role, target or anchor is missing."""
-    profile = next(
-        (
-            p
-            for p in effective_profiles(framework).values()
-            if (p.family, p.track, p.level) == (family, track, level)
-        ),
-        None,
-    )
-    if profile is None:
-        return None
-    requirement = next((r for r in profile.requirements if r.competency == competency), None)
-    found = framework.competency(competency)
-    if requirement is None or requirement.target is None or found is None:
-        return None
-    anchor = found.anchor(profile.track, requirement.target, family)
-    if anchor is None:
-        return None
-    return AnchorRef(
-        competency=competency,
-        track=anchor.track,
-        proficiency=anchor.proficiency,
-        family=anchor.family,
-    )
+class VersionIndex:
+    """One version's role profiles by position and anchors by reference, built once: finding
+    the anchor a role is measured against is then a lookup, however many findings there are."""
+
+    def __init__(self, framework: Framework) -> None:
+        self.framework = framework
+        self.profiles = {
+            (p.family, p.track, p.level): p for p in effective_profiles(framework).values()
+        }
+        self.texts = anchor_texts(framework)
+
+    def measured_against(
+        self, family: str, track: str, level: str, competency: str
+    ) -> AnchorRef | None:
+        """The anchor a role at (family, track, level) is measured against on `competency`:
+        the wording at its target proficiency; None when the role, target or anchor is
+        missing."""
+        profile = self.profiles.get((family, track, level))
+        if profile is None:
+            return None
+        requirement = next((r for r in profile.requirements if r.competency == competency), None)
+        found = self.framework.competency(competency)
+        if requirement is None or requirement.target is None or found is None:
+            return None
+        anchor = found.anchor(profile.track, requirement.target, family)
+        if anchor is None:
+            return None
+        return AnchorRef(
+            competency=competency,
+            track=anchor.track,
+            proficiency=anchor.proficiency,
+            family=anchor.family,
+        )
 
 
 def revision_items(
     findings: Iterable[AnchorFindingsRecorded], versions: Mapping[int, Framework]
 ) -> list[RevisionItem]:
     """The revision items of `findings` on the framework whose published `versions` are given,
-    each resolved by the first later version whose wording of its anchor differs. Findings on
-    a version not given, or on a role or anchor that version lacks, make no item."""
+    each resolved by the first later version in which the text its role is measured against
+    differs (reworded, given the family's own wording, or gone). Findings on a version not
+    given, or on a role or anchor that version lacks, make no item."""
     ordered = sorted(versions)
-    texts = {number: anchor_texts(framework) for number, framework in versions.items()}
+    indexes = {number: VersionIndex(framework) for number, framework in versions.items()}
     items: list[RevisionItem] = []
     for event in findings:
-        framework = versions.get(event.framework_version)
-        if framework is None:
+        index = indexes.get(event.framework_version)
+        if index is None:
             continue
         for finding in event.anchors:
-            anchor = measured_against(
-                framework, finding.family, finding.track, finding.level, finding.competency
-            )
+            role = (finding.family, finding.track, finding.level, finding.competency)
+            anchor = index.measured_against(*role)
             if anchor is None:
                 continue
-            text = texts[event.framework_version][anchor]
+            text = index.texts[anchor]
+
+            def reads(number: int, role: tuple[str, str, str, str] = role) -> str | None:
+                later = indexes[number]
+                found = later.measured_against(*role)
+                return later.texts[found] if found else None
+
             resolved = next(
-                (
-                    n
-                    for n in ordered
-                    if n > event.framework_version and texts[n].get(anchor) != text
-                ),
-                None,
+                (n for n in ordered if n > event.framework_version and reads(n) != text), None
             )
             items.append(
                 RevisionItem(
                     anchor=anchor,
                     text=text,
+                    family=finding.family,
+                    track=finding.track,
+                    level=finding.level,
                     kind=finding.kind,
                     session_id=event.session_id,
                     campaign_id=event.campaign_id,
@@ -135,17 +160,7 @@ def revision_items(
                 )
             )
     return sorted(
-        items,
-        key=lambda i: (
-            i.resolved_in_version is not None,
-            -i.flagged / i.items,
-            i.anchor.competency,
-            i.anchor.track,
-            i.anchor.proficiency,
-            i.anchor.family or "",
-            i.kind,
-            i.session_id,
-        ),
+        items, key=lambda i: (i.resolved_in_version is not None, -i.flagged / i.items, *i.key)
     )
 
 

@@ -89,9 +89,10 @@ def _when(at: datetime) -> str:
 
 
 def _move(move: Mapping[str, str]) -> str:
+    into = f"{move['to_family']} " if move.get("to_family") else ""
     return (
         f"{move['family']}: {move['from_track']} {move['from_level']} to "
-        f"{move['to_track']} {move['to_level']}"
+        f"{into}{move['to_track']} {move['to_level']}"
     )
 
 

@@ -98,7 +98,10 @@ def test_subjects_without_a_known_position_and_self_ratings_count_for_nothing() 
     )
 
 
-def test_not_relevant_marks_are_counted_per_role_over_enough_answers() -> None:
+def test_not_relevant_marks_are_counted_per_role_over_enough_subjects() -> None:
+    """At L3, five subjects each rated by three peers, two marking design not relevant: 10 of
+    15. Self-assessments count for nothing; L4 has one subject, however many raters."""
+    l3 = ["s1", "s2", "s3", "s4", "s5"]
     design = [
         Rating(
             subject=subject,
@@ -108,9 +111,14 @@ def test_not_relevant_marks_are_counted_per_role_over_enough_answers() -> None:
             value=None if n < 2 else 3,
             not_relevant=n < 2,
         )
-        for subject in ("s1", "s2", "s3")
-        for n in range(2)
-    ] + [
+        for subject in l3
+        for n in range(3)
+    ]
+    design += [
+        Rating(subject=s, rater=s, group="self", competency="design", value=None, not_relevant=True)
+        for s in l3
+    ]
+    design += [
         Rating(
             subject="t1",
             rater=f"r{n}",
@@ -119,13 +127,13 @@ def test_not_relevant_marks_are_counted_per_role_over_enough_answers() -> None:
             value=None,
             not_relevant=True,
         )
-        for n in range(4)
+        for n in range(6)
     ]
     [marks] = not_relevant_marks(design, POSITIONS)
     assert marks == NotRelevantMarks(
-        competency="design", family="eng", track="ic", level="L3", marked=6, answered=6
+        competency="design", family="eng", track="ic", level="L3", marked=10, answered=15
     )
-    assert not_relevant_marks(design, POSITIONS, min_items=7) == []
+    assert not_relevant_marks(design, POSITIONS, min_items=6) == [], "five subjects only"
     observed_only = [r.model_copy(update={"not_relevant": False}) for r in design]
     assert not_relevant_marks(observed_only, POSITIONS) == [], "not observed is not marked"
 

@@ -10,9 +10,9 @@ import pytest
 from libs.events.schemas.assessment import AnchorFindingsRecorded
 from services.framework.domain.upkeep import (
     AnchorRef,
+    VersionIndex,
     anchor_texts,
     health,
-    measured_against,
     revision_items,
 )
 from tests.support.sample_frameworks import (
@@ -68,19 +68,19 @@ FOUND = findings(
 
 def test_a_finding_is_about_the_anchor_at_the_roles_target() -> None:
     """L3 targets coding at 3 and L4 testing at 3: their anchors are the IC ones at 3."""
-    assert measured_against(V1, "eng", "ic", "L3", "coding") == AnchorRef(
+    assert VersionIndex(V1).measured_against("eng", "ic", "L3", "coding") == AnchorRef(
         competency="coding", track="ic", proficiency=3, family=None
     )
-    assert measured_against(V1, "eng", "ic", "L4", "coding") == AnchorRef(
+    assert VersionIndex(V1).measured_against("eng", "ic", "L4", "coding") == AnchorRef(
         competency="coding", track="ic", proficiency=4, family=None
     )
-    assert measured_against(V1, "eng", "ic", "L9", "coding") is None
-    assert measured_against(V1, "eng", "ic", "L3", "juggling") is None
+    assert VersionIndex(V1).measured_against("eng", "ic", "L9", "coding") is None
+    assert VersionIndex(V1).measured_against("eng", "ic", "L3", "juggling") is None
 
 
 def test_a_familys_own_wording_is_the_anchor_its_roles_are_measured_against() -> None:
     worded = with_family_anchor(V1, "coding", "eng", "ic", 3, "Ships a module, tests first.")
-    own = measured_against(worded, "eng", "ic", "L3", "coding")
+    own = VersionIndex(worded).measured_against("eng", "ic", "L3", "coding")
     assert own == AnchorRef(competency="coding", track="ic", proficiency=3, family="eng")
     assert anchor_texts(worded)[own] == "Ships a module, tests first."
 
@@ -132,3 +132,36 @@ def test_everyone_at_target_is_no_gap_data_either() -> None:
     assert ("coding", "everyone at target") in [
         (u.competency, u.reason) for u in report.no_gap_data
     ]
+
+
+def test_an_item_is_per_role_and_resolved_when_its_role_reads_other_words() -> None:
+    """Two roles reading the same common anchor raise two items; giving the family its own
+    wording at that level changes what its role reads, and resolves its item."""
+    l3_again = findings(
+        anchors=[
+            {
+                "kind": "inconsistent_use",
+                "competency": "collaboration",
+                **L3,
+                "items": 6,
+                "flagged": 3,
+            },
+            {
+                "kind": "inconsistent_use",
+                "competency": "collaboration",
+                **L4,
+                "items": 6,
+                "flagged": 3,
+            },
+        ]
+    )
+    first, second = revision_items([l3_again], {1: V1})
+    assert first.anchor == second.anchor, "L3 and L4 target collaboration at the same level"
+    assert first.key != second.key
+    collaboration_target = VersionIndex(V1).measured_against("eng", "ic", "L3", "collaboration")
+    assert collaboration_target is not None
+    own = with_family_anchor(
+        V1, "collaboration", "eng", "ic", collaboration_target.proficiency, "Pairs daily."
+    )
+    resolved = revision_items([l3_again], {1: V1, 2: own})
+    assert [i.resolved_in_version for i in resolved] == [2, 2]

@@ -10,7 +10,7 @@ from psycopg import AsyncConnection, sql
 
 from services.framework.application.cadence import CADENCE_STREAMS
 from services.framework.application.frameworks import AUTHORING_STREAMS, stream_of
-from services.framework.application.ports import Change, RatingGiven, RemarkMade
+from services.framework.application.ports import Change, Mention, RatingGiven, RemarkMade
 from services.framework.application.prelaunch_calibrations import EXERCISE_STREAMS
 from services.framework.domain.authoring import DraftElementCommented, ReviewVerdictGiven
 from services.framework.domain.prelaunch_calibration import PrelaunchExampleRated
@@ -30,6 +30,16 @@ class FrameworkChanges:
             "SELECT stream_id, event_type, payload, occurred_at FROM {} "
             "WHERE actor = %s AND event_type = ANY(%s) AND starts_with(stream_id, %s) "
             "ORDER BY global_position"
+        ).format(sql.Identifier(schema, "events"))
+        # The payload fields naming someone: an invitation's contributor, a round's
+        # reviewers, a closed round's approvals.
+        self._mentions = sql.SQL(
+            "SELECT stream_id, event_type, occurred_at, payload->>'contributor' = %(p)s, "
+            "coalesce(payload->'reviewers' ? %(p)s, false) FROM {} "
+            "WHERE starts_with(stream_id, %(streams)s) AND ("
+            "payload->>'contributor' = %(p)s OR payload->'reviewers' ? %(p)s "
+            "OR payload->'approvals' @> jsonb_build_array(jsonb_build_object('reviewer', %(p)s))"
+            ") ORDER BY global_position"
         ).format(sql.Identifier(schema, "events"))
         self._ratings = sql.SQL(
             "SELECT stream_id, payload, occurred_at FROM {} "
@@ -82,6 +92,18 @@ class FrameworkChanges:
                 made_at=at,
             )
             for stream, kind, payload, at in await cur.fetchall()
+        ]
+
+    async def mentions_of(self, person: str) -> list[Mention]:
+        cur = await self.conn.execute(self._mentions, {"p": person, "streams": AUTHORING_STREAMS})
+        return [
+            Mention(
+                framework_id=stream.removeprefix(AUTHORING_STREAMS),
+                kind=kind,
+                named_as="contributor" if contributor else "reviewer" if reviewer else "approver",
+                occurred_at=at,
+            )
+            for stream, kind, at, contributor, reviewer in await cur.fetchall()
         ]
 
 

@@ -2,14 +2,14 @@
 assessment service's AnchorFindingsRecorded), kept whole: revision items and the health
 report are computed from them and the published versions (services/framework/domain/upkeep.py).
 
-Revision ID: framework_0005
+Revision ID: framework_0006 (it follows framework_0004; there is no framework_0005)
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "framework_0005"
+revision = "framework_0006"
 down_revision = "framework_0004"
 branch_labels = None
 depends_on = None
