@@ -130,7 +130,7 @@ async def test_erasure_leaves_no_name_or_plan_text_in_the_schema_and_a_repeat_fi
 
     done = await erase(order)
     assert done.service == "development"
-    assert done.erased == {"plan action texts": len(before["actions"]), "names": 1}
+    assert done.erased == {"plan action texts": len(before["actions"]), "goal texts": 0, "names": 1}
     for text in (PAIRING, REASON, NAME):
         assert holding(database_url, SCHEMA, text) == [], text
     after = await api.ok("GET", f"/plans/{ANN}")
@@ -146,7 +146,7 @@ async def test_erasure_leaves_no_name_or_plan_text_in_the_schema_and_a_repeat_fi
     assert position["items"][0]["name"] == ERASED
 
     again = await erase(order)
-    assert again.erased == {"plan action texts": 0, "names": 0}
+    assert again.erased == {"plan action texts": 0, "goal texts": 0, "names": 0}
     assert await api.ok("GET", f"/plans/{BEN}") == others, "nobody else's plan is touched"
 
 

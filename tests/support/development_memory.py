@@ -4,7 +4,7 @@ unit of work. Each answers as the PostgreSQL adapter's query does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -12,8 +12,11 @@ from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import PlannedAction
 from libs.events.schemas.lms import Course
 from services.development.application.development import Development
+from services.development.application.goals import Goals
 from services.development.application.ports import Scores
+from services.development.domain import goals as goal_rules
 from services.development.domain.gaps import Gap
+from services.development.domain.goals import Goal
 from services.development.domain.plans import DevelopmentPlan
 from tests.support.memory import (
     MemoryEventLog,
@@ -42,6 +45,7 @@ class MemoryRecords:
         self.plans: dict[str, _Plan] = {}
         self.courses: dict[str, tuple[Course, datetime]] = {}
         self.done: list[tuple[str, str]] = []
+        self.goals: dict[str, tuple[Goal, int]] = {}
 
     async def record_calibration(self, event: CalibrationCompleted, at: datetime) -> bool:
         if event.session_id in self.calibrations:
@@ -166,6 +170,35 @@ class MemoryRecords:
     async def completions(self) -> list[tuple[str, str]]:
         return list(self.done)
 
+    async def goal(self, goal_id: str, *, for_edit: bool = False) -> tuple[Goal, int] | None:
+        return self.goals.get(goal_id)
+
+    async def save_goal(self, goal: Goal, stream_version: int) -> None:
+        self.goals[goal.goal_id] = (goal, stream_version)
+
+    async def goals_of(self, employee_id: str) -> list[Goal]:
+        theirs = [g for g, _ in self.goals.values() if g.employee_id == employee_id]
+        return sorted(theirs, key=lambda g: (g.due, g.goal_id))
+
+    async def goals_in_force(self, employees: Sequence[str]) -> list[tuple[Goal, int]]:
+        return sorted(
+            (
+                (g, v)
+                for g, v in self.goals.values()
+                if g.employee_id in employees and g.state in goal_rules.IN_FORCE
+            ),
+            key=lambda entry: entry[0].goal_id,
+        )
+
+    async def erase_goal_text(self, employee_id: str, erased: str) -> int:
+        replaced = 0
+        for goal, version in list(self.goals.values()):
+            if goal.employee_id == employee_id:
+                scrubbed, count = goal_rules.scrub(goal, erased)
+                self.goals[goal.goal_id] = (scrubbed, version)
+                replaced += count
+        return replaced
+
 
 @dataclass
 class MemoryDevelopmentWork:
@@ -180,3 +213,12 @@ def memory_development() -> tuple[Development, MemoryDevelopmentWork]:
     work = MemoryDevelopmentWork()
     unit = MemoryUnitOfWork(work, work.records, work.events)
     return Development(unit), work
+
+
+def memory_goals(
+    clock: Callable[[], datetime] | None = None,
+) -> tuple[Goals, Development, MemoryDevelopmentWork]:
+    """Goals and the rest of the application on the same in-memory ports."""
+    development, work = memory_development()
+    goals = Goals(development.unit_of_work, clock) if clock else Goals(development.unit_of_work)
+    return goals, development, work

@@ -3,7 +3,8 @@
 On CalibrationCompleted: record the calibrated scores, compute each person's gaps against
 the role profile of the framework version the campaign used, generate the population's
 development plans (70/20/10, mentors shared population-wide), and publish GapsIdentified,
-DevelopmentPlanGenerated and one EnrolmentRequested per course action, all in the
+DevelopmentPlanGenerated and one EnrolmentRequested per course action, and judge the goals
+in force of the people scored (services/development/application/goals.py), all in the
 transaction that records the event in the inbox. A redelivered event stops at the inbox; a
 repeated one (another event id for the same session) stops at the session's row and at the
 session stream's expected version: no second plan either way.
@@ -26,6 +27,7 @@ from libs.events.schemas.development import CompetencyGap, GapsIdentified, Plann
 from libs.events.schemas.framework import EffectiveRoleProfile
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted, EnrolmentRequested
 from libs.workflows.messages import GapMovement, GapReview
+from services.development.application.goals import judge_goals
 from services.development.application.ports import Work
 from services.development.domain import plan_edits
 from services.development.domain.coverage import CoverageReport, coverage
@@ -169,6 +171,7 @@ class Development:
                 causation_id=envelope.event_id,
             ),
         )
+        await judge_goals(work, envelope, event)
 
     async def on_catalog(self, work: Work, envelope: Envelope, event: CourseCatalogUpdated) -> None:
         await work.records.record_courses(event.courses, envelope.occurred_at)
