@@ -99,6 +99,14 @@ async def test_goals_set_in_one_cycle_close_met_or_missed_on_the_next(stack: Sta
     set_goals = (await stack.post("/goals/population", population, 201))["goals"]
     assert [(g["employee_id"], g["state"]) for g in set_goals] == [(BEN, "open"), (CAT, "open")]
     ben_goal, cat_goal = (g["goal_id"] for g in set_goals)
+    # Beside the plan: Ben's plan works on testing towards the role's 3 (>= the goal's 2);
+    # ownership has no open gap (2 against 2), so no action: its target is listed.
+    plan = await stack.api.ok("GET", f"/plans/{BEN}", headers=stack.as_(MANAGER))
+    assert "testing" in {a["competency"] for a in plan["actions"]}
+    assert plan["goal_targets"] == [
+        {"goal_id": ben_goal, "key": "ownership", "level": 2, "due": DUE.isoformat()}
+    ]
+    assert (await stack.api.ok("GET", f"/plans/{ANN}"))["goal_targets"] == [], "covered"
     check_in = {"note": "Wrote the test plan", "evidence": "PR 42", "estimates": {"testing": 2.5}}
     checked = await stack.post(f"/goals/{ann_goal}/check-ins", check_in, 201, who=ANN)
     assert checked["check_ins"][0]["by"] == ANN

@@ -33,6 +33,7 @@ from services.development.domain import plan_edits
 from services.development.domain.coverage import CoverageReport, coverage
 from services.development.domain.effectiveness import CourseEffect, course_effectiveness, movements
 from services.development.domain.gaps import Gap, gaps
+from services.development.domain.goals import GoalFocus, beside_plan
 from services.development.domain.plans import (
     DevelopmentPlan,
     PlanPolicy,
@@ -278,12 +279,13 @@ class Development:
         async with self.unit_of_work.reading() as work:
             await self._may_see(work, viewer, employee_id, hr)
             found = await work.records.plan_state(employee_id)
-        if found is None:
-            raise NotFound(
-                f"no development plan for {employee_id!r}: no open gap, or not calibrated yet"
-            )
-        plan_id, session, actions, _ = found
-        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions))
+            if found is None:
+                raise NotFound(
+                    f"no development plan for {employee_id!r}: no open gap, or not calibrated yet"
+                )
+            plan_id, session, actions, _ = found
+            beside = await _goals_beside(work, employee_id, actions)
+        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions), beside)
 
     async def _edit(
         self,
@@ -311,7 +313,8 @@ class Development:
             for event in events:
                 actions = plan_edits.apply(actions, event)
             await work.records.update_plan(plan_id, actions, envelopes[-1].stream_version)
-        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions))
+            beside = await _goals_beside(work, employee_id, actions)
+        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions), beside)
 
     async def add_action(
         self, employee_id: str, new: plan_edits.NewAction, by: str, hr: bool
@@ -426,6 +429,16 @@ class Development:
             declined=sum(1 for c in changes if c < -_STILL),
             mean_change=math.fsum(changes) / len(changes) if changes else None,
         )
+
+
+async def _goals_beside(
+    work: Work, employee_id: str, actions: list[PlannedAction]
+) -> tuple[GoalFocus, ...]:
+    """The targets of the person's goals in force that the plan's actions do not cover."""
+    latest = (await work.records.latest_gaps([employee_id])).get(employee_id)
+    role_targets = {g.competency: g.target for g in latest[2] if g.open} if latest else {}
+    goals = await work.records.goals_of(employee_id)
+    return tuple(beside_plan(goals, actions, role_targets))
 
 
 async def _require(work: Work, session_id: str) -> None:

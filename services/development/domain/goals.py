@@ -27,6 +27,7 @@ from libs.events.schemas.development import (
     GoalProgressRecorded,
     GoalSet,
     GoalTarget,
+    PlannedAction,
     TargetResult,
 )
 from libs.events.schemas.framework import Framework
@@ -384,3 +385,40 @@ def scrub(goal: Goal, erased: str) -> tuple[Goal, int]:
         update={"title": text(goal.title), "reason": text(goal.reason), "check_ins": check_ins}
     )
     return scrubbed, count
+
+
+# -- goals beside the plan ------------------------------------------------------------------
+
+
+class GoalFocus(BaseModel):
+    """A target of a goal in force that the plan's actions do not work towards: listed
+    beside the plan, for the manager to add actions on (docs/domain.md §5, Goals)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    goal_id: str
+    key: str
+    level: int
+    due: date
+
+
+def beside_plan(
+    goals: Sequence[Goal], actions: Sequence[PlannedAction], role_targets: Mapping[str, int]
+) -> list[GoalFocus]:
+    """The targets of the goals in force that the plan does not already cover. A target is
+    covered when the plan has an action on its competency (a sub-skill's competency) and
+    the role profile's target there, which the actions aim at, is at least the goal's
+    level; `role_targets`: the role's target per competency with an open gap."""
+    planned = {a.competency for a in actions}
+    found = []
+    for goal in goals:
+        if goal.state not in IN_FORCE:
+            continue
+        for target in goal.targets:
+            competency = target.key.partition("/")[0]
+            if competency in planned and role_targets.get(competency, -1) >= target.level:
+                continue
+            found.append(
+                GoalFocus(goal_id=goal.goal_id, key=target.key, level=target.level, due=goal.due)
+            )
+    return found

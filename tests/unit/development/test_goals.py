@@ -13,6 +13,7 @@ from libs.events.schemas.development import (
     GoalProgressRecorded,
     GoalSet,
     GoalTarget,
+    PlannedAction,
     TargetResult,
 )
 from libs.events.schemas.framework import SubSkill
@@ -237,3 +238,20 @@ def test_a_proposal_is_a_private_event() -> None:
     [event] = goals.propose("g1", "emp-ann", new_goal(("testing", 3)))
     assert isinstance(event, GoalProposed)
     assert event.private
+
+
+def test_targets_the_plan_does_not_work_towards_are_listed_beside_it() -> None:
+    """The plan acts on testing (role target 3) only. Goal targets: testing 3 (covered),
+    testing 4 (beyond the role's 3), coding 3 (no action), testing/test-design 2 (its
+    competency is covered). A dropped goal lists nothing."""
+    actions = [
+        PlannedAction(action_id="a1", kind="on_the_job", competency="testing", description="x")
+    ]
+    goal = open_goal(("testing", 3), ("coding", 3), ("testing/test-design", 2))
+    higher = open_goal(("testing", 4)).model_copy(update={"goal_id": "g2"})
+    dropped = fold(goals.drop(goal, "moved"), goal).model_copy(update={"goal_id": "g3"})
+    beside = goals.beside_plan([goal, higher, dropped], actions, {"testing": 3})
+    assert [(f.goal_id, f.key, f.level) for f in beside] == [
+        ("g1", "coding", 3),
+        ("g2", "testing", 4),
+    ]
