@@ -4,7 +4,7 @@ unit of work. Each answers as the PostgreSQL adapter's query does."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -12,18 +12,20 @@ from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import PlannedAction
 from libs.events.schemas.lms import Course
 from services.development.application.development import Development
-from services.development.application.goals import Goals
 from services.development.application.ports import Scores
 from services.development.domain import goals as goal_rules
 from services.development.domain.gaps import Gap
 from services.development.domain.goals import Goal
 from services.development.domain.plans import DevelopmentPlan
+from tests.support.calibrations import ANN, BEN, CAT, EXPERT
 from tests.support.memory import (
     MemoryEventLog,
     MemoryFrameworkVersions,
     MemoryOrgChart,
     MemoryUnitOfWork,
+    person,
 )
+from tests.support.sample_frameworks import valid_framework
 
 
 @dataclass
@@ -215,10 +217,19 @@ def memory_development() -> tuple[Development, MemoryDevelopmentWork]:
     return Development(unit), work
 
 
-def memory_goals(
-    clock: Callable[[], datetime] | None = None,
-) -> tuple[Goals, Development, MemoryDevelopmentWork]:
-    """Goals and the rest of the application on the same in-memory ports."""
+DIRECTOR, MANAGER, OTHER_MANAGER = "emp-director", "emp-lead", "emp-other"
+
+
+def seeded_development() -> tuple[Development, MemoryDevelopmentWork]:
+    """The application with framework eng v1 and an org chart: a director over the manager
+    of Ann, Ben and Cat (Platform), and another manager over the expert (Insights)."""
     development, work = memory_development()
-    goals = Goals(development.unit_of_work, clock) if clock else Goals(development.unit_of_work)
-    return goals, development, work
+    work.frameworks.publish("eng", 1, valid_framework())
+    work.org_chart.hire(
+        person(DIRECTOR, None, track="manager", level="M2"),
+        person(MANAGER, DIRECTOR, track="manager", level="M1"),
+        *(person(e, MANAGER) for e in (ANN, BEN, CAT)),
+        person(OTHER_MANAGER, None, department="Insights", track="manager", level="M2"),
+        person(EXPERT, OTHER_MANAGER, department="Insights"),
+    )
+    return development, work

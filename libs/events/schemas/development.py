@@ -99,14 +99,9 @@ class TargetResult(BaseModel):
     reached: bool
 
 
-@registry.event
-class GoalSet(IntegrationEvent):
-    """A goal in force: agreed by the employee's manager on the employee's proposal, or set
-    by HR directly. The title is sealed under the employee's key (docs/privacy.md)."""
-
-    event_type = "GoalSet"
-    context = "development"
-    schema_version = 1
+class GoalTerms(BaseModel):
+    """What a goal says, as its proposal and its setting record it. The title is sealed
+    under the employee's key (docs/privacy.md)."""
 
     goal_id: str
     employee_id: str
@@ -115,6 +110,17 @@ class GoalSet(IntegrationEvent):
     framework_id: str
     framework_version: int = Field(ge=1)
     targets: list[GoalTarget] = Field(min_length=1)
+
+
+@registry.event
+class GoalSet(GoalTerms, IntegrationEvent):
+    """A goal in force: agreed by the employee's manager on the employee's proposal, or set
+    by HR directly."""
+
+    event_type = "GoalSet"
+    context = "development"
+    schema_version = 1
+
     how: Literal["agreed", "set_by_hr"] = Field(
         description="agreed: the manager agreed the employee's proposal; set_by_hr: HR set it"
     )

@@ -27,6 +27,7 @@ from libs.events.schemas.development import (
     GoalProgressRecorded,
     GoalSet,
     GoalTarget,
+    GoalTerms,
     PlannedAction,
     TargetResult,
 )
@@ -49,21 +50,13 @@ class GoalInWrongState(GoalRefused):
 
 
 @registry.event
-class GoalProposed(PrivateEvent):
+class GoalProposed(GoalTerms, PrivateEvent):
     """An employee's proposal, waiting for their manager: it stays in the service until
     agreed (then GoalSet is published) or rejected."""
 
     event_type = "GoalProposed"
     context = "development"
     schema_version = 1
-
-    goal_id: str
-    employee_id: str
-    title: Annotated[str, PersonalOf("employee_id")]
-    due: date
-    framework_id: str
-    framework_version: int = Field(ge=1)
-    targets: list[GoalTarget] = Field(min_length=1)
 
 
 @registry.event

@@ -21,29 +21,26 @@ from services.development.application.goals import (
     judge_goals,
 )
 from services.development.domain.goals import GoalInWrongState, GoalRefused, NewGoal
-from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
-from tests.support.development_memory import MemoryDevelopmentWork, memory_goals
+from tests.support.calibrations import ANN, BEN, CAT, FIRST, calibration
+from tests.support.development_memory import (
+    DIRECTOR,
+    MANAGER,
+    OTHER_MANAGER,
+    MemoryDevelopmentWork,
+    seeded_development,
+)
 from tests.support.envelopes import envelope
-from tests.support.memory import person
-from tests.support.sample_frameworks import valid_framework
 
-DIRECTOR, MANAGER, OTHER_MANAGER = "emp-director", "emp-lead", "emp-other"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 World = tuple[Goals, Development, MemoryDevelopmentWork]
 
 
 @pytest.fixture
-def world() -> World:
-    goals, development, work = memory_goals(clock=lambda: START + timedelta(days=4))
-    work.frameworks.publish("eng", 1, valid_framework())
-    work.org_chart.hire(
-        person(DIRECTOR, None, track="manager", level="M2"),
-        person(MANAGER, DIRECTOR, track="manager", level="M1"),
-        *(person(e, MANAGER) for e in (ANN, BEN, CAT)),
-        person(OTHER_MANAGER, None, department="Insights", track="manager", level="M2"),
-        person(EXPERT, OTHER_MANAGER, department="Insights"),
-    )
-    return goals, development, work
+def goal_world() -> World:
+    """The development service's org chart and framework, with goals on the same ports,
+    today being 2026-01-05."""
+    development, work = seeded_development()
+    return Goals(development.unit_of_work, lambda: START + timedelta(days=4)), development, work
 
 
 def new_goal(due: date, **targets: int) -> NewGoal:
@@ -66,13 +63,13 @@ async def calibrate(
     )
 
 
-async def test_two_cycles_close_goals_met_or_missed_by_hand(world: World) -> None:
+async def test_two_cycles_close_goals_met_or_missed_by_hand(goal_world: World) -> None:
     """Cycle 1 (day 1) scores FIRST; goals set after it, due 2026-06-30, with check-ins;
     cycle 2 (2026-07-20) scores them: Ann testing 3 >= 3 and communication 2 >= 2, met; Ben
     testing 2 >= 2 and ownership 2 >= 2, met; Cat testing 1.5 < 2 and ownership not
     observed, missed. Ann's goal due at the end of the year stays open with the verdict."""
-    goals, _, work = world
-    await calibrate(world, "s1", FIRST, day=1)
+    goals, _, work = goal_world
+    await calibrate(goal_world, "s1", FIRST, day=1)
     due = date(2026, 6, 30)
     proposed = await goals.propose_or_set(
         ANN, new_goal(due, testing=3, communication=2), ANN, False
@@ -92,7 +89,7 @@ async def test_two_cycles_close_goals_met_or_missed_by_hand(world: World) -> Non
     second[ANN] |= {"testing": 3, "communication": 2}
     second[BEN] |= {"testing": 2, "ownership": 2}
     second[CAT] |= {"testing": 1.5, "ownership": None}
-    await calibrate(world, "s2", second, day=200)
+    await calibrate(goal_world, "s2", second, day=200)
 
     outcome = {g.goal_id: g for e in (ANN, BEN, CAT) for g in await work.records.goals_of(e)}
     assert outcome[agreed.goal_id].state == "met"
@@ -120,14 +117,14 @@ async def test_two_cycles_close_goals_met_or_missed_by_hand(world: World) -> Non
     # The same session again, under another event id: stopped at the session's row; and the
     # goals' own judgement, called again, changes nothing either.
     before = len(work.events.stream(goal_stream(later.goal_id)))
-    await calibrate(world, "s2", second, day=201)
+    await calibrate(goal_world, "s2", second, day=201)
     event = calibration("s2", second)
     await judge_goals(work, envelope(event, "again", at=START + timedelta(days=202)), event)
     assert len(work.events.stream(goal_stream(later.goal_id))) == before
 
 
-async def test_who_may_propose_agree_check_in_drop_and_read(world: World) -> None:
-    goals, _, _ = world
+async def test_who_may_propose_agree_check_in_drop_and_read(goal_world: World) -> None:
+    goals, _, _ = goal_world
     due = date(2026, 6, 30)
     with pytest.raises(GoalNotAllowed):
         await goals.propose_or_set(ANN, new_goal(due, testing=3), MANAGER, False)
@@ -161,8 +158,8 @@ async def test_who_may_propose_agree_check_in_drop_and_read(world: World) -> Non
         await goals.goal("nope", "hr", True)
 
 
-async def test_bad_goals_are_refused_and_nothing_is_written(world: World) -> None:
-    goals, _, work = world
+async def test_bad_goals_are_refused_and_nothing_is_written(goal_world: World) -> None:
+    goals, _, work = goal_world
     due = date(2026, 6, 30)
     with pytest.raises(GoalError, match="juggling"):
         await goals.propose_or_set(ANN, new_goal(due, juggling=3), ANN, False)
