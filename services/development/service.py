@@ -25,6 +25,7 @@ from services.development.adapters.activities import DevelopmentActivities
 from services.development.adapters.postgres import MIGRATIONS
 from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development
+from services.development.application.goals import Goals
 from services.development.application.personal_data import DevelopmentPersonalData
 
 NAME = "development"
@@ -38,6 +39,7 @@ def build(runtime: Runtime) -> ServiceParts:
     database = Database(runtime.store, org_chart, replica)
     development = Development(database)
     api.state.development = development
+    api.state.goals = Goals(database)
     privacy = privacy_parts(NAME, runtime, api, DevelopmentPersonalData(database))
     parts = replica.install(api, runtime)
     declare(api, ACCESS)

@@ -403,6 +403,17 @@ async def development_world(database_url: str, tmp: Path, _: str) -> AsyncIterat
                 database.bind(conn), envelope(event, "calibration-s1"), event
             )
         plan = await api.ok("GET", f"/plans/{SUBJECT}")
+        goal = {
+            "title": "Own the test strategy",
+            "due": (datetime.now(UTC).date() + timedelta(days=90)).isoformat(),
+            "framework_id": "eng",
+            "framework_version": 1,
+            "targets": [{"key": "testing", "level": 3}],
+        }
+        subject = api.as_(SUBJECT, "employee")
+        proposed = await api.ok(
+            "POST", "/goals", 201, json=goal | {"employee_id": SUBJECT}, headers=subject
+        )
         yield World(
             api,
             values={
@@ -413,6 +424,7 @@ async def development_world(database_url: str, tmp: Path, _: str) -> AsyncIterat
                 "family": "eng",
                 "track": "ic",
                 "level": "L3",
+                "goal_id": proposed["goal_id"],
             },
             bodies={
                 "POST /plans/{employee_id}/actions": {
@@ -421,7 +433,14 @@ async def development_world(database_url: str, tmp: Path, _: str) -> AsyncIterat
                     "description": "Pair on the test suite",
                 },
                 "POST /plans/{employee_id}/actions/{action_id}/removal": {"reason": "done"},
+                "POST /goals": goal | {"employee_id": SUBJECT},
+                "POST /goals/population": goal | {"department": "Platform"},
+                "POST /goals/{goal_id}/agreement": {"agreed": True},
+                "POST /goals/{goal_id}/check-ins": {"note": "halfway", "evidence": "PR 7"},
+                "POST /goals/{goal_id}/drop": {"reason": "moved team"},
             },
+            # Agreed before the check-ins, which come before the drop closes it.
+            first=("POST /goals/{goal_id}/agreement", "POST /goals/{goal_id}/check-ins"),
         )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ NAME = f"Person {ANN}"  # as `hired` names her
 PAIRING = "Pair with the release captain on the Kestrel-9 rollout"
 REASON = "Kestrel-9 was cancelled after Ann's leave request"
 LATE = "Shadow the on-call lead through the Kestrel-9 retrospective"
+GOAL = "Lead the Kestrel-9 test strategy"
+CHECK_IN = "Drafted the Kestrel-9 test charter"
+EVIDENCE = "Kestrel-9 charter review notes"
 
 
 @pytest.fixture
@@ -67,6 +71,20 @@ async def api(database_url: str, tmp_path: Path) -> AsyncIterator[ServiceApi]:
         plan = await api.ok("POST", f"/plans/{ANN}/actions", 201, json=pairing, headers=manager)
         removal = f"/plans/{ANN}/actions/{plan['actions'][0]['action_id']}/removal"
         await api.ok("POST", removal, json={"reason": REASON}, headers=manager)
+        ann = api.as_(ANN, "employee")
+        proposal = {
+            "employee_id": ANN,
+            "title": GOAL,
+            "due": (date.today() + timedelta(days=90)).isoformat(),
+            "framework_id": "eng",
+            "framework_version": 1,
+            "targets": [{"key": "testing", "level": 3}],
+        }
+        goal = await api.ok("POST", "/goals", 201, json=proposal, headers=ann)
+        steps = f"/goals/{goal['goal_id']}"
+        await api.ok("POST", f"{steps}/agreement", json={"agreed": True}, headers=manager)
+        check_in = {"note": CHECK_IN, "evidence": EVIDENCE}
+        await api.ok("POST", f"{steps}/check-ins", 201, json=check_in, headers=ann)
         yield api
 
 
@@ -88,6 +106,15 @@ async def test_a_managers_plan_edits_are_stored_sealed(api: ServiceApi, database
         assert REASON not in payload
         assert '"employee_id": "emp-ann"' in payload
     assert PAIRING in texts(plan), "the service reads its own events and views in clear"
+    with psycopg.connect(database_url) as conn:
+        goal_events = conn.execute(
+            "SELECT event_type, payload::text FROM development.events "
+            "WHERE stream_id LIKE 'goal-%%' ORDER BY global_position"
+        ).fetchall()
+    assert [t for t, _ in goal_events] == ["GoalProposed", "GoalSet", "GoalProgressRecorded"]
+    for _, payload in goal_events:
+        for text in (GOAL, CHECK_IN, EVIDENCE):
+            assert text not in payload, "a goal's text is sealed like a plan edit's"
 
 
 async def test_a_privacy_officer_reads_everything_held_about_the_person_and_no_one_else_does(
@@ -104,6 +131,9 @@ async def test_a_privacy_officer_reads_everything_held_about_the_person_and_no_o
     assert len(sections["calibrated scores"]["items"]) == len(FIRST[ANN])
     mentors = [a["mentor"] for a in plan["actions"] if a["kind"] == "mentoring"]
     assert EXPERT in mentors
+    [goal] = sections["goals"]["items"]
+    assert (goal["title"], goal["state"]) == (GOAL, "open")
+    assert [(c["note"], c["evidence"]) for c in goal["check_ins"]] == [(CHECK_IN, EVIDENCE)]
 
     mentoring = await api.ok("GET", f"/privacy/people/{EXPERT}", headers=officer)
     [held] = [s for s in mentoring["sections"] if s["topic"] == "mentoring"]
@@ -130,8 +160,8 @@ async def test_erasure_leaves_no_name_or_plan_text_in_the_schema_and_a_repeat_fi
 
     done = await erase(order)
     assert done.service == "development"
-    assert done.erased == {"plan action texts": len(before["actions"]), "names": 1}
-    for text in (PAIRING, REASON, NAME):
+    assert done.erased == {"plan action texts": len(before["actions"]), "goal texts": 3, "names": 1}
+    for text in (PAIRING, REASON, NAME, GOAL, CHECK_IN, EVIDENCE):
         assert holding(database_url, SCHEMA, text) == [], text
     after = await api.ok("GET", f"/plans/{ANN}")
     assert set(texts(after)) == {ERASED}
@@ -144,9 +174,13 @@ async def test_erasure_leaves_no_name_or_plan_text_in_the_schema_and_a_repeat_fi
     )
     [position] = [s for s in records["sections"] if s["topic"] == "position"]
     assert position["items"][0]["name"] == ERASED
+    [goals] = [s for s in records["sections"] if s["topic"] == "goals"]
+    [goal] = goals["items"]
+    assert (goal["title"], goal["check_ins"][0]["note"]) == (ERASED, ERASED)
+    assert goal["targets"] == [{"key": "testing", "level": 3}], "no text: kept"
 
     again = await erase(order)
-    assert again.erased == {"plan action texts": 0, "names": 0}
+    assert again.erased == {"plan action texts": 0, "goal texts": 0, "names": 0}
     assert await api.ok("GET", f"/plans/{BEN}") == others, "nobody else's plan is touched"
 
 

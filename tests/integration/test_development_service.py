@@ -18,23 +18,13 @@ import pytest
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
-from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
-from libs.replicas.framework_versions import FrameworkVersions
-from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
-from libs.replicas.org_chart import OrgChart
-from services.development.adapters.postgres import MIGRATIONS
 from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development, session_stream
-from services.development.service import build
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.courses import course
+from tests.support.development_api import MANAGER, OTHER_MANAGER, development_api
 from tests.support.envelopes import envelope
-from tests.support.replica_seeding import hire, hired, publish
-from tests.support.sample_frameworks import valid_framework
-from tests.support.service_api import ServiceApi, in_process
-
-SCHEMA = "development"
-MANAGER, OTHER_MANAGER = "emp-lead", "emp-other"
+from tests.support.service_api import ServiceApi
 
 
 @dataclass
@@ -59,17 +49,7 @@ class Stack:
 
 @pytest.fixture
 async def stack(database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
-    migrations = [FRAMEWORK_MIGRATIONS, ORG_CHART_MIGRATIONS, MIGRATIONS]
-    async with in_process(ServiceApi, build, SCHEMA, migrations, database_url, tmp_path) as api:
-        await publish(api.store, "eng", 1, valid_framework())
-        await hire(
-            api.store,
-            hired(MANAGER, None, "manager", "M2"),
-            *(hired(e, MANAGER, "ic", "L3") for e in (ANN, BEN, CAT)),
-            hired(OTHER_MANAGER, None, "manager", "M2", department="Insights"),
-            hired(EXPERT, OTHER_MANAGER, "ic", "L3", department="Insights"),
-        )
-        database = Database(api.store, OrgChart(SCHEMA), FrameworkVersions(SCHEMA))
+    async with development_api(database_url, tmp_path) as (api, database):
         yield Stack(api, database, Development(database))
 
 

@@ -13,14 +13,19 @@ from libs.events.schemas.development import PlannedAction
 from libs.events.schemas.lms import Course
 from services.development.application.development import Development
 from services.development.application.ports import Scores
+from services.development.domain import goals as goal_rules
 from services.development.domain.gaps import Gap
+from services.development.domain.goals import Goal
 from services.development.domain.plans import DevelopmentPlan
+from tests.support.calibrations import ANN, BEN, CAT, EXPERT
 from tests.support.memory import (
     MemoryEventLog,
     MemoryFrameworkVersions,
     MemoryOrgChart,
     MemoryUnitOfWork,
+    person,
 )
+from tests.support.sample_frameworks import valid_framework
 
 
 @dataclass
@@ -42,6 +47,7 @@ class MemoryRecords:
         self.plans: dict[str, _Plan] = {}
         self.courses: dict[str, tuple[Course, datetime]] = {}
         self.done: list[tuple[str, str]] = []
+        self.goals: dict[str, tuple[Goal, int]] = {}
 
     async def record_calibration(self, event: CalibrationCompleted, at: datetime) -> bool:
         if event.session_id in self.calibrations:
@@ -166,6 +172,35 @@ class MemoryRecords:
     async def completions(self) -> list[tuple[str, str]]:
         return list(self.done)
 
+    async def goal(self, goal_id: str, *, for_edit: bool = False) -> tuple[Goal, int] | None:
+        return self.goals.get(goal_id)
+
+    async def save_goal(self, goal: Goal, stream_version: int) -> None:
+        self.goals[goal.goal_id] = (goal, stream_version)
+
+    async def goals_of(self, employee_id: str) -> list[Goal]:
+        theirs = [g for g, _ in self.goals.values() if g.employee_id == employee_id]
+        return sorted(theirs, key=lambda g: (g.due, g.goal_id))
+
+    async def goals_in_force(self, employees: Sequence[str]) -> list[tuple[Goal, int]]:
+        return sorted(
+            (
+                (g, v)
+                for g, v in self.goals.values()
+                if g.employee_id in employees and g.state in goal_rules.IN_FORCE
+            ),
+            key=lambda entry: entry[0].goal_id,
+        )
+
+    async def erase_goal_text(self, employee_id: str, erased: str) -> int:
+        replaced = 0
+        for goal, version in list(self.goals.values()):
+            if goal.employee_id == employee_id:
+                scrubbed, count = goal_rules.scrub(goal, erased)
+                self.goals[goal.goal_id] = (scrubbed, version)
+                replaced += count
+        return replaced
+
 
 @dataclass
 class MemoryDevelopmentWork:
@@ -180,3 +215,21 @@ def memory_development() -> tuple[Development, MemoryDevelopmentWork]:
     work = MemoryDevelopmentWork()
     unit = MemoryUnitOfWork(work, work.records, work.events)
     return Development(unit), work
+
+
+DIRECTOR, MANAGER, OTHER_MANAGER = "emp-director", "emp-lead", "emp-other"
+
+
+def seeded_development() -> tuple[Development, MemoryDevelopmentWork]:
+    """The application with framework eng v1 and an org chart: a director over the manager
+    of Ann, Ben and Cat (Platform), and another manager over the expert (Insights)."""
+    development, work = memory_development()
+    work.frameworks.publish("eng", 1, valid_framework())
+    work.org_chart.hire(
+        person(DIRECTOR, None, track="manager", level="M2"),
+        person(MANAGER, DIRECTOR, track="manager", level="M1"),
+        *(person(e, MANAGER) for e in (ANN, BEN, CAT)),
+        person(OTHER_MANAGER, None, department="Insights", track="manager", level="M2"),
+        person(EXPERT, OTHER_MANAGER, department="Insights"),
+    )
+    return development, work

@@ -36,3 +36,15 @@ def test_an_outside_systems_event_has_its_intake_channel_and_no_other_has_one() 
 
 def test_the_document_renders_as_yaml() -> None:
     assert "talentledger.framework.framework_published.v4:" in as_yaml()
+
+
+def test_goals_are_published_and_a_proposal_is_not() -> None:
+    """docs/domain.md §5, Goals: a goal in force, its progress and its closing are public; a
+    proposal waiting for the manager stays in the development service."""
+    from services.development.domain import goals  # noqa: F401  (registers GoalProposed)
+
+    channels = as_dict()["channels"]
+    for name in ("goal_set", "goal_progress_recorded", "goal_closed"):
+        assert f"talentledger.development.{name}.v1" in channels
+    assert "talentledger.development.goal_proposed.v1" not in channels
+    assert "talentledger.development.goal_rejected.v1" not in channels

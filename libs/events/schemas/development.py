@@ -1,13 +1,16 @@
-"""Events the development service publishes: gaps and development plans (docs/domain.md §5)."""
+"""Events the development service publishes: gaps, development plans and goals
+(docs/domain.md §5)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import IntegrationEvent, registry
 from libs.events.schemas.framework import Key
+from libs.personal.sealing import PersonalOf
 
 ActionKind = Literal["on_the_job", "mentoring", "course"]
 
@@ -60,3 +63,105 @@ class DevelopmentPlanGenerated(IntegrationEvent):
     employee_id: str
     session_id: str
     actions: list[PlannedAction]
+
+
+# -- goals ----------------------------------------------------------------------------------
+
+TargetKey = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?$",
+        max_length=161,
+        description="a competency key, or `competency/sub-skill` at sub-skill granularity",
+    ),
+]
+GoalOutcome = Literal["met", "missed", "dropped"]
+
+
+class GoalTarget(BaseModel):
+    """A level to reach on one competency (or sub-skill), on the framework's scale."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: TargetKey
+    level: int = Field(ge=0, le=5)
+
+
+class TargetResult(BaseModel):
+    """Whether a calibration found a target reached: calibrated score >= target level; a
+    target nobody observed is not reached."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    level: int
+    score: float | None = Field(description="the calibrated score; null: not observed")
+    reached: bool
+
+
+class GoalTerms(BaseModel):
+    """What a goal says, as its proposal and its setting record it. The title is sealed
+    under the employee's key (docs/privacy.md)."""
+
+    goal_id: str
+    employee_id: str
+    title: Annotated[str, PersonalOf("employee_id")]
+    due: date
+    framework_id: str
+    framework_version: int = Field(ge=1)
+    targets: list[GoalTarget] = Field(min_length=1)
+
+
+@registry.event
+class GoalSet(GoalTerms, IntegrationEvent):
+    """A goal in force: agreed by the employee's manager on the employee's proposal, or set
+    by HR directly."""
+
+    event_type = "GoalSet"
+    context = "development"
+    schema_version = 1
+
+    how: Literal["agreed", "set_by_hr"] = Field(
+        description="agreed: the manager agreed the employee's proposal; set_by_hr: HR set it"
+    )
+
+
+@registry.event
+class GoalProgressRecorded(IntegrationEvent):
+    """Progress on a goal: a check-in by the employee or their manager (a note, evidence and
+    optionally a self-estimate per target), or a calibration's verdict on every target."""
+
+    event_type = "GoalProgressRecorded"
+    context = "development"
+    schema_version = 1
+
+    goal_id: str
+    employee_id: str
+    source: Literal["check_in", "calibration"]
+    note: Annotated[str, PersonalOf("employee_id")] = Field("", description="sealed")
+    evidence: Annotated[str, PersonalOf("employee_id")] = Field("", description="sealed")
+    estimates: dict[str, float] = Field(
+        default_factory=dict, description="check-in: a self-estimate per target key"
+    )
+    session_id: str | None = Field(None, description="calibration: the session scored")
+    results: list[TargetResult] = Field(
+        default_factory=list, description="calibration: each target reached or not"
+    )
+
+
+@registry.event
+class GoalClosed(IntegrationEvent):
+    """A goal ended: met or missed, judged by the first calibration on or after its due
+    date, or dropped by the employee, their manager or HR with a reason (sealed)."""
+
+    event_type = "GoalClosed"
+    context = "development"
+    schema_version = 1
+
+    goal_id: str
+    employee_id: str
+    outcome: GoalOutcome
+    session_id: str | None = Field(None, description="met or missed: the deciding session")
+    reason: Annotated[str, PersonalOf("employee_id")] = Field(
+        "", description="dropped: why; sealed"
+    )

@@ -1,6 +1,7 @@
 """Who may call each route of the development service: a person reads their own gaps and
 plan, their manager reads and edits them, `hr_admin` everything, including departments,
-catalog coverage and course effectiveness; `privacy_officer` what it holds of a person."""
+catalog coverage and course effectiveness; `privacy_officer` what it holds of a person.
+Goals: the employee proposes their own and their manager agrees; HR sets them directly."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from libs.replicas.access import FRAMEWORK_VERSIONS
 HR = allow("hr_admin")
 READ = allow(SUBJECT, MANAGER, "hr_admin")
 EDIT = allow(MANAGER, "hr_admin")
+# Goals: the employee proposes their own (HR sets them), their manager agrees, both check
+# in, any of the three drops one (services/development/application/goals.py).
+PROPOSE = allow(SUBJECT, "hr_admin")
+PROGRESS = allow(SUBJECT, MANAGER)
+DROP = allow(SUBJECT, MANAGER, "hr_admin")
 
 ACCESS: dict[str, Access] = {
     "GET /gaps/{employee_id}": READ,
@@ -22,6 +28,13 @@ ACCESS: dict[str, Access] = {
     "POST /plans/{employee_id}/actions/{action_id}/removal": EDIT,
     "GET /coverage": HR,
     "GET /courses/effectiveness": HR,
+    "POST /goals": PROPOSE,
+    "POST /goals/population": HR,
+    "POST /goals/{goal_id}/agreement": EDIT,
+    "POST /goals/{goal_id}/check-ins": PROGRESS,
+    "POST /goals/{goal_id}/drop": DROP,
+    "GET /goals/{goal_id}": READ,
+    "GET /people/{employee_id}/goals": READ,
     **FRAMEWORK_VERSIONS,
     **PRIVACY_REQUESTS,
 }

@@ -22,8 +22,22 @@ from services.development.application.development import (
     NotFound,
     PersonGaps,
 )
+from services.development.application.goals import (
+    GoalError,
+    GoalNotAllowed,
+    GoalNotFound,
+    Goals,
+    Population,
+)
 from services.development.domain.coverage import CoverageReport
 from services.development.domain.effectiveness import CourseEffect
+from services.development.domain.goals import (
+    TEXT_LIMIT,
+    Goal,
+    GoalInWrongState,
+    GoalRefused,
+    NewGoal,
+)
 from services.development.domain.plan_edits import EditRefused, NewAction
 from services.development.domain.plans import DevelopmentPlan
 
@@ -114,8 +128,130 @@ async def effectiveness(actor: HrAdmin, page: Paged, request: Request) -> Page[C
     return page.of(effects, key=lambda e: (e.course_id, e.competency))
 
 
+# -- goals (docs/domain.md §5, Goals) ---------------------------------------------------------
+
+
+def _goals(request: Request) -> Goals:
+    return request.app.state.goals
+
+
+class GoalRequest(NewGoal):
+    employee_id: str = Field(min_length=1, max_length=200, description="whose goal it is")
+
+
+class PopulationGoal(NewGoal):
+    """One goal set for each person of a population: these employees, or a department."""
+
+    employee_ids: list[str] | None = Field(None, min_length=1, max_length=10_000)
+    department: str | None = Field(None, min_length=1, max_length=200)
+
+
+class GoalsSet(BaseModel):
+    goals: list[Goal]
+
+
+class Agreement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agreed: bool
+    reason: str = Field("", max_length=TEXT_LIMIT, description="why, when rejecting")
+
+
+class CheckInBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=TEXT_LIMIT)
+    evidence: str = Field("", max_length=TEXT_LIMIT)
+    estimates: dict[str, float] = Field(
+        default_factory=dict, max_length=50, description="a self-estimate per target key"
+    )
+
+
+class Drop(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=TEXT_LIMIT)
+
+
+def _new(body: NewGoal) -> NewGoal:
+    return NewGoal.model_validate(body.model_dump(include=set(NewGoal.model_fields)))
+
+
+@router.post("/goals", status_code=201, response_model=Goal)
+async def set_goal(body: GoalRequest, actor: CurrentActor, request: Request) -> Goal:
+    """The employee proposes their own goal, for their manager to agree; HR sets one."""
+    return await _goals(request).propose_or_set(
+        body.employee_id, _new(body), actor.subject, actor.has("hr_admin")
+    )
+
+
+@router.post("/goals/population", status_code=201, response_model=GoalsSet)
+async def set_population_goal(body: PopulationGoal, actor: HrAdmin, request: Request) -> GoalsSet:
+    """HR sets the same goal for these employees, or everyone active in a department: one
+    goal each."""
+    if (body.employee_ids is None) == (body.department is None):
+        raise GoalError("name either employee_ids or a department")
+    population = Population(body.employee_ids, body.department)
+    return GoalsSet(
+        goals=await _goals(request).set_for_population(population, _new(body), actor.subject)
+    )
+
+
+@router.post("/goals/{goal_id}/agreement", response_model=Goal)
+async def agree_goal(goal_id: str, body: Agreement, actor: CurrentActor, request: Request) -> Goal:
+    """The employee's manager (or HR) agrees a proposed goal, or rejects it saying why."""
+    return await _goals(request).agree(
+        goal_id, body.agreed, body.reason, actor.subject, actor.has("hr_admin")
+    )
+
+
+@router.post("/goals/{goal_id}/check-ins", status_code=201, response_model=Goal)
+async def check_in(goal_id: str, body: CheckInBody, actor: CurrentActor, request: Request) -> Goal:
+    """The employee or their manager records progress on a goal in force."""
+    return await _goals(request).check_in(
+        goal_id, body.note, body.evidence, body.estimates, actor.subject
+    )
+
+
+@router.post("/goals/{goal_id}/drop", response_model=Goal)
+async def drop_goal(goal_id: str, body: Drop, actor: CurrentActor, request: Request) -> Goal:
+    """The employee, their manager or HR drops a goal in force, saying why."""
+    return await _goals(request).drop(goal_id, body.reason, actor.subject, actor.has("hr_admin"))
+
+
+@router.get("/goals/{goal_id}", response_model=Goal)
+async def goal(goal_id: str, actor: CurrentActor, request: Request) -> Goal:
+    """A goal with its check-ins and calibration verdicts."""
+    return await _goals(request).goal(goal_id, actor.subject, actor.has("hr_admin"))
+
+
+@router.get("/people/{employee_id}/goals", response_model=Page[Goal])
+async def goals_of(
+    employee_id: str, actor: CurrentActor, page: Paged, request: Request
+) -> Page[Goal]:
+    """The employee's goals by due date (the employee, anyone above them, HR)."""
+    found = await _goals(request).goals_of(employee_id, actor.subject, actor.has("hr_admin"))
+    return page.of(found, key=lambda g: g.goal_id)
+
+
 def install(api: FastAPI) -> None:
     api.include_router(router)
+
+    @api.exception_handler(GoalError)
+    async def _goal_refused(_: Request, error: GoalError) -> JSONResponse:
+        status = (
+            404
+            if isinstance(error, GoalNotFound)
+            else 403
+            if isinstance(error, GoalNotAllowed)
+            else 422
+        )
+        return JSONResponse(status_code=status, content={"detail": str(error)})
+
+    @api.exception_handler(GoalRefused)
+    async def _goal_rule(_: Request, error: GoalRefused) -> JSONResponse:
+        status = 409 if isinstance(error, GoalInWrongState) else 422
+        return JSONResponse(status_code=status, content={"detail": str(error)})
 
     @api.exception_handler(EditRefused)
     async def _edit_refused(_: Request, error: EditRefused) -> JSONResponse:

@@ -3,7 +3,8 @@
 On CalibrationCompleted: record the calibrated scores, compute each person's gaps against
 the role profile of the framework version the campaign used, generate the population's
 development plans (70/20/10, mentors shared population-wide), and publish GapsIdentified,
-DevelopmentPlanGenerated and one EnrolmentRequested per course action, all in the
+DevelopmentPlanGenerated and one EnrolmentRequested per course action, and judge the goals
+in force of the people scored (services/development/application/goals.py), all in the
 transaction that records the event in the inbox. A redelivered event stops at the inbox; a
 repeated one (another event id for the same session) stops at the session's row and at the
 session stream's expected version: no second plan either way.
@@ -26,11 +27,13 @@ from libs.events.schemas.development import CompetencyGap, GapsIdentified, Plann
 from libs.events.schemas.framework import EffectiveRoleProfile
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted, EnrolmentRequested
 from libs.workflows.messages import GapMovement, GapReview
+from services.development.application.goals import judge_goals
 from services.development.application.ports import Work
 from services.development.domain import plan_edits
 from services.development.domain.coverage import CoverageReport, coverage
 from services.development.domain.effectiveness import CourseEffect, course_effectiveness, movements
 from services.development.domain.gaps import Gap, gaps
+from services.development.domain.goals import GoalFocus, beside_plan
 from services.development.domain.plans import (
     DevelopmentPlan,
     PlanPolicy,
@@ -169,6 +172,7 @@ class Development:
                 causation_id=envelope.event_id,
             ),
         )
+        await judge_goals(work, envelope, event)
 
     async def on_catalog(self, work: Work, envelope: Envelope, event: CourseCatalogUpdated) -> None:
         await work.records.record_courses(event.courses, envelope.occurred_at)
@@ -275,12 +279,13 @@ class Development:
         async with self.unit_of_work.reading() as work:
             await self._may_see(work, viewer, employee_id, hr)
             found = await work.records.plan_state(employee_id)
-        if found is None:
-            raise NotFound(
-                f"no development plan for {employee_id!r}: no open gap, or not calibrated yet"
-            )
-        plan_id, session, actions, _ = found
-        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions))
+            if found is None:
+                raise NotFound(
+                    f"no development plan for {employee_id!r}: no open gap, or not calibrated yet"
+                )
+            plan_id, session, actions, _ = found
+            beside = await _goals_beside(work, employee_id, actions)
+        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions), beside)
 
     async def _edit(
         self,
@@ -308,7 +313,8 @@ class Development:
             for event in events:
                 actions = plan_edits.apply(actions, event)
             await work.records.update_plan(plan_id, actions, envelopes[-1].stream_version)
-        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions))
+            beside = await _goals_beside(work, employee_id, actions)
+        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions), beside)
 
     async def add_action(
         self, employee_id: str, new: plan_edits.NewAction, by: str, hr: bool
@@ -423,6 +429,16 @@ class Development:
             declined=sum(1 for c in changes if c < -_STILL),
             mean_change=math.fsum(changes) / len(changes) if changes else None,
         )
+
+
+async def _goals_beside(
+    work: Work, employee_id: str, actions: list[PlannedAction]
+) -> tuple[GoalFocus, ...]:
+    """The targets of the person's goals in force that the plan's actions do not cover."""
+    latest = (await work.records.latest_gaps([employee_id])).get(employee_id)
+    role_targets = {g.competency: g.target for g in latest[2] if g.open} if latest else {}
+    goals = await work.records.goals_of(employee_id)
+    return tuple(beside_plan(goals, actions, role_targets))
 
 
 async def _require(work: Work, session_id: str) -> None:

@@ -14,7 +14,7 @@ _KEPT = "kept while the person is employed, as the basis of their development"
 class DevelopmentPersonalData:
     """The service's records of one person: their place in the org chart copy, the scores
     and gaps calibrations left, their plans with every action's text, the courses those
-    plans enrolled them in and they completed, and where they mentor someone."""
+    plans enrolled them in and they completed, where they mentor someone, and their goals."""
 
     def __init__(self, unit_of_work: UnitOfWork[Work]) -> None:
         self.unit_of_work = unit_of_work
@@ -74,18 +74,28 @@ class DevelopmentPersonalData:
                 items=held.mentoring,
                 withheld=["the text of those actions: it is about the person mentored"],
             ),
+            PersonalDataSection(
+                topic="goals",
+                description="goals proposed, agreed or set by HR, with their targets, every "
+                "check-in's note, evidence and estimates, each calibration's verdict on the "
+                "targets and how the goal closed",
+                items=held.goals,
+            ),
         ]
 
     async def erase(self, employee_id: str, request_ref: str, actor: str) -> dict[str, int]:
         """The text of every action of the person's plans, generated or written by a
-        manager (the table does not tell them apart), and their name in the org chart copy.
+        manager (the table does not tell them apart), the text of their goals (titles,
+        check-in notes and evidence, reasons), and their name in the org chart copy.
 
         Removal reasons are in no table: the plan keeps the actions left, and the reasons
         are only in the plan's events, sealed under the person's key since version 2
-        (docs/privacy.md). Scores, gaps, completions and ids stay: they are no text about
-        the person. `request_ref` and `actor` are recorded by the erasure workflow and the
-        request replica; nothing here needs them."""
+        (docs/privacy.md); the goals' events seal their text the same way. Scores, gaps,
+        completions, targets and ids stay: they are no text about the person. `request_ref`
+        and `actor` are recorded by the erasure workflow and the request replica; nothing
+        here needs them."""
         async with self.unit_of_work.transaction() as work:
             descriptions = await work.records.erase_plan_text(employee_id, ERASED)
+            goal_texts = await work.records.erase_goal_text(employee_id, ERASED)
             names = await work.org_chart.erase(employee_id)
-        return {"plan action texts": descriptions, "names": names}
+        return {"plan action texts": descriptions, "goal texts": goal_texts, "names": names}

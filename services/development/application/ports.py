@@ -18,6 +18,7 @@ from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.lms import Course
 from libs.replicas.people import Person
 from services.development.domain.gaps import Gap
+from services.development.domain.goals import Goal
 from services.development.domain.plans import DevelopmentPlan
 
 # Per employee, per competency: a calibrated score (None: not observed).
@@ -35,6 +36,8 @@ class HeldAbout:
     completions: list[dict[str, Any]]
     mentoring: list[dict[str, Any]]
     """Actions of other people's plans naming the person as mentor, without their text."""
+    goals: list[dict[str, Any]]
+    """Their goals with every check-in and calibration verdict, text included."""
 
 
 class Records(Protocol):
@@ -118,6 +121,31 @@ class Records(Protocol):
     async def erase_plan_text(self, employee_id: str, erased: str) -> int:
         """Replace the description of every action of the person's plans by `erased`;
         how many were replaced (0 on a repeat)."""
+        ...
+
+    # -- goals (docs/domain.md §5, Goals) ------------------------------------------------
+
+    async def goal(self, goal_id: str, *, for_edit: bool = False) -> tuple[Goal, int] | None:
+        """The goal as its events left it, and its stream version. `for_edit`: held until
+        the transaction ends (erase_goal_text holds it too)."""
+        ...
+
+    async def save_goal(self, goal: Goal, stream_version: int) -> None:
+        """Insert or replace the goal's row."""
+        ...
+
+    async def goals_of(self, employee_id: str) -> list[Goal]:
+        """The employee's goals by due date, then id."""
+        ...
+
+    async def goals_in_force(self, employees: Sequence[str]) -> list[tuple[Goal, int]]:
+        """The agreed, open goals of these people with their stream versions, held until the
+        transaction ends, by goal id."""
+        ...
+
+    async def erase_goal_text(self, employee_id: str, erased: str) -> int:
+        """Replace the title, check-in notes and evidence and rejection or drop reasons of
+        the person's goals by `erased`; how many texts were replaced (0 on a repeat)."""
         ...
 
 

@@ -34,6 +34,7 @@ from libs.events.schemas.development import (
 )
 from libs.events.schemas.lms import Course
 from services.development.domain.gaps import Gap, priority
+from services.development.domain.goals import GoalFocus
 
 # The 70/20/10 mix in tenths, in the order actions appear in a plan (whole numbers, so
 # equal remainders compare equal).
@@ -73,6 +74,9 @@ class DevelopmentPlan:
     session_id: str
     # On-the-job actions first, then mentoring, then courses; ids a1..aN in that order.
     actions: tuple[PlannedAction, ...]
+    # Targets of the person's goals in force that the actions do not work towards
+    # (goals.beside_plan): shown with the plan when it is read, never part of its event.
+    goal_targets: tuple[GoalFocus, ...] = ()
 
     def of_kind(self, kind: ActionKind) -> list[PlannedAction]:
         return [a for a in self.actions if a.kind == kind]

@@ -15,7 +15,9 @@ from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import PlannedAction
 from libs.events.schemas.lms import Course
 from services.development.application.ports import HeldAbout, Scores
+from services.development.domain import goals as goal_rules
 from services.development.domain.gaps import Gap
+from services.development.domain.goals import Goal
 from services.development.domain.plans import DevelopmentPlan
 
 
@@ -30,7 +32,7 @@ class DevelopmentRecords:
         return sql.Identifier(self.schema, table)
 
     async def _run(self, query: str, params: Any = None) -> Any:
-        names = ("calibrations", "scores", "gaps", "plans", "courses", "completions")
+        names = ("calibrations", "scores", "gaps", "plans", "courses", "completions", "goals")
         composed = sql.SQL(query).format(**{n: self._t(n) for n in names})
         return await self.conn.execute(composed, params)
 
@@ -302,6 +304,7 @@ class DevelopmentRecords:
                 "%(employee)s::text)) AND a->>'mentor' = %(employee)s "
                 "ORDER BY p.completed_at, p.plan_id"
             ),
+            goals=[goal.model_dump(mode="json") for goal in await self.goals_of(employee_id)],
         )
 
     async def erase_plan_text(self, employee_id: str, erased: str) -> int:
@@ -324,6 +327,64 @@ class DevelopmentRecords:
             {"employee": employee_id, "erased": erased},
         )
         return sum(replaced for (replaced,) in await cur.fetchall())
+
+    # -- goals --------------------------------------------------------------------------
+
+    async def goal(self, goal_id: str, *, for_edit: bool = False) -> tuple[Goal, int] | None:
+        cur = await self._run(
+            "SELECT goal, stream_version FROM {goals} WHERE goal_id = %s"
+            + (" FOR UPDATE" if for_edit else ""),
+            (goal_id,),
+        )
+        row = await cur.fetchone()
+        return None if row is None else (Goal.model_validate(row[0]), row[1])
+
+    async def save_goal(self, goal: Goal, stream_version: int) -> None:
+        await self._run(
+            "INSERT INTO {goals} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (goal_id) DO "
+            "UPDATE SET state = excluded.state, goal = excluded.goal, "
+            "stream_version = excluded.stream_version",
+            (
+                goal.goal_id,
+                goal.employee_id,
+                goal.state,
+                goal.due,
+                Jsonb(goal.model_dump(mode="json")),
+                stream_version,
+            ),
+        )
+
+    async def goals_of(self, employee_id: str) -> list[Goal]:
+        cur = await self._run(
+            "SELECT goal FROM {goals} WHERE employee_id = %s ORDER BY due, goal_id",
+            (employee_id,),
+        )
+        return [Goal.model_validate(g) for (g,) in await cur.fetchall()]
+
+    async def goals_in_force(self, employees: Sequence[str]) -> list[tuple[Goal, int]]:
+        cur = await self._run(
+            "SELECT goal, stream_version FROM {goals} WHERE employee_id = ANY(%s) "
+            "AND state = ANY(%s) ORDER BY goal_id FOR UPDATE",
+            (list(employees), sorted(goal_rules.IN_FORCE)),
+        )
+        return [(Goal.model_validate(g), v) for g, v in await cur.fetchall()]
+
+    async def erase_goal_text(self, employee_id: str, erased: str) -> int:
+        # Locked before read, as erase_plan_text: a change in progress is waited for.
+        cur = await self._run(
+            "SELECT goal FROM {goals} WHERE employee_id = %s ORDER BY goal_id FOR UPDATE",
+            (employee_id,),
+        )
+        replaced = 0
+        for (document,) in await cur.fetchall():
+            goal, count = goal_rules.scrub(Goal.model_validate(document), erased)
+            if count:
+                replaced += count
+                await self._run(
+                    "UPDATE {goals} SET goal = %s WHERE goal_id = %s",
+                    (Jsonb(goal.model_dump(mode="json")), goal.goal_id),
+                )
+        return replaced
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -24,12 +24,15 @@ from services.development.application.development import (
 from services.development.domain.plan_edits import EditRefused, NewAction
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.courses import course
-from tests.support.development_memory import MemoryDevelopmentWork, memory_development
+from tests.support.development_memory import (
+    DIRECTOR,
+    MANAGER,
+    OTHER_MANAGER,
+    MemoryDevelopmentWork,
+    seeded_development,
+)
 from tests.support.envelopes import envelope
-from tests.support.memory import person
-from tests.support.sample_frameworks import valid_framework
 
-DIRECTOR, MANAGER, OTHER_MANAGER = "emp-director", "emp-lead", "emp-other"
 TESTING_101 = course("testing-101", "testing")
 PAIRING = NewAction(
     kind="mentoring", competency="testing", description="Pair on test design", mentor=EXPERT
@@ -38,16 +41,7 @@ PAIRING = NewAction(
 
 @pytest.fixture
 def world() -> tuple[Development, MemoryDevelopmentWork]:
-    development, work = memory_development()
-    work.frameworks.publish("eng", 1, valid_framework())
-    work.org_chart.hire(
-        person(DIRECTOR, None, track="manager", level="M2"),
-        person(MANAGER, DIRECTOR, track="manager", level="M1"),
-        *(person(e, MANAGER) for e in (ANN, BEN, CAT)),
-        person(OTHER_MANAGER, None, department="Insights", track="manager", level="M2"),
-        person(EXPERT, OTHER_MANAGER, department="Insights"),
-    )
-    return development, work
+    return seeded_development()
 
 
 async def deliver(
