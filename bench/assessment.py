@@ -1223,11 +1223,14 @@ async def _serve_raw(out: TextIO) -> None:
         )
 
         async def pull() -> None:
+            last = None
             while True:
                 try:
-                    batch = await pull_batch(sub, BATCH_SIZE)
+                    batch = await pull_batch(sub, BATCH_SIZE, after=last)
                 except nats.errors.TimeoutError:
+                    last = None
                     continue
+                last = batch[-1]
                 for msg in batch:
                     await msg.ack()
                 out.write(f"{len(batch)} {time.perf_counter()!r}\n")

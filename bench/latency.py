@@ -486,11 +486,14 @@ async def measure_jetstream(
         await msg.ack()
 
     async def fetch_loop(sub: JetStreamContext.PullSubscription) -> None:
+        last = None
         while True:
             try:
-                batch = await pull_batch(sub, CONSUMER_FETCH_BATCH, CONSUMER_IDLE_WAIT)
+                batch = await pull_batch(sub, CONSUMER_FETCH_BATCH, CONSUMER_IDLE_WAIT, last)
             except nats.errors.TimeoutError:
+                last = None
                 continue
+            last = batch[-1]
             for msg in batch:
                 arrived(msg)
             await asyncio.gather(*(msg.ack() for msg in batch))

@@ -466,6 +466,9 @@ def pull_batches(
     `idle_wait` seconds and answered as soon as a message is there (stopping the broker
     cancels a waiting request at once). That message's batch is then topped up with what
     the consumer already holds, up to `batch_size`, without waiting for more (`the_rest`).
+    While the consumer held more when a batch's last message was delivered, the next batch
+    is taken the same way as soon as that one is handled, one request per batch, until the
+    backlog is drained or the subscriber stops.
     """
     inbox = broker.reply_inbox if isinstance(broker, IdentifiedBroker) else DEFAULT_INBOX
     subscriber = broker.subscriber(
@@ -482,19 +485,25 @@ def pull_batches(
     )
 
     async def on_pulled(message: NatsMessage) -> None:
-        first = message.raw_message
-        rest = await the_rest(subscriber.subscription, first[-1], batch_size - len(first))
-        await handle([*first, *rest])
+        batch = list(message.raw_message)
+        batch += await the_rest(subscriber.subscription, batch[-1], batch_size - len(batch))
+        while batch:
+            await handle(batch)
+            if not subscriber.running:
+                return
+            # A backlog: the next batch at once, one request each, without a long pull first.
+            batch = await the_rest(subscriber.subscription, batch[-1], batch_size)
 
     subscriber(on_pulled)
 
 
 async def the_rest(
-    subscription: JetStreamContext.PullSubscription | None, first: Msg, room: int
+    subscription: JetStreamContext.PullSubscription | None, after: Msg, room: int
 ) -> list[Msg]:
-    """Up to `room` more messages of `subscription`, of those its consumer held when `first`
-    was delivered (the count `first` carries), without waiting for any to be published."""
-    wanted = min(room, first.metadata.num_pending or 0)
+    """Up to `room` more messages of `subscription`, of those its consumer still held when
+    `after` was delivered (the count `after` carries), without waiting for any to be
+    published."""
+    wanted = min(room, after.metadata.num_pending or 0)
     if subscription is None or wanted < 1:  # nothing more, or the subscriber is stopping
         return []
     try:
@@ -509,10 +518,14 @@ async def pull_batch(
     subscription: JetStreamContext.PullSubscription,
     batch_size: int = BATCH_SIZE,
     wait: float = IDLE_WAIT,
+    after: Msg | None = None,
 ) -> list[Msg]:
-    """One pull as the consumers pull (`pull_batches`), for code that drives nats-py itself:
-    the next message, waited for up to `wait` seconds (else nats-py's TimeoutError), and what
-    is already there behind it, up to `batch_size` in all."""
+    """One batch as the consumers pull it (`pull_batches`), for code that drives nats-py
+    itself. `after`: the last message of the previous batch; while the consumer held more
+    then, they come at once. Otherwise the next message, waited for up to `wait` seconds
+    (else nats-py's TimeoutError), and what is already there behind it, up to `batch_size`."""
+    if after is not None and (batch := await the_rest(subscription, after, batch_size)):
+        return batch
     [first] = await subscription.fetch(1, timeout=wait)
     return [first, *await the_rest(subscription, first, batch_size - 1)]
 
