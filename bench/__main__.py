@@ -22,6 +22,7 @@ from bench import (
     decision_log,
     development,
     framework,
+    idle,
     latency,
     sealed_appends,
 )
@@ -42,6 +43,7 @@ class Sizes:
     decision_log: decision_log.DecisionLogSizes
     development: development.DevelopmentSizes
     cycle: cycle.CycleSizes
+    idle: idle.IdleSizes
 
 
 FULL = Sizes(
@@ -53,6 +55,7 @@ FULL = Sizes(
     decision_log=decision_log.FULL,
     development=development.FULL,
     cycle=cycle.FULL,
+    idle=idle.FULL,
 )
 QUICK = Sizes(
     events=400,
@@ -63,6 +66,7 @@ QUICK = Sizes(
     decision_log=decision_log.QUICK,
     development=development.QUICK,
     cycle=cycle.QUICK,
+    idle=idle.QUICK,
 )
 
 
@@ -71,15 +75,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench",
         description="Benchmark event appends, append-to-consumer latency, the framework "
         "service on a large framework, the assessment service on a 10,000-person campaign, "
-        "whole review cycles on the embedded stack, and appends of events with a personal field "
-        "sealed against appends without. Uses DATABASE_URL and NATS_URL when "
-        "set, else starts embedded servers for the run (review cycles: always embedded).",
+        "whole review cycles on the embedded stack, appends of events with a personal field "
+        "sealed against appends without, and the CPU an idle stack burns. Uses DATABASE_URL "
+        "and NATS_URL when set, else starts embedded servers for the run (review cycles and "
+        "the idle stack: always embedded).",
     )
     parser.add_argument(
         "--quick",
         action="store_true",
         help="a short smoke run (400 events per run, 2 s, framework history of 5 versions, "
-        "a campaign of 300 people, review cycles of 300 and 1,000 people)",
+        "a campaign of 300 people, review cycles of 300 and 1,000 people, idle windows of 20 s)",
     )
     parser.add_argument(
         "--output", type=Path, metavar="PATH", help="also write the markdown report here"
@@ -95,8 +100,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "development",
             "cycle",
             "sealed_appends",
+            "idle",
         ),
-        help="run one benchmark instead of all eight",
+        help="run one benchmark instead of all nine",
     )
     parser.add_argument(
         "--people",
@@ -128,6 +134,9 @@ async def main(args: argparse.Namespace, console: Console) -> str:
         # Each size starts a whole stack of its own: no shared benchmark servers.
         people = tuple(args.people) if args.people else sizes.cycle.people
         machine, section = await cycle.run(console, cycle.CycleSizes(people=people))
+        return render(machine, None, None, None, None, command, [section])
+    if args.only == "idle":
+        machine, section = await idle.run(console, sizes.idle)
         return render(machine, None, None, None, None, command, [section])
     without_nats = args.only in ("framework", "decision_log", "development", "sealed_appends")
     with bench_stack(console, with_nats=not without_nats) as stack:
@@ -174,6 +183,7 @@ async def main(args: argparse.Namespace, console: Console) -> str:
     if args.only is None:
         # After the shared servers are gone, so that they take no memory or CPU from it.
         sections.append((await cycle.run(console, sizes.cycle))[1])
+        sections.append((await idle.run(console, sizes.idle))[1])
     return render(
         machine,
         append_results,

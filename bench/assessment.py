@@ -69,7 +69,7 @@ from bench.framework_model import build_framework
 from bench.latency import quiet_faststream
 from bench.stack import Roles, connect_nats, nats_env, nats_from_env
 from libs.events.broker import ensure_streams, make_broker
-from libs.events.consumer import BATCH_SIZE, MAX_WAIT, EventHandler, subscribe
+from libs.events.consumer import BATCH_SIZE, EventHandler, pull_batch, subscribe
 from libs.events.envelope import Envelope
 from libs.events.migrations import migrate
 from libs.events.migrations.roles import service_role
@@ -779,7 +779,8 @@ async def jetstream_delivery(
 ) -> Delivery:
     """Baseline: `count` messages of `size` bytes published as the relay publishes (pipelined,
     500 acknowledgements awaited together) on a scratch stream, pulled by a process of its
-    own as the consumers pull (batches of BATCH_SIZE, MAX_WAIT), each acknowledged."""
+    own as the consumers pull (the next message, then what is already there, up to
+    BATCH_SIZE), each acknowledged."""
     token = secrets.token_hex(4)
     stream, subject = f"BENCH_BASELINE_{token}", f"benchbaseline.{token}"
     body = b"x" * size
@@ -1222,11 +1223,14 @@ async def _serve_raw(out: TextIO) -> None:
         )
 
         async def pull() -> None:
+            last = None
             while True:
                 try:
-                    batch = await sub.fetch(BATCH_SIZE, timeout=MAX_WAIT)
+                    batch = await pull_batch(sub, BATCH_SIZE, after=last)
                 except nats.errors.TimeoutError:
+                    last = None
                     continue
+                last = batch[-1]
                 for msg in batch:
                     await msg.ack()
                 out.write(f"{len(batch)} {time.perf_counter()!r}\n")

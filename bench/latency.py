@@ -42,7 +42,7 @@ from bench.cpu import CpuProbe, CpuUse, nats_processes, postgres_processes
 from bench.events import LATENCY_SCHEMA, METADATA, LatencyProbe
 from bench.stack import Roles, connect_nats, nats_env
 from libs.events.broker import ensure_streams, make_broker
-from libs.events.consumer import BATCH_SIZE, MAX_WAIT, EventHandler, subscribe
+from libs.events.consumer import BATCH_SIZE, IDLE_WAIT, EventHandler, pull_batch, subscribe
 from libs.events.envelope import Envelope, new_event_id, utcnow
 from libs.events.migrations.roles import service_role
 from libs.events.relay import OutboxRelay
@@ -52,8 +52,8 @@ from libs.events.subjects import EVENT_STREAM, context_subjects
 RATE = 500.0
 TARGET_P99_MS = 100.0
 RELAY_POLL_INTERVAL = 0.05
-# How the event consumers fetch (libs/events/consumer.py), for the pull baseline.
-CONSUMER_FETCH_BATCH, CONSUMER_FETCH_TIMEOUT = BATCH_SIZE, MAX_WAIT
+# How the event consumers pull (libs/events/consumer.py), for the pull baseline.
+CONSUMER_FETCH_BATCH, CONSUMER_IDLE_WAIT = BATCH_SIZE, IDLE_WAIT
 DELIVERY_TIMEOUT = 60.0
 POOL_MIN, POOL_MAX = 4, 8
 APPENDING = "appending process (appends + relay)"
@@ -486,11 +486,14 @@ async def measure_jetstream(
         await msg.ack()
 
     async def fetch_loop(sub: JetStreamContext.PullSubscription) -> None:
+        last = None
         while True:
             try:
-                batch = await sub.fetch(CONSUMER_FETCH_BATCH, timeout=CONSUMER_FETCH_TIMEOUT)
+                batch = await pull_batch(sub, CONSUMER_FETCH_BATCH, CONSUMER_IDLE_WAIT, last)
             except nats.errors.TimeoutError:
+                last = None
                 continue
+            last = batch[-1]
             for msg in batch:
                 arrived(msg)
             await asyncio.gather(*(msg.ack() for msg in batch))

@@ -12,7 +12,7 @@ from bench.framework import FrameworkResults, Written
 from bench.framework_model import REWORDED_PER_VERSION
 from bench.latency import (
     CONSUMER_FETCH_BATCH,
-    CONSUMER_FETCH_TIMEOUT,
+    CONSUMER_IDLE_WAIT,
     CONSUMING,
     RELAY_POLL_INTERVAL,
     TARGET_P99_MS,
@@ -148,12 +148,13 @@ def latency_section(results: LatencyResults) -> str:
             f"{results.rate:,.0f} events/s for {results.seconds:g} s on an absolute schedule, "
             f"after a 1 s warm-up. OutboxRelay task (poll interval {RELAY_POLL_INTERVAL} s, woken "
             "by NOTIFY) in the appending process → JetStream → consumer registered with "
-            f"`subscribe` (pull, batch {CONSUMER_FETCH_BATCH}, {CONSUMER_FETCH_TIMEOUT:g} s fetch "
-            "timeout), whose effect and inbox claim commit in one transaction. Measured with the "
-            "consumer in its own process (as a consuming service runs) and on the appending "
-            "process's event loop. Baselines: JetStream alone, same message size and rate, on a "
-            "scratch stream, from the start of the (awaited) publish to receipt. The log and the "
-            f"effects are written as the log's own role (`{service_role(LATENCY_SCHEMA)}`); "
+            f"`subscribe` (pull: the next event, waited for up to {CONSUMER_IDLE_WAIT:g} s, and "
+            f"what is already there behind it, up to {CONSUMER_FETCH_BATCH}), whose effect and "
+            "inbox claim commit in one transaction. Measured with the consumer in its own "
+            "process (as a consuming service runs) and on the appending process's event loop. "
+            "Baselines: JetStream alone, same message size and rate, on a scratch stream, from "
+            "the start of the (awaited) publish to receipt. The log and the effects are written "
+            f"as the log's own role (`{service_role(LATENCY_SCHEMA)}`); "
             "every NATS client connects as the identity the machine table names.",
             "",
             table(

@@ -9,6 +9,12 @@ applied one by one so that only the failing one is retried. Order is mostly, not
 kept (a retried event lands after later ones): handlers that need order per stream check
 `stream_version`.
 
+Pulling: one pull request waits up to `IDLE_WAIT` for the consumer's next message and is
+answered as soon as one is there; the batch is then whatever else the consumer already holds
+for us, up to `BATCH_SIZE`, taken without waiting for more (`pull_batches`). An idle consumer
+thus asks once per `IDLE_WAIT` instead of polling, and a lone event is applied as soon as it
+arrives; under load the batches fill with what queued up while the previous one was applied.
+
 Failures:
 * a message that cannot be an event (not JSON, not an envelope, an unknown type or
   version, a payload its schema refuses) will never succeed: it goes to the dead-letter
@@ -49,7 +55,7 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
-from nats.js import api
+from nats.js import JetStreamContext, api
 from opentelemetry import propagate, trace
 from psycopg import AsyncConnection, sql
 from psycopg_pool import PoolTimeout
@@ -95,10 +101,15 @@ tracer = trace.get_tracer(__name__)
 
 Apply = Callable[[AsyncConnection[Any], Envelope, Any], Awaitable[None]]
 
-# Small batches fill fast under load, and a pull that has begun waits at most MAX_WAIT for
-# the rest: measured in bench/, 10 and 50 ms keep p99 latency far below 100 ms at 500/s.
+# A pull waits up to IDLE_WAIT for the first message and returns with it: what an idle
+# consumer costs is one request per IDLE_WAIT (bench/, benchmark 9). It is also how long a
+# consumer may stay deaf after NATS restarts, the pull it was waiting on being lost with the
+# server's memory. The batch is then topped up to BATCH_SIZE with what is already there; the
+# top-up's answer is waited for at most TOP_UP_WAIT (it comes at once unless another replica
+# took those messages meanwhile).
 BATCH_SIZE = 10
-MAX_WAIT = 0.05
+IDLE_WAIT = 10.0
+TOP_UP_WAIT = 0.05
 
 DEAD_LETTER_HEADERS = ("tl-dead-letter-reason", "tl-consumer", "tl-original-subject", "tl-attempts")
 
@@ -237,9 +248,9 @@ class _Consumer:
         self.max_attempts = max_attempts
         self.inbox = Inbox(store.schema)
 
-    async def on_batch(self, message: NatsMessage) -> None:
+    async def on_batch(self, messages: list[Msg]) -> None:
         parsed: list[tuple[Msg, Envelope, Event]] = []
-        for msg in message.raw_message:
+        for msg in messages:
             try:
                 body = await self.body_of(msg)
                 parsed.append((msg, *await parse(body, msg.subject, self.handler, self.store)))
@@ -409,15 +420,14 @@ def subscribe(
     max_attempts: int = 5,
     ack_wait: float = 60.0,
     batch_size: int = BATCH_SIZE,
-    max_wait: float = MAX_WAIT,
+    idle_wait: float = IDLE_WAIT,
 ) -> None:
     """Register `handler` on the broker: its event subject and its replay subject.
 
     `ack_wait` is how long JetStream waits for the ack of a delivered message before it
     redelivers it (a consumer that died mid-message). Events are pulled up to `batch_size`
-    at a time and applied in order. A pull that has begun receiving waits at most
-    `max_wait` seconds for the batch to fill: this bounds the latency a trickle of events
-    adds, at the price of that many polls a second while idle.
+    at a time and applied in order; a pull waits up to `idle_wait` seconds for the next
+    event and returns as soon as one arrives (see `pull_batches`).
     """
     consumer = _Consumer(broker, store, handler, max_attempts)
     config = api.ConsumerConfig(max_deliver=-1, ack_wait=ack_wait)
@@ -430,9 +440,11 @@ def subscribe(
             EVENTS,
             durable,
             config,
-            PullSub(batch_size=batch_size, timeout=max_wait, batch=True),
             f"{handler.service} applies {handler.event.event_type} ({handler.name})",
-        )(consumer.on_batch)
+            consumer.on_batch,
+            batch_size=batch_size,
+            idle_wait=idle_wait,
+        )
 
 
 def pull_batches(
@@ -441,24 +453,81 @@ def pull_batches(
     stream: JStream,
     durable: str,
     config: api.ConsumerConfig,
-    pull: PullSub,
     description: str,
-) -> Callable[[Callable[[NatsMessage], Awaitable[None]]], Any]:
-    """The decorator registering a handler of raw message batches on a durable pull consumer,
-    which acknowledges each message itself, and receives on the broker's own inbox."""
+    handle: Callable[[list[Msg]], Awaitable[None]],
+    *,
+    batch_size: int = BATCH_SIZE,
+    idle_wait: float = IDLE_WAIT,
+) -> None:
+    """Register `handle`, which acknowledges each message itself, for batches of raw
+    messages of a durable pull consumer, received on the broker's own inbox.
+
+    FastStream's pull loop asks for one message at a time, each request waiting up to
+    `idle_wait` seconds and answered as soon as a message is there (stopping the broker
+    cancels a waiting request at once). That message's batch is then topped up with what
+    the consumer already holds, up to `batch_size`, without waiting for more (`the_rest`).
+    While the consumer held more when a batch's last message was delivered, the next batch
+    is taken the same way as soon as that one is handled, one request per batch, until the
+    backlog is drained or the subscriber stops.
+    """
     inbox = broker.reply_inbox if isinstance(broker, IdentifiedBroker) else DEFAULT_INBOX
-    return broker.subscriber(
+    subscriber = broker.subscriber(
         subject,
         stream=stream,
         durable=durable,
         config=config,
-        pull_sub=pull,
+        pull_sub=PullSub(batch_size=1, timeout=idle_wait, batch=True),
         inbox_prefix=f"{inbox}.".encode(),
         decoder=_undecoded,
         ack_policy=AckPolicy.MANUAL,
         title=f"{durable}:{subject}",
         description=description,
     )
+
+    async def on_pulled(message: NatsMessage) -> None:
+        batch = list(message.raw_message)
+        batch += await the_rest(subscriber.subscription, batch[-1], batch_size - len(batch))
+        while batch:
+            await handle(batch)
+            if not subscriber.running:
+                return
+            # A backlog: the next batch at once, one request each, without a long pull first.
+            batch = await the_rest(subscriber.subscription, batch[-1], batch_size)
+
+    subscriber(on_pulled)
+
+
+async def the_rest(
+    subscription: JetStreamContext.PullSubscription | None, after: Msg, room: int
+) -> list[Msg]:
+    """Up to `room` more messages of `subscription`, of those its consumer still held when
+    `after` was delivered (the count `after` carries), without waiting for any to be
+    published."""
+    wanted = min(room, after.metadata.num_pending or 0)
+    if subscription is None or wanted < 1:  # nothing more, or the subscriber is stopping
+        return []
+    try:
+        # Those messages are there: the request (nats-py asks with `no_wait` first) is
+        # answered at once, unless another replica of the consumer took them meanwhile.
+        return await subscription.fetch(wanted, timeout=TOP_UP_WAIT)
+    except (NatsError, TimeoutError):  # gone meanwhile, or the connection: apply the first
+        return []
+
+
+async def pull_batch(
+    subscription: JetStreamContext.PullSubscription,
+    batch_size: int = BATCH_SIZE,
+    wait: float = IDLE_WAIT,
+    after: Msg | None = None,
+) -> list[Msg]:
+    """One batch as the consumers pull it (`pull_batches`), for code that drives nats-py
+    itself. `after`: the last message of the previous batch; while the consumer held more
+    then, they come at once. Otherwise the next message, waited for up to `wait` seconds
+    (else nats-py's TimeoutError), and what is already there behind it, up to `batch_size`."""
+    if after is not None and (batch := await the_rest(subscription, after, batch_size)):
+        return batch
+    [first] = await subscription.fetch(1, timeout=wait)
+    return [first, *await the_rest(subscription, first, batch_size - 1)]
 
 
 async def replay_dead_letters(broker: NatsBroker, consumer: str | None = None) -> int:

@@ -38,14 +38,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from faststream.nats import NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
+from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.js import api
 from pydantic import ValidationError
 
 from libs.events.broker import DAY, INTAKE, StreamDefaults
 from libs.events.consumer import (
+    IDLE_WAIT,
     KEYS_OUT_OF_REACH,
     TRANSIENT,
     failure_reason,
@@ -90,8 +90,8 @@ class _Admission:
             self.broker, self.consumer, msg, reason, final=final, kept_for=self.kept_for
         )
 
-    async def on_batch(self, message: NatsMessage) -> None:
-        for msg in message.raw_message:
+    async def on_batch(self, messages: list[Msg]) -> None:
+        for msg in messages:
             await self.admit(msg)
 
     async def admit(self, msg: Msg) -> None:
@@ -151,12 +151,13 @@ def admit_outside_events(
     retention_days: float = StreamDefaults.intake_retention_days,
     max_attempts: int = 5,
     ack_wait: float = 60.0,
-    idle_poll: float = 1.0,
+    idle_wait: float = IDLE_WAIT,
 ) -> None:
     """Register the admission of the intake into `store`'s log on the broker (see the
     module docstring). `own_streams`: the prefixes of the stream ids `store`'s service
     appends to; `retention_days`: the intake's, which its dead letters are kept;
-    `idle_poll`: how long one pull waits while the intake is empty."""
+    `idle_wait`: how long one pull waits for a message while the intake is empty (it
+    returns as soon as one arrives, as every consumer's does: `pull_batches`)."""
     admission = _Admission(broker, store, contexts, max_attempts, retention_days, own_streams)
     pull_batches(
         broker,
@@ -165,6 +166,8 @@ def admit_outside_events(
         admission.consumer,
         # One message in flight: the order of admission is the order of publication.
         api.ConsumerConfig(max_deliver=-1, ack_wait=ack_wait, max_ack_pending=1),
-        PullSub(batch_size=1, timeout=idle_poll, batch=True),
         f"{store.schema} admits outside events ({', '.join(contexts)})",
-    )(admission.on_batch)
+        admission.on_batch,
+        batch_size=1,
+        idle_wait=idle_wait,
+    )

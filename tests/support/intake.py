@@ -23,7 +23,7 @@ async def admitting(nats: Nats, store: EventStore, **options: Any) -> AsyncItera
     """Admit the intake into `store`'s log (the cycles schema) and relay it, until the block
     ends; yields the cycles identity's broker. `options`: of `admit_outside_events`."""
     broker = make_broker(nats.url, client_name="cycles", credentials=nats.credentials("cycles"))
-    admit_outside_events(broker, store, idle_poll=0.2, **options)
+    admit_outside_events(broker, store, **options)
     await broker.start()
     stop = asyncio.Event()
     relay = asyncio.create_task(OutboxRelay(store, broker, poll_interval=0.2).run(stop))
