@@ -338,7 +338,7 @@ class PrelaunchCalibration:
                 _agreement(c, [by_example[e.key] for e in opened.examples if e.competency == c])
                 for c in competencies
             ],
-            anchors=_anchors(opened.examples, by_example),
+            anchors=_anchors(opened.examples, opened.scales, by_example),
         )
 
     def _still_open(self) -> None:
@@ -491,7 +491,9 @@ def _agreement(competency: str, examples: list[list[Rating]]) -> CompetencyAgree
     )
 
 
-def _anchors(examples: list[Example], by_example: dict[str, list[Rating]]) -> list[AnchorAgreement]:
+def _anchors(
+    examples: list[Example], scales: list[AnchorScale], by_example: dict[str, list[Rating]]
+) -> list[AnchorAgreement]:
     """Each example with two or more levels lands on its consensus, the lower median (a level
     someone actually gave, and of two the more cautious); each anchor gathers its examples."""
     landed: dict[tuple[str, TrackKind, str, int], list[tuple[str, list[int]]]] = {}
@@ -501,17 +503,24 @@ def _anchors(examples: list[Example], by_example: dict[str, list[Rating]]) -> li
         if len(levels) < 2:
             continue
         assert example.track is not None  # placed on a track when the exercise opened
-        # The common wording sorts first ("" before any family's key).
-        family = example.family or ""
-        anchor = (example.competency, example.track, family, median_low(levels))
+        # Whose wording each level of the example's scale is: the family's own, or the common
+        # one ("", which sorts first), so that one sentence is one anchor in the report.
+        wording = {
+            a.proficiency: a.family or ""
+            for s in scales
+            if (s.competency, s.track, s.family)
+            == (example.competency, example.track, example.family)
+            for a in s.anchors
+        }
+        consensus = median_low(levels)
+        anchor = (example.competency, example.track, wording.get(consensus, ""), consensus)
         landed.setdefault(anchor, []).append((example.key, levels))
         ranked = Counter(levels).most_common()
         if len(ranked) > 1 and ranked[1][1] >= SPLIT_SHARE * len(levels):
             first, second = ranked[0][0], ranked[1][0]
             for one, other in ((first, second), (second, first)):
-                splits.setdefault((example.competency, example.track, family, one), set()).add(
-                    other
-                )
+                key = (example.competency, example.track, wording.get(one, ""), one)
+                splits.setdefault(key, set()).add(other)
     found: list[AnchorAgreement] = []
     for anchor in sorted(landed.keys() | splits.keys()):
         competency, track, family, level = anchor

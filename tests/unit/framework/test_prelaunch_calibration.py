@@ -285,3 +285,7 @@ def test_an_example_of_a_family_is_rated_against_that_familys_wording() -> None:
         ("collaboration", None, 3, ["e2"]),
         ("collaboration", "data", 3, ["e1"]),
     ]
+    # At a level the family does not word, its example lands on the common sentence.
+    rated(exercise, {"e1": [2, 2, 2]})
+    landed = {(a.family, a.level): a.examples for a in exercise.report().anchors}
+    assert landed == {(None, 2): ["e1"], (None, 3): ["e2"]}
