@@ -10,7 +10,7 @@ HR and `legal` place and lift legal holds (docs/privacy.md, Legal holds).
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -54,6 +54,12 @@ class Nomination(_Body):
     cycle_id: str = Field(min_length=1, max_length=200, description="the review cycle")
     to_track: TrackKind | None = Field(None, description="default: the person's own track")
     to_level: str | None = Field(None, description="default: the next level of that track")
+    to_family: str | None = Field(
+        None,
+        max_length=64,
+        description="the family moved into, where another family's manager track shares the "
+        "level's code; default: whichever family offers the move",
+    )
     framework_id: str | None = Field(None, description="needed only when several have the family")
     operating_since: date | None = Field(
         None, description="since when the person operates at the target level"
@@ -140,9 +146,12 @@ async def readiness(
     request: Request,
     to_track: TrackKind | None = None,
     to_level: str | None = None,
+    to_family: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Readiness:
     """Which criteria of a move (default: the next level) the person meets, with evidence."""
-    return await readiness_of(_promotion(request), employee_id, actor, to_track, to_level)
+    return await readiness_of(
+        _promotion(request), employee_id, actor, to_track, to_level, to_family
+    )
 
 
 @router.get("/people/{employee_id}/history", response_model=Page[EntryView])
@@ -173,6 +182,7 @@ async def nominate(body: Nomination, actor: CurrentActor, request: Request) -> C
         actor,
         to_track=body.to_track,
         to_level=body.to_level,
+        to_family=body.to_family,
         framework_id=body.framework_id,
         operating_since=body.operating_since,
         note=body.note,

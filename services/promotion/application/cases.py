@@ -74,6 +74,7 @@ async def nominate(
     *,
     to_track: TrackKind | None = None,
     to_level: str | None = None,
+    to_family: str | None = None,
     framework_id: str | None = None,
     operating_since: date | None = None,
     note: str = "",
@@ -96,7 +97,14 @@ async def nominate(
         fid, version, framework = await framework_with(tx, person.job_family, framework_id)
         label = framework_label(fid, version)
         move = move_from(
-            framework, label, person.job_family, person.track, person.level, to_track, to_level
+            framework,
+            label,
+            person.job_family,
+            person.track,
+            person.level,
+            to_track,
+            to_level,
+            to_family,
         )
         if case_id is not None and is_person_record(case_id):
             raise CaseRefused(f"{case_id!r} names a person's record, not a case")

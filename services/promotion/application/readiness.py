@@ -27,6 +27,7 @@ async def readiness_of(
     actor: Acting,
     to_track: TrackKind | None = None,
     to_level: str | None = None,
+    to_family: str | None = None,
 ) -> Readiness:
     """Where the person stands against a target (default: the next level in their track)
     on their latest calibration, before any case: endorsement, confirmation and evidence
@@ -40,7 +41,7 @@ async def readiness_of(
         framework = await framework_at(tx, scores.framework_id, scores.framework_version)
         family, track, level = calibrated.position
         label = framework_label(scores.framework_id, scores.framework_version)
-        move = move_from(framework, label, family, track, level, to_track, to_level)
+        move = move_from(framework, label, family, track, level, to_track, to_level, to_family)
         readiness, _ = await judge(promotion, tx, employee_id, move, scores.framework_id, None)
         return readiness
 
@@ -143,17 +144,24 @@ def move_from(
     level: str,
     to_track: TrackKind | None,
     to_level: str | None,
+    to_family: str | None = None,
 ) -> Move:
-    """The move from a position: the next level in the track unless a target is named."""
+    """The move from a position: the next level in the track unless a target is named (and,
+    where two families' tracks offer it, the family moved into)."""
     if position_track not in get_args(TrackKind):
         raise WrongState(f"{position_track!r} is not a track of the framework: no move from it")
     track = cast(TrackKind, position_track)
-    if to_track is None and to_level is None:
+    if to_track is None and to_level is None and to_family is None:
         t = next_level(framework, family, track, level)
     else:
         wanted = (to_track or track, to_level)
         offered = transitions_from(framework, family, track, level)
-        found = [m for m in offered if (m.to_track, m.to_level if to_level else None) == wanted]
+        found = [
+            m
+            for m in offered
+            if (m.to_track, m.to_level if to_level else None) == wanted
+            and to_family in (None, m.target_family)
+        ]
         if len(found) != 1:
             moves = [
                 f"{m.to_family + ' ' if m.to_family else ''}{m.to_track} {m.to_level}"
@@ -163,7 +171,7 @@ def move_from(
                 f"{label} offers {'several moves' if found else 'no move'} "
                 f"from {family} {track} {level} to {wanted[0]} {to_level or ''}".rstrip()
                 + f"; it offers: {', '.join(moves)}"
-                + ("; more than one family has that level" if found else "")
+                + ("; more than one family has that level: name to_family" if found else "")
             )
         t = found[0]
     return Move(**t.model_dump(exclude={"leadership_competencies"}))

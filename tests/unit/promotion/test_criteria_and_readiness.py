@@ -596,3 +596,21 @@ def test_calibrated_scores_come_from_the_named_calibration_event() -> None:
     assert scores.scores == {"delivery": 3.5, "design": None}
     with pytest.raises(ValueError, match="no scores for 'cid'"):
         CalibratedScores.from_event(event, "cid")
+
+
+def test_a_move_names_its_family_where_two_manager_tracks_share_a_level() -> None:
+    """`eng` gets a manager track of its own (M1 at grade 3, entered from L2) beside `em`'s:
+    a crossover to "manager M1" from L3 is ambiguous until the family moved into is named."""
+    from services.promotion.application.readiness import move_from
+    from tests.support.sample_frameworks import level as level_of
+
+    wide = wide_framework()
+    own = Track(kind="manager", levels=[level_of("M1", 3)], crossover=Crossover(from_level="L2"))
+    eng = wide.families[0].model_copy(update={"tracks": [*wide.families[0].tracks, own]})
+    both = wide.model_copy(update={"families": [eng, *wide.families[1:]]})
+    with pytest.raises(TransitionError, match=r"several moves .* name to_family"):
+        move_from(both, "both", "eng", "ic", "L3", "manager", "M1")
+    into_em = move_from(both, "both", "eng", "ic", "L3", "manager", "M1", "em")
+    assert (into_em.target_family, into_em.to_family) == ("em", "em")
+    stays = move_from(both, "both", "eng", "ic", "L3", "manager", "M1", "eng")
+    assert (stays.target_family, stays.to_family) == ("eng", None)
