@@ -75,6 +75,9 @@ TargetKey = Annotated[
         description="a competency key, or `competency/sub-skill` at sub-skill granularity",
     ),
 ]
+# A self-estimate on the 0..5 scale the targets use: finite, or the schema would allow what
+# the service then refuses.
+Estimate = Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)]
 GoalOutcome = Literal["met", "missed", "dropped"]
 
 
@@ -140,7 +143,7 @@ class GoalProgressRecorded(IntegrationEvent):
     source: Literal["check_in", "calibration"]
     note: Annotated[str, PersonalOf("employee_id")] = Field("", description="sealed")
     evidence: Annotated[str, PersonalOf("employee_id")] = Field("", description="sealed")
-    estimates: dict[str, float] = Field(
+    estimates: dict[TargetKey, Estimate] = Field(
         default_factory=dict, description="check-in: a self-estimate per target key"
     )
     session_id: str | None = Field(None, description="calibration: the session scored")

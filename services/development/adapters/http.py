@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from libs.events.schemas.development import Estimate, TargetKey
 from libs.events.schemas.framework import TrackKind
 from libs.platform.auth import CurrentActor, HrAdmin
 from libs.platform.pagination import Page, Paged
@@ -162,8 +163,13 @@ class CheckInBody(BaseModel):
 
     note: str = Field("", max_length=TEXT_LIMIT)
     evidence: str = Field("", max_length=TEXT_LIMIT)
-    estimates: dict[str, float] = Field(
-        default_factory=dict, max_length=50, description="a self-estimate per target key"
+    estimates: dict[TargetKey, Estimate] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="a self-estimate per target key",
+        # The key pattern reaches the schema as patternProperties: say that no other key is
+        # allowed, as the service checks.
+        json_schema_extra={"additionalProperties": False},
     )
 
 

@@ -23,12 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import IntegrationEvent, PrivateEvent, registry
 from libs.events.schemas.development import (
+    Estimate,
     GoalClosed,
     GoalProgressRecorded,
     GoalSet,
     GoalTarget,
     GoalTerms,
     PlannedAction,
+    TargetKey,
     TargetResult,
 )
 from libs.events.schemas.framework import Framework
@@ -79,7 +81,7 @@ class CheckIn(BaseModel):
     by: str
     note: str
     evidence: str
-    estimates: dict[str, float] = Field(default_factory=dict)
+    estimates: dict[TargetKey, Estimate] = Field(default_factory=dict)
 
 
 class CalibrationResult(BaseModel):
