@@ -142,15 +142,9 @@ class SubjectScores(BaseModel):
     )
 
 
-@registry.event
-class CalibrationCompleted(IntegrationEvent):
-    """The final calibrated scores of a session's population (docs/domain.md §4).
+class _SessionEvent(IntegrationEvent):
+    """What a calibration session published: its session, campaign and framework version."""
 
-    One entry per subject with a score per competency (the aggregate, or the latest
-    adjustment of it), and every adjustment with who made it and why.
-    """
-
-    event_type = "CalibrationCompleted"
     context = "assessment"
     schema_version = 1
 
@@ -158,6 +152,18 @@ class CalibrationCompleted(IntegrationEvent):
     campaign_id: Key
     framework_id: str
     framework_version: int = Field(ge=1)
+
+
+@registry.event
+class CalibrationCompleted(_SessionEvent):
+    """The final calibrated scores of a session's population (docs/domain.md §4).
+
+    One entry per subject with a score per competency (the aggregate, or the latest
+    adjustment of it), and every adjustment with who made it and why.
+    """
+
+    event_type = "CalibrationCompleted"
+
     scores: list[SubjectScores]
     adjustments: list[CalibrationAdjustment]
 
@@ -230,7 +236,7 @@ class CompetencyUse(RoleCompetency):
 
 
 @registry.event
-class AnchorFindingsRecorded(IntegrationEvent):
+class AnchorFindingsRecorded(_SessionEvent):
     """What a calibration session found about the framework version it used: findings per
     anchor, competencies raters marked not relevant to a role, and how much gap data each
     competency gave per role. The framework turns them into revision items for its next
@@ -239,13 +245,7 @@ class AnchorFindingsRecorded(IntegrationEvent):
     which counted per competency only and is no longer published."""
 
     event_type = "AnchorFindingsRecorded"
-    context = "assessment"
-    schema_version = 1
 
-    session_id: Key
-    campaign_id: Key
-    framework_id: str
-    framework_version: int = Field(ge=1)
     anchors: list[AnchorFinding]
     not_relevant: list[NotRelevantMarks]
     use: list[CompetencyUse] = Field(

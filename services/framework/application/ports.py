@@ -160,14 +160,8 @@ class CalibrationFindings(Protocol):
         """Keep each session's findings once, however often they are delivered."""
         ...
 
-    async def of(
-        self, framework_id: str, campaign_id: str | None = None
-    ) -> list[AnchorFindingsRecorded]:
-        """The framework's findings (of one campaign's sessions, if given), oldest first."""
-        ...
-
-    async def latest_campaign(self, framework_id: str) -> str | None:
-        """The campaign whose calibration reported on the framework last."""
+    async def of(self, framework_id: str) -> list[AnchorFindingsRecorded]:
+        """The framework's findings, oldest first."""
         ...
 
 

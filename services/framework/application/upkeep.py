@@ -33,22 +33,23 @@ class Upkeep:
     async def health(self, framework_id: str, campaign_id: str | None = None) -> HealthReport:
         """The report on one cycle's calibrations: the latest cycle's unless one is named."""
         async with self.unit_of_work.reading() as work:
-            campaign = campaign_id or await work.findings.latest_campaign(framework_id)
-            findings = await work.findings.of(framework_id, campaign) if campaign else []
-            if campaign is None or not findings:
-                raise NoFindings(
-                    f"no calibration has reported on framework {framework_id!r}"
-                    + (f" in campaign {campaign_id!r}" if campaign_id else "")
-                    + " yet: complete a calibration session on a campaign that used it"
-                )
             everything = await work.findings.of(framework_id)
             versions = await _versions(work, framework_id)
-            if findings[0].framework_version not in versions:
-                raise NoFindings(
-                    f"campaign {campaign!r} used version {findings[0].framework_version} of "
-                    f"framework {framework_id!r}, which this service has not published"
-                )
-            return health(campaign, findings, versions, revision_items(everything, versions))
+        # The latest cycle is the campaign of the findings recorded last.
+        campaign = campaign_id or (everything[-1].campaign_id if everything else None)
+        findings = [f for f in everything if f.campaign_id == campaign]
+        if not findings:
+            raise NoFindings(
+                f"no calibration has reported on framework {framework_id!r}"
+                + (f" in campaign {campaign_id!r}" if campaign_id else "")
+                + " yet: complete a calibration session on a campaign that used it"
+            )
+        if findings[0].framework_version not in versions:
+            raise NoFindings(
+                f"campaign {campaign!r} used version {findings[0].framework_version} of "
+                f"framework {framework_id!r}, which this service has not published"
+            )
+        return health(campaign, findings, versions, revision_items(everything, versions))
 
 
 async def _versions(work: Work, framework_id: str) -> dict[int, Framework]:

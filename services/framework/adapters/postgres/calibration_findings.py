@@ -18,7 +18,6 @@ from libs.events.schemas.assessment import AnchorFindingsRecorded
 class _Statements:
     insert: sql.Composed
     of_framework: sql.Composed
-    latest_campaign: sql.Composed
 
 
 @cache
@@ -30,12 +29,7 @@ def _statements(schema: str) -> _Statements:
             "findings, found_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
         ).format(table),
         of_framework=sql.SQL(
-            "SELECT findings FROM {} WHERE framework_id = %s "
-            "AND (%s::text IS NULL OR campaign_id = %s) ORDER BY found_at, session_id"
-        ).format(table),
-        latest_campaign=sql.SQL(
-            "SELECT campaign_id FROM {} WHERE framework_id = %s "
-            "ORDER BY found_at DESC, session_id DESC LIMIT 1"
+            "SELECT findings FROM {} WHERE framework_id = %s ORDER BY found_at, session_id"
         ).format(table),
     )
 
@@ -60,15 +54,6 @@ class CalibrationFindings:
             ),
         )
 
-    async def of(
-        self, framework_id: str, campaign_id: str | None = None
-    ) -> list[AnchorFindingsRecorded]:
-        cur = await self.conn.execute(
-            self._sql.of_framework, (framework_id, campaign_id, campaign_id)
-        )
+    async def of(self, framework_id: str) -> list[AnchorFindingsRecorded]:
+        cur = await self.conn.execute(self._sql.of_framework, (framework_id,))
         return [AnchorFindingsRecorded.model_validate(row[0]) for row in await cur.fetchall()]
-
-    async def latest_campaign(self, framework_id: str) -> str | None:
-        cur = await self.conn.execute(self._sql.latest_campaign, (framework_id,))
-        row = await cur.fetchone()
-        return row[0] if row else None
