@@ -124,10 +124,14 @@ async def test_past_the_review_age_the_review_is_due_and_announced_once(
     sub = await js.pull_subscribe(
         "talentledger.framework.framework_review_due.v1", stream=EVENT_STREAM
     )
-    (message,) = await sub.fetch(1, timeout=5)
-    assert b'"framework_id":"eng"' in message.data.replace(b" ", b"")
-    with pytest.raises(TimeoutError):
-        await sub.fetch(1, timeout=1)
+    try:
+        (message,) = await sub.fetch(1, timeout=5)
+        assert b'"framework_id":"eng"' in message.data.replace(b" ", b"")
+        with pytest.raises(TimeoutError):
+            await sub.fetch(1, timeout=1)
+    finally:
+        # A pull subscription left open makes the broker's stop wait out its drain timeout.
+        await sub.unsubscribe()
 
 
 async def test_two_checkers_racing_announce_each_due_period_once(
