@@ -482,6 +482,7 @@ async def promotion_world(database_url: str, tmp: Path, _: str) -> AsyncIterator
             },
             bodies={
                 "POST /criteria": {},
+                "POST /criteria/preview": {"default": {"minimum_average": 4}},
                 "POST /cases": {"employee_id": SUBJECT, "cycle_id": "2026-h2"},
                 "POST /cases/{case_id}/endorsement": {"note": "ready"},
                 "POST /cases/{case_id}/evidence": {"item": "scope", "note": "led a migration"},

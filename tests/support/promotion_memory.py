@@ -153,6 +153,19 @@ class MemoryRecords:
                 return c
         return None
 
+    async def population(self, session_id: str | None = None) -> list[Calibrated]:
+        if session_id is None:
+            latest = max(
+                self.calibrations,
+                key=lambda c: (c.completed_at, c.scores.session_id),
+                default=None,
+            )
+            if latest is None:
+                return []
+            session_id = latest.scores.session_id
+        found = [c for c in self.calibrations if c.scores.session_id == session_id]
+        return sorted(found, key=lambda c: c.scores.subject)
+
     async def criteria(self, version: int | None = None) -> PublishedCriteria | None:
         found = [c for c in self.criteria_versions if version in (None, c.criteria.version)]
         return found[-1] if found else None

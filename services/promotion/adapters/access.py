@@ -1,9 +1,10 @@
 """Who may call each route of the promotion service. Managers above a person nominate,
-endorse and appeal for them; HR publishes criteria and records calibration confirmations;
-the decider role (`promotion_committee` unless configured otherwise) decides and hears
-appeals; `auditor` reads everything and changes nothing; a person reads their own record.
-HR and `legal` place and lift legal holds, which auditors and privacy officers read; a
-privacy officer reads what the service holds about a person (docs/privacy.md, Requests)."""
+endorse and appeal for them; HR publishes criteria, previews a draft of them and records
+calibration confirmations; the decider role (`promotion_committee` unless configured
+otherwise) decides and hears appeals; `auditor` reads everything and changes nothing; a
+person reads their own record. HR and `legal` place and lift legal holds, which auditors and
+privacy officers read; a privacy officer reads what the service holds about a person
+(docs/privacy.md, Requests)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def rules(decider: str) -> dict[str, Access]:
     return {
         "GET /criteria": allow(ANYONE),
         "POST /criteria": allow("hr_admin"),
+        "POST /criteria/preview": allow("hr_admin"),
         "GET /people/{employee_id}/readiness": record,
         "GET /people/{employee_id}/history": record,
         "GET /cycles/{cycle_id}/history": OVERSIGHT,

@@ -21,7 +21,7 @@ from libs.events.schemas.hris import EmployeeId
 from libs.platform.auth import CurrentActor
 from libs.platform.edge import MAX_INTEGER
 from libs.platform.pagination import Page, Paged
-from services.promotion.application import audit, cases, holds
+from services.promotion.application import audit, cases, criteria_preview, holds
 from services.promotion.application import criteria as criteria_versions
 from services.promotion.application.audit import AsDecided
 from services.promotion.application.promotion import NotFound, Promotion
@@ -35,6 +35,7 @@ from services.promotion.domain.criteria import (
     CriteriaSet,
     TransitionError,
 )
+from services.promotion.domain.criteria_preview import CriteriaPreview
 from services.promotion.domain.decision_log import EntryRefused, TamperedEntry
 from services.promotion.domain.fairness import CycleFairness
 from services.promotion.domain.holds import MAX_REASON, Hold
@@ -108,7 +109,7 @@ class HoldLift(_Body):
 
 
 class CriteriaDraft(_Body):
-    """A new criteria version; the service numbers it."""
+    """A new criteria version; the service numbers it (or, previewed, only tries it)."""
 
     scale: Literal["0..5", "1..5"] = "0..5"
     default: Criteria = Criteria()
@@ -136,6 +137,26 @@ async def publish_criteria(
     """Publish the next criteria version (hr_admin); past versions never change."""
     return await criteria_versions.publish_criteria(
         _promotion(request), body.model_dump(mode="json"), actor
+    )
+
+
+@router.post("/criteria/preview", response_model=CriteriaPreview)
+async def preview_criteria(
+    body: CriteriaDraft,
+    actor: CurrentActor,
+    request: Request,
+    attribute: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    session_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> CriteriaPreview:
+    """How many people of the newest calibration session (or `session_id`'s) a criteria
+    document would find ready for their next level, beside the version in force, per move
+    and per group of the protected `attribute`; nothing is published (hr_admin)."""
+    return await criteria_preview.preview_criteria(
+        _promotion(request),
+        body.model_dump(mode="json"),
+        actor,
+        attribute=attribute,
+        session_id=session_id,
     )
 
 

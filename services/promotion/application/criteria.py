@@ -39,10 +39,15 @@ async def publish_criteria(
 ) -> CriteriaSet:
     """HR publishes a new criteria version; earlier versions stay as they were."""
     require(actor, "hr_admin", "publishing promotion criteria")
-    try:  # the numbering comes later; refuse a set that no number would make valid
-        CriteriaSet.model_validate({**draft, "version": 1})
-    except ValidationError as error:
-        raise CaseRefused(f"criteria refused: {error}") from None
+    numbered(draft, 1)  # the numbering comes later; refuse a set no number would make valid
     async with promotion.uow.transaction() as tx:
         await in_force(promotion, tx)
         return await tx.records.publish_criteria(draft, actor.subject, promotion.clock())
+
+
+def numbered(draft: dict[str, Any], version: int) -> CriteriaSet:
+    """The draft as version `version`, or what makes it invalid (422)."""
+    try:
+        return CriteriaSet.model_validate({**draft, "version": version})
+    except ValidationError as error:
+        raise CaseRefused(f"criteria refused: {error}") from None

@@ -122,6 +122,10 @@ class PromotionRecords(Protocol):
 
     async def calibration_of(self, session_id: str, employee_id: str) -> Calibrated | None: ...
 
+    async def population(self, session_id: str | None = None) -> list[Calibrated]:
+        """Everyone the session scored (by employee id), else everyone the newest session
+        scored; empty when there is no such session."""
+
     async def criteria(self, version: int | None = None) -> PublishedCriteria | None:
         """The given version, else the latest."""
 

@@ -1,9 +1,10 @@
 """The promotion service's use cases (docs/domain.md §6): what they share.
 
 The use cases are functions of their own modules, each taking the `Promotion` they run on:
-`criteria` (publishing and reading criteria versions), `readiness` (judging a person against
-a move), `cases` (the steps of a case: nomination to appeal outcome), `cycle` (evaluating a
-cycle's open cases), `audit` (audit queries, exports, fairness, log verification) and
+`criteria` (publishing and reading criteria versions), `criteria_preview` (trying a draft
+on the latest calibrated population), `readiness` (judging a person against a move), `cases`
+(the steps of a case: nomination to appeal outcome), `cycle` (evaluating a cycle's open
+cases), `audit` (audit queries, exports, fairness, log verification) and
 `reactions` (the events the service consumes). They reach storage only through the ports
 (`services.promotion.application.ports`).
 """

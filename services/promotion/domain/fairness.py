@@ -88,20 +88,23 @@ def _group(value: str | None) -> str:
     return UNDISCLOSED if group in ("", ERASED) else group
 
 
-def _cycle(
-    cycle: str,
-    outcomes: Mapping[str, Outcome],
+def group_rates(
+    selected: Mapping[str, bool],
     attributes: Mapping[str, str | None],
-    threshold: Fraction,
-    min_group_size: int,
-) -> CycleFairness:
+    *,
+    threshold: float = FOUR_FIFTHS,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+) -> tuple[str | None, tuple[GroupRate, ...]]:
+    """Each group's selection rate and impact ratio, by the rules above, for people each
+    selected or not; and the reference group (None when there is no ratio)."""
+    exact = Fraction(str(threshold))
     considered: dict[str, int] = {}
-    selected: dict[str, int] = {}
-    for person, outcome in outcomes.items():
+    chosen: dict[str, int] = {}
+    for person, was_selected in selected.items():
         group = _group(attributes.get(person))
         considered[group] = considered.get(group, 0) + 1
-        selected[group] = selected.get(group, 0) + (outcome == "approve")
-    rates = {g: Fraction(selected[g], considered[g]) for g in considered}
+        chosen[group] = chosen.get(group, 0) + was_selected
+    rates = {g: Fraction(chosen[g], considered[g]) for g in considered}
     judged = [g for g in rates if considered[g] >= min_group_size]
     # Highest rate first; ties go to the larger group, then the label, for a stable answer.
     reference = min(judged, key=lambda g: (-rates[g], -considered[g], g), default=None)
@@ -114,20 +117,14 @@ def _cycle(
             GroupRate(
                 group=g,
                 considered=considered[g],
-                selected=selected[g],
+                selected=chosen[g],
                 rate=float(rates[g]),
                 impact_ratio=None if ratio is None else float(ratio),
-                adverse_impact=not too_small and ratio is not None and ratio < threshold,
+                adverse_impact=not too_small and ratio is not None and ratio < exact,
                 too_small=too_small,
             )
         )
-    return CycleFairness(
-        cycle=cycle,
-        reference_group=reference if best > 0 else None,
-        threshold=float(threshold),
-        min_group_size=min_group_size,
-        groups=tuple(groups),
-    )
+    return (reference if best > 0 else None), tuple(groups)
 
 
 def adverse_impact(
@@ -146,11 +143,24 @@ def adverse_impact(
         raise ValueError(f"threshold {threshold} must be in (0, 1]")
     if min_group_size < 1:
         raise ValueError(f"min_group_size {min_group_size} must be at least 1")
-    by_cycle: dict[str, dict[str, Outcome]] = {}
+    by_cycle: dict[str, dict[str, bool]] = {}
     for d in decisions:
-        by_cycle.setdefault(d.cycle, {})[d.person] = d.outcome
-    exact = Fraction(str(threshold))
-    return [
-        _cycle(cycle, by_cycle[cycle], attributes or {}, exact, min_group_size)
-        for cycle in sorted(by_cycle)
-    ]
+        by_cycle.setdefault(d.cycle, {})[d.person] = d.outcome == "approve"
+    fairness = []
+    for cycle in sorted(by_cycle):
+        reference, groups = group_rates(
+            by_cycle[cycle],
+            attributes or {},
+            threshold=threshold,
+            min_group_size=min_group_size,
+        )
+        fairness.append(
+            CycleFairness(
+                cycle=cycle,
+                reference_group=reference,
+                threshold=threshold,
+                min_group_size=min_group_size,
+                groups=groups,
+            )
+        )
+    return fairness

@@ -113,6 +113,17 @@ class PromotionRecords:
         row = await cur.fetchone()
         return self._calibrated(row) if row else None
 
+    async def population(self, session_id: str | None = None) -> list[Calibrated]:
+        cur = await self.conn.execute(
+            self._q(
+                _CALIBRATED + "WHERE s.session_id = coalesce(%s::text, (SELECT session_id "
+                "FROM {calibrations} ORDER BY completed_at DESC, session_id DESC LIMIT 1)) "
+                "ORDER BY s.employee_id"
+            ),
+            (session_id,),
+        )
+        return [self._calibrated(row) for row in await cur.fetchall()]
+
     # -- criteria versions -------------------------------------------------------------
 
     async def criteria(self, version: int | None = None) -> PublishedCriteria | None:
