@@ -7,6 +7,8 @@ transaction of its own.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +26,7 @@ from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.courses import course
 from tests.support.development_api import MANAGER, OTHER_MANAGER, development_api
 from tests.support.envelopes import envelope
+from tests.support.replica_seeding import hire, hired
 from tests.support.service_api import ServiceApi
 
 
@@ -117,6 +120,16 @@ async def test_views_follow_the_reporting_line_and_coverage_names_missing_progra
 
     against = await stack.get(f"/gaps/{ANN}/against?family=eng&track=ic&level=L4", who=ANN)
     assert against["role"] == "eng-l4"
+    coding = next(g for g in against["gaps"] if g["competency"] == "coding")
+    assert coding["target_anchor"] == "Coding as an individual contributor shows it at step 4."
+    expert = await stack.get(f"/gaps/{EXPERT}", who=EXPERT)
+    assert [(s["competency"], s["above_by"]) for s in expert["strengths"]] == [
+        ("collaboration", 2),
+        ("communication", 2),
+        ("testing", 1.5),
+        ("coding", 1),
+        ("ownership", 1),
+    ]
     assert {g["competency"]: g["gap"] for g in against["gaps"]}["coding"] == 1
 
     report = await stack.get("/coverage")
@@ -125,6 +138,61 @@ async def test_views_follow_the_reporting_line_and_coverage_names_missing_progra
     assert rows["testing"]["courses"] == ["testing-101"]
     assert rows["communication"]["needs_new_programme"] is True, "no course builds it"
     await stack.get("/coverage", 403, who=MANAGER)
+
+
+async def test_the_gap_heatmap_csv_summarises_the_departments_gap_rows_formula_safe(
+    stack: Stack,
+) -> None:
+    """The CSV for a department holds one row per competency, tallied from the latest
+    calibration's gap rows of the people active there; a department named like a formula
+    reaches the spreadsheet as text."""
+    formula = '=HYPERLINK("http://evil.example","x")'
+    places = ("department", "Platform", "Insights")  # the header's, and the seeded ones
+    await hire(stack.api.store, hired("emp-dee", MANAGER, "ic", "L3", department=formula))
+    scores = {**FIRST, "emp-dee": {"coding": 1, "testing": 3}}
+    await stack.deliver(calibration("s1", scores), "calibration-s1")
+
+    await stack.get("/reports/gaps?department=Platform&format=csv", 403, who=MANAGER)
+    response = await stack.api.response("GET", "/reports/gaps?department=Platform&format=csv")
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+
+    # The gap rows it summarises, read straight from the tables.
+    async with stack.api.store.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT g.competency, g.target, g.current FROM development.gaps g "
+            "JOIN development.people p USING (employee_id) "
+            "WHERE g.session_id = 's1' AND p.department = 'Platform'"
+        )
+        gap_rows = await cur.fetchall()
+    expected: dict[str, list[str]] = {}
+    for competency in sorted({c for c, _, _ in gap_rows}):
+        found = [(t, c) for k, t, c in gap_rows if k == competency]
+        observed = [t - c for t, c in found if c is not None]
+        below = sum(1 for gap in observed if gap > 0)
+        expected[competency] = [
+            "s1",
+            "Platform",
+            competency,
+            str(len(found)),
+            str(len(observed)),
+            str(round(sum(observed) / len(observed), 3)),
+            str(below),
+            str(round(below / len(observed), 3)),
+        ]
+    assert [list(row.values()) for row in rows] == list(expected.values())
+    # By hand: Ann, Ben, Cat scored testing 1 against 3, and coding 3, 3, 2 against 3.
+    assert expected["testing"][3:] == ["3", "3", "2.0", "3", "1.0"]
+    assert expected["coding"][3:] == ["3", "3", "0.333", "1", "0.333"]
+
+    table = await stack.api.response("GET", "/reports/gaps?format=csv")
+    dee = [row for row in csv.reader(io.StringIO(table.text)) if row[1] not in places]
+    assert len(dee) == 5, "Dee's five competencies at L3"
+    assert {row[1] for row in dee} == {"'" + formula}, "an apostrophe makes it text"
+    as_json = await stack.api.ok("GET", "/reports/gaps", params={"department": formula})
+    assert {c["department"] for c in as_json["cells"]} == {formula}
+    await stack.get("/reports/gaps?department=Nowhere", 404)
+    await stack.get("/reports/gaps?format=xlsx", 422)
 
 
 async def test_the_next_cycle_flags_the_course_whose_completers_did_not_move(

@@ -4,7 +4,7 @@ unit of work. Each answers as the PostgreSQL adapter's query does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -16,6 +16,7 @@ from services.development.application.ports import Scores
 from services.development.domain import goals as goal_rules
 from services.development.domain.gaps import Gap
 from services.development.domain.goals import Goal
+from services.development.domain.heatmap import GapRow
 from services.development.domain.plans import DevelopmentPlan
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT
 from tests.support.memory import (
@@ -40,6 +41,9 @@ class _Plan:
 class MemoryRecords:
     def __init__(self) -> None:
         self.calibrations: dict[str, tuple[str, int]] = {}
+        self.calibrated_at: dict[str, datetime] = {}
+        # The org chart replica shares the service's schema: the gap rows join it.
+        self.org_chart = MemoryOrgChart()
         # (session, employee, competency, score, completed at)
         self.scores: list[tuple[str, str, str, float | None, datetime]] = []
         # (session, employee, role, gap, completed at)
@@ -53,6 +57,7 @@ class MemoryRecords:
         if event.session_id in self.calibrations:
             return False
         self.calibrations[event.session_id] = (event.framework_id, event.framework_version)
+        self.calibrated_at[event.session_id] = at
         self.scores += [
             (event.session_id, s.subject, competency, score, at)
             for s in event.scores
@@ -129,6 +134,18 @@ class MemoryRecords:
             if session == session_id:
                 found.setdefault(employee, []).append(g)
         return found
+
+    async def latest_session(self) -> str | None:
+        return max(self.calibrated_at.items(), key=lambda c: (c[1], c[0]), default=(None,))[0]
+
+    async def gap_rows(self, session_id: str, department: str | None) -> AsyncIterator[GapRow]:
+        for session, employee, _, g, _ in self.gaps:
+            person = self.org_chart.people.get(employee)
+            if session != session_id or person is None or not person.active:
+                continue
+            if person.department is None or department not in (None, person.department):
+                continue
+            yield GapRow(person.department, g.competency, g.target, g.current)
 
     async def record_plans(self, plans: Iterable[DevelopmentPlan], at: datetime) -> None:
         for plan in plans:
@@ -208,6 +225,9 @@ class MemoryDevelopmentWork:
     org_chart: MemoryOrgChart = field(default_factory=MemoryOrgChart)
     frameworks: MemoryFrameworkVersions = field(default_factory=MemoryFrameworkVersions)
     events: MemoryEventLog = field(default_factory=lambda: MemoryEventLog("development"))
+
+    def __post_init__(self) -> None:
+        self.records.org_chart = self.org_chart
 
 
 def memory_development() -> tuple[Development, MemoryDevelopmentWork]:

@@ -2,22 +2,29 @@
 
 Authorisation: an employee sees their own gaps and plan; a manager those of everyone below
 them in the reporting line; `hr_admin` everything, including departments, catalog coverage
-and course effectiveness.
+and course effectiveness, and the reports (`/reports/...`), as JSON or as CSV for a
+spreadsheet.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+import io
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.development import Estimate, TargetKey
 from libs.events.schemas.framework import TrackKind
+from libs.platform import spreadsheets
 from libs.platform.auth import CurrentActor, HrAdmin
 from libs.platform.pagination import Page, Paged
 from services.development.application.development import (
     Development,
     DevelopmentError,
+    GapHeatmap,
     GroupGaps,
     NotAllowed,
     NotFound,
@@ -81,6 +88,79 @@ async def team_gaps(manager_id: str, actor: CurrentActor, request: Request) -> G
 async def department_gaps(department: str, actor: HrAdmin, request: Request) -> GroupGaps:
     """Gaps across a department (hr_admin)."""
     return await _development(request).department_gaps(department)
+
+
+# -- reports (hr_admin): JSON, or CSV with `format=csv` as the other exports ------------------
+
+ReportFormat = Literal["json", "csv"]
+Department = Annotated[
+    str | None, Query(min_length=1, max_length=200, description="only this department")
+]
+
+
+def _report_answer(model: type[Any]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answer of a report: the model as JSON, or CSV."""
+    return {200: {"model": model, "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+def _report(
+    name: str,
+    format: ReportFormat,
+    answer: BaseModel,
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+) -> Response:
+    """The report as JSON, or as a CSV file whose every cell is formula-safe
+    (libs/platform/spreadsheets.py): department and competency names are typed by people."""
+    if format == "json":
+        return Response(answer.model_dump_json(), media_type="application/json")
+    out = io.StringIO()
+    writer = spreadsheets.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    disposition = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    return Response(out.getvalue(), media_type="text/csv", headers=disposition)
+
+
+def _share(value: float | None) -> object:
+    return "" if value is None else round(value, 3)
+
+
+@router.get("/reports/gaps", response_model=None, responses=_report_answer(GapHeatmap))
+async def gap_report(
+    actor: HrAdmin,
+    request: Request,
+    department: Department = None,
+    format: ReportFormat = "json",
+) -> Response:
+    """The latest calibration's gaps by department and competency (hr_admin): per cell the
+    people the target applies to, those observed, the mean gap and the share of the
+    observed below target."""
+    heatmap = await _development(request).gap_heatmap(department)
+    header = [
+        "session_id",
+        "department",
+        "competency",
+        "people",
+        "observed",
+        "mean_gap",
+        "below_target",
+        "share_below_target",
+    ]
+    rows = (
+        [
+            heatmap.session_id,
+            c.department,
+            c.competency,
+            c.people,
+            c.observed,
+            _share(c.mean_gap),
+            c.below_target,
+            _share(c.share_below_target),
+        ]
+        for c in heatmap.cells
+    )
+    return _report("gap-heatmap", format, heatmap, header, rows)
 
 
 @router.get("/plans/{employee_id}", response_model=DevelopmentPlan)

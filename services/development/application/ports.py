@@ -6,7 +6,7 @@ The PostgreSQL adapters implement them; the application tests run on in-memory o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -19,6 +19,7 @@ from libs.events.schemas.lms import Course
 from libs.replicas.people import Person
 from services.development.domain.gaps import Gap
 from services.development.domain.goals import Goal
+from services.development.domain.heatmap import GapRow
 from services.development.domain.plans import DevelopmentPlan
 
 # Per employee, per competency: a calibrated score (None: not observed).
@@ -87,6 +88,16 @@ class Records(Protocol):
         ...
 
     async def session_gaps(self, session_id: str) -> dict[str, list[Gap]]: ...
+
+    async def latest_session(self) -> str | None:
+        """The calibration session recorded last; None before the first."""
+        ...
+
+    def gap_rows(self, session_id: str, department: str | None) -> AsyncIterator[GapRow]:
+        """The session's gaps of everyone the org chart has active in a department (only
+        `department`'s when named), each placed in their department, streamed in batches:
+        the caller holds one batch at a time, not the population."""
+        ...
 
     async def record_plans(self, plans: Iterable[DevelopmentPlan], at: datetime) -> None: ...
 

@@ -4,7 +4,7 @@ caused them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -18,7 +18,11 @@ from services.development.application.ports import HeldAbout, Scores
 from services.development.domain import goals as goal_rules
 from services.development.domain.gaps import Gap
 from services.development.domain.goals import Goal
+from services.development.domain.heatmap import GapRow
 from services.development.domain.plans import DevelopmentPlan
+
+# Rows per round trip when gap rows are streamed: a batch held at a time, not the population.
+_BATCH = 5_000
 
 
 class DevelopmentRecords:
@@ -149,6 +153,31 @@ class DevelopmentRecords:
         for employee, competency, nature, target, current in await cur.fetchall():
             found.setdefault(employee, []).append(Gap(competency, nature, target, current))
         return found
+
+    async def latest_session(self) -> str | None:
+        cur = await self._run(
+            "SELECT session_id FROM {calibrations} ORDER BY completed_at DESC, session_id DESC "
+            "LIMIT 1"
+        )
+        row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    async def gap_rows(self, session_id: str, department: str | None) -> AsyncIterator[GapRow]:
+        # The org chart replica's `people` lives in this schema (libs/replicas/org_chart.py):
+        # joined here, so that departments come with the rows instead of a person at a time.
+        query = sql.SQL(
+            "SELECT p.department, g.competency, g.target, g.current "
+            "FROM {gaps} g JOIN {people} p USING (employee_id) "
+            "WHERE g.session_id = %(session)s AND p.hired_on IS NOT NULL "
+            "AND p.left_on IS NULL AND p.department IS NOT NULL "
+            "AND (%(department)s::text IS NULL OR p.department = %(department)s)"
+        ).format(gaps=self._t("gaps"), people=self._t("people"))
+        # A server-side cursor: PostgreSQL hands the rows over a batch at a time.
+        async with self.conn.cursor(name="gap_rows") as cur:
+            cur.itersize = _BATCH
+            await cur.execute(query, {"session": session_id, "department": department})
+            async for department_name, competency, target, current in cur:
+                yield GapRow(department_name, competency, target, current)
 
     # -- plans --------------------------------------------------------------------------
 
