@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +193,38 @@ async def test_the_gap_heatmap_csv_summarises_the_departments_gap_rows_formula_s
     assert {c["department"] for c in as_json["cells"]} == {formula}
     await stack.get("/reports/gaps?department=Nowhere", 404)
     await stack.get("/reports/gaps?format=xlsx", 422)
+
+
+async def test_plan_and_goal_reports_count_by_department(stack: Stack) -> None:
+    await stack.deliver(CourseCatalogUpdated(courses=[course("testing-101", "testing")]), "lms")
+    await stack.deliver(calibration("s1", FIRST), "calibration-s1")
+    # A day on: on or after the plan's day in any time zone the database may read it in.
+    after = date.today() + timedelta(days=1)
+    done = CourseCompleted(employee_id=ANN, course_id="testing-101", completed_on=after)
+    await stack.deliver(done, "lms-completions")
+    plans = await stack.get("/reports/plans")
+    courses = next(r for r in plans["rows"] if r["kind"] == "course")
+    assert (courses["department"], courses["people"], courses["actions"]) == ("Platform", 3, 3)
+    assert (courses["completed"], courses["share_completed"]) == (1, pytest.approx(1 / 3))
+    assert {r["completed"] for r in plans["rows"] if r["kind"] != "course"} == {None}
+
+    goal = {
+        "title": "Own the test strategy",
+        "due": date(2100, 1, 1).isoformat(),
+        "framework_id": "eng",
+        "framework_version": 1,
+        "targets": [{"key": "testing", "level": 3}],
+    }
+    await stack.api.ok("POST", "/goals", 201, json=goal | {"employee_id": ANN})  # HR sets it
+    ben = stack.api.as_(BEN, "employee")
+    await stack.api.ok("POST", "/goals", 201, json=goal | {"employee_id": BEN}, headers=ben)
+    response = await stack.api.response("GET", "/reports/goals?format=csv")
+    assert list(csv.reader(io.StringIO(response.text))) == [
+        ["department", "proposed", "open", "rejected", "met", "missed", "dropped", "total"],
+        ["Platform", "1", "1", "0", "0", "0", "0", "2"],
+    ]
+    await stack.get("/reports/goals?department=Insights", 404)
+    await stack.get("/reports/plans", 403, who=MANAGER)
 
 
 async def test_the_next_cycle_flags_the_course_whose_completers_did_not_move(

@@ -25,6 +25,8 @@ ACCESS: dict[str, Access] = {
     "GET /teams/{manager_id}/gaps": EDIT,
     "GET /departments/{department}/gaps": HR,
     "GET /reports/gaps": HR,
+    "GET /reports/plans": HR,
+    "GET /reports/goals": HR,
     "GET /plans/{employee_id}": READ,
     "POST /plans/{employee_id}/actions": EDIT,
     "POST /plans/{employee_id}/actions/{action_id}/removal": EDIT,

@@ -9,7 +9,7 @@ spreadsheet.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
@@ -25,10 +25,12 @@ from services.development.application.development import (
     Development,
     DevelopmentError,
     GapHeatmap,
+    GoalReport,
     GroupGaps,
     NotAllowed,
     NotFound,
     PersonGaps,
+    PlanReport,
 )
 from services.development.application.goals import (
     GoalError,
@@ -46,8 +48,10 @@ from services.development.domain.goals import (
     GoalRefused,
     NewGoal,
 )
+from services.development.domain.heatmap import HeatmapCell
 from services.development.domain.plan_edits import EditRefused, NewAction
 from services.development.domain.plans import DevelopmentPlan
+from services.development.domain.progress import GoalStates, PlanProgress
 
 router = APIRouter(tags=["development"])
 
@@ -98,69 +102,68 @@ Department = Annotated[
 ]
 
 
-def _report_answer(model: type[Any]) -> dict[int | str, dict[str, Any]]:
+def _report_answer(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI answer of a report: the model as JSON, or CSV."""
     return {200: {"model": model, "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+def _cell(value: object) -> object:
+    # Means and shares to three places: a spreadsheet's reader wants no float noise.
+    return "" if value is None else round(value, 3) if isinstance(value, float) else value
 
 
 def _report(
     name: str,
     format: ReportFormat,
     answer: BaseModel,
-    header: Sequence[str],
-    rows: Iterable[Sequence[object]],
+    rows: Sequence[BaseModel],
+    row_model: type[BaseModel],
+    first: Mapping[str, object] | None = None,
 ) -> Response:
-    """The report as JSON, or as a CSV file whose every cell is formula-safe
-    (libs/platform/spreadsheets.py): department and competency names are typed by people."""
+    """The report as JSON, or as a CSV file of its rows, a column per field of `row_model`
+    after the `first` columns (the same value on every row). Every cell is formula-safe
+    (libs/platform/spreadsheets.py): department names are typed by people."""
     if format == "json":
         return Response(answer.model_dump_json(), media_type="application/json")
+    first = first or {}
     out = io.StringIO()
     writer = spreadsheets.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([*first, *row_model.model_fields])
+    for row in rows:
+        writer.writerow([*first.values(), *map(_cell, row.model_dump().values())])
     disposition = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
     return Response(out.getvalue(), media_type="text/csv", headers=disposition)
 
 
-def _share(value: float | None) -> object:
-    return "" if value is None else round(value, 3)
-
-
 @router.get("/reports/gaps", response_model=None, responses=_report_answer(GapHeatmap))
 async def gap_report(
-    actor: HrAdmin,
-    request: Request,
-    department: Department = None,
-    format: ReportFormat = "json",
+    actor: HrAdmin, request: Request, department: Department = None, format: ReportFormat = "json"
 ) -> Response:
     """The latest calibration's gaps by department and competency (hr_admin): per cell the
     people the target applies to, those observed, the mean gap and the share of the
     observed below target."""
-    heatmap = await _development(request).gap_heatmap(department)
-    header = [
-        "session_id",
-        "department",
-        "competency",
-        "people",
-        "observed",
-        "mean_gap",
-        "below_target",
-        "share_below_target",
-    ]
-    rows = (
-        [
-            heatmap.session_id,
-            c.department,
-            c.competency,
-            c.people,
-            c.observed,
-            _share(c.mean_gap),
-            c.below_target,
-            _share(c.share_below_target),
-        ]
-        for c in heatmap.cells
-    )
-    return _report("gap-heatmap", format, heatmap, header, rows)
+    found = await _development(request).gap_heatmap(department)
+    first = {"session_id": found.session_id}
+    return _report("gap-heatmap", format, found, found.cells, HeatmapCell, first)
+
+
+@router.get("/reports/plans", response_model=None, responses=_report_answer(PlanReport))
+async def plan_report(
+    actor: HrAdmin, request: Request, department: Department = None, format: ReportFormat = "json"
+) -> Response:
+    """Each person's latest plan by department and action kind (hr_admin): people, actions,
+    and for courses, the completed ones (nothing records the completion of the others)."""
+    found = await _development(request).plan_report(department)
+    return _report("plan-progress", format, found, found.rows, PlanProgress)
+
+
+@router.get("/reports/goals", response_model=None, responses=_report_answer(GoalReport))
+async def goal_report(
+    actor: HrAdmin, request: Request, department: Department = None, format: ReportFormat = "json"
+) -> Response:
+    """Goals per state by department (hr_admin)."""
+    found = await _development(request).goal_report(department)
+    return _report("goal-states", format, found, found.rows, GoalStates)
 
 
 @router.get("/plans/{employee_id}", response_model=DevelopmentPlan)

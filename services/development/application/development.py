@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,6 +45,12 @@ from services.development.domain.plans import (
     PlanPolicy,
     PlanSubject,
     generate_plans,
+)
+from services.development.domain.progress import (
+    GoalStates,
+    PlanProgress,
+    goal_states,
+    plan_progress,
 )
 
 ACTOR = "service:development"
@@ -139,6 +146,36 @@ class GapHeatmap(BaseModel):
     framework_version: int
     department: str | None
     cells: list[HeatmapCell]
+
+
+R = TypeVar("R")
+
+
+class PlanReport(BaseModel):
+    """Plan actions and their completion by department and kind
+    (services/development/domain/progress.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    department: str | None
+    rows: list[PlanProgress]
+
+
+class GoalReport(BaseModel):
+    """Goals per state by department."""
+
+    model_config = ConfigDict(frozen=True)
+
+    department: str | None
+    rows: list[GoalStates]
+
+
+def _reported(department: str | None, rows: list[R], what: str) -> list[R]:
+    """A report on a named department with nothing in it is a department nobody is reported
+    in (a typo, or nobody active there): said, rather than an empty file."""
+    if department is not None and not rows:
+        raise NotFound(f"nobody active in department {department!r} has {what}")
+    return rows
 
 
 @dataclass(frozen=True)
@@ -371,18 +408,30 @@ class Development:
             tally = HeatmapTally()
             async for row in work.records.gap_rows(session, department):
                 tally.add(row)
-        cells = tally.cells()
-        if department is not None and not cells:
-            raise NotFound(
-                f"nobody active in department {department!r} has gaps in the latest "
-                f"calibration ({session})"
-            )
         return GapHeatmap(
             session_id=session,
             framework_id=framework_id,
             framework_version=version,
             department=department,
-            cells=cells,
+            cells=_reported(
+                department, tally.cells(), f"gaps in the latest calibration ({session})"
+            ),
+        )
+
+    async def plan_report(self, department: str | None = None) -> PlanReport:
+        """Each person's latest plan: actions and completed courses by department and kind,
+        counted in the database."""
+        async with self.unit_of_work.reading() as work:
+            counts = await work.records.plan_action_counts(department)
+        rows = _reported(department, plan_progress(counts), "a development plan")
+        return PlanReport(department=department, rows=rows)
+
+    async def goal_report(self, department: str | None = None) -> GoalReport:
+        """Goals per state by department, counted in the database."""
+        async with self.unit_of_work.reading() as work:
+            counts = await work.records.goal_state_counts(department)
+        return GoalReport(
+            department=department, rows=_reported(department, goal_states(counts), "goals")
         )
 
     async def plan_of(self, employee_id: str, viewer: str, hr: bool) -> DevelopmentPlan:

@@ -268,6 +268,29 @@ async def test_the_gap_heatmap_tallies_the_latest_calibration_by_department(
         await development.gap_heatmap("Nowhere")
 
 
+async def test_the_plan_report_counts_course_completions_after_the_plan(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    """Ann, Ben and Cat each have testing-101 in their plan (day 1); Ann completes it after,
+    Ben had completed it before the plan: it does not count."""
+    development, work = world
+    await deliver(
+        development,
+        work,
+        CourseCompleted(employee_id=BEN, course_id="testing-101", completed_on=date(2026, 1, 1)),
+    )
+    await planned(world)
+    done = CourseCompleted(employee_id=ANN, course_id="testing-101", completed_on=date(2026, 3, 1))
+    await deliver(development, work, done)
+    report = await development.plan_report("Platform")
+    courses = next(r for r in report.rows if r.kind == "course")
+    assert (courses.people, courses.actions, courses.completed) == (3, 3, 1)
+    assert courses.share_completed == pytest.approx(1 / 3)
+    assert {r.completed for r in report.rows if r.kind != "course"} == {None}
+    with pytest.raises(NotFound, match="'Insights' has a development plan"):
+        await development.plan_report("Insights")  # the expert has no open gap: no plan
+
+
 # -- plan edits ----------------------------------------------------------------------------------
 
 
