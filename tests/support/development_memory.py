@@ -136,8 +136,10 @@ class MemoryRecords:
                 found.setdefault(employee, []).append(g)
         return found
 
-    async def latest_session(self) -> str | None:
-        return max(self.calibrated_at.items(), key=lambda c: (c[1], c[0]), default=(None,))[0]
+    async def latest_session(self, department: str | None) -> str | None:
+        covered = {s for s, e, _, _, _ in self.gaps if self._department(e, department)}
+        found = [(at, s) for s, at in self.calibrated_at.items() if s in covered]
+        return max(found)[1] if found else None
 
     async def gap_rows(self, session_id: str, department: str | None) -> AsyncIterator[GapRow]:
         for session, employee, _, g, _ in self.gaps:

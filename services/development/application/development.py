@@ -398,12 +398,15 @@ class Development:
 
     async def gap_heatmap(self, department: str | None = None) -> GapHeatmap:
         """The latest calibration's gaps by department and competency, for everyone the org
-        chart has active in a department (only `department`'s when named). The gap rows are
-        streamed and tallied, so memory holds the cells, not the population."""
+        chart has active in a department (only `department`'s when named: then the latest
+        calibration that assessed someone there, as review cycles may run per department).
+        The gap rows are streamed and tallied, so memory holds the cells, not the
+        population."""
         async with self.unit_of_work.reading() as work:
-            session = await work.records.latest_session()
+            session = await work.records.latest_session(department)
             if session is None:
-                raise NotFound("no calibration has reached the development service yet")
+                where = "" if department is None else f" in department {department!r}"
+                raise NotFound(f"no calibrated gaps of anyone active{where} yet")
             framework_id, version = await work.records.calibration(session)
             tally = HeatmapTally()
             async for row in work.records.gap_rows(session, department):
@@ -413,9 +416,7 @@ class Development:
             framework_id=framework_id,
             framework_version=version,
             department=department,
-            cells=_reported(
-                department, tally.cells(), f"gaps in the latest calibration ({session})"
-            ),
+            cells=tally.cells(),
         )
 
     async def plan_report(self, department: str | None = None) -> PlanReport:

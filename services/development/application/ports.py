@@ -89,8 +89,9 @@ class Records(Protocol):
 
     async def session_gaps(self, session_id: str) -> dict[str, list[Gap]]: ...
 
-    async def latest_session(self) -> str | None:
-        """The calibration session recorded last; None before the first."""
+    async def latest_session(self, department: str | None) -> str | None:
+        """The calibration session recorded last among those with gaps of someone active in a
+        department (in `department` when named); None when there is none."""
         ...
 
     def gap_rows(self, session_id: str, department: str | None) -> AsyncIterator[GapRow]:

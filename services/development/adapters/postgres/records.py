@@ -169,10 +169,14 @@ class DevelopmentRecords:
             found.setdefault(employee, []).append(Gap(competency, nature, target, current))
         return found
 
-    async def latest_session(self) -> str | None:
+    async def latest_session(self, department: str | None) -> str | None:
+        # Newest first, stopping at the first session with a gap row of the population.
         cur = await self._run(
-            "SELECT session_id FROM {calibrations} ORDER BY completed_at DESC, session_id DESC "
-            "LIMIT 1"
+            "SELECT c.session_id FROM {calibrations} c WHERE EXISTS ("
+            "  SELECT 1 FROM {gaps} g JOIN {people} p USING (employee_id)"
+            "  WHERE g.session_id = c.session_id AND " + _ACTIVE_IN_DEPARTMENT + ") "
+            "ORDER BY c.completed_at DESC, c.session_id DESC LIMIT 1",
+            {"department": department},
         )
         row = await cur.fetchone()
         return None if row is None else row[0]

@@ -232,7 +232,7 @@ async def test_the_gap_heatmap_tallies_the_latest_calibration_by_department(
 ) -> None:
     """L3 targets: coding 3, testing 3, collaboration, ownership, communication 2."""
     development, work = world
-    with pytest.raises(NotFound, match="no calibration"):
+    with pytest.raises(NotFound, match="no calibrated gaps"):
         await development.gap_heatmap()
     await planned(world)
     found = await development.gap_heatmap()
@@ -266,6 +266,12 @@ async def test_the_gap_heatmap_tallies_the_latest_calibration_by_department(
     assert {c.department for c in platform.cells} == {"Platform"}
     with pytest.raises(NotFound, match="'Nowhere'"):
         await development.gap_heatmap("Nowhere")
+
+    # A cycle for Insights alone: Platform's latest calibration is still s2.
+    await deliver(development, work, calibration("s3", {EXPERT: FIRST[EXPERT]}), day=120)
+    assert (await development.gap_heatmap()).session_id == "s3"
+    assert (await development.gap_heatmap("Insights")).session_id == "s3"
+    assert (await development.gap_heatmap("Platform")).session_id == "s2"
 
 
 async def test_the_plan_report_counts_course_completions_after_the_plan(
