@@ -22,6 +22,7 @@ from bench import (
     decision_log,
     development,
     framework,
+    heatmap,
     idle,
     latency,
     sealed_appends,
@@ -42,6 +43,7 @@ class Sizes:
     assessment: assessment.AssessmentSizes
     decision_log: decision_log.DecisionLogSizes
     development: development.DevelopmentSizes
+    heatmap: heatmap.HeatmapSizes
     cycle: cycle.CycleSizes
     idle: idle.IdleSizes
 
@@ -54,6 +56,7 @@ FULL = Sizes(
     assessment=assessment.FULL,
     decision_log=decision_log.FULL,
     development=development.FULL,
+    heatmap=heatmap.FULL,
     cycle=cycle.FULL,
     idle=idle.FULL,
 )
@@ -65,6 +68,7 @@ QUICK = Sizes(
     assessment=assessment.QUICK,
     decision_log=decision_log.QUICK,
     development=development.QUICK,
+    heatmap=heatmap.QUICK,
     cycle=cycle.QUICK,
     idle=idle.QUICK,
 )
@@ -98,11 +102,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "assessment",
             "decision_log",
             "development",
+            "heatmap",
             "cycle",
             "sealed_appends",
             "idle",
         ),
-        help="run one benchmark instead of all nine",
+        help="run one benchmark instead of all ten",
     )
     parser.add_argument(
         "--people",
@@ -138,7 +143,13 @@ async def main(args: argparse.Namespace, console: Console) -> str:
     if args.only == "idle":
         machine, section = await idle.run(console, sizes.idle)
         return render(machine, None, None, None, None, command, [section])
-    without_nats = args.only in ("framework", "decision_log", "development", "sealed_appends")
+    without_nats = args.only in (
+        "framework",
+        "decision_log",
+        "development",
+        "heatmap",
+        "sealed_appends",
+    )
     with bench_stack(console, with_nats=not without_nats) as stack:
         machine = await machine_info(
             stack.database_url,
@@ -178,6 +189,8 @@ async def main(args: argparse.Namespace, console: Console) -> str:
             )
         if args.only in (None, "development"):
             sections.append(await development.run(stack.database_url, console, sizes.development))
+        if args.only in (None, "heatmap"):
+            sections.append(await heatmap.run(stack.database_url, console, sizes.heatmap))
         if args.only in (None, "decision_log"):
             sections.append(await decision_log.run(stack.database_url, console, sizes.decision_log))
     if args.only is None:

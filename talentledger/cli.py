@@ -52,6 +52,11 @@ privacy_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(privacy_app, name="privacy")
+report_app = typer.Typer(
+    help="HR's reports from the development service, by department, as CSV or JSON.",
+    no_args_is_help=True,
+)
+app.add_typer(report_app, name="report")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -828,6 +833,55 @@ def cycle_cancel(cycle_id: str, actor: ActorOption, url: CyclesUrl = None) -> No
     with client:
         _answer(client.delete(f"{base}/cycles/{cycle_id}"))
     console.print(f"{cycle_id}: cancellation requested")
+
+
+# -- HR's reports (the development service's /reports routes) ----------------------------------
+
+DevelopmentUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TALENTLEDGER_DEVELOPMENT_URL",
+        help="the development service; default: the running embedded stack's",
+    ),
+]
+# Each report: its route under /reports, and what it says. One command each, built alike.
+REPORTS = {
+    "gaps": "The latest calibration's gaps by department and competency: people, observed, "
+    "mean gap and share below target.",
+    "plans": "Each person's latest plan by department and action kind: actions, and the "
+    "courses completed.",
+    "goals": "Goals per state by department.",
+}
+
+
+def _report_command(name: str, summary: str) -> None:
+    @report_app.command(name, help=f"{summary} (hr_admin)")
+    def command(
+        actor: ActorOption,
+        department: Annotated[str | None, typer.Option(help="only this department")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+        output: Annotated[
+            Path | None, typer.Option("--output", "-o", help="file to write; default: stdout")
+        ] = None,
+        url: DevelopmentUrl = None,
+    ) -> None:
+        if fmt not in ("csv", "json"):
+            raise _fail(f"--format {fmt!r}: give csv or json")
+        client, base = _service_client("development", actor, url)
+        params = {"format": fmt, **({"department": department} if department else {})}
+        with client:
+            response = client.get(f"{base}/reports/{name}", params=params)
+        if response.status_code >= 400:
+            _answer(response)  # says what went wrong, and exits
+        if output is None:
+            print(response.text, end="" if response.text.endswith("\n") else "\n")
+        else:
+            output.write_text(response.text, encoding="utf-8")
+            err.print(f"wrote {escape(str(output))}")
+
+
+for _name, _summary in REPORTS.items():
+    _report_command(_name, _summary)
 
 
 # -- requests about a person's data (docs/privacy.md, Requests) ------------------------------

@@ -7,23 +7,31 @@ transaction of its own.
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
+from typer.testing import CliRunner
 
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
 from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development, session_stream
+from talentledger import cli
+from talentledger.stack.servers import free_port
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.courses import course
 from tests.support.development_api import MANAGER, OTHER_MANAGER, development_api
 from tests.support.envelopes import envelope
+from tests.support.replica_seeding import hire, hired
 from tests.support.service_api import ServiceApi
 
 
@@ -117,6 +125,16 @@ async def test_views_follow_the_reporting_line_and_coverage_names_missing_progra
 
     against = await stack.get(f"/gaps/{ANN}/against?family=eng&track=ic&level=L4", who=ANN)
     assert against["role"] == "eng-l4"
+    coding = next(g for g in against["gaps"] if g["competency"] == "coding")
+    assert coding["target_anchor"] == "Coding as an individual contributor shows it at step 4."
+    expert = await stack.get(f"/gaps/{EXPERT}", who=EXPERT)
+    assert [(s["competency"], s["above_by"]) for s in expert["strengths"]] == [
+        ("collaboration", 2),
+        ("communication", 2),
+        ("testing", 1.5),
+        ("coding", 1),
+        ("ownership", 1),
+    ]
     assert {g["competency"]: g["gap"] for g in against["gaps"]}["coding"] == 1
 
     report = await stack.get("/coverage")
@@ -125,6 +143,129 @@ async def test_views_follow_the_reporting_line_and_coverage_names_missing_progra
     assert rows["testing"]["courses"] == ["testing-101"]
     assert rows["communication"]["needs_new_programme"] is True, "no course builds it"
     await stack.get("/coverage", 403, who=MANAGER)
+
+
+async def test_the_gap_heatmap_csv_summarises_the_departments_gap_rows_formula_safe(
+    stack: Stack,
+) -> None:
+    """The CSV for a department holds one row per competency, tallied from the latest
+    calibration's gap rows of the people active there; a department named like a formula
+    reaches the spreadsheet as text."""
+    formula = '=HYPERLINK("http://evil.example","x")'
+    places = ("department", "Platform", "Insights")  # the header's, and the seeded ones
+    await hire(stack.api.store, hired("emp-dee", MANAGER, "ic", "L3", department=formula))
+    scores = {**FIRST, "emp-dee": {"coding": 1, "testing": 3}}
+    await stack.deliver(calibration("s1", scores), "calibration-s1")
+
+    await stack.get("/reports/gaps?department=Platform&format=csv", 403, who=MANAGER)
+    response = await stack.api.response("GET", "/reports/gaps?department=Platform&format=csv")
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+
+    # The gap rows it summarises, read straight from the tables.
+    async with stack.api.store.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT g.competency, g.target, g.current FROM development.gaps g "
+            "JOIN development.people p USING (employee_id) "
+            "WHERE g.session_id = 's1' AND p.department = 'Platform'"
+        )
+        gap_rows = await cur.fetchall()
+    expected: dict[str, list[str]] = {}
+    for competency in sorted({c for c, _, _ in gap_rows}):
+        found = [(t, c) for k, t, c in gap_rows if k == competency]
+        observed = [t - c for t, c in found if c is not None]
+        below = sum(1 for gap in observed if gap > 0)
+        expected[competency] = [
+            "s1",
+            "Platform",
+            competency,
+            str(len(found)),
+            str(len(observed)),
+            str(round(sum(observed) / len(observed), 3)),
+            str(below),
+            str(round(below / len(observed), 3)),
+        ]
+    assert [list(row.values()) for row in rows] == list(expected.values())
+    # By hand: Ann, Ben, Cat scored testing 1 against 3, and coding 3, 3, 2 against 3.
+    assert expected["testing"][3:] == ["3", "3", "2.0", "3", "1.0"]
+    assert expected["coding"][3:] == ["3", "3", "0.333", "1", "0.333"]
+
+    table = await stack.api.response("GET", "/reports/gaps?format=csv")
+    dee = [row for row in csv.reader(io.StringIO(table.text)) if row[1] not in places]
+    assert len(dee) == 5, "Dee's five competencies at L3"
+    assert {row[1] for row in dee} == {"'" + formula}, "an apostrophe makes it text"
+    as_json = await stack.api.ok("GET", "/reports/gaps", params={"department": formula})
+    assert {c["department"] for c in as_json["cells"]} == {formula}
+    await stack.get("/reports/gaps?department=Nowhere", 404)
+    await stack.get("/reports/gaps?format=xlsx", 422)
+
+
+async def test_plan_and_goal_reports_count_by_department(stack: Stack) -> None:
+    await stack.deliver(CourseCatalogUpdated(courses=[course("testing-101", "testing")]), "lms")
+    await stack.deliver(calibration("s1", FIRST), "calibration-s1")
+    # A day on: on or after the plan's day in any time zone the database may read it in.
+    after = date.today() + timedelta(days=1)
+    done = CourseCompleted(employee_id=ANN, course_id="testing-101", completed_on=after)
+    await stack.deliver(done, "lms-completions")
+    plans = await stack.get("/reports/plans")
+    courses = next(r for r in plans["rows"] if r["kind"] == "course")
+    assert (courses["department"], courses["people"], courses["actions"]) == ("Platform", 3, 3)
+    assert (courses["completed"], courses["share_completed"]) == (1, pytest.approx(1 / 3))
+    assert {r["completed"] for r in plans["rows"] if r["kind"] != "course"} == {None}
+
+    goal = {
+        "title": "Own the test strategy",
+        "due": date(2100, 1, 1).isoformat(),
+        "framework_id": "eng",
+        "framework_version": 1,
+        "targets": [{"key": "testing", "level": 3}],
+    }
+    await stack.api.ok("POST", "/goals", 201, json=goal | {"employee_id": ANN})  # HR sets it
+    ben = stack.api.as_(BEN, "employee")
+    await stack.api.ok("POST", "/goals", 201, json=goal | {"employee_id": BEN}, headers=ben)
+    response = await stack.api.response("GET", "/reports/goals?format=csv")
+    assert list(csv.reader(io.StringIO(response.text))) == [
+        ["department", "proposed", "open", "rejected", "met", "missed", "dropped", "total"],
+        ["Platform", "1", "1", "0", "0", "0", "0", "2"],
+    ]
+    await stack.get("/reports/goals?department=Insights", 404)
+    await stack.get("/reports/plans", 403, who=MANAGER)
+
+
+async def test_the_cli_asks_the_service_for_a_report_with_a_token(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`talentledger report gaps` against the service on a real socket: the CSV as the
+    service wrote it, in the file asked for, and a refusal said with exit code 1."""
+    await stack.deliver(calibration("s1", FIRST), "calibration-s1")
+    port = free_port()
+    config = uvicorn.Config(stack.api.app, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            assert not serving.done(), "the server stopped before it started"
+            await asyncio.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        expected = await stack.api.response("GET", "/reports/gaps?department=Platform&format=csv")
+        cli_args = ["report", "gaps", "--department", "Platform", "--url", url, "--as", "hr"]
+        token = stack.api.hr["Authorization"].removeprefix("Bearer ")
+        monkeypatch.setenv("TALENTLEDGER_TOKEN", token)
+        # The command line is synchronous: it runs in a thread while this loop serves it.
+        written = tmp_path / "gaps.csv"
+        ran = await asyncio.to_thread(CliRunner().invoke, cli.app, [*cli_args, "-o", written])
+        assert ran.exit_code == 0, ran.output
+        assert written.read_bytes() == expected.content
+        employee = stack.api.as_(ANN, "employee")["Authorization"].removeprefix("Bearer ")
+        monkeypatch.setenv("TALENTLEDGER_TOKEN", employee)
+        refused = await asyncio.to_thread(
+            CliRunner().invoke, cli.app, [*cli_args[:2], "--url", url, "--as", ANN]
+        )
+        assert refused.exit_code == 1
+        assert "GET /reports/gaps" in refused.output
+    finally:
+        server.should_exit = True
+        await serving
 
 
 async def test_the_next_cycle_flags_the_course_whose_completers_did_not_move(

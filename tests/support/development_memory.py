@@ -4,18 +4,19 @@ unit of work. Each answers as the PostgreSQL adapter's query does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from libs.events.schemas.assessment import CalibrationCompleted
-from libs.events.schemas.development import PlannedAction
+from libs.events.schemas.development import ActionKind, PlannedAction
 from libs.events.schemas.lms import Course
 from services.development.application.development import Development
 from services.development.application.ports import Scores
 from services.development.domain import goals as goal_rules
 from services.development.domain.gaps import Gap
-from services.development.domain.goals import Goal
+from services.development.domain.goals import Goal, GoalState
+from services.development.domain.heatmap import GapRow
 from services.development.domain.plans import DevelopmentPlan
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT
 from tests.support.memory import (
@@ -40,6 +41,9 @@ class _Plan:
 class MemoryRecords:
     def __init__(self) -> None:
         self.calibrations: dict[str, tuple[str, int]] = {}
+        self.calibrated_at: dict[str, datetime] = {}
+        # The org chart replica shares the service's schema: the gap rows join it.
+        self.org_chart = MemoryOrgChart()
         # (session, employee, competency, score, completed at)
         self.scores: list[tuple[str, str, str, float | None, datetime]] = []
         # (session, employee, role, gap, completed at)
@@ -47,12 +51,14 @@ class MemoryRecords:
         self.plans: dict[str, _Plan] = {}
         self.courses: dict[str, tuple[Course, datetime]] = {}
         self.done: list[tuple[str, str]] = []
+        self.done_on: dict[tuple[str, str], date] = {}
         self.goals: dict[str, tuple[Goal, int]] = {}
 
     async def record_calibration(self, event: CalibrationCompleted, at: datetime) -> bool:
         if event.session_id in self.calibrations:
             return False
         self.calibrations[event.session_id] = (event.framework_id, event.framework_version)
+        self.calibrated_at[event.session_id] = at
         self.scores += [
             (event.session_id, s.subject, competency, score, at)
             for s in event.scores
@@ -130,6 +136,55 @@ class MemoryRecords:
                 found.setdefault(employee, []).append(g)
         return found
 
+    async def latest_session(self, department: str | None) -> str | None:
+        covered = {s for s, e, _, _, _ in self.gaps if self._department(e, department)}
+        found = [(at, s) for s, at in self.calibrated_at.items() if s in covered]
+        return max(found)[1] if found else None
+
+    async def gap_rows(self, session_id: str, department: str | None) -> AsyncIterator[GapRow]:
+        for session, employee, _, g, _ in self.gaps:
+            place = self._department(employee, department)
+            if session == session_id and place is not None:
+                yield GapRow(place, g.competency, g.target, g.current)
+
+    def _department(self, employee: str, department: str | None) -> str | None:
+        """The person's department when they count in a report on `department`."""
+        person = self.org_chart.people.get(employee)
+        if person is None or not person.active or person.department is None:
+            return None
+        return person.department if department in (None, person.department) else None
+
+    async def plan_action_counts(
+        self, department: str | None
+    ) -> list[tuple[str, ActionKind, int, int, int]]:
+        latest: dict[str, _Plan] = {}
+        for plan in self.plans.values():
+            if plan.employee_id not in latest or latest[plan.employee_id].at < plan.at:
+                latest[plan.employee_id] = plan
+        people: dict[tuple[str, ActionKind], set[str]] = {}
+        counts: dict[tuple[str, ActionKind], list[int]] = {}
+        for employee, plan in latest.items():
+            place = self._department(employee, department)
+            for action in plan.actions if place else []:
+                key = (place, action.kind)
+                people.setdefault(key, set()).add(employee)
+                on = self.done_on.get((employee, action.course_id or ""))
+                done = on is not None and on >= plan.at.date()
+                tally = counts.setdefault(key, [0, 0])
+                tally[0] += 1
+                tally[1] += done
+        return [
+            (d, k, len(people[(d, k)]), n, done) for (d, k), (n, done) in sorted(counts.items())
+        ]
+
+    async def goal_state_counts(self, department: str | None) -> list[tuple[str, GoalState, int]]:
+        counts: dict[tuple[str, GoalState], int] = {}
+        for goal, _ in self.goals.values():
+            place = self._department(goal.employee_id, department)
+            if place is not None:
+                counts[(place, goal.state)] = counts.get((place, goal.state), 0) + 1
+        return [(d, state, n) for (d, state), n in sorted(counts.items())]
+
     async def record_plans(self, plans: Iterable[DevelopmentPlan], at: datetime) -> None:
         for plan in plans:
             self.plans[plan.plan_id] = _Plan(
@@ -168,6 +223,7 @@ class MemoryRecords:
     async def record_completion(self, employee_id: str, course_id: str, on: date) -> None:
         if (employee_id, course_id) not in self.done:
             self.done.append((employee_id, course_id))
+            self.done_on[(employee_id, course_id)] = on
 
     async def completions(self) -> list[tuple[str, str]]:
         return list(self.done)
@@ -208,6 +264,9 @@ class MemoryDevelopmentWork:
     org_chart: MemoryOrgChart = field(default_factory=MemoryOrgChart)
     frameworks: MemoryFrameworkVersions = field(default_factory=MemoryFrameworkVersions)
     events: MemoryEventLog = field(default_factory=lambda: MemoryEventLog("development"))
+
+    def __post_init__(self) -> None:
+        self.records.org_chart = self.org_chart
 
 
 def memory_development() -> tuple[Development, MemoryDevelopmentWork]:

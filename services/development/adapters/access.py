@@ -1,6 +1,7 @@
 """Who may call each route of the development service: a person reads their own gaps and
 plan, their manager reads and edits them, `hr_admin` everything, including departments,
-catalog coverage and course effectiveness; `privacy_officer` what it holds of a person.
+catalog coverage, course effectiveness and the reports; `privacy_officer` what it holds of a
+person.
 Goals: the employee proposes their own and their manager agrees; HR sets them directly."""
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ ACCESS: dict[str, Access] = {
     "GET /gaps/{employee_id}/against": READ,
     "GET /teams/{manager_id}/gaps": EDIT,
     "GET /departments/{department}/gaps": HR,
+    "GET /reports/gaps": HR,
+    "GET /reports/plans": HR,
+    "GET /reports/goals": HR,
     "GET /plans/{employee_id}": READ,
     "POST /plans/{employee_id}/actions": EDIT,
     "POST /plans/{employee_id}/actions/{action_id}/removal": EDIT,

@@ -9,8 +9,10 @@ transaction that records the event in the inbox. A redelivered event stops at th
 repeated one (another event id for the same session) stops at the session's row and at the
 session stream's expected version: no second plan either way.
 
-Queries serve the person, their managers up the chain, and HR: gaps per person, team and
-department, gaps against a target role, plans, catalog coverage and course effectiveness.
+Queries serve the person, their managers up the chain, and HR: gaps per person (with the
+target's anchor and the person's strengths), team and department, gaps against a target role,
+plans, catalog coverage and course effectiveness, and HR's gap heatmap of a calibration by
+department and competency.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.envelope import Envelope, EventMetadata
 from libs.events.ports import UnitOfWork
@@ -32,13 +37,20 @@ from services.development.application.ports import Work
 from services.development.domain import plan_edits
 from services.development.domain.coverage import CoverageReport, coverage
 from services.development.domain.effectiveness import CourseEffect, course_effectiveness, movements
-from services.development.domain.gaps import Gap, gaps
+from services.development.domain.gaps import Gap, gaps, strengths, target_anchors
 from services.development.domain.goals import GoalFocus, beside_plan
+from services.development.domain.heatmap import HeatmapCell, HeatmapTally
 from services.development.domain.plans import (
     DevelopmentPlan,
     PlanPolicy,
     PlanSubject,
     generate_plans,
+)
+from services.development.domain.progress import (
+    GoalStates,
+    PlanProgress,
+    goal_states,
+    plan_progress,
 )
 
 ACTOR = "service:development"
@@ -61,12 +73,109 @@ class FrameworkVersionMissing(RuntimeError):
     retries the event (and dead-letters it, with this message, if it never arrives)."""
 
 
+class TargetedGap(CompetencyGap):
+    target_anchor: str | None = Field(
+        description="the anchor sentence of the target level as the role reads it: what the "
+        "target looks like; null when the framework words none there"
+    )
+
+
+class Strength(BaseModel):
+    """A competency the person scored above its target."""
+
+    model_config = ConfigDict(frozen=True)
+
+    competency: str
+    target: int
+    current: float
+    above_by: float = Field(description="current - target")
+
+
 @dataclass(frozen=True)
 class PersonGaps:
     employee_id: str
     session_id: str
     role: str
-    gaps: list[CompetencyGap]
+    gaps: list[TargetedGap]
+    strengths: list[Strength]
+
+
+def _person_gaps(
+    employee_id: str,
+    session_id: str,
+    role: str,
+    found: list[Gap],
+    anchors: dict[str, str | None],
+) -> PersonGaps:
+    """The person's gaps, each naming its target's anchor, and their strengths."""
+    return PersonGaps(
+        employee_id,
+        session_id,
+        role,
+        [
+            TargetedGap(
+                competency=g.competency,
+                target=g.target,
+                current=g.current,
+                gap=g.size,
+                target_anchor=anchors.get(g.competency),
+            )
+            for g in found
+        ],
+        [
+            Strength(
+                competency=g.competency,
+                target=g.target,
+                current=g.current,
+                above_by=g.current - g.target,
+            )
+            for g in strengths(found)
+            if g.current is not None
+        ],
+    )
+
+
+class GapHeatmap(BaseModel):
+    """HR's heatmap of one calibration's gaps by department and competency
+    (services/development/domain/heatmap.py says what each cell counts)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    framework_id: str
+    framework_version: int
+    department: str | None
+    cells: list[HeatmapCell]
+
+
+R = TypeVar("R")
+
+
+class PlanReport(BaseModel):
+    """Plan actions and their completion by department and kind
+    (services/development/domain/progress.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    department: str | None
+    rows: list[PlanProgress]
+
+
+class GoalReport(BaseModel):
+    """Goals per state by department."""
+
+    model_config = ConfigDict(frozen=True)
+
+    department: str | None
+    rows: list[GoalStates]
+
+
+def _reported(department: str | None, rows: list[R], what: str) -> list[R]:
+    """A report on a named department with nothing in it is a department nobody is reported
+    in (a typo, or nobody active there): said, rather than an empty file."""
+    if department is not None and not rows:
+        raise NotFound(f"nobody active in department {department!r} has {what}")
+    return rows
 
 
 @dataclass(frozen=True)
@@ -196,10 +305,17 @@ class Development:
         async with self.unit_of_work.reading() as work:
             await self._may_see(work, viewer, employee_id, hr)
             found = (await work.records.latest_gaps([employee_id])).get(employee_id)
-        if found is None:
-            raise NotFound(f"no calibrated gaps for {employee_id!r} yet")
-        session, role, person_gaps = found
-        return PersonGaps(employee_id, session, role, [_published(g) for g in person_gaps])
+            if found is None:
+                raise NotFound(f"no calibrated gaps for {employee_id!r} yet")
+            session, role, person_gaps = found
+            framework = await work.frameworks.framework(*await work.records.calibration(session))
+        profile = None if framework is None else framework.role(role)
+        anchors = (
+            {}  # the replica holds no such role: the gaps stand, without anchors
+            if framework is None or profile is None
+            else target_anchors(framework, profile.family, profile.track, person_gaps)
+        )
+        return _person_gaps(employee_id, session, role, person_gaps, anchors)
 
     async def gaps_against(
         self,
@@ -219,14 +335,19 @@ class Development:
             calibration = await work.records.calibration(session)
             profile = await work.frameworks.role_profile(*calibration, position)
             scores = await work.records.scores_of(session, employee_id)
+            framework = await work.frameworks.framework(*calibration)
         if profile is None:
             raise NotFound(
                 f"framework {calibration[0]!r} version {calibration[1]} has no role at "
                 f"{'/'.join(position)}"
             )
-        return PersonGaps(
-            employee_id, session, profile.key, [_published(g) for g in gaps(profile, scores)]
+        found = gaps(profile, scores)
+        anchors = (
+            {}
+            if framework is None
+            else target_anchors(framework, profile.family, profile.track, found)
         )
+        return _person_gaps(employee_id, session, profile.key, found, anchors)
 
     async def _group(self, group: str, members: list[str]) -> GroupGaps:
         async with self.unit_of_work.reading() as work:
@@ -274,6 +395,45 @@ class Development:
         if not members:
             raise NotFound(f"nobody active in department {department!r}")
         return await self._group(department, members)
+
+    async def gap_heatmap(self, department: str | None = None) -> GapHeatmap:
+        """The latest calibration's gaps by department and competency, for everyone the org
+        chart has active in a department (only `department`'s when named: then the latest
+        calibration that assessed someone there, as review cycles may run per department).
+        The gap rows are streamed and tallied, so memory holds the cells, not the
+        population."""
+        async with self.unit_of_work.reading() as work:
+            session = await work.records.latest_session(department)
+            if session is None:
+                where = "" if department is None else f" in department {department!r}"
+                raise NotFound(f"no calibrated gaps of anyone active{where} yet")
+            framework_id, version = await work.records.calibration(session)
+            tally = HeatmapTally()
+            async for row in work.records.gap_rows(session, department):
+                tally.add(row)
+        return GapHeatmap(
+            session_id=session,
+            framework_id=framework_id,
+            framework_version=version,
+            department=department,
+            cells=tally.cells(),
+        )
+
+    async def plan_report(self, department: str | None = None) -> PlanReport:
+        """Each person's latest plan: actions and completed courses by department and kind,
+        counted in the database."""
+        async with self.unit_of_work.reading() as work:
+            counts = await work.records.plan_action_counts(department)
+        rows = _reported(department, plan_progress(counts), "a development plan")
+        return PlanReport(department=department, rows=rows)
+
+    async def goal_report(self, department: str | None = None) -> GoalReport:
+        """Goals per state by department, counted in the database."""
+        async with self.unit_of_work.reading() as work:
+            counts = await work.records.goal_state_counts(department)
+        return GoalReport(
+            department=department, rows=_reported(department, goal_states(counts), "goals")
+        )
 
     async def plan_of(self, employee_id: str, viewer: str, hr: bool) -> DevelopmentPlan:
         async with self.unit_of_work.reading() as work:

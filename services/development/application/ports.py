@@ -6,19 +6,20 @@ The PostgreSQL adapters implement them; the application tests run on in-memory o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from libs.events.ports import EventLog
 from libs.events.schemas.assessment import CalibrationCompleted
-from libs.events.schemas.development import PlannedAction
+from libs.events.schemas.development import ActionKind, PlannedAction
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.lms import Course
 from libs.replicas.people import Person
 from services.development.domain.gaps import Gap
-from services.development.domain.goals import Goal
+from services.development.domain.goals import Goal, GoalState
+from services.development.domain.heatmap import GapRow
 from services.development.domain.plans import DevelopmentPlan
 
 # Per employee, per competency: a calibrated score (None: not observed).
@@ -87,6 +88,30 @@ class Records(Protocol):
         ...
 
     async def session_gaps(self, session_id: str) -> dict[str, list[Gap]]: ...
+
+    async def latest_session(self, department: str | None) -> str | None:
+        """The calibration session recorded last among those with gaps of someone active in a
+        department (in `department` when named); None when there is none."""
+        ...
+
+    def gap_rows(self, session_id: str, department: str | None) -> AsyncIterator[GapRow]:
+        """The session's gaps of everyone the org chart has active in a department (only
+        `department`'s when named), each placed in their department, streamed in batches:
+        the caller holds one batch at a time, not the population."""
+        ...
+
+    async def plan_action_counts(
+        self, department: str | None
+    ) -> list[tuple[str, ActionKind, int, int, int]]:
+        """Over each person's latest plan, for everyone active in a department (only
+        `department`'s when named): (department, action kind, people, actions, courses
+        completed on or after the plan's day)."""
+        ...
+
+    async def goal_state_counts(self, department: str | None) -> list[tuple[str, GoalState, int]]:
+        """(department, state, goals) of everyone active in a department (only
+        `department`'s when named)."""
+        ...
 
     async def record_plans(self, plans: Iterable[DevelopmentPlan], at: datetime) -> None: ...
 

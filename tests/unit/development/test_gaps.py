@@ -4,9 +4,9 @@ competency of the effective role profile, deployment rules included."""
 from __future__ import annotations
 
 from libs.events.schemas.assessment import CalibrationCompleted, SubjectScores
-from services.development.domain.gaps import Gap, gaps, priority
+from services.development.domain.gaps import Gap, gaps, priority, strengths, target_anchors
 from services.framework.domain.profiles import effective_profiles
-from tests.support.sample_frameworks import valid_framework
+from tests.support.sample_frameworks import valid_framework, without_anchors
 
 PROFILES = effective_profiles(valid_framework())
 COMPLETED = CalibrationCompleted(
@@ -70,3 +70,27 @@ def test_only_observed_shortfalls_are_open_and_the_largest_behavioural_come_firs
         Gap("ownership", "behavioural", 3, 2.0),
     ]
     assert [g.competency for g in sorted(tie, key=priority)] == ["ownership", "design"]
+
+
+def test_strengths_and_the_target_anchor_of_each_gap() -> None:
+    """A strength is a score above the target (meeting it is not one); a gap names the
+    anchor of its target level, None where the framework words none."""
+    framework = without_anchors(valid_framework(), "testing", "ic", [3])
+    found = [
+        Gap("coding", "technical", 3, 4.5),
+        Gap("testing", "technical", 3, 1.0),
+        Gap("collaboration", "behavioural", 2, 2.0),
+        Gap("ownership", "behavioural", 2, None),
+        Gap("communication", "behavioural", 2, 4.0),
+    ]
+    assert [(g.competency, g.size) for g in strengths(found)] == [
+        ("communication", -2.0),
+        ("coding", -1.5),
+    ]
+    assert target_anchors(framework, "eng", "ic", found) == {
+        "coding": "Coding as an individual contributor shows it at step 3.",
+        "testing": None,
+        "collaboration": "Collaboration as an individual contributor shows it at step 2.",
+        "ownership": "Ownership as an individual contributor shows it at step 2.",
+        "communication": "Communication as an individual contributor shows it at step 2.",
+    }

@@ -4,7 +4,7 @@ caused them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -12,13 +12,23 @@ from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
 from libs.events.schemas.assessment import CalibrationCompleted
-from libs.events.schemas.development import PlannedAction
+from libs.events.schemas.development import ActionKind, PlannedAction
 from libs.events.schemas.lms import Course
 from services.development.application.ports import HeldAbout, Scores
 from services.development.domain import goals as goal_rules
 from services.development.domain.gaps import Gap
-from services.development.domain.goals import Goal
+from services.development.domain.goals import Goal, GoalState
+from services.development.domain.heatmap import GapRow
 from services.development.domain.plans import DevelopmentPlan
+
+# Rows per round trip when gap rows are streamed: a batch held at a time, not the population.
+_BATCH = 5_000
+# The reports' population: people (`p`, the org chart replica's `people`, which lives in this
+# schema: libs/replicas/org_chart.py) active in a department, or in `%(department)s` when set.
+_ACTIVE_IN_DEPARTMENT = (
+    "p.hired_on IS NOT NULL AND p.left_on IS NULL AND p.department IS NOT NULL "
+    "AND (%(department)s::text IS NULL OR p.department = %(department)s)"
+)
 
 
 class DevelopmentRecords:
@@ -32,7 +42,16 @@ class DevelopmentRecords:
         return sql.Identifier(self.schema, table)
 
     async def _run(self, query: str, params: Any = None) -> Any:
-        names = ("calibrations", "scores", "gaps", "plans", "courses", "completions", "goals")
+        names = (
+            "calibrations",
+            "scores",
+            "gaps",
+            "plans",
+            "courses",
+            "completions",
+            "goals",
+            "people",
+        )
         composed = sql.SQL(query).format(**{n: self._t(n) for n in names})
         return await self.conn.execute(composed, params)
 
@@ -149,6 +168,59 @@ class DevelopmentRecords:
         for employee, competency, nature, target, current in await cur.fetchall():
             found.setdefault(employee, []).append(Gap(competency, nature, target, current))
         return found
+
+    async def latest_session(self, department: str | None) -> str | None:
+        # Newest first, stopping at the first session with a gap row of the population.
+        cur = await self._run(
+            "SELECT c.session_id FROM {calibrations} c WHERE EXISTS ("
+            "  SELECT 1 FROM {gaps} g JOIN {people} p USING (employee_id)"
+            "  WHERE g.session_id = c.session_id AND " + _ACTIVE_IN_DEPARTMENT + ") "
+            "ORDER BY c.completed_at DESC, c.session_id DESC LIMIT 1",
+            {"department": department},
+        )
+        row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    async def gap_rows(self, session_id: str, department: str | None) -> AsyncIterator[GapRow]:
+        # The org chart joined here: departments come with the rows, not a person at a time.
+        query = sql.SQL(
+            "SELECT p.department, g.competency, g.target, g.current "
+            "FROM {gaps} g JOIN {people} p USING (employee_id) "
+            "WHERE g.session_id = %(session)s AND " + _ACTIVE_IN_DEPARTMENT
+        ).format(gaps=self._t("gaps"), people=self._t("people"))
+        # A server-side cursor: PostgreSQL hands the rows over a batch at a time.
+        async with self.conn.cursor(name="gap_rows") as cur:
+            cur.itersize = _BATCH
+            await cur.execute(query, {"session": session_id, "department": department})
+            async for department_name, competency, target, current in cur:
+                yield GapRow(department_name, competency, target, current)
+
+    async def plan_action_counts(
+        self, department: str | None
+    ) -> list[tuple[str, ActionKind, int, int, int]]:
+        cur = await self._run(
+            "WITH latest AS ("
+            "  SELECT DISTINCT ON (employee_id) employee_id, actions, completed_at FROM {plans}"
+            "  ORDER BY employee_id, completed_at DESC) "
+            "SELECT p.department, a->>'kind', count(DISTINCT l.employee_id), count(*),"
+            "       count(c.course_id) "
+            "FROM latest l JOIN {people} p USING (employee_id) "
+            "CROSS JOIN LATERAL jsonb_array_elements(l.actions) a "
+            "LEFT JOIN {completions} c ON c.employee_id = l.employee_id "
+            "  AND c.course_id = a->>'course_id' AND c.completed_on >= l.completed_at::date "
+            "WHERE " + _ACTIVE_IN_DEPARTMENT + " GROUP BY 1, 2 ORDER BY 1, 2",
+            {"department": department},
+        )
+        return [(d, kind, n, actions, done) for d, kind, n, actions, done in await cur.fetchall()]
+
+    async def goal_state_counts(self, department: str | None) -> list[tuple[str, GoalState, int]]:
+        cur = await self._run(
+            "SELECT p.department, g.state, count(*) FROM {goals} g "
+            "JOIN {people} p USING (employee_id) "
+            "WHERE " + _ACTIVE_IN_DEPARTMENT + " GROUP BY 1, 2 ORDER BY 1, 2",
+            {"department": department},
+        )
+        return [(d, state, goals) for d, state, goals in await cur.fetchall()]
 
     # -- plans --------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from tests.support.development_memory import (
     seeded_development,
 )
 from tests.support.envelopes import envelope
+from tests.support.sample_frameworks import valid_framework, with_family_anchor
 
 TESTING_101 = course("testing-101", "testing")
 PAIRING = NewAction(
@@ -186,6 +187,114 @@ async def test_gaps_against_another_role_use_the_calibrations_framework_version(
     assert {g.competency: g.gap for g in against.gaps}["coding"] == 1
     with pytest.raises(NotFound, match="no role at eng/ic/L9"):
         await development.gaps_against(ANN, ("eng", "ic", "L9"), ANN, hr=False)
+
+
+async def test_a_persons_gaps_name_the_target_anchor_and_their_strengths(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    """Each gap names what its target looks like (the anchor of the target level on the
+    role's track, a family's own wording first); strengths are the competencies scored above
+    their target, the widest margin first."""
+    development, work = world
+    work.frameworks.publish(
+        "eng",
+        1,
+        with_family_anchor(valid_framework(), "testing", "eng", "ic", 3, "Designs the tests."),
+    )
+    await planned(world)
+    ann = await development.gaps_of(ANN, ANN, hr=False)
+    assert {g.competency: g.target_anchor for g in ann.gaps} == {
+        "coding": "Coding as an individual contributor shows it at step 3.",
+        "testing": "Designs the tests.",
+        "collaboration": "Collaboration as an individual contributor shows it at step 2.",
+        "ownership": "Ownership as an individual contributor shows it at step 2.",
+        "communication": "Communication as an individual contributor shows it at step 2.",
+    }
+    assert ann.strengths == [], "Ann meets coding and collaboration, exceeds nothing"
+    expert = await development.gaps_of(EXPERT, "hr-person", hr=True)
+    assert [(s.competency, s.target, s.current, s.above_by) for s in expert.strengths] == [
+        ("collaboration", 2, 4, 2),
+        ("communication", 2, 4, 2),
+        ("testing", 3, 4.5, 1.5),
+        ("coding", 3, 4, 1),
+        ("ownership", 2, 3, 1),
+    ]
+    against = await development.gaps_against(ANN, ("eng", "ic", "L4"), ANN, hr=False)
+    coding = next(g for g in against.gaps if g.competency == "coding")
+    assert (coding.target, coding.target_anchor) == (
+        4,
+        "Coding as an individual contributor shows it at step 4.",
+    )
+
+
+async def test_the_gap_heatmap_tallies_the_latest_calibration_by_department(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    """L3 targets: coding 3, testing 3, collaboration, ownership, communication 2."""
+    development, work = world
+    with pytest.raises(NotFound, match="no calibrated gaps"):
+        await development.gap_heatmap()
+    await planned(world)
+    found = await development.gap_heatmap()
+    assert found.session_id == "s1"
+    cells = {
+        (c.department, c.competency): (
+            c.people,
+            c.observed,
+            c.mean_gap,
+            c.below_target,
+            c.share_below_target,
+        )
+        for c in found.cells
+    }
+    assert len(cells) == 10, "two departments x five competencies"
+    # Ann, Ben, Cat: coding 3, 3, 2; testing 1, 1, 1; ownership not observed, 2, 2.
+    assert cells[("Platform", "coding")] == (3, 3, pytest.approx(1 / 3), 1, pytest.approx(1 / 3))
+    assert cells[("Platform", "testing")] == (3, 3, 2, 3, 1)
+    assert cells[("Platform", "ownership")] == (3, 2, 0, 0, 0)
+    assert cells[("Insights", "testing")] == (1, 1, -1.5, 0, 0)
+
+    # The next calibration is the one read; Cat has left and is in no cell.
+    work.org_chart.leave(CAT, date(2026, 2, 1))
+    second = {e: dict(s) for e, s in FIRST.items()}
+    second[ANN]["testing"] = 3
+    await deliver(development, work, calibration("s2", second), day=90)
+    platform = await development.gap_heatmap("Platform")
+    assert (platform.session_id, platform.department) == ("s2", "Platform")
+    testing = next(c for c in platform.cells if c.competency == "testing")
+    assert (testing.people, testing.mean_gap, testing.below_target) == (2, 1, 1)
+    assert {c.department for c in platform.cells} == {"Platform"}
+    with pytest.raises(NotFound, match="'Nowhere'"):
+        await development.gap_heatmap("Nowhere")
+
+    # A cycle for Insights alone: Platform's latest calibration is still s2.
+    await deliver(development, work, calibration("s3", {EXPERT: FIRST[EXPERT]}), day=120)
+    assert (await development.gap_heatmap()).session_id == "s3"
+    assert (await development.gap_heatmap("Insights")).session_id == "s3"
+    assert (await development.gap_heatmap("Platform")).session_id == "s2"
+
+
+async def test_the_plan_report_counts_course_completions_after_the_plan(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    """Ann, Ben and Cat each have testing-101 in their plan (day 1); Ann completes it after,
+    Ben had completed it before the plan: it does not count."""
+    development, work = world
+    await deliver(
+        development,
+        work,
+        CourseCompleted(employee_id=BEN, course_id="testing-101", completed_on=date(2026, 1, 1)),
+    )
+    await planned(world)
+    done = CourseCompleted(employee_id=ANN, course_id="testing-101", completed_on=date(2026, 3, 1))
+    await deliver(development, work, done)
+    report = await development.plan_report("Platform")
+    courses = next(r for r in report.rows if r.kind == "course")
+    assert (courses.people, courses.actions, courses.completed) == (3, 3, 1)
+    assert courses.share_completed == pytest.approx(1 / 3)
+    assert {r.completed for r in report.rows if r.kind != "course"} == {None}
+    with pytest.raises(NotFound, match="'Insights' has a development plan"):
+        await development.plan_report("Insights")  # the expert has no open gap: no plan
 
 
 # -- plan edits ----------------------------------------------------------------------------------
