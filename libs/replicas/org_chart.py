@@ -6,6 +6,15 @@ Each event type has its own durable consumer, so one employee's events may be ap
 of order: every aspect (position, manager) keeps the stream version of the event that last
 set it, and an older event never overwrites a newer one. A person first seen through a
 later event is recorded with what that event says, and completed when the hiring arrives.
+
+The **level start** (`level_since`, docs/domain.md §6, Readiness) is the day the person's
+current position began: the `effective_on` of the hiring, or of the latest role change that
+moved them to another level, track or job family. A move to another department (or a
+correction repeating the position) does not reset it. It is found from every role fact of
+the person, kept by stream version (`role_facts`): the earliest fact of the newest run of
+facts in the position the newest fact names. So it comes out the same whatever order the
+events arrive in; an older fact only ever dates the start of the position a newer one
+holds, it never puts back its own.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ from libs.replicas.people import Person
 MIGRATIONS = Path(__file__).parent / "migrations" / "org_chart"
 
 _POSITION = ("department", "job_family", "track", "level")
+# What a level start counts from: a department move keeps the level it began.
+_LEVEL = ("job_family", "track", "level")
 
 
 def _newer(column: str, version: str) -> sql.Composable:
@@ -85,6 +96,29 @@ class OrgChart:
         }
         columns = sql.SQL(", ").join(map(sql.Identifier, Person.model_fields))
         self._select = sql.SQL("SELECT {} FROM {} ").format(columns, table)
+        facts = sql.Identifier(schema, "role_facts")
+        self._role_fact = sql.SQL(
+            "INSERT INTO {} (employee_id, stream_version, effective_on, {}) "
+            "VALUES (%(employee_id)s, %(stream_version)s, %(effective_on)s, {}) "
+            "ON CONFLICT DO NOTHING"
+        ).format(
+            facts,
+            sql.SQL(", ").join(map(sql.Identifier, _LEVEL)),
+            sql.SQL(", ").join(map(sql.Placeholder, _LEVEL)),
+        )
+        # The first fact after the newest one in another position: where the run of facts in
+        # the newest position starts.
+        self._level_since = sql.SQL(
+            "WITH facts AS (SELECT * FROM {facts} WHERE employee_id = %(employee_id)s), "
+            "newest AS (SELECT * FROM facts ORDER BY stream_version DESC LIMIT 1), "
+            "moved AS (SELECT max(f.stream_version) AS v FROM facts f, newest n "
+            "  WHERE (f.job_family, f.track, f.level) "
+            "  IS DISTINCT FROM (n.job_family, n.track, n.level)) "
+            "UPDATE {people} SET level_since = ("
+            "  SELECT f.effective_on FROM facts f, moved m "
+            "  WHERE f.stream_version > coalesce(m.v, 0) ORDER BY f.stream_version LIMIT 1"
+            ") WHERE employee_id = %(employee_id)s"
+        ).format(facts=facts, people=table)
         self._erase = sql.SQL(
             "UPDATE {} SET name = %s WHERE employee_id = %s AND name IS DISTINCT FROM %s"
         ).format(table)
@@ -114,6 +148,7 @@ class OrgChart:
                 "manager_version": envelope.stream_version,
             },
         )
+        await self._role_fact_of(conn, envelope, e)
 
     async def role_changed(
         self, conn: AsyncConnection[Any], envelope: Envelope, e: EmployeeRoleChanged
@@ -125,6 +160,19 @@ class OrgChart:
                 "role_version": envelope.stream_version,
             },
         )
+        await self._role_fact_of(conn, envelope, e)
+
+    async def _role_fact_of(
+        self, conn: AsyncConnection[Any], envelope: Envelope, e: EmployeeHired | EmployeeRoleChanged
+    ) -> None:
+        """Keep the fact and date the current level again. Run after the upsert of the
+        person, whose row lock makes a concurrent fact of theirs wait and then be seen."""
+        fact = {
+            **e.model_dump(include={"employee_id", "effective_on", *_LEVEL}),
+            "stream_version": envelope.stream_version,
+        }
+        await conn.execute(self._role_fact, fact)
+        await conn.execute(self._level_since, {"employee_id": e.employee_id})
 
     async def manager_changed(
         self, conn: AsyncConnection[Any], envelope: Envelope, e: EmployeeManagerChanged

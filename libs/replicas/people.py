@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Person(BaseModel):
@@ -21,6 +21,11 @@ class Person(BaseModel):
     manager_id: str | None
     hired_on: date | None
     left_on: date | None
+    level_since: date | None = Field(
+        None,
+        description="the day the current level (job family, track and level) began in the "
+        "HRIS; None while no hiring or role change of the person has arrived",
+    )
 
     @property
     def active(self) -> bool:

@@ -4,6 +4,7 @@ the intake, admitted by the cycles service, relayed on the event stream."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import AsyncIterator
 from datetime import date
@@ -30,6 +31,7 @@ from talentledger.stack.database import migrate_personal_data_keys
 from tests.support.backbone import wait_until
 from tests.support.envelopes import envelope
 from tests.support.intake import admitting
+from tests.support.replica_seeding import change, hired, role_changed
 from tests.support.servers import Nats
 
 SCHEMA = "assessment"
@@ -190,3 +192,81 @@ async def test_managers_of_walks_the_reporting_line_and_stops_at_a_cycle(
         assert await org.managers_of(conn, "TOP") == []
         assert await org.managers_of(conn, "nobody") == []
         assert set(await org.managers_of(conn, "X")) == {"Y", "X"}
+
+
+HrisFact = EmployeeHired | EmployeeRoleChanged | EmployeeManagerChanged
+
+
+def career(employee: str) -> list[tuple[int, HrisFact]]:
+    """One employee's HRIS stream: hired at L2, promoted to L3, a new manager, a move to
+    another department at L3, then into the manager track at L3."""
+    return [
+        (1, hired(employee, "M1", "ic", "L2")),  # on 2024-01-02
+        (2, role_changed(employee, date(2024, 9, 1), "L3")),
+        (
+            3,
+            EmployeeManagerChanged(
+                employee_id=employee, effective_on=date(2024, 10, 1), manager_id="M2"
+            ),
+        ),
+        (4, role_changed(employee, date(2025, 2, 1), "L3", "Payments")),
+        (5, role_changed(employee, date(2025, 6, 1), "L3", "Payments", track="manager")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("events", "level_since", "position"),
+    [
+        # The promotion to L3 on 2024-09-01 starts the level; the department move keeps it.
+        (4, date(2024, 9, 1), ("Payments", "ic", "L3")),
+        # Moving into the manager track starts a new level, whatever its code.
+        (5, date(2025, 6, 1), ("Payments", "manager", "L3")),
+    ],
+)
+async def test_the_level_start_is_the_same_in_every_order_of_arrival(
+    assessment_store: EventStore,
+    events: int,
+    level_since: date,
+    position: tuple[str, str, str],
+) -> None:
+    """docs/domain.md §6, Readiness: the day the current level began, from the HRIS's
+    effective dates, found alike however one employee's events cross between consumers."""
+    org = OrgChart(SCHEMA)
+    orders = list(itertools.permutations(range(events)))
+    for n, order in enumerate(orders):
+        stream = career(f"E{n}")
+        for index in order:
+            await change(assessment_store, *stream[index])
+    async with assessment_store.pool.connection() as conn:
+        for n in range(len(orders)):
+            person = await org.person(conn, f"E{n}")
+            assert person is not None
+            assert (person.department, person.track, person.level) == position, orders[n]
+            assert person.level_since == level_since, orders[n]
+            assert person.hired_on == date(2024, 1, 2)
+
+
+async def test_an_older_event_dates_the_newer_position_and_never_puts_back_its_own(
+    assessment_store: EventStore,
+) -> None:
+    """The department move (version 4) arrives first: L3 since its day, as far as is known.
+    The hiring at L2 (version 1) changes neither. The promotion to L3 (version 2) arrives
+    last: it is older than the move, so L3 stays the position, and it dates L3's start."""
+    org = OrgChart(SCHEMA)
+    stream = career("E1")
+
+    async def level_since() -> tuple[date | None, str | None, str | None]:
+        async with assessment_store.pool.connection() as conn:
+            person = await org.person(conn, "E1")
+        assert person is not None
+        return person.level_since, person.level, person.department
+
+    await change(assessment_store, *stream[3])
+    assert await level_since() == (date(2025, 2, 1), "L3", "Payments")
+    await change(assessment_store, *stream[0])
+    assert await level_since() == (date(2025, 2, 1), "L3", "Payments")
+    await change(assessment_store, *stream[1])
+    assert await level_since() == (date(2024, 9, 1), "L3", "Payments")
+    # The same event again (a redelivery the inbox did not catch) changes nothing.
+    await change(assessment_store, *stream[1])
+    assert await level_since() == (date(2024, 9, 1), "L3", "Payments")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from tests.support.promotion_api import (
     seeded,
 )
 from tests.support.readiness import nomination
-from tests.support.replica_seeding import hire, hired, publish
+from tests.support.replica_seeding import change, hire, hired, publish, role_changed
 from tests.support.sample_frameworks import add_requirements, valid_framework
 from tests.support.service_api import ServiceApi, in_process
 from tests.support.superuser import as_superuser
@@ -307,7 +308,8 @@ async def test_readiness_for_the_next_level_shows_each_criterion_with_its_eviden
     stack: Stack,
 ) -> None:
     """docs/domain.md §6 defaults: average 3.5, no competency below 3; before any case the
-    endorsement and confirmation are shown as missing, and time at level as unknown."""
+    endorsement and confirmation are shown as missing, and time at level counts from the
+    day the HRIS hired Ann at L3 (2024-01-02), with no nomination date beside it."""
     await stack.calibrate(calibration("s1", {ANN: STRONG, BEN: WEAK}))
     ann = await stack.call("GET", f"/people/{ANN}/readiness", who=ANN)
     results = {r["name"]: r for r in ann["results"]}
@@ -316,7 +318,9 @@ async def test_readiness_for_the_next_level_shows_each_criterion_with_its_eviden
     assert results["average"]["actual"] == pytest.approx(3.5)
     assert results["competency_floor:ownership"]["met"] is True  # exactly 3
     assert not results["endorsement"]["met"]
-    assert not results["time_at_level"]["met"]
+    assert results["time_at_level"]["met"]
+    assert (ann["operating_since"], ann["level_start_from"]) == ("2024-01-02", "hris")
+    assert "nominated_since" not in ann, "no case, no nomination date"
     ben = await stack.call("GET", f"/people/{BEN}/readiness", who=LEAD)
     assert {r["name"] for r in ben["results"] if not r["met"]} >= {
         "average",
@@ -327,6 +331,69 @@ async def test_readiness_for_the_next_level_shows_each_criterion_with_its_eviden
     await stack.calibrate(calibration("s1", {ANN: WEAK}))
     again = await stack.call("GET", f"/people/{ANN}/readiness", who=ANN)
     assert again["calibration"]["scores"]["coding"] == 4
+
+
+CAT, DAN = "emp-cat", "emp-dan"
+JUDGED_ON = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+async def test_time_at_level_is_judged_on_the_hris_dates_and_a_nomination_date_only_shown(
+    stack: Stack, database_url: str
+) -> None:
+    """docs/domain.md §6, Readiness, judged on 2026-03-02 from the HRIS's effective dates.
+
+    Cat: hired at L2 on 2024-03-01, promoted to L3 on 2025-10-15, moved to Insights at L3 on
+    2025-11-20 (that move arriving before the promotion): L3 since 2025-10-15, one whole
+    quarter by 2026-03-02 (15 January; 15 April is to come): met.
+
+    Dan: hired at L2 on 2024-03-01, promoted to L3 on 2026-01-05: no whole quarter (5 April
+    is to come): not met. His nominator says he has operated at L4 since 2025-06-01, three
+    whole quarters (1 September, 1 December, 1 March): shown beside it, not judged, so his
+    case cannot be approved."""
+    stack.api.app.state.promotion = replace(stack.promotion, clock=lambda: JUDGED_ON)
+    start = date(2024, 3, 1)
+    await hire(
+        stack.api.store,
+        *(
+            hired(p, LEAD, "ic", "L2").model_copy(update={"effective_on": start})
+            for p in (CAT, DAN)
+        ),
+    )
+    await change(stack.api.store, 3, role_changed(CAT, date(2025, 11, 20), "L3", "Insights"))
+    await change(stack.api.store, 2, role_changed(CAT, date(2025, 10, 15), "L3"))
+    await change(stack.api.store, 2, role_changed(DAN, date(2026, 1, 5), "L3"))
+    await stack.calibrate(calibration("s1", {CAT: STRONG, DAN: STRONG}))
+
+    cat = await stack.call("GET", f"/people/{CAT}/readiness", who=LEAD)
+    time_at_level = {r["name"]: r for r in cat["results"]}["time_at_level"]
+    assert (time_at_level["met"], time_at_level["actual"]) == (True, 1)
+    assert time_at_level["evidence"] == (
+        "the HRIS dates the current level from 2025-10-15: 1 whole quarter(s) by 2026-03-02"
+    )
+    assert cat["operating_since"] == "2025-10-15"
+
+    case = await stack.ready_case(DAN)  # nominated with operating_since 2025-06-01
+    evaluated = await stack.call("POST", f"/cases/{case}/evaluation", who=LEAD)
+    assert evaluated["ready"] is False
+    readiness = evaluated["entries"][-1]["payload"]["readiness"]
+    assert (readiness["operating_since"], readiness["nominated_since"]) == (
+        "2026-01-05",
+        "2025-06-01",
+    )
+    time_at_level = {r["name"]: r for r in readiness["results"]}["time_at_level"]
+    assert (time_at_level["met"], time_at_level["actual"]) == (False, 0)
+    assert time_at_level["disagreement"] == (
+        "the nomination gives operating at ic L4 since 2025-06-01 (3 whole quarter(s) by "
+        "2026-03-02), but the HRIS dates the current level from 2026-01-05; the HRIS date is "
+        "the one judged"
+    )
+    refused = await stack.call(
+        "POST", f"/cases/{case}/decision", 409, who=COMMITTEE, outcome="approve", rationale="."
+    )
+    assert "time_at_level" in refused["detail"]
+    chain = verify_stored_log(database_url, SCHEMA).chain
+    assert chain is not None
+    assert chain.ok, chain.failure
 
 
 async def test_an_edited_column_steers_no_decision_and_an_edited_body_is_refused(

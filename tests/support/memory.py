@@ -136,8 +136,10 @@ def person(
     track: str = "ic",
     level: str | None = "L3",
     left: bool = False,
+    level_since: date | None = date(2024, 1, 2),
 ) -> Person:
-    """Someone for the org chart to hire, hired in 2024 (`left`: gone since mid-2025)."""
+    """Someone for the org chart to hire, hired in 2024 at the level they hold (`left`: gone
+    since mid-2025)."""
     return Person(
         employee_id=employee_id,
         name=None,
@@ -148,6 +150,7 @@ def person(
         manager_id=manager_id,
         hired_on=date(2024, 1, 2),
         left_on=date(2025, 6, 30) if left else None,
+        level_since=level_since,
     )
 
 

@@ -60,7 +60,7 @@ def ready_case(**changes: object) -> Readiness:
         "calibration": strong(),
         "required_competencies": COMPETENCIES,
         "as_of": AS_OF,
-        "operating_since": date(2025, 3, 30),
+        "level_since": date(2025, 3, 30),
         "evidence": evidence(),
         "endorsed_by": "mgr-1",
         "confirmed_in_session": "cal-2025-q2",

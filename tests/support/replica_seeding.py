@@ -35,14 +35,17 @@ async def hire(store: EventStore, *people: EmployeeHired) -> None:
 async def change(
     store: EventStore,
     version: int,
-    *changes: EmployeeRoleChanged | EmployeeManagerChanged | EmployeeLeft,
+    *changes: EmployeeHired | EmployeeRoleChanged | EmployeeManagerChanged | EmployeeLeft,
 ) -> None:
-    """Later HRIS facts about hired people, as each employee's `version`-th event."""
+    """HRIS facts about people, as each employee's `version`-th event (a hiring too, for
+    tests that deliver one employee's events out of order)."""
     org_chart = OrgChart(store.schema)
     async with store.transaction() as conn:
         for e in changes:
             delivered = envelope(e, f"employee-{e.employee_id}", version)
-            if isinstance(e, EmployeeRoleChanged):
+            if isinstance(e, EmployeeHired):
+                await org_chart.hired(conn, delivered, e)
+            elif isinstance(e, EmployeeRoleChanged):
                 await org_chart.role_changed(conn, delivered, e)
             elif isinstance(e, EmployeeLeft):
                 await org_chart.left(conn, delivered, e)
@@ -87,4 +90,22 @@ def hired(
         track=track,
         level=level,
         manager_id=manager_id,
+    )
+
+
+def role_changed(
+    employee_id: str,
+    on: date,
+    level: str,
+    department: str = "Platform",
+    track: TrackKind = "ic",
+    job_family: str = "eng",
+) -> EmployeeRoleChanged:
+    return EmployeeRoleChanged(
+        employee_id=employee_id,
+        effective_on=on,
+        department=department,
+        job_family=job_family,
+        track=track,
+        level=level,
     )

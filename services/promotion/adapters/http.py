@@ -63,7 +63,9 @@ class Nomination(_Body):
     )
     framework_id: str | None = Field(None, description="needed only when several have the family")
     operating_since: date | None = Field(
-        None, description="since when the person operates at the target level"
+        None,
+        description="since when the nominator says the person operates at the target level: "
+        "kept as evidence; time at level is judged on the HRIS level start",
     )
     note: str = Text
 

@@ -1,6 +1,7 @@
 """Readiness (docs/domain.md §6), always computed from this service's own read models: the
 calibrated scores `CalibrationCompleted` brought, the framework version those scores were
-calibrated under (its target role profile), and the latest criteria version."""
+calibrated under (its target role profile), the start of the person's current level in the
+org chart the HRIS feeds, and the latest criteria version."""
 
 from __future__ import annotations
 
@@ -77,13 +78,17 @@ async def judge(
             f"framework {scores.framework_id!r} version {scores.framework_version} has no "
             f"role profile at {move.target_family} {move.to_track} {move.to_level}"
         )
+    # Time at level is judged on the HRIS's level start; a person the org chart does not
+    # know has none, and the criterion is then not met (docs/domain.md §6, Readiness).
+    person = await tx.org_chart.person(employee_id)
     readiness = evaluate(
         await in_force(promotion, tx),
         transition,
         scores,
         required_competencies=target_competencies(profile, transition),
         as_of=promotion.clock().date(),
-        operating_since=case.operating_since if case else None,
+        level_since=person.level_since if person else None,
+        nominated_since=case.operating_since if case else None,
         evidence=case.evidence if case else None,
         endorsed_by=case.endorsed_by if case else None,
         confirmed_in_session=case.confirmed_in_session if case else None,

@@ -114,7 +114,10 @@ def _step(entry: LogEntry) -> list[str]:
     if entry.kind == "nomination":
         lines.append(f"   - move: {_move(p['move'])}; cycle {p['cycle_id']}")
         if p.get("operating_since"):
-            lines.append(f"   - operating at the target level since {p['operating_since']}")
+            lines.append(
+                f"   - operating at the target level since {p['operating_since']}, as the "
+                "nomination gives it"
+            )
     elif entry.kind == "evidence":
         lines.append(f"   - item: {p['item']}")
         lines.append(f"   - {p['note']}")
@@ -179,9 +182,15 @@ def _basis(entry: LogEntry) -> list[str]:
         lines.append(
             f"| {_cell(result['name'])} | {_cell(result['expected'])} | "
             f"{_cell(result['actual'])} | {'yes' if result['met'] else 'no'} | "
-            f"{_cell(result['evidence'])} |"
+            f"{_cell(_evidence(result))} |"
         )
     return lines
+
+
+def _evidence(result: dict[str, Any]) -> str:
+    """A result's evidence and, where its sources disagreed, what they said."""
+    disagreement = result.get("disagreement")
+    return result["evidence"] + (f" (disagreement: {disagreement})" if disagreement else "")
 
 
 def report(title: str, entries: Sequence[LogEntry], generated_at: datetime) -> str:

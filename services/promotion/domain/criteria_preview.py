@@ -8,11 +8,12 @@ The rules are not restated here; the preview only chooses which of the results i
 
 - judged here: the calibrated average and the competency floor, which depend on the
   calibration alone;
-- not judged here: time at the next level (counted from the date a nomination gives),
-  named scope evidence, manager endorsement and calibration confirmation. They belong to a
-  case, and no case exists yet. Counting them as unmet would make every preview read "nobody
-  is eligible", counting them as met would claim what nobody showed, so each target lists
-  them by name instead and "eligible" means: meets every criterion judged here.
+- not judged here: time at level (counted from the org chart's level start, which the
+  preview does not read), named scope evidence, manager endorsement and calibration
+  confirmation (which belong to a case, and no case exists yet). Counting them as unmet
+  would make every preview read "nobody is eligible", counting them as met would claim what
+  nobody showed, so each target lists them by name instead and "eligible" means: meets
+  every criterion judged here.
 
 Per group of a protected attribute, the eligible share and its ratio to the share of the
 group with the highest one follow the fairness report's rules (`fairness.group_rates`: the

@@ -16,8 +16,12 @@ Rules, one `CriterionResult` each:
   calibration) is not met: the floor cannot be shown to hold, and a promotion must not rest
   on what nobody looked at. The same competency is left out of the average rather than
   counted as zero;
-- time at the next level: whole quarters (three calendar months each, counted from the day
-  the person started operating at the next level) up to `as_of`;
+- time at level: whole quarters (three calendar months each) from the day the HRIS says the
+  person's current level began (the org chart's level start) up to `as_of`. A date the
+  nomination gives (`operating_since`) is kept beside it as evidence and never judged; when it
+  differs, the result says so in `disagreement`, with the quarters each date would give.
+  Without a level start from the HRIS the criterion is not met (nothing shows the time), as
+  it was for a nomination without a date;
 - each named evidence item: a record exists, dated on or before `as_of`;
 - manager endorsement: someone other than the person endorsed;
 - calibration confirmation: a calibration session confirmed the nomination.
@@ -25,6 +29,12 @@ Rules, one `CriterionResult` each:
 A criterion that asks nothing (no time requirement, endorsement or confirmation not required)
 yields no result; the criteria themselves are in the record. Scores are compared with a
 tolerance of 1e-9, so an average of exactly 3.5 computed in floating point meets 3.5.
+
+Entries of the decision log hold readinesses recorded before the level start came from the
+HRIS: their `operating_since` is the nomination's date, and it was judged. The fields added
+since (`level_start_from`, `nominated_since`, a result's `disagreement`) are left out of the
+dump while they hold their defaults, which are what those entries mean, so an old entry
+dumps back to the bytes that were hashed and a new one names where its date came from.
 """
 
 from __future__ import annotations
@@ -114,6 +124,10 @@ class CalibratedScores(_Frozen):
         )
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class CriterionResult(_Frozen):
     """One criterion: met or not, what was expected, what was found, and on what evidence."""
 
@@ -123,6 +137,12 @@ class CriterionResult(_Frozen):
     expected: Value
     actual: Value
     evidence: str
+    disagreement: str | None = Field(
+        None,
+        description="where the sources of the criterion disagree (a nomination's date against "
+        "the HRIS's), and which one was judged",
+        exclude_if=_absent,
+    )
 
 
 class Readiness(_Frozen):
@@ -135,7 +155,23 @@ class Readiness(_Frozen):
     calibration: CalibratedScores
     required_competencies: tuple[str, ...]
     as_of: date
-    operating_since: date | None
+    operating_since: date | None = Field(
+        description="the day time at level is counted from: the start of the current level "
+        "in the HRIS (level_start_from 'hris'), or, in entries recorded before, the date the "
+        "nomination gave"
+    )
+    level_start_from: Literal["nomination", "hris"] = Field(
+        "nomination",
+        description="where operating_since came from; 'nomination' only in entries recorded "
+        "before the HRIS gave it",
+        exclude_if=lambda source: source == "nomination",
+    )
+    nominated_since: date | None = Field(
+        None,
+        description="the date the nomination gave, kept as evidence beside the HRIS's and "
+        "not judged",
+        exclude_if=_absent,
+    )
     evidence: dict[str, EvidenceRecord] = Field(description="the records of the named items")
     endorsed_by: str | None
     confirmed_in_session: str | None
@@ -277,21 +313,32 @@ def _scores(
 
 
 def _time_at_level(
-    criteria: Criteria, transition: Transition, operating_since: date | None, as_of: date
+    criteria: Criteria,
+    transition: Transition,
+    level_since: date | None,
+    nominated_since: date | None,
+    as_of: date,
 ) -> CriterionResult:
     needed = criteria.quarters_at_next_level
-    at = f"{transition.to_track} {transition.to_level}"
-    if operating_since is None:
+    by = as_of.isoformat()
+    if level_since is None:
         quarters: int | None = None
-        evidence = f"no date recorded from which the person operates at {at}"
+        hris = "the HRIS gave no start of the person's current level"
+        evidence = f"{hris}: no date to count time at level from"
     else:
-        quarters = whole_quarters(operating_since, as_of)
-        evidence = (
-            f"operating at {at} since {operating_since.isoformat()}: {quarters} whole "
-            f"quarter(s) by {as_of.isoformat()}"
-        )
-        if operating_since > as_of:
+        quarters = whole_quarters(level_since, as_of)
+        hris = f"the HRIS dates the current level from {level_since.isoformat()}"
+        evidence = f"{hris}: {quarters} whole quarter(s) by {by}"
+        if level_since > as_of:
             evidence += " (the start date is after the evaluation date)"
+    disagreement = None
+    if nominated_since is not None and nominated_since != level_since:
+        claimed = whole_quarters(nominated_since, as_of)
+        disagreement = (
+            f"the nomination gives operating at {transition.to_track} {transition.to_level} "
+            f"since {nominated_since.isoformat()} ({claimed} whole quarter(s) by {by}), but "
+            f"{hris}; the HRIS date is the one judged"
+        )
     return CriterionResult(
         kind="time_at_level",
         name="time_at_level",
@@ -299,6 +346,7 @@ def _time_at_level(
         expected=needed,
         actual=quarters,
         evidence=evidence,
+        disagreement=disagreement,
     )
 
 
@@ -364,7 +412,8 @@ def evaluate(
     *,
     required_competencies: Sequence[str],
     as_of: date,
-    operating_since: date | None = None,
+    level_since: date | None = None,
+    nominated_since: date | None = None,
     evidence: Mapping[str, EvidenceRecord] | None = None,
     endorsed_by: str | None = None,
     confirmed_in_session: str | None = None,
@@ -372,9 +421,11 @@ def evaluate(
     """Judge one person's readiness for one transition against one criteria version.
 
     `required_competencies` are the target role profile's (see `target_competencies`); the
-    transition's leadership competencies are added when missing. `operating_since` is the day
-    the person started operating at the target level. Evidence records for items the criteria
-    do not name are ignored and not recorded.
+    transition's leadership competencies are added when missing. `level_since` is the day the
+    HRIS says the person's current level began (the org chart's level start), the one date
+    time at level is judged on; `nominated_since` is the date a nomination gave, recorded
+    beside it. Evidence records for items the criteria do not name are ignored and not
+    recorded.
     """
     applied = criteria.criteria_for(transition)
     required = list(dict.fromkeys([*required_competencies, *transition.leadership_competencies]))
@@ -401,7 +452,7 @@ def evaluate(
 
     results = _scores(applied, calibration, required)
     if applied.quarters_at_next_level > 0:
-        results.append(_time_at_level(applied, transition, operating_since, as_of))
+        results.append(_time_at_level(applied, transition, level_since, nominated_since, as_of))
     results.extend(_evidence_item(item, kept.get(item), as_of) for item in applied.evidence)
     if applied.endorsement_required:
         results.append(_endorsement(calibration.subject, endorsed_by))
@@ -416,7 +467,9 @@ def evaluate(
         calibration=calibration,
         required_competencies=tuple(required),
         as_of=as_of,
-        operating_since=operating_since,
+        operating_since=level_since,
+        level_start_from="hris",
+        nominated_since=nominated_since,
         evidence=kept,
         endorsed_by=endorsed_by,
         confirmed_in_session=confirmed_in_session,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from itertools import pairwise
 from typing import Any
 
@@ -248,7 +248,7 @@ def test_the_report_has_a_row_for_each_criterion_with_met_yes_or_no() -> None:
     )
     assert denial[1].startswith("| competency_floor:communication | 3 | 3 | yes | calibrated 3")
     assert denial[5] == "| time_at_level | 1 | 1 | yes | " + (
-        "operating at ic L4 since 2025-03-30: 1 whole quarter(s) by 2025-06-30 |"
+        "the HRIS dates the current level from 2025-03-30: 1 whole quarter(s) by 2025-06-30 |"
     )
     assert denial[6] == f"| evidence:{LEAD} | provided | not found | no | " + (
         "no evidence recorded for this item |"
@@ -261,6 +261,28 @@ def test_the_report_has_a_row_for_each_criterion_with_met_yes_or_no() -> None:
     on_appeal = criteria_rows(text, "#### Appeal outcome of")
     assert [row.split(" | ")[3] for row in on_appeal] == ["yes"] * 9
     assert on_appeal[6].startswith(f"| evidence:{LEAD} | provided | mgr-1 | yes | provided by")
+
+
+def test_a_nomination_date_the_hris_contradicts_is_in_the_criterion_row() -> None:
+    """docs/domain.md §6, Readiness: the HRIS date is judged, the nomination's is shown."""
+    log: list[LogEntry] = []
+    case = append(log, "nomination", MANAGER, nomination())
+    case = append(log, "endorsement", MANAGER, case.endorse(MANAGER, MANAGER, "Ready."))
+    readiness = ready_case(level_since=date(2025, 4, 15), nominated_since=date(2024, 6, 30))
+    append(
+        log, "decision", DECIDER, case.decide(DECIDER, "deny", DENIAL, readiness, CAMPAIGN, True)
+    )
+    [row] = [
+        r
+        for r in criteria_rows(report("case case-1", log, GENERATED), "#### Decision of")
+        if r.startswith("| time_at_level ")
+    ]
+    assert row == "| time_at_level | 1 | 0 | no | " + (
+        "the HRIS dates the current level from 2025-04-15: 0 whole quarter(s) by 2025-06-30 "
+        "(disagreement: the nomination gives operating at ic L4 since 2024-06-30 (4 whole "
+        "quarter(s) by 2025-06-30), but the HRIS dates the current level from 2025-04-15; the "
+        "HRIS date is the one judged) |"
+    )
 
 
 def test_the_timeline_lists_every_step_with_who_took_it_and_when() -> None:

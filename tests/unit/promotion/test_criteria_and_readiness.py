@@ -391,7 +391,7 @@ def test_nothing_observed_means_no_average() -> None:
 
 
 @pytest.mark.parametrize(
-    ("operating_since", "quarters", "met"),
+    ("level_since", "quarters", "met"),
     [
         (date(2025, 3, 30), 1, True),  # three calendar months to the day
         (date(2025, 3, 31), 1, True),  # month end to month end
@@ -400,27 +400,71 @@ def test_nothing_observed_means_no_average() -> None:
         (date(2025, 7, 1), 0, False),  # starts after the evaluation date
     ],
 )
-def test_time_at_the_next_level_counts_whole_quarters_from_dates(
-    operating_since: date, quarters: int, met: bool
+def test_time_at_level_counts_whole_quarters_from_the_hris_level_start(
+    level_since: date, quarters: int, met: bool
 ) -> None:
-    """docs/domain.md §6: operating at the next level for at least 1 quarter (default)."""
-    result = ready_case(operating_since=operating_since).result("time_at_level")
+    """docs/domain.md §6, Readiness: at least 1 quarter (default) at the level, counted from
+    the day the HRIS says it began."""
+    readiness = ready_case(level_since=level_since)
+    result = readiness.result("time_at_level")
     assert (result.met, result.expected, result.actual) == (met, 1, quarters)
-    assert "operating at ic L4 since" in result.evidence
+    assert f"the HRIS dates the current level from {level_since.isoformat()}" in result.evidence
+    assert (readiness.operating_since, readiness.level_start_from) == (level_since, "hris")
+    assert result.disagreement is None, "no nomination date, nothing to disagree with"
 
 
-def test_no_start_date_at_the_next_level_fails_time_at_level() -> None:
-    result = ready_case(operating_since=None).result("time_at_level")
+def test_without_a_level_start_from_the_hris_time_at_level_is_not_met() -> None:
+    """A person the org chart does not know has no level start: not met, as a nomination
+    without a date was before; a date the nomination gives does not stand in for it."""
+    readiness = ready_case(level_since=None, nominated_since=date(2024, 6, 30))
+    result = readiness.result("time_at_level")
     assert (result.met, result.actual) == (False, None)
-    assert "no date recorded" in result.evidence
+    assert "the HRIS gave no start of the person's current level" in result.evidence
+    assert result.disagreement == (
+        "the nomination gives operating at ic L4 since 2024-06-30 (4 whole quarter(s) by "
+        "2025-06-30), but the HRIS gave no start of the person's current level; the HRIS "
+        "date is the one judged"
+    )
+    assert (readiness.operating_since, readiness.nominated_since) == (None, date(2024, 6, 30))
+
+
+def test_a_nomination_date_that_contradicts_the_hris_is_shown_and_not_judged() -> None:
+    """The nominator says 2024-06-30 (4 whole quarters by 2025-06-30: Jun 30 to Sep 30, Dec
+    30, Mar 30, Jun 30); the HRIS says the level began 2025-04-15 (0 whole quarters: 15 July
+    is after 30 June). The HRIS is judged: not met; both dates and both counts are shown."""
+    readiness = ready_case(level_since=date(2025, 4, 15), nominated_since=date(2024, 6, 30))
+    result = readiness.result("time_at_level")
+    assert (result.met, result.actual) == (False, 0)
+    assert not readiness.ready
+    assert result.disagreement == (
+        "the nomination gives operating at ic L4 since 2024-06-30 (4 whole quarter(s) by "
+        "2025-06-30), but the HRIS dates the current level from 2025-04-15; the HRIS date "
+        "is the one judged"
+    )
+    assert (readiness.operating_since, readiness.nominated_since) == (
+        date(2025, 4, 15),
+        date(2024, 6, 30),
+    )
+    # And the other way round: the HRIS's longer time is met whatever the nomination says.
+    longer = ready_case(level_since=date(2024, 6, 30), nominated_since=date(2025, 4, 15))
+    assert (longer.result("time_at_level").met, longer.result("time_at_level").actual) == (
+        True,
+        4,
+    )
+    assert longer.result("time_at_level").disagreement is not None
+
+
+def test_a_nomination_date_that_agrees_with_the_hris_is_kept_without_a_disagreement() -> None:
+    readiness = ready_case(level_since=date(2025, 3, 30), nominated_since=date(2025, 3, 30))
+    assert readiness.nominated_since == date(2025, 3, 30)
+    assert readiness.result("time_at_level").disagreement is None
+    assert readiness.ready
 
 
 def test_two_quarters_when_the_criteria_ask_for_two() -> None:
     one = ready_case(criteria=criteria(quarters_at_next_level=2))
     assert not one.result("time_at_level").met
-    two = ready_case(
-        criteria=criteria(quarters_at_next_level=2), operating_since=date(2024, 12, 30)
-    )
+    two = ready_case(criteria=criteria(quarters_at_next_level=2), level_since=date(2024, 12, 30))
     assert two.result("time_at_level").met
 
 
@@ -486,7 +530,7 @@ def test_criteria_that_ask_nothing_yield_no_result() -> None:
         calibration_confirmation_required=False,
     )
     readiness = ready_case(
-        criteria=relaxed, operating_since=None, endorsed_by=None, confirmed_in_session=None
+        criteria=relaxed, level_since=None, endorsed_by=None, confirmed_in_session=None
     )
     assert readiness.ready
     assert {r.kind for r in readiness.results} == {"average", "competency_floor", "evidence"}

@@ -5,7 +5,9 @@ the log has not been altered)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -34,8 +36,12 @@ from tests.support.readiness import LEAD, nomination, ready_case
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
-# The hash of each step of `every_kind()` as it was recorded before the payload models, when
-# the case commands returned plain dicts: the models must leave every byte as it was.
+# The hash of each step of a case through every kind, as it was recorded before the payload
+# models, when the case commands returned plain dicts: the models must leave every byte as it
+# was. The bodies are in `recorded/`, as `every_kind()` wrote them before readiness took time
+# at level from the HRIS (docs/domain.md §6, Readiness): that change must not move a byte of
+# them either.
+BEFORE_LEVEL_START = Path(__file__).parent / "recorded" / "entries_before_level_start.jsonl"
 RECORDED = {
     "nomination": "2b1c5504ff9550df32b77a0ce7fcd3e745b95fa36e43ebfe93f523c470f0e72c",
     "endorsement": "084778ccd88e0a248fa74b1e8de66e9c0bd71a0b470dae0191fe141fdbdff9b1",
@@ -46,6 +52,12 @@ RECORDED = {
     "appeal": "c895481f573a72e97e090c78e58cced53319287cac4a83275b7f217db6afda8a",
     "appeal_outcome": "95c3f77ad0378b8dafa16cf78b9ddb7c7d6b6e1b79b6f7fc88735b3a5c279570",
 }
+
+
+def recorded() -> list[LogEntry]:
+    """The entries of `BEFORE_LEVEL_START`, as storage reads them back from their bodies."""
+    bodies = BEFORE_LEVEL_START.read_bytes().splitlines()
+    return [LogEntry.from_body(body, hashlib.sha256(body).hexdigest()) for body in bodies]
 
 
 def every_kind() -> list[LogEntry]:
@@ -102,18 +114,42 @@ def test_every_kind_has_a_model_and_the_log_covers_them_all() -> None:
 def test_a_stored_entry_parses_into_its_model_and_dumps_back_to_the_hashed_bytes(
     index: int,
 ) -> None:
-    stored = every_kind()[index]
-    model = payload_of(stored)
-    assert model.kind == stored.kind
-    assert canonical(model.record()) == canonical(stored.payload)
-    assert canonical({**hashed_fields(stored), "payload": model.record()}) == stored.body
-    assert stored.hash == RECORDED[stored.kind], "the same bytes as before the models"
+    for stored in (recorded()[index], every_kind()[index]):
+        model = payload_of(stored)
+        assert model.kind == stored.kind
+        assert canonical(model.record()) == canonical(stored.payload)
+        assert canonical({**hashed_fields(stored), "payload": model.record()}) == stored.body
+    assert recorded()[index].hash == RECORDED[stored.kind], "the same bytes as before the models"
 
 
 def test_the_models_leave_the_chain_as_it_was() -> None:
-    entries = every_kind()
+    entries = recorded()
     assert verify(entries).ok
     assert [e.hash for e in entries] == list(RECORDED.values())
+
+
+def test_a_readiness_recorded_before_the_hris_level_start_reads_and_verifies_as_it_was() -> None:
+    """An entry whose readiness judged the nomination's date reads with that meaning
+    (`level_start_from` 'nomination', no nomination date beside it, no disagreement), and
+    dumps back without the fields added since, so its hash holds; one recorded now names the
+    HRIS and keeps the nomination's date beside it."""
+    old = recorded()[4]
+    assert old.kind == "readiness_evaluated"
+    assert "level_start_from" not in old.payload["readiness"]
+    readiness = payload_of(old).readiness  # type: ignore[attr-defined]
+    assert (readiness.operating_since, readiness.level_start_from) == (
+        date(2025, 3, 30),
+        "nomination",
+    )
+    assert readiness.nominated_since is None
+    assert all(r.disagreement is None for r in readiness.results)
+    assert canonical(payload_of(old).record()) == canonical(old.payload)
+    assert verify([*recorded()[:4], old]).ok
+
+    new = every_kind()[4].payload["readiness"]
+    assert (new["operating_since"], new["level_start_from"]) == ("2025-03-30", "hris")
+    assert "nominated_since" not in new, "the test case gives no nomination date"
+    assert all("disagreement" not in r for r in new["results"])
 
 
 def test_a_payload_holds_exactly_its_kind_s_fields_and_is_frozen() -> None:

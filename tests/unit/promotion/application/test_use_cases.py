@@ -29,6 +29,7 @@ from services.promotion.application.promotion import NotFound, Promotion, case_s
 from services.promotion.domain.cases import CaseRefused, NotEntitled, WrongState
 from services.promotion.domain.criteria import TransitionError
 from services.promotion.domain.decision_log import ERASED, Checkpoint, LogEntry, verify
+from services.promotion.domain.payloads import payload_of
 from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
 from tests.support.memory import person
@@ -296,6 +297,39 @@ async def test_readiness_needs_a_calibration(world: World) -> None:
         await cases.evaluate(world.promotion, case_id, lead)
     with pytest.raises(WrongState, match="no calibration has scored"):
         await readiness.readiness_of(world.promotion, ANN, hr)
+
+
+async def test_time_at_level_is_judged_on_the_hris_level_start_not_the_nomination(
+    world: World,
+) -> None:
+    """docs/domain.md §6, Readiness. Now is 2026-03-02. The HRIS dates Ann's current level
+    from 2025-12-15: 0 whole quarters (15 March is still to come); the nomination says
+    2025-06-01: 3 whole quarters (1 September, 1 December, 1 March). The HRIS is judged."""
+    world.work.org_chart.hire(person(ANN, LEAD, level_since=date(2025, 12, 15)))
+    case_id = await world.ready_case(ANN)
+    evaluated = await cases.evaluate(world.promotion, case_id, lead)
+    assert evaluated.ready is False
+    recorded = payload_of(world.log[-1]).readiness  # type: ignore[attr-defined]
+    assert [r.name for r in recorded.unmet] == ["time_at_level"]
+    assert (recorded.operating_since, recorded.nominated_since) == (
+        date(2025, 12, 15),
+        date(2025, 6, 1),
+    )
+    result = recorded.result("time_at_level")
+    assert (result.met, result.actual) == (False, 0)
+    assert result.disagreement == (
+        "the nomination gives operating at ic L4 since 2025-06-01 (3 whole quarter(s) by "
+        "2026-03-02), but the HRIS dates the current level from 2025-12-15; the HRIS date is "
+        "the one judged"
+    )
+
+
+async def test_a_person_the_org_chart_does_not_know_has_no_time_at_level(world: World) -> None:
+    """No level start from the HRIS: not met, with nothing found, as a missing date was."""
+    del world.work.org_chart.people[ANN]
+    result = (await readiness.readiness_of(world.promotion, ANN, hr)).result("time_at_level")
+    assert (result.met, result.actual, result.disagreement) == (False, None, None)
+    assert result.evidence.startswith("the HRIS gave no start of the person's current level")
 
 
 async def test_a_move_the_framework_does_not_offer_is_refused(world: World) -> None:
