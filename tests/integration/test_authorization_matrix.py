@@ -354,6 +354,13 @@ async def assessment_world(database_url: str, tmp: Path, _: str) -> AsyncIterato
         await api.ok("POST", "/campaigns/matrix/close")
         on_open = {"campaign_id": "matrix-open"}
         await api.ok("POST", "/calibrations", 201, json={"id": "matrix", "campaign_id": "matrix"})
+        # A completed session too, for what reads final scores: "matrix" completes only once
+        # every read has been tried.
+        await api.ok("POST", "/campaigns", 201, json=campaign("matrix-done"))
+        await api.ok("POST", "/campaigns/matrix-done/close")
+        done = {"id": "matrix-done", "campaign_id": "matrix-done"}
+        await api.ok("POST", "/calibrations", 201, json=done)
+        await api.ok("POST", "/calibrations/matrix-done/complete")
         competency = questionnaire["items"][0]["competency"]
         yield World(
             api,
@@ -369,6 +376,9 @@ async def assessment_world(database_url: str, tmp: Path, _: str) -> AsyncIterato
                 "POST /campaigns/{campaign_id}/nominations/{subject}/{peer}": on_open,
                 "GET /campaigns/{campaign_id}/questionnaires/{subject}": on_open,
                 "PUT /campaigns/{campaign_id}/submissions/{subject}": on_open,
+                "GET /calibrations/{session_id}/standard-term-export": {
+                    "session_id": "matrix-done"
+                },
             },
             bodies={
                 "POST /campaigns": campaign("matrix-next"),

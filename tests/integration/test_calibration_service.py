@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from libs.events.registry import registry
+from libs.events.schemas.hris import EmployeeHired
 from tests.support.assessment_api import AssessmentApi, assessment_api
 from tests.support.replica_seeding import hired
 from tests.support.sample_frameworks import valid_framework
@@ -36,17 +37,19 @@ BASE = {"emp-a": 2, "emp-b": 3, "emp-c": 1, "emp-d": 2, "emp-e": 3}
 async def api(database_url: str, tmp_path: Path) -> AsyncIterator[AssessmentApi]:
     async with assessment_api(database_url, tmp_path / "keys") as api:
         await api.publish("eng", 1, valid_framework())
-        await api.hire(
-            hired(MANAGER, None, "manager", "M1"),
-            *(hired(s, MANAGER, "ic", "L3") for s in SUBJECTS),
-            # Peers work elsewhere: they rate the subjects only once nominated and approved.
-            hired("emp-other-lead", None, "manager", "M2", department="Insights"),
-            *(
-                hired(p, "emp-other-lead", "ic", "L3", department="Insights")
-                for p in [*PEERS, LENIENT]
-            ),
-        )
+        await api.hire(*staff())
         yield api
+
+
+def staff() -> list[EmployeeHired]:
+    """The subjects, their manager, and peers who work elsewhere: they rate the subjects only
+    once nominated and approved."""
+    return [
+        hired(MANAGER, None, "manager", "M1"),
+        *(hired(s, MANAGER, "ic", "L3") for s in SUBJECTS),
+        hired("emp-other-lead", None, "manager", "M2", department="Insights"),
+        *(hired(p, "emp-other-lead", "ic", "L3", department="Insights") for p in [*PEERS, LENIENT]),
+    ]
 
 
 async def open_campaign(

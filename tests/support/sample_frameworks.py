@@ -316,6 +316,15 @@ def replace_competency(framework: Framework, key: str, **update: Any) -> Framewo
     return framework.model_copy(update={"competencies": competencies})
 
 
+def with_standard_terms(
+    framework: Framework, terms: dict[str, str], taxonomy: str | None = None
+) -> Framework:
+    """The framework with these competencies (by key) mapped to these standard terms."""
+    for key, term in terms.items():
+        framework = replace_competency(framework, key, standard_term=term)
+    return framework.model_copy(update={"taxonomy": taxonomy or framework.taxonomy})
+
+
 def without_competencies(framework: Framework, *keys: str) -> Framework:
     return framework.model_copy(
         update={"competencies": [c for c in framework.competencies if c.key not in keys]}

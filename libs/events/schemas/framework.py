@@ -135,6 +135,13 @@ class Anchor(_Part):
     )
 
 
+def normalise_term(term: str) -> str:
+    """The form two standard terms are compared in (docs/domain.md §2, Vocabulary): case
+    ignored (casefold) and runs of white space as one space, leading and trailing ones as
+    none; spelling, punctuation and synonyms are the taxonomy's business."""
+    return " ".join(term.split()).casefold()
+
+
 class Competency(_Part):
     key: Key
     name: str = Field(min_length=1, max_length=200)

@@ -37,6 +37,7 @@ ACCESS: dict[str, Access] = {
     "GET /calibrations/{session_id}": HR,
     "POST /calibrations/{session_id}/adjustments": HR,
     "POST /calibrations/{session_id}/complete": HR,
+    "GET /calibrations/{session_id}/standard-term-export": HR,
     **FRAMEWORK_VERSIONS,
     **PRIVACY,
 }

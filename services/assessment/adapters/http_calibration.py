@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
+from typing import Literal
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import Key
+from libs.platform import spreadsheets
 from libs.platform.auth import HrAdmin
 from services.assessment.application import calibration
 from services.assessment.application.calibration import (
@@ -20,6 +23,7 @@ from services.assessment.application.calibration import (
 from services.assessment.application.campaigns import Campaigns
 from services.assessment.domain.calibration import Adjustment, AdjustmentRefused
 from services.assessment.domain.calibration_sessions import CalibrationError
+from services.assessment.domain.standard_terms import StandardTermScores, UnknownStandardTerm
 
 router = APIRouter(prefix="/calibrations", tags=["calibration"])
 
@@ -92,6 +96,72 @@ async def complete(session_id: str, actor: HrAdmin, request: Request) -> Calibra
     return await calibration.complete(_campaigns(request), session_id, actor.subject)
 
 
+@router.get(
+    "/{session_id}/standard-term-export",
+    response_model=None,
+    responses={
+        200: {
+            "description": "the scores by standard term, as CSV (default) or JSON",
+            "model": StandardTermScores,
+            "content": {"text/csv": {}},
+        }
+    },
+)
+async def standard_term_export(
+    session_id: str,
+    actor: HrAdmin,
+    request: Request,
+    format: Literal["csv", "json"] = "csv",
+    standard_term: str | None = Query(
+        None, min_length=1, description="this term's scores only (case and spacing ignored)"
+    ),
+) -> Response:
+    """A completed session's final scores keyed by standard term, to compare frameworks or
+    organisations on the same terms: per person and term, the mean of the mapped
+    competencies' scores, with how many were scored and which; scores on competencies
+    without a standard term listed apart (docs/domain.md §2, Vocabulary)."""
+    found = await calibration.standard_term_scores(_campaigns(request), session_id, standard_term)
+    name = f"{session_id}-standard-terms.{format}"
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "json":
+        return Response(found.model_dump_json(), media_type="application/json", headers=disposition)
+    return Response(_csv(found), media_type="text/csv", headers=disposition)
+
+
+def _csv(found: StandardTermScores) -> str:
+    """One row per person and term (`kind` term) and per score without a term (`kind`
+    unmapped, its competency in `competencies`); each row names its framework version and
+    taxonomy, so two organisations' files can be read as one."""
+    out = io.StringIO()
+    writer = spreadsheets.writer(out)
+    writer.writerow(
+        [
+            "framework_id",
+            "framework_version",
+            "taxonomy",
+            "subject",
+            "kind",
+            "standard_term",
+            "score",
+            "scored",
+            "competencies",
+        ]
+    )
+    source = [found.framework_id, found.framework_version, found.taxonomy or ""]
+    for term in found.terms:
+        row = [term.subject, "term", term.standard_term, _cell(term.score), term.scored]
+        writer.writerow([*source, *row, " ".join(term.competencies)])
+    for score in found.unmapped:
+        scored = 0 if score.score is None else 1
+        row = [score.subject, "unmapped", "", _cell(score.score), scored, score.competency]
+        writer.writerow([*source, *row])
+    return out.getvalue()
+
+
+def _cell(score: float | None) -> object:
+    return "" if score is None else round(score, 2)
+
+
 # Session errors not listed conflict with the session's state: 409.
 STATUS: dict[type[CalibrationError], int] = {SessionNotFound: 404, InvalidSession: 422}
 
@@ -102,6 +172,10 @@ def install(api: FastAPI) -> None:
 
     @api.exception_handler(AdjustmentRefused)
     async def _refused(_: Request, error: AdjustmentRefused) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(error)})
+
+    @api.exception_handler(UnknownStandardTerm)
+    async def _term(_: Request, error: UnknownStandardTerm) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(error)})
 
     @api.exception_handler(CalibrationError)

@@ -18,7 +18,7 @@ from datetime import datetime
 from libs.events.envelope import EventMetadata
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
-from libs.events.schemas.framework import SCALE_RANGE
+from libs.events.schemas.framework import SCALE_RANGE, Framework
 from services.assessment.application.campaigns import Campaigns, UnknownFrameworkVersion
 from services.assessment.application.results import ratings as campaign_ratings
 from services.assessment.domain.aggregation import CompetencyResult, aggregate
@@ -44,10 +44,16 @@ from services.assessment.domain.calibration_sessions import (
     ScoreAdjusted,
 )
 from services.assessment.domain.ratings import Rating
+from services.assessment.domain.standard_terms import StandardTermScores, by_standard_term
 
 
 class InvalidSession(CalibrationError):
     """A session that cannot be opened on these subjects."""
+
+
+class SessionNotCompleted(CalibrationError):
+    """Scores are exported by standard term once final: a session in progress may still
+    change them, and a comparison across organisations would compare drafts."""
 
 
 class SessionNotFound(CalibrationError):
@@ -113,6 +119,17 @@ async def _positions(
     return {s: p for s, p in campaign.opened.positions.items() if s in session.opened.subjects}
 
 
+async def _framework(campaigns: Campaigns, framework_id: str, version: int) -> Framework:
+    """The framework version as the replica holds it; UnknownFrameworkVersion if it does not."""
+    async with campaigns.unit_of_work.reading() as work:
+        framework = await work.frameworks.framework(framework_id, version)
+    if framework is None:
+        raise UnknownFrameworkVersion(
+            f"framework {framework_id!r} version {version} is missing from the assessment service"
+        )
+    return framework
+
+
 async def _append(
     campaigns: Campaigns, session: CalibrationSession, events: list[IntegrationEvent], actor: str
 ) -> None:
@@ -139,13 +156,7 @@ async def open_session(
     if outside:
         raise InvalidSession(f"not assessed in campaign {campaign_id!r}: {outside}")
     opened = campaign.opened
-    async with campaigns.unit_of_work.reading() as work:
-        framework = await work.frameworks.framework(opened.framework_id, opened.framework_version)
-    if framework is None:
-        raise UnknownFrameworkVersion(
-            f"framework {opened.framework_id!r} version {opened.framework_version} is "
-            "missing from the assessment service"
-        )
+    framework = await _framework(campaigns, opened.framework_id, opened.framework_version)
     scale = SCALE_RANGE[framework.scale]
     new = await _read(campaigns, session_id)
     events = new.open(
@@ -252,3 +263,20 @@ async def complete(campaigns: Campaigns, session_id: str, actor: str) -> Calibra
     completed = events[0]
     assert isinstance(completed, CalibrationCompleted)
     return completed
+
+
+async def standard_term_scores(
+    campaigns: Campaigns, session_id: str, term: str | None = None
+) -> StandardTermScores:
+    """A completed session's final scores by standard term, of one term when given
+    (domain.standard_terms): the scores CalibrationCompleted published, with the framework
+    version the session calibrated against, so the anonymity rule behind them holds as is."""
+    found = await session(campaigns, session_id)
+    completion = found.completion
+    if completion is None:
+        raise SessionNotCompleted(
+            f"calibration session {session_id!r} is not completed: its scores are exported "
+            "by standard term once it is"
+        )
+    framework = await _framework(campaigns, completion.framework_id, completion.framework_version)
+    return by_standard_term(framework, completion, term)

@@ -75,6 +75,8 @@ class CalibrationSession:
     opened: CalibrationSessionOpened | None = None
     adjustments: list[ScoreAdjusted] = field(default_factory=list)
     completed: bool = False
+    # What completing it published: the final scores, as every consumer received them.
+    completion: CalibrationCompleted | None = None
 
     def apply(self, event: IntegrationEvent, stream_version: int) -> None:
         self.stream_version = stream_version
@@ -84,6 +86,7 @@ class CalibrationSession:
             self.adjustments.append(event)
         elif isinstance(event, CalibrationCompleted):
             self.completed = True
+            self.completion = event
 
     def open(
         self,

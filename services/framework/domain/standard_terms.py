@@ -16,11 +16,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.framework import Competency, Framework
-
-
-def normalise(term: str) -> str:
-    """The form two terms are compared in."""
-    return " ".join(term.split()).casefold()
+from libs.events.schemas.framework import normalise_term as normalise
 
 
 class CompetencyTerm(BaseModel):
