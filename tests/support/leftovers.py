@@ -25,9 +25,15 @@ CLAIM = ".test-run"
 PREFIXES = ("talentledger-tests-", "talentledger-e2e-")
 
 
+def _run_pid() -> int:
+    """The pid of the pytest process that owns this run: a pytest-xdist worker's parent.
+    A worker's own command line names no pytest, so it would look like a run that is gone."""
+    return os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()
+
+
 def claim(directory: Path) -> None:
     """Record that this run owns the servers started in `directory`."""
-    (directory / CLAIM).write_text(str(os.getpid()))
+    (directory / CLAIM).write_text(str(_run_pid()))
 
 
 def _owner_alive(directory: Path) -> bool:
