@@ -17,8 +17,10 @@ as typed.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any, Protocol
 
 # Characters that make a spreadsheet read the cell as a formula (OWASP "CSV injection").
@@ -32,7 +34,12 @@ class _Writable(Protocol):
 
 def neutralise(value: object) -> str:
     """The cell's text, with an apostrophe in front when a spreadsheet would run it. None is
-    an empty cell, other values their `str`, as `csv.writer` writes them."""
+    an empty cell, other values their `str`, as `csv.writer` writes them. A number is written
+    as it is when finite: its text is digits, a sign, a point and an exponent, never a
+    formula, and a negative one escaped would read as text (no sorting, no sums)."""
+    number = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    if number and math.isfinite(value):  # type: ignore[arg-type]
+        return str(value)
     text = "" if value is None else value if isinstance(value, str) else str(value)
     return "'" + text if _ESCAPED.match(text) else text
 

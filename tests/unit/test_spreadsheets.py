@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -41,7 +42,12 @@ def test_other_cells_are_written_as_they_are(value: str) -> None:
 
 
 def test_values_are_written_as_csv_writes_them() -> None:
-    assert [neutralise(v) for v in (None, 3, 2.5, True, -1)] == ["", "3", "2.5", "True", "'-1"]
+    assert [neutralise(v) for v in (None, 3, 2.5, True, "-1")] == ["", "3", "2.5", "True", "'-1"]
+
+
+def test_finite_numbers_stay_numbers_a_spreadsheet_can_sort_and_sum() -> None:
+    values = (-1, -0.75, -1e20, Decimal("-2.50"), float("-inf"), float("nan"))
+    assert [neutralise(v) for v in values] == ["-1", "-0.75", "-1e+20", "-2.50", "'-inf", "nan"]
 
 
 @given(st.text())

@@ -113,7 +113,10 @@ async def standard_term_export(
     request: Request,
     format: Literal["csv", "json"] = "csv",
     standard_term: str | None = Query(
-        None, min_length=1, description="this term's scores only (case and spacing ignored)"
+        None,
+        min_length=1,
+        max_length=200,
+        description="this term's scores only (case and spacing ignored)",
     ),
 ) -> Response:
     """A completed session's final scores keyed by standard term, to compare frameworks or
