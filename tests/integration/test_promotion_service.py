@@ -48,7 +48,12 @@ from tests.support.promotion_api import (
 )
 from tests.support.readiness import nomination
 from tests.support.replica_seeding import change, hire, hired, publish, role_changed
-from tests.support.sample_frameworks import add_requirements, valid_framework
+from tests.support.sample_frameworks import (
+    add_requirements,
+    valid_framework,
+    with_data_family,
+    with_lateral_path,
+)
 from tests.support.service_api import ServiceApi, in_process
 from tests.support.superuser import as_superuser
 
@@ -606,3 +611,94 @@ def beside_the_log(database_url: str, statement: str) -> Failure:
     assert chain is not None
     assert chain.failure is not None
     return chain.failure
+
+
+# Ann's scores under version 2, which adds the `data` family and the lateral path from `eng`
+# to it (core competencies carry over; analysis and statistics are to be acquired). Hand
+# computation for the move eng L3 -> data D3: analysis 4 and statistics 3 average 3.5, both at
+# or above the floor of 3. Coding 2, collaboration 2 and the unobserved ownership would each
+# fail the floor, and none is judged: coding is eng's own, the other two carry over.
+LATERAL = {
+    "analysis": 4,
+    "statistics": 3,
+    "coding": 2,
+    "testing": 4,
+    "collaboration": 2,
+    "ownership": None,
+    "communication": 3,
+}
+
+
+async def test_a_lateral_move_is_judged_on_its_path_decided_logged_and_counted_apart(
+    stack: Stack, database_url: str, tmp_path: Path
+) -> None:
+    """docs/domain.md §6, Lateral moves: readiness for eng L3 -> data D3 judges exactly the
+    path's competencies to acquire; the case runs like a promotion's, its decision lands in
+    the log, which `audit verify` passes; the audit report names the move lateral; the
+    fairness report lists lateral moves apart from promotions. A move the framework has no
+    path or level for is a 422 that writes nothing."""
+    await publish(stack.api.store, "eng", 2, with_lateral_path(with_data_family(valid_framework())))
+    await hire(stack.api.store, hired(CAT, LEAD, "ic", "D3", job_family="data"))
+    await stack.calibrate(calibration("s2", {ANN: LATERAL, BEN: STRONG}, version=2))
+
+    shown = await stack.call("GET", f"/people/{ANN}/readiness?to_family=data", who=ANN)
+    assert shown["transition"]["to_family"] == "data"
+    assert (shown["transition"]["to_track"], shown["transition"]["to_level"]) == ("ic", "D3")
+    assert shown["required_competencies"] == ["analysis", "statistics"]
+    assert shown["transition"]["transferable"] == ["collaboration", "ownership", "communication"]
+    results = {r["name"]: r for r in shown["results"]}
+    floors = sorted(n for n, r in results.items() if r["kind"] == "competency_floor")
+    assert floors == ["competency_floor:analysis", "competency_floor:statistics"]
+    assert results["average"]["actual"] == pytest.approx(3.5)
+    unmet = {n for n, r in results.items() if not r["met"]}
+    assert unmet == {"endorsement", "calibration_confirmation"}, "no case yet"
+
+    wrong_grade = await stack.call(
+        "GET", f"/people/{ANN}/readiness?to_family=data&to_level=D4", 422, who=ANN
+    )
+    assert "keeps the grade" in wrong_grade["detail"]
+    no_path = await stack.call(
+        "POST", "/cases", 422, who=LEAD, employee_id=CAT, cycle_id="2026-h1", to_family="eng"
+    )
+    assert "no lateral path from family 'data' to 'eng'" in no_path["detail"]
+    unknown = await stack.call(
+        "POST", "/cases", 422, who=LEAD, employee_id=ANN, cycle_id="2026-h1", to_family="sales"
+    )
+    assert "no job family 'sales'" in unknown["detail"]
+    assert await stack.api.items(f"/people/{CAT}/history", headers=stack.api.hr) == []
+
+    case = await stack.ready_case(ANN, session="s2", to_family="data")
+    assert (await stack.call("POST", f"/cases/{case}/evaluation", who=LEAD))["ready"] is True
+    why = "Analysis and statistics at the bar the path names."
+    decided = await stack.call(
+        "POST", f"/cases/{case}/decision", who=COMMITTEE, outcome="approve", rationale=why
+    )
+    assert (decided["status"], decided["outcome"]) == ("approved", "approve")
+    move = decided["move"]
+    assert (move["family"], move["from_track"], move["from_level"]) == ("eng", "ic", "L3")
+    assert (move["to_family"], move["to_track"], move["to_level"]) == ("data", "ic", "D3")
+    recorded = decided["entries"][-1]["payload"]["readiness"]
+    assert recorded["required_competencies"] == ["analysis", "statistics"]
+    assert recorded["transition"]["to_acquire"] == ["analysis", "statistics"]
+    events = await stack.api.store.read_stream(case_stream(case))
+    assert events[0].payload["move"]["to_family"] == "data"
+
+    # Ben is up for his next level in the same cycle, and denied. Ann's case has 5 entries
+    # (nomination, endorsement, confirmation, evaluation, decision), his 4.
+    promotion = await stack.ready_case(BEN, session="s2")
+    await stack.call(
+        "POST", f"/cases/{promotion}/decision", who=COMMITTEE, outcome="deny", rationale="No."
+    )
+
+    assert "verified 9 entries" in audit_verify(database_url, tmp_path)
+    exported = await stack.api.response(
+        "GET", f"/audit/export?scope=case&key={case}&format=report", headers=stack.who(AUDITOR)
+    )
+    assert "Move: eng: ic L3 to data ic D3 (a lateral move)." in exported.text
+    assert "judged only on the competencies its lateral path names to acquire" in exported.text
+
+    promoted, moved = await stack.api.items("/fairness?attribute=sex")
+    assert (promoted["cycle"], promoted["move_kind"]) == ("2026-h1", "promotion")
+    assert [(g["considered"], g["selected"]) for g in promoted["groups"]] == [(1, 0)]
+    assert (moved["cycle"], moved["move_kind"]) == ("2026-h1", "lateral")
+    assert [(g["considered"], g["selected"]) for g in moved["groups"]] == [(1, 1)]

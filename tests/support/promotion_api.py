@@ -72,9 +72,10 @@ class Stack:
         )
         return str(case["case_id"])
 
-    async def ready_case(self, employee: str, session: str = "s1") -> str:
-        """Nominated, endorsed and confirmed: every default criterion can be met."""
-        case = await self.nominate(employee)
+    async def ready_case(self, employee: str, session: str = "s1", **target: Any) -> str:
+        """Nominated (for the `target` move, default the next level), endorsed and confirmed:
+        every default criterion can be met."""
+        case = await self.nominate(employee, **target)
         await self.call("POST", f"/cases/{case}/endorsement", who=LEAD, note="ready")
         await self.call(
             "POST", f"/cases/{case}/confirmation", session_id=session, confirmed=True, note=""

@@ -37,6 +37,7 @@ from libs.events.schemas.framework import (
     DeploymentRule,
     Framework,
     JobFamily,
+    LateralPath,
     Level,
     Nature,
     Policy,
@@ -222,6 +223,29 @@ def with_data_family(framework: Framework) -> Framework:
             ],
         }
     )
+
+
+# The lateral path of `with_lateral_path`: from `eng` into `data`, the core competencies carry
+# over and two of data's own are to be acquired.
+LATERAL_GAPS = ("analysis", "statistics")
+
+
+def with_lateral_path(
+    framework: Framework,
+    from_family: str = FAMILY,
+    to_family: str = "data",
+    transferable: Iterable[str] = CORE,
+    gaps: Iterable[str] = LATERAL_GAPS,
+) -> Framework:
+    """`framework` (with `with_data_family`'s `data` by default) and a lateral path between
+    two of its families; it publishes as cleanly."""
+    path = LateralPath(
+        from_family=from_family,
+        to_family=to_family,
+        transferable=list(transferable),
+        gaps=list(gaps),
+    )
+    return framework.model_copy(update={"lateral_paths": [*framework.lateral_paths, path]})
 
 
 WIDE_CORE = ("collaboration", "ownership", "communication", "judgement", "curiosity")

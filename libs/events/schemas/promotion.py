@@ -32,7 +32,9 @@ class Move(BaseModel):
     to_family: Key | None = Field(
         None,
         description="the target's job family, for a crossover into a family holding only a "
-        "manager track (or back from it); absent: the same family",
+        "manager track (or back from it), or a lateral move (to_track the same as "
+        "from_track) along the framework's lateral path into another family; absent: the "
+        "same family",
         # A move within one family dumps as it did before `to_family` existed: the decision
         # log hashes these bytes, and consumers of version 1 read them unchanged.
         exclude_if=lambda family: family is None,

@@ -44,6 +44,13 @@ from services.promotion.domain.readiness import Readiness
 
 router = APIRouter(tags=["promotion"])
 Text = Field("", max_length=10_000)
+FAMILY_MOVED_INTO = (
+    "the family moved into. Another family on the person's own track (to_track left out or "
+    "the same) is a lateral move along the framework's lateral path into it, at the same "
+    "grade (to_level defaults to that family's level of the grade); across tracks, it names "
+    "the manager track where two families share the level's code. Default: the person's own "
+    "family, or across tracks whichever family offers the move"
+)
 
 
 class _Body(BaseModel):
@@ -58,8 +65,7 @@ class Nomination(_Body):
     to_family: str | None = Field(
         None,
         max_length=64,
-        description="the family moved into, where another family's manager track shares the "
-        "level's code; default: whichever family offers the move",
+        description=FAMILY_MOVED_INTO,
     )
     framework_id: str | None = Field(None, description="needed only when several have the family")
     operating_since: date | None = Field(
@@ -169,9 +175,10 @@ async def readiness(
     request: Request,
     to_track: TrackKind | None = None,
     to_level: str | None = None,
-    to_family: Annotated[str | None, Query(max_length=64)] = None,
+    to_family: Annotated[str | None, Query(max_length=64, description=FAMILY_MOVED_INTO)] = None,
 ) -> Readiness:
-    """Which criteria of a move (default: the next level) the person meets, with evidence."""
+    """Which criteria of a move (default: the next level; with `to_family`, a lateral move)
+    the person meets, with evidence."""
     return await readiness_of(
         _promotion(request), employee_id, actor, to_track, to_level, to_family
     )
@@ -308,10 +315,10 @@ async def fairness(
     request: Request,
     min_group_size: int | None = Query(None, ge=1, le=MAX_INTEGER),
 ) -> Page[CycleFairness]:
-    """Promotion rates per group and the four-fifths adverse-impact ratio, per cycle
-    (hr_admin, auditor)."""
+    """Promotion rates per group and the four-fifths adverse-impact ratio, per cycle, and
+    lateral moves' rates apart (hr_admin, auditor)."""
     cycles = await audit.fairness(_promotion(request), attribute, actor, min_group_size)
-    return page.of(cycles, key=lambda c: c.cycle)
+    return page.of(cycles, key=lambda c: (c.cycle, c.move_kind))
 
 
 @router.post("/legal-holds", status_code=201, response_model=Hold)

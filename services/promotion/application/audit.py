@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from libs.events.schemas.framework import EffectiveRoleProfile
+from libs.events.schemas.promotion import Move
 from services.promotion.application.ports import Acting
 from services.promotion.application.promotion import NotFound, Promotion, case_entries, may_read
 from services.promotion.application.views import CaseView, EntryView
@@ -24,7 +25,12 @@ from services.promotion.domain.decision_log import (
     verify,
     verify_pinned,
 )
-from services.promotion.domain.fairness import CycleFairness, Decision, adverse_impact
+from services.promotion.domain.fairness import (
+    CycleFairness,
+    Decision,
+    adverse_impact,
+    move_kind_of,
+)
 from services.promotion.domain.payloads import Decision as DecisionPayload
 from services.promotion.domain.payloads import payload_of
 from services.promotion.domain.readiness import Readiness
@@ -113,14 +119,20 @@ async def as_decided(
 async def fairness(
     promotion: Promotion, attribute: str, actor: Acting, min_group_size: int | None = None
 ) -> list[CycleFairness]:
-    """Promotion rates and adverse-impact ratios per cycle (hr_admin and auditor only)."""
+    """Promotion rates and adverse-impact ratios per cycle, lateral moves apart (hr_admin
+    and auditor only)."""
     if not (actor.has("hr_admin") or actor.has("auditor")):
         raise NotEntitled("fairness monitoring is for HR and auditors only")
     async with promotion.uow.transaction() as tx:
         decided = await tx.log.decisions()
         groups = await tx.records.attribute(attribute)
     decisions = [
-        Decision(person=e.employee_id, cycle=e.payload["cycle_id"], outcome=e.payload["outcome"])
+        Decision(
+            person=e.employee_id,
+            cycle=e.payload["cycle_id"],
+            outcome=e.payload["outcome"],
+            move_kind=move_kind_of(Move.model_validate(e.payload["readiness"]["transition"])),
+        )
         for e in decided
     ]
     options = {} if min_group_size is None else {"min_group_size": min_group_size}

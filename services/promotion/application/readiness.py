@@ -16,6 +16,7 @@ from services.promotion.domain.cases import Case, CaseRefused, WrongState
 from services.promotion.domain.criteria import (
     Transition,
     TransitionError,
+    lateral,
     next_level,
     transitions_from,
 )
@@ -152,12 +153,17 @@ def move_from(
     to_family: str | None = None,
 ) -> Move:
     """The move from a position: the next level in the track unless a target is named (and,
-    where two families' tracks offer it, the family moved into)."""
+    where two families' tracks offer it, the family moved into). Another family on the same
+    track is a lateral move, and only then: a move named without that family is never taken
+    for one, so a target level whose code another family shares stays the move it was."""
     if position_track not in get_args(TrackKind):
         raise WrongState(f"{position_track!r} is not a track of the framework: no move from it")
     track = cast(TrackKind, position_track)
     if to_track is None and to_level is None and to_family is None:
         t = next_level(framework, family, track, level)
+    elif to_family not in (None, family) and to_track in (None, track):
+        # Its own errors say what is missing: the path, the track or the level at the grade.
+        t = lateral(framework, family, track, level, to_family, to_level)
     else:
         wanted = (to_track or track, to_level)
         offered = transitions_from(framework, family, track, level)
@@ -166,6 +172,7 @@ def move_from(
             for m in offered
             if (m.to_track, m.to_level if to_level else None) == wanted
             and to_family in (None, m.target_family)
+            and m.kind != "lateral"
         ]
         if len(found) != 1:
             moves = [
@@ -179,7 +186,7 @@ def move_from(
                 + ("; more than one family has that level: name to_family" if found else "")
             )
         t = found[0]
-    return Move(**t.model_dump(exclude={"leadership_competencies"}))
+    return t.move()
 
 
 def transition_at(framework: Framework, label: str, move: Move) -> Transition:

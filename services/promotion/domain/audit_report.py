@@ -8,9 +8,11 @@ Two forms of the same entries:
   line's `previous_hash` names the entry before it in the whole log. An entry of payload
   version 2 also carries `personal`: for each committed field, the text and its salt (hex),
   whose SHA-256 (salt bytes, then the text's UTF-8) is the commitment; or `[erased]`.
-- A report an employment lawyer can read (`report`): per case, the move, the timeline of
-  every step with who took it and when, and for each decision the criteria it was judged on,
-  with the evidence for each, under the framework and criteria versions named.
+- A report an employment lawyer can read (`report`): per case, the move (named a lateral move
+  when it is one), the timeline of every step with who took it and when, and for each decision
+  the criteria it was judged on, with the evidence for each, under the framework and criteria
+  versions named; for a lateral move, the competencies its path names to acquire, which alone
+  were judged, and those carried over.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from libs.events.schemas.promotion import Move
+from services.promotion.domain.criteria import kind_of
 from services.promotion.domain.decision_log import (
     ERASED,
     LogEntry,
@@ -90,10 +94,23 @@ def _when(at: datetime) -> str:
 
 def _move(move: Mapping[str, str]) -> str:
     into = f"{move['to_family']} " if move.get("to_family") else ""
+    lateral = " (a lateral move)" if kind_of(Move.model_validate(move)) == "lateral" else ""
     return (
         f"{move['family']}: {move['from_track']} {move['from_level']} to "
-        f"{into}{move['to_track']} {move['to_level']}"
+        f"{into}{move['to_track']} {move['to_level']}{lateral}"
     )
+
+
+def _lateral_path(transition: Mapping[str, Any]) -> list[str]:
+    """What a lateral move was judged on, and what it carried over unjudged."""
+    acquire = transition.get("to_acquire")
+    if not acquire:
+        return []
+    carried = ", ".join(transition.get("transferable") or ()) or "none named"
+    return [
+        f"- Lateral move: judged only on the competencies its lateral path names to acquire "
+        f"({', '.join(acquire)}); carried over and not judged again: {carried}."
+    ]
 
 
 def _quote(text: str) -> str:
@@ -174,6 +191,7 @@ def _basis(entry: LogEntry) -> list[str]:
         f" (campaign {p.get('campaign_id', 'not recorded')}), as they were at the decision.",
         f"- Judged as of {r['as_of']}; overall: "
         + ("every criterion met." if r["ready"] else "criteria not met."),
+        *_lateral_path(r["transition"]),
         "",
         "| Criterion | Required | Found | Met | Evidence |",
         "|---|---|---|---|---|",

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from libs.events.schemas.promotion import Move
 from services.promotion.domain.criteria import Transition
 from services.promotion.domain.decision_log import LogEntry
 from services.promotion.domain.payloads import (
@@ -338,7 +337,7 @@ def nominate(
         cycle_id=_text(cycle_id, "the review cycle"),
         framework_id=framework_id,
         framework_version=framework_version,
-        move=Move(**transition.model_dump(exclude={"leadership_competencies"})),
+        move=transition.move(),
         operating_since=operating_since,
         note=note.strip(),
     )

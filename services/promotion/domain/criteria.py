@@ -1,9 +1,11 @@
 """Promotion criteria per transition, versioned (docs/domain.md §6).
 
 A transition is a move from one level of a job family's track to another: the next level in
-the same track, a crossover from the IC track into the manager track, or a move from the manager
-track back to the IC track (allowed, and not a demotion: docs/domain.md §2). Transitions are derived
-from a published `Framework`, so nobody can be evaluated for a move the framework does not have.
+the same track, a crossover from the IC track into the manager track, a move from the manager
+track back to the IC track (allowed, and not a demotion: docs/domain.md §2), or a lateral move
+along one of the framework's lateral paths into another family, at the same grade. Transitions
+are derived from a published `Framework`, so nobody can be evaluated for a move the framework
+does not have.
 
 Criteria are the objective, recorded bar a move is judged against (docs/domain.md §6): a minimum
 calibrated average, a floor no competency may fall below, time operating at the next level,
@@ -46,7 +48,7 @@ DEFAULT_COMPETENCY_FLOOR = 3.0
 # organisation that wants two raises it per transition.
 DEFAULT_QUARTERS_AT_NEXT_LEVEL = 1
 
-TransitionKind = Literal["next_level", "ic_to_manager", "manager_to_ic"]
+TransitionKind = Literal["next_level", "ic_to_manager", "manager_to_ic", "lateral"]
 LevelCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 EvidenceItem = Annotated[
     str,
@@ -59,17 +61,38 @@ class TransitionError(ValueError):
     """A move the framework does not have: unknown family, track or level, top of a track."""
 
 
+class NoLateralPath(TransitionError):
+    """A lateral move between two families the framework joins by no lateral path."""
+
+
+def _empty(keys: tuple[str, ...]) -> bool:
+    return not keys
+
+
+def kind_of(move: Move) -> TransitionKind:
+    """What kind of move it is: within a track to the next level, or into another family on
+    the same kind of track (lateral), or across tracks (a crossover, or back to IC)."""
+    if move.from_track == move.to_track:
+        return "next_level" if move.to_family is None else "lateral"
+    return "ic_to_manager" if move.from_track == "ic" else "manager_to_ic"
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Transition(Move):
     """A move from (family, from_track, from_level) to (to_track, to_level), in the same
-    family or, across tracks, into `to_family` (a family holding only a manager track whose
-    managers cross over from `family`, or back from it to the family they came from).
+    family or into `to_family`: across tracks, a family holding only a manager track whose
+    managers cross over from `family` (or back from it to the family they came from); on the
+    same kind of track, a lateral move along the framework's lateral path between the two.
 
     `leadership_competencies` are the competencies a crossover into the manager track
     requires on top of the target role profile (the framework's `Crossover`); empty otherwise.
+    A lateral move carries its path's competencies: `to_acquire` (the path's `gaps`), the only
+    ones it is judged on, and `transferable`, which carry over and are not judged again. Both
+    are left out of the dump while empty, so transitions recorded before lateral moves
+    existed dump back to the bytes the decision log hashed.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -77,12 +100,26 @@ class Transition(Move):
     from_level: LevelCode
     to_level: LevelCode
     leadership_competencies: tuple[Key, ...] = ()
+    to_acquire: tuple[Key, ...] = Field(
+        (),
+        description="a lateral move: the lateral path's competencies to acquire (its gaps), "
+        "the ones readiness judges",
+        exclude_if=_empty,
+    )
+    transferable: tuple[Key, ...] = Field(
+        (),
+        description="a lateral move: the lateral path's competencies that carry over, not "
+        "judged again",
+        exclude_if=_empty,
+    )
 
     @property
     def kind(self) -> TransitionKind:
-        if self.from_track == self.to_track:
-            return "next_level"
-        return "ic_to_manager" if self.from_track == "ic" else "manager_to_ic"
+        return kind_of(self)
+
+    def move(self) -> Move:
+        """The move as cases and events name it, without what the framework attaches."""
+        return Move(**self.model_dump(include=set(Move.model_fields)))
 
     def __str__(self) -> str:
         into = f"{self.to_family} " if self.to_family else ""
@@ -95,10 +132,15 @@ class Transition(Move):
     def _a_move(self) -> Transition:
         if self.to_family == self.family:
             raise ValueError(f"transition {self}: name to_family only for another family")
-        if self.to_family is not None and self.kind == "next_level":
+        if self.kind == "lateral" and not self.to_acquire:
             raise ValueError(
-                f"transition {self}: only a move across tracks changes family (a crossover "
-                "into a manager-only family, or back from it)"
+                f"transition {self}: a lateral move is judged on the competencies its path "
+                "names to acquire; it names none"
+            )
+        if (self.to_acquire or self.transferable) and self.kind != "lateral":
+            raise ValueError(
+                f"transition {self}: competencies to acquire and transferable ones belong to "
+                "a lateral move only"
             )
         if (self.target_family, self.to_track, self.to_level) == (
             self.family,
@@ -396,13 +438,83 @@ def back_to_ic(
     )
 
 
+def lateral(
+    framework: Framework,
+    family: str,
+    track: TrackKind,
+    level: str,
+    to_family: str,
+    to_level: str | None = None,
+) -> Transition:
+    """The lateral move from a level of `family` into `to_family`, along the framework's
+    lateral path from the one to the other (a path runs one way: the way back is a path of
+    its own).
+
+    The target is on `to_family`'s track of the same kind, at the same grade: grades are the
+    organisation-wide band (docs/domain.md §2), so a lateral move neither promotes nor
+    demotes. It is `to_level` when given (refused unless at that grade), else the one level of
+    that track at the grade. No such path, track or level raises; so does a path naming no
+    competency to acquire, since there would be nothing to judge the move on.
+    """
+    fam = _family(framework, family)
+    current = _level(fam, _track(fam, track), level)
+    into = _family(framework, to_family)
+    path = next(
+        (p for p in framework.lateral_paths if (p.from_family, p.to_family) == (fam.key, into.key)),
+        None,
+    )
+    if path is None:
+        offered = [p.to_family for p in framework.lateral_paths if p.from_family == fam.key]
+        raise NoLateralPath(
+            f"the framework has no lateral path from family {fam.key!r} to {into.key!r}; "
+            f"from {fam.key!r} it has lateral paths to: {offered or 'none'}"
+        )
+    target_track = _track(into, track)
+    if to_level is not None:
+        target = _level(into, target_track, to_level)
+        if target.grade != current.grade:
+            raise TransitionError(
+                f"a lateral move keeps the grade: {into.key!r} {track} {target.code!r} is grade "
+                f"{target.grade}, {fam.key!r} {track} {current.code!r} grade {current.grade}"
+            )
+    else:
+        same = [lv for lv in _levels(target_track) if lv.grade == current.grade]
+        if len(same) != 1:
+            codes = [f"{lv.code} (grade {lv.grade})" for lv in _levels(target_track)]
+            raise TransitionError(
+                f"family {into.key!r} {track} track has "
+                f"{'several levels' if same else 'no level'} at grade {current.grade}, the "
+                f"grade of {fam.key!r} {current.code!r}"
+                + ("; name to_level" if same else "")
+                + f"; levels: {codes}"
+            )
+        target = same[0]
+    if not path.gaps:
+        raise TransitionError(
+            f"the lateral path from {fam.key!r} to {into.key!r} names no competency to "
+            "acquire: there is nothing to judge a lateral move on"
+        )
+    acquire = tuple(dict.fromkeys(path.gaps))
+    return Transition(
+        family=fam.key,
+        from_track=track,
+        from_level=level,
+        to_track=track,
+        to_level=target.code,
+        to_family=into.key,
+        to_acquire=acquire,
+        transferable=tuple(k for k in dict.fromkeys(path.transferable) if k not in acquire),
+    )
+
+
 def transitions_from(
     framework: Framework, family: str, track: TrackKind, level: str
 ) -> list[Transition]:
     """Every move the framework offers from a level: the next level in the track (unless at
     the top), then the crossover (IC at or above the crossover point, into the family's own
     manager track or that of the family whose managers cross over from it) or the move back
-    to IC (manager). Unknown family, track or level raise."""
+    to IC (manager), then a lateral move along each lateral path from the family. Unknown
+    family, track or level raise."""
     fam = _family(framework, family)
     _level(fam, _track(fam, track), level)
     makers: list[Callable[[], Transition]] = [lambda: next_level(framework, family, track, level)]
@@ -416,6 +528,11 @@ def transitions_from(
             and m.crossover is not None
             and (m.crossover.from_family or managed.key) == fam.key
         ]
+    makers += [
+        lambda into=path.to_family: lateral(framework, family, track, level, into)
+        for path in framework.lateral_paths
+        if path.from_family == fam.key
+    ]
     moves: list[Transition] = []
     for make in makers:
         try:

@@ -11,8 +11,12 @@ Choices:
 - Selected means approved. A deferral counts as considered and not selected: the person was
   up for promotion in that cycle and was not promoted. Leaving deferrals out would let a group
   that is deferred rather than denied keep a high rate, hiding exactly the pattern to watch.
-- One decision counts per person and cycle: the last one given (an appeal outcome replaces
-  the decision it appealed).
+- Lateral moves (docs/domain.md §6, Lateral moves) are reported apart from promotions, each
+  cycle's rates once per kind of move: a lateral move keeps the grade, so counting its
+  approvals as promotions would lift a group's promotion rate with moves that promote nobody.
+  Promotions are every other move (to the next level, a crossover, back to IC), as before.
+- One decision counts per person, cycle and kind of move: the last one given (an appeal
+  outcome replaces the decision it appealed).
 - A person with no value for the attribute (none supplied, not known, blank) is counted in
   the "undisclosed" group, never dropped: dropping them would change every rate. So is a person
   whose value was erased.
@@ -35,6 +39,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from libs.events.schemas.promotion import Move
+from services.promotion.domain.criteria import kind_of
 from services.promotion.domain.decision_log import ERASED
 
 UNDISCLOSED = "undisclosed"
@@ -42,6 +48,7 @@ FOUR_FIFTHS = 0.8
 DEFAULT_MIN_GROUP_SIZE = 5
 
 Outcome = Literal["approve", "deny", "defer"]
+MoveKind = Literal["promotion", "lateral"]
 
 
 class _Frozen(BaseModel):
@@ -54,6 +61,12 @@ class Decision(_Frozen):
     person: str = Field(min_length=1)
     cycle: str = Field(min_length=1)
     outcome: Outcome
+    move_kind: MoveKind = "promotion"
+
+
+def move_kind_of(move: Move) -> MoveKind:
+    """The kind of move a decision counts under: lateral, or else a promotion."""
+    return "lateral" if kind_of(move) == "lateral" else "promotion"
 
 
 class GroupRate(_Frozen):
@@ -72,6 +85,10 @@ class GroupRate(_Frozen):
 
 class CycleFairness(_Frozen):
     cycle: str
+    move_kind: MoveKind = Field(
+        description="the decisions the rates are about: promotions, or lateral moves, "
+        "reported apart"
+    )
     reference_group: str | None = Field(description="highest rate among the judged groups")
     threshold: float
     min_group_size: int
@@ -134,7 +151,8 @@ def adverse_impact(
     threshold: float = FOUR_FIFTHS,
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
 ) -> list[CycleFairness]:
-    """Selection rates and adverse-impact ratios per group, one entry per cycle (sorted).
+    """Selection rates and adverse-impact ratios per group, one entry per cycle and kind of
+    move (by cycle, promotions before lateral moves).
 
     `attributes` maps a person to their group for the protected attribute, or None; without
     it everyone is "undisclosed".
@@ -143,13 +161,13 @@ def adverse_impact(
         raise ValueError(f"threshold {threshold} must be in (0, 1]")
     if min_group_size < 1:
         raise ValueError(f"min_group_size {min_group_size} must be at least 1")
-    by_cycle: dict[str, dict[str, bool]] = {}
+    by_cycle: dict[tuple[str, MoveKind], dict[str, bool]] = {}
     for d in decisions:
-        by_cycle.setdefault(d.cycle, {})[d.person] = d.outcome == "approve"
+        by_cycle.setdefault((d.cycle, d.move_kind), {})[d.person] = d.outcome == "approve"
     fairness = []
-    for cycle in sorted(by_cycle):
+    for cycle, move_kind in sorted(by_cycle, key=lambda c: (c[0], c[1] == "lateral")):
         reference, groups = group_rates(
-            by_cycle[cycle],
+            by_cycle[(cycle, move_kind)],
             attributes or {},
             threshold=threshold,
             min_group_size=min_group_size,
@@ -157,6 +175,7 @@ def adverse_impact(
         fairness.append(
             CycleFairness(
                 cycle=cycle,
+                move_kind=move_kind,
                 reference_group=reference,
                 threshold=threshold,
                 min_group_size=min_group_size,

@@ -10,7 +10,8 @@ long after the framework or the criteria moved on (docs/domain.md §6, decision 
 Rules, one `CriterionResult` each:
 
 - average: the mean of the calibrated scores of the target profile's competencies (plus the
-  crossover's leadership competencies) that were observed, at least `minimum_average`;
+  crossover's leadership competencies; for a lateral move, its path's competencies to acquire
+  instead, see `target_competencies`) that were observed, at least `minimum_average`;
 - competency floor, one result per competency: the calibrated score at least
   `competency_floor`. A competency nobody observed (null score, or absent from the
   calibration) is not met: the floor cannot be shown to hold, and a promotion must not rest
@@ -220,13 +221,20 @@ class Readiness(_Frozen):
 
 def target_competencies(profile: EffectiveRoleProfile, transition: Transition) -> list[str]:
     """The competencies a transition is judged on: those of the target role profile (every
-    deployment rule applied), then the crossover's leadership competencies not already in it."""
+    deployment rule applied), then the crossover's leadership competencies not already in it.
+
+    A lateral move is judged on exactly its path's competencies to acquire: the framework's
+    lateral path says what carries over and what must be learned, and what carries over is
+    not judged again (docs/domain.md §6, Lateral moves). The target profile must still exist:
+    the role moved into is one the framework has."""
     target = (transition.target_family, transition.to_track, transition.to_level)
     if (profile.family, profile.track, profile.level) != target:
         raise ValueError(
             f"role profile {profile.key!r} is {profile.family} {profile.track} {profile.level}, "
             f"not the target of transition {transition}"
         )
+    if transition.kind == "lateral":
+        return list(transition.to_acquire)
     keys = [r.competency for r in profile.requirements]
     return list(dict.fromkeys([*keys, *transition.leadership_competencies]))
 

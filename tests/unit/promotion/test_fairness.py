@@ -155,3 +155,25 @@ def test_bad_parameters_are_refused() -> None:
     with pytest.raises(ValueError, match="min_group_size"):
         adverse_impact([], min_group_size=0)
     assert adverse_impact([]) == []
+
+
+def test_lateral_moves_are_reported_apart_from_promotions() -> None:
+    """docs/domain.md §6, Lateral moves: a cycle's lateral moves get rates of their own.
+    Promotions: A 4 of 10 approved. Lateral moves: A 1 of 2, B 0 of 1; one person of A was
+    decided on both, and counts once in each."""
+    promotions, attributes = scripted("c", "A", 4, 6)
+    lateral = [
+        Decision(person=promotions[0].person, cycle="c", outcome="approve", move_kind="lateral"),
+        Decision(person="c-A-lateral", cycle="c", outcome="deny", move_kind="lateral"),
+        Decision(person="c-B-lateral", cycle="c", outcome="defer", move_kind="lateral"),
+    ]
+    attributes |= {"c-A-lateral": "A", "c-B-lateral": "B"}
+    promoted, moved = adverse_impact([*lateral, *promotions], attributes)
+    assert (promoted.cycle, promoted.move_kind) == ("c", "promotion")
+    assert [(g.group, g.considered, g.selected) for g in promoted.groups] == [("A", 10, 4)]
+    assert (moved.cycle, moved.move_kind) == ("c", "lateral")
+    assert [(g.group, g.considered, g.selected) for g in moved.groups] == [
+        ("A", 2, 1),
+        ("B", 1, 0),
+    ]
+    assert Decision(person="p", cycle="c", outcome="deny").move_kind == "promotion"

@@ -171,3 +171,20 @@ def test_a_payload_holds_exactly_its_kind_s_fields_and_is_frozen() -> None:
         "approve",
         True,
     )
+
+
+def test_a_transition_recorded_before_lateral_moves_reads_and_verifies_as_it_was() -> None:
+    """The lateral path's competencies (`to_acquire`, `transferable`) are written only for a
+    lateral move: a readiness recorded before reads as a move to the next level with neither,
+    and dumps back to the bytes that were hashed."""
+    for stored in (recorded()[4], recorded()[5]):
+        transition = payload_of(stored).readiness.transition  # type: ignore[attr-defined]
+        assert (transition.kind, transition.to_acquire, transition.transferable) == (
+            "next_level",
+            (),
+            (),
+        )
+        dumped = payload_of(stored).record()["readiness"]["transition"]
+        assert dumped == stored.payload["readiness"]["transition"]
+        assert not {"to_acquire", "transferable"} & set(dumped)
+    assert verify(recorded()).ok
