@@ -17,6 +17,7 @@ from services.development.domain import goals as goal_rules
 from services.development.domain.gaps import Gap
 from services.development.domain.goals import Goal, GoalState
 from services.development.domain.heatmap import GapRow
+from services.development.domain.plan_ownership import ActionTrack
 from services.development.domain.plans import DevelopmentPlan
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT
 from tests.support.memory import (
@@ -36,6 +37,7 @@ class _Plan:
     actions: list[PlannedAction]
     stream_version: int
     at: datetime
+    tracking: dict[str, ActionTrack] = field(default_factory=dict)
 
 
 class MemoryRecords:
@@ -210,6 +212,23 @@ class MemoryRecords:
     ) -> None:
         self.plans[plan_id].actions = list(actions)
         self.plans[plan_id].stream_version = stream_version
+
+    async def plan_tracking(self, plan_id: str) -> dict[str, ActionTrack]:
+        return dict(self.plans[plan_id].tracking)
+
+    async def save_tracking(self, plan_id: str, tracks: Iterable[ActionTrack]) -> None:
+        self.plans[plan_id].tracking = {t.action_id: t for t in tracks}
+
+    async def latest_plans(
+        self, employees: Sequence[str]
+    ) -> dict[str, tuple[str, list[PlannedAction], dict[str, ActionTrack]]]:
+        found = {}
+        for employee in employees:
+            state = await self.plan_state(employee)
+            if state is not None:
+                plan_id, _, actions, _ = state
+                found[employee] = (plan_id, actions, dict(self.plans[plan_id].tracking))
+        return found
 
     async def record_courses(self, courses: Iterable[Course], at: datetime) -> None:
         for course in courses:

@@ -168,3 +168,66 @@ class GoalClosed(IntegrationEvent):
     reason: Annotated[str, PersonalOf("employee_id")] = Field(
         "", description="dropped: why; sealed"
     )
+
+
+# -- plans the employee owns ----------------------------------------------------------------
+
+
+class OwnAction(PlannedAction):
+    """An action of a plan whose text the employee or their manager wrote: it is about the
+    employee, sealed under their key (docs/privacy.md)."""
+
+    description: Annotated[str, PersonalOf("employee_id")]
+
+
+@registry.event
+class PlanActionApproved(IntegrationEvent):
+    """An action the employee proposed for their own plan, approved by their manager: in
+    force from now on, counted in the plan's progress (the proposal itself stays in the
+    development service)."""
+
+    event_type = "PlanActionApproved"
+    context = "development"
+    schema_version = 1
+
+    plan_id: str
+    employee_id: str = Field(description="whose plan it is")
+    action: OwnAction
+    comment: Annotated[str, PersonalOf("employee_id")] = Field(
+        "", description="the manager's, if any; sealed"
+    )
+
+
+PlanActionStep = Literal["started", "done"]
+
+
+@registry.event
+class PlanActionProgressed(IntegrationEvent):
+    """The employee marked an action of their plan in force started or done, with evidence
+    (sealed; required for done)."""
+
+    event_type = "PlanActionProgressed"
+    context = "development"
+    schema_version = 1
+
+    plan_id: str
+    employee_id: str = Field(description="whose plan it is")
+    action_id: str
+    status: PlanActionStep
+    evidence: Annotated[str, PersonalOf("employee_id")] = Field("", description="sealed")
+
+
+@registry.event
+class PlanActionCompleted(IntegrationEvent):
+    """The LMS reported the course a course action names completed by the plan's employee:
+    the action is done (once: a later completion of the same course changes nothing)."""
+
+    event_type = "PlanActionCompleted"
+    context = "development"
+    schema_version = 1
+
+    plan_id: str
+    employee_id: str = Field(description="whose plan it is")
+    action_id: str
+    course_id: str
+    completed_on: date = Field(description="as the LMS's CourseCompleted says")
