@@ -180,8 +180,20 @@ class OwnAction(PlannedAction):
     description: Annotated[str, PersonalOf("employee_id")]
 
 
+class OnPlan(BaseModel):
+    """What every event on an employee's plan names: the plan, and whose it is (their key
+    seals its texts)."""
+
+    plan_id: str
+    employee_id: str = Field(description="whose plan it is")
+
+
+class OnPlanAction(OnPlan):
+    action_id: str
+
+
 @registry.event
-class PlanActionApproved(IntegrationEvent):
+class PlanActionApproved(OnPlan, IntegrationEvent):
     """An action the employee proposed for their own plan, approved by their manager: in
     force from now on, counted in the plan's progress (the proposal itself stays in the
     development service)."""
@@ -190,8 +202,6 @@ class PlanActionApproved(IntegrationEvent):
     context = "development"
     schema_version = 1
 
-    plan_id: str
-    employee_id: str = Field(description="whose plan it is")
     action: OwnAction
     comment: Annotated[str, PersonalOf("employee_id")] = Field(
         "", description="the manager's, if any; sealed"
@@ -202,7 +212,7 @@ PlanActionStep = Literal["started", "done"]
 
 
 @registry.event
-class PlanActionProgressed(IntegrationEvent):
+class PlanActionProgressed(OnPlanAction, IntegrationEvent):
     """The employee marked an action of their plan in force started or done, with evidence
     (sealed; required for done)."""
 
@@ -210,15 +220,12 @@ class PlanActionProgressed(IntegrationEvent):
     context = "development"
     schema_version = 1
 
-    plan_id: str
-    employee_id: str = Field(description="whose plan it is")
-    action_id: str
     status: PlanActionStep
     evidence: Annotated[str, PersonalOf("employee_id")] = Field("", description="sealed")
 
 
 @registry.event
-class PlanActionCompleted(IntegrationEvent):
+class PlanActionCompleted(OnPlanAction, IntegrationEvent):
     """The LMS reported the course a course action names completed by the plan's employee:
     the action is done (once: a later completion of the same course changes nothing)."""
 
@@ -226,8 +233,5 @@ class PlanActionCompleted(IntegrationEvent):
     context = "development"
     schema_version = 1
 
-    plan_id: str
-    employee_id: str = Field(description="whose plan it is")
-    action_id: str
     course_id: str
     completed_on: date = Field(description="as the LMS's CourseCompleted says")

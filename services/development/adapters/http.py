@@ -191,23 +191,21 @@ class Removal(BaseModel):
     reason: str = Field(min_length=1, max_length=1000, description="kept in the plan's history")
 
 
-class Decision(BaseModel):
+class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+
+class Decision(_Body):
     approved: bool
     comment: str = Field("", max_length=TEXT_LIMIT, description="why, when declining")
 
 
-class Progress(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Progress(_Body):
     status: PlanActionStep
     evidence: str = Field("", max_length=TEXT_LIMIT, description="what shows it; required for done")
 
 
-class PlanComment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PlanComment(_Body):
     comment: str = Field(min_length=1, max_length=TEXT_LIMIT)
 
 

@@ -46,7 +46,7 @@ from services.development.domain.effectiveness import CourseEffect, course_effec
 from services.development.domain.gaps import Gap, gaps, strengths, target_anchors
 from services.development.domain.goals import GoalFocus, beside_plan
 from services.development.domain.heatmap import HeatmapCell, HeatmapTally
-from services.development.domain.plan_ownership import ActionTrack, Completion
+from services.development.domain.plan_ownership import ActionTrack, Completion, OwnedPlan
 from services.development.domain.plans import (
     DevelopmentPlan,
     PlanPolicy,
@@ -241,9 +241,16 @@ class TeamCompletion(BaseModel):
 # chart, HR.
 Role = str
 EMPLOYEE, MANAGER, HR = "employee", "manager", "hr"
-Decide = Callable[
-    [str, list[PlannedAction], dict[str, ActionTrack], Work], Awaitable[list[IntegrationEvent]]
-]
+Decide = Callable[[OwnedPlan, Work], Awaitable[list[IntegrationEvent]]]
+
+
+def _pure(rule: Callable[[OwnedPlan], list[IntegrationEvent]]) -> Decide:
+    """A decision on the plan as it stands, reading nothing else."""
+
+    async def decide(plan: OwnedPlan, work: Work) -> list[IntegrationEvent]:
+        return rule(plan)
+
+    return decide
 
 
 def session_stream(session_id: str) -> str:
@@ -348,9 +355,8 @@ class Development:
             return
         plan_id, _, actions, _ = state
         tracks = await work.records.plan_tracking(plan_id)
-        events = plan_ownership.complete_courses(
-            plan_id, event.employee_id, actions, tracks, event.course_id, event.completed_on
-        )
+        plan = OwnedPlan(plan_id, event.employee_id, actions, tracks)
+        events = plan_ownership.complete_courses(plan, event.course_id, event.completed_on)
         if events:
             metadata = EventMetadata(
                 actor=ACTOR,
@@ -529,7 +535,7 @@ class Development:
                 raise NotFound(f"no development plan for {employee_id!r} to change")
             plan_id, _, actions, _ = state
             tracks = await work.records.plan_tracking(plan_id)
-            events = await decide(plan_id, actions, tracks, work)
+            events = await decide(OwnedPlan(plan_id, employee_id, actions, tracks), work)
             return await _record_plan(
                 work, employee_id, state, tracks, events, EventMetadata(actor=by)
             )
@@ -542,38 +548,28 @@ class Development:
         held to the plan rules."""
         proposing = by == employee_id and not hr
 
-        async def decide(
-            plan_id: str, actions: list[PlannedAction], tracks: dict[str, ActionTrack], work: Work
-        ) -> list[IntegrationEvent]:
+        async def decide(plan: OwnedPlan, work: Work) -> list[IntegrationEvent]:
             person = await work.org_chart.person(employee_id)
             manager = person.manager_id if person else None
-            latest = (await work.records.latest_gaps([employee_id])).get(employee_id)
-            catalog = {c.course_id: c for c in await work.records.catalog()}
-            gaps_ = latest[2] if latest else []
-            scores = await work.records.latest_scores()
-            expert = self.policy.expert_score
-            if not proposing:
-                return plan_edits.add(
-                    plan_id,
-                    employee_id,
-                    manager,
-                    actions,
-                    new,
-                    gaps_,
-                    scores,
-                    catalog,
-                    expert,
-                    reserved=tracks,
-                )
-            if manager is None:
+            if proposing and manager is None:
                 raise DevelopmentError(
                     f"{employee_id!r} has no manager in the org chart to approve a proposal"
                 )
-            taken = {a.action_id for a in actions} | set(tracks)
+            latest = (await work.records.latest_gaps([employee_id])).get(employee_id)
             action = plan_edits.checked(
-                employee_id, manager, taken, new, gaps_, scores, catalog, expert
+                employee_id,
+                manager,
+                # Proposals keep their ids: an action added later takes none of them.
+                {a.action_id for a in plan.actions} | set(plan.tracks),
+                new,
+                latest[2] if latest else [],
+                await work.records.latest_scores(),
+                {c.course_id: c for c in await work.records.catalog()},
+                self.policy.expert_score,
             )
-            return plan_ownership.propose(plan_id, employee_id, action)
+            if proposing:
+                return plan_ownership.propose(plan, action)
+            return plan_edits.add(plan.plan_id, employee_id, action)
 
         who = frozenset({EMPLOYEE}) if proposing else frozenset({MANAGER, HR})
         return await self._change(employee_id, by, hr, who, decide)
@@ -582,55 +578,33 @@ class Development:
         self, employee_id: str, action_id: str, reason: str, by: str, hr: bool
     ) -> TrackedPlan:
         """A manager removes an action from their report's plan, saying why."""
-
-        async def decide(
-            plan_id: str, actions: list[PlannedAction], tracks: dict[str, ActionTrack], work: Work
-        ) -> list[IntegrationEvent]:
-            return plan_edits.remove(plan_id, employee_id, actions, action_id, reason)
-
-        return await self._change(employee_id, by, hr, frozenset({MANAGER, HR}), decide)
+        rule = _pure(
+            lambda plan: plan_edits.remove(
+                plan.plan_id, employee_id, plan.actions, action_id, reason
+            )
+        )
+        return await self._change(employee_id, by, hr, frozenset({MANAGER, HR}), rule)
 
     async def decide_action(
         self, employee_id: str, action_id: str, approved: bool, comment: str, by: str
     ) -> TrackedPlan:
         """The employee's current manager approves a proposed action or declines it."""
-
-        async def decide(
-            plan_id: str, actions: list[PlannedAction], tracks: dict[str, ActionTrack], work: Work
-        ) -> list[IntegrationEvent]:
-            return plan_ownership.decide(
-                plan_id, employee_id, actions, tracks, action_id, approved, comment
-            )
-
-        return await self._change(employee_id, by, False, frozenset({MANAGER}), decide)
+        rule = _pure(lambda plan: plan_ownership.decide(plan, action_id, approved, comment))
+        return await self._change(employee_id, by, False, frozenset({MANAGER}), rule)
 
     async def progress_action(
         self, employee_id: str, action_id: str, status: PlanActionStep, evidence: str, by: str
     ) -> TrackedPlan:
         """The employee marks an action of their plan started, or done with evidence."""
-
-        async def decide(
-            plan_id: str, actions: list[PlannedAction], tracks: dict[str, ActionTrack], work: Work
-        ) -> list[IntegrationEvent]:
-            return plan_ownership.progress(
-                plan_id, employee_id, actions, tracks, action_id, status, evidence
-            )
-
-        return await self._change(employee_id, by, False, frozenset({EMPLOYEE}), decide)
+        rule = _pure(lambda plan: plan_ownership.progress(plan, action_id, status, evidence))
+        return await self._change(employee_id, by, False, frozenset({EMPLOYEE}), rule)
 
     async def comment_action(
         self, employee_id: str, action_id: str, comment: str, by: str
     ) -> TrackedPlan:
         """The employee's current manager comments on an action of their plan."""
-
-        async def decide(
-            plan_id: str, actions: list[PlannedAction], tracks: dict[str, ActionTrack], work: Work
-        ) -> list[IntegrationEvent]:
-            return plan_ownership.comment_on(
-                plan_id, employee_id, actions, tracks, action_id, comment
-            )
-
-        return await self._change(employee_id, by, False, frozenset({MANAGER}), decide)
+        rule = _pure(lambda plan: plan_ownership.comment_on(plan, action_id, comment))
+        return await self._change(employee_id, by, False, frozenset({MANAGER}), rule)
 
     async def team_completion(self, manager_id: str, viewer: str, hr: bool) -> TeamCompletion:
         """Progress of the latest plans of everyone below the manager, however many levels

@@ -96,29 +96,13 @@ def apply(actions: Sequence[PlannedAction], event: IntegrationEvent) -> list[Pla
     return list(actions)
 
 
-def add(
-    plan_id: str,
-    employee_id: str,
-    manager_id: str | None,
-    actions: Sequence[PlannedAction],
-    new: NewAction,
-    gaps: Sequence[Gap],
-    scores: Mapping[str, Mapping[str, float | None]],
-    catalog: Mapping[str, Course],
-    expert_score: float = 4.0,
-    *,
-    reserved: Collection[str] = (),
-) -> list[IntegrationEvent]:
-    """Events adding `new` to the plan: the addition, and an enrolment for a course.
-    `reserved`: ids of the employee's proposals, which no added action takes."""
-    taken = {a.action_id for a in actions} | set(reserved)
-    checked_action = checked(
-        employee_id, manager_id, taken, new, gaps, scores, catalog, expert_score
-    )
-    action = AddedAction.model_validate(checked_action.model_dump())
+def add(plan_id: str, employee_id: str, action: PlannedAction) -> list[IntegrationEvent]:
+    """Events adding an action held to the plan rules (`checked`) to the plan: the addition,
+    and an enrolment for a course."""
+    added = AddedAction.model_validate(action.model_dump())
     return [
-        PlanActionAdded(plan_id=plan_id, employee_id=employee_id, action=action),
-        *enrolments(plan_id, employee_id, action),
+        PlanActionAdded(plan_id=plan_id, employee_id=employee_id, action=added),
+        *enrolments(plan_id, employee_id, added),
     ]
 
 

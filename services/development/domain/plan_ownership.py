@@ -18,6 +18,7 @@ message saying what to change.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -25,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import IntegrationEvent, PrivateEvent, registry
 from libs.events.schemas.development import (
+    OnPlan,
+    OnPlanAction,
     OwnAction,
     PlanActionApproved,
     PlanActionCompleted,
@@ -48,7 +51,7 @@ class ActionInWrongState(EditRefused):
 
 
 @registry.event
-class PlanActionProposed(PrivateEvent):
+class PlanActionProposed(OnPlan, PrivateEvent):
     """The employee proposed an action for their own plan, waiting for their manager: it
     stays in the service until approved (then PlanActionApproved is published) or declined."""
 
@@ -56,37 +59,29 @@ class PlanActionProposed(PrivateEvent):
     context = "development"
     schema_version = 1
 
-    plan_id: str
-    employee_id: str = Field(description="whose plan it is")
     action: OwnAction
 
 
+class _Remark(OnPlanAction):
+    comment: Annotated[str, PersonalOf("employee_id")]
+
+
 @registry.event
-class PlanActionDeclined(PrivateEvent):
+class PlanActionDeclined(_Remark, PrivateEvent):
     """The manager turned a proposed action down, saying why (sealed)."""
 
     event_type = "PlanActionDeclined"
     context = "development"
     schema_version = 1
 
-    plan_id: str
-    employee_id: str = Field(description="whose plan it is")
-    action_id: str
-    comment: Annotated[str, PersonalOf("employee_id")]
-
 
 @registry.event
-class PlanActionCommented(PrivateEvent):
+class PlanActionCommented(_Remark, PrivateEvent):
     """The manager's comment on an action of their report's plan (sealed)."""
 
     event_type = "PlanActionCommented"
     context = "development"
     schema_version = 1
-
-    plan_id: str
-    employee_id: str = Field(description="whose plan it is")
-    action_id: str
-    comment: Annotated[str, PersonalOf("employee_id")]
 
 
 class Step(BaseModel):
@@ -141,6 +136,23 @@ class Completion(BaseModel):
 Tracks = Mapping[str, ActionTrack]
 
 
+@dataclass(frozen=True)
+class OwnedPlan:
+    """A plan as it stands, for a decision on it: its actions in force and their tracks."""
+
+    plan_id: str
+    employee_id: str
+    actions: Sequence[PlannedAction]
+    tracks: Tracks
+
+    def track(self, action_id: str) -> ActionTrack:
+        return track_of(self.actions, self.tracks, action_id)
+
+    def naming(self, action_id: str) -> dict[str, str]:
+        """The fields an event on one of its actions starts with."""
+        return {"plan_id": self.plan_id, "employee_id": self.employee_id, "action_id": action_id}
+
+
 def track_of(actions: Sequence[PlannedAction], tracks: Tracks, action_id: str) -> ActionTrack:
     """The action's track: as its events left it, or `approved` for an action in force with
     none. Raises NoSuchAction naming the ids the plan has."""
@@ -162,25 +174,16 @@ def _in(actions: Sequence[PlannedAction], action_id: str) -> bool:
 # -- decisions ------------------------------------------------------------------------------
 
 
-def propose(plan_id: str, employee_id: str, action: PlannedAction) -> list[IntegrationEvent]:
-    """The employee's proposal of an action checked against the plan rules
-    (plan_edits.checked)."""
+def propose(plan: OwnedPlan, action: PlannedAction) -> list[IntegrationEvent]:
+    """The employee's proposal of an action held to the plan rules (plan_edits.checked)."""
     own = OwnAction.model_validate(action.model_dump())
-    return [PlanActionProposed(plan_id=plan_id, employee_id=employee_id, action=own)]
+    return [PlanActionProposed(plan_id=plan.plan_id, employee_id=plan.employee_id, action=own)]
 
 
-def decide(
-    plan_id: str,
-    employee_id: str,
-    actions: Sequence[PlannedAction],
-    tracks: Tracks,
-    action_id: str,
-    approved: bool,
-    comment: str,
-) -> list[IntegrationEvent]:
+def decide(plan: OwnedPlan, action_id: str, approved: bool, comment: str) -> list[IntegrationEvent]:
     """The manager approves a proposal (a course one is then asked of the LMS as an
     enrolment) or declines it, saying why."""
-    track = track_of(actions, tracks, action_id)
+    track = plan.track(action_id)
     if track.state != "proposed" or track.proposal is None:
         raise ActionInWrongState(
             f"action {action_id!r} is {track.state}: only a proposed action is approved or declined"
@@ -188,31 +191,21 @@ def decide(
     if not approved:
         if not comment.strip():
             raise EditRefused("say why the proposal is declined: the employee reads it")
-        return [
-            PlanActionDeclined(
-                plan_id=plan_id, employee_id=employee_id, action_id=action_id, comment=comment
-            )
-        ]
+        return [PlanActionDeclined(**plan.naming(action_id), comment=comment)]
     action = OwnAction.model_validate(track.proposal.model_dump())
     return [
         PlanActionApproved(
-            plan_id=plan_id, employee_id=employee_id, action=action, comment=comment
+            plan_id=plan.plan_id, employee_id=plan.employee_id, action=action, comment=comment
         ),
-        *enrolments(plan_id, employee_id, action),
+        *enrolments(plan.plan_id, plan.employee_id, action),
     ]
 
 
 def progress(
-    plan_id: str,
-    employee_id: str,
-    actions: Sequence[PlannedAction],
-    tracks: Tracks,
-    action_id: str,
-    status: PlanActionStep,
-    evidence: str,
+    plan: OwnedPlan, action_id: str, status: PlanActionStep, evidence: str
 ) -> list[IntegrationEvent]:
     """The employee marks an action in force started, or done with evidence."""
-    track = track_of(actions, tracks, action_id)
+    track = plan.track(action_id)
     if track.state in ("proposed", "declined"):
         raise ActionInWrongState(
             f"action {action_id!r} is {track.state}: only an action in force (approved) is "
@@ -222,59 +215,29 @@ def progress(
         raise ActionInWrongState(f"action {action_id!r} is {track.state} already")
     if status == "done" and not evidence.strip():
         raise EditRefused("marking an action done needs evidence: what shows it is done")
-    return [
-        PlanActionProgressed(
-            plan_id=plan_id,
-            employee_id=employee_id,
-            action_id=action_id,
-            status=status,
-            evidence=evidence,
-        )
-    ]
+    return [PlanActionProgressed(**plan.naming(action_id), status=status, evidence=evidence)]
 
 
-def comment_on(
-    plan_id: str,
-    employee_id: str,
-    actions: Sequence[PlannedAction],
-    tracks: Tracks,
-    action_id: str,
-    comment: str,
-) -> list[IntegrationEvent]:
+def comment_on(plan: OwnedPlan, action_id: str, comment: str) -> list[IntegrationEvent]:
     """The manager's comment on an action, in force or proposed."""
-    track_of(actions, tracks, action_id)
+    plan.track(action_id)
     if not comment.strip():
         raise EditRefused("a comment needs text")
-    return [
-        PlanActionCommented(
-            plan_id=plan_id, employee_id=employee_id, action_id=action_id, comment=comment
-        )
-    ]
+    return [PlanActionCommented(**plan.naming(action_id), comment=comment)]
 
 
-def complete_courses(
-    plan_id: str,
-    employee_id: str,
-    actions: Sequence[PlannedAction],
-    tracks: Tracks,
-    course_id: str,
-    completed_on: date,
-) -> list[IntegrationEvent]:
+def complete_courses(plan: OwnedPlan, course_id: str, completed_on: date) -> list[IntegrationEvent]:
     """The LMS's completion of a course: every course action in force naming it and not done
     yet is done. Nothing for an action done already, so a completion reported again (another
     event for the same course) changes nothing."""
     return [
         PlanActionCompleted(
-            plan_id=plan_id,
-            employee_id=employee_id,
-            action_id=a.action_id,
-            course_id=course_id,
-            completed_on=completed_on,
+            **plan.naming(a.action_id), course_id=course_id, completed_on=completed_on
         )
-        for a in actions
+        for a in plan.actions
         if a.kind == "course"
         and a.course_id == course_id
-        and track_of(actions, tracks, a.action_id).state != "done"
+        and plan.track(a.action_id).state != "done"
     ]
 
 

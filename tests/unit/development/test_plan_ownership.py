@@ -15,6 +15,7 @@ from libs.events.schemas.development import (
     PlanActionApproved,
     PlanActionCompleted,
     PlanActionProgressed,
+    PlanActionStep,
     PlannedAction,
 )
 from libs.events.schemas.lms import EnrolmentRequested
@@ -26,6 +27,7 @@ from services.development.domain.plan_ownership import (
     ActionInWrongState,
     ActionTrack,
     NoSuchAction,
+    OwnedPlan,
     PlanActionDeclined,
     PlanActionProposed,
 )
@@ -64,29 +66,25 @@ class Plan:
             self.history.append((event, actor))
         return list(events)
 
+    @property
+    def now(self) -> OwnedPlan:
+        return OwnedPlan(PLAN, ANN, self.actions, self.tracks)
+
     def propose(self) -> list[IntegrationEvent]:
-        return self.record(plan_ownership.propose(PLAN, ANN, PROPOSAL), ANN)
+        return self.record(plan_ownership.propose(self.now, PROPOSAL), ANN)
 
     def decide(self, approved: bool, comment: str = "") -> list[IntegrationEvent]:
-        found = plan_ownership.decide(PLAN, ANN, self.actions, self.tracks, "a4", approved, comment)
+        found = plan_ownership.decide(self.now, "a4", approved, comment)
         return self.record(found, "lead")
 
-    def mark(self, action_id: str, status: str, evidence: str = "") -> list[IntegrationEvent]:
-        found = plan_ownership.progress(
-            PLAN,
-            ANN,
-            self.actions,
-            self.tracks,
-            action_id,
-            status,
-            evidence,  # type: ignore[arg-type]
-        )
+    def mark(
+        self, action_id: str, status: PlanActionStep, evidence: str = ""
+    ) -> list[IntegrationEvent]:
+        found = plan_ownership.progress(self.now, action_id, status, evidence)
         return self.record(found, ANN)
 
     def lms(self, course_id: str) -> list[IntegrationEvent]:
-        found = plan_ownership.complete_courses(
-            PLAN, ANN, self.actions, self.tracks, course_id, date(2026, 3, 1)
-        )
+        found = plan_ownership.complete_courses(self.now, course_id, date(2026, 3, 1))
         return self.record(found, "service:development")
 
     def progress(self) -> tuple[int, int, float | None]:
@@ -159,9 +157,7 @@ def test_a_completion_reported_again_or_of_another_course_changes_nothing() -> N
     plan.propose()
     assert (
         plan.record(
-            plan_ownership.complete_courses(
-                PLAN, ANN, plan.actions, plan.tracks, "t-201", date(2026, 3, 1)
-            ),
+            plan_ownership.complete_courses(plan.now, "t-201", date(2026, 3, 1)),
             "service:development",
         )
         == []
@@ -181,7 +177,7 @@ def test_changes_the_state_does_not_allow_are_refused_by_kind() -> None:
     with pytest.raises(NoSuchAction, match=r"no action 'a9'.*'a1', 'a2', 'a3'"):
         plan.mark("a9", "started")
     with pytest.raises(ActionInWrongState, match="'a1' is approved: only a proposed action"):
-        plan_ownership.decide(PLAN, ANN, plan.actions, plan.tracks, "a1", True, "")
+        plan_ownership.decide(plan.now, "a1", True, "")
     plan.propose()
     with pytest.raises(ActionInWrongState, match="only an action in force"):
         plan.mark("a4", "started")
@@ -204,13 +200,13 @@ def test_changes_the_state_does_not_allow_are_refused_by_kind() -> None:
     with pytest.raises(ActionInWrongState, match="done already"):
         plan.mark("a1", "started")
     with pytest.raises(EditRefused, match="needs text"):
-        plan_ownership.comment_on(PLAN, ANN, plan.actions, plan.tracks, "a1", "")
+        plan_ownership.comment_on(plan.now, "a1", "")
 
 
 def test_unknown_action_is_refused_before_its_state() -> None:
     plan = Plan()
     with pytest.raises(NoSuchAction):
-        plan_ownership.decide(PLAN, ANN, plan.actions, plan.tracks, "a9", True, "")
+        plan_ownership.decide(plan.now, "a9", True, "")
 
 
 def test_a_removed_action_leaves_the_plan_and_its_progress() -> None:
@@ -231,7 +227,7 @@ def test_folding_the_plans_events_again_gives_the_same_tracks() -> None:
     plan.decide(True)
     plan.mark("a4", "started")
     plan.lms("t-201")
-    plan.record(plan_ownership.comment_on(PLAN, ANN, plan.actions, plan.tracks, "a2", "Hi"), "lead")
+    plan.record(plan_ownership.comment_on(plan.now, "a2", "Hi"), "lead")
     rebuilt: dict[str, ActionTrack] = {}
     for event, actor in plan.history:
         rebuilt = plan_ownership.apply(rebuilt, event, actor, AT)
@@ -247,7 +243,7 @@ async def test_texts_about_the_employee_are_sealed_under_their_key() -> None:
         *plan.decide(True, "agreed, go"),
         *plan.mark("a4", "done", "PR 7"),
         *plan.record(
-            plan_ownership.comment_on(PLAN, ANN, plan.actions, plan.tracks, "a1", "Nice"),
+            plan_ownership.comment_on(plan.now, "a1", "Nice"),
             "lead",
         ),
     ]
@@ -269,7 +265,7 @@ def test_erasure_scrubs_every_text_of_the_tracks_once() -> None:
     plan.propose()
     plan.decide(False, "not now")
     plan.mark("a1", "done", "PR 1")
-    plan.record(plan_ownership.comment_on(PLAN, ANN, plan.actions, plan.tracks, "a1", "Well"), "l")
+    plan.record(plan_ownership.comment_on(plan.now, "a1", "Well"), "l")
     scrubbed, count = plan_ownership.scrub(plan.tracks, ERASED)
     assert count == 4
     assert scrubbed["a4"].proposal is not None
@@ -285,8 +281,8 @@ def test_the_employee_proposes_under_the_manager_rules_with_a_fresh_id() -> None
     gaps = [Gap("testing", "technical", 3, 1.0)]
     action = plan_edits.checked(ANN, "lead", {"a1", "a2", "a3", "a4"}, new, gaps, {}, {})
     assert action.action_id == "a5"
-    added = plan_edits.add(PLAN, ANN, "lead", ACTIONS, new, gaps, {}, {}, reserved={"a4"})
-    assert added[0].action.action_id == "a5"  # type: ignore[attr-defined]
+    [proposed] = plan_ownership.propose(Plan().now, action)
+    assert proposed.action.action_id == "a5"  # type: ignore[attr-defined]
     with pytest.raises(EditRefused, match="role profile"):
         plan_edits.checked(
             ANN, "lead", set(), new.model_copy(update={"competency": "x"}), gaps, {}, {}
