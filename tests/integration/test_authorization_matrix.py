@@ -433,6 +433,7 @@ async def development_world(database_url: str, tmp: Path, _: str) -> AsyncIterat
                     "description": "Pair on the test suite",
                 },
                 "POST /plans/{employee_id}/actions/{action_id}/removal": {"reason": "done"},
+                "POST /plans/{employee_id}/target": {"family": "eng", "track": "ic", "level": "L4"},
                 "POST /plans/{employee_id}/actions/{action_id}/decision": {"approved": True},
                 "POST /plans/{employee_id}/actions/{action_id}/progress": {"status": "started"},
                 "POST /plans/{employee_id}/actions/{action_id}/comments": {"comment": "Good"},

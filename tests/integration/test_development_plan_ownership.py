@@ -22,7 +22,7 @@ from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
 from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development, plan_stream
 from services.development.domain import plan_ownership
-from tests.support.calibrations import ANN, BEN, CAT, FIRST, calibration
+from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.courses import course
 from tests.support.development_api import MANAGER, OTHER_MANAGER, SCHEMA, development_api
 from tests.support.envelopes import envelope
@@ -214,3 +214,56 @@ async def test_the_employee_owns_the_plan_and_the_lms_closes_a_course_once(stack
         rebuilt = plan_ownership.apply(rebuilt, event, stored.actor, stored.occurred_at)  # type: ignore[arg-type]
     async with stack.database.reading() as work:
         assert rebuilt == await work.records.plan_tracking(seen_by_ann["plan_id"])
+
+
+async def test_a_plan_aimed_at_the_next_level_from_the_gaps_against_it(stack: Stack) -> None:
+    """Ann at L4 (coding 4, testing 3, core 2): testing 3 - 1 = 2, communication 2 - 1 = 1,
+    coding 4 - 3 = 1, as `/gaps/against` says. On-the-job round-robin in priority order
+    (testing, then communication: behavioural first at equal size, then coding): 3, 2, 2.
+    The expert mentors Ben and Cat already (cap 3): one mentee left for Ann, on testing; the
+    second mentoring action waits for an expert. The course: testing-101 (first by id)."""
+    against = await stack.get(f"/gaps/{ANN}/against?family=eng&track=ic&level=L4", who=ANN)
+    assert {g["competency"]: g["gap"] for g in against["gaps"] if (g["gap"] or 0) > 0} == {
+        "testing": 2,
+        "communication": 1,
+        "coding": 1,
+    }
+    before = await stack.get(f"/plans/{ANN}", who=ANN)
+    target = f"/plans/{ANN}/target"
+    l4 = {"family": "eng", "track": "ic", "level": "L4"}
+    for stranger in (BEN, OTHER_MANAGER):
+        await stack.post(target, l4, 403, who=stranger)
+    aimed = await stack.post(target, l4, 201, who=ANN)
+    assert aimed["target_role"] == "eng-l4"
+    assert aimed["plan_id"] != before["plan_id"]
+    assert aimed["plan_id"].endswith(f":{ANN}")
+    on_the_job = [a["competency"] for a in aimed["actions"] if a["kind"] == "on_the_job"]
+    assert on_the_job == ["testing", "communication", "coding"] * 2 + ["testing"]
+    mentoring = [
+        (a["competency"], a["mentor"]) for a in aimed["actions"] if a["kind"] == "mentoring"
+    ]
+    assert mentoring == [("testing", "emp-expert"), ("communication", None)]
+    [course_action] = [a for a in aimed["actions"] if a["kind"] == "course"]
+    assert course_action["course_id"] == "testing-101"
+    assert aimed["completion"] == {"done": 0, "total": 10, "share": 0.0}
+    assert await stack.get(f"/plans/{ANN}", who=MANAGER) == aimed, "her plan from now on"
+    history = await stack.api.store.read_stream(plan_stream(aimed["plan_id"]))
+    assert [(e.event_type, e.actor) for e in history] == [
+        ("TargetPlanGenerated", ANN),
+        ("EnrolmentRequested", ANN),
+    ]
+    assert history[0].payload["target_role"] == "eng-l4"
+
+    started = await stack.post(
+        f"/plans/{ANN}/actions/a1/progress", {"status": "started"}, 200, who=ANN
+    )
+    assert states(started)["a1"] == "started", "owned as any plan"
+    manager_track = await stack.post(
+        target, {"family": "eng", "track": "manager", "level": "M1"}, 201, who=MANAGER
+    )
+    assert manager_track["target_role"] == "eng-m1"
+    nowhere = await stack.post(target, {"family": "eng", "track": "ic", "level": "L9"}, 404, None)
+    assert "no role at eng/ic/L9" in nowhere["detail"]
+    await stack.post(target, {"family": "eng", "track": "sideways", "level": "L4"}, 422, None)
+    await stack.post(target, l4 | {"extra": 1}, 422, who=ANN)
+    await stack.post(f"/plans/{EXPERT}/target", l4, 422, None)  # no open gap: nothing to plan

@@ -38,6 +38,7 @@ class _Plan:
     stream_version: int
     at: datetime
     tracking: dict[str, ActionTrack] = field(default_factory=dict)
+    target_role: str | None = None
 
 
 class MemoryRecords:
@@ -190,7 +191,7 @@ class MemoryRecords:
     async def record_plans(self, plans: Iterable[DevelopmentPlan], at: datetime) -> None:
         for plan in plans:
             self.plans[plan.plan_id] = _Plan(
-                plan.employee_id, plan.session_id, list(plan.actions), 0, at
+                plan.employee_id, plan.session_id, list(plan.actions), 0, at, {}, plan.target_role
             )
 
     async def plan_count(self, session_id: str) -> int:
@@ -218,6 +219,18 @@ class MemoryRecords:
 
     async def save_tracking(self, plan_id: str, tracks: Iterable[ActionTrack]) -> None:
         self.plans[plan_id].tracking = {t.action_id: t for t in tracks}
+
+    async def mentor_loads(self, excluding: str) -> dict[str, int]:
+        loads: dict[str, int] = {}
+        people = {p.employee_id for p in self.plans.values()} - {excluding}
+        for _, actions, _ in (await self.latest_plans(sorted(people))).values():
+            for a in actions:
+                if a.kind == "mentoring" and a.mentor is not None:
+                    loads[a.mentor] = loads.get(a.mentor, 0) + 1
+        return loads
+
+    async def plan_target(self, plan_id: str) -> str | None:
+        return self.plans[plan_id].target_role
 
     async def latest_plans(
         self, employees: Sequence[str]

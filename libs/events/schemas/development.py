@@ -65,6 +65,23 @@ class DevelopmentPlanGenerated(IntegrationEvent):
     actions: list[PlannedAction]
 
 
+@registry.event
+class TargetPlanGenerated(IntegrationEvent):
+    """A person's development plan aimed at a target position other than their role (the
+    next level, the manager track, another family's role): generated with the 70/20/10 mix
+    from their latest calibrated scores against that position's role profile."""
+
+    event_type = "TargetPlanGenerated"
+    context = "development"
+    schema_version = 1
+
+    plan_id: str
+    employee_id: str
+    session_id: str = Field(description="the calibration session the scores come from")
+    target_role: Key = Field(description="the role profile aimed at")
+    actions: list[PlannedAction]
+
+
 # -- goals ----------------------------------------------------------------------------------
 
 TargetKey = Annotated[

@@ -23,7 +23,7 @@ DROP = allow(SUBJECT, MANAGER, "hr_admin")
 # Plans: the employee proposes actions (their manager and HR add them in force) and marks
 # them; their current manager approves and comments (services/development/application/
 # development.py).
-ADD_ACTION = allow(SUBJECT, MANAGER, "hr_admin")
+ADD_ACTION = allow(SUBJECT, MANAGER, "hr_admin")  # also aims the plan at a target position
 OWNER = allow(SUBJECT)
 THEIR_MANAGER = allow(MANAGER)
 
@@ -36,6 +36,7 @@ ACCESS: dict[str, Access] = {
     "GET /reports/plans": HR,
     "GET /reports/goals": HR,
     "GET /plans/{employee_id}": READ,
+    "POST /plans/{employee_id}/target": ADD_ACTION,
     "POST /plans/{employee_id}/actions": ADD_ACTION,
     "POST /plans/{employee_id}/actions/{action_id}/removal": EDIT,
     "POST /plans/{employee_id}/actions/{action_id}/decision": THEIR_MANAGER,

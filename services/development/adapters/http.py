@@ -209,6 +209,26 @@ class PlanComment(_Body):
     comment: str = Field(min_length=1, max_length=TEXT_LIMIT)
 
 
+class Position(_Body):
+    """A position of the framework version of the person's latest calibration."""
+
+    family: str = Field(min_length=1, max_length=80)
+    track: TrackKind
+    level: str = Field(min_length=1, max_length=40)
+
+
+@router.post("/plans/{employee_id}/target", status_code=201, response_model=TrackedPlan)
+async def aim_plan(
+    employee_id: str, body: Position, actor: CurrentActor, request: Request
+) -> TrackedPlan:
+    """A plan aimed at a target position besides the person's role (the next level, the
+    manager track, another family's role), from their gaps against its profile: their plan
+    from now on (the employee, their manager or hr_admin)."""
+    return await _development(request).aim_plan(
+        employee_id, (body.family, body.track, body.level), actor.subject, actor.has("hr_admin")
+    )
+
+
 @router.post("/plans/{employee_id}/actions", status_code=201, response_model=TrackedPlan)
 async def add_action(
     employee_id: str, body: NewAction, actor: CurrentActor, request: Request

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +52,7 @@ from services.development.domain.plans import (
     DevelopmentPlan,
     PlanPolicy,
     PlanSubject,
+    aimed_at,
     generate_plans,
 )
 from services.development.domain.progress import (
@@ -276,9 +278,15 @@ _STILL = 1e-9
 
 
 class Development:
-    def __init__(self, unit_of_work: UnitOfWork[Work], policy: PlanPolicy | None = None) -> None:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWork[Work],
+        policy: PlanPolicy | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.unit_of_work = unit_of_work
         self.policy = policy or PlanPolicy()
+        self.clock = clock
 
     # -- reacting to events (in the consumer's transaction, with its inbox claim) ----------
 
@@ -404,26 +412,52 @@ class Development:
         manager track, or a lateral move, in the framework version of their last calibration."""
         async with self.unit_of_work.reading() as work:
             await self._may_see(work, viewer, employee_id, hr)
-            found = (await work.records.latest_gaps([employee_id])).get(employee_id)
-            if found is None:
-                raise NotFound(f"no calibrated scores for {employee_id!r} yet")
-            session = found[0]
-            calibration = await work.records.calibration(session)
-            profile = await work.frameworks.role_profile(*calibration, position)
-            scores = await work.records.scores_of(session, employee_id)
-            framework = await work.frameworks.framework(*calibration)
-        if profile is None:
-            raise NotFound(
-                f"framework {calibration[0]!r} version {calibration[1]} has no role at "
-                f"{'/'.join(position)}"
-            )
-        found = gaps(profile, scores)
+            session, profile, found = await _against(work, employee_id, position)
+            framework = await work.frameworks.framework(*await work.records.calibration(session))
         anchors = (
             {}
             if framework is None
             else target_anchors(framework, profile.family, profile.track, found)
         )
         return _person_gaps(employee_id, session, profile.key, found, anchors)
+
+    async def aim_plan(
+        self, employee_id: str, position: tuple[str, str, str], by: str, hr: bool
+    ) -> TrackedPlan:
+        """A plan aimed at a target position other than the person's role (the next level,
+        the manager track, another family's role): generated as a calibration's plans are,
+        from their gaps against that position (as `gaps_against` finds them), and the
+        person's plan from now on. The employee, their manager or HR aims it."""
+        async with self.unit_of_work.transaction() as work:
+            person = await _allowed(work, employee_id, by, hr, frozenset({EMPLOYEE, MANAGER, HR}))
+            session, profile, found = await _against(work, employee_id, position)
+            manager = person.manager_id if person else None
+            generated = generate_plans(
+                session,
+                [PlanSubject(employee_id, manager, found)],
+                await work.records.latest_scores(),
+                await work.records.catalog(),
+                self.policy,
+                # Experts keep the mentees other people's plans give them, within the cap.
+                await work.records.mentor_loads(excluding=employee_id),
+            ).get(employee_id)
+            if generated is None:
+                raise DevelopmentError(
+                    f"{employee_id!r} has no open gap against {profile.key!r}: nothing to plan"
+                )
+            at = self.clock()
+            plan = aimed_at(generated, profile.key, at)
+            await work.records.record_plans([plan], at)
+            events: list[IntegrationEvent] = [plan.event(), *_enrolments(plan)]
+            state = (plan.plan_id, session, list(plan.actions), 0)
+            return await _record_plan(
+                work,
+                employee_id,
+                state,
+                {},
+                events,
+                EventMetadata(actor=by),
+            )
 
     async def _group(self, group: str, members: list[str]) -> GroupGaps:
         async with self.unit_of_work.reading() as work:
@@ -517,19 +551,7 @@ class Development:
         """Apply one change to the employee's latest plan, as events on its stream: `who`
         says which of the employee, their manager and HR may make it."""
         async with self.unit_of_work.transaction() as work:
-            person = await work.org_chart.person(employee_id)
-            roles = {
-                EMPLOYEE: by == employee_id,
-                MANAGER: person is not None and by == person.manager_id,
-                HR: hr,
-            }
-            if not any(roles[r] for r in who):
-                manager = person.manager_id if person else None
-                names = {EMPLOYEE: employee_id, MANAGER: f"their manager {manager!r}", HR: "HR"}
-                raise NotAllowed(
-                    f"{by!r} may not make this change to {employee_id!r}'s plan: "
-                    f"{' or '.join(names[r] for r in sorted(who))} only"
-                )
+            await _allowed(work, employee_id, by, hr, who)
             state = await work.records.plan_state(employee_id, for_edit=True)
             if state is None:
                 raise NotFound(f"no development plan for {employee_id!r} to change")
@@ -758,9 +780,50 @@ async def _tracked(
         session,
         tuple(actions),
         await _goals_beside(work, employee_id, actions),
+        await work.records.plan_target(plan_id),
         tuple(plan_ownership.statuses(actions, tracks)),
         plan_ownership.completion(actions, tracks),
     )
+
+
+async def _allowed(
+    work: Work, employee_id: str, by: str, hr: bool, who: frozenset[Role]
+) -> Person | None:
+    """The person whose plan it is, when `by` is one of `who` for it: the employee, their
+    direct manager in the org chart, HR; NotAllowed otherwise."""
+    person = await work.org_chart.person(employee_id)
+    roles = {
+        EMPLOYEE: by == employee_id,
+        MANAGER: person is not None and by == person.manager_id,
+        HR: hr,
+    }
+    if not any(roles[r] for r in who):
+        manager = person.manager_id if person else None
+        names = {EMPLOYEE: employee_id, MANAGER: f"their manager {manager!r}", HR: "HR"}
+        raise NotAllowed(
+            f"{by!r} may not make this change to {employee_id!r}'s plan: "
+            f"{' or '.join(names[r] for r in sorted(who))} only"
+        )
+    return person
+
+
+async def _against(
+    work: Work, employee_id: str, position: tuple[str, str, str]
+) -> tuple[str, EffectiveRoleProfile, list[Gap]]:
+    """The person's gaps against the role at `position` (family, track, level), from their
+    latest calibration's scores and in its framework version: (session, profile, gaps)."""
+    found = (await work.records.latest_gaps([employee_id])).get(employee_id)
+    if found is None:
+        raise NotFound(f"no calibrated scores for {employee_id!r} yet")
+    session = found[0]
+    calibration = await work.records.calibration(session)
+    profile = await work.frameworks.role_profile(*calibration, position)
+    if profile is None:
+        raise NotFound(
+            f"framework {calibration[0]!r} version {calibration[1]} has no role at "
+            f"{'/'.join(position)}"
+        )
+    return session, profile, gaps(profile, await work.records.scores_of(session, employee_id))
 
 
 async def _goals_beside(

@@ -137,6 +137,16 @@ class Records(Protocol):
 
     async def save_tracking(self, plan_id: str, tracks: Iterable[ActionTrack]) -> None: ...
 
+    async def mentor_loads(self, excluding: str) -> dict[str, int]:
+        """Per mentor, the mentoring actions naming them in everyone's latest plan but
+        `excluding`'s: the mentees they have."""
+        ...
+
+    async def plan_target(self, plan_id: str) -> str | None:
+        """The role a plan aimed at a target position works towards; None for a plan of the
+        person's own role."""
+        ...
+
     async def latest_plans(
         self, employees: Sequence[str]
     ) -> dict[str, tuple[str, list[PlannedAction], dict[str, ActionTrack]]]:

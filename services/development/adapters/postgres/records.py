@@ -230,13 +230,21 @@ class DevelopmentRecords:
         async with self.conn.cursor() as cur:
             query = sql.SQL(
                 "COPY {} (plan_id, employee_id, session_id, actions, stream_version, "
-                "completed_at) FROM STDIN"
+                "completed_at, target_role) FROM STDIN"
             ).format(self._t("plans"))
             async with cur.copy(query) as copy:
                 for plan in plans:
                     actions = Jsonb([a.model_dump(mode="json") for a in plan.actions])
                     await copy.write_row(
-                        (plan.plan_id, plan.employee_id, plan.session_id, actions, 0, at)
+                        (
+                            plan.plan_id,
+                            plan.employee_id,
+                            plan.session_id,
+                            actions,
+                            0,
+                            at,
+                            plan.target_role,
+                        )
                     )
 
     # -- the catalog and completions --------------------------------------------------------
@@ -350,6 +358,23 @@ class DevelopmentRecords:
         row = await cur.fetchone()
         return _tracks(row[0] if row else [])
 
+    async def mentor_loads(self, excluding: str) -> dict[str, int]:
+        cur = await self._run(
+            "WITH latest AS ("
+            "  SELECT DISTINCT ON (employee_id) employee_id, actions FROM {plans}"
+            "  ORDER BY employee_id, completed_at DESC) "
+            "SELECT a->>'mentor', count(*) FROM latest l, jsonb_array_elements(l.actions) a "
+            "WHERE l.employee_id <> %s AND a->>'kind' = 'mentoring' AND a->>'mentor' IS NOT NULL "
+            "GROUP BY 1",
+            (excluding,),
+        )
+        return {mentor: n for mentor, n in await cur.fetchall()}
+
+    async def plan_target(self, plan_id: str) -> str | None:
+        cur = await self._run("SELECT target_role FROM {plans} WHERE plan_id = %s", (plan_id,))
+        row = await cur.fetchone()
+        return row[0] if row else None
+
     async def save_tracking(self, plan_id: str, tracks: Iterable[ActionTrack]) -> None:
         await self._run(
             "UPDATE {plans} SET tracking = %s WHERE plan_id = %s",
@@ -387,7 +412,8 @@ class DevelopmentRecords:
                 "FROM {gaps} WHERE employee_id = %(employee)s ORDER BY completed_at, competency"
             ),
             plans=await rows(
-                "SELECT plan_id, session_id, actions, tracking, completed_at FROM {plans} "
+                "SELECT plan_id, session_id, target_role, actions, tracking, completed_at "
+                "FROM {plans} "
                 "WHERE employee_id = %(employee)s ORDER BY completed_at"
             ),
             completions=await rows(
