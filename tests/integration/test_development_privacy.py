@@ -6,6 +6,7 @@ the person's key (Erasure by destroying keys)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -44,6 +45,12 @@ LATE = "Shadow the on-call lead through the Kestrel-9 retrospective"
 GOAL = "Lead the Kestrel-9 test strategy"
 CHECK_IN = "Drafted the Kestrel-9 test charter"
 EVIDENCE = "Kestrel-9 charter review notes"
+# Ann's own work on her plan: a proposal declined, an action done, a comment.
+PROPOSED = "Run the Kestrel-9 chaos day"
+DECLINED = "Kestrel-9 is frozen until Ann is back"
+DONE = "Kestrel-9 flaky tests fixed, PR 118"
+REMARK = "Ann handled Kestrel-9 well"
+OWN_TEXTS = (PROPOSED, DECLINED, DONE, REMARK)
 
 
 @pytest.fixture
@@ -72,6 +79,15 @@ async def api(database_url: str, tmp_path: Path) -> AsyncIterator[ServiceApi]:
         removal = f"/plans/{ANN}/actions/{plan['actions'][0]['action_id']}/removal"
         await api.ok("POST", removal, json={"reason": REASON}, headers=manager)
         ann = api.as_(ANN, "employee")
+        own = {"kind": "on_the_job", "competency": "testing", "description": PROPOSED}
+        proposed = await api.ok("POST", f"/plans/{ANN}/actions", 201, json=own, headers=ann)
+        steps = f"/plans/{ANN}/actions/{proposed['statuses'][-1]['action_id']}"
+        decline = {"approved": False, "comment": DECLINED}
+        await api.ok("POST", f"{steps}/decision", json=decline, headers=manager)
+        steps = f"/plans/{ANN}/actions/{plan['actions'][1]['action_id']}"
+        done = {"status": "done", "evidence": DONE}
+        await api.ok("POST", f"{steps}/progress", json=done, headers=ann)
+        await api.ok("POST", f"{steps}/comments", 201, json={"comment": REMARK}, headers=manager)
         proposal = {
             "employee_id": ANN,
             "title": GOAL,
@@ -100,10 +116,17 @@ async def test_a_managers_plan_edits_are_stored_sealed(api: ServiceApi, database
             "WHERE stream_id = %s ORDER BY stream_version",
             (plan_stream(plan["plan_id"]),),
         ).fetchall()
-    assert [(t, v) for t, v, _ in rows] == [("PlanActionAdded", 2), ("PlanActionRemoved", 2)]
+    assert [(t, v) for t, v, _ in rows] == [
+        ("PlanActionAdded", 2),
+        ("PlanActionRemoved", 2),
+        ("PlanActionProposed", 1),
+        ("PlanActionDeclined", 1),
+        ("PlanActionProgressed", 1),
+        ("PlanActionCommented", 1),
+    ]
     for _, _, payload in rows:
-        assert PAIRING not in payload
-        assert REASON not in payload
+        for text in (PAIRING, REASON, *OWN_TEXTS):
+            assert text not in payload
         assert '"employee_id": "emp-ann"' in payload
     assert PAIRING in texts(plan), "the service reads its own events and views in clear"
     with psycopg.connect(database_url) as conn:
@@ -127,6 +150,8 @@ async def test_a_privacy_officer_reads_everything_held_about_the_person_and_no_o
     assert sections["position"]["items"][0]["name"] == NAME
     [plan] = sections["development plans"]["items"]
     assert PAIRING in texts(plan)
+    held_texts = json.dumps(plan["tracking"])
+    assert all(text in held_texts for text in OWN_TEXTS), "the tracks, text included"
     assert {g["session_id"] for g in sections["gaps"]["items"]} == {"s1"}
     assert len(sections["calibrated scores"]["items"]) == len(FIRST[ANN])
     mentors = [a["mentor"] for a in plan["actions"] if a["kind"] == "mentoring"]
@@ -160,14 +185,15 @@ async def test_erasure_leaves_no_name_or_plan_text_in_the_schema_and_a_repeat_fi
 
     done = await erase(order)
     assert done.service == "development"
-    assert done.erased == {"plan action texts": len(before["actions"]), "goal texts": 3, "names": 1}
-    for text in (PAIRING, REASON, NAME, GOAL, CHECK_IN, EVIDENCE):
+    plan_texts = len(before["actions"]) + len(OWN_TEXTS)
+    assert done.erased == {"plan action texts": plan_texts, "goal texts": 3, "names": 1}
+    for text in (PAIRING, REASON, NAME, GOAL, CHECK_IN, EVIDENCE, *OWN_TEXTS):
         assert holding(database_url, SCHEMA, text) == [], text
     after = await api.ok("GET", f"/plans/{ANN}")
     assert set(texts(after)) == {ERASED}
     assert [a["action_id"] for a in after["actions"]] == [a["action_id"] for a in before["actions"]]
     history = await api.store.read_stream(plan_stream(before["plan_id"]))
-    added, removed = [await api.store.decode(e) for e in history]
+    added, removed, *_ = [await api.store.decode(e) for e in history]
     assert (added.action.description, removed.reason) == (ERASED, ERASED)  # type: ignore[attr-defined]
     records = await api.ok(
         "GET", f"/privacy/people/{ANN}", headers=api.as_(OFFICER, "privacy_officer")
@@ -237,7 +263,7 @@ async def test_an_erasure_waits_for_an_edit_in_progress_and_scrubs_what_it_wrote
         late = actions[0].model_copy(update={"action_id": "late", "description": LATE})
         await work.records.update_plan(plan_id, [*actions, late], version)
     erased = await erasing
-    assert erased["plan action texts"] == len(actions) + 1
+    assert erased["plan action texts"] == len(actions) + 1 + len(OWN_TEXTS)
     plan = await api.ok("GET", f"/plans/{ANN}")
     assert [a["action_id"] for a in plan["actions"]][-1] == "late", "the edit stands"
     assert set(texts(plan)) == {ERASED}

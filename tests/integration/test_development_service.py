@@ -321,7 +321,7 @@ async def test_managers_edit_plans_by_events_under_the_same_rules(stack: Stack) 
     refused = await stack.api.ok("POST", path, 422, json=wrong_course, headers=as_manager)
     assert "not 'communication'" in refused["detail"]
     await stack.api.ok(
-        "POST", path, 403, json=pairing | {"mentor": EXPERT}, headers=stack.api.as_(ANN, "employee")
+        "POST", path, 403, json=pairing | {"mentor": EXPERT}, headers=stack.api.as_(BEN, "employee")
     )
 
     before = await stack.get(f"/plans/{ANN}")

@@ -17,6 +17,7 @@ from services.development.domain import goals as goal_rules
 from services.development.domain.gaps import Gap
 from services.development.domain.goals import Goal, GoalState
 from services.development.domain.heatmap import GapRow
+from services.development.domain.plan_ownership import ActionTrack
 from services.development.domain.plans import DevelopmentPlan
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT
 from tests.support.memory import (
@@ -36,6 +37,8 @@ class _Plan:
     actions: list[PlannedAction]
     stream_version: int
     at: datetime
+    tracking: dict[str, ActionTrack] = field(default_factory=dict)
+    target_role: str | None = None
 
 
 class MemoryRecords:
@@ -188,7 +191,7 @@ class MemoryRecords:
     async def record_plans(self, plans: Iterable[DevelopmentPlan], at: datetime) -> None:
         for plan in plans:
             self.plans[plan.plan_id] = _Plan(
-                plan.employee_id, plan.session_id, list(plan.actions), 0, at
+                plan.employee_id, plan.session_id, list(plan.actions), 0, at, {}, plan.target_role
             )
 
     async def plan_count(self, session_id: str) -> int:
@@ -210,6 +213,35 @@ class MemoryRecords:
     ) -> None:
         self.plans[plan_id].actions = list(actions)
         self.plans[plan_id].stream_version = stream_version
+
+    async def plan_tracking(self, plan_id: str) -> dict[str, ActionTrack]:
+        return dict(self.plans[plan_id].tracking)
+
+    async def save_tracking(self, plan_id: str, tracks: Iterable[ActionTrack]) -> None:
+        self.plans[plan_id].tracking = {t.action_id: t for t in tracks}
+
+    async def mentor_loads(self, excluding: str) -> dict[str, int]:
+        loads: dict[str, int] = {}
+        people = {p.employee_id for p in self.plans.values()} - {excluding}
+        for _, actions, _ in (await self.latest_plans(sorted(people))).values():
+            for a in actions:
+                if a.kind == "mentoring" and a.mentor is not None:
+                    loads[a.mentor] = loads.get(a.mentor, 0) + 1
+        return loads
+
+    async def plan_target(self, plan_id: str) -> str | None:
+        return self.plans[plan_id].target_role
+
+    async def latest_plans(
+        self, employees: Sequence[str]
+    ) -> dict[str, tuple[str, list[PlannedAction], dict[str, ActionTrack]]]:
+        found = {}
+        for employee in employees:
+            state = await self.plan_state(employee)
+            if state is not None:
+                plan_id, _, actions, _ = state
+                found[employee] = (plan_id, actions, dict(self.plans[plan_id].tracking))
+        return found
 
     async def record_courses(self, courses: Iterable[Course], at: datetime) -> None:
         for course in courses:

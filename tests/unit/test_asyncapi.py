@@ -48,3 +48,16 @@ def test_goals_are_published_and_a_proposal_is_not() -> None:
         assert f"talentledger.development.{name}.v1" in channels
     assert "talentledger.development.goal_proposed.v1" not in channels
     assert "talentledger.development.goal_rejected.v1" not in channels
+
+
+def test_plan_actions_in_force_are_published_and_proposals_are_not() -> None:
+    """docs/domain.md §5, Development plans: as for goals, an action in force, its progress
+    and its completion are public; a proposal, a decline and a comment stay in the
+    development service."""
+    from services.development.domain import plan_ownership  # noqa: F401  (registers them)
+
+    channels = as_dict()["channels"]
+    for name in ("plan_action_approved", "plan_action_progressed", "plan_action_completed"):
+        assert f"talentledger.development.{name}.v1" in channels
+    for name in ("plan_action_proposed", "plan_action_declined", "plan_action_commented"):
+        assert f"talentledger.development.{name}.v1" not in channels

@@ -65,6 +65,23 @@ class DevelopmentPlanGenerated(IntegrationEvent):
     actions: list[PlannedAction]
 
 
+@registry.event
+class TargetPlanGenerated(IntegrationEvent):
+    """A person's development plan aimed at a target position other than their role (the
+    next level, the manager track, another family's role): generated with the 70/20/10 mix
+    from their latest calibrated scores against that position's role profile."""
+
+    event_type = "TargetPlanGenerated"
+    context = "development"
+    schema_version = 1
+
+    plan_id: str
+    employee_id: str
+    session_id: str = Field(description="the calibration session the scores come from")
+    target_role: Key = Field(description="the role profile aimed at")
+    actions: list[PlannedAction]
+
+
 # -- goals ----------------------------------------------------------------------------------
 
 TargetKey = Annotated[
@@ -168,3 +185,70 @@ class GoalClosed(IntegrationEvent):
     reason: Annotated[str, PersonalOf("employee_id")] = Field(
         "", description="dropped: why; sealed"
     )
+
+
+# -- plans the employee owns ----------------------------------------------------------------
+
+
+class OwnAction(PlannedAction):
+    """An action of a plan whose text the employee or their manager wrote: it is about the
+    employee, sealed under their key (docs/privacy.md)."""
+
+    description: Annotated[str, PersonalOf("employee_id")]
+
+
+class OnPlan(BaseModel):
+    """What every event on an employee's plan names: the plan, and whose it is (their key
+    seals its texts)."""
+
+    plan_id: str
+    employee_id: str = Field(description="whose plan it is")
+
+
+class OnPlanAction(OnPlan):
+    action_id: str
+
+
+@registry.event
+class PlanActionApproved(OnPlan, IntegrationEvent):
+    """An action the employee proposed for their own plan, approved by their manager: in
+    force from now on, counted in the plan's progress (the proposal itself stays in the
+    development service)."""
+
+    event_type = "PlanActionApproved"
+    context = "development"
+    schema_version = 1
+
+    action: OwnAction
+    comment: Annotated[str, PersonalOf("employee_id")] = Field(
+        "", description="the manager's, if any; sealed"
+    )
+
+
+PlanActionStep = Literal["started", "done"]
+
+
+@registry.event
+class PlanActionProgressed(OnPlanAction, IntegrationEvent):
+    """The employee marked an action of their plan in force started or done, with evidence
+    (sealed; required for done)."""
+
+    event_type = "PlanActionProgressed"
+    context = "development"
+    schema_version = 1
+
+    status: PlanActionStep
+    evidence: Annotated[str, PersonalOf("employee_id")] = Field("", description="sealed")
+
+
+@registry.event
+class PlanActionCompleted(OnPlanAction, IntegrationEvent):
+    """The LMS reported the course a course action names completed by the plan's employee:
+    the action is done (once: a later completion of the same course changes nothing)."""
+
+    event_type = "PlanActionCompleted"
+    context = "development"
+    schema_version = 1
+
+    course_id: str
+    completed_on: date = Field(description="as the LMS's CourseCompleted says")

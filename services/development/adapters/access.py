@@ -2,7 +2,9 @@
 plan, their manager reads and edits them, `hr_admin` everything, including departments,
 catalog coverage, course effectiveness and the reports; `privacy_officer` what it holds of a
 person.
-Goals: the employee proposes their own and their manager agrees; HR sets them directly."""
+Goals: the employee proposes their own and their manager agrees; HR sets them directly.
+Plan actions likewise: the employee proposes and marks them, their manager approves and
+comments."""
 
 from __future__ import annotations
 
@@ -18,6 +20,12 @@ EDIT = allow(MANAGER, "hr_admin")
 PROPOSE = allow(SUBJECT, "hr_admin")
 PROGRESS = allow(SUBJECT, MANAGER)
 DROP = allow(SUBJECT, MANAGER, "hr_admin")
+# Plans: the employee proposes actions (their manager and HR add them in force) and marks
+# them; their current manager approves and comments (services/development/application/
+# development.py).
+ADD_ACTION = allow(SUBJECT, MANAGER, "hr_admin")  # also aims the plan at a target position
+OWNER = allow(SUBJECT)
+THEIR_MANAGER = allow(MANAGER)
 
 ACCESS: dict[str, Access] = {
     "GET /gaps/{employee_id}": READ,
@@ -28,8 +36,13 @@ ACCESS: dict[str, Access] = {
     "GET /reports/plans": HR,
     "GET /reports/goals": HR,
     "GET /plans/{employee_id}": READ,
-    "POST /plans/{employee_id}/actions": EDIT,
+    "POST /plans/{employee_id}/target": ADD_ACTION,
+    "POST /plans/{employee_id}/actions": ADD_ACTION,
     "POST /plans/{employee_id}/actions/{action_id}/removal": EDIT,
+    "POST /plans/{employee_id}/actions/{action_id}/decision": THEIR_MANAGER,
+    "POST /plans/{employee_id}/actions/{action_id}/progress": OWNER,
+    "POST /plans/{employee_id}/actions/{action_id}/comments": THEIR_MANAGER,
+    "GET /teams/{manager_id}/plans": EDIT,
     "GET /coverage": HR,
     "GET /courses/effectiveness": HR,
     "POST /goals": PROPOSE,

@@ -1,8 +1,9 @@
 """HTTP API of the development service.
 
-Authorisation: an employee sees their own gaps and plan; a manager those of everyone below
-them in the reporting line; `hr_admin` everything, including departments, catalog coverage
-and course effectiveness, and the reports (`/reports/...`), as JSON or as CSV for a
+Authorisation: an employee sees their own gaps and plan, proposes actions for it and marks
+them started or done; their manager approves proposals and comments; a manager sees those of
+everyone below them in the reporting line; `hr_admin` everything, including departments,
+catalog coverage and course effectiveness, and the reports (`/reports/...`), as JSON or as CSV for a
 spreadsheet.
 """
 
@@ -16,7 +17,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.events.schemas.development import Estimate, TargetKey
+from libs.events.schemas.development import Estimate, PlanActionStep, TargetKey
 from libs.events.schemas.framework import TrackKind
 from libs.platform import spreadsheets
 from libs.platform.auth import CurrentActor, HrAdmin
@@ -31,6 +32,8 @@ from services.development.application.development import (
     NotFound,
     PersonGaps,
     PlanReport,
+    TeamCompletion,
+    TrackedPlan,
 )
 from services.development.application.goals import (
     GoalError,
@@ -50,7 +53,7 @@ from services.development.domain.goals import (
 )
 from services.development.domain.heatmap import HeatmapCell
 from services.development.domain.plan_edits import EditRefused, NewAction
-from services.development.domain.plans import DevelopmentPlan
+from services.development.domain.plan_ownership import ActionInWrongState, NoSuchAction
 from services.development.domain.progress import GoalStates, PlanProgress
 
 router = APIRouter(tags=["development"])
@@ -86,6 +89,15 @@ async def gaps_against(
 async def team_gaps(manager_id: str, actor: CurrentActor, request: Request) -> GroupGaps:
     """Gaps of everyone below the manager (the manager or hr_admin)."""
     return await _development(request).team_gaps(manager_id, actor.subject, actor.has("hr_admin"))
+
+
+@router.get("/teams/{manager_id}/plans", response_model=TeamCompletion)
+async def team_plans(manager_id: str, actor: CurrentActor, request: Request) -> TeamCompletion:
+    """Progress of the latest plans of everyone below the manager, per person and in all:
+    done / total of the actions in force (the manager or hr_admin)."""
+    return await _development(request).team_completion(
+        manager_id, actor.subject, actor.has("hr_admin")
+    )
 
 
 @router.get("/departments/{department}/gaps", response_model=GroupGaps)
@@ -166,9 +178,10 @@ async def goal_report(
     return _report("goal-states", format, found, found.rows, GoalStates)
 
 
-@router.get("/plans/{employee_id}", response_model=DevelopmentPlan)
-async def plan(employee_id: str, actor: CurrentActor, request: Request) -> DevelopmentPlan:
-    """The employee's latest development plan."""
+@router.get("/plans/{employee_id}", response_model=TrackedPlan)
+async def plan(employee_id: str, actor: CurrentActor, request: Request) -> TrackedPlan:
+    """The employee's latest development plan: its actions, each one's state, the
+    employee's proposals, and progress (done / total of the actions in force)."""
     return await _development(request).plan_of(employee_id, actor.subject, actor.has("hr_admin"))
 
 
@@ -178,24 +191,97 @@ class Removal(BaseModel):
     reason: str = Field(min_length=1, max_length=1000, description="kept in the plan's history")
 
 
-@router.post("/plans/{employee_id}/actions", status_code=201, response_model=DevelopmentPlan)
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Decision(_Body):
+    approved: bool
+    comment: str = Field("", max_length=TEXT_LIMIT, description="why, when declining")
+
+
+class Progress(_Body):
+    status: PlanActionStep
+    evidence: str = Field("", max_length=TEXT_LIMIT, description="what shows it; required for done")
+
+
+class PlanComment(_Body):
+    comment: str = Field(min_length=1, max_length=TEXT_LIMIT)
+
+
+class Position(_Body):
+    """A position of the framework version of the person's latest calibration."""
+
+    family: str = Field(min_length=1, max_length=80)
+    track: TrackKind
+    level: str = Field(min_length=1, max_length=40)
+
+
+@router.post("/plans/{employee_id}/target", status_code=201, response_model=TrackedPlan)
+async def aim_plan(
+    employee_id: str, body: Position, actor: CurrentActor, request: Request
+) -> TrackedPlan:
+    """A plan aimed at a target position besides the person's role (the next level, the
+    manager track, another family's role), from their gaps against its profile: their plan
+    from now on (the employee, their manager or hr_admin)."""
+    return await _development(request).aim_plan(
+        employee_id, (body.family, body.track, body.level), actor.subject, actor.has("hr_admin")
+    )
+
+
+@router.post("/plans/{employee_id}/actions", status_code=201, response_model=TrackedPlan)
 async def add_action(
     employee_id: str, body: NewAction, actor: CurrentActor, request: Request
-) -> DevelopmentPlan:
-    """Add an action to the plan (the employee's manager or hr_admin); a course action
-    also requests the enrolment from the LMS."""
+) -> TrackedPlan:
+    """The employee proposes an action for their own plan, for their manager to approve;
+    their manager or hr_admin adds one in force at once (a course action then also requests
+    the enrolment from the LMS)."""
     return await _development(request).add_action(
         employee_id, body, actor.subject, actor.has("hr_admin")
     )
 
 
-@router.post("/plans/{employee_id}/actions/{action_id}/removal", response_model=DevelopmentPlan)
+@router.post("/plans/{employee_id}/actions/{action_id}/removal", response_model=TrackedPlan)
 async def remove_action(
     employee_id: str, action_id: str, body: Removal, actor: CurrentActor, request: Request
-) -> DevelopmentPlan:
+) -> TrackedPlan:
     """Remove an action, saying why (the employee's manager or hr_admin)."""
     return await _development(request).remove_action(
         employee_id, action_id, body.reason, actor.subject, actor.has("hr_admin")
+    )
+
+
+@router.post("/plans/{employee_id}/actions/{action_id}/decision", response_model=TrackedPlan)
+async def decide_action(
+    employee_id: str, action_id: str, body: Decision, actor: CurrentActor, request: Request
+) -> TrackedPlan:
+    """The employee's manager approves their proposed action, or declines it saying why."""
+    return await _development(request).decide_action(
+        employee_id, action_id, body.approved, body.comment, actor.subject
+    )
+
+
+@router.post("/plans/{employee_id}/actions/{action_id}/progress", response_model=TrackedPlan)
+async def progress_action(
+    employee_id: str, action_id: str, body: Progress, actor: CurrentActor, request: Request
+) -> TrackedPlan:
+    """The employee marks an action of their plan in force started, or done with evidence."""
+    return await _development(request).progress_action(
+        employee_id, action_id, body.status, body.evidence, actor.subject
+    )
+
+
+@router.post(
+    "/plans/{employee_id}/actions/{action_id}/comments",
+    status_code=201,
+    response_model=TrackedPlan,
+)
+async def comment_action(
+    employee_id: str, action_id: str, body: PlanComment, actor: CurrentActor, request: Request
+) -> TrackedPlan:
+    """The employee's manager comments on an action of their plan."""
+    return await _development(request).comment_action(
+        employee_id, action_id, body.comment, actor.subject
     )
 
 
@@ -344,7 +430,14 @@ def install(api: FastAPI) -> None:
 
     @api.exception_handler(EditRefused)
     async def _edit_refused(_: Request, error: EditRefused) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(error)})
+        status = (
+            404
+            if isinstance(error, NoSuchAction)
+            else 409
+            if isinstance(error, ActionInWrongState)
+            else 422
+        )
+        return JSONResponse(status_code=status, content={"detail": str(error)})
 
     @api.exception_handler(DevelopmentError)
     async def _refused(_: Request, error: DevelopmentError) -> JSONResponse:

@@ -18,8 +18,9 @@ department and competency.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,22 +29,30 @@ from libs.events.envelope import Envelope, EventMetadata
 from libs.events.ports import UnitOfWork
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
-from libs.events.schemas.development import CompetencyGap, GapsIdentified, PlannedAction
+from libs.events.schemas.development import (
+    CompetencyGap,
+    GapsIdentified,
+    PlanActionStep,
+    PlannedAction,
+)
 from libs.events.schemas.framework import EffectiveRoleProfile
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted, EnrolmentRequested
+from libs.replicas.people import Person
 from libs.workflows.messages import GapMovement, GapReview
 from services.development.application.goals import judge_goals
 from services.development.application.ports import Work
-from services.development.domain import plan_edits
+from services.development.domain import plan_edits, plan_ownership
 from services.development.domain.coverage import CoverageReport, coverage
 from services.development.domain.effectiveness import CourseEffect, course_effectiveness, movements
 from services.development.domain.gaps import Gap, gaps, strengths, target_anchors
 from services.development.domain.goals import GoalFocus, beside_plan
 from services.development.domain.heatmap import HeatmapCell, HeatmapTally
+from services.development.domain.plan_ownership import ActionTrack, Completion, OwnedPlan
 from services.development.domain.plans import (
     DevelopmentPlan,
     PlanPolicy,
     PlanSubject,
+    aimed_at,
     generate_plans,
 )
 from services.development.domain.progress import (
@@ -195,6 +204,57 @@ class GroupGaps:
     competencies: list[GroupGap]
 
 
+NO_ACTIONS = Completion(done=0, total=0, share=None)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedPlan(DevelopmentPlan):
+    """The plan as the employee and their manager read it: each action's state (and the
+    employee's proposals waiting or declined), and progress, done / total of the actions in
+    force (services/development/domain/plan_ownership.py)."""
+
+    statuses: tuple[ActionTrack, ...] = ()
+    completion: Completion = NO_ACTIONS
+
+
+class PersonCompletion(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    employee_id: str
+    plan_id: str
+    done: int
+    total: int
+    share: float | None
+
+
+class TeamCompletion(BaseModel):
+    """Progress of the latest plans of everyone below a manager: per person, and in all."""
+
+    model_config = ConfigDict(frozen=True)
+
+    manager_id: str
+    people: list[PersonCompletion]
+    done: int
+    total: int
+    share: float | None
+
+
+# Who may change a plan: the employee whose plan it is, their direct manager in the org
+# chart, HR.
+Role = str
+EMPLOYEE, MANAGER, HR = "employee", "manager", "hr"
+Decide = Callable[[OwnedPlan, Work], Awaitable[list[IntegrationEvent]]]
+
+
+def _pure(rule: Callable[[OwnedPlan], list[IntegrationEvent]]) -> Decide:
+    """A decision on the plan as it stands, reading nothing else."""
+
+    async def decide(plan: OwnedPlan, work: Work) -> list[IntegrationEvent]:
+        return rule(plan)
+
+    return decide
+
+
 def session_stream(session_id: str) -> str:
     return f"development-session-{session_id}"
 
@@ -218,9 +278,15 @@ _STILL = 1e-9
 
 
 class Development:
-    def __init__(self, unit_of_work: UnitOfWork[Work], policy: PlanPolicy | None = None) -> None:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWork[Work],
+        policy: PlanPolicy | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.unit_of_work = unit_of_work
         self.policy = policy or PlanPolicy()
+        self.clock = clock
 
     # -- reacting to events (in the consumer's transaction, with its inbox claim) ----------
 
@@ -287,7 +353,25 @@ class Development:
         await work.records.record_courses(event.courses, envelope.occurred_at)
 
     async def on_completion(self, work: Work, envelope: Envelope, event: CourseCompleted) -> None:
+        """Record the completion (for course effectiveness and the reports), and mark done the
+        course actions of the person's latest plan naming the course, as events on the plan's
+        stream. A redelivered event stops at the inbox; the same completion under another
+        event id finds the actions done and adds nothing."""
         await work.records.record_completion(event.employee_id, event.course_id, event.completed_on)
+        state = await work.records.plan_state(event.employee_id, for_edit=True)
+        if state is None:
+            return
+        plan_id, _, actions, _ = state
+        tracks = await work.records.plan_tracking(plan_id)
+        plan = OwnedPlan(plan_id, event.employee_id, actions, tracks)
+        events = plan_ownership.complete_courses(plan, event.course_id, event.completed_on)
+        if events:
+            metadata = EventMetadata(
+                actor=ACTOR,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.event_id,
+            )
+            await _record_plan(work, event.employee_id, state, tracks, events, metadata)
 
     # -- who may see whom --------------------------------------------------------------
 
@@ -328,26 +412,52 @@ class Development:
         manager track, or a lateral move, in the framework version of their last calibration."""
         async with self.unit_of_work.reading() as work:
             await self._may_see(work, viewer, employee_id, hr)
-            found = (await work.records.latest_gaps([employee_id])).get(employee_id)
-            if found is None:
-                raise NotFound(f"no calibrated scores for {employee_id!r} yet")
-            session = found[0]
-            calibration = await work.records.calibration(session)
-            profile = await work.frameworks.role_profile(*calibration, position)
-            scores = await work.records.scores_of(session, employee_id)
-            framework = await work.frameworks.framework(*calibration)
-        if profile is None:
-            raise NotFound(
-                f"framework {calibration[0]!r} version {calibration[1]} has no role at "
-                f"{'/'.join(position)}"
-            )
-        found = gaps(profile, scores)
+            session, profile, found = await _against(work, employee_id, position)
+            framework = await work.frameworks.framework(*await work.records.calibration(session))
         anchors = (
             {}
             if framework is None
             else target_anchors(framework, profile.family, profile.track, found)
         )
         return _person_gaps(employee_id, session, profile.key, found, anchors)
+
+    async def aim_plan(
+        self, employee_id: str, position: tuple[str, str, str], by: str, hr: bool
+    ) -> TrackedPlan:
+        """A plan aimed at a target position other than the person's role (the next level,
+        the manager track, another family's role): generated as a calibration's plans are,
+        from their gaps against that position (as `gaps_against` finds them), and the
+        person's plan from now on. The employee, their manager or HR aims it."""
+        async with self.unit_of_work.transaction() as work:
+            person = await _allowed(work, employee_id, by, hr, frozenset({EMPLOYEE, MANAGER, HR}))
+            session, profile, found = await _against(work, employee_id, position)
+            manager = person.manager_id if person else None
+            generated = generate_plans(
+                session,
+                [PlanSubject(employee_id, manager, found)],
+                await work.records.latest_scores(),
+                await work.records.catalog(),
+                self.policy,
+                # Experts keep the mentees other people's plans give them, within the cap.
+                await work.records.mentor_loads(excluding=employee_id),
+            ).get(employee_id)
+            if generated is None:
+                raise DevelopmentError(
+                    f"{employee_id!r} has no open gap against {profile.key!r}: nothing to plan"
+                )
+            at = self.clock()
+            plan = aimed_at(generated, profile.key, at)
+            await work.records.record_plans([plan], at)
+            events: list[IntegrationEvent] = [plan.event(), *_enrolments(plan)]
+            state = (plan.plan_id, session, list(plan.actions), 0)
+            return await _record_plan(
+                work,
+                employee_id,
+                state,
+                {},
+                events,
+                EventMetadata(actor=by),
+            )
 
     async def _group(self, group: str, members: list[str]) -> GroupGaps:
         async with self.unit_of_work.reading() as work:
@@ -375,18 +485,7 @@ class Development:
             raise NotAllowed(f"only {manager_id!r} and HR see their team's gaps")
         async with self.unit_of_work.reading() as work:
             people = await work.org_chart.everyone()
-        reports: dict[str, list[str]] = {}
-        for p in people:
-            if p.active and p.manager_id:
-                reports.setdefault(p.manager_id, []).append(p.employee_id)
-        team: list[str] = []
-        stack = list(reports.get(manager_id, []))
-        while stack:
-            member = stack.pop()
-            if member not in team:
-                team.append(member)
-                stack += reports.get(member, [])
-        return await self._group(f"team of {manager_id}", sorted(team))
+        return await self._group(f"team of {manager_id}", _team(people, manager_id))
 
     async def department_gaps(self, department: str) -> GroupGaps:
         async with self.unit_of_work.reading() as work:
@@ -435,7 +534,7 @@ class Development:
             department=department, rows=_reported(department, goal_states(counts), "goals")
         )
 
-    async def plan_of(self, employee_id: str, viewer: str, hr: bool) -> DevelopmentPlan:
+    async def plan_of(self, employee_id: str, viewer: str, hr: bool) -> TrackedPlan:
         async with self.unit_of_work.reading() as work:
             await self._may_see(work, viewer, employee_id, hr)
             found = await work.records.plan_state(employee_id)
@@ -443,75 +542,114 @@ class Development:
                 raise NotFound(
                     f"no development plan for {employee_id!r}: no open gap, or not calibrated yet"
                 )
-            plan_id, session, actions, _ = found
-            beside = await _goals_beside(work, employee_id, actions)
-        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions), beside)
+            tracks = await work.records.plan_tracking(found[0])
+            return await _tracked(work, employee_id, found, tracks)
 
-    async def _edit(
-        self,
-        employee_id: str,
-        by: str,
-        hr: bool,
-        decide: Callable[[str, list[PlannedAction], Work], Awaitable[list[IntegrationEvent]]],
-    ) -> DevelopmentPlan:
-        """Apply one manager edit to the employee's latest plan, as events on its stream."""
+    async def _change(
+        self, employee_id: str, by: str, hr: bool, who: frozenset[Role], decide: Decide
+    ) -> TrackedPlan:
+        """Apply one change to the employee's latest plan, as events on its stream: `who`
+        says which of the employee, their manager and HR may make it."""
         async with self.unit_of_work.transaction() as work:
-            person = await work.org_chart.person(employee_id)
-            manager = person.manager_id if person else None
-            if not hr and by != manager:
-                raise NotAllowed(
-                    f"only {employee_id!r}'s manager ({manager!r}) or HR edits their plan"
-                )
+            await _allowed(work, employee_id, by, hr, who)
             state = await work.records.plan_state(employee_id, for_edit=True)
             if state is None:
-                raise NotFound(f"no development plan for {employee_id!r} to edit")
-            plan_id, session, actions, version = state
-            events = await decide(plan_id, actions, work)
-            envelopes = await work.events.append(
-                plan_stream(plan_id), version, events, EventMetadata(actor=by)
+                raise NotFound(f"no development plan for {employee_id!r} to change")
+            plan_id, _, actions, _ = state
+            tracks = await work.records.plan_tracking(plan_id)
+            events = await decide(OwnedPlan(plan_id, employee_id, actions, tracks), work)
+            return await _record_plan(
+                work, employee_id, state, tracks, events, EventMetadata(actor=by)
             )
-            for event in events:
-                actions = plan_edits.apply(actions, event)
-            await work.records.update_plan(plan_id, actions, envelopes[-1].stream_version)
-            beside = await _goals_beside(work, employee_id, actions)
-        return DevelopmentPlan(plan_id, employee_id, session, tuple(actions), beside)
 
     async def add_action(
         self, employee_id: str, new: plan_edits.NewAction, by: str, hr: bool
-    ) -> DevelopmentPlan:
-        """A manager adds an action to their report's plan."""
+    ) -> TrackedPlan:
+        """A manager (or HR) adds an action to their report's plan, in force at once; the
+        employee proposes one for their own plan, for their manager to approve. Both are
+        held to the plan rules."""
+        proposing = by == employee_id and not hr
 
-        async def decide(
-            plan_id: str, actions: list[PlannedAction], work: Work
-        ) -> list[IntegrationEvent]:
+        async def decide(plan: OwnedPlan, work: Work) -> list[IntegrationEvent]:
             person = await work.org_chart.person(employee_id)
+            manager = person.manager_id if person else None
+            if proposing and manager is None:
+                raise DevelopmentError(
+                    f"{employee_id!r} has no manager in the org chart to approve a proposal"
+                )
             latest = (await work.records.latest_gaps([employee_id])).get(employee_id)
-            catalog = {c.course_id: c for c in await work.records.catalog()}
-            return plan_edits.add(
-                plan_id,
+            action = plan_edits.checked(
                 employee_id,
-                person.manager_id if person else None,
-                actions,
+                manager,
+                # Proposals keep their ids: an action added later takes none of them.
+                {a.action_id for a in plan.actions} | set(plan.tracks),
                 new,
                 latest[2] if latest else [],
                 await work.records.latest_scores(),
-                catalog,
+                {c.course_id: c for c in await work.records.catalog()},
                 self.policy.expert_score,
             )
+            if proposing:
+                return plan_ownership.propose(plan, action)
+            return plan_edits.add(plan.plan_id, employee_id, action)
 
-        return await self._edit(employee_id, by, hr, decide)
+        who = frozenset({EMPLOYEE}) if proposing else frozenset({MANAGER, HR})
+        return await self._change(employee_id, by, hr, who, decide)
 
     async def remove_action(
         self, employee_id: str, action_id: str, reason: str, by: str, hr: bool
-    ) -> DevelopmentPlan:
+    ) -> TrackedPlan:
         """A manager removes an action from their report's plan, saying why."""
+        rule = _pure(
+            lambda plan: plan_edits.remove(
+                plan.plan_id, employee_id, plan.actions, action_id, reason
+            )
+        )
+        return await self._change(employee_id, by, hr, frozenset({MANAGER, HR}), rule)
 
-        async def decide(
-            plan_id: str, actions: list[PlannedAction], work: Work
-        ) -> list[IntegrationEvent]:
-            return plan_edits.remove(plan_id, employee_id, actions, action_id, reason)
+    async def decide_action(
+        self, employee_id: str, action_id: str, approved: bool, comment: str, by: str
+    ) -> TrackedPlan:
+        """The employee's current manager approves a proposed action or declines it."""
+        rule = _pure(lambda plan: plan_ownership.decide(plan, action_id, approved, comment))
+        return await self._change(employee_id, by, False, frozenset({MANAGER}), rule)
 
-        return await self._edit(employee_id, by, hr, decide)
+    async def progress_action(
+        self, employee_id: str, action_id: str, status: PlanActionStep, evidence: str, by: str
+    ) -> TrackedPlan:
+        """The employee marks an action of their plan started, or done with evidence."""
+        rule = _pure(lambda plan: plan_ownership.progress(plan, action_id, status, evidence))
+        return await self._change(employee_id, by, False, frozenset({EMPLOYEE}), rule)
+
+    async def comment_action(
+        self, employee_id: str, action_id: str, comment: str, by: str
+    ) -> TrackedPlan:
+        """The employee's current manager comments on an action of their plan."""
+        rule = _pure(lambda plan: plan_ownership.comment_on(plan, action_id, comment))
+        return await self._change(employee_id, by, False, frozenset({MANAGER}), rule)
+
+    async def team_completion(self, manager_id: str, viewer: str, hr: bool) -> TeamCompletion:
+        """Progress of the latest plans of everyone below the manager, however many levels
+        down: per person and in all."""
+        if not hr and viewer != manager_id:
+            raise NotAllowed(f"only {manager_id!r} and HR see their team's plans")
+        async with self.unit_of_work.reading() as work:
+            team = _team(await work.org_chart.everyone(), manager_id)
+            latest = await work.records.latest_plans(team)
+        people = []
+        for employee_id, (plan_id, actions, tracks) in sorted(latest.items()):
+            found = plan_ownership.completion(actions, tracks)
+            people.append(
+                PersonCompletion(employee_id=employee_id, plan_id=plan_id, **found.model_dump())
+            )
+        done, total = sum(p.done for p in people), sum(p.total for p in people)
+        return TeamCompletion(
+            manager_id=manager_id,
+            people=people,
+            done=done,
+            total=total,
+            share=done / total if total else None,
+        )
 
     async def coverage(self, by_department: bool) -> CoverageReport:
         """Which open gaps have matching training and which need a new programme."""
@@ -589,6 +727,103 @@ class Development:
             declined=sum(1 for c in changes if c < -_STILL),
             mean_change=math.fsum(changes) / len(changes) if changes else None,
         )
+
+
+def _team(people: Iterable[Person], manager_id: str) -> list[str]:
+    """Everyone active below the manager, however many levels down, sorted."""
+    reports: dict[str, list[str]] = {}
+    for p in people:
+        if p.active and p.manager_id:
+            reports.setdefault(p.manager_id, []).append(p.employee_id)
+    team: list[str] = []
+    stack = list(reports.get(manager_id, []))
+    while stack:
+        member = stack.pop()
+        if member not in team:
+            team.append(member)
+            stack += reports.get(member, [])
+    return sorted(team)
+
+
+PlanState = tuple[str, str, list[PlannedAction], int]
+
+
+async def _record_plan(
+    work: Work,
+    employee_id: str,
+    state: PlanState,
+    tracks: Mapping[str, ActionTrack],
+    events: list[IntegrationEvent],
+    metadata: EventMetadata,
+) -> TrackedPlan:
+    """Append the events to the plan's stream at the version the read model holds, and fold
+    them into its actions and tracks in the same transaction."""
+    plan_id, session, actions, version = state
+    envelopes = await work.events.append(plan_stream(plan_id), version, events, metadata)
+    found = dict(tracks)
+    for event, envelope in zip(events, envelopes, strict=True):
+        actions = plan_edits.apply(actions, event)
+        found = plan_ownership.apply(found, event, metadata.actor, envelope.occurred_at)
+    await work.records.update_plan(plan_id, actions, envelopes[-1].stream_version)
+    if found != tracks:
+        await work.records.save_tracking(plan_id, found.values())
+    return await _tracked(work, employee_id, (plan_id, session, actions, version), found)
+
+
+async def _tracked(
+    work: Work, employee_id: str, state: PlanState, tracks: Mapping[str, ActionTrack]
+) -> TrackedPlan:
+    plan_id, session, actions, _ = state
+    return TrackedPlan(
+        plan_id,
+        employee_id,
+        session,
+        tuple(actions),
+        await _goals_beside(work, employee_id, actions),
+        await work.records.plan_target(plan_id),
+        tuple(plan_ownership.statuses(actions, tracks)),
+        plan_ownership.completion(actions, tracks),
+    )
+
+
+async def _allowed(
+    work: Work, employee_id: str, by: str, hr: bool, who: frozenset[Role]
+) -> Person | None:
+    """The person whose plan it is, when `by` is one of `who` for it: the employee, their
+    direct manager in the org chart, HR; NotAllowed otherwise."""
+    person = await work.org_chart.person(employee_id)
+    roles = {
+        EMPLOYEE: by == employee_id,
+        MANAGER: person is not None and by == person.manager_id,
+        HR: hr,
+    }
+    if not any(roles[r] for r in who):
+        manager = person.manager_id if person else None
+        names = {EMPLOYEE: employee_id, MANAGER: f"their manager {manager!r}", HR: "HR"}
+        raise NotAllowed(
+            f"{by!r} may not make this change to {employee_id!r}'s plan: "
+            f"{' or '.join(names[r] for r in sorted(who))} only"
+        )
+    return person
+
+
+async def _against(
+    work: Work, employee_id: str, position: tuple[str, str, str]
+) -> tuple[str, EffectiveRoleProfile, list[Gap]]:
+    """The person's gaps against the role at `position` (family, track, level), from their
+    latest calibration's scores and in its framework version: (session, profile, gaps)."""
+    found = (await work.records.latest_gaps([employee_id])).get(employee_id)
+    if found is None:
+        raise NotFound(f"no calibrated scores for {employee_id!r} yet")
+    session = found[0]
+    calibration = await work.records.calibration(session)
+    profile = await work.frameworks.role_profile(*calibration, position)
+    if profile is None:
+        raise NotFound(
+            f"framework {calibration[0]!r} version {calibration[1]} has no role at "
+            f"{'/'.join(position)}"
+        )
+    return session, profile, gaps(profile, await work.records.scores_of(session, employee_id))
 
 
 async def _goals_beside(

@@ -20,6 +20,7 @@ from libs.replicas.people import Person
 from services.development.domain.gaps import Gap
 from services.development.domain.goals import Goal, GoalState
 from services.development.domain.heatmap import GapRow
+from services.development.domain.plan_ownership import ActionTrack
 from services.development.domain.plans import DevelopmentPlan
 
 # Per employee, per competency: a calibrated score (None: not observed).
@@ -128,6 +129,29 @@ class Records(Protocol):
     async def update_plan(
         self, plan_id: str, actions: Sequence[PlannedAction], stream_version: int
     ) -> None: ...
+
+    async def plan_tracking(self, plan_id: str) -> dict[str, ActionTrack]:
+        """The tracks of the plan's actions by action id, in the order first tracked
+        (services/development/domain/plan_ownership.py); read within plan_state's hold."""
+        ...
+
+    async def save_tracking(self, plan_id: str, tracks: Iterable[ActionTrack]) -> None: ...
+
+    async def mentor_loads(self, excluding: str) -> dict[str, int]:
+        """Per mentor, the mentoring actions naming them in everyone's latest plan but
+        `excluding`'s: the mentees they have."""
+        ...
+
+    async def plan_target(self, plan_id: str) -> str | None:
+        """The role a plan aimed at a target position works towards; None for a plan of the
+        person's own role."""
+        ...
+
+    async def latest_plans(
+        self, employees: Sequence[str]
+    ) -> dict[str, tuple[str, list[PlannedAction], dict[str, ActionTrack]]]:
+        """Per employee with a plan: (plan id, actions, tracks) of their latest plan."""
+        ...
 
     async def record_courses(self, courses: Iterable[Course], at: datetime) -> None:
         """Insert or update each course, an older update never overwriting a newer one."""

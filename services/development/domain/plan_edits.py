@@ -10,13 +10,13 @@ name has spoken to them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import IntegrationEvent, PrivateEvent, registry
-from libs.events.schemas.development import ActionKind, PlannedAction
+from libs.events.schemas.development import ActionKind, PlanActionApproved, PlannedAction
 from libs.events.schemas.lms import Course, EnrolmentRequested
 from libs.personal.sealing import PersonalOf
 from services.development.domain.gaps import Gap
@@ -89,25 +89,36 @@ class NewAction(BaseModel):
 
 def apply(actions: Sequence[PlannedAction], event: IntegrationEvent) -> list[PlannedAction]:
     """The plan's actions after one edit."""
-    if isinstance(event, PlanActionAdded):
+    if isinstance(event, PlanActionAdded | PlanActionApproved):
         return [*actions, event.action]
     if isinstance(event, PlanActionRemoved):
         return [a for a in actions if a.action_id != event.action_id]
     return list(actions)
 
 
-def add(
-    plan_id: str,
+def add(plan_id: str, employee_id: str, action: PlannedAction) -> list[IntegrationEvent]:
+    """Events adding an action held to the plan rules (`checked`) to the plan: the addition,
+    and an enrolment for a course."""
+    added = AddedAction.model_validate(action.model_dump())
+    return [
+        PlanActionAdded(plan_id=plan_id, employee_id=employee_id, action=added),
+        *enrolments(plan_id, employee_id, added),
+    ]
+
+
+def checked(
     employee_id: str,
     manager_id: str | None,
-    actions: Sequence[PlannedAction],
+    taken: Collection[str],
     new: NewAction,
     gaps: Sequence[Gap],
     scores: Mapping[str, Mapping[str, float | None]],
     catalog: Mapping[str, Course],
     expert_score: float = 4.0,
-) -> list[IntegrationEvent]:
-    """Events adding `new` to the plan: the addition, and an enrolment for a course."""
+) -> PlannedAction:
+    """`new` held to the plan rules, with the first free id `a<n>` after the `taken` ones;
+    EditRefused saying what to change otherwise. The manager's additions and the employee's
+    proposals are held to the same rules."""
     if new.competency not in {g.competency for g in gaps}:
         raise EditRefused(
             f"{new.competency!r} is not in {employee_id!r}'s role profile: an action closes "
@@ -121,11 +132,10 @@ def add(
         _check_course(new, catalog)
     elif new.course_id is not None:
         raise EditRefused("only a course action names a course")
-    taken = {a.action_id for a in actions}
     number = len(taken) + 1
     while f"a{number}" in taken:
         number += 1
-    action = AddedAction(
+    return PlannedAction(
         action_id=f"a{number}",
         kind=new.kind,
         competency=new.competency,
@@ -133,19 +143,20 @@ def add(
         mentor=new.mentor,
         course_id=new.course_id,
     )
-    events: list[IntegrationEvent] = [
-        PlanActionAdded(plan_id=plan_id, employee_id=employee_id, action=action)
-    ]
-    if new.course_id is not None:
-        events.append(
-            EnrolmentRequested(
-                employee_id=employee_id,
-                course_id=new.course_id,
-                plan_id=plan_id,
-                competency=new.competency,
-            )
+
+
+def enrolments(plan_id: str, employee_id: str, action: PlannedAction) -> list[IntegrationEvent]:
+    """A course action in force asks the LMS to enrol the employee."""
+    if action.course_id is None:
+        return []
+    return [
+        EnrolmentRequested(
+            employee_id=employee_id,
+            course_id=action.course_id,
+            plan_id=plan_id,
+            competency=action.competency,
         )
-    return events
+    ]
 
 
 def remove(

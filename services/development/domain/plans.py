@@ -23,7 +23,8 @@ import hashlib
 import math
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +32,7 @@ from libs.events.schemas.development import (
     ActionKind,
     DevelopmentPlanGenerated,
     PlannedAction,
+    TargetPlanGenerated,
 )
 from libs.events.schemas.lms import Course
 from services.development.domain.gaps import Gap, priority
@@ -77,11 +79,22 @@ class DevelopmentPlan:
     # Targets of the person's goals in force that the actions do not work towards
     # (goals.beside_plan): shown with the plan when it is read, never part of its event.
     goal_targets: tuple[GoalFocus, ...] = ()
+    # The role profile a plan aimed at a target position works towards (`aimed_at`); None
+    # for the plan of the person's own role.
+    target_role: str | None = None
 
     def of_kind(self, kind: ActionKind) -> list[PlannedAction]:
         return [a for a in self.actions if a.kind == kind]
 
-    def event(self) -> DevelopmentPlanGenerated:
+    def event(self) -> DevelopmentPlanGenerated | TargetPlanGenerated:
+        if self.target_role is not None:
+            return TargetPlanGenerated(
+                plan_id=self.plan_id,
+                employee_id=self.employee_id,
+                session_id=self.session_id,
+                target_role=self.target_role,
+                actions=list(self.actions),
+            )
         return DevelopmentPlanGenerated(
             plan_id=self.plan_id,
             employee_id=self.employee_id,
@@ -93,6 +106,15 @@ class DevelopmentPlan:
 def plan_id_for(session_id: str, employee_id: str) -> str:
     """The id of the person's plan from one session: `<session>:<employee>`."""
     return f"{session_id}:{employee_id}"
+
+
+def aimed_at(plan: DevelopmentPlan, target_role: str, at: datetime) -> DevelopmentPlan:
+    """A plan generated against a target position's profile (docs/domain.md §5), as that
+    position's plan: its own id, `<session>.<role>.<when>:<employee>`, so that aiming again
+    makes another plan and the first `:` still ends what precedes the owner."""
+    stamp = at.strftime("%Y%m%dt%H%M%S%f")
+    plan_id = f"{plan.session_id}.{target_role}.{stamp}:{plan.employee_id}"
+    return replace(plan, plan_id=plan_id, target_role=target_role)
 
 
 def owner_of_plan(plan_id: str) -> str:
@@ -209,10 +231,15 @@ class _Experts:
     __slots__ = ("_buckets", "_cap", "_load", "_scores")
 
     def __init__(
-        self, scores: Mapping[str, Mapping[str, float | None]], policy: PlanPolicy
+        self,
+        scores: Mapping[str, Mapping[str, float | None]],
+        policy: PlanPolicy,
+        loads: Mapping[str, int] | None = None,
     ) -> None:
         self._cap = policy.mentor_cap
-        self._load: dict[str, int] = {}
+        # Mentees each expert has already: none for a calibration's population, planned
+        # at once; other people's plans for one person's plan made later.
+        self._load: dict[str, int] = dict(loads or {})
         # expert -> competency -> calibrated score, for the competencies they are expert in.
         self._scores: dict[str, dict[str, float]] = {}
         by_competency: dict[str, list[tuple[float, str]]] = {}
@@ -222,11 +249,15 @@ class _Experts:
                     continue
                 self._scores.setdefault(employee_id, {})[competency] = score
                 by_competency.setdefault(competency, []).append((-score, employee_id))
-        self._buckets: dict[str, list[list[tuple[float, str]]]] = {
-            competency: [sorted(entries)] + [[] for _ in range(self._cap - 1)]
-            for competency, entries in by_competency.items()
-            if self._cap > 0
-        }
+        self._buckets: dict[str, list[list[tuple[float, str]]]] = {}
+        for competency, entries in by_competency.items():
+            buckets: list[list[tuple[float, str]]] = [[] for _ in range(self._cap)]
+            for entry in sorted(entries):  # appended in order: each bucket stays sorted
+                load = self._load.get(entry[1], 0)
+                if load < self._cap:
+                    buckets[load].append(entry)
+            if buckets:
+                self._buckets[competency] = buckets
 
     def pick(self, competency: str, excluded: Sequence[str | None]) -> str | None:
         """The eligible expert with the fewest mentees, or None when nobody has capacity."""
@@ -425,6 +456,7 @@ def generate_plans(
     scores: Mapping[str, Mapping[str, float | None]],
     catalog: Iterable[Course],
     policy: PlanPolicy | None = None,
+    mentor_loads: Mapping[str, int] | None = None,
 ) -> dict[str, DevelopmentPlan]:
     """Development plans for everyone with an open gap, by employee id (sorted).
 
@@ -433,8 +465,8 @@ def generate_plans(
     in rounds over the whole population, one mentoring action per person per round (in
     `_order`), so scarce experts reach everyone's first mentoring action before anyone's
     second. Each assignment counts against the expert's cap: one expert mentoring one person
-    on two competencies takes two of their places. Raises DuplicateSubject when a person is
-    listed twice.
+    on two competencies takes two of their places; `mentor_loads`, the mentees each expert
+    has already, take theirs. Raises DuplicateSubject when a person is listed twice.
     """
     policy = policy or PlanPolicy()
     counts = split(policy.actions_per_plan)
@@ -447,7 +479,7 @@ def generate_plans(
         drafts[subject.employee_id] = _Draft(subject, open_gaps, [])
     drafts = {e: d for e, d in drafts.items() if d.open_gaps}
 
-    experts = _Experts(scores, policy)
+    experts = _Experts(scores, policy, mentor_loads)
     order = _order(drafts.values(), session_id)
     for _ in range(counts["mentoring"]):
         for draft in order:

@@ -5,7 +5,8 @@ what they mean.
 - Plan actions, per department and action kind, over each person's latest plan: how many
   people have such actions, how many actions, and how many are completed. Only a course has
   a completion on record (the LMS's `CourseCompleted`, on or after the plan's day): for
-  on-the-job and mentoring actions nothing records completion, so it is None, not 0.
+  on-the-job and mentoring actions this report counts none, so it is None, not 0 (what the
+  employee marks done is each plan's own progress: plan_ownership.completion).
 - Goals, per department: how many are in each state, and in all.
 """
 

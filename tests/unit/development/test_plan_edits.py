@@ -38,7 +38,9 @@ ACTIONS = [
 
 
 def add(new: NewAction) -> list:
-    return plan_edits.add("s1:ann", "ann", "lead", ACTIONS, new, GAPS, SCORES, CATALOG)
+    taken = {a.action_id for a in ACTIONS}
+    action = plan_edits.checked("ann", "lead", taken, new, GAPS, SCORES, CATALOG)
+    return plan_edits.add("s1:ann", "ann", action)
 
 
 def test_an_added_course_is_announced_for_enrolment_and_numbered_after_the_others() -> None:

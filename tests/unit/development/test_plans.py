@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
+from libs.events.schemas.development import DevelopmentPlanGenerated, TargetPlanGenerated
 from libs.events.schemas.framework import Nature
 from libs.events.schemas.lms import Course, CourseCompetency
 from services.development.domain.gaps import Gap, priority
@@ -20,8 +22,10 @@ from services.development.domain.plans import (
     DuplicateSubject,
     PlanPolicy,
     PlanSubject,
+    aimed_at,
     generate_plans,
     matching_courses,
+    owner_of_plan,
     split,
 )
 
@@ -277,6 +281,31 @@ def test_the_cap_counts_mentee_assignments_across_competencies() -> None:
         ("design", "x"),
         ("testing", None),  # the open action goes to the gap still without a mentor
     ]
+
+
+def test_mentees_experts_have_already_count_against_the_cap() -> None:
+    """A plan made later for one person (aimed at a target position): x has 2 of 3 mentees
+    from other plans and y 3, so the first mentoring action gets x, the second nobody."""
+    scores: Scores = {"x": {"design": 4.0}, "y": {"design": 5.0}}
+    people = [subject("ann", gap("design", 4, 2.0))]
+    plan = generate_plans("s1", people, scores, [], mentor_loads={"x": 2, "y": 3})["ann"]
+    assert [a.mentor for a in plan.of_kind("mentoring")] == ["x", None]
+    free = generate_plans("s1", people, scores, [])["ann"]
+    assert [a.mentor for a in free.of_kind("mentoring")] == ["y", "x"], "the higher score first"
+
+
+def test_a_plan_aimed_at_a_target_position_has_its_own_id_and_event() -> None:
+    people = [subject("emp-ann", gap("design", 4, 2.0))]
+    plan = generate_plans("s1", people, {}, [])["emp-ann"]
+    at = datetime(2026, 3, 2, 9, 30, 5, 123456, tzinfo=UTC)
+    aimed = aimed_at(plan, "eng-m1", at)
+    assert aimed.plan_id == "s1.eng-m1.20260302t093005123456:emp-ann"
+    assert owner_of_plan(aimed.plan_id) == "emp-ann"
+    assert aimed.actions == plan.actions
+    event = aimed.event()
+    assert isinstance(event, TargetPlanGenerated)
+    assert (event.target_role, event.session_id) == ("eng-m1", "s1")
+    assert isinstance(plan.event(), DevelopmentPlanGenerated), "a role's own plan, as before"
 
 
 def test_the_greatest_need_gets_a_scarce_expert_first() -> None:

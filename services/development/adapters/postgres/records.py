@@ -16,9 +16,11 @@ from libs.events.schemas.development import ActionKind, PlannedAction
 from libs.events.schemas.lms import Course
 from services.development.application.ports import HeldAbout, Scores
 from services.development.domain import goals as goal_rules
+from services.development.domain import plan_ownership
 from services.development.domain.gaps import Gap
 from services.development.domain.goals import Goal, GoalState
 from services.development.domain.heatmap import GapRow
+from services.development.domain.plan_ownership import ActionTrack
 from services.development.domain.plans import DevelopmentPlan
 
 # Rows per round trip when gap rows are streamed: a batch held at a time, not the population.
@@ -228,13 +230,21 @@ class DevelopmentRecords:
         async with self.conn.cursor() as cur:
             query = sql.SQL(
                 "COPY {} (plan_id, employee_id, session_id, actions, stream_version, "
-                "completed_at) FROM STDIN"
+                "completed_at, target_role) FROM STDIN"
             ).format(self._t("plans"))
             async with cur.copy(query) as copy:
                 for plan in plans:
                     actions = Jsonb([a.model_dump(mode="json") for a in plan.actions])
                     await copy.write_row(
-                        (plan.plan_id, plan.employee_id, plan.session_id, actions, 0, at)
+                        (
+                            plan.plan_id,
+                            plan.employee_id,
+                            plan.session_id,
+                            actions,
+                            0,
+                            at,
+                            plan.target_role,
+                        )
                     )
 
     # -- the catalog and completions --------------------------------------------------------
@@ -343,6 +353,47 @@ class DevelopmentRecords:
             (Jsonb([a.model_dump(mode="json") for a in actions]), stream_version, plan_id),
         )
 
+    async def plan_tracking(self, plan_id: str) -> dict[str, ActionTrack]:
+        cur = await self._run("SELECT tracking FROM {plans} WHERE plan_id = %s", (plan_id,))
+        row = await cur.fetchone()
+        return _tracks(row[0] if row else [])
+
+    async def mentor_loads(self, excluding: str) -> dict[str, int]:
+        cur = await self._run(
+            "WITH latest AS ("
+            "  SELECT DISTINCT ON (employee_id) employee_id, actions FROM {plans}"
+            "  ORDER BY employee_id, completed_at DESC) "
+            "SELECT a->>'mentor', count(*) FROM latest l, jsonb_array_elements(l.actions) a "
+            "WHERE l.employee_id <> %s AND a->>'kind' = 'mentoring' AND a->>'mentor' IS NOT NULL "
+            "GROUP BY 1",
+            (excluding,),
+        )
+        return {mentor: n for mentor, n in await cur.fetchall()}
+
+    async def plan_target(self, plan_id: str) -> str | None:
+        cur = await self._run("SELECT target_role FROM {plans} WHERE plan_id = %s", (plan_id,))
+        row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def save_tracking(self, plan_id: str, tracks: Iterable[ActionTrack]) -> None:
+        await self._run(
+            "UPDATE {plans} SET tracking = %s WHERE plan_id = %s",
+            (Jsonb([t.model_dump(mode="json") for t in tracks]), plan_id),
+        )
+
+    async def latest_plans(
+        self, employees: Sequence[str]
+    ) -> dict[str, tuple[str, list[PlannedAction], dict[str, ActionTrack]]]:
+        cur = await self._run(
+            "SELECT DISTINCT ON (employee_id) employee_id, plan_id, actions, tracking "
+            "FROM {plans} WHERE employee_id = ANY(%s) ORDER BY employee_id, completed_at DESC",
+            (list(employees),),
+        )
+        return {
+            employee: (plan_id, [PlannedAction.model_validate(a) for a in actions], _tracks(t))
+            for employee, plan_id, actions, t in await cur.fetchall()
+        }
+
     # -- requests about a person (docs/privacy.md, Requests) -------------------------------
 
     async def held_about(self, employee_id: str) -> HeldAbout:
@@ -361,7 +412,8 @@ class DevelopmentRecords:
                 "FROM {gaps} WHERE employee_id = %(employee)s ORDER BY completed_at, competency"
             ),
             plans=await rows(
-                "SELECT plan_id, session_id, actions, completed_at FROM {plans} "
+                "SELECT plan_id, session_id, target_role, actions, tracking, completed_at "
+                "FROM {plans} "
                 "WHERE employee_id = %(employee)s ORDER BY completed_at"
             ),
             completions=await rows(
@@ -398,7 +450,19 @@ class DevelopmentRecords:
             "WHERE p.plan_id = s.plan_id AND s.replaced > 0 RETURNING s.replaced",
             {"employee": employee_id, "erased": erased},
         )
-        return sum(replaced for (replaced,) in await cur.fetchall())
+        replaced = sum(n for (n,) in await cur.fetchall())
+        # The tracks' texts (proposals, decisions, evidence, comments): the rows are locked
+        # by the statement above.
+        cur = await self._run(
+            "SELECT plan_id, tracking FROM {plans} WHERE employee_id = %s ORDER BY plan_id",
+            (employee_id,),
+        )
+        for plan_id, tracking in await cur.fetchall():
+            tracks, count = plan_ownership.scrub(_tracks(tracking), erased)
+            if count:
+                replaced += count
+                await self.save_tracking(plan_id, tracks.values())
+        return replaced
 
     # -- goals --------------------------------------------------------------------------
 
@@ -457,6 +521,11 @@ class DevelopmentRecords:
                     (Jsonb(goal.model_dump(mode="json")), goal.goal_id),
                 )
         return replaced
+
+
+def _tracks(tracking: list[Any]) -> dict[str, ActionTrack]:
+    found = (ActionTrack.model_validate(t) for t in tracking)
+    return {t.action_id: t for t in found}
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

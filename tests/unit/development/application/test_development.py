@@ -329,9 +329,12 @@ async def test_only_the_direct_manager_or_hr_edits_a_plan(
     development, work = world
     await planned(world)
     before = list(work.events.envelopes)
-    for editor in (ANN, DIRECTOR, OTHER_MANAGER):
+    for editor in (DIRECTOR, OTHER_MANAGER):
         with pytest.raises(NotAllowed, match="manager"):
             await development.add_action(ANN, PAIRING, editor, hr=False)
+    # The employee proposes for their own plan (plan_ownership), but removes nothing.
+    with pytest.raises(NotAllowed, match="manager"):
+        await development.remove_action(ANN, "a1", "not mine to remove", ANN, hr=False)
     assert work.events.envelopes == before
     edited = await development.add_action(ANN, PAIRING, "hr-person", hr=True)
     assert edited.actions[-1].mentor == EXPERT

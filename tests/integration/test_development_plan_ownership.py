@@ -1,0 +1,269 @@
+"""Plans the employee owns, in the development service on PostgreSQL through HTTP
+(docs/domain.md §5, Development plans): the employee proposes, their manager approves or
+declines and comments, the employee marks actions started or done with evidence, the LMS's
+completion closes a course action once, and progress (done / total of the actions in force)
+is hand-computed. Events arrive as the service's consumer applies them: claimed in its inbox,
+in the transaction of the reaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from libs.events.consumer import Inbox
+from libs.events.envelope import Envelope
+from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
+from services.development.adapters.postgres.work import Database
+from services.development.application.development import Development, plan_stream
+from services.development.domain import plan_ownership
+from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
+from tests.support.courses import course
+from tests.support.development_api import MANAGER, OTHER_MANAGER, SCHEMA, development_api
+from tests.support.envelopes import envelope
+from tests.support.service_api import ServiceApi
+
+COMPLETIONS = "development-course-completions"
+
+
+@dataclass
+class Stack:
+    api: ServiceApi
+    database: Database
+
+    async def deliver(self, delivered: Envelope, event: Any, consumer: str = COMPLETIONS) -> bool:
+        """As the consumer applies an event: claimed in the inbox, then the reaction, in one
+        transaction; False when the inbox had it already."""
+        development = Development(self.database)
+        react = {
+            CourseCompleted: development.on_completion,
+            CourseCatalogUpdated: development.on_catalog,
+        }.get(type(event), development.on_calibration)
+        async with self.api.store.transaction() as conn:
+            if not await Inbox(SCHEMA).claim_all(conn, consumer, [delivered]):
+                return False
+            await react(self.database.bind(conn), delivered, event)  # type: ignore[operator]
+        return True
+
+    def as_(self, who: str) -> dict[str, str]:
+        return self.api.as_(who, "manager" if who in (MANAGER, OTHER_MANAGER) else "employee")
+
+    async def post(self, path: str, body: Any, status: int, who: str | None) -> dict[str, Any]:
+        headers = self.api.hr if who is None else self.as_(who)
+        return await self.api.ok("POST", path, status, json=body, headers=headers)
+
+    async def get(self, path: str, status: int = 200, who: str | None = None) -> Any:
+        headers = self.api.hr if who is None else self.as_(who)
+        return await self.api.ok("GET", path, status, headers=headers)
+
+
+@pytest.fixture
+async def stack(database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with development_api(database_url, tmp_path) as (api, database):
+        stack = Stack(api, database)
+        catalog = CourseCatalogUpdated(
+            courses=[course("testing-101", "testing"), course("testing-201", "testing")]
+        )
+        await stack.deliver(envelope(catalog, "lms"), catalog, "development-course-catalog")
+        first = calibration("s1", FIRST)
+        await stack.deliver(envelope(first, "calibration-s1"), first, "development-calibrations")
+        yield stack
+
+
+def states(plan: dict[str, Any]) -> dict[str, str]:
+    return {t["action_id"]: t["state"] for t in plan["statuses"]}
+
+
+async def test_the_employee_owns_the_plan_and_the_lms_closes_a_course_once(stack: Stack) -> None:
+    """Ann's generated plan: a1..a10, a10 the course testing-101 (the best match, first by
+    id). She proposes a11 (course testing-201), her manager approves: 0 of 11 done. She
+    proposes a12, declined. She marks a1 started, then done with evidence: 1/11. The LMS
+    reports testing-201 completed: a11 done, 2/11; delivered again, and again under another
+    event id: still 2/11. Team: Ann 2/11, Ben 0/10, Cat 0/10, 2 of 31 in all."""
+    actions = f"/plans/{ANN}/actions"
+    plan = await stack.get(f"/plans/{ANN}", who=ANN)
+    assert [a["action_id"] for a in plan["actions"]] == [f"a{n}" for n in range(1, 11)]
+    assert (plan["actions"][-1]["kind"], plan["actions"][-1]["course_id"]) == (
+        "course",
+        "testing-101",
+    )
+    assert plan["completion"] == {"done": 0, "total": 10, "share": 0.0}
+    assert set(states(plan).values()) == {"approved"}
+
+    course_201 = {
+        "kind": "course",
+        "competency": "testing",
+        "description": "Advanced test design",
+        "course_id": "testing-201",
+    }
+    proposed = await stack.post(actions, course_201, 201, who=ANN)
+    assert states(proposed)["a11"] == "proposed"
+    assert [a["action_id"] for a in proposed["actions"]][-1] == "a10", "not in force yet"
+    assert proposed["completion"]["total"] == 10
+    decision = f"{actions}/a11/decision"
+    for stranger in (ANN, OTHER_MANAGER, BEN, None):  # None: HR, who does not approve
+        await stack.post(decision, {"approved": True}, 403, who=stranger)
+    approved = await stack.post(decision, {"approved": True, "comment": "Go for it"}, 200, MANAGER)
+    [track] = [t for t in approved["statuses"] if t["action_id"] == "a11"]
+    assert (track["state"], track["decided_by"], track["decision_comment"]) == (
+        "approved",
+        MANAGER,
+        "Go for it",
+    )
+    assert approved["actions"][-1]["course_id"] == "testing-201"
+    assert approved["completion"] == {"done": 0, "total": 11, "share": 0.0}
+    twice = await stack.post(decision, {"approved": True}, 409, who=MANAGER)
+    assert "only a proposed action" in twice["detail"]
+
+    pairing = {"kind": "on_the_job", "competency": "testing", "description": "Pair weekly"}
+    assert states(await stack.post(actions, pairing, 201, who=ANN))["a12"] == "proposed"
+    silent = await stack.post(f"{actions}/a12/decision", {"approved": False}, 422, MANAGER)
+    assert "say why" in silent["detail"]
+    declined = await stack.post(
+        f"{actions}/a12/decision", {"approved": False, "comment": "Not now"}, 200, MANAGER
+    )
+    assert states(declined)["a12"] == "declined"
+    assert declined["completion"]["total"] == 11, "declined counts nowhere"
+    marked = await stack.post(f"{actions}/a12/progress", {"status": "started"}, 409, who=ANN)
+    assert "declined" in marked["detail"]
+
+    progress = f"{actions}/a1/progress"
+    for stranger in (MANAGER, BEN, OTHER_MANAGER, None):
+        await stack.post(progress, {"status": "started"}, 403, who=stranger)
+    started = await stack.post(progress, {"status": "started"}, 200, who=ANN)
+    assert (states(started)["a1"], started["completion"]["done"]) == ("started", 0)
+    no_evidence = await stack.post(progress, {"status": "done"}, 422, who=ANN)
+    assert "needs evidence" in no_evidence["detail"]
+    await stack.post(progress, {"status": "done", "evidence": "e" * 4001}, 422, who=ANN)
+    await stack.post(progress, {"status": "finished", "evidence": "x"}, 422, who=ANN)
+    done = await stack.post(progress, {"status": "done", "evidence": "PR 42 merged"}, 200, ANN)
+    assert done["completion"] == {"done": 1, "total": 11, "share": 1 / 11}
+    await stack.post(progress, {"status": "done", "evidence": "again"}, 409, who=ANN)
+
+    comments = f"{actions}/a1/comments"
+    for stranger in (ANN, OTHER_MANAGER, None):
+        await stack.post(comments, {"comment": "Nice"}, 403, who=stranger)
+    commented = await stack.post(comments, {"comment": "Well done"}, 201, who=MANAGER)
+    [a1] = [t for t in commented["statuses"] if t["action_id"] == "a1"]
+    assert [(c["by"], c["comment"]) for c in a1["comments"]] == [(MANAGER, "Well done")]
+    assert [(s["status"], s["by"], s["evidence"]) for s in a1["steps"]] == [
+        ("started", ANN, ""),
+        ("done", ANN, "PR 42 merged"),
+    ]
+    for unknown in ("decision", "progress", "comments"):
+        body = {"approved": True, "status": "started", "comment": "x"}
+        key = {"decision": "approved", "progress": "status", "comments": "comment"}[unknown]
+        who = ANN if unknown == "progress" else MANAGER
+        missing = await stack.post(f"{actions}/a99/{unknown}", {key: body[key]}, 404, who=who)
+        assert "no action 'a99'" in missing["detail"]
+
+    completed = CourseCompleted(
+        employee_id=ANN, course_id="testing-201", completed_on=date(2026, 3, 1)
+    )
+    delivered = envelope(completed, "lms")
+    assert await stack.deliver(delivered, completed)
+    assert not await stack.deliver(delivered, completed), "redelivered: stopped at the inbox"
+    assert await stack.deliver(envelope(completed, "lms"), completed), "another event id"
+    ben_done = CourseCompleted(employee_id=BEN, course_id="testing-201", completed_on=date.today())
+    assert await stack.deliver(envelope(ben_done, "lms"), ben_done), "no action names it"
+
+    seen_by_ann = await stack.get(f"/plans/{ANN}", who=ANN)
+    assert seen_by_ann == await stack.get(f"/plans/{ANN}", who=MANAGER)
+    assert seen_by_ann["completion"] == {"done": 2, "total": 11, "share": 2 / 11}
+    [a11] = [t for t in seen_by_ann["statuses"] if t["action_id"] == "a11"]
+    assert [(s["status"], s["by"], s["course_id"]) for s in a11["steps"]] == [
+        ("done", "service:development", "testing-201")
+    ]
+    await stack.get(f"/plans/{ANN}", 403, who=OTHER_MANAGER)
+    await stack.get(f"/plans/{ANN}", 403, who=BEN)
+
+    team = await stack.get(f"/teams/{MANAGER}/plans")
+    assert [(p["employee_id"], p["done"], p["total"]) for p in team["people"]] == [
+        (ANN, 2, 11),
+        (BEN, 0, 10),
+        (CAT, 0, 10),
+    ]
+    assert (team["done"], team["total"], team["share"]) == (2, 31, 2 / 31)
+    assert (await stack.get(f"/teams/{MANAGER}/plans", who=MANAGER)) == team
+    await stack.get(f"/teams/{MANAGER}/plans", 403, who=ANN)
+    await stack.get(f"/teams/{MANAGER}/plans", 403, who=OTHER_MANAGER)
+
+    # The plan's stream holds every change and who made it; folded again, it gives the
+    # tracks the read model holds.
+    history = await stack.api.store.read_stream(plan_stream(seen_by_ann["plan_id"]))
+    assert [(e.event_type, e.actor) for e in history] == [
+        ("PlanActionProposed", ANN),
+        ("PlanActionApproved", MANAGER),
+        ("EnrolmentRequested", MANAGER),
+        ("PlanActionProposed", ANN),
+        ("PlanActionDeclined", MANAGER),
+        ("PlanActionProgressed", ANN),
+        ("PlanActionProgressed", ANN),
+        ("PlanActionCommented", MANAGER),
+        ("PlanActionCompleted", "service:development"),
+    ]
+    assert "PR 42 merged" not in json.dumps([e.payload for e in history]), "sealed"
+    rebuilt: dict[str, plan_ownership.ActionTrack] = {}
+    for stored in history:
+        event = await stack.api.store.decode(stored)
+        rebuilt = plan_ownership.apply(rebuilt, event, stored.actor, stored.occurred_at)  # type: ignore[arg-type]
+    async with stack.database.reading() as work:
+        assert rebuilt == await work.records.plan_tracking(seen_by_ann["plan_id"])
+
+
+async def test_a_plan_aimed_at_the_next_level_from_the_gaps_against_it(stack: Stack) -> None:
+    """Ann at L4 (coding 4, testing 3, core 2): testing 3 - 1 = 2, communication 2 - 1 = 1,
+    coding 4 - 3 = 1, as `/gaps/against` says. On-the-job round-robin in priority order
+    (testing, then communication: behavioural first at equal size, then coding): 3, 2, 2.
+    The expert mentors Ben and Cat already (cap 3): one mentee left for Ann, on testing; the
+    second mentoring action waits for an expert. The course: testing-101 (first by id)."""
+    against = await stack.get(f"/gaps/{ANN}/against?family=eng&track=ic&level=L4", who=ANN)
+    assert {g["competency"]: g["gap"] for g in against["gaps"] if (g["gap"] or 0) > 0} == {
+        "testing": 2,
+        "communication": 1,
+        "coding": 1,
+    }
+    before = await stack.get(f"/plans/{ANN}", who=ANN)
+    target = f"/plans/{ANN}/target"
+    l4 = {"family": "eng", "track": "ic", "level": "L4"}
+    for stranger in (BEN, OTHER_MANAGER):
+        await stack.post(target, l4, 403, who=stranger)
+    aimed = await stack.post(target, l4, 201, who=ANN)
+    assert aimed["target_role"] == "eng-l4"
+    assert aimed["plan_id"] != before["plan_id"]
+    assert aimed["plan_id"].endswith(f":{ANN}")
+    on_the_job = [a["competency"] for a in aimed["actions"] if a["kind"] == "on_the_job"]
+    assert on_the_job == ["testing", "communication", "coding"] * 2 + ["testing"]
+    mentoring = [
+        (a["competency"], a["mentor"]) for a in aimed["actions"] if a["kind"] == "mentoring"
+    ]
+    assert mentoring == [("testing", "emp-expert"), ("communication", None)]
+    [course_action] = [a for a in aimed["actions"] if a["kind"] == "course"]
+    assert course_action["course_id"] == "testing-101"
+    assert aimed["completion"] == {"done": 0, "total": 10, "share": 0.0}
+    assert await stack.get(f"/plans/{ANN}", who=MANAGER) == aimed, "her plan from now on"
+    history = await stack.api.store.read_stream(plan_stream(aimed["plan_id"]))
+    assert [(e.event_type, e.actor) for e in history] == [
+        ("TargetPlanGenerated", ANN),
+        ("EnrolmentRequested", ANN),
+    ]
+    assert history[0].payload["target_role"] == "eng-l4"
+
+    started = await stack.post(
+        f"/plans/{ANN}/actions/a1/progress", {"status": "started"}, 200, who=ANN
+    )
+    assert states(started)["a1"] == "started", "owned as any plan"
+    manager_track = await stack.post(
+        target, {"family": "eng", "track": "manager", "level": "M1"}, 201, who=MANAGER
+    )
+    assert manager_track["target_role"] == "eng-m1"
+    nowhere = await stack.post(target, {"family": "eng", "track": "ic", "level": "L9"}, 404, None)
+    assert "no role at eng/ic/L9" in nowhere["detail"]
+    await stack.post(target, {"family": "eng", "track": "sideways", "level": "L4"}, 422, None)
+    await stack.post(target, l4 | {"extra": 1}, 422, who=ANN)
+    await stack.post(f"/plans/{EXPERT}/target", l4, 422, None)  # no open gap: nothing to plan
