@@ -158,7 +158,8 @@ async def preview_criteria(
 ) -> CriteriaPreview:
     """How many people of the newest calibration session (or `session_id`'s) a criteria
     document would find ready for their next level, beside the version in force, per move
-    and per group of the protected `attribute`; nothing is published (hr_admin)."""
+    and, as far as it reveals nobody's group, per group of the protected `attribute`;
+    nothing is published, and the preview is recorded (hr_admin)."""
     return await criteria_preview.preview_criteria(
         _promotion(request),
         body.model_dump(mode="json"),

@@ -154,6 +154,9 @@ class OrgChart(Protocol):
 
     async def person(self, employee_id: str) -> Person | None: ...
 
+    async def everyone(self) -> list[Person]:
+        """Everyone the org chart holds, gone or not, by employee id."""
+
     async def managers_of(self, employee_id: str) -> list[str]:
         """Everyone above the person, nearest first."""
 
