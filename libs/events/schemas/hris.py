@@ -79,8 +79,12 @@ class ProtectedAttributeRecorded(_HrisEvent):
     """A person's value for the protected attribute fairness monitoring compares groups on
     (docs/domain.md §6, Fairness). Optional: people without one count as "undisclosed".
 
-    Only the promotion service keeps it, in a table of its own that only its fairness report
-    reads, and that report names groups, never people.
+    Only the promotion service keeps it, in a table of its own. Read by: the fairness report
+    (promotion rates per group and cycle; hr_admin, auditor), the criteria preview (hr_admin:
+    eligible shares per group rounded to 0.1 and the four-fifths flag, for the version in force
+    only and only at moves where every group has at least the minimum group size of eligible
+    and of not eligible people), both naming groups, never people; and the person's access
+    request (privacy_officer), which shows their own value.
     """
 
     event_type = "ProtectedAttributeRecorded"
