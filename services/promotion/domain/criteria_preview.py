@@ -127,7 +127,9 @@ class GroupShare(_Frozen):
     """One group of the protected attribute at one move, in the coarse form shown."""
 
     group: str
-    share: float = Field(ge=0, le=1, description="eligible / people, rounded to 0.1")
+    share: float = Field(
+        ge=0, le=1, description="eligible / people, to the nearest 0.1 (halves to even)"
+    )
     adverse_impact: bool = Field(description="below four fifths of the highest group's share")
 
 
