@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_calibration_service import MANAGER, PEERS, open_campaign, rate, staff
 from tests.support.assessment_api import AssessmentApi, assessment_api
+from tests.support.calibration_campaigns import MANAGER, PEERS, open_campaign, rate, staff
 from tests.support.sample_frameworks import valid_framework, with_standard_terms
 
 SUBJECTS = ["emp-a", "emp-b"]
