@@ -78,7 +78,19 @@ def test_backbone_tests_pass_against_external_servers(external_nats: str) -> Non
         "TALENTLEDGER_EXTERNAL_RUN": "1",
     }
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-m", "backbone", "-q", "-p", "no:cacheprovider"],
+        # One process: workers would share the external NATS's streams.
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "backbone",
+            "-n",
+            "0",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -41,6 +41,8 @@ def _start_run(tmp_path: Path) -> tuple[subprocess.Popen[bytes], list[psutil.Pro
             "-p",
             "tests.conftest",
             "-q",
+            "-n",
+            "0",
             "-p",
             "no:cacheprovider",
             "--rootdir",
