@@ -11,10 +11,14 @@ The **level start** (`level_since`, docs/domain.md §6, Readiness) is the day th
 current position began: the `effective_on` of the hiring, or of the latest role change that
 moved them to another level, track or job family. A move to another department (or a
 correction repeating the position) does not reset it. It is found from every role fact of
-the person, kept by stream version (`role_facts`): the earliest fact of the newest run of
-facts in the position the newest fact names. So it comes out the same whatever order the
-events arrive in; an older fact only ever dates the start of the position a newer one
-holds, it never puts back its own.
+the person, kept by stream version (`role_facts`), and the versions of every HRIS event of
+theirs applied here (`hris_versions`): the earliest fact of the newest run of facts in the
+position the newest fact names, when nothing missing could lie below it
+(`libs.replicas.people.level_start`). So events arriving in any order give the right day or
+none ("unknown") until the event missing from the run arrives, never a wrong day; an older
+fact only ever dates the start of the position a newer one holds, it never puts back its
+own. People held before the level start was kept have the position they held then as a
+fact of unknown day, a hiring's excepted (replica_oc_0003).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from libs.events.schemas.hris import (
     EmployeeRoleChanged,
 )
 from libs.personal.sealing import ERASED
-from libs.replicas.people import Person
+from libs.replicas.people import Person, RoleFact, level_start
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "org_chart"
 
@@ -106,19 +110,20 @@ class OrgChart:
             sql.SQL(", ").join(map(sql.Identifier, _LEVEL)),
             sql.SQL(", ").join(map(sql.Placeholder, _LEVEL)),
         )
-        # The first fact after the newest one in another position: where the run of facts in
-        # the newest position starts.
+        self._seen = sql.SQL(
+            "INSERT INTO {} (employee_id, stream_version) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+        ).format(sql.Identifier(schema, "hris_versions"))
+        self._facts = sql.SQL(
+            "SELECT stream_version, effective_on, job_family, track, level FROM {} "
+            "WHERE employee_id = %s ORDER BY stream_version"
+        ).format(facts)
+        self._versions = sql.SQL("SELECT stream_version FROM {} WHERE employee_id = %s").format(
+            sql.Identifier(schema, "hris_versions")
+        )
         self._level_since = sql.SQL(
-            "WITH facts AS (SELECT * FROM {facts} WHERE employee_id = %(employee_id)s), "
-            "newest AS (SELECT * FROM facts ORDER BY stream_version DESC LIMIT 1), "
-            "moved AS (SELECT max(f.stream_version) AS v FROM facts f, newest n "
-            "  WHERE (f.job_family, f.track, f.level) "
-            "  IS DISTINCT FROM (n.job_family, n.track, n.level)) "
-            "UPDATE {people} SET level_since = ("
-            "  SELECT f.effective_on FROM facts f, moved m "
-            "  WHERE f.stream_version > coalesce(m.v, 0) ORDER BY f.stream_version LIMIT 1"
-            ") WHERE employee_id = %(employee_id)s"
-        ).format(facts=facts, people=table)
+            "UPDATE {} SET level_since = %(since)s "
+            "WHERE employee_id = %(employee_id)s AND level_since IS DISTINCT FROM %(since)s"
+        ).format(table)
         self._erase = sql.SQL(
             "UPDATE {} SET name = %s WHERE employee_id = %s AND name IS DISTINCT FROM %s"
         ).format(table)
@@ -165,14 +170,25 @@ class OrgChart:
     async def _role_fact_of(
         self, conn: AsyncConnection[Any], envelope: Envelope, e: EmployeeHired | EmployeeRoleChanged
     ) -> None:
-        """Keep the fact and date the current level again. Run after the upsert of the
-        person, whose row lock makes a concurrent fact of theirs wait and then be seen."""
+        """Keep the fact and date the current level again."""
         fact = {
             **e.model_dump(include={"employee_id", "effective_on", *_LEVEL}),
             "stream_version": envelope.stream_version,
         }
         await conn.execute(self._role_fact, fact)
-        await conn.execute(self._level_since, {"employee_id": e.employee_id})
+        await self._applied(conn, envelope, e.employee_id)
+
+    async def _applied(
+        self, conn: AsyncConnection[Any], envelope: Envelope, employee_id: str
+    ) -> None:
+        """Keep the event's version and date the current level again: a manager change or a
+        leaving may fill the gap that left it unknown. Run after the upsert of the person,
+        whose row lock makes a concurrent event of theirs wait and then be seen."""
+        await conn.execute(self._seen, (employee_id, envelope.stream_version))
+        facts = await self.position_history(conn, employee_id)
+        versions = await conn.execute(self._versions, (employee_id,))
+        since = level_start(facts, {row[0] for row in await versions.fetchall()})
+        await conn.execute(self._level_since, {"employee_id": employee_id, "since": since})
 
     async def manager_changed(
         self, conn: AsyncConnection[Any], envelope: Envelope, e: EmployeeManagerChanged
@@ -185,17 +201,21 @@ class OrgChart:
                 "manager_version": envelope.stream_version,
             },
         )
+        await self._applied(conn, envelope, e.employee_id)
 
     async def left(self, conn: AsyncConnection[Any], envelope: Envelope, e: EmployeeLeft) -> None:
         await conn.execute(
             self._upserts["left"], {"employee_id": e.employee_id, "left_on": e.effective_on}
         )
+        await self._applied(conn, envelope, e.employee_id)
 
     async def erase(self, conn: AsyncConnection[Any], employee_id: str) -> int:
         """Forget the person's name (docs/privacy.md, Requests): their place in the chart
-        stays, since other people's reporting lines run through it. Returns the names
-        forgotten (0 on a repeat). An `EmployeeHired` applied later opens its sealed name as
-        erased, so nothing brings the name back."""
+        stays, since other people's reporting lines run through it, and so does their
+        position history (`role_facts`: positions and days, no name or text), as the
+        position on their row does. Returns the names forgotten (0 on a repeat). An
+        `EmployeeHired` applied later opens its sealed name as erased, so nothing brings the
+        name back."""
         cur = await conn.execute(self._erase, (ERASED, employee_id, ERASED))
         return cur.rowcount
 
@@ -217,6 +237,15 @@ class OrgChart:
         async with conn.cursor(row_factory=class_row(Person)) as cur:
             await cur.execute(self._select + sql.SQL("WHERE employee_id = %s"), (employee_id,))
             return await cur.fetchone()
+
+    async def position_history(
+        self, conn: AsyncConnection[Any], employee_id: str
+    ) -> list[RoleFact]:
+        """The person's hirings and role changes kept, oldest first: what their level start
+        is found from, given with what is held about them (docs/privacy.md, Requests)."""
+        async with conn.cursor(row_factory=class_row(RoleFact)) as cur:
+            await cur.execute(self._facts, (employee_id,))
+            return await cur.fetchall()
 
     async def reports_of(self, conn: AsyncConnection[Any], manager_id: str) -> list[Person]:
         """Direct reports still employed."""
@@ -281,6 +310,9 @@ class BoundOrgChart:
 
     async def person(self, employee_id: str) -> Person | None:
         return await self.chart.person(self.conn, employee_id)
+
+    async def position_history(self, employee_id: str) -> list[RoleFact]:
+        return await self.chart.position_history(self.conn, employee_id)
 
     async def reports_of(self, manager_id: str) -> list[Person]:
         return await self.chart.reports_of(self.conn, manager_id)

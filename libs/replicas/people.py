@@ -4,6 +4,7 @@ domain code may use it."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,10 +25,60 @@ class Person(BaseModel):
     level_since: date | None = Field(
         None,
         description="the day the current level (job family, track and level) began in the "
-        "HRIS; None while no hiring or role change of the person has arrived",
+        "HRIS; None while it is unknown: no hiring or role change of the person has arrived, "
+        "an earlier event of theirs has not arrived yet, or the day was not kept "
+        "(`level_start`)",
     )
 
     @property
     def active(self) -> bool:
         """Hired (the hiring has arrived) and not gone."""
         return self.hired_on is not None and self.left_on is None
+
+
+class RoleFact(BaseModel):
+    """One hiring or role change of a person, as the HRIS sent it: the `stream_version`-th
+    event of their stream, the position it names and the day it took effect (None for a
+    position held before the org chart kept those days: only a hiring's is known then)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stream_version: int
+    effective_on: date | None
+    job_family: str
+    track: str
+    level: str
+
+    @property
+    def position(self) -> tuple[str, str, str]:
+        """What a level start counts from: a department move keeps the level it began."""
+        return (self.job_family, self.track, self.level)
+
+
+def level_start(facts: Sequence[RoleFact], seen: Collection[int]) -> date | None:
+    """The day the position of the newest fact began (docs/domain.md §6, Readiness), or None
+    when the facts at hand cannot show it.
+
+    The run of facts in that position, walking down the stream from the newest, starts where
+    the event before it is a fact in another position, or where the stream starts (the
+    hiring, version 1). The walk steps over the versions `seen` that are no role fact (a
+    manager change, a leaving); a version not seen stops it with None: that event may be a
+    role fact in the same position, which would start the run earlier. So whatever order the
+    events arrive in, the answer is the right day or None until the missing event arrives,
+    never a wrong day. A run starting at a fact whose day is unknown gives None too.
+    """
+    if not facts:
+        return None
+    by_version = {f.stream_version: f for f in facts}
+    start = by_version[max(by_version)]
+    version = start.stream_version - 1
+    while version > 0:
+        fact = by_version.get(version)
+        if fact is not None:
+            if fact.position != start.position:
+                break
+            start = fact
+        elif version not in seen:
+            return None
+        version -= 1
+    return start.effective_on

@@ -214,6 +214,23 @@ def career(employee: str) -> list[tuple[int, HrisFact]]:
     ]
 
 
+def true_start(stream: list[tuple[int, HrisFact]], newest: int) -> date:
+    """The level start once version `newest` is the person's newest role fact, read off the
+    whole history in order: the first fact after the last one in another position."""
+    facts = [(v, e) for v, e in stream if v <= newest and not isinstance(e, EmployeeManagerChanged)]
+
+    def position(e: HrisFact) -> tuple[str, str, str]:
+        assert not isinstance(e, EmployeeManagerChanged)
+        return (e.job_family, e.track, e.level)
+
+    start = facts[-1][1]
+    for _, e in reversed(facts):
+        if position(e) != position(start):
+            break
+        start = e
+    return start.effective_on
+
+
 @pytest.mark.parametrize(
     ("events", "level_since", "position"),
     [
@@ -230,13 +247,25 @@ async def test_the_level_start_is_the_same_in_every_order_of_arrival(
     position: tuple[str, str, str],
 ) -> None:
     """docs/domain.md §6, Readiness: the day the current level began, from the HRIS's
-    effective dates, found alike however one employee's events cross between consumers."""
+    effective dates, found alike however one employee's events cross between consumers; and
+    on the way, after every arrival, either the right day for the newest position received
+    or unknown (None), never a wrong day."""
     org = OrgChart(SCHEMA)
     orders = list(itertools.permutations(range(events)))
     for n, order in enumerate(orders):
         stream = career(f"E{n}")
+        newest = 0
         for index in order:
-            await change(assessment_store, *stream[index])
+            version, event = stream[index]
+            await change(assessment_store, version, event)
+            if not isinstance(event, EmployeeManagerChanged):
+                newest = max(newest, version)
+            if newest == 0:
+                continue
+            async with assessment_store.pool.connection() as conn:
+                person = await org.person(conn, f"E{n}")
+            assert person is not None
+            assert person.level_since in (None, true_start(stream, newest)), (order, index)
     async with assessment_store.pool.connection() as conn:
         for n in range(len(orders)):
             person = await org.person(conn, f"E{n}")
@@ -249,9 +278,11 @@ async def test_the_level_start_is_the_same_in_every_order_of_arrival(
 async def test_an_older_event_dates_the_newer_position_and_never_puts_back_its_own(
     assessment_store: EventStore,
 ) -> None:
-    """The department move (version 4) arrives first: L3 since its day, as far as is known.
-    The hiring at L2 (version 1) changes neither. The promotion to L3 (version 2) arrives
-    last: it is older than the move, so L3 stays the position, and it dates L3's start."""
+    """The department move (version 4) arrives first: L3 since when is unknown, since an
+    earlier event (version 3) may be a role change to L3 too. The hiring at L2 (version 1)
+    and the promotion to L3 (version 2) change neither position nor that: version 3 is still
+    missing. The manager change (version 3) arrives last: nothing is missing below the move,
+    so the promotion, older than the move, dates L3's start, and L3 stays the position."""
     org = OrgChart(SCHEMA)
     stream = career("E1")
 
@@ -262,11 +293,109 @@ async def test_an_older_event_dates_the_newer_position_and_never_puts_back_its_o
         return person.level_since, person.level, person.department
 
     await change(assessment_store, *stream[3])
-    assert await level_since() == (date(2025, 2, 1), "L3", "Payments")
+    assert await level_since() == (None, "L3", "Payments")
     await change(assessment_store, *stream[0])
-    assert await level_since() == (date(2025, 2, 1), "L3", "Payments")
+    assert await level_since() == (None, "L3", "Payments")
     await change(assessment_store, *stream[1])
+    assert await level_since() == (None, "L3", "Payments")
+    await change(assessment_store, *stream[2])
     assert await level_since() == (date(2024, 9, 1), "L3", "Payments")
     # The same event again (a redelivery the inbox did not catch) changes nothing.
     await change(assessment_store, *stream[1])
     assert await level_since() == (date(2024, 9, 1), "L3", "Payments")
+    async with assessment_store.pool.connection() as conn:
+        history = await org.position_history(conn, "E1")
+    assert [(f.stream_version, f.effective_on, f.level) for f in history] == [
+        (1, date(2024, 1, 2), "L2"),
+        (2, date(2024, 9, 1), "L3"),
+        (4, date(2025, 2, 1), "L3"),
+    ]
+
+
+def held_before_level_starts(database_url: str, schema: str, rows: list[tuple[Any, ...]]) -> None:
+    """People as the org chart kept them before replica_oc_0002: a row each, no role fact."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(f"SET search_path TO {schema}")
+        for row in rows:
+            conn.execute(
+                "INSERT INTO people (employee_id, hired_on, department, job_family, track, "
+                "level, role_version, manager_id, manager_version) "
+                "VALUES (%s, %s, 'Platform', 'eng', 'ic', %s, %s, 'M1', %s)",
+                row,
+            )
+
+
+async def test_people_held_before_level_starts_were_kept_get_the_right_start_or_none(
+    database_url: str,
+) -> None:
+    """docs/domain.md §6, Readiness, on a schema holding people from before the org chart
+    kept level starts. Each one's position becomes a fact: dated by the hiring when the
+    hiring set it, of unknown day otherwise; a department move keeps that start, and a run
+    reaching below what is unknown gives no day rather than a wrong one.
+
+    - HIRED: hired at L3 on 2024-01-02, nothing since; then moved to Payments at L3 on
+      2026-01-05 (the move must not start the level).
+    - PROMOTED: hired at L2, promoted to L3 (version 2, its day not kept); then a
+      department move at L3: since when L3 is unknown.
+    - MANAGED: hired at L2, a new manager (version 2); then promoted to L3 on 2026-01-05.
+    - LATE: as HIRED, but the move arrived after replica_oc_0002 and before the fix, which
+      dated L3 from the move; its hiring's fact was never kept: unknown, not 2026-01-05.
+    """
+    schema = "upgraded"
+    migrate(database_url, schema, ORG_CHART_MIGRATIONS, to="replica_oc_0001")
+    hired_on = date(2024, 1, 2)
+    held_before_level_starts(
+        database_url,
+        schema,
+        [
+            ("HIRED", hired_on, "L3", 1, 1),
+            ("PROMOTED", hired_on, "L3", 2, 1),
+            ("MANAGED", hired_on, "L2", 1, 2),
+            ("LATE", hired_on, "L3", 1, 1),
+        ],
+    )
+    migrate(database_url, schema, ORG_CHART_MIGRATIONS, to="replica_oc_0002")
+    moved_on = date(2026, 1, 5)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(f"SET search_path TO {schema}")
+        conn.execute(
+            "UPDATE people SET department = 'Payments', role_version = 2, level_since = %s "
+            "WHERE employee_id = 'LATE'",
+            (moved_on,),
+        )
+        conn.execute(
+            "INSERT INTO role_facts VALUES ('LATE', 2, %s, 'eng', 'ic', 'L3')", (moved_on,)
+        )
+    migrate(database_url, schema, ORG_CHART_MIGRATIONS)
+
+    org = OrgChart(schema)
+    async with AsyncConnectionPool(database_url, min_size=1, max_size=2, open=False) as pool:
+        store = EventStore(pool, schema)
+
+        async def starts() -> dict[str, date | None]:
+            async with pool.connection() as conn:
+                people = {p.employee_id: p for p in await org.everyone(conn)}
+            return {e: p.level_since for e, p in sorted(people.items())}
+
+        assert await starts() == {
+            "HIRED": hired_on,
+            "LATE": None,
+            "MANAGED": hired_on,
+            "PROMOTED": None,
+        }
+        await change(store, 2, role_changed("HIRED", moved_on, "L3", "Payments"))
+        await change(store, 3, role_changed("PROMOTED", moved_on, "L3", "Payments"))
+        await change(store, 3, role_changed("MANAGED", moved_on, "L3"))
+        assert await starts() == {
+            "HIRED": hired_on,
+            "LATE": None,
+            "MANAGED": moved_on,
+            "PROMOTED": None,
+        }
+        async with pool.connection() as conn:
+            history = await org.position_history(conn, "PROMOTED")
+        assert [(f.stream_version, f.effective_on, f.level) for f in history] == [
+            (2, None, "L3"),
+            (3, moved_on, "L3"),
+        ]
+        await store.close()

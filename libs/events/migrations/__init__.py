@@ -39,9 +39,14 @@ def _config(database_url: str, schema: str, service_versions: tuple[Path, ...]) 
 
 
 def migrate(
-    database_url: str, schema: str, *service_versions: Path, service_role: str | None = None
+    database_url: str,
+    schema: str,
+    *service_versions: Path,
+    service_role: str | None = None,
+    to: str = "heads",
 ) -> None:
-    """Bring `schema` to the newest revision of the events branch and the service's branches.
+    """Bring `schema` to the newest revision of the events branch and the service's branches
+    (or only as far as revision `to`, with what it depends on: what a schema held before).
 
     Run as the owner role (see `roles`); with `service_role`, that role's privileges on the
     schema are brought in step with its tables afterwards, in the same transaction.
@@ -49,7 +54,7 @@ def migrate(
     """
     config = _config(database_url, schema, service_versions)
     config.attributes["service_role"] = service_role
-    command.upgrade(config, "heads")
+    command.upgrade(config, to)
 
 
 class NotMigrated(RuntimeError):

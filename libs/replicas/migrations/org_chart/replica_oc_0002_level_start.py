@@ -2,8 +2,9 @@
 
 Revision ID: replica_oc_0002
 
-People received before this revision have no level start until the HRIS sends them another
-role fact: what was kept of them does not say whether their position changed since hiring.
+People received before this revision had no role fact, so the first one after it became
+their whole history; replica_oc_0003 keeps their position as a fact and finds every level
+start again.
 """
 
 import sqlalchemy as sa
