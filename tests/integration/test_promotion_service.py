@@ -352,9 +352,12 @@ async def test_time_at_level_is_judged_on_the_hris_dates_and_a_nomination_date_o
     quarter by 2026-03-02 (15 January; 15 April is to come): met.
 
     Dan: hired at L2 on 2024-03-01, promoted to L3 on 2026-01-05: no whole quarter (5 April
-    is to come): not met. His nominator says he has operated at L4 since 2025-06-01, three
+    is to come): not met. His nominator says his current level began 2025-06-01, three
     whole quarters (1 September, 1 December, 1 March): shown beside it, not judged, so his
-    case cannot be approved."""
+    case cannot be approved.
+
+    Then the HRIS promotes Cat to L4 on 2026-02-01: her calibration still puts the move at L3
+    to L4, and time at L4 says nothing of it: not met, saying where the HRIS has her."""
     stack.api.app.state.promotion = replace(stack.promotion, clock=lambda: JUDGED_ON)
     start = date(2024, 3, 1)
     await hire(
@@ -376,6 +379,7 @@ async def test_time_at_level_is_judged_on_the_hris_dates_and_a_nomination_date_o
         "the HRIS dates the current level from 2025-10-15: 1 whole quarter(s) by 2026-03-02"
     )
     assert cat["operating_since"] == "2025-10-15"
+    assert cat["hris_position"] == {"family": "eng", "track": "ic", "level": "L3"}
 
     case = await stack.ready_case(DAN)  # nominated with operating_since 2025-06-01
     evaluated = await stack.call("POST", f"/cases/{case}/evaluation", who=LEAD)
@@ -388,14 +392,24 @@ async def test_time_at_level_is_judged_on_the_hris_dates_and_a_nomination_date_o
     time_at_level = {r["name"]: r for r in readiness["results"]}["time_at_level"]
     assert (time_at_level["met"], time_at_level["actual"]) == (False, 0)
     assert time_at_level["disagreement"] == (
-        "the nomination gives operating at ic L4 since 2025-06-01 (3 whole quarter(s) by "
-        "2026-03-02), but the HRIS dates the current level from 2026-01-05; the HRIS date is "
-        "the one judged"
+        "the nomination dates the current level from 2025-06-01 (3 whole quarter(s) by "
+        "2026-03-02), but the HRIS dates the current level from 2026-01-05; only the HRIS is "
+        "judged"
     )
     refused = await stack.call(
         "POST", f"/cases/{case}/decision", 409, who=COMMITTEE, outcome="approve", rationale="."
     )
     assert "time_at_level" in refused["detail"]
+
+    await change(stack.api.store, 4, role_changed(CAT, date(2026, 2, 1), "L4", "Insights"))
+    cat = await stack.call("GET", f"/people/{CAT}/readiness", who=LEAD)
+    assert (cat["transition"]["from_level"], cat["transition"]["to_level"]) == ("L3", "L4")
+    time_at_level = {r["name"]: r for r in cat["results"]}["time_at_level"]
+    assert (time_at_level["met"], time_at_level["actual"]) == (False, None)
+    assert time_at_level["evidence"] == (
+        "the HRIS has them at eng ic L4, the move is from eng ic L3: time at level counts only "
+        "the level moved from"
+    )
     chain = verify_stored_log(database_url, SCHEMA).chain
     assert chain is not None
     assert chain.ok, chain.failure

@@ -12,6 +12,7 @@ from services.promotion.domain.payloads import Nomination
 from services.promotion.domain.readiness import (
     CalibratedScores,
     EvidenceRecord,
+    HrisPosition,
     Readiness,
     evaluate,
 )
@@ -53,7 +54,8 @@ def evidence() -> dict[str, EvidenceRecord]:
 
 
 def ready_case(**changes: object) -> Readiness:
-    """Every criterion met unless a test changes one input."""
+    """Every criterion met unless a test changes one input; the HRIS has the person at the
+    level the move is from unless `hris_position` is given."""
     inputs: dict[str, object] = {
         "criteria": criteria(),
         "transition": L3_TO_L4,
@@ -66,6 +68,12 @@ def ready_case(**changes: object) -> Readiness:
         "confirmed_in_session": "cal-2025-q2",
     }
     inputs.update(changes)
+    if "hris_position" not in changes:  # the HRIS has them where the move starts
+        move = inputs["transition"]
+        assert isinstance(move, Transition)
+        inputs["hris_position"] = HrisPosition(
+            family=move.family, track=move.from_track, level=move.from_level
+        )
     return evaluate(**inputs)  # type: ignore[arg-type]
 
 

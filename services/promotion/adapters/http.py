@@ -70,8 +70,9 @@ class Nomination(_Body):
     framework_id: str | None = Field(None, description="needed only when several have the family")
     operating_since: date | None = Field(
         None,
-        description="since when the nominator says the person operates at the target level: "
-        "kept as evidence; time at level is judged on the HRIS level start",
+        description="the day the nominator says the person's current level (the one moved "
+        "from) began: kept as evidence beside the HRIS level start, which time at level is "
+        "judged on, and any difference shown",
     )
     note: str = Text
 

@@ -9,6 +9,7 @@ from typing import Any, cast, get_args
 
 from libs.events.schemas.framework import Framework, TrackKind
 from libs.events.schemas.promotion import Move
+from libs.replicas.people import Person
 from services.promotion.application.criteria import in_force
 from services.promotion.application.ports import Acting, Calibrated, Work
 from services.promotion.application.promotion import Promotion, may_read
@@ -20,7 +21,12 @@ from services.promotion.domain.criteria import (
     next_level,
     transitions_from,
 )
-from services.promotion.domain.readiness import Readiness, evaluate, target_competencies
+from services.promotion.domain.readiness import (
+    HrisPosition,
+    Readiness,
+    evaluate,
+    target_competencies,
+)
 
 
 async def readiness_of(
@@ -79,8 +85,9 @@ async def judge(
             f"framework {scores.framework_id!r} version {scores.framework_version} has no "
             f"role profile at {move.target_family} {move.to_track} {move.to_level}"
         )
-    # Time at level is judged on the HRIS's level start; a person the org chart does not
-    # know has none, and the criterion is then not met (docs/domain.md §6, Readiness).
+    # Time at level is judged on the HRIS's level start, when the HRIS has the person in the
+    # position moved from; a person the org chart does not know has none, and the criterion
+    # is then not met (docs/domain.md §6, Readiness).
     person = await tx.org_chart.person(employee_id)
     readiness = evaluate(
         await in_force(promotion, tx),
@@ -88,6 +95,7 @@ async def judge(
         scores,
         required_competencies=target_competencies(profile, transition),
         as_of=promotion.clock().date(),
+        hris_position=hris_position(person),
         level_since=person.level_since if person else None,
         nominated_since=case.operating_since if case else None,
         evidence=case.evidence if case else None,
@@ -95,6 +103,16 @@ async def judge(
         confirmed_in_session=case.confirmed_in_session if case else None,
     )
     return readiness, calibrated
+
+
+def hris_position(person: Person | None) -> HrisPosition | None:
+    """Where the HRIS has the person, when the org chart holds a whole position of theirs."""
+    if person is None:
+        return None
+    family, track, level = person.job_family, person.track, person.level
+    if family is None or track is None or level is None:
+        return None
+    return HrisPosition(family=family, track=track, level=level)
 
 
 def basis(readiness: Readiness) -> dict[str, Any]:

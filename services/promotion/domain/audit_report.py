@@ -131,10 +131,9 @@ def _step(entry: LogEntry) -> list[str]:
     if entry.kind == "nomination":
         lines.append(f"   - move: {_move(p['move'])}; cycle {p['cycle_id']}")
         if p.get("operating_since"):
-            lines.append(
-                f"   - operating at the target level since {p['operating_since']}, as the "
-                "nomination gives it"
-            )
+            # Neutral on purpose: earlier nominations gave when the person began operating at
+            # the target level; later ones when their current level began.
+            lines.append(f"   - operating since {p['operating_since']}, as the nomination gives it")
     elif entry.kind == "evidence":
         lines.append(f"   - item: {p['item']}")
         lines.append(f"   - {p['note']}")

@@ -18,11 +18,15 @@ Rules, one `CriterionResult` each:
   on what nobody looked at. The same competency is left out of the average rather than
   counted as zero;
 - time at level: whole quarters (three calendar months each) from the day the HRIS says the
-  person's current level began (the org chart's level start) up to `as_of`. A date the
-  nomination gives (`operating_since`) is kept beside it as evidence and never judged; when it
-  differs, the result says so in `disagreement`, with the quarters each date would give.
-  Without a level start from the HRIS the criterion is not met (nothing shows the time), as
-  it was for a nomination without a date;
+  person's current level began (the org chart's level start) up to `as_of`, counted only
+  when the HRIS has the person in the position the move is from (family, track and level):
+  time at another level says nothing of the move judged, so the criterion is then not met,
+  saying where the HRIS has them. A date the nomination gives (`operating_since`, the
+  nominator's word for when the current level began) is kept beside it as evidence and
+  never judged; when it differs, the result says so in `disagreement`, with the quarters
+  each date would give. Without a level start from the HRIS (the person unknown to it, or
+  the start unknown) the criterion is not met (nothing shows the time), as it was for a
+  nomination without a date;
 - each named evidence item: a record exists, dated on or before `as_of`;
 - manager endorsement: someone other than the person endorsed;
 - calibration confirmation: a calibration session confirmed the nomination.
@@ -33,9 +37,10 @@ tolerance of 1e-9, so an average of exactly 3.5 computed in floating point meets
 
 Entries of the decision log hold readinesses recorded before the level start came from the
 HRIS: their `operating_since` is the nomination's date, and it was judged. The fields added
-since (`level_start_from`, `nominated_since`, a result's `disagreement`) are left out of the
-dump while they hold their defaults, which are what those entries mean, so an old entry
-dumps back to the bytes that were hashed and a new one names where its date came from.
+since (`level_start_from`, `nominated_since`, `hris_position`, a result's `disagreement`) are
+left out of the dump while they hold their defaults, which are what those entries mean, so
+an old entry dumps back to the bytes that were hashed and a new one names where its date
+came from.
 """
 
 from __future__ import annotations
@@ -129,6 +134,17 @@ def _absent(value: object) -> bool:
     return value is None
 
 
+class HrisPosition(_Frozen):
+    """Where the HRIS has the person: the position their level start is the start of."""
+
+    family: str
+    track: str
+    level: str
+
+    def __str__(self) -> str:
+        return f"{self.family} {self.track} {self.level}"
+
+
 class CriterionResult(_Frozen):
     """One criterion: met or not, what was expected, what was found, and on what evidence."""
 
@@ -158,8 +174,8 @@ class Readiness(_Frozen):
     as_of: date
     operating_since: date | None = Field(
         description="the day time at level is counted from: the start of the current level "
-        "in the HRIS (level_start_from 'hris'), or, in entries recorded before, the date the "
-        "nomination gave"
+        "in the HRIS (level_start_from 'hris'; counted only when hris_position is the "
+        "position moved from), or, in entries recorded before, the date the nomination gave"
     )
     level_start_from: Literal["nomination", "hris"] = Field(
         "nomination",
@@ -169,8 +185,15 @@ class Readiness(_Frozen):
     )
     nominated_since: date | None = Field(
         None,
-        description="the date the nomination gave, kept as evidence beside the HRIS's and "
-        "not judged",
+        description="the day the nomination gave for the start of the person's current "
+        "level, kept as evidence beside the HRIS's and not judged",
+        exclude_if=_absent,
+    )
+    hris_position: HrisPosition | None = Field(
+        None,
+        description="where the HRIS had the person when judged (the position operating_since "
+        "is the start of); None: the org chart held no record of them, or, in entries "
+        "recorded before, not read",
         exclude_if=_absent,
     )
     evidence: dict[str, EvidenceRecord] = Field(description="the records of the named items")
@@ -323,16 +346,29 @@ def _scores(
 def _time_at_level(
     criteria: Criteria,
     transition: Transition,
+    hris_position: HrisPosition | None,
     level_since: date | None,
     nominated_since: date | None,
     as_of: date,
 ) -> CriterionResult:
     needed = criteria.quarters_at_next_level
     by = as_of.isoformat()
-    if level_since is None:
-        quarters: int | None = None
-        hris = "the HRIS gave no start of the person's current level"
-        evidence = f"{hris}: no date to count time at level from"
+    moved_from = HrisPosition(
+        family=transition.family, track=transition.from_track, level=transition.from_level
+    )
+    quarters: int | None = None
+    if hris_position is None:
+        hris = "the org chart holds no HRIS record of the person"
+        evidence = f"{hris}: no level start to count time at level from"
+    elif hris_position != moved_from:
+        hris = f"the HRIS has them at {hris_position}, the move is from {moved_from}"
+        evidence = f"{hris}: time at level counts only the level moved from"
+    elif level_since is None:
+        hris = f"the start of their current level ({hris_position}) is unknown"
+        evidence = (
+            f"{hris}: an earlier HRIS event of theirs has not arrived, or the position was "
+            "held before the org chart kept the days positions began"
+        )
     else:
         quarters = whole_quarters(level_since, as_of)
         hris = f"the HRIS dates the current level from {level_since.isoformat()}"
@@ -341,11 +377,12 @@ def _time_at_level(
             evidence += " (the start date is after the evaluation date)"
     disagreement = None
     if nominated_since is not None and nominated_since != level_since:
+        # Like with like: the nominator's word for when the current level began, against the
+        # HRIS's start of the same level.
         claimed = whole_quarters(nominated_since, as_of)
         disagreement = (
-            f"the nomination gives operating at {transition.to_track} {transition.to_level} "
-            f"since {nominated_since.isoformat()} ({claimed} whole quarter(s) by {by}), but "
-            f"{hris}; the HRIS date is the one judged"
+            f"the nomination dates the current level from {nominated_since.isoformat()} "
+            f"({claimed} whole quarter(s) by {by}), but {hris}; only the HRIS is judged"
         )
     return CriterionResult(
         kind="time_at_level",
@@ -420,6 +457,7 @@ def evaluate(
     *,
     required_competencies: Sequence[str],
     as_of: date,
+    hris_position: HrisPosition | None = None,
     level_since: date | None = None,
     nominated_since: date | None = None,
     evidence: Mapping[str, EvidenceRecord] | None = None,
@@ -429,10 +467,12 @@ def evaluate(
     """Judge one person's readiness for one transition against one criteria version.
 
     `required_competencies` are the target role profile's (see `target_competencies`); the
-    transition's leadership competencies are added when missing. `level_since` is the day the
-    HRIS says the person's current level began (the org chart's level start), the one date
-    time at level is judged on; `nominated_since` is the date a nomination gave, recorded
-    beside it. Evidence records for items the criteria do not name are ignored and not
+    transition's leadership competencies are added when missing. `hris_position` is where
+    the HRIS has the person (None: the org chart does not know them) and `level_since` the
+    day it says their current level began (the org chart's level start, None when unknown):
+    time at level is judged on that day, when that position is the one moved from.
+    `nominated_since` is the day a nomination gave for the start of the current level,
+    recorded beside it. Evidence records for items the criteria do not name are ignored and not
     recorded.
     """
     applied = criteria.criteria_for(transition)
@@ -460,7 +500,9 @@ def evaluate(
 
     results = _scores(applied, calibration, required)
     if applied.quarters_at_next_level > 0:
-        results.append(_time_at_level(applied, transition, level_since, nominated_since, as_of))
+        results.append(
+            _time_at_level(applied, transition, hris_position, level_since, nominated_since, as_of)
+        )
     results.extend(_evidence_item(item, kept.get(item), as_of) for item in applied.evidence)
     if applied.endorsement_required:
         results.append(_endorsement(calibration.subject, endorsed_by))
@@ -478,6 +520,7 @@ def evaluate(
         operating_since=level_since,
         level_start_from="hris",
         nominated_since=nominated_since,
+        hris_position=hris_position,
         evidence=kept,
         endorsed_by=endorsed_by,
         confirmed_in_session=confirmed_in_session,

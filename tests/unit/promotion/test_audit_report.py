@@ -279,9 +279,9 @@ def test_a_nomination_date_the_hris_contradicts_is_in_the_criterion_row() -> Non
     ]
     assert row == "| time_at_level | 1 | 0 | no | " + (
         "the HRIS dates the current level from 2025-04-15: 0 whole quarter(s) by 2025-06-30 "
-        "(disagreement: the nomination gives operating at ic L4 since 2024-06-30 (4 whole "
-        "quarter(s) by 2025-06-30), but the HRIS dates the current level from 2025-04-15; the "
-        "HRIS date is the one judged) |"
+        "(disagreement: the nomination dates the current level from 2024-06-30 (4 whole "
+        "quarter(s) by 2025-06-30), but the HRIS dates the current level from 2025-04-15; only "
+        "the HRIS is judged) |"
     )
 
 

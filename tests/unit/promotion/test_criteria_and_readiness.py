@@ -39,6 +39,7 @@ from services.promotion.domain.criteria import (
 from services.promotion.domain.readiness import (
     CalibratedScores,
     EvidenceRecord,
+    HrisPosition,
     Readiness,
     target_competencies,
     whole_quarters,
@@ -415,32 +416,74 @@ def test_time_at_level_counts_whole_quarters_from_the_hris_level_start(
 
 
 def test_without_a_level_start_from_the_hris_time_at_level_is_not_met() -> None:
-    """A person the org chart does not know has no level start: not met, as a nomination
-    without a date was before; a date the nomination gives does not stand in for it."""
-    readiness = ready_case(level_since=None, nominated_since=date(2024, 6, 30))
+    """A person the org chart does not know, or whose level start is unknown: not met, as a
+    nomination without a date was before; a date the nomination gives does not stand in
+    for it, and is set against the same fact (when the current level began)."""
+    readiness = ready_case(hris_position=None, level_since=None, nominated_since=date(2024, 6, 30))
     result = readiness.result("time_at_level")
     assert (result.met, result.actual) == (False, None)
-    assert "the HRIS gave no start of the person's current level" in result.evidence
+    assert result.evidence == (
+        "the org chart holds no HRIS record of the person: no level start to count time at "
+        "level from"
+    )
     assert result.disagreement == (
-        "the nomination gives operating at ic L4 since 2024-06-30 (4 whole quarter(s) by "
-        "2025-06-30), but the HRIS gave no start of the person's current level; the HRIS "
-        "date is the one judged"
+        "the nomination dates the current level from 2024-06-30 (4 whole quarter(s) by "
+        "2025-06-30), but the org chart holds no HRIS record of the person; only the HRIS is "
+        "judged"
     )
     assert (readiness.operating_since, readiness.nominated_since) == (None, date(2024, 6, 30))
 
+    unknown = ready_case(level_since=None, nominated_since=date(2024, 6, 30))
+    result = unknown.result("time_at_level")
+    assert (result.met, result.actual) == (False, None)
+    assert result.evidence == (
+        "the start of their current level (eng ic L3) is unknown: an earlier HRIS event of "
+        "theirs has not arrived, or the position was held before the org chart kept the days "
+        "positions began"
+    )
+    assert result.disagreement == (
+        "the nomination dates the current level from 2024-06-30 (4 whole quarter(s) by "
+        "2025-06-30), but the start of their current level (eng ic L3) is unknown; only the "
+        "HRIS is judged"
+    )
+
+
+@pytest.mark.parametrize(
+    "held",
+    [
+        HrisPosition(family="eng", track="ic", level="L4"),  # promoted since the calibration
+        HrisPosition(family="eng", track="manager", level="L3"),  # another track, same code
+        HrisPosition(family="data", track="ic", level="L3"),  # another family
+    ],
+)
+def test_time_at_level_counts_only_when_the_hris_has_them_at_the_level_moved_from(
+    held: HrisPosition,
+) -> None:
+    """The move is eng ic L3 to L4; two years at another position say nothing of it."""
+    readiness = ready_case(hris_position=held, level_since=date(2023, 6, 30))
+    result = readiness.result("time_at_level")
+    assert (result.met, result.actual) == (False, None)
+    assert result.evidence == (
+        f"the HRIS has them at {held}, the move is from eng ic L3: time at level counts only "
+        "the level moved from"
+    )
+    assert not readiness.ready
+    assert readiness.hris_position == held
+
 
 def test_a_nomination_date_that_contradicts_the_hris_is_shown_and_not_judged() -> None:
-    """The nominator says 2024-06-30 (4 whole quarters by 2025-06-30: Jun 30 to Sep 30, Dec
-    30, Mar 30, Jun 30); the HRIS says the level began 2025-04-15 (0 whole quarters: 15 July
-    is after 30 June). The HRIS is judged: not met; both dates and both counts are shown."""
+    """The nominator says the current level began 2024-06-30 (4 whole quarters by
+    2025-06-30: Jun 30 to Sep 30, Dec 30, Mar 30, Jun 30); the HRIS says it began 2025-04-15
+    (0 whole quarters: 15 July is after 30 June). The HRIS is judged: not met; both dates of
+    the same fact and both counts are shown."""
     readiness = ready_case(level_since=date(2025, 4, 15), nominated_since=date(2024, 6, 30))
     result = readiness.result("time_at_level")
     assert (result.met, result.actual) == (False, 0)
     assert not readiness.ready
     assert result.disagreement == (
-        "the nomination gives operating at ic L4 since 2024-06-30 (4 whole quarter(s) by "
-        "2025-06-30), but the HRIS dates the current level from 2025-04-15; the HRIS date "
-        "is the one judged"
+        "the nomination dates the current level from 2024-06-30 (4 whole quarter(s) by "
+        "2025-06-30), but the HRIS dates the current level from 2025-04-15; only the HRIS is "
+        "judged"
     )
     assert (readiness.operating_since, readiness.nominated_since) == (
         date(2025, 4, 15),

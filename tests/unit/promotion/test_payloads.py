@@ -130,9 +130,10 @@ def test_the_models_leave_the_chain_as_it_was() -> None:
 
 def test_a_readiness_recorded_before_the_hris_level_start_reads_and_verifies_as_it_was() -> None:
     """An entry whose readiness judged the nomination's date reads with that meaning
-    (`level_start_from` 'nomination', no nomination date beside it, no disagreement), and
-    dumps back without the fields added since, so its hash holds; one recorded now names the
-    HRIS and keeps the nomination's date beside it."""
+    (`level_start_from` 'nomination', no nomination date or HRIS position beside it, no
+    disagreement), and dumps back without the fields added since, so its hash holds; one
+    recorded now names the HRIS, where it had the person, and keeps the nomination's date
+    beside it."""
     old = recorded()[4]
     assert old.kind == "readiness_evaluated"
     assert "level_start_from" not in old.payload["readiness"]
@@ -142,12 +143,14 @@ def test_a_readiness_recorded_before_the_hris_level_start_reads_and_verifies_as_
         "nomination",
     )
     assert readiness.nominated_since is None
+    assert readiness.hris_position is None
     assert all(r.disagreement is None for r in readiness.results)
     assert canonical(payload_of(old).record()) == canonical(old.payload)
     assert verify([*recorded()[:4], old]).ok
 
     new = every_kind()[4].payload["readiness"]
     assert (new["operating_since"], new["level_start_from"]) == ("2025-03-30", "hris")
+    assert new["hris_position"] == {"family": "eng", "track": "ic", "level": "L3"}
     assert "nominated_since" not in new, "the test case gives no nomination date"
     assert all("disagreement" not in r for r in new["results"])
 

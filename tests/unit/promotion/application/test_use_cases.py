@@ -30,6 +30,7 @@ from services.promotion.domain.cases import CaseRefused, NotEntitled, WrongState
 from services.promotion.domain.criteria import TransitionError
 from services.promotion.domain.decision_log import ERASED, Checkpoint, LogEntry, verify
 from services.promotion.domain.payloads import payload_of
+from services.promotion.domain.readiness import HrisPosition
 from tests.support.calibrations import calibration
 from tests.support.envelopes import envelope
 from tests.support.memory import person
@@ -318,18 +319,48 @@ async def test_time_at_level_is_judged_on_the_hris_level_start_not_the_nominatio
     result = recorded.result("time_at_level")
     assert (result.met, result.actual) == (False, 0)
     assert result.disagreement == (
-        "the nomination gives operating at ic L4 since 2025-06-01 (3 whole quarter(s) by "
-        "2026-03-02), but the HRIS dates the current level from 2025-12-15; the HRIS date is "
-        "the one judged"
+        "the nomination dates the current level from 2025-06-01 (3 whole quarter(s) by "
+        "2026-03-02), but the HRIS dates the current level from 2025-12-15; only the HRIS is "
+        "judged"
     )
+    assert recorded.hris_position == HrisPosition(family="eng", track="ic", level="L3")
 
 
 async def test_a_person_the_org_chart_does_not_know_has_no_time_at_level(world: World) -> None:
     """No level start from the HRIS: not met, with nothing found, as a missing date was."""
     del world.work.org_chart.people[ANN]
-    result = (await readiness.readiness_of(world.promotion, ANN, hr)).result("time_at_level")
+    judged = await readiness.readiness_of(world.promotion, ANN, hr)
+    result = judged.result("time_at_level")
     assert (result.met, result.actual, result.disagreement) == (False, None, None)
-    assert result.evidence.startswith("the HRIS gave no start of the person's current level")
+    assert result.evidence == (
+        "the org chart holds no HRIS record of the person: no level start to count time at "
+        "level from"
+    )
+    assert judged.hris_position is None
+
+
+async def test_an_unknown_level_start_is_not_met_and_says_so(world: World) -> None:
+    """The org chart has Ann at L3, but cannot date when L3 began (docs/domain.md §6)."""
+    world.work.org_chart.hire(person(ANN, LEAD, level_since=None))
+    result = (await readiness.readiness_of(world.promotion, ANN, hr)).result("time_at_level")
+    assert (result.met, result.actual) == (False, None)
+    assert result.evidence.startswith("the start of their current level (eng ic L3) is unknown")
+
+
+async def test_time_at_level_counts_only_at_the_position_the_move_is_from(world: World) -> None:
+    """Ann was calibrated at L3, so the move judged is L3 to L4; the HRIS has since promoted
+    her to L4 on 2024-01-02 (long ago: 8 whole quarters and more). Time at L4 says nothing
+    of the move from L3: not met, saying where the HRIS has her."""
+    world.work.org_chart.hire(person(ANN, LEAD, level="L4", level_since=date(2024, 1, 2)))
+    judged = await readiness.readiness_of(world.promotion, ANN, hr)
+    assert (judged.transition.from_level, judged.transition.to_level) == ("L3", "L4")
+    result = judged.result("time_at_level")
+    assert (result.met, result.actual) == (False, None)
+    assert result.evidence == (
+        "the HRIS has them at eng ic L4, the move is from eng ic L3: time at level counts only "
+        "the level moved from"
+    )
+    assert judged.hris_position == HrisPosition(family="eng", track="ic", level="L4")
 
 
 async def test_a_move_the_framework_does_not_offer_is_refused(world: World) -> None:
