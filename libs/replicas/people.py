@@ -9,6 +9,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from libs.privacy.records import PersonalDataSection
+
 
 class Person(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -82,3 +84,16 @@ def level_start(facts: Sequence[RoleFact], seen: Collection[int]) -> date | None
             return None
         version -= 1
     return start.effective_on
+
+
+def position_history_section(facts: Sequence[RoleFact]) -> PersonalDataSection:
+    """The person's role facts as an access request gives them (docs/privacy.md, Requests),
+    alike in every service that keeps the org chart."""
+    return PersonalDataSection(
+        topic="position history",
+        description="each hiring and role change the HRIS sent, in the order of its events: "
+        "job family, track and level and the day it took effect (unknown for a position held "
+        "before those days were kept), from which the start of the current level is found; "
+        "kept like the position, which erasure keeps too: no name or text",
+        items=[f.model_dump(mode="json") for f in facts],
+    )

@@ -33,7 +33,7 @@ from libs.workflows.messages import ErasedData, ErasureOrder, erasure_workflow_i
 from services.assessment import service as assessment_service
 from tests.support.assessment_api import SCHEMA, AssessmentApi, assessment_api
 from tests.support.privacy import delivered, holding
-from tests.support.replica_seeding import hired
+from tests.support.replica_seeding import hired, hiring_fact
 from tests.support.sample_frameworks import valid_framework
 
 CAMPAIGN, SESSION = "autumn-360", "autumn-calibration"
@@ -44,6 +44,7 @@ NAME = "Zelda Quintrell-Oyelaran"
 MARK = "quokka-7f3e"  # in every text by or about Zelda
 REF, GRANT = "PRIV-2026-041", "grant-of-PRIV-2026-041"
 OFFICER = "olga-privacy"
+ZELDA_HIRED = hiring_fact("manager", "M1")  # their one role fact
 
 
 @pytest.fixture
@@ -179,6 +180,7 @@ async def test_a_privacy_officer_reads_all_about_zelda_and_none_of_her_anonymous
     assert sections["peer nominations"]["withheld"], "her manager's nominations, withheld"
     gave = {i["subject"] for i in sections["ratings given"]["items"]}
     assert gave == {ZELDA, BOSS}
+    assert sections["position history"]["items"] == [ZELDA_HIRED]
 
 
 async def test_erasure_through_the_activity_leaves_no_text_of_zelda_anywhere_in_the_schema(
@@ -226,6 +228,8 @@ async def test_erasure_through_the_activity_leaves_no_text_of_zelda_anywhere_in_
     found = json.dumps(await records(api))
     assert MARK not in found
     assert NAME not in found
+    kept = {s["topic"]: s for s in (await records(api))["sections"]}
+    assert kept["position history"]["items"] == [ZELDA_HIRED], "a position is no one's text"
 
     again = await run(order, workflow)
     assert again.erased == {"names": 0, "comments written": 0, "comments about them": 0}

@@ -32,7 +32,7 @@ from tests.support.backbone import wait_until
 from tests.support.calibrations import ANN, BEN, EXPERT, FIRST, calibration
 from tests.support.envelopes import envelope
 from tests.support.privacy import GRANT, OFFICER, erasure_of, erasure_requested, holding
-from tests.support.replica_seeding import hire, hired, publish
+from tests.support.replica_seeding import hire, hired, hiring_fact, publish
 from tests.support.sample_frameworks import valid_framework
 from tests.support.service_api import ServiceApi, in_process
 
@@ -45,6 +45,7 @@ LATE = "Shadow the on-call lead through the Kestrel-9 retrospective"
 GOAL = "Lead the Kestrel-9 test strategy"
 CHECK_IN = "Drafted the Kestrel-9 test charter"
 EVIDENCE = "Kestrel-9 charter review notes"
+ANN_HIRED = hiring_fact("ic", "L3")  # their one role fact
 # Ann's own work on her plan: a proposal declined, an action done, a comment.
 PROPOSED = "Run the Kestrel-9 chaos day"
 DECLINED = "Kestrel-9 is frozen until Ann is back"
@@ -148,6 +149,7 @@ async def test_a_privacy_officer_reads_everything_held_about_the_person_and_no_o
     assert (records["service"], records["employee_id"]) == ("development", ANN)
     sections = {s["topic"]: s for s in records["sections"]}
     assert sections["position"]["items"][0]["name"] == NAME
+    assert sections["position history"]["items"] == [ANN_HIRED]
     [plan] = sections["development plans"]["items"]
     assert PAIRING in texts(plan)
     held_texts = json.dumps(plan["tracking"])
@@ -200,6 +202,8 @@ async def test_erasure_leaves_no_name_or_plan_text_in_the_schema_and_a_repeat_fi
     )
     [position] = [s for s in records["sections"] if s["topic"] == "position"]
     assert position["items"][0]["name"] == ERASED
+    [history] = [s for s in records["sections"] if s["topic"] == "position history"]
+    assert history["items"] == [ANN_HIRED], "positions and days stay, as the position does"
     [goals] = [s for s in records["sections"] if s["topic"] == "goals"]
     [goal] = goals["items"]
     assert (goal["title"], goal["check_ins"][0]["note"]) == (ERASED, ERASED)

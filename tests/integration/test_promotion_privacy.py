@@ -55,6 +55,7 @@ from tests.support.promotion_api import (
     audit_verify,
     seeded,
 )
+from tests.support.replica_seeding import hiring_fact
 from tests.support.service_api import ServiceApi, in_process
 
 LEGAL, AUDITOR = "lou-legal", "aud-auditor"
@@ -63,6 +64,7 @@ CASE_REASON = "Audit 77 of the 2026-h1 promotion decisions."
 RATIONALE = "Ann's scope on the ledger rewrite fell short of L4 (rationale 5c1f)."
 ATTRIBUTE_VALUE = "group-7f3a-only-ann"
 ANN_NAME = f"Person {ANN}"  # as `hired` names people
+ANN_HIRED = hiring_fact("ic", "L3")  # their one role fact
 
 
 class Privacy(Stack):
@@ -398,6 +400,11 @@ async def test_erasing_a_person_leaves_no_text_name_or_attribute_of_theirs(
 
     again = await privacy.erase(order)
     assert set(again.erased.values()) == {0}, "a repeat finds nothing left"
+    records = await privacy.api.ok(
+        "GET", f"/privacy/people/{ANN}", headers=privacy.as_role("privacy_officer", OFFICER)
+    )
+    [history] = [s for s in records["sections"] if s["topic"] == "position history"]
+    assert history["items"] == [ANN_HIRED], "positions and days stay, as the position does"
 
     result = verify_stored_log(database_url, SCHEMA)
     assert result.chain is not None
@@ -452,6 +459,7 @@ async def test_a_privacy_officer_reads_everything_held_about_a_person(privacy: P
     ]
     assert sections["calibrated scores"]["items"][0]["session_id"] == "s1"
     assert sections["org chart"]["items"][0]["name"] == ANN_NAME
+    assert sections["position history"]["items"] == [ANN_HIRED]
     # The lead's own acts on Ann's case are theirs; what they say is Ann's.
     lead = await privacy.api.ok(
         "GET", f"/privacy/people/{LEAD}", headers=privacy.as_role("privacy_officer", OFFICER)

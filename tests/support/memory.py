@@ -18,7 +18,7 @@ from libs.events.registry import IntegrationEvent, registry
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.store import ConcurrencyError
 from libs.personal.sealing import ERASED
-from libs.replicas.people import Person
+from libs.replicas.people import Person, RoleFact
 from services.framework.domain.profiles import effective_profiles
 
 W = TypeVar("W")
@@ -159,6 +159,7 @@ class MemoryOrgChart:
 
     def __init__(self) -> None:
         self.people: dict[str, Person] = {}
+        self.histories: dict[str, list[RoleFact]] = {}
 
     def hire(self, *people: Person) -> None:
         for p in people:
@@ -176,6 +177,9 @@ class MemoryOrgChart:
 
     async def person(self, employee_id: str) -> Person | None:
         return self.people.get(employee_id)
+
+    async def position_history(self, employee_id: str) -> list[RoleFact]:
+        return list(self.histories.get(employee_id, []))
 
     async def reports_of(self, manager_id: str) -> list[Person]:
         return [

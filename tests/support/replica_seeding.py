@@ -109,3 +109,14 @@ def role_changed(
         track=track,
         level=level,
     )
+
+
+def hiring_fact(track: TrackKind, level: str, job_family: str = "eng") -> dict[str, object]:
+    """The role fact a `hired` person's hiring leaves, as an access request gives it."""
+    return {
+        "stream_version": 1,
+        "effective_on": "2024-01-02",
+        "job_family": job_family,
+        "track": track,
+        "level": level,
+    }

@@ -17,7 +17,9 @@ what they did.
 Erasure keeps every rating value: results and calibration rest on them, they are no one's
 text, and the person's keys, once destroyed, leave the sealed copies in the log unreadable.
 What goes is every comment they wrote or that was written about them (the campaign records
-keep comments in clear) and their name in the org chart replica. Calibration justifications
+keep comments in clear) and their name in the org chart replica; their position and its
+history there stay, as other people's reporting lines and the start of their level rest on
+them, and they hold no name or text. Calibration justifications
 about them live only in the sealed log, so destroying their keys erased those already.
 """
 
@@ -27,7 +29,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from libs.privacy.records import PersonalDataSection
-from libs.replicas.people import Person
+from libs.replicas.people import Person, position_history_section
 from services.assessment.application import calibration, results
 from services.assessment.application.campaigns import Campaigns
 from services.assessment.application.ports import RecordedSubmission
@@ -47,12 +49,14 @@ class AssessmentPersonalData:
     async def records_of(self, employee_id: str) -> list[PersonalDataSection]:
         async with self.campaigns.unit_of_work.reading() as work:
             person = await work.org_chart.person(employee_id)
+            history = await work.org_chart.position_history(employee_id)
             assessed_in = await work.records.campaigns_assessing(employee_id)
             submissions = await work.records.submissions_involving(employee_id)
             nominated = await work.records.nominations_involving(employee_id)
             sessions = await work.records.calibrations_of(employee_id)
         return [
             _position(person),
+            position_history_section(history),
             *await self._assessed(employee_id, assessed_in),
             _given(employee_id, submissions),
             await self._nominations(employee_id, nominated),

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from libs.events.ports import EventLog
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
-from libs.replicas.people import Person
+from libs.replicas.people import Person, RoleFact
 from services.assessment.domain.campaigns import SubmissionRecorded
 from services.assessment.domain.raters import Nomination
 from services.assessment.domain.ratings import RaterGroup, Rating
@@ -117,6 +117,10 @@ class OrgChart(Protocol):
     """The service's copy of the org chart (libs.replicas.org_chart)."""
 
     async def person(self, employee_id: str) -> Person | None: ...
+
+    async def position_history(self, employee_id: str) -> list[RoleFact]:
+        """The person's hirings and role changes, oldest first."""
+        ...
 
     async def everyone(self) -> list[Person]: ...
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from libs.events.ports import UnitOfWork
 from libs.personal.sealing import ERASED
 from libs.privacy.records import PersonalDataSection
+from libs.replicas.people import position_history_section
 from services.development.application.ports import Work
 
 _KEPT = "kept while the person is employed, as the basis of their development"
@@ -22,6 +23,7 @@ class DevelopmentPersonalData:
     async def records_of(self, employee_id: str) -> list[PersonalDataSection]:
         async with self.unit_of_work.reading() as work:
             person = await work.org_chart.person(employee_id)
+            history = await work.org_chart.position_history(employee_id)
             held = await work.records.held_about(employee_id)
         enrolments = [
             {
@@ -41,6 +43,7 @@ class DevelopmentPersonalData:
                 "teams and mentors",
                 items=[person.model_dump(mode="json")] if person else [],
             ),
+            position_history_section(history),
             PersonalDataSection(
                 topic="calibrated scores",
                 description=f"each competency's score after calibration, per session; {_KEPT}",
@@ -86,7 +89,9 @@ class DevelopmentPersonalData:
     async def erase(self, employee_id: str, request_ref: str, actor: str) -> dict[str, int]:
         """The text of every action of the person's plans, generated or written by a
         manager (the table does not tell them apart), the text of their goals (titles,
-        check-in notes and evidence, reasons), and their name in the org chart copy.
+        check-in notes and evidence, reasons), and their name in the org chart copy, whose
+        position and position history stay (no name or text, and reporting lines and level
+        starts rest on them).
 
         Removal reasons are in no table: the plan keeps the actions left, and the reasons
         are only in the plan's events, sealed under the person's key since version 2

@@ -16,7 +16,7 @@ from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.development import ActionKind, PlannedAction
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.lms import Course
-from libs.replicas.people import Person
+from libs.replicas.people import Person, RoleFact
 from services.development.domain.gaps import Gap
 from services.development.domain.goals import Goal, GoalState
 from services.development.domain.heatmap import GapRow
@@ -202,6 +202,10 @@ class OrgChart(Protocol):
     """The service's replica of the org chart (HRIS events)."""
 
     async def person(self, employee_id: str) -> Person | None: ...
+
+    async def position_history(self, employee_id: str) -> list[RoleFact]:
+        """The person's hirings and role changes, oldest first."""
+        ...
 
     async def everyone(self) -> list[Person]: ...
 

@@ -4,10 +4,12 @@ Requests): the service's `PersonalDataHolder`.
 Held about a person: the entries of the decision log about them (their cases step by step,
 with the notes, rationales and grounds as still held or `[erased]`; legal holds on them;
 erasure requests refused), the scores calibration sessions gave them, their own value of each
-protected attribute, their row of the org chart copy, and the steps they took on other
-people's cases. Erasing removes every personal text of theirs that the service keeps in
-clear: the decision log's (`erase_text`), their protected attribute values and their name,
-in one transaction, and never while a legal hold is in force.
+protected attribute, their row of the org chart copy and their position history there, and
+the steps they took on other people's cases. Erasing removes every personal text of theirs
+that the service keeps in clear: the decision log's (`erase_text`), their protected
+attribute values and their name, in one transaction, and never while a legal hold is in
+force. Their position and its history stay, as the org chart row's position does: no name
+or text, and readiness judges time at level on them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from libs.privacy.records import PersonalDataSection
+from libs.replicas.people import position_history_section
 from services.promotion.application.erasure import erase_text
 from services.promotion.application.promotion import Promotion
 from services.promotion.application.views import cases_of
@@ -51,6 +54,7 @@ class PromotionPersonalData:
             calibrated = await tx.records.calibrations_of(employee_id)
             attributes = await tx.records.attributes_of(employee_id)
             person = await tx.org_chart.person(employee_id)
+            history = await tx.org_chart.position_history(employee_id)
         sections = [
             PersonalDataSection(
                 topic="promotion cases",
@@ -128,6 +132,8 @@ class PromotionPersonalData:
                     items=[person.model_dump(mode="json")],
                 )
             )
+        if history:
+            sections.append(position_history_section(history))
         if acts:
             sections.append(
                 PersonalDataSection(

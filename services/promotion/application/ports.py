@@ -21,7 +21,7 @@ from libs.events.ports import EventLog
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.hris import ProtectedAttributeRecorded
-from libs.replicas.people import Person
+from libs.replicas.people import Person, RoleFact
 from services.promotion.domain.criteria import CriteriaSet
 from services.promotion.domain.decision_log import Checkpoint, EntryKind, LogEntry, PersonalText
 from services.promotion.domain.readiness import CalibratedScores
@@ -153,6 +153,10 @@ class OrgChart(Protocol):
     """The replica of the HRIS org chart."""
 
     async def person(self, employee_id: str) -> Person | None: ...
+
+    async def position_history(self, employee_id: str) -> list[RoleFact]:
+        """The person's hirings and role changes, oldest first."""
+        ...
 
     async def everyone(self) -> list[Person]:
         """Everyone the org chart holds, gone or not, by employee id."""
