@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, suppress
@@ -55,11 +54,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def server_dir() -> Iterator[Path]:
-    """Embedded servers' data, outside pytest's tmp_path: pytest makes that private to root
-    (mode 0700) at each session start, and PostgreSQL runs as its own system user."""
-    path = Path(tempfile.mkdtemp(prefix="talentledger-tests-"))
-    path.chmod(0o755)
-    leftovers.claim(path)
+    """Embedded servers' data (leftovers.claimed_directory)."""
+    path = leftovers.claimed_directory()
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
@@ -84,6 +80,15 @@ def nats(server_stack: ExitStack, server_dir: Path) -> servers.Nats:
 @pytest.fixture(scope="session")
 def nats_url(nats: servers.Nats) -> str:
     return nats.url
+
+
+@pytest.fixture(scope="module")
+def nats_cluster() -> Iterator[servers.NatsCluster]:
+    """A 3-node JetStream cluster of embedded servers with the stack's authorization, started
+    for a module's tests and stopped after them: connect with `nats_cluster.nats`. A test that
+    stops a node starts it again."""
+    with servers.nats_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

@@ -209,7 +209,8 @@ def _up_to_date(current: api.StreamConfig, wanted: api.StreamConfig) -> bool:
 
 async def ensure_streams(broker: NatsBroker, settings: StreamSettings | None = None) -> None:
     """Create the event, dead-letter and intake streams and the payload store, or bring
-    their settings (retention, replicas) up to date.
+    their settings (retention, replicas) up to date: every one of them is replicated
+    `nats_stream_replicas` times.
 
     Streams already as wanted are only read, so an identity that may not manage streams (a
     service, an integration) passes here once the operator identity has set them up.
@@ -250,8 +251,9 @@ async def ensure_streams(broker: NatsBroker, settings: StreamSettings | None = N
         )
         return
     kept = (await store.status()).stream_info.config
-    if kept.max_age != ttl:
-        await js.update_stream(dataclasses.replace(kept, max_age=ttl))
+    replicas = settings.nats_stream_replicas
+    if kept.max_age != ttl or (kept.num_replicas or 1) != replicas:
+        await js.update_stream(dataclasses.replace(kept, max_age=ttl, num_replicas=replicas))
 
 
 class BodyRefused(ValueError):

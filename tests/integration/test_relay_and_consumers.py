@@ -23,6 +23,7 @@ from libs.events.store import EventStore
 from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM, PAYLOAD_BUCKET
 from talentledger.stack.servers import EmbeddedNats
 from tests.support.backbone import (
+    append_probes,
     create_effects_table,
     effect_counts,
     effect_counts_or_none,
@@ -36,13 +37,6 @@ from tests.support.servers import Nats
 pytestmark = pytest.mark.backbone
 ACTOR = EventMetadata(actor="tests")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def append_probes(store: EventStore, numbers: range, *, delay: float = 0.0) -> None:
-    for n in numbers:
-        await store.append(f"probe-{n}", 0, [Probe(n=n)], ACTOR)
-        if delay:
-            await asyncio.sleep(delay)
 
 
 @pytest.fixture(autouse=True)

@@ -13,11 +13,21 @@ from nats.js.errors import NotFoundError
 from psycopg import AsyncConnection
 
 from libs.events.consumer import EventHandler, subscribe
-from libs.events.envelope import Envelope
+from libs.events.envelope import Envelope, EventMetadata
 from libs.events.store import EventStore
 from libs.events.subjects import DEAD_LETTER_STREAM
 from tests.support.events import Probe
 from tests.support.progress import Stall
+
+ACTOR = EventMetadata(actor="tests")
+
+
+async def append_probes(store: EventStore, numbers: range, *, delay: float = 0.0) -> None:
+    """Append a probe numbered n for each n, each on a stream of its own."""
+    for n in numbers:
+        await store.append(f"probe-{n}", 0, [Probe(n=n)], ACTOR)
+        if delay:
+            await asyncio.sleep(delay)
 
 
 def create_effects_table(database_url: str) -> None:

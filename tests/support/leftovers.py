@@ -36,6 +36,16 @@ def claim(directory: Path) -> None:
     (directory / CLAIM).write_text(str(_run_pid()))
 
 
+def claimed_directory() -> Path:
+    """A new directory for servers, claimed by this run. Outside pytest's tmp_path: pytest
+    makes that private to root (mode 0700) at each session start, and PostgreSQL runs as its
+    own system user."""
+    path = Path(tempfile.mkdtemp(prefix=PREFIXES[0]))
+    path.chmod(0o755)
+    claim(path)
+    return path
+
+
 def _owner_alive(directory: Path) -> bool:
     try:
         pid = int((directory / CLAIM).read_text())
@@ -73,9 +83,11 @@ def stop_orphans() -> list[Path]:
                 timeout=180,
                 check=False,
             )
+        # Every NATS server that recorded itself there: the session's, a cluster's nodes.
+        nats = [EmbeddedNats(state.parent) for state in sorted(directory.glob("*/nats.state.json"))]
         for server in (
             EmbeddedTemporal(directory / "temporal"),
-            EmbeddedNats(directory / "nats"),
+            *nats,
             EmbeddedPostgres(directory / "postgres"),
         ):
             with contextlib.suppress(Exception):  # a half-made directory: stop what there is
