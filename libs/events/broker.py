@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -153,11 +154,28 @@ def _stream_configs(settings: StreamSettings, message_ttl: bool) -> tuple[api.St
 
 class IdentifiedBroker(NatsBroker):
     """A broker connected as one identity, which knows where its replies arrive: pull
-    subscriptions must ask for their messages there too, the only inbox it may read."""
+    subscriptions must ask for their messages there too, the only inbox it may read.
+
+    `on_reconnect` hooks run each time the connection is back after a loss (to the same
+    server or, in a cluster, another one)."""
 
     def __init__(self, *args: Any, reply_inbox: str = DEFAULT_INBOX, **kwargs: Any) -> None:
-        super().__init__(*args, inbox_prefix=reply_inbox, **kwargs)
+        self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
+        super().__init__(
+            *args, inbox_prefix=reply_inbox, reconnected_cb=self._reconnected, **kwargs
+        )
         self.reply_inbox = reply_inbox
+
+    def on_reconnect(self, hook: Callable[[], Awaitable[None]]) -> None:
+        self._reconnect_hooks.append(hook)
+
+    async def _reconnected(self) -> None:
+        # nats-py awaits this inside its reconnect loop: a hook's failure must not reach it.
+        for hook in self._reconnect_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.warning("a reconnect hook failed", exc_info=True)
 
 
 def make_broker(

@@ -40,6 +40,7 @@ Inbox rows older than JetStream keeps events are pruned (`libs.events.pruning`).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -102,11 +103,12 @@ tracer = trace.get_tracer(__name__)
 Apply = Callable[[AsyncConnection[Any], Envelope, Any], Awaitable[None]]
 
 # A pull waits up to IDLE_WAIT for the first message and returns with it: what an idle
-# consumer costs is one request per IDLE_WAIT (bench/, benchmark 9). It is also how long a
-# consumer may stay deaf after NATS restarts, the pull it was waiting on being lost with the
-# server's memory. The batch is then topped up to BATCH_SIZE with what is already there; the
-# top-up's answer is waited for at most TOP_UP_WAIT (it comes at once unless another replica
-# took those messages meanwhile).
+# consumer costs is one request per IDLE_WAIT (bench/, benchmark 9). The batch is then topped
+# up to BATCH_SIZE with what is already there; the top-up's answer is waited for at most
+# TOP_UP_WAIT (it comes at once unless another replica took those messages meanwhile). A pull
+# lost with the server it reached is asked again as soon as the connection is back
+# (`pull_again`); one lost with a cluster node the consumer was not connected to is renewed
+# only at the end of its wait: IDLE_WAIT is how long a consumer may stay deaf then.
 BATCH_SIZE = 10
 IDLE_WAIT = 10.0
 TOP_UP_WAIT = 0.05
@@ -468,7 +470,8 @@ def pull_batches(
     the consumer already holds, up to `batch_size`, without waiting for more (`the_rest`).
     While the consumer held more when a batch's last message was delivered, the next batch
     is taken the same way as soon as that one is handled, one request per batch, until the
-    backlog is drained or the subscriber stops.
+    backlog is drained or the subscriber stops. On a broker from `make_broker`, a pull is
+    asked again as soon as a lost connection is back (`pull_again`).
     """
     inbox = broker.reply_inbox if isinstance(broker, IdentifiedBroker) else DEFAULT_INBOX
     subscriber = broker.subscriber(
@@ -495,6 +498,23 @@ def pull_batches(
             batch = await the_rest(subscriber.subscription, batch[-1], batch_size)
 
     subscriber(on_pulled)
+    if isinstance(broker, IdentifiedBroker):
+        broker.on_reconnect(lambda: pull_again(subscriber.subscription, idle_wait))
+
+
+async def pull_again(
+    subscription: JetStreamContext.PullSubscription | None, idle_wait: float
+) -> None:
+    """Ask again for the next message of the pull `subscription` waits on, when the
+    connection is back: that pull may have been lost with the server it reached (restarted,
+    or a cluster node gone), and the subscriber would stay deaf for the rest of its
+    `idle_wait`. The message comes to the inbox the subscriber waits on. Should the first
+    pull have survived, its message too comes there, and the next pull takes it."""
+    if subscription is None:  # not started, or stopping
+        return
+    request = json.dumps({"batch": 1, "expires": int(idle_wait * 1e9)}).encode()
+    # nats-py keeps a pull subscription's request subject and inbox to itself.
+    await subscription._nc.publish(subscription._nms, request, reply=subscription._deliver)
 
 
 async def the_rest(

@@ -1,24 +1,28 @@
 """How consumers pull (libs/events/consumer.py, `pull_batches`): an idle consumer waits in one
 long pull instead of polling, an event that arrives is applied at once whatever is left of
-that wait, a backlog is taken in batches without waiting for them to fill, and stopping a
-consumer does not wait for its pull to end. On real PostgreSQL and NATS JetStream."""
+that wait, a backlog is taken in batches without waiting for them to fill, stopping a
+consumer does not wait for its pull to end, and a consumer pulls again as soon as its
+connection is back. On real PostgreSQL and NATS JetStream."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from faststream.nats import NatsBroker
+from nats.errors import Error as NatsError
 
-from libs.events.broker import make_broker
+from libs.events.broker import ensure_streams, make_broker
 from libs.events.consumer import BATCH_SIZE
 from libs.events.envelope import EventMetadata
 from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
 from libs.events.subjects import EVENT_STREAM
+from talentledger.stack.servers import EmbeddedNats
 from tests.support.backbone import (
     HANDLER,
     create_effects_table,
@@ -143,3 +147,35 @@ async def test_stopping_a_consumer_mid_pull_is_prompt(
     await asyncio.wait_for(consumer_broker.stop(), LONG / 4)
     took = time.monotonic() - started
     assert took < 5, f"stopping took {took:.1f}s"
+
+
+async def test_a_consumer_pulls_again_as_soon_as_its_connection_is_back(
+    store: EventStore, database_url: str, tmp_path: Path
+) -> None:
+    """NATS restarts while the consumer waits in its pulls, which are lost with the server's
+    memory: the consumer pulls again once it has reconnected, not at the end of its wait."""
+    server = EmbeddedNats(tmp_path / "nats")
+    url = server.start()
+    operator = make_broker(url, client_name="operator")
+    consumer = make_broker(url, client_name="consumer")
+    try:
+        await operator.connect()
+        await ensure_streams(operator)
+        await start_waiting(consumer, store, operator)
+        server.stop()
+        server.start(port=int(url.rsplit(":", 1)[1]))
+
+        async def waiting_again() -> bool:
+            try:
+                return await pulls_waiting(operator)
+            except (NatsError, TimeoutError):  # the operator's connection is not back yet
+                return False
+
+        await eventually(waiting_again, 30, "the consumer's pulls to wait again")
+        await store.append("probe-1", 0, [Probe(n=1)], ACTOR)
+        assert await OutboxRelay(store, operator).relay_once() == 1
+        await wait_until(lambda: effect_counts(database_url) == {1: 1}, 30, "the effect")
+    finally:
+        await consumer.stop()
+        await operator.stop()
+        server.stop()
