@@ -2,15 +2,15 @@
 (docs/domain.md §5, Development plans): the employee proposes, their manager approves or
 declines and comments, the employee marks actions started or done with evidence, the LMS's
 completion closes a course action once, and progress (done / total of the actions in force)
-is hand-computed. Events arrive as the service's consumer applies them: claimed in its inbox,
-in the transaction of the reaction."""
+and HR's plan report are hand-computed. Events arrive as the service's consumer applies them:
+claimed in its inbox, in the transaction of the reaction."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +267,54 @@ async def test_a_plan_aimed_at_the_next_level_from_the_gaps_against_it(stack: St
     await stack.post(target, {"family": "eng", "track": "sideways", "level": "L4"}, 422, None)
     await stack.post(target, l4 | {"extra": 1}, 422, who=ANN)
     await stack.post(f"/plans/{EXPERT}/target", l4, 422, None)  # no open gap: nothing to plan
+
+
+async def test_the_plan_report_counts_the_actions_employees_marked_done_per_kind(
+    stack: Stack,
+) -> None:
+    """Ann, Ben and Cat each have 7 on-the-job actions, 2 mentoring and the course
+    testing-101 in force (10 actions). Ann marks an on-the-job and a mentoring action done,
+    and her course too (the LMS's completion of it, after, adds nothing); Ben marks an
+    on-the-job action done and another only started; the LMS completes Cat's course. Ann's
+    proposal is not in force. By hand: on-the-job 2 of 21, mentoring 1 of 6, course 2 of 3."""
+    plans = {e: await stack.get(f"/plans/{e}", who=e) for e in (ANN, BEN, CAT)}
+
+    def first(employee: str, kind: str, nth: int = 0) -> str:
+        ids = [a["action_id"] for a in plans[employee]["actions"] if a["kind"] == kind]
+        return ids[nth]
+
+    async def mark(employee: str, action_id: str, status: str = "done") -> None:
+        progress = {"status": status, "evidence": "shown in the retro"}
+        await stack.post(f"/plans/{employee}/actions/{action_id}/progress", progress, 200, employee)
+
+    await mark(ANN, first(ANN, "on_the_job"))
+    await mark(ANN, first(ANN, "mentoring"))
+    await mark(ANN, first(ANN, "course"))
+    await mark(BEN, first(BEN, "on_the_job"))
+    await mark(BEN, first(BEN, "on_the_job", 1), "started")
+    proposal = {"kind": "on_the_job", "competency": "testing", "description": "Own the CI"}
+    await stack.post(f"/plans/{ANN}/actions", proposal, 201, who=ANN)
+    # A day on: on or after the plan's day in any time zone the database may read it in.
+    after = date.today() + timedelta(days=1)
+    for employee in (ANN, CAT):
+        completed = CourseCompleted(
+            employee_id=employee, course_id="testing-101", completed_on=after
+        )
+        assert await stack.deliver(envelope(completed, "lms"), completed)
+
+    report = await stack.get("/reports/plans")
+    rows = {r["kind"]: r for r in report["rows"]}
+    assert {
+        kind: (r["department"], r["people"], r["actions"], r["completed"])
+        for kind, r in rows.items()
+    } == {
+        "course": ("Platform", 3, 3, 2),
+        "mentoring": ("Platform", 3, 6, 1),
+        "on_the_job": ("Platform", 3, 21, 2),
+    }
+    assert rows["on_the_job"]["share_completed"] == pytest.approx(2 / 21)
+    assert rows["mentoring"]["share_completed"] == pytest.approx(1 / 6)
+    assert rows["course"]["share_completed"] == pytest.approx(2 / 3)
+    team = await stack.get(f"/teams/{MANAGER}/plans")
+    assert team["done"] == sum(r["completed"] for r in rows.values()) == 5, "the same count"
+    assert (await stack.get("/reports/plans?department=Platform"))["rows"] == report["rows"]

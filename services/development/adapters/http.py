@@ -163,8 +163,9 @@ async def gap_report(
 async def plan_report(
     actor: HrAdmin, request: Request, department: Department = None, format: ReportFormat = "json"
 ) -> Response:
-    """Each person's latest plan by department and action kind (hr_admin): people, actions,
-    and for courses, the completed ones (nothing records the completion of the others)."""
+    """Each person's latest plan by department and action kind (hr_admin): people, actions
+    in force, and the completed ones (done as the plan tracks them, marked by the employee or
+    closed by the LMS)."""
     found = await _development(request).plan_report(department)
     return _report("plan-progress", format, found, found.rows, PlanProgress)
 

@@ -519,8 +519,8 @@ class Development:
         )
 
     async def plan_report(self, department: str | None = None) -> PlanReport:
-        """Each person's latest plan: actions and completed courses by department and kind,
-        counted in the database."""
+        """Each person's latest plan: actions and the completed ones (the employee's marks
+        and the LMS's completions alike) by department and kind, counted in the database."""
         async with self.unit_of_work.reading() as work:
             counts = await work.records.plan_action_counts(department)
         rows = _reported(department, plan_progress(counts), "a development plan")
