@@ -2,8 +2,9 @@
 (docs/domain.md §5, Development plans): the employee proposes, their manager approves or
 declines and comments, the employee marks actions started or done with evidence, the LMS's
 completion closes a course action once, and progress (done / total of the actions in force)
-and HR's plan report are hand-computed. Events arrive as the service's consumer applies them:
-claimed in its inbox, in the transaction of the reaction."""
+and HR's plan report are hand-computed; a plan aimed at another family's role follows the
+lateral path into it. Events arrive as the service's consumer applies them: claimed in its
+inbox, in the transaction of the reaction."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.courses import course
 from tests.support.development_api import MANAGER, OTHER_MANAGER, SCHEMA, development_api
 from tests.support.envelopes import envelope
+from tests.support.replica_seeding import publish
+from tests.support.sample_frameworks import valid_framework, with_data_family, with_lateral_path
 from tests.support.service_api import ServiceApi
 
 COMPLETIONS = "development-course-completions"
@@ -267,6 +270,62 @@ async def test_a_plan_aimed_at_the_next_level_from_the_gaps_against_it(stack: St
     await stack.post(target, {"family": "eng", "track": "sideways", "level": "L4"}, 422, None)
     await stack.post(target, l4 | {"extra": 1}, 422, who=ANN)
     await stack.post(f"/plans/{EXPERT}/target", l4, 422, None)  # no open gap: nothing to plan
+
+
+async def test_gaps_and_a_plan_against_another_familys_role_follow_the_lateral_path(
+    stack: Stack,
+) -> None:
+    """eng v2 adds the data family and a lateral path eng -> data: the core competencies
+    carry over, analysis and statistics are to be acquired (data-d3 targets 3 each, the core
+    ones 2). Calibrated on v2, Ann (eng L3) scores analysis 1, statistics 2.5, communication
+    1: against data-d3 her gaps are analysis 3 - 1 = 2 and statistics 3 - 2.5 = 0.5 only;
+    communication (2 - 1 in the whole profile) carries over. Cat, now data D3, has no path
+    back into eng (a path runs one way): refused, for her gaps and her plan alike."""
+    lateral = with_lateral_path(with_data_family(valid_framework()))
+    await publish(stack.api.store, "eng", 2, lateral)
+    ann = {**FIRST[ANN], "analysis": 1, "statistics": 2.5}
+    cat = {"analysis": 2, "statistics": 2, "collaboration": 2, "ownership": 2, "communication": 1}
+    second = calibration("s2", {ANN: ann, CAT: cat}, version=2)
+    at_d3 = [
+        s.model_copy(update={"position": ("data", "ic", "D3")}) if s.subject == CAT else s
+        for s in second.scores
+    ]
+    second = second.model_copy(update={"scores": at_d3})
+    await stack.deliver(envelope(second, "calibration-s2"), second, "development-calibrations")
+
+    d3 = {"family": "data", "track": "ic", "level": "D3"}
+    against = await stack.get(f"/gaps/{ANN}/against?family=data&track=ic&level=D3", who=MANAGER)
+    assert (against["role"], against["basis"]) == ("data-d3", "lateral_path")
+    assert [(g["competency"], g["target"], g["current"], g["gap"]) for g in against["gaps"]] == [
+        ("analysis", 3, 1, 2),
+        ("statistics", 3, 2.5, 0.5),
+    ]
+    assert against["strengths"] == []
+    assert against["lateral_path"] == {
+        "from_family": "eng",
+        "to_family": "data",
+        "to_acquire": ["analysis", "statistics"],
+        "carried_over": ["collaboration", "ownership", "communication"],
+        "without_target": [],
+    }
+    own = await stack.get(f"/gaps/{ANN}/against?family=eng&track=ic&level=L4", who=ANN)
+    assert (own["basis"], own["lateral_path"]) == ("role_profile", None)
+    assert "communication" in {g["competency"] for g in own["gaps"]}, "the whole profile"
+
+    aimed = await stack.post(f"/plans/{ANN}/target", d3, 201, who=ANN)
+    assert aimed["target_role"] == "data-d3"
+    assert {a["competency"] for a in aimed["actions"]} == {"analysis", "statistics"}
+    on_the_job = [a["competency"] for a in aimed["actions"] if a["kind"] == "on_the_job"]
+    assert on_the_job == ["analysis", "statistics"] * 3 + ["analysis"], "largest gap first"
+
+    eng_l3 = "/gaps/{}/against?family=eng&track=ic&level=L3"
+    refused = await stack.get(eng_l3.format(CAT), 422, who=CAT)
+    assert "no lateral path from family 'data' to 'eng'" in refused["detail"]
+    assert "lateral paths to: none" in refused["detail"]
+    eng = {"family": "eng", "track": "ic", "level": "L3"}
+    refused_plan = await stack.post(f"/plans/{CAT}/target", eng, 422, who=CAT)
+    assert refused_plan["detail"] == refused["detail"]
+    assert (await stack.get(eng_l3.format(ANN), who=ANN))["basis"] == "role_profile"
 
 
 async def test_the_plan_report_counts_the_actions_employees_marked_done_per_kind(
