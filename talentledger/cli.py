@@ -848,8 +848,8 @@ DevelopmentUrl = Annotated[
 REPORTS = {
     "gaps": "The latest calibration's gaps by department and competency: people, observed, "
     "mean gap and share below target.",
-    "plans": "Each person's latest plan by department and action kind: actions, and the "
-    "courses completed.",
+    "plans": "Each person's latest plan by department and action kind: actions, and those "
+    "completed (marked done by the employee, or courses the LMS closed).",
     "goals": "Goals per state by department.",
 }
 

@@ -2,15 +2,16 @@
 (docs/domain.md §5, Development plans): the employee proposes, their manager approves or
 declines and comments, the employee marks actions started or done with evidence, the LMS's
 completion closes a course action once, and progress (done / total of the actions in force)
-is hand-computed. Events arrive as the service's consumer applies them: claimed in its inbox,
-in the transaction of the reaction."""
+and HR's plan report are hand-computed; a plan aimed at another family's role follows the
+lateral path into it. Events arrive as the service's consumer applies them: claimed in its
+inbox, in the transaction of the reaction."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.courses import course
 from tests.support.development_api import MANAGER, OTHER_MANAGER, SCHEMA, development_api
 from tests.support.envelopes import envelope
+from tests.support.replica_seeding import publish
+from tests.support.sample_frameworks import valid_framework, with_data_family, with_lateral_path
 from tests.support.service_api import ServiceApi
 
 COMPLETIONS = "development-course-completions"
@@ -267,3 +270,110 @@ async def test_a_plan_aimed_at_the_next_level_from_the_gaps_against_it(stack: St
     await stack.post(target, {"family": "eng", "track": "sideways", "level": "L4"}, 422, None)
     await stack.post(target, l4 | {"extra": 1}, 422, who=ANN)
     await stack.post(f"/plans/{EXPERT}/target", l4, 422, None)  # no open gap: nothing to plan
+
+
+async def test_gaps_and_a_plan_against_another_familys_role_follow_the_lateral_path(
+    stack: Stack,
+) -> None:
+    """eng v2 adds the data family and a lateral path eng -> data: the core competencies
+    carry over, analysis and statistics are to be acquired (data-d3 targets 3 each, the core
+    ones 2). Calibrated on v2, Ann (eng L3) scores analysis 1, statistics 2.5, communication
+    1: against data-d3 her gaps are analysis 3 - 1 = 2 and statistics 3 - 2.5 = 0.5 only;
+    communication (2 - 1 in the whole profile) carries over. Cat, now data D3, has no path
+    back into eng (a path runs one way): refused, for her gaps and her plan alike."""
+    lateral = with_lateral_path(with_data_family(valid_framework()))
+    await publish(stack.api.store, "eng", 2, lateral)
+    ann = {**FIRST[ANN], "analysis": 1, "statistics": 2.5}
+    cat = {"analysis": 2, "statistics": 2, "collaboration": 2, "ownership": 2, "communication": 1}
+    second = calibration("s2", {ANN: ann, CAT: cat}, version=2)
+    at_d3 = [
+        s.model_copy(update={"position": ("data", "ic", "D3")}) if s.subject == CAT else s
+        for s in second.scores
+    ]
+    second = second.model_copy(update={"scores": at_d3})
+    await stack.deliver(envelope(second, "calibration-s2"), second, "development-calibrations")
+
+    d3 = {"family": "data", "track": "ic", "level": "D3"}
+    against = await stack.get(f"/gaps/{ANN}/against?family=data&track=ic&level=D3", who=MANAGER)
+    assert (against["role"], against["basis"]) == ("data-d3", "lateral_path")
+    assert [(g["competency"], g["target"], g["current"], g["gap"]) for g in against["gaps"]] == [
+        ("analysis", 3, 1, 2),
+        ("statistics", 3, 2.5, 0.5),
+    ]
+    assert against["strengths"] == []
+    assert against["lateral_path"] == {
+        "from_family": "eng",
+        "to_family": "data",
+        "to_acquire": ["analysis", "statistics"],
+        "carried_over": ["collaboration", "ownership", "communication"],
+        "without_target": [],
+    }
+    own = await stack.get(f"/gaps/{ANN}/against?family=eng&track=ic&level=L4", who=ANN)
+    assert (own["basis"], own["lateral_path"]) == ("role_profile", None)
+    assert "communication" in {g["competency"] for g in own["gaps"]}, "the whole profile"
+
+    aimed = await stack.post(f"/plans/{ANN}/target", d3, 201, who=ANN)
+    assert aimed["target_role"] == "data-d3"
+    assert {a["competency"] for a in aimed["actions"]} == {"analysis", "statistics"}
+    on_the_job = [a["competency"] for a in aimed["actions"] if a["kind"] == "on_the_job"]
+    assert on_the_job == ["analysis", "statistics"] * 3 + ["analysis"], "largest gap first"
+
+    eng_l3 = "/gaps/{}/against?family=eng&track=ic&level=L3"
+    refused = await stack.get(eng_l3.format(CAT), 422, who=CAT)
+    assert "no lateral path from family 'data' to 'eng'" in refused["detail"]
+    assert "lateral paths to: none" in refused["detail"]
+    eng = {"family": "eng", "track": "ic", "level": "L3"}
+    refused_plan = await stack.post(f"/plans/{CAT}/target", eng, 422, who=CAT)
+    assert refused_plan["detail"] == refused["detail"]
+    assert (await stack.get(eng_l3.format(ANN), who=ANN))["basis"] == "role_profile"
+
+
+async def test_the_plan_report_counts_the_actions_employees_marked_done_per_kind(
+    stack: Stack,
+) -> None:
+    """Ann, Ben and Cat each have 7 on-the-job actions, 2 mentoring and the course
+    testing-101 in force (10 actions). Ann marks an on-the-job and a mentoring action done,
+    and her course too (the LMS's completion of it, after, adds nothing); Ben marks an
+    on-the-job action done and another only started; the LMS completes Cat's course. Ann's
+    proposal is not in force. By hand: on-the-job 2 of 21, mentoring 1 of 6, course 2 of 3."""
+    plans = {e: await stack.get(f"/plans/{e}", who=e) for e in (ANN, BEN, CAT)}
+
+    def first(employee: str, kind: str, nth: int = 0) -> str:
+        ids = [a["action_id"] for a in plans[employee]["actions"] if a["kind"] == kind]
+        return ids[nth]
+
+    async def mark(employee: str, action_id: str, status: str = "done") -> None:
+        progress = {"status": status, "evidence": "shown in the retro"}
+        await stack.post(f"/plans/{employee}/actions/{action_id}/progress", progress, 200, employee)
+
+    await mark(ANN, first(ANN, "on_the_job"))
+    await mark(ANN, first(ANN, "mentoring"))
+    await mark(ANN, first(ANN, "course"))
+    await mark(BEN, first(BEN, "on_the_job"))
+    await mark(BEN, first(BEN, "on_the_job", 1), "started")
+    proposal = {"kind": "on_the_job", "competency": "testing", "description": "Own the CI"}
+    await stack.post(f"/plans/{ANN}/actions", proposal, 201, who=ANN)
+    # A day on: on or after the plan's day in any time zone the database may read it in.
+    after = date.today() + timedelta(days=1)
+    for employee in (ANN, CAT):
+        completed = CourseCompleted(
+            employee_id=employee, course_id="testing-101", completed_on=after
+        )
+        assert await stack.deliver(envelope(completed, "lms"), completed)
+
+    report = await stack.get("/reports/plans")
+    rows = {r["kind"]: r for r in report["rows"]}
+    assert {
+        kind: (r["department"], r["people"], r["actions"], r["completed"])
+        for kind, r in rows.items()
+    } == {
+        "course": ("Platform", 3, 3, 2),
+        "mentoring": ("Platform", 3, 6, 1),
+        "on_the_job": ("Platform", 3, 21, 2),
+    }
+    assert rows["on_the_job"]["share_completed"] == pytest.approx(2 / 21)
+    assert rows["mentoring"]["share_completed"] == pytest.approx(1 / 6)
+    assert rows["course"]["share_completed"] == pytest.approx(2 / 3)
+    team = await stack.get(f"/teams/{MANAGER}/plans")
+    assert team["done"] == sum(r["completed"] for r in rows.values()) == 5, "the same count"
+    assert (await stack.get("/reports/plans?department=Platform"))["rows"] == report["rows"]

@@ -172,7 +172,10 @@ class MemoryRecords:
                 key = (place, action.kind)
                 people.setdefault(key, set()).add(employee)
                 on = self.done_on.get((employee, action.course_id or ""))
-                done = on is not None and on >= plan.at.date()
+                track = plan.tracking.get(action.action_id)
+                done = (track is not None and track.state == "done") or (
+                    on is not None and on >= plan.at.date()
+                )
                 tally = counts.setdefault(key, [0, 0])
                 tally[0] += 1
                 tally[1] += done

@@ -26,6 +26,7 @@ from services.development.application.development import (
     Development,
     DevelopmentError,
     GapHeatmap,
+    GapsAgainst,
     GoalReport,
     GroupGaps,
     NotAllowed,
@@ -52,6 +53,7 @@ from services.development.domain.goals import (
     NewGoal,
 )
 from services.development.domain.heatmap import HeatmapCell
+from services.development.domain.lateral import NoLateralPath
 from services.development.domain.plan_edits import EditRefused, NewAction
 from services.development.domain.plan_ownership import ActionInWrongState, NoSuchAction
 from services.development.domain.progress import GoalStates, PlanProgress
@@ -69,7 +71,7 @@ async def gaps(employee_id: str, actor: CurrentActor, request: Request) -> Perso
     return await _development(request).gaps_of(employee_id, actor.subject, actor.has("hr_admin"))
 
 
-@router.get("/gaps/{employee_id}/against", response_model=PersonGaps)
+@router.get("/gaps/{employee_id}/against", response_model=GapsAgainst)
 async def gaps_against(
     employee_id: str,
     family: str,
@@ -77,9 +79,11 @@ async def gaps_against(
     level: str,
     actor: CurrentActor,
     request: Request,
-) -> PersonGaps:
+) -> GapsAgainst:
     """The employee's latest scores against another role: the next level, the manager
-    track, or a lateral move."""
+    track, or another family's role along the framework's lateral path into it (the path's
+    competencies to acquire are the gaps, its transferable ones carry over); 422 when no
+    lateral path leads there from the person's family."""
     return await _development(request).gaps_against(
         employee_id, (family, track, level), actor.subject, actor.has("hr_admin")
     )
@@ -163,8 +167,9 @@ async def gap_report(
 async def plan_report(
     actor: HrAdmin, request: Request, department: Department = None, format: ReportFormat = "json"
 ) -> Response:
-    """Each person's latest plan by department and action kind (hr_admin): people, actions,
-    and for courses, the completed ones (nothing records the completion of the others)."""
+    """Each person's latest plan by department and action kind (hr_admin): people, actions
+    in force, and the completed ones (done as the plan tracks them, marked by the employee or
+    closed by the LMS)."""
     found = await _development(request).plan_report(department)
     return _report("plan-progress", format, found, found.rows, PlanProgress)
 
@@ -222,8 +227,10 @@ async def aim_plan(
     employee_id: str, body: Position, actor: CurrentActor, request: Request
 ) -> TrackedPlan:
     """A plan aimed at a target position besides the person's role (the next level, the
-    manager track, another family's role), from their gaps against its profile: their plan
-    from now on (the employee, their manager or hr_admin)."""
+    manager track, another family's role), from their gaps against it as
+    `/gaps/{employee_id}/against` finds them (along the lateral path for another family's
+    role; 422 when none leads there): their plan from now on (the employee, their manager or
+    hr_admin)."""
     return await _development(request).aim_plan(
         employee_id, (body.family, body.track, body.level), actor.subject, actor.has("hr_admin")
     )
@@ -438,6 +445,10 @@ def install(api: FastAPI) -> None:
             else 422
         )
         return JSONResponse(status_code=status, content={"detail": str(error)})
+
+    @api.exception_handler(NoLateralPath)
+    async def _no_lateral_path(_: Request, error: NoLateralPath) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(error)})
 
     @api.exception_handler(DevelopmentError)
     async def _refused(_: Request, error: DevelopmentError) -> JSONResponse:

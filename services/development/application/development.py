@@ -35,7 +35,7 @@ from libs.events.schemas.development import (
     PlanActionStep,
     PlannedAction,
 )
-from libs.events.schemas.framework import EffectiveRoleProfile
+from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted, EnrolmentRequested
 from libs.replicas.people import Person
 from libs.workflows.messages import GapMovement, GapReview
@@ -47,6 +47,7 @@ from services.development.domain.effectiveness import CourseEffect, course_effec
 from services.development.domain.gaps import Gap, gaps, strengths, target_anchors
 from services.development.domain.goals import GoalFocus, beside_plan
 from services.development.domain.heatmap import HeatmapCell, HeatmapTally
+from services.development.domain.lateral import Against, Basis, against
 from services.development.domain.plan_ownership import ActionTrack, Completion, OwnedPlan
 from services.development.domain.plans import (
     DevelopmentPlan,
@@ -141,6 +142,46 @@ def _person_gaps(
             for g in strengths(found)
             if g.current is not None
         ],
+    )
+
+
+class LateralComparison(BaseModel):
+    """The lateral path a role of another family was measured along
+    (services/development/domain/lateral.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    from_family: str
+    to_family: str
+    to_acquire: list[str] = Field(description="the path's competencies to acquire: the gaps")
+    carried_over: list[str] = Field(
+        description="the path's transferable competencies: they carry over, not gaps"
+    )
+    without_target: list[str] = Field(
+        description="competencies to acquire the target role sets no target for: no gap to measure"
+    )
+
+
+@dataclass(frozen=True)
+class GapsAgainst(PersonGaps):
+    """The person's gaps against a target role: on its whole profile (`role_profile`: their
+    own family, or across a crossover), or along the lateral path into its family
+    (`lateral_path`, named in `lateral_path`)."""
+
+    basis: Basis = "role_profile"
+    lateral_path: LateralComparison | None = None
+
+
+def _lateral(found: Against) -> LateralComparison | None:
+    path = found.path
+    if path is None:
+        return None
+    return LateralComparison(
+        from_family=path.from_family,
+        to_family=path.to_family,
+        to_acquire=list(path.gaps),
+        carried_over=list(found.carried_over),
+        without_target=list(found.without_target),
     )
 
 
@@ -407,19 +448,24 @@ class Development:
         position: tuple[str, str, str],
         viewer: str,
         hr: bool,
-    ) -> PersonGaps:
+    ) -> GapsAgainst:
         """The employee's latest calibrated scores against another role: the next level, the
-        manager track, or a lateral move, in the framework version of their last calibration."""
+        manager track, or another family's role along the lateral path into it, in the
+        framework version of their last calibration."""
         async with self.unit_of_work.reading() as work:
             await self._may_see(work, viewer, employee_id, hr)
-            session, profile, found = await _against(work, employee_id, position)
-            framework = await work.frameworks.framework(*await work.records.calibration(session))
-        anchors = (
-            {}
-            if framework is None
-            else target_anchors(framework, profile.family, profile.track, found)
+            session, framework, profile, found = await _against(work, employee_id, position)
+        anchors = target_anchors(framework, profile.family, profile.track, found.gaps)
+        person = _person_gaps(employee_id, session, profile.key, found.gaps, anchors)
+        return GapsAgainst(
+            person.employee_id,
+            person.session_id,
+            person.role,
+            person.gaps,
+            person.strengths,
+            basis=found.basis,
+            lateral_path=_lateral(found),
         )
-        return _person_gaps(employee_id, session, profile.key, found, anchors)
 
     async def aim_plan(
         self, employee_id: str, position: tuple[str, str, str], by: str, hr: bool
@@ -430,11 +476,11 @@ class Development:
         person's plan from now on. The employee, their manager or HR aims it."""
         async with self.unit_of_work.transaction() as work:
             person = await _allowed(work, employee_id, by, hr, frozenset({EMPLOYEE, MANAGER, HR}))
-            session, profile, found = await _against(work, employee_id, position)
+            session, _, profile, found = await _against(work, employee_id, position)
             manager = person.manager_id if person else None
             generated = generate_plans(
                 session,
-                [PlanSubject(employee_id, manager, found)],
+                [PlanSubject(employee_id, manager, found.gaps)],
                 await work.records.latest_scores(),
                 await work.records.catalog(),
                 self.policy,
@@ -442,8 +488,15 @@ class Development:
                 await work.records.mentor_loads(excluding=employee_id),
             ).get(employee_id)
             if generated is None:
+                along = (
+                    ""
+                    if found.path is None
+                    else f" along the lateral path into {profile.family!r} (to acquire: "
+                    f"{found.path.gaps})"
+                )
                 raise DevelopmentError(
-                    f"{employee_id!r} has no open gap against {profile.key!r}: nothing to plan"
+                    f"{employee_id!r} has no open gap against {profile.key!r}{along}: "
+                    "nothing to plan"
                 )
             at = self.clock()
             plan = aimed_at(generated, profile.key, at)
@@ -519,8 +572,8 @@ class Development:
         )
 
     async def plan_report(self, department: str | None = None) -> PlanReport:
-        """Each person's latest plan: actions and completed courses by department and kind,
-        counted in the database."""
+        """Each person's latest plan: actions and the completed ones (the employee's marks
+        and the LMS's completions alike) by department and kind, counted in the database."""
         async with self.unit_of_work.reading() as work:
             counts = await work.records.plan_action_counts(department)
         rows = _reported(department, plan_progress(counts), "a development plan")
@@ -809,21 +862,25 @@ async def _allowed(
 
 async def _against(
     work: Work, employee_id: str, position: tuple[str, str, str]
-) -> tuple[str, EffectiveRoleProfile, list[Gap]]:
+) -> tuple[str, Framework, EffectiveRoleProfile, Against]:
     """The person's gaps against the role at `position` (family, track, level), from their
-    latest calibration's scores and in its framework version: (session, profile, gaps)."""
+    latest calibration's scores and in its framework version: (session, framework, profile,
+    gaps), the gaps along the lateral path when the role is another family's
+    (services/development/domain/lateral.py)."""
     found = (await work.records.latest_gaps([employee_id])).get(employee_id)
     if found is None:
         raise NotFound(f"no calibrated scores for {employee_id!r} yet")
-    session = found[0]
+    session, role, _ = found
     calibration = await work.records.calibration(session)
     profile = await work.frameworks.role_profile(*calibration, position)
-    if profile is None:
+    framework = await work.frameworks.framework(*calibration)
+    if profile is None or framework is None:
         raise NotFound(
             f"framework {calibration[0]!r} version {calibration[1]} has no role at "
             f"{'/'.join(position)}"
         )
-    return session, profile, gaps(profile, await work.records.scores_of(session, employee_id))
+    scores = await work.records.scores_of(session, employee_id)
+    return session, framework, profile, against(framework, framework.role(role), profile, scores)
 
 
 async def _goals_beside(

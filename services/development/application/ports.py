@@ -105,8 +105,8 @@ class Records(Protocol):
         self, department: str | None
     ) -> list[tuple[str, ActionKind, int, int, int]]:
         """Over each person's latest plan, for everyone active in a department (only
-        `department`'s when named): (department, action kind, people, actions, courses
-        completed on or after the plan's day)."""
+        `department`'s when named): (department, action kind, people, actions, completed:
+        done as the plan tracks them, or courses completed on or after the plan's day)."""
         ...
 
     async def goal_state_counts(self, department: str | None) -> list[tuple[str, GoalState, int]]:

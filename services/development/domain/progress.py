@@ -2,11 +2,13 @@
 come aggregated from the database, a row per department and kind or state; this module says
 what they mean.
 
-- Plan actions, per department and action kind, over each person's latest plan: how many
-  people have such actions, how many actions, and how many are completed. Only a course has
-  a completion on record (the LMS's `CourseCompleted`, on or after the plan's day): for
-  on-the-job and mentoring actions this report counts none, so it is None, not 0 (what the
-  employee marks done is each plan's own progress: plan_ownership.completion).
+- Plan actions in force, per department and action kind, over each person's latest plan:
+  how many people have such actions, how many actions, and how many are completed. An action
+  is completed when it is done as its plan tracks it (plan_ownership: the employee marked it
+  done with evidence, or the LMS's completion of its course did), or, for a course, when a
+  `CourseCompleted` on or after the plan's day is on record (a completion the plan did not
+  track: one reported before the plan was). Every kind counts, so a plan's actions done
+  here are those of its own progress (plan_ownership.completion) and of its team's.
 - Goals, per department: how many are in each state, and in all.
 """
 
@@ -15,13 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.development import ActionKind
 from services.development.domain.goals import GoalState
-
-# The action kinds whose completion is recorded.
-COMPLETION_RECORDED: frozenset[str] = frozenset({"course"})
 
 
 class PlanProgress(BaseModel):
@@ -31,23 +30,22 @@ class PlanProgress(BaseModel):
     kind: ActionKind
     people: int
     actions: int
-    completed: int | None
-    share_completed: float | None
+    completed: int
+    share_completed: float | None = Field(description="completed / actions; null for none")
 
 
 def plan_progress(counts: Iterable[tuple[str, ActionKind, int, int, int]]) -> list[PlanProgress]:
     """`counts`: (department, kind, people, actions, completed), by department then kind."""
     rows = []
     for department, kind, people, actions, completed in sorted(counts):
-        recorded = kind in COMPLETION_RECORDED
         rows.append(
             PlanProgress(
                 department=department,
                 kind=kind,
                 people=people,
                 actions=actions,
-                completed=completed if recorded else None,
-                share_completed=completed / actions if recorded and actions else None,
+                completed=completed,
+                share_completed=completed / actions if actions else None,
             )
         )
     return rows

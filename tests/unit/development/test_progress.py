@@ -10,9 +10,9 @@ from services.development.domain.progress import (
 )
 
 
-def test_only_courses_have_a_completion_to_count() -> None:
+def test_every_kind_counts_its_completed_actions() -> None:
     counts = [
-        ("Platform", "on_the_job", 3, 6, 0),
+        ("Platform", "on_the_job", 3, 6, 2),
         ("Platform", "course", 3, 4, 1),
         ("Insights", "course", 1, 0, 0),
     ]
@@ -38,8 +38,8 @@ def test_only_courses_have_a_completion_to_count() -> None:
             kind="on_the_job",
             people=3,
             actions=6,
-            completed=None,  # nothing records it: unknown, not 0
-            share_completed=None,
+            completed=2,  # marked done by the employees
+            share_completed=2 / 6,
         ),
     ]
 

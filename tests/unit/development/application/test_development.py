@@ -278,7 +278,8 @@ async def test_the_plan_report_counts_course_completions_after_the_plan(
     world: tuple[Development, MemoryDevelopmentWork],
 ) -> None:
     """Ann, Ben and Cat each have testing-101 in their plan (day 1); Ann completes it after,
-    Ben had completed it before the plan: it does not count."""
+    Ben had completed it before the plan: it does not count. Cat marks her first on-the-job
+    action done: 1 of the 21, and started is not done."""
     development, work = world
     await deliver(
         development,
@@ -292,7 +293,12 @@ async def test_the_plan_report_counts_course_completions_after_the_plan(
     courses = next(r for r in report.rows if r.kind == "course")
     assert (courses.people, courses.actions, courses.completed) == (3, 3, 1)
     assert courses.share_completed == pytest.approx(1 / 3)
-    assert {r.completed for r in report.rows if r.kind != "course"} == {None}
+    assert {r.completed for r in report.rows if r.kind != "course"} == {0}
+    await development.progress_action(CAT, "a1", "done", "Shipped it", CAT)
+    await development.progress_action(CAT, "a2", "started", "", CAT)
+    on_the_job = next(r for r in (await development.plan_report()).rows if r.kind == "on_the_job")
+    assert (on_the_job.actions, on_the_job.completed) == (21, 1)
+    assert on_the_job.share_completed == pytest.approx(1 / 21)
     with pytest.raises(NotFound, match="'Insights' has a development plan"):
         await development.plan_report("Insights")  # the expert has no open gap: no plan
 
