@@ -21,7 +21,15 @@ import httpx
 from libs.workflows.messages import (
     round_of,
 )
-from talentledger.simulation import HR, Advance, Calibration, Ratings, Simulation
+from talentledger.simulation import (
+    HR,
+    Advance,
+    Calibration,
+    Completes,
+    Journey,
+    Ratings,
+    Simulation,
+)
 
 CycleStatus = dict[str, Any]
 T = TypeVar("T")
@@ -60,6 +68,7 @@ NOMINATING = Phase("nominate promotions (manager, HR)", acting=True)
 ACKNOWLEDGING = Phase("acknowledge gaps (managers)", acting=True)
 ENDED = Phase("last acknowledgement → completed", acting=False)
 DECIDING = Phase("committee decides", acting=True)
+DEVELOPING = Phase("goals and plans (employees, managers, LMS)", acting=True)
 
 
 class Watcher:
@@ -84,6 +93,9 @@ class Conduct:
     acknowledging: float = 1.0
     promotions: int = 8
     track: str = "ic"
+    # After the cycle, this many of the strongest and of the weakest set goals, and as many
+    # others work on their plans (Simulation.develop); 0: nobody does.
+    developing: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,7 @@ class Round:
     acknowledged: int
     ended: CycleStatus
     decisions: Counter[str]
+    journey: Journey | None = None
 
 
 def managers_waited_on(status: CycleStatus) -> list[str]:
@@ -112,15 +125,24 @@ class CycleDriver:
     """Drives one series of cycles; closing it closes the simulation too."""
 
     def __init__(
-        self, simulation: Simulation, *, stall: float, watcher: Watcher | None = None
+        self,
+        simulation: Simulation,
+        *,
+        stall: float,
+        watcher: Watcher | None = None,
+        completes: Completes | None = None,
     ) -> None:
+        """`completes` reports a course completed, as the LMS does; without it the people's
+        development has no completion."""
         self.simulation = simulation
+        self.completes = completes
         self.stall = stall
         self.watcher = watcher or Watcher()
         # HR's own calls, apart from the people's: they neither queue behind them nor count
         # among them.
         self.http = httpx.AsyncClient(headers=simulation.as_(HR, "hr_admin"), timeout=60)
         self.cycle_id = ""
+        self.framework_id = ""
         self.last_number: int | None = None
 
     async def close(self) -> None:
@@ -147,6 +169,7 @@ class CycleDriver:
         if response.status_code != 202:
             raise CycleFailed(f"starting the cycle failed: {response.text}")
         self.cycle_id = response.json()["cycle_id"]
+        self.framework_id = framework["framework_id"]
         self.last_number = last_number
         return self.cycle_id
 
@@ -213,7 +236,8 @@ class CycleDriver:
         """Cycle `number` as people live it: peers nominated and approved, ratings, the
         campaign closed (by HR's signal, or by `close`: the tests let its time run out),
         HR's calibration, promotions nominated, gaps acknowledged, the cycle's end (the
-        series' last, or the wait for the next) and the committee's decisions."""
+        series' last, or the wait for the next), the committee's decisions and, as
+        `conduct` says, the employees' development until the next cycle."""
         people = self.simulation
         campaign = round_of(self.cycle_id, number)
         session = f"{campaign}.calibration"
@@ -242,6 +266,12 @@ class CycleDriver:
         )
         ended = await self._phase(ENDED, lambda _: self.at(last, number=number))
         decisions = await self._phase(DECIDING, lambda _: people.decide(cases))
+        journey = None
+        if conduct.developing:
+            journey = await self._phase(
+                DEVELOPING,
+                lambda _: people.develop(self.framework_id, self.completes, conduct.developing),
+            )
         return Round(
             number=number,
             opened=opened,
@@ -253,6 +283,7 @@ class CycleDriver:
             acknowledged=acknowledged,
             ended=ended,
             decisions=decisions,
+            journey=journey,
         )
 
     async def _phase(

@@ -4,8 +4,10 @@ Starts the stack, publishes the sample framework through the framework import, l
 generated organisation through the HRIS path and an L&D catalog through the LMS path, then
 runs one review cycle on Temporal: simulated people nominate peers and rate, HR closes the
 campaign and calibrates, managers acknowledge gaps (some stay silent, and the cycle records
-it), plans are generated, managers nominate promotions and a committee decides. Ends with a
-summary and where to look: the APIs, the Temporal UI, the traces.
+it), plans are generated, managers nominate promotions and a committee decides. Then
+employees set goals their managers agree and work on their plans, and the LMS reports a
+course completed. Ends with a summary and where to look: the APIs, the Temporal UI, the
+traces.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ from talentledger.cycle_driver import (
     CAMPAIGN_OPENED,
     CLOSED,
     DECIDING,
+    DEVELOPING,
     ENDED,
     GAPS_FOUND,
     RATING,
@@ -54,12 +57,13 @@ from talentledger.cycle_driver import (
 from talentledger.framework_files import FrameworkRequestFailed, import_file
 from talentledger.hris_load import publish_hires, read_people
 from talentledger.inbound import integration_broker
-from talentledger.lms_load import publish_catalog, read_catalog
+from talentledger.lms_load import publish_catalog, publish_completions, read_catalog
 from talentledger.samples.organisation import as_csv, catalog_csv, org_chart
-from talentledger.simulation import HR, Simulation, Urls
+from talentledger.simulation import HR, Journey, Simulation, Urls
 from talentledger.stack.supervisor import SERVICES, Stack, StackState, with_stack_addresses
 
 FRAMEWORK_ID = "product-engineering"
+GOAL_STATES = ("proposed", "open", "rejected", "met", "missed", "dropped")
 SAMPLE = "engineering-framework.yaml"
 CONSUMERS = ("assessment", "development", "promotion")
 # Real time on the embedded Temporal server: the campaign is closed by HR once everyone has
@@ -73,6 +77,9 @@ SCHEDULE = {
     "between_cycles": timedelta(days=90).total_seconds(),
 }
 ACKNOWLEDGING = 0.8
+# After the cycle, this many of the strongest and of the weakest set goals, and as many others
+# work on their plans.
+DEVELOPING_PEOPLE = 3
 # A wait on the cycle fails once it has shown no progress for this long.
 STALL = 180.0
 
@@ -94,7 +101,7 @@ class _Following(Watcher):
     """The cycle on the progress bars: its stage as it moves, a bar for each counted phase,
     and a step of the cycle's bar as each of these phases ends."""
 
-    STEPS = (CAMPAIGN_OPENED, RATING, CLOSED, GAPS_FOUND, ENDED, DECIDING)
+    STEPS = (CAMPAIGN_OPENED, RATING, CLOSED, GAPS_FOUND, ENDED, DECIDING, DEVELOPING)
 
     def __init__(self, progress: Progress, stages: TaskID) -> None:
         self.progress = progress
@@ -235,11 +242,12 @@ class Demo:
 
     async def _cycle(self, minter: TokenMinter, version: int) -> None:
         urls = Urls(*(self.url(s) for s in ("assessment", "development", "promotion", "cycles")))
-        stages = self.progress.add_task("review cycle", total=7)
+        stages = self.progress.add_task("review cycle", total=8)
         driver = CycleDriver(
             Simulation(urls, minter, self.people),
             stall=STALL,
             watcher=_Following(self.progress, stages),
+            completes=self._completes,
         )
         try:
             self.facts["cycle"] = await driver.start(
@@ -248,7 +256,9 @@ class Demo:
                 last_number=1,
             )
             lived = await driver.one_cycle(
-                conduct=Conduct(responding=0.93, acknowledging=ACKNOWLEDGING)
+                conduct=Conduct(
+                    responding=0.93, acknowledging=ACKNOWLEDGING, developing=DEVELOPING_PEOPLE
+                )
             )
         finally:
             await driver.close()
@@ -260,8 +270,52 @@ class Demo:
             outcome=lived.ended["outcome"],
             decisions=lived.decisions,
         )
+        assert lived.journey is not None, "the conduct has people developing"
+        self.facts["development"] = await asyncio.to_thread(self._development, lived.journey)
         self.facts["log"] = await asyncio.to_thread(self._verify_log)
         self.progress.advance(stages)
+
+    async def _completes(self, employee: str, course: str) -> None:
+        """The LMS reports a course completed, as its integration publishes completions."""
+        async with self._broker_as("lms") as broker:
+            today = datetime.now(UTC).date()
+            await publish_completions(broker, [(employee, course, today)], "lms-load:demo")
+
+    def _development(self, journey: Journey) -> list[tuple[str, str]]:
+        """The summary's rows on goals and plans, as HR reads them from the development
+        service: goals per state, and progress of everyone's plans and of those worked on."""
+        url = self.url("development")
+        rows = self.http.get(f"{url}/reports/goals").json()["rows"]
+        goals = Counter({state: sum(r[state] for r in rows) for state in GOAL_STATES})
+        done = total = plans = 0
+        for top in (p.employee_id for p in self.people if not p.manager_id):
+            team = self.http.get(f"{url}/teams/{top}/plans").json()
+            done, total, plans = (
+                done + team["done"],
+                total + team["total"],
+                plans + len(team["people"]),
+            )
+        worked = []
+        for employee, work in journey.plans.items():
+            completion = self.http.get(f"{url}/plans/{employee}").json()["completion"]
+            how = "a course done by the LMS" if work.completed else "their own action approved"
+            worked.append(f"{employee} {completion['done']}/{completion['total']} done ({how})")
+        approved = sum(w.approved is not None for w in journey.plans.values())
+        return [
+            (
+                "goals",
+                f"{sum(goals.values())} set ({journey.check_ins} check-ins): {goals['met']} met, "
+                f"{goals['missed']} missed, {goals['open']} open (the next calibration judges "
+                "those due)",
+            ),
+            (
+                "plan progress",
+                f"{done} of {total} actions in force done across {plans} plans"
+                + (f" ({done / total:.0%})" if total else "")
+                + f"; {approved} proposed by employees and approved by their managers",
+            ),
+            ("plans worked on", "; ".join(worked) or "none"),
+        ]
 
     def _verify_log(self) -> str:
         result = verify_stored_log(self.state.database_url, "promotion").chain
@@ -304,6 +358,7 @@ class Demo:
             ("gap review", f"{facts['acknowledged']} of {facts['managers']} managers acknowledged"),
             ("plans", f"{review['plans']} development plans (70/20/10)"),
             ("promotions", _outcomes(facts["decisions"])),
+            *facts["development"],
             ("decision log", facts["log"]),
         ]
         for name, value in rows:

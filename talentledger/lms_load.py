@@ -23,6 +23,10 @@ well under a NATS message's 1 MiB), in course id order. Each event's id is deriv
 courses' content, so loading the same file again publishes nothing new (JetStream and the
 admission drop repeats: libs/events/intake.py) and a changed course only republishes its own
 batch's ids.
+
+Completions the LMS reports (`CourseCompleted`) go the same way (`publish_completions`), each
+with an id derived from who completed which course on which day: reported twice, it is one
+completion.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, get_args
 
@@ -41,7 +46,13 @@ from faststream.nats import NatsBroker
 from pydantic import ValidationError
 
 from libs.events.envelope import Envelope, new_event_id
-from libs.events.schemas.lms import Course, CourseCatalogUpdated, CourseCompetency, CourseFormat
+from libs.events.schemas.lms import (
+    Course,
+    CourseCatalogUpdated,
+    CourseCompetency,
+    CourseCompleted,
+    CourseFormat,
+)
 from talentledger.csv_rows import BadRow, Row, rows
 from talentledger.inbound import Published, outside_envelope, publish
 
@@ -61,6 +72,7 @@ FORMATS: tuple[str, ...] = get_args(CourseFormat)
 BATCH_COURSES = 200
 BATCH_BYTES = 256 * 1024  # a NATS message is at most 1 MiB by default
 STREAM_PREFIX = "lms-catalog"
+COMPLETIONS_PREFIX = "lms-completion"
 # Fixed, so that the same batch of courses always has the same event id.
 NAMESPACE = uuid.UUID("0d6c3b8e-7a41-4f2b-a3c5-94e1d2f08b67")
 
@@ -390,3 +402,37 @@ async def publish_catalog(
     correlation_id = new_event_id()
     envelopes = ((envelope_of(b, actor, correlation_id), len(b)) for b in batches(courses))
     return await publish(broker, envelopes, advance, window)
+
+
+def completion_envelope(
+    completed: CourseCompleted, actor: str, correlation_id: uuid.UUID
+) -> Envelope:
+    """A completion as an LMS integration publishes it: its id derived from the person, the
+    course and the day, each the only event of a stream of its own (as a catalog batch)."""
+    key = f"{completed.employee_id}:{completed.course_id}:{completed.completed_on.isoformat()}"
+    event_id = uuid.uuid5(NAMESPACE, f"{CourseCompleted.event_type}:{key}")
+    stream = f"{COMPLETIONS_PREFIX}-{event_id}"
+    return outside_envelope(completed, event_id, stream, actor, correlation_id)
+
+
+async def publish_completions(
+    broker: NatsBroker,
+    completions: Iterable[tuple[str, str, date]],
+    actor: str,
+    advance: Callable[[int], None] = lambda _: None,
+) -> Published:
+    """Publish (employee id, course id, completed on) as `CourseCompleted` events on the
+    intake; the result counts completions as its items."""
+    correlation_id = new_event_id()
+    envelopes = (
+        (
+            completion_envelope(
+                CourseCompleted(employee_id=employee, course_id=course, completed_on=on),
+                actor,
+                correlation_id,
+            ),
+            1,
+        )
+        for employee, course, on in completions
+    )
+    return await publish(broker, envelopes, advance)

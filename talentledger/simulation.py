@@ -1,6 +1,9 @@
 """People acting in a review cycle, through the services' real HTTP APIs: employees nominate
 peers and rate, managers approve peers, nominate and endorse promotions and acknowledge gaps,
-HR calibrates and confirms, a promotion committee decides.
+HR calibrates and confirms, a promotion committee decides. Between cycles employees work on
+their development (docs/development.md): they propose goals their managers agree and check
+in on them, propose actions for their plans their managers approve, and mark actions started
+or done; the LMS reports a course completed.
 
 The demo runs one cycle with it; the end-to-end tests run it on a time-skipping Temporal
 server. Every call carries the acting person's own token, so every event names its actor.
@@ -14,7 +17,7 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,6 +42,10 @@ COMMENTS = (
 )
 
 Advance = Callable[[int], None]
+# The LMS reporting that an employee completed a course: (employee id, course id).
+Completes = Callable[[str, str], Awaitable[None]]
+# How long the people wait for the LMS's completion to reach the plan.
+COMPLETION_WAIT = 60.0
 
 
 class SimulationFailed(RuntimeError):
@@ -68,6 +75,48 @@ class Calibration:
     lenient_or_severe: int
     outliers: int
     averages: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetGoal:
+    """A goal an employee proposed and their manager agreed: each target key (a competency)
+    at a level, the role profile's target there."""
+
+    goal_id: str
+    employee_id: str
+    levels: dict[str, int]
+
+
+@dataclass
+class PlanWork:
+    """What an employee did with their plan: the actions in force before, the action they
+    proposed and their manager approved, the ones they marked started and done, and the
+    course action the LMS's completion closed."""
+
+    plan_id: str
+    actions_before: int
+    approved: str | None = None
+    started: str | None = None
+    done: str | None = None
+    completed: tuple[str, str] | None = None  # (action id, course id)
+
+    @property
+    def expected_done(self) -> int:
+        return (self.done is not None) + (self.completed is not None)
+
+    @property
+    def expected_total(self) -> int:
+        return self.actions_before + (self.approved is not None)
+
+
+@dataclass
+class Journey:
+    """The employees' development between one calibration and the next."""
+
+    framework_version: int
+    goals: list[SetGoal] = field(default_factory=list)
+    check_ins: int = 0
+    plans: dict[str, PlanWork] = field(default_factory=dict)
 
 
 class Simulation:
@@ -376,6 +425,154 @@ class Simulation:
             )
             taken += "still_waiting_on" in answer
         return taken
+
+    # -- development between cycles (docs/development.md) ----------------------------------
+
+    async def develop(
+        self, framework_id: str, completes: Completes | None, people: int = 2
+    ) -> Journey:
+        """After a calibration: the `people` strongest and weakest (by their true level)
+        propose a goal due today, which their manager agrees and they check in on; as many
+        others propose an action for their plan, which their manager approves, and mark it
+        started and another action done; one more completes a course of their plan in the
+        LMS (when `completes` reports it), and waits to see the course action closed."""
+        journey = Journey(await self._framework_version(framework_id))
+        ranked = sorted(
+            (p for p in self.people.values() if p.manager_id),
+            key=lambda p: (self.level[p.employee_id], p.employee_id),
+        )
+        goal_setters = [p.employee_id for p in ranked[-people:]] + [
+            p.employee_id for p in ranked[:people]
+        ]
+        for employee in goal_setters:
+            journey.goals.append(await self._set_goal(employee, framework_id, journey))
+            journey.check_ins += 1
+        planned = [
+            employee
+            for employee in sorted(self.people)
+            if employee not in goal_setters and self.people[employee].manager_id
+        ]
+        for employee in planned:
+            if len(journey.plans) == people:
+                break
+            if (plan := await self._plan_of(employee)) is not None:
+                journey.plans[employee] = await self._work_on(employee, plan)
+        if completes is not None:
+            for employee in planned:
+                if employee in journey.plans:
+                    continue
+                plan = await self._plan_of(employee) or {"actions": []}
+                course = next((a for a in plan["actions"] if a["kind"] == "course"), None)
+                if course is not None:
+                    journey.plans[employee] = await self._complete(
+                        employee, plan, course, completes
+                    )
+                    break
+        return journey
+
+    async def _framework_version(self, framework_id: str) -> int:
+        """The latest version of the framework the development service holds."""
+        url = f"{self.urls.development}/framework-versions"
+        hr = self.as_(HR, "hr_admin")
+        held = await every_item_async(lambda params: self.call("GET", url, hr, params=params))
+        return max(v["version"] for v in held if v["framework_id"] == framework_id)
+
+    async def _set_goal(self, employee: str, framework_id: str, journey: Journey) -> SetGoal:
+        """The role's target on the competencies the person is furthest below (observed, and
+        short of the scale's top): one for the strong, two for the weak, who have more to
+        close."""
+        strong = self.level[employee] > 0
+        gaps = await self.call(
+            "GET", f"{self.urls.development}/gaps/{employee}", self.as_(employee)
+        )
+        observed = sorted(
+            (g for g in gaps["gaps"] if g["current"] is not None and 1 <= g["target"] <= 4),
+            key=lambda g: (-(g["target"] - g["current"]), g["competency"]),
+        )
+        chosen = observed[: 1 if strong else 2]
+        targets = {g["competency"]: g["target"] for g in chosen}
+        body = {
+            "employee_id": employee,
+            "title": "Reach my role's level in " + ", ".join(sorted(targets)),
+            "due": datetime.now(UTC).date().isoformat(),
+            "framework_id": framework_id,
+            "framework_version": journey.framework_version,
+            "targets": [{"key": k, "level": v} for k, v in sorted(targets.items())],
+        }
+        who = self.as_(employee)
+        proposed = await self.call("POST", f"{self.urls.development}/goals", who, json=body)
+        url = f"{self.urls.development}/goals/{proposed['goal_id']}"
+        manager = self.as_(self.people[employee].manager_id, "manager")
+        await self.call("POST", f"{url}/agreement", manager, json={"agreed": True})
+        check_in = {
+            "note": "Practising on this quarter's projects.",
+            "evidence": "Led two design reviews.",
+            "estimates": dict.fromkeys(targets, max(targets.values()) - 1),
+        }
+        await self.call("POST", f"{url}/check-ins", who, json=check_in)
+        return SetGoal(proposed["goal_id"], employee, targets)
+
+    async def _plan_of(self, employee: str) -> dict[str, Any] | None:
+        url = f"{self.urls.development}/plans/{employee}"
+        plan: dict[str, Any] = await self.call("GET", url, self.as_(employee), ok=(200, 404))
+        return plan if "plan_id" in plan else None
+
+    async def _work_on(self, employee: str, plan: dict[str, Any]) -> PlanWork:
+        """The employee proposes a stretch assignment on their first action's competency;
+        their manager approves it; they start it and finish one of the generated actions."""
+        work = PlanWork(plan["plan_id"], len(plan["actions"]))
+        base = f"{self.urls.development}/plans/{employee}/actions"
+        who, manager = self.as_(employee), self.as_(self.people[employee].manager_id, "manager")
+        proposal = {
+            "kind": "on_the_job",
+            "competency": plan["actions"][0]["competency"],
+            "description": "Take the lead on the next incident review.",
+        }
+        proposed = await self.call("POST", base, who, json=proposal)
+        [action] = [
+            t["action_id"]
+            for t in proposed["statuses"]
+            if t["state"] == "proposed" and t["proposed_by"] == employee
+        ]
+        decision = {"approved": True, "comment": "Good stretch; pair with the on-call lead."}
+        await self.call("POST", f"{base}/{action}/decision", manager, json=decision)
+        await self.call("POST", f"{base}/{action}/progress", who, json={"status": "started"})
+        work.approved = work.started = action
+        finished = next(a for a in plan["actions"] if a["kind"] != "course")["action_id"]
+        done = {"status": "done", "evidence": "Shipped it; the review notes are in the wiki."}
+        await self.call("POST", f"{base}/{finished}/progress", who, json=done)
+        work.done = finished
+        return work
+
+    async def _complete(
+        self,
+        employee: str,
+        plan: dict[str, Any],
+        course: dict[str, Any],
+        completes: Completes,
+    ) -> PlanWork:
+        """The LMS reports the course completed; the employee waits to see it on the plan."""
+        await completes(employee, course["course_id"])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + COMPLETION_WAIT
+        while not _done(await self._plan_of(employee) or {}, course["action_id"]):
+            if loop.time() > deadline:
+                raise SimulationFailed(
+                    f"{employee}'s completion of {course['course_id']} did not reach their "
+                    f"plan within {COMPLETION_WAIT:.0f}s"
+                )
+            await asyncio.sleep(0.25)
+        return PlanWork(
+            plan["plan_id"],
+            len(plan["actions"]),
+            completed=(course["action_id"], course["course_id"]),
+        )
+
+
+def _done(plan: dict[str, Any], action_id: str) -> bool:
+    return any(
+        t["action_id"] == action_id and t["state"] == "done" for t in plan.get("statuses", ())
+    )
 
 
 def _unmet(view: dict[str, Any]) -> list[str]:

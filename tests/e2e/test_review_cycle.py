@@ -5,6 +5,9 @@ time-skipping test server, so the 21-day campaigns and the 90-day wait between c
 seconds. Simulated people act through the HTTP APIs (talentledger/simulation.py); HRIS and
 LMS data arrive through the CLI loaders. The second cycle reports how scores moved, and each
 stage of each cycle is a trace of its own across the services (docs/cycles.md, Tracing).
+Between the cycles employees set goals and work on their plans, and the LMS reports a course
+completed; the second cycle's calibration closes the goals met or missed
+(docs/development.md).
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ from libs.workflows.contracts import (
 )
 from libs.workflows.messages import round_of
 from services.cycles.workflows.person_erasure import WAITING_FOR_CACHES
-from talentledger.cycle_driver import Conduct, CycleDriver
-from talentledger.simulation import HR
+from talentledger.cycle_driver import Conduct, CycleDriver, Round
+from talentledger.simulation import HR, Journey, Simulation
 from tests.support.cycles import assert_each_effect_once, prepare, wait_for
 from tests.support.erasure import (
     RemarkingSimulation,
@@ -49,6 +52,9 @@ from tests.support.stack import RunningStack, running_stack
 from tests.support.temporal import time_skipping
 
 PEOPLE = 50
+# After the first cycle, the two strongest and two weakest set goals, two others work on their
+# plans and one more completes a course in the LMS.
+DEVELOPING = 2
 
 
 async def test_two_cycles_for_50_people_run_every_stage_and_report_movement_then_erase_one(
@@ -68,16 +74,20 @@ async def run_two_cycles(
     driver = await prepare(stack, folder, PEOPLE, last_number=2, people_type=RemarkingSimulation)
     simulation = driver.simulation
     try:
-        first = await one_cycle(env, driver, 1)
+        lived = await one_cycle(env, driver, 1, developing=DEVELOPING)
+        first = lived.ended
         assert first["stage"] == "waiting for the next cycle"
         assert first["progress"]["counts"]["plans"] > 0
         assert first["progress"]["counts"]["promotion_cases"] >= 1
+        journey = lived.journey
+        assert journey is not None
+        await assert_plans_worked_on(stack, simulation, journey)
 
         # Development works: everyone's level rises before the next cycle.
         simulation.level = {p: level + 0.6 for p, level in simulation.level.items()}
         await env.sleep(timedelta(days=91))
         await driver.at("campaign open", number=2)
-        done = await one_cycle(env, driver, 2)
+        done = (await one_cycle(env, driver, 2)).ended
     finally:
         await driver.close()
 
@@ -90,6 +100,7 @@ async def run_two_cycles(
     assert movement["improved"] > movement["declined"]
     assert movement["mean_change"] > 0
     assert_each_effect_once(stack.state["database_url"], driver.cycle_id, 2)
+    await assert_goals_judged(stack, simulation, journey, round_of(driver.cycle_id, 2))
     # Each promotion stage left a checkpoint signed with the stack's pinned key; the
     # decisions taken since are counted, not yet anchored.
     verified = " ".join(stack.cli("audit", "verify").split())
@@ -101,19 +112,185 @@ async def run_two_cycles(
     return driver
 
 
-async def one_cycle(env: WorkflowEnvironment, driver: CycleDriver, number: int) -> dict[str, Any]:
-    """Rate, let the 21 days pass, calibrate, nominate, acknowledge: what people do."""
+async def one_cycle(
+    env: WorkflowEnvironment, driver: CycleDriver, number: int, developing: int = 0
+) -> Round:
+    """Rate, let the 21 days pass, calibrate, nominate, acknowledge, and develop when told:
+    what people do."""
 
     async def let_the_campaign_run_out() -> None:
         await env.sleep(timedelta(days=22))  # reminders at 7 and 14 days, the close at 21
 
     lived = await driver.one_cycle(
-        number, Conduct(responding=0.95, promotions=3), close=let_the_campaign_run_out
+        number,
+        Conduct(responding=0.95, promotions=3, developing=developing),
+        close=let_the_campaign_run_out,
     )
     assert lived.calibration.subjects == len(driver.simulation.people)
     assert lived.managers, "managers of people with gaps review them"
     assert sum(lived.decisions.values()) == len(lived.cases)
-    return lived.ended
+    return lived
+
+
+# -- the employees' development between the cycles (docs/development.md) ---------------------
+
+SERVICE = "service:development"
+
+
+async def assert_plans_worked_on(stack: RunningStack, people: Simulation, journey: Journey) -> None:
+    """Each plan worked on reads as the employee left it: the action they proposed approved by
+    their manager and started, the generated action they finished done with its evidence, the
+    course the LMS reported completed done by the service, and nothing else; progress per plan,
+    per team and in all counts exactly those."""
+    development = stack.url("development")
+    async with httpx.AsyncClient(base_url=development, timeout=30) as http:
+
+        async def read(path: str, who: dict[str, str]) -> Any:
+            answer = await http.get(path, headers=who)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        workers = [e for e, w in journey.plans.items() if w.approved]
+        [completer] = [e for e, w in journey.plans.items() if w.completed]
+        assert len(workers) == DEVELOPING
+        for employee, work in journey.plans.items():
+            plan = await read(f"/plans/{employee}", people.as_(employee))
+            assert plan["plan_id"] == work.plan_id
+            # One action done on each plan: the generated one the worker finished, or the
+            # course the LMS reported; the worker's own approved action adds one in force.
+            done, total = 1, work.actions_before + (1 if work.approved else 0)
+            assert (done, total) == (work.expected_done, work.expected_total)
+            assert len(plan["actions"]) == total
+            assert plan["completion"] == {"done": done, "total": total, "share": done / total}
+            tracks = {t["action_id"]: t for t in plan["statuses"]}
+            steps = {a: [(s["status"], s["by"]) for s in t["steps"]] for a, t in tracks.items()}
+            manager = people.people[employee].manager_id
+            if work.approved:
+                approved = tracks[work.approved]
+                assert (approved["state"], approved["proposed_by"], approved["decided_by"]) == (
+                    "started",
+                    employee,
+                    manager,
+                )
+                assert [a["action_id"] for a in plan["actions"]][-1] == work.approved
+                assert steps[work.approved] == [("started", employee)]
+                assert work.done is not None
+                assert tracks[work.done]["state"] == "done"
+                assert steps[work.done] == [("done", employee)]
+                assert tracks[work.done]["steps"][0]["evidence"]
+                marked = {work.approved, work.done}
+            else:
+                assert work.completed is not None
+                action, course = work.completed
+                assert [
+                    (s["status"], s["by"], s["course_id"]) for s in tracks[action]["steps"]
+                ] == [("done", SERVICE, course)]
+                named = [a["action_id"] for a in plan["actions"] if a["course_id"] == course]
+                assert named == [action], "the completion names this course action only"
+                marked = {action}
+            untouched = {
+                (t["state"], len(t["steps"])) for a, t in tracks.items() if a not in marked
+            }
+            assert untouched == {("approved", 0)}, "no other action moved"
+
+        # The LMS closed one action in all: this one.
+        with psycopg.connect(stack.state["database_url"]) as conn:
+            closed = conn.execute(
+                "SELECT payload->>'plan_id', payload->>'action_id' FROM development.events "
+                "WHERE event_type = 'PlanActionCompleted'"
+            ).fetchall()
+        completed = journey.plans[completer]
+        assert completed.completed is not None
+        assert closed == [(completed.plan_id, completed.completed[0])]
+
+        # Per team: the managers of those who worked see exactly their done actions.
+        hr = people.as_(HR, "hr_admin")
+        for manager in {people.people[e].manager_id for e in journey.plans}:
+            team = await read(f"/teams/{manager}/plans", people.as_(manager, "manager"))
+            below = _below(people, manager)
+            shown = {p["employee_id"]: (p["done"], p["total"]) for p in team["people"]}
+            for employee, work in journey.plans.items():
+                if employee in below:
+                    assert shown[employee] == (work.expected_done, work.expected_total)
+            assert team["done"] == sum(
+                w.expected_done for e, w in journey.plans.items() if e in below
+            )
+            assert team["total"] == sum(total for _, total in shown.values())
+        # In all, as HR reads it from the top of the chart.
+        [top] = [e for e, p in people.people.items() if not p.manager_id]
+        everyone = await read(f"/teams/{top}/plans", hr)
+        assert everyone["done"] == sum(w.expected_done for w in journey.plans.values())
+        assert everyone["done"] == DEVELOPING + 1, "one done by each worker, one by the LMS"
+
+
+def _below(people: Simulation, manager: str) -> set[str]:
+    """Everyone below the manager in the reporting line."""
+    found: set[str] = set()
+    for employee in people.people:
+        boss = people.people[employee].manager_id
+        while boss:
+            if boss == manager:
+                found.add(employee)
+                break
+            boss = people.people[boss].manager_id
+    return found
+
+
+async def assert_goals_judged(
+    stack: RunningStack, people: Simulation, journey: Journey, campaign: str
+) -> None:
+    """Every goal set after the first cycle, due then, was closed by the second cycle's
+    calibration: met when each target's calibrated score is at least its level, missed
+    otherwise. The strongest, well above their role's targets, met theirs; the weakest, well
+    below, missed them."""
+    session = f"{campaign}.calibration"
+    hr = people.as_(HR, "hr_admin")
+    async with httpx.AsyncClient(timeout=30) as http:
+        review = await http.get(f"{stack.url('assessment')}/calibrations/{session}", headers=hr)
+        assert review.status_code == 200, review.text
+        scores = {(s["subject"], s["competency"]): s["calibrated"] for s in review.json()["scores"]}
+        outcomes: dict[str, str] = {}
+        assert len(journey.goals) == 2 * DEVELOPING
+        for goal in journey.goals:
+            answer = await http.get(
+                f"{stack.url('development')}/goals/{goal.goal_id}",
+                headers=people.as_(goal.employee_id),
+            )
+            assert answer.status_code == 200, answer.text
+            judged = answer.json()
+            assert judged["agreed_by"] == people.people[goal.employee_id].manager_id
+            assert len(judged["check_ins"]) == 1
+            read = {k: scores.get((goal.employee_id, k)) for k in goal.levels}
+            reached = {
+                k: read[k] is not None and read[k] >= level for k, level in goal.levels.items()
+            }
+            expected = "met" if all(reached.values()) else "missed"
+            assert judged["state"] == expected, (goal, read)
+            [verdict] = [c for c in judged["calibrations"] if c["session_id"] == session]
+            assert {r["key"]: (r["score"], r["reached"]) for r in verdict["results"]} == {
+                k: (read[k], reached[k]) for k in goal.levels
+            }
+            outcomes[goal.employee_id] = expected
+            # Each rating scatters around role target + true level: a level a point or more
+            # either side of the target leaves no doubt which way the goal went.
+            level = people.level[goal.employee_id]
+            if abs(level) >= 1:
+                assert expected == ("met" if level > 0 else "missed"), (goal, level, read)
+        ranked = sorted(
+            (e for e, p in people.people.items() if p.manager_id),
+            key=lambda e: (people.level[e], e),
+        )
+        assert {outcomes.get(e) for e in ranked[-DEVELOPING:]} == {"met"}
+        assert {outcomes.get(e) for e in ranked[:DEVELOPING]} == {"missed"}
+        report = await http.get(f"{stack.url('development')}/reports/goals", headers=hr)
+        rows = report.json()["rows"]
+    states = {s: sum(r[s] for r in rows) for s in ("open", "met", "missed", "total")}
+    assert states == {
+        "open": 0,
+        "met": list(outcomes.values()).count("met"),
+        "missed": list(outcomes.values()).count("missed"),
+        "total": 2 * DEVELOPING,
+    }
 
 
 def stage_traces(traces: Path, cycles: int) -> bool:

@@ -149,6 +149,15 @@ def test_the_demo_runs_a_cycle_on_the_running_stack(stack: RunningStack) -> None
     assert "COMPLETED" in output
     assert "entries verified" in output
     assert "across assessment, cycles, development, framework, promotion" in output
+    # After the cycle three of the strongest and three of the weakest set goals, which stay
+    # open until a next calibration; three others mark an action done each, and the LMS
+    # closes a fourth's course action.
+    assert re.search(r"goals +6 set \(6 check-ins\): 0 met, 0 missed, 6 open", output), output
+    assert re.search(r"plan progress +4 of \d+ actions in force done across \d+ plans", output), (
+        output
+    )
+    assert "3 proposed by employees and approved by their managers" in output
+    assert output.count("done (a course done by the LMS)") == 1
 
 
 def test_after_the_demo_logs_and_traces_are_private_and_name_no_one_a_request_was_about(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ from libs.platform.settings import Settings
 from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.domain.decision_log import verify
 from talentledger.cycle_driver import CycleDriver
+from talentledger.inbound import integration_broker
+from talentledger.lms_load import publish_completions
 from talentledger.samples.organisation import as_csv, catalog_csv, org_chart
-from talentledger.simulation import HR, Simulation, Urls
-from talentledger.stack.supervisor import Stack, StackState
+from talentledger.simulation import HR, Completes, Simulation, Urls
+from talentledger.stack.supervisor import Stack, StackState, with_stack_addresses
 from tests.support.stack import ROOT, RunningStack
 
 SAMPLE = ROOT / "talentledger" / "samples" / "engineering-framework.yaml"
@@ -68,7 +71,9 @@ async def prepare(
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
-    driver = CycleDriver(people_type(urls_of(stack), minter, people, seed=5), stall=STALL)
+    driver = CycleDriver(
+        people_type(urls_of(stack), minter, people, seed=5), stall=STALL, completes=lms_of(stack)
+    )
     try:
         await driver.start(
             {"framework_id": "product-engineering"}, schedule=schedule, last_number=last_number
@@ -77,6 +82,20 @@ async def prepare(
         await driver.close()
         raise
     return driver
+
+
+def lms_of(stack: RunningStack) -> Completes:
+    """The LMS reporting a course completed today, as its integration publishes on the
+    stack's NATS (talentledger/lms_load.py)."""
+
+    async def completes(employee: str, course: str) -> None:
+        home = Settings.model_validate({"TALENTLEDGER_HOME": str(stack.home)})
+        settings = with_stack_addresses(home, nats_identity="lms")
+        async with integration_broker(settings, "e2e-lms") as broker:
+            today = datetime.now(UTC).date()
+            await publish_completions(broker, [(employee, course, today)], "lms-load:e2e")
+
+    return completes
 
 
 def urls_of(stack: RunningStack) -> Urls:

@@ -4,15 +4,17 @@ course with a bad row is left out whole."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from libs.events.schemas.lms import CourseCatalogUpdated
+from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
 from talentledger.lms_load import (
     COLUMNS,
     CatalogUnreadable,
     batches,
+    completion_envelope,
     envelope_of,
     event_id_of,
     read_catalog,
@@ -322,3 +324,33 @@ def test_a_changed_course_changes_only_its_batch_id() -> None:
     after = [event_id_of(b) for b in batches(read_catalog(changed).courses)]
     assert (before[0], before[2]) == (after[0], after[2])
     assert before[1] != after[1]
+
+
+def test_a_completion_reported_twice_is_one_event() -> None:
+    """The id comes from who completed which course on which day: the intake drops the
+    repeat (libs/events/intake.py), whoever reports it and whenever."""
+    completed = CourseCompleted(
+        employee_id="E00007", course_id="py-101", completed_on=date(2026, 3, 1)
+    )
+    first = completion_envelope(completed, "lms-load:a", uuid.uuid4())
+    again = completion_envelope(completed, "lms-load:b", uuid.uuid4())
+    assert first.event_id == again.event_id
+    assert (first.event_type, first.source, first.actor) == (
+        "CourseCompleted",
+        "lms",
+        "lms-load:a",
+    )
+    assert first.stream_id == f"lms-completion-{first.event_id}"
+    assert first.payload == {
+        "employee_id": "E00007",
+        "course_id": "py-101",
+        "completed_on": "2026-03-01",
+    }
+    next_day = completed.model_copy(update={"completed_on": date(2026, 3, 2)})
+    other_course = completed.model_copy(update={"course_id": "py-102"})
+    ids = {
+        completion_envelope(c, "lms-load:a", uuid.uuid4()).event_id
+        for c in (next_day, other_course)
+    }
+    assert first.event_id not in ids
+    assert len(ids) == 2
