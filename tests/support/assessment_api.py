@@ -8,8 +8,10 @@ from pathlib import Path
 
 from libs.events.schemas.framework import Framework
 from libs.events.schemas.hris import EmployeeHired
+from libs.personal.vault import MasterKeys
 from services.assessment.service import build, definition
 from tests.support import replica_seeding
+from tests.support.servers import Nats
 from tests.support.service_api import ServiceApi, in_process
 
 SCHEMA = "assessment"
@@ -26,7 +28,12 @@ class AssessmentApi(ServiceApi):
 
 
 @asynccontextmanager
-async def assessment_api(database_url: str, keys_dir: Path) -> AsyncIterator[AssessmentApi]:
+async def assessment_api(
+    database_url: str, keys_dir: Path, nats: Nats | None = None, master: MasterKeys | None = None
+) -> AsyncIterator[AssessmentApi]:
+    """`nats`: with the service's consumers and outbox relay (see `in_process`)."""
     migrations = definition.migrations
-    async with in_process(AssessmentApi, build, SCHEMA, migrations, database_url, keys_dir) as api:
+    async with in_process(
+        AssessmentApi, build, SCHEMA, migrations, database_url, keys_dir, nats=nats, master=master
+    ) as api:
         yield api

@@ -1,7 +1,9 @@
-"""A service's HTTP API in-process, on a real PostgreSQL, with real tokens."""
+"""A service's HTTP API in-process, on a real PostgreSQL, with real tokens; with its
+consumers and outbox relay on NATS when a test asks for them."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,12 +11,16 @@ from typing import Any, TypeVar
 
 import httpx
 from fastapi import FastAPI
+from faststream.nats import NatsBroker
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 
+from libs.events.broker import make_broker
+from libs.events.consumer import subscribe
 from libs.events.migrations import migrate
 from libs.events.migrations.roles import OWNER_ROLE, PasswordFile, provision, service_role
+from libs.events.relay import OutboxRelay
 from libs.events.store import EventStore
 from libs.personal.vault import MasterKeys, PostgresDataKeys
 from libs.platform.auth import TokenVerifier, ensure_dev_keypair, mint_token
@@ -23,6 +29,7 @@ from libs.platform.pagination import every_item_async
 from libs.platform.runtime import Runtime, ServiceParts
 from libs.platform.settings import Settings
 from talentledger.stack.database import migrate_personal_data_keys
+from tests.support.servers import Nats
 
 
 class ServiceApi:
@@ -106,28 +113,67 @@ async def in_process(
     keys_dir: Path,
     temporal: Client | None = None,
     configure: Callable[[AsyncConnection[Any]], Awaitable[None]] | None = None,
+    nats: Nats | None = None,
+    master: MasterKeys | None = None,
 ) -> AsyncIterator[Api]:
     """The service's API on `database_url` (an administrator's), connected as the service's
     own role, as a deployed service is, so that its tests prove the role's grants suffice.
-    `configure`: called on each new connection of the service's pool."""
+    `configure`: called on each new connection of the service's pool. `nats`: the service
+    also runs its consumers and outbox relay there, as its own NATS identity, as `serve()`
+    does. `master`: the personal data master keys, which services reading each other's
+    events share, as deployed ones do."""
     role_url = service_database_url(database_url, schema, keys_dir, *migrations)
     private, public = ensure_dev_keypair(keys_dir)
     settings = Settings.model_validate(
         {"TALENTLEDGER_JWT_PUBLIC_KEY_FILE": public, "DATABASE_URL": role_url}
     )
+    broker = (
+        make_broker(nats.url, client_name=schema, credentials=nats.credentials(schema))
+        if nats
+        else None
+    )
     async with AsyncConnectionPool(
         service_conninfo(settings), min_size=1, max_size=8, open=False, configure=configure
     ) as pool:
-        store = EventStore(pool, schema, keys=PostgresDataKeys(pool, MasterKeys.generate()))
-        # The HTTP API uses no broker (the relay and worker are elsewhere), and Temporal only
-        # in the cycles service, which is given a client.
-        runtime = Runtime(schema, settings, pool, store, broker=None, temporal=temporal)  # type: ignore[arg-type]
-        app = build(runtime).api
+        keys = PostgresDataKeys(pool, master or MasterKeys.generate())
+        store = EventStore(pool, schema, keys=keys)
+        # A broker only when `nats` is given; Temporal only in the cycles service, which is
+        # given a client.
+        runtime = Runtime(schema, settings, pool, store, broker=broker, temporal=temporal)  # type: ignore[arg-type]
+        parts = build(runtime)
+        app = parts.api
         app.state.runtime = runtime
         app.state.token_verifier = TokenVerifier(settings)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://{schema}") as client:
+        async with (
+            _consuming_and_relaying(parts, store, broker),
+            httpx.AsyncClient(transport=transport, base_url=f"http://{schema}") as client,
+        ):
             api = api_type(client, private, store)
             api.app = app
             yield api
         await store.close()
+
+
+@asynccontextmanager
+async def _consuming_and_relaying(
+    parts: ServiceParts, store: EventStore, broker: NatsBroker | None
+) -> AsyncIterator[None]:
+    """The service's consumers and outbox relay on `broker` until the block ends; nothing
+    without one (the HTTP API alone)."""
+    if broker is None:
+        yield
+        return
+    for handler in parts.handlers:
+        subscribe(broker, store, handler)
+    await broker.start()
+    stop = asyncio.Event()
+    relay = asyncio.create_task(OutboxRelay(store, broker, poll_interval=0.2).run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(relay, 20)
+        finally:
+            await broker.stop()
