@@ -60,7 +60,8 @@ class FrameworkVersions:
         table = sql.Identifier(service, "framework_versions")
         self._insert = sql.SQL(
             "INSERT INTO {} (framework_id, version, name, revision, published_at, levels, "
-            "competencies, event_id, framework) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "competencies, event_id, framework, role_changes) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (framework_id, version) DO NOTHING"
         ).format(table)
         roles = sql.Identifier(service, "role_profiles")
@@ -86,6 +87,13 @@ class FrameworkVersions:
             "SELECT max(version) FROM {} "
             "WHERE framework_id = %s AND (%s::int IS NULL OR version = %s)"
         ).format(table)
+        # Role profiles travel as events of their own, on another durable: a version is held
+        # whole only once every change it announced has arrived.
+        self._roles_held = sql.SQL(
+            "SELECT f.role_changes, (SELECT count(*) FROM {} r "
+            "WHERE r.framework_id = f.framework_id AND r.version = f.version) "
+            "FROM {} f WHERE f.framework_id = %s AND f.version = %s"
+        ).format(roles, table)
 
     async def apply(
         self, conn: AsyncConnection[Any], envelope: Envelope, event: FrameworkPublished
@@ -102,6 +110,7 @@ class FrameworkVersions:
                 len(event.framework.competencies),
                 envelope.event_id,
                 Jsonb(event.framework.model_dump(mode="json")),
+                event.role_changes,
             ),
         )
 
@@ -162,9 +171,16 @@ class FrameworkVersions:
             return await cur.fetchall()
 
     async def holds(self, conn: AsyncConnection[Any], ref: FrameworkRef) -> int | None:
+        """The version held whole (the framework and every role profile change it
+        announced), or None."""
         cur = await conn.execute(self._select_one, (ref.framework_id, ref.version, ref.version))
         row = await cur.fetchone()
-        return row[0] if row else None
+        version = row[0] if row else None
+        if version is None:
+            return None
+        cur = await conn.execute(self._roles_held, (ref.framework_id, version))
+        announced, arrived = await cur.fetchone() or (None, 0)
+        return version if announced is None or arrived >= announced else None
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["framework versions"])
@@ -196,7 +212,7 @@ class FrameworkVersions:
             if version is None:
                 raise ApplicationError(
                     f"{service} has not received framework {ref.framework_id!r} "
-                    f"version {ref.version} yet",
+                    f"version {ref.version} and all its role profiles yet",
                     type="FrameworkNotReplicated",
                 )
             return FrameworkConfirmation(

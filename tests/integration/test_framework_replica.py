@@ -4,18 +4,25 @@ service: consumers never need to call its API)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faststream.nats import NatsBroker
 from psycopg_pool import AsyncConnectionPool
 
 from libs.events.consumer import subscribe
+from libs.events.envelope import Envelope
 from libs.events.migrations import migrate
+from libs.events.registry import registry
 from libs.events.relay import OutboxRelay
+from libs.events.schemas.framework import FrameworkPublished
 from libs.events.store import EventStore
 from libs.replicas.framework_versions import MIGRATIONS, FrameworkVersions
+from libs.workflows.messages import FrameworkRef
 from tests.support.backbone import eventually
+from tests.support.envelopes import envelope
 from tests.support.framework_api import FrameworkApi, framework_api
 from tests.support.sample_frameworks import replace_role, valid_framework, without_roles
 
@@ -83,3 +90,51 @@ async def test_role_profiles_and_documents_are_kept_per_version(
     assert kept is not None
     assert kept.key == unchanged.key, "unchanged roles carry over"
     assert document == second
+
+
+async def test_a_version_is_held_only_once_every_role_profile_it_announced_has_arrived(
+    api: FrameworkApi, consumer_store: EventStore
+) -> None:
+    """FrameworkPublished and the RoleProfileChanged events reach a consumer on durables of
+    their own: confirming the version before its role profiles would let a cycle read a
+    questionnaire the replica cannot build yet."""
+    replica = FrameworkVersions(CONSUMER)
+    framework = valid_framework()
+    await api.ok("PUT", "/frameworks/eng/draft", json=framework.model_dump(mode="json"))
+    await api.ok("POST", "/frameworks/eng/versions", 201, json={})
+    log = await api.store.read_log(0, limit=1000)
+    [published] = [e for e in log if e.event_type == "FrameworkPublished"]
+    roles = [e for e in log if e.event_type == "RoleProfileChanged"]
+    assert len(roles) == len(framework.roles)
+    assert published.payload["role_changes"] == len(roles)
+    ref = FrameworkRef(framework_id="eng", version=1)
+
+    def decoded(recorded: Envelope) -> Any:
+        return registry.decode(recorded.event_type, recorded.schema_version, recorded.payload)
+
+    async with consumer_store.pool.connection() as conn:
+        await replica.apply(conn, published, decoded(published))
+        for envelope in roles[:-1]:
+            await replica.apply_role(conn, envelope, decoded(envelope))
+        assert await replica.holds(conn, ref) is None, "one role profile is still on its way"
+        await replica.apply_role(conn, roles[-1], decoded(roles[-1]))
+        assert await replica.holds(conn, ref) == 1
+
+
+async def test_a_version_published_before_role_changes_were_counted_is_held_on_arrival(
+    consumer_store: EventStore,
+) -> None:
+    """A v4 FrameworkPublished (no count) is held as soon as it arrives, as before."""
+    replica = FrameworkVersions(CONSUMER)
+    payload = FrameworkPublished(
+        framework_id="old",
+        version=1,
+        revision="initial",
+        published_at=datetime.now(UTC),
+        framework=valid_framework(),
+    ).model_dump(mode="json", exclude={"role_changes"})
+    event = registry.decode("FrameworkPublished", 4, payload)
+    recorded = envelope(event, "framework-old")  # type: ignore[arg-type]
+    async with consumer_store.pool.connection() as conn:
+        await replica.apply(conn, recorded, event)  # type: ignore[arg-type]
+        assert await replica.holds(conn, FrameworkRef(framework_id="old", version=1)) == 1

@@ -371,7 +371,7 @@ class FrameworkPublished(IntegrationEvent):
     """
 
     event_type = "FrameworkPublished"
-    schema_version = 4
+    schema_version = 5
     context = "framework"
 
     framework_id: str
@@ -383,6 +383,13 @@ class FrameworkPublished(IntegrationEvent):
         default_factory=list,
         description="the reviewers whose approval covers this version, in the order the "
         "review round named them; empty when the policy asked for none and none was given",
+    )
+    role_changes: int | None = Field(
+        None,
+        ge=0,
+        description="how many RoleProfileChanged events were published with this version: a "
+        "consumer holds the whole version once that many have arrived; None in versions "
+        "published before it was counted",
     )
 
 
@@ -433,6 +440,12 @@ def _framework_published_v2(payload: dict) -> dict:  # type: ignore[type-arg]
 def _framework_published_v3(payload: dict) -> dict:  # type: ignore[type-arg]
     """v4 added the approvals and the policy's `approvals_required`, both with defaults
     meaning what v3 meant (no review asked for, none recorded): a v3 payload reads as it is."""
+    return payload
+
+
+@registry.upcaster("FrameworkPublished", 4)
+def _framework_published_v4(payload: dict) -> dict:  # type: ignore[type-arg]
+    """v5 added `role_changes`, optional: a v4 payload reads as it is, its count unknown."""
     return payload
 
 

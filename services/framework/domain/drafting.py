@@ -185,24 +185,24 @@ class FrameworkAggregate:
         version = self.published_versions + 1
         if self.latest is not None:  # as-of queries need publication instants that only rise
             now = max(now, self.latest.published_at + timedelta(microseconds=1))
-        events: list[IntegrationEvent] = [
-            FrameworkPublished(
-                framework_id=self.framework_id,
-                version=version,
-                revision=choose_revision(changes, requested),
-                published_at=now,
-                framework=draft,
-            )
-        ]
+        roles: list[IntegrationEvent] = []
         before = effective_profiles(previous) if previous else {}
         for key, profile in after.items():
             if key not in before or before[key] != profile:
                 change = "added" if key not in before else "changed"
-                events.append(self._role_changed(version, change, profile))
+                roles.append(self._role_changed(version, change, profile))
         for key, profile in before.items():
             if key not in after:
-                events.append(self._role_changed(version, "removed", profile))
-        return events, problems
+                roles.append(self._role_changed(version, "removed", profile))
+        published = FrameworkPublished(
+            framework_id=self.framework_id,
+            version=version,
+            revision=choose_revision(changes, requested),
+            published_at=now,
+            framework=draft,
+            role_changes=len(roles),
+        )
+        return [published, *roles], problems
 
     def _role_changed(self, version: int, change: str, profile: Any) -> RoleProfileChanged:
         return RoleProfileChanged(
