@@ -1,6 +1,6 @@
 """The org chart read model, kept from the HRIS events (people, positions, reporting lines),
 in the schema of each service that needs it (assessment for raters, development for mentors
-and team views).
+and team views, promotion for readiness).
 
 Each event type has its own durable consumer, so one employee's events may be applied out
 of order: every aspect (position, manager) keeps the stream version of the event that last
@@ -19,6 +19,13 @@ none ("unknown") until the event missing from the run arrives, never a wrong day
 fact only ever dates the start of the position a newer one holds, it never puts back its
 own. People held before the level start was kept have the position they held then as a
 fact of unknown day, a hiring's excepted (replica_oc_0003).
+
+The level start is judged only where every HRIS event type on the employee stream arrives:
+in the promotion service, whose handler of `ProtectedAttributeRecorded` (an event the org
+chart does not keep: data minimisation leaves it to that service alone) marks its version
+seen (`seen`). Elsewhere (assessment, development) a person with such an event below their
+current level has a level start that may read unknown for good; those services do not judge
+time at level.
 """
 
 from __future__ import annotations
@@ -97,6 +104,8 @@ class OrgChart:
                 ],
             ),
             "left": self._upsert(table, ["left_on"], [sql.SQL("left_on = excluded.left_on")]),
+            # Changes nothing: only takes the person's row lock, as every event of theirs does.
+            "seen": self._upsert(table, [], [sql.SQL("role_version = people.role_version")]),
         }
         columns = sql.SQL(", ").join(map(sql.Identifier, Person.model_fields))
         self._select = sql.SQL("SELECT {} FROM {} ").format(columns, table)
@@ -208,6 +217,14 @@ class OrgChart:
             self._upserts["left"], {"employee_id": e.employee_id, "left_on": e.effective_on}
         )
         await self._applied(conn, envelope, e.employee_id)
+
+    async def seen(self, conn: AsyncConnection[Any], envelope: Envelope, employee_id: str) -> None:
+        """An HRIS event of the person that the org chart does not keep, applied by another
+        handler of the service in its transaction (the promotion service's
+        `ProtectedAttributeRecorded`): its version is marked seen, or the level start of
+        anyone with such an event below their current level would stay unknown for good."""
+        await conn.execute(self._upserts["seen"], {"employee_id": employee_id})
+        await self._applied(conn, envelope, employee_id)
 
     async def erase(self, conn: AsyncConnection[Any], employee_id: str) -> int:
         """Forget the person's name (docs/privacy.md, Requests): their place in the chart
@@ -328,3 +345,6 @@ class BoundOrgChart:
 
     async def erase(self, employee_id: str) -> int:
         return await self.chart.erase(self.conn, employee_id)
+
+    async def seen(self, envelope: Envelope, employee_id: str) -> None:
+        await self.chart.seen(self.conn, envelope, employee_id)

@@ -399,3 +399,45 @@ async def test_people_held_before_level_starts_were_kept_get_the_right_start_or_
             (3, moved_on, "L3"),
         ]
         await store.close()
+
+
+async def test_people_whose_facts_are_all_kept_since_level_starts_were_kept_keep_their_start(
+    database_url: str,
+) -> None:
+    """replica_oc_0003 on people hired after replica_oc_0002: every hiring and role change
+    of theirs is a role fact, so the versions between their facts (manager changes,
+    leavings) were applied and count as seen. Each was hired at L2 on 2024-01-02 (version
+    1), given a new manager (version 2), then (version 3, 2025-03-01):
+    - PROMOTED: promoted to L3: L3 since 2025-03-01.
+    - MOVED: moved to Payments at L2: L2 since the hiring.
+    """
+    schema = "complete"
+    migrate(database_url, schema, ORG_CHART_MIGRATIONS, to="replica_oc_0002")
+    hired_on, changed_on = date(2024, 1, 2), date(2025, 3, 1)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(f"SET search_path TO {schema}")
+        for employee, level, since in (("PROMOTED", "L3", changed_on), ("MOVED", "L2", hired_on)):
+            # As the org chart kept them under replica_oc_0002.
+            conn.execute(
+                "INSERT INTO people (employee_id, hired_on, department, job_family, track, "
+                "level, role_version, manager_id, manager_version, level_since) "
+                "VALUES (%s, %s, 'Payments', 'eng', 'ic', %s, 3, 'M2', 2, %s)",
+                (employee, hired_on, level, since),
+            )
+            conn.execute(
+                "INSERT INTO role_facts VALUES (%s, 1, %s, 'eng', 'ic', 'L2'), "
+                "(%s, 3, %s, 'eng', 'ic', %s)",
+                (employee, hired_on, employee, changed_on, level),
+            )
+    migrate(database_url, schema, ORG_CHART_MIGRATIONS)
+
+    with psycopg.connect(database_url) as conn:
+        seen = conn.execute(
+            f"SELECT employee_id, array_agg(stream_version ORDER BY stream_version) "
+            f"FROM {schema}.hris_versions GROUP BY employee_id"
+        ).fetchall()
+    assert dict(seen) == {"MOVED": [1, 2, 3], "PROMOTED": [1, 2, 3]}
+    org = OrgChart(schema)
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        people = {p.employee_id: p.level_since for p in await org.everyone(conn)}
+    assert people == {"MOVED": hired_on, "PROMOTED": changed_on}

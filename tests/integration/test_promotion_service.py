@@ -17,9 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from libs.events.schemas.hris import ProtectedAttributeRecorded
+from libs.events.registry import registry
+from libs.events.schemas.hris import (
+    EmployeeLeft,
+    EmployeeManagerChanged,
+    ProtectedAttributeRecorded,
+)
+from libs.platform.runtime import Runtime
+from libs.platform.settings import Settings
 from libs.replicas.framework_versions import MIGRATIONS as FRAMEWORK_MIGRATIONS
 from libs.replicas.org_chart import MIGRATIONS as ORG_CHART_MIGRATIONS
+from libs.replicas.org_chart import OrgChart
 from services.promotion.adapters.audit import verify_stored_log
 from services.promotion.adapters.postgres import MIGRATIONS
 from services.promotion.adapters.postgres.decision_log import DecisionLog
@@ -716,3 +724,49 @@ async def test_a_lateral_move_is_judged_on_its_path_decided_logged_and_counted_a
     assert [(g["considered"], g["selected"]) for g in promoted["groups"]] == [(1, 0)]
     assert (moved["cycle"], moved["move_kind"]) == ("2026-h1", "lateral")
     assert [(g["considered"], g["selected"]) for g in moved["groups"]] == [(1, 1)]
+
+
+async def test_every_hris_event_of_a_person_is_marked_seen_so_the_level_start_is_known(
+    stack: Stack,
+) -> None:
+    """docs/domain.md §6, Readiness: the level start is known only once every earlier HRIS
+    event of the person has been applied, and the promotion service is where every type on
+    the employee stream arrives. Each type, as the service's own handlers apply it, marks
+    its version seen: a protected attribute between the hiring and a department move must
+    not leave the level start unknown (the move keeps the hiring's day)."""
+    person = "emp-stream"
+    hired_on = date(2024, 1, 2)
+    stream = [
+        hired(person, LEAD, "ic", "L3"),
+        ProtectedAttributeRecorded(
+            employee_id=person, effective_on=date(2024, 2, 1), attribute="sex", value="a"
+        ),
+        EmployeeManagerChanged(
+            employee_id=person, effective_on=date(2024, 6, 1), manager_id=OTHER_LEAD
+        ),
+        role_changed(person, date(2025, 3, 1), "L3", "Payments"),
+        EmployeeLeft(employee_id=person, effective_on=date(2026, 1, 30)),
+    ]
+    types = {m.event_type for m in registry.models() if m.context == "hris"}
+    assert {e.event_type for e in stream} == types, (
+        "an HRIS event type on the employee stream that this test does not deliver: add it, "
+        "and have the promotion service mark its version seen"
+    )
+    store = stack.api.store
+    runtime = Runtime(SCHEMA, Settings(), store.pool, store, broker=None, temporal=None)  # type: ignore[arg-type]
+    handlers = build(runtime).handlers
+    for version, event in enumerate(stream, 1):
+        applying = [h for h in handlers if h.event is type(event)]
+        assert applying, f"the promotion service does not receive {event.event_type}"
+        for handler in applying:
+            async with store.transaction() as conn:
+                await handler.apply(conn, envelope(event, f"employee-{person}", version), event)
+    async with store.pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT stream_version FROM {SCHEMA}.hris_versions WHERE employee_id = %s", (person,)
+        )
+        seen = {row[0] for row in await cur.fetchall()}
+        kept = await OrgChart(SCHEMA).person(conn, person)
+    assert seen == {1, 2, 3, 4, 5}
+    assert kept is not None
+    assert (kept.level_since, kept.department) == (hired_on, "Payments")

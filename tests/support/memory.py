@@ -160,6 +160,8 @@ class MemoryOrgChart:
     def __init__(self) -> None:
         self.people: dict[str, Person] = {}
         self.histories: dict[str, list[RoleFact]] = {}
+        # The HRIS versions marked seen by handlers of events the org chart does not keep.
+        self.seen_versions: dict[str, set[int]] = {}
 
     def hire(self, *people: Person) -> None:
         for p in people:
@@ -177,6 +179,9 @@ class MemoryOrgChart:
 
     async def person(self, employee_id: str) -> Person | None:
         return self.people.get(employee_id)
+
+    async def seen(self, envelope: Envelope, employee_id: str) -> None:
+        self.seen_versions.setdefault(employee_id, set()).add(envelope.stream_version)
 
     async def position_history(self, employee_id: str) -> list[RoleFact]:
         return list(self.histories.get(employee_id, []))

@@ -167,6 +167,10 @@ class OrgChart(Protocol):
     async def erase(self, employee_id: str) -> int:
         """Forget the person's name, keeping their place in the chart; 0 on a repeat."""
 
+    async def seen(self, envelope: Envelope, employee_id: str) -> None:
+        """Mark an HRIS event of the person the org chart does not receive as applied, so
+        that it does not leave their level start unknown."""
+
 
 class KnownVersion(Protocol):
     @property

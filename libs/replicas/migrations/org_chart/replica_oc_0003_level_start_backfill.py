@@ -3,6 +3,11 @@ events applied, and every level start found again by the rule that never gives a
 
 Revision ID: replica_oc_0003
 
+People whose hiring (version 1) and current position are role facts kept since
+replica_oc_0002 have every hiring and role change of theirs kept: each version up to the
+newest applied (position or manager) that is no fact was a manager change or a leaving, and
+counts as seen, so their level start stands.
+
 Before this revision, the first role fact a person held from before replica_oc_0002 received
 became their whole history: a department move dated their level. Now each such person's
 position on their row is a fact of its own, at the version that last set it, dated by the
@@ -65,6 +70,18 @@ def upgrade() -> None:
         "hris_versions",
         sa.Column("employee_id", sa.Text, primary_key=True),
         sa.Column("stream_version", sa.Integer, primary_key=True),
+    )
+    # Before the position facts below are added: only facts kept since replica_oc_0002
+    # show a complete history.
+    op.execute(
+        "INSERT INTO hris_versions (employee_id, stream_version) "
+        "SELECT p.employee_id, v FROM people p "
+        "CROSS JOIN LATERAL generate_series(1, greatest(p.role_version, p.manager_version)) v "
+        "WHERE EXISTS (SELECT FROM role_facts f WHERE f.employee_id = p.employee_id "
+        "              AND f.stream_version = 1) "
+        "AND EXISTS (SELECT FROM role_facts f WHERE f.employee_id = p.employee_id "
+        "            AND f.stream_version = p.role_version) "
+        "ON CONFLICT DO NOTHING"
     )
     op.execute(
         "INSERT INTO role_facts (employee_id, stream_version, effective_on, job_family, track, "
