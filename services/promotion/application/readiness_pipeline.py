@@ -18,7 +18,7 @@ from services.promotion.application.promotion import NotFound, Promotion, requir
 from services.promotion.application.readiness import framework_at
 from services.promotion.domain.cases import WrongState
 from services.promotion.domain.criteria_preview import Position, Scored, targets
-from services.promotion.domain.readiness import CriterionKind
+from services.promotion.domain.readiness import CalibratedScores, CriterionKind
 from services.promotion.domain.readiness_pipeline import (
     CASE_ONLY,
     FROM_THE_RECORD,
@@ -89,13 +89,13 @@ async def readiness_pipeline(
             raise NotFound(f"no calibration has scored anyone active{where} yet")
         criteria = await in_force(promotion, tx)
         tally: PipelineTally | None = None
-        scores = None
+        first: CalibratedScores | None = None  # a person's: the session's framework version
         known: dict[Position, EffectiveRoleProfile | None] = {}
         async for placed in tx.records.in_departments(session, department):
             batch = [_in_department(p) for p in placed]
-            if tally is None or scores is None:
-                scores = batch[0].person.scores
-                framework = await framework_at(tx, scores.framework_id, scores.framework_version)
+            if tally is None:
+                first = batch[0].person.scores
+                framework = await framework_at(tx, first.framework_id, first.framework_version)
                 tally = PipelineTally(criteria, framework, promotion.clock().date())
             profiles = await _profiles(tx, tally, batch, known)
             for entry in batch:
@@ -105,12 +105,13 @@ async def readiness_pipeline(
                     raise WrongState(
                         f"the criteria in force cannot judge session {session!r}: {error}"
                     ) from None
-    if tally is None or scores is None:  # the session was found through someone of this population
+    if tally is None or first is None:
+        # Not met in practice: the session was found through someone of this population.
         raise NotFound(f"nobody of calibration session {session!r} is active in a department")
     return ReadinessPipeline(
         session_id=session,
-        framework_id=scores.framework_id,
-        framework_version=scores.framework_version,
+        framework_id=first.framework_id,
+        framework_version=first.framework_version,
         criteria_version=criteria.version,
         as_of=tally.as_of,
         department=department,
