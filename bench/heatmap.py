@@ -70,7 +70,7 @@ GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 
-async def _best(repeats: int, timed: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+async def best_of(repeats: int, timed: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
     """The fastest of `repeats` runs, and the last answer."""
     best, answer = math.inf, None
     for _ in range(repeats):
@@ -149,10 +149,10 @@ async def run(database_url: str, console: Console, sizes: HeatmapSizes) -> str:
             return timed
 
         one = departments[0]
-        heatmap_s, everyone = await _best(sizes.repeats, development.gap_heatmap)
-        grouped_s, grouped = await _best(sizes.repeats, group_by(None))
-        one_s, in_one = await _best(sizes.repeats, lambda: development.gap_heatmap(one))
-        one_grouped_s, one_grouped = await _best(sizes.repeats, group_by(one))
+        heatmap_s, everyone = await best_of(sizes.repeats, development.gap_heatmap)
+        grouped_s, grouped = await best_of(sizes.repeats, group_by(None))
+        one_s, in_one = await best_of(sizes.repeats, lambda: development.gap_heatmap(one))
+        one_grouped_s, one_grouped = await best_of(sizes.repeats, group_by(one))
         same = _same(everyone.cells, grouped) and _same(in_one.cells, one_grouped)
 
         gc.collect()
