@@ -15,7 +15,6 @@ force). Memory: the traced peak of one pipeline for everyone, against one previe
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -23,18 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 
-from bench.assessment import seed_framework, seed_org_chart
-from bench.assessment_model import organisation
 from bench.development import calibration
-from bench.framework_model import build_framework
-from bench.heatmap import best_of
-from libs.events.migrations import migrate
-from libs.events.store import EventStore
+from bench.heatmap import HeatmapSizes, best_of, organisation_in
 from services.promotion.adapters.postgres.records import PromotionRecords
 from services.promotion.adapters.postgres.work import Database
 from services.promotion.application.criteria_preview import preview_criteria
@@ -46,12 +37,8 @@ SCHEMA = "bench_pipeline"
 SESSION = "bench-pipeline-s1"
 
 
-@dataclass(frozen=True)
-class PipelineSizes:
-    people: int
-    repeats: int
-
-
+# The heatmap's knobs: how many people, and how many timed runs.
+PipelineSizes = HeatmapSizes
 FULL = PipelineSizes(people=10_000, repeats=3)
 QUICK = PipelineSizes(people=1_000, repeats=3)
 
@@ -75,13 +62,8 @@ async def _peak(run: Callable[[], Awaitable[Any]]) -> int:
 
 
 async def run(database_url: str, console: Console, sizes: PipelineSizes) -> str:
-    await asyncio.to_thread(migrate, database_url, SCHEMA, *definition.migrations)
-    framework = build_framework()
-    org = organisation(sizes.people, framework)
-    async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
-        store = EventStore(pool, SCHEMA)
-        await seed_framework(store, framework, SCHEMA)
-        await seed_org_chart(store, org, SCHEMA)
+    people = organisation_in(database_url, SCHEMA, definition.migrations, sizes.people)
+    async with people as (store, org):
         async with store.transaction() as conn:
             await PromotionRecords(conn, SCHEMA).record_calibration(
                 calibration(SESSION, org, 1), datetime.now(UTC)
@@ -101,9 +83,6 @@ async def run(database_url: str, console: Console, sizes: PipelineSizes) -> str:
         )
         pipeline_peak = await _peak(lambda: readiness_pipeline(promotion, hr))
         preview_peak = await _peak(lambda: preview_criteria(promotion, {}, hr))
-        await store.close()
-    with psycopg.connect(database_url, autocommit=True) as c:
-        c.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
 
     judged = sum(r.people for r in everyone.rows)
     one_judged = sum(r.people for r in in_one.rows)
