@@ -25,6 +25,7 @@ from bench import (
     heatmap,
     idle,
     latency,
+    pipeline,
     sealed_appends,
 )
 from bench.report import render
@@ -44,6 +45,7 @@ class Sizes:
     decision_log: decision_log.DecisionLogSizes
     development: development.DevelopmentSizes
     heatmap: heatmap.HeatmapSizes
+    pipeline: pipeline.PipelineSizes
     cycle: cycle.CycleSizes
     idle: idle.IdleSizes
 
@@ -57,6 +59,7 @@ FULL = Sizes(
     decision_log=decision_log.FULL,
     development=development.FULL,
     heatmap=heatmap.FULL,
+    pipeline=pipeline.FULL,
     cycle=cycle.FULL,
     idle=idle.FULL,
 )
@@ -69,6 +72,7 @@ QUICK = Sizes(
     decision_log=decision_log.QUICK,
     development=development.QUICK,
     heatmap=heatmap.QUICK,
+    pipeline=pipeline.QUICK,
     cycle=cycle.QUICK,
     idle=idle.QUICK,
 )
@@ -103,11 +107,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "decision_log",
             "development",
             "heatmap",
+            "pipeline",
             "cycle",
             "sealed_appends",
             "idle",
         ),
-        help="run one benchmark instead of all ten",
+        help="run one benchmark instead of all eleven",
     )
     parser.add_argument(
         "--people",
@@ -148,6 +153,7 @@ async def main(args: argparse.Namespace, console: Console) -> str:
         "decision_log",
         "development",
         "heatmap",
+        "pipeline",
         "sealed_appends",
     )
     with bench_stack(console, with_nats=not without_nats) as stack:
@@ -191,6 +197,8 @@ async def main(args: argparse.Namespace, console: Console) -> str:
             sections.append(await development.run(stack.database_url, console, sizes.development))
         if args.only in (None, "heatmap"):
             sections.append(await heatmap.run(stack.database_url, console, sizes.heatmap))
+        if args.only in (None, "pipeline"):
+            sections.append(await pipeline.run(stack.database_url, console, sizes.pipeline))
         if args.only in (None, "decision_log"):
             sections.append(await decision_log.run(stack.database_url, console, sizes.decision_log))
     if args.only is None:

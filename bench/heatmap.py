@@ -20,9 +20,11 @@ import gc
 import math
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,7 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 
 from bench.assessment import FRAMEWORK_ID, seed_framework, seed_org_chart
-from bench.assessment_model import organisation
+from bench.assessment_model import Organisation, organisation
 from bench.development import calibration
 from bench.framework_model import build_framework
 from libs.events.migrations import migrate
@@ -70,7 +72,7 @@ GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 
-async def _best(repeats: int, timed: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+async def best_of(repeats: int, timed: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
     """The fastest of `repeats` runs, and the last answer."""
     best, answer = math.inf, None
     for _ in range(repeats):
@@ -103,14 +105,32 @@ def _same(cells: list[HeatmapCell], grouped: list[tuple[Any, ...]]) -> bool:
     return True
 
 
-async def run(database_url: str, console: Console, sizes: HeatmapSizes) -> str:
-    await asyncio.to_thread(migrate, database_url, SCHEMA, *definition.migrations)
+@asynccontextmanager
+async def organisation_in(
+    database_url: str, schema: str, migrations: Sequence[Path], people: int
+) -> AsyncIterator[tuple[EventStore, Organisation]]:
+    """Benchmark 4's organisation of `people`, hired through the org chart's handler and its
+    framework seeded through the replica's, in `schema` migrated with `migrations`; the
+    schema is dropped afterwards."""
+    await asyncio.to_thread(migrate, database_url, schema, *migrations)
     framework = build_framework()
-    org = organisation(sizes.people, framework)
+    org = organisation(people, framework)
     async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
-        store = EventStore(pool, SCHEMA)
-        await seed_framework(store, framework, SCHEMA)
-        await seed_org_chart(store, org, SCHEMA)
+        store = EventStore(pool, schema)
+        await seed_framework(store, framework, schema)
+        await seed_org_chart(store, org, schema)
+        try:
+            yield store, org
+        finally:
+            await store.close()
+    with psycopg.connect(database_url, autocommit=True) as c:
+        c.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+async def run(database_url: str, console: Console, sizes: HeatmapSizes) -> str:
+    people = organisation_in(database_url, SCHEMA, definition.migrations, sizes.people)
+    async with people as (store, org):
+        pool = store.pool
         replica = FrameworkVersions(SCHEMA)
         development = Development(Database(store, OrgChart(SCHEMA), replica))
 
@@ -149,10 +169,10 @@ async def run(database_url: str, console: Console, sizes: HeatmapSizes) -> str:
             return timed
 
         one = departments[0]
-        heatmap_s, everyone = await _best(sizes.repeats, development.gap_heatmap)
-        grouped_s, grouped = await _best(sizes.repeats, group_by(None))
-        one_s, in_one = await _best(sizes.repeats, lambda: development.gap_heatmap(one))
-        one_grouped_s, one_grouped = await _best(sizes.repeats, group_by(one))
+        heatmap_s, everyone = await best_of(sizes.repeats, development.gap_heatmap)
+        grouped_s, grouped = await best_of(sizes.repeats, group_by(None))
+        one_s, in_one = await best_of(sizes.repeats, lambda: development.gap_heatmap(one))
+        one_grouped_s, one_grouped = await best_of(sizes.repeats, group_by(one))
         same = _same(everyone.cells, grouped) and _same(in_one.cells, one_grouped)
 
         gc.collect()
@@ -160,9 +180,6 @@ async def run(database_url: str, console: Console, sizes: HeatmapSizes) -> str:
         await development.gap_heatmap()
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        await store.close()
-    with psycopg.connect(database_url, autocommit=True) as c:
-        c.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
 
     one_rows = sum(c.people for c in in_one.cells)
     lines = [

@@ -53,7 +53,7 @@ privacy_app = typer.Typer(
 )
 app.add_typer(privacy_app, name="privacy")
 report_app = typer.Typer(
-    help="HR's reports from the development service, by department, as CSV or JSON.",
+    help="HR's reports from the development and promotion services, by department, as CSV or JSON.",
     no_args_is_help=True,
 )
 app.add_typer(report_app, name="report")
@@ -835,7 +835,7 @@ def cycle_cancel(cycle_id: str, actor: ActorOption, url: CyclesUrl = None) -> No
     console.print(f"{cycle_id}: cancellation requested")
 
 
-# -- HR's reports (the development service's /reports routes) ----------------------------------
+# -- HR's reports (the development and promotion services' /reports routes) --------------------
 
 DevelopmentUrl = Annotated[
     str | None,
@@ -844,18 +844,38 @@ DevelopmentUrl = Annotated[
         help="the development service; default: the running embedded stack's",
     ),
 ]
-# Each report: its route under /reports, and what it says. One command each, built alike.
+PromotionUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TALENTLEDGER_PROMOTION_URL",
+        help="the promotion service; default: the running embedded stack's",
+    ),
+]
+# Each service's --url option, for the reports it serves.
+SERVICE_URLS = {"development": DevelopmentUrl, "promotion": PromotionUrl}
+# Each report: its route under /reports, the service serving it, and what it says. One
+# command each, built alike.
 REPORTS = {
-    "gaps": "The latest calibration's gaps by department and competency: people, observed, "
-    "mean gap and share below target.",
-    "plans": "Each person's latest plan by department and action kind: actions, and those "
-    "completed (marked done by the employee, or courses the LMS closed).",
-    "goals": "Goals per state by department.",
+    "gaps": (
+        "development",
+        "The latest calibration's gaps by department and competency: people, observed, "
+        "mean gap and share below target.",
+    ),
+    "plans": (
+        "development",
+        "Each person's latest plan by department and action kind: actions, and those "
+        "completed (marked done by the employee, or courses the LMS closed).",
+    ),
+    "goals": ("development", "Goals per state by department."),
+    "readiness": (
+        "promotion",
+        "The latest calibration's readiness pipeline by department and position: ready for "
+        "the next level, awaiting a case, not ready and the criterion they miss most.",
+    ),
 }
 
 
-def _report_command(name: str, summary: str) -> None:
-    @report_app.command(name, help=f"{summary} (hr_admin)")
+def _report_command(name: str, service: str, summary: str) -> None:
     def command(
         actor: ActorOption,
         department: Annotated[str | None, typer.Option(help="only this department")] = None,
@@ -863,11 +883,11 @@ def _report_command(name: str, summary: str) -> None:
         output: Annotated[
             Path | None, typer.Option("--output", "-o", help="file to write; default: stdout")
         ] = None,
-        url: DevelopmentUrl = None,
+        url: str | None = None,
     ) -> None:
         if fmt not in ("csv", "json"):
             raise _fail(f"--format {fmt!r}: give csv or json")
-        client, base = _service_client("development", actor, url)
+        client, base = _service_client(service, actor, url)
         params = {"format": fmt, **({"department": department} if department else {})}
         with client:
             response = client.get(f"{base}/reports/{name}", params=params)
@@ -879,9 +899,14 @@ def _report_command(name: str, summary: str) -> None:
             output.write_text(response.text, encoding="utf-8")
             err.print(f"wrote {escape(str(output))}")
 
+    # The serving service's own --url (and environment variable): typer reads the options
+    # from the annotations when the command is registered, so it is set before.
+    command.__annotations__["url"] = SERVICE_URLS[service]
+    report_app.command(name, help=f"{summary} (hr_admin)")(command)
 
-for _name, _summary in REPORTS.items():
-    _report_command(_name, _summary)
+
+for _name, (_service, _summary) in REPORTS.items():
+    _report_command(_name, _service, _summary)
 
 
 # -- requests about a person's data (docs/privacy.md, Requests) ------------------------------

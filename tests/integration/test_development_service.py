@@ -7,7 +7,6 @@ transaction of its own.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -17,22 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from typer.testing import CliRunner
 
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
 from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development, session_stream
-from talentledger import cli
-from talentledger.stack.servers import free_port
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.courses import course
 from tests.support.development_api import MANAGER, OTHER_MANAGER, development_api
 from tests.support.envelopes import envelope
 from tests.support.replica_seeding import hire, hired
-from tests.support.service_api import ServiceApi
+from tests.support.service_api import ServiceApi, command_line, serving
 
 
 @dataclass
@@ -238,34 +233,19 @@ async def test_the_cli_asks_the_service_for_a_report_with_a_token(
     """`talentledger report gaps` against the service on a real socket: the CSV as the
     service wrote it, in the file asked for, and a refusal said with exit code 1."""
     await stack.deliver(calibration("s1", FIRST), "calibration-s1")
-    port = free_port()
-    config = uvicorn.Config(stack.api.app, port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            assert not serving.done(), "the server stopped before it started"
-            await asyncio.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
+    async with serving(stack.api.app) as url:
         expected = await stack.api.response("GET", "/reports/gaps?department=Platform&format=csv")
         cli_args = ["report", "gaps", "--department", "Platform", "--url", url, "--as", "hr"]
-        token = stack.api.hr["Authorization"].removeprefix("Bearer ")
-        monkeypatch.setenv("TALENTLEDGER_TOKEN", token)
-        # The command line is synchronous: it runs in a thread while this loop serves it.
         written = tmp_path / "gaps.csv"
-        ran = await asyncio.to_thread(CliRunner().invoke, cli.app, [*cli_args, "-o", written])
+        ran = await command_line(monkeypatch, stack.api.hr, *cli_args, "-o", written)
         assert ran.exit_code == 0, ran.output
         assert written.read_bytes() == expected.content
-        employee = stack.api.as_(ANN, "employee")["Authorization"].removeprefix("Bearer ")
-        monkeypatch.setenv("TALENTLEDGER_TOKEN", employee)
-        refused = await asyncio.to_thread(
-            CliRunner().invoke, cli.app, [*cli_args[:2], "--url", url, "--as", ANN]
+        employee = stack.api.as_(ANN, "employee")
+        refused = await command_line(
+            monkeypatch, employee, *cli_args[:2], "--url", url, "--as", ANN
         )
         assert refused.exit_code == 1
         assert "GET /reports/gaps" in refused.output
-    finally:
-        server.should_exit = True
-        await serving
 
 
 async def test_the_next_cycle_flags_the_course_whose_completers_did_not_move(

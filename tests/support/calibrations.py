@@ -7,15 +7,19 @@ from libs.events.schemas.assessment import CalibrationCompleted, SubjectScores
 
 
 def calibration(
-    session: str, scores: dict[str, dict[str, float | None]], version: int = 1
+    session: str,
+    scores: dict[str, dict[str, float | None]],
+    version: int = 1,
+    levels: dict[str, str] | None = None,
 ) -> CalibrationCompleted:
+    """`scores` by subject, each calibrated at eng IC L3 unless `levels` names another."""
     return CalibrationCompleted(
         session_id=session,
         campaign_id=f"campaign-{session}",
         framework_id="eng",
         framework_version=version,
         scores=[
-            SubjectScores(subject=s, position=("eng", "ic", "L3"), scores=c)
+            SubjectScores(subject=s, position=("eng", "ic", (levels or {}).get(s, "L3")), scores=c)
             for s, c in scores.items()
         ],
         adjustments=[],

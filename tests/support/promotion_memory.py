@@ -8,16 +8,20 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from libs.events.envelope import Envelope
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
-from services.promotion.application.ports import Calibrated, PublishedCriteria
+from libs.replicas.people import Person
+from services.promotion.application import reactions
+from services.promotion.application.ports import Calibrated, Placed, PublishedCriteria
+from services.promotion.application.promotion import Promotion
 from services.promotion.domain.criteria import CriteriaSet
 from services.promotion.domain.decision_log import EntryKind, LogEntry, PersonalText, next_entry
 from services.promotion.domain.readiness import CalibratedScores
+from tests.support.envelopes import envelope
 from tests.support.memory import (
     MemoryEventLog,
     MemoryFrameworkVersions,
@@ -111,8 +115,19 @@ class MemoryDecisionLog:
             yield self.entries[start : start + 2]
 
 
+def _active_in(person: Person | None, department: str | None) -> bool:
+    return (
+        person is not None
+        and person.active
+        and person.department is not None
+        and department in (None, person.department)
+    )
+
+
 class MemoryRecords:
-    def __init__(self) -> None:
+    def __init__(self, org_chart: MemoryOrgChart | None = None) -> None:
+        # The org chart replica the SQL joins with, in the same schema there.
+        self.org_chart = org_chart or MemoryOrgChart()
         self.calibrations: list[Calibrated] = []
         self.criteria_versions: list[PublishedCriteria] = []
         self.attributes: dict[tuple[str, str], tuple[str | None, int]] = {}
@@ -166,6 +181,31 @@ class MemoryRecords:
         found = [c for c in self.calibrations if c.scores.session_id == session_id]
         return sorted(found, key=lambda c: c.scores.subject)
 
+    async def latest_session(self, department: str | None = None) -> str | None:
+        people = self.org_chart.people
+        found = [
+            c for c in self.calibrations if _active_in(people.get(c.scores.subject), department)
+        ]
+        latest = max(found, key=lambda c: (c.completed_at, c.scores.session_id), default=None)
+        return None if latest is None else latest.scores.session_id
+
+    async def in_departments(
+        self, session_id: str, department: str | None = None
+    ) -> AsyncIterator[list[Placed]]:
+        batch: list[Placed] = []
+        for c in await self.population(session_id):
+            p = self.org_chart.people.get(c.scores.subject)
+            if p is None or not _active_in(p, department):
+                continue
+            whole = p.job_family and p.track and p.level
+            position = (p.job_family, p.track, p.level) if whole else None
+            batch.append(Placed(c, p.department or "", position, p.level_since))  # type: ignore[arg-type]
+            if len(batch) == 2:  # small batches, as the database hands them over
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
     async def criteria(self, version: int | None = None) -> PublishedCriteria | None:
         found = [c for c in self.criteria_versions if version in (None, c.criteria.version)]
         return found[-1] if found else None
@@ -200,14 +240,17 @@ class MemoryErasures:
 @dataclass
 class MemoryWork:
     log: MemoryDecisionLog = field(default_factory=MemoryDecisionLog)
-    records: MemoryRecords = field(default_factory=MemoryRecords)
     org_chart: MemoryOrgChart = field(default_factory=MemoryOrgChart)
+    records: MemoryRecords = field(default_factory=MemoryRecords)
     frameworks: MemoryFrameworkVersions = field(default_factory=MemoryFrameworkVersions)
     erasures: MemoryErasures = field(default_factory=MemoryErasures)
     events: MemoryEventLog = field(default_factory=lambda: MemoryEventLog("promotion"))
     # The locks every open transaction holds, and this transaction's.
     held: set[str] = field(default_factory=set)
     mine: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.records.org_chart = self.org_chart
 
     async def lock(self, name: str) -> None:
         # One coroutine at a time in these tests: a held lock would wait forever.
@@ -233,9 +276,21 @@ class MemoryPromotion(MemoryUnitOfWork[MemoryWork]):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[MemoryWork]:
-        async with super().transaction() as work:
-            own = replace(work, mine=set())
-            try:
-                yield own
-            finally:
-                work.held -= own.mine
+        try:
+            async with super().transaction() as work:
+                own = replace(work, mine=set())
+                try:
+                    yield own
+                finally:
+                    work.held -= own.mine
+        finally:
+            # A rollback puts the records back as a copy: joined to the one org chart again.
+            self.work.records.org_chart = self.work.org_chart
+
+
+async def calibrate(promotion: Promotion, event: CalibrationCompleted, days_ago: int) -> None:
+    """The session reaches the service as its consumer delivers it, `days_ago` days before
+    the promotion's clock says it is now."""
+    at = promotion.clock() - timedelta(days=days_ago)
+    async with promotion.uow.transaction() as tx:
+        await reactions.on_calibration(tx, envelope(event, "calibration", at=at), event)

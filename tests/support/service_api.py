@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
+import uvicorn
 from fastapi import FastAPI
 from faststream.nats import NatsBroker
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
+from typer.testing import CliRunner, Result
 
 from libs.events.broker import make_broker
 from libs.events.consumer import subscribe
@@ -28,7 +31,9 @@ from libs.platform.database import service_conninfo
 from libs.platform.pagination import every_item_async
 from libs.platform.runtime import Runtime, ServiceParts
 from libs.platform.settings import Settings
+from talentledger import cli
 from talentledger.stack.database import migrate_personal_data_keys
+from talentledger.stack.servers import free_port
 from tests.support.servers import Nats
 
 
@@ -177,3 +182,30 @@ async def _consuming_and_relaying(
             await asyncio.wait_for(relay, 20)
         finally:
             await broker.stop()
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """`app` over HTTP on a free port of this machine, for clients that need a real socket
+    (the command line); yields its URL."""
+    port = free_port()
+    config = uvicorn.Config(app, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    running = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # uvicorn says it started only through this flag
+            assert not running.done(), "the server stopped before it started"
+            await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await running
+
+
+async def command_line(
+    monkeypatch: pytest.MonkeyPatch, headers: dict[str, str], *args: object
+) -> Result:
+    """`talentledger ARGS` with the bearer token of `headers` (`TALENTLEDGER_TOKEN`). The
+    command line is synchronous: it runs in a thread while this loop serves it."""
+    monkeypatch.setenv("TALENTLEDGER_TOKEN", headers["Authorization"].removeprefix("Bearer "))
+    return await asyncio.to_thread(CliRunner().invoke, cli.app, [str(a) for a in args])

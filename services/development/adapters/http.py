@@ -9,19 +9,15 @@ spreadsheet.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
-
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.development import Estimate, PlanActionStep, TargetKey
 from libs.events.schemas.framework import TrackKind
-from libs.platform import spreadsheets
 from libs.platform.auth import CurrentActor, HrAdmin
 from libs.platform.pagination import Page, Paged
+from libs.platform.reports import Department, ReportFormat, report, report_answer
 from services.development.application.development import (
     Development,
     DevelopmentError,
@@ -110,48 +106,10 @@ async def department_gaps(department: str, actor: HrAdmin, request: Request) -> 
     return await _development(request).department_gaps(department)
 
 
-# -- reports (hr_admin): JSON, or CSV with `format=csv` as the other exports ------------------
-
-ReportFormat = Literal["json", "csv"]
-Department = Annotated[
-    str | None, Query(min_length=1, max_length=200, description="only this department")
-]
+# -- reports (hr_admin): JSON, or CSV with `format=csv` (libs/platform/reports.py) ----------
 
 
-def _report_answer(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI answer of a report: the model as JSON, or CSV."""
-    return {200: {"model": model, "content": {"text/csv": {"schema": {"type": "string"}}}}}
-
-
-def _cell(value: object) -> object:
-    # Means and shares to three places: a spreadsheet's reader wants no float noise.
-    return "" if value is None else round(value, 3) if isinstance(value, float) else value
-
-
-def _report(
-    name: str,
-    format: ReportFormat,
-    answer: BaseModel,
-    rows: Sequence[BaseModel],
-    row_model: type[BaseModel],
-    first: Mapping[str, object] | None = None,
-) -> Response:
-    """The report as JSON, or as a CSV file of its rows, a column per field of `row_model`
-    after the `first` columns (the same value on every row). Every cell is formula-safe
-    (libs/platform/spreadsheets.py): department names are typed by people."""
-    if format == "json":
-        return Response(answer.model_dump_json(), media_type="application/json")
-    first = first or {}
-    out = io.StringIO()
-    writer = spreadsheets.writer(out)
-    writer.writerow([*first, *row_model.model_fields])
-    for row in rows:
-        writer.writerow([*first.values(), *map(_cell, row.model_dump().values())])
-    disposition = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
-    return Response(out.getvalue(), media_type="text/csv", headers=disposition)
-
-
-@router.get("/reports/gaps", response_model=None, responses=_report_answer(GapHeatmap))
+@router.get("/reports/gaps", response_model=None, responses=report_answer(GapHeatmap))
 async def gap_report(
     actor: HrAdmin, request: Request, department: Department = None, format: ReportFormat = "json"
 ) -> Response:
@@ -160,10 +118,10 @@ async def gap_report(
     observed below target."""
     found = await _development(request).gap_heatmap(department)
     first = {"session_id": found.session_id}
-    return _report("gap-heatmap", format, found, found.cells, HeatmapCell, first)
+    return report("gap-heatmap", format, found, found.cells, HeatmapCell, first)
 
 
-@router.get("/reports/plans", response_model=None, responses=_report_answer(PlanReport))
+@router.get("/reports/plans", response_model=None, responses=report_answer(PlanReport))
 async def plan_report(
     actor: HrAdmin, request: Request, department: Department = None, format: ReportFormat = "json"
 ) -> Response:
@@ -171,16 +129,16 @@ async def plan_report(
     in force, and the completed ones (done as the plan tracks them, marked by the employee or
     closed by the LMS)."""
     found = await _development(request).plan_report(department)
-    return _report("plan-progress", format, found, found.rows, PlanProgress)
+    return report("plan-progress", format, found, found.rows, PlanProgress)
 
 
-@router.get("/reports/goals", response_model=None, responses=_report_answer(GoalReport))
+@router.get("/reports/goals", response_model=None, responses=report_answer(GoalReport))
 async def goal_report(
     actor: HrAdmin, request: Request, department: Department = None, format: ReportFormat = "json"
 ) -> Response:
     """Goals per state by department (hr_admin)."""
     found = await _development(request).goal_report(department)
-    return _report("goal-states", format, found, found.rows, GoalStates)
+    return report("goal-states", format, found, found.rows, GoalStates)
 
 
 @router.get("/plans/{employee_id}", response_model=TrackedPlan)

@@ -1,10 +1,10 @@
 """Who may call each route of the promotion service. Managers above a person nominate,
-endorse and appeal for them; HR publishes criteria, previews a draft of them and records
-calibration confirmations; the decider role (`promotion_committee` unless configured
-otherwise) decides and hears appeals; `auditor` reads everything and changes nothing; a
-person reads their own record. HR and `legal` place and lift legal holds, which auditors and
-privacy officers read; a privacy officer reads what the service holds about a person
-(docs/privacy.md, Requests)."""
+endorse and appeal for them; HR publishes criteria, previews a draft of them, records
+calibration confirmations and reads the readiness pipeline; the decider role
+(`promotion_committee` unless configured otherwise) decides and hears appeals; `auditor`
+reads everything and changes nothing; a person reads their own record. HR and `legal` place
+and lift legal holds, which auditors and privacy officers read; a privacy officer reads what
+the service holds about a person (docs/privacy.md, Requests)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def rules(decider: str) -> dict[str, Access]:
         "POST /criteria": allow("hr_admin"),
         "POST /criteria/preview": allow("hr_admin"),
         "GET /people/{employee_id}/readiness": record,
+        "GET /reports/readiness": allow("hr_admin"),
         "GET /people/{employee_id}/history": record,
         "GET /cycles/{cycle_id}/history": OVERSIGHT,
         "POST /cases": allow(MANAGER, "hr_admin"),

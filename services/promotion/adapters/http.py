@@ -21,11 +21,13 @@ from libs.events.schemas.hris import EmployeeId
 from libs.platform.auth import CurrentActor
 from libs.platform.edge import MAX_INTEGER
 from libs.platform.pagination import Page, Paged
+from libs.platform.reports import Department, ReportFormat, report, report_answer
 from services.promotion.application import audit, cases, criteria_preview, holds
 from services.promotion.application import criteria as criteria_versions
 from services.promotion.application.audit import AsDecided
 from services.promotion.application.promotion import NotFound, Promotion
 from services.promotion.application.readiness import readiness_of
+from services.promotion.application.readiness_pipeline import ReadinessPipeline, readiness_pipeline
 from services.promotion.application.views import CaseView, EntryView
 from services.promotion.domain import audit_report
 from services.promotion.domain.cases import CaseRefused, NotEntitled, WrongState
@@ -41,6 +43,7 @@ from services.promotion.domain.fairness import CycleFairness
 from services.promotion.domain.holds import MAX_REASON, Hold
 from services.promotion.domain.payloads import AppealResult, Outcome
 from services.promotion.domain.readiness import Readiness
+from services.promotion.domain.readiness_pipeline import PipelineRow
 
 router = APIRouter(tags=["promotion"])
 Text = Field("", max_length=10_000)
@@ -184,6 +187,21 @@ async def readiness(
     return await readiness_of(
         _promotion(request), employee_id, actor, to_track, to_level, to_family
     )
+
+
+@router.get("/reports/readiness", response_model=None, responses=report_answer(ReadinessPipeline))
+async def readiness_report(
+    actor: CurrentActor,
+    request: Request,
+    department: Department = None,
+    format: ReportFormat = "json",
+) -> Response:
+    """The readiness pipeline of the latest calibration (hr_admin): per department and
+    current position, the people ready for their next level under the criteria in force,
+    those awaiting only what a case shows, the not ready and the criterion they miss most."""
+    found = await readiness_pipeline(_promotion(request), actor, department)
+    first = {"session_id": found.session_id, "criteria_version": found.criteria_version}
+    return report("readiness-pipeline", format, found, found.rows, PipelineRow, first)
 
 
 @router.get("/people/{employee_id}/history", response_model=Page[EntryView])

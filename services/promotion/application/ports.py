@@ -8,7 +8,7 @@ The PostgreSQL adapters implement them; the application tests run on in-memory o
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -44,6 +44,16 @@ class Calibrated:
     completed_at: datetime
     position: tuple[str, str, str] | None
     scores: CalibratedScores
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One person's calibrated scores, and where the org chart has them today."""
+
+    calibrated: Calibrated
+    department: str
+    position: tuple[str, str, str] | None  # None: the org chart holds no whole position
+    level_since: date | None  # the start of that position's level; None: unknown
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,18 @@ class PromotionRecords(Protocol):
     async def population(self, session_id: str | None = None) -> list[Calibrated]:
         """Everyone the session scored (by employee id), else everyone the newest session
         scored; empty when there is no such session."""
+
+    async def latest_session(self, department: str | None = None) -> str | None:
+        """The newest session that scored someone the org chart has active in a department
+        (in `department` when named); None when there is none."""
+
+    def in_departments(
+        self, session_id: str, department: str | None = None
+    ) -> AsyncIterator[list[Placed]]:
+        """The session's scores of everyone the org chart has active in a department (only
+        `department`'s when named), each placed where the org chart has them, by employee
+        id, a batch at a time: the caller holds one batch, not the population."""
+        ...
 
     async def criteria(self, version: int | None = None) -> PublishedCriteria | None:
         """The given version, else the latest."""

@@ -224,6 +224,21 @@ def _move(framework: Framework, person: Scored) -> Transition | str:
         return NO_NEXT_LEVEL
 
 
+def judged_move(
+    framework: Framework, person: Scored, profiles: Mapping[Position, EffectiveRoleProfile]
+) -> tuple[Transition, list[str]] | str:
+    """The person's move to the next level of their track and the competencies it is judged
+    on (`profiles`: the role profiles of `targets`), or why they are not judged. The one
+    choice of who is judged, shared by every count of a calibrated population."""
+    move = _move(framework, person)
+    if not isinstance(move, Transition):
+        return move
+    profile = profiles.get((move.target_family, move.to_track, move.to_level))
+    if profile is None:
+        return NO_PROFILE
+    return move, target_competencies(profile, move)
+
+
 def targets(framework: Framework, population: Sequence[Scored]) -> set[Position]:
     """The positions whose role profiles the preview needs: everyone's next level."""
     moves = [_move(framework, p) for p in population]
@@ -342,15 +357,11 @@ def preview(
     left_out: Counter[str] = Counter()
     judged: list[tuple[Scored, Transition, list[str]]] = []
     for person in population:
-        move = _move(framework, person)
-        if not isinstance(move, Transition):
+        move = judged_move(framework, person, profiles)
+        if isinstance(move, str):
             left_out[move] += 1
             continue
-        profile = profiles.get((move.target_family, move.to_track, move.to_level))
-        if profile is None:
-            left_out[NO_PROFILE] += 1
-            continue
-        judged.append((person, move, target_competencies(profile, move)))
+        judged.append((person, *move))
     groups = None if attribute is None else dict(attributes or {})
     return CriteriaPreview(
         session_id=first.session_id,

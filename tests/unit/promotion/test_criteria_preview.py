@@ -16,8 +16,6 @@ from datetime import date
 import pytest
 
 from libs.events.registry import registry
-from libs.events.schemas.framework import EffectiveRoleProfile
-from services.framework.domain.profiles import effective_profiles
 from services.promotion.domain.criteria import Criteria, CriteriaSet
 from services.promotion.domain.criteria_preview import (
     DRAFT_GROUPS_WITHHELD,
@@ -30,7 +28,6 @@ from services.promotion.domain.criteria_preview import (
     CriteriaPreview,
     CriteriaPreviewed,
     GroupShare,
-    Position,
     PreviewRefused,
     Scored,
     draft_hash,
@@ -40,11 +37,8 @@ from services.promotion.domain.criteria_preview import (
     too_few_per_group,
 )
 from services.promotion.domain.decision_log import canonical
-from services.promotion.domain.readiness import CalibratedScores
-from tests.support.sample_frameworks import valid_framework
+from tests.support.calibrated_population import FRAMEWORK, profiles, scored
 
-FRAMEWORK = valid_framework()
-KEYS = ("coding", "testing", "collaboration", "ownership", "communication")
 AS_OF = date(2026, 3, 2)
 IN_FORCE = CriteriaSet(version=1)  # docs/domain.md §6: average 3.5, floor 3
 # Stricter: average 4, floor 3.5, and a named piece of scope evidence.
@@ -54,37 +48,6 @@ DRAFT = CriteriaSet(
         minimum_average=4, competency_floor=3.5, evidence=("led a cross-team project",)
     ),
 )
-UNCHANGED = object()
-
-
-def scored(
-    who: str,
-    scores: tuple[float | None, ...],
-    level: str | None = "L3",
-    track: str = "ic",
-    *,
-    now: object = UNCHANGED,
-    left: bool = False,
-) -> Scored:
-    """A person calibrated at `level`; the org chart holds them there today unless `now`
-    says otherwise (None: it does not know them)."""
-    position = None if level is None else ("eng", track, level)
-    return Scored(
-        scores=CalibratedScores(
-            session_id="s1",
-            framework_id="eng",
-            framework_version=1,
-            subject=who,
-            scores=dict(zip(KEYS, scores, strict=True)),
-        ),
-        position=position,
-        now=position if now is UNCHANGED else now,  # type: ignore[arg-type]
-        left=left,
-    )
-
-
-def profiles() -> dict[Position, EffectiveRoleProfile]:
-    return {(p.family, p.track, p.level): p for p in effective_profiles(FRAMEWORK).values()}
 
 
 def run(

@@ -3,6 +3,7 @@ criteria versions HR published, and the protected attribute from the HRIS."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -13,15 +14,29 @@ from libs.events.envelope import Envelope
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.hris import ProtectedAttributeRecorded
 from libs.personal.sealing import ERASED
-from services.promotion.application.ports import Calibrated, PublishedCriteria, RecordedAttribute
+from services.promotion.application.ports import (
+    Calibrated,
+    Placed,
+    PublishedCriteria,
+    RecordedAttribute,
+)
 from services.promotion.domain.criteria import CriteriaSet
 from services.promotion.domain.readiness import CalibratedScores
 
-_CALIBRATED = (
-    "SELECT c.campaign_id, c.completed_at, s.position, s.scores, c.session_id, "
-    "c.framework_id, c.framework_version, s.employee_id "
-    "FROM {scores} s JOIN {calibrations} c USING (session_id) "
+_CALIBRATED_COLUMNS = (
+    "c.campaign_id, c.completed_at, s.position, s.scores, c.session_id, "
+    "c.framework_id, c.framework_version, s.employee_id"
 )
+_CALIBRATED_FROM = "FROM {scores} s JOIN {calibrations} c USING (session_id) "
+_CALIBRATED = f"SELECT {_CALIBRATED_COLUMNS} {_CALIBRATED_FROM}"
+
+# Everyone the org chart has active in a department (`p`: its people), only the one named.
+_ACTIVE_IN_DEPARTMENT = (
+    "p.hired_on IS NOT NULL AND p.left_on IS NULL AND p.department IS NOT NULL "
+    "AND (%(department)s::text IS NULL OR p.department = %(department)s)"
+)
+# People per round trip when a session's population is streamed.
+_BATCH = 1_000
 
 
 class PromotionRecords:
@@ -36,7 +51,13 @@ class PromotionRecords:
         ).format(sql.Literal(f"{schema}.criteria_versions"))
 
     def _q(self, query: str) -> sql.Composed:
-        names = ("calibrations", "calibrated_scores", "criteria_versions", "protected_attributes")
+        names = (
+            "calibrations",
+            "calibrated_scores",
+            "criteria_versions",
+            "protected_attributes",
+            "people",  # the org chart replica, in the same schema
+        )
         tables = {n: sql.Identifier(self.schema, n) for n in names}
         return sql.SQL(query).format(scores=tables["calibrated_scores"], **tables)
 
@@ -123,6 +144,46 @@ class PromotionRecords:
             (session_id,),
         )
         return [self._calibrated(row) for row in await cur.fetchall()]
+
+    async def latest_session(self, department: str | None = None) -> str | None:
+        # Newest first, stopping at the first session that scored someone of the population.
+        cur = await self.conn.execute(
+            self._q(
+                "SELECT c.session_id FROM {calibrations} c WHERE EXISTS ("
+                "  SELECT 1 FROM {scores} s JOIN {people} p USING (employee_id)"
+                "  WHERE s.session_id = c.session_id AND " + _ACTIVE_IN_DEPARTMENT + ") "
+                "ORDER BY c.completed_at DESC, c.session_id DESC LIMIT 1"
+            ),
+            {"department": department},
+        )
+        row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    async def in_departments(
+        self, session_id: str, department: str | None = None
+    ) -> AsyncIterator[list[Placed]]:
+        # The org chart joined here: where each person is comes with their scores, in one
+        # query, not a person at a time.
+        query = self._q(
+            f"SELECT {_CALIBRATED_COLUMNS}, p.department, p.job_family, p.track, p.level, "
+            f"p.level_since {_CALIBRATED_FROM}"
+            "JOIN {people} p ON p.employee_id = s.employee_id "
+            "WHERE s.session_id = %(session)s AND " + _ACTIVE_IN_DEPARTMENT + " "
+            "ORDER BY s.employee_id"
+        )
+        # A server-side cursor: PostgreSQL hands the rows over a batch at a time.
+        async with self.conn.cursor(name="in_departments") as cur:
+            await cur.execute(query, {"session": session_id, "department": department})
+            while rows := await cur.fetchmany(_BATCH):
+                yield [
+                    Placed(
+                        calibrated=self._calibrated(row[:8]),
+                        department=row[8],
+                        position=(row[9], row[10], row[11]) if all(row[9:12]) else None,
+                        level_since=row[12],
+                    )
+                    for row in rows
+                ]
 
     # -- criteria versions -------------------------------------------------------------
 

@@ -5,12 +5,11 @@ recorded (who, which draft, which session and attribute) and nothing else."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from libs.events.schemas.assessment import CalibrationCompleted
-from services.promotion.application import criteria, reactions
+from services.promotion.application import criteria
 from services.promotion.application.criteria_preview import preview_criteria
 from services.promotion.application.promotion import NotFound, Promotion
 from services.promotion.domain.cases import CaseRefused, NotEntitled, WrongState
@@ -23,9 +22,8 @@ from services.promotion.domain.criteria_preview import (
     draft_hash,
 )
 from tests.support.calibrations import calibration
-from tests.support.envelopes import envelope
 from tests.support.memory import person
-from tests.support.promotion_memory import Actor, MemoryPromotion, MemoryWork
+from tests.support.promotion_memory import Actor, MemoryPromotion, MemoryWork, calibrate
 from tests.support.sample_frameworks import valid_framework
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -50,12 +48,6 @@ def work() -> MemoryWork:
 @pytest.fixture
 def promotion(work: MemoryWork) -> Promotion:
     return Promotion(MemoryPromotion(work), "promotion_committee", clock=lambda: NOW)
-
-
-async def calibrate(promotion: Promotion, event: CalibrationCompleted, days_ago: int) -> None:
-    at = NOW - timedelta(days=days_ago)
-    async with promotion.uow.transaction() as tx:
-        await reactions.on_calibration(tx, envelope(event, "calibration", at=at), event)
 
 
 async def test_the_newest_session_is_counted_and_nothing_is_published(
