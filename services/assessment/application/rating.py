@@ -33,9 +33,9 @@ async def questionnaire_for(
     campaigns: Campaigns, campaign_id: str, subject: str, rater: str
 ) -> Questionnaire:
     """The subject's questionnaire, for one of their raters only."""
-    campaign = await campaigns.campaign(campaign_id)
-    assessment = await campaigns.subject(campaign, subject)
     async with campaigns.unit_of_work.reading() as work:
+        campaign = await campaigns.campaign(campaign_id, work.events)
+        assessment = await campaigns.subject(campaign, subject, work.events)
         org = await org_around(work, assessment)
         if not any(a.rater == rater for a in assessment.assignments(org)):
             raise NotARater(f"{rater!r} is not an assigned rater of {subject!r}")
@@ -47,17 +47,18 @@ async def my_assignments(
 ) -> list[AssignmentStatus]:
     """Whom `rater` rates: themself, their manager, their reports and the subjects whose
     manager approved them as a peer, where assessed."""
-    campaign = await campaigns.campaign(campaign_id)
+    found: list[AssignmentStatus] = []
     async with campaigns.unit_of_work.reading() as work:
+        campaign = await campaigns.campaign(campaign_id, work.events)
         around = OrgChartView.of(await work.org_chart.around(rater))
         as_peer = await work.records.rated_as_peer(campaign_id, rater)
-    candidates = {rater, around.manager_of(rater), *around.reports.get(rater, []), *as_peer}
-    found: list[AssignmentStatus] = []
-    for subject in sorted(c for c in candidates if c is not None and campaign.assesses(c)):
-        assessment = await campaigns.subject(campaign, subject)
-        async with campaigns.unit_of_work.reading() as work:
+        candidates = {rater, around.manager_of(rater), *around.reports.get(rater, []), *as_peer}
+        for subject in sorted(c for c in candidates if c is not None and campaign.assesses(c)):
+            assessment = await campaigns.subject(campaign, subject, work.events)
             org = await org_around(work, assessment)
-        found += [_status(assessment, a) for a in assessment.assignments(org) if a.rater == rater]
+            found += [
+                _status(assessment, a) for a in assessment.assignments(org) if a.rater == rater
+            ]
     return found
 
 
