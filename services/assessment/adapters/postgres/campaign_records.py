@@ -24,14 +24,19 @@ class CampaignTables:
     """The statements on one schema's tables, composed once."""
 
     def __init__(self, schema: str) -> None:
-        def q(text: str) -> sql.Composed:
-            return sql.SQL(text).format(
-                submissions=sql.Identifier(schema, "submissions"),
-                nominations=sql.Identifier(schema, "peer_nominations"),
-                calibrated=sql.Identifier(schema, "calibration_subjects"),
-                frozen=sql.Identifier(schema, "frozen_campaigns"),
-                frozen_assignments=sql.Identifier(schema, "frozen_assignments"),
-                events=sql.Identifier(schema, "events"),
+        # Each rendered once: psycopg renders a composed query again on each execution.
+        def q(text: str) -> bytes:
+            return (
+                sql.SQL(text)
+                .format(
+                    submissions=sql.Identifier(schema, "submissions"),
+                    nominations=sql.Identifier(schema, "peer_nominations"),
+                    calibrated=sql.Identifier(schema, "calibration_subjects"),
+                    frozen=sql.Identifier(schema, "frozen_campaigns"),
+                    frozen_assignments=sql.Identifier(schema, "frozen_assignments"),
+                    events=sql.Identifier(schema, "events"),
+                )
+                .as_bytes()
             )
 
         self.record_submission = q(
@@ -218,7 +223,7 @@ class CampaignRecords:
     ) -> list[RecordedSubmission]:
         query = self._tables.involving
         if for_erasure:  # a revision arriving meanwhile waits for the erasure
-            query += sql.SQL(" FOR UPDATE")
+            query += b" FOR UPDATE"
         cur = await self._conn.execute(query, {"person": person})
         return [
             RecordedSubmission(
