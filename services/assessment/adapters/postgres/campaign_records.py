@@ -80,6 +80,9 @@ class CampaignTables:
         self.approved = q(
             "SELECT subject, peer FROM {nominations} WHERE campaign_id = %s AND state = 'approved'"
         )
+        self.submitted_by = q(
+            "SELECT subject, final FROM {submissions} WHERE campaign_id = %s AND rater = %s"
+        )
         self.rated_as_peer = q(
             "SELECT subject FROM {nominations} "
             "WHERE campaign_id = %s AND peer = %s AND state = 'approved' ORDER BY subject"
@@ -213,6 +216,10 @@ class CampaignRecords:
         """Subjects whose manager approved `peer` to rate them."""
         cur = await self._conn.execute(self._tables.rated_as_peer, (campaign_id, peer))
         return [subject for (subject,) in await cur.fetchall()]
+
+    async def submitted_by(self, campaign_id: str, rater: str) -> dict[str, bool]:
+        cur = await self._conn.execute(self._tables.submitted_by, (campaign_id, rater))
+        return {subject: final for subject, final in await cur.fetchall()}
 
     async def campaigns_assessing(self, person: str) -> list[str]:
         cur = await self._conn.execute(self._tables.campaigns_assessing, (person,))
