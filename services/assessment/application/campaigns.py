@@ -26,11 +26,12 @@ from services.assessment.domain.raters import Assignment, Nomination, OrgChartVi
 # Campaigns and questionnaires cached (a questionnaire per framework, version and position:
 # versions are immutable), each at most this many.
 CACHED = 2048
-# Subjects' assessments cached, at most this many (a few kilobytes each), each for at most
-# as long as a process may keep a personal data key it opened (`CACHE_SECONDS` of
+# Subjects' assessments cached, at most this many (about 45 KB each once six raters have
+# submitted ten answers: 90 MB in all), the least recently read forgotten first, each for at
+# most as long as a process may keep a personal data key it opened (`CACHE_SECONDS` of
 # libs.personal.vault, which the application may not import): they hold submissions' opened
 # comments, which an erasure must reach within that time.
-SUBJECTS_CACHED = 20_000
+SUBJECTS_CACHED = 2048
 SUBJECT_SECONDS = 60.0
 
 

@@ -201,5 +201,24 @@ async def test_a_subject_is_read_on_from_the_version_last_read_until_it_expires(
     assert after == [0, 4]
 
 
+async def test_the_least_recently_read_subject_is_forgotten_first(
+    spring: Campaigns, uow: MemoryAssessment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(campaigns_module, "SUBJECTS_CACHED", 1)
+    assert await rate(spring, "ann", "r1", 3)
+    assert await rate(spring, "cat", "cat", 3)  # ann forgotten: her stream is read whole
+    read_stream = uow.work.events.read_stream
+    after: list[int] = []
+
+    async def reading(stream_id: str, *, after_version: int = 0) -> list[Envelope]:
+        if stream_id == subject_stream_of(CAMPAIGN, "ann"):
+            after.append(after_version)
+        return await read_stream(stream_id, after_version=after_version)
+
+    monkeypatch.setattr(uow.work.events, "read_stream", reading)
+    assert not await rate(spring, "ann", "r1", 3)
+    assert after == [0, 2]
+
+
 def test_a_subject_is_kept_no_longer_than_a_personal_data_key() -> None:
     assert campaigns_module.SUBJECT_SECONDS == vault.CACHE_SECONDS
