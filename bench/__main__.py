@@ -9,7 +9,7 @@ import os
 import shlex
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
@@ -119,8 +119,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         nargs="+",
         metavar="N",
-        help="head counts of the review-cycle benchmark, instead of its default sizes "
-        "(at least 300: below, the generated departments are too small)",
+        help="head counts of the review-cycle benchmark, instead of its default sizes, or "
+        "the one head count of the assessment benchmark's campaign (at least 300: below, "
+        "the generated departments are too small)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="assessment benchmark: also profile people's requests with cProfile (apart "
+        "from the timed ones) and print each endpoint's top costs",
     )
     parser.add_argument(
         "--rate",
@@ -132,8 +139,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.people and min(args.people) < 300:
         parser.error(f"--people: {min(args.people)} is too few; give 300 or more")
-    if args.people and args.only != "cycle":
-        parser.error("--people sizes the review-cycle benchmark: add --only cycle")
+    if args.people and args.only not in ("cycle", "assessment"):
+        parser.error("--people sizes the review-cycle or assessment benchmark: add --only")
+    if args.people and args.only == "assessment" and len(args.people) > 1:
+        parser.error("--people: the assessment benchmark takes one head count")
+    if args.profile and args.only != "assessment":
+        parser.error("--profile profiles the assessment benchmark: add --only assessment")
     return args
 
 
@@ -190,8 +201,16 @@ async def main(args: argparse.Namespace, console: Console) -> str:
             framework_results = await framework.run(stack.database_url, console, sizes.framework)
         if args.only in (None, "assessment"):
             assert stack.nats_url is not None
+            chosen = sizes.assessment
+            if args.people:
+                people = args.people[0]
+                chosen = replace(
+                    chosen, people=people, api_submissions=min(chosen.api_submissions, people)
+                )
+            if args.profile:
+                chosen = replace(chosen, profile=True)
             assessment_results = await assessment.run(
-                stack.roles, stack.nats_url, stack.nats_credentials, console, sizes.assessment
+                stack.roles, stack.nats_url, stack.nats_credentials, console, chosen
             )
         if args.only in (None, "development"):
             sections.append(await development.run(stack.database_url, console, sizes.development))

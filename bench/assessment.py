@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import cProfile
 import gc
+import io
 import json
 import logging
 import os
+import pstats
 import resource
 import secrets
 import sys
@@ -159,6 +162,13 @@ class AssessmentSizes:
     """The API sample is sent in this many parts, in turns with the baseline."""
     aggregation_runs: int
     """Timed runs of the aggregation and of its baseline; the best counts."""
+    profile: bool = False
+    """Also profile people's requests (`--profile`): the nominations while seeded, and
+    `PROFILED` held-back submissions, questionnaires and assignments through the API."""
+
+
+# Requests of each kind profiled with `--profile`, apart from the timed sample.
+PROFILED = 300
 
 
 FULL = AssessmentSizes(people=10_000, api_submissions=5_000, rounds=2, aggregation_runs=3)
@@ -535,6 +545,65 @@ async def raw_ingest(
     probe.start()
     seconds = await concurrently(rows, CLIENTS, write, lambda: None)
     return Rate(len(planned), seconds, probe.stop())
+
+
+@contextlib.contextmanager
+def profiled(console: Console, enabled: bool, what: str, requests: int = 0) -> Iterator[None]:
+    """cProfile the block and print its top costs, by own time and by cumulative time."""
+    if not enabled:
+        yield
+        return
+    # Timed by this process's CPU clock: what the requests cost the service, not how long
+    # they waited on PostgreSQL or for a busy machine's cores.
+    profiler = cProfile.Profile(time.process_time)
+    cpu = time.process_time()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        spent = time.process_time() - cpu
+        per = f", {spent / requests * 1000:.2f} ms CPU per request (profiled)" if requests else ""
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).strip_dirs()
+        stats.sort_stats("tottime").print_stats(15)
+        stats.sort_stats("cumulative").print_stats(30)
+        console.print(f"[bold]profile: {what}[/]: {spent:.2f} s CPU{per}")
+        console.print(out.getvalue(), markup=False, highlight=False, width=200, crop=False)
+
+
+async def profile_requests(
+    client: httpx.AsyncClient, tokens: Tokens, held: Sequence[Planned], console: Console
+) -> None:
+    """Profile each people's endpoint on the held-back raters: the questionnaire, their
+    assignments, then the submission itself, 8 clients at a time as timed."""
+
+    async def expect(response: httpx.Response) -> None:
+        if response.status_code != 200:
+            raise AssertionError(f"{response.request.url}: {response.status_code}")
+
+    async def questionnaire(p: Planned) -> None:
+        path = f"/campaigns/{CAMPAIGN}/questionnaires/{p.subject}"
+        await expect(await client.get(path, headers=tokens.headers(p.rater)))
+
+    async def mine(p: Planned) -> None:
+        path = f"/campaigns/{CAMPAIGN}/assignments/mine"
+        await expect(await client.get(path, headers=tokens.headers(p.rater)))
+
+    async def put(p: Planned) -> None:
+        path = f"/campaigns/{CAMPAIGN}/submissions/{p.subject}"
+        headers = {**tokens.headers(p.rater), "Content-Type": "application/json"}
+        await expect(await client.put(path, content=body_of(p), headers=headers))
+
+    for what, send in (
+        ("GET /campaigns/{id}/questionnaires/{subject}", questionnaire),
+        ("GET /campaigns/{id}/assignments/mine", mine),
+        ("PUT /campaigns/{id}/submissions/{subject}", put),
+    ):
+        for p in held:
+            tokens.headers(p.rater)  # minted before the profile starts
+        with profiled(console, True, what, len(held)):
+            await concurrently(held, CLIENTS, send, lambda: None)
 
 
 async def health_floor(client: httpx.AsyncClient, count: int) -> Rate:
@@ -1085,13 +1154,18 @@ async def _measure(
 
     cpu = probe()
     cpu.start()
-    commands, seconds = await seed_nominations(campaigns, org, console)
+    planned = 2 * sum(len(p) for p in org.peers.values())
+    what = "nominate and approve (application layer)"
+    with profiled(console, results.sizes.profile, what, planned):
+        commands, seconds = await seed_nominations(campaigns, org, console)
     results.nominations = Rate(commands, seconds, cpu.stop())
     console.print(
         f"  {commands:,} nominate and approve commands: {results.nominations.rate:,.0f}/s"
     )
     sample = org.submissions[-results.sizes.api_submissions :]
     seeded = org.submissions[: -results.sizes.api_submissions]
+    held = seeded[-PROFILED:] if results.sizes.profile else []
+    seeded = seeded[: len(seeded) - len(held)]
     cpu = probe()
     cpu.start()
     seconds = await seed_submissions(campaigns, seeded, console)
@@ -1115,6 +1189,8 @@ async def _measure(
             f"  relay → consumer: {results.events.rate:,.0f} events/s; JetStream alone: "
             f"{results.jetstream.rate:,.0f}/s"
         )
+        if held:
+            await profile_requests(client, tokens, held, console)
         with console.status("closing the campaign"):
             started = time.perf_counter()
             await closing.close(campaigns, CAMPAIGN, HR)

@@ -235,13 +235,15 @@ class EventStore:
         self.keys: DataKeys = keys if keys is not None else _WithoutDataKeys()
         table = sql.Identifier(schema, "events")
         appended = sql.SQL(_APPENDED)
-        self._append = sql.SQL(_APPEND).format(events=table, appended=appended)
-        self._append_one = sql.SQL(_APPEND_ONE).format(events=table, appended=appended)
+        # The statements of every command rendered once: psycopg renders a composed query
+        # again on each execution.
+        self._append = sql.SQL(_APPEND).format(events=table, appended=appended).as_bytes()
+        self._append_one = sql.SQL(_APPEND_ONE).format(events=table, appended=appended).as_bytes()
         fmt = {"events": table, "columns": sql.SQL(_COLUMNS)}
-        self._read_stream = sql.SQL(_READ_STREAM).format(**fmt)
-        self._read_log = sql.SQL(_READ_LOG).format(**fmt)
-        self._stream_version = sql.SQL(_STREAM_VERSION).format(**fmt)
-        self._last_of_types = sql.SQL(_LAST_OF_TYPES).format(**fmt)
+        self._read_stream = sql.SQL(_READ_STREAM).format(**fmt).as_bytes()
+        self._read_log = sql.SQL(_READ_LOG).format(**fmt).as_bytes()
+        self._stream_version = sql.SQL(_STREAM_VERSION).format(**fmt).as_bytes()
+        self._last_of_types = sql.SQL(_LAST_OF_TYPES).format(**fmt).as_bytes()
         self._admit = sql.SQL(_ADMIT).format(**fmt)
         self._has_event = sql.SQL(_HAS_EVENT).format(**fmt)
         self.notifier = CommitNotifier(pool.conninfo, self.notify_channel)

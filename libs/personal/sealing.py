@@ -257,7 +257,14 @@ def _is_sealed(value: Any) -> bool:
     )
 
 
+# What a JSON document's leaves are: checked first, since the walks below visit every value
+# of every payload a service decodes, and asking whether a string is a Mapping costs more.
+_LEAVES = (str, int, float, type(None))
+
+
 def _sealed_values(document: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(document, _LEAVES):
+        return
     if _is_sealed(document):
         yield document
     elif isinstance(document, Mapping):
@@ -279,6 +286,8 @@ def _next_key(value: Mapping[str, Any], opened: Mapping[str, bytes]) -> str | No
 
 
 def _open(document: Any, opened: Mapping[str, bytes]) -> Any:
+    if isinstance(document, _LEAVES):
+        return document
     if _is_sealed(document):
         value: Any = document
         while _is_sealed(value):

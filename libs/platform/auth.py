@@ -220,9 +220,13 @@ class TokenVerifier:
             if settings.jwks_url
             else None
         )
+        # Parsed once: PyJWT would parse the PEM again for every token.
         self._key = (
-            settings.jwt_public_key_file.read_bytes() if settings.jwt_public_key_file else None
+            serialization.load_pem_public_key(settings.jwt_public_key_file.read_bytes())
+            if settings.jwt_public_key_file
+            else None
         )
+        self._verified: dict[str, _Verified] = {}
         if self.jwks is None and self._key is None:
             raise ValueError(
                 "no way to verify tokens: set TALENTLEDGER_JWKS_URL or "
@@ -236,6 +240,12 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Actor:
         key = self.jwks.key_for(token) if self.jwks else self._key
+        # A person's client sends the same token with every request until it expires: its
+        # signature is checked once per signing key, not once per request. A token verified
+        # with a key the provider has since replaced is verified again (and refused).
+        known = self._verified.get(token)
+        if known is not None and known.key is key and time.time() < known.expires:
+            return known.actor
         claims = jwt.decode(
             token,
             key,
@@ -251,7 +261,26 @@ class TokenVerifier:
                 f"the token lives {lifetime:,}s, longer than the {self.max_lifetime:,}s allowed: "
                 "ask the identity provider for a shorter-lived token"
             )
-        return Actor(subject=claims["sub"], roles=frozenset(claims.get("roles", [])))
+        actor = Actor(subject=claims["sub"], roles=frozenset(claims.get("roles", [])))
+        if len(self._verified) >= VERIFIED_TOKENS:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        expires = claims["exp"] + LEEWAY.total_seconds()
+        self._verified[token] = _Verified(actor, key, expires)
+        return actor
+
+
+# Verified tokens a verifier remembers, the oldest forgotten first: about one per person
+# active at once, each under a kilobyte.
+VERIFIED_TOKENS = 10_000
+
+
+@dataclass(frozen=True)
+class _Verified:
+    actor: Actor
+    key: Any
+    """The signing key that verified it: only that key's verification is remembered."""
+    expires: float
+    """Unix time after which the token no longer verifies (its `exp` plus `LEEWAY`)."""
 
 
 class Unauthenticated(Exception):

@@ -133,6 +133,18 @@ class OrgChart:
             "UPDATE {} SET level_since = %(since)s "
             "WHERE employee_id = %(employee_id)s AND level_since IS DISTINCT FROM %(since)s"
         ).format(table)
+        # Rendered once: every command of a campaign's people asks it, and psycopg renders a
+        # composed query again on each execution.
+        self._around = (
+            self._select
+            + sql.SQL(
+                "WHERE employee_id = ANY(%(ids)s) "
+                "OR employee_id = (SELECT manager_id FROM {people} "
+                "                  WHERE employee_id = %(subject)s) "
+                "OR (manager_id = %(subject)s AND left_on IS NULL) "
+                "ORDER BY employee_id"
+            ).format(people=table)
+        ).as_bytes()
         self._erase = sql.SQL(
             "UPDATE {} SET name = %s WHERE employee_id = %s AND name IS DISTINCT FROM %s"
         ).format(table)
@@ -303,17 +315,7 @@ class OrgChart:
         """The subject, their manager, their current reports and `also`, in one query: what
         one subject's raters and nominations need."""
         async with conn.cursor(row_factory=class_row(Person)) as cur:
-            await cur.execute(
-                self._select
-                + sql.SQL(
-                    "WHERE employee_id = ANY(%(ids)s) "
-                    "OR employee_id = (SELECT manager_id FROM {people} "
-                    "                  WHERE employee_id = %(subject)s) "
-                    "OR (manager_id = %(subject)s AND left_on IS NULL) "
-                    "ORDER BY employee_id"
-                ).format(people=sql.Identifier(self.schema, "people")),
-                {"ids": [subject, *also], "subject": subject},
-            )
+            await cur.execute(self._around, {"ids": [subject, *also], "subject": subject})
             return await cur.fetchall()
 
 

@@ -120,6 +120,13 @@ class MemoryRecords:
             if campaign == campaign_id and p == peer and state == "approved"
         )
 
+    async def submitted_by(self, campaign_id: str, rater: str) -> dict[str, bool]:
+        return {
+            subject: s.final
+            for (campaign, subject, r), s in self.submissions.items()
+            if campaign == campaign_id and r == rater
+        }
+
     async def claim_for_calibration(
         self, campaign_id: str, session_id: str, subjects: list[str]
     ) -> dict[str, str]:

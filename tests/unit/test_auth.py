@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -92,6 +93,38 @@ def test_clock_drift_of_up_to_a_minute_is_tolerated(keys: tuple[Path, Path]) -> 
     )
     with pytest.raises(jwt.ExpiredSignatureError):
         verifier(TALENTLEDGER_JWT_PUBLIC_KEY_FILE=public).verify(too_late)
+
+
+def test_a_token_is_verified_once_and_remembered_until_it_expires(
+    keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    private, public = keys
+    check = verifier(TALENTLEDGER_JWT_PUBLIC_KEY_FILE=public)
+    # Within the leeway for another 10 s: expired by then.
+    token = mint_token(
+        private, "alice", ["rater"], issuer=ISSUER, audience=AUDIENCE, ttl=timedelta(seconds=-50)
+    )
+    assert check.verify(token).subject == "alice"
+
+    def decode(*_: object, **__: object) -> None:
+        raise AssertionError("verified again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(jwt, "decode", decode)
+        assert check.verify(token) == check.verify(token)
+        assert check.verify(token).has("rater")
+    # 20 s later the remembered verification has run out, and the token with it.
+    later = time.time() + 20
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Later:
+            return cls.fromtimestamp(later, tz)
+
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Later)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        check.verify(token)
 
 
 def test_tokens_living_longer_than_the_maximum_are_refused(keys: tuple[Path, Path]) -> None:

@@ -12,6 +12,7 @@ The use cases, one module each: `launching` (open a campaign on its population),
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -25,6 +26,13 @@ from services.assessment.domain.raters import Assignment, Nomination, OrgChartVi
 # Campaigns and questionnaires cached (a questionnaire per framework, version and position:
 # versions are immutable), each at most this many.
 CACHED = 2048
+# Subjects' assessments cached, at most this many (about 45 KB each once six raters have
+# submitted ten answers: 90 MB in all), the least recently read forgotten first, each for at
+# most as long as a process may keep a personal data key it opened (`CACHE_SECONDS` of
+# libs.personal.vault, which the application may not import): they hold submissions' opened
+# comments, which an erasure must reach within that time.
+SUBJECTS_CACHED = 2048
+SUBJECT_SECONDS = 60.0
 
 
 class CampaignNotFound(CampaignError):
@@ -66,15 +74,17 @@ class Campaigns:
         self.unit_of_work = unit_of_work
         self._questionnaires: dict[tuple[str, int, tuple[str, str, str]], Questionnaire] = {}
         self._campaigns: dict[str, Campaign] = {}
+        self._subjects: dict[tuple[str, str], tuple[float, SubjectAssessment]] = {}
 
-    async def campaign(self, campaign_id: str) -> Campaign:
-        """The campaign as it stands; CampaignNotFound when it was never opened."""
+    async def campaign(self, campaign_id: str, log: EventLog | None = None) -> Campaign:
+        """The campaign as it stands; CampaignNotFound when it was never opened. `log`: read
+        through a unit of work's, in its transaction, instead of on a connection of its own."""
         # CampaignOpened names the whole population: decoding it for every command made a
         # submission cost grow with the campaign (25 ms each at 10,000 people). Events never
         # change, so only the ones after the cached version are read.
         cached = self._campaigns.get(campaign_id)
         campaign = replace(cached) if cached else Campaign(campaign_id)
-        log = self.events
+        log = log or self.events
         for envelope in await log.read_stream(
             stream_of(campaign_id), after_version=campaign.stream_version
         ):
@@ -86,14 +96,31 @@ class Campaigns:
         self._campaigns[campaign_id] = campaign
         return replace(campaign)
 
-    async def subject(self, campaign: Campaign, subject: str) -> SubjectAssessment:
-        """The subject's assessment in the campaign; NotInCampaign when it does not assess them."""
+    async def subject(
+        self, campaign: Campaign, subject: str, log: EventLog | None = None
+    ) -> SubjectAssessment:
+        """The subject's assessment in the campaign; NotInCampaign when it does not assess
+        them. `log` as for `campaign`."""
         if not campaign.assesses(subject):
             raise NotInCampaign(f"{subject!r} is not assessed in campaign {campaign.campaign_id!r}")
-        assessment = SubjectAssessment(campaign.campaign_id, subject)
-        log = self.events
-        for envelope in await log.read_stream(subject_stream_of(campaign.campaign_id, subject)):
+        # Decoding a subject's stream (its submissions' sealed comments opened) was most of
+        # what a command cost: the events after the cached version are read, those before
+        # cannot change. The cached copy expires whole, however recently it was extended.
+        key = (campaign.campaign_id, subject)
+        now = time.monotonic()
+        expires, cached = self._subjects.get(key, (0.0, None))
+        if cached is None or expires <= now:
+            expires, cached = now + SUBJECT_SECONDS, SubjectAssessment(*key)
+        assessment = _copy(cached)
+        log = log or self.events
+        for envelope in await log.read_stream(
+            subject_stream_of(*key), after_version=assessment.stream_version
+        ):
             assessment.apply(await log.decode(envelope), envelope.stream_version)
+        self._subjects.pop(key, None)  # re-inserted last: the oldest is forgotten first
+        if len(self._subjects) >= SUBJECTS_CACHED:
+            del self._subjects[next(iter(self._subjects))]
+        self._subjects[key] = (expires, _copy(assessment))
         return assessment
 
     async def questionnaire(self, work: Work, campaign: Campaign, subject: str) -> Questionnaire:
@@ -118,6 +145,16 @@ class Campaigns:
             self._questionnaires.clear()
         self._questionnaires[key] = found
         return found
+
+
+def _copy(assessment: SubjectAssessment) -> SubjectAssessment:
+    """A copy a command may apply events to: its events and nominations are never changed
+    in place, only replaced."""
+    return replace(
+        assessment,
+        nominations=list(assessment.nominations),
+        submissions=dict(assessment.submissions),
+    )
 
 
 def opened_of(campaign: Campaign) -> CampaignOpened:

@@ -80,6 +80,10 @@ class CampaignRecords(Protocol):
         """Subjects whose manager approved `peer` to rate them, in order."""
         ...
 
+    async def submitted_by(self, campaign_id: str, rater: str) -> dict[str, bool]:
+        """The subjects the rater has submitted about, each with whether it is final."""
+        ...
+
     async def claim_for_calibration(
         self, campaign_id: str, session_id: str, subjects: list[str]
     ) -> dict[str, str]:

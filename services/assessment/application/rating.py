@@ -12,7 +12,7 @@ from services.assessment.application.ports import Work
 from services.assessment.application.subject_commands import on_subject
 from services.assessment.domain.campaigns import Campaign, CampaignError, SubjectAssessment
 from services.assessment.domain.questionnaires import Questionnaire
-from services.assessment.domain.raters import Assignment, OrgChartView
+from services.assessment.domain.raters import Nomination, OrgChartView, assignments
 from services.assessment.domain.ratings import RaterGroup
 from services.assessment.domain.submissions import Answer, Submission
 
@@ -33,9 +33,9 @@ async def questionnaire_for(
     campaigns: Campaigns, campaign_id: str, subject: str, rater: str
 ) -> Questionnaire:
     """The subject's questionnaire, for one of their raters only."""
-    campaign = await campaigns.campaign(campaign_id)
-    assessment = await campaigns.subject(campaign, subject)
     async with campaigns.unit_of_work.reading() as work:
+        campaign = await campaigns.campaign(campaign_id, work.events)
+        assessment = await campaigns.subject(campaign, subject, work.events)
         org = await org_around(work, assessment)
         if not any(a.rater == rater for a in assessment.assignments(org)):
             raise NotARater(f"{rater!r} is not an assigned rater of {subject!r}")
@@ -47,17 +47,29 @@ async def my_assignments(
 ) -> list[AssignmentStatus]:
     """Whom `rater` rates: themself, their manager, their reports and the subjects whose
     manager approved them as a peer, where assessed."""
-    campaign = await campaigns.campaign(campaign_id)
+    # Read by the rater's key (the records of their approvals and submissions, the org
+    # chart around each subject), not from each subject's stream: decoding those, sealed
+    # comments and all, made this the dearest request of a campaign.
+    found: list[AssignmentStatus] = []
     async with campaigns.unit_of_work.reading() as work:
+        campaign = await campaigns.campaign(campaign_id, work.events)
         around = OrgChartView.of(await work.org_chart.around(rater))
         as_peer = await work.records.rated_as_peer(campaign_id, rater)
-    candidates = {rater, around.manager_of(rater), *around.reports.get(rater, []), *as_peer}
-    found: list[AssignmentStatus] = []
-    for subject in sorted(c for c in candidates if c is not None and campaign.assesses(c)):
-        assessment = await campaigns.subject(campaign, subject)
-        async with campaigns.unit_of_work.reading() as work:
-            org = await org_around(work, assessment)
-        found += [_status(assessment, a) for a in assessment.assignments(org) if a.rater == rater]
+        submitted = await work.records.submitted_by(campaign_id, rater)
+        candidates = {rater, around.manager_of(rater), *around.reports.get(rater, []), *as_peer}
+        for subject in sorted(c for c in candidates if c is not None and campaign.assesses(c)):
+            org = OrgChartView.of(await work.org_chart.around(subject, [rater]))
+            approved = [Nomination(subject, rater, "", "approved")] if subject in as_peer else []
+            found += [
+                AssignmentStatus(
+                    subject=subject,
+                    group=a.group,
+                    submitted=subject in submitted,
+                    final=submitted.get(subject, False),
+                )
+                for a in assignments(subject, org, approved)
+                if a.rater == rater
+            ]
     return found
 
 
@@ -83,13 +95,3 @@ async def submit(
         return assessment.submit(submission, asked, org, campaign, now)
 
     return bool(await on_subject(campaigns, campaign_id, subject, decide, rater))
-
-
-def _status(assessment: SubjectAssessment, assignment: Assignment) -> AssignmentStatus:
-    recorded = assessment.submissions.get(assignment.rater)
-    return AssignmentStatus(
-        subject=assignment.subject,
-        group=assignment.group,
-        submitted=recorded is not None,
-        final=recorded is not None and recorded.submission.final,
-    )

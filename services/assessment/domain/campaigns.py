@@ -137,17 +137,21 @@ class Campaign:
     stream_version: int = 0
     opened: CampaignOpened | None = None
     closed: bool = False
+    # Derived from `opened` once, when it is applied: every command asks who is assessed and
+    # under which settings, and the population of a large campaign is thousands of names.
+    population: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    settings: CampaignSettings = field(
+        default_factory=lambda: CampaignSettings(), repr=False, compare=False
+    )
 
     def apply(self, event: IntegrationEvent, stream_version: int) -> None:
         self.stream_version = stream_version
         if isinstance(event, CampaignOpened):
             self.opened = event
+            self.population = frozenset(event.population)
+            self.settings = CampaignSettings.of(event)
         elif isinstance(event, CampaignClosed):
             self.closed = True
-
-    @property
-    def settings(self) -> CampaignSettings:
-        return CampaignSettings.of(self.opened) if self.opened else CampaignSettings()
 
     def open(
         self,
@@ -189,7 +193,7 @@ class Campaign:
         return self.opened.positions.get(subject) if self.opened else None
 
     def assesses(self, subject: str) -> bool:
-        return self.opened is not None and subject in self.opened.population
+        return subject in self.population
 
     def remind(self, pending: Iterable[Assignment], now: datetime) -> list[IntegrationEvent]:
         """Remind every rater who owes a final submission; nothing when nobody does."""

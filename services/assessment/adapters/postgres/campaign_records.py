@@ -24,14 +24,19 @@ class CampaignTables:
     """The statements on one schema's tables, composed once."""
 
     def __init__(self, schema: str) -> None:
-        def q(text: str) -> sql.Composed:
-            return sql.SQL(text).format(
-                submissions=sql.Identifier(schema, "submissions"),
-                nominations=sql.Identifier(schema, "peer_nominations"),
-                calibrated=sql.Identifier(schema, "calibration_subjects"),
-                frozen=sql.Identifier(schema, "frozen_campaigns"),
-                frozen_assignments=sql.Identifier(schema, "frozen_assignments"),
-                events=sql.Identifier(schema, "events"),
+        # Each rendered once: psycopg renders a composed query again on each execution.
+        def q(text: str) -> bytes:
+            return (
+                sql.SQL(text)
+                .format(
+                    submissions=sql.Identifier(schema, "submissions"),
+                    nominations=sql.Identifier(schema, "peer_nominations"),
+                    calibrated=sql.Identifier(schema, "calibration_subjects"),
+                    frozen=sql.Identifier(schema, "frozen_campaigns"),
+                    frozen_assignments=sql.Identifier(schema, "frozen_assignments"),
+                    events=sql.Identifier(schema, "events"),
+                )
+                .as_bytes()
             )
 
         self.record_submission = q(
@@ -74,6 +79,9 @@ class CampaignTables:
         )
         self.approved = q(
             "SELECT subject, peer FROM {nominations} WHERE campaign_id = %s AND state = 'approved'"
+        )
+        self.submitted_by = q(
+            "SELECT subject, final FROM {submissions} WHERE campaign_id = %s AND rater = %s"
         )
         self.rated_as_peer = q(
             "SELECT subject FROM {nominations} "
@@ -209,6 +217,10 @@ class CampaignRecords:
         cur = await self._conn.execute(self._tables.rated_as_peer, (campaign_id, peer))
         return [subject for (subject,) in await cur.fetchall()]
 
+    async def submitted_by(self, campaign_id: str, rater: str) -> dict[str, bool]:
+        cur = await self._conn.execute(self._tables.submitted_by, (campaign_id, rater))
+        return {subject: final for subject, final in await cur.fetchall()}
+
     async def campaigns_assessing(self, person: str) -> list[str]:
         cur = await self._conn.execute(self._tables.campaigns_assessing, (person,))
         return [campaign_id for (campaign_id,) in await cur.fetchall()]
@@ -218,7 +230,7 @@ class CampaignRecords:
     ) -> list[RecordedSubmission]:
         query = self._tables.involving
         if for_erasure:  # a revision arriving meanwhile waits for the erasure
-            query += sql.SQL(" FOR UPDATE")
+            query += b" FOR UPDATE"
         cur = await self._conn.execute(query, {"person": person})
         return [
             RecordedSubmission(

@@ -39,6 +39,8 @@ async def test_the_nomination_events_are_private_and_the_peer_group_public_in_co
     stream = await uow.work.events.read_stream(subject_stream_of(CAMPAIGN, "ann"))
     assert [e.event_type for e in stream] == ["PeerNominated", "RatersNominated"]
     assert {e.actor for e in stream} == {"mgr"}
+    # One command, one append: the nomination and the group's counts share its correlation.
+    assert stream[0].correlation_id == stream[1].correlation_id
     counts = stream[1].payload
     assert (counts["approved_peers"], counts["pending_peers"], counts["peers_needed"]) == (0, 1, 3)
     assert "p1" not in str(counts)

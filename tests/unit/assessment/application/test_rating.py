@@ -4,11 +4,15 @@ command that loses a race is decided again on fresh state, and none gets through
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from libs.events.concurrency import ConcurrencyError
-from libs.events.envelope import EventMetadata
+from libs.events.envelope import Envelope, EventMetadata
 from libs.events.registry import IntegrationEvent
+from libs.personal import vault
+from services.assessment.application import campaigns as campaigns_module
 from services.assessment.application import closing, rating, subject_commands
 from services.assessment.application.campaigns import (
     Campaigns,
@@ -168,3 +172,53 @@ async def test_no_submission_gets_through_a_close_it_did_not_see(
     closed = await uow.work.events.read_stream(stream_of(CAMPAIGN))
     assert closed[-1].event_type == "CampaignClosed"
     assert closed[-1].payload["submissions"] == 0
+
+
+async def test_a_subject_is_read_on_from_the_version_last_read_until_it_expires(
+    spring: Campaigns, uow: MemoryAssessment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = subject_stream_of(CAMPAIGN, "ann")
+    read_stream = uow.work.events.read_stream
+    after: list[int] = []
+
+    async def reading(stream_id: str, *, after_version: int = 0) -> list[Envelope]:
+        if stream_id == stream:
+            after.append(after_version)
+        return await read_stream(stream_id, after_version=after_version)
+
+    monkeypatch.setattr(uow.work.events, "read_stream", reading)
+    assert await rate(spring, "ann", "r1", 3)  # the questionnaire, then the submission
+    assert await rate(spring, "ann", "r2", 4)  # reads on after r1's record and announcement
+    assert after == [0, 0, 0, 2]
+    assert not await rate(spring, "ann", "r1", 3)  # a repeat, told from the cached record
+    mine = await rating.my_assignments(spring, CAMPAIGN, "r2")
+    assert [(a.subject, a.submitted) for a in mine] == [("ann", True)]
+    # Once expired, as a personal data key it opened would be, the stream is read whole.
+    later = time.monotonic() + campaigns_module.SUBJECT_SECONDS
+    monkeypatch.setattr(campaigns_module.time, "monotonic", lambda: later)
+    after.clear()
+    assert not await rate(spring, "ann", "r2", 4)
+    assert after == [0, 4]
+
+
+async def test_the_least_recently_read_subject_is_forgotten_first(
+    spring: Campaigns, uow: MemoryAssessment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(campaigns_module, "SUBJECTS_CACHED", 1)
+    assert await rate(spring, "ann", "r1", 3)
+    assert await rate(spring, "cat", "cat", 3)  # ann forgotten: her stream is read whole
+    read_stream = uow.work.events.read_stream
+    after: list[int] = []
+
+    async def reading(stream_id: str, *, after_version: int = 0) -> list[Envelope]:
+        if stream_id == subject_stream_of(CAMPAIGN, "ann"):
+            after.append(after_version)
+        return await read_stream(stream_id, after_version=after_version)
+
+    monkeypatch.setattr(uow.work.events, "read_stream", reading)
+    assert not await rate(spring, "ann", "r1", 3)
+    assert after == [0, 2]
+
+
+def test_a_subject_is_kept_no_longer_than_a_personal_data_key() -> None:
+    assert campaigns_module.SUBJECT_SECONDS == vault.CACHE_SECONDS
