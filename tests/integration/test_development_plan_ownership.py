@@ -124,6 +124,10 @@ async def test_the_employee_owns_the_plan_and_the_lms_closes_a_course_once(stack
     assert "only a proposed action" in twice["detail"]
 
     pairing = {"kind": "on_the_job", "competency": "testing", "description": "Pair weekly"}
+    # An HR admin's own plan: HR puts nothing in force there, their manager approves.
+    hr_ann = stack.api.as_(ANN, "hr_admin")
+    own = await stack.api.ok("POST", actions, 403, json=pairing, headers=hr_ann)
+    assert "HR (on another person's plan) or their manager" in own["detail"]
     assert states(await stack.post(actions, pairing, 201, who=ANN))["a12"] == "proposed"
     silent = await stack.post(f"{actions}/a12/decision", {"approved": False}, 422, MANAGER)
     assert "say why" in silent["detail"]
@@ -236,7 +240,16 @@ async def test_a_plan_aimed_at_the_next_level_from_the_gaps_against_it(stack: St
     l4 = {"family": "eng", "track": "ic", "level": "L4"}
     for stranger in (BEN, OTHER_MANAGER):
         await stack.post(target, l4, 403, who=stranger)
-    aimed = await stack.post(target, l4, 201, who=ANN)
+    # Aimed, the plan is in force at once: not Ann's to aim, nor HR's when it is their own.
+    own = await stack.post(target, l4, 403, who=ANN)
+    assert own["detail"] == (
+        f"{ANN!r} may not make this change to {ANN!r}'s plan: "
+        f"HR (on another person's plan) or their manager {MANAGER!r} only"
+    )
+    hr_ann = stack.api.as_(ANN, "hr_admin")
+    await stack.api.ok("POST", target, 403, json=l4, headers=hr_ann)
+    assert (await stack.get(f"/plans/{ANN}", who=ANN)) == before, "unchanged"
+    aimed = await stack.post(target, l4, 201, who=MANAGER)
     assert aimed["target_role"] == "eng-l4"
     assert aimed["plan_id"] != before["plan_id"]
     assert aimed["plan_id"].endswith(f":{ANN}")
@@ -252,8 +265,8 @@ async def test_a_plan_aimed_at_the_next_level_from_the_gaps_against_it(stack: St
     assert await stack.get(f"/plans/{ANN}", who=MANAGER) == aimed, "her plan from now on"
     history = await stack.api.store.read_stream(plan_stream(aimed["plan_id"]))
     assert [(e.event_type, e.actor) for e in history] == [
-        ("TargetPlanGenerated", ANN),
-        ("EnrolmentRequested", ANN),
+        ("TargetPlanGenerated", MANAGER),
+        ("EnrolmentRequested", MANAGER),
     ]
     assert history[0].payload["target_role"] == "eng-l4"
 
@@ -312,7 +325,7 @@ async def test_gaps_and_a_plan_against_another_familys_role_follow_the_lateral_p
     assert (own["basis"], own["lateral_path"]) == ("role_profile", None)
     assert "communication" in {g["competency"] for g in own["gaps"]}, "the whole profile"
 
-    aimed = await stack.post(f"/plans/{ANN}/target", d3, 201, who=ANN)
+    aimed = await stack.post(f"/plans/{ANN}/target", d3, 201, who=MANAGER)
     assert aimed["target_role"] == "data-d3"
     assert {a["competency"] for a in aimed["actions"]} == {"analysis", "statistics"}
     on_the_job = [a["competency"] for a in aimed["actions"] if a["kind"] == "on_the_job"]
@@ -323,7 +336,7 @@ async def test_gaps_and_a_plan_against_another_familys_role_follow_the_lateral_p
     assert "no lateral path from family 'data' to 'eng'" in refused["detail"]
     assert "lateral paths to: none" in refused["detail"]
     eng = {"family": "eng", "track": "ic", "level": "L3"}
-    refused_plan = await stack.post(f"/plans/{CAT}/target", eng, 422, who=CAT)
+    refused_plan = await stack.post(f"/plans/{CAT}/target", eng, 422, who=MANAGER)
     assert refused_plan["detail"] == refused["detail"]
     assert (await stack.get(eng_l3.format(ANN), who=ANN))["basis"] == "role_profile"
 

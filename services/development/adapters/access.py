@@ -23,7 +23,10 @@ DROP = allow(SUBJECT, MANAGER, "hr_admin")
 # Plans: the employee proposes actions (their manager and HR add them in force) and marks
 # them; their current manager approves and comments (services/development/application/
 # development.py).
-ADD_ACTION = allow(SUBJECT, MANAGER, "hr_admin")  # also aims the plan at a target position
+ADD_ACTION = allow(SUBJECT, MANAGER, "hr_admin")
+# A plan aimed at a target position is in force at once: the direct manager or HR (on
+# another person's plan) aims it, not the employee.
+AIM = allow(MANAGER, "hr_admin")
 OWNER = allow(SUBJECT)
 THEIR_MANAGER = allow(MANAGER)
 
@@ -36,7 +39,7 @@ ACCESS: dict[str, Access] = {
     "GET /reports/plans": HR,
     "GET /reports/goals": HR,
     "GET /plans/{employee_id}": READ,
-    "POST /plans/{employee_id}/target": ADD_ACTION,
+    "POST /plans/{employee_id}/target": AIM,
     "POST /plans/{employee_id}/actions": ADD_ACTION,
     "POST /plans/{employee_id}/actions/{action_id}/removal": EDIT,
     "POST /plans/{employee_id}/actions/{action_id}/decision": THEIR_MANAGER,

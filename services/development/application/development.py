@@ -473,9 +473,11 @@ class Development:
         """A plan aimed at a target position other than the person's role (the next level,
         the manager track, another family's role): generated as a calibration's plans are,
         from their gaps against that position (as `gaps_against` finds them), and the
-        person's plan from now on. The employee, their manager or HR aims it."""
+        person's plan from now on. Its actions are in force at once (its courses are asked of
+        the LMS), so their manager or HR aims it, as they add actions; not the employee, whose
+        own actions wait for their manager's approval."""
         async with self.unit_of_work.transaction() as work:
-            person = await _allowed(work, employee_id, by, hr, frozenset({EMPLOYEE, MANAGER, HR}))
+            person = await _allowed(work, employee_id, by, hr, frozenset({MANAGER, HR}))
             session, _, profile, found = await _against(work, employee_id, position)
             manager = person.manager_id if person else None
             generated = generate_plans(
@@ -619,7 +621,8 @@ class Development:
         self, employee_id: str, new: plan_edits.NewAction, by: str, hr: bool
     ) -> TrackedPlan:
         """A manager (or HR) adds an action to their report's plan, in force at once; the
-        employee proposes one for their own plan, for their manager to approve. Both are
+        employee proposes one for their own plan, for their manager to approve. An HR admin
+        adds nothing to their own plan: HR does not approve their own plan's work. Both are
         held to the plan rules."""
         proposing = by == employee_id and not hr
 
@@ -843,16 +846,21 @@ async def _allowed(
     work: Work, employee_id: str, by: str, hr: bool, who: frozenset[Role]
 ) -> Person | None:
     """The person whose plan it is, when `by` is one of `who` for it: the employee, their
-    direct manager in the org chart, HR; NotAllowed otherwise."""
+    direct manager in the org chart, HR; NotAllowed otherwise. HR acts on other people's
+    plans only: an HR admin does not put work in force on their own plan unapproved."""
     person = await work.org_chart.person(employee_id)
     roles = {
         EMPLOYEE: by == employee_id,
         MANAGER: person is not None and by == person.manager_id,
-        HR: hr,
+        HR: hr and by != employee_id,
     }
     if not any(roles[r] for r in who):
         manager = person.manager_id if person else None
-        names = {EMPLOYEE: employee_id, MANAGER: f"their manager {manager!r}", HR: "HR"}
+        names = {
+            EMPLOYEE: employee_id,
+            MANAGER: f"their manager {manager!r}",
+            HR: "HR (on another person's plan)",
+        }
         raise NotAllowed(
             f"{by!r} may not make this change to {employee_id!r}'s plan: "
             f"{' or '.join(names[r] for r in sorted(who))} only"
