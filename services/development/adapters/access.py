@@ -24,6 +24,9 @@ DROP = allow(SUBJECT, MANAGER, "hr_admin")
 # them; their current manager approves and comments (services/development/application/
 # development.py).
 ADD_ACTION = allow(SUBJECT, MANAGER, "hr_admin")
+# A team's gaps and plans: the manager whose team it is (the route's subject) and HR; not
+# the manager's own manager (services/development/application/development.py).
+TEAM = allow(SUBJECT, "hr_admin")
 # A plan aimed at a target position is in force at once: the direct manager or HR (on
 # another person's plan) aims it, not the employee.
 AIM = allow(MANAGER, "hr_admin")
@@ -33,7 +36,7 @@ THEIR_MANAGER = allow(MANAGER)
 ACCESS: dict[str, Access] = {
     "GET /gaps/{employee_id}": READ,
     "GET /gaps/{employee_id}/against": READ,
-    "GET /teams/{manager_id}/gaps": EDIT,
+    "GET /teams/{manager_id}/gaps": TEAM,
     "GET /departments/{department}/gaps": HR,
     "GET /reports/gaps": HR,
     "GET /reports/plans": HR,
@@ -45,7 +48,7 @@ ACCESS: dict[str, Access] = {
     "POST /plans/{employee_id}/actions/{action_id}/decision": THEIR_MANAGER,
     "POST /plans/{employee_id}/actions/{action_id}/progress": OWNER,
     "POST /plans/{employee_id}/actions/{action_id}/comments": THEIR_MANAGER,
-    "GET /teams/{manager_id}/plans": EDIT,
+    "GET /teams/{manager_id}/plans": TEAM,
     "GET /coverage": HR,
     "GET /courses/effectiveness": HR,
     "POST /goals": PROPOSE,
