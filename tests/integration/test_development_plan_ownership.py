@@ -324,6 +324,14 @@ async def test_gaps_and_a_plan_against_another_familys_role_follow_the_lateral_p
     own = await stack.get(f"/gaps/{ANN}/against?family=eng&track=ic&level=L4", who=ANN)
     assert (own["basis"], own["lateral_path"]) == ("role_profile", None)
     assert "communication" in {g["competency"] for g in own["gaps"]}, "the whole profile"
+    # data-d4 is grade 4: not a lateral move from L3 (grade 3), so the whole profile:
+    # analysis 4 - 1, statistics 4 - 2.5, communication 2 - 1, the rest as her eng scores.
+    up = await stack.get(f"/gaps/{ANN}/against?family=data&track=ic&level=D4", who=ANN)
+    assert (up["basis"], up["lateral_path"]) == ("role_profile", None)
+    assert "is not a lateral move from 'eng-l3' (ic, grade 3)" in up["not_lateral"]
+    assert {g["competency"]: g["gap"] for g in up["gaps"]}["analysis"] == 3
+    assert {g["competency"]: g["gap"] for g in up["gaps"]}["communication"] == 1
+    assert against["not_lateral"] is None
 
     aimed = await stack.post(f"/plans/{ANN}/target", d3, 201, who=MANAGER)
     assert aimed["target_role"] == "data-d3"

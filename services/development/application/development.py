@@ -165,11 +165,13 @@ class LateralComparison(BaseModel):
 @dataclass(frozen=True)
 class GapsAgainst(PersonGaps):
     """The person's gaps against a target role: on its whole profile (`role_profile`: their
-    own family, or across a crossover), or along the lateral path into its family
-    (`lateral_path`, named in `lateral_path`)."""
+    own family, across a crossover, or another grade or track of a family a lateral path
+    leads to, `not_lateral` saying so), or along the lateral path into its family
+    (`lateral_path`, named in `lateral_path`: the same kind of track at the same grade)."""
 
     basis: Basis = "role_profile"
     lateral_path: LateralComparison | None = None
+    not_lateral: str | None = None
 
 
 def _lateral(found: Against) -> LateralComparison | None:
@@ -465,6 +467,7 @@ class Development:
             person.strengths,
             basis=found.basis,
             lateral_path=_lateral(found),
+            not_lateral=found.not_lateral,
         )
 
     async def aim_plan(
