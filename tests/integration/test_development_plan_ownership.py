@@ -169,8 +169,15 @@ async def test_the_employee_owns_the_plan_and_the_lms_closes_a_course_once(stack
         missing = await stack.post(f"{actions}/a99/{unknown}", {key: body[key]}, 404, who=who)
         assert "no action 'a99'" in missing["detail"]
 
+    # Completed before the plan's day: earlier work, not this plan's.
+    earlier = CourseCompleted(
+        employee_id=ANN, course_id="testing-201", completed_on=date.today() - timedelta(days=30)
+    )
+    assert await stack.deliver(envelope(earlier, "lms"), earlier)
+    assert (await stack.get(f"/plans/{ANN}", who=ANN))["completion"]["done"] == 1
+    # A day on: on or after the plan's day in any time zone.
     completed = CourseCompleted(
-        employee_id=ANN, course_id="testing-201", completed_on=date(2026, 3, 1)
+        employee_id=ANN, course_id="testing-201", completed_on=date.today() + timedelta(days=1)
     )
     delivered = envelope(completed, "lms")
     assert await stack.deliver(delivered, completed)
@@ -398,3 +405,67 @@ async def test_the_plan_report_counts_the_actions_employees_marked_done_per_kind
     team = await stack.get(f"/teams/{MANAGER}/plans")
     assert team["done"] == sum(r["completed"] for r in rows.values()) == 5, "the same count"
     assert (await stack.get("/reports/plans?department=Platform"))["rows"] == report["rows"]
+
+
+async def test_a_course_completed_before_its_action_came_into_force_is_done_then_and_counted_alike(
+    stack: Stack,
+) -> None:
+    """The LMS reports Ann's testing-201 completed (a day on, after her plan's day) while no
+    action names it, and testing-101 completed a year before the plan: neither closes
+    anything. She proposes testing-201, her manager approves: a11 is done at once by the
+    completion on record (once: the completion again adds nothing), a10 (testing-101) is
+    not. By hand: Ann 1 of 11; Ben and Cat 0 of 10; the report's course row 1 of 4
+    (a10, a11, Ben's and Cat's testing-101), the other kinds 0; all three agree on 1."""
+    ahead = date.today() + timedelta(days=1)
+    completions = [
+        CourseCompleted(employee_id=ANN, course_id="testing-201", completed_on=ahead),
+        CourseCompleted(
+            employee_id=ANN,
+            course_id="testing-101",
+            completed_on=date.today() - timedelta(days=365),
+        ),
+    ]
+    for completed in completions:
+        assert await stack.deliver(envelope(completed, "lms"), completed)
+    assert (await stack.get(f"/plans/{ANN}", who=ANN))["completion"]["done"] == 0
+
+    course_201 = {
+        "kind": "course",
+        "competency": "testing",
+        "description": "Advanced test design",
+        "course_id": "testing-201",
+    }
+    await stack.post(f"/plans/{ANN}/actions", course_201, 201, who=ANN)
+    approved = await stack.post(
+        f"/plans/{ANN}/actions/a11/decision", {"approved": True, "comment": "Yes"}, 200, MANAGER
+    )
+    assert (states(approved)["a10"], states(approved)["a11"]) == ("approved", "done")
+    [a11] = [t for t in approved["statuses"] if t["action_id"] == "a11"]
+    assert [(s["status"], s["by"], s["course_id"], s["completed_on"]) for s in a11["steps"]] == [
+        ("done", "service:development", "testing-201", ahead.isoformat())
+    ]
+    assert approved["completion"] == {"done": 1, "total": 11, "share": 1 / 11}
+    again = completions[0]
+    assert await stack.deliver(envelope(again, "lms"), again), "another event id"
+
+    history = await stack.api.store.read_stream(plan_stream(approved["plan_id"]))
+    assert [(e.event_type, e.actor) for e in history] == [
+        ("PlanActionProposed", ANN),
+        ("PlanActionApproved", MANAGER),
+        ("EnrolmentRequested", MANAGER),
+        ("PlanActionCompleted", "service:development"),
+    ]
+    plan = await stack.get(f"/plans/{ANN}", who=ANN)
+    assert plan["completion"] == approved["completion"]
+    team = await stack.get(f"/teams/{MANAGER}/plans")
+    assert [(p["employee_id"], p["done"], p["total"]) for p in team["people"]] == [
+        (ANN, 1, 11),
+        (BEN, 0, 10),
+        (CAT, 0, 10),
+    ]
+    rows = {
+        r["kind"]: (r["actions"], r["completed"])
+        for r in (await stack.get("/reports/plans"))["rows"]
+    }
+    assert rows == {"course": (4, 1), "mentoring": (6, 0), "on_the_job": (21, 0)}
+    assert sum(done for _, done in rows.values()) == team["done"] == 1, "the same count"
