@@ -1,10 +1,10 @@
 """Who may call each route of the development service: a person reads their own gaps and
 plan, their manager reads and edits them, `hr_admin` everything, including departments,
 catalog coverage, course effectiveness and the reports; `privacy_officer` what it holds of a
-person.
+person; a manager themself (not the manager above them) and HR a team's gaps and plans.
 Goals: the employee proposes their own and their manager agrees; HR sets them directly.
 Plan actions likewise: the employee proposes and marks them, their manager approves and
-comments."""
+comments; the manager or HR aims a plan at a target position."""
 
 from __future__ import annotations
 
