@@ -436,6 +436,12 @@ async def development_world(database_url: str, tmp: Path, _: str) -> AsyncIterat
                 "level": "L3",
                 "goal_id": proposed["goal_id"],
             },
+            # A team is the subject's own (they manage nobody: an empty team); the subject's
+            # manager, above that team's manager, is refused.
+            overrides={
+                "GET /teams/{manager_id}/gaps": {"manager_id": SUBJECT},
+                "GET /teams/{manager_id}/plans": {"manager_id": SUBJECT},
+            },
             bodies={
                 "POST /plans/{employee_id}/actions": {
                     "kind": "on_the_job",

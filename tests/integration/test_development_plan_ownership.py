@@ -124,6 +124,10 @@ async def test_the_employee_owns_the_plan_and_the_lms_closes_a_course_once(stack
     assert "only a proposed action" in twice["detail"]
 
     pairing = {"kind": "on_the_job", "competency": "testing", "description": "Pair weekly"}
+    # An HR admin's own plan: HR puts nothing in force there, their manager approves.
+    hr_ann = stack.api.as_(ANN, "hr_admin")
+    own = await stack.api.ok("POST", actions, 403, json=pairing, headers=hr_ann)
+    assert "HR (on another person's plan) or their manager" in own["detail"]
     assert states(await stack.post(actions, pairing, 201, who=ANN))["a12"] == "proposed"
     silent = await stack.post(f"{actions}/a12/decision", {"approved": False}, 422, MANAGER)
     assert "say why" in silent["detail"]
@@ -165,8 +169,15 @@ async def test_the_employee_owns_the_plan_and_the_lms_closes_a_course_once(stack
         missing = await stack.post(f"{actions}/a99/{unknown}", {key: body[key]}, 404, who=who)
         assert "no action 'a99'" in missing["detail"]
 
+    # Completed before the plan's day: earlier work, not this plan's.
+    earlier = CourseCompleted(
+        employee_id=ANN, course_id="testing-201", completed_on=date.today() - timedelta(days=30)
+    )
+    assert await stack.deliver(envelope(earlier, "lms"), earlier)
+    assert (await stack.get(f"/plans/{ANN}", who=ANN))["completion"]["done"] == 1
+    # A day on: on or after the plan's day in any time zone.
     completed = CourseCompleted(
-        employee_id=ANN, course_id="testing-201", completed_on=date(2026, 3, 1)
+        employee_id=ANN, course_id="testing-201", completed_on=date.today() + timedelta(days=1)
     )
     delivered = envelope(completed, "lms")
     assert await stack.deliver(delivered, completed)
@@ -236,7 +247,16 @@ async def test_a_plan_aimed_at_the_next_level_from_the_gaps_against_it(stack: St
     l4 = {"family": "eng", "track": "ic", "level": "L4"}
     for stranger in (BEN, OTHER_MANAGER):
         await stack.post(target, l4, 403, who=stranger)
-    aimed = await stack.post(target, l4, 201, who=ANN)
+    # Aimed, the plan is in force at once: not Ann's to aim, nor HR's when it is their own.
+    own = await stack.post(target, l4, 403, who=ANN)
+    assert own["detail"] == (
+        f"{ANN!r} may not make this change to {ANN!r}'s plan: "
+        f"HR (on another person's plan) or their manager {MANAGER!r} only"
+    )
+    hr_ann = stack.api.as_(ANN, "hr_admin")
+    await stack.api.ok("POST", target, 403, json=l4, headers=hr_ann)
+    assert (await stack.get(f"/plans/{ANN}", who=ANN)) == before, "unchanged"
+    aimed = await stack.post(target, l4, 201, who=MANAGER)
     assert aimed["target_role"] == "eng-l4"
     assert aimed["plan_id"] != before["plan_id"]
     assert aimed["plan_id"].endswith(f":{ANN}")
@@ -252,8 +272,8 @@ async def test_a_plan_aimed_at_the_next_level_from_the_gaps_against_it(stack: St
     assert await stack.get(f"/plans/{ANN}", who=MANAGER) == aimed, "her plan from now on"
     history = await stack.api.store.read_stream(plan_stream(aimed["plan_id"]))
     assert [(e.event_type, e.actor) for e in history] == [
-        ("TargetPlanGenerated", ANN),
-        ("EnrolmentRequested", ANN),
+        ("TargetPlanGenerated", MANAGER),
+        ("EnrolmentRequested", MANAGER),
     ]
     assert history[0].payload["target_role"] == "eng-l4"
 
@@ -311,8 +331,16 @@ async def test_gaps_and_a_plan_against_another_familys_role_follow_the_lateral_p
     own = await stack.get(f"/gaps/{ANN}/against?family=eng&track=ic&level=L4", who=ANN)
     assert (own["basis"], own["lateral_path"]) == ("role_profile", None)
     assert "communication" in {g["competency"] for g in own["gaps"]}, "the whole profile"
+    # data-d4 is grade 4: not a lateral move from L3 (grade 3), so the whole profile:
+    # analysis 4 - 1, statistics 4 - 2.5, communication 2 - 1, the rest as her eng scores.
+    up = await stack.get(f"/gaps/{ANN}/against?family=data&track=ic&level=D4", who=ANN)
+    assert (up["basis"], up["lateral_path"]) == ("role_profile", None)
+    assert "is not a lateral move from 'eng-l3' (ic, grade 3)" in up["not_lateral"]
+    assert {g["competency"]: g["gap"] for g in up["gaps"]}["analysis"] == 3
+    assert {g["competency"]: g["gap"] for g in up["gaps"]}["communication"] == 1
+    assert against["not_lateral"] is None
 
-    aimed = await stack.post(f"/plans/{ANN}/target", d3, 201, who=ANN)
+    aimed = await stack.post(f"/plans/{ANN}/target", d3, 201, who=MANAGER)
     assert aimed["target_role"] == "data-d3"
     assert {a["competency"] for a in aimed["actions"]} == {"analysis", "statistics"}
     on_the_job = [a["competency"] for a in aimed["actions"] if a["kind"] == "on_the_job"]
@@ -323,7 +351,7 @@ async def test_gaps_and_a_plan_against_another_familys_role_follow_the_lateral_p
     assert "no lateral path from family 'data' to 'eng'" in refused["detail"]
     assert "lateral paths to: none" in refused["detail"]
     eng = {"family": "eng", "track": "ic", "level": "L3"}
-    refused_plan = await stack.post(f"/plans/{CAT}/target", eng, 422, who=CAT)
+    refused_plan = await stack.post(f"/plans/{CAT}/target", eng, 422, who=MANAGER)
     assert refused_plan["detail"] == refused["detail"]
     assert (await stack.get(eng_l3.format(ANN), who=ANN))["basis"] == "role_profile"
 
@@ -377,3 +405,67 @@ async def test_the_plan_report_counts_the_actions_employees_marked_done_per_kind
     team = await stack.get(f"/teams/{MANAGER}/plans")
     assert team["done"] == sum(r["completed"] for r in rows.values()) == 5, "the same count"
     assert (await stack.get("/reports/plans?department=Platform"))["rows"] == report["rows"]
+
+
+async def test_a_course_completed_before_its_action_came_into_force_is_done_then_and_counted_alike(
+    stack: Stack,
+) -> None:
+    """The LMS reports Ann's testing-201 completed (a day on, after her plan's day) while no
+    action names it, and testing-101 completed a year before the plan: neither closes
+    anything. She proposes testing-201, her manager approves: a11 is done at once by the
+    completion on record (once: the completion again adds nothing), a10 (testing-101) is
+    not. By hand: Ann 1 of 11; Ben and Cat 0 of 10; the report's course row 1 of 4
+    (a10, a11, Ben's and Cat's testing-101), the other kinds 0; all three agree on 1."""
+    ahead = date.today() + timedelta(days=1)
+    completions = [
+        CourseCompleted(employee_id=ANN, course_id="testing-201", completed_on=ahead),
+        CourseCompleted(
+            employee_id=ANN,
+            course_id="testing-101",
+            completed_on=date.today() - timedelta(days=365),
+        ),
+    ]
+    for completed in completions:
+        assert await stack.deliver(envelope(completed, "lms"), completed)
+    assert (await stack.get(f"/plans/{ANN}", who=ANN))["completion"]["done"] == 0
+
+    course_201 = {
+        "kind": "course",
+        "competency": "testing",
+        "description": "Advanced test design",
+        "course_id": "testing-201",
+    }
+    await stack.post(f"/plans/{ANN}/actions", course_201, 201, who=ANN)
+    approved = await stack.post(
+        f"/plans/{ANN}/actions/a11/decision", {"approved": True, "comment": "Yes"}, 200, MANAGER
+    )
+    assert (states(approved)["a10"], states(approved)["a11"]) == ("approved", "done")
+    [a11] = [t for t in approved["statuses"] if t["action_id"] == "a11"]
+    assert [(s["status"], s["by"], s["course_id"], s["completed_on"]) for s in a11["steps"]] == [
+        ("done", "service:development", "testing-201", ahead.isoformat())
+    ]
+    assert approved["completion"] == {"done": 1, "total": 11, "share": 1 / 11}
+    again = completions[0]
+    assert await stack.deliver(envelope(again, "lms"), again), "another event id"
+
+    history = await stack.api.store.read_stream(plan_stream(approved["plan_id"]))
+    assert [(e.event_type, e.actor) for e in history] == [
+        ("PlanActionProposed", ANN),
+        ("PlanActionApproved", MANAGER),
+        ("EnrolmentRequested", MANAGER),
+        ("PlanActionCompleted", "service:development"),
+    ]
+    plan = await stack.get(f"/plans/{ANN}", who=ANN)
+    assert plan["completion"] == approved["completion"]
+    team = await stack.get(f"/teams/{MANAGER}/plans")
+    assert [(p["employee_id"], p["done"], p["total"]) for p in team["people"]] == [
+        (ANN, 1, 11),
+        (BEN, 0, 10),
+        (CAT, 0, 10),
+    ]
+    rows = {
+        r["kind"]: (r["actions"], r["completed"])
+        for r in (await stack.get("/reports/plans"))["rows"]
+    }
+    assert rows == {"course": (4, 1), "mentoring": (6, 0), "on_the_job": (21, 0)}
+    assert sum(done for _, done in rows.values()) == team["done"] == 1, "the same count"

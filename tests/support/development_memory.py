@@ -17,7 +17,7 @@ from services.development.domain import goals as goal_rules
 from services.development.domain.gaps import Gap
 from services.development.domain.goals import Goal, GoalState
 from services.development.domain.heatmap import GapRow
-from services.development.domain.plan_ownership import ActionTrack
+from services.development.domain.plan_ownership import ActionTrack, day_of
 from services.development.domain.plans import DevelopmentPlan
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT
 from tests.support.memory import (
@@ -171,11 +171,8 @@ class MemoryRecords:
             for action in plan.actions if place else []:
                 key = (place, action.kind)
                 people.setdefault(key, set()).add(employee)
-                on = self.done_on.get((employee, action.course_id or ""))
                 track = plan.tracking.get(action.action_id)
-                done = (track is not None and track.state == "done") or (
-                    on is not None and on >= plan.at.date()
-                )
+                done = track is not None and track.state == "done"
                 tally = counts.setdefault(key, [0, 0])
                 tally[0] += 1
                 tally[1] += done
@@ -258,10 +255,23 @@ class MemoryRecords:
     async def record_completion(self, employee_id: str, course_id: str, on: date) -> None:
         if (employee_id, course_id) not in self.done:
             self.done.append((employee_id, course_id))
+        if on > self.done_on.get((employee_id, course_id), date.min):
             self.done_on[(employee_id, course_id)] = on
 
     async def completions(self) -> list[tuple[str, str]]:
         return list(self.done)
+
+    async def completions_since(
+        self, employees: Sequence[str], since: date
+    ) -> dict[str, dict[str, date]]:
+        found: dict[str, dict[str, date]] = {}
+        for (employee, course_id), on in self.done_on.items():
+            if employee in employees and on >= since:
+                found.setdefault(employee, {})[course_id] = on
+        return found
+
+    async def plan_day(self, plan_id: str) -> date:
+        return day_of(self.plans[plan_id].at)
 
     async def goal(self, goal_id: str, *, for_edit: bool = False) -> tuple[Goal, int] | None:
         return self.goals.get(goal_id)

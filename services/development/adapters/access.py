@@ -1,10 +1,10 @@
 """Who may call each route of the development service: a person reads their own gaps and
 plan, their manager reads and edits them, `hr_admin` everything, including departments,
 catalog coverage, course effectiveness and the reports; `privacy_officer` what it holds of a
-person.
+person; a manager themself (not the manager above them) and HR a team's gaps and plans.
 Goals: the employee proposes their own and their manager agrees; HR sets them directly.
 Plan actions likewise: the employee proposes and marks them, their manager approves and
-comments."""
+comments; the manager or HR aims a plan at a target position."""
 
 from __future__ import annotations
 
@@ -23,26 +23,32 @@ DROP = allow(SUBJECT, MANAGER, "hr_admin")
 # Plans: the employee proposes actions (their manager and HR add them in force) and marks
 # them; their current manager approves and comments (services/development/application/
 # development.py).
-ADD_ACTION = allow(SUBJECT, MANAGER, "hr_admin")  # also aims the plan at a target position
+ADD_ACTION = allow(SUBJECT, MANAGER, "hr_admin")
+# A team's gaps and plans: the manager whose team it is (the route's subject) and HR; not
+# the manager's own manager (services/development/application/development.py).
+TEAM = allow(SUBJECT, "hr_admin")
+# A plan aimed at a target position is in force at once: the direct manager or HR (on
+# another person's plan) aims it, not the employee.
+AIM = allow(MANAGER, "hr_admin")
 OWNER = allow(SUBJECT)
 THEIR_MANAGER = allow(MANAGER)
 
 ACCESS: dict[str, Access] = {
     "GET /gaps/{employee_id}": READ,
     "GET /gaps/{employee_id}/against": READ,
-    "GET /teams/{manager_id}/gaps": EDIT,
+    "GET /teams/{manager_id}/gaps": TEAM,
     "GET /departments/{department}/gaps": HR,
     "GET /reports/gaps": HR,
     "GET /reports/plans": HR,
     "GET /reports/goals": HR,
     "GET /plans/{employee_id}": READ,
-    "POST /plans/{employee_id}/target": ADD_ACTION,
+    "POST /plans/{employee_id}/target": AIM,
     "POST /plans/{employee_id}/actions": ADD_ACTION,
     "POST /plans/{employee_id}/actions/{action_id}/removal": EDIT,
     "POST /plans/{employee_id}/actions/{action_id}/decision": THEIR_MANAGER,
     "POST /plans/{employee_id}/actions/{action_id}/progress": OWNER,
     "POST /plans/{employee_id}/actions/{action_id}/comments": THEIR_MANAGER,
-    "GET /teams/{manager_id}/plans": EDIT,
+    "GET /teams/{manager_id}/plans": TEAM,
     "GET /coverage": HR,
     "GET /courses/effectiveness": HR,
     "POST /goals": PROPOSE,

@@ -165,11 +165,13 @@ class LateralComparison(BaseModel):
 @dataclass(frozen=True)
 class GapsAgainst(PersonGaps):
     """The person's gaps against a target role: on its whole profile (`role_profile`: their
-    own family, or across a crossover), or along the lateral path into its family
-    (`lateral_path`, named in `lateral_path`)."""
+    own family, across a crossover, or another grade or track of a family a lateral path
+    leads to, `not_lateral` saying so), or along the lateral path into its family
+    (`lateral_path`, named in `lateral_path`: the same kind of track at the same grade)."""
 
     basis: Basis = "role_profile"
     lateral_path: LateralComparison | None = None
+    not_lateral: str | None = None
 
 
 def _lateral(found: Against) -> LateralComparison | None:
@@ -388,6 +390,7 @@ class Development:
                 causation_id=envelope.event_id,
             ),
         )
+        await _close_generated(work, envelope, plans.values())
         await judge_goals(work, envelope, event)
 
     async def on_catalog(self, work: Work, envelope: Envelope, event: CourseCatalogUpdated) -> None:
@@ -396,15 +399,17 @@ class Development:
     async def on_completion(self, work: Work, envelope: Envelope, event: CourseCompleted) -> None:
         """Record the completion (for course effectiveness and the reports), and mark done the
         course actions of the person's latest plan naming the course, as events on the plan's
-        stream. A redelivered event stops at the inbox; the same completion under another
-        event id finds the actions done and adds nothing."""
+        stream, when it is dated on or after the plan's day. A redelivered event stops at the
+        inbox; the same completion under another event id finds the actions done and adds
+        nothing."""
         await work.records.record_completion(event.employee_id, event.course_id, event.completed_on)
         state = await work.records.plan_state(event.employee_id, for_edit=True)
         if state is None:
             return
         plan_id, _, actions, _ = state
         tracks = await work.records.plan_tracking(plan_id)
-        plan = OwnedPlan(plan_id, event.employee_id, actions, tracks)
+        day = await work.records.plan_day(plan_id)
+        plan = OwnedPlan(plan_id, event.employee_id, actions, tracks, day)
         events = plan_ownership.complete_courses(plan, event.course_id, event.completed_on)
         if events:
             metadata = EventMetadata(
@@ -465,6 +470,7 @@ class Development:
             person.strengths,
             basis=found.basis,
             lateral_path=_lateral(found),
+            not_lateral=found.not_lateral,
         )
 
     async def aim_plan(
@@ -473,9 +479,11 @@ class Development:
         """A plan aimed at a target position other than the person's role (the next level,
         the manager track, another family's role): generated as a calibration's plans are,
         from their gaps against that position (as `gaps_against` finds them), and the
-        person's plan from now on. The employee, their manager or HR aims it."""
+        person's plan from now on. Its actions are in force at once (its courses are asked of
+        the LMS), so their manager or HR aims it, as they add actions; not the employee, whose
+        own actions wait for their manager's approval."""
         async with self.unit_of_work.transaction() as work:
-            person = await _allowed(work, employee_id, by, hr, frozenset({EMPLOYEE, MANAGER, HR}))
+            person = await _allowed(work, employee_id, by, hr, frozenset({MANAGER, HR}))
             session, _, profile, found = await _against(work, employee_id, position)
             manager = person.manager_id if person else None
             generated = generate_plans(
@@ -610,7 +618,8 @@ class Development:
                 raise NotFound(f"no development plan for {employee_id!r} to change")
             plan_id, _, actions, _ = state
             tracks = await work.records.plan_tracking(plan_id)
-            events = await decide(OwnedPlan(plan_id, employee_id, actions, tracks), work)
+            day = await work.records.plan_day(plan_id)
+            events = await decide(OwnedPlan(plan_id, employee_id, actions, tracks, day), work)
             return await _record_plan(
                 work, employee_id, state, tracks, events, EventMetadata(actor=by)
             )
@@ -619,7 +628,8 @@ class Development:
         self, employee_id: str, new: plan_edits.NewAction, by: str, hr: bool
     ) -> TrackedPlan:
         """A manager (or HR) adds an action to their report's plan, in force at once; the
-        employee proposes one for their own plan, for their manager to approve. Both are
+        employee proposes one for their own plan, for their manager to approve. An HR admin
+        adds nothing to their own plan: HR does not approve their own plan's work. Both are
         held to the plan rules."""
         proposing = by == employee_id and not hr
 
@@ -810,7 +820,36 @@ async def _record_plan(
     metadata: EventMetadata,
 ) -> TrackedPlan:
     """Append the events to the plan's stream at the version the read model holds, and fold
-    them into its actions and tracks in the same transaction."""
+    them into its actions and tracks in the same transaction. A course action they put in
+    force (each asks the LMS for an enrolment) whose course the person has completed on or
+    after the plan's day is done at once, as the LMS's completion would have done it."""
+    state, found = await _append(work, state, tracks, events, metadata)
+    courses = {e.course_id for e in events if isinstance(e, EnrolmentRequested)}
+    if courses:
+        plan_id = state[0]
+        day = await work.records.plan_day(plan_id)
+        completed = (await work.records.completions_since([employee_id], day)).get(employee_id)
+        on_record = {c: on for c, on in (completed or {}).items() if c in courses}
+        plan = OwnedPlan(plan_id, employee_id, state[2], found, day)
+        closed = plan_ownership.complete_on_record(plan, on_record)
+        if closed:
+            by_lms = EventMetadata(
+                actor=ACTOR,
+                correlation_id=metadata.correlation_id,
+                causation_id=metadata.causation_id,
+            )
+            state, found = await _append(work, state, found, closed, by_lms)
+    return await _tracked(work, employee_id, state, found)
+
+
+async def _append(
+    work: Work,
+    state: PlanState,
+    tracks: Mapping[str, ActionTrack],
+    events: list[IntegrationEvent],
+    metadata: EventMetadata,
+) -> tuple[PlanState, dict[str, ActionTrack]]:
+    """The events on the plan's stream and folded into its row: its state and tracks after."""
     plan_id, session, actions, version = state
     envelopes = await work.events.append(plan_stream(plan_id), version, events, metadata)
     found = dict(tracks)
@@ -820,7 +859,30 @@ async def _record_plan(
     await work.records.update_plan(plan_id, actions, envelopes[-1].stream_version)
     if found != tracks:
         await work.records.save_tracking(plan_id, found.values())
-    return await _tracked(work, employee_id, (plan_id, session, actions, version), found)
+    return (plan_id, session, actions, envelopes[-1].stream_version), found
+
+
+async def _close_generated(
+    work: Work, envelope: Envelope, plans: Iterable[DevelopmentPlan]
+) -> None:
+    """Generated plans' course actions whose course the person completed on or after the
+    plan's day (the calibration's): done at once, on each plan's own stream. One query for
+    the population, as such completions are rare."""
+    with_courses = {p.employee_id: p for p in plans if p.of_kind("course")}
+    if not with_courses:
+        return
+    day = plan_ownership.day_of(envelope.occurred_at)
+    completed = await work.records.completions_since(list(with_courses), day)
+    metadata = EventMetadata(
+        actor=ACTOR, correlation_id=envelope.correlation_id, causation_id=envelope.event_id
+    )
+    for employee_id, on_record in sorted(completed.items()):
+        plan = with_courses[employee_id]
+        owned = OwnedPlan(plan.plan_id, employee_id, plan.actions, {}, day)
+        closed = plan_ownership.complete_on_record(owned, on_record)
+        if closed:
+            state = (plan.plan_id, plan.session_id, list(plan.actions), 0)
+            await _append(work, state, {}, closed, metadata)
 
 
 async def _tracked(
@@ -843,16 +905,21 @@ async def _allowed(
     work: Work, employee_id: str, by: str, hr: bool, who: frozenset[Role]
 ) -> Person | None:
     """The person whose plan it is, when `by` is one of `who` for it: the employee, their
-    direct manager in the org chart, HR; NotAllowed otherwise."""
+    direct manager in the org chart, HR; NotAllowed otherwise. HR acts on other people's
+    plans only: an HR admin does not put work in force on their own plan unapproved."""
     person = await work.org_chart.person(employee_id)
     roles = {
         EMPLOYEE: by == employee_id,
         MANAGER: person is not None and by == person.manager_id,
-        HR: hr,
+        HR: hr and by != employee_id,
     }
     if not any(roles[r] for r in who):
         manager = person.manager_id if person else None
-        names = {EMPLOYEE: employee_id, MANAGER: f"their manager {manager!r}", HR: "HR"}
+        names = {
+            EMPLOYEE: employee_id,
+            MANAGER: f"their manager {manager!r}",
+            HR: "HR (on another person's plan)",
+        }
         raise NotAllowed(
             f"{by!r} may not make this change to {employee_id!r}'s plan: "
             f"{' or '.join(names[r] for r in sorted(who))} only"

@@ -106,7 +106,7 @@ class Records(Protocol):
     ) -> list[tuple[str, ActionKind, int, int, int]]:
         """Over each person's latest plan, for everyone active in a department (only
         `department`'s when named): (department, action kind, people, actions, completed:
-        done as the plan tracks them, or courses completed on or after the plan's day)."""
+        done as the plan tracks them, as each plan's own progress counts)."""
         ...
 
     async def goal_state_counts(self, department: str | None) -> list[tuple[str, GoalState, int]]:
@@ -163,6 +163,16 @@ class Records(Protocol):
 
     async def completions(self) -> list[tuple[str, str]]:
         """(employee, course) of every completion."""
+        ...
+
+    async def completions_since(
+        self, employees: Sequence[str], since: date
+    ) -> dict[str, dict[str, date]]:
+        """Per employee and course, its (latest) completion when on or after `since`."""
+        ...
+
+    async def plan_day(self, plan_id: str) -> date:
+        """The day (UTC) the plan was made: the LMS's completions count from it."""
         ...
 
     async def held_about(self, employee_id: str) -> HeldAbout: ...

@@ -6,15 +6,22 @@ so is a role across a crossover (an individual contributor into the manager trac
 from their family, or a manager back to the IC track their managers come from): promotion
 judges those moves on the whole profile as well.
 
-A role of any other family is reached along the framework's lateral path from the person's
-family to it, and measured as promotion judges a lateral move: the path's competencies to
-acquire are the gaps, each against the target role's own target; the transferable ones carry
-over and are not gaps; nothing else of the target profile is compared. A competency to
-acquire the target role sets no target for has no level to measure against: it is named,
-without a gap. With no path between the two families the framework says nothing of what
-carries over, and promotion refuses the move: refused here too (NoLateralPath), rather than
-guessed from the whole profile, which would ask again for what the person does in their own
-family and plan towards a move the organisation has no route for.
+A lateral move is what promotion judges as one: into another family along the framework's
+lateral path from the person's family, onto the same kind of track at the same grade. Such a
+role is measured as that move is judged: the path's competencies to acquire are the gaps,
+each against the target role's own target; the transferable ones carry over and are not
+gaps; nothing else of the target profile is compared. A competency to acquire the target role
+sets no target for has no level to measure against: it is named, without a gap.
+
+Another role of a family a path leads to (another grade, or the other kind of track) is not
+a lateral move: reaching it is a lateral move and then a move within that family, which
+promotion judges on the whole profile. It is measured on the whole target profile
+(`role_profile`), and `not_lateral` says why the path was not used.
+
+With no path between the two families the framework says nothing of what carries over, and
+promotion refuses the move: refused here too (NoLateralPath), rather than guessed from the
+whole profile, which would ask again for what the person does in their own family and plan
+towards a move the organisation has no route for.
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ class Against:
     path: LateralPath | None = None
     carried_over: tuple[str, ...] = ()
     without_target: tuple[str, ...] = ()
+    # On the whole profile although a lateral path leads into the target's family: why.
+    not_lateral: str | None = None
 
 
 def lateral_path(framework: Framework, from_family: str, to_family: str) -> LateralPath | None:
@@ -62,6 +71,15 @@ def lateral_path(framework: Framework, from_family: str, to_family: str) -> Late
         ),
         None,
     )
+
+
+def grade_of(framework: Framework, role: RoleProfile) -> int | None:
+    """The grade of the role's level in its family's track (None: the framework has no such
+    level)."""
+    family = framework.family(role.family)
+    track = None if family is None else family.track(role.track)
+    levels = [] if track is None else track.levels
+    return next((lv.grade for lv in levels if lv.code == role.level), None)
 
 
 def crosses_over(framework: Framework, own: RoleProfile, target: EffectiveRoleProfile) -> bool:
@@ -86,7 +104,9 @@ def against(
 ) -> Against:
     """The gaps of someone in role `own` (None: a role the framework no longer has, so no
     family to start from: the whole profile) against `target`, from their calibrated
-    scores. Raises NoLateralPath for another family's role that no path leads to."""
+    scores. Raises NoLateralPath for another family's role that no path leads to; a role
+    of a family a path leads to is measured along it only on the same kind of track at the
+    same grade (a lateral move), on its whole profile otherwise."""
     if own is None or own.family == target.family or crosses_over(framework, own, target):
         return Against("role_profile", gaps(target, scores))
     path = lateral_path(framework, own.family, target.family)
@@ -96,6 +116,18 @@ def against(
             f"the framework has no lateral path from family {own.family!r} to "
             f"{target.family!r}, so nothing says what carries over into {target.key!r}; "
             f"from {own.family!r} it has lateral paths to: {offered or 'none'}"
+        )
+    grade = grade_of(framework, own)
+    if (own.track, grade) != (target.track, target.grade):
+        return Against(
+            "role_profile",
+            gaps(target, scores),
+            not_lateral=(
+                f"{target.key!r} ({target.track}, grade {target.grade}) is not a lateral move "
+                f"from {own.key!r} ({own.track}, grade {grade}): a lateral move keeps the kind "
+                f"of track and the grade, so the path from {own.family!r} to "
+                f"{target.family!r} does not apply and the whole role profile is compared"
+            ),
         )
     return along(path, target, scores)
 

@@ -9,6 +9,11 @@ A proposal stays out of the plan's actions until approved, so it counts nowhere 
 reports, enrolments) until then; a declined one never does. Progress is done / total of the
 actions in force.
 
+The LMS closes a course action with a completion of its course dated on or after the plan's
+day (one before it was done for an earlier plan, not for this one), whichever came first:
+the completion, closing the actions in force naming the course, or the action, closed as it
+comes into force when such a completion is on record. Either way once.
+
 Every change is an event on the plan's stream (`plan-<plan id>`), and `apply` folds them into
 the tracks the read model keeps: folding the stream again gives the same tracks. The
 decisions are pure: they take the plan as it stands and return events, or refuse with a
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -144,6 +149,7 @@ class OwnedPlan:
     employee_id: str
     actions: Sequence[PlannedAction]
     tracks: Tracks
+    day: date  # the day the plan was made (UTC): the LMS's completions count from it
 
     def track(self, action_id: str) -> ActionTrack:
         return track_of(self.actions, self.tracks, action_id)
@@ -151,6 +157,11 @@ class OwnedPlan:
     def naming(self, action_id: str) -> dict[str, str]:
         """The fields an event on one of its actions starts with."""
         return {"plan_id": self.plan_id, "employee_id": self.employee_id, "action_id": action_id}
+
+
+def day_of(at: datetime) -> date:
+    """The day of a plan made at `at`, as every plan's day is read: in UTC."""
+    return at.astimezone(UTC).date()
 
 
 def track_of(actions: Sequence[PlannedAction], tracks: Tracks, action_id: str) -> ActionTrack:
@@ -229,7 +240,10 @@ def comment_on(plan: OwnedPlan, action_id: str, comment: str) -> list[Integratio
 def complete_courses(plan: OwnedPlan, course_id: str, completed_on: date) -> list[IntegrationEvent]:
     """The LMS's completion of a course: every course action in force naming it and not done
     yet is done. Nothing for an action done already, so a completion reported again (another
-    event for the same course) changes nothing."""
+    event for the same course) changes nothing; nothing for a completion dated before the
+    plan's day, which was not this plan's work."""
+    if completed_on < plan.day:
+        return []
     return [
         PlanActionCompleted(
             **plan.naming(a.action_id), course_id=course_id, completed_on=completed_on
@@ -238,6 +252,17 @@ def complete_courses(plan: OwnedPlan, course_id: str, completed_on: date) -> lis
         if a.kind == "course"
         and a.course_id == course_id
         and plan.track(a.action_id).state != "done"
+    ]
+
+
+def complete_on_record(plan: OwnedPlan, on_record: Mapping[str, date]) -> list[IntegrationEvent]:
+    """Course actions that came into force with a completion of their course on record
+    (`on_record`: course -> the day completed): done now, as the completion would have
+    done them had it come after."""
+    return [
+        event
+        for course_id, completed_on in sorted(on_record.items())
+        for event in complete_courses(plan, course_id, completed_on)
     ]
 
 

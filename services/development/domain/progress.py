@@ -5,10 +5,10 @@ what they mean.
 - Plan actions in force, per department and action kind, over each person's latest plan:
   how many people have such actions, how many actions, and how many are completed. An action
   is completed when it is done as its plan tracks it (plan_ownership: the employee marked it
-  done with evidence, or the LMS's completion of its course did), or, for a course, when a
-  `CourseCompleted` on or after the plan's day is on record (a completion the plan did not
-  track: one reported before the plan was). Every kind counts, so a plan's actions done
-  here are those of its own progress (plan_ownership.completion) and of its team's.
+  done with evidence, or the LMS's completion of its course on or after the plan's day did,
+  whether it came before the action was in force or after). Nothing else counts, so a
+  plan's actions done here are exactly those of its own progress (plan_ownership.completion)
+  and of its team's.
 - Goals, per department: how many are in each state, and in all.
 """
 

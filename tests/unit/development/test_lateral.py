@@ -98,3 +98,29 @@ def test_a_crossover_into_another_familys_manager_track_is_measured_on_the_whole
     assert len(into.gaps) == len(profiles["em-m1"].requirements) == 15
     back = against(framework, framework.role("em-m1"), profiles["eng-l3"], {})
     assert (back.basis, len(back.gaps)) == ("role_profile", len(profiles["eng-l3"].requirements))
+
+
+def test_another_grade_or_track_of_a_family_a_path_leads_to_is_measured_on_the_whole_profile() -> (
+    None
+):
+    """A lateral move keeps the kind of track and the grade: eng-l3 (ic, grade 3) into
+    data-d3 follows the path, but data-d4 (grade 4) is a move up as well, judged on the whole
+    profile. By hand, data-d4's targets: analysis 4 - 1 = 3, statistics 4 - 3.5 = 0.5, and
+    the core ones at 2: collaboration 2 - 1 = 1, ownership 2 - 2 = 0, communication not
+    observed."""
+    d4 = PROFILES["data-d4"]
+    found = against(LATERAL, ENG_L3, d4, SCORES)
+    assert found.basis == "role_profile"
+    assert (found.path, found.carried_over, found.without_target) == (None, (), ())
+    assert sizes(found.gaps) == {
+        "analysis": (4, 3.0),
+        "statistics": (4, 0.5),
+        "collaboration": (2, 1.0),  # carried over on the path; compared here
+        "ownership": (2, 0.0),
+        "communication": (2, None),
+    }
+    assert found.not_lateral is not None
+    assert "'data-d4' (ic, grade 4) is not a lateral move from 'eng-l3' (ic, grade 3)" in (
+        found.not_lateral
+    )
+    assert against(LATERAL, ENG_L3, PROFILES["data-d3"], SCORES).not_lateral is None

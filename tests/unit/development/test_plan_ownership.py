@@ -35,6 +35,7 @@ from tests.support.personal_keys import KeysInMemory
 
 PLAN, ANN = "s1:ann", "ann"
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+DAY = date(2026, 3, 1)  # the plan's day: completions count from it
 ACTIONS = [
     PlannedAction(action_id="a1", kind="on_the_job", competency="testing", description="Own CI"),
     PlannedAction(action_id="a2", kind="on_the_job", competency="testing", description="Review"),
@@ -68,7 +69,7 @@ class Plan:
 
     @property
     def now(self) -> OwnedPlan:
-        return OwnedPlan(PLAN, ANN, self.actions, self.tracks)
+        return OwnedPlan(PLAN, ANN, self.actions, self.tracks, DAY)
 
     def propose(self) -> list[IntegrationEvent]:
         return self.record(plan_ownership.propose(self.now, PROPOSAL), ANN)
@@ -83,8 +84,8 @@ class Plan:
         found = plan_ownership.progress(self.now, action_id, status, evidence)
         return self.record(found, ANN)
 
-    def lms(self, course_id: str) -> list[IntegrationEvent]:
-        found = plan_ownership.complete_courses(self.now, course_id, date(2026, 3, 1))
+    def lms(self, course_id: str, on: date = DAY) -> list[IntegrationEvent]:
+        found = plan_ownership.complete_courses(self.now, course_id, on)
         return self.record(found, "service:development")
 
     def progress(self) -> tuple[int, int, float | None]:
@@ -157,12 +158,42 @@ def test_a_completion_reported_again_or_of_another_course_changes_nothing() -> N
     plan.propose()
     assert (
         plan.record(
-            plan_ownership.complete_courses(plan.now, "t-201", date(2026, 3, 1)),
+            plan_ownership.complete_courses(plan.now, "t-201", DAY),
             "service:development",
         )
         == []
     ), "a proposal is not in force: the LMS does not close it"
     assert plan.progress() == (1, 3, 1 / 3)
+
+
+def test_a_completion_dated_before_the_plans_day_does_not_close_its_course_action() -> None:
+    """Completed on 28 February, the day before the plan: earlier work, not this plan's."""
+    plan = Plan()
+    assert plan.lms("t-101", date(2026, 2, 28)) == []
+    assert plan.state("a3") == "approved"
+    assert len(plan.lms("t-101", DAY)) == 1, "on the plan's day: counts"
+    assert plan.progress() == (1, 3, 1 / 3)
+
+
+def test_a_course_action_coming_into_force_after_its_completion_is_done_then_once() -> None:
+    """t-201 completed on 5 March, t-101 on 28 February (before the plan's day), then the
+    proposal a4 (t-201) approved: the completions on record close a4 only, and asked again
+    nothing more. 1 of 4 done."""
+    plan = Plan()
+    plan.propose()
+    on_record = {"t-201": date(2026, 3, 5), "t-101": date(2026, 2, 28)}
+    assert plan_ownership.complete_on_record(plan.now, on_record) == [], "a4 not in force"
+    plan.decide(True)
+    closed = plan.record(
+        plan_ownership.complete_on_record(plan.now, on_record), "service:development"
+    )
+    assert [(e.action_id, e.course_id, e.completed_on) for e in closed] == [  # type: ignore[attr-defined]
+        ("a4", "t-201", date(2026, 3, 5))
+    ]
+    assert plan_ownership.complete_on_record(plan.now, on_record) == [], "once"
+    assert plan.lms("t-201", date(2026, 3, 5)) == [], "the completion again: nothing"
+    assert (plan.state("a3"), plan.state("a4")) == ("approved", "done")
+    assert plan.progress() == (1, 4, 1 / 4)
 
 
 def test_an_action_done_by_hand_is_not_done_again_by_the_lms() -> None:

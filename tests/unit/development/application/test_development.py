@@ -412,3 +412,39 @@ async def test_gap_movement_and_course_effectiveness_compare_two_calibrations(
     assert effects[("testing-101", "testing")].working is True
     assert effects[("comms-201", "communication")].working is False
     assert (await development.gaps_of(ANN, ANN, hr=False)).session_id == "s2"
+
+
+async def test_a_generated_course_action_whose_course_is_completed_already_is_done_at_once(
+    world: tuple[Development, MemoryDevelopmentWork],
+) -> None:
+    """The plans of s1 are made on 2 January (day 1). Ben's testing-101 completion dated that
+    day arrives first: his course action is done as the plan is generated, by one
+    PlanActionCompleted on the plan's stream; Cat's, dated 1 January, is earlier work. By
+    hand: Ben 1 of 10, Cat 0 of 10, the report's course row 1 of 3. In s2 (made 1 April) Ben's
+    new plan starts afresh: a completion of 2 January is not its work."""
+    development, work = world
+    for employee, on in ((BEN, date(2026, 1, 2)), (CAT, date(2026, 1, 1))):
+        done = CourseCompleted(employee_id=employee, course_id="testing-101", completed_on=on)
+        await deliver(development, work, done)
+    await planned(world)
+    ben = await development.plan_of(BEN, BEN, hr=False)
+    [course_action] = ben.of_kind("course")
+    [track] = [t for t in ben.statuses if t.action_id == course_action.action_id]
+    assert (track.state, [(s.by, s.completed_on) for s in track.steps]) == (
+        "done",
+        [(ACTOR, date(2026, 1, 2))],
+    )
+    assert (ben.completion.done, ben.completion.total) == (1, 10)
+    assert [e.event_type for e in work.events.stream(plan_stream(ben.plan_id))] == [
+        "PlanActionCompleted"
+    ]
+    cat = await development.plan_of(CAT, CAT, hr=False)
+    assert (cat.completion.done, cat.completion.total) == (0, 10)
+    report = await development.plan_report()
+    courses = next(r for r in report.rows if r.kind == "course")
+    assert (courses.actions, courses.completed) == (3, 1)
+
+    await deliver(development, work, calibration("s2", FIRST), day=90)
+    again = await development.plan_of(BEN, BEN, hr=False)
+    assert again.plan_id != ben.plan_id
+    assert again.completion.done == 0, "its day is 1 April"
