@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import uuid
@@ -39,7 +40,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    leftovers.stop_orphans()
+    # Once a run: pytest-xdist workers start their sessions together, and two cleanups of
+    # the same directory at once would race (one removing what the other still stops).
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        leftovers.stop_orphans()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -90,6 +90,8 @@ def stop_orphans() -> list[Path]:
             *nats,
             EmbeddedPostgres(directory / "postgres"),
         ):
+            if not directory.exists():  # another run is cleaning it up: stopping would remake it
+                break
             with contextlib.suppress(Exception):  # a half-made directory: stop what there is
                 server.stop()
         shutil.rmtree(directory, ignore_errors=True)
