@@ -63,7 +63,9 @@ def make() -> Iterator[Callable[[type[Server], Path], Server]]:
 def pg_home() -> Iterator[Path]:
     """Where a test's PostgreSQL keeps its data: outside pytest's tmp dirs, because the
     server runs as its own system user and another pytest run starting on this machine makes
-    those private to root again (as tests/conftest.py's `server_dir`)."""
+    those private to root again (as tests/conftest.py's `server_dir`). Tests ask for it
+    before `make`, so it is removed after `make` stops the servers: a server stopped later
+    would make its directory again for its lock file."""
     path = leftovers.claimed_directory()
     yield path
     shutil.rmtree(path, ignore_errors=True)
@@ -75,7 +77,7 @@ def test_free_port_is_bindable_on_loopback():
         sock.bind(("127.0.0.1", port))
 
 
-def test_postgres_keeps_data_across_restart(make, pg_home):
+def test_postgres_keeps_data_across_restart(pg_home, make):
     pg = make(EmbeddedPostgres, pg_home / "postgres")
     assert not pg.is_running()
     assert pg.url is None
@@ -99,7 +101,7 @@ def test_postgres_keeps_data_across_restart(make, pg_home):
         assert conn.execute("SELECT name FROM people WHERE id = 1").fetchone() == ("Ada",)
 
 
-def test_postgres_wants_a_password_over_tcp_even_on_a_cluster_made_with_trust(make, pg_home):
+def test_postgres_wants_a_password_over_tcp_even_on_a_cluster_made_with_trust(pg_home, make):
     pg = make(EmbeddedPostgres, pg_home / "postgres")
     url = pg.start()
     passfile = Path(parse_qs(urlsplit(url).query)["passfile"][0])
@@ -122,7 +124,7 @@ def test_postgres_wants_a_password_over_tcp_even_on_a_cluster_made_with_trust(ma
                 conn.execute("SELECT pg_reload_conf()")
 
 
-def test_postgres_is_found_and_stopped_by_another_instance(make, pg_home):
+def test_postgres_is_found_and_stopped_by_another_instance(pg_home, make):
     # Long enough that the unix socket cannot live in the data dir.
     data_dir = pg_home / ("d" * 60) / "postgres"
     pg = make(EmbeddedPostgres, data_dir)
@@ -138,7 +140,7 @@ def test_postgres_is_found_and_stopped_by_another_instance(make, pg_home):
     assert pg.url is None
 
 
-def test_postgres_start_on_busy_port_fails_clearly(make, pg_home):
+def test_postgres_start_on_busy_port_fails_clearly(pg_home, make):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
@@ -147,7 +149,7 @@ def test_postgres_start_on_busy_port_fails_clearly(make, pg_home):
             make(EmbeddedPostgres, pg_home / "postgres").start(port=port)
 
 
-def test_postgres_start_failure_reports_log_tail(make, pg_home):
+def test_postgres_start_failure_reports_log_tail(pg_home, make):
     pg = make(EmbeddedPostgres, pg_home / "postgres")
     pg.start()
     pg.stop()
