@@ -263,7 +263,9 @@ class TokenVerifier:
             )
         actor = Actor(subject=claims["sub"], roles=frozenset(claims.get("roles", [])))
         if len(self._verified) >= VERIFIED_TOKENS:
-            del self._verified[next(iter(self._verified))]  # the oldest
+            # The oldest; pop with a default, since a synchronous dependency may verify in
+            # FastAPI's thread pool, where another thread can be evicting the same entry.
+            self._verified.pop(next(iter(self._verified), None), None)  # type: ignore[arg-type]
         expires = claims["exp"] + LEEWAY.total_seconds()
         self._verified[token] = _Verified(actor, key, expires)
         return actor

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from libs.events.registry import registry
+from libs.events.schemas.framework import FrameworkPublished
 from services.framework.application import frameworks
 from tests.support.framework_api import FrameworkApi, framework_api
 from tests.support.sample_frameworks import valid_framework
@@ -187,7 +188,8 @@ async def test_a_review_round_from_invitation_to_the_published_version(
         for e in await api.store.read_stream(f"framework-{ID}")
         if e.event_type == "FrameworkPublished"
     ]
-    assert published_event.schema_version == 4
+    assert published_event.schema_version == FrameworkPublished.schema_version
+    assert published_event.payload["approvals"], "the version records who approved it"
 
 
 async def test_a_draft_that_asks_for_no_approvals_publishes_as_before(api: FrameworkApi) -> None:

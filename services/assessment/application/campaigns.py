@@ -27,12 +27,13 @@ from services.assessment.domain.raters import Assignment, Nomination, OrgChartVi
 # versions are immutable), each at most this many.
 CACHED = 2048
 # Subjects' assessments cached, at most this many (about 45 KB each once six raters have
-# submitted ten answers: 90 MB in all), the least recently read forgotten first, each for at
-# most as long as a process may keep a personal data key it opened (`CACHE_SECONDS` of
-# libs.personal.vault, which the application may not import): they hold submissions' opened
-# comments, which an erasure must reach within that time.
+# submitted ten answers: 90 MB in all), the least recently read forgotten first. They hold
+# submissions' opened comments: an entry may be built with a key another process opened up
+# to a minute before the keys were destroyed (`CACHE_SECONDS` of libs.personal.vault), and
+# must be gone before the erasure scrubs, which waits a quarter minute longer than that
+# (`KEY_CACHES_EXPIRE`): so an entry lives at most that quarter minute.
 SUBJECTS_CACHED = 2048
-SUBJECT_SECONDS = 60.0
+SUBJECT_SECONDS = 15.0
 
 
 class CampaignNotFound(CampaignError):

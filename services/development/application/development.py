@@ -630,8 +630,8 @@ class Development:
         """A manager (or HR) adds an action to their report's plan, in force at once; the
         employee proposes one for their own plan, for their manager to approve. An HR admin
         adds nothing to their own plan: HR does not approve their own plan's work. Both are
-        held to the plan rules."""
-        proposing = by == employee_id and not hr
+        held to the plan rules; on their own plan an HR admin proposes, as any employee."""
+        proposing = by == employee_id
 
         async def decide(plan: OwnedPlan, work: Work) -> list[IntegrationEvent]:
             person = await work.org_chart.person(employee_id)
