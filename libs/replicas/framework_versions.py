@@ -76,9 +76,15 @@ class FrameworkVersions:
             # a role renamed in a version is removed and added there: the addition wins
             "ORDER BY version DESC, change = 'removed' LIMIT 1"
         ).format(roles)
+        # Role profiles travel as events of their own, on another durable: a version is held
+        # whole only once every change it announced has arrived, and only then is it read.
+        whole = sql.SQL(
+            "(f.role_changes IS NULL OR f.role_changes <= (SELECT count(*) FROM {} r "
+            "WHERE r.framework_id = f.framework_id AND r.version = f.version))"
+        ).format(roles)
         self._document = sql.SQL(
-            "SELECT framework FROM {} WHERE framework_id = %s AND version = %s"
-        ).format(table)
+            "SELECT framework FROM {} f WHERE framework_id = %s AND version = %s AND {}"
+        ).format(table, whole)
         self._select = sql.SQL(
             "SELECT framework_id, version, name, revision, published_at, levels, competencies "
             "FROM {} ORDER BY framework_id, version"
@@ -87,13 +93,9 @@ class FrameworkVersions:
             "SELECT max(version) FROM {} "
             "WHERE framework_id = %s AND (%s::int IS NULL OR version = %s)"
         ).format(table)
-        # Role profiles travel as events of their own, on another durable: a version is held
-        # whole only once every change it announced has arrived.
-        self._roles_held = sql.SQL(
-            "SELECT f.role_changes, (SELECT count(*) FROM {} r "
-            "WHERE r.framework_id = f.framework_id AND r.version = f.version) "
-            "FROM {} f WHERE f.framework_id = %s AND f.version = %s"
-        ).format(roles, table)
+        self._held_whole = sql.SQL(
+            "SELECT 1 FROM {} f WHERE framework_id = %s AND version = %s AND {}"
+        ).format(table, whole)
 
     async def apply(
         self, conn: AsyncConnection[Any], envelope: Envelope, event: FrameworkPublished
@@ -142,7 +144,8 @@ class FrameworkVersions:
     async def framework(
         self, conn: AsyncConnection[Any], framework_id: str, version: int
     ) -> Framework | None:
-        """The framework exactly as that version published it."""
+        """The framework exactly as that version published it, once this replica holds the
+        version whole (every role profile change it announced arrived); None until then."""
         row = await (await conn.execute(self._document, (framework_id, version))).fetchone()
         return Framework.model_validate(row[0]) if row and row[0] is not None else None
 
@@ -178,9 +181,8 @@ class FrameworkVersions:
         version = row[0] if row else None
         if version is None:
             return None
-        cur = await conn.execute(self._roles_held, (ref.framework_id, version))
-        announced, arrived = await cur.fetchone() or (None, 0)
-        return version if announced is None or arrived >= announced else None
+        cur = await conn.execute(self._held_whole, (ref.framework_id, version))
+        return version if await cur.fetchone() else None
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["framework versions"])

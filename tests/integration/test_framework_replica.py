@@ -96,8 +96,8 @@ async def test_a_version_is_held_only_once_every_role_profile_it_announced_has_a
     api: FrameworkApi, consumer_store: EventStore
 ) -> None:
     """FrameworkPublished and the RoleProfileChanged events reach a consumer on durables of
-    their own: confirming the version before its role profiles would let a cycle read a
-    questionnaire the replica cannot build yet."""
+    their own: confirming or reading the version before its role profiles would let a cycle
+    or a campaign read a questionnaire the replica cannot build yet."""
     replica = FrameworkVersions(CONSUMER)
     framework = valid_framework()
     await api.ok("PUT", "/frameworks/eng/draft", json=framework.model_dump(mode="json"))
@@ -117,8 +117,11 @@ async def test_a_version_is_held_only_once_every_role_profile_it_announced_has_a
         for envelope in roles[:-1]:
             await replica.apply_role(conn, envelope, decoded(envelope))
         assert await replica.holds(conn, ref) is None, "one role profile is still on its way"
+        # Nor is it read: a campaign launched or a plan made on it would miss that role.
+        assert await replica.framework(conn, "eng", 1) is None
         await replica.apply_role(conn, roles[-1], decoded(roles[-1]))
         assert await replica.holds(conn, ref) == 1
+        assert await replica.framework(conn, "eng", 1) == framework
 
 
 async def test_a_version_published_before_role_changes_were_counted_is_held_on_arrival(

@@ -15,3 +15,5 @@ depends_on = None
 def upgrade() -> None:
     # NULL for versions published before the count travelled with them: unknown, not zero.
     op.add_column("framework_versions", sa.Column("role_changes", sa.Integer))
+    # Counting a version's role profile rows, on every read of a version.
+    op.create_index("role_profiles_by_version", "role_profiles", ["framework_id", "version"])
