@@ -8,6 +8,7 @@ inbox, in the transaction of the reaction."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted
 from services.development.adapters.postgres.work import Database
 from services.development.application.development import Development, plan_stream
 from services.development.domain import plan_ownership
+from tests.support.backbone import eventually
 from tests.support.calibrations import ANN, BEN, CAT, EXPERT, FIRST, calibration
 from tests.support.courses import course
 from tests.support.development_api import MANAGER, OTHER_MANAGER, SCHEMA, development_api
@@ -469,3 +471,28 @@ async def test_a_course_completed_before_its_action_came_into_force_is_done_then
     }
     assert rows == {"course": (4, 1), "mentoring": (6, 0), "on_the_job": (21, 0)}
     assert sum(done for _, done in rows.values()) == team["done"] == 1, "the same count"
+
+
+async def test_a_completion_waits_for_a_plan_being_made_for_the_person(stack: Stack) -> None:
+    """A plan being made (aimed, or a calibration's) holds the person's planning: a
+    completion arriving meanwhile waits, then finds the new plan, rather than closing the
+    action of the plan being replaced while the new one misses it."""
+    completed = CourseCompleted(employee_id=ANN, course_id="testing-101", completed_on=date.today())
+    async with stack.api.store.transaction() as conn:
+        await stack.database.bind(conn).records.hold_planning(ANN)
+        arriving = asyncio.create_task(stack.deliver(envelope(completed, "lms"), completed))
+
+        async def waiting_on_the_hold() -> bool:
+            async with stack.api.store.pool.connection() as other:
+                cur = await other.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                )
+                row = await cur.fetchone()
+            return bool(row and row[0])
+
+        await eventually(waiting_on_the_hold, 30, "the completion waiting on the hold")
+        assert not arriving.done()
+    assert await arriving
+    plan = await stack.get(f"/plans/{ANN}")
+    [course_action] = [a for a in plan["actions"] if a["course_id"] == "testing-101"]
+    assert states(plan)[course_action["action_id"]] == "done"

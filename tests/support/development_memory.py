@@ -252,6 +252,9 @@ class MemoryRecords:
     async def catalog(self) -> list[Course]:
         return [course for _, (course, _) in sorted(self.courses.items())]
 
+    async def hold_planning(self, employee_id: str | None) -> None:
+        """One transaction at a time here: nothing to hold."""
+
     async def record_completion(self, employee_id: str, course_id: str, on: date) -> None:
         if (employee_id, course_id) not in self.done:
             self.done.append((employee_id, course_id))

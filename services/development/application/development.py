@@ -343,6 +343,7 @@ class Development:
                 f"framework {pinned[0]!r} version {pinned[1]} has not reached the development "
                 "service yet"
             )
+        await work.records.hold_planning(None)
         if not await work.records.record_calibration(event, at):
             return  # this session was planned already
         managers = {p.employee_id: p.manager_id for p in await work.org_chart.everyone()}
@@ -402,6 +403,7 @@ class Development:
         stream, when it is dated on or after the plan's day. A redelivered event stops at the
         inbox; the same completion under another event id finds the actions done and adds
         nothing."""
+        await work.records.hold_planning(event.employee_id)
         await work.records.record_completion(event.employee_id, event.course_id, event.completed_on)
         state = await work.records.plan_state(event.employee_id, for_edit=True)
         if state is None:
@@ -484,6 +486,7 @@ class Development:
         own actions wait for their manager's approval."""
         async with self.unit_of_work.transaction() as work:
             person = await _allowed(work, employee_id, by, hr, frozenset({MANAGER, HR}))
+            await work.records.hold_planning(employee_id)
             session, _, profile, found = await _against(work, employee_id, position)
             manager = person.manager_id if person else None
             generated = generate_plans(

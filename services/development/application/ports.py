@@ -159,6 +159,13 @@ class Records(Protocol):
 
     async def catalog(self) -> list[Course]: ...
 
+    async def hold_planning(self, employee_id: str | None) -> None:
+        """Until the transaction ends, no plan is made for `employee_id` (for everyone: None)
+        and no completion of theirs is applied, but by this transaction. A completion and a
+        new plan each read what the other writes: run at once, the completion would close the
+        action on the plan being replaced, and the new plan would not see the completion."""
+        ...
+
     async def record_completion(self, employee_id: str, course_id: str, on: date) -> None: ...
 
     async def completions(self) -> list[tuple[str, str]]:

@@ -33,6 +33,11 @@ _ACTIVE_IN_DEPARTMENT = (
 )
 
 
+# Advisory lock keys of planning (`hold_planning`): arbitrary, the same in every replica.
+_PLANNING = 0x7D_0001
+_PERSON_PLANNING = 0x7D_0002
+
+
 class DevelopmentRecords:
     """The `Records` port, read and written through one connection (its transaction)."""
 
@@ -265,6 +270,19 @@ class DevelopmentRecords:
     async def catalog(self) -> list[Course]:
         cur = await self._run("SELECT course FROM {courses} ORDER BY course_id")
         return [Course.model_validate(c) for (c,) in await cur.fetchall()]
+
+    async def hold_planning(self, employee_id: str | None) -> None:
+        # Transaction-level advisory locks: a calibration's planning takes the service-wide
+        # one alone; a person's completion or aimed plan shares it and takes theirs. Two
+        # locks whatever the population (PostgreSQL's lock table is small), always in
+        # this order.
+        if employee_id is None:
+            await self._run("SELECT pg_advisory_xact_lock(%s)", (_PLANNING,))
+            return
+        await self._run("SELECT pg_advisory_xact_lock_shared(%s)", (_PLANNING,))
+        await self._run(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_PERSON_PLANNING, employee_id)
+        )
 
     async def record_completion(self, employee_id: str, course_id: str, on: date) -> None:
         # The latest completion of a course is kept: a course retaken for a later plan
