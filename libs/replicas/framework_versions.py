@@ -89,13 +89,12 @@ class FrameworkVersions:
             "SELECT framework_id, version, name, revision, published_at, levels, competencies "
             "FROM {} ORDER BY framework_id, version"
         ).format(table)
+        # The version asked for (the latest when none), and whether it is held whole.
         self._select_one = sql.SQL(
-            "SELECT max(version) FROM {} "
-            "WHERE framework_id = %s AND (%s::int IS NULL OR version = %s)"
-        ).format(table)
-        self._held_whole = sql.SQL(
-            "SELECT 1 FROM {} f WHERE framework_id = %s AND version = %s AND {}"
-        ).format(table, whole)
+            "SELECT version, {} FROM {} f "
+            "WHERE framework_id = %s AND (%s::int IS NULL OR version = %s) "
+            "ORDER BY version DESC LIMIT 1"
+        ).format(whole, table)
 
     async def apply(
         self, conn: AsyncConnection[Any], envelope: Envelope, event: FrameworkPublished
@@ -178,11 +177,7 @@ class FrameworkVersions:
         announced), or None."""
         cur = await conn.execute(self._select_one, (ref.framework_id, ref.version, ref.version))
         row = await cur.fetchone()
-        version = row[0] if row else None
-        if version is None:
-            return None
-        cur = await conn.execute(self._held_whole, (ref.framework_id, version))
-        return version if await cur.fetchone() else None
+        return row[0] if row and row[1] else None
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["framework versions"])
