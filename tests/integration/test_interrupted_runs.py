@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -93,21 +92,9 @@ def test_an_interrupted_run_stops_what_it_started(tmp_path: Path, sig: signal.Si
     assert _all_gone(servers, 30), f"left running after {sig.name}: {servers}"
 
 
-def _claimed_by(pid: int) -> list[Path]:
-    base = Path(tempfile.gettempdir())
-    return [path for path in base.glob(f"{leftovers.PREFIXES[0]}*") if _claim(path) == str(pid)]
-
-
-def _claim(directory: Path) -> str | None:
-    try:
-        return (directory / leftovers.CLAIM).read_text()
-    except OSError:
-        return None
-
-
 def test_the_next_run_stops_what_a_killed_run_left(tmp_path: Path) -> None:
     run, servers = _start_run(tmp_path)
-    claimed = _claimed_by(run.pid)
+    claimed = leftovers.claimed_by(run.pid)
     assert claimed, "the run claimed its server directory"
     run.kill()
     run.wait(30)

@@ -46,10 +46,23 @@ def claimed_directory() -> Path:
     return path
 
 
-def _owner_alive(directory: Path) -> bool:
+def claimant(directory: Path) -> int | None:
+    """The pid of the run that claimed `directory`, None when unclaimed."""
     try:
-        pid = int((directory / CLAIM).read_text())
+        return int((directory / CLAIM).read_text())
     except (OSError, ValueError):
+        return None
+
+
+def claimed_by(pid: int) -> list[Path]:
+    """The directories the run `pid` claimed."""
+    base = Path(tempfile.gettempdir())
+    return [p for prefix in PREFIXES for p in base.glob(f"{prefix}*") if claimant(p) == pid]
+
+
+def _owner_alive(directory: Path) -> bool:
+    pid = claimant(directory)
+    if pid is None:
         return False
     try:
         return "pytest" in " ".join(psutil.Process(pid).cmdline())
