@@ -56,3 +56,11 @@ class EventMetadata(BaseModel):
     actor: str = Field(min_length=1)
     correlation_id: UUID = Field(default_factory=new_event_id)
     causation_id: UUID | None = None
+
+    @classmethod
+    def reacting_to(cls, envelope: Envelope, actor: str) -> EventMetadata:
+        """The metadata of events `actor` appends in reaction to `envelope`: the same
+        correlation, caused by that event."""
+        return cls(
+            actor=actor, correlation_id=envelope.correlation_id, causation_id=envelope.event_id
+        )

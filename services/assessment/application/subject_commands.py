@@ -111,11 +111,7 @@ async def _append(
                 version = envelope.stream_version
                 if isinstance(event, SubmissionRecorded):
                     # Its public announcement is the service's, caused by this record.
-                    announcement = EventMetadata(
-                        actor=ANNOUNCER,
-                        correlation_id=envelope.correlation_id,
-                        causation_id=envelope.event_id,
-                    )
+                    announcement = EventMetadata.reacting_to(envelope, ANNOUNCER)
                     await work.records.record_submission(event, version)
                 elif isinstance(event, PeerNominated):
                     nomination = Nomination(event.subject, event.peer, event.nominated_by)

@@ -39,7 +39,7 @@ from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.schemas.lms import CourseCatalogUpdated, CourseCompleted, EnrolmentRequested
 from libs.replicas.people import Person
 from libs.workflows.messages import GapMovement, GapReview
-from services.development.application.goals import judge_goals
+from services.development.application.goals import ACTOR, judge_goals
 from services.development.application.ports import Work
 from services.development.domain import plan_edits, plan_ownership
 from services.development.domain.coverage import CoverageReport, coverage
@@ -62,8 +62,6 @@ from services.development.domain.progress import (
     goal_states,
     plan_progress,
 )
-
-ACTOR = "service:development"
 
 
 class DevelopmentError(ValueError):
@@ -385,11 +383,7 @@ class Development:
             session_stream(event.session_id),
             0,
             events,
-            EventMetadata(
-                actor=ACTOR,
-                correlation_id=envelope.correlation_id,
-                causation_id=envelope.event_id,
-            ),
+            EventMetadata.reacting_to(envelope, ACTOR),
         )
         await _close_generated(work, envelope, plans.values())
         await judge_goals(work, envelope, event)
@@ -414,11 +408,7 @@ class Development:
         plan = OwnedPlan(plan_id, event.employee_id, actions, tracks, day)
         events = plan_ownership.complete_courses(plan, event.course_id, event.completed_on)
         if events:
-            metadata = EventMetadata(
-                actor=ACTOR,
-                correlation_id=envelope.correlation_id,
-                causation_id=envelope.event_id,
-            )
+            metadata = EventMetadata.reacting_to(envelope, ACTOR)
             await _record_plan(work, event.employee_id, state, tracks, events, metadata)
 
     # -- who may see whom --------------------------------------------------------------
@@ -876,9 +866,7 @@ async def _close_generated(
         return
     day = plan_ownership.day_of(envelope.occurred_at)
     completed = await work.records.completions_since(list(with_courses), day)
-    metadata = EventMetadata(
-        actor=ACTOR, correlation_id=envelope.correlation_id, causation_id=envelope.event_id
-    )
+    metadata = EventMetadata.reacting_to(envelope, ACTOR)
     for employee_id, on_record in sorted(completed.items()):
         plan = with_courses[employee_id]
         owned = OwnedPlan(plan.plan_id, employee_id, plan.actions, {}, day)

@@ -234,9 +234,7 @@ async def judge_goals(work: Work, envelope: Envelope, event: CalibrationComplete
     and closed met or missed when due on or before the calibration's day."""
     on: date = envelope.occurred_at.date()
     scores = {s.subject: s.scores for s in event.scores}
-    metadata = EventMetadata(
-        actor=ACTOR, correlation_id=envelope.correlation_id, causation_id=envelope.event_id
-    )
+    metadata = EventMetadata.reacting_to(envelope, ACTOR)
     for goal, version in await work.records.goals_in_force(sorted(scores)):
         events = rules.judge(goal, event.session_id, on, scores[goal.employee_id])
         if events:
