@@ -20,7 +20,7 @@ import logging
 import secrets
 import statistics
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -289,6 +289,21 @@ async def _wait_for(predicate: Callable[[], bool], within: float) -> bool:
     return True
 
 
+def _all_in(ids: Sequence[UUID], committed: Mapping[UUID, float]) -> Callable[[], bool]:
+    """Whether every id is in `committed`, which only grows: each check resumes where the
+    last one stopped, so waiting costs the appending process one look-up per event in all
+    (a check from the start every 50 ms took seconds of its CPU at 5,000 events)."""
+    seen = 0
+
+    def done() -> bool:
+        nonlocal seen
+        while seen < len(ids) and ids[seen] in committed:
+            seen += 1
+        return seen == len(ids)
+
+    return done
+
+
 @dataclass
 class _Load:
     """What the appending side saw: when each measured append returned, and its duration."""
@@ -348,16 +363,14 @@ async def _drive(
     with console.status(f"latency ({label}): warming up"):
         _, tasks = await paced(rate, int(rate), lambda i: append(i, measured=False))
         await asyncio.gather(*tasks)
-        await _wait_for(lambda: all(e in committed for e in load.warm), DELIVERY_TIMEOUT)
+        await _wait_for(_all_in(load.warm, committed), DELIVERY_TIMEOUT)
     cpu = await probe()
     cpu.start()
     with console.status(f"latency ({label}): {count:,} appends at {rate:,.0f}/s"):
         load.offered, tasks = await paced(rate, count, append)
         await asyncio.gather(*tasks)
     with console.status(f"latency ({label}): waiting for the last effects"):
-        if not await _wait_for(
-            lambda: all(e in committed for e in load.appended), DELIVERY_TIMEOUT
-        ):
+        if not await _wait_for(_all_in(list(load.appended), committed), DELIVERY_TIMEOUT):
             console.print(f"[red]events not applied within {DELIVERY_TIMEOUT:g} s[/]")
     return load, cpu.stop()
 

@@ -1,10 +1,12 @@
 """The outbox relay: tails a service's event log and publishes it to JetStream.
 
 Events are committed in the service's own transaction (the log *is* the outbox); the relay
-publishes them in position order, each with its event id as `Nats-Msg-Id`, and then
-records the last published position in `relay_checkpoints`. A crash between publish and
-checkpoint republishes a few events, which JetStream de-duplicates; a broker outage stops
-the relay at the first unpublished event until the broker is back. It wakes on the log's
+publishes them in position order, each with its event id as `Nats-Msg-Id`, and records
+the last published position in `relay_checkpoints`: while it runs, in the background,
+so that the next batch need not wait for that commit. A crash before the checkpoint is
+saved republishes the events after it, which JetStream de-duplicates (and consumers'
+inboxes would drop); a broker outage stops the relay at the first unpublished event until
+the broker is back. It wakes on the log's
 NOTIFY channel and also polls, so a missed notification only delays.
 
 Only one relay per service schema is active at a time (a PostgreSQL advisory lock), so
@@ -74,13 +76,15 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         table = sql.Identifier(store.schema, "relay_checkpoints")
         self._read_checkpoint = sql.SQL("SELECT position FROM {} WHERE relay = %s").format(table)
-        self._save_checkpoint = sql.SQL(
+        self._upsert_checkpoint = sql.SQL(
             "INSERT INTO {t} (relay, position) VALUES (%s, %s) ON CONFLICT (relay) DO UPDATE "
             "SET position = excluded.position, updated_at = now() "
             "WHERE {t}.position < excluded.position"
         ).format(t=table)
         self.ack_timeout = 10.0
         self.position = 0
+        self._saved = 0  # the position relay_checkpoints holds, as far as this relay knows
+        self._saving: asyncio.Task[None] | None = None
         self.failures = 0  # consecutive, for backoff
         self._js: JetStreamContext | None = None
 
@@ -90,7 +94,15 @@ class OutboxRelay:
             return int(row[0]) if row else 0
 
     async def relay_once(self) -> int:
-        """Publish the next batch after the checkpoint; return how many were published.
+        """Publish the next batch after the position reached and save the checkpoint;
+        return how many were published."""
+        try:
+            return await self._publish_next()
+        finally:
+            await self._save_checkpoint()
+
+    async def _publish_next(self) -> int:
+        """Publish the next batch after the position reached; return how many were published.
 
         Publishes are pipelined: sent one after another in position order on one connection,
         then their acknowledgements awaited together. The checkpoint moves to the last event
@@ -129,14 +141,36 @@ class OutboxRelay:
         )
         if published:
             self.position = events[published - 1].global_position
-            async with self.store.pool.connection() as conn:
-                await conn.execute(self._save_checkpoint, (self.name, self.position))
         if published < len(events):
             raise RelayStalled(f"JetStream acknowledged {published} of {len(events)} events")
         self.failures = 0
         if unknown is not None:
             raise _unpublishable(self.store.schema, unknown)
         return published
+
+    async def _save_checkpoint(self) -> None:
+        """Save the position reached, and any reached while saving."""
+        while self.position > self._saved:
+            position = self.position
+            async with self.store.pool.connection() as conn:
+                await conn.execute(self._upsert_checkpoint, (self.name, position))
+            self._saved = position
+
+    def _save_checkpoint_soon(self) -> None:
+        if self._saving is None or self._saving.done():
+            self._saving = asyncio.create_task(self._save_checkpoint_logged())
+
+    async def _save_checkpoint_logged(self) -> None:
+        try:
+            await self._save_checkpoint()
+        except Exception:  # the database is down: the next batch, or the restart, saves it
+            log.warning("relay %s: checkpoint not saved yet", self.store.schema, exc_info=True)
+
+    async def _finish_saving(self) -> None:
+        saving, self._saving = self._saving, None
+        if saving is not None:
+            await saving
+        await self._save_checkpoint_logged()
 
     async def _send(self, js: JetStreamContext, envelope: Envelope) -> asyncio.Future[Any]:
         subject = subject_of_envelope(envelope)
@@ -159,13 +193,12 @@ class OutboxRelay:
             },
         ):
             propagate.inject(headers)
-            return await js.publish_async(
-                subject,
-                body,
-                headers=headers,
-                stream=EVENT_STREAM,
-                wait_stall=self.ack_timeout,
-            )
+            # No stall timeout: with one, nats-py waits for its pending-publish semaphore
+            # in a task of its own, a trip round the event loop per event, and on a busy
+            # loop a batch took a round of every other task per event. A batch (at most
+            # `batch_size`, far below the semaphore's 4,000) is acknowledged or cancelled
+            # before the next is sent, so the semaphore is never exhausted.
+            return await js.publish_async(subject, body, headers=headers, stream=EVENT_STREAM)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set. Database or broker outages are waited out, never fatal;
@@ -189,10 +222,15 @@ class OutboxRelay:
                 return
             channel = sql.Identifier(self.store.notify_channel)
             await listener.execute(sql.SQL("LISTEN {}").format(channel))
-            self.position = await self.checkpoint()
-            while not stop.is_set():
-                if await self.relay_once() < self.batch_size:
-                    await self._wait_for_notify(listener, stop)
+            self.position = self._saved = await self.checkpoint()
+            try:
+                while not stop.is_set():
+                    published = await self._publish_next()
+                    self._save_checkpoint_soon()
+                    if published < self.batch_size:
+                        await self._wait_for_notify(listener, stop)
+            finally:
+                await self._finish_saving()
 
     async def _lead(self, conn: AsyncConnection[Any], stop: asyncio.Event) -> None:
         key = f"relay:{self.store.schema}:{self.name}"
@@ -207,9 +245,13 @@ class OutboxRelay:
     async def _wait_for_notify(self, conn: AsyncConnection[Any], stop: asyncio.Event) -> None:
         if stop.is_set():
             return
-        # Any notification, or the poll interval, ends the wait; the log is the truth.
-        async for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
-            break
+        # Any notification, or the poll interval, ends the wait; the log is the truth. The
+        # generator is closed here, not whenever it is collected: it holds the connection.
+        async with contextlib.aclosing(
+            conn.notifies(timeout=self.poll_interval, stop_after=1)
+        ) as notifications:
+            async for _ in notifications:
+                break
 
 
 def _known(envelope: Envelope) -> bool:

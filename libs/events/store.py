@@ -319,6 +319,7 @@ class EventStore:
                 rows = await self._insert(
                     own, expected_version, shared, pending, own_transaction=True
                 )
+                self._appended[own] = True
         else:
             # A savepoint, so that a conflict leaves the caller's transaction usable.
             async with conn.transaction():

@@ -90,6 +90,45 @@ async def test_database_refuses_to_change_events(
     assert [e.actor for e in await store.read_log()] == ["alice"]
 
 
+async def test_every_committed_append_is_announced_and_nothing_else(
+    store: EventStore, database_url: str
+) -> None:
+    """The relay wakes on the log's channel (libs/events/store.py, CommitNotifier): an append
+    in its own transaction and one in a caller's transaction are each announced once they
+    have committed; a transaction that appended nothing, or rolled back, is not."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listener:
+        await listener.execute(f'LISTEN "{store.notify_channel}"')
+
+        async def announced() -> bool:
+            # A missing announcement is waited for up to 30 s, far beyond the few
+            # milliseconds a delivered one takes, so a slow machine cannot fail the test.
+            async for _ in listener.notifies(timeout=30, stop_after=1):
+                return True
+            return False
+
+        async def quiet() -> bool:
+            async for _ in listener.notifies(timeout=0.5, stop_after=1):
+                return False
+            return True
+
+        await store.append("announced-1", 0, [Probe(n=1)], ALICE)
+        assert await announced(), "an append in its own transaction was not announced"
+        async with store.transaction() as conn:
+            await store.append("announced-2", 0, [Probe(n=2)], ALICE, conn=conn)
+        assert await announced(), "an append in the caller's transaction was not announced"
+        async with store.transaction() as conn:
+            await store.read_stream("announced-1", conn=conn)
+
+        async def fail_after_appending() -> None:
+            async with store.transaction() as conn:
+                await store.append("announced-3", 0, [Probe(n=3)], ALICE, conn=conn)
+                raise RuntimeError("the caller's work failed")
+
+        with pytest.raises(RuntimeError):
+            await fail_after_appending()
+        assert await quiet(), "a transaction that committed no event was announced"
+
+
 async def test_tailing_reader_never_skips_while_writers_commit_out_of_order(
     store: EventStore,
 ) -> None:
