@@ -35,6 +35,7 @@ the floor.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,18 +46,19 @@ from faststream.nats import NatsBroker
 
 from libs.events.schemas.framework import Framework
 from libs.personal.vault import MasterKeys
-from services.development.service import build as build_development
+from libs.platform.runtime import ServiceDefinition
+from services.assessment.service import definition as assessment_definition
 from services.development.service import definition as development_definition
-from services.promotion.service import build as build_promotion
+from services.framework.service import definition as framework_definition
 from services.promotion.service import definition as promotion_definition
-from tests.support.assessment_api import AssessmentApi, assessment_api
+from tests.support.assessment_api import AssessmentApi
 from tests.support.backbone import eventually
 from tests.support.calibration_campaigns import MANAGER, PEERS, open_campaign, staff
-from tests.support.framework_api import FrameworkApi, framework_api
+from tests.support.framework_api import FrameworkApi
 from tests.support.replica_seeding import hire
 from tests.support.sample_frameworks import valid_framework
 from tests.support.servers import Nats
-from tests.support.service_api import ServiceApi, in_process
+from tests.support.service_api import Api, ServiceApi, in_process
 
 FRAMEWORK = "eng"
 CAMPAIGN = "spring"
@@ -104,32 +106,27 @@ class Services:
 async def services(
     database_url: str, tmp_path: Path, nats: Nats, broker: NatsBroker
 ) -> AsyncIterator[Services]:
-    """The four services on one database, as deployed; `broker` made the streams afresh."""
+    """The four services on one database, each with its consumers and relay on the broker
+    (which made the streams afresh), sharing the personal data master keys, as deployed."""
     master = MasterKeys.generate()
-    keys = tmp_path / "keys"
+
+    def serving(api: type[Api], service: ServiceDefinition) -> AbstractAsyncContextManager[Api]:
+        return in_process(
+            api,
+            service.build,
+            service.name,
+            service.migrations,
+            database_url,
+            tmp_path / "keys",
+            nats=nats,
+            master=master,
+        )
+
     async with (
-        framework_api(database_url, keys, nats, master) as framework,
-        assessment_api(database_url, keys, nats, master) as assessment,
-        in_process(
-            ServiceApi,
-            build_development,
-            "development",
-            development_definition.migrations,
-            database_url,
-            keys,
-            nats=nats,
-            master=master,
-        ) as development,
-        in_process(
-            ServiceApi,
-            build_promotion,
-            "promotion",
-            promotion_definition.migrations,
-            database_url,
-            keys,
-            nats=nats,
-            master=master,
-        ) as promotion,
+        serving(FrameworkApi, framework_definition) as framework,
+        serving(AssessmentApi, assessment_definition) as assessment,
+        serving(ServiceApi, development_definition) as development,
+        serving(ServiceApi, promotion_definition) as promotion,
     ):
         yield Services(framework, assessment, development, promotion)
 

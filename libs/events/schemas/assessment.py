@@ -112,10 +112,10 @@ class CampaignClosed(_CampaignEvent):
     non_responders: int = Field(ge=0, description="assignments without a final submission")
 
 
-def sub_skill_key(competency: str, sub_skill: str) -> str:
-    """How a sub-skill is named wherever its score goes: `competency/sub-skill`, as its
-    questionnaire item and a goal's target name it."""
-    return f"{competency}/{sub_skill}"
+def score_key(competency: str, sub_skill: str | None) -> str:
+    """What a score is keyed by wherever it goes: the competency, or for a sub-skill
+    `competency/sub-skill`, as its questionnaire item and a goal's target name it."""
+    return competency if sub_skill is None else f"{competency}/{sub_skill}"
 
 
 def competency_of(key: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from libs.events.schemas.assessment import sub_skill_key
+from libs.events.schemas.assessment import score_key
 from services.assessment.domain.anonymity import AnonymityPolicy, group_visible
 from services.assessment.domain.ratings import ANONYMOUS_GROUPS, RaterGroup, Rating
 
@@ -109,9 +109,7 @@ class CompetencyResult:
     @property
     def item(self) -> str:
         """What is scored: the competency, or `competency/sub-skill`."""
-        if self.sub_skill is None:
-            return self.competency
-        return sub_skill_key(self.competency, self.sub_skill)
+        return score_key(self.competency, self.sub_skill)
 
     def group(self, group: RaterGroup) -> GroupScore | None:
         """The score of `group`, or None when nobody in it rated this competency."""

@@ -128,14 +128,7 @@ def _person_gaps(
         session_id,
         role,
         [
-            TargetedGap(
-                competency=g.competency,
-                sub_skill=g.sub_skill,
-                target=g.target,
-                current=g.current,
-                gap=g.size,
-                target_anchor=anchors.get(g.key),
-            )
+            TargetedGap(**_published(g).model_dump(), target_anchor=anchors.get(g.key))
             for g in found
         ],
         [

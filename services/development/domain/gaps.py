@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from libs.events.schemas.assessment import sub_skill_key
+from libs.events.schemas.assessment import score_key
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework, Nature, TrackKind
 
 
@@ -38,9 +38,7 @@ class Gap:
     @property
     def key(self) -> str:
         """What the gap is on: the competency, or `competency/sub-skill`."""
-        if self.sub_skill is None:
-            return self.competency
-        return sub_skill_key(self.competency, self.sub_skill)
+        return score_key(self.competency, self.sub_skill)
 
     @property
     def size(self) -> float | None:
