@@ -249,7 +249,9 @@ class _Experts:
         by_competency: dict[str, list[tuple[float, str]]] = {}
         for employee_id, per_competency in scores.items():
             for competency, score in per_competency.items():
-                if score is None or not score >= policy.expert_score:  # NaN is no expert
+                # NaN is no expert; sub-skill scores (`competency/sub-skill`) name no
+                # competency: experts mentor on their competency's rolled-up score.
+                if score is None or not score >= policy.expert_score or "/" in competency:
                     continue
                 self._scores.setdefault(employee_id, {})[competency] = score
                 by_competency.setdefault(competency, []).append((-score, employee_id))

@@ -82,3 +82,18 @@ def test_a_sub_skill_gap_reads_its_competencys_target_anchor() -> None:
     expected = coding.anchor("ic", 3, "eng")
     assert expected is not None
     assert target_anchors(framework, "eng", "ic", [review]) == {"coding/review": expected.text}
+
+
+def test_mentors_are_experts_on_the_competency_of_the_sub_skill_gap() -> None:
+    """An expert by the competency's rolled-up score, not by a sub-skill's score alone."""
+    scores = {
+        "ann": SCORES,
+        "exp": {"coding": 4.5, "coding/review": 5.0},
+        "sub-only": {"coding": 3.0, "coding/review": 5.0, "testing": 3.0},
+    }
+    plans = generate_plans(
+        "s1", [PlanSubject("ann", None, gaps(PROFILE, SCORES))], scores, [], PlanPolicy()
+    )
+    mentoring = [a for a in plans["ann"].actions if a.kind == "mentoring"]
+    assert [(a.competency, a.mentor) for a in mentoring] == [("coding", "exp"), ("testing", None)]
+    assert mentoring[0].description.startswith("Mentoring on coding/review by exp")
