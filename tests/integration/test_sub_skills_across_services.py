@@ -12,24 +12,26 @@ renormalised; a peer group is shown from 3 observed ratings, else the manager al
 
 | item | emp-a: manager, peers | score | emp-b: manager, peers | score |
 | --- | --- | --- | --- | --- |
-| coding/reviews | 2, 2 2 2 | 2 | nobody observes it | unscored |
+| coding/reviews | 2, 2 2 2 | 2 | nobody observes it; calibration sets 3 | 3 |
 | coding/refactoring | 4, 4 - - (peers hidden) | 4 | 2, 2 2 2 | 2 |
-| coding (roll-up) | (2 + 4) / 2 | 3 | the scored one alone | 2 |
+| coding (roll-up) | (2 + 4) / 2 | 3 | (3 + 2) / 2, after the adjustment | 2.5 |
 | testing, collaboration, ownership, communication | 4, 4 4 4 | 4 | 3, 3 3 3 | 3 |
 
 The last row is each competency's basics, and its roll-up. (Averaging each rater's
 sub-skills first, as a competency item, would give emp-a's coding (0.4 x 3 + 0.3 x 7/3) / 0.7
 = 2.71: the roll-up is of the calibrated sub-skill scores.)
 
-Gaps (target - score): emp-a coding/reviews 1 (open), coding/refactoring -1 (a strength);
-emp-b coding/reviews not observed, coding/refactoring 1 (open), testing 0. Emp-a's plan works
-on coding/reviews alone; emp-b's on coding/refactoring alone. The heatmap is per competency:
-coding's cell rolls each person's sub-skills up, mean gap ((3 - 3) + (3 - 2)) / 2 = 0.5.
+Calibration adjusts emp-b's coding/reviews, a sub-skill; coding itself, which rolls up from
+its sub-skills, is refused. Gaps (target - score): emp-a coding/reviews 1 (open),
+coding/refactoring -1 (a strength); emp-b coding/reviews 0, coding/refactoring 1 (open),
+testing 0. Emp-a's plan works on coding/reviews alone; emp-b's on coding/refactoring alone.
+The heatmap is per competency: coding's cell rolls each person's sub-skills up, mean gap
+((3 - 3) + (3 - 2.5)) / 2 = 0.25.
 
 Promotion judges L3 -> L4 per competency on the rolled-up scores: emp-a's average over
 coding, testing and the three core competencies is (3 + 4 x 4) / 5 = 3.8 (at least 3.5) and
-nothing is below 3 (coding 3, though its reviews sub-skill scored 2); emp-b's coding 2 fails
-the floor.
+nothing is below 3 (coding 3, though its reviews sub-skill scored 2); emp-b's coding 2.5
+fails the floor.
 """
 
 from __future__ import annotations
@@ -195,6 +197,16 @@ async def test_sub_skill_gaps_and_actions_and_a_promotion_judged_per_competency(
         await submit(assessment, subject)
     await assessment.ok("POST", f"/campaigns/{CAMPAIGN}/close")
     await assessment.ok("POST", "/calibrations", 201, json={"id": SESSION, "campaign_id": CAMPAIGN})
+    adjustments = f"/calibrations/{SESSION}/adjustments"
+    adjustment = {"subject": BOB, "new_value": 3, "justification": "Reviews in the write-ups"}
+    refused = await assessment.client.post(
+        adjustments, json={**adjustment, "competency": "coding"}, headers=assessment.hr
+    )
+    assert refused.status_code == 422, refused.text
+    assert "adjust one of ['coding/refactoring', 'coding/reviews']" in refused.text
+    await assessment.ok(
+        "POST", adjustments, 201, json={**adjustment, "competency": "coding/reviews"}
+    )
     completed = await assessment.ok("POST", f"/calibrations/{SESSION}/complete")
     scores = {s["subject"]: s for s in completed["scores"]}
     basics = [f"{c}/basics" for c in WHOLE]
@@ -206,10 +218,10 @@ async def test_sub_skill_gaps_and_actions_and_a_promotion_judged_per_competency(
     assert scores_of(scores[ANN], "scores") == {"coding": 3.0, **dict.fromkeys(WHOLE, 4.0)}
     assert scores_of(scores[BOB], "sub_skills") == {
         "coding/refactoring": 2.0,
-        "coding/reviews": None,
+        "coding/reviews": 3.0,
         **dict.fromkeys(basics, 3.0),
     }
-    assert scores_of(scores[BOB], "scores") == {"coding": 2.0, **dict.fromkeys(WHOLE, 3.0)}
+    assert scores_of(scores[BOB], "scores") == {"coding": 2.5, **dict.fromkeys(WHOLE, 3.0)}
 
     development = services.development
 
@@ -229,7 +241,7 @@ async def test_sub_skill_gaps_and_actions_and_a_promotion_judged_per_competency(
     bob = await gaps_of(BOB)
     assert bob is not None
     assert rows(bob)[:3] == [
-        ("coding", "reviews", None, None),
+        ("coding", "reviews", 3.0, 0.0),
         ("coding", "refactoring", 2.0, 1.0),
         ("testing", "basics", 3.0, 0.0),
     ]
@@ -241,7 +253,7 @@ async def test_sub_skill_gaps_and_actions_and_a_promotion_judged_per_competency(
         assert all(sub_skill in a["description"] for a in plan["actions"])
     heatmap = await development.ok("GET", "/reports/gaps?format=json", headers=development.hr)
     coding = next(c for c in heatmap["cells"] if c["competency"] == "coding")
-    assert (coding["people"], coding["observed"], rounded(coding["mean_gap"])) == (2, 2, 0.5)
+    assert (coding["people"], coding["observed"], rounded(coding["mean_gap"])) == (2, 2, 0.25)
     assert not any("/" in c["competency"] for c in heatmap["cells"])
 
     promotion = services.promotion
@@ -262,4 +274,4 @@ async def test_sub_skill_gaps_and_actions_and_a_promotion_judged_per_competency(
     not_ready = await readiness_of(BOB)
     assert not_ready is not None
     floor = next(r for r in not_ready["results"] if r["name"] == "competency_floor:coding")
-    assert (floor["met"], rounded(floor["actual"])) == (False, 2.0)
+    assert (floor["met"], rounded(floor["actual"])) == (False, 2.5)
