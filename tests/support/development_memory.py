@@ -14,7 +14,7 @@ from libs.events.schemas.lms import Course
 from services.development.application.development import Development
 from services.development.application.ports import Scores
 from services.development.domain import goals as goal_rules
-from services.development.domain.gaps import Gap
+from services.development.domain.gaps import Gap, per_competency
 from services.development.domain.goals import Goal, GoalState
 from services.development.domain.heatmap import GapRow
 from services.development.domain.plan_ownership import ActionTrack, day_of
@@ -65,7 +65,7 @@ class MemoryRecords:
         self.scores += [
             (event.session_id, s.subject, competency, score, at)
             for s in event.scores
-            for competency, score in s.scores.items()
+            for competency, score in (*s.scores.items(), *s.sub_skills.items())
         ]
         return True
 
@@ -145,10 +145,15 @@ class MemoryRecords:
         return max(found)[1] if found else None
 
     async def gap_rows(self, session_id: str, department: str | None) -> AsyncIterator[GapRow]:
+        per_person: dict[str, list[Gap]] = {}
         for session, employee, _, g, _ in self.gaps:
+            if session == session_id:
+                per_person.setdefault(employee, []).append(g)
+        for employee, found in per_person.items():
             place = self._department(employee, department)
-            if session == session_id and place is not None:
-                yield GapRow(place, g.competency, g.target, g.current)
+            if place is not None:
+                for g in per_competency(found):
+                    yield GapRow(place, g.competency, g.target, g.current)
 
     def _department(self, employee: str, department: str | None) -> str | None:
         """The person's department when they count in a report on `department`."""

@@ -112,13 +112,27 @@ class CampaignClosed(_CampaignEvent):
     non_responders: int = Field(ge=0, description="assignments without a final submission")
 
 
+def score_key(competency: str, sub_skill: str | None) -> str:
+    """What a score is keyed by wherever it goes: the competency, or for a sub-skill
+    `competency/sub-skill`, as its questionnaire item and a goal's target name it."""
+    return competency if sub_skill is None else f"{competency}/{sub_skill}"
+
+
+def competency_of(key: str) -> str:
+    """The competency a score key is of: the key itself, or a sub-skill's competency."""
+    return key.split("/", 1)[0]
+
+
 class CalibrationAdjustment(BaseModel):
     """One change a calibration session made to a score: who, from what, to what, and why."""
 
     model_config = ConfigDict(frozen=True)
 
     subject: str
-    competency: str
+    competency: str = Field(
+        description="the competency adjusted, or `competency/sub-skill` when it was assessed "
+        "per sub-skill (docs/domain.md §4)"
+    )
     old_value: float | None
     new_value: float
     justification: Annotated[str, PersonalOf("subject")] = Field(
@@ -138,7 +152,14 @@ class SubjectScores(BaseModel):
         "profile whose targets their gaps are measured against",
     )
     scores: dict[str, float | None] = Field(
-        description="calibrated score per competency; null: nobody observed it"
+        description="calibrated score per competency; null: nobody observed it. A competency "
+        "assessed per sub-skill has the roll-up of its sub-skills' scores (docs/domain.md §4)"
+    )
+    sub_skills: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="calibrated score per sub-skill, keyed `competency/sub-skill`, of the "
+        "competencies assessed per sub-skill; null: nobody observed it. Empty at competency "
+        "granularity",
     )
 
 
@@ -159,13 +180,23 @@ class CalibrationCompleted(_SessionEvent):
     """The final calibrated scores of a session's population (docs/domain.md §4).
 
     One entry per subject with a score per competency (the aggregate, or the latest
-    adjustment of it), and every adjustment with who made it and why.
+    adjustment of it), per sub-skill where the framework assesses sub-skills (the
+    competency's score then rolled up from them), and every adjustment with who made it and
+    why.
     """
 
     event_type = "CalibrationCompleted"
+    schema_version = 2
 
     scores: list[SubjectScores]
     adjustments: list[CalibrationAdjustment]
+
+
+@registry.upcaster("CalibrationCompleted", 1)
+def _calibration_completed_v1(payload: dict) -> dict:  # type: ignore[type-arg]
+    """v2 added each subject's `sub_skills`, empty by default as at competency granularity,
+    which v1 always was: a v1 payload reads as it is."""
+    return payload
 
 
 class AnchorSpread(BaseModel):

@@ -19,6 +19,11 @@ class CompetencyGap(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     competency: Key
+    sub_skill: Key | None = Field(
+        None,
+        description="the sub-skill, when the competency was assessed per sub-skill: one gap "
+        "per sub-skill, against the competency's target",
+    )
     target: int
     current: float | None = Field(description="calibrated score; null: not observed")
     gap: float | None = Field(description="target - current; null when not observed")
@@ -30,7 +35,7 @@ class GapsIdentified(IntegrationEvent):
 
     event_type = "GapsIdentified"
     context = "development"
-    schema_version = 1
+    schema_version = 2
 
     employee_id: str
     session_id: str = Field(description="the calibration session the scores come from")
@@ -38,6 +43,13 @@ class GapsIdentified(IntegrationEvent):
     framework_version: int = Field(ge=1)
     role: Key = Field(description="the role profile whose targets were used")
     gaps: list[CompetencyGap]
+
+
+@registry.upcaster("GapsIdentified", 1)
+def _gaps_identified_v1(payload: dict) -> dict:  # type: ignore[type-arg]
+    """v2 added each gap's `sub_skill`, null by default as at competency granularity, which
+    v1 always was: a v1 payload reads as it is."""
+    return payload
 
 
 class PlannedAction(BaseModel):

@@ -21,7 +21,11 @@ from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import SCALE_RANGE, Framework
 from services.assessment.application.campaigns import Campaigns, UnknownFrameworkVersion
 from services.assessment.application.results import ratings as campaign_ratings
-from services.assessment.domain.aggregation import CompetencyResult, aggregate
+from services.assessment.domain.aggregation import (
+    CompetencyResult,
+    aggregate,
+    aggregate_sub_skills,
+)
 from services.assessment.domain.anchor_findings import (
     anchor_findings,
     competency_use,
@@ -35,6 +39,7 @@ from services.assessment.domain.calibration import (
     RaterOffset,
     calibrated_scores,
     inconsistent_anchors,
+    items,
     outliers,
     rater_offsets,
 )
@@ -94,11 +99,21 @@ async def _read(campaigns: Campaigns, session_id: str) -> CalibrationSession:
     return found
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """The ratings of a session's subjects, their aggregate per competency (what the rater
+    signals and the findings read), and the items the session scores: per sub-skill where a
+    competency was asked per sub-skill (domain.calibration.items)."""
+
+    ratings: list[Rating]
+    results: list[CompetencyResult]
+    items: list[CompetencyResult]
+
+
 async def _inputs(
     campaigns: Campaigns, session: CalibrationSession, subjects: Iterable[str] | None = None
-) -> tuple[list[Rating], list[CompetencyResult]]:
-    """The ratings of the session's subjects (or of those given) and their aggregate, on
-    the campaign's settings."""
+) -> _Inputs:
+    """The inputs of the session's subjects (or of those given), on the campaign's settings."""
     assert session.opened is not None
     campaign, ratings = await campaign_ratings(
         campaigns,
@@ -106,7 +121,9 @@ async def _inputs(
         session.opened.subjects if subjects is None else subjects,
     )
     settings = campaign.settings
-    return ratings, aggregate(ratings, settings.weights, settings.anonymity)
+    results = aggregate(ratings, settings.weights, settings.anonymity)
+    per_sub_skill = aggregate_sub_skills(ratings, settings.weights, settings.anonymity)
+    return _Inputs(ratings, results, items(results, per_sub_skill))
 
 
 async def _positions(
@@ -185,17 +202,17 @@ async def review(
 ) -> SessionReview:
     """The session's scores (of one subject, if given) and the population's signals."""
     found = await session(campaigns, session_id)
-    ratings, results = await _inputs(campaigns, found)
-    scores = found.scores(results)
+    inputs = await _inputs(campaigns, found)
+    scores = found.scores(inputs.items)
     assert found.opened is not None
     return SessionReview(
         session_id=session_id,
         campaign_id=found.opened.campaign_id,
         completed=found.completed,
         scores=[s for s in scores.values() if subject is None or s.subject == subject],
-        rater_offsets=rater_offsets(ratings),
-        inconsistent_anchors=inconsistent_anchors(ratings),
-        outliers=outliers(results),
+        rater_offsets=rater_offsets(inputs.ratings),
+        inconsistent_anchors=inconsistent_anchors(inputs.ratings),
+        outliers=outliers(inputs.results),
     )
 
 
@@ -205,9 +222,9 @@ async def scores_of(
     """The session and one subject's scores in it, with the adjustments behind them: no
     other subject's ratings are read, and no rater's figure is computed."""
     found = await session(campaigns, session_id)
-    _, results = await _inputs(campaigns, found, [subject])
+    inputs = await _inputs(campaigns, found, [subject])
     theirs = [a.adjustment for a in found.adjustments if a.adjustment.subject == subject]
-    return found, list(calibrated_scores(results, theirs).values())
+    return found, list(calibrated_scores(inputs.items, theirs).values())
 
 
 async def adjust(
@@ -224,9 +241,9 @@ async def adjust(
     found = await session(campaigns, session_id)
     # One subject's ratings, not the population's: at 10,000 people re-aggregating every
     # rating took seconds per adjustment, with the service's event loop busy throughout.
-    _, results = await _inputs(campaigns, found, [subject])
+    inputs = await _inputs(campaigns, found, [subject])
     events = found.adjust(
-        subject, competency, new_value, justification, actor, results, now, seen_value
+        subject, competency, new_value, justification, actor, inputs.items, now, seen_value
     )
     await _append(campaigns, found, events, actor)
     adjusted = events[0]
@@ -236,7 +253,8 @@ async def adjust(
 
 async def complete(campaigns: Campaigns, session_id: str, actor: str) -> CalibrationCompleted:
     found = await session(campaigns, session_id)
-    ratings, results = await _inputs(campaigns, found)
+    inputs = await _inputs(campaigns, found)
+    ratings, results = inputs.ratings, inputs.results
     positions = await _positions(campaigns, found)
     opened = found.opened
     assert opened is not None
@@ -251,9 +269,14 @@ async def complete(campaigns: Campaigns, session_id: str, actor: str) -> Calibra
                 for r in (profile.requirements if profile else [])
                 if r.target is not None
             }
-    scores = {key: score.calibrated for key, score in found.scores(results).items()}
+    # Gap data is counted per competency: rolled up from its sub-skills where it has them.
+    scores = {
+        (subject, competency): score
+        for subject, (competencies, _) in found.rolled_up(inputs.items).items()
+        for competency, score in competencies.items()
+    }
     events = found.complete(
-        results,
+        inputs.items,
         positions,
         anchor_findings(ratings, results, positions, opened.scale),
         not_relevant_marks(ratings, positions),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from libs.events.schemas.assessment import score_key
 from services.assessment.domain.anonymity import AnonymityPolicy, group_visible
 from services.assessment.domain.ratings import ANONYMOUS_GROUPS, RaterGroup, Rating
 
@@ -102,6 +103,13 @@ class CompetencyResult:
     groups: tuple[GroupScore, ...]
     # None when no weighted group has an observed rating.
     overall: float | None
+    # The sub-skill, when this is a result per sub-skill (`aggregate_sub_skills`).
+    sub_skill: str | None = None
+
+    @property
+    def item(self) -> str:
+        """What is scored: the competency, or `competency/sub-skill`."""
+        return score_key(self.competency, self.sub_skill)
 
     def group(self, group: RaterGroup) -> GroupScore | None:
         """The score of `group`, or None when nobody in it rated this competency."""
@@ -190,31 +198,62 @@ def aggregate(
     inside it could be worked out from the attributed ones.
     """
     return [
-        _result(subject, competency, raters.values(), weights, policy)
+        _result(
+            subject,
+            competency,
+            ((r.group, r.value, r.comment) for r in raters.values()),
+            weights,
+            policy,
+        )
         for (subject, competency), raters in sorted(by_subject_and_competency(ratings).items())
+    ]
+
+
+def aggregate_sub_skills(
+    ratings: Iterable[Rating],
+    weights: GroupWeights = DEFAULT_WEIGHTS,
+    policy: AnonymityPolicy = DEFAULT_POLICY,
+) -> list[CompetencyResult]:
+    """Per subject, competency and sub-skill, of the competencies asked per sub-skill: the
+    same means, responses and overall as `aggregate`, counted per sub-skill (a group is
+    visible on a sub-skill when enough of its raters rated that sub-skill). Without
+    comments: those are read per competency. Empty at competency granularity. Sorted by
+    subject, competency, sub-skill.
+    """
+    asked = [rating for rating in ratings if rating.sub_skills]
+    values: dict[tuple[str, str, str], list[tuple[RaterGroup, float | None, None]]] = {}
+    for raters in by_subject_and_competency(asked).values():
+        for rating in raters.values():
+            for sub_skill, value in (rating.sub_skills or {}).items():
+                key = (rating.subject, rating.competency, sub_skill)
+                values.setdefault(key, []).append((rating.group, value, None))
+    return [
+        _result(subject, competency, given, weights, policy, sub_skill)
+        for (subject, competency, sub_skill), given in sorted(values.items())
     ]
 
 
 def _result(
     subject: str,
     competency: str,
-    ratings: Iterable[Rating],
+    ratings: Iterable[tuple[RaterGroup, float | None, str | None]],
     weights: GroupWeights,
     policy: AnonymityPolicy,
+    sub_skill: str | None = None,
 ) -> CompetencyResult:
+    """The result of one item from its raters' (group, value, comment)."""
     totals: dict[RaterGroup, float] = {}
     counts: dict[RaterGroup, int] = {}
     comments: dict[RaterGroup, list[str]] = {}
-    for rating in ratings:
-        group = rating.group
+    for group, value, comment in ratings:
         if group not in counts:
             counts[group] = 0
             totals[group] = 0.0
-        if rating.value is not None:
-            totals[group] += rating.value
+        if value is not None:
+            totals[group] += value
             counts[group] += 1
-        if rating.comment and not rating.comment.isspace():
-            comments.setdefault(group, []).append(rating.comment)
+        if comment and not comment.isspace():
+            comments.setdefault(group, []).append(comment)
     groups = tuple(
         GroupScore(
             group=group,
@@ -237,6 +276,7 @@ def _result(
             ),
             weights,
         ),
+        sub_skill=sub_skill,
     )
 
 

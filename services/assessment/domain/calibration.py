@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from libs.events.schemas.assessment import competency_of
 from libs.personal.sealing import PersonalOf
 from services.assessment.domain.aggregation import CompetencyResult, by_subject_and_competency
 from services.assessment.domain.ratings import Rating
@@ -279,7 +280,8 @@ def outliers(results: Iterable[CompetencyResult], z: float = DEFAULT_Z) -> list[
 def calibrated_scores(
     results: Iterable[CompetencyResult], adjustments: Iterable[Adjustment]
 ) -> dict[tuple[str, str], CalibratedScore]:
-    """The final score per (subject, competency): the latest adjustment, else the aggregate.
+    """The final score per (subject, item): the latest adjustment, else the aggregate. An
+    item is a competency, or `competency/sub-skill` for a result per sub-skill (`items`).
 
     `adjustments` come in the order they were made; every one applied to an item is kept on
     its score, so CalibrationCompleted can say who changed what and why. An adjustment of an
@@ -290,11 +292,11 @@ def calibrated_scores(
         applied.setdefault((adjustment.subject, adjustment.competency), []).append(adjustment)
     scores: dict[tuple[str, str], CalibratedScore] = {}
     for result in results:
-        key = (result.subject, result.competency)
+        key = (result.subject, result.item)
         item_adjustments = tuple(applied.pop(key, ()))
         scores[key] = CalibratedScore(
             subject=result.subject,
-            competency=result.competency,
+            competency=result.item,
             aggregated=result.overall,
             calibrated=item_adjustments[-1].new_value if item_adjustments else result.overall,
             adjustments=item_adjustments,
@@ -303,3 +305,43 @@ def calibrated_scores(
         unknown = ", ".join(f"{subject!r} on {competency!r}" for subject, competency in applied)
         raise AdjustmentRefused(f"adjustments refused: no aggregated score for {unknown}")
     return scores
+
+
+def items(
+    results: Iterable[CompetencyResult], sub_skill_results: Iterable[CompetencyResult]
+) -> list[CompetencyResult]:
+    """What a session scores and adjusts (docs/domain.md §4): each competency asked per
+    sub-skill through its sub-skills' results, every other competency through its own.
+    At competency granularity (no sub-skill results), `results` as they are."""
+    per_sub_skill = list(sub_skill_results)
+    if not per_sub_skill:
+        return list(results)
+    asked = {(r.subject, r.competency) for r in per_sub_skill}
+    kept = [r for r in results if (r.subject, r.competency) not in asked]
+    return sorted(kept + per_sub_skill, key=lambda r: (r.subject, r.competency, r.sub_skill or ""))
+
+
+def roll_up(
+    scores: Iterable[tuple[str, str, float | None]],
+) -> dict[str, tuple[dict[str, float | None], dict[str, float | None]]]:
+    """Per subject, from their (subject, item, calibrated score): the score per competency
+    and the score per sub-skill (docs/domain.md §4, Roll-up). A competency asked per
+    sub-skill scores the mean of its sub-skills' calibrated scores that have one (not
+    observed left out, never a zero), and is unscored when none has; the mean is taken after
+    every adjustment, so an adjusted sub-skill moves its competency."""
+    found: dict[str, tuple[dict[str, float | None], dict[str, float | None]]] = {}
+    sums: dict[tuple[str, str], list[float]] = {}
+    for subject, item, score in scores:
+        competencies, sub_skills = found.setdefault(subject, ({}, {}))
+        competency = competency_of(item)
+        if competency == item:
+            competencies[item] = score
+            continue
+        sub_skills[item] = score
+        scored = sums.setdefault((subject, competency), [0.0, 0.0])
+        if score is not None:
+            scored[0] += score
+            scored[1] += 1
+    for (subject, competency), (total, count) in sums.items():
+        found[subject][0][competency] = total / count if count else None
+    return found

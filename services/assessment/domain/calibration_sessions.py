@@ -29,6 +29,7 @@ from services.assessment.domain.calibration import (
     AdjustmentRefused,
     CalibratedScore,
     calibrated_scores,
+    roll_up,
 )
 
 # A client shows and sends back scores through decimal text; this absorbs the rounding.
@@ -124,7 +125,18 @@ class CalibrationSession:
         return self.opened
 
     def scores(self, results: Iterable[CompetencyResult]) -> dict[tuple[str, str], CalibratedScore]:
+        """Per (subject, item) of `results` (calibration.items), as calibrated so far."""
         return calibrated_scores(results, [a.adjustment for a in self.adjustments])
+
+    def rolled_up(
+        self, results: Iterable[CompetencyResult]
+    ) -> dict[str, tuple[dict[str, float | None], dict[str, float | None]]]:
+        """Per subject: the calibrated score per competency, rolled up from its sub-skills
+        where it was asked per sub-skill, and per sub-skill (calibration.roll_up)."""
+        return roll_up(
+            (subject, item, score.calibrated)
+            for (subject, item), score in self.scores(results).items()
+        )
 
     def adjust(
         self,
@@ -142,6 +154,7 @@ class CalibrationSession:
         colleague's. Only the subject's `results` count, so a caller may pass only theirs:
         the population's are not needed to change one score."""
         opened = self._require_open()
+        results = list(results)
         if subject not in opened.subjects:
             raise AdjustmentRefused(
                 f"{subject!r} is not in calibration session {self.session_id!r}"
@@ -151,6 +164,14 @@ class CalibrationSession:
             (a.adjustment for a in self.adjustments if a.adjustment.subject == subject),
         ).get((subject, competency))
         if current is None:
+            sub_skills = [
+                r.item for r in results if r.subject == subject and r.competency == competency
+            ]
+            if sub_skills and "/" not in competency:
+                raise AdjustmentRefused(
+                    f"adjustment of {subject!r} on {competency!r} refused: it was assessed per "
+                    f"sub-skill and rolls up from them; adjust one of {sub_skills}"
+                )
             raise AdjustmentRefused(
                 f"adjustment of {subject!r} on {competency!r} refused: no such score in this "
                 "session (the competency is not in their role profile, or nobody rated it)"
@@ -189,9 +210,9 @@ class CalibrationSession:
         them, and AnchorFindingsRecorded with what the anchors and the role profiles showed,
         for the framework's upkeep (domain.anchor_findings)."""
         opened = self._require_open()
-        per_subject: dict[str, dict[str, float | None]] = {s: {} for s in opened.subjects}
-        for (subject, competency), score in sorted(self.scores(results).items()):
-            per_subject.setdefault(subject, {})[competency] = score.calibrated
+        rolled = self.rolled_up(results)
+        empty: tuple[dict[str, float | None], dict[str, float | None]] = ({}, {})
+        per_subject = {s: rolled.get(s, empty) for s in sorted({*opened.subjects, *rolled})}
         events: list[IntegrationEvent] = [
             CalibrationCompleted(
                 session_id=self.session_id,
@@ -199,8 +220,13 @@ class CalibrationSession:
                 framework_id=opened.framework_id,
                 framework_version=opened.framework_version,
                 scores=[
-                    SubjectScores(subject=s, position=(positions or {}).get(s), scores=c)
-                    for s, c in per_subject.items()
+                    SubjectScores(
+                        subject=s,
+                        position=(positions or {}).get(s),
+                        scores=dict(sorted(c.items())),
+                        sub_skills=dict(sorted(k.items())),
+                    )
+                    for s, (c, k) in per_subject.items()
                 ],
                 adjustments=[
                     CalibrationAdjustment(

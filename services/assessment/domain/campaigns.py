@@ -381,7 +381,8 @@ def submission_ratings(
 
     At sub-skill granularity a rater's competency rating is the mean of their observed
     sub-skill ratings, and not observed when they observed none; the competency is not
-    relevant when they marked every one of its items so.
+    relevant when they marked every one of its items so. The sub-skill values stay on the
+    rating (`sub_skills`), for the calibrated score of each sub-skill.
     """
     by_competency: dict[str, list[StoredAnswer]] = {}
     for row in answers:
@@ -391,6 +392,7 @@ def submission_ratings(
     for competency, given in by_competency.items():
         observed = [value for _, value, _, _ in given if value is not None]
         comments = [comment for _, _, comment, _ in given if comment]
+        sub_skills = {item.split("/", 1)[1]: value for item, value, _, _ in given if "/" in item}
         # Built unvalidated: the values come from checked submissions, and a campaign has
         # hundreds of thousands of them.
         found.append(
@@ -402,6 +404,7 @@ def submission_ratings(
                 value=sum(observed) / len(observed) if observed else None,
                 comment=" / ".join(comments) or None,
                 not_relevant=all(not_relevant for *_, not_relevant in given),
+                sub_skills=sub_skills or None,
             )
         )
     return found

@@ -27,3 +27,7 @@ class Rating(BaseModel):
     # The rater marked every item of the competency not relevant to the subject's role.
     not_relevant: bool = False
     comment: str | None = None
+    # At sub-skill granularity, the rater's value per sub-skill of the competency (None: not
+    # observed or not relevant), which calibration scores per sub-skill (docs/domain.md §4);
+    # None when the competency was asked as one item.
+    sub_skills: dict[str, int | None] | None = None

@@ -44,7 +44,13 @@ from services.development.application.ports import Work
 from services.development.domain import plan_edits, plan_ownership
 from services.development.domain.coverage import CoverageReport, coverage
 from services.development.domain.effectiveness import CourseEffect, course_effectiveness, movements
-from services.development.domain.gaps import Gap, gaps, strengths, target_anchors
+from services.development.domain.gaps import (
+    Gap,
+    gaps,
+    per_competency,
+    strengths,
+    target_anchors,
+)
 from services.development.domain.goals import GoalFocus, beside_plan
 from services.development.domain.heatmap import HeatmapCell, HeatmapTally
 from services.development.domain.lateral import Against, Basis, against
@@ -89,11 +95,12 @@ class TargetedGap(CompetencyGap):
 
 
 class Strength(BaseModel):
-    """A competency the person scored above its target."""
+    """A competency (or one of its sub-skills) the person scored above its target."""
 
     model_config = ConfigDict(frozen=True)
 
     competency: str
+    sub_skill: str | None = None
     target: int
     current: float
     above_by: float = Field(description="current - target")
@@ -121,18 +128,13 @@ def _person_gaps(
         session_id,
         role,
         [
-            TargetedGap(
-                competency=g.competency,
-                target=g.target,
-                current=g.current,
-                gap=g.size,
-                target_anchor=anchors.get(g.competency),
-            )
+            TargetedGap(**_published(g).model_dump(), target_anchor=anchors.get(g.key))
             for g in found
         ],
         [
             Strength(
                 competency=g.competency,
+                sub_skill=g.sub_skill,
                 target=g.target,
                 current=g.current,
                 above_by=g.current - g.target,
@@ -305,7 +307,13 @@ def plan_stream(plan_id: str) -> str:
 
 
 def _published(g: Gap) -> CompetencyGap:
-    return CompetencyGap(competency=g.competency, target=g.target, current=g.current, gap=g.size)
+    return CompetencyGap(
+        competency=g.competency,
+        sub_skill=g.sub_skill,
+        target=g.target,
+        current=g.current,
+        gap=g.size,
+    )
 
 
 class CalibrationNotReceived(RuntimeError):
@@ -355,7 +363,8 @@ class Development:
                 profiles[position] = await work.frameworks.role_profile(*pinned, position)
             profile = profiles[position]
             if profile is not None:
-                found.append((scored.subject, profile.key, gaps(profile, scored.scores)))
+                scores = {**scored.scores, **scored.sub_skills}
+                found.append((scored.subject, profile.key, gaps(profile, scores)))
         await work.records.record_gaps(event.session_id, at, found)
         plans = generate_plans(
             event.session_id,
@@ -519,7 +528,7 @@ class Development:
         per: dict[str, list[Gap]] = {}
         for _, _, person_gaps in latest.values():
             for g in person_gaps:
-                per.setdefault(g.competency, []).append(g)
+                per.setdefault(g.key, []).append(g)
         rows = []
         for competency, found in sorted(per.items()):
             open_gaps = [g.size for g in found if g.open and g.size is not None]
@@ -714,7 +723,10 @@ class Development:
             catalog = await work.records.catalog()
             people = await work.org_chart.everyone()
         departments = {p.employee_id: p.department for p in people} if by_department else None
-        open_gaps = {e: [g for g in found if g.open] for e, (_, _, found) in latest.items()}
+        # Courses build competencies: sub-skill gaps count as their competency's gap.
+        open_gaps = {
+            e: [g for g in per_competency(found) if g.open] for e, (_, _, found) in latest.items()
+        }
         return coverage(open_gaps, catalog, departments)
 
     async def effectiveness(self) -> list[CourseEffect]:
@@ -725,7 +737,9 @@ class Development:
             gaps_before = await work.records.gaps_of_sessions(previous)
             completions = await work.records.completions()
             catalog = await work.records.catalog()
-        open_before = {e: [g for g in found if g.open] for e, found in gaps_before.items()}
+        open_before = {
+            e: [g for g in per_competency(found) if g.open] for e, found in gaps_before.items()
+        }
         return course_effectiveness(movements(before, after), open_before, completions, catalog)
 
     # -- what the review cycle asks (docs/architecture.md §4) ------------------------------

@@ -233,7 +233,7 @@ async def judge_goals(work: Work, envelope: Envelope, event: CalibrationComplete
     """Each goal in force of a person the calibration scored: its targets reached or not,
     and closed met or missed when due on or before the calibration's day."""
     on: date = envelope.occurred_at.date()
-    scores = {s.subject: s.scores for s in event.scores}
+    scores = {s.subject: {**s.scores, **s.sub_skills} for s in event.scores}
     metadata = EventMetadata.reacting_to(envelope, ACTOR)
     for goal, version in await work.records.goals_in_force(sorted(scores)):
         events = rules.judge(goal, event.session_id, on, scores[goal.employee_id])

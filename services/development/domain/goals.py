@@ -260,7 +260,7 @@ def results(
 ) -> list[TargetResult]:
     """Each target against a calibration's scores: reached when the calibrated score is at
     least the target level. A sub-skill target reads the sub-skill's own score when the
-    calibration has one, else its competency's (calibrated scores are per competency); a
+    calibration has one (the framework assesses sub-skills), else its competency's; a
     target nobody observed is not reached."""
     found = []
     for target in targets:

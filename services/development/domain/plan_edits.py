@@ -122,7 +122,7 @@ def checked(
     if new.competency not in {g.competency for g in gaps}:
         raise EditRefused(
             f"{new.competency!r} is not in {employee_id!r}'s role profile: an action closes "
-            f"one of their gaps ({sorted(g.competency for g in gaps)})"
+            f"one of their gaps ({sorted({g.competency for g in gaps})})"
         )
     if new.kind == "mentoring":
         _check_mentor(employee_id, manager_id, new, scores, expert_score)

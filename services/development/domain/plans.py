@@ -2,6 +2,10 @@
 their gaps with the 70/20/10 mix: on-the-job actions, mentoring by an internal expert, and
 formal training from the L&D catalog.
 
+Actions name the gap they close: its competency, and in the description the sub-skill
+(`competency/sub-skill`) when the competency was assessed per sub-skill; mentors and courses
+are found per competency, since experts are scored and courses built per competency.
+
 Only open gaps (observed and below target) are planned: a competency nobody observed is no
 reason to act, and a met or exceeded target needs nothing. A person without an open gap gets
 no plan at all (they are absent from the result): a plan with nothing in it would still go out
@@ -245,7 +249,9 @@ class _Experts:
         by_competency: dict[str, list[tuple[float, str]]] = {}
         for employee_id, per_competency in scores.items():
             for competency, score in per_competency.items():
-                if score is None or not score >= policy.expert_score:  # NaN is no expert
+                # NaN is no expert; sub-skill scores (`competency/sub-skill`) name no
+                # competency: experts mentor on their competency's rolled-up score.
+                if score is None or not score >= policy.expert_score or "/" in competency:
                     continue
                 self._scores.setdefault(employee_id, {})[competency] = score
                 by_competency.setdefault(competency, []).append((-score, employee_id))
@@ -346,7 +352,7 @@ _ON_THE_JOB = (
 
 def _on_the_job(gap: Gap, round_: int) -> str:
     template = _ON_THE_JOB[round_ % len(_ON_THE_JOB)]
-    return template.format(c=gap.competency, t=gap.target, cur=gap.current or 0.0)
+    return template.format(c=gap.key, t=gap.target, cur=gap.current or 0.0)
 
 
 def _plan(
@@ -371,7 +377,7 @@ def _plan(
     # mentor first.
     for gap, mentor in draft.mentors:
         description = (
-            f"Mentoring on {gap.competency} by {mentor}, an internal expert: agree goals "
+            f"Mentoring on {gap.key} by {mentor}, an internal expert: agree goals "
             f"towards level {gap.target} and meet regularly"
         )
         actions.append(("mentoring", gap.competency, description, mentor, None))
@@ -379,7 +385,7 @@ def _plan(
     missing = counts["mentoring"] - len(draft.mentors)
     for gap in _cycle([g for g in gaps_ if g.competency not in with_mentor], gaps_, missing):
         description = (
-            f"Mentoring on {gap.competency}: an internal expert is still needed (calibrated "
+            f"Mentoring on {gap.key}: an internal expert is still needed (calibrated "
             f"{policy.expert_score:g} or more, not your manager); none is available now"
         )
         actions.append(("mentoring", gap.competency, description, None, None))
@@ -402,13 +408,13 @@ def _plan(
         gap, course = found
         planned.add(course.course_id)
         with_course.add(gap.competency)
-        description = f"Course {course.title!r} ({course.duration_hours:g} h) on {gap.competency}"
+        description = f"Course {course.title!r} ({course.duration_hours:g} h) on {gap.key}"
         actions.append(("course", gap.competency, description, None, course.course_id))
     missing = counts["course"] - len(planned)
     for gap in _cycle([g for g in gaps_ if g.competency not in with_course], gaps_, missing):
         further = " further" if gap.competency in with_course else ""
         description = (
-            f"Training on {gap.competency} from level {math.floor(gap.current or 0.0)} to "
+            f"Training on {gap.key} from level {math.floor(gap.current or 0.0)} to "
             f"{gap.target}: no{further} course in the catalog matches; needs a new programme"
         )
         actions.append(("course", gap.competency, description, None, None))

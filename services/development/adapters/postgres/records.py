@@ -17,7 +17,7 @@ from libs.events.schemas.lms import Course
 from services.development.application.ports import HeldAbout, Scores
 from services.development.domain import goals as goal_rules
 from services.development.domain import plan_ownership
-from services.development.domain.gaps import Gap
+from services.development.domain.gaps import Gap, stored_gap
 from services.development.domain.goals import Goal, GoalState
 from services.development.domain.heatmap import GapRow
 from services.development.domain.plan_ownership import ActionTrack, day_of
@@ -72,10 +72,11 @@ class DevelopmentRecords:
         )
         if cur.rowcount == 0:
             return False
+        # Sub-skill scores under their `competency/sub-skill` key, beside the competencies'.
         rows = [
-            (event.session_id, s.subject, competency, score, at)
+            (event.session_id, s.subject, key, score, at)
             for s in event.scores
-            for competency, score in s.scores.items()
+            for key, score in (*s.scores.items(), *s.sub_skills.items())
         ]
         async with self.conn.cursor() as cur:
             query = sql.SQL(
@@ -136,7 +137,7 @@ class DevelopmentRecords:
                             (
                                 session_id,
                                 employee,
-                                g.competency,
+                                g.key,
                                 role,
                                 g.nature,
                                 g.target,
@@ -160,7 +161,7 @@ class DevelopmentRecords:
         found: dict[str, tuple[str, str, list[Gap]]] = {}
         for employee, session, role, competency, nature, target, current in await cur.fetchall():
             entry = found.setdefault(employee, (session, role, []))
-            entry[2].append(Gap(competency, nature, target, current))
+            entry[2].append(stored_gap(competency, nature, target, current))
         return found
 
     async def gaps_of_sessions(self, sessions: dict[str, str]) -> dict[str, list[Gap]]:
@@ -173,7 +174,7 @@ class DevelopmentRecords:
         )
         found: dict[str, list[Gap]] = {}
         for employee, competency, nature, target, current in await cur.fetchall():
-            found.setdefault(employee, []).append(Gap(competency, nature, target, current))
+            found.setdefault(employee, []).append(stored_gap(competency, nature, target, current))
         return found
 
     async def latest_session(self, department: str | None) -> str | None:
@@ -190,10 +191,14 @@ class DevelopmentRecords:
 
     async def gap_rows(self, session_id: str, department: str | None) -> AsyncIterator[GapRow]:
         # The org chart joined here: departments come with the rows, not a person at a time.
+        # Per competency: a person's sub-skill gaps rolled up into one, their current score
+        # the mean of the scored ones (NULL when none is), as domain.gaps.per_competency does.
         query = sql.SQL(
-            "SELECT p.department, g.competency, g.target, g.current "
+            "SELECT p.department, split_part(g.competency, '/', 1), max(g.target), "
+            "avg(g.current) "
             "FROM {gaps} g JOIN {people} p USING (employee_id) "
-            "WHERE g.session_id = %(session)s AND " + _ACTIVE_IN_DEPARTMENT
+            "WHERE g.session_id = %(session)s AND " + _ACTIVE_IN_DEPARTMENT + " "
+            "GROUP BY g.employee_id, p.department, split_part(g.competency, '/', 1)"
         ).format(gaps=self._t("gaps"), people=self._t("people"))
         # A server-side cursor: PostgreSQL hands the rows over a batch at a time.
         async with self.conn.cursor(name="gap_rows") as cur:
@@ -355,7 +360,7 @@ class DevelopmentRecords:
         )
         found: dict[str, list[Gap]] = {}
         for employee, competency, nature, target, current in await cur.fetchall():
-            found.setdefault(employee, []).append(Gap(competency, nature, target, current))
+            found.setdefault(employee, []).append(stored_gap(competency, nature, target, current))
         return found
 
     async def plan_count(self, session_id: str) -> int:

@@ -65,7 +65,9 @@ class PromotionRecords:
 
     async def record_calibration(self, event: CalibrationCompleted, at: datetime) -> bool:
         """Keep a session's scores as they were; False when the session was recorded before
-        (a repeated event: the scores a decision relied on never change)."""
+        (a repeated event: the scores a decision relied on never change). The scores per
+        competency only: criteria are per competency, and a competency assessed per
+        sub-skill is judged on its rolled-up score (docs/domain.md §6, Criteria)."""
         cur = await self.conn.execute(
             self._q(
                 "INSERT INTO {calibrations} VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"

@@ -1,0 +1,137 @@
+"""Scores at sub-skill granularity (docs/domain.md §4, Roll-up): calibrated per sub-skill,
+each competency asked per sub-skill rolled up from them, after every adjustment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from libs.events.registry import registry
+from libs.events.schemas.assessment import CalibrationCompleted
+from services.assessment.domain.aggregation import aggregate, aggregate_sub_skills
+from services.assessment.domain.anonymity import AnonymityPolicy
+from services.assessment.domain.calibration import AdjustmentRefused, items, roll_up
+from services.assessment.domain.calibration_sessions import CalibrationSession
+from services.assessment.domain.campaigns import submission_ratings
+
+NOW = datetime(2026, 4, 1, tzinfo=UTC)
+POLICY = AnonymityPolicy(minimum_responses=3)
+# ann's raters: coding asked per sub-skill (testing, review), design as one item.
+ANSWERS = {
+    ("mgr", "manager"): [("coding/testing", 5), ("coding/review", 1), ("design", 3)],
+    ("p1", "peer"): [("coding/testing", 3), ("coding/review", 3), ("design", 2)],
+    ("p2", "peer"): [("coding/testing", 2), ("coding/review", None)],
+    ("p3", "peer"): [("coding/testing", 4), ("coding/review", 1)],
+}
+RATINGS = [
+    rating
+    for (rater, group), given in ANSWERS.items()
+    for rating in submission_ratings(
+        "ann", rater, group, [(item, value, None, False) for item, value in given]
+    )
+]
+# By hand, weights manager 0.4 and peer 0.3, a peer group shown from 3 observed ratings:
+# testing: peers (3 + 2 + 4) / 3 = 3 shown, manager 5: (0.4*5 + 0.3*3) / 0.7 = 29/7.
+TESTING = 29 / 7
+# review: two peers observed it (3 and 1), hidden; the manager's 1 alone.
+REVIEW = 1.0
+# design: one peer, hidden; the manager's 3.
+DESIGN = 3.0
+
+
+def scored() -> list:  # type: ignore[type-arg]
+    return items(aggregate(RATINGS, policy=POLICY), aggregate_sub_skills(RATINGS, policy=POLICY))
+
+
+def test_a_rater_keeps_their_value_per_sub_skill_beside_their_competency_mean() -> None:
+    mgr = next(r for r in RATINGS if r.rater == "mgr" and r.competency == "coding")
+    assert mgr.value == 3.0
+    assert mgr.sub_skills == {"testing": 5, "review": 1}
+    design = next(r for r in RATINGS if r.rater == "mgr" and r.competency == "design")
+    assert design.sub_skills is None
+
+
+def test_sub_skills_are_aggregated_on_their_own_with_anonymity_per_sub_skill() -> None:
+    results = {r.item: r for r in aggregate_sub_skills(RATINGS, policy=POLICY)}
+    assert sorted(results) == ["coding/review", "coding/testing"]
+    assert results["coding/testing"].overall == pytest.approx(TESTING)
+    assert results["coding/review"].overall == pytest.approx(REVIEW)
+    assert results["coding/review"].group("peer").responses == 2  # type: ignore[union-attr]
+
+
+def test_a_session_scores_sub_skills_where_asked_and_competencies_elsewhere() -> None:
+    assert [(r.subject, r.item) for r in scored()] == [
+        ("ann", "coding/review"),
+        ("ann", "coding/testing"),
+        ("ann", "design"),
+    ]
+
+
+def test_competency_granularity_scores_competencies_as_before() -> None:
+    results = aggregate(RATINGS, policy=POLICY)
+    assert items(results, []) == results
+    assert aggregate_sub_skills([r for r in RATINGS if r.competency == "design"]) == []
+
+
+def test_the_competency_is_the_mean_of_its_scored_sub_skills() -> None:
+    rolled = roll_up(
+        [
+            ("ann", "coding/testing", 4.0),
+            ("ann", "coding/review", 2.5),
+            ("ann", "coding/pairing", None),  # not observed: left out, never a zero
+            ("ann", "design", 3.0),
+            ("ann", "ops/on-call", None),  # no sub-skill scored: unscored
+            ("bob", "coding/testing", 1.0),
+        ]
+    )
+    assert rolled["ann"] == (
+        {"coding": 3.25, "design": 3.0, "ops": None},
+        {"coding/testing": 4.0, "coding/review": 2.5, "coding/pairing": None, "ops/on-call": None},
+    )
+    assert rolled["bob"] == ({"coding": 1.0}, {"coding/testing": 1.0})
+
+
+def opened() -> CalibrationSession:
+    session = CalibrationSession("s1")
+    for event in session.open("c1", True, "eng", 2, ["ann"], (0, 5)):
+        session.apply(event, session.stream_version + 1)
+    return session
+
+
+def test_completion_publishes_sub_skill_scores_and_the_roll_up_after_adjustments() -> None:
+    session = opened()
+    results = scored()
+    for event in session.adjust("ann", "coding/review", 3, "seen in the audit", "hr", results, NOW):
+        session.apply(event, session.stream_version + 1)
+    completed = session.complete(results, {"ann": ("eng", "ic", "L3")})[0]
+    assert isinstance(completed, CalibrationCompleted)
+    (ann,) = completed.scores
+    assert ann.sub_skills == pytest.approx({"coding/review": 3.0, "coding/testing": TESTING})
+    # (29/7 + 3) / 2 = 25/7: the adjusted sub-skill moves its competency.
+    assert ann.scores == pytest.approx({"coding": 25 / 7, "design": DESIGN})
+    assert [(a.competency, a.old_value, a.new_value) for a in completed.adjustments] == [
+        ("coding/review", REVIEW, 3.0)
+    ]
+
+
+def test_a_competency_asked_per_sub_skill_is_adjusted_through_its_sub_skills() -> None:
+    with pytest.raises(AdjustmentRefused, match=r"adjust one of \['coding/review', 'coding/te"):
+        opened().adjust("ann", "coding", 3, "why", "hr", scored(), NOW)
+
+
+def test_a_v1_event_reads_as_scores_per_competency_without_sub_skills() -> None:
+    event = registry.decode(
+        "CalibrationCompleted",
+        1,
+        {
+            "session_id": "s1",
+            "campaign_id": "c1",
+            "framework_id": "eng",
+            "framework_version": 1,
+            "scores": [{"subject": "ann", "scores": {"coding": 3.0}}],
+            "adjustments": [],
+        },
+    )
+    assert isinstance(event, CalibrationCompleted)
+    assert event.scores[0].sub_skills == {}
