@@ -381,7 +381,7 @@ async def test_draft_edits_stay_in_the_service_and_publications_reach_the_broker
     sub = await js.pull_subscribe("talentledger.>", stream=EVENT_STREAM)
     for message in await sub.fetch(info.state.messages, timeout=5):
         subjects.append(message.subject)
-    assert subjects[0] == "talentledger.framework.framework_published.v5"
+    assert subjects[0] == "talentledger.framework.framework_published.v6"
     assert set(subjects[1:]) == {"talentledger.framework.role_profile_changed.v2"}
     assert len(subjects) == 1 + len(framework.roles)
     assert await relay.checkpoint() == (await api.store.read_log())[-1].global_position
