@@ -2,9 +2,10 @@
 (docs/domain.md §2, Versions).
 
 A minor revision rewords: names, descriptions, level descriptors, anchors (a competency's or a
-sub-skill's own), expected behaviours, vocabulary. Anything else changes structure (a level added, a track split, a target moved, a
-competency deployed elsewhere) and makes the revision major. HR may declare a revision major
-when the service finds it minor, never the other way round.
+sub-skill's own), expected behaviours, vocabulary. Anything else changes structure (a level
+added, a track split, a target moved, a competency deployed elsewhere) and makes the revision
+major. HR may declare a revision major when the service finds it minor, never the other way
+round.
 """
 
 from __future__ import annotations
