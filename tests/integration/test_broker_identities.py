@@ -122,7 +122,7 @@ async def test_the_framework_identity_cannot_publish_an_hris_event(
     assert (await broker.connection.jetstream().stream_info(EVENT_STREAM)).state.messages == 0
     # Its own subjects stay open to it: the refusal is the permission, not a broken login.
     ack = await client.jetstream().publish(
-        "talentledger.framework.framework_published.v5", forged, timeout=5
+        "talentledger.framework.framework_published.v6", forged, timeout=5
     )
     assert ack.stream == EVENT_STREAM
 

@@ -17,14 +17,20 @@ from libs.events.envelope import Envelope
 from libs.events.migrations import migrate
 from libs.events.registry import registry
 from libs.events.relay import OutboxRelay
-from libs.events.schemas.framework import FrameworkPublished
+from libs.events.schemas.framework import FrameworkPublished, SubSkill
 from libs.events.store import EventStore
 from libs.replicas.framework_versions import MIGRATIONS, FrameworkVersions
 from libs.workflows.messages import FrameworkRef
 from tests.support.backbone import eventually
 from tests.support.envelopes import envelope
 from tests.support.framework_api import FrameworkApi, framework_api
-from tests.support.sample_frameworks import replace_role, valid_framework, without_roles
+from tests.support.sample_frameworks import (
+    anchors,
+    replace_role,
+    valid_framework,
+    with_sub_skill,
+    without_roles,
+)
 
 CONSUMER = "assessment"
 
@@ -54,6 +60,9 @@ async def test_role_profiles_and_documents_are_kept_per_version(
     first = valid_framework()
     raised = [q.model_copy(update={"target": 2}) for q in first.roles[0].requirements]
     second = without_roles(replace_role(first, first.roles[0].key, requirements=raised), "eng-m2")
+    # the published document carries a sub-skill's own anchors (FrameworkPublished v6)
+    apis = SubSkill(key="apis", name="Designs APIs", anchors=anchors("APIs", ["manager"]))
+    second = with_sub_skill(second, "design", apis)
     for framework in (first, second):
         await api.ok("PUT", "/frameworks/eng/draft", json=framework.model_dump(mode="json"))
         await api.ok("POST", "/frameworks/eng/versions", 201, json={})

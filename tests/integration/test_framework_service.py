@@ -18,7 +18,7 @@ from faststream.nats import NatsBroker
 from pydantic import BaseModel
 
 from libs.events.relay import OutboxRelay
-from libs.events.schemas.framework import Framework
+from libs.events.schemas.framework import Anchor, Framework, SubSkill
 from libs.events.subjects import EVENT_STREAM
 from services.framework.adapters.files import native
 from services.framework.adapters.postgres.work import Database
@@ -28,12 +28,14 @@ from tests.support.envelopes import envelope
 from tests.support.framework_api import SCHEMA, FrameworkApi, framework_api
 from tests.support.sample_frameworks import (
     WIDE_POLICY,
+    anchors,
     anchors_found_inconsistent,
     findings_on_version_1,
     reword_anchor,
     valid_framework,
     wide_framework,
     with_family_anchor,
+    with_sub_skill,
 )
 
 ID = "eng"
@@ -268,8 +270,11 @@ async def test_effective_profiles_and_the_grid_show_where_each_competency_comes_
 
 
 async def test_files_export_and_import_back_identically(api: FrameworkApi) -> None:
-    """docs/domain.md §2 Import and export: plain files without loss."""
-    framework = valid_framework()
+    """docs/domain.md §2 Import and export: plain files without loss, a sub-skill's own
+    anchors included (the grid keeps them too)."""
+    own = Anchor(track="manager", proficiency=3, text="Designs APIs others extend.", family="eng")
+    apis = SubSkill(key="apis", name="Designs APIs", anchors=[*anchors("APIs", ["manager"]), own])
+    framework = with_sub_skill(valid_framework(), "design", apis)
     await publish(api, framework)
     for fmt in ("yaml", "json"):
         exported = await api.response(
@@ -285,6 +290,16 @@ async def test_files_export_and_import_back_identically(api: FrameworkApi) -> No
         assert Framework.model_validate(imported["draft"]["framework"]) == framework
     grid = await api.response("GET", f"/frameworks/{ID}/published/export", params={"format": "csv"})
     assert grid.headers["content-type"].startswith("text/csv")
+    imported = await api.ok(
+        "POST",
+        f"/frameworks/{ID}-grid/draft/import",
+        params={"source": "exported.csv"},
+        content=grid.text,
+        headers={**api.hr, "Content-Type": "text/plain"},
+    )
+    design = Framework.model_validate(imported["draft"]["framework"]).competency("design")
+    assert design is not None
+    assert design.sub_skills == [apis]
 
 
 async def test_a_bad_file_is_refused_with_file_line_and_field_and_leaves_the_draft_alone(
@@ -381,7 +396,7 @@ async def test_draft_edits_stay_in_the_service_and_publications_reach_the_broker
     sub = await js.pull_subscribe("talentledger.>", stream=EVENT_STREAM)
     for message in await sub.fetch(info.state.messages, timeout=5):
         subjects.append(message.subject)
-    assert subjects[0] == "talentledger.framework.framework_published.v5"
+    assert subjects[0] == "talentledger.framework.framework_published.v6"
     assert set(subjects[1:]) == {"talentledger.framework.role_profile_changed.v2"}
     assert len(subjects) == 1 + len(framework.roles)
     assert await relay.checkpoint() == (await api.store.read_log())[-1].global_position

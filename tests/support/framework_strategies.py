@@ -1,9 +1,10 @@
 """Hypothesis strategies for random, model-valid `Framework` documents (docs/domain.md §2).
 
-Random families, tracks, levels, competencies, anchors, roles, requirements and deployment rules,
-with any text a UTF-8 file can hold (line breaks, control characters, emoji), empty lists and
-dangling references: the model lets a key point nowhere (publication rules report it), so every
-reader and writer of frameworks must cope with that. Sizes stay small by default.
+Random families, tracks, levels, competencies, sub-skills, anchors (a competency's and a
+sub-skill's), roles, requirements and deployment rules, with any text a UTF-8 file can hold
+(line breaks, control characters, emoji), empty lists and dangling references: the model lets
+a key point nowhere (publication rules report it), so every reader and writer of frameworks
+must cope with that. Sizes stay small by default.
 """
 
 from __future__ import annotations
@@ -126,6 +127,21 @@ def frameworks(max_size: int = 3, unique_keys: bool = True) -> st.SearchStrategy
         drawn_categories = draw(categories)
         drawn_families = draw(families)
         family_keys = [family.key for family in drawn_families]
+        anchors = st.lists(
+            st.builds(
+                Anchor,
+                track=TRACK_KINDS,
+                proficiency=PROFICIENCIES,
+                text=NAMES,
+                family=_optional(_reference(family_keys)),
+            ),
+            max_size=max_size,
+        )
+        sub_skills = st.lists(
+            st.builds(SubSkill, key=KEYS, name=NAMES, anchors=anchors),
+            max_size=2,
+            unique_by=(lambda skill: skill.key) if unique_keys else None,
+        )
         competencies = draw(
             keyed(
                 st.builds(
@@ -137,17 +153,8 @@ def frameworks(max_size: int = 3, unique_keys: bool = True) -> st.SearchStrategy
                     nature=st.sampled_from(["behavioural", "technical"]),
                     family=_optional(_reference(family_keys)),
                     description=TEXTS,
-                    sub_skills=st.lists(st.builds(SubSkill, key=KEYS, name=NAMES), max_size=2),
-                    anchors=st.lists(
-                        st.builds(
-                            Anchor,
-                            track=TRACK_KINDS,
-                            proficiency=PROFICIENCIES,
-                            text=NAMES,
-                            family=_optional(_reference(family_keys)),
-                        ),
-                        max_size=max_size,
-                    ),
+                    sub_skills=sub_skills,
+                    anchors=anchors,
                     standard_term=_optional(NAMES),
                 ),
                 lambda competency: competency.key,

@@ -44,6 +44,7 @@ from libs.events.schemas.framework import (
     Requirement,
     RoleCaps,
     RoleProfile,
+    SubSkill,
     Tier,
     Track,
     TrackKind,
@@ -395,6 +396,13 @@ def with_family_anchor(
     assert found is not None, competency_key
     own = Anchor(track=track, proficiency=proficiency, text=text, family=family)
     return replace_competency(framework, competency_key, anchors=[*found.anchors, own])
+
+
+def with_sub_skill(framework: Framework, competency_key: str, skill: SubSkill) -> Framework:
+    """The competency gets one more sub-skill."""
+    found = framework.competency(competency_key)
+    assert found is not None, competency_key
+    return replace_competency(framework, competency_key, sub_skills=[*found.sub_skills, skill])
 
 
 def with_rules(framework: Framework, *rules: DeploymentRule) -> Framework:

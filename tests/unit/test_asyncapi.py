@@ -35,7 +35,7 @@ def test_an_outside_systems_event_has_its_intake_channel_and_no_other_has_one() 
 
 
 def test_the_document_renders_as_yaml() -> None:
-    assert "talentledger.framework.framework_published.v5:" in as_yaml()
+    assert "talentledger.framework.framework_published.v6:" in as_yaml()
 
 
 def test_goals_are_published_and_a_proposal_is_not() -> None:

@@ -19,17 +19,17 @@ from libs.events.subjects import (
 
 
 def test_subjects_name_context_event_and_version() -> None:
-    assert subject_of(FrameworkPublished) == "talentledger.framework.framework_published.v5"
+    assert subject_of(FrameworkPublished) == "talentledger.framework.framework_published.v6"
 
 
 def test_dead_letter_subjects_round_trip() -> None:
     subject = dead_letter_subject("assessment-framework-versions", subject_of(FrameworkPublished))
     assert consumer_and_subject(subject) == (
         "assessment-framework-versions",
-        "talentledger.framework.framework_published.v5",
+        "talentledger.framework.framework_published.v6",
     )
     with pytest.raises(ValueError, match="not a dead-letter subject"):
-        consumer_and_subject("talentledger.framework.framework_published.v5")
+        consumer_and_subject("talentledger.framework.framework_published.v6")
 
 
 def test_the_owning_context_of_a_subject_also_when_replayed() -> None:

@@ -9,7 +9,7 @@ Lists of keyed items keep their order; keys are stable slugs, names are what peo
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -114,13 +114,6 @@ class CompetencyCategory(_Part):
     name: str = Field(min_length=1, max_length=200)
 
 
-class SubSkill(_Part):
-    """An observable behaviour under a competency ("gives credit to others")."""
-
-    key: Key
-    name: Text = Field(min_length=1)
-
-
 class Anchor(_Part):
     """One observable sentence for one proficiency level, per track; a family's own wording
     where the competency reads differently there."""
@@ -135,28 +128,11 @@ class Anchor(_Part):
     )
 
 
-def normalise_term(term: str) -> str:
-    """The form two standard terms are compared in (docs/domain.md §2, Vocabulary): case
-    ignored (casefold) and runs of white space as one space, leading and trailing ones as
-    none; spelling, punctuation and synonyms are the taxonomy's business."""
-    return " ".join(term.split()).casefold()
+class _Anchored:
+    """What has anchors of its own, a competency or a sub-skill: the wording a role reads."""
 
-
-class Competency(_Part):
-    key: Key
-    name: str = Field(min_length=1, max_length=200)
-    category: Key | None = None
-    kind: CompetencyKind
-    nature: Nature
-    family: Key | None = Field(None, description="owning job family of a functional competency")
-    description: Text = ""
-    sub_skills: list[SubSkill] = Field(default_factory=list)
-    anchors: list[Anchor] = Field(default_factory=list)
-    standard_term: str | None = Field(
-        None,
-        max_length=200,
-        description="the standard taxonomy term this organisation term maps to; both stay valid",
-    )
+    if TYPE_CHECKING:
+        anchors: list[Anchor]
 
     def anchor(
         self, track: TrackKind, proficiency: int, family: str | None = None
@@ -176,13 +152,59 @@ class Competency(_Part):
         ones."""
         if not any(a.track == track and a.family == family for a in self.anchors):
             return None
-        common = {
+        return self.wording(track, family)
+
+    def wording(self, track: TrackKind, family: str | None = None) -> dict[int, str]:
+        """Proficiency -> the anchor sentence a role of this track (and family) reads: the
+        family's own wording where it has one, else the common anchor; lowest level first."""
+        read = {
             a.proficiency: a.text for a in self.anchors if a.track == track and a.family is None
         }
-        own = {
-            a.proficiency: a.text for a in self.anchors if a.track == track and a.family == family
-        }
-        return dict(sorted({**common, **own}.items()))
+        if family is not None:
+            read |= {
+                a.proficiency: a.text
+                for a in self.anchors
+                if a.track == track and a.family == family
+            }
+        return dict(sorted(read.items()))
+
+
+class SubSkill(_Anchored, _Part):
+    """An observable behaviour under a competency ("gives credit to others"), with anchors of
+    its own where it reads differently from the competency's (a questionnaire at sub-skill
+    granularity shows them; without them, the competency's)."""
+
+    key: Key
+    name: Text = Field(min_length=1)
+    anchors: list[Anchor] = Field(
+        default_factory=list,
+        description="the sub-skill's own anchors, as the competency's: one per track and "
+        "proficiency (and family, for a family's own wording)",
+    )
+
+
+def normalise_term(term: str) -> str:
+    """The form two standard terms are compared in (docs/domain.md §2, Vocabulary): case
+    ignored (casefold) and runs of white space as one space, leading and trailing ones as
+    none; spelling, punctuation and synonyms are the taxonomy's business."""
+    return " ".join(term.split()).casefold()
+
+
+class Competency(_Anchored, _Part):
+    key: Key
+    name: str = Field(min_length=1, max_length=200)
+    category: Key | None = None
+    kind: CompetencyKind
+    nature: Nature
+    family: Key | None = Field(None, description="owning job family of a functional competency")
+    description: Text = ""
+    sub_skills: list[SubSkill] = Field(default_factory=list)
+    anchors: list[Anchor] = Field(default_factory=list)
+    standard_term: str | None = Field(
+        None,
+        max_length=200,
+        description="the standard taxonomy term this organisation term maps to; both stay valid",
+    )
 
 
 class Requirement(_Part):
@@ -371,7 +393,7 @@ class FrameworkPublished(IntegrationEvent):
     """
 
     event_type = "FrameworkPublished"
-    schema_version = 5
+    schema_version = 6
     context = "framework"
 
     framework_id: str
@@ -446,6 +468,13 @@ def _framework_published_v3(payload: dict) -> dict:  # type: ignore[type-arg]
 @registry.upcaster("FrameworkPublished", 4)
 def _framework_published_v4(payload: dict) -> dict:  # type: ignore[type-arg]
     """v5 added `role_changes`, optional: a v4 payload reads as it is, its count unknown."""
+    return payload
+
+
+@registry.upcaster("FrameworkPublished", 5)
+def _framework_published_v5(payload: dict) -> dict:  # type: ignore[type-arg]
+    """v6 added the sub-skills' own anchors, optional: a v5 payload reads as it is, its
+    sub-skills reading their competency's anchors."""
     return payload
 
 

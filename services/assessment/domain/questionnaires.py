@@ -2,7 +2,8 @@
 profile, one item per competency, or per sub-skill when the framework's granularity is
 sub-skill. Each item carries the anchors the profile gives (those of the person's track, in
 their family's wording where it has its own), so raters see what each proficiency level means
-for an IC or for a manager in that family.
+for an IC or for a manager in that family. A sub-skill item carries the sub-skill's own anchors
+read the same way, or the competency's when the sub-skill has none on the person's track.
 """
 
 from __future__ import annotations
@@ -46,11 +47,7 @@ def questionnaire(
             continue  # a published version has no dangling references; defensive only
         anchors = requirement.anchors
         if anchors is None:  # the role reads its track's common anchors
-            anchors = {
-                a.proficiency: a.text
-                for a in competency.anchors
-                if a.track == profile.track and a.family is None
-            }
+            anchors = competency.wording(profile.track)
         if framework.granularity == "sub_skill" and competency.sub_skills:
             items += [
                 Item(
@@ -59,7 +56,8 @@ def questionnaire(
                     sub_skill=skill.key,
                     text=skill.name,
                     target=requirement.target,
-                    anchors=anchors,
+                    # its own anchors where it has some for this role, else the competency's
+                    anchors=skill.wording(profile.track, profile.family) or anchors,
                 )
                 for skill in competency.sub_skills
             ]

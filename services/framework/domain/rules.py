@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from libs.events.schemas.framework import (
     SCALE_RANGE,
+    Anchor,
     EffectiveRoleProfile,
     Framework,
     JobFamily,
@@ -272,7 +273,6 @@ def _crossover(framework: Framework, family: JobFamily, path: str) -> Iterator[P
 
 
 def _competencies(framework: Framework) -> Iterator[Problem]:
-    scale = SCALE_RANGE[framework.scale]
     categories = {c.key for c in framework.categories}
     families = {f.key for f in framework.families}
     for c, competency in enumerate(framework.competencies):
@@ -297,30 +297,10 @@ def _competencies(framework: Framework) -> Iterator[Problem]:
             )
         if dupes := _repeated(s.key for s in competency.sub_skills):
             yield _error("unique-keys", f"competency {name} repeats sub-skills {dupes}", path)
-        if dupes := _repeated(
-            f"{a.family + ' ' if a.family else ''}{a.track} {a.proficiency}"
-            for a in competency.anchors
-        ):
-            yield _error(
-                "anchors",
-                f"competency {name} has more than one anchor for {dupes}: one sentence per "
-                "proficiency level and track (and family, for a family's own wording)",
-                path,
-            )
-        for a, anchor in enumerate(competency.anchors):
-            if anchor.family is not None and anchor.family not in families:
-                yield _error(
-                    "references",
-                    f"competency {name}: anchor for unknown family {anchor.family!r}",
-                    f"{path}.anchors[{a}]",
-                )
-            if anchor.proficiency not in scale:
-                yield _error(
-                    "scale",
-                    f"competency {name}: anchor at proficiency {anchor.proficiency} is off the "
-                    f"framework's {framework.scale} scale",
-                    f"{path}.anchors[{a}]",
-                )
+        yield from _anchors(framework, f"competency {name}", competency.anchors, path)
+        for s, skill in enumerate(competency.sub_skills):
+            owner = f"competency {name} sub-skill {skill.key!r}"
+            yield from _anchors(framework, owner, skill.anchors, f"{path}.sub_skills[{s}]")
         if framework.granularity == "sub_skill" and not competency.sub_skills:
             yield _error(
                 "granularity",
@@ -337,6 +317,37 @@ def _competencies(framework: Framework) -> Iterator[Problem]:
                 "functional-per-family",
                 f"family {family.key!r} has {counts[family.key]} functional competencies; "
                 f"{low} to {high} per family is the practical ceiling",
+            )
+
+
+def _anchors(
+    framework: Framework, owner: str, anchors: list[Anchor], path: str
+) -> Iterator[Problem]:
+    """A competency's anchors, or a sub-skill's: one per place, each on the scale and for a
+    family of the framework."""
+    if dupes := _repeated(
+        f"{a.family + ' ' if a.family else ''}{a.track} {a.proficiency}" for a in anchors
+    ):
+        yield _error(
+            "anchors",
+            f"{owner} has more than one anchor for {dupes}: one sentence per "
+            "proficiency level and track (and family, for a family's own wording)",
+            path,
+        )
+    families = {f.key for f in framework.families}
+    for a, anchor in enumerate(anchors):
+        if anchor.family is not None and anchor.family not in families:
+            yield _error(
+                "references",
+                f"{owner}: anchor for unknown family {anchor.family!r}",
+                f"{path}.anchors[{a}]",
+            )
+        if anchor.proficiency not in SCALE_RANGE[framework.scale]:
+            yield _error(
+                "scale",
+                f"{owner}: anchor at proficiency {anchor.proficiency} is off the "
+                f"framework's {framework.scale} scale",
+                f"{path}.anchors[{a}]",
             )
 
 
@@ -454,18 +465,28 @@ def _effective_profiles(
                 )
                 continue
             competency = framework.competency(requirement.competency)
-            if (
-                competency is not None
-                and competency.anchor(profile.track, target, profile.family) is None
-            ):
-                place = (competency.key, profile.track, target)
+            if competency is None:
+                continue
+            if competency.anchor(profile.track, target, profile.family) is None:
+                place = (f"competency {competency.key!r}", profile.track, target)
                 unanchored.setdefault(place, []).append(profile.key)
+            if framework.granularity != "sub_skill":
+                continue
+            # A sub-skill with anchors of its own on the role's track is rated against them
+            # instead of the competency's: they must describe the target too.
+            for skill in competency.sub_skills:
+                if (
+                    skill.wording(profile.track, profile.family)
+                    and skill.anchor(profile.track, target, profile.family) is None
+                ):
+                    place = (f"sub-skill '{competency.key}/{skill.key}'", profile.track, target)
+                    unanchored.setdefault(place, []).append(profile.key)
     yield from _core_everywhere(framework, profiles)
     # Every proficiency level a role expects must be described on that role's track.
-    for (competency, track, target), roles in unanchored.items():
+    for (owner, track, target), roles in unanchored.items():
         yield _error(
             "anchors-present",
-            f"competency {competency!r} has no {track}-track anchor for proficiency {target}, "
+            f"{owner} has no {track}-track anchor for proficiency {target}, "
             f"which roles {roles} expect",
             role=roles[0],
         )

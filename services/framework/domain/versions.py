@@ -1,10 +1,11 @@
 """Differences between framework versions, and whether a revision is minor or major
 (docs/domain.md §2, Versions).
 
-A minor revision rewords: names, descriptions, level descriptors, anchors, expected behaviours,
-vocabulary. Anything else changes structure (a level added, a track split, a target moved, a
-competency deployed elsewhere) and makes the revision major. HR may declare a revision major
-when the service finds it minor, never the other way round.
+A minor revision rewords: names, descriptions, level descriptors, anchors (a competency's or a
+sub-skill's own), expected behaviours, vocabulary. Anything else changes structure (a level
+added, a track split, a target moved, a competency deployed elsewhere) and makes the revision
+major. HR may declare a revision major when the service finds it minor, never the other way
+round.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class Change(BaseModel):
 
 
 def diff(before: Framework, after: Framework) -> list[Change]:
-    """Every difference, in document order, with paths like `competencies[x].anchors[ic/3]`."""
+    """Every difference, in document order, with paths like `competencies[x].anchors[ic/3]`
+    (a sub-skill's: `competencies[x].sub_skills[y].anchors[ic/3]`)."""
     return list(
         _diff(_keyed(before.model_dump(mode="json")), _keyed(after.model_dump(mode="json")), "")
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from libs.events.schemas.framework import Framework, SubSkill
+from libs.events.schemas.framework import Anchor, Framework, SubSkill
 from libs.personal.sealing import ERASED
 from services.assessment.domain.questionnaires import Questionnaire, questionnaire
 from services.assessment.domain.raters import Assignment
@@ -21,6 +21,7 @@ from services.assessment.domain.submissions import (
 )
 from services.framework.domain.profiles import effective_profiles
 from tests.support.sample_frameworks import (
+    anchors,
     replace_competency,
     valid_framework,
     with_data_family,
@@ -82,6 +83,46 @@ def test_at_sub_skill_granularity_each_sub_skill_is_an_item() -> None:
     assert "design/apis" in ids
     assert "design/data" in ids
     assert "design" not in ids
+
+
+def test_a_sub_skill_item_shows_the_sub_skills_own_anchors_else_the_competencys() -> None:
+    """docs/domain.md §2, Granularity: a sub-skill with anchors of its own on the rater's track
+    is rated against them; one without reads the competency's."""
+    own = anchors("Designs APIs", ["manager"])
+    framework = replace_competency(
+        valid_framework(),
+        "design",
+        sub_skills=[
+            SubSkill(key="apis", name="Designs APIs", anchors=own),
+            SubSkill(key="data", name="Data", anchors=anchors("Data", ["ic"])),
+        ],
+    ).model_copy(update={"granularity": "sub_skill"})
+    questions = form(framework)
+    apis, data = questions.item("design/apis"), questions.item("design/data")
+    assert apis is not None
+    assert data is not None
+    assert apis.anchors == {a.proficiency: a.text for a in own}
+    design = framework.competency("design")
+    assert design is not None
+    assert data.anchors == design.wording("manager"), (
+        "IC anchors only: a manager reads the competency's manager anchors"
+    )
+
+
+def test_a_sub_skill_item_reads_the_familys_own_wording_of_its_anchors() -> None:
+    wording = "Designs an API a data scientist can call without help."
+    own = Anchor(track="manager", proficiency=3, text=wording, family="eng")
+    framework = replace_competency(
+        valid_framework(),
+        "design",
+        sub_skills=[
+            SubSkill(key="apis", name="Designs APIs", anchors=[*anchors("APIs", ["manager"]), own])
+        ],
+    ).model_copy(update={"granularity": "sub_skill"})
+    item = form(framework).item("design/apis")
+    assert item is not None
+    assert item.anchors[3] == wording
+    assert item.anchors[2] == "APIs as a manager shows it at step 2."
 
 
 SUBJECT, RATER = "ann", "bob"

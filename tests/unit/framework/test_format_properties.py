@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
-from libs.events.schemas.framework import Framework
+from libs.events.schemas.framework import Framework, SubSkill
 from services.framework.adapters.files import grid_csv, native
 from services.framework.domain.rules import validate
 from tests.support.framework_strategies import frameworks
@@ -46,6 +46,23 @@ def test_what_a_grid_holds_reads_back_unchanged(framework: Framework):
     held = grid_csv.load(grid_csv.dump(framework), "fw.csv", name=framework.name).framework
     assert held is not None
     assert grid_csv.load(grid_csv.dump(held), "fw.csv", name=held.name).framework == held
+
+
+@FAST
+@given(framework=frameworks())
+def test_a_grid_keeps_every_sub_skill_with_the_anchors_a_role_reads(framework: Framework):
+    """Sub-skill rows hold a sub-skill's anchors whatever their targets; of two on one track,
+    proficiency and family, the one a role reads (the last)."""
+    held = grid_csv.load(grid_csv.dump(framework), "fw.csv", name=framework.name).framework
+    assert held is not None
+
+    def read(skill: SubSkill) -> SubSkill:
+        placed = {(a.track, a.proficiency, a.family): a for a in skill.anchors}
+        return skill.model_copy(update={"anchors": list(placed.values())})
+
+    assert {c.key: c.sub_skills for c in held.competencies} == {
+        c.key: [read(skill) for skill in c.sub_skills] for c in framework.competencies
+    }
 
 
 @FAST

@@ -23,13 +23,14 @@ from libs.events.schemas.framework import (
     LevelDescriptor,
     Requirement,
     RoleProfile,
+    SubSkill,
     Tier,
     Track,
 )
 from services.framework.adapters.files import grid_csv
 
-# without family anchors, the family_anchor column is not written
-HEADER = ",".join(c for c in grid_csv.COLUMNS if c != "family_anchor")
+# without family anchors nor sub-skills, their columns are not written
+HEADER = ",".join(c for c in grid_csv.COLUMNS if c not in grid_csv.ELIDED)
 
 
 def level(code: str, name: str, grade: int, tier: Tier | None = None) -> Level:
@@ -432,3 +433,65 @@ def test_a_family_anchor_needs_a_cell_with_a_target():
             "a target, behaviours or an anchor belong to a cell: give a role and a competency",
         ),
     ]
+
+
+def test_sub_skills_and_their_anchors_travel_in_rows_of_their_own():
+    """docs/framework-format.md, CSV grid: one row per anchor of a sub-skill (one row for a
+    sub-skill without), after the cells, whatever targets the roles expect."""
+    empathy, *others = GRID.competencies
+    skills = [
+        SubSkill(
+            key="names-the-feeling",
+            name="Names the frustration",
+            anchors=[
+                Anchor(track="ic", proficiency=4, text="Names it before the customer does."),
+                Anchor(track="ic", proficiency=4, text="Names it, then asks.", family="support"),
+            ],
+        ),
+        SubSkill(key="thanks", name="Thanks for patience"),
+    ]
+    framework = GRID.model_copy(
+        update={"competencies": [empathy.model_copy(update={"sub_skills": skills}), *others]}
+    )
+    text = grid_csv.dump(framework)
+    assert text.startswith(f"{HEADER},family_anchor,sub_skill,sub_skill_name\r\n")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    sub_skill_rows = [r for r in rows if r["sub_skill"]]
+    assert [
+        (r["family"], r["track"], r["target"], r["anchor"], r["family_anchor"], r["sub_skill"])
+        for r in sub_skill_rows
+    ] == [
+        ("", "ic", "4", "Names it before the customer does.", "", "names-the-feeling"),
+        ("support", "ic", "4", "", "Names it, then asks.", "names-the-feeling"),
+        ("", "", "", "", "", "thanks"),
+    ]
+    assert rows[-len(sub_skill_rows) - 1]["competency"] == "writing", "after every cell"
+    result = grid_csv.load(text, "grid.csv", name=GRID.name)
+    assert result.issues == []
+    assert result.framework == framework
+
+
+@pytest.mark.parametrize(
+    ("cells", "column", "message"),
+    [
+        (
+            ",,,,,,,s1,S1,empathy,,,,,,,,x,X",
+            "role",
+            "a sub-skill row describes a sub-skill, in no role: leave the role blank",
+        ),
+        (",,,,,,,,,,,,,,,,,x,X", "sub_skill", "a sub-skill belongs to a competency"),
+        (",,ic,,,,,,,empathy,,,,,,Asks,,x,X", "behaviours", "behaviours belong to a cell"),
+        (",,ic,,,,,,,empathy,,,,,2,,,x,X", "target", "the target is the proficiency of its"),
+        (",,ic,,,,,,,empathy,,,,,,,Says so.,x,X", "anchor", "give the target"),
+        (",,,,,,,,,empathy,,,,,,,,x,Y", "sub_skill_name", "sub-skill 'empathy/x' has"),
+        (",,,,,,,,,ghost,,,,,,,,x,X", "sub_skill", "competency 'ghost' has a sub-skill but"),
+    ],
+)
+def test_a_sub_skill_row_that_says_something_else_is_an_error(cells, column, message):
+    text = (
+        f"{HEADER},sub_skill,sub_skill_name\r\n"
+        ",,,,,,,,,empathy,Empathy,,core,behavioural,,,,x,X\r\n"
+        f"{cells}\r\n"
+    )
+    found = [(line, field) for line, field, severity, text in issues(text) if message in text]
+    assert found == [(3, column)], issues(text)

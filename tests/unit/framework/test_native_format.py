@@ -91,7 +91,19 @@ SUPPORT = Framework(
             kind="core",
             nature="behavioural",
             description="Sees the problem through the customer's eyes.",
-            sub_skills=[SubSkill(key="names-feelings", name="Names the frustration first")],
+            sub_skills=[
+                SubSkill(
+                    key="names-feelings",
+                    name="Names the frustration first",
+                    anchors=[
+                        Anchor(track="ic", proficiency=2, text="Names it when asked."),
+                        Anchor(
+                            track="ic", proficiency=2, text="Names it, in French.", family="success"
+                        ),
+                    ],
+                ),
+                SubSkill(key="follows-up", name="Follows up"),
+            ],
             anchors=[
                 Anchor(track="ic", proficiency=3, text="Adapts tone unprompted."),
                 Anchor(track="manager", proficiency=3, text="Coaches tone:\n- in reviews\n"),
@@ -418,3 +430,23 @@ def test_nested_aliases_are_refused_before_they_expand():
     [issue] = native.load("\n".join(rows) + "\n", "bomb.yaml").issues
     assert issue.line == 2, "where the repeated value is anchored"
     assert "aliases are not supported" in issue.message
+
+
+def test_a_sub_skill_anchor_error_names_its_line_and_field():
+    text = YAML + (
+        "competencies:\n"
+        "  - key: empathy\n"
+        "    name: Empathy\n"
+        "    kind: core\n"
+        "    nature: behavioural\n"
+        "    sub_skills:\n"
+        "      - key: names-feelings\n"
+        "        name: Names the frustration first\n"
+        "        anchors:\n"
+        "          - track: lead\n"
+        "            proficiency: 2\n"
+        "            text: Names it when asked.\n"
+    )
+    [issue] = native.load(text, "support.yaml").issues
+    assert (issue.line, issue.field) == (25, "competencies[0].sub_skills[0].anchors[0].track")
+    assert issue.message == "Input should be 'ic' or 'manager' (found 'lead')"

@@ -14,6 +14,7 @@ from libs.events.schemas.framework import (
     FrameworkPublished,
     LateralPath,
     Requirement,
+    SubSkill,
 )
 from services.framework.domain.drafting import PublicationRefused
 from services.framework.domain.rules import Problem, errors, validate
@@ -22,6 +23,7 @@ from tests.support.sample_frameworks import (
     T0,
     add_requirements,
     aggregate_with,
+    anchors,
     apply_all,
     core_rule,
     extra_competencies,
@@ -273,6 +275,60 @@ def test_every_target_in_use_has_an_anchor_on_the_roles_track() -> None:
 
     # An anchor nobody targets is not required: dropping the unused 5 changes nothing.
     assert validate(without_anchors(valid_framework(), "coding", "ic", [5])) == []
+
+
+# -- sub-skill anchors ----------------------------------------------------------------------
+
+
+def by_sub_skill(framework: Framework, **own: list[Anchor]) -> Framework:
+    """Assessed at sub-skill level: every competency gets one sub-skill, `KEY-1`, without
+    anchors of its own unless `own` gives them (by competency key)."""
+    for competency in framework.competencies:
+        skill = SubSkill(
+            key=f"{competency.key}-1", name="Shows it", anchors=own.get(competency.key, [])
+        )
+        framework = replace_competency(framework, competency.key, sub_skills=[skill])
+    return framework.model_copy(update={"granularity": "sub_skill"})
+
+
+def test_a_sub_skills_anchors_follow_the_competency_anchor_rules() -> None:
+    """docs/domain.md §2, Granularity: a sub-skill's own anchors are anchors like the
+    competency's: one per track and proficiency (and family), on the scale, for a known family."""
+    assert validate(by_sub_skill(valid_framework(), design=anchors("APIs"))) == []
+    twice = Anchor(track="ic", proficiency=2, text="Once more.")
+    elsewhere = Anchor(track="ic", proficiency=2, text="Elsewhere.", family="nowhere")
+    broken = by_sub_skill(
+        valid_framework().model_copy(update={"scale": "1..5"}),
+        design=[*anchors("APIs"), twice, elsewhere, Anchor(track="ic", proficiency=0, text="-")],
+    )
+    design = "competencies[6].sub_skills[0]"
+    assert [(p.rule, p.path) for p in errors(validate(broken))] == [
+        ("anchors", design),
+        ("references", f"{design}.anchors[11]"),
+        ("scale", f"{design}.anchors[12]"),
+    ]
+    assert "competency 'design' sub-skill 'design-1' has more than one anchor for ['ic 2']" in (
+        errors(validate(broken))[0].message
+    )
+
+
+def test_a_sub_skill_with_anchors_of_its_own_describes_every_target_on_that_track() -> None:
+    """docs/domain.md §2, Granularity: a sub-skill rated against its own anchors needs one at
+    each target its roles expect, as a competency does; without anchors on the role's track it
+    is rated against the competency's, which the competency rule already checks."""
+    # manager anchors at 1 and 2 only: eng-m1 and eng-m2 expect design at 3 and 4
+    short = by_sub_skill(valid_framework(), design=anchors("APIs", ["manager"], [1, 2]))
+    problems = only(validate(short), "anchors-present")
+    assert [(p.role, p.severity) for p in problems] == [("eng-m1", "error"), ("eng-m2", "error")]
+    assert (
+        "sub-skill 'design/design-1' has no manager-track anchor for proficiency 3, which roles "
+        "['eng-m1'] expect"
+    ) in problems[0].message
+    # IC anchors only: managers read the competency's, and no IC role is asked about design
+    assert validate(by_sub_skill(valid_framework(), design=anchors("APIs", ["ic"], [1]))) == []
+    # assessed per competency, the sub-skill's anchors are asked of no one
+    per_competency = short.model_copy(update={"granularity": "competency"})
+    assert validate(per_competency) == []
 
 
 # -- tracks -----------------------------------------------------------------------------------

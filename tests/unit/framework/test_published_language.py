@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from libs.events.registry import registry
-from libs.events.schemas.framework import FrameworkPublished
+from libs.events.schemas.framework import FrameworkPublished, SubSkill
 from services.framework.domain import events as draft_events
+from tests.support.sample_frameworks import replace_competency, valid_framework
 
 
 def test_a_version_1_framework_published_event_reads_as_the_current_schema() -> None:
@@ -47,3 +50,25 @@ def test_draft_edits_are_private_and_publications_are_not() -> None:
     assert not registry.is_private("FrameworkPublished")
     assert not registry.is_private("RoleProfileChanged")
     assert not registry.is_private("SomethingNoServiceKnows"), "dead-lettered, not withheld"
+
+
+def test_a_version_5_framework_published_event_reads_its_sub_skills_without_anchors() -> None:
+    """v6 added a sub-skill's own anchors: a v5 payload reads as it is, its sub-skills rated
+    against their competency's anchors."""
+    framework = replace_competency(
+        valid_framework(), "design", sub_skills=[SubSkill(key="apis", name="Designs APIs")]
+    )
+    payload = FrameworkPublished(
+        framework_id="eng",
+        version=1,
+        revision="initial",
+        published_at=datetime(2026, 1, 1, tzinfo=UTC),
+        framework=framework,
+    ).model_dump(mode="json")
+    for competency in payload["framework"]["competencies"]:
+        for skill in competency["sub_skills"]:
+            del skill["anchors"]
+    event = registry.decode("FrameworkPublished", 5, payload)
+    assert isinstance(event, FrameworkPublished)
+    assert event.framework == framework
+    assert FrameworkPublished.schema_version == 6

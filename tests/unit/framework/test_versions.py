@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 
 from libs.events.schemas.framework import (
+    Anchor,
     Framework,
     FrameworkPublished,
     LevelDescriptor,
     Revision,
+    SubSkill,
     Track,
     TrackKind,
 )
@@ -22,6 +24,7 @@ from tests.support.sample_frameworks import (
     T0,
     add_level,
     aggregate_with,
+    anchors,
     apply_all,
     core_rule,
     level,
@@ -148,6 +151,34 @@ def test_the_diff_names_each_changed_anchor_by_competency_track_and_proficiency(
             after="Keeps a module readable for others.",
         ),
     ]
+
+
+def test_a_sub_skills_anchors_are_reworded_written_and_withdrawn_like_a_competencys() -> None:
+    """docs/domain.md §2, Versions and Granularity: a sub-skill's own anchors are wording, each
+    addressed under its competency and sub-skill; adding a sub-skill changes structure."""
+    apis = SubSkill(key="apis", name="Designs APIs", anchors=anchors("APIs", ["manager"], [3, 4]))
+    before = replace_competency(valid_framework(), "design", sub_skills=[apis])
+    at_3, at_4 = apis.anchors
+    own = Anchor(track="manager", proficiency=3, text="Designs APIs data can use.", family="eng")
+    reworded = at_3.model_copy(update={"text": "Designs an API others extend."})
+    after = replace_competency(
+        before, "design", sub_skills=[apis.model_copy(update={"anchors": [reworded, own]})]
+    )
+
+    changes = diff(before, after)
+
+    where = "competencies[design].sub_skills[apis].anchors"
+    assert [(c.path, c.change) for c in changes] == [
+        (f"{where}[manager/3].text", "changed"),
+        (f"{where}[manager/4]", "removed"),
+        (f"{where}[eng:manager/3]", "added"),
+    ]
+    assert (changes[0].before, changes[0].after) == (at_3.text, reworded.text)
+    assert at_4.text == changes[1].before["text"]
+    assert revision_of(changes) == "minor"
+    another = SubSkill(key="contracts", name="Keeps contracts")
+    added = replace_competency(before, "design", sub_skills=[apis, another])
+    assert revision_of(diff(before, added)) == "major"
 
 
 def test_the_diff_names_added_levels_and_changed_targets() -> None:

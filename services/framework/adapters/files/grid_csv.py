@@ -5,14 +5,18 @@ with the facts of the family, level, role and competency repeated on every row:
 
     family, family_name, track, level, level_name, grade, tier, role, role_name,
     competency, competency_name, category, kind, nature, target, behaviours, anchor,
-    family_anchor
+    family_anchor, sub_skill, sub_skill_name
 
 `behaviours` holds one behaviour per line (a quoted multi-line cell); `anchor` is the
 competency's behavioural anchor for the row's track at the row's target, and `family_anchor`
 the row's family's own wording of it, where the family has one (the column is written only when
 a cell shows such an anchor). Three other kinds of row
 keep what has no cell: a level without roles (level columns only), a role without requirements
-(no competency), a competency no role requires (competency columns only).
+(no competency), a competency no role requires (competency columns only). Sub-skill rows come
+last: one per anchor of a sub-skill (its track, proficiency in `target`, text in `anchor`, or
+in `family_anchor` with the family in `family`), one for a sub-skill without anchors, with the
+competency's columns and `sub_skill`, `sub_skill_name`; no role. Those two columns are written
+only when the framework has sub-skills.
 
 Reading: things appear in the order of their first row. A family, level or competency is
 defined by a row giving any of its facts (name, grade, tier; name, category, kind, nature); a
@@ -26,11 +30,13 @@ What the grid holds: `load(dump(f)).framework == f` exactly when `f`
   (the framework's name is not in the grid either: pass it to `load`);
 - has families without description, tracks without crossover, levels without descriptor;
 - has the default policy;
-- has competencies without family, description, sub-skills nor standard term, whose anchors are
+- has competencies without family, description nor standard term, whose anchors are
   exactly those the grid shows (common ones per track and target of a requirement of a role on
   that track, a family's own per family, track and target of a requirement of a role of that
   family), in the order of the rows that show them, a common anchor before the family's own
   on the same row;
+- has sub-skills with unique keys within their competency, each with at most one anchor per
+  track, proficiency and family (of two, the grid writes the one a role reads, the last);
 - has only categories used by a competency, keyed by the slug of their name, in the order of
   first use, and no competency in a category that does not exist;
 - has requirements of origin "role" only;
@@ -57,7 +63,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from libs.events.schemas.framework import Framework, RoleProfile
+from libs.events.schemas.framework import Framework, RoleProfile, SubSkill
 from libs.platform import spreadsheets
 from libs.platform.spreadsheets import restore
 from services.framework.adapters.files.native import Loc, nearest, validation_issues
@@ -82,13 +88,36 @@ COLUMNS = (
     "behaviours",
     "anchor",
     "family_anchor",
+    "sub_skill",
+    "sub_skill_name",
 )
-OPTIONAL = ("tier", "category", "behaviours", "anchor", "family_anchor")
+OPTIONAL = (
+    "tier",
+    "category",
+    "behaviours",
+    "anchor",
+    "family_anchor",
+    "sub_skill",
+    "sub_skill_name",
+)
 CELL = ("target", "behaviours", "anchor", "family_anchor")
+# written only when some row fills them, so a grid without them reads as it always has
+ELIDED = ("family_anchor", "sub_skill", "sub_skill_name")
 REQUIRED = tuple(column for column in COLUMNS if column not in OPTIONAL)
 # keys, enumerations and numbers cannot hold spaces: stray ones from spreadsheets are dropped
 _TRIMMED = frozenset(
-    ("family", "track", "tier", "role", "competency", "kind", "nature", "grade", "target")
+    (
+        "family",
+        "track",
+        "tier",
+        "role",
+        "competency",
+        "kind",
+        "nature",
+        "grade",
+        "target",
+        "sub_skill",
+    )
 )
 
 # model field -> grid column, per kind of thing the rows describe
@@ -103,6 +132,7 @@ _COMPETENCY = {
     "kind": "kind",
     "nature": "nature",
 }
+_SUB_SKILL = {"key": "sub_skill", "name": "sub_skill_name"}
 _REQUIREMENT = {"competency": "competency", "target": "target", "behaviours": "behaviours"}
 _ANCHOR = {"track": "track", "proficiency": "target", "text": "anchor"}
 _FAMILY_ANCHOR = {**_ANCHOR, "text": "family_anchor", "family": "family"}
@@ -117,15 +147,28 @@ def dump(framework: Framework) -> str:
     # csv's default "\r\n" row end makes it quote any cell holding "\r" or "\n"; cells a
     # spreadsheet would run as formulas get an apostrophe, which reading removes
     writer = spreadsheets.writer(out)
-    rows = list(_rows(framework))
-    # family_anchor, the last column, only when some cell shows a family's own wording
-    width = len(COLUMNS) - (not any(row[-1] for row in rows))
-    writer.writerow(COLUMNS[:width])
-    writer.writerows(row[:width] for row in rows)
+    rows = [row + [""] * (len(COLUMNS) - len(row)) for row in _rows(framework)]
+    shown = [
+        i for i, column in enumerate(COLUMNS) if column not in ELIDED or any(row[i] for row in rows)
+    ]
+    writer.writerow([COLUMNS[i] for i in shown])
+    writer.writerows([row[i] for i in shown] for row in rows)
     return out.getvalue()
 
 
 def _rows(framework: Framework) -> Iterator[list[str]]:
+    cells = list(_cells(framework))
+    yield from cells
+    # sub-skills last, in the order their competencies are read back: that of their first row
+    competency = COLUMNS.index("competency")
+    for key in dict.fromkeys(row[competency] for row in cells if len(row) > competency):
+        if (found := framework.competency(key)) is not None:
+            for skill in found.sub_skills:
+                yield from _sub_skill_rows(framework, key, skill)
+
+
+def _cells(framework: Framework) -> Iterator[list[str]]:
+    """The rows of cells, and of the levels, roles and competencies that have none."""
     levels: set[tuple[str, str, str]] = set()
     for family in framework.families:
         for track in family.tracks:
@@ -136,7 +179,7 @@ def _rows(framework: Framework) -> Iterator[list[str]]:
                 where += [str(level.grade), level.tier or ""]
                 roles = [r for r in framework.roles if (r.family, r.track, r.level) == spot]
                 if not roles:
-                    yield [*where, *[""] * 11]
+                    yield where
                 for role in roles:
                     yield from _role_rows(framework, where, role)
     for role in framework.roles:
@@ -147,13 +190,26 @@ def _rows(framework: Framework) -> Iterator[list[str]]:
     required = {r.competency for role in framework.roles for r in role.requirements}
     for competency in framework.competencies:
         if competency.key not in required:
-            yield [*[""] * 9, *_competency_cells(framework, competency.key), "", "", "", ""]
+            yield [*[""] * 9, *_competency_cells(framework, competency.key)]
+
+
+def _sub_skill_rows(framework: Framework, competency: str, skill: SubSkill) -> Iterator[list[str]]:
+    """One row per anchor of the sub-skill (one row when it has none): the anchor a role reads
+    where two share a track, proficiency and family."""
+    head = _competency_cells(framework, competency)
+    placed = {(a.track, a.proficiency, a.family): a for a in skill.anchors}
+    if not placed:
+        yield [*[""] * 9, *head, "", "", "", "", skill.key, skill.name]
+    for anchor in placed.values():
+        common, own = ("", anchor.text) if anchor.family else (anchor.text, "")
+        where = [anchor.family or "", "", anchor.track, *[""] * 6]
+        yield [*where, *head, str(anchor.proficiency), "", common, own, skill.key, skill.name]
 
 
 def _role_rows(framework: Framework, where: list[str], role: RoleProfile) -> Iterator[list[str]]:
     head = [*where, role.key, role.name]
     if not role.requirements:
-        yield [*head, *[""] * 9]
+        yield head
     for requirement in role.requirements:
         competency = framework.competency(requirement.competency)
         target = requirement.target
@@ -212,6 +268,9 @@ class _Reader:
         self.competencies: dict[str, _Thing] = {}
         # by (competency, track, target), and a family's own by (..., family)
         self.anchors: dict[tuple[str, ...], _Thing] = {}
+        self.sub_skills: dict[tuple[str, str], _Thing] = {}
+        # by (competency, sub-skill, track, target), and a family's own by (..., family)
+        self.sub_skill_anchors: dict[tuple[str, ...], _Thing] = {}
         self.roles: dict[str, _Thing] = {}
         self.requirements: dict[str, list[_Thing]] = {}
 
@@ -326,7 +385,9 @@ class _Reader:
             found = self._thing(self.competencies, competency, line, _COMPETENCY, what, identity)
             for name, value in competency_facts.items():
                 self._state(found, name, value, line)
-        if role and competency:
+        if row["sub_skill"] or row["sub_skill_name"]:
+            self._add_sub_skill(row, line)
+        elif role and competency:
             self._add_cell(row, line)
         elif cell := [column for column in CELL if row[column]]:
             message = (
@@ -335,7 +396,7 @@ class _Reader:
             self.issue(line, cell[0], message)
 
     def _add_cell(self, row: dict[str, str], line: int) -> None:
-        competency, track, target = row["competency"], row["track"], row["target"]
+        competency, target = row["competency"], row["target"]
         requirement = _Thing("requirement", _REQUIREMENT, line, {"competency": competency})
         if target:
             self._state(requirement, "target", target, line)
@@ -344,7 +405,43 @@ class _Reader:
             behaviours = [b for b in lines if b]  # a blank line separates, it is no behaviour
             self._state(requirement, "behaviours", behaviours, line)
         self.requirements.setdefault(row["role"], []).append(requirement)
-        family = row["family"]
+        self._add_anchors(row, line, (competency,), repr(competency), self.anchors)
+
+    def _add_sub_skill(self, row: dict[str, str], line: int) -> None:
+        """A sub-skill row: the sub-skill, and the anchor it gives at the row's track and
+        target (for the row's family, in family_anchor)."""
+        competency, skill = row["competency"], row["sub_skill"]
+        if row["role"] or row["role_name"]:
+            message = "a sub-skill row describes a sub-skill, in no role: leave the role blank"
+            self.issue(line, "role", message)
+        if not competency:
+            message = "a sub-skill belongs to a competency: give the competency's key"
+            self.issue(line, "sub_skill", message)
+            return
+        if row["behaviours"]:
+            self.issue(line, "behaviours", "behaviours belong to a cell, not to a sub-skill")
+        if row["target"] and not (row["anchor"] or row["family_anchor"]):
+            message = "on a sub-skill row, the target is the proficiency of its anchor: give it"
+            self.issue(line, "target", message)
+        what = f"sub-skill '{competency}/{skill}'"
+        found = self._thing(
+            self.sub_skills, (competency, skill), line, _SUB_SKILL, what, {"key": skill}
+        )
+        if row["sub_skill_name"]:
+            self._state(found, "name", row["sub_skill_name"], line)
+        of = f"'{competency}/{skill}'"
+        self._add_anchors(row, line, (competency, skill), of, self.sub_skill_anchors)
+
+    def _add_anchors(
+        self,
+        row: dict[str, str],
+        line: int,
+        owner: tuple[str, ...],
+        of: str,
+        anchors: dict[tuple[str, ...], _Thing],
+    ) -> None:
+        """The row's anchor and its family's own, for the competency or sub-skill `owner`."""
+        family, track, target = row["family"], row["track"], row["target"]
         for column, columns, own in (
             ("anchor", _ANCHOR, ()),
             ("family_anchor", _FAMILY_ANCHOR, (family,)),
@@ -357,14 +454,14 @@ class _Reader:
                 )
                 continue
             whose = f"{family}'s own " if own else ""
-            what = f"{whose}{track} anchor of {competency!r} at {target}"
+            what = f"{whose}{track} anchor of {of} at {target}"
             identity = {
                 "track": track,
                 "proficiency": target,
                 **({"family": family} if own else {}),
             }
-            key = (competency, track, target, *own)
-            found = self._thing(self.anchors, key, line, columns, what, identity)
+            key = (*owner, track, target, *own)
+            found = self._thing(anchors, key, line, columns, what, identity)
             self._state(found, "text", row[column], line)
 
     def document(self, name: str) -> tuple[dict[str, Any], dict[Loc, tuple[int | None, str]]]:
@@ -391,11 +488,19 @@ class _Reader:
         categories: dict[str, dict[str, str]] = {}
         competencies = []
         for c, (competency, found) in enumerate(self.competencies.items()):
+            loc = ("competencies", c)
             anchors = [
-                place(("competencies", c, "anchors", i), anchor)
+                place((*loc, "anchors", i), anchor)
                 for i, (_, anchor) in enumerate(_under(self.anchors, (competency,)))
             ]
-            facts = place(("competencies", c), found, anchors=anchors)
+            skills = []
+            for s, (key, skill) in enumerate(_under(self.sub_skills, (competency,))):
+                own = [
+                    place((*loc, "sub_skills", s, "anchors", i), anchor)
+                    for i, (_, anchor) in enumerate(_under(self.sub_skill_anchors, key))
+                ]
+                skills.append(place((*loc, "sub_skills", s), skill, anchors=own))
+            facts = place(loc, found, anchors=anchors, sub_skills=skills)
             if (named := facts.get("category")) is not None:
                 if named not in categories:
                     spots[("categories", len(categories))] = found.spots["category"]
@@ -409,6 +514,14 @@ class _Reader:
                     anchor.line,
                     "anchor",
                     f"competency {competency!r} has an anchor but no definition: "
+                    "give its competency_name, kind and nature",
+                )
+        for (competency, _), skill in self.sub_skills.items():
+            if competency not in self.competencies:
+                self.issue(
+                    skill.line,
+                    "sub_skill",
+                    f"competency {competency!r} has a sub-skill but no definition: "
                     "give its competency_name, kind and nature",
                 )
 
