@@ -135,9 +135,12 @@ def target_anchors(
 
 
 def _target_anchor(framework: Framework, family: str, track: TrackKind, gap: Gap) -> str | None:
-    """The one place a gap's target anchor is read. A sub-skill's gap reads its competency's
-    anchor for now: when sub-skills carry anchors of their own, a sub-skill gap reads its
-    sub-skill's anchor here, falling back to the competency's."""
+    """A sub-skill's gap reads its sub-skill's own anchor, falling back to the competency's
+    where the sub-skill has none at that level (docs/domain.md §2, Granularity)."""
     competency = framework.competency(gap.competency)
-    anchor = None if competency is None else competency.anchor(track, gap.target, family)
+    if competency is None:
+        return None
+    sub_skill = next((s for s in competency.sub_skills if s.key == gap.sub_skill), None)
+    anchor = None if sub_skill is None else sub_skill.anchor(track, gap.target, family)
+    anchor = anchor or competency.anchor(track, gap.target, family)
     return None if anchor is None else anchor.text

@@ -3,11 +3,12 @@ competency's target, planned per sub-skill, rolled up where a report is per comp
 
 from __future__ import annotations
 
+from libs.events.schemas.framework import Anchor, SubSkill
 from services.development.domain.coverage import coverage
 from services.development.domain.gaps import Gap, gaps, per_competency, target_anchors
 from services.development.domain.plans import PlanPolicy, PlanSubject, generate_plans
 from services.framework.domain.profiles import effective_profiles
-from tests.support.sample_frameworks import valid_framework
+from tests.support.sample_frameworks import valid_framework, with_sub_skill
 
 PROFILE = effective_profiles(valid_framework())["eng-l3"]  # coding 3, testing 3, ...
 # As CalibrationCompleted v2 carries them: coding rolled up from its scored sub-skills,
@@ -74,14 +75,21 @@ def test_plan_actions_name_the_sub_skill_gap_they_close() -> None:
     ]
 
 
-def test_a_sub_skill_gap_reads_its_competencys_target_anchor() -> None:
-    framework = valid_framework()
-    review = Gap("coding", "technical", 3, 2.0, "review")
+def test_a_sub_skill_gap_reads_its_own_target_anchor_else_its_competencys() -> None:
+    own = Anchor(track="ic", proficiency=3, text="Reviews changes for intent, not only style.")
+    framework = with_sub_skill(
+        valid_framework(), "coding", SubSkill(key="review", name="Reviewing", anchors=[own])
+    )
     coding = framework.competency("coding")
     assert coding is not None
-    expected = coding.anchor("ic", 3, "eng")
-    assert expected is not None
-    assert target_anchors(framework, "eng", "ic", [review]) == {"coding/review": expected.text}
+    common = coding.anchor("ic", 3, "eng")
+    assert common is not None
+    review = Gap("coding", "technical", 3, 2.0, "review")
+    pairing = Gap("coding", "technical", 3, 2.0, "pairing")  # no anchors of its own
+    assert target_anchors(framework, "eng", "ic", [review, pairing]) == {
+        "coding/review": own.text,
+        "coding/pairing": common.text,
+    }
 
 
 def test_mentors_are_experts_on_the_competency_of_the_sub_skill_gap() -> None:
