@@ -194,8 +194,9 @@ class CalibrationCompleted(_SessionEvent):
 
 @registry.upcaster("CalibrationCompleted", 1)
 def _calibration_completed_v1(payload: dict) -> dict:  # type: ignore[type-arg]
-    """v2 added each subject's `sub_skills`, empty by default as at competency granularity,
-    which v1 always was: a v1 payload reads as it is."""
+    """v2 added each subject's `sub_skills`, empty by default. A v1 payload reads as it is:
+    its scores were per competency at either granularity (sub-skill ratings averaged into
+    their competency then), which is what an empty `sub_skills` says."""
     return payload
 
 

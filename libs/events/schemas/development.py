@@ -47,8 +47,8 @@ class GapsIdentified(IntegrationEvent):
 
 @registry.upcaster("GapsIdentified", 1)
 def _gaps_identified_v1(payload: dict) -> dict:  # type: ignore[type-arg]
-    """v2 added each gap's `sub_skill`, null by default as at competency granularity, which
-    v1 always was: a v1 payload reads as it is."""
+    """v2 added each gap's `sub_skill`, null by default. A v1 payload reads as it is: its
+    gaps were per competency at either granularity, which a null `sub_skill` says."""
     return payload
 
 

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from libs.events.schemas.assessment import competency_of
 from libs.events.schemas.lms import Course
 from services.development.domain.gaps import Gap
 
@@ -66,7 +67,9 @@ def movements(
 ) -> list[Movement]:
     """Per person and competency with an observed score in both cycles: the movement.
 
-    `before` and `after` are calibrated scores per person and competency. `targets` (per
+    `before` and `after` are calibrated scores per person and competency; sub-skill scores
+    beside them are left out, so that a competency counts once however many sub-skills it
+    has (its score is their roll-up, docs/domain.md §4). `targets` (per
     person and competency, usually the earlier cycle's role profile targets) add the gap in
     each cycle, measured against the same target so that a promotion in between does not
     read as a gap reopening. Sorted by person, then competency.
@@ -76,6 +79,8 @@ def movements(
         earlier, later = before[person], after[person]
         person_targets = targets.get(person, {}) if targets is not None else {}
         for competency in sorted(earlier.keys() & later.keys()):
+            if competency_of(competency) != competency:
+                continue  # a sub-skill's score: its competency's rolled-up score moves for it
             score_before, score_after = earlier[competency], later[competency]
             if score_before is None or score_after is None:
                 continue

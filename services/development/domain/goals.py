@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import IntegrationEvent, PrivateEvent, registry
+from libs.events.schemas.assessment import competency_of
 from libs.events.schemas.development import (
     Estimate,
     GoalClosed,
@@ -260,13 +261,14 @@ def results(
 ) -> list[TargetResult]:
     """Each target against a calibration's scores: reached when the calibrated score is at
     least the target level. A sub-skill target reads the sub-skill's own score when the
-    calibration has one (the framework assesses sub-skills), else its competency's; a
-    target nobody observed is not reached."""
+    calibration scored sub-skills (an unobserved sub-skill is not reached, whatever its
+    competency's roll-up), else its competency's; a target nobody observed is not reached."""
     found = []
     for target in targets:
-        score = scores.get(target.key)
-        if score is None and "/" in target.key:
-            score = scores.get(target.key.partition("/")[0])
+        if target.key in scores or competency_of(target.key) == target.key:
+            score = scores.get(target.key)
+        else:  # the calibration has no sub-skill scores: its competency's stands for them
+            score = scores.get(competency_of(target.key))
         found.append(
             TargetResult(
                 key=target.key,

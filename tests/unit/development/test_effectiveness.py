@@ -64,6 +64,12 @@ def test_movements_between_two_cycles_leave_out_what_was_not_observed_in_either(
     assert all(m.closed is None for m in found)  # no targets given
 
 
+def test_a_competency_assessed_per_sub_skill_moves_once_on_its_rolled_up_score() -> None:
+    before = {"ann": {"coding": 2.0, "coding/review": 2.0, "coding/style": 2.0}}
+    after = {"ann": {"coding": 3.0, "coding/review": 3.0, "coding/style": 3.0}}
+    assert movements(before, after) == [Movement("ann", "coding", 2.0, 3.0)]
+
+
 def test_with_targets_movements_say_whether_the_gap_closed() -> None:
     before = {"ann": {"testing": 2.0, "coding": 2.5, "design": 3.0, "ops": 4.5}, "bob": {"x": 1.0}}
     after = {"ann": {"testing": 3.0, "coding": 3.5, "design": 3.5, "ops": 4.0}, "bob": {"x": 2.0}}

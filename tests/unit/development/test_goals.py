@@ -181,6 +181,9 @@ def test_a_sub_skill_target_reads_its_own_score_else_its_competencys() -> None:
     [target] = [GoalTarget(key="testing/test-design", level=3)]
     assert goals.results([target], {"testing": 3.2})[0].score == 3.2
     assert goals.results([target], {"testing": 3.2, "testing/test-design": 2.0})[0].reached is False
+    # Scored per sub-skill, but nobody observed this one: not reached, whatever the roll-up.
+    unobserved = goals.results([target], {"testing": 4.0, "testing/test-design": None})
+    assert unobserved == [TargetResult(key=target.key, level=3, score=None, reached=False)]
 
 
 def test_a_calibration_before_the_due_date_records_progress_and_leaves_the_goal_open() -> None:
