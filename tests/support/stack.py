@@ -103,14 +103,15 @@ def _size(file: IO[bytes]) -> int:
 
 
 @contextmanager
-def running_stack(**env: str) -> Iterator[RunningStack]:
-    """`talentledger up` in a fresh home (outside pytest's private tmp dirs), `down` after."""
+def running_stack(*up: str, **env: str) -> Iterator[RunningStack]:
+    """`talentledger up` (with the options `up`) in a fresh home (outside pytest's private tmp
+    dirs), `down` after."""
     home = Path(tempfile.mkdtemp(prefix="talentledger-e2e-"))
     home.chmod(0o755)
     leftovers.claim(home)
     stack = RunningStack(home, {**os.environ, "TALENTLEDGER_HOME": str(home), **env})
     try:
-        stack.cli("up")
+        stack.cli("up", *up)
         yield stack
     finally:
         try:
