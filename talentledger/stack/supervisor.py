@@ -308,8 +308,8 @@ class Stack:
         return process.pid
 
     def _wait_serving(self, service: ServiceProcess, timeout: float = 90) -> None:
-        """Until every replica listens on the service's port (it listens once its consumers,
-        relay and worker run, and serves at once) and the port answers `/health`."""
+        """Until every replica listens on the service's port (it listens once its consumers
+        are subscribed, and serves at once) and the port answers `/health`."""
         deadline = time.monotonic() + timeout
         waiting = list(range(1, service.replicas + 1))
         while time.monotonic() < deadline:

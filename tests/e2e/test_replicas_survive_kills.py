@@ -7,9 +7,15 @@ the task queues, and one outbox relay per service is active while the other stan
 replica of every service gets SIGKILL mid-campaign and nothing is restarted: the people go on
 rating through the same addresses, served by the replicas left. The killed ones are started
 again (`talentledger up`, which keeps each service's count), and the other replica of every
-service gets SIGKILL right after the calibration completes, while `CalibrationCompleted` is on
-its way to the cycle, the plans and the readiness evaluations; every relay killed then was the
-active one, and its standby takes over. The cycle must complete with each effect once.
+service gets SIGKILL while the calibration session is under review; every relay killed then
+was the active one, and its standby must take over within seconds. HR calibrates, and the
+completed calibration reaches the cycle, the plans and the readiness evaluations, through
+the replicas left. The cycle must complete with each effect once.
+
+Killed right after the calibration completes instead, a replica may die holding
+`CalibrationCompleted` unacknowledged, which comes back to the other after its ack wait (60 s,
+docs/architecture.md §3, Inbox): the services' own kill test covers that
+(tests/e2e/test_cycle_survives_kills.py), and this one stays within its time.
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ async def the_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
         TAKEOVER,
         "an active relay of every service",
     )
-    calibration = await simulation.calibrate(session)
+    # The session is open and under review; the cycle's worker waits for its completion.
     await kill(stack, *SERVICES, replica=2)
 
     def taken_over() -> bool:
@@ -81,6 +87,7 @@ async def the_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
         return all(s in now and now[s] != leaders[s] for s in SERVICES)
 
     await wait_for(taken_over, TAKEOVER, "the standby relays to take over")
+    calibration = await simulation.calibrate(session)
 
     status = await cycle.at("gap review", number=1)
     managers = managers_waited_on(status)
