@@ -55,6 +55,15 @@ async def test_a_cycle_completes_with_each_effect_once_when_a_replica_of_every_s
             await cycle.close()
         assert done["status"] == "COMPLETED", done
         assert_each_effect_once(stack.state["database_url"], cycle.cycle_id, 1)
+        served = [requests_served(stack, stem) for stem in ("assessment", "assessment-2")]
+        assert all(served), f"the kernel spreads the people's requests over both: {served}"
+
+
+def requests_served(stack: RunningStack, file_stem: str) -> int:
+    """How many HTTP requests the process writing `<file_stem>.jsonl` traced serving."""
+    spans = stack.traces / f"{file_stem}.jsonl"
+    lines = spans.read_text(encoding="utf-8").splitlines() if spans.exists() else []
+    return sum('"kind": "SpanKind.SERVER"' in line for line in lines)
 
 
 async def the_cycle(stack: RunningStack, cycle: CycleDriver) -> None:

@@ -87,11 +87,15 @@ class RunningStack:
             time.sleep(0.25)
         return result
 
+    @property
+    def traces(self) -> Path:
+        """Where the services write their spans, a file per process."""
+        return Path(self.env.get("TALENTLEDGER_TRACE_DIR") or self.home / "traces")
+
     def activity(self) -> int:
         """How much the stack has logged and traced: it grows while it starts and while any
         service works (requests, workflow activities, relays, consumers)."""
-        traces = Path(self.env.get("TALENTLEDGER_TRACE_DIR") or self.home / "traces")
-        files = [*traces.glob("*.jsonl"), *(self.home / "logs").glob("*.log")]
+        files = [*self.traces.glob("*.jsonl"), *(self.home / "logs").glob("*.log")]
         return sum(file.stat().st_size for file in files)
 
     def get(self, service: str, path: str, headers: dict[str, str]) -> httpx.Response:
