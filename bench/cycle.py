@@ -201,7 +201,7 @@ def vm_hwm(pid: int | None) -> int | None:
 
 def processes(stack: Stack, state: StackState) -> dict[str, int | None]:
     """The pid of every server and service of the stack, by name."""
-    pids: dict[str, int | None] = {f"{s} service": state.services[s].pid for s in SERVICES}
+    pids: dict[str, int | None] = {f"{s} service": state.services[s].pids[0] for s in SERVICES}
     pids["Temporal server"] = stack.temporal.pid
     pids["NATS server"] = stack.nats.pid
     return pids

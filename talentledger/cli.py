@@ -60,6 +60,8 @@ app.add_typer(report_app, name="report")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
+# `up --replicas`: every process of every service on one machine, the stack's servers too.
+MAX_REPLICAS = 16
 Item = TypeVar("Item")
 
 
@@ -69,7 +71,17 @@ def _fail(message: str) -> typer.Exit:
 
 
 @app.command()
-def up() -> None:
+def up(
+    replicas: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_REPLICAS,
+            help="processes of each service, all on the service's one address (SO_REUSEPORT); "
+            "default: as many as each ran before, 1 at first",
+        ),
+    ] = None,
+) -> None:
     """Start the embedded stack (servers not given by environment) and every service."""
     from talentledger.stack.servers import ServerError
     from talentledger.stack.supervisor import Stack
@@ -77,7 +89,9 @@ def up() -> None:
     stack = Stack(Settings())
     with console.status("starting") as spinner:
         try:
-            state = stack.up(progress=lambda part: spinner.update(f"starting {part}"))
+            state = stack.up(
+                progress=lambda part: spinner.update(f"starting {part}"), replicas=replicas
+            )
         except ServerError as error:
             raise _fail(str(error)) from None
     _print_status(stack)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +165,23 @@ async def run_relay(settings: Settings, schema: str, batch_size: int = 500) -> N
     tracer_provider.shutdown()
 
 
+def http_socket(settings: Settings) -> socket.socket:
+    """The API's socket, bound but not listening yet: the server listens once it serves, so
+    with SO_REUSEPORT (`http_reuse_port`) the kernel hands connections only to replicas
+    that serve."""
+    family = socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if settings.http_reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((settings.http_host, settings.http_port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 async def serve(definition: ServiceDefinition, settings: Settings | None = None) -> None:
     settings = settings or Settings()
     stop = _stop_on_signals()
@@ -227,16 +245,9 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         api.state.runtime = runtime
         verifier = api.state.token_verifier = TokenVerifier(settings)
         FastAPIInstrumentor.instrument_app(api, tracer_provider=tracer_provider)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                api,
-                host=settings.http_host,
-                port=settings.http_port,
-                log_level="warning",
-                lifespan="off",
-            )
-        )
+        server = uvicorn.Server(uvicorn.Config(api, log_level="warning", lifespan="off"))
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        listening = http_socket(settings)
         worker = Worker(
             client,
             task_queue=name,
@@ -247,7 +258,7 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         pruning = InboxPruning(runtime.store, settings.event_retention_days)
         signing_keys = asyncio.create_task(verifier.run(stop), name="jwks")
         tasks = [
-            asyncio.create_task(server.serve(), name="http"),
+            asyncio.create_task(server.serve(sockets=[listening]), name="http"),
             asyncio.create_task(worker.run(), name="temporal-worker"),
             asyncio.create_task(relay.run(stop), name="outbox-relay"),
         ]
@@ -260,7 +271,8 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
                 for n, run in enumerate(parts.background)
             ),
         ]
-        log.info("%s serving on http://%s:%s", name, settings.http_host, settings.http_port)
+        host, port = listening.getsockname()[:2]
+        log.info("%s serving on http://%s:%s", name, host, port)
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait(
             [stopped, *tasks, *background], return_when=asyncio.FIRST_COMPLETED

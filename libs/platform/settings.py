@@ -137,6 +137,19 @@ class Settings(BaseSettings):
     )
     http_host: str = Field("127.0.0.1", alias="TALENTLEDGER_HTTP_HOST")
     http_port: int = Field(0, alias="TALENTLEDGER_HTTP_PORT", description="0: any free port")
+    http_reuse_port: bool = Field(
+        False,
+        alias="TALENTLEDGER_HTTP_REUSE_PORT",
+        description="listen with SO_REUSEPORT, so that several processes of a service share "
+        "the port and the kernel spreads connections among them (`talentledger up` sets it)",
+    )
+    replica: int = Field(
+        1,
+        alias="TALENTLEDGER_REPLICA",
+        ge=1,
+        description="which of a service's processes on one host this is (`talentledger up "
+        "--replicas`): a replica after the first writes <service>-<replica>.log and .jsonl",
+    )
     jwt_public_key_file: Path | None = Field(
         None, alias="TALENTLEDGER_JWT_PUBLIC_KEY_FILE", description="PEM key that signs tokens"
     )
@@ -273,6 +286,16 @@ class Settings(BaseSettings):
     @property
     def traces(self) -> Path:
         return self.trace_dir or self.home / "traces"
+
+    def file_stem(self, service: str) -> str:
+        """The name of this process's log and span files (`replica_stem`)."""
+        return replica_stem(service, self.replica)
+
+
+def replica_stem(service: str, replica: int) -> str:
+    """A service process's file name: the service's own for the first replica, so that one
+    process per service keeps `<service>.log`; `<service>-<replica>` for the others."""
+    return service if replica == 1 else f"{service}-{replica}"
 
 
 def parse_service_urls(text: str) -> dict[str, str]:

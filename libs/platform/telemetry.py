@@ -49,12 +49,15 @@ ROUTE = "http.route"
 def setup_tracing(service: str, settings: Settings) -> TracerProvider:
     """Install the global tracer provider for this process and return it.
 
-    Spans go to `<trace dir>/<service>.jsonl`, one JSON object a line, so a trace can be
-    followed across services with nothing but the files; `OTEL_EXPORTER_OTLP_ENDPOINT`
-    adds an OTLP/HTTP exporter for a collector (Jaeger, Tempo, ...). Both get scrubbed spans.
+    Spans go to `<trace dir>/<service>.jsonl` (a replica after the first: `<service>-<n>`,
+    `Settings.file_stem`), one JSON object a line, so a trace can be followed across services
+    with nothing but the files; `OTEL_EXPORTER_OTLP_ENDPOINT` adds an OTLP/HTTP exporter for
+    a collector (Jaeger, Tempo, ...). Both get scrubbed spans.
     """
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    files = SpanFile(settings.traces / f"{service}.jsonl", settings.trace_retention_days)
+    files = SpanFile(
+        settings.traces / f"{settings.file_stem(service)}.jsonl", settings.trace_retention_days
+    )
     provider.add_span_processor(BatchSpanProcessor(Scrubbed(files), schedule_delay_millis=500))
     if settings.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
@@ -114,7 +117,9 @@ def setup_logging(settings: Settings, service: str) -> None:
     if settings.log_dir is None:
         handler = logging.StreamHandler()
     else:
-        handler = PrivateDailyFile(settings.log_dir / f"{service}.log", settings.log_retention_days)
+        handler = PrivateDailyFile(
+            settings.log_dir / f"{settings.file_stem(service)}.log", settings.log_retention_days
+        )
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 

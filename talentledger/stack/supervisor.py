@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -36,7 +37,7 @@ import psutil
 from libs.events.migrations.roles import OWNER_ROLE, PasswordFile
 from libs.personal.vault import MasterKeys
 from libs.platform.auth import ensure_dev_keypair
-from libs.platform.settings import Settings
+from libs.platform.settings import Settings, replica_stem
 from libs.platform.temporal import PayloadKeys
 from services.promotion.adapters.checkpoints import ensure_checkpoint_key
 from talentledger.stack import database
@@ -65,16 +66,35 @@ def import_services() -> None:
 
 @dataclass
 class ServiceProcess:
+    """A service's processes, its replicas, all on one port: each listens with SO_REUSEPORT
+    and the kernel spreads the connections among those listening. Replica n's pid is
+    `pids[n - 1]`."""
+
     name: str
     port: int
-    pid: int | None = None
+    pids: list[int | None] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def replicas(self) -> int:
+        return len(self.pids)
+
+    def replica_running(self, replica: int) -> bool:
+        return _alive(self.pids[replica - 1], f"services.{self.name}")
+
+    def running_replicas(self) -> list[int]:
+        return [n for n in range(1, self.replicas + 1) if self.replica_running(n)]
+
     def running(self) -> bool:
-        return _alive(self.pid, f"services.{self.name}")
+        """Whether every replica runs."""
+        return bool(self.pids) and len(self.running_replicas()) == self.replicas
+
+    def label(self, replica: int) -> str:
+        service = f"the {self.name} service"
+        return service if self.replicas == 1 else f"replica {replica} of {service}"
 
 
 @dataclass
@@ -95,11 +115,20 @@ class StackState:
         if not path.exists():
             return None
         raw = json.loads(path.read_text())
-        raw["services"] = {n: ServiceProcess(**s) for n, s in raw.get("services", {}).items()}
+        raw["services"] = {
+            n: ServiceProcess(**_replicas_recorded(s)) for n, s in raw.get("services", {}).items()
+        }
         return cls(**raw)
 
     def save(self, home: Path) -> None:
         (home / "stack.json").write_text(json.dumps(asdict(self), indent=2))
+
+
+def _replicas_recorded(service: dict[str, Any]) -> dict[str, Any]:
+    """A service as stack.json records it; one written before replicas had a single `pid`."""
+    if "pid" not in service:
+        return service
+    return {k: v for k, v in service.items() if k != "pid"} | {"pids": [service["pid"]]}
 
 
 def _alive(pid: int | None, marker: str) -> bool:
@@ -155,8 +184,14 @@ class Stack:
         self.nats = EmbeddedNats(self.home / "nats")
         self.temporal = EmbeddedTemporal(self.home / "temporal")
 
-    def up(self, progress: Callable[[str], None] | None = None) -> StackState:
-        """Start what is not running yet; return where everything is."""
+    def up(
+        self, progress: Callable[[str], None] | None = None, replicas: int | None = None
+    ) -> StackState:
+        """Start what is not running yet, with `replicas` processes of each service (stopping
+        any beyond; as many as each ran before when not given, one at first); return where
+        everything is once every process of every service serves."""
+        if replicas is not None and replicas < 1:
+            raise ServerError(f"a service runs at least one replica, not {replicas}")
         note = progress or (lambda _: None)
         self.home.mkdir(parents=True, exist_ok=True)
         previous = StackState.load(self.home)
@@ -190,10 +225,10 @@ class Stack:
         state.save(self.home)
         for name in SERVICES:
             note(f"{name} service")
-            state.services[name] = self._start_service(name, state, public_key)
+            state.services[name] = self._start_service(name, state, public_key, replicas)
             state.save(self.home)
         for name in SERVICES:
-            self._wait_healthy(state.services[name])
+            self._wait_serving(state.services[name])
         return state
 
     def _start_nats(self) -> str:
@@ -206,11 +241,25 @@ class Stack:
         )
         return url
 
-    def _start_service(self, name: str, state: StackState, public_key: Path) -> ServiceProcess:
-        known = state.services.get(name)
-        if known and known.running():
-            return known
-        port = known.port if known and _port_free(known.port) else free_port()
+    def _start_service(
+        self, name: str, state: StackState, public_key: Path, replicas: int | None
+    ) -> ServiceProcess:
+        """Its replicas that do not run started, on the port those that run listen on."""
+        known = state.services.get(name) or ServiceProcess(name, port=0)
+        wanted = replicas or known.replicas or 1
+        surplus = [known.pids[n - 1] for n in known.running_replicas() if n > wanted]
+        _stop_pids(surplus, signal.SIGTERM)
+        running = known.running_replicas()
+        port = known.port if running or (known.port and _port_free(known.port)) else free_port()
+        pids = (known.pids + [None] * wanted)[:wanted]
+        for replica in range(1, wanted + 1):
+            if replica not in running:
+                pids[replica - 1] = self._spawn(name, replica, port, state, public_key)
+        return ServiceProcess(name=name, port=port, pids=pids)
+
+    def _spawn(
+        self, name: str, replica: int, port: int, state: StackState, public_key: Path
+    ) -> int:
         logs = self.home / "logs"
         logs.mkdir(mode=0o700, exist_ok=True)
         env = {
@@ -225,6 +274,9 @@ class Stack:
             "TEMPORAL_ADDRESS": state.temporal_address,
             "TALENTLEDGER_HOME": str(self.home),
             "TALENTLEDGER_HTTP_PORT": str(port),
+            # Every replica listens on the port; so may any added later by `up --replicas`.
+            "TALENTLEDGER_HTTP_REUSE_PORT": "true",
+            "TALENTLEDGER_REPLICA": str(replica),
             "TALENTLEDGER_LOG_DIR": str(logs),
         }
         if name == "cycles":
@@ -239,9 +291,11 @@ class Stack:
             env.setdefault("TALENTLEDGER_JWT_PUBLIC_KEY_FILE", str(public_key))
         if not self.settings.nats_url:  # the stack's own NATS: each service its own identity
             env["NATS_CREDENTIALS"] = str(credentials_file(self.home, name))
-        # The service logs to <name>.log itself (rotated, private); what bypasses logging,
-        # such as a crash before it is set up, lands here.
-        fd = os.open(logs / f"{name}.out", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # The service logs to <name>.log itself (rotated, private; a replica after the first to
+        # <name>-<replica>.log); what bypasses logging, such as a crash before it is set up,
+        # lands here.
+        out = logs / f"{replica_stem(name, replica)}.out"
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}"],
@@ -251,54 +305,54 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        return ServiceProcess(name=name, port=port, pid=process.pid)
+        return process.pid
 
-    def _wait_healthy(self, service: ServiceProcess, timeout: float = 90) -> None:
+    def _wait_serving(self, service: ServiceProcess, timeout: float = 90) -> None:
+        """Until every replica listens on the service's port (it listens once its consumers
+        are subscribed, and serves at once) and the port answers `/health`."""
         deadline = time.monotonic() + timeout
+        waiting = list(range(1, service.replicas + 1))
         while time.monotonic() < deadline:
-            if not service.running():
-                raise ServerError(
-                    f"the {service.name} service exited at start; its log:\n"
-                    + self._service_log(service.name)
-                )
-            try:
-                if httpx.get(f"{service.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            for replica in list(waiting):
+                if not service.replica_running(replica):
+                    raise ServerError(
+                        f"{service.label(replica)} exited at start; its log:\n"
+                        + self._service_log(service.name, replica)
+                    )
+                if _listens(service.pids[replica - 1], service.port):
+                    waiting.remove(replica)
+            if not waiting and _healthy(service.url):
+                return
             time.sleep(0.2)
+        replica = waiting[0] if waiting else 1
         raise ServerError(
-            f"the {service.name} service did not become healthy in {timeout:.0f}s; its log:\n"
-            + self._service_log(service.name)
+            f"{service.label(replica)} did not serve in {timeout:.0f}s; its log:\n"
+            + self._service_log(service.name, replica)
         )
 
-    def _service_log(self, name: str) -> str:
-        logs = self.home / "logs"
-        return f"{_tail(logs / f'{name}.log')}\n--- its output ---\n{_tail(logs / f'{name}.out')}"
+    def _service_log(self, name: str, replica: int = 1) -> str:
+        logs, stem = self.home / "logs", replica_stem(name, replica)
+        return f"{_tail(logs / f'{stem}.log')}\n--- its output ---\n{_tail(logs / f'{stem}.out')}"
 
-    def stop_service(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
-        self.stop_services([name], sig)
+    def stop_service(
+        self, name: str, sig: signal.Signals = signal.SIGTERM, replica: int | None = None
+    ) -> None:
+        """Stop the service's replicas, or only the one numbered `replica`."""
+        self.stop_services([name], sig, replica)
 
-    def stop_services(self, names: list[str], sig: signal.Signals = signal.SIGTERM) -> None:
-        """Signal every named service first, then wait for each: they drain side by side."""
+    def stop_services(
+        self, names: list[str], sig: signal.Signals = signal.SIGTERM, replica: int | None = None
+    ) -> None:
+        """Signal every replica of every named service (only replica number `replica` of
+        each, when given) first, then wait for each: they drain side by side."""
         state = StackState.load(self.home)
-        processes: list[psutil.Process] = []
+        pids: list[int | None] = []
         for name in names:
             service = state.services.get(name) if state else None
-            if service is None or not service.running():
-                continue
-            try:
-                process = psutil.Process(service.pid)
-                process.send_signal(sig)
-            except psutil.NoSuchProcess:
-                continue  # it ended on its own meanwhile
-            processes.append(process)
-        # A service drains HTTP, relay, worker and consumers in about 30 s at most.
-        _, alive = psutil.wait_procs(processes, timeout=45)
-        for process in alive:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
-        psutil.wait_procs(alive, timeout=10)
+            if service is not None:
+                running = service.running_replicas()
+                pids += [service.pids[n - 1] for n in running if replica in (None, n)]
+        _stop_pids(pids, sig)
 
     def down(self) -> None:
         """Stop the services, then the embedded servers; all data stays."""
@@ -322,13 +376,55 @@ class Stack:
                 rows.append((label, _word(server.is_running()), server.url or "-"))
         for name in SERVICES:
             service = state.services.get(name) if state else None
-            running = bool(service and service.running())
-            rows.append((name, _word(running), f"{service.url}/docs" if service else "-"))
+            if service is None:
+                rows.append((name, _word(False), "-"))
+                continue
+            running, replicas = len(service.running_replicas()), service.replicas
+            word = _word(running > 0)
+            if replicas > 1:
+                word = f"{running} of {replicas} replicas running" if running else word
+            rows.append((name, word, f"{service.url}/docs"))
         return rows
 
 
 def _word(running: bool) -> str:
     return "running" if running else "stopped"
+
+
+def _stop_pids(pids: list[int | None], sig: signal.Signals) -> None:
+    """Signal each process, then wait for them together; kill what outlives the wait."""
+    processes: list[psutil.Process] = []
+    for pid in pids:
+        if pid is None:  # psutil would take it for this very process
+            continue
+        try:
+            process = psutil.Process(pid)
+            process.send_signal(sig)
+        except psutil.NoSuchProcess:
+            continue  # it ended on its own meanwhile
+        processes.append(process)
+    # A service drains HTTP, relay, worker and consumers in about 30 s at most.
+    _, alive = psutil.wait_procs(processes, timeout=45)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=10)
+
+
+def _listens(pid: int | None, port: int) -> bool:
+    """Whether process `pid` listens on `port`."""
+    try:
+        connections = psutil.Process(pid).net_connections(kind="tcp")
+    except psutil.Error:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _port_free(port: int) -> bool:

@@ -15,30 +15,27 @@ starts the next cycle by signal, so no stage waits for its calendar deadline.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from talentledger.cycle_driver import CycleDriver, managers_waited_on
-from tests.support.cycles import assert_each_effect_once, kill, prepare, restart
+from tests.support.cycles import (
+    FAR_DEADLINES,
+    assert_each_effect_once,
+    half_rated,
+    kill,
+    prepare,
+    restart,
+)
 from tests.support.stack import RunningStack, running_stack
 
 PEOPLE = 30
-DAY = timedelta(days=1).total_seconds()
-# Deadlines far beyond the test: every stage ends by what people do, never by a timer.
-SCHEDULE = {
-    "campaign": DAY,
-    "reminders": [DAY / 2],
-    "calibration_escalation": DAY,
-    "gap_review": DAY,
-    "between_cycles": DAY,
-}
 
 
 async def test_a_cycle_completes_with_each_effect_once_when_services_are_killed_in_every_stage(
     tmp_path: Path,
 ) -> None:
     with running_stack() as stack:
-        cycle = await prepare(stack, tmp_path, PEOPLE, last_number=2, schedule=SCHEDULE)
+        cycle = await prepare(stack, tmp_path, PEOPLE, last_number=2, schedule=FAR_DEADLINES)
         try:
             await first_cycle(stack, cycle)
             await second_cycle(stack, cycle)
@@ -61,15 +58,11 @@ async def first_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
 
     campaign = f"{cycle.cycle_id}.1"
     session = f"{campaign}.calibration"
-    await cycle.campaign_opened(1)
-    await simulation.nominate_peers(campaign, lambda _: None)
-    raters = simulation.responders(0.95)
-    half = len(raters) // 2
-    await simulation.rate(campaign, raters[:half], lambda _: None)
+    rest = await half_rated(cycle, 1)
     # Submissions just committed are still being relayed; the cycle's worker holds the
     # campaign's reminder timer.
     await kill_and_restart("assessment", "cycles")
-    await simulation.rate(campaign, raters[half:], lambda _: None)
+    await simulation.rate(campaign, rest, lambda _: None)
     await cycle.control("close-campaign")
 
     await cycle.at("calibration", number=1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,21 @@ from talentledger.inbound import integration_broker
 from talentledger.lms_load import publish_completions
 from talentledger.samples.organisation import as_csv, catalog_csv, org_chart
 from talentledger.simulation import HR, Completes, Simulation, Urls
-from talentledger.stack.supervisor import Stack, StackState, with_stack_addresses
+from talentledger.stack.supervisor import SERVICES, Stack, StackState, with_stack_addresses
 from tests.support.stack import ROOT, RunningStack
 
 SAMPLE = ROOT / "talentledger" / "samples" / "engineering-framework.yaml"
 # A wait on the cycle fails once it has shown no progress for this long.
 STALL = 120.0
+DAY = timedelta(days=1).total_seconds()
+# Deadlines far beyond a test: every stage ends by what people do, never by a timer.
+FAR_DEADLINES = {
+    "campaign": DAY,
+    "reminders": [DAY / 2],
+    "calibration_escalation": DAY,
+    "gap_review": DAY,
+    "between_cycles": DAY,
+}
 
 
 async def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
@@ -84,6 +93,19 @@ async def prepare(
     return driver
 
 
+async def half_rated(cycle: CycleDriver, number: int) -> list[str]:
+    """Cycle `number`'s campaign opened, peers nominated and approved, and the first half of
+    those who respond (95%) rated; return the other half, who have yet to rate."""
+    simulation = cycle.simulation
+    campaign = f"{cycle.cycle_id}.{number}"
+    await cycle.campaign_opened(number)
+    await simulation.nominate_peers(campaign, lambda _: None)
+    raters = simulation.responders(0.95)
+    half = len(raters) // 2
+    await simulation.rate(campaign, raters[:half], lambda _: None)
+    return raters[half:]
+
+
 def lms_of(stack: RunningStack) -> Completes:
     """The LMS reporting a course completed today, as its integration publishes on the
     stack's NATS (talentledger/lms_load.py)."""
@@ -102,15 +124,39 @@ def urls_of(stack: RunningStack) -> Urls:
     return Urls(*(stack.url(s) for s in ("assessment", "development", "promotion", "cycles")))
 
 
-async def kill(stack: RunningStack, *services: str) -> None:
-    """SIGKILL the services' processes: HTTP API, outbox relay, consumers and Temporal worker
-    die at once, whatever they were writing or running."""
+async def kill(stack: RunningStack, *services: str, replica: int | None = None) -> None:
+    """SIGKILL the services' processes (only replica number `replica` of each, when given):
+    HTTP API, outbox relay, consumers and Temporal worker die at once, whatever they were
+    writing or running."""
     supervisor = Stack(Settings.model_validate({"TALENTLEDGER_HOME": str(stack.home)}))
-    for service in services:
-        process = StackState.load(stack.home).services[service]  # type: ignore[union-attr]
-        assert process.running(), f"{service} should be running before it is killed"
-        await asyncio.to_thread(supervisor.stop_service, service, signal.SIGKILL)
-        assert not process.running(), f"{service} survived SIGKILL"
+    state = StackState.load(stack.home)
+    assert state is not None
+    killed = {
+        service: [replica] if replica else list(range(1, state.services[service].replicas + 1))
+        for service in services
+    }
+    for service, replicas in killed.items():
+        process = state.services[service]
+        assert all(map(process.replica_running, replicas)), f"{service} should be running"
+    await asyncio.to_thread(supervisor.stop_services, list(services), signal.SIGKILL, replica)
+    for service, replicas in killed.items():
+        process = state.services[service]
+        assert not any(map(process.replica_running, replicas)), f"{service} survived SIGKILL"
+
+
+def relay_leaders(database: str) -> dict[str, int]:
+    """The database backend (pid) of each service's active outbox relay: the one holding
+    its advisory lock (libs/events/relay.py)."""
+    with psycopg.connect(database) as conn:
+        found = {
+            service: conn.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND objsubid = 1 AND (classid::bigint << 32 | objid::bigint) = hashtext(%s)",
+                (f"relay:{service}:jetstream",),
+            ).fetchone()
+            for service in SERVICES
+        }
+    return {service: row[0] for service, row in found.items() if row}
 
 
 async def restart(stack: RunningStack, simulation: Simulation) -> None:

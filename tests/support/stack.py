@@ -87,11 +87,15 @@ class RunningStack:
             time.sleep(0.25)
         return result
 
+    @property
+    def traces(self) -> Path:
+        """Where the services write their spans, a file per process."""
+        return Path(self.env.get("TALENTLEDGER_TRACE_DIR") or self.home / "traces")
+
     def activity(self) -> int:
         """How much the stack has logged and traced: it grows while it starts and while any
         service works (requests, workflow activities, relays, consumers)."""
-        traces = Path(self.env.get("TALENTLEDGER_TRACE_DIR") or self.home / "traces")
-        files = [*traces.glob("*.jsonl"), *(self.home / "logs").glob("*.log")]
+        files = [*self.traces.glob("*.jsonl"), *(self.home / "logs").glob("*.log")]
         return sum(file.stat().st_size for file in files)
 
     def get(self, service: str, path: str, headers: dict[str, str]) -> httpx.Response:
@@ -103,14 +107,15 @@ def _size(file: IO[bytes]) -> int:
 
 
 @contextmanager
-def running_stack(**env: str) -> Iterator[RunningStack]:
-    """`talentledger up` in a fresh home (outside pytest's private tmp dirs), `down` after."""
+def running_stack(*up: str, **env: str) -> Iterator[RunningStack]:
+    """`talentledger up` (with the options `up`) in a fresh home (outside pytest's private tmp
+    dirs), `down` after."""
     home = Path(tempfile.mkdtemp(prefix="talentledger-e2e-"))
     home.chmod(0o755)
     leftovers.claim(home)
     stack = RunningStack(home, {**os.environ, "TALENTLEDGER_HOME": str(home), **env})
     try:
-        stack.cli("up")
+        stack.cli("up", *up)
         yield stack
     finally:
         try:

@@ -1,0 +1,109 @@
+"""A review cycle runs on two replicas of every service and survives losing one of each
+(issue: scale, replicas; deploy/README.md).
+
+`talentledger up --replicas 2` starts two processes of every service on one address per
+service (SO_REUSEPORT): their consumers share the durable consumers, their Temporal workers
+the task queues, and one outbox relay per service is active while the other stands by. One
+replica of every service gets SIGKILL mid-campaign and nothing is restarted: the people go on
+rating through the same addresses, served by the replicas left. The killed ones are started
+again (`talentledger up`, which keeps each service's count), and the other replica of every
+service gets SIGKILL while the calibration session is under review; every relay killed then
+was the active one, and its standby must take over within seconds. HR calibrates, and the
+completed calibration reaches the cycle, the plans and the readiness evaluations, through
+the replicas left. The cycle must complete with each effect once.
+
+Killed right after the calibration completes instead, a replica may die holding
+`CalibrationCompleted` unacknowledged, which comes back to the other after its ack wait (60 s,
+docs/architecture.md §3, Inbox): the services' own kill test covers that
+(tests/e2e/test_cycle_survives_kills.py), and this one stays within its time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from talentledger.cycle_driver import CycleDriver, managers_waited_on
+from talentledger.stack.supervisor import SERVICES
+from tests.support.cycles import (
+    FAR_DEADLINES,
+    assert_each_effect_once,
+    half_rated,
+    kill,
+    prepare,
+    relay_leaders,
+    restart,
+    wait_for,
+)
+from tests.support.stack import RunningStack, running_stack
+
+PEOPLE = 50
+# A standby relay tries for the lock every second; the killed one's lock goes with its
+# connection, which PostgreSQL closes as soon as the process is gone.
+TAKEOVER = 15.0
+
+
+async def test_a_cycle_completes_with_each_effect_once_when_a_replica_of_every_service_is_killed(
+    tmp_path: Path,
+) -> None:
+    with running_stack("--replicas", "2") as stack:
+        assert all(stack.state["services"][s]["pids"][1] for s in SERVICES), stack.state
+        cycle = await prepare(stack, tmp_path, PEOPLE, last_number=1, schedule=FAR_DEADLINES)
+        try:
+            await the_cycle(stack, cycle)
+            done = await cycle.status()
+        finally:
+            await cycle.close()
+        assert done["status"] == "COMPLETED", done
+        assert_each_effect_once(stack.state["database_url"], cycle.cycle_id, 1)
+        served = [requests_served(stack, stem) for stem in ("assessment", "assessment-2")]
+        assert all(served), f"the kernel spreads the people's requests over both: {served}"
+
+
+def requests_served(stack: RunningStack, file_stem: str) -> int:
+    """How many HTTP requests the process writing `<file_stem>.jsonl` traced serving."""
+    spans = stack.traces / f"{file_stem}.jsonl"
+    lines = spans.read_text(encoding="utf-8").splitlines() if spans.exists() else []
+    return sum('"kind": "SpanKind.SERVER"' in line for line in lines)
+
+
+async def the_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
+    simulation = cycle.simulation
+    addresses = simulation.urls
+    campaign = f"{cycle.cycle_id}.1"
+    session = f"{campaign}.calibration"
+    rest = await half_rated(cycle, 1)
+    # Submissions just committed are being relayed and consumed; the cycle's worker holds
+    # the campaign's reminder timer.
+    await kill(stack, *SERVICES, replica=1)
+    await simulation.rate(campaign, rest, lambda _: None)
+    await cycle.control("close-campaign")
+    await cycle.at("calibration", number=1)
+
+    await restart(stack, simulation)
+    assert simulation.urls == addresses, "each service keeps its one address"
+    database = stack.state["database_url"]
+    # Replica 2 of each service was alone a while: its relay leads, the restarted one waits.
+    leaders = await wait_for(
+        lambda: (found := relay_leaders(database)).keys() == set(SERVICES) and found,
+        TAKEOVER,
+        "an active relay of every service",
+    )
+    # The session is open and under review; the cycle's worker waits for its completion.
+    await kill(stack, *SERVICES, replica=2)
+
+    def taken_over() -> bool:
+        now = relay_leaders(database)
+        return all(s in now and now[s] != leaders[s] for s in SERVICES)
+
+    await wait_for(taken_over, TAKEOVER, "the standby relays to take over")
+    calibration = await simulation.calibrate(session)
+
+    status = await cycle.at("gap review", number=1)
+    managers = managers_waited_on(status)
+    assert managers, "managers of people with gaps review them"
+    cases = await simulation.nominate_promotions(campaign, session, calibration.averages, limit=3)
+    assert cases, "some people are nominated for promotion"
+    await simulation.acknowledge(cycle.cycle_id, managers, share=1.0)
+    await cycle.at("completed", number=1)
+    decided = await simulation.decide(cases)
+    assert sum(decided.values()) == len(cases)
