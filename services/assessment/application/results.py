@@ -16,7 +16,9 @@ from services.assessment.domain.aggregation import (
     CompetencyResult,
     SubjectCompetencyView,
     aggregate,
+    aggregate_sub_skills,
     hr_view,
+    rolled_up,
     subject_view,
 )
 from services.assessment.domain.campaigns import Campaign, CampaignError
@@ -59,10 +61,13 @@ async def results(
     campaigns: Campaigns, campaign_id: str, subjects: Iterable[str] | None = None
 ) -> tuple[Campaign, list[CompetencyResult]]:
     """The aggregate of a closed campaign, every group with its mean, for some subjects or
-    all: calibration's input, never shown as it is."""
+    all, each competency asked per sub-skill rolled up from its sub-skills (`rolled_up`):
+    what the views are made of, never shown as it is."""
     campaign, found = await ratings(campaigns, campaign_id, subjects)
-    settings = campaign.settings
-    return campaign, aggregate(found, settings.weights, settings.anonymity)
+    weights, policy = campaign.settings.weights, campaign.settings.anonymity
+    return campaign, rolled_up(
+        aggregate(found, weights, policy), aggregate_sub_skills(found, weights, policy), policy
+    )
 
 
 async def results_for_hr(

@@ -233,6 +233,68 @@ def aggregate_sub_skills(
     ]
 
 
+def rolled_up(
+    results: Iterable[CompetencyResult],
+    per_sub_skill: Iterable[CompetencyResult],
+    policy: AnonymityPolicy = DEFAULT_POLICY,
+) -> list[CompetencyResult]:
+    """`results` (from `aggregate`) with each competency asked per sub-skill replaced by
+    the roll-up of its sub-skills' results (`aggregate_sub_skills`), for the views.
+
+    Per group, the mean is the mean of the group's means on the sub-skills where the group
+    is visible, and its responses the fewest raters behind any of those means (none when it
+    is visible on no sub-skill, so the view suppresses it); the overall is the mean of the
+    sub-skills' overalls, as calibration rolls the competency's score up (docs/domain.md §4,
+    Roll-up). Every figure is then built from means of enough raters: a competency group
+    mean taken over each rater's own average of the sub-skills they rated sits on another
+    set of raters per sub-skill, and set beside the sub-skill scores a subject reads, it
+    gave away the rating of a rater who rated one sub-skill only. Comments stay the
+    competency's, shown with the rolled group.
+    """
+    subs: dict[tuple[str, str], list[CompetencyResult]] = {}
+    for result in per_sub_skill:
+        subs.setdefault((result.subject, result.competency), []).append(result)
+    return [
+        _rolled(result, found, policy)
+        if (found := subs.get((result.subject, result.competency)))
+        else result
+        for result in results
+    ]
+
+
+def _rolled(
+    result: CompetencyResult, subs: list[CompetencyResult], policy: AnonymityPolicy
+) -> CompetencyResult:
+    groups = []
+    for group in GROUP_ORDER:
+        scores = [score for sub in subs if (score := sub.group(group)) is not None]
+        if not scores:
+            continue
+        shown = [
+            score
+            for score in scores
+            if score.mean is not None and group_visible(group, score.responses, policy)
+        ]
+        own = result.group(group)
+        groups.append(
+            GroupScore(
+                group=group,
+                mean=sum(s.mean for s in shown if s.mean is not None) / len(shown)
+                if shown
+                else None,
+                responses=min(s.responses for s in shown) if shown else 0,
+                comments=own.comments if own is not None else (),
+            )
+        )
+    overalls = [sub.overall for sub in subs if sub.overall is not None]
+    return CompetencyResult(
+        subject=result.subject,
+        competency=result.competency,
+        groups=tuple(groups),
+        overall=sum(overalls) / len(overalls) if overalls else None,
+    )
+
+
 def _result(
     subject: str,
     competency: str,

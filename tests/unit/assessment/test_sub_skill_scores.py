@@ -9,7 +9,12 @@ import pytest
 
 from libs.events.registry import registry
 from libs.events.schemas.assessment import CalibrationCompleted
-from services.assessment.domain.aggregation import aggregate, aggregate_sub_skills
+from services.assessment.domain.aggregation import (
+    aggregate,
+    aggregate_sub_skills,
+    rolled_up,
+    subject_view,
+)
 from services.assessment.domain.anonymity import AnonymityPolicy
 from services.assessment.domain.calibration import AdjustmentRefused, items, roll_up
 from services.assessment.domain.calibration_sessions import CalibrationSession
@@ -135,3 +140,41 @@ def test_a_v1_event_reads_as_scores_per_competency_without_sub_skills() -> None:
     )
     assert isinstance(event, CalibrationCompleted)
     assert event.scores[0].sub_skills == {}
+
+
+def test_the_views_roll_a_competency_up_from_its_sub_skills_so_no_rater_can_be_solved_for() -> None:
+    """A peer who rated one sub-skill only: were the peer group's competency mean taken over
+    each rater's own average, it sat on a different set of raters than either sub-skill score
+    the subject reads, and three published figures gave away that peer's rating."""
+    answers = {
+        ("mgr", "manager"): [("coding/a", 3), ("coding/b", None)],
+        ("p1", "peer"): [("coding/a", 2), ("coding/b", 4)],
+        ("p2", "peer"): [("coding/a", 3), ("coding/b", 5)],
+        ("p3", "peer"): [("coding/a", 4), ("coding/b", 3)],
+        ("p4", "peer"): [("coding/a", None), ("coding/b", 1)],
+    }
+    ratings = [
+        rating
+        for (rater, group), given in answers.items()
+        for rating in submission_ratings(
+            "ann", rater, group, [(item, value, None, False) for item, value in given]
+        )
+    ]
+    per_sub_skill = aggregate_sub_skills(ratings, policy=POLICY)
+    [view] = subject_view(
+        rolled_up(aggregate(ratings, policy=POLICY), per_sub_skill, POLICY), POLICY
+    )
+    peer = next(g for g in view.groups if g.group == "peer")
+    # By hand: peers on a (2 + 3 + 4) / 3 = 3 from 3 raters, on b (4 + 5 + 3 + 1) / 4 = 3.25
+    # from 4; the group shows their mean, 3.125, and the fewer raters, 3. (Over each peer's
+    # own average it was (3 + 4 + 3.5 + 1) / 4 = 2.875, from which p4's 1 followed.)
+    assert (peer.suppressed, peer.mean, peer.responses) == (False, 3.125, 3)
+    manager = next(g for g in view.groups if g.group == "manager")
+    assert manager.mean == 3.0  # rated a only
+    # A group visible on no sub-skill stays suppressed at the competency too.
+    few = [r for r in ratings if r.rater not in {"p2", "p3"}]
+    [hidden] = subject_view(
+        rolled_up(aggregate(few, policy=POLICY), aggregate_sub_skills(few, policy=POLICY), POLICY),
+        POLICY,
+    )
+    assert next(g for g in hidden.groups if g.group == "peer").suppressed
