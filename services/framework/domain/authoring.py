@@ -513,7 +513,7 @@ def _find(element: str, draft: Framework) -> None:
     owner: Competency | SubSkill = competency
     whose = f"competency {competency.key!r}"
     if (key := found["sub_skill"]) is not None:
-        skill = next((s for s in competency.sub_skills if s.key == key), None)
+        skill = competency.sub_skill(key)
         if skill is None:
             raise UnknownElement(f"competency {competency.key!r} has no sub-skill {key!r}")
         owner, whose = skill, f"sub-skill '{competency.key}/{key}'"
