@@ -12,9 +12,15 @@ from typing import Any
 import pytest
 
 from libs.events.registry import registry
+from libs.events.schemas.framework import SubSkill
 from services.framework.application.prelaunch_calibrations import exercise_stream
 from tests.support.framework_api import FrameworkApi, framework_api
-from tests.support.sample_frameworks import valid_framework
+from tests.support.sample_frameworks import (
+    anchors,
+    assessed_per_sub_skill,
+    valid_framework,
+    with_sub_skill,
+)
 
 ID, EXERCISE = "eng", "pre-launch"
 PATH = f"/frameworks/{ID}/prelaunch-calibrations"
@@ -203,3 +209,40 @@ async def test_refusals_say_what_is_wrong_with_typed_statuses(api: FrameworkApi)
     late = await api.ok("PUT", rating, 409, json={"rating": 3}, headers=mine)
     assert "closed" in late["detail"]
     await api.ok("POST", f"{PATH}/{EXERCISE}/close", 409)
+
+
+async def test_an_example_aimed_at_a_sub_skill_calibrates_its_own_anchors(
+    api: FrameworkApi,
+) -> None:
+    """Where the draft assesses per sub-skill, an example may aim at a sub-skill: raters see
+    its own anchors, and the report gives its agreement and flags its anchors apart."""
+    credit = SubSkill(key="credit", name="Gives credit", anchors=anchors("Credit", ["ic"], [2, 3]))
+    aimed = {
+        "key": "ex-s1",
+        "competency": "collaboration",
+        "sub_skill": "credit",
+        "track": "ic",
+        "text": "Named the two people whose work the release rested on.",
+    }
+    body = {"id": "sub-skills", "raters": RATERS[:3], "examples": [aimed]}
+    refused = await api.ok("POST", PATH, 422, json=body)
+    assert "the draft assesses per competency" in refused["detail"]
+    draft = assessed_per_sub_skill(with_sub_skill(valid_framework(), "collaboration", credit))
+    await api.ok("PUT", f"/frameworks/{ID}/draft", json=draft.model_dump(mode="json"))
+    await api.ok("POST", PATH, 201, json=body)
+    view = await api.ok("GET", f"{PATH}/sub-skills/examples", headers=rater(api, RATERS[0]))
+    [seen] = view["examples"]
+    assert (seen["sub_skill"], seen["sub_skill_name"]) == ("credit", "Gives credit")
+    assert [a["text"] for a in seen["anchors"]] == [a.text for a in credit.anchors]
+    for who, level in zip(RATERS[:3], [2, 3, 3], strict=True):
+        rating = {"rating": level}
+        await api.ok(
+            "PUT", f"{PATH}/sub-skills/examples/ex-s1/rating", json=rating, headers=rater(api, who)
+        )
+    report = await api.ok("POST", f"{PATH}/sub-skills/close")
+    [agreement] = report["competencies"]
+    assert (agreement["competency"], agreement["sub_skill"]) == ("collaboration", "credit")
+    assert (agreement["method"], agreement["spread"]) == ("spread", 1)
+    [anchor] = report["anchors"]
+    assert (anchor["sub_skill"], anchor["level"], anchor["examples"]) == ("credit", 3, ["ex-s1"])
+    assert anchor["mean_deviation"] == pytest.approx(1 / 3)

@@ -13,14 +13,16 @@ from typing import Any
 import pytest
 
 from libs.events.registry import registry
-from libs.events.schemas.framework import FrameworkPublished
+from libs.events.schemas.framework import FrameworkPublished, SubSkill
 from services.framework.application import frameworks
 from tests.support.framework_api import FrameworkApi, framework_api
-from tests.support.sample_frameworks import valid_framework
+from tests.support.sample_frameworks import anchors, valid_framework, with_sub_skill
 
 ID = "eng"
 DRAFT = f"/frameworks/{ID}/draft"
 REVIEWERS = ["rita", "rob", "ravi"]
+# a sub-skill with anchors of its own on the IC track, for reviewers to comment on
+REVIEWS = SubSkill(key="reviews", name="Reviews code", anchors=anchors("Reviews", ["ic"]))
 
 
 @pytest.fixture
@@ -33,7 +35,8 @@ async def started(api: FrameworkApi) -> None:
     """A framework started in the service (asking for 3 approvals), then filled in."""
     created = await api.ok("POST", "/frameworks", 201, json={"id": ID, "name": "Engineering"})
     assert created["framework"]["policy"]["approvals_required"] == 3
-    silent = valid_framework().model_dump(mode="json", exclude={"policy": {"approvals_required"}})
+    filled = with_sub_skill(valid_framework(), "coding", REVIEWS)
+    silent = filled.model_dump(mode="json", exclude={"policy": {"approvals_required"}})
     replaced = await api.ok("PUT", DRAFT, json=silent)
     assert replaced["framework"]["policy"]["approvals_required"] == 3, "the body says nothing"
 
@@ -105,9 +108,16 @@ async def test_a_review_round_from_invitation_to_the_published_version(
     await api.ok("POST", f"{DRAFT}/comments", 404, json=unknown, headers=mia)
     bad = await api.ok("POST", f"{DRAFT}/comments", 422, json={"element": "x", "text": "?"})
     assert "competencies[KEY]" in bad["detail"]
+    # A sub-skill's own anchor is named as the diff names it; one it lacks is not found.
+    own = "competencies[coding].sub_skills[reviews].anchors[ic/3]"
+    await api.ok("POST", f"{DRAFT}/comments", 201, json={"element": own, "text": "Too vague."})
+    missing = {"element": own.replace("ic/3", "manager/3"), "text": "?"}
+    refused = await api.ok("POST", f"{DRAFT}/comments", 404, json=missing, headers=cas)
+    assert "sub-skill 'coding/reviews' has no anchor" in refused["detail"]
     comments = await api.items(f"{DRAFT}/comments", headers=cas)
     assert [(c["author"], c["element"], c["text"]) for c in comments] == [
-        ("mia", anchor, "Is this L3 or L4?")
+        ("mia", anchor, "Is this L3 or L4?"),
+        ("hannah-hr", own, "Too vague."),
     ]
 
     # A review round names 3 to 5 reviewers.
@@ -173,6 +183,7 @@ async def test_a_review_round_from_invitation_to_the_published_version(
         ("FrameworkContributorInvited", "hannah-hr"),
         ("FrameworkContributorInvited", "hannah-hr"),
         ("FrameworkDraftCommented", "mia"),
+        ("FrameworkDraftCommented", "hannah-hr"),
         ("FrameworkReviewRoundOpened", "hannah-hr"),
         ("FrameworkReviewVerdictGiven", "rita"),
         ("FrameworkReviewVerdictGiven", "rob"),

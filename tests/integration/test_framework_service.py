@@ -30,6 +30,7 @@ from tests.support.sample_frameworks import (
     WIDE_POLICY,
     anchors,
     anchors_found_inconsistent,
+    assessed_per_sub_skill,
     findings_on_version_1,
     reword_anchor,
     valid_framework,
@@ -271,10 +272,10 @@ async def test_effective_profiles_and_the_grid_show_where_each_competency_comes_
 
 async def test_files_export_and_import_back_identically(api: FrameworkApi) -> None:
     """docs/domain.md §2 Import and export: plain files without loss, a sub-skill's own
-    anchors included (the grid keeps them too)."""
+    anchors and the granularity included (the grid keeps them too)."""
     own = Anchor(track="manager", proficiency=3, text="Designs APIs others extend.", family="eng")
     apis = SubSkill(key="apis", name="Designs APIs", anchors=[*anchors("APIs", ["manager"]), own])
-    framework = with_sub_skill(valid_framework(), "design", apis)
+    framework = assessed_per_sub_skill(with_sub_skill(valid_framework(), "design", apis))
     await publish(api, framework)
     for fmt in ("yaml", "json"):
         exported = await api.response(
@@ -297,7 +298,9 @@ async def test_files_export_and_import_back_identically(api: FrameworkApi) -> No
         content=grid.text,
         headers={**api.hr, "Content-Type": "text/plain"},
     )
-    design = Framework.model_validate(imported["draft"]["framework"]).competency("design")
+    from_grid = Framework.model_validate(imported["draft"]["framework"])
+    assert from_grid.granularity == "sub_skill"
+    design = from_grid.competency("design")
     assert design is not None
     assert design.sub_skills == [apis]
 

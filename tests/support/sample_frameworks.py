@@ -405,6 +405,18 @@ def with_sub_skill(framework: Framework, competency_key: str, skill: SubSkill) -
     return replace_competency(framework, competency_key, sub_skills=[*found.sub_skills, skill])
 
 
+def assessed_per_sub_skill(framework: Framework) -> Framework:
+    """Granularity `sub_skill`: every competency without sub-skills gets one, `basics`, which
+    reads its competency's anchors."""
+    basics = [
+        c
+        if c.sub_skills
+        else c.model_copy(update={"sub_skills": [SubSkill(key="basics", name=f"Shows {c.name}")]})
+        for c in framework.competencies
+    ]
+    return framework.model_copy(update={"granularity": "sub_skill", "competencies": basics})
+
+
 def with_rules(framework: Framework, *rules: DeploymentRule) -> Framework:
     return framework.model_copy(update={"rules": [*framework.rules, *rules]})
 

@@ -206,6 +206,9 @@ class Competency(_Anchored, _Part):
         description="the standard taxonomy term this organisation term maps to; both stay valid",
     )
 
+    def sub_skill(self, key: str) -> SubSkill | None:
+        return next((s for s in self.sub_skills if s.key == key), None)
+
 
 class Requirement(_Part):
     """A competency in a role profile: its target proficiency and the expected behaviours."""

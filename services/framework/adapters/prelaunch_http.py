@@ -97,6 +97,8 @@ class RaterExample(BaseModel):
     key: str
     competency: Key
     competency_name: str
+    sub_skill: Key | None = Field(description="the sub-skill it is aimed at, if one")
+    sub_skill_name: str | None
     track: TrackKind
     level: str | None
     text: str
@@ -155,6 +157,8 @@ def _rater_example(exercise: PrelaunchCalibration, example: Example, rater: str)
         key=example.key,
         competency=example.competency,
         competency_name=scale.name,
+        sub_skill=scale.sub_skill,
+        sub_skill_name=scale.sub_skill_name,
         track=scale.track,
         level=example.level,
         text=example.text,

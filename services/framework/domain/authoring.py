@@ -4,10 +4,10 @@ in detail: docs/framework.md, Co-authoring and review).
 HR invites contributors (managers and senior ICs, each known by their subject) to sections
 of the draft: a job family, or a set of competencies. A contributor edits only what their
 sections cover. Anyone invited (a contributor, or a reviewer of the open round) comments on
-an element of the draft: a competency, one of its anchors, a role profile. HR opens a review
-round naming 3 to 5 reviewers, who approve the draft or request changes, each with a
-comment; publishing needs as many approvals as the framework's policy asks for, and the
-published version names who approved.
+an element of the draft: a competency, one of its anchors, one of its sub-skills or a
+sub-skill's anchor, a role profile. HR opens a review round naming 3 to 5 reviewers, who
+approve the draft or request changes, each with a comment; publishing needs as many
+approvals as the framework's policy asks for, and the published version names who approved.
 
 An approval covers the draft as the reviewer read it: it names the draft's version (the
 version of the framework's stream) and counts only while the draft is still at that
@@ -32,10 +32,12 @@ from libs.events.schemas.framework import (
     MAX_REVIEWERS,
     TEXT_LIMIT,
     Approval,
+    Competency,
     Framework,
     FrameworkPublished,
     Key,
     Revision,
+    SubSkill,
 )
 from services.framework.domain.drafting import (
     FrameworkAggregate,
@@ -62,13 +64,14 @@ Comment = Annotated[
 _KEY = r"[a-z0-9][a-z0-9._-]*"
 ELEMENT = re.compile(
     rf"^(?:roles\[(?P<role>{_KEY})\]"
-    rf"|competencies\[(?P<competency>{_KEY})\]"
+    rf"|competencies\[(?P<competency>{_KEY})\](?:\.sub_skills\[(?P<sub_skill>{_KEY})\])?"
     rf"(?:\.anchors\[(?:(?P<family>{_KEY}):)?(?P<track>ic|manager)/(?P<proficiency>[0-5])\])?)$"
 )
 ELEMENT_HELP = (
     "an element is named as the diff names it: `competencies[KEY]`, an anchor "
     "`competencies[KEY].anchors[TRACK/LEVEL]` (a family's own wording: "
-    "`anchors[FAMILY:TRACK/LEVEL]`), or `roles[KEY]`"
+    "`anchors[FAMILY:TRACK/LEVEL]`), a sub-skill `competencies[KEY].sub_skills[KEY]` and its "
+    "anchors `competencies[KEY].sub_skills[KEY].anchors[TRACK/LEVEL]`, or `roles[KEY]`"
 )
 
 
@@ -507,11 +510,18 @@ def _find(element: str, draft: Framework) -> None:
     competency = draft.competency(found["competency"])
     if competency is None:
         raise UnknownElement(f"the draft has no competency {found['competency']!r}")
+    owner: Competency | SubSkill = competency
+    whose = f"competency {competency.key!r}"
+    if (key := found["sub_skill"]) is not None:
+        skill = competency.sub_skill(key)
+        if skill is None:
+            raise UnknownElement(f"competency {competency.key!r} has no sub-skill {key!r}")
+        owner, whose = skill, f"sub-skill '{competency.key}/{key}'"
     if found["track"] is None:
         return
     track, proficiency, family = found["track"], int(found["proficiency"]), found["family"]
     if not any(
         a.track == track and a.proficiency == proficiency and a.family == family
-        for a in competency.anchors
+        for a in owner.anchors
     ):
-        raise UnknownElement(f"competency {competency.key!r} has no anchor {element!r}")
+        raise UnknownElement(f"{whose} has no anchor {element!r}")

@@ -2,16 +2,17 @@
 managers and senior ICs rate anonymised example profiles against a draft's anchors, and
 learns which anchors raters read differently before the framework is used on anyone.
 
-An exercise is opened on a draft with its examples and its raters; the anchors each example
-is rated against are copied from the draft then, so later edits of the draft do not move the
-scale under ratings already given. Each invited rater gives each example at most one rating
-(a level the example's anchor scale has, or "cannot tell"), revisable until HR closes the
-exercise. Closing computes the report, kept in the closing event as found.
+An exercise is opened on a draft with its examples and its raters; an example is aimed at a
+competency, or, where the draft assesses per sub-skill, at a sub-skill and its own anchors. The
+anchors each example is rated against are copied from the draft then, so later edits of the
+draft do not move the scale under ratings already given. Each invited rater gives each example
+at most one rating (a level the example's anchor scale has, or "cannot tell"), revisable until
+HR closes the exercise. Closing computes the report, kept in the closing event as found.
 
-Agreement per competency is Krippendorff's alpha for ordinal data; where too few ratings pair
-up for alpha to mean anything, the spread of levels instead. An anchor is flagged when the
-examples whose consensus lands on it were rated far apart, or when raters split between it
-and another level.
+Agreement per competency (per sub-skill, for the examples aimed at one) is Krippendorff's
+alpha for ordinal data; where too few ratings pair up for alpha to mean anything, the spread
+of levels instead. An anchor is flagged when the examples whose consensus lands on it were
+rated far apart, or when raters split between it and another level.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.registry import PrivateEvent, registry
-from libs.events.schemas.framework import Anchor, Framework, Key, Text, TrackKind
+from libs.events.schemas.framework import (
+    Anchor,
+    Competency,
+    Framework,
+    Key,
+    SubSkill,
+    Text,
+    TrackKind,
+)
 from services.framework.domain.drafting import FrameworkError
 
 CANNOT_TELL = "cannot_tell"
@@ -60,10 +69,16 @@ class _Part(BaseModel):
 
 
 class Example(_Part):
-    """An anonymised description of what someone did, aimed at one competency."""
+    """An anonymised description of what someone did, aimed at one competency, or at one of
+    its sub-skills where the draft assesses per sub-skill."""
 
     key: Key = Field(description="the example's label, e.g. ex-07: never a person's name")
     competency: Key
+    sub_skill: Key | None = Field(
+        None,
+        description="the competency's sub-skill it is aimed at, rated against the sub-skill's "
+        "own anchors; only where the draft assesses per sub-skill",
+    )
     track: TrackKind | None = Field(
         None, description="whose anchors it is rated against; needed when both tracks have some"
     )
@@ -77,12 +92,20 @@ class Example(_Part):
     )
     text: Text = Field(min_length=1)
 
+    @property
+    def aimed_at(self) -> str:
+        """`coding`, or `coding/reviews` for a sub-skill: as messages name it."""
+        return f"{self.competency}/{self.sub_skill}" if self.sub_skill else self.competency
+
 
 class AnchorScale(_Part):
-    """One competency's anchors on one track, as the draft had them when the exercise opened."""
+    """One competency's anchors on one track (or a sub-skill's own), as the draft had them
+    when the exercise opened."""
 
     competency: Key
-    name: str
+    name: str = Field(description="the competency's name")
+    sub_skill: Key | None = Field(None, description="the sub-skill whose own anchors these are")
+    sub_skill_name: str | None = None
     track: TrackKind
     family: Key | None = Field(None, description="whose own wording, where it has some")
     anchors: list[Anchor]
@@ -92,8 +115,18 @@ class AnchorScale(_Part):
         return sorted(a.proficiency for a in self.anchors)
 
 
+Aim = tuple[str, str | None, TrackKind | None, str | None]
+"""Whose anchors: competency, sub-skill (None: the competency's own), track, family."""
+
+
+def aim(of: Example | AnchorScale) -> Aim:
+    """Whose anchors an example is rated against, or a scale holds."""
+    return (of.competency, of.sub_skill, of.track, of.family)
+
+
 class CompetencyAgreement(_Part):
     competency: Key
+    sub_skill: Key | None = Field(None, description="for the examples aimed at this sub-skill")
     method: Literal["alpha", "spread", "none"] = Field(
         description="alpha: Krippendorff's ordinal alpha; spread: too few pairable ratings "
         "for alpha (or all identical), the widest range of levels given to one example; "
@@ -111,6 +144,7 @@ class AnchorAgreement(_Part):
     """The examples whose consensus (the lower median) lands on one anchor."""
 
     competency: Key
+    sub_skill: Key | None = Field(None, description="the sub-skill's own anchor, if one")
     track: TrackKind
     family: Key | None = Field(None, description="whose own wording, where it has some")
     level: int
@@ -248,12 +282,12 @@ class PrelaunchCalibration:
         keys = Counter(e.key for e in examples)
         if repeated := sorted(k for k, n in keys.items() if n > 1):
             raise CalibrationError(f"example keys must be unique: {repeated} repeat")
-        scales: dict[tuple[str, str, str | None], AnchorScale] = {}
+        scales: dict[Aim, AnchorScale] = {}
         placed: list[Example] = []
         for example in examples:
             _anonymous(example, invited)
             scale = _scale(draft, example)
-            scales[(scale.competency, scale.track, scale.family)] = scale
+            scales[aim(scale)] = scale
             placed.append(example.model_copy(update={"track": scale.track}))
         return [
             PrelaunchCalibrationOpened(
@@ -274,7 +308,7 @@ class PrelaunchCalibration:
             levels = self.scale_of(example).levels
             if rating not in levels:
                 raise CalibrationError(
-                    f"level {rating} has no anchor for {example.competency} on the "
+                    f"level {rating} has no anchor for {example.aimed_at} on the "
                     f"{example.track} track: rate one of {levels} or {CANNOT_TELL!r}"
                 )
         return [PrelaunchExampleRated(rater=rater, example=example_key, rating=rating)]
@@ -300,12 +334,7 @@ class PrelaunchCalibration:
         return found
 
     def scale_of(self, example: Example) -> AnchorScale:
-        return next(
-            s
-            for s in self.state.scales
-            if (s.competency, s.track, s.family)
-            == (example.competency, example.track, example.family)
-        )
+        return next(s for s in self.state.scales if aim(s) == aim(example))
 
     def invited(self, rater: str) -> PrelaunchCalibrationOpened:
         """The exercise, for a rater it invites (others are told they are not invited)."""
@@ -327,17 +356,17 @@ class PrelaunchCalibration:
         return self.closed.report
 
     def report(self) -> CalibrationReport:
-        """Agreement per competency and per anchor, from the ratings as they stand."""
+        """Agreement per competency (and sub-skill) and per anchor, from the ratings as they
+        stand."""
         opened = self.state
         by_example: dict[str, list[Rating]] = {e.key: [] for e in opened.examples}
         for (_, example), rating in self.ratings.items():
             by_example[example].append(rating)
-        competencies = list(dict.fromkeys(e.competency for e in opened.examples))
+        aimed: dict[tuple[str, str | None], list[list[Rating]]] = {}
+        for e in opened.examples:
+            aimed.setdefault((e.competency, e.sub_skill), []).append(by_example[e.key])
         return CalibrationReport(
-            competencies=[
-                _agreement(c, [by_example[e.key] for e in opened.examples if e.competency == c])
-                for c in competencies
-            ],
+            competencies=[_agreement(c, s, ratings) for (c, s), ratings in aimed.items()],
             anchors=_anchors(opened.examples, opened.scales, by_example),
         )
 
@@ -367,11 +396,15 @@ def _scale(draft: Framework, example: Example) -> AnchorScale:
         raise CalibrationError(
             f"example {example.key!r}: the draft has no competency {example.competency!r}"
         )
-    tracks = [t for t in ("ic", "manager") if any(a.track == t for a in competency.anchors)]
+    owner: Competency | SubSkill = competency
+    if example.sub_skill is not None:
+        owner = _sub_skill(draft, competency, example.key, example.sub_skill)
+    whose = example.aimed_at
+    tracks = [t for t in ("ic", "manager") if any(a.track == t for a in owner.anchors)]
     track = example.track or (tracks[0] if len(tracks) == 1 else None)
     if track is None:
         raise CalibrationError(
-            f"example {example.key!r}: {competency.key} has anchors on the tracks {tracks}: "
+            f"example {example.key!r}: {whose} has anchors on the tracks {tracks}: "
             "say which track's anchors it is rated against"
         )
     families = draft.families
@@ -383,14 +416,20 @@ def _scale(draft: Framework, example: Example) -> AnchorScale:
             )
     # The family's own wording where it has one, else the common anchor, one per level.
     chosen = (
-        competency.anchor(track, proficiency, example.family)
-        for proficiency in sorted({a.proficiency for a in competency.anchors if a.track == track})
+        owner.anchor(track, proficiency, example.family)
+        for proficiency in sorted({a.proficiency for a in owner.anchors if a.track == track})
     )
     anchors = [a for a in chosen if a is not None]
     if len(anchors) < 2:
+        own = (
+            " (a sub-skill without anchors of its own reads its competency's: aim the example "
+            "at the competency)"
+            if example.sub_skill
+            else ""
+        )
         raise CalibrationError(
-            f"example {example.key!r}: {competency.key} has {len(anchors)} anchor(s) on the "
-            f"{track} track; rating needs at least two levels to choose between"
+            f"example {example.key!r}: {whose} has {len(anchors)} anchor(s) on the {track} "
+            f"track; rating needs at least two levels to choose between{own}"
         )
     if example.level is not None and not any(
         lv.code == example.level
@@ -409,10 +448,29 @@ def _scale(draft: Framework, example: Example) -> AnchorScale:
     return AnchorScale(
         competency=competency.key,
         name=competency.name,
+        sub_skill=example.sub_skill,
+        sub_skill_name=owner.name if isinstance(owner, SubSkill) else None,
         track=track,
         family=example.family,
         anchors=anchors,
     )
+
+
+def _sub_skill(draft: Framework, competency: Competency, example: str, key: str) -> SubSkill:
+    """The sub-skill an example is aimed at: rated only where the draft assesses per
+    sub-skill, against its own anchors (one without reads its competency's, which examples
+    aimed at the competency calibrate)."""
+    if draft.granularity != "sub_skill":
+        raise CalibrationError(
+            f"example {example!r}: the draft assesses per competency, so no sub-skill is "
+            f"rated: aim the example at {competency.key} itself"
+        )
+    skill = competency.sub_skill(key)
+    if skill is None:
+        raise CalibrationError(
+            f"example {example!r}: competency {competency.key!r} has no sub-skill {key!r}"
+        )
+    return skill
 
 
 # -- agreement -----------------------------------------------------------------------------
@@ -466,7 +524,9 @@ def ordinal_alpha(units: Iterable[Iterable[int]]) -> float | None:
     return 1 - (n - 1) * observed / expected
 
 
-def _agreement(competency: str, examples: list[list[Rating]]) -> CompetencyAgreement:
+def _agreement(
+    competency: str, sub_skill: str | None, examples: list[list[Rating]]
+) -> CompetencyAgreement:
     units = [levels_of(r) for r in examples]
     pairable = [u for u in units if len(u) >= 2]
     count = sum(len(u) for u in pairable)
@@ -481,6 +541,7 @@ def _agreement(competency: str, examples: list[list[Rating]]) -> CompetencyAgree
     )
     return CompetencyAgreement(
         competency=competency,
+        sub_skill=sub_skill,
         method=method,
         alpha=alpha,
         spread=spread,
@@ -496,34 +557,36 @@ def _anchors(
 ) -> list[AnchorAgreement]:
     """Each example with two or more levels lands on its consensus, the lower median (a level
     someone actually gave, and of two the more cautious); each anchor gathers its examples."""
-    landed: dict[tuple[str, TrackKind, str, int], list[tuple[str, list[int]]]] = {}
-    splits: dict[tuple[str, TrackKind, str, int], set[int]] = {}
+    # by competency, sub-skill ("" for the competency's own anchors), track, family ("" for
+    # the common wording) and level: "" sorts first
+    landed: dict[tuple[str, str, TrackKind, str, int], list[tuple[str, list[int]]]] = {}
+    splits: dict[tuple[str, str, TrackKind, str, int], set[int]] = {}
     for example in examples:
         levels = levels_of(by_example[example.key])
         if len(levels) < 2:
             continue
         assert example.track is not None  # placed on a track when the exercise opened
         # Whose wording each level of the example's scale is: the family's own, or the common
-        # one ("", which sorts first), so that one sentence is one anchor in the report.
+        # one, so that one sentence is one anchor in the report.
         wording = {
             a.proficiency: a.family or ""
             for s in scales
-            if (s.competency, s.track, s.family)
-            == (example.competency, example.track, example.family)
+            if aim(s) == aim(example)
             for a in s.anchors
         }
+        owner = (example.competency, example.sub_skill or "", example.track)
         consensus = median_low(levels)
-        anchor = (example.competency, example.track, wording.get(consensus, ""), consensus)
+        anchor = (*owner, wording.get(consensus, ""), consensus)
         landed.setdefault(anchor, []).append((example.key, levels))
         ranked = Counter(levels).most_common()
         if len(ranked) > 1 and ranked[1][1] >= SPLIT_SHARE * len(levels):
             first, second = ranked[0][0], ranked[1][0]
             for one, other in ((first, second), (second, first)):
-                key = (example.competency, example.track, wording.get(one, ""), one)
+                key = (*owner, wording.get(one, ""), one)
                 splits.setdefault(key, set()).add(other)
     found: list[AnchorAgreement] = []
     for anchor in sorted(landed.keys() | splits.keys()):
-        competency, track, family, level = anchor
+        competency, sub_skill, track, family, level = anchor
         rated = landed.get(anchor, [])
         ratings = [v for _, levels in rated for v in levels]
         deviation = sum(abs(v - level) for v in ratings) / len(ratings) if ratings else 0.0
@@ -539,6 +602,7 @@ def _anchors(
         found.append(
             AnchorAgreement(
                 competency=competency,
+                sub_skill=sub_skill or None,
                 track=track,
                 family=family or None,
                 level=level,

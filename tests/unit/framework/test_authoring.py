@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from libs.events.registry import registry
-from libs.events.schemas.framework import Framework, FrameworkPublished, Policy
+from libs.events.schemas.framework import Anchor, Framework, FrameworkPublished, Policy, SubSkill
 from services.framework.domain.authoring import (
     ApprovalsMissing,
     AuthoringError,
@@ -30,10 +30,12 @@ from services.framework.domain.events import DraftStarted
 from tests.support.sample_frameworks import (
     T0,
     aggregate_with,
+    anchors,
     apply_all,
     replace_competency,
     valid_framework,
     with_data_family,
+    with_sub_skill,
 )
 
 REVIEWERS = ["rita", "rob", "ravi"]
@@ -148,6 +150,47 @@ def test_comments_name_a_competency_an_anchor_or_a_role_of_the_draft() -> None:
         state.comment("hannah", "roles[sales-1]", "x", draft, 4)
     with pytest.raises(AuthoringError, match="names no element"):
         state.comment("hannah", "families[eng]", "x", draft, 4)
+
+
+def test_comments_name_a_sub_skill_and_its_own_anchors_as_the_diff_does() -> None:
+    """A sub-skill's anchor is named as versions.diff names it:
+    `competencies[x].sub_skills[y].anchors[track/level]`, a family's own `[family:track/level]`."""
+    own = Anchor(track="ic", proficiency=3, text="Reviews data pipelines.", family="data")
+    reviews = SubSkill(key="reviews", name="Reviews code", anchors=[*anchors("Reviews"), own])
+    draft = with_sub_skill(with_data_family(valid_framework()), "coding", reviews)
+    state = authoring()
+    for element in (
+        "competencies[coding].sub_skills[reviews]",
+        "competencies[coding].sub_skills[reviews].anchors[manager/2]",
+        "competencies[coding].sub_skills[reviews].anchors[data:ic/3]",
+    ):
+        [event] = state.comment("hannah", element, "Reads well.", draft, 4)
+        assert event.element == element
+    for element, message in (
+        ("competencies[coding].sub_skills[pairing]", "competency 'coding' has no sub-skill"),
+        (
+            "competencies[coding].sub_skills[pairing].anchors[ic/3]",
+            "competency 'coding' has no sub-skill 'pairing'",
+        ),
+        (
+            "competencies[coding].sub_skills[reviews].anchors[eng:ic/3]",
+            "sub-skill 'coding/reviews' has no anchor",
+        ),
+        (
+            "competencies[testing].sub_skills[reviews].anchors[ic/3]",
+            "competency 'testing' has no sub-skill 'reviews'",
+        ),
+    ):
+        with pytest.raises(UnknownElement, match=message):
+            state.comment("hannah", element, "x", draft, 4)
+    with pytest.raises(AuthoringError, match="names no element"):
+        state.comment("hannah", "competencies[coding].sub_skills[reviews].name", "x", draft, 4)
+    # a sub-skill without anchors of its own has none to comment on
+    bare = with_sub_skill(valid_framework(), "coding", SubSkill(key="pairing", name="Pairs"))
+    with pytest.raises(UnknownElement, match="sub-skill 'coding/pairing' has no anchor"):
+        state.comment(
+            "hannah", "competencies[coding].sub_skills[pairing].anchors[ic/3]", "x", bare, 4
+        )
 
 
 # -- review rounds ----------------------------------------------------------------------------

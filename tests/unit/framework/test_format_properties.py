@@ -2,8 +2,9 @@
 and export: "without loss").
 
 Random but model-valid frameworks (tests/support/framework_strategies.py): unicode text, empty
-lists, dangling references. YAML and JSON give back the same framework; the CSV grid is stable;
-validating a framework never crashes, whatever it holds.
+lists, dangling references. YAML and JSON give back the same framework; the CSV grid is stable
+and keeps the granularity and sub-skills; validating a framework never crashes, whatever it
+holds.
 """
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ def test_a_grid_keeps_every_sub_skill_with_the_anchors_a_role_reads(framework: F
     assert {c.key: c.sub_skills for c in held.competencies} == {
         c.key: [read(skill) for skill in c.sub_skills] for c in framework.competencies
     }
+
+
+@FAST
+@given(framework=frameworks())
+def test_a_grid_keeps_the_granularity(framework: Framework):
+    """A framework assessed per sub-skill comes back from its grid assessed per sub-skill."""
+    held = grid_csv.load(grid_csv.dump(framework), "fw.csv", name=framework.name).framework
+    assert held is not None
+    assert held.granularity == framework.granularity
 
 
 @FAST

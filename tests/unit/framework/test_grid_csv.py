@@ -495,3 +495,49 @@ def test_a_sub_skill_row_that_says_something_else_is_an_error(cells, column, mes
     )
     found = [(line, field) for line, field, severity, text in issues(text) if message in text]
     assert found == [(3, column)], issues(text)
+
+
+def test_a_framework_assessed_per_sub_skill_says_so_on_every_row():
+    """docs/framework-format.md, CSV grid: `granularity` is the framework's, repeated on every
+    row; a grid without the column (or with it blank) is assessed per competency."""
+    framework = GRID.model_copy(update={"granularity": "sub_skill"})
+    text = grid_csv.dump(framework)
+    assert text.startswith(f"{HEADER},granularity\r\n")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {r["granularity"] for r in rows} == {"sub_skill"}
+    result = grid_csv.load(text, "grid.csv", name=GRID.name)
+    assert result.issues == []
+    assert result.framework == framework
+    older = grid_csv.load(GRID_CSV, "grid.csv", name=GRID.name).framework
+    assert older is not None
+    assert older.granularity == "competency"
+
+
+def test_a_framework_without_rows_keeps_its_granularity_on_a_row_of_its_own():
+    empty = Framework(name="Empty", granularity="sub_skill")
+    text = grid_csv.dump(empty)
+    assert text.endswith(f"\r\n{',' * (len(HEADER.split(',')))}sub_skill\r\n")
+    assert grid_csv.load(text, "grid.csv", name="Empty").framework == empty
+
+
+@pytest.mark.parametrize(
+    ("second", "line", "message"),
+    [
+        ("competency", 3, "the framework has granularity 'competency' here but 'sub_skill'"),
+        ("per-skill", 3, "the framework has granularity 'per-skill' here but 'sub_skill'"),
+    ],
+)
+def test_rows_disagreeing_on_the_granularity_name_both_lines(second, line, message):
+    text = (
+        f"{HEADER},granularity\r\n"
+        ",,,,,,,,,empathy,Empathy,,core,behavioural,,,,sub_skill\r\n"
+        f",,,,,,,,,writing,Writing,,core,behavioural,,,,{second}\r\n"
+    )
+    assert (line, "granularity", "error", f"{message} on line 2: give one value") in issues(text)
+
+
+def test_an_unknown_granularity_names_its_line_and_column():
+    text = f"{HEADER},granularity\r\n,,,,,,,,,empathy,Empathy,,core,behavioural,,,,per-skill\r\n"
+    [(line, column, severity, message)] = issues(text)
+    assert (line, column, severity) == (2, "granularity", "error")
+    assert "'competency' or 'sub_skill'" in message

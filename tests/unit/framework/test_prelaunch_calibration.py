@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from libs.events.schemas.framework import Framework
+from libs.events.schemas.framework import Framework, SubSkill
 from services.framework.domain.prelaunch_calibration import (
     CANNOT_TELL,
     CalibrationError,
@@ -23,7 +23,14 @@ from services.framework.domain.prelaunch_calibration import (
     UnknownExercise,
     ordinal_alpha,
 )
-from tests.support.sample_frameworks import valid_framework, with_data_family, with_family_anchor
+from tests.support.sample_frameworks import (
+    anchors,
+    assessed_per_sub_skill,
+    valid_framework,
+    with_data_family,
+    with_family_anchor,
+    with_sub_skill,
+)
 
 RATERS = ["r1", "r2", "r3"]
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
@@ -289,3 +296,45 @@ def test_an_example_of_a_family_is_rated_against_that_familys_wording() -> None:
     rated(exercise, {"e1": [2, 2, 2]})
     landed = {(a.family, a.level): a.examples for a in exercise.report().anchors}
     assert landed == {(None, 2): ["e1"], (None, 3): ["e2"]}
+
+
+def test_an_example_of_a_sub_skill_is_rated_against_its_own_anchors() -> None:
+    """Where the draft assesses per sub-skill, an example may aim at a sub-skill: it is rated
+    against the sub-skill's own anchors, and the report gives its agreement and anchors apart
+    from its competency's."""
+    credit = SubSkill(key="credit", name="Gives credit", anchors=anchors("Credit", ["ic"], [2, 3]))
+    per_competency = with_sub_skill(valid_framework(), "collaboration", credit)
+    draft = assessed_per_sub_skill(per_competency)
+    aimed = example("s1").model_copy(update={"sub_skill": "credit"})
+    exercise = PrelaunchCalibration("eng", "pre-sub-skill")
+    for event in exercise.open(draft, 1, [aimed, example("e1")], RATERS):
+        exercise.apply(event, exercise.stream_version + 1)
+    scale = exercise.scale_of(exercise.example("s1"))
+    assert (scale.sub_skill, scale.sub_skill_name) == ("credit", "Gives credit")
+    assert scale.anchors == credit.anchors
+    assert exercise.scale_of(exercise.example("e1")).sub_skill is None
+    with pytest.raises(CalibrationError, match=r"level 4 has no anchor for collaboration/credit"):
+        exercise.rate("r1", "s1", 4)
+    rated(exercise, {"s1": [3, 2, CANNOT_TELL], "e1": [3, 3, 3]})
+    report = exercise.report()
+    assert [(c.competency, c.sub_skill, c.examples) for c in report.competencies] == [
+        ("collaboration", "credit", 1),
+        ("collaboration", None, 1),
+    ]
+    assert [(a.sub_skill, a.level, a.examples, a.split_with) for a in report.anchors] == [
+        (None, 3, ["e1"], []),
+        ("credit", 2, ["s1"], [3]),
+        ("credit", 3, [], [2]),
+    ]
+    assert {(a.sub_skill, a.level) for a in report.flagged} == {("credit", 2), ("credit", 3)}
+    # Per competency, no sub-skill is rated; one the draft lacks, or without two anchors of
+    # its own on the track, has no scale to rate against.
+    bare = assessed_per_sub_skill(valid_framework())
+    for framework, aimed_at, message in (
+        (per_competency, aimed, "the draft assesses per competency"),
+        (draft, aimed.model_copy(update={"sub_skill": "praise"}), "has no sub-skill 'praise'"),
+        (draft, aimed.model_copy(update={"track": "manager"}), "has 0 anchor\\(s\\) on the man"),
+        (bare, aimed.model_copy(update={"sub_skill": "basics"}), "aim the example at the comp"),
+    ):
+        with pytest.raises(CalibrationError, match=message):
+            PrelaunchCalibration("eng", "x").open(framework, 1, [aimed_at], RATERS)

@@ -5,7 +5,7 @@ with the facts of the family, level, role and competency repeated on every row:
 
     family, family_name, track, level, level_name, grade, tier, role, role_name,
     competency, competency_name, category, kind, nature, target, behaviours, anchor,
-    family_anchor, sub_skill, sub_skill_name
+    family_anchor, sub_skill, sub_skill_name, granularity
 
 `behaviours` holds one behaviour per line (a quoted multi-line cell); `anchor` is the
 competency's behavioural anchor for the row's track at the row's target, and `family_anchor`
@@ -16,7 +16,9 @@ keep what has no cell: a level without roles (level columns only), a role withou
 last: one per anchor of a sub-skill (its track, proficiency in `target`, text in `anchor`, or
 in `family_anchor` with the family in `family`), one for a sub-skill without anchors, with the
 competency's columns and `sub_skill`, `sub_skill_name`; no role. Those two columns are written
-only when the framework has sub-skills.
+only when the framework has sub-skills. `granularity` is the framework's, on every row (on a row
+of its own when there is no other), written only when it is not the default `competency`: a
+grid without it reads as assessed per competency.
 
 Reading: things appear in the order of their first row. A family, level or competency is
 defined by a row giving any of its facts (name, grade, tier; name, category, kind, nature); a
@@ -26,7 +28,7 @@ named in the cell; its key is the slug of its name. Rows pointing at an undefine
 or competency stay references (dangling ones are for the publication rules to report).
 
 What the grid holds: `load(dump(f)).framework == f` exactly when `f`
-- has the default description, scale, granularity and taxonomy, and no lateral paths nor rules
+- has the default description, scale and taxonomy, and no lateral paths nor rules
   (the framework's name is not in the grid either: pass it to `load`);
 - has families without description, tracks without crossover, levels without descriptor;
 - has the default policy;
@@ -90,6 +92,7 @@ COLUMNS = (
     "family_anchor",
     "sub_skill",
     "sub_skill_name",
+    "granularity",
 )
 OPTIONAL = (
     "tier",
@@ -99,10 +102,11 @@ OPTIONAL = (
     "family_anchor",
     "sub_skill",
     "sub_skill_name",
+    "granularity",
 )
 CELL = ("target", "behaviours", "anchor", "family_anchor")
 # written only when some row fills them, so a grid without them reads as it always has
-ELIDED = ("family_anchor", "sub_skill", "sub_skill_name")
+ELIDED = ("family_anchor", "sub_skill", "sub_skill_name", "granularity")
 REQUIRED = tuple(column for column in COLUMNS if column not in OPTIONAL)
 # keys, enumerations and numbers cannot hold spaces: stray ones from spreadsheets are dropped
 _TRIMMED = frozenset(
@@ -117,10 +121,12 @@ _TRIMMED = frozenset(
         "grade",
         "target",
         "sub_skill",
+        "granularity",
     )
 )
 
 # model field -> grid column, per kind of thing the rows describe
+_FRAMEWORK = {"granularity": "granularity"}
 _FAMILY = {"key": "family", "name": "family_name"}
 _TRACK = {"kind": "track"}
 _LEVEL = {"code": "level", "name": "level_name", "grade": "grade", "tier": "tier"}
@@ -148,12 +154,30 @@ def dump(framework: Framework) -> str:
     # spreadsheet would run as formulas get an apostrophe, which reading removes
     writer = spreadsheets.writer(out)
     rows = [row + [""] * (len(COLUMNS) - len(row)) for row in _rows(framework)]
+    # the framework's own facts are on every row, as a family's are on each of its rows (a
+    # framework without rows gets one for them)
+    if settings := _settings(framework):
+        rows = rows or [[""] * len(COLUMNS)]
+        for row in rows:
+            for column, value in settings.items():
+                row[COLUMNS.index(column)] = value
     shown = [
         i for i, column in enumerate(COLUMNS) if column not in ELIDED or any(row[i] for row in rows)
     ]
     writer.writerow([COLUMNS[i] for i in shown])
     writer.writerows([row[i] for i in shown] for row in rows)
     return out.getvalue()
+
+
+def _settings(framework: Framework) -> dict[str, str]:
+    """The framework's own facts the grid holds, by column: those that depart from the
+    default (a blank cell reads as the default)."""
+    held = {
+        column: getattr(framework, name)
+        for name, column in _FRAMEWORK.items()
+        if getattr(framework, name) != Framework.model_fields[name].default
+    }
+    return {column: str(value) for column, value in held.items()}
 
 
 def _rows(framework: Framework) -> Iterator[list[str]]:
@@ -262,6 +286,8 @@ class _Reader:
     def __init__(self, file: str) -> None:
         self.file = file
         self.issues: list[ImportIssue] = []
+        # the framework's own facts, from the first row giving one
+        self.framework: _Thing | None = None
         self.families: dict[str, _Thing] = {}
         self.tracks: dict[tuple[str, str], _Thing] = {}
         self.levels: dict[tuple[str, str, str], _Thing] = {}
@@ -356,6 +382,11 @@ class _Reader:
             )
 
     def _add(self, row: dict[str, str], line: int) -> None:
+        if settings := {n: row[c] for n, c in _FRAMEWORK.items() if row[c]}:
+            if self.framework is None:
+                self.framework = _Thing("the framework", _FRAMEWORK, line, {})
+            for name, value in settings.items():
+                self._state(self.framework, name, value, line)
         family, track, level = row["family"], row["track"], row["level"]
         role, competency = row["role"], row["competency"]
         level_facts = {n: row[_LEVEL[n]] for n in ("name", "grade", "tier") if row[_LEVEL[n]]}
@@ -532,8 +563,13 @@ class _Reader:
                 for i, requirement in enumerate(self.requirements.get(role, []))
             ]
             roles.append(place(("roles", r), found, requirements=requirements))
+        settings: dict[str, Any] = {}
+        if self.framework is not None:
+            settings = self.framework.facts
+            spots.update({(n,): spot for n, spot in self.framework.spots.items()})
         data = {
             "name": name,
+            **settings,
             "categories": list(categories.values()),
             "families": families,
             "competencies": competencies,
