@@ -69,10 +69,12 @@ def test_a_grid_keeps_every_sub_skill_with_the_anchors_a_role_reads(framework: F
 @FAST
 @given(framework=frameworks())
 def test_a_grid_keeps_the_granularity(framework: Framework):
-    """A framework assessed per sub-skill comes back from its grid assessed per sub-skill."""
+    """A framework comes back from its grid assessed as it was (per competency or per
+    sub-skill), on its own scale."""
     held = grid_csv.load(grid_csv.dump(framework), "fw.csv", name=framework.name).framework
     assert held is not None
     assert held.granularity == framework.granularity
+    assert held.scale == framework.scale
 
 
 @FAST

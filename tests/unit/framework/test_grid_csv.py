@@ -513,6 +513,18 @@ def test_a_framework_assessed_per_sub_skill_says_so_on_every_row():
     assert older.granularity == "competency"
 
 
+def test_a_framework_on_another_scale_says_so_on_every_row():
+    """`scale` travels like `granularity`: a 1..5 framework does not come back on 0..5."""
+    framework = GRID.model_copy(update={"scale": "1..5"})
+    text = grid_csv.dump(framework)
+    assert text.startswith(f"{HEADER},scale\r\n")
+    assert {r["scale"] for r in csv.DictReader(io.StringIO(text))} == {"1..5"}
+    result = grid_csv.load(text, "grid.csv", name=GRID.name)
+    assert result.issues == []
+    assert result.framework == framework
+    assert grid_csv.load(GRID_CSV, "grid.csv", name=GRID.name).framework.scale == "0..5"  # type: ignore[union-attr]
+
+
 def test_a_framework_without_rows_keeps_its_granularity_on_a_row_of_its_own():
     empty = Framework(name="Empty", granularity="sub_skill")
     text = grid_csv.dump(empty)

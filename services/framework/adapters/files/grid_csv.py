@@ -5,7 +5,7 @@ with the facts of the family, level, role and competency repeated on every row:
 
     family, family_name, track, level, level_name, grade, tier, role, role_name,
     competency, competency_name, category, kind, nature, target, behaviours, anchor,
-    family_anchor, sub_skill, sub_skill_name, granularity
+    family_anchor, sub_skill, sub_skill_name, granularity, scale
 
 `behaviours` holds one behaviour per line (a quoted multi-line cell); `anchor` is the
 competency's behavioural anchor for the row's track at the row's target, and `family_anchor`
@@ -16,9 +16,9 @@ keep what has no cell: a level without roles (level columns only), a role withou
 last: one per anchor of a sub-skill (its track, proficiency in `target`, text in `anchor`, or
 in `family_anchor` with the family in `family`), one for a sub-skill without anchors, with the
 competency's columns and `sub_skill`, `sub_skill_name`; no role. Those two columns are written
-only when the framework has sub-skills. `granularity` is the framework's, on every row (on a row
-of its own when there is no other), written only when it is not the default `competency`: a
-grid without it reads as assessed per competency.
+only when the framework has sub-skills. `granularity` and `scale` are the framework's, on every
+row (on a row of their own when there is no other), each written only when it is not the
+default (`competency`, `0..5`): a grid without them reads as assessed per competency on 0..5.
 
 Reading: things appear in the order of their first row. A family, level or competency is
 defined by a row giving any of its facts (name, grade, tier; name, category, kind, nature); a
@@ -28,7 +28,7 @@ named in the cell; its key is the slug of its name. Rows pointing at an undefine
 or competency stay references (dangling ones are for the publication rules to report).
 
 What the grid holds: `load(dump(f)).framework == f` exactly when `f`
-- has the default description, scale and taxonomy, and no lateral paths nor rules
+- has the default description and taxonomy, and no lateral paths nor rules
   (the framework's name is not in the grid either: pass it to `load`);
 - has families without description, tracks without crossover, levels without descriptor;
 - has the default policy;
@@ -93,6 +93,7 @@ COLUMNS = (
     "sub_skill",
     "sub_skill_name",
     "granularity",
+    "scale",
 )
 OPTIONAL = (
     "tier",
@@ -103,10 +104,11 @@ OPTIONAL = (
     "sub_skill",
     "sub_skill_name",
     "granularity",
+    "scale",
 )
 CELL = ("target", "behaviours", "anchor", "family_anchor")
 # written only when some row fills them, so a grid without them reads as it always has
-ELIDED = ("family_anchor", "sub_skill", "sub_skill_name", "granularity")
+ELIDED = ("family_anchor", "sub_skill", "sub_skill_name", "granularity", "scale")
 REQUIRED = tuple(column for column in COLUMNS if column not in OPTIONAL)
 # keys, enumerations and numbers cannot hold spaces: stray ones from spreadsheets are dropped
 _TRIMMED = frozenset(
@@ -122,11 +124,12 @@ _TRIMMED = frozenset(
         "target",
         "sub_skill",
         "granularity",
+        "scale",
     )
 )
 
 # model field -> grid column, per kind of thing the rows describe
-_FRAMEWORK = {"granularity": "granularity"}
+_FRAMEWORK = {"granularity": "granularity", "scale": "scale"}
 _FAMILY = {"key": "family", "name": "family_name"}
 _TRACK = {"kind": "track"}
 _LEVEL = {"code": "level", "name": "level_name", "grade": "grade", "tier": "tier"}
