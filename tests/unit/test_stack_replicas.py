@@ -26,8 +26,6 @@ def test_replicas_listening_with_reuse_port_share_the_port_and_others_do_not() -
     port = first.getsockname()[1]
     second = http_socket(settings(TALENTLEDGER_HTTP_REUSE_PORT=True, TALENTLEDGER_HTTP_PORT=port))
     try:
-        first.listen()
-        second.listen()
         assert second.getsockname()[1] == port
         with pytest.raises(OSError, match="in use") as refused:
             http_socket(settings(TALENTLEDGER_HTTP_PORT=port))
@@ -37,6 +35,28 @@ def test_replicas_listening_with_reuse_port_share_the_port_and_others_do_not() -
     finally:
         first.close()
         second.close()
+
+
+def test_a_replicas_socket_listens_at_once_and_leaves_no_address_to_others() -> None:
+    """A socket bound but not listening, or one with SO_REUSEADDR beside SO_REUSEPORT, would
+    let another user's SO_REUSEADDR socket take the address on Linux (runtime.http_socket)."""
+    sock = http_socket(settings(TALENTLEDGER_HTTP_REUSE_PORT=True))
+    try:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
+        port = sock.getsockname()[1]
+        with socket.socket() as intruder:
+            intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            with pytest.raises(OSError, match="in use") as refused:
+                intruder.bind(("127.0.0.1", port))
+            assert refused.value.errno == errno.EADDRINUSE
+    finally:
+        sock.close()
+    alone = http_socket(settings())
+    with alone:
+        assert alone.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+        assert alone.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 0
 
 
 def test_a_replica_after_the_first_names_its_own_log_and_span_files() -> None:
