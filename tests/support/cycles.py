@@ -132,8 +132,7 @@ async def kill(stack: RunningStack, *services: str, replica: int | None = None) 
     state = StackState.load(stack.home)
     assert state is not None
     killed = {
-        service: [replica] if replica else list(range(1, state.services[service].replicas + 1))
-        for service in services
+        service: [replica] if replica else state.services[service].numbers for service in services
     }
     for service, replicas in killed.items():
         process = state.services[service]
