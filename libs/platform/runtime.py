@@ -165,17 +165,24 @@ async def run_relay(settings: Settings, schema: str, batch_size: int = 500) -> N
     tracer_provider.shutdown()
 
 
-def http_socket(settings: Settings) -> socket.socket:
-    """The API's socket, bound but not listening yet: the server listens once it serves, so
-    with SO_REUSEPORT (`http_reuse_port`) the kernel hands connections only to replicas
-    that serve."""
+def http_socket(settings: Settings, backlog: int = socket.SOMAXCONN) -> socket.socket:
+    """The API's socket, bound and listening; the server accepts on it once it serves. Made
+    once the consumers are subscribed: with SO_REUSEPORT (`http_reuse_port`) the kernel
+    hands connections only to replicas that listen.
+
+    It listens at once because on Linux a socket bound but not listening leaves the address
+    to any other socket with SO_REUSEADDR, another user's too, which could listen there
+    first. With SO_REUSEPORT it sets no SO_REUSEADDR: SO_REUSEPORT alone lets the same user
+    bind over its own TIME_WAIT sockets, and lets no other user's socket share the port."""
     family = socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if settings.http_reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((settings.http_host, settings.http_port))
+        sock.listen(backlog)
     except OSError:
         sock.close()
         raise
@@ -245,15 +252,18 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
         api.state.runtime = runtime
         verifier = api.state.token_verifier = TokenVerifier(settings)
         FastAPIInstrumentor.instrument_app(api, tracer_provider=tracer_provider)
-        server = uvicorn.Server(uvicorn.Config(api, log_level="warning", lifespan="off"))
+        config = uvicorn.Config(api, log_level="warning", lifespan="off")
+        server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        listening = http_socket(settings)
         worker = Worker(
             client,
             task_queue=name,
             activities=list(parts.activities),
             workflows=list(parts.workflows),
         )
+        # Listening from here on, the kernel hands this replica connections: only once the
+        # worker is built, which may take a while, and right before it serves.
+        listening = http_socket(settings, config.backlog)
         relay = OutboxRelay(runtime.store, broker)
         pruning = InboxPruning(runtime.store, settings.event_retention_days)
         signing_keys = asyncio.create_task(verifier.run(stop), name="jwks")

@@ -90,7 +90,7 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-def _port_accepts(port: int) -> bool:
+def port_accepts(port: int) -> bool:
     try:
         with socket.create_connection((HOST, port), timeout=0.5):
             return True
@@ -201,7 +201,7 @@ def _terminate(process: psutil.Process, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock so concurrent start/stop calls do not race."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
@@ -243,7 +243,7 @@ class _Server:
         return {k: v for k, v in ports.items() if isinstance(v, int)}
 
     def _lock(self) -> contextlib.AbstractContextManager[None]:
-        return _locked(self._lock_file)
+        return locked(self._lock_file)
 
 
 class _DetachedServer(_Server, abc.ABC):
@@ -503,7 +503,7 @@ class EmbeddedNats(_DetachedServer):
             while time.monotonic() < deadline:
                 if not alive():
                     raise ServerError("nats-server exited")
-                if _port_accepts(ports["port"]):
+                if port_accepts(ports["port"]):
                     with contextlib.suppress(httpx.HTTPError):
                         if http.get(health).status_code == 200:
                             return
@@ -602,7 +602,7 @@ class EmbeddedTemporal(_DetachedServer):
     def _wait_ready(
         self, ports: Mapping[str, int], deadline: float, alive: Callable[[], bool]
     ) -> None:
-        while not _port_accepts(ports["port"]):
+        while not port_accepts(ports["port"]):
             if not alive():
                 raise ServerError("temporal exited")
             if time.monotonic() >= deadline:

@@ -7,7 +7,8 @@ Everything lives under `TALENTLEDGER_HOME` (default `./.talentledger`):
                 database role passwords (postgres.pgpass), Temporal payload keys,
                 decision-log checkpoint key (and its pinned fingerprint)
     logs/       one log a service      traces/    spans      checkpoints/  signed log heads
-    stack.json  what runs where (addresses, ports, pids)
+    stack.json  what runs where (addresses, ports, pids); stack.lock held while `up` or `down`
+                changes it
 
 A server whose address is given (`DATABASE_URL`, `NATS_URL`, `TEMPORAL_ADDRESS`) is used as
 it is and never started or stopped here. `DATABASE_URL` must then name a role allowed to
@@ -19,14 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +56,8 @@ from talentledger.stack.servers import (
     EmbeddedTemporal,
     ServerError,
     free_port,
+    locked,
+    port_accepts,
 )
 
 SERVICES = ("framework", "assessment", "development", "promotion", "cycles")
@@ -68,7 +73,7 @@ def import_services() -> None:
 class ServiceProcess:
     """A service's processes, its replicas, all on one port: each listens with SO_REUSEPORT
     and the kernel spreads the connections among those listening. Replica n's pid is
-    `pids[n - 1]`."""
+    `pids[n - 1]`; None where there is no replica n (fewer replicas kept a later one)."""
 
     name: str
     port: int
@@ -79,22 +84,53 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def numbers(self) -> list[int]:
+        """The replicas recorded, by number."""
+        return [n for n, pid in enumerate(self.pids, start=1) if pid]
+
+    @property
     def replicas(self) -> int:
-        return len(self.pids)
+        return len(self.numbers)
 
     def replica_running(self, replica: int) -> bool:
-        return _alive(self.pids[replica - 1], f"services.{self.name}")
+        pid = self.pids[replica - 1] if replica <= len(self.pids) else None
+        return _alive(pid, f"services.{self.name}")
 
     def running_replicas(self) -> list[int]:
-        return [n for n in range(1, self.replicas + 1) if self.replica_running(n)]
+        return [n for n in self.numbers if self.replica_running(n)]
 
     def running(self) -> bool:
         """Whether every replica runs."""
-        return bool(self.pids) and len(self.running_replicas()) == self.replicas
+        return bool(self.numbers) and len(self.running_replicas()) == self.replicas
 
     def label(self, replica: int) -> str:
         service = f"the {self.name} service"
-        return service if self.replicas == 1 else f"replica {replica} of {service}"
+        return service if self.numbers == [1] else f"replica {replica} of {service}"
+
+    def record(self, replica: int, pid: int | None) -> None:
+        self.pids += [None] * (replica - len(self.pids))
+        self.pids[replica - 1] = pid
+        while self.pids and self.pids[-1] is None:
+            self.pids.pop()
+
+
+@dataclass(frozen=True)
+class ReplicaPlan:
+    """How `up` brings a service to the replicas wanted, without a moment unserved: it keeps
+    those running (the lowest numbers first), starts the missing under the lowest numbers
+    free, and stops the surplus only once the others serve."""
+
+    keep: list[int]
+    start: list[int]
+    surplus: list[int]
+
+
+def plan_replicas(running: list[int], wanted: int) -> ReplicaPlan:
+    """The plan for `wanted` replicas of a service whose replicas `running` run."""
+    running = sorted(running)
+    keep, surplus = running[:wanted], running[wanted:]
+    free = (n for n in itertools.count(1) if n not in running)
+    return ReplicaPlan(keep, [next(free) for _ in range(wanted - len(keep))], surplus)
 
 
 @dataclass
@@ -121,7 +157,17 @@ class StackState:
         return cls(**raw)
 
     def save(self, home: Path) -> None:
-        (home / "stack.json").write_text(json.dumps(asdict(self), indent=2))
+        """Replace stack.json whole: a crash mid-write leaves the previous one, not half."""
+        descriptor, written = tempfile.mkstemp(dir=home, prefix=".stack.json.")
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(json.dumps(asdict(self), indent=2))
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(written, home / "stack.json")
+        except BaseException:
+            Path(written).unlink(missing_ok=True)
+            raise
 
 
 def _replicas_recorded(service: dict[str, Any]) -> dict[str, Any]:
@@ -192,8 +238,21 @@ class Stack:
         everything is once every process of every service serves."""
         if replicas is not None and replicas < 1:
             raise ServerError(f"a service runs at least one replica, not {replicas}")
-        note = progress or (lambda _: None)
         self.home.mkdir(parents=True, exist_ok=True)
+        with self._exclusive():
+            return self._up(progress or (lambda _: None), replicas)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One `up` or `down` at a time on a home: two would each start replicas the other's
+        stack.json never records, which share the port and are never stopped."""
+        if not self.home.exists():  # nothing to change; a lock would make the home again
+            yield
+            return
+        with locked(self.home / "stack.lock"):
+            yield
+
+    def _up(self, note: Callable[[str], None], replicas: int | None) -> StackState:
         previous = StackState.load(self.home)
         note("PostgreSQL")
         database_url = self.settings.database_url or self.postgres.start()
@@ -223,12 +282,24 @@ class Stack:
             service_database_urls=service_urls,
         )
         state.save(self.home)
+        plans: dict[str, ReplicaPlan] = {}
         for name in SERVICES:
             note(f"{name} service")
-            state.services[name] = self._start_service(name, state, public_key, replicas)
+            plans[name] = self._start_service(name, state, public_key, replicas)
+        for name, plan in plans.items():
+            self._wait_serving(state.services[name], plan.keep + plan.start)
+        surplus = {name: plan.surplus for name, plan in plans.items() if plan.surplus}
+        if surplus:
+            note("replicas beyond those wanted")
+            _stop_pids(
+                [state.services[n].pids[r - 1] for n in surplus for r in surplus[n]], signal.SIGTERM
+            )
+            for name, numbers in surplus.items():
+                for replica in numbers:
+                    state.services[name].record(replica, None)
             state.save(self.home)
-        for name in SERVICES:
-            self._wait_serving(state.services[name])
+        for name in SERVICES:  # one that died after it listened must not pass for running
+            self._check_running(state.services[name])
         return state
 
     def _start_nats(self) -> str:
@@ -243,19 +314,21 @@ class Stack:
 
     def _start_service(
         self, name: str, state: StackState, public_key: Path, replicas: int | None
-    ) -> ServiceProcess:
-        """Its replicas that do not run started, on the port those that run listen on."""
+    ) -> ReplicaPlan:
+        """Its missing replicas started, on the port those that run listen on, each recorded
+        in stack.json as soon as it is spawned; the plan says which to stop once they serve."""
         known = state.services.get(name) or ServiceProcess(name, port=0)
-        wanted = replicas or known.replicas or 1
-        surplus = [known.pids[n - 1] for n in known.running_replicas() if n > wanted]
-        _stop_pids(surplus, signal.SIGTERM)
         running = known.running_replicas()
+        plan = plan_replicas(running, replicas or known.replicas or 1)
         port = known.port if running or (known.port and _port_free(known.port)) else free_port()
-        pids = (known.pids + [None] * wanted)[:wanted]
-        for replica in range(1, wanted + 1):
-            if replica not in running:
-                pids[replica - 1] = self._spawn(name, replica, port, state, public_key)
-        return ServiceProcess(name=name, port=port, pids=pids)
+        service = state.services[name] = ServiceProcess(name, port)
+        for replica in running:
+            service.record(replica, known.pids[replica - 1])
+        for replica in plan.start:
+            service.record(replica, self._spawn(name, replica, port, state, public_key))
+            state.save(self.home)
+        state.save(self.home)
+        return plan
 
     def _spawn(
         self, name: str, replica: int, port: int, state: StackState, public_key: Path
@@ -277,6 +350,9 @@ class Stack:
             # Every replica listens on the port; so may any added later by `up --replicas`.
             "TALENTLEDGER_HTTP_REUSE_PORT": "true",
             "TALENTLEDGER_REPLICA": str(replica),
+            # Names every database connection of the replica (pg_stat_activity), so that one
+            # can tell which replica holds what, such as its relay's lock.
+            "PGAPPNAME": f"{name}-{replica}",
             "TALENTLEDGER_LOG_DIR": str(logs),
         }
         if name == "cycles":
@@ -307,28 +383,35 @@ class Stack:
             )
         return process.pid
 
-    def _wait_serving(self, service: ServiceProcess, timeout: float = 90) -> None:
-        """Until every replica listens on the service's port (it listens once its consumers
-        are subscribed, and serves at once) and the port answers `/health`."""
+    def _wait_serving(
+        self, service: ServiceProcess, replicas: list[int], timeout: float = 90
+    ) -> None:
+        """Until each of `replicas` listens on the service's port (it listens once its
+        consumers are subscribed, and serves at once) and the port answers `/health`."""
         deadline = time.monotonic() + timeout
-        waiting = list(range(1, service.replicas + 1))
+        waiting = list(replicas)
         while time.monotonic() < deadline:
             for replica in list(waiting):
-                if not service.replica_running(replica):
-                    raise ServerError(
-                        f"{service.label(replica)} exited at start; its log:\n"
-                        + self._service_log(service.name, replica)
-                    )
+                self._check_running(service, replica)
                 if _listens(service.pids[replica - 1], service.port):
                     waiting.remove(replica)
             if not waiting and _healthy(service.url):
                 return
             time.sleep(0.2)
-        replica = waiting[0] if waiting else 1
+        replica = waiting[0] if waiting else replicas[0]
         raise ServerError(
             f"{service.label(replica)} did not serve in {timeout:.0f}s; its log:\n"
             + self._service_log(service.name, replica)
         )
+
+    def _check_running(self, service: ServiceProcess, *replicas: int) -> None:
+        """Raise, with its log, for the first of `replicas` (all recorded by default) gone."""
+        for replica in replicas or service.numbers:
+            if not service.replica_running(replica):
+                raise ServerError(
+                    f"{service.label(replica)} exited at start; its log:\n"
+                    + self._service_log(service.name, replica)
+                )
 
     def _service_log(self, name: str, replica: int = 1) -> str:
         logs, stem = self.home / "logs", replica_stem(name, replica)
@@ -356,10 +439,11 @@ class Stack:
 
     def down(self) -> None:
         """Stop the services, then the embedded servers; all data stays."""
-        self.stop_services(list(reversed(SERVICES)))
-        self.temporal.stop()
-        self.nats.stop()
-        self.postgres.stop()
+        with self._exclusive():
+            self.stop_services(list(reversed(SERVICES)))
+            self.temporal.stop()
+            self.nats.stop()
+            self.postgres.stop()
 
     def status(self) -> list[tuple[str, str, str]]:
         """(component, state, where) for each part of the stack."""
@@ -428,12 +512,16 @@ def _healthy(url: str) -> bool:
 
 
 def _port_free(port: int) -> bool:
+    """Whether a replica could listen on `port` alone. The bind is a replica's own (with
+    SO_REUSEPORT, runtime.http_socket), which TIME_WAIT sockets replicas left do not stop;
+    it would pass a socket of this user's listening there as well, hence the connect."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
             return False
-    return True
+    return not port_accepts(port)
 
 
 def _tail(path: Path, lines: int = 30) -> str:

@@ -5,12 +5,13 @@
 service (SO_REUSEPORT): their consumers share the durable consumers, their Temporal workers
 the task queues, and one outbox relay per service is active while the other stands by. One
 replica of every service gets SIGKILL mid-campaign and nothing is restarted: the people go on
-rating through the same addresses, served by the replicas left. The killed ones are started
-again (`talentledger up`, which keeps each service's count), and the other replica of every
-service gets SIGKILL while the calibration session is under review; every relay killed then
-was the active one, and its standby must take over within seconds. HR calibrates, and the
-completed calibration reaches the cycle, the plans and the readiness evaluations, through
-the replicas left. The cycle must complete with each effect once.
+rating through the same addresses, served by the replicas left; both replicas of the
+assessment service served the people before. The killed ones are started again
+(`talentledger up`, which keeps each service's count), and the other replica of every
+service gets SIGKILL while the calibration session is under review, once it holds its
+service's relay lock: the restarted replica's standby relay must take over within seconds.
+HR calibrates, and the completed calibration reaches the cycle, the plans and the readiness
+evaluations, through the replicas left. The cycle must complete with each effect once.
 
 Killed right after the calibration completes instead, a replica may die holding
 `CalibrationCompleted` unacknowledged, which comes back to the other after its ack wait (60 s,
@@ -55,8 +56,11 @@ async def test_a_cycle_completes_with_each_effect_once_when_a_replica_of_every_s
             await cycle.close()
         assert done["status"] == "COMPLETED", done
         assert_each_effect_once(stack.state["database_url"], cycle.cycle_id, 1)
-        served = [requests_served(stack, stem) for stem in ("assessment", "assessment-2")]
-        assert all(served), f"the kernel spreads the people's requests over both: {served}"
+
+
+def replica_of_each(replica: int) -> dict[str, str]:
+    """Replica number `replica` of every service, as its connections name it."""
+    return {service: f"{service}-{replica}" for service in SERVICES}
 
 
 def requests_served(stack: RunningStack, file_stem: str) -> int:
@@ -72,6 +76,12 @@ async def the_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
     campaign = f"{cycle.cycle_id}.1"
     session = f"{campaign}.calibration"
     rest = await half_rated(cycle, 1)
+    # Spans reach their files within a second (libs/platform/telemetry.py).
+    await wait_for(
+        lambda: all(requests_served(stack, stem) for stem in ("assessment", "assessment-2")),
+        TAKEOVER,
+        "both replicas of the assessment service to have served the people's requests",
+    )
     # Submissions just committed are being relayed and consumed; the cycle's worker holds
     # the campaign's reminder timer.
     await kill(stack, *SERVICES, replica=1)
@@ -83,19 +93,18 @@ async def the_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
     assert simulation.urls == addresses, "each service keeps its one address"
     database = stack.state["database_url"]
     # Replica 2 of each service was alone a while: its relay leads, the restarted one waits.
-    leaders = await wait_for(
-        lambda: (found := relay_leaders(database)).keys() == set(SERVICES) and found,
+    await wait_for(
+        lambda: relay_leaders(database) == replica_of_each(2),
         TAKEOVER,
-        "an active relay of every service",
+        "the relay of replica 2 of every service to be the active one",
     )
     # The session is open and under review; the cycle's worker waits for its completion.
     await kill(stack, *SERVICES, replica=2)
-
-    def taken_over() -> bool:
-        now = relay_leaders(database)
-        return all(s in now and now[s] != leaders[s] for s in SERVICES)
-
-    await wait_for(taken_over, TAKEOVER, "the standby relays to take over")
+    await wait_for(
+        lambda: relay_leaders(database) == replica_of_each(1),
+        TAKEOVER,
+        "the standby relays of the restarted replicas to take over",
+    )
     calibration = await simulation.calibrate(session)
 
     status = await cycle.at("gap review", number=1)

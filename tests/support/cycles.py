@@ -132,8 +132,7 @@ async def kill(stack: RunningStack, *services: str, replica: int | None = None) 
     state = StackState.load(stack.home)
     assert state is not None
     killed = {
-        service: [replica] if replica else list(range(1, state.services[service].replicas + 1))
-        for service in services
+        service: [replica] if replica else state.services[service].numbers for service in services
     }
     for service, replicas in killed.items():
         process = state.services[service]
@@ -144,14 +143,16 @@ async def kill(stack: RunningStack, *services: str, replica: int | None = None) 
         assert not any(map(process.replica_running, replicas)), f"{service} survived SIGKILL"
 
 
-def relay_leaders(database: str) -> dict[str, int]:
-    """The database backend (pid) of each service's active outbox relay: the one holding
-    its advisory lock (libs/events/relay.py)."""
+def relay_leaders(database: str) -> dict[str, str]:
+    """The process holding each service's active outbox relay's advisory lock
+    (libs/events/relay.py), by its connection's application name: `<service>-<replica>` for
+    a replica `talentledger up` started."""
     with psycopg.connect(database) as conn:
         found = {
             service: conn.execute(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND objsubid = 1 AND (classid::bigint << 32 | objid::bigint) = hashtext(%s)",
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                "AND (l.classid::bigint << 32 | l.objid::bigint) = hashtext(%s)",
                 (f"relay:{service}:jetstream",),
             ).fetchone()
             for service in SERVICES

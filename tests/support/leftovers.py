@@ -107,9 +107,24 @@ def stop_orphans() -> list[Path]:
                 break
             with contextlib.suppress(Exception):  # a half-made directory: stop what there is
                 server.stop()
+        _kill_processes_of(directory)
         shutil.rmtree(directory, ignore_errors=True)
     _stop_orphaned_test_servers()
     return found
+
+
+def _kill_processes_of(directory: Path) -> None:
+    """What still runs with `directory` as its TALENTLEDGER_HOME: a service replica a run
+    killed between spawning it and recording it in stack.json, which `down` cannot know."""
+    homes = {str(directory), str(directory.resolve())}
+    killed: list[psutil.Process] = []
+    for process in psutil.process_iter():
+        # AccessDenied: another user's process, none of ours; NoSuchProcess: gone meanwhile.
+        with contextlib.suppress(psutil.Error):
+            if process.environ().get("TALENTLEDGER_HOME") in homes:
+                process.kill()
+                killed.append(process)
+    psutil.wait_procs(killed, timeout=10)
 
 
 def _stop_orphaned_test_servers() -> None:
