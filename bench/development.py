@@ -1,8 +1,9 @@
 """Benchmark 6: gaps and development plans for a population (the development service).
 
-The organisation of benchmark 4 (10,000 people, each in a role profile of 10 competencies)
-is hired through the org chart's handler and the framework seeded through the replica's, in
-the schema `bench_development` migrated with the service's migrations. An L&D catalog of
+10,000 people on benchmark 4's org chart, spread over all 14 levels of their job family
+(bench/development_model.py: a pyramid from IC1 to M7, 8 to 12 competencies each), are hired
+through the org chart's handler and the framework seeded through the replica's, in the schema
+`bench_development` migrated with the service's migrations. An L&D catalog of
 2,000 courses arrives through `Development.on_catalog`. Then one `CalibrationCompleted` for
 everyone goes through `Development.on_calibration`, in one transaction as its consumer runs
 it: gaps against each role profile, 70/20/10 plans with mentors shared population-wide,
@@ -32,7 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 
 from bench.assessment import FRAMEWORK_ID, envelope, seed_framework, seed_org_chart
-from bench.assessment_model import organisation
+from bench.development_model import levels, population
 from bench.framework_model import build_framework
 from libs.events.migrations import migrate
 from libs.events.schemas.assessment import CalibrationCompleted, SubjectScores
@@ -119,7 +120,7 @@ def plain_gaps(event: CalibrationCompleted, targets: dict[tuple[str, ...], dict[
 async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> str:
     await asyncio.to_thread(migrate, database_url, SCHEMA, *definition.migrations)
     framework = build_framework()
-    org = organisation(sizes.people, framework)
+    org = population(sizes.people, framework)
     async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
         store = EventStore(pool, SCHEMA)
         await seed_framework(store, framework, SCHEMA)
@@ -219,12 +220,18 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
 
     open_gaps = sum(r.people for r in report.rows)
     needing = sum(1 for r in report.rows if r.needs_new_programme)
+    held = sum(len(c) for c in org.competencies.values())
     lines = [
         "## 6. Development: gaps and plans for a population",
         "",
-        f"{len(org.hires):,} people x 10 competencies, a catalog of {len(courses):,} courses "
-        f"(loaded through `on_catalog` in {loaded:.2f} s). One `CalibrationCompleted` through "
-        "`Development.on_calibration`, in one transaction as its consumer runs it.",
+        f"{len(org.hires):,} people holding {held:,} competencies between them, a catalog of "
+        f"{len(courses):,} courses (loaded through `on_catalog` in {loaded:.2f} s). One "
+        "`CalibrationCompleted` through `Development.on_calibration`, in one transaction as "
+        "its consumer runs it.",
+        "",
+        "People per level: " + ", ".join(f"{level} {n:,}" for level, n in levels(org)) + ".",
+        f"People with a plan: {plan_rows:,} of {len(org.hires):,} "
+        f"({plan_rows / len(org.hires):.0%}).",
         "",
         "| What | Seconds | Rows | Ratio |",
         "| --- | ---: | ---: | ---: |",
