@@ -119,19 +119,34 @@ def _tree(people: int, families: int, rng: random.Random) -> tuple[list[int | No
     return manager, depth
 
 
-def organisation(people: int, framework: Framework, seed: int = 360) -> Organisation:
-    """`people` employees, their peers and their raters' submissions."""
-    rng = random.Random(seed)
-    roles = positions(framework)
-    families = sorted(roles)
-    names = {f.key: f.name for f in framework.families}
+@dataclass(frozen=True)
+class Chart:
+    """The org chart's shape, by person index: each one's manager (None at the top), depth
+    below the top and job family (that of the head of their branch, who heads a department)."""
+
+    boss: list[int | None]
+    depth: list[int]
+    family: list[str]
+
+
+def chart(people: int, families: list[str], rng: random.Random) -> Chart:
+    """The tree described above, one department per family under the top."""
     boss, depth = _tree(people, len(families), rng)
-    ids = [f"e{n:05d}" for n in range(people)]
-    # The department (and job family) of each person: that of the head of their branch.
     family: list[str] = []
     for n in range(people):
         head = boss[n]
         family.append(families[(n - 1) % len(families)] if head in (None, 0) else family[head])
+    return Chart(boss, depth, family)
+
+
+def organisation(people: int, framework: Framework, seed: int = 360) -> Organisation:
+    """`people` employees, their peers and their raters' submissions."""
+    rng = random.Random(seed)
+    roles = positions(framework)
+    names = {f.key: f.name for f in framework.families}
+    shape = chart(people, sorted(roles), rng)
+    boss, depth, family = shape.boss, shape.depth, shape.family
+    ids = [f"e{n:05d}" for n in range(people)]
     hires = [
         EmployeeHired(
             employee_id=ids[n],

@@ -1,8 +1,9 @@
 """Benchmark 6: gaps and development plans for a population (the development service).
 
-The organisation of benchmark 4 (10,000 people, each in a role profile of 10 competencies)
-is hired through the org chart's handler and the framework seeded through the replica's, in
-the schema `bench_development` migrated with the service's migrations. An L&D catalog of
+10,000 people on benchmark 4's org chart, spread over all 14 levels of their job family
+(bench/development_model.py: a pyramid from IC1 to M7, 8 to 12 competencies each), are hired
+through the org chart's handler and the framework seeded through the replica's, in the schema
+`bench_development` migrated with the service's migrations. An L&D catalog of
 2,000 courses arrives through `Development.on_catalog`. Then one `CalibrationCompleted` for
 everyone goes through `Development.on_calibration`, in one transaction as its consumer runs
 it: gaps against each role profile, 70/20/10 plans with mentors shared population-wide,
@@ -26,13 +27,15 @@ import tracemalloc
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
 import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 
 from bench.assessment import FRAMEWORK_ID, envelope, seed_framework, seed_org_chart
-from bench.assessment_model import organisation
+from bench.cpu import CpuProbe, CpuUse, postgres_processes
+from bench.development_model import levels, population
 from bench.framework_model import build_framework
 from libs.events.migrations import migrate
 from libs.events.schemas.assessment import CalibrationCompleted, SubjectScores
@@ -116,10 +119,28 @@ def plain_gaps(event: CalibrationCompleted, targets: dict[tuple[str, ...], dict[
     return len(gaps)
 
 
+HERE = "benchmark process"
+
+
+def _cpu(use: CpuUse) -> str:
+    """`benchmark / PostgreSQL | busy` cells; `-` for a group that could not be observed."""
+    seconds = " / ".join("-" if s is None else f"{s:.2f}" for s in use.seconds.values())
+    return f"{seconds} | {use.machine_busy:.0%}"
+
+
+def _cpu_ratio(measured: CpuUse, baseline: CpuUse) -> str:
+    """Ratio of the CPU seconds of every observed group, or `-` when some went unobserved."""
+    if any(s is None for s in (*measured.seconds.values(), *baseline.seconds.values())):
+        return "-"
+    spent = sum(s for s in measured.seconds.values() if s is not None)
+    base = sum(s for s in baseline.seconds.values() if s is not None)
+    return f"{spent / base:.1f}" if base > 0 else "-"
+
+
 async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> str:
     await asyncio.to_thread(migrate, database_url, SCHEMA, *definition.migrations)
     framework = build_framework()
-    org = organisation(sizes.people, framework)
+    org = population(sizes.people, framework)
     async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
         store = EventStore(pool, SCHEMA)
         await seed_framework(store, framework, SCHEMA)
@@ -147,14 +168,20 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
                     targets[position] = {
                         r.competency: r.target for r in profile.requirements if r.target is not None
                     }
+        async with pool.connection() as conn:
+            postgres = await postgres_processes(conn, database_url)
+        groups = {HERE: [psutil.Process()], "PostgreSQL": postgres}
         gc.collect()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        probe = CpuProbe(groups)
+        probe.start()
         began = time.perf_counter()
         async with store.transaction() as conn:
             await development.on_calibration(
                 database.bind(conn), envelope(first, "calibration-bench-s1"), first
             )
         planned = time.perf_counter() - began
+        planned_cpu = probe.stop()
         rss_rise = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
 
         began = time.perf_counter()
@@ -192,6 +219,8 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
                 )
             )
             await conn.commit()
+            probe = CpuProbe(groups)
+            probe.start()
             began = time.perf_counter()
             async with conn.cursor() as cur:
                 copy_sql = sql.SQL("COPY {} FROM STDIN").format(
@@ -202,6 +231,7 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
                         await copy.write_row((f"E{n}", "bench-s1", "competency", 1.5, '{"a": 1}'))
             await conn.commit()
             copy_s = time.perf_counter() - began
+            copy_cpu = probe.stop()
 
         second = calibration("bench-s2", org, 2)
         gc.collect()
@@ -219,23 +249,34 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
 
     open_gaps = sum(r.people for r in report.rows)
     needing = sum(1 for r in report.rows if r.needs_new_programme)
+    held = sum(len(c) for c in org.competencies.values())
     lines = [
         "## 6. Development: gaps and plans for a population",
         "",
-        f"{len(org.hires):,} people x 10 competencies, a catalog of {len(courses):,} courses "
-        f"(loaded through `on_catalog` in {loaded:.2f} s). One `CalibrationCompleted` through "
-        "`Development.on_calibration`, in one transaction as its consumer runs it.",
+        f"{len(org.hires):,} people holding {held:,} competencies between them, a catalog of "
+        f"{len(courses):,} courses (loaded through `on_catalog` in {loaded:.2f} s). One "
+        "`CalibrationCompleted` through `Development.on_calibration`, in one transaction as "
+        "its consumer runs it.",
         "",
-        "| What | Seconds | Rows | Ratio |",
-        "| --- | ---: | ---: | ---: |",
+        "People per level: " + ", ".join(f"{level} {n:,}" for level, n in levels(org)) + ".",
+        f"People with a plan: {plan_rows:,} of {len(org.hires):,} "
+        f"({plan_rows / len(org.hires):.0%}).",
+        "",
+        "| What | Seconds | Rows | Ratio | CPU s (benchmark / PostgreSQL) | Machine busy |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
         f"| `on_calibration`: gaps, plans, mentors, courses, events | **{planned:.2f}** | "
-        f"{gap_rows:,} gaps, {plan_rows:,} plans, {events:,} events | |",
+        f"{gap_rows:,} gaps, {plan_rows:,} plans, {events:,} events | | "
+        f"{_cpu(planned_cpu)} |",
         f"| baseline (a): target minus score in a dict, plain Python | {plain_s:.3f} | "
-        f"{found:,} gaps | {planned / plain_s:,.0f} |",
+        f"{found:,} gaps | {planned / plain_s:,.0f} | | |",
         f"| baseline (b): COPY of as many rows as gaps and events | {copy_s:.2f} | {rows:,} | "
-        f"**{planned / copy_s:.1f}** |",
+        f"**{planned / copy_s:.1f}** | {_cpu(copy_cpu)} |",
         f"| coverage report on the result | {coverage_s:.2f} | {open_gaps:,} open gaps, "
-        f"{needing} competencies needing a programme | |",
+        f"{needing} competencies needing a programme | | | |",
+        "",
+        f"Ratio in CPU seconds, benchmark process and PostgreSQL together: "
+        f"**{_cpu_ratio(planned_cpu, copy_cpu)}** (the wall-clock ratio counts what other work "
+        "on the machine takes from both; CPU seconds much less so).",
         "",
         "Memory: traced peak of a second `on_calibration` (another session) "
         f"**{peak / 2**20:,.0f} MiB**; the process's maximum resident set rose by "
