@@ -95,6 +95,17 @@ class EventRegistry:
         except KeyError:
             raise UnknownEventType(f"no schema is registered for {event_type} v{version}") from None
 
+    def readable(self, event_type: str, version: int) -> bool:
+        """Whether `decode` can read this version: the current one, or an older one with
+        upcasters all the way to it."""
+        try:
+            current = self.current_version(event_type)
+        except UnknownEventType:
+            return False
+        return version <= current and all(
+            (event_type, step) in self._upcasters for step in range(version, current)
+        )
+
     def is_private(self, event_type: str) -> bool:
         """Unknown types count as public: consumers dead-letter what they cannot read."""
         try:

@@ -14,8 +14,9 @@ extra replicas wait as hot standbys.
 
 Services run it in their own process; `talentledger events relay --schema NAME` runs it alone.
 
-It fails closed on an event type the registry does not know: it cannot tell whether the
-event is private, so it publishes the events before it, keeps its checkpoint just before it
+It fails closed on an event type the registry does not know, or a version of it that does not
+upcast to the current one (older versions that do are published on their own subject, which
+consumers read with the rest): it cannot tell whether the event is private, so it publishes the events before it, keeps its checkpoint just before it
 and stops with `UnpublishableEvent`, which ends the service with that error in its log.
 Skipping the event would lose it for every consumer; publishing it could leak a private
 fact; retrying cannot help, since only new code registers a type. The event waits in the
@@ -41,7 +42,7 @@ from libs.events.broker import (
     subject_of_envelope,
 )
 from libs.events.envelope import Envelope
-from libs.events.registry import UnknownEventType, registry
+from libs.events.registry import registry
 from libs.events.store import EventStore
 from libs.events.subjects import EVENT_STREAM
 
@@ -255,11 +256,11 @@ class OutboxRelay:
 
 
 def _known(envelope: Envelope) -> bool:
-    try:
-        registry.model(envelope.event_type, envelope.schema_version)
-    except UnknownEventType:
-        return False
-    return True
+    # An older version its type upcasts from is known too: written by the release before a
+    # version bump and not yet published when this one started (a broker outage across the
+    # upgrade, a replica of the old release during a rolling one), it goes out on its own
+    # version's subject, which consumers subscribe to with the rest and upcast.
+    return registry.readable(envelope.event_type, envelope.schema_version)
 
 
 def _unpublishable(schema: str, envelope: Envelope) -> UnpublishableEvent:

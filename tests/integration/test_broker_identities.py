@@ -304,6 +304,29 @@ async def test_every_service_reads_a_claimed_body_with_its_own_permissions(
         await service.stop()
 
 
+class FrameworkPublishedV5(IntegrationEvent):
+    """An event of the version before the current one of its type, as the release before a
+    version bump wrote it; not registered, since this release registers the current one."""
+
+    event_type = "FrameworkPublished"
+    schema_version = 5
+    context = "svc"
+
+
+async def test_the_relay_publishes_an_older_version_its_type_upcasts_from(
+    store: EventStore, broker: NatsBroker
+) -> None:
+    """Written before an upgrade and not yet published when it happened, it goes out on its
+    own version's subject, where consumers read every version and upcast it."""
+    await store.append("a", 0, [FrameworkPublishedV5()], ACTOR)
+    await store.append("b", 0, [Probe(n=2)], ACTOR)
+    relay = OutboxRelay(store, broker)
+    assert await relay.relay_once() == 2
+    js = broker.connection.jetstream()
+    subjects = [(await js.get_msg(EVENT_STREAM, seq=n)).subject for n in (1, 2)]
+    assert subjects == ["talentledger.svc.framework_published.v5", PROBES]
+
+
 class Unregistered(IntegrationEvent):
     """An event type no one registered: the relay cannot know whether it is private."""
 

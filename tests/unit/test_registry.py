@@ -98,3 +98,20 @@ def test_private_and_integration_events_are_siblings_and_nothing_else_registers(
     assert registry.is_private("Nope") is False, "unknown types are dead-lettered, not withheld"
     with pytest.raises(TypeError, match="neither an IntegrationEvent nor a PrivateEvent"):
         registry.event(Event)
+
+
+def test_a_version_is_readable_when_it_upcasts_all_the_way_to_the_current_one() -> None:
+    """What the relay publishes: the current version, and an older one the release before
+    a bump wrote, which consumers upcast (docs/architecture.md §3, Outbox relay)."""
+    assert [registry.readable("Rated", v) for v in (0, 1, 2, 3, 4)] == [
+        False,  # no such version
+        True,
+        True,
+        True,
+        False,  # newer than this release knows
+    ]
+    assert registry.readable("Nope", 1) is False
+    broken = EventRegistry()
+    broken.event(RatedV3)
+    broken.upcaster("Rated", 2)(lambda payload: payload)
+    assert [broken.readable("Rated", v) for v in (1, 2, 3)] == [False, True, True]
