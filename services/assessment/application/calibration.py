@@ -164,7 +164,9 @@ async def _positions(
     assert session.opened is not None
     campaign = await campaigns.campaign(session.opened.campaign_id)
     assert campaign.opened is not None
-    return {s: p for s, p in campaign.opened.positions.items() if s in session.opened.subjects}
+    # A set: looking each subject up in the session's list took seconds at 10,000 people.
+    subjects = set(session.opened.subjects)
+    return {s: p for s, p in campaign.opened.positions.items() if s in subjects}
 
 
 async def _framework(campaigns: Campaigns, framework_id: str, version: int) -> Framework:
