@@ -7,6 +7,7 @@ replaying the streams would read one stream per subject.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -315,11 +316,11 @@ class CampaignRecords:
         ]
 
     async def record_calibration_signals(self, session_id: str, signals: Signals) -> None:
-        await self._conn.execute(
-            self._tables.record_signals, (session_id, _SIGNALS.dump_json(signals).decode())
-        )
+        text = await asyncio.to_thread(_SIGNALS.dump_json, signals)
+        await self._conn.execute(self._tables.record_signals, (session_id, text.decode()))
 
     async def calibration_signals(self, session_id: str) -> Signals | None:
         cur = await self._conn.execute(self._tables.signals, (session_id,))
         row = await cur.fetchone()
-        return None if row is None else _SIGNALS.validate_json(row[0])
+        # In a thread: a population's rater offsets are a megabyte of JSON at 10,000 people.
+        return None if row is None else await asyncio.to_thread(_SIGNALS.validate_json, row[0])
