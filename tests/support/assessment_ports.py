@@ -23,6 +23,8 @@ from services.assessment.application import launching, nominations, rating
 from services.assessment.application.campaigns import Campaigns
 from services.assessment.application.launching import Population
 from services.assessment.application.ports import RecordedSubmission
+from services.assessment.domain.aggregation import CompetencyResult
+from services.assessment.domain.calibration_inputs import Signals
 from services.assessment.domain.campaigns import (
     CampaignSettings,
     PeerNominated,
@@ -59,6 +61,8 @@ class MemoryRecords:
         self.nominations: dict[tuple[str, str, str], str] = {}
         self.calibrated: dict[tuple[str, str], str] = {}
         self.frozen: dict[str, set[tuple[str, str]]] = {}
+        self.calibration_inputs: dict[str, dict[int, CompetencyResult]] = {}
+        self.signals: dict[str, Signals] = {}
 
     async def record_submission(self, recorded: SubmissionRecorded, stream_version: int) -> None:
         s = recorded.submission
@@ -175,6 +179,28 @@ class MemoryRecords:
             for (_, subject), session in sorted(self.calibrated.items())
             if subject == person
         ]
+
+    async def record_calibration_items(
+        self, session_id: str, first: int, items: list[CompetencyResult]
+    ) -> None:
+        stored = self.calibration_inputs.setdefault(session_id, {})
+        for ordinal, item in enumerate(items, first):
+            stored.setdefault(ordinal, item)
+
+    async def calibration_items(
+        self, session_id: str, subject: str | None = None, first: int = 0, limit: int = 0
+    ) -> list[CompetencyResult]:
+        stored = sorted(self.calibration_inputs.get(session_id, {}).items())
+        if subject is not None:
+            return [replace(i, groups=()) for _, i in stored if i.subject == subject]
+        found = [replace(i, groups=()) for n, i in stored if n >= first]
+        return found[:limit] if limit else found
+
+    async def record_calibration_signals(self, session_id: str, signals: Signals) -> None:
+        self.signals.setdefault(session_id, signals)
+
+    async def calibration_signals(self, session_id: str) -> Signals | None:
+        return self.signals.get(session_id)
 
 
 @dataclass(frozen=True)

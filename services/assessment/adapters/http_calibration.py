@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import Key
@@ -55,21 +56,34 @@ class NewAdjustment(BaseModel):
     )
 
 
+_REVIEW = TypeAdapter(SessionReview)
+_COMPLETED = TypeAdapter(CalibrationCompleted)
+
+
+async def _json(adapter: TypeAdapter[Any], value: Any, status_code: int = 200) -> Response:
+    """`value` as JSON, encoded in a thread: a whole population's scores take long enough
+    to encode that the event loop would stall on them (docs/domain.md §4, Calibration at
+    scale)."""
+    body = await asyncio.to_thread(adapter.dump_json, value)
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
 @router.post("", status_code=201, response_model=SessionReview)
-async def open_session(body: NewSession, actor: HrAdmin, request: Request) -> SessionReview:
+async def open_session(body: NewSession, actor: HrAdmin, request: Request) -> Response:
     """Open a session on a closed campaign's population (or part of it)."""
-    return await calibration.open_session(
+    opened = await calibration.open_session(
         _campaigns(request), body.id, body.campaign_id, body.subjects, actor.subject
     )
+    return await _json(_REVIEW, opened, 201)
 
 
 @router.get("/{session_id}", response_model=SessionReview)
 async def review(
     session_id: str, actor: HrAdmin, request: Request, subject: str | None = None
-) -> SessionReview:
+) -> Response:
     """Scores as calibrated so far (one subject's with `subject`), rater leniency and
     severity, inconsistent anchors and outliers."""
-    return await calibration.review(_campaigns(request), session_id, subject)
+    return await _json(_REVIEW, await calibration.review(_campaigns(request), session_id, subject))
 
 
 @router.post("/{session_id}/adjustments", status_code=201, response_model=Adjustment)
@@ -91,9 +105,10 @@ async def adjust(
 
 
 @router.post("/{session_id}/complete", response_model=CalibrationCompleted)
-async def complete(session_id: str, actor: HrAdmin, request: Request) -> CalibrationCompleted:
+async def complete(session_id: str, actor: HrAdmin, request: Request) -> Response:
     """Publish the final calibrated scores (CalibrationCompleted)."""
-    return await calibration.complete(_campaigns(request), session_id, actor.subject)
+    completed = await calibration.complete(_campaigns(request), session_id, actor.subject)
+    return await _json(_COMPLETED, completed)
 
 
 @router.get(

@@ -11,6 +11,7 @@ The review names raters (their offsets): it is for HR's session only, never for 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,17 +21,9 @@ from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import SCALE_RANGE, Framework
 from services.assessment.application.campaigns import Campaigns, UnknownFrameworkVersion
-from services.assessment.application.results import ratings as campaign_ratings
-from services.assessment.domain.aggregation import (
-    CompetencyResult,
-    aggregate,
-    aggregate_sub_skills,
-)
-from services.assessment.domain.anchor_findings import (
-    anchor_findings,
-    competency_use,
-    not_relevant_marks,
-)
+from services.assessment.application.results import counted_ratings
+from services.assessment.domain.aggregation import CompetencyResult
+from services.assessment.domain.anchor_findings import competency_use
 from services.assessment.domain.calibration import (
     Adjustment,
     CalibratedScore,
@@ -38,17 +31,13 @@ from services.assessment.domain.calibration import (
     Outlier,
     RaterOffset,
     calibrated_scores,
-    inconsistent_anchors,
-    items,
-    outliers,
-    rater_offsets,
 )
+from services.assessment.domain.calibration_inputs import PopulationTally, Signals
 from services.assessment.domain.calibration_sessions import (
     CalibrationError,
     CalibrationSession,
     ScoreAdjusted,
 )
-from services.assessment.domain.ratings import Rating
 from services.assessment.domain.standard_terms import StandardTermScores, by_standard_term
 
 
@@ -99,31 +88,73 @@ async def _read(campaigns: Campaigns, session_id: str) -> CalibrationSession:
     return found
 
 
-@dataclass(frozen=True)
-class _Inputs:
-    """The ratings of a session's subjects, their aggregate per competency (what the rater
-    signals and the findings read), and the items the session scores: per sub-skill where a
-    competency was asked per sub-skill (domain.calibration.items)."""
-
-    ratings: list[Rating]
-    results: list[CompetencyResult]
-    items: list[CompetencyResult]
+# Subjects per group when a session's inputs are computed: at six raters and ten
+# competencies each, some 6,000 ratings, a few tens of milliseconds of work in a thread, so
+# that no step holds the service's event loop for long (docs/domain.md §4, Calibration at
+# scale).
+SUBJECTS_PER_GROUP = 100
+# Items read per query when a session's whole population is read back.
+ITEMS_PER_READ = 5_000
 
 
-async def _inputs(
-    campaigns: Campaigns, session: CalibrationSession, subjects: Iterable[str] | None = None
-) -> _Inputs:
-    """The inputs of the session's subjects (or of those given), on the campaign's settings."""
-    assert session.opened is not None
-    campaign, ratings = await campaign_ratings(
-        campaigns,
-        session.opened.campaign_id,
-        session.opened.subjects if subjects is None else subjects,
-    )
+async def _prepared(campaigns: Campaigns, session: CalibrationSession) -> Signals:
+    """The session's signals, with its items stored: computed once, from its subjects'
+    ratings a group at a time, when it opens (or on first need, if it opened before the
+    inputs were stored). The campaign has closed, so its ratings no longer change."""
+    opened = session.opened
+    assert opened is not None
+    async with campaigns.unit_of_work.reading() as work:
+        stored = await work.records.calibration_signals(session.session_id)
+    if stored is not None:
+        return stored
+    campaign = await campaigns.campaign(opened.campaign_id)
     settings = campaign.settings
-    results = aggregate(ratings, settings.weights, settings.anonymity)
-    per_sub_skill = aggregate_sub_skills(ratings, settings.weights, settings.anonymity)
-    return _Inputs(ratings, results, items(results, per_sub_skill))
+    positions = await _positions(campaigns, session)
+    tally = PopulationTally(settings.weights, settings.anonymity, positions, opened.scale)
+    counted = 0
+    for start in range(0, len(opened.subjects), SUBJECTS_PER_GROUP):
+        group = opened.subjects[start : start + SUBJECTS_PER_GROUP]
+        async with campaigns.unit_of_work.reading() as work:
+            ratings = await counted_ratings(work, campaign, group)
+        scored = await asyncio.to_thread(tally.add, ratings)
+        async with campaigns.unit_of_work.transaction() as work:
+            await work.records.record_calibration_items(session.session_id, counted, scored)
+        counted += len(scored)
+    signals = await asyncio.to_thread(tally.signals)
+    async with campaigns.unit_of_work.transaction() as work:
+        await work.records.record_calibration_signals(session.session_id, signals)
+    return signals
+
+
+async def _items(
+    campaigns: Campaigns, session: CalibrationSession, subject: str | None = None
+) -> list[CompetencyResult]:
+    """The items the session scores (domain.calibration.items), of one subject if given,
+    as stored when it opened; the population's read in pages, the event loop free between."""
+    await _prepared(campaigns, session)
+    async with campaigns.unit_of_work.reading() as work:
+        if subject is not None:
+            return await work.records.calibration_items(session.session_id, subject)
+        found: list[CompetencyResult] = []
+        while True:
+            page = await work.records.calibration_items(
+                session.session_id, first=len(found), limit=ITEMS_PER_READ
+            )
+            found += page
+            if len(page) < ITEMS_PER_READ:
+                return found
+
+
+def _scores(
+    session: CalibrationSession, scored: list[CompetencyResult], subject: str | None
+) -> list[CalibratedScore]:
+    """The scores as calibrated so far, of `scored` (one subject's, if given)."""
+    adjustments = [
+        a.adjustment
+        for a in session.adjustments
+        if subject is None or a.adjustment.subject == subject
+    ]
+    return list(calibrated_scores(scored, adjustments).values())
 
 
 async def _positions(
@@ -133,7 +164,9 @@ async def _positions(
     assert session.opened is not None
     campaign = await campaigns.campaign(session.opened.campaign_id)
     assert campaign.opened is not None
-    return {s: p for s, p in campaign.opened.positions.items() if s in session.opened.subjects}
+    # A set: looking each subject up in the session's list took seconds at 10,000 people.
+    subjects = set(session.opened.subjects)
+    return {s: p for s, p in campaign.opened.positions.items() if s in subjects}
 
 
 async def _framework(campaigns: Campaigns, framework_id: str, version: int) -> Framework:
@@ -202,17 +235,17 @@ async def review(
 ) -> SessionReview:
     """The session's scores (of one subject, if given) and the population's signals."""
     found = await session(campaigns, session_id)
-    inputs = await _inputs(campaigns, found)
-    scores = found.scores(inputs.items)
+    signals = await _prepared(campaigns, found)
+    scored = await _items(campaigns, found, subject)
     assert found.opened is not None
     return SessionReview(
         session_id=session_id,
         campaign_id=found.opened.campaign_id,
         completed=found.completed,
-        scores=[s for s in scores.values() if subject is None or s.subject == subject],
-        rater_offsets=rater_offsets(inputs.ratings),
-        inconsistent_anchors=inconsistent_anchors(inputs.ratings),
-        outliers=outliers(inputs.results),
+        scores=await asyncio.to_thread(_scores, found, scored, subject),
+        rater_offsets=signals.rater_offsets,
+        inconsistent_anchors=signals.inconsistent_anchors,
+        outliers=signals.outliers,
     )
 
 
@@ -220,11 +253,9 @@ async def scores_of(
     campaigns: Campaigns, session_id: str, subject: str
 ) -> tuple[CalibrationSession, list[CalibratedScore]]:
     """The session and one subject's scores in it, with the adjustments behind them: no
-    other subject's ratings are read, and no rater's figure is computed."""
+    other subject's scores are read, and no rater's figure is shown."""
     found = await session(campaigns, session_id)
-    inputs = await _inputs(campaigns, found, [subject])
-    theirs = [a.adjustment for a in found.adjustments if a.adjustment.subject == subject]
-    return found, list(calibrated_scores(inputs.items, theirs).values())
+    return found, _scores(found, await _items(campaigns, found, subject), subject)
 
 
 async def adjust(
@@ -239,11 +270,10 @@ async def adjust(
     seen_value: float | None = None,
 ) -> Adjustment:
     found = await session(campaigns, session_id)
-    # One subject's ratings, not the population's: at 10,000 people re-aggregating every
-    # rating took seconds per adjustment, with the service's event loop busy throughout.
-    inputs = await _inputs(campaigns, found, [subject])
+    # One subject's items, not the population's.
+    scored = await _items(campaigns, found, subject)
     events = found.adjust(
-        subject, competency, new_value, justification, actor, inputs.items, now, seen_value
+        subject, competency, new_value, justification, actor, scored, now, seen_value
     )
     await _append(campaigns, found, events, actor)
     adjusted = events[0]
@@ -253,8 +283,8 @@ async def adjust(
 
 async def complete(campaigns: Campaigns, session_id: str, actor: str) -> CalibrationCompleted:
     found = await session(campaigns, session_id)
-    inputs = await _inputs(campaigns, found)
-    ratings, results = inputs.ratings, inputs.results
+    signals = await _prepared(campaigns, found)
+    scored = await _items(campaigns, found)
     positions = await _positions(campaigns, found)
     opened = found.opened
     assert opened is not None
@@ -269,23 +299,34 @@ async def complete(campaigns: Campaigns, session_id: str, actor: str) -> Calibra
                 for r in (profile.requirements if profile else [])
                 if r.target is not None
             }
-    # Gap data is counted per competency: rolled up from its sub-skills where it has them.
-    scores = {
-        (subject, competency): score
-        for subject, (competencies, _) in found.rolled_up(inputs.items).items()
-        for competency, score in competencies.items()
-    }
-    events = found.complete(
-        inputs.items,
-        positions,
-        anchor_findings(ratings, results, positions, opened.scale),
-        not_relevant_marks(ratings, positions),
-        competency_use(scores, positions, targets),
-    )
+    events = await asyncio.to_thread(_completion, found, scored, positions, targets, signals)
     await _append(campaigns, found, events, actor)
     completed = events[0]
     assert isinstance(completed, CalibrationCompleted)
     return completed
+
+
+def _completion(
+    session: CalibrationSession,
+    scored: list[CompetencyResult],
+    positions: dict[str, tuple[str, str, str]],
+    targets: dict[tuple[str, str, str], dict[str, int]],
+    signals: Signals,
+) -> list[IntegrationEvent]:
+    """The events completing the session: the work of a whole population, for a thread."""
+    # Gap data is counted per competency: rolled up from its sub-skills where it has them.
+    scores = {
+        (subject, competency): score
+        for subject, (competencies, _) in session.rolled_up(scored).items()
+        for competency, score in competencies.items()
+    }
+    return session.complete(
+        scored,
+        positions,
+        signals.anchor_findings,
+        signals.not_relevant,
+        competency_use(scores, positions, targets),
+    )
 
 
 async def standard_term_scores(

@@ -18,6 +18,8 @@ from typing import Protocol
 from libs.events.ports import EventLog
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.replicas.people import Person, RoleFact
+from services.assessment.domain.aggregation import CompetencyResult
+from services.assessment.domain.calibration_inputs import Signals
 from services.assessment.domain.campaigns import SubmissionRecorded
 from services.assessment.domain.raters import Nomination
 from services.assessment.domain.ratings import RaterGroup, Rating
@@ -114,6 +116,30 @@ class CampaignRecords(Protocol):
 
     async def calibrations_of(self, person: str) -> list[str]:
         """The calibration sessions that calibrate the person, by campaign."""
+        ...
+
+    # -- a calibration session's inputs, computed once (domain.calibration_inputs) --------
+
+    async def record_calibration_items(
+        self, session_id: str, first: int, items: list[CompetencyResult]
+    ) -> None:
+        """Store the session's items, numbered in order from `first`; numbers already
+        stored are left as they are."""
+        ...
+
+    async def calibration_items(
+        self, session_id: str, subject: str | None = None, first: int = 0, limit: int = 0
+    ) -> list[CompetencyResult]:
+        """The session's items in order, without their groups: one subject's, or from number
+        `first` on, at most `limit` (0: all)."""
+        ...
+
+    async def record_calibration_signals(self, session_id: str, signals: Signals) -> None:
+        """Store the session's signals, once every item is stored; a second time, nothing."""
+        ...
+
+    async def calibration_signals(self, session_id: str) -> Signals | None:
+        """The session's signals; None until its items are all stored."""
         ...
 
 

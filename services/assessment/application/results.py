@@ -12,6 +12,7 @@ from services.assessment.application.campaigns import (
     NotInCampaign,
     expected_assignments,
 )
+from services.assessment.application.ports import Work
 from services.assessment.domain.aggregation import (
     CompetencyResult,
     SubjectCompetencyView,
@@ -48,13 +49,21 @@ async def ratings(
             f"campaign {campaign_id!r} is still open: results are released when it closes"
         )
     async with campaigns.unit_of_work.reading() as work:
-        chosen = None if subjects is None else list(subjects)
-        assigned = await work.records.frozen_assignments(campaign_id, chosen)
-        if assigned is None:
-            expected = await expected_assignments(work, campaign, chosen)
-            assigned = {(a.subject, a.rater) for a in expected}
-        found = await work.records.ratings(campaign_id, chosen)
-    return campaign, [r for r in found if (r.subject, r.rater) in assigned]
+        return campaign, await counted_ratings(work, campaign, subjects)
+
+
+async def counted_ratings(
+    work: Work, campaign: Campaign, subjects: Iterable[str] | None = None
+) -> list[Rating]:
+    """The ratings of a closed campaign that count (`ratings`), of some subjects or all."""
+    campaign_id = campaign.campaign_id
+    chosen = None if subjects is None else list(subjects)
+    assigned = await work.records.frozen_assignments(campaign_id, chosen)
+    if assigned is None:
+        expected = await expected_assignments(work, campaign, chosen)
+        assigned = {(a.subject, a.rater) for a in expected}
+    found = await work.records.ratings(campaign_id, chosen)
+    return [r for r in found if (r.subject, r.rater) in assigned]
 
 
 async def results(

@@ -26,12 +26,12 @@ manager the subject can see, or what the raters of one person thought.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from libs.events.schemas.assessment import AnchorFinding, CompetencyUse, NotRelevantMarks
 from services.assessment.domain.aggregation import CompetencyResult, by_subject_and_competency
-from services.assessment.domain.calibration import DEFAULT_SPREAD, DEFAULT_Z, outliers
+from services.assessment.domain.calibration import DEFAULT_SPREAD, DEFAULT_Z, Overall, outliers
 from services.assessment.domain.ratings import Rating
 
 Position = tuple[str, str, str]
@@ -69,55 +69,91 @@ def anchor_findings(
 
     Subjects without a known position are left out: their anchor is unknown.
     """
-    tallies: dict[tuple[str, str, str, str], _Tally] = {}
-    for (subject, competency), raters in by_subject_and_competency(ratings).items():
-        position = positions.get(subject)
-        if position is None:
-            continue
-        values = [r.value for r in raters.values() if r.value is not None and r.group != "self"]
-        if len(values) < 2:
-            continue
-        tally = tallies.setdefault((competency, *position), _Tally())
-        tally.items += 1
-        tally.inconsistent += max(values) - min(values) >= spread
-        tally.ratings += len(values)
-        tally.on_top += sum(value >= scale[1] for value in values)
-    listed = list(results)
-    outlying = {(o.subject, o.competency) for o in outliers(listed, z)}
-    for result in listed:
-        position = positions.get(result.subject)
-        tally = tallies.get((result.competency, *position)) if position else None
-        if tally is None or result.overall is None:
-            continue
-        tally.subjects += 1
-        tally.outlying += (result.subject, result.competency) in outlying
-    found: list[AnchorFinding] = []
-    for (competency, family, track, level), tally in tallies.items():
-        if tally.items < min_items:
-            continue
-        shown: list[tuple[FindingKind, int, int]] = []
-        if tally.inconsistent:
-            shown.append(("inconsistent_use", tally.items, tally.inconsistent))
-        if tally.on_top >= top_share * tally.ratings:
-            shown.append(("leniency_clustering", tally.ratings, tally.on_top))
-        if tally.subjects and tally.outlying >= outlier_share * tally.subjects:
-            shown.append(("outliers", tally.subjects, tally.outlying))
-        found += [
-            AnchorFinding(
-                kind=kind,
-                competency=competency,
-                family=family,
-                track=track,
-                level=level,
-                items=items,
-                flagged=flagged,
-            )
-            for kind, items, flagged in shown
-        ]
-    return sorted(
-        found,
-        key=lambda f: (f.kind, -f.flagged / f.items, f.competency, f.family, f.track, f.level),
+    tally = AnchorTally(positions, scale, spread)
+    tally.add(by_subject_and_competency(ratings))
+    return tally.findings(
+        results, top_share=top_share, outlier_share=outlier_share, z=z, min_items=min_items
     )
+
+
+class AnchorTally:
+    """`anchor_findings` one group of subjects at a time: the ratings' part tallied per
+    anchor as the groups come; the outliers' part once every subject's result is known."""
+
+    def __init__(
+        self,
+        positions: Mapping[str, Position],
+        scale: tuple[int, int],
+        spread: float = DEFAULT_SPREAD,
+    ) -> None:
+        self.positions = positions
+        self.scale = scale
+        self.spread = spread
+        self.tallies: dict[tuple[str, str, str, str], _Tally] = {}
+
+    def add(self, items: Mapping[tuple[str, str], Mapping[str, Rating]]) -> None:
+        """Tally these items (aggregation.by_subject_and_competency)."""
+        tallies, top = self.tallies, self.scale[1]
+        for (subject, competency), raters in items.items():
+            position = self.positions.get(subject)
+            if position is None:
+                continue
+            values = [r.value for r in raters.values() if r.value is not None and r.group != "self"]
+            if len(values) < 2:
+                continue
+            tally = tallies.setdefault((competency, *position), _Tally())
+            tally.items += 1
+            tally.inconsistent += max(values) - min(values) >= self.spread
+            tally.ratings += len(values)
+            tally.on_top += sum(value >= top for value in values)
+
+    def findings(
+        self,
+        results: Iterable[Overall],
+        *,
+        top_share: float = DEFAULT_TOP_SHARE,
+        outlier_share: float = DEFAULT_OUTLIER_SHARE,
+        z: float = DEFAULT_Z,
+        min_items: int = MIN_ITEMS,
+    ) -> list[AnchorFinding]:
+        """The findings, given every tallied subject's results (per competency)."""
+        tallies = {key: replace(tally) for key, tally in self.tallies.items()}
+        listed = list(results)
+        outlying = {(o.subject, o.competency) for o in outliers(listed, z)}
+        for result in listed:
+            position = self.positions.get(result.subject)
+            tally = tallies.get((result.competency, *position)) if position else None
+            if tally is None or result.overall is None:
+                continue
+            tally.subjects += 1
+            tally.outlying += (result.subject, result.competency) in outlying
+        found: list[AnchorFinding] = []
+        for (competency, family, track, level), tally in tallies.items():
+            if tally.items < min_items:
+                continue
+            shown: list[tuple[FindingKind, int, int]] = []
+            if tally.inconsistent:
+                shown.append(("inconsistent_use", tally.items, tally.inconsistent))
+            if tally.on_top >= top_share * tally.ratings:
+                shown.append(("leniency_clustering", tally.ratings, tally.on_top))
+            if tally.subjects and tally.outlying >= outlier_share * tally.subjects:
+                shown.append(("outliers", tally.subjects, tally.outlying))
+            found += [
+                AnchorFinding(
+                    kind=kind,
+                    competency=competency,
+                    family=family,
+                    track=track,
+                    level=level,
+                    items=items,
+                    flagged=flagged,
+                )
+                for kind, items, flagged in shown
+            ]
+        return sorted(
+            found,
+            key=lambda f: (f.kind, -f.flagged / f.items, f.competency, f.family, f.track, f.level),
+        )
 
 
 def not_relevant_marks(
@@ -127,34 +163,50 @@ def not_relevant_marks(
     `min_items` subjects or more (self-assessments left out: what a role's people think of
     their own competencies would tell about each of them); sorted by share marked (highest
     first), then role."""
-    marked: dict[tuple[str, str, str, str], int] = {}
-    answered: dict[tuple[str, str, str, str], int] = {}
-    subjects: dict[tuple[str, str, str, str], set[str]] = {}
-    for rating in ratings:
-        position = positions.get(rating.subject)
-        if position is None or rating.group == "self":
-            continue
-        key = (rating.competency, *position)
-        answered[key] = answered.get(key, 0) + 1
-        marked[key] = marked.get(key, 0) + rating.not_relevant
-        subjects.setdefault(key, set()).add(rating.subject)
-    found = [
-        NotRelevantMarks(
-            competency=competency,
-            family=family,
-            track=track,
-            level=level,
-            marked=marked[key],
-            answered=answered[key],
+    tally = MarkTally(positions)
+    tally.add(ratings)
+    return tally.marks(min_items=min_items)
+
+
+class MarkTally:
+    """`not_relevant_marks` one group of subjects at a time."""
+
+    def __init__(self, positions: Mapping[str, Position]) -> None:
+        self.positions = positions
+        self.marked: dict[tuple[str, str, str, str], int] = {}
+        self.answered: dict[tuple[str, str, str, str], int] = {}
+        self.subjects: dict[tuple[str, str, str, str], set[str]] = {}
+
+    def add(self, ratings: Iterable[Rating]) -> None:
+        marked, answered, subjects = self.marked, self.answered, self.subjects
+        for rating in ratings:
+            position = self.positions.get(rating.subject)
+            if position is None or rating.group == "self":
+                continue
+            key = (rating.competency, *position)
+            answered[key] = answered.get(key, 0) + 1
+            marked[key] = marked.get(key, 0) + rating.not_relevant
+            subjects.setdefault(key, set()).add(rating.subject)
+
+    def marks(self, *, min_items: int = MIN_ITEMS) -> list[NotRelevantMarks]:
+        marked, answered = self.marked, self.answered
+        found = [
+            NotRelevantMarks(
+                competency=competency,
+                family=family,
+                track=track,
+                level=level,
+                marked=marked[key],
+                answered=answered[key],
+            )
+            for key in answered
+            if marked[key] and len(self.subjects[key]) >= min_items
+            for competency, family, track, level in [key]
+        ]
+        return sorted(
+            found,
+            key=lambda m: (-m.marked / m.answered, m.family, m.track, m.level, m.competency),
         )
-        for key in answered
-        if marked[key] and len(subjects[key]) >= min_items
-        for competency, family, track, level in [key]
-    ]
-    return sorted(
-        found,
-        key=lambda m: (-m.marked / m.answered, m.family, m.track, m.level, m.competency),
-    )
 
 
 def competency_use(

@@ -22,8 +22,9 @@ session only, never for the subject (docs/domain.md §3, Anonymity).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from statistics import fmean, pstdev
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -153,6 +154,19 @@ class CalibratedScore(BaseModel):
     adjustments: tuple[Adjustment, ...]
 
 
+class Overall(Protocol):
+    """What outliers compare of a result: a subject's overall score on a competency."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def competency(self) -> str: ...
+
+    @property
+    def overall(self) -> float | None: ...
+
+
 def _filled(text: object) -> bool:
     return isinstance(text, str) and bool(text.strip())
 
@@ -179,26 +193,47 @@ def rater_offsets(
     is at least +threshold, severe when at most -threshold, with `min_shared` compared items
     or more. Raters never compared with anyone are left out. Sorted by rater.
     """
-    totals: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for raters in by_subject_and_competency(ratings).values():
-        values = _compared_values(raters)
-        if len(values) < 2:
-            continue
-        item_total = sum(value for _, value in values)
-        others = len(values) - 1
-        for rater, value in values:
-            totals[rater] = totals.get(rater, 0.0) + value - (item_total - value) / others
-            counts[rater] = counts.get(rater, 0) + 1
-    return [
-        RaterOffset(
-            rater=rater,
-            compared_items=counts[rater],
-            offset=totals[rater] / counts[rater],
-            tendency=_tendency(totals[rater] / counts[rater], counts[rater], min_shared, threshold),
-        )
-        for rater in sorted(totals)
-    ]
+    tally = OffsetTally()
+    tally.add(by_subject_and_competency(ratings))
+    return tally.offsets(min_shared, threshold)
+
+
+@dataclass
+class OffsetTally:
+    """`rater_offsets` one group of subjects at a time: per rater, the sum of their offsets
+    and how many items they were compared on, all a rater's figure needs."""
+
+    totals: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, items: Mapping[tuple[str, str], Mapping[str, Rating]]) -> None:
+        """Tally these items (by_subject_and_competency): a subject's items all at once."""
+        totals, counts = self.totals, self.counts
+        for raters in items.values():
+            values = _compared_values(raters)
+            if len(values) < 2:
+                continue
+            item_total = sum(value for _, value in values)
+            others = len(values) - 1
+            for rater, value in values:
+                totals[rater] = totals.get(rater, 0.0) + value - (item_total - value) / others
+                counts[rater] = counts.get(rater, 0) + 1
+
+    def offsets(
+        self, min_shared: int = DEFAULT_MIN_SHARED, threshold: float = DEFAULT_OFFSET_THRESHOLD
+    ) -> list[RaterOffset]:
+        totals, counts = self.totals, self.counts
+        return [
+            RaterOffset(
+                rater=rater,
+                compared_items=counts[rater],
+                offset=totals[rater] / counts[rater],
+                tendency=_tendency(
+                    totals[rater] / counts[rater], counts[rater], min_shared, threshold
+                ),
+            )
+            for rater in sorted(totals)
+        ]
 
 
 def _tendency(offset: float, compared: int, min_shared: int, threshold: float) -> Tendency:
@@ -223,28 +258,44 @@ def inconsistent_anchors(
     compared. Competencies without a flagged item are left out; the rest are sorted by share,
     highest first, then by competency.
     """
-    compared: dict[str, int] = {}
-    flagged: dict[str, int] = {}
-    for (_, competency), raters in by_subject_and_competency(ratings).items():
-        values = [value for _, value in _compared_values(raters)]
-        if len(values) < 2:
-            continue
-        compared[competency] = compared.get(competency, 0) + 1
-        if max(values) - min(values) >= spread:
-            flagged[competency] = flagged.get(competency, 0) + 1
-    anchors = [
-        InconsistentAnchor(
-            competency=competency,
-            flagged_items=count,
-            compared_items=compared[competency],
-            share=count / compared[competency],
-        )
-        for competency, count in flagged.items()
-    ]
-    return sorted(anchors, key=lambda anchor: (-anchor.share, anchor.competency))
+    tally = SpreadTally(spread)
+    tally.add(by_subject_and_competency(ratings))
+    return tally.anchors()
 
 
-def outliers(results: Iterable[CompetencyResult], z: float = DEFAULT_Z) -> list[Outlier]:
+@dataclass
+class SpreadTally:
+    """`inconsistent_anchors` one group of subjects at a time: per competency, the items
+    compared and those flagged."""
+
+    spread: float = DEFAULT_SPREAD
+    compared: dict[str, int] = field(default_factory=dict)
+    flagged: dict[str, int] = field(default_factory=dict)
+
+    def add(self, items: Mapping[tuple[str, str], Mapping[str, Rating]]) -> None:
+        compared, flagged = self.compared, self.flagged
+        for (_, competency), raters in items.items():
+            values = [value for _, value in _compared_values(raters)]
+            if len(values) < 2:
+                continue
+            compared[competency] = compared.get(competency, 0) + 1
+            if max(values) - min(values) >= self.spread:
+                flagged[competency] = flagged.get(competency, 0) + 1
+
+    def anchors(self) -> list[InconsistentAnchor]:
+        anchors = [
+            InconsistentAnchor(
+                competency=competency,
+                flagged_items=count,
+                compared_items=self.compared[competency],
+                share=count / self.compared[competency],
+            )
+            for competency, count in self.flagged.items()
+        ]
+        return sorted(anchors, key=lambda anchor: (-anchor.share, anchor.competency))
+
+
+def outliers(results: Iterable[Overall], z: float = DEFAULT_Z) -> list[Outlier]:
     """Subjects whose overall score is more than `z` standard deviations from the competency mean.
 
     The population is every subject in `results` with an overall score for that competency; the

@@ -2,8 +2,9 @@
 records adjustments, each with who, the old and new value and a mandatory justification, and
 completes with the final calibrated score per subject and competency.
 
-The scores themselves are computed from the campaign's ratings each time they are needed;
-the session's stream holds only what the session decided.
+The aggregated scores are computed from the campaign's ratings once, when the session opens,
+and kept beside it (domain.calibration_inputs); the session's stream holds only what the
+session decided.
 """
 
 from __future__ import annotations

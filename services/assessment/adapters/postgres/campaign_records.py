@@ -7,17 +7,24 @@ replaying the streams would read one stream per subject.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
 from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
+from pydantic import TypeAdapter
 
 from services.assessment.application.ports import RecordedSubmission
+from services.assessment.domain.aggregation import CompetencyResult
+from services.assessment.domain.calibration_inputs import Signals
 from services.assessment.domain.campaigns import SubmissionRecorded, submission_ratings
 from services.assessment.domain.raters import Nomination
 from services.assessment.domain.ratings import Rating
 from services.assessment.domain.submissions import stored_answer
+
+# Stored as JSON text: pydantic's encoder and parser, not one Python object per field.
+_SIGNALS = TypeAdapter(Signals)
 
 
 class CampaignTables:
@@ -35,6 +42,8 @@ class CampaignTables:
                     frozen=sql.Identifier(schema, "frozen_campaigns"),
                     frozen_assignments=sql.Identifier(schema, "frozen_assignments"),
                     events=sql.Identifier(schema, "events"),
+                    items=sql.Identifier(schema, "calibration_items"),
+                    signals=sql.Identifier(schema, "calibration_signals"),
                 )
                 .as_bytes()
             )
@@ -112,6 +121,25 @@ class CampaignTables:
         self.calibrations_of = q(
             "SELECT session_id FROM {calibrated} WHERE subject = %s ORDER BY campaign_id"
         )
+        # A repeat (two reviews preparing a session at once) writes the same rows again.
+        self.record_items = q(
+            "INSERT INTO {items} (session_id, ordinal, subject, competency, sub_skill, "
+            "aggregated) SELECT %s, unnest(%s::int[]), unnest(%s::text[]), "
+            "unnest(%s::text[]), unnest(%s::text[]), unnest(%s::float8[]) ON CONFLICT DO NOTHING"
+        )
+        self.items = q(
+            "SELECT subject, competency, sub_skill, aggregated FROM {items} "
+            "WHERE session_id = %s AND ordinal >= %s ORDER BY ordinal LIMIT %s"
+        )
+        self.items_of = q(
+            "SELECT subject, competency, sub_skill, aggregated FROM {items} "
+            "WHERE session_id = %s AND subject = %s ORDER BY ordinal"
+        )
+        self.record_signals = q(
+            "INSERT INTO {signals} (session_id, signals) VALUES (%s, %s::jsonb) "
+            "ON CONFLICT DO NOTHING"
+        )
+        self.signals = q("SELECT signals::text FROM {signals} WHERE session_id = %s")
 
 
 class CampaignRecords:
@@ -258,3 +286,41 @@ class CampaignRecords:
     async def calibrations_of(self, person: str) -> list[str]:
         cur = await self._conn.execute(self._tables.calibrations_of, (person,))
         return [session_id for (session_id,) in await cur.fetchall()]
+
+    async def record_calibration_items(
+        self, session_id: str, first: int, items: list[CompetencyResult]
+    ) -> None:
+        await self._conn.execute(
+            self._tables.record_items,
+            (
+                session_id,
+                list(range(first, first + len(items))),
+                [i.subject for i in items],
+                [i.competency for i in items],
+                [i.sub_skill for i in items],
+                [i.overall for i in items],
+            ),
+        )
+
+    async def calibration_items(
+        self, session_id: str, subject: str | None = None, first: int = 0, limit: int = 0
+    ) -> list[CompetencyResult]:
+        if subject is None:
+            query, params = self._tables.items, (session_id, first, limit or None)
+        else:
+            query, params = self._tables.items_of, (session_id, subject)
+        cur = await self._conn.execute(query, params)
+        return [
+            CompetencyResult(subject, competency, (), aggregated, sub_skill)
+            for subject, competency, sub_skill, aggregated in await cur.fetchall()
+        ]
+
+    async def record_calibration_signals(self, session_id: str, signals: Signals) -> None:
+        text = await asyncio.to_thread(_SIGNALS.dump_json, signals)
+        await self._conn.execute(self._tables.record_signals, (session_id, text.decode()))
+
+    async def calibration_signals(self, session_id: str) -> Signals | None:
+        cur = await self._conn.execute(self._tables.signals, (session_id,))
+        row = await cur.fetchone()
+        # In a thread: a population's rater offsets are a megabyte of JSON at 10,000 people.
+        return None if row is None else await asyncio.to_thread(_SIGNALS.validate_json, row[0])
