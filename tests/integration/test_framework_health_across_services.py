@@ -176,8 +176,20 @@ async def test_calibration_findings_become_revision_items_and_the_health_report(
     await assessment.ok("POST", "/calibrations", 201, json=session)
     await assessment.ok("POST", "/calibrations/autumn-eng/complete")
 
-    coding = {"competency": "coding", "track": "ic", "proficiency": 3, "family": None}
-    testing = {"competency": "testing", "track": "ic", "proficiency": 3, "family": None}
+    coding = {
+        "competency": "coding",
+        "track": "ic",
+        "proficiency": 3,
+        "family": None,
+        "sub_skill": None,
+    }
+    testing = {
+        "competency": "testing",
+        "track": "ic",
+        "proficiency": 3,
+        "family": None,
+        "sub_skill": None,
+    }
     role = tuple(ROLE.values())
     coding_text, testing_text = (l3_anchor(first, c) for c in ("coding", "testing"))
 

@@ -477,7 +477,7 @@ async def test_calibration_findings_become_revision_items_a_rewording_resolves(
     ]
     resolved = await api.items(f"/frameworks/{ID}/revision-items?resolved_in=2")
     assert [i["anchor"] for i in resolved] == [
-        {"competency": "coding", "track": "ic", "proficiency": 3, "family": None}
+        {"competency": "coding", "track": "ic", "proficiency": 3, "family": None, "sub_skill": None}
     ]
     assert len(await api.items(f"/frameworks/{ID}/revision-items?state=open")) == 1
     report = await api.ok("GET", f"/frameworks/{ID}/health")

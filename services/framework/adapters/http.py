@@ -45,7 +45,7 @@ from libs.platform.edge import MAX_INTEGER, max_body
 from libs.platform.pagination import Page, Paged
 from libs.platform.runtime import not_found
 from services.framework.adapters.files import formats, native
-from services.framework.adapters.files.report import ImportIssue
+from services.framework.adapters.files.report import MAX_FILE_BYTES, ImportIssue
 from services.framework.application.authoring import Authoring
 from services.framework.application.frameworks import Frameworks
 from services.framework.application.ports import AnchorReview, PublishedVersion, VersionSummary
@@ -77,7 +77,7 @@ AsOf = Annotated[
 
 
 # Whole frameworks travel in one body: files to import and drafts replaced at once.
-FRAMEWORK_BODY = max_body(16 * 1024 * 1024)
+FRAMEWORK_BODY = max_body(MAX_FILE_BYTES)
 
 
 def _frameworks(request: Request) -> Frameworks:

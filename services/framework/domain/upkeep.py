@@ -4,9 +4,12 @@ each cycle a health report says how the framework served.
 
 A finding names a role (family, track, level) and a competency; the anchor it is about is the
 one that role is measured against: the competency's wording at the role's target proficiency
-on its track, in the family's own words where the family has them. An item is resolved by the
-first later version in which that wording changed (reworded, or gone with its competency or
-level): whoever rewords an anchor need not also close its items by hand.
+on its track, in the family's own words where the family has them. At sub-skill granularity
+raters read each sub-skill against its own anchors where it has some on that track, else the
+competency's (docs/domain.md §2, Granularity): a finding on the competency is then about
+every anchor its sub-skills were read against, one item each. An item is resolved by the
+first later version in which that wording changed (reworded, or gone with its competency,
+sub-skill or level): whoever rewords an anchor need not also close its items by hand.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.assessment import AnchorFindingsRecorded, NotRelevantMarks
-from libs.events.schemas.framework import Framework
+from libs.events.schemas.framework import Competency, Framework, SubSkill
 from services.framework.domain.profiles import effective_profiles
 
 # The share of anchors revised per cycle that upkeep expects (docs/domain.md §2, Versions).
@@ -26,7 +29,8 @@ MOSTLY_UNOBSERVED = 0.5
 
 
 class AnchorRef(BaseModel):
-    """One anchor: a competency's wording at a proficiency on a track, common or a family's."""
+    """One anchor: a competency's wording (or one of its sub-skills' own) at a proficiency on
+    a track, common or a family's."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -34,6 +38,7 @@ class AnchorRef(BaseModel):
     track: str
     proficiency: int
     family: str | None
+    sub_skill: str | None = Field(None, description="the sub-skill whose own anchor it is")
 
 
 class RevisionItem(BaseModel):
@@ -57,11 +62,13 @@ class RevisionItem(BaseModel):
 
     @property
     def key(self) -> tuple[str, ...]:
-        """What tells one item from every other: its session, kind, role and competency."""
+        """What tells one item from every other: its session, kind, role, competency and
+        sub-skill."""
         return (
             self.session_id,
             self.kind,
             self.anchor.competency,
+            self.anchor.sub_skill or "",
             self.family,
             self.track,
             self.level,
@@ -69,14 +76,21 @@ class RevisionItem(BaseModel):
 
 
 def anchor_texts(framework: Framework) -> dict[AnchorRef, str]:
-    """Every anchor of the framework and its wording."""
-    return {
-        AnchorRef(
-            competency=c.key, track=a.track, proficiency=a.proficiency, family=a.family
-        ): a.text
-        for c in framework.competencies
-        for a in c.anchors
-    }
+    """Every anchor of the framework and its wording, its sub-skills' own included."""
+    texts: dict[AnchorRef, str] = {}
+    for c in framework.competencies:
+        owners = [(None, c.anchors), *((s.key, s.anchors) for s in c.sub_skills)]
+        for sub_skill, anchors in owners:
+            for a in anchors:
+                ref = AnchorRef(
+                    competency=c.key,
+                    sub_skill=sub_skill,
+                    track=a.track,
+                    proficiency=a.proficiency,
+                    family=a.family,
+                )
+                texts[ref] = a.text
+    return texts
 
 
 class VersionIndex:
@@ -90,12 +104,22 @@ class VersionIndex:
         }
         self.texts = anchor_texts(framework)
 
+    def read_on(self, competency: str) -> list[str | None]:
+        """What raters rate of `competency`: each of its sub-skills at sub-skill granularity,
+        else the competency itself (None)."""
+        found = self.framework.competency(competency)
+        if self.framework.granularity == "sub_skill" and found is not None and found.sub_skills:
+            return [s.key for s in found.sub_skills]
+        return [None]
+
     def measured_against(
-        self, family: str, track: str, level: str, competency: str
+        self, family: str, track: str, level: str, competency: str, sub_skill: str | None = None
     ) -> AnchorRef | None:
-        """The anchor a role at (family, track, level) is measured against on `competency`:
-        the wording at its target proficiency; None when the role, target or anchor is
-        missing."""
+        """The anchor a role at (family, track, level) is measured against on `competency`,
+        or on its `sub_skill`: the wording at its target proficiency, the sub-skill's own where
+        it has some on the role's track (as the questionnaire shows them), else the
+        competency's (as for a sub-skill not rated: gone, or the framework assessed per
+        competency); None when the role, target or anchor is missing."""
         profile = self.profiles.get((family, track, level))
         if profile is None:
             return None
@@ -103,11 +127,17 @@ class VersionIndex:
         found = self.framework.competency(competency)
         if requirement is None or requirement.target is None or found is None:
             return None
-        anchor = found.anchor(profile.track, requirement.target, family)
+        owner: Competency | SubSkill = found
+        if sub_skill is not None and sub_skill in self.read_on(competency):
+            skill = found.sub_skill(sub_skill)
+            if skill is not None and skill.wording(profile.track, family):
+                owner = skill
+        anchor = owner.anchor(profile.track, requirement.target, family)
         if anchor is None:
             return None
         return AnchorRef(
             competency=competency,
+            sub_skill=sub_skill if owner is not found else None,
             track=anchor.track,
             proficiency=anchor.proficiency,
             family=anchor.family,
@@ -118,9 +148,10 @@ def revision_items(
     findings: Iterable[AnchorFindingsRecorded], versions: Mapping[int, Framework]
 ) -> list[RevisionItem]:
     """The revision items of `findings` on the framework whose published `versions` are given,
-    each resolved by the first later version in which the text its role is measured against
-    differs (reworded, given the family's own wording, or gone). Findings on a version not
-    given, or on a role or anchor that version lacks, make no item."""
+    one per anchor the finding's role was measured against (several at sub-skill
+    granularity), each resolved by the first later version in which the text its role reads
+    there differs (reworded, given the family's own wording, or gone). Findings on a version
+    not given, or on a role or anchor that version lacks, make no item."""
     ordered = sorted(versions)
     indexes = {number: VersionIndex(framework) for number, framework in versions.items()}
     items: list[RevisionItem] = []
@@ -130,35 +161,40 @@ def revision_items(
             continue
         for finding in event.anchors:
             role = (finding.family, finding.track, finding.level, finding.competency)
-            anchor = index.measured_against(*role)
-            if anchor is None:
-                continue
-            text = index.texts[anchor]
+            read = (index.measured_against(*role, s) for s in index.read_on(finding.competency))
+            # sub-skills without anchors of their own share the competency's: one item for it
+            for anchor in dict.fromkeys(a for a in read if a is not None):
+                text = index.texts[anchor]
 
-            def reads(number: int, role: tuple[str, str, str, str] = role) -> str | None:
-                later = indexes[number]
-                found = later.measured_against(*role)
-                return later.texts[found] if found else None
+                def reads(
+                    number: int,
+                    role: tuple[str, str, str, str] = role,
+                    where: str | None = anchor.sub_skill,
+                ) -> str | None:
+                    later = indexes[number]
+                    found = later.measured_against(*role, where)
+                    return later.texts[found] if found else None
 
-            resolved = next(
-                (n for n in ordered if n > event.framework_version and reads(n) != text), None
-            )
-            items.append(
-                RevisionItem(
-                    anchor=anchor,
-                    text=text,
-                    family=finding.family,
-                    track=finding.track,
-                    level=finding.level,
-                    kind=finding.kind,
-                    session_id=event.session_id,
-                    campaign_id=event.campaign_id,
-                    found_in_version=event.framework_version,
-                    items=finding.items,
-                    flagged=finding.flagged,
-                    resolved_in_version=resolved,
+                resolved = next(
+                    (n for n in ordered if n > event.framework_version and reads(n) != text),
+                    None,
                 )
-            )
+                items.append(
+                    RevisionItem(
+                        anchor=anchor,
+                        text=text,
+                        family=finding.family,
+                        track=finding.track,
+                        level=finding.level,
+                        kind=finding.kind,
+                        session_id=event.session_id,
+                        campaign_id=event.campaign_id,
+                        found_in_version=event.framework_version,
+                        items=finding.items,
+                        flagged=finding.flagged,
+                        resolved_in_version=resolved,
+                    )
+                )
     return sorted(
         items, key=lambda i: (i.resolved_in_version is not None, -i.flagged / i.items, *i.key)
     )

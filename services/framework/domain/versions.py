@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from libs.events.schemas.framework import Framework, Revision
 
@@ -35,7 +35,7 @@ IDENTITY: dict[str, Any] = {
     "lateral_paths": lambda p: f"{p['from_family']}->{p['to_family']}",
 }
 WORDING = {"name", "description", "text", "behaviours", "standard_term", "taxonomy"}
-DESCRIPTOR = ".descriptor."
+DESCRIPTOR = "descriptor"
 
 
 class Change(BaseModel):
@@ -45,16 +45,25 @@ class Change(BaseModel):
     change: Literal["added", "removed", "changed"]
     before: Any = None
     after: Any = None
+    # The fields the path goes through, identities left out (`competencies[x].anchors[ic/3]`:
+    # competencies, anchors), and whether it ends at an item of the last one. Keys may hold
+    # dots and level codes anything, so the text of `path` cannot tell a field from part of
+    # an identity (a sub-skill `x.descriptor.y`, a level `L5.anchors[x`): `diff` records
+    # them as it walks.
+    _fields: tuple[str, ...] = PrivateAttr(default=())
+    _at_item: bool = PrivateAttr(default=False)
 
     @property
     def is_wording(self) -> bool:
-        """Rewording, or an anchor written or withdrawn: what a minor revision may do."""
-        leaf = self.path.rsplit(".", 1)[-1]
-        return (
-            leaf in WORDING
-            or DESCRIPTOR in self.path
-            or (leaf.startswith("anchors[") and self.change != "changed")
-        )
+        """Rewording, or an anchor written or withdrawn: what a minor revision may do. Only a
+        change `diff` found is classified; one made by hand has no fields and counts as
+        structure."""
+        if not self._fields:
+            return False
+        last = self._fields[-1]
+        if self._at_item:
+            return last == "anchors" and self.change != "changed"
+        return last in WORDING or DESCRIPTOR in self._fields
 
 
 def diff(before: Framework, after: Framework) -> list[Change]:
@@ -90,16 +99,33 @@ def _keyed(value: Any, field: str = "") -> Any:
     return value
 
 
-def _diff(before: Any, after: Any, path: str) -> Iterator[Change]:
+def _diff(
+    before: Any, after: Any, path: str, fields: tuple[str, ...] = (), at_item: bool = False
+) -> Iterator[Change]:
     if isinstance(before, dict) and isinstance(after, dict):
         keyed = isinstance(before, _Keyed)
         for key in [*before, *(k for k in after if k not in before)]:
-            here = f"{path}[{key}]" if keyed else (f"{path}.{key}" if path else key)
-            if key not in after:
-                yield Change(path=here, change="removed", before=before[key])
-            elif key not in before:
-                yield Change(path=here, change="added", after=after[key])
+            if keyed:
+                here, into = f"{path}[{key}]", (fields, True)
             else:
-                yield from _diff(before[key], after[key], here)
+                here, into = (f"{path}.{key}" if path else key), ((*fields, key), False)
+            if key not in after:
+                yield _change(here, into, "removed", before=before[key])
+            elif key not in before:
+                yield _change(here, into, "added", after=after[key])
+            else:
+                yield from _diff(before[key], after[key], here, *into)
     elif before != after:
-        yield Change(path=path, change="changed", before=before, after=after)
+        yield _change(path, (fields, at_item), "changed", before=before, after=after)
+
+
+def _change(
+    path: str,
+    where: tuple[tuple[str, ...], bool],
+    change: Literal["added", "removed", "changed"],
+    before: Any = None,
+    after: Any = None,
+) -> Change:
+    found = Change(path=path, change=change, before=before, after=after)
+    found._fields, found._at_item = where
+    return found

@@ -86,8 +86,8 @@ def test_at_sub_skill_granularity_each_sub_skill_is_an_item() -> None:
 
 
 def test_a_sub_skill_item_shows_the_sub_skills_own_anchors_else_the_competencys() -> None:
-    """docs/domain.md §2, Granularity: a sub-skill with anchors of its own on the rater's track
-    is rated against them; one without reads the competency's."""
+    """docs/domain.md §2, Granularity: a sub-skill with anchors of its own on the track of the
+    assessed person's role is rated against them; one without reads the competency's."""
     own = anchors("Designs APIs", ["manager"])
     framework = replace_competency(
         valid_framework(),
@@ -101,12 +101,21 @@ def test_a_sub_skill_item_shows_the_sub_skills_own_anchors_else_the_competencys(
     apis, data = questions.item("design/apis"), questions.item("design/data")
     assert apis is not None
     assert data is not None
-    assert apis.anchors == {a.proficiency: a.text for a in own}
-    design = framework.competency("design")
-    assert design is not None
-    assert data.anchors == design.wording("manager"), (
-        "IC anchors only: a manager reads the competency's manager anchors"
-    )
+    assert apis.anchors == {
+        1: "Designs APIs as a manager shows it at step 1.",
+        2: "Designs APIs as a manager shows it at step 2.",
+        3: "Designs APIs as a manager shows it at step 3.",
+        4: "Designs APIs as a manager shows it at step 4.",
+        5: "Designs APIs as a manager shows it at step 5.",
+    }
+    # data has IC anchors only: a manager's role reads design's own manager anchors
+    assert data.anchors == {
+        1: "Design as a manager shows it at step 1.",
+        2: "Design as a manager shows it at step 2.",
+        3: "Design as a manager shows it at step 3.",
+        4: "Design as a manager shows it at step 4.",
+        5: "Design as a manager shows it at step 5.",
+    }
 
 
 def test_a_sub_skill_item_reads_the_familys_own_wording_of_its_anchors() -> None:

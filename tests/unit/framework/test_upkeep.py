@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from libs.events.schemas.assessment import AnchorFindingsRecorded
+from libs.events.schemas.framework import Framework, SubSkill
 from services.framework.domain.upkeep import (
     AnchorRef,
     VersionIndex,
@@ -16,9 +17,13 @@ from services.framework.domain.upkeep import (
     revision_items,
 )
 from tests.support.sample_frameworks import (
+    anchors,
+    assessed_per_sub_skill,
+    replace_competency,
     reword_anchor,
     valid_framework,
     with_family_anchor,
+    with_sub_skill,
 )
 
 V1 = valid_framework()
@@ -165,3 +170,88 @@ def test_an_item_is_per_role_and_resolved_when_its_role_reads_other_words() -> N
     )
     resolved = revision_items([l3_again], {1: V1, 2: own})
     assert [i.resolved_in_version for i in resolved] == [2, 2]
+
+
+# -- at sub-skill granularity -----------------------------------------------------------------
+
+# Coding assessed per sub-skill: `reads` has IC anchors of its own at 1..5, `writes` none (it
+# reads coding's). 9 competencies of 10 anchors each, and reads' 5: 95 anchors.
+READS = SubSkill(key="reads", name="Reads code", anchors=anchors("Reads code", ["ic"]))
+WRITES = SubSkill(key="writes", name="Writes code")
+PER_SUB_SKILL = assessed_per_sub_skill(
+    with_sub_skill(with_sub_skill(V1, "coding", READS), "coding", WRITES)
+)
+READS_AT_3 = "Reads code as an individual contributor shows it at step 3."
+CODING_AT_3 = "Coding as an individual contributor shows it at step 3."
+
+
+def reword_reads(framework: Framework, **texts: str) -> Framework:
+    """reads' own IC anchors at the given proficiencies (`at_3="..."`) reworded."""
+    coding = framework.competency("coding")
+    assert coding is not None
+    skills = [
+        s.model_copy(
+            update={
+                "anchors": [
+                    a.model_copy(update={"text": texts.get(f"at_{a.proficiency}", a.text)})
+                    for a in s.anchors
+                ]
+            }
+        )
+        if s.key == "reads"
+        else s
+        for s in coding.sub_skills
+    ]
+    return replace_competency(framework, "coding", sub_skills=skills)
+
+
+def test_a_sub_skill_is_measured_against_its_own_anchor_where_it_has_one() -> None:
+    """docs/domain.md §2, Granularity: at sub-skill level a sub-skill is rated against its own
+    anchors on the role's track, else the competency's; per competency, its own are unread."""
+    index = VersionIndex(PER_SUB_SKILL)
+    assert index.read_on("coding") == ["reads", "writes"]
+    assert index.measured_against("eng", "ic", "L3", "coding", "reads") == AnchorRef(
+        competency="coding", sub_skill="reads", track="ic", proficiency=3, family=None
+    )
+    assert index.measured_against("eng", "ic", "L3", "coding", "writes") == AnchorRef(
+        competency="coding", track="ic", proficiency=3, family=None
+    )
+    own = AnchorRef(competency="coding", sub_skill="reads", track="ic", proficiency=3, family=None)
+    assert anchor_texts(PER_SUB_SKILL)[own] == READS_AT_3
+    per_competency = VersionIndex(PER_SUB_SKILL.model_copy(update={"granularity": "competency"}))
+    assert per_competency.read_on("coding") == [None]
+    assert per_competency.measured_against("eng", "ic", "L3", "coding", "reads") == AnchorRef(
+        competency="coding", track="ic", proficiency=3, family=None
+    )
+
+
+def test_a_finding_on_a_competency_assessed_per_sub_skill_is_one_item_per_anchor_read() -> None:
+    """L3's coding finding covers reads' own anchor at 3 and coding's, which writes reads: two
+    items; rewording reads' own resolves its item and leaves coding's open."""
+    found = findings(
+        anchors=[
+            {"kind": "inconsistent_use", "competency": "coding", **L3, "items": 8, "flagged": 2}
+        ]
+    )
+    v2 = reword_reads(PER_SUB_SKILL, at_3="Reads a module and explains it.")
+
+    items = revision_items([found], {1: PER_SUB_SKILL, 2: v2})
+
+    assert [
+        (i.anchor.sub_skill, i.anchor.proficiency, i.text, i.resolved_in_version) for i in items
+    ] == [
+        (None, 3, CODING_AT_3, None),
+        ("reads", 3, READS_AT_3, 2),
+    ]
+    assert items[0].key != items[1].key
+
+
+def test_the_health_report_counts_a_sub_skills_own_anchors() -> None:
+    """Rewording two of reads' own anchors revises 2 of the version's 95 anchors."""
+    v2 = reword_reads(PER_SUB_SKILL, at_3="Reads a module.", at_4="Reads a system.")
+    found = findings(anchors=[])
+
+    report = health("autumn", [found], {1: PER_SUB_SKILL, 2: v2}, [])
+
+    assert (report.anchors, report.anchors_revised) == (95, 2)
+    assert report.revised_share == pytest.approx(2 / 95)

@@ -23,9 +23,11 @@ from services.framework.domain.versions import Change, choose_revision, diff, re
 from tests.support.sample_frameworks import (
     T0,
     add_level,
+    add_requirements,
     aggregate_with,
     anchors,
     apply_all,
+    competency,
     core_rule,
     level,
     replace_competency,
@@ -34,8 +36,10 @@ from tests.support.sample_frameworks import (
     reword_anchor,
     role,
     valid_framework,
+    with_competencies,
     with_data_family,
     with_rules,
+    with_sub_skill,
     without_rules,
 )
 
@@ -137,18 +141,18 @@ def test_the_diff_names_each_changed_anchor_by_competency_track_and_proficiency(
     changes = diff(before, reworded_anchors(before))
 
     # Document order: coaching is listed before coding.
-    assert changes == [
-        Change(
-            path="competencies[coaching].anchors[manager/3].text",
-            change="changed",
-            before=anchor_text(before, "coaching", "manager", 3),
-            after="Plans each report's next step.",
+    assert [(c.path, c.change, c.before, c.after) for c in changes] == [
+        (
+            "competencies[coaching].anchors[manager/3].text",
+            "changed",
+            anchor_text(before, "coaching", "manager", 3),
+            "Plans each report's next step.",
         ),
-        Change(
-            path="competencies[coding].anchors[ic/3].text",
-            change="changed",
-            before=anchor_text(before, "coding", "ic", 3),
-            after="Keeps a module readable for others.",
+        (
+            "competencies[coding].anchors[ic/3].text",
+            "changed",
+            anchor_text(before, "coding", "ic", 3),
+            "Keeps a module readable for others.",
         ),
     ]
 
@@ -179,6 +183,68 @@ def test_a_sub_skills_anchors_are_reworded_written_and_withdrawn_like_a_competen
     another = SubSkill(key="contracts", name="Keeps contracts")
     added = replace_competency(before, "design", sub_skills=[apis, another])
     assert revision_of(diff(before, added)) == "major"
+
+
+def expecting_x_descriptor_coding(framework: Framework, target: int) -> Framework:
+    """A competency keyed `x.descriptor.coding`, which eng-l3 expects at `target`."""
+    odd = competency("x.descriptor.coding", "functional", "technical", family="eng")
+    return add_requirements(with_competencies(framework, odd), "eng-l3", {odd.key: target})
+
+
+def test_keys_and_codes_that_read_like_a_descriptor_or_an_anchor_are_still_structure() -> None:
+    """docs/domain.md §2, Versions: keys may hold dots and level codes any text, so a change
+    is classified by the fields it is in, not by how its path reads."""
+    before = valid_framework()
+    cases = {
+        "a sub-skill x.descriptor.y added": (
+            before,
+            with_sub_skill(before, "design", SubSkill(key="x.descriptor.y", name="Y")),
+            "competencies[design].sub_skills[x.descriptor.y]",
+        ),
+        "a target moved on x.descriptor.coding": (
+            expecting_x_descriptor_coding(before, 2),
+            expecting_x_descriptor_coding(before, 3),
+            "roles[eng-l3].requirements[x.descriptor.coding].target",
+        ),
+        "a level L5.descriptor.x added": (
+            before,
+            add_level(before, "eng", "ic", level("L5.descriptor.x", 5)),
+            "families[eng].tracks[ic].levels[L5.descriptor.x]",
+        ),
+        "a level L5.anchors[x added": (
+            before,
+            add_level(before, "eng", "ic", level("L5.anchors[x", 5)),
+            "families[eng].tracks[ic].levels[L5.anchors[x]",
+        ),
+    }
+    for case, (old, new, path) in cases.items():
+        changes = diff(old, new)
+        assert [c.path for c in changes] == [path], case
+        assert revision_of(changes) == "major", case
+
+
+def test_a_descriptor_reworded_at_a_level_whose_code_reads_like_an_anchor_is_wording() -> None:
+    """The same fields under an odd level code still reword: a descriptor is a descriptor."""
+    before = add_level(valid_framework(), "eng", "ic", level("L5.anchors[x", 5))
+    after = replace_level(
+        before, "eng", "ic", "L5.anchors[x", descriptor=LevelDescriptor(impact="The team's.")
+    )
+
+    changes = diff(before, after)
+
+    assert [(c.path, c.before, c.after) for c in changes] == [
+        ("families[eng].tracks[ic].levels[L5.anchors[x].descriptor.impact", "", "The team's.")
+    ]
+    assert revision_of(changes) == "minor"
+
+
+def test_a_change_made_by_hand_has_no_fields_and_counts_as_structure() -> None:
+    """Only `diff` knows which parts of a path are fields: a change built from a path alone
+    is never taken for a rewording."""
+    change = Change(path="competencies[coding].name", change="changed", before="a", after="b")
+
+    assert not change.is_wording
+    assert revision_of([change]) == "major"
 
 
 def test_the_diff_names_added_levels_and_changed_targets() -> None:

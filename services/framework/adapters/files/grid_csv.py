@@ -69,7 +69,12 @@ from libs.events.schemas.framework import Framework, RoleProfile, SubSkill
 from libs.platform import spreadsheets
 from libs.platform.spreadsheets import restore
 from services.framework.adapters.files.native import Loc, nearest, validation_issues
-from services.framework.adapters.files.report import ImportIssue, ImportResult, slug
+from services.framework.adapters.files.report import (
+    MAX_FILE_BYTES,
+    ImportIssue,
+    ImportResult,
+    slug,
+)
 
 COLUMNS = (
     "family",
@@ -145,6 +150,13 @@ _SUB_SKILL = {"key": "sub_skill", "name": "sub_skill_name"}
 _REQUIREMENT = {"competency": "competency", "target": "target", "behaviours": "behaviours"}
 _ANCHOR = {"track": "track", "proficiency": "target", "text": "anchor"}
 _FAMILY_ANCHOR = {**_ANCHOR, "text": "family_anchor", "family": "family"}
+
+# csv reads no cell longer than 131,072 characters by default, but a `behaviours` cell holds
+# any number of behaviours of up to 4,000 each: a grid the service wrote must read back. The
+# limit is the process's, not the reader's, so it is raised once, here at import (under the
+# import lock, before any grid is read), to the largest file the service takes, and never
+# lowered: a reader elsewhere that raised it further keeps its own.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -507,14 +519,18 @@ class _Reader:
             spots.update({(*loc, name): spot for name, spot in thing.spots.items()})
             return {**thing.facts, **members}
 
+        # each thing's parts, grouped in one pass: looking them up per owner is then linear
+        tracks_of, levels_of = _by_owner(self.tracks, 1), _by_owner(self.levels, 2)
+        anchors_of, skills_of = _by_owner(self.anchors, 1), _by_owner(self.sub_skills, 1)
+        skill_anchors_of = _by_owner(self.sub_skill_anchors, 2)
         families = []
         for f, (family, found) in enumerate(self.families.items()):
             tracks = []
-            for t, ((_, kind), track) in enumerate(_under(self.tracks, (family,))):
+            for t, ((_, kind), track) in enumerate(tracks_of.get((family,), [])):
                 loc: Loc = ("families", f, "tracks", t)
                 levels = [
                     place((*loc, "levels", i), level)
-                    for i, (_, level) in enumerate(_under(self.levels, (family, kind)))
+                    for i, (_, level) in enumerate(levels_of.get((family, kind), []))
                 ]
                 tracks.append(place(loc, track, levels=levels))
             families.append(place(("families", f), found, tracks=tracks))
@@ -525,13 +541,13 @@ class _Reader:
             loc = ("competencies", c)
             anchors = [
                 place((*loc, "anchors", i), anchor)
-                for i, (_, anchor) in enumerate(_under(self.anchors, (competency,)))
+                for i, (_, anchor) in enumerate(anchors_of.get((competency,), []))
             ]
             skills = []
-            for s, (key, skill) in enumerate(_under(self.sub_skills, (competency,))):
+            for s, (key, skill) in enumerate(skills_of.get((competency,), [])):
                 own = [
                     place((*loc, "sub_skills", s, "anchors", i), anchor)
-                    for i, (_, anchor) in enumerate(_under(self.sub_skill_anchors, key))
+                    for i, (_, anchor) in enumerate(skill_anchors_of.get(key, []))
                 ]
                 skills.append(place((*loc, "sub_skills", s), skill, anchors=own))
             facts = place(loc, found, anchors=anchors, sub_skills=skills)
@@ -581,9 +597,15 @@ class _Reader:
         return data, spots
 
 
-def _under(things: dict[Any, _Thing], prefix: tuple[str, ...]) -> list[tuple[Any, _Thing]]:
-    """The things whose key starts with `prefix`, in order."""
-    return [(key, thing) for key, thing in things.items() if key[: len(prefix)] == prefix]
+def _by_owner(
+    things: dict[Any, _Thing], length: int
+) -> dict[tuple[str, ...], list[tuple[Any, _Thing]]]:
+    """The things by the first `length` parts of their key (their owner: a family, a
+    competency, a sub-skill), each owner's in order."""
+    owned: dict[tuple[str, ...], list[tuple[Any, _Thing]]] = {}
+    for key, thing in things.items():
+        owned.setdefault(tuple(key[:length]), []).append((key, thing))
+    return owned
 
 
 def _new_key(name: str, taken: set[str]) -> str:

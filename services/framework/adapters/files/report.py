@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.schemas.framework import Framework
 
+# The largest framework file the service takes in one body (an import, a draft replaced at
+# once): no cell of a file it took can be longer.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
 
 class ImportIssue(BaseModel):
     model_config = ConfigDict(frozen=True)
