@@ -16,8 +16,9 @@ Services run it in their own process; `talentledger events relay --schema NAME` 
 
 It fails closed on an event type the registry does not know, or a version of it that does not
 upcast to the current one (older versions that do are published on their own subject, which
-consumers read with the rest): it cannot tell whether the event is private, so it publishes the events before it, keeps its checkpoint just before it
-and stops with `UnpublishableEvent`, which ends the service with that error in its log.
+consumers read with the rest): it cannot tell whether the event is private, so it publishes
+the events before it, keeps its checkpoint just before it and stops with
+`UnpublishableEvent`, which ends the service with that error in its log.
 Skipping the event would lose it for every consumer; publishing it could leak a private
 fact; retrying cannot help, since only new code registers a type. The event waits in the
 log until a release that registers its type (or marks it private) is deployed.
