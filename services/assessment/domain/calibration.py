@@ -370,12 +370,14 @@ def calibrated_scores(
         )
         if result.sub_skill is not None:
             per_sub_skill.setdefault((result.subject, result.competency), []).append(score)
-    for key in [key for key in applied if key in per_sub_skill]:
+    stored = [key for key in applied if key in per_sub_skill]
+    for key in stored:
         scores[key] = _adjusted_roll_up(key, applied.pop(key), per_sub_skill[key], made)
     if applied:
         unknown = ", ".join(f"{subject!r} on {competency!r}" for subject, competency in applied)
         raise AdjustmentRefused(f"adjustments refused: no aggregated score for {unknown}")
-    return scores
+    # Such a competency's row beside its subject's, just before its sub-skills.
+    return dict(sorted(scores.items())) if stored else scores
 
 
 def _adjusted_roll_up(

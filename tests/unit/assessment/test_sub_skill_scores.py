@@ -149,6 +149,7 @@ def test_a_stored_adjustment_of_the_competency_sets_its_rolled_up_score() -> Non
     session = adjusted_before_sub_skills_were_scored()
     results = scored()
     scores = session.scores(results)
+    assert [item for _, item in scores] == ["coding", "coding/review", "coding/testing", "design"]
     coding = scores[("ann", "coding")]
     # Aggregated: the roll-up of its sub-skills, (29/7 + 1) / 2 = 18/7; calibrated: the 2 set.
     assert (coding.aggregated, coding.calibrated) == (pytest.approx(18 / 7), 2.0)
