@@ -71,7 +71,7 @@ async def test_review_adjustments_and_completion_are_the_whole_population_comput
         [o.offset for o in offsets], rel=1e-12, abs=1e-12
     )
     assert review["inconsistent_anchors"] == dumped(inconsistent_anchors(ratings))
-    assert review["outliers"] == dumped(outliers(results))
+    assert review["outliers"] == dumped(outliers(expected))
     assert review["inconsistent_anchors"]
     assert review["outliers"]
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +47,18 @@ import psycopg
 import pytest
 from faststream.nats import NatsBroker
 
+from libs.events.envelope import EventMetadata
 from libs.events.schemas.framework import Framework
 from libs.personal.vault import MasterKeys
 from libs.platform.runtime import ServiceDefinition
+from services.assessment.application import calibration
+from services.assessment.domain.calibration import Adjustment
+from services.assessment.domain.calibration_sessions import ScoreAdjusted
 from services.assessment.service import definition as assessment_definition
 from services.development.service import definition as development_definition
 from services.framework.service import definition as framework_definition
 from services.promotion.service import definition as promotion_definition
-from tests.support.assessment_api import AssessmentApi
+from tests.support.assessment_api import AssessmentApi, assessment_api
 from tests.support.backbone import eventually
 from tests.support.calibration_campaigns import MANAGER, PEERS, open_campaign, staff
 from tests.support.framework_api import FrameworkApi
@@ -275,3 +280,68 @@ async def test_sub_skill_gaps_and_actions_and_a_promotion_judged_per_competency(
     assert not_ready is not None
     floor = next(r for r in not_ready["results"] if r["name"] == "competency_floor:coding")
     assert (floor["met"], rounded(floor["actual"])) == (False, 2.5)
+
+
+async def test_a_session_adjusted_on_a_competency_before_sub_skills_were_scored_completes(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Upgrade: a session at sub-skill granularity whose stream holds an adjustment of
+    emp-a's coding on its own key, appended as sessions made them before sub-skills were
+    scored. It sets coding's rolled-up score, 2 instead of (2 + 4) / 2 = 3 (docs/domain.md
+    §4, Roll-up): the session reviews, completes and exports; a new adjustment of coding
+    stays refused."""
+    async with assessment_api(database_url, tmp_path / "keys") as assessment:
+        await assessment.publish(FRAMEWORK, 1, sub_skill_framework())
+        await assessment.hire(*staff())
+        await open_campaign(assessment, CAMPAIGN, [ANN, BOB], PEERS)
+        for subject in (ANN, BOB):
+            await submit(assessment, subject)
+        await assessment.ok("POST", f"/campaigns/{CAMPAIGN}/close")
+        await assessment.ok(
+            "POST", "/calibrations", 201, json={"id": SESSION, "campaign_id": CAMPAIGN}
+        )
+        stream = calibration.stream_of(SESSION)
+        store = assessment.store
+        stored = Adjustment(
+            subject=ANN,
+            competency="coding",
+            old_value=2.71,
+            new_value=2,
+            justification="Agreed before the upgrade",
+            actor="hr-hana",
+        )
+        await store.append(
+            stream,
+            len(await store.read_stream(stream)),
+            [ScoreAdjusted(session_id=SESSION, adjustment=stored, adjusted_at=datetime.now(UTC))],
+            EventMetadata(actor="hr-hana"),
+        )
+
+        review = await assessment.ok("GET", f"/calibrations/{SESSION}?subject={ANN}")
+        scored = {s["competency"]: s for s in review["scores"]}
+        assert (rounded(scored["coding"]["aggregated"]), scored["coding"]["calibrated"]) == (
+            3.0,
+            2.0,
+        )
+        assert scored["coding/reviews"]["calibrated"] == 2.0
+        refused = await assessment.client.post(
+            f"/calibrations/{SESSION}/adjustments",
+            json={"subject": ANN, "competency": "coding", "new_value": 3, "justification": "j"},
+            headers=assessment.hr,
+        )
+        assert refused.status_code == 422, refused.text
+
+        completed = await assessment.ok("POST", f"/calibrations/{SESSION}/complete")
+        ann = next(s for s in completed["scores"] if s["subject"] == ANN)
+        assert scores_of(ann, "scores") == {"coding": 2.0, **dict.fromkeys(WHOLE, 4.0)}
+        assert scores_of(ann, "sub_skills")["coding/refactoring"] == 4.0
+        assert [a["competency"] for a in completed["adjustments"]] == ["coding"]
+        assert (await assessment.ok("GET", f"/calibrations/{SESSION}"))["completed"]
+        officer = assessment.as_("olga-privacy", "privacy_officer")
+        found = await assessment.ok("GET", f"/privacy/people/{ANN}", headers=officer)
+        [section] = [s for s in found["sections"] if s["topic"] == "calibration"]
+        coding = next(i for i in section["items"] if i["competency"] == "coding")
+        assert (coding["calibrated"], coding["adjustments"][0]["justification"]) == (
+            2.0,
+            "Agreed before the upgrade",
+        )

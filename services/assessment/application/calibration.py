@@ -314,14 +314,15 @@ def _completion(
     signals: Signals,
 ) -> list[IntegrationEvent]:
     """The events completing the session: the work of a whole population, for a thread."""
+    rolled = session.rolled_up(scored)
     # Gap data is counted per competency: rolled up from its sub-skills where it has them.
     scores = {
         (subject, competency): score
-        for subject, (competencies, _) in session.rolled_up(scored).items()
+        for subject, (competencies, _) in rolled.items()
         for competency, score in competencies.items()
     }
     return session.complete(
-        scored,
+        rolled,
         positions,
         signals.anchor_findings,
         signals.not_relevant,

@@ -7,7 +7,9 @@ The session looks at three signals before adjusting anything:
 - inconsistent anchors: raters far apart on the same subject and competency, a sign the anchor
   wording reads differently to different people, counted per competency so the next minor
   framework revision knows which anchors to reword (`inconsistent_anchors`);
-- outliers: subjects far from the population on a competency (`outliers`).
+- outliers: subjects far from the population on an item the session scores, a competency or
+  at sub-skill granularity a sub-skill, so that an outlier names a score one can adjust
+  (`outliers`).
 
 Then it records adjustments, each with who, old and new value and a mandatory justification,
 and `calibrated_scores` yields the final score per subject and competency that
@@ -78,7 +80,8 @@ class InconsistentAnchor(BaseModel):
 
 
 class Outlier(BaseModel):
-    """A subject whose overall score on a competency is far from the population's."""
+    """A subject whose overall score on an item is far from the population's: `competency`
+    names the item, as an adjustment does (`competency/sub-skill` for a sub-skill)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -155,13 +158,17 @@ class CalibratedScore(BaseModel):
 
 
 class Overall(Protocol):
-    """What outliers compare of a result: a subject's overall score on a competency."""
+    """What outliers compare of a result: a subject's overall score on an item (a competency,
+    or `competency/sub-skill`) of a competency."""
 
     @property
     def subject(self) -> str: ...
 
     @property
     def competency(self) -> str: ...
+
+    @property
+    def item(self) -> str: ...
 
     @property
     def overall(self) -> float | None: ...
@@ -296,17 +303,19 @@ class SpreadTally:
 
 
 def outliers(results: Iterable[Overall], z: float = DEFAULT_Z) -> list[Outlier]:
-    """Subjects whose overall score is more than `z` standard deviations from the competency mean.
+    """Subjects whose overall score is more than `z` standard deviations from the item's mean.
 
-    The population is every subject in `results` with an overall score for that competency; the
-    standard deviation is the population one, since the session sees the whole population, not
-    a sample of it. A competency where everyone scores the same has no outlier. Sorted by
-    competency, then subject.
+    Per item (`CompetencyResult.item`): at sub-skill granularity, per sub-skill, which is what
+    the session adjusts; a mean of each rater's sub-skill ratings would flag a competency score
+    the session neither shows nor adjusts (docs/domain.md §4, Roll-up). The population is every
+    subject in `results` with an overall score for that item; the standard deviation is the
+    population one, since the session sees the whole population, not a sample of it. An item
+    where everyone scores the same has no outlier. Sorted by item, then subject.
     """
     scores: dict[str, list[tuple[str, float]]] = {}
     for result in results:
         if result.overall is not None:
-            scores.setdefault(result.competency, []).append((result.subject, result.overall))
+            scores.setdefault(result.item, []).append((result.subject, result.overall))
     found: list[Outlier] = []
     for competency, subjects in scores.items():
         values = [overall for _, overall in subjects]
@@ -336,26 +345,67 @@ def calibrated_scores(
 
     `adjustments` come in the order they were made; every one applied to an item is kept on
     its score, so CalibrationCompleted can say who changed what and why. An adjustment of an
-    item absent from `results` is refused rather than dropped.
+    item absent from `results` is refused rather than dropped, except one on the key of a
+    competency scored per sub-skill: only a session opened before sub-skills were scored
+    could have made it, and it set the competency's score, so it still sets the rolled-up
+    one (`_adjusted_roll_up`); new ones are refused when made (calibration_sessions).
     """
     applied: dict[tuple[str, str], list[Adjustment]] = {}
-    for adjustment in adjustments:
-        applied.setdefault((adjustment.subject, adjustment.competency), []).append(adjustment)
+    made: dict[tuple[str, str], int] = {}
+    for n, adjustment in enumerate(adjustments):
+        key = (adjustment.subject, adjustment.competency)
+        applied.setdefault(key, []).append(adjustment)
+        made[key] = n
     scores: dict[tuple[str, str], CalibratedScore] = {}
+    per_sub_skill: dict[tuple[str, str], list[CalibratedScore]] = {}
     for result in results:
         key = (result.subject, result.item)
         item_adjustments = tuple(applied.pop(key, ()))
-        scores[key] = CalibratedScore(
+        scores[key] = score = CalibratedScore(
             subject=result.subject,
             competency=result.item,
             aggregated=result.overall,
             calibrated=item_adjustments[-1].new_value if item_adjustments else result.overall,
             adjustments=item_adjustments,
         )
+        if result.sub_skill is not None:
+            per_sub_skill.setdefault((result.subject, result.competency), []).append(score)
+    stored = [key for key in applied if key in per_sub_skill]
+    for key in stored:
+        scores[key] = _adjusted_roll_up(key, applied.pop(key), per_sub_skill[key], made)
     if applied:
         unknown = ", ".join(f"{subject!r} on {competency!r}" for subject, competency in applied)
         raise AdjustmentRefused(f"adjustments refused: no aggregated score for {unknown}")
-    return scores
+    # Such a competency's row beside its subject's, just before its sub-skills.
+    return dict(sorted(scores.items())) if stored else scores
+
+
+def _adjusted_roll_up(
+    key: tuple[str, str],
+    adjustments: list[Adjustment],
+    sub_skills: list[CalibratedScore],
+    made: Mapping[tuple[str, str], int],
+) -> CalibratedScore:
+    """A competency scored per sub-skill that was adjusted on its own key (docs/domain.md
+    §4, Roll-up): its adjustment sets the rolled-up score, until a later adjustment of one
+    of its sub-skills, from which on the roll-up follows the sub-skills again."""
+    subject, competency = key
+    later = any(made.get((subject, s.competency), -1) > made[key] for s in sub_skills)
+    return CalibratedScore(
+        subject=subject,
+        competency=competency,
+        aggregated=_mean_scored(s.aggregated for s in sub_skills),
+        calibrated=_mean_scored(s.calibrated for s in sub_skills)
+        if later
+        else adjustments[-1].new_value,
+        adjustments=tuple(adjustments),
+    )
+
+
+def _mean_scored(scores: Iterable[float | None]) -> float | None:
+    """The mean of the scores that have one; None when none has (docs/domain.md §4, Roll-up)."""
+    scored = [score for score in scores if score is not None]
+    return sum(scored) / len(scored) if scored else None
 
 
 def items(
@@ -372,15 +422,19 @@ def items(
     return sorted(kept + per_sub_skill, key=lambda r: (r.subject, r.competency, r.sub_skill or ""))
 
 
-def roll_up(
-    scores: Iterable[tuple[str, str, float | None]],
-) -> dict[str, tuple[dict[str, float | None], dict[str, float | None]]]:
+# A subject's calibrated scores: per competency, and per sub-skill (`roll_up`).
+RolledUp = tuple[dict[str, float | None], dict[str, float | None]]
+
+
+def roll_up(scores: Iterable[tuple[str, str, float | None]]) -> dict[str, RolledUp]:
     """Per subject, from their (subject, item, calibrated score): the score per competency
     and the score per sub-skill (docs/domain.md §4, Roll-up). A competency asked per
     sub-skill scores the mean of its sub-skills' calibrated scores that have one (not
     observed left out, never a zero), and is unscored when none has; the mean is taken after
-    every adjustment, so an adjusted sub-skill moves its competency."""
-    found: dict[str, tuple[dict[str, float | None], dict[str, float | None]]] = {}
+    every adjustment, so an adjusted sub-skill moves its competency. A score given for such
+    a competency's own key (`calibrated_scores`, an adjustment from before sub-skills were
+    scored) is its score instead."""
+    found: dict[str, RolledUp] = {}
     sums: dict[tuple[str, str], list[float]] = {}
     for subject, item, score in scores:
         competencies, sub_skills = found.setdefault(subject, ({}, {}))
@@ -394,5 +448,5 @@ def roll_up(
             scored[0] += score
             scored[1] += 1
     for (subject, competency), (total, count) in sums.items():
-        found[subject][0][competency] = total / count if count else None
+        found[subject][0].setdefault(competency, total / count if count else None)
     return found

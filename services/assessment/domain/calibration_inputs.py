@@ -5,20 +5,22 @@ A session calibrates a closed campaign, whose ratings no longer change, so what 
 is computed once: the items it scores (each subject's aggregate, per sub-skill where asked)
 and the signals over its whole population. `PopulationTally` takes the ratings a group of
 subjects at a time and keeps only what the signals need across groups (per rater, a sum of
-offsets and a count; per competency and anchor, counts; per subject and competency, the
-overall score): memory grows with the population, not with its ratings. Its results are
-those of `aggregate`, `aggregate_sub_skills`, `items`, `rater_offsets`,
-`inconsistent_anchors`, `outliers`, `anchor_findings` and `not_relevant_marks` over every
-rating at once (a rater's offset up to the order its float sum is taken in).
+offsets and a count; per competency and anchor, counts; per subject and competency, and per
+sub-skill where asked, the overall score): memory grows with the population, not with its
+ratings. Its results are those of `aggregate`, `aggregate_sub_skills`, `items`,
+`rater_offsets`, `inconsistent_anchors`, `outliers` (of the items), `anchor_findings` and
+`not_relevant_marks` over every rating at once (a rater's offset up to the order its float
+sum is taken in).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from sys import intern
 from typing import NamedTuple
 
-from libs.events.schemas.assessment import AnchorFinding, NotRelevantMarks
+from libs.events.schemas.assessment import AnchorFinding, NotRelevantMarks, competency_of
 from services.assessment.domain.aggregation import (
     CompetencyResult,
     GroupWeights,
@@ -41,12 +43,16 @@ from services.assessment.domain.ratings import Rating
 
 
 class _Overall(NamedTuple):
-    """A tuple: one per subject and competency, and the garbage collector stops tracking a
-    tuple of strings and numbers, so a large population does not lengthen its pauses."""
+    """A tuple: one per subject and item, and the garbage collector stops tracking a tuple
+    of strings and numbers, so a large population does not lengthen its pauses."""
 
     subject: str
-    competency: str
+    item: str
     overall: float | None
+
+    @property
+    def competency(self) -> str:
+        return competency_of(self.item)
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,11 @@ class PopulationTally:
         self._spreads = SpreadTally()
         self._anchors = AnchorTally(positions, scale)
         self._marks = MarkTally(positions)
-        # Per subject and competency, the overall score only: what outliers compare.
+        # Per subject and competency, the overall score only: what the anchor findings
+        # compare; and per item, what outliers compare (the same tuples where every
+        # competency is its own item).
         self._overalls: list[_Overall] = []
+        self._items: list[_Overall] = []
 
     def add(self, ratings: list[Rating]) -> list[CompetencyResult]:
         """Tally a group of subjects, every rating of each (a subject split across two
@@ -89,14 +98,22 @@ class PopulationTally:
         self._anchors.add(per_item)
         self._marks.add(ratings)
         results = aggregate(ratings, self.weights, self.policy)
-        self._overalls += [_Overall(r.subject, r.competency, r.overall) for r in results]
-        return items(results, aggregate_sub_skills(ratings, self.weights, self.policy))
+        per_competency = [_Overall(r.subject, r.competency, r.overall) for r in results]
+        self._overalls += per_competency
+        per_sub_skill = aggregate_sub_skills(ratings, self.weights, self.policy)
+        scored = items(results, per_sub_skill)
+        self._items += (
+            [_Overall(r.subject, intern(r.item), r.overall) for r in scored]
+            if per_sub_skill
+            else per_competency
+        )
+        return scored
 
     def signals(self) -> Signals:
         return Signals(
             rater_offsets=self._offsets.offsets(),
             inconsistent_anchors=self._spreads.anchors(),
-            outliers=outliers(self._overalls),
+            outliers=outliers(self._items),
             anchor_findings=self._anchors.findings(self._overalls),
             not_relevant=self._marks.marks(),
         )

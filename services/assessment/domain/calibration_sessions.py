@@ -29,6 +29,7 @@ from services.assessment.domain.calibration import (
     Adjustment,
     AdjustmentRefused,
     CalibratedScore,
+    RolledUp,
     calibrated_scores,
     roll_up,
 )
@@ -129,9 +130,7 @@ class CalibrationSession:
         """Per (subject, item) of `results` (calibration.items), as calibrated so far."""
         return calibrated_scores(results, [a.adjustment for a in self.adjustments])
 
-    def rolled_up(
-        self, results: Iterable[CompetencyResult]
-    ) -> dict[str, tuple[dict[str, float | None], dict[str, float | None]]]:
+    def rolled_up(self, results: Iterable[CompetencyResult]) -> dict[str, RolledUp]:
         """Per subject: the calibrated score per competency, rolled up from its sub-skills
         where it was asked per sub-skill, and per sub-skill (calibration.roll_up)."""
         return roll_up(
@@ -160,19 +159,23 @@ class CalibrationSession:
             raise AdjustmentRefused(
                 f"{subject!r} is not in calibration session {self.session_id!r}"
             )
+        sub_skills = [
+            r.item
+            for r in results
+            if r.subject == subject and r.competency == competency and r.sub_skill is not None
+        ]
+        # Refused here, when made: a stored one, from before sub-skills were scored, still
+        # counts (calibration.calibrated_scores).
+        if sub_skills:
+            raise AdjustmentRefused(
+                f"adjustment of {subject!r} on {competency!r} refused: it was assessed per "
+                f"sub-skill and rolls up from them; adjust one of {sub_skills}"
+            )
         current = calibrated_scores(
             (r for r in results if r.subject == subject),
             (a.adjustment for a in self.adjustments if a.adjustment.subject == subject),
         ).get((subject, competency))
         if current is None:
-            sub_skills = [
-                r.item for r in results if r.subject == subject and r.competency == competency
-            ]
-            if sub_skills and "/" not in competency:
-                raise AdjustmentRefused(
-                    f"adjustment of {subject!r} on {competency!r} refused: it was assessed per "
-                    f"sub-skill and rolls up from them; adjust one of {sub_skills}"
-                )
             raise AdjustmentRefused(
                 f"adjustment of {subject!r} on {competency!r} refused: no such score in this "
                 "session (the competency is not in their role profile, or nobody rated it)"
@@ -201,7 +204,7 @@ class CalibrationSession:
 
     def complete(
         self,
-        results: Iterable[CompetencyResult],
+        rolled: Mapping[str, RolledUp],
         positions: Mapping[str, tuple[str, str, str]] | None = None,
         anchors: Iterable[AnchorFinding] = (),
         not_relevant: Iterable[NotRelevantMarks] = (),
@@ -209,10 +212,10 @@ class CalibrationSession:
     ) -> list[IntegrationEvent]:
         """CalibrationCompleted with every subject's final scores and the adjustments behind
         them, and AnchorFindingsRecorded with what the anchors and the role profiles showed,
-        for the framework's upkeep (domain.anchor_findings)."""
+        for the framework's upkeep (domain.anchor_findings). `rolled`: the final scores,
+        `rolled_up` of the session's items, taken once by the caller, who counts on them too."""
         opened = self._require_open()
-        rolled = self.rolled_up(results)
-        empty: tuple[dict[str, float | None], dict[str, float | None]] = ({}, {})
+        empty: RolledUp = ({}, {})
         per_subject = {s: rolled.get(s, empty) for s in sorted({*opened.subjects, *rolled})}
         events: list[IntegrationEvent] = [
             CalibrationCompleted(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from sys import intern
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -387,12 +388,16 @@ def submission_ratings(
     by_competency: dict[str, list[StoredAnswer]] = {}
     for row in answers:
         answer = stored_answer(row)
-        by_competency.setdefault(answer[0].split("/", 1)[0], []).append(answer)
+        by_competency.setdefault(intern(answer[0].split("/", 1)[0]), []).append(answer)
     found: list[Rating] = []
     for competency, given in by_competency.items():
         observed = [value for _, value, _, _ in given if value is not None]
         comments = [comment for _, _, comment, _ in given if comment]
-        sub_skills = {item.split("/", 1)[1]: value for item, value, _, _ in given if "/" in item}
+        # Interned, as the competency is: a campaign holds hundreds of thousands of ratings,
+        # and their keys are the framework's few, one string each instead of one per rating.
+        sub_skills = {
+            intern(item.split("/", 1)[1]): value for item, value, _, _ in given if "/" in item
+        }
         # Built unvalidated: the values come from checked submissions, and a campaign has
         # hundreds of thousands of them.
         found.append(

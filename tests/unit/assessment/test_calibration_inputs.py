@@ -4,6 +4,7 @@ whole-population functions on a generated one."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from random import Random
 
 import pytest
@@ -22,11 +23,13 @@ from services.assessment.domain.calibration import (
     rater_offsets,
 )
 from services.assessment.domain.calibration_inputs import PopulationTally
+from services.assessment.domain.calibration_sessions import CalibrationSession, ScoreAdjusted
 from services.assessment.domain.campaigns import submission_ratings
 from services.assessment.domain.ratings import Rating
 from tests.support.calibration_population import answers, raters
 
 POLICY = AnonymityPolicy(minimum_responses=3)
+NOW = datetime(2026, 4, 1, tzinfo=UTC)
 SCALE = (0, 5)
 
 
@@ -69,6 +72,32 @@ def test_two_groups_of_one_subject_by_hand() -> None:
     assert signals.anchor_findings == []
 
 
+def test_outliers_at_sub_skill_granularity_name_the_sub_skill_one_adjusts() -> None:
+    """Ten subjects, their manager alone rating coding per sub-skill: review 1 for nine and 5
+    for s9, testing 3 for all. On review the mean is (9 x 1 + 5) / 10 = 1.4 and the standard
+    deviation sqrt((9 x 1 + 25) / 10 - 1.4^2) = 1.2, so s9 sits (5 - 1.4) / 1.2 = 3 deviations
+    off; testing has none. (On the manager's mean of the two, s9's 4 against the others' 2,
+    the outlier would be coding, a score the session neither shows nor adjusts.)"""
+    tally = PopulationTally(DEFAULT_WEIGHTS, POLICY, {}, SCALE)
+    subjects = [f"s{n}" for n in range(10)]
+    scored = []
+    for subject in subjects:
+        review = 5 if subject == "s9" else 1
+        given = [("coding/review", review, None, False), ("coding/testing", 3, None, False)]
+        scored += tally.add(submission_ratings(subject, "m", "manager", given))
+    [outlier] = tally.signals().outliers
+    assert (outlier.subject, outlier.competency, outlier.overall) == ("s9", "coding/review", 5)
+    assert (outlier.population_mean, outlier.z_score) == (pytest.approx(1.4), pytest.approx(3.0))
+    session = CalibrationSession("s")
+    for event in session.open("c", True, "eng", 1, subjects, SCALE):
+        session.apply(event, 1)
+    [adjusted] = session.adjust(
+        outlier.subject, outlier.competency, 3, "Seen in the audit", "hr", scored, NOW
+    )
+    assert isinstance(adjusted, ScoreAdjusted)
+    assert (adjusted.adjustment.old_value, adjusted.adjustment.new_value) == (5.0, 3.0)
+
+
 @pytest.mark.parametrize("group_size", [1, 7, 1000])
 def test_groups_of_subjects_give_what_the_whole_population_gives(group_size: int) -> None:
     """A generated population of 120 (one competency asked per sub-skill), tallied in
@@ -104,7 +133,7 @@ def test_groups_of_subjects_give_what_the_whole_population_gives(group_size: int
         [o.offset for o in offsets], rel=1e-12, abs=1e-12
     )
     assert signals.inconsistent_anchors == inconsistent_anchors(ratings)
-    assert signals.outliers == outliers(results)
+    assert signals.outliers == outliers(expected)
     assert signals.anchor_findings == anchor_findings(ratings, results, positions, SCALE)
     assert signals.not_relevant == not_relevant_marks(ratings, positions)
     assert signals.inconsistent_anchors

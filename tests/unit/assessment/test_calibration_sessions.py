@@ -110,9 +110,11 @@ def test_an_adjustment_needs_only_the_subjects_results() -> None:
 def test_completion_carries_final_scores_adjustments_and_the_anchor_findings() -> None:
     session = opened()
     apply(session, session.adjust("bob", "coding", 3.5, "Scope was smaller", "hr-1", RESULTS, NOW))
-    [alone] = session.complete(RESULTS, POSITIONS)
+    [alone] = session.complete(session.rolled_up(RESULTS), POSITIONS)
     assert isinstance(alone, CalibrationCompleted), "no finding: no findings event"
-    completed, findings = session.complete(RESULTS, POSITIONS, [FINDING], [MARKS])
+    completed, findings = session.complete(
+        session.rolled_up(RESULTS), POSITIONS, [FINDING], [MARKS]
+    )
     assert isinstance(completed, CalibrationCompleted)
     assert {s.subject: s.scores for s in completed.scores} == {
         "ann": {"coding": pytest.approx(3.0), "design": pytest.approx(2.0)},
@@ -130,4 +132,4 @@ def test_completion_carries_final_scores_adjustments_and_the_anchor_findings() -
     with pytest.raises(CalibrationError, match="completed"):
         session.adjust("bob", "coding", 3, "Too late", "hr-1", RESULTS, NOW)
     with pytest.raises(CalibrationError, match="completed"):
-        session.complete(RESULTS, POSITIONS)
+        session.complete(session.rolled_up(RESULTS), POSITIONS)

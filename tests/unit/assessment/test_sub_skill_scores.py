@@ -16,8 +16,8 @@ from services.assessment.domain.aggregation import (
     subject_view,
 )
 from services.assessment.domain.anonymity import AnonymityPolicy
-from services.assessment.domain.calibration import AdjustmentRefused, items, roll_up
-from services.assessment.domain.calibration_sessions import CalibrationSession
+from services.assessment.domain.calibration import Adjustment, AdjustmentRefused, items, roll_up
+from services.assessment.domain.calibration_sessions import CalibrationSession, ScoreAdjusted
 from services.assessment.domain.campaigns import submission_ratings
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
@@ -109,7 +109,7 @@ def test_completion_publishes_sub_skill_scores_and_the_roll_up_after_adjustments
     results = scored()
     for event in session.adjust("ann", "coding/review", 3, "seen in the audit", "hr", results, NOW):
         session.apply(event, session.stream_version + 1)
-    completed = session.complete(results, {"ann": ("eng", "ic", "L3")})[0]
+    completed = session.complete(session.rolled_up(results), {"ann": ("eng", "ic", "L3")})[0]
     assert isinstance(completed, CalibrationCompleted)
     (ann,) = completed.scores
     assert ann.sub_skills == pytest.approx({"coding/review": 3.0, "coding/testing": TESTING})
@@ -123,6 +123,78 @@ def test_completion_publishes_sub_skill_scores_and_the_roll_up_after_adjustments
 def test_a_competency_asked_per_sub_skill_is_adjusted_through_its_sub_skills() -> None:
     with pytest.raises(AdjustmentRefused, match=r"adjust one of \['coding/review', 'coding/te"):
         opened().adjust("ann", "coding", 3, "why", "hr", scored(), NOW)
+
+
+def adjusted_before_sub_skills_were_scored() -> CalibrationSession:
+    """A session whose stream holds an adjustment of coding on its own key, as sessions
+    opened before sub-skills were scored made them (old value: the competency's aggregate
+    then, each rater's mean of the sub-skills)."""
+    session = opened()
+    legacy = Adjustment(
+        subject="ann",
+        competency="coding",
+        old_value=2.8,
+        new_value=2,
+        justification="j",
+        actor="hr",
+    )
+    session.apply(
+        ScoreAdjusted(session_id="s1", adjustment=legacy, adjusted_at=NOW),
+        session.stream_version + 1,
+    )
+    return session
+
+
+def test_a_stored_adjustment_of_the_competency_sets_its_rolled_up_score() -> None:
+    session = adjusted_before_sub_skills_were_scored()
+    results = scored()
+    scores = session.scores(results)
+    assert [item for _, item in scores] == ["coding", "coding/review", "coding/testing", "design"]
+    coding = scores[("ann", "coding")]
+    # Aggregated: the roll-up of its sub-skills, (29/7 + 1) / 2 = 18/7; calibrated: the 2 set.
+    assert (coding.aggregated, coding.calibrated) == (pytest.approx(18 / 7), 2.0)
+    assert [a.new_value for a in coding.adjustments] == [2.0]
+    assert scores[("ann", "coding/review")].calibrated == REVIEW
+    rolled = session.rolled_up(results)
+    [completed] = session.complete(rolled, {"ann": ("eng", "ic", "L3")})
+    assert isinstance(completed, CalibrationCompleted)
+    (ann,) = completed.scores
+    assert ann.scores == pytest.approx({"coding": 2.0, "design": DESIGN})
+    assert ann.sub_skills == pytest.approx({"coding/review": REVIEW, "coding/testing": TESTING})
+    assert [a.competency for a in completed.adjustments] == ["coding"]
+
+
+def test_a_later_sub_skill_adjustment_rolls_the_competency_up_again() -> None:
+    session = adjusted_before_sub_skills_were_scored()
+    results = scored()
+    for event in session.adjust("ann", "coding/review", 3, "seen in the audit", "hr", results, NOW):
+        session.apply(event, session.stream_version + 1)
+    # (29/7 + 3) / 2 = 25/7, as without the older adjustment.
+    assert session.rolled_up(results)["ann"][0] == pytest.approx(
+        {"coding": 25 / 7, "design": DESIGN}
+    )
+    assert session.scores(results)[("ann", "coding")].calibrated == pytest.approx(25 / 7)
+
+
+def test_a_new_adjustment_of_the_competency_stays_refused_beside_a_stored_one() -> None:
+    with pytest.raises(AdjustmentRefused, match=r"adjust one of \['coding/review', 'coding/te"):
+        adjusted_before_sub_skills_were_scored().adjust(
+            "ann", "coding", 3, "why", "hr", scored(), NOW
+        )
+
+
+def test_a_rating_shares_its_key_strings_with_every_other_rating() -> None:
+    """Keys built at run time, as read from the database: equal keys are one string."""
+    item = "/".join(["coding", "review"])
+    first, second = (
+        submission_ratings("ann", rater, "peer", [(item, 3, None, False)])[0]
+        for rater in ("p1", "p2")
+    )
+    assert first.competency is second.competency
+    [(one, _)] = (first.sub_skills or {}).items()
+    [(other, _)] = (second.sub_skills or {}).items()
+    assert one == "review"
+    assert one is other
 
 
 def test_a_v1_event_reads_as_scores_per_competency_without_sub_skills() -> None:
