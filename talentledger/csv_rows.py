@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+# Imported for its cell limit, the same for every reader (libs/platform/spreadsheets.py).
+from libs.platform import spreadsheets  # noqa: F401
+
 
 @dataclass(frozen=True)
 class BadRow:

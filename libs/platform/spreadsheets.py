@@ -23,6 +23,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Protocol
 
+# The longest cell any CSV reader of the project takes, in characters: as large as the
+# largest file one reads (the framework import, 16 MiB), since a grid's `behaviours` cell holds
+# any number of behaviours and a grid the service wrote must read back. csv's own default,
+# 131,072, is the process's, not a reader's: it is set here, once, at import, and every reader
+# imports this module, so that no reader's limit depends on which module was imported first.
+MAX_CELL_CHARS = 16 * 1024 * 1024
+csv.field_size_limit(MAX_CELL_CHARS)
+
 # Characters that make a spreadsheet read the cell as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPED = re.compile(r"'*[=+\-@\t\r]")

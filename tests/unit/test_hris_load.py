@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from libs.platform import spreadsheets
 from talentledger.hris_load import COLUMNS, envelope_of, read_people
 
 HEADER = ",".join(COLUMNS)
@@ -80,6 +81,10 @@ def test_the_same_hire_always_has_the_same_event_id() -> None:
     assert (first.stream_id, first.stream_version, first.source) == ("employee-H1", 1, "hris")
 
 
+# One character more than any CSV reader of the project takes in a cell.
+OVER_THE_CELL_LIMIT = "x" * (spreadsheets.MAX_CELL_CHARS + 1)
+
+
 def test_line_numbers_count_blank_lines_and_a_broken_record_ends_the_file() -> None:
     """The loads read rows one way (talentledger/csv_rows.py): a bad row is named by the
     line it starts on, and what is not valid CSV is reported, never raised."""
@@ -88,12 +93,12 @@ def test_line_numbers_count_blank_lines_and_a_broken_record_ends_the_file() -> N
             GOOD[0],
             "",
             "B1,,Platform,product-engineering,ic,E1,H1,2023-01-01",  # line 4: no name
-            "x" * 200_000,  # line 5: over the csv module's field limit
+            OVER_THE_CELL_LIMIT,  # line 5
             GOOD[1],
         )
     )
     assert [h.employee_id for h in people.hires] == ["H1"]
     assert [(b.line, b.column) for b in people.bad_rows] == [(4, "name"), (5, None)]
     assert people.bad_rows[1].message.startswith("not valid CSV")
-    [bad] = read_people("x" * 200_000).bad_rows
+    [bad] = read_people(OVER_THE_CELL_LIMIT).bad_rows
     assert (bad.line, bad.message[:13]) == (1, "not valid CSV")

@@ -70,7 +70,6 @@ from libs.platform import spreadsheets
 from libs.platform.spreadsheets import restore
 from services.framework.adapters.files.native import Loc, nearest, validation_issues
 from services.framework.adapters.files.report import (
-    MAX_FILE_BYTES,
     ImportIssue,
     ImportResult,
     slug,
@@ -150,13 +149,6 @@ _SUB_SKILL = {"key": "sub_skill", "name": "sub_skill_name"}
 _REQUIREMENT = {"competency": "competency", "target": "target", "behaviours": "behaviours"}
 _ANCHOR = {"track": "track", "proficiency": "target", "text": "anchor"}
 _FAMILY_ANCHOR = {**_ANCHOR, "text": "family_anchor", "family": "family"}
-
-# csv reads no cell longer than 131,072 characters by default, but a `behaviours` cell holds
-# any number of behaviours of up to 4,000 each: a grid the service wrote must read back. The
-# limit is the process's, not the reader's, so it is raised once, here at import (under the
-# import lock, before any grid is read), to the largest file the service takes, and never
-# lowered: a reader elsewhere that raised it further keeps its own.
-csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
 
 
 # -- writing -------------------------------------------------------------------------------
