@@ -169,8 +169,9 @@ def raw_insert(pool: AsyncConnectionPool, schema: str) -> Append:
     correlation_id = METADATA.correlation_id
 
     async def append(writer: int, stream_id: str, expected: int, n: int) -> None:
-        # Same round trips as the store: BEGIN, the statement, COMMIT.
-        async with pool.connection() as conn, conn.transaction():
+        # Same round trips as the store: the statement alone, its own transaction
+        # (the pool's connections are in autocommit).
+        async with pool.connection() as conn:
             await conn.execute(
                 insert,
                 {

@@ -315,11 +315,9 @@ class EventStore:
             for e in events
         ]
         if conn is None:
-            async with self.transaction() as own:
-                rows = await self._insert(
-                    own, expected_version, shared, pending, own_transaction=True
-                )
-                self._appended[own] = True
+            async with self.pool.connection() as own:
+                rows = await self._insert_alone(own, expected_version, shared, pending)
+            self.notifier.poke()
         else:
             # A savepoint, so that a conflict leaves the caller's transaction usable.
             async with conn.transaction():
@@ -463,6 +461,25 @@ class EventStore:
                 stream_id, expected, await self.stream_version(stream_id, conn=conn)
             )
         return rows
+
+    async def _insert_alone(
+        self,
+        conn: AsyncConnection[Any],
+        expected: int,
+        shared: dict[str, Any],
+        pending: list[dict[str, Any]],
+    ) -> list[tuple[int, int, datetime]]:
+        """The append statement as a transaction of its own: one statement is atomic, so
+        in autocommit it needs no BEGIN and COMMIT, each a round trip to the server and a
+        turn of the event loop."""
+        switched = not conn.autocommit
+        if switched:
+            await conn.set_autocommit(True)
+        try:
+            return await self._insert(conn, expected, shared, pending, own_transaction=True)
+        finally:
+            if switched:
+                await conn.set_autocommit(False)
 
     async def stream_version(
         self, stream_id: str, *, conn: AsyncConnection[Any] | None = None
