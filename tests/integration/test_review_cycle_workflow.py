@@ -30,6 +30,7 @@ from services.cycles.workflows.review_cycle import (
     CycleRequest,
     ReviewCycleWorkflow,
 )
+from tests.support.backbone import eventually
 from tests.support.review_cycle import (
     CONVERTER,
     HISTORIES,
@@ -228,11 +229,17 @@ async def test_steering_without_the_payload_keys_changes_nothing(cycles: Cycles)
         await forged.execute_update("acknowledge", MANAGERS[0])
     # Signals are applied in order: once HR's next one shows, the forged ones were handled.
     await handle.signal(ReviewCycleWorkflow.pause, Steering(actor="hannah-hr-again"))
-    history = await handle.fetch_history()
-    signalled = [
-        e for e in history.events if e.HasField("workflow_execution_signaled_event_attributes")
-    ]
-    assert len(signalled) == 6
+
+    async def signals_recorded() -> int:
+        # A signal that arrives while a workflow task runs is buffered by the server and
+        # enters the history only when that task completes: wait for all six.
+        history = await handle.fetch_history()
+        signalled = [
+            e for e in history.events if e.HasField("workflow_execution_signaled_event_attributes")
+        ]
+        return len(signalled) >= 6 and len(signalled)
+
+    assert await eventually(signals_recorded, 60, "the six signals in the history") == 6
     await _settled(handle)
     progress = await handle.query(ReviewCycleWorkflow.progress)
     assert (progress.stage, progress.paused, progress.close_requested) == (
