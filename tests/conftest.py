@@ -46,10 +46,34 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         leftovers.stop_orphans()
 
 
+# The whole-stack files, longest first (minutes each on two cores). They are handed to the
+# workers first and in this order (pyproject: --no-loadscope-reorder; xdist would otherwise
+# hand out files with the most tests first and these, holding one to eight tests, last, so
+# that a worker started a five-minute file when the other had little left).
+E2E_LONGEST_FIRST = (
+    "test_cycle_survives_kills.py",
+    "test_thin_slice.py",
+    "test_external_servers.py",
+    "test_review_cycle.py",
+    "test_replicas_survive_kills.py",
+)
+
+
+def _start_order(item: pytest.Item) -> tuple[int, int]:
+    path = Path(item.path)
+    if E2E not in path.parents:
+        return (1, 0)
+    if path.name in E2E_LONGEST_FIRST:
+        return (0, E2E_LONGEST_FIRST.index(path.name))
+    return (0, len(E2E_LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests under tests/e2e bring up whole stacks: `-m "not e2e"` leaves them out. Their
     waits are bounded by progress; the run-wide timeout is only a backstop against a hang,
-    so theirs is wider: a whole cycle with every service restarted takes minutes."""
+    so theirs is wider: a whole cycle with every service restarted takes minutes. They run
+    first, longest first (a stable sort: the order within a file stays)."""
+    items.sort(key=_start_order)
     for item in items:
         if E2E in Path(item.path).parents:
             item.add_marker(pytest.mark.e2e)
