@@ -62,6 +62,9 @@ class EventRegistry:
 
     _models: dict[tuple[str, int], type[Event]] = field(default_factory=dict)
     _upcasters: dict[tuple[str, int], Upcaster] = field(default_factory=dict)
+    # Per type, its highest registered version: asked for every event the relay publishes
+    # and every payload decoded, so kept as models register rather than searched for.
+    _current: dict[str, int] = field(default_factory=dict)
 
     def event(self, model: E) -> E:
         """Class decorator registering a payload model under its type and version."""
@@ -71,6 +74,7 @@ class EventRegistry:
         if key in self._models and self._models[key] is not model:
             raise ValueError(f"{key[0]} v{key[1]} is registered twice")
         self._models[key] = model
+        self._current[key[0]] = max(self._current.get(key[0], 0), key[1])
         return model
 
     def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
@@ -83,10 +87,12 @@ class EventRegistry:
         return register
 
     def current_version(self, event_type: str) -> int:
-        versions = [v for (t, v) in self._models if t == event_type]
-        if not versions:
-            raise UnknownEventType(f"no schema is registered for event type {event_type!r}")
-        return max(versions)
+        try:
+            return self._current[event_type]
+        except KeyError:
+            raise UnknownEventType(
+                f"no schema is registered for event type {event_type!r}"
+            ) from None
 
     def model(self, event_type: str, version: int | None = None) -> type[Event]:
         version = self.current_version(event_type) if version is None else version
