@@ -28,6 +28,7 @@ from libs.events.schemas.assessment import (
     PendingRater,
     RatersNominated,
     RemindersSent,
+    competency_of,
 )
 from services.assessment.domain.aggregation import GroupWeights
 from services.assessment.domain.anonymity import AnonymityPolicy
@@ -388,7 +389,7 @@ def submission_ratings(
     by_competency: dict[str, list[StoredAnswer]] = {}
     for row in answers:
         answer = stored_answer(row)
-        by_competency.setdefault(intern(answer[0].split("/", 1)[0]), []).append(answer)
+        by_competency.setdefault(intern(competency_of(answer[0])), []).append(answer)
     found: list[Rating] = []
     for competency, given in by_competency.items():
         observed = [value for _, value, _, _ in given if value is not None]

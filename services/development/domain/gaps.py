@@ -140,7 +140,7 @@ def _target_anchor(framework: Framework, family: str, track: TrackKind, gap: Gap
     competency = framework.competency(gap.competency)
     if competency is None:
         return None
-    sub_skill = next((s for s in competency.sub_skills if s.key == gap.sub_skill), None)
+    sub_skill = None if gap.sub_skill is None else competency.sub_skill(gap.sub_skill)
     anchor = None if sub_skill is None else sub_skill.anchor(track, gap.target, family)
     anchor = anchor or competency.anchor(track, gap.target, family)
     return None if anchor is None else anchor.text

@@ -412,7 +412,7 @@ def beside_plan(
         if goal.state not in IN_FORCE:
             continue
         for target in goal.targets:
-            competency = target.key.partition("/")[0]
+            competency = competency_of(target.key)
             if competency in planned and role_targets.get(competency, -1) >= target.level:
                 continue
             found.append(

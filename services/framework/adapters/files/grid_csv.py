@@ -99,20 +99,10 @@ COLUMNS = (
     "granularity",
     "scale",
 )
-OPTIONAL = (
-    "tier",
-    "category",
-    "behaviours",
-    "anchor",
-    "family_anchor",
-    "sub_skill",
-    "sub_skill_name",
-    "granularity",
-    "scale",
-)
-CELL = ("target", "behaviours", "anchor", "family_anchor")
 # written only when some row fills them, so a grid without them reads as it always has
 ELIDED = ("family_anchor", "sub_skill", "sub_skill_name", "granularity", "scale")
+OPTIONAL = ("tier", "category", "behaviours", "anchor", *ELIDED)
+CELL = ("target", "behaviours", "anchor", "family_anchor")
 REQUIRED = tuple(column for column in COLUMNS if column not in OPTIONAL)
 # keys, enumerations and numbers cannot hold spaces: stray ones from spreadsheets are dropped
 _TRIMMED = frozenset(
