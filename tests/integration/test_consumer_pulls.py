@@ -149,6 +149,7 @@ async def test_stopping_a_consumer_mid_pull_is_prompt(
     assert took < 5, f"stopping took {took:.1f}s"
 
 
+@pytest.mark.own_servers
 async def test_a_consumer_pulls_again_as_soon_as_its_connection_is_back(
     store: EventStore, database_url: str, tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ from tests.support import backbone
 from tests.support.events import Probe
 from tests.support.servers import NatsCluster
 
-pytestmark = pytest.mark.backbone
+pytestmark = [pytest.mark.backbone, pytest.mark.own_servers]
 REPLICATED = StreamDefaults(nats_stream_replicas=3)
 NODES = ["nats-1", "nats-2", "nats-3"]
 PROBES = 120

@@ -84,6 +84,7 @@ async def test_appended_events_reach_a_consumer_once(
     assert set(effect_counts(database_url).values()) == {1}
 
 
+@pytest.mark.own_servers
 async def test_nats_outage_during_appends_delays_but_loses_nothing(
     store: EventStore,
     database_url: str,
@@ -255,6 +256,7 @@ async def test_failing_event_is_retried_then_dead_lettered_and_replayed_once(
     assert await replay_dead_letters(broker) == 0, "a replayed dead letter is not replayed again"
 
 
+@pytest.mark.own_servers
 async def test_database_outage_is_waited_out_by_consumers_not_dead_lettered(
     broker: NatsBroker, store: EventStore, server_dir: Path
 ) -> None:
