@@ -5,17 +5,17 @@ The population of the calibration tests (`tests/support/calibration_population.p
 reporting tree, three reports each; self, manager and direct reports rate, random answers)
 in a closed campaign, on the service's FastAPI app in this process (httpx's ASGI
 transport), in a database of its own. Timed, each step once, in the order HR takes them:
-open the session (its inputs computed and stored), review a page of subjects, review the
-whole population page by page, review one subject, read the signals, make one adjustment,
-complete. For each: the seconds, the size of the answer, and the longest event-loop stall
-(a 1 ms ticker; the answer is parsed after the ticker stops, as that is the client's work).
+open the session (its inputs computed and stored), read a page of subjects' scores, every
+page of them, one subject's, a page of each signal, every page of rater offsets (the
+largest), make one adjustment, complete, read the completed session. For each: the
+seconds, the size of the answer, and the longest event-loop stall (a 1 ms ticker; the
+answer is parsed after the ticker stops, as that is the client's work).
 Memory: the process's resident set, sampled every 10 ms from a thread, at its peak during
 the steps and before them (the process holds the seeding's objects too).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import tempfile
 import threading
@@ -105,30 +105,32 @@ async def _steps(api: AssessmentApi, people: int) -> list[Step]:
         steps.append(Step(name, seconds, stall, len(answer.content)))
         return answer.json()
 
+    async def every_page(name: str, path: str) -> None:
+        """The whole list, page by page: the time of all pages, the longest stall of any."""
+        pages: list[Step] = []
+        params: dict[str, str] | None = {"limit": str(MAX_LIMIT)}
+        while params is not None:
+            answer, seconds, stall = await _timed(api, "GET", path, 200, params=params)
+            pages.append(Step(name, seconds, stall, len(answer.content)))
+            cursor = answer.json()["next_cursor"]
+            params = None if cursor is None else {**params, "cursor": cursor}
+        seconds, stall = sum(p.seconds for p in pages), max(p.stall for p in pages)
+        steps.append(Step(name, seconds, stall, sum(p.size for p in pages), len(pages)))
+
     body = {"id": SESSION, "campaign_id": CAMPAIGN}
+    opening = "open the session (computes and stores its inputs)"
+    await step(opening, "POST", "/calibrations", 201, json=body)
     await step(
-        "open the session (computes and stores its inputs)", "POST", "/calibrations", 201, json=body
+        f"scores, one page ({MAX_LIMIT} subjects)", "GET", f"{BASE}/scores?limit={MAX_LIMIT}"
     )
-    await step(f"review, one page ({MAX_LIMIT} subjects)", "GET", f"{BASE}?limit={MAX_LIMIT}")
-    # The whole population, page by page: the time of all pages, the longest stall of any.
-    pages: list[Step] = []
-    params: dict[str, str] | None = {"limit": str(MAX_LIMIT)}
-    while params is not None:
-        answer, seconds, stall = await _timed(api, "GET", BASE, 200, params=params)
-        pages.append(Step("", seconds, stall, len(answer.content)))
-        cursor = answer.json().get("next_cursor")
-        params = None if cursor is None else {**params, "cursor": cursor}
-    steps.append(
-        Step(
-            "review, the whole population page by page",
-            sum(p.seconds for p in pages),
-            max(p.stall for p in pages),
-            sum(p.size for p in pages),
-            len(pages),
-        )
-    )
+    await every_page("scores, the whole population page by page", f"{BASE}/scores")
     subject = person_id(people // 2)
-    theirs = await step("review of one subject", "GET", f"{BASE}?subject={subject}")
+    [theirs] = (await step("scores of one subject", "GET", f"{BASE}/scores?subject={subject}"))[
+        "items"
+    ]
+    for signal in ("rater-offsets", "inconsistent-anchors", "outliers"):
+        await step(f"{signal}, one page", "GET", f"{BASE}/{signal}?limit={MAX_LIMIT}")
+    await every_page("rater-offsets, every page", f"{BASE}/rater-offsets")
     score = next(s for s in theirs["scores"] if s["calibrated"] is not None)
     adjustment = {
         "subject": subject,
@@ -139,6 +141,7 @@ async def _steps(api: AssessmentApi, people: int) -> list[Step]:
     }
     await step("one adjustment", "POST", f"{BASE}/adjustments", 201, json=adjustment)
     await step("completion", "POST", f"{BASE}/complete")
+    await step("the completed session", "GET", BASE)
     return steps
 
 
