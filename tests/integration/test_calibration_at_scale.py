@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from libs.events.envelope import Envelope
 from libs.events.schemas.assessment import AnchorFindingsRecorded
+from libs.events.store import EventStore
 from services.assessment.application import calibration
 from services.assessment.domain.aggregation import aggregate, aggregate_sub_skills
 from services.assessment.domain.anchor_findings import anchor_findings, not_relevant_marks
@@ -55,7 +57,7 @@ def flat(reviewed: list[Any]) -> list[Any]:
 
 
 async def test_review_adjustments_and_completion_are_the_whole_population_computation(
-    api: AssessmentApi,
+    api: AssessmentApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """200 people with random ratings: the session's scores and signals, after three
     adjustments, and its completion, against `aggregate`, `items`, `calibrated_scores`,
@@ -113,6 +115,18 @@ async def test_review_adjustments_and_completion_are_the_whole_population_comput
 
     summary = await api.ok("POST", "/calibrations/big/complete")
     assert (summary["completed"], summary["subjects"], summary["adjustments"]) == (True, size, 3)
+    decoded: list[str] = []
+    decode = EventStore.decode
+
+    async def counted(store: EventStore, envelope: Envelope) -> Any:
+        decoded.append(envelope.event_type)
+        return await decode(store, envelope)
+
+    monkeypatch.setattr(EventStore, "decode", counted)
+    assert await api.ok("GET", "/calibrations/big") == summary
+    assert decoded
+    assert "CalibrationCompleted" not in decoded, "every subject's final scores, opened again"
+    monkeypatch.undo()
     completed = await api.completed("big")
     rolled = roll_up((s.subject, s.competency, s.calibrated) for s in calibrated.values())
     assert {s.subject: (s.scores, s.sub_skills) for s in completed.scores} == {

@@ -78,8 +78,6 @@ class CalibrationSession:
     opened: CalibrationSessionOpened | None = None
     adjustments: list[ScoreAdjusted] = field(default_factory=list)
     completed: bool = False
-    # What completing it published: the final scores, as every consumer received them.
-    completion: CalibrationCompleted | None = None
 
     def apply(self, event: IntegrationEvent, stream_version: int) -> None:
         self.stream_version = stream_version
@@ -88,8 +86,14 @@ class CalibrationSession:
         elif isinstance(event, ScoreAdjusted):
             self.adjustments.append(event)
         elif isinstance(event, CalibrationCompleted):
-            self.completed = True
-            self.completion = event
+            self.completed_at(stream_version)
+
+    def completed_at(self, stream_version: int) -> None:
+        """The session completed, at this version of its stream. What completing it
+        published (every subject's final scores) is no part of its state: a reader may
+        take this from the event's envelope without decoding its megabytes."""
+        self.stream_version = stream_version
+        self.completed = True
 
     def open(
         self,
