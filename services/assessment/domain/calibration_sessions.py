@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from math import isclose
 
 from libs.events.registry import IntegrationEvent, PrivateEvent, registry
@@ -137,9 +138,17 @@ class CalibrationSession:
     def rolled_up(self, results: Iterable[CompetencyResult]) -> dict[str, RolledUp]:
         """Per subject: the calibrated score per competency, rolled up from its sub-skills
         where it was asked per sub-skill, and per sub-skill (calibration.roll_up)."""
+        results = list(results)
+        adjusted = {a.adjustment.subject for a in self.adjustments}
+        # The adjusted subjects' scores only are worked out one by one (`scores`): every
+        # other item's calibrated score is its aggregate, and a CalibratedScore for each of
+        # a 10,000-person session's items was most of the time it took to complete it.
+        scored = self.scores(r for r in results if r.subject in adjusted)
         return roll_up(
-            (subject, item, score.calibrated)
-            for (subject, item), score in self.scores(results).items()
+            chain(
+                ((r.subject, r.item, r.overall) for r in results if r.subject not in adjusted),
+                ((subject, item, score.calibrated) for (subject, item), score in scored.items()),
+            )
         )
 
     def adjust(
