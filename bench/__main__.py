@@ -18,6 +18,7 @@ from rich.console import Console
 from bench import (
     appends,
     assessment,
+    calibration,
     cycle,
     decision_log,
     development,
@@ -48,6 +49,7 @@ class Sizes:
     pipeline: pipeline.PipelineSizes
     cycle: cycle.CycleSizes
     idle: idle.IdleSizes
+    calibration: calibration.CalibrationSizes
 
 
 FULL = Sizes(
@@ -62,6 +64,7 @@ FULL = Sizes(
     pipeline=pipeline.FULL,
     cycle=cycle.FULL,
     idle=idle.FULL,
+    calibration=calibration.FULL,
 )
 QUICK = Sizes(
     events=400,
@@ -75,6 +78,7 @@ QUICK = Sizes(
     pipeline=pipeline.QUICK,
     cycle=cycle.QUICK,
     idle=idle.QUICK,
+    calibration=calibration.QUICK,
 )
 
 
@@ -83,7 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench",
         description="Benchmark event appends, append-to-consumer latency, the framework "
         "service on a large framework, the assessment service on a 10,000-person campaign, "
-        "whole review cycles on the embedded stack, appends of events with a personal field "
+        "whole review cycles on the embedded stack, a calibration session at 10,000 people, "
+        "appends of events with a personal field "
         "sealed against appends without, and the CPU an idle stack burns. Uses DATABASE_URL "
         "and NATS_URL when set, else starts embedded servers for the run (review cycles and "
         "the idle stack: always embedded).",
@@ -92,7 +97,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quick",
         action="store_true",
         help="a short smoke run (400 events per run, 2 s, framework history of 5 versions, "
-        "a campaign of 300 people, review cycles of 300 and 1,000 people, idle windows of 20 s)",
+        "a campaign of 300 people, review cycles of 300 and 1,000 people, idle windows of 20 s, "
+        "a calibration session of 1,000 people)",
     )
     parser.add_argument(
         "--output", type=Path, metavar="PATH", help="also write the markdown report here"
@@ -111,8 +117,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "cycle",
             "sealed_appends",
             "idle",
+            "calibration",
         ),
-        help="run one benchmark instead of all eleven",
+        help="run one benchmark instead of all twelve",
     )
     parser.add_argument(
         "--people",
@@ -120,8 +127,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         metavar="N",
         help="head counts of the review-cycle benchmark, instead of its default sizes, or "
-        "the one head count of the assessment benchmark's campaign (at least 300: below, "
-        "the generated departments are too small)",
+        "the one head count of the assessment or calibration benchmark's campaign (at least "
+        "300: below, the assessment benchmark's generated departments are too small)",
     )
     parser.add_argument(
         "--profile",
@@ -139,10 +146,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.people and min(args.people) < 300:
         parser.error(f"--people: {min(args.people)} is too few; give 300 or more")
-    if args.people and args.only not in ("cycle", "assessment"):
-        parser.error("--people sizes the review-cycle or assessment benchmark: add --only")
-    if args.people and args.only == "assessment" and len(args.people) > 1:
-        parser.error("--people: the assessment benchmark takes one head count")
+    if args.people and args.only not in ("cycle", "assessment", "calibration"):
+        parser.error(
+            "--people sizes the review-cycle, assessment or calibration benchmark: add --only"
+        )
+    if args.people and args.only in ("assessment", "calibration") and len(args.people) > 1:
+        parser.error(f"--people: the {args.only} benchmark takes one head count")
     if args.profile and args.only != "assessment":
         parser.error("--profile profiles the assessment benchmark: add --only assessment")
     return args
@@ -166,6 +175,7 @@ async def main(args: argparse.Namespace, console: Console) -> str:
         "heatmap",
         "pipeline",
         "sealed_appends",
+        "calibration",
     )
     with bench_stack(console, with_nats=not without_nats) as stack:
         machine = await machine_info(
@@ -220,6 +230,13 @@ async def main(args: argparse.Namespace, console: Console) -> str:
             sections.append(await pipeline.run(stack.database_url, console, sizes.pipeline))
         if args.only in (None, "decision_log"):
             sections.append(await decision_log.run(stack.database_url, console, sizes.decision_log))
+        if args.only in (None, "calibration"):
+            chosen_size = (
+                calibration.CalibrationSizes(people=args.people[0])
+                if args.people
+                else sizes.calibration
+            )
+            sections.append(await calibration.run(stack.database_url, console, chosen_size))
     if args.only is None:
         # After the shared servers are gone, so that they take no memory or CPU from it.
         sections.append((await cycle.run(console, sizes.cycle))[1])

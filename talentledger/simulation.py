@@ -292,12 +292,28 @@ class Simulation:
         population, each with a justification, and completes it."""
         hr = self.as_(HR, "hr_admin")
         url = f"{self.urls.assessment}/calibrations/{session_id}"
-        review = await self.call("GET", url, hr)
-        outliers = sorted(review["outliers"], key=lambda o: -abs(o["z_score"]))
+
+        async def every(route: str) -> list[Any]:
+            return await every_item_async(
+                lambda params: self.call("GET", f"{url}/{route}", hr, params=params)
+            )
+
+        outliers = sorted(await every("outliers"), key=lambda o: -abs(o["z_score"]))
+        offsets = await every("rater-offsets")
         adjusted = 0
-        scores = {(s["subject"], s["competency"]): s for s in review["scores"]}
         for outlier in outliers[:max_adjustments]:
-            current = scores.get((outlier["subject"], outlier["competency"]))
+            subject = await self.call(
+                "GET", f"{url}/scores", hr, params={"subject": outlier["subject"]}
+            )
+            current = next(
+                (
+                    s
+                    for reviewed in subject["items"]
+                    for s in reviewed["scores"]
+                    if s["competency"] == outlier["competency"]
+                ),
+                None,
+            )
             if current is None or current["calibrated"] is None:
                 continue
             step = -1 if outlier["z_score"] > 0 else 1
@@ -319,19 +335,19 @@ class Simulation:
             )
             adjusted += 1
         completed = await self.call("POST", f"{url}/complete", hr)
+        # The final scores, a page of subjects at a time: the simulation's framework asks
+        # no sub-skills, so each scored item is a competency.
         averages: dict[str, float] = {}
-        for scored in completed["scores"]:
-            values = [v for v in scored["scores"].values() if v is not None]
+        for reviewed in await every("scores"):
+            values = [s["calibrated"] for s in reviewed["scores"] if s["calibrated"] is not None]
             if values:
-                averages[scored["subject"]] = sum(values) / len(values)
+                averages[reviewed["subject"]] = sum(values) / len(values)
         return Calibration(
             session_id=session_id,
-            subjects=len(completed["scores"]),
+            subjects=completed["subjects"],
             adjustments=adjusted,
-            lenient_or_severe=sum(
-                1 for r in review["rater_offsets"] if r["tendency"] in ("lenient", "severe")
-            ),
-            outliers=len(review["outliers"]),
+            lenient_or_severe=sum(1 for r in offsets if r["tendency"] in ("lenient", "severe")),
+            outliers=len(outliers),
             averages=averages,
         )
 

@@ -26,6 +26,7 @@ from psycopg import sql
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from libs.platform.pagination import every_item_async
 from libs.platform.telemetry import read_spans
 from libs.platform.temporal import EncryptionCodec, PayloadKeys
 from libs.workflows.contracts import (
@@ -246,9 +247,18 @@ async def assert_goals_judged(
     session = f"{campaign}.calibration"
     hr = people.as_(HR, "hr_admin")
     async with httpx.AsyncClient(timeout=30) as http:
-        review = await http.get(f"{stack.url('assessment')}/calibrations/{session}", headers=hr)
-        assert review.status_code == 200, review.text
-        scores = {(s["subject"], s["competency"]): s["calibrated"] for s in review.json()["scores"]}
+
+        async def page(params: dict[str, str]) -> dict[str, Any]:
+            url = f"{stack.url('assessment')}/calibrations/{session}/scores"
+            answer = await http.get(url, params=params, headers=hr)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        scores = {
+            (reviewed["subject"], s["competency"]): s["calibrated"]
+            for reviewed in await every_item_async(page)
+            for s in reviewed["scores"]
+        }
         outcomes: dict[str, str] = {}
         assert len(journey.goals) == 2 * DEVELOPING
         for goal in journey.goals:

@@ -92,10 +92,9 @@ async def assessed(api: AssessmentApi) -> tuple[int, int]:
         received += await rate(api, ZELDA, peer, 5, f"{MARK} from a peer {peer[-2:]}")
     await rate(api, BOSS, BOSS, 3, "the boss on himself")
     await api.ok("POST", f"/campaigns/{CAMPAIGN}/close")
-    review = await api.ok(
-        "POST", "/calibrations", 201, json={"id": SESSION, "campaign_id": CAMPAIGN}
-    )
-    [competency, *_] = [s["competency"] for s in review["scores"] if s["subject"] == ZELDA]
+    await api.ok("POST", "/calibrations", 201, json={"id": SESSION, "campaign_id": CAMPAIGN})
+    review = await api.ok("GET", f"/calibrations/{SESSION}/scores?subject={ZELDA}")
+    [competency, *_] = [s["competency"] for s in review["items"][0]["scores"]]
     adjustment = {
         "subject": ZELDA,
         "competency": competency,

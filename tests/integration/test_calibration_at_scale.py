@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from libs.events.envelope import Envelope
 from libs.events.schemas.assessment import AnchorFindingsRecorded
+from libs.events.store import EventStore
 from services.assessment.application import calibration
 from services.assessment.domain.aggregation import aggregate, aggregate_sub_skills
 from services.assessment.domain.anchor_findings import anchor_findings, not_relevant_marks
@@ -49,8 +51,13 @@ def dumped(models: Any) -> list[Any]:
     return [m.model_dump(mode="json") for m in models]
 
 
+def flat(reviewed: list[Any]) -> list[Any]:
+    """The scores of a review's pages, subject after subject."""
+    return [score for subject in reviewed for score in subject["scores"]]
+
+
 async def test_review_adjustments_and_completion_are_the_whole_population_computation(
-    api: AssessmentApi,
+    api: AssessmentApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """200 people with random ratings: the session's scores and signals, after three
     adjustments, and its completion, against `aggregate`, `items`, `calibrated_scores`,
@@ -61,21 +68,27 @@ async def test_review_adjustments_and_completion_are_the_whole_population_comput
     results = aggregate(ratings, SETTINGS.weights, SETTINGS.anonymity)
     expected = items(results, aggregate_sub_skills(ratings, SETTINGS.weights, SETTINGS.anonymity))
 
-    review = await api.ok("POST", "/calibrations", 201, json={"id": "big", "campaign_id": "big"})
-    assert review["scores"] == dumped(calibrated_scores(expected, []).values())
+    opened = await api.ok("POST", "/calibrations", 201, json={"id": "big", "campaign_id": "big"})
+    assert (opened["subjects"], opened["adjustments"]) == (size, 0)
+    assert flat(await api.items("/calibrations/big/scores")) == dumped(
+        calibrated_scores(expected, []).values()
+    )
     offsets = rater_offsets(ratings)
-    assert [(o["rater"], o["compared_items"], o["tendency"]) for o in review["rater_offsets"]] == [
+    found = await api.items("/calibrations/big/rater-offsets")
+    assert [(o["rater"], o["compared_items"], o["tendency"]) for o in found] == [
         (o.rater, o.compared_items, o.tendency) for o in offsets
     ]
-    assert [o["offset"] for o in review["rater_offsets"]] == pytest.approx(
+    assert [o["offset"] for o in found] == pytest.approx(
         [o.offset for o in offsets], rel=1e-12, abs=1e-12
     )
-    assert review["inconsistent_anchors"] == dumped(inconsistent_anchors(ratings))
-    assert review["outliers"] == dumped(outliers(expected))
-    assert review["inconsistent_anchors"]
-    assert review["outliers"]
+    anchors = await api.items("/calibrations/big/inconsistent-anchors")
+    assert anchors == dumped(inconsistent_anchors(ratings))
+    flagged = await api.items("/calibrations/big/outliers")
+    assert flagged == dumped(outliers(expected))
+    assert anchors
+    assert flagged
 
-    scored = [s for s in review["scores"] if s["calibrated"] is not None]
+    scored = [s for s in dumped(calibrated_scores(expected, []).values()) if s["calibrated"]]
     adjustments: list[Adjustment] = []
     for n, score in enumerate(scored[:: len(scored) // 3][:3]):
         made = await api.ok(
@@ -92,19 +105,35 @@ async def test_review_adjustments_and_completion_are_the_whole_population_comput
         )
         adjustments.append(Adjustment.model_validate(made))
     calibrated = calibrated_scores(expected, adjustments)
-    review = await api.ok("GET", "/calibrations/big")
-    assert review["scores"] == dumped(calibrated.values())
+    # Pages smaller than the population, each of whole subjects.
+    pages = await api.ok("GET", "/calibrations/big/scores?limit=7")
+    assert [p["subject"] for p in pages["items"]] == [person_id(i) for i in range(7)]
+    assert flat(await api.items("/calibrations/big/scores")) == dumped(calibrated.values())
     one = adjustments[1].subject
-    theirs = await api.ok("GET", f"/calibrations/big?subject={one}")
-    assert theirs["scores"] == dumped(s for s in calibrated.values() if s.subject == one)
+    theirs = await api.ok("GET", f"/calibrations/big/scores?subject={one}")
+    assert flat(theirs["items"]) == dumped(s for s in calibrated.values() if s.subject == one)
 
-    completed = await api.ok("POST", "/calibrations/big/complete")
+    summary = await api.ok("POST", "/calibrations/big/complete")
+    assert (summary["completed"], summary["subjects"], summary["adjustments"]) == (True, size, 3)
+    decoded: list[str] = []
+    decode = EventStore.decode
+
+    async def counted(store: EventStore, envelope: Envelope) -> Any:
+        decoded.append(envelope.event_type)
+        return await decode(store, envelope)
+
+    monkeypatch.setattr(EventStore, "decode", counted)
+    assert await api.ok("GET", "/calibrations/big") == summary
+    assert decoded
+    assert "CalibrationCompleted" not in decoded, "every subject's final scores, opened again"
+    monkeypatch.undo()
+    completed = await api.completed("big")
     rolled = roll_up((s.subject, s.competency, s.calibrated) for s in calibrated.values())
-    assert {s["subject"]: (s["scores"], s["sub_skills"]) for s in completed["scores"]} == {
+    assert {s.subject: (s.scores, s.sub_skills) for s in completed.scores} == {
         subject: (dict(sorted(c.items())), dict(sorted(k.items())))
         for subject, (c, k) in rolled.items()
     }
-    assert len(completed["adjustments"]) == 3
+    assert len(completed.adjustments) == 3
     log = api.store
     [findings] = [
         event
@@ -148,15 +177,13 @@ async def test_opening_a_session_leaves_the_event_loop_free(
     gc.disable()
     ticking = asyncio.create_task(ticker())
     try:
-        # The body is parsed once the ticker stops: that is the client's work, not the service's.
-        opened = await api.response(
+        opened = await api.ok(
             "POST", "/calibrations", 201, json={"id": "large", "campaign_id": "large"}
         )
     finally:
         ticking.cancel()
         gc.enable()
-    review = opened.json()
-    assert len({s["subject"] for s in review["scores"]}) == size
+    assert opened["subjects"] == size
     assert len(threads) == -(-size // calibration.SUBJECTS_PER_GROUP)
     assert loop_thread not in threads, "the aggregation ran on the event loop"
     longest = max(gaps)

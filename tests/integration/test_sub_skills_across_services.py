@@ -212,7 +212,8 @@ async def test_sub_skill_gaps_and_actions_and_a_promotion_judged_per_competency(
     await assessment.ok(
         "POST", adjustments, 201, json={**adjustment, "competency": "coding/reviews"}
     )
-    completed = await assessment.ok("POST", f"/calibrations/{SESSION}/complete")
+    await assessment.ok("POST", f"/calibrations/{SESSION}/complete")
+    completed = (await assessment.completed(SESSION)).model_dump(mode="json")
     scores = {s["subject"]: s for s in completed["scores"]}
     basics = [f"{c}/basics" for c in WHOLE]
     assert scores_of(scores[ANN], "sub_skills") == {
@@ -317,8 +318,8 @@ async def test_a_session_adjusted_on_a_competency_before_sub_skills_were_scored_
             EventMetadata(actor="hr-hana"),
         )
 
-        review = await assessment.ok("GET", f"/calibrations/{SESSION}?subject={ANN}")
-        scored = {s["competency"]: s for s in review["scores"]}
+        review = await assessment.ok("GET", f"/calibrations/{SESSION}/scores?subject={ANN}")
+        scored = {s["competency"]: s for s in review["items"][0]["scores"]}
         assert (rounded(scored["coding"]["aggregated"]), scored["coding"]["calibrated"]) == (
             3.0,
             2.0,
@@ -331,7 +332,8 @@ async def test_a_session_adjusted_on_a_competency_before_sub_skills_were_scored_
         )
         assert refused.status_code == 422, refused.text
 
-        completed = await assessment.ok("POST", f"/calibrations/{SESSION}/complete")
+        await assessment.ok("POST", f"/calibrations/{SESSION}/complete")
+        completed = (await assessment.completed(SESSION)).model_dump(mode="json")
         ann = next(s for s in completed["scores"] if s["subject"] == ANN)
         assert scores_of(ann, "scores") == {"coding": 2.0, **dict.fromkeys(WHOLE, 4.0)}
         assert scores_of(ann, "sub_skills")["coding/refactoring"] == 4.0

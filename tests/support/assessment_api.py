@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import Framework
 from libs.events.schemas.hris import EmployeeHired
 from libs.personal.vault import MasterKeys
+from services.assessment.application import calibration
 from services.assessment.service import build, definition
 from tests.support import replica_seeding
 from tests.support.servers import Nats
@@ -25,6 +27,13 @@ class AssessmentApi(ServiceApi):
 
     async def publish(self, framework_id: str, version: int, framework: Framework) -> None:
         await replica_seeding.publish(self.store, framework_id, version, framework)
+
+    async def completed(self, session_id: str) -> CalibrationCompleted:
+        """What completing the session published (its HTTP answer is a summary)."""
+        stream = calibration.stream_of(session_id)
+        decoded = [await self.store.decode(e) for e in await self.store.read_stream(stream)]
+        [event] = [e for e in decoded if isinstance(e, CalibrationCompleted)]
+        return event
 
 
 @asynccontextmanager

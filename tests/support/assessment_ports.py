@@ -12,9 +12,9 @@ a campaign on it and rate.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from libs.events.registry import IntegrationEvent
@@ -24,7 +24,7 @@ from services.assessment.application.campaigns import Campaigns
 from services.assessment.application.launching import Population
 from services.assessment.application.ports import RecordedSubmission
 from services.assessment.domain.aggregation import CompetencyResult
-from services.assessment.domain.calibration_inputs import Signals
+from services.assessment.domain.calibration_inputs import SignalKind, Signals
 from services.assessment.domain.campaigns import (
     CampaignSettings,
     PeerNominated,
@@ -188,19 +188,28 @@ class MemoryRecords:
             stored.setdefault(ordinal, item)
 
     async def calibration_items(
-        self, session_id: str, subject: str | None = None, first: int = 0, limit: int = 0
+        self,
+        session_id: str,
+        subjects: Sequence[str] | None = None,
+        first: int = 0,
+        limit: int = 0,
     ) -> list[CompetencyResult]:
         stored = sorted(self.calibration_inputs.get(session_id, {}).items())
-        if subject is not None:
-            return [replace(i, groups=()) for _, i in stored if i.subject == subject]
+        if subjects is not None:
+            return [replace(i, groups=()) for _, i in stored if i.subject in subjects]
         found = [replace(i, groups=()) for n, i in stored if n >= first]
         return found[:limit] if limit else found
 
     async def record_calibration_signals(self, session_id: str, signals: Signals) -> None:
         self.signals.setdefault(session_id, signals)
 
-    async def calibration_signals(self, session_id: str) -> Signals | None:
-        return self.signals.get(session_id)
+    async def calibration_signals(
+        self, session_id: str, kinds: Collection[SignalKind] = ()
+    ) -> Signals | None:
+        found = self.signals.get(session_id)
+        if found is None:
+            return None
+        return Signals(**{f.name: getattr(found, f.name) for f in fields(found) if f.name in kinds})
 
 
 @dataclass(frozen=True)

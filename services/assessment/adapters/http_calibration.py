@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
-from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import Key
 from libs.platform import spreadsheets
 from libs.platform.auth import HrAdmin
+from libs.platform.pagination import Page, Paged
 from services.assessment.application import calibration
 from services.assessment.application.calibration import (
     InvalidSession,
     SessionNotFound,
-    SessionReview,
+    SessionSummary,
+    SubjectReview,
 )
 from services.assessment.application.campaigns import Campaigns
-from services.assessment.domain.calibration import Adjustment, AdjustmentRefused
+from services.assessment.domain.calibration import (
+    Adjustment,
+    AdjustmentRefused,
+    InconsistentAnchor,
+    Outlier,
+    RaterOffset,
+)
 from services.assessment.domain.calibration_sessions import CalibrationError
 from services.assessment.domain.standard_terms import StandardTermScores, UnknownStandardTerm
 
@@ -56,34 +62,63 @@ class NewAdjustment(BaseModel):
     )
 
 
-_REVIEW = TypeAdapter(SessionReview)
-_COMPLETED = TypeAdapter(CalibrationCompleted)
-
-
-async def _json(adapter: TypeAdapter[Any], value: Any, status_code: int = 200) -> Response:
-    """`value` as JSON, encoded in a thread: a whole population's scores take long enough
-    to encode that the event loop would stall on them (docs/domain.md §4, Calibration at
-    scale)."""
-    body = await asyncio.to_thread(adapter.dump_json, value)
-    return Response(body, status_code=status_code, media_type="application/json")
-
-
-@router.post("", status_code=201, response_model=SessionReview)
-async def open_session(body: NewSession, actor: HrAdmin, request: Request) -> Response:
-    """Open a session on a closed campaign's population (or part of it)."""
-    opened = await calibration.open_session(
+@router.post("", status_code=201, response_model=SessionSummary)
+async def open_session(body: NewSession, actor: HrAdmin, request: Request) -> SessionSummary:
+    """Open a session on a closed campaign's population (or part of it), and compute its
+    scores and signals: read them from `/scores` and the signals' routes."""
+    return await calibration.open_session(
         _campaigns(request), body.id, body.campaign_id, body.subjects, actor.subject
     )
-    return await _json(_REVIEW, opened, 201)
 
 
-@router.get("/{session_id}", response_model=SessionReview)
-async def review(
-    session_id: str, actor: HrAdmin, request: Request, subject: str | None = None
-) -> Response:
-    """Scores as calibrated so far (one subject's with `subject`), rater leniency and
-    severity, inconsistent anchors and outliers."""
-    return await _json(_REVIEW, await calibration.review(_campaigns(request), session_id, subject))
+@router.get("/{session_id}", response_model=SessionSummary)
+async def review(session_id: str, actor: HrAdmin, request: Request) -> SessionSummary:
+    """The session: its campaign, whether it is completed, how many subjects and
+    adjustments it has."""
+    return await calibration.review(_campaigns(request), session_id)
+
+
+@router.get("/{session_id}/scores", response_model=Page[SubjectReview])
+async def scores(
+    session_id: str, actor: HrAdmin, page: Paged, request: Request, subject: str | None = None
+) -> Page[SubjectReview]:
+    """Scores as calibrated so far, a page of subjects at a time (one subject's with
+    `subject`), with every adjustment behind each: only the page's subjects are read."""
+    campaigns = _campaigns(request)
+    found = await calibration.session(campaigns, session_id)
+    assert found.opened is not None
+    subjects = found.opened.subjects
+    if subject is not None:
+        subjects = [subject] if subject in subjects else []
+    chosen = page.of(subjects, key=lambda s: s)
+    reviewed = await calibration.subject_scores(campaigns, found, chosen.items)
+    return Page[SubjectReview](items=reviewed, next_cursor=chosen.next_cursor)
+
+
+@router.get("/{session_id}/rater-offsets", response_model=Page[RaterOffset])
+async def rater_offsets(
+    session_id: str, actor: HrAdmin, page: Paged, request: Request
+) -> Page[RaterOffset]:
+    """Each rater's leniency or severity against the other raters of the same subjects,
+    over the session's population, by rater."""
+    found = await calibration.signals(_campaigns(request), session_id, "rater_offsets")
+    return page.of(found.rater_offsets, key=lambda o: o.rater)
+
+
+@router.get("/{session_id}/inconsistent-anchors", response_model=Page[InconsistentAnchor])
+async def inconsistent_anchors(
+    session_id: str, actor: HrAdmin, page: Paged, request: Request
+) -> Page[InconsistentAnchor]:
+    """Competencies whose anchors raters read differently, the largest share first."""
+    found = await calibration.signals(_campaigns(request), session_id, "inconsistent_anchors")
+    return page.of(found.inconsistent_anchors, key=lambda a: a.competency)
+
+
+@router.get("/{session_id}/outliers", response_model=Page[Outlier])
+async def outliers(session_id: str, actor: HrAdmin, page: Paged, request: Request) -> Page[Outlier]:
+    """Subjects far from the population on an item, by item and subject."""
+    found = await calibration.signals(_campaigns(request), session_id, "outliers")
+    return page.of(found.outliers, key=lambda o: (o.competency, o.subject))
 
 
 @router.post("/{session_id}/adjustments", status_code=201, response_model=Adjustment)
@@ -104,11 +139,13 @@ async def adjust(
     )
 
 
-@router.post("/{session_id}/complete", response_model=CalibrationCompleted)
-async def complete(session_id: str, actor: HrAdmin, request: Request) -> Response:
-    """Publish the final calibrated scores (CalibrationCompleted)."""
+@router.post("/{session_id}/complete", response_model=SessionSummary)
+async def complete(session_id: str, actor: HrAdmin, request: Request) -> SessionSummary:
+    """Publish the final calibrated scores (CalibrationCompleted, to the services that
+    consume it); the answer is the completed session, not the event, which is megabytes at
+    10,000 people."""
     completed = await calibration.complete(_campaigns(request), session_id, actor.subject)
-    return await _json(_COMPLETED, completed)
+    return SessionSummary.completed_by(completed)
 
 
 @router.get(

@@ -1,8 +1,9 @@
 """Command and query handlers of calibration sessions (docs/domain.md §4).
 
 A session is opened on a closed campaign, for its whole population or part of it (one
-department's session, say). Its review shows the aggregated scores as calibrated so far and
-the three signals (rater leniency/severity, inconsistent anchors, outliers); adjustments are
+department's session, say). Its review shows the aggregated scores as calibrated so far, a
+page of subjects at a time, and the three signals over its population (rater
+leniency/severity, inconsistent anchors, outliers), each read on its own; adjustments are
 appended one by one; completing it publishes CalibrationCompleted, and InconsistentAnchorsFound
 for the framework's next minor revision.
 
@@ -12,7 +13,7 @@ The review names raters (their offsets): it is for HR's session only, never for 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,15 +25,8 @@ from services.assessment.application.campaigns import Campaigns, UnknownFramewor
 from services.assessment.application.results import counted_ratings
 from services.assessment.domain.aggregation import CompetencyResult
 from services.assessment.domain.anchor_findings import competency_use
-from services.assessment.domain.calibration import (
-    Adjustment,
-    CalibratedScore,
-    InconsistentAnchor,
-    Outlier,
-    RaterOffset,
-    calibrated_scores,
-)
-from services.assessment.domain.calibration_inputs import PopulationTally, Signals
+from services.assessment.domain.calibration import Adjustment, CalibratedScore, calibrated_scores
+from services.assessment.domain.calibration_inputs import PopulationTally, SignalKind, Signals
 from services.assessment.domain.calibration_sessions import (
     CalibrationError,
     CalibrationSession,
@@ -56,16 +50,44 @@ class SessionNotFound(CalibrationError):
 
 
 @dataclass(frozen=True)
-class SessionReview:
-    """What the session looks at: scores as calibrated so far, and the signals."""
+class SessionSummary:
+    """A session as it stands, without its scores or signals: at 10,000 people those are
+    megabytes, and are read a page at a time (docs/domain.md §4, Calibration at scale)."""
 
     session_id: str
     campaign_id: str
     completed: bool
+    subjects: int
+    adjustments: int
+
+    @classmethod
+    def of(cls, session: CalibrationSession) -> SessionSummary:
+        assert session.opened is not None
+        return cls(
+            session_id=session.session_id,
+            campaign_id=session.opened.campaign_id,
+            completed=session.completed,
+            subjects=len(session.opened.subjects),
+            adjustments=len(session.adjustments),
+        )
+
+    @classmethod
+    def completed_by(cls, completed: CalibrationCompleted) -> SessionSummary:
+        return cls(
+            session_id=completed.session_id,
+            campaign_id=completed.campaign_id,
+            completed=True,
+            subjects=len(completed.scores),
+            adjustments=len(completed.adjustments),
+        )
+
+
+@dataclass(frozen=True)
+class SubjectReview:
+    """One subject's scores as calibrated so far, per item, with the adjustments behind them."""
+
+    subject: str
     scores: list[CalibratedScore]
-    rater_offsets: list[RaterOffset]
-    inconsistent_anchors: list[InconsistentAnchor]
-    outliers: list[Outlier]
 
 
 def stream_of(session_id: str) -> str:
@@ -84,8 +106,24 @@ async def _read(campaigns: Campaigns, session_id: str) -> CalibrationSession:
     found = CalibrationSession(session_id)
     log = campaigns.events
     for envelope in await log.read_stream(stream_of(session_id)):
-        found.apply(await log.decode(envelope), envelope.stream_version)
+        if envelope.event_type == CalibrationCompleted.event_type:
+            # Not decoded: opening its sealed fields walks every subject's scores, 0.3 s on
+            # the event loop at 10,000 people, on every request about a completed session.
+            found.completed_at(envelope.stream_version)
+        else:
+            found.apply(await log.decode(envelope), envelope.stream_version)
     return found
+
+
+async def _published(campaigns: Campaigns, session_id: str) -> CalibrationCompleted | None:
+    """What completing the session published; None while it is not completed."""
+    log = campaigns.events
+    for envelope in await log.read_stream(stream_of(session_id)):
+        if envelope.event_type == CalibrationCompleted.event_type:
+            completed = await log.decode(envelope)
+            assert isinstance(completed, CalibrationCompleted)
+            return completed
+    return None
 
 
 # Subjects per group when a session's inputs are computed: at six raters and ten
@@ -97,14 +135,17 @@ SUBJECTS_PER_GROUP = 100
 ITEMS_PER_READ = 5_000
 
 
-async def _prepared(campaigns: Campaigns, session: CalibrationSession) -> Signals:
-    """The session's signals, with its items stored: computed once, from its subjects'
-    ratings a group at a time, when it opens (or on first need, if it opened before the
-    inputs were stored). The campaign has closed, so its ratings no longer change."""
+async def _prepared(
+    campaigns: Campaigns, session: CalibrationSession, only: Collection[str] = ()
+) -> Signals:
+    """The session's signals (those named in `only`, the other lists empty), with its items
+    stored: computed once, from its subjects' ratings a group at a time, when it opens (or
+    on first need, if it opened before the inputs were stored). The campaign has closed, so
+    its ratings no longer change."""
     opened = session.opened
     assert opened is not None
     async with campaigns.unit_of_work.reading() as work:
-        stored = await work.records.calibration_signals(session.session_id)
+        stored = await work.records.calibration_signals(session.session_id, only)
     if stored is not None:
         return stored
     campaign = await campaigns.campaign(opened.campaign_id)
@@ -127,14 +168,14 @@ async def _prepared(campaigns: Campaigns, session: CalibrationSession) -> Signal
 
 
 async def _items(
-    campaigns: Campaigns, session: CalibrationSession, subject: str | None = None
+    campaigns: Campaigns, session: CalibrationSession, subjects: Sequence[str] | None = None
 ) -> list[CompetencyResult]:
-    """The items the session scores (domain.calibration.items), of one subject if given,
+    """The items the session scores (domain.calibration.items), of these subjects if given,
     as stored when it opened; the population's read in pages, the event loop free between."""
     await _prepared(campaigns, session)
     async with campaigns.unit_of_work.reading() as work:
-        if subject is not None:
-            return await work.records.calibration_items(session.session_id, subject)
+        if subjects is not None:
+            return await work.records.calibration_items(session.session_id, subjects)
         found: list[CompetencyResult] = []
         while True:
             page = await work.records.calibration_items(
@@ -146,14 +187,10 @@ async def _items(
 
 
 def _scores(
-    session: CalibrationSession, scored: list[CompetencyResult], subject: str | None
+    session: CalibrationSession, scored: list[CompetencyResult], subjects: Collection[str]
 ) -> list[CalibratedScore]:
-    """The scores as calibrated so far, of `scored` (one subject's, if given)."""
-    adjustments = [
-        a.adjustment
-        for a in session.adjustments
-        if subject is None or a.adjustment.subject == subject
-    ]
+    """The scores as calibrated so far of `scored`, these subjects' items."""
+    adjustments = [a.adjustment for a in session.adjustments if a.adjustment.subject in subjects]
     return list(calibrated_scores(scored, adjustments).values())
 
 
@@ -197,7 +234,8 @@ async def open_session(
     campaign_id: str,
     subjects: Iterable[str] | None,
     actor: str,
-) -> SessionReview:
+) -> SessionSummary:
+    """Open the session and compute its inputs (domain.calibration_inputs)."""
     campaign = await campaigns.campaign(campaign_id)
     assert campaign.opened is not None
     population = campaign.opened.population
@@ -227,26 +265,31 @@ async def open_session(
         await work.events.append(
             stream_of(session_id), new.stream_version, events, EventMetadata(actor=actor)
         )
-    return await review(campaigns, session_id)
-
-
-async def review(
-    campaigns: Campaigns, session_id: str, subject: str | None = None
-) -> SessionReview:
-    """The session's scores (of one subject, if given) and the population's signals."""
     found = await session(campaigns, session_id)
-    signals = await _prepared(campaigns, found)
-    scored = await _items(campaigns, found, subject)
-    assert found.opened is not None
-    return SessionReview(
-        session_id=session_id,
-        campaign_id=found.opened.campaign_id,
-        completed=found.completed,
-        scores=await asyncio.to_thread(_scores, found, scored, subject),
-        rater_offsets=signals.rater_offsets,
-        inconsistent_anchors=signals.inconsistent_anchors,
-        outliers=signals.outliers,
-    )
+    await _prepared(campaigns, found)
+    return SessionSummary.of(found)
+
+
+async def review(campaigns: Campaigns, session_id: str) -> SessionSummary:
+    return SessionSummary.of(await session(campaigns, session_id))
+
+
+async def subject_scores(
+    campaigns: Campaigns, session: CalibrationSession, subjects: Sequence[str]
+) -> list[SubjectReview]:
+    """These subjects' scores in the session (a page of its subjects): only theirs are read."""
+    scored = await _items(campaigns, session, subjects)
+    scores = await asyncio.to_thread(_scores, session, scored, set(subjects))
+    by_subject: dict[str, list[CalibratedScore]] = {s: [] for s in subjects}
+    for score in scores:
+        by_subject[score.subject].append(score)
+    return [SubjectReview(subject, found) for subject, found in by_subject.items()]
+
+
+async def signals(campaigns: Campaigns, session_id: str, *kinds: SignalKind) -> Signals:
+    """The session's signals over its population, of these kinds (the other lists empty):
+    they name raters, for HR's session only."""
+    return await _prepared(campaigns, await session(campaigns, session_id), kinds)
 
 
 async def scores_of(
@@ -255,7 +298,7 @@ async def scores_of(
     """The session and one subject's scores in it, with the adjustments behind them: no
     other subject's scores are read, and no rater's figure is shown."""
     found = await session(campaigns, session_id)
-    return found, _scores(found, await _items(campaigns, found, subject), subject)
+    return found, _scores(found, await _items(campaigns, found, [subject]), {subject})
 
 
 async def adjust(
@@ -271,7 +314,7 @@ async def adjust(
 ) -> Adjustment:
     found = await session(campaigns, session_id)
     # One subject's items, not the population's.
-    scored = await _items(campaigns, found, subject)
+    scored = await _items(campaigns, found, [subject])
     events = found.adjust(
         subject, competency, new_value, justification, actor, scored, now, seen_value
     )
@@ -283,7 +326,7 @@ async def adjust(
 
 async def complete(campaigns: Campaigns, session_id: str, actor: str) -> CalibrationCompleted:
     found = await session(campaigns, session_id)
-    signals = await _prepared(campaigns, found)
+    signals = await _prepared(campaigns, found, ("anchor_findings", "not_relevant"))
     scored = await _items(campaigns, found)
     positions = await _positions(campaigns, found)
     opened = found.opened
@@ -336,8 +379,8 @@ async def standard_term_scores(
     """A completed session's final scores by standard term, of one term when given
     (domain.standard_terms): the scores CalibrationCompleted published, with the framework
     version the session calibrated against, so the anonymity rule behind them holds as is."""
-    found = await session(campaigns, session_id)
-    completion = found.completion
+    await session(campaigns, session_id)
+    completion = await _published(campaigns, session_id)
     if completion is None:
         raise SessionNotCompleted(
             f"calibration session {session_id!r} is not completed: its scores are exported "

@@ -11,7 +11,7 @@ the campaign's lock) in one from `transaction()`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,7 +19,7 @@ from libs.events.ports import EventLog
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.replicas.people import Person, RoleFact
 from services.assessment.domain.aggregation import CompetencyResult
-from services.assessment.domain.calibration_inputs import Signals
+from services.assessment.domain.calibration_inputs import SignalKind, Signals
 from services.assessment.domain.campaigns import SubmissionRecorded
 from services.assessment.domain.raters import Nomination
 from services.assessment.domain.ratings import RaterGroup, Rating
@@ -128,18 +128,25 @@ class CampaignRecords(Protocol):
         ...
 
     async def calibration_items(
-        self, session_id: str, subject: str | None = None, first: int = 0, limit: int = 0
+        self,
+        session_id: str,
+        subjects: Sequence[str] | None = None,
+        first: int = 0,
+        limit: int = 0,
     ) -> list[CompetencyResult]:
-        """The session's items in order, without their groups: one subject's, or from number
-        `first` on, at most `limit` (0: all)."""
+        """The session's items in order, without their groups: these subjects', or from
+        number `first` on, at most `limit` (0: all)."""
         ...
 
     async def record_calibration_signals(self, session_id: str, signals: Signals) -> None:
         """Store the session's signals, once every item is stored; a second time, nothing."""
         ...
 
-    async def calibration_signals(self, session_id: str) -> Signals | None:
-        """The session's signals; None until its items are all stored."""
+    async def calibration_signals(
+        self, session_id: str, kinds: Collection[SignalKind] = ()
+    ) -> Signals | None:
+        """The session's signals of these kinds, the other lists left empty; None until its
+        items are all stored."""
         ...
 
 

@@ -16,9 +16,9 @@ sum is taken in).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from sys import intern
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from libs.events.schemas.assessment import AnchorFinding, NotRelevantMarks, competency_of
 from services.assessment.domain.aggregation import (
@@ -55,16 +55,23 @@ class _Overall(NamedTuple):
         return competency_of(self.item)
 
 
+SignalKind = Literal[
+    "rater_offsets", "inconsistent_anchors", "outliers", "anchor_findings", "not_relevant"
+]
+
+
 @dataclass(frozen=True)
 class Signals:
     """What a session's review shows beside the scores, and what its completion reports on
-    the framework's anchors (domain.anchor_findings), over the session's population."""
+    the framework's anchors (domain.anchor_findings), over the session's population. Read
+    back, only the kinds a caller asks for may be filled: the rater offsets alone are a
+    megabyte at 10,000 people."""
 
-    rater_offsets: list[RaterOffset]
-    inconsistent_anchors: list[InconsistentAnchor]
-    outliers: list[Outlier]
-    anchor_findings: list[AnchorFinding]
-    not_relevant: list[NotRelevantMarks]
+    rater_offsets: list[RaterOffset] = field(default_factory=list)
+    inconsistent_anchors: list[InconsistentAnchor] = field(default_factory=list)
+    outliers: list[Outlier] = field(default_factory=list)
+    anchor_findings: list[AnchorFinding] = field(default_factory=list)
+    not_relevant: list[NotRelevantMarks] = field(default_factory=list)
 
 
 class PopulationTally:

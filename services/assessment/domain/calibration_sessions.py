@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from math import isclose
 
 from libs.events.registry import IntegrationEvent, PrivateEvent, registry
@@ -78,8 +79,6 @@ class CalibrationSession:
     opened: CalibrationSessionOpened | None = None
     adjustments: list[ScoreAdjusted] = field(default_factory=list)
     completed: bool = False
-    # What completing it published: the final scores, as every consumer received them.
-    completion: CalibrationCompleted | None = None
 
     def apply(self, event: IntegrationEvent, stream_version: int) -> None:
         self.stream_version = stream_version
@@ -88,8 +87,14 @@ class CalibrationSession:
         elif isinstance(event, ScoreAdjusted):
             self.adjustments.append(event)
         elif isinstance(event, CalibrationCompleted):
-            self.completed = True
-            self.completion = event
+            self.completed_at(stream_version)
+
+    def completed_at(self, stream_version: int) -> None:
+        """The session completed, at this version of its stream. What completing it
+        published (every subject's final scores) is no part of its state: a reader may
+        take this from the event's envelope without decoding its megabytes."""
+        self.stream_version = stream_version
+        self.completed = True
 
     def open(
         self,
@@ -133,9 +138,17 @@ class CalibrationSession:
     def rolled_up(self, results: Iterable[CompetencyResult]) -> dict[str, RolledUp]:
         """Per subject: the calibrated score per competency, rolled up from its sub-skills
         where it was asked per sub-skill, and per sub-skill (calibration.roll_up)."""
+        results = list(results)
+        adjusted = {a.adjustment.subject for a in self.adjustments}
+        # The adjusted subjects' scores only are worked out one by one (`scores`): every
+        # other item's calibrated score is its aggregate, and a CalibratedScore for each of
+        # a 10,000-person session's items was most of the time it took to complete it.
+        scored = self.scores(r for r in results if r.subject in adjusted)
         return roll_up(
-            (subject, item, score.calibrated)
-            for (subject, item), score in self.scores(results).items()
+            chain(
+                ((r.subject, r.item, r.overall) for r in results if r.subject not in adjusted),
+                ((subject, item, score.calibrated) for (subject, item), score in scored.items()),
+            )
         )
 
     def adjust(

@@ -8,7 +8,8 @@ replaying the streams would read one stream per subject.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import fields
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -17,7 +18,7 @@ from pydantic import TypeAdapter
 
 from services.assessment.application.ports import RecordedSubmission
 from services.assessment.domain.aggregation import CompetencyResult
-from services.assessment.domain.calibration_inputs import Signals
+from services.assessment.domain.calibration_inputs import SignalKind, Signals
 from services.assessment.domain.campaigns import SubmissionRecorded, submission_ratings
 from services.assessment.domain.raters import Nomination
 from services.assessment.domain.ratings import Rating
@@ -133,13 +134,15 @@ class CampaignTables:
         )
         self.items_of = q(
             "SELECT subject, competency, sub_skill, aggregated FROM {items} "
-            "WHERE session_id = %s AND subject = %s ORDER BY ordinal"
+            "WHERE session_id = %s AND subject = ANY(%s) ORDER BY ordinal"
         )
         self.record_signals = q(
             "INSERT INTO {signals} (session_id, signals) VALUES (%s, %s::jsonb) "
             "ON CONFLICT DO NOTHING"
         )
-        self.signals = q("SELECT signals::text FROM {signals} WHERE session_id = %s")
+        # Without the lists not asked for: PostgreSQL drops them, so no megabyte of rater
+        # offsets is sent and parsed to read the outliers.
+        self.signals = q("SELECT (signals - %s::text[])::text FROM {signals} WHERE session_id = %s")
 
 
 class CampaignRecords:
@@ -303,12 +306,16 @@ class CampaignRecords:
         )
 
     async def calibration_items(
-        self, session_id: str, subject: str | None = None, first: int = 0, limit: int = 0
+        self,
+        session_id: str,
+        subjects: Sequence[str] | None = None,
+        first: int = 0,
+        limit: int = 0,
     ) -> list[CompetencyResult]:
-        if subject is None:
+        if subjects is None:
             query, params = self._tables.items, (session_id, first, limit or None)
         else:
-            query, params = self._tables.items_of, (session_id, subject)
+            query, params = self._tables.items_of, (session_id, list(subjects))
         cur = await self._conn.execute(query, params)
         return [
             CompetencyResult(subject, competency, (), aggregated, sub_skill)
@@ -319,8 +326,11 @@ class CampaignRecords:
         text = await asyncio.to_thread(_SIGNALS.dump_json, signals)
         await self._conn.execute(self._tables.record_signals, (session_id, text.decode()))
 
-    async def calibration_signals(self, session_id: str) -> Signals | None:
-        cur = await self._conn.execute(self._tables.signals, (session_id,))
+    async def calibration_signals(
+        self, session_id: str, kinds: Collection[SignalKind] = ()
+    ) -> Signals | None:
+        left_out = [f.name for f in fields(Signals) if f.name not in kinds]
+        cur = await self._conn.execute(self._tables.signals, (left_out, session_id))
         row = await cur.fetchone()
         # In a thread: a population's rater offsets are a megabyte of JSON at 10,000 people.
         return None if row is None else await asyncio.to_thread(_SIGNALS.validate_json, row[0])

@@ -9,7 +9,7 @@ import pytest
 from services.assessment.application import calibration, closing
 from services.assessment.application.calibration import InvalidSession, SessionNotFound
 from services.assessment.application.campaigns import Campaigns
-from services.assessment.domain.calibration import AdjustmentRefused
+from services.assessment.domain.calibration import AdjustmentRefused, CalibratedScore
 from services.assessment.domain.calibration_sessions import CalibrationError, StaleAdjustment
 from tests.support.assessment_ports import (
     CAMPAIGN,
@@ -34,8 +34,16 @@ async def rated(campaigns: Campaigns) -> Campaigns:
     return campaigns
 
 
-def competency_of(review: calibration.SessionReview, subject: str) -> str:
-    return next(s.competency for s in review.scores if s.subject == subject)
+async def scores(campaigns: Campaigns, *subjects: str) -> list[CalibratedScore]:
+    """The session's scores of these subjects, as its review shows them."""
+    found = await calibration.session(campaigns, SESSION)
+    reviewed = await calibration.subject_scores(campaigns, found, subjects)
+    assert [r.subject for r in reviewed] == list(subjects)
+    return [score for r in reviewed for score in r.scores]
+
+
+async def competency_of(campaigns: Campaigns, subject: str) -> str:
+    return (await scores(campaigns, subject))[0].competency
 
 
 async def test_a_session_opens_on_a_closed_campaign_only(
@@ -48,14 +56,13 @@ async def test_a_session_opens_on_a_closed_campaign_only(
 
 
 async def test_the_review_shows_the_aggregated_scores_and_the_signals(rated: Campaigns) -> None:
-    review = await calibration.open_session(rated, SESSION, CAMPAIGN, None, HR)
-    assert (review.campaign_id, review.completed) == (CAMPAIGN, False)
-    assert {s.subject for s in review.scores} == {"ann", "cat"}
+    opened = await calibration.open_session(rated, SESSION, CAMPAIGN, None, HR)
+    assert (opened.campaign_id, opened.completed, opened.subjects) == (CAMPAIGN, False, 2)
+    assert opened == await calibration.review(rated, SESSION)
     # Self counts for nothing by default: ann's overall is her manager's rating.
-    assert {s.calibrated for s in review.scores if s.subject == "ann"} == {4.0}
-    assert {s.calibrated for s in review.scores if s.subject == "cat"} == {None}
-    one = await calibration.review(rated, SESSION, "cat")
-    assert {s.subject for s in one.scores} == {"cat"}
+    assert {s.calibrated for s in await scores(rated, "ann")} == {4.0}
+    assert {s.calibrated for s in await scores(rated, "cat")} == {None}
+    assert {s.subject for s in await scores(rated, "ann", "cat")} == {"ann", "cat"}
 
 
 async def test_each_subject_is_calibrated_in_one_session_only(
@@ -68,7 +75,7 @@ async def test_each_subject_is_calibrated_in_one_session_only(
     assert uow.work.records.calibrated == {(CAMPAIGN, "ann"): "platform"}
     with pytest.raises(SessionNotFound):
         await calibration.session(rated, "everyone")
-    assert (await calibration.open_session(rated, "data", CAMPAIGN, ["cat"], HR)).scores
+    assert (await calibration.open_session(rated, "data", CAMPAIGN, ["cat"], HR)).subjects == 1
 
 
 async def test_a_session_covers_only_the_campaigns_population(rated: Campaigns) -> None:
@@ -79,14 +86,14 @@ async def test_a_session_covers_only_the_campaigns_population(rated: Campaigns) 
 async def test_an_adjustment_changes_the_score_from_what_the_adjuster_saw(
     rated: Campaigns,
 ) -> None:
-    review = await calibration.open_session(rated, SESSION, CAMPAIGN, None, HR)
-    competency = competency_of(review, "ann")
+    await calibration.open_session(rated, SESSION, CAMPAIGN, None, HR)
+    competency = await competency_of(rated, "ann")
     adjusted = await calibration.adjust(
         rated, SESSION, "ann", competency, 3.5, "peer evidence", HR, NOW, seen_value=4.0
     )
     assert (adjusted.old_value, adjusted.new_value) == (4.0, 3.5)
-    after = await calibration.review(rated, SESSION, "ann")
-    assert {s.calibrated for s in after.scores if s.competency == competency} == {3.5}
+    after = await scores(rated, "ann")
+    assert {s.calibrated for s in after if s.competency == competency} == {3.5}
     with pytest.raises(StaleAdjustment):
         await calibration.adjust(
             rated, SESSION, "ann", competency, 3.0, "again", HR, NOW, seen_value=4.0
@@ -98,8 +105,8 @@ async def test_an_adjustment_changes_the_score_from_what_the_adjuster_saw(
 async def test_completing_publishes_the_calibrated_scores_with_positions(
     rated: Campaigns,
 ) -> None:
-    review = await calibration.open_session(rated, SESSION, CAMPAIGN, None, HR)
-    competency = competency_of(review, "ann")
+    await calibration.open_session(rated, SESSION, CAMPAIGN, None, HR)
+    competency = await competency_of(rated, "ann")
     await calibration.adjust(rated, SESSION, "ann", competency, 2.0, "calibrated", HR, NOW)
     completed = await calibration.complete(rated, SESSION, HR)
     scores = {s.subject: s for s in completed.scores}

@@ -35,8 +35,9 @@ async def assessed(campaigns: Campaigns) -> Campaigns:
     await rate(campaigns, "mgr", "ann", 4, comment="ann on mgr")
     await rate(campaigns, "cat", "mgr", 3, comment="mgr on cat")
     await closing.close(campaigns, CAMPAIGN, HR)
-    review = await calibration.open_session(campaigns, SESSION, CAMPAIGN, None, HR)
-    competency = next(s.competency for s in review.scores if s.subject == "ann")
+    await calibration.open_session(campaigns, SESSION, CAMPAIGN, None, HR)
+    _, [score, *_] = await calibration.scores_of(campaigns, SESSION, "ann")
+    competency = score.competency
     await calibration.adjust(
         campaigns, SESSION, "ann", competency, 4.0, "ann led the launch", HR, NOW
     )
