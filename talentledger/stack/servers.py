@@ -118,6 +118,29 @@ def _pick_ports(
     return chosen
 
 
+# How many times a detached server is started on fresh ports when one was taken meanwhile.
+_PORT_RACES = 3
+
+
+class _PortTaken(ServerError):
+    """A port chosen for a server was taken by another process before the server bound it."""
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` (or a child of it) listens on TCP `port`."""
+    try:
+        parent = psutil.Process(pid)
+        processes = [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return False
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            for connection in process.net_connections(kind="tcp"):
+                if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
+                    return True
+    return False
+
+
 def _log_size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -310,49 +333,76 @@ class _DetachedServer(_Server, abc.ABC):
         return self._url_for(ports) if ports is not None else None
 
     def start(self, port: int | None = None, timeout: float = 60) -> str:
-        """Start the server unless it already runs; return its URL."""
+        """Start the server unless it already runs; return its URL.
+
+        Ports are chosen free, then bound by the server a moment later: another process (a
+        server of another stack, an outgoing connection) may take one in between. The server
+        then exits, or, worse, the port answers for that other process and readiness checks
+        pass against it. So the server started must be the one listening on its port, else
+        it is stopped and started again on fresh ports, up to `_PORT_RACES` times."""
         deadline = time.monotonic() + timeout
         with self._lock():
             if self._process() is not None:
                 return self._url_for(self._previous_ports())
             executable = self._executable()
             self._prepare()
-            ports = _pick_ports(self.port_names, self._previous_ports(), port)
-            offset = _log_size(self.log_file)
-            command = self._command(executable, ports)
-            with self.log_file.open("ab") as log:
+            previous = self._previous_ports()
+            for attempt in range(1, _PORT_RACES + 1):
+                ports = _pick_ports(self.port_names, previous, port)
                 try:
-                    child = subprocess.Popen(
-                        command,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=log,
-                        cwd=self.data_dir,
-                        # Own session: the server outlives us and ignores our terminal's signals.
-                        start_new_session=True,
-                    )
-                except OSError as exc:
-                    raise ServerError(f"cannot run {shlex.join(command)}: {exc}") from exc
-            self._child = child
-            # Record the pid at once so another process can stop it if we die while waiting.
-            self._write_state({"pid": child.pid, "ports": ports})
+                    return self._start_on(executable, ports, deadline, timeout)
+                except _PortTaken as taken:
+                    if attempt == _PORT_RACES or port is not None:
+                        raise ServerError(str(taken)) from None
+                    _log.warning("%s; starting it again on other ports", taken)
+                    previous = {}
+            raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _start_on(
+        self, executable: Path, ports: Mapping[str, int], deadline: float, timeout: float
+    ) -> str:
+        offset = _log_size(self.log_file)
+        command = self._command(executable, ports)
+        with self.log_file.open("ab") as log:
             try:
-                self._wait_ready(ports, deadline, lambda: child.poll() is None)
-            except (TimeoutError, ServerError) as exc:
-                code = child.poll()
-                self._abort(child)
-                if code is None:
-                    reason = f"{self.name} was not ready within {timeout:.0f}s"
-                else:
-                    reason = f"{self.name} exited with code {code}"
-                raise _error(reason, self.log_file, offset) from exc
-            except BaseException:
-                # E.g. Ctrl-C while waiting: do not leave a half-started server behind.
-                self._abort(child)
-                raise
-            url = self._url_for(ports)
-            _log.info("%s started (pid %d) at %s", self.name, child.pid, url)
-            return url
+                child = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    cwd=self.data_dir,
+                    # Own session: the server outlives us and ignores our terminal's signals.
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise ServerError(f"cannot run {shlex.join(command)}: {exc}") from exc
+        self._child = child
+        # Record the pid at once so another process can stop it if we die while waiting.
+        self._write_state({"pid": child.pid, "ports": dict(ports)})
+        main_port = ports[self.port_names[0]]
+        try:
+            self._wait_ready(ports, deadline, lambda: child.poll() is None)
+        except (TimeoutError, ServerError) as exc:
+            code = child.poll()
+            self._abort(child)
+            if code is None:
+                reason = f"{self.name} was not ready within {timeout:.0f}s"
+            else:
+                reason = f"{self.name} exited with code {code}"
+                if any(not _port_is_free(p) for p in ports.values()):
+                    # One of its ports was taken before it could bind it.
+                    raise _PortTaken(f"{reason}, a port of it taken meanwhile") from exc
+            raise _error(reason, self.log_file, offset) from exc
+        except BaseException:
+            # E.g. Ctrl-C while waiting: do not leave a half-started server behind.
+            self._abort(child)
+            raise
+        if not _listens(child.pid, main_port):
+            self._abort(child)
+            raise _PortTaken(f"{self.name}'s port {main_port} answered for another process")
+        url = self._url_for(ports)
+        _log.info("%s started (pid %d) at %s", self.name, child.pid, url)
+        return url
 
     def _abort(self, child: subprocess.Popen[bytes]) -> None:
         if child.poll() is None:

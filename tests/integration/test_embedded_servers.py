@@ -315,3 +315,33 @@ def test_temporal_is_found_and_stopped_by_another_instance(make, tmp_path):
     assert other.pid == server.pid is not None
     other.stop()
     assert not server.is_running()
+
+
+def test_a_server_whose_port_is_taken_before_it_binds_starts_again_on_other_ports(
+    make, tmp_path, monkeypatch
+):
+    """Ports are chosen free and bound by the server a moment later: when another process
+    takes one in between, the server is started again on fresh ports (servers.py, start)."""
+    import talentledger.stack.servers as servers
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        pick = servers._pick_ports
+        picks: list[dict[str, int]] = []
+
+        def first_one_taken(names, previous, given):
+            chosen = pick(names, previous, given)
+            if not picks:
+                chosen[names[0]] = taken
+            picks.append(chosen)
+            return chosen
+
+        monkeypatch.setattr(servers, "_pick_ports", first_one_taken)
+        server = make(EmbeddedNats, tmp_path / "nats")
+        url = server.start()
+    assert len(picks) == 2, picks
+    assert url == f"nats://127.0.0.1:{picks[1]['port']}"
+    assert picks[1]["port"] != taken
+    assert server.is_running()
