@@ -136,19 +136,34 @@ SUBJECTS_PER_GROUP = 100
 ITEMS_PER_READ = 5_000
 
 
+async def _store_inputs(campaigns: Campaigns, session: CalibrationSession) -> None:
+    """The session's items and signals stored, unless they already are: asked whether they
+    exist, since reading the signals would make PostgreSQL read their megabyte at 10,000
+    people on every page of scores."""
+    async with campaigns.unit_of_work.reading() as work:
+        if await work.records.calibration_prepared(session.session_id):
+            return
+    await _compute(campaigns, session)
+
+
 async def _prepared(
-    campaigns: Campaigns, session: CalibrationSession, only: Collection[str] = ()
+    campaigns: Campaigns, session: CalibrationSession, only: Collection[SignalKind]
 ) -> Signals:
-    """The session's signals (those named in `only`, the other lists empty), with its items
-    stored: computed once, from its subjects' ratings a group at a time, when it opens (or
-    on first need, if it opened before the inputs were stored). The campaign has closed, so
-    its ratings no longer change."""
-    opened = session.opened
-    assert opened is not None
+    """The session's signals (those named in `only`, the other lists empty), computed first
+    if they are not yet stored."""
     async with campaigns.unit_of_work.reading() as work:
         stored = await work.records.calibration_signals(session.session_id, only)
     if stored is not None:
         return stored
+    return await _compute(campaigns, session)
+
+
+async def _compute(campaigns: Campaigns, session: CalibrationSession) -> Signals:
+    """Compute and store the session's items and signals: once, from its subjects' ratings a
+    group at a time, when it opens (or on first need, if it opened before the inputs were
+    stored). The campaign has closed, so its ratings no longer change."""
+    opened = session.opened
+    assert opened is not None
     campaign = await campaigns.campaign(opened.campaign_id)
     settings = campaign.settings
     positions = await _positions(campaigns, session)
@@ -173,7 +188,7 @@ async def _items(
 ) -> list[CompetencyResult]:
     """The items the session scores (domain.calibration.items), of these subjects if given,
     as stored when it opened; the population's read in pages, the event loop free between."""
-    await _prepared(campaigns, session)
+    await _store_inputs(campaigns, session)
     async with campaigns.unit_of_work.reading() as work:
         if subjects is not None:
             return await work.records.calibration_items(session.session_id, subjects)
@@ -267,7 +282,7 @@ async def open_session(
             stream_of(session_id), new.stream_version, events, EventMetadata(actor=actor)
         )
     found = await session(campaigns, session_id)
-    await _prepared(campaigns, found)
+    await _store_inputs(campaigns, found)
     return SessionSummary.of(found)
 
 
