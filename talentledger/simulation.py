@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from libs.events.schemas.assessment import competency_of
 from libs.platform.auth import TokenMinter
 from libs.platform.pagination import every_item_async
 from talentledger.samples.organisation import Employee
@@ -75,6 +76,22 @@ class Calibration:
     lenient_or_severe: int
     outliers: int
     averages: dict[str, float] = field(default_factory=dict)
+
+
+def competency_average(scores: list[dict[str, Any]]) -> float | None:
+    """A subject's average over competencies from their calibrated scores (None when none is
+    scored): each competency's sub-skills averaged first, so that a competency assessed per
+    sub-skill weighs as much as one assessed whole (docs/domain.md §4, Roll-up)."""
+    by_competency: dict[str, list[float]] = {}
+    for score in scores:
+        if score["calibrated"] is not None:
+            by_competency.setdefault(competency_of(score["competency"]), []).append(
+                score["calibrated"]
+            )
+    if not by_competency:
+        return None
+    means = [sum(values) / len(values) for values in by_competency.values()]
+    return sum(means) / len(means)
 
 
 @dataclass(frozen=True)
@@ -335,13 +352,12 @@ class Simulation:
             )
             adjusted += 1
         completed = await self.call("POST", f"{url}/complete", hr)
-        # The final scores, a page of subjects at a time: the simulation's framework asks
-        # no sub-skills, so each scored item is a competency.
+        # The final scores, a page of subjects at a time.
         averages: dict[str, float] = {}
         for reviewed in await every("scores"):
-            values = [s["calibrated"] for s in reviewed["scores"] if s["calibrated"] is not None]
-            if values:
-                averages[reviewed["subject"]] = sum(values) / len(values)
+            average = competency_average(reviewed["scores"])
+            if average is not None:
+                averages[reviewed["subject"]] = average
         return Calibration(
             session_id=session_id,
             subjects=completed["subjects"],

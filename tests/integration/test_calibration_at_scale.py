@@ -18,6 +18,7 @@ import pytest
 from libs.events.envelope import Envelope
 from libs.events.schemas.assessment import AnchorFindingsRecorded
 from libs.events.store import EventStore
+from services.assessment.adapters.postgres.campaign_records import CampaignRecords
 from services.assessment.application import calibration
 from services.assessment.domain.aggregation import aggregate, aggregate_sub_skills
 from services.assessment.domain.anchor_findings import anchor_findings, not_relevant_marks
@@ -110,7 +111,20 @@ async def test_review_adjustments_and_completion_are_the_whole_population_comput
     assert [p["subject"] for p in pages["items"]] == [person_id(i) for i in range(7)]
     assert flat(await api.items("/calibrations/big/scores")) == dumped(calibrated.values())
     one = adjustments[1].subject
-    theirs = await api.ok("GET", f"/calibrations/big/scores?subject={one}")
+    # A subject's page asks whether the session's inputs are stored: it neither reads the
+    # signals (a megabyte of JSONB at 10,000 people) nor stores the items again.
+    inputs: list[str] = []
+    with monkeypatch.context() as patched:
+        for name in ("calibration_signals", "record_calibration_items"):
+            read = getattr(CampaignRecords, name)
+
+            async def counted(*args: Any, name: str = name, read: Any = read) -> Any:
+                inputs.append(name)
+                return await read(*args)
+
+            patched.setattr(CampaignRecords, name, counted)
+        theirs = await api.ok("GET", f"/calibrations/big/scores?subject={one}")
+    assert inputs == []
     assert flat(theirs["items"]) == dumped(s for s in calibrated.values() if s.subject == one)
 
     summary = await api.ok("POST", "/calibrations/big/complete")

@@ -162,6 +162,8 @@ async def test_a_lenient_rater_is_found_and_adjustments_carry_who_and_why(
     ]
     await api.ok("POST", "/calibrations/autumn-eng/complete", 409)
     await api.ok("POST", "/calibrations/autumn-eng/adjustments", 409, json=second)
+    # What the other services receive names each adjustment's own actor, not the completer.
+    assert event["payload"]["adjustments"][1]["actor"] == "hr-omar"
     assert event["actor"] == "hannah-hr"
 
 

@@ -11,9 +11,11 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from libs.events.store import EventStore
 from tests.support.assessment_api import AssessmentApi, assessment_api
 from tests.support.calibration_campaigns import MANAGER, PEERS, open_campaign, rate, staff
 from tests.support.sample_frameworks import valid_framework, with_standard_terms
@@ -50,7 +52,7 @@ async def items_of(api: AssessmentApi, subject: str) -> dict[str, str]:
 
 
 async def test_calibrated_scores_merge_by_standard_term_and_the_unmapped_stay_apart(
-    api: AssessmentApi,
+    api: AssessmentApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await open_campaign(api, "spring", SUBJECTS, PEERS)
     a, b = [await items_of(api, s) for s in SUBJECTS]
@@ -81,7 +83,18 @@ async def test_calibrated_scores_merge_by_standard_term_and_the_unmapped_stay_ap
     assert "not completed" in refused["detail"], "a session in progress is no final score"
     await api.ok("POST", "/calibrations/spring/complete")
 
-    found = await api.ok("GET", f"{EXPORT}?format=json")
+    # The session's stream is read once: at 10,000 people its CalibrationCompleted is 1.9 MB.
+    streams: list[str] = []
+    read_stream = EventStore.read_stream
+
+    async def counted(store: EventStore, stream_id: str, **kwargs: Any) -> Any:
+        streams.append(stream_id)
+        return await read_stream(store, stream_id, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(EventStore, "read_stream", counted)
+        found = await api.ok("GET", f"{EXPORT}?format=json")
+    assert streams.count("calibration-spring") == 1
     assert (found["framework_id"], found["framework_version"]) == ("eng", 1)
     assert found["taxonomy"] == TAXONOMY
     terms = [

@@ -203,6 +203,9 @@ class MemoryRecords:
     async def record_calibration_signals(self, session_id: str, signals: Signals) -> None:
         self.signals.setdefault(session_id, signals)
 
+    async def calibration_prepared(self, session_id: str) -> bool:
+        return session_id in self.signals
+
     async def calibration_signals(
         self, session_id: str, kinds: Collection[SignalKind] = ()
     ) -> Signals | None:

@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from libs.events.envelope import EventMetadata
+from libs.events.envelope import Envelope, EventMetadata
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CalibrationCompleted
 from libs.events.schemas.framework import SCALE_RANGE, Framework
@@ -96,34 +96,35 @@ def stream_of(session_id: str) -> str:
 
 async def session(campaigns: Campaigns, session_id: str) -> CalibrationSession:
     """The session as it stands; SessionNotFound when it was never opened."""
-    found = await _read(campaigns, session_id)
+    return (await _opened(campaigns, session_id))[0]
+
+
+async def _opened(
+    campaigns: Campaigns, session_id: str
+) -> tuple[CalibrationSession, Envelope | None]:
+    """The session as it stands and the envelope of its completion (None while it is not
+    completed), from one read of its stream; SessionNotFound when it was never opened."""
+    found, completion = await _read(campaigns, session_id)
     if found.opened is None:
         raise SessionNotFound(session_id)
-    return found
+    return found, completion
 
 
-async def _read(campaigns: Campaigns, session_id: str) -> CalibrationSession:
+async def _read(
+    campaigns: Campaigns, session_id: str
+) -> tuple[CalibrationSession, Envelope | None]:
     found = CalibrationSession(session_id)
+    completion: Envelope | None = None
     log = campaigns.events
     for envelope in await log.read_stream(stream_of(session_id)):
         if envelope.event_type == CalibrationCompleted.event_type:
             # Not decoded: opening its sealed fields walks every subject's scores, 0.3 s on
             # the event loop at 10,000 people, on every request about a completed session.
             found.completed_at(envelope.stream_version)
+            completion = envelope
         else:
             found.apply(await log.decode(envelope), envelope.stream_version)
-    return found
-
-
-async def _published(campaigns: Campaigns, session_id: str) -> CalibrationCompleted | None:
-    """What completing the session published; None while it is not completed."""
-    log = campaigns.events
-    for envelope in await log.read_stream(stream_of(session_id)):
-        if envelope.event_type == CalibrationCompleted.event_type:
-            completed = await log.decode(envelope)
-            assert isinstance(completed, CalibrationCompleted)
-            return completed
-    return None
+    return found, completion
 
 
 # Subjects per group when a session's inputs are computed: at six raters and ten
@@ -135,19 +136,34 @@ SUBJECTS_PER_GROUP = 100
 ITEMS_PER_READ = 5_000
 
 
+async def _store_inputs(campaigns: Campaigns, session: CalibrationSession) -> None:
+    """The session's items and signals stored, unless they already are: asked whether they
+    exist, since reading the signals would make PostgreSQL read their megabyte at 10,000
+    people on every page of scores."""
+    async with campaigns.unit_of_work.reading() as work:
+        if await work.records.calibration_prepared(session.session_id):
+            return
+    await _compute(campaigns, session)
+
+
 async def _prepared(
-    campaigns: Campaigns, session: CalibrationSession, only: Collection[str] = ()
+    campaigns: Campaigns, session: CalibrationSession, only: Collection[SignalKind]
 ) -> Signals:
-    """The session's signals (those named in `only`, the other lists empty), with its items
-    stored: computed once, from its subjects' ratings a group at a time, when it opens (or
-    on first need, if it opened before the inputs were stored). The campaign has closed, so
-    its ratings no longer change."""
-    opened = session.opened
-    assert opened is not None
+    """The session's signals (those named in `only`, the other lists empty), computed first
+    if they are not yet stored."""
     async with campaigns.unit_of_work.reading() as work:
         stored = await work.records.calibration_signals(session.session_id, only)
     if stored is not None:
         return stored
+    return await _compute(campaigns, session)
+
+
+async def _compute(campaigns: Campaigns, session: CalibrationSession) -> Signals:
+    """Compute and store the session's items and signals: once, from its subjects' ratings a
+    group at a time, when it opens (or on first need, if it opened before the inputs were
+    stored). The campaign has closed, so its ratings no longer change."""
+    opened = session.opened
+    assert opened is not None
     campaign = await campaigns.campaign(opened.campaign_id)
     settings = campaign.settings
     positions = await _positions(campaigns, session)
@@ -172,7 +188,7 @@ async def _items(
 ) -> list[CompetencyResult]:
     """The items the session scores (domain.calibration.items), of these subjects if given,
     as stored when it opened; the population's read in pages, the event loop free between."""
-    await _prepared(campaigns, session)
+    await _store_inputs(campaigns, session)
     async with campaigns.unit_of_work.reading() as work:
         if subjects is not None:
             return await work.records.calibration_items(session.session_id, subjects)
@@ -246,7 +262,7 @@ async def open_session(
     opened = campaign.opened
     framework = await _framework(campaigns, opened.framework_id, opened.framework_version)
     scale = SCALE_RANGE[framework.scale]
-    new = await _read(campaigns, session_id)
+    new, _ = await _read(campaigns, session_id)
     events = new.open(
         campaign_id,
         campaign.closed,
@@ -266,7 +282,7 @@ async def open_session(
             stream_of(session_id), new.stream_version, events, EventMetadata(actor=actor)
         )
     found = await session(campaigns, session_id)
-    await _prepared(campaigns, found)
+    await _store_inputs(campaigns, found)
     return SessionSummary.of(found)
 
 
@@ -379,12 +395,13 @@ async def standard_term_scores(
     """A completed session's final scores by standard term, of one term when given
     (domain.standard_terms): the scores CalibrationCompleted published, with the framework
     version the session calibrated against, so the anonymity rule behind them holds as is."""
-    await session(campaigns, session_id)
-    completion = await _published(campaigns, session_id)
-    if completion is None:
+    _, envelope = await _opened(campaigns, session_id)
+    if envelope is None:
         raise SessionNotCompleted(
             f"calibration session {session_id!r} is not completed: its scores are exported "
             "by standard term once it is"
         )
+    completion = await campaigns.events.decode(envelope)
+    assert isinstance(completion, CalibrationCompleted)
     framework = await _framework(campaigns, completion.framework_id, completion.framework_version)
     return by_standard_term(framework, completion, term)

@@ -142,6 +142,10 @@ class CampaignRecords(Protocol):
         """Store the session's signals, once every item is stored; a second time, nothing."""
         ...
 
+    async def calibration_prepared(self, session_id: str) -> bool:
+        """Whether the session's signals are stored, and so its items: without reading them."""
+        ...
+
     async def calibration_signals(
         self, session_id: str, kinds: Collection[SignalKind] = ()
     ) -> Signals | None:

@@ -143,6 +143,8 @@ class CampaignTables:
         # Without the lists not asked for: PostgreSQL drops them, so no megabyte of rater
         # offsets is sent and parsed to read the outliers.
         self.signals = q("SELECT (signals - %s::text[])::text FROM {signals} WHERE session_id = %s")
+        # Its key alone: the row's signals column is never read.
+        self.prepared = q("SELECT EXISTS (SELECT 1 FROM {signals} WHERE session_id = %s)")
 
 
 class CampaignRecords:
@@ -325,6 +327,12 @@ class CampaignRecords:
     async def record_calibration_signals(self, session_id: str, signals: Signals) -> None:
         text = await asyncio.to_thread(_SIGNALS.dump_json, signals)
         await self._conn.execute(self._tables.record_signals, (session_id, text.decode()))
+
+    async def calibration_prepared(self, session_id: str) -> bool:
+        cur = await self._conn.execute(self._tables.prepared, (session_id,))
+        row = await cur.fetchone()
+        assert row is not None
+        return bool(row[0])
 
     async def calibration_signals(
         self, session_id: str, kinds: Collection[SignalKind] = ()
