@@ -123,21 +123,29 @@ _PORT_RACES = 3
 
 
 class _PortTaken(ServerError):
-    """A port chosen for a server was taken by another process before the server bound it."""
+    """A port chosen for a server was taken by another process before the server bound it;
+    the message ends with what the server logged, as `_error`'s do."""
+
+    def __init__(self, reason: str, log_file: Path, since: int) -> None:
+        super().__init__(str(_error(reason, log_file, since)))
+        self.reason = reason
 
 
 def _listens(pid: int, port: int) -> bool:
-    """Whether process `pid` (or a child of it) listens on TCP `port`."""
+    """Whether process `pid` (or a child of it) listens on TCP `port`. When its sockets
+    cannot be read (AccessDenied), the readiness check it passed is taken for it."""
     try:
         parent = psutil.Process(pid)
         processes = [parent, *parent.children(recursive=True)]
-    except psutil.Error:
-        return False
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
+        for process in processes:
             for connection in process.net_connections(kind="tcp"):
                 if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
                     return True
+    except psutil.AccessDenied:
+        _log.warning("cannot read the sockets of pid %d; taking its readiness for it", pid)
+        return True
+    except psutil.Error:  # gone, or a zombie
+        return False
     return False
 
 
@@ -352,9 +360,11 @@ class _DetachedServer(_Server, abc.ABC):
                 try:
                     return self._start_on(executable, ports, deadline, timeout)
                 except _PortTaken as taken:
-                    if attempt == _PORT_RACES or port is not None:
-                        raise ServerError(str(taken)) from None
-                    _log.warning("%s; starting it again on other ports", taken)
+                    # A port given is kept (the others are chosen afresh): given up on only
+                    # when it is itself the one taken.
+                    if attempt == _PORT_RACES or (port is not None and not _port_is_free(port)):
+                        raise
+                    _log.warning("%s; starting it again on other ports", taken.reason)
                     previous = {}
             raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -391,7 +401,8 @@ class _DetachedServer(_Server, abc.ABC):
                 reason = f"{self.name} exited with code {code}"
                 if any(not _port_is_free(p) for p in ports.values()):
                     # One of its ports was taken before it could bind it.
-                    raise _PortTaken(f"{reason}, a port of it taken meanwhile") from exc
+                    reason = f"{reason}, a port of it taken meanwhile"
+                    raise _PortTaken(reason, self.log_file, offset) from exc
             raise _error(reason, self.log_file, offset) from exc
         except BaseException:
             # E.g. Ctrl-C while waiting: do not leave a half-started server behind.
@@ -399,7 +410,8 @@ class _DetachedServer(_Server, abc.ABC):
             raise
         if not _listens(child.pid, main_port):
             self._abort(child)
-            raise _PortTaken(f"{self.name}'s port {main_port} answered for another process")
+            reason = f"{self.name}'s port {main_port} answered for another process"
+            raise _PortTaken(reason, self.log_file, offset)
         url = self._url_for(ports)
         _log.info("%s started (pid %d) at %s", self.name, child.pid, url)
         return url

@@ -345,3 +345,34 @@ def test_a_server_whose_port_is_taken_before_it_binds_starts_again_on_other_port
     assert url == f"nats://127.0.0.1:{picks[1]['port']}"
     assert picks[1]["port"] != taken
     assert server.is_running()
+
+
+def test_a_server_whose_port_answers_for_another_process_starts_again(make, tmp_path, monkeypatch):
+    """Readiness checks can pass against another process holding the port: the server
+    started must itself listen there, else it is stopped and started on fresh ports."""
+    import talentledger.stack.servers as servers
+
+    listens = servers._listens
+    pids: list[int] = []
+
+    def first_one_elsewhere(pid: int, port: int) -> bool:
+        pids.append(pid)
+        return listens(pid, port) and len(pids) > 1
+
+    monkeypatch.setattr(servers, "_listens", first_one_elsewhere)
+    server = make(EmbeddedNats, tmp_path / "nats")
+    server.start()
+    assert len(pids) == 2, pids
+    assert not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == "zombie"
+    assert server.pid == pids[1]
+
+
+def test_a_process_listens_on_the_ports_of_its_listening_sockets_only():
+    import talentledger.stack.servers as servers
+
+    with socket.socket() as listening, socket.socket() as bound:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        bound.bind(("127.0.0.1", 0))
+        assert servers._listens(os.getpid(), listening.getsockname()[1])
+        assert not servers._listens(os.getpid(), bound.getsockname()[1])

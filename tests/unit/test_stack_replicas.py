@@ -76,11 +76,11 @@ def test_a_replicas_socket_listens_at_once_and_leaves_no_address_to_others() -> 
 async def test_connections_to_a_services_socket_send_small_writes_at_once() -> None:
     """Nagle's algorithm off on every accepted connection (runtime.http_socket): with it on, a
     response written as headers then body waited for the client's delayed ACK, 40 ms."""
-    accepted: asyncio.Queue[socket.socket] = asyncio.Queue()
+    accepted: asyncio.Queue[asyncio.BaseTransport] = asyncio.Queue()
 
     class Accepted(asyncio.Protocol):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            accepted.put_nowait(transport.get_extra_info("socket"))
+            accepted.put_nowait(transport)
 
     listening = http_socket(settings(TALENTLEDGER_HTTP_REUSE_PORT=True))
     server = await asyncio.get_running_loop().create_server(Accepted, sock=listening)
@@ -88,8 +88,13 @@ async def test_connections_to_a_services_socket_send_small_writes_at_once() -> N
         port = listening.getsockname()[1]
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         connection = await asyncio.wait_for(accepted.get(), 30)
-        assert connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        nodelay = connection.get_extra_info("socket").getsockopt(
+            socket.IPPROTO_TCP, socket.TCP_NODELAY
+        )
+        connection.close()
         writer.close()
+        await writer.wait_closed()
+    assert nodelay == 1
 
 
 def test_a_replica_after_the_first_names_its_own_log_and_span_files() -> None:
