@@ -207,7 +207,7 @@ class MemoryRecords:
         return session_id in self.signals
 
     async def calibration_signals(
-        self, session_id: str, kinds: Collection[SignalKind] = ()
+        self, session_id: str, kinds: Collection[SignalKind]
     ) -> Signals | None:
         found = self.signals.get(session_id)
         if found is None:

@@ -314,7 +314,8 @@ async def scores_of(
     """The session and one subject's scores in it, with the adjustments behind them: no
     other subject's scores are read, and no rater's figure is shown."""
     found = await session(campaigns, session_id)
-    return found, _scores(found, await _items(campaigns, found, [subject]), {subject})
+    [reviewed] = await subject_scores(campaigns, found, [subject])
+    return found, reviewed.scores
 
 
 async def adjust(

@@ -147,7 +147,7 @@ class CampaignRecords(Protocol):
         ...
 
     async def calibration_signals(
-        self, session_id: str, kinds: Collection[SignalKind] = ()
+        self, session_id: str, kinds: Collection[SignalKind]
     ) -> Signals | None:
         """The session's signals of these kinds, the other lists left empty; None until its
         items are all stored."""

@@ -335,7 +335,7 @@ class CampaignRecords:
         return bool(row[0])
 
     async def calibration_signals(
-        self, session_id: str, kinds: Collection[SignalKind] = ()
+        self, session_id: str, kinds: Collection[SignalKind]
     ) -> Signals | None:
         left_out = [f.name for f in fields(Signals) if f.name not in kinds]
         cur = await self._conn.execute(self._tables.signals, (left_out, session_id))
