@@ -287,8 +287,9 @@ class EventStore:
         Pass `conn` to write in the caller's transaction (with its read-model changes or
         its inbox claim), opened with `transaction()` so that the commit is announced;
         otherwise the append is its own transaction. Raises
-        `ConcurrencyError`, having written nothing, when the stream is not at the expected
-        version or another writer appends to it concurrently.
+        `ConcurrencyError` when the stream is not at the expected version or another writer
+        appends to it concurrently: alone, having written nothing; in the caller's
+        transaction, which must then be rolled back.
         """
         if not events:
             return []
@@ -319,11 +320,11 @@ class EventStore:
                 rows = await self._insert_alone(own, expected_version, shared, pending)
             self.notifier.poke()
         else:
-            # A savepoint, so that a conflict leaves the caller's transaction usable.
-            async with conn.transaction():
-                rows = await self._insert(
-                    conn, expected_version, shared, pending, own_transaction=False
-                )
+            # No savepoint around it (two more round trips per append): a caller whose
+            # append conflicts rolls its transaction back, and decides again, or not at all.
+            rows = await self._insert(
+                conn, expected_version, shared, pending, own_transaction=False
+            )
             if conn in self._appended:
                 self._appended[conn] = True
         return [

@@ -7,11 +7,13 @@ subject sees without any rater being identifiable.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from libs.events.schemas.hris import EmployeeLeft, EmployeeManagerChanged, EmployeeRoleChanged
@@ -290,3 +292,69 @@ async def test_a_report_who_leaves_after_the_close_changes_no_view_of_the_result
     )
     await change(api.store, 2, EmployeeLeft(employee_id=REPORT_1, effective_on=date(2026, 6, 1)))
     assert await every_view() == before
+
+
+# Who rates the two managers of the Platform department (asked about `ITEMS`): each
+# themself, their manager and their reports.
+MANAGERS_RATED = [
+    (SUBJECT, SUBJECT),
+    (SUBJECT, BOSS),
+    (SUBJECT, REPORT_1),
+    (SUBJECT, REPORT_2),
+    (BOSS, BOSS),
+    (BOSS, SUBJECT),
+]
+
+
+async def test_raters_of_one_subject_submitting_at_once_are_each_recorded_once(
+    api: AssessmentApi,
+) -> None:
+    """Commands about one subject race for its stream: each loser decides again on fresh
+    state, so every revision lands once, in a stream without gaps."""
+    await api.ok("POST", "/campaigns", 201, json=new_campaign(department="Platform"))
+    raters = [SUBJECT, BOSS, REPORT_1, REPORT_2]
+    for value in (2, 4, 5):
+        sent = [submit(api, rater, answers(value)) for rater in raters]
+        assert [r["recorded"] for r in await asyncio.gather(*sent)] == [True] * len(raters)
+    stream = await api.store.read_stream(f"campaign-{CAMPAIGN}:subject-{SUBJECT}")
+    assert [e.stream_version for e in stream] == list(range(1, len(stream) + 1))
+    recorded = [e for e in stream if e.event_type == "SubmissionRecorded"]
+    assert sorted((e.actor, e.payload["submission"]["answers"][0]["value"]) for e in recorded) == [
+        (rater, value) for rater in sorted(raters) for value in (2, 4, 5)
+    ]
+    assert sum(e.event_type == "AssessmentSubmitted" for e in stream) == len(recorded)
+    closed = await api.ok("POST", f"/campaigns/{CAMPAIGN}/close")
+    assert closed["submissions"] == len(raters), "one latest submission a rater"
+
+
+async def test_a_close_racing_submissions_counts_exactly_those_it_let_through(
+    api: AssessmentApi,
+) -> None:
+    """A submission either commits before the close, and is counted, or reads the campaign
+    closed and is refused: none lands after it, none is lost."""
+    await api.ok("POST", "/campaigns", 201, json=new_campaign(department="Platform"))
+    half = len(MANAGERS_RATED) // 2
+
+    async def send(subject: str, rater: str) -> httpx.Response:
+        path = f"/campaigns/{CAMPAIGN}/submissions/{subject}"
+        headers = api.as_(rater, "employee")
+        return await api.client.put(path, json=answers(3), headers=headers)
+
+    submissions = [send(subject, rater) for subject, rater in MANAGERS_RATED]
+    close = api.response("POST", f"/campaigns/{CAMPAIGN}/close")
+    *before, closing, after = await asyncio.gather(
+        *submissions[:half], close, asyncio.gather(*submissions[half:])
+    )
+    answered = [*before, *after]
+    assert {r.status_code for r in answered} <= {200, 422}, [r.text for r in answered]
+    refused = [r.json() for r in answered if r.status_code == 422]
+    assert all(any("closed" in p for p in r["problems"]) for r in refused), refused
+    let_through = len(answered) - len(refused)
+    assert closing.json()["submissions"] == let_through
+    recorded = [
+        e
+        for subject in {s for s, _ in MANAGERS_RATED}
+        for e in await api.store.read_stream(f"campaign-{CAMPAIGN}:subject-{subject}")
+        if e.event_type == "SubmissionRecorded"
+    ]
+    assert len(recorded) == let_through

@@ -4,8 +4,8 @@ campaign records beside the shared event log and replicas, held by the shared un
 mirrored closely enough for the use cases to behave alike; the integration tests keep the
 adapters themselves honest.
 
-`MemoryAssessment.before_transaction` lets a test run something between a use case's reads
-and its transaction (another command winning a race), and `MemoryWork.holds` records which
+`MemoryAssessment.before_append` lets a test run something between a use case's reads and
+its append (another command winning a race), and `MemoryWork.holds` records which
 campaign each transaction held, and how. At the end, a small organisation and helpers to open
 a campaign on it and rate.
 """
@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
+from libs.events.envelope import Envelope, EventMetadata
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CampaignOpened
 from services.assessment.application import launching, nominations, rating
@@ -240,20 +241,50 @@ class MemoryWork:
 
 
 class MemoryAssessment(MemoryUnitOfWork[MemoryWork]):
-    """The unit of work over `MemoryWork`, with `before_transaction`: work that commits
-    between a use case's reads and its transaction (another command winning a race)."""
+    """The unit of work over `MemoryWork`, with `before_append`: work that commits between
+    a transaction's reads and its first append (another command winning a race)."""
 
     def __init__(self) -> None:
         work = MemoryWork()
         super().__init__(work, work.events, work.records)
-        self.before_transaction: list[Callable[[], Awaitable[None]]] = []
+        self.before_append: list[Callable[[], Awaitable[None]]] = []
+        self._racing = False
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[MemoryWork]:
-        if self.before_transaction:
-            await self.before_transaction.pop(0)()
         async with super().transaction() as work:
-            yield work
+            yield replace(work, events=_RacedLog(work.events, self._race))
+
+    async def _race(self) -> None:
+        if not self.before_append or self._racing:
+            return
+        self._racing = True  # what the racer itself appends runs no other racer
+        try:
+            await self.before_append.pop(0)()
+        finally:
+            self._racing = False
+        self.committed_meanwhile()
+
+
+class _RacedLog:
+    """The log as one transaction appends to it: `race` runs before each append."""
+
+    def __init__(self, log: MemoryEventLog, race: Callable[[], Awaitable[None]]) -> None:
+        self._log = log
+        self._race = race
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._log, name)
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[IntegrationEvent],
+        metadata: EventMetadata,
+    ) -> list[Envelope]:
+        await self._race()
+        return await self._log.append(stream_id, expected_version, events, metadata)
 
 
 # -- a small organisation and a campaign on it, for the use-case tests ---------------------

@@ -108,6 +108,8 @@ class MemoryUnitOfWork(Generic[W]):
         self.kept = kept
         self.commits = 0
         self.rollbacks = 0
+        # What each open transaction, innermost last, puts back if it rolls back.
+        self._saved: list[list[dict[str, object]]] = []
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[W]:
@@ -115,16 +117,27 @@ class MemoryUnitOfWork(Generic[W]):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[W]:
-        saved = [copy.deepcopy(vars(kept)) for kept in self.kept]
+        self._saved.append(self._state())
         try:
             yield self.work
         except BaseException:
-            for kept, state in zip(self.kept, saved, strict=True):
+            for kept, state in zip(self.kept, self._saved[-1], strict=True):
                 vars(kept).clear()
                 vars(kept).update(state)
             self.rollbacks += 1
             raise
+        finally:
+            self._saved.pop()
         self.commits += 1
+
+    def committed_meanwhile(self) -> None:
+        """What changed since the innermost open transaction began was committed by another
+        transaction: a rollback of this one keeps it."""
+        if self._saved:
+            self._saved[-1] = self._state()
+
+    def _state(self) -> list[dict[str, object]]:
+        return [copy.deepcopy(vars(kept)) for kept in self.kept]
 
 
 def person(

@@ -3,8 +3,8 @@ is decided and recorded.
 
 Concurrency: commands about one subject append to that subject's stream with the version
 they read, so a lost race is decided again on fresh state. Closing must not let a submission
-through that read the campaign as open: subject commands hold the campaign shared and
-re-check it is not closed inside their transaction; closing holds it exclusively. Subjects
+through that read the campaign as open: subject commands hold the campaign shared before
+they read it, in the transaction they append in; closing holds it exclusively. Subjects
 never wait for each other, only for a close.
 """
 
@@ -17,8 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from libs.events.concurrency import ConcurrencyError
 from libs.events.envelope import EventMetadata
 from libs.events.registry import IntegrationEvent
-from libs.events.schemas.assessment import CampaignClosed
-from services.assessment.application.campaigns import Campaigns, stream_of, subject_stream_of
+from services.assessment.application.campaigns import Campaigns, subject_stream_of
 from services.assessment.application.ports import Work
 from services.assessment.domain.campaigns import (
     Campaign,
@@ -47,16 +46,18 @@ async def on_subject(
     """Run a command on one subject's assessment and append what it decides, retrying a
     lost race on fresh state."""
     for attempt in range(ATTEMPTS):
-        # Every read on one pooled connection: each connection taken and each transaction
-        # costs the service's CPU, and these commands are most of its requests.
-        async with campaigns.unit_of_work.reading() as work:
-            campaign = await campaigns.campaign(campaign_id, work.events)
-            assessment = await campaigns.subject(campaign, subject, work.events)
-            events = await decide(campaign, assessment, work)
-        if not events:
-            return []
         try:
-            await _append(campaigns, campaign, assessment, events, actor)
+            # Reads, decision and append on one connection in one transaction: each
+            # statement and transaction costs the service's CPU (and the server's), and
+            # these commands are most of its requests.
+            async with campaigns.unit_of_work.transaction() as work:
+                # Held before the campaign is read: a close either committed first, and is
+                # read here, or waits for this transaction.
+                await work.hold_campaign(campaign_id, exclusive=False)
+                campaign = await campaigns.campaign(campaign_id, work.events)
+                assessment = await campaigns.subject(campaign, subject, work.events)
+                events = await decide(campaign, assessment, work)
+                await _append(work, campaign, assessment, events, actor)
         except ConcurrencyError:
             if attempt == ATTEMPTS - 1:
                 raise
@@ -69,54 +70,48 @@ async def on_subject(
 
 
 async def _append(
-    campaigns: Campaigns,
+    work: Work,
     campaign: Campaign,
     assessment: SubjectAssessment,
     events: Sequence[IntegrationEvent],
     actor: str,
 ) -> None:
-    """Append to the subject's stream and update the campaign records, in one transaction,
-    unless the campaign closed since it was read (then ConcurrencyError: decide again)."""
-    campaign_stream = stream_of(campaign.campaign_id)
+    """Append to the subject's stream and update the campaign records; a stream another
+    command appended to since it was read raises ConcurrencyError (decide again)."""
     stream = subject_stream_of(campaign.campaign_id, assessment.subject)
-    async with campaigns.unit_of_work.transaction() as work:
-        await work.hold_campaign(campaign.campaign_id, exclusive=False)
-        closed = await work.events.last_version_of(campaign_stream, [CampaignClosed.event_type])
-        if closed and not campaign.closed:
-            raise ConcurrencyError(campaign_stream, campaign.stream_version, closed)
-        version = assessment.stream_version
-        own = EventMetadata(actor=actor)
-        announcement: EventMetadata | None = None
+    version = assessment.stream_version
+    own = EventMetadata(actor=actor)
+    announcement: EventMetadata | None = None
 
-        # Events go in as few appends as their metadata allows (each append is a savepoint
-        # and a statement): a submission's announcement is the service's, caused by the
-        # record before it, so the record ends an append.
-        def metadata_of(event: IntegrationEvent) -> EventMetadata:
-            return own if announcement is None or event.private else announcement
+    # Events go in as few appends as their metadata allows (each append is a statement):
+    # a submission's announcement is the service's, caused by the record before it, so the
+    # record ends an append.
+    def metadata_of(event: IntegrationEvent) -> EventMetadata:
+        return own if announcement is None or event.private else announcement
 
-        start = 0
-        while start < len(events):
-            metadata = metadata_of(events[start])
-            end = start + 1
-            while (
-                end < len(events)
-                and not isinstance(events[end - 1], SubmissionRecorded)
-                and metadata_of(events[end]) is metadata
-            ):
-                end += 1
-            run = events[start:end]
-            envelopes = await work.events.append(stream, version, run, metadata)
-            start = end
-            for event, envelope in zip(run, envelopes, strict=True):
-                version = envelope.stream_version
-                if isinstance(event, SubmissionRecorded):
-                    # Its public announcement is the service's, caused by this record.
-                    announcement = EventMetadata.reacting_to(envelope, ANNOUNCER)
-                    await work.records.record_submission(event, version)
-                elif isinstance(event, PeerNominated):
-                    nomination = Nomination(event.subject, event.peer, event.nominated_by)
-                    await work.records.record_nomination(campaign.campaign_id, nomination)
-                elif isinstance(event, PeerNominationDecided):
-                    state = "approved" if event.approved else "rejected"
-                    decided = Nomination(event.subject, event.peer, "", state)
-                    await work.records.record_nomination(campaign.campaign_id, decided)
+    start = 0
+    while start < len(events):
+        metadata = metadata_of(events[start])
+        end = start + 1
+        while (
+            end < len(events)
+            and not isinstance(events[end - 1], SubmissionRecorded)
+            and metadata_of(events[end]) is metadata
+        ):
+            end += 1
+        run = events[start:end]
+        envelopes = await work.events.append(stream, version, run, metadata)
+        start = end
+        for event, envelope in zip(run, envelopes, strict=True):
+            version = envelope.stream_version
+            if isinstance(event, SubmissionRecorded):
+                # Its public announcement is the service's, caused by this record.
+                announcement = EventMetadata.reacting_to(envelope, ANNOUNCER)
+                await work.records.record_submission(event, version)
+            elif isinstance(event, PeerNominated):
+                nomination = Nomination(event.subject, event.peer, event.nominated_by)
+                await work.records.record_nomination(campaign.campaign_id, nomination)
+            elif isinstance(event, PeerNominationDecided):
+                state = "approved" if event.approved else "rejected"
+                decided = Nomination(event.subject, event.peer, "", state)
+                await work.records.record_nomination(campaign.campaign_id, decided)

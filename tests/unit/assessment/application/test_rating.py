@@ -130,7 +130,7 @@ async def test_a_command_that_loses_a_race_is_decided_again_on_fresh_state(
     async def another_rater_first() -> None:
         await rate(spring, "ann", "r2", 2)
 
-    uow.before_transaction.append(another_rater_first)
+    uow.before_append.append(another_rater_first)
     assert await rate(spring, "ann", "r1", 3)
     assert uow.rollbacks == 1  # the stale append, rolled back before deciding again
     assert {rater for _, _, rater in uow.work.records.submissions} == {"r1", "r2"}
@@ -150,7 +150,7 @@ async def test_a_command_that_keeps_losing_gives_up_after_so_many_attempts(
         events: list[IntegrationEvent] = [nominated]
         await uow.work.events.append(stream, version, events, EventMetadata(actor="x"))
 
-    uow.before_transaction.extend([interfere] * ATTEMPTS)
+    uow.before_append.extend([interfere] * ATTEMPTS)
     with pytest.raises(ConcurrencyError):
         await rate(spring, "ann", "r1", 3)
     assert uow.work.records.submissions == {}
@@ -159,14 +159,11 @@ async def test_a_command_that_keeps_losing_gives_up_after_so_many_attempts(
 async def test_no_submission_gets_through_a_close_it_did_not_see(
     spring: Campaigns, uow: MemoryAssessment
 ) -> None:
-    """It read the campaign open; closing committed before its transaction: it is decided
-    again, sees the campaign closed, and is refused."""
+    """It had read the campaign open (and keeps it cached); closing committed since, in
+    another process: the command holds the campaign before reading it in its transaction,
+    reads the close, and is refused."""
     await spring.campaign(CAMPAIGN)
-
-    async def hr_closes() -> None:
-        await closing.close(Campaigns(uow.work.events, uow), CAMPAIGN, HR)
-
-    uow.before_transaction.append(hr_closes)
+    await closing.close(Campaigns(uow.work.events, uow), CAMPAIGN, HR)
     with pytest.raises(SubmissionRefused, match="closed"):
         await rate(spring, "ann", "r1", 3)
     assert uow.work.records.submissions == {}
