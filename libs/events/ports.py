@@ -5,7 +5,7 @@ them on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, TypeVar
 
@@ -32,6 +32,10 @@ class EventLog(Protocol):
     async def read_stream(
         self, stream_id: str, *, after_version: int = 0, until_version: int | None = None
     ) -> list[Envelope]: ...
+
+    async def read_streams(self, after: Mapping[str, int]) -> dict[str, list[Envelope]]:
+        """Each stream's events after its version in `after`, read together."""
+        ...
 
     async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
         """The stream version of its latest event of these types; 0 when there is none."""

@@ -200,6 +200,15 @@ WHERE stream_id = %(stream_id)s AND stream_version > %(after)s
 ORDER BY stream_version
 """
 
+# Several streams, each after its own version, in one statement: a command about a
+# subject reads the campaign's and the subject's at once.
+_READ_STREAMS = """
+SELECT {columns} FROM {events}
+JOIN unnest(%(streams)s::text[], %(after)s::int[]) AS wanted(stream, after)
+  ON stream_id = wanted.stream AND stream_version > wanted.after
+ORDER BY stream_id, stream_version
+"""
+
 _READ_LOG = """
 SELECT {columns} FROM {events}
 WHERE global_position > %(after)s
@@ -241,6 +250,7 @@ class EventStore:
         self._append_one = sql.SQL(_APPEND_ONE).format(events=table, appended=appended).as_bytes()
         fmt = {"events": table, "columns": sql.SQL(_COLUMNS)}
         self._read_stream = sql.SQL(_READ_STREAM).format(**fmt).as_bytes()
+        self._read_streams = sql.SQL(_READ_STREAMS).format(**fmt).as_bytes()
         self._read_log = sql.SQL(_READ_LOG).format(**fmt).as_bytes()
         self._stream_version = sql.SQL(_STREAM_VERSION).format(**fmt).as_bytes()
         self._last_of_types = sql.SQL(_LAST_OF_TYPES).format(**fmt).as_bytes()
@@ -504,6 +514,18 @@ class EventStore:
             await cur.execute(self._read_stream, params)
             return [self._envelope(r) for r in await cur.fetchall()]
 
+    async def read_streams(
+        self, after: Mapping[str, int], *, conn: AsyncConnection[Any] | None = None
+    ) -> dict[str, list[Envelope]]:
+        """Each stream's events after its version in `after`, all in one statement."""
+        found: dict[str, list[Envelope]] = {stream: [] for stream in after}
+        params = {"streams": list(after), "after": list(after.values())}
+        async with self._conn(conn) as c, c.cursor(row_factory=dict_row) as cur:
+            await cur.execute(self._read_streams, params)
+            for row in await cur.fetchall():
+                found[row["stream_id"]].append(self._envelope(row))
+        return found
+
     async def last_version_of(
         self,
         stream_id: str,
@@ -589,6 +611,9 @@ class StoreTransaction:
         return await self.store.read_stream(
             stream_id, after_version=after_version, until_version=until_version, conn=self.conn
         )
+
+    async def read_streams(self, after: Mapping[str, int]) -> dict[str, list[Envelope]]:
+        return await self.store.read_streams(after, conn=self.conn)
 
     async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
         return await self.store.last_version_of(stream_id, event_types, conn=self.conn)

@@ -37,6 +37,23 @@ async def test_append_and_read_a_stream_with_full_envelope(store: EventStore) ->
     assert trace.get_current_span() is trace.INVALID_SPAN
 
 
+async def test_several_streams_are_read_at_once_each_after_its_own_version(
+    store: EventStore,
+) -> None:
+    await store.append("a", 0, [Probe(n=1), Probe(n=2), Probe(n=3)], ALICE)
+    await store.append("b", 0, [Probe(n=4), Probe(n=5)], ALICE)
+    await store.append("c", 0, [Probe(n=6)], ALICE)
+    read = await store.read_streams({"a": 1, "b": 0, "nothing-yet": 0})
+    decoded = {stream: [await store.decode(e) for e in found] for stream, found in read.items()}
+    assert decoded == {
+        "a": [Probe(n=2), Probe(n=3)],
+        "b": [Probe(n=4), Probe(n=5)],
+        "nothing-yet": [],
+    }
+    assert [e.stream_version for e in read["a"]] == [2, 3]
+    assert read["b"] == await store.read_stream("b"), "the same envelopes as read one by one"
+
+
 async def test_same_expected_version_exactly_one_append_succeeds(store: EventStore) -> None:
     await store.append("s-1", 0, [Probe(n=0)], ALICE)
     results = await asyncio.gather(

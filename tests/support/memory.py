@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -85,6 +85,12 @@ class MemoryEventLog:
             if e.stream_version > after_version
             and (until_version is None or e.stream_version <= until_version)
         ]
+
+    async def read_streams(self, after: Mapping[str, int]) -> dict[str, list[Envelope]]:
+        return {
+            stream: await self.read_stream(stream, after_version=version)
+            for stream, version in after.items()
+        }
 
     async def last_version_of(self, stream_id: str, event_types: Sequence[str]) -> int:
         found = [e.stream_version for e in self.stream(stream_id) if e.event_type in event_types]

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from libs.events.envelope import Envelope
 from libs.events.ports import EventLog, UnitOfWork
 from libs.events.schemas.assessment import CampaignOpened
 from services.assessment.application.ports import Work
@@ -80,44 +81,74 @@ class Campaigns:
     async def campaign(self, campaign_id: str, log: EventLog | None = None) -> Campaign:
         """The campaign as it stands; CampaignNotFound when it was never opened. `log`: read
         through a unit of work's, in its transaction, instead of on a connection of its own."""
-        # CampaignOpened names the whole population: decoding it for every command made a
-        # submission cost grow with the campaign (25 ms each at 10,000 people). Events never
-        # change, so only the ones after the cached version are read.
-        cached = self._campaigns.get(campaign_id)
-        campaign = replace(cached) if cached else Campaign(campaign_id)
         log = log or self.events
-        for envelope in await log.read_stream(
-            stream_of(campaign_id), after_version=campaign.stream_version
-        ):
-            campaign.apply(await log.decode(envelope), envelope.stream_version)
-        if campaign.opened is None:
-            raise CampaignNotFound(campaign_id)
-        if len(self._campaigns) >= CACHED:
-            self._campaigns.clear()
-        self._campaigns[campaign_id] = campaign
-        return replace(campaign)
+        campaign = self._cached_campaign(campaign_id)
+        stream = stream_of(campaign_id)
+        read = await log.read_stream(stream, after_version=campaign.stream_version)
+        return await self._campaign_read_on(campaign, read, log)
 
     async def subject(
         self, campaign: Campaign, subject: str, log: EventLog | None = None
     ) -> SubjectAssessment:
         """The subject's assessment in the campaign; NotInCampaign when it does not assess
         them. `log` as for `campaign`."""
-        if not campaign.assesses(subject):
-            raise NotInCampaign(f"{subject!r} is not assessed in campaign {campaign.campaign_id!r}")
+        _check_assessed(campaign, subject)
+        log = log or self.events
+        expires, assessment = self._cached_subject(campaign.campaign_id, subject)
+        stream = subject_stream_of(campaign.campaign_id, subject)
+        read = await log.read_stream(stream, after_version=assessment.stream_version)
+        return await self._subject_read_on(expires, assessment, read, log)
+
+    async def campaign_and_subject(
+        self, campaign_id: str, subject: str, log: EventLog
+    ) -> tuple[Campaign, SubjectAssessment]:
+        """`campaign` and `subject` read in one statement: what every command about a
+        subject starts with."""
+        campaign = self._cached_campaign(campaign_id)
+        expires, assessment = self._cached_subject(campaign_id, subject)
+        streams = (stream_of(campaign_id), subject_stream_of(campaign_id, subject))
+        read = await log.read_streams(
+            dict(zip(streams, (campaign.stream_version, assessment.stream_version), strict=True))
+        )
+        campaign = await self._campaign_read_on(campaign, read[streams[0]], log)
+        _check_assessed(campaign, subject)
+        return campaign, await self._subject_read_on(expires, assessment, read[streams[1]], log)
+
+    def _cached_campaign(self, campaign_id: str) -> Campaign:
+        # CampaignOpened names the whole population: decoding it for every command made a
+        # submission cost grow with the campaign (25 ms each at 10,000 people). Events never
+        # change, so only the ones after the cached version are read.
+        cached = self._campaigns.get(campaign_id)
+        return replace(cached) if cached else Campaign(campaign_id)
+
+    async def _campaign_read_on(
+        self, campaign: Campaign, read: list[Envelope], log: EventLog
+    ) -> Campaign:
+        for envelope in read:
+            campaign.apply(await log.decode(envelope), envelope.stream_version)
+        if campaign.opened is None:
+            raise CampaignNotFound(campaign.campaign_id)
+        if len(self._campaigns) >= CACHED:
+            self._campaigns.clear()
+        self._campaigns[campaign.campaign_id] = campaign
+        return replace(campaign)
+
+    def _cached_subject(self, campaign_id: str, subject: str) -> tuple[float, SubjectAssessment]:
         # Decoding a subject's stream (its submissions' sealed comments opened) was most of
         # what a command cost: the events after the cached version are read, those before
         # cannot change. The cached copy expires whole, however recently it was extended.
-        key = (campaign.campaign_id, subject)
         now = time.monotonic()
-        expires, cached = self._subjects.get(key, (0.0, None))
+        expires, cached = self._subjects.get((campaign_id, subject), (0.0, None))
         if cached is None or expires <= now:
-            expires, cached = now + SUBJECT_SECONDS, SubjectAssessment(*key)
-        assessment = _copy(cached)
-        log = log or self.events
-        for envelope in await log.read_stream(
-            subject_stream_of(*key), after_version=assessment.stream_version
-        ):
+            return now + SUBJECT_SECONDS, SubjectAssessment(campaign_id, subject)
+        return expires, _copy(cached)
+
+    async def _subject_read_on(
+        self, expires: float, assessment: SubjectAssessment, read: list[Envelope], log: EventLog
+    ) -> SubjectAssessment:
+        for envelope in read:
             assessment.apply(await log.decode(envelope), envelope.stream_version)
+        key = (assessment.campaign_id, assessment.subject)
         self._subjects.pop(key, None)  # re-inserted last: the oldest is forgotten first
         if len(self._subjects) >= SUBJECTS_CACHED:
             del self._subjects[next(iter(self._subjects))]
@@ -146,6 +177,11 @@ class Campaigns:
             self._questionnaires.clear()
         self._questionnaires[key] = found
         return found
+
+
+def _check_assessed(campaign: Campaign, subject: str) -> None:
+    if not campaign.assesses(subject):
+        raise NotInCampaign(f"{subject!r} is not assessed in campaign {campaign.campaign_id!r}")
 
 
 def _copy(assessment: SubjectAssessment) -> SubjectAssessment:

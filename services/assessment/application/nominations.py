@@ -59,8 +59,7 @@ async def nominations(
     """The subject's peer nominations: all of them for their manager and HR; for the
     subject, only those they made, since the others would tell them who may rate them."""
     async with campaigns.unit_of_work.reading() as work:
-        campaign = await campaigns.campaign(campaign_id, work.events)
-        assessment = await campaigns.subject(campaign, subject, work.events)
+        _, assessment = await campaigns.campaign_and_subject(campaign_id, subject, work.events)
         org = await org_around(work, assessment)
     if hr or viewer == org.manager_of(subject):
         return assessment.nominations

@@ -34,8 +34,9 @@ async def questionnaire_for(
 ) -> Questionnaire:
     """The subject's questionnaire, for one of their raters only."""
     async with campaigns.unit_of_work.reading() as work:
-        campaign = await campaigns.campaign(campaign_id, work.events)
-        assessment = await campaigns.subject(campaign, subject, work.events)
+        campaign, assessment = await campaigns.campaign_and_subject(
+            campaign_id, subject, work.events
+        )
         org = await org_around(work, assessment)
         if not any(a.rater == rater for a in assessment.assignments(org)):
             raise NotARater(f"{rater!r} is not an assigned rater of {subject!r}")

@@ -54,8 +54,9 @@ async def on_subject(
                 # Held before the campaign is read: a close either committed first, and is
                 # read here, or waits for this transaction.
                 await work.hold_campaign(campaign_id, exclusive=False)
-                campaign = await campaigns.campaign(campaign_id, work.events)
-                assessment = await campaigns.subject(campaign, subject, work.events)
+                campaign, assessment = await campaigns.campaign_and_subject(
+                    campaign_id, subject, work.events
+                )
                 events = await decide(campaign, assessment, work)
                 await _append(work, campaign, assessment, events, actor)
         except ConcurrencyError:
