@@ -484,7 +484,15 @@ class CycleRun:
         async with await AsyncConnection.connect(state.database_url) as conn:
             postgres = await postgres_processes(conn, state.database_url)
         groups = {name: [psutil.Process(pid)] if pid else [] for name, pid in pids.items()}
-        probe = CpuProbe({**groups, "PostgreSQL (all processes)": postgres})
+        # The simulated people share the machine's two cores with the stack: what they
+        # cost shows beside what the services cost.
+        probe = CpuProbe(
+            {
+                **groups,
+                "PostgreSQL (all processes)": postgres,
+                "the benchmark (simulated people)": [psutil.Process()],
+            }
+        )
         probe.start()
         try:
             cycle = await driver.start(
