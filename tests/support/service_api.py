@@ -137,10 +137,16 @@ async def in_process(
         if nats
         else None
     )
-    async with AsyncConnectionPool(
-        service_conninfo(settings), min_size=1, max_size=8, open=False, configure=configure
-    ) as pool:
-        keys = PostgresDataKeys(pool, master or MasterKeys.generate())
+    conninfo = service_conninfo(settings)
+    async with (
+        AsyncConnectionPool(
+            conninfo, min_size=1, max_size=8, open=False, configure=configure
+        ) as pool,
+        # Data keys on connections of their own, as `serve()` has them: transactions
+        # holding every connection of `pool` would otherwise wait for one to seal with.
+        AsyncConnectionPool(conninfo, min_size=1, max_size=2, open=False) as key_pool,
+    ):
+        keys = PostgresDataKeys(key_pool, master or MasterKeys.generate())
         store = EventStore(pool, schema, keys=keys)
         # A broker only when `nats` is given; Temporal only in the cycles service, which is
         # given a client.
