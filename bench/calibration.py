@@ -33,7 +33,7 @@ import psutil
 import psycopg
 from rich.console import Console
 
-from bench.framework import StallWatch
+from bench.framework import stall_watch
 from bench.report import table
 from bench.stack import with_database
 from libs.platform.pagination import MAX_LIMIT
@@ -94,7 +94,7 @@ async def _timed(
     api: AssessmentApi, method: str, path: str, status: int, **kwargs: Any
 ) -> tuple[httpx.Response, float, float]:
     """The answer, the seconds it took and the longest stall meanwhile."""
-    async with StallWatch() as stall:
+    async with stall_watch() as stall:
         started = time.perf_counter()
         answer = await api.response(method, path, status, **kwargs)
         seconds = time.perf_counter() - started

@@ -60,7 +60,8 @@ from libs.events.subjects import EVENT_STREAM, INTAKE_STREAM
 from libs.platform import temporal
 from libs.platform.auth import TokenMinter, ensure_dev_keypair
 from libs.platform.pagination import every_item_async
-from libs.platform.settings import Settings
+from libs.platform.settings import Settings, replica_stem
+from libs.platform.stalls import INTERVAL, QUIET, Stalls, logged_stalls
 from libs.platform.temporal import PayloadKeys
 from services.framework.adapters.files import formats
 from talentledger.cycle_driver import (
@@ -141,6 +142,9 @@ class SizeResult:
     cpu: dict[str, float | None] = field(default_factory=dict)
     """CPU seconds from starting the cycle to its completion, by process."""
     busy: float = 0.0
+    stalls: dict[str, Stalls] = field(default_factory=dict)
+    """The event-loop stalls over the threshold each service logged during the cycle."""
+    stall_threshold: float = 0.0
     cycle_seconds: float = 0.0
     """From starting the cycle to its last stage event."""
     baseline: Rate | None = None
@@ -205,6 +209,42 @@ def processes(stack: Stack, state: StackState) -> dict[str, int | None]:
     pids["Temporal server"] = stack.temporal.pid
     pids["NATS server"] = stack.nats.pid
     return pids
+
+
+def service_logs(home: Path, state: StackState) -> dict[str, list[Path]]:
+    """Each service's log files under the stack's home, one a replica."""
+    return {
+        name: [home / "logs" / f"{replica_stem(name, n)}.log" for n in state.services[name].numbers]
+        for name in SERVICES
+    }
+
+
+def log_ends(logs: dict[str, list[Path]]) -> dict[Path, int]:
+    """Where each log ends now: what is written after, `stalls_logged` reads."""
+    return {
+        path: path.stat().st_size if path.exists() else 0
+        for paths in logs.values()
+        for path in paths
+    }
+
+
+def stalls_logged(logs: dict[str, list[Path]], since: dict[Path, int]) -> dict[str, Stalls]:
+    """The event-loop stalls each service's watch (libs/platform/stalls.py) logged after
+    `since`, over all its replicas. A log rotated meanwhile (at midnight UTC) is read from
+    its start: what went to the rotated file is not counted."""
+    found: dict[str, Stalls] = {}
+    for name, paths in logs.items():
+        stalls = found[name] = Stalls()
+        for path in paths:
+            if not path.exists():
+                continue
+            with path.open("rb") as log:
+                if path.stat().st_size >= since.get(path, 0):
+                    log.seek(since.get(path, 0))
+                lines = log.read().decode(errors="replace").splitlines()
+            one = logged_stalls(lines)
+            stalls.add(one.longest, one.count)
+    return found
 
 
 def embedded_settings(home: Path) -> Settings:
@@ -493,6 +533,8 @@ class CycleRun:
                 "the benchmark (simulated people)": [psutil.Process()],
             }
         )
+        logs = service_logs(self.home, state)
+        logged_from = log_ends(logs)
         probe.start()
         try:
             cycle = await driver.start(
@@ -508,6 +550,11 @@ class CycleRun:
             await driver.close()
         use = probe.stop()
         self.progress.remove_task(stages)
+        # A watch folds the stalls of a storm into a line at most every QUIET seconds: give
+        # it the time to write what it held back.
+        await asyncio.sleep(QUIET + 2 * INTERVAL)
+        self.result.stalls = stalls_logged(logs, logged_from)
+        self.result.stall_threshold = self.settings.loop_stall_threshold
         self.result.cpu, self.result.busy = dict(use.seconds), use.machine_busy
         for name, pid in pids.items():
             if (peak := vm_hwm(pid)) is not None:
@@ -733,6 +780,8 @@ def render(results: list[SizeResult]) -> str:
         "",
         _processes(done),
         "",
+        _stalls(done),
+        "",
         "Counts:",
         "",
         _counts(done),
@@ -834,6 +883,30 @@ def _processes(done: list[SizeResult]) -> str:
     ]
     rows.append(["machine busy during the cycle", *(f"{r.busy:.0%}" for r in done)])
     return table(header, rows, "l" + "r" * len(done))
+
+
+def _stalls(done: list[SizeResult]) -> str:
+    """Each service's longest event-loop stall during the cycle, and how many went over the
+    threshold, from what the services logged."""
+    threshold = max(r.stall_threshold for r in done) * 1000
+
+    def cell(stalls: Stalls | None) -> str:
+        if stalls is None:
+            return "?"
+        return f"{stalls.longest * 1000:,.0f} ({stalls.count:,})" if stalls.count else "-"
+
+    names = list(dict.fromkeys(k for r in done for k in r.stalls))
+    rows = [[f"{name} service", *(cell(r.stalls.get(name)) for r in done)] for name in names]
+    return (
+        f"Event-loop stalls over {threshold:,.0f} ms of each service, from starting the cycle "
+        "to its completion: the longest in ms and (how many). Every service runs a watch on "
+        f"its loop (libs/platform/stalls.py), a ticker every {INTERVAL * 1000:.0f} ms that "
+        "logs how much later than due it woke when that is over the threshold "
+        "(`TALENTLEDGER_LOOP_STALL_THRESHOLD`); these are read from the services' logs, all "
+        "replicas together. A stall is a lower bound of how long the loop was held (up to one "
+        "tick of it passes unseen); '-': none over the threshold.\n\n"
+        + table(["Service", *(f"{r.people:,} people" for r in done)], rows, "l" + "r" * len(done))
+    )
 
 
 def _counts(done: list[SizeResult]) -> str:

@@ -46,6 +46,7 @@ from bench.framework_model import (
 from libs.events.migrations import migrate
 from libs.events.schemas.framework import Framework, FrameworkPublished
 from libs.events.store import MAX_PAYLOAD_BYTES, EventStore
+from libs.platform.stalls import StallWatch
 from services.framework.adapters.files import formats, yaml_source
 from services.framework.adapters.postgres.published_versions import MIGRATIONS
 from services.framework.adapters.postgres.work import Database
@@ -228,36 +229,11 @@ class FrameworkResults:
 # -- measuring helpers ----------------------------------------------------------------------
 
 
-class StallWatch:
-    """The longest time the event loop went without running a 1 ms ticker: how long the
-    measured code blocked every other request a service process would be serving."""
-
-    def __init__(self) -> None:
-        self.longest = 0.0
-        self._last = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    def _lap(self) -> None:
-        now = time.perf_counter()
-        self.longest = max(self.longest, now - self._last)
-        self._last = now
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(0.001)
-            self._lap()
-
-    async def __aenter__(self) -> StallWatch:
-        self._last = time.perf_counter()
-        self._task = asyncio.create_task(self._tick())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._lap()  # the stretch since the ticker last ran counts too
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+def stall_watch() -> StallWatch:
+    """The longest time the event loop ran a 1 ms ticker late: how long the measured code
+    blocked every other request a service process would be serving (the services' own
+    watch, libs/platform/stalls.py, with a finer ticker and no warnings)."""
+    return StallWatch(interval=0.001)
 
 
 async def wal_position(pool: AsyncConnectionPool) -> str:
@@ -299,7 +275,7 @@ async def service_import(
 ) -> ImportRun:
     """Parse, replace the draft, publish version 1: the service's import and publish."""
     wal = await wal_position(store.pool)
-    async with StallWatch() as stall:
+    async with stall_watch() as stall:
         started = time.perf_counter()
         result = formats.read(text, SOURCE, "yaml")
         framework = result.framework
@@ -516,7 +492,7 @@ async def measure_as_of(
         expected = bisect.bisect_right(instants, at)
         await ours(at, expected)
         await baseline(at, expected)
-    async with StallWatch() as stall:
+    async with stall_watch() as stall:
         for i, at in enumerate(points):
             expected = bisect.bisect_right(instants, at)
             order = ("ours", "baseline") if i % 2 else ("baseline", "ours")
@@ -534,7 +510,7 @@ async def measure_load(
 ) -> list[LoadRun]:
     runs = []
     for _ in range(repeats):
-        async with StallWatch() as stall:
+        async with stall_watch() as stall:
             started = time.perf_counter()
             aggregate = await frameworks.draft(framework_id)
             total = time.perf_counter() - started

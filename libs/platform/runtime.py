@@ -40,6 +40,7 @@ from libs.platform import edge, temporal
 from libs.platform.auth import TokenVerifier
 from libs.platform.database import service_conninfo
 from libs.platform.settings import Settings
+from libs.platform.stalls import StallWatch
 from libs.platform.telemetry import setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
@@ -293,10 +294,12 @@ async def serve(definition: ServiceDefinition, settings: Settings | None = None)
             asyncio.create_task(worker.run(), name="temporal-worker"),
             asyncio.create_task(relay.run(stop), name="outbox-relay"),
         ]
+        stalls = StallWatch(threshold=settings.loop_stall_threshold, log=log)
         background = [
             asyncio.create_task(
                 pruning.run(stop, settings.inbox_prune_interval), name="inbox-pruning"
             ),
+            asyncio.create_task(stalls.run(stop), name="loop-stalls"),
             *(
                 asyncio.create_task(run(stop), name=f"background-{n}")
                 for n, run in enumerate(parts.background)

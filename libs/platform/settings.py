@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         description="seconds between prunings of each service's inbox, which deletes rows "
         "older than TALENTLEDGER_EVENT_RETENTION_DAYS and a day",
     )
+    loop_stall_threshold: float = Field(
+        0.1,
+        alias="TALENTLEDGER_LOOP_STALL_THRESHOLD",
+        gt=0,
+        description="seconds a service's event loop may be held before it logs a warning "
+        "naming the stall (libs/platform/stalls.py)",
+    )
     framework_review_months: int = Field(
         12,
         alias="TALENTLEDGER_FRAMEWORK_REVIEW_MONTHS",
