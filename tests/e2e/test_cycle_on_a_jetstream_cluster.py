@@ -3,13 +3,15 @@
 
 The whole stack (`talentledger up`) is given the cluster as its external NATS: every node's
 URL in `NATS_URL`, so each client fails over, and every stream and the payload store
-replicated 3 times (`NATS_STREAM_REPLICAS=3`). The event stream's leader gets SIGKILL right
-after half the people have rated, while their submissions are relayed and consumed; the
-others rate, the campaign closes and calibration opens on the two nodes left. The node is
-restarted once the calibration session is under review, and the cycle runs to its end. A
-broker outage delays and loses nothing, and a redelivery has no second effect
-(docs/architecture.md §3, Outbox relay and Inbox): the cycle must complete with each effect
-once, and the restarted node's copy of the event stream must catch up.
+replicated 3 times (`NATS_STREAM_REPLICAS=3`). Right after half the people have rated, while
+their submissions are relayed and consumed, the node the assessment service is connected to,
+made the event stream's leader first, gets SIGKILL: the service's relay and consumers fail
+over to another node, and the stream elects another leader. The others rate, the campaign
+closes and calibration opens on the two nodes left. The node is restarted once the
+calibration session is under review, and the cycle runs to its end. A broker outage delays
+and loses nothing, and a redelivery has no second effect (docs/architecture.md §3, Outbox
+relay and Inbox): the cycle must complete with each effect once, and the restarted node's
+copy of the event stream must catch up.
 
 The stack's processes connect as the operator identity here: `talentledger up` gives each
 service its own NKey identity only on the NATS it starts itself. The services' own
@@ -19,15 +21,19 @@ identities on a server are proven by tests/integration/test_broker_identities.py
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
+import nats.errors
 import pytest
 from faststream.nats import NatsBroker
 
 from libs.events.broker import make_broker
 from libs.events.subjects import DEAD_LETTER_STREAM, EVENT_STREAM, INTAKE_STREAM, PAYLOAD_STREAM
 from talentledger.cycle_driver import CycleDriver
+from talentledger.stack.servers import EmbeddedNats
 from tests.support import backbone
 from tests.support.cycles import (
     FAR_DEADLINES,
@@ -107,10 +113,8 @@ async def the_cycle(cluster: NatsCluster, operator: NatsBroker, cycle: CycleDriv
     campaign = f"{cycle.cycle_id}.1"
     rest = await half_rated(cycle, 1)
     # The submissions just committed are being relayed and consumed.
-    info = await operator.connection.jetstream().stream_info(EVENT_STREAM)
-    leader = info.cluster.leader if info.cluster else None
-    assert leader, info
-    victim = cluster.node(leader)
+    victim = await asyncio.to_thread(connected_to, cluster, "assessment")
+    await lead(operator, EVENT_STREAM, victim)
     cluster.kill(victim)
     await simulation.rate(campaign, rest, lambda _: None)
     await cycle.control("close-campaign")
@@ -120,3 +124,42 @@ async def the_cycle(cluster: NatsCluster, operator: NatsBroker, cycle: CycleDriv
     await asyncio.to_thread(cluster.start, victim, SETTLE)
     assert cluster.formed()
     await calibrated_to_the_end(cycle, 1)
+
+
+def connected_to(cluster: NatsCluster, client: str) -> EmbeddedNats:
+    """The node a client of that name is connected to (each client picks one at random)."""
+    [node] = [
+        node
+        for node in cluster.nodes
+        if any(
+            connection.get("name") == client
+            for connection in httpx.get(f"{node.monitor_url}/connz?limit=1024", timeout=5)
+            .json()
+            .get("connections")
+            or []
+        )
+    ]
+    return node
+
+
+async def lead(operator: NatsBroker, stream: str, node: EmbeddedNats) -> None:
+    """`stream`'s leader moved to `node`, unless it leads already."""
+    assert node.cluster is not None
+    name = node.cluster.name
+    js = operator.connection.jetstream()
+
+    async def leads() -> bool:
+        try:
+            cluster = (await js.stream_info(stream)).cluster
+        except nats.errors.TimeoutError:  # only the leader answers, and there is none yet
+            return False
+        return cluster is not None and cluster.leader == name
+
+    if await leads():
+        return
+    preferred = json.dumps({"placement": {"preferred": name}}).encode()
+    answer = await operator.connection.request(
+        f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", preferred, timeout=10
+    )
+    assert json.loads(answer.data).get("success"), answer.data
+    await backbone.eventually(leads, SETTLE, f"{name} to lead {stream}")
