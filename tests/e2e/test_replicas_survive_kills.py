@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from talentledger.cycle_driver import CycleDriver, managers_waited_on
+from talentledger.cycle_driver import CycleDriver
 from talentledger.stack.supervisor import SERVICES
 from tests.support.cycles import (
     FAR_DEADLINES,
     assert_each_effect_once,
+    calibrated_to_the_end,
     half_rated,
     kill,
     prepare,
@@ -74,7 +75,6 @@ async def the_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
     simulation = cycle.simulation
     addresses = simulation.urls
     campaign = f"{cycle.cycle_id}.1"
-    session = f"{campaign}.calibration"
     rest = await half_rated(cycle, 1)
     # Spans reach their files within a second (libs/platform/telemetry.py).
     await wait_for(
@@ -105,14 +105,4 @@ async def the_cycle(stack: RunningStack, cycle: CycleDriver) -> None:
         TAKEOVER,
         "the standby relays of the restarted replicas to take over",
     )
-    calibration = await simulation.calibrate(session)
-
-    status = await cycle.at("gap review", number=1)
-    managers = managers_waited_on(status)
-    assert managers, "managers of people with gaps review them"
-    cases = await simulation.nominate_promotions(campaign, session, calibration.averages, limit=3)
-    assert cases, "some people are nominated for promotion"
-    await simulation.acknowledge(cycle.cycle_id, managers, share=1.0)
-    await cycle.at("completed", number=1)
-    decided = await simulation.decide(cases)
-    assert sum(decided.values()) == len(cases)
+    await calibrated_to_the_end(cycle, 1)

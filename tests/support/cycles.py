@@ -16,7 +16,7 @@ from libs.platform.auth import TokenMinter
 from libs.platform.settings import Settings
 from services.promotion.adapters.postgres.decision_log import DecisionLog
 from services.promotion.domain.decision_log import verify
-from talentledger.cycle_driver import CycleDriver
+from talentledger.cycle_driver import CycleDriver, managers_waited_on
 from talentledger.inbound import integration_broker
 from talentledger.lms_load import publish_completions
 from talentledger.samples.organisation import as_csv, catalog_csv, org_chart
@@ -104,6 +104,26 @@ async def half_rated(cycle: CycleDriver, number: int) -> list[str]:
     half = len(raters) // 2
     await simulation.rate(campaign, raters[:half], lambda _: None)
     return raters[half:]
+
+
+async def calibrated_to_the_end(cycle: CycleDriver, number: int) -> None:
+    """Cycle `number`'s calibration session, under review, calibrated by HR; the managers
+    review their people's gaps, three people are nominated for promotion, and once the cycle
+    has completed every case is decided."""
+    simulation = cycle.simulation
+    campaign = f"{cycle.cycle_id}.{number}"
+    calibration = await simulation.calibrate(f"{campaign}.calibration")
+    status = await cycle.at("gap review", number=number)
+    managers = managers_waited_on(status)
+    assert managers, "managers of people with gaps review them"
+    cases = await simulation.nominate_promotions(
+        campaign, f"{campaign}.calibration", calibration.averages, limit=3
+    )
+    assert cases, "some people are nominated for promotion"
+    await simulation.acknowledge(cycle.cycle_id, managers, share=1.0)
+    await cycle.at("completed", number=number)
+    decided = await simulation.decide(cases)
+    assert sum(decided.values()) == len(cases)
 
 
 def lms_of(stack: RunningStack) -> Completes:
