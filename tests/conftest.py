@@ -56,6 +56,7 @@ E2E_LONGEST_FIRST = (
     "test_external_servers.py",
     "test_review_cycle.py",
     "test_replicas_survive_kills.py",
+    "test_cycle_on_a_jetstream_cluster.py",
 )
 
 
