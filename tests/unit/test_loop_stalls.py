@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -112,6 +113,35 @@ async def test_the_longest_stall_is_kept_and_a_storm_folds_into_one_line(
     stalls = logged_stalls(messages)
     assert stalls.count == 3
     assert stalls.longest == pytest.approx(run.watch.longest, abs=0.001)
+
+
+class Node:
+    """Objects in reference cycles: only the collector frees them."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+async def test_a_stall_of_the_garbage_collector_is_told_from_one_of_the_code(
+    warnings: Callable[[], list[str]],
+) -> None:
+    async with running(watch(quiet=0)) as run:
+        garbage = [Node() for _ in range(200_000)]
+        del garbage
+        await run.next_tick()
+        before = len(warnings())
+        hold_the_loop(0.3)
+        await run.next_tick()
+        started = time.perf_counter()
+        gc.collect()  # a full collection, with the loop held, as one triggered by allocation
+        took = time.perf_counter() - started
+        hold_the_loop(max(0.25 - took, 0))  # over the threshold whatever the machine
+        await run.next_tick()
+        await run.stopped()
+    code, collector = warnings()[before:]
+    assert code.endswith("garbage collection 0 ms of it"), code
+    collected = float(collector.rsplit("garbage collection ", 1)[1].split(" ms")[0]) / 1000
+    assert collected == pytest.approx(took, abs=0.002), collector
 
 
 async def test_the_watch_ends_on_its_stop_event() -> None:
