@@ -27,13 +27,18 @@ from services.assessment.domain.raters import Assignment, Nomination, OrgChartVi
 # Campaigns and questionnaires cached (a questionnaire per framework, version and position:
 # versions are immutable), each at most this many.
 CACHED = 2048
-# Subjects' assessments cached, at most this many (about 45 KB each once six raters have
-# submitted ten answers: 90 MB in all), the least recently read forgotten first. They hold
-# submissions' opened comments: an entry may be built with a key another process opened up
-# to a minute before the keys were destroyed (`CACHE_SECONDS` of libs.personal.vault), and
-# must be gone before the erasure scrubs, which waits a quarter minute longer than that
-# (`KEY_CACHES_EXPIRE`): so an entry lives at most that quarter minute.
-SUBJECTS_CACHED = 2048
+# Subjects' assessments cached, at most this many, the least recently read forgotten first.
+# What pays is a rater's questionnaire read just before their submission, and commands that
+# follow each other on one subject: a few subjects per request in flight. More only held
+# objects the garbage collector walked on every full collection, with the loop held: a
+# cache of 1,000 subjects at 1,000 people (50,000 answers, each a model with its own
+# containers) made one every two seconds of the rating phase, 100 to 200 ms each
+# (bench/README.md). They hold submissions' opened comments: an entry may be built with a
+# key another process opened up to a minute before the keys were destroyed
+# (`CACHE_SECONDS` of libs.personal.vault), and must be gone before the erasure scrubs,
+# which waits a quarter minute longer than that (`KEY_CACHES_EXPIRE`): so an entry lives
+# at most that quarter minute.
+SUBJECTS_CACHED = 256
 SUBJECT_SECONDS = 15.0
 
 
