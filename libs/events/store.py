@@ -201,11 +201,14 @@ ORDER BY stream_version
 """
 
 # Several streams, each after its own version, in one statement: a command about a
-# subject reads the campaign's and the subject's at once.
+# subject reads the campaign's and the subject's at once. Found by the streams' index,
+# each row's version compared with its own stream's: a join on the given streams, once
+# prepared (a generic plan), cost the server 3 to 5 ms a command on a log of a few
+# hundred thousand events.
 _READ_STREAMS = """
 SELECT {columns} FROM {events}
-JOIN unnest(%(streams)s::text[], %(after)s::int[]) AS wanted(stream, after)
-  ON stream_id = wanted.stream AND stream_version > wanted.after
+WHERE stream_id = ANY(%(streams)s::text[])
+  AND stream_version > (%(after)s::int[])[array_position(%(streams)s::text[], stream_id)]
 ORDER BY stream_id, stream_version
 """
 
