@@ -333,13 +333,16 @@ class EventStore:
                 rows = await self._insert_alone(own, expected_version, shared, pending)
             self.notifier.poke()
         else:
+            if conn not in self._appended:
+                # Anywhere else (a reading connection) the events would go into a
+                # transaction that is rolled back when the connection returns to its pool.
+                raise RuntimeError("append(conn=...) takes a connection from transaction()")
             # No savepoint around it (two more round trips per append): a caller whose
             # append conflicts rolls its transaction back, and decides again, or not at all.
             rows = await self._insert(
                 conn, expected_version, shared, pending, own_transaction=False
             )
-            if conn in self._appended:
-                self._appended[conn] = True
+            self._appended[conn] = True
         return [
             Envelope.model_construct(
                 **shared,

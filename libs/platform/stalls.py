@@ -132,10 +132,8 @@ class StallWatch:
     def _lap(self) -> None:
         now = time.monotonic()
         late = now - self._due
-        collecting, self._collecting_seen = (
-            self.collecting - self._collecting_seen,
-            self.collecting,
-        )
+        total = self.collecting  # read once: a collection in another thread may add to it
+        collecting, self._collecting_seen = total - self._collecting_seen, total
         self.ticks += 1
         self.longest = max(self.longest, late)
         if self.threshold is not None and late > self.threshold:

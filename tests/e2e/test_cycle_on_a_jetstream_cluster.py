@@ -21,6 +21,7 @@ identities on a server are proven by tests/integration/test_broker_identities.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -155,11 +156,17 @@ async def lead(operator: NatsBroker, stream: str, node: EmbeddedNats) -> None:
             return False
         return cluster is not None and cluster.leader == name
 
-    if await leads():
-        return
     preferred = json.dumps({"placement": {"preferred": name}}).encode()
-    answer = await operator.connection.request(
-        f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", preferred, timeout=10
-    )
-    assert json.loads(answer.data).get("success"), answer.data
-    await backbone.eventually(leads, SETTLE, f"{name} to lead {stream}")
+
+    async def moved() -> bool:
+        if await leads():
+            return True
+        # Refused while `node` is still catching up on what was just appended, unanswered
+        # while a leader is being elected: asked again.
+        with contextlib.suppress(nats.errors.TimeoutError):
+            await operator.connection.request(
+                f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", preferred, timeout=10
+            )
+        return await leads()
+
+    await backbone.eventually(moved, SETTLE, f"{name} to lead {stream}")

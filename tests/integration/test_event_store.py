@@ -54,6 +54,15 @@ async def test_several_streams_are_read_at_once_each_after_its_own_version(
     assert read["b"] == await store.read_stream("b"), "the same envelopes as read one by one"
 
 
+async def test_an_append_on_a_connection_outside_a_transaction_is_refused(
+    store: EventStore,
+) -> None:
+    async with store.pool.connection() as conn:
+        with pytest.raises(RuntimeError, match="transaction"):
+            await store.append("s-1", 0, [Probe(n=1)], ALICE, conn=conn)
+    assert await store.read_stream("s-1") == []
+
+
 async def test_same_expected_version_exactly_one_append_succeeds(store: EventStore) -> None:
     await store.append("s-1", 0, [Probe(n=0)], ALICE)
     results = await asyncio.gather(

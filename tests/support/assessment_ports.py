@@ -267,11 +267,12 @@ class MemoryAssessment(MemoryUnitOfWork[MemoryWork]):
 
 
 class _RacedLog:
-    """The log as one transaction appends to it: `race` runs before each append."""
+    """The log as one transaction appends to it: `race` runs before its first append,
+    when the transaction has written nothing another could see."""
 
     def __init__(self, log: MemoryEventLog, race: Callable[[], Awaitable[None]]) -> None:
         self._log = log
-        self._race = race
+        self._race: Callable[[], Awaitable[None]] | None = race
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._log, name)
@@ -283,7 +284,9 @@ class _RacedLog:
         events: Sequence[IntegrationEvent],
         metadata: EventMetadata,
     ) -> list[Envelope]:
-        await self._race()
+        if self._race is not None:
+            race, self._race = self._race, None
+            await race()
         return await self._log.append(stream_id, expected_version, events, metadata)
 
 

@@ -114,7 +114,8 @@ class MemoryUnitOfWork(Generic[W]):
         self.kept = kept
         self.commits = 0
         self.rollbacks = 0
-        # What each open transaction, innermost last, puts back if it rolls back.
+        # What each open transaction, innermost last, puts back if it rolls back: the
+        # transactions of a test nest, they never interleave.
         self._saved: list[list[dict[str, object]]] = []
 
     @asynccontextmanager

@@ -5,6 +5,7 @@ command that loses a race is decided again on fresh state, and none gets through
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import pytest
 
@@ -154,6 +155,24 @@ async def test_a_command_that_keeps_losing_gives_up_after_so_many_attempts(
     with pytest.raises(ConcurrencyError):
         await rate(spring, "ann", "r1", 3)
     assert uow.work.records.submissions == {}
+
+
+async def test_a_command_holds_the_campaign_before_it_reads_it(
+    spring: Campaigns, uow: MemoryAssessment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read before the hold, the campaign could be read open, then closed and frozen
+    before the submission lands."""
+    read_streams = uow.work.events.read_streams
+    held_at_each_read: list[list[Hold]] = []
+
+    async def reading(after: Mapping[str, int]) -> dict[str, list[Envelope]]:
+        held_at_each_read.append(list(uow.work.holds))
+        return await read_streams(after)
+
+    monkeypatch.setattr(uow.work.events, "read_streams", reading)
+    uow.work.holds.clear()
+    assert await rate(spring, "ann", "r1", 3)  # the questionnaire (no hold), then the command
+    assert held_at_each_read == [[], [Hold(CAMPAIGN, exclusive=False)]]
 
 
 async def test_no_submission_gets_through_a_close_it_did_not_see(
