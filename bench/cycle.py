@@ -232,19 +232,19 @@ def stalls_logged(logs: dict[str, list[Path]], since: dict[Path, int]) -> dict[s
     """The event-loop stalls each service's watch (libs/platform/stalls.py) logged after
     `since`, over all its replicas. A log rotated meanwhile (at midnight UTC) is read from
     its start: what went to the rotated file is not counted."""
-    found: dict[str, Stalls] = {}
-    for name, paths in logs.items():
-        stalls = found[name] = Stalls()
-        for path in paths:
-            if not path.exists():
-                continue
-            with path.open("rb") as log:
-                if path.stat().st_size >= since.get(path, 0):
-                    log.seek(since.get(path, 0))
-                lines = log.read().decode(errors="replace").splitlines()
-            one = logged_stalls(lines)
-            stalls.add(one.longest, one.count)
-    return found
+    return {name: logged_stalls(_lines_after(paths, since)) for name, paths in logs.items()}
+
+
+def _lines_after(paths: list[Path], since: dict[Path, int]) -> list[str]:
+    lines: list[str] = []
+    for path in paths:
+        if not path.exists():
+            continue
+        with path.open("rb") as log:
+            if path.stat().st_size >= since.get(path, 0):
+                log.seek(since.get(path, 0))
+            lines += log.read().decode(errors="replace").splitlines()
+    return lines
 
 
 def embedded_settings(home: Path) -> Settings:

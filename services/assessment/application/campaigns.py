@@ -92,32 +92,36 @@ class Campaigns:
         read = await log.read_stream(stream, after_version=campaign.stream_version)
         return await self._campaign_read_on(campaign, read, log)
 
-    async def subject(
-        self, campaign: Campaign, subject: str, log: EventLog | None = None
-    ) -> SubjectAssessment:
-        """The subject's assessment in the campaign; NotInCampaign when it does not assess
-        them. `log` as for `campaign`."""
-        _check_assessed(campaign, subject)
-        log = log or self.events
-        expires, assessment = self._cached_subject(campaign.campaign_id, subject)
-        stream = subject_stream_of(campaign.campaign_id, subject)
-        read = await log.read_stream(stream, after_version=assessment.stream_version)
-        return await self._subject_read_on(expires, assessment, read, log)
-
     async def campaign_and_subject(
-        self, campaign_id: str, subject: str, log: EventLog
+        self, campaign_id: str, subject: str, log: EventLog | None = None
     ) -> tuple[Campaign, SubjectAssessment]:
-        """`campaign` and `subject` read in one statement: what every command about a
-        subject starts with."""
+        """The campaign, and the subject's assessment in it, read in one statement;
+        NotInCampaign when the campaign does not assess them. `log` as for `campaign`."""
+        log = log or self.events
         campaign = self._cached_campaign(campaign_id)
-        expires, assessment = self._cached_subject(campaign_id, subject)
-        streams = (stream_of(campaign_id), subject_stream_of(campaign_id, subject))
+        # Decoding a subject's stream (its submissions' sealed comments opened) was most of
+        # what a command cost: the events after the cached version are read, those before
+        # cannot change. The cached copy expires whole, however recently it was extended.
+        key = (campaign_id, subject)
+        now = time.monotonic()
+        expires, cached = self._subjects.get(key, (0.0, None))
+        if cached is None or expires <= now:
+            expires, cached = now + SUBJECT_SECONDS, SubjectAssessment(*key)
+        assessment = _copy(cached)
+        streams = (stream_of(campaign_id), subject_stream_of(*key))
         read = await log.read_streams(
             dict(zip(streams, (campaign.stream_version, assessment.stream_version), strict=True))
         )
         campaign = await self._campaign_read_on(campaign, read[streams[0]], log)
-        _check_assessed(campaign, subject)
-        return campaign, await self._subject_read_on(expires, assessment, read[streams[1]], log)
+        if not campaign.assesses(subject):
+            raise NotInCampaign(f"{subject!r} is not assessed in campaign {campaign_id!r}")
+        for envelope in read[streams[1]]:
+            assessment.apply(await log.decode(envelope), envelope.stream_version)
+        self._subjects.pop(key, None)  # re-inserted last: the oldest is forgotten first
+        if len(self._subjects) >= SUBJECTS_CACHED:
+            del self._subjects[next(iter(self._subjects))]
+        self._subjects[key] = (expires, _copy(assessment))
+        return campaign, assessment
 
     def _cached_campaign(self, campaign_id: str) -> Campaign:
         # CampaignOpened names the whole population: decoding it for every command made a
@@ -137,28 +141,6 @@ class Campaigns:
             self._campaigns.clear()
         self._campaigns[campaign.campaign_id] = campaign
         return replace(campaign)
-
-    def _cached_subject(self, campaign_id: str, subject: str) -> tuple[float, SubjectAssessment]:
-        # Decoding a subject's stream (its submissions' sealed comments opened) was most of
-        # what a command cost: the events after the cached version are read, those before
-        # cannot change. The cached copy expires whole, however recently it was extended.
-        now = time.monotonic()
-        expires, cached = self._subjects.get((campaign_id, subject), (0.0, None))
-        if cached is None or expires <= now:
-            return now + SUBJECT_SECONDS, SubjectAssessment(campaign_id, subject)
-        return expires, _copy(cached)
-
-    async def _subject_read_on(
-        self, expires: float, assessment: SubjectAssessment, read: list[Envelope], log: EventLog
-    ) -> SubjectAssessment:
-        for envelope in read:
-            assessment.apply(await log.decode(envelope), envelope.stream_version)
-        key = (assessment.campaign_id, assessment.subject)
-        self._subjects.pop(key, None)  # re-inserted last: the oldest is forgotten first
-        if len(self._subjects) >= SUBJECTS_CACHED:
-            del self._subjects[next(iter(self._subjects))]
-        self._subjects[key] = (expires, _copy(assessment))
-        return assessment
 
     async def questionnaire(self, work: Work, campaign: Campaign, subject: str) -> Questionnaire:
         """What the subject is rated on: their position's role profile in the pinned version."""
@@ -182,11 +164,6 @@ class Campaigns:
             self._questionnaires.clear()
         self._questionnaires[key] = found
         return found
-
-
-def _check_assessed(campaign: Campaign, subject: str) -> None:
-    if not campaign.assesses(subject):
-        raise NotInCampaign(f"{subject!r} is not assessed in campaign {campaign.campaign_id!r}")
 
 
 def _copy(assessment: SubjectAssessment) -> SubjectAssessment:

@@ -151,8 +151,7 @@ class AssessmentPersonalData:
         items: list[dict[str, Any]] = []
         withheld: list[str] = []
         for campaign_id, subject in subjects:
-            campaign = await self.campaigns.campaign(campaign_id)
-            assessment = await self.campaigns.subject(campaign, subject)
+            _, assessment = await self.campaigns.campaign_and_subject(campaign_id, subject)
             for nomination in assessment.nominations:
                 involved = employee_id in (
                     nomination.peer,
