@@ -273,7 +273,7 @@ async def _check(store: EventStore, owners: Owners) -> tuple[tuple[int, int], st
         else "❌ the stored payload holds the comment in clear, or does not decode back"
     )
     plain_json = submission(PlainSubmission, rater, subject).model_dump_json()
-    sealed_json = json.dumps(appended.payload, ensure_ascii=False, separators=(",", ":"))
+    sealed_json = json.dumps(read.payload, ensure_ascii=False, separators=(",", ":"))
     return (len(plain_json.encode()), len(sealed_json.encode())), verdict
 
 
