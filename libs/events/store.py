@@ -76,6 +76,8 @@ from libs.personal.sealing import DataKey, DataKeys, holds_personal_data, open_d
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_TRANSACTION = 65_535
+# Payloads serialised between two turns of the event loop (some 30 ms of work).
+_SERIALISED_BETWEEN_TURNS = 1_000
 # Bodies too large for one NATS message travel through JetStream's object store (see
 # libs.events.broker), so this cap is about memory: every reader holds a whole event at once.
 # An event that could never be published would hold back every event after it, so it is
@@ -329,7 +331,13 @@ class EventStore:
             )
             for n, event in enumerate(events, start=1)
         ]
-        payloads = [await self._stored_json(event) for event in events]
+        payloads: list[str] = []
+        for n, event in enumerate(events, start=1):
+            payloads.append(await self._stored_json(event))
+            if n % _SERIALISED_BETWEEN_TURNS == 0:
+                # A population's append (tens of thousands of events) lets the loop run
+                # between batches rather than hold it for the whole serialisation.
+                await asyncio.sleep(0)
         params: dict[str, Any] = {
             "stream_id": stream_id,
             "expected_version": expected_version,
