@@ -38,7 +38,7 @@ class Sizes:
     events: int
     """Appends per timed run."""
     repeats: int
-    """Timed runs per configuration; the best counts."""
+    """Rounds of timed runs per configuration: each a run of every way compared."""
     seconds: float
     """Duration of each latency measurement."""
     framework: framework.FrameworkSizes
@@ -53,8 +53,8 @@ class Sizes:
 
 
 FULL = Sizes(
-    events=4000,
-    repeats=3,
+    events=8000,
+    repeats=5,
     seconds=10.0,
     framework=framework.FULL,
     assessment=assessment.FULL,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import statistics
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -142,9 +143,20 @@ class AppendResults:
 
     def ratio(self, writers: int) -> float:
         for store, baseline in self.configs:
-            if store.writers == writers and baseline.best:
-                return store.best / baseline.best
+            if store.writers == writers:
+                return paired_ratio(store, baseline)
         return 0.0
+
+
+def paired_ratio(ours: Throughput, baseline: Throughput) -> float:
+    """The median, over rounds, of our rate against the baseline's in the same round.
+
+    The two run back to back in each round, so they share the machine's state of the
+    moment: on a virtual machine whose speed moves by half within seconds, the best run of
+    each apart can pair one's lucky moment with the other's unlucky one.
+    """
+    pairs = [o / b for o, b in zip(ours.rates, baseline.rates, strict=True) if b]
+    return statistics.median(pairs) if pairs else 0.0
 
 
 # -- ways of appending ----------------------------------------------------------------------

@@ -77,12 +77,15 @@ def appends_section(results: AppendResults) -> str:
     parts = [
         "## 1. Appends, one event per transaction",
         "",
-        f"{results.events_per_run:,} events per run; best of {results.repeats} runs, in turns "
-        "with the baseline, after a warm-up. Baseline: single-row INSERT transactions (plain "
-        "psycopg, BEGIN / INSERT / COMMIT like the store) into a table with the same columns, "
-        "types, unique keys and payload, without triggers. Writers are asyncio tasks in one "
-        "process, one pooled connection each. Both write as the log's own role "
-        f"(`{service_role(APPENDS_SCHEMA)}`: neither owner nor superuser).",
+        f"{results.events_per_run:,} events per run; {results.repeats} rounds, each a run of "
+        "the store and one of the baseline back to back (in turns: the order reverses each "
+        "round), after a warm-up. Rates: the best run of each. Ratio: the median over the "
+        "rounds of the store's rate against the baseline's in the same round, so that both "
+        "sides of each pair share the machine's speed of the moment. Baseline: single-row "
+        "INSERT transactions (plain psycopg, in autocommit like the store's own) into a "
+        "table with the same columns, types, unique keys and payload, without triggers. "
+        "Writers are asyncio tasks in one process, one pooled connection each. Both write "
+        f"as the log's own role (`{service_role(APPENDS_SCHEMA)}`: neither owner nor superuser).",
         "",
         table(
             [
@@ -102,7 +105,13 @@ def appends_section(results: AppendResults) -> str:
         "",
     ]
     for ours, baseline in results.configs:
-        parts.append(f"- {ours.writers} writer(s): store {_runs(ours)}; raw {_runs(baseline)}")
+        pairs = ", ".join(
+            f"{o / b:.2f}" for o, b in zip(ours.rates, baseline.rates, strict=True) if b
+        )
+        parts.append(
+            f"- {ours.writers} writer(s): store {_runs(ours)}; raw {_runs(baseline)}; "
+            f"ratio by round {pairs}"
+        )
     parts += ["", "Gap-free check:", ""]
     parts += [f"- {'✅' if c.ok else '❌'} {c.summary()}" for c in results.checks]
     return "\n".join(parts)

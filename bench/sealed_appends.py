@@ -31,6 +31,7 @@ from bench.appends import (
     Runner,
     Throughput,
     listening,
+    paired_ratio,
     warmup_events,
     writer_pool,
 )
@@ -94,11 +95,11 @@ class Config:
 
     @property
     def ratio(self) -> float:
-        return self.sealed.best / self.plain.best if self.plain.best else 0.0
+        return paired_ratio(self.sealed, self.plain)
 
     @property
     def new_owners_ratio(self) -> float:
-        return self.new_owners.best / self.plain.best if self.plain.best else 0.0
+        return paired_ratio(self.new_owners, self.plain)
 
 
 @dataclass
@@ -273,7 +274,7 @@ async def _check(store: EventStore, owners: Owners) -> tuple[tuple[int, int], st
         else "❌ the stored payload holds the comment in clear, or does not decode back"
     )
     plain_json = submission(PlainSubmission, rater, subject).model_dump_json()
-    sealed_json = json.dumps(appended.payload, ensure_ascii=False, separators=(",", ":"))
+    sealed_json = json.dumps(read.payload, ensure_ascii=False, separators=(",", ":"))
     return (len(plain_json.encode()), len(sealed_json.encode())), verdict
 
 
@@ -314,8 +315,9 @@ def section(results: SealedResults) -> str:
     parts = [
         "## 8. Sealed appends: a personal field against none",
         "",
-        f"{results.events_per_run:,} events per run; best of {results.repeats} runs of each, "
-        "in turns, after a warm-up; writers and runs as in benchmark 1. The event: a "
+        f"{results.events_per_run:,} events per run; {results.repeats} rounds of runs of each, "
+        "in turns, after a warm-up; writers, runs and ratios as in benchmark 1 (rates: the "
+        "best run). The event: a "
         f"submission of {ITEMS} answers, one with a {COMMENT_CHARS}-character comment "
         f"belonging to its rater and subject, drawn from {POPULATION:,} people; sealed under "
         "both owners' keys (`PostgresDataKeys`, `privacy` schema, same pool), or the same "

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, TypeVar
 
-from libs.events.envelope import Envelope, EventMetadata
+from libs.events.envelope import Appended, Envelope, EventMetadata
 from libs.events.registry import Event
 
 W = TypeVar("W", covariant=True)
@@ -25,7 +25,7 @@ class EventLog(Protocol):
         expected_version: int,
         events: Sequence[Event],
         metadata: EventMetadata,
-    ) -> list[Envelope]:
+    ) -> list[Appended]:
         """Append if the stream is at `expected_version`, else raise, having written nothing."""
         ...
 

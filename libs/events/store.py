@@ -50,9 +50,9 @@ import logging
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from psycopg import AsyncConnection, errors, sql
 from psycopg.rows import dict_row
@@ -61,7 +61,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
 from libs.events.concurrency import ConcurrencyError
-from libs.events.envelope import Envelope, EventMetadata, new_event_id, utcnow
+from libs.events.envelope import Appended, Envelope, EventMetadata, new_event_id, utcnow
 from libs.events.registry import (
     Event,
     EventRegistry,
@@ -76,6 +76,8 @@ from libs.personal.sealing import DataKey, DataKeys, holds_personal_data, open_d
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_TRANSACTION = 65_535
+# Payloads serialised between two turns of the event loop (some 30 ms of work).
+_SERIALISED_BETWEEN_TURNS = 1_000
 # Bodies too large for one NATS message travel through JetStream's object store (see
 # libs.events.broker), so this cap is about memory: every reader holds a whole event at once.
 # An event that could never be published would hold back every event after it, so it is
@@ -125,55 +127,59 @@ _COLUMNS = (
     "occurred_at, recorded_at, actor, correlation_id, causation_id, trace_context, payload"
 )
 
-# What an append returns; the rest of each envelope the caller already has.
-_APPENDED = "global_position, stream_version, recorded_at"
+# An append's statement: one row per event, the versions after the expected one, written only
+# if the stream is at that version. A stream further on refuses it by its unique (stream,
+# version) key, one behind by the EXISTS (versions are never deleted, so that one probe of
+# the key is the whole check: no `max` over the stream). Nothing is returned: the caller
+# knows each event's version, and reading back the position and time cost an append a
+# tenth of its CPU. The positions follow the transaction's own (see above): from its base
+# when nothing was written before in it, else after the last it wrote.
+_POSITION = """
+CASE WHEN %(own_transaction)s THEN pg_current_xact_id()::text::bigint << 16
+     ELSE (SELECT coalesce(max(global_position), pg_current_xact_id()::text::bigint << 16)
+           FROM {events}
+           WHERE global_position >= pg_current_xact_id()::text::bigint << 16
+             AND global_position < (pg_current_xact_id()::text::bigint + 1) << 16)
+END"""
 
-_HEAD = """
-WITH current AS (
-    SELECT coalesce(max(stream_version), 0) AS version
-    FROM {events} WHERE stream_id = %(stream_id)s
-), base AS (
-    -- after the events this transaction already wrote (in an earlier append), if it may have
-    SELECT CASE WHEN %(own_transaction)s THEN pg_current_xact_id()::text::bigint << 16
-           ELSE (SELECT coalesce(max(global_position), pg_current_xact_id()::text::bigint << 16)
-                 FROM {events}
-                 WHERE global_position >= pg_current_xact_id()::text::bigint << 16
-                   AND global_position < (pg_current_xact_id()::text::bigint + 1) << 16)
-           END AS position
-)
+_AT_EXPECTED_VERSION = """
+WHERE %(expected_version)s = 0
+   OR EXISTS (SELECT FROM {events}
+              WHERE stream_id = %(stream_id)s AND stream_version = %(expected_version)s)
+"""
+
+_INSERT = """
 INSERT INTO {events} (
     global_position, event_id, event_type, schema_version, stream_id, stream_version,
     occurred_at, actor, correlation_id, causation_id, trace_context, payload)
 """
 
 _APPEND = (
-    _HEAD
-    + """
-SELECT base.position + e.n, e.event_id, e.event_type, e.schema_version, %(stream_id)s,
-       current.version + e.n, %(occurred_at)s, %(actor)s, %(correlation_id)s,
+    _INSERT
+    + "SELECT "
+    + _POSITION
+    + """ + e.n, e.event_id, e.event_type, e.schema_version, %(stream_id)s,
+       %(expected_version)s + e.n, %(occurred_at)s, %(actor)s, %(correlation_id)s,
        %(causation_id)s, %(trace_context)s, e.payload
-FROM current, base,
-     -- payloads go binary: a text-format array escapes every quote of every document
+FROM -- payloads go binary: a text-format array escapes every quote of every document
      unnest(%(event_ids)s::uuid[], %(event_types)s::text[], %(schema_versions)s::int[],
             %(payloads)b::text[]::jsonb[])
        WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, n)
-WHERE current.version = %(expected_version)s
-RETURNING {appended}
 """
+    + _AT_EXPECTED_VERSION
 )
 
 # One event (the usual command): the same insert without arrays, which cost the client
 # a third more CPU to adapt and the server to unnest.
 _APPEND_ONE = (
-    _HEAD
-    + """
-SELECT base.position + 1, %(event_id)s, %(event_type)s, %(schema_version)s, %(stream_id)s,
-       current.version + 1, %(occurred_at)s, %(actor)s, %(correlation_id)s,
+    _INSERT
+    + "SELECT "
+    + _POSITION
+    + """ + 1, %(event_id)s, %(event_type)s, %(schema_version)s, %(stream_id)s,
+       %(expected_version)s + 1, %(occurred_at)s, %(actor)s, %(correlation_id)s,
        %(causation_id)s, %(trace_context)s, %(payload)s::jsonb
-FROM current, base
-WHERE current.version = %(expected_version)s
-RETURNING {appended}
 """
+    + _AT_EXPECTED_VERSION
 )
 
 # An outside event as given, alone in its transaction. A repeat of an event id is dropped;
@@ -246,11 +252,10 @@ class EventStore:
         # it (and before a process caches it) whether or not that transaction commits.
         self.keys: DataKeys = keys if keys is not None else _WithoutDataKeys()
         table = sql.Identifier(schema, "events")
-        appended = sql.SQL(_APPENDED)
         # The statements of every command rendered once: psycopg renders a composed query
         # again on each execution.
-        self._append = sql.SQL(_APPEND).format(events=table, appended=appended).as_bytes()
-        self._append_one = sql.SQL(_APPEND_ONE).format(events=table, appended=appended).as_bytes()
+        self._append = sql.SQL(_APPEND).format(events=table).as_bytes()
+        self._append_one = sql.SQL(_APPEND_ONE).format(events=table).as_bytes()
         fmt = {"events": table, "columns": sql.SQL(_COLUMNS)}
         self._read_stream = sql.SQL(_READ_STREAM).format(**fmt).as_bytes()
         self._read_streams = sql.SQL(_READ_STREAMS).format(**fmt).as_bytes()
@@ -294,7 +299,7 @@ class EventStore:
         metadata: EventMetadata,
         *,
         conn: AsyncConnection[Any] | None = None,
-    ) -> list[Envelope]:
+    ) -> list[Appended]:
         """Append `events` to `stream_id` if it is at `expected_version` (0: a new stream).
 
         Pass `conn` to write in the caller's transaction (with its read-model changes or
@@ -309,28 +314,70 @@ class EventStore:
         if len(events) > MAX_EVENTS_PER_TRANSACTION:
             raise ValueError(f"at most {MAX_EVENTS_PER_TRANSACTION} events per append")
         trace_context: dict[str, str] = {}
-        propagate.inject(trace_context)
-        shared = {
-            "source": self.schema,
+        if otel_context.get_current():  # nothing to carry outside any trace: skip the walk
+            propagate.inject(trace_context)
+        occurred_at = utcnow()
+        appended = [
+            Appended(
+                new_event_id(),
+                event.event_type,
+                event.schema_version,
+                stream_id,
+                expected_version + n,
+                occurred_at,
+                metadata.actor,
+                metadata.correlation_id,
+                metadata.causation_id,
+            )
+            for n, event in enumerate(events, start=1)
+        ]
+        payloads: list[str] = []
+        for n, event in enumerate(events, start=1):
+            payloads.append(await self._stored_json(event))
+            if n % _SERIALISED_BETWEEN_TURNS == 0:
+                # A population's append (tens of thousands of events) lets the loop run
+                # between batches rather than hold it for the whole serialisation.
+                await asyncio.sleep(0)
+        params: dict[str, Any] = {
             "stream_id": stream_id,
-            "occurred_at": utcnow(),
+            "expected_version": expected_version,
+            "occurred_at": occurred_at,
             "actor": metadata.actor,
             "correlation_id": metadata.correlation_id,
             "causation_id": metadata.causation_id,
-            "trace_context": trace_context,
+            "trace_context": Jsonb(trace_context),
         }
-        pending = [
-            {
-                "event_id": new_event_id(),
-                "event_type": e.event_type,
-                "schema_version": e.schema_version,
-                **await self._recorded(e),
+        if len(appended) == 1:
+            [one] = appended
+            statement = self._append_one
+            params |= {
+                "event_id": one.event_id,
+                "event_type": one.event_type,
+                "schema_version": one.schema_version,
+                "payload": payloads[0],
             }
-            for e in events
-        ]
+        else:
+            statement = self._append
+            params |= {
+                "event_ids": [e.event_id for e in appended],
+                "event_types": [e.event_type for e in appended],
+                "schema_versions": [e.schema_version for e in appended],
+                "payloads": payloads,
+            }
         if conn is None:
+            # A transaction of its own: one statement is atomic, so in autocommit it needs
+            # no BEGIN and COMMIT, each a round trip to the server and a turn of the event
+            # loop. Nothing was written before in it: positions start right at its base.
+            params["own_transaction"] = True
             async with self.pool.connection() as own:
-                rows = await self._insert_alone(own, expected_version, shared, pending)
+                switched = not own.autocommit
+                if switched:
+                    await own.set_autocommit(True)
+                try:
+                    await self._insert(own, statement, params, len(appended))
+                finally:
+                    if switched:
+                        await own.set_autocommit(False)
             self.notifier.poke()
         else:
             if conn not in self._appended:
@@ -339,23 +386,10 @@ class EventStore:
                 raise RuntimeError("append(conn=...) takes a connection from transaction()")
             # No savepoint around it (two more round trips per append): a caller whose
             # append conflicts rolls its transaction back, and decides again, or not at all.
-            rows = await self._insert(
-                conn, expected_version, shared, pending, own_transaction=False
-            )
+            params["own_transaction"] = False
+            await self._insert(conn, statement, params, len(appended))
             self._appended[conn] = True
-        return [
-            Envelope.model_construct(
-                **shared,
-                event_id=event["event_id"],
-                event_type=event["event_type"],
-                schema_version=event["schema_version"],
-                payload=event["payload"],
-                global_position=pos,
-                stream_version=version,
-                recorded_at=at,
-            )
-            for event, (pos, version, at) in zip(pending, rows, strict=True)
-        ]
+        return appended
 
     async def admit(self, envelope: Envelope) -> Envelope | None:
         """Record an outside system's event as it was given, its personal fields sealed;
@@ -380,7 +414,7 @@ class EventStore:
             raise InvalidPayload(
                 f"{envelope.event_type} v{envelope.schema_version}: {validation_summary(error)}"
             ) from error
-        recorded = await self._recorded(event)
+        stored = await self._stored_json(event)
         params = {
             **envelope.model_dump(
                 include={
@@ -397,7 +431,7 @@ class EventStore:
                 }
             ),
             "trace_context": Jsonb(envelope.trace_context),
-            "payload": recorded["payload_json"],
+            "payload": stored,
         }
         async with self.transaction() as conn:
             try:
@@ -415,88 +449,41 @@ class EventStore:
         position, recorded_at = row
         return envelope.model_copy(
             update={
-                "payload": recorded["payload"],
+                "payload": json.loads(stored),
                 "global_position": position,
                 "recorded_at": recorded_at,
             }
         )
 
-    async def _recorded(self, event: Event) -> dict[str, Any]:
-        """The payload as stored, its personal fields sealed, and its JSON."""
+    async def _stored_json(self, event: Event) -> str:
+        """The payload's JSON as stored, its personal fields sealed."""
         if not holds_personal_data(type(event)):
             # Most events: as they always were, byte for byte.
-            return {"payload": event.model_dump(mode="json"), "payload_json": _checked(event)}
+            return _checked(event)
         payload = await seal(event, self.keys)
-        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        return {"payload": payload, "payload_json": _checked(event, text)}
+        return _checked(event, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
 
     async def _insert(
         self,
         conn: AsyncConnection[Any],
-        expected: int,
-        shared: dict[str, Any],
-        pending: list[dict[str, Any]],
-        *,
-        own_transaction: bool,
-    ) -> list[tuple[int, int, datetime]]:
-        """Run the append statement; return (position, stream version, recorded at) rows.
-
-        `own_transaction`: nothing was written before in this transaction, so positions
-        start right at its base and need no look-up.
-        """
-        params = {
-            **shared,
-            "own_transaction": own_transaction,
-            "expected_version": expected,
-            "trace_context": Jsonb(shared["trace_context"]),
-        }
-        if len(pending) == 1:
-            [event] = pending
-            statement = self._append_one
-            params |= {
-                "event_id": event["event_id"],
-                "event_type": event["event_type"],
-                "schema_version": event["schema_version"],
-                "payload": event["payload_json"],
-            }
-        else:
-            statement = self._append
-            params |= {
-                "event_ids": [e["event_id"] for e in pending],
-                "event_types": [e["event_type"] for e in pending],
-                "schema_versions": [e["schema_version"] for e in pending],
-                "payloads": [e["payload_json"] for e in pending],
-            }
-        stream_id = shared["stream_id"]
+        statement: bytes,
+        params: dict[str, Any],
+        count: int,
+    ) -> None:
+        """Run an append statement for `count` events; raise if it wrote none."""
+        stream_id, expected = params["stream_id"], params["expected_version"]
         try:
             cur = await conn.execute(statement, params)
-            rows = sorted(await cur.fetchall(), key=lambda row: row[1])
         except errors.UniqueViolation:
-            raise ConcurrencyError(stream_id, expected, None) from None
-        if not rows:
+            # A transaction of its own can still say where the stream is; a caller's is
+            # aborted, and only its rollback is left to do.
+            alone = params["own_transaction"]
+            actual = await self.stream_version(stream_id, conn=conn) if alone else None
+            raise ConcurrencyError(stream_id, expected, actual) from None
+        if cur.rowcount != count:
             raise ConcurrencyError(
                 stream_id, expected, await self.stream_version(stream_id, conn=conn)
             )
-        return rows
-
-    async def _insert_alone(
-        self,
-        conn: AsyncConnection[Any],
-        expected: int,
-        shared: dict[str, Any],
-        pending: list[dict[str, Any]],
-    ) -> list[tuple[int, int, datetime]]:
-        """The append statement as a transaction of its own: one statement is atomic, so
-        in autocommit it needs no BEGIN and COMMIT, each a round trip to the server and a
-        turn of the event loop."""
-        switched = not conn.autocommit
-        if switched:
-            await conn.set_autocommit(True)
-        try:
-            return await self._insert(conn, expected, shared, pending, own_transaction=True)
-        finally:
-            if switched:
-                await conn.set_autocommit(False)
 
     async def stream_version(
         self, stream_id: str, *, conn: AsyncConnection[Any] | None = None
@@ -606,7 +593,7 @@ class StoreTransaction:
         expected_version: int,
         events: Sequence[Event],
         metadata: EventMetadata,
-    ) -> list[Envelope]:
+    ) -> list[Appended]:
         return await self.store.append(
             stream_id, expected_version, events, metadata, conn=self.conn
         )
@@ -631,6 +618,8 @@ class StoreTransaction:
 def _checked(event: Event, payload: str | None = None) -> str:
     """The payload's JSON (`event`'s own unless given), refused when it is too large."""
     payload = event.model_dump_json() if payload is None else payload
+    if len(payload) * 4 <= MAX_PAYLOAD_BYTES:  # at most 4 bytes a character: no need to encode
+        return payload
     size = len(payload.encode())
     if size > MAX_PAYLOAD_BYTES:
         raise EventTooLarge(

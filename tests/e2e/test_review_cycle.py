@@ -260,6 +260,7 @@ async def assert_goals_judged(
             for s in reviewed["scores"]
         }
         outcomes: dict[str, str] = {}
+        unobserved: set[str] = set()
         assert len(journey.goals) == 2 * DEVELOPING
         for goal in journey.goals:
             answer = await http.get(
@@ -281,6 +282,12 @@ async def assert_goals_judged(
                 k: (read[k], reached[k]) for k in goal.levels
             }
             outcomes[goal.employee_id] = expected
+            if None in read.values():
+                # Every rater of a target's competency answered "not observed" (each answer
+                # is, at random, a few times in a hundred): no score, so the goal is missed
+                # whatever the level. Rare, but a run of the whole suite meets it.
+                unobserved.add(goal.employee_id)
+                continue
             # Each rating scatters around role target + true level: a level a point or more
             # either side of the target leaves no doubt which way the goal went.
             level = people.level[goal.employee_id]
@@ -290,8 +297,8 @@ async def assert_goals_judged(
             (e for e, p in people.people.items() if p.manager_id),
             key=lambda e: (people.level[e], e),
         )
-        assert {outcomes.get(e) for e in ranked[-DEVELOPING:]} == {"met"}
-        assert {outcomes.get(e) for e in ranked[:DEVELOPING]} == {"missed"}
+        assert {outcomes.get(e) for e in ranked[-DEVELOPING:] if e not in unobserved} == {"met"}
+        assert {outcomes.get(e) for e in ranked[:DEVELOPING] if e not in unobserved} == {"missed"}
         report = await http.get(f"{stack.url('development')}/reports/goals", headers=hr)
         rows = report.json()["rows"]
     states = {s: sum(r[s] for r in rows) for s in ("open", "met", "missed", "total")}

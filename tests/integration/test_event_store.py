@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -23,8 +24,9 @@ async def test_append_and_read_a_stream_with_full_envelope(store: EventStore) ->
     with provider.get_tracer("test").start_as_current_span("command") as span:
         recorded = await store.append("s-1", 0, [Probe(n=1), Probe(n=2)], ALICE)
     assert [e.stream_version for e in recorded] == [1, 2]
-    assert recorded[0].global_position < recorded[1].global_position
     read = await store.read_stream("s-1")
+    assert [e.event_id for e in read] == [e.event_id for e in recorded]
+    assert read[0].global_position < read[1].global_position
     assert [await store.decode(e) for e in read] == [Probe(n=1), Probe(n=2)]
     first = read[0]
     assert first.actor == "alice"
@@ -163,7 +165,7 @@ async def test_tailing_reader_never_skips_while_writers_commit_out_of_order(
     A reader tailing the log by position sees every event exactly once, in position order."""
     writers, per_writer = 8, 500
     rng = random.Random(7)
-    commit_order: list[int] = []
+    commit_order: list[UUID] = []
 
     async def writer(w: int) -> None:
         for i in range(per_writer):
@@ -175,7 +177,7 @@ async def test_tailing_reader_never_skips_while_writers_commit_out_of_order(
                 )
                 if rng.random() < 0.3:
                     await asyncio.sleep(rng.random() * 0.004)
-            commit_order.append(recorded.global_position)
+            commit_order.append(recorded.event_id)
 
     seen: list[tuple[int, int, int]] = []
     done = asyncio.Event()
@@ -199,14 +201,16 @@ async def test_tailing_reader_never_skips_while_writers_commit_out_of_order(
     done.set()
     await asyncio.wait_for(tail, 60)
 
-    assert commit_order != sorted(commit_order), "the scenario needs out-of-order commits"
+    everything = await store.read_log(limit=10_000)
+    position_of = {e.event_id: e.global_position for e in everything}
+    committed = [position_of[event_id] for event_id in commit_order]
+    assert committed != sorted(committed), "the scenario needs out-of-order commits"
     positions = [p for p, _, _ in seen]
     assert positions == sorted(positions)
     assert len(set(positions)) == len(positions)
     assert sorted((w, n) for _, w, n in seen) == [
         (w, n) for w in range(writers) for n in range(per_writer)
     ]
-    everything = await store.read_log(limit=10_000)
     assert [e.global_position for e in everything] == positions
 
 

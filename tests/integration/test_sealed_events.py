@@ -126,7 +126,8 @@ async def test_a_personal_field_is_sealed_where_stored_and_published_and_opened_
 ) -> None:
     subscribe(broker, sealed, remark_handler("remarks"))
     await broker.start()
-    [recorded] = await sealed.append("remark-1", 0, [REMARK], ACTOR)
+    await sealed.append("remark-1", 0, [REMARK], ACTOR)
+    [recorded] = await sealed.read_stream("remark-1")
 
     # Stored: the row of the log (the outbox), read as bytes; published: JetStream's body.
     with psycopg.connect(urls["admin"]) as conn:
@@ -164,7 +165,8 @@ async def test_a_personal_field_is_sealed_where_stored_and_published_and_opened_
 
     # Text about her arriving after the erasure (an event admitted late, a new append) is
     # stored as erased, under no key: she is given none again.
-    [late] = await sealed.append("remark-late", 0, [REMARK], ACTOR)
+    await sealed.append("remark-late", 0, [REMARK], ACTOR)
+    [late] = await sealed.read_stream("remark-late")
     with psycopg.connect(urls["admin"]) as conn:
         [(row,)] = conn.execute(
             f"SELECT payload FROM {SCHEMA}.events WHERE stream_id = 'remark-late'"
@@ -183,7 +185,8 @@ async def test_an_event_without_personal_fields_is_stored_and_published_as_befor
     sealed: EventStore, broker: NatsBroker, urls: dict[str, str], relay: None
 ) -> None:
     probe = Probe(n=7, note="plain")
-    [recorded] = await sealed.append("probe-7", 0, [probe], ACTOR)
+    await sealed.append("probe-7", 0, [probe], ACTOR)
+    [recorded] = await sealed.read_stream("probe-7")
     assert recorded.payload == probe.model_dump(mode="json")
     with psycopg.connect(urls["admin"]) as conn:
         stored, expected = conn.execute(
@@ -207,11 +210,13 @@ async def test_a_store_without_data_keys_refuses_a_personal_field_and_writes_not
         await keyless.append("remark-1", 0, [REMARK], ACTOR)
     assert await keyless.stream_version("remark-1") == 0
     # Nor does it read a sealed field as erased: it cannot tell.
-    [recorded] = await sealed.append("remark-2", 0, [REMARK], ACTOR)
+    await sealed.append("remark-2", 0, [REMARK], ACTOR)
+    [recorded] = await sealed.read_stream("remark-2")
     with pytest.raises(NoDataKeys):
         await keyless.decode(recorded)
     # What it can read without keys it reads: no personal field, or one not sealed.
-    [probe] = await keyless.append("probe-1", 0, [Probe(n=1)], ACTOR)
+    await keyless.append("probe-1", 0, [Probe(n=1)], ACTOR)
+    [probe] = await keyless.read_stream("probe-1")
     assert await keyless.decode(probe) == Probe(n=1)
     await keyless.close()
 

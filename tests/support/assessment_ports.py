@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
-from libs.events.envelope import Envelope, EventMetadata
+from libs.events.envelope import Appended, EventMetadata
 from libs.events.registry import IntegrationEvent
 from libs.events.schemas.assessment import CampaignOpened
 from services.assessment.application import launching, nominations, rating
@@ -283,7 +283,7 @@ class _RacedLog:
         expected_version: int,
         events: Sequence[IntegrationEvent],
         metadata: EventMetadata,
-    ) -> list[Envelope]:
+    ) -> list[Appended]:
         if self._race is not None:
             race, self._race = self._race, None
             await race()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from libs.events.envelope import Envelope
+from libs.events.envelope import Appended, Envelope
 from libs.events.schemas.assessment import InconsistentAnchorsFound
 from libs.events.schemas.framework import FrameworkPublished
 from services.framework.application.frameworks import Frameworks
@@ -19,7 +19,7 @@ class MemoryPublishedVersions:
     def __init__(self) -> None:
         self.rows: list[PublishedVersion] = []
 
-    async def record(self, envelope: Envelope, event: FrameworkPublished) -> None:
+    async def record(self, envelope: Appended, event: FrameworkPublished) -> None:
         key = (event.framework_id, event.version)
         if any((v.framework_id, v.version) == key for v in self.rows):
             raise ValueError(f"version {key} is recorded already")  # the primary key

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Generic, TypeVar
 
-from libs.events.envelope import Envelope, EventMetadata
+from libs.events.envelope import Appended, Envelope, EventMetadata
 from libs.events.registry import IntegrationEvent, registry
 from libs.events.schemas.framework import EffectiveRoleProfile, Framework
 from libs.events.store import ConcurrencyError
@@ -48,7 +48,7 @@ class MemoryEventLog:
         expected_version: int,
         events: Sequence[IntegrationEvent],
         metadata: EventMetadata,
-    ) -> list[Envelope]:
+    ) -> list[Appended]:
         if not events:
             return []
         current = len(self.stream(stream_id))
@@ -74,7 +74,20 @@ class MemoryEventLog:
             for n, event in enumerate(events, start=1)
         ]
         self.envelopes += appended
-        return appended
+        return [
+            Appended(
+                e.event_id,
+                e.event_type,
+                e.schema_version,
+                e.stream_id,
+                e.stream_version,
+                e.occurred_at,
+                e.actor,
+                e.correlation_id,
+                e.causation_id,
+            )
+            for e in appended
+        ]
 
     async def read_stream(
         self, stream_id: str, *, after_version: int = 0, until_version: int | None = None

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.events.envelope import Envelope
+from libs.events.envelope import Appended, Envelope
 from libs.events.ports import EventLog
 from libs.events.schemas.assessment import AnchorFindingsRecorded, InconsistentAnchorsFound
 from libs.events.schemas.framework import Approval, Framework, FrameworkPublished, Revision
@@ -122,7 +122,7 @@ class VersionRecord(Protocol):
     """Where published versions are kept for history and as-of queries (a read model),
     written in the transaction of the `FrameworkPublished` event."""
 
-    async def record(self, envelope: Envelope, event: FrameworkPublished) -> None: ...
+    async def record(self, envelope: Appended, event: FrameworkPublished) -> None: ...
 
     async def history(self, framework_id: str) -> list[VersionSummary]:
         """The framework's versions, oldest first."""

@@ -14,7 +14,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from libs.events.envelope import Envelope
+from libs.events.envelope import Appended
 from libs.events.schemas.framework import FrameworkPublished
 from services.framework.application.ports import PublishedVersion, VersionSummary
 
@@ -66,7 +66,7 @@ class PublishedVersions:
         self.conn = conn
         self._sql = _statements(schema)
 
-    async def record(self, envelope: Envelope, event: FrameworkPublished) -> None:
+    async def record(self, envelope: Appended, event: FrameworkPublished) -> None:
         await self.conn.execute(
             self._sql.insert,
             (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.events.envelope import Envelope
+from libs.events.envelope import Appended
 from libs.events.schemas.framework import Framework, FrameworkPublished
 from services.framework.application.frameworks import Frameworks, stream_of
 from services.framework.domain.drafting import FrameworkAggregate, PublicationRefused
@@ -96,7 +96,7 @@ async def test_a_version_is_published_whole_or_not_at_all(
     await imported(frameworks, valid_framework())
     before = list(work.events.envelopes)
 
-    async def broken(envelope: Envelope, event: FrameworkPublished) -> None:
+    async def broken(envelope: Appended, event: FrameworkPublished) -> None:
         raise OSError("the read model is unreachable")
 
     monkeypatch.setattr(work.versions, "record", broken)
