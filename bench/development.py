@@ -14,12 +14,18 @@ Baselines in the same run: (a) a plain-Python pass computing target minus score 
 and competency from the same inputs into a dict; (b) plain psycopg COPY of as many rows as the
 service wrote gaps and plan actions into a table of the same width. A second calibration
 (another session id) runs under tracemalloc for the memory peak.
+
+Before the first calibration the garbage collector is settled as a service's runtime settles
+it once started (`libs.platform.runtime.settle_start_up`), and the longest event-loop stall
+during `on_calibration` and its commit is measured with a 1 ms ticker (issue 20: none over
+100 ms).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import random
 import resource
 import time
@@ -36,11 +42,13 @@ from rich.console import Console
 from bench.assessment import FRAMEWORK_ID, envelope, seed_framework, seed_org_chart
 from bench.cpu import CpuProbe, CpuUse, postgres_processes
 from bench.development_model import levels, population
+from bench.framework import stall_watch
 from bench.framework_model import build_framework
 from libs.events.migrations import migrate
 from libs.events.schemas.assessment import CalibrationCompleted, SubjectScores
 from libs.events.schemas.lms import Course, CourseCatalogUpdated, CourseCompetency
 from libs.events.store import EventStore
+from libs.platform.runtime import settle_start_up
 from libs.replicas.framework_versions import FrameworkVersions
 from libs.replicas.org_chart import OrgChart
 from services.development.adapters.postgres.work import Database
@@ -120,6 +128,12 @@ def plain_gaps(event: CalibrationCompleted, targets: dict[tuple[str, ...], dict[
 
 
 HERE = "benchmark process"
+STALL_TARGET = 0.1
+"""Seconds: issue 20 wants no event-loop stall over this during a review cycle."""
+# The stalls over the target are counted for the report, not logged on stderr.
+_UNHEARD = logging.getLogger("bench.development.stalls")
+_UNHEARD.addHandler(logging.NullHandler())
+_UNHEARD.propagate = False
 
 
 def _cpu(use: CpuUse) -> str:
@@ -159,6 +173,10 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
         loaded = time.perf_counter() - began
         console.print(f"development: {len(org.hires):,} people, {len(courses):,} courses")
 
+        # As a service does once started: what the process holds before the calibration
+        # arrives (here the benchmark's own population and seeding) is out of the collector's
+        # full passes, which then walk what the calibration makes, as they would there.
+        settle_start_up()
         first = calibration("bench-s1", org, 1)
         targets: dict[tuple[str, ...], dict[str, int]] = {}
         async with pool.connection() as conn:
@@ -176,7 +194,9 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
         probe = CpuProbe(groups)
         probe.start()
         began = time.perf_counter()
-        async with store.transaction() as conn:
+        stall = stall_watch()
+        stall.threshold, stall.log = STALL_TARGET, _UNHEARD
+        async with stall, store.transaction() as conn:
             await development.on_calibration(
                 database.bind(conn), envelope(first, "calibration-bench-s1"), first
             )
@@ -243,6 +263,8 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         await store.close()
+    # The benchmarks after this one in a full run see everything, as before.
+    gc.unfreeze()
     with psycopg.connect(database_url, autocommit=True) as c:
         for schema in (SCHEMA, RAW_SCHEMA):
             c.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
@@ -273,6 +295,11 @@ async def run(database_url: str, console: Console, sizes: DevelopmentSizes) -> s
         f"**{planned / copy_s:.1f}** | {_cpu(copy_cpu)} |",
         f"| coverage report on the result | {coverage_s:.2f} | {open_gaps:,} open gaps, "
         f"{needing} competencies needing a programme | | | |",
+        "",
+        f"Longest event-loop stall during `on_calibration` and its commit: "
+        f"**{stall.longest * 1000:,.0f} ms**, {stall.over} over {STALL_TARGET * 1000:.0f} ms "
+        "(a 1 ms ticker on the loop, which in the service also runs its API, its other "
+        "consumers, its relay and its Temporal worker).",
         "",
         f"Ratio in CPU seconds, benchmark process and PostgreSQL together: "
         f"**{_cpu_ratio(planned_cpu, copy_cpu)}** (the wall-clock ratio counts what other work "

