@@ -317,22 +317,22 @@ class EventStore:
         if otel_context.get_current():  # nothing to carry outside any trace: skip the walk
             propagate.inject(trace_context)
         occurred_at = utcnow()
-        appended = [
-            Appended(
-                new_event_id(),
-                event.event_type,
-                event.schema_version,
-                stream_id,
-                expected_version + n,
-                occurred_at,
-                metadata.actor,
-                metadata.correlation_id,
-                metadata.causation_id,
-            )
-            for n, event in enumerate(events, start=1)
-        ]
+        appended: list[Appended] = []
         payloads: list[str] = []
         for n, event in enumerate(events, start=1):
+            appended.append(
+                Appended(
+                    new_event_id(),
+                    event.event_type,
+                    event.schema_version,
+                    stream_id,
+                    expected_version + n,
+                    occurred_at,
+                    metadata.actor,
+                    metadata.correlation_id,
+                    metadata.causation_id,
+                )
+            )
             payloads.append(await self._stored_json(event))
             if n % _SERIALISED_BETWEEN_TURNS == 0:
                 # A population's append (tens of thousands of events) lets the loop run
